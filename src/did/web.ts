@@ -4,6 +4,7 @@
  * runtime can supply an SSRF-safe fetch (src/runtime/safeFetch.ts).
  */
 import type { DIDDocument, DIDResolutionResult, DIDResolver } from 'did-resolver';
+import { looksLikeIpLiteral, parseIpLiteral } from './addressPolicy.js';
 
 export type DidResolutionError = 'notFound' | 'invalidDid' | 'invalidDidDocument' | 'unsupportedDidMethod';
 
@@ -34,7 +35,14 @@ function pctDecode(s: string): string {
   }
 }
 
-function validateHost(hostPort: string): string {
+/** A host the WHATWG URL parser would treat as an IP address (incl. `2130706433`, `0x7f.1`, `a.b.0x7f`). */
+function isIpHost(host: string): boolean {
+  if (host.startsWith('[') || parseIpLiteral(host) || looksLikeIpLiteral(host)) return true;
+  const labels = host.replace(/\.$/, '').split('.');
+  return /^(0x[0-9a-f]*|[0-9]+)$/i.test(labels[labels.length - 1] ?? '');
+}
+
+function validateHost(hostPort: string, allowIpHosts: boolean): string {
   if (/[@/\\?#\s]/.test(hostPort)) throw new DidWebError('invalidDid', 'host must not contain userinfo, path or query characters');
   let host: string;
   let port: string | undefined;
@@ -48,12 +56,14 @@ function validateHost(hostPort: string): string {
       port = rest.slice(1);
     }
     if (!/^\[[0-9a-fA-F:.]+\]$/.test(host)) throw new DidWebError('invalidDid', 'invalid IPv6 literal');
+    if (!allowIpHosts) throw new DidWebError('invalidDid', 'did:web identifiers must not be IP addresses');
   } else {
     const parts = hostPort.split(':');
     if (parts.length > 2) throw new DidWebError('invalidDid', 'invalid host');
     host = parts[0]!.toLowerCase();
     port = parts[1];
     const labels = (host.endsWith('.') ? host.slice(0, -1) : host).split('.');
+    if (!allowIpHosts && isIpHost(host)) throw new DidWebError('invalidDid', 'did:web identifiers must not be IP addresses');
     if (host === '' || host.length > 253 || !labels.every((l) => HOST_LABEL.test(l))) {
       throw new DidWebError('invalidDid', 'invalid domain name');
     }
@@ -72,9 +82,11 @@ function validateHost(hostPort: string): string {
  * `did:web:example.com` → `https://example.com/.well-known/did.json`,
  * `did:web:example.com:user:alice` → `https://example.com/user/alice/did.json`,
  * `did:web:localhost%3A8443` → `https://localhost:8443/.well-known/did.json`.
- * Throws DidWebError('invalidDid') for malformed identifiers.
+ * Throws DidWebError('invalidDid') for malformed identifiers. IP-address hosts are
+ * refused (did:web spec §3.1: the identifier "MUST NOT include IP addresses")
+ * unless `allowIpHosts` is set (dev/tests).
  */
-export function didWebUrl(did: string, opts: { scheme?: 'https' | 'http' } = {}): string {
+export function didWebUrl(did: string, opts: { scheme?: 'https' | 'http'; allowIpHosts?: boolean } = {}): string {
   const scheme = opts.scheme ?? 'https';
   if (!did.startsWith('did:')) throw new DidWebError('invalidDid', 'not a DID');
   const rest = did.slice(4);
@@ -89,7 +101,7 @@ export function didWebUrl(did: string, opts: { scheme?: 'https' | 'http' } = {})
     if (!SEGMENT.test(s)) throw new DidWebError('invalidDid', 'invalid character in identifier');
   }
   // §3.2 step 2: percent-decode the host (port colon is %3A).
-  const host = validateHost(pctDecode(segments[0]!));
+  const host = validateHost(pctDecode(segments[0]!), opts.allowIpHosts ?? false);
   const path = segments.slice(1).map((s) => {
     const d = pctDecode(s);
     if (d === '.' || d === '..') throw new DidWebError('invalidDid', 'path traversal segment');
@@ -170,6 +182,8 @@ export interface DidWebResolverOptions {
   maxBytes?: number;
   /** Use http:// instead of https:// (dev/tests only). */
   allowHttp?: boolean;
+  /** Accept IP-address hosts, which did:web §3.1 forbids (dev/tests only). Defaults to `allowHttp`. */
+  allowIpHosts?: boolean;
 }
 
 export function createDidWebResolver(opts: DidWebResolverOptions): { web: DIDResolver } {
@@ -182,7 +196,7 @@ export function createDidWebResolver(opts: DidWebResolverOptions): { web: DIDRes
     const baseDid = parsed?.did ?? did;
     let url: string;
     try {
-      url = didWebUrl(baseDid, { scheme: opts.allowHttp ? 'http' : 'https' });
+      url = didWebUrl(baseDid, { scheme: opts.allowHttp ? 'http' : 'https', allowIpHosts: opts.allowIpHosts ?? opts.allowHttp ?? false });
     } catch (err) {
       return resolutionError(err instanceof DidWebError ? err.code : 'invalidDid', errMessage(err));
     }

@@ -141,7 +141,7 @@ export function createSafeFetch(opts: SafeFetchOptions = {}): typeof fetch {
       const req = lib.request(
         {
           protocol: url.protocol,
-          hostname: lit ? formatIp(lit) : url.hostname,
+          hostname: url.hostname.replace(/^\[(.*)\]$/, '$1'), // WHATWG URL already canonicalised IP literals
           port: url.port || undefined,
           path: url.pathname + url.search,
           method,
@@ -210,6 +210,7 @@ export function createSafeFetch(opts: SafeFetchOptions = {}): typeof fetch {
       urlStr = String(input);
     }
     method = (method ?? 'GET').toUpperCase();
+    delete headers['host']; // always derived from the (re-checked) URL
 
     // One deadline for the whole call (all hops and the body).
     const ctrl = new AbortController();
@@ -229,7 +230,12 @@ export function createSafeFetch(opts: SafeFetchOptions = {}): typeof fetch {
           res = await once(url, method, headers, body, ctrl.signal);
         } catch (err) {
           if (err instanceof SafeFetchError) throw err;
-          if (ctrl.signal.aborted && ctrl.signal.reason instanceof SafeFetchError) throw ctrl.signal.reason;
+          if (ctrl.signal.aborted) {
+            const reason: unknown = ctrl.signal.reason;
+            if (reason instanceof SafeFetchError) throw reason;
+            const code = (reason as { code?: unknown })?.code === 'ERR_TIMEOUT' ? 'ERR_TIMEOUT' : 'ERR_ABORTED';
+            throw new SafeFetchError(code, (reason as Error)?.message ?? 'aborted', { cause: reason });
+          }
           throw new SafeFetchError('ERR_NETWORK', (err as Error)?.message ?? String(err), { cause: err });
         }
         const location = res.headers.get('location');

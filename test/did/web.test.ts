@@ -26,12 +26,17 @@ describe('didWebUrl (did:web spec §3.2)', () => {
     ['did:web:localhost%3A8443', 'https://localhost:8443/.well-known/did.json'],
     ['did:web:localhost%3a8443:a:b', 'https://localhost:8443/a/b/did.json'],
     ['did:web:example.com:u%20x', 'https://example.com/u%20x/did.json'],
-    ['did:web:%5B%3A%3A1%5D', 'https://[::1]/.well-known/did.json'],
   ])('%s → %s', (did, url) => expect(didWebUrl(did)).toBe(url));
 
-  it('supports http for dev', () => {
-    expect(didWebUrl('did:web:127.0.0.1%3A8080', { scheme: 'http' })).toBe('http://127.0.0.1:8080/.well-known/did.json');
+  it('supports http and IP hosts for dev only', () => {
+    expect(didWebUrl('did:web:127.0.0.1%3A8080', { scheme: 'http', allowIpHosts: true })).toBe('http://127.0.0.1:8080/.well-known/did.json');
+    expect(didWebUrl('did:web:%5B%3A%3A1%5D', { allowIpHosts: true })).toBe('https://[::1]/.well-known/did.json');
   });
+
+  it.each(['did:web:127.0.0.1', 'did:web:8.8.8.8', 'did:web:%5B%3A%3A1%5D', 'did:web:2130706433', 'did:web:0x7f000001', 'did:web:example.0x7f'])(
+    'refuses IP-address host %s by default (did:web §3.1)',
+    (did) => expect(() => didWebUrl(did)).toThrow(/IP address/),
+  );
 
   it.each([
     'did:web:',
@@ -125,6 +130,11 @@ describe('did:web resolution over loopback', () => {
     const f = createSafeFetch({ allowPrivate: true, allowHttp: true, maxBytes: 1024, timeoutMs: 200 });
     await expect(f(`http://127.0.0.1:${port}/big/did.json`)).rejects.toMatchObject({ code: 'ERR_TOO_LARGE' });
     await expect(f(`http://127.0.0.1:${port}/slow/did.json`)).rejects.toMatchObject({ code: 'ERR_TIMEOUT' });
+    const ctrl = new AbortController();
+    setTimeout(() => ctrl.abort(), 50);
+    await expect(createSafeFetch({ allowPrivate: true, allowHttp: true })(`http://127.0.0.1:${port}/slow/did.json`, { signal: ctrl.signal })).rejects.toMatchObject({
+      code: 'ERR_ABORTED',
+    });
     const ok = await f(`http://127.0.0.1:${port}/.well-known/did.json`);
     expect(ok.status).toBe(200);
     expect(ok.headers.get('content-type')).toBe('application/did+json');
@@ -138,9 +148,7 @@ describe('did:web resolution over loopback', () => {
 });
 
 describe('SSRF protection with the default safeFetch', () => {
-  const resolver = new Resolver(createDidWebResolver({ fetch: createSafeFetch({ timeoutMs: 2000 }) }));
-
-  it.each([
+  const ipForms = [
     'did:web:127.0.0.1',
     'did:web:10.0.0.1',
     'did:web:169.254.169.254',
@@ -150,13 +158,29 @@ describe('SSRF protection with the default safeFetch', () => {
     'did:web:2130706433',
     'did:web:0x7f000001',
     'did:web:0177.0.0.1',
-    'did:web:localhost',
-    'did:web:localhost%3A8443:user:alice',
-  ])('refuses %s', async (did) => {
-    const r = await resolver.resolve(did);
+  ];
+
+  it.each(ipForms)('default resolver refuses %s as invalidDid', async (did) => {
+    const r = await new Resolver(createDidWebResolver({ fetch: createSafeFetch() })).resolve(did);
+    expect(r.didDocument).toBeNull();
+    expect(r.didResolutionMetadata.error).toBe('invalidDid');
+  });
+
+  // Even when the resolver lets IP hosts through, the default safeFetch refuses them.
+  const ipResolver = new Resolver(createDidWebResolver({ fetch: createSafeFetch({ timeoutMs: 2000 }), allowIpHosts: true }));
+  it.each([...ipForms, 'did:web:localhost', 'did:web:localhost%3A8443:user:alice'])('safeFetch refuses %s', async (did) => {
+    const r = await ipResolver.resolve(did);
     expect(r.didDocument).toBeNull();
     expect(r.didResolutionMetadata.error).toBe('notFound');
     expect(r.didResolutionMetadata.message).toMatch(/ERR_SSRF_BLOCKED/);
+  });
+
+  it.each([
+    'https://127.0.0.1/', 'https://10.0.0.1/', 'https://169.254.169.254/latest/meta-data/', 'https://[::1]/',
+    'https://[::ffff:127.0.0.1]/', 'https://[::ffff:7f00:1]/', 'https://2130706433/', 'https://0x7f000001/', 'https://0177.0.0.1/',
+    'https://[fe80::1]/', 'https://[64:ff9b::a00:1]/', 'https://[2002:7f00:1::1]/', 'https://localhost/', 'https://user:pw@example.com/',
+  ])('default safeFetch refuses %s', async (url) => {
+    await expect(createSafeFetch({ timeoutMs: 2000 })(url)).rejects.toMatchObject({ code: 'ERR_SSRF_BLOCKED' });
   });
 
   it('refuses plain http by default', async () => {
