@@ -1,0 +1,96 @@
+/**
+ * Every option of the issuer, with its default, in one place (node-oidc-provider style).
+ * Runtimes (src/runtime/*) read the environment and pass a partial config; nothing else
+ * reads the environment.
+ */
+export interface IssuerConfig {
+  /** Credential issuer identifier and base of every URL handed out (env PUBLIC_URL). */
+  publicUrl: string;
+  /** Bearer token for the operator API; undefined disables /admin (env ADMIN_TOKEN). */
+  adminToken?: string;
+  /** Lifetimes, in seconds. */
+  ttl: {
+    /** SIOPv2 Authorization Request (its nonce) from the initiation GET. */
+    siopRequest: number;
+    /** The pre-authorized code in the credential offer. */
+    preAuthorizedCode: number;
+    /** The IDV form link (`url` of the IDV Request). */
+    idvForm: number;
+    /** Access tokens. Long enough for deferred issuance after a manual review. */
+    accessToken: number;
+    /** c_nonce for proofs of possession. */
+    cNonce: number;
+  };
+  /** Clock skew tolerated on exp/iat/nbf of tokens we receive, in seconds. */
+  clockSkewSeconds: number;
+  /**
+   * Oldest proof JWT `iat` accepted, in seconds. Wallets build proofs ahead of the request
+   * (Sphereon sets iat about a minute in the past), so the window is 5 minutes.
+   */
+  proofMaxAgeSeconds: number;
+  /** Oldest SIOP ID token `iat` accepted, in seconds. */
+  idTokenMaxAgeSeconds: number;
+  /** Shown to the applicant in the SIOP client_metadata and in issuer metadata `display`. */
+  clientName: string;
+  credential: {
+    /** Key of credential_configurations_supported and the value in credential offers. */
+    configurationId: string;
+    /** KCC validity in days. */
+    validityDays: number;
+    /** Tier written into credentialSubject.tier when IDV does not set one. */
+    defaultTier: string;
+    /** ISO 3166-1 alpha-2 country of the PFI's KYC regime (credentialSubject.jurisdiction.country). */
+    jurisdictionCountry: string;
+    /**
+     * credentialSchema id. Default: the schema this issuer serves at /schemas/kcc.schema.json.
+     * Set to https://vc.schemas.host/kcc.schema.json to match verifiers that pin TBD's URL.
+     */
+    schemaId?: string;
+  };
+  /** Largest request body accepted, in bytes. */
+  maxBodyBytes: number;
+}
+
+export type IssuerConfigInput = Partial<Omit<IssuerConfig, 'ttl' | 'credential'>> & {
+  publicUrl: string;
+  ttl?: Partial<IssuerConfig['ttl']>;
+  credential?: Partial<IssuerConfig['credential']>;
+};
+
+export const DEFAULTS = {
+  ttl: {
+    siopRequest: 10 * 60,
+    preAuthorizedCode: 30 * 60,
+    idvForm: 60 * 60,
+    accessToken: 24 * 60 * 60,
+    cNonce: 5 * 60,
+  },
+  clockSkewSeconds: 60,
+  proofMaxAgeSeconds: 5 * 60,
+  idTokenMaxAgeSeconds: 10 * 60,
+  clientName: 'KCC Issuer',
+  credential: {
+    configurationId: 'KnownCustomerCredential',
+    validityDays: 365,
+    defaultTier: 'Standard',
+    jurisdictionCountry: 'US',
+  },
+  maxBodyBytes: 64 * 1024,
+} as const;
+
+export function resolveConfig(input: IssuerConfigInput): IssuerConfig {
+  const publicUrl = input.publicUrl.replace(/\/+$/, '');
+  const url = new URL(publicUrl);
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new TypeError('PUBLIC_URL must be an http(s) URL');
+  return {
+    publicUrl,
+    adminToken: input.adminToken || undefined,
+    ttl: { ...DEFAULTS.ttl, ...input.ttl },
+    clockSkewSeconds: input.clockSkewSeconds ?? DEFAULTS.clockSkewSeconds,
+    proofMaxAgeSeconds: input.proofMaxAgeSeconds ?? DEFAULTS.proofMaxAgeSeconds,
+    idTokenMaxAgeSeconds: input.idTokenMaxAgeSeconds ?? DEFAULTS.idTokenMaxAgeSeconds,
+    clientName: input.clientName ?? DEFAULTS.clientName,
+    credential: { ...DEFAULTS.credential, ...input.credential },
+    maxBodyBytes: input.maxBodyBytes ?? DEFAULTS.maxBodyBytes,
+  };
+}

@@ -1,0 +1,71 @@
+/**
+ * Key material and the one signing/verification interface both runtimes implement.
+ *
+ * The spec allows exactly two JWS algorithms for every JWT in the flow (ID token, proof,
+ * access token, KCC): EdDSA (Ed25519) and ES256K (secp256k1, RFC 8812).
+ */
+export type JwsAlgorithm = 'EdDSA' | 'ES256K';
+export const SUPPORTED_ALGORITHMS: readonly JwsAlgorithm[] = ['EdDSA', 'ES256K'];
+
+export interface PublicJwk {
+  kty: 'OKP' | 'EC';
+  crv: 'Ed25519' | 'secp256k1';
+  x: string;
+  y?: string;
+  kid?: string;
+  alg?: string;
+  use?: string;
+}
+
+export interface PrivateJwk extends PublicJwk {
+  d: string;
+}
+
+/** Signs JWS signing input. `kid` is the DID URL published in the signer's DID document. */
+export interface Signer {
+  readonly alg: JwsAlgorithm;
+  readonly kid: string;
+  readonly publicJwk: PublicJwk;
+  sign(data: Uint8Array): Promise<Uint8Array>;
+}
+
+/** Verifies a JWS signature with a public JWK. Implementations cache imported keys. */
+export interface SignatureVerifier {
+  verify(alg: JwsAlgorithm, jwk: PublicJwk, data: Uint8Array, signature: Uint8Array): Promise<boolean>;
+}
+
+/**
+ * What a runtime injects: Web Crypto on Workers (src/crypto/webCrypto.ts),
+ * node:crypto KeyObjects on Node (src/runtime/nodeCrypto.ts, ~3x faster for Ed25519).
+ */
+export interface CryptoProvider extends SignatureVerifier {
+  createSigner(privateJwk: PrivateJwk, kid: string): Promise<Signer>;
+  generateKeyPair(alg: JwsAlgorithm): Promise<PrivateJwk>;
+}
+
+/** The JWS `alg` a public key can be used with; `undefined` for any key type we do not accept. */
+export function algorithmForJwk(jwk: { kty?: unknown; crv?: unknown }): JwsAlgorithm | undefined {
+  if (jwk.kty === 'OKP' && jwk.crv === 'Ed25519') return 'EdDSA';
+  if (jwk.kty === 'EC' && jwk.crv === 'secp256k1') return 'ES256K';
+  return undefined;
+}
+
+export function toPublicJwk(jwk: PrivateJwk | PublicJwk): PublicJwk {
+  const out: PublicJwk = { kty: jwk.kty, crv: jwk.crv, x: jwk.x };
+  if (jwk.y !== undefined) out.y = jwk.y;
+  return out;
+}
+
+/** Normalises an untrusted JWK (from a DID document) to a PublicJwk or returns undefined. */
+export function parsePublicJwk(value: unknown): PublicJwk | undefined {
+  if (!value || typeof value !== 'object') return undefined;
+  const v = value as Record<string, unknown>;
+  if ('d' in v) return undefined; // a private key in a public document is never used
+  if (v.kty === 'OKP' && v.crv === 'Ed25519' && typeof v.x === 'string') {
+    return { kty: 'OKP', crv: 'Ed25519', x: v.x };
+  }
+  if (v.kty === 'EC' && v.crv === 'secp256k1' && typeof v.x === 'string' && typeof v.y === 'string') {
+    return { kty: 'EC', crv: 'secp256k1', x: v.x, y: v.y };
+  }
+  return undefined;
+}

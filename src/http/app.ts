@@ -1,0 +1,72 @@
+import { Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { didWebDocumentPath } from '../did/pfi';
+import { PayloadTooLarge } from '../protocol/errors';
+import type { AppDeps, AppEnv } from './context';
+import { handleError, notFound } from './errors';
+import { PATHS, basePathOf } from './paths';
+import { adminRoutes } from './routes/admin';
+import { credentialRoutes } from './routes/credential';
+import { deferredRoutes } from './routes/deferred';
+import { idvFormRoutes } from './routes/idvForm';
+import { authorizationServerMetadata, credentialIssuerMetadata, didDocumentResponse, metadataRoutes } from './routes/metadata';
+import { siopRoutes } from './routes/siop';
+import { tokenRoutes } from './routes/token';
+
+/**
+ * The issuer as one Hono app, runtime-agnostic: Node (src/runtime/node.ts) and Workers
+ * (src/runtime/worker.ts) build `deps` and call this. Tests call `app.request()`.
+ */
+export function createApp(deps: AppDeps): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+  const base = basePathOf(deps.config.publicUrl);
+
+  app.use('*', async (c, next) => {
+    c.set('deps', deps);
+    c.set('requestId', c.req.header('x-request-id')?.slice(0, 64).replace(/[^\w.-]/g, '') || crypto.randomUUID());
+    const started = Date.now();
+    await next();
+    c.header('X-Request-Id', c.var.requestId);
+    c.header('X-Content-Type-Options', 'nosniff');
+    if (deps.config.publicUrl.startsWith('https:')) c.header('Strict-Transport-Security', 'max-age=31536000');
+    // Log the route pattern, never the raw path: the IDV form URL carries a secret token.
+    deps.logger.info('request', {
+      requestId: c.var.requestId,
+      method: c.req.method,
+      route: c.req.routePath,
+      status: c.res.status,
+      ms: Date.now() - started,
+    });
+  });
+  app.use(
+    '*',
+    bodyLimit({
+      maxSize: deps.config.maxBodyBytes,
+      onError: () => {
+        throw new PayloadTooLarge('request body is too large');
+      },
+    }),
+  );
+
+  const api = new Hono<AppEnv>();
+  api.route('/', metadataRoutes);
+  api.route('/', siopRoutes);
+  api.route('/', idvFormRoutes);
+  api.route('/', tokenRoutes);
+  api.route('/', credentialRoutes);
+  api.route('/', deferredRoutes);
+  api.route(PATHS.admin, adminRoutes);
+
+  // did:web document: /.well-known/did.json, or <path>/did.json when PUBLIC_URL has a path.
+  app.get(didWebDocumentPath(deps.config.publicUrl), (c) => didDocumentResponse(c.var.deps));
+  if (base) {
+    // RFC 8414 §3.1 / OID4VCI 1.0 §12.2.2: well-known inserted between host and path.
+    app.get(`${PATHS.credentialIssuerMetadata}${base}`, (c) => c.json(credentialIssuerMetadata(c.var.deps)));
+    app.get(`${PATHS.authorizationServerMetadata}${base}`, (c) => c.json(authorizationServerMetadata(c.var.deps)));
+  }
+  app.route(base || '/', api);
+
+  app.notFound(notFound);
+  app.onError(handleError);
+  return app;
+}

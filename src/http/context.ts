@@ -1,0 +1,54 @@
+import type { IssuerConfig } from '../config';
+import type { CryptoProvider, PublicJwk, Signer } from '../crypto/keys';
+import type { DidResolver } from '../did/resolver';
+import type { PublishedKey } from '../did/pfi';
+import type { DIDDocument } from '../did/types';
+import type { Store } from '../store/store';
+
+/** Structured log lines. Callers pass no PII and no secrets: ids, codes and counts only. */
+export interface Logger {
+  info(event: string, fields?: Record<string, unknown>): void;
+  warn(event: string, fields?: Record<string, unknown>): void;
+  error(event: string, fields?: Record<string, unknown>): void;
+}
+
+/** The PFI as an issuer: its DID, the key that signs now, and every key still published. */
+export interface IssuerIdentity {
+  did: string;
+  signer: Signer;
+  publishedKeys: PublishedKey[];
+  /** kid → public key, for verifying our own access tokens. */
+  keysByKid: ReadonlyMap<string, PublicJwk>;
+  didDocument: DIDDocument;
+}
+
+/** Everything a request handler needs; built once per process (Node) or isolate (Workers). */
+export interface AppDeps {
+  config: IssuerConfig;
+  store: Store;
+  crypto: CryptoProvider;
+  issuer: IssuerIdentity;
+  resolver: DidResolver;
+  /** Milliseconds since the epoch. */
+  clock: () => number;
+  logger: Logger;
+}
+
+export type AppEnv = {
+  Variables: {
+    deps: AppDeps;
+    requestId: string;
+  };
+};
+
+export function nowSeconds(deps: AppDeps): number {
+  return Math.floor(deps.clock() / 1000);
+}
+
+export const silentLogger: Logger = { info() {}, warn() {}, error() {} };
+
+export function jsonLogger(write: (line: string) => void = (l) => console.log(l)): Logger {
+  const log = (level: string) => (event: string, fields?: Record<string, unknown>) =>
+    write(JSON.stringify({ time: new Date().toISOString(), level, event, ...fields }));
+  return { info: log('info'), warn: log('warn'), error: log('error') };
+}

@@ -1,0 +1,79 @@
+import { sha256 } from '@noble/hashes/sha2.js';
+import { base64urlEncode, utf8 } from '../crypto/base64url';
+import { randomToken, randomUuid } from '../crypto/random';
+import { InvalidToken } from '../protocol/errors';
+import { bearerToken, verifyAccessToken } from '../protocol/oid4vci/accessToken';
+import { signKcc, type Evidence } from '../protocol/kcc';
+import type { AccessTokenRecord, Application } from '../store/store';
+import { nowSeconds, type AppDeps } from './context';
+import { issuerUrls } from './paths';
+
+/** Verifies the bearer access token and returns its grant record (not revoked, not expired). */
+export async function authenticateAccessToken(deps: AppDeps, authorization: string | undefined): Promise<AccessTokenRecord> {
+  const claims = await verifyAccessToken({
+    token: bearerToken(authorization),
+    issuerDid: deps.issuer.did,
+    issuerKeys: deps.issuer.keysByKid,
+    verifier: deps.crypto,
+    now: nowSeconds(deps),
+  });
+  const record = await deps.store.accessTokens.get(claims.jti);
+  if (!record || record.revokedAt != null || record.applicantDid !== claims.sub) throw new InvalidToken('access token is revoked or unknown');
+  return record;
+}
+
+/** A fresh c_nonce bound to the access token (returned with invalid_proof, OID4VCI draft 13 §7.3.2). */
+export async function freshCNonce(deps: AppDeps, accessTokenJti: string) {
+  const now = nowSeconds(deps);
+  const nonce = randomToken();
+  await deps.store.cNonces.create({ nonce, accessTokenJti, expiresAt: now + deps.config.ttl.cNonce });
+  return { c_nonce: nonce, c_nonce_expires_in: deps.config.ttl.cNonce };
+}
+
+/** Signs the KCC for an approved application. The caller records it once it has won the right to. */
+export async function signKnownCustomerCredential(deps: AppDeps, application: Application) {
+  const now = nowSeconds(deps);
+  const { credential } = deps.config;
+  const id = `urn:uuid:${randomUuid()}`;
+  const expiresAt = now + credential.validityDays * 86400;
+  const jwt = await signKcc(deps.issuer.signer, {
+    id,
+    issuerDid: deps.issuer.did,
+    subjectDid: application.applicantDid,
+    countryOfResidence: application.countryOfResidence ?? '',
+    tier: application.tier ?? credential.defaultTier,
+    jurisdictionCountry: credential.jurisdictionCountry,
+    schemaId: credential.schemaId ?? issuerUrls(deps.config.publicUrl).kccSchema,
+    evidence: parseEvidence(application.evidence),
+    issuedAt: now,
+    expiresAt,
+  });
+  return { id, jwt, issuedAt: now, expiresAt };
+}
+
+export async function recordCredential(
+  deps: AppDeps,
+  application: Application,
+  credential: { id: string; jwt: string; issuedAt: number; expiresAt: number },
+  transactionId: string | null,
+) {
+  await deps.store.issuedCredentials.record({
+    id: credential.id,
+    applicationId: application.id,
+    subjectDid: application.applicantDid,
+    transactionId,
+    jwtSha256: base64urlEncode(sha256(utf8.encode(credential.jwt))),
+    issuedAt: credential.issuedAt,
+    expiresAt: credential.expiresAt,
+  });
+}
+
+function parseEvidence(text: string | null): Evidence[] {
+  if (!text) return [];
+  try {
+    const value = JSON.parse(text);
+    return Array.isArray(value) ? value : [];
+  } catch {
+    return [];
+  }
+}

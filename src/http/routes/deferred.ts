@@ -1,0 +1,41 @@
+import { Hono } from 'hono';
+import { CredentialRequestDenied, InvalidTransactionId, IssuancePending } from '../../protocol/errors';
+import { readJsonObject } from '../body';
+import { nowSeconds, type AppEnv } from '../context';
+import { authenticateAccessToken, recordCredential, signKnownCustomerCredential } from '../issuance';
+import { PATHS } from '../paths';
+
+/**
+ * Deferred Credential Endpoint (spec "Deferred Credential Endpoint"; OID4VCI draft 13 §9):
+ * 400 issuance_pending until IDV is decided, then the credential exactly once; the
+ * transaction is consumed by one conditional UPDATE, so a replay gets invalid_transaction_id.
+ */
+export const deferredRoutes = new Hono<AppEnv>();
+
+deferredRoutes.post(PATHS.deferredCredential, async (c) => {
+  const deps = c.var.deps;
+  c.header('Cache-Control', 'no-store');
+  const grant = await authenticateAccessToken(deps, c.req.header('authorization'));
+  const body = await readJsonObject(c);
+  const transactionId = body.transaction_id;
+  if (typeof transactionId !== 'string' || transactionId.length === 0 || transactionId.length > 200) {
+    throw new InvalidTransactionId('transaction_id is required');
+  }
+  const transaction = await deps.store.transactions.get(transactionId);
+  if (!transaction || transaction.applicationId !== grant.applicationId || transaction.consumedAt != null) {
+    throw new InvalidTransactionId('transaction_id is unknown or was already used');
+  }
+  const application = await deps.store.applications.get(transaction.applicationId);
+  if (!application) throw new InvalidTransactionId('transaction_id is unknown');
+  if (application.status === 'pending' || application.status === 'review') {
+    throw new IssuancePending('identity verification is not finished yet');
+  }
+  if (application.status === 'rejected') throw new CredentialRequestDenied('identity verification was not successful');
+
+  const credential = await signKnownCustomerCredential(deps, application);
+  const won = await deps.store.transactions.consume(transaction.id, credential.id, nowSeconds(deps));
+  if (!won) throw new InvalidTransactionId('transaction_id was already used');
+  await recordCredential(deps, application, credential, transaction.id);
+  deps.logger.info('credential_issued', { requestId: c.var.requestId, applicationId: application.id, deferred: true });
+  return c.json({ credential: credential.jwt });
+});

@@ -1,0 +1,92 @@
+/**
+ * The identity fields the hosted form collects, with ONE set of rules used twice: rendered
+ * as HTML constraint attributes (client-side validation in the webview) and checked on the
+ * server by `validateIdentityFields`.
+ */
+export const ISO_3166_ALPHA2 = new Set(
+  ('AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ BA BB BD BE BF BG BH BI BJ BL BM BN BO BQ BR BS BT BV BW BY BZ ' +
+    'CA CC CD CF CG CH CI CK CL CM CN CO CR CU CV CW CX CY CZ DE DJ DK DM DO DZ EC EE EG EH ER ES ET FI FJ FK FM FO FR ' +
+    'GA GB GD GE GF GG GH GI GL GM GN GP GQ GR GS GT GU GW GY HK HM HN HR HT HU ID IE IL IM IN IO IQ IR IS IT JE JM JO JP ' +
+    'KE KG KH KI KM KN KP KR KW KY KZ LA LB LC LI LK LR LS LT LU LV LY MA MC MD ME MF MG MH MK ML MM MN MO MP MQ MR MS MT ' +
+    'MU MV MW MX MY MZ NA NC NE NF NG NI NL NO NP NR NU NZ OM PA PE PF PG PH PK PL PM PN PR PS PT PW PY QA RE RO RS RU RW ' +
+    'SA SB SC SD SE SG SH SI SJ SK SL SM SN SO SR SS ST SV SX SY SZ TC TD TF TG TH TJ TK TL TM TN TO TR TT TV TW TZ UA UG ' +
+    'UM US UY UZ VA VC VE VG VI VN VU WF WS YE YT ZA ZM ZW').split(' '),
+);
+
+export const DOCUMENT_TYPES = {
+  passport: 'Passport',
+  national_id: 'National identity card',
+  drivers_license: "Driver's licence",
+  residence_permit: 'Residence permit',
+} as const;
+export type DocumentType = keyof typeof DOCUMENT_TYPES;
+
+export interface IdentityFields {
+  given_name: string;
+  family_name: string;
+  birthdate: string;
+  country_of_residence: string;
+  document_type: DocumentType;
+  document_number: string;
+}
+
+export interface FieldRule {
+  name: keyof IdentityFields;
+  label: string;
+  type: 'text' | 'date' | 'select';
+  autocomplete?: string;
+  maxLength?: number;
+  minLength?: number;
+  /** HTML `pattern` (whole-value match, compiled with the `v` flag as browsers do) and the same regex on the server. */
+  pattern?: string;
+  hint?: string;
+}
+
+export const FIELD_RULES: readonly FieldRule[] = [
+  { name: 'given_name', label: 'Given name(s)', type: 'text', autocomplete: 'given-name', minLength: 1, maxLength: 100, pattern: "[\\p{L}\\p{M}'\u2019 .\\-]+" },
+  { name: 'family_name', label: 'Family name', type: 'text', autocomplete: 'family-name', minLength: 1, maxLength: 100, pattern: "[\\p{L}\\p{M}'\u2019 .\\-]+" },
+  { name: 'birthdate', label: 'Date of birth', type: 'date', autocomplete: 'bday', pattern: '\\d{4}-\\d{2}-\\d{2}', hint: 'YYYY-MM-DD' },
+  { name: 'country_of_residence', label: 'Country of residence', type: 'text', autocomplete: 'country', minLength: 2, maxLength: 2, pattern: '[A-Za-z]{2}', hint: 'Two-letter country code, e.g. US' },
+  { name: 'document_type', label: 'Identity document', type: 'select' },
+  { name: 'document_number', label: 'Document number', type: 'text', autocomplete: 'off', minLength: 3, maxLength: 40, pattern: '[A-Za-z0-9 \\-]+' },
+];
+
+export type FieldErrors = Partial<Record<keyof IdentityFields, string>>;
+
+const CONTROL = /[\u0000-\u001f\u007f]/;
+
+/** Validates untrusted input; returns the cleaned fields or per-field errors. `today` is YYYY-MM-DD. */
+export function validateIdentityFields(input: Record<string, unknown>, today: string):
+  | { ok: true; fields: IdentityFields }
+  | { ok: false; errors: FieldErrors } {
+  const errors: FieldErrors = {};
+  const out: Record<string, string> = {};
+  for (const rule of FIELD_RULES) {
+    const raw = input[rule.name];
+    const value = typeof raw === 'string' ? raw.trim() : '';
+    if (!value) {
+      errors[rule.name] = `${rule.label} is required`;
+      continue;
+    }
+    if (CONTROL.test(value)) errors[rule.name] = `${rule.label} contains invalid characters`;
+    else if (rule.maxLength && value.length > rule.maxLength) errors[rule.name] = `${rule.label} must be at most ${rule.maxLength} characters`;
+    else if (rule.minLength && value.length < rule.minLength) errors[rule.name] = `${rule.label} must be at least ${rule.minLength} characters`;
+    else if (rule.pattern && !new RegExp(`^(?:${rule.pattern})$`, 'v').test(value)) errors[rule.name] = `${rule.label} has an invalid format${rule.hint ? ` (${rule.hint})` : ''}`;
+    out[rule.name] = value;
+  }
+  if (!errors.birthdate && out.birthdate) {
+    const d = new Date(`${out.birthdate}T00:00:00Z`);
+    if (Number.isNaN(d.getTime()) || d.toISOString().slice(0, 10) !== out.birthdate) errors.birthdate = 'Date of birth is not a valid date (YYYY-MM-DD)';
+    else if (out.birthdate > today) errors.birthdate = 'Date of birth cannot be in the future';
+    else if (out.birthdate < '1900-01-01') errors.birthdate = 'Date of birth must be after 1900-01-01';
+  }
+  if (!errors.country_of_residence && out.country_of_residence) {
+    out.country_of_residence = out.country_of_residence.toUpperCase();
+    if (!ISO_3166_ALPHA2.has(out.country_of_residence)) errors.country_of_residence = 'Country of residence must be an ISO 3166-1 alpha-2 code';
+  }
+  if (!errors.document_type && out.document_type && !(out.document_type in DOCUMENT_TYPES)) {
+    errors.document_type = `Identity document must be one of: ${Object.keys(DOCUMENT_TYPES).join(', ')}`;
+  }
+  if (Object.keys(errors).length > 0) return { ok: false, errors };
+  return { ok: true, fields: out as unknown as IdentityFields };
+}

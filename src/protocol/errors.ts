@@ -1,0 +1,69 @@
+/**
+ * One error class per protocol error code (node-oidc-provider style). The HTTP error
+ * handler turns any ProtocolError into `{ error, error_description }` with its status;
+ * anything else becomes a generic 500 `server_error` without details.
+ *
+ * Codes: RFC 6749 §5.2 (token endpoint), RFC 6750 §3.1 (bearer tokens), OID4VCI draft 13
+ * §7.3.1 / §9.3 (credential and deferred endpoints), OID4VCI 1.0 (`credential_request_denied`).
+ */
+export abstract class ProtocolError extends Error {
+  abstract readonly error: string;
+  abstract readonly status: number;
+  /** Extra members of the JSON error body (e.g. a fresh `c_nonce` with invalid_proof). */
+  extra?: Record<string, unknown>;
+  /** Extra response headers (e.g. `WWW-Authenticate`, `Retry-After`). */
+  headers?: Record<string, string>;
+  constructor(description: string, extra?: Record<string, unknown>) {
+    super(description);
+    this.name = new.target.name;
+    if (extra) this.extra = extra;
+  }
+  get description(): string {
+    return this.message;
+  }
+}
+
+export class InvalidRequest extends ProtocolError { readonly error = 'invalid_request'; readonly status = 400; }
+export class InvalidGrant extends ProtocolError { readonly error = 'invalid_grant'; readonly status = 400; }
+export class InvalidClient extends ProtocolError { readonly error = 'invalid_client'; readonly status = 400; }
+export class UnauthorizedClient extends ProtocolError { readonly error = 'unauthorized_client'; readonly status = 400; }
+export class UnsupportedGrantType extends ProtocolError { readonly error = 'unsupported_grant_type'; readonly status = 400; }
+
+/** RFC 6750 §3.1: a missing, expired, revoked or malformed access token. */
+export class InvalidToken extends ProtocolError {
+  readonly error = 'invalid_token';
+  readonly status = 401;
+  constructor(description: string) {
+    super(description);
+    this.headers = { 'WWW-Authenticate': `Bearer error="invalid_token", error_description="${description.replace(/["\\]/g, '')}"` };
+  }
+}
+
+export class InvalidCredentialRequest extends ProtocolError { readonly error = 'invalid_credential_request'; readonly status = 400; }
+export class UnsupportedCredentialType extends ProtocolError { readonly error = 'unsupported_credential_type'; readonly status = 400; }
+export class UnsupportedCredentialFormat extends ProtocolError { readonly error = 'unsupported_credential_format'; readonly status = 400; }
+/** OID4VCI draft 13 §7.3.1.2: the proof is missing or invalid; the body carries a fresh c_nonce. */
+export class InvalidProof extends ProtocolError { readonly error = 'invalid_proof'; readonly status = 400; }
+/** OID4VCI 1.0: the nonce in the proof is not (or no longer) valid. */
+export class InvalidNonce extends ProtocolError { readonly error = 'invalid_nonce'; readonly status = 400; }
+/** OID4VCI 1.0 §8.3.1.2: IDV declined the applicant; the credential will not be issued. */
+export class CredentialRequestDenied extends ProtocolError { readonly error = 'credential_request_denied'; readonly status = 400; }
+/** OID4VCI draft 13 §9.3: the credential is not ready yet; poll again later. */
+export class IssuancePending extends ProtocolError { readonly error = 'issuance_pending'; readonly status = 400; }
+export class InvalidTransactionId extends ProtocolError { readonly error = 'invalid_transaction_id'; readonly status = 400; }
+
+export class AccessDenied extends ProtocolError { readonly error = 'access_denied'; readonly status = 403; }
+export class Unauthorized extends ProtocolError {
+  readonly error = 'unauthorized';
+  readonly status = 401;
+  constructor(description: string) {
+    super(description);
+    this.headers = { 'WWW-Authenticate': 'Bearer' };
+  }
+}
+export class NotFound extends ProtocolError { readonly error = 'not_found'; readonly status = 404; }
+export class MethodNotAllowed extends ProtocolError { readonly error = 'method_not_allowed'; readonly status = 405; }
+export class Conflict extends ProtocolError { readonly error = 'conflict'; readonly status = 409; }
+export class PayloadTooLarge extends ProtocolError { readonly error = 'invalid_request'; readonly status = 413; }
+export class UnsupportedMediaType extends ProtocolError { readonly error = 'invalid_request'; readonly status = 415; }
+export class ServerError extends ProtocolError { readonly error = 'server_error'; readonly status = 500; }

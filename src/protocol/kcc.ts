@@ -1,0 +1,63 @@
+import { signJwt } from '../crypto/jwt';
+import type { Signer } from '../crypto/keys';
+import { KCC_TYPES } from './oid4vci/metadata';
+
+/**
+ * The Known Customer Credential as a `jwt_vc_json` VC (VC Data Model 1.1 JWT encoding,
+ * §6.3.1): `vc` plus the registered claims iss, sub, jti, nbf, exp (mirroring issuer,
+ * credentialSubject.id, id, issuanceDate, expirationDate). Shape per schemas/kcc.schema.json
+ * and shared/reference/kcc-example-credential.decoded.json.
+ */
+export interface Evidence {
+  kind: string;
+  checks: string[];
+}
+
+export interface KccInput {
+  id: string; // urn:uuid:…
+  issuerDid: string;
+  subjectDid: string;
+  countryOfResidence: string;
+  tier: string;
+  jurisdictionCountry: string;
+  schemaId: string;
+  evidence: Evidence[];
+  issuedAt: number; // seconds
+  expiresAt: number; // seconds
+}
+
+function isoSeconds(t: number): string {
+  return new Date(t * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+export function buildKccPayload(input: KccInput) {
+  return {
+    iss: input.issuerDid,
+    sub: input.subjectDid,
+    jti: input.id,
+    iat: input.issuedAt,
+    nbf: input.issuedAt,
+    exp: input.expiresAt,
+    vc: {
+      '@context': ['https://www.w3.org/2018/credentials/v1'],
+      type: [...KCC_TYPES],
+      id: input.id,
+      issuer: input.issuerDid,
+      issuanceDate: isoSeconds(input.issuedAt),
+      expirationDate: isoSeconds(input.expiresAt),
+      credentialSubject: {
+        id: input.subjectDid,
+        countryOfResidence: input.countryOfResidence,
+        tier: input.tier,
+        jurisdiction: { country: input.jurisdictionCountry },
+      },
+      credentialSchema: [{ id: input.schemaId, type: 'JsonSchema' }],
+      evidence: input.evidence,
+    },
+  };
+}
+
+/** Signs a KCC with the PFI's current key (`kid` a DID URL in the PFI DID document). */
+export function signKcc(signer: Signer, input: KccInput): Promise<string> {
+  return signJwt(signer, buildKccPayload(input), { typ: 'JWT' });
+}

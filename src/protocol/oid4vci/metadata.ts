@@ -1,0 +1,66 @@
+/**
+ * Credential Issuer Metadata (OID4VCI draft 13 §11.2; spec "Credential Issuer Metadata") and
+ * Authorization Server Metadata (RFC 8414; spec "Authorization Server Metadata").
+ */
+export const PRE_AUTHORIZED_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:pre-authorized_code';
+export const KCC_TYPES = ['VerifiableCredential', 'KnownCustomerCredential'] as const;
+/** spec: cryptographic_binding_methods_supported MUST be ["did:web", "did:jwk", "did:dht"]. */
+export const BINDING_METHODS = ['did:web', 'did:jwk', 'did:dht'] as const;
+export const SIGNING_ALGS = ['EdDSA', 'ES256K'] as const;
+
+export interface IssuerEndpoints {
+  credentialIssuer: string;
+  tokenEndpoint: string;
+  credentialEndpoint: string;
+  deferredCredentialEndpoint: string;
+}
+
+export function buildCredentialIssuerMetadata(input: {
+  endpoints: IssuerEndpoints;
+  configurationId: string;
+  displayName: string;
+  /** Our KCC signing algorithm(s). */
+  credentialSigningAlgs: readonly string[];
+}) {
+  return {
+    credential_issuer: input.endpoints.credentialIssuer,
+    authorization_servers: [input.endpoints.credentialIssuer],
+    credential_endpoint: input.endpoints.credentialEndpoint,
+    deferred_credential_endpoint: input.endpoints.deferredCredentialEndpoint,
+    display: [{ name: input.displayName, locale: 'en-US' }],
+    credential_configurations_supported: {
+      [input.configurationId]: {
+        format: 'jwt_vc_json',
+        scope: input.configurationId,
+        cryptographic_binding_methods_supported: [...BINDING_METHODS],
+        credential_signing_alg_values_supported: [...input.credentialSigningAlgs],
+        proof_types_supported: { jwt: { proof_signing_alg_values_supported: [...SIGNING_ALGS] } },
+        // draft 13 §A.1.1.2: required for jwt_vc_json; wallet libraries pick the credential by it.
+        credential_definition: { type: [...KCC_TYPES] },
+        display: [{ name: 'Known Customer Credential', locale: 'en-US', description: 'Proof of a completed KYC verification' }],
+      },
+    },
+  };
+}
+
+export function buildAuthorizationServerMetadata(input: { issuer: string; tokenEndpoint: string }) {
+  return {
+    issuer: input.issuer,
+    token_endpoint: input.tokenEndpoint,
+    grant_types_supported: [PRE_AUTHORIZED_CODE_GRANT],
+    response_types_supported: [],
+    token_endpoint_auth_methods_supported: ['none'],
+    'pre-authorized_grant_anonymous_access_supported': true,
+  };
+}
+
+/** Credential Offer (spec "Credential Offer"; OID4VCI draft 13 §4.1.1). No tx_code: the code is bound to the applicant DID. */
+export function buildCredentialOffer(input: { credentialIssuer: string; configurationId: string; preAuthorizedCode: string }) {
+  return {
+    credential_issuer: input.credentialIssuer,
+    credential_configuration_ids: [input.configurationId],
+    grants: {
+      [PRE_AUTHORIZED_CODE_GRANT]: { 'pre-authorized_code': input.preAuthorizedCode },
+    },
+  };
+}

@@ -1,0 +1,32 @@
+import { z } from 'zod';
+import { InvalidRequest, UnsupportedGrantType } from '../errors';
+import { PRE_AUTHORIZED_CODE_GRANT } from './metadata';
+
+/** Token Request wire schema (spec "Token Request"; OID4VCI draft 13 §6.1), snake_case on the wire. */
+const TokenRequestWire = z.object({
+  grant_type: z.string().min(1).max(200),
+  'pre-authorized_code': z.string().min(1).max(512).optional(),
+  client_id: z.string().min(1).max(4096).optional(),
+  // Sent, possibly empty, by some wallets even when the offer asks for none (Sphereon).
+  tx_code: z.string().max(64).optional(),
+  user_pin: z.string().max(64).optional(),
+});
+
+export interface TokenRequest {
+  preAuthorizedCode: string;
+  clientId?: string;
+}
+
+export function parseTokenRequest(body: Record<string, unknown>): TokenRequest {
+  const parsed = TokenRequestWire.safeParse(body);
+  if (!parsed.success) {
+    const field = parsed.error.issues[0]?.path.join('.') || 'body';
+    throw new InvalidRequest(`invalid token request: ${field}`);
+  }
+  const wire = parsed.data;
+  if (wire.grant_type !== PRE_AUTHORIZED_CODE_GRANT) {
+    throw new UnsupportedGrantType(`grant_type must be ${PRE_AUTHORIZED_CODE_GRANT}`);
+  }
+  if (!wire['pre-authorized_code']) throw new InvalidRequest('pre-authorized_code is required');
+  return { preAuthorizedCode: wire['pre-authorized_code'], clientId: wire.client_id };
+}

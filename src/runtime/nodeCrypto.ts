@@ -1,0 +1,53 @@
+import { createPrivateKey, createPublicKey, sign as nodeSign, verify as nodeVerify, type KeyObject } from 'node:crypto';
+import type { CryptoProvider, JwsAlgorithm, PrivateJwk, PublicJwk, Signer } from '../crypto/keys';
+import { toPublicJwk } from '../crypto/keys';
+import { es256kSign, es256kVerify } from '../crypto/secp256k1';
+import { createWebCryptoProvider } from '../crypto/webCrypto';
+
+/**
+ * Node's CryptoProvider: Ed25519 on node:crypto KeyObjects (about 3x faster than Web Crypto
+ * here, and synchronous), secp256k1 on @noble/curves as everywhere. Public KeyObjects are
+ * cached (bounded) so a key is imported once.
+ */
+export function createNodeCryptoProvider(options: { keyCacheSize?: number } = {}): CryptoProvider {
+  const maxKeys = options.keyCacheSize ?? 1000;
+  const publicKeys = new Map<string, KeyObject>();
+  const web = createWebCryptoProvider();
+
+  function ed25519PublicKey(jwk: PublicJwk): KeyObject {
+    let key = publicKeys.get(jwk.x);
+    if (!key) {
+      key = createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: jwk.x }, format: 'jwk' });
+      if (publicKeys.size >= maxKeys) publicKeys.delete(publicKeys.keys().next().value as string);
+      publicKeys.set(jwk.x, key);
+    }
+    return key;
+  }
+
+  return {
+    async createSigner(privateJwk: PrivateJwk, kid: string): Promise<Signer> {
+      const publicJwk = toPublicJwk(privateJwk);
+      if (privateJwk.kty === 'OKP' && privateJwk.crv === 'Ed25519') {
+        const key = createPrivateKey({ key: { kty: 'OKP', crv: 'Ed25519', x: privateJwk.x, d: privateJwk.d }, format: 'jwk' });
+        return { alg: 'EdDSA', kid, publicJwk, sign: async (data) => new Uint8Array(nodeSign(null, data, key)) };
+      }
+      if (privateJwk.kty === 'EC' && privateJwk.crv === 'secp256k1') {
+        return { alg: 'ES256K', kid, publicJwk, sign: async (data) => es256kSign(privateJwk, data) };
+      }
+      throw new TypeError('unsupported signing key type');
+    },
+    async verify(alg: JwsAlgorithm, jwk: PublicJwk, data: Uint8Array, signature: Uint8Array): Promise<boolean> {
+      if (alg === 'EdDSA' && jwk.kty === 'OKP' && jwk.crv === 'Ed25519') {
+        if (signature.length !== 64) return false;
+        try {
+          return nodeVerify(null, data, ed25519PublicKey(jwk), signature);
+        } catch {
+          return false;
+        }
+      }
+      if (alg === 'ES256K' && jwk.kty === 'EC' && jwk.crv === 'secp256k1') return es256kVerify(jwk, data, signature);
+      return false;
+    },
+    generateKeyPair: (alg) => web.generateKeyPair(alg),
+  };
+}

@@ -1,0 +1,111 @@
+import { index, integer, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
+
+/**
+ * The whole database, one file; migrations in drizzle/ are generated from it
+ * (`npm run db:generate`) and applied by Node at start and by wrangler on D1.
+ * Times are integer seconds since the epoch, from the injected clock.
+ * Secrets (pre-authorized codes, form tokens) are stored only as SHA-256 digests.
+ */
+
+/** SIOPv2 Authorization Requests: each nonce answers once (consumed_at), before expires_at. */
+export const siopRequests = sqliteTable('siop_requests', {
+  nonce: text('nonce').primaryKey(),
+  presentationDefinitionId: text('presentation_definition_id'),
+  createdAt: integer('created_at').notNull(),
+  expiresAt: integer('expires_at').notNull(),
+  consumedAt: integer('consumed_at'),
+});
+
+/**
+ * A KCC application: one authenticated applicant DID, its IDV state and decision.
+ * status: pending (IDV not submitted) → approved | rejected | review → (operator) approved | rejected.
+ */
+export const applications = sqliteTable(
+  'applications',
+  {
+    id: text('id').primaryKey(),
+    applicantDid: text('applicant_did').notNull(),
+    credentialConfigurationId: text('credential_configuration_id').notNull(),
+    status: text('status', { enum: ['pending', 'review', 'approved', 'rejected'] }).notNull(),
+    /** SHA-256 of the IDV form token in the `url` handed to the webview. */
+    formTokenHash: text('form_token_hash').notNull(),
+    formExpiresAt: integer('form_expires_at').notNull(),
+    formSubmittedAt: integer('form_submitted_at'),
+    idvProvider: text('idv_provider'),
+    /** Only what the KCC needs leaves IDV: country of residence, tier, evidence (JSON). */
+    countryOfResidence: text('country_of_residence'),
+    tier: text('tier'),
+    evidence: text('evidence'),
+    decisionReason: text('decision_reason'),
+    decidedBy: text('decided_by'),
+    decidedAt: integer('decided_at'),
+    createdAt: integer('created_at').notNull(),
+    updatedAt: integer('updated_at').notNull(),
+  },
+  (t) => [
+    uniqueIndex('applications_form_token_hash').on(t.formTokenHash),
+    index('applications_status_created').on(t.status, t.createdAt),
+    index('applications_applicant_did').on(t.applicantDid),
+  ],
+);
+
+/** Pre-authorized codes (OID4VCI §4.1.1), bound to one application and applicant DID; single use. */
+export const preAuthorizedCodes = sqliteTable('pre_authorized_codes', {
+  codeHash: text('code_hash').primaryKey(),
+  applicationId: text('application_id').notNull(),
+  applicantDid: text('applicant_did').notNull(),
+  expiresAt: integer('expires_at').notNull(),
+  consumedAt: integer('consumed_at'),
+});
+
+/** Access tokens issued (by jti), so they can be tied to an application and revoked. */
+export const accessTokens = sqliteTable(
+  'access_tokens',
+  {
+    jti: text('jti').primaryKey(),
+    applicationId: text('application_id').notNull(),
+    applicantDid: text('applicant_did').notNull(),
+    codeHash: text('code_hash').notNull(),
+    expiresAt: integer('expires_at').notNull(),
+    revokedAt: integer('revoked_at'),
+  },
+  (t) => [index('access_tokens_code_hash').on(t.codeHash)],
+);
+
+/** c_nonces for proof JWTs, each bound to one access token; single use. */
+export const cNonces = sqliteTable('c_nonces', {
+  nonce: text('nonce').primaryKey(),
+  accessTokenJti: text('access_token_jti').notNull(),
+  expiresAt: integer('expires_at').notNull(),
+  consumedAt: integer('consumed_at'),
+});
+
+/** Deferred issuance transactions (OID4VCI §9); consumed once when the credential is issued. */
+export const transactions = sqliteTable(
+  'transactions',
+  {
+    id: text('id').primaryKey(),
+    applicationId: text('application_id').notNull(),
+    accessTokenJti: text('access_token_jti').notNull(),
+    holderDid: text('holder_did').notNull(),
+    createdAt: integer('created_at').notNull(),
+    consumedAt: integer('consumed_at'),
+    credentialId: text('credential_id'),
+  },
+  (t) => [index('transactions_application').on(t.applicationId)],
+);
+
+/** Every credential issued: what, to whom, when. The JWT itself is kept only as a digest. */
+export const issuedCredentials = sqliteTable(
+  'issued_credentials',
+  {
+    id: text('id').primaryKey(),
+    applicationId: text('application_id').notNull(),
+    subjectDid: text('subject_did').notNull(),
+    transactionId: text('transaction_id'),
+    jwtSha256: text('jwt_sha256').notNull(),
+    issuedAt: integer('issued_at').notNull(),
+    expiresAt: integer('expires_at').notNull(),
+  },
+  (t) => [index('issued_credentials_application').on(t.applicationId), uniqueIndex('issued_credentials_transaction').on(t.transactionId)],
+);
