@@ -3,10 +3,13 @@ import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { IssuerConfigInput } from '../config';
-import type { JwsAlgorithm } from '../crypto/keys';
+import { algorithmForJwk, type JwsAlgorithm, type PrivateJwk } from '../crypto/keys';
 import { jsonLogger, silentLogger, type Logger } from '../http/context';
 import { buildIssuer, type IssuerKey } from '../issuer';
+import { createDidDhtResolver } from '../did/dht';
+import { createDidWebResolver } from '../did/web';
 import { createNodeCryptoProvider } from './nodeCrypto';
+import { createSafeFetch } from './safeFetch';
 import { loadOrCreateKeys } from './keyFile';
 import { openSqlite } from './sqlite';
 
@@ -16,8 +19,9 @@ import { openSqlite } from './sqlite';
  *
  * Environment (documented in the README):
  *   PORT (3000), PUBLIC_URL (http://localhost:$PORT), DATA_DIR (./data), ADMIN_TOKEN (unset:
- *   operator API off), ISSUER_KEY_ALG (EdDSA | ES256K, for a generated key), ISSUER_KEYS_FILE
- *   (DATA_DIR/issuer-keys.json), SQLITE_SYNCHRONOUS (NORMAL | FULL), LOG_LEVEL (info | silent).
+ *   operator API off), ISSUER_PRIVATE_JWK (a configured signing key, JSON JWK), ISSUER_KEY_ALG
+ *   (EdDSA | ES256K, for a generated key), ISSUER_KEYS_FILE (DATA_DIR/issuer-keys.json), SQLITE_SYNCHRONOUS (NORMAL | FULL), LOG_LEVEL (info | silent),
+ *   DID_WEB_ALLOW_INSECURE (false), DID_DHT_GATEWAY (https://diddht.tbddev.org).
  */
 export interface NodeIssuerOptions {
   port?: number;
@@ -26,9 +30,26 @@ export interface NodeIssuerOptions {
   config?: Partial<IssuerConfigInput>;
   keyAlg?: JwsAlgorithm;
   keys?: IssuerKey[];
+  keysFile?: string;
   logger?: Logger;
   clock?: () => number;
   synchronous?: 'NORMAL' | 'FULL';
+  /** did:web resolution over http and to loopback/private addresses: local development and tests only. */
+  didWebAllowInsecure?: boolean;
+  /** Pkarr relay for did:dht resolution (DID_DHT_GATEWAY). */
+  didDhtGateway?: string;
+}
+
+export const DEFAULT_DID_DHT_GATEWAY = 'https://diddht.tbddev.org';
+
+/** did:web (SSRF-safe fetch: public addresses only unless allowed) and did:dht resolvers. */
+export function nodeDidMethods(options: { didWebAllowInsecure?: boolean; didDhtGateway?: string }) {
+  const insecure = options.didWebAllowInsecure ?? false;
+  const safeFetch = createSafeFetch({ allowPrivate: insecure, allowHttp: insecure, timeoutMs: 5000, maxBytes: 64 * 1024 });
+  return {
+    ...createDidWebResolver({ fetch: safeFetch, allowHttp: insecure, allowIpHosts: insecure }),
+    ...createDidDhtResolver({ gatewayUrl: options.didDhtGateway ?? DEFAULT_DID_DHT_GATEWAY, fetch: safeFetch }),
+  };
 }
 
 export async function startNodeIssuer(options: NodeIssuerOptions) {
@@ -36,7 +57,7 @@ export async function startNodeIssuer(options: NodeIssuerOptions) {
   const hostname = options.hostname ?? '127.0.0.1';
   mkdirSync(options.dataDir, { recursive: true });
   const crypto = createNodeCryptoProvider();
-  const keys = options.keys ?? (await loadOrCreateKeys(join(options.dataDir, 'issuer-keys.json'), crypto, options.keyAlg ?? 'EdDSA'));
+  const keys = options.keys ?? (await loadOrCreateKeys(options.keysFile ?? join(options.dataDir, 'issuer-keys.json'), crypto, options.keyAlg ?? 'EdDSA'));
   const { sqlite, db } = openSqlite(join(options.dataDir, 'kcc-issuer.db'), { synchronous: options.synchronous });
   let server: ServerType | undefined;
   const listening = new Promise<number>((ok) => {
@@ -53,6 +74,7 @@ export async function startNodeIssuer(options: NodeIssuerOptions) {
     keys,
     clock: options.clock,
     logger: options.logger ?? jsonLogger(),
+    didMethods: nodeDidMethods(options),
   });
   appFetch = (req) => issuer.app.fetch(req);
   return {
@@ -67,6 +89,19 @@ export async function startNodeIssuer(options: NodeIssuerOptions) {
   };
 }
 
+/** ISSUER_PRIVATE_JWK: an Ed25519 (EdDSA) or secp256k1 (ES256K) private JWK. Never logged. */
+function configuredKey(text: string): IssuerKey {
+  let jwk: PrivateJwk;
+  try {
+    jwk = JSON.parse(text);
+  } catch {
+    throw new Error('ISSUER_PRIVATE_JWK is not valid JSON');
+  }
+  const alg = algorithmForJwk(jwk);
+  if (!alg || typeof jwk.d !== 'string') throw new Error('ISSUER_PRIVATE_JWK must be an Ed25519 or secp256k1 private JWK');
+  return { id: 'key-1', alg, privateJwk: jwk, createdAt: '1970-01-01T00:00:00Z' };
+}
+
 async function main() {
   const env = process.env;
   const port = Number(env.PORT ?? 3000);
@@ -76,10 +111,14 @@ async function main() {
   if (keyAlg !== 'EdDSA' && keyAlg !== 'ES256K') throw new Error('ISSUER_KEY_ALG must be EdDSA or ES256K');
   const issuer = await startNodeIssuer({
     port,
+    keys: env.ISSUER_PRIVATE_JWK ? [configuredKey(env.ISSUER_PRIVATE_JWK)] : undefined,
+    keysFile: env.ISSUER_KEYS_FILE || undefined,
     hostname: env.HOST ?? '0.0.0.0',
     dataDir,
     keyAlg,
     synchronous: env.SQLITE_SYNCHRONOUS === 'FULL' ? 'FULL' : 'NORMAL',
+    didWebAllowInsecure: env.DID_WEB_ALLOW_INSECURE === 'true',
+    didDhtGateway: env.DID_DHT_GATEWAY || undefined,
     logger: env.LOG_LEVEL === 'silent' ? silentLogger : jsonLogger(),
     config: {
       publicUrl: env.PUBLIC_URL || `http://localhost:${port}`,
