@@ -83,7 +83,12 @@ export async function startNodeIssuer(options: NodeIssuerOptions) {
     port: actualPort,
     sqlite,
     async close() {
-      await new Promise<void>((ok) => (server ? server.close(() => ok()) : ok()));
+      await new Promise<void>((ok) => {
+        if (!server) return ok();
+        server.close(() => ok());
+        // Keep-alive sockets would hold close() open (and be reused by clients after a restart).
+        (server as { closeAllConnections?: () => void }).closeAllConnections?.();
+      });
       sqlite.close();
     },
   };

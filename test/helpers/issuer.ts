@@ -14,8 +14,8 @@ import type { Fetch } from '../../src/wallet/client';
 export const PUBLIC_URL = 'http://issuer.test';
 export const ADMIN_TOKEN = 'test-admin-token-0123456789';
 
-/** A controllable clock (milliseconds). */
-export function testClock(start = Date.UTC(2026, 10, 23, 12, 0, 0)) {
+/** A controllable clock (milliseconds), starting now so wallet-made tokens line up. */
+export function testClock(start = Date.now()) {
   let t = start;
   const clock = () => t;
   clock.advance = (seconds: number) => {

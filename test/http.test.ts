@@ -1,0 +1,116 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { decodeJwt } from '../src/crypto/jwt';
+import { silentLogger } from '../src/http/context';
+import { startNodeIssuer } from '../src/runtime/node';
+import { WalletClient } from '../src/wallet/client';
+import { applyForKcc, SAMPLE_IDENTITY } from '../src/wallet/flow';
+import { Holder } from '../src/wallet/holder';
+import { PUBLIC_URL, makeTestIssuer } from './helpers/issuer';
+import { openApplication, redeem, submitIdentity } from './helpers/steps';
+
+describe('over real HTTP (npm start-style Node server on loopback)', () => {
+  it('runs the whole flow, persists its key, and keeps its DID across restarts', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'kcc-http-'));
+    try {
+      const issuer = await startNodeIssuer({ port: 0, dataDir, logger: silentLogger, config: { adminToken: 'x'.repeat(32) } });
+      const holder = await Holder.create();
+      const r = await applyForKcc(new WalletClient(holder, (u, i) => fetch(u, i)), { issuer: issuer.url, identity: SAMPLE_IDENTITY });
+      const kcc = decodeJwt(r.credential!);
+      expect(kcc.payload.sub).toBe(holder.did);
+      expect(kcc.payload.iss).toBe(`did:web:localhost%3A${issuer.port}`);
+      const kid = kcc.header.kid;
+      await issuer.close();
+      await new Promise((r) => setTimeout(r, 50)); // let the client's pool see the closed keep-alive sockets
+      const again = await startNodeIssuer({ port: issuer.port, dataDir, logger: silentLogger });
+      const doc = (await (await fetch(`${again.url}/.well-known/did.json`)).json()) as any;
+      expect(doc.verificationMethod[0].id).toBe(kid);
+      expect(again.sqlite.prepare('SELECT count(*) AS n FROM issued_credentials').get()).toEqual({ n: 1 });
+      expect(again.sqlite.pragma('journal_mode', { simple: true })).toBe('wal');
+      await again.close();
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('HTTP hygiene', () => {
+  it('unknown routes and methods get JSON 404s', async () => {
+    const t = await makeTestIssuer();
+    const r = await t.fetch(`${PUBLIC_URL}/nope`);
+    expect(r.status).toBe(404);
+    expect(await r.json()).toEqual({ error: 'not_found', error_description: 'no such endpoint' });
+    expect((await t.fetch(`${PUBLIC_URL}/oauth2/token`)).status).toBe(404);
+  });
+
+  it('malformed bodies get JSON 4xx errors, never a 500 or a stack trace', async () => {
+    const t = await makeTestIssuer();
+    const { holder, code } = await openApplication(t);
+    const token = await redeem(t, holder, code);
+    const endpoints = ['/idv/siopv2/response', '/oauth2/token', '/oid4vci/credential', '/oid4vci/deferred-credential'];
+    const bodies: Array<[string, string]> = [
+      ['application/json', '{"unterminated'],
+      ['application/json', '[1,2,3]'],
+      ['application/json', 'null'],
+      ['application/json', '"string"'],
+      ['text/plain', 'hello'],
+      ['application/x-www-form-urlencoded', '%E0%A4%A'],
+      ['application/json', '\xff\xfe'],
+    ];
+    for (const path of endpoints) {
+      for (const [type, body] of bodies) {
+        const res = await t.fetch(`${PUBLIC_URL}${path}`, { method: 'POST', headers: { 'content-type': type, authorization: `Bearer ${token.access_token}` }, body });
+        const text = await res.text();
+        expect({ path, type, body, status: res.status >= 400 && res.status < 500 }).toEqual({ path, type, body, status: true });
+        const json = JSON.parse(text);
+        expect(typeof json.error).toBe('string');
+        expect(text).not.toMatch(/at .*\.ts:\d+/);
+      }
+    }
+  });
+
+  it('oversized bodies get 413 in JSON', async () => {
+    const t = await makeTestIssuer();
+    const res = await t.fetch(`${PUBLIC_URL}/oauth2/token`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ x: 'a'.repeat(100_000) }) });
+    expect(res.status).toBe(413);
+    expect(((await res.json()) as any).error).toBe('invalid_request');
+  });
+
+  it('serves OID4VCI and OAuth metadata per the spec', async () => {
+    const t = await makeTestIssuer();
+    const ci = (await (await t.fetch(`${PUBLIC_URL}/.well-known/openid-credential-issuer`)).json()) as any;
+    expect(ci).toMatchObject({
+      credential_issuer: PUBLIC_URL,
+      credential_endpoint: `${PUBLIC_URL}/oid4vci/credential`,
+      deferred_credential_endpoint: `${PUBLIC_URL}/oid4vci/deferred-credential`,
+    });
+    const kcc = ci.credential_configurations_supported.KnownCustomerCredential;
+    expect(kcc).toMatchObject({
+      format: 'jwt_vc_json',
+      cryptographic_binding_methods_supported: ['did:web', 'did:jwk', 'did:dht'],
+      credential_signing_alg_values_supported: ['EdDSA'],
+      proof_types_supported: { jwt: { proof_signing_alg_values_supported: ['EdDSA', 'ES256K'] } },
+      credential_definition: { type: ['VerifiableCredential', 'KnownCustomerCredential'] },
+    });
+    expect(kcc.display[0].name).toBe('Known Customer Credential');
+    const as = (await (await t.fetch(`${PUBLIC_URL}/.well-known/oauth-authorization-server`)).json()) as any;
+    expect(as).toMatchObject({ issuer: PUBLIC_URL, token_endpoint: `${PUBLIC_URL}/oauth2/token`, 'pre-authorized_grant_anonymous_access_supported': true });
+  });
+
+  it('logs no PII and no secrets during a whole flow (deferred, with operator approval)', async () => {
+    const lines: string[] = [];
+    const logger = { info: (e: string, f?: object) => lines.push(JSON.stringify({ e, ...f })), warn: (e: string, f?: object) => lines.push(JSON.stringify({ e, ...f })), error: (e: string, f?: object) => lines.push(JSON.stringify({ e, ...f })) };
+    const t = await makeTestIssuer({ logger });
+    const identity = { ...SAMPLE_IDENTITY, given_name: 'Zebedee', family_name: 'Review', birthdate: '1971-07-13', document_number: 'QZ987654' };
+    const { holder, client, idvRequest, code } = await openApplication(t);
+    await submitIdentity(t, client, idvRequest, identity);
+    const token = await redeem(t, holder, code);
+    const log = lines.join('\n');
+    expect(lines.length).toBeGreaterThan(5);
+    for (const secret of [identity.given_name, identity.birthdate, identity.document_number, code, token.access_token, token.c_nonce, idvRequest.url.split('/').pop()!]) {
+      expect(log).not.toContain(secret);
+    }
+  });
+});
