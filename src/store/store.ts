@@ -30,36 +30,103 @@ export interface IdvOutcome {
   reason?: string;
 }
 
+const p = (name: string) => sql.placeholder(name);
+
 export function createStore(db: Database) {
   const { siopRequests, applications, preAuthorizedCodes, accessTokens, cNonces, transactions, issuedCredentials } = schema;
+
+  // Hot-path statements are prepared once (SQL built and compiled once per connection),
+  // with named placeholders; D1 prepares them the same way.
+  const q = {
+    insertSiopRequest: db
+      .insert(siopRequests)
+      .values({ nonce: p('nonce'), presentationDefinitionId: p('presentationDefinitionId'), createdAt: p('createdAt'), expiresAt: p('expiresAt') })
+      .prepare(),
+    consumeSiopRequest: db
+      .update(siopRequests)
+      .set({ consumedAt: sql`${p('now')}` })
+      .where(and(eq(siopRequests.nonce, p('nonce')), isNull(siopRequests.consumedAt), gt(siopRequests.expiresAt, p('now'))))
+      .returning()
+      .prepare(),
+    insertApplication: db
+      .insert(applications)
+      .values({
+        id: p('id'),
+        applicantDid: p('applicantDid'),
+        credentialConfigurationId: p('credentialConfigurationId'),
+        status: p('status'),
+        formTokenHash: p('formTokenHash'),
+        formExpiresAt: p('formExpiresAt'),
+        createdAt: p('createdAt'),
+        updatedAt: p('updatedAt'),
+      })
+      .prepare(),
+    applicationById: db.select().from(applications).where(eq(applications.id, p('id'))).limit(1).prepare(),
+    applicationByFormToken: db.select().from(applications).where(eq(applications.formTokenHash, p('formTokenHash'))).limit(1).prepare(),
+    insertCode: db
+      .insert(preAuthorizedCodes)
+      .values({ codeHash: p('codeHash'), applicationId: p('applicationId'), applicantDid: p('applicantDid'), expiresAt: p('expiresAt') })
+      .prepare(),
+    redeemCode: db
+      .update(preAuthorizedCodes)
+      .set({ consumedAt: sql`${p('now')}` })
+      .where(
+        and(
+          eq(preAuthorizedCodes.codeHash, p('codeHash')),
+          eq(preAuthorizedCodes.applicantDid, p('applicantDid')),
+          isNull(preAuthorizedCodes.consumedAt),
+          gt(preAuthorizedCodes.expiresAt, p('now')),
+        ),
+      )
+      .returning()
+      .prepare(),
+    insertAccessToken: db
+      .insert(accessTokens)
+      .values({ jti: p('jti'), applicationId: p('applicationId'), applicantDid: p('applicantDid'), codeHash: p('codeHash'), expiresAt: p('expiresAt') })
+      .prepare(),
+    accessTokenByJti: db.select().from(accessTokens).where(eq(accessTokens.jti, p('jti'))).limit(1).prepare(),
+    insertCNonce: db.insert(cNonces).values({ nonce: p('nonce'), accessTokenJti: p('accessTokenJti'), expiresAt: p('expiresAt') }).prepare(),
+    consumeCNonce: db
+      .update(cNonces)
+      .set({ consumedAt: sql`${p('now')}` })
+      .where(and(eq(cNonces.nonce, p('nonce')), eq(cNonces.accessTokenJti, p('accessTokenJti')), isNull(cNonces.consumedAt), gt(cNonces.expiresAt, p('now'))))
+      .returning()
+      .prepare(),
+    insertCredential: db
+      .insert(issuedCredentials)
+      .values({
+        id: p('id'),
+        applicationId: p('applicationId'),
+        subjectDid: p('subjectDid'),
+        transactionId: p('transactionId'),
+        jwtSha256: p('jwtSha256'),
+        issuedAt: p('issuedAt'),
+        expiresAt: p('expiresAt'),
+      })
+      .prepare(),
+  };
 
   return {
     siopRequests: {
       async create(row: typeof siopRequests.$inferInsert): Promise<void> {
-        await db.insert(siopRequests).values(row);
+        await q.insertSiopRequest.run({ presentationDefinitionId: null, ...row });
       },
       /** Marks the nonce used if it exists, is unexpired and unused; returns the request or undefined. */
       async consume(nonce: string, now: number): Promise<SiopRequest | undefined> {
-        const rows = await db
-          .update(siopRequests)
-          .set({ consumedAt: now })
-          .where(and(eq(siopRequests.nonce, nonce), isNull(siopRequests.consumedAt), gt(siopRequests.expiresAt, now)))
-          .returning();
+        const rows = await q.consumeSiopRequest.all({ nonce, now });
         return rows[0];
       },
     },
 
     applications: {
       async create(row: typeof applications.$inferInsert): Promise<void> {
-        await db.insert(applications).values(row);
+        await q.insertApplication.run(row);
       },
       async get(id: string): Promise<Application | undefined> {
-        const rows = await db.select().from(applications).where(eq(applications.id, id)).limit(1);
-        return rows[0];
+        return (await q.applicationById.all({ id }))[0];
       },
       async findByFormToken(formTokenHash: string): Promise<Application | undefined> {
-        const rows = await db.select().from(applications).where(eq(applications.formTokenHash, formTokenHash)).limit(1);
-        return rows[0];
+        return (await q.applicationByFormToken.all({ formTokenHash }))[0];
       },
       /**
        * Records the IDV result of a form submission, once: only while the form is unsubmitted,
@@ -119,23 +186,11 @@ export function createStore(db: Database) {
 
     preAuthorizedCodes: {
       async create(row: typeof preAuthorizedCodes.$inferInsert): Promise<void> {
-        await db.insert(preAuthorizedCodes).values(row);
+        await q.insertCode.run(row);
       },
       /** Redeems a code for the DID it was issued to; undefined if unknown, expired, used, or another DID's. */
       async redeem(codeHash: string, applicantDid: string, now: number): Promise<PreAuthorizedCode | undefined> {
-        const rows = await db
-          .update(preAuthorizedCodes)
-          .set({ consumedAt: now })
-          .where(
-            and(
-              eq(preAuthorizedCodes.codeHash, codeHash),
-              eq(preAuthorizedCodes.applicantDid, applicantDid),
-              isNull(preAuthorizedCodes.consumedAt),
-              gt(preAuthorizedCodes.expiresAt, now),
-            ),
-          )
-          .returning();
-        return rows[0];
+        return (await q.redeemCode.all({ codeHash, applicantDid, now }))[0];
       },
       async get(codeHash: string): Promise<PreAuthorizedCode | undefined> {
         const rows = await db.select().from(preAuthorizedCodes).where(eq(preAuthorizedCodes.codeHash, codeHash)).limit(1);
@@ -145,11 +200,10 @@ export function createStore(db: Database) {
 
     accessTokens: {
       async create(row: typeof accessTokens.$inferInsert): Promise<void> {
-        await db.insert(accessTokens).values(row);
+        await q.insertAccessToken.run(row);
       },
       async get(jti: string): Promise<AccessTokenRecord | undefined> {
-        const rows = await db.select().from(accessTokens).where(eq(accessTokens.jti, jti)).limit(1);
-        return rows[0];
+        return (await q.accessTokenByJti.all({ jti }))[0];
       },
       /** RFC 6749 §4.1.2: a replayed code revokes the tokens issued from it. */
       async revokeByCode(codeHash: string, now: number): Promise<number> {
@@ -164,15 +218,10 @@ export function createStore(db: Database) {
 
     cNonces: {
       async create(row: typeof cNonces.$inferInsert): Promise<void> {
-        await db.insert(cNonces).values(row);
+        await q.insertCNonce.run(row);
       },
       async consume(nonce: string, accessTokenJti: string, now: number): Promise<CNonce | undefined> {
-        const rows = await db
-          .update(cNonces)
-          .set({ consumedAt: now })
-          .where(and(eq(cNonces.nonce, nonce), eq(cNonces.accessTokenJti, accessTokenJti), isNull(cNonces.consumedAt), gt(cNonces.expiresAt, now)))
-          .returning();
-        return rows[0];
+        return (await q.consumeCNonce.all({ nonce, accessTokenJti, now }))[0];
       },
     },
 
@@ -197,7 +246,7 @@ export function createStore(db: Database) {
 
     issuedCredentials: {
       async record(row: typeof issuedCredentials.$inferInsert): Promise<void> {
-        await db.insert(issuedCredentials).values(row);
+        await q.insertCredential.run({ transactionId: null, ...row });
       },
       async listForApplication(applicationId: string): Promise<IssuedCredential[]> {
         return db.select().from(issuedCredentials).where(eq(issuedCredentials.applicationId, applicationId));

@@ -1,0 +1,132 @@
+/**
+ * `npm run bench`: complete KCC flows per second over loopback HTTP against an
+ * `npm start`-style server (a child process, fresh SQLite in a temp DATA_DIR), with the
+ * reference wallet at concurrency 32, plus p50/p99 per endpoint.
+ *
+ * Env: BENCH_SECONDS (10), BENCH_CONCURRENCY (32), BENCH_WARMUP_SECONDS (2).
+ * A flow = discover (DID doc) → SIOPv2 GET → POST id_token → IDV form POST (+finish.html)
+ * → AS + issuer metadata → token → credential: 9 requests.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createNodeCryptoProvider } from '../src/runtime/nodeCrypto';
+import { WalletClient, type Fetch } from '../src/wallet/client';
+import { applyForKcc, SAMPLE_IDENTITY } from '../src/wallet/flow';
+import { Holder } from '../src/wallet/holder';
+
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
+const WARMUP = Number(process.env.BENCH_WARMUP_SECONDS ?? 2);
+const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 32);
+const PORT = 20000 + Math.floor(Math.random() * 20000);
+
+function routeOf(url: string): string {
+  const path = new URL(url).pathname;
+  return path.startsWith('/idv/form/') ? '/idv/form/:token' : path;
+}
+
+async function waitForServer(url: string) {
+  for (let i = 0; i < 200; i++) {
+    try {
+      if ((await fetch(`${url}/healthz`)).ok) return;
+    } catch {
+      /* not yet */
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error('server did not start');
+}
+
+/** CPU time (ms) a process has used so far, from /proc (Linux); undefined elsewhere. */
+function processCpuMs(pid: number): number | undefined {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime + stime, in clock ticks (USER_HZ = 100)
+  } catch {
+    return undefined;
+  }
+}
+
+function percentile(sorted: number[], p: number) {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+async function main() {
+  const dataDir = mkdtempSync(join(tmpdir(), 'kcc-bench-'));
+  const server = spawn(process.execPath, ['--import', 'tsx', 'src/runtime/node.ts'], {
+    env: { ...process.env, PORT: String(PORT), HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: 'silent', PUBLIC_URL: `http://localhost:${PORT}` },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  const url = `http://localhost:${PORT}`;
+  try {
+    await waitForServer(url);
+    const crypto = createNodeCryptoProvider();
+    const latencies = new Map<string, number[]>();
+    let recording = false;
+    const timedFetch: Fetch = async (input, init) => {
+      const started = performance.now();
+      const res = await fetch(input, init);
+      const body = await res.arrayBuffer();
+      if (recording) {
+        const key = `${init?.method ?? 'GET'} ${routeOf(input)}`;
+        let list = latencies.get(key);
+        if (!list) latencies.set(key, (list = []));
+        list.push(performance.now() - started);
+      }
+      return new Response(body, { status: res.status, headers: res.headers });
+    };
+    let flows = 0;
+    let failures = 0;
+    let stop = false;
+    async function worker() {
+      while (!stop) {
+        const holder = await Holder.create({ crypto });
+        try {
+          const r = await applyForKcc(new WalletClient(holder, timedFetch, { crypto }), { issuer: url, identity: SAMPLE_IDENTITY });
+          if (!r.credential) throw new Error('no credential');
+          if (recording) flows++;
+        } catch (e) {
+          failures++;
+          if (failures < 5) console.error('flow failed:', e instanceof Error ? e.message : e);
+        }
+      }
+    }
+    const workers = Array.from({ length: CONCURRENCY }, () => worker());
+    await new Promise((r) => setTimeout(r, WARMUP * 1000));
+    recording = true;
+    const started = performance.now();
+    const serverCpu0 = processCpuMs(server.pid!);
+    const clientCpu0 = process.cpuUsage();
+    await new Promise((r) => setTimeout(r, SECONDS * 1000));
+    recording = false;
+    const elapsed = (performance.now() - started) / 1000;
+    const serverCpu1 = processCpuMs(server.pid!);
+    const clientCpu = process.cpuUsage(clientCpu0);
+    stop = true;
+    await Promise.all(workers);
+
+    const rows = [...latencies.entries()].map(([endpoint, list]) => {
+      list.sort((a, b) => a - b);
+      return { endpoint, requests: list.length, p50_ms: percentile(list, 50).toFixed(2), p99_ms: percentile(list, 99).toFixed(2) };
+    });
+    console.log(`\nKCC issuer benchmark: ${SECONDS}s, concurrency ${CONCURRENCY}, loopback HTTP, fresh SQLite (WAL)`);
+    console.table(rows);
+    console.log(`complete flows: ${flows} in ${elapsed.toFixed(1)}s = ${(flows / elapsed).toFixed(1)} flows/s (target ≥ 300); failures: ${failures}`);
+    if (serverCpu0 !== undefined && serverCpu1 !== undefined && flows > 0) {
+      console.log(
+        `CPU per flow: server ${((serverCpu1 - serverCpu0) / flows).toFixed(2)} ms, wallet/load generator ${((clientCpu.user + clientCpu.system) / 1000 / flows).toFixed(2)} ms`,
+      );
+    }
+    if (failures > 0) process.exitCode = 1;
+  } finally {
+    server.kill('SIGTERM');
+    await new Promise((r) => server.once('exit', r));
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
