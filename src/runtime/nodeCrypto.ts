@@ -1,4 +1,4 @@
-import { createPrivateKey, createPublicKey, sign as nodeSign, verify as nodeVerify, type KeyObject } from 'node:crypto';
+import { createPrivateKey, createPublicKey, generateKeyPairSync, sign as nodeSign, verify as nodeVerify, type KeyObject } from 'node:crypto';
 import type { CryptoProvider, JwsAlgorithm, PrivateJwk, PublicJwk, Signer } from '../crypto/keys';
 import { toPublicJwk } from '../crypto/keys';
 import { es256kSign, es256kVerify } from '../crypto/secp256k1';
@@ -48,6 +48,10 @@ export function createNodeCryptoProvider(options: { keyCacheSize?: number } = {}
       if (alg === 'ES256K' && jwk.kty === 'EC' && jwk.crv === 'secp256k1') return es256kVerify(jwk, data, signature);
       return false;
     },
-    generateKeyPair: (alg) => web.generateKeyPair(alg),
+    async generateKeyPair(alg: JwsAlgorithm): Promise<PrivateJwk> {
+      if (alg !== 'EdDSA') return web.generateKeyPair(alg);
+      const jwk = generateKeyPairSync('ed25519').privateKey.export({ format: 'jwk' });
+      return { kty: 'OKP', crv: 'Ed25519', x: jwk.x as string, d: jwk.d as string };
+    },
   };
 }
