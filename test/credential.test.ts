@@ -179,5 +179,11 @@ describe('deferred credential endpoint', () => {
     expect(results.filter((r) => r.status === 200)).toHaveLength(1);
     expect(results.filter((r) => r.body.error === 'invalid_transaction_id')).toHaveLength(19);
     expect(await t.deps.store.issuedCredentials.count()).toBe(1);
+    // The used transaction and the credential record were written together.
+    const tx1 = t.sqlite.prepare('SELECT credential_id FROM transactions').get() as { credential_id: string };
+    const cred = t.sqlite.prepare('SELECT id, transaction_id FROM issued_credentials').get() as { id: string; transaction_id: string };
+    expect(cred).toEqual({ id: tx1.credential_id, transaction_id: tx.body.transaction_id });
+    const winner = results.find((r) => r.status === 200)!;
+    expect(decodeJwt(winner.body.credential).payload.jti).toBe(cred.id);
   });
 });

@@ -51,21 +51,21 @@ export async function signKnownCustomerCredential(deps: AppDeps, application: Ap
   return { id, jwt, issuedAt: now, expiresAt };
 }
 
-export async function recordCredential(
-  deps: AppDeps,
-  application: Application,
-  credential: { id: string; jwt: string; issuedAt: number; expiresAt: number },
-  transactionId: string | null,
-) {
-  await deps.store.issuedCredentials.record({
+/** What the issuer keeps of a credential it issues: ids, dates and a digest of the JWT. */
+export function credentialRecord(application: Application, credential: { id: string; jwt: string; issuedAt: number; expiresAt: number }) {
+  return {
     id: credential.id,
     applicationId: application.id,
     subjectDid: application.applicantDid,
-    transactionId,
     jwtSha256: base64urlEncode(sha256(utf8.encode(credential.jwt))),
     issuedAt: credential.issuedAt,
     expiresAt: credential.expiresAt,
-  });
+  };
+}
+
+/** Records an immediately issued credential (before it is returned, so every credential handed out is on record). */
+export async function recordCredential(deps: AppDeps, application: Application, credential: { id: string; jwt: string; issuedAt: number; expiresAt: number }) {
+  await deps.store.issuedCredentials.record({ ...credentialRecord(application, credential), transactionId: null });
 }
 
 function parseEvidence(text: string | null): Evidence[] {

@@ -233,14 +233,37 @@ export function createStore(db: Database) {
         const rows = await db.select().from(transactions).where(eq(transactions.id, id)).limit(1);
         return rows[0];
       },
-      /** Consumes the transaction for one credential; undefined if it was already used. */
-      async consume(id: string, credentialId: string, now: number): Promise<Transaction | undefined> {
-        const rows = await db
+      /**
+       * Consumes the transaction AND records its credential atomically (one SQLite transaction
+       * on better-sqlite3, one batch on D1): the conditional UPDATE decides the single winner, and
+       * the INSERT only takes effect for the row that UPDATE just stamped with this credential id.
+       * So a crash can never leave a used transaction without its credential record.
+       * Returns false if the transaction was already used.
+       */
+      async completeWithCredential(id: string, credential: Omit<typeof issuedCredentials.$inferInsert, 'transactionId'>, now: number): Promise<boolean> {
+        const update = db
           .update(transactions)
-          .set({ consumedAt: now, credentialId })
+          .set({ consumedAt: now, credentialId: credential.id })
           .where(and(eq(transactions.id, id), isNull(transactions.consumedAt)))
-          .returning();
-        return rows[0];
+          .returning({ id: transactions.id });
+        const insert = sql`INSERT INTO issued_credentials (id, application_id, subject_did, transaction_id, jwt_sha256, issued_at, expires_at)
+          SELECT ${credential.id}, ${credential.applicationId}, ${credential.subjectDid}, ${id}, ${credential.jwtSha256}, ${credential.issuedAt}, ${credential.expiresAt}
+          FROM transactions WHERE id = ${id} AND credential_id = ${credential.id}`;
+        const anyDb = db as unknown as {
+          batch?: (queries: unknown[]) => Promise<unknown[]>;
+          transaction: (fn: (tx: unknown) => unknown) => unknown;
+          run: (query: unknown) => unknown;
+        };
+        if (typeof anyDb.batch === 'function') {
+          const [won] = (await anyDb.batch([update, anyDb.run(insert)])) as [Array<{ id: string }>];
+          return won.length === 1;
+        }
+        const won = anyDb.transaction(() => {
+          const rows = (update as unknown as { all: () => Array<{ id: string }> }).all();
+          if (rows.length === 1) anyDb.run(insert);
+          return rows;
+        }) as Array<{ id: string }>;
+        return won.length === 1;
       },
     },
 

@@ -28,7 +28,7 @@ credentialRoutes.post(PATHS.credential, async (c) => {
   if (application.status === 'rejected') throw new CredentialRequestDenied('identity verification was not successful');
   if (application.status === 'approved') {
     const credential = await signKnownCustomerCredential(deps, application);
-    await recordCredential(deps, application, credential, null);
+    await recordCredential(deps, application, credential);
     deps.logger.info('credential_issued', { requestId: c.var.requestId, applicationId: application.id, deferred: false });
     return c.json({ credential: credential.jwt });
   }

@@ -2,7 +2,7 @@ import { Hono } from 'hono';
 import { CredentialRequestDenied, InvalidTransactionId, IssuancePending } from '../../protocol/errors';
 import { readJsonObject } from '../body';
 import { nowSeconds, type AppEnv } from '../context';
-import { authenticateAccessToken, recordCredential, signKnownCustomerCredential } from '../issuance';
+import { authenticateAccessToken, credentialRecord, signKnownCustomerCredential } from '../issuance';
 import { PATHS } from '../paths';
 
 /**
@@ -33,9 +33,8 @@ deferredRoutes.post(PATHS.deferredCredential, async (c) => {
   if (application.status === 'rejected') throw new CredentialRequestDenied('identity verification was not successful');
 
   const credential = await signKnownCustomerCredential(deps, application);
-  const won = await deps.store.transactions.consume(transaction.id, credential.id, nowSeconds(deps));
+  const won = await deps.store.transactions.completeWithCredential(transaction.id, credentialRecord(application, credential), nowSeconds(deps));
   if (!won) throw new InvalidTransactionId('transaction_id was already used');
-  await recordCredential(deps, application, credential, transaction.id);
   deps.logger.info('credential_issued', { requestId: c.var.requestId, applicationId: application.id, deferred: true });
   return c.json({ credential: credential.jwt });
 });
