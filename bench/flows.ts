@@ -3,7 +3,8 @@
  * `npm start`-style server (a child process, fresh SQLite in a temp DATA_DIR), with the
  * reference wallet at concurrency 32, plus p50/p99 per endpoint.
  *
- * Env: BENCH_SECONDS (10), BENCH_CONCURRENCY (32), BENCH_WARMUP_SECONDS (2).
+ * Env: BENCH_SECONDS (10), BENCH_CONCURRENCY (32), BENCH_WARMUP_SECONDS (2). The server runs with
+ * RATE_LIMITS=off: one load generator on one address would otherwise be (rightly) throttled.
  * A flow = discover (DID doc) → SIOPv2 GET → POST id_token → IDV form POST (+finish.html)
  * → AS + issuer metadata → token → credential: 9 requests.
  */
@@ -55,7 +56,7 @@ function percentile(sorted: number[], p: number) {
 async function main() {
   const dataDir = mkdtempSync(join(tmpdir(), 'kcc-bench-'));
   const server = spawn(process.execPath, ['--import', 'tsx', 'src/runtime/node.ts'], {
-    env: { ...process.env, PORT: String(PORT), HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: 'silent', PUBLIC_URL: `http://localhost:${PORT}` },
+    env: { ...process.env, PORT: String(PORT), HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: 'silent', RATE_LIMITS: 'off', PUBLIC_URL: `http://localhost:${PORT}` },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   const url = `http://localhost:${PORT}`;

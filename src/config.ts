@@ -49,10 +49,22 @@ export interface IssuerConfig {
   };
   /** Largest request body accepted, in bytes. */
   maxBodyBytes: number;
+  /**
+   * Request limits on the initiation, SIOP response, token, credential/deferred and IDV form
+   * endpoints, per client IP and per client (applicant DID, or form link), per window.
+   * Generous per IP because mobile carriers put many users behind one address.
+   */
+  rateLimits: {
+    enabled: boolean;
+    windowSeconds: number;
+    perIp: number;
+    perClient: number;
+  };
 }
 
-export type IssuerConfigInput = Partial<Omit<IssuerConfig, 'ttl' | 'credential'>> & {
+export type IssuerConfigInput = Partial<Omit<IssuerConfig, 'ttl' | 'credential' | 'rateLimits'>> & {
   publicUrl: string;
+  rateLimits?: Partial<IssuerConfig['rateLimits']>;
   ttl?: Partial<IssuerConfig['ttl']>;
   credential?: Partial<IssuerConfig['credential']>;
 };
@@ -76,7 +88,13 @@ export const DEFAULTS = {
     jurisdictionCountry: 'US',
   },
   maxBodyBytes: 64 * 1024,
+  rateLimits: { enabled: true, windowSeconds: 60, perIp: 300, perClient: 30 },
 } as const;
+
+/** Drops undefined members, so an unset environment variable never hides a default. */
+function defined<T extends object>(value: T | undefined): Partial<T> {
+  return Object.fromEntries(Object.entries(value ?? {}).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
 
 export function resolveConfig(input: IssuerConfigInput): IssuerConfig {
   const publicUrl = input.publicUrl.replace(/\/+$/, '');
@@ -85,12 +103,13 @@ export function resolveConfig(input: IssuerConfigInput): IssuerConfig {
   return {
     publicUrl,
     adminToken: input.adminToken || undefined,
-    ttl: { ...DEFAULTS.ttl, ...input.ttl },
+    ttl: { ...DEFAULTS.ttl, ...defined(input.ttl) },
     clockSkewSeconds: input.clockSkewSeconds ?? DEFAULTS.clockSkewSeconds,
     proofMaxAgeSeconds: input.proofMaxAgeSeconds ?? DEFAULTS.proofMaxAgeSeconds,
     idTokenMaxAgeSeconds: input.idTokenMaxAgeSeconds ?? DEFAULTS.idTokenMaxAgeSeconds,
-    clientName: input.clientName ?? DEFAULTS.clientName,
-    credential: { ...DEFAULTS.credential, ...input.credential },
+    clientName: input.clientName || DEFAULTS.clientName,
+    credential: { ...DEFAULTS.credential, ...defined(input.credential) },
     maxBodyBytes: input.maxBodyBytes ?? DEFAULTS.maxBodyBytes,
+    rateLimits: { ...DEFAULTS.rateLimits, ...defined(input.rateLimits) },
   };
 }

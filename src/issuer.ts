@@ -9,6 +9,7 @@ import { createDidResolver } from './did/resolver';
 import { createApp } from './http/app';
 import { jsonLogger, type AppDeps, type IssuerIdentity, type Logger } from './http/context';
 import { issuerUrls } from './http/paths';
+import { createRateLimiter } from './http/rateLimit';
 import { createStore, type Database } from './store/store';
 
 /**
@@ -34,6 +35,8 @@ export interface BuildIssuerOptions {
   logger?: Logger;
   /** Extra DID method resolvers (did:web, did:dht) beside the built-in did:jwk and did:key. */
   didMethods?: ResolverRegistry;
+  /** How to read the client's IP address from a request (runtime-specific). */
+  clientAddress?: AppDeps['clientAddress'];
 }
 
 export async function createIssuerIdentity(publicUrl: string, keys: IssuerKey[], crypto: CryptoProvider): Promise<IssuerIdentity> {
@@ -61,6 +64,8 @@ export async function buildIssuer(options: BuildIssuerOptions) {
     }),
     clock,
     logger: options.logger ?? jsonLogger(),
+    rateLimiter: createRateLimiter(),
+    clientAddress: options.clientAddress,
   };
   return { app: createApp(deps), deps };
 }

@@ -3,7 +3,9 @@ import type { CryptoProvider, PublicJwk, Signer } from '../crypto/keys';
 import type { DidResolver } from '../did/resolver';
 import type { PublishedKey } from '../did/pfi';
 import type { DIDDocument } from '../did/types';
+import type { Context } from 'hono';
 import type { Store } from '../store/store';
+import type { RateLimiter } from './rateLimit';
 
 /** Structured log lines. Callers pass no PII and no secrets: ids, codes and counts only. */
 export interface Logger {
@@ -32,6 +34,9 @@ export interface AppDeps {
   /** Milliseconds since the epoch. */
   clock: () => number;
   logger: Logger;
+  rateLimiter: RateLimiter;
+  /** The client's IP address as the runtime sees it (socket, or a trusted proxy header). */
+  clientAddress?: (c: Context) => string | undefined;
 }
 
 export type AppEnv = {

@@ -66,4 +66,6 @@ export class MethodNotAllowed extends ProtocolError { readonly error = 'method_n
 export class Conflict extends ProtocolError { readonly error = 'conflict'; readonly status = 409; }
 export class PayloadTooLarge extends ProtocolError { readonly error = 'invalid_request'; readonly status = 413; }
 export class UnsupportedMediaType extends ProtocolError { readonly error = 'invalid_request'; readonly status = 415; }
+/** Rate limit exceeded; carries Retry-After. */
+export class TooManyRequests extends ProtocolError { readonly error = 'too_many_requests'; readonly status = 429; }
 export class ServerError extends ProtocolError { readonly error = 'server_error'; readonly status = 500; }

@@ -1,4 +1,6 @@
 import { serve, type ServerType } from '@hono/node-server';
+import { getConnInfo } from '@hono/node-server/conninfo';
+import type { Context } from 'hono';
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -21,7 +23,8 @@ import { openSqlite } from './sqlite';
  *   PORT (3000), PUBLIC_URL (http://localhost:$PORT), DATA_DIR (./data), ADMIN_TOKEN (unset:
  *   operator API off), ISSUER_PRIVATE_JWK (a configured signing key, JSON JWK), ISSUER_KEY_ALG
  *   (EdDSA | ES256K, for a generated key), ISSUER_KEYS_FILE (DATA_DIR/issuer-keys.json), SQLITE_SYNCHRONOUS (NORMAL | FULL), LOG_LEVEL (info | silent),
- *   DID_WEB_ALLOW_INSECURE (false), DID_DHT_GATEWAY (https://diddht.tbddev.org).
+ *   DID_WEB_ALLOW_INSECURE (false), DID_DHT_GATEWAY (https://diddht.tbddev.org), TRUST_PROXY (false),
+ *   RATE_LIMITS (on | off), RATE_LIMIT_PER_IP (300/min), RATE_LIMIT_PER_CLIENT (30/min).
  */
 export interface NodeIssuerOptions {
   port?: number;
@@ -38,6 +41,23 @@ export interface NodeIssuerOptions {
   didWebAllowInsecure?: boolean;
   /** Pkarr relay for did:dht resolution (DID_DHT_GATEWAY). */
   didDhtGateway?: string;
+  /** Behind a reverse proxy: take the client address from the last X-Forwarded-For hop (TRUST_PROXY). */
+  trustProxy?: boolean;
+}
+
+/** The client's address: the socket peer, or the hop our own proxy appended to X-Forwarded-For. */
+export function nodeClientAddress(trustProxy: boolean) {
+  return (c: Context): string | undefined => {
+    if (trustProxy) {
+      const hops = (c.req.header('x-forwarded-for') ?? '').split(',').map((h) => h.trim()).filter(Boolean);
+      if (hops.length > 0) return hops[hops.length - 1];
+    }
+    try {
+      return getConnInfo(c).remote.address;
+    } catch {
+      return undefined;
+    }
+  };
 }
 
 export const DEFAULT_DID_DHT_GATEWAY = 'https://diddht.tbddev.org';
@@ -75,6 +95,7 @@ export async function startNodeIssuer(options: NodeIssuerOptions) {
     clock: options.clock,
     logger: options.logger ?? jsonLogger(),
     didMethods: nodeDidMethods(options),
+    clientAddress: nodeClientAddress(options.trustProxy ?? false),
   });
   appFetch = (req) => issuer.app.fetch(req);
   return {
@@ -124,11 +145,17 @@ async function main() {
     synchronous: env.SQLITE_SYNCHRONOUS === 'FULL' ? 'FULL' : 'NORMAL',
     didWebAllowInsecure: env.DID_WEB_ALLOW_INSECURE === 'true',
     didDhtGateway: env.DID_DHT_GATEWAY || undefined,
+    trustProxy: env.TRUST_PROXY === 'true',
     logger: env.LOG_LEVEL === 'silent' ? silentLogger : jsonLogger(),
     config: {
       publicUrl: env.PUBLIC_URL || `http://localhost:${port}`,
       adminToken: env.ADMIN_TOKEN,
       clientName: env.ISSUER_NAME,
+      rateLimits: {
+        enabled: env.RATE_LIMITS !== 'off',
+        perIp: env.RATE_LIMIT_PER_IP ? Number(env.RATE_LIMIT_PER_IP) : undefined,
+        perClient: env.RATE_LIMIT_PER_CLIENT ? Number(env.RATE_LIMIT_PER_CLIENT) : undefined,
+      },
     },
   });
   console.log(

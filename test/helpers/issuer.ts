@@ -37,7 +37,8 @@ export async function makeTestIssuer(options: { config?: Partial<IssuerConfigInp
   migrate(db, { migrationsFolder: MIGRATIONS_DIR });
   const crypto = createNodeCryptoProvider();
   const issuer = await buildIssuer({
-    config: { publicUrl: PUBLIC_URL, adminToken: ADMIN_TOKEN, ...options.config },
+    // Rate limits are off unless a test turns them on (test/security/rateLimit.test.ts does).
+    config: { publicUrl: PUBLIC_URL, adminToken: ADMIN_TOKEN, rateLimits: { enabled: false }, ...options.config },
     db: db as unknown as StoreDb,
     crypto,
     keys: await makeIssuerKeys(options.alg),

@@ -8,6 +8,7 @@ import { readJsonObject } from '../body';
 import { nowSeconds, type AppDeps, type AppEnv } from '../context';
 import { authenticateAccessToken, freshCNonce, recordCredential, signKnownCustomerCredential } from '../issuance';
 import { PATHS, issuerUrls } from '../paths';
+import { enforceRateLimit, rateLimitByIp } from '../rateLimit';
 
 /**
  * Credential Endpoint (spec "Credential Endpoint"; OID4VCI draft 13 §7): bearer token, proof
@@ -16,10 +17,11 @@ import { PATHS, issuerUrls } from '../paths';
  */
 export const credentialRoutes = new Hono<AppEnv>();
 
-credentialRoutes.post(PATHS.credential, async (c) => {
+credentialRoutes.post(PATHS.credential, rateLimitByIp('credential'), async (c) => {
   const deps = c.var.deps;
   c.header('Cache-Control', 'no-store');
   const grant = await authenticateAccessToken(deps, c.req.header('authorization'));
+  enforceRateLimit(deps, 'credential', 'client', grant.applicantDid);
   const request = parseCredentialRequest(await readJsonObject(c));
   await checkProofOfPossession(deps, grant, request.proofJwt);
   const application = await deps.store.applications.get(grant.applicationId);

@@ -4,6 +4,7 @@ import { readJsonObject } from '../body';
 import { nowSeconds, type AppEnv } from '../context';
 import { authenticateAccessToken, credentialRecord, signKnownCustomerCredential } from '../issuance';
 import { PATHS } from '../paths';
+import { enforceRateLimit, rateLimitByIp } from '../rateLimit';
 
 /**
  * Deferred Credential Endpoint (spec "Deferred Credential Endpoint"; OID4VCI draft 13 §9):
@@ -12,10 +13,11 @@ import { PATHS } from '../paths';
  */
 export const deferredRoutes = new Hono<AppEnv>();
 
-deferredRoutes.post(PATHS.deferredCredential, async (c) => {
+deferredRoutes.post(PATHS.deferredCredential, rateLimitByIp('credential'), async (c) => {
   const deps = c.var.deps;
   c.header('Cache-Control', 'no-store');
   const grant = await authenticateAccessToken(deps, c.req.header('authorization'));
+  enforceRateLimit(deps, 'credential', 'client', grant.applicantDid);
   const body = await readJsonObject(c);
   const transactionId = body.transaction_id;
   if (typeof transactionId !== 'string' || transactionId.length === 0 || transactionId.length > 200) {

@@ -6,6 +6,7 @@ import { sandboxDecision } from '../../idv/sandbox';
 import { readFormOrJson } from '../body';
 import { nowSeconds, type AppDeps, type AppEnv } from '../context';
 import { PATHS, issuerUrls } from '../paths';
+import { enforceRateLimit, rateLimitByIp } from '../rateLimit';
 
 /**
  * The hosted IDV form (spec "PII collected by PFI": loop until 200; 400 with errors).
@@ -48,7 +49,7 @@ idvFormRoutes.get(PATHS.idvFinish, (c) => {
   return c.html(renderMessagePage({ title: 'Thank you', message: 'Your details were submitted. You can return to your wallet.', cssHref: issuerUrls(c.var.deps.config.publicUrl).idvCss }));
 });
 
-idvFormRoutes.get(PATHS.idvForm, async (c) => {
+idvFormRoutes.get(PATHS.idvForm, rateLimitByIp('idv'), async (c) => {
   const deps = c.var.deps;
   const token = c.req.param('token');
   const state = await formState(deps, token);
@@ -58,12 +59,13 @@ idvFormRoutes.get(PATHS.idvForm, async (c) => {
   return c.html(renderIdvForm({ action: urls.idvForm(token), cssHref: urls.idvCss, issuerName: deps.config.clientName }));
 });
 
-idvFormRoutes.post(PATHS.idvForm, async (c) => {
+idvFormRoutes.post(PATHS.idvForm, rateLimitByIp('idv'), async (c) => {
   const deps = c.var.deps;
   const token = c.req.param('token');
   const urls = issuerUrls(deps.config.publicUrl);
   const json = wantsJsonResponse(c);
   htmlHeaders(c);
+  enforceRateLimit(deps, 'idv', 'client', token.slice(0, 100));
   const state = await formState(deps, token);
   if (!state.ok) {
     if (json) return c.json({ error: state.status === 404 ? 'not_found' : 'invalid_request', error_description: state.message }, state.status);

@@ -11,6 +11,8 @@ import { PATHS, issuerUrls } from '../paths';
 export const metadataRoutes = new Hono<AppEnv>();
 
 const PUBLIC_CACHE = 'public, max-age=300';
+/** Public documents are readable from browsers (web wallets, verifiers): CORS only here. */
+const PUBLIC_HEADERS = { 'Cache-Control': PUBLIC_CACHE, 'Access-Control-Allow-Origin': '*' };
 
 export function credentialIssuerMetadata(deps: AppDeps) {
   const urls = issuerUrls(deps.config.publicUrl);
@@ -32,9 +34,9 @@ export function authorizationServerMetadata(deps: AppDeps) {
   return buildAuthorizationServerMetadata({ issuer: urls.credentialIssuer, tokenEndpoint: urls.token });
 }
 
-metadataRoutes.get(PATHS.credentialIssuerMetadata, (c) => c.json(credentialIssuerMetadata(c.var.deps), 200, { 'Cache-Control': PUBLIC_CACHE }));
-metadataRoutes.get(PATHS.authorizationServerMetadata, (c) => c.json(authorizationServerMetadata(c.var.deps), 200, { 'Cache-Control': PUBLIC_CACHE }));
-metadataRoutes.get(PATHS.kccSchema, (c) => c.json(kccSchema, 200, { 'Cache-Control': 'public, max-age=86400' }));
+metadataRoutes.get(PATHS.credentialIssuerMetadata, (c) => c.json(credentialIssuerMetadata(c.var.deps), 200, PUBLIC_HEADERS));
+metadataRoutes.get(PATHS.authorizationServerMetadata, (c) => c.json(authorizationServerMetadata(c.var.deps), 200, PUBLIC_HEADERS));
+metadataRoutes.get(PATHS.kccSchema, (c) => c.json(kccSchema, 200, { ...PUBLIC_HEADERS, 'Cache-Control': 'public, max-age=86400' }));
 metadataRoutes.get(PATHS.health, (c) => c.json({ status: 'ok' }));
 
 /** The DID document, at the did:web location for PUBLIC_URL (see src/did/pfi.ts). */

@@ -8,6 +8,7 @@ import { verifyIdToken } from '../../protocol/siop/verifyIdToken';
 import { readFormOrJson } from '../body';
 import { nowSeconds, type AppDeps, type AppEnv } from '../context';
 import { PATHS, issuerUrls } from '../paths';
+import { enforceRateLimit, rateLimitByIp } from '../rateLimit';
 
 /**
  * Initiate Application (spec "Initiate Application", "Authenticate Applicant DID"):
@@ -16,7 +17,7 @@ import { PATHS, issuerUrls } from '../paths';
  */
 export const siopRoutes = new Hono<AppEnv>();
 
-siopRoutes.get(PATHS.initiate, async (c) => {
+siopRoutes.get(PATHS.initiate, rateLimitByIp('initiate'), async (c) => {
   const deps = c.var.deps;
   const presentationDefinitionId = selectPresentationDefinition(deps, c.req.query('presentation_definition_id'));
   const { request, requestObject } = await createAuthorizationRequest(deps, presentationDefinitionId);
@@ -27,10 +28,11 @@ siopRoutes.get(PATHS.initiate, async (c) => {
   return c.body(encodeAuthorizationRequest(request, requestObject), 200, { 'Content-Type': 'application/x-www-form-urlencoded; charset=utf-8' });
 });
 
-siopRoutes.post(PATHS.siopResponse, async (c) => {
+siopRoutes.post(PATHS.siopResponse, rateLimitByIp('siop'), async (c) => {
   const deps = c.var.deps;
   const { body } = await readFormOrJson(c);
   const verified = await authenticateApplicant(deps, body);
+  enforceRateLimit(deps, 'siop', 'client', verified.applicantDid);
   await consumeRequestNonce(deps, verified.nonce);
   const idvRequest = await openApplication(deps, verified.applicantDid);
   deps.logger.info('application_created', { requestId: c.var.requestId, applicationId: idvRequest.applicationId });

@@ -7,6 +7,7 @@ import { parseTokenRequest, type TokenRequest } from '../../protocol/oid4vci/tok
 import { readFormOrJson } from '../body';
 import { nowSeconds, type AppDeps, type AppEnv } from '../context';
 import { PATHS } from '../paths';
+import { enforceRateLimit, rateLimitByIp } from '../rateLimit';
 
 /**
  * Token Endpoint (spec "Token Endpoint"; OID4VCI draft 13 §6): the pre-authorized code grant.
@@ -15,11 +16,12 @@ import { PATHS } from '../paths';
  */
 export const tokenRoutes = new Hono<AppEnv>();
 
-tokenRoutes.post(PATHS.token, async (c) => {
+tokenRoutes.post(PATHS.token, rateLimitByIp('token'), async (c) => {
   const deps = c.var.deps;
   const { body } = await readFormOrJson(c);
   const request = parseTokenRequest(body);
   const clientId = requireClientDid(request);
+  enforceRateLimit(deps, 'token', 'client', clientId);
   const code = await redeemCode(deps, request.preAuthorizedCode, clientId);
   const token = await grantAccessToken(deps, code);
   deps.logger.info('token_issued', { requestId: c.var.requestId, applicationId: code.applicationId });
