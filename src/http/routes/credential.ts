@@ -1,6 +1,6 @@
 import { Hono } from 'hono';
 import { randomToken } from '../../crypto/random';
-import { CredentialRequestDenied, InvalidProof, ProtocolError, ServerError } from '../../protocol/errors';
+import { CredentialRequestDenied, InvalidProof, ServerError } from '../../protocol/errors';
 import { parseCredentialRequest } from '../../protocol/oid4vci/credentialRequest';
 import { verifyProofJwt } from '../../protocol/oid4vci/verifyProofJwt';
 import type { AccessTokenRecord } from '../../store/store';
@@ -22,8 +22,10 @@ credentialRoutes.post(PATHS.credential, rateLimitByIp('credential'), async (c) =
   c.header('Cache-Control', 'no-store');
   const grant = await authenticateAccessToken(deps, c.req.header('authorization'));
   enforceRateLimit(deps, 'credential', 'client', grant.applicantDid);
-  const request = parseCredentialRequest(await readJsonObject(c));
-  await checkProofOfPossession(deps, grant, request.proofJwt);
+  await withFreshNonceOnInvalidProof(deps, grant, async () => {
+    const request = parseCredentialRequest(await readJsonObject(c));
+    await checkProofOfPossession(deps, grant, request.proofJwt);
+  });
   const application = await deps.store.applications.get(grant.applicationId);
   if (!application) throw new ServerError('application not found');
 
@@ -47,29 +49,31 @@ credentialRoutes.post(PATHS.credential, rateLimitByIp('credential'), async (c) =
   return c.json({ transaction_id: transactionId }, 202);
 });
 
+/** OID4VCI draft 13 §7.3.2: every invalid_proof answer carries a fresh c_nonce for the retry. */
+async function withFreshNonceOnInvalidProof(deps: AppDeps, grant: AccessTokenRecord, step: () => Promise<void>) {
+  try {
+    await step();
+  } catch (e) {
+    if (e instanceof InvalidProof) e.extra = { ...e.extra, ...(await freshCNonce(deps, grant.jti)) };
+    throw e;
+  }
+}
+
 async function checkProofOfPossession(deps: AppDeps, grant: AccessTokenRecord, proofJwt: string) {
   const now = nowSeconds(deps);
   const urls = issuerUrls(deps.config.publicUrl);
-  try {
-    const proof = await verifyProofJwt({
-      jwt: proofJwt,
-      applicantDid: grant.applicantDid,
-      // spec: aud is the DID of the Credential Issuer; OID4VCI: the Credential Issuer Identifier. Accept both.
-      audiences: [deps.issuer.did, urls.credentialIssuer],
-      resolver: deps.resolver,
-      verifier: deps.crypto,
-      now,
-      skewSeconds: deps.config.clockSkewSeconds,
-      maxAgeSeconds: deps.config.proofMaxAgeSeconds,
-    });
-    const consumed = await deps.store.cNonces.consume(proof.nonce, grant.jti, now);
-    if (!consumed) throw new InvalidProof('proof nonce is not a current c_nonce');
-  } catch (e) {
-    if (e instanceof InvalidProof) {
-      e.extra = { ...e.extra, ...(await freshCNonce(deps, grant.jti)) };
-      throw e;
-    }
-    if (e instanceof ProtocolError) throw e;
-    throw e;
-  }
+  const proof = await verifyProofJwt({
+    jwt: proofJwt,
+    applicantDid: grant.applicantDid,
+    // spec: aud is the DID of the Credential Issuer; OID4VCI: the Credential Issuer Identifier. Accept both.
+    audiences: [deps.issuer.did, urls.credentialIssuer],
+    resolver: deps.resolver,
+    verifier: deps.crypto,
+    now,
+    skewSeconds: deps.config.clockSkewSeconds,
+    maxAgeSeconds: deps.config.proofMaxAgeSeconds,
+  });
+  // Verified first, consumed second: a forged proof never burns the holder's nonce.
+  const consumed = await deps.store.cNonces.consume(proof.nonce, grant.jti, now);
+  if (!consumed) throw new InvalidProof('proof nonce is not a current c_nonce');
 }

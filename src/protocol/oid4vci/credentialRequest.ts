@@ -15,7 +15,7 @@ const CredentialRequestWire = z.object({
   credential_identifier: z.string().max(200).optional(),
   credential_configuration_id: z.string().max(200).optional(),
   proof: z
-    .object({ proof_type: z.string().max(50), jwt: z.string().max(16 * 1024).optional() })
+    .object({ proof_type: z.string().max(50), jwt: z.string().optional() }) // size is checked by decodeJwt → invalid_proof
     .passthrough()
     .optional(),
 });
