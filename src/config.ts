@@ -49,7 +49,16 @@ export interface IssuerConfig {
   };
   /** Largest request body accepted, in bytes. */
   maxBodyBytes: number;
+  /**
+   * The PFI's DID method (env ISSUER_DID_METHOD): `web` (did:web from PUBLIC_URL), `dht`
+   * (did:dht from an Ed25519 identity key, published to DID_DHT_GATEWAY) or `jwk` (did:jwk of
+   * the signing key: no services, so wallets start from the IDV endpoint URL). See docs/dids-and-keys.md.
+   */
+  didMethod: IssuerDidMethod;
 }
+
+export type IssuerDidMethod = 'web' | 'dht' | 'jwk';
+export const ISSUER_DID_METHODS: readonly IssuerDidMethod[] = ['web', 'dht', 'jwk'];
 
 export type IssuerConfigInput = Partial<Omit<IssuerConfig, 'ttl' | 'credential'>> & {
   publicUrl: string;
@@ -76,12 +85,14 @@ export const DEFAULTS = {
     jurisdictionCountry: 'US',
   },
   maxBodyBytes: 64 * 1024,
+  didMethod: 'web',
 } as const;
 
 export function resolveConfig(input: IssuerConfigInput): IssuerConfig {
   const publicUrl = input.publicUrl.replace(/\/+$/, '');
   const url = new URL(publicUrl);
   if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new TypeError('PUBLIC_URL must be an http(s) URL');
+  if (input.didMethod !== undefined && !ISSUER_DID_METHODS.includes(input.didMethod)) throw new TypeError('ISSUER_DID_METHOD must be web, dht or jwk');
   return {
     publicUrl,
     adminToken: input.adminToken || undefined,
@@ -92,5 +103,6 @@ export function resolveConfig(input: IssuerConfigInput): IssuerConfig {
     clientName: input.clientName ?? DEFAULTS.clientName,
     credential: { ...DEFAULTS.credential, ...input.credential },
     maxBodyBytes: input.maxBodyBytes ?? DEFAULTS.maxBodyBytes,
+    didMethod: input.didMethod ?? DEFAULTS.didMethod,
   };
 }
