@@ -18,8 +18,11 @@ import type { JwsAlgorithm } from '../../src/crypto/keys';
 export async function startDidNetwork() {
   const relay = new Map<string, Uint8Array>();
   const webDocs = new Map<string, unknown>();
+  /** Every path requested, so a test can show that a refused DID was never fetched. */
+  const hits: string[] = [];
   const server = http.createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
+    hits.push(path);
     if (path.startsWith('/relay/')) {
       const id = path.slice('/relay/'.length);
       if (req.method === 'PUT') {
@@ -51,6 +54,7 @@ export async function startDidNetwork() {
     relayUrl,
     relay,
     webDocs,
+    hits,
     /** A holder of `method` with `alg`, published (did:dht) or served (did:web) here. */
     async holder(method: HolderDidMethod, alg: JwsAlgorithm, options: { host?: string } = {}): Promise<Holder> {
       const didWebUrl = `http://${options.host ?? '127.0.0.1'}:${port}/holders/h${++n}`;
