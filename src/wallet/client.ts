@@ -135,7 +135,14 @@ export class WalletClient {
     }
     const kid = jwt.header.kid ?? '';
     if (!kid.startsWith(`${pfi.did}#`)) throw new WalletError('request object is not signed by the PFI DID');
-    const vm = pfi.document.verificationMethod?.find((v) => v.id === kid);
+    // The signing key must be one the PFI DID uses for authentication (DID Core §5.3.1).
+    const fragment = kid.slice(pfi.did.length);
+    const authenticates = (pfi.document.authentication ?? []).some((e) => {
+      const id = typeof e === 'string' ? e : e.id;
+      return id === kid || id === fragment;
+    });
+    if (!authenticates) throw new WalletError('request object key is not an authentication method of the PFI DID');
+    const vm = pfi.document.verificationMethod?.find((v) => v.id === kid || v.id === fragment);
     const jwk = parsePublicJwk(vm?.publicKeyJwk);
     if (!jwk) throw new WalletError('request object key is not in the PFI DID document');
     await verifyJwtSignature(jwt, jwk, this.crypto);

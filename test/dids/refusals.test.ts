@@ -149,6 +149,27 @@ describe('did:dht packets that must not be trusted are refused at the SIOP endpo
     expect(r.body.error).toBe('invalid_request');
   });
 
+  it('at the credential endpoint, a proof whose kid is not in the applicant\'s did:dht document → invalid_proof', async () => {
+    const holder = await net.holder('dht', 'ES256K');
+    const client = new WalletClient(holder, t.fetch);
+    const pfi = await client.discover(PUBLIC_URL);
+    const idv = await client.respond(await client.initiate(pfi.idvEndpoint, pfi));
+    await client.submitIdvForm(idv.url, SAMPLE_IDENTITY);
+    const token = await client.token(`${PUBLIC_URL}/oauth2/token`, idv.credential_offer.grants['urn:ietf:params:oauth:grant-type:pre-authorized_code']['pre-authorized_code']);
+    const signer = await crypto.createSigner(holder.privateJwk, `${holder.did}#not-published`);
+    const now = Math.floor(Date.now() / 1000);
+    const proof = await signJwt(signer, { iss: holder.did, aud: pfi.did, iat: now, nonce: token.c_nonce }, { typ: 'openid4vci-proof+jwt' });
+    const res = await t.fetch(`${PUBLIC_URL}/oid4vci/credential`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token.access_token}` },
+      body: JSON.stringify({ format: 'jwt_vc_json', proof: { proof_type: 'jwt', jwt: proof } }),
+    });
+    expect(res.status).toBe(400);
+    const body = await res.json();
+    expect(body.error).toBe('invalid_proof');
+    expect(body.error_description).toMatch(/not an authentication method/);
+  });
+
   it('the wallet refuses a PFI did:dht whose packet is forged', async () => {
     const holder = await Holder.create();
     const pfiLike = await net.holder('dht', 'EdDSA');
