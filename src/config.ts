@@ -60,7 +60,16 @@ export interface IssuerConfig {
     perIp: number;
     perClient: number;
   };
+  /**
+   * The PFI's DID method (env ISSUER_DID_METHOD): `web` (did:web from PUBLIC_URL), `dht`
+   * (did:dht from an Ed25519 identity key, published to DID_DHT_GATEWAY) or `jwk` (did:jwk of
+   * the signing key: no services, so wallets start from the IDV endpoint URL). See docs/dids-and-keys.md.
+   */
+  didMethod: IssuerDidMethod;
 }
+
+export type IssuerDidMethod = 'web' | 'dht' | 'jwk';
+export const ISSUER_DID_METHODS: readonly IssuerDidMethod[] = ['web', 'dht', 'jwk'];
 
 export type IssuerConfigInput = Partial<Omit<IssuerConfig, 'ttl' | 'credential' | 'rateLimits'>> & {
   publicUrl: string;
@@ -89,6 +98,7 @@ export const DEFAULTS = {
   },
   maxBodyBytes: 64 * 1024,
   rateLimits: { enabled: true, windowSeconds: 60, perIp: 300, perClient: 30 },
+  didMethod: 'web',
 } as const;
 
 /** Drops undefined members, so an unset environment variable never hides a default. */
@@ -100,6 +110,7 @@ export function resolveConfig(input: IssuerConfigInput): IssuerConfig {
   const publicUrl = input.publicUrl.replace(/\/+$/, '');
   const url = new URL(publicUrl);
   if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new TypeError('PUBLIC_URL must be an http(s) URL');
+  if (input.didMethod !== undefined && !ISSUER_DID_METHODS.includes(input.didMethod)) throw new TypeError('ISSUER_DID_METHOD must be web, dht or jwk');
   return {
     publicUrl,
     adminToken: input.adminToken || undefined,
@@ -111,5 +122,6 @@ export function resolveConfig(input: IssuerConfigInput): IssuerConfig {
     credential: { ...DEFAULTS.credential, ...defined(input.credential) },
     maxBodyBytes: input.maxBodyBytes ?? DEFAULTS.maxBodyBytes,
     rateLimits: { ...DEFAULTS.rateLimits, ...defined(input.rateLimits) },
+    didMethod: input.didMethod ?? DEFAULTS.didMethod,
   };
 }

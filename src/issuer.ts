@@ -1,11 +1,12 @@
 import type { ResolverRegistry } from 'did-resolver';
-import { resolveConfig, type IssuerConfigInput } from './config';
+import { resolveConfig, type IssuerConfigInput, type IssuerDidMethod } from './config';
 import type { CryptoProvider, JwsAlgorithm, PrivateJwk, PublicJwk } from './crypto/keys';
 import { toPublicJwk } from './crypto/keys';
-import { createDidJwkResolver } from './did/jwk';
+import { createDidJwkResolver, didJwkDocument, didJwkFromPublicJwk } from './did/jwk';
 import { createDidKeyResolver } from './did/key';
-import { buildPfiDidDocument, didWebFromUrl } from './did/pfi';
+import { buildPfiDidDhtDocument, buildPfiDidDocument, didDhtFromIdentityJwk, didWebFromUrl, type PublishedKey } from './did/pfi';
 import { createDidResolver } from './did/resolver';
+import type { DIDDocument } from './did/types';
 import { createApp } from './http/app';
 import { jsonLogger, type AppDeps, type IssuerIdentity, type Logger } from './http/context';
 import { issuerUrls } from './http/paths';
@@ -23,6 +24,21 @@ export interface IssuerKey {
   privateJwk: PrivateJwk;
   /** ISO time the key was created; the newest key signs. */
   createdAt: string;
+  /**
+   * `did-dht-identity`: the did:dht Identity Key (Ed25519, published as `#0`). It signs only
+   * the BEP44 DNS packet, never a JWT, and is never rotated (the DID is derived from it).
+   */
+  role?: 'did-dht-identity';
+}
+
+/** The key that signs the did:dht packet, if the list holds one. */
+export function didDhtIdentityKey(keys: IssuerKey[]): IssuerKey | undefined {
+  return keys.find((k) => k.role === 'did-dht-identity');
+}
+
+/** Signing keys (everything but the did:dht identity key), newest first. */
+export function signingKeysNewestFirst(keys: IssuerKey[]): IssuerKey[] {
+  return keys.filter((k) => k.role !== 'did-dht-identity').sort((a, b) => b.createdAt.localeCompare(a.createdAt));
 }
 
 export interface BuildIssuerOptions {
@@ -39,14 +55,45 @@ export interface BuildIssuerOptions {
   clientAddress?: AppDeps['clientAddress'];
 }
 
-export async function createIssuerIdentity(publicUrl: string, keys: IssuerKey[], crypto: CryptoProvider): Promise<IssuerIdentity> {
-  if (keys.length === 0) throw new Error('at least one issuer key is required');
-  const did = didWebFromUrl(publicUrl);
-  const newestFirst = [...keys].sort((a, b) => b.createdAt.localeCompare(a.createdAt));
-  const publishedKeys = newestFirst.map((k) => ({ kid: `${did}#${k.id}`, publicJwk: toPublicJwk(k.privateJwk) }));
+/**
+ * The PFI's DID, its current signer and its published keys. Every `kid` is a DID URL of
+ * a verification method in `didDocument`:
+ * - web (default): did:web from PUBLIC_URL; every key published, newest signs.
+ * - dht: did:dht of the `did-dht-identity` key (`#0`); every signing key published beside it.
+ * - jwk: did:jwk of the newest key (`#0`); did:jwk holds one key and no service, so a
+ *   rotation changes the DID (docs/dids-and-keys.md).
+ */
+export async function createIssuerIdentity(
+  publicUrl: string,
+  keys: IssuerKey[],
+  crypto: CryptoProvider,
+  options: { method?: IssuerDidMethod } = {},
+): Promise<IssuerIdentity> {
+  const method = options.method ?? 'web';
+  const newestFirst = signingKeysNewestFirst(keys);
+  if (newestFirst.length === 0) throw new Error('at least one issuer key is required');
+  const idvEndpoint = issuerUrls(publicUrl).initiate;
+  let did: string;
+  let publishedKeys: PublishedKey[];
+  let didDocument: DIDDocument;
+  if (method === 'jwk') {
+    did = didJwkFromPublicJwk(toPublicJwk(newestFirst[0].privateJwk));
+    publishedKeys = [{ kid: `${did}#0`, publicJwk: toPublicJwk(newestFirst[0].privateJwk) }];
+    didDocument = didJwkDocument(did);
+  } else if (method === 'dht') {
+    const identity = didDhtIdentityKey(keys);
+    if (!identity) throw new Error('did:dht needs an Ed25519 identity key (role did-dht-identity) in the key list');
+    const identityPublicJwk = toPublicJwk(identity.privateJwk);
+    did = didDhtFromIdentityJwk(identityPublicJwk);
+    publishedKeys = newestFirst.map((k) => ({ kid: `${did}#${k.id}`, publicJwk: toPublicJwk(k.privateJwk) }));
+    didDocument = buildPfiDidDhtDocument({ identityPublicJwk, keys: publishedKeys, idvEndpoint });
+  } else {
+    did = didWebFromUrl(publicUrl);
+    publishedKeys = newestFirst.map((k) => ({ kid: `${did}#${k.id}`, publicJwk: toPublicJwk(k.privateJwk) }));
+    didDocument = buildPfiDidDocument({ did, keys: publishedKeys, idvEndpoint });
+  }
   const signer = await crypto.createSigner(newestFirst[0].privateJwk, publishedKeys[0].kid);
   const keysByKid = new Map<string, PublicJwk>(publishedKeys.map((k) => [k.kid, k.publicJwk]));
-  const didDocument = buildPfiDidDocument({ did, keys: publishedKeys, idvEndpoint: issuerUrls(publicUrl).initiate });
   return { did, signer, publishedKeys, keysByKid, didDocument };
 }
 
@@ -57,7 +104,7 @@ export async function buildIssuer(options: BuildIssuerOptions) {
     config,
     store: createStore(options.db),
     crypto: options.crypto,
-    issuer: await createIssuerIdentity(config.publicUrl, options.keys, options.crypto),
+    issuer: await createIssuerIdentity(config.publicUrl, options.keys, options.crypto, { method: config.didMethod }),
     resolver: createDidResolver({
       registry: { ...createDidJwkResolver(), ...createDidKeyResolver(), ...options.didMethods },
       now: clock,

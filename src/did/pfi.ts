@@ -1,4 +1,6 @@
-import type { PublicJwk } from '../crypto/keys';
+import { base64urlDecode } from '../crypto/base64url';
+import type { CryptoProvider, PrivateJwk, PublicJwk } from '../crypto/keys';
+import { createDidDhtDocument, didDhtFromPublicKey, encodeDidDhtPacket, publishDidDht, signBep44 } from './dht';
 import type { DIDDocument } from './types';
 
 /**
@@ -44,4 +46,64 @@ export function buildPfiDidDocument(input: { did: string; keys: PublishedKey[]; 
     assertionMethod: ids,
     service: [{ id: `${input.did}#idv`, type: 'IDV', serviceEndpoint: input.idvEndpoint }],
   };
+}
+
+// ---------- did:dht and did:jwk PFI DIDs (issue 4) ----------
+
+/**
+ * The PFI as did:dht (DID DHT Method Specification): the DID is z-base-32 of an Ed25519
+ * Identity Key, published as `#0` (the spec puts it in authentication, assertionMethod,
+ * capabilityInvocation and capabilityDelegation). The signing keys (Ed25519 or secp256k1)
+ * are further `JsonWebKey` methods named by their own fragment, newest first, and the
+ * `#idv` service has type IDV (spec "Discover Initiation Endpoint"), so the DNS packet
+ * carries `_s0._did` `id=idv;t=IDV;se=<endpoint>`.
+ */
+export function buildPfiDidDhtDocument(input: { identityPublicJwk: PublicJwk; keys: PublishedKey[]; idvEndpoint: string }): DIDDocument {
+  if (input.identityPublicJwk.kty !== 'OKP' || input.identityPublicJwk.crv !== 'Ed25519') throw new TypeError('the did:dht identity key must be Ed25519');
+  const identityPublicKey = base64urlDecode(input.identityPublicJwk.x);
+  const document = createDidDhtDocument({
+    identityPublicKey,
+    verificationMethods: input.keys.map((k) => ({
+      id: k.kid.slice(k.kid.indexOf('#') + 1),
+      type: k.publicJwk.crv,
+      // `a=` in the key record: the JWS alg this key signs with.
+      publicKeyJwk: { ...k.publicJwk, alg: k.publicJwk.crv === 'Ed25519' ? 'EdDSA' : 'ES256K' },
+      purposes: ['authentication', 'assertionMethod'],
+    })),
+    services: [{ id: 'idv', type: 'IDV', serviceEndpoint: input.idvEndpoint }],
+  });
+  // BEP44 caps the packet at 1000 bytes: fail at start, not at publication.
+  encodeDidDhtPacket(document);
+  return document;
+}
+
+/** did:dht of an Ed25519 identity JWK. */
+export function didDhtFromIdentityJwk(identityPublicJwk: PublicJwk): string {
+  return didDhtFromPublicKey(base64urlDecode(identityPublicJwk.x));
+}
+
+/**
+ * The signed Pkarr relay body (BEP44 sig || seq || DNS packet) for the PFI's did:dht
+ * document, signed by the Identity Key. `seq` is the time in microseconds (Pkarr).
+ */
+export async function signPfiDidDhtRelayBody(input: { document: DIDDocument; identityPrivateJwk: PrivateJwk; crypto: CryptoProvider; seq: bigint }): Promise<Uint8Array> {
+  const signer = await input.crypto.createSigner(input.identityPrivateJwk, `${input.document.id}#0`);
+  if (signer.alg !== 'EdDSA') throw new TypeError('the did:dht identity key must be Ed25519');
+  return signBep44({ v: encodeDidDhtPacket(input.document), seq: input.seq, sign: (m) => signer.sign(m) });
+}
+
+/** Publishes the PFI's did:dht document to a Pkarr relay / did:dht gateway (HTTP PUT). */
+export async function publishPfiDidDht(input: {
+  document: DIDDocument;
+  identityPrivateJwk: PrivateJwk;
+  crypto: CryptoProvider;
+  gatewayUrl: string;
+  fetch: typeof fetch;
+  /** Milliseconds since the epoch; seq = µs. */
+  now: number;
+}): Promise<{ seq: bigint; bytes: number }> {
+  const seq = BigInt(Math.floor(input.now)) * 1000n;
+  const body = await signPfiDidDhtRelayBody({ ...input, seq });
+  await publishDidDht({ gatewayUrl: input.gatewayUrl, did: input.document.id, body, fetch: input.fetch });
+  return { seq, bytes: body.byteLength };
 }

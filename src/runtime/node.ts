@@ -4,10 +4,11 @@ import type { Context } from 'hono';
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type { IssuerConfigInput } from '../config';
-import { algorithmForJwk, type JwsAlgorithm, type PrivateJwk } from '../crypto/keys';
-import { jsonLogger, silentLogger, type Logger } from '../http/context';
-import { buildIssuer, type IssuerKey } from '../issuer';
+import { ISSUER_DID_METHODS, type IssuerConfigInput, type IssuerDidMethod } from '../config';
+import { algorithmForJwk, type CryptoProvider, type JwsAlgorithm, type PrivateJwk } from '../crypto/keys';
+import { publishPfiDidDht } from '../did/pfi';
+import { jsonLogger, silentLogger, type IssuerIdentity, type Logger } from '../http/context';
+import { buildIssuer, createIssuerIdentity, didDhtIdentityKey, type IssuerKey } from '../issuer';
 import { createDidDhtResolver } from '../did/dht';
 import { createDidWebResolver } from '../did/web';
 import { createNodeCryptoProvider } from './nodeCrypto';
@@ -24,7 +25,9 @@ import { openSqlite } from './sqlite';
  *   operator API off), ISSUER_PRIVATE_JWK (a configured signing key, JSON JWK), ISSUER_KEY_ALG
  *   (EdDSA | ES256K, for a generated key), ISSUER_KEYS_FILE (DATA_DIR/issuer-keys.json), SQLITE_SYNCHRONOUS (NORMAL | FULL), LOG_LEVEL (info | silent),
  *   DID_WEB_ALLOW_INSECURE (false), DID_DHT_GATEWAY (https://diddht.tbddev.org), TRUST_PROXY (false),
- *   RATE_LIMITS (on | off), RATE_LIMIT_PER_IP (300/min), RATE_LIMIT_PER_CLIENT (30/min).
+ *   RATE_LIMITS (on | off), RATE_LIMIT_PER_IP (300/min), RATE_LIMIT_PER_CLIENT (30/min),
+ *   ISSUER_DID_METHOD (web | dht | jwk), ISSUER_DID_DHT_IDENTITY_JWK (did:dht with ISSUER_PRIVATE_JWK).
+ *   SIGHUP reloads the key file (after `npm run keys -- rotate`). See docs/dids-and-keys.md.
  */
 export interface NodeIssuerOptions {
   port?: number;
@@ -39,10 +42,16 @@ export interface NodeIssuerOptions {
   synchronous?: 'NORMAL' | 'FULL';
   /** did:web resolution over http and to loopback/private addresses: local development and tests only. */
   didWebAllowInsecure?: boolean;
-  /** Pkarr relay for did:dht resolution (DID_DHT_GATEWAY). */
+  /** Pkarr relay for did:dht resolution and for publishing a did:dht issuer DID (DID_DHT_GATEWAY). */
   didDhtGateway?: string;
   /** Behind a reverse proxy: take the client address from the last X-Forwarded-For hop (TRUST_PROXY). */
   trustProxy?: boolean;
+  /** The PFI's DID method (ISSUER_DID_METHOD); default web. */
+  didMethod?: IssuerDidMethod;
+  /** did:dht: republish the packet this often (ms; default 1 hour; 0 disables). DHT records expire. */
+  didDhtRepublishMs?: number;
+  /** fetch used to PUT the did:dht packet to the gateway (operator-configured, so not the SSRF-safe one). */
+  publishFetch?: typeof fetch;
 }
 
 /** The client's address: the socket peer, or the hop our own proxy appended to X-Forwarded-For. */
@@ -66,10 +75,49 @@ export const DEFAULT_DID_DHT_GATEWAY = 'https://diddht.tbddev.org';
 export function nodeDidMethods(options: { didWebAllowInsecure?: boolean; didDhtGateway?: string }) {
   const insecure = options.didWebAllowInsecure ?? false;
   const safeFetch = createSafeFetch({ allowPrivate: insecure, allowHttp: insecure, timeoutMs: 5000, maxBytes: 64 * 1024 });
+  const gatewayUrl = options.didDhtGateway ?? DEFAULT_DID_DHT_GATEWAY;
+  // The gateway is operator configuration, not applicant input (an applicant picks only the
+  // 52-character z-base-32 id): an http or loopback gateway the operator set is allowed.
+  const gatewayIsLocal = /^http:\/\/(localhost|127\.0\.0\.1|\[::1\])(:\d+)?(\/|$)/.test(gatewayUrl);
+  const gatewayFetch = gatewayIsLocal || insecure
+    ? createSafeFetch({ allowPrivate: true, allowHttp: true, timeoutMs: 5000, maxBytes: 64 * 1024 })
+    : safeFetch;
   return {
     ...createDidWebResolver({ fetch: safeFetch, allowHttp: insecure, allowIpHosts: insecure }),
-    ...createDidDhtResolver({ gatewayUrl: options.didDhtGateway ?? DEFAULT_DID_DHT_GATEWAY, fetch: safeFetch }),
+    ...createDidDhtResolver({ gatewayUrl, fetch: gatewayFetch }),
   };
+}
+
+/**
+ * Publishes the issuer's did:dht document (signed by the identity key) to the gateway.
+ * Returns false (and logs) on failure: the issuer keeps serving; the next republish retries.
+ */
+export async function publishIssuerDidDht(input: {
+  keys: IssuerKey[];
+  identity: IssuerIdentity;
+  crypto: CryptoProvider;
+  gatewayUrl: string;
+  fetch: typeof fetch;
+  now: number;
+  logger: Logger;
+}): Promise<boolean> {
+  const identityKey = didDhtIdentityKey(input.keys);
+  if (!identityKey) throw new Error('did:dht needs an identity key');
+  try {
+    const r = await publishPfiDidDht({
+      document: input.identity.didDocument,
+      identityPrivateJwk: identityKey.privateJwk,
+      crypto: input.crypto,
+      gatewayUrl: input.gatewayUrl,
+      fetch: input.fetch,
+      now: input.now,
+    });
+    input.logger.info('did_dht_published', { did: input.identity.did, seq: r.seq.toString(), bytes: r.bytes });
+    return true;
+  } catch (e) {
+    input.logger.warn('did_dht_publish_failed', { did: input.identity.did, message: e instanceof Error ? e.message : String(e) });
+    return false;
+  }
 }
 
 export async function startNodeIssuer(options: NodeIssuerOptions) {
@@ -77,7 +125,9 @@ export async function startNodeIssuer(options: NodeIssuerOptions) {
   const hostname = options.hostname ?? '127.0.0.1';
   mkdirSync(options.dataDir, { recursive: true });
   const crypto = createNodeCryptoProvider();
-  const keys = options.keys ?? (await loadOrCreateKeys(options.keysFile ?? join(options.dataDir, 'issuer-keys.json'), crypto, options.keyAlg ?? 'EdDSA'));
+  const didMethod = options.didMethod ?? options.config?.didMethod ?? 'web';
+  const keysFile = options.keysFile ?? join(options.dataDir, 'issuer-keys.json');
+  let keys = options.keys ?? (await loadOrCreateKeys(keysFile, crypto, options.keyAlg ?? 'EdDSA', { didDhtIdentity: didMethod === 'dht' }));
   const { sqlite, db } = openSqlite(join(options.dataDir, 'kcc-issuer.db'), { synchronous: options.synchronous });
   let server: ServerType | undefined;
   const listening = new Promise<number>((ok) => {
@@ -87,23 +137,65 @@ export async function startNodeIssuer(options: NodeIssuerOptions) {
   let appFetch: (req: Request) => Response | Promise<Response> = () => new Response('starting', { status: 503 });
   const actualPort = await listening;
   const publicUrl = options.config?.publicUrl ?? `http://localhost:${actualPort}`;
+  const logger = options.logger ?? jsonLogger();
   const issuer = await buildIssuer({
-    config: { ...options.config, publicUrl },
+    config: { ...options.config, publicUrl, didMethod },
     db,
     crypto,
     keys,
     clock: options.clock,
-    logger: options.logger ?? jsonLogger(),
+    logger,
     didMethods: nodeDidMethods(options),
     clientAddress: nodeClientAddress(options.trustProxy ?? false),
   });
   appFetch = (req) => issuer.app.fetch(req);
+  const clock = options.clock ?? Date.now;
+  const publish = () =>
+    publishIssuerDidDht({
+      keys,
+      identity: issuer.deps.issuer,
+      crypto,
+      gatewayUrl: options.didDhtGateway ?? DEFAULT_DID_DHT_GATEWAY,
+      fetch: options.publishFetch ?? globalThis.fetch,
+      now: clock(),
+      logger,
+    });
+  let republishTimer: ReturnType<typeof setInterval> | undefined;
+  let published: boolean | undefined;
+  if (didMethod === 'dht') {
+    // Publish at start (did:dht spec: the DID is only resolvable once its packet is on the DHT).
+    published = await publish();
+    const every = options.didDhtRepublishMs ?? 60 * 60 * 1000;
+    if (every > 0) {
+      republishTimer = setInterval(() => void publish(), every);
+      republishTimer.unref();
+    }
+  }
   return {
     ...issuer,
     url: publicUrl,
     port: actualPort,
     sqlite,
+    /** did:dht only: whether the packet was accepted by the gateway at start. */
+    didDhtPublished: published,
+    /** Republishes the did:dht packet now (no-op for other methods). */
+    republishDidDht: () => (didMethod === 'dht' ? publish() : Promise.resolve(false)),
+    /**
+     * Re-reads the key file (after `npm run keys -- rotate`/`retire`): the newest key signs
+     * from now on, the DID document lists the current keys, and did:dht is republished.
+     */
+    async reloadKeys(): Promise<IssuerIdentity> {
+      if (options.keys) throw new Error('keys were configured directly (ISSUER_PRIVATE_JWK); there is no key file to reload');
+      const next = await loadOrCreateKeys(keysFile, crypto, options.keyAlg ?? 'EdDSA', { didDhtIdentity: didMethod === 'dht' });
+      const identity = await createIssuerIdentity(publicUrl, next, crypto, { method: didMethod });
+      keys = next;
+      issuer.deps.issuer = identity;
+      logger.info('issuer_keys_reloaded', { did: identity.did, kid: identity.signer.kid, published: identity.publishedKeys.length });
+      if (didMethod === 'dht') await publish();
+      return identity;
+    },
     async close() {
+      if (republishTimer) clearInterval(republishTimer);
       await new Promise<void>((ok) => {
         if (!server) return ok();
         server.close(() => ok());
@@ -128,6 +220,20 @@ function configuredKey(text: string): IssuerKey {
   return { id: 'key-1', alg, privateJwk: jwk, createdAt: '1970-01-01T00:00:00Z' };
 }
 
+/** ISSUER_DID_DHT_IDENTITY_JWK: the Ed25519 did:dht identity key that goes with ISSUER_PRIVATE_JWK. */
+function configuredDidDhtIdentity(text: string | undefined): IssuerKey {
+  if (!text) throw new Error('ISSUER_DID_METHOD=dht with ISSUER_PRIVATE_JWK needs ISSUER_DID_DHT_IDENTITY_JWK (an Ed25519 private JWK)');
+  const key = configuredKey(text);
+  if (key.alg !== 'EdDSA') throw new Error('ISSUER_DID_DHT_IDENTITY_JWK must be an Ed25519 private JWK');
+  return { ...key, id: '0', role: 'did-dht-identity' };
+}
+
+export function parseDidMethod(value: string | undefined): IssuerDidMethod {
+  const method = (value || 'web') as IssuerDidMethod;
+  if (!ISSUER_DID_METHODS.includes(method)) throw new Error('ISSUER_DID_METHOD must be web, dht or jwk');
+  return method;
+}
+
 async function main() {
   const env = process.env;
   const port = Number(env.PORT ?? 3000);
@@ -135,9 +241,14 @@ async function main() {
   const dataDir = resolve(env.DATA_DIR ?? './data');
   const keyAlg = (env.ISSUER_KEY_ALG ?? 'EdDSA') as JwsAlgorithm;
   if (keyAlg !== 'EdDSA' && keyAlg !== 'ES256K') throw new Error('ISSUER_KEY_ALG must be EdDSA or ES256K');
+  const didMethod = parseDidMethod(env.ISSUER_DID_METHOD);
+  const configuredKeys = env.ISSUER_PRIVATE_JWK
+    ? [configuredKey(env.ISSUER_PRIVATE_JWK), ...(didMethod === 'dht' ? [configuredDidDhtIdentity(env.ISSUER_DID_DHT_IDENTITY_JWK)] : [])]
+    : undefined;
   const issuer = await startNodeIssuer({
     port,
-    keys: env.ISSUER_PRIVATE_JWK ? [configuredKey(env.ISSUER_PRIVATE_JWK)] : undefined,
+    didMethod,
+    keys: configuredKeys,
     keysFile: env.ISSUER_KEYS_FILE || undefined,
     hostname: env.HOST ?? '0.0.0.0',
     dataDir,
@@ -164,10 +275,16 @@ async function main() {
       event: 'issuer_started',
       url: issuer.url,
       did: issuer.deps.issuer.did,
+      didMethod,
+      signingKid: issuer.deps.issuer.signer.kid,
+      ...(issuer.didDhtPublished !== undefined ? { didDhtPublished: issuer.didDhtPublished } : {}),
       idvEndpoint: `${issuer.url}/idv/siopv2/initiate`,
       operatorApi: issuer.deps.config.adminToken ? 'enabled' : 'disabled',
     }),
   );
+  process.on('SIGHUP', () => {
+    issuer.reloadKeys().catch((e) => console.error(JSON.stringify({ level: 'error', event: 'issuer_keys_reload_failed', message: String(e?.message ?? e) })));
+  });
   const stop = () => issuer.close().then(() => process.exit(0));
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);

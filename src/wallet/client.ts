@@ -1,6 +1,9 @@
 import { decodeJwt, verifyJwtSignature } from '../crypto/jwt';
 import { parsePublicJwk, type CryptoProvider } from '../crypto/keys';
 import { createWebCryptoProvider } from '../crypto/webCrypto';
+import { createDidJwkResolver } from '../did/jwk';
+import { createDidKeyResolver } from '../did/key';
+import { createDidResolver, type DidResolver } from '../did/resolver';
 import type { DIDDocument } from '../did/types';
 import { Holder } from './holder';
 
@@ -64,29 +67,60 @@ export function didWebDocumentUrl(did: string): string {
 
 export class WalletClient {
   readonly crypto: CryptoProvider;
-  constructor(readonly holder: Holder, readonly fetch: Fetch, options: { crypto?: CryptoProvider } = {}) {
+  /** Resolves PFI DIDs other than did:web (did:dht through a gateway, did:jwk); default did:jwk and did:key. */
+  readonly resolver: DidResolver;
+  constructor(readonly holder: Holder, readonly fetch: Fetch, options: { crypto?: CryptoProvider; resolver?: DidResolver } = {}) {
     this.crypto = options.crypto ?? createWebCryptoProvider();
+    this.resolver = options.resolver ?? createDidResolver({ registry: { ...createDidJwkResolver(), ...createDidKeyResolver() } });
   }
 
-  /** Finds the PFI's IDV endpoint: the first service of type IDV in its DID document (as DIDPay does). */
+  /**
+   * Finds the PFI's IDV endpoint: the first service of type IDV in its DID document (as DIDPay
+   * does). A did:web DID or an issuer URL is fetched over https (the URL's did:web location);
+   * other DIDs are resolved. A document served at the URL for a non-did:web DID is only a hint:
+   * its DID is resolved through its own method (e.g. the did:dht gateway) and that is used.
+   */
   async discover(issuerUrlOrDid: string): Promise<{ did: string; document: DIDDocument; idvEndpoint: string }> {
-    let docUrl: string;
-    if (issuerUrlOrDid.startsWith('did:web:')) docUrl = didWebDocumentUrl(issuerUrlOrDid);
-    else {
-      const u = new URL(issuerUrlOrDid);
-      const path = u.pathname.replace(/\/+$/, '');
-      docUrl = path ? `${u.origin}${path}/did.json` : `${u.origin}/.well-known/did.json`;
+    let document: DIDDocument;
+    if (issuerUrlOrDid.startsWith('did:') && !issuerUrlOrDid.startsWith('did:web:')) {
+      document = await this.resolvePfiDid(issuerUrlOrDid);
+    } else {
+      let docUrl: string;
+      if (issuerUrlOrDid.startsWith('did:web:')) docUrl = didWebDocumentUrl(issuerUrlOrDid);
+      else {
+        const u = new URL(issuerUrlOrDid);
+        const path = u.pathname.replace(/\/+$/, '');
+        docUrl = path ? `${u.origin}${path}/did.json` : `${u.origin}/.well-known/did.json`;
+      }
+      const res = await this.fetch(docUrl);
+      if (!res.ok) throw new WalletError(`DID document not found at ${docUrl}`, res.status);
+      document = (await res.json()) as DIDDocument;
+      if (typeof document?.id !== 'string') throw new WalletError('the PFI DID document has no id');
+      if (!document.id.startsWith('did:web:')) document = await this.resolvePfiDid(document.id);
     }
-    const res = await this.fetch(docUrl);
-    if (!res.ok) throw new WalletError(`DID document not found at ${docUrl}`, res.status);
-    const document = (await res.json()) as DIDDocument;
     const service = document.service?.find((s) => s.type === 'IDV');
-    if (!service || typeof service.serviceEndpoint !== 'string') throw new WalletError('the PFI DID document has no IDV service');
+    if (!service || typeof service.serviceEndpoint !== 'string') {
+      const hint = document.id.startsWith('did:jwk:') ? ' (did:jwk has no services: start from the IDV endpoint URL)' : '';
+      throw new WalletError(`the PFI DID document has no IDV service${hint}`);
+    }
     return { did: document.id, document, idvEndpoint: service.serviceEndpoint };
   }
 
-  /** GETs the IDV endpoint and verifies the signed request object against the PFI DID document. */
-  async initiate(idvEndpoint: string, pfi: { did: string; document: DIDDocument }): Promise<SiopRequest> {
+  private async resolvePfiDid(did: string): Promise<DIDDocument> {
+    const r = await this.resolver.resolve(did).catch(() => undefined);
+    if (!r || r.didResolutionMetadata?.error || !r.didDocument) {
+      throw new WalletError(`the PFI DID could not be resolved: ${r?.didResolutionMetadata?.message ?? r?.didResolutionMetadata?.error ?? 'error'}`);
+    }
+    if (r.didDocument.id !== did) throw new WalletError('the PFI DID document id does not match the DID');
+    return r.didDocument;
+  }
+
+  /**
+   * GETs the IDV endpoint and verifies the signed request object against the PFI DID document.
+   * Without `pfi` (did:jwk issuers, which publish no service: the wallet starts from the IDV
+   * endpoint URL), the PFI DID is the request's client_id, resolved before the signature is checked.
+   */
+  async initiate(idvEndpoint: string, pfi?: { did: string; document: DIDDocument }): Promise<SiopRequest> {
     const res = await this.fetch(idvEndpoint);
     const text = await res.text();
     if (!res.ok) throw new WalletError('initiation failed', res.status, text);
@@ -94,9 +128,21 @@ export class WalletClient {
     const requestObject = params.get('request');
     if (!requestObject) throw new WalletError('the SIOPv2 request has no signed request object');
     const jwt = decodeJwt(requestObject);
+    if (!pfi) {
+      const clientId = jwt.payload.client_id;
+      if (typeof clientId !== 'string' || !clientId.startsWith('did:')) throw new WalletError('client_id is not a DID');
+      pfi = { did: clientId, document: await this.resolvePfiDid(clientId) };
+    }
     const kid = jwt.header.kid ?? '';
     if (!kid.startsWith(`${pfi.did}#`)) throw new WalletError('request object is not signed by the PFI DID');
-    const vm = pfi.document.verificationMethod?.find((v) => v.id === kid);
+    // The signing key must be one the PFI DID uses for authentication (DID Core §5.3.1).
+    const fragment = kid.slice(pfi.did.length);
+    const authenticates = (pfi.document.authentication ?? []).some((e) => {
+      const id = typeof e === 'string' ? e : e.id;
+      return id === kid || id === fragment;
+    });
+    if (!authenticates) throw new WalletError('request object key is not an authentication method of the PFI DID');
+    const vm = pfi.document.verificationMethod?.find((v) => v.id === kid || v.id === fragment);
     const jwk = parsePublicJwk(vm?.publicKeyJwk);
     if (!jwk) throw new WalletError('request object key is not in the PFI DID document');
     await verifyJwtSignature(jwt, jwk, this.crypto);

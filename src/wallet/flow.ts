@@ -10,8 +10,13 @@ export interface FlowStep {
 }
 
 export interface ApplyOptions {
-  /** Issuer URL or did:web of the PFI. */
-  issuer: string;
+  /** Issuer URL or DID of the PFI (did:web, did:dht: discovered through the `#idv` service). */
+  issuer?: string;
+  /**
+   * The IDV endpoint itself, when there is nothing to discover (a did:jwk PFI has no services):
+   * the PFI DID is then the signed request's client_id.
+   */
+  idvEndpoint?: string;
   /** Identity data the webview submits (the sandbox decides on family_name). */
   identity: Record<string, string>;
   onStep?: (s: FlowStep) => void;
@@ -34,9 +39,16 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export async function applyForKcc(client: WalletClient, options: ApplyOptions): Promise<ApplyResult> {
   const step = (s: string, detail?: Record<string, unknown>) => options.onStep?.({ step: s, detail });
-  const pfi = await client.discover(options.issuer);
-  step('discovered', { pfiDid: pfi.did, idvEndpoint: pfi.idvEndpoint });
-  const request = await client.initiate(pfi.idvEndpoint, pfi);
+  let request;
+  if (options.idvEndpoint) {
+    request = await client.initiate(options.idvEndpoint);
+  } else {
+    if (!options.issuer) throw new WalletError('issuer or idvEndpoint is required');
+    const pfi = await client.discover(options.issuer);
+    step('discovered', { pfiDid: pfi.did, idvEndpoint: pfi.idvEndpoint });
+    request = await client.initiate(pfi.idvEndpoint, pfi);
+  }
+  const pfi = { did: request.client_id };
   step('siop_request_verified', { client_id: request.client_id, response_uri: request.response_uri });
   const idvRequest = await client.respond(request);
   step('idv_request', { url: idvRequest.url, credential_offer: idvRequest.credential_offer });

@@ -1,4 +1,5 @@
 import Database from 'better-sqlite3';
+import type { ResolverRegistry } from 'did-resolver';
 import { drizzle } from 'drizzle-orm/better-sqlite3';
 import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
 import type { IssuerConfigInput } from '../../src/config';
@@ -24,13 +25,29 @@ export function testClock(start = Date.now()) {
   return clock;
 }
 
-export async function makeIssuerKeys(alg: JwsAlgorithm = 'EdDSA'): Promise<IssuerKey[]> {
+export async function makeIssuerKeys(alg: JwsAlgorithm = 'EdDSA', options: { didDhtIdentity?: boolean } = {}): Promise<IssuerKey[]> {
   const crypto = createNodeCryptoProvider();
-  return [{ id: 'key-1', alg, privateJwk: await crypto.generateKeyPair(alg), createdAt: '2026-01-01T00:00:00Z' }];
+  const keys: IssuerKey[] = [{ id: 'key-1', alg, privateJwk: await crypto.generateKeyPair(alg), createdAt: '2026-01-01T00:00:00Z' }];
+  if (options.didDhtIdentity) {
+    keys.push({ id: '0', alg: 'EdDSA', privateJwk: await crypto.generateKeyPair('EdDSA'), createdAt: '2026-01-01T00:00:00Z', role: 'did-dht-identity' });
+  }
+  return keys;
 }
 
 /** An issuer on an in-memory SQLite database, tested through `app.request`. */
-export async function makeTestIssuer(options: { config?: Partial<IssuerConfigInput>; alg?: JwsAlgorithm; clock?: () => number; logger?: Logger; file?: string } = {}) {
+export async function makeTestIssuer(
+  options: {
+    config?: Partial<IssuerConfigInput>;
+    alg?: JwsAlgorithm;
+    clock?: () => number;
+    logger?: Logger;
+    file?: string;
+    /** Issuer keys (default: one fresh key of `alg`, plus a did:dht identity key when config.didMethod is dht). */
+    keys?: IssuerKey[];
+    /** Extra applicant DID resolvers (did:web, did:dht), as the Node runtime passes. */
+    didMethods?: ResolverRegistry;
+  } = {},
+) {
   const sqlite = new Database(options.file ?? ':memory:');
   sqlite.pragma('journal_mode = WAL');
   const db = drizzle(sqlite, { schema });
@@ -41,9 +58,10 @@ export async function makeTestIssuer(options: { config?: Partial<IssuerConfigInp
     config: { publicUrl: PUBLIC_URL, adminToken: ADMIN_TOKEN, rateLimits: { enabled: false }, ...options.config },
     db: db as unknown as StoreDb,
     crypto,
-    keys: await makeIssuerKeys(options.alg),
+    keys: options.keys ?? (await makeIssuerKeys(options.alg, { didDhtIdentity: options.config?.didMethod === 'dht' })),
     clock: options.clock,
     logger: options.logger ?? silentLogger,
+    didMethods: options.didMethods,
   });
   /** A wallet-side fetch wired straight into the app (no server). */
   const fetch: Fetch = async (input, init) => issuer.app.request(input, init);

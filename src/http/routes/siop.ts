@@ -2,7 +2,7 @@ import { Hono } from 'hono';
 import { digestSecret } from '../../crypto/hash';
 import { randomToken, randomUuid } from '../../crypto/random';
 import { InvalidRequest } from '../../protocol/errors';
-import { buildCredentialOffer } from '../../protocol/oid4vci/metadata';
+import { SIGNING_ALGS, buildCredentialOffer } from '../../protocol/oid4vci/metadata';
 import { buildAuthorizationRequest, encodeAuthorizationRequest, signRequestObject } from '../../protocol/siop/authorizationRequest';
 import { verifyIdToken } from '../../protocol/siop/verifyIdToken';
 import { readFormOrJson } from '../body';
@@ -59,6 +59,8 @@ async function createAuthorizationRequest(deps: AppDeps, presentationDefinitionI
       subject_syntax_types_supported: [...deps.resolver.methods],
       client_name: deps.config.clientName,
       client_uri: deps.config.publicUrl,
+      id_token_signing_alg_values_supported: [...SIGNING_ALGS],
+      request_object_signing_alg: deps.issuer.signer.alg,
     },
   });
   const requestObject = await signRequestObject(deps.issuer.signer, request, now, deps.config.ttl.siopRequest);

@@ -14,6 +14,10 @@ export interface ClientMetadata {
   tos_uri?: string;
   policy_uri?: string;
   contacts?: string[];
+  /** SIOPv2 §9 (RP metadata): the ID token algorithms the PFI accepts (EdDSA, ES256K). */
+  id_token_signing_alg_values_supported?: string[];
+  /** OIDC Dynamic Client Registration §2: the alg of the signed request object. */
+  request_object_signing_alg?: string;
 }
 
 export interface AuthorizationRequest {

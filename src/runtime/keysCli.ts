@@ -1,0 +1,143 @@
+import { existsSync, mkdirSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { IssuerDidMethod } from '../config';
+import type { JwsAlgorithm } from '../crypto/keys';
+import { publishPfiDidDht } from '../did/pfi';
+import { createIssuerIdentity, didDhtIdentityKey, signingKeysNewestFirst, type IssuerKey } from '../issuer';
+import { loadOrCreateKeys, readKeys, retireKey, rotateKeys, saveKeys } from './keyFile';
+import { createNodeCryptoProvider } from './nodeCrypto';
+import { DEFAULT_DID_DHT_GATEWAY, parseDidMethod } from './node';
+
+/**
+ * `npm run keys -- <command>`: the issuer's key file (DATA_DIR/issuer-keys.json) from the
+ * command line. Reads the same environment as `npm start` (PUBLIC_URL, DATA_DIR,
+ * ISSUER_KEYS_FILE, ISSUER_DID_METHOD, ISSUER_KEY_ALG, DID_DHT_GATEWAY). Prints JSON on
+ * stdout — public keys and the DID document, never private key material.
+ *
+ *   show                          the DID, the keys (ids, algs, dates) and the DID document
+ *   rotate [--alg EdDSA|ES256K]   add a new signing key (the newest signs); older keys stay published
+ *   retire <key-id>               stop publishing a key (what it signed no longer verifies)
+ *   publish                       did:dht: sign and PUT the DNS packet to DID_DHT_GATEWAY
+ *   --no-publish                  rotate/retire without republishing did:dht
+ *
+ * The running issuer picks the change up on SIGHUP (or a restart).
+ */
+export interface KeysCliIo {
+  out(line: string): void;
+  err(line: string): void;
+  /** fetch for publishing did:dht (defaults to the platform fetch). */
+  fetch?: typeof fetch;
+  now?: () => number;
+}
+
+const USAGE = 'usage: npm run keys -- show | rotate [--alg EdDSA|ES256K] | retire <key-id> | publish [--no-publish]';
+
+export async function runKeysCli(args: string[], env: Record<string, string | undefined>, io: KeysCliIo): Promise<number> {
+  const [command, ...rest] = args;
+  const flags = new Set(rest.filter((a) => a.startsWith('--')));
+  const now = io.now ?? Date.now;
+  if (!command || !['show', 'rotate', 'retire', 'publish'].includes(command)) {
+    io.err(USAGE);
+    return 2;
+  }
+  if (env.ISSUER_PRIVATE_JWK) {
+    io.err('ISSUER_PRIVATE_JWK is set: keys come from the environment, not the key file; rotate by changing the variable');
+    return 2;
+  }
+  let method: IssuerDidMethod;
+  try {
+    method = parseDidMethod(env.ISSUER_DID_METHOD);
+  } catch (e) {
+    io.err((e as Error).message);
+    return 2;
+  }
+  const port = env.PORT ?? '3000';
+  const publicUrl = (env.PUBLIC_URL || `http://localhost:${port}`).replace(/\/+$/, '');
+  const dataDir = resolve(env.DATA_DIR ?? './data');
+  const file = env.ISSUER_KEYS_FILE || join(dataDir, 'issuer-keys.json');
+  const defaultAlg = (env.ISSUER_KEY_ALG ?? 'EdDSA') as JwsAlgorithm;
+  const crypto = createNodeCryptoProvider();
+  if (!existsSync(dirname(file))) mkdirSync(dirname(file), { recursive: true });
+
+  let keys: IssuerKey[] = existsSync(file) ? readKeys(file) : await loadOrCreateKeys(file, crypto, defaultAlg, { didDhtIdentity: method === 'dht', now });
+  if (method === 'dht' && !didDhtIdentityKey(keys)) keys = await loadOrCreateKeys(file, crypto, defaultAlg, { didDhtIdentity: true, now });
+  let change: Record<string, unknown> | undefined;
+  try {
+    if (command === 'rotate') {
+      const algFlag = rest[rest.indexOf('--alg') + 1];
+      const alg = (rest.includes('--alg') ? algFlag : env.ISSUER_KEY_ALG ?? signingKeysNewestFirst(keys)[0]?.alg ?? 'EdDSA') as JwsAlgorithm;
+      if (alg !== 'EdDSA' && alg !== 'ES256K') throw new Error('--alg must be EdDSA or ES256K');
+      const rotated = await rotateKeys(keys, crypto, alg, now);
+      // Check the result is publishable (did:dht packets are capped at 1000 bytes) before saving.
+      await createIssuerIdentity(publicUrl, rotated.keys, crypto, { method });
+      keys = rotated.keys;
+      saveKeys(file, keys);
+      change = { rotated: { id: rotated.added.id, alg: rotated.added.alg, createdAt: rotated.added.createdAt } };
+      if (method === 'jwk') io.err('note: did:jwk holds a single key, so the issuer DID changes with the signing key');
+    } else if (command === 'retire') {
+      const id = rest.find((a) => !a.startsWith('--'));
+      if (!id) throw new Error('retire needs a key id (see `show`)');
+      keys = retireKey(keys, id);
+      saveKeys(file, keys);
+      change = { retired: id };
+    }
+  } catch (e) {
+    io.err((e as Error).message);
+    return 1;
+  }
+
+  const identity = await createIssuerIdentity(publicUrl, keys, crypto, { method });
+  let published: Record<string, unknown> | undefined;
+  const wantPublish = method === 'dht' && (command === 'publish' || ((command === 'rotate' || command === 'retire') && !flags.has('--no-publish')));
+  if (command === 'publish' && method !== 'dht') {
+    io.err('publish applies to ISSUER_DID_METHOD=dht only');
+    return 2;
+  }
+  if (wantPublish) {
+    const gatewayUrl = env.DID_DHT_GATEWAY || DEFAULT_DID_DHT_GATEWAY;
+    try {
+      const r = await publishPfiDidDht({
+        document: identity.didDocument,
+        identityPrivateJwk: didDhtIdentityKey(keys)!.privateJwk,
+        crypto,
+        gatewayUrl,
+        fetch: io.fetch ?? globalThis.fetch,
+        now: now(),
+      });
+      published = { gateway: gatewayUrl, seq: r.seq.toString(), bytes: r.bytes };
+    } catch (e) {
+      io.err(`did:dht publish failed: ${(e as Error).message}`);
+      io.out(JSON.stringify({ did: identity.did, ...change, published: false }, null, 2));
+      return 1;
+    }
+  }
+  io.out(
+    JSON.stringify(
+      {
+        did: identity.did,
+        method,
+        keyFile: file,
+        signingKid: identity.signer.kid,
+        signingAlg: identity.signer.alg,
+        keys: keys.map((k) => ({ id: k.id, alg: k.alg, createdAt: k.createdAt, ...(k.role ? { role: k.role } : {}) })),
+        ...change,
+        ...(published ? { published } : {}),
+        didDocument: identity.didDocument,
+      },
+      null,
+      2,
+    ),
+  );
+  if (change) io.err('send SIGHUP to the running issuer (or restart it) to sign with the current keys');
+  return 0;
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  runKeysCli(process.argv.slice(2), process.env, { out: (l) => console.log(l), err: (l) => console.error(l) })
+    .then((code) => process.exit(code))
+    .catch((e) => {
+      console.error(String(e?.message ?? e));
+      process.exit(1);
+    });
+}
