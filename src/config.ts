@@ -49,6 +49,11 @@ export interface IssuerConfig {
   };
   /** Largest request body accepted, in bytes. */
   maxBodyBytes: number;
+  /**
+   * OID4VCI 1.0 deferred issuance: the `interval` (seconds) a wallet should wait between deferred
+   * requests (§8.3, §9.2). Draft-13 wallets poll on `issuance_pending` instead.
+   */
+  deferredIntervalSeconds: number;
 }
 
 export type IssuerConfigInput = Partial<Omit<IssuerConfig, 'ttl' | 'credential'>> & {
@@ -76,6 +81,7 @@ export const DEFAULTS = {
     jurisdictionCountry: 'US',
   },
   maxBodyBytes: 64 * 1024,
+  deferredIntervalSeconds: 5,
 } as const;
 
 export function resolveConfig(input: IssuerConfigInput): IssuerConfig {
@@ -92,5 +98,6 @@ export function resolveConfig(input: IssuerConfigInput): IssuerConfig {
     clientName: input.clientName ?? DEFAULTS.clientName,
     credential: { ...DEFAULTS.credential, ...input.credential },
     maxBodyBytes: input.maxBodyBytes ?? DEFAULTS.maxBodyBytes,
+    deferredIntervalSeconds: input.deferredIntervalSeconds ?? DEFAULTS.deferredIntervalSeconds,
   };
 }

@@ -1,18 +1,30 @@
 import { Hono } from 'hono';
 import { randomToken } from '../../crypto/random';
-import { CredentialRequestDenied, InvalidProof, ProtocolError, ServerError } from '../../protocol/errors';
-import { parseCredentialRequest } from '../../protocol/oid4vci/credentialRequest';
+import { CredentialRequestDenied, InvalidNonce, InvalidProof, ProtocolError, ServerError } from '../../protocol/errors';
+import { parseCredentialRequest, type Oid4vciProfile } from '../../protocol/oid4vci/credentialRequest';
 import { verifyProofJwt } from '../../protocol/oid4vci/verifyProofJwt';
 import type { AccessTokenRecord } from '../../store/store';
 import { readJsonObject } from '../body';
 import { nowSeconds, type AppDeps, type AppEnv } from '../context';
-import { authenticateAccessToken, freshCNonce, recordCredential, signKnownCustomerCredential } from '../issuance';
+import {
+  authenticateAccessToken,
+  consumeProofNonce,
+  freshCNonce,
+  recordCredential,
+  signKnownCustomerCredential,
+  v1CredentialsResponse,
+  v1DeferredResponse,
+} from '../issuance';
 import { PATHS, issuerUrls } from '../paths';
 
 /**
  * Credential Endpoint (spec "Credential Endpoint"; OID4VCI draft 13 §7): bearer token, proof
  * of possession, then the credential at once (200) when IDV approved, a transaction_id (202)
  * while IDV is unfinished, or credential_request_denied when IDV declined.
+ *
+ * The same endpoint serves OID4VCI 1.0 Final (§8), detected from the request (see
+ * parseCredentialRequest): then the body is `credentials: [{credential}]` with a notification_id,
+ * the deferred answer carries `interval`, and a stale nonce is `invalid_nonce`.
  */
 export const credentialRoutes = new Hono<AppEnv>();
 
@@ -20,8 +32,8 @@ credentialRoutes.post(PATHS.credential, async (c) => {
   const deps = c.var.deps;
   c.header('Cache-Control', 'no-store');
   const grant = await authenticateAccessToken(deps, c.req.header('authorization'));
-  const request = parseCredentialRequest(await readJsonObject(c));
-  await checkProofOfPossession(deps, grant, request.proofJwt);
+  const request = parseCredentialRequest(await readJsonObject(c), { configurationId: deps.config.credential.configurationId });
+  await checkProofOfPossession(deps, grant, request.proofJwt, request.profile);
   const application = await deps.store.applications.get(grant.applicationId);
   if (!application) throw new ServerError('application not found');
 
@@ -29,7 +41,8 @@ credentialRoutes.post(PATHS.credential, async (c) => {
   if (application.status === 'approved') {
     const credential = await signKnownCustomerCredential(deps, application);
     await recordCredential(deps, application, credential, null);
-    deps.logger.info('credential_issued', { requestId: c.var.requestId, applicationId: application.id, deferred: false });
+    deps.logger.info('credential_issued', { requestId: c.var.requestId, applicationId: application.id, deferred: false, profile: request.profile });
+    if (request.profile === 'v1') return c.json(await v1CredentialsResponse(deps, grant, credential));
     return c.json({ credential: credential.jwt });
   }
   // IDV still running or in review: deferred issuance (spec: HTTP 202 with transaction_id).
@@ -40,12 +53,14 @@ credentialRoutes.post(PATHS.credential, async (c) => {
     accessTokenJti: grant.jti,
     holderDid: grant.applicantDid,
     createdAt: nowSeconds(deps),
+    profile: request.profile,
   });
-  deps.logger.info('credential_deferred', { requestId: c.var.requestId, applicationId: application.id });
+  deps.logger.info('credential_deferred', { requestId: c.var.requestId, applicationId: application.id, profile: request.profile });
+  if (request.profile === 'v1') return c.json(v1DeferredResponse(deps, transactionId), 202);
   return c.json({ transaction_id: transactionId }, 202);
 });
 
-async function checkProofOfPossession(deps: AppDeps, grant: AccessTokenRecord, proofJwt: string) {
+async function checkProofOfPossession(deps: AppDeps, grant: AccessTokenRecord, proofJwt: string, profile: Oid4vciProfile) {
   const now = nowSeconds(deps);
   const urls = issuerUrls(deps.config.publicUrl);
   try {
@@ -60,10 +75,14 @@ async function checkProofOfPossession(deps: AppDeps, grant: AccessTokenRecord, p
       skewSeconds: deps.config.clockSkewSeconds,
       maxAgeSeconds: deps.config.proofMaxAgeSeconds,
     });
-    const consumed = await deps.store.cNonces.consume(proof.nonce, grant.jti, now);
-    if (!consumed) throw new InvalidProof('proof nonce is not a current c_nonce');
+    if (!(await consumeProofNonce(deps, proof.nonce, grant.jti))) {
+      // OID4VCI 1.0 §8.3.1.2: a stale or unknown c_nonce is invalid_nonce (fetch a new one from
+      // the Nonce Endpoint); draft 13 §7.3.2: invalid_proof carrying a fresh c_nonce.
+      if (profile === 'v1') throw new InvalidNonce('proof nonce is not a current c_nonce');
+      throw new InvalidProof('proof nonce is not a current c_nonce');
+    }
   } catch (e) {
-    if (e instanceof InvalidProof) {
+    if (e instanceof InvalidProof && profile === 'draft13') {
       e.extra = { ...e.extra, ...(await freshCNonce(deps, grant.jti)) };
       throw e;
     }

@@ -2,13 +2,15 @@ import { Hono } from 'hono';
 import { CredentialRequestDenied, InvalidTransactionId, IssuancePending } from '../../protocol/errors';
 import { readJsonObject } from '../body';
 import { nowSeconds, type AppEnv } from '../context';
-import { authenticateAccessToken, recordCredential, signKnownCustomerCredential } from '../issuance';
+import { authenticateAccessToken, recordCredential, signKnownCustomerCredential, v1CredentialsResponse, v1DeferredResponse } from '../issuance';
 import { PATHS } from '../paths';
 
 /**
  * Deferred Credential Endpoint (spec "Deferred Credential Endpoint"; OID4VCI draft 13 §9):
  * 400 issuance_pending until IDV is decided, then the credential exactly once; the
  * transaction is consumed by one conditional UPDATE, so a replay gets invalid_transaction_id.
+ * A transaction opened by an OID4VCI 1.0 request is answered in the 1.0 shape (§9.2): 202 with
+ * the same transaction_id and `interval` while pending, 200 `credentials` + notification_id.
  */
 export const deferredRoutes = new Hono<AppEnv>();
 
@@ -28,6 +30,7 @@ deferredRoutes.post(PATHS.deferredCredential, async (c) => {
   const application = await deps.store.applications.get(transaction.applicationId);
   if (!application) throw new InvalidTransactionId('transaction_id is unknown');
   if (application.status === 'pending' || application.status === 'review') {
+    if (transaction.profile === 'v1') return c.json(v1DeferredResponse(deps, transaction.id), 202);
     throw new IssuancePending('identity verification is not finished yet');
   }
   if (application.status === 'rejected') throw new CredentialRequestDenied('identity verification was not successful');
@@ -36,6 +39,7 @@ deferredRoutes.post(PATHS.deferredCredential, async (c) => {
   const won = await deps.store.transactions.consume(transaction.id, credential.id, nowSeconds(deps));
   if (!won) throw new InvalidTransactionId('transaction_id was already used');
   await recordCredential(deps, application, credential, transaction.id);
-  deps.logger.info('credential_issued', { requestId: c.var.requestId, applicationId: application.id, deferred: true });
+  deps.logger.info('credential_issued', { requestId: c.var.requestId, applicationId: application.id, deferred: true, profile: transaction.profile });
+  if (transaction.profile === 'v1') return c.json(await v1CredentialsResponse(deps, grant, credential));
   return c.json({ credential: credential.jwt });
 });
