@@ -18,9 +18,26 @@ export async function startHttpIssuer(options: { config?: Partial<IssuerConfigIn
   });
   const url = `http://127.0.0.1:${port}`;
   const issuer = await makeTestIssuer({ config: { publicUrl: url, ...options.config } });
-  appFetch = (req) => issuer.app.fetch(req);
+  /** What the wallet libraries sent and got, so tests can assert the wire (bodies of POSTs only). */
+  const requests: RecordedRequest[] = [];
+  appFetch = async (req) => {
+    const body = req.method === 'POST' ? await req.clone().text() : undefined;
+    const res = await issuer.app.fetch(req);
+    const resBody = res.headers.get('content-type')?.includes('json') ? await res.clone().text() : undefined;
+    requests.push({ method: req.method, path: new URL(req.url).pathname, contentType: req.headers.get('content-type') ?? undefined, body, status: res.status, response: resBody });
+    return res;
+  };
   const close = () => new Promise<void>((ok) => (server ? server.close(() => ok()) : ok()));
-  return { ...issuer, url, close, fetch: globalThis.fetch.bind(globalThis) };
+  return { ...issuer, url, close, requests, fetch: globalThis.fetch.bind(globalThis) };
+}
+
+export interface RecordedRequest {
+  method: string;
+  path: string;
+  contentType?: string;
+  body?: string;
+  status: number;
+  response?: string;
 }
 
 export type HttpIssuer = Awaited<ReturnType<typeof startHttpIssuer>>;

@@ -60,6 +60,15 @@ describe('Sphereon oid4vci-client 0.19.0 (draft 13)', () => {
     });
     expect(res.credential).toBeTypeOf('string');
     await verifyKccIndependently(issuer, res.credential as string, holder.did);
+
+    // What the library put on the wire: a draft-13 token request and credential request.
+    const tokenRequest = issuer.requests.find((r) => r.path === '/oauth2/token' && r.body?.includes(holder.did.slice(0, 40)));
+    expect(tokenRequest?.contentType).toContain('application/x-www-form-urlencoded');
+    const credentialRequest = issuer.requests.filter((r) => r.path === '/oid4vci/credential').at(-1);
+    const sent = JSON.parse(credentialRequest?.body ?? '{}');
+    expect(sent.format).toBe('jwt_vc_json');
+    expect(sent.credential_configuration_id).toBeUndefined();
+    expect(sent.proof.proof_type).toBe('jwt');
   });
 
   it('deferred issuance: polls through issuance_pending until an operator approves', async () => {
@@ -81,6 +90,10 @@ describe('Sphereon oid4vci-client 0.19.0 (draft 13)', () => {
     await approveReviewOverHttp(issuer, holder.did);
     const res = await pending;
     expect(res.credential).toBeTypeOf('string');
+    const polls = issuer.requests.filter((r) => r.path === '/oid4vci/deferred-credential');
+    expect(polls.length).toBeGreaterThanOrEqual(2);
+    expect(polls.slice(0, -1).every((r) => r.status === 400 && r.response?.includes('issuance_pending'))).toBe(true);
+    expect(polls.at(-1)?.status).toBe(200);
     await verifyKccIndependently(issuer, res.credential as string, holder.did);
   });
 });
