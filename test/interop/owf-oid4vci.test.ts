@@ -67,16 +67,32 @@ function credentialOf(entry: unknown): string {
 
 const signerOf = (holder: Holder): JwtSigner => ({ method: 'did', didUrl: holder.kid, alg: 'EdDSA' });
 
-async function startIssuance(client: Openid4vciClient, offer: unknown) {
+async function startIssuance(client: Openid4vciClient, offer: unknown, version: Openid4vciVersion = Openid4vciVersion.V1) {
   const credentialOffer = await client.resolveCredentialOffer(credentialOfferUri(offer));
   const issuerMetadata = await client.resolveIssuerMetadata(credentialOffer.credential_issuer);
-  expect(issuerMetadata.originalDraftVersion).toBe(Openid4vciVersion.V1);
+  expect(issuerMetadata.originalDraftVersion).toBe(version);
   const { accessTokenResponse } = await client.retrievePreAuthorizedCodeAccessTokenFromOffer({ credentialOffer, issuerMetadata });
   const configurationId = credentialOffer.credential_configuration_ids[0];
-  return { credentialOffer, issuerMetadata, accessToken: accessTokenResponse.access_token, configurationId };
+  return { credentialOffer, issuerMetadata, accessToken: accessTokenResponse.access_token, cNonce: accessTokenResponse.c_nonce as string | undefined, configurationId };
 }
 
-describe('OWF @openid4vc/openid4vci 0.4.6 (OID4VCI 1.0)', () => {
+/**
+ * Shows the library our metadata as a draft-13 issuer would publish it (no 1.0-only
+ * `credential_metadata`), so it speaks its draft-13/14 dialect: format + credential_definition
+ * and a single `proof`. Test-only: the issuer serves one document to everyone.
+ */
+function fetchWithDraft13Metadata(credentialIssuer: string): typeof fetch {
+  return async (input, init) => {
+    const res = await fetch(input, init);
+    const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
+    if (url !== `${credentialIssuer}/.well-known/openid-credential-issuer`) return res;
+    const body = (await res.json()) as { credential_configurations_supported: Record<string, Record<string, unknown>> };
+    for (const config of Object.values(body.credential_configurations_supported)) delete config.credential_metadata;
+    return new Response(JSON.stringify(body), { status: res.status, headers: res.headers });
+  };
+}
+
+describe('OWF @openid4vc/openid4vci 0.4.6', () => {
   it('immediate issuance, then credential_accepted at the notification endpoint', async () => {
     const { holder, idvRequest } = await applyUntilOffer(issuer.url, issuer.fetch);
     // Anonymous pre-authorized access: no client_id on the token request (the code is bound anyway).
@@ -146,5 +162,23 @@ describe('OWF @openid4vc/openid4vci 0.4.6 (OID4VCI 1.0)', () => {
     expect(seen.notificationId).toBeTypeOf('string');
     await client.sendNotification({ issuerMetadata, accessToken, notification: { notificationId: seen.notificationId!, event: 'credential_accepted' } });
     expect((await issuer.deps.store.notifications.get(seen.notificationId!))?.event).toBe('credential_accepted');
+  });
+
+  it('speaks draft 13/14 shapes when it reads the metadata as draft 13: immediate issuance', async () => {
+    const { holder, idvRequest } = await applyUntilOffer(issuer.url, issuer.fetch);
+    const client = owfClient(holder, { clientId: holder.did, fetch: fetchWithDraft13Metadata(issuer.url) });
+    const { issuerMetadata, accessToken, cNonce, configurationId } = await startIssuance(client, idvRequest.credential_offer, Openid4vciVersion.Draft14);
+    // Draft 13: the c_nonce comes with the token response.
+    expect(cNonce).toBeTypeOf('string');
+    const { jwt } = await client.createCredentialRequestJwtProof({ issuerMetadata, signer: signerOf(holder), nonce: cNonce, credentialConfigurationId: configurationId });
+    const { credentialResponse } = await client.retrieveCredentials({ issuerMetadata, accessToken, credentialConfigurationId: configurationId, proof: { proof_type: 'jwt', jwt } });
+    expect(credentialResponse.credentials).toBeUndefined();
+    await verifyKccIndependently(issuer, credentialResponse.credential as string, holder.did);
+    const sent = JSON.parse(issuer.requests.filter((r) => r.path === '/oid4vci/credential').at(-1)?.body ?? '{}');
+    expect(sent.format).toBe('jwt_vc_json');
+    expect(sent.credential_definition.type).toContain('KnownCustomerCredential');
+    expect(sent.credential_configuration_id).toBeUndefined();
+    // Its deferred support is 1.0-only (a 202 without `interval` is refused), so draft-13 deferral
+    // with this library is not exercised; the profiles test covers the draft-13 deferred shape.
   });
 });
