@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { decodeJwt } from '../../src/crypto/jwt';
+import { WalletClient } from '../../src/wallet/client';
+import { applyForKcc, SAMPLE_IDENTITY } from '../../src/wallet/flow';
+import { Holder } from '../../src/wallet/holder';
 import { applyUntilOffer, PRE_AUTH_GRANT } from '../helpers/application';
 import { ADMIN_TOKEN, makeTestIssuer, PUBLIC_URL } from '../helpers/issuer';
 
@@ -203,6 +206,19 @@ describe('OID4VCI 1.0 Final', () => {
 });
 
 describe('draft 13 is unchanged', () => {
+  it('the reference wallet (DIDPay shapes) completes a deferred issuance by polling', async () => {
+    const t = await makeTestIssuer();
+    const holder = await Holder.create();
+    const client = new WalletClient(holder, t.fetch);
+    const approve = async () => {
+      const [application] = await t.deps.store.applications.listByStatus('review');
+      await t.deps.store.applications.decideReview(application.id, { status: 'approved', decidedBy: 'operator' }, Math.floor(Date.now() / 1000));
+    };
+    const result = await applyForKcc(client, { issuer: PUBLIC_URL, identity: { ...SAMPLE_IDENTITY, family_name: 'Review' }, whilePending: approve, pollIntervalMs: 10, pollAttempts: 5 });
+    expect(result.deferred).toBe(true);
+    expect(decodeJwt(result.credential!).payload.sub).toBe(holder.did);
+  });
+
   it('still answers issuance_pending on the deferred endpoint and {credential} when done', async () => {
     const s = await setup('Review');
     const tokenRes = await s.post('/oauth2/token', { grant_type: PRE_AUTH_GRANT, 'pre-authorized_code': s.preAuthorizedCode, client_id: s.holder.did });
