@@ -140,6 +140,10 @@ export function createStore(db: Database) {
           .returning();
         return rows[0];
       },
+      async get(codeHash: string): Promise<PreAuthorizedCode | undefined> {
+        const rows = await db.select().from(preAuthorizedCodes).where(eq(preAuthorizedCodes.codeHash, codeHash)).limit(1);
+        return rows[0];
+      },
       /**
        * Redeems a code when the wallet sent no client_id (OID4VCI 1.0 §6.1: optional for the
        * pre-authorized grant). The code is already bound to its applicant DID, which the token names.
@@ -150,10 +154,6 @@ export function createStore(db: Database) {
           .set({ consumedAt: now })
           .where(and(eq(preAuthorizedCodes.codeHash, codeHash), isNull(preAuthorizedCodes.consumedAt), gt(preAuthorizedCodes.expiresAt, now)))
           .returning();
-        return rows[0];
-      },
-      async get(codeHash: string): Promise<PreAuthorizedCode | undefined> {
-        const rows = await db.select().from(preAuthorizedCodes).where(eq(preAuthorizedCodes.codeHash, codeHash)).limit(1);
         return rows[0];
       },
     },
