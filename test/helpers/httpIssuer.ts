@@ -102,5 +102,11 @@ export async function verifyKccIndependently(issuer: HttpIssuer, jwt: string, ho
   expect(verified.verifiableCredential.type).toContain('KnownCustomerCredential');
   expect(verified.verifiableCredential.credentialSubject.id).toBe(holderDid);
   expect(verified.payload.sub).toBe(holderDid);
+  // The verifier is not vacuous: the same KCC with one payload claim changed is refused.
+  const [h, p, sig] = jwt.split('.');
+  const payload = JSON.parse(Buffer.from(p, 'base64url').toString('utf8'));
+  payload.vc.credentialSubject.tier = 'Platinum';
+  const forged = `${h}.${Buffer.from(JSON.stringify(payload)).toString('base64url')}.${sig}`;
+  await expect(verifyCredential(forged, loopbackDidWebResolver())).rejects.toThrow(/signature/i);
   return verified;
 }
