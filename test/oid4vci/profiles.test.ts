@@ -4,7 +4,7 @@ import { WalletClient } from '../../src/wallet/client';
 import { applyForKcc, SAMPLE_IDENTITY } from '../../src/wallet/flow';
 import { Holder } from '../../src/wallet/holder';
 import { applyUntilOffer, PRE_AUTH_GRANT } from '../helpers/application';
-import { ADMIN_TOKEN, makeTestIssuer, PUBLIC_URL } from '../helpers/issuer';
+import { ADMIN_TOKEN, makeTestIssuer, PUBLIC_URL, testClock } from '../helpers/issuer';
 
 /**
  * One issuer, two OID4VCI profiles (issue 9): draft 13 as the spec says, OID4VCI 1.0 Final
@@ -134,6 +134,20 @@ describe('OID4VCI 1.0 Final', () => {
     expect(((await (await request('never-issued')).json()) as any).error).toBe('invalid_nonce');
     // The c_nonce of the token response is bound to that token and works for 1.0 requests too.
     expect((await request(token.c_nonce)).status).toBe(200);
+  });
+
+  it('expires Nonce Endpoint nonces after ttl.cNonce, and pruning removes only expired ones', async () => {
+    const clock = testClock();
+    const t = await makeTestIssuer({ clock });
+    const now = () => Math.floor(clock() / 1000);
+    const res = await t.app.request(`${PUBLIC_URL}/oid4vci/nonce`, { method: 'POST' });
+    const { c_nonce } = (await res.json()) as { c_nonce: string };
+    await t.deps.store.nonces.create({ nonce: 'later', expiresAt: now() + 3600 });
+    clock.advance(5 * 60 + 1);
+    expect(await t.deps.store.nonces.consume(c_nonce, now())).toBeUndefined();
+    expect(await t.deps.store.nonces.pruneExpired(now())).toBe(1);
+    expect(await t.deps.store.nonces.consume('later', now())).toBeDefined();
+    expect(await t.deps.store.nonces.consume('later', now())).toBeUndefined();
   });
 
   it('accepts a single draft-15 style `proof` with credential_configuration_id and the PFI DID as aud', async () => {
