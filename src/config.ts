@@ -66,6 +66,11 @@ export interface IssuerConfig {
    * the signing key: no services, so wallets start from the IDV endpoint URL). See docs/dids-and-keys.md.
    */
   didMethod: IssuerDidMethod;
+  /**
+   * OID4VCI 1.0 deferred issuance: the `interval` (seconds) a wallet should wait between deferred
+   * requests (§8.3, §9.2). Draft-13 wallets poll on `issuance_pending` instead.
+   */
+  deferredIntervalSeconds: number;
 }
 
 export type IssuerDidMethod = 'web' | 'dht' | 'jwk';
@@ -99,6 +104,7 @@ export const DEFAULTS = {
   maxBodyBytes: 64 * 1024,
   rateLimits: { enabled: true, windowSeconds: 60, perIp: 300, perClient: 30 },
   didMethod: 'web',
+  deferredIntervalSeconds: 5,
 } as const;
 
 /** Drops undefined members, so an unset environment variable never hides a default. */
@@ -123,5 +129,6 @@ export function resolveConfig(input: IssuerConfigInput): IssuerConfig {
     maxBodyBytes: input.maxBodyBytes ?? DEFAULTS.maxBodyBytes,
     rateLimits: { ...DEFAULTS.rateLimits, ...defined(input.rateLimits) },
     didMethod: input.didMethod ?? DEFAULTS.didMethod,
+    deferredIntervalSeconds: input.deferredIntervalSeconds ?? DEFAULTS.deferredIntervalSeconds,
   };
 }

@@ -78,7 +78,6 @@ describe('token endpoint: pre-authorized code grant', () => {
     const cases: Array<[Record<string, string>, number, string]> = [
       [{ grant_type: 'authorization_code', code: 'x' }, 400, 'unsupported_grant_type'],
       [{ grant_type: PRE_AUTH, client_id: holder.did }, 400, 'invalid_request'],
-      [{ grant_type: PRE_AUTH, 'pre-authorized_code': code }, 400, 'invalid_request'],
       [{ grant_type: PRE_AUTH, 'pre-authorized_code': code, client_id: 'not-a-did' }, 400, 'invalid_client'],
       [{ grant_type: PRE_AUTH, 'pre-authorized_code': 'unknown', client_id: holder.did }, 400, 'invalid_grant'],
       [{}, 400, 'invalid_request'],
@@ -98,6 +97,14 @@ describe('token endpoint: pre-authorized code grant', () => {
     expect(((await res.json()) as any).error).toBe('invalid_request');
     // The code survived all of that.
     expect((await tokenRequest(t, { grant_type: PRE_AUTH, 'pre-authorized_code': code, client_id: holder.did })).status).toBe(200);
+  });
+
+  it('accepts a token request without client_id: the code is bound to the applicant DID anyway', async () => {
+    const t = await makeTestIssuer();
+    const { holder, code } = await openApplication(t);
+    const r = await tokenRequest(t, { grant_type: PRE_AUTH, 'pre-authorized_code': code });
+    expect(r.status).toBe(200);
+    expect(decodeJwt(r.body.access_token).payload.sub).toBe(holder.did);
   });
 
   it('accepts tx_code / user_pin sent empty (Sphereon sends both)', async () => {

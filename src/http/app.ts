@@ -10,6 +10,8 @@ import { credentialRoutes } from './routes/credential';
 import { deferredRoutes } from './routes/deferred';
 import { idvFormRoutes } from './routes/idvForm';
 import { authorizationServerMetadata, credentialIssuerMetadata, didDocumentResponse, metadataRoutes } from './routes/metadata';
+import { nonceRoutes } from './routes/nonce';
+import { notificationRoutes } from './routes/notification';
 import { siopRoutes } from './routes/siop';
 import { tokenRoutes } from './routes/token';
 
@@ -55,6 +57,8 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   api.route('/', tokenRoutes);
   api.route('/', credentialRoutes);
   api.route('/', deferredRoutes);
+  api.route('/', nonceRoutes);
+  api.route('/', notificationRoutes);
   api.route(PATHS.admin, adminRoutes);
 
   // did:web document: /.well-known/did.json, or <path>/did.json when PUBLIC_URL has a path.

@@ -77,3 +77,46 @@ function parseEvidence(text: string | null): Evidence[] {
     return [];
   }
 }
+
+/** A c_nonce from the Nonce Endpoint (OID4VCI 1.0 §7): unbound, single use, short-lived. */
+export async function freshUnboundNonce(deps: AppDeps): Promise<string> {
+  const now = nowSeconds(deps);
+  const nonce = randomToken();
+  await deps.store.nonces.create({ nonce, expiresAt: now + deps.config.ttl.cNonce });
+  return nonce;
+}
+
+/**
+ * Consumes the nonce of a verified proof, once: a c_nonce bound to this access token (token
+ * response or draft-13 error response), else a Nonce Endpoint nonce. False if it is neither.
+ */
+export async function consumeProofNonce(deps: AppDeps, nonce: string, accessTokenJti: string): Promise<boolean> {
+  const now = nowSeconds(deps);
+  if (await deps.store.cNonces.consume(nonce, accessTokenJti, now)) return true;
+  return (await deps.store.nonces.consume(nonce, now)) !== undefined;
+}
+
+/**
+ * OID4VCI 1.0 §8.3 / §9.2 success body: `credentials: [{ credential }]` and a `notification_id`
+ * the wallet may send to the Notification Endpoint (§11), recorded against this grant.
+ */
+export async function v1CredentialsResponse(
+  deps: AppDeps,
+  grant: { applicationId: string; jti: string },
+  credential: { id: string; jwt: string },
+) {
+  const notificationId = randomToken(16);
+  await deps.store.notifications.create({
+    id: notificationId,
+    applicationId: grant.applicationId,
+    accessTokenJti: grant.jti,
+    credentialId: credential.id,
+    createdAt: nowSeconds(deps),
+  });
+  return { credentials: [{ credential: credential.jwt }], notification_id: notificationId };
+}
+
+/** OID4VCI 1.0 §8.3 / §9.2 deferred body (HTTP 202): the transaction and the polling interval. */
+export function v1DeferredResponse(deps: AppDeps, transactionId: string) {
+  return { transaction_id: transactionId, interval: deps.config.deferredIntervalSeconds };
+}

@@ -13,6 +13,8 @@ export const PATHS = {
   token: '/oauth2/token',
   credential: '/oid4vci/credential',
   deferredCredential: '/oid4vci/deferred-credential',
+  nonce: '/oid4vci/nonce',
+  notification: '/oid4vci/notification',
   kccSchema: '/schemas/kcc.schema.json',
   admin: '/admin',
   health: '/healthz',
@@ -34,6 +36,8 @@ export function issuerUrls(publicUrl: string) {
     token: base + PATHS.token,
     credential: base + PATHS.credential,
     deferredCredential: base + PATHS.deferredCredential,
+    nonce: base + PATHS.nonce,
+    notification: base + PATHS.notification,
     kccSchema: base + PATHS.kccSchema,
   };
 }

@@ -50,6 +50,14 @@ export class InvalidNonce extends ProtocolError { readonly error = 'invalid_nonc
 export class CredentialRequestDenied extends ProtocolError { readonly error = 'credential_request_denied'; readonly status = 400; }
 /** OID4VCI draft 13 §9.3: the credential is not ready yet; poll again later. */
 export class IssuancePending extends ProtocolError { readonly error = 'issuance_pending'; readonly status = 400; }
+/** OID4VCI 1.0 §8.3.1.2: the credential_configuration_id is not one this issuer offers. */
+export class UnknownCredentialConfiguration extends ProtocolError { readonly error = 'unknown_credential_configuration'; readonly status = 400; }
+/** OID4VCI 1.0 §8.3.1.2: a credential_identifier this issuer never handed out (it hands out none). */
+export class UnknownCredentialIdentifier extends ProtocolError { readonly error = 'unknown_credential_identifier'; readonly status = 400; }
+/** OID4VCI 1.0 §11.3: the notification_id is unknown or belongs to another grant. */
+export class InvalidNotificationId extends ProtocolError { readonly error = 'invalid_notification_id'; readonly status = 400; }
+/** OID4VCI 1.0 §11.3: the Notification Request is malformed. */
+export class InvalidNotificationRequest extends ProtocolError { readonly error = 'invalid_notification_request'; readonly status = 400; }
 export class InvalidTransactionId extends ProtocolError { readonly error = 'invalid_transaction_id'; readonly status = 400; }
 
 export class AccessDenied extends ProtocolError { readonly error = 'access_denied'; readonly status = 403; }

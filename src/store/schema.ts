@@ -91,6 +91,8 @@ export const transactions = sqliteTable(
     createdAt: integer('created_at').notNull(),
     consumedAt: integer('consumed_at'),
     credentialId: text('credential_id'),
+    /** Which OID4VCI profile the wallet spoke at the credential endpoint; the deferred answer uses the same shape. */
+    profile: text('profile', { enum: ['draft13', 'v1'] }).notNull().default('draft13'),
   },
   (t) => [index('transactions_application').on(t.applicationId)],
 );
@@ -108,4 +110,37 @@ export const issuedCredentials = sqliteTable(
     expiresAt: integer('expires_at').notNull(),
   },
   (t) => [index('issued_credentials_application').on(t.applicationId), uniqueIndex('issued_credentials_transaction').on(t.transactionId)],
+);
+
+/**
+ * c_nonces handed out by the Nonce Endpoint (OID4VCI 1.0 §7). Unlike c_nonces, they are not
+ * bound to an access token (the endpoint is unauthenticated); each is still single use.
+ */
+export const nonces = sqliteTable(
+  'nonces',
+  {
+    nonce: text('nonce').primaryKey(),
+    expiresAt: integer('expires_at').notNull(),
+    consumedAt: integer('consumed_at'),
+  },
+  (t) => [index('nonces_expires_at').on(t.expiresAt)],
+);
+
+/**
+ * One row per OID4VCI 1.0 `notification_id` handed out with credentials (§8.3, §11): which grant
+ * it belongs to, and the last event the wallet reported (credential_accepted / _failure / _deleted).
+ */
+export const notifications = sqliteTable(
+  'notifications',
+  {
+    id: text('id').primaryKey(),
+    applicationId: text('application_id').notNull(),
+    accessTokenJti: text('access_token_jti').notNull(),
+    credentialId: text('credential_id').notNull(),
+    createdAt: integer('created_at').notNull(),
+    event: text('event', { enum: ['credential_accepted', 'credential_failure', 'credential_deleted'] }),
+    eventDescription: text('event_description'),
+    eventAt: integer('event_at'),
+  },
+  (t) => [index('notifications_application').on(t.applicationId)],
 );

@@ -1,4 +1,4 @@
-import { and, asc, eq, gt, isNull, sql } from 'drizzle-orm';
+import { and, asc, eq, gt, isNull, lt, sql } from 'drizzle-orm';
 import type { BaseSQLiteDatabase } from 'drizzle-orm/sqlite-core';
 import * as schema from './schema';
 
@@ -19,6 +19,9 @@ export type AccessTokenRecord = typeof schema.accessTokens.$inferSelect;
 export type CNonce = typeof schema.cNonces.$inferSelect;
 export type Transaction = typeof schema.transactions.$inferSelect;
 export type IssuedCredential = typeof schema.issuedCredentials.$inferSelect;
+export type Nonce = typeof schema.nonces.$inferSelect;
+export type NotificationRecord = typeof schema.notifications.$inferSelect;
+export type NotificationEvent = NonNullable<NotificationRecord['event']>;
 
 /** The IDV outcome as the applications table keeps it (no PII beyond what the KCC carries). */
 export interface IdvOutcome {
@@ -33,7 +36,7 @@ export interface IdvOutcome {
 const p = (name: string) => sql.placeholder(name);
 
 export function createStore(db: Database) {
-  const { siopRequests, applications, preAuthorizedCodes, accessTokens, cNonces, transactions, issuedCredentials } = schema;
+  const { siopRequests, applications, preAuthorizedCodes, accessTokens, cNonces, transactions, issuedCredentials, nonces, notifications } = schema;
 
   // Hot-path statements are prepared once (SQL built and compiled once per connection),
   // with named placeholders; D1 prepares them the same way.
@@ -196,6 +199,18 @@ export function createStore(db: Database) {
         const rows = await db.select().from(preAuthorizedCodes).where(eq(preAuthorizedCodes.codeHash, codeHash)).limit(1);
         return rows[0];
       },
+      /**
+       * Redeems a code when the wallet sent no client_id (OID4VCI 1.0 §6.1: optional for the
+       * pre-authorized grant). The code is already bound to its applicant DID, which the token names.
+       */
+      async redeemBound(codeHash: string, now: number): Promise<PreAuthorizedCode | undefined> {
+        const rows = await db
+          .update(preAuthorizedCodes)
+          .set({ consumedAt: now })
+          .where(and(eq(preAuthorizedCodes.codeHash, codeHash), isNull(preAuthorizedCodes.consumedAt), gt(preAuthorizedCodes.expiresAt, now)))
+          .returning();
+        return rows[0];
+      },
     },
 
     accessTokens: {
@@ -264,6 +279,50 @@ export function createStore(db: Database) {
           return rows;
         }) as Array<{ id: string }>;
         return won.length === 1;
+      },
+    },
+
+    /** Nonce Endpoint c_nonces (OID4VCI 1.0 §7): not bound to a token, single use. */
+    nonces: {
+      async create(row: typeof nonces.$inferInsert): Promise<void> {
+        await db.insert(nonces).values(row);
+      },
+      async consume(nonce: string, now: number): Promise<Nonce | undefined> {
+        const rows = await db
+          .update(nonces)
+          .set({ consumedAt: now })
+          .where(and(eq(nonces.nonce, nonce), isNull(nonces.consumedAt), gt(nonces.expiresAt, now)))
+          .returning();
+        return rows[0];
+      },
+      /** Deletes nonces that expired before `now` (the endpoint is open, so rows must not pile up). */
+      async pruneExpired(now: number): Promise<number> {
+        const rows = await db.delete(nonces).where(lt(nonces.expiresAt, now)).returning({ nonce: nonces.nonce });
+        return rows.length;
+      },
+    },
+
+    notifications: {
+      async create(row: typeof notifications.$inferInsert): Promise<void> {
+        await db.insert(notifications).values(row);
+      },
+      async get(id: string): Promise<NotificationRecord | undefined> {
+        const rows = await db.select().from(notifications).where(eq(notifications.id, id)).limit(1);
+        return rows[0];
+      },
+      /** Records the wallet's event for a notification_id of this application; idempotent (OID4VCI 1.0 §11). */
+      async recordEvent(
+        id: string,
+        applicationId: string,
+        event: { event: NotificationEvent; description?: string },
+        now: number,
+      ): Promise<NotificationRecord | undefined> {
+        const rows = await db
+          .update(notifications)
+          .set({ event: event.event, eventDescription: event.description ?? null, eventAt: now })
+          .where(and(eq(notifications.id, id), eq(notifications.applicationId, applicationId)))
+          .returning();
+        return rows[0];
       },
     },
 

@@ -2,7 +2,7 @@ import { Hono } from 'hono';
 import { CredentialRequestDenied, InvalidTransactionId, IssuancePending } from '../../protocol/errors';
 import { readJsonObject } from '../body';
 import { nowSeconds, type AppEnv } from '../context';
-import { authenticateAccessToken, credentialRecord, signKnownCustomerCredential } from '../issuance';
+import { authenticateAccessToken, credentialRecord, signKnownCustomerCredential, v1CredentialsResponse, v1DeferredResponse } from '../issuance';
 import { PATHS } from '../paths';
 import { enforceRateLimit, rateLimitByIp } from '../rateLimit';
 
@@ -10,6 +10,8 @@ import { enforceRateLimit, rateLimitByIp } from '../rateLimit';
  * Deferred Credential Endpoint (spec "Deferred Credential Endpoint"; OID4VCI draft 13 §9):
  * 400 issuance_pending until IDV is decided, then the credential exactly once; the
  * transaction is consumed by one conditional UPDATE, so a replay gets invalid_transaction_id.
+ * A transaction opened by an OID4VCI 1.0 request is answered in the 1.0 shape (§9.2): 202 with
+ * the same transaction_id and `interval` while pending, 200 `credentials` + notification_id.
  */
 export const deferredRoutes = new Hono<AppEnv>();
 
@@ -30,6 +32,7 @@ deferredRoutes.post(PATHS.deferredCredential, rateLimitByIp('credential'), async
   const application = await deps.store.applications.get(transaction.applicationId);
   if (!application) throw new InvalidTransactionId('transaction_id is unknown');
   if (application.status === 'pending' || application.status === 'review') {
+    if (transaction.profile === 'v1') return c.json(v1DeferredResponse(deps, transaction.id), 202);
     throw new IssuancePending('identity verification is not finished yet');
   }
   if (application.status === 'rejected') throw new CredentialRequestDenied('identity verification was not successful');
@@ -37,6 +40,7 @@ deferredRoutes.post(PATHS.deferredCredential, rateLimitByIp('credential'), async
   const credential = await signKnownCustomerCredential(deps, application);
   const won = await deps.store.transactions.completeWithCredential(transaction.id, credentialRecord(application, credential), nowSeconds(deps));
   if (!won) throw new InvalidTransactionId('transaction_id was already used');
-  deps.logger.info('credential_issued', { requestId: c.var.requestId, applicationId: application.id, deferred: true });
+  deps.logger.info('credential_issued', { requestId: c.var.requestId, applicationId: application.id, deferred: true, profile: transaction.profile });
+  if (transaction.profile === 'v1') return c.json(await v1CredentialsResponse(deps, grant, credential));
   return c.json({ credential: credential.jwt });
 });

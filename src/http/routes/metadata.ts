@@ -22,6 +22,8 @@ export function credentialIssuerMetadata(deps: AppDeps) {
       tokenEndpoint: urls.token,
       credentialEndpoint: urls.credential,
       deferredCredentialEndpoint: urls.deferredCredential,
+      nonceEndpoint: urls.nonce,
+      notificationEndpoint: urls.notification,
     },
     configurationId: deps.config.credential.configurationId,
     displayName: deps.config.clientName,

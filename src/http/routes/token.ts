@@ -1,7 +1,7 @@
 import { Hono } from 'hono';
 import { digestSecret } from '../../crypto/hash';
 import { randomToken, randomUuid } from '../../crypto/random';
-import { InvalidClient, InvalidGrant, InvalidRequest } from '../../protocol/errors';
+import { InvalidClient, InvalidGrant } from '../../protocol/errors';
 import { issueAccessToken } from '../../protocol/oid4vci/accessToken';
 import { parseTokenRequest, type TokenRequest } from '../../protocol/oid4vci/tokenRequest';
 import { readFormOrJson } from '../body';
@@ -20,7 +20,7 @@ tokenRoutes.post(PATHS.token, rateLimitByIp('token'), async (c) => {
   const deps = c.var.deps;
   const { body } = await readFormOrJson(c);
   const request = parseTokenRequest(body);
-  const clientId = requireClientDid(request);
+  const clientId = clientDidOf(request);
   enforceRateLimit(deps, 'token', 'client', clientId);
   const code = await redeemCode(deps, request.preAuthorizedCode, clientId);
   const token = await grantAccessToken(deps, code);
@@ -30,17 +30,19 @@ tokenRoutes.post(PATHS.token, rateLimitByIp('token'), async (c) => {
   return c.json(token);
 });
 
-function requireClientDid(request: TokenRequest): string {
-  // spec "Token Request": client_id (the applicant DID) is required.
-  if (!request.clientId) throw new InvalidRequest('client_id (the applicant DID) is required');
+function clientDidOf(request: TokenRequest): string | undefined {
+  // spec "Token Request": client_id is the applicant DID. OID4VCI 1.0 §6.1 makes it optional for
+  // the pre-authorized grant, and the code is bound to the applicant DID anyway, so an absent
+  // client_id is accepted; a present one must be a DID and must be the DID the code is bound to.
+  if (request.clientId === undefined) return undefined;
   if (!request.clientId.startsWith('did:')) throw new InvalidClient('client_id must be the applicant DID');
   return request.clientId;
 }
 
-async function redeemCode(deps: AppDeps, preAuthorizedCode: string, clientId: string) {
+async function redeemCode(deps: AppDeps, preAuthorizedCode: string, clientId: string | undefined) {
   const now = nowSeconds(deps);
   const codeHash = digestSecret(preAuthorizedCode);
-  const code = await deps.store.preAuthorizedCodes.redeem(codeHash, clientId, now);
+  const code = clientId === undefined ? await deps.store.preAuthorizedCodes.redeemBound(codeHash, now) : await deps.store.preAuthorizedCodes.redeem(codeHash, clientId, now);
   if (code) return code;
   const existing = await deps.store.preAuthorizedCodes.get(codeHash);
   if (existing?.consumedAt != null) {

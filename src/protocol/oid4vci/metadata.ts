@@ -1,5 +1,8 @@
 /**
- * Credential Issuer Metadata (OID4VCI draft 13 §11.2; spec "Credential Issuer Metadata") and
+ * Credential Issuer Metadata (OID4VCI draft 13 §11.2; spec "Credential Issuer Metadata"), with the
+ * OID4VCI 1.0 Final additions (§12.2.4) beside the draft-13 members so one document serves both:
+ * `nonce_endpoint`, `notification_endpoint` and per-configuration `credential_metadata`. Draft-13
+ * wallets ignore what they do not know; 1.0 wallets recognise 1.0 by `credential_metadata`. And
  * Authorization Server Metadata (RFC 8414; spec "Authorization Server Metadata").
  */
 export const PRE_AUTHORIZED_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:pre-authorized_code';
@@ -8,11 +11,17 @@ export const KCC_TYPES = ['VerifiableCredential', 'KnownCustomerCredential'] as 
 export const BINDING_METHODS = ['did:web', 'did:jwk', 'did:dht'] as const;
 export const SIGNING_ALGS = ['EdDSA', 'ES256K'] as const;
 
+const CREDENTIAL_DISPLAY = [{ name: 'Known Customer Credential', locale: 'en-US', description: 'Proof of a completed KYC verification' }] as const;
+
 export interface IssuerEndpoints {
   credentialIssuer: string;
   tokenEndpoint: string;
   credentialEndpoint: string;
   deferredCredentialEndpoint: string;
+  /** OID4VCI 1.0 §7. */
+  nonceEndpoint?: string;
+  /** OID4VCI 1.0 §11. */
+  notificationEndpoint?: string;
 }
 
 export function buildCredentialIssuerMetadata(input: {
@@ -27,6 +36,8 @@ export function buildCredentialIssuerMetadata(input: {
     authorization_servers: [input.endpoints.credentialIssuer],
     credential_endpoint: input.endpoints.credentialEndpoint,
     deferred_credential_endpoint: input.endpoints.deferredCredentialEndpoint,
+    ...(input.endpoints.nonceEndpoint ? { nonce_endpoint: input.endpoints.nonceEndpoint } : {}),
+    ...(input.endpoints.notificationEndpoint ? { notification_endpoint: input.endpoints.notificationEndpoint } : {}),
     display: [{ name: input.displayName, locale: 'en-US' }],
     credential_configurations_supported: {
       [input.configurationId]: {
@@ -37,7 +48,9 @@ export function buildCredentialIssuerMetadata(input: {
         proof_types_supported: { jwt: { proof_signing_alg_values_supported: [...SIGNING_ALGS] } },
         // draft 13 §A.1.1.2: required for jwt_vc_json; wallet libraries pick the credential by it.
         credential_definition: { type: [...KCC_TYPES] },
-        display: [{ name: 'Known Customer Credential', locale: 'en-US', description: 'Proof of a completed KYC verification' }],
+        display: [...CREDENTIAL_DISPLAY],
+        // OID4VCI 1.0 §12.2.4 / Appendix A.1.1: display (and claims) moved under credential_metadata.
+        credential_metadata: { display: [...CREDENTIAL_DISPLAY] },
       },
     },
   };

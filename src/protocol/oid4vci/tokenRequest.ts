@@ -28,5 +28,8 @@ export function parseTokenRequest(body: Record<string, unknown>): TokenRequest {
     throw new UnsupportedGrantType(`grant_type must be ${PRE_AUTHORIZED_CODE_GRANT}`);
   }
   if (!wire['pre-authorized_code']) throw new InvalidRequest('pre-authorized_code is required');
+  // Our offers carry no tx_code. An empty tx_code/user_pin (Sphereon sends both) is no code and
+  // is accepted; a real one is refused (OID4VCI 1.0 §6.3: invalid_request when none is expected).
+  if (wire.tx_code || wire.user_pin) throw new InvalidRequest('this offer requires no transaction code');
   return { preAuthorizedCode: wire['pre-authorized_code'], clientId: wire.client_id };
 }

@@ -1,0 +1,22 @@
+import { Hono } from 'hono';
+import type { AppEnv } from '../context';
+import { nowSeconds } from '../context';
+import { freshUnboundNonce } from '../issuance';
+import { PATHS } from '../paths';
+
+/**
+ * Nonce Endpoint (OID4VCI 1.0 §7): an unauthenticated POST that returns a fresh, unpredictable
+ * `c_nonce` for proofs, uncacheable (§7.2). The nonce is stored unbound to any token, expires
+ * after ttl.cNonce and is consumed once by the credential endpoint. Expired rows are pruned here
+ * on about one call in 16 (chosen at random, no shared state), so the open endpoint cannot grow
+ * the table much beyond (request rate × ttl.cNonce) while most calls cost one insert.
+ */
+export const nonceRoutes = new Hono<AppEnv>();
+
+nonceRoutes.post(PATHS.nonce, async (c) => {
+  const deps = c.var.deps;
+  if (crypto.getRandomValues(new Uint8Array(1))[0] < 16) await deps.store.nonces.pruneExpired(nowSeconds(deps));
+  const nonce = await freshUnboundNonce(deps);
+  c.header('Cache-Control', 'no-store');
+  return c.json({ c_nonce: nonce });
+});

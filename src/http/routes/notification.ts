@@ -1,0 +1,49 @@
+import { Hono } from 'hono';
+import { z } from 'zod';
+import { InvalidNotificationId, InvalidNotificationRequest } from '../../protocol/errors';
+import { readJsonObject } from '../body';
+import { nowSeconds, type AppEnv } from '../context';
+import { authenticateAccessToken } from '../issuance';
+import { PATHS } from '../paths';
+
+/**
+ * Notification Endpoint (OID4VCI 1.0 §11): with the access token of the grant, a wallet reports
+ * what became of the credentials behind a `notification_id` (credential_accepted, _failure,
+ * _deleted). The event is stored and logged (ids and event only); repeats are idempotent;
+ * success is 204 (§11.2).
+ */
+export const notificationRoutes = new Hono<AppEnv>();
+
+// §11.1: event_description is ASCII %x20-21 / %x23-5B / %x5D-7E (no `"` and no `\`).
+const NotificationWire = z.object({
+  notification_id: z.string().min(1).max(200),
+  event: z.enum(['credential_accepted', 'credential_failure', 'credential_deleted']),
+  event_description: z
+    .string()
+    .max(500)
+    .regex(/^[\x20\x21\x23-\x5B\x5D-\x7E]*$/)
+    .optional(),
+});
+
+notificationRoutes.post(PATHS.notification, async (c) => {
+  const deps = c.var.deps;
+  c.header('Cache-Control', 'no-store');
+  const grant = await authenticateAccessToken(deps, c.req.header('authorization'));
+  let body: Record<string, unknown>;
+  try {
+    body = await readJsonObject(c);
+  } catch {
+    throw new InvalidNotificationRequest('body must be a JSON object');
+  }
+  const parsed = NotificationWire.safeParse(body);
+  if (!parsed.success) {
+    if (typeof body.notification_id !== 'string' || !body.notification_id) throw new InvalidNotificationRequest('notification_id is required');
+    const field = parsed.error.issues[0]?.path.join('.') || 'body';
+    throw new InvalidNotificationRequest(`invalid notification request: ${field}`);
+  }
+  const { notification_id: id, event, event_description: description } = parsed.data;
+  const recorded = await deps.store.notifications.recordEvent(id, grant.applicationId, { event, description }, nowSeconds(deps));
+  if (!recorded) throw new InvalidNotificationId('notification_id is unknown');
+  deps.logger.info('credential_notification', { requestId: c.var.requestId, applicationId: grant.applicationId, credentialId: recorded.credentialId, event });
+  return c.body(null, 204);
+});
