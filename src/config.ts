@@ -49,10 +49,29 @@ export interface IssuerConfig {
   };
   /** Largest request body accepted, in bytes. */
   maxBodyBytes: number;
+  /** Identity verification (docs/idv.md). */
+  idv: {
+    /** Provider whose webview the IDV Request `url` leads to: `hosted` (the built-in form) or a vendor name (env IDV_PROVIDER). */
+    provider: string;
+    /** Days PII is kept after a decision before it is purged (env PII_RETENTION_DAYS). */
+    retentionDays: number;
+    /** Tolerance of timestamped webhook signatures, in seconds. */
+    webhookToleranceSeconds: number;
+    /** Outbound webhooks to the PFI's systems (env PFI_WEBHOOK_URL); undefined: events are kept in the outbox only. */
+    outboundWebhookUrl?: string;
+    /** Delivery attempts before an outbound event is marked failed. */
+    outboundMaxAttempts: number;
+    /** First retry delay in seconds; doubles per attempt up to outboundMaxBackoffSeconds. */
+    outboundBackoffSeconds: number;
+    outboundMaxBackoffSeconds: number;
+    /** Review console session lifetime, in seconds. */
+    consoleSessionSeconds: number;
+  };
 }
 
-export type IssuerConfigInput = Partial<Omit<IssuerConfig, 'ttl' | 'credential'>> & {
+export type IssuerConfigInput = Partial<Omit<IssuerConfig, 'ttl' | 'credential' | 'idv'>> & {
   publicUrl: string;
+  idv?: Partial<IssuerConfig['idv']>;
   ttl?: Partial<IssuerConfig['ttl']>;
   credential?: Partial<IssuerConfig['credential']>;
 };
@@ -76,6 +95,15 @@ export const DEFAULTS = {
     jurisdictionCountry: 'US',
   },
   maxBodyBytes: 64 * 1024,
+  idv: {
+    provider: 'hosted',
+    retentionDays: 30,
+    webhookToleranceSeconds: 300,
+    outboundMaxAttempts: 12,
+    outboundBackoffSeconds: 30,
+    outboundMaxBackoffSeconds: 6 * 60 * 60,
+    consoleSessionSeconds: 8 * 60 * 60,
+  },
 } as const;
 
 export function resolveConfig(input: IssuerConfigInput): IssuerConfig {
@@ -92,5 +120,6 @@ export function resolveConfig(input: IssuerConfigInput): IssuerConfig {
     clientName: input.clientName ?? DEFAULTS.clientName,
     credential: { ...DEFAULTS.credential, ...input.credential },
     maxBodyBytes: input.maxBodyBytes ?? DEFAULTS.maxBodyBytes,
+    idv: { ...DEFAULTS.idv, ...input.idv },
   };
 }

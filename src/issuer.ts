@@ -10,6 +10,8 @@ import { createApp } from './http/app';
 import { jsonLogger, type AppDeps, type IssuerIdentity, type Logger } from './http/context';
 import { issuerUrls } from './http/paths';
 import { createStore, type Database } from './store/store';
+import { emptyIdvDeps, type IdvDeps } from './idv/deps';
+import { createPiiVault } from './idv/piiVault';
 
 /**
  * Wires an issuer from its parts. Runtimes supply the database, crypto, keys, clock and
@@ -34,6 +36,8 @@ export interface BuildIssuerOptions {
   logger?: Logger;
   /** Extra DID method resolvers (did:web, did:dht) beside the built-in did:jwk and did:key. */
   didMethods?: ResolverRegistry;
+  /** IDV vendors, PII vault, outbound webhook secrets (docs/idv.md). Default: hosted form only, a per-process PII key. */
+  idv?: IdvDeps;
 }
 
 export async function createIssuerIdentity(publicUrl: string, keys: IssuerKey[], crypto: CryptoProvider): Promise<IssuerIdentity> {
@@ -61,6 +65,11 @@ export async function buildIssuer(options: BuildIssuerOptions) {
     }),
     clock,
     logger: options.logger ?? jsonLogger(),
+    idv: options.idv ?? emptyIdvDeps(),
   };
+  if (!deps.idv.vault) {
+    // No configured data key: PII sealed now cannot be read after a restart (tests, demos).
+    deps.idv = { ...deps.idv, vault: await createPiiVault(crypto.getRandomValues(new Uint8Array(32))) };
+  }
   return { app: createApp(deps), deps };
 }

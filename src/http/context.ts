@@ -4,6 +4,7 @@ import type { DidResolver } from '../did/resolver';
 import type { PublishedKey } from '../did/pfi';
 import type { DIDDocument } from '../did/types';
 import type { Store } from '../store/store';
+import type { IdvDeps } from '../idv/deps';
 
 /** Structured log lines. Callers pass no PII and no secrets: ids, codes and counts only. */
 export interface Logger {
@@ -32,6 +33,8 @@ export interface AppDeps {
   /** Milliseconds since the epoch. */
   clock: () => number;
   logger: Logger;
+  /** Identity verification: providers, the PII vault, outbound webhook signing (src/idv/deps.ts). */
+  idv: IdvDeps;
 }
 
 export type AppEnv = {

@@ -1,6 +1,7 @@
 import { and, asc, eq, gt, isNull, sql } from 'drizzle-orm';
 import type { BaseSQLiteDatabase } from 'drizzle-orm/sqlite-core';
 import * as schema from './schema';
+import { createIdvRepositories } from './idvStore';
 
 /**
  * Repositories over drizzle's SQLite core, so the same code runs on better-sqlite3 (Node)
@@ -34,6 +35,8 @@ export function createStore(db: Database) {
   const { siopRequests, applications, preAuthorizedCodes, accessTokens, cNonces, transactions, issuedCredentials } = schema;
 
   return {
+    // Issue 5: IDV sessions, vendor events, PII vault, audit trail, outbound-webhook outbox.
+    ...createIdvRepositories(db),
     siopRequests: {
       async create(row: typeof siopRequests.$inferInsert): Promise<void> {
         await db.insert(siopRequests).values(row);
