@@ -9,6 +9,8 @@ import { adminRoutes } from './routes/admin';
 import { credentialRoutes } from './routes/credential';
 import { deferredRoutes } from './routes/deferred';
 import { idvFormRoutes } from './routes/idvForm';
+import { idvWebhookRoutes } from './routes/idvWebhook';
+import { consoleRoutes } from './routes/console';
 import { authorizationServerMetadata, credentialIssuerMetadata, didDocumentResponse, metadataRoutes } from './routes/metadata';
 import { siopRoutes } from './routes/siop';
 import { tokenRoutes } from './routes/token';
@@ -56,6 +58,8 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   api.route('/', credentialRoutes);
   api.route('/', deferredRoutes);
   api.route(PATHS.admin, adminRoutes);
+  api.route('/', idvWebhookRoutes);
+  api.route(PATHS.console, consoleRoutes);
 
   // did:web document: /.well-known/did.json, or <path>/did.json when PUBLIC_URL has a path.
   app.get(didWebDocumentPath(deps.config.publicUrl), (c) => didDocumentResponse(c.var.deps));

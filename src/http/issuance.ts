@@ -7,6 +7,7 @@ import { signKcc, type Evidence } from '../protocol/kcc';
 import type { AccessTokenRecord, Application } from '../store/store';
 import { nowSeconds, type AppDeps } from './context';
 import { issuerUrls } from './paths';
+import { emitEvent } from '../idv/service';
 
 /** Verifies the bearer access token and returns its grant record (not revoked, not expired). */
 export async function authenticateAccessToken(deps: AppDeps, authorization: string | undefined): Promise<AccessTokenRecord> {
@@ -65,6 +66,15 @@ export async function recordCredential(
     jwtSha256: base64urlEncode(sha256(utf8.encode(credential.jwt))),
     issuedAt: credential.issuedAt,
     expiresAt: credential.expiresAt,
+  });
+  // Outbound webhook to the PFI's systems (docs/idv.md); the credential id makes it idempotent.
+  await emitEvent(deps, 'credential.issued', credential.id, {
+    credential_id: credential.id,
+    application_id: application.id,
+    applicant_did: application.applicantDid,
+    deferred: transactionId != null,
+    issued_at: new Date(credential.issuedAt * 1000).toISOString(),
+    expires_at: new Date(credential.expiresAt * 1000).toISOString(),
   });
 }
 

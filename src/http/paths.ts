@@ -15,6 +15,8 @@ export const PATHS = {
   deferredCredential: '/oid4vci/deferred-credential',
   kccSchema: '/schemas/kcc.schema.json',
   admin: '/admin',
+  idvWebhook: '/idv/webhooks/:provider',
+  console: '/console',
   health: '/healthz',
 } as const;
 
