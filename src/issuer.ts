@@ -67,6 +67,9 @@ export async function buildIssuer(options: BuildIssuerOptions) {
     logger: options.logger ?? jsonLogger(),
     idv: options.idv ?? emptyIdvDeps(),
   };
+  if (config.idv.provider !== 'hosted' && !deps.idv.vendors.has(config.idv.provider)) {
+    throw new Error(`IDV_PROVIDER ${config.idv.provider} is not configured (docs/idv.md)`);
+  }
   if (!deps.idv.vault) {
     // No configured data key: PII sealed now cannot be read after a restart (tests, demos).
     deps.idv = { ...deps.idv, vault: await createPiiVault(crypto.getRandomValues(new Uint8Array(32))) };

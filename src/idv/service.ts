@@ -73,6 +73,11 @@ export async function applyResult(
   const session = (await deps.store.idvSessions.get(input.applicationId)) ?? (await ensureSession(deps, input.applicationId, input.provider));
   const from = session.state as IdvState;
   const to = input.result.state;
+  if (input.eventAt <= session.lastEventAt) {
+    // Out of order: a newer event was applied already (the vendor's clock decides, not arrival).
+    await deps.store.audit.record({ applicationId: input.applicationId, actor: input.actor, action: 'idv.event_stale', detail: { from, to, event_at: new Date(input.eventAt).toISOString() }, at: now });
+    return { disposition: 'stale', state: from };
+  }
   const move = transition(from, to);
   if (move.kind === 'ignore') {
     await deps.store.audit.record({ applicationId: input.applicationId, actor: input.actor, action: 'idv.event_ignored', detail: { from, to, why: move.why }, at: now });

@@ -12,6 +12,9 @@ import { createNodeCryptoProvider } from './nodeCrypto';
 import { createSafeFetch } from './safeFetch';
 import { loadOrCreateKeys } from './keyFile';
 import { openSqlite } from './sqlite';
+import type { IdvDeps } from '../idv/deps';
+import { startBackgroundJobs } from './dispatcher';
+import { idvDepsFromEnv } from './idvNode';
 
 /**
  * The Node runtime: the only place (with src/runtime/*) that reads process.env or touches
@@ -22,6 +25,8 @@ import { openSqlite } from './sqlite';
  *   operator API off), ISSUER_PRIVATE_JWK (a configured signing key, JSON JWK), ISSUER_KEY_ALG
  *   (EdDSA | ES256K, for a generated key), ISSUER_KEYS_FILE (DATA_DIR/issuer-keys.json), SQLITE_SYNCHRONOUS (NORMAL | FULL), LOG_LEVEL (info | silent),
  *   DID_WEB_ALLOW_INSECURE (false), DID_DHT_GATEWAY (https://diddht.tbddev.org).
+ *   Identity verification (docs/idv.md): IDV_PROVIDER, PII_DATA_KEY, PII_RETENTION_DAYS, PERSONA_*,
+ *   IDV_GENERIC_CONFIG, IDV_GENERIC_SECRETS, PFI_WEBHOOK_URL, PFI_WEBHOOK_SECRETS, WEBHOOK_DISPATCH_INTERVAL_MS.
  */
 export interface NodeIssuerOptions {
   port?: number;
@@ -38,6 +43,12 @@ export interface NodeIssuerOptions {
   didWebAllowInsecure?: boolean;
   /** Pkarr relay for did:dht resolution (DID_DHT_GATEWAY). */
   didDhtGateway?: string;
+  /** IDV vendors, PII vault, outbound webhooks (default: from the environment given, key file in DATA_DIR). */
+  idv?: IdvDeps;
+  /** Environment for idvDepsFromEnv when `idv` is not given (default: none, i.e. hosted form only). */
+  idvEnv?: Record<string, string | undefined>;
+  /** Background jobs (outbound webhooks, PII retention) period in ms (WEBHOOK_DISPATCH_INTERVAL_MS, 5000); 0 disables. */
+  backgroundIntervalMs?: number;
 }
 
 export const DEFAULT_DID_DHT_GATEWAY = 'https://diddht.tbddev.org';
@@ -75,14 +86,19 @@ export async function startNodeIssuer(options: NodeIssuerOptions) {
     clock: options.clock,
     logger: options.logger ?? jsonLogger(),
     didMethods: nodeDidMethods(options),
+    idv: options.idv ?? (await idvDepsFromEnv(options.idvEnv ?? {}, join(options.dataDir, 'pii-data-key'))),
   });
   appFetch = (req) => issuer.app.fetch(req);
+  const interval = options.backgroundIntervalMs ?? 5000;
+  const jobs = interval > 0 ? startBackgroundJobs(issuer.deps, { intervalMs: interval }) : undefined;
   return {
     ...issuer,
     url: publicUrl,
     port: actualPort,
     sqlite,
+    jobs,
     async close() {
+      await jobs?.stop();
       await new Promise<void>((ok) => (server ? server.close(() => ok()) : ok()));
       sqlite.close();
     },
@@ -120,10 +136,17 @@ async function main() {
     didWebAllowInsecure: env.DID_WEB_ALLOW_INSECURE === 'true',
     didDhtGateway: env.DID_DHT_GATEWAY || undefined,
     logger: env.LOG_LEVEL === 'silent' ? silentLogger : jsonLogger(),
+    idvEnv: env,
+    backgroundIntervalMs: env.WEBHOOK_DISPATCH_INTERVAL_MS ? Number(env.WEBHOOK_DISPATCH_INTERVAL_MS) : undefined,
     config: {
       publicUrl: env.PUBLIC_URL || `http://localhost:${port}`,
       adminToken: env.ADMIN_TOKEN,
       clientName: env.ISSUER_NAME,
+      idv: {
+        ...(env.IDV_PROVIDER ? { provider: env.IDV_PROVIDER } : {}),
+        ...(env.PII_RETENTION_DAYS ? { retentionDays: Number(env.PII_RETENTION_DAYS) } : {}),
+        ...(env.PFI_WEBHOOK_URL ? { outboundWebhookUrl: env.PFI_WEBHOOK_URL } : {}),
+      },
     },
   });
   console.log(

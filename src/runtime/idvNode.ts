@@ -1,0 +1,51 @@
+import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { base64urlEncode } from '../crypto/base64url';
+import type { IdvDeps } from '../idv/deps';
+import { createGenericHmacProvider, type GenericHmacOptions } from '../idv/genericHmac';
+import { createPersonaProvider } from '../idv/persona';
+import { createPiiVault, parseDataKey } from '../idv/piiVault';
+import type { IdvProvider } from '../idv/provider';
+
+/**
+ * Node wiring of identity verification from the environment (docs/idv.md):
+ *   PII_DATA_KEY            32-byte AES key, base64url. Unset: DATA_DIR/pii-data-key (0600), generated (development).
+ *   PERSONA_API_KEY, PERSONA_TEMPLATE_ID, PERSONA_WEBHOOK_SECRETS (comma-separated), PERSONA_API_BASE
+ *   IDV_GENERIC_CONFIG      JSON of GenericHmacOptions (without fetch/secrets); IDV_GENERIC_SECRETS (comma-separated)
+ *   PFI_WEBHOOK_SECRETS     comma-separated; the first signs (all appear as v1= entries)
+ */
+export function loadOrCreateDataKey(file: string, configured?: string): Uint8Array {
+  if (configured) return parseDataKey(configured);
+  if (existsSync(file)) return parseDataKey(readFileSync(file, 'utf8'));
+  const key = crypto.getRandomValues(new Uint8Array(32));
+  writeFileSync(file, base64urlEncode(key), { mode: 0o600 });
+  chmodSync(file, 0o600);
+  return key;
+}
+
+const list = (v: string | undefined) => (v ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+
+export async function idvDepsFromEnv(env: Record<string, string | undefined>, dataKeyFile: string): Promise<IdvDeps> {
+  const vendors = new Map<string, IdvProvider>();
+  const fetch = (input: string, init?: RequestInit) => globalThis.fetch(input, init);
+  if (env.PERSONA_API_KEY) {
+    if (!env.PERSONA_TEMPLATE_ID) throw new Error('PERSONA_TEMPLATE_ID is required with PERSONA_API_KEY');
+    const secrets = list(env.PERSONA_WEBHOOK_SECRETS);
+    if (secrets.length === 0) throw new Error('PERSONA_WEBHOOK_SECRETS is required with PERSONA_API_KEY');
+    vendors.set('persona', createPersonaProvider({ apiKey: env.PERSONA_API_KEY, templateId: env.PERSONA_TEMPLATE_ID, webhookSecrets: secrets, apiBase: env.PERSONA_API_BASE || undefined, fetch }));
+  }
+  if (env.IDV_GENERIC_CONFIG) {
+    let config: Omit<GenericHmacOptions, 'fetch' | 'secrets'>;
+    try {
+      config = JSON.parse(env.IDV_GENERIC_CONFIG);
+    } catch {
+      throw new Error('IDV_GENERIC_CONFIG is not valid JSON');
+    }
+    vendors.set(config.name, createGenericHmacProvider({ ...config, secrets: list(env.IDV_GENERIC_SECRETS), fetch }));
+  }
+  return {
+    vendors,
+    vault: await createPiiVault(loadOrCreateDataKey(dataKeyFile, env.PII_DATA_KEY)),
+    outboundSecrets: list(env.PFI_WEBHOOK_SECRETS),
+    outboundFetch: fetch,
+  };
+}
