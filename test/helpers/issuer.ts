@@ -10,6 +10,7 @@ import { MIGRATIONS_DIR } from '../../src/runtime/sqlite';
 import * as schema from '../../src/store/schema';
 import type { Database as StoreDb } from '../../src/store/store';
 import type { Fetch } from '../../src/wallet/client';
+import type { IdvDeps } from '../../src/idv/deps';
 
 export const PUBLIC_URL = 'http://issuer.test';
 export const ADMIN_TOKEN = 'test-admin-token-0123456789';
@@ -30,7 +31,7 @@ export async function makeIssuerKeys(alg: JwsAlgorithm = 'EdDSA'): Promise<Issue
 }
 
 /** An issuer on an in-memory SQLite database, tested through `app.request`. */
-export async function makeTestIssuer(options: { config?: Partial<IssuerConfigInput>; alg?: JwsAlgorithm; clock?: () => number; logger?: Logger; file?: string } = {}) {
+export async function makeTestIssuer(options: { config?: Partial<IssuerConfigInput>; alg?: JwsAlgorithm; clock?: () => number; logger?: Logger; file?: string; idv?: IdvDeps } = {}) {
   const sqlite = new Database(options.file ?? ':memory:');
   sqlite.pragma('journal_mode = WAL');
   const db = drizzle(sqlite, { schema });
@@ -43,6 +44,7 @@ export async function makeTestIssuer(options: { config?: Partial<IssuerConfigInp
     keys: await makeIssuerKeys(options.alg),
     clock: options.clock,
     logger: options.logger ?? silentLogger,
+    idv: options.idv,
   });
   /** A wallet-side fetch wired straight into the app (no server). */
   const fetch: Fetch = async (input, init) => issuer.app.request(input, init);
