@@ -23,7 +23,7 @@ function layout(title: string, cssHref: string, body: string, operator?: string,
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="referrer" content="no-referrer">
+<meta name="referrer" content="same-origin">
 <title>${e(title)} – KCC review console</title>
 <link rel="stylesheet" href="${e(cssHref)}">
 </head>

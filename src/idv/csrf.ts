@@ -32,7 +32,9 @@ export function checkFormCsrf(c: Context, publicUrl: string, kind: 'form' | 'jso
   const site = c.req.header('sec-fetch-site');
   if (site === 'cross-site') return { ok: false, why: 'cross_site' };
   const origin = c.req.header('origin');
-  if (origin && origin !== new URL(publicUrl).origin) return { ok: false, why: 'origin' };
+  // Under `Referrer-Policy: no-referrer` browsers send `Origin: null` even same-origin; the token decides then.
+  if (origin && origin !== 'null' && origin !== new URL(publicUrl).origin) return { ok: false, why: 'origin' };
+  if (origin === 'null' && kind === 'json') return { ok: false, why: 'origin' };
   if (kind === 'json') return { ok: true };
   const cookie = getCookie(c, CSRF_COOKIE);
   if (!cookie || typeof field !== 'string') return { ok: false, why: 'token_missing' };

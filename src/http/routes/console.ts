@@ -60,13 +60,14 @@ const csrfFor = (deps: AppDeps, session: ConsoleSession) => mac(deps, 'console-c
 function pageHeaders(c: Context<AppEnv>) {
   c.header('Content-Security-Policy', CSP);
   c.header('Cache-Control', 'no-store');
-  c.header('Referrer-Policy', 'no-referrer');
+  c.header('Referrer-Policy', 'same-origin');
   c.header('X-Frame-Options', 'DENY');
 }
 
 function sameOrigin(c: Context<AppEnv>): boolean {
   if (c.req.header('sec-fetch-site') === 'cross-site') return false;
   const origin = c.req.header('origin');
+  if (origin === 'null') return c.req.header('sec-fetch-site') === 'same-origin';
   return !origin || origin === new URL(c.var.deps.config.publicUrl).origin;
 }
 
