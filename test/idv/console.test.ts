@@ -34,7 +34,7 @@ describe('review console', () => {
     expect((await decide({}, { decision: 'approve' })).status).toBe(403);
     expect((await decide({ origin: 'https://evil.example' }, { decision: 'approve', csrf_token: csrf })).status).toBe(403);
     expect((await decide({ 'sec-fetch-site': 'cross-site' }, { decision: 'approve', csrf_token: csrf })).status).toBe(403);
-    expect((await t.app.request(`${PUBLIC_URL}/admin/applications/${id}`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } }).then((r) => r.json())).status).toBe('review');
+    expect((await (await t.app.request(`${PUBLIC_URL}/admin/applications/${id}`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).json()).status).toBe('review');
     // Reject with a reason, then an overrule needs a reason and is recorded as a re-decision.
     expect((await decide({}, { decision: 'reject', reason: 'blurry document', csrf_token: csrf })).status).toBe(303);
     expect((await decide({}, { decision: 'approve', overrule: 'true', csrf_token: csrf })).status).toBe(400);
