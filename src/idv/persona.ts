@@ -21,6 +21,8 @@ import { verifyTimestampedHmac } from './webhookSignature';
  * - Result: `GET /api/v1/inquiries/{id}?include=verifications,reports` (authoritative; the
  *   webhook payload is only a notification and is never trusted for the decision).
  * Inquiry statuses: created, pending, completed, failed, expired, needs_review, approved, declined.
+ * Where the applicant lands afterwards (the issuer's finish.html) is the template's redirect
+ * setting in Persona's dashboard (docs/idv.md).
  */
 export interface PersonaOptions {
   apiKey: string;
@@ -108,7 +110,6 @@ export function createPersonaProvider(options: PersonaOptions): IdvProvider {
             attributes: {
               'inquiry-template-id': options.templateId,
               'reference-id': request.applicationId,
-              'redirect-uri': request.redirectUrl,
             },
           },
         }),
