@@ -55,8 +55,8 @@ export interface IssuerConfig {
     provider: string;
     /** Days PII is kept after a decision before it is purged (env PII_RETENTION_DAYS). */
     retentionDays: number;
-    /** Tolerance of timestamped webhook signatures, in seconds. */
-    webhookToleranceSeconds: number;
+    /** Largest incoming IDV vendor webhook, in bytes (vendors include the whole verification). */
+    webhookMaxBodyBytes: number;
     /** Outbound webhooks to the PFI's systems (env PFI_WEBHOOK_URL); undefined: events are kept in the outbox only. */
     outboundWebhookUrl?: string;
     /** Delivery attempts before an outbound event is marked failed. */
@@ -98,7 +98,7 @@ export const DEFAULTS = {
   idv: {
     provider: 'hosted',
     retentionDays: 30,
-    webhookToleranceSeconds: 300,
+    webhookMaxBodyBytes: 1024 * 1024,
     outboundMaxAttempts: 12,
     outboundBackoffSeconds: 30,
     outboundMaxBackoffSeconds: 6 * 60 * 60,

@@ -40,15 +40,13 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
       ms: Date.now() - started,
     });
   });
-  app.use(
-    '*',
-    bodyLimit({
-      maxSize: deps.config.maxBodyBytes,
-      onError: () => {
-        throw new PayloadTooLarge('request body is too large');
-      },
-    }),
-  );
+  const tooLarge = () => {
+    throw new PayloadTooLarge('request body is too large');
+  };
+  const defaultLimit = bodyLimit({ maxSize: deps.config.maxBodyBytes, onError: tooLarge });
+  // IDV vendor webhooks carry the whole verification object (JSON:API `included`): a larger limit.
+  const webhookLimit = bodyLimit({ maxSize: deps.config.idv.webhookMaxBodyBytes, onError: tooLarge });
+  app.use('*', (c, next) => (c.req.method === 'POST' && c.req.path.includes('/idv/webhooks/') ? webhookLimit(c, next) : defaultLimit(c, next)));
 
   const api = new Hono<AppEnv>();
   api.route('/', metadataRoutes);

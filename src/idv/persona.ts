@@ -90,6 +90,13 @@ export function createPersonaProvider(options: PersonaOptions): IdvProvider {
     }
   }
 
+  async function oneTimeLink(inquiryId: string): Promise<string> {
+    const link = await call(`/api/v1/inquiries/${encodeURIComponent(inquiryId)}/generate-one-time-link`, { method: 'POST', headers: headers() });
+    const url = str(obj(link.meta)['one-time-link']);
+    if (!url || !/^https?:\/\//.test(url)) throw new Error('persona did not return a one-time link');
+    return url;
+  }
+
   return {
     name: 'persona',
     capabilities: {
@@ -116,11 +123,11 @@ export function createPersonaProvider(options: PersonaOptions): IdvProvider {
       });
       const inquiryId = str(obj(created.data).id);
       if (!inquiryId) throw new Error('persona did not return an inquiry id');
-      const link = await call(`/api/v1/inquiries/${encodeURIComponent(inquiryId)}/generate-one-time-link`, { method: 'POST', headers: headers() });
-      const url = str(obj(link.meta)['one-time-link']);
-      if (!url || !/^https?:\/\//.test(url)) throw new Error('persona did not return a one-time link');
-      return { url, vendorReference: inquiryId };
+      return { url: await oneTimeLink(inquiryId), vendorReference: inquiryId };
     },
+
+    // One-time links work once: a reloaded webview gets a fresh one for the same inquiry.
+    resumeSession: (inquiryId) => oneTimeLink(inquiryId),
 
     async verifyWebhook(raw, requestHeaders, now) {
       await verifyTimestampedHmac({

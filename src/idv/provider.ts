@@ -97,6 +97,8 @@ export interface IdvProvider {
   readonly capabilities: ProviderCapabilities;
   /** Opens (or, with the same idempotency key, finds) a vendor session; the URL goes to the webview. */
   createSession(request: SessionRequest): Promise<{ url: string; vendorReference: string }>;
+  /** A fresh webview URL for an existing session (e.g. the webview reloaded a one-time link); optional. */
+  resumeSession?(vendorReference: string): Promise<string>;
   /**
    * Verifies an incoming webhook on the raw bytes, before anything parses them; throws
    * WebhookRejected. `now` is ms.

@@ -121,7 +121,7 @@ export async function applyResult(
   });
   if (!application) return { disposition: move.redecision ? 'redecision' : 'applied', state: to };
 
-  if (to !== 'created' && to !== 'in_progress') {
+  if (to !== 'created' && to !== 'in_progress' && to !== 'expired' && to !== 'abandoned') {
     // The applicant finished their part: announced once per application.
     await emitEvent(deps, 'application.submitted', input.applicationId, applicationData(application, { status: 'submitted' }));
   }
@@ -148,7 +148,9 @@ export async function applyResult(
 /** The IDV Request `url` leads here first; for a vendor, open (once) its session and return the vendor's webview URL. */
 export async function startVendorSession(deps: AppDeps, provider: IdvProvider, application: Application, entryUrl: string, finishUrl: string): Promise<string> {
   const session = await ensureSession(deps, application.id, provider.name);
-  if (session.webviewUrl) return session.webviewUrl;
+  if (session.vendorReference && session.webviewUrl) {
+    return provider.resumeSession ? provider.resumeSession(session.vendorReference) : session.webviewUrl;
+  }
   const { url, vendorReference } = await provider.createSession({ applicationId: application.id, idempotencyKey: session.idempotencyKey, redirectUrl: finishUrl, entryUrl });
   const now = seconds(deps.clock());
   await deps.store.idvSessions.attachVendorSession(application.id, vendorReference, url, now);
@@ -288,4 +290,24 @@ export async function purgeExpiredPii(deps: AppDeps): Promise<number> {
   const ids = await deps.store.pii.purgeDue(now);
   for (const id of ids) await deps.store.audit.record({ applicationId: id, actor: 'system:retention', action: 'pii.purged', detail: { retention_days: deps.config.idv.retentionDays }, at: now });
   return ids.length;
+}
+
+/**
+ * Applications whose IDV link expired before anything was submitted (no vendor session either)
+ * become `abandoned`, so the wallet's deferred request ends with credential_request_denied
+ * instead of issuance_pending forever. Retryable: the applicant may start a new application.
+ */
+export async function markAbandonedApplications(deps: AppDeps): Promise<number> {
+  const now = deps.clock();
+  const candidates = await deps.store.applicationStatus.abandonedCandidates(seconds(now));
+  for (const candidate of candidates) {
+    await applyResult(deps, {
+      applicationId: candidate.id,
+      provider: candidate.idvProvider ?? deps.config.idv.provider,
+      result: { state: 'abandoned', reasonCodes: ['idv_link_expired'], final: false, checks: [], vendorReference: candidate.id },
+      eventAt: now,
+      actor: 'system:expiry',
+    });
+  }
+  return candidates.length;
 }

@@ -1,9 +1,10 @@
 import type { AppDeps } from '../http/context';
 import { dispatchDueWebhooks } from '../idv/outbox';
-import { purgeExpiredPii } from '../idv/service';
+import { markAbandonedApplications, purgeExpiredPii } from '../idv/service';
 
 /**
- * Node's background jobs: deliver due outbound webhooks and purge PII past retention, every
+ * Node's background jobs: deliver due outbound webhooks, purge PII past retention and close
+ * applications whose IDV link expired unused, every
  * `intervalMs`. The work itself is runtime-agnostic (Workers will call the same functions
  * from a Cron Trigger). Runs never overlap; `stop()` waits for the run in flight.
  */
@@ -16,6 +17,7 @@ export function startBackgroundJobs(deps: AppDeps, options: { intervalMs: number
       try {
         await dispatchDueWebhooks(deps, deps.clock());
         await purgeExpiredPii(deps);
+        await markAbandonedApplications(deps);
       } catch (e) {
         deps.logger.error('background_job_failed', { name: (e as Error).name, message: String((e as Error).message).slice(0, 200) });
       } finally {

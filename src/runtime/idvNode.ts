@@ -11,7 +11,8 @@ import type { IdvProvider } from '../idv/provider';
  *   PII_DATA_KEY            32-byte AES key, base64url. Unset: DATA_DIR/pii-data-key (0600), generated (development).
  *   PERSONA_API_KEY, PERSONA_TEMPLATE_ID, PERSONA_WEBHOOK_SECRETS (comma-separated), PERSONA_API_BASE
  *   IDV_GENERIC_CONFIG      JSON of GenericHmacOptions (without fetch/secrets); IDV_GENERIC_SECRETS (comma-separated)
- *   PFI_WEBHOOK_SECRETS     comma-separated; the first signs (all appear as v1= entries)
+ *   PFI_WEBHOOK_SECRETS     comma-separated; each signs (one v1= entry per secret)
+ *   WEBHOOK_TOLERANCE_SECONDS  tolerance of timestamped vendor signatures (300)
  */
 export function loadOrCreateDataKey(file: string, configured?: string): Uint8Array {
   if (configured) return parseDataKey(configured);
@@ -27,11 +28,13 @@ const list = (v: string | undefined) => (v ?? '').split(',').map((s) => s.trim()
 export async function idvDepsFromEnv(env: Record<string, string | undefined>, dataKeyFile: string): Promise<IdvDeps> {
   const vendors = new Map<string, IdvProvider>();
   const fetch = (input: string, init?: RequestInit) => globalThis.fetch(input, init);
+  const toleranceSeconds = env.WEBHOOK_TOLERANCE_SECONDS ? Number(env.WEBHOOK_TOLERANCE_SECONDS) : 300;
+  if (!Number.isFinite(toleranceSeconds) || toleranceSeconds <= 0) throw new Error('WEBHOOK_TOLERANCE_SECONDS must be a positive number');
   if (env.PERSONA_API_KEY) {
     if (!env.PERSONA_TEMPLATE_ID) throw new Error('PERSONA_TEMPLATE_ID is required with PERSONA_API_KEY');
     const secrets = list(env.PERSONA_WEBHOOK_SECRETS);
     if (secrets.length === 0) throw new Error('PERSONA_WEBHOOK_SECRETS is required with PERSONA_API_KEY');
-    vendors.set('persona', createPersonaProvider({ apiKey: env.PERSONA_API_KEY, templateId: env.PERSONA_TEMPLATE_ID, webhookSecrets: secrets, apiBase: env.PERSONA_API_BASE || undefined, fetch }));
+    vendors.set('persona', createPersonaProvider({ apiKey: env.PERSONA_API_KEY, templateId: env.PERSONA_TEMPLATE_ID, webhookSecrets: secrets, apiBase: env.PERSONA_API_BASE || undefined, toleranceSeconds, fetch }));
   }
   if (env.IDV_GENERIC_CONFIG) {
     let config: Omit<GenericHmacOptions, 'fetch' | 'secrets'>;
@@ -40,7 +43,8 @@ export async function idvDepsFromEnv(env: Record<string, string | undefined>, da
     } catch {
       throw new Error('IDV_GENERIC_CONFIG is not valid JSON');
     }
-    vendors.set(config.name, createGenericHmacProvider({ ...config, secrets: list(env.IDV_GENERIC_SECRETS), fetch }));
+    const signature = config.signature?.scheme === 'timestamped' ? { ...config.signature, toleranceSeconds: config.signature.toleranceSeconds ?? toleranceSeconds } : config.signature;
+    vendors.set(config.name, createGenericHmacProvider({ ...config, signature, secrets: list(env.IDV_GENERIC_SECRETS), fetch }));
   }
   return {
     vendors,

@@ -77,6 +77,15 @@ export function createIdvRepositories(db: Database) {
     },
 
     applicationStatus: {
+      /** Applications whose IDV link expired unused: pending, never submitted, no IDV session. */
+      async abandonedCandidates(now: number, limit = 100) {
+        return db
+          .select({ id: applications.id, idvProvider: applications.idvProvider })
+          .from(applications)
+          .leftJoin(idvSessions, eq(idvSessions.applicationId, applications.id))
+          .where(and(eq(applications.status, 'pending'), isNull(applications.formSubmittedAt), lte(applications.formExpiresAt, now), isNull(idvSessions.applicationId)))
+          .limit(limit);
+      },
       /**
        * Moves an application to the status its IDV state maps to (see src/idv/stateMachine.ts).
        * Decided statuses record who decided; `pending`/`review` clear the decision.

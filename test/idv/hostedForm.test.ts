@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createPiiVault } from '../../src/idv/piiVault';
-import { purgeExpiredPii } from '../../src/idv/service';
+import { markAbandonedApplications, purgeExpiredPii } from '../../src/idv/service';
+import { requestCredential } from '../helpers/idvFlow';
 import { WalletClient } from '../../src/wallet/client';
 import { applyForKcc, SAMPLE_IDENTITY } from '../../src/wallet/flow';
 import { Holder } from '../../src/wallet/holder';
@@ -104,5 +105,23 @@ describe('hosted form: PII at rest, retention, erasure, events', () => {
     expect(audit.audit.map((a: { action: string; actor: string }) => `${a.actor}:${a.action}`)).toEqual(['applicant:idv.state_changed', 'operator:pii.erased', 'operator:pii.erase_noop']);
     expect((await (await t.app.request(`${PUBLIC_URL}/admin/applications/${app.id}`, { headers: admin })).json()).status).toBe('review');
     expect((await t.app.request(`${PUBLIC_URL}/admin/applications/nope/erase-pii`, { method: 'POST', headers: admin, body: JSON.stringify({ reason: 'x' }) })).status).toBe(404);
+  });
+});
+
+describe('abandoned applications', () => {
+  it('an IDV link that expires unused ends the deferred wait with credential_request_denied', async () => {
+    const clock = testClock(Date.now());
+    const t = await makeTestIssuer({ clock });
+    const client = new WalletClient(await Holder.create(), t.fetch);
+    const { pfi, idvRequest } = await openApplication(client, PUBLIC_URL);
+    const { first, deferred } = await requestCredential(client, pfi.did, idvRequest);
+    expect(first.status).toBe(202);
+    expect(await markAbandonedApplications(t.deps)).toBe(0);
+    clock.advance(t.deps.config.ttl.idvForm + 1);
+    expect(await markAbandonedApplications(t.deps)).toBe(1);
+    expect(await markAbandonedApplications(t.deps)).toBe(0);
+    await expect(deferred()).rejects.toMatchObject({ status: 400, body: { error: 'credential_request_denied' } });
+    const types = (await (await t.app.request(`${PUBLIC_URL}/admin/webhooks/events`, { headers: admin })).json()).events.map((e: { type: string }) => e.type);
+    expect(types).toEqual(['application.rejected']);
   });
 });

@@ -58,8 +58,10 @@ describe('Persona adapter (loopback vendor)', () => {
     const first = await fetch(idvRequest.url, { redirect: 'manual' });
     expect(first.status).toBe(303);
     expect(first.headers.get('location')).toMatch(/^https:\/\/withpersona\.example\/verify\?code=otl_inq_/);
+    // A reload gets a fresh one-time link for the same inquiry (one-time links work once).
     const again = await fetch(idvRequest.url, { redirect: 'manual' });
     expect(again.headers.get('location')).toBe(first.headers.get('location'));
+    expect(persona.requests.filter((r) => r.path.endsWith('/generate-one-time-link'))).toHaveLength(2);
     const creates = persona.requests.filter((r) => r.method === 'POST' && r.path === '/api/v1/inquiries');
     expect(creates).toHaveLength(1);
     expect(creates[0].idempotencyKey).toMatch(/^kcc-application-/);
