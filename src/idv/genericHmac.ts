@@ -6,7 +6,7 @@ import {
   type IdvProvider,
   type IdvState,
 } from './provider';
-import { verifyBodyHmac, verifyTimestampedHmac } from './webhookSignature';
+import { createHmacKeyring, verifyBodyHmac, verifyTimestampedHmac } from './webhookSignature';
 
 /**
  * A configurable vendor adapter for IDV services that sign webhooks with HMAC-SHA256 and
@@ -64,6 +64,7 @@ function parseTime(v: unknown): number {
 
 export function createGenericHmacProvider(o: GenericHmacOptions): IdvProvider {
   for (const state of Object.values(o.statusMap)) if (!IDV_STATES.includes(state)) throw new TypeError(`statusMap maps to an unknown state ${state}`);
+  const keyring = createHmacKeyring();
   const auth: Record<string, string> = o.apiKey ? { Authorization: `Bearer ${o.apiKey}` } : {};
   const mapStatus = (s: string | undefined) => (s !== undefined ? o.statusMap[s] : undefined);
 
@@ -99,9 +100,9 @@ export function createGenericHmacProvider(o: GenericHmacOptions): IdvProvider {
     async verifyWebhook(raw, headers, now) {
       const sig = o.signature;
       if (sig.scheme === 'timestamped') {
-        await verifyTimestampedHmac({ header: headers.get(sig.header), raw, secrets: o.secrets, now, toleranceSeconds: sig.toleranceSeconds ?? 300 });
+        await verifyTimestampedHmac({ header: headers.get(sig.header), raw, secrets: o.secrets, now, toleranceSeconds: sig.toleranceSeconds ?? 300, keyring });
       } else {
-        await verifyBodyHmac({ signature: headers.get(sig.header), raw, secrets: o.secrets, encoding: sig.encoding ?? 'hex', prefix: sig.prefix });
+        await verifyBodyHmac({ signature: headers.get(sig.header), raw, secrets: o.secrets, encoding: sig.encoding ?? 'hex', prefix: sig.prefix, keyring });
       }
     },
 

@@ -7,7 +7,7 @@ import {
   type IdvState,
   type NormalisedEvent,
 } from './provider';
-import { verifyTimestampedHmac } from './webhookSignature';
+import { createHmacKeyring, verifyTimestampedHmac } from './webhookSignature';
 
 /**
  * Persona (withpersona.com) as an IDV vendor, following its documented API:
@@ -70,6 +70,7 @@ const obj = (v: unknown): Json => (v && typeof v === 'object' && !Array.isArray(
 const str = (v: unknown): string | undefined => (typeof v === 'string' && v.length > 0 && v.length <= 512 ? v : undefined);
 
 export function createPersonaProvider(options: PersonaOptions): IdvProvider {
+  const keyring = createHmacKeyring();
   const apiBase = (options.apiBase ?? 'https://api.withpersona.com').replace(/\/+$/, '');
   const headers = (extra: Record<string, string> = {}) => ({
     Authorization: `Bearer ${options.apiKey}`,
@@ -136,6 +137,7 @@ export function createPersonaProvider(options: PersonaOptions): IdvProvider {
         secrets: options.webhookSecrets,
         now,
         toleranceSeconds: options.toleranceSeconds ?? 300,
+        keyring,
       });
     },
 

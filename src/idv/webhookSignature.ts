@@ -15,6 +15,40 @@ function hmacKey(secret: string): Promise<CryptoKey> {
   return crypto.subtle.importKey('raw', encoder.encode(secret), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
 }
 
+/**
+ * Imported HMAC keys, owned by one provider instance (importing costs more than the MAC of a
+ * 20 KB body). Bounded to the few secrets a provider has.
+ */
+export interface HmacKeyring {
+  mac(secret: string, ...parts: Uint8Array[]): Promise<Uint8Array>;
+}
+
+export function createHmacKeyring(maxKeys = 16): HmacKeyring {
+  const keys = new Map<string, Promise<CryptoKey>>();
+  return {
+    async mac(secret, ...parts) {
+      let key = keys.get(secret);
+      if (!key) {
+        if (keys.size >= maxKeys) keys.clear();
+        key = hmacKey(secret);
+        keys.set(secret, key);
+      }
+      return new Uint8Array(await crypto.subtle.sign('HMAC', await key, concat(parts)));
+    },
+  };
+}
+
+function concat(parts: Uint8Array[]): Uint8Array<ArrayBuffer> {
+  const total = parts.reduce((n, p) => n + p.length, 0);
+  const data = new Uint8Array(total);
+  let offset = 0;
+  for (const p of parts) {
+    data.set(p, offset);
+    offset += p.length;
+  }
+  return data;
+}
+
 export async function hmacSha256(secret: string, ...parts: Uint8Array[]): Promise<Uint8Array> {
   const total = parts.reduce((n, p) => n + p.length, 0);
   const data = new Uint8Array(total);
@@ -83,6 +117,7 @@ export interface TimestampedOptions {
   /** ms. */
   now: number;
   toleranceSeconds: number;
+  keyring?: HmacKeyring;
 }
 
 /** Returns the verified timestamp (seconds) or throws WebhookRejected. */
@@ -91,10 +126,12 @@ export async function verifyTimestampedHmac(options: TimestampedOptions): Promis
   if (options.secrets.length === 0) throw new WebhookRejected('bad_signature', 'no webhook secret configured');
   const groups = parseTimestampedHeader(options.header);
   if (groups.length === 0) throw new WebhookRejected('bad_signature', 'signature header malformed');
+  const keyring = options.keyring ?? createHmacKeyring();
   let verifiedAt: number | undefined;
   for (const { t, v1 } of groups) {
+    if (verifiedAt !== undefined) break;
     for (const secret of options.secrets) {
-      const expected = await hmacSha256(secret, encoder.encode(`${t}.`), options.raw);
+      const expected = await keyring.mac(secret, encoder.encode(`${t}.`), options.raw);
       for (const candidate of v1) {
         const given = fromHex(candidate);
         if (given && timingSafeEqual(given, expected)) verifiedAt = t;
@@ -119,6 +156,7 @@ export interface BodyHmacOptions {
   encoding: 'hex' | 'base64';
   /** Optional prefix in the header value, e.g. `sha256=`. */
   prefix?: string;
+  keyring?: HmacKeyring;
 }
 
 export async function verifyBodyHmac(options: BodyHmacOptions): Promise<void> {
@@ -131,9 +169,10 @@ export async function verifyBodyHmac(options: BodyHmacOptions): Promise<void> {
   }
   const given = options.encoding === 'hex' ? fromHex(value) : fromBase64(value);
   if (!given) throw new WebhookRejected('bad_signature', 'signature header malformed');
+  const keyring = options.keyring ?? createHmacKeyring();
   let ok = false;
   for (const secret of options.secrets) {
-    if (timingSafeEqual(given, await hmacSha256(secret, options.raw))) ok = true;
+    if (timingSafeEqual(given, await keyring.mac(secret, options.raw))) ok = true;
   }
   if (!ok) throw new WebhookRejected('bad_signature', 'no signature matched');
 }
