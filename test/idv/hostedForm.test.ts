@@ -35,6 +35,18 @@ describe('hosted form: CSRF', () => {
     expect(ok.headers.get('location')).toBe(`${PUBLIC_URL}/idv/finish.html`);
   });
 
+  it('JSON submissions need no token (no cross-site JSON without a preflight) but a foreign or null Origin is refused', async () => {
+    const t = await makeTestIssuer();
+    const client = new WalletClient(await Holder.create(), t.fetch);
+    const { idvRequest } = await openApplication(client, PUBLIC_URL);
+    const post = (headers: Record<string, string>) => t.app.request(idvRequest.url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(SAMPLE_IDENTITY) });
+    expect((await post({ origin: 'https://evil.example' })).status).toBe(403);
+    expect((await post({ origin: 'null' })).status).toBe(403);
+    const ok = await post({});
+    expect(ok.status).toBe(200);
+    expect(await ok.json()).toEqual({ status: 'approved' });
+  });
+
   it('keeps the 400-with-errors loop, with a fresh token in the re-rendered form', async () => {
     const t = await makeTestIssuer();
     const client = new WalletClient(await Holder.create(), t.fetch);

@@ -155,5 +155,10 @@ describe('Persona adapter (loopback vendor)', () => {
     expect((await fetch(`${issuer.url}/idv/webhooks/nope`, { method: 'POST', body: '{}' })).status).toBe(404);
     const body = JSON.stringify({ hello: 'world' });
     expect((await persona.deliver(webhookUrl, body, await persona.sign(body, now()))).status).toBe(400);
+    // Vendor events carry the whole inquiry: up to 1 MiB is read (other endpoints stop at 64 KiB).
+    const big = JSON.stringify({ pad: 'x'.repeat(200_000) });
+    expect((await persona.deliver(webhookUrl, big, await persona.sign(big, now()))).status).toBe(400);
+    const huge = JSON.stringify({ pad: 'x'.repeat(1_100_000) });
+    expect((await fetch(webhookUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: huge })).status).toBe(413);
   });
 });
