@@ -157,6 +157,8 @@ async function main() {
       did: issuer.deps.issuer.did,
       idvEndpoint: `${issuer.url}/idv/siopv2/initiate`,
       operatorApi: issuer.deps.config.adminToken ? 'enabled' : 'disabled',
+      idvProvider: issuer.deps.config.idv.provider,
+      outboundWebhooks: issuer.deps.config.idv.outboundWebhookUrl ? 'enabled' : 'disabled',
     }),
   );
   const stop = () => issuer.close().then(() => process.exit(0));

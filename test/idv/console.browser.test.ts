@@ -86,6 +86,7 @@ describe.skipIf(!hasChromium)(title, () => {
     await page.getByLabel('Reason', { exact: true }).fill('document checked by hand');
     await page.getByRole('button', { name: 'Approve' }).click();
     await page.waitForURL(/decided=1$/);
+    expect(await page.getByRole('status').textContent()).toBe('Decision recorded.');
     const main = await page.locator('main').textContent();
     expect(main).toContain('approved');
     const audit = await page.locator('section', { has: page.getByRole('heading', { name: 'Audit trail' }) }).textContent();

@@ -207,7 +207,9 @@ async function applicationPage(c: Context<AppEnv>, session: ConsoleSession, id: 
   );
 }
 
-consoleRoutes.get('/applications/:id', async (c) => applicationPage(c, (await readSession(c)) as ConsoleSession, c.req.param('id')));
+consoleRoutes.get('/applications/:id', async (c) =>
+  applicationPage(c, (await readSession(c)) as ConsoleSession, c.req.param('id'), c.req.query('decided') === '1' ? 'Decision recorded.' : undefined),
+);
 
 consoleRoutes.post('/applications/:id/decision', async (c) => {
   const deps = c.var.deps;
