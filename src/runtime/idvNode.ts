@@ -9,6 +9,7 @@ import type { IdvProvider } from '../idv/provider';
 /**
  * Node wiring of identity verification from the environment (docs/idv.md):
  *   PII_DATA_KEY            32-byte AES key, base64url. Unset: DATA_DIR/pii-data-key (0600), generated (development).
+ *   PII_DATA_KEYS_RETIRED   comma-separated older keys, still used to open records sealed before a rotation.
  *   PERSONA_API_KEY, PERSONA_TEMPLATE_ID, PERSONA_WEBHOOK_SECRETS (comma-separated), PERSONA_API_BASE
  *   IDV_GENERIC_CONFIG      JSON of GenericHmacOptions (without fetch/secrets); IDV_GENERIC_SECRETS (comma-separated)
  *   PFI_WEBHOOK_SECRETS     comma-separated; each signs (one v1= entry per secret)
@@ -48,7 +49,7 @@ export async function idvDepsFromEnv(env: Record<string, string | undefined>, da
   }
   return {
     vendors,
-    vault: await createPiiVault(loadOrCreateDataKey(dataKeyFile, env.PII_DATA_KEY)),
+    vault: await createPiiVault(loadOrCreateDataKey(dataKeyFile, env.PII_DATA_KEY), list(env.PII_DATA_KEYS_RETIRED).map(parseDataKey)),
     outboundSecrets: list(env.PFI_WEBHOOK_SECRETS),
     outboundFetch: fetch,
   };

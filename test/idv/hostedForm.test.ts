@@ -85,6 +85,12 @@ describe('hosted form: PII at rest, retention, erasure, events', () => {
     expect(await vault.open(row.application_id, row.ciphertext)).toMatchObject({ family_name: 'Zyxwvutsrq', document_number: 'ZZ99887766' });
     // Bound to its row: the same ciphertext does not open for another application.
     await expect(vault.open('another-application', row.ciphertext)).rejects.toThrow();
+    // Rotation: a vault with a new key keeps opening records sealed under the retired one.
+    const rotated = await createPiiVault(new Uint8Array(32).fill(10), [key]);
+    expect(rotated.keyId).not.toBe(vault.keyId);
+    expect(rotated.has(row.key_id)).toBe(true);
+    expect(await rotated.open(row.application_id, row.ciphertext, row.key_id)).toMatchObject({ family_name: 'Zyxwvutsrq' });
+    await expect((await createPiiVault(new Uint8Array(32).fill(10))).open(row.application_id, row.ciphertext, row.key_id)).rejects.toThrow(/not configured/);
     expect(row.purge_after).toBe(Math.floor(clock() / 1000) + 7 * 86400);
 
     // Retention: nothing before decision + 7 days, purged after.

@@ -161,8 +161,8 @@ async function applicationPage(c: Context<AppEnv>, session: ConsoleSession, id: 
   const piiRecord = await deps.store.pii.get(id);
   let pii: Record<string, string> | null | 'erased' = null;
   if (piiRecord?.erasedAt) pii = 'erased';
-  else if (piiRecord?.ciphertext && deps.idv.vault && piiRecord.keyId === deps.idv.vault.keyId) {
-    pii = (await deps.idv.vault.open(id, piiRecord.ciphertext)) as Record<string, string>;
+  else if (piiRecord?.ciphertext && deps.idv.vault?.has(piiRecord.keyId)) {
+    pii = (await deps.idv.vault.open(id, piiRecord.ciphertext, piiRecord.keyId)) as Record<string, string>;
     await deps.store.audit.record({ applicationId: id, actor: `console:${session.name}`, action: 'pii.viewed', at: Math.floor(deps.clock() / 1000) });
   }
   const audit = await deps.store.audit.listForApplication(id);
