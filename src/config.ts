@@ -71,14 +71,33 @@ export interface IssuerConfig {
    * requests (§8.3, §9.2). Draft-13 wallets poll on `issuance_pending` instead.
    */
   deferredIntervalSeconds: number;
+  /** Identity verification (docs/idv.md). */
+  idv: {
+    /** Provider whose webview the IDV Request `url` leads to: `hosted` (the built-in form) or a vendor name (env IDV_PROVIDER). */
+    provider: string;
+    /** Days PII is kept after a decision before it is purged (env PII_RETENTION_DAYS). */
+    retentionDays: number;
+    /** Largest incoming IDV vendor webhook, in bytes (vendors include the whole verification). */
+    webhookMaxBodyBytes: number;
+    /** Outbound webhooks to the PFI's systems (env PFI_WEBHOOK_URL); undefined: events are kept in the outbox only. */
+    outboundWebhookUrl?: string;
+    /** Delivery attempts before an outbound event is marked failed. */
+    outboundMaxAttempts: number;
+    /** First retry delay in seconds; doubles per attempt up to outboundMaxBackoffSeconds. */
+    outboundBackoffSeconds: number;
+    outboundMaxBackoffSeconds: number;
+    /** Review console session lifetime, in seconds. */
+    consoleSessionSeconds: number;
+  };
 }
 
 export type IssuerDidMethod = 'web' | 'dht' | 'jwk';
 export const ISSUER_DID_METHODS: readonly IssuerDidMethod[] = ['web', 'dht', 'jwk'];
 
-export type IssuerConfigInput = Partial<Omit<IssuerConfig, 'ttl' | 'credential' | 'rateLimits'>> & {
+export type IssuerConfigInput = Partial<Omit<IssuerConfig, 'ttl' | 'credential' | 'rateLimits' | 'idv'>> & {
   publicUrl: string;
   rateLimits?: Partial<IssuerConfig['rateLimits']>;
+  idv?: Partial<IssuerConfig['idv']>;
   ttl?: Partial<IssuerConfig['ttl']>;
   credential?: Partial<IssuerConfig['credential']>;
 };
@@ -105,6 +124,15 @@ export const DEFAULTS = {
   rateLimits: { enabled: true, windowSeconds: 60, perIp: 300, perClient: 30 },
   didMethod: 'web',
   deferredIntervalSeconds: 5,
+  idv: {
+    provider: 'hosted',
+    retentionDays: 30,
+    webhookMaxBodyBytes: 1024 * 1024,
+    outboundMaxAttempts: 12,
+    outboundBackoffSeconds: 30,
+    outboundMaxBackoffSeconds: 6 * 60 * 60,
+    consoleSessionSeconds: 8 * 60 * 60,
+  },
 } as const;
 
 /** Drops undefined members, so an unset environment variable never hides a default. */
@@ -130,5 +158,6 @@ export function resolveConfig(input: IssuerConfigInput): IssuerConfig {
     rateLimits: { ...DEFAULTS.rateLimits, ...defined(input.rateLimits) },
     didMethod: input.didMethod ?? DEFAULTS.didMethod,
     deferredIntervalSeconds: input.deferredIntervalSeconds ?? DEFAULTS.deferredIntervalSeconds,
+    idv: { ...DEFAULTS.idv, ...defined(input.idv) },
   };
 }

@@ -12,6 +12,8 @@ import { jsonLogger, type AppDeps, type IssuerIdentity, type Logger } from './ht
 import { issuerUrls } from './http/paths';
 import { createRateLimiter } from './http/rateLimit';
 import { createStore, type Database } from './store/store';
+import { emptyIdvDeps, type IdvDeps } from './idv/deps';
+import { createPiiVault } from './idv/piiVault';
 
 /**
  * Wires an issuer from its parts. Runtimes supply the database, crypto, keys, clock and
@@ -53,6 +55,8 @@ export interface BuildIssuerOptions {
   didMethods?: ResolverRegistry;
   /** How to read the client's IP address from a request (runtime-specific). */
   clientAddress?: AppDeps['clientAddress'];
+  /** IDV vendors, PII vault, outbound webhook secrets (docs/idv.md). Default: hosted form only, a per-process PII key. */
+  idv?: IdvDeps;
 }
 
 /**
@@ -113,6 +117,14 @@ export async function buildIssuer(options: BuildIssuerOptions) {
     logger: options.logger ?? jsonLogger(),
     rateLimiter: createRateLimiter(),
     clientAddress: options.clientAddress,
+    idv: options.idv ?? emptyIdvDeps(),
   };
+  if (config.idv.provider !== 'hosted' && !deps.idv.vendors.has(config.idv.provider)) {
+    throw new Error(`IDV_PROVIDER ${config.idv.provider} is not configured (docs/idv.md)`);
+  }
+  if (!deps.idv.vault) {
+    // No configured data key: PII sealed now cannot be read after a restart (tests, demos).
+    deps.idv = { ...deps.idv, vault: await createPiiVault(crypto.getRandomValues(new Uint8Array(32))) };
+  }
   return { app: createApp(deps), deps };
 }

@@ -9,6 +9,8 @@ import { adminRoutes } from './routes/admin';
 import { credentialRoutes } from './routes/credential';
 import { deferredRoutes } from './routes/deferred';
 import { idvFormRoutes } from './routes/idvForm';
+import { idvWebhookRoutes } from './routes/idvWebhook';
+import { consoleRoutes } from './routes/console';
 import { authorizationServerMetadata, credentialIssuerMetadata, didDocumentResponse, metadataRoutes } from './routes/metadata';
 import { nonceRoutes } from './routes/nonce';
 import { notificationRoutes } from './routes/notification';
@@ -40,15 +42,13 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
       ms: Date.now() - started,
     });
   });
-  app.use(
-    '*',
-    bodyLimit({
-      maxSize: deps.config.maxBodyBytes,
-      onError: () => {
-        throw new PayloadTooLarge('request body is too large');
-      },
-    }),
-  );
+  const tooLarge = () => {
+    throw new PayloadTooLarge('request body is too large');
+  };
+  const defaultLimit = bodyLimit({ maxSize: deps.config.maxBodyBytes, onError: tooLarge });
+  // IDV vendor webhooks carry the whole verification object (JSON:API `included`): a larger limit.
+  const webhookLimit = bodyLimit({ maxSize: deps.config.idv.webhookMaxBodyBytes, onError: tooLarge });
+  app.use('*', (c, next) => (c.req.method === 'POST' && c.req.path.includes('/idv/webhooks/') ? webhookLimit(c, next) : defaultLimit(c, next)));
 
   const api = new Hono<AppEnv>();
   api.route('/', metadataRoutes);
@@ -60,6 +60,8 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   api.route('/', nonceRoutes);
   api.route('/', notificationRoutes);
   api.route(PATHS.admin, adminRoutes);
+  api.route('/', idvWebhookRoutes);
+  api.route(PATHS.console, consoleRoutes);
 
   // did:web document: /.well-known/did.json, or <path>/did.json when PUBLIC_URL has a path.
   app.get(didWebDocumentPath(deps.config.publicUrl), (c) => didDocumentResponse(c.var.deps));

@@ -6,6 +6,7 @@ import type { DIDDocument } from '../did/types';
 import type { Context } from 'hono';
 import type { Store } from '../store/store';
 import type { RateLimiter } from './rateLimit';
+import type { IdvDeps } from '../idv/deps';
 
 /** Structured log lines. Callers pass no PII and no secrets: ids, codes and counts only. */
 export interface Logger {
@@ -37,6 +38,8 @@ export interface AppDeps {
   rateLimiter: RateLimiter;
   /** The client's IP address as the runtime sees it (socket, or a trusted proxy header). */
   clientAddress?: (c: Context) => string | undefined;
+  /** Identity verification: providers, the PII vault, outbound webhook signing (src/idv/deps.ts). */
+  idv: IdvDeps;
 }
 
 export type AppEnv = {

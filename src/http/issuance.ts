@@ -7,6 +7,7 @@ import { signKcc, type Evidence } from '../protocol/kcc';
 import type { AccessTokenRecord, Application } from '../store/store';
 import { nowSeconds, type AppDeps } from './context';
 import { issuerUrls } from './paths';
+import { emitEvent } from '../idv/service';
 
 /** Verifies the bearer access token and returns its grant record (not revoked, not expired). */
 export async function authenticateAccessToken(deps: AppDeps, authorization: string | undefined): Promise<AccessTokenRecord> {
@@ -66,6 +67,19 @@ export function credentialRecord(application: Application, credential: { id: str
 /** Records an immediately issued credential (before it is returned, so every credential handed out is on record). */
 export async function recordCredential(deps: AppDeps, application: Application, credential: { id: string; jwt: string; issuedAt: number; expiresAt: number }) {
   await deps.store.issuedCredentials.record({ ...credentialRecord(application, credential), transactionId: null });
+  await announceCredentialIssued(deps, application, credential, false);
+}
+
+/** Outbound webhook to the PFI's systems (docs/idv.md); the credential id makes it idempotent. */
+export async function announceCredentialIssued(deps: AppDeps, application: Application, credential: { id: string; issuedAt: number; expiresAt: number }, deferred: boolean) {
+  await emitEvent(deps, 'credential.issued', credential.id, {
+    credential_id: credential.id,
+    application_id: application.id,
+    applicant_did: application.applicantDid,
+    deferred,
+    issued_at: new Date(credential.issuedAt * 1000).toISOString(),
+    expires_at: new Date(credential.expiresAt * 1000).toISOString(),
+  });
 }
 
 function parseEvidence(text: string | null): Evidence[] {

@@ -17,6 +17,8 @@ export const PATHS = {
   notification: '/oid4vci/notification',
   kccSchema: '/schemas/kcc.schema.json',
   admin: '/admin',
+  idvWebhook: '/idv/webhooks/:provider',
+  console: '/console',
   health: '/healthz',
 } as const;
 

@@ -33,6 +33,8 @@ export function renderIdvForm(input: {
   issuerName: string;
   values?: Record<string, string>;
   errors?: FieldErrors;
+  /** Double-submit CSRF token (also in the idv_csrf cookie). */
+  csrfToken?: string;
 }): string {
   const values = input.values ?? {};
   const errors = input.errors ?? {};
@@ -81,6 +83,7 @@ ${control}
 <p>${escapeHtml(input.issuerName)} needs these details to issue your Known Customer Credential.</p>
 ${summary}
 <form method="post" action="${escapeHtml(input.action)}">
+${input.csrfToken ? `<input type="hidden" name="csrf_token" value="${escapeHtml(input.csrfToken)}">` : ''}
 ${fields}
 <button type="submit">Submit</button>
 </form>`,

@@ -1,5 +1,6 @@
 import type { IdvOutcome } from '../store/store';
 import type { IdentityFields } from './fields';
+import type { IdvResult } from './provider';
 
 /**
  * The sandbox IDV provider (the default): deterministic decisions on test values, like a
@@ -16,4 +17,20 @@ export function sandboxDecision(fields: IdentityFields, defaultTier: string): Id
   if (family === 'declined') return { ...base, status: 'rejected', reason: 'sandbox: declined test value' };
   if (family === 'review') return { ...base, status: 'review', reason: 'sandbox: manual review test value' };
   return { ...base, status: 'approved', tier: defaultTier };
+}
+
+/** The same sandbox decision as a normalised provider result (src/idv/provider.ts). */
+export function sandboxResult(fields: IdentityFields, defaultTier: string, applicationId: string, now: number): IdvResult {
+  const decision = sandboxDecision(fields, defaultTier);
+  const state = decision.status === 'approved' ? 'approved' : decision.status === 'rejected' ? 'declined' : 'needs_review';
+  return {
+    state,
+    reasonCodes: decision.reason ? [`sandbox:${state}`] : [],
+    final: state !== 'needs_review',
+    checks: [{ kind: 'document', result: 'passed', detail: [fields.document_type] }],
+    countryOfResidence: fields.country_of_residence,
+    tier: decision.tier,
+    verifiedAt: now,
+    vendorReference: applicationId,
+  };
 }

@@ -15,6 +15,9 @@ import { createNodeCryptoProvider } from './nodeCrypto';
 import { createSafeFetch } from './safeFetch';
 import { loadOrCreateKeys } from './keyFile';
 import { openSqlite } from './sqlite';
+import type { IdvDeps } from '../idv/deps';
+import { startBackgroundJobs } from './dispatcher';
+import { idvDepsFromEnv } from './idvNode';
 
 /**
  * The Node runtime: the only place (with src/runtime/*) that reads process.env or touches
@@ -28,6 +31,8 @@ import { openSqlite } from './sqlite';
  *   RATE_LIMITS (on | off), RATE_LIMIT_PER_IP (300/min), RATE_LIMIT_PER_CLIENT (30/min),
  *   ISSUER_DID_METHOD (web | dht | jwk), ISSUER_DID_DHT_IDENTITY_JWK (did:dht with ISSUER_PRIVATE_JWK).
  *   SIGHUP reloads the key file (after `npm run keys -- rotate`). See docs/dids-and-keys.md.
+ *   Identity verification (docs/idv.md): IDV_PROVIDER, PII_DATA_KEY, PII_RETENTION_DAYS, PERSONA_*,
+ *   IDV_GENERIC_CONFIG, IDV_GENERIC_SECRETS, PFI_WEBHOOK_URL, PFI_WEBHOOK_SECRETS, WEBHOOK_DISPATCH_INTERVAL_MS.
  */
 export interface NodeIssuerOptions {
   port?: number;
@@ -52,6 +57,12 @@ export interface NodeIssuerOptions {
   didDhtRepublishMs?: number;
   /** fetch used to PUT the did:dht packet to the gateway (operator-configured, so not the SSRF-safe one). */
   publishFetch?: typeof fetch;
+  /** IDV vendors, PII vault, outbound webhooks (default: from the environment given, key file in DATA_DIR). */
+  idv?: IdvDeps;
+  /** Environment for idvDepsFromEnv when `idv` is not given (default: none, i.e. hosted form only). */
+  idvEnv?: Record<string, string | undefined>;
+  /** Background jobs (outbound webhooks, PII retention) period in ms (WEBHOOK_DISPATCH_INTERVAL_MS, 5000); 0 disables. */
+  backgroundIntervalMs?: number;
 }
 
 /** The client's address: the socket peer, or the hop our own proxy appended to X-Forwarded-For. */
@@ -147,6 +158,7 @@ export async function startNodeIssuer(options: NodeIssuerOptions) {
     logger,
     didMethods: nodeDidMethods(options),
     clientAddress: nodeClientAddress(options.trustProxy ?? false),
+    idv: options.idv ?? (await idvDepsFromEnv(options.idvEnv ?? {}, join(options.dataDir, 'pii-data-key'))),
   });
   appFetch = (req) => issuer.app.fetch(req);
   const clock = options.clock ?? Date.now;
@@ -171,6 +183,8 @@ export async function startNodeIssuer(options: NodeIssuerOptions) {
       republishTimer.unref();
     }
   }
+  const interval = options.backgroundIntervalMs ?? 5000;
+  const jobs = interval > 0 ? startBackgroundJobs(issuer.deps, { intervalMs: interval }) : undefined;
   return {
     ...issuer,
     url: publicUrl,
@@ -194,8 +208,10 @@ export async function startNodeIssuer(options: NodeIssuerOptions) {
       if (didMethod === 'dht') await publish();
       return identity;
     },
+    jobs,
     async close() {
       if (republishTimer) clearInterval(republishTimer);
+      await jobs?.stop();
       await new Promise<void>((ok) => {
         if (!server) return ok();
         server.close(() => ok());
@@ -258,6 +274,8 @@ async function main() {
     didDhtGateway: env.DID_DHT_GATEWAY || undefined,
     trustProxy: env.TRUST_PROXY === 'true',
     logger: env.LOG_LEVEL === 'silent' ? silentLogger : jsonLogger(),
+    idvEnv: env,
+    backgroundIntervalMs: env.WEBHOOK_DISPATCH_INTERVAL_MS ? Number(env.WEBHOOK_DISPATCH_INTERVAL_MS) : undefined,
     config: {
       publicUrl: env.PUBLIC_URL || `http://localhost:${port}`,
       adminToken: env.ADMIN_TOKEN,
@@ -266,6 +284,11 @@ async function main() {
         enabled: env.RATE_LIMITS !== 'off',
         perIp: env.RATE_LIMIT_PER_IP ? Number(env.RATE_LIMIT_PER_IP) : undefined,
         perClient: env.RATE_LIMIT_PER_CLIENT ? Number(env.RATE_LIMIT_PER_CLIENT) : undefined,
+      },
+      idv: {
+        ...(env.IDV_PROVIDER ? { provider: env.IDV_PROVIDER } : {}),
+        ...(env.PII_RETENTION_DAYS ? { retentionDays: Number(env.PII_RETENTION_DAYS) } : {}),
+        ...(env.PFI_WEBHOOK_URL ? { outboundWebhookUrl: env.PFI_WEBHOOK_URL } : {}),
       },
     },
   });
@@ -280,6 +303,8 @@ async function main() {
       ...(issuer.didDhtPublished !== undefined ? { didDhtPublished: issuer.didDhtPublished } : {}),
       idvEndpoint: `${issuer.url}/idv/siopv2/initiate`,
       operatorApi: issuer.deps.config.adminToken ? 'enabled' : 'disabled',
+      idvProvider: issuer.deps.config.idv.provider,
+      outboundWebhooks: issuer.deps.config.idv.outboundWebhookUrl ? 'enabled' : 'disabled',
     }),
   );
   process.on('SIGHUP', () => {

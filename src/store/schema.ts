@@ -144,3 +144,119 @@ export const notifications = sqliteTable(
   },
   (t) => [index('notifications_application').on(t.applicationId)],
 );
+
+// ---- Identity verification (issue 5): provider sessions, vendor events, PII vault, audit, outbox ----
+
+/**
+ * One IDV session per application: which provider, the normalised state
+ * (created → in_progress → processing → approved | declined | needs_review |
+ * resubmission_requested | expired | abandoned), the vendor's reference and the time of the
+ * newest vendor event applied (ms), so an older delivery never overwrites a newer one.
+ */
+export const idvSessions = sqliteTable(
+  'idv_sessions',
+  {
+    applicationId: text('application_id').primaryKey(),
+    provider: text('provider').notNull(),
+    state: text('state').notNull(),
+    vendorReference: text('vendor_reference'),
+    idempotencyKey: text('idempotency_key').notNull(),
+    webviewUrl: text('webview_url'),
+    /** Event time (ms) of the newest event applied; 0 before any. */
+    lastEventAt: integer('last_event_at').notNull(),
+    /** The normalised outcome (JSON, no PII). */
+    outcome: text('outcome'),
+    createdAt: integer('created_at').notNull(),
+    updatedAt: integer('updated_at').notNull(),
+  },
+  (t) => [uniqueIndex('idv_sessions_vendor_reference').on(t.provider, t.vendorReference)],
+);
+
+/** Every vendor webhook accepted (deduplicated on provider + event id) and what it did. */
+export const idvEvents = sqliteTable(
+  'idv_events',
+  {
+    /** `<provider>:<vendor event id>`. */
+    id: text('id').primaryKey(),
+    provider: text('provider').notNull(),
+    applicationId: text('application_id'),
+    vendorReference: text('vendor_reference'),
+    type: text('type').notNull(),
+    /** Event time (ms) as the vendor states it. */
+    occurredAt: integer('occurred_at').notNull(),
+    receivedAt: integer('received_at').notNull(),
+    /** applied | stale | redecision | unknown_session | ignored */
+    disposition: text('disposition'),
+    stateAfter: text('state_after'),
+  },
+  (t) => [index('idv_events_application').on(t.applicationId)],
+);
+
+/** PII the hosted form collected, AES-256-GCM encrypted; erased on purge or operator request. */
+export const idvPii = sqliteTable(
+  'idv_pii',
+  {
+    applicationId: text('application_id').primaryKey(),
+    keyId: text('key_id').notNull(),
+    /** base64url(iv ‖ ciphertext ‖ tag); null once erased. */
+    ciphertext: text('ciphertext'),
+    createdAt: integer('created_at').notNull(),
+    /** Seconds; set when the application is decided (decision + retention days). */
+    purgeAfter: integer('purge_after'),
+    erasedAt: integer('erased_at'),
+    erasedReason: text('erased_reason'),
+  },
+  (t) => [index('idv_pii_purge_after').on(t.purgeAfter)],
+);
+
+/** Who did what to an application, when. Kept when PII is erased. */
+export const auditLog = sqliteTable(
+  'audit_log',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    applicationId: text('application_id'),
+    actor: text('actor').notNull(),
+    action: text('action').notNull(),
+    /** JSON, no PII. */
+    detail: text('detail'),
+    at: integer('at').notNull(),
+  },
+  (t) => [index('audit_log_application').on(t.applicationId, t.at)],
+);
+
+/** Outbound webhooks to the PFI's systems: a durable outbox, retried with backoff. */
+export const outboxEvents = sqliteTable(
+  'outbox_events',
+  {
+    /** The event id the receiver deduplicates on (evt_…). */
+    id: text('id').primaryKey(),
+    type: text('type').notNull(),
+    /** The JSON body delivered, exactly. */
+    body: text('body').notNull(),
+    createdAt: integer('created_at').notNull(),
+    attempts: integer('attempts').notNull(),
+    nextAttemptAt: integer('next_attempt_at').notNull(),
+    /** A dispatcher's claim on the event until this time (seconds). */
+    leaseUntil: integer('lease_until'),
+    deliveredAt: integer('delivered_at'),
+    /** Set when retries are exhausted. */
+    failedAt: integer('failed_at'),
+    lastError: text('last_error'),
+  },
+  (t) => [index('outbox_due').on(t.deliveredAt, t.failedAt, t.nextAttemptAt)],
+);
+
+/** Delivery log: one row per attempt. */
+export const webhookDeliveries = sqliteTable(
+  'webhook_deliveries',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    eventId: text('event_id').notNull(),
+    attempt: integer('attempt').notNull(),
+    statusCode: integer('status_code'),
+    error: text('error'),
+    durationMs: integer('duration_ms').notNull(),
+    at: integer('at').notNull(),
+  },
+  (t) => [index('webhook_deliveries_event').on(t.eventId)],
+);

@@ -1,6 +1,7 @@
 import { and, asc, eq, gt, isNull, lt, sql } from 'drizzle-orm';
 import type { BaseSQLiteDatabase } from 'drizzle-orm/sqlite-core';
 import * as schema from './schema';
+import { createIdvRepositories } from './idvStore';
 
 /**
  * Repositories over drizzle's SQLite core, so the same code runs on better-sqlite3 (Node)
@@ -110,6 +111,8 @@ export function createStore(db: Database) {
   };
 
   return {
+    // Issue 5: IDV sessions, vendor events, PII vault, audit trail, outbound-webhook outbox.
+    ...createIdvRepositories(db),
     siopRequests: {
       async create(row: typeof siopRequests.$inferInsert): Promise<void> {
         await q.insertSiopRequest.run({ presentationDefinitionId: null, ...row });

@@ -167,10 +167,15 @@ export class WalletClient {
 
   /** Submits identity data to the IDV form as the webview would; returns the final page's URL. */
   async submitIdvForm(url: string, fields: Record<string, string>): Promise<{ status: number; location?: string; body: string }> {
+    // Like the webview: load the form first, keep its CSRF cookie, send the hidden token back.
+    const page = await this.fetch(url, { redirect: 'manual' });
+    const pageBody = await page.text();
+    const cookie = (page.headers.get('set-cookie') ?? '').split(';')[0];
+    const csrf = /name="csrf_token" value="([^"]+)"/.exec(pageBody)?.[1];
     const res = await this.fetch(url, {
       method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams(fields).toString(),
+      headers: { 'content-type': 'application/x-www-form-urlencoded', ...(cookie ? { cookie } : {}) },
+      body: new URLSearchParams({ ...(csrf ? { csrf_token: csrf } : {}), ...fields }).toString(),
       redirect: 'manual',
     });
     const location = res.headers.get('location') ?? undefined;

@@ -1,3 +1,4 @@
+import type { Context } from 'hono';
 import Database from 'better-sqlite3';
 import type { ResolverRegistry } from 'did-resolver';
 import { drizzle } from 'drizzle-orm/better-sqlite3';
@@ -11,6 +12,7 @@ import { MIGRATIONS_DIR } from '../../src/runtime/sqlite';
 import * as schema from '../../src/store/schema';
 import type { Database as StoreDb } from '../../src/store/store';
 import type { Fetch } from '../../src/wallet/client';
+import type { IdvDeps } from '../../src/idv/deps';
 
 export const PUBLIC_URL = 'http://issuer.test';
 export const ADMIN_TOKEN = 'test-admin-token-0123456789';
@@ -46,6 +48,10 @@ export async function makeTestIssuer(
     keys?: IssuerKey[];
     /** Extra applicant DID resolvers (did:web, did:dht), as the Node runtime passes. */
     didMethods?: ResolverRegistry;
+    /** IDV vendors, PII vault, outbound webhooks (default: hosted form only). */
+    idv?: IdvDeps;
+    /** How the app reads a client's address (rate-limit tests). */
+    clientAddress?: (c: Context) => string | undefined;
   } = {},
 ) {
   const sqlite = new Database(options.file ?? ':memory:');
@@ -62,6 +68,8 @@ export async function makeTestIssuer(
     clock: options.clock,
     logger: options.logger ?? silentLogger,
     didMethods: options.didMethods,
+    idv: options.idv,
+    clientAddress: options.clientAddress,
   });
   /** A wallet-side fetch wired straight into the app (no server). */
   const fetch: Fetch = async (input, init) => issuer.app.request(input, init);

@@ -3,7 +3,8 @@ import { z } from 'zod';
 import { Conflict, InvalidRequest, NotFound, Unauthorized } from '../../protocol/errors';
 import type { Application } from '../../store/store';
 import { readJsonObject } from '../body';
-import { nowSeconds, type AppEnv } from '../context';
+import { type AppEnv } from '../context';
+import { eraseApplicantPii, recordOperatorDecision } from '../../idv/service';
 
 /**
  * Operator API (behind ADMIN_TOKEN as a bearer token; disabled when unset): list applications
@@ -72,21 +73,67 @@ adminRoutes.post('/applications/:id/decision', async (c) => {
   const parsed = DecisionWire.safeParse(await readJsonObject(c));
   if (!parsed.success) throw new InvalidRequest('body must be { "decision": "approve" | "reject", "tier"?: string, "reason"?: string }');
   const id = c.req.param('id');
-  const decided = await deps.store.applications.decideReview(
-    id,
-    {
-      status: parsed.data.decision === 'approve' ? 'approved' : 'rejected',
-      tier: parsed.data.tier,
-      reason: parsed.data.reason,
-      decidedBy: 'operator',
-    },
-    nowSeconds(deps),
-  );
-  if (!decided) {
+  const outcome = await recordOperatorDecision(deps, {
+    applicationId: id,
+    decision: parsed.data.decision,
+    tier: parsed.data.tier,
+    reason: parsed.data.reason,
+    actor: 'operator',
+  });
+  if (!outcome.ok) {
+    if (outcome.why === 'not_found') throw new NotFound('no such application');
     const existing = await deps.store.applications.get(id);
-    if (!existing) throw new NotFound('no such application');
-    throw new Conflict(`application is ${existing.status}, not awaiting review`);
+    throw new Conflict(`application is ${existing?.status}, not awaiting review`);
   }
+  const decided = outcome.application;
   deps.logger.info('application_decided', { requestId: c.var.requestId, applicationId: id, status: decided.status });
   return c.json(toWire(decided));
+});
+
+/** The audit trail of one application: who did what, when (kept after PII erasure). */
+adminRoutes.get('/applications/:id/audit', async (c) => {
+  const deps = c.var.deps;
+  const id = c.req.param('id');
+  if (!(await deps.store.applications.get(id))) throw new NotFound('no such application');
+  const entries = await deps.store.audit.listForApplication(id);
+  const events = await deps.store.idvEvents.listForApplication(id);
+  return c.json({
+    audit: entries.map((e) => ({ at: new Date(e.at * 1000).toISOString(), actor: e.actor, action: e.action, detail: e.detail ? JSON.parse(e.detail) : null })),
+    idv_events: events.map((e) => ({ id: e.id, type: e.type, occurred_at: new Date(e.occurredAt).toISOString(), disposition: e.disposition, state_after: e.stateAfter })),
+  });
+});
+
+const EraseWire = z.object({ reason: z.string().min(1).max(200) });
+
+/** Erases one applicant's PII on request (e.g. a GDPR art. 17 request); the audit trail stays. */
+adminRoutes.post('/applications/:id/erase-pii', async (c) => {
+  const deps = c.var.deps;
+  const parsed = EraseWire.safeParse(await readJsonObject(c));
+  if (!parsed.success) throw new InvalidRequest('body must be { "reason": string }');
+  const id = c.req.param('id');
+  if (!(await deps.store.applications.get(id))) throw new NotFound('no such application');
+  const erased = await eraseApplicantPii(deps, id, 'operator', parsed.data.reason);
+  deps.logger.info('pii_erased', { requestId: c.var.requestId, applicationId: id, erased });
+  return c.json({ application_id: id, erased });
+});
+
+/** The outbound-webhook outbox and its delivery log. */
+adminRoutes.get('/webhooks/events', async (c) => {
+  const store = c.var.deps.store;
+  const events = await store.outbox.list(100);
+  return c.json({
+    events: await Promise.all(
+      events.map(async (e) => ({
+        id: e.id,
+        type: e.type,
+        created_at: new Date(e.createdAt * 1000).toISOString(),
+        attempts: e.attempts,
+        delivered_at: e.deliveredAt ? new Date(e.deliveredAt * 1000).toISOString() : null,
+        failed_at: e.failedAt ? new Date(e.failedAt * 1000).toISOString() : null,
+        next_attempt_at: new Date(e.nextAttemptAt * 1000).toISOString(),
+        last_error: e.lastError,
+        deliveries: (await store.outbox.deliveries(e.id)).map((d) => ({ attempt: d.attempt, status: d.statusCode, error: d.error, ms: d.durationMs, at: new Date(d.at * 1000).toISOString() })),
+      })),
+    ),
+  });
 });

@@ -2,7 +2,7 @@ import { Hono } from 'hono';
 import { CredentialRequestDenied, InvalidTransactionId, IssuancePending } from '../../protocol/errors';
 import { readJsonObject } from '../body';
 import { nowSeconds, type AppEnv } from '../context';
-import { authenticateAccessToken, credentialRecord, signKnownCustomerCredential, v1CredentialsResponse, v1DeferredResponse } from '../issuance';
+import { announceCredentialIssued, authenticateAccessToken, credentialRecord, signKnownCustomerCredential, v1CredentialsResponse, v1DeferredResponse } from '../issuance';
 import { PATHS } from '../paths';
 import { enforceRateLimit, rateLimitByIp } from '../rateLimit';
 
@@ -40,6 +40,7 @@ deferredRoutes.post(PATHS.deferredCredential, rateLimitByIp('credential'), async
   const credential = await signKnownCustomerCredential(deps, application);
   const won = await deps.store.transactions.completeWithCredential(transaction.id, credentialRecord(application, credential), nowSeconds(deps));
   if (!won) throw new InvalidTransactionId('transaction_id was already used');
+  await announceCredentialIssued(deps, application, credential, true);
   deps.logger.info('credential_issued', { requestId: c.var.requestId, applicationId: application.id, deferred: true, profile: transaction.profile });
   if (transaction.profile === 'v1') return c.json(await v1CredentialsResponse(deps, grant, credential));
   return c.json({ credential: credential.jwt });

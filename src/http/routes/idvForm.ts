@@ -2,11 +2,15 @@ import { Hono, type Context } from 'hono';
 import { digestSecret } from '../../crypto/hash';
 import { validateIdentityFields } from '../../idv/fields';
 import { FORM_CSS, renderIdvForm, renderMessagePage } from '../../idv/pages';
-import { sandboxDecision } from '../../idv/sandbox';
+import { sandboxDecision, sandboxResult } from '../../idv/sandbox';
+import { HOSTED_PROVIDER } from '../../idv/hostedForm';
+import { applyResult, startVendorSession } from '../../idv/service';
+import { checkFormCsrf, issueFormCsrf } from '../../idv/csrf';
 import { readFormOrJson } from '../body';
 import { nowSeconds, type AppDeps, type AppEnv } from '../context';
 import { PATHS, issuerUrls } from '../paths';
 import { enforceRateLimit, rateLimitByIp } from '../rateLimit';
+import type { Application } from '../../store/store';
 
 /**
  * The hosted IDV form (spec "PII collected by PFI": loop until 200; 400 with errors).
@@ -30,7 +34,7 @@ function wantsJsonResponse(c: Context<AppEnv>): boolean {
   return (c.req.header('content-type') ?? '').startsWith('application/json') || (c.req.header('accept') ?? '').startsWith('application/json');
 }
 
-type FormState = { ok: true } | { ok: false; status: 404 | 410 | 409; title: string; message: string };
+type FormState = { ok: true; application: Application } | { ok: false; status: 404 | 410 | 409; title: string; message: string };
 
 async function formState(deps: AppDeps, token: string): Promise<FormState> {
   const application = token.length <= 100 ? await deps.store.applications.findByFormToken(digestSecret(token)) : undefined;
@@ -39,7 +43,7 @@ async function formState(deps: AppDeps, token: string): Promise<FormState> {
     return { ok: false, status: 409, title: 'Already submitted', message: 'Your details were already submitted. You can close this window.' };
   }
   if (application.formExpiresAt <= nowSeconds(deps)) return { ok: false, status: 410, title: 'Link expired', message: 'This verification link has expired. Please start again from your wallet.' };
-  return { ok: true };
+  return { ok: true, application };
 }
 
 idvFormRoutes.get(PATHS.idvCss, (c) => c.body(FORM_CSS, 200, { 'Content-Type': 'text/css; charset=utf-8', 'Cache-Control': 'public, max-age=3600' }));
@@ -56,7 +60,18 @@ idvFormRoutes.get(PATHS.idvForm, rateLimitByIp('idv'), async (c) => {
   const urls = issuerUrls(deps.config.publicUrl);
   htmlHeaders(c);
   if (!state.ok) return c.html(renderMessagePage({ title: state.title, message: state.message, cssHref: urls.idvCss }), state.status);
-  return c.html(renderIdvForm({ action: urls.idvForm(token), cssHref: urls.idvCss, issuerName: deps.config.clientName }));
+  const vendor = deps.config.idv.provider === HOSTED_PROVIDER ? undefined : deps.idv.vendors.get(deps.config.idv.provider);
+  if (vendor) {
+    // spec "PII collected by IDV vendor": the webview continues at the vendor's session.
+    try {
+      return c.redirect(await startVendorSession(deps, vendor, state.application, urls.idvForm(token), urls.idvFinish), 303);
+    } catch (e) {
+      deps.logger.error('idv_session_failed', { requestId: c.var.requestId, provider: vendor.name, message: String((e as Error).message).slice(0, 200) });
+      return c.html(renderMessagePage({ title: 'Try again later', message: 'Identity verification is unavailable right now. Please try again in a few minutes.', cssHref: urls.idvCss }), 503);
+    }
+  }
+  const csrfToken = issueFormCsrf(c, deps.config.publicUrl);
+  return c.html(renderIdvForm({ action: urls.idvForm(token), cssHref: urls.idvCss, issuerName: deps.config.clientName, csrfToken }));
 });
 
 idvFormRoutes.post(PATHS.idvForm, rateLimitByIp('idv'), async (c) => {
@@ -71,13 +86,21 @@ idvFormRoutes.post(PATHS.idvForm, rateLimitByIp('idv'), async (c) => {
     if (json) return c.json({ error: state.status === 404 ? 'not_found' : 'invalid_request', error_description: state.message }, state.status);
     return c.html(renderMessagePage({ title: state.title, message: state.message, cssHref: urls.idvCss }), state.status);
   }
-  const { body } = await readFormOrJson(c);
+  const { kind, body } = await readFormOrJson(c);
+  const csrf = checkFormCsrf(c, deps.config.publicUrl, kind, body.csrf_token);
+  if (!csrf.ok) {
+    deps.logger.warn('idv_form_csrf_rejected', { requestId: c.var.requestId, why: csrf.why });
+    if (json) return c.json({ error: 'invalid_request', error_description: 'cross-site or stale form submission' }, 403);
+    return c.html(renderMessagePage({ title: 'Please try again', message: 'This form could not be accepted. Reload the page and submit it again.', cssHref: urls.idvCss }), 403);
+  }
+  delete body.csrf_token;
   const today = new Date(deps.clock()).toISOString().slice(0, 10);
   const result = validateIdentityFields(body, today);
   if (!result.ok) {
     if (json) return c.json({ error: 'invalid_request', error_description: 'some fields are invalid', errors: result.errors }, 400);
     const values = Object.fromEntries(Object.entries(body).filter(([, v]) => typeof v === 'string')) as Record<string, string>;
-    return c.html(renderIdvForm({ action: urls.idvForm(token), cssHref: urls.idvCss, issuerName: deps.config.clientName, values, errors: result.errors }), 400);
+    const csrfToken = issueFormCsrf(c, deps.config.publicUrl);
+    return c.html(renderIdvForm({ action: urls.idvForm(token), cssHref: urls.idvCss, issuerName: deps.config.clientName, values, errors: result.errors, csrfToken }), 400);
   }
   const outcome = sandboxDecision(result.fields, deps.config.credential.defaultTier);
   const application = await deps.store.applications.submitIdv(digestSecret(token), outcome, nowSeconds(deps));
@@ -86,6 +109,18 @@ idvFormRoutes.post(PATHS.idvForm, rateLimitByIp('idv'), async (c) => {
     if (json) return c.json({ error: 'invalid_request', error_description: message }, 409);
     return c.html(renderMessagePage({ title: 'Already submitted', message, cssHref: urls.idvCss }), 409);
   }
+  // PII stays inside the IDV module, sealed (AES-256-GCM); only KCC fields went to `applications`.
+  const vault = deps.idv.vault;
+  if (vault) {
+    await deps.store.pii.store({ applicationId: application.id, keyId: vault.keyId, ciphertext: await vault.seal(application.id, result.fields), createdAt: nowSeconds(deps) });
+  }
+  await applyResult(deps, {
+    applicationId: application.id,
+    provider: HOSTED_PROVIDER,
+    result: sandboxResult(result.fields, deps.config.credential.defaultTier, application.id, deps.clock()),
+    eventAt: deps.clock(),
+    actor: 'applicant',
+  });
   deps.logger.info('idv_submitted', { requestId: c.var.requestId, applicationId: application.id, status: application.status });
   if (json) return c.json({ status: application.status });
   return c.redirect(urls.idvFinish, 303);

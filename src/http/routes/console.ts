@@ -1,0 +1,246 @@
+import { Hono, type Context } from 'hono';
+import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
+import { base64urlDecodeToString, base64urlEncode } from '../../crypto/base64url';
+import { CONSOLE_CSS, renderApplication, renderLogin, renderQueue } from '../../idv/consolePages';
+import { HOSTED_PROVIDER } from '../../idv/hostedForm';
+import type { IdvResult } from '../../idv/provider';
+import { eraseApplicantPii, recordOperatorDecision } from '../../idv/service';
+import { hmacSha256, timingSafeEqual, toHex } from '../../idv/webhookSignature';
+import { readFormOrJson } from '../body';
+import type { AppDeps, AppEnv } from '../context';
+import { PATHS } from '../paths';
+
+/**
+ * The manual-review console for compliance staff (HTML, served by the issuer). Sign-in is
+ * built on ADMIN_TOKEN: the operator gives their name and the token; the session is a cookie
+ * `<base64url({name, exp})>.<hex HMAC-SHA256(ADMIN_TOKEN, "console-session|" + payload)>`
+ * (HttpOnly, SameSite=Strict, path /console). Every POST carries a CSRF token derived from
+ * the session (HMAC) and is refused cross-site. Decisions and erasures go through
+ * src/idv/service.ts, which writes the audit trail (who, what, when).
+ * Disabled (404) when ADMIN_TOKEN is unset.
+ */
+export const consoleRoutes = new Hono<AppEnv>();
+
+const COOKIE = 'kcc_console';
+const CSP = "default-src 'none'; style-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+const enc = new TextEncoder();
+
+interface ConsoleSession {
+  name: string;
+  exp: number;
+  raw: string;
+}
+
+function base(deps: AppDeps): string {
+  return `${new URL(deps.config.publicUrl).pathname.replace(/\/+$/, '')}${PATHS.console}`;
+}
+
+async function mac(deps: AppDeps, purpose: string, value: string): Promise<string> {
+  return toHex(await hmacSha256(deps.config.adminToken as string, enc.encode(`${purpose}|${value}`)));
+}
+
+async function readSession(c: Context<AppEnv>): Promise<ConsoleSession | undefined> {
+  const deps = c.var.deps;
+  const raw = getCookie(c, COOKIE);
+  if (!raw || raw.length > 1000) return undefined;
+  const [payload, sig] = raw.split('.');
+  if (!payload || !sig) return undefined;
+  if (!timingSafeEqual(enc.encode(sig), enc.encode(await mac(deps, 'console-session', payload)))) return undefined;
+  try {
+    const { name, exp } = JSON.parse(base64urlDecodeToString(payload)) as { name: string; exp: number };
+    if (typeof name !== 'string' || typeof exp !== 'number' || exp <= Math.floor(deps.clock() / 1000)) return undefined;
+    return { name, exp, raw };
+  } catch {
+    return undefined;
+  }
+}
+
+const csrfFor = (deps: AppDeps, session: ConsoleSession) => mac(deps, 'console-csrf', session.raw);
+
+function pageHeaders(c: Context<AppEnv>) {
+  c.header('Content-Security-Policy', CSP);
+  c.header('Cache-Control', 'no-store');
+  c.header('Referrer-Policy', 'same-origin');
+  c.header('X-Frame-Options', 'DENY');
+}
+
+function sameOrigin(c: Context<AppEnv>): boolean {
+  if (c.req.header('sec-fetch-site') === 'cross-site') return false;
+  const origin = c.req.header('origin');
+  if (origin === 'null') return c.req.header('sec-fetch-site') === 'same-origin';
+  return !origin || origin === new URL(c.var.deps.config.publicUrl).origin;
+}
+
+consoleRoutes.use('*', async (c, next) => {
+  if (!c.var.deps.config.adminToken) return c.json({ error: 'not_found', error_description: 'the review console is disabled (ADMIN_TOKEN is not set)' }, 404);
+  pageHeaders(c);
+  await next();
+});
+
+consoleRoutes.get('/console.css', (c) => c.body(CONSOLE_CSS, 200, { 'Content-Type': 'text/css; charset=utf-8', 'Cache-Control': 'private, max-age=300' }));
+
+consoleRoutes.get('/login', (c) => c.html(renderLogin({ action: `${base(c.var.deps)}/login`, cssHref: `${base(c.var.deps)}/console.css` })));
+
+consoleRoutes.post('/login', async (c) => {
+  const deps = c.var.deps;
+  const b = base(deps);
+  if (!sameOrigin(c)) return c.html(renderLogin({ action: `${b}/login`, cssHref: `${b}/console.css`, error: 'Cross-site sign-in refused.' }), 403);
+  const { body } = await readFormOrJson(c);
+  const name = typeof body.operator === 'string' ? body.operator.trim() : '';
+  const token = typeof body.token === 'string' ? body.token : '';
+  const tokenOk = timingSafeEqual(enc.encode(await mac(deps, 'login', token)), enc.encode(await mac(deps, 'login', deps.config.adminToken as string)));
+  if (!tokenOk || !/^[\p{L}\p{N} .@_-]{1,64}$/u.test(name)) {
+    deps.logger.warn('console_login_failed', { requestId: c.var.requestId });
+    return c.html(renderLogin({ action: `${b}/login`, cssHref: `${b}/console.css`, error: 'Name or token not accepted.' }), 401);
+  }
+  const exp = Math.floor(deps.clock() / 1000) + deps.config.idv.consoleSessionSeconds;
+  const payload = base64urlEncode(JSON.stringify({ name, exp }));
+  setCookie(c, COOKIE, `${payload}.${await mac(deps, 'console-session', payload)}`, {
+    httpOnly: true,
+    sameSite: 'Strict',
+    secure: deps.config.publicUrl.startsWith('https:'),
+    path: b,
+    maxAge: deps.config.idv.consoleSessionSeconds,
+  });
+  await deps.store.audit.record({ applicationId: null, actor: `console:${name}`, action: 'console.login', at: Math.floor(deps.clock() / 1000) });
+  return c.redirect(`${b}?status=review`, 303);
+});
+
+// Everything below needs a session.
+consoleRoutes.use('*', async (c, next) => {
+  const session = await readSession(c);
+  if (!session) return c.redirect(`${base(c.var.deps)}/login`, 303);
+  if (c.req.method === 'POST') {
+    if (!sameOrigin(c)) return c.text('cross-site request refused', 403);
+  }
+  await next();
+});
+
+async function requireCsrf(c: Context<AppEnv>, session: ConsoleSession, field: unknown): Promise<boolean> {
+  return typeof field === 'string' && timingSafeEqual(enc.encode(field), enc.encode(await csrfFor(c.var.deps, session)));
+}
+
+consoleRoutes.post('/logout', async (c) => {
+  const session = (await readSession(c)) as ConsoleSession;
+  const { body } = await readFormOrJson(c);
+  if (!(await requireCsrf(c, session, body.csrf_token))) return c.text('invalid CSRF token', 403);
+  deleteCookie(c, COOKIE, { path: base(c.var.deps) });
+  return c.redirect(`${base(c.var.deps)}/login`, 303);
+});
+
+const ISO = (s: number | null) => (s ? new Date(s * 1000).toISOString().replace('.000Z', 'Z') : null);
+
+consoleRoutes.get('/', async (c) => {
+  const deps = c.var.deps;
+  const session = (await readSession(c)) as ConsoleSession;
+  const q = (k: string, max: number) => (c.req.query(k) ?? '').trim().slice(0, max);
+  const filters = { status: q('status', 10), provider: q('provider', 40), country: q('country', 2).toUpperCase(), q: q('q', 300) };
+  if (filters.status && !['review', 'pending', 'approved', 'rejected'].includes(filters.status)) filters.status = '';
+  const rows = await deps.store.applicationStatus.search({ status: filters.status || undefined, provider: filters.provider || undefined, country: filters.country || undefined, q: filters.q || undefined });
+  const b = base(deps);
+  return c.html(
+    renderQueue({
+      cssHref: `${b}/console.css`,
+      operator: session.name,
+      logoutAction: `${b}/logout`,
+      csrf: await csrfFor(deps, session),
+      baseHref: b,
+      filters,
+      providers: [HOSTED_PROVIDER, ...deps.idv.vendors.keys()],
+      rows: rows.map((r) => ({ id: r.id, applicantDid: r.applicantDid, status: r.status, provider: r.idvProvider, country: r.countryOfResidence, tier: r.tier, updatedAt: ISO(r.updatedAt) ?? '' })),
+    }),
+  );
+});
+
+async function applicationPage(c: Context<AppEnv>, session: ConsoleSession, id: string, notice?: string, status: 200 | 400 | 409 = 200) {
+  const deps = c.var.deps;
+  const application = await deps.store.applications.get(id);
+  if (!application) return c.text('no such application', 404);
+  const idvSession = await deps.store.idvSessions.get(id);
+  const outcome = idvSession?.outcome ? (JSON.parse(idvSession.outcome) as IdvResult & { evidence?: { kind: string; checks: string[] }[] }) : undefined;
+  const piiRecord = await deps.store.pii.get(id);
+  let pii: Record<string, string> | null | 'erased' = null;
+  if (piiRecord?.erasedAt) pii = 'erased';
+  else if (piiRecord?.ciphertext && deps.idv.vault?.has(piiRecord.keyId)) {
+    pii = (await deps.idv.vault.open(id, piiRecord.ciphertext, piiRecord.keyId)) as Record<string, string>;
+    await deps.store.audit.record({ applicationId: id, actor: `console:${session.name}`, action: 'pii.viewed', at: Math.floor(deps.clock() / 1000) });
+  }
+  const audit = await deps.store.audit.listForApplication(id);
+  const b = base(deps);
+  const tiers = [...new Set([application.tier, deps.config.credential.defaultTier].filter((t): t is string => !!t))];
+  return c.html(
+    renderApplication({
+      cssHref: `${b}/console.css`,
+      operator: session.name,
+      logoutAction: `${b}/logout`,
+      csrf: await csrfFor(deps, session),
+      backHref: `${b}?status=review`,
+      decisionAction: `${b}/applications/${encodeURIComponent(id)}/decision`,
+      eraseAction: `${b}/applications/${encodeURIComponent(id)}/erase-pii`,
+      notice,
+      application: {
+        id: application.id,
+        applicant_did: application.applicantDid,
+        status: application.status,
+        credential_configuration_id: application.credentialConfigurationId,
+        idv_provider: application.idvProvider,
+        country_of_residence: application.countryOfResidence,
+        tier: application.tier,
+        decision_reason: application.decisionReason,
+        decided_by: application.decidedBy,
+        decided_at: ISO(application.decidedAt),
+        created_at: ISO(application.createdAt),
+      },
+      idv: idvSession
+        ? {
+            state: idvSession.state,
+            vendorReference: idvSession.vendorReference,
+            reasonCodes: outcome?.reasonCodes ?? [],
+            checks: (outcome?.evidence ?? []).map((ev) => `${ev.kind} (${ev.checks.join(', ')})`),
+          }
+        : null,
+      pii,
+      tiers,
+      audit: audit.map((a) => ({ at: ISO(a.at) ?? '', actor: a.actor, action: a.action, detail: a.detail ?? '' })),
+    }),
+    status,
+  );
+}
+
+consoleRoutes.get('/applications/:id', async (c) =>
+  applicationPage(c, (await readSession(c)) as ConsoleSession, c.req.param('id'), c.req.query('decided') === '1' ? 'Decision recorded.' : undefined),
+);
+
+consoleRoutes.post('/applications/:id/decision', async (c) => {
+  const deps = c.var.deps;
+  const session = (await readSession(c)) as ConsoleSession;
+  const id = c.req.param('id');
+  const { body } = await readFormOrJson(c);
+  if (!(await requireCsrf(c, session, body.csrf_token))) return c.text('invalid CSRF token', 403);
+  const decision = body.decision === 'approve' || body.decision === 'reject' ? body.decision : undefined;
+  const tier = typeof body.tier === 'string' && /^[\w .-]{1,64}$/.test(body.tier) ? body.tier : undefined;
+  const reason = typeof body.reason === 'string' ? body.reason.trim().slice(0, 500) : '';
+  const overrule = body.overrule === 'true';
+  if (!decision) return applicationPage(c, session, id, 'Choose approve or reject.', 400);
+  if (overrule && !reason) return applicationPage(c, session, id, 'A reason is required to overrule a decision.', 400);
+  const outcome = await recordOperatorDecision(deps, { applicationId: id, decision, tier: decision === 'approve' ? tier : undefined, reason: reason || undefined, actor: `console:${session.name}`, overrule });
+  if (!outcome.ok) {
+    if (outcome.why === 'not_found') return c.text('no such application', 404);
+    return applicationPage(c, session, id, 'This application is no longer awaiting review (someone else decided it).', 409);
+  }
+  deps.logger.info('application_decided', { requestId: c.var.requestId, applicationId: id, status: outcome.application.status, via: 'console' });
+  return c.redirect(`${base(deps)}/applications/${encodeURIComponent(id)}?decided=1`, 303);
+});
+
+consoleRoutes.post('/applications/:id/erase-pii', async (c) => {
+  const deps = c.var.deps;
+  const session = (await readSession(c)) as ConsoleSession;
+  const id = c.req.param('id');
+  const { body } = await readFormOrJson(c);
+  if (!(await requireCsrf(c, session, body.csrf_token))) return c.text('invalid CSRF token', 403);
+  const reason = typeof body.reason === 'string' ? body.reason.trim() : '';
+  if (!reason) return applicationPage(c, session, id, 'A reason is required.', 400);
+  if (!(await deps.store.applications.get(id))) return c.text('no such application', 404);
+  await eraseApplicantPii(deps, id, `console:${session.name}`, reason);
+  return c.redirect(`${base(deps)}/applications/${encodeURIComponent(id)}`, 303);
+});

@@ -1,0 +1,199 @@
+import { escapeHtml as e } from './pages';
+
+/**
+ * HTML of the manual-review console (src/http/routes/console.ts): server-rendered, no
+ * scripts, our own stylesheet only (CSP `default-src 'none'; style-src 'self'`).
+ */
+export interface ConsoleRow {
+  id: string;
+  applicantDid: string;
+  status: string;
+  provider: string | null;
+  country: string | null;
+  tier: string | null;
+  updatedAt: string;
+}
+
+function layout(title: string, cssHref: string, body: string, operator?: string, logoutAction?: string, csrf?: string): string {
+  const who = operator
+    ? `<form class="logout" method="post" action="${e(logoutAction ?? '')}"><input type="hidden" name="csrf_token" value="${e(csrf ?? '')}"><span>Signed in as <strong>${e(operator)}</strong></span> <button type="submit">Sign out</button></form>`
+    : '';
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="referrer" content="same-origin">
+<title>${e(title)} – KCC review console</title>
+<link rel="stylesheet" href="${e(cssHref)}">
+</head>
+<body>
+<header><span class="brand">KCC review console</span>${who}</header>
+<main>
+${body}
+</main>
+</body>
+</html>`;
+}
+
+export function renderLogin(input: { action: string; cssHref: string; error?: string }): string {
+  return layout(
+    'Sign in',
+    input.cssHref,
+    `<h1>Sign in</h1>
+${input.error ? `<p class="error" role="alert">${e(input.error)}</p>` : ''}
+<form method="post" action="${e(input.action)}">
+<label for="operator">Your name</label>
+<input id="operator" name="operator" required maxlength="64" autocomplete="username">
+<label for="token">Operator token</label>
+<input id="token" name="token" type="password" required autocomplete="current-password">
+<button type="submit">Sign in</button>
+</form>`,
+  );
+}
+
+export function renderQueue(input: {
+  cssHref: string;
+  operator: string;
+  logoutAction: string;
+  csrf: string;
+  baseHref: string;
+  filters: { status: string; provider: string; country: string; q: string };
+  providers: string[];
+  rows: ConsoleRow[];
+}): string {
+  const f = input.filters;
+  const statusOptions = ['', 'review', 'pending', 'approved', 'rejected']
+    .map((s) => `<option value="${s}"${f.status === s ? ' selected' : ''}>${s || 'any'}</option>`)
+    .join('');
+  const providerOptions = ['', ...input.providers].map((p) => `<option value="${e(p)}"${f.provider === p ? ' selected' : ''}>${e(p || 'any')}</option>`).join('');
+  const rows = input.rows.length
+    ? input.rows
+        .map(
+          (r) => `<tr>
+<td><a href="${e(`${input.baseHref}/applications/${encodeURIComponent(r.id)}`)}">${e(r.id)}</a></td>
+<td class="did">${e(r.applicantDid)}</td><td><span class="status status-${e(r.status)}">${e(r.status)}</span></td>
+<td>${e(r.provider ?? '')}</td><td>${e(r.country ?? '')}</td><td>${e(r.tier ?? '')}</td><td>${e(r.updatedAt)}</td></tr>`,
+        )
+        .join('\n')
+    : '<tr><td colspan="7">No applications match.</td></tr>';
+  return layout(
+    'Applications',
+    input.cssHref,
+    `<h1>Applications</h1>
+<form class="filters" method="get" action="${e(input.baseHref)}">
+<label for="f-status">Status</label><select id="f-status" name="status">${statusOptions}</select>
+<label for="f-provider">Provider</label><select id="f-provider" name="provider">${providerOptions}</select>
+<label for="f-country">Country</label><input id="f-country" name="country" maxlength="2" value="${e(f.country)}">
+<label for="f-q">Application id or DID</label><input id="f-q" name="q" maxlength="300" value="${e(f.q)}">
+<button type="submit">Filter</button>
+</form>
+<table>
+<caption>${input.rows.length} application(s)</caption>
+<thead><tr><th scope="col">Application</th><th scope="col">Applicant DID</th><th scope="col">Status</th><th scope="col">Provider</th><th scope="col">Country</th><th scope="col">Tier</th><th scope="col">Updated</th></tr></thead>
+<tbody>
+${rows}
+</tbody>
+</table>`,
+    input.operator,
+    input.logoutAction,
+    input.csrf,
+  );
+}
+
+export function renderApplication(input: {
+  cssHref: string;
+  operator: string;
+  logoutAction: string;
+  csrf: string;
+  backHref: string;
+  decisionAction: string;
+  eraseAction: string;
+  notice?: string;
+  application: Record<string, string | null>;
+  idv: { state: string; reasonCodes: string[]; checks: string[]; vendorReference: string | null } | null;
+  pii: Record<string, string> | null | 'erased';
+  tiers: string[];
+  audit: { at: string; actor: string; action: string; detail: string }[];
+}): string {
+  const a = input.application;
+  const facts = Object.entries(a)
+    .map(([k, v]) => `<dt>${e(k)}</dt><dd>${e(v ?? '—')}</dd>`)
+    .join('');
+  const idv = input.idv
+    ? `<dl><dt>IDV state</dt><dd>${e(input.idv.state)}</dd><dt>Vendor reference</dt><dd>${e(input.idv.vendorReference ?? '—')}</dd><dt>Reason codes</dt><dd>${e(input.idv.reasonCodes.join(', ') || '—')}</dd><dt>Checks passed</dt><dd>${e(input.idv.checks.join(', ') || '—')}</dd></dl>`
+    : '<p>No IDV session.</p>';
+  const pii =
+    input.pii === 'erased'
+      ? '<p>Personal data was erased.</p>'
+      : input.pii
+        ? `<dl>${Object.entries(input.pii)
+            .map(([k, v]) => `<dt>${e(k)}</dt><dd>${e(v)}</dd>`)
+            .join('')}</dl>`
+        : '<p>No personal data held by the issuer (collected by the IDV vendor).</p>';
+  const status = a.status ?? '';
+  const decided = status === 'approved' || status === 'rejected';
+  const tierOptions = input.tiers.map((t) => `<option value="${e(t)}">${e(t)}</option>`).join('');
+  const decision =
+    status === 'review' || decided
+      ? `<section aria-labelledby="decide-h"><h2 id="decide-h">${decided ? 'Overrule the decision' : 'Decide'}</h2>
+<form method="post" action="${e(input.decisionAction)}" class="decide">
+<input type="hidden" name="csrf_token" value="${e(input.csrf)}">
+${decided ? '<input type="hidden" name="overrule" value="true">' : ''}
+<label for="tier">Tier (when approving)</label><select id="tier" name="tier">${tierOptions}</select>
+<label for="reason">Reason</label><input id="reason" name="reason" maxlength="500" ${decided ? 'required' : ''}>
+<div class="buttons">
+${status !== 'approved' ? '<button type="submit" name="decision" value="approve" class="approve">Approve</button>' : ''}
+${status !== 'rejected' ? '<button type="submit" name="decision" value="reject" class="reject">Reject</button>' : ''}
+</div>
+</form></section>`
+      : `<p>This application is ${e(status)}: nothing to decide yet.</p>`;
+  const erase =
+    input.pii && input.pii !== 'erased'
+      ? `<section aria-labelledby="erase-h"><h2 id="erase-h">Erase personal data</h2>
+<form method="post" action="${e(input.eraseAction)}">
+<input type="hidden" name="csrf_token" value="${e(input.csrf)}">
+<label for="erase-reason">Reason (e.g. data subject request reference)</label><input id="erase-reason" name="reason" required maxlength="200">
+<button type="submit" class="reject">Erase</button>
+</form></section>`
+      : '';
+  const audit = input.audit.length
+    ? input.audit.map((r) => `<tr><td>${e(r.at)}</td><td>${e(r.actor)}</td><td>${e(r.action)}</td><td class="detail">${e(r.detail)}</td></tr>`).join('\n')
+    : '<tr><td colspan="4">No entries.</td></tr>';
+  return layout(
+    `Application ${a.id ?? ''}`,
+    input.cssHref,
+    `<p><a href="${e(input.backHref)}">← Back to the queue</a></p>
+<h1>Application <span class="mono">${e(a.id ?? '')}</span></h1>
+${input.notice ? `<p class="notice" role="status">${e(input.notice)}</p>` : ''}
+<div class="grid">
+<section aria-labelledby="app-h"><h2 id="app-h">Application</h2><dl>${facts}</dl></section>
+<section aria-labelledby="idv-h"><h2 id="idv-h">Verification</h2>${idv}<h3>Personal data</h3>${pii}</section>
+</div>
+${decision}
+${erase}
+<section aria-labelledby="audit-h"><h2 id="audit-h">Audit trail</h2>
+<table><thead><tr><th scope="col">When</th><th scope="col">Who</th><th scope="col">What</th><th scope="col">Detail</th></tr></thead><tbody>
+${audit}
+</tbody></table></section>`,
+    input.operator,
+    input.logoutAction,
+    input.csrf,
+  );
+}
+
+export const CONSOLE_CSS = `*{box-sizing:border-box}body{margin:0;font:15px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#1b1b1b;background:#f6f7f9}
+header{display:flex;justify-content:space-between;align-items:center;padding:.5rem 1rem;background:#1e293b;color:#fff}
+header .brand{font-weight:700}header form{margin:0}header button{padding:.25rem .75rem}
+main{max-width:72rem;margin:0 auto;padding:1rem}h1{font-size:1.4rem}.mono,.did{font-family:ui-monospace,monospace;word-break:break-all}
+label{display:block;font-weight:600;margin:.5rem 0 .25rem}input,select{padding:.5rem;font-size:1rem;border:2px solid #6b7280;border-radius:.25rem;background:#fff;max-width:100%}
+button{padding:.5rem 1rem;font-size:1rem;font-weight:600;border:0;border-radius:.25rem;background:#1d4ed8;color:#fff;cursor:pointer;margin-top:.5rem}
+button.approve{background:#15803d}button.reject{background:#b91c1c}.buttons{display:flex;gap:.5rem}
+input:focus,select:focus,button:focus,a:focus{outline:3px solid #2563eb;outline-offset:2px}
+.filters{display:flex;flex-wrap:wrap;gap:.5rem;align-items:end}.filters label{margin:0}
+table{width:100%;border-collapse:collapse;background:#fff;margin:1rem 0}th,td{border:1px solid #d1d5db;padding:.4rem .5rem;text-align:left;vertical-align:top}
+caption{text-align:left;font-weight:600;padding:.25rem 0}.detail{font-family:ui-monospace,monospace;font-size:.8rem;word-break:break-all}
+.status{padding:.1rem .4rem;border-radius:.25rem;background:#e5e7eb}.status-review{background:#fef3c7}.status-approved{background:#dcfce7}.status-rejected{background:#fee2e2}
+dl{display:grid;grid-template-columns:max-content 1fr;gap:.25rem 1rem}dt{font-weight:600}dd{margin:0;word-break:break-all}
+.grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(22rem,1fr));gap:1rem}section{background:#fff;padding:1rem;border:1px solid #d1d5db;border-radius:.25rem;margin:1rem 0}
+.error{color:#b91c1c;font-weight:600}.notice{background:#dcfce7;padding:.5rem;border-left:4px solid #15803d}`;
