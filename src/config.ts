@@ -49,12 +49,60 @@ export interface IssuerConfig {
   };
   /** Largest request body accepted, in bytes. */
   maxBodyBytes: number;
+  /**
+   * KCC tiers (spec "Multiple Credential Types"): each is a credential configuration in the
+   * issuer metadata and a Presentation Definition at /presentation-definitions/<id>; the
+   * initiation GET selects one with presentation_definition_id. Default: one tier built from
+   * `credential` (id = configurationId, name = defaultTier). See docs/tiers-and-status.md.
+   */
+  tiers: TierConfig[];
+  /** Tier issued when the initiation GET names none. Default: the first tier. */
+  defaultTierId: string;
+  /** Bitstring Status List v1.0 options (see docs/tiers-and-status.md). */
+  statusList: {
+    /** Entries per list (bits); the spec's minimum, 131,072, gives herd privacy. */
+    size: number;
+    /** A new list is opened once this share of the current one is allocated (random indices stay cheap to find). */
+    maxFill: number;
+    /** Cache-Control max-age of the served status list credential, in seconds. */
+    cacheSeconds: number;
+    /** Validity of a signed status list credential, in seconds (relying parties refetch after). */
+    validitySeconds: number;
+  };
+}
+
+/** One KCC tier, a level of KYC diligence (spec "Multiple Credential Types"). */
+export interface TierConfig {
+  /** presentation_definition_id, credential configuration id and Presentation Definition id. */
+  id: string;
+  /** Human-readable name; written into credentialSubject.tier. */
+  name: string;
+  /** Evidence kinds IDV must have verified (evidence[*].kind), e.g. document_verification, sanction_screening. */
+  requiredChecks: string[];
+  /** KCC validity in days. */
+  validityDays: number;
+  /**
+   * How long a check's evidence stays usable, per kind, in days (renewal redoes only the
+   * checks that aged out). A kind not listed ages out with the credential (validityDays).
+   */
+  evidenceMaxAgeDays?: Record<string, number>;
+  /**
+   * Issuers (DIDs) whose KCCs the applicant may present to skip checks already done; the
+   * string "self" stands for this PFI's DID. Empty or absent: the SIOP request carries no
+   * presentation_definition and every check is done in IDV.
+   */
+  acceptsPriorCredentialsFrom?: string[];
+  /** Optional description shown in metadata and the Presentation Definition's purpose. */
+  description?: string;
 }
 
 export type IssuerConfigInput = Partial<Omit<IssuerConfig, 'ttl' | 'credential'>> & {
   publicUrl: string;
   ttl?: Partial<IssuerConfig['ttl']>;
   credential?: Partial<IssuerConfig['credential']>;
+  tiers?: TierConfig[];
+  defaultTierId?: string;
+  statusList?: Partial<IssuerConfig['statusList']>;
 };
 
 export const DEFAULTS = {
@@ -76,7 +124,38 @@ export const DEFAULTS = {
     jurisdictionCountry: 'US',
   },
   maxBodyBytes: 64 * 1024,
+  statusList: {
+    size: 131_072,
+    maxFill: 0.5,
+    cacheSeconds: 300,
+    validitySeconds: 24 * 60 * 60,
+  },
 } as const;
+
+const TIER_ID = /^[A-Za-z0-9._-]{1,64}$/;
+
+function resolveTiers(input: IssuerConfigInput, credential: IssuerConfig['credential']): TierConfig[] {
+  const tiers: TierConfig[] = input.tiers?.length
+    ? input.tiers.map((t) => ({ ...t, requiredChecks: [...t.requiredChecks], acceptsPriorCredentialsFrom: t.acceptsPriorCredentialsFrom ?? [] }))
+    : [
+        {
+          id: credential.configurationId,
+          name: credential.defaultTier,
+          requiredChecks: ['document_verification'],
+          validityDays: credential.validityDays,
+          acceptsPriorCredentialsFrom: [],
+        },
+      ];
+  const seen = new Set<string>();
+  for (const t of tiers) {
+    if (!TIER_ID.test(t.id)) throw new TypeError(`tier id ${JSON.stringify(t.id)} must match ${TIER_ID}`);
+    if (seen.has(t.id)) throw new TypeError(`tier id ${t.id} is declared twice`);
+    seen.add(t.id);
+    if (!t.name) throw new TypeError(`tier ${t.id} needs a name`);
+    if (!(t.validityDays > 0)) throw new TypeError(`tier ${t.id} needs a positive validityDays`);
+  }
+  return tiers;
+}
 
 export function resolveConfig(input: IssuerConfigInput): IssuerConfig {
   const publicUrl = input.publicUrl.replace(/\/+$/, '');
@@ -92,5 +171,18 @@ export function resolveConfig(input: IssuerConfigInput): IssuerConfig {
     clientName: input.clientName ?? DEFAULTS.clientName,
     credential: { ...DEFAULTS.credential, ...input.credential },
     maxBodyBytes: input.maxBodyBytes ?? DEFAULTS.maxBodyBytes,
+    ...resolveTierOptions(input),
   };
+}
+
+function resolveTierOptions(input: IssuerConfigInput): Pick<IssuerConfig, 'tiers' | 'defaultTierId' | 'statusList'> {
+  const credential = { ...DEFAULTS.credential, ...input.credential };
+  const tiers = resolveTiers(input, credential);
+  const defaultTierId = input.defaultTierId ?? tiers[0].id;
+  if (!tiers.some((t) => t.id === defaultTierId)) throw new TypeError(`defaultTierId ${defaultTierId} is not a declared tier`);
+  const statusList = { ...DEFAULTS.statusList, ...input.statusList };
+  // Bitstring Status List v1.0 §6.1: at least 131,072 entries (16 KiB) for herd privacy; whole bytes.
+  if (statusList.size < 131_072 || statusList.size % 8 !== 0) throw new TypeError('statusList.size must be a multiple of 8, at least 131072');
+  if (!(statusList.maxFill > 0 && statusList.maxFill <= 0.9)) throw new TypeError('statusList.maxFill must be in (0, 0.9]');
+  return { tiers, defaultTierId, statusList };
 }

@@ -1,4 +1,4 @@
-import { and, asc, eq, gt, isNull, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, isNotNull, isNull, sql } from 'drizzle-orm';
 import type { BaseSQLiteDatabase } from 'drizzle-orm/sqlite-core';
 import * as schema from './schema';
 
@@ -19,6 +19,9 @@ export type AccessTokenRecord = typeof schema.accessTokens.$inferSelect;
 export type CNonce = typeof schema.cNonces.$inferSelect;
 export type Transaction = typeof schema.transactions.$inferSelect;
 export type IssuedCredential = typeof schema.issuedCredentials.$inferSelect;
+export type CredentialStatusRecord = typeof schema.credentialStatus.$inferSelect;
+export type CredentialStatusEvent = typeof schema.credentialStatusEvents.$inferSelect;
+export type ApplicationPrefill = typeof schema.applicationPrefill.$inferSelect;
 
 /** The IDV outcome as the applications table keeps it (no PII beyond what the KCC carries). */
 export interface IdvOutcome {
@@ -32,6 +35,7 @@ export interface IdvOutcome {
 
 export function createStore(db: Database) {
   const { siopRequests, applications, preAuthorizedCodes, accessTokens, cNonces, transactions, issuedCredentials } = schema;
+  const { statusLists, credentialStatus, credentialStatusEvents, applicationPrefill } = schema;
 
   return {
     siopRequests: {
@@ -45,6 +49,11 @@ export function createStore(db: Database) {
           .set({ consumedAt: now })
           .where(and(eq(siopRequests.nonce, nonce), isNull(siopRequests.consumedAt), gt(siopRequests.expiresAt, now)))
           .returning();
+        return rows[0];
+      },
+      /** Reads a request without consuming it (to verify a response against it first). */
+      async get(nonce: string): Promise<SiopRequest | undefined> {
+        const rows = await db.select().from(siopRequests).where(eq(siopRequests.nonce, nonce)).limit(1);
         return rows[0];
       },
     },
@@ -205,6 +214,99 @@ export function createStore(db: Database) {
       async count(): Promise<number> {
         const rows = await db.select({ n: sql<number>`count(*)` }).from(issuedCredentials);
         return Number(rows[0]?.n ?? 0);
+      },
+      async get(id: string): Promise<IssuedCredential | undefined> {
+        const rows = await db.select().from(issuedCredentials).where(eq(issuedCredentials.id, id)).limit(1);
+        return rows[0];
+      },
+    },
+
+    statusLists: {
+      /** The newest list, created (id 1) on first use. */
+      async current(size: number, now: number): Promise<{ id: number; size: number }> {
+        const rows = await db.select().from(statusLists).orderBy(desc(statusLists.id)).limit(1);
+        if (rows[0]) return rows[0];
+        await db.insert(statusLists).values({ id: 1, size, createdAt: now }).onConflictDoNothing();
+        const again = await db.select().from(statusLists).orderBy(desc(statusLists.id)).limit(1);
+        return again[0];
+      },
+      /** Opens list `id` (idempotent: two concurrent openers agree on it). */
+      async open(id: number, size: number, now: number): Promise<{ id: number; size: number }> {
+        await db.insert(statusLists).values({ id, size, createdAt: now }).onConflictDoNothing();
+        const rows = await db.select().from(statusLists).where(eq(statusLists.id, id)).limit(1);
+        return rows[0];
+      },
+      async get(id: number): Promise<{ id: number; size: number } | undefined> {
+        const rows = await db.select().from(statusLists).where(eq(statusLists.id, id)).limit(1);
+        return rows[0];
+      },
+      async allocatedCount(id: number): Promise<number> {
+        const rows = await db.select({ n: sql<number>`count(*)` }).from(credentialStatus).where(eq(credentialStatus.listId, id));
+        return Number(rows[0]?.n ?? 0);
+      },
+      /** Indices of list `id` whose bit is set for the purpose (revoked, or suspended and not revoked). */
+      async setIndices(id: number, purpose: 'revocation' | 'suspension'): Promise<number[]> {
+        const flag = purpose === 'revocation' ? isNotNull(credentialStatus.revokedAt) : isNotNull(credentialStatus.suspendedAt);
+        const rows = await db.select({ i: credentialStatus.listIndex }).from(credentialStatus).where(and(eq(credentialStatus.listId, id), flag));
+        return rows.map((r) => r.i);
+      },
+    },
+
+    credentialStatus: {
+      /** Claims (list, index) for a credential; false when the index is taken (the caller draws again). */
+      async tryAllocate(row: typeof credentialStatus.$inferInsert): Promise<boolean> {
+        const rows = await db.insert(credentialStatus).values(row).onConflictDoNothing().returning({ id: credentialStatus.credentialId });
+        return rows.length === 1;
+      },
+      async get(credentialId: string): Promise<CredentialStatusRecord | undefined> {
+        const rows = await db.select().from(credentialStatus).where(eq(credentialStatus.credentialId, credentialId)).limit(1);
+        return rows[0];
+      },
+      async listForSubject(subjectDid: string): Promise<CredentialStatusRecord[]> {
+        return db.select().from(credentialStatus).where(eq(credentialStatus.subjectDid, subjectDid)).orderBy(desc(credentialStatus.issuedAt));
+      },
+      /** Revokes (permanent); undefined if unknown or already revoked. */
+      async revoke(credentialId: string, reason: string | null, now: number): Promise<CredentialStatusRecord | undefined> {
+        const rows = await db
+          .update(credentialStatus)
+          .set({ revokedAt: now, revocationReason: reason, updatedAt: now })
+          .where(and(eq(credentialStatus.credentialId, credentialId), isNull(credentialStatus.revokedAt)))
+          .returning();
+        return rows[0];
+      },
+      /** Suspends; undefined if unknown, revoked or already suspended. */
+      async suspend(credentialId: string, reason: string | null, now: number): Promise<CredentialStatusRecord | undefined> {
+        const rows = await db
+          .update(credentialStatus)
+          .set({ suspendedAt: now, suspensionReason: reason, updatedAt: now })
+          .where(and(eq(credentialStatus.credentialId, credentialId), isNull(credentialStatus.revokedAt), isNull(credentialStatus.suspendedAt)))
+          .returning();
+        return rows[0];
+      },
+      /** Lifts a suspension; undefined if unknown, revoked or not suspended. */
+      async reinstate(credentialId: string, now: number): Promise<CredentialStatusRecord | undefined> {
+        const rows = await db
+          .update(credentialStatus)
+          .set({ suspendedAt: null, suspensionReason: null, updatedAt: now })
+          .where(and(eq(credentialStatus.credentialId, credentialId), isNull(credentialStatus.revokedAt), isNotNull(credentialStatus.suspendedAt)))
+          .returning();
+        return rows[0];
+      },
+      async recordEvent(row: typeof credentialStatusEvents.$inferInsert): Promise<void> {
+        await db.insert(credentialStatusEvents).values(row);
+      },
+      async events(credentialId: string): Promise<CredentialStatusEvent[]> {
+        return db.select().from(credentialStatusEvents).where(eq(credentialStatusEvents.credentialId, credentialId)).orderBy(asc(credentialStatusEvents.id));
+      },
+    },
+
+    applicationPrefill: {
+      async create(row: typeof applicationPrefill.$inferInsert): Promise<void> {
+        await db.insert(applicationPrefill).values(row);
+      },
+      async get(applicationId: string): Promise<ApplicationPrefill | undefined> {
+        const rows = await db.select().from(applicationPrefill).where(eq(applicationPrefill.applicationId, applicationId)).limit(1);
+        return rows[0];
       },
     },
   };
