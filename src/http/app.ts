@@ -11,6 +11,8 @@ import { deferredRoutes } from './routes/deferred';
 import { idvFormRoutes } from './routes/idvForm';
 import { authorizationServerMetadata, credentialIssuerMetadata, didDocumentResponse, metadataRoutes } from './routes/metadata';
 import { siopRoutes } from './routes/siop';
+import { presentationDefinitionRoutes } from './routes/presentationDefinitions';
+import { statusListRoutes } from './routes/statusList';
 import { tokenRoutes } from './routes/token';
 
 /**
@@ -55,6 +57,8 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   api.route('/', tokenRoutes);
   api.route('/', credentialRoutes);
   api.route('/', deferredRoutes);
+  api.route('/', presentationDefinitionRoutes);
+  api.route('/', statusListRoutes);
   api.route(PATHS.admin, adminRoutes);
 
   // did:web document: /.well-known/did.json, or <path>/did.json when PUBLIC_URL has a path.

@@ -16,6 +16,9 @@ export const PATHS = {
   kccSchema: '/schemas/kcc.schema.json',
   admin: '/admin',
   health: '/healthz',
+  presentationDefinitions: '/presentation-definitions',
+  presentationDefinition: '/presentation-definitions/:id',
+  statusList: '/status/:listId/:purpose',
 } as const;
 
 export function basePathOf(publicUrl: string): string {
@@ -35,5 +38,7 @@ export function issuerUrls(publicUrl: string) {
     credential: base + PATHS.credential,
     deferredCredential: base + PATHS.deferredCredential,
     kccSchema: base + PATHS.kccSchema,
+    presentationDefinition: (id: string) => `${base}/presentation-definitions/${encodeURIComponent(id)}`,
+    statusList: (listId: number, purpose: string) => `${base}/status/${listId}/${purpose}`,
   };
 }

@@ -4,6 +4,7 @@ import { Conflict, InvalidRequest, NotFound, Unauthorized } from '../../protocol
 import type { Application } from '../../store/store';
 import { readJsonObject } from '../body';
 import { nowSeconds, type AppEnv } from '../context';
+import { adminCredentialRoutes } from './adminCredentials';
 
 /**
  * Operator API (behind ADMIN_TOKEN as a bearer token; disabled when unset): list applications
@@ -90,3 +91,6 @@ adminRoutes.post('/applications/:id/decision', async (c) => {
   deps.logger.info('application_decided', { requestId: c.var.requestId, applicationId: id, status: decided.status });
   return c.json(toWire(decided));
 });
+
+// Issued credentials: status (revoke / suspend / reinstate), behind the same bearer token.
+adminRoutes.route('/credentials', adminCredentialRoutes);

@@ -21,25 +21,31 @@ export function buildCredentialIssuerMetadata(input: {
   displayName: string;
   /** Our KCC signing algorithm(s). */
   credentialSigningAlgs: readonly string[];
+  /** One credential configuration per KCC tier (spec "Multiple Credential Types"); default: configurationId alone. */
+  configurations?: { id: string; name: string; description?: string }[];
 }) {
+  const configurations = input.configurations ?? [{ id: input.configurationId, name: 'Known Customer Credential', description: 'Proof of a completed KYC verification' }];
   return {
     credential_issuer: input.endpoints.credentialIssuer,
     authorization_servers: [input.endpoints.credentialIssuer],
     credential_endpoint: input.endpoints.credentialEndpoint,
     deferred_credential_endpoint: input.endpoints.deferredCredentialEndpoint,
     display: [{ name: input.displayName, locale: 'en-US' }],
-    credential_configurations_supported: {
-      [input.configurationId]: {
+    credential_configurations_supported: Object.fromEntries(
+      configurations.map((configuration) => [
+        configuration.id,
+        {
         format: 'jwt_vc_json',
-        scope: input.configurationId,
+        scope: configuration.id,
         cryptographic_binding_methods_supported: [...BINDING_METHODS],
         credential_signing_alg_values_supported: [...input.credentialSigningAlgs],
         proof_types_supported: { jwt: { proof_signing_alg_values_supported: [...SIGNING_ALGS] } },
         // draft 13 §A.1.1.2: required for jwt_vc_json; wallet libraries pick the credential by it.
         credential_definition: { type: [...KCC_TYPES] },
-        display: [{ name: 'Known Customer Credential', locale: 'en-US', description: 'Proof of a completed KYC verification' }],
-      },
-    },
+        display: [{ name: configuration.name, locale: 'en-US', description: configuration.description ?? 'Proof of a completed KYC verification' }],
+        },
+      ]),
+    ),
   };
 }
 
