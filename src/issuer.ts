@@ -34,6 +34,8 @@ export interface BuildIssuerOptions {
   logger?: Logger;
   /** Extra DID method resolvers (did:web, did:dht) beside the built-in did:jwk and did:key. */
   didMethods?: ResolverRegistry;
+  /** Fetches other issuers' status list credentials (presented KCCs); see AppDeps.statusListFetch. */
+  statusListFetch?: (url: string) => Promise<string>;
 }
 
 export async function createIssuerIdentity(publicUrl: string, keys: IssuerKey[], crypto: CryptoProvider): Promise<IssuerIdentity> {
@@ -61,6 +63,7 @@ export async function buildIssuer(options: BuildIssuerOptions) {
     }),
     clock,
     logger: options.logger ?? jsonLogger(),
+    statusListFetch: options.statusListFetch,
   };
   return { app: createApp(deps), deps };
 }

@@ -32,6 +32,11 @@ export interface AppDeps {
   /** Milliseconds since the epoch. */
   clock: () => number;
   logger: Logger;
+  /**
+   * Fetches another issuer's status list credential (a JWT) when a presented credential
+   * names one; our own lists are built locally. Absent: such credentials are refused (fail closed).
+   */
+  statusListFetch?: (url: string) => Promise<string>;
 }
 
 export type AppEnv = {

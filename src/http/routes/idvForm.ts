@@ -4,6 +4,7 @@ import { validateIdentityFields } from '../../idv/fields';
 import { FORM_CSS, renderIdvForm, renderMessagePage } from '../../idv/pages';
 import { sandboxDecision } from '../../idv/sandbox';
 import { readFormOrJson } from '../body';
+import { idvOutcomeForApplication } from '../presentedCredentials';
 import { nowSeconds, type AppDeps, type AppEnv } from '../context';
 import { PATHS, issuerUrls } from '../paths';
 
@@ -77,7 +78,8 @@ idvFormRoutes.post(PATHS.idvForm, async (c) => {
     const values = Object.fromEntries(Object.entries(body).filter(([, v]) => typeof v === 'string')) as Record<string, string>;
     return c.html(renderIdvForm({ action: urls.idvForm(token), cssHref: urls.idvCss, issuerName: deps.config.clientName, values, errors: result.errors }), 400);
   }
-  const outcome = sandboxDecision(result.fields, deps.config.credential.defaultTier);
+  // Only the checks the selected tier still needs (issue 8: tiers, presented credentials).
+  const outcome = await idvOutcomeForApplication(deps, digestSecret(token), sandboxDecision(result.fields, deps.config.credential.defaultTier), result.fields);
   const application = await deps.store.applications.submitIdv(digestSecret(token), outcome, nowSeconds(deps));
   if (!application) {
     const message = 'Your details were already submitted. You can close this window.';
