@@ -12,7 +12,7 @@ import { decodeStatusList, getBit } from '../protocol/statusList';
  * validator and an optional Presentation Definition. Every check runs; the verdict lists each
  * failure as a reason, so a relying party learns everything wrong at once.
  */
-export type CheckName = 'format' | 'signature' | 'claims' | 'dates' | 'status' | 'issuer_trust' | 'subject' | 'schema' | 'presentation_definition';
+export type CheckName = 'kcc_type' | 'format' | 'signature' | 'claims' | 'dates' | 'status' | 'issuer_trust' | 'subject' | 'schema' | 'presentation_definition';
 
 export interface CheckResult {
   check: CheckName;
@@ -194,7 +194,10 @@ export async function verifyCredentialJwt(token: string, options: VerifyCredenti
 
   if (options.trustedIssuers) {
     if (issuer && options.trustedIssuers.includes(issuer)) pass('issuer_trust', `${issuer} is trusted`);
-    else fail('issuer_trust', `issuer ${issuer ?? '(none)'} is not trusted`);
+    else {
+      const note = issuer?.startsWith('did:jwk:') ? ' (a did:jwk is a bare key, bound to no organisation)' : '';
+      fail('issuer_trust', `issuer ${issuer ?? '(none)'} is not trusted${note}`);
+    }
   }
 
   if (options.expectedSubject !== undefined) {
