@@ -105,6 +105,11 @@ export async function verifyPresentation(input: VerifyPresentationInput): Promis
   };
   const result = evaluateSubmission(input.definition, submission, locate);
   reasons.push(...result.reasons);
+  // A credential that matched no descriptor: say why it also failed verification (e.g. untrusted issuer).
+  for (const [id, vcJwt] of located) {
+    const verdict = credentialVerdicts.get(vcJwt) as CredentialVerdict;
+    if (!result.matched.has(id) && !verdict.ok) reasons.push(...verdict.reasons.map((r) => `credential for ${id}: ${r}`));
+  }
   for (const id of result.matched.keys()) {
     const verdict = credentialVerdicts.get(located.get(id) as string) as CredentialVerdict;
     if (verdict.ok) matchedVerdicts.set(id, verdict);
