@@ -94,7 +94,7 @@ export async function verifyPresentedCredentials(
       skewSeconds: deps.config.clockSkewSeconds,
     },
   });
-  if (!verdict.ok) throw new InvalidRequest(`presented credentials refused: ${verdict.reasons.join('; ').slice(0, 600)}`);
+  if (!verdict.ok) throw new InvalidRequest(`presented credentials refused: ${verdict.reasons.join('; ').slice(0, 1500)}`);
   return [...verdict.matched.values()];
 }
 

@@ -129,7 +129,10 @@ export function evaluateDescriptor(
         if (values.length > 0) break;
       }
       const ok = values.some((v) => matchesFilter(v, field.filter));
-      if (!ok && !field.optional) reasons.push(`${descriptor.id}: no value at ${field.path.join(' | ')} satisfies the filter`);
+      if (!ok && !field.optional) {
+        const filter = field.filter ? ` ${JSON.stringify(field.filter).slice(0, 160)}` : '';
+        reasons.push(`${descriptor.id}: no value at ${field.path.join(' | ')} satisfies the filter${filter}`);
+      }
     } catch (e) {
       if (e instanceof JsonPathError || e instanceof FilterError) reasons.push(`${descriptor.id}: ${e.message}`);
       else throw e;
