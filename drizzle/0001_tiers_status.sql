@@ -36,8 +36,19 @@ CREATE TABLE `credential_status_events` (
 );
 --> statement-breakpoint
 CREATE INDEX `credential_status_events_credential` ON `credential_status_events` (`credential_id`);--> statement-breakpoint
+CREATE TABLE `status_list_cache` (
+	`list_id` integer NOT NULL,
+	`purpose` text NOT NULL,
+	`version` integer NOT NULL,
+	`jwt` text NOT NULL,
+	`expires_at` integer NOT NULL
+);
+--> statement-breakpoint
+CREATE UNIQUE INDEX `status_list_cache_list_purpose` ON `status_list_cache` (`list_id`,`purpose`);--> statement-breakpoint
 CREATE TABLE `status_lists` (
 	`id` integer PRIMARY KEY NOT NULL,
 	`size` integer NOT NULL,
+	`allocated` integer DEFAULT 0 NOT NULL,
+	`version` integer DEFAULT 0 NOT NULL,
 	`created_at` integer NOT NULL
 );

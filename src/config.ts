@@ -1,3 +1,5 @@
+import { z } from 'zod';
+
 /**
  * Every option of the issuer, with its default, in one place (node-oidc-provider style).
  * Runtimes (src/runtime/*) read the environment and pass a partial config; nothing else
@@ -185,4 +187,28 @@ function resolveTierOptions(input: IssuerConfigInput): Pick<IssuerConfig, 'tiers
   if (statusList.size < 131_072 || statusList.size % 8 !== 0) throw new TypeError('statusList.size must be a multiple of 8, at least 131072');
   if (!(statusList.maxFill > 0 && statusList.maxFill <= 0.9)) throw new TypeError('statusList.maxFill must be in (0, 0.9]');
   return { tiers, defaultTierId, statusList };
+}
+
+const TierConfigWire = z.object({
+  id: z.string(),
+  name: z.string(),
+  requiredChecks: z.array(z.string().min(1).max(64)).max(20),
+  validityDays: z.number().positive(),
+  evidenceMaxAgeDays: z.record(z.string(), z.number().positive()).optional(),
+  acceptsPriorCredentialsFrom: z.array(z.string().min(1).max(2000)).max(50).optional(),
+  description: z.string().max(500).optional(),
+});
+const TiersFileWire = z.object({ defaultTierId: z.string().optional(), tiers: z.array(TierConfigWire).min(1).max(20) });
+
+/**
+ * Parses the tiers file (env KCC_TIERS_FILE on Node; a JSON binding on Workers):
+ * `{ "defaultTierId"?: string, "tiers": TierConfig[] }`. See docs/tiers-and-status.md.
+ */
+export function parseTiersConfig(json: unknown): Pick<IssuerConfigInput, 'tiers' | 'defaultTierId'> {
+  const parsed = TiersFileWire.safeParse(json);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new TypeError(`tiers configuration: ${issue?.path.join('.') || 'root'}: ${issue?.message ?? 'invalid'}`);
+  }
+  return { tiers: parsed.data.tiers, defaultTierId: parsed.data.defaultTierId };
 }

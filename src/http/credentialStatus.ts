@@ -36,7 +36,8 @@ export async function allocateCredentialStatus(
   const { size, maxFill } = deps.config.statusList;
   const now = nowSeconds(deps);
   let list = await deps.store.statusLists.current(size, now);
-  if ((await deps.store.statusLists.allocatedCount(list.id)) >= Math.floor(list.size * maxFill)) {
+  // Herd privacy needs room: past maxFill, random draws collide often, so open the next list.
+  while (!(await deps.store.statusLists.reserve(list.id, Math.floor(list.size * maxFill)))) {
     list = await deps.store.statusLists.open(list.id + 1, size, now);
   }
   for (let draw = 0; draw < MAX_DRAWS; draw++) {
@@ -83,6 +84,7 @@ export async function changeCredentialStatus(
     if (!existing) throw new NotFound('no such credential');
     throw new Conflict(`credential is ${statusOf(existing)}; cannot ${action}`);
   }
+  await deps.store.statusLists.bumpVersion(updated.listId);
   await deps.store.credentialStatus.recordEvent({ credentialId, action, reason, actor: options.actor, at: now });
   deps.logger.info('credential_status_changed', { credentialId, action, actor: options.actor });
   return updated;
@@ -126,13 +128,27 @@ export function statusOf(record: CredentialStatusRecord): 'revoked' | 'suspended
   return 'active';
 }
 
-/** The signed status list credential for one list and purpose (jwt_vc_json), or undefined if no such list. */
+/**
+ * The signed status list credential for one list and purpose (jwt_vc_json), or undefined if no
+ * such list. Reused from status_list_cache while the list is unchanged (same version) and the JWT
+ * has more than a quarter of its validity left; rebuilt otherwise (the version is read first, so a
+ * change racing a rebuild only causes one more rebuild).
+ */
 export async function statusListCredential(deps: AppDeps, listId: number, purpose: StatusPurpose): Promise<string | undefined> {
   const list = await deps.store.statusLists.get(listId);
   if (!list) return undefined;
+  const now = nowSeconds(deps);
+  const cached = await deps.store.statusLists.cached(listId, purpose);
+  if (cached && cached.version === list.version && cached.expiresAt - now > deps.config.statusList.validitySeconds / 4) return cached.jwt;
+  const jwt = await buildStatusListCredential(deps, list, purpose, now);
+  await deps.store.statusLists.cache({ listId, purpose, version: list.version, jwt, expiresAt: now + deps.config.statusList.validitySeconds });
+  return jwt;
+}
+
+async function buildStatusListCredential(deps: AppDeps, list: { id: number; size: number }, purpose: StatusPurpose, now: number): Promise<string> {
+  const listId = list.id;
   const bits = new Uint8Array(list.size / 8);
   for (const index of await deps.store.statusLists.setIndices(listId, purpose)) setBit(bits, index);
-  const now = nowSeconds(deps);
   const payload = buildStatusListCredentialPayload({
     url: issuerUrls(deps.config.publicUrl).statusList(listId, purpose),
     issuerDid: deps.issuer.did,

@@ -1,8 +1,8 @@
 import { serve, type ServerType } from '@hono/node-server';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type { IssuerConfigInput } from '../config';
+import { parseTiersConfig, type IssuerConfigInput } from '../config';
 import { algorithmForJwk, type JwsAlgorithm, type PrivateJwk } from '../crypto/keys';
 import { jsonLogger, silentLogger, type Logger } from '../http/context';
 import { buildIssuer, type IssuerKey } from '../issuer';
@@ -21,7 +21,8 @@ import { openSqlite } from './sqlite';
  *   PORT (3000), PUBLIC_URL (http://localhost:$PORT), DATA_DIR (./data), ADMIN_TOKEN (unset:
  *   operator API off), ISSUER_PRIVATE_JWK (a configured signing key, JSON JWK), ISSUER_KEY_ALG
  *   (EdDSA | ES256K, for a generated key), ISSUER_KEYS_FILE (DATA_DIR/issuer-keys.json), SQLITE_SYNCHRONOUS (NORMAL | FULL), LOG_LEVEL (info | silent),
- *   DID_WEB_ALLOW_INSECURE (false), DID_DHT_GATEWAY (https://diddht.tbddev.org).
+ *   DID_WEB_ALLOW_INSECURE (false), DID_DHT_GATEWAY (https://diddht.tbddev.org),
+ *   KCC_TIERS_FILE (unset: one tier from the credential defaults; docs/tiers-and-status.md).
  */
 export interface NodeIssuerOptions {
   port?: number;
@@ -41,6 +42,21 @@ export interface NodeIssuerOptions {
 }
 
 export const DEFAULT_DID_DHT_GATEWAY = 'https://diddht.tbddev.org';
+
+/**
+ * Fetches other issuers' status list credentials (presented KCCs): SSRF-safe, https only
+ * unless DID_WEB_ALLOW_INSECURE, at most 1 MiB.
+ */
+export function nodeStatusListFetch(options: { didWebAllowInsecure?: boolean }) {
+  const insecure = options.didWebAllowInsecure ?? false;
+  const safeFetch = createSafeFetch({ allowPrivate: insecure, allowHttp: insecure, timeoutMs: 5000, maxBytes: 1024 * 1024 });
+  return async (url: string): Promise<string> => {
+    if (!insecure && !url.startsWith('https://')) throw new Error('status list URL is not https');
+    const res = await safeFetch(url, { headers: { accept: 'application/vc+jwt, application/jwt, text/plain' } });
+    if (!res.ok) throw new Error(`status list: HTTP ${res.status}`);
+    return (await res.text()).trim();
+  };
+}
 
 /** did:web (SSRF-safe fetch: public addresses only unless allowed) and did:dht resolvers. */
 export function nodeDidMethods(options: { didWebAllowInsecure?: boolean; didDhtGateway?: string }) {
@@ -75,6 +91,7 @@ export async function startNodeIssuer(options: NodeIssuerOptions) {
     clock: options.clock,
     logger: options.logger ?? jsonLogger(),
     didMethods: nodeDidMethods(options),
+    statusListFetch: nodeStatusListFetch(options),
   });
   appFetch = (req) => issuer.app.fetch(req);
   return {
@@ -124,6 +141,7 @@ async function main() {
       publicUrl: env.PUBLIC_URL || `http://localhost:${port}`,
       adminToken: env.ADMIN_TOKEN,
       clientName: env.ISSUER_NAME,
+      ...(env.KCC_TIERS_FILE ? parseTiersConfig(JSON.parse(readFileSync(env.KCC_TIERS_FILE, 'utf8'))) : {}),
     },
   });
   console.log(

@@ -117,8 +117,25 @@ export const issuedCredentials = sqliteTable(
 export const statusLists = sqliteTable('status_lists', {
   id: integer('id').primaryKey(),
   size: integer('size').notNull(),
+  /** Indices handed out (kept here so allocation never counts rows). */
+  allocated: integer('allocated').notNull().default(0),
+  /** Bumped on every revoke / suspend / reinstate of a credential in the list. */
+  version: integer('version').notNull().default(0),
   createdAt: integer('created_at').notNull(),
 });
+
+/** Signed status list credentials, reused while the list's version is unchanged and the JWT fresh. */
+export const statusListCache = sqliteTable(
+  'status_list_cache',
+  {
+    listId: integer('list_id').notNull(),
+    purpose: text('purpose').notNull(),
+    version: integer('version').notNull(),
+    jwt: text('jwt').notNull(),
+    expiresAt: integer('expires_at').notNull(),
+  },
+  (t) => [uniqueIndex('status_list_cache_list_purpose').on(t.listId, t.purpose)],
+);
 
 /**
  * The status of every KCC issued: its random index in a status list (the same index in the

@@ -35,7 +35,7 @@ export interface IdvOutcome {
 
 export function createStore(db: Database) {
   const { siopRequests, applications, preAuthorizedCodes, accessTokens, cNonces, transactions, issuedCredentials } = schema;
-  const { statusLists, credentialStatus, credentialStatusEvents, applicationPrefill } = schema;
+  const { statusLists, credentialStatus, credentialStatusEvents, applicationPrefill, statusListCache } = schema;
 
   return {
     siopRequests: {
@@ -236,13 +236,36 @@ export function createStore(db: Database) {
         const rows = await db.select().from(statusLists).where(eq(statusLists.id, id)).limit(1);
         return rows[0];
       },
-      async get(id: number): Promise<{ id: number; size: number } | undefined> {
+      async get(id: number): Promise<{ id: number; size: number; version: number } | undefined> {
         const rows = await db.select().from(statusLists).where(eq(statusLists.id, id)).limit(1);
         return rows[0];
       },
-      async allocatedCount(id: number): Promise<number> {
-        const rows = await db.select({ n: sql<number>`count(*)` }).from(credentialStatus).where(eq(credentialStatus.listId, id));
-        return Number(rows[0]?.n ?? 0);
+      /** Reserves one slot in list `id` while fewer than `max` are taken (one conditional UPDATE); false when full. */
+      async reserve(id: number, max: number): Promise<boolean> {
+        const rows = await db
+          .update(statusLists)
+          .set({ allocated: sql`${statusLists.allocated} + 1` })
+          .where(and(eq(statusLists.id, id), sql`${statusLists.allocated} < ${max}`))
+          .returning({ id: statusLists.id });
+        return rows.length === 1;
+      },
+      /** Marks list `id` changed, so its cached status list credentials are rebuilt. */
+      async bumpVersion(id: number): Promise<void> {
+        await db.update(statusLists).set({ version: sql`${statusLists.version} + 1` }).where(eq(statusLists.id, id));
+      },
+      async cached(id: number, purpose: string): Promise<{ version: number; jwt: string; expiresAt: number } | undefined> {
+        const rows = await db
+          .select({ version: statusListCache.version, jwt: statusListCache.jwt, expiresAt: statusListCache.expiresAt })
+          .from(statusListCache)
+          .where(and(eq(statusListCache.listId, id), eq(statusListCache.purpose, purpose)))
+          .limit(1);
+        return rows[0];
+      },
+      async cache(row: typeof statusListCache.$inferInsert): Promise<void> {
+        await db
+          .insert(statusListCache)
+          .values(row)
+          .onConflictDoUpdate({ target: [statusListCache.listId, statusListCache.purpose], set: { version: row.version, jwt: row.jwt, expiresAt: row.expiresAt } });
       },
       /** Indices of list `id` whose bit is set for the purpose (revoked, or suspended and not revoked). */
       async setIndices(id: number, purpose: 'revocation' | 'suspension'): Promise<number[]> {
