@@ -106,6 +106,9 @@ describe('upgrade, renewal and supersession with presented KCCs', () => {
     const prefill = await t.deps.store.applicationPrefill.get(applications[applications.length - 1].id);
     expect(JSON.parse(prefill!.missingChecks)).toEqual(['sanction_screening']);
     expect(JSON.parse(prefill!.supersedes)).toEqual([basicId]);
+    const view = await t.admin(`/applications/${applications[applications.length - 1].id}`);
+    expect(view.body.prefill.missing_checks).toEqual(['sanction_screening']);
+    expect(view.body.prefill.verified_evidence[0]).toMatchObject({ kind: 'document_verification', source: basicId });
 
     const enhanced = vcOf(upgrade.credential as string);
     expect(enhanced.credentialSubject.tier).toBe('Enhanced');
@@ -143,6 +146,12 @@ describe('upgrade, renewal and supersession with presented KCCs', () => {
     expect(vc.credentialSubject.countryOfResidence).toBe('US');
     expect(decodeJwt(renewed.credential as string).payload.exp).toBe(t.nowSeconds() + 180 * DAY);
     expect((await t.admin(`/credentials/${encodeURIComponent(vcOf(first).id)}`)).body.status).toBe('revoked');
+
+    // Asking for the lower tier with the Enhanced KCC: no IDV, and the Enhanced KCC stays valid.
+    const basic = await t.apply(client, 'kcc-basic', [renewed.credential as string]);
+    expect(basic.steps).toContain('idv_skipped');
+    expect(vcOf(basic.credential as string).credentialSubject.tier).toBe('Basic');
+    expect((await t.admin(`/credentials/${encodeURIComponent(vcOf(renewed.credential as string).id)}`)).body.status).toBe('active');
 
     // 100 days after the first screening: sanction screening (90 days) aged out, documents did not.
     t.clock.advance(90 * DAY);

@@ -2,7 +2,7 @@ import type { TierConfig } from '../config';
 import type { DidResolver } from '../did/resolver';
 import { InvalidRequest } from '../protocol/errors';
 import { STATUS_PURPOSES, type StatusPurpose } from '../protocol/statusList';
-import { evidenceMaxAgeDays, priorCredentialDefinition, trustedIssuersOf } from '../protocol/tiers';
+import { evidenceMaxAgeDays, findTier, priorCredentialDefinition, trustedIssuersOf } from '../protocol/tiers';
 import type { CredentialVerdict, StatusListFetcher } from '../verifier/verifyCredential';
 import { verifyPresentation } from '../verifier/verifyPresentation';
 import { nowSeconds, type AppDeps } from './context';
@@ -119,7 +119,12 @@ export async function prefillFromCredentials(deps: AppDeps, tier: TierConfig, ve
     const subject = asRecord(Array.isArray(vc.credentialSubject) ? vc.credentialSubject[0] : vc.credentialSubject);
     if (typeof subject?.countryOfResidence === 'string') countryOfResidence ??= subject.countryOfResidence;
     const ours = v.issuer === deps.issuer.did && id ? await deps.store.credentialStatus.get(id) : undefined;
-    if (ours && id) supersedes.push(id);
+    // The new KCC replaces ours when its tier covers every check of the old one's tier
+    // (upgrade, renewal); a lower tier requested with a higher KCC leaves that KCC alone.
+    if (ours && id) {
+      const oldTier = findTier(deps.config.tiers, ours.tierId);
+      if (!oldTier || oldTier.requiredChecks.every((c) => tier.requiredChecks.includes(c))) supersedes.push(id);
+    }
     const issuedAt = typeof v.payload?.nbf === 'number' ? v.payload.nbf : typeof v.payload?.iat === 'number' ? v.payload.iat : now;
     const recorded = ours ? parseEvidenceRecords(ours.evidence) : [];
     for (const e of Array.isArray(vc.evidence) ? vc.evidence : []) {

@@ -59,7 +59,14 @@ adminRoutes.get('/applications', async (c) => {
 adminRoutes.get('/applications/:id', async (c) => {
   const application = await c.var.deps.store.applications.get(c.req.param('id'));
   if (!application) throw new NotFound('no such application');
-  return c.json(toWire(application));
+  // Issue 8: what presented credentials already covered, and the checks IDV still has to do.
+  const prefill = await c.var.deps.store.applicationPrefill.get(application.id);
+  return c.json({
+    ...toWire(application),
+    ...(prefill
+      ? { prefill: { missing_checks: JSON.parse(prefill.missingChecks), verified_evidence: JSON.parse(prefill.verifiedEvidence), supersedes: JSON.parse(prefill.supersedes) } }
+      : {}),
+  });
 });
 
 const DecisionWire = z.object({
