@@ -132,6 +132,32 @@ describe('upgrade, renewal and supersession with presented KCCs', () => {
     expect(good.code).toBe(0);
   });
 
+  it('asks an upgrading applicant only for the fields the extra check needs', async () => {
+    const t = await makeTieredIssuer();
+    const client = await t.wallet();
+    const basic = (await t.apply(client, 'kcc-basic')).credential as string;
+    const pfi = await client.discover(PUBLIC_URL);
+    const request = await client.initiate(pfi.idvEndpoint, pfi, { presentationDefinitionId: 'kcc-enhanced' });
+    const idv = await client.respond(request, { credentials: [basic] });
+    const html = await (await t.app.request(idv.url)).text();
+    expect(html).toContain('name="family_name"');
+    expect(html).not.toContain('name="document_number"');
+    expect(html).not.toContain('name="document_type"');
+    const person = { given_name: 'Alice', family_name: 'Doe', birthdate: '1990-04-01', country_of_residence: 'US' };
+    const form = await client.submitIdvForm(idv.url, person);
+    expect(form.status).toBe(200);
+    expect(form.location).toContain('finish.html');
+    const offer = idv.credential_offer;
+    const token = await client.token(`${PUBLIC_URL}/oauth2/token`, offer.grants['urn:ietf:params:oauth:grant-type:pre-authorized_code']['pre-authorized_code']);
+    const issued = await client.credential(`${PUBLIC_URL}/oid4vci/credential`, token.access_token, pfi.did, token.c_nonce);
+    const vc = vcOf(issued.credential as string);
+    expect(vc.credentialSubject.tier).toBe('Enhanced');
+    expect(vc.evidence).toEqual([
+      { kind: 'document_verification', checks: ['passport'] },
+      { kind: 'sanction_screening', checks: ['sanctions', 'PEP'] },
+    ]);
+  });
+
   it('renews through the shortened flow: no IDV while evidence is fresh, only aged-out checks otherwise', async () => {
     const t = await makeTieredIssuer();
     const client = await t.wallet();

@@ -8,7 +8,7 @@ import { verifyPresentation } from '../verifier/verifyPresentation';
 import { nowSeconds, type AppDeps } from './context';
 import { statusListCredential, type EvidenceRecord } from './credentialStatus';
 import { parseEvidenceRecords, tierOfApplication } from './issuance';
-import { outcomeForChecks } from '../idv/checks';
+import { fieldsForChecks, outcomeForChecks } from '../idv/checks';
 import type { IdentityFields } from '../idv/fields';
 import type { IdvOutcome } from '../store/store';
 import { issuerUrls } from './paths';
@@ -147,8 +147,15 @@ export async function prefillFromCredentials(deps: AppDeps, tier: TierConfig, ve
  * required checks, or only the missing ones when presented credentials covered the rest.
  */
 export async function idvOutcomeForApplication(deps: AppDeps, formTokenHash: string, outcome: IdvOutcome, fields: IdentityFields): Promise<IdvOutcome> {
+  const found = await checksForForm(deps, formTokenHash);
+  if (!found) return outcome;
+  return outcomeForChecks(outcome, fields, found.checks, found.tier.name);
+}
+
+/** The checks IDV still has to do for the application behind a form token (all the tier's, or the missing ones). */
+export async function checksForForm(deps: AppDeps, formTokenHash: string): Promise<{ tier: TierConfig; checks: string[] } | undefined> {
   const application = await deps.store.applications.findByFormToken(formTokenHash);
-  if (!application) return outcome;
+  if (!application) return undefined;
   const tier = tierOfApplication(deps, application);
   const prefill = await deps.store.applicationPrefill.get(application.id);
   let checks = tier.requiredChecks;
@@ -160,5 +167,11 @@ export async function idvOutcomeForApplication(deps: AppDeps, formTokenHash: str
       // keep every required check
     }
   }
-  return outcomeForChecks(outcome, fields, checks, tier.name);
+  return { tier, checks };
+}
+
+/** The form fields for the application behind a form token: only what its remaining checks need. */
+export async function formFieldsFor(deps: AppDeps, formTokenHash: string): Promise<Set<string> | undefined> {
+  const found = await checksForForm(deps, formTokenHash);
+  return found ? fieldsForChecks(found.checks) : undefined;
 }

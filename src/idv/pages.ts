@@ -33,6 +33,8 @@ export function renderIdvForm(input: {
   issuerName: string;
   values?: Record<string, string>;
   errors?: FieldErrors;
+  /** Only these fields (the checks still to do); default: every field. */
+  fields?: ReadonlySet<string>;
 }): string {
   const values = input.values ?? {};
   const errors = input.errors ?? {};
@@ -42,7 +44,7 @@ export function renderIdvForm(input: {
         .map(([name, msg]) => `<li><a href="#${name}">${escapeHtml(String(msg))}</a></li>`)
         .join('')}</ul></div>`
     : '';
-  const fields = FIELD_RULES.map((rule) => {
+  const fields = FIELD_RULES.filter((rule) => !input.fields || input.fields.has(rule.name)).map((rule) => {
     const id = rule.name;
     const err = errors[rule.name];
     const describedBy = [rule.hint ? `${id}-hint` : '', err ? `${id}-error` : ''].filter(Boolean).join(' ');

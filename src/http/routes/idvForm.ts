@@ -4,7 +4,7 @@ import { validateIdentityFields } from '../../idv/fields';
 import { FORM_CSS, renderIdvForm, renderMessagePage } from '../../idv/pages';
 import { sandboxDecision } from '../../idv/sandbox';
 import { readFormOrJson } from '../body';
-import { idvOutcomeForApplication } from '../presentedCredentials';
+import { formFieldsFor, idvOutcomeForApplication } from '../presentedCredentials';
 import { nowSeconds, type AppDeps, type AppEnv } from '../context';
 import { PATHS, issuerUrls } from '../paths';
 
@@ -56,7 +56,8 @@ idvFormRoutes.get(PATHS.idvForm, async (c) => {
   const urls = issuerUrls(deps.config.publicUrl);
   htmlHeaders(c);
   if (!state.ok) return c.html(renderMessagePage({ title: state.title, message: state.message, cssHref: urls.idvCss }), state.status);
-  return c.html(renderIdvForm({ action: urls.idvForm(token), cssHref: urls.idvCss, issuerName: deps.config.clientName }));
+  const fields = await formFieldsFor(deps, digestSecret(token));
+  return c.html(renderIdvForm({ action: urls.idvForm(token), cssHref: urls.idvCss, issuerName: deps.config.clientName, fields }));
 });
 
 idvFormRoutes.post(PATHS.idvForm, async (c) => {
@@ -72,11 +73,13 @@ idvFormRoutes.post(PATHS.idvForm, async (c) => {
   }
   const { body } = await readFormOrJson(c);
   const today = new Date(deps.clock()).toISOString().slice(0, 10);
-  const result = validateIdentityFields(body, today);
+  // Only the fields the remaining checks need (issue 8: an upgrade asks only for the extra checks).
+  const fields = await formFieldsFor(deps, digestSecret(token));
+  const result = validateIdentityFields(body, today, fields);
   if (!result.ok) {
     if (json) return c.json({ error: 'invalid_request', error_description: 'some fields are invalid', errors: result.errors }, 400);
     const values = Object.fromEntries(Object.entries(body).filter(([, v]) => typeof v === 'string')) as Record<string, string>;
-    return c.html(renderIdvForm({ action: urls.idvForm(token), cssHref: urls.idvCss, issuerName: deps.config.clientName, values, errors: result.errors }), 400);
+    return c.html(renderIdvForm({ action: urls.idvForm(token), cssHref: urls.idvCss, issuerName: deps.config.clientName, values, errors: result.errors, fields }), 400);
   }
   // Only the checks the selected tier still needs (issue 8: tiers, presented credentials).
   const outcome = await idvOutcomeForApplication(deps, digestSecret(token), sandboxDecision(result.fields, deps.config.credential.defaultTier), result.fields);
