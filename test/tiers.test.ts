@@ -189,6 +189,34 @@ describe('upgrade, renewal and supersession with presented KCCs', () => {
   });
 });
 
+describe('KCCs from another trusted PFI', () => {
+  it('accepts a trusted issuer’s KCC (did:web, its status list fetched) and refuses it once revoked', async () => {
+    const { createDidWebResolver } = await import('../src/did/web');
+    const { testClock } = await import('./helpers/issuer');
+    const clock = testClock();
+    const other = await makeTieredIssuer({ publicUrl: 'http://other.test', clock });
+    const otherFetch = ((input: RequestInfo | URL, init?: RequestInit) => other.app.request(String(input), init)) as typeof fetch;
+    const t = await makeTieredIssuer({
+      clock,
+      tiers: [TIERS[0], { ...TIERS[1], acceptsPriorCredentialsFrom: ['self', 'did:web:other.test'] }],
+      didMethods: createDidWebResolver({ fetch: otherFetch, allowHttp: true }),
+      statusListFetch: async (url) => (await otherFetch(url)).text(),
+    });
+    const alice = await t.wallet();
+    const foreign = (await other.apply(await other.wallet(alice.holder), 'kcc-basic')).credential as string;
+    const upgraded = await t.apply(alice, 'kcc-enhanced', [foreign]);
+    expect(upgraded.steps).toContain('idv_submitted');
+    const apps = await t.deps.store.applications.listByStatus('approved');
+    const prefill = await t.deps.store.applicationPrefill.get(apps[apps.length - 1].id);
+    expect(JSON.parse(prefill!.missingChecks)).toEqual(['sanction_screening']);
+    expect(JSON.parse(prefill!.supersedes)).toEqual([]); // not ours to revoke
+    expect(vcOf(upgraded.credential as string).issuer).toBe(t.deps.issuer.did);
+
+    await other.admin(`/credentials/${encodeURIComponent(vcOf(foreign).id)}/status`, { action: 'revoke', reason: 'fraud' });
+    expect(await refusal(t.apply(alice, 'kcc-enhanced', [foreign]))).toContain('status: revoked');
+  });
+});
+
 describe('presented credentials that are refused', () => {
   it('refuses a revoked, a suspended, an expired, another subject’s and an untrusted issuer’s KCC', async () => {
     const t = await makeTieredIssuer();

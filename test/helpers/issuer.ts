@@ -4,7 +4,7 @@ import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
 import type { IssuerConfigInput } from '../../src/config';
 import type { JwsAlgorithm } from '../../src/crypto/keys';
 import { silentLogger, type Logger } from '../../src/http/context';
-import { buildIssuer, type IssuerKey } from '../../src/issuer';
+import { buildIssuer, type BuildIssuerOptions, type IssuerKey } from '../../src/issuer';
 import { createNodeCryptoProvider } from '../../src/runtime/nodeCrypto';
 import { MIGRATIONS_DIR } from '../../src/runtime/sqlite';
 import * as schema from '../../src/store/schema';
@@ -30,7 +30,17 @@ export async function makeIssuerKeys(alg: JwsAlgorithm = 'EdDSA'): Promise<Issue
 }
 
 /** An issuer on an in-memory SQLite database, tested through `app.request`. */
-export async function makeTestIssuer(options: { config?: Partial<IssuerConfigInput>; alg?: JwsAlgorithm; clock?: () => number; logger?: Logger; file?: string } = {}) {
+export async function makeTestIssuer(
+  options: {
+    config?: Partial<IssuerConfigInput>;
+    alg?: JwsAlgorithm;
+    clock?: () => number;
+    logger?: Logger;
+    file?: string;
+    didMethods?: BuildIssuerOptions['didMethods'];
+    statusListFetch?: BuildIssuerOptions['statusListFetch'];
+  } = {},
+) {
   const sqlite = new Database(options.file ?? ':memory:');
   sqlite.pragma('journal_mode = WAL');
   const db = drizzle(sqlite, { schema });
@@ -43,6 +53,8 @@ export async function makeTestIssuer(options: { config?: Partial<IssuerConfigInp
     keys: await makeIssuerKeys(options.alg),
     clock: options.clock,
     logger: options.logger ?? silentLogger,
+    didMethods: options.didMethods,
+    statusListFetch: options.statusListFetch,
   });
   /** A wallet-side fetch wired straight into the app (no server). */
   const fetch: Fetch = async (input, init) => issuer.app.request(input, init);

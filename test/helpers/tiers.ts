@@ -26,9 +26,16 @@ export const TIERS: TierConfig[] = [
 ];
 
 /** An issuer with two tiers, a wallet factory on the issuer's clock, admin and CLI helpers. */
-export async function makeTieredIssuer(options: { publicUrl?: string; tiers?: TierConfig[] } = {}) {
-  const clock = testClock();
-  const t = await makeTestIssuer({ clock, config: { tiers: options.tiers ?? TIERS, ...(options.publicUrl ? { publicUrl: options.publicUrl } : {}) } });
+export async function makeTieredIssuer(
+  options: { publicUrl?: string; tiers?: TierConfig[]; clock?: ReturnType<typeof testClock> } & Pick<Parameters<typeof makeTestIssuer>[0] & object, 'didMethods' | 'statusListFetch'> = {},
+) {
+  const clock = options.clock ?? testClock();
+  const t = await makeTestIssuer({
+    clock,
+    config: { tiers: options.tiers ?? TIERS, ...(options.publicUrl ? { publicUrl: options.publicUrl } : {}) },
+    didMethods: options.didMethods,
+    statusListFetch: options.statusListFetch,
+  });
   const base = options.publicUrl ?? PUBLIC_URL;
   const nowSeconds = () => Math.floor(clock() / 1000);
   const wallet = async (holder?: Holder) => new WalletClient(holder ?? (await Holder.create()), t.fetch, { now: nowSeconds });
