@@ -174,6 +174,11 @@ export async function verifyCredentialJwt(token: string, options: VerifyCredenti
         problems.push('a credentialStatus entry is malformed');
         continue;
       }
+      if (entry.statusSize !== undefined && Number(entry.statusSize) !== 1) {
+        // §2.1 statusSize > 1 (multi-bit status messages) is not used by KCCs; refuse rather than misread.
+        problems.push(`${purpose} status uses statusSize ${String(entry.statusSize)}, which is not supported`);
+        continue;
+      }
       if (!options.fetchStatusList) {
         problems.push(`cannot check ${purpose} status: no way to fetch ${url}`);
         continue;
