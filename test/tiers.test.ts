@@ -274,6 +274,11 @@ describe('presented credentials that are refused', () => {
     // A submission that points at nothing, and a definition id that is not the request's.
     const wrongDef = await post({ ...secondParams, presentation_submission: { ...(secondParams.presentation_submission as any), definition_id: 'other' } });
     expect(((await wrongDef.json()) as any).error_description).toContain('definition_id');
+    // The flat mapping older wallets send ({ format: jwt_vc, path: $.verifiableCredential[0] }) is understood.
+    const third = await alice.initiate(pfi.idvEndpoint, pfi, { presentationDefinitionId: 'kcc-enhanced' });
+    const thirdParams = await alice.authorizationResponse(third, [kcc]);
+    const flat = { ...(thirdParams.presentation_submission as any), descriptor_map: [{ id: 'prior-known-customer-credential', format: 'jwt_vc', path: '$.verifiableCredential[0]' }] };
+    expect((await post({ ...thirdParams, presentation_submission: flat })).status).toBe(200);
     // Form-encoded responses work too (direct_post): the original second response still succeeds.
     const form = await t.app.request(second.response_uri, {
       method: 'POST',

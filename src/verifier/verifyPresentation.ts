@@ -155,6 +155,14 @@ async function verifyPresentationJwt(token: string, input: VerifyPresentationInp
  * (format jwt_vc_json) is also followed when the VP has been verified.
  */
 function locateCredential(root: unknown, entry: DescriptorMapEntry, presentations: Map<string, { jwt: DecodedJwt; vp: Record<string, unknown> }>): string {
+  if (formatFamily(entry.format) === 'jwt_vc' && !entry.path_nested && presentations.size === 1) {
+    // Older wallets map straight into the single presentation: { format: jwt_vc, path: $.verifiableCredential[0] }.
+    const only = [...presentations.values()][0];
+    let values = queryJsonPath(only.vp, entry.path);
+    if (values.length === 0) values = queryJsonPath(only.jwt.payload, entry.path);
+    if (values.length !== 1 || typeof values[0] !== 'string') throw new PresentationError(`descriptor_map path ${entry.path} does not select one credential`);
+    return values[0];
+  }
   const selected = queryJsonPath(root, entry.path);
   if (selected.length !== 1 || typeof selected[0] !== 'string') throw new PresentationError(`descriptor_map path ${entry.path} does not select one presentation`);
   const vpToken = selected[0];
