@@ -1,3 +1,5 @@
+import { z } from 'zod';
+
 /**
  * Every option of the issuer, with its default, in one place (node-oidc-provider style).
  * Runtimes (src/runtime/*) read the environment and pass a partial config; nothing else
@@ -89,17 +91,65 @@ export interface IssuerConfig {
     /** Review console session lifetime, in seconds. */
     consoleSessionSeconds: number;
   };
+  /**
+   * KCC tiers (spec "Multiple Credential Types"): each is a credential configuration in the
+   * issuer metadata and a Presentation Definition at /presentation-definitions/<id>; the
+   * initiation GET selects one with presentation_definition_id. Default: one tier built from
+   * `credential` (id = configurationId, name = defaultTier). See docs/tiers-and-status.md.
+   */
+  tiers: TierConfig[];
+  /** Tier issued when the initiation GET names none. Default: the first tier. */
+  defaultTierId: string;
+  /** Bitstring Status List v1.0 options (see docs/tiers-and-status.md). */
+  statusList: {
+    /** Entries per list (bits); the spec's minimum, 131,072, gives herd privacy. */
+    size: number;
+    /** A new list is opened once this share of the current one is allocated (random indices stay cheap to find). */
+    maxFill: number;
+    /** Cache-Control max-age of the served status list credential, in seconds. */
+    cacheSeconds: number;
+    /** Validity of a signed status list credential, in seconds (relying parties refetch after). */
+    validitySeconds: number;
+  };
 }
 
 export type IssuerDidMethod = 'web' | 'dht' | 'jwk';
 export const ISSUER_DID_METHODS: readonly IssuerDidMethod[] = ['web', 'dht', 'jwk'];
 
-export type IssuerConfigInput = Partial<Omit<IssuerConfig, 'ttl' | 'credential' | 'rateLimits' | 'idv'>> & {
+/** One KCC tier, a level of KYC diligence (spec "Multiple Credential Types"). */
+export interface TierConfig {
+  /** presentation_definition_id, credential configuration id and Presentation Definition id. */
+  id: string;
+  /** Human-readable name; written into credentialSubject.tier. */
+  name: string;
+  /** Evidence kinds IDV must have verified (evidence[*].kind), e.g. document_verification, sanction_screening. */
+  requiredChecks: string[];
+  /** KCC validity in days. */
+  validityDays: number;
+  /**
+   * How long a check's evidence stays usable, per kind, in days (renewal redoes only the
+   * checks that aged out). A kind not listed ages out with the credential (validityDays).
+   */
+  evidenceMaxAgeDays?: Record<string, number>;
+  /**
+   * Issuers (DIDs) whose KCCs the applicant may present to skip checks already done; the
+   * string "self" stands for this PFI's DID. Empty or absent: the SIOP request carries no
+   * presentation_definition and every check is done in IDV.
+   */
+  acceptsPriorCredentialsFrom?: string[];
+  /** Optional description shown in metadata and the Presentation Definition's purpose. */
+  description?: string;
+}
+
+export type IssuerConfigInput = Partial<Omit<IssuerConfig, 'ttl' | 'credential' | 'rateLimits' | 'idv' | 'statusList'>> & {
   publicUrl: string;
   rateLimits?: Partial<IssuerConfig['rateLimits']>;
   idv?: Partial<IssuerConfig['idv']>;
   ttl?: Partial<IssuerConfig['ttl']>;
   credential?: Partial<IssuerConfig['credential']>;
+  tiers?: TierConfig[];
+  defaultTierId?: string;
+  statusList?: Partial<IssuerConfig['statusList']>;
 };
 
 export const DEFAULTS = {
@@ -133,11 +183,42 @@ export const DEFAULTS = {
     outboundMaxBackoffSeconds: 6 * 60 * 60,
     consoleSessionSeconds: 8 * 60 * 60,
   },
+  statusList: {
+    size: 131_072,
+    maxFill: 0.5,
+    cacheSeconds: 300,
+    validitySeconds: 24 * 60 * 60,
+  },
 } as const;
 
 /** Drops undefined members, so an unset environment variable never hides a default. */
 function defined<T extends object>(value: T | undefined): Partial<T> {
   return Object.fromEntries(Object.entries(value ?? {}).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+const TIER_ID = /^[A-Za-z0-9._-]{1,64}$/;
+
+function resolveTiers(input: IssuerConfigInput, credential: IssuerConfig['credential']): TierConfig[] {
+  const tiers: TierConfig[] = input.tiers?.length
+    ? input.tiers.map((t) => ({ ...t, requiredChecks: [...t.requiredChecks], acceptsPriorCredentialsFrom: t.acceptsPriorCredentialsFrom ?? [] }))
+    : [
+        {
+          id: credential.configurationId,
+          name: credential.defaultTier,
+          requiredChecks: ['document_verification'],
+          validityDays: credential.validityDays,
+          acceptsPriorCredentialsFrom: [],
+        },
+      ];
+  const seen = new Set<string>();
+  for (const t of tiers) {
+    if (!TIER_ID.test(t.id)) throw new TypeError(`tier id ${JSON.stringify(t.id)} must match ${TIER_ID}`);
+    if (seen.has(t.id)) throw new TypeError(`tier id ${t.id} is declared twice`);
+    seen.add(t.id);
+    if (!t.name) throw new TypeError(`tier ${t.id} needs a name`);
+    if (!(t.validityDays > 0)) throw new TypeError(`tier ${t.id} needs a positive validityDays`);
+  }
+  return tiers;
 }
 
 export function resolveConfig(input: IssuerConfigInput): IssuerConfig {
@@ -159,5 +240,42 @@ export function resolveConfig(input: IssuerConfigInput): IssuerConfig {
     didMethod: input.didMethod ?? DEFAULTS.didMethod,
     deferredIntervalSeconds: input.deferredIntervalSeconds ?? DEFAULTS.deferredIntervalSeconds,
     idv: { ...DEFAULTS.idv, ...defined(input.idv) },
+    ...resolveTierOptions(input),
   };
+}
+
+function resolveTierOptions(input: IssuerConfigInput): Pick<IssuerConfig, 'tiers' | 'defaultTierId' | 'statusList'> {
+  const credential = { ...DEFAULTS.credential, ...input.credential };
+  const tiers = resolveTiers(input, credential);
+  const defaultTierId = input.defaultTierId ?? tiers[0].id;
+  if (!tiers.some((t) => t.id === defaultTierId)) throw new TypeError(`defaultTierId ${defaultTierId} is not a declared tier`);
+  const statusList = { ...DEFAULTS.statusList, ...input.statusList };
+  // Bitstring Status List v1.0 §6.1: at least 131,072 entries (16 KiB) for herd privacy; whole bytes.
+  if (statusList.size < 131_072 || statusList.size % 8 !== 0) throw new TypeError('statusList.size must be a multiple of 8, at least 131072');
+  if (!(statusList.maxFill > 0 && statusList.maxFill <= 0.9)) throw new TypeError('statusList.maxFill must be in (0, 0.9]');
+  return { tiers, defaultTierId, statusList };
+}
+
+const TierConfigWire = z.object({
+  id: z.string(),
+  name: z.string(),
+  requiredChecks: z.array(z.string().min(1).max(64)).max(20),
+  validityDays: z.number().positive(),
+  evidenceMaxAgeDays: z.record(z.string(), z.number().positive()).optional(),
+  acceptsPriorCredentialsFrom: z.array(z.string().min(1).max(2000)).max(50).optional(),
+  description: z.string().max(500).optional(),
+});
+const TiersFileWire = z.object({ defaultTierId: z.string().optional(), tiers: z.array(TierConfigWire).min(1).max(20) });
+
+/**
+ * Parses the tiers file (env KCC_TIERS_FILE on Node; a JSON binding on Workers):
+ * `{ "defaultTierId"?: string, "tiers": TierConfig[] }`. See docs/tiers-and-status.md.
+ */
+export function parseTiersConfig(json: unknown): Pick<IssuerConfigInput, 'tiers' | 'defaultTierId'> {
+  const parsed = TiersFileWire.safeParse(json);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new TypeError(`tiers configuration: ${issue?.path.join('.') || 'root'}: ${issue?.message ?? 'invalid'}`);
+  }
+  return { tiers: parsed.data.tiers, defaultTierId: parsed.data.defaultTierId };
 }

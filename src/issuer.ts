@@ -57,6 +57,8 @@ export interface BuildIssuerOptions {
   clientAddress?: AppDeps['clientAddress'];
   /** IDV vendors, PII vault, outbound webhook secrets (docs/idv.md). Default: hosted form only, a per-process PII key. */
   idv?: IdvDeps;
+  /** Fetches other issuers' status list credentials (presented KCCs); see AppDeps.statusListFetch. */
+  statusListFetch?: (url: string) => Promise<string>;
 }
 
 /**
@@ -118,6 +120,7 @@ export async function buildIssuer(options: BuildIssuerOptions) {
     rateLimiter: createRateLimiter(),
     clientAddress: options.clientAddress,
     idv: options.idv ?? emptyIdvDeps(),
+    statusListFetch: options.statusListFetch,
   };
   if (config.idv.provider !== 'hosted' && !deps.idv.vendors.has(config.idv.provider)) {
     throw new Error(`IDV_PROVIDER ${config.idv.provider} is not configured (docs/idv.md)`);

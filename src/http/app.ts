@@ -15,6 +15,8 @@ import { authorizationServerMetadata, credentialIssuerMetadata, didDocumentRespo
 import { nonceRoutes } from './routes/nonce';
 import { notificationRoutes } from './routes/notification';
 import { siopRoutes } from './routes/siop';
+import { presentationDefinitionRoutes } from './routes/presentationDefinitions';
+import { statusListRoutes } from './routes/statusList';
 import { tokenRoutes } from './routes/token';
 
 /**
@@ -59,6 +61,8 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   api.route('/', deferredRoutes);
   api.route('/', nonceRoutes);
   api.route('/', notificationRoutes);
+  api.route('/', presentationDefinitionRoutes);
+  api.route('/', statusListRoutes);
   api.route(PATHS.admin, adminRoutes);
   api.route('/', idvWebhookRoutes);
   api.route(PATHS.console, consoleRoutes);

@@ -40,6 +40,11 @@ export interface AppDeps {
   clientAddress?: (c: Context) => string | undefined;
   /** Identity verification: providers, the PII vault, outbound webhook signing (src/idv/deps.ts). */
   idv: IdvDeps;
+  /**
+   * Fetches another issuer's status list credential (a JWT) when a presented credential
+   * names one; our own lists are built locally. Absent: such credentials are refused (fail closed).
+   */
+  statusListFetch?: (url: string) => Promise<string>;
 }
 
 export type AppEnv = {

@@ -4,6 +4,9 @@ import { randomToken, randomUuid } from '../crypto/random';
 import { InvalidToken } from '../protocol/errors';
 import { bearerToken, verifyAccessToken } from '../protocol/oid4vci/accessToken';
 import { signKcc, type Evidence } from '../protocol/kcc';
+import { findTier } from '../protocol/tiers';
+import type { TierConfig } from '../config';
+import { allocateCredentialStatus, revokeCredential, type EvidenceRecord } from './credentialStatus';
 import type { AccessTokenRecord, Application } from '../store/store';
 import { nowSeconds, type AppDeps } from './context';
 import { issuerUrls } from './paths';
@@ -36,18 +39,30 @@ export async function signKnownCustomerCredential(deps: AppDeps, application: Ap
   const now = nowSeconds(deps);
   const { credential } = deps.config;
   const id = `urn:uuid:${randomUuid()}`;
-  const expiresAt = now + credential.validityDays * 86400;
+  const tier = tierOfApplication(deps, application);
+  // Validity per tier (issue 8); the default tier's validityDays is credential.validityDays.
+  const expiresAt = now + tier.validityDays * 86400;
+  const evidence = await evidenceOfApplication(deps, application, now);
+  const status = await allocateCredentialStatus(deps, {
+    credentialId: id,
+    subjectDid: application.applicantDid,
+    tierId: tier.id,
+    evidence,
+    issuedAt: now,
+    expiresAt,
+  });
   const jwt = await signKcc(deps.issuer.signer, {
     id,
     issuerDid: deps.issuer.did,
     subjectDid: application.applicantDid,
     countryOfResidence: application.countryOfResidence ?? '',
-    tier: application.tier ?? credential.defaultTier,
+    tier: operatorTier(deps, application) ?? tier.name,
     jurisdictionCountry: credential.jurisdictionCountry,
     schemaId: credential.schemaId ?? issuerUrls(deps.config.publicUrl).kccSchema,
-    evidence: parseEvidence(application.evidence),
+    evidence: evidence.map(({ kind, checks }) => ({ kind, checks })),
     issuedAt: now,
     expiresAt,
+    credentialStatus: status.entries,
   });
   return { id, jwt, issuedAt: now, expiresAt };
 }
@@ -80,6 +95,59 @@ export async function announceCredentialIssued(deps: AppDeps, application: Appli
     issued_at: new Date(credential.issuedAt * 1000).toISOString(),
     expires_at: new Date(credential.expiresAt * 1000).toISOString(),
   });
+  // Re-issue after an upgrade or renewal revokes the KCCs the new one supersedes (issue 8).
+  const prefill = await deps.store.applicationPrefill.get(application.id);
+  for (const supersededId of parseStrings(prefill?.supersedes ?? null)) {
+    if (supersededId !== credential.id) await revokeCredential(deps, supersededId, `superseded by ${credential.id}`);
+  }
+}
+
+/** The tier an application asked for (its credential configuration id); the default tier otherwise. */
+export function tierOfApplication(deps: AppDeps, application: Application): TierConfig {
+  return findTier(deps.config.tiers, application.credentialConfigurationId) ?? (findTier(deps.config.tiers, deps.config.defaultTierId) as TierConfig);
+}
+
+/**
+ * An explicit tier from a decision (an operator's `tier`, or an IDV vendor configured to assign
+ * one) wins over the applied-for tier's name. The sandbox and the hosted form assign none.
+ */
+function operatorTier(_deps: AppDeps, application: Application): string | undefined {
+  return application.tier ?? undefined;
+}
+
+/**
+ * Evidence for the KCC: checks carried over from presented credentials (still fresh, with
+ * their original time) plus the checks IDV did for this application (at its decision time).
+ */
+async function evidenceOfApplication(deps: AppDeps, application: Application, now: number): Promise<EvidenceRecord[]> {
+  const verifiedAt = application.decidedAt ?? now;
+  const fresh = parseEvidence(application.evidence).map((e) => ({ kind: e.kind, checks: [...(e.checks ?? [])], verifiedAt }));
+  const prefill = await deps.store.applicationPrefill.get(application.id);
+  const carried = parseEvidenceRecords(prefill?.verifiedEvidence ?? null).filter((c) => !fresh.some((f) => f.kind === c.kind));
+  return [...carried, ...fresh];
+}
+
+function parseStrings(text: string | null): string[] {
+  if (!text) return [];
+  try {
+    const value = JSON.parse(text);
+    return Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : [];
+  } catch {
+    return [];
+  }
+}
+
+export function parseEvidenceRecords(text: string | null): EvidenceRecord[] {
+  if (!text) return [];
+  try {
+    const value = JSON.parse(text);
+    if (!Array.isArray(value)) return [];
+    return value
+      .filter((v) => v && typeof v.kind === 'string' && Array.isArray(v.checks) && typeof v.verifiedAt === 'number')
+      .map((v) => ({ kind: v.kind, checks: v.checks.filter((c: unknown) => typeof c === 'string'), verifiedAt: v.verifiedAt }));
+  } catch {
+    return [];
+  }
 }
 
 function parseEvidence(text: string | null): Evidence[] {

@@ -20,6 +20,9 @@ export const PATHS = {
   idvWebhook: '/idv/webhooks/:provider',
   console: '/console',
   health: '/healthz',
+  presentationDefinitions: '/presentation-definitions',
+  presentationDefinition: '/presentation-definitions/:id',
+  statusList: '/status/:listId/:purpose',
 } as const;
 
 export function basePathOf(publicUrl: string): string {
@@ -41,5 +44,7 @@ export function issuerUrls(publicUrl: string) {
     nonce: base + PATHS.nonce,
     notification: base + PATHS.notification,
     kccSchema: base + PATHS.kccSchema,
+    presentationDefinition: (id: string) => `${base}/presentation-definitions/${encodeURIComponent(id)}`,
+    statusList: (listId: number, purpose: string) => `${base}/status/${listId}/${purpose}`,
   };
 }

@@ -56,12 +56,14 @@ export type FieldErrors = Partial<Record<keyof IdentityFields, string>>;
 const CONTROL = /[\u0000-\u001f\u007f]/;
 
 /** Validates untrusted input; returns the cleaned fields or per-field errors. `today` is YYYY-MM-DD. */
-export function validateIdentityFields(input: Record<string, unknown>, today: string):
+export function validateIdentityFields(input: Record<string, unknown>, today: string, only?: ReadonlySet<string>):
   | { ok: true; fields: IdentityFields }
   | { ok: false; errors: FieldErrors } {
   const errors: FieldErrors = {};
   const out: Record<string, string> = {};
   for (const rule of FIELD_RULES) {
+    // `only`: the fields the application's remaining checks need (issue 8: presented credentials).
+    if (only && !only.has(rule.name)) continue;
     const raw = input[rule.name];
     const value = typeof raw === 'string' ? raw.trim() : '';
     if (!value) {

@@ -35,6 +35,8 @@ export function renderIdvForm(input: {
   errors?: FieldErrors;
   /** Double-submit CSRF token (also in the idv_csrf cookie). */
   csrfToken?: string;
+  /** Only these fields (the checks still to do); default: every field. */
+  fields?: ReadonlySet<string>;
 }): string {
   const values = input.values ?? {};
   const errors = input.errors ?? {};
@@ -44,7 +46,7 @@ export function renderIdvForm(input: {
         .map(([name, msg]) => `<li><a href="#${name}">${escapeHtml(String(msg))}</a></li>`)
         .join('')}</ul></div>`
     : '';
-  const fields = FIELD_RULES.map((rule) => {
+  const fields = FIELD_RULES.filter((rule) => !input.fields || input.fields.has(rule.name)).map((rule) => {
     const id = rule.name;
     const err = errors[rule.name];
     const describedBy = [rule.hint ? `${id}-hint` : '', err ? `${id}-error` : ''].filter(Boolean).join(' ');

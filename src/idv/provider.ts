@@ -44,6 +44,8 @@ export interface IdvResult {
   /** ms since the epoch. */
   verifiedAt?: number;
   vendorReference: string;
+  /** Evidence as the KCC carries it, when the provider knows it better than its checks say (tiers: only the checks the tier needed). */
+  evidence?: { kind: string; checks: string[] }[];
 }
 
 /** A webhook turned into the provider-independent shape. */
@@ -128,7 +130,9 @@ const EVIDENCE_KIND: Record<CheckKind, string> = {
   document: 'document_verification',
   liveness: 'liveness_check',
   database: 'database_check',
-  sanctions: 'sanctions_screening',
-  pep: 'pep_screening',
+  // One kind for sanctions and PEP screening, as the KCC reference example and its
+  // presentation definitions use it (`sanction_screening`, checks e.g. ["sanctions", "PEP"]).
+  sanctions: 'sanction_screening',
+  pep: 'sanction_screening',
   self_declared: 'self_declared',
 };

@@ -16,7 +16,9 @@ export function sandboxDecision(fields: IdentityFields, defaultTier: string): Id
   const family = fields.family_name.trim().toLowerCase();
   if (family === 'declined') return { ...base, status: 'rejected', reason: 'sandbox: declined test value' };
   if (family === 'review') return { ...base, status: 'review', reason: 'sandbox: manual review test value' };
-  return { ...base, status: 'approved', tier: defaultTier };
+  // The sandbox assigns no tier: the KCC carries the applied-for tier's name (src/http/issuance.ts).
+  void defaultTier;
+  return { ...base, status: 'approved' };
 }
 
 /** The same sandbox decision as a normalised provider result (src/idv/provider.ts). */

@@ -83,7 +83,8 @@ export async function applyResult(
     await deps.store.audit.record({ applicationId: input.applicationId, actor: input.actor, action: 'idv.event_ignored', detail: { from, to, why: move.why }, at: now });
     return { disposition: 'ignored', state: from };
   }
-  const outcome = JSON.stringify({ ...input.result, evidence: evidenceFromChecks(input.result.checks) });
+  const evidence = input.result.evidence ?? evidenceFromChecks(input.result.checks);
+  const outcome = JSON.stringify({ ...input.result, evidence });
   const updated = await deps.store.idvSessions.applyIfNewer(input.applicationId, { state: to, outcome, eventAt: input.eventAt }, now);
   if (!updated) {
     await deps.store.audit.record({ applicationId: input.applicationId, actor: input.actor, action: 'idv.event_stale', detail: { from, to, eventAt: input.eventAt }, at: now });
@@ -96,8 +97,9 @@ export async function applyResult(
       status,
       provider: input.provider,
       countryOfResidence: input.result.countryOfResidence,
-      tier: status === 'approved' ? (input.result.tier ?? deps.config.credential.defaultTier) : undefined,
-      evidence: input.result.checks.length ? evidenceFromChecks(input.result.checks) : undefined,
+      // A tier only when the provider states one; otherwise the KCC carries the applied-for tier's name.
+      tier: status === 'approved' ? input.result.tier : undefined,
+      evidence: input.result.evidence ?? (input.result.checks.length ? evidence : undefined),
       reason: input.result.reasonCodes.join(' ') || null,
       decidedBy: input.decidedBy,
     },

@@ -1,6 +1,7 @@
 import { signJwt } from '../crypto/jwt';
 import type { Signer } from '../crypto/keys';
 import { KCC_TYPES } from './oid4vci/metadata';
+import { STATUS_CONTEXT, type StatusListEntry } from './statusList';
 
 /**
  * The Known Customer Credential as a `jwt_vc_json` VC (VC Data Model 1.1 JWT encoding,
@@ -24,6 +25,8 @@ export interface KccInput {
   evidence: Evidence[];
   issuedAt: number; // seconds
   expiresAt: number; // seconds
+  /** Bitstring Status List v1.0 entries (revocation, suspension). */
+  credentialStatus?: StatusListEntry[];
 }
 
 function isoSeconds(t: number): string {
@@ -39,7 +42,7 @@ export function buildKccPayload(input: KccInput) {
     nbf: input.issuedAt,
     exp: input.expiresAt,
     vc: {
-      '@context': ['https://www.w3.org/2018/credentials/v1'],
+      '@context': input.credentialStatus?.length ? ['https://www.w3.org/2018/credentials/v1', STATUS_CONTEXT] : ['https://www.w3.org/2018/credentials/v1'],
       type: [...KCC_TYPES],
       id: input.id,
       issuer: input.issuerDid,
@@ -53,6 +56,7 @@ export function buildKccPayload(input: KccInput) {
       },
       credentialSchema: [{ id: input.schemaId, type: 'JsonSchema' }],
       evidence: input.evidence,
+      ...(input.credentialStatus?.length ? { credentialStatus: input.credentialStatus } : {}),
     },
   };
 }

@@ -1,10 +1,10 @@
 import { serve, type ServerType } from '@hono/node-server';
 import { getConnInfo } from '@hono/node-server/conninfo';
 import type { Context } from 'hono';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { ISSUER_DID_METHODS, type IssuerConfigInput, type IssuerDidMethod } from '../config';
+import { ISSUER_DID_METHODS, parseTiersConfig, type IssuerConfigInput, type IssuerDidMethod } from '../config';
 import { algorithmForJwk, type CryptoProvider, type JwsAlgorithm, type PrivateJwk } from '../crypto/keys';
 import { publishPfiDidDht } from '../did/pfi';
 import { jsonLogger, silentLogger, type IssuerIdentity, type Logger } from '../http/context';
@@ -33,6 +33,7 @@ import { idvDepsFromEnv } from './idvNode';
  *   SIGHUP reloads the key file (after `npm run keys -- rotate`). See docs/dids-and-keys.md.
  *   Identity verification (docs/idv.md): IDV_PROVIDER, PII_DATA_KEY, PII_RETENTION_DAYS, PERSONA_*,
  *   IDV_GENERIC_CONFIG, IDV_GENERIC_SECRETS, PFI_WEBHOOK_URL, PFI_WEBHOOK_SECRETS, WEBHOOK_DISPATCH_INTERVAL_MS.
+ *   KCC_TIERS_FILE (unset: one tier from the credential defaults; docs/tiers-and-status.md).
  */
 export interface NodeIssuerOptions {
   port?: number;
@@ -81,6 +82,21 @@ export function nodeClientAddress(trustProxy: boolean) {
 }
 
 export const DEFAULT_DID_DHT_GATEWAY = 'https://diddht.tbddev.org';
+
+/**
+ * Fetches other issuers' status list credentials (presented KCCs): SSRF-safe, https only
+ * unless DID_WEB_ALLOW_INSECURE, at most 1 MiB.
+ */
+export function nodeStatusListFetch(options: { didWebAllowInsecure?: boolean }) {
+  const insecure = options.didWebAllowInsecure ?? false;
+  const safeFetch = createSafeFetch({ allowPrivate: insecure, allowHttp: insecure, timeoutMs: 5000, maxBytes: 1024 * 1024 });
+  return async (url: string): Promise<string> => {
+    if (!insecure && !url.startsWith('https://')) throw new Error('status list URL is not https');
+    const res = await safeFetch(url, { headers: { accept: 'application/vc+jwt, application/jwt, text/plain' } });
+    if (!res.ok) throw new Error(`status list: HTTP ${res.status}`);
+    return (await res.text()).trim();
+  };
+}
 
 /** did:web (SSRF-safe fetch: public addresses only unless allowed) and did:dht resolvers. */
 export function nodeDidMethods(options: { didWebAllowInsecure?: boolean; didDhtGateway?: string }) {
@@ -159,6 +175,7 @@ export async function startNodeIssuer(options: NodeIssuerOptions) {
     didMethods: nodeDidMethods(options),
     clientAddress: nodeClientAddress(options.trustProxy ?? false),
     idv: options.idv ?? (await idvDepsFromEnv(options.idvEnv ?? {}, join(options.dataDir, 'pii-data-key'))),
+    statusListFetch: nodeStatusListFetch(options),
   });
   appFetch = (req) => issuer.app.fetch(req);
   const clock = options.clock ?? Date.now;
@@ -290,6 +307,7 @@ async function main() {
         ...(env.PII_RETENTION_DAYS ? { retentionDays: Number(env.PII_RETENTION_DAYS) } : {}),
         ...(env.PFI_WEBHOOK_URL ? { outboundWebhookUrl: env.PFI_WEBHOOK_URL } : {}),
       },
+      ...(env.KCC_TIERS_FILE ? parseTiersConfig(JSON.parse(readFileSync(env.KCC_TIERS_FILE, 'utf8'))) : {}),
     },
   });
   console.log(

@@ -260,3 +260,87 @@ export const webhookDeliveries = sqliteTable(
   },
   (t) => [index('webhook_deliveries_event').on(t.eventId)],
 );
+/**
+ * Bitstring Status List v1.0 lists this PFI publishes (one revocation and one suspension list
+ * per id, served at /status/<id>/<purpose>). `size` entries each (≥ 131,072).
+ */
+export const statusLists = sqliteTable('status_lists', {
+  id: integer('id').primaryKey(),
+  size: integer('size').notNull(),
+  /** Indices handed out (kept here so allocation never counts rows). */
+  allocated: integer('allocated').notNull().default(0),
+  /** Bumped on every revoke / suspend / reinstate of a credential in the list. */
+  version: integer('version').notNull().default(0),
+  createdAt: integer('created_at').notNull(),
+});
+
+/** Signed status list credentials, reused while the list's version is unchanged and the JWT fresh. */
+export const statusListCache = sqliteTable(
+  'status_list_cache',
+  {
+    listId: integer('list_id').notNull(),
+    purpose: text('purpose').notNull(),
+    version: integer('version').notNull(),
+    jwt: text('jwt').notNull(),
+    expiresAt: integer('expires_at').notNull(),
+  },
+  (t) => [uniqueIndex('status_list_cache_list_purpose').on(t.listId, t.purpose)],
+);
+
+/**
+ * The status of every KCC issued: its random index in a status list (the same index in the
+ * revocation and the suspension list), its tier, when each check's evidence was verified
+ * (renewal redoes only aged-out checks), and its revocation / suspension.
+ */
+export const credentialStatus = sqliteTable(
+  'credential_status',
+  {
+    credentialId: text('credential_id').primaryKey(),
+    listId: integer('list_id').notNull(),
+    listIndex: integer('list_index').notNull(),
+    subjectDid: text('subject_did').notNull(),
+    tierId: text('tier_id').notNull(),
+    /** JSON [{ kind, checks, verifiedAt }]: evidence in the KCC with the time each check was done. */
+    evidence: text('evidence').notNull(),
+    issuedAt: integer('issued_at').notNull(),
+    expiresAt: integer('expires_at').notNull(),
+    revokedAt: integer('revoked_at'),
+    revocationReason: text('revocation_reason'),
+    suspendedAt: integer('suspended_at'),
+    suspensionReason: text('suspension_reason'),
+    updatedAt: integer('updated_at').notNull(),
+  },
+  (t) => [uniqueIndex('credential_status_list_index').on(t.listId, t.listIndex), index('credential_status_subject').on(t.subjectDid)],
+);
+
+/** Audit trail of status changes (revoke, suspend, reinstate) with the reason and who did it. */
+export const credentialStatusEvents = sqliteTable(
+  'credential_status_events',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    credentialId: text('credential_id').notNull(),
+    action: text('action', { enum: ['revoke', 'suspend', 'reinstate'] }).notNull(),
+    reason: text('reason'),
+    actor: text('actor').notNull(),
+    at: integer('at').notNull(),
+  },
+  (t) => [index('credential_status_events_credential').on(t.credentialId)],
+);
+
+/**
+ * What an application already has verified from presented credentials (spec "Initiate
+ * Application": presentation_definition feeds IDV): the selected tier, the still-fresh evidence
+ * carried over, the checks IDV must still do, and our KCCs the new one supersedes.
+ */
+export const applicationPrefill = sqliteTable('application_prefill', {
+  applicationId: text('application_id').primaryKey(),
+  tierId: text('tier_id').notNull(),
+  /** JSON [{ kind, checks, verifiedAt, source }]. */
+  verifiedEvidence: text('verified_evidence').notNull(),
+  /** JSON string[]: checks (evidence kinds) IDV still has to do. */
+  missingChecks: text('missing_checks').notNull(),
+  /** JSON string[]: ids of our KCCs revoked once the new one is issued. */
+  supersedes: text('supersedes').notNull(),
+  countryOfResidence: text('country_of_residence'),
+  createdAt: integer('created_at').notNull(),
+});

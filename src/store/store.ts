@@ -1,4 +1,4 @@
-import { and, asc, eq, gt, isNull, lt, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, isNotNull, isNull, lt, sql } from 'drizzle-orm';
 import type { BaseSQLiteDatabase } from 'drizzle-orm/sqlite-core';
 import * as schema from './schema';
 import { createIdvRepositories } from './idvStore';
@@ -23,6 +23,9 @@ export type IssuedCredential = typeof schema.issuedCredentials.$inferSelect;
 export type Nonce = typeof schema.nonces.$inferSelect;
 export type NotificationRecord = typeof schema.notifications.$inferSelect;
 export type NotificationEvent = NonNullable<NotificationRecord['event']>;
+export type CredentialStatusRecord = typeof schema.credentialStatus.$inferSelect;
+export type CredentialStatusEvent = typeof schema.credentialStatusEvents.$inferSelect;
+export type ApplicationPrefill = typeof schema.applicationPrefill.$inferSelect;
 
 /** The IDV outcome as the applications table keeps it (no PII beyond what the KCC carries). */
 export interface IdvOutcome {
@@ -61,6 +64,14 @@ export function createStore(db: Database) {
         status: p('status'),
         formTokenHash: p('formTokenHash'),
         formExpiresAt: p('formExpiresAt'),
+        formSubmittedAt: p('formSubmittedAt'),
+        idvProvider: p('idvProvider'),
+        countryOfResidence: p('countryOfResidence'),
+        tier: p('tier'),
+        evidence: p('evidence'),
+        decisionReason: p('decisionReason'),
+        decidedBy: p('decidedBy'),
+        decidedAt: p('decidedAt'),
         createdAt: p('createdAt'),
         updatedAt: p('updatedAt'),
       })
@@ -109,6 +120,7 @@ export function createStore(db: Database) {
       })
       .prepare(),
   };
+  const { statusLists, credentialStatus, credentialStatusEvents, applicationPrefill, statusListCache } = schema;
 
   return {
     // Issue 5: IDV sessions, vendor events, PII vault, audit trail, outbound-webhook outbox.
@@ -122,11 +134,26 @@ export function createStore(db: Database) {
         const rows = await q.consumeSiopRequest.all({ nonce, now });
         return rows[0];
       },
+      /** Reads a request without consuming it (to verify a response against it first). */
+      async get(nonce: string): Promise<SiopRequest | undefined> {
+        const rows = await db.select().from(siopRequests).where(eq(siopRequests.nonce, nonce)).limit(1);
+        return rows[0];
+      },
     },
 
     applications: {
       async create(row: typeof applications.$inferInsert): Promise<void> {
-        await q.insertApplication.run(row);
+        await q.insertApplication.run({
+          formSubmittedAt: null,
+          idvProvider: null,
+          countryOfResidence: null,
+          tier: null,
+          evidence: null,
+          decisionReason: null,
+          decidedBy: null,
+          decidedAt: null,
+          ...row,
+        });
       },
       async get(id: string): Promise<Application | undefined> {
         return (await q.applicationById.all({ id }))[0];
@@ -339,6 +366,122 @@ export function createStore(db: Database) {
       async count(): Promise<number> {
         const rows = await db.select({ n: sql<number>`count(*)` }).from(issuedCredentials);
         return Number(rows[0]?.n ?? 0);
+      },
+      async get(id: string): Promise<IssuedCredential | undefined> {
+        const rows = await db.select().from(issuedCredentials).where(eq(issuedCredentials.id, id)).limit(1);
+        return rows[0];
+      },
+    },
+
+    statusLists: {
+      /** The newest list, created (id 1) on first use. */
+      async current(size: number, now: number): Promise<{ id: number; size: number }> {
+        const rows = await db.select().from(statusLists).orderBy(desc(statusLists.id)).limit(1);
+        if (rows[0]) return rows[0];
+        await db.insert(statusLists).values({ id: 1, size, createdAt: now }).onConflictDoNothing();
+        const again = await db.select().from(statusLists).orderBy(desc(statusLists.id)).limit(1);
+        return again[0];
+      },
+      /** Opens list `id` (idempotent: two concurrent openers agree on it). */
+      async open(id: number, size: number, now: number): Promise<{ id: number; size: number }> {
+        await db.insert(statusLists).values({ id, size, createdAt: now }).onConflictDoNothing();
+        const rows = await db.select().from(statusLists).where(eq(statusLists.id, id)).limit(1);
+        return rows[0];
+      },
+      async get(id: number): Promise<{ id: number; size: number; version: number } | undefined> {
+        const rows = await db.select().from(statusLists).where(eq(statusLists.id, id)).limit(1);
+        return rows[0];
+      },
+      /** Reserves one slot in list `id` while fewer than `max` are taken (one conditional UPDATE); false when full. */
+      async reserve(id: number, max: number): Promise<boolean> {
+        const rows = await db
+          .update(statusLists)
+          .set({ allocated: sql`${statusLists.allocated} + 1` })
+          .where(and(eq(statusLists.id, id), sql`${statusLists.allocated} < ${max}`))
+          .returning({ id: statusLists.id });
+        return rows.length === 1;
+      },
+      /** Marks list `id` changed, so its cached status list credentials are rebuilt. */
+      async bumpVersion(id: number): Promise<void> {
+        await db.update(statusLists).set({ version: sql`${statusLists.version} + 1` }).where(eq(statusLists.id, id));
+      },
+      async cached(id: number, purpose: string): Promise<{ version: number; jwt: string; expiresAt: number } | undefined> {
+        const rows = await db
+          .select({ version: statusListCache.version, jwt: statusListCache.jwt, expiresAt: statusListCache.expiresAt })
+          .from(statusListCache)
+          .where(and(eq(statusListCache.listId, id), eq(statusListCache.purpose, purpose)))
+          .limit(1);
+        return rows[0];
+      },
+      async cache(row: typeof statusListCache.$inferInsert): Promise<void> {
+        await db
+          .insert(statusListCache)
+          .values(row)
+          .onConflictDoUpdate({ target: [statusListCache.listId, statusListCache.purpose], set: { version: row.version, jwt: row.jwt, expiresAt: row.expiresAt } });
+      },
+      /** Indices of list `id` whose bit is set for the purpose (revoked, or suspended and not revoked). */
+      async setIndices(id: number, purpose: 'revocation' | 'suspension'): Promise<number[]> {
+        const flag = purpose === 'revocation' ? isNotNull(credentialStatus.revokedAt) : isNotNull(credentialStatus.suspendedAt);
+        const rows = await db.select({ i: credentialStatus.listIndex }).from(credentialStatus).where(and(eq(credentialStatus.listId, id), flag));
+        return rows.map((r) => r.i);
+      },
+    },
+
+    credentialStatus: {
+      /** Claims (list, index) for a credential; false when the index is taken (the caller draws again). */
+      async tryAllocate(row: typeof credentialStatus.$inferInsert): Promise<boolean> {
+        const rows = await db.insert(credentialStatus).values(row).onConflictDoNothing().returning({ id: credentialStatus.credentialId });
+        return rows.length === 1;
+      },
+      async get(credentialId: string): Promise<CredentialStatusRecord | undefined> {
+        const rows = await db.select().from(credentialStatus).where(eq(credentialStatus.credentialId, credentialId)).limit(1);
+        return rows[0];
+      },
+      async listForSubject(subjectDid: string): Promise<CredentialStatusRecord[]> {
+        return db.select().from(credentialStatus).where(eq(credentialStatus.subjectDid, subjectDid)).orderBy(desc(credentialStatus.issuedAt));
+      },
+      /** Revokes (permanent); undefined if unknown or already revoked. */
+      async revoke(credentialId: string, reason: string | null, now: number): Promise<CredentialStatusRecord | undefined> {
+        const rows = await db
+          .update(credentialStatus)
+          .set({ revokedAt: now, revocationReason: reason, updatedAt: now })
+          .where(and(eq(credentialStatus.credentialId, credentialId), isNull(credentialStatus.revokedAt)))
+          .returning();
+        return rows[0];
+      },
+      /** Suspends; undefined if unknown, revoked or already suspended. */
+      async suspend(credentialId: string, reason: string | null, now: number): Promise<CredentialStatusRecord | undefined> {
+        const rows = await db
+          .update(credentialStatus)
+          .set({ suspendedAt: now, suspensionReason: reason, updatedAt: now })
+          .where(and(eq(credentialStatus.credentialId, credentialId), isNull(credentialStatus.revokedAt), isNull(credentialStatus.suspendedAt)))
+          .returning();
+        return rows[0];
+      },
+      /** Lifts a suspension; undefined if unknown, revoked or not suspended. */
+      async reinstate(credentialId: string, now: number): Promise<CredentialStatusRecord | undefined> {
+        const rows = await db
+          .update(credentialStatus)
+          .set({ suspendedAt: null, suspensionReason: null, updatedAt: now })
+          .where(and(eq(credentialStatus.credentialId, credentialId), isNull(credentialStatus.revokedAt), isNotNull(credentialStatus.suspendedAt)))
+          .returning();
+        return rows[0];
+      },
+      async recordEvent(row: typeof credentialStatusEvents.$inferInsert): Promise<void> {
+        await db.insert(credentialStatusEvents).values(row);
+      },
+      async events(credentialId: string): Promise<CredentialStatusEvent[]> {
+        return db.select().from(credentialStatusEvents).where(eq(credentialStatusEvents.credentialId, credentialId)).orderBy(asc(credentialStatusEvents.id));
+      },
+    },
+
+    applicationPrefill: {
+      async create(row: typeof applicationPrefill.$inferInsert): Promise<void> {
+        await db.insert(applicationPrefill).values(row);
+      },
+      async get(applicationId: string): Promise<ApplicationPrefill | undefined> {
+        const rows = await db.select().from(applicationPrefill).where(eq(applicationPrefill.applicationId, applicationId)).limit(1);
+        return rows[0];
       },
     },
   };

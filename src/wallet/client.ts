@@ -46,6 +46,7 @@ export interface SiopRequest {
   response_type: string;
   scope: string;
   client_metadata: Record<string, unknown>;
+  presentation_definition?: { id: string; input_descriptors: { id: string }[] };
 }
 
 async function json(res: Response): Promise<any> {
@@ -69,9 +70,12 @@ export class WalletClient {
   readonly crypto: CryptoProvider;
   /** Resolves PFI DIDs other than did:web (did:dht through a gateway, did:jwk); default did:jwk and did:key. */
   readonly resolver: DidResolver;
-  constructor(readonly holder: Holder, readonly fetch: Fetch, options: { crypto?: CryptoProvider; resolver?: DidResolver } = {}) {
+  /** Seconds since the epoch for the tokens we sign (tests inject the issuer's clock). */
+  readonly now?: () => number;
+  constructor(readonly holder: Holder, readonly fetch: Fetch, options: { crypto?: CryptoProvider; resolver?: DidResolver; now?: () => number } = {}) {
     this.crypto = options.crypto ?? createWebCryptoProvider();
     this.resolver = options.resolver ?? createDidResolver({ registry: { ...createDidJwkResolver(), ...createDidKeyResolver() } });
+    this.now = options.now;
   }
 
   /**
@@ -120,8 +124,11 @@ export class WalletClient {
    * Without `pfi` (did:jwk issuers, which publish no service: the wallet starts from the IDV
    * endpoint URL), the PFI DID is the request's client_id, resolved before the signature is checked.
    */
-  async initiate(idvEndpoint: string, pfi?: { did: string; document: DIDDocument }): Promise<SiopRequest> {
-    const res = await this.fetch(idvEndpoint);
+  async initiate(idvEndpoint: string, pfi?: { did: string; document: DIDDocument }, options: { presentationDefinitionId?: string } = {}): Promise<SiopRequest> {
+    const url = options.presentationDefinitionId
+      ? `${idvEndpoint}${idvEndpoint.includes('?') ? '&' : '?'}presentation_definition_id=${encodeURIComponent(options.presentationDefinitionId)}`
+      : idvEndpoint;
+    const res = await this.fetch(url);
     const text = await res.text();
     if (!res.ok) throw new WalletError('initiation failed', res.status, text);
     const params = new URLSearchParams(text);
@@ -153,16 +160,47 @@ export class WalletClient {
   }
 
   /** POSTs the SIOPv2 Authorization Response (JSON, as DIDPay does) and returns the IDV Request. */
-  async respond(request: SiopRequest, options: { contentType?: 'json' | 'form' } = {}): Promise<IdvRequest> {
-    const idToken = await this.holder.createIdToken({ clientId: request.client_id, nonce: request.nonce });
+  async respond(request: SiopRequest, options: { contentType?: 'json' | 'form'; credentials?: string[] } = {}): Promise<IdvRequest> {
+    const params = await this.authorizationResponse(request, options.credentials);
     const init: RequestInit =
       options.contentType === 'form'
-        ? { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ id_token: idToken }).toString() }
-        : { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ id_token: idToken }) };
+        ? {
+            method: 'POST',
+            headers: { 'content-type': 'application/x-www-form-urlencoded' },
+            body: new URLSearchParams(Object.entries(params).map(([k, v]) => [k, typeof v === 'string' ? v : JSON.stringify(v)])).toString(),
+          }
+        : { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(params) };
     const res = await this.fetch(request.response_uri, init);
     const body = await json(res);
     if (res.status !== 200) throw new WalletError('SIOPv2 response was refused', res.status, body);
     return body as IdvRequest;
+  }
+
+  /**
+   * The Authorization Response parameters: the ID token, and when the request carries a
+   * presentation_definition and we hold credentials, a jwt_vp_json vp_token with a
+   * presentation_submission mapping the first input descriptor to each credential.
+   */
+  async authorizationResponse(request: SiopRequest, credentials?: string[]): Promise<Record<string, unknown>> {
+    const idToken = await this.holder.createIdToken({ clientId: request.client_id, nonce: request.nonce, now: this.now?.() });
+    const pd = request.presentation_definition;
+    if (!pd || !credentials?.length || !request.response_type.includes('vp_token')) return { id_token: idToken };
+    const vpToken = await this.holder.createPresentation({ credentials, audience: request.client_id, nonce: request.nonce, now: this.now?.() });
+    const descriptor = pd.input_descriptors[0]?.id ?? 'credential';
+    return {
+      id_token: idToken,
+      vp_token: vpToken,
+      presentation_submission: {
+        id: crypto.randomUUID(),
+        definition_id: pd.id,
+        descriptor_map: credentials.map((_, i) => ({
+          id: descriptor,
+          format: 'jwt_vp_json',
+          path: '$',
+          path_nested: { id: descriptor, format: 'jwt_vc_json', path: `$.verifiableCredential[${i}]` },
+        })),
+      },
+    };
   }
 
   /** Submits identity data to the IDV form as the webview would; returns the final page's URL. */
@@ -212,7 +250,7 @@ export class WalletClient {
 
   /** Requests the KCC; returns `{ credential }` (200) or `{ transaction_id }` (202). */
   async credential(credentialEndpoint: string, accessToken: string, proofAudience: string, cNonce: string) {
-    const jwt = await this.holder.createProofJwt({ audience: proofAudience, nonce: cNonce });
+    const jwt = await this.holder.createProofJwt({ audience: proofAudience, nonce: cNonce, now: this.now?.() });
     const res = await this.fetch(credentialEndpoint, {
       method: 'POST',
       headers: { 'content-type': 'application/json', authorization: `Bearer ${accessToken}` },

@@ -25,6 +25,10 @@ export interface ApplyOptions {
   pollAttempts?: number;
   /** Called once while deferred, e.g. to have an operator approve in a demo. */
   whilePending?: () => Promise<void>;
+  /** The KCC tier to apply for (presentation_definition_id); default: the PFI chooses. */
+  presentationDefinitionId?: string;
+  /** KCCs we already hold, presented when the PFI asks (upgrade, renewal). */
+  credentials?: string[];
 }
 
 export interface ApplyResult {
@@ -41,20 +45,25 @@ export async function applyForKcc(client: WalletClient, options: ApplyOptions): 
   const step = (s: string, detail?: Record<string, unknown>) => options.onStep?.({ step: s, detail });
   let request;
   if (options.idvEndpoint) {
-    request = await client.initiate(options.idvEndpoint);
+    request = await client.initiate(options.idvEndpoint, undefined, { presentationDefinitionId: options.presentationDefinitionId });
   } else {
     if (!options.issuer) throw new WalletError('issuer or idvEndpoint is required');
     const pfi = await client.discover(options.issuer);
     step('discovered', { pfiDid: pfi.did, idvEndpoint: pfi.idvEndpoint });
-    request = await client.initiate(pfi.idvEndpoint, pfi);
+    request = await client.initiate(pfi.idvEndpoint, pfi, { presentationDefinitionId: options.presentationDefinitionId });
   }
   const pfi = { did: request.client_id };
   step('siop_request_verified', { client_id: request.client_id, response_uri: request.response_uri });
-  const idvRequest = await client.respond(request);
+  const idvRequest = await client.respond(request, { credentials: options.credentials });
   step('idv_request', { url: idvRequest.url, credential_offer: idvRequest.credential_offer });
-  const form = await client.submitIdvForm(idvRequest.url, options.identity);
-  if (form.status !== 200 || !form.location?.endsWith('finish.html')) throw new WalletError('IDV form was not completed', form.status, form.body.slice(0, 500));
-  step('idv_submitted', { finish: form.location });
+  if (new URL(idvRequest.url).pathname.endsWith('finish.html')) {
+    // Presented credentials covered every check: nothing to fill in (DIDPay closes the webview here).
+    step('idv_skipped', { finish: idvRequest.url });
+  } else {
+    const form = await client.submitIdvForm(idvRequest.url, options.identity);
+    if (form.status !== 200 || !form.location?.endsWith('finish.html')) throw new WalletError('IDV form was not completed', form.status, form.body.slice(0, 500));
+    step('idv_submitted', { finish: form.location });
+  }
   const offer = idvRequest.credential_offer;
   const { authorizationServer, credentialIssuer } = await client.metadata(offer.credential_issuer);
   step('metadata', { token_endpoint: authorizationServer.token_endpoint, credential_endpoint: credentialIssuer.credential_endpoint });

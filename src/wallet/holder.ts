@@ -126,6 +126,33 @@ export class Holder {
     );
   }
 
+  /**
+   * A jwt_vp_json presentation (VCDM 1.1 §6.3.1; OID4VP): vp claim holding VC JWTs, signed by our
+   * DID, bound to the verifier (aud = client_id) and the request (nonce).
+   */
+  createPresentation(input: { credentials: string[]; audience: string; nonce: string; now?: number; ttlSeconds?: number }): Promise<string> {
+    const now = input.now ?? Math.floor(Date.now() / 1000);
+    return signJwt(
+      this.signer,
+      {
+        iss: this.did,
+        aud: input.audience,
+        nonce: input.nonce,
+        iat: now,
+        nbf: now,
+        exp: now + (input.ttlSeconds ?? 300),
+        jti: `urn:uuid:${crypto.randomUUID()}`,
+        vp: {
+          '@context': ['https://www.w3.org/2018/credentials/v1'],
+          type: ['VerifiablePresentation'],
+          holder: this.did,
+          verifiableCredential: input.credentials,
+        },
+      },
+      { typ: 'JWT' },
+    );
+  }
+
   /** Proof of possession (spec "proof.jwt"): typ openid4vci-proof+jwt, aud the issuer, the c_nonce. */
   createProofJwt(input: { audience: string; nonce: string; now?: number }): Promise<string> {
     const now = input.now ?? Math.floor(Date.now() / 1000);

@@ -6,7 +6,7 @@ import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
 import type { IssuerConfigInput } from '../../src/config';
 import type { JwsAlgorithm } from '../../src/crypto/keys';
 import { silentLogger, type Logger } from '../../src/http/context';
-import { buildIssuer, type IssuerKey } from '../../src/issuer';
+import { buildIssuer, type BuildIssuerOptions, type IssuerKey } from '../../src/issuer';
 import { createNodeCryptoProvider } from '../../src/runtime/nodeCrypto';
 import { MIGRATIONS_DIR } from '../../src/runtime/sqlite';
 import * as schema from '../../src/store/schema';
@@ -52,6 +52,7 @@ export async function makeTestIssuer(
     idv?: IdvDeps;
     /** How the app reads a client's address (rate-limit tests). */
     clientAddress?: (c: Context) => string | undefined;
+    statusListFetch?: BuildIssuerOptions['statusListFetch'];
   } = {},
 ) {
   const sqlite = new Database(options.file ?? ':memory:');
@@ -70,6 +71,7 @@ export async function makeTestIssuer(
     didMethods: options.didMethods,
     idv: options.idv,
     clientAddress: options.clientAddress,
+    statusListFetch: options.statusListFetch,
   });
   /** A wallet-side fetch wired straight into the app (no server). */
   const fetch: Fetch = async (input, init) => issuer.app.request(input, init);

@@ -116,7 +116,7 @@ describe('Persona adapter (loopback vendor)', () => {
     const vc = decodeJwt(issued.credential as string).vc as { credentialSubject: Record<string, unknown>; evidence: { kind: string; checks: string[] }[] };
     expect(vc.credentialSubject.countryOfResidence).toBe('DE');
     expect(vc.credentialSubject.tier).toBe('Enhanced');
-    expect(vc.evidence.map((e) => e.kind).sort()).toEqual(['document_verification', 'liveness_check', 'sanctions_screening']);
+    expect(vc.evidence.map((e) => e.kind).sort()).toEqual(['document_verification', 'liveness_check', 'sanction_screening']);
 
     // Replayed (same event id, freshly signed): acknowledged, not applied again.
     expect(await persona.deliver(webhookUrl, approved, await persona.sign(approved, now()))).toMatchObject({ status: 200, body: { disposition: 'duplicate' } });

@@ -3,8 +3,9 @@ import { z } from 'zod';
 import { Conflict, InvalidRequest, NotFound, Unauthorized } from '../../protocol/errors';
 import type { Application } from '../../store/store';
 import { readJsonObject } from '../body';
-import { type AppEnv } from '../context';
+import { nowSeconds, type AppEnv } from '../context';
 import { eraseApplicantPii, recordOperatorDecision } from '../../idv/service';
+import { adminCredentialRoutes } from './adminCredentials';
 
 /**
  * Operator API (behind ADMIN_TOKEN as a bearer token; disabled when unset): list applications
@@ -59,7 +60,14 @@ adminRoutes.get('/applications', async (c) => {
 adminRoutes.get('/applications/:id', async (c) => {
   const application = await c.var.deps.store.applications.get(c.req.param('id'));
   if (!application) throw new NotFound('no such application');
-  return c.json(toWire(application));
+  // Issue 8: what presented credentials already covered, and the checks IDV still has to do.
+  const prefill = await c.var.deps.store.applicationPrefill.get(application.id);
+  return c.json({
+    ...toWire(application),
+    ...(prefill
+      ? { prefill: { missing_checks: JSON.parse(prefill.missingChecks), verified_evidence: JSON.parse(prefill.verifiedEvidence), supersedes: JSON.parse(prefill.supersedes) } }
+      : {}),
+  });
 });
 
 const DecisionWire = z.object({
@@ -137,3 +145,6 @@ adminRoutes.get('/webhooks/events', async (c) => {
     ),
   });
 });
+
+// Issued credentials: status (revoke / suspend / reinstate), behind the same bearer token.
+adminRoutes.route('/credentials', adminCredentialRoutes);

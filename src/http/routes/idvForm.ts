@@ -7,6 +7,7 @@ import { HOSTED_PROVIDER } from '../../idv/hostedForm';
 import { applyResult, startVendorSession } from '../../idv/service';
 import { checkFormCsrf, issueFormCsrf } from '../../idv/csrf';
 import { readFormOrJson } from '../body';
+import { formFieldsFor, idvOutcomeForApplication } from '../presentedCredentials';
 import { nowSeconds, type AppDeps, type AppEnv } from '../context';
 import { PATHS, issuerUrls } from '../paths';
 import { enforceRateLimit, rateLimitByIp } from '../rateLimit';
@@ -71,7 +72,8 @@ idvFormRoutes.get(PATHS.idvForm, rateLimitByIp('idv'), async (c) => {
     }
   }
   const csrfToken = issueFormCsrf(c, deps.config.publicUrl);
-  return c.html(renderIdvForm({ action: urls.idvForm(token), cssHref: urls.idvCss, issuerName: deps.config.clientName, csrfToken }));
+  const fields = await formFieldsFor(deps, digestSecret(token));
+  return c.html(renderIdvForm({ action: urls.idvForm(token), cssHref: urls.idvCss, issuerName: deps.config.clientName, csrfToken, fields }));
 });
 
 idvFormRoutes.post(PATHS.idvForm, rateLimitByIp('idv'), async (c) => {
@@ -95,14 +97,17 @@ idvFormRoutes.post(PATHS.idvForm, rateLimitByIp('idv'), async (c) => {
   }
   delete body.csrf_token;
   const today = new Date(deps.clock()).toISOString().slice(0, 10);
-  const result = validateIdentityFields(body, today);
+  // Only the fields the remaining checks need (issue 8: an upgrade asks only for the extra checks).
+  const fields = await formFieldsFor(deps, digestSecret(token));
+  const result = validateIdentityFields(body, today, fields);
   if (!result.ok) {
     if (json) return c.json({ error: 'invalid_request', error_description: 'some fields are invalid', errors: result.errors }, 400);
     const values = Object.fromEntries(Object.entries(body).filter(([, v]) => typeof v === 'string')) as Record<string, string>;
     const csrfToken = issueFormCsrf(c, deps.config.publicUrl);
-    return c.html(renderIdvForm({ action: urls.idvForm(token), cssHref: urls.idvCss, issuerName: deps.config.clientName, values, errors: result.errors, csrfToken }), 400);
+    return c.html(renderIdvForm({ action: urls.idvForm(token), cssHref: urls.idvCss, issuerName: deps.config.clientName, values, errors: result.errors, csrfToken, fields }), 400);
   }
-  const outcome = sandboxDecision(result.fields, deps.config.credential.defaultTier);
+  // Only the checks the selected tier still needs (issue 8: tiers, presented credentials).
+  const outcome = await idvOutcomeForApplication(deps, digestSecret(token), sandboxDecision(result.fields, deps.config.credential.defaultTier), result.fields);
   const application = await deps.store.applications.submitIdv(digestSecret(token), outcome, nowSeconds(deps));
   if (!application) {
     const message = 'Your details were already submitted. You can close this window.';
@@ -117,7 +122,8 @@ idvFormRoutes.post(PATHS.idvForm, rateLimitByIp('idv'), async (c) => {
   await applyResult(deps, {
     applicationId: application.id,
     provider: HOSTED_PROVIDER,
-    result: sandboxResult(result.fields, deps.config.credential.defaultTier, application.id, deps.clock()),
+    // The sandbox decides; the evidence is what the applied-for tier required (issue 8).
+    result: { ...sandboxResult(result.fields, deps.config.credential.defaultTier, application.id, deps.clock()), tier: outcome.tier, evidence: outcome.evidence as { kind: string; checks: string[] }[] },
     eventAt: deps.clock(),
     actor: 'applicant',
   });

@@ -28,6 +28,11 @@ export function credentialIssuerMetadata(deps: AppDeps) {
     configurationId: deps.config.credential.configurationId,
     displayName: deps.config.clientName,
     credentialSigningAlgs: [deps.issuer.signer.alg],
+    configurations: deps.config.tiers.map((t) => ({
+      id: t.id,
+      name: deps.config.tiers.length === 1 ? 'Known Customer Credential' : `Known Customer Credential (${t.name})`,
+      description: t.description ?? `Proof of a completed KYC verification: ${t.requiredChecks.join(', ') || 'tier ' + t.name}`,
+    })),
   });
 }
 

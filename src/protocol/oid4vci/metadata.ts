@@ -30,7 +30,10 @@ export function buildCredentialIssuerMetadata(input: {
   displayName: string;
   /** Our KCC signing algorithm(s). */
   credentialSigningAlgs: readonly string[];
+  /** One credential configuration per KCC tier (spec "Multiple Credential Types"); default: configurationId alone. */
+  configurations?: { id: string; name: string; description?: string }[];
 }) {
+  const configurations = input.configurations ?? [{ id: input.configurationId, name: 'Known Customer Credential', description: 'Proof of a completed KYC verification' }];
   return {
     credential_issuer: input.endpoints.credentialIssuer,
     authorization_servers: [input.endpoints.credentialIssuer],
@@ -39,20 +42,25 @@ export function buildCredentialIssuerMetadata(input: {
     ...(input.endpoints.nonceEndpoint ? { nonce_endpoint: input.endpoints.nonceEndpoint } : {}),
     ...(input.endpoints.notificationEndpoint ? { notification_endpoint: input.endpoints.notificationEndpoint } : {}),
     display: [{ name: input.displayName, locale: 'en-US' }],
-    credential_configurations_supported: {
-      [input.configurationId]: {
+    credential_configurations_supported: Object.fromEntries(
+      configurations.map((configuration) => [
+        configuration.id,
+        {
         format: 'jwt_vc_json',
-        scope: input.configurationId,
+        scope: configuration.id,
         cryptographic_binding_methods_supported: [...BINDING_METHODS],
         credential_signing_alg_values_supported: [...input.credentialSigningAlgs],
         proof_types_supported: { jwt: { proof_signing_alg_values_supported: [...SIGNING_ALGS] } },
         // draft 13 §A.1.1.2: required for jwt_vc_json; wallet libraries pick the credential by it.
         credential_definition: { type: [...KCC_TYPES] },
-        display: [...CREDENTIAL_DISPLAY],
+        display: [{ name: configuration.name, locale: 'en-US', description: configuration.description ?? 'Proof of a completed KYC verification' }],
         // OID4VCI 1.0 §12.2.4 / Appendix A.1.1: display (and claims) moved under credential_metadata.
-        credential_metadata: { display: [...CREDENTIAL_DISPLAY] },
-      },
-    },
+        credential_metadata: {
+          display: [{ name: configuration.name, locale: 'en-US', description: configuration.description ?? 'Proof of a completed KYC verification' }],
+        },
+        },
+      ]),
+    ),
   };
 }
 

@@ -1,0 +1,177 @@
+import type { TierConfig } from '../config';
+import type { DidResolver } from '../did/resolver';
+import { InvalidRequest } from '../protocol/errors';
+import { STATUS_PURPOSES, type StatusPurpose } from '../protocol/statusList';
+import { evidenceMaxAgeDays, findTier, priorCredentialDefinition, trustedIssuersOf } from '../protocol/tiers';
+import type { CredentialVerdict, StatusListFetcher } from '../verifier/verifyCredential';
+import { verifyPresentation } from '../verifier/verifyPresentation';
+import { nowSeconds, type AppDeps } from './context';
+import { statusListCredential, type EvidenceRecord } from './credentialStatus';
+import { parseEvidenceRecords, tierOfApplication } from './issuance';
+import { fieldsForChecks, outcomeForChecks } from '../idv/checks';
+import type { IdentityFields } from '../idv/fields';
+import type { IdvOutcome } from '../store/store';
+import { issuerUrls } from './paths';
+
+/**
+ * Presented credentials (spec "Initiate Application": presentation_definition "allows for other
+ * verifiable credentials to be provided as input for IDV"): verifies the vp_token against the
+ * tier's prior-credential definition and turns the verified KCCs into what IDV no longer needs
+ * to do — still-fresh evidence, the country of residence — and which of our KCCs to supersede.
+ */
+export interface Prefill {
+  verifiedEvidence: (EvidenceRecord & { source: string })[];
+  missingChecks: string[];
+  supersedes: string[];
+  countryOfResidence?: string;
+}
+
+/** Our own DID resolves from memory (no network round trip to ourselves); others through the resolver. */
+export function issuerAwareResolver(deps: AppDeps): DidResolver {
+  const own = deps.issuer.did;
+  const methods = deps.resolver.methods.includes('did:web') ? deps.resolver.methods : [...deps.resolver.methods, 'did:web'];
+  return {
+    methods,
+    async resolve(did) {
+      if (did === own) return { didDocument: deps.issuer.didDocument, didResolutionMetadata: { contentType: 'application/did+json' }, didDocumentMetadata: {} };
+      if (did.startsWith('did:web:') && !deps.resolver.methods.includes('did:web')) {
+        return { didDocument: null, didResolutionMetadata: { error: 'unsupportedDidMethod' }, didDocumentMetadata: {} };
+      }
+      return deps.resolver.resolve(did);
+    },
+  };
+}
+
+/** Our own status lists are built locally; other issuers' go through deps.statusListFetch. */
+export function statusListFetcher(deps: AppDeps): StatusListFetcher {
+  const prefix = issuerUrls(deps.config.publicUrl).statusList(0, '').replace(/0\/$/, '');
+  return async (url) => {
+    if (url.startsWith(prefix)) {
+      const m = /^(\d+)\/([a-z]+)$/.exec(url.slice(prefix.length));
+      if (m && (STATUS_PURPOSES as readonly string[]).includes(m[2])) {
+        const jwt = await statusListCredential(deps, Number(m[1]), m[2] as StatusPurpose);
+        if (jwt) return jwt;
+      }
+      throw new Error('no such status list');
+    }
+    if (!deps.statusListFetch) throw new Error('fetching other issuers’ status lists is not configured');
+    return deps.statusListFetch(url);
+  };
+}
+
+function parseVpToken(value: unknown): unknown {
+  // Form posts carry an array of presentations as JSON text.
+  if (typeof value === 'string' && value.trimStart().startsWith('[')) {
+    try {
+      return JSON.parse(value);
+    } catch {
+      throw new InvalidRequest('vp_token is not valid JSON');
+    }
+  }
+  return value;
+}
+
+/** Verifies the vp_token of an Authorization Response for `tier`; refuses with invalid_request and the reasons. */
+export async function verifyPresentedCredentials(
+  deps: AppDeps,
+  input: { body: Record<string, unknown>; applicantDid: string; nonce: string; tier: TierConfig },
+): Promise<CredentialVerdict[]> {
+  const verdict = await verifyPresentation({
+    vpToken: parseVpToken(input.body.vp_token),
+    presentationSubmission: input.body.presentation_submission,
+    definition: priorCredentialDefinition(input.tier, deps.issuer.did),
+    holderDid: input.applicantDid,
+    nonce: input.nonce,
+    audience: deps.issuer.did,
+    resolver: issuerAwareResolver(deps),
+    verifier: deps.crypto,
+    now: nowSeconds(deps),
+    skewSeconds: deps.config.clockSkewSeconds,
+    maxAgeSeconds: deps.config.idTokenMaxAgeSeconds,
+    credentialOptions: {
+      trustedIssuers: trustedIssuersOf(input.tier, deps.issuer.did),
+      fetchStatusList: statusListFetcher(deps),
+      skewSeconds: deps.config.clockSkewSeconds,
+    },
+  });
+  if (!verdict.ok) throw new InvalidRequest(`presented credentials refused: ${verdict.reasons.join('; ').slice(0, 1500)}`);
+  return [...verdict.matched.values()];
+}
+
+function asRecord(v: unknown): Record<string, unknown> | undefined {
+  return v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
+}
+
+/**
+ * What the verified credentials already cover for `tier`: a check counts while its evidence is
+ * younger than the tier's evidenceMaxAgeDays for it. For our own KCCs the original time of each
+ * check is in credential_status (so a renewal does not reset the clock); for others, the VC's
+ * issuance time is taken as the time of its checks.
+ */
+export async function prefillFromCredentials(deps: AppDeps, tier: TierConfig, verdicts: CredentialVerdict[]): Promise<Prefill> {
+  const now = nowSeconds(deps);
+  const byKind = new Map<string, EvidenceRecord & { source: string }>();
+  const supersedes: string[] = [];
+  let countryOfResidence: string | undefined;
+  for (const v of verdicts) {
+    const vc = v.vc ?? {};
+    const id = typeof vc.id === 'string' ? vc.id : typeof v.payload?.jti === 'string' ? (v.payload.jti as string) : undefined;
+    const subject = asRecord(Array.isArray(vc.credentialSubject) ? vc.credentialSubject[0] : vc.credentialSubject);
+    if (typeof subject?.countryOfResidence === 'string') countryOfResidence ??= subject.countryOfResidence;
+    const ours = v.issuer === deps.issuer.did && id ? await deps.store.credentialStatus.get(id) : undefined;
+    // The new KCC replaces ours when its tier covers every check of the old one's tier
+    // (upgrade, renewal); a lower tier requested with a higher KCC leaves that KCC alone.
+    if (ours && id) {
+      const oldTier = findTier(deps.config.tiers, ours.tierId);
+      if (!oldTier || oldTier.requiredChecks.every((c) => tier.requiredChecks.includes(c))) supersedes.push(id);
+    }
+    const issuedAt = typeof v.payload?.nbf === 'number' ? v.payload.nbf : typeof v.payload?.iat === 'number' ? v.payload.iat : now;
+    const recorded = ours ? parseEvidenceRecords(ours.evidence) : [];
+    for (const e of Array.isArray(vc.evidence) ? vc.evidence : []) {
+      const ev = asRecord(e);
+      if (!ev || typeof ev.kind !== 'string') continue;
+      const checks = Array.isArray(ev.checks) ? ev.checks.filter((c): c is string => typeof c === 'string') : [];
+      const verifiedAt = recorded.find((r) => r.kind === ev.kind)?.verifiedAt ?? (issuedAt as number);
+      if (now - verifiedAt >= evidenceMaxAgeDays(tier, ev.kind) * 86400) continue; // aged out: redo
+      const previous = byKind.get(ev.kind);
+      if (!previous || previous.verifiedAt < verifiedAt) byKind.set(ev.kind, { kind: ev.kind, checks, verifiedAt, source: id ?? 'presented credential' });
+    }
+  }
+  const verifiedEvidence = [...byKind.values()];
+  const missingChecks = tier.requiredChecks.filter((check) => !byKind.has(check));
+  return { verifiedEvidence, missingChecks, supersedes, countryOfResidence };
+}
+
+/**
+ * The IDV outcome narrowed to the checks this application still needs (issue 8): the tier's
+ * required checks, or only the missing ones when presented credentials covered the rest.
+ */
+export async function idvOutcomeForApplication(deps: AppDeps, formTokenHash: string, outcome: IdvOutcome, fields: IdentityFields): Promise<IdvOutcome> {
+  const found = await checksForForm(deps, formTokenHash);
+  if (!found) return outcome;
+  return outcomeForChecks(outcome, fields, found.checks, found.tier.name);
+}
+
+/** The checks IDV still has to do for the application behind a form token (all the tier's, or the missing ones). */
+export async function checksForForm(deps: AppDeps, formTokenHash: string): Promise<{ tier: TierConfig; checks: string[] } | undefined> {
+  const application = await deps.store.applications.findByFormToken(formTokenHash);
+  if (!application) return undefined;
+  const tier = tierOfApplication(deps, application);
+  const prefill = await deps.store.applicationPrefill.get(application.id);
+  let checks = tier.requiredChecks;
+  if (prefill) {
+    try {
+      const missing = JSON.parse(prefill.missingChecks);
+      if (Array.isArray(missing)) checks = missing.filter((m): m is string => typeof m === 'string');
+    } catch {
+      // keep every required check
+    }
+  }
+  return { tier, checks };
+}
+
+/** The form fields for the application behind a form token: only what its remaining checks need. */
+export async function formFieldsFor(deps: AppDeps, formTokenHash: string): Promise<Set<string> | undefined> {
+  const found = await checksForForm(deps, formTokenHash);
+  return found ? fieldsForChecks(found.checks) : undefined;
+}

@@ -1,0 +1,42 @@
+import { Hono } from 'hono';
+import { NotFound } from '../../protocol/errors';
+import { findTier, tierPresentationDefinition } from '../../protocol/tiers';
+import type { AppEnv } from '../context';
+import { PATHS, issuerUrls } from '../paths';
+
+/**
+ * The Presentation Definition (DIF PE 2.0) of each KCC tier, at a stable URL
+ * (spec "Multiple Credential Types"): /presentation-definitions/<tier id>. The id is the
+ * presentation_definition_id the initiation GET takes. The list gives every tier.
+ */
+export const presentationDefinitionRoutes = new Hono<AppEnv>();
+
+const CACHE = 'public, max-age=300';
+
+presentationDefinitionRoutes.get(PATHS.presentationDefinitions, (c) => {
+  const deps = c.var.deps;
+  const urls = issuerUrls(deps.config.publicUrl);
+  return c.json(
+    {
+      default: deps.config.defaultTierId,
+      tiers: deps.config.tiers.map((t) => ({
+        id: t.id,
+        name: t.name,
+        required_checks: t.requiredChecks,
+        validity_days: t.validityDays,
+        accepts_prior_credentials: (t.acceptsPriorCredentialsFrom ?? []).length > 0,
+        presentation_definition_uri: urls.presentationDefinition(t.id),
+        initiate_uri: `${urls.initiate}?presentation_definition_id=${encodeURIComponent(t.id)}`,
+      })),
+    },
+    200,
+    { 'Cache-Control': CACHE, 'Access-Control-Allow-Origin': '*' },
+  );
+});
+
+presentationDefinitionRoutes.get(PATHS.presentationDefinition, (c) => {
+  const deps = c.var.deps;
+  const tier = findTier(deps.config.tiers, c.req.param('id'));
+  if (!tier) throw new NotFound('no such presentation definition');
+  return c.json(tierPresentationDefinition(tier, deps.issuer.did), 200, { 'Cache-Control': CACHE, 'Access-Control-Allow-Origin': '*' });
+});
