@@ -16,6 +16,28 @@ export const MIGRATIONS_DIR = join(dirname(fileURLToPath(import.meta.url)), '..'
  * process crash), which is the documented durability trade-off; set FULL for power-loss
  * durability of every commit.
  */
+/**
+ * drizzle's better-sqlite3 driver compiles (`prepare`s) every query it has not been told to
+ * prepare, on every execution. Compiled statements are keyed by their SQL text and reused
+ * (bounded), so every query is compiled once per connection. drizzle toggles `raw()` on reader
+ * statements when it wants rows as arrays; a reused statement is reset to object rows first.
+ */
+export function cacheStatements(sqlite: Database.Database, maxStatements = 500): void {
+  const prepare = sqlite.prepare.bind(sqlite);
+  const cache = new Map<string, Database.Statement>();
+  (sqlite as { prepare: (source: string) => Database.Statement }).prepare = (source: string) => {
+    let stmt = cache.get(source);
+    if (stmt) {
+      if (stmt.reader) stmt.raw(false);
+      return stmt;
+    }
+    stmt = prepare(source);
+    if (cache.size >= maxStatements) cache.delete(cache.keys().next().value as string);
+    cache.set(source, stmt);
+    return stmt;
+  };
+}
+
 export function openSqlite(file: string, options: { synchronous?: 'NORMAL' | 'FULL' } = {}) {
   if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
   const sqlite = new Database(file);
@@ -23,6 +45,7 @@ export function openSqlite(file: string, options: { synchronous?: 'NORMAL' | 'FU
   sqlite.pragma(`synchronous = ${options.synchronous ?? 'NORMAL'}`);
   sqlite.pragma('busy_timeout = 5000');
   sqlite.pragma('foreign_keys = ON');
+  cacheStatements(sqlite);
   const db = drizzle(sqlite, { schema });
   migrate(db, { migrationsFolder: MIGRATIONS_DIR });
   return { sqlite, db: db as unknown as StoreDatabase };
