@@ -294,7 +294,8 @@ async function main() {
     idvEnv: env,
     backgroundIntervalMs: env.WEBHOOK_DISPATCH_INTERVAL_MS ? Number(env.WEBHOOK_DISPATCH_INTERVAL_MS) : undefined,
     config: {
-      publicUrl: env.PUBLIC_URL || `http://localhost:${port}`,
+      // Unset: http://localhost:<the port actually bound> (PORT=0 picks a free one).
+      publicUrl: env.PUBLIC_URL || undefined,
       adminToken: env.ADMIN_TOKEN,
       clientName: env.ISSUER_NAME,
       rateLimits: {
