@@ -3,7 +3,8 @@ import { base64urlEncode } from '../crypto/base64url';
 import type { IdvDeps } from '../idv/deps';
 import { createGenericHmacProvider, type GenericHmacOptions } from '../idv/genericHmac';
 import { createPersonaProvider } from '../idv/persona';
-import { createPiiVault, parseDataKey } from '../idv/piiVault';
+import { parseDataKey } from '../idv/piiVault';
+import { createNodePiiVault } from './nodePiiVault';
 import type { IdvProvider } from '../idv/provider';
 
 /**
@@ -49,7 +50,7 @@ export async function idvDepsFromEnv(env: Record<string, string | undefined>, da
   }
   return {
     vendors,
-    vault: await createPiiVault(loadOrCreateDataKey(dataKeyFile, env.PII_DATA_KEY), list(env.PII_DATA_KEYS_RETIRED).map(parseDataKey)),
+    vault: createNodePiiVault(loadOrCreateDataKey(dataKeyFile, env.PII_DATA_KEY), list(env.PII_DATA_KEYS_RETIRED).map(parseDataKey)),
     outboundSecrets: list(env.PFI_WEBHOOK_SECRETS),
     outboundFetch: fetch,
   };
