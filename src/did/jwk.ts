@@ -1,7 +1,7 @@
 import type { DIDResolver } from 'did-resolver';
 import { base64urlDecodeToString, base64urlEncode } from '../crypto/base64url';
 import { parsePublicJwk, type PublicJwk } from '../crypto/keys';
-import { resolutionError, resolutionOk, type DIDDocument } from './types';
+import { resolutionError, resolutionOk, singleKeyDidDocument, type DIDDocument } from './types';
 
 /**
  * did:jwk (https://github.com/quartzjer/did-jwk/blob/main/spec.md): the DID is the
@@ -12,16 +12,7 @@ export function didJwkDocument(did: string): DIDDocument {
   if (!id || id.includes(':') || id.includes('#')) throw new TypeError('invalid did:jwk identifier');
   const jwk = parsePublicJwk(JSON.parse(base64urlDecodeToString(id)));
   if (!jwk) throw new TypeError('did:jwk key type is not supported (Ed25519 or secp256k1)');
-  const vmId = `${did}#0`;
-  return {
-    '@context': ['https://www.w3.org/ns/did/v1', 'https://w3id.org/security/suites/jws-2020/v1'],
-    id: did,
-    verificationMethod: [{ id: vmId, type: 'JsonWebKey2020', controller: did, publicKeyJwk: { ...jwk } }],
-    authentication: [vmId],
-    assertionMethod: [vmId],
-    capabilityInvocation: [vmId],
-    capabilityDelegation: [vmId],
-  };
+  return singleKeyDidDocument(did, `${did}#0`, jwk);
 }
 
 export function didJwkFromPublicJwk(jwk: PublicJwk): string {

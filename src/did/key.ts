@@ -2,7 +2,7 @@ import type { DIDResolver } from 'did-resolver';
 import { base64urlEncode } from '../crypto/base64url';
 import type { PublicJwk } from '../crypto/keys';
 import { secp256k1JwkFromPublicKey } from '../crypto/secp256k1';
-import { resolutionError, resolutionOk, type DIDDocument } from './types';
+import { resolutionError, resolutionOk, singleKeyDidDocument, type DIDDocument } from './types';
 
 /**
  * did:key (W3C CCG did:key v0.7) for Ed25519 (multicodec 0xed) and secp256k1 (0xe7)
@@ -70,16 +70,7 @@ export function didKeyDocument(did: string): DIDDocument {
   const id = did.slice('did:key:'.length);
   if (!/^z[1-9A-HJ-NP-Za-km-z]+$/.test(id)) throw new TypeError('invalid did:key identifier');
   const jwk = jwkFromMultikey(id);
-  const vmId = `${did}#${id}`;
-  return {
-    '@context': ['https://www.w3.org/ns/did/v1', 'https://w3id.org/security/suites/jws-2020/v1'],
-    id: did,
-    verificationMethod: [{ id: vmId, type: 'JsonWebKey2020', controller: did, publicKeyJwk: { ...jwk } }],
-    authentication: [vmId],
-    assertionMethod: [vmId],
-    capabilityInvocation: [vmId],
-    capabilityDelegation: [vmId],
-  };
+  return singleKeyDidDocument(did, `${did}#${id}`, jwk);
 }
 
 /** did:key for an Ed25519 public key (32 raw bytes) or a compressed secp256k1 key (33 bytes). */

@@ -21,3 +21,16 @@ export function didMethodOf(did: string): string | undefined {
   const m = /^did:([a-z0-9]+):/.exec(did);
   return m ? `did:${m[1]}` : undefined;
 }
+
+/** The document of a single-key DID (did:jwk, did:key): one JsonWebKey2020 method used for every relationship. */
+export function singleKeyDidDocument(did: string, vmId: string, publicKeyJwk: object): DIDDocument {
+  return {
+    '@context': ['https://www.w3.org/ns/did/v1', 'https://w3id.org/security/suites/jws-2020/v1'],
+    id: did,
+    verificationMethod: [{ id: vmId, type: 'JsonWebKey2020', controller: did, publicKeyJwk: { ...(publicKeyJwk as JsonWebKey) } as never }],
+    authentication: [vmId],
+    assertionMethod: [vmId],
+    capabilityInvocation: [vmId],
+    capabilityDelegation: [vmId],
+  };
+}
