@@ -1,4 +1,4 @@
-import { and, asc, eq, gt, isNull, sql } from 'drizzle-orm';
+import { and, asc, eq, gt, isNull, lte, sql } from 'drizzle-orm';
 import type { BaseSQLiteDatabase } from 'drizzle-orm/sqlite-core';
 import * as schema from './schema';
 
@@ -46,6 +46,11 @@ export function createStore(db: Database) {
           .where(and(eq(siopRequests.nonce, nonce), isNull(siopRequests.consumedAt), gt(siopRequests.expiresAt, now)))
           .returning();
         return rows[0];
+      },
+      /** Deletes requests whose nonce expired at or before `now` (used or not); returns how many. */
+      async deleteExpired(now: number): Promise<number> {
+        const rows = await db.delete(siopRequests).where(lte(siopRequests.expiresAt, now)).returning({ nonce: siopRequests.nonce });
+        return rows.length;
       },
     },
 
@@ -141,6 +146,11 @@ export function createStore(db: Database) {
         const rows = await db.select().from(preAuthorizedCodes).where(eq(preAuthorizedCodes.codeHash, codeHash)).limit(1);
         return rows[0];
       },
+      /** Deletes codes that expired at or before `before`; returns how many. */
+      async deleteExpired(before: number): Promise<number> {
+        const rows = await db.delete(preAuthorizedCodes).where(lte(preAuthorizedCodes.expiresAt, before)).returning({ codeHash: preAuthorizedCodes.codeHash });
+        return rows.length;
+      },
     },
 
     accessTokens: {
@@ -173,6 +183,11 @@ export function createStore(db: Database) {
           .where(and(eq(cNonces.nonce, nonce), eq(cNonces.accessTokenJti, accessTokenJti), isNull(cNonces.consumedAt), gt(cNonces.expiresAt, now)))
           .returning();
         return rows[0];
+      },
+      /** Deletes c_nonces that expired at or before `now` (used or not); returns how many. */
+      async deleteExpired(now: number): Promise<number> {
+        const rows = await db.delete(cNonces).where(lte(cNonces.expiresAt, now)).returning({ nonce: cNonces.nonce });
+        return rows.length;
       },
     },
 
