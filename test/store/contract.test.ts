@@ -25,7 +25,7 @@ const backends: [string, () => Promise<Backend>][] = [
       const sqlite = new Database(':memory:');
       const db = drizzle(sqlite, { schema });
       migrate(db, { migrationsFolder: MIGRATIONS_DIR });
-      return { db: db as unknown as StoreDb, close: async () => sqlite.close() };
+      return { db: db as unknown as StoreDb, close: async () => void sqlite.close() };
     },
   ],
   [
