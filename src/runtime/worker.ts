@@ -1,74 +1,12 @@
-import type { D1Database, ExecutionContext, ScheduledController } from '@cloudflare/workers-types';
-import { drizzle } from 'drizzle-orm/d1';
-import { parseIssuerKeys } from '../crypto/issuerKeys';
-import { createWebCryptoProvider } from '../crypto/webCrypto';
-import { createDidDhtResolver } from '../did/dht';
-import { createDidWebResolver } from '../did/web';
-import { jsonLogger, silentLogger, type AppDeps } from '../http/context';
-import { buildIssuer } from '../issuer';
-import { purgeExpired } from '../store/purge';
-import * as schema from '../store/schema';
-import type { Database } from '../store/store';
+import type { ExecutionContext, ScheduledController } from '@cloudflare/workers-types';
+import { buildWorkerIssuer, runScheduledJobs, type WorkerEnv, type WorkerIssuer } from './workerIssuer';
 
 /**
- * The Cloudflare Workers runtime (wrangler.toml `main`): the issuer on D1, Web Crypto and the
- * platform fetch. Like src/runtime/node.ts it is the only place that reads the environment;
- * here the environment is the `env` bindings, documented in wrangler.toml and docs/cloudflare.md.
- * Nothing Node-only is imported (no better-sqlite3, no node: modules), so the worker needs no
- * `nodejs_compat` flag.
- */
-export interface WorkerEnv {
-  /** D1 database, migrated from drizzle/ (`wrangler d1 migrations apply`). */
-  DB: D1Database;
-  /** Secret. Signing key(s): one private JWK, an array of them (first signs) or the Node key file; see parseIssuerKeys. */
-  ISSUER_PRIVATE_JWK: string;
-  /** Secret. Bearer token of the operator API; unset disables /admin. */
-  ADMIN_TOKEN?: string;
-  /**
-   * Secret. Key for encrypting identity data at rest (IDV work; see docs/cloudflare.md).
-   * Declared here so that every binding of the worker is listed in one place.
-   */
-  DATA_ENCRYPTION_KEY?: string;
-  /** Var. The issuer's public base URL: credential issuer id, did:web and every URL handed out. */
-  PUBLIC_URL: string;
-  /** Var. Display name (SIOP client_metadata, issuer metadata). */
-  ISSUER_NAME?: string;
-  /** Var. Pkarr relay for did:dht resolution (default https://diddht.tbddev.org). */
-  DID_DHT_GATEWAY?: string;
-  /** Var. "true" resolves did:web over http and IP hosts: local development only. */
-  DID_WEB_ALLOW_INSECURE?: string;
-  /** Var. "silent" turns request logs off. */
-  LOG_LEVEL?: string;
-}
-
-export const DEFAULT_DID_DHT_GATEWAY = 'https://diddht.tbddev.org';
-
-/** Builds the issuer from the bindings: parses and imports the key(s), wires D1 and resolvers. */
-export async function buildWorkerIssuer(env: WorkerEnv) {
-  if (!env.DB) throw new Error('the D1 binding DB is missing');
-  if (!env.PUBLIC_URL) throw new Error('PUBLIC_URL is not set');
-  if (!env.ISSUER_PRIVATE_JWK) throw new Error('ISSUER_PRIVATE_JWK is not set');
-  const insecure = env.DID_WEB_ALLOW_INSECURE === 'true';
-  // The platform fetch, bound: Workers reach no private network, so no address filter is
-  // needed here (Node's safeFetch does that); did:web still requires https and a DNS name.
-  const platformFetch: typeof fetch = (input, init) => fetch(input, init);
-  return buildIssuer({
-    config: { publicUrl: env.PUBLIC_URL, adminToken: env.ADMIN_TOKEN, clientName: env.ISSUER_NAME || undefined },
-    db: drizzle(env.DB, { schema }) as unknown as Database,
-    crypto: createWebCryptoProvider(),
-    keys: parseIssuerKeys(env.ISSUER_PRIVATE_JWK),
-    clock: Date.now,
-    logger: env.LOG_LEVEL === 'silent' ? silentLogger : jsonLogger(),
-    didMethods: {
-      ...createDidWebResolver({ fetch: platformFetch, allowHttp: insecure, allowIpHosts: insecure }),
-      ...createDidDhtResolver({ gatewayUrl: env.DID_DHT_GATEWAY || DEFAULT_DID_DHT_GATEWAY, fetch: platformFetch }),
-    },
-  });
-}
-
-type WorkerIssuer = Awaited<ReturnType<typeof buildWorkerIssuer>>;
-
-/**
+ * The Cloudflare Workers entry (wrangler.toml `main`): `fetch` serves the issuer app, `scheduled`
+ * runs the Cron Trigger jobs (SCHEDULED_JOBS in ./workerIssuer). Like src/runtime/node.ts, it is
+ * where the environment (here: the `env` bindings) is read. Only handlers are exported: workerd
+ * rejects any other named export of the entry module.
+ *
  * The one piece of module-level state, and deliberately so: the issuer built for an `env`,
  * reused by every request the isolate serves with that same `env` object. Building it imports
  * the signing key(s) and creates the key caches, which must not happen per request (the
@@ -79,7 +17,7 @@ type WorkerIssuer = Awaited<ReturnType<typeof buildWorkerIssuer>>;
  */
 const issuers = new WeakMap<WorkerEnv, Promise<WorkerIssuer>>();
 
-export function issuerFor(env: WorkerEnv): Promise<WorkerIssuer> {
+function issuerFor(env: WorkerEnv): Promise<WorkerIssuer> {
   let built = issuers.get(env);
   if (!built) {
     built = buildWorkerIssuer(env);
@@ -87,31 +25,6 @@ export function issuerFor(env: WorkerEnv): Promise<WorkerIssuer> {
     built.catch(() => issuers.delete(env));
   }
   return built;
-}
-
-/**
- * Periodic jobs, run in order by the Cron Trigger (wrangler.toml [triggers] crons). Each returns
- * counts for the log line; one failing does not stop the others. Adding a job is one line:
- * outbound webhook retries (`dispatchDueWebhooks`) and PII retention purges go here.
- */
-type ScheduledJob = (deps: AppDeps, nowMs: number) => Promise<object | void>;
-export const SCHEDULED_JOBS: ReadonlyArray<readonly [name: string, job: ScheduledJob]> = [
-  ['purge_expired', (deps, nowMs) => purgeExpired(deps.store, Math.floor(nowMs / 1000), { codeRetentionSeconds: deps.config.ttl.accessToken })],
-];
-
-export async function runScheduledJobs(deps: AppDeps, nowMs: number): Promise<{ failed: number }> {
-  let failed = 0;
-  for (const [name, job] of SCHEDULED_JOBS) {
-    const started = Date.now();
-    try {
-      const result = await job(deps, nowMs);
-      deps.logger.info('scheduled_job', { job: name, ms: Date.now() - started, ...(result ?? {}) });
-    } catch (e) {
-      failed++;
-      deps.logger.error('scheduled_job_failed', { job: name, message: e instanceof Error ? e.message : String(e) });
-    }
-  }
-  return { failed };
 }
 
 function misconfigured(e: unknown): Response {

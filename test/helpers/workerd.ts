@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { Miniflare, type MiniflareOptions } from 'miniflare';
@@ -63,6 +63,7 @@ export async function startWorker(options: { scriptPath: string; persistTo: stri
   const mfOptions: MiniflareOptions = {
     modules: true,
     scriptPath: options.scriptPath,
+    modulesRoot: dirname(options.scriptPath),
     compatibilityDate: toml.compatibilityDate,
     host: '127.0.0.1',
     port: options.port,
