@@ -70,6 +70,7 @@ export async function startWorker(options: { scriptPath: string; persistTo: stri
     d1Databases: { DB: toml.databaseId },
     d1Persist: join(options.persistTo, 'v3', 'd1'),
     bindings: options.bindings,
+    cf: false, // the fallback request.cf: never fetch Cloudflare's cf.json (tests stay offline)
   };
   const mf = new Miniflare(mfOptions);
   const url = await mf.ready;
@@ -146,6 +147,7 @@ export async function startD1() {
     compatibilityDate: wranglerToml().compatibilityDate,
     host: '127.0.0.1',
     d1Databases: ['DB'],
+    cf: false,
   });
   const d1 = d1OverHttp((await mf.ready).toString());
   await migrateD1(d1);
