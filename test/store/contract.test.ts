@@ -227,20 +227,50 @@ describe.each(backends)('store contract on %s', (_name, open) => {
   });
 
   describe('transactions', () => {
-    it('creates, gets and consumes once with the credential id', async () => {
+    // The repository's single-use step is `consume(id, credentialId, now)` on this branch and
+    // `completeWithCredential(id, credential, now)` (consume + record, atomically) once the
+    // deferred-issuance change is merged: the contract tests whichever the store has.
+    type TransactionRepo = Store['transactions'] & {
+      consume?: (id: string, credentialId: string, now: number) => Promise<{ credentialId: string | null } | undefined>;
+      completeWithCredential?: (id: string, credential: Omit<typeof schema.issuedCredentials.$inferInsert, 'transactionId'>, now: number) => Promise<boolean>;
+    };
+    const repo = () => store.transactions as TransactionRepo;
+    const credential = (id: string) => ({ id, applicationId: 'a', subjectDid: 'did:jwk:h', jwtSha256: `sha-${id}`, issuedAt: NOW, expiresAt: NOW + 86400 });
+
+    it('creates and gets', async () => {
       await store.transactions.create({ id: 'tx', applicationId: 'a', accessTokenJti: 't', holderDid: 'did:jwk:h', createdAt: NOW });
       expect(await store.transactions.get('tx')).toMatchObject({ id: 'tx', consumedAt: null, credentialId: null });
-      expect(await store.transactions.consume('tx', 'urn:uuid:1', NOW + 3)).toMatchObject({ consumedAt: NOW + 3, credentialId: 'urn:uuid:1' });
-      expect(await store.transactions.consume('tx', 'urn:uuid:2', NOW + 4)).toBeUndefined();
-      expect((await store.transactions.get('tx'))?.credentialId).toBe('urn:uuid:1');
       expect(await store.transactions.get('none')).toBeUndefined();
     });
 
-    it('has exactly one winner among concurrent consumers', async () => {
+    it('consumes once with the credential id; exactly one winner among concurrent consumers', async (ctx) => {
+      const consume = repo().consume;
+      if (!consume) return ctx.skip();
+      await store.transactions.create({ id: 'tx', applicationId: 'a', accessTokenJti: 't', holderDid: 'did:jwk:h', createdAt: NOW });
+      expect(await consume('tx', 'urn:uuid:1', NOW + 3)).toMatchObject({ consumedAt: NOW + 3, credentialId: 'urn:uuid:1' });
+      expect(await consume('tx', 'urn:uuid:2', NOW + 4)).toBeUndefined();
+      expect((await store.transactions.get('tx'))?.credentialId).toBe('urn:uuid:1');
       await store.transactions.create({ id: 'race', applicationId: 'a', accessTokenJti: 't', holderDid: 'did:jwk:h', createdAt: NOW });
       let n = 0;
-      const won = await oneWinner(() => store.transactions.consume('race', `urn:uuid:${++n}`, NOW));
+      const won = await oneWinner(() => consume('race', `urn:uuid:${++n}`, NOW));
       expect((await store.transactions.get('race'))?.credentialId).toBe(won.credentialId);
+    });
+
+    it('completes with its credential once, atomically; exactly one winner among concurrent completions', async (ctx) => {
+      const complete = repo().completeWithCredential;
+      if (!complete) return ctx.skip();
+      await store.transactions.create({ id: 'tx', applicationId: 'a', accessTokenJti: 't', holderDid: 'did:jwk:h', createdAt: NOW });
+      expect(await complete('tx', credential('urn:uuid:1'), NOW + 3)).toBe(true);
+      expect(await complete('tx', credential('urn:uuid:2'), NOW + 4)).toBe(false);
+      expect(await store.transactions.get('tx')).toMatchObject({ consumedAt: NOW + 3, credentialId: 'urn:uuid:1' });
+      expect((await store.issuedCredentials.listForApplication('a')).map((c) => [c.id, c.transactionId])).toEqual([['urn:uuid:1', 'tx']]);
+      await store.transactions.create({ id: 'race', applicationId: 'a', accessTokenJti: 't', holderDid: 'did:jwk:h', createdAt: NOW });
+      let n = 0;
+      const outcomes = await Promise.all(Array.from({ length: CONCURRENT }, () => complete('race', credential(`urn:uuid:race-${++n}`), NOW)));
+      expect(outcomes.filter(Boolean)).toHaveLength(1);
+      const recorded = (await store.issuedCredentials.listForApplication('a')).filter((c) => c.transactionId === 'race');
+      expect(recorded).toHaveLength(1);
+      expect((await store.transactions.get('race'))?.credentialId).toBe(recorded[0].id);
     });
   });
 

@@ -7,9 +7,16 @@ import type { AppDeps } from '../../src/http/context';
 /** The worker entry's own logic, in Node: configuration errors, the per-env cache, the job runner. */
 const crypto = createWebCryptoProvider();
 
+/** A D1 binding that may be prepared against (the store prepares statements up front) but never runs one. */
+const unused = () => {
+  throw new Error('the database is not used in these tests');
+};
+const unusedStatement = { bind: () => unusedStatement, all: unused, raw: unused, run: unused, first: unused };
+const unusedD1 = { prepare: () => unusedStatement, batch: unused, exec: unused } as unknown as WorkerEnv['DB'];
+
 async function env(overrides: Partial<WorkerEnv> = {}): Promise<WorkerEnv> {
   return {
-    DB: {} as WorkerEnv['DB'], // these requests never reach the database
+    DB: unusedD1, // these requests never reach the database
     PUBLIC_URL: 'https://pfi.example',
     ISSUER_PRIVATE_JWK: JSON.stringify(await crypto.generateKeyPair('EdDSA')),
     ISSUER_NAME: 'First name',
