@@ -1,4 +1,5 @@
 import Database from 'better-sqlite3';
+import { sql } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/better-sqlite3';
 import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -284,6 +285,67 @@ describe.each(backends)('store contract on %s', (_name, open) => {
       expect(await store.issuedCredentials.listForApplication('none')).toEqual([]);
       expect(await store.issuedCredentials.count()).toBe(3);
       await expect(store.issuedCredentials.record({ id: 'vc4', applicationId: 'a', subjectDid: 'd', transactionId: 'tx', jwtSha256: 'h4', issuedAt: NOW, expiresAt: NOW + 1 })).rejects.toThrow();
+    });
+  });
+
+  describe('repositories of the OID4VCI 1.0 work (tested when the store has them)', () => {
+    // Merged into main alongside this suite: Nonce Endpoint nonces, notifications and
+    // redeemBound. Typed here structurally so that the suite compiles with or without them.
+    type Later = {
+      preAuthorizedCodes: { redeemBound?: (codeHash: string, now: number) => Promise<{ codeHash: string; consumedAt: number | null } | undefined> };
+      nonces?: {
+        create(row: { nonce: string; expiresAt: number }): Promise<void>;
+        consume(nonce: string, now: number): Promise<{ nonce: string; consumedAt: number | null } | undefined>;
+        pruneExpired(now: number): Promise<number>;
+      };
+      notifications?: {
+        create(row: { id: string; applicationId: string; accessTokenJti: string; credentialId: string; createdAt: number }): Promise<void>;
+        get(id: string): Promise<{ id: string; event: string | null; eventDescription: string | null; eventAt: number | null } | undefined>;
+        recordEvent(id: string, applicationId: string, event: { event: 'credential_accepted' | 'credential_failure' | 'credential_deleted'; description?: string }, now: number): Promise<{ event: string | null } | undefined>;
+      };
+    };
+    const later = () => store as unknown as Later;
+
+    it('redeemBound: redeems a code once without a client_id, before it expires; one winner', async (ctx) => {
+      const redeemBound = later().preAuthorizedCodes.redeemBound;
+      if (!redeemBound) return ctx.skip();
+      await store.preAuthorizedCodes.create({ codeHash: 'b1', applicationId: 'a', applicantDid: 'd', expiresAt: NOW + 60 });
+      expect(await redeemBound('b1', NOW)).toMatchObject({ codeHash: 'b1', consumedAt: NOW });
+      expect(await redeemBound('b1', NOW)).toBeUndefined();
+      expect(await store.preAuthorizedCodes.redeem('b1', 'd', NOW)).toBeUndefined();
+      await store.preAuthorizedCodes.create({ codeHash: 'b2', applicationId: 'a', applicantDid: 'd', expiresAt: NOW });
+      expect(await redeemBound('b2', NOW)).toBeUndefined();
+      await store.preAuthorizedCodes.create({ codeHash: 'b3', applicationId: 'a', applicantDid: 'd', expiresAt: NOW + 60 });
+      await oneWinner(() => redeemBound('b3', NOW));
+    });
+
+    it('nonces: consumed once before expiry, one winner among concurrent consumers, pruned after expiry', async (ctx) => {
+      const nonces = later().nonces;
+      if (!nonces) return ctx.skip();
+      await backend.db.run(sql`DELETE FROM nonces`);
+      await nonces.create({ nonce: 'live', expiresAt: NOW + 60 });
+      await nonces.create({ nonce: 'race', expiresAt: NOW + 60 });
+      await nonces.create({ nonce: 'edge', expiresAt: NOW });
+      await nonces.create({ nonce: 'old', expiresAt: NOW - 1 });
+      expect(await nonces.consume('live', NOW)).toMatchObject({ nonce: 'live', consumedAt: NOW });
+      expect(await nonces.consume('live', NOW)).toBeUndefined();
+      expect(await nonces.consume('edge', NOW)).toBeUndefined();
+      expect(await nonces.consume('unknown', NOW)).toBeUndefined();
+      await oneWinner(() => nonces.consume('race', NOW));
+      expect(await nonces.pruneExpired(NOW)).toBe(1); // 'old' only: expires_at < now
+      expect(await nonces.pruneExpired(NOW + 61)).toBe(3);
+    });
+
+    it('notifications: create, get, and record the wallet event for its own application only', async (ctx) => {
+      const notifications = later().notifications;
+      if (!notifications) return ctx.skip();
+      await notifications.create({ id: 'nt1', applicationId: 'app-1', accessTokenJti: 't', credentialId: 'urn:uuid:1', createdAt: NOW });
+      expect(await notifications.get('nt1')).toMatchObject({ id: 'nt1', event: null, eventAt: null });
+      expect(await notifications.get('none')).toBeUndefined();
+      expect(await notifications.recordEvent('nt1', 'app-2', { event: 'credential_accepted' }, NOW)).toBeUndefined();
+      expect(await notifications.recordEvent('nt1', 'app-1', { event: 'credential_accepted' }, NOW + 1)).toMatchObject({ event: 'credential_accepted' });
+      expect(await notifications.recordEvent('nt1', 'app-1', { event: 'credential_deleted', description: 'gone' }, NOW + 2)).toMatchObject({ event: 'credential_deleted' });
+      expect(await notifications.get('nt1')).toMatchObject({ event: 'credential_deleted', eventDescription: 'gone', eventAt: NOW + 2 });
     });
   });
 
