@@ -25,10 +25,12 @@ export interface WorkerEnv {
   /** Secret. Bearer token of the operator API; unset disables /admin. */
   ADMIN_TOKEN?: string;
   /**
-   * Secret. Key for encrypting identity data at rest (IDV work; see docs/cloudflare.md).
-   * Declared here so that every binding of the worker is listed in one place.
+   * Secret. The PII vault's data key (32-byte AES key, base64url), the same variable as on Node
+   * (PII_DATA_KEY, docs/idv.md); PII_DATA_KEYS_RETIRED lists older keys after a rotation. Required
+   * on Workers once the vault is wired: a generated key would differ per isolate.
    */
-  DATA_ENCRYPTION_KEY?: string;
+  PII_DATA_KEY?: string;
+  PII_DATA_KEYS_RETIRED?: string;
   /** Var. The issuer's public base URL: credential issuer id, did:web and every URL handed out. */
   PUBLIC_URL: string;
   /** Var. Display name (SIOP client_metadata, issuer metadata). */

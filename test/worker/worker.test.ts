@@ -47,7 +47,7 @@ beforeAll(async () => {
       ISSUER_NAME: 'Edge PFI',
       ISSUER_PRIVATE_JWK: JSON.stringify([signingKey, olderKey]),
       ADMIN_TOKEN,
-      DATA_ENCRYPTION_KEY: 'unused-here',
+      PII_DATA_KEY: 'AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8',
       LOG_LEVEL: 'silent',
     },
   }));
