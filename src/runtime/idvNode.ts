@@ -1,11 +1,9 @@
 import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { base64urlEncode } from '../crypto/base64url';
 import type { IdvDeps } from '../idv/deps';
-import { createGenericHmacProvider, type GenericHmacOptions } from '../idv/genericHmac';
-import { createPersonaProvider } from '../idv/persona';
+import { idvDepsFromSettings } from '../idv/fromSettings';
 import { parseDataKey } from '../idv/piiVault';
 import { createNodePiiVault } from './nodePiiVault';
-import type { IdvProvider } from '../idv/provider';
 
 /**
  * Node wiring of identity verification from the environment (docs/idv.md):
@@ -25,33 +23,6 @@ export function loadOrCreateDataKey(file: string, configured?: string): Uint8Arr
   return key;
 }
 
-const list = (v: string | undefined) => (v ?? '').split(',').map((s) => s.trim()).filter(Boolean);
-
 export async function idvDepsFromEnv(env: Record<string, string | undefined>, dataKeyFile: string): Promise<IdvDeps> {
-  const vendors = new Map<string, IdvProvider>();
-  const fetch = (input: string, init?: RequestInit) => globalThis.fetch(input, init);
-  const toleranceSeconds = env.WEBHOOK_TOLERANCE_SECONDS ? Number(env.WEBHOOK_TOLERANCE_SECONDS) : 300;
-  if (!Number.isFinite(toleranceSeconds) || toleranceSeconds <= 0) throw new Error('WEBHOOK_TOLERANCE_SECONDS must be a positive number');
-  if (env.PERSONA_API_KEY) {
-    if (!env.PERSONA_TEMPLATE_ID) throw new Error('PERSONA_TEMPLATE_ID is required with PERSONA_API_KEY');
-    const secrets = list(env.PERSONA_WEBHOOK_SECRETS);
-    if (secrets.length === 0) throw new Error('PERSONA_WEBHOOK_SECRETS is required with PERSONA_API_KEY');
-    vendors.set('persona', createPersonaProvider({ apiKey: env.PERSONA_API_KEY, templateId: env.PERSONA_TEMPLATE_ID, webhookSecrets: secrets, apiBase: env.PERSONA_API_BASE || undefined, toleranceSeconds, fetch }));
-  }
-  if (env.IDV_GENERIC_CONFIG) {
-    let config: Omit<GenericHmacOptions, 'fetch' | 'secrets'>;
-    try {
-      config = JSON.parse(env.IDV_GENERIC_CONFIG);
-    } catch {
-      throw new Error('IDV_GENERIC_CONFIG is not valid JSON');
-    }
-    const signature = config.signature?.scheme === 'timestamped' ? { ...config.signature, toleranceSeconds: config.signature.toleranceSeconds ?? toleranceSeconds } : config.signature;
-    vendors.set(config.name, createGenericHmacProvider({ ...config, signature, secrets: list(env.IDV_GENERIC_SECRETS), fetch }));
-  }
-  return {
-    vendors,
-    vault: createNodePiiVault(loadOrCreateDataKey(dataKeyFile, env.PII_DATA_KEY), list(env.PII_DATA_KEYS_RETIRED).map(parseDataKey)),
-    outboundSecrets: list(env.PFI_WEBHOOK_SECRETS),
-    outboundFetch: fetch,
-  };
+  return idvDepsFromSettings(env, loadOrCreateDataKey(dataKeyFile, env.PII_DATA_KEY), createNodePiiVault);
 }

@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, gt, isNotNull, isNull, lt, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, isNotNull, isNull, lt, lte, sql } from 'drizzle-orm';
 import type { BaseSQLiteDatabase } from 'drizzle-orm/sqlite-core';
 import * as schema from './schema';
 import { createIdvRepositories } from './idvStore';
@@ -139,6 +139,11 @@ export function createStore(db: Database) {
         const rows = await db.select().from(siopRequests).where(eq(siopRequests.nonce, nonce)).limit(1);
         return rows[0];
       },
+      /** Deletes requests whose nonce expired at or before `now` (used or not); returns how many. */
+      async deleteExpired(now: number): Promise<number> {
+        const rows = await db.delete(siopRequests).where(lte(siopRequests.expiresAt, now)).returning({ nonce: siopRequests.nonce });
+        return rows.length;
+      },
     },
 
     applications: {
@@ -241,6 +246,11 @@ export function createStore(db: Database) {
           .returning();
         return rows[0];
       },
+      /** Deletes codes that expired at or before `before`; returns how many. */
+      async deleteExpired(before: number): Promise<number> {
+        const rows = await db.delete(preAuthorizedCodes).where(lte(preAuthorizedCodes.expiresAt, before)).returning({ codeHash: preAuthorizedCodes.codeHash });
+        return rows.length;
+      },
     },
 
     accessTokens: {
@@ -268,6 +278,11 @@ export function createStore(db: Database) {
       async consume(nonce: string, accessTokenJti: string, now: number): Promise<CNonce | undefined> {
         return (await q.consumeCNonce.all({ nonce, accessTokenJti, now }))[0];
       },
+      /** Deletes c_nonces that expired at or before `now` (used or not); returns how many. */
+      async deleteExpired(now: number): Promise<number> {
+        const rows = await db.delete(cNonces).where(lte(cNonces.expiresAt, now)).returning({ nonce: cNonces.nonce });
+        return rows.length;
+      },
     },
 
     transactions: {
@@ -291,21 +306,23 @@ export function createStore(db: Database) {
           .set({ consumedAt: now, credentialId: credential.id })
           .where(and(eq(transactions.id, id), isNull(transactions.consumedAt)))
           .returning({ id: transactions.id });
-        const insert = sql`INSERT INTO issued_credentials (id, application_id, subject_did, transaction_id, jwt_sha256, issued_at, expires_at)
-          SELECT ${credential.id}, ${credential.applicationId}, ${credential.subjectDid}, ${id}, ${credential.jwtSha256}, ${credential.issuedAt}, ${credential.expiresAt}
-          FROM transactions WHERE id = ${id} AND credential_id = ${credential.id}`;
+        // INSERT … SELECT through the query builder (not db.run(sql)): drizzle's D1 batch needs a
+        // prepared query, and a raw SQLiteRaw with parameters fails there ("reading 'bind'").
+        const insert = db.insert(issuedCredentials).select(
+          sql`SELECT ${credential.id}, ${credential.applicationId}, ${credential.subjectDid}, ${id}, ${credential.jwtSha256}, ${credential.issuedAt}, ${credential.expiresAt}
+          FROM transactions WHERE id = ${id} AND credential_id = ${credential.id}`,
+        );
         const anyDb = db as unknown as {
           batch?: (queries: unknown[]) => Promise<unknown[]>;
           transaction: (fn: (tx: unknown) => unknown) => unknown;
-          run: (query: unknown) => unknown;
         };
         if (typeof anyDb.batch === 'function') {
-          const [won] = (await anyDb.batch([update, anyDb.run(insert)])) as [Array<{ id: string }>];
+          const [won] = (await anyDb.batch([update, insert])) as [Array<{ id: string }>];
           return won.length === 1;
         }
         const won = anyDb.transaction(() => {
           const rows = (update as unknown as { all: () => Array<{ id: string }> }).all();
-          if (rows.length === 1) anyDb.run(insert);
+          if (rows.length === 1) (insert as unknown as { run: () => unknown }).run();
           return rows;
         }) as Array<{ id: string }>;
         return won.length === 1;

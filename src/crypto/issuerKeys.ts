@@ -1,0 +1,57 @@
+import type { IssuerKey } from '../issuer';
+import { algorithmForJwk, type PrivateJwk } from './keys';
+
+/**
+ * Parses the issuer signing key(s) from a secret (ISSUER_PRIVATE_JWK), runtime-agnostic.
+ * Accepted forms, so that rotation needs no new variable:
+ *   - one private JWK (Ed25519 → EdDSA, secp256k1 → ES256K): `{"kty":"OKP","crv":"Ed25519","x":…,"d":…}`;
+ *   - an array of private JWKs, the FIRST signs and all are published (rotation: prepend the
+ *     new key, drop the old one once the KCCs it signed no longer need verifying);
+ *   - the Node key file (DATA_DIR/issuer-keys.json): `{"keys":[{id, alg, privateJwk, createdAt}]}`,
+ *     the newest `createdAt` signs.
+ * A JWK's `kid` (letters, digits, `-`, `_`, `.`) becomes the verification method fragment;
+ * otherwise `key-1`, `key-2`… in array order. Error messages never include key material.
+ */
+export function parseIssuerKeys(text: string, name = 'ISSUER_PRIVATE_JWK'): IssuerKey[] {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new Error(`${name} is not valid JSON`);
+  }
+  if (value && typeof value === 'object' && !Array.isArray(value) && Array.isArray((value as { keys?: unknown }).keys)) {
+    const keys = (value as { keys: unknown[] }).keys.map((k, i) => {
+      const entry = k as Partial<IssuerKey>;
+      const jwk = checkedJwk(entry?.privateJwk, `${name}.keys[${i}].privateJwk`);
+      if (typeof entry.id !== 'string' || !FRAGMENT.test(entry.id)) throw new Error(`${name}.keys[${i}].id is missing or invalid`);
+      if (typeof entry.createdAt !== 'string') throw new Error(`${name}.keys[${i}].createdAt is missing`);
+      return { id: entry.id, alg: algorithmForJwk(jwk)!, privateJwk: jwk, createdAt: entry.createdAt };
+    });
+    return nonEmptyUnique(keys, name);
+  }
+  const list = Array.isArray(value) ? value : [value];
+  // createdAt orders the keys for createIssuerIdentity (newest signs): the first entry is newest.
+  const keys = list.map((v, i): IssuerKey => {
+    const jwk = checkedJwk(v, Array.isArray(value) ? `${name}[${i}]` : name);
+    const kid = typeof (v as { kid?: unknown }).kid === 'string' && FRAGMENT.test((v as { kid: string }).kid) ? (v as { kid: string }).kid : `key-${i + 1}`;
+    const { kid: _kid, ...rest } = jwk as PrivateJwk & { kid?: string };
+    return { id: kid, alg: algorithmForJwk(jwk)!, privateJwk: rest, createdAt: new Date(Date.UTC(2000, 0, 1) - i * 1000).toISOString() };
+  });
+  return nonEmptyUnique(keys, name);
+}
+
+const FRAGMENT = /^[A-Za-z0-9._-]{1,64}$/;
+
+function checkedJwk(value: unknown, where: string): PrivateJwk {
+  const jwk = value as Partial<PrivateJwk> | null;
+  if (!jwk || typeof jwk !== 'object' || !algorithmForJwk(jwk) || typeof jwk.d !== 'string' || typeof jwk.x !== 'string' || (jwk.kty === 'EC' && typeof jwk.y !== 'string')) {
+    throw new Error(`${where} must be an Ed25519 or secp256k1 private JWK`);
+  }
+  return jwk as PrivateJwk;
+}
+
+function nonEmptyUnique(keys: IssuerKey[], name: string): IssuerKey[] {
+  if (keys.length === 0) throw new Error(`${name} holds no keys`);
+  if (new Set(keys.map((k) => k.id)).size !== keys.length) throw new Error(`${name} has two keys with the same id`);
+  return keys;
+}

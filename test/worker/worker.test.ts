@@ -1,0 +1,207 @@
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import type { Miniflare } from 'miniflare';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { decodeJwt, verifyJwtSignature } from '../../src/crypto/jwt';
+import { parsePublicJwk, toPublicJwk, type PrivateJwk } from '../../src/crypto/keys';
+import { createWebCryptoProvider } from '../../src/crypto/webCrypto';
+import { WalletClient, WalletError } from '../../src/wallet/client';
+import { applyForKcc, SAMPLE_IDENTITY } from '../../src/wallet/flow';
+import { Holder } from '../../src/wallet/holder';
+import { applyMigrationsWithWrangler, bundleWorker, freePort, startWorker } from '../helpers/workerd';
+
+/**
+ * The worker as it deploys: bundled by `wrangler deploy --dry-run`, its D1 migrated by
+ * `wrangler d1 migrations apply --local`, run in workerd (miniflare) and driven over HTTP on
+ * loopback by the reference wallet: immediate issuance, deferred issuance after an operator
+ * decision through the admin API, rejection, and single-use codes under concurrency.
+ */
+const ADMIN_TOKEN = 'worker-admin-token-0123456789';
+const webCrypto = createWebCryptoProvider();
+
+let dir: string;
+let mf: Miniflare;
+let url: string;
+let scriptPath: string;
+let signingKey: PrivateJwk;
+let olderKey: PrivateJwk;
+const figures: Record<string, number> = {};
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'kcc-worker-'));
+  const persistTo = join(dir, 'state');
+  [scriptPath] = await Promise.all([bundleWorker(join(dir, 'bundle')), applyMigrationsWithWrangler(persistTo)]);
+  // Key rotation through the secret: the first key signs, both are published.
+  signingKey = { ...(await webCrypto.generateKeyPair('EdDSA')), kid: 'key-2' };
+  olderKey = { ...(await webCrypto.generateKeyPair('ES256K')), kid: 'key-1' };
+  const port = await freePort();
+  const started = performance.now();
+  ({ mf, url } = await startWorker({
+    scriptPath,
+    persistTo,
+    port,
+    bindings: {
+      PUBLIC_URL: `http://127.0.0.1:${port}`,
+      ISSUER_NAME: 'Edge PFI',
+      ISSUER_PRIVATE_JWK: JSON.stringify([signingKey, olderKey]),
+      ADMIN_TOKEN,
+      PII_DATA_KEY: 'AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8',
+      LOG_LEVEL: 'silent',
+    },
+  }));
+  figures.workerdStartMs = performance.now() - started;
+}, 120_000);
+
+afterAll(async () => {
+  await mf?.dispose();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+  if (Object.keys(figures).length) console.log('worker figures', JSON.stringify(figures));
+});
+
+const admin = (path: string, init: RequestInit = {}) =>
+  fetch(`${url}/admin${path}`, { ...init, headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json', ...init.headers } });
+
+async function newWallet() {
+  return new WalletClient(await Holder.create(), (input, init) => fetch(input, init));
+}
+
+describe('worker bundle', () => {
+  it('is under 300 KiB gzipped and imports nothing from node:', () => {
+    const code = readFileSync(scriptPath);
+    figures.bundleBytes = statSync(scriptPath).size;
+    figures.bundleGzipBytes = gzipSync(code, { level: 9 }).length;
+    expect(figures.bundleGzipBytes).toBeLessThan(300 * 1024);
+    expect(code.toString('utf8')).not.toMatch(/from\s*["']node:|require\(["']node:|better-sqlite3/);
+  });
+});
+
+describe('worker in workerd', () => {
+  it('serves the did:web document on its own domain (cold, then warm)', async () => {
+    let t = performance.now();
+    const res = await fetch(`${url}/.well-known/did.json`);
+    figures.firstRequestMs = performance.now() - t; // isolate start + issuer build (key import) + D1-free request
+    expect(res.status).toBe(200);
+    const doc = (await res.json()) as { id: string; verificationMethod: { id: string; publicKeyJwk: unknown }[]; service: { type: string; serviceEndpoint: string }[] };
+    const port = new URL(url).port;
+    expect(doc.id).toBe(`did:web:127.0.0.1%3A${port}`);
+    expect(doc.verificationMethod.map((v) => v.id)).toEqual([`${doc.id}#key-2`, `${doc.id}#key-1`]);
+    expect(doc.verificationMethod[0].publicKeyJwk).toEqual(toPublicJwk(signingKey));
+    expect(doc.verificationMethod[1].publicKeyJwk).toEqual(toPublicJwk(olderKey));
+    expect(doc.service).toEqual([{ id: `${doc.id}#idv`, type: 'IDV', serviceEndpoint: `${url}/idv/siopv2/initiate` }]);
+    const warm: number[] = [];
+    for (let i = 0; i < 15; i++) {
+      t = performance.now();
+      await (await fetch(`${url}/.well-known/did.json`)).arrayBuffer();
+      warm.push(performance.now() - t);
+    }
+    figures.warmRequestMedianMs = warm.sort((a, b) => a - b)[7];
+    const meta = (await (await fetch(`${url}/.well-known/openid-credential-issuer`)).json()) as { credential_issuer: string };
+    expect(meta.credential_issuer).toBe(url);
+  });
+
+  it('issues a KCC immediately when IDV approves', async () => {
+    const client = await newWallet();
+    const t = performance.now();
+    const result = await applyForKcc(client, { issuer: url, identity: SAMPLE_IDENTITY });
+    figures.immediateFlowMs = performance.now() - t;
+    expect(result.deferred).toBe(false);
+    const jwt = decodeJwt(result.credential);
+    expect(jwt.header.kid).toMatch(/#key-2$/);
+    await verifyJwtSignature(jwt, parsePublicJwk(toPublicJwk(signingKey))!, webCrypto);
+    const vc = jwt.payload.vc as { type: string[]; credentialSubject: { id: string; countryOfResidence: string } };
+    expect(vc.type).toContain('KnownCustomerCredential');
+    expect(vc.credentialSubject).toMatchObject({ id: client.holder.did, countryOfResidence: 'US' });
+    expect(jwt.payload.sub).toBe(client.holder.did);
+  });
+
+  it('defers issuance until an operator approves through the admin API', async () => {
+    const client = await newWallet();
+    const decided: string[] = [];
+    const result = await applyForKcc(client, {
+      issuer: url,
+      identity: { ...SAMPLE_IDENTITY, family_name: 'Review', country_of_residence: 'DE' },
+      pollIntervalMs: 20,
+      pollAttempts: 5,
+      whilePending: async () => {
+        // Still pending before the decision.
+        const list = (await (await admin('/applications?status=review')).json()) as { applications: { id: string; applicant_did: string }[] };
+        const mine = list.applications.find((a) => a.applicant_did === client.holder.did);
+        expect(mine).toBeDefined();
+        const res = await admin(`/applications/${mine!.id}/decision`, { method: 'POST', body: JSON.stringify({ decision: 'approve', tier: 'Enhanced' }) });
+        expect(res.status).toBe(200);
+        decided.push(((await res.json()) as { status: string }).status);
+      },
+    });
+    expect(decided).toEqual(['approved']);
+    expect(result.deferred).toBe(true);
+    const vc = decodeJwt(result.credential).payload.vc as { credentialSubject: { id: string; countryOfResidence: string; tier: string } };
+    expect(vc.credentialSubject).toMatchObject({ id: client.holder.did, countryOfResidence: 'DE', tier: 'Enhanced' });
+  });
+
+  it('answers issuance_pending until the decision, then credential_request_denied on rejection', async () => {
+    const client = await newWallet();
+    let pendingPolls = 0;
+    const failure = await applyForKcc(client, {
+      issuer: url,
+      identity: { ...SAMPLE_IDENTITY, family_name: 'Review' },
+      pollIntervalMs: 10,
+      pollAttempts: 3,
+      onStep: (s) => void (s.step === 'issuance_pending' && pendingPolls++),
+      whilePending: async () => {
+        const list = (await (await admin('/applications?status=review')).json()) as { applications: { id: string; applicant_did: string }[] };
+        const mine = list.applications.find((a) => a.applicant_did === client.holder.did)!;
+        expect((await admin(`/applications/${mine.id}/decision`, { method: 'POST', body: JSON.stringify({ decision: 'reject', reason: 'test' }) })).status).toBe(200);
+      },
+    }).catch((e: unknown) => e);
+    expect(failure).toBeInstanceOf(WalletError);
+    expect((failure as WalletError).body).toMatchObject({ error: 'credential_request_denied' });
+    expect(pendingPolls).toBe(0);
+  });
+
+  it('refuses the credential when IDV declines (family_name "Declined")', async () => {
+    const client = await newWallet();
+    const failure = await applyForKcc(client, { issuer: url, identity: { ...SAMPLE_IDENTITY, family_name: 'Declined' } }).catch((e: unknown) => e);
+    expect(failure).toBeInstanceOf(WalletError);
+    expect((failure as WalletError).status).toBe(400);
+    expect((failure as WalletError).body).toMatchObject({ error: 'credential_request_denied' });
+  });
+
+  it('redeems a pre-authorized code exactly once under concurrent token requests', async () => {
+    const client = await newWallet();
+    const pfi = await client.discover(url);
+    const idvRequest = await client.respond(await client.initiate(pfi.idvEndpoint, pfi));
+    const form = await client.submitIdvForm(idvRequest.url, SAMPLE_IDENTITY);
+    expect(form.status).toBe(200);
+    const code = idvRequest.credential_offer.grants['urn:ietf:params:oauth:grant-type:pre-authorized_code']['pre-authorized_code'];
+    const { authorizationServer } = await client.metadata(idvRequest.credential_offer.credential_issuer);
+    const outcomes = await Promise.allSettled(Array.from({ length: 12 }, () => client.token(authorizationServer.token_endpoint, code)));
+    expect(outcomes.filter((o) => o.status === 'fulfilled')).toHaveLength(1);
+    for (const o of outcomes) if (o.status === 'rejected') expect((o.reason as WalletError).body).toMatchObject({ error: 'invalid_grant' });
+  });
+
+  it('protects the admin API with the ADMIN_TOKEN secret', async () => {
+    expect((await fetch(`${url}/admin/applications`)).status).toBe(401);
+    expect((await fetch(`${url}/admin/applications`, { headers: { authorization: 'Bearer wrong' } })).status).toBe(401);
+    expect((await admin('/applications?status=approved')).status).toBe(200);
+  });
+
+  it('purges expired single-use values from the Cron Trigger', async () => {
+    const d1 = await mf.getD1Database('DB');
+    const now = Math.floor(Date.now() / 1000);
+    await d1.batch([
+      d1.prepare('INSERT INTO siop_requests (nonce, created_at, expires_at) VALUES (?, ?, ?), (?, ?, ?)').bind('cron-old', now - 900, now - 300, 'cron-live', now, now + 300),
+      d1.prepare('INSERT INTO c_nonces (nonce, access_token_jti, expires_at) VALUES (?, ?, ?)').bind('cron-old', 'jti', now - 1),
+      d1.prepare('INSERT INTO pre_authorized_codes (code_hash, application_id, applicant_did, expires_at) VALUES (?, ?, ?, ?), (?, ?, ?, ?)').bind('cron-ancient', 'a', 'd', now - 2 * 86400, 'cron-recent', 'a', 'd', now - 60),
+    ]);
+    const worker = await mf.getWorker();
+    const result = await worker.scheduled({ scheduledTime: new Date(), cron: '*/5 * * * *' });
+    expect(result.outcome).toBe('ok');
+    const left = async (table: string, column: string) =>
+      ((await d1.prepare(`SELECT ${column} AS k FROM ${table} WHERE ${column} LIKE 'cron-%' ORDER BY 1`).all()).results as { k: string }[]).map((r) => r.k);
+    expect(await left('siop_requests', 'nonce')).toEqual(['cron-live']);
+    expect(await left('c_nonces', 'nonce')).toEqual([]);
+    expect(await left('pre_authorized_codes', 'code_hash')).toEqual(['cron-recent']);
+  });
+});
