@@ -16,6 +16,7 @@ import { createNodeCryptoProvider } from '../src/runtime/nodeCrypto';
 import { WalletClient, type Fetch } from '../src/wallet/client';
 import { applyForKcc, SAMPLE_IDENTITY } from '../src/wallet/flow';
 import { Holder } from '../src/wallet/holder';
+import { createHttpFetch } from './httpFetch';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const WARMUP = Number(process.env.BENCH_WARMUP_SECONDS ?? 2);
@@ -65,9 +66,10 @@ async function main() {
     const crypto = createNodeCryptoProvider();
     const latencies = new Map<string, number[]>();
     let recording = false;
+    const httpFetch = createHttpFetch(CONCURRENCY);
     const timedFetch: Fetch = async (input, init) => {
       const started = performance.now();
-      const res = await fetch(input, init);
+      const res = await httpFetch(input, init);
       const body = await res.arrayBuffer();
       if (recording) {
         const key = `${init?.method ?? 'GET'} ${routeOf(input)}`;
