@@ -122,6 +122,22 @@ export function createStore(db: Database) {
       async create(row: typeof applications.$inferInsert): Promise<void> {
         await q.insertApplication.run(row);
       },
+      /**
+       * Creates an application together with its pre-authorized code, atomically (one SQLite
+       * transaction on better-sqlite3, one batch on D1): a crash can never leave an application
+       * whose offer has no code to redeem.
+       */
+      async createWithCode(row: typeof applications.$inferInsert, code: typeof preAuthorizedCodes.$inferInsert): Promise<void> {
+        const anyDb = db as unknown as { batch?: (queries: unknown[]) => Promise<unknown[]>; transaction: (fn: () => unknown) => unknown };
+        if (typeof anyDb.batch === 'function') {
+          await anyDb.batch([db.insert(applications).values(row), db.insert(preAuthorizedCodes).values(code)]);
+          return;
+        }
+        anyDb.transaction(() => {
+          q.insertApplication.run(row);
+          q.insertCode.run(code);
+        });
+      },
       async get(id: string): Promise<Application | undefined> {
         return (await q.applicationById.all({ id }))[0];
       },

@@ -40,6 +40,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { base64urlEncode, utf8 } from '../../src/crypto/base64url';
 import { decodeJwt } from '../../src/crypto/jwt';
+import { makeTestIssuer } from '../helpers/issuer';
 import { WalletClient, WalletError, type IdvRequest, type SiopRequest } from '../../src/wallet/client';
 import { SAMPLE_IDENTITY } from '../../src/wallet/flow';
 import { Holder } from '../../src/wallet/holder';
@@ -357,4 +358,17 @@ describe('crash safety', () => {
       db.close();
     }
   }, 150_000);
+
+  it('an application and its pre-authorized code are written together or not at all', async () => {
+    const t = await makeTestIssuer();
+    const store = t.deps.store;
+    const row = (id: string) => ({ id, applicantDid: 'did:jwk:x', credentialConfigurationId: 'KnownCustomerCredential', status: 'pending' as const, formTokenHash: `form-${id}`, formExpiresAt: 2e9, createdAt: 1, updatedAt: 1 });
+    const code = (applicationId: string) => ({ codeHash: 'same-code-hash', applicationId, applicantDid: 'did:jwk:x', expiresAt: 2e9 });
+    await store.applications.createWithCode(row('a'), code('a'));
+    // The second code insert fails (same hash): the application it came with must not exist either.
+    await expect(store.applications.createWithCode(row('b'), code('b'))).rejects.toThrow();
+    expect(await store.applications.get('a')).toBeDefined();
+    expect(await store.applications.get('b')).toBeUndefined();
+    t.sqlite.close();
+  });
 });

@@ -34,7 +34,10 @@ interface Target {
 
 async function inProcess(): Promise<Target> {
   const t = await makeTestIssuer();
-  return { name: 'in-process', base: PUBLIC_URL, fetch: t.fetch, store: t.deps.store, pfiDid: t.deps.issuer.did, close: async () => t.sqlite.close() };
+  const close = async () => {
+    t.sqlite.close();
+  };
+  return { name: 'in-process', base: PUBLIC_URL, fetch: t.fetch, store: t.deps.store, pfiDid: t.deps.issuer.did, close };
 }
 
 async function overHttp(): Promise<Target> {

@@ -95,22 +95,25 @@ async function openApplication(deps: AppDeps, applicantDid: string) {
   const applicationId = randomUuid();
   const formToken = randomToken();
   const preAuthorizedCode = randomToken();
-  await deps.store.applications.create({
-    id: applicationId,
-    applicantDid,
-    credentialConfigurationId: deps.config.credential.configurationId,
-    status: 'pending',
-    formTokenHash: digestSecret(formToken),
-    formExpiresAt: now + deps.config.ttl.idvForm,
-    createdAt: now,
-    updatedAt: now,
-  });
-  await deps.store.preAuthorizedCodes.create({
-    codeHash: digestSecret(preAuthorizedCode),
-    applicationId,
-    applicantDid,
-    expiresAt: now + deps.config.ttl.preAuthorizedCode,
-  });
+  // One atomic write (store.applications.createWithCode): never an application without its code.
+  await deps.store.applications.createWithCode(
+    {
+      id: applicationId,
+      applicantDid,
+      credentialConfigurationId: deps.config.credential.configurationId,
+      status: 'pending',
+      formTokenHash: digestSecret(formToken),
+      formExpiresAt: now + deps.config.ttl.idvForm,
+      createdAt: now,
+      updatedAt: now,
+    },
+    {
+      codeHash: digestSecret(preAuthorizedCode),
+      applicationId,
+      applicantDid,
+      expiresAt: now + deps.config.ttl.preAuthorizedCode,
+    },
+  );
   return {
     applicationId,
     url: urls.idvForm(formToken),
