@@ -11,6 +11,10 @@
  * printed at the end of the suite.
  */
 import fc from 'fast-check';
+import { mkdtempSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ed25519 } from '@noble/curves/ed25519.js';
 import type { DIDResolver } from 'did-resolver';
@@ -24,6 +28,7 @@ import { DidError, createDidResolver, resolveVerificationKey } from '../../src/d
 import { DidWebError, didWebUrl } from '../../src/did/web';
 import type { Logger } from '../../src/http/context';
 import { validateIdentityFields, FIELD_RULES } from '../../src/idv/fields';
+import { startNodeIssuer } from '../../src/runtime/node';
 import { SAMPLE_IDENTITY } from '../../src/wallet/flow';
 import { Holder } from '../../src/wallet/holder';
 import { ADMIN_TOKEN, PUBLIC_URL, makeTestIssuer } from '../helpers/issuer';
@@ -465,6 +470,58 @@ describe('fuzzing the endpoints', () => {
   it('no 500 was logged and no rejection went unhandled', () => {
     expect(errors).toEqual([]);
     expect(unhandled).toEqual([]);
+  });
+});
+
+// ---------- raw HTTP against the Node runtime ----------
+
+describe('fuzzing raw HTTP requests (Node runtime)', () => {
+  it('malformed request lines, hosts, headers and bodies never get a 5xx nor take the server down', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'kcc-fuzz-'));
+    const errors: string[] = [];
+    const issuer = await startNodeIssuer({ port: 0, dataDir, logger: capturingLogger(errors), config: { adminToken: ADMIN_TOKEN, rateLimits: { enabled: false } } });
+    const send = (bytes: Uint8Array) =>
+      new Promise<string>((ok) => {
+        const socket = net.connect(issuer.port, '127.0.0.1', () => socket.end(bytes));
+        let out = '';
+        const done = () => ok(out.split('\r\n')[0]);
+        socket.on('data', (d) => (out += d.toString('latin1')));
+        socket.on('end', done);
+        socket.on('error', done);
+        socket.setTimeout(2000, () => {
+          socket.destroy();
+          done();
+        });
+      });
+    const token = fc.stringMatching(/^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,20}$/);
+    const latin1 = fc.string({ unit: 'binary', maxLength: 60 }).map((v) => v.replace(/[^\x00-\xff]/g, '?'));
+    try {
+      await fc.assert(
+        fc.asyncProperty(
+          fc.oneof(fc.constantFrom('GET', 'POST', 'HEAD', 'OPTIONS', 'CONNECT', 'TRACE'), token),
+          fc.oneof(
+            fc.constantFrom('/oauth2/token', '/oid4vci/credential', '/idv/siopv2/response', '/idv/siopv2/initiate', '/idv/form/x', '/admin/applications', '/.well-known/did.json', '*', 'http://evil.example/healthz', '//x', '/%ZZ', '/\u00ff'),
+            latin1.map((p) => `/${p.replace(/[\s]/g, '')}`),
+          ),
+          fc.oneof(fc.constant('localhost'), fc.constant(''), latin1.map((h) => h.replace(/[\r\n]/g, ''))),
+          fc.array(fc.tuple(fc.oneof(token, fc.constantFrom('content-type', 'authorization', 'transfer-encoding', 'content-length', 'x-request-id')), latin1.map((v) => v.replace(/[\r\n]/g, ''))), { maxLength: 6 }),
+          fc.oneof(fc.uint8Array({ maxLength: 200 }), fc.constant(utf8.encode(JSON.stringify({ id_token: 'a.b.c' })))),
+          count(async (method, path, host, headers, body) => {
+            const head = [`${method} ${path} HTTP/1.1`, ...(host ? [`Host: ${host}`] : []), ...headers.map(([k, v]) => `${k}: ${v}`), `Content-Length: ${body.length}`, 'Connection: close', '', ''].join('\r\n');
+            const bytes = new Uint8Array([...Array.from(head, (ch) => ch.charCodeAt(0) & 0xff), ...body]);
+            const status = await send(bytes);
+            // An answer (any status below 500) or a closed connection (the HTTP parser refusing it).
+            if (status) expect(status, JSON.stringify({ method, path, host, headers })).toMatch(/^HTTP\/1\.[01] [1-4]\d\d /);
+          }),
+        ),
+        { numRuns: RUNS.endpoint / 3 },
+      );
+      expect((await fetch(`${issuer.url}/healthz`)).status).toBe(200);
+      expect(errors).toEqual([]);
+    } finally {
+      await issuer.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
   });
 });
 
