@@ -25,7 +25,7 @@ import { createDidDhtDocument, createDidDhtResolver, decodeDidDhtPacket, didDhtF
 import { createDidJwkResolver } from '../../src/did/jwk';
 import { createDidKeyResolver } from '../../src/did/key';
 import { DidError, createDidResolver, resolveVerificationKey } from '../../src/did/resolver';
-import { DidWebError, didWebUrl } from '../../src/did/web';
+import { DidWebError, createDidWebResolver, didWebUrl } from '../../src/did/web';
 import type { Logger } from '../../src/http/context';
 import { validateIdentityFields, FIELD_RULES } from '../../src/idv/fields';
 import { startNodeIssuer } from '../../src/runtime/node';
@@ -581,6 +581,37 @@ describe('fuzzing DID documents', () => {
           if (!(e instanceof DidError)) throw new Error(`not a DidError: ${(e as Error)?.name}: ${(e as Error)?.message}`);
         }
       })),
+      { numRuns: RUNS.document },
+    );
+  });
+
+  it('the did:web resolver, served random statuses, content types and bodies: resolveVerificationKey throws only DidError', async () => {
+    let reply: { status: number; type: string; body: Uint8Array | string } = { status: 200, type: 'application/json', body: '{}' };
+    const fakeFetch = (async () => new Response(reply.status === 204 ? null : (reply.body as BodyInit), { status: reply.status, headers: { 'content-type': reply.type } })) as typeof fetch;
+    const resolver = createDidResolver({ registry: createDidWebResolver({ fetch: fakeFetch, maxBytes: 4096 }), cacheTtlMs: 0 });
+    const jwk = { kty: 'OKP', crv: 'Ed25519', x: base64urlEncode(ed25519.getPublicKey(ed25519.utils.randomSecretKey())) };
+    let n = 0;
+    await fc.assert(
+      fc.asyncProperty(
+        fc.constantFrom(200, 200, 200, 204, 301, 404, 500),
+        fc.constantFrom('application/json', 'application/did+json', 'application/did+ld+json; charset=utf-8', 'text/html', ''),
+        fc.oneof(
+          fc.uint8Array({ maxLength: 300 }),
+          fc.string({ maxLength: 5000 }),
+          fc.constant('['.repeat(3000) + ']'.repeat(3000)),
+          fc.constant('x'.repeat(5000)),
+          documentArb('did:web:placeholder.example', 'did:web:placeholder.example#key-1', jwk).map((d) => JSON.stringify(d)),
+        ),
+        count(async (status, type, body) => {
+          const did = `did:web:h${n++}.example`;
+          reply = { status, type, body: typeof body === 'string' ? body.replaceAll('did:web:placeholder.example', did) : body };
+          try {
+            await resolveVerificationKey(resolver, `${did}#key-1`, 'authentication');
+          } catch (e) {
+            if (!(e instanceof DidError)) throw new Error(`not a DidError: ${(e as Error)?.name}: ${(e as Error)?.message}`);
+          }
+        }),
+      ),
       { numRuns: RUNS.document },
     );
   });
