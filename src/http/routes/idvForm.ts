@@ -1,11 +1,11 @@
 import { Hono, type Context } from 'hono';
+import { ProtocolError } from '../../protocol/errors';
+import { handleError } from '../errors';
 import { digestSecret } from '../../crypto/hash';
 import { validateIdentityFields } from '../../idv/fields';
 import { FORM_CSS, renderIdvForm, renderMessagePage } from '../../idv/pages';
 import { sandboxDecision } from '../../idv/sandbox';
-import { ProtocolError } from '../../protocol/errors';
 import { readFormOrJson } from '../body';
-import { handleError } from '../errors';
 import { nowSeconds, type AppDeps, type AppEnv } from '../context';
 import { PATHS, issuerUrls } from '../paths';
 import { enforceRateLimit, rateLimitByIp } from '../rateLimit';
@@ -31,20 +31,6 @@ function htmlHeaders(c: Context<AppEnv>) {
 function wantsJsonResponse(c: Context<AppEnv>): boolean {
   return (c.req.header('content-type') ?? '').startsWith('application/json') || (c.req.header('accept') ?? '').startsWith('application/json');
 }
-
-/**
- * A refusal on the form pages (unreadable body, wrong content type, rate limit) reaches a
- * browser as an HTML page with the same status and headers: a webview shows no JSON.
- * JSON clients get the usual JSON error.
- */
-idvFormRoutes.onError((err, c) => {
-  if (!(err instanceof ProtocolError) || wantsJsonResponse(c)) return handleError(err, c);
-  htmlHeaders(c);
-  const cssHref = issuerUrls(c.var.deps.config.publicUrl).idvCss;
-  const res = c.html(renderMessagePage({ title: 'Request not accepted', message: `${err.description}. Please go back and try again.`, cssHref }), err.status as 400);
-  for (const [name, value] of Object.entries(err.headers ?? {})) res.headers.set(name, value);
-  return res;
-});
 
 type FormState = { ok: true } | { ok: false; status: 404 | 410 | 409; title: string; message: string };
 
@@ -105,4 +91,18 @@ idvFormRoutes.post(PATHS.idvForm, rateLimitByIp('idv'), async (c) => {
   deps.logger.info('idv_submitted', { requestId: c.var.requestId, applicationId: application.id, status: application.status });
   if (json) return c.json({ status: application.status });
   return c.redirect(urls.idvFinish, 303);
+});
+
+/**
+ * A refusal on the form pages (unreadable body, wrong content type, rate limit) reaches a
+ * browser as an HTML page with the same status and headers: a webview shows no JSON.
+ * JSON clients get the usual JSON error.
+ */
+idvFormRoutes.onError((err, c) => {
+  if (!(err instanceof ProtocolError) || wantsJsonResponse(c)) return handleError(err, c);
+  htmlHeaders(c);
+  const cssHref = issuerUrls(c.var.deps.config.publicUrl).idvCss;
+  const res = c.html(renderMessagePage({ title: 'Request not accepted', message: `${err.description}. Please go back and try again.`, cssHref }), err.status as 400);
+  for (const [name, value] of Object.entries(err.headers ?? {})) res.headers.set(name, value);
+  return res;
 });
