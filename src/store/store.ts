@@ -128,14 +128,16 @@ export function createStore(db: Database) {
        * whose offer has no code to redeem.
        */
       async createWithCode(row: typeof applications.$inferInsert, code: typeof preAuthorizedCodes.$inferInsert): Promise<void> {
+        const insertApplication = db.insert(applications).values(row);
+        const insertCode = db.insert(preAuthorizedCodes).values(code);
         const anyDb = db as unknown as { batch?: (queries: unknown[]) => Promise<unknown[]>; transaction: (fn: () => unknown) => unknown };
         if (typeof anyDb.batch === 'function') {
-          await anyDb.batch([db.insert(applications).values(row), db.insert(preAuthorizedCodes).values(code)]);
+          await anyDb.batch([insertApplication, insertCode]);
           return;
         }
         anyDb.transaction(() => {
-          q.insertApplication.run(row);
-          q.insertCode.run(code);
+          (insertApplication as unknown as { run: () => unknown }).run();
+          (insertCode as unknown as { run: () => unknown }).run();
         });
       },
       async get(id: string): Promise<Application | undefined> {
