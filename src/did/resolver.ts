@@ -100,10 +100,12 @@ export async function resolveVerificationKey(
   const doc = result.didDocument;
   if (result.didResolutionMetadata?.error || !doc) throw new DidError('ERR_DID_NOT_RESOLVED', 'DID could not be resolved');
   if (doc.id !== did) throw new DidError('ERR_DID_NOT_RESOLVED', 'DID document id does not match the DID');
-  const listed = (doc[relationship] ?? []) as unknown[];
-  const ref = listed.find((e) => refersTo(e, kid, did));
+  // The document is untrusted JSON (a did:web host serves what it likes): any member may have any type.
+  const listed: unknown = doc[relationship];
+  const ref = Array.isArray(listed) ? listed.find((e) => refersTo(e, kid, did)) : undefined;
   if (!ref) throw new DidError('ERR_DID_KEY_NOT_FOUND', `kid is not an ${relationship} method of the DID`);
-  const vm = typeof ref === 'object' ? ref : doc.verificationMethod?.find((v) => refersTo(v, kid, did));
+  const methods: unknown = doc.verificationMethod;
+  const vm = typeof ref === 'object' ? ref : Array.isArray(methods) ? methods.find((v) => refersTo(v, kid, did)) : undefined;
   if (!vm || typeof vm !== 'object') throw new DidError('ERR_DID_KEY_NOT_FOUND', 'verification method not found');
   const method_ = vm as { publicKeyJwk?: unknown; publicKeyMultibase?: unknown };
   let jwk = parsePublicJwk(method_.publicKeyJwk);

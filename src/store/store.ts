@@ -160,6 +160,24 @@ export function createStore(db: Database) {
           ...row,
         });
       },
+      /**
+       * Creates an application together with its pre-authorized code, atomically (one SQLite
+       * transaction on better-sqlite3, one batch on D1): a crash can never leave an application
+       * whose offer has no code to redeem.
+       */
+      async createWithCode(row: typeof applications.$inferInsert, code: typeof preAuthorizedCodes.$inferInsert): Promise<void> {
+        const insertApplication = db.insert(applications).values(row);
+        const insertCode = db.insert(preAuthorizedCodes).values(code);
+        const anyDb = db as unknown as { batch?: (queries: unknown[]) => Promise<unknown[]>; transaction: (fn: () => unknown) => unknown };
+        if (typeof anyDb.batch === 'function') {
+          await anyDb.batch([insertApplication, insertCode]);
+          return;
+        }
+        anyDb.transaction(() => {
+          (insertApplication as unknown as { run: () => unknown }).run();
+          (insertCode as unknown as { run: () => unknown }).run();
+        });
+      },
       async get(id: string): Promise<Application | undefined> {
         return (await q.applicationById.all({ id }))[0];
       },

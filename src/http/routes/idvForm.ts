@@ -1,4 +1,6 @@
 import { Hono, type Context } from 'hono';
+import { ProtocolError } from '../../protocol/errors';
+import { handleError } from '../errors';
 import { digestSecret } from '../../crypto/hash';
 import { validateIdentityFields } from '../../idv/fields';
 import { FORM_CSS, renderIdvForm, renderMessagePage } from '../../idv/pages';
@@ -130,4 +132,18 @@ idvFormRoutes.post(PATHS.idvForm, rateLimitByIp('idv'), async (c) => {
   deps.logger.info('idv_submitted', { requestId: c.var.requestId, applicationId: application.id, status: application.status });
   if (json) return c.json({ status: application.status });
   return c.redirect(urls.idvFinish, 303);
+});
+
+/**
+ * A refusal on the form pages (unreadable body, wrong content type, rate limit) reaches a
+ * browser as an HTML page with the same status and headers: a webview shows no JSON.
+ * JSON clients get the usual JSON error.
+ */
+idvFormRoutes.onError((err, c) => {
+  if (!(err instanceof ProtocolError) || wantsJsonResponse(c)) return handleError(err, c);
+  htmlHeaders(c);
+  const cssHref = issuerUrls(c.var.deps.config.publicUrl).idvCss;
+  const res = c.html(renderMessagePage({ title: 'Request not accepted', message: `${err.description}. Please go back and try again.`, cssHref }), err.status as 400);
+  for (const [name, value] of Object.entries(err.headers ?? {})) res.headers.set(name, value);
+  return res;
 });

@@ -123,27 +123,36 @@ async function openApplication(deps: AppDeps, applicantDid: string, tier: TierCo
   // Every check already covered by presented credentials (renewal with fresh evidence): no
   // IDV to do, the application is approved now and the webview goes straight to finish.html.
   const nothingMissing = prefill !== undefined && prefill.missingChecks.length === 0 && prefill.countryOfResidence !== undefined;
-  await deps.store.applications.create({
-    id: applicationId,
-    applicantDid,
-    credentialConfigurationId: tier.id,
-    status: nothingMissing ? 'approved' : 'pending',
-    formTokenHash: digestSecret(formToken),
-    formExpiresAt: now + deps.config.ttl.idvForm,
-    createdAt: now,
-    updatedAt: now,
-    ...(nothingMissing
-      ? {
-          formSubmittedAt: now,
-          idvProvider: 'presented-credentials',
-          countryOfResidence: prefill.countryOfResidence,
-          tier: tier.name,
-          evidence: '[]',
-          decidedBy: 'presented-credentials',
-          decidedAt: now,
-        }
-      : {}),
-  });
+  // One atomic write (store.applications.createWithCode): never an application without its code.
+  await deps.store.applications.createWithCode(
+    {
+      id: applicationId,
+      applicantDid,
+      credentialConfigurationId: tier.id,
+      status: nothingMissing ? 'approved' : 'pending',
+      formTokenHash: digestSecret(formToken),
+      formExpiresAt: now + deps.config.ttl.idvForm,
+      createdAt: now,
+      updatedAt: now,
+      ...(nothingMissing
+        ? {
+            formSubmittedAt: now,
+            idvProvider: 'presented-credentials',
+            countryOfResidence: prefill.countryOfResidence,
+            tier: tier.name,
+            evidence: '[]',
+            decidedBy: 'presented-credentials',
+            decidedAt: now,
+          }
+        : {}),
+    },
+    {
+      codeHash: digestSecret(preAuthorizedCode),
+      applicationId,
+      applicantDid,
+      expiresAt: now + deps.config.ttl.preAuthorizedCode,
+    },
+  );
   if (prefill) {
     await deps.store.applicationPrefill.create({
       applicationId,
@@ -155,12 +164,6 @@ async function openApplication(deps: AppDeps, applicantDid: string, tier: TierCo
       createdAt: now,
     });
   }
-  await deps.store.preAuthorizedCodes.create({
-    codeHash: digestSecret(preAuthorizedCode),
-    applicationId,
-    applicantDid,
-    expiresAt: now + deps.config.ttl.preAuthorizedCode,
-  });
   return {
     applicationId,
     url: nothingMissing ? urls.idvFinish : urls.idvForm(formToken),
