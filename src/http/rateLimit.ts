@@ -1,4 +1,5 @@
 import type { Context, MiddlewareHandler } from 'hono';
+import { digestSecret } from '../crypto/hash';
 import { TooManyRequests } from '../protocol/errors';
 import { nowSeconds, type AppDeps, type AppEnv } from './context';
 
@@ -38,7 +39,9 @@ export function enforceRateLimit(deps: AppDeps, group: RateLimitGroup, kind: 'ip
   const limits = deps.config.rateLimits;
   if (!limits.enabled || !key) return;
   const limit = kind === 'ip' ? limits.perIp : limits.perClient;
-  const wait = deps.rateLimiter.hit(`${group}:${kind}:${key}`, limit, limits.windowSeconds, nowSeconds(deps));
+  // Client keys come from requests (a client_id may be kilobytes): bound the memory per key.
+  const bounded = key.length > 64 ? digestSecret(key) : key;
+  const wait = deps.rateLimiter.hit(`${group}:${kind}:${bounded}`, limit, limits.windowSeconds, nowSeconds(deps));
   if (wait > 0) {
     const err = new TooManyRequests(`too many requests; retry in ${wait} s`);
     err.headers = { 'Retry-After': String(wait) };
@@ -50,7 +53,7 @@ export function enforceRateLimit(deps: AppDeps, group: RateLimitGroup, kind: 'ip
 export function rateLimitByIp(group: RateLimitGroup): MiddlewareHandler<AppEnv> {
   return async (c: Context<AppEnv>, next) => {
     const deps = c.var.deps;
-    enforceRateLimit(deps, group, 'ip', deps.clientAddress?.(c));
+    if (deps.config.rateLimits.enabled) enforceRateLimit(deps, group, 'ip', deps.clientAddress?.(c));
     await next();
   };
 }
