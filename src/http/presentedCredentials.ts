@@ -142,16 +142,6 @@ export async function prefillFromCredentials(deps: AppDeps, tier: TierConfig, ve
   return { verifiedEvidence, missingChecks, supersedes, countryOfResidence };
 }
 
-/**
- * The IDV outcome narrowed to the checks this application still needs (issue 8): the tier's
- * required checks, or only the missing ones when presented credentials covered the rest.
- */
-export async function idvOutcomeForApplication(deps: AppDeps, formTokenHash: string, outcome: IdvOutcome, fields: IdentityFields): Promise<IdvOutcome> {
-  const found = await checksForForm(deps, formTokenHash);
-  if (!found) return outcome;
-  return outcomeForChecks(outcome, fields, found.checks, found.tier.name);
-}
-
 /** The checks IDV still has to do for the application behind a form token (all the tier's, or the missing ones). */
 export async function checksForForm(deps: AppDeps, formTokenHash: string): Promise<{ tier: TierConfig; checks: string[] } | undefined> {
   const application = await deps.store.applications.findByFormToken(formTokenHash);

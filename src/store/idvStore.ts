@@ -17,18 +17,36 @@ export type WebhookDelivery = typeof schema.webhookDeliveries.$inferSelect;
 
 export function createIdvRepositories(db: Database) {
   const { idvSessions, idvEvents, idvPii, auditLog, outboxEvents, webhookDeliveries, applications } = schema;
+  const p = (name: string) => sql.placeholder(name);
+  // The statements every form submission runs, prepared once (see store.ts).
+  const q = {
+    sessionByApplication: db.select().from(idvSessions).where(eq(idvSessions.applicationId, p('applicationId'))).limit(1).prepare(),
+    insertAudit: db
+      .insert(auditLog)
+      .values({ applicationId: p('applicationId'), actor: p('actor'), action: p('action'), detail: p('detail'), at: p('at') })
+      .prepare(),
+    enqueueOutbox: db
+      .insert(outboxEvents)
+      .values({ id: p('id'), type: p('type'), body: p('body'), createdAt: p('createdAt'), attempts: 0, nextAttemptAt: p('createdAt') })
+      .onConflictDoNothing()
+      .returning({ id: outboxEvents.id })
+      .prepare(),
+    schedulePurge: db
+      .update(idvPii)
+      .set({ purgeAfter: sql`${p('purgeAfter')}` })
+      .where(and(eq(idvPii.applicationId, p('applicationId')), isNull(idvPii.erasedAt)))
+      .prepare(),
+  };
 
   return {
     idvSessions: {
       /** Creates the session once; a second call with the same application returns the first. */
       async createOnce(row: typeof idvSessions.$inferInsert): Promise<IdvSession> {
         await db.insert(idvSessions).values(row).onConflictDoNothing();
-        const rows = await db.select().from(idvSessions).where(eq(idvSessions.applicationId, row.applicationId)).limit(1);
-        return rows[0];
+        return (await q.sessionByApplication.all({ applicationId: row.applicationId }))[0];
       },
       async get(applicationId: string): Promise<IdvSession | undefined> {
-        const rows = await db.select().from(idvSessions).where(eq(idvSessions.applicationId, applicationId)).limit(1);
-        return rows[0];
+        return (await q.sessionByApplication.all({ applicationId }))[0];
       },
       async findByReference(provider: string, vendorReference: string): Promise<IdvSession | undefined> {
         const rows = await db
@@ -147,7 +165,7 @@ export function createIdvRepositories(db: Database) {
       },
       /** Starts the retention clock once a decision exists. */
       async schedulePurge(applicationId: string, purgeAfter: number): Promise<void> {
-        await db.update(idvPii).set({ purgeAfter }).where(and(eq(idvPii.applicationId, applicationId), isNull(idvPii.erasedAt)));
+        await q.schedulePurge.run({ applicationId, purgeAfter });
       },
       async erase(applicationId: string, reason: string, now: number): Promise<boolean> {
         const rows = await db
@@ -170,7 +188,7 @@ export function createIdvRepositories(db: Database) {
 
     audit: {
       async record(row: { applicationId: string | null; actor: string; action: string; detail?: Record<string, unknown>; at: number }): Promise<void> {
-        await db.insert(auditLog).values({ ...row, detail: row.detail ? JSON.stringify(row.detail) : null });
+        await q.insertAudit.run({ applicationId: row.applicationId, actor: row.actor, action: row.action, detail: row.detail ? JSON.stringify(row.detail) : null, at: row.at });
       },
       async listForApplication(applicationId: string): Promise<AuditEntry[]> {
         return db.select().from(auditLog).where(eq(auditLog.applicationId, applicationId)).orderBy(asc(auditLog.at), asc(auditLog.id));
@@ -180,11 +198,7 @@ export function createIdvRepositories(db: Database) {
     outbox: {
       /** Enqueues an event; its id makes a repeated enqueue a no-op. */
       async enqueue(row: { id: string; type: string; body: string; createdAt: number }): Promise<boolean> {
-        const rows = await db
-          .insert(outboxEvents)
-          .values({ ...row, attempts: 0, nextAttemptAt: row.createdAt })
-          .onConflictDoNothing()
-          .returning({ id: outboxEvents.id });
+        const rows = await q.enqueueOutbox.all({ id: row.id, type: row.type, body: row.body, createdAt: row.createdAt });
         return rows.length === 1;
       },
       async due(now: number, limit: number): Promise<OutboxEvent[]> {

@@ -9,7 +9,8 @@ import { HOSTED_PROVIDER } from '../../idv/hostedForm';
 import { applyResult, startVendorSession } from '../../idv/service';
 import { checkFormCsrf, issueFormCsrf } from '../../idv/csrf';
 import { readFormOrJson } from '../body';
-import { formFieldsFor, idvOutcomeForApplication } from '../presentedCredentials';
+import { checksForForm, formFieldsFor } from '../presentedCredentials';
+import { fieldsForChecks, outcomeForChecks } from '../../idv/checks';
 import { nowSeconds, type AppDeps, type AppEnv } from '../context';
 import { PATHS, issuerUrls } from '../paths';
 import { enforceRateLimit, rateLimitByIp } from '../rateLimit';
@@ -100,7 +101,9 @@ idvFormRoutes.post(PATHS.idvForm, rateLimitByIp('idv'), async (c) => {
   delete body.csrf_token;
   const today = new Date(deps.clock()).toISOString().slice(0, 10);
   // Only the fields the remaining checks need (issue 8: an upgrade asks only for the extra checks).
-  const fields = await formFieldsFor(deps, digestSecret(token));
+  // The checks this application still needs (issue 8), looked up once for both uses below.
+  const needed = await checksForForm(deps, digestSecret(token));
+  const fields = needed ? fieldsForChecks(needed.checks) : undefined;
   const result = validateIdentityFields(body, today, fields);
   if (!result.ok) {
     if (json) return c.json({ error: 'invalid_request', error_description: 'some fields are invalid', errors: result.errors }, 400);
@@ -109,7 +112,8 @@ idvFormRoutes.post(PATHS.idvForm, rateLimitByIp('idv'), async (c) => {
     return c.html(renderIdvForm({ action: urls.idvForm(token), cssHref: urls.idvCss, issuerName: deps.config.clientName, values, errors: result.errors, csrfToken, fields }), 400);
   }
   // Only the checks the selected tier still needs (issue 8: tiers, presented credentials).
-  const outcome = await idvOutcomeForApplication(deps, digestSecret(token), sandboxDecision(result.fields, deps.config.credential.defaultTier), result.fields);
+  const decision = sandboxDecision(result.fields, deps.config.credential.defaultTier);
+  const outcome = needed ? outcomeForChecks(decision, result.fields, needed.checks, needed.tier.name) : decision;
   const application = await deps.store.applications.submitIdv(digestSecret(token), outcome, nowSeconds(deps));
   if (!application) {
     const message = 'Your details were already submitted. You can close this window.';
