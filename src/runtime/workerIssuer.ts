@@ -3,7 +3,7 @@ import { drizzle } from 'drizzle-orm/d1';
 import { parseIssuerKeys } from '../crypto/issuerKeys';
 import { createWebCryptoProvider } from '../crypto/webCrypto';
 import { createDidDhtResolver } from '../did/dht';
-import { createDidWebResolver } from '../did/web';
+import { createDidWebResolver, readBodyCapped, withTimeout } from '../did/web';
 import { jsonLogger, silentLogger, type AppDeps } from '../http/context';
 import { buildIssuer } from '../issuer';
 import { idvDepsFromSettings } from '../idv/fromSettings';
@@ -95,6 +95,16 @@ export async function buildWorkerIssuer(env: WorkerEnv) {
     keys: parseIssuerKeys(env.ISSUER_PRIVATE_JWK),
     clock: Date.now,
     logger: env.LOG_LEVEL === 'silent' ? silentLogger : jsonLogger(),
+    // Other issuers' status lists (presented KCCs, issue 8). Workers cannot reach private
+    // addresses, so the platform fetch is the SSRF boundary; https only, 5 s, 1 MiB.
+    statusListFetch: async (url: string) => {
+      if (!insecure && !url.startsWith('https://')) throw new Error('status list URL is not https');
+      return withTimeout(5000, async (signal) => {
+        const res = await platformFetch(url, { headers: { accept: 'application/vc+jwt, application/jwt, text/plain' }, signal, redirect: 'error' });
+        if (!res.ok) throw new Error(`status list: HTTP ${res.status}`);
+        return new TextDecoder().decode(await readBodyCapped(res, 1024 * 1024)).trim();
+      });
+    },
     didMethods: {
       ...createDidWebResolver({ fetch: platformFetch, allowHttp: insecure, allowIpHosts: insecure }),
       ...createDidDhtResolver({ gatewayUrl: env.DID_DHT_GATEWAY || DEFAULT_DID_DHT_GATEWAY, fetch: platformFetch }),
