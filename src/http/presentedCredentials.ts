@@ -8,9 +8,8 @@ import { verifyPresentation } from '../verifier/verifyPresentation';
 import { nowSeconds, type AppDeps } from './context';
 import { statusListCredential, type EvidenceRecord } from './credentialStatus';
 import { parseEvidenceRecords, tierOfApplication } from './issuance';
-import { fieldsForChecks, outcomeForChecks } from '../idv/checks';
-import type { IdentityFields } from '../idv/fields';
-import type { IdvOutcome } from '../store/store';
+import { fieldsForChecks } from '../idv/checks';
+import type { Application } from '../store/store';
 import { issuerUrls } from './paths';
 
 /**
@@ -143,8 +142,9 @@ export async function prefillFromCredentials(deps: AppDeps, tier: TierConfig, ve
 }
 
 /** The checks IDV still has to do for the application behind a form token (all the tier's, or the missing ones). */
-export async function checksForForm(deps: AppDeps, formTokenHash: string): Promise<{ tier: TierConfig; checks: string[] } | undefined> {
-  const application = await deps.store.applications.findByFormToken(formTokenHash);
+export async function checksForForm(deps: AppDeps, applicationOrFormTokenHash: Application | string): Promise<{ tier: TierConfig; checks: string[] } | undefined> {
+  const application =
+    typeof applicationOrFormTokenHash === 'string' ? await deps.store.applications.findByFormToken(applicationOrFormTokenHash) : applicationOrFormTokenHash;
   if (!application) return undefined;
   const tier = tierOfApplication(deps, application);
   const prefill = await deps.store.applicationPrefill.get(application.id);
@@ -161,7 +161,7 @@ export async function checksForForm(deps: AppDeps, formTokenHash: string): Promi
 }
 
 /** The form fields for the application behind a form token: only what its remaining checks need. */
-export async function formFieldsFor(deps: AppDeps, formTokenHash: string): Promise<Set<string> | undefined> {
-  const found = await checksForForm(deps, formTokenHash);
+export async function formFieldsFor(deps: AppDeps, applicationOrFormTokenHash: Application | string): Promise<Set<string> | undefined> {
+  const found = await checksForForm(deps, applicationOrFormTokenHash);
   return found ? fieldsForChecks(found.checks) : undefined;
 }

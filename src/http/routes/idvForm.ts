@@ -75,7 +75,7 @@ idvFormRoutes.get(PATHS.idvForm, rateLimitByIp('idv'), async (c) => {
     }
   }
   const csrfToken = issueFormCsrf(c, deps.config.publicUrl);
-  const fields = await formFieldsFor(deps, digestSecret(token));
+  const fields = await formFieldsFor(deps, state.application);
   return c.html(renderIdvForm({ action: urls.idvForm(token), cssHref: urls.idvCss, issuerName: deps.config.clientName, csrfToken, fields }));
 });
 
@@ -102,7 +102,7 @@ idvFormRoutes.post(PATHS.idvForm, rateLimitByIp('idv'), async (c) => {
   const today = new Date(deps.clock()).toISOString().slice(0, 10);
   // Only the fields the remaining checks need (issue 8: an upgrade asks only for the extra checks).
   // The checks this application still needs (issue 8), looked up once for both uses below.
-  const needed = await checksForForm(deps, digestSecret(token));
+  const needed = await checksForForm(deps, state.application);
   const fields = needed ? fieldsForChecks(needed.checks) : undefined;
   const result = validateIdentityFields(body, today, fields);
   if (!result.ok) {
