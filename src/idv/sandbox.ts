@@ -10,20 +10,19 @@ import type { IdvResult } from './provider';
  */
 export const SANDBOX_PROVIDER = 'sandbox';
 
-export function sandboxDecision(fields: IdentityFields, defaultTier: string): IdvOutcome {
+export function sandboxDecision(fields: IdentityFields): IdvOutcome {
   const evidence = [{ kind: 'document_verification', checks: [fields.document_type] }];
   const base = { provider: SANDBOX_PROVIDER, countryOfResidence: fields.country_of_residence, evidence };
   const family = fields.family_name.trim().toLowerCase();
   if (family === 'declined') return { ...base, status: 'rejected', reason: 'sandbox: declined test value' };
   if (family === 'review') return { ...base, status: 'review', reason: 'sandbox: manual review test value' };
   // The sandbox assigns no tier: the KCC carries the applied-for tier's name (src/http/issuance.ts).
-  void defaultTier;
   return { ...base, status: 'approved' };
 }
 
 /** The same sandbox decision as a normalised provider result (src/idv/provider.ts). */
-export function sandboxResult(fields: IdentityFields, defaultTier: string, applicationId: string, now: number): IdvResult {
-  const decision = sandboxDecision(fields, defaultTier);
+export function sandboxResult(fields: IdentityFields, applicationId: string, now: number): IdvResult {
+  const decision = sandboxDecision(fields);
   const state = decision.status === 'approved' ? 'approved' : decision.status === 'rejected' ? 'declined' : 'needs_review';
   return {
     state,

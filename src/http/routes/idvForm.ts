@@ -112,7 +112,7 @@ idvFormRoutes.post(PATHS.idvForm, rateLimitByIp('idv'), async (c) => {
     return c.html(renderIdvForm({ action: urls.idvForm(token), cssHref: urls.idvCss, issuerName: deps.config.clientName, values, errors: result.errors, csrfToken, fields }), 400);
   }
   // Only the checks the selected tier still needs (issue 8: tiers, presented credentials).
-  const decision = sandboxDecision(result.fields, deps.config.credential.defaultTier);
+  const decision = sandboxDecision(result.fields);
   const outcome = needed ? outcomeForChecks(decision, result.fields, needed.checks, needed.tier.name) : decision;
   const application = await deps.store.applications.submitIdv(digestSecret(token), outcome, nowSeconds(deps));
   if (!application) {
@@ -129,7 +129,7 @@ idvFormRoutes.post(PATHS.idvForm, rateLimitByIp('idv'), async (c) => {
     applicationId: application.id,
     provider: HOSTED_PROVIDER,
     // The sandbox decides; the evidence is what the applied-for tier required (issue 8).
-    result: { ...sandboxResult(result.fields, deps.config.credential.defaultTier, application.id, deps.clock()), tier: outcome.tier, evidence: outcome.evidence as { kind: string; checks: string[] }[] },
+    result: { ...sandboxResult(result.fields, application.id, deps.clock()), tier: outcome.tier, evidence: outcome.evidence as { kind: string; checks: string[] }[] },
     eventAt: deps.clock(),
     actor: 'applicant',
   });
