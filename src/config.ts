@@ -279,3 +279,27 @@ export function parseTiersConfig(json: unknown): Pick<IssuerConfigInput, 'tiers'
   }
   return { tiers: parsed.data.tiers, defaultTierId: parsed.data.defaultTierId };
 }
+
+/**
+ * The settings both runtimes read from their environment (Node: process.env; Workers: vars and
+ * secrets), as a config input. PUBLIC_URL, keys and DID settings are runtime-specific and read there.
+ */
+export function configFromSettings(env: Record<string, string | undefined>): Omit<IssuerConfigInput, 'publicUrl'> {
+  const number = (name: string): number | undefined => {
+    const text = env[name];
+    if (text === undefined || text === '') return undefined;
+    const value = Number(text);
+    if (!Number.isFinite(value) || value <= 0) throw new TypeError(`${name} must be a positive number`);
+    return value;
+  };
+  return {
+    adminToken: env.ADMIN_TOKEN || undefined,
+    clientName: env.ISSUER_NAME || undefined,
+    rateLimits: { enabled: env.RATE_LIMITS !== 'off', perIp: number('RATE_LIMIT_PER_IP'), perClient: number('RATE_LIMIT_PER_CLIENT') },
+    idv: {
+      ...(env.IDV_PROVIDER ? { provider: env.IDV_PROVIDER } : {}),
+      ...(env.PII_RETENTION_DAYS ? { retentionDays: number('PII_RETENTION_DAYS') } : {}),
+      ...(env.PFI_WEBHOOK_URL ? { outboundWebhookUrl: env.PFI_WEBHOOK_URL } : {}),
+    },
+  };
+}

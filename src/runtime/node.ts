@@ -4,7 +4,7 @@ import type { Context } from 'hono';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { ISSUER_DID_METHODS, parseTiersConfig, type IssuerConfigInput, type IssuerDidMethod } from '../config';
+import { ISSUER_DID_METHODS, configFromSettings, parseTiersConfig, type IssuerConfigInput, type IssuerDidMethod } from '../config';
 import { algorithmForJwk, type CryptoProvider, type JwsAlgorithm, type PrivateJwk } from '../crypto/keys';
 import { publishPfiDidDht } from '../did/pfi';
 import { jsonLogger, silentLogger, type IssuerIdentity, type Logger } from '../http/context';
@@ -296,18 +296,7 @@ async function main() {
     config: {
       // Unset: http://localhost:<the port actually bound> (PORT=0 picks a free one).
       publicUrl: env.PUBLIC_URL || undefined,
-      adminToken: env.ADMIN_TOKEN,
-      clientName: env.ISSUER_NAME,
-      rateLimits: {
-        enabled: env.RATE_LIMITS !== 'off',
-        perIp: env.RATE_LIMIT_PER_IP ? Number(env.RATE_LIMIT_PER_IP) : undefined,
-        perClient: env.RATE_LIMIT_PER_CLIENT ? Number(env.RATE_LIMIT_PER_CLIENT) : undefined,
-      },
-      idv: {
-        ...(env.IDV_PROVIDER ? { provider: env.IDV_PROVIDER } : {}),
-        ...(env.PII_RETENTION_DAYS ? { retentionDays: Number(env.PII_RETENTION_DAYS) } : {}),
-        ...(env.PFI_WEBHOOK_URL ? { outboundWebhookUrl: env.PFI_WEBHOOK_URL } : {}),
-      },
+      ...configFromSettings(env),
       ...(env.KCC_TIERS_FILE ? parseTiersConfig(JSON.parse(readFileSync(env.KCC_TIERS_FILE, 'utf8'))) : {}),
     },
   });

@@ -1,3 +1,4 @@
+import { configFromSettings } from '../config';
 import type { D1Database } from '@cloudflare/workers-types';
 import { drizzle } from 'drizzle-orm/d1';
 import { parseIssuerKeys } from '../crypto/issuerKeys';
@@ -74,18 +75,7 @@ export async function buildWorkerIssuer(env: WorkerEnv) {
   return buildIssuer({
     config: {
       publicUrl: env.PUBLIC_URL,
-      adminToken: env.ADMIN_TOKEN,
-      clientName: env.ISSUER_NAME || undefined,
-      rateLimits: {
-        enabled: env.RATE_LIMITS !== 'off',
-        perIp: env.RATE_LIMIT_PER_IP ? Number(env.RATE_LIMIT_PER_IP) : undefined,
-        perClient: env.RATE_LIMIT_PER_CLIENT ? Number(env.RATE_LIMIT_PER_CLIENT) : undefined,
-      },
-      idv: {
-        ...(env.IDV_PROVIDER ? { provider: env.IDV_PROVIDER } : {}),
-        ...(env.PII_RETENTION_DAYS ? { retentionDays: Number(env.PII_RETENTION_DAYS) } : {}),
-        ...(env.PFI_WEBHOOK_URL ? { outboundWebhookUrl: env.PFI_WEBHOOK_URL } : {}),
-      },
+      ...configFromSettings(settings),
     },
     // Cloudflare sets CF-Connecting-IP to the client's address on every request to a worker.
     clientAddress: (c) => c.req.header('cf-connecting-ip') || undefined,
