@@ -1,7 +1,6 @@
 import { createPrivateKey, createPublicKey, generateKeyPairSync, sign as nodeSign, verify as nodeVerify, type KeyObject } from 'node:crypto';
 import type { CryptoProvider, JwsAlgorithm, PrivateJwk, PublicJwk, Signer } from '../crypto/keys';
 import { toPublicJwk } from '../crypto/keys';
-import { es256kSign, es256kVerify } from '../crypto/secp256k1';
 import { createWebCryptoProvider } from '../crypto/webCrypto';
 
 /**
@@ -26,15 +25,11 @@ export function createNodeCryptoProvider(options: { keyCacheSize?: number } = {}
 
   return {
     async createSigner(privateJwk: PrivateJwk, kid: string): Promise<Signer> {
-      const publicJwk = toPublicJwk(privateJwk);
       if (privateJwk.kty === 'OKP' && privateJwk.crv === 'Ed25519') {
         const key = createPrivateKey({ key: { kty: 'OKP', crv: 'Ed25519', x: privateJwk.x, d: privateJwk.d }, format: 'jwk' });
-        return { alg: 'EdDSA', kid, publicJwk, sign: async (data) => new Uint8Array(nodeSign(null, data, key)) };
+        return { alg: 'EdDSA', kid, publicJwk: toPublicJwk(privateJwk), sign: async (data) => new Uint8Array(nodeSign(null, data, key)) };
       }
-      if (privateJwk.kty === 'EC' && privateJwk.crv === 'secp256k1') {
-        return { alg: 'ES256K', kid, publicJwk, sign: async (data) => es256kSign(privateJwk, data) };
-      }
-      throw new TypeError('unsupported signing key type');
+      return web.createSigner(privateJwk, kid); // secp256k1: noble, as everywhere
     },
     async verify(alg: JwsAlgorithm, jwk: PublicJwk, data: Uint8Array, signature: Uint8Array): Promise<boolean> {
       if (alg === 'EdDSA' && jwk.kty === 'OKP' && jwk.crv === 'Ed25519') {
@@ -45,8 +40,7 @@ export function createNodeCryptoProvider(options: { keyCacheSize?: number } = {}
           return false;
         }
       }
-      if (alg === 'ES256K' && jwk.kty === 'EC' && jwk.crv === 'secp256k1') return es256kVerify(jwk, data, signature);
-      return false;
+      return web.verify(alg, jwk, data, signature); // ES256K (noble); anything else is refused there
     },
     async generateKeyPair(alg: JwsAlgorithm): Promise<PrivateJwk> {
       if (alg !== 'EdDSA') return web.generateKeyPair(alg);
