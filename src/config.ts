@@ -281,7 +281,7 @@ export function parseTiersConfig(json: unknown): Pick<IssuerConfigInput, 'tiers'
 }
 
 /**
- * The settings both runtimes read from their environment (Node: process.env; Workers: vars and
+ * The settings both runtimes read from their environment (Node: the process environment; Workers: vars and
  * secrets), as a config input. PUBLIC_URL, keys and DID settings are runtime-specific and read there.
  */
 export function configFromSettings(env: Record<string, string | undefined>): Omit<IssuerConfigInput, 'publicUrl'> {
