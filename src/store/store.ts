@@ -107,6 +107,9 @@ export function createStore(db: Database) {
       .where(and(eq(cNonces.nonce, p('nonce')), eq(cNonces.accessTokenJti, p('accessTokenJti')), isNull(cNonces.consumedAt), gt(cNonces.expiresAt, p('now'))))
       .returning()
       .prepare(),
+    siopRequestByNonce: db.select().from(siopRequests).where(eq(siopRequests.nonce, p('nonce'))).limit(1).prepare(),
+    prefillByApplication: db.select().from(schema.applicationPrefill).where(eq(schema.applicationPrefill.applicationId, p('applicationId'))).limit(1).prepare(),
+    newestStatusList: db.select().from(schema.statusLists).orderBy(desc(schema.statusLists.id)).limit(1).prepare(),
     insertCredential: db
       .insert(issuedCredentials)
       .values({
@@ -136,8 +139,7 @@ export function createStore(db: Database) {
       },
       /** Reads a request without consuming it (to verify a response against it first). */
       async get(nonce: string): Promise<SiopRequest | undefined> {
-        const rows = await db.select().from(siopRequests).where(eq(siopRequests.nonce, nonce)).limit(1);
-        return rows[0];
+        return (await q.siopRequestByNonce.all({ nonce }))[0];
       },
       /** Deletes requests whose nonce expired at or before `now` (used or not); returns how many. */
       async deleteExpired(now: number): Promise<number> {
@@ -411,7 +413,7 @@ export function createStore(db: Database) {
     statusLists: {
       /** The newest list, created (id 1) on first use. */
       async current(size: number, now: number): Promise<{ id: number; size: number }> {
-        const rows = await db.select().from(statusLists).orderBy(desc(statusLists.id)).limit(1);
+        const rows = await q.newestStatusList.all();
         if (rows[0]) return rows[0];
         await db.insert(statusLists).values({ id: 1, size, createdAt: now }).onConflictDoNothing();
         const again = await db.select().from(statusLists).orderBy(desc(statusLists.id)).limit(1);
@@ -515,8 +517,7 @@ export function createStore(db: Database) {
         await db.insert(applicationPrefill).values(row);
       },
       async get(applicationId: string): Promise<ApplicationPrefill | undefined> {
-        const rows = await db.select().from(applicationPrefill).where(eq(applicationPrefill.applicationId, applicationId)).limit(1);
-        return rows[0];
+        return (await q.prefillByApplication.all({ applicationId }))[0];
       },
     },
   };
