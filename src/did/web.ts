@@ -3,6 +3,7 @@
  * Web APIs only (runs on Node and Workers); fetch is injected so the Node
  * runtime can supply an SSRF-safe fetch (src/runtime/safeFetch.ts).
  */
+import { readStreamCapped } from '../readCapped';
 import type { DIDDocument, DIDResolutionResult, DIDResolver } from 'did-resolver';
 import { looksLikeIpLiteral, parseIpLiteral } from './addressPolicy.js';
 
@@ -130,26 +131,7 @@ export async function readBodyCapped(res: Response, maxBytes: number): Promise<U
     throw new BodyTooLargeError(maxBytes);
   }
   if (!res.body) return new Uint8Array(0);
-  const reader = res.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.byteLength;
-    if (total > maxBytes) {
-      await reader.cancel().catch(() => {});
-      throw new BodyTooLargeError(maxBytes);
-    }
-    chunks.push(value);
-  }
-  const out = new Uint8Array(total);
-  let off = 0;
-  for (const c of chunks) {
-    out.set(c, off);
-    off += c.byteLength;
-  }
-  return out;
+  return readStreamCapped(res.body, maxBytes, () => new BodyTooLargeError(maxBytes));
 }
 
 /** Run `fn` with an AbortSignal that fires after timeoutMs; rejects with an ERR_TIMEOUT error. */

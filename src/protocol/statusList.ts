@@ -1,3 +1,4 @@
+import { readStreamCapped } from '../readCapped';
 import { base64urlDecode, base64urlEncode } from '../crypto/base64url';
 
 /**
@@ -22,26 +23,7 @@ export function getBit(bits: Uint8Array, index: number): boolean {
 async function pipe(data: Uint8Array, stream: CompressionStream | DecompressionStream, limit = Infinity): Promise<Uint8Array> {
   const writer = stream.writable.getWriter();
   void writer.write(data as Uint8Array<ArrayBuffer>).then(() => writer.close()).catch(() => undefined);
-  const chunks: Uint8Array[] = [];
-  let length = 0;
-  const reader = stream.readable.getReader();
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    length += value.length;
-    if (length > limit) {
-      await reader.cancel();
-      throw new RangeError('status list is too large');
-    }
-    chunks.push(value);
-  }
-  const out = new Uint8Array(length);
-  let offset = 0;
-  for (const c of chunks) {
-    out.set(c, offset);
-    offset += c.length;
-  }
-  return out;
+  return readStreamCapped(stream.readable as ReadableStream<Uint8Array>, limit, () => new RangeError('status list is too large'));
 }
 
 /** `encodedList` for a bitstring: multibase ("u") base64url, no padding, of its GZIP. */

@@ -1,3 +1,4 @@
+import { htmlSecurityHeaders } from '../htmlHeaders';
 import { Hono, type Context } from 'hono';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import { base64urlDecodeToString, base64urlEncode } from '../../crypto/base64url';
@@ -22,7 +23,6 @@ import { PATHS } from '../paths';
 export const consoleRoutes = new Hono<AppEnv>();
 
 const COOKIE = 'kcc_console';
-const CSP = "default-src 'none'; style-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 const enc = new TextEncoder();
 
 interface ConsoleSession {
@@ -57,12 +57,8 @@ async function readSession(c: Context<AppEnv>): Promise<ConsoleSession | undefin
 
 const csrfFor = (deps: AppDeps, session: ConsoleSession) => mac(deps, 'console-csrf', session.raw);
 
-function pageHeaders(c: Context<AppEnv>) {
-  c.header('Content-Security-Policy', CSP);
-  c.header('Cache-Control', 'no-store');
-  c.header('Referrer-Policy', 'same-origin');
-  c.header('X-Frame-Options', 'DENY');
-}
+// Same-origin referrers let the console's CSRF check see where a POST came from.
+const pageHeaders = (c: Context<AppEnv>) => htmlSecurityHeaders(c, 'same-origin');
 
 function sameOrigin(c: Context<AppEnv>): boolean {
   if (c.req.header('sec-fetch-site') === 'cross-site') return false;

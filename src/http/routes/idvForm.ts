@@ -1,3 +1,4 @@
+import { htmlSecurityHeaders } from '../htmlHeaders';
 import { Hono, type Context } from 'hono';
 import { ProtocolError } from '../../protocol/errors';
 import { handleError } from '../errors';
@@ -25,14 +26,9 @@ import type { Application } from '../../store/store';
  */
 export const idvFormRoutes = new Hono<AppEnv>();
 
-const CSP = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
-function htmlHeaders(c: Context<AppEnv>) {
-  c.header('Content-Security-Policy', CSP);
-  c.header('Cache-Control', 'no-store');
-  c.header('Referrer-Policy', 'no-referrer');
-  c.header('X-Frame-Options', 'DENY');
-}
+// The webview must not leak the form URL (it holds the form token) to anyone.
+const htmlHeaders = (c: Context<AppEnv>) => htmlSecurityHeaders(c, 'no-referrer');
 
 function wantsJsonResponse(c: Context<AppEnv>): boolean {
   return (c.req.header('content-type') ?? '').startsWith('application/json') || (c.req.header('accept') ?? '').startsWith('application/json');
