@@ -56,7 +56,7 @@ function percentile(sorted: number[], p: number) {
 
 async function main() {
   const dataDir = mkdtempSync(join(tmpdir(), 'kcc-bench-'));
-  const server = spawn(process.execPath, ['--import', 'tsx', 'src/runtime/node.ts'], {
+  const server = spawn(process.execPath, [...(process.env.BENCH_SERVER_NODE_ARGS?.split(' ').filter(Boolean) ?? []), '--import', 'tsx', 'src/runtime/node.ts'], {
     env: { ...process.env, PORT: String(PORT), HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: 'silent', RATE_LIMITS: 'off', PUBLIC_URL: `http://localhost:${PORT}` },
     stdio: ['ignore', 'ignore', 'inherit'],
   });

@@ -59,6 +59,8 @@ export interface BuildIssuerOptions {
   idv?: IdvDeps;
   /** Fetches other issuers' status list credentials (presented KCCs); see AppDeps.statusListFetch. */
   statusListFetch?: (url: string) => Promise<string>;
+  /** See AppDeps.readRequestBody (Node reads bodies from the IncomingMessage). */
+  readRequestBody?: AppDeps['readRequestBody'];
 }
 
 /**
@@ -121,6 +123,7 @@ export async function buildIssuer(options: BuildIssuerOptions) {
     clientAddress: options.clientAddress,
     idv: options.idv ?? emptyIdvDeps(),
     statusListFetch: options.statusListFetch,
+    readRequestBody: options.readRequestBody,
   };
   if (config.idv.provider !== 'hosted' && !deps.idv.vendors.has(config.idv.provider)) {
     throw new Error(`IDV_PROVIDER ${config.idv.provider} is not configured (docs/idv.md)`);

@@ -45,6 +45,11 @@ export interface AppDeps {
    * names one; our own lists are built locally. Absent: such credentials are refused (fail closed).
    */
   statusListFetch?: (url: string) => Promise<string>;
+  /**
+   * Reads the request body (at most `limit` bytes, else throws `tooLarge()`) more cheaply than
+   * the web Request can; returns undefined to fall back to `c.req.raw.body`. Node sets it.
+   */
+  readRequestBody?: (c: Context, limit: number, tooLarge: () => Error) => Promise<Uint8Array> | undefined;
 }
 
 export type AppEnv = {

@@ -13,6 +13,7 @@ import { createDidDhtResolver } from '../did/dht';
 import { createDidWebResolver } from '../did/web';
 import { createNodeCryptoProvider } from './nodeCrypto';
 import { createSafeFetch } from './safeFetch';
+import { readIncomingBody } from './nodeBody';
 import { loadOrCreateKeys } from './keyFile';
 import { openSqlite } from './sqlite';
 import type { IdvDeps } from '../idv/deps';
@@ -159,9 +160,9 @@ export async function startNodeIssuer(options: NodeIssuerOptions) {
   let server: ServerType | undefined;
   const listening = new Promise<number>((ok) => {
     // The port may be 0 (tests): PUBLIC_URL is known only once listening, so build lazily.
-    server = serve({ fetch: (req) => appFetch(req), port, hostname }, (info) => ok(info.port));
+    server = serve({ fetch: (req, env) => appFetch(req, env), port, hostname }, (info) => ok(info.port));
   });
-  let appFetch: (req: Request) => Response | Promise<Response> = () => new Response('starting', { status: 503 });
+  let appFetch: (req: Request, env: unknown) => Response | Promise<Response> = () => new Response('starting', { status: 503 });
   const actualPort = await listening;
   const publicUrl = options.config?.publicUrl ?? `http://localhost:${actualPort}`;
   const logger = options.logger ?? jsonLogger();
@@ -176,8 +177,9 @@ export async function startNodeIssuer(options: NodeIssuerOptions) {
     clientAddress: nodeClientAddress(options.trustProxy ?? false),
     idv: options.idv ?? (await idvDepsFromEnv(options.idvEnv ?? {}, join(options.dataDir, 'pii-data-key'))),
     statusListFetch: nodeStatusListFetch(options),
+    readRequestBody: readIncomingBody,
   });
-  appFetch = (req) => issuer.app.fetch(req);
+  appFetch = (req, env) => issuer.app.fetch(req, env);
   const clock = options.clock ?? Date.now;
   const publish = () =>
     publishIssuerDidDht({

@@ -1,6 +1,7 @@
 import { Hono } from 'hono';
 import { handleVendorWebhook } from '../../idv/service';
 import type { AppEnv } from '../context';
+import { readRequestBody } from '../body';
 import { PATHS } from '../paths';
 
 /**
@@ -13,7 +14,7 @@ export const idvWebhookRoutes = new Hono<AppEnv>();
 
 idvWebhookRoutes.post(PATHS.idvWebhook, async (c) => {
   const deps = c.var.deps;
-  const raw = new Uint8Array(await c.req.arrayBuffer());
+  const raw = await readRequestBody(c);
   const outcome = await handleVendorWebhook(deps, c.req.param('provider'), raw, c.req.raw.headers);
   c.header('Cache-Control', 'no-store');
   switch (outcome.status) {
