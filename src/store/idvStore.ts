@@ -31,6 +31,56 @@ export function createIdvRepositories(db: Database) {
       .onConflictDoNothing()
       .returning({ id: outboxEvents.id })
       .prepare(),
+    insertSession: db
+      .insert(idvSessions)
+      .values({
+        applicationId: p('applicationId'),
+        provider: p('provider'),
+        state: p('state'),
+        vendorReference: p('vendorReference'),
+        idempotencyKey: p('idempotencyKey'),
+        webviewUrl: p('webviewUrl'),
+        lastEventAt: p('lastEventAt'),
+        outcome: p('outcome'),
+        createdAt: p('createdAt'),
+        updatedAt: p('updatedAt'),
+      })
+      .onConflictDoNothing()
+      .prepare(),
+    // `keepOutcome` 1 leaves the outcome as it is (a state change that carries none).
+    applySessionIfNewer: db
+      .update(idvSessions)
+      .set({
+        state: sql`${p('state')}`,
+        outcome: sql`CASE WHEN ${p('keepOutcome')} = 1 THEN ${idvSessions.outcome} ELSE ${p('outcome')} END`,
+        lastEventAt: sql`${p('eventAt')}`,
+        updatedAt: sql`${p('now')}`,
+      })
+      .where(and(eq(idvSessions.applicationId, p('applicationId')), lt(idvSessions.lastEventAt, p('eventAt'))))
+      .returning()
+      .prepare(),
+    // Absent (null) country, tier and evidence leave the stored value as it is.
+    setApplicationStatus: db
+      .update(applications)
+      .set({
+        status: sql`${p('status')}`,
+        idvProvider: sql`${p('provider')}`,
+        countryOfResidence: sql`coalesce(${p('countryOfResidence')}, ${applications.countryOfResidence})`,
+        tier: sql`coalesce(${p('tier')}, ${applications.tier})`,
+        evidence: sql`coalesce(${p('evidence')}, ${applications.evidence})`,
+        decisionReason: sql`${p('reason')}`,
+        decidedBy: sql`${p('decidedBy')}`,
+        decidedAt: sql`${p('decidedAt')}`,
+        updatedAt: sql`${p('now')}`,
+      })
+      .where(eq(applications.id, p('id')))
+      .returning()
+      .prepare(),
+    insertPii: db
+      .insert(idvPii)
+      .values({ applicationId: p('applicationId'), keyId: p('keyId'), ciphertext: p('ciphertext'), createdAt: p('createdAt'), purgeAfter: p('purgeAfter') })
+      .onConflictDoNothing()
+      .prepare(),
     schedulePurge: db
       .update(idvPii)
       .set({ purgeAfter: sql`${p('purgeAfter')}` })
@@ -42,7 +92,7 @@ export function createIdvRepositories(db: Database) {
     idvSessions: {
       /** Creates the session once; a second call with the same application returns the first. */
       async createOnce(row: typeof idvSessions.$inferInsert): Promise<IdvSession> {
-        await db.insert(idvSessions).values(row).onConflictDoNothing();
+        await q.insertSession.run({ vendorReference: null, webviewUrl: null, outcome: null, ...row });
         return (await q.sessionByApplication.all({ applicationId: row.applicationId }))[0];
       },
       async get(applicationId: string): Promise<IdvSession | undefined> {
@@ -64,11 +114,14 @@ export function createIdvRepositories(db: Database) {
        * deliveries lose). Returns the updated row, or undefined when a newer event won.
        */
       async applyIfNewer(applicationId: string, change: { state: string; outcome?: string | null; eventAt: number }, now: number) {
-        const rows = await db
-          .update(idvSessions)
-          .set({ state: change.state, ...(change.outcome !== undefined ? { outcome: change.outcome } : {}), lastEventAt: change.eventAt, updatedAt: now })
-          .where(and(eq(idvSessions.applicationId, applicationId), lt(idvSessions.lastEventAt, change.eventAt)))
-          .returning();
+        const rows = await q.applySessionIfNewer.all({
+          applicationId,
+          state: change.state,
+          keepOutcome: change.outcome === undefined ? 1 : 0,
+          outcome: change.outcome ?? null,
+          eventAt: change.eventAt,
+          now,
+        });
         return rows[0] as IdvSession | undefined;
       },
     },
@@ -122,22 +175,19 @@ export function createIdvRepositories(db: Database) {
         now: number,
       ) {
         const decided = change.status === 'approved' || change.status === 'rejected';
-        const rows = await db
-          .update(applications)
-          .set({
-            status: change.status,
-            idvProvider: change.provider,
-            ...(change.countryOfResidence ? { countryOfResidence: change.countryOfResidence } : {}),
-            ...(change.tier ? { tier: change.tier } : {}),
-            ...(change.evidence ? { evidence: JSON.stringify(change.evidence) } : {}),
-            decisionReason: change.reason ?? null,
-            decidedBy: decided ? (change.decidedBy ?? `idv:${change.provider}`) : null,
-            decidedAt: decided ? now : null,
-            updatedAt: now,
-          })
-          .where(eq(applications.id, id))
-          .returning();
-        return rows[0];
+        const rows = await q.setApplicationStatus.all({
+          id,
+          status: change.status,
+          provider: change.provider,
+          countryOfResidence: change.countryOfResidence || null,
+          tier: change.tier || null,
+          evidence: change.evidence ? JSON.stringify(change.evidence) : null,
+          reason: change.reason ?? null,
+          decidedBy: decided ? (change.decidedBy ?? `idv:${change.provider}`) : null,
+          decidedAt: decided ? now : null,
+          now,
+        });
+        return rows[0] as typeof applications.$inferSelect | undefined;
       },
       /** The review queue with filters (console and API). */
       async search(filter: { status?: string; provider?: string; country?: string; q?: string; limit?: number }) {
@@ -157,7 +207,7 @@ export function createIdvRepositories(db: Database) {
 
     pii: {
       async store(row: typeof idvPii.$inferInsert): Promise<void> {
-        await db.insert(idvPii).values(row).onConflictDoNothing();
+        await q.insertPii.run({ purgeAfter: null, ...row });
       },
       async get(applicationId: string): Promise<PiiRecord | undefined> {
         const rows = await db.select().from(idvPii).where(eq(idvPii.applicationId, applicationId)).limit(1);

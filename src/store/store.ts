@@ -39,6 +39,21 @@ export interface IdvOutcome {
 
 const p = (name: string) => sql.placeholder(name);
 
+/** An application row with every optional column present (the prepared INSERT binds them all). */
+function applicationRow(row: typeof schema.applications.$inferInsert) {
+  return {
+    formSubmittedAt: null,
+    idvProvider: null,
+    countryOfResidence: null,
+    tier: null,
+    evidence: null,
+    decisionReason: null,
+    decidedBy: null,
+    decidedAt: null,
+    ...row,
+  };
+}
+
 export function createStore(db: Database) {
   const { siopRequests, applications, preAuthorizedCodes, accessTokens, cNonces, transactions, issuedCredentials, nonces, notifications } = schema;
 
@@ -122,6 +137,52 @@ export function createStore(db: Database) {
         expiresAt: p('expiresAt'),
       })
       .prepare(),
+    submitIdv: db
+      .update(applications)
+      .set({
+        status: sql`${p('status')}`,
+        formSubmittedAt: sql`${p('now')}`,
+        idvProvider: sql`${p('provider')}`,
+        countryOfResidence: sql`${p('countryOfResidence')}`,
+        tier: sql`${p('tier')}`,
+        evidence: sql`${p('evidence')}`,
+        decisionReason: sql`${p('reason')}`,
+        decidedBy: sql`${p('decidedBy')}`,
+        decidedAt: sql`${p('decidedAt')}`,
+        updatedAt: sql`${p('now')}`,
+      })
+      .where(
+        and(
+          eq(applications.formTokenHash, p('formTokenHash')),
+          isNull(applications.formSubmittedAt),
+          eq(applications.status, 'pending'),
+          gt(applications.formExpiresAt, p('now')),
+        ),
+      )
+      .returning()
+      .prepare(),
+    reserveStatusSlot: db
+      .update(schema.statusLists)
+      .set({ allocated: sql`${schema.statusLists.allocated} + 1` })
+      .where(and(eq(schema.statusLists.id, p('id')), sql`${schema.statusLists.allocated} < ${p('max')}`))
+      .returning({ id: schema.statusLists.id })
+      .prepare(),
+    allocateStatusIndex: db
+      .insert(schema.credentialStatus)
+      .values({
+        credentialId: p('credentialId'),
+        listId: p('listId'),
+        listIndex: p('listIndex'),
+        subjectDid: p('subjectDid'),
+        tierId: p('tierId'),
+        evidence: p('evidence'),
+        issuedAt: p('issuedAt'),
+        expiresAt: p('expiresAt'),
+        updatedAt: p('updatedAt'),
+      })
+      .onConflictDoNothing()
+      .returning({ id: schema.credentialStatus.credentialId })
+      .prepare(),
   };
   const { statusLists, credentialStatus, credentialStatusEvents, applicationPrefill, statusListCache } = schema;
 
@@ -150,17 +211,7 @@ export function createStore(db: Database) {
 
     applications: {
       async create(row: typeof applications.$inferInsert): Promise<void> {
-        await q.insertApplication.run({
-          formSubmittedAt: null,
-          idvProvider: null,
-          countryOfResidence: null,
-          tier: null,
-          evidence: null,
-          decisionReason: null,
-          decidedBy: null,
-          decidedAt: null,
-          ...row,
-        });
+        await q.insertApplication.run(applicationRow(row));
       },
       /**
        * Creates an application together with its pre-authorized code, atomically (one SQLite
@@ -168,16 +219,15 @@ export function createStore(db: Database) {
        * whose offer has no code to redeem.
        */
       async createWithCode(row: typeof applications.$inferInsert, code: typeof preAuthorizedCodes.$inferInsert): Promise<void> {
-        const insertApplication = db.insert(applications).values(row);
-        const insertCode = db.insert(preAuthorizedCodes).values(code);
         const anyDb = db as unknown as { batch?: (queries: unknown[]) => Promise<unknown[]>; transaction: (fn: () => unknown) => unknown };
         if (typeof anyDb.batch === 'function') {
-          await anyDb.batch([insertApplication, insertCode]);
+          await anyDb.batch([db.insert(applications).values(row), db.insert(preAuthorizedCodes).values(code)]);
           return;
         }
+        // better-sqlite3: the prepared statements run synchronously inside one transaction.
         anyDb.transaction(() => {
-          (insertApplication as unknown as { run: () => unknown }).run();
-          (insertCode as unknown as { run: () => unknown }).run();
+          q.insertApplication.run(applicationRow(row));
+          q.insertCode.run(code);
         });
       },
       async get(id: string): Promise<Application | undefined> {
@@ -192,30 +242,19 @@ export function createStore(db: Database) {
        */
       async submitIdv(formTokenHash: string, outcome: IdvOutcome, now: number): Promise<Application | undefined> {
         const decided = outcome.status !== 'review';
-        const rows = await db
-          .update(applications)
-          .set({
-            status: outcome.status,
-            formSubmittedAt: now,
-            idvProvider: outcome.provider,
-            countryOfResidence: outcome.countryOfResidence,
-            tier: outcome.tier ?? null,
-            evidence: JSON.stringify(outcome.evidence),
-            decisionReason: outcome.reason ?? null,
-            decidedBy: decided ? `idv:${outcome.provider}` : null,
-            decidedAt: decided ? now : null,
-            updatedAt: now,
-          })
-          .where(
-            and(
-              eq(applications.formTokenHash, formTokenHash),
-              isNull(applications.formSubmittedAt),
-              eq(applications.status, 'pending'),
-              gt(applications.formExpiresAt, now),
-            ),
-          )
-          .returning();
-        return rows[0];
+        const rows = await q.submitIdv.all({
+          formTokenHash,
+          now,
+          status: outcome.status,
+          provider: outcome.provider,
+          countryOfResidence: outcome.countryOfResidence,
+          tier: outcome.tier ?? null,
+          evidence: JSON.stringify(outcome.evidence),
+          reason: outcome.reason ?? null,
+          decidedBy: decided ? `idv:${outcome.provider}` : null,
+          decidedAt: decided ? now : null,
+        });
+        return rows[0] as Application | undefined;
       },
       /** An operator's decision on an application awaiting review; undefined if it is not in review. */
       async decideReview(
@@ -431,11 +470,7 @@ export function createStore(db: Database) {
       },
       /** Reserves one slot in list `id` while fewer than `max` are taken (one conditional UPDATE); false when full. */
       async reserve(id: number, max: number): Promise<boolean> {
-        const rows = await db
-          .update(statusLists)
-          .set({ allocated: sql`${statusLists.allocated} + 1` })
-          .where(and(eq(statusLists.id, id), sql`${statusLists.allocated} < ${max}`))
-          .returning({ id: statusLists.id });
+        const rows = await q.reserveStatusSlot.all({ id, max });
         return rows.length === 1;
       },
       /** Marks list `id` changed, so its cached status list credentials are rebuilt. */
@@ -467,7 +502,7 @@ export function createStore(db: Database) {
     credentialStatus: {
       /** Claims (list, index) for a credential; false when the index is taken (the caller draws again). */
       async tryAllocate(row: typeof credentialStatus.$inferInsert): Promise<boolean> {
-        const rows = await db.insert(credentialStatus).values(row).onConflictDoNothing().returning({ id: credentialStatus.credentialId });
+        const rows = await q.allocateStatusIndex.all(row);
         return rows.length === 1;
       },
       async get(credentialId: string): Promise<CredentialStatusRecord | undefined> {
