@@ -45,17 +45,30 @@ function applicationData(application: Application, extra: Record<string, unknown
   };
 }
 
+function newSessionRow(applicationId: string, provider: string, now: number) {
+  return { applicationId, provider, state: 'created', idempotencyKey: `kcc-application-${applicationId}`, lastEventAt: 0, createdAt: now, updatedAt: now };
+}
+
 async function ensureSession(deps: AppDeps, applicationId: string, provider: string): Promise<IdvSession> {
-  const now = seconds(deps.clock());
-  return deps.store.idvSessions.createOnce({
-    applicationId,
-    provider,
-    state: 'created',
-    idempotencyKey: `kcc-application-${applicationId}`,
-    lastEventAt: 0,
-    createdAt: now,
-    updatedAt: now,
-  });
+  return deps.store.idvSessions.createOnce(newSessionRow(applicationId, provider, seconds(deps.clock())));
+}
+
+/** True when `applicationStatus.set(change)` would write what `current` already holds (decision times aside). */
+function statusWriteIsNoop(
+  current: Application,
+  change: { status: string; provider: string; countryOfResidence?: string | null; tier?: string | null; evidence?: unknown[]; reason: string | null; decidedBy?: string },
+): boolean {
+  const decided = change.status === 'approved' || change.status === 'rejected';
+  return (
+    current.status === change.status &&
+    current.idvProvider === change.provider &&
+    (!change.countryOfResidence || current.countryOfResidence === change.countryOfResidence) &&
+    (!change.tier || current.tier === change.tier) &&
+    (!change.evidence || current.evidence === JSON.stringify(change.evidence)) &&
+    current.decisionReason === change.reason &&
+    current.decidedBy === (decided ? (change.decidedBy ?? `idv:${change.provider}`) : null) &&
+    (decided ? current.decidedAt !== null : current.decidedAt === null)
+  );
 }
 
 export type Disposition = 'applied' | 'redecision' | 'stale' | 'ignored';
@@ -67,49 +80,68 @@ export type Disposition = 'applied' | 'redecision' | 'stale' | 'ignored';
  */
 export async function applyResult(
   deps: AppDeps,
-  input: { applicationId: string; provider: string; result: IdvResult; eventAt: number; actor: string; decidedBy?: string },
+  input: {
+    applicationId: string;
+    provider: string;
+    result: IdvResult;
+    eventAt: number;
+    actor: string;
+    decidedBy?: string;
+    /** The application row as the caller just wrote it (the hosted form): an identical status write is skipped. */
+    current?: Application;
+  },
 ): Promise<{ disposition: Disposition; state: IdvState; application?: Application }> {
   const now = seconds(deps.clock());
-  const session = (await deps.store.idvSessions.get(input.applicationId)) ?? (await ensureSession(deps, input.applicationId, input.provider));
-  const from = session.state as IdvState;
-  const to = input.result.state;
-  if (input.eventAt <= session.lastEventAt) {
-    // Out of order: a newer event was applied already (the vendor's clock decides, not arrival).
-    await deps.store.audit.record({ applicationId: input.applicationId, actor: input.actor, action: 'idv.event_stale', detail: { from, to, event_at: new Date(input.eventAt).toISOString() }, at: now });
-    return { disposition: 'stale', state: from };
-  }
-  const move = transition(from, to);
-  if (move.kind === 'ignore') {
-    await deps.store.audit.record({ applicationId: input.applicationId, actor: input.actor, action: 'idv.event_ignored', detail: { from, to, why: move.why }, at: now });
-    return { disposition: 'ignored', state: from };
-  }
   const evidence = input.result.evidence ?? evidenceFromChecks(input.result.checks);
   const outcome = JSON.stringify({ ...input.result, evidence });
-  const updated = await deps.store.idvSessions.applyIfNewer(input.applicationId, { state: to, outcome, eventAt: input.eventAt }, now);
-  if (!updated) {
-    await deps.store.audit.record({ applicationId: input.applicationId, actor: input.actor, action: 'idv.event_stale', detail: { from, to, eventAt: input.eventAt }, at: now });
-    return { disposition: 'stale', state: from };
+  const to = input.result.state;
+  let session = await deps.store.idvSessions.get(input.applicationId);
+  let from: IdvState = 'created';
+  let move = transition(from, to);
+  // No session yet (the hosted form): open it directly in the new state. One INSERT, which
+  // loses to a concurrent opener; then the general path below applies the result.
+  const opened =
+    !session &&
+    move.kind === 'apply' &&
+    (await deps.store.idvSessions.openInState({ ...newSessionRow(input.applicationId, input.provider, now), state: to, outcome, lastEventAt: input.eventAt }));
+  if (!opened) {
+    session ??= await ensureSession(deps, input.applicationId, input.provider);
+    from = session.state as IdvState;
+    if (input.eventAt <= session.lastEventAt) {
+      // Out of order: a newer event was applied already (the vendor's clock decides, not arrival).
+      await deps.store.audit.record({ applicationId: input.applicationId, actor: input.actor, action: 'idv.event_stale', detail: { from, to, event_at: new Date(input.eventAt).toISOString() }, at: now });
+      return { disposition: 'stale', state: from };
+    }
+    move = transition(from, to);
+    if (move.kind === 'ignore') {
+      await deps.store.audit.record({ applicationId: input.applicationId, actor: input.actor, action: 'idv.event_ignored', detail: { from, to, why: move.why }, at: now });
+      return { disposition: 'ignored', state: from };
+    }
+    const updated = await deps.store.idvSessions.applyIfNewer(input.applicationId, { state: to, outcome, eventAt: input.eventAt }, now);
+    if (!updated) {
+      await deps.store.audit.record({ applicationId: input.applicationId, actor: input.actor, action: 'idv.event_stale', detail: { from, to, eventAt: input.eventAt }, at: now });
+      return { disposition: 'stale', state: from };
+    }
   }
+  const redecision = move.kind === 'apply' && move.redecision;
   const status = applicationStatusFor(to);
-  const application = await deps.store.applicationStatus.set(
-    input.applicationId,
-    {
-      status,
-      provider: input.provider,
-      countryOfResidence: input.result.countryOfResidence,
-      // A tier only when the provider states one; otherwise the KCC carries the applied-for tier's name.
-      tier: status === 'approved' ? input.result.tier : undefined,
-      evidence: input.result.evidence ?? (input.result.checks.length ? evidence : undefined),
-      reason: input.result.reasonCodes.join(' ') || null,
-      decidedBy: input.decidedBy,
-    },
-    now,
-  );
-  const issued = move.redecision ? await deps.store.issuedCredentials.listForApplication(input.applicationId) : [];
+  const change = {
+    status,
+    provider: input.provider,
+    countryOfResidence: input.result.countryOfResidence,
+    // A tier only when the provider states one; otherwise the KCC carries the applied-for tier's name.
+    tier: status === 'approved' ? input.result.tier : undefined,
+    evidence: input.result.evidence ?? (input.result.checks.length ? evidence : undefined),
+    reason: input.result.reasonCodes.join(' ') || null,
+    decidedBy: input.decidedBy,
+  };
+  const application =
+    input.current && statusWriteIsNoop(input.current, change) ? input.current : await deps.store.applicationStatus.set(input.applicationId, change, now);
+  const issued = redecision ? await deps.store.issuedCredentials.listForApplication(input.applicationId) : [];
   await deps.store.audit.record({
     applicationId: input.applicationId,
     actor: input.actor,
-    action: move.redecision ? 'idv.redecision' : 'idv.state_changed',
+    action: redecision ? 'idv.redecision' : 'idv.state_changed',
     detail: {
       from,
       to,
@@ -121,7 +153,7 @@ export async function applyResult(
     },
     at: now,
   });
-  if (!application) return { disposition: move.redecision ? 'redecision' : 'applied', state: to };
+  if (!application) return { disposition: redecision ? 'redecision' : 'applied', state: to };
 
   if (to !== 'created' && to !== 'in_progress' && to !== 'expired' && to !== 'abandoned') {
     // The applicant finished their part: announced once per application.
@@ -137,14 +169,14 @@ export async function applyResult(
         idv_state: to,
         reason_codes: input.result.reasonCodes,
         final: input.result.final,
-        ...(move.redecision ? { redecision: true, previous_state: from, credentials_issued: issued.map((c) => c.id) } : {}),
+        ...(redecision ? { redecision: true, previous_state: from, credentials_issued: issued.map((c) => c.id) } : {}),
       }),
     );
   }
   if (status === 'approved' || status === 'rejected') {
     await deps.store.pii.schedulePurge(input.applicationId, now + deps.config.idv.retentionDays * 86400);
   }
-  return { disposition: move.redecision ? 'redecision' : 'applied', state: to, application };
+  return { disposition: redecision ? 'redecision' : 'applied', state: to, application };
 }
 
 /** The IDV Request `url` leads here first; for a vendor, open (once) its session and return the vendor's webview URL. */

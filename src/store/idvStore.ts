@@ -47,6 +47,23 @@ export function createIdvRepositories(db: Database) {
       })
       .onConflictDoNothing()
       .prepare(),
+    openSession: db
+      .insert(idvSessions)
+      .values({
+        applicationId: p('applicationId'),
+        provider: p('provider'),
+        state: p('state'),
+        vendorReference: p('vendorReference'),
+        idempotencyKey: p('idempotencyKey'),
+        webviewUrl: p('webviewUrl'),
+        lastEventAt: p('lastEventAt'),
+        outcome: p('outcome'),
+        createdAt: p('createdAt'),
+        updatedAt: p('updatedAt'),
+      })
+      .onConflictDoNothing()
+      .returning({ applicationId: idvSessions.applicationId })
+      .prepare(),
     // `keepOutcome` 1 leaves the outcome as it is (a state change that carries none).
     applySessionIfNewer: db
       .update(idvSessions)
@@ -97,6 +114,10 @@ export function createIdvRepositories(db: Database) {
       },
       async get(applicationId: string): Promise<IdvSession | undefined> {
         return (await q.sessionByApplication.all({ applicationId }))[0];
+      },
+      /** Creates the session already in a state (its first event applied); false when one exists. */
+      async openInState(row: typeof idvSessions.$inferInsert): Promise<boolean> {
+        return (await q.openSession.all({ vendorReference: null, webviewUrl: null, outcome: null, ...row })).length === 1;
       },
       async findByReference(provider: string, vendorReference: string): Promise<IdvSession | undefined> {
         const rows = await db

@@ -316,6 +316,18 @@ export function createStore(db: Database) {
       async create(row: typeof accessTokens.$inferInsert): Promise<void> {
         await q.insertAccessToken.run(row);
       },
+      /** The token record and its first c_nonce in one write (one transaction / one D1 batch). */
+      async createWithCNonce(row: typeof accessTokens.$inferInsert, cNonce: typeof cNonces.$inferInsert): Promise<void> {
+        const anyDb = db as unknown as { batch?: (queries: unknown[]) => Promise<unknown[]>; transaction: (fn: () => unknown) => unknown };
+        if (typeof anyDb.batch === 'function') {
+          await anyDb.batch([db.insert(accessTokens).values(row), db.insert(cNonces).values(cNonce)]);
+          return;
+        }
+        anyDb.transaction(() => {
+          q.insertAccessToken.run(row);
+          q.insertCNonce.run(cNonce);
+        });
+      },
       async get(jti: string): Promise<AccessTokenRecord | undefined> {
         return (await q.accessTokenByJti.all({ jti }))[0];
       },

@@ -128,6 +128,7 @@ idvFormRoutes.post(PATHS.idvForm, rateLimitByIp('idv'), async (c) => {
     result: { ...sandboxResult(result.fields, application.id, deps.clock()), tier: outcome.tier, evidence: outcome.evidence as { kind: string; checks: string[] }[] },
     eventAt: deps.clock(),
     actor: 'applicant',
+    current: application,
   });
   deps.logger.info('idv_submitted', { requestId: c.var.requestId, applicationId: application.id, status: application.status });
   if (json) return c.json({ status: application.status });

@@ -69,14 +69,10 @@ async function grantAccessToken(deps: AppDeps, code: { codeHash: string; applica
     c_nonce: cNonce,
     c_nonce_expiry: now + ttl.cNonce,
   });
-  await deps.store.accessTokens.create({
-    jti,
-    applicationId: code.applicationId,
-    applicantDid: code.applicantDid,
-    codeHash: code.codeHash,
-    expiresAt: now + ttl.accessToken,
-  });
-  await deps.store.cNonces.create({ nonce: cNonce, accessTokenJti: jti, expiresAt: now + ttl.cNonce });
+  await deps.store.accessTokens.createWithCNonce(
+    { jti, applicationId: code.applicationId, applicantDid: code.applicantDid, codeHash: code.codeHash, expiresAt: now + ttl.accessToken },
+    { nonce: cNonce, accessTokenJti: jti, expiresAt: now + ttl.cNonce },
+  );
   return {
     access_token: accessToken,
     token_type: 'bearer',
