@@ -110,7 +110,11 @@ idvFormRoutes.post(PATHS.idvForm, rateLimitByIp('idv'), async (c) => {
   // Only the checks the selected tier still needs (issue 8: tiers, presented credentials).
   const decision = sandboxDecision(result.fields);
   const outcome = needed ? outcomeForChecks(decision, result.fields, needed.checks, needed.tier.name) : decision;
-  const application = await deps.store.applications.submitIdv(digestSecret(token), outcome, nowSeconds(deps));
+  // The sandbox decides; the evidence is what the applied-for tier required (issue 8).
+  const idvResult = { ...sandboxResult(result.fields, '', deps.clock()), tier: outcome.tier, evidence: outcome.evidence as { kind: string; checks: string[] }[] };
+  // Recorded as applyResult below records it (provider, reason codes), so that it need not write the application again.
+  const submitted = { ...outcome, provider: HOSTED_PROVIDER, reason: idvResult.reasonCodes.join(' ') || undefined };
+  const application = await deps.store.applications.submitIdv(digestSecret(token), submitted, nowSeconds(deps));
   if (!application) {
     const message = 'Your details were already submitted. You can close this window.';
     if (json) return c.json({ error: 'invalid_request', error_description: message }, 409);
@@ -124,8 +128,7 @@ idvFormRoutes.post(PATHS.idvForm, rateLimitByIp('idv'), async (c) => {
   await applyResult(deps, {
     applicationId: application.id,
     provider: HOSTED_PROVIDER,
-    // The sandbox decides; the evidence is what the applied-for tier required (issue 8).
-    result: { ...sandboxResult(result.fields, application.id, deps.clock()), tier: outcome.tier, evidence: outcome.evidence as { kind: string; checks: string[] }[] },
+    result: { ...idvResult, vendorReference: application.id },
     eventAt: deps.clock(),
     actor: 'applicant',
     current: application,
