@@ -36,12 +36,12 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     // Set on the finished response in place: `c.header()` after the handler would copy the
     // response, turning a string body into a stream (slow on Node) just to add a header.
     const headers = c.res.headers;
-    headers.set('X-Request-Id', c.var.requestId);
+    headers.set('X-Request-Id', c.get('requestId'));
     headers.set('X-Content-Type-Options', 'nosniff');
     if (hsts) headers.set('Strict-Transport-Security', 'max-age=31536000');
     // Log the route pattern, never the raw path: the IDV form URL carries a secret token.
     deps.logger.info('request', {
-      requestId: c.var.requestId,
+      requestId: c.get('requestId'),
       method: c.req.method,
       route: c.req.routePath,
       status: c.res.status,
@@ -72,11 +72,11 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   api.route(PATHS.console, consoleRoutes);
 
   // did:web document: /.well-known/did.json, or <path>/did.json when PUBLIC_URL has a path.
-  app.get(didWebDocumentPath(deps.config.publicUrl), (c) => didDocumentResponse(c.var.deps));
+  app.get(didWebDocumentPath(deps.config.publicUrl), (c) => didDocumentResponse(c.get('deps')));
   if (base) {
     // RFC 8414 §3.1 / OID4VCI 1.0 §12.2.2: well-known inserted between host and path.
-    app.get(`${PATHS.credentialIssuerMetadata}${base}`, (c) => c.json(credentialIssuerMetadata(c.var.deps)));
-    app.get(`${PATHS.authorizationServerMetadata}${base}`, (c) => c.json(authorizationServerMetadata(c.var.deps)));
+    app.get(`${PATHS.credentialIssuerMetadata}${base}`, (c) => c.json(credentialIssuerMetadata(c.get('deps'))));
+    app.get(`${PATHS.authorizationServerMetadata}${base}`, (c) => c.json(authorizationServerMetadata(c.get('deps'))));
   }
   app.route(base || '/', api);
 

@@ -5,7 +5,7 @@ import type { AppEnv } from './context';
 
 /** The body size limit of a request: IDV vendor webhooks carry whole verification objects. */
 export function bodyLimitFor(c: Context<AppEnv>): number {
-  const config = c.var.deps.config;
+  const config = c.get('deps').config;
   return c.req.method === 'POST' && c.req.path.includes('/idv/webhooks/') ? config.idv.webhookMaxBodyBytes : config.maxBodyBytes;
 }
 
@@ -20,7 +20,7 @@ export async function readRequestBody(c: Context<AppEnv>): Promise<Uint8Array> {
   const limit = bodyLimitFor(c);
   const length = c.req.header('content-length');
   if (length !== undefined && Number(length) > limit) throw tooLarge();
-  const direct = c.var.deps.readRequestBody?.(c, limit, tooLarge);
+  const direct = c.get('deps').readRequestBody?.(c, limit, tooLarge);
   if (direct) return direct;
   const body = c.req.raw.body;
   return body ? readStreamCapped(body, limit, tooLarge) : new Uint8Array();

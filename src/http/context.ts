@@ -52,6 +52,7 @@ export interface AppDeps {
   readRequestBody?: (c: Context, limit: number, tooLarge: () => Error) => Promise<Uint8Array> | undefined;
 }
 
+/** Read variables with `c.get('deps')`: Hono's `c.var` copies every variable into a new object on each access. */
 export type AppEnv = {
   Variables: {
     deps: AppDeps;

@@ -21,7 +21,7 @@ export function handleError(err: Error, c: Context<AppEnv>): Response {
     const description = status === 413 ? 'request body is too large' : 'bad request';
     return c.json({ error, error_description: description }, status);
   }
-  c.var.deps?.logger.error('unhandled_error', { requestId: c.var.requestId, name: err.name, message: err.message.slice(0, 200) });
+  c.get('deps')?.logger.error('unhandled_error', { requestId: c.get('requestId'), name: err.name, message: err.message.slice(0, 200) });
   return c.json({ error: 'server_error', error_description: 'internal error' }, 500);
 }
 

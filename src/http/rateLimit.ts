@@ -52,7 +52,7 @@ export function enforceRateLimit(deps: AppDeps, group: RateLimitGroup, kind: 'ip
 /** Per-IP limit for a group of endpoints. The address comes from the runtime (deps.clientAddress). */
 export function rateLimitByIp(group: RateLimitGroup): MiddlewareHandler<AppEnv> {
   return async (c: Context<AppEnv>, next) => {
-    const deps = c.var.deps;
+    const deps = c.get('deps');
     if (deps.config.rateLimits.enabled) enforceRateLimit(deps, group, 'ip', deps.clientAddress?.(c));
     await next();
   };

@@ -23,7 +23,7 @@ function constantTimeEqual(a: string, b: string): boolean {
 }
 
 adminRoutes.use('*', async (c, next) => {
-  const expected = c.var.deps.config.adminToken;
+  const expected = c.get('deps').config.adminToken;
   if (!expected) throw new NotFound('the operator API is disabled (ADMIN_TOKEN is not set)');
   const m = /^Bearer (.+)$/.exec(c.req.header('authorization') ?? '');
   if (!m || !constantTimeEqual(m[1], expected)) throw new Unauthorized('a valid operator bearer token is required');
@@ -53,15 +53,15 @@ function toWire(a: Application) {
 adminRoutes.get('/applications', async (c) => {
   const status = c.req.query('status') ?? 'review';
   if (!(STATUSES as readonly string[]).includes(status)) throw new InvalidRequest(`status must be one of ${STATUSES.join(', ')}`);
-  const rows = await c.var.deps.store.applications.listByStatus(status as (typeof STATUSES)[number]);
+  const rows = await c.get('deps').store.applications.listByStatus(status as (typeof STATUSES)[number]);
   return c.json({ applications: rows.map(toWire) });
 });
 
 adminRoutes.get('/applications/:id', async (c) => {
-  const application = await c.var.deps.store.applications.get(c.req.param('id'));
+  const application = await c.get('deps').store.applications.get(c.req.param('id'));
   if (!application) throw new NotFound('no such application');
   // Issue 8: what presented credentials already covered, and the checks IDV still has to do.
-  const prefill = await c.var.deps.store.applicationPrefill.get(application.id);
+  const prefill = await c.get('deps').store.applicationPrefill.get(application.id);
   return c.json({
     ...toWire(application),
     ...(prefill
@@ -77,7 +77,7 @@ const DecisionWire = z.object({
 });
 
 adminRoutes.post('/applications/:id/decision', async (c) => {
-  const deps = c.var.deps;
+  const deps = c.get('deps');
   const parsed = DecisionWire.safeParse(await readJsonObject(c));
   if (!parsed.success) throw new InvalidRequest('body must be { "decision": "approve" | "reject", "tier"?: string, "reason"?: string }');
   const id = c.req.param('id');
@@ -94,13 +94,13 @@ adminRoutes.post('/applications/:id/decision', async (c) => {
     throw new Conflict(`application is ${existing?.status}, not awaiting review`);
   }
   const decided = outcome.application;
-  deps.logger.info('application_decided', { requestId: c.var.requestId, applicationId: id, status: decided.status });
+  deps.logger.info('application_decided', { requestId: c.get('requestId'), applicationId: id, status: decided.status });
   return c.json(toWire(decided));
 });
 
 /** The audit trail of one application: who did what, when (kept after PII erasure). */
 adminRoutes.get('/applications/:id/audit', async (c) => {
-  const deps = c.var.deps;
+  const deps = c.get('deps');
   const id = c.req.param('id');
   if (!(await deps.store.applications.get(id))) throw new NotFound('no such application');
   const entries = await deps.store.audit.listForApplication(id);
@@ -115,19 +115,19 @@ const EraseWire = z.object({ reason: z.string().min(1).max(200) });
 
 /** Erases one applicant's PII on request (e.g. a GDPR art. 17 request); the audit trail stays. */
 adminRoutes.post('/applications/:id/erase-pii', async (c) => {
-  const deps = c.var.deps;
+  const deps = c.get('deps');
   const parsed = EraseWire.safeParse(await readJsonObject(c));
   if (!parsed.success) throw new InvalidRequest('body must be { "reason": string }');
   const id = c.req.param('id');
   if (!(await deps.store.applications.get(id))) throw new NotFound('no such application');
   const erased = await eraseApplicantPii(deps, id, 'operator', parsed.data.reason);
-  deps.logger.info('pii_erased', { requestId: c.var.requestId, applicationId: id, erased });
+  deps.logger.info('pii_erased', { requestId: c.get('requestId'), applicationId: id, erased });
   return c.json({ application_id: id, erased });
 });
 
 /** The outbound-webhook outbox and its delivery log. */
 adminRoutes.get('/webhooks/events', async (c) => {
-  const store = c.var.deps.store;
+  const store = c.get('deps').store;
   const events = await store.outbox.list(100);
   return c.json({
     events: await Promise.all(

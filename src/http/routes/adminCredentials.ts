@@ -38,12 +38,12 @@ function toWire(r: CredentialStatusRecord, publicUrl: string) {
 adminCredentialRoutes.get('/', async (c) => {
   const subject = c.req.query('subject');
   if (!subject) throw new InvalidRequest('subject (a DID) is required');
-  const rows = await c.var.deps.store.credentialStatus.listForSubject(subject);
-  return c.json({ credentials: rows.map((r) => toWire(r, c.var.deps.config.publicUrl)) });
+  const rows = await c.get('deps').store.credentialStatus.listForSubject(subject);
+  return c.json({ credentials: rows.map((r) => toWire(r, c.get('deps').config.publicUrl)) });
 });
 
 adminCredentialRoutes.get('/:id', async (c) => {
-  const deps = c.var.deps;
+  const deps = c.get('deps');
   const record = await deps.store.credentialStatus.get(c.req.param('id'));
   if (!record) throw new NotFound('no such credential');
   const events = await deps.store.credentialStatus.events(record.credentialId);
@@ -56,7 +56,7 @@ const StatusChangeWire = z.object({
 });
 
 adminCredentialRoutes.post('/:id/status', async (c) => {
-  const deps = c.var.deps;
+  const deps = c.get('deps');
   const parsed = StatusChangeWire.safeParse(await readJsonObject(c));
   if (!parsed.success) throw new InvalidRequest('body must be { "action": "revoke" | "suspend" | "reinstate", "reason"?: string }');
   if (parsed.data.action !== 'reinstate' && !parsed.data.reason) throw new InvalidRequest(`a reason is required to ${parsed.data.action}`);

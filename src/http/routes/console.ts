@@ -40,7 +40,7 @@ async function mac(deps: AppDeps, purpose: string, value: string): Promise<strin
 }
 
 async function readSession(c: Context<AppEnv>): Promise<ConsoleSession | undefined> {
-  const deps = c.var.deps;
+  const deps = c.get('deps');
   const raw = getCookie(c, COOKIE);
   if (!raw || raw.length > 1000) return undefined;
   const [payload, sig] = raw.split('.');
@@ -64,21 +64,21 @@ function sameOrigin(c: Context<AppEnv>): boolean {
   if (c.req.header('sec-fetch-site') === 'cross-site') return false;
   const origin = c.req.header('origin');
   if (origin === 'null') return c.req.header('sec-fetch-site') === 'same-origin';
-  return !origin || origin === new URL(c.var.deps.config.publicUrl).origin;
+  return !origin || origin === new URL(c.get('deps').config.publicUrl).origin;
 }
 
 consoleRoutes.use('*', async (c, next) => {
-  if (!c.var.deps.config.adminToken) return c.json({ error: 'not_found', error_description: 'the review console is disabled (ADMIN_TOKEN is not set)' }, 404);
+  if (!c.get('deps').config.adminToken) return c.json({ error: 'not_found', error_description: 'the review console is disabled (ADMIN_TOKEN is not set)' }, 404);
   pageHeaders(c);
   await next();
 });
 
 consoleRoutes.get('/console.css', (c) => c.body(CONSOLE_CSS, 200, { 'Content-Type': 'text/css; charset=utf-8', 'Cache-Control': 'private, max-age=300' }));
 
-consoleRoutes.get('/login', (c) => c.html(renderLogin({ action: `${base(c.var.deps)}/login`, cssHref: `${base(c.var.deps)}/console.css` })));
+consoleRoutes.get('/login', (c) => c.html(renderLogin({ action: `${base(c.get('deps'))}/login`, cssHref: `${base(c.get('deps'))}/console.css` })));
 
 consoleRoutes.post('/login', async (c) => {
-  const deps = c.var.deps;
+  const deps = c.get('deps');
   const b = base(deps);
   if (!sameOrigin(c)) return c.html(renderLogin({ action: `${b}/login`, cssHref: `${b}/console.css`, error: 'Cross-site sign-in refused.' }), 403);
   const { body } = await readFormOrJson(c);
@@ -86,7 +86,7 @@ consoleRoutes.post('/login', async (c) => {
   const token = typeof body.token === 'string' ? body.token : '';
   const tokenOk = timingSafeEqual(enc.encode(await mac(deps, 'login', token)), enc.encode(await mac(deps, 'login', deps.config.adminToken as string)));
   if (!tokenOk || !/^[\p{L}\p{N} .@_-]{1,64}$/u.test(name)) {
-    deps.logger.warn('console_login_failed', { requestId: c.var.requestId });
+    deps.logger.warn('console_login_failed', { requestId: c.get('requestId') });
     return c.html(renderLogin({ action: `${b}/login`, cssHref: `${b}/console.css`, error: 'Name or token not accepted.' }), 401);
   }
   const exp = Math.floor(deps.clock() / 1000) + deps.config.idv.consoleSessionSeconds;
@@ -105,7 +105,7 @@ consoleRoutes.post('/login', async (c) => {
 // Everything below needs a session.
 consoleRoutes.use('*', async (c, next) => {
   const session = await readSession(c);
-  if (!session) return c.redirect(`${base(c.var.deps)}/login`, 303);
+  if (!session) return c.redirect(`${base(c.get('deps'))}/login`, 303);
   if (c.req.method === 'POST') {
     if (!sameOrigin(c)) return c.text('cross-site request refused', 403);
   }
@@ -113,21 +113,21 @@ consoleRoutes.use('*', async (c, next) => {
 });
 
 async function requireCsrf(c: Context<AppEnv>, session: ConsoleSession, field: unknown): Promise<boolean> {
-  return typeof field === 'string' && timingSafeEqual(enc.encode(field), enc.encode(await csrfFor(c.var.deps, session)));
+  return typeof field === 'string' && timingSafeEqual(enc.encode(field), enc.encode(await csrfFor(c.get('deps'), session)));
 }
 
 consoleRoutes.post('/logout', async (c) => {
   const session = (await readSession(c)) as ConsoleSession;
   const { body } = await readFormOrJson(c);
   if (!(await requireCsrf(c, session, body.csrf_token))) return c.text('invalid CSRF token', 403);
-  deleteCookie(c, COOKIE, { path: base(c.var.deps) });
-  return c.redirect(`${base(c.var.deps)}/login`, 303);
+  deleteCookie(c, COOKIE, { path: base(c.get('deps')) });
+  return c.redirect(`${base(c.get('deps'))}/login`, 303);
 });
 
 const ISO = (s: number | null) => (s ? new Date(s * 1000).toISOString().replace('.000Z', 'Z') : null);
 
 consoleRoutes.get('/', async (c) => {
-  const deps = c.var.deps;
+  const deps = c.get('deps');
   const session = (await readSession(c)) as ConsoleSession;
   const q = (k: string, max: number) => (c.req.query(k) ?? '').trim().slice(0, max);
   const filters = { status: q('status', 10), provider: q('provider', 40), country: q('country', 2).toUpperCase(), q: q('q', 300) };
@@ -149,7 +149,7 @@ consoleRoutes.get('/', async (c) => {
 });
 
 async function applicationPage(c: Context<AppEnv>, session: ConsoleSession, id: string, notice?: string, status: 200 | 400 | 409 = 200) {
-  const deps = c.var.deps;
+  const deps = c.get('deps');
   const application = await deps.store.applications.get(id);
   if (!application) return c.text('no such application', 404);
   const idvSession = await deps.store.idvSessions.get(id);
@@ -208,7 +208,7 @@ consoleRoutes.get('/applications/:id', async (c) =>
 );
 
 consoleRoutes.post('/applications/:id/decision', async (c) => {
-  const deps = c.var.deps;
+  const deps = c.get('deps');
   const session = (await readSession(c)) as ConsoleSession;
   const id = c.req.param('id');
   const { body } = await readFormOrJson(c);
@@ -224,12 +224,12 @@ consoleRoutes.post('/applications/:id/decision', async (c) => {
     if (outcome.why === 'not_found') return c.text('no such application', 404);
     return applicationPage(c, session, id, 'This application is no longer awaiting review (someone else decided it).', 409);
   }
-  deps.logger.info('application_decided', { requestId: c.var.requestId, applicationId: id, status: outcome.application.status, via: 'console' });
+  deps.logger.info('application_decided', { requestId: c.get('requestId'), applicationId: id, status: outcome.application.status, via: 'console' });
   return c.redirect(`${base(deps)}/applications/${encodeURIComponent(id)}?decided=1`, 303);
 });
 
 consoleRoutes.post('/applications/:id/erase-pii', async (c) => {
-  const deps = c.var.deps;
+  const deps = c.get('deps');
   const session = (await readSession(c)) as ConsoleSession;
   const id = c.req.param('id');
   const { body } = await readFormOrJson(c);

@@ -30,7 +30,7 @@ import { enforceRateLimit, rateLimitByIp } from '../rateLimit';
 export const credentialRoutes = new Hono<AppEnv>();
 
 credentialRoutes.post(PATHS.credential, rateLimitByIp('credential'), async (c) => {
-  const deps = c.var.deps;
+  const deps = c.get('deps');
   c.header('Cache-Control', 'no-store');
   const grant = await authenticateAccessToken(deps, c.req.header('authorization'));
   enforceRateLimit(deps, 'credential', 'client', grant.applicantDid);
@@ -47,7 +47,7 @@ credentialRoutes.post(PATHS.credential, rateLimitByIp('credential'), async (c) =
   if (application.status === 'approved') {
     const credential = await signKnownCustomerCredential(deps, application);
     await recordCredential(deps, application, credential);
-    deps.logger.info('credential_issued', { requestId: c.var.requestId, applicationId: application.id, deferred: false, profile: request.profile });
+    deps.logger.info('credential_issued', { requestId: c.get('requestId'), applicationId: application.id, deferred: false, profile: request.profile });
     if (request.profile === 'v1') return c.json(await v1CredentialsResponse(deps, grant, credential));
     return c.json({ credential: credential.jwt });
   }
@@ -61,7 +61,7 @@ credentialRoutes.post(PATHS.credential, rateLimitByIp('credential'), async (c) =
     createdAt: nowSeconds(deps),
     profile: request.profile,
   });
-  deps.logger.info('credential_deferred', { requestId: c.var.requestId, applicationId: application.id, profile: request.profile });
+  deps.logger.info('credential_deferred', { requestId: c.get('requestId'), applicationId: application.id, profile: request.profile });
   if (request.profile === 'v1') return c.json(v1DeferredResponse(deps, transactionId), 202);
   return c.json({ transaction_id: transactionId }, 202);
 });

@@ -16,7 +16,7 @@ import { enforceRateLimit, rateLimitByIp } from '../rateLimit';
 export const deferredRoutes = new Hono<AppEnv>();
 
 deferredRoutes.post(PATHS.deferredCredential, rateLimitByIp('credential'), async (c) => {
-  const deps = c.var.deps;
+  const deps = c.get('deps');
   c.header('Cache-Control', 'no-store');
   const grant = await authenticateAccessToken(deps, c.req.header('authorization'));
   enforceRateLimit(deps, 'credential', 'client', grant.applicantDid);
@@ -41,7 +41,7 @@ deferredRoutes.post(PATHS.deferredCredential, rateLimitByIp('credential'), async
   const won = await deps.store.transactions.completeWithCredential(transaction.id, credentialRecord(application, credential), nowSeconds(deps));
   if (!won) throw new InvalidTransactionId('transaction_id was already used');
   await announceCredentialIssued(deps, application, credential, true);
-  deps.logger.info('credential_issued', { requestId: c.var.requestId, applicationId: application.id, deferred: true, profile: transaction.profile });
+  deps.logger.info('credential_issued', { requestId: c.get('requestId'), applicationId: application.id, deferred: true, profile: transaction.profile });
   if (transaction.profile === 'v1') return c.json(await v1CredentialsResponse(deps, grant, credential));
   return c.json({ credential: credential.jwt });
 });

@@ -50,11 +50,11 @@ idvFormRoutes.get(PATHS.idvCss, (c) => c.body(FORM_CSS, 200, { 'Content-Type': '
 
 idvFormRoutes.get(PATHS.idvFinish, (c) => {
   htmlHeaders(c);
-  return c.html(renderMessagePage({ title: 'Thank you', message: 'Your details were submitted. You can return to your wallet.', cssHref: issuerUrls(c.var.deps.config.publicUrl).idvCss }));
+  return c.html(renderMessagePage({ title: 'Thank you', message: 'Your details were submitted. You can return to your wallet.', cssHref: issuerUrls(c.get('deps').config.publicUrl).idvCss }));
 });
 
 idvFormRoutes.get(PATHS.idvForm, rateLimitByIp('idv'), async (c) => {
-  const deps = c.var.deps;
+  const deps = c.get('deps');
   const token = c.req.param('token');
   const state = await formState(deps, token);
   const urls = issuerUrls(deps.config.publicUrl);
@@ -66,7 +66,7 @@ idvFormRoutes.get(PATHS.idvForm, rateLimitByIp('idv'), async (c) => {
     try {
       return c.redirect(await startVendorSession(deps, vendor, state.application, urls.idvForm(token), urls.idvFinish), 303);
     } catch (e) {
-      deps.logger.error('idv_session_failed', { requestId: c.var.requestId, provider: vendor.name, message: String((e as Error).message).slice(0, 200) });
+      deps.logger.error('idv_session_failed', { requestId: c.get('requestId'), provider: vendor.name, message: String((e as Error).message).slice(0, 200) });
       return c.html(renderMessagePage({ title: 'Try again later', message: 'Identity verification is unavailable right now. Please try again in a few minutes.', cssHref: urls.idvCss }), 503);
     }
   }
@@ -76,7 +76,7 @@ idvFormRoutes.get(PATHS.idvForm, rateLimitByIp('idv'), async (c) => {
 });
 
 idvFormRoutes.post(PATHS.idvForm, rateLimitByIp('idv'), async (c) => {
-  const deps = c.var.deps;
+  const deps = c.get('deps');
   const token = c.req.param('token');
   const urls = issuerUrls(deps.config.publicUrl);
   const json = wantsJsonResponse(c);
@@ -90,7 +90,7 @@ idvFormRoutes.post(PATHS.idvForm, rateLimitByIp('idv'), async (c) => {
   const { kind, body } = await readFormOrJson(c);
   const csrf = checkFormCsrf(c, deps.config.publicUrl, kind, body.csrf_token);
   if (!csrf.ok) {
-    deps.logger.warn('idv_form_csrf_rejected', { requestId: c.var.requestId, why: csrf.why });
+    deps.logger.warn('idv_form_csrf_rejected', { requestId: c.get('requestId'), why: csrf.why });
     if (json) return c.json({ error: 'invalid_request', error_description: 'cross-site or stale form submission' }, 403);
     return c.html(renderMessagePage({ title: 'Please try again', message: 'This form could not be accepted. Reload the page and submit it again.', cssHref: urls.idvCss }), 403);
   }
@@ -133,7 +133,7 @@ idvFormRoutes.post(PATHS.idvForm, rateLimitByIp('idv'), async (c) => {
     actor: 'applicant',
     current: application,
   });
-  deps.logger.info('idv_submitted', { requestId: c.var.requestId, applicationId: application.id, status: application.status });
+  deps.logger.info('idv_submitted', { requestId: c.get('requestId'), applicationId: application.id, status: application.status });
   if (json) return c.json({ status: application.status });
   return c.redirect(urls.idvFinish, 303);
 });
@@ -146,7 +146,7 @@ idvFormRoutes.post(PATHS.idvForm, rateLimitByIp('idv'), async (c) => {
 idvFormRoutes.onError((err, c) => {
   if (!(err instanceof ProtocolError) || wantsJsonResponse(c)) return handleError(err, c);
   htmlHeaders(c);
-  const cssHref = issuerUrls(c.var.deps.config.publicUrl).idvCss;
+  const cssHref = issuerUrls(c.get('deps').config.publicUrl).idvCss;
   const res = c.html(renderMessagePage({ title: 'Request not accepted', message: `${err.description}. Please go back and try again.`, cssHref }), err.status as 400);
   for (const [name, value] of Object.entries(err.headers ?? {})) res.headers.set(name, value);
   return res;

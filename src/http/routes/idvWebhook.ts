@@ -13,7 +13,7 @@ import { PATHS } from '../paths';
 export const idvWebhookRoutes = new Hono<AppEnv>();
 
 idvWebhookRoutes.post(PATHS.idvWebhook, async (c) => {
-  const deps = c.var.deps;
+  const deps = c.get('deps');
   const raw = await readRequestBody(c);
   const outcome = await handleVendorWebhook(deps, c.req.param('provider'), raw, c.req.raw.headers);
   c.header('Cache-Control', 'no-store');

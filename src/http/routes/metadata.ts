@@ -41,8 +41,8 @@ export function authorizationServerMetadata(deps: AppDeps) {
   return buildAuthorizationServerMetadata({ issuer: urls.credentialIssuer, tokenEndpoint: urls.token });
 }
 
-metadataRoutes.get(PATHS.credentialIssuerMetadata, (c) => c.json(credentialIssuerMetadata(c.var.deps), 200, PUBLIC_HEADERS));
-metadataRoutes.get(PATHS.authorizationServerMetadata, (c) => c.json(authorizationServerMetadata(c.var.deps), 200, PUBLIC_HEADERS));
+metadataRoutes.get(PATHS.credentialIssuerMetadata, (c) => c.json(credentialIssuerMetadata(c.get('deps')), 200, PUBLIC_HEADERS));
+metadataRoutes.get(PATHS.authorizationServerMetadata, (c) => c.json(authorizationServerMetadata(c.get('deps')), 200, PUBLIC_HEADERS));
 metadataRoutes.get(PATHS.kccSchema, (c) => c.json(kccSchema, 200, { ...PUBLIC_HEADERS, 'Cache-Control': 'public, max-age=86400' }));
 metadataRoutes.get(PATHS.health, (c) => c.json({ status: 'ok' }));
 

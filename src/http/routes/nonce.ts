@@ -14,7 +14,7 @@ import { PATHS } from '../paths';
 export const nonceRoutes = new Hono<AppEnv>();
 
 nonceRoutes.post(PATHS.nonce, async (c) => {
-  const deps = c.var.deps;
+  const deps = c.get('deps');
   if (crypto.getRandomValues(new Uint8Array(1))[0] < 16) await deps.store.nonces.pruneExpired(nowSeconds(deps));
   const nonce = await freshUnboundNonce(deps);
   c.header('Cache-Control', 'no-store');

@@ -26,7 +26,7 @@ const NotificationWire = z.object({
 });
 
 notificationRoutes.post(PATHS.notification, async (c) => {
-  const deps = c.var.deps;
+  const deps = c.get('deps');
   c.header('Cache-Control', 'no-store');
   const grant = await authenticateAccessToken(deps, c.req.header('authorization'));
   let body: Record<string, unknown>;
@@ -44,6 +44,6 @@ notificationRoutes.post(PATHS.notification, async (c) => {
   const { notification_id: id, event, event_description: description } = parsed.data;
   const recorded = await deps.store.notifications.recordEvent(id, grant.applicationId, { event, description }, nowSeconds(deps));
   if (!recorded) throw new InvalidNotificationId('notification_id is unknown');
-  deps.logger.info('credential_notification', { requestId: c.var.requestId, applicationId: grant.applicationId, credentialId: recorded.credentialId, event });
+  deps.logger.info('credential_notification', { requestId: c.get('requestId'), applicationId: grant.applicationId, credentialId: recorded.credentialId, event });
   return c.body(null, 204);
 });

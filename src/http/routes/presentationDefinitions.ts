@@ -14,7 +14,7 @@ export const presentationDefinitionRoutes = new Hono<AppEnv>();
 const CACHE = 'public, max-age=300';
 
 presentationDefinitionRoutes.get(PATHS.presentationDefinitions, (c) => {
-  const deps = c.var.deps;
+  const deps = c.get('deps');
   const urls = issuerUrls(deps.config.publicUrl);
   return c.json(
     {
@@ -35,7 +35,7 @@ presentationDefinitionRoutes.get(PATHS.presentationDefinitions, (c) => {
 });
 
 presentationDefinitionRoutes.get(PATHS.presentationDefinition, (c) => {
-  const deps = c.var.deps;
+  const deps = c.get('deps');
   const tier = findTier(deps.config.tiers, c.req.param('id'));
   if (!tier) throw new NotFound('no such presentation definition');
   return c.json(tierPresentationDefinition(tier, deps.issuer.did), 200, { 'Cache-Control': CACHE, 'Access-Control-Allow-Origin': '*' });

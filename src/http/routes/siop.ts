@@ -21,7 +21,7 @@ import { enforceRateLimit, rateLimitByIp } from '../rateLimit';
 export const siopRoutes = new Hono<AppEnv>();
 
 siopRoutes.get(PATHS.initiate, rateLimitByIp('initiate'), async (c) => {
-  const deps = c.var.deps;
+  const deps = c.get('deps');
   const tier = selectTier(deps, c.req.query('presentation_definition_id'));
   const { request, requestObject } = await createAuthorizationRequest(deps, tier);
   c.header('Cache-Control', 'no-store');
@@ -32,7 +32,7 @@ siopRoutes.get(PATHS.initiate, rateLimitByIp('initiate'), async (c) => {
 });
 
 siopRoutes.post(PATHS.siopResponse, rateLimitByIp('siop'), async (c) => {
-  const deps = c.var.deps;
+  const deps = c.get('deps');
   const { body } = await readFormOrJson(c);
   const verified = await authenticateApplicant(deps, body);
   enforceRateLimit(deps, 'siop', 'client', verified.applicantDid);
@@ -48,7 +48,7 @@ siopRoutes.post(PATHS.siopResponse, rateLimitByIp('siop'), async (c) => {
   }
   await consumeRequestNonce(deps, verified.nonce);
   const idvRequest = await openApplication(deps, verified.applicantDid, tier, prefill);
-  deps.logger.info('application_created', { requestId: c.var.requestId, applicationId: idvRequest.applicationId });
+  deps.logger.info('application_created', { requestId: c.get('requestId'), applicationId: idvRequest.applicationId });
   c.header('Cache-Control', 'no-store');
   return c.json({ url: idvRequest.url, credential_offer: idvRequest.credentialOffer });
 });

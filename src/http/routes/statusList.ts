@@ -13,7 +13,7 @@ import { PATHS } from '../paths';
 export const statusListRoutes = new Hono<AppEnv>();
 
 statusListRoutes.get(PATHS.statusList, async (c) => {
-  const deps = c.var.deps;
+  const deps = c.get('deps');
   const listId = Number(c.req.param('listId'));
   const purpose = c.req.param('purpose');
   if (!Number.isSafeInteger(listId) || listId < 1 || !(STATUS_PURPOSES as readonly string[]).includes(purpose)) {

@@ -17,14 +17,14 @@ import { enforceRateLimit, rateLimitByIp } from '../rateLimit';
 export const tokenRoutes = new Hono<AppEnv>();
 
 tokenRoutes.post(PATHS.token, rateLimitByIp('token'), async (c) => {
-  const deps = c.var.deps;
+  const deps = c.get('deps');
   const { body } = await readFormOrJson(c);
   const request = parseTokenRequest(body);
   const clientId = clientDidOf(request);
   enforceRateLimit(deps, 'token', 'client', clientId);
   const code = await redeemCode(deps, request.preAuthorizedCode, clientId);
   const token = await grantAccessToken(deps, code);
-  deps.logger.info('token_issued', { requestId: c.var.requestId, applicationId: code.applicationId });
+  deps.logger.info('token_issued', { requestId: c.get('requestId'), applicationId: code.applicationId });
   c.header('Cache-Control', 'no-store');
   c.header('Pragma', 'no-cache');
   return c.json(token);
