@@ -35,10 +35,15 @@ export async function allocateCredentialStatus(
 ): Promise<{ listId: number; index: number; entries: StatusListEntry[] }> {
   const { size, maxFill } = deps.config.statusList;
   const now = nowSeconds(deps);
-  let list = await deps.store.statusLists.current(size, now);
-  // Herd privacy needs room: past maxFill, random draws collide often, so open the next list.
-  while (!(await deps.store.statusLists.reserve(list.id, Math.floor(list.size * maxFill)))) {
-    list = await deps.store.statusLists.open(list.id + 1, size, now);
+  // Usually one statement: a slot in the newest list. Otherwise (no list yet, or full) the lists
+  // are walked. Herd privacy needs room: past maxFill, random draws collide often, so a full
+  // list makes way for the next.
+  let list = await deps.store.statusLists.reserveInNewest(maxFill);
+  if (!list) {
+    list = await deps.store.statusLists.current(size, now);
+    while (!(await deps.store.statusLists.reserve(list.id, Math.floor(list.size * maxFill)))) {
+      list = await deps.store.statusLists.open(list.id + 1, size, now);
+    }
   }
   for (let draw = 0; draw < MAX_DRAWS; draw++) {
     const index = randomIndex(list.size);

@@ -95,17 +95,16 @@ export async function applyResult(
   const evidence = input.result.evidence ?? evidenceFromChecks(input.result.checks);
   const outcome = JSON.stringify({ ...input.result, evidence });
   const to = input.result.state;
-  let session = await deps.store.idvSessions.get(input.applicationId);
   let from: IdvState = 'created';
   let move = transition(from, to);
   // No session yet (the hosted form): open it directly in the new state. One INSERT, which
-  // loses to a concurrent opener; then the general path below applies the result.
+  // does nothing when a session exists (a vendor's, or a concurrent opener's); then the
+  // general path below applies the result to that session.
   const opened =
-    !session &&
     move.kind === 'apply' &&
     (await deps.store.idvSessions.openInState({ ...newSessionRow(input.applicationId, input.provider, now), state: to, outcome, lastEventAt: input.eventAt }));
   if (!opened) {
-    session ??= await ensureSession(deps, input.applicationId, input.provider);
+    const session = (await deps.store.idvSessions.get(input.applicationId)) ?? (await ensureSession(deps, input.applicationId, input.provider));
     from = session.state as IdvState;
     if (input.eventAt <= session.lastEventAt) {
       // Out of order: a newer event was applied already (the vendor's clock decides, not arrival).

@@ -161,6 +161,18 @@ export function createStore(db: Database) {
       )
       .returning()
       .prepare(),
+    // One slot in the newest list while it is under `maxFill` of its size.
+    reserveInNewestStatusList: db
+      .update(schema.statusLists)
+      .set({ allocated: sql`${schema.statusLists.allocated} + 1` })
+      .where(
+        and(
+          sql`${schema.statusLists.id} = (SELECT max(id) FROM status_lists)`,
+          sql`${schema.statusLists.allocated} < CAST(${schema.statusLists.size} * ${p('maxFill')} AS INTEGER)`,
+        ),
+      )
+      .returning({ id: schema.statusLists.id, size: schema.statusLists.size })
+      .prepare(),
     reserveStatusSlot: db
       .update(schema.statusLists)
       .set({ allocated: sql`${schema.statusLists.allocated} + 1` })
@@ -479,6 +491,10 @@ export function createStore(db: Database) {
       async get(id: number): Promise<{ id: number; size: number; version: number } | undefined> {
         const rows = await db.select().from(statusLists).where(eq(statusLists.id, id)).limit(1);
         return rows[0];
+      },
+      /** Reserves one slot in the newest list while under `maxFill` of its size; undefined when there is none or it is full. */
+      async reserveInNewest(maxFill: number): Promise<{ id: number; size: number } | undefined> {
+        return (await q.reserveInNewestStatusList.all({ maxFill }))[0];
       },
       /** Reserves one slot in list `id` while fewer than `max` are taken (one conditional UPDATE); false when full. */
       async reserve(id: number, max: number): Promise<boolean> {
