@@ -42,7 +42,7 @@ export async function signKnownCustomerCredential(deps: AppDeps, application: Ap
   const tier = tierOfApplication(deps, application);
   // Validity per tier (issue 8); the default tier's validityDays is credential.validityDays.
   const expiresAt = now + tier.validityDays * 86400;
-  const evidence = await evidenceOfApplication(deps, application, now);
+  const { evidence, supersedes } = await evidenceOfApplication(deps, application, now);
   const status = await allocateCredentialStatus(deps, {
     credentialId: id,
     subjectDid: application.applicantDid,
@@ -64,7 +64,7 @@ export async function signKnownCustomerCredential(deps: AppDeps, application: Ap
     expiresAt,
     credentialStatus: status.entries,
   });
-  return { id, jwt, issuedAt: now, expiresAt };
+  return { id, jwt, issuedAt: now, expiresAt, supersedes };
 }
 
 /** What the issuer keeps of a credential it issues: ids, dates and a digest of the JWT. */
@@ -80,13 +80,18 @@ export function credentialRecord(application: Application, credential: { id: str
 }
 
 /** Records an immediately issued credential (before it is returned, so every credential handed out is on record). */
-export async function recordCredential(deps: AppDeps, application: Application, credential: { id: string; jwt: string; issuedAt: number; expiresAt: number }) {
+export async function recordCredential(deps: AppDeps, application: Application, credential: { id: string; jwt: string; issuedAt: number; expiresAt: number; supersedes?: string[] }) {
   await deps.store.issuedCredentials.record({ ...credentialRecord(application, credential), transactionId: null });
   await announceCredentialIssued(deps, application, credential, false);
 }
 
 /** Outbound webhook to the PFI's systems (docs/idv.md); the credential id makes it idempotent. */
-export async function announceCredentialIssued(deps: AppDeps, application: Application, credential: { id: string; issuedAt: number; expiresAt: number }, deferred: boolean) {
+export async function announceCredentialIssued(
+  deps: AppDeps,
+  application: Application,
+  credential: { id: string; issuedAt: number; expiresAt: number; /** as signKnownCustomerCredential found them */ supersedes?: string[] },
+  deferred: boolean,
+) {
   await emitEvent(deps, 'credential.issued', credential.id, {
     credential_id: credential.id,
     application_id: application.id,
@@ -96,8 +101,8 @@ export async function announceCredentialIssued(deps: AppDeps, application: Appli
     expires_at: new Date(credential.expiresAt * 1000).toISOString(),
   });
   // Re-issue after an upgrade or renewal revokes the KCCs the new one supersedes (issue 8).
-  const prefill = await deps.store.applicationPrefill.get(application.id);
-  for (const supersededId of parseStrings(prefill?.supersedes ?? null)) {
+  const supersedes = credential.supersedes ?? parseStrings((await deps.store.applicationPrefill.get(application.id))?.supersedes ?? null);
+  for (const supersededId of supersedes) {
     if (supersededId !== credential.id) await revokeCredential(deps, supersededId, `superseded by ${credential.id}`);
   }
 }
@@ -119,12 +124,13 @@ function operatorTier(_deps: AppDeps, application: Application): string | undefi
  * Evidence for the KCC: checks carried over from presented credentials (still fresh, with
  * their original time) plus the checks IDV did for this application (at its decision time).
  */
-async function evidenceOfApplication(deps: AppDeps, application: Application, now: number): Promise<EvidenceRecord[]> {
+async function evidenceOfApplication(deps: AppDeps, application: Application, now: number): Promise<{ evidence: EvidenceRecord[]; supersedes: string[] }> {
   const verifiedAt = application.decidedAt ?? now;
   const fresh = parseEvidence(application.evidence).map((e) => ({ kind: e.kind, checks: [...(e.checks ?? [])], verifiedAt }));
   const prefill = await deps.store.applicationPrefill.get(application.id);
   const carried = parseEvidenceRecords(prefill?.verifiedEvidence ?? null).filter((c) => !fresh.some((f) => f.kind === c.kind));
-  return [...carried, ...fresh];
+  // The KCCs this one replaces (upgrade, renewal), read here once for announceCredentialIssued.
+  return { evidence: [...carried, ...fresh], supersedes: parseStrings(prefill?.supersedes ?? null) };
 }
 
 function parseStrings(text: string | null): string[] {

@@ -9,7 +9,7 @@ import { nowSeconds, type AppDeps } from './context';
 import { statusListCredential, type EvidenceRecord } from './credentialStatus';
 import { parseEvidenceRecords, tierOfApplication } from './issuance';
 import { fieldsForChecks } from '../idv/checks';
-import type { Application } from '../store/store';
+import type { Application, ApplicationPrefill } from '../store/store';
 import { issuerUrls } from './paths';
 
 /**
@@ -142,12 +142,17 @@ export async function prefillFromCredentials(deps: AppDeps, tier: TierConfig, ve
 }
 
 /** The checks IDV still has to do for the application behind a form token (all the tier's, or the missing ones). */
-export async function checksForForm(deps: AppDeps, applicationOrFormTokenHash: Application | string): Promise<{ tier: TierConfig; checks: string[] } | undefined> {
+export async function checksForForm(
+  deps: AppDeps,
+  applicationOrFormTokenHash: Application | string,
+  /** The application's prefill when the caller read it already (null: it has none). */
+  knownPrefill?: ApplicationPrefill | null,
+): Promise<{ tier: TierConfig; checks: string[] } | undefined> {
   const application =
     typeof applicationOrFormTokenHash === 'string' ? await deps.store.applications.findByFormToken(applicationOrFormTokenHash) : applicationOrFormTokenHash;
   if (!application) return undefined;
   const tier = tierOfApplication(deps, application);
-  const prefill = await deps.store.applicationPrefill.get(application.id);
+  const prefill = knownPrefill !== undefined ? knownPrefill : await deps.store.applicationPrefill.get(application.id);
   let checks = tier.requiredChecks;
   if (prefill) {
     try {
@@ -161,7 +166,7 @@ export async function checksForForm(deps: AppDeps, applicationOrFormTokenHash: A
 }
 
 /** The form fields for the application behind a form token: only what its remaining checks need. */
-export async function formFieldsFor(deps: AppDeps, applicationOrFormTokenHash: Application | string): Promise<Set<string> | undefined> {
-  const found = await checksForForm(deps, applicationOrFormTokenHash);
+export async function formFieldsFor(deps: AppDeps, applicationOrFormTokenHash: Application | string, knownPrefill?: ApplicationPrefill | null): Promise<Set<string> | undefined> {
+  const found = await checksForForm(deps, applicationOrFormTokenHash, knownPrefill);
   return found ? fieldsForChecks(found.checks) : undefined;
 }

@@ -93,6 +93,13 @@ export function createStore(db: Database) {
       .prepare(),
     applicationById: db.select().from(applications).where(eq(applications.id, p('id'))).limit(1).prepare(),
     applicationByFormToken: db.select().from(applications).where(eq(applications.formTokenHash, p('formTokenHash'))).limit(1).prepare(),
+    applicationWithPrefillByFormToken: db
+      .select({ application: applications, prefill: schema.applicationPrefill })
+      .from(applications)
+      .leftJoin(schema.applicationPrefill, eq(schema.applicationPrefill.applicationId, applications.id))
+      .where(eq(applications.formTokenHash, p('formTokenHash')))
+      .limit(1)
+      .prepare(),
     insertCode: db
       .insert(preAuthorizedCodes)
       .values({ codeHash: p('codeHash'), applicationId: p('applicationId'), applicantDid: p('applicantDid'), expiresAt: p('expiresAt') })
@@ -247,6 +254,10 @@ export function createStore(db: Database) {
       },
       async findByFormToken(formTokenHash: string): Promise<Application | undefined> {
         return (await q.applicationByFormToken.all({ formTokenHash }))[0];
+      },
+      /** The application behind a form token with its prefill (upgrade/renewal; null when none), in one read. */
+      async findByFormTokenWithPrefill(formTokenHash: string): Promise<{ application: Application; prefill: ApplicationPrefill | null } | undefined> {
+        return (await q.applicationWithPrefillByFormToken.all({ formTokenHash }))[0];
       },
       /**
        * Records the IDV result of a form submission, once: only while the form is unsubmitted,

@@ -15,7 +15,7 @@ import { fieldsForChecks, outcomeForChecks } from '../../idv/checks';
 import { nowSeconds, type AppDeps, type AppEnv } from '../context';
 import { PATHS, issuerUrls } from '../paths';
 import { enforceRateLimit, rateLimitByIp } from '../rateLimit';
-import type { Application } from '../../store/store';
+import type { Application, ApplicationPrefill } from '../../store/store';
 
 /**
  * The hosted IDV form (spec "PII collected by PFI": loop until 200; 400 with errors).
@@ -34,16 +34,17 @@ function wantsJsonResponse(c: Context<AppEnv>): boolean {
   return (c.req.header('content-type') ?? '').startsWith('application/json') || (c.req.header('accept') ?? '').startsWith('application/json');
 }
 
-type FormState = { ok: true; application: Application } | { ok: false; status: 404 | 410 | 409; title: string; message: string };
+type FormState = { ok: true; application: Application; prefill: ApplicationPrefill | null } | { ok: false; status: 404 | 410 | 409; title: string; message: string };
 
 async function formState(deps: AppDeps, token: string): Promise<FormState> {
-  const application = token.length <= 100 ? await deps.store.applications.findByFormToken(digestSecret(token)) : undefined;
-  if (!application) return { ok: false, status: 404, title: 'Link not valid', message: 'This verification link is not valid. Please start again from your wallet.' };
+  const found = token.length <= 100 ? await deps.store.applications.findByFormTokenWithPrefill(digestSecret(token)) : undefined;
+  if (!found) return { ok: false, status: 404, title: 'Link not valid', message: 'This verification link is not valid. Please start again from your wallet.' };
+  const { application } = found;
   if (application.formSubmittedAt != null || application.status !== 'pending') {
     return { ok: false, status: 409, title: 'Already submitted', message: 'Your details were already submitted. You can close this window.' };
   }
   if (application.formExpiresAt <= nowSeconds(deps)) return { ok: false, status: 410, title: 'Link expired', message: 'This verification link has expired. Please start again from your wallet.' };
-  return { ok: true, application };
+  return { ok: true, application, prefill: found.prefill };
 }
 
 idvFormRoutes.get(PATHS.idvCss, (c) => c.body(FORM_CSS, 200, { 'Content-Type': 'text/css; charset=utf-8', 'Cache-Control': 'public, max-age=3600' }));
@@ -71,7 +72,7 @@ idvFormRoutes.get(PATHS.idvForm, rateLimitByIp('idv'), async (c) => {
     }
   }
   const csrfToken = issueFormCsrf(c, deps.config.publicUrl);
-  const fields = await formFieldsFor(deps, state.application);
+  const fields = await formFieldsFor(deps, state.application, state.prefill);
   return c.html(renderIdvForm({ action: urls.idvForm(token), cssHref: urls.idvCss, issuerName: deps.config.clientName, csrfToken, fields }));
 });
 
@@ -98,7 +99,7 @@ idvFormRoutes.post(PATHS.idvForm, rateLimitByIp('idv'), async (c) => {
   const today = new Date(deps.clock()).toISOString().slice(0, 10);
   // Only the fields the remaining checks need (issue 8: an upgrade asks only for the extra checks).
   // The checks this application still needs (issue 8), looked up once for both uses below.
-  const needed = await checksForForm(deps, state.application);
+  const needed = await checksForForm(deps, state.application, state.prefill);
   const fields = needed ? fieldsForChecks(needed.checks) : undefined;
   const result = validateIdentityFields(body, today, fields);
   if (!result.ok) {
