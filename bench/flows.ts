@@ -1,12 +1,16 @@
 /**
  * `npm run bench`: complete KCC flows per second over loopback HTTP against an
  * `npm start`-style server (a child process, fresh SQLite in a temp DATA_DIR), with the
- * reference wallet at concurrency 32, plus p50/p99 per endpoint.
+ * wallet at concurrency 32, plus p50/p99 per endpoint and CPU per flow of server and load generator.
  *
- * Env: BENCH_SECONDS (10), BENCH_CONCURRENCY (32), BENCH_WARMUP_SECONDS (2). The server runs with
+ * Env: BENCH_SECONDS (10), BENCH_CONCURRENCY (32), BENCH_WARMUP_SECONDS (2), BENCH_SERVER_NODE_ARGS
+ * (extra node flags for the server), BENCH_WALLET (`lean`, default: bench/leanWallet.ts, the same
+ * flow as the reference wallet for a third to a half of its CPU; `reference`: src/wallet on a small
+ * fetch), BENCH_HTTP (lean wallet only: `net`, default, a minimal HTTP/1.1 client on node:net;
+ * `node:http`, the same on node:http; see bench/leanHttp.ts). The server runs with
  * RATE_LIMITS=off: one load generator on one address would otherwise be (rightly) throttled.
- * A flow = discover (DID doc) → SIOPv2 GET → POST id_token → IDV form POST (+finish.html)
- * → AS + issuer metadata → token → credential: 9 requests.
+ * A flow = discover (DID doc) → SIOPv2 GET → POST id_token → IDV form GET + POST (+finish.html)
+ * → AS + issuer metadata → token → credential: 10 requests, a fresh holder every flow.
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -17,11 +21,17 @@ import { WalletClient, type Fetch } from '../src/wallet/client';
 import { applyForKcc, SAMPLE_IDENTITY } from '../src/wallet/flow';
 import { Holder } from '../src/wallet/holder';
 import { createHttpFetch } from './httpFetch';
+import { createLeanHttp, type LeanTransport } from './leanHttp';
+import { PfiKeyCache, runLeanFlow } from './leanWallet';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const WARMUP = Number(process.env.BENCH_WARMUP_SECONDS ?? 2);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 32);
 const PORT = 20000 + Math.floor(Math.random() * 20000);
+const WALLET = process.env.BENCH_WALLET ?? 'lean';
+if (WALLET !== 'lean' && WALLET !== 'reference') throw new Error('BENCH_WALLET must be lean or reference');
+const TRANSPORT = (process.env.BENCH_HTTP ?? 'net') as LeanTransport;
+if (TRANSPORT !== 'net' && TRANSPORT !== 'node:http') throw new Error('BENCH_HTTP must be net or node:http');
 
 function routeOf(url: string): string {
   const path = new URL(url).pathname;
@@ -63,35 +73,56 @@ async function main() {
   const url = `http://localhost:${PORT}`;
   try {
     await waitForServer(url);
-    const crypto = createNodeCryptoProvider();
     const latencies = new Map<string, number[]>();
     let recording = false;
-    const httpFetch = createHttpFetch(CONCURRENCY);
-    const timedFetch: Fetch = async (input, init) => {
-      const started = performance.now();
-      const res = await httpFetch(input, init);
-      const body = await res.arrayBuffer();
-      if (recording) {
-        const key = `${init?.method ?? 'GET'} ${routeOf(input)}`;
-        let list = latencies.get(key);
-        if (!list) latencies.set(key, (list = []));
-        list.push(performance.now() - started);
-      }
-      return new Response(body, { status: res.status, headers: res.headers });
+    const record = (key: string, ms: number) => {
+      if (!recording) return;
+      let list = latencies.get(key);
+      if (!list) latencies.set(key, (list = []));
+      list.push(ms);
     };
     let flows = 0;
     let failures = 0;
+    const reasons = new Map<string, number>();
+    const failed = (e: unknown) => {
+      failures++;
+      const reason = e instanceof Error ? e.message : String(e);
+      reasons.set(reason, (reasons.get(reason) ?? 0) + 1);
+      if (failures <= 5) console.error('flow failed:', reason);
+    };
     let stop = false;
+    let closeHttp = () => {};
+    let runFlow: () => Promise<void>;
+    if (WALLET === 'lean') {
+      const http = createLeanHttp({ maxSockets: CONCURRENCY, onTiming: record, transport: TRANSPORT });
+      closeHttp = () => http.close();
+      const keys = new PfiKeyCache();
+      runFlow = async () => {
+        await runLeanFlow({ issuer: url, http, keys });
+      };
+    } else {
+      const crypto = createNodeCryptoProvider();
+      const httpFetch = createHttpFetch(CONCURRENCY);
+      const timedFetch: Fetch = async (input, init) => {
+        const started = performance.now();
+        const res = await httpFetch(input, init);
+        const body = await res.arrayBuffer();
+        record(`${init?.method ?? 'GET'} ${routeOf(input)}`, performance.now() - started);
+        return new Response(body, { status: res.status, headers: res.headers });
+      };
+      runFlow = async () => {
+        const holder = await Holder.create({ crypto });
+        const r = await applyForKcc(new WalletClient(holder, timedFetch, { crypto }), { issuer: url, identity: SAMPLE_IDENTITY });
+        if (!r.credential) throw new Error('no credential');
+      };
+    }
     async function worker() {
       while (!stop) {
-        const holder = await Holder.create({ crypto });
         try {
-          const r = await applyForKcc(new WalletClient(holder, timedFetch, { crypto }), { issuer: url, identity: SAMPLE_IDENTITY });
-          if (!r.credential) throw new Error('no credential');
+          await runFlow();
           if (recording) flows++;
         } catch (e) {
-          failures++;
-          if (failures < 5) console.error('flow failed:', e instanceof Error ? e.message : e);
+          failed(e);
         }
       }
     }
@@ -108,12 +139,13 @@ async function main() {
     const clientCpu = process.cpuUsage(clientCpu0);
     stop = true;
     await Promise.all(workers);
+    closeHttp();
 
     const rows = [...latencies.entries()].map(([endpoint, list]) => {
       list.sort((a, b) => a - b);
       return { endpoint, requests: list.length, p50_ms: percentile(list, 50).toFixed(2), p99_ms: percentile(list, 99).toFixed(2) };
     });
-    console.log(`\nKCC issuer benchmark: ${SECONDS}s, concurrency ${CONCURRENCY}, loopback HTTP, fresh SQLite (WAL)`);
+    console.log(`\nKCC issuer benchmark: ${SECONDS}s, concurrency ${CONCURRENCY}, ${WALLET === 'lean' ? `lean wallet (${TRANSPORT})` : 'reference wallet'}, loopback HTTP, fresh SQLite (WAL)`);
     console.table(rows);
     console.log(`complete flows: ${flows} in ${elapsed.toFixed(1)}s = ${(flows / elapsed).toFixed(1)} flows/s (target ≥ 300); failures: ${failures}`);
     if (serverCpu0 !== undefined && serverCpu1 !== undefined && flows > 0) {
@@ -121,7 +153,11 @@ async function main() {
         `CPU per flow: server ${((serverCpu1 - serverCpu0) / flows).toFixed(2)} ms, wallet/load generator ${((clientCpu.user + clientCpu.system) / 1000 / flows).toFixed(2)} ms`,
       );
     }
-    if (failures > 0) process.exitCode = 1;
+    if (failures > 0) {
+      console.log('failure reasons (count):');
+      for (const [reason, n] of [...reasons.entries()].sort((a, b) => b[1] - a[1]).slice(0, 5)) console.log(`  ${n} × ${reason.slice(0, 300)}`);
+      process.exitCode = 1;
+    }
   } finally {
     server.kill('SIGTERM');
     await new Promise((r) => server.once('exit', r));
