@@ -60,6 +60,18 @@ function processCpuMs(pid: number): number | undefined {
   }
 }
 
+/** The machine's CPU time so far (all CPUs, ms): busy and stolen by the hypervisor, from /proc/stat (Linux). */
+function machineCpuMs(): { busy: number; steal: number; total: number } | undefined {
+  try {
+    const [, ...ticks] = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/);
+    const [user, nice, system, idle, iowait, irq, softirq, steal] = ticks.map(Number);
+    const toMs = (t: number) => (t * 1000) / 100; // USER_HZ = 100
+    return { busy: toMs(user + nice + system + irq + softirq), steal: toMs(steal), total: toMs(user + nice + system + idle + iowait + irq + softirq + steal) };
+  } catch {
+    return undefined;
+  }
+}
+
 function percentile(sorted: number[], p: number) {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 }
@@ -69,6 +81,8 @@ async function main() {
   const server = spawn(process.execPath, [...(process.env.BENCH_SERVER_NODE_ARGS?.split(' ').filter(Boolean) ?? []), '--import', 'tsx', 'src/runtime/node.ts'], {
     env: { ...process.env, PORT: String(PORT), HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: 'silent', RATE_LIMITS: 'off', PUBLIC_URL: `http://localhost:${PORT}` },
     stdio: ['ignore', 'ignore', 'inherit'],
+    // BENCH_SERVER_DIR: run another checkout's server (an A/B against an older commit, same load generator).
+    cwd: process.env.BENCH_SERVER_DIR ?? process.cwd(),
   });
   const url = `http://localhost:${PORT}`;
   try {
@@ -132,7 +146,9 @@ async function main() {
     const started = performance.now();
     const serverCpu0 = processCpuMs(server.pid!);
     const clientCpu0 = process.cpuUsage();
+    const machine0 = machineCpuMs();
     await new Promise((r) => setTimeout(r, SECONDS * 1000));
+    const machine1 = machineCpuMs();
     recording = false;
     const elapsed = (performance.now() - started) / 1000;
     const serverCpu1 = processCpuMs(server.pid!);
@@ -151,6 +167,13 @@ async function main() {
     if (serverCpu0 !== undefined && serverCpu1 !== undefined && flows > 0) {
       console.log(
         `CPU per flow: server ${((serverCpu1 - serverCpu0) / flows).toFixed(2)} ms, wallet/load generator ${((clientCpu.user + clientCpu.system) / 1000 / flows).toFixed(2)} ms`,
+      );
+    }
+    if (machine0 && machine1) {
+      // On a shared VM the hypervisor may take CPU away (steal): flows/s then says more about the host than the code.
+      const total = machine1.total - machine0.total;
+      console.log(
+        `machine during the run: ${((100 * (machine1.busy - machine0.busy)) / total).toFixed(0)}% busy, ${((100 * (machine1.steal - machine0.steal)) / total).toFixed(0)}% stolen by the hypervisor`,
       );
     }
     if (failures > 0) {
