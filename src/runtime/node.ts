@@ -156,7 +156,8 @@ export async function startNodeIssuer(options: NodeIssuerOptions) {
   const didMethod = options.didMethod ?? options.config?.didMethod ?? 'web';
   const keysFile = options.keysFile ?? join(options.dataDir, 'issuer-keys.json');
   let keys = options.keys ?? (await loadOrCreateKeys(keysFile, crypto, options.keyAlg ?? 'EdDSA', { didDhtIdentity: didMethod === 'dht' }));
-  const { sqlite, db } = openSqlite(join(options.dataDir, 'kcc-issuer.db'), { synchronous: options.synchronous });
+  const database = openSqlite(join(options.dataDir, 'kcc-issuer.db'), { synchronous: options.synchronous, backgroundCheckpoints: true });
+  const { sqlite, db } = database;
   let server: ServerType | undefined;
   const listening = new Promise<number>((ok) => {
     // The port may be 0 (tests): PUBLIC_URL is known only once listening, so build lazily.
@@ -237,7 +238,7 @@ export async function startNodeIssuer(options: NodeIssuerOptions) {
         // Keep-alive sockets would hold close() open (and be reused by clients after a restart).
         (server as { closeAllConnections?: () => void }).closeAllConnections?.();
       });
-      sqlite.close();
+      await database.close();
     },
   };
 }

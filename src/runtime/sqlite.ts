@@ -2,6 +2,8 @@ import Database from 'better-sqlite3';
 import { drizzle } from 'drizzle-orm/better-sqlite3';
 import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
 import { mkdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { Worker } from 'node:worker_threads';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as schema from '../store/schema';
@@ -38,7 +40,7 @@ export function cacheStatements(sqlite: Database.Database, maxStatements = 500):
   };
 }
 
-export function openSqlite(file: string, options: { synchronous?: 'NORMAL' | 'FULL' } = {}) {
+export function openSqlite(file: string, options: { synchronous?: 'NORMAL' | 'FULL'; backgroundCheckpoints?: boolean } = {}) {
   if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
   const sqlite = new Database(file);
   sqlite.pragma('journal_mode = WAL');
@@ -48,5 +50,51 @@ export function openSqlite(file: string, options: { synchronous?: 'NORMAL' | 'FU
   cacheStatements(sqlite);
   const db = drizzle(sqlite, { schema });
   migrate(db, { migrationsFolder: MIGRATIONS_DIR });
-  return { sqlite, db: db as unknown as StoreDatabase };
+  const checkpoints = options.backgroundCheckpoints && file !== ':memory:' ? startBackgroundCheckpoints(sqlite, file) : undefined;
+  return {
+    sqlite,
+    db: db as unknown as StoreDatabase,
+    /** Stops the checkpoint thread (if any) and closes the database. */
+    async close() {
+      await checkpoints?.stop();
+      sqlite.close();
+    },
+  };
+}
+
+/**
+ * WAL checkpoints (copying committed pages from the WAL into the database file, then fsync) on
+ * a worker thread with its own connection, every `intervalMs`. Otherwise SQLite runs them inside
+ * whichever commit crosses `wal_autocheckpoint` pages: a request that happens to pay for copying
+ * a few MiB (a latency spike) on the one thread that serves every request. PASSIVE never blocks
+ * readers or writers. The request connection keeps a much higher auto-checkpoint as a backstop,
+ * should the worker stop.
+ */
+export function startBackgroundCheckpoints(sqlite: Database.Database, file: string, intervalMs = 500): { stop(): Promise<void> } {
+  sqlite.pragma('wal_autocheckpoint = 20000');
+  const worker = new Worker(
+    `const { parentPort, workerData } = require('node:worker_threads');
+     const Database = require(workerData.driver);
+     const db = new Database(workerData.file);
+     db.pragma('busy_timeout = 5000');
+     db.pragma('synchronous = ' + workerData.synchronous);
+     const timer = setInterval(() => {
+       try { db.pragma('wal_checkpoint(PASSIVE)'); } catch { /* busy: next time */ }
+     }, workerData.intervalMs);
+     parentPort.on('message', () => { clearInterval(timer); db.close(); parentPort.close(); });`,
+    {
+      eval: true,
+      workerData: { driver: createRequire(import.meta.url).resolve('better-sqlite3'), file, intervalMs, synchronous: sqlite.pragma('synchronous', { simple: true }) === 2 ? 'FULL' : 'NORMAL' },
+    },
+  );
+  worker.unref();
+  worker.on('error', () => sqlite.pragma('wal_autocheckpoint = 1000')); // back to checkpointing in place
+  return {
+    async stop() {
+      const exited = new Promise((resolve) => worker.once('exit', resolve));
+      worker.postMessage('stop');
+      await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 2000).unref())]);
+      await worker.terminate();
+    },
+  };
 }

@@ -1,0 +1,43 @@
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { openSqlite } from '../../src/runtime/sqlite';
+
+/** src/runtime/sqlite.ts: WAL checkpoints run on a worker thread, not inside a request's commit. */
+describe('background WAL checkpoints', () => {
+  it('copy committed pages into the database file off the request thread, and stop on close', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kcc-checkpoint-'));
+    try {
+      const file = join(dir, 'db.sqlite');
+      const database = openSqlite(file, { backgroundCheckpoints: true });
+      const { sqlite } = database;
+      expect(sqlite.pragma('wal_autocheckpoint', { simple: true })).toBe(20000);
+      sqlite.exec('CREATE TABLE filler (id INTEGER PRIMARY KEY, data BLOB)');
+      const insert = sqlite.prepare('INSERT INTO filler (data) VALUES (?)');
+      sqlite.transaction(() => {
+        for (let i = 0; i < 3000; i++) insert.run(Buffer.alloc(2000, i % 251));
+      })();
+      // The ~6 MB just written sit in the WAL: the request connection does not checkpoint them.
+      const before = statSync(file).size;
+      expect(before).toBeLessThan(2_000_000);
+      let after = before;
+      for (let i = 0; i < 60 && after < 5_000_000; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        after = statSync(file).size;
+      }
+      expect(after).toBeGreaterThan(5_000_000);
+      expect(sqlite.prepare('SELECT count(*) AS n FROM filler').get()).toEqual({ n: 3000 });
+      await database.close();
+      expect(sqlite.open).toBe(false);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('are not started for an in-memory database', async () => {
+    const database = openSqlite(':memory:', { backgroundCheckpoints: true });
+    expect(database.sqlite.pragma('wal_autocheckpoint', { simple: true })).toBe(1000);
+    await database.close();
+  });
+});
