@@ -205,6 +205,20 @@ export function createStore(db: Database) {
   };
   const { statusLists, credentialStatus, credentialStatusEvents, applicationPrefill, statusListCache } = schema;
 
+  // Writes that belong together: one D1 batch, or on better-sqlite3 one transaction, its wrapper
+  // built once (better-sqlite3's own, lighter than drizzle's per-call transaction object).
+  const d1 = db as unknown as { batch?: (queries: unknown[]) => Promise<unknown[]> };
+  const client = (db as unknown as { $client?: { transaction?: <A extends unknown[]>(fn: (...args: A) => void) => (...args: A) => void } }).$client;
+  const syncTransaction = <A extends unknown[]>(fn: (...args: A) => void) => (typeof d1.batch !== 'function' && client?.transaction ? client.transaction(fn) : undefined);
+  const insertApplicationWithCode = syncTransaction((row: typeof applications.$inferInsert, code: typeof preAuthorizedCodes.$inferInsert) => {
+    q.insertApplication.run(applicationRow(row));
+    q.insertCode.run(code);
+  });
+  const insertAccessTokenWithCNonce = syncTransaction((row: typeof accessTokens.$inferInsert, cNonce: typeof cNonces.$inferInsert) => {
+    q.insertAccessToken.run(row);
+    q.insertCNonce.run(cNonce);
+  });
+
   return {
     // Issue 5: IDV sessions, vendor events, PII vault, audit trail, outbound-webhook outbox.
     ...createIdvRepositories(db),
@@ -238,16 +252,8 @@ export function createStore(db: Database) {
        * whose offer has no code to redeem.
        */
       async createWithCode(row: typeof applications.$inferInsert, code: typeof preAuthorizedCodes.$inferInsert): Promise<void> {
-        const anyDb = db as unknown as { batch?: (queries: unknown[]) => Promise<unknown[]>; transaction: (fn: () => unknown) => unknown };
-        if (typeof anyDb.batch === 'function') {
-          await anyDb.batch([db.insert(applications).values(row), db.insert(preAuthorizedCodes).values(code)]);
-          return;
-        }
-        // better-sqlite3: the prepared statements run synchronously inside one transaction.
-        anyDb.transaction(() => {
-          q.insertApplication.run(applicationRow(row));
-          q.insertCode.run(code);
-        });
+        if (insertApplicationWithCode) return insertApplicationWithCode(row, code);
+        await d1.batch!([db.insert(applications).values(row), db.insert(preAuthorizedCodes).values(code)]);
       },
       async get(id: string): Promise<Application | undefined> {
         return (await q.applicationById.all({ id }))[0];
@@ -341,15 +347,8 @@ export function createStore(db: Database) {
       },
       /** The token record and its first c_nonce in one write (one transaction / one D1 batch). */
       async createWithCNonce(row: typeof accessTokens.$inferInsert, cNonce: typeof cNonces.$inferInsert): Promise<void> {
-        const anyDb = db as unknown as { batch?: (queries: unknown[]) => Promise<unknown[]>; transaction: (fn: () => unknown) => unknown };
-        if (typeof anyDb.batch === 'function') {
-          await anyDb.batch([db.insert(accessTokens).values(row), db.insert(cNonces).values(cNonce)]);
-          return;
-        }
-        anyDb.transaction(() => {
-          q.insertAccessToken.run(row);
-          q.insertCNonce.run(cNonce);
-        });
+        if (insertAccessTokenWithCNonce) return insertAccessTokenWithCNonce(row, cNonce);
+        await d1.batch!([db.insert(accessTokens).values(row), db.insert(cNonces).values(cNonce)]);
       },
       async get(jti: string): Promise<AccessTokenRecord | undefined> {
         return (await q.accessTokenByJti.all({ jti }))[0];
