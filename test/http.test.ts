@@ -1,5 +1,6 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { decodeJwt } from '../src/crypto/jwt';
@@ -30,6 +31,54 @@ describe('over real HTTP (npm start-style Node server on loopback)', () => {
       expect(again.sqlite.prepare('SELECT count(*) AS n FROM issued_credentials').get()).toEqual({ n: 1 });
       expect(again.sqlite.pragma('journal_mode', { simple: true })).toBe('wal');
       await again.close();
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+});
+
+/** Raw HTTP/1.1 over one socket: the request as written, the whole response as text. */
+function rawRequest(port: number, request: string | Buffer[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1');
+    let response = '';
+    socket.on('data', (d) => (response += d.toString('latin1')));
+    socket.on('end', () => resolve(response));
+    socket.on('close', () => resolve(response));
+    socket.on('error', (e) => (response ? resolve(response) : reject(e)));
+    socket.on('connect', () => {
+      for (const part of typeof request === 'string' ? [Buffer.from(request, 'latin1')] : request) socket.write(part);
+      socket.end();
+    });
+  });
+}
+
+describe('request bodies read from the socket (Node runtime, src/runtime/nodeBody.ts)', () => {
+  it('reads chunked bodies, refuses an oversized chunked body with 413, and keeps serving', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'kcc-body-'));
+    try {
+      const issuer = await startNodeIssuer({ port: 0, dataDir, logger: silentLogger, config: { maxBodyBytes: 4096 } });
+      const chunked = (body: string) => {
+        const chunks = body.match(/[^]{1,1000}/g) ?? [];
+        return chunks.map((c) => `${c.length.toString(16)}\r\n${c}\r\n`).join('') + '0\r\n\r\n';
+      };
+      const post = (body: string) =>
+        rawRequest(issuer.port, `POST /oauth2/token HTTP/1.1\r\nHost: localhost:${issuer.port}\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n${chunked(body)}`);
+      // Under the limit, in several chunks: read whole, so the grant is judged (an unknown code).
+      const small = await post(JSON.stringify({ grant_type: 'urn:ietf:params:oauth:grant-type:pre-authorized_code', 'pre-authorized_code': 'A'.repeat(43), padding: 'z'.repeat(2500) }));
+      expect(small).toMatch(/^HTTP\/1\.1 400 /);
+      expect(small).toContain('"error":"invalid_grant"');
+      // Over the limit with no Content-Length: capped while reading.
+      const large = await post(JSON.stringify({ grant_type: 'x', padding: 'y'.repeat(20_000) }));
+      expect(large).toMatch(/^HTTP\/1\.1 413 /);
+      expect(large).toContain('"error":"invalid_request"');
+      // A declared length over the limit: refused before the body is read.
+      const declared = await rawRequest(issuer.port, `POST /oauth2/token HTTP/1.1\r\nHost: localhost:${issuer.port}\r\nContent-Type: application/json\r\nContent-Length: 100000\r\nConnection: close\r\n\r\n{}`);
+      expect(declared).toMatch(/^HTTP\/1\.1 413 /);
+      // A client that goes away mid-body leaves the server serving.
+      await rawRequest(issuer.port, `POST /oauth2/token HTTP/1.1\r\nHost: localhost:${issuer.port}\r\nContent-Type: application/json\r\nContent-Length: 3000\r\n\r\n{"grant_type":`);
+      expect((await fetch(`${issuer.url}/.well-known/oauth-authorization-server`)).status).toBe(200);
+      await issuer.close();
     } finally {
       rmSync(dataDir, { recursive: true, force: true });
     }
