@@ -1,4 +1,5 @@
 import { createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
+import { SAMPLE_IDENTITY } from '../src/wallet/flow';
 import type { LeanHttp, LeanResponse } from './leanHttp';
 
 /**
@@ -138,15 +139,8 @@ function verifyPfiJws(pfi: PfiDocument, keys: PfiKeyCache, jws: ReturnType<typeo
   if (!ok) throw new LeanFlowError(step, 'signature verification failed');
 }
 
-/** The identity the IDV form gets (the sandbox approves it): src/wallet/flow.ts SAMPLE_IDENTITY. */
-export const LEAN_IDENTITY: Record<string, string> = {
-  given_name: 'Alice',
-  family_name: 'Doe',
-  birthdate: '1990-04-01',
-  country_of_residence: 'US',
-  document_type: 'passport',
-  document_number: 'X1234567',
-};
+/** The identity the IDV form gets (the sandbox approves it): the reference wallet's sample. */
+export const LEAN_IDENTITY: Record<string, string> = SAMPLE_IDENTITY;
 
 export interface LeanFlowOptions {
   /** The issuer's base URL (http): its DID document is at /.well-known/did.json. */

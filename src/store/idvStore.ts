@@ -31,22 +31,7 @@ export function createIdvRepositories(db: Database) {
       .onConflictDoNothing()
       .returning({ id: outboxEvents.id })
       .prepare(),
-    insertSession: db
-      .insert(idvSessions)
-      .values({
-        applicationId: p('applicationId'),
-        provider: p('provider'),
-        state: p('state'),
-        vendorReference: p('vendorReference'),
-        idempotencyKey: p('idempotencyKey'),
-        webviewUrl: p('webviewUrl'),
-        lastEventAt: p('lastEventAt'),
-        outcome: p('outcome'),
-        createdAt: p('createdAt'),
-        updatedAt: p('updatedAt'),
-      })
-      .onConflictDoNothing()
-      .prepare(),
+    // Creates a session unless one exists (returns the row it created, or none).
     openSession: db
       .insert(idvSessions)
       .values({
@@ -109,7 +94,7 @@ export function createIdvRepositories(db: Database) {
     idvSessions: {
       /** Creates the session once; a second call with the same application returns the first. */
       async createOnce(row: typeof idvSessions.$inferInsert): Promise<IdvSession> {
-        await q.insertSession.run({ vendorReference: null, webviewUrl: null, outcome: null, ...row });
+        await q.openSession.all({ vendorReference: null, webviewUrl: null, outcome: null, ...row });
         return (await q.sessionByApplication.all({ applicationId: row.applicationId }))[0];
       },
       async get(applicationId: string): Promise<IdvSession | undefined> {
