@@ -9,7 +9,7 @@ import { createDidResolver } from './did/resolver';
 import type { DIDDocument } from './did/types';
 import { createApp } from './http/app';
 import { jsonLogger, type AppDeps, type IssuerIdentity, type Logger } from './http/context';
-import { issuerUrls } from './http/paths';
+import { issuerUrls } from './paths';
 import { createRateLimiter } from './http/rateLimit';
 import { createStore, type Database } from './store/store';
 import { emptyIdvDeps, type IdvDeps } from './idv/deps';

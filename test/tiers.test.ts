@@ -335,7 +335,7 @@ describe('revocation and suspension', () => {
   });
 
   it('revokes every KCC of an application or subject for other work to call (IDV re-decision)', async () => {
-    const { revokeCredentialsOfApplication, revokeCredentialsOfSubject } = await import('../src/http/credentialStatus');
+    const { revokeCredentialsOfApplication, revokeCredentialsOfSubject } = await import('../src/issuance/credentialStatus');
     const t = await makeTieredIssuer();
     const alice = await t.wallet();
     const a = await t.apply(alice, 'kcc-basic');
@@ -348,7 +348,7 @@ describe('revocation and suspension', () => {
 
   it('allocates random, distinct indices', async () => {
     const t = await makeTieredIssuer();
-    const { allocateCredentialStatus } = await import('../src/http/credentialStatus');
+    const { allocateCredentialStatus } = await import('../src/issuance/credentialStatus');
     const seen = new Set<number>();
     for (let i = 0; i < 100; i++) {
       const s = await allocateCredentialStatus(t.deps, { credentialId: `urn:uuid:${i}`, subjectDid: 'did:example:x', tierId: 'kcc-basic', evidence: [], issuedAt: 0, expiresAt: 1 });
@@ -362,7 +362,7 @@ describe('revocation and suspension', () => {
 
   it('opens the next list once the current one reaches maxFill', async () => {
     const t = await makeTestIssuer({ config: { statusList: { maxFill: 0.0001 } } }); // 13 of 131,072
-    const { allocateCredentialStatus } = await import('../src/http/credentialStatus');
+    const { allocateCredentialStatus } = await import('../src/issuance/credentialStatus');
     const lists: number[] = [];
     for (let i = 0; i < 20; i++) {
       const s = await allocateCredentialStatus(t.deps, { credentialId: `urn:uuid:${i}`, subjectDid: 'did:example:x', tierId: 'KnownCustomerCredential', evidence: [], issuedAt: 0, expiresAt: 1 });

@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { issuerAwareResolver, statusListFetcher } from '../src/http/presentedCredentials';
+import { issuerAwareResolver, statusListFetcher } from '../src/issuance/presentedCredentials';
 import { tierPresentationDefinition } from '../src/protocol/tiers';
 import { createNodeCryptoProvider } from '../src/runtime/nodeCrypto';
 import { verifyKcc } from '../src/verifier';

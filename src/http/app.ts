@@ -4,7 +4,7 @@ import { PayloadTooLarge } from '../protocol/errors';
 import type { AppDeps, AppEnv } from './context';
 import { bodyLimitFor } from './body';
 import { handleError, notFound } from './errors';
-import { PATHS, basePathOf } from './paths';
+import { PATHS, basePathOf } from '../paths';
 import { adminRoutes } from './routes/admin';
 import { credentialRoutes } from './routes/credential';
 import { deferredRoutes } from './routes/deferred';

@@ -1,6 +1,6 @@
 import type { AppDeps } from '../http/context';
-import { dispatchDueWebhooks } from '../idv/outbox';
-import { markAbandonedApplications, purgeExpiredPii } from '../idv/service';
+import { dispatchDueWebhooks } from '../issuance/webhookDelivery';
+import { markAbandonedApplications, purgeExpiredPii } from '../issuance/identityVerification';
 
 /**
  * Node's background jobs: deliver due outbound webhooks, purge PII past retention and close

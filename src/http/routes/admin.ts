@@ -4,7 +4,7 @@ import { Conflict, InvalidRequest, NotFound, Unauthorized } from '../../protocol
 import type { Application } from '../../store/store';
 import { readJsonObject } from '../body';
 import { nowSeconds, type AppEnv } from '../context';
-import { eraseApplicantPii, recordOperatorDecision } from '../../idv/service';
+import { eraseApplicantPii, recordOperatorDecision } from '../../issuance/identityVerification';
 import { adminCredentialRoutes } from './adminCredentials';
 
 /**

@@ -4,8 +4,8 @@ import { InvalidRequest, NotFound } from '../../protocol/errors';
 import type { CredentialStatusRecord } from '../../store/store';
 import { readJsonObject } from '../body';
 import type { AppEnv } from '../context';
-import { changeCredentialStatus, statusOf } from '../credentialStatus';
-import { issuerUrls } from '../paths';
+import { changeCredentialStatus, statusOf } from '../../issuance/credentialStatus';
+import { issuerUrls } from '../../paths';
 
 /**
  * Operator API for issued credentials (mounted under /admin, behind ADMIN_TOKEN):

@@ -2,14 +2,14 @@ import { htmlSecurityHeaders } from '../htmlHeaders';
 import { Hono, type Context } from 'hono';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import { base64urlDecodeToString, base64urlEncode } from '../../crypto/base64url';
-import { CONSOLE_CSS, renderApplication, renderLogin, renderQueue } from '../../idv/consolePages';
+import { CONSOLE_CSS, renderApplication, renderLogin, renderQueue } from '../views/consolePages';
 import { HOSTED_PROVIDER } from '../../idv/hostedForm';
 import type { IdvResult } from '../../idv/provider';
-import { eraseApplicantPii, recordOperatorDecision } from '../../idv/service';
+import { eraseApplicantPii, recordOperatorDecision } from '../../issuance/identityVerification';
 import { hmacSha256, timingSafeEqual, toHex } from '../../idv/webhookSignature';
 import { readFormOrJson } from '../body';
 import type { AppDeps, AppEnv } from '../context';
-import { PATHS } from '../paths';
+import { PATHS } from '../../paths';
 
 /**
  * The manual-review console for compliance staff (HTML, served by the issuer). Sign-in is

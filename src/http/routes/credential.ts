@@ -14,8 +14,8 @@ import {
   signKnownCustomerCredential,
   v1CredentialsResponse,
   v1DeferredResponse,
-} from '../issuance';
-import { PATHS, issuerUrls } from '../paths';
+} from '../../issuance/issueCredential';
+import { PATHS, issuerUrls } from '../../paths';
 import { enforceRateLimit, rateLimitByIp } from '../rateLimit';
 
 /**

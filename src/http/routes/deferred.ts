@@ -2,8 +2,8 @@ import { Hono } from 'hono';
 import { CredentialRequestDenied, InvalidTransactionId, IssuancePending } from '../../protocol/errors';
 import { readJsonObject } from '../body';
 import { nowSeconds, type AppEnv } from '../context';
-import { announceCredentialIssued, authenticateAccessToken, credentialRecord, signKnownCustomerCredential, v1CredentialsResponse, v1DeferredResponse } from '../issuance';
-import { PATHS } from '../paths';
+import { announceCredentialIssued, authenticateAccessToken, credentialRecord, signKnownCustomerCredential, v1CredentialsResponse, v1DeferredResponse } from '../../issuance/issueCredential';
+import { PATHS } from '../../paths';
 import { enforceRateLimit, rateLimitByIp } from '../rateLimit';
 
 /**

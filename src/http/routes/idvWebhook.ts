@@ -1,8 +1,8 @@
 import { Hono } from 'hono';
-import { handleVendorWebhook } from '../../idv/service';
+import { handleVendorWebhook } from '../../issuance/identityVerification';
 import type { AppEnv } from '../context';
 import { readRequestBody } from '../body';
-import { PATHS } from '../paths';
+import { PATHS } from '../../paths';
 
 /**
  * IDV vendor webhooks (spec "PII collected by IDV vendor": the vendor notifies the PFI, the

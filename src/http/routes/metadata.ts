@@ -2,7 +2,7 @@ import { Hono } from 'hono';
 import kccSchema from '../../../schemas/kcc.schema.json';
 import { buildAuthorizationServerMetadata, buildCredentialIssuerMetadata } from '../../protocol/oid4vci/metadata';
 import type { AppDeps, AppEnv } from '../context';
-import { PATHS, issuerUrls } from '../paths';
+import { PATHS, issuerUrls } from '../../paths';
 
 /**
  * Discovery documents: the PFI DID document (did:web), OID4VCI Credential Issuer Metadata,

@@ -1,8 +1,8 @@
 import { Hono } from 'hono';
 import type { AppEnv } from '../context';
 import { nowSeconds } from '../context';
-import { freshUnboundNonce } from '../issuance';
-import { PATHS } from '../paths';
+import { freshUnboundNonce } from '../../issuance/issueCredential';
+import { PATHS } from '../../paths';
 
 /**
  * Nonce Endpoint (OID4VCI 1.0 §7): an unauthenticated POST that returns a fresh, unpredictable

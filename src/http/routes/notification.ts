@@ -3,8 +3,8 @@ import { z } from 'zod';
 import { InvalidNotificationId, InvalidNotificationRequest } from '../../protocol/errors';
 import { readJsonObject } from '../body';
 import { nowSeconds, type AppEnv } from '../context';
-import { authenticateAccessToken } from '../issuance';
-import { PATHS } from '../paths';
+import { authenticateAccessToken } from '../../issuance/issueCredential';
+import { PATHS } from '../../paths';
 
 /**
  * Notification Endpoint (OID4VCI 1.0 §11): with the access token of the grant, a wallet reports

@@ -2,7 +2,7 @@ import { Hono } from 'hono';
 import { NotFound } from '../../protocol/errors';
 import { findTier, tierPresentationDefinition } from '../../protocol/tiers';
 import type { AppEnv } from '../context';
-import { PATHS, issuerUrls } from '../paths';
+import { PATHS, issuerUrls } from '../../paths';
 
 /**
  * The Presentation Definition (DIF PE 2.0) of each KCC tier, at a stable URL

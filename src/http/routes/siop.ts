@@ -7,10 +7,10 @@ import { buildAuthorizationRequest, encodeAuthorizationRequest, signRequestObjec
 import { verifyIdToken } from '../../protocol/siop/verifyIdToken';
 import { acceptsPriorCredentials, findTier, priorCredentialDefinition } from '../../protocol/tiers';
 import type { TierConfig } from '../../config';
-import { prefillFromCredentials, verifyPresentedCredentials, type Prefill } from '../presentedCredentials';
+import { prefillFromCredentials, verifyPresentedCredentials, type Prefill } from '../../issuance/presentedCredentials';
 import { readFormOrJson } from '../body';
 import { nowSeconds, type AppDeps, type AppEnv } from '../context';
-import { PATHS, issuerUrls } from '../paths';
+import { PATHS, issuerUrls } from '../../paths';
 import { enforceRateLimit, rateLimitByIp } from '../rateLimit';
 
 /**

@@ -1,9 +1,9 @@
 import { Hono } from 'hono';
 import { NotFound } from '../../protocol/errors';
 import { STATUS_PURPOSES, type StatusPurpose } from '../../protocol/statusList';
-import { statusListCredential } from '../credentialStatus';
+import { statusListCredential } from '../../issuance/credentialStatus';
 import type { AppEnv } from '../context';
-import { PATHS } from '../paths';
+import { PATHS } from '../../paths';
 
 /**
  * Status list credentials (W3C Bitstring Status List v1.0 §2.2), signed by the PFI as

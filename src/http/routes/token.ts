@@ -6,7 +6,7 @@ import { issueAccessToken } from '../../protocol/oid4vci/accessToken';
 import { parseTokenRequest, type TokenRequest } from '../../protocol/oid4vci/tokenRequest';
 import { readFormOrJson } from '../body';
 import { nowSeconds, type AppDeps, type AppEnv } from '../context';
-import { PATHS } from '../paths';
+import { PATHS } from '../../paths';
 import { enforceRateLimit, rateLimitByIp } from '../rateLimit';
 
 /**

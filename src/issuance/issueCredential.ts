@@ -8,9 +8,9 @@ import { findTier } from '../protocol/tiers';
 import type { TierConfig } from '../config';
 import { allocateCredentialStatus, revokeCredential, type EvidenceRecord } from './credentialStatus';
 import type { AccessTokenRecord, Application } from '../store/store';
-import { nowSeconds, type AppDeps } from './context';
-import { issuerUrls } from './paths';
-import { emitEvent } from '../idv/service';
+import { nowSeconds, type AppDeps } from '../http/context';
+import { issuerUrls } from '../paths';
+import { emitEvent } from './identityVerification';
 
 /** Verifies the bearer access token and returns its grant record (not revoked, not expired). */
 export async function authenticateAccessToken(deps: AppDeps, authorization: string | undefined): Promise<AccessTokenRecord> {

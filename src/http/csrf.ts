@@ -1,7 +1,7 @@
 import type { Context } from 'hono';
 import { getCookie, setCookie } from 'hono/cookie';
 import { randomToken } from '../crypto/random';
-import { timingSafeEqual } from './webhookSignature';
+import { timingSafeEqual } from '../idv/webhookSignature';
 
 /**
  * CSRF protection of the hosted form (defence in depth beside the unguessable URL token):

@@ -1,4 +1,4 @@
-import { escapeHtml as e } from './pages';
+import { escapeHtml as e } from './idvPages';
 
 /**
  * HTML of the manual-review console (src/http/routes/console.ts): server-rendered, no

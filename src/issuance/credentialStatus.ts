@@ -10,8 +10,8 @@ import {
   type StatusPurpose,
 } from '../protocol/statusList';
 import type { CredentialStatusRecord } from '../store/store';
-import { nowSeconds, type AppDeps } from './context';
-import { issuerUrls } from './paths';
+import { nowSeconds, type AppDeps } from '../http/context';
+import { issuerUrls } from '../paths';
 
 /**
  * Revocation and suspension of the KCCs we issue (W3C Bitstring Status List v1.0).

@@ -5,12 +5,12 @@ import { STATUS_PURPOSES, type StatusPurpose } from '../protocol/statusList';
 import { evidenceMaxAgeDays, findTier, priorCredentialDefinition, trustedIssuersOf } from '../protocol/tiers';
 import type { CredentialVerdict, StatusListFetcher } from '../verifier/verifyCredential';
 import { verifyPresentation } from '../verifier/verifyPresentation';
-import { nowSeconds, type AppDeps } from './context';
+import { nowSeconds, type AppDeps } from '../http/context';
 import { statusListCredential, type EvidenceRecord } from './credentialStatus';
-import { parseEvidenceRecords, tierOfApplication } from './issuance';
+import { parseEvidenceRecords, tierOfApplication } from './issueCredential';
 import { fieldsForChecks } from '../idv/checks';
 import type { Application, ApplicationPrefill } from '../store/store';
-import { issuerUrls } from './paths';
+import { issuerUrls } from '../paths';
 
 /**
  * Presented credentials (spec "Initiate Application": presentation_definition "allows for other

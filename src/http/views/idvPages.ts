@@ -1,4 +1,4 @@
-import { DOCUMENT_TYPES, FIELD_RULES, type FieldErrors } from './fields';
+import { DOCUMENT_TYPES, FIELD_RULES, type FieldErrors } from '../../idv/fields';
 
 /**
  * Server-rendered pages of the hosted IDV form (spec, "PII collected by PFI"): plain HTML

@@ -2,9 +2,9 @@ import { digestSecret } from '../crypto/hash';
 import type { AppDeps } from '../http/context';
 import type { Application } from '../store/store';
 import type { IdvSession } from '../store/idvStore';
-import { HOSTED_PROVIDER } from './hostedForm';
-import { evidenceFromChecks, WebhookRejected, type IdvProvider, type IdvResult, type IdvState } from './provider';
-import { applicationStatusFor, outboundEventFor, transition } from './stateMachine';
+import { HOSTED_PROVIDER } from '../idv/hostedForm';
+import { evidenceFromChecks, WebhookRejected, type IdvProvider, type IdvResult, type IdvState } from '../idv/provider';
+import { applicationStatusFor, outboundEventFor, transition } from '../idv/stateMachine';
 
 /**
  * Identity-verification use cases, runtime-agnostic (no hono, no node:): open a vendor

@@ -1,5 +1,5 @@
 import type { AppDeps } from '../http/context';
-import { hmacSha256, toHex } from './webhookSignature';
+import { hmacSha256, toHex } from '../idv/webhookSignature';
 
 /**
  * Outbound webhooks to the PFI's own systems, from the durable outbox (`outbox_events`):
