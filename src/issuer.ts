@@ -1,6 +1,7 @@
 import type { ResolverRegistry } from 'did-resolver';
 import { resolveConfig, type IssuerConfigInput, type IssuerDidMethod } from './config';
-import type { CryptoProvider, JwsAlgorithm, PrivateJwk, PublicJwk } from './crypto/keys';
+import type { CryptoProvider, PublicJwk } from './crypto/keys';
+import type { IssuerKey } from './crypto/issuerKeys';
 import { toPublicJwk } from './crypto/keys';
 import { createDidJwkResolver, didJwkDocument, didJwkFromPublicJwk } from './did/jwk';
 import { createDidKeyResolver } from './did/key';
@@ -19,19 +20,7 @@ import { createPiiVault } from './idv/piiVault';
  * Wires an issuer from its parts. Runtimes supply the database, crypto, keys, clock and
  * logger; everything here is runtime-agnostic.
  */
-export interface IssuerKey {
-  /** Fragment of the verification method id: `<did>#<id>`. */
-  id: string;
-  alg: JwsAlgorithm;
-  privateJwk: PrivateJwk;
-  /** ISO time the key was created; the newest key signs. */
-  createdAt: string;
-  /**
-   * `did-dht-identity`: the did:dht Identity Key (Ed25519, published as `#0`). It signs only
-   * the BEP44 DNS packet, never a JWT, and is never rotated (the DID is derived from it).
-   */
-  role?: 'did-dht-identity';
-}
+export type { IssuerKey } from './crypto/issuerKeys';
 
 /** The key that signs the did:dht packet, if the list holds one. */
 export function didDhtIdentityKey(keys: IssuerKey[]): IssuerKey | undefined {

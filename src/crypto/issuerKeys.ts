@@ -1,5 +1,19 @@
-import type { IssuerKey } from '../issuer';
-import { algorithmForJwk, type PrivateJwk } from './keys';
+import { algorithmForJwk, type JwsAlgorithm, type PrivateJwk } from './keys';
+
+/** One issuer key as configured or kept in the key file. */
+export interface IssuerKey {
+  /** Fragment of the verification method id: `<did>#<id>`. */
+  id: string;
+  alg: JwsAlgorithm;
+  privateJwk: PrivateJwk;
+  /** ISO time the key was created; the newest key signs. */
+  createdAt: string;
+  /**
+   * `did-dht-identity`: the did:dht Identity Key (Ed25519, published as `#0`). It signs only
+   * the BEP44 DNS packet, never a JWT, and is never rotated (the DID is derived from it).
+   */
+  role?: 'did-dht-identity';
+}
 
 /**
  * Parses the issuer signing key(s) from a secret (ISSUER_PRIVATE_JWK), runtime-agnostic.

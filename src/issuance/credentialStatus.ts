@@ -10,7 +10,8 @@ import {
   type StatusPurpose,
 } from '../protocol/statusList';
 import type { CredentialStatusRecord } from '../store/store';
-import { nowSeconds, type AppDeps } from '../http/context';
+import { nowSeconds } from '../ports/clock';
+import type { IssuanceDeps } from './deps';
 import { issuerUrls } from '../paths';
 
 /**
@@ -30,7 +31,7 @@ const MAX_DRAWS = 64;
 
 /** Allocates a status list index for a credential about to be signed; returns its credentialStatus entries. */
 export async function allocateCredentialStatus(
-  deps: AppDeps,
+  deps: IssuanceDeps,
   input: { credentialId: string; subjectDid: string; tierId: string; evidence: EvidenceRecord[]; issuedAt: number; expiresAt: number },
 ): Promise<{ listId: number; index: number; entries: StatusListEntry[] }> {
   const { size, maxFill } = deps.config.statusList;
@@ -71,7 +72,7 @@ export type StatusAction = 'revoke' | 'suspend' | 'reinstate';
 
 /** Changes a credential's status and records who did it and why. Throws NotFound / Conflict. */
 export async function changeCredentialStatus(
-  deps: AppDeps,
+  deps: IssuanceDeps,
   credentialId: string,
   action: StatusAction,
   options: { reason?: string; actor: string },
@@ -96,7 +97,7 @@ export async function changeCredentialStatus(
 }
 
 /** Revokes a credential unless it is unknown or already revoked; true if this call revoked it. */
-export async function revokeCredential(deps: AppDeps, credentialId: string, reason: string, actor = 'system'): Promise<boolean> {
+export async function revokeCredential(deps: IssuanceDeps, credentialId: string, reason: string, actor = 'system'): Promise<boolean> {
   try {
     await changeCredentialStatus(deps, credentialId, 'revoke', { reason, actor });
     return true;
@@ -110,7 +111,7 @@ export async function revokeCredential(deps: AppDeps, credentialId: string, reas
  * Revokes every unrevoked KCC issued to a subject DID (e.g. IDV re-decided approved → declined).
  * Returns the ids revoked.
  */
-export async function revokeCredentialsOfSubject(deps: AppDeps, subjectDid: string, reason: string, actor = 'system'): Promise<string[]> {
+export async function revokeCredentialsOfSubject(deps: IssuanceDeps, subjectDid: string, reason: string, actor = 'system'): Promise<string[]> {
   const revoked: string[] = [];
   for (const record of await deps.store.credentialStatus.listForSubject(subjectDid)) {
     if (record.revokedAt == null && (await revokeCredential(deps, record.credentialId, reason, actor))) revoked.push(record.credentialId);
@@ -119,7 +120,7 @@ export async function revokeCredentialsOfSubject(deps: AppDeps, subjectDid: stri
 }
 
 /** Revokes every KCC issued for one application (its issued_credentials rows). */
-export async function revokeCredentialsOfApplication(deps: AppDeps, applicationId: string, reason: string, actor = 'system'): Promise<string[]> {
+export async function revokeCredentialsOfApplication(deps: IssuanceDeps, applicationId: string, reason: string, actor = 'system'): Promise<string[]> {
   const revoked: string[] = [];
   for (const issued of await deps.store.issuedCredentials.listForApplication(applicationId)) {
     if (await revokeCredential(deps, issued.id, reason, actor)) revoked.push(issued.id);
@@ -139,7 +140,7 @@ export function statusOf(record: CredentialStatusRecord): 'revoked' | 'suspended
  * has more than a quarter of its validity left; rebuilt otherwise (the version is read first, so a
  * change racing a rebuild only causes one more rebuild).
  */
-export async function statusListCredential(deps: AppDeps, listId: number, purpose: StatusPurpose): Promise<string | undefined> {
+export async function statusListCredential(deps: IssuanceDeps, listId: number, purpose: StatusPurpose): Promise<string | undefined> {
   const list = await deps.store.statusLists.get(listId);
   if (!list) return undefined;
   const now = nowSeconds(deps);
@@ -150,7 +151,7 @@ export async function statusListCredential(deps: AppDeps, listId: number, purpos
   return jwt;
 }
 
-async function buildStatusListCredential(deps: AppDeps, list: { id: number; size: number }, purpose: StatusPurpose, now: number): Promise<string> {
+async function buildStatusListCredential(deps: IssuanceDeps, list: { id: number; size: number }, purpose: StatusPurpose, now: number): Promise<string> {
   const listId = list.id;
   const bits = new Uint8Array(list.size / 8);
   for (const index of await deps.store.statusLists.setIndices(listId, purpose)) setBit(bits, index);

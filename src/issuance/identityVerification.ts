@@ -1,5 +1,5 @@
 import { digestSecret } from '../crypto/hash';
-import type { AppDeps } from '../http/context';
+import type { IssuanceDeps } from './deps';
 import type { Application } from '../store/store';
 import type { IdvSession } from '../store/idvStore';
 import { HOSTED_PROVIDER } from '../idv/hostedForm';
@@ -25,7 +25,7 @@ const seconds = (ms: number) => Math.floor(ms / 1000);
  * Puts an event in the outbox. The id derives from `idSeed`, so the same fact enqueued twice
  * (a retried request, a replayed webhook) is one event: receivers dedupe on it too.
  */
-export async function emitEvent(deps: AppDeps, type: OutboundEventType, idSeed: string, data: Record<string, unknown>): Promise<string> {
+export async function emitEvent(deps: IssuanceDeps, type: OutboundEventType, idSeed: string, data: Record<string, unknown>): Promise<string> {
   const id = `evt_${digestSecret(`${type}|${idSeed}`).slice(0, 26)}`;
   const createdAt = seconds(deps.clock());
   const body = JSON.stringify({ id, type, created_at: new Date(createdAt * 1000).toISOString(), data });
@@ -49,7 +49,7 @@ function newSessionRow(applicationId: string, provider: string, now: number) {
   return { applicationId, provider, state: 'created', idempotencyKey: `kcc-application-${applicationId}`, lastEventAt: 0, createdAt: now, updatedAt: now };
 }
 
-async function ensureSession(deps: AppDeps, applicationId: string, provider: string): Promise<IdvSession> {
+async function ensureSession(deps: IssuanceDeps, applicationId: string, provider: string): Promise<IdvSession> {
   return deps.store.idvSessions.createOnce(newSessionRow(applicationId, provider, seconds(deps.clock())));
 }
 
@@ -79,7 +79,7 @@ export type Disposition = 'applied' | 'redecision' | 'stale' | 'ignored';
  * conditional UPDATE), then the application status the credential/deferred endpoints read.
  */
 export async function applyResult(
-  deps: AppDeps,
+  deps: IssuanceDeps,
   input: {
     applicationId: string;
     provider: string;
@@ -179,7 +179,7 @@ export async function applyResult(
 }
 
 /** The IDV Request `url` leads here first; for a vendor, open (once) its session and return the vendor's webview URL. */
-export async function startVendorSession(deps: AppDeps, provider: IdvProvider, application: Application, entryUrl: string, finishUrl: string): Promise<string> {
+export async function startVendorSession(deps: IssuanceDeps, provider: IdvProvider, application: Application, entryUrl: string, finishUrl: string): Promise<string> {
   const session = await ensureSession(deps, application.id, provider.name);
   if (session.vendorReference && session.webviewUrl) {
     return provider.resumeSession ? provider.resumeSession(session.vendorReference) : session.webviewUrl;
@@ -202,7 +202,7 @@ export type WebhookOutcome =
  * dedupe on the event id, always fetch the authoritative result (webhooks are thin or
  * untrusted), and apply it by the event's own time.
  */
-export async function handleVendorWebhook(deps: AppDeps, providerName: string, raw: Uint8Array, headers: Headers): Promise<WebhookOutcome> {
+export async function handleVendorWebhook(deps: IssuanceDeps, providerName: string, raw: Uint8Array, headers: Headers): Promise<WebhookOutcome> {
   const provider = deps.idv.vendors.get(providerName);
   if (!provider || !provider.capabilities.webhooks) return { status: 404 };
   let event;
@@ -260,7 +260,7 @@ export async function handleVendorWebhook(deps: AppDeps, providerName: string, r
  * the decision; on a decided one it is an overrule (a re-decision, recorded and announced).
  */
 export async function recordOperatorDecision(
-  deps: AppDeps,
+  deps: IssuanceDeps,
   input: { applicationId: string; decision: 'approve' | 'reject'; tier?: string; reason?: string; actor: string; overrule?: boolean },
 ): Promise<{ ok: true; application: Application } | { ok: false; why: 'not_found' | 'not_in_review' }> {
   const existing = await deps.store.applications.get(input.applicationId);
@@ -311,14 +311,14 @@ export async function recordOperatorDecision(
 }
 
 /** Erases one applicant's PII on request; the audit trail stays. */
-export async function eraseApplicantPii(deps: AppDeps, applicationId: string, actor: string, reason: string): Promise<boolean> {
+export async function eraseApplicantPii(deps: IssuanceDeps, applicationId: string, actor: string, reason: string): Promise<boolean> {
   const erased = await deps.store.pii.erase(applicationId, 'operator_request', seconds(deps.clock()));
   await deps.store.audit.record({ applicationId, actor, action: erased ? 'pii.erased' : 'pii.erase_noop', detail: { reason: reason.slice(0, 200) }, at: seconds(deps.clock()) });
   return erased;
 }
 
 /** Retention: purges PII of applications decided more than `retentionDays` ago. */
-export async function purgeExpiredPii(deps: AppDeps): Promise<number> {
+export async function purgeExpiredPii(deps: IssuanceDeps): Promise<number> {
   const now = seconds(deps.clock());
   const ids = await deps.store.pii.purgeDue(now);
   for (const id of ids) await deps.store.audit.record({ applicationId: id, actor: 'system:retention', action: 'pii.purged', detail: { retention_days: deps.config.idv.retentionDays }, at: now });
@@ -330,7 +330,7 @@ export async function purgeExpiredPii(deps: AppDeps): Promise<number> {
  * become `abandoned`, so the wallet's deferred request ends with credential_request_denied
  * instead of issuance_pending forever. Retryable: the applicant may start a new application.
  */
-export async function markAbandonedApplications(deps: AppDeps): Promise<number> {
+export async function markAbandonedApplications(deps: IssuanceDeps): Promise<number> {
   const now = deps.clock();
   const candidates = await deps.store.applicationStatus.abandonedCandidates(seconds(now));
   for (const candidate of candidates) {

@@ -8,12 +8,13 @@ import { findTier } from '../protocol/tiers';
 import type { TierConfig } from '../config';
 import { allocateCredentialStatus, revokeCredential, type EvidenceRecord } from './credentialStatus';
 import type { AccessTokenRecord, Application } from '../store/store';
-import { nowSeconds, type AppDeps } from '../http/context';
+import { nowSeconds } from '../ports/clock';
+import type { IssuanceDeps } from './deps';
 import { issuerUrls } from '../paths';
 import { emitEvent } from './identityVerification';
 
 /** Verifies the bearer access token and returns its grant record (not revoked, not expired). */
-export async function authenticateAccessToken(deps: AppDeps, authorization: string | undefined): Promise<AccessTokenRecord> {
+export async function authenticateAccessToken(deps: IssuanceDeps, authorization: string | undefined): Promise<AccessTokenRecord> {
   const claims = await verifyAccessToken({
     token: bearerToken(authorization),
     issuerDid: deps.issuer.did,
@@ -27,7 +28,7 @@ export async function authenticateAccessToken(deps: AppDeps, authorization: stri
 }
 
 /** A fresh c_nonce bound to the access token (returned with invalid_proof, OID4VCI draft 13 §7.3.2). */
-export async function freshCNonce(deps: AppDeps, accessTokenJti: string) {
+export async function freshCNonce(deps: IssuanceDeps, accessTokenJti: string) {
   const now = nowSeconds(deps);
   const nonce = randomToken();
   await deps.store.cNonces.create({ nonce, accessTokenJti, expiresAt: now + deps.config.ttl.cNonce });
@@ -35,7 +36,7 @@ export async function freshCNonce(deps: AppDeps, accessTokenJti: string) {
 }
 
 /** Signs the KCC for an approved application. The caller records it once it has won the right to. */
-export async function signKnownCustomerCredential(deps: AppDeps, application: Application) {
+export async function signKnownCustomerCredential(deps: IssuanceDeps, application: Application) {
   const now = nowSeconds(deps);
   const { credential } = deps.config;
   const id = `urn:uuid:${randomUuid()}`;
@@ -80,14 +81,14 @@ export function credentialRecord(application: Application, credential: { id: str
 }
 
 /** Records an immediately issued credential (before it is returned, so every credential handed out is on record). */
-export async function recordCredential(deps: AppDeps, application: Application, credential: { id: string; jwt: string; issuedAt: number; expiresAt: number; supersedes?: string[] }) {
+export async function recordCredential(deps: IssuanceDeps, application: Application, credential: { id: string; jwt: string; issuedAt: number; expiresAt: number; supersedes?: string[] }) {
   await deps.store.issuedCredentials.record({ ...credentialRecord(application, credential), transactionId: null });
   await announceCredentialIssued(deps, application, credential, false);
 }
 
 /** Outbound webhook to the PFI's systems (docs/idv.md); the credential id makes it idempotent. */
 export async function announceCredentialIssued(
-  deps: AppDeps,
+  deps: IssuanceDeps,
   application: Application,
   credential: { id: string; issuedAt: number; expiresAt: number; /** as signKnownCustomerCredential found them */ supersedes?: string[] },
   deferred: boolean,
@@ -108,7 +109,7 @@ export async function announceCredentialIssued(
 }
 
 /** The tier an application asked for (its credential configuration id); the default tier otherwise. */
-export function tierOfApplication(deps: AppDeps, application: Application): TierConfig {
+export function tierOfApplication(deps: IssuanceDeps, application: Application): TierConfig {
   return findTier(deps.config.tiers, application.credentialConfigurationId) ?? (findTier(deps.config.tiers, deps.config.defaultTierId) as TierConfig);
 }
 
@@ -116,7 +117,7 @@ export function tierOfApplication(deps: AppDeps, application: Application): Tier
  * An explicit tier from a decision (an operator's `tier`, or an IDV vendor configured to assign
  * one) wins over the applied-for tier's name. The sandbox and the hosted form assign none.
  */
-function operatorTier(_deps: AppDeps, application: Application): string | undefined {
+function operatorTier(_deps: IssuanceDeps, application: Application): string | undefined {
   return application.tier ?? undefined;
 }
 
@@ -124,7 +125,7 @@ function operatorTier(_deps: AppDeps, application: Application): string | undefi
  * Evidence for the KCC: checks carried over from presented credentials (still fresh, with
  * their original time) plus the checks IDV did for this application (at its decision time).
  */
-async function evidenceOfApplication(deps: AppDeps, application: Application, now: number): Promise<{ evidence: EvidenceRecord[]; supersedes: string[] }> {
+async function evidenceOfApplication(deps: IssuanceDeps, application: Application, now: number): Promise<{ evidence: EvidenceRecord[]; supersedes: string[] }> {
   const verifiedAt = application.decidedAt ?? now;
   const fresh = parseEvidence(application.evidence).map((e) => ({ kind: e.kind, checks: [...(e.checks ?? [])], verifiedAt }));
   const prefill = await deps.store.applicationPrefill.get(application.id);
@@ -167,7 +168,7 @@ function parseEvidence(text: string | null): Evidence[] {
 }
 
 /** A c_nonce from the Nonce Endpoint (OID4VCI 1.0 §7): unbound, single use, short-lived. */
-export async function freshUnboundNonce(deps: AppDeps): Promise<string> {
+export async function freshUnboundNonce(deps: IssuanceDeps): Promise<string> {
   const now = nowSeconds(deps);
   const nonce = randomToken();
   await deps.store.nonces.create({ nonce, expiresAt: now + deps.config.ttl.cNonce });
@@ -178,7 +179,7 @@ export async function freshUnboundNonce(deps: AppDeps): Promise<string> {
  * Consumes the nonce of a verified proof, once: a c_nonce bound to this access token (token
  * response or draft-13 error response), else a Nonce Endpoint nonce. False if it is neither.
  */
-export async function consumeProofNonce(deps: AppDeps, nonce: string, accessTokenJti: string): Promise<boolean> {
+export async function consumeProofNonce(deps: IssuanceDeps, nonce: string, accessTokenJti: string): Promise<boolean> {
   const now = nowSeconds(deps);
   if (await deps.store.cNonces.consume(nonce, accessTokenJti, now)) return true;
   return (await deps.store.nonces.consume(nonce, now)) !== undefined;
@@ -189,7 +190,7 @@ export async function consumeProofNonce(deps: AppDeps, nonce: string, accessToke
  * the wallet may send to the Notification Endpoint (§11), recorded against this grant.
  */
 export async function v1CredentialsResponse(
-  deps: AppDeps,
+  deps: IssuanceDeps,
   grant: { applicationId: string; jti: string },
   credential: { id: string; jwt: string },
 ) {
@@ -205,6 +206,6 @@ export async function v1CredentialsResponse(
 }
 
 /** OID4VCI 1.0 §8.3 / §9.2 deferred body (HTTP 202): the transaction and the polling interval. */
-export function v1DeferredResponse(deps: AppDeps, transactionId: string) {
+export function v1DeferredResponse(deps: IssuanceDeps, transactionId: string) {
   return { transaction_id: transactionId, interval: deps.config.deferredIntervalSeconds };
 }

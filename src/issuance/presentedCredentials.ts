@@ -5,7 +5,8 @@ import { STATUS_PURPOSES, type StatusPurpose } from '../protocol/statusList';
 import { evidenceMaxAgeDays, findTier, priorCredentialDefinition, trustedIssuersOf } from '../protocol/tiers';
 import type { CredentialVerdict, StatusListFetcher } from '../verifier/verifyCredential';
 import { verifyPresentation } from '../verifier/verifyPresentation';
-import { nowSeconds, type AppDeps } from '../http/context';
+import { nowSeconds } from '../ports/clock';
+import type { IssuanceDeps } from './deps';
 import { statusListCredential, type EvidenceRecord } from './credentialStatus';
 import { parseEvidenceRecords, tierOfApplication } from './issueCredential';
 import { fieldsForChecks } from '../idv/checks';
@@ -26,7 +27,7 @@ export interface Prefill {
 }
 
 /** Our own DID resolves from memory (no network round trip to ourselves); others through the resolver. */
-export function issuerAwareResolver(deps: AppDeps): DidResolver {
+export function issuerAwareResolver(deps: IssuanceDeps): DidResolver {
   const own = deps.issuer.did;
   const methods = deps.resolver.methods.includes('did:web') ? deps.resolver.methods : [...deps.resolver.methods, 'did:web'];
   return {
@@ -42,7 +43,7 @@ export function issuerAwareResolver(deps: AppDeps): DidResolver {
 }
 
 /** Our own status lists are built locally; other issuers' go through deps.statusListFetch. */
-export function statusListFetcher(deps: AppDeps): StatusListFetcher {
+export function statusListFetcher(deps: IssuanceDeps): StatusListFetcher {
   const prefix = issuerUrls(deps.config.publicUrl).statusList(0, '').replace(/0\/$/, '');
   return async (url) => {
     if (url.startsWith(prefix)) {
@@ -72,7 +73,7 @@ function parseVpToken(value: unknown): unknown {
 
 /** Verifies the vp_token of an Authorization Response for `tier`; refuses with invalid_request and the reasons. */
 export async function verifyPresentedCredentials(
-  deps: AppDeps,
+  deps: IssuanceDeps,
   input: { body: Record<string, unknown>; applicantDid: string; nonce: string; tier: TierConfig },
 ): Promise<CredentialVerdict[]> {
   const verdict = await verifyPresentation({
@@ -107,7 +108,7 @@ function asRecord(v: unknown): Record<string, unknown> | undefined {
  * check is in credential_status (so a renewal does not reset the clock); for others, the VC's
  * issuance time is taken as the time of its checks.
  */
-export async function prefillFromCredentials(deps: AppDeps, tier: TierConfig, verdicts: CredentialVerdict[]): Promise<Prefill> {
+export async function prefillFromCredentials(deps: IssuanceDeps, tier: TierConfig, verdicts: CredentialVerdict[]): Promise<Prefill> {
   const now = nowSeconds(deps);
   const byKind = new Map<string, EvidenceRecord & { source: string }>();
   const supersedes: string[] = [];
@@ -143,7 +144,7 @@ export async function prefillFromCredentials(deps: AppDeps, tier: TierConfig, ve
 
 /** The checks IDV still has to do for the application behind a form token (all the tier's, or the missing ones). */
 export async function checksForForm(
-  deps: AppDeps,
+  deps: IssuanceDeps,
   applicationOrFormTokenHash: Application | string,
   /** The application's prefill when the caller read it already (null: it has none). */
   knownPrefill?: ApplicationPrefill | null,
@@ -166,7 +167,7 @@ export async function checksForForm(
 }
 
 /** The form fields for the application behind a form token: only what its remaining checks need. */
-export async function formFieldsFor(deps: AppDeps, applicationOrFormTokenHash: Application | string, knownPrefill?: ApplicationPrefill | null): Promise<Set<string> | undefined> {
+export async function formFieldsFor(deps: IssuanceDeps, applicationOrFormTokenHash: Application | string, knownPrefill?: ApplicationPrefill | null): Promise<Set<string> | undefined> {
   const found = await checksForForm(deps, applicationOrFormTokenHash, knownPrefill);
   return found ? fieldsForChecks(found.checks) : undefined;
 }

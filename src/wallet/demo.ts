@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { decodeJwt } from '../crypto/jwt';
-import { silentLogger } from '../http/context';
+import { silentLogger } from '../ports/logger';
 import { startNodeIssuer } from '../runtime/node';
 import { WalletClient } from './client';
 import { applyForKcc, SAMPLE_IDENTITY, type FlowStep } from './flow';

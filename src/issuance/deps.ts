@@ -1,0 +1,31 @@
+import type { IssuerConfig } from '../config';
+import type { CryptoProvider } from '../crypto/keys';
+import type { DidResolver } from '../did/resolver';
+import type { IdvDeps } from '../idv/deps';
+import type { Clock } from '../ports/clock';
+import type { IssuerIdentity } from '../ports/issuerIdentity';
+import type { Logger } from '../ports/logger';
+import type { Store } from '../store/store';
+
+/**
+ * The ports the credential lifecycle runs on, built once per process (Node) or isolate
+ * (Workers). Each use case takes only the members it needs (`Pick<IssuanceDeps, …>`, the
+ * oid4vc-ts style), so a test can hand it exactly those.
+ */
+export interface IssuanceDeps {
+  config: IssuerConfig;
+  store: Store;
+  crypto: CryptoProvider;
+  issuer: IssuerIdentity;
+  resolver: DidResolver;
+  /** Milliseconds since the epoch (src/ports/clock.ts). */
+  clock: Clock;
+  logger: Logger;
+  /** Identity verification: vendor providers, the PII vault, outbound webhook signing (src/idv/deps.ts). */
+  idv: IdvDeps;
+  /**
+   * Fetches another issuer's status list credential (a JWT) when a presented credential
+   * names one; our own lists are built locally. Absent: such credentials are refused (fail closed).
+   */
+  statusListFetch?: (url: string) => Promise<string>;
+}
