@@ -334,14 +334,14 @@ describe('revocation and suspension', () => {
     expect((await t.app.request(`${PUBLIC_URL}/status/1/other`)).status).toBe(404);
   });
 
-  it('revokes every KCC of an application or subject for other work to call (IDV re-decision)', async () => {
-    const { revokeCredentialsOfApplication, revokeCredentialsOfSubject } = await import('../src/issuance/credentialStatus');
+  it('revokes every KCC of an application (a re-decision to declined) or of a subject', async () => {
+    const { applyDecisionToCredentials, revokeCredentialsOfSubject } = await import('../src/issuance/credentialStatus');
     const t = await makeTieredIssuer();
     const alice = await t.wallet();
     const a = await t.apply(alice, 'kcc-basic');
     const b = await t.apply(alice, 'kcc-basic');
     const apps = await t.deps.store.applications.listByStatus('approved');
-    expect(await revokeCredentialsOfApplication(t.deps, apps[0].id, 'IDV re-decided: declined')).toEqual([vcOf(a.credential as string).id]);
+    expect((await applyDecisionToCredentials(t.deps, apps[0].id, 'rejected', 'test')).revoked).toEqual([vcOf(a.credential as string).id]);
     expect(await revokeCredentialsOfSubject(t.deps, alice.holder.did, 'IDV re-decided: declined')).toEqual([vcOf(b.credential as string).id]);
     expect(await statusBit(t, b.credential as string, 'revocation')).toBe(true);
   });

@@ -12,13 +12,17 @@ import {
 import type { CredentialStatusRecord } from '../store/store';
 import { nowSeconds } from '../ports/clock';
 import type { IssuanceDeps } from './deps';
+import { emitEvent } from './events';
 import { issuerUrls } from '../paths';
+
+type StatusDeps = Pick<IssuanceDeps, 'store' | 'clock' | 'logger'>;
 
 /**
  * Revocation and suspension of the KCCs we issue (W3C Bitstring Status List v1.0).
  * Every KCC gets a random index (herd privacy, §6.1) in the current list; the same index is its
- * entry in the revocation list and in the suspension list. Other work calls
- * `revokeCredential` / `revokeCredentialsOfSubject` (e.g. an IDV re-decision approved → declined).
+ * entry in the revocation list and in the suspension list. A status follows the decision
+ * behind the credential (`applyDecisionToCredentials`), an operator (`changeCredentialStatus`)
+ * and a newer KCC that supersedes it (src/issuance/issueCredential.ts).
  */
 export interface EvidenceRecord {
   kind: string;
@@ -31,7 +35,7 @@ const MAX_DRAWS = 64;
 
 /** Allocates a status list index for a credential about to be signed; returns its credentialStatus entries. */
 export async function allocateCredentialStatus(
-  deps: IssuanceDeps,
+  deps: Pick<IssuanceDeps, 'store' | 'clock' | 'config'>,
   input: { credentialId: string; subjectDid: string; tierId: string; evidence: EvidenceRecord[]; issuedAt: number; expiresAt: number },
 ): Promise<{ listId: number; index: number; entries: StatusListEntry[] }> {
   const { size, maxFill } = deps.config.statusList;
@@ -72,7 +76,7 @@ export type StatusAction = 'revoke' | 'suspend' | 'reinstate';
 
 /** Changes a credential's status and records who did it and why. Throws NotFound / Conflict. */
 export async function changeCredentialStatus(
-  deps: IssuanceDeps,
+  deps: StatusDeps,
   credentialId: string,
   action: StatusAction,
   options: { reason?: string; actor: string },
@@ -92,26 +96,30 @@ export async function changeCredentialStatus(
   }
   await deps.store.statusLists.bumpVersion(updated.listId);
   await deps.store.credentialStatus.recordEvent({ credentialId, action, reason, actor: options.actor, at: now });
+  const type = action === 'revoke' ? 'credential.revoked' : action === 'suspend' ? 'credential.suspended' : 'credential.reinstated';
+  // One event per status change: the seed includes the change time, so a later suspension is a new event.
+  await emitEvent(deps, type, `${credentialId}|${action}|${now}|${updated.updatedAt}`, {
+    credential_id: credentialId,
+    subject_did: updated.subjectDid,
+    status: statusOf(updated),
+    reason,
+    actor: options.actor,
+    at: new Date(now * 1000).toISOString(),
+  });
   deps.logger.info('credential_status_changed', { credentialId, action, actor: options.actor });
   return updated;
 }
 
 /** Revokes a credential unless it is unknown or already revoked; true if this call revoked it. */
-export async function revokeCredential(deps: IssuanceDeps, credentialId: string, reason: string, actor = 'system'): Promise<boolean> {
-  try {
-    await changeCredentialStatus(deps, credentialId, 'revoke', { reason, actor });
-    return true;
-  } catch (e) {
-    if (e instanceof NotFound || e instanceof Conflict) return false;
-    throw e;
-  }
+export async function revokeCredential(deps: StatusDeps, credentialId: string, reason: string, actor = 'system'): Promise<boolean> {
+  return tryChange(deps, credentialId, 'revoke', reason, actor);
 }
 
 /**
  * Revokes every unrevoked KCC issued to a subject DID (e.g. IDV re-decided approved → declined).
  * Returns the ids revoked.
  */
-export async function revokeCredentialsOfSubject(deps: IssuanceDeps, subjectDid: string, reason: string, actor = 'system'): Promise<string[]> {
+export async function revokeCredentialsOfSubject(deps: StatusDeps, subjectDid: string, reason: string, actor = 'system'): Promise<string[]> {
   const revoked: string[] = [];
   for (const record of await deps.store.credentialStatus.listForSubject(subjectDid)) {
     if (record.revokedAt == null && (await revokeCredential(deps, record.credentialId, reason, actor))) revoked.push(record.credentialId);
@@ -119,13 +127,46 @@ export async function revokeCredentialsOfSubject(deps: IssuanceDeps, subjectDid:
   return revoked;
 }
 
-/** Revokes every KCC issued for one application (its issued_credentials rows). */
-export async function revokeCredentialsOfApplication(deps: IssuanceDeps, applicationId: string, reason: string, actor = 'system'): Promise<string[]> {
-  const revoked: string[] = [];
-  for (const issued of await deps.store.issuedCredentials.listForApplication(applicationId)) {
-    if (await revokeCredential(deps, issued.id, reason, actor)) revoked.push(issued.id);
+/** The suspension reason set while an approved application is back in review; lifted when it is approved again. */
+export const UNDER_REVIEW_REASON = 'identity verification is under review';
+
+/**
+ * What a (re-)decision means for the KCCs already issued for the application: declined →
+ * every one revoked (permanent; the applicant starts a new application); back in review →
+ * active ones suspended; approved → the ones suspended for the review reinstated. Status
+ * lists change at once (their version is bumped, so the served list is rebuilt).
+ */
+export async function applyDecisionToCredentials(
+  deps: StatusDeps,
+  applicationId: string,
+  status: 'pending' | 'review' | 'approved' | 'rejected',
+  actor: string,
+): Promise<{ issued: string[]; revoked: string[]; suspended: string[]; reinstated: string[] }> {
+  const issued = (await deps.store.issuedCredentials.listForApplication(applicationId)).map((c) => c.id);
+  const affected = { issued, revoked: [] as string[], suspended: [] as string[], reinstated: [] as string[] };
+  for (const id of issued) {
+    const record = await deps.store.credentialStatus.get(id);
+    if (!record || record.revokedAt != null) continue;
+    if (status === 'rejected') {
+      if (await tryChange(deps, id, 'revoke', 'identity verification re-decided: declined', actor)) affected.revoked.push(id);
+    } else if (status === 'review' && record.suspendedAt == null) {
+      if (await tryChange(deps, id, 'suspend', UNDER_REVIEW_REASON, actor)) affected.suspended.push(id);
+    } else if (status === 'approved' && record.suspendedAt != null && record.suspensionReason === UNDER_REVIEW_REASON) {
+      if (await tryChange(deps, id, 'reinstate', undefined, actor)) affected.reinstated.push(id);
+    }
   }
-  return revoked;
+  return affected;
+}
+
+/** A status change that another actor may have made first (then false). */
+async function tryChange(deps: StatusDeps, credentialId: string, action: StatusAction, reason: string | undefined, actor: string): Promise<boolean> {
+  try {
+    await changeCredentialStatus(deps, credentialId, action, { reason, actor });
+    return true;
+  } catch (e) {
+    if (e instanceof NotFound || e instanceof Conflict) return false;
+    throw e;
+  }
 }
 
 export function statusOf(record: CredentialStatusRecord): 'revoked' | 'suspended' | 'active' {
@@ -140,7 +181,7 @@ export function statusOf(record: CredentialStatusRecord): 'revoked' | 'suspended
  * has more than a quarter of its validity left; rebuilt otherwise (the version is read first, so a
  * change racing a rebuild only causes one more rebuild).
  */
-export async function statusListCredential(deps: IssuanceDeps, listId: number, purpose: StatusPurpose): Promise<string | undefined> {
+export async function statusListCredential(deps: Pick<IssuanceDeps, 'store' | 'clock' | 'config' | 'issuer'>, listId: number, purpose: StatusPurpose): Promise<string | undefined> {
   const list = await deps.store.statusLists.get(listId);
   if (!list) return undefined;
   const now = nowSeconds(deps);
@@ -151,7 +192,7 @@ export async function statusListCredential(deps: IssuanceDeps, listId: number, p
   return jwt;
 }
 
-async function buildStatusListCredential(deps: IssuanceDeps, list: { id: number; size: number }, purpose: StatusPurpose, now: number): Promise<string> {
+async function buildStatusListCredential(deps: Pick<IssuanceDeps, 'config' | 'issuer' | 'store'>, list: { id: number; size: number }, purpose: StatusPurpose, now: number): Promise<string> {
   const listId = list.id;
   const bits = new Uint8Array(list.size / 8);
   for (const index of await deps.store.statusLists.setIndices(listId, purpose)) setBit(bits, index);
@@ -164,4 +205,18 @@ async function buildStatusListCredential(deps: IssuanceDeps, list: { id: number;
     expiresAt: now + deps.config.statusList.validitySeconds,
   });
   return signJwt(deps.issuer.signer, payload, { typ: 'JWT' });
+}
+
+/** Evidence records as kept in credential_status and application_prefill (JSON text). */
+export function parseEvidenceRecords(text: string | null): EvidenceRecord[] {
+  if (!text) return [];
+  try {
+    const value = JSON.parse(text);
+    if (!Array.isArray(value)) return [];
+    return value
+      .filter((v) => v && typeof v.kind === 'string' && Array.isArray(v.checks) && typeof v.verifiedAt === 'number')
+      .map((v) => ({ kind: v.kind, checks: v.checks.filter((c: unknown) => typeof c === 'string'), verifiedAt: v.verifiedAt }));
+  } catch {
+    return [];
+  }
 }

@@ -1,55 +1,31 @@
-import { digestSecret } from '../crypto/hash';
-import type { IssuanceDeps } from './deps';
-import type { Application } from '../store/store';
-import type { IdvSession } from '../store/idvStore';
 import { HOSTED_PROVIDER } from '../idv/hostedForm';
 import { evidenceFromChecks, WebhookRejected, type IdvProvider, type IdvResult, type IdvState } from '../idv/provider';
 import { applicationStatusFor, outboundEventFor, transition } from '../idv/stateMachine';
+import type { IdvSession } from '../store/idvStore';
+import type { Application } from '../store/store';
+import { applyDecisionToCredentials } from './credentialStatus';
+import { kccDataProblem } from './kccClaims';
+import type { IssuanceDeps } from './deps';
+import { applicationEventData, emitEvent } from './events';
 
 /**
- * Identity-verification use cases, runtime-agnostic (no hono, no node:): open a vendor
- * session, take a vendor webhook, apply a result through the state machine, record an
- * operator's decision, erase or purge PII. Every change leaves an audit entry and, when the
- * PFI should know, an outbound event in the outbox (src/idv/outbox.ts).
+ * Identity verification, the step between an opened application and a decision: the
+ * configured provider's session (hosted form or vendor webview), the results it reports
+ * (form submission, signed vendor webhook), applied through the IDV state machine
+ * (src/idv/stateMachine.ts). Every change leaves an audit entry and, when the PFI should
+ * know, an outbound event. Who may decide is fixed here: the configured provider, or an
+ * operator (src/issuance/decisions.ts); the sandbox only when the hosted form is the provider
+ * (src/issuance/hostedForm.ts).
  */
-export type OutboundEventType =
-  | 'application.submitted'
-  | 'application.approved'
-  | 'application.rejected'
-  | 'application.needs_review'
-  | 'credential.issued';
-
 const seconds = (ms: number) => Math.floor(ms / 1000);
 
-/**
- * Puts an event in the outbox. The id derives from `idSeed`, so the same fact enqueued twice
- * (a retried request, a replayed webhook) is one event: receivers dedupe on it too.
- */
-export async function emitEvent(deps: IssuanceDeps, type: OutboundEventType, idSeed: string, data: Record<string, unknown>): Promise<string> {
-  const id = `evt_${digestSecret(`${type}|${idSeed}`).slice(0, 26)}`;
-  const createdAt = seconds(deps.clock());
-  const body = JSON.stringify({ id, type, created_at: new Date(createdAt * 1000).toISOString(), data });
-  await deps.store.outbox.enqueue({ id, type, body, createdAt });
-  return id;
-}
-
-function applicationData(application: Application, extra: Record<string, unknown> = {}) {
-  return {
-    application_id: application.id,
-    applicant_did: application.applicantDid,
-    status: application.status,
-    idv_provider: application.idvProvider,
-    country_of_residence: application.countryOfResidence,
-    tier: application.tier,
-    ...extra,
-  };
-}
+type Deps = Pick<IssuanceDeps, 'store' | 'clock' | 'config' | 'logger'>;
 
 function newSessionRow(applicationId: string, provider: string, now: number) {
   return { applicationId, provider, state: 'created', idempotencyKey: `kcc-application-${applicationId}`, lastEventAt: 0, createdAt: now, updatedAt: now };
 }
 
-async function ensureSession(deps: IssuanceDeps, applicationId: string, provider: string): Promise<IdvSession> {
+export async function ensureIdvSession(deps: Pick<IssuanceDeps, 'store' | 'clock'>, applicationId: string, provider: string): Promise<IdvSession> {
   return deps.store.idvSessions.createOnce(newSessionRow(applicationId, provider, seconds(deps.clock())));
 }
 
@@ -71,15 +47,28 @@ function statusWriteIsNoop(
   );
 }
 
+/**
+ * The rule every approval passes, whoever reports it: a KCC needs a valid country of residence
+ * (the published schema requires `^[A-Z]{2}$`). An approval without one is not an approval: the
+ * application goes to manual review, where an operator supplies the country or declines.
+ */
+export function withKccDataRule(result: IdvResult, current: { countryOfResidence: string | null } | undefined): IdvResult {
+  if (result.state !== 'approved') return result;
+  const problem = kccDataProblem({ countryOfResidence: result.countryOfResidence ?? current?.countryOfResidence ?? null });
+  if (!problem) return result;
+  return { ...result, state: 'needs_review', final: false, reasonCodes: [...result.reasonCodes, `kcc:${problem}`], tier: undefined };
+}
+
 export type Disposition = 'applied' | 'redecision' | 'stale' | 'ignored';
 
 /**
- * Applies a result through the state machine (src/idv/stateMachine.ts), by the event's own
- * time `eventAt` (ms): the session row moves only if no newer event was applied (one
- * conditional UPDATE), then the application status the credential/deferred endpoints read.
+ * Applies a result through the state machine by the event's own time `eventAt` (ms): the
+ * session row moves only if no newer event was applied (one conditional UPDATE), then the
+ * application status the credential and deferred endpoints read, then what the decision means
+ * for credentials already issued (a re-decision revokes or suspends them).
  */
 export async function applyResult(
-  deps: IssuanceDeps,
+  deps: Deps,
   input: {
     applicationId: string;
     provider: string;
@@ -92,9 +81,11 @@ export async function applyResult(
   },
 ): Promise<{ disposition: Disposition; state: IdvState; application?: Application }> {
   const now = seconds(deps.clock());
-  const evidence = input.result.evidence ?? evidenceFromChecks(input.result.checks);
-  const outcome = JSON.stringify({ ...input.result, evidence });
-  const to = input.result.state;
+  const current = input.current ?? (input.result.state === 'approved' ? await deps.store.applications.get(input.applicationId) : undefined);
+  const result = withKccDataRule(input.result, current);
+  const evidence = result.evidence ?? evidenceFromChecks(result.checks);
+  const outcome = JSON.stringify({ ...result, evidence });
+  const to = result.state;
   let from: IdvState = 'created';
   let move = transition(from, to);
   // No session yet (the hosted form): open it directly in the new state. One INSERT, which
@@ -104,7 +95,7 @@ export async function applyResult(
     move.kind === 'apply' &&
     (await deps.store.idvSessions.openInState({ ...newSessionRow(input.applicationId, input.provider, now), state: to, outcome, lastEventAt: input.eventAt }));
   if (!opened) {
-    const session = (await deps.store.idvSessions.get(input.applicationId)) ?? (await ensureSession(deps, input.applicationId, input.provider));
+    const session = (await deps.store.idvSessions.get(input.applicationId)) ?? (await ensureIdvSession(deps, input.applicationId, input.provider));
     from = session.state as IdvState;
     if (input.eventAt <= session.lastEventAt) {
       // Out of order: a newer event was applied already (the vendor's clock decides, not arrival).
@@ -127,16 +118,18 @@ export async function applyResult(
   const change = {
     status,
     provider: input.provider,
-    countryOfResidence: input.result.countryOfResidence,
+    countryOfResidence: result.countryOfResidence,
     // A tier only when the provider states one; otherwise the KCC carries the applied-for tier's name.
-    tier: status === 'approved' ? input.result.tier : undefined,
-    evidence: input.result.evidence ?? (input.result.checks.length ? evidence : undefined),
-    reason: input.result.reasonCodes.join(' ') || null,
+    tier: status === 'approved' ? result.tier : undefined,
+    evidence: result.evidence ?? (result.checks.length ? evidence : undefined),
+    reason: result.reasonCodes.join(' ') || null,
     decidedBy: input.decidedBy,
   };
   const application =
     input.current && statusWriteIsNoop(input.current, change) ? input.current : await deps.store.applicationStatus.set(input.applicationId, change, now);
-  const issued = redecision ? await deps.store.issuedCredentials.listForApplication(input.applicationId) : [];
+  // Credentials already issued follow the decision (revoked on decline, suspended in review,
+  // reinstated on approval); only a re-decision can find any.
+  const affected = redecision ? await applyDecisionToCredentials(deps, input.applicationId, status, input.actor) : { revoked: [], suspended: [], reinstated: [], issued: [] };
   await deps.store.audit.record({
     applicationId: input.applicationId,
     actor: input.actor,
@@ -144,11 +137,14 @@ export async function applyResult(
     detail: {
       from,
       to,
-      reason_codes: input.result.reasonCodes,
-      final: input.result.final,
-      vendor_reference: input.result.vendorReference,
+      reason_codes: result.reasonCodes,
+      final: result.final,
+      vendor_reference: result.vendorReference,
       event_at: new Date(input.eventAt).toISOString(),
-      ...(issued.length ? { credentials_issued: issued.map((c) => c.id) } : {}),
+      ...(affected.issued.length ? { credentials_issued: affected.issued } : {}),
+      ...(affected.revoked.length ? { credentials_revoked: affected.revoked } : {}),
+      ...(affected.suspended.length ? { credentials_suspended: affected.suspended } : {}),
+      ...(affected.reinstated.length ? { credentials_reinstated: affected.reinstated } : {}),
     },
     at: now,
   });
@@ -156,7 +152,7 @@ export async function applyResult(
 
   if (to !== 'created' && to !== 'in_progress' && to !== 'expired' && to !== 'abandoned') {
     // The applicant finished their part: announced once per application.
-    await emitEvent(deps, 'application.submitted', input.applicationId, applicationData(application, { status: 'submitted' }));
+    await emitEvent(deps, 'application.submitted', input.applicationId, applicationEventData(application, { status: 'submitted' }));
   }
   const type = outboundEventFor(to);
   if (type) {
@@ -164,11 +160,11 @@ export async function applyResult(
       deps,
       type,
       `${input.applicationId}|${to}|${input.eventAt}`,
-      applicationData(application, {
+      applicationEventData(application, {
         idv_state: to,
-        reason_codes: input.result.reasonCodes,
-        final: input.result.final,
-        ...(redecision ? { redecision: true, previous_state: from, credentials_issued: issued.map((c) => c.id) } : {}),
+        reason_codes: result.reasonCodes,
+        final: result.final,
+        ...(redecision ? { redecision: true, previous_state: from, credentials_issued: affected.issued, credentials_revoked: affected.revoked, credentials_suspended: affected.suspended } : {}),
       }),
     );
   }
@@ -179,8 +175,14 @@ export async function applyResult(
 }
 
 /** The IDV Request `url` leads here first; for a vendor, open (once) its session and return the vendor's webview URL. */
-export async function startVendorSession(deps: IssuanceDeps, provider: IdvProvider, application: Application, entryUrl: string, finishUrl: string): Promise<string> {
-  const session = await ensureSession(deps, application.id, provider.name);
+export async function startVendorSession(
+  deps: Pick<IssuanceDeps, 'store' | 'clock'>,
+  provider: IdvProvider,
+  application: Application,
+  entryUrl: string,
+  finishUrl: string,
+): Promise<string> {
+  const session = await ensureIdvSession(deps, application.id, provider.name);
   if (session.vendorReference && session.webviewUrl) {
     return provider.resumeSession ? provider.resumeSession(session.vendorReference) : session.webviewUrl;
   }
@@ -189,6 +191,11 @@ export async function startVendorSession(deps: IssuanceDeps, provider: IdvProvid
   await deps.store.idvSessions.attachVendorSession(application.id, vendorReference, url, now);
   await deps.store.audit.record({ applicationId: application.id, actor: `idv:${provider.name}`, action: 'idv.session_created', detail: { vendor_reference: vendorReference }, at: now });
   return url;
+}
+
+/** The vendor whose webview verifies applicants, or undefined when the hosted form does. */
+export function configuredVendor(deps: Pick<IssuanceDeps, 'config' | 'idv'>): IdvProvider | undefined {
+  return deps.config.idv.provider === HOSTED_PROVIDER ? undefined : deps.idv.vendors.get(deps.config.idv.provider);
 }
 
 export type WebhookOutcome =
@@ -202,7 +209,12 @@ export type WebhookOutcome =
  * dedupe on the event id, always fetch the authoritative result (webhooks are thin or
  * untrusted), and apply it by the event's own time.
  */
-export async function handleVendorWebhook(deps: IssuanceDeps, providerName: string, raw: Uint8Array, headers: Headers): Promise<WebhookOutcome> {
+export async function handleVendorWebhook(
+  deps: Deps & Pick<IssuanceDeps, 'idv'>,
+  providerName: string,
+  raw: Uint8Array,
+  headers: Headers,
+): Promise<WebhookOutcome> {
   const provider = deps.idv.vendors.get(providerName);
   if (!provider || !provider.capabilities.webhooks) return { status: 404 };
   let event;
@@ -256,81 +268,11 @@ export async function handleVendorWebhook(deps: IssuanceDeps, providerName: stri
 }
 
 /**
- * An operator's decision (review console or operator API). On an application in review it is
- * the decision; on a decided one it is an overrule (a re-decision, recorded and announced).
- */
-export async function recordOperatorDecision(
-  deps: IssuanceDeps,
-  input: { applicationId: string; decision: 'approve' | 'reject'; tier?: string; reason?: string; actor: string; overrule?: boolean },
-): Promise<{ ok: true; application: Application } | { ok: false; why: 'not_found' | 'not_in_review' }> {
-  const existing = await deps.store.applications.get(input.applicationId);
-  if (!existing) return { ok: false, why: 'not_found' };
-  const allowed = existing.status === 'review' || (input.overrule && (existing.status === 'approved' || existing.status === 'rejected'));
-  if (!allowed) return { ok: false, why: 'not_in_review' };
-  const session = (await deps.store.idvSessions.get(input.applicationId)) ?? (await ensureSession(deps, input.applicationId, existing.idvProvider ?? HOSTED_PROVIDER));
-  const state: IdvState = input.decision === 'approve' ? 'approved' : 'declined';
-  // Applied as the newest event even if a vendor's clock runs ahead of ours.
-  const eventAt = Math.max(deps.clock(), session.lastEventAt + 1);
-  const prior = session.outcome ? (JSON.parse(session.outcome) as Partial<IdvResult>) : {};
-  const result: IdvResult = {
-    state,
-    reasonCodes: [`operator:${input.decision}`, ...(input.reason ? [`operator_reason:${input.reason.slice(0, 200)}`] : [])],
-    final: true,
-    checks: prior.checks ?? [],
-    countryOfResidence: existing.countryOfResidence ?? undefined,
-    tier: input.tier ?? existing.tier ?? undefined,
-    verifiedAt: deps.clock(),
-    vendorReference: session.vendorReference ?? input.applicationId,
-  };
-  if (existing.status === 'review') {
-    // The conditional UPDATE settles a race between two reviewers: one decision wins.
-    const won = await deps.store.applications.decideReview(
-      input.applicationId,
-      { status: input.decision === 'approve' ? 'approved' : 'rejected', tier: input.tier, reason: input.reason, decidedBy: input.actor },
-      seconds(deps.clock()),
-    );
-    if (!won) return { ok: false, why: 'not_in_review' };
-  }
-  const applied = await applyResult(deps, {
-    applicationId: input.applicationId,
-    provider: existing.idvProvider ?? session.provider,
-    result,
-    eventAt,
-    actor: input.actor,
-    decidedBy: input.actor,
-  });
-  if (input.reason) {
-    await deps.store.applicationStatus.set(
-      input.applicationId,
-      { status: applicationStatusFor(applied.state), provider: existing.idvProvider ?? session.provider, reason: input.reason, decidedBy: input.actor },
-      seconds(deps.clock()),
-    );
-  }
-  const application = (await deps.store.applications.get(input.applicationId)) as Application;
-  return { ok: true, application };
-}
-
-/** Erases one applicant's PII on request; the audit trail stays. */
-export async function eraseApplicantPii(deps: IssuanceDeps, applicationId: string, actor: string, reason: string): Promise<boolean> {
-  const erased = await deps.store.pii.erase(applicationId, 'operator_request', seconds(deps.clock()));
-  await deps.store.audit.record({ applicationId, actor, action: erased ? 'pii.erased' : 'pii.erase_noop', detail: { reason: reason.slice(0, 200) }, at: seconds(deps.clock()) });
-  return erased;
-}
-
-/** Retention: purges PII of applications decided more than `retentionDays` ago. */
-export async function purgeExpiredPii(deps: IssuanceDeps): Promise<number> {
-  const now = seconds(deps.clock());
-  const ids = await deps.store.pii.purgeDue(now);
-  for (const id of ids) await deps.store.audit.record({ applicationId: id, actor: 'system:retention', action: 'pii.purged', detail: { retention_days: deps.config.idv.retentionDays }, at: now });
-  return ids.length;
-}
-
-/**
  * Applications whose IDV link expired before anything was submitted (no vendor session either)
  * become `abandoned`, so the wallet's deferred request ends with credential_request_denied
  * instead of issuance_pending forever. Retryable: the applicant may start a new application.
  */
-export async function markAbandonedApplications(deps: IssuanceDeps): Promise<number> {
+export async function markAbandonedApplications(deps: Deps): Promise<number> {
   const now = deps.clock();
   const candidates = await deps.store.applicationStatus.abandonedCandidates(seconds(now));
   for (const candidate of candidates) {

@@ -1,49 +1,176 @@
 import { sha256 } from '@noble/hashes/sha2.js';
 import { base64urlEncode, utf8 } from '../crypto/base64url';
 import { randomToken, randomUuid } from '../crypto/random';
-import { InvalidToken } from '../protocol/errors';
-import { bearerToken, verifyAccessToken } from '../protocol/oid4vci/accessToken';
-import { signKcc, type Evidence } from '../protocol/kcc';
-import { findTier } from '../protocol/tiers';
-import type { TierConfig } from '../config';
-import { allocateCredentialStatus, revokeCredential, type EvidenceRecord } from './credentialStatus';
-import type { AccessTokenRecord, Application } from '../store/store';
-import { nowSeconds } from '../ports/clock';
-import type { IssuanceDeps } from './deps';
 import { issuerUrls } from '../paths';
-import { emitEvent } from './identityVerification';
+import { nowSeconds } from '../ports/clock';
+import {
+  CredentialRequestDenied,
+  InvalidCredentialRequest,
+  InvalidNonce,
+  InvalidProof,
+  InvalidTransactionId,
+  IssuancePending,
+  ServerError,
+} from '../protocol/errors';
+import { signKcc, type Evidence } from '../protocol/kcc';
+import { parseCredentialRequest, type CredentialRequest, type Oid4vciProfile } from '../protocol/oid4vci/credentialRequest';
+import { verifyProofJwt } from '../protocol/oid4vci/verifyProofJwt';
+import type { AccessTokenRecord, Application, ApplicationPrefill } from '../store/store';
+import { credentialConfigurations, tierOfApplication } from './credentialConfigurations';
+import { allocateCredentialStatus, parseEvidenceRecords, revokeCredential, type EvidenceRecord } from './credentialStatus';
+import type { IssuanceDeps } from './deps';
+import { emitEvent } from './events';
+import { consumeProofNonce, freshCNonce } from './grants';
+import { applyResult } from './identityVerification';
+import { kccDataProblem } from './kccClaims';
+import { assertPresentedCredentialsStillValid } from './presentedCredentials';
 
-/** Verifies the bearer access token and returns its grant record (not revoked, not expired). */
-export async function authenticateAccessToken(deps: IssuanceDeps, authorization: string | undefined): Promise<AccessTokenRecord> {
-  const claims = await verifyAccessToken({
-    token: bearerToken(authorization),
-    issuerDid: deps.issuer.did,
-    issuerKeys: deps.issuer.keysByKid,
-    verifier: deps.crypto,
-    now: nowSeconds(deps),
-  });
-  const record = await deps.store.accessTokens.get(claims.jti);
-  if (!record || record.revokedAt != null || record.applicantDid !== claims.sub) throw new InvalidToken('access token is revoked or unknown');
-  return record;
+/**
+ * Issuance (spec "Credential Endpoint", "Deferred Credential Endpoint"; OID4VCI draft 13 §7 and
+ * §9, 1.0 §8 and §9): proof of possession, then the KCC at once when the application is
+ * approved, a transaction while it is undecided, the denial when it was declined. What may be
+ * issued is decided here, in one place, for both endpoints and both profiles:
+ * - the configuration is the application's, from the one registry (./credentialConfigurations.ts);
+ * - an approval is issuable only with the data a KCC needs (./kccClaims.ts), else it goes to review;
+ * - credentials presented for the application must still be valid (./presentedCredentials.ts).
+ */
+export interface IssuanceAnswer {
+  status: 200 | 202;
+  body: Record<string, unknown>;
+  /** For the log line. */
+  applicationId: string;
+  deferred: boolean;
+  issued: boolean;
+  profile: Oid4vciProfile;
 }
 
-/** A fresh c_nonce bound to the access token (returned with invalid_proof, OID4VCI draft 13 §7.3.2). */
-export async function freshCNonce(deps: IssuanceDeps, accessTokenJti: string) {
+type Deps = IssuanceDeps;
+
+/** The Credential Endpoint, after the access token was authenticated (src/issuance/grants.ts). */
+export async function requestCredential(deps: Deps, grant: AccessTokenRecord, body: unknown): Promise<IssuanceAnswer> {
+  const registry = credentialConfigurations(deps.config);
+  let request: CredentialRequest | undefined;
+  try {
+    request = parseCredentialRequest(body, { configurationIds: registry.all.map((c) => c.id) });
+    await checkProofOfPossession(deps, grant, request.proofJwt, request.profile);
+  } catch (e) {
+    // Draft 13 §7.3.2: every invalid_proof answer carries a fresh c_nonce for the retry (also when
+    // the request could not be parsed far enough to know its profile); 1.0 wallets use the Nonce Endpoint.
+    if (e instanceof InvalidProof && request?.profile !== 'v1') e.extra = { ...e.extra, ...(await freshCNonce(deps, grant.jti)) };
+    throw e;
+  }
+  const application = await deps.store.applications.get(grant.applicationId);
+  if (!application) throw new ServerError('application not found');
+  const configuration = registry.ofApplication(application);
+  if (request.configurationId !== undefined && request.configurationId !== configuration.id) {
+    throw new InvalidCredentialRequest(`credential_configuration_id ${request.configurationId} was not offered with this access token (offered: ${configuration.id})`);
+  }
+  const prefill = await deps.store.applicationPrefill.get(application.id);
+  if (await issuable(deps, application, prefill ?? null)) {
+    const credential = await signKnownCustomerCredential(deps, application, prefill ?? null);
+    await deps.store.issuedCredentials.record({ ...credentialRecord(application, credential), transactionId: null });
+    await announceCredentialIssued(deps, application, credential, false);
+    const answer = request.profile === 'v1' ? await v1CredentialsResponse(deps, grant, credential) : { credential: credential.jwt };
+    return { status: 200, body: answer, applicationId: application.id, deferred: false, issued: true, profile: request.profile };
+  }
+  // IDV still running or in review: deferred issuance (spec: HTTP 202 with transaction_id).
+  const transactionId = randomToken();
+  await deps.store.transactions.create({
+    id: transactionId,
+    applicationId: application.id,
+    accessTokenJti: grant.jti,
+    holderDid: grant.applicantDid,
+    createdAt: nowSeconds(deps),
+    profile: request.profile,
+  });
+  const answer = request.profile === 'v1' ? v1DeferredResponse(deps, transactionId) : { transaction_id: transactionId };
+  return { status: 202, body: answer, applicationId: application.id, deferred: true, issued: false, profile: request.profile };
+}
+
+/** The Deferred Credential Endpoint: pending until decided, then the credential exactly once, or the denial. */
+export async function collectDeferredCredential(deps: Deps, grant: AccessTokenRecord, body: Record<string, unknown>): Promise<IssuanceAnswer> {
+  const transactionId = body.transaction_id;
+  if (typeof transactionId !== 'string' || transactionId.length === 0 || transactionId.length > 200) {
+    throw new InvalidTransactionId('transaction_id is required');
+  }
+  const transaction = await deps.store.transactions.get(transactionId);
+  if (!transaction || transaction.applicationId !== grant.applicationId || transaction.consumedAt != null) {
+    throw new InvalidTransactionId('transaction_id is unknown or was already used');
+  }
+  const profile = transaction.profile as Oid4vciProfile;
+  const application = await deps.store.applications.get(transaction.applicationId);
+  if (!application) throw new InvalidTransactionId('transaction_id is unknown');
+  const prefill = await deps.store.applicationPrefill.get(application.id);
+  if (!(await issuable(deps, application, prefill ?? null))) {
+    if (profile === 'v1') return { status: 202, body: v1DeferredResponse(deps, transaction.id), applicationId: application.id, deferred: true, issued: false, profile };
+    throw new IssuancePending('identity verification is not finished yet');
+  }
+  const credential = await signKnownCustomerCredential(deps, application, prefill ?? null);
+  const won = await deps.store.transactions.completeWithCredential(transaction.id, credentialRecord(application, credential), nowSeconds(deps));
+  if (!won) throw new InvalidTransactionId('transaction_id was already used');
+  await announceCredentialIssued(deps, application, credential, true);
+  const answer = profile === 'v1' ? await v1CredentialsResponse(deps, grant, credential) : { credential: credential.jwt };
+  return { status: 200, body: answer, applicationId: application.id, deferred: true, issued: true, profile };
+}
+
+/**
+ * true: issue now; false: not decided yet (deferred); throws credential_request_denied when
+ * it never will be. An approval lacking the KCC's data is sent to review first (it is no approval).
+ */
+async function issuable(deps: Deps, application: Application, prefill: ApplicationPrefill | null): Promise<boolean> {
+  if (application.status === 'rejected') throw new CredentialRequestDenied('identity verification was not successful');
+  if (application.status !== 'approved') return false;
+  const problem = kccDataProblem(application);
+  if (problem) {
+    await applyResult(deps, {
+      applicationId: application.id,
+      provider: application.idvProvider ?? deps.config.idv.provider,
+      result: { state: 'needs_review', reasonCodes: [`kcc:${problem}`], final: false, checks: [], vendorReference: application.id },
+      eventAt: deps.clock(),
+      actor: 'system:issuance',
+    });
+    deps.logger.warn('approval_sent_to_review', { applicationId: application.id, reason: problem });
+    return false;
+  }
+  const presented = await assertPresentedCredentialsStillValid(deps, application.id, prefill);
+  if (presented) throw new CredentialRequestDenied(`a credential presented for this application is no longer valid: ${presented}`);
+  return true;
+}
+
+async function checkProofOfPossession(deps: Deps, grant: AccessTokenRecord, proofJwt: string, profile: Oid4vciProfile) {
   const now = nowSeconds(deps);
-  const nonce = randomToken();
-  await deps.store.cNonces.create({ nonce, accessTokenJti, expiresAt: now + deps.config.ttl.cNonce });
-  return { c_nonce: nonce, c_nonce_expires_in: deps.config.ttl.cNonce };
+  const urls = issuerUrls(deps.config.publicUrl);
+  const proof = await verifyProofJwt({
+    jwt: proofJwt,
+    applicantDid: grant.applicantDid,
+    // spec: aud is the DID of the Credential Issuer; OID4VCI: the Credential Issuer Identifier. Accept both.
+    audiences: [deps.issuer.did, urls.credentialIssuer],
+    resolver: deps.resolver,
+    verifier: deps.crypto,
+    now,
+    skewSeconds: deps.config.clockSkewSeconds,
+    maxAgeSeconds: deps.config.proofMaxAgeSeconds,
+  });
+  // Verified first, consumed second: a forged proof never burns the holder's nonce.
+  if (!(await consumeProofNonce(deps, proof.nonce, grant.jti))) {
+    // OID4VCI 1.0 §8.3.1.2: a stale or unknown c_nonce is invalid_nonce (fetch a new one from
+    // the Nonce Endpoint); draft 13 §7.3.2: invalid_proof carrying a fresh c_nonce.
+    if (profile === 'v1') throw new InvalidNonce('proof nonce is not a current c_nonce');
+    throw new InvalidProof('proof nonce is not a current c_nonce');
+  }
 }
 
 /** Signs the KCC for an approved application. The caller records it once it has won the right to. */
-export async function signKnownCustomerCredential(deps: IssuanceDeps, application: Application) {
+export async function signKnownCustomerCredential(deps: Deps, application: Application, prefill: ApplicationPrefill | null) {
   const now = nowSeconds(deps);
   const { credential } = deps.config;
+  // Never a KCC the published schema refuses (issuable() sends such approvals to review).
+  if (kccDataProblem(application)) throw new ServerError('the application lacks the data a KCC needs');
   const id = `urn:uuid:${randomUuid()}`;
   const tier = tierOfApplication(deps, application);
-  // Validity per tier (issue 8); the default tier's validityDays is credential.validityDays.
+  // Validity per tier; the default tier's validityDays is credential.validityDays.
   const expiresAt = now + tier.validityDays * 86400;
-  const { evidence, supersedes } = await evidenceOfApplication(deps, application, now);
+  const { evidence, supersedes } = evidenceOfApplication(application, prefill, now);
   const status = await allocateCredentialStatus(deps, {
     credentialId: id,
     subjectDid: application.applicantDid,
@@ -56,8 +183,9 @@ export async function signKnownCustomerCredential(deps: IssuanceDeps, applicatio
     id,
     issuerDid: deps.issuer.did,
     subjectDid: application.applicantDid,
-    countryOfResidence: application.countryOfResidence ?? '',
-    tier: operatorTier(deps, application) ?? tier.name,
+    countryOfResidence: application.countryOfResidence as string,
+    // An explicit tier from a decision (an operator's, or a vendor's) wins over the applied-for tier's name.
+    tier: application.tier ?? tier.name,
     jurisdictionCountry: credential.jurisdictionCountry,
     schemaId: credential.schemaId ?? issuerUrls(deps.config.publicUrl).kccSchema,
     evidence: evidence.map(({ kind, checks }) => ({ kind, checks })),
@@ -80,17 +208,11 @@ export function credentialRecord(application: Application, credential: { id: str
   };
 }
 
-/** Records an immediately issued credential (before it is returned, so every credential handed out is on record). */
-export async function recordCredential(deps: IssuanceDeps, application: Application, credential: { id: string; jwt: string; issuedAt: number; expiresAt: number; supersedes?: string[] }) {
-  await deps.store.issuedCredentials.record({ ...credentialRecord(application, credential), transactionId: null });
-  await announceCredentialIssued(deps, application, credential, false);
-}
-
 /** Outbound webhook to the PFI's systems (docs/idv.md); the credential id makes it idempotent. */
-export async function announceCredentialIssued(
-  deps: IssuanceDeps,
+async function announceCredentialIssued(
+  deps: Deps,
   application: Application,
-  credential: { id: string; issuedAt: number; expiresAt: number; /** as signKnownCustomerCredential found them */ supersedes?: string[] },
+  credential: { id: string; issuedAt: number; expiresAt: number; supersedes: string[] },
   deferred: boolean,
 ) {
   await emitEvent(deps, 'credential.issued', credential.id, {
@@ -101,36 +223,21 @@ export async function announceCredentialIssued(
     issued_at: new Date(credential.issuedAt * 1000).toISOString(),
     expires_at: new Date(credential.expiresAt * 1000).toISOString(),
   });
-  // Re-issue after an upgrade or renewal revokes the KCCs the new one supersedes (issue 8).
-  const supersedes = credential.supersedes ?? parseStrings((await deps.store.applicationPrefill.get(application.id))?.supersedes ?? null);
-  for (const supersededId of supersedes) {
+  // Re-issue after an upgrade or renewal revokes the KCCs the new one supersedes.
+  for (const supersededId of credential.supersedes) {
     if (supersededId !== credential.id) await revokeCredential(deps, supersededId, `superseded by ${credential.id}`);
   }
-}
-
-/** The tier an application asked for (its credential configuration id); the default tier otherwise. */
-export function tierOfApplication(deps: IssuanceDeps, application: Application): TierConfig {
-  return findTier(deps.config.tiers, application.credentialConfigurationId) ?? (findTier(deps.config.tiers, deps.config.defaultTierId) as TierConfig);
-}
-
-/**
- * An explicit tier from a decision (an operator's `tier`, or an IDV vendor configured to assign
- * one) wins over the applied-for tier's name. The sandbox and the hosted form assign none.
- */
-function operatorTier(_deps: IssuanceDeps, application: Application): string | undefined {
-  return application.tier ?? undefined;
 }
 
 /**
  * Evidence for the KCC: checks carried over from presented credentials (still fresh, with
  * their original time) plus the checks IDV did for this application (at its decision time).
  */
-async function evidenceOfApplication(deps: IssuanceDeps, application: Application, now: number): Promise<{ evidence: EvidenceRecord[]; supersedes: string[] }> {
+function evidenceOfApplication(application: Application, prefill: ApplicationPrefill | null, now: number): { evidence: EvidenceRecord[]; supersedes: string[] } {
   const verifiedAt = application.decidedAt ?? now;
   const fresh = parseEvidence(application.evidence).map((e) => ({ kind: e.kind, checks: [...(e.checks ?? [])], verifiedAt }));
-  const prefill = await deps.store.applicationPrefill.get(application.id);
   const carried = parseEvidenceRecords(prefill?.verifiedEvidence ?? null).filter((c) => !fresh.some((f) => f.kind === c.kind));
-  // The KCCs this one replaces (upgrade, renewal), read here once for announceCredentialIssued.
+  // The KCCs this one replaces (upgrade, renewal).
   return { evidence: [...carried, ...fresh], supersedes: parseStrings(prefill?.supersedes ?? null) };
 }
 
@@ -139,19 +246,6 @@ function parseStrings(text: string | null): string[] {
   try {
     const value = JSON.parse(text);
     return Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : [];
-  } catch {
-    return [];
-  }
-}
-
-export function parseEvidenceRecords(text: string | null): EvidenceRecord[] {
-  if (!text) return [];
-  try {
-    const value = JSON.parse(text);
-    if (!Array.isArray(value)) return [];
-    return value
-      .filter((v) => v && typeof v.kind === 'string' && Array.isArray(v.checks) && typeof v.verifiedAt === 'number')
-      .map((v) => ({ kind: v.kind, checks: v.checks.filter((c: unknown) => typeof c === 'string'), verifiedAt: v.verifiedAt }));
   } catch {
     return [];
   }
@@ -167,33 +261,11 @@ function parseEvidence(text: string | null): Evidence[] {
   }
 }
 
-/** A c_nonce from the Nonce Endpoint (OID4VCI 1.0 §7): unbound, single use, short-lived. */
-export async function freshUnboundNonce(deps: IssuanceDeps): Promise<string> {
-  const now = nowSeconds(deps);
-  const nonce = randomToken();
-  await deps.store.nonces.create({ nonce, expiresAt: now + deps.config.ttl.cNonce });
-  return nonce;
-}
-
-/**
- * Consumes the nonce of a verified proof, once: a c_nonce bound to this access token (token
- * response or draft-13 error response), else a Nonce Endpoint nonce. False if it is neither.
- */
-export async function consumeProofNonce(deps: IssuanceDeps, nonce: string, accessTokenJti: string): Promise<boolean> {
-  const now = nowSeconds(deps);
-  if (await deps.store.cNonces.consume(nonce, accessTokenJti, now)) return true;
-  return (await deps.store.nonces.consume(nonce, now)) !== undefined;
-}
-
 /**
  * OID4VCI 1.0 §8.3 / §9.2 success body: `credentials: [{ credential }]` and a `notification_id`
  * the wallet may send to the Notification Endpoint (§11), recorded against this grant.
  */
-export async function v1CredentialsResponse(
-  deps: IssuanceDeps,
-  grant: { applicationId: string; jti: string },
-  credential: { id: string; jwt: string },
-) {
+async function v1CredentialsResponse(deps: Deps, grant: { applicationId: string; jti: string }, credential: { id: string; jwt: string }) {
   const notificationId = randomToken(16);
   await deps.store.notifications.create({
     id: notificationId,
@@ -206,6 +278,6 @@ export async function v1CredentialsResponse(
 }
 
 /** OID4VCI 1.0 §8.3 / §9.2 deferred body (HTTP 202): the transaction and the polling interval. */
-export function v1DeferredResponse(deps: IssuanceDeps, transactionId: string) {
+function v1DeferredResponse(deps: Deps, transactionId: string) {
   return { transaction_id: transactionId, interval: deps.config.deferredIntervalSeconds };
 }

@@ -7,8 +7,10 @@ import type { CredentialVerdict, StatusListFetcher } from '../verifier/verifyCre
 import { verifyPresentation } from '../verifier/verifyPresentation';
 import { nowSeconds } from '../ports/clock';
 import type { IssuanceDeps } from './deps';
-import { statusListCredential, type EvidenceRecord } from './credentialStatus';
-import { parseEvidenceRecords, tierOfApplication } from './issueCredential';
+import { parseEvidenceRecords, statusListCredential, type EvidenceRecord } from './credentialStatus';
+import { tierOfApplication } from './credentialConfigurations';
+import { isCountryOfResidence } from './kccClaims';
+import { checkCredentialStatus } from '../verifier/verifyCredential';
 import { fieldsForChecks } from '../idv/checks';
 import type { Application, ApplicationPrefill } from '../store/store';
 import { issuerUrls } from '../paths';
@@ -24,10 +26,22 @@ export interface Prefill {
   missingChecks: string[];
   supersedes: string[];
   countryOfResidence?: string;
+  /** Every credential the application relies on, re-checked before its code or credential is redeemed. */
+  presented: PresentedCredential[];
+}
+
+/** What is kept of a presented credential to re-check it later: no claims beyond its status entries. */
+export interface PresentedCredential {
+  id: string;
+  issuer: string;
+  /** Seconds since the epoch (`exp`), when it has one. */
+  expiresAt?: number;
+  /** Its `credentialStatus` as presented (Bitstring Status List entries). */
+  credentialStatus?: unknown;
 }
 
 /** Our own DID resolves from memory (no network round trip to ourselves); others through the resolver. */
-export function issuerAwareResolver(deps: IssuanceDeps): DidResolver {
+export function issuerAwareResolver(deps: Pick<IssuanceDeps, 'issuer' | 'resolver'>): DidResolver {
   const own = deps.issuer.did;
   const methods = deps.resolver.methods.includes('did:web') ? deps.resolver.methods : [...deps.resolver.methods, 'did:web'];
   return {
@@ -43,7 +57,7 @@ export function issuerAwareResolver(deps: IssuanceDeps): DidResolver {
 }
 
 /** Our own status lists are built locally; other issuers' go through deps.statusListFetch. */
-export function statusListFetcher(deps: IssuanceDeps): StatusListFetcher {
+export function statusListFetcher(deps: Pick<IssuanceDeps, 'config' | 'store' | 'clock' | 'issuer' | 'statusListFetch'>): StatusListFetcher {
   const prefix = issuerUrls(deps.config.publicUrl).statusList(0, '').replace(/0\/$/, '');
   return async (url) => {
     if (url.startsWith(prefix)) {
@@ -112,12 +126,22 @@ export async function prefillFromCredentials(deps: IssuanceDeps, tier: TierConfi
   const now = nowSeconds(deps);
   const byKind = new Map<string, EvidenceRecord & { source: string }>();
   const supersedes: string[] = [];
+  const presented: PresentedCredential[] = [];
   let countryOfResidence: string | undefined;
   for (const v of verdicts) {
     const vc = v.vc ?? {};
     const id = typeof vc.id === 'string' ? vc.id : typeof v.payload?.jti === 'string' ? (v.payload.jti as string) : undefined;
+    if (v.issuer) {
+      presented.push({
+        id: id ?? 'presented credential',
+        issuer: v.issuer,
+        ...(typeof v.payload?.exp === 'number' ? { expiresAt: v.payload.exp } : {}),
+        ...(vc.credentialStatus !== undefined ? { credentialStatus: vc.credentialStatus } : {}),
+      });
+    }
     const subject = asRecord(Array.isArray(vc.credentialSubject) ? vc.credentialSubject[0] : vc.credentialSubject);
-    if (typeof subject?.countryOfResidence === 'string') countryOfResidence ??= subject.countryOfResidence;
+    // Only a real ISO 3166-1 code carries over, as the form would accept it (src/issuance/kccClaims.ts).
+    if (isCountryOfResidence(subject?.countryOfResidence)) countryOfResidence ??= subject.countryOfResidence;
     const ours = v.issuer === deps.issuer.did && id ? await deps.store.credentialStatus.get(id) : undefined;
     // The new KCC replaces ours when its tier covers every check of the old one's tier
     // (upgrade, renewal); a lower tier requested with a higher KCC leaves that KCC alone.
@@ -139,7 +163,60 @@ export async function prefillFromCredentials(deps: IssuanceDeps, tier: TierConfi
   }
   const verifiedEvidence = [...byKind.values()];
   const missingChecks = tier.requiredChecks.filter((check) => !byKind.has(check));
-  return { verifiedEvidence, missingChecks, supersedes, countryOfResidence };
+  return { verifiedEvidence, missingChecks, supersedes, countryOfResidence, presented };
+}
+
+export function parsePresentedCredentials(text: string | null | undefined): PresentedCredential[] {
+  if (!text) return [];
+  try {
+    const value = JSON.parse(text);
+    return Array.isArray(value) ? value.filter((p): p is PresentedCredential => p && typeof p.id === 'string' && typeof p.issuer === 'string') : [];
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * Why a presented credential the application relies on is no longer good, or undefined: it
+ * expired, or its issuer revoked or suspended it since it was presented. Ours are read from
+ * credential_status; others' status lists are fetched and verified (Bitstring Status List §3.2).
+ */
+export async function presentedCredentialProblem(
+  deps: Pick<IssuanceDeps, 'store' | 'clock' | 'config' | 'issuer' | 'resolver' | 'crypto' | 'statusListFetch'>,
+  presented: readonly PresentedCredential[],
+): Promise<string | undefined> {
+  const now = nowSeconds(deps);
+  for (const credential of presented) {
+    if (credential.expiresAt !== undefined && credential.expiresAt <= now) return `${credential.id} has expired`;
+    if (credential.issuer === deps.issuer.did) {
+      const record = await deps.store.credentialStatus.get(credential.id);
+      if (record) {
+        if (record.revokedAt != null) return `${credential.id} was revoked`;
+        if (record.suspendedAt != null) return `${credential.id} is suspended`;
+        continue;
+      }
+    }
+    const { problems } = await checkCredentialStatus(credential.credentialStatus, credential.issuer, {
+      fetchStatusList: statusListFetcher(deps),
+      resolver: issuerAwareResolver(deps),
+      verifier: deps.crypto,
+      now,
+      skewSeconds: deps.config.clockSkewSeconds,
+    });
+    if (problems.length) return `${credential.id}: ${problems.join('; ')}`;
+  }
+  return undefined;
+}
+
+/** presentedCredentialProblem for the credentials recorded with an application (none: undefined). */
+export async function assertPresentedCredentialsStillValid(
+  deps: Parameters<typeof presentedCredentialProblem>[0],
+  applicationId: string,
+  knownPrefill?: ApplicationPrefill | null,
+): Promise<string | undefined> {
+  const prefill = knownPrefill !== undefined ? knownPrefill : await deps.store.applicationPrefill.get(applicationId);
+  const presented = parsePresentedCredentials(prefill?.presentedCredentials);
+  return presented.length ? presentedCredentialProblem(deps, presented) : undefined;
 }
 
 /** The checks IDV still has to do for the application behind a form token (all the tier's, or the missing ones). */

@@ -1,23 +1,20 @@
-import type { AppDeps } from '../http/context';
-import { dispatchDueWebhooks } from '../issuance/webhookDelivery';
-import { markAbandonedApplications, purgeExpiredPii } from '../issuance/identityVerification';
+import type { IssuanceDeps } from '../issuance/deps';
+import { runJobs } from '../issuance/jobs';
 
 /**
- * Node's background jobs: deliver due outbound webhooks, purge PII past retention and close
- * applications whose IDV link expired unused, every
- * `intervalMs`. The work itself is runtime-agnostic (Workers will call the same functions
- * from a Cron Trigger). Runs never overlap; `stop()` waits for the run in flight.
+ * Node's timer for the one job list (src/issuance/jobs.ts) that Workers run from their Cron
+ * Trigger: expired rows purged, outbound webhooks delivered, PII past retention purged,
+ * abandoned applications closed, status lists re-signed, every `intervalMs`. Runs never
+ * overlap; `stop()` waits for the run in flight.
  */
-export function startBackgroundJobs(deps: AppDeps, options: { intervalMs: number }) {
+export function startBackgroundJobs(deps: IssuanceDeps, options: { intervalMs: number }) {
   let running: Promise<void> | undefined;
   let stopped = false;
   const tick = () => {
     if (running || stopped) return;
     running = (async () => {
       try {
-        await dispatchDueWebhooks(deps, deps.clock());
-        await purgeExpiredPii(deps);
-        await markAbandonedApplications(deps);
+        await runJobs(deps, deps.clock());
       } catch (e) {
         deps.logger.error('background_job_failed', { name: (e as Error).name, message: String((e as Error).message).slice(0, 200) });
       } finally {

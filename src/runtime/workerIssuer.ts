@@ -10,8 +10,7 @@ import { buildIssuer } from '../issuer';
 import { idvDepsFromSettings } from '../idv/fromSettings';
 import { dispatchDueWebhooks } from '../issuance/webhookDelivery';
 import { parseDataKey } from '../idv/piiVault';
-import { markAbandonedApplications, purgeExpiredPii } from '../issuance/identityVerification';
-import { purgeExpired } from '../store/purge';
+import { JOBS, runJobs } from '../issuance/jobs';
 import * as schema from '../store/schema';
 import type { Database } from '../store/store';
 
@@ -104,30 +103,6 @@ export async function buildWorkerIssuer(env: WorkerEnv) {
 
 export type WorkerIssuer = Awaited<ReturnType<typeof buildWorkerIssuer>>;
 
-/**
- * Periodic jobs, run in order by the Cron Trigger (wrangler.toml [triggers] crons). Each returns
- * counts for the log line; one failing does not stop the others. Adding a job is one line:
- * outbound webhook retries (`dispatchDueWebhooks`) and PII retention purges go here.
- */
-type ScheduledJob = (deps: AppDeps, nowMs: number) => Promise<object | void>;
-export const SCHEDULED_JOBS: ReadonlyArray<readonly [name: string, job: ScheduledJob]> = [
-  ['purge_expired', (deps, nowMs) => purgeExpired(deps.store, Math.floor(nowMs / 1000), { codeRetentionSeconds: deps.config.ttl.accessToken })],
-  ['dispatch_webhooks', (deps, nowMs) => dispatchDueWebhooks(deps, nowMs)],
-  ['purge_expired_pii', async (deps) => ({ purged: await purgeExpiredPii(deps) })],
-  ['mark_abandoned_applications', async (deps) => ({ abandoned: await markAbandonedApplications(deps) })],
-];
-
-export async function runScheduledJobs(deps: AppDeps, nowMs: number): Promise<{ failed: number }> {
-  let failed = 0;
-  for (const [name, job] of SCHEDULED_JOBS) {
-    const started = Date.now();
-    try {
-      const result = await job(deps, nowMs);
-      deps.logger.info('scheduled_job', { job: name, ms: Date.now() - started, ...(result ?? {}) });
-    } catch (e) {
-      failed++;
-      deps.logger.error('scheduled_job_failed', { job: name, message: e instanceof Error ? e.message : String(e) });
-    }
-  }
-  return { failed };
-}
+/** The Cron Trigger runs the one job list (src/issuance/jobs.ts), as Node's timer does. */
+export const SCHEDULED_JOBS = JOBS;
+export const runScheduledJobs = runJobs;

@@ -341,6 +341,11 @@ export const applicationPrefill = sqliteTable('application_prefill', {
   missingChecks: text('missing_checks').notNull(),
   /** JSON string[]: ids of our KCCs revoked once the new one is issued. */
   supersedes: text('supersedes').notNull(),
+  /**
+   * JSON [{ id, issuer, expiresAt, credentialStatus }]: the presented credentials this
+   * application relies on, re-checked (status, expiry) before its code or credential is redeemed.
+   */
+  presentedCredentials: text('presented_credentials').notNull().default('[]'),
   countryOfResidence: text('country_of_residence'),
   createdAt: integer('created_at').notNull(),
 });

@@ -161,39 +161,11 @@ export async function verifyCredentialJwt(token: string, options: VerifyCredenti
   }
 
   // Status (Bitstring Status List v1.0 §3.2 validate algorithm).
-  const entries = (Array.isArray(vc.credentialStatus) ? vc.credentialStatus : vc.credentialStatus ? [vc.credentialStatus] : []).map(asRecord);
-  if (entries.length === 0) pass('status', 'the credential carries no credentialStatus');
+  const statusCheck = await checkCredentialStatus(vc.credentialStatus, issuer as string, options);
+  if (!statusCheck.status) pass('status', 'the credential carries no credentialStatus');
   else {
-    status = {};
-    const problems: string[] = [];
-    for (const entry of entries) {
-      const purpose = entry?.statusPurpose;
-      const url = entry?.statusListCredential;
-      const index = Number(entry?.statusListIndex);
-      if (!entry || (entry.type !== 'BitstringStatusListEntry' && entry.type !== 'StatusList2021Entry') || typeof purpose !== 'string' || typeof url !== 'string' || !Number.isSafeInteger(index) || index < 0) {
-        problems.push('a credentialStatus entry is malformed');
-        continue;
-      }
-      if (entry.statusSize !== undefined && Number(entry.statusSize) !== 1) {
-        // §2.1 statusSize > 1 (multi-bit status messages) is not used by KCCs; refuse rather than misread.
-        problems.push(`${purpose} status uses statusSize ${String(entry.statusSize)}, which is not supported`);
-        continue;
-      }
-      if (!options.fetchStatusList) {
-        problems.push(`cannot check ${purpose} status: no way to fetch ${url}`);
-        continue;
-      }
-      try {
-        const bits = await loadStatusList(url, purpose, issuer as string, options);
-        if (index >= bits.length * 8) throw new Error(`statusListIndex ${index} is outside the list`);
-        const set = getBit(bits, index);
-        status[purpose] = set;
-        if (set) problems.push(purpose === 'revocation' ? 'revoked' : purpose === 'suspension' ? 'suspended' : `status ${purpose} is set`);
-      } catch (e) {
-        problems.push(`${purpose} status could not be checked: ${(e as Error).message}`);
-      }
-    }
-    if (problems.length) fail('status', problems.join('; '));
+    status = statusCheck.status;
+    if (statusCheck.problems.length) fail('status', statusCheck.problems.join('; '));
     else pass('status', `not ${Object.keys(status).map((p) => (p === 'revocation' ? 'revoked' : p === 'suspension' ? 'suspended' : p)).join(' nor ')}`);
   }
 
@@ -226,8 +198,54 @@ export async function verifyCredentialJwt(token: string, options: VerifyCredenti
   return verdict();
 }
 
+/**
+ * Bitstring Status List v1.0 §3.2 for a credential's `credentialStatus` (one entry or an array):
+ * each list is fetched once per run, verified as signed by `issuer`, and the entry's bit read.
+ * `status` is undefined when the credential carries no entry; `problems` lists why it is not
+ * usable (revoked, suspended, unreadable list). Also used to re-check presented credentials
+ * when an application they shortened is redeemed (src/issuance/presentedCredentials.ts).
+ */
+export async function checkCredentialStatus(
+  credentialStatus: unknown,
+  issuer: string,
+  options: Pick<VerifyCredentialOptions, 'fetchStatusList' | 'statusCache' | 'resolver' | 'verifier' | 'now' | 'skewSeconds'>,
+): Promise<{ problems: string[]; status?: Record<string, boolean> }> {
+  const entries = (Array.isArray(credentialStatus) ? credentialStatus : credentialStatus ? [credentialStatus] : []).map(asRecord);
+  if (entries.length === 0) return { problems: [] };
+  const status: Record<string, boolean> = {};
+  const problems: string[] = [];
+  for (const entry of entries) {
+    const purpose = entry?.statusPurpose;
+    const url = entry?.statusListCredential;
+    const index = Number(entry?.statusListIndex);
+    if (!entry || (entry.type !== 'BitstringStatusListEntry' && entry.type !== 'StatusList2021Entry') || typeof purpose !== 'string' || typeof url !== 'string' || !Number.isSafeInteger(index) || index < 0) {
+      problems.push('a credentialStatus entry is malformed');
+      continue;
+    }
+    if (entry.statusSize !== undefined && Number(entry.statusSize) !== 1) {
+      // §2.1 statusSize > 1 (multi-bit status messages) is not used by KCCs; refuse rather than misread.
+      problems.push(`${purpose} status uses statusSize ${String(entry.statusSize)}, which is not supported`);
+      continue;
+    }
+    if (!options.fetchStatusList) {
+      problems.push(`cannot check ${purpose} status: no way to fetch ${url}`);
+      continue;
+    }
+    try {
+      const bits = await loadStatusList(url, purpose, issuer, options);
+      if (index >= bits.length * 8) throw new Error(`statusListIndex ${index} is outside the list`);
+      const set = getBit(bits, index);
+      status[purpose] = set;
+      if (set) problems.push(purpose === 'revocation' ? 'revoked' : purpose === 'suspension' ? 'suspended' : `status ${purpose} is set`);
+    } catch (e) {
+      problems.push(`${purpose} status could not be checked: ${(e as Error).message}`);
+    }
+  }
+  return { problems, status };
+}
+
 /** Fetches and verifies a status list credential once per URL and run (signed by the credential's issuer, unexpired, right purpose). */
-function loadStatusList(url: string, purpose: string, issuer: string, options: VerifyCredentialOptions): Promise<Uint8Array> {
+function loadStatusList(url: string, purpose: string, issuer: string, options: Parameters<typeof checkCredentialStatus>[2]): Promise<Uint8Array> {
   const cache = options.statusCache ?? (options.statusCache = new Map());
   const key = `${url}\n${purpose}\n${issuer}`;
   let hit = cache.get(key);
@@ -239,7 +257,7 @@ function loadStatusList(url: string, purpose: string, issuer: string, options: V
   return hit;
 }
 
-async function fetchAndVerifyStatusList(url: string, purpose: string, issuer: string, options: VerifyCredentialOptions): Promise<Uint8Array> {
+async function fetchAndVerifyStatusList(url: string, purpose: string, issuer: string, options: Parameters<typeof checkCredentialStatus>[2]): Promise<Uint8Array> {
   const token = await (options.fetchStatusList as StatusListFetcher)(url);
   const jwt = decodeJwt(token.trim(), { maxLength: 4 * 1024 * 1024 });
   const vc = asRecord(jwt.payload.vc);

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createPiiVault } from '../../src/idv/piiVault';
-import { markAbandonedApplications, purgeExpiredPii } from '../../src/issuance/identityVerification';
+import { markAbandonedApplications } from '../../src/issuance/identityVerification';
+import { purgeExpiredPii } from '../../src/issuance/personalData';
 import { requestCredential } from '../helpers/idvFlow';
 import { WalletClient } from '../../src/wallet/client';
 import { applyForKcc, SAMPLE_IDENTITY } from '../../src/wallet/flow';

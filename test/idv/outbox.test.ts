@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/http/context';
 import { backoffSeconds, dispatchDueWebhooks } from '../../src/issuance/webhookDelivery';
-import { emitEvent } from '../../src/issuance/identityVerification';
+import { emitEvent } from '../../src/issuance/events';
 import { verifyTimestampedHmac } from '../../src/idv/webhookSignature';
 import { startNodeIssuer } from '../../src/runtime/node';
 import { WalletClient } from '../../src/wallet/client';

@@ -4,7 +4,8 @@ import { Conflict, InvalidRequest, NotFound, Unauthorized } from '../../protocol
 import type { Application } from '../../store/store';
 import { readJsonObject } from '../body';
 import { nowSeconds, type AppEnv } from '../context';
-import { eraseApplicantPii, recordOperatorDecision } from '../../issuance/identityVerification';
+import { recordOperatorDecision } from '../../issuance/decisions';
+import { eraseApplicantPii } from '../../issuance/personalData';
 import { adminCredentialRoutes } from './adminCredentials';
 
 /**
@@ -73,27 +74,30 @@ adminRoutes.get('/applications/:id', async (c) => {
 const DecisionWire = z.object({
   decision: z.enum(['approve', 'reject']),
   tier: z.string().min(1).max(64).optional(),
+  /** ISO 3166-1 alpha-2, when the verification reported no country (a KCC needs one). */
+  country_of_residence: z.string().min(2).max(2).optional(),
   reason: z.string().max(500).optional(),
+  /** Re-decide an application that is already approved or rejected (its KCCs follow). */
+  overrule: z.boolean().optional(),
 });
 
 adminRoutes.post('/applications/:id/decision', async (c) => {
   const deps = c.get('deps');
   const parsed = DecisionWire.safeParse(await readJsonObject(c));
-  if (!parsed.success) throw new InvalidRequest('body must be { "decision": "approve" | "reject", "tier"?: string, "reason"?: string }');
+  if (!parsed.success) {
+    throw new InvalidRequest('body must be { "decision": "approve" | "reject", "tier"?: string, "country_of_residence"?: string, "reason"?: string, "overrule"?: boolean }');
+  }
+  if (parsed.data.overrule && !parsed.data.reason) throw new InvalidRequest('a reason is required to overrule a decision');
   const id = c.req.param('id');
-  const outcome = await recordOperatorDecision(deps, {
+  const decided = await recordOperatorDecision(deps, {
     applicationId: id,
     decision: parsed.data.decision,
     tier: parsed.data.tier,
+    countryOfResidence: parsed.data.country_of_residence,
     reason: parsed.data.reason,
     actor: 'operator',
+    overrule: parsed.data.overrule,
   });
-  if (!outcome.ok) {
-    if (outcome.why === 'not_found') throw new NotFound('no such application');
-    const existing = await deps.store.applications.get(id);
-    throw new Conflict(`application is ${existing?.status}, not awaiting review`);
-  }
-  const decided = outcome.application;
   deps.logger.info('application_decided', { requestId: c.get('requestId'), applicationId: id, status: decided.status });
   return c.json(toWire(decided));
 });

@@ -5,7 +5,10 @@ import { base64urlDecodeToString, base64urlEncode } from '../../crypto/base64url
 import { CONSOLE_CSS, renderApplication, renderLogin, renderQueue } from '../views/consolePages';
 import { HOSTED_PROVIDER } from '../../idv/hostedForm';
 import type { IdvResult } from '../../idv/provider';
-import { eraseApplicantPii, recordOperatorDecision } from '../../issuance/identityVerification';
+import { recordOperatorDecision } from '../../issuance/decisions';
+import { eraseApplicantPii } from '../../issuance/personalData';
+import { ProtocolError } from '../../protocol/errors';
+import { isCountryOfResidence } from '../../issuance/kccClaims';
 import { hmacSha256, timingSafeEqual, toHex } from '../../idv/webhookSignature';
 import { readFormOrJson } from '../body';
 import type { AppDeps, AppEnv } from '../context';
@@ -197,6 +200,7 @@ async function applicationPage(c: Context<AppEnv>, session: ConsoleSession, id: 
         : null,
       pii,
       tiers,
+      needsCountry: !isCountryOfResidence(application.countryOfResidence),
       audit: audit.map((a) => ({ at: ISO(a.at) ?? '', actor: a.actor, action: a.action, detail: a.detail ?? '' })),
     }),
     status,
@@ -219,12 +223,25 @@ consoleRoutes.post('/applications/:id/decision', async (c) => {
   const overrule = body.overrule === 'true';
   if (!decision) return applicationPage(c, session, id, 'Choose approve or reject.', 400);
   if (overrule && !reason) return applicationPage(c, session, id, 'A reason is required to overrule a decision.', 400);
-  const outcome = await recordOperatorDecision(deps, { applicationId: id, decision, tier: decision === 'approve' ? tier : undefined, reason: reason || undefined, actor: `console:${session.name}`, overrule });
-  if (!outcome.ok) {
-    if (outcome.why === 'not_found') return c.text('no such application', 404);
-    return applicationPage(c, session, id, 'This application is no longer awaiting review (someone else decided it).', 409);
+  const country = typeof body.country_of_residence === 'string' && body.country_of_residence.trim() ? body.country_of_residence.trim().toUpperCase() : undefined;
+  let decided;
+  try {
+    decided = await recordOperatorDecision(deps, {
+      applicationId: id,
+      decision,
+      tier: decision === 'approve' ? tier : undefined,
+      countryOfResidence: decision === 'approve' ? country : undefined,
+      reason: reason || undefined,
+      actor: `console:${session.name}`,
+      overrule,
+    });
+  } catch (e) {
+    if (!(e instanceof ProtocolError)) throw e;
+    if (e.status === 404) return c.text('no such application', 404);
+    if (e.status === 409) return applicationPage(c, session, id, 'This application is no longer awaiting review (someone else decided it).', 409);
+    return applicationPage(c, session, id, `Not recorded: ${e.description}.`, 400);
   }
-  deps.logger.info('application_decided', { requestId: c.get('requestId'), applicationId: id, status: outcome.application.status, via: 'console' });
+  deps.logger.info('application_decided', { requestId: c.get('requestId'), applicationId: id, status: decided.status, via: 'console' });
   return c.redirect(`${base(deps)}/applications/${encodeURIComponent(id)}?decided=1`, 303);
 });
 

@@ -2,6 +2,7 @@ import { Hono } from 'hono';
 import kccSchema from '../../../schemas/kcc.schema.json';
 import { buildAuthorizationServerMetadata, buildCredentialIssuerMetadata } from '../../protocol/oid4vci/metadata';
 import type { AppDeps, AppEnv } from '../context';
+import { credentialConfigurations } from '../../issuance/credentialConfigurations';
 import { PATHS, issuerUrls } from '../../paths';
 
 /**
@@ -25,14 +26,9 @@ export function credentialIssuerMetadata(deps: AppDeps) {
       nonceEndpoint: urls.nonce,
       notificationEndpoint: urls.notification,
     },
-    configurationId: deps.config.credential.configurationId,
     displayName: deps.config.clientName,
     credentialSigningAlgs: [deps.issuer.signer.alg],
-    configurations: deps.config.tiers.map((t) => ({
-      id: t.id,
-      name: deps.config.tiers.length === 1 ? 'Known Customer Credential' : `Known Customer Credential (${t.name})`,
-      description: t.description ?? `Proof of a completed KYC verification: ${t.requiredChecks.join(', ') || 'tier ' + t.name}`,
-    })),
+    configurations: credentialConfigurations(deps.config).all,
   });
 }
 

@@ -1,7 +1,7 @@
 import { Hono } from 'hono';
 import type { AppEnv } from '../context';
 import { nowSeconds } from '../context';
-import { freshUnboundNonce } from '../../issuance/issueCredential';
+import { freshUnboundNonce } from '../../issuance/grants';
 import { PATHS } from '../../paths';
 
 /**

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { InvalidNotificationId, InvalidNotificationRequest } from '../../protocol/errors';
 import { readJsonObject } from '../body';
 import { nowSeconds, type AppEnv } from '../context';
-import { authenticateAccessToken } from '../../issuance/issueCredential';
+import { authenticateAccessToken } from '../../issuance/grants';
 import { PATHS } from '../../paths';
 
 /**

@@ -114,6 +114,8 @@ export function renderApplication(input: {
   idv: { state: string; reasonCodes: string[]; checks: string[]; vendorReference: string | null } | null;
   pii: Record<string, string> | null | 'erased';
   tiers: string[];
+  /** The verification reported no valid country: approving needs one (a KCC carries it). */
+  needsCountry?: boolean;
   audit: { at: string; actor: string; action: string; detail: string }[];
 }): string {
   const a = input.application;
@@ -141,6 +143,7 @@ export function renderApplication(input: {
 <input type="hidden" name="csrf_token" value="${e(input.csrf)}">
 ${decided ? '<input type="hidden" name="overrule" value="true">' : ''}
 <label for="tier">Tier (when approving)</label><select id="tier" name="tier">${tierOptions}</select>
+${input.needsCountry ? '<label for="country">Country of residence (ISO 3166-1 alpha-2; required to approve)</label><input id="country" name="country_of_residence" pattern="[A-Za-z]{2}" maxlength="2" autocomplete="off">' : ''}
 <label for="reason">Reason</label><input id="reason" name="reason" maxlength="500" ${decided ? 'required' : ''}>
 <div class="buttons">
 ${status !== 'approved' ? '<button type="submit" name="decision" value="approve" class="approve">Approve</button>' : ''}

@@ -42,9 +42,16 @@ const CredentialRequestWire = z.object({
 export interface CredentialRequest {
   proofJwt: string;
   profile: Oid4vciProfile;
+  /** The 1.0 request's credential_configuration_id; draft 13 names a format and types instead. */
+  configurationId?: string;
 }
 
-export function parseCredentialRequest(body: unknown, options: { configurationId?: string } = {}): CredentialRequest {
+/**
+ * `configurationIds`: the issuer's credential configurations (src/issuance/credentialConfigurations.ts);
+ * a 1.0 request naming another is unknown_credential_configuration. Whether the access token
+ * grants the one named is the caller's check.
+ */
+export function parseCredentialRequest(body: unknown, options: { configurationIds?: readonly string[] } = {}): CredentialRequest {
   const parsed = CredentialRequestWire.safeParse(body);
   if (!parsed.success) {
     const field = parsed.error.issues[0]?.path.join('.') || 'body';
@@ -52,7 +59,7 @@ export function parseCredentialRequest(body: unknown, options: { configurationId
   }
   const req = parsed.data;
   const isV1 = req.credential_configuration_id !== undefined || req.credential_identifier !== undefined || req.proofs !== undefined;
-  return isV1 ? parseV1(req, options.configurationId) : parseDraft13(req);
+  return isV1 ? parseV1(req, options.configurationIds) : parseDraft13(req);
 }
 
 type Wire = z.infer<typeof CredentialRequestWire>;
@@ -67,7 +74,7 @@ function parseDraft13(req: Wire): CredentialRequest {
   return { proofJwt: req.proof.jwt, profile: 'draft13' };
 }
 
-function parseV1(req: Wire, configurationId: string | undefined): CredentialRequest {
+function parseV1(req: Wire, configurationIds: readonly string[] | undefined): CredentialRequest {
   // 1.0 §8.2: credential_identifier and credential_configuration_id are mutually exclusive.
   if (req.credential_identifier !== undefined && req.credential_configuration_id !== undefined) {
     throw new InvalidCredentialRequest('credential_identifier and credential_configuration_id must not both be present');
@@ -75,7 +82,7 @@ function parseV1(req: Wire, configurationId: string | undefined): CredentialRequ
   // The token response carries no authorization_details, so no credential_identifier was handed out.
   if (req.credential_identifier !== undefined) throw new UnknownCredentialIdentifier('credential_identifier is not known to this issuer');
   if (req.credential_configuration_id === undefined) throw new InvalidCredentialRequest('credential_configuration_id is required');
-  if (configurationId !== undefined && req.credential_configuration_id !== configurationId) {
+  if (configurationIds !== undefined && !configurationIds.includes(req.credential_configuration_id)) {
     throw new UnknownCredentialConfiguration('credential_configuration_id is not offered by this issuer');
   }
   // A configuration id replaces format (1.0 §8.2); a draft-13 format beside it is contradictory.
@@ -86,7 +93,7 @@ function parseV1(req: Wire, configurationId: string | undefined): CredentialRequ
     // Drafts 14/15: a single proof object.
     if (req.proof.proof_type !== 'jwt') throw new InvalidProof('proof_type must be jwt');
     if (!req.proof.jwt) throw new InvalidProof('proof.jwt is required');
-    return { proofJwt: req.proof.jwt, profile: 'v1' };
+    return { proofJwt: req.proof.jwt, profile: 'v1', configurationId: req.credential_configuration_id };
   }
   // 1.0 §8.2: proofs has exactly one member named after the proof type, a non-empty array.
   if (!req.proofs) throw new InvalidProof('proofs is required');
@@ -99,7 +106,7 @@ function parseV1(req: Wire, configurationId: string | undefined): CredentialRequ
   if (jwts.length > 1) throw new InvalidCredentialRequest('batch issuance is not supported: send exactly one proof');
   const jwt = JwtString.safeParse(jwts[0]);
   if (!jwt.success) throw new InvalidProof('proofs.jwt[0] must be a JWT string');
-  return { proofJwt: jwt.data, profile: 'v1' };
+  return { proofJwt: jwt.data, profile: 'v1', configurationId: req.credential_configuration_id };
 }
 
 function checkTypes(req: Wire) {

@@ -26,14 +26,13 @@ export interface IssuerEndpoints {
 
 export function buildCredentialIssuerMetadata(input: {
   endpoints: IssuerEndpoints;
-  configurationId: string;
   displayName: string;
   /** Our KCC signing algorithm(s). */
   credentialSigningAlgs: readonly string[];
-  /** One credential configuration per KCC tier (spec "Multiple Credential Types"); default: configurationId alone. */
-  configurations?: { id: string; name: string; description?: string }[];
+  /** One credential configuration per KCC tier (spec "Multiple Credential Types"; src/issuance/credentialConfigurations.ts). */
+  configurations: readonly { id: string; name: string; description?: string }[];
 }) {
-  const configurations = input.configurations ?? [{ id: input.configurationId, name: 'Known Customer Credential', description: 'Proof of a completed KYC verification' }];
+  const configurations = input.configurations;
   return {
     credential_issuer: input.endpoints.credentialIssuer,
     authorization_servers: [input.endpoints.credentialIssuer],

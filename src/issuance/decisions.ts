@@ -1,0 +1,82 @@
+import { HOSTED_PROVIDER } from '../idv/hostedForm';
+import type { IdvResult, IdvState } from '../idv/provider';
+import { applicationStatusFor } from '../idv/stateMachine';
+import { nowSeconds } from '../ports/clock';
+import { Conflict, InvalidRequest, NotFound } from '../protocol/errors';
+import type { Application } from '../store/store';
+import type { IssuanceDeps } from './deps';
+import { applyResult, ensureIdvSession } from './identityVerification';
+import { isCountryOfResidence, kccDataProblem } from './kccClaims';
+
+/**
+ * An operator's decision (review console or operator API). On an application in review it is
+ * the decision; on a decided one, with `overrule`, a re-decision: recorded, announced, and
+ * applied to the KCCs already issued (src/issuance/credentialStatus.ts applyDecisionToCredentials).
+ * Throws NotFound, Conflict (not awaiting review, or another reviewer decided first) or
+ * InvalidRequest (an approval the KCC could not be built from).
+ */
+export async function recordOperatorDecision(
+  deps: Pick<IssuanceDeps, 'store' | 'clock' | 'config' | 'logger'>,
+  input: {
+    applicationId: string;
+    decision: 'approve' | 'reject';
+    tier?: string;
+    /** Supplies the KCC's country when the verification reported none (ISO 3166-1 alpha-2). */
+    countryOfResidence?: string;
+    reason?: string;
+    actor: string;
+    overrule?: boolean;
+  },
+): Promise<Application> {
+  const existing = await deps.store.applications.get(input.applicationId);
+  if (!existing) throw new NotFound('no such application');
+  const allowed = existing.status === 'review' || (input.overrule && (existing.status === 'approved' || existing.status === 'rejected'));
+  if (!allowed) throw new Conflict(`application is ${existing.status}, not awaiting review`);
+  if (input.countryOfResidence !== undefined && !isCountryOfResidence(input.countryOfResidence)) {
+    throw new InvalidRequest('country_of_residence must be an ISO 3166-1 alpha-2 code');
+  }
+  const countryOfResidence = input.countryOfResidence ?? existing.countryOfResidence ?? undefined;
+  if (input.decision === 'approve' && kccDataProblem({ countryOfResidence })) {
+    throw new InvalidRequest('the application has no valid country of residence: approve with country_of_residence, or reject');
+  }
+  const session = (await deps.store.idvSessions.get(input.applicationId)) ?? (await ensureIdvSession(deps, input.applicationId, existing.idvProvider ?? HOSTED_PROVIDER));
+  const state: IdvState = input.decision === 'approve' ? 'approved' : 'declined';
+  // Applied as the newest event even if a vendor's clock runs ahead of ours.
+  const eventAt = Math.max(deps.clock(), session.lastEventAt + 1);
+  const prior = session.outcome ? (JSON.parse(session.outcome) as Partial<IdvResult>) : {};
+  const result: IdvResult = {
+    state,
+    reasonCodes: [`operator:${input.decision}`, ...(input.reason ? [`operator_reason:${input.reason.slice(0, 200)}`] : [])],
+    final: true,
+    checks: prior.checks ?? [],
+    countryOfResidence,
+    tier: input.tier ?? existing.tier ?? undefined,
+    verifiedAt: deps.clock(),
+    vendorReference: session.vendorReference ?? input.applicationId,
+  };
+  if (existing.status === 'review') {
+    // The conditional UPDATE settles a race between two reviewers: one decision wins.
+    const won = await deps.store.applications.decideReview(
+      input.applicationId,
+      { status: input.decision === 'approve' ? 'approved' : 'rejected', tier: input.tier, reason: input.reason, decidedBy: input.actor },
+      nowSeconds(deps),
+    );
+    if (!won) throw new Conflict('the application was decided by someone else');
+  }
+  const applied = await applyResult(deps, {
+    applicationId: input.applicationId,
+    provider: existing.idvProvider ?? session.provider,
+    result,
+    eventAt,
+    actor: input.actor,
+    decidedBy: input.actor,
+  });
+  if (input.reason) {
+    await deps.store.applicationStatus.set(
+      input.applicationId,
+      { status: applicationStatusFor(applied.state), provider: existing.idvProvider ?? session.provider, reason: input.reason, decidedBy: input.actor },
+      nowSeconds(deps),
+    );
+  }
+  return (await deps.store.applications.get(input.applicationId)) as Application;
+}

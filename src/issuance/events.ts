@@ -1,0 +1,49 @@
+import { digestSecret } from '../crypto/hash';
+import { nowSeconds } from '../ports/clock';
+import type { Application } from '../store/store';
+import type { IssuanceDeps } from './deps';
+
+/**
+ * Outbound events for the PFI's systems, written to the durable outbox and delivered by
+ * src/issuance/webhookDelivery.ts. Every lifecycle transition that the PFI should know about
+ * enqueues one here, in the same place the transition is decided.
+ */
+export type OutboundEventType =
+  | 'application.submitted'
+  | 'application.approved'
+  | 'application.rejected'
+  | 'application.needs_review'
+  | 'credential.issued'
+  | 'credential.revoked'
+  | 'credential.suspended'
+  | 'credential.reinstated';
+
+/**
+ * Puts an event in the outbox. The id derives from `idSeed`, so the same fact enqueued twice
+ * (a retried request, a replayed webhook) is one event: receivers dedupe on it too.
+ */
+export async function emitEvent(
+  deps: Pick<IssuanceDeps, 'store' | 'clock'>,
+  type: OutboundEventType,
+  idSeed: string,
+  data: Record<string, unknown>,
+): Promise<string> {
+  const id = `evt_${digestSecret(`${type}|${idSeed}`).slice(0, 26)}`;
+  const createdAt = nowSeconds(deps);
+  const body = JSON.stringify({ id, type, created_at: new Date(createdAt * 1000).toISOString(), data });
+  await deps.store.outbox.enqueue({ id, type, body, createdAt });
+  return id;
+}
+
+/** What an application event says about the application: ids, status, the KCC's fields (no PII). */
+export function applicationEventData(application: Application, extra: Record<string, unknown> = {}) {
+  return {
+    application_id: application.id,
+    applicant_did: application.applicantDid,
+    status: application.status,
+    idv_provider: application.idvProvider,
+    country_of_residence: application.countryOfResidence,
+    tier: application.tier,
+    ...extra,
+  };
+}

@@ -1,0 +1,116 @@
+import { digestSecret } from '../crypto/hash';
+import { randomToken, randomUuid } from '../crypto/random';
+import { nowSeconds } from '../ports/clock';
+import { InvalidGrant, InvalidToken } from '../protocol/errors';
+import { bearerToken, issueAccessToken, verifyAccessToken } from '../protocol/oid4vci/accessToken';
+import type { AccessTokenRecord, PreAuthorizedCode } from '../store/store';
+import type { IssuanceDeps } from './deps';
+import { assertPresentedCredentialsStillValid } from './presentedCredentials';
+
+/**
+ * The OAuth grant between an approved offer and a credential (spec "Token Endpoint"; OID4VCI
+ * draft 13 §6, 1.0 §6): the pre-authorized code redeemed once by the DID it was bound to, the
+ * at+jwt access token with its first c_nonce, and the nonces proofs must carry.
+ */
+type Deps = Pick<IssuanceDeps, 'store' | 'clock' | 'config' | 'issuer' | 'logger'>;
+
+export interface TokenResponse {
+  access_token: string;
+  token_type: 'bearer';
+  expires_in: number;
+  c_nonce: string;
+  c_nonce_expires_in: number;
+}
+
+/**
+ * Redeems the code for the DID it was issued to (`clientId`, or the bound DID when the wallet
+ * sent none: OID4VCI 1.0 §6.1) and grants the access token. A replayed code revokes the tokens
+ * issued from it (RFC 6749 §4.1.2). An application that relied on presented credentials is
+ * refused once one of them was revoked, suspended or expired since (the code is spent all the same).
+ */
+export async function redeemPreAuthorizedCode(
+  deps: Deps & Pick<IssuanceDeps, 'resolver' | 'crypto' | 'statusListFetch'>,
+  input: { preAuthorizedCode: string; clientId: string | undefined },
+): Promise<{ applicationId: string; token: TokenResponse }> {
+  const now = nowSeconds(deps);
+  const codeHash = digestSecret(input.preAuthorizedCode);
+  const code =
+    input.clientId === undefined
+      ? await deps.store.preAuthorizedCodes.redeemBound(codeHash, now)
+      : await deps.store.preAuthorizedCodes.redeem(codeHash, input.clientId, now);
+  if (!code) {
+    const existing = await deps.store.preAuthorizedCodes.get(codeHash);
+    if (existing?.consumedAt != null) {
+      // A replayed code may mean it leaked: revoke what was issued from it (RFC 6749 §4.1.2).
+      const revoked = await deps.store.accessTokens.revokeByCode(codeHash, now);
+      deps.logger.warn('pre_authorized_code_replayed', { applicationId: existing.applicationId, revokedTokens: revoked });
+    }
+    throw new InvalidGrant('pre-authorized_code is invalid, expired, already used, or was issued to another client');
+  }
+  const problem = await assertPresentedCredentialsStillValid(deps, code.applicationId);
+  if (problem) throw new InvalidGrant(`a credential presented for this application is no longer valid: ${problem}`);
+  return { applicationId: code.applicationId, token: await grantAccessToken(deps, code) };
+}
+
+async function grantAccessToken(deps: Deps, code: Pick<PreAuthorizedCode, 'codeHash' | 'applicationId' | 'applicantDid'>): Promise<TokenResponse> {
+  const now = nowSeconds(deps);
+  const { ttl } = deps.config;
+  const jti = randomUuid();
+  const cNonce = randomToken();
+  const accessToken = await issueAccessToken(deps.issuer.signer, {
+    iss: deps.issuer.did,
+    aud: deps.issuer.did,
+    sub: code.applicantDid,
+    client_id: code.applicantDid,
+    iat: now,
+    exp: now + ttl.accessToken,
+    jti,
+    c_nonce: cNonce,
+    c_nonce_expiry: now + ttl.cNonce,
+  });
+  await deps.store.accessTokens.createWithCNonce(
+    { jti, applicationId: code.applicationId, applicantDid: code.applicantDid, codeHash: code.codeHash, expiresAt: now + ttl.accessToken },
+    { nonce: cNonce, accessTokenJti: jti, expiresAt: now + ttl.cNonce },
+  );
+  return { access_token: accessToken, token_type: 'bearer', expires_in: ttl.accessToken, c_nonce: cNonce, c_nonce_expires_in: ttl.cNonce };
+}
+
+/** Verifies the bearer access token and returns its grant record (not revoked, not expired). */
+export async function authenticateAccessToken(deps: Pick<IssuanceDeps, 'store' | 'clock' | 'issuer' | 'crypto'>, authorization: string | undefined): Promise<AccessTokenRecord> {
+  const claims = await verifyAccessToken({
+    token: bearerToken(authorization),
+    issuerDid: deps.issuer.did,
+    issuerKeys: deps.issuer.keysByKid,
+    verifier: deps.crypto,
+    now: nowSeconds(deps),
+  });
+  const record = await deps.store.accessTokens.get(claims.jti);
+  if (!record || record.revokedAt != null || record.applicantDid !== claims.sub) throw new InvalidToken('access token is revoked or unknown');
+  return record;
+}
+
+/** A fresh c_nonce bound to the access token (returned with invalid_proof, OID4VCI draft 13 §7.3.2). */
+export async function freshCNonce(deps: Pick<IssuanceDeps, 'store' | 'clock' | 'config'>, accessTokenJti: string) {
+  const now = nowSeconds(deps);
+  const nonce = randomToken();
+  await deps.store.cNonces.create({ nonce, accessTokenJti, expiresAt: now + deps.config.ttl.cNonce });
+  return { c_nonce: nonce, c_nonce_expires_in: deps.config.ttl.cNonce };
+}
+
+/** A c_nonce from the Nonce Endpoint (OID4VCI 1.0 §7): unbound, single use, short-lived. */
+export async function freshUnboundNonce(deps: Pick<IssuanceDeps, 'store' | 'clock' | 'config'>): Promise<string> {
+  const now = nowSeconds(deps);
+  const nonce = randomToken();
+  await deps.store.nonces.create({ nonce, expiresAt: now + deps.config.ttl.cNonce });
+  return nonce;
+}
+
+/**
+ * Consumes the nonce of a verified proof, once: a c_nonce bound to this access token (token
+ * response or draft-13 error response), else a Nonce Endpoint nonce. False if it is neither.
+ */
+export async function consumeProofNonce(deps: Pick<IssuanceDeps, 'store' | 'clock'>, nonce: string, accessTokenJti: string): Promise<boolean> {
+  const now = nowSeconds(deps);
+  if (await deps.store.cNonces.consume(nonce, accessTokenJti, now)) return true;
+  return (await deps.store.nonces.consume(nonce, now)) !== undefined;
+}

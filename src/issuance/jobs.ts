@@ -1,0 +1,54 @@
+import { STATUS_PURPOSES } from '../protocol/statusList';
+import { purgeExpired } from '../store/purge';
+import { statusListCredential } from './credentialStatus';
+import type { IssuanceDeps } from './deps';
+import { markAbandonedApplications } from './identityVerification';
+import { purgeExpiredPii } from './personalData';
+import { dispatchDueWebhooks } from './webhookDelivery';
+
+/**
+ * The one list of periodic jobs, runtime-agnostic: Node runs it from a timer
+ * (src/runtime/dispatcher.ts), Workers from the Cron Trigger (src/runtime/worker.ts). Each job
+ * returns counts for the log line; one failing does not stop the others. `nowMs` is the
+ * run's time (the injected clock on Node, the trigger's scheduled time on Workers).
+ */
+export type Job = (deps: IssuanceDeps, nowMs: number) => Promise<object | void>;
+
+export const JOBS: ReadonlyArray<readonly [name: string, job: Job]> = [
+  // Single-use values past use: SIOP requests, c_nonces, Nonce Endpoint nonces, and codes once
+  // a replay could no longer revoke a live access token (src/store/purge.ts).
+  ['purge_expired', (deps, nowMs) => purgeExpired(deps.store, Math.floor(nowMs / 1000), { codeRetentionSeconds: deps.config.ttl.accessToken })],
+  ['dispatch_webhooks', (deps, nowMs) => dispatchDueWebhooks(deps, nowMs)],
+  ['purge_expired_pii', async (deps) => ({ purged: await purgeExpiredPii(deps) })],
+  ['mark_abandoned_applications', async (deps) => ({ abandoned: await markAbandonedApplications(deps) })],
+  ['refresh_status_lists', async (deps) => ({ lists: await refreshStatusLists(deps) })],
+];
+
+/**
+ * Re-signs status list credentials before they go stale (statusListCredential rebuilds one
+ * whose cached JWT has under a quarter of its validity left, or whose list changed), so no
+ * relying party's request waits for a signature and gzip. Lists are numbered from 1.
+ */
+async function refreshStatusLists(deps: IssuanceDeps): Promise<number> {
+  let id = 1;
+  for (; await deps.store.statusLists.get(id); id++) {
+    for (const purpose of STATUS_PURPOSES) await statusListCredential(deps, id, purpose);
+  }
+  return id - 1;
+}
+
+export async function runJobs(deps: IssuanceDeps, nowMs: number, jobs: typeof JOBS = JOBS): Promise<{ failed: number; results: Record<string, object | void> }> {
+  let failed = 0;
+  const results: Record<string, object | void> = {};
+  for (const [name, job] of jobs) {
+    const started = Date.now();
+    try {
+      results[name] = await job(deps, nowMs);
+      deps.logger.info('scheduled_job', { job: name, ms: Date.now() - started, ...(results[name] ?? {}) });
+    } catch (e) {
+      failed++;
+      deps.logger.error('scheduled_job_failed', { job: name, message: e instanceof Error ? e.message.slice(0, 200) : String(e) });
+    }
+  }
+  return { failed, results };
+}
