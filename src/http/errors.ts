@@ -1,7 +1,10 @@
 import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
-import { ProtocolError } from '../protocol/errors';
+import { FormLinkError, ProtocolError } from '../protocol/errors';
+import { issuerUrls } from '../paths';
 import type { AppEnv } from './context';
+import { htmlSecurityHeaders } from './htmlHeaders';
+import { renderMessagePage } from './views/idvPages';
 
 /**
  * The one error handler: a ProtocolError becomes `{ error, error_description, ...extra }`
@@ -27,4 +30,27 @@ export function handleError(err: Error, c: Context<AppEnv>): Response {
 
 export function notFound(c: Context<AppEnv>): Response {
   return c.json({ error: 'not_found', error_description: 'no such endpoint' }, 404);
+}
+
+/** JSON clients of the form pages: a JSON body, or an Accept asking for JSON. */
+export function wantsJsonResponse(c: Context<AppEnv>): boolean {
+  return (c.req.header('content-type') ?? '').startsWith('application/json') || (c.req.header('accept') ?? '').startsWith('application/json');
+}
+
+/**
+ * The form pages' handler: a refusal (unknown, expired or used link, unreadable body, wrong
+ * content type, rate limit) reaches a browser as an HTML page with the same status and
+ * headers, since a webview shows no JSON; JSON clients get the usual JSON error.
+ */
+export function formErrorHandler(err: Error, c: Context<AppEnv>): Response {
+  if (!(err instanceof ProtocolError) || wantsJsonResponse(c)) return handleError(err, c);
+  htmlSecurityHeaders(c, 'no-referrer');
+  const cssHref = issuerUrls(c.get('deps').config.publicUrl).idvCss;
+  const page =
+    err instanceof FormLinkError
+      ? { title: err.title, message: err.pageMessage ?? err.description }
+      : { title: 'Request not accepted', message: `${err.description}. Please go back and try again.` };
+  const res = c.html(renderMessagePage({ ...page, cssHref }), err.status as 400);
+  for (const [name, value] of Object.entries(err.headers ?? {})) res.headers.set(name, value);
+  return res;
 }

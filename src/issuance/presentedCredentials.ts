@@ -221,7 +221,7 @@ export async function assertPresentedCredentialsStillValid(
 
 /** The checks IDV still has to do for the application behind a form token (all the tier's, or the missing ones). */
 export async function checksForForm(
-  deps: IssuanceDeps,
+  deps: Pick<IssuanceDeps, 'store' | 'config'>,
   applicationOrFormTokenHash: Application | string,
   /** The application's prefill when the caller read it already (null: it has none). */
   knownPrefill?: ApplicationPrefill | null,
@@ -244,7 +244,7 @@ export async function checksForForm(
 }
 
 /** The form fields for the application behind a form token: only what its remaining checks need. */
-export async function formFieldsFor(deps: IssuanceDeps, applicationOrFormTokenHash: Application | string, knownPrefill?: ApplicationPrefill | null): Promise<Set<string> | undefined> {
+export async function formFieldsFor(deps: Pick<IssuanceDeps, 'store' | 'config'>, applicationOrFormTokenHash: Application | string, knownPrefill?: ApplicationPrefill | null): Promise<Set<string> | undefined> {
   const found = await checksForForm(deps, applicationOrFormTokenHash, knownPrefill);
   return found ? fieldsForChecks(found.checks) : undefined;
 }

@@ -77,3 +77,33 @@ export class UnsupportedMediaType extends ProtocolError { readonly error = 'inva
 /** Rate limit exceeded; carries Retry-After. */
 export class TooManyRequests extends ProtocolError { readonly error = 'too_many_requests'; readonly status = 429; }
 export class ServerError extends ProtocolError { readonly error = 'server_error'; readonly status = 500; }
+
+/**
+ * The IDV form link's own refusals (spec "PII collected by PFI"): JSON clients get the code,
+ * the webview an HTML page titled `title` (src/http/errors.ts).
+ */
+export abstract class FormLinkError extends ProtocolError {
+  readonly error: string = 'invalid_request';
+  abstract readonly title: string;
+  /** What the page says, when not the description itself. */
+  readonly pageMessage?: string;
+}
+export class FormLinkUnknown extends FormLinkError {
+  override readonly error = 'not_found';
+  readonly status = 404;
+  readonly title = 'Link not valid';
+}
+export class FormLinkExpired extends FormLinkError { readonly status = 410; readonly title = 'Link expired'; }
+export class FormAlreadySubmitted extends FormLinkError { readonly status = 409; readonly title = 'Already submitted'; }
+/** A cross-site or stale submission (double-submit CSRF check failed). */
+export class FormSubmissionRefused extends FormLinkError {
+  readonly status = 403;
+  readonly title = 'Please try again';
+  override readonly pageMessage = 'This form could not be accepted. Reload the page and submit it again.';
+}
+/** The configured IDV provider is a vendor: its verified webhook decides, so the link takes no submission. */
+export class FormNotAccepted extends FormLinkError {
+  readonly status = 405;
+  readonly title = 'Continue with the verification';
+  override headers = { Allow: 'GET' };
+}

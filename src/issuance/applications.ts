@@ -1,0 +1,169 @@
+import type { TierConfig } from '../config';
+import { digestSecret } from '../crypto/hash';
+import { randomToken, randomUuid } from '../crypto/random';
+import { issuerUrls } from '../paths';
+import { nowSeconds } from '../ports/clock';
+import { InvalidRequest } from '../protocol/errors';
+import { SIGNING_ALGS, buildCredentialOffer } from '../protocol/oid4vci/metadata';
+import { buildAuthorizationRequest, signRequestObject, type AuthorizationRequest } from '../protocol/siop/authorizationRequest';
+import { verifyIdToken } from '../protocol/siop/verifyIdToken';
+import { acceptsPriorCredentials, priorCredentialDefinition } from '../protocol/tiers';
+import { credentialConfigurations } from './credentialConfigurations';
+import type { IssuanceDeps } from './deps';
+import { prefillFromCredentials, verifyPresentedCredentials, type Prefill } from './presentedCredentials';
+
+/**
+ * Opening an application (spec "Initiate Application", "Authenticate Applicant DID", "IDV
+ * Request"): the SIOPv2 Authorization Request for the chosen tier, then the applicant's
+ * Authorization Response (a self-issued ID Token, optionally a vp_token of earlier KCCs)
+ * verified, its nonce consumed once, and the application opened with its form link and its
+ * bound pre-authorized code in one write.
+ */
+type Deps = IssuanceDeps;
+
+/** spec "Initiate Application": presentation_definition_id names the KCC (tier) to issue; none → the PFI chooses (the default tier). */
+export function selectTier(deps: Pick<IssuanceDeps, 'config'>, id: string | undefined): TierConfig {
+  const registry = credentialConfigurations(deps.config);
+  if (id === undefined || id === '') return registry.fallback.tier;
+  const configuration = registry.get(id);
+  if (!configuration) {
+    const known = registry.all.map((c) => c.id).join(', ');
+    throw new InvalidRequest(`unknown presentation_definition_id ${JSON.stringify(id.slice(0, 64))}; this PFI issues: ${known}`);
+  }
+  return configuration.tier;
+}
+
+/** The SIOPv2 Authorization Request (and its signed request object) for a tier; its nonce is stored for one answer. */
+export async function createAuthorizationRequest(
+  deps: Pick<IssuanceDeps, 'store' | 'clock' | 'config' | 'issuer' | 'resolver'>,
+  tier: TierConfig,
+): Promise<{ request: AuthorizationRequest; requestObject: string }> {
+  const now = nowSeconds(deps);
+  const nonce = randomToken();
+  await deps.store.siopRequests.create({ nonce, presentationDefinitionId: tier.id, createdAt: now, expiresAt: now + deps.config.ttl.siopRequest });
+  const request = buildAuthorizationRequest({
+    clientId: deps.issuer.did,
+    responseUri: issuerUrls(deps.config.publicUrl).siopResponse,
+    nonce,
+    clientMetadata: {
+      subject_syntax_types_supported: [...deps.resolver.methods],
+      client_name: deps.config.clientName,
+      client_uri: deps.config.publicUrl,
+      id_token_signing_alg_values_supported: [...SIGNING_ALGS],
+      request_object_signing_alg: deps.issuer.signer.alg,
+    },
+    // A tier that accepts prior credentials asks for them (response_type becomes "id_token vp_token").
+    presentationDefinition: acceptsPriorCredentials(tier)
+      ? (priorCredentialDefinition(tier, deps.issuer.did) as unknown as Record<string, unknown>)
+      : undefined,
+  });
+  const requestObject = await signRequestObject(deps.issuer.signer, request, now, deps.config.ttl.siopRequest);
+  return { request, requestObject };
+}
+
+export interface IdvRequest {
+  applicationId: string;
+  applicantDid: string;
+  url: string;
+  credentialOffer: ReturnType<typeof buildCredentialOffer>;
+}
+
+/**
+ * The Authorization Response (direct_post): the ID Token verified first, then the nonce read
+ * (for its tier) and, with a vp_token, the presented credentials verified against it; the nonce
+ * is consumed only after everything verified, so a forged answer never burns it.
+ * `onApplicant` runs once the applicant DID is known (per-client rate limits).
+ */
+export async function openApplication(deps: Deps, body: Record<string, unknown>, onApplicant?: (applicantDid: string) => void): Promise<IdvRequest> {
+  const verified = await authenticateApplicant(deps, body);
+  onApplicant?.(verified.applicantDid);
+  const pending = await deps.store.siopRequests.get(verified.nonce);
+  const registry = credentialConfigurations(deps.config);
+  const tier = (registry.get(pending?.presentationDefinitionId) ?? registry.fallback).tier;
+  let prefill: Prefill | undefined;
+  if (body.vp_token !== undefined && body.vp_token !== '') {
+    // spec "Authenticate Applicant DID": vp_token answers the request's presentation_definition.
+    if (!pending) throw new InvalidRequest('nonce is unknown, expired or already used');
+    if (!acceptsPriorCredentials(tier)) throw new InvalidRequest('this request asked for no presentation (vp_token)');
+    const credentials = await verifyPresentedCredentials(deps, { body, applicantDid: verified.applicantDid, nonce: verified.nonce, tier });
+    prefill = await prefillFromCredentials(deps, tier, credentials);
+  }
+  // Verified first, consumed second: a forged token cannot burn someone else's nonce.
+  if (!(await deps.store.siopRequests.consume(verified.nonce, nowSeconds(deps)))) throw new InvalidRequest('nonce is unknown, expired or already used');
+  return recordApplication(deps, verified.applicantDid, tier, prefill);
+}
+
+async function authenticateApplicant(deps: Pick<IssuanceDeps, 'clock' | 'config' | 'issuer' | 'resolver' | 'crypto'>, body: Record<string, unknown>) {
+  if (typeof body.id_token !== 'string') throw new InvalidRequest('id_token is required');
+  return verifyIdToken({
+    idToken: body.id_token,
+    clientId: deps.issuer.did,
+    resolver: deps.resolver,
+    verifier: deps.crypto,
+    now: nowSeconds(deps),
+    skewSeconds: deps.config.clockSkewSeconds,
+    maxAgeSeconds: deps.config.idTokenMaxAgeSeconds,
+    acceptedMethods: deps.resolver.methods,
+  });
+}
+
+/** IDV Request (spec "IDV Request"): the form URL, bound by an unguessable token, and a bound offer. */
+async function recordApplication(deps: Pick<IssuanceDeps, 'store' | 'clock' | 'config'>, applicantDid: string, tier: TierConfig, prefill?: Prefill): Promise<IdvRequest> {
+  const now = nowSeconds(deps);
+  const urls = issuerUrls(deps.config.publicUrl);
+  const applicationId = randomUuid();
+  const formToken = randomToken();
+  const preAuthorizedCode = randomToken();
+  // Every check already covered by presented credentials (renewal with fresh evidence) and a
+  // valid country carried over: no IDV to do, the application is approved now and the webview
+  // goes straight to finish.html.
+  const nothingMissing = prefill !== undefined && prefill.missingChecks.length === 0 && prefill.countryOfResidence !== undefined;
+  // One atomic write (store.applications.createWithCode): never an application without its code.
+  await deps.store.applications.createWithCode(
+    {
+      id: applicationId,
+      applicantDid,
+      credentialConfigurationId: tier.id,
+      status: nothingMissing ? 'approved' : 'pending',
+      formTokenHash: digestSecret(formToken),
+      formExpiresAt: now + deps.config.ttl.idvForm,
+      createdAt: now,
+      updatedAt: now,
+      ...(nothingMissing
+        ? {
+            formSubmittedAt: now,
+            idvProvider: 'presented-credentials',
+            countryOfResidence: prefill.countryOfResidence,
+            tier: tier.name,
+            evidence: '[]',
+            decidedBy: 'presented-credentials',
+            decidedAt: now,
+          }
+        : {}),
+    },
+    {
+      codeHash: digestSecret(preAuthorizedCode),
+      applicationId,
+      applicantDid,
+      expiresAt: now + deps.config.ttl.preAuthorizedCode,
+    },
+  );
+  if (prefill) {
+    await deps.store.applicationPrefill.create({
+      applicationId,
+      tierId: tier.id,
+      verifiedEvidence: JSON.stringify(prefill.verifiedEvidence),
+      missingChecks: JSON.stringify(prefill.missingChecks),
+      supersedes: JSON.stringify(prefill.supersedes),
+      presentedCredentials: JSON.stringify(prefill.presented),
+      countryOfResidence: prefill.countryOfResidence ?? null,
+      createdAt: now,
+    });
+  }
+  return {
+    applicationId,
+    applicantDid,
+    url: nothingMissing ? urls.idvFinish : urls.idvForm(formToken),
+    credentialOffer: buildCredentialOffer({ credentialIssuer: urls.credentialIssuer, configurationId: tier.id, preAuthorizedCode }),
+  };
+}

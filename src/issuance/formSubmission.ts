@@ -1,0 +1,93 @@
+import { digestSecret } from '../crypto/hash';
+import { fieldsForChecks, outcomeForChecks } from '../idv/checks';
+import { validateIdentityFields, type FieldErrors } from '../idv/fields';
+import { HOSTED_PROVIDER } from '../idv/hostedForm';
+import { sandboxDecision, sandboxResult } from '../idv/sandbox';
+import { nowSeconds } from '../ports/clock';
+import { FormAlreadySubmitted, FormLinkExpired, FormLinkUnknown, FormNotAccepted } from '../protocol/errors';
+import type { Application, ApplicationPrefill } from '../store/store';
+import type { IssuanceDeps } from './deps';
+import { applyResult, configuredVendor } from './identityVerification';
+import { checksForForm } from './presentedCredentials';
+
+/**
+ * The hosted IDV form (spec "PII collected by PFI": the form loops until 200, 400 with errors).
+ * The application is found by the unguessable token in the URL, never by anything the browser
+ * claims. The form decides only when the hosted form IS the configured provider (then the
+ * sandbox rules of src/idv/sandbox.ts decide); with a vendor configured, the link only leads
+ * to the vendor's webview and its verified webhook decides (src/issuance/identityVerification.ts).
+ */
+export interface OpenForm {
+  application: Application;
+  prefill: ApplicationPrefill | null;
+}
+
+/** The application behind a form link that can still take a submission; throws the link's refusal. */
+export async function openFormLink(deps: Pick<IssuanceDeps, 'store' | 'clock'>, formToken: string): Promise<OpenForm> {
+  const found = formToken.length <= 100 ? await deps.store.applications.findByFormTokenWithPrefill(digestSecret(formToken)) : undefined;
+  if (!found) throw new FormLinkUnknown('This verification link is not valid. Please start again from your wallet.');
+  const { application } = found;
+  if (application.formSubmittedAt != null || application.status !== 'pending') throw new FormAlreadySubmitted('Your details were already submitted. You can close this window.');
+  if (application.formExpiresAt <= nowSeconds(deps)) throw new FormLinkExpired('This verification link has expired. Please start again from your wallet.');
+  return { application, prefill: found.prefill };
+}
+
+/** Throws unless the hosted form is the configured IDV provider (only then may a form submission decide). */
+export function assertFormDecides(deps: Pick<IssuanceDeps, 'config' | 'idv'>): void {
+  if (deps.config.idv.provider === HOSTED_PROVIDER) return;
+  const vendor = configuredVendor(deps);
+  throw new FormNotAccepted(`Identity is verified by ${vendor?.name ?? deps.config.idv.provider}: open this link to continue there.`);
+}
+
+/** The form fields the application still needs (only what its remaining checks need). */
+export async function formFieldsOf(deps: Pick<IssuanceDeps, 'store' | 'config'>, form: OpenForm): Promise<Set<string> | undefined> {
+  const needed = await checksForForm(deps, form.application, form.prefill);
+  return needed ? fieldsForChecks(needed.checks) : undefined;
+}
+
+export type FormSubmission =
+  | { ok: false; errors: FieldErrors; fields: Set<string> | undefined }
+  | { ok: true; application: Application };
+
+/**
+ * A submission of the hosted form, after the CSRF check: refused outright unless the hosted
+ * form is the configured provider; validated with the same rules the page's HTML constraints
+ * state; then decided, recorded once (a conditional UPDATE on the unsubmitted, unexpired,
+ * pending application), the PII sealed, and the result applied through the state machine.
+ */
+export async function submitIdentityForm(
+  deps: Pick<IssuanceDeps, 'store' | 'clock' | 'config' | 'idv' | 'logger'>,
+  formToken: string,
+  form: OpenForm,
+  body: Record<string, unknown>,
+): Promise<FormSubmission> {
+  assertFormDecides(deps);
+  const today = new Date(deps.clock()).toISOString().slice(0, 10);
+  // The checks this application still needs (an upgrade asks only for the extra ones), looked up once.
+  const needed = await checksForForm(deps, form.application, form.prefill);
+  const fields = needed ? fieldsForChecks(needed.checks) : undefined;
+  const result = validateIdentityFields(body, today, fields);
+  if (!result.ok) return { ok: false, errors: result.errors, fields };
+  const decision = sandboxDecision(result.fields);
+  const outcome = needed ? outcomeForChecks(decision, result.fields, needed.checks, needed.tier.name) : decision;
+  // The sandbox decides; the evidence is what the applied-for tier required.
+  const idvResult = { ...sandboxResult(result.fields, '', deps.clock()), tier: outcome.tier, evidence: outcome.evidence as { kind: string; checks: string[] }[] };
+  // Recorded as applyResult below records it (provider, reason codes), so that it need not write the application again.
+  const submitted = { ...outcome, provider: HOSTED_PROVIDER, reason: idvResult.reasonCodes.join(' ') || undefined };
+  const application = await deps.store.applications.submitIdv(digestSecret(formToken), submitted, nowSeconds(deps));
+  if (!application) throw new FormAlreadySubmitted('Your details were already submitted. You can close this window.');
+  // PII stays inside the IDV module, sealed (AES-256-GCM); only KCC fields went to `applications`.
+  const vault = deps.idv.vault;
+  if (vault) {
+    await deps.store.pii.store({ applicationId: application.id, keyId: vault.keyId, ciphertext: await vault.seal(application.id, result.fields), createdAt: nowSeconds(deps) });
+  }
+  await applyResult(deps, {
+    applicationId: application.id,
+    provider: HOSTED_PROVIDER,
+    result: { ...idvResult, vendorReference: application.id },
+    eventAt: deps.clock(),
+    actor: 'applicant',
+    current: application,
+  });
+  return { ok: true, application };
+}
