@@ -1,4 +1,4 @@
-import type { Store } from './store';
+import type { Store } from './types';
 
 /**
  * Periodic clean-up of single-use values that can no longer be used, runtime-agnostic:

@@ -1,12 +1,11 @@
 import Database from 'better-sqlite3';
-import { sql } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/better-sqlite3';
 import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { MIGRATIONS_DIR } from '../../src/runtime/sqlite';
 import { purgeExpired } from '../../src/store/purge';
 import * as schema from '../../src/store/schema';
-import { createStore, type Database as StoreDb, type IdvOutcome, type Store } from '../../src/store/store';
+import { createStore, type Database as StoreDb, type IdvOutcome, type NewApplication, type Store } from '../../src/store/store';
 import { startD1 } from '../helpers/workerd';
 
 /**
@@ -65,12 +64,33 @@ describe.each(backends)('store contract on %s', (_name, open) => {
   afterAll(async () => backend?.close());
   beforeEach(async () => {
     // Every test starts from empty tables (counts and purges are asserted exactly).
-    for (const table of [schema.siopRequests, schema.applications, schema.preAuthorizedCodes, schema.accessTokens, schema.cNonces, schema.transactions, schema.issuedCredentials]) {
+    for (const table of [
+      schema.siopRequests,
+      schema.applications,
+      schema.preAuthorizedCodes,
+      schema.accessTokens,
+      schema.cNonces,
+      schema.transactions,
+      schema.issuedCredentials,
+      schema.nonces,
+      schema.notifications,
+      schema.idvSessions,
+      schema.idvEvents,
+      schema.idvPii,
+      schema.auditLog,
+      schema.outboxEvents,
+      schema.webhookDeliveries,
+      schema.statusLists,
+      schema.statusListCache,
+      schema.credentialStatus,
+      schema.credentialStatusEvents,
+      schema.applicationPrefill,
+    ]) {
       await backend.db.delete(table);
     }
   });
 
-  async function newApplication(overrides: Partial<typeof schema.applications.$inferInsert> = {}) {
+  async function newApplication(overrides: Partial<NewApplication> = {}) {
     const row = {
       id: uid('app'),
       applicantDid: 'did:jwk:holder',
@@ -110,6 +130,15 @@ describe.each(backends)('store contract on %s', (_name, open) => {
       expect(await store.siopRequests.deleteExpired(NOW)).toBe(2);
       expect(await store.siopRequests.consume('live', NOW)).toBeDefined();
       expect(await store.siopRequests.deleteExpired(NOW)).toBe(0);
+    });
+
+    it('reads a request without consuming it', async () => {
+      await store.siopRequests.create({ nonce: 'peek', presentationDefinitionId: 'pd', createdAt: NOW, expiresAt: NOW + 600 });
+      expect(await store.siopRequests.get('peek')).toEqual({ nonce: 'peek', presentationDefinitionId: 'pd', createdAt: NOW, expiresAt: NOW + 600, consumedAt: null });
+      expect(await store.siopRequests.get('peek')).toMatchObject({ consumedAt: null });
+      expect((await store.siopRequests.consume('peek', NOW))?.nonce).toBe('peek');
+      expect(await store.siopRequests.get('peek')).toMatchObject({ consumedAt: NOW });
+      expect(await store.siopRequests.get('unknown')).toBeUndefined();
     });
   });
 
@@ -163,6 +192,30 @@ describe.each(backends)('store contract on %s', (_name, open) => {
       const app = await newApplication();
       await expect(newApplication({ formTokenHash: app.formTokenHash })).rejects.toThrow();
     });
+
+    it('creates an application with its code together, and neither when one write fails', async () => {
+      const row = { id: uid('app'), applicantDid: 'did:jwk:holder', credentialConfigurationId: 'KnownCustomerCredential', status: 'pending' as const, formTokenHash: uid('form'), formExpiresAt: NOW + 3600, createdAt: NOW, updatedAt: NOW };
+      await store.applications.createWithCode(row, { codeHash: 'code-1', applicationId: row.id, applicantDid: row.applicantDid, expiresAt: NOW + 600 });
+      expect(await store.applications.get(row.id)).toMatchObject({ id: row.id, status: 'pending', tier: null, decidedAt: null });
+      expect(await store.preAuthorizedCodes.get('code-1')).toEqual({ codeHash: 'code-1', applicationId: row.id, applicantDid: row.applicantDid, expiresAt: NOW + 600, consumedAt: null });
+      // The code's INSERT fails (its hash exists): the application's INSERT is rolled back with it.
+      const second = { ...row, id: uid('app'), formTokenHash: uid('form') };
+      await expect(store.applications.createWithCode(second, { codeHash: 'code-1', applicationId: second.id, applicantDid: row.applicantDid, expiresAt: NOW + 600 })).rejects.toThrow();
+      expect(await store.applications.get(second.id)).toBeUndefined();
+      expect(await store.preAuthorizedCodes.get('code-1')).toMatchObject({ applicationId: row.id });
+    });
+
+    it('finds an application by form token with its prefill, or null prefill', async () => {
+      const plain = await newApplication();
+      expect(await store.applications.findByFormTokenWithPrefill(plain.formTokenHash)).toEqual({ application: await store.applications.get(plain.id), prefill: null });
+      const renewal = await newApplication();
+      const prefill = { applicationId: renewal.id, tierId: 'Standard', verifiedEvidence: '[{"kind":"document_verification"}]', missingChecks: '["liveness"]', supersedes: '["urn:uuid:old"]', countryOfResidence: 'US', createdAt: NOW };
+      await store.applicationPrefill.create(prefill);
+      const found = await store.applications.findByFormTokenWithPrefill(renewal.formTokenHash);
+      expect(found?.application.id).toBe(renewal.id);
+      expect(found?.prefill).toEqual(prefill);
+      expect(await store.applications.findByFormTokenWithPrefill('nope')).toBeUndefined();
+    });
   });
 
   describe('preAuthorizedCodes', () => {
@@ -202,6 +255,15 @@ describe.each(backends)('store contract on %s', (_name, open) => {
       expect((await store.accessTokens.get('t2'))?.revokedAt).toBe(NOW);
       expect((await store.accessTokens.get('t3'))?.revokedAt).toBeNull();
     });
+
+    it('creates a token with its first c_nonce together, and neither when one write fails', async () => {
+      await store.accessTokens.createWithCNonce({ jti: 'tw', applicationId: 'a', applicantDid: 'd', codeHash: 'code', expiresAt: NOW + 60 }, { nonce: 'cn-w', accessTokenJti: 'tw', expiresAt: NOW + 60 });
+      expect(await store.accessTokens.get('tw')).toEqual({ jti: 'tw', applicationId: 'a', applicantDid: 'd', codeHash: 'code', expiresAt: NOW + 60, revokedAt: null });
+      expect(await store.cNonces.consume('cn-w', 'tw', NOW)).toMatchObject({ nonce: 'cn-w', accessTokenJti: 'tw' });
+      // The c_nonce's INSERT fails (it exists): the token's INSERT is rolled back with it.
+      await expect(store.accessTokens.createWithCNonce({ jti: 'tx2', applicationId: 'a', applicantDid: 'd', codeHash: 'code', expiresAt: NOW + 60 }, { nonce: 'cn-w', accessTokenJti: 'tx2', expiresAt: NOW + 60 })).rejects.toThrow();
+      expect(await store.accessTokens.get('tx2')).toBeUndefined();
+    });
   });
 
   describe('cNonces', () => {
@@ -228,14 +290,6 @@ describe.each(backends)('store contract on %s', (_name, open) => {
   });
 
   describe('transactions', () => {
-    // The repository's single-use step is `consume(id, credentialId, now)` on this branch and
-    // `completeWithCredential(id, credential, now)` (consume + record, atomically) once the
-    // deferred-issuance change is merged: the contract tests whichever the store has.
-    type TransactionRepo = Store['transactions'] & {
-      consume?: (id: string, credentialId: string, now: number) => Promise<{ credentialId: string | null } | undefined>;
-      completeWithCredential?: (id: string, credential: Omit<typeof schema.issuedCredentials.$inferInsert, 'transactionId'>, now: number) => Promise<boolean>;
-    };
-    const repo = () => store.transactions as TransactionRepo;
     const credential = (id: string) => ({ id, applicationId: 'a', subjectDid: 'did:jwk:h', jwtSha256: `sha-${id}`, issuedAt: NOW, expiresAt: NOW + 86400 });
 
     it('creates and gets', async () => {
@@ -244,9 +298,8 @@ describe.each(backends)('store contract on %s', (_name, open) => {
       expect(await store.transactions.get('none')).toBeUndefined();
     });
 
-    it('completes with its credential once, atomically; exactly one winner among concurrent completions', async (ctx) => {
-      const complete = repo().completeWithCredential;
-      if (!complete) return ctx.skip();
+    it('completes with its credential once, atomically; exactly one winner among concurrent completions', async () => {
+      const complete = (id: string, c: ReturnType<typeof credential>, now: number) => store.transactions.completeWithCredential(id, c, now);
       await store.transactions.create({ id: 'tx', applicationId: 'a', accessTokenJti: 't', holderDid: 'did:jwk:h', createdAt: NOW });
       expect(await complete('tx', credential('urn:uuid:1'), NOW + 3)).toBe(true);
       expect(await complete('tx', credential('urn:uuid:2'), NOW + 4)).toBe(false);
@@ -259,6 +312,19 @@ describe.each(backends)('store contract on %s', (_name, open) => {
       const recorded = (await store.issuedCredentials.listForApplication('a')).filter((c) => c.transactionId === 'race');
       expect(recorded).toHaveLength(1);
       expect((await store.transactions.get('race'))?.credentialId).toBe(recorded[0].id);
+    });
+
+    it('answers false to a repeated completion with the same credential, and consumes nothing when the credential cannot be recorded', async () => {
+      await store.transactions.create({ id: 'tx', applicationId: 'a', accessTokenJti: 't', holderDid: 'did:jwk:h', createdAt: NOW, profile: 'v1' });
+      expect(await store.transactions.get('tx')).toMatchObject({ profile: 'v1' });
+      expect(await store.transactions.completeWithCredential('tx', credential('urn:uuid:same'), NOW)).toBe(true);
+      expect(await store.transactions.completeWithCredential('tx', credential('urn:uuid:same'), NOW)).toBe(false);
+      expect(await store.issuedCredentials.listForApplication('a')).toHaveLength(1);
+      // The credential id is taken by another record: the INSERT fails and the UPDATE is rolled back.
+      await store.transactions.create({ id: 'tx-2', applicationId: 'a', accessTokenJti: 't', holderDid: 'did:jwk:h', createdAt: NOW });
+      await expect(store.transactions.completeWithCredential('tx-2', credential('urn:uuid:same'), NOW)).rejects.toThrow();
+      expect(await store.transactions.get('tx-2')).toMatchObject({ consumedAt: null, credentialId: null, profile: 'draft13' });
+      expect(await store.transactions.completeWithCredential('tx-2', credential('urn:uuid:fresh'), NOW + 1)).toBe(true);
     });
   });
 
@@ -273,29 +339,17 @@ describe.each(backends)('store contract on %s', (_name, open) => {
       expect(await store.issuedCredentials.count()).toBe(3);
       await expect(store.issuedCredentials.record({ id: 'vc4', applicationId: 'a', subjectDid: 'd', transactionId: 'tx', jwtSha256: 'h4', issuedAt: NOW, expiresAt: NOW + 1 })).rejects.toThrow();
     });
+
+    it('gets a credential by id', async () => {
+      await store.issuedCredentials.record({ id: 'vc1', applicationId: 'a', subjectDid: 'd', jwtSha256: 'h1', issuedAt: NOW, expiresAt: NOW + 1 });
+      expect(await store.issuedCredentials.get('vc1')).toEqual({ id: 'vc1', applicationId: 'a', subjectDid: 'd', transactionId: null, jwtSha256: 'h1', issuedAt: NOW, expiresAt: NOW + 1 });
+      expect(await store.issuedCredentials.get('none')).toBeUndefined();
+    });
   });
 
-  describe('repositories of the OID4VCI 1.0 work (tested when the store has them)', () => {
-    // Merged into main alongside this suite: Nonce Endpoint nonces, notifications and
-    // redeemBound. Typed here structurally so that the suite compiles with or without them.
-    type Later = {
-      preAuthorizedCodes: { redeemBound?: (codeHash: string, now: number) => Promise<{ codeHash: string; consumedAt: number | null } | undefined> };
-      nonces?: {
-        create(row: { nonce: string; expiresAt: number }): Promise<void>;
-        consume(nonce: string, now: number): Promise<{ nonce: string; consumedAt: number | null } | undefined>;
-        pruneExpired(now: number): Promise<number>;
-      };
-      notifications?: {
-        create(row: { id: string; applicationId: string; accessTokenJti: string; credentialId: string; createdAt: number }): Promise<void>;
-        get(id: string): Promise<{ id: string; event: string | null; eventDescription: string | null; eventAt: number | null } | undefined>;
-        recordEvent(id: string, applicationId: string, event: { event: 'credential_accepted' | 'credential_failure' | 'credential_deleted'; description?: string }, now: number): Promise<{ event: string | null } | undefined>;
-      };
-    };
-    const later = () => store as unknown as Later;
-
-    it('redeemBound: redeems a code once without a client_id, before it expires; one winner', async (ctx) => {
-      const redeemBound = later().preAuthorizedCodes.redeemBound;
-      if (!redeemBound) return ctx.skip();
+  describe('OID4VCI 1.0 repositories', () => {
+    it('redeemBound: redeems a code once without a client_id, before it expires; one winner', async () => {
+      const redeemBound = (codeHash: string, now: number) => store.preAuthorizedCodes.redeemBound(codeHash, now);
       await store.preAuthorizedCodes.create({ codeHash: 'b1', applicationId: 'a', applicantDid: 'd', expiresAt: NOW + 60 });
       expect(await redeemBound('b1', NOW)).toMatchObject({ codeHash: 'b1', consumedAt: NOW });
       expect(await redeemBound('b1', NOW)).toBeUndefined();
@@ -306,10 +360,8 @@ describe.each(backends)('store contract on %s', (_name, open) => {
       await oneWinner(() => redeemBound('b3', NOW));
     });
 
-    it('nonces: consumed once before expiry, one winner among concurrent consumers, pruned after expiry', async (ctx) => {
-      const nonces = later().nonces;
-      if (!nonces) return ctx.skip();
-      await backend.db.run(sql`DELETE FROM nonces`);
+    it('nonces: consumed once before expiry, one winner among concurrent consumers, pruned after expiry', async () => {
+      const { nonces } = store;
       await nonces.create({ nonce: 'live', expiresAt: NOW + 60 });
       await nonces.create({ nonce: 'race', expiresAt: NOW + 60 });
       await nonces.create({ nonce: 'edge', expiresAt: NOW });
@@ -323,9 +375,8 @@ describe.each(backends)('store contract on %s', (_name, open) => {
       expect(await nonces.pruneExpired(NOW + 61)).toBe(3);
     });
 
-    it('notifications: create, get, and record the wallet event for its own application only', async (ctx) => {
-      const notifications = later().notifications;
-      if (!notifications) return ctx.skip();
+    it('notifications: create, get, and record the wallet event for its own application only', async () => {
+      const { notifications } = store;
       await notifications.create({ id: 'nt1', applicationId: 'app-1', accessTokenJti: 't', credentialId: 'urn:uuid:1', createdAt: NOW });
       expect(await notifications.get('nt1')).toMatchObject({ id: 'nt1', event: null, eventAt: null });
       expect(await notifications.get('none')).toBeUndefined();
@@ -333,6 +384,288 @@ describe.each(backends)('store contract on %s', (_name, open) => {
       expect(await notifications.recordEvent('nt1', 'app-1', { event: 'credential_accepted' }, NOW + 1)).toMatchObject({ event: 'credential_accepted' });
       expect(await notifications.recordEvent('nt1', 'app-1', { event: 'credential_deleted', description: 'gone' }, NOW + 2)).toMatchObject({ event: 'credential_deleted' });
       expect(await notifications.get('nt1')).toMatchObject({ event: 'credential_deleted', eventDescription: 'gone', eventAt: NOW + 2 });
+    });
+  });
+
+  describe('statusLists', () => {
+    it('creates list 1 on first use, opens further lists idempotently, and gets them', async () => {
+      expect(await store.statusLists.current(131072, NOW)).toMatchObject({ id: 1, size: 131072 });
+      expect(await store.statusLists.current(999, NOW + 1)).toMatchObject({ id: 1, size: 131072 });
+      expect(await store.statusLists.open(2, 200000, NOW)).toMatchObject({ id: 2, size: 200000 });
+      expect(await store.statusLists.open(2, 5, NOW + 1)).toMatchObject({ id: 2, size: 200000 });
+      expect(await store.statusLists.current(131072, NOW)).toMatchObject({ id: 2 });
+      expect(await store.statusLists.get(1)).toMatchObject({ id: 1, size: 131072, version: 0 });
+      expect(await store.statusLists.get(3)).toBeUndefined();
+    });
+
+    it('reserves slots in the newest list under its fill limit, and in a list under a maximum', async () => {
+      expect(await store.statusLists.reserveInNewest(0.5)).toBeUndefined(); // no list yet
+      await store.statusLists.open(1, 4, NOW);
+      await store.statusLists.open(2, 4, NOW);
+      expect(await store.statusLists.reserveInNewest(0.5)).toEqual({ id: 2, size: 4 });
+      expect(await store.statusLists.reserveInNewest(0.5)).toEqual({ id: 2, size: 4 });
+      expect(await store.statusLists.reserveInNewest(0.5)).toBeUndefined(); // 2 of 4 taken
+      expect(await store.statusLists.reserve(1, 2)).toBe(true);
+      const wins = await Promise.all(Array.from({ length: 10 }, () => store.statusLists.reserve(1, 2)));
+      expect(wins.filter(Boolean)).toHaveLength(1);
+      expect(await store.statusLists.reserve(1, 2)).toBe(false);
+      expect(await store.statusLists.reserve(9, 2)).toBe(false);
+    });
+
+    it('bumps the version, caches the signed list per purpose, and lists set indices', async () => {
+      await store.statusLists.open(1, 16, NOW);
+      await store.statusLists.bumpVersion(1);
+      await store.statusLists.bumpVersion(1);
+      expect((await store.statusLists.get(1))?.version).toBe(2);
+      expect(await store.statusLists.cached(1, 'revocation')).toBeUndefined();
+      await store.statusLists.cache({ listId: 1, purpose: 'revocation', version: 2, jwt: 'jwt-a', expiresAt: NOW + 60 });
+      await store.statusLists.cache({ listId: 1, purpose: 'suspension', version: 2, jwt: 'jwt-s', expiresAt: NOW + 60 });
+      await store.statusLists.cache({ listId: 1, purpose: 'revocation', version: 3, jwt: 'jwt-b', expiresAt: NOW + 90 });
+      expect(await store.statusLists.cached(1, 'revocation')).toEqual({ version: 3, jwt: 'jwt-b', expiresAt: NOW + 90 });
+      expect(await store.statusLists.cached(1, 'suspension')).toEqual({ version: 2, jwt: 'jwt-s', expiresAt: NOW + 60 });
+      for (const [id, index] of [['r', 3], ['s', 5], ['both', 7], ['none', 9]] as const) {
+        await store.credentialStatus.tryAllocate({ credentialId: id, listId: 1, listIndex: index, subjectDid: 'd', tierId: 'Standard', evidence: '[]', issuedAt: NOW, expiresAt: NOW + 1, updatedAt: NOW });
+      }
+      await store.credentialStatus.revoke('r', null, NOW);
+      await store.credentialStatus.suspend('s', null, NOW);
+      await store.credentialStatus.suspend('both', null, NOW);
+      await store.credentialStatus.revoke('both', null, NOW);
+      expect((await store.statusLists.setIndices(1, 'revocation')).sort((x, y) => x - y)).toEqual([3, 7]);
+      expect((await store.statusLists.setIndices(1, 'suspension')).sort((x, y) => x - y)).toEqual([5, 7]);
+      expect(await store.statusLists.setIndices(2, 'revocation')).toEqual([]);
+    });
+  });
+
+  describe('credentialStatus', () => {
+    const entry = (credentialId: string, listIndex: number, issuedAt = NOW) => ({ credentialId, listId: 1, listIndex, subjectDid: 'did:jwk:s', tierId: 'Standard', evidence: '[{"kind":"document_verification"}]', issuedAt, expiresAt: issuedAt + 100, updatedAt: issuedAt });
+
+    it('allocates an index once per list, gets and lists a subject newest first', async () => {
+      expect(await store.credentialStatus.tryAllocate(entry('vc1', 10, NOW))).toBe(true);
+      expect(await store.credentialStatus.tryAllocate(entry('vc2', 10, NOW))).toBe(false); // index taken
+      expect(await store.credentialStatus.tryAllocate(entry('vc2', 11, NOW + 5))).toBe(true);
+      expect(await store.credentialStatus.get('vc1')).toEqual({ ...entry('vc1', 10, NOW), revokedAt: null, revocationReason: null, suspendedAt: null, suspensionReason: null });
+      expect(await store.credentialStatus.get('none')).toBeUndefined();
+      expect((await store.credentialStatus.listForSubject('did:jwk:s')).map((r) => r.credentialId)).toEqual(['vc2', 'vc1']);
+      expect(await store.credentialStatus.listForSubject('did:jwk:other')).toEqual([]);
+    });
+
+    it('suspends, reinstates and revokes under their conditions; revocation is permanent', async () => {
+      await store.credentialStatus.tryAllocate(entry('vc', 1));
+      expect(await store.credentialStatus.reinstate('vc', NOW)).toBeUndefined(); // not suspended
+      expect(await store.credentialStatus.suspend('vc', 'check', NOW + 1)).toMatchObject({ suspendedAt: NOW + 1, suspensionReason: 'check', updatedAt: NOW + 1 });
+      expect(await store.credentialStatus.suspend('vc', 'again', NOW + 2)).toBeUndefined();
+      expect(await store.credentialStatus.reinstate('vc', NOW + 3)).toMatchObject({ suspendedAt: null, suspensionReason: null, updatedAt: NOW + 3 });
+      expect(await store.credentialStatus.revoke('vc', 'fraud', NOW + 4)).toMatchObject({ revokedAt: NOW + 4, revocationReason: 'fraud' });
+      expect(await store.credentialStatus.revoke('vc', 'twice', NOW + 5)).toBeUndefined();
+      expect(await store.credentialStatus.suspend('vc', null, NOW + 6)).toBeUndefined();
+      expect(await store.credentialStatus.revoke('none', null, NOW)).toBeUndefined();
+      expect(await store.credentialStatus.get('vc')).toMatchObject({ revokedAt: NOW + 4, revocationReason: 'fraud', suspendedAt: null });
+    });
+
+    it('records status events and lists them in order', async () => {
+      await store.credentialStatus.recordEvent({ credentialId: 'vc', action: 'suspend', reason: 'check', actor: 'operator', at: NOW });
+      await store.credentialStatus.recordEvent({ credentialId: 'vc', action: 'reinstate', actor: 'operator', at: NOW + 1 });
+      await store.credentialStatus.recordEvent({ credentialId: 'other', action: 'revoke', actor: 'operator', at: NOW });
+      const events = await store.credentialStatus.events('vc');
+      expect(events.map(({ action, reason, actor, at }) => ({ action, reason, actor, at }))).toEqual([
+        { action: 'suspend', reason: 'check', actor: 'operator', at: NOW },
+        { action: 'reinstate', reason: null, actor: 'operator', at: NOW + 1 },
+      ]);
+      expect(events[0].id).toBeLessThan(events[1].id);
+      expect(await store.credentialStatus.events('none')).toEqual([]);
+    });
+  });
+
+  describe('applicationPrefill', () => {
+    it('creates and gets the prefill of an application', async () => {
+      const row = { applicationId: 'app-p', tierId: 'Enhanced', verifiedEvidence: '[]', missingChecks: '[]', supersedes: '[]', createdAt: NOW };
+      await store.applicationPrefill.create(row);
+      expect(await store.applicationPrefill.get('app-p')).toEqual({ ...row, countryOfResidence: null });
+      expect(await store.applicationPrefill.get('none')).toBeUndefined();
+      await expect(store.applicationPrefill.create(row)).rejects.toThrow();
+    });
+  });
+
+  describe('idvSessions', () => {
+    const session = (applicationId: string, overrides = {}) => ({ applicationId, provider: 'persona', state: 'created', idempotencyKey: `idem-${applicationId}`, lastEventAt: 0, createdAt: NOW, updatedAt: NOW, ...overrides });
+
+    it('creates a session once; a second create returns the first, openInState refuses it', async () => {
+      const first = await store.idvSessions.createOnce(session('a1'));
+      expect(first).toEqual({ ...session('a1'), vendorReference: null, webviewUrl: null, outcome: null });
+      expect(await store.idvSessions.createOnce(session('a1', { provider: 'other', state: 'in_progress' }))).toEqual(first);
+      expect(await store.idvSessions.openInState(session('a1', { state: 'approved' }))).toBe(false);
+      expect(await store.idvSessions.openInState(session('a2', { state: 'approved', lastEventAt: 5, outcome: '{"status":"approved"}' }))).toBe(true);
+      expect(await store.idvSessions.get('a2')).toMatchObject({ state: 'approved', lastEventAt: 5, outcome: '{"status":"approved"}' });
+      expect(await store.idvSessions.get('none')).toBeUndefined();
+      const opened = await Promise.all(Array.from({ length: 10 }, () => store.idvSessions.openInState(session('a3'))));
+      expect(opened.filter(Boolean)).toHaveLength(1);
+    });
+
+    it('attaches the vendor session and finds it by the vendor reference', async () => {
+      await store.idvSessions.createOnce(session('a1'));
+      expect(await store.idvSessions.findByReference('persona', 'inq_1')).toBeUndefined();
+      await store.idvSessions.attachVendorSession('a1', 'inq_1', 'https://vendor.example/inq_1', NOW + 7);
+      expect(await store.idvSessions.findByReference('persona', 'inq_1')).toMatchObject({ applicationId: 'a1', vendorReference: 'inq_1', webviewUrl: 'https://vendor.example/inq_1', updatedAt: NOW + 7 });
+      expect(await store.idvSessions.findByReference('other', 'inq_1')).toBeUndefined();
+    });
+
+    it('applies only newer events; an absent outcome keeps the stored one', async () => {
+      await store.idvSessions.createOnce(session('a1'));
+      expect(await store.idvSessions.applyIfNewer('a1', { state: 'in_progress', eventAt: 1000 }, NOW + 1)).toMatchObject({ state: 'in_progress', lastEventAt: 1000, outcome: null, updatedAt: NOW + 1 });
+      expect(await store.idvSessions.applyIfNewer('a1', { state: 'approved', outcome: '{"s":1}', eventAt: 3000 }, NOW + 2)).toMatchObject({ state: 'approved', outcome: '{"s":1}' });
+      expect(await store.idvSessions.applyIfNewer('a1', { state: 'declined', outcome: '{"s":0}', eventAt: 2000 }, NOW + 3)).toBeUndefined(); // older
+      expect(await store.idvSessions.applyIfNewer('a1', { state: 'approved', outcome: '{"s":2}', eventAt: 3000 }, NOW + 3)).toBeUndefined(); // same time
+      expect(await store.idvSessions.applyIfNewer('a1', { state: 'needs_review', eventAt: 4000 }, NOW + 4)).toMatchObject({ state: 'needs_review', outcome: '{"s":1}', lastEventAt: 4000 });
+      expect(await store.idvSessions.applyIfNewer('a1', { state: 'approved', outcome: null, eventAt: 5000 }, NOW + 5)).toMatchObject({ outcome: null });
+      expect(await store.idvSessions.applyIfNewer('none', { state: 'approved', eventAt: 5000 }, NOW)).toBeUndefined();
+    });
+  });
+
+  describe('idvEvents', () => {
+    const event = (id: string, occurredAt: number, applicationId: string | null = 'a1') => ({ id, provider: 'persona', applicationId, vendorReference: 'inq_1', type: 'inquiry.completed', occurredAt, receivedAt: NOW });
+
+    it('records an event once, says whether it exists, sets its disposition, lists by vendor time', async () => {
+      expect(await store.idvEvents.exists('persona:e1')).toBe(false);
+      expect(await store.idvEvents.recordOnce(event('persona:e2', 2000))).toBe(true);
+      expect(await store.idvEvents.recordOnce(event('persona:e2', 2000))).toBe(false);
+      expect(await store.idvEvents.recordOnce(event('persona:e1', 1000))).toBe(true);
+      expect(await store.idvEvents.recordOnce(event('persona:e3', 500, null))).toBe(true);
+      expect(await store.idvEvents.exists('persona:e1')).toBe(true);
+      await store.idvEvents.setDisposition('persona:e1', 'applied', 'approved');
+      await store.idvEvents.setDisposition('persona:e3', 'stale', null, 'a1');
+      const listed = await store.idvEvents.listForApplication('a1');
+      expect(listed.map((e) => [e.id, e.disposition, e.stateAfter])).toEqual([
+        ['persona:e3', 'stale', null],
+        ['persona:e1', 'applied', 'approved'],
+        ['persona:e2', null, null],
+      ]);
+      expect(await store.idvEvents.listForApplication('none')).toEqual([]);
+    });
+  });
+
+  describe('applicationStatus', () => {
+    it('lists abandoned applications: pending, never submitted, link expired, no IDV session', async () => {
+      const abandoned = await newApplication({ formExpiresAt: NOW - 10, idvProvider: 'sandbox' });
+      const edge = await newApplication({ formExpiresAt: NOW });
+      await newApplication({ formExpiresAt: NOW + 10 }); // link still valid
+      await newApplication({ formExpiresAt: NOW - 10, status: 'review' });
+      await newApplication({ formExpiresAt: NOW - 10, formSubmittedAt: NOW - 20 });
+      const withSession = await newApplication({ formExpiresAt: NOW - 10 });
+      await store.idvSessions.createOnce({ applicationId: withSession.id, provider: 'persona', state: 'created', idempotencyKey: 'k', lastEventAt: 0, createdAt: NOW, updatedAt: NOW });
+      const found = await store.applicationStatus.abandonedCandidates(NOW);
+      expect(found.sort((x, y) => x.id.localeCompare(y.id))).toEqual([{ id: abandoned.id, idvProvider: 'sandbox' }, { id: edge.id, idvProvider: null }].sort((x, y) => x.id.localeCompare(y.id)));
+      expect(await store.applicationStatus.abandonedCandidates(NOW, 1)).toHaveLength(1);
+    });
+
+    it('sets the status; decided ones record who decided, absent fields keep their value', async () => {
+      const app = await newApplication();
+      const decided = await store.applicationStatus.set(app.id, { status: 'approved', provider: 'persona', countryOfResidence: 'US', tier: 'Standard', evidence: [{ kind: 'document_verification' }] }, NOW + 1);
+      expect(decided).toMatchObject({ status: 'approved', idvProvider: 'persona', countryOfResidence: 'US', tier: 'Standard', decidedBy: 'idv:persona', decidedAt: NOW + 1, updatedAt: NOW + 1 });
+      expect(JSON.parse(decided!.evidence!)).toEqual([{ kind: 'document_verification' }]);
+      const review = await store.applicationStatus.set(app.id, { status: 'review', provider: 'persona', countryOfResidence: '', reason: 'mismatch' }, NOW + 2);
+      expect(review).toMatchObject({ status: 'review', countryOfResidence: 'US', tier: 'Standard', decisionReason: 'mismatch', decidedBy: null, decidedAt: null });
+      expect(JSON.parse(review!.evidence!)).toEqual([{ kind: 'document_verification' }]);
+      expect(await store.applicationStatus.set(app.id, { status: 'rejected', provider: 'persona', decidedBy: 'operator' }, NOW + 3)).toMatchObject({ status: 'rejected', decidedBy: 'operator', decisionReason: null });
+      expect(await store.applicationStatus.set('none', { status: 'approved', provider: 'persona' }, NOW)).toBeUndefined();
+    });
+
+    it('searches by status, provider, country and id or DID, most recently updated first', async () => {
+      const a = await newApplication({ status: 'review', idvProvider: 'persona', countryOfResidence: 'US', updatedAt: NOW + 1 });
+      const b = await newApplication({ status: 'review', idvProvider: 'sandbox', countryOfResidence: 'DE', updatedAt: NOW + 2, applicantDid: 'did:jwk:b' });
+      const c = await newApplication({ status: 'approved', idvProvider: 'persona', countryOfResidence: 'US', updatedAt: NOW + 3 });
+      const ids = async (filter: Parameters<Store['applicationStatus']['search']>[0]) => (await store.applicationStatus.search(filter)).map((r) => r.id);
+      expect(await ids({})).toEqual([c.id, b.id, a.id]);
+      expect(await ids({ status: 'review' })).toEqual([b.id, a.id]);
+      expect(await ids({ provider: 'persona' })).toEqual([c.id, a.id]);
+      expect(await ids({ country: 'US', status: 'review' })).toEqual([a.id]);
+      expect(await ids({ q: a.id })).toEqual([a.id]);
+      expect(await ids({ q: 'did:jwk:b' })).toEqual([b.id]);
+      expect(await ids({ limit: 1 })).toEqual([c.id]);
+      expect(await ids({ status: 'rejected' })).toEqual([]);
+    });
+  });
+
+  describe('pii', () => {
+    it('stores once, schedules the purge, purges what is due, erases once', async () => {
+      await store.pii.store({ applicationId: 'a1', keyId: 'k1', ciphertext: 'c1', createdAt: NOW });
+      await store.pii.store({ applicationId: 'a1', keyId: 'k2', ciphertext: 'other', createdAt: NOW + 1 }); // no-op
+      await store.pii.store({ applicationId: 'a2', keyId: 'k1', ciphertext: 'c2', createdAt: NOW });
+      await store.pii.store({ applicationId: 'a3', keyId: 'k1', ciphertext: 'c3', createdAt: NOW });
+      expect(await store.pii.get('a1')).toEqual({ applicationId: 'a1', keyId: 'k1', ciphertext: 'c1', createdAt: NOW, purgeAfter: null, erasedAt: null, erasedReason: null });
+      expect(await store.pii.get('none')).toBeUndefined();
+      await store.pii.schedulePurge('a1', NOW + 10);
+      await store.pii.schedulePurge('a2', NOW + 100);
+      expect(await store.pii.purgeDue(NOW + 9)).toEqual([]);
+      expect(await store.pii.purgeDue(NOW + 10)).toEqual(['a1']);
+      expect(await store.pii.get('a1')).toMatchObject({ ciphertext: null, erasedAt: NOW + 10, erasedReason: 'retention' });
+      expect(await store.pii.purgeDue(NOW + 10)).toEqual([]);
+      await store.pii.schedulePurge('a1', NOW + 20); // erased: no effect
+      expect((await store.pii.get('a1'))?.purgeAfter).toBe(NOW + 10);
+      expect(await store.pii.erase('a3', 'operator_request', NOW + 11)).toBe(true);
+      expect(await store.pii.erase('a3', 'operator_request', NOW + 12)).toBe(false);
+      expect(await store.pii.erase('none', 'operator_request', NOW)).toBe(false);
+      expect(await store.pii.get('a3')).toMatchObject({ ciphertext: null, erasedAt: NOW + 11, erasedReason: 'operator_request', keyId: 'k1' });
+      expect(await store.pii.get('a2')).toMatchObject({ ciphertext: 'c2', purgeAfter: NOW + 100 });
+    });
+  });
+
+  describe('audit', () => {
+    it('records entries with JSON detail and lists an application’s in order', async () => {
+      await store.audit.record({ applicationId: 'a1', actor: 'operator', action: 'decide', detail: { status: 'approved' }, at: NOW + 1 });
+      await store.audit.record({ applicationId: 'a1', actor: 'system', action: 'open', at: NOW });
+      await store.audit.record({ applicationId: 'a1', actor: 'system', action: 'notify', at: NOW + 1 });
+      await store.audit.record({ applicationId: null, actor: 'system', action: 'purge', at: NOW });
+      const entries = await store.audit.listForApplication('a1');
+      expect(entries.map(({ actor, action, detail, at }) => ({ actor, action, detail, at }))).toEqual([
+        { actor: 'system', action: 'open', detail: null, at: NOW },
+        { actor: 'operator', action: 'decide', detail: '{"status":"approved"}', at: NOW + 1 },
+        { actor: 'system', action: 'notify', detail: null, at: NOW + 1 },
+      ]);
+      expect(await store.audit.listForApplication('none')).toEqual([]);
+    });
+  });
+
+  describe('outbox', () => {
+    it('enqueues once; due, claimed by one dispatcher, retried, delivered or failed', async () => {
+      expect(await store.outbox.enqueue({ id: 'evt_1', type: 'application.approved', body: '{"a":1}', createdAt: NOW })).toBe(true);
+      expect(await store.outbox.enqueue({ id: 'evt_1', type: 'application.approved', body: '{"other":1}', createdAt: NOW + 1 })).toBe(false);
+      expect(await store.outbox.enqueue({ id: 'evt_2', type: 'application.rejected', body: '{"a":2}', createdAt: NOW + 1 })).toBe(true);
+      expect(await store.outbox.get('evt_1')).toEqual({ id: 'evt_1', type: 'application.approved', body: '{"a":1}', createdAt: NOW, attempts: 0, nextAttemptAt: NOW, leaseUntil: null, deliveredAt: null, failedAt: null, lastError: null });
+      expect(await store.outbox.get('none')).toBeUndefined();
+      expect((await store.outbox.due(NOW, 10)).map((e) => e.id)).toEqual(['evt_1']);
+      expect((await store.outbox.due(NOW + 1, 10)).map((e) => e.id)).toEqual(['evt_1', 'evt_2']);
+      expect((await store.outbox.due(NOW + 1, 1)).map((e) => e.id)).toEqual(['evt_1']);
+      expect(await store.outbox.pendingCount()).toBe(2);
+
+      const claimed = await oneWinner(() => store.outbox.claim('evt_1', NOW + 1, NOW + 31));
+      expect(claimed).toMatchObject({ id: 'evt_1', attempts: 1, leaseUntil: NOW + 31 });
+      expect((await store.outbox.due(NOW + 1, 10)).map((e) => e.id)).toEqual(['evt_2']); // leased
+      expect((await store.outbox.claim('evt_1', NOW + 31, NOW + 61))?.attempts).toBe(2); // lease ran out
+      await store.outbox.markRetry('evt_1', NOW + 100, 'HTTP 503');
+      expect(await store.outbox.get('evt_1')).toMatchObject({ nextAttemptAt: NOW + 100, leaseUntil: null, lastError: 'HTTP 503', attempts: 2 });
+      expect((await store.outbox.due(NOW + 99, 10)).map((e) => e.id)).toEqual(['evt_2']);
+      await store.outbox.markDelivered('evt_1', NOW + 100);
+      expect(await store.outbox.get('evt_1')).toMatchObject({ deliveredAt: NOW + 100, lastError: null });
+      expect(await store.outbox.claim('evt_1', NOW + 200, NOW + 230)).toBeUndefined();
+      await store.outbox.markFailed('evt_2', NOW + 5, 'gave up');
+      expect(await store.outbox.get('evt_2')).toMatchObject({ failedAt: NOW + 5, lastError: 'gave up', leaseUntil: null });
+      expect(await store.outbox.claim('evt_2', NOW + 200, NOW + 230)).toBeUndefined();
+      expect(await store.outbox.due(NOW + 1000, 10)).toEqual([]);
+      expect(await store.outbox.pendingCount()).toBe(0);
+      expect((await store.outbox.list()).map((e) => e.id)).toEqual(['evt_2', 'evt_1']);
+      expect((await store.outbox.list(1)).map((e) => e.id)).toEqual(['evt_2']);
+    });
+
+    it('records delivery attempts and lists an event’s in order', async () => {
+      await store.outbox.recordDelivery({ eventId: 'evt_1', attempt: 1, statusCode: 503, durationMs: 12, at: NOW });
+      await store.outbox.recordDelivery({ eventId: 'evt_1', attempt: 2, error: 'timeout', durationMs: 5000, at: NOW + 30 });
+      await store.outbox.recordDelivery({ eventId: 'evt_2', attempt: 1, statusCode: 200, durationMs: 8, at: NOW });
+      const deliveries = await store.outbox.deliveries('evt_1');
+      expect(deliveries.map(({ eventId, attempt, statusCode, error, durationMs, at }) => ({ eventId, attempt, statusCode, error, durationMs, at }))).toEqual([
+        { eventId: 'evt_1', attempt: 1, statusCode: 503, error: null, durationMs: 12, at: NOW },
+        { eventId: 'evt_1', attempt: 2, statusCode: null, error: 'timeout', durationMs: 5000, at: NOW + 30 },
+      ]);
+      expect(await store.outbox.deliveries('none')).toEqual([]);
     });
   });
 
