@@ -267,6 +267,8 @@ export type ApplicationPrefill = {
   verifiedEvidence: string;
   missingChecks: string;
   supersedes: string;
+  /** JSON [{ id, issuer, expiresAt?, credentialStatus? }]: re-checked before the code or credential is redeemed. */
+  presentedCredentials: string;
   countryOfResidence: string | null;
   createdAt: number;
 };
@@ -276,6 +278,7 @@ export type NewApplicationPrefill = {
   verifiedEvidence: string;
   missingChecks: string;
   supersedes: string;
+  presentedCredentials?: string;
   countryOfResidence?: string | null;
   createdAt: number;
 };
