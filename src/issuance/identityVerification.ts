@@ -128,8 +128,12 @@ export async function applyResult(
   const application =
     input.current && statusWriteIsNoop(input.current, change) ? input.current : await deps.store.applicationStatus.set(input.applicationId, change, now);
   // Credentials already issued follow the decision (revoked on decline, suspended in review,
-  // reinstated on approval); only a re-decision can find any.
-  const affected = redecision ? await applyDecisionToCredentials(deps, input.applicationId, status, input.actor) : { revoked: [], suspended: [], reinstated: [], issued: [] };
+  // reinstated on approval). Only a re-decision, or a decision on a review that a re-decision
+  // opened, can find any: a first decision is not worth the read.
+  const affected =
+    redecision || from === 'needs_review'
+      ? await applyDecisionToCredentials(deps, input.applicationId, status, input.actor)
+      : { revoked: [], suspended: [], reinstated: [], issued: [] };
   await deps.store.audit.record({
     applicationId: input.applicationId,
     actor: input.actor,

@@ -209,7 +209,7 @@ describe.each(backends)('store contract on %s', (_name, open) => {
       const plain = await newApplication();
       expect(await store.applications.findByFormTokenWithPrefill(plain.formTokenHash)).toEqual({ application: await store.applications.get(plain.id), prefill: null });
       const renewal = await newApplication();
-      const prefill = { applicationId: renewal.id, tierId: 'Standard', verifiedEvidence: '[{"kind":"document_verification"}]', missingChecks: '["liveness"]', supersedes: '["urn:uuid:old"]', countryOfResidence: 'US', createdAt: NOW };
+      const prefill = { applicationId: renewal.id, tierId: 'Standard', verifiedEvidence: '[{"kind":"document_verification"}]', missingChecks: '["liveness"]', supersedes: '["urn:uuid:old"]', presentedCredentials: '[]', countryOfResidence: 'US', createdAt: NOW };
       await store.applicationPrefill.create(prefill);
       const found = await store.applications.findByFormTokenWithPrefill(renewal.formTokenHash);
       expect(found?.application.id).toBe(renewal.id);
@@ -480,7 +480,10 @@ describe.each(backends)('store contract on %s', (_name, open) => {
     it('creates and gets the prefill of an application', async () => {
       const row = { applicationId: 'app-p', tierId: 'Enhanced', verifiedEvidence: '[]', missingChecks: '[]', supersedes: '[]', createdAt: NOW };
       await store.applicationPrefill.create(row);
-      expect(await store.applicationPrefill.get('app-p')).toEqual({ ...row, countryOfResidence: null });
+      expect(await store.applicationPrefill.get('app-p')).toEqual({ ...row, presentedCredentials: '[]', countryOfResidence: null });
+      const withPresented = { ...row, applicationId: 'app-q', presentedCredentials: '[{"id":"urn:uuid:1","issuer":"did:example:pfi"}]' };
+      await store.applicationPrefill.create(withPresented);
+      expect((await store.applicationPrefill.get('app-q'))?.presentedCredentials).toBe(withPresented.presentedCredentials);
       expect(await store.applicationPrefill.get('none')).toBeUndefined();
       await expect(store.applicationPrefill.create(row)).rejects.toThrow();
     });
