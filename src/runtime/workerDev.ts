@@ -17,15 +17,25 @@ import { parseArgs } from 'node:util';
  * 3. Runs `wrangler dev --local` on HOST:PORT (127.0.0.1:8787) with PUBLIC_URL set to that address
  *    (or to the PUBLIC_URL in the environment), so the did:web and every URL handed out are reachable.
  *
- * Everything stays on this machine: `--local` (no remote bindings), no telemetry
- * (WRANGLER_SEND_METRICS=false) and no error reports; wrangler's update check gives up offline.
+ * Everything stays on this machine: `--local` (no remote bindings) and offlineEnv below.
  * Options: --port, --ip (or PORT, HOST), --persist-to DIR; anything else goes to `wrangler dev`.
  */
 const WRANGLER = join(createRequire(import.meta.url).resolve('wrangler/package.json'), '..', 'bin', 'wrangler.js');
 
-/** Environment for every wrangler child: nothing sent to Cloudflare, no colour codes in logs. */
+/**
+ * Environment for every wrangler child, so that nothing leaves the machine: no telemetry and no
+ * error reports; no banner, whose update check asks the npm registry for wrangler's latest
+ * version; and no download of the `Request.cf` placeholder from Cloudflare (miniflare uses its
+ * built-in fallback).
+ */
 export function offlineEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
-  return { ...env, WRANGLER_SEND_METRICS: 'false', WRANGLER_SEND_ERROR_REPORTS: 'false' };
+  return {
+    ...env,
+    WRANGLER_SEND_METRICS: 'false',
+    WRANGLER_SEND_ERROR_REPORTS: 'false',
+    WRANGLER_HIDE_BANNER: 'true',
+    CLOUDFLARE_CF_FETCH_ENABLED: 'false',
+  };
 }
 
 /** An Ed25519 private JWK (kty, crv, x, d): the format ISSUER_PRIVATE_JWK takes (src/crypto/issuerKeys.ts). */
