@@ -5,6 +5,7 @@ import type { PublishedKey } from '../did/pfi';
 import type { DIDDocument } from '../did/types';
 import type { Context } from 'hono';
 import type { Store } from '../store/store';
+import type { StatsQueries } from '../store/stats';
 import type { RateLimiter } from './rateLimit';
 import type { IdvDeps } from '../idv/deps';
 
@@ -40,6 +41,10 @@ export interface AppDeps {
   clientAddress?: (c: Context) => string | undefined;
   /** Identity verification: providers, the PII vault, outbound webhook signing (src/idv/deps.ts). */
   idv: IdvDeps;
+  /** Counting queries of /readyz and the business metrics (src/store/stats.ts). */
+  stats: StatsQueries;
+  /** Prometheus metrics (Node: src/runtime/metrics.ts). Absent (the default, and on Workers): no request metrics, no /metrics. */
+  metrics?: RequestMetrics;
   /**
    * Fetches another issuer's status list credential (a JWT) when a presented credential
    * names one; our own lists are built locally. Absent: such credentials are refused (fail closed).
@@ -50,6 +55,18 @@ export interface AppDeps {
    * the web Request can; returns undefined to fall back to `c.req.raw.body`. Node sets it.
    */
   readRequestBody?: (c: Context, limit: number, tooLarge: () => Error) => Promise<Uint8Array> | undefined;
+}
+
+/**
+ * What the app needs of a metrics registry: a cheap per-request observation (by route pattern,
+ * never the raw path: the IDV form URL carries a secret token) and the exposition for /metrics.
+ */
+export interface RequestMetrics {
+  observeRequest(method: string, route: string, status: number, seconds: number): void;
+  /** The Prometheus text exposition, with the business metrics computed now. */
+  scrape(): Promise<{ contentType: string; body: string }>;
+  /** Bearer token for /metrics on the main port; undefined: /metrics is not served there (METRICS_PORT only). */
+  token?: string;
 }
 
 /** Read variables with `c.get('deps')`: Hono's `c.var` copies every variable into a new object on each access. */

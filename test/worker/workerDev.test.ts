@@ -78,6 +78,11 @@ describe('npm run worker:dev on a clean checkout', () => {
     const initiate = await fetch(`${url}/idv/siopv2/initiate`);
     expect(initiate.status).toBe(200);
     expect(new URLSearchParams(await initiate.text()).get('client_id')).toBe(doc!.id);
+    // Readiness reads wrangler's d1_migrations: every drizzle/ migration is recorded as applied.
+    const ready = await fetch(`${url}/readyz`);
+    expect(await ready.json()).toEqual({ status: 'ready', checks: { database: 'ok', migrations: 'ok' } });
+    // Metrics are Node-only: not served by the worker.
+    expect((await fetch(`${url}/metrics`)).status).toBe(404);
 
     expect(output).toContain('created .dev.vars');
     expect(output).toContain('0002_tiers_status.sql');
