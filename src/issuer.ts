@@ -13,6 +13,7 @@ import { jsonLogger, type AppDeps, type IssuerIdentity, type Logger } from './ht
 import { issuerUrls } from './paths';
 import { createRateLimiter } from './http/rateLimit';
 import { createStore, type Database } from './store/store';
+import { createStatsQueries } from './store/stats';
 import { emptyIdvDeps, type IdvDeps } from './idv/deps';
 import { createPiiVault } from './idv/piiVault';
 
@@ -50,6 +51,8 @@ export interface BuildIssuerOptions {
   statusListFetch?: (url: string) => Promise<string>;
   /** See AppDeps.readRequestBody (Node reads bodies from the IncomingMessage). */
   readRequestBody?: AppDeps['readRequestBody'];
+  /** Prometheus metrics (Node, src/runtime/metrics.ts); absent: off. */
+  metrics?: AppDeps['metrics'];
 }
 
 /**
@@ -113,6 +116,8 @@ export async function buildIssuer(options: BuildIssuerOptions) {
     idv: options.idv ?? emptyIdvDeps(),
     statusListFetch: options.statusListFetch,
     readRequestBody: options.readRequestBody,
+    stats: createStatsQueries(options.db),
+    metrics: options.metrics,
   };
   if (config.idv.provider !== 'hosted' && !deps.idv.vendors.has(config.idv.provider)) {
     throw new Error(`IDV_PROVIDER ${config.idv.provider} is not configured (docs/idv.md)`);

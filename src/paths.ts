@@ -20,6 +20,8 @@ export const PATHS = {
   idvWebhook: '/idv/webhooks/:provider',
   console: '/console',
   health: '/healthz',
+  ready: '/readyz',
+  metrics: '/metrics',
   presentationDefinitions: '/presentation-definitions',
   presentationDefinition: '/presentation-definitions/:id',
   statusList: '/status/:listId/:purpose',

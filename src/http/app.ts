@@ -14,6 +14,7 @@ import { consoleRoutes } from './routes/console';
 import { authorizationServerMetadata, credentialIssuerMetadata, didDocumentResponse, metadataRoutes } from './routes/metadata';
 import { nonceRoutes } from './routes/nonce';
 import { notificationRoutes } from './routes/notification';
+import { opsRoutes } from './routes/ops';
 import { siopRoutes } from './routes/siop';
 import { presentationDefinitionRoutes } from './routes/presentationDefinitions';
 import { statusListRoutes } from './routes/statusList';
@@ -28,10 +29,13 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   const base = basePathOf(deps.config.publicUrl);
 
   const hsts = deps.config.publicUrl.startsWith('https:');
+  // Absent unless the runtime turned metrics on (Node with METRICS_TOKEN or METRICS_PORT).
+  const metrics = deps.metrics;
   app.use('*', async (c, next) => {
     c.set('deps', deps);
     c.set('requestId', c.req.header('x-request-id')?.slice(0, 64).replace(/[^\w.-]/g, '') || crypto.randomUUID());
     const started = Date.now();
+    const startedPrecise = metrics ? performance.now() : 0;
     await next();
     // Set on the finished response in place: `c.header()` after the handler would copy the
     // response, turning a string body into a stream (slow on Node) just to add a header.
@@ -47,6 +51,8 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
       status: c.res.status,
       ms: Date.now() - started,
     });
+    // By route pattern, like the log line: the raw path of the IDV form holds its secret token.
+    if (metrics) metrics.observeRequest(c.req.method, c.req.routePath, c.res.status, (performance.now() - startedPrecise) / 1000);
   });
   // A declared body over the limit is refused before routing; bodies without a length
   // (chunked) are capped as they are read (readRequestBody in ./body.ts).
@@ -70,6 +76,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   api.route(PATHS.admin, adminRoutes);
   api.route('/', idvWebhookRoutes);
   api.route(PATHS.console, consoleRoutes);
+  api.route('/', opsRoutes);
 
   // did:web document: /.well-known/did.json, or <path>/did.json when PUBLIC_URL has a path.
   app.get(didWebDocumentPath(deps.config.publicUrl), (c) => didDocumentResponse(c.get('deps')));

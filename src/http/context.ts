@@ -1,5 +1,6 @@
 import type { Context } from 'hono';
 import type { IssuanceDeps } from '../issuance/deps';
+import type { StatsQueries } from '../store/stats';
 import type { RateLimiter } from './rateLimiter';
 
 export type { Logger } from '../ports/logger';
@@ -12,11 +13,27 @@ export interface AppDeps extends IssuanceDeps {
   rateLimiter: RateLimiter;
   /** The client's IP address as the runtime sees it (socket, or a trusted proxy header). */
   clientAddress?: (c: Context) => string | undefined;
+  /** Counting queries of /readyz and the business metrics (src/store/stats.ts). */
+  stats: StatsQueries;
+  /** Prometheus metrics (Node: src/runtime/metrics.ts). Absent (the default, and on Workers): no request metrics, no /metrics. */
+  metrics?: RequestMetrics;
   /**
    * Reads the request body (at most `limit` bytes, else throws `tooLarge()`) more cheaply than
    * the web Request can; returns undefined to fall back to `c.req.raw.body`. Node sets it.
    */
   readRequestBody?: (c: Context, limit: number, tooLarge: () => Error) => Promise<Uint8Array> | undefined;
+}
+
+/**
+ * What the app needs of a metrics registry: a cheap per-request observation (by route pattern,
+ * never the raw path: the IDV form URL carries a secret token) and the exposition for /metrics.
+ */
+export interface RequestMetrics {
+  observeRequest(method: string, route: string, status: number, seconds: number): void;
+  /** The Prometheus text exposition, with the business metrics computed now. */
+  scrape(): Promise<{ contentType: string; body: string }>;
+  /** Bearer token for /metrics on the main port; undefined: /metrics is not served there (METRICS_PORT only). */
+  token?: string;
 }
 
 /** Read variables with `c.get('deps')`: Hono's `c.var` copies every variable into a new object on each access. */

@@ -19,6 +19,8 @@ import { openSqlite } from './sqlite';
 import type { IdvDeps } from '../idv/deps';
 import { startBackgroundJobs } from './dispatcher';
 import { idvDepsFromEnv } from './idvNode';
+import { createNodeMetrics, startMetricsListener } from './metrics';
+import { createStatsQueries } from '../store/stats';
 
 /**
  * The Node runtime: the only place (with src/runtime/*) that reads process.env or touches
@@ -35,6 +37,8 @@ import { idvDepsFromEnv } from './idvNode';
  *   Identity verification (docs/idv.md): IDV_PROVIDER, PII_DATA_KEY, PII_RETENTION_DAYS, PERSONA_*,
  *   IDV_GENERIC_CONFIG, IDV_GENERIC_SECRETS, PFI_WEBHOOK_URL, PFI_WEBHOOK_SECRETS, WEBHOOK_DISPATCH_INTERVAL_MS.
  *   KCC_TIERS_FILE (unset: one tier from the credential defaults; docs/tiers-and-status.md).
+ *   METRICS_TOKEN (/metrics on the main port behind this bearer token), METRICS_PORT (/metrics
+ *   without auth on a separate listener, METRICS_HOST 127.0.0.1); neither: metrics off.
  */
 export interface NodeIssuerOptions {
   port?: number;
@@ -65,6 +69,13 @@ export interface NodeIssuerOptions {
   idvEnv?: Record<string, string | undefined>;
   /** Background jobs (outbound webhooks, PII retention) period in ms (WEBHOOK_DISPATCH_INTERVAL_MS, 5000); 0 disables. */
   backgroundIntervalMs?: number;
+  /**
+   * Prometheus metrics (src/runtime/metrics.ts), off unless one of these is set: `token`
+   * (METRICS_TOKEN) serves /metrics on the main port to that bearer token; `port` (METRICS_PORT,
+   * 0 for any free one) serves it without auth on a separate listener at `hostname` (METRICS_HOST,
+   * default 127.0.0.1).
+   */
+  metrics?: { token?: string; port?: number; hostname?: string };
 }
 
 /** The client's address: the socket peer, or the hop our own proxy appended to X-Forwarded-For. */
@@ -167,6 +178,8 @@ export async function startNodeIssuer(options: NodeIssuerOptions) {
   const actualPort = await listening;
   const publicUrl = options.config?.publicUrl ?? `http://localhost:${actualPort}`;
   const logger = options.logger ?? jsonLogger();
+  const metricsOn = options.metrics && (options.metrics.token || options.metrics.port !== undefined);
+  const metrics = metricsOn ? createNodeMetrics({ stats: createStatsQueries(db), token: options.metrics?.token, clock: options.clock, logger }) : undefined;
   const issuer = await buildIssuer({
     config: { ...options.config, publicUrl, didMethod },
     db,
@@ -179,8 +192,11 @@ export async function startNodeIssuer(options: NodeIssuerOptions) {
     idv: options.idv ?? (await idvDepsFromEnv(options.idvEnv ?? {}, join(options.dataDir, 'pii-data-key'))),
     statusListFetch: nodeStatusListFetch(options),
     readRequestBody: readIncomingBody,
+    metrics,
   });
   appFetch = (req, env) => issuer.app.fetch(req, env);
+  const metricsListener =
+    metrics && options.metrics?.port !== undefined ? await startMetricsListener(metrics, { port: options.metrics.port, hostname: options.metrics.hostname }) : undefined;
   const clock = options.clock ?? Date.now;
   const publish = () =>
     publishIssuerDidDht({
@@ -210,6 +226,8 @@ export async function startNodeIssuer(options: NodeIssuerOptions) {
     url: publicUrl,
     port: actualPort,
     sqlite,
+    /** The separate metrics listener's URL (METRICS_PORT), if any. */
+    metricsUrl: metricsListener?.url,
     /** did:dht only: whether the packet was accepted by the gateway at start. */
     didDhtPublished: published,
     /** Republishes the did:dht packet now (no-op for other methods). */
@@ -231,6 +249,7 @@ export async function startNodeIssuer(options: NodeIssuerOptions) {
     jobs,
     async close() {
       if (republishTimer) clearInterval(republishTimer);
+      await metricsListener?.close();
       await jobs?.stop();
       await new Promise<void>((ok) => {
         if (!server) return ok();
@@ -262,6 +281,13 @@ function configuredDidDhtIdentity(text: string | undefined): IssuerKey {
   const key = configuredKey(text);
   if (key.alg !== 'EdDSA') throw new Error('ISSUER_DID_DHT_IDENTITY_JWK must be an Ed25519 private JWK');
   return { ...key, id: '0', role: 'did-dht-identity' };
+}
+
+function metricsPort(value: string | undefined): number | undefined {
+  if (value === undefined || value === '') return undefined;
+  const port = Number(value);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error('METRICS_PORT must be a port number');
+  return port;
 }
 
 export function parseDidMethod(value: string | undefined): IssuerDidMethod {
@@ -296,6 +322,7 @@ async function main() {
     logger: env.LOG_LEVEL === 'silent' ? silentLogger : jsonLogger(),
     idvEnv: env,
     backgroundIntervalMs: env.WEBHOOK_DISPATCH_INTERVAL_MS ? Number(env.WEBHOOK_DISPATCH_INTERVAL_MS) : undefined,
+    metrics: { token: env.METRICS_TOKEN || undefined, port: metricsPort(env.METRICS_PORT), hostname: env.METRICS_HOST || undefined },
     config: {
       // Unset: http://localhost:<the port actually bound> (PORT=0 picks a free one).
       publicUrl: env.PUBLIC_URL || undefined,
@@ -314,6 +341,7 @@ async function main() {
       ...(issuer.didDhtPublished !== undefined ? { didDhtPublished: issuer.didDhtPublished } : {}),
       idvEndpoint: `${issuer.url}/idv/siopv2/initiate`,
       operatorApi: issuer.deps.config.adminToken ? 'enabled' : 'disabled',
+      metrics: issuer.metricsUrl ?? (issuer.deps.metrics?.token ? `${issuer.url}/metrics (bearer METRICS_TOKEN)` : 'disabled'),
       idvProvider: issuer.deps.config.idv.provider,
       outboundWebhooks: issuer.deps.config.idv.outboundWebhookUrl ? 'enabled' : 'disabled',
     }),

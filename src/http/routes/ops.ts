@@ -1,0 +1,34 @@
+import { Hono } from 'hono';
+import { NotFound, Unauthorized } from '../../protocol/errors';
+import { timingSafeEqual } from '../../idv/webhookSignature';
+import type { AppEnv } from '../context';
+import { PATHS } from '../../paths';
+
+/**
+ * Operations endpoints beside the /healthz liveness check (routes/metadata.ts): /readyz
+ * (readiness: the database answers and this build's migrations are applied) and /metrics
+ * (Prometheus text format, when the runtime configured metrics with a bearer token).
+ */
+export const opsRoutes = new Hono<AppEnv>();
+
+opsRoutes.get(PATHS.ready, async (c) => {
+  const deps = c.get('deps');
+  const r = await deps.stats.readiness();
+  const checks = { database: r.database, migrations: r.database === 'ok' ? (r.pendingMigrations.length ? 'pending' : 'ok') : 'unknown' };
+  c.header('Cache-Control', 'no-store');
+  if (r.ready) return c.json({ status: 'ready', checks });
+  deps.logger.warn('not_ready', { ...checks, pendingMigrations: r.pendingMigrations });
+  const description = r.database !== 'ok' ? 'the database is unreachable' : `migrations not applied: ${r.pendingMigrations.join(', ')}`;
+  return c.json({ error: 'not_ready', error_description: description, checks, pending_migrations: r.pendingMigrations }, 503);
+});
+
+const enc = new TextEncoder();
+
+opsRoutes.get(PATHS.metrics, async (c) => {
+  const metrics = c.get('deps').metrics;
+  if (!metrics?.token) throw new NotFound('metrics are not served on this port (METRICS_TOKEN is not set)');
+  const m = /^Bearer (.+)$/.exec(c.req.header('authorization') ?? '');
+  if (!m || !timingSafeEqual(enc.encode(m[1]), enc.encode(metrics.token))) throw new Unauthorized('a valid metrics bearer token is required');
+  const { contentType, body } = await metrics.scrape();
+  return c.body(body, 200, { 'Content-Type': contentType, 'Cache-Control': 'no-store' });
+});
