@@ -118,7 +118,8 @@ async function recordApplication(deps: Pick<IssuanceDeps, 'store' | 'clock' | 'c
   // valid country carried over: no IDV to do, the application is approved now and the webview
   // goes straight to finish.html.
   const nothingMissing = prefill !== undefined && prefill.missingChecks.length === 0 && prefill.countryOfResidence !== undefined;
-  // One atomic write (store.applications.createWithCode): never an application without its code.
+  // One atomic write (store.applications.createWithCode): never an application without its code,
+  // nor a renewal without the record of the credentials it rests on.
   await deps.store.applications.createWithCode(
     {
       id: applicationId,
@@ -147,19 +148,19 @@ async function recordApplication(deps: Pick<IssuanceDeps, 'store' | 'clock' | 'c
       applicantDid,
       expiresAt: now + deps.config.ttl.preAuthorizedCode,
     },
+    prefill
+      ? {
+          applicationId,
+          tierId: tier.id,
+          verifiedEvidence: JSON.stringify(prefill.verifiedEvidence),
+          missingChecks: JSON.stringify(prefill.missingChecks),
+          supersedes: JSON.stringify(prefill.supersedes),
+          presentedCredentials: JSON.stringify(prefill.presented),
+          countryOfResidence: prefill.countryOfResidence ?? null,
+          createdAt: now,
+        }
+      : undefined,
   );
-  if (prefill) {
-    await deps.store.applicationPrefill.create({
-      applicationId,
-      tierId: tier.id,
-      verifiedEvidence: JSON.stringify(prefill.verifiedEvidence),
-      missingChecks: JSON.stringify(prefill.missingChecks),
-      supersedes: JSON.stringify(prefill.supersedes),
-      presentedCredentials: JSON.stringify(prefill.presented),
-      countryOfResidence: prefill.countryOfResidence ?? null,
-      createdAt: now,
-    });
-  }
   return {
     applicationId,
     applicantDid,

@@ -425,10 +425,11 @@ export interface SiopRequestRepository {
 export interface ApplicationRepository {
   create(row: NewApplication): Promise<void>;
   /**
-   * Creates an application together with its pre-authorized code, atomically: a crash can never
-   * leave an application whose offer has no code to redeem.
+   * Creates an application together with its pre-authorized code (and, for a renewal or upgrade,
+   * the prefill of what presented credentials covered), atomically: a crash can never leave an
+   * application whose offer has no code to redeem, nor a renewal without the KCCs it rests on.
    */
-  createWithCode(row: NewApplication, code: NewPreAuthorizedCode): Promise<void>;
+  createWithCode(row: NewApplication, code: NewPreAuthorizedCode, prefill?: NewApplicationPrefill): Promise<void>;
   get(id: string): Promise<Application | undefined>;
   findByFormToken(formTokenHash: string): Promise<Application | undefined>;
   /** The application behind a form token with its prefill (upgrade/renewal; null when none), in one read. */

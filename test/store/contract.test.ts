@@ -205,6 +205,19 @@ describe.each(backends)('store contract on %s', (_name, open) => {
       expect(await store.preAuthorizedCodes.get('code-1')).toMatchObject({ applicationId: row.id });
     });
 
+    it('creates a renewal with its code and prefill together, and none of them when the prefill fails', async () => {
+      const row = { id: uid('app'), applicantDid: 'did:jwk:holder', credentialConfigurationId: 'KnownCustomerCredential', status: 'approved' as const, formTokenHash: uid('form'), formExpiresAt: NOW + 3600, createdAt: NOW, updatedAt: NOW };
+      const prefill = { applicationId: row.id, tierId: 'KnownCustomerCredential', verifiedEvidence: '[]', missingChecks: '[]', supersedes: '["urn:uuid:old"]', presentedCredentials: '[{"id":"urn:uuid:old","issuer":"did:web:pfi"}]', countryOfResidence: 'US', createdAt: NOW };
+      await store.applications.createWithCode(row, { codeHash: uid('code'), applicationId: row.id, applicantDid: row.applicantDid, expiresAt: NOW + 600 }, prefill);
+      expect(await store.applicationPrefill.get(row.id)).toEqual(prefill);
+      // The prefill's INSERT fails (one exists for that application id): application and code roll back.
+      const second = { ...row, id: uid('app'), formTokenHash: uid('form') };
+      const code = uid('code');
+      await expect(store.applications.createWithCode(second, { codeHash: code, applicationId: second.id, applicantDid: row.applicantDid, expiresAt: NOW + 600 }, prefill)).rejects.toThrow();
+      expect(await store.applications.get(second.id)).toBeUndefined();
+      expect(await store.preAuthorizedCodes.get(code)).toBeUndefined();
+    });
+
     it('finds an application by form token with its prefill, or null prefill', async () => {
       const plain = await newApplication();
       expect(await store.applications.findByFormTokenWithPrefill(plain.formTokenHash)).toEqual({ application: await store.applications.get(plain.id), prefill: null });

@@ -114,6 +114,19 @@ export function createApplicationRepositories(db: Database, together: Together) 
       .where(eq(applications.id, p('id')))
       .returning()
       .prepare(),
+    insertPrefill: db
+      .insert(applicationPrefill)
+      .values({
+        applicationId: p('applicationId'),
+        tierId: p('tierId'),
+        verifiedEvidence: p('verifiedEvidence'),
+        missingChecks: p('missingChecks'),
+        supersedes: p('supersedes'),
+        presentedCredentials: p('presentedCredentials'),
+        countryOfResidence: p('countryOfResidence'),
+        createdAt: p('createdAt'),
+      })
+      .prepare(),
     prefillByApplication: db.select().from(applicationPrefill).where(eq(applicationPrefill.applicationId, p('applicationId'))).limit(1).prepare(),
   };
 
@@ -137,10 +150,11 @@ export function createApplicationRepositories(db: Database, together: Together) 
     async create(row) {
       await q.insertApplication.run(applicationRow(row));
     },
-    async createWithCode(row, code) {
+    async createWithCode(row, code, prefill) {
       await together([
         { statement: q.insertApplication, values: applicationRow(row) },
         { statement: q.insertCode, values: code },
+        ...(prefill ? [{ statement: q.insertPrefill, values: { presentedCredentials: '[]', countryOfResidence: null, ...prefill } }] : []),
       ]);
     },
     async get(id) {
