@@ -77,6 +77,8 @@ export class UnsupportedMediaType extends ProtocolError { readonly error = 'inva
 /** Rate limit exceeded; carries Retry-After. */
 export class TooManyRequests extends ProtocolError { readonly error = 'too_many_requests'; readonly status = 429; }
 export class ServerError extends ProtocolError { readonly error = 'server_error'; readonly status = 500; }
+/** A dependency (an IDV vendor's API) failed: the caller should retry (a vendor's webhook delivery does). */
+export class TemporarilyUnavailable extends ProtocolError { readonly error = 'temporarily_unavailable'; readonly status = 502; }
 
 /**
  * The IDV form link's own refusals (spec "PII collected by PFI"): JSON clients get the code,

@@ -2,7 +2,7 @@ import { Hono, type Context } from 'hono';
 import { assertFormDecides, formFieldsOf, openFormLink, submitIdentityForm } from '../../issuance/formSubmission';
 import { configuredVendor, startVendorSession } from '../../issuance/identityVerification';
 import { PATHS, issuerUrls } from '../../paths';
-import { FormSubmissionRefused } from '../../protocol/errors';
+import { FormSubmissionRefused, InvalidRequest } from '../../protocol/errors';
 import { readFormOrJson } from '../body';
 import type { AppEnv } from '../context';
 import { checkFormCsrf, issueFormCsrf } from '../csrf';
@@ -68,7 +68,7 @@ idvFormRoutes.post(PATHS.idvForm, rateLimitByIp('idv'), async (c) => {
   delete body.csrf_token;
   const submission = await submitIdentityForm(deps, token, form, body);
   if (!submission.ok) {
-    if (wantsJsonResponse(c)) return c.json({ error: 'invalid_request', error_description: 'some fields are invalid', errors: submission.errors }, 400);
+    if (wantsJsonResponse(c)) throw new InvalidRequest('some fields are invalid', { errors: submission.errors });
     const values = Object.fromEntries(Object.entries(body).filter(([, v]) => typeof v === 'string')) as Record<string, string>;
     const csrfToken = issueFormCsrf(c, deps.config.publicUrl);
     return c.html(renderIdvForm({ action: urls.idvForm(token), cssHref: urls.idvCss, issuerName: deps.config.clientName, values, errors: submission.errors, csrfToken, fields: submission.fields }), 400);

@@ -3,6 +3,13 @@ import { handleVendorWebhook } from '../../issuance/identityVerification';
 import type { AppEnv } from '../context';
 import { readRequestBody } from '../body';
 import { PATHS } from '../../paths';
+import { InvalidRequest, NotFound, ProtocolError, TemporarilyUnavailable } from '../../protocol/errors';
+
+/** A webhook whose signature is missing, wrong or stale: 401 with no challenge (vendors sign, they do not log in). */
+class WebhookNotAuthenticated extends ProtocolError {
+  readonly error = 'invalid_request';
+  readonly status = 401;
+}
 
 /**
  * IDV vendor webhooks (spec "PII collected by IDV vendor": the vendor notifies the PFI, the
@@ -21,10 +28,12 @@ idvWebhookRoutes.post(PATHS.idvWebhook, async (c) => {
     case 200:
       return c.json({ received: true, disposition: outcome.disposition });
     case 404:
-      return c.json({ error: 'not_found', error_description: 'no such IDV provider' }, 404);
+      throw new NotFound('no such IDV provider');
     case 502:
-      return c.json({ error: 'temporarily_unavailable', error_description: 'the verification result could not be fetched; retry later' }, 502);
+      throw new TemporarilyUnavailable('the verification result could not be fetched; retry later');
+    case 401:
+      throw new WebhookNotAuthenticated(`webhook rejected: ${outcome.error}`);
     default:
-      return c.json({ error: 'invalid_request', error_description: `webhook rejected: ${outcome.error}` }, outcome.status);
+      throw new InvalidRequest(`webhook rejected: ${outcome.error}`);
   }
 });
