@@ -22,7 +22,8 @@ import { applyForKcc, SAMPLE_IDENTITY } from '../src/wallet/flow';
 import { Holder } from '../src/wallet/holder';
 import { createHttpFetch } from './httpFetch';
 import { createLeanHttp, type LeanTransport } from './leanHttp';
-import { PfiKeyCache, runLeanFlow } from './leanWallet';
+import { FLOW_COUNTS, PAIR_COUNTS, floorMs, measureFloor, processCpuMs, type FloorPieces } from './floor';
+import { PfiKeyCache, runLeanFlow, runLeanIssuance, runLeanOffer, type LeanOffer } from './leanWallet';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const WARMUP = Number(process.env.BENCH_WARMUP_SECONDS ?? 2);
@@ -31,6 +32,12 @@ const PORT = 20000 + Math.floor(Math.random() * 20000);
 const WALLET = process.env.BENCH_WALLET ?? 'lean';
 if (WALLET !== 'lean' && WALLET !== 'reference') throw new Error('BENCH_WALLET must be lean or reference');
 const TRANSPORT = (process.env.BENCH_HTTP ?? 'net') as LeanTransport;
+/** `--pairs`: only token + credential are timed; the offers are made before the timed window. */
+const PAIRS = process.argv.includes('--pairs');
+if (PAIRS && WALLET !== 'lean') throw new Error('--pairs runs with the lean wallet');
+/** Offers prepared for --pairs (each is redeemed once). */
+const PAIR_OFFERS = Number(process.env.BENCH_PAIR_OFFERS ?? 1500);
+const FLOOR_SECONDS = Number(process.env.BENCH_FLOOR_SECONDS ?? 3);
 if (TRANSPORT !== 'net' && TRANSPORT !== 'node:http') throw new Error('BENCH_HTTP must be net or node:http');
 
 function routeOf(url: string): string {
@@ -48,16 +55,6 @@ async function waitForServer(url: string) {
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error('server did not start');
-}
-
-/** CPU time (ms) a process has used so far, from /proc (Linux); undefined elsewhere. */
-function processCpuMs(pid: number): number | undefined {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime + stime, in clock ticks (USER_HZ = 100)
-  } catch {
-    return undefined;
-  }
 }
 
 /** The machine's CPU time so far (all CPUs, ms): busy and stolen by the hypervisor, from /proc/stat (Linux). */
@@ -106,14 +103,33 @@ async function main() {
     };
     let stop = false;
     let closeHttp = () => {};
-    let runFlow: () => Promise<void>;
+    let runFlow: () => Promise<boolean | void>;
+    const floorHttp = createLeanHttp({ maxSockets: CONCURRENCY, transport: TRANSPORT });
     if (WALLET === 'lean') {
       const http = createLeanHttp({ maxSockets: CONCURRENCY, onTiming: record, transport: TRANSPORT });
       closeHttp = () => http.close();
       const keys = new PfiKeyCache();
-      runFlow = async () => {
-        await runLeanFlow({ issuer: url, http, keys });
-      };
+      if (PAIRS) {
+        // The offers first (untimed), then each worker redeems them: token + credential.
+        const offers: LeanOffer[] = [];
+        const prepare = async () => {
+          while (offers.length < PAIR_OFFERS) offers.push(await runLeanOffer({ issuer: url, http, keys }));
+        };
+        await Promise.all(Array.from({ length: CONCURRENCY }, prepare));
+        console.error(`prepared ${offers.length} offers`);
+        runFlow = async () => {
+          const offer = offers.pop();
+          if (!offer) {
+            stop = true;
+            return false;
+          }
+          await runLeanIssuance(offer, { http, keys });
+        };
+      } else {
+        runFlow = async () => {
+          await runLeanFlow({ issuer: url, http, keys });
+        };
+      }
     } else {
       const crypto = createNodeCryptoProvider();
       const httpFetch = createHttpFetch(CONCURRENCY);
@@ -133,21 +149,23 @@ async function main() {
     async function worker() {
       while (!stop) {
         try {
-          await runFlow();
-          if (recording) flows++;
+          const ran = await runFlow();
+          if (recording && ran !== false && (PAIRS || !stop)) flows++;
         } catch (e) {
           failed(e);
         }
       }
     }
+    // --pairs: the prepared offers are the run; warm-up and window are counted in redemptions.
     const workers = Array.from({ length: CONCURRENCY }, () => worker());
-    await new Promise((r) => setTimeout(r, WARMUP * 1000));
+    if (!PAIRS) await new Promise((r) => setTimeout(r, WARMUP * 1000));
     recording = true;
     const started = performance.now();
     const serverCpu0 = processCpuMs(server.pid!);
     const clientCpu0 = process.cpuUsage();
     const machine0 = machineCpuMs();
-    await new Promise((r) => setTimeout(r, SECONDS * 1000));
+    if (PAIRS) await Promise.all(workers);
+    else await new Promise((r) => setTimeout(r, SECONDS * 1000));
     const machine1 = machineCpuMs();
     recording = false;
     const elapsed = (performance.now() - started) / 1000;
@@ -156,18 +174,36 @@ async function main() {
     stop = true;
     await Promise.all(workers);
     closeHttp();
+    // The floor, measured now, in this run, with the same client and concurrency.
+    let floor: FloorPieces | undefined;
+    try {
+      floor = await measureFloor(floorHttp, { concurrency: CONCURRENCY, seconds: FLOOR_SECONDS });
+    } catch (e) {
+      console.error('floor not measured:', (e as Error).message);
+    } finally {
+      floorHttp.close();
+    }
 
     const rows = [...latencies.entries()].map(([endpoint, list]) => {
       list.sort((a, b) => a - b);
       return { endpoint, requests: list.length, p50_ms: percentile(list, 50).toFixed(2), p99_ms: percentile(list, 99).toFixed(2) };
     });
-    console.log(`\nKCC issuer benchmark: ${SECONDS}s, concurrency ${CONCURRENCY}, ${WALLET === 'lean' ? `lean wallet (${TRANSPORT})` : 'reference wallet'}, loopback HTTP, fresh SQLite (WAL)`);
+    const unit = PAIRS ? 'token + credential pairs' : 'complete flows';
+    console.log(`\nKCC issuer benchmark: ${PAIRS ? `${PAIR_OFFERS} prepared offers` : `${SECONDS}s`}, concurrency ${CONCURRENCY}, ${WALLET === 'lean' ? `lean wallet (${TRANSPORT})` : 'reference wallet'}, loopback HTTP, fresh SQLite (WAL)`);
     console.table(rows);
-    console.log(`complete flows: ${flows} in ${elapsed.toFixed(1)}s = ${(flows / elapsed).toFixed(1)} flows/s (target ≥ 300); failures: ${failures}`);
+    console.log(`${unit}: ${flows} in ${elapsed.toFixed(1)}s = ${(flows / elapsed).toFixed(1)}/s; failures: ${failures}`);
     if (serverCpu0 !== undefined && serverCpu1 !== undefined && flows > 0) {
-      console.log(
-        `CPU per flow: server ${((serverCpu1 - serverCpu0) / flows).toFixed(2)} ms, wallet/load generator ${((clientCpu.user + clientCpu.system) / 1000 / flows).toFixed(2)} ms`,
-      );
+      const serverMs = (serverCpu1 - serverCpu0) / flows;
+      console.log(`CPU per ${PAIRS ? 'pair' : 'flow'}: server ${serverMs.toFixed(2)} ms, wallet/load generator ${((clientCpu.user + clientCpu.system) / 1000 / flows).toFixed(2)} ms`);
+      if (floor) {
+        const counts = PAIRS ? PAIR_COUNTS : FLOW_COUNTS;
+        const floorPer = floorMs(floor, counts);
+        console.log(
+          `floor (same run): Ed25519 sign ${floor.signUs.toFixed(0)} µs, verify ${floor.verifyUs.toFixed(0)} µs, bare node:http exchange ${floor.exchangeUs.toFixed(0)} µs, ` +
+            `2-write WAL transaction ${floor.transactionUs.toFixed(0)} µs → ${counts.signs} + ${counts.verifies} + ${counts.exchanges} + ${counts.transactions} = ${floorPer.toFixed(2)} ms per ${PAIRS ? 'pair' : 'flow'}`,
+        );
+        console.log(`floor efficiency: ${((100 * floorPer) / serverMs).toFixed(0)}% (the issuer at ${(serverMs / floorPer).toFixed(2)}× its floor)`);
+      }
     }
     if (machine0 && machine1) {
       // On a shared VM the hypervisor may take CPU away (steal): flows/s then says more about the host than the code.

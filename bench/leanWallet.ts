@@ -166,6 +166,20 @@ const CSRF_FIELD = /name="csrf_token" value="([^"]+)"/;
 
 /** One complete KCC application, from discovery to the holder's credential; throws LeanFlowError. */
 export async function runLeanFlow(options: LeanFlowOptions): Promise<LeanFlowResult> {
+  return runLeanIssuance(await runLeanOffer(options), options);
+}
+
+/** What a wallet holds once the IDV form is done and the metadata read: the offer to redeem. */
+export interface LeanOffer {
+  holder: LeanHolder;
+  pfi: PfiDocument;
+  code: string;
+  tokenEndpoint: string;
+  credentialEndpoint: string;
+}
+
+/** The application up to its redeemable offer: discovery, SIOPv2, the IDV form, metadata. */
+export async function runLeanOffer(options: LeanFlowOptions): Promise<LeanOffer> {
   const { http, keys } = options;
   const holder = createLeanHolder();
 
@@ -248,6 +262,15 @@ export async function runLeanFlow(options: LeanFlowOptions): Promise<LeanFlowRes
   if (typeof as?.token_endpoint !== 'string') throw new LeanFlowError('metadata', 'no token_endpoint');
   if (typeof ci?.credential_endpoint !== 'string') throw new LeanFlowError('metadata', 'no credential_endpoint');
   if (ci.credential_issuer !== issuerId) throw new LeanFlowError('metadata', 'credential_issuer does not match the offer');
+  return { holder, pfi, code, tokenEndpoint: as.token_endpoint, credentialEndpoint: ci.credential_endpoint };
+}
+
+/** The OID4VCI part: token, then the credential with its proof of possession. */
+export async function runLeanIssuance(offer: LeanOffer, options: Pick<LeanFlowOptions, 'http' | 'keys' | 'verifyCredentialSignature' | 'tamper'>): Promise<LeanFlowResult> {
+  const { http, keys } = options;
+  const { holder, pfi, code } = offer;
+  const as = { token_endpoint: offer.tokenEndpoint };
+  const ci = { credential_endpoint: offer.credentialEndpoint };
 
   // Token (pre-authorized_code grant; client_id = holder DID, JSON as DIDPay).
   const tokenRes = await http.send(
