@@ -48,7 +48,7 @@ export function buildPfiDidDocument(input: { did: string; keys: PublishedKey[]; 
   };
 }
 
-// ---------- did:dht and did:jwk PFI DIDs (issue 4) ----------
+// ---------- did:dht and did:jwk PFI DIDs ----------
 
 /**
  * The PFI as did:dht (DID DHT Method Specification): the DID is z-base-32 of an Ed25519

@@ -2,7 +2,7 @@ import type { IdvOutcome } from '../store/store';
 import type { IdentityFields } from './fields';
 
 /**
- * Which checks IDV runs for an application (issue 8): the selected tier's required checks,
+ * Which checks IDV runs for an application: the selected tier's required checks,
  * minus those already covered by presented credentials (an upgrade from tier A to tier B runs
  * only B's extra checks; a renewal only the checks whose evidence aged out). The sandbox
  * provider "performs" a check by recording evidence for it; a real provider is asked for

@@ -62,7 +62,7 @@ export function validateIdentityFields(input: Record<string, unknown>, today: st
   const errors: FieldErrors = {};
   const out: Record<string, string> = {};
   for (const rule of FIELD_RULES) {
-    // `only`: the fields the application's remaining checks need (issue 8: presented credentials).
+    // `only`: the fields the application's remaining checks need (presented credentials).
     if (only && !only.has(rule.name)) continue;
     const raw = input[rule.name];
     const value = typeof raw === 'string' ? raw.trim() : '';

@@ -7,7 +7,7 @@ import { STATUS_CONTEXT, type StatusListEntry } from './statusList';
  * The Known Customer Credential as a `jwt_vc_json` VC (VC Data Model 1.1 JWT encoding,
  * §6.3.1): `vc` plus the registered claims iss, sub, jti, nbf, exp (mirroring issuer,
  * credentialSubject.id, id, issuanceDate, expirationDate). Shape per schemas/kcc.schema.json
- * and shared/reference/kcc-example-credential.decoded.json.
+ * and test/fixtures/kcc-example-credential.decoded.json.
  */
 export interface Evidence {
   kind: string;

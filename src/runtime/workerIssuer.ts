@@ -84,7 +84,7 @@ export async function buildWorkerIssuer(env: WorkerEnv) {
     keys: parseIssuerKeys(env.ISSUER_PRIVATE_JWK),
     clock: Date.now,
     logger: env.LOG_LEVEL === 'silent' ? silentLogger : jsonLogger(),
-    // Other issuers' status lists (presented KCCs, issue 8). Workers cannot reach private
+    // Other issuers' status lists (presented KCCs). Workers cannot reach private
     // addresses, so the platform fetch is the SSRF boundary; https only, 5 s, 1 MiB.
     statusListFetch: async (url: string) => {
       if (!insecure && !url.startsWith('https://')) throw new Error('status list URL is not https');

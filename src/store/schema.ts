@@ -145,7 +145,7 @@ export const notifications = sqliteTable(
   (t) => [index('notifications_application').on(t.applicationId)],
 );
 
-// ---- Identity verification (issue 5): provider sessions, vendor events, PII vault, audit, outbox ----
+// ---- Identity verification: provider sessions, vendor events, PII vault, audit, outbox ----
 
 /**
  * One IDV session per application: which provider, the normalised state

@@ -2,7 +2,7 @@ import type { PresentationDefinition } from '../protocol/pe/evaluate';
 import { verifyCredentialJwt, type CredentialVerdict, type VerifyCredentialOptions } from './verifyCredential';
 
 /**
- * The relying party's KCC verifier (issue 8): `verifyKcc(jwt, options)` runs every check of
+ * The relying party's KCC verifier: `verifyKcc(jwt, options)` runs every check of
  * `verifyCredentialJwt` and requires the KnownCustomerCredential type. Pass `schema`
  * (createKccSchemaValidator from ./kccSchema, Node) to validate against the KCC schema,
  * `trustedIssuers` (an empty list trusts nobody), `fetchStatusList`, and optionally a
@@ -16,7 +16,7 @@ export async function verifyKcc(jwt: string, options: VerifyCredentialOptions): 
   const verdict = await verifyCredentialJwt(jwt, options);
   const types = Array.isArray(verdict.vc?.type) ? (verdict.vc?.type as unknown[]) : [];
   const schemas = Array.isArray(verdict.vc?.credentialSchema) ? (verdict.vc?.credentialSchema as { id?: unknown }[]) : [];
-  // Verifiers recognise a KCC by its type or by its schema (shared/reference/wallet-behaviour.md).
+  // Verifiers recognise a KCC by its type or by its schema (docs/wallet-behaviour.md).
   const byType = types.includes('KnownCustomerCredential');
   const bySchema = schemas.some((s) => typeof s?.id === 'string' && s.id.endsWith('/kcc.schema.json'));
   if (verdict.vc && !byType && !bySchema) {

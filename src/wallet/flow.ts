@@ -70,7 +70,7 @@ export async function applyForKcc(client: WalletClient, options: ApplyOptions): 
   const code = offer.grants['urn:ietf:params:oauth:grant-type:pre-authorized_code']['pre-authorized_code'];
   const token = await client.token(authorizationServer.token_endpoint, code);
   step('token', { token_type: token.token_type, expires_in: token.expires_in, c_nonce_expires_in: token.c_nonce_expires_in });
-  // DIDPay sets the proof aud to the PFI DID (shared/reference/wallet-behaviour.md).
+  // DIDPay sets the proof aud to the PFI DID (docs/wallet-behaviour.md).
   const first = await client.credential(credentialIssuer.credential_endpoint, token.access_token, pfi.did, token.c_nonce);
   if (first.credential) {
     step('credential', { status: first.status });

@@ -19,7 +19,7 @@ import { independentResolver, startDidNetwork, walletResolver, type DidNetwork }
 import { makeIssuerKeys, makeTestIssuer, PUBLIC_URL } from '../helpers/issuer';
 
 /**
- * Issue 4: the whole flow for every applicant DID method × key type, against the issuer as
+ * The whole flow for every applicant DID method × key type, against the issuer as
  * did:web, did:dht and did:jwk with EdDSA and ES256K. Every KCC is checked by our verifier
  * and by did-jwt-vc (an independent implementation) fed the same DID documents.
  */

@@ -11,7 +11,7 @@ import { startDidNetwork, walletResolver, type DidNetwork } from '../helpers/did
 import { makeTestIssuer, PUBLIC_URL } from '../helpers/issuer';
 
 /**
- * Issue 4, flow level: applicant DIDs that must be refused at the SIOP response endpoint
+ * Flow level: applicant DIDs that must be refused at the SIOP response endpoint
  * with `invalid_request` (never a 500): did:web SSRF attempts with the default (secure)
  * resolver settings, and did:dht packets with a bad signature or another identifier.
  */

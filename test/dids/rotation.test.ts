@@ -24,7 +24,7 @@ import { independentResolver, startDidNetwork, walletResolver, type DidNetwork }
 import { makeIssuerKeys, makeTestIssuer, PUBLIC_URL } from '../helpers/issuer';
 
 /**
- * Issue 4, key rotation: several keys in the DID document, the newest signs, and access
+ * Key rotation: several keys in the DID document, the newest signs, and access
  * tokens and KCCs signed by a previous key keep verifying while that key is published.
  */
 const crypto = createNodeCryptoProvider();

@@ -7,7 +7,7 @@ import { applyUntilOffer, PRE_AUTH_GRANT } from '../helpers/application';
 import { ADMIN_TOKEN, makeTestIssuer, PUBLIC_URL, testClock } from '../helpers/issuer';
 
 /**
- * One issuer, two OID4VCI profiles (issue 9): draft 13 as the spec says, OID4VCI 1.0 Final
+ * One issuer, two OID4VCI profiles: draft 13 as the spec says, OID4VCI 1.0 Final
  * detected from the request itself. Driven through app.request with raw HTTP bodies, so each
  * wire shape is asserted exactly.
  */

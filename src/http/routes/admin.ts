@@ -61,7 +61,7 @@ adminRoutes.get('/applications', async (c) => {
 adminRoutes.get('/applications/:id', async (c) => {
   const application = await c.get('deps').store.applications.get(c.req.param('id'));
   if (!application) throw new NotFound('no such application');
-  // Issue 8: what presented credentials already covered, and the checks IDV still has to do.
+  // What presented credentials already covered, and the checks IDV still has to do.
   const prefill = await c.get('deps').store.applicationPrefill.get(application.id);
   return c.json({
     ...toWire(application),

@@ -55,7 +55,7 @@ export function buildAuthorizationRequest(input: {
 /**
  * The same parameters as a signed Request Object (JAR, RFC 9101 §4: parameters as top-level
  * claims, `typ: oauth-authz-req+jwt`). DIDPay reads only this and verifies it against the
- * PFI DID (shared/reference/wallet-behaviour.md).
+ * PFI DID (docs/wallet-behaviour.md).
  */
 export async function signRequestObject(signer: Signer, request: AuthorizationRequest, now: number, ttlSeconds: number): Promise<string> {
   return signJwt(
