@@ -44,10 +44,11 @@ export interface IssuerConfig {
     /** ISO 3166-1 alpha-2 country of the PFI's KYC regime (credentialSubject.jurisdiction.country). */
     jurisdictionCountry: string;
     /**
-     * credentialSchema id. Default: the schema this issuer serves at /schemas/kcc.schema.json.
-     * Set to https://vc.schemas.host/kcc.schema.json to match verifiers that pin TBD's URL.
+     * credentialSchema id (env KCC_SCHEMA_ID). Default: the published KCC schema's id, which the
+     * spec's example KCC carries and relying parties' definitions filter on. The issuer serves
+     * the same schema at /schemas/kcc.schema.json either way.
      */
-    schemaId?: string;
+    schemaId: string;
   };
   /** Largest request body accepted, in bytes. */
   maxBodyBytes: number;
@@ -152,6 +153,9 @@ export type IssuerConfigInput = Partial<Omit<IssuerConfig, 'ttl' | 'credential' 
   statusList?: Partial<IssuerConfig['statusList']>;
 };
 
+/** The `$id` of the published KCC JSON schema (schemas/kcc.schema.json). */
+export const KCC_SCHEMA_ID = 'https://vc.schemas.host/kcc.schema.json';
+
 export const DEFAULTS = {
   ttl: {
     siopRequest: 10 * 60,
@@ -169,6 +173,7 @@ export const DEFAULTS = {
     validityDays: 365,
     defaultTier: 'Standard',
     jurisdictionCountry: 'US',
+    schemaId: KCC_SCHEMA_ID,
   },
   maxBodyBytes: 64 * 1024,
   rateLimits: { enabled: true, windowSeconds: 60, perIp: 300, perClient: 30 },
@@ -280,6 +285,11 @@ export function parseTiersConfig(json: unknown): Pick<IssuerConfigInput, 'tiers'
   return { tiers: parsed.data.tiers, defaultTierId: parsed.data.defaultTierId };
 }
 
+function absoluteUrl(name: string, text: string): string {
+  if (!URL.canParse(text) || !/^https?:$/.test(new URL(text).protocol)) throw new TypeError(`${name} must be an absolute http(s) URL`);
+  return text;
+}
+
 /**
  * The settings both runtimes read from their environment (Node: the process environment; Workers: vars and
  * secrets), as a config input. PUBLIC_URL, keys and DID settings are runtime-specific and read there.
@@ -295,6 +305,7 @@ export function configFromSettings(env: Record<string, string | undefined>): Omi
   return {
     adminToken: env.ADMIN_TOKEN || undefined,
     clientName: env.ISSUER_NAME || undefined,
+    ...(env.KCC_SCHEMA_ID ? { credential: { schemaId: absoluteUrl('KCC_SCHEMA_ID', env.KCC_SCHEMA_ID) } } : {}),
     rateLimits: { enabled: env.RATE_LIMITS !== 'off', perIp: number('RATE_LIMIT_PER_IP'), perClient: number('RATE_LIMIT_PER_CLIENT') },
     idv: {
       ...(env.IDV_PROVIDER ? { provider: env.IDV_PROVIDER } : {}),

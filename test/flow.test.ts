@@ -9,8 +9,11 @@ import { createWebCryptoProvider } from '../src/crypto/webCrypto';
 import { WalletClient } from '../src/wallet/client';
 import { applyForKcc, SAMPLE_IDENTITY } from '../src/wallet/flow';
 import { Holder } from '../src/wallet/holder';
+import { configFromSettings } from '../src/config';
 import { PUBLIC_URL, makeTestIssuer } from './helpers/issuer';
 import { admin, applicationIdOf, credentialRequest, deferredRequest, openApplication, proofBody, redeem, submitIdentity } from './helpers/steps';
+
+const exampleKcc = JSON.parse(readFileSync(new URL('./fixtures/kcc-example-credential.decoded.json', import.meta.url), 'utf8'));
 
 /** The published schema's DID pattern has `.-_` (a range that excludes `-`); this copy fixes it. */
 function correctedSchema() {
@@ -57,7 +60,9 @@ describe('the whole flow, in-process (wallet fetch wired into app.request)', () 
     expect(payload.jti).toBe(vc.id);
     expect(vc.issuer).toBe(payload.iss);
     expect(vc.credentialSubject).toEqual({ id: holder.did, countryOfResidence: 'US', tier: 'Standard', jurisdiction: { country: 'US' } });
-    expect(vc.credentialSchema).toEqual([{ id: `${PUBLIC_URL}/schemas/kcc.schema.json`, type: 'JsonSchema' }]);
+    // The published schema's id, as the spec's example KCC carries it (test/fixtures).
+    expect(vc.credentialSchema).toEqual(exampleKcc.payload.vc.credentialSchema);
+    expect(vc.credentialSchema).toEqual([{ id: 'https://vc.schemas.host/kcc.schema.json', type: 'JsonSchema' }]);
     expect(vc.evidence).toEqual([{ kind: 'document_verification', checks: ['passport'] }]);
     expect(payload.nbf).toBe(payload.iat);
     expect(Date.parse(vc.issuanceDate) / 1000).toBe(payload.nbf);
@@ -82,6 +87,15 @@ describe('the whole flow, in-process (wallet fetch wired into app.request)', () 
     const t = await makeTestIssuer();
     const served = await (await t.fetch(`${PUBLIC_URL}/schemas/kcc.schema.json`)).json();
     expect(served).toEqual(JSON.parse(readFileSync(new URL('./fixtures/kcc.schema.json', import.meta.url), 'utf8')));
+  });
+
+  it('KCC_SCHEMA_ID (the settings mapping Node and Workers share) sets credentialSchema.id; a relative id is refused', async () => {
+    const own = `${PUBLIC_URL}/schemas/kcc.schema.json`;
+    const t = await makeTestIssuer({ config: configFromSettings({ KCC_SCHEMA_ID: own }) });
+    const r = await applyForKcc(new WalletClient(await Holder.create(), t.fetch), { issuer: PUBLIC_URL, identity: SAMPLE_IDENTITY });
+    expect((decodeJwt(r.credential!).payload.vc as any).credentialSchema).toEqual([{ id: own, type: 'JsonSchema' }]);
+    expect(configFromSettings({}).credential).toBeUndefined();
+    expect(() => configFromSettings({ KCC_SCHEMA_ID: '/schemas/kcc.schema.json' })).toThrow(/KCC_SCHEMA_ID/);
   });
 
   it('deferred issuance: "Review" → 202 transaction_id → issuance_pending → operator approves → credential once', async () => {

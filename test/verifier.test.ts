@@ -90,6 +90,6 @@ describe('verifier library and CLI on credentials we issue', () => {
     expect(r.out).toContain('VALID');
     expect(r.out).toMatch(/ok\s+status\s+not revoked nor suspended/);
     expect(r.code).toBe(0);
-    expect(vcOf(kcc).credentialSchema[0].id).toBe(`${t.base}/schemas/kcc.schema.json`);
+    expect(vcOf(kcc).credentialSchema[0].id).toBe('https://vc.schemas.host/kcc.schema.json');
   });
 });

@@ -7,6 +7,7 @@ import type { DIDDocument, DIDResolutionResult, DIDResolver, Service, Verificati
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { p256 } from '@noble/curves/nist.js';
+import { sha256 } from '@noble/hashes/sha2.js';
 import { zbase32Decode, zbase32Encode } from './zbase32.js';
 import { BEP44_MAX_V, parseBep44Body, verifyBep44 } from './bep44.js';
 import { DNS_TYPE_TXT, decodeDnsPacket, encodeDnsPacket, joinTxt, txtRecord, type DnsRecord } from './dnsPacket.js';
@@ -24,6 +25,8 @@ const MAX_FUTURE_SKEW_MS = 5 * 60 * 1000;
 export type DidDhtKeyType = 'Ed25519' | 'secp256k1' | 'P-256' | 'X25519';
 /** did:dht spec §"Key Type Index". */
 const KEY_TYPE_INDEX: Record<DidDhtKeyType, number> = { Ed25519: 0, secp256k1: 1, 'P-256': 2, X25519: 3 };
+/** did:dht registry §"Key Type Index": the default `alg` of each key type (`a=` is written only when it differs). */
+const DEFAULT_ALG: Record<DidDhtKeyType, string> = { Ed25519: 'EdDSA', secp256k1: 'ES256K', 'P-256': 'ES256', X25519: 'ECDH-ES+A256KW' };
 
 export type DidDhtPurpose = 'authentication' | 'assertionMethod' | 'keyAgreement' | 'capabilityInvocation' | 'capabilityDelegation';
 /** did:dht spec §"Root Record": relationship property names. */
@@ -41,6 +44,7 @@ export interface PublicJwk {
   x: string;
   y?: string;
   alg?: string;
+  kid?: string;
 }
 
 // ---------- encoding helpers ----------
@@ -113,11 +117,22 @@ export function keyBytesToJwk(type: DidDhtKeyType, key: Uint8Array): PublicJwk {
   return { kty: 'EC', crv: type, x: b64urlEncode(full.subarray(1, 33)), y: b64urlEncode(full.subarray(33, 65)) };
 }
 
-function publicOnly(jwk: PublicJwk): PublicJwk {
+/**
+ * The JWK as a did:dht document carries it (spec §"Representing Keys", test vectors): `kid` is the
+ * verification method's fragment and `alg` the key's algorithm, the registry default if none is given.
+ */
+function canonicalJwk(jwk: PublicJwk, fragment: string): PublicJwk {
   const out: PublicJwk = { kty: jwk.kty, crv: jwk.crv, x: jwk.x };
   if (jwk.y !== undefined) out.y = jwk.y;
-  if (jwk.alg !== undefined) out.alg = jwk.alg;
+  out.alg = jwk.alg ?? DEFAULT_ALG[keyTypeOf(jwk)];
+  out.kid = fragment;
   return out;
+}
+
+/** RFC 7638 §3.2: SHA-256 over the required members in lexicographic order, base64url. */
+export function jwkThumbprint(jwk: PublicJwk): string {
+  const members = jwk.kty === 'EC' ? { crv: jwk.crv, kty: jwk.kty, x: jwk.x, y: jwk.y } : { crv: jwk.crv, kty: jwk.kty, x: jwk.x };
+  return b64urlEncode(sha256(new TextEncoder().encode(JSON.stringify(members))));
 }
 
 function fragmentOf(id: string): string {
@@ -157,7 +172,7 @@ export interface CreateDidDhtDocumentInput {
 export function createDidDhtDocument(input: CreateDidDhtDocumentInput): DIDDocument {
   const did = didDhtFromPublicKey(input.identityPublicKey);
   const vms: VerificationMethod[] = [
-    { id: `${did}#0`, type: 'JsonWebKey', controller: did, publicKeyJwk: keyBytesToJwk('Ed25519', input.identityPublicKey) },
+    { id: `${did}#0`, type: 'JsonWebKey', controller: did, publicKeyJwk: canonicalJwk(keyBytesToJwk('Ed25519', input.identityPublicKey), '0') },
   ];
   const rel: Record<DidDhtPurpose, string[]> = {
     authentication: [`${did}#0`],
@@ -172,7 +187,7 @@ export function createDidDhtDocument(input: CreateDidDhtDocumentInput): DIDDocum
     if (keyTypeOf(vm.publicKeyJwk) !== vm.type) throw new Error(`JWK does not match type ${vm.type}`);
     jwkToKeyBytes(vm.publicKeyJwk); // validate
     const id = `${did}#${frag}`;
-    vms.push({ id, type: 'JsonWebKey', controller: vm.controller ?? did, publicKeyJwk: publicOnly(vm.publicKeyJwk) as VerificationMethod['publicKeyJwk'] });
+    vms.push({ id, type: 'JsonWebKey', controller: vm.controller ?? did, publicKeyJwk: canonicalJwk(vm.publicKeyJwk, frag) as VerificationMethod['publicKeyJwk'] });
     for (const p of vm.purposes ?? ['authentication', 'assertionMethod']) rel[p].push(id);
   }
   const doc: DIDDocument = { id: did, verificationMethod: vms };
@@ -212,9 +227,13 @@ export function encodeDidDhtPacket(doc: DIDDocument): Uint8Array {
     const name = `k${i}`;
     vmNames.set(vm.id, name);
     vmNames.set(`#${fragmentOf(vm.id)}`, name);
-    let txt = `id=${checkValue(fragmentOf(vm.id), 'id')};t=${KEY_TYPE_INDEX[t]};k=${b64urlEncode(bytes)}`;
+    // Spec §"Verification Methods": the id is omitted when a reader derives it (`0` for _k0, else
+    // the JWK thumbprint), and `a` when it is the key type's default.
+    const frag = fragmentOf(vm.id);
+    let txt = i === 0 || frag === jwkThumbprint(jwk) ? '' : `id=${checkValue(frag, 'id')};`;
+    txt += `t=${KEY_TYPE_INDEX[t]};k=${b64urlEncode(bytes)}`;
+    if (jwk.alg && jwk.alg !== DEFAULT_ALG[t]) txt += `;a=${checkValue(jwk.alg, 'alg')}`;
     if (vm.controller && vm.controller !== did) txt += `;c=${checkValue(vm.controller, 'controller')}`;
-    if (jwk.alg) txt += `;a=${checkValue(jwk.alg, 'alg')}`;
     records.push(txtRecord(`_${name}._did.`, txt, TTL));
   });
   (doc.service ?? []).forEach((s, i) => {
@@ -302,24 +321,33 @@ export function decodeDidDhtPacket(did: string, packet: Uint8Array): DIDDocument
     const v = txt.get(`_${kName}._did`);
     if (v === undefined) throw new Error(`missing record for ${kName}`);
     const p = parseProps(v);
-    const vmFrag = p.get('id');
     const tIdx = Number(p.get('t'));
     const type = (Object.keys(KEY_TYPE_INDEX) as DidDhtKeyType[]).find((k) => KEY_TYPE_INDEX[k] === tIdx);
     const k = p.get('k');
-    if (!vmFrag || !type || !k) throw new Error(`incomplete key record ${kName}`);
+    if (!type || !k) throw new Error(`incomplete key record ${kName}`);
     const jwk = keyBytesToJwk(type, b64urlDecode(k));
-    const alg = p.get('a');
-    if (alg) jwk.alg = alg;
+    // Spec §"Read" step 4: _k0 is the Identity Key with id 0; any other key's id is its `id`
+    // property, or else its JWK thumbprint (RFC 7638). `id` is optional, and web5 omits it.
+    const given = p.get('id');
+    if (given === '') throw new Error(`empty id in key record ${kName}`);
+    let vmFrag: string;
+    if (kName === 'k0') {
+      if (given !== undefined && given !== '0') throw new Error('the Identity Key _k0 must have id 0');
+      if (type !== 'Ed25519' || jwk.x !== b64urlEncode(identity)) throw new Error('_k0 is not the Identity Key');
+      vmFrag = '0';
+    } else {
+      vmFrag = given ?? jwkThumbprint(jwk);
+      if (vmFrag === '0') throw new Error(`${kName} claims the Identity Key's id 0`);
+    }
+    jwk.alg = p.get('a') || DEFAULT_ALG[type];
+    jwk.kid = vmFrag;
     const vmId = `${did}#${vmFrag}`;
     if (vms.some((x) => x.id === vmId)) throw new Error(`duplicate verification method ${vmId}`);
     vms.push({ id: vmId, type: 'JsonWebKey', controller: p.get('c') ?? did, publicKeyJwk: jwk as VerificationMethod['publicKeyJwk'] });
     byName.set(kName, vmId);
   }
-  // Spec §"Identity Key": vm id 0 must be present and be the Identity Key.
-  const idVm = vms.find((v) => v.id === `${did}#0`);
-  if (!idVm) throw new Error('Identity Key #0 missing');
-  const idJwk = idVm.publicKeyJwk as PublicJwk;
-  if (idJwk.crv !== 'Ed25519' || idJwk.x !== b64urlEncode(identity)) throw new Error('#0 is not the Identity Key');
+  // Spec §"Identity Key": it MUST be present, at _k0.
+  if (!byName.has('k0')) throw new Error('Identity Key _k0 missing');
   doc.verificationMethod = vms;
   for (const [purpose, key] of PURPOSE_KEYS) {
     const refs = list(root.get(key)).map((n) => {

@@ -10,6 +10,9 @@ import type { PresentationDefinition } from './pe/evaluate';
  *    presentation_definition_id the initiation GET takes;
  *  - the prior-credential definition (`priorCredentialDefinition`): what the SIOPv2 request asks
  *    the applicant to present (any KCC from a trusted issuer) to skip checks already done.
+ * Every field names the VC data model path (`$.type[*]`) and the JWT VC payload path
+ * (`$.vc.type[*]`, VC Data Model 1.1 §6.3.1): evaluators such as @sphereon/pex match a JWT VC's
+ * decoded payload, others the VC inside it.
  */
 export const KCC_FORMATS = {
   jwt_vc_json: { alg: ['EdDSA', 'ES256K'] },
@@ -75,8 +78,8 @@ export function priorCredentialDefinition(tier: TierConfig, issuerDid: string): 
         format: { jwt_vc_json: KCC_FORMATS.jwt_vc_json, jwt_vc: KCC_FORMATS.jwt_vc },
         constraints: {
           fields: [
-            { path: ['$.type[*]'], filter: { type: 'string', const: 'KnownCustomerCredential' } },
-            { path: ['$.issuer', '$.iss'], filter: { type: 'string', enum: trustedIssuersOf(tier, issuerDid) } },
+            { path: ['$.type[*]', '$.vc.type[*]'], filter: { type: 'string', const: 'KnownCustomerCredential' } },
+            { path: ['$.issuer', '$.vc.issuer', '$.iss'], filter: { type: 'string', enum: trustedIssuersOf(tier, issuerDid) } },
           ],
         },
       },

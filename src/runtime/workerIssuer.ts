@@ -49,6 +49,8 @@ export interface WorkerEnv {
   PUBLIC_URL: string;
   /** Var. Display name (SIOP client_metadata, issuer metadata). */
   ISSUER_NAME?: string;
+  /** Var. credentialSchema id of issued KCCs (default: the published KCC schema's id). */
+  KCC_SCHEMA_ID?: string;
   /** Var. Pkarr relay for did:dht resolution (default https://diddht.tbddev.org). */
   DID_DHT_GATEWAY?: string;
   /** Var. "true" resolves did:web over http and IP hosts: local development only. */

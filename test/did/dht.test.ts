@@ -97,7 +97,7 @@ describe('did:dht interop vector', () => {
     const item = parseBep44Body(body);
     expect(verifyBep44(item, didDhtIdentityKey(did))).toBe(true);
     const doc = decodeDidDhtPacket(did, item.v);
-    expect(doc.verificationMethod?.[0]?.publicKeyJwk).toEqual({ kty: 'OKP', crv: 'Ed25519', x: 'lSuMYhg12IMawqFut-2URA212Nqe8-WEB7OBlam5oBU' });
+    expect(doc.verificationMethod?.[0]?.publicKeyJwk).toEqual({ kty: 'OKP', crv: 'Ed25519', x: 'lSuMYhg12IMawqFut-2URA212Nqe8-WEB7OBlam5oBU', alg: 'EdDSA', kid: '0' });
     expect(doc.capabilityInvocation).toEqual([`${did}#0`]);
     expect(doc.service).toEqual([{ id: `${did}#dwn`, type: 'DecentralizedWebNode', serviceEndpoint: 'https://example.com/dwn' }]);
   });
@@ -111,7 +111,7 @@ describe('did:dht document ⇄ packet', () => {
     expect(doc.id).toHaveLength('did:dht:'.length + 52);
     expect(didDhtIdentityKey(doc.id)).toEqual(id.publicKey);
     expect(doc.verificationMethod).toEqual([
-      { id: `${id.did}#0`, type: 'JsonWebKey', controller: id.did, publicKeyJwk: { kty: 'OKP', crv: 'Ed25519', x: b64urlEncode(id.publicKey) } },
+      { id: `${id.did}#0`, type: 'JsonWebKey', controller: id.did, publicKeyJwk: { kty: 'OKP', crv: 'Ed25519', x: b64urlEncode(id.publicKey), alg: 'EdDSA', kid: '0' } },
     ]);
     expect(doc.assertionMethod).toEqual([`${id.did}#0`]);
     expect(doc.capabilityDelegation).toEqual([`${id.did}#0`]);
@@ -126,7 +126,8 @@ describe('did:dht document ⇄ packet', () => {
     const dec = decodeDnsPacket(encodeDidDhtPacket(doc));
     const byName = Object.fromEntries(dec.answers.map((a) => [a.name, joinTxt(a)]));
     expect(byName[`_did.${id.did.slice(8)}`]).toBe('v=0;vm=k0;auth=k0;asm=k0;inv=k0;del=k0;svc=s0');
-    expect(byName['_k0._did']).toBe(`id=0;t=0;k=${b64urlEncode(id.publicKey)}`);
+    // The Identity Key's id (0) and a default alg are left out (spec §"Verification Methods").
+    expect(byName['_k0._did']).toBe(`t=0;k=${b64urlEncode(id.publicKey)}`);
     expect(byName['_s0._did']).toBe('id=idv;t=IDV;se=https://idv.example/start');
     expect(dec.answers.every((a) => a.ttl === 7200)).toBe(true);
   });

@@ -1,7 +1,7 @@
 import { serve, type ServerType } from '@hono/node-server';
 import type { AddressInfo } from 'node:net';
 import { verifyCredential } from 'did-jwt-vc';
-import { Resolver } from 'did-resolver';
+import { Resolver, type ResolverRegistry } from 'did-resolver';
 import { expect } from 'vitest';
 import type { IssuerConfigInput } from '../../src/config';
 import { ADMIN_TOKEN, makeTestIssuer } from './issuer';
@@ -10,14 +10,23 @@ import { ADMIN_TOKEN, makeTestIssuer } from './issuer';
  * The issuer over real HTTP on 127.0.0.1 (port chosen by the OS), for wallet libraries that make
  * their own requests with the global fetch. In-memory SQLite, as makeTestIssuer.
  */
-export async function startHttpIssuer(options: { config?: Partial<IssuerConfigInput> } = {}) {
+export async function startHttpIssuer(
+  options: {
+    /** The issuer's configuration; a function gets the issuer's URL (its port is known only once listening). */
+    config?: Partial<IssuerConfigInput> | ((url: string) => Partial<IssuerConfigInput>);
+    /** `localhost` names the issuer http://localhost:<port> (did:web:localhost%3A<port>); it still listens on 127.0.0.1. */
+    host?: '127.0.0.1' | 'localhost';
+    didMethods?: ResolverRegistry;
+  } = {},
+) {
   let appFetch: (req: Request) => Response | Promise<Response> = () => new Response('starting', { status: 503 });
   let server: ServerType | undefined;
   const port = await new Promise<number>((ok) => {
     server = serve({ fetch: (req) => appFetch(req), port: 0, hostname: '127.0.0.1' }, (info: AddressInfo) => ok(info.port));
   });
-  const url = `http://127.0.0.1:${port}`;
-  const issuer = await makeTestIssuer({ config: { publicUrl: url, ...options.config } });
+  const url = `http://${options.host ?? '127.0.0.1'}:${port}`;
+  const config = typeof options.config === 'function' ? options.config(url) : options.config;
+  const issuer = await makeTestIssuer({ config: { publicUrl: url, ...config }, didMethods: options.didMethods });
   /** What the wallet libraries sent and got, so tests can assert the wire (bodies of POSTs only). */
   const requests: RecordedRequest[] = [];
   appFetch = async (req) => {
@@ -28,7 +37,7 @@ export async function startHttpIssuer(options: { config?: Partial<IssuerConfigIn
     return res;
   };
   const close = () => new Promise<void>((ok) => (server ? server.close(() => ok()) : ok()));
-  return { ...issuer, url, close, requests, fetch: globalThis.fetch.bind(globalThis) };
+  return { ...issuer, url, port, close, requests, fetch: globalThis.fetch.bind(globalThis) };
 }
 
 export interface RecordedRequest {
