@@ -8,15 +8,23 @@ import { purgeExpired } from '../../src/store/purge';
 import * as schema from '../../src/store/schema';
 import { createStore, type Database as StoreDb, type IdvOutcome, type Store } from '../../src/store/store';
 import { startD1 } from '../helpers/workerd';
+import { startTestPostgres } from '../helpers/postgres';
+import { openPostgres } from '../../src/runtime/postgres';
 
 /**
- * One contract for the repositories, run on better-sqlite3 (Node) and on D1 in workerd
- * (miniflare): every method, and single-use consumption with exactly one winner among many
- * concurrent consumers.
+ * One contract for the repositories, run on better-sqlite3 (Node), on D1 in workerd
+ * (miniflare) and on a real PostgreSQL server (test/helpers/postgres.ts): every method, and
+ * single-use consumption with exactly one winner among many concurrent consumers.
  */
 interface Backend {
-  db: StoreDb;
+  store: Store;
+  /** Empties a table (tests assert counts and purges exactly). */
+  deleteAll(table: string): Promise<void>;
   close(): Promise<void>;
+}
+
+function sqliteBackend(db: StoreDb, close: () => Promise<void>): Backend {
+  return { store: createStore(db), deleteAll: async (table) => void (await db.run(sql.raw(`DELETE FROM ${table}`))), close };
 }
 
 const backends: [string, () => Promise<Backend>][] = [
@@ -26,14 +34,29 @@ const backends: [string, () => Promise<Backend>][] = [
       const sqlite = new Database(':memory:');
       const db = drizzle(sqlite, { schema });
       migrate(db, { migrationsFolder: MIGRATIONS_DIR });
-      return { db: db as unknown as StoreDb, close: async () => void sqlite.close() };
+      return sqliteBackend(db as unknown as StoreDb, async () => void sqlite.close());
     },
   ],
   [
     'D1 (workerd via miniflare)',
     async () => {
       const { mf, db } = await startD1();
-      return { db, close: () => mf.dispose() };
+      return sqliteBackend(db, () => mf.dispose());
+    },
+  ],
+  [
+    'PostgreSQL (postgres.js)',
+    async () => {
+      const server = await startTestPostgres();
+      const pg = await openPostgres(await server.createDatabase(), { poolSize: 10 });
+      return {
+        store: pg.store,
+        deleteAll: async (table) => void (await pg.client.unsafe(`DELETE FROM ${table}`)),
+        close: async () => {
+          await pg.close();
+          await server.stop();
+        },
+      };
     },
   ],
 ];
@@ -60,13 +83,13 @@ describe.each(backends)('store contract on %s', (_name, open) => {
 
   beforeAll(async () => {
     backend = await open();
-    store = createStore(backend.db);
+    store = backend.store;
   });
   afterAll(async () => backend?.close());
   beforeEach(async () => {
     // Every test starts from empty tables (counts and purges are asserted exactly).
-    for (const table of [schema.siopRequests, schema.applications, schema.preAuthorizedCodes, schema.accessTokens, schema.cNonces, schema.transactions, schema.issuedCredentials]) {
-      await backend.db.delete(table);
+    for (const table of ['siop_requests', 'applications', 'pre_authorized_codes', 'access_tokens', 'c_nonces', 'transactions', 'issued_credentials']) {
+      await backend.deleteAll(table);
     }
   });
 
@@ -309,7 +332,7 @@ describe.each(backends)('store contract on %s', (_name, open) => {
     it('nonces: consumed once before expiry, one winner among concurrent consumers, pruned after expiry', async (ctx) => {
       const nonces = later().nonces;
       if (!nonces) return ctx.skip();
-      await backend.db.run(sql`DELETE FROM nonces`);
+      await backend.deleteAll('nonces');
       await nonces.create({ nonce: 'live', expiresAt: NOW + 60 });
       await nonces.create({ nonce: 'race', expiresAt: NOW + 60 });
       await nonces.create({ nonce: 'edge', expiresAt: NOW });

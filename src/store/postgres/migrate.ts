@@ -1,0 +1,50 @@
+import { migrate } from 'drizzle-orm/postgres-js/migrator';
+import type { PostgresJsDatabase } from 'drizzle-orm/postgres-js';
+import type { Sql } from 'postgres';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type * as schema from './schema';
+
+export const PG_MIGRATIONS_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'drizzle-pg');
+
+/**
+ * Applies the drizzle-pg/ migrations while holding a session-level advisory lock, so instances
+ * started at the same moment against one database take turns: the first migrates, the others
+ * then find every migration recorded and do nothing (drizzle's migrator alone would race on
+ * creating its own bookkeeping schema and table). The lock is held by one reserved connection
+ * and released with it, also when the process dies.
+ */
+export async function migratePostgres(client: Sql, db: PostgresJsDatabase<typeof schema>, migrationsFolder = PG_MIGRATIONS_DIR): Promise<void> {
+  const lock = await client.reserve();
+  try {
+    await lock`SELECT pg_advisory_lock(hashtext('kcc-issuer:migrations'))`;
+    try {
+      await migrate(db, { migrationsFolder });
+    } finally {
+      await lock`SELECT pg_advisory_unlock(hashtext('kcc-issuer:migrations'))`.catch(() => undefined);
+    }
+  } finally {
+    lock.release();
+  }
+}
+
+/**
+ * Runs `job` only if no other instance is running the job of that name (a session-level
+ * `pg_try_advisory_lock` on a reserved connection, held for the run); returns whether it ran.
+ * A lock whose holder died is released with its connection.
+ */
+export async function runExclusive(client: Sql, name: string, job: () => Promise<unknown>): Promise<boolean> {
+  const lock = await client.reserve();
+  try {
+    const [row] = await lock<{ locked: boolean }[]>`SELECT pg_try_advisory_lock(hashtext(${'kcc-issuer:job:' + name})) AS locked`;
+    if (!row?.locked) return false;
+    try {
+      await job();
+    } finally {
+      await lock`SELECT pg_advisory_unlock(hashtext(${'kcc-issuer:job:' + name}))`.catch(() => undefined);
+    }
+    return true;
+  } finally {
+    lock.release();
+  }
+}

@@ -1,0 +1,397 @@
+import { and, asc, desc, eq, gt, isNotNull, isNull, lt, lte, sql } from 'drizzle-orm';
+import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
+import type { Application, ApplicationPrefill, IdvOutcome, Store } from '../store';
+import * as schema from './schema';
+import { createPostgresIdvRepositories } from './idvStore';
+
+/**
+ * The repositories of src/store/store.ts on PostgreSQL (drizzle's pg core), member for member,
+ * for many Node instances on one database. The same rules hold: every single-use value is
+ * consumed by ONE conditional `UPDATE … WHERE consumed_at IS NULL … RETURNING`. Under READ
+ * COMMITTED a second UPDATE of the same row waits for the first to commit and then re-checks its
+ * WHERE on the new row version, so of N concurrent consumers on any number of instances exactly
+ * one gets the row. Writes that belong together run in one transaction.
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type PostgresDatabase = PgDatabase<PgQueryResultHKT, typeof schema, any>;
+
+/** An application row with every optional column present (as store.ts inserts it). */
+function applicationRow(row: typeof schema.applications.$inferInsert) {
+  return {
+    formSubmittedAt: null,
+    idvProvider: null,
+    countryOfResidence: null,
+    tier: null,
+    evidence: null,
+    decisionReason: null,
+    decidedBy: null,
+    decidedAt: null,
+    ...row,
+  };
+}
+
+export function createPostgresStore(db: PostgresDatabase): Store {
+  const { siopRequests, applications, preAuthorizedCodes, accessTokens, cNonces, transactions, issuedCredentials, nonces, notifications } = schema;
+  const { statusLists, credentialStatus, credentialStatusEvents, applicationPrefill, statusListCache } = schema;
+
+  return {
+    ...createPostgresIdvRepositories(db),
+    siopRequests: {
+      async create(row) {
+        await db.insert(siopRequests).values({ presentationDefinitionId: null, ...row });
+      },
+      async consume(nonce, now) {
+        const rows = await db
+          .update(siopRequests)
+          .set({ consumedAt: now })
+          .where(and(eq(siopRequests.nonce, nonce), isNull(siopRequests.consumedAt), gt(siopRequests.expiresAt, now)))
+          .returning();
+        return rows[0];
+      },
+      async get(nonce) {
+        return (await db.select().from(siopRequests).where(eq(siopRequests.nonce, nonce)).limit(1))[0];
+      },
+      async deleteExpired(now) {
+        const rows = await db.delete(siopRequests).where(lte(siopRequests.expiresAt, now)).returning({ nonce: siopRequests.nonce });
+        return rows.length;
+      },
+    },
+
+    applications: {
+      async create(row) {
+        await db.insert(applications).values(applicationRow(row));
+      },
+      async createWithCode(row, code) {
+        await db.transaction(async (tx) => {
+          await tx.insert(applications).values(applicationRow(row));
+          await tx.insert(preAuthorizedCodes).values(code);
+        });
+      },
+      async get(id) {
+        return (await db.select().from(applications).where(eq(applications.id, id)).limit(1))[0];
+      },
+      async findByFormToken(formTokenHash) {
+        return (await db.select().from(applications).where(eq(applications.formTokenHash, formTokenHash)).limit(1))[0];
+      },
+      async findByFormTokenWithPrefill(formTokenHash): Promise<{ application: Application; prefill: ApplicationPrefill | null } | undefined> {
+        const rows = await db
+          .select({ application: applications, prefill: applicationPrefill })
+          .from(applications)
+          .leftJoin(applicationPrefill, eq(applicationPrefill.applicationId, applications.id))
+          .where(eq(applications.formTokenHash, formTokenHash))
+          .limit(1);
+        return rows[0];
+      },
+      async submitIdv(formTokenHash: string, outcome: IdvOutcome, now: number) {
+        const decided = outcome.status !== 'review';
+        const rows = await db
+          .update(applications)
+          .set({
+            status: outcome.status,
+            formSubmittedAt: now,
+            idvProvider: outcome.provider,
+            countryOfResidence: outcome.countryOfResidence,
+            tier: outcome.tier ?? null,
+            evidence: JSON.stringify(outcome.evidence),
+            decisionReason: outcome.reason ?? null,
+            decidedBy: decided ? `idv:${outcome.provider}` : null,
+            decidedAt: decided ? now : null,
+            updatedAt: now,
+          })
+          .where(
+            and(
+              eq(applications.formTokenHash, formTokenHash),
+              isNull(applications.formSubmittedAt),
+              eq(applications.status, 'pending'),
+              gt(applications.formExpiresAt, now),
+            ),
+          )
+          .returning();
+        return rows[0];
+      },
+      async decideReview(id, decision, now) {
+        const rows = await db
+          .update(applications)
+          .set({
+            status: decision.status,
+            ...(decision.tier ? { tier: decision.tier } : {}),
+            decisionReason: decision.reason ?? null,
+            decidedBy: decision.decidedBy,
+            decidedAt: now,
+            updatedAt: now,
+          })
+          .where(and(eq(applications.id, id), eq(applications.status, 'review')))
+          .returning();
+        return rows[0];
+      },
+      async listByStatus(status, limit = 100) {
+        return db.select().from(applications).where(eq(applications.status, status)).orderBy(asc(applications.createdAt)).limit(limit);
+      },
+    },
+
+    preAuthorizedCodes: {
+      async create(row) {
+        await db.insert(preAuthorizedCodes).values(row);
+      },
+      async redeem(codeHash, applicantDid, now) {
+        const rows = await db
+          .update(preAuthorizedCodes)
+          .set({ consumedAt: now })
+          .where(
+            and(
+              eq(preAuthorizedCodes.codeHash, codeHash),
+              eq(preAuthorizedCodes.applicantDid, applicantDid),
+              isNull(preAuthorizedCodes.consumedAt),
+              gt(preAuthorizedCodes.expiresAt, now),
+            ),
+          )
+          .returning();
+        return rows[0];
+      },
+      async get(codeHash) {
+        return (await db.select().from(preAuthorizedCodes).where(eq(preAuthorizedCodes.codeHash, codeHash)).limit(1))[0];
+      },
+      async redeemBound(codeHash, now) {
+        const rows = await db
+          .update(preAuthorizedCodes)
+          .set({ consumedAt: now })
+          .where(and(eq(preAuthorizedCodes.codeHash, codeHash), isNull(preAuthorizedCodes.consumedAt), gt(preAuthorizedCodes.expiresAt, now)))
+          .returning();
+        return rows[0];
+      },
+      async deleteExpired(before) {
+        const rows = await db.delete(preAuthorizedCodes).where(lte(preAuthorizedCodes.expiresAt, before)).returning({ codeHash: preAuthorizedCodes.codeHash });
+        return rows.length;
+      },
+    },
+
+    accessTokens: {
+      async create(row) {
+        await db.insert(accessTokens).values(row);
+      },
+      async createWithCNonce(row, cNonce) {
+        await db.transaction(async (tx) => {
+          await tx.insert(accessTokens).values(row);
+          await tx.insert(cNonces).values(cNonce);
+        });
+      },
+      async get(jti) {
+        return (await db.select().from(accessTokens).where(eq(accessTokens.jti, jti)).limit(1))[0];
+      },
+      async revokeByCode(codeHash, now) {
+        const rows = await db
+          .update(accessTokens)
+          .set({ revokedAt: now })
+          .where(and(eq(accessTokens.codeHash, codeHash), isNull(accessTokens.revokedAt)))
+          .returning({ jti: accessTokens.jti });
+        return rows.length;
+      },
+    },
+
+    cNonces: {
+      async create(row) {
+        await db.insert(cNonces).values(row);
+      },
+      async consume(nonce, accessTokenJti, now) {
+        const rows = await db
+          .update(cNonces)
+          .set({ consumedAt: now })
+          .where(and(eq(cNonces.nonce, nonce), eq(cNonces.accessTokenJti, accessTokenJti), isNull(cNonces.consumedAt), gt(cNonces.expiresAt, now)))
+          .returning();
+        return rows[0];
+      },
+      async deleteExpired(now) {
+        const rows = await db.delete(cNonces).where(lte(cNonces.expiresAt, now)).returning({ nonce: cNonces.nonce });
+        return rows.length;
+      },
+    },
+
+    transactions: {
+      async create(row) {
+        await db.insert(transactions).values(row);
+      },
+      async get(id) {
+        return (await db.select().from(transactions).where(eq(transactions.id, id)).limit(1))[0];
+      },
+      /** The conditional UPDATE picks the single winner; its credential record commits with it. */
+      async completeWithCredential(id, credential, now) {
+        return db.transaction(async (tx) => {
+          const won = await tx
+            .update(transactions)
+            .set({ consumedAt: now, credentialId: credential.id })
+            .where(and(eq(transactions.id, id), isNull(transactions.consumedAt)))
+            .returning({ id: transactions.id });
+          if (won.length !== 1) return false;
+          await tx.insert(issuedCredentials).values({ ...credential, transactionId: id });
+          return true;
+        });
+      },
+    },
+
+    nonces: {
+      async create(row) {
+        await db.insert(nonces).values(row);
+      },
+      async consume(nonce, now) {
+        const rows = await db
+          .update(nonces)
+          .set({ consumedAt: now })
+          .where(and(eq(nonces.nonce, nonce), isNull(nonces.consumedAt), gt(nonces.expiresAt, now)))
+          .returning();
+        return rows[0];
+      },
+      async pruneExpired(now) {
+        const rows = await db.delete(nonces).where(lt(nonces.expiresAt, now)).returning({ nonce: nonces.nonce });
+        return rows.length;
+      },
+    },
+
+    notifications: {
+      async create(row) {
+        await db.insert(notifications).values(row);
+      },
+      async get(id) {
+        return (await db.select().from(notifications).where(eq(notifications.id, id)).limit(1))[0];
+      },
+      async recordEvent(id, applicationId, event, now) {
+        const rows = await db
+          .update(notifications)
+          .set({ event: event.event, eventDescription: event.description ?? null, eventAt: now })
+          .where(and(eq(notifications.id, id), eq(notifications.applicationId, applicationId)))
+          .returning();
+        return rows[0];
+      },
+    },
+
+    issuedCredentials: {
+      async record(row) {
+        await db.insert(issuedCredentials).values({ transactionId: null, ...row });
+      },
+      async listForApplication(applicationId) {
+        return db.select().from(issuedCredentials).where(eq(issuedCredentials.applicationId, applicationId));
+      },
+      async count() {
+        const rows = await db.select({ n: sql<string>`count(*)` }).from(issuedCredentials);
+        return Number(rows[0]?.n ?? 0);
+      },
+      async get(id) {
+        return (await db.select().from(issuedCredentials).where(eq(issuedCredentials.id, id)).limit(1))[0];
+      },
+    },
+
+    statusLists: {
+      async current(size, now) {
+        const newest = () => db.select({ id: statusLists.id, size: statusLists.size }).from(statusLists).orderBy(desc(statusLists.id)).limit(1);
+        const rows = await newest();
+        if (rows[0]) return rows[0];
+        await db.insert(statusLists).values({ id: 1, size, createdAt: now }).onConflictDoNothing();
+        return (await newest())[0];
+      },
+      async open(id, size, now) {
+        await db.insert(statusLists).values({ id, size, createdAt: now }).onConflictDoNothing();
+        const rows = await db.select({ id: statusLists.id, size: statusLists.size }).from(statusLists).where(eq(statusLists.id, id)).limit(1);
+        return rows[0];
+      },
+      async get(id) {
+        const rows = await db.select({ id: statusLists.id, size: statusLists.size, version: statusLists.version }).from(statusLists).where(eq(statusLists.id, id)).limit(1);
+        return rows[0];
+      },
+      async reserveInNewest(maxFill) {
+        // floor, as SQLite's CAST(… AS INTEGER) truncates (PostgreSQL's cast would round).
+        const rows = await db
+          .update(statusLists)
+          .set({ allocated: sql`${statusLists.allocated} + 1` })
+          .where(
+            and(
+              sql`${statusLists.id} = (SELECT max(id) FROM status_lists)`,
+              sql`${statusLists.allocated} < floor(${statusLists.size} * ${maxFill}::double precision)`,
+            ),
+          )
+          .returning({ id: statusLists.id, size: statusLists.size });
+        return rows[0];
+      },
+      async reserve(id, max) {
+        const rows = await db
+          .update(statusLists)
+          .set({ allocated: sql`${statusLists.allocated} + 1` })
+          .where(and(eq(statusLists.id, id), lt(statusLists.allocated, max)))
+          .returning({ id: statusLists.id });
+        return rows.length === 1;
+      },
+      async bumpVersion(id) {
+        await db.update(statusLists).set({ version: sql`${statusLists.version} + 1` }).where(eq(statusLists.id, id));
+      },
+      async cached(id, purpose) {
+        const rows = await db
+          .select({ version: statusListCache.version, jwt: statusListCache.jwt, expiresAt: statusListCache.expiresAt })
+          .from(statusListCache)
+          .where(and(eq(statusListCache.listId, id), eq(statusListCache.purpose, purpose)))
+          .limit(1);
+        return rows[0];
+      },
+      async cache(row) {
+        await db
+          .insert(statusListCache)
+          .values(row)
+          .onConflictDoUpdate({ target: [statusListCache.listId, statusListCache.purpose], set: { version: row.version, jwt: row.jwt, expiresAt: row.expiresAt } });
+      },
+      async setIndices(id, purpose) {
+        const flag = purpose === 'revocation' ? isNotNull(credentialStatus.revokedAt) : isNotNull(credentialStatus.suspendedAt);
+        const rows = await db.select({ i: credentialStatus.listIndex }).from(credentialStatus).where(and(eq(credentialStatus.listId, id), flag));
+        return rows.map((r) => r.i);
+      },
+    },
+
+    credentialStatus: {
+      async tryAllocate(row) {
+        const rows = await db.insert(credentialStatus).values(row).onConflictDoNothing().returning({ id: credentialStatus.credentialId });
+        return rows.length === 1;
+      },
+      async get(credentialId) {
+        return (await db.select().from(credentialStatus).where(eq(credentialStatus.credentialId, credentialId)).limit(1))[0];
+      },
+      async listForSubject(subjectDid) {
+        return db.select().from(credentialStatus).where(eq(credentialStatus.subjectDid, subjectDid)).orderBy(desc(credentialStatus.issuedAt));
+      },
+      async revoke(credentialId, reason, now) {
+        const rows = await db
+          .update(credentialStatus)
+          .set({ revokedAt: now, revocationReason: reason, updatedAt: now })
+          .where(and(eq(credentialStatus.credentialId, credentialId), isNull(credentialStatus.revokedAt)))
+          .returning();
+        return rows[0];
+      },
+      async suspend(credentialId, reason, now) {
+        const rows = await db
+          .update(credentialStatus)
+          .set({ suspendedAt: now, suspensionReason: reason, updatedAt: now })
+          .where(and(eq(credentialStatus.credentialId, credentialId), isNull(credentialStatus.revokedAt), isNull(credentialStatus.suspendedAt)))
+          .returning();
+        return rows[0];
+      },
+      async reinstate(credentialId, now) {
+        const rows = await db
+          .update(credentialStatus)
+          .set({ suspendedAt: null, suspensionReason: null, updatedAt: now })
+          .where(and(eq(credentialStatus.credentialId, credentialId), isNull(credentialStatus.revokedAt), isNotNull(credentialStatus.suspendedAt)))
+          .returning();
+        return rows[0];
+      },
+      async recordEvent(row) {
+        await db.insert(credentialStatusEvents).values(row);
+      },
+      async events(credentialId) {
+        return db.select().from(credentialStatusEvents).where(eq(credentialStatusEvents.credentialId, credentialId)).orderBy(asc(credentialStatusEvents.id));
+      },
+    },
+
+    applicationPrefill: {
+      async create(row) {
+        await db.insert(applicationPrefill).values(row);
+      },
+      async get(applicationId) {
+        return (await db.select().from(applicationPrefill).where(eq(applicationPrefill.applicationId, applicationId)).limit(1))[0];
+      },
+    },
+  };
+}
