@@ -1,6 +1,7 @@
 import { drizzle } from 'drizzle-orm/postgres-js';
 import postgres from 'postgres';
-import { migratePostgres, runExclusive } from '../store/postgres/migrate';
+import { runExclusive } from '../store/postgres/jobLock';
+import { migratePostgres } from '../store/postgres/migrate';
 import * as schema from '../store/postgres/schema';
 import { createPostgresStore } from '../store/postgres/store';
 
