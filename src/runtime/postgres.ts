@@ -7,11 +7,11 @@ import { createPostgresStore } from '../store/postgres/store';
 
 export const DEFAULT_POOL_SIZE = 10;
 
-/** DATABASE_POOL_SIZE: connections per instance (at least 2: a background job holds one for its lock). */
+/** DATABASE_POOL_SIZE: query connections per instance (one more holds the advisory locks). */
 export function parsePoolSize(value: string | undefined): number {
   if (value === undefined || value === '') return DEFAULT_POOL_SIZE;
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 2 || n > 1000) throw new Error('DATABASE_POOL_SIZE must be an integer from 2 to 1000');
+  if (!Number.isInteger(n) || n < 1 || n > 1000) throw new Error('DATABASE_POOL_SIZE must be an integer from 1 to 1000');
   return n;
 }
 
@@ -22,16 +22,17 @@ export function parsePoolSize(value: string | undefined): number {
  */
 export async function openPostgres(url: string, options: { poolSize?: number } = {}) {
   if (!/^postgres(ql)?:\/\//.test(url)) throw new Error('DATABASE_URL must be a postgres:// URL');
-  const client = postgres(url, {
-    max: options.poolSize ?? DEFAULT_POOL_SIZE,
-    onnotice: () => {},
-    connection: { application_name: 'kcc-issuer' },
-  });
+  const settings = { onnotice: () => {}, connection: { application_name: 'kcc-issuer' } };
+  const client = postgres(url, { ...settings, max: options.poolSize ?? DEFAULT_POOL_SIZE });
+  // Advisory locks (migrations, background jobs) on a one-connection client of their own (see
+  // src/store/postgres/jobLock.ts).
+  const locks = postgres(url, { ...settings, max: 1 });
   const db = drizzle(client, { schema });
+  const end = () => Promise.all([client.end({ timeout: 5 }), locks.end({ timeout: 5 })]).then(() => undefined);
   try {
-    await migratePostgres(client, db);
+    await migratePostgres(locks, db);
   } catch (e) {
-    await client.end({ timeout: 1 }).catch(() => undefined);
+    await end().catch(() => undefined);
     throw e;
   }
   return {
@@ -39,9 +40,7 @@ export async function openPostgres(url: string, options: { poolSize?: number } =
     db,
     store: createPostgresStore(db),
     /** At most one instance runs the named job at a time (pg_try_advisory_lock). */
-    runExclusive: (name: string, job: () => Promise<unknown>) => runExclusive(client, name, job),
-    async close() {
-      await client.end({ timeout: 5 });
-    },
+    runExclusive: (name: string, job: () => Promise<unknown>) => runExclusive(locks, name, job),
+    close: end,
   };
 }

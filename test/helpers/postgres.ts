@@ -100,3 +100,34 @@ export async function startTestPostgres(): Promise<TestPostgres> {
     },
   };
 }
+
+/**
+ * A load balancer in the wallet's fetch: every request to `publicUrl` (the one PUBLIC_URL all
+ * instances share) goes to the next instance in turn, so consecutive requests of one wallet
+ * alternate between them. An instance that refuses the connection is skipped (as a balancer's
+ * health check would), unless `failover` is false. `hits[i]` counts what instance i answered.
+ */
+export function balancedFetch(publicUrl: string, instanceUrls: () => string[], options: { failover?: boolean } = {}) {
+  let next = 0;
+  const hits: number[] = [];
+  const route: { path: string; instance: number }[] = [];
+  const fetchVia = async (input: string, init?: RequestInit): Promise<Response> => {
+    if (!input.startsWith(publicUrl)) return globalThis.fetch(input, init);
+    const urls = instanceUrls();
+    let lastError: unknown;
+    for (let tries = 0; tries < urls.length; tries++) {
+      const i = next++ % urls.length;
+      try {
+        const res = await globalThis.fetch(urls[i] + input.slice(publicUrl.length), init);
+        hits[i] = (hits[i] ?? 0) + 1;
+        route.push({ path: new URL(input).pathname, instance: i });
+        return res;
+      } catch (e) {
+        lastError = e;
+        if (options.failover === false) throw e;
+      }
+    }
+    throw lastError;
+  };
+  return { fetch: fetchVia, hits, route };
+}

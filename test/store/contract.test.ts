@@ -359,6 +359,30 @@ describe.each(backends)('store contract on %s', (_name, open) => {
     });
   });
 
+  describe('writes that belong together', () => {
+    const app = (id: string) => ({ id, applicantDid: 'did:jwk:x', credentialConfigurationId: 'KnownCustomerCredential', status: 'approved' as const, formTokenHash: `form-${id}`, formExpiresAt: NOW + 60, createdAt: NOW, updatedAt: NOW });
+    const code = (applicationId: string, codeHash: string) => ({ codeHash, applicationId, applicantDid: 'did:jwk:x', expiresAt: NOW + 60 });
+
+    it('an application and its pre-authorized code: both or neither', async () => {
+      const a = uid('app');
+      await store.applications.createWithCode(app(a), code(a, `code-${a}`));
+      expect(await store.applications.get(a)).toMatchObject({ id: a, status: 'approved', formSubmittedAt: null });
+      expect(await store.preAuthorizedCodes.get(`code-${a}`)).toMatchObject({ applicationId: a, consumedAt: null, expiresAt: NOW + 60 });
+      const b = uid('app');
+      await expect(store.applications.createWithCode(app(b), code(b, `code-${a}`))).rejects.toThrow();
+      expect(await store.applications.get(b)).toBeUndefined();
+    });
+
+    it('an access token and its first c_nonce: both or neither', async () => {
+      const token = (jti: string) => ({ jti, applicationId: 'a', applicantDid: 'd', codeHash: 'c', expiresAt: NOW + 60 });
+      await store.accessTokens.createWithCNonce(token('t1'), { nonce: 'cn1', accessTokenJti: 't1', expiresAt: NOW + 60 });
+      expect(await store.accessTokens.get('t1')).toMatchObject({ jti: 't1', revokedAt: null, expiresAt: NOW + 60 });
+      expect(await store.cNonces.consume('cn1', 't1', NOW)).toMatchObject({ nonce: 'cn1', consumedAt: NOW });
+      await expect(store.accessTokens.createWithCNonce(token('t2'), { nonce: 'cn1', accessTokenJti: 't2', expiresAt: NOW + 60 })).rejects.toThrow();
+      expect(await store.accessTokens.get('t2')).toBeUndefined();
+    });
+  });
+
   describe('purgeExpired', () => {
     it('deletes expired nonces and c_nonces, and codes past their retention', async () => {
       await store.siopRequests.create({ nonce: 'old', createdAt: NOW - 700, expiresAt: NOW - 100 });

@@ -11,19 +11,14 @@ export const PG_MIGRATIONS_DIR = join(dirname(fileURLToPath(import.meta.url)), '
  * Applies the drizzle-pg/ migrations while holding a session-level advisory lock, so instances
  * started at the same moment against one database take turns: the first migrates, the others
  * then find every migration recorded and do nothing (drizzle's migrator alone would race on
- * creating its own bookkeeping schema and table). The lock is held by one reserved connection
- * and released with it, also when the process dies.
+ * creating its own bookkeeping schema and table). `locks` is the one-connection client of
+ * ./jobLock.ts; the lock goes with its connection, also when the process dies.
  */
-export async function migratePostgres(client: Sql, db: PostgresJsDatabase<typeof schema>, migrationsFolder = PG_MIGRATIONS_DIR): Promise<void> {
-  const lock = await client.reserve();
+export async function migratePostgres(locks: Sql, db: PostgresJsDatabase<typeof schema>, migrationsFolder = PG_MIGRATIONS_DIR): Promise<void> {
+  await locks`SELECT pg_advisory_lock(hashtext('kcc-issuer:migrations'))`;
   try {
-    await lock`SELECT pg_advisory_lock(hashtext('kcc-issuer:migrations'))`;
-    try {
-      await migrate(db, { migrationsFolder });
-    } finally {
-      await lock`SELECT pg_advisory_unlock(hashtext('kcc-issuer:migrations'))`.catch(() => undefined);
-    }
+    await migrate(db, { migrationsFolder });
   } finally {
-    lock.release();
+    await locks`SELECT pg_advisory_unlock(hashtext('kcc-issuer:migrations'))`.catch(() => undefined);
   }
 }

@@ -1,5 +1,5 @@
 import { and, asc, desc, eq, gt, isNotNull, isNull, lt, lte, sql } from 'drizzle-orm';
-import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
+import type { PostgresJsDatabase } from 'drizzle-orm/postgres-js';
 import type { Application, ApplicationPrefill, IdvOutcome, Store } from '../store';
 import * as schema from './schema';
 import { createPostgresIdvRepositories } from './idvStore';
@@ -10,10 +10,10 @@ import { createPostgresIdvRepositories } from './idvStore';
  * consumed by ONE conditional `UPDATE … WHERE consumed_at IS NULL … RETURNING`. Under READ
  * COMMITTED a second UPDATE of the same row waits for the first to commit and then re-checks its
  * WHERE on the new row version, so of N concurrent consumers on any number of instances exactly
- * one gets the row. Writes that belong together run in one transaction.
+ * one gets the row. Writes that belong together are ONE statement (data-modifying CTEs), atomic
+ * like a transaction but in one round trip and without pinning a connection across statements.
  */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-export type PostgresDatabase = PgDatabase<PgQueryResultHKT, typeof schema, any>;
+export type PostgresDatabase = PostgresJsDatabase<typeof schema>;
 
 /** An application row with every optional column present (as store.ts inserts it). */
 function applicationRow(row: typeof schema.applications.$inferInsert) {
@@ -62,10 +62,17 @@ export function createPostgresStore(db: PostgresDatabase): Store {
         await db.insert(applications).values(applicationRow(row));
       },
       async createWithCode(row, code) {
-        await db.transaction(async (tx) => {
-          await tx.insert(applications).values(applicationRow(row));
-          await tx.insert(preAuthorizedCodes).values(code);
-        });
+        const a = applicationRow(row);
+        await db.execute(sql`
+          WITH app AS (
+            INSERT INTO applications (id, applicant_did, credential_configuration_id, status, form_token_hash, form_expires_at, form_submitted_at,
+              idv_provider, country_of_residence, tier, evidence, decision_reason, decided_by, decided_at, created_at, updated_at)
+            VALUES (${a.id}, ${a.applicantDid}, ${a.credentialConfigurationId}, ${a.status}, ${a.formTokenHash}, ${a.formExpiresAt}, ${a.formSubmittedAt},
+              ${a.idvProvider}, ${a.countryOfResidence}, ${a.tier}, ${a.evidence}, ${a.decisionReason}, ${a.decidedBy}, ${a.decidedAt}, ${a.createdAt}, ${a.updatedAt})
+            RETURNING id
+          )
+          INSERT INTO pre_authorized_codes (code_hash, application_id, applicant_did, expires_at, consumed_at)
+          SELECT ${code.codeHash}::text, ${code.applicationId}::text, ${code.applicantDid}::text, ${code.expiresAt}::bigint, ${code.consumedAt ?? null}::bigint FROM app`);
       },
       async get(id) {
         return (await db.select().from(applications).where(eq(applications.id, id)).limit(1))[0];
@@ -170,10 +177,14 @@ export function createPostgresStore(db: PostgresDatabase): Store {
         await db.insert(accessTokens).values(row);
       },
       async createWithCNonce(row, cNonce) {
-        await db.transaction(async (tx) => {
-          await tx.insert(accessTokens).values(row);
-          await tx.insert(cNonces).values(cNonce);
-        });
+        await db.execute(sql`
+          WITH token AS (
+            INSERT INTO access_tokens (jti, application_id, applicant_did, code_hash, expires_at, revoked_at)
+            VALUES (${row.jti}, ${row.applicationId}, ${row.applicantDid}, ${row.codeHash}, ${row.expiresAt}, ${row.revokedAt ?? null})
+            RETURNING jti
+          )
+          INSERT INTO c_nonces (nonce, access_token_jti, expires_at, consumed_at)
+          SELECT ${cNonce.nonce}::text, ${cNonce.accessTokenJti}::text, ${cNonce.expiresAt}::bigint, ${cNonce.consumedAt ?? null}::bigint FROM token`);
       },
       async get(jti) {
         return (await db.select().from(accessTokens).where(eq(accessTokens.jti, jti)).limit(1))[0];
@@ -213,18 +224,20 @@ export function createPostgresStore(db: PostgresDatabase): Store {
       async get(id) {
         return (await db.select().from(transactions).where(eq(transactions.id, id)).limit(1))[0];
       },
-      /** The conditional UPDATE picks the single winner; its credential record commits with it. */
+      /** The conditional UPDATE picks the single winner; its credential record is written in the same statement. */
       async completeWithCredential(id, credential, now) {
-        return db.transaction(async (tx) => {
-          const won = await tx
-            .update(transactions)
-            .set({ consumedAt: now, credentialId: credential.id })
-            .where(and(eq(transactions.id, id), isNull(transactions.consumedAt)))
-            .returning({ id: transactions.id });
-          if (won.length !== 1) return false;
-          await tx.insert(issuedCredentials).values({ ...credential, transactionId: id });
-          return true;
-        });
+        const rows = await db.execute(sql`
+          WITH won AS (
+            UPDATE transactions SET consumed_at = ${now}, credential_id = ${credential.id}
+            WHERE id = ${id} AND consumed_at IS NULL
+            RETURNING id
+          )
+          INSERT INTO issued_credentials (id, application_id, subject_did, transaction_id, jwt_sha256, issued_at, expires_at)
+          SELECT ${credential.id}::text, ${credential.applicationId}::text, ${credential.subjectDid}::text, won.id, ${credential.jwtSha256}::text,
+            ${credential.issuedAt}::bigint, ${credential.expiresAt}::bigint
+          FROM won
+          RETURNING id`);
+        return rows.length === 1;
       },
     },
 
