@@ -13,13 +13,50 @@ type IdvRepositories = ReturnType<typeof createIdvRepositories>;
 
 export function createPostgresIdvRepositories(db: PostgresDatabase): IdvRepositories {
   const { idvSessions, idvEvents, idvPii, auditLog, outboxEvents, webhookDeliveries, applications } = schema;
-  const sessionByApplication = async (applicationId: string) => (await db.select().from(idvSessions).where(eq(idvSessions.applicationId, applicationId)).limit(1))[0];
-  const openSession = (row: typeof idvSessions.$inferInsert) =>
-    db
+  const p = (name: string) => sql.placeholder(name);
+  // The statements every form submission runs, built once and prepared (see ./store.ts).
+  const q = {
+    sessionByApplication: db.select().from(idvSessions).where(eq(idvSessions.applicationId, p('applicationId'))).limit(1).prepare('idv_session_by_application'),
+    openSession: db
       .insert(idvSessions)
-      .values({ vendorReference: null, webviewUrl: null, outcome: null, ...row })
+      .values({
+        applicationId: p('applicationId'),
+        provider: p('provider'),
+        state: p('state'),
+        vendorReference: p('vendorReference'),
+        idempotencyKey: p('idempotencyKey'),
+        webviewUrl: p('webviewUrl'),
+        lastEventAt: p('lastEventAt'),
+        outcome: p('outcome'),
+        createdAt: p('createdAt'),
+        updatedAt: p('updatedAt'),
+      })
       .onConflictDoNothing()
-      .returning({ applicationId: idvSessions.applicationId });
+      .returning({ applicationId: idvSessions.applicationId })
+      .prepare('open_idv_session'),
+    insertAudit: db
+      .insert(auditLog)
+      .values({ applicationId: p('applicationId'), actor: p('actor'), action: p('action'), detail: p('detail'), at: p('at') })
+      .prepare('insert_audit'),
+    enqueueOutbox: db
+      .insert(outboxEvents)
+      .values({ id: p('id'), type: p('type'), body: p('body'), createdAt: p('createdAt'), attempts: 0, nextAttemptAt: p('createdAt') })
+      .onConflictDoNothing()
+      .returning({ id: outboxEvents.id })
+      .prepare('enqueue_outbox'),
+    insertPii: db
+      .insert(idvPii)
+      .values({ applicationId: p('applicationId'), keyId: p('keyId'), ciphertext: p('ciphertext'), createdAt: p('createdAt'), purgeAfter: p('purgeAfter') })
+      .onConflictDoNothing()
+      .prepare('insert_pii'),
+    schedulePurge: db
+      .update(idvPii)
+      .set({ purgeAfter: sql`${p('purgeAfter')}` })
+      .where(and(eq(idvPii.applicationId, p('applicationId')), isNull(idvPii.erasedAt)))
+      .prepare('schedule_pii_purge'),
+  };
+  const sessionByApplication = async (applicationId: string) => (await q.sessionByApplication.execute({ applicationId }))[0];
+  const openSession = (row: typeof idvSessions.$inferInsert) => q.openSession.execute({ vendorReference: null, webviewUrl: null, outcome: null, ...row });
 
   return {
     idvSessions: {
@@ -122,16 +159,13 @@ export function createPostgresIdvRepositories(db: PostgresDatabase): IdvReposito
 
     pii: {
       async store(row) {
-        await db.insert(idvPii).values({ purgeAfter: null, ...row }).onConflictDoNothing();
+        await q.insertPii.execute({ purgeAfter: null, ...row });
       },
       async get(applicationId) {
         return (await db.select().from(idvPii).where(eq(idvPii.applicationId, applicationId)).limit(1))[0];
       },
       async schedulePurge(applicationId, purgeAfter) {
-        await db
-          .update(idvPii)
-          .set({ purgeAfter })
-          .where(and(eq(idvPii.applicationId, applicationId), isNull(idvPii.erasedAt)));
+        await q.schedulePurge.execute({ applicationId, purgeAfter });
       },
       async erase(applicationId, reason, now) {
         const rows = await db
@@ -153,7 +187,7 @@ export function createPostgresIdvRepositories(db: PostgresDatabase): IdvReposito
 
     audit: {
       async record(row) {
-        await db.insert(auditLog).values({ applicationId: row.applicationId, actor: row.actor, action: row.action, detail: row.detail ? JSON.stringify(row.detail) : null, at: row.at });
+        await q.insertAudit.execute({ applicationId: row.applicationId, actor: row.actor, action: row.action, detail: row.detail ? JSON.stringify(row.detail) : null, at: row.at });
       },
       async listForApplication(applicationId) {
         return db.select().from(auditLog).where(eq(auditLog.applicationId, applicationId)).orderBy(asc(auditLog.at), asc(auditLog.id));
@@ -162,11 +196,7 @@ export function createPostgresIdvRepositories(db: PostgresDatabase): IdvReposito
 
     outbox: {
       async enqueue(row) {
-        const rows = await db
-          .insert(outboxEvents)
-          .values({ id: row.id, type: row.type, body: row.body, createdAt: row.createdAt, attempts: 0, nextAttemptAt: row.createdAt })
-          .onConflictDoNothing()
-          .returning({ id: outboxEvents.id });
+        const rows = await q.enqueueOutbox.execute({ id: row.id, type: row.type, body: row.body, createdAt: row.createdAt });
         return rows.length === 1;
       },
       async due(now, limit) {

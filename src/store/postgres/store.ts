@@ -1,5 +1,6 @@
 import { and, asc, desc, eq, gt, isNotNull, isNull, lt, lte, sql } from 'drizzle-orm';
 import type { PostgresJsDatabase } from 'drizzle-orm/postgres-js';
+import type { Sql } from 'postgres';
 import type { Application, ApplicationPrefill, IdvOutcome, Store } from '../store';
 import * as schema from './schema';
 import { createPostgresIdvRepositories } from './idvStore';
@@ -13,7 +14,7 @@ import { createPostgresIdvRepositories } from './idvStore';
  * one gets the row. Writes that belong together are ONE statement (data-modifying CTEs), atomic
  * like a transaction but in one round trip and without pinning a connection across statements.
  */
-export type PostgresDatabase = PostgresJsDatabase<typeof schema>;
+export type PostgresDatabase = PostgresJsDatabase<typeof schema> & { $client: Sql };
 
 /** An application row with every optional column present (as store.ts inserts it). */
 function applicationRow(row: typeof schema.applications.$inferInsert) {
@@ -33,23 +34,134 @@ function applicationRow(row: typeof schema.applications.$inferInsert) {
 export function createPostgresStore(db: PostgresDatabase): Store {
   const { siopRequests, applications, preAuthorizedCodes, accessTokens, cNonces, transactions, issuedCredentials, nonces, notifications } = schema;
   const { statusLists, credentialStatus, credentialStatusEvents, applicationPrefill, statusListCache } = schema;
+  const p = (name: string) => sql.placeholder(name);
+  // What every flow runs is built once and prepared (drizzle builds a query in about as much CPU
+  // as PostgreSQL takes to run it; a prepared one is also parsed and planned once per connection).
+  const q = {
+    insertSiopRequest: db
+      .insert(siopRequests)
+      .values({ nonce: p('nonce'), presentationDefinitionId: p('presentationDefinitionId'), createdAt: p('createdAt'), expiresAt: p('expiresAt') })
+      .prepare('insert_siop_request'),
+    consumeSiopRequest: db
+      .update(siopRequests)
+      .set({ consumedAt: sql`${p('now')}` })
+      .where(and(eq(siopRequests.nonce, p('nonce')), isNull(siopRequests.consumedAt), gt(siopRequests.expiresAt, p('now'))))
+      .returning()
+      .prepare('consume_siop_request'),
+    siopRequestByNonce: db.select().from(siopRequests).where(eq(siopRequests.nonce, p('nonce'))).limit(1).prepare('siop_request_by_nonce'),
+    applicationById: db.select().from(applications).where(eq(applications.id, p('id'))).limit(1).prepare('application_by_id'),
+    applicationByFormToken: db.select().from(applications).where(eq(applications.formTokenHash, p('formTokenHash'))).limit(1).prepare('application_by_form_token'),
+    applicationWithPrefillByFormToken: db
+      .select({ application: applications, prefill: applicationPrefill })
+      .from(applications)
+      .leftJoin(applicationPrefill, eq(applicationPrefill.applicationId, applications.id))
+      .where(eq(applications.formTokenHash, p('formTokenHash')))
+      .limit(1)
+      .prepare('application_with_prefill_by_form_token'),
+    submitIdv: db
+      .update(applications)
+      .set({
+        status: sql`${p('status')}`,
+        formSubmittedAt: sql`${p('now')}`,
+        idvProvider: sql`${p('provider')}`,
+        countryOfResidence: sql`${p('countryOfResidence')}`,
+        tier: sql`${p('tier')}`,
+        evidence: sql`${p('evidence')}`,
+        decisionReason: sql`${p('reason')}`,
+        decidedBy: sql`${p('decidedBy')}`,
+        decidedAt: sql`${p('decidedAt')}`,
+        updatedAt: sql`${p('now')}`,
+      })
+      .where(
+        and(
+          eq(applications.formTokenHash, p('formTokenHash')),
+          isNull(applications.formSubmittedAt),
+          eq(applications.status, 'pending'),
+          gt(applications.formExpiresAt, p('now')),
+        ),
+      )
+      .returning()
+      .prepare('submit_idv'),
+    redeemCode: db
+      .update(preAuthorizedCodes)
+      .set({ consumedAt: sql`${p('now')}` })
+      .where(
+        and(
+          eq(preAuthorizedCodes.codeHash, p('codeHash')),
+          eq(preAuthorizedCodes.applicantDid, p('applicantDid')),
+          isNull(preAuthorizedCodes.consumedAt),
+          gt(preAuthorizedCodes.expiresAt, p('now')),
+        ),
+      )
+      .returning()
+      .prepare('redeem_code'),
+    accessTokenByJti: db.select().from(accessTokens).where(eq(accessTokens.jti, p('jti'))).limit(1).prepare('access_token_by_jti'),
+    consumeCNonce: db
+      .update(cNonces)
+      .set({ consumedAt: sql`${p('now')}` })
+      .where(and(eq(cNonces.nonce, p('nonce')), eq(cNonces.accessTokenJti, p('accessTokenJti')), isNull(cNonces.consumedAt), gt(cNonces.expiresAt, p('now'))))
+      .returning()
+      .prepare('consume_c_nonce'),
+    insertCNonce: db.insert(cNonces).values({ nonce: p('nonce'), accessTokenJti: p('accessTokenJti'), expiresAt: p('expiresAt') }).prepare('insert_c_nonce'),
+    transactionById: db.select().from(transactions).where(eq(transactions.id, p('id'))).limit(1).prepare('transaction_by_id'),
+    insertCredential: db
+      .insert(issuedCredentials)
+      .values({
+        id: p('id'),
+        applicationId: p('applicationId'),
+        subjectDid: p('subjectDid'),
+        transactionId: p('transactionId'),
+        jwtSha256: p('jwtSha256'),
+        issuedAt: p('issuedAt'),
+        expiresAt: p('expiresAt'),
+      })
+      .prepare('insert_credential'),
+    prefillByApplication: db.select().from(applicationPrefill).where(eq(applicationPrefill.applicationId, p('applicationId'))).limit(1).prepare('prefill_by_application'),
+    newestStatusList: db.select({ id: statusLists.id, size: statusLists.size }).from(statusLists).orderBy(desc(statusLists.id)).limit(1).prepare('newest_status_list'),
+    // One slot in the newest list while it is under `maxFill` of its size; floor, as SQLite's
+    // CAST(… AS INTEGER) truncates (PostgreSQL's cast would round).
+    reserveInNewestStatusList: db
+      .update(statusLists)
+      .set({ allocated: sql`${statusLists.allocated} + 1` })
+      .where(
+        and(
+          sql`${statusLists.id} = (SELECT max(id) FROM status_lists)`,
+          sql`${statusLists.allocated} < floor(${statusLists.size} * ${p('maxFill')}::double precision)`,
+        ),
+      )
+      .returning({ id: statusLists.id, size: statusLists.size })
+      .prepare('reserve_in_newest_status_list'),
+    allocateStatusIndex: db
+      .insert(credentialStatus)
+      .values({
+        credentialId: p('credentialId'),
+        listId: p('listId'),
+        listIndex: p('listIndex'),
+        subjectDid: p('subjectDid'),
+        tierId: p('tierId'),
+        evidence: p('evidence'),
+        issuedAt: p('issuedAt'),
+        expiresAt: p('expiresAt'),
+        updatedAt: p('updatedAt'),
+      })
+      .onConflictDoNothing()
+      .returning({ id: credentialStatus.credentialId })
+      .prepare('allocate_status_index'),
+  };
+  // Writes that belong together: one statement through the driver's tagged template (prepared).
+  const client = db.$client;
 
   return {
     ...createPostgresIdvRepositories(db),
     siopRequests: {
       async create(row) {
-        await db.insert(siopRequests).values({ presentationDefinitionId: null, ...row });
+        await q.insertSiopRequest.execute({ presentationDefinitionId: null, ...row });
       },
       async consume(nonce, now) {
-        const rows = await db
-          .update(siopRequests)
-          .set({ consumedAt: now })
-          .where(and(eq(siopRequests.nonce, nonce), isNull(siopRequests.consumedAt), gt(siopRequests.expiresAt, now)))
-          .returning();
-        return rows[0];
+        return (await q.consumeSiopRequest.execute({ nonce, now }))[0];
       },
       async get(nonce) {
-        return (await db.select().from(siopRequests).where(eq(siopRequests.nonce, nonce)).limit(1))[0];
+        return (await q.siopRequestByNonce.execute({ nonce }))[0];
       },
       async deleteExpired(now) {
         const rows = await db.delete(siopRequests).where(lte(siopRequests.expiresAt, now)).returning({ nonce: siopRequests.nonce });
@@ -63,7 +175,7 @@ export function createPostgresStore(db: PostgresDatabase): Store {
       },
       async createWithCode(row, code) {
         const a = applicationRow(row);
-        await db.execute(sql`
+        await client`
           WITH app AS (
             INSERT INTO applications (id, applicant_did, credential_configuration_id, status, form_token_hash, form_expires_at, form_submitted_at,
               idv_provider, country_of_residence, tier, evidence, decision_reason, decided_by, decided_at, created_at, updated_at)
@@ -72,48 +184,31 @@ export function createPostgresStore(db: PostgresDatabase): Store {
             RETURNING id
           )
           INSERT INTO pre_authorized_codes (code_hash, application_id, applicant_did, expires_at, consumed_at)
-          SELECT ${code.codeHash}::text, ${code.applicationId}::text, ${code.applicantDid}::text, ${code.expiresAt}::bigint, ${code.consumedAt ?? null}::bigint FROM app`);
+          SELECT ${code.codeHash}::text, ${code.applicationId}::text, ${code.applicantDid}::text, ${code.expiresAt}::bigint, ${code.consumedAt ?? null}::bigint FROM app`;
       },
       async get(id) {
-        return (await db.select().from(applications).where(eq(applications.id, id)).limit(1))[0];
+        return (await q.applicationById.execute({ id }))[0];
       },
       async findByFormToken(formTokenHash) {
-        return (await db.select().from(applications).where(eq(applications.formTokenHash, formTokenHash)).limit(1))[0];
+        return (await q.applicationByFormToken.execute({ formTokenHash }))[0];
       },
       async findByFormTokenWithPrefill(formTokenHash): Promise<{ application: Application; prefill: ApplicationPrefill | null } | undefined> {
-        const rows = await db
-          .select({ application: applications, prefill: applicationPrefill })
-          .from(applications)
-          .leftJoin(applicationPrefill, eq(applicationPrefill.applicationId, applications.id))
-          .where(eq(applications.formTokenHash, formTokenHash))
-          .limit(1);
-        return rows[0];
+        return (await q.applicationWithPrefillByFormToken.execute({ formTokenHash }))[0];
       },
       async submitIdv(formTokenHash: string, outcome: IdvOutcome, now: number) {
         const decided = outcome.status !== 'review';
-        const rows = await db
-          .update(applications)
-          .set({
-            status: outcome.status,
-            formSubmittedAt: now,
-            idvProvider: outcome.provider,
-            countryOfResidence: outcome.countryOfResidence,
-            tier: outcome.tier ?? null,
-            evidence: JSON.stringify(outcome.evidence),
-            decisionReason: outcome.reason ?? null,
-            decidedBy: decided ? `idv:${outcome.provider}` : null,
-            decidedAt: decided ? now : null,
-            updatedAt: now,
-          })
-          .where(
-            and(
-              eq(applications.formTokenHash, formTokenHash),
-              isNull(applications.formSubmittedAt),
-              eq(applications.status, 'pending'),
-              gt(applications.formExpiresAt, now),
-            ),
-          )
-          .returning();
+        const rows = await q.submitIdv.execute({
+          formTokenHash,
+          now,
+          status: outcome.status,
+          provider: outcome.provider,
+          countryOfResidence: outcome.countryOfResidence,
+          tier: outcome.tier ?? null,
+          evidence: JSON.stringify(outcome.evidence),
+          reason: outcome.reason ?? null,
+          decidedBy: decided ? `idv:${outcome.provider}` : null,
+          decidedAt: decided ? now : null,
+        });
         return rows[0];
       },
       async decideReview(id, decision, now) {
@@ -141,19 +236,7 @@ export function createPostgresStore(db: PostgresDatabase): Store {
         await db.insert(preAuthorizedCodes).values(row);
       },
       async redeem(codeHash, applicantDid, now) {
-        const rows = await db
-          .update(preAuthorizedCodes)
-          .set({ consumedAt: now })
-          .where(
-            and(
-              eq(preAuthorizedCodes.codeHash, codeHash),
-              eq(preAuthorizedCodes.applicantDid, applicantDid),
-              isNull(preAuthorizedCodes.consumedAt),
-              gt(preAuthorizedCodes.expiresAt, now),
-            ),
-          )
-          .returning();
-        return rows[0];
+        return (await q.redeemCode.execute({ codeHash, applicantDid, now }))[0];
       },
       async get(codeHash) {
         return (await db.select().from(preAuthorizedCodes).where(eq(preAuthorizedCodes.codeHash, codeHash)).limit(1))[0];
@@ -177,17 +260,17 @@ export function createPostgresStore(db: PostgresDatabase): Store {
         await db.insert(accessTokens).values(row);
       },
       async createWithCNonce(row, cNonce) {
-        await db.execute(sql`
+        await client`
           WITH token AS (
             INSERT INTO access_tokens (jti, application_id, applicant_did, code_hash, expires_at, revoked_at)
             VALUES (${row.jti}, ${row.applicationId}, ${row.applicantDid}, ${row.codeHash}, ${row.expiresAt}, ${row.revokedAt ?? null})
             RETURNING jti
           )
           INSERT INTO c_nonces (nonce, access_token_jti, expires_at, consumed_at)
-          SELECT ${cNonce.nonce}::text, ${cNonce.accessTokenJti}::text, ${cNonce.expiresAt}::bigint, ${cNonce.consumedAt ?? null}::bigint FROM token`);
+          SELECT ${cNonce.nonce}::text, ${cNonce.accessTokenJti}::text, ${cNonce.expiresAt}::bigint, ${cNonce.consumedAt ?? null}::bigint FROM token`;
       },
       async get(jti) {
-        return (await db.select().from(accessTokens).where(eq(accessTokens.jti, jti)).limit(1))[0];
+        return (await q.accessTokenByJti.execute({ jti }))[0];
       },
       async revokeByCode(codeHash, now) {
         const rows = await db
@@ -201,15 +284,10 @@ export function createPostgresStore(db: PostgresDatabase): Store {
 
     cNonces: {
       async create(row) {
-        await db.insert(cNonces).values(row);
+        await q.insertCNonce.execute(row);
       },
       async consume(nonce, accessTokenJti, now) {
-        const rows = await db
-          .update(cNonces)
-          .set({ consumedAt: now })
-          .where(and(eq(cNonces.nonce, nonce), eq(cNonces.accessTokenJti, accessTokenJti), isNull(cNonces.consumedAt), gt(cNonces.expiresAt, now)))
-          .returning();
-        return rows[0];
+        return (await q.consumeCNonce.execute({ nonce, accessTokenJti, now }))[0];
       },
       async deleteExpired(now) {
         const rows = await db.delete(cNonces).where(lte(cNonces.expiresAt, now)).returning({ nonce: cNonces.nonce });
@@ -222,11 +300,11 @@ export function createPostgresStore(db: PostgresDatabase): Store {
         await db.insert(transactions).values(row);
       },
       async get(id) {
-        return (await db.select().from(transactions).where(eq(transactions.id, id)).limit(1))[0];
+        return (await q.transactionById.execute({ id }))[0];
       },
       /** The conditional UPDATE picks the single winner; its credential record is written in the same statement. */
       async completeWithCredential(id, credential, now) {
-        const rows = await db.execute(sql`
+        const rows = await client`
           WITH won AS (
             UPDATE transactions SET consumed_at = ${now}, credential_id = ${credential.id}
             WHERE id = ${id} AND consumed_at IS NULL
@@ -236,7 +314,7 @@ export function createPostgresStore(db: PostgresDatabase): Store {
           SELECT ${credential.id}::text, ${credential.applicationId}::text, ${credential.subjectDid}::text, won.id, ${credential.jwtSha256}::text,
             ${credential.issuedAt}::bigint, ${credential.expiresAt}::bigint
           FROM won
-          RETURNING id`);
+          RETURNING id`;
         return rows.length === 1;
       },
     },
@@ -278,7 +356,7 @@ export function createPostgresStore(db: PostgresDatabase): Store {
 
     issuedCredentials: {
       async record(row) {
-        await db.insert(issuedCredentials).values({ transactionId: null, ...row });
+        await q.insertCredential.execute({ transactionId: null, ...row });
       },
       async listForApplication(applicationId) {
         return db.select().from(issuedCredentials).where(eq(issuedCredentials.applicationId, applicationId));
@@ -294,11 +372,10 @@ export function createPostgresStore(db: PostgresDatabase): Store {
 
     statusLists: {
       async current(size, now) {
-        const newest = () => db.select({ id: statusLists.id, size: statusLists.size }).from(statusLists).orderBy(desc(statusLists.id)).limit(1);
-        const rows = await newest();
+        const rows = await q.newestStatusList.execute();
         if (rows[0]) return rows[0];
         await db.insert(statusLists).values({ id: 1, size, createdAt: now }).onConflictDoNothing();
-        return (await newest())[0];
+        return (await q.newestStatusList.execute())[0];
       },
       async open(id, size, now) {
         await db.insert(statusLists).values({ id, size, createdAt: now }).onConflictDoNothing();
@@ -310,18 +387,7 @@ export function createPostgresStore(db: PostgresDatabase): Store {
         return rows[0];
       },
       async reserveInNewest(maxFill) {
-        // floor, as SQLite's CAST(… AS INTEGER) truncates (PostgreSQL's cast would round).
-        const rows = await db
-          .update(statusLists)
-          .set({ allocated: sql`${statusLists.allocated} + 1` })
-          .where(
-            and(
-              sql`${statusLists.id} = (SELECT max(id) FROM status_lists)`,
-              sql`${statusLists.allocated} < floor(${statusLists.size} * ${maxFill}::double precision)`,
-            ),
-          )
-          .returning({ id: statusLists.id, size: statusLists.size });
-        return rows[0];
+        return (await q.reserveInNewestStatusList.execute({ maxFill }))[0];
       },
       async reserve(id, max) {
         const rows = await db
@@ -357,7 +423,7 @@ export function createPostgresStore(db: PostgresDatabase): Store {
 
     credentialStatus: {
       async tryAllocate(row) {
-        const rows = await db.insert(credentialStatus).values(row).onConflictDoNothing().returning({ id: credentialStatus.credentialId });
+        const rows = await q.allocateStatusIndex.execute(row);
         return rows.length === 1;
       },
       async get(credentialId) {
@@ -403,7 +469,7 @@ export function createPostgresStore(db: PostgresDatabase): Store {
         await db.insert(applicationPrefill).values(row);
       },
       async get(applicationId) {
-        return (await db.select().from(applicationPrefill).where(eq(applicationPrefill.applicationId, applicationId)).limit(1))[0];
+        return (await q.prefillByApplication.execute({ applicationId }))[0];
       },
     },
   };
