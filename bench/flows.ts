@@ -19,7 +19,7 @@
  * goes to the next instance); server CPU is then the sum over the instances. See docs/postgres.md.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -70,6 +70,25 @@ function processCpuMs(pid: number): number | undefined {
     return undefined;
   }
 }
+
+/**
+ * CPU time (ms) of this machine's PostgreSQL server processes (comm `postgres`), for a
+ * DATABASE_URL on loopback; a backend that exits during the run takes its time with it.
+ */
+function localPostgresCpuMs(): number {
+  let sum = 0;
+  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      if (!stat.includes('(postgres)')) continue;
+      sum += processCpuMs(Number(pid)) ?? 0;
+    } catch {
+      // gone
+    }
+  }
+  return sum;
+}
+const DATABASE_ON_LOOPBACK = DATABASE_URL ? /@(localhost|127\.0\.0\.1|\[::1\])[:/]/.test(DATABASE_URL) && process.platform === 'linux' : false;
 
 /** The machine's CPU time so far (all CPUs, ms): busy and stolen by the hypervisor, from /proc/stat (Linux). */
 function machineCpuMs(): { busy: number; steal: number; total: number } | undefined {
@@ -191,6 +210,7 @@ async function main() {
       return sum;
     };
     const serverCpu0 = serversCpu();
+    const databaseCpu0 = DATABASE_ON_LOOPBACK ? localPostgresCpuMs() : undefined;
     const clientCpu0 = process.cpuUsage();
     const machine0 = machineCpuMs();
     await new Promise((r) => setTimeout(r, SECONDS * 1000));
@@ -198,6 +218,7 @@ async function main() {
     recording = false;
     const elapsed = (performance.now() - started) / 1000;
     const serverCpu1 = serversCpu();
+    const databaseCpu1 = DATABASE_ON_LOOPBACK ? localPostgresCpuMs() : undefined;
     const clientCpu = process.cpuUsage(clientCpu0);
     stop = true;
     await Promise.all(workers);
@@ -215,6 +236,9 @@ async function main() {
       console.log(
         `CPU per flow: server${INSTANCES > 1 ? `s (sum of ${INSTANCES})` : ''} ${((serverCpu1 - serverCpu0) / flows).toFixed(2)} ms, wallet/load generator${balancer ? ' and balancer' : ''} ${((clientCpu.user + clientCpu.system) / 1000 / flows).toFixed(2)} ms`,
       );
+    }
+    if (databaseCpu0 !== undefined && databaseCpu1 !== undefined && flows > 0) {
+      console.log(`CPU per flow: PostgreSQL (this machine's postgres processes) ${((databaseCpu1 - databaseCpu0) / flows).toFixed(2)} ms`);
     }
     if (machine0 && machine1) {
       // On a shared VM the hypervisor may take CPU away (steal): flows/s then says more about the host than the code.
