@@ -1,11 +1,14 @@
 import { drizzle } from 'drizzle-orm/postgres-js';
 import postgres from 'postgres';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { runExclusive } from '../store/postgres/jobLock';
 import { migratePostgres } from '../store/postgres/migrate';
 import * as schema from '../store/postgres/schema';
 import { createPostgresStore } from '../store/postgres/store';
 
 export const DEFAULT_POOL_SIZE = 10;
+export const PG_MIGRATIONS_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'drizzle-pg');
 
 /** DATABASE_POOL_SIZE: query connections per instance (one more holds the advisory locks). */
 export function parsePoolSize(value: string | undefined): number {
@@ -30,7 +33,7 @@ export async function openPostgres(url: string, options: { poolSize?: number } =
   const db = drizzle(client, { schema });
   const end = () => Promise.all([client.end({ timeout: 5 }), locks.end({ timeout: 5 })]).then(() => undefined);
   try {
-    await migratePostgres(locks, db);
+    await migratePostgres(locks, db, PG_MIGRATIONS_DIR);
   } catch (e) {
     await end().catch(() => undefined);
     throw e;
