@@ -5,6 +5,7 @@ import { silentLogger } from '../../src/http/context';
 import type { IdvDeps } from '../../src/idv/deps';
 import type { IssuerKey } from '../../src/issuer';
 import { startNodeIssuer } from '../../src/runtime/node';
+import { createNodeCryptoProvider } from '../../src/runtime/nodeCrypto';
 import { createNodePiiVault } from '../../src/runtime/nodePiiVault';
 import { openPostgres } from '../../src/runtime/postgres';
 import { WalletClient, WalletError } from '../../src/wallet/client';
@@ -30,15 +31,15 @@ let keys: IssuerKey[];
 const piiKey = crypto.getRandomValues(new Uint8Array(32));
 const idv = (): IdvDeps => ({ vendors: new Map(), outboundSecrets: [], vault: createNodePiiVault(piiKey) });
 
-async function startInstances(databaseUrl: string, n: number, config: Record<string, unknown> = {}) {
+async function startInstances(databaseUrl: string, n: number, config: Record<string, unknown> = {}, keysOf: (i: number) => IssuerKey[] = () => keys) {
   const instances = await Promise.all(
-    Array.from({ length: n }, () =>
+    Array.from({ length: n }, (_, i) =>
       startNodeIssuer({
         port: 0,
         dataDir: '/nonexistent-unused-with-postgres',
         databaseUrl,
         databasePoolSize: 10,
-        keys,
+        keys: keysOf(i),
         idv: idv(),
         logger: silentLogger,
         backgroundIntervalMs: 0,
@@ -223,6 +224,34 @@ describe('two issuer instances on one PostgreSQL database', () => {
       const without = await fetch(`${cluster.direct[1]}/console?status=review`, { redirect: 'manual' });
       expect(without.status).toBe(303);
     });
+  });
+
+  it('a rolling key rotation: while one instance signs with the new key and the other with the old, flows complete through both', async () => {
+    const url = await server.createDatabase();
+    const crypto = createNodeCryptoProvider();
+    const older = { id: 'key-1', alg: 'EdDSA' as const, privateJwk: await crypto.generateKeyPair('EdDSA') };
+    const newer = { id: 'key-2', alg: 'EdDSA' as const, privateJwk: await crypto.generateKeyPair('EdDSA') };
+    // Mid-roll: instance 0 already has [new, old] (new signs), instance 1 still [old, new].
+    const cluster = await startInstances(url, 2, {}, (i) =>
+      i === 0
+        ? [{ ...newer, createdAt: '2026-02-01T00:00:00Z' }, { ...older, createdAt: '2026-01-01T00:00:00Z' }]
+        : [{ ...older, createdAt: '2026-02-01T00:00:00Z' }, { ...newer, createdAt: '2026-01-01T00:00:00Z' }],
+    );
+    try {
+      expect(cluster.instances.map((i) => i.deps.issuer.signer.kid.split('#')[1])).toEqual(['key-2', 'key-1']);
+      const kids = new Set<string>();
+      for (let n = 0; n < 2; n++) {
+        // Start the flow on instance n, so each instance signs some access tokens the other verifies.
+        const lb = balancedFetch(PUBLIC_URL, () => (n === 0 ? cluster.direct : [...cluster.direct].reverse()), { failover: false });
+        const client = new WalletClient(await Holder.create(), lb.fetch);
+        const flow = await applyForKcc(client, { issuer: PUBLIC_URL, identity: SAMPLE_IDENTITY, pollAttempts: 0 });
+        kids.add(JSON.parse(Buffer.from(flow.credential!.split('.')[0], 'base64url').toString('utf8')).kid);
+        for (const base of cluster.direct) await verifyKcc(flow.credential!, client.holder.did, base);
+      }
+      expect([...kids].map((k) => k.split('#')[1]).sort()).toEqual(['key-1', 'key-2']);
+    } finally {
+      await cluster.close();
+    }
   });
 
   it('rate limits are per instance: one instance limiting a client does not limit it on the other', async () => {
