@@ -11,9 +11,16 @@
  * RATE_LIMITS=off: one load generator on one address would otherwise be (rightly) throttled.
  * A flow = discover (DID doc) → SIOPv2 GET → POST id_token → IDV form GET + POST (+finish.html)
  * → AS + issuer metadata → token → credential: 10 requests, a fresh holder every flow.
+ *
+ * DATABASE_URL (postgres://…) is passed through: the server(s) then run on PostgreSQL (use a
+ * scratch database: the bench writes to it and leaves its rows), with a generated
+ * ISSUER_PRIVATE_JWK and PII_DATA_KEY unless set. BENCH_INSTANCES (1) starts that many servers on
+ * the one DATABASE_URL behind a round-robin TCP balancer in this process (each wallet connection
+ * goes to the next instance); server CPU is then the sum over the instances. See docs/postgres.md.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createNodeCryptoProvider } from '../src/runtime/nodeCrypto';
@@ -38,6 +45,10 @@ if (PAIRS && WALLET !== 'lean') throw new Error('--pairs runs with the lean wall
 /** Offers prepared for --pairs (each is redeemed once). */
 const PAIR_OFFERS = Number(process.env.BENCH_PAIR_OFFERS ?? 1500);
 const FLOOR_SECONDS = Number(process.env.BENCH_FLOOR_SECONDS ?? 3);
+const INSTANCES = Number(process.env.BENCH_INSTANCES ?? 1);
+if (!Number.isInteger(INSTANCES) || INSTANCES < 1) throw new Error('BENCH_INSTANCES must be a positive integer');
+const DATABASE_URL = process.env.DATABASE_URL || undefined;
+if (INSTANCES > 1 && !DATABASE_URL) throw new Error('BENCH_INSTANCES > 1 needs DATABASE_URL (SQLite serves one instance)');
 if (TRANSPORT !== 'net' && TRANSPORT !== 'node:http') throw new Error('BENCH_HTTP must be net or node:http');
 
 function routeOf(url: string): string {
@@ -57,6 +68,25 @@ async function waitForServer(url: string) {
   throw new Error('server did not start');
 }
 
+/**
+ * CPU time (ms) of this machine's PostgreSQL server processes (comm `postgres`), for a
+ * DATABASE_URL on loopback; a backend that exits during the run takes its time with it.
+ */
+function localPostgresCpuMs(): number {
+  let sum = 0;
+  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      if (!stat.includes('(postgres)')) continue;
+      sum += processCpuMs(Number(pid)) ?? 0;
+    } catch {
+      // gone
+    }
+  }
+  return sum;
+}
+const DATABASE_ON_LOOPBACK = DATABASE_URL ? /@(localhost|127\.0\.0\.1|\[::1\])[:/]/.test(DATABASE_URL) && process.platform === 'linux' : false;
+
 /** The machine's CPU time so far (all CPUs, ms): busy and stolen by the hypervisor, from /proc/stat (Linux). */
 function machineCpuMs(): { busy: number; steal: number; total: number } | undefined {
   try {
@@ -75,15 +105,41 @@ function percentile(sorted: number[], p: number) {
 
 async function main() {
   const dataDir = mkdtempSync(join(tmpdir(), 'kcc-bench-'));
-  const server = spawn(process.execPath, [...(process.env.BENCH_SERVER_NODE_ARGS?.split(' ').filter(Boolean) ?? []), '--import', 'tsx', 'src/runtime/node.ts'], {
-    env: { ...process.env, PORT: String(PORT), HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: 'silent', RATE_LIMITS: 'off', PUBLIC_URL: `http://localhost:${PORT}` },
-    stdio: ['ignore', 'ignore', 'inherit'],
-    // BENCH_SERVER_DIR: run another checkout's server (an A/B against an older commit, same load generator).
-    cwd: process.env.BENCH_SERVER_DIR ?? process.cwd(),
-  });
+  // PostgreSQL: every instance needs the same keys from configuration (src/runtime/node.ts).
+  const shared: Record<string, string> = {};
+  if (DATABASE_URL) {
+    if (!process.env.ISSUER_PRIVATE_JWK) shared.ISSUER_PRIVATE_JWK = JSON.stringify(await createNodeCryptoProvider().generateKeyPair('EdDSA'));
+    if (!process.env.PII_DATA_KEY) shared.PII_DATA_KEY = Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString('base64url');
+  }
+  const serverPorts = INSTANCES === 1 ? [PORT] : Array.from({ length: INSTANCES }, (_, i) => PORT + 1 + i);
+  const start = (port: number) =>
+    spawn(process.execPath, [...(process.env.BENCH_SERVER_NODE_ARGS?.split(' ').filter(Boolean) ?? []), '--import', 'tsx', 'src/runtime/node.ts'], {
+      env: { ...process.env, ...shared, PORT: String(port), HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: 'silent', RATE_LIMITS: 'off', PUBLIC_URL: `http://localhost:${PORT}` },
+      stdio: ['ignore', 'ignore', 'inherit'],
+      // BENCH_SERVER_DIR: run another checkout's server (an A/B against an older commit, same load generator).
+      cwd: process.env.BENCH_SERVER_DIR ?? process.cwd(),
+    });
+  // Started one after the other: instances racing to migrate would only wait on the advisory lock.
+  const servers = [start(serverPorts[0])];
+  for (const port of serverPorts.slice(1)) {
+    await waitForServer(`http://localhost:${serverPorts[0]}`);
+    servers.push(start(port));
+  }
+  // Several instances: a round-robin TCP balancer on PORT, the PUBLIC_URL they share.
+  let next = 0;
+  const balancer =
+    INSTANCES > 1
+      ? createServer((downstream) => {
+          const upstream = connect(serverPorts[next++ % serverPorts.length], '127.0.0.1');
+          downstream.pipe(upstream).pipe(downstream);
+          const close = () => (downstream.destroy(), upstream.destroy());
+          downstream.on('error', close);
+          upstream.on('error', close);
+        }).listen(PORT, '127.0.0.1')
+      : undefined;
   const url = `http://localhost:${PORT}`;
   try {
-    await waitForServer(url);
+    for (const port of serverPorts) await waitForServer(`http://localhost:${port}`);
     const latencies = new Map<string, number[]>();
     let recording = false;
     const record = (key: string, ms: number) => {
@@ -161,7 +217,17 @@ async function main() {
     if (!PAIRS) await new Promise((r) => setTimeout(r, WARMUP * 1000));
     recording = true;
     const started = performance.now();
-    const serverCpu0 = processCpuMs(server.pid!);
+    const serversCpu = () => {
+      let sum = 0;
+      for (const s of servers) {
+        const ms = processCpuMs(s.pid!);
+        if (ms === undefined) return undefined;
+        sum += ms;
+      }
+      return sum;
+    };
+    const serverCpu0 = serversCpu();
+    const databaseCpu0 = DATABASE_ON_LOOPBACK ? localPostgresCpuMs() : undefined;
     const clientCpu0 = process.cpuUsage();
     const machine0 = machineCpuMs();
     if (PAIRS) await Promise.all(workers);
@@ -169,7 +235,8 @@ async function main() {
     const machine1 = machineCpuMs();
     recording = false;
     const elapsed = (performance.now() - started) / 1000;
-    const serverCpu1 = processCpuMs(server.pid!);
+    const serverCpu1 = serversCpu();
+    const databaseCpu1 = DATABASE_ON_LOOPBACK ? localPostgresCpuMs() : undefined;
     const clientCpu = process.cpuUsage(clientCpu0);
     stop = true;
     await Promise.all(workers);
@@ -189,12 +256,15 @@ async function main() {
       return { endpoint, requests: list.length, p50_ms: percentile(list, 50).toFixed(2), p99_ms: percentile(list, 99).toFixed(2) };
     });
     const unit = PAIRS ? 'token + credential pairs' : 'complete flows';
-    console.log(`\nKCC issuer benchmark: ${PAIRS ? `${PAIR_OFFERS} prepared offers` : `${SECONDS}s`}, concurrency ${CONCURRENCY}, ${WALLET === 'lean' ? `lean wallet (${TRANSPORT})` : 'reference wallet'}, loopback HTTP, fresh SQLite (WAL)`);
+    const database = DATABASE_URL ? `PostgreSQL, ${INSTANCES} instance${INSTANCES > 1 ? 's behind a round-robin balancer' : ''}` : 'fresh SQLite (WAL)';
+    console.log(`\nKCC issuer benchmark: ${PAIRS ? `${PAIR_OFFERS} prepared offers` : `${SECONDS}s`}, concurrency ${CONCURRENCY}, ${WALLET === 'lean' ? `lean wallet (${TRANSPORT})` : 'reference wallet'}, loopback HTTP, ${database}`);
     console.table(rows);
     console.log(`${unit}: ${flows} in ${elapsed.toFixed(1)}s = ${(flows / elapsed).toFixed(1)}/s; failures: ${failures}`);
     if (serverCpu0 !== undefined && serverCpu1 !== undefined && flows > 0) {
       const serverMs = (serverCpu1 - serverCpu0) / flows;
-      console.log(`CPU per ${PAIRS ? 'pair' : 'flow'}: server ${serverMs.toFixed(2)} ms, wallet/load generator ${((clientCpu.user + clientCpu.system) / 1000 / flows).toFixed(2)} ms`);
+      console.log(
+        `CPU per ${PAIRS ? 'pair' : 'flow'}: server${INSTANCES > 1 ? `s (sum of ${INSTANCES})` : ''} ${serverMs.toFixed(2)} ms, wallet/load generator${balancer ? ' and balancer' : ''} ${((clientCpu.user + clientCpu.system) / 1000 / flows).toFixed(2)} ms`,
+      );
       if (floor) {
         const counts = PAIRS ? PAIR_COUNTS : FLOW_COUNTS;
         const floorPer = floorMs(floor, counts);
@@ -204,6 +274,9 @@ async function main() {
         );
         console.log(`floor efficiency: ${((100 * floorPer) / serverMs).toFixed(0)}% (the issuer at ${(serverMs / floorPer).toFixed(2)}× its floor)`);
       }
+    }
+    if (databaseCpu0 !== undefined && databaseCpu1 !== undefined && flows > 0) {
+      console.log(`CPU per flow: PostgreSQL (this machine's postgres processes) ${((databaseCpu1 - databaseCpu0) / flows).toFixed(2)} ms`);
     }
     if (machine0 && machine1) {
       // On a shared VM the hypervisor may take CPU away (steal): flows/s then says more about the host than the code.
@@ -218,8 +291,14 @@ async function main() {
       process.exitCode = 1;
     }
   } finally {
-    server.kill('SIGTERM');
-    await new Promise((r) => server.once('exit', r));
+    balancer?.close();
+    await Promise.all(
+      servers.map((s) => {
+        const exited = new Promise((r) => s.once('exit', r));
+        s.kill('SIGTERM');
+        return exited;
+      }),
+    );
     rmSync(dataDir, { recursive: true, force: true });
   }
 }

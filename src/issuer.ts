@@ -12,7 +12,7 @@ import { createApp } from './http/app';
 import { jsonLogger, type AppDeps, type IssuerIdentity, type Logger } from './http/context';
 import { issuerUrls } from './paths';
 import { createRateLimiter } from './http/rateLimit';
-import { createStore, type Database } from './store/store';
+import { createStore, type Database, type Store } from './store/store';
 import { createStatsQueries } from './store/stats';
 import { emptyIdvDeps, type IdvDeps } from './idv/deps';
 import { createPiiVault } from './idv/piiVault';
@@ -35,7 +35,9 @@ export function signingKeysNewestFirst(keys: IssuerKey[]): IssuerKey[] {
 
 export interface BuildIssuerOptions {
   config: IssuerConfigInput;
-  db: Database;
+  /** The SQLite database (better-sqlite3 or D1); or, instead, a ready `store` (PostgreSQL). */
+  db?: Database;
+  store?: Store;
   crypto: CryptoProvider;
   /** Issuer keys; the newest signs, all are published. */
   keys: IssuerKey[];
@@ -100,9 +102,10 @@ export async function createIssuerIdentity(
 export async function buildIssuer(options: BuildIssuerOptions) {
   const config = resolveConfig(options.config);
   const clock = options.clock ?? Date.now;
+  if (!options.store && !options.db) throw new Error('buildIssuer needs a db or a store');
   const deps: AppDeps = {
     config,
-    store: createStore(options.db),
+    store: options.store ?? createStore(options.db!),
     crypto: options.crypto,
     issuer: await createIssuerIdentity(config.publicUrl, options.keys, options.crypto, { method: config.didMethod }),
     resolver: createDidResolver({
@@ -116,7 +119,8 @@ export async function buildIssuer(options: BuildIssuerOptions) {
     idv: options.idv ?? emptyIdvDeps(),
     statusListFetch: options.statusListFetch,
     readRequestBody: options.readRequestBody,
-    stats: createStatsQueries(options.db),
+    // The counting queries are SQLite's (src/store/stats.ts); another store answers /readyz by a probe.
+    stats: options.db ? createStatsQueries(options.db) : undefined,
     metrics: options.metrics,
   };
   if (config.idv.provider !== 'hosted' && !deps.idv.vendors.has(config.idv.provider)) {

@@ -13,8 +13,8 @@ export interface AppDeps extends IssuanceDeps {
   rateLimiter: RateLimiter;
   /** The client's IP address as the runtime sees it (socket, or a trusted proxy header). */
   clientAddress?: (c: Context) => string | undefined;
-  /** Counting queries of /readyz and the business metrics (src/store/stats.ts). */
-  stats: StatsQueries;
+  /** Counting queries of /readyz and the business metrics (src/store/stats.ts, SQLite and D1); absent on PostgreSQL. */
+  stats?: StatsQueries;
   /** Prometheus metrics (Node: src/runtime/metrics.ts). Absent (the default, and on Workers): no request metrics, no /metrics. */
   metrics?: RequestMetrics;
   /**

@@ -37,13 +37,25 @@ async function refreshStatusLists(deps: IssuanceDeps): Promise<number> {
   return id - 1;
 }
 
-export async function runJobs(deps: IssuanceDeps, nowMs: number, jobs: typeof JOBS = JOBS): Promise<{ failed: number; results: Record<string, object | void> }> {
+/**
+ * Runs each job once, in order. With many instances on one database `exclusive` runs a job only
+ * where no other instance runs it at that moment (PostgreSQL: an advisory lock per job name,
+ * src/store/postgres/jobLock.ts); a job skipped that way reports nothing.
+ */
+export type ExclusiveRunner = (job: string, run: () => Promise<unknown>) => Promise<unknown>;
+
+export async function runJobs(
+  deps: IssuanceDeps,
+  nowMs: number,
+  options: { jobs?: typeof JOBS; exclusive?: ExclusiveRunner } = {},
+): Promise<{ failed: number; results: Record<string, object | void> }> {
+  const exclusive: ExclusiveRunner = options.exclusive ?? ((_name, run) => run());
   let failed = 0;
   const results: Record<string, object | void> = {};
-  for (const [name, job] of jobs) {
+  for (const [name, job] of options.jobs ?? JOBS) {
     const started = Date.now();
     try {
-      results[name] = await job(deps, nowMs);
+      results[name] = (await exclusive(name, () => job(deps, nowMs))) as object | void;
       deps.logger.info('scheduled_job', { job: name, ms: Date.now() - started, ...(results[name] ?? {}) });
     } catch (e) {
       failed++;

@@ -23,7 +23,7 @@ import type { StatsQueries } from '../store/stats';
  */
 const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
 
-export function createNodeMetrics(options: { stats: StatsQueries; token?: string; clock?: () => number; logger?: Logger; processMetrics?: boolean }) {
+export function createNodeMetrics(options: { stats?: StatsQueries; token?: string; clock?: () => number; logger?: Logger; processMetrics?: boolean }) {
   const registry = new Registry();
   const clock = options.clock ?? Date.now;
   if (options.processMetrics !== false) collectDefaultMetrics({ register: registry });
@@ -64,6 +64,7 @@ export function createNodeMetrics(options: { stats: StatsQueries; token?: string
   async function readBusinessFigures() {
     let s;
     try {
+      if (!options.stats) return;
       s = await options.stats.snapshot();
     } catch (e) {
       g.up.set(0);

@@ -16,6 +16,8 @@ import { createSafeFetch } from './safeFetch';
 import { readIncomingBody } from './nodeBody';
 import { loadOrCreateKeys } from './keyFile';
 import { openSqlite } from './sqlite';
+import { openPostgres, parsePoolSize } from './postgres';
+import { parseIssuerKeys } from '../crypto/issuerKeys';
 import type { IdvDeps } from '../idv/deps';
 import { startBackgroundJobs } from './dispatcher';
 import { idvDepsFromEnv } from './idvNode';
@@ -39,6 +41,8 @@ import { createStatsQueries } from '../store/stats';
  *   KCC_TIERS_FILE (unset: one tier from the credential defaults; docs/tiers-and-status.md).
  *   METRICS_TOKEN (/metrics on the main port behind this bearer token), METRICS_PORT (/metrics
  *   without auth on a separate listener, METRICS_HOST 127.0.0.1); neither: metrics off.
+ *   DATABASE_URL (postgres://…: PostgreSQL for many instances instead of SQLite in DATA_DIR; then
+ *   ISSUER_PRIVATE_JWK and PII_DATA_KEY are required), DATABASE_POOL_SIZE (10). See docs/postgres.md.
  */
 export interface NodeIssuerOptions {
   port?: number;
@@ -76,6 +80,24 @@ export interface NodeIssuerOptions {
    * default 127.0.0.1).
    */
   metrics?: { token?: string; port?: number; hostname?: string };
+  /**
+   * DATABASE_URL: PostgreSQL (postgres://…) shared by any number of instances instead of SQLite in
+   * `dataDir`. Needs `keys` and a configured PII key (`idv`, or PII_DATA_KEY in `idvEnv`): every
+   * instance must sign and seal with the same keys, so none may come from a per-instance file.
+   */
+  databaseUrl?: string;
+  /** DATABASE_POOL_SIZE: PostgreSQL connections per instance (default 10). */
+  databasePoolSize?: number;
+}
+
+/** With DATABASE_URL, what every instance must share comes from configuration: refuse otherwise. */
+export function checkSharedConfiguration(options: { keys?: IssuerKey[]; idv?: IdvDeps; idvEnv?: Record<string, string | undefined> }): void {
+  if (!options.keys) {
+    throw new Error('DATABASE_URL is set: ISSUER_PRIVATE_JWK is required (every instance must sign with the same keys; a per-instance key file is not used)');
+  }
+  if (!options.idv && !options.idvEnv?.PII_DATA_KEY) {
+    throw new Error('DATABASE_URL is set: PII_DATA_KEY is required (every instance must open the PII the others sealed; a per-instance key file is not used)');
+  }
 }
 
 /** The client's address: the socket peer, or the hop our own proxy appended to X-Forwarded-For. */
@@ -159,16 +181,27 @@ export async function publishIssuerDidDht(input: {
   }
 }
 
-export async function startNodeIssuer(options: NodeIssuerOptions) {
+/** Opens the database the options name: PostgreSQL (databaseUrl) or SQLite in dataDir. */
+async function openDatabase(options: NodeIssuerOptions) {
+  if (options.databaseUrl) {
+    const pg = await openPostgres(options.databaseUrl, { poolSize: options.databasePoolSize });
+    return { store: pg.store, sqlite: undefined, postgres: pg.client, exclusive: pg.runExclusive, close: () => pg.close() };
+  }
+  const database = openSqlite(join(options.dataDir, 'kcc-issuer.db'), { synchronous: options.synchronous, backgroundCheckpoints: true });
+  return { db: database.db, sqlite: database.sqlite, postgres: undefined, exclusive: undefined, close: () => database.close() };
+}
+
+async function startNode(options: NodeIssuerOptions) {
   const port = options.port ?? 3000;
   const hostname = options.hostname ?? '127.0.0.1';
-  mkdirSync(options.dataDir, { recursive: true });
+  if (options.databaseUrl) checkSharedConfiguration(options);
+  else mkdirSync(options.dataDir, { recursive: true });
   const crypto = createNodeCryptoProvider();
   const didMethod = options.didMethod ?? options.config?.didMethod ?? 'web';
   const keysFile = options.keysFile ?? join(options.dataDir, 'issuer-keys.json');
   let keys = options.keys ?? (await loadOrCreateKeys(keysFile, crypto, options.keyAlg ?? 'EdDSA', { didDhtIdentity: didMethod === 'dht' }));
-  const database = openSqlite(join(options.dataDir, 'kcc-issuer.db'), { synchronous: options.synchronous, backgroundCheckpoints: true });
-  const { sqlite, db } = database;
+  const database = await openDatabase(options);
+  const { sqlite } = database;
   let server: ServerType | undefined;
   const listening = new Promise<number>((ok) => {
     // The port may be 0 (tests): PUBLIC_URL is known only once listening, so build lazily.
@@ -179,10 +212,12 @@ export async function startNodeIssuer(options: NodeIssuerOptions) {
   const publicUrl = options.config?.publicUrl ?? `http://localhost:${actualPort}`;
   const logger = options.logger ?? jsonLogger();
   const metricsOn = options.metrics && (options.metrics.token || options.metrics.port !== undefined);
-  const metrics = metricsOn ? createNodeMetrics({ stats: createStatsQueries(db), token: options.metrics?.token, clock: options.clock, logger }) : undefined;
+  // The business figures are SQLite queries (src/store/stats.ts); on PostgreSQL only request metrics are kept.
+  const metrics = metricsOn ? createNodeMetrics({ stats: database.db ? createStatsQueries(database.db) : undefined, token: options.metrics?.token, clock: options.clock, logger }) : undefined;
   const issuer = await buildIssuer({
     config: { ...options.config, publicUrl, didMethod },
-    db,
+    db: database.db,
+    store: database.store,
     crypto,
     keys,
     clock: options.clock,
@@ -220,14 +255,17 @@ export async function startNodeIssuer(options: NodeIssuerOptions) {
     }
   }
   const interval = options.backgroundIntervalMs ?? 5000;
-  const jobs = interval > 0 ? startBackgroundJobs(issuer.deps, { intervalMs: interval }) : undefined;
+  const jobs = interval > 0 ? startBackgroundJobs(issuer.deps, { intervalMs: interval, exclusive: database.exclusive }) : undefined;
   return {
     ...issuer,
     url: publicUrl,
     port: actualPort,
+    /** The SQLite connection (unset on PostgreSQL). */
     sqlite,
     /** The separate metrics listener's URL (METRICS_PORT), if any. */
     metricsUrl: metricsListener?.url,
+    /** The PostgreSQL pool (DATABASE_URL; unset on SQLite). */
+    postgres: database.postgres,
     /** did:dht only: whether the packet was accepted by the gateway at start. */
     didDhtPublished: published,
     /** Republishes the did:dht packet now (no-op for other methods). */
@@ -262,7 +300,34 @@ export async function startNodeIssuer(options: NodeIssuerOptions) {
   };
 }
 
-/** ISSUER_PRIVATE_JWK: an Ed25519 (EdDSA) or secp256k1 (ES256K) private JWK. Never logged. */
+type StartedNodeIssuer = Awaited<ReturnType<typeof startNode>>;
+
+/**
+ * Starts the issuer on Node: HTTP server, database (SQLite in dataDir, or PostgreSQL with
+ * databaseUrl), keys, background jobs. On SQLite `sqlite` is the open connection.
+ */
+export function startNodeIssuer(options: NodeIssuerOptions & { databaseUrl?: undefined }): Promise<Omit<StartedNodeIssuer, 'sqlite'> & { sqlite: NonNullable<StartedNodeIssuer['sqlite']> }>;
+export function startNodeIssuer(options: NodeIssuerOptions): Promise<StartedNodeIssuer>;
+export function startNodeIssuer(options: NodeIssuerOptions): Promise<StartedNodeIssuer> {
+  return startNode(options);
+}
+
+/**
+ * ISSUER_PRIVATE_JWK: an Ed25519 (EdDSA) or secp256k1 (ES256K) private JWK; or, as on Workers
+ * (src/crypto/issuerKeys.ts), an array of them (the first signs, all are published) so that
+ * instances configured alike can roll a rotation. Never logged.
+ */
+export function configuredKeys(text: string): IssuerKey[] {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new Error('ISSUER_PRIVATE_JWK is not valid JSON');
+  }
+  return Array.isArray(value) ? parseIssuerKeys(text) : [configuredKey(text)];
+}
+
+/** One ISSUER_PRIVATE_JWK: an Ed25519 (EdDSA) or secp256k1 (ES256K) private JWK. */
 function configuredKey(text: string): IssuerKey {
   let jwk: PrivateJwk;
   try {
@@ -304,13 +369,17 @@ async function main() {
   const keyAlg = (env.ISSUER_KEY_ALG ?? 'EdDSA') as JwsAlgorithm;
   if (keyAlg !== 'EdDSA' && keyAlg !== 'ES256K') throw new Error('ISSUER_KEY_ALG must be EdDSA or ES256K');
   const didMethod = parseDidMethod(env.ISSUER_DID_METHOD);
-  const configuredKeys = env.ISSUER_PRIVATE_JWK
-    ? [configuredKey(env.ISSUER_PRIVATE_JWK), ...(didMethod === 'dht' ? [configuredDidDhtIdentity(env.ISSUER_DID_DHT_IDENTITY_JWK)] : [])]
+  const keys = env.ISSUER_PRIVATE_JWK
+    ? [...configuredKeys(env.ISSUER_PRIVATE_JWK), ...(didMethod === 'dht' ? [configuredDidDhtIdentity(env.ISSUER_DID_DHT_IDENTITY_JWK)] : [])]
     : undefined;
+  const databaseUrl = env.DATABASE_URL || undefined;
+  if (databaseUrl) checkSharedConfiguration({ keys, idvEnv: env });
   const issuer = await startNodeIssuer({
     port,
     didMethod,
-    keys: configuredKeys,
+    keys,
+    databaseUrl,
+    databasePoolSize: databaseUrl ? parsePoolSize(env.DATABASE_POOL_SIZE) : undefined,
     keysFile: env.ISSUER_KEYS_FILE || undefined,
     hostname: env.HOST ?? '0.0.0.0',
     dataDir,
@@ -344,6 +413,7 @@ async function main() {
       metrics: issuer.metricsUrl ?? (issuer.deps.metrics?.token ? `${issuer.url}/metrics (bearer METRICS_TOKEN)` : 'disabled'),
       idvProvider: issuer.deps.config.idv.provider,
       outboundWebhooks: issuer.deps.config.idv.outboundWebhookUrl ? 'enabled' : 'disabled',
+      database: databaseUrl ? 'postgresql' : 'sqlite',
     }),
   );
   process.on('SIGHUP', () => {

@@ -1,4 +1,5 @@
 import Database from 'better-sqlite3';
+import { sql } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/better-sqlite3';
 import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -7,15 +8,23 @@ import { purgeExpired } from '../../src/store/purge';
 import * as schema from '../../src/store/schema';
 import { createStore, type Database as StoreDb, type IdvOutcome, type NewApplication, type Store } from '../../src/store/store';
 import { startD1 } from '../helpers/workerd';
+import { startTestPostgres } from '../helpers/postgres';
+import { openPostgres } from '../../src/runtime/postgres';
 
 /**
- * One contract for the repositories, run on better-sqlite3 (Node) and on D1 in workerd
- * (miniflare): every method, and single-use consumption with exactly one winner among many
- * concurrent consumers.
+ * One contract for the repositories, run on better-sqlite3 (Node), on D1 in workerd
+ * (miniflare) and on a real PostgreSQL server (test/helpers/postgres.ts): every method, and
+ * single-use consumption with exactly one winner among many concurrent consumers.
  */
 interface Backend {
-  db: StoreDb;
+  store: Store;
+  /** Empties a table (tests assert counts and purges exactly). */
+  deleteAll(table: string): Promise<void>;
   close(): Promise<void>;
+}
+
+function sqliteBackend(db: StoreDb, close: () => Promise<void>): Backend {
+  return { store: createStore(db), deleteAll: async (table) => void (await db.run(sql.raw(`DELETE FROM ${table}`))), close };
 }
 
 const backends: [string, () => Promise<Backend>][] = [
@@ -25,14 +34,29 @@ const backends: [string, () => Promise<Backend>][] = [
       const sqlite = new Database(':memory:');
       const db = drizzle(sqlite, { schema });
       migrate(db, { migrationsFolder: MIGRATIONS_DIR });
-      return { db: db as unknown as StoreDb, close: async () => void sqlite.close() };
+      return sqliteBackend(db as unknown as StoreDb, async () => void sqlite.close());
     },
   ],
   [
     'D1 (workerd via miniflare)',
     async () => {
       const { mf, db } = await startD1();
-      return { db, close: () => mf.dispose() };
+      return sqliteBackend(db, () => mf.dispose());
+    },
+  ],
+  [
+    'PostgreSQL (postgres.js)',
+    async () => {
+      const server = await startTestPostgres();
+      const pg = await openPostgres(await server.createDatabase(), { poolSize: 10 });
+      return {
+        store: pg.store,
+        deleteAll: async (table) => void (await pg.client.unsafe(`DELETE FROM ${table}`)),
+        close: async () => {
+          await pg.close();
+          await server.stop();
+        },
+      };
     },
   ],
 ];
@@ -59,34 +83,34 @@ describe.each(backends)('store contract on %s', (_name, open) => {
 
   beforeAll(async () => {
     backend = await open();
-    store = createStore(backend.db);
+    store = backend.store;
   });
   afterAll(async () => backend?.close());
   beforeEach(async () => {
     // Every test starts from empty tables (counts and purges are asserted exactly).
     for (const table of [
-      schema.siopRequests,
-      schema.applications,
-      schema.preAuthorizedCodes,
-      schema.accessTokens,
-      schema.cNonces,
-      schema.transactions,
-      schema.issuedCredentials,
-      schema.nonces,
-      schema.notifications,
-      schema.idvSessions,
-      schema.idvEvents,
-      schema.idvPii,
-      schema.auditLog,
-      schema.outboxEvents,
-      schema.webhookDeliveries,
-      schema.statusLists,
-      schema.statusListCache,
-      schema.credentialStatus,
-      schema.credentialStatusEvents,
-      schema.applicationPrefill,
+      'siop_requests',
+      'applications',
+      'pre_authorized_codes',
+      'access_tokens',
+      'c_nonces',
+      'transactions',
+      'issued_credentials',
+      'nonces',
+      'notifications',
+      'idv_sessions',
+      'idv_events',
+      'idv_pii',
+      'audit_log',
+      'outbox_events',
+      'webhook_deliveries',
+      'status_lists',
+      'status_list_cache',
+      'credential_status',
+      'credential_status_events',
+      'application_prefill',
     ]) {
-      await backend.db.delete(table);
+      await backend.deleteAll(table);
     }
   });
 

@@ -1,0 +1,1 @@
+ALTER TABLE "application_prefill" ADD COLUMN "presented_credentials" text DEFAULT '[]' NOT NULL;
