@@ -104,8 +104,8 @@ describe('upgrade, renewal and supersession with presented KCCs', () => {
     expect(upgrade.steps).toContain('idv_submitted'); // sanction screening still had to be done
     const applications = await t.deps.store.applications.listByStatus('approved');
     const prefill = await t.deps.store.applicationPrefill.get(applications[applications.length - 1].id);
-    expect(JSON.parse(prefill!.missingChecks)).toEqual(['sanction_screening']);
-    expect(JSON.parse(prefill!.supersedes)).toEqual([basicId]);
+    expect(prefill!.missingChecks).toEqual(['sanction_screening']);
+    expect(prefill!.supersedes).toEqual([basicId]);
     const view = await t.admin(`/applications/${applications[applications.length - 1].id}`);
     expect(view.body.prefill.missing_checks).toEqual(['sanction_screening']);
     expect(view.body.prefill.verified_evidence[0]).toMatchObject({ kind: 'document_verification', source: basicId });
@@ -115,7 +115,7 @@ describe('upgrade, renewal and supersession with presented KCCs', () => {
     expect(enhanced.evidence.map((e: any) => e.kind).sort()).toEqual(['document_verification', 'sanction_screening']);
     // The document check keeps its original time (it was not redone).
     const record = await t.deps.store.credentialStatus.get(enhanced.id);
-    const times = Object.fromEntries(JSON.parse(record!.evidence).map((e: any) => [e.kind, e.verifiedAt]));
+    const times = Object.fromEntries(record!.evidence.map((e: any) => [e.kind, e.verifiedAt]));
     expect(times.sanction_screening - times.document_verification).toBe(30 * DAY);
 
     // Re-issue after upgrade revokes the superseded KCC; the status list and the verifier say so.
@@ -185,7 +185,7 @@ describe('upgrade, renewal and supersession with presented KCCs', () => {
     expect(again.steps).toContain('idv_submitted');
     const apps = await t.deps.store.applications.listByStatus('approved');
     const prefill = await t.deps.store.applicationPrefill.get(apps[apps.length - 1].id);
-    expect(JSON.parse(prefill!.missingChecks)).toEqual(['sanction_screening']);
+    expect(prefill!.missingChecks).toEqual(['sanction_screening']);
   });
 });
 
@@ -208,8 +208,8 @@ describe('KCCs from another trusted PFI', () => {
     expect(upgraded.steps).toContain('idv_submitted');
     const apps = await t.deps.store.applications.listByStatus('approved');
     const prefill = await t.deps.store.applicationPrefill.get(apps[apps.length - 1].id);
-    expect(JSON.parse(prefill!.missingChecks)).toEqual(['sanction_screening']);
-    expect(JSON.parse(prefill!.supersedes)).toEqual([]); // not ours to revoke
+    expect(prefill!.missingChecks).toEqual(['sanction_screening']);
+    expect(prefill!.supersedes).toEqual([]); // not ours to revoke
     expect(vcOf(upgraded.credential as string).issuer).toBe(t.deps.issuer.did);
 
     await other.admin(`/credentials/${encodeURIComponent(vcOf(foreign).id)}/status`, { action: 'revoke', reason: 'fraud' });

@@ -136,7 +136,7 @@ async function recordApplication(deps: Pick<IssuanceDeps, 'store' | 'clock' | 'c
             idvProvider: 'presented-credentials',
             countryOfResidence: prefill.countryOfResidence,
             tier: tier.name,
-            evidence: '[]',
+            evidence: [],
             decidedBy: 'presented-credentials',
             decidedAt: now,
           }
@@ -152,10 +152,10 @@ async function recordApplication(deps: Pick<IssuanceDeps, 'store' | 'clock' | 'c
       ? {
           applicationId,
           tierId: tier.id,
-          verifiedEvidence: JSON.stringify(prefill.verifiedEvidence),
-          missingChecks: JSON.stringify(prefill.missingChecks),
-          supersedes: JSON.stringify(prefill.supersedes),
-          presentedCredentials: JSON.stringify(prefill.presented),
+          verifiedEvidence: prefill.verifiedEvidence,
+          missingChecks: prefill.missingChecks,
+          supersedes: prefill.supersedes,
+          presentedCredentials: prefill.presented,
           countryOfResidence: prefill.countryOfResidence ?? null,
           createdAt: now,
         }

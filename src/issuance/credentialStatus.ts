@@ -58,7 +58,7 @@ export async function allocateCredentialStatus(
       listIndex: index,
       subjectDid: input.subjectDid,
       tierId: input.tierId,
-      evidence: JSON.stringify(input.evidence),
+      evidence: input.evidence,
       issuedAt: input.issuedAt,
       expiresAt: input.expiresAt,
       updatedAt: now,
@@ -205,18 +205,4 @@ async function buildStatusListCredential(deps: Pick<IssuanceDeps, 'config' | 'is
     expiresAt: now + deps.config.statusList.validitySeconds,
   });
   return signJwt(deps.issuer.signer, payload, { typ: 'JWT' });
-}
-
-/** Evidence records as kept in credential_status and application_prefill (JSON text). */
-export function parseEvidenceRecords(text: string | null): EvidenceRecord[] {
-  if (!text) return [];
-  try {
-    const value = JSON.parse(text);
-    if (!Array.isArray(value)) return [];
-    return value
-      .filter((v) => v && typeof v.kind === 'string' && Array.isArray(v.checks) && typeof v.verifiedAt === 'number')
-      .map((v) => ({ kind: v.kind, checks: v.checks.filter((c: unknown) => typeof c === 'string'), verifiedAt: v.verifiedAt }));
-  } catch {
-    return [];
-  }
 }

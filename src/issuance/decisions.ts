@@ -43,7 +43,7 @@ export async function recordOperatorDecision(
   const state: IdvState = input.decision === 'approve' ? 'approved' : 'declined';
   // Applied as the newest event even if a vendor's clock runs ahead of ours.
   const eventAt = Math.max(deps.clock(), session.lastEventAt + 1);
-  const prior = session.outcome ? (JSON.parse(session.outcome) as Partial<IdvResult>) : {};
+  const prior = (session.outcome ?? {}) as Partial<IdvResult>;
   const result: IdvResult = {
     state,
     reasonCodes: [`operator:${input.decision}`, ...(input.reason ? [`operator_reason:${input.reason.slice(0, 200)}`] : [])],

@@ -2,7 +2,7 @@ import { HOSTED_PROVIDER } from '../idv/hostedForm';
 import { evidenceFromChecks, WebhookRejected, type IdvProvider, type IdvResult, type IdvState } from '../idv/provider';
 import { applicationStatusFor, outboundEventFor, transition } from '../idv/stateMachine';
 import type { IdvSession } from '../store/idvStore';
-import type { Application } from '../store/store';
+import type { Application, JsonObject } from '../store/store';
 import { applyDecisionToCredentials } from './credentialStatus';
 import { kccDataProblem } from './kccClaims';
 import type { IssuanceDeps } from './deps';
@@ -40,7 +40,7 @@ function statusWriteIsNoop(
     current.idvProvider === change.provider &&
     (!change.countryOfResidence || current.countryOfResidence === change.countryOfResidence) &&
     (!change.tier || current.tier === change.tier) &&
-    (!change.evidence || current.evidence === JSON.stringify(change.evidence)) &&
+    (!change.evidence || JSON.stringify(current.evidence) === JSON.stringify(change.evidence)) &&
     current.decisionReason === change.reason &&
     current.decidedBy === (decided ? (change.decidedBy ?? `idv:${change.provider}`) : null) &&
     (decided ? current.decidedAt !== null : current.decidedAt === null)
@@ -84,7 +84,7 @@ export async function applyResult(
   const current = input.current ?? (input.result.state === 'approved' ? await deps.store.applications.get(input.applicationId) : undefined);
   const result = withKccDataRule(input.result, current);
   const evidence = result.evidence ?? evidenceFromChecks(result.checks);
-  const outcome = JSON.stringify({ ...result, evidence });
+  const outcome = { ...result, evidence } as unknown as JsonObject;
   const to = result.state;
   let from: IdvState = 'created';
   let move = transition(from, to);

@@ -12,12 +12,12 @@ import {
   IssuancePending,
   ServerError,
 } from '../protocol/errors';
-import { signKcc, type Evidence } from '../protocol/kcc';
+import { signKcc } from '../protocol/kcc';
 import { parseCredentialRequest, type CredentialRequest, type Oid4vciProfile } from '../protocol/oid4vci/credentialRequest';
 import { verifyProofJwt } from '../protocol/oid4vci/verifyProofJwt';
 import type { AccessTokenRecord, Application, ApplicationPrefill } from '../store/store';
 import { credentialConfigurations, tierOfApplication } from './credentialConfigurations';
-import { allocateCredentialStatus, parseEvidenceRecords, revokeCredential, type EvidenceRecord } from './credentialStatus';
+import { allocateCredentialStatus, revokeCredential, type EvidenceRecord } from './credentialStatus';
 import type { IssuanceDeps } from './deps';
 import { emitEvent } from './events';
 import { consumeProofNonce, freshCNonce } from './grants';
@@ -235,30 +235,10 @@ async function announceCredentialIssued(
  */
 function evidenceOfApplication(application: Application, prefill: ApplicationPrefill | null, now: number): { evidence: EvidenceRecord[]; supersedes: string[] } {
   const verifiedAt = application.decidedAt ?? now;
-  const fresh = parseEvidence(application.evidence).map((e) => ({ kind: e.kind, checks: [...(e.checks ?? [])], verifiedAt }));
-  const carried = parseEvidenceRecords(prefill?.verifiedEvidence ?? null).filter((c) => !fresh.some((f) => f.kind === c.kind));
+  const fresh = (application.evidence ?? []).map((e) => ({ kind: e.kind, checks: [...(e.checks ?? [])], verifiedAt }));
+  const carried = (prefill?.verifiedEvidence ?? []).map(({ kind, checks, verifiedAt }) => ({ kind, checks, verifiedAt })).filter((c) => !fresh.some((f) => f.kind === c.kind));
   // The KCCs this one replaces (upgrade, renewal).
-  return { evidence: [...carried, ...fresh], supersedes: parseStrings(prefill?.supersedes ?? null) };
-}
-
-function parseStrings(text: string | null): string[] {
-  if (!text) return [];
-  try {
-    const value = JSON.parse(text);
-    return Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : [];
-  } catch {
-    return [];
-  }
-}
-
-function parseEvidence(text: string | null): Evidence[] {
-  if (!text) return [];
-  try {
-    const value = JSON.parse(text);
-    return Array.isArray(value) ? value : [];
-  } catch {
-    return [];
-  }
+  return { evidence: [...carried, ...fresh], supersedes: prefill?.supersedes ?? [] };
 }
 
 /**

@@ -7,7 +7,7 @@ import type { CredentialVerdict, StatusListFetcher } from '../verifier/verifyCre
 import { verifyPresentation } from '../verifier/verifyPresentation';
 import { nowSeconds } from '../ports/clock';
 import type { IssuanceDeps } from './deps';
-import { parseEvidenceRecords, statusListCredential, type EvidenceRecord } from './credentialStatus';
+import { statusListCredential, type EvidenceRecord } from './credentialStatus';
 import { tierOfApplication } from './credentialConfigurations';
 import { isCountryOfResidence } from './kccClaims';
 import { checkCredentialStatus } from '../verifier/verifyCredential';
@@ -150,7 +150,7 @@ export async function prefillFromCredentials(deps: IssuanceDeps, tier: TierConfi
       if (!oldTier || oldTier.requiredChecks.every((c) => tier.requiredChecks.includes(c))) supersedes.push(id);
     }
     const issuedAt = typeof v.payload?.nbf === 'number' ? v.payload.nbf : typeof v.payload?.iat === 'number' ? v.payload.iat : now;
-    const recorded = ours ? parseEvidenceRecords(ours.evidence) : [];
+    const recorded = ours ? ours.evidence : [];
     for (const e of Array.isArray(vc.evidence) ? vc.evidence : []) {
       const ev = asRecord(e);
       if (!ev || typeof ev.kind !== 'string') continue;
@@ -164,16 +164,6 @@ export async function prefillFromCredentials(deps: IssuanceDeps, tier: TierConfi
   const verifiedEvidence = [...byKind.values()];
   const missingChecks = tier.requiredChecks.filter((check) => !byKind.has(check));
   return { verifiedEvidence, missingChecks, supersedes, countryOfResidence, presented };
-}
-
-export function parsePresentedCredentials(text: string | null | undefined): PresentedCredential[] {
-  if (!text) return [];
-  try {
-    const value = JSON.parse(text);
-    return Array.isArray(value) ? value.filter((p): p is PresentedCredential => p && typeof p.id === 'string' && typeof p.issuer === 'string') : [];
-  } catch {
-    return [];
-  }
 }
 
 /**
@@ -215,7 +205,7 @@ export async function assertPresentedCredentialsStillValid(
   knownPrefill?: ApplicationPrefill | null,
 ): Promise<string | undefined> {
   const prefill = knownPrefill !== undefined ? knownPrefill : await deps.store.applicationPrefill.get(applicationId);
-  const presented = parsePresentedCredentials(prefill?.presentedCredentials);
+  const presented = prefill?.presentedCredentials ?? [];
   return presented.length ? presentedCredentialProblem(deps, presented) : undefined;
 }
 
@@ -231,16 +221,7 @@ export async function checksForForm(
   if (!application) return undefined;
   const tier = tierOfApplication(deps, application);
   const prefill = knownPrefill !== undefined ? knownPrefill : await deps.store.applicationPrefill.get(application.id);
-  let checks = tier.requiredChecks;
-  if (prefill) {
-    try {
-      const missing = JSON.parse(prefill.missingChecks);
-      if (Array.isArray(missing)) checks = missing.filter((m): m is string => typeof m === 'string');
-    } catch {
-      // keep every required check
-    }
-  }
-  return { tier, checks };
+  return { tier, checks: prefill ? prefill.missingChecks : tier.requiredChecks };
 }
 
 /** The form fields for the application behind a form token: only what its remaining checks need. */

@@ -1,4 +1,6 @@
+import { sql } from 'drizzle-orm';
 import { index, integer, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
+import type { CarriedEvidence, EvidenceEntry, JsonObject, PresentedCredentialRecord, TimedEvidence } from './types';
 
 /**
  * The whole database, one file; migrations in drizzle/ are generated from it
@@ -35,7 +37,7 @@ export const applications = sqliteTable(
     /** Only what the KCC needs leaves IDV: country of residence, tier, evidence (JSON). */
     countryOfResidence: text('country_of_residence'),
     tier: text('tier'),
-    evidence: text('evidence'),
+    evidence: text('evidence', { mode: 'json' }).$type<EvidenceEntry[]>(),
     decisionReason: text('decision_reason'),
     decidedBy: text('decided_by'),
     decidedAt: integer('decided_at'),
@@ -165,7 +167,7 @@ export const idvSessions = sqliteTable(
     /** Event time (ms) of the newest event applied; 0 before any. */
     lastEventAt: integer('last_event_at').notNull(),
     /** The normalised outcome (JSON, no PII). */
-    outcome: text('outcome'),
+    outcome: text('outcome', { mode: 'json' }).$type<JsonObject>(),
     createdAt: integer('created_at').notNull(),
     updatedAt: integer('updated_at').notNull(),
   },
@@ -218,7 +220,7 @@ export const auditLog = sqliteTable(
     actor: text('actor').notNull(),
     action: text('action').notNull(),
     /** JSON, no PII. */
-    detail: text('detail'),
+    detail: text('detail', { mode: 'json' }).$type<JsonObject>(),
     at: integer('at').notNull(),
   },
   (t) => [index('audit_log_application').on(t.applicationId, t.at)],
@@ -301,7 +303,7 @@ export const credentialStatus = sqliteTable(
     subjectDid: text('subject_did').notNull(),
     tierId: text('tier_id').notNull(),
     /** JSON [{ kind, checks, verifiedAt }]: evidence in the KCC with the time each check was done. */
-    evidence: text('evidence').notNull(),
+    evidence: text('evidence', { mode: 'json' }).$type<TimedEvidence[]>().notNull(),
     issuedAt: integer('issued_at').notNull(),
     expiresAt: integer('expires_at').notNull(),
     revokedAt: integer('revoked_at'),
@@ -336,16 +338,16 @@ export const applicationPrefill = sqliteTable('application_prefill', {
   applicationId: text('application_id').primaryKey(),
   tierId: text('tier_id').notNull(),
   /** JSON [{ kind, checks, verifiedAt, source }]. */
-  verifiedEvidence: text('verified_evidence').notNull(),
+  verifiedEvidence: text('verified_evidence', { mode: 'json' }).$type<CarriedEvidence[]>().notNull(),
   /** JSON string[]: checks (evidence kinds) IDV still has to do. */
-  missingChecks: text('missing_checks').notNull(),
+  missingChecks: text('missing_checks', { mode: 'json' }).$type<string[]>().notNull(),
   /** JSON string[]: ids of our KCCs revoked once the new one is issued. */
-  supersedes: text('supersedes').notNull(),
+  supersedes: text('supersedes', { mode: 'json' }).$type<string[]>().notNull(),
   /**
    * JSON [{ id, issuer, expiresAt, credentialStatus }]: the presented credentials this
    * application relies on, re-checked (status, expiry) before its code or credential is redeemed.
    */
-  presentedCredentials: text('presented_credentials').notNull().default('[]'),
+  presentedCredentials: text('presented_credentials', { mode: 'json' }).$type<PresentedCredentialRecord[]>().notNull().default(sql`'[]'`),
   countryOfResidence: text('country_of_residence'),
   createdAt: integer('created_at').notNull(),
 });

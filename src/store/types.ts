@@ -27,7 +27,20 @@ export type NewSiopRequest = {
   consumedAt?: number | null;
 };
 
-/** A KCC application: one applicant DID, its IDV state and decision. `evidence` is JSON text. */
+// ---- JSON values (stored as JSON text, read and written as these types) ----
+
+/** A KCC `evidence` entry: the kind of check and what was checked. */
+export type EvidenceEntry = { kind: string; checks?: string[] };
+/** Evidence as the issuer keeps it per credential: with the time the check was done (s). */
+export type TimedEvidence = { kind: string; checks: string[]; verifiedAt: number };
+/** Evidence carried over from a presented credential, and which one. */
+export type CarriedEvidence = TimedEvidence & { source: string };
+/** What is kept of a presented credential to re-check it: no claim beyond its status entries. */
+export type PresentedCredentialRecord = { id: string; issuer: string; expiresAt?: number; credentialStatus?: unknown };
+/** A JSON object without PII (IDV outcomes, audit details). */
+export type JsonObject = Record<string, unknown>;
+
+/** A KCC application: one applicant DID, its IDV state and decision. */
 export type Application = {
   id: string;
   applicantDid: string;
@@ -40,7 +53,7 @@ export type Application = {
   idvProvider: string | null;
   countryOfResidence: string | null;
   tier: string | null;
-  evidence: string | null;
+  evidence: EvidenceEntry[] | null;
   decisionReason: string | null;
   decidedBy: string | null;
   decidedAt: number | null;
@@ -58,7 +71,7 @@ export type NewApplication = {
   idvProvider?: string | null;
   countryOfResidence?: string | null;
   tier?: string | null;
-  evidence?: string | null;
+  evidence?: EvidenceEntry[] | null;
   decisionReason?: string | null;
   decidedBy?: string | null;
   decidedAt?: number | null;
@@ -210,14 +223,14 @@ export type StatusListCacheEntry = {
   expiresAt: number;
 };
 
-/** A KCC's status entry: its index in a status list, tier, evidence (JSON text), revocation and suspension. */
+/** A KCC's status entry: its index in a status list, tier, evidence, revocation and suspension. */
 export type CredentialStatusRecord = {
   credentialId: string;
   listId: number;
   listIndex: number;
   subjectDid: string;
   tierId: string;
-  evidence: string;
+  evidence: TimedEvidence[];
   issuedAt: number;
   expiresAt: number;
   revokedAt: number | null;
@@ -232,7 +245,7 @@ export type NewCredentialStatus = {
   listIndex: number;
   subjectDid: string;
   tierId: string;
-  evidence: string;
+  evidence: TimedEvidence[];
   issuedAt: number;
   expiresAt: number;
   revokedAt?: number | null;
@@ -260,25 +273,27 @@ export type NewCredentialStatusEvent = {
   at: number;
 };
 
-/** What an application already has verified from presented credentials (JSON text columns). */
+/** What an application already has verified from presented credentials. */
 export type ApplicationPrefill = {
   applicationId: string;
   tierId: string;
-  verifiedEvidence: string;
-  missingChecks: string;
-  supersedes: string;
-  /** JSON [{ id, issuer, expiresAt?, credentialStatus? }]: re-checked before the code or credential is redeemed. */
-  presentedCredentials: string;
+  verifiedEvidence: CarriedEvidence[];
+  /** Checks (evidence kinds) IDV still has to do. */
+  missingChecks: string[];
+  /** Ids of our KCCs revoked once the new one is issued. */
+  supersedes: string[];
+  /** Re-checked before the code or credential is redeemed. */
+  presentedCredentials: PresentedCredentialRecord[];
   countryOfResidence: string | null;
   createdAt: number;
 };
 export type NewApplicationPrefill = {
   applicationId: string;
   tierId: string;
-  verifiedEvidence: string;
-  missingChecks: string;
-  supersedes: string;
-  presentedCredentials?: string;
+  verifiedEvidence: CarriedEvidence[];
+  missingChecks: string[];
+  supersedes: string[];
+  presentedCredentials?: PresentedCredentialRecord[];
   countryOfResidence?: string | null;
   createdAt: number;
 };
@@ -292,8 +307,8 @@ export type IdvSession = {
   idempotencyKey: string;
   webviewUrl: string | null;
   lastEventAt: number;
-  /** The normalised outcome (JSON text, no PII). */
-  outcome: string | null;
+  /** The normalised outcome (no PII). */
+  outcome: JsonObject | null;
   createdAt: number;
   updatedAt: number;
 };
@@ -305,7 +320,7 @@ export type NewIdvSession = {
   idempotencyKey: string;
   webviewUrl?: string | null;
   lastEventAt: number;
-  outcome?: string | null;
+  outcome?: JsonObject | null;
   createdAt: number;
   updatedAt: number;
 };
@@ -354,13 +369,13 @@ export type NewPiiRecord = {
   erasedReason?: string | null;
 };
 
-/** Who did what to an application, when (`detail` is JSON text, no PII). */
+/** Who did what to an application, when (`detail`: no PII). */
 export type AuditEntry = {
   id: number;
   applicationId: string | null;
   actor: string;
   action: string;
-  detail: string | null;
+  detail: JsonObject | null;
   at: number;
 };
 
@@ -406,7 +421,7 @@ export interface IdvOutcome {
   provider: string;
   countryOfResidence: string;
   tier?: string;
-  evidence: unknown[];
+  evidence: EvidenceEntry[];
   reason?: string;
 }
 
@@ -594,7 +609,7 @@ export interface IdvSessionRepository {
    * deliveries lose); an absent `outcome` keeps the stored one. Returns the updated row, or
    * undefined when a newer event won.
    */
-  applyIfNewer(applicationId: string, change: { state: string; outcome?: string | null; eventAt: number }, now: number): Promise<IdvSession | undefined>;
+  applyIfNewer(applicationId: string, change: { state: string; outcome?: JsonObject | null; eventAt: number }, now: number): Promise<IdvSession | undefined>;
 }
 
 export interface IdvEventRepository {

@@ -117,8 +117,8 @@ describe('@sphereon/pex 4.1.0 against the issuer’s presentation definitions', 
     // The presented Basic KCC counts: only the extra check is left, and it is superseded on issuance.
     const application = (await t.deps.store.applications.listByStatus('pending')).at(-1);
     const prefill = await t.deps.store.applicationPrefill.get(application!.id);
-    expect(JSON.parse(prefill!.missingChecks)).toEqual(['sanction_screening']);
-    expect(JSON.parse(prefill!.supersedes)).toEqual([vcOf(basic).id]);
+    expect(prefill!.missingChecks).toEqual(['sanction_screening']);
+    expect(prefill!.supersedes).toEqual([vcOf(basic).id]);
     const form = await client.submitIdvForm(body.url, SAMPLE_IDENTITY);
     expect(form.status).toBe(200);
   });

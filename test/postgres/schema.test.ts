@@ -1,4 +1,4 @@
-import { is } from 'drizzle-orm';
+import { is, SQL } from 'drizzle-orm';
 import { getTableConfig as pgTableConfig, PgTable } from 'drizzle-orm/pg-core';
 import { getTableConfig as sqliteTableConfig, SQLiteTable } from 'drizzle-orm/sqlite-core';
 import { describe, expect, it } from 'vitest';
@@ -12,6 +12,11 @@ import * as sqliteSchema from '../../src/store/schema';
  */
 type Described = Record<string, unknown>;
 
+/** A default as data: a literal, or an SQL expression's text. */
+const defaultOf = (value: unknown) => (value === undefined ? null : is(value, SQL) ? `sql:${JSON.stringify(value.queryChunks)}` : value);
+/** JSON held in text: SQLite's `text({ mode: 'json' })` is dataType json; the PostgreSQL mirror's `jsonText` a custom text type. */
+const pgDataType = (col: { dataType: string; getSQLType(): string; columnType: string }) => (col.columnType === 'PgCustomColumn' && col.getSQLType() === 'text' ? 'json' : col.dataType);
+
 function describeSqlite(): Record<string, Described> {
   const out: Record<string, Described> = {};
   for (const [exportName, table] of Object.entries(sqliteSchema)) {
@@ -24,7 +29,7 @@ function describeSqlite(): Record<string, Described> {
         dataType: col.dataType,
         notNull: col.notNull,
         primary: col.primary,
-        default: col.default ?? null,
+        default: defaultOf(col.default),
         enumValues: col.enumValues ?? null,
         generatedId: (col as unknown as { autoIncrement?: boolean }).autoIncrement === true,
       })),
@@ -43,10 +48,10 @@ function describePg(): Record<string, Described> {
       name: c.name,
       columns: c.columns.map((col) => ({
         name: col.name,
-        dataType: col.dataType,
+        dataType: pgDataType(col),
         notNull: col.notNull,
         primary: col.primary,
-        default: col.default ?? null,
+        default: defaultOf(col.default),
         enumValues: col.enumValues ?? null,
         generatedId: col.generatedIdentity !== undefined,
       })),

@@ -179,7 +179,7 @@ describe.each(backends)('store contract on %s', (_name, open) => {
       const app = await newApplication();
       const submitted = await store.applications.submitIdv(app.formTokenHash, APPROVED, NOW + 5);
       expect(submitted).toMatchObject({ status: 'approved', formSubmittedAt: NOW + 5, idvProvider: 'sandbox', countryOfResidence: 'US', tier: 'Standard', decidedBy: 'idv:sandbox', decidedAt: NOW + 5, updatedAt: NOW + 5 });
-      expect(JSON.parse(submitted!.evidence!)).toEqual([{ kind: 'document_verification' }]);
+      expect(submitted!.evidence).toEqual([{ kind: 'document_verification' }]);
       expect(await store.applications.submitIdv(app.formTokenHash, APPROVED, NOW + 6)).toBeUndefined();
       const expired = await newApplication({ formExpiresAt: NOW });
       expect(await store.applications.submitIdv(expired.formTokenHash, APPROVED, NOW)).toBeUndefined();
@@ -231,7 +231,7 @@ describe.each(backends)('store contract on %s', (_name, open) => {
 
     it('creates a renewal with its code and prefill together, and none of them when the prefill fails', async () => {
       const row = { id: uid('app'), applicantDid: 'did:jwk:holder', credentialConfigurationId: 'KnownCustomerCredential', status: 'approved' as const, formTokenHash: uid('form'), formExpiresAt: NOW + 3600, createdAt: NOW, updatedAt: NOW };
-      const prefill = { applicationId: row.id, tierId: 'KnownCustomerCredential', verifiedEvidence: '[]', missingChecks: '[]', supersedes: '["urn:uuid:old"]', presentedCredentials: '[{"id":"urn:uuid:old","issuer":"did:web:pfi"}]', countryOfResidence: 'US', createdAt: NOW };
+      const prefill = { applicationId: row.id, tierId: 'KnownCustomerCredential', verifiedEvidence: [], missingChecks: [], supersedes: ['urn:uuid:old'], presentedCredentials: [{ id: 'urn:uuid:old', issuer: 'did:web:pfi' }], countryOfResidence: 'US', createdAt: NOW };
       await store.applications.createWithCode(row, { codeHash: uid('code'), applicationId: row.id, applicantDid: row.applicantDid, expiresAt: NOW + 600 }, prefill);
       expect(await store.applicationPrefill.get(row.id)).toEqual(prefill);
       // The prefill's INSERT fails (one exists for that application id): application and code roll back.
@@ -246,7 +246,7 @@ describe.each(backends)('store contract on %s', (_name, open) => {
       const plain = await newApplication();
       expect(await store.applications.findByFormTokenWithPrefill(plain.formTokenHash)).toEqual({ application: await store.applications.get(plain.id), prefill: null });
       const renewal = await newApplication();
-      const prefill = { applicationId: renewal.id, tierId: 'Standard', verifiedEvidence: '[{"kind":"document_verification"}]', missingChecks: '["liveness"]', supersedes: '["urn:uuid:old"]', presentedCredentials: '[]', countryOfResidence: 'US', createdAt: NOW };
+      const prefill = { applicationId: renewal.id, tierId: 'Standard', verifiedEvidence: [{ kind: 'document_verification', checks: ['passport'], verifiedAt: NOW, source: 'urn:uuid:old' }], missingChecks: ['liveness'], supersedes: ['urn:uuid:old'], presentedCredentials: [], countryOfResidence: 'US', createdAt: NOW };
       await store.applicationPrefill.create(prefill);
       const found = await store.applications.findByFormTokenWithPrefill(renewal.formTokenHash);
       expect(found?.application.id).toBe(renewal.id);
@@ -461,7 +461,7 @@ describe.each(backends)('store contract on %s', (_name, open) => {
       expect(await store.statusLists.cached(1, 'revocation')).toEqual({ version: 3, jwt: 'jwt-b', expiresAt: NOW + 90 });
       expect(await store.statusLists.cached(1, 'suspension')).toEqual({ version: 2, jwt: 'jwt-s', expiresAt: NOW + 60 });
       for (const [id, index] of [['r', 3], ['s', 5], ['both', 7], ['none', 9]] as const) {
-        await store.credentialStatus.tryAllocate({ credentialId: id, listId: 1, listIndex: index, subjectDid: 'd', tierId: 'Standard', evidence: '[]', issuedAt: NOW, expiresAt: NOW + 1, updatedAt: NOW });
+        await store.credentialStatus.tryAllocate({ credentialId: id, listId: 1, listIndex: index, subjectDid: 'd', tierId: 'Standard', evidence: [], issuedAt: NOW, expiresAt: NOW + 1, updatedAt: NOW });
       }
       await store.credentialStatus.revoke('r', null, NOW);
       await store.credentialStatus.suspend('s', null, NOW);
@@ -474,7 +474,7 @@ describe.each(backends)('store contract on %s', (_name, open) => {
   });
 
   describe('credentialStatus', () => {
-    const entry = (credentialId: string, listIndex: number, issuedAt = NOW) => ({ credentialId, listId: 1, listIndex, subjectDid: 'did:jwk:s', tierId: 'Standard', evidence: '[{"kind":"document_verification"}]', issuedAt, expiresAt: issuedAt + 100, updatedAt: issuedAt });
+    const entry = (credentialId: string, listIndex: number, issuedAt = NOW) => ({ credentialId, listId: 1, listIndex, subjectDid: 'did:jwk:s', tierId: 'Standard', evidence: [{ kind: 'document_verification', checks: ['passport'], verifiedAt: issuedAt }], issuedAt, expiresAt: issuedAt + 100, updatedAt: issuedAt });
 
     it('allocates an index once per list, gets and lists a subject newest first', async () => {
       expect(await store.credentialStatus.tryAllocate(entry('vc1', 10, NOW))).toBe(true);
@@ -515,12 +515,12 @@ describe.each(backends)('store contract on %s', (_name, open) => {
 
   describe('applicationPrefill', () => {
     it('creates and gets the prefill of an application', async () => {
-      const row = { applicationId: 'app-p', tierId: 'Enhanced', verifiedEvidence: '[]', missingChecks: '[]', supersedes: '[]', createdAt: NOW };
+      const row = { applicationId: 'app-p', tierId: 'Enhanced', verifiedEvidence: [], missingChecks: ['sanction_screening'], supersedes: [], createdAt: NOW };
       await store.applicationPrefill.create(row);
-      expect(await store.applicationPrefill.get('app-p')).toEqual({ ...row, presentedCredentials: '[]', countryOfResidence: null });
-      const withPresented = { ...row, applicationId: 'app-q', presentedCredentials: '[{"id":"urn:uuid:1","issuer":"did:example:pfi"}]' };
+      expect(await store.applicationPrefill.get('app-p')).toEqual({ ...row, presentedCredentials: [], countryOfResidence: null });
+      const withPresented = { ...row, applicationId: 'app-q', presentedCredentials: [{ id: 'urn:uuid:1', issuer: 'did:example:pfi', expiresAt: NOW + 60, credentialStatus: [{ type: 'BitstringStatusListEntry' }] }] };
       await store.applicationPrefill.create(withPresented);
-      expect((await store.applicationPrefill.get('app-q'))?.presentedCredentials).toBe(withPresented.presentedCredentials);
+      expect((await store.applicationPrefill.get('app-q'))?.presentedCredentials).toEqual(withPresented.presentedCredentials);
       expect(await store.applicationPrefill.get('none')).toBeUndefined();
       await expect(store.applicationPrefill.create(row)).rejects.toThrow();
     });
@@ -552,10 +552,10 @@ describe.each(backends)('store contract on %s', (_name, open) => {
     it('applies only newer events; an absent outcome keeps the stored one', async () => {
       await store.idvSessions.createOnce(session('a1'));
       expect(await store.idvSessions.applyIfNewer('a1', { state: 'in_progress', eventAt: 1000 }, NOW + 1)).toMatchObject({ state: 'in_progress', lastEventAt: 1000, outcome: null, updatedAt: NOW + 1 });
-      expect(await store.idvSessions.applyIfNewer('a1', { state: 'approved', outcome: '{"s":1}', eventAt: 3000 }, NOW + 2)).toMatchObject({ state: 'approved', outcome: '{"s":1}' });
-      expect(await store.idvSessions.applyIfNewer('a1', { state: 'declined', outcome: '{"s":0}', eventAt: 2000 }, NOW + 3)).toBeUndefined(); // older
-      expect(await store.idvSessions.applyIfNewer('a1', { state: 'approved', outcome: '{"s":2}', eventAt: 3000 }, NOW + 3)).toBeUndefined(); // same time
-      expect(await store.idvSessions.applyIfNewer('a1', { state: 'needs_review', eventAt: 4000 }, NOW + 4)).toMatchObject({ state: 'needs_review', outcome: '{"s":1}', lastEventAt: 4000 });
+      expect(await store.idvSessions.applyIfNewer('a1', { state: 'approved', outcome: { s: 1 }, eventAt: 3000 }, NOW + 2)).toMatchObject({ state: 'approved', outcome: { s: 1 } });
+      expect(await store.idvSessions.applyIfNewer('a1', { state: 'declined', outcome: { s: 0 }, eventAt: 2000 }, NOW + 3)).toBeUndefined(); // older
+      expect(await store.idvSessions.applyIfNewer('a1', { state: 'approved', outcome: { s: 2 }, eventAt: 3000 }, NOW + 3)).toBeUndefined(); // same time
+      expect(await store.idvSessions.applyIfNewer('a1', { state: 'needs_review', eventAt: 4000 }, NOW + 4)).toMatchObject({ state: 'needs_review', outcome: { s: 1 }, lastEventAt: 4000 });
       expect(await store.idvSessions.applyIfNewer('a1', { state: 'approved', outcome: null, eventAt: 5000 }, NOW + 5)).toMatchObject({ outcome: null });
       expect(await store.idvSessions.applyIfNewer('none', { state: 'approved', eventAt: 5000 }, NOW)).toBeUndefined();
     });
@@ -601,10 +601,10 @@ describe.each(backends)('store contract on %s', (_name, open) => {
       const app = await newApplication();
       const decided = await store.applicationStatus.set(app.id, { status: 'approved', provider: 'persona', countryOfResidence: 'US', tier: 'Standard', evidence: [{ kind: 'document_verification' }] }, NOW + 1);
       expect(decided).toMatchObject({ status: 'approved', idvProvider: 'persona', countryOfResidence: 'US', tier: 'Standard', decidedBy: 'idv:persona', decidedAt: NOW + 1, updatedAt: NOW + 1 });
-      expect(JSON.parse(decided!.evidence!)).toEqual([{ kind: 'document_verification' }]);
+      expect(decided!.evidence).toEqual([{ kind: 'document_verification' }]);
       const review = await store.applicationStatus.set(app.id, { status: 'review', provider: 'persona', countryOfResidence: '', reason: 'mismatch' }, NOW + 2);
       expect(review).toMatchObject({ status: 'review', countryOfResidence: 'US', tier: 'Standard', decisionReason: 'mismatch', decidedBy: null, decidedAt: null });
-      expect(JSON.parse(review!.evidence!)).toEqual([{ kind: 'document_verification' }]);
+      expect(review!.evidence).toEqual([{ kind: 'document_verification' }]);
       expect(await store.applicationStatus.set(app.id, { status: 'rejected', provider: 'persona', decidedBy: 'operator' }, NOW + 3)).toMatchObject({ status: 'rejected', decidedBy: 'operator', decisionReason: null });
       expect(await store.applicationStatus.set('none', { status: 'approved', provider: 'persona' }, NOW)).toBeUndefined();
     });
@@ -658,7 +658,7 @@ describe.each(backends)('store contract on %s', (_name, open) => {
       const entries = await store.audit.listForApplication('a1');
       expect(entries.map(({ actor, action, detail, at }) => ({ actor, action, detail, at }))).toEqual([
         { actor: 'system', action: 'open', detail: null, at: NOW },
-        { actor: 'operator', action: 'decide', detail: '{"status":"approved"}', at: NOW + 1 },
+        { actor: 'operator', action: 'decide', detail: { status: 'approved' }, at: NOW + 1 },
         { actor: 'system', action: 'notify', detail: null, at: NOW + 1 },
       ]);
       expect(await store.audit.listForApplication('none')).toEqual([]);

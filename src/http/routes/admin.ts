@@ -66,7 +66,7 @@ adminRoutes.get('/applications/:id', async (c) => {
   return c.json({
     ...toWire(application),
     ...(prefill
-      ? { prefill: { missing_checks: JSON.parse(prefill.missingChecks), verified_evidence: JSON.parse(prefill.verifiedEvidence), supersedes: JSON.parse(prefill.supersedes) } }
+      ? { prefill: { missing_checks: prefill.missingChecks, verified_evidence: prefill.verifiedEvidence, supersedes: prefill.supersedes } }
       : {}),
   });
 });
@@ -110,7 +110,7 @@ adminRoutes.get('/applications/:id/audit', async (c) => {
   const entries = await deps.store.audit.listForApplication(id);
   const events = await deps.store.idvEvents.listForApplication(id);
   return c.json({
-    audit: entries.map((e) => ({ at: new Date(e.at * 1000).toISOString(), actor: e.actor, action: e.action, detail: e.detail ? JSON.parse(e.detail) : null })),
+    audit: entries.map((e) => ({ at: new Date(e.at * 1000).toISOString(), actor: e.actor, action: e.action, detail: e.detail })),
     idv_events: events.map((e) => ({ id: e.id, type: e.type, occurred_at: new Date(e.occurredAt).toISOString(), disposition: e.disposition, state_after: e.stateAfter })),
   });
 });

@@ -156,7 +156,7 @@ async function applicationPage(c: Context<AppEnv>, session: ConsoleSession, id: 
   const application = await deps.store.applications.get(id);
   if (!application) return c.text('no such application', 404);
   const idvSession = await deps.store.idvSessions.get(id);
-  const outcome = idvSession?.outcome ? (JSON.parse(idvSession.outcome) as IdvResult & { evidence?: { kind: string; checks: string[] }[] }) : undefined;
+  const outcome = idvSession?.outcome ? (idvSession.outcome as unknown as IdvResult & { evidence?: { kind: string; checks: string[] }[] }) : undefined;
   const piiRecord = await deps.store.pii.get(id);
   let pii: Record<string, string> | null | 'erased' = null;
   if (piiRecord?.erasedAt) pii = 'erased';
@@ -201,7 +201,7 @@ async function applicationPage(c: Context<AppEnv>, session: ConsoleSession, id: 
       pii,
       tiers,
       needsCountry: !isCountryOfResidence(application.countryOfResidence),
-      audit: audit.map((a) => ({ at: ISO(a.at) ?? '', actor: a.actor, action: a.action, detail: a.detail ?? '' })),
+      audit: audit.map((a) => ({ at: ISO(a.at) ?? '', actor: a.actor, action: a.action, detail: a.detail ? JSON.stringify(a.detail) : '' })),
     }),
     status,
   );

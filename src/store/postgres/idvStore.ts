@@ -1,5 +1,5 @@
 import { and, asc, desc, eq, isNotNull, isNull, lt, lte, or, sql } from 'drizzle-orm';
-import type { Store } from '../types';
+import type { EvidenceEntry, Store } from '../types';
 import * as schema from './schema';
 import type { PostgresDatabase } from './database';
 
@@ -124,7 +124,7 @@ export function createPostgresIdvRepositories(db: PostgresDatabase): IdvReposito
         // Absent (null) country, tier and evidence leave the stored value as it is.
         const country = change.countryOfResidence || null;
         const tier = change.tier || null;
-        const evidence = change.evidence ? JSON.stringify(change.evidence) : null;
+        const evidence = change.evidence ? (change.evidence as EvidenceEntry[]) : null;
         const rows = await db
           .update(applications)
           .set({
@@ -187,7 +187,7 @@ export function createPostgresIdvRepositories(db: PostgresDatabase): IdvReposito
 
     audit: {
       async record(row) {
-        await q.insertAudit.execute({ applicationId: row.applicationId, actor: row.actor, action: row.action, detail: row.detail ? JSON.stringify(row.detail) : null, at: row.at });
+        await q.insertAudit.execute({ applicationId: row.applicationId, actor: row.actor, action: row.action, detail: row.detail ?? null, at: row.at });
       },
       async listForApplication(applicationId) {
         return db.select().from(auditLog).where(eq(auditLog.applicationId, applicationId)).orderBy(asc(auditLog.at), asc(auditLog.id));

@@ -1,12 +1,22 @@
-import { bigint, index, pgTable, text, uniqueIndex } from 'drizzle-orm/pg-core';
+import { sql } from 'drizzle-orm';
+import { bigint, customType, index, pgTable, text, uniqueIndex } from 'drizzle-orm/pg-core';
+import type { CarriedEvidence, EvidenceEntry, JsonObject, PresentedCredentialRecord, TimedEvidence } from '../types';
+
+/** A `text` column holding JSON, read and written as `T` (SQLite's `text({ mode: 'json' })`). */
+const jsonText = <T>(name: string) =>
+  customType<{ data: T; driverData: string }>({
+    dataType: () => 'text',
+    toDriver: (value) => JSON.stringify(value),
+    fromDriver: (value) => JSON.parse(value) as T,
+  })(name);
 
 /**
  * The PostgreSQL description of the database, table for table and column for column the one in
  * src/store/schema.ts (test/postgres/schema.test.ts keeps them equal); migrations in drizzle-pg/
  * are generated from it (`npm run db:generate:pg`) and applied at start (./migrate.ts).
  * SQLite's INTEGER is 64-bit, so every integer column is `bigint` here (times in ms overflow
- * int4), read as a JS number like SQLite's. JSON-holding columns stay `text` holding JSON strings,
- * as in SQLite. Times are integer seconds since the epoch, from the injected clock.
+ * int4), read as a JS number like SQLite's. JSON-holding columns are `text` holding JSON, typed
+ * (`jsonText`), as in SQLite. Times are integer seconds since the epoch, from the injected clock.
  * Secrets (pre-authorized codes, form tokens) are stored only as SHA-256 digests.
  */
 /** SIOPv2 Authorization Requests: each nonce answers once (consumed_at), before expires_at. */
@@ -37,7 +47,7 @@ export const applications = pgTable(
     /** Only what the KCC needs leaves IDV: country of residence, tier, evidence (JSON). */
     countryOfResidence: text('country_of_residence'),
     tier: text('tier'),
-    evidence: text('evidence'),
+    evidence: jsonText<EvidenceEntry[]>('evidence'),
     decisionReason: text('decision_reason'),
     decidedBy: text('decided_by'),
     decidedAt: bigint('decided_at', { mode: 'number' }),
@@ -167,7 +177,7 @@ export const idvSessions = pgTable(
     /** Event time (ms) of the newest event applied; 0 before any. */
     lastEventAt: bigint('last_event_at', { mode: 'number' }).notNull(),
     /** The normalised outcome (JSON, no PII). */
-    outcome: text('outcome'),
+    outcome: jsonText<JsonObject>('outcome'),
     createdAt: bigint('created_at', { mode: 'number' }).notNull(),
     updatedAt: bigint('updated_at', { mode: 'number' }).notNull(),
   },
@@ -220,7 +230,7 @@ export const auditLog = pgTable(
     actor: text('actor').notNull(),
     action: text('action').notNull(),
     /** JSON, no PII. */
-    detail: text('detail'),
+    detail: jsonText<JsonObject>('detail'),
     at: bigint('at', { mode: 'number' }).notNull(),
   },
   (t) => [index('audit_log_application').on(t.applicationId, t.at)],
@@ -303,7 +313,7 @@ export const credentialStatus = pgTable(
     subjectDid: text('subject_did').notNull(),
     tierId: text('tier_id').notNull(),
     /** JSON [{ kind, checks, verifiedAt }]: evidence in the KCC with the time each check was done. */
-    evidence: text('evidence').notNull(),
+    evidence: jsonText<TimedEvidence[]>('evidence').notNull(),
     issuedAt: bigint('issued_at', { mode: 'number' }).notNull(),
     expiresAt: bigint('expires_at', { mode: 'number' }).notNull(),
     revokedAt: bigint('revoked_at', { mode: 'number' }),
@@ -338,16 +348,16 @@ export const applicationPrefill = pgTable('application_prefill', {
   applicationId: text('application_id').primaryKey(),
   tierId: text('tier_id').notNull(),
   /** JSON [{ kind, checks, verifiedAt, source }]. */
-  verifiedEvidence: text('verified_evidence').notNull(),
+  verifiedEvidence: jsonText<CarriedEvidence[]>('verified_evidence').notNull(),
   /** JSON string[]: checks (evidence kinds) IDV still has to do. */
-  missingChecks: text('missing_checks').notNull(),
+  missingChecks: jsonText<string[]>('missing_checks').notNull(),
   /** JSON string[]: ids of our KCCs revoked once the new one is issued. */
-  supersedes: text('supersedes').notNull(),
+  supersedes: jsonText<string[]>('supersedes').notNull(),
   /**
    * JSON [{ id, issuer, expiresAt, credentialStatus }]: the presented credentials this
    * application relies on, re-checked (status, expiry) before its code or credential is redeemed.
    */
-  presentedCredentials: text('presented_credentials').notNull().default('[]'),
+  presentedCredentials: jsonText<PresentedCredentialRecord[]>('presented_credentials').notNull().default(sql`'[]'`),
   countryOfResidence: text('country_of_residence'),
   createdAt: bigint('created_at', { mode: 'number' }).notNull(),
 });

@@ -32,6 +32,9 @@ function applicationRow(row: typeof schema.applications.$inferInsert) {
   };
 }
 
+/** JSON text for the raw statements (drizzle's own statements encode typed JSON columns themselves). */
+const jsonOrNull = (value: unknown) => (value === null || value === undefined ? null : JSON.stringify(value));
+
 export function createPostgresStore(db: PostgresDatabase): Store {
   const { siopRequests, applications, preAuthorizedCodes, accessTokens, cNonces, transactions, issuedCredentials, nonces, notifications } = schema;
   const { statusLists, credentialStatus, credentialStatusEvents, applicationPrefill, statusListCache } = schema;
@@ -182,7 +185,7 @@ export function createPostgresStore(db: PostgresDatabase): Store {
             INSERT INTO applications (id, applicant_did, credential_configuration_id, status, form_token_hash, form_expires_at, form_submitted_at,
               idv_provider, country_of_residence, tier, evidence, decision_reason, decided_by, decided_at, created_at, updated_at)
             VALUES (${a.id}, ${a.applicantDid}, ${a.credentialConfigurationId}, ${a.status}, ${a.formTokenHash}, ${a.formExpiresAt}, ${a.formSubmittedAt},
-              ${a.idvProvider}, ${a.countryOfResidence}, ${a.tier}, ${a.evidence}, ${a.decisionReason}, ${a.decidedBy}, ${a.decidedAt}, ${a.createdAt}, ${a.updatedAt})
+              ${a.idvProvider}, ${a.countryOfResidence}, ${a.tier}, ${jsonOrNull(a.evidence)}, ${a.decisionReason}, ${a.decidedBy}, ${a.decidedAt}, ${a.createdAt}, ${a.updatedAt})
             RETURNING id
           )
           INSERT INTO pre_authorized_codes (code_hash, application_id, applicant_did, expires_at, consumed_at)
@@ -195,7 +198,7 @@ export function createPostgresStore(db: PostgresDatabase): Store {
             INSERT INTO applications (id, applicant_did, credential_configuration_id, status, form_token_hash, form_expires_at, form_submitted_at,
               idv_provider, country_of_residence, tier, evidence, decision_reason, decided_by, decided_at, created_at, updated_at)
             VALUES (${a.id}, ${a.applicantDid}, ${a.credentialConfigurationId}, ${a.status}, ${a.formTokenHash}, ${a.formExpiresAt}, ${a.formSubmittedAt},
-              ${a.idvProvider}, ${a.countryOfResidence}, ${a.tier}, ${a.evidence}, ${a.decisionReason}, ${a.decidedBy}, ${a.decidedAt}, ${a.createdAt}, ${a.updatedAt})
+              ${a.idvProvider}, ${a.countryOfResidence}, ${a.tier}, ${jsonOrNull(a.evidence)}, ${a.decisionReason}, ${a.decidedBy}, ${a.decidedAt}, ${a.createdAt}, ${a.updatedAt})
             RETURNING id
           ), code AS (
             INSERT INTO pre_authorized_codes (code_hash, application_id, applicant_did, expires_at, consumed_at)
@@ -203,8 +206,8 @@ export function createPostgresStore(db: PostgresDatabase): Store {
             RETURNING application_id
           )
           INSERT INTO application_prefill (application_id, tier_id, verified_evidence, missing_checks, supersedes, presented_credentials, country_of_residence, created_at)
-          SELECT ${prefill.applicationId}::text, ${prefill.tierId}::text, ${prefill.verifiedEvidence}::text, ${prefill.missingChecks}::text, ${prefill.supersedes}::text,
-            ${prefill.presentedCredentials ?? '[]'}::text, ${prefill.countryOfResidence ?? null}::text, ${prefill.createdAt}::bigint FROM code`;
+          SELECT ${prefill.applicationId}::text, ${prefill.tierId}::text, ${JSON.stringify(prefill.verifiedEvidence)}::text, ${JSON.stringify(prefill.missingChecks)}::text,
+            ${JSON.stringify(prefill.supersedes)}::text, ${JSON.stringify(prefill.presentedCredentials ?? [])}::text, ${prefill.countryOfResidence ?? null}::text, ${prefill.createdAt}::bigint FROM code`;
       },
       async get(id) {
         return (await q.applicationById.execute({ id }))[0];

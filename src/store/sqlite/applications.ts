@@ -154,7 +154,7 @@ export function createApplicationRepositories(db: Database, together: Together) 
       await together([
         { statement: q.insertApplication, values: applicationRow(row) },
         { statement: q.insertCode, values: code },
-        ...(prefill ? [{ statement: q.insertPrefill, values: { presentedCredentials: '[]', countryOfResidence: null, ...prefill } }] : []),
+        ...(prefill ? [{ statement: q.insertPrefill, values: { presentedCredentials: [], countryOfResidence: null, ...prefill } }] : []),
       ]);
     },
     async get(id) {

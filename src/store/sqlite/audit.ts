@@ -17,7 +17,7 @@ export function createAuditRepositories(db: Database) {
 
   const auditRepository: AuditRepository = {
     async record(row) {
-      await q.insertAudit.run({ applicationId: row.applicationId, actor: row.actor, action: row.action, detail: row.detail ? JSON.stringify(row.detail) : null, at: row.at });
+      await q.insertAudit.run({ applicationId: row.applicationId, actor: row.actor, action: row.action, detail: row.detail ?? null, at: row.at });
     },
     async listForApplication(applicationId) {
       return db.select().from(auditLog).where(eq(auditLog.applicationId, applicationId)).orderBy(asc(auditLog.at), asc(auditLog.id));

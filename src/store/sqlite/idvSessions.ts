@@ -84,7 +84,8 @@ export function createIdvSessionRepositories(db: Database) {
         applicationId,
         state: change.state,
         keepOutcome: change.outcome === undefined ? 1 : 0,
-        outcome: change.outcome ?? null,
+        // Bound into a CASE (raw SQL): JSON text here, as drizzle encodes it elsewhere.
+        outcome: change.outcome == null ? null : JSON.stringify(change.outcome),
         eventAt: change.eventAt,
         now,
       });
