@@ -32,7 +32,7 @@ adminRoutes.use('*', async (c, next) => {
   await next();
 });
 
-const STATUSES = ['pending', 'review', 'approved', 'rejected'] as const;
+const STATUSES = ['pending', 'review', 'approved', 'rejected', 'withdrawn'] as const;
 
 function toWire(a: Application) {
   return {
