@@ -15,7 +15,7 @@ import type { LeanHttp, LeanResponse } from './leanHttp';
  *   GET  <IDV endpoint>                          SIOPv2 request: the signed `request` JAR, verified
  *   POST <response_uri>                          id_token as JSON (as DIDPay and the reference wallet)
  *   GET  <IDV form url>                          the CSRF cookie and hidden csrf_token
- *   POST <IDV form url>                          the identity fields → 303 to finish.html
+ *   POST <IDV form url>                          consent and the identity fields → 303 to finish.html
  *   GET  <finish.html>
  *   GET  /.well-known/oauth-authorization-server and /.well-known/openid-credential-issuer
  *   POST <token_endpoint>                        pre-authorized_code grant, client_id = holder DID
@@ -238,7 +238,7 @@ export async function runLeanOffer(options: LeanFlowOptions): Promise<LeanOffer>
     'POST',
     idvRequest.url,
     { 'content-type': 'application/x-www-form-urlencoded', ...(cookie ? { cookie } : {}) },
-    new URLSearchParams({ csrf_token: csrf, ...(options.identity ?? LEAN_IDENTITY) }).toString(),
+    new URLSearchParams({ csrf_token: csrf, consent: 'accept', ...(options.identity ?? LEAN_IDENTITY) }).toString(),
     'POST /idv/form/:token',
   );
   expectStatus(submitRes, 303, 'idv_submit');

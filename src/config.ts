@@ -34,6 +34,10 @@ export interface IssuerConfig {
   idTokenMaxAgeSeconds: number;
   /** Shown to the applicant in the SIOP client_metadata and in issuer metadata `display`. */
   clientName: string;
+  /** The PFI's terms of service, linked from the form's consent step (env TOS_URI). */
+  tosUri?: string;
+  /** The PFI's privacy policy, linked from the form's consent step (env POLICY_URI). */
+  policyUri?: string;
   credential: {
     /** Key of credential_configurations_supported and the value in credential offers. */
     configurationId: string;
@@ -91,6 +95,11 @@ export interface IssuerConfig {
     outboundMaxBackoffSeconds: number;
     /** Review console session lifetime, in seconds. */
     consoleSessionSeconds: number;
+    /**
+     * Optional data uses the PFI asks the applicant about on the consent step, one checkbox each
+     * (unticked by default); the choices are recorded in the audit trail by id.
+     */
+    optionalConsents?: ConsentItem[];
   };
   /**
    * KCC tiers (spec "Multiple Credential Types"): each is a credential configuration in the
@@ -112,6 +121,14 @@ export interface IssuerConfig {
     /** Validity of a signed status list credential, in seconds (relying parties refetch after). */
     validitySeconds: number;
   };
+}
+
+/** One optional consent item of the hosted form's consent step. */
+export interface ConsentItem {
+  /** Recorded in the audit trail: [A-Za-z0-9._-], at most 64 characters. */
+  id: string;
+  /** Shown beside the checkbox, in the PFI's words. */
+  text: string;
 }
 
 export type IssuerDidMethod = 'web' | 'dht' | 'jwk';
@@ -239,14 +256,40 @@ export function resolveConfig(input: IssuerConfigInput): IssuerConfig {
     proofMaxAgeSeconds: input.proofMaxAgeSeconds ?? DEFAULTS.proofMaxAgeSeconds,
     idTokenMaxAgeSeconds: input.idTokenMaxAgeSeconds ?? DEFAULTS.idTokenMaxAgeSeconds,
     clientName: input.clientName || DEFAULTS.clientName,
+    tosUri: httpsUriOption('TOS_URI', input.tosUri),
+    policyUri: httpsUriOption('POLICY_URI', input.policyUri),
     credential: { ...DEFAULTS.credential, ...defined(input.credential) },
     maxBodyBytes: input.maxBodyBytes ?? DEFAULTS.maxBodyBytes,
     rateLimits: { ...DEFAULTS.rateLimits, ...defined(input.rateLimits) },
     didMethod: input.didMethod ?? DEFAULTS.didMethod,
     deferredIntervalSeconds: input.deferredIntervalSeconds ?? DEFAULTS.deferredIntervalSeconds,
-    idv: { ...DEFAULTS.idv, ...defined(input.idv) },
+    idv: { ...DEFAULTS.idv, ...defined(input.idv), optionalConsents: resolveConsentItems(input.idv?.optionalConsents) },
     ...resolveTierOptions(input),
   };
+}
+
+/** An absolute http(s) URL (links shown to the applicant), or undefined when unset. */
+function httpsUriOption(name: string, value: string | undefined): string | undefined {
+  if (!value) return undefined;
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new TypeError(`${name} must be an absolute URL`);
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new TypeError(`${name} must be an http(s) URL`);
+  return url.toString();
+}
+
+function resolveConsentItems(items: ConsentItem[] | undefined): ConsentItem[] {
+  const seen = new Set<string>();
+  for (const item of items ?? []) {
+    if (!TIER_ID.test(item.id)) throw new TypeError(`consent item id ${JSON.stringify(item.id)} must match ${TIER_ID}`);
+    if (seen.has(item.id)) throw new TypeError(`consent item ${item.id} is declared twice`);
+    seen.add(item.id);
+    if (!item.text) throw new TypeError(`consent item ${item.id} needs a text`);
+  }
+  return [...(items ?? [])];
 }
 
 function resolveTierOptions(input: IssuerConfigInput): Pick<IssuerConfig, 'tiers' | 'defaultTierId' | 'statusList'> {
@@ -306,6 +349,8 @@ export function configFromSettings(env: Record<string, string | undefined>): Omi
     adminToken: env.ADMIN_TOKEN || undefined,
     clientName: env.ISSUER_NAME || undefined,
     ...(env.KCC_SCHEMA_ID ? { credential: { schemaId: absoluteUrl('KCC_SCHEMA_ID', env.KCC_SCHEMA_ID) } } : {}),
+    tosUri: env.TOS_URI || undefined,
+    policyUri: env.POLICY_URI || undefined,
     rateLimits: { enabled: env.RATE_LIMITS !== 'off', perIp: number('RATE_LIMIT_PER_IP'), perClient: number('RATE_LIMIT_PER_CLIENT') },
     idv: {
       ...(env.IDV_PROVIDER ? { provider: env.IDV_PROVIDER } : {}),

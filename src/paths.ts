@@ -22,6 +22,7 @@ export const PATHS = {
   health: '/healthz',
   ready: '/readyz',
   metrics: '/metrics',
+  openapi: '/openapi.json',
   presentationDefinitions: '/presentation-definitions',
   presentationDefinition: '/presentation-definitions/:id',
   statusList: '/status/:listId/:purpose',

@@ -1,10 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { SAMPLE_IDENTITY } from '../src/wallet/flow';
 import { makeTestIssuer, testClock } from './helpers/issuer';
-import { openApplication } from './helpers/steps';
+import { credentialRequest, deferredRequest, openApplication, proofBody, redeem } from './helpers/steps';
 
-/** Posts like the webview (form: load the page first for its CSRF cookie and hidden token) or a JSON client. */
-async function post(t: Awaited<ReturnType<typeof makeTestIssuer>>, url: string, fields: Record<string, string>, json = false) {
+/** Posts like the webview (form: load the page first for its CSRF cookie and hidden token) or a JSON client; consent given unless `fields` says otherwise. */
+async function post(t: Awaited<ReturnType<typeof makeTestIssuer>>, url: string, given: Record<string, string>, json = false, headers: Record<string, string> = {}) {
+  const fields = { consent: 'accept', ...given };
   if (json) {
     return t.fetch(url, { method: 'POST', redirect: 'manual', headers: { 'content-type': 'application/json', accept: 'application/json' }, body: JSON.stringify(fields) });
   }
@@ -15,7 +16,7 @@ async function post(t: Awaited<ReturnType<typeof makeTestIssuer>>, url: string, 
   return t.fetch(url, {
     method: 'POST',
     redirect: 'manual',
-    headers: { 'content-type': 'application/x-www-form-urlencoded', ...(cookie ? { cookie } : {}) },
+    headers: { 'content-type': 'application/x-www-form-urlencoded', ...(cookie ? { cookie } : {}), ...headers },
     body: new URLSearchParams({ ...(csrf ? { csrf_token: csrf } : {}), ...fields }).toString(),
   });
 }
@@ -24,7 +25,11 @@ describe('hosted IDV form', () => {
   it('is an accessible HTML page with a label for every field, a CSP and no third-party assets', async () => {
     const t = await makeTestIssuer();
     const { idvRequest } = await openApplication(t);
-    const res = await t.fetch(idvRequest.url);
+    const consent = await t.fetch(idvRequest.url);
+    expect(consent.status).toBe(200);
+    expect(await consent.text()).toContain('name="consent" value="accept"');
+    // Accepting on the consent step shows the identity fields.
+    const res = await post(t, idvRequest.url, { step: 'consent' });
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toMatch(/text\/html/);
     const csp = res.headers.get('content-security-policy')!;
@@ -37,6 +42,10 @@ describe('hosted IDV form', () => {
       expect(html).toContain(`<label for="${name}">`);
       expect(html).toMatch(new RegExp(`id="${name}" name="${name}" required`));
     }
+    // Country of residence is a list of country names, not a code to type.
+    expect(html).toContain('<select id="country_of_residence"');
+    expect(html).toContain('<option value="GB">United Kingdom</option>');
+    expect(html).toContain('name="consent" value="accept"');
     expect(html).toContain(`action="${idvRequest.url}"`);
     expect(html).not.toMatch(/<script/);
     expect(html.match(/(?:src|href)="([^"]+)"/g)!.every((m) => m.includes('http://issuer.test/') || m.includes('#'))).toBe(true);
@@ -114,5 +123,104 @@ describe('hosted IDV form', () => {
       expect(applications).not.toContain(secret);
       expect(everything).not.toContain(secret); // sealed with AES-256-GCM where it is kept at all
     }
+  });
+
+  it('the consent step says what is collected, what the credential holds, how long data is kept, who the PFI is, with its links and optional items', async () => {
+    const t = await makeTestIssuer({
+      config: {
+        clientName: 'Example Bank',
+        tosUri: 'https://bank.example/terms',
+        policyUri: 'https://bank.example/privacy',
+        idv: { retentionDays: 14, optionalConsents: [{ id: 'marketing', text: 'Send me product news' }, { id: 'research', text: 'Use my application for research' }] },
+      },
+    });
+    const { idvRequest } = await openApplication(t);
+    const html = await (await t.fetch(idvRequest.url)).text();
+    expect(html).toContain('Example Bank');
+    expect(html).toContain('deleted 14 days after the decision');
+    expect(html).toContain('Only your country of residence, the credential tier and the kinds of checks');
+    expect(html).toContain('<li>Document number</li>');
+    expect(html).toContain('href="https://bank.example/terms"');
+    expect(html).toContain('href="https://bank.example/privacy"');
+    expect(html).toContain('<input type="checkbox" id="consent_marketing" name="consent_marketing" value="on">');
+    expect(html).toContain('<label for="consent_research">Use my application for research</label>');
+    expect(html).not.toContain('name="given_name"'); // no personal data before consent
+    // The ticked item travels with the form to the submission and is recorded (ids and time, no PII).
+    const form = await post(t, idvRequest.url, { step: 'consent', consent_marketing: 'on' });
+    expect(await form.text()).toContain('<input type="hidden" name="consent_marketing" value="on">');
+    expect((await post(t, idvRequest.url, { ...SAMPLE_IDENTITY, consent_marketing: 'on' })).status).toBe(303);
+    const audit = t.sqlite.prepare("SELECT actor, action, detail, at FROM audit_log WHERE action LIKE 'consent.%'").all() as { actor: string; action: string; detail: string; at: number }[];
+    expect(audit).toEqual([{ actor: 'applicant', action: 'consent.given', detail: JSON.stringify({ optional: ['marketing'] }), at: expect.any(Number) }]);
+  });
+
+  it('a submission without consent is refused: the consent step again, or consent_required for JSON', async () => {
+    const t = await makeTestIssuer();
+    const { idvRequest } = await openApplication(t);
+    const html = await post(t, idvRequest.url, { ...SAMPLE_IDENTITY, consent: '' });
+    expect(html.status).toBe(400);
+    expect(await html.text()).toContain('Please agree to continue');
+    const json = await post(t, idvRequest.url, { ...SAMPLE_IDENTITY, consent: 'maybe' }, true);
+    expect(json.status).toBe(400);
+    expect(((await json.json()) as any).errors).toEqual({ consent: 'consent_required' });
+    expect(t.sqlite.prepare('SELECT COUNT(*) AS n FROM idv_pii').get()).toEqual({ n: 0 });
+  });
+
+  it('declining consent withdraws the application: no credential, credential_request_denied for the credential and deferred requests, application.withdrawn for the PFI', async () => {
+    const t = await makeTestIssuer();
+    const { holder, idvRequest, code } = await openApplication(t);
+    const token = await redeem(t, holder, code);
+    const pending = await credentialRequest(t, token.access_token, await proofBody(holder, token.c_nonce!));
+    expect(pending.status).toBe(202);
+    const declined = await post(t, idvRequest.url, { consent: 'decline' });
+    expect(declined.status).toBe(200);
+    expect(await declined.text()).toContain('Application withdrawn');
+    // The link is used up: neither a submission nor another answer is taken.
+    expect((await post(t, idvRequest.url, SAMPLE_IDENTITY)).status).toBe(409);
+    const application = t.sqlite.prepare('SELECT id, status, decided_by, decision_reason FROM applications').get() as Record<string, string>;
+    expect(application).toMatchObject({ status: 'withdrawn', decided_by: 'applicant', decision_reason: 'consent_declined' });
+    const deferred = await deferredRequest(t, token.access_token, pending.body.transaction_id);
+    expect(deferred.status).toBe(400);
+    expect(deferred.body.error).toBe('credential_request_denied');
+    const nonce = (await t.fetch('http://issuer.test/oid4vci/nonce', { method: 'POST' }).then((r) => r.json())) as { c_nonce: string };
+    const again = await credentialRequest(t, token.access_token, await proofBody(holder, nonce.c_nonce));
+    expect(again.status).toBe(400);
+    expect(again.body.error).toBe('credential_request_denied');
+    const events = (t.sqlite.prepare('SELECT type, body FROM outbox_events').all() as { type: string; body: string }[]).filter((e) => e.type === 'application.withdrawn');
+    expect(events).toHaveLength(1);
+    expect(JSON.parse(events[0].body).data).toMatchObject({ application_id: application.id, status: 'withdrawn', reason: 'consent_declined' });
+    const audit = t.sqlite.prepare("SELECT actor, action FROM audit_log WHERE action = 'consent.declined'").all();
+    expect(audit).toEqual([{ actor: 'applicant', action: 'consent.declined' }]);
+    expect(t.sqlite.prepare('SELECT COUNT(*) AS n FROM idv_pii').get()).toEqual({ n: 0 });
+    expect(t.sqlite.prepare('SELECT COUNT(*) AS n FROM issued_credentials').get()).toEqual({ n: 0 });
+  });
+
+  it('speaks the applicant\'s language (Accept-Language): labels, country names and server-side errors; JSON keeps stable codes', async () => {
+    const t = await makeTestIssuer();
+    const { idvRequest } = await openApplication(t);
+    const de = { 'accept-language': 'fr-CH, de;q=0.9, en;q=0.8' };
+    const consent = await t.fetch(idvRequest.url, { headers: de });
+    expect(consent.headers.get('vary')).toContain('Accept-Language');
+    const consentHtml = await consent.text();
+    expect(consentHtml).toContain('<html lang="de">');
+    expect(consentHtml).toContain('Ich stimme zu, weiter');
+    const form = await (await post(t, idvRequest.url, { step: 'consent' }, false, de)).text();
+    expect(form).toContain('<label for="country_of_residence">Wohnsitzland</label>');
+    expect(form).toContain('<option value="GB">Vereinigtes Königreich</option>');
+    expect(form).toContain('<option value="DE">Deutschland</option>');
+    const bad = await post(t, idvRequest.url, { ...SAMPLE_IDENTITY, birthdate: '2999-01-01', country_of_residence: 'XX' }, false, de);
+    const badHtml = await bad.text();
+    expect(badHtml).toContain('Es gibt 2 Probleme');
+    expect(badHtml).toContain('Geburtsdatum darf nicht in der Zukunft liegen');
+    const json = await t.fetch(idvRequest.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json', 'accept-language': 'de' },
+      body: JSON.stringify({ ...SAMPLE_IDENTITY, consent: 'accept', birthdate: '2999-01-01', country_of_residence: 'XX' }),
+    });
+    const body = (await json.json()) as any;
+    expect(body.errors).toEqual({ birthdate: 'date_in_future', country_of_residence: 'unknown_country' });
+    expect(body.messages.birthdate).toBe('Geburtsdatum darf nicht in der Zukunft liegen');
+    // English by default and for unsupported languages.
+    const en = await (await t.fetch(idvRequest.url, { headers: { 'accept-language': 'ja' } })).text();
+    expect(en).toContain('<html lang="en">');
   });
 });

@@ -139,7 +139,11 @@ describe('upgrade, renewal and supersession with presented KCCs', () => {
     const pfi = await client.discover(PUBLIC_URL);
     const request = await client.initiate(pfi.idvEndpoint, pfi, { presentationDefinitionId: 'kcc-enhanced' });
     const idv = await client.respond(request, { credentials: [basic] });
-    const html = await (await t.app.request(idv.url)).text();
+    // The consent step lists only those fields, and so does the form behind it.
+    const consent = await (await t.app.request(idv.url)).text();
+    expect(consent).toContain('<li>Family name</li>');
+    expect(consent).not.toContain('<li>Document number</li>');
+    const html = await (await t.app.request(idv.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ consent: 'accept', step: 'consent' }) })).text();
     expect(html).toContain('name="family_name"');
     expect(html).not.toContain('name="document_number"');
     expect(html).not.toContain('name="document_type"');

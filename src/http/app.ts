@@ -14,6 +14,7 @@ import { consoleRoutes } from './routes/console';
 import { authorizationServerMetadata, credentialIssuerMetadata, didDocumentResponse, metadataRoutes } from './routes/metadata';
 import { nonceRoutes } from './routes/nonce';
 import { notificationRoutes } from './routes/notification';
+import { openApiRoutes } from './routes/openapi';
 import { opsRoutes } from './routes/ops';
 import { siopRoutes } from './routes/siop';
 import { presentationDefinitionRoutes } from './routes/presentationDefinitions';
@@ -77,6 +78,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   api.route('/', idvWebhookRoutes);
   api.route(PATHS.console, consoleRoutes);
   api.route('/', opsRoutes);
+  api.route('/', openApiRoutes);
 
   // did:web document: /.well-known/did.json, or <path>/did.json when PUBLIC_URL has a path.
   app.get(didWebDocumentPath(deps.config.publicUrl), (c) => didDocumentResponse(c.get('deps')));

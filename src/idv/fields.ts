@@ -32,6 +32,7 @@ export interface IdentityFields {
 
 export interface FieldRule {
   name: keyof IdentityFields;
+  /** English label; pages show the label of the page's language (src/idv/messages.ts). */
   label: string;
   type: 'text' | 'date' | 'select';
   autocomplete?: string;
@@ -46,12 +47,28 @@ export const FIELD_RULES: readonly FieldRule[] = [
   { name: 'given_name', label: 'Given name(s)', type: 'text', autocomplete: 'given-name', minLength: 1, maxLength: 100, pattern: "[\\p{L}\\p{M}'\u2019 .\\-]+" },
   { name: 'family_name', label: 'Family name', type: 'text', autocomplete: 'family-name', minLength: 1, maxLength: 100, pattern: "[\\p{L}\\p{M}'\u2019 .\\-]+" },
   { name: 'birthdate', label: 'Date of birth', type: 'date', autocomplete: 'bday', pattern: '\\d{4}-\\d{2}-\\d{2}', hint: 'YYYY-MM-DD' },
-  { name: 'country_of_residence', label: 'Country of residence', type: 'text', autocomplete: 'country', minLength: 2, maxLength: 2, pattern: '[A-Za-z]{2}', hint: 'Two-letter country code, e.g. US' },
+  // A <select> of ISO_3166_ALPHA2 codes shown as country names (src/http/views/idvPages.ts).
+  { name: 'country_of_residence', label: 'Country of residence', type: 'select', autocomplete: 'country', minLength: 2, maxLength: 2, pattern: '[A-Za-z]{2}' },
   { name: 'document_type', label: 'Identity document', type: 'select' },
   { name: 'document_number', label: 'Document number', type: 'text', autocomplete: 'off', minLength: 3, maxLength: 40, pattern: '[A-Za-z0-9 \\-]+' },
 ];
 
-export type FieldErrors = Partial<Record<keyof IdentityFields, string>>;
+/**
+ * Stable per-field error codes: JSON clients get these, pages show the message of the page's
+ * language for each (src/idv/messages.ts).
+ */
+export type FieldErrorCode =
+  | 'required'
+  | 'invalid_characters'
+  | 'too_long'
+  | 'too_short'
+  | 'invalid_format'
+  | 'invalid_date'
+  | 'date_in_future'
+  | 'date_too_early'
+  | 'unknown_country'
+  | 'unknown_document_type';
+export type FieldErrors = Partial<Record<keyof IdentityFields, FieldErrorCode>>;
 
 const CONTROL = /[\u0000-\u001f\u007f]/;
 
@@ -67,27 +84,27 @@ export function validateIdentityFields(input: Record<string, unknown>, today: st
     const raw = input[rule.name];
     const value = typeof raw === 'string' ? raw.trim() : '';
     if (!value) {
-      errors[rule.name] = `${rule.label} is required`;
+      errors[rule.name] = 'required';
       continue;
     }
-    if (CONTROL.test(value)) errors[rule.name] = `${rule.label} contains invalid characters`;
-    else if (rule.maxLength && value.length > rule.maxLength) errors[rule.name] = `${rule.label} must be at most ${rule.maxLength} characters`;
-    else if (rule.minLength && value.length < rule.minLength) errors[rule.name] = `${rule.label} must be at least ${rule.minLength} characters`;
-    else if (rule.pattern && !new RegExp(`^(?:${rule.pattern})$`, 'v').test(value)) errors[rule.name] = `${rule.label} has an invalid format${rule.hint ? ` (${rule.hint})` : ''}`;
+    if (CONTROL.test(value)) errors[rule.name] = 'invalid_characters';
+    else if (rule.maxLength && value.length > rule.maxLength) errors[rule.name] = 'too_long';
+    else if (rule.minLength && value.length < rule.minLength) errors[rule.name] = 'too_short';
+    else if (rule.pattern && !new RegExp(`^(?:${rule.pattern})$`, 'v').test(value)) errors[rule.name] = 'invalid_format';
     out[rule.name] = value;
   }
   if (!errors.birthdate && out.birthdate) {
     const d = new Date(`${out.birthdate}T00:00:00Z`);
-    if (Number.isNaN(d.getTime()) || d.toISOString().slice(0, 10) !== out.birthdate) errors.birthdate = 'Date of birth is not a valid date (YYYY-MM-DD)';
-    else if (out.birthdate > today) errors.birthdate = 'Date of birth cannot be in the future';
-    else if (out.birthdate < '1900-01-01') errors.birthdate = 'Date of birth must be after 1900-01-01';
+    if (Number.isNaN(d.getTime()) || d.toISOString().slice(0, 10) !== out.birthdate) errors.birthdate = 'invalid_date';
+    else if (out.birthdate > today) errors.birthdate = 'date_in_future';
+    else if (out.birthdate < '1900-01-01') errors.birthdate = 'date_too_early';
   }
   if (!errors.country_of_residence && out.country_of_residence) {
     out.country_of_residence = out.country_of_residence.toUpperCase();
-    if (!ISO_3166_ALPHA2.has(out.country_of_residence)) errors.country_of_residence = 'Country of residence must be an ISO 3166-1 alpha-2 code';
+    if (!ISO_3166_ALPHA2.has(out.country_of_residence)) errors.country_of_residence = 'unknown_country';
   }
   if (!errors.document_type && out.document_type && !(out.document_type in DOCUMENT_TYPES)) {
-    errors.document_type = `Identity document must be one of: ${Object.keys(DOCUMENT_TYPES).join(', ')}`;
+    errors.document_type = 'unknown_document_type';
   }
   if (Object.keys(errors).length > 0) return { ok: false, errors };
   return { ok: true, fields: out as unknown as IdentityFields };

@@ -13,6 +13,7 @@ export type OutboundEventType =
   | 'application.approved'
   | 'application.rejected'
   | 'application.needs_review'
+  | 'application.withdrawn'
   | 'credential.issued'
   | 'credential.revoked'
   | 'credential.suspended'

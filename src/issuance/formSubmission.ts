@@ -7,6 +7,7 @@ import { nowSeconds } from '../ports/clock';
 import { FormAlreadySubmitted, FormLinkExpired, FormLinkUnknown, FormNotAccepted } from '../protocol/errors';
 import type { Application, ApplicationPrefill } from '../store/store';
 import type { IssuanceDeps } from './deps';
+import { applicationEventData, emitEvent } from './events';
 import { applyResult, configuredVendor } from './identityVerification';
 import { checksForForm } from './presentedCredentials';
 
@@ -45,6 +46,34 @@ export async function formFieldsOf(deps: Pick<IssuanceDeps, 'store' | 'config'>,
   return needed ? fieldsForChecks(needed.checks) : undefined;
 }
 
+/** The applicant's answer on the consent step: accepted, with the optional items ticked (ids). */
+export interface Consent {
+  optional: string[];
+}
+
+/** The optional consent items the applicant ticked, by configured id (anything else is ignored). */
+export function consentChoices(deps: Pick<IssuanceDeps, 'config'>, body: Record<string, unknown>): Consent {
+  const ticked = (id: string) => {
+    const v = body[`consent_${id}`];
+    return v === 'on' || v === 'yes' || v === true || v === 'true';
+  };
+  return { optional: (deps.config.idv.optionalConsents ?? []).filter((item) => ticked(item.id)).map((item) => item.id) };
+}
+
+/**
+ * The applicant declined consent: the application ends as `withdrawn`, once (the same single-use
+ * conditions as a submission), nothing is collected, the PFI hears `application.withdrawn`, and
+ * the wallet's credential requests get credential_request_denied (./issueCredential.ts).
+ */
+export async function withdrawApplication(deps: Pick<IssuanceDeps, 'store' | 'clock'>, formToken: string): Promise<Application> {
+  const now = nowSeconds(deps);
+  const application = await deps.store.applications.withdraw(digestSecret(formToken), now);
+  if (!application) throw new FormAlreadySubmitted('Your details were already submitted. You can close this window.');
+  await deps.store.audit.record({ applicationId: application.id, actor: 'applicant', action: 'consent.declined', at: now });
+  await emitEvent(deps, 'application.withdrawn', application.id, applicationEventData(application, { reason: 'consent_declined' }));
+  return application;
+}
+
 export type FormSubmission =
   | { ok: false; errors: FieldErrors; fields: Set<string> | undefined }
   | { ok: true; application: Application };
@@ -60,6 +89,7 @@ export async function submitIdentityForm(
   formToken: string,
   form: OpenForm,
   body: Record<string, unknown>,
+  consent: Consent,
 ): Promise<FormSubmission> {
   assertFormDecides(deps);
   const today = new Date(deps.clock()).toISOString().slice(0, 10);
@@ -76,6 +106,8 @@ export async function submitIdentityForm(
   const submitted = { ...outcome, provider: HOSTED_PROVIDER, reason: idvResult.reasonCodes.join(' ') || undefined };
   const application = await deps.store.applications.submitIdv(digestSecret(formToken), submitted, nowSeconds(deps));
   if (!application) throw new FormAlreadySubmitted('Your details were already submitted. You can close this window.');
+  // What the applicant agreed to and when (ids and time only, no PII).
+  await deps.store.audit.record({ applicationId: application.id, actor: 'applicant', action: 'consent.given', detail: { optional: consent.optional }, at: application.formSubmittedAt ?? nowSeconds(deps) });
   // PII stays inside the IDV module, sealed (AES-256-GCM); only KCC fields went to `applications`.
   const vault = deps.idv.vault;
   if (vault) {

@@ -119,6 +119,7 @@ export async function collectDeferredCredential(deps: Deps, grant: AccessTokenRe
  */
 async function issuable(deps: Deps, application: Application, prefill: ApplicationPrefill | null): Promise<boolean> {
   if (application.status === 'rejected') throw new CredentialRequestDenied('identity verification was not successful');
+  if (application.status === 'withdrawn') throw new CredentialRequestDenied('the applicant withdrew the application');
   if (application.status !== 'approved') return false;
   const problem = kccDataProblem(application);
   if (problem) {

@@ -20,7 +20,8 @@ export const siopRequests = sqliteTable('siop_requests', {
 
 /**
  * A KCC application: one authenticated applicant DID, its IDV state and decision.
- * status: pending (IDV not submitted) → approved | rejected | review → (operator) approved | rejected.
+ * status: pending (IDV not submitted) → approved | rejected | review → (operator) approved | rejected;
+ * pending → withdrawn when the applicant declines consent on the hosted form (final).
  */
 export const applications = sqliteTable(
   'applications',
@@ -28,7 +29,7 @@ export const applications = sqliteTable(
     id: text('id').primaryKey(),
     applicantDid: text('applicant_did').notNull(),
     credentialConfigurationId: text('credential_configuration_id').notNull(),
-    status: text('status', { enum: ['pending', 'review', 'approved', 'rejected'] }).notNull(),
+    status: text('status', { enum: ['pending', 'review', 'approved', 'rejected', 'withdrawn'] }).notNull(),
     /** SHA-256 of the IDV form token in the `url` handed to the webview. */
     formTokenHash: text('form_token_hash').notNull(),
     formExpiresAt: integer('form_expires_at').notNull(),

@@ -9,7 +9,8 @@
 
 // ---- Records (what reads return) and new rows (what creates take) ----
 
-export type ApplicationStatus = 'pending' | 'review' | 'approved' | 'rejected';
+/** `withdrawn`: the applicant declined consent on the hosted form (never issued). */
+export type ApplicationStatus = 'pending' | 'review' | 'approved' | 'rejected' | 'withdrawn';
 
 /** A SIOPv2 Authorization Request: its nonce answers once, before `expiresAt`. */
 export type SiopRequest = {
@@ -455,6 +456,11 @@ export interface ApplicationRepository {
    * records `decidedBy: idv:<provider>`; `review` leaves the decision empty.
    */
   submitIdv(formTokenHash: string, outcome: IdvOutcome, now: number): Promise<Application | undefined>;
+  /**
+   * Ends the application as `withdrawn` (the applicant declined consent), once: under the same
+   * conditions as `submitIdv`, and the form link is used up with it (`decidedBy: applicant`).
+   */
+  withdraw(formTokenHash: string, now: number): Promise<Application | undefined>;
   /** An operator's decision on an application awaiting review; undefined if it is not in review. */
   decideReview(id: string, decision: { status: 'approved' | 'rejected'; tier?: string; reason?: string; decidedBy: string }, now: number): Promise<Application | undefined>;
   /** Applications in a status, oldest first; `limit` defaults to 100. */

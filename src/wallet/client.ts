@@ -205,7 +205,8 @@ export class WalletClient {
 
   /** Submits identity data to the IDV form as the webview would; returns the final page's URL. */
   async submitIdvForm(url: string, fields: Record<string, string>): Promise<{ status: number; location?: string; body: string }> {
-    // Like the webview: load the form first, keep its CSRF cookie, send the hidden token back.
+    // Like the webview: load the form's consent step first, keep its CSRF cookie, send the hidden
+    // token back with the consent (`consent: decline` in `fields` withdraws the application).
     const page = await this.fetch(url, { redirect: 'manual' });
     const pageBody = await page.text();
     const cookie = (page.headers.get('set-cookie') ?? '').split(';')[0];
@@ -213,7 +214,7 @@ export class WalletClient {
     const res = await this.fetch(url, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded', ...(cookie ? { cookie } : {}) },
-      body: new URLSearchParams({ ...(csrf ? { csrf_token: csrf } : {}), ...fields }).toString(),
+      body: new URLSearchParams({ ...(csrf ? { csrf_token: csrf } : {}), consent: 'accept', ...fields }).toString(),
       redirect: 'manual',
     });
     const location = res.headers.get('location') ?? undefined;

@@ -40,7 +40,7 @@ describe('review console', () => {
     expect((await decide({}, { decision: 'approve', overrule: 'true', csrf_token: csrf })).status).toBe(400);
     expect((await decide({}, { decision: 'approve', overrule: 'true', reason: 'second look', csrf_token: csrf })).status).toBe(303);
     const audit = await (await t.app.request(`${PUBLIC_URL}/admin/applications/${id}/audit`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).json();
-    expect(audit.audit.map((a: { actor: string; action: string }) => `${a.actor}:${a.action}`)).toEqual(['applicant:idv.state_changed', 'console:Bob:idv.state_changed', 'console:Bob:pii.viewed', 'console:Bob:idv.redecision']);
+    expect(audit.audit.map((a: { actor: string; action: string }) => `${a.actor}:${a.action}`)).toEqual(['applicant:consent.given', 'applicant:idv.state_changed', 'console:Bob:idv.state_changed', 'console:Bob:pii.viewed', 'console:Bob:idv.redecision']);
     const events = (await (await t.app.request(`${PUBLIC_URL}/admin/webhooks/events`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).json()).events;
     expect(events.map((e: { type: string }) => e.type).sort()).toEqual(['application.approved', 'application.needs_review', 'application.rejected', 'application.submitted']);
   });

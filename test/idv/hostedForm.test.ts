@@ -26,7 +26,7 @@ describe('hosted form: CSRF', () => {
     expect(page.headers.get('set-cookie')).toMatch(/idv_csrf=[\w-]{43}; Max-Age=3600; Path=\/idv\/form; HttpOnly; SameSite=Strict/);
     expect(page.headers.get('content-security-policy')).toContain("default-src 'none'");
     const post = (headers: Record<string, string>, fields: Record<string, string>) =>
-      t.app.request(idvRequest.url, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers }, body: new URLSearchParams(fields).toString() });
+      t.app.request(idvRequest.url, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers }, body: new URLSearchParams({ consent: 'accept', ...fields }).toString() });
     expect((await post({}, SAMPLE_IDENTITY)).status).toBe(403);
     expect((await post({ cookie }, { ...SAMPLE_IDENTITY, csrf_token: 'x'.repeat(43) })).status).toBe(403);
     expect((await post({ cookie, origin: 'https://evil.example' }, { ...SAMPLE_IDENTITY, csrf_token: csrf })).status).toBe(403);
@@ -40,7 +40,7 @@ describe('hosted form: CSRF', () => {
     const t = await makeTestIssuer();
     const client = new WalletClient(await Holder.create(), t.fetch);
     const { idvRequest } = await openApplication(client, PUBLIC_URL);
-    const post = (headers: Record<string, string>) => t.app.request(idvRequest.url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(SAMPLE_IDENTITY) });
+    const post = (headers: Record<string, string>) => t.app.request(idvRequest.url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify({ ...SAMPLE_IDENTITY, consent: 'accept' }) });
     expect((await post({ origin: 'https://evil.example' })).status).toBe(403);
     expect((await post({ origin: 'null' })).status).toBe(403);
     const ok = await post({});
@@ -56,7 +56,7 @@ describe('hosted form: CSRF', () => {
     const bad = await t.app.request(idvRequest.url, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded', cookie },
-      body: new URLSearchParams({ ...SAMPLE_IDENTITY, birthdate: '2999-01-01', csrf_token: csrf }).toString(),
+      body: new URLSearchParams({ ...SAMPLE_IDENTITY, birthdate: '2999-01-01', csrf_token: csrf, consent: 'accept' }).toString(),
     });
     expect(bad.status).toBe(400);
     const html = await bad.text();
@@ -103,8 +103,8 @@ describe('hosted form: PII at rest, retention, erasure, events', () => {
     expect(purged).toEqual({ ciphertext: null, erased_reason: 'retention' });
 
     const audit = await (await t.app.request(`${PUBLIC_URL}/admin/applications/${row.application_id}/audit`, { headers: admin })).json();
-    expect(audit.audit.map((a: { action: string }) => a.action)).toEqual(['idv.state_changed', 'pii.purged']);
-    expect(audit.audit[0]).toMatchObject({ actor: 'applicant', detail: { from: 'created', to: 'approved' } });
+    expect(audit.audit.map((a: { action: string }) => a.action)).toEqual(['consent.given', 'idv.state_changed', 'pii.purged']);
+    expect(audit.audit[1]).toMatchObject({ actor: 'applicant', detail: { from: 'created', to: 'approved' } });
 
     const types = (await (await t.app.request(`${PUBLIC_URL}/admin/webhooks/events`, { headers: admin })).json()).events.map((e: { type: string }) => e.type);
     expect(types.sort()).toEqual(['application.approved', 'application.submitted', 'credential.issued']);
@@ -121,7 +121,7 @@ describe('hosted form: PII at rest, retention, erasure, events', () => {
     expect(await (await erase({ reason: 'DSR-1234' })).json()).toEqual({ application_id: app.id, erased: false });
     expect(t.sqlite.prepare('SELECT ciphertext, erased_reason FROM idv_pii').get()).toEqual({ ciphertext: null, erased_reason: 'operator_request' });
     const audit = await (await t.app.request(`${PUBLIC_URL}/admin/applications/${app.id}/audit`, { headers: admin })).json();
-    expect(audit.audit.map((a: { action: string; actor: string }) => `${a.actor}:${a.action}`)).toEqual(['applicant:idv.state_changed', 'operator:pii.erased', 'operator:pii.erase_noop']);
+    expect(audit.audit.map((a: { action: string; actor: string }) => `${a.actor}:${a.action}`)).toEqual(['applicant:consent.given', 'applicant:idv.state_changed', 'operator:pii.erased', 'operator:pii.erase_noop']);
     expect((await (await t.app.request(`${PUBLIC_URL}/admin/applications/${app.id}`, { headers: admin })).json()).status).toBe('review');
     expect((await t.app.request(`${PUBLIC_URL}/admin/applications/nope/erase-pii`, { method: 'POST', headers: admin, body: JSON.stringify({ reason: 'x' }) })).status).toBe(404);
   });

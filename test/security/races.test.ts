@@ -174,7 +174,7 @@ for (const make of [inProcess, overHttp]) {
 
     it(`${N} parallel submissions of one IDV form: exactly one is recorded`, async () => {
       const app = await s.application();
-      const fields = { ...SAMPLE_IDENTITY, family_name: 'Review' };
+      const fields = { ...SAMPLE_IDENTITY, family_name: 'Review', consent: 'accept' };
       // As the webview: load the page once (its CSRF cookie and hidden token, where the form has them).
       const page = await t.fetch(app.idvRequest.url);
       const html = await page.text();

@@ -32,7 +32,7 @@ adminRoutes.use('*', async (c, next) => {
   await next();
 });
 
-const STATUSES = ['pending', 'review', 'approved', 'rejected'] as const;
+const STATUSES = ['pending', 'review', 'approved', 'rejected', 'withdrawn'] as const;
 
 function toWire(a: Application) {
   return {
@@ -71,7 +71,7 @@ adminRoutes.get('/applications/:id', async (c) => {
   });
 });
 
-const DecisionWire = z.object({
+export const DecisionWire = z.object({
   decision: z.enum(['approve', 'reject']),
   tier: z.string().min(1).max(64).optional(),
   /** ISO 3166-1 alpha-2, when the verification reported no country (a KCC needs one). */
@@ -115,7 +115,7 @@ adminRoutes.get('/applications/:id/audit', async (c) => {
   });
 });
 
-const EraseWire = z.object({ reason: z.string().min(1).max(200) });
+export const EraseWire = z.object({ reason: z.string().min(1).max(200) });
 
 /** Erases one applicant's PII on request (e.g. a GDPR art. 17 request); the audit trail stays. */
 adminRoutes.post('/applications/:id/erase-pii', async (c) => {

@@ -50,7 +50,7 @@ adminCredentialRoutes.get('/:id', async (c) => {
   return c.json({ ...toWire(record, deps.config.publicUrl), events: events.map((e) => ({ action: e.action, reason: e.reason, actor: e.actor, at: iso(e.at) })) });
 });
 
-const StatusChangeWire = z.object({
+export const StatusChangeWire = z.object({
   action: z.enum(['revoke', 'suspend', 'reinstate']),
   reason: z.string().min(1).max(500).optional(),
 });

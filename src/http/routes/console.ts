@@ -134,7 +134,7 @@ consoleRoutes.get('/', async (c) => {
   const session = (await readSession(c)) as ConsoleSession;
   const q = (k: string, max: number) => (c.req.query(k) ?? '').trim().slice(0, max);
   const filters = { status: q('status', 10), provider: q('provider', 40), country: q('country', 2).toUpperCase(), q: q('q', 300) };
-  if (filters.status && !['review', 'pending', 'approved', 'rejected'].includes(filters.status)) filters.status = '';
+  if (filters.status && !['review', 'pending', 'approved', 'rejected', 'withdrawn'].includes(filters.status)) filters.status = '';
   const rows = await deps.store.applicationStatus.search({ status: filters.status || undefined, provider: filters.provider || undefined, country: filters.country || undefined, q: filters.q || undefined });
   const b = base(deps);
   return c.html(

@@ -1,5 +1,6 @@
 import { Hono, type Context } from 'hono';
-import { assertFormDecides, formFieldsOf, openFormLink, submitIdentityForm } from '../../issuance/formSubmission';
+import { negotiateLanguage, messagesFor, type Language } from '../../idv/messages';
+import { assertFormDecides, consentChoices, formFieldsOf, openFormLink, submitIdentityForm, withdrawApplication, type OpenForm } from '../../issuance/formSubmission';
 import { configuredVendor, startVendorSession } from '../../issuance/identityVerification';
 import { PATHS, issuerUrls } from '../../paths';
 import { FormSubmissionRefused, InvalidRequest } from '../../protocol/errors';
@@ -9,11 +10,13 @@ import { checkFormCsrf, issueFormCsrf } from '../csrf';
 import { formErrorHandler, wantsJsonResponse } from '../errors';
 import { htmlSecurityHeaders } from '../htmlHeaders';
 import { enforceRateLimit, rateLimitByIp } from '../rateLimit';
-import { FORM_CSS, renderIdvForm, renderMessagePage } from '../views/idvPages';
+import { FORM_CSS, renderConsentPage, renderIdvForm, renderMessagePage } from '../views/idvPages';
 
 /**
  * The IDV Request's `url` (spec "PII collected by PFI" / "PII collected by IDV vendor"): the
- * hosted form, or a redirect to the configured vendor's webview. A complete submission ends on
+ * hosted form (a consent step, then the identity fields; declining withdraws the application),
+ * or a redirect to the configured vendor's webview. Pages are in the applicant's
+ * `Accept-Language` (src/idv/messages.ts). A complete submission ends on
  * `finish.html`, where DIDPay closes its webview; JSON clients get `{ status }`. The use cases
  * are src/issuance/formSubmission.ts; refusals are rendered by src/http/errors.ts.
  */
@@ -24,10 +27,33 @@ const htmlHeaders = (c: Context<AppEnv>) => htmlSecurityHeaders(c, 'no-referrer'
 
 idvFormRoutes.get(PATHS.idvCss, (c) => c.body(FORM_CSS, 200, { 'Content-Type': 'text/css; charset=utf-8', 'Cache-Control': 'public, max-age=3600' }));
 
+const languageOf = (c: Context<AppEnv>): Language => negotiateLanguage(c.req.header('accept-language'));
+
 idvFormRoutes.get(PATHS.idvFinish, (c) => {
   htmlHeaders(c);
-  return c.html(renderMessagePage({ title: 'Thank you', message: 'Your details were submitted. You can return to your wallet.', cssHref: issuerUrls(c.get('deps').config.publicUrl).idvCss }));
+  c.header('Vary', 'Accept-Language');
+  const lang = languageOf(c);
+  const m = messagesFor(lang);
+  return c.html(renderMessagePage({ title: m.finishTitle, message: m.finishMessage, cssHref: issuerUrls(c.get('deps').config.publicUrl).idvCss, lang }));
 });
+
+async function consentPage(c: Context<AppEnv>, token: string, form: OpenForm, error = false) {
+  const deps = c.get('deps');
+  const urls = issuerUrls(deps.config.publicUrl);
+  return renderConsentPage({
+    action: urls.idvForm(token),
+    cssHref: urls.idvCss,
+    issuerName: deps.config.clientName,
+    lang: languageOf(c),
+    csrfToken: issueFormCsrf(c, deps.config.publicUrl),
+    fields: await formFieldsOf(deps, form),
+    retentionDays: deps.config.idv.retentionDays,
+    tosUri: deps.config.tosUri,
+    policyUri: deps.config.policyUri,
+    optionalItems: deps.config.idv.optionalConsents,
+    error,
+  });
+}
 
 idvFormRoutes.get(PATHS.idvForm, rateLimitByIp('idv'), async (c) => {
   const deps = c.get('deps');
@@ -45,9 +71,9 @@ idvFormRoutes.get(PATHS.idvForm, rateLimitByIp('idv'), async (c) => {
       return c.html(renderMessagePage({ title: 'Try again later', message: 'Identity verification is unavailable right now. Please try again in a few minutes.', cssHref: urls.idvCss }), 503);
     }
   }
-  const csrfToken = issueFormCsrf(c, deps.config.publicUrl);
-  const fields = await formFieldsOf(deps, form);
-  return c.html(renderIdvForm({ action: urls.idvForm(token), cssHref: urls.idvCss, issuerName: deps.config.clientName, csrfToken, fields }));
+  c.header('Vary', 'Accept-Language');
+  // The consent step comes first; its "accept" answer (a POST) shows the identity fields.
+  return c.html(await consentPage(c, token, form));
 });
 
 idvFormRoutes.post(PATHS.idvForm, rateLimitByIp('idv'), async (c) => {
@@ -66,16 +92,45 @@ idvFormRoutes.post(PATHS.idvForm, rateLimitByIp('idv'), async (c) => {
     throw new FormSubmissionRefused('cross-site or stale form submission');
   }
   delete body.csrf_token;
-  const submission = await submitIdentityForm(deps, token, form, body);
+  c.header('Vary', 'Accept-Language');
+  const lang = languageOf(c);
+  const json = wantsJsonResponse(c);
+  if (body.consent === 'decline') {
+    const application = await withdrawApplication(deps, token);
+    deps.logger.info('idv_withdrawn', { requestId: c.get('requestId'), applicationId: application.id });
+    if (json) return c.json({ status: application.status });
+    const m = messagesFor(lang);
+    return c.html(renderMessagePage({ title: m.withdrawnTitle, message: m.withdrawnMessage, cssHref: urls.idvCss, lang }));
+  }
+  if (body.consent !== 'accept') {
+    if (json) throw new InvalidRequest('consent is required (consent: accept or decline)', { errors: { consent: 'consent_required' } });
+    return c.html(await consentPage(c, token, form, true), 400);
+  }
+  const consent = consentChoices(deps, body);
+  if (body.step === 'consent') {
+    // Consent given on the consent step: now the identity fields, carrying the choices along.
+    const fields = await formFieldsOf(deps, form);
+    const csrfToken = issueFormCsrf(c, deps.config.publicUrl);
+    return c.html(renderIdvForm({ action: urls.idvForm(token), cssHref: urls.idvCss, issuerName: deps.config.clientName, lang, csrfToken, fields, consentOptional: consent.optional }));
+  }
+  const submission = await submitIdentityForm(deps, token, form, body, consent);
   if (!submission.ok) {
-    if (wantsJsonResponse(c)) throw new InvalidRequest('some fields are invalid', { errors: submission.errors });
+    if (json) {
+      // Stable codes per field for programs, and the messages in the page's language.
+      const m = messagesFor(lang);
+      const messages = Object.fromEntries(Object.entries(submission.errors).map(([name, code]) => [name, m.fieldError(code, m.fieldLabels[name as keyof typeof m.fieldLabels])]));
+      throw new InvalidRequest('some fields are invalid', { errors: submission.errors, messages });
+    }
     const values = Object.fromEntries(Object.entries(body).filter(([, v]) => typeof v === 'string')) as Record<string, string>;
     const csrfToken = issueFormCsrf(c, deps.config.publicUrl);
-    return c.html(renderIdvForm({ action: urls.idvForm(token), cssHref: urls.idvCss, issuerName: deps.config.clientName, values, errors: submission.errors, csrfToken, fields: submission.fields }), 400);
+    return c.html(
+      renderIdvForm({ action: urls.idvForm(token), cssHref: urls.idvCss, issuerName: deps.config.clientName, lang, values, errors: submission.errors, csrfToken, fields: submission.fields, consentOptional: consent.optional }),
+      400,
+    );
   }
   const { application } = submission;
   deps.logger.info('idv_submitted', { requestId: c.get('requestId'), applicationId: application.id, status: application.status });
-  if (wantsJsonResponse(c)) return c.json({ status: application.status });
+  if (json) return c.json({ status: application.status });
   return c.redirect(urls.idvFinish, 303);
 });
 

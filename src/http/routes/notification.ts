@@ -15,7 +15,7 @@ import { PATHS } from '../../paths';
 export const notificationRoutes = new Hono<AppEnv>();
 
 // §11.1: event_description is ASCII %x20-21 / %x23-5B / %x5D-7E (no `"` and no `\`).
-const NotificationWire = z.object({
+export const NotificationWire = z.object({
   notification_id: z.string().min(1).max(200),
   event: z.enum(['credential_accepted', 'credential_failure', 'credential_deleted']),
   event_description: z

@@ -63,7 +63,7 @@ export function renderQueue(input: {
   rows: ConsoleRow[];
 }): string {
   const f = input.filters;
-  const statusOptions = ['', 'review', 'pending', 'approved', 'rejected']
+  const statusOptions = ['', 'review', 'pending', 'approved', 'rejected', 'withdrawn']
     .map((s) => `<option value="${s}"${f.status === s ? ' selected' : ''}>${s || 'any'}</option>`)
     .join('');
   const providerOptions = ['', ...input.providers].map((p) => `<option value="${e(p)}"${f.provider === p ? ' selected' : ''}>${e(p || 'any')}</option>`).join('');

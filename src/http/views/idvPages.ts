@@ -1,4 +1,6 @@
-import { DOCUMENT_TYPES, FIELD_RULES, type FieldErrors } from '../../idv/fields';
+import type { ConsentItem } from '../../config';
+import { DOCUMENT_TYPES, FIELD_RULES, ISO_3166_ALPHA2, type FieldErrorCode, type FieldErrors } from '../../idv/fields';
+import { messagesFor, type Language } from '../../idv/messages';
 
 /**
  * Server-rendered pages of the hosted IDV form (spec, "PII collected by PFI"): plain HTML
@@ -9,9 +11,9 @@ export function escapeHtml(s: string): string {
   return s.replace(/[&<>"']/g, (ch) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[ch] as string);
 }
 
-function layout(title: string, body: string, cssHref: string): string {
+function layout(title: string, body: string, cssHref: string, lang: Language = 'en'): string {
   return `<!doctype html>
-<html lang="en">
+<html lang="${lang}">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -27,74 +29,158 @@ ${body}
 </html>`;
 }
 
+/** ISO 3166-1 alpha-2 codes with their names in `lang`, sorted by name as that language sorts. */
+export function countryOptions(lang: Language): Array<{ code: string; name: string }> {
+  const names = new Intl.DisplayNames([lang], { type: 'region', fallback: 'code' });
+  const collator = new Intl.Collator(lang);
+  return [...ISO_3166_ALPHA2].map((code) => ({ code, name: names.of(code) ?? code })).sort((a, b) => collator.compare(a.name, b.name));
+}
+
+function options(choices: Array<{ value: string; label: string }>, selected: string | undefined, choose: string): string {
+  return `<option value="">${escapeHtml(choose)}</option>${choices
+    .map(({ value, label }) => `<option value="${escapeHtml(value)}"${selected === value ? ' selected' : ''}>${escapeHtml(label)}</option>`)
+    .join('')}`;
+}
+
+function hidden(name: string, value: string): string {
+  return `<input type="hidden" name="${escapeHtml(name)}" value="${escapeHtml(value)}">`;
+}
+
 export function renderIdvForm(input: {
   action: string;
   cssHref: string;
   issuerName: string;
+  lang?: Language;
   values?: Record<string, string>;
   errors?: FieldErrors;
   /** Double-submit CSRF token (also in the idv_csrf cookie). */
   csrfToken?: string;
   /** Only these fields (the checks still to do); default: every field. */
   fields?: ReadonlySet<string>;
+  /** The optional consent items ticked on the consent step (carried to the submission). */
+  consentOptional?: readonly string[];
 }): string {
+  const lang = input.lang ?? 'en';
+  const m = messagesFor(lang);
   const values = input.values ?? {};
   const errors = input.errors ?? {};
   const errorCount = Object.keys(errors).length;
+  const message = (name: keyof typeof m.fieldLabels, code: FieldErrorCode) => m.fieldError(code, m.fieldLabels[name]);
   const summary = errorCount
-    ? `<div class="error-summary" role="alert" tabindex="-1" id="error-summary"><h2>There ${errorCount === 1 ? 'is a problem' : `are ${errorCount} problems`}</h2><ul>${Object.entries(errors)
-        .map(([name, msg]) => `<li><a href="#${name}">${escapeHtml(String(msg))}</a></li>`)
+    ? `<div class="error-summary" role="alert" tabindex="-1" id="error-summary"><h2>${escapeHtml(m.problems(errorCount))}</h2><ul>${Object.entries(errors)
+        .map(([name, code]) => `<li><a href="#${name}">${escapeHtml(message(name as keyof typeof m.fieldLabels, code as FieldErrorCode))}</a></li>`)
         .join('')}</ul></div>`
     : '';
   const fields = FIELD_RULES.filter((rule) => !input.fields || input.fields.has(rule.name)).map((rule) => {
     const id = rule.name;
-    const err = errors[rule.name];
-    const describedBy = [rule.hint ? `${id}-hint` : '', err ? `${id}-error` : ''].filter(Boolean).join(' ');
-    const common = `id="${id}" name="${id}" required${describedBy ? ` aria-describedby="${describedBy}"` : ''}${err ? ' aria-invalid="true"' : ''}`;
+    const code = errors[rule.name];
+    const hint = m.hints[rule.name];
+    const describedBy = [hint ? `${id}-hint` : '', code ? `${id}-error` : ''].filter(Boolean).join(' ');
+    const common = `id="${id}" name="${id}" required${rule.autocomplete ? ` autocomplete="${rule.autocomplete}"` : ''}${describedBy ? ` aria-describedby="${describedBy}"` : ''}${code ? ' aria-invalid="true"' : ''}`;
     const value = escapeHtml(values[rule.name] ?? '');
     let control: string;
-    if (rule.type === 'select') {
-      const options = Object.entries(DOCUMENT_TYPES)
-        .map(([v, label]) => `<option value="${v}"${values[rule.name] === v ? ' selected' : ''}>${escapeHtml(label)}</option>`)
-        .join('');
-      control = `<select ${common}><option value="">Choose…</option>${options}</select>`;
+    if (rule.name === 'country_of_residence') {
+      const chosen = values[rule.name]?.trim().toUpperCase();
+      control = `<select ${common}>${options(countryOptions(lang).map((c) => ({ value: c.code, label: c.name })), chosen, m.choose)}</select>`;
+    } else if (rule.name === 'document_type') {
+      const choices = (Object.keys(DOCUMENT_TYPES) as Array<keyof typeof DOCUMENT_TYPES>).map((v) => ({ value: v, label: m.documentTypes[v] }));
+      control = `<select ${common}>${options(choices, values[rule.name], m.choose)}</select>`;
     } else {
       const attrs = [
         `type="${rule.type}"`,
-        rule.autocomplete ? `autocomplete="${rule.autocomplete}"` : '',
         rule.maxLength ? `maxlength="${rule.maxLength}"` : '',
         rule.minLength ? `minlength="${rule.minLength}"` : '',
         rule.pattern ? `pattern="${escapeHtml(rule.pattern)}"` : '',
         rule.type === 'date' ? 'min="1900-01-01"' : '',
-        rule.name === 'country_of_residence' ? 'autocapitalize="characters" spellcheck="false"' : '',
       ]
         .filter(Boolean)
         .join(' ');
       control = `<input ${attrs} ${common} value="${value}">`;
     }
-    return `<div class="field${err ? ' has-error' : ''}">
-<label for="${id}">${escapeHtml(rule.label)}</label>
-${rule.hint ? `<p class="hint" id="${id}-hint">${escapeHtml(rule.hint)}</p>` : ''}
-${err ? `<p class="error" id="${id}-error">${escapeHtml(String(err))}</p>` : ''}
+    return `<div class="field${code ? ' has-error' : ''}">
+<label for="${id}">${escapeHtml(m.fieldLabels[rule.name])}</label>
+${hint ? `<p class="hint" id="${id}-hint">${escapeHtml(hint)}</p>` : ''}
+${code ? `<p class="error" id="${id}-error">${escapeHtml(message(rule.name, code))}</p>` : ''}
 ${control}
 </div>`;
   }).join('\n');
   return layout(
-    `${errorCount ? 'Error: ' : ''}Verify your identity – ${input.issuerName}`,
-    `<h1>Verify your identity</h1>
-<p>${escapeHtml(input.issuerName)} needs these details to issue your Known Customer Credential.</p>
+    `${errorCount ? m.errorPrefix : ''}${m.formTitle} – ${input.issuerName}`,
+    `<h1>${escapeHtml(m.formTitle)}</h1>
+<p>${escapeHtml(m.formIntro(input.issuerName))}</p>
 ${summary}
 <form method="post" action="${escapeHtml(input.action)}">
-${input.csrfToken ? `<input type="hidden" name="csrf_token" value="${escapeHtml(input.csrfToken)}">` : ''}
+${input.csrfToken ? hidden('csrf_token', input.csrfToken) : ''}
+${hidden('consent', 'accept')}
+${(input.consentOptional ?? []).map((id) => hidden(`consent_${id}`, 'on')).join('')}
 ${fields}
-<button type="submit">Submit</button>
+<button type="submit">${escapeHtml(m.submit)}</button>
 </form>`,
     input.cssHref,
+    lang,
   );
 }
 
-export function renderMessagePage(input: { title: string; message: string; cssHref: string }): string {
-  return layout(input.title, `<h1>${escapeHtml(input.title)}</h1><p>${escapeHtml(input.message)}</p>`, input.cssHref);
+/**
+ * The consent step, before any personal data is entered: what is collected (the fields this
+ * application still needs), what goes into the credential, how long the data is kept, who the
+ * PFI is with its terms and privacy policy, and one checkbox per optional item the PFI asks for.
+ * Accepting leads to the form; declining withdraws the application.
+ */
+export function renderConsentPage(input: {
+  action: string;
+  cssHref: string;
+  issuerName: string;
+  lang?: Language;
+  csrfToken?: string;
+  fields?: ReadonlySet<string>;
+  retentionDays: number;
+  tosUri?: string;
+  policyUri?: string;
+  optionalItems?: readonly ConsentItem[];
+  /** Set when a submission arrived without consent. */
+  error?: boolean;
+}): string {
+  const lang = input.lang ?? 'en';
+  const m = messagesFor(lang);
+  const collected = FIELD_RULES.filter((rule) => !input.fields || input.fields.has(rule.name)).map((rule) => `<li>${escapeHtml(m.fieldLabels[rule.name])}</li>`).join('');
+  const links = [input.tosUri ? `<li><a href="${escapeHtml(input.tosUri)}">${escapeHtml(m.terms)}</a></li>` : '', input.policyUri ? `<li><a href="${escapeHtml(input.policyUri)}">${escapeHtml(m.privacy)}</a></li>` : '']
+    .filter(Boolean)
+    .join('');
+  const optional = input.optionalItems?.length
+    ? `<fieldset><legend>${escapeHtml(m.optionalHeading)}</legend>${input.optionalItems
+        .map((item) => `<div class="check"><input type="checkbox" id="consent_${escapeHtml(item.id)}" name="consent_${escapeHtml(item.id)}" value="on"><label for="consent_${escapeHtml(item.id)}">${escapeHtml(item.text)}</label></div>`)
+        .join('')}</fieldset>`
+    : '';
+  const error = input.error ? `<div class="error-summary" role="alert" id="error-summary"><p>${escapeHtml(m.consentRequired)}</p></div>` : '';
+  return layout(
+    `${input.error ? m.errorPrefix : ''}${m.consentTitle} – ${input.issuerName}`,
+    `<h1>${escapeHtml(m.consentTitle)}</h1>
+<p>${escapeHtml(m.consentIntro(input.issuerName))}</p>
+${error}
+<h2>${escapeHtml(m.consentCollectedHeading)}</h2>
+<ul>${collected}</ul>
+<h2>${escapeHtml(m.consentCredentialHeading)}</h2>
+<p>${escapeHtml(m.consentCredential)}</p>
+<h2>${escapeHtml(m.consentRetentionHeading)}</h2>
+<p>${escapeHtml(m.consentRetention(input.retentionDays))}</p>
+<h2>${escapeHtml(m.consentWhoHeading)}</h2>
+<p>${escapeHtml(m.consentWho(input.issuerName))}</p>
+${links ? `<ul>${links}</ul>` : ''}
+<form method="post" action="${escapeHtml(input.action)}">
+${input.csrfToken ? hidden('csrf_token', input.csrfToken) : ''}
+${hidden('step', 'consent')}
+${optional}
+<button type="submit" name="consent" value="accept">${escapeHtml(m.consentAccept)}</button>
+<button type="submit" name="consent" value="decline" class="secondary">${escapeHtml(m.consentDecline)}</button>
+</form>`,
+    input.cssHref,
+    lang,
+  );
+}
+
+export function renderMessagePage(input: { title: string; message: string; cssHref: string; lang?: Language }): string {
+  return layout(input.title, `<h1>${escapeHtml(input.title)}</h1><p>${escapeHtml(input.message)}</p>`, input.cssHref, input.lang);
 }
 
 export const FORM_CSS = `*{box-sizing:border-box}body{margin:0;font:16px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#1b1b1b;background:#f6f7f9}
@@ -105,4 +191,8 @@ input:focus,select:focus,button:focus{outline:3px solid #2563eb;outline-offset:2
 .has-error input,.has-error select{border-color:#b91c1c}.error{color:#b91c1c;font-weight:600;margin:.25rem 0}
 .hint{color:#4b5563;margin:0 0 .25rem}.error-summary{border:3px solid #b91c1c;padding:1rem;background:#fff;margin:1rem 0}
 .error-summary h2{margin:0 0 .5rem;font-size:1.125rem}.error-summary a{color:#b91c1c}
-button{width:100%;padding:.875rem;font-size:1.0625rem;font-weight:600;color:#fff;background:#1d4ed8;border:0;border-radius:.375rem;margin-top:1rem}`;
+button{width:100%;padding:.875rem;font-size:1.0625rem;font-weight:600;color:#fff;background:#1d4ed8;border:0;border-radius:.375rem;margin-top:1rem}
+button.secondary{color:#1d4ed8;background:#fff;border:2px solid #1d4ed8}h2{font-size:1.125rem;margin:1.25rem 0 .25rem}
+fieldset{border:2px solid #6b7280;border-radius:.375rem;margin:1rem 0;padding:.5rem 1rem}legend{font-weight:600}
+.check{display:flex;gap:.5rem;align-items:flex-start;margin:.5rem 0}.check input{width:auto;margin-top:.3rem}.check label{font-weight:400}
+a{color:#1d4ed8}`;

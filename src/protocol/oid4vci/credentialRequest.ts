@@ -23,7 +23,7 @@ export type Oid4vciProfile = 'draft13' | 'v1';
 
 const JwtString = z.string().min(1).max(16 * 1024);
 
-const CredentialRequestWire = z.object({
+export const CredentialRequestWire = z.object({
   format: z.string().max(100).optional(),
   credential_definition: z
     .object({ type: z.array(z.string().max(200)).max(20).optional(), '@context': z.array(z.unknown()).optional() })

@@ -3,7 +3,7 @@ import { InvalidRequest, UnsupportedGrantType } from '../errors';
 import { PRE_AUTHORIZED_CODE_GRANT } from './metadata';
 
 /** Token Request wire schema (spec "Token Request"; OID4VCI draft 13 §6.1), snake_case on the wire. */
-const TokenRequestWire = z.object({
+export const TokenRequestWire = z.object({
   grant_type: z.string().min(1).max(200),
   'pre-authorized_code': z.string().min(1).max(512).optional(),
   client_id: z.string().min(1).max(4096).optional(),

@@ -38,7 +38,7 @@ export const applications = pgTable(
     id: text('id').primaryKey(),
     applicantDid: text('applicant_did').notNull(),
     credentialConfigurationId: text('credential_configuration_id').notNull(),
-    status: text('status', { enum: ['pending', 'review', 'approved', 'rejected'] }).notNull(),
+    status: text('status', { enum: ['pending', 'review', 'approved', 'rejected', 'withdrawn'] }).notNull(),
     /** SHA-256 of the IDV form token in the `url` handed to the webview. */
     formTokenHash: text('form_token_hash').notNull(),
     formExpiresAt: bigint('form_expires_at', { mode: 'number' }).notNull(),

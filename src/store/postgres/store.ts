@@ -218,6 +218,15 @@ export function createPostgresStore(db: PostgresDatabase): Store {
       async findByFormTokenWithPrefill(formTokenHash): Promise<{ application: Application; prefill: ApplicationPrefill | null } | undefined> {
         return (await q.applicationWithPrefillByFormToken.execute({ formTokenHash }))[0];
       },
+      async withdraw(formTokenHash, now) {
+        // Declined consent: the same single-use conditions as submitIdv (a link withdraws or submits, never both).
+        const rows = await db
+          .update(applications)
+          .set({ status: 'withdrawn', formSubmittedAt: now, decisionReason: 'consent_declined', decidedBy: 'applicant', decidedAt: now, updatedAt: now })
+          .where(and(eq(applications.formTokenHash, formTokenHash), isNull(applications.formSubmittedAt), eq(applications.status, 'pending'), gt(applications.formExpiresAt, now)))
+          .returning();
+        return rows[0];
+      },
       async submitIdv(formTokenHash: string, outcome: IdvOutcome, now: number) {
         const decided = outcome.status !== 'review';
         const rows = await q.submitIdv.execute({

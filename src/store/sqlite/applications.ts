@@ -97,6 +97,27 @@ export function createApplicationRepositories(db: Database, together: Together) 
       )
       .returning()
       .prepare(),
+    // Declined consent: the same single-use conditions as submitIdv, so a link withdraws or submits, never both.
+    withdraw: db
+      .update(applications)
+      .set({
+        status: 'withdrawn',
+        formSubmittedAt: sql`${p('now')}`,
+        decisionReason: 'consent_declined',
+        decidedBy: 'applicant',
+        decidedAt: sql`${p('now')}`,
+        updatedAt: sql`${p('now')}`,
+      })
+      .where(
+        and(
+          eq(applications.formTokenHash, p('formTokenHash')),
+          isNull(applications.formSubmittedAt),
+          eq(applications.status, 'pending'),
+          gt(applications.formExpiresAt, p('now')),
+        ),
+      )
+      .returning()
+      .prepare(),
     // Absent (null) country, tier and evidence leave the stored value as it is.
     setApplicationStatus: db
       .update(applications)
@@ -180,6 +201,9 @@ export function createApplicationRepositories(db: Database, together: Together) 
         decidedBy: decided ? `idv:${outcome.provider}` : null,
         decidedAt: decided ? now : null,
       });
+    },
+    async withdraw(formTokenHash, now) {
+      return consumeOnce(q.withdraw, { formTokenHash, now });
     },
     async decideReview(id, decision, now) {
       const rows = await db

@@ -1,0 +1,146 @@
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import { describe, expect, it } from 'vitest';
+import { SAMPLE_IDENTITY } from '../../src/wallet/flow';
+import { WalletClient } from '../../src/wallet/client';
+import { Holder } from '../../src/wallet/holder';
+import { ADMIN_TOKEN, PUBLIC_URL, makeTestIssuer } from '../helpers/issuer';
+
+/**
+ * /openapi.json against real answers: every request below goes through a recording fetch, and
+ * every answer (success and error) must be a documented status of a documented operation, with a
+ * body that validates (ajv, JSON Schema 2020-12) against the documented schema of its media type.
+ * At the end every documented operation must have been called.
+ */
+type Doc = { openapi: string; paths: Record<string, Record<string, { responses: Record<string, { content?: Record<string, { schema: object }> }> }>> };
+
+describe('OpenAPI 3.1 document at /openapi.json', () => {
+  it('describes every endpoint, and real answers of each validate against it', async () => {
+    const t = await makeTestIssuer();
+    const docRes = await t.fetch(`${PUBLIC_URL}/openapi.json`);
+    expect(docRes.status).toBe(200);
+    const doc = (await docRes.json()) as Doc;
+    expect(doc.openapi).toBe('3.1.0');
+    const ajv = new Ajv2020({ strict: false, allErrors: true });
+    const routes = Object.keys(doc.paths).map((p) => ({ template: p, re: new RegExp(`^${p.replace(/\{\w+\}/g, '[^/]+').replace(/\./g, '\\.')}$`) }));
+    const called = new Set<string>();
+    const problems: string[] = [];
+
+    const check = async (method: string, url: string, res: Response) => {
+      const path = new URL(url).pathname;
+      // The most specific template: literal paths win over {param} ones.
+      const route = routes.filter((r) => r.re.test(path)).sort((a, b) => (a.template.match(/\{/g)?.length ?? 0) - (b.template.match(/\{/g)?.length ?? 0))[0];
+      const op = route && doc.paths[route.template][method.toLowerCase()];
+      if (!op) return problems.push(`${method} ${path}: not documented`);
+      called.add(`${method.toUpperCase()} ${route.template}`);
+      const answer = op.responses[String(res.status)];
+      if (!answer) return problems.push(`${method} ${route.template}: status ${res.status} not documented`);
+      const type = (res.headers.get('content-type') ?? '').split(';')[0].trim();
+      const text = await res.clone().text();
+      if (!text) return;
+      if (!answer.content) return problems.push(`${method} ${route.template} ${res.status}: a body (${type}) where none is documented`);
+      const media = answer.content[type];
+      if (!media) {
+        // JSON error bodies are documented for JSON routes; HTML pages for the form and console.
+        return problems.push(`${method} ${route.template} ${res.status}: media type ${type} not documented (${Object.keys(answer.content).join(', ')})`);
+      }
+      if (type === 'application/json' || type.endsWith('+json')) {
+        const validate = ajv.compile(media.schema);
+        if (!validate(JSON.parse(text))) problems.push(`${method} ${route.template} ${res.status}: ${ajv.errorsText(validate.errors)}`);
+      }
+    };
+    const fetch = async (input: string | URL | Request, init?: RequestInit) => {
+      const url = String(input instanceof Request ? input.url : input);
+      const res = await t.fetch(url, init);
+      await check(init?.method ?? 'GET', url, res);
+      return res;
+    };
+    const json = (body: unknown, headers: Record<string, string> = {}): RequestInit => ({ method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json', ...headers }, body: JSON.stringify(body) });
+    const admin = { authorization: `Bearer ${ADMIN_TOKEN}` };
+
+    // The applicant and the wallet, through the reference wallet (its fetch records).
+    const holder = await Holder.create();
+    const client = new WalletClient(holder, fetch);
+    const pfi = await client.discover(PUBLIC_URL);
+    await fetch(`${PUBLIC_URL}/idv/siopv2/initiate`, { headers: { accept: 'application/json' } });
+    await fetch(`${PUBLIC_URL}/idv/siopv2/initiate?presentation_definition_id=nope`);
+    const idv = await client.respond(await client.initiate(pfi.idvEndpoint, pfi));
+    await fetch(`${PUBLIC_URL}/idv/siopv2/response`, json({ id_token: 'not-a-jwt' }));
+    await fetch(idv.url, json({ given_name: 'A' }));
+    await fetch(idv.url, json({ ...SAMPLE_IDENTITY, consent: 'accept', birthdate: '2999-01-01' }));
+    await fetch(idv.url, json({ ...SAMPLE_IDENTITY, consent: 'accept' }, { origin: 'https://evil.example' }));
+    await fetch(`${PUBLIC_URL}/idv/form/unknown-token`);
+    await fetch(`${PUBLIC_URL}/idv/form.css`);
+    expect((await client.submitIdvForm(idv.url, SAMPLE_IDENTITY)).location).toMatch(/finish\.html$/);
+    await fetch(idv.url, json({ ...SAMPLE_IDENTITY, consent: 'accept' }));
+    const { credentialIssuer: meta } = await client.metadata(PUBLIC_URL);
+    await fetch(`${PUBLIC_URL}/oauth2/token`, json({ grant_type: 'password' }));
+    const code = idv.credential_offer.grants['urn:ietf:params:oauth:grant-type:pre-authorized_code']['pre-authorized_code'];
+    const token = await client.token(`${PUBLIC_URL}/oauth2/token`, code);
+    const issued = await client.credential(meta.credential_endpoint, token.access_token, PUBLIC_URL, token.c_nonce as string);
+    expect(issued).toBeDefined();
+    await fetch(`${PUBLIC_URL}/oid4vci/credential`, json({ format: 'jwt_vc_json' }, { authorization: `Bearer ${token.access_token}` }));
+    await fetch(`${PUBLIC_URL}/oid4vci/credential`, json({}));
+    await fetch(`${PUBLIC_URL}/oid4vci/deferred-credential`, json({ transaction_id: 'nope' }, { authorization: `Bearer ${token.access_token}` }));
+    await fetch(`${PUBLIC_URL}/oid4vci/nonce`, { method: 'POST' });
+    await fetch(`${PUBLIC_URL}/oid4vci/notification`, json({ notification_id: 'nope', event: 'credential_accepted' }, { authorization: `Bearer ${token.access_token}` }));
+    await fetch(`${PUBLIC_URL}/oid4vci/notification`, json({}));
+    // A replayed code (which also revokes the tokens it gave).
+    await fetch(`${PUBLIC_URL}/oauth2/token`, json({ grant_type: 'urn:ietf:params:oauth:grant-type:pre-authorized_code', 'pre-authorized_code': code }));
+
+    // A deferred application ("Review"), decided by the operator, collected by the wallet.
+    const review = await client.respond(await client.initiate(pfi.idvEndpoint, pfi));
+    await client.submitIdvForm(review.url, { ...SAMPLE_IDENTITY, family_name: 'Review' });
+    const reviewToken = await client.token(`${PUBLIC_URL}/oauth2/token`, review.credential_offer.grants['urn:ietf:params:oauth:grant-type:pre-authorized_code']['pre-authorized_code']);
+    const pending = await fetch(meta.credential_endpoint, json({ format: 'jwt_vc_json', proof: { proof_type: 'jwt', jwt: await holder.createProofJwt({ audience: PUBLIC_URL, nonce: reviewToken.c_nonce as string }) } }, { authorization: `Bearer ${reviewToken.access_token}` }));
+    const transactionId = ((await pending.json()) as { transaction_id: string }).transaction_id;
+    await fetch(meta.deferred_credential_endpoint, json({ transaction_id: transactionId }, { authorization: `Bearer ${reviewToken.access_token}` }));
+
+    // The operator API.
+    const queue = (await (await fetch(`${PUBLIC_URL}/admin/applications?status=review`, { headers: admin })).json()) as { applications: { id: string }[] };
+    const id = queue.applications[0].id;
+    await fetch(`${PUBLIC_URL}/admin/applications?status=bogus`, { headers: admin });
+    await fetch(`${PUBLIC_URL}/admin/applications`, {});
+    await fetch(`${PUBLIC_URL}/admin/applications/${id}`, { headers: admin });
+    await fetch(`${PUBLIC_URL}/admin/applications/nope`, { headers: admin });
+    await fetch(`${PUBLIC_URL}/admin/applications/${id}/decision`, json({ decision: 'maybe' }, admin));
+    await fetch(`${PUBLIC_URL}/admin/applications/${id}/decision`, json({ decision: 'approve', tier: 'Standard' }, admin));
+    await fetch(`${PUBLIC_URL}/admin/applications/${id}/decision`, json({ decision: 'approve' }, admin));
+    await fetch(meta.deferred_credential_endpoint, json({ transaction_id: transactionId }, { authorization: `Bearer ${reviewToken.access_token}` }));
+    await fetch(`${PUBLIC_URL}/admin/applications/${id}/audit`, { headers: admin });
+    await fetch(`${PUBLIC_URL}/admin/applications/${id}/erase-pii`, json({}, admin));
+    await fetch(`${PUBLIC_URL}/admin/applications/${id}/erase-pii`, json({ reason: 'applicant asked' }, admin));
+    await fetch(`${PUBLIC_URL}/admin/webhooks/events`, { headers: admin });
+    const credentials = (await (await fetch(`${PUBLIC_URL}/admin/credentials?subject=${encodeURIComponent(holder.did)}`, { headers: admin })).json()) as { credentials: { id: string; status_list_credentials: { revocation: string } }[] };
+    await fetch(`${PUBLIC_URL}/admin/credentials`, { headers: admin });
+    const kcc = credentials.credentials[0];
+    await fetch(`${PUBLIC_URL}/admin/credentials/${encodeURIComponent(kcc.id)}`, { headers: admin });
+    await fetch(`${PUBLIC_URL}/admin/credentials/${encodeURIComponent(kcc.id)}/status`, json({ action: 'explode' }, admin));
+    await fetch(`${PUBLIC_URL}/admin/credentials/${encodeURIComponent(kcc.id)}/status`, json({ action: 'suspend', reason: 'checking' }, admin));
+    await fetch(kcc.status_list_credentials.revocation);
+    await fetch(`${PUBLIC_URL}/status/999/revocation`);
+
+    // Metadata, tiers, ops, webhooks, console.
+    await fetch(`${PUBLIC_URL}/.well-known/oauth-authorization-server`);
+    await fetch(`${PUBLIC_URL}/schemas/kcc.schema.json`);
+    const tiers = (await (await fetch(`${PUBLIC_URL}/presentation-definitions`)).json()) as { tiers: { id: string }[] };
+    await fetch(`${PUBLIC_URL}/presentation-definitions/${tiers.tiers[0].id}`);
+    await fetch(`${PUBLIC_URL}/presentation-definitions/nope`);
+    await fetch(`${PUBLIC_URL}/healthz`);
+    await fetch(`${PUBLIC_URL}/readyz`);
+    await fetch(`${PUBLIC_URL}/metrics`);
+    await fetch(`${PUBLIC_URL}/openapi.json`);
+    await fetch(`${PUBLIC_URL}/idv/webhooks/nope`, json({}));
+    await fetch(`${PUBLIC_URL}/console`, { redirect: 'manual' });
+    await fetch(`${PUBLIC_URL}/console/login`);
+    await fetch(`${PUBLIC_URL}/console/console.css`);
+    await fetch(`${PUBLIC_URL}/console/login`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'name=x&token=wrong' });
+    await fetch(`${PUBLIC_URL}/console/logout`, { method: 'POST', redirect: 'manual' });
+    await fetch(`${PUBLIC_URL}/console/applications/${id}`, { redirect: 'manual' });
+    await fetch(`${PUBLIC_URL}/console/applications/${id}/decision`, { method: 'POST', redirect: 'manual', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'decision=approve' });
+    await fetch(`${PUBLIC_URL}/console/applications/${id}/erase-pii`, { method: 'POST', redirect: 'manual', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'reason=x' });
+
+    expect(problems).toEqual([]);
+    const documented = Object.entries(doc.paths).flatMap(([p, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${p}`));
+    expect(documented.filter((op) => !called.has(op))).toEqual([]);
+  });
+});
