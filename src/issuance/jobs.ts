@@ -55,7 +55,11 @@ export async function runJobs(
   for (const [name, job] of options.jobs ?? JOBS) {
     const started = Date.now();
     try {
-      results[name] = (await exclusive(name, () => job(deps, nowMs))) as object | void;
+      let result: object | void = undefined;
+      await exclusive(name, async () => {
+        result = await job(deps, nowMs);
+      });
+      results[name] = result;
       deps.logger.info('scheduled_job', { job: name, ms: Date.now() - started, ...(results[name] ?? {}) });
     } catch (e) {
       failed++;
