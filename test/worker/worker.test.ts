@@ -18,7 +18,7 @@ import { applyMigrationsWithWrangler, bundleWorker, freePort, startWorker } from
  * loopback by the reference wallet: immediate issuance, deferred issuance after an operator
  * decision through the admin API, rejection, and single-use codes under concurrency.
  */
-const ADMIN_TOKEN = 'worker-admin-token-0123456789';
+const ADMIN_TOKEN = 'worker-admin-token-0123456789abcdef0';
 const webCrypto = createWebCryptoProvider();
 
 let dir: string;
