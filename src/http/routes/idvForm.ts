@@ -45,7 +45,7 @@ idvFormRoutes.get(PATHS.idvForm, rateLimitByIp('idv'), async (c) => {
       return c.html(renderMessagePage({ title: 'Try again later', message: 'Identity verification is unavailable right now. Please try again in a few minutes.', cssHref: urls.idvCss }), 503);
     }
   }
-  const csrfToken = issueFormCsrf(c, deps.config.publicUrl);
+  const csrfToken = await issueFormCsrf(c, deps.config.publicUrl, token, deps.issuer.did);
   const fields = await formFieldsOf(deps, form);
   return c.html(renderIdvForm({ action: urls.idvForm(token), cssHref: urls.idvCss, issuerName: deps.config.clientName, csrfToken, fields }));
 });
@@ -60,7 +60,7 @@ idvFormRoutes.post(PATHS.idvForm, rateLimitByIp('idv'), async (c) => {
   assertFormDecides(deps);
   const form = await openFormLink(deps, token);
   const { kind, body } = await readFormOrJson(c);
-  const csrf = checkFormCsrf(c, deps.config.publicUrl, kind, body.csrf_token);
+  const csrf = await checkFormCsrf(c, deps.config.publicUrl, kind, body.csrf_token, { formToken: token, issuerDid: deps.issuer.did });
   if (!csrf.ok) {
     deps.logger.warn('idv_form_csrf_rejected', { requestId: c.get('requestId'), why: csrf.why });
     throw new FormSubmissionRefused('cross-site or stale form submission');
@@ -70,7 +70,7 @@ idvFormRoutes.post(PATHS.idvForm, rateLimitByIp('idv'), async (c) => {
   if (!submission.ok) {
     if (wantsJsonResponse(c)) return c.json({ error: 'invalid_request', error_description: 'some fields are invalid', errors: submission.errors }, 400);
     const values = Object.fromEntries(Object.entries(body).filter(([, v]) => typeof v === 'string')) as Record<string, string>;
-    const csrfToken = issueFormCsrf(c, deps.config.publicUrl);
+    const csrfToken = await issueFormCsrf(c, deps.config.publicUrl, token, deps.issuer.did);
     return c.html(renderIdvForm({ action: urls.idvForm(token), cssHref: urls.idvCss, issuerName: deps.config.clientName, values, errors: submission.errors, csrfToken, fields: submission.fields }), 400);
   }
   const { application } = submission;
