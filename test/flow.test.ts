@@ -12,6 +12,9 @@ import { Holder } from '../src/wallet/holder';
 import { PUBLIC_URL, makeTestIssuer } from './helpers/issuer';
 import { admin, applicationIdOf, credentialRequest, deferredRequest, openApplication, proofBody, redeem, submitIdentity } from './helpers/steps';
 
+/** The default tier, and a second one an operator may decide on. */
+const STANDARD_TIER = { id: 'KnownCustomerCredential', name: 'Standard', requiredChecks: ['document_verification'], validityDays: 365 };
+
 /** The published schema's DID pattern has `.-_` (a range that excludes `-`); this copy fixes it. */
 function correctedSchema() {
   const text = JSON.stringify(publishedSchema).replaceAll('a-zA-Z0-9.-_:', 'a-zA-Z0-9._:-');
@@ -85,7 +88,7 @@ describe('the whole flow, in-process (wallet fetch wired into app.request)', () 
   });
 
   it('deferred issuance: "Review" → 202 transaction_id → issuance_pending → operator approves → credential once', async () => {
-    const t = await makeTestIssuer();
+    const t = await makeTestIssuer({ config: { tiers: [STANDARD_TIER, { ...STANDARD_TIER, id: 'Gold', name: 'Gold' }] } });
     const { holder, client, idvRequest, code } = await openApplication(t);
     const form = await submitIdentity(t, client, idvRequest, { ...SAMPLE_IDENTITY, family_name: 'Review' });
     expect(form.status).toBe(200);

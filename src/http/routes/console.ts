@@ -7,7 +7,7 @@ import { assertOperatorAuthAllowed, recordOperatorAuthFailure } from '../operato
 import { CONSOLE_CSS, renderApplication, renderLogin, renderQueue } from '../views/consolePages';
 import { HOSTED_PROVIDER } from '../../idv/hostedForm';
 import type { IdvResult } from '../../idv/provider';
-import { recordOperatorDecision } from '../../issuance/decisions';
+import { configuredTierNames, recordOperatorDecision } from '../../issuance/decisions';
 import { eraseApplicantPii } from '../../issuance/personalData';
 import { ProtocolError, TooManyRequests } from '../../protocol/errors';
 import { isCountryOfResidence } from '../../issuance/kccClaims';
@@ -164,7 +164,8 @@ async function applicationPage(c: Context<AppEnv>, session: LiveOperatorSession,
   }
   const audit = await deps.store.audit.listForApplication(id);
   const b = base(deps);
-  const tiers = [...new Set([application.tier, deps.config.credential.defaultTier].filter((t): t is string => !!t))];
+  // The application's own tier first (the preselected option), then every other configured one.
+  const tiers = [...new Set([application.tier, ...configuredTierNames(deps.config)].filter((t): t is string => !!t && configuredTierNames(deps.config).includes(t)))];
   return c.html(
     renderApplication({
       cssHref: `${b}/console.css`,
@@ -216,7 +217,7 @@ consoleRoutes.post('/applications/:id/decision', async (c) => {
   const { body } = await readFormOrJson(c);
   if (!requireCsrf(session, body.csrf_token)) return c.text('invalid CSRF token', 403);
   const decision = body.decision === 'approve' || body.decision === 'reject' ? body.decision : undefined;
-  const tier = typeof body.tier === 'string' && /^[\w .-]{1,64}$/.test(body.tier) ? body.tier : undefined;
+  const tier = typeof body.tier === 'string' && body.tier ? body.tier : undefined;
   const reason = typeof body.reason === 'string' ? body.reason.trim().slice(0, 500) : '';
   const overrule = body.overrule === 'true';
   if (!decision) return applicationPage(c, session, id, 'Choose approve or reject.', 400);
