@@ -90,6 +90,12 @@ export interface IssuerConfig {
     provider: string;
     /** Days PII is kept after a decision before it is purged (env PII_RETENTION_DAYS). */
     retentionDays: number;
+    /**
+     * Vendor webhooks signed over the body alone (no signed delivery time): events whose signed
+     * event time is older than this are refused as replays, in seconds (env IDV_WEBHOOK_REPLAY_WINDOW_SECONDS).
+     * Longer than the vendor's retry period, so genuine retries still arrive.
+     */
+    webhookReplayWindowSeconds: number;
     /** Largest incoming IDV vendor webhook, in bytes (vendors include the whole verification). */
     webhookMaxBodyBytes: number;
     /** Outbound webhooks to the PFI's systems (env PFI_WEBHOOK_URL); undefined: events are kept in the outbox only. */
@@ -193,6 +199,7 @@ export const DEFAULTS = {
     provider: 'hosted',
     retentionDays: 30,
     webhookMaxBodyBytes: 1024 * 1024,
+    webhookReplayWindowSeconds: 3 * 24 * 60 * 60,
     outboundMaxAttempts: 12,
     outboundBackoffSeconds: 30,
     outboundMaxBackoffSeconds: 6 * 60 * 60,
@@ -325,6 +332,7 @@ export function configFromSettings(env: Record<string, string | undefined>): Omi
       ...(env.PFI_WEBHOOK_URL ? { outboundWebhookUrl: env.PFI_WEBHOOK_URL } : {}),
       consoleSessionSeconds: number('CONSOLE_SESSION_SECONDS'),
       consoleIdleSeconds: number('CONSOLE_IDLE_SECONDS'),
+      webhookReplayWindowSeconds: number('IDV_WEBHOOK_REPLAY_WINDOW_SECONDS'),
     },
   };
 }
