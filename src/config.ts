@@ -68,6 +68,17 @@ export interface IssuerConfig {
     perClient: number;
   };
   /**
+   * Failed operator sign-ins (console login, operator API bearer) tolerated per window, per
+   * client address and in total; past either, every attempt (right or wrong) is 429 until the
+   * window ends. Independent of `rateLimits` so RATE_LIMITS=off never lifts it.
+   */
+  operatorAuthLimits: {
+    enabled: boolean;
+    windowSeconds: number;
+    failuresPerIp: number;
+    failuresGlobal: number;
+  };
+  /**
    * The PFI's DID method (env ISSUER_DID_METHOD): `web` (did:web from PUBLIC_URL), `dht`
    * (did:dht from an Ed25519 identity key, published to DID_DHT_GATEWAY) or `jwk` (did:jwk of
    * the signing key: no services, so wallets start from the IDV endpoint URL). See docs/dids-and-keys.md.
@@ -84,6 +95,12 @@ export interface IssuerConfig {
     provider: string;
     /** Days PII is kept after a decision before it is purged (env PII_RETENTION_DAYS). */
     retentionDays: number;
+    /**
+     * Vendor webhooks signed over the body alone (no signed delivery time): events whose signed
+     * event time is older than this are refused as replays, in seconds (env IDV_WEBHOOK_REPLAY_WINDOW_SECONDS).
+     * Longer than the vendor's retry period, so genuine retries still arrive.
+     */
+    webhookReplayWindowSeconds: number;
     /** Largest incoming IDV vendor webhook, in bytes (vendors include the whole verification). */
     webhookMaxBodyBytes: number;
     /** Outbound webhooks to the PFI's systems (env PFI_WEBHOOK_URL); undefined: events are kept in the outbox only. */
@@ -93,13 +110,15 @@ export interface IssuerConfig {
     /** First retry delay in seconds; doubles per attempt up to outboundMaxBackoffSeconds. */
     outboundBackoffSeconds: number;
     outboundMaxBackoffSeconds: number;
-    /** Review console session lifetime, in seconds. */
+    /** Review console session lifetime from sign-in (absolute timeout), in seconds (env CONSOLE_SESSION_SECONDS). */
     consoleSessionSeconds: number;
     /**
      * Optional data uses the PFI asks the applicant about on the consent step, one checkbox each
      * (unticked by default); the choices are recorded in the audit trail by id.
      */
     optionalConsents?: ConsentItem[];
+    /** A console session without a request for this long ends (idle timeout), in seconds (env CONSOLE_IDLE_SECONDS). */
+    consoleIdleSeconds: number;
   };
   /**
    * KCC tiers (spec "Multiple Credential Types"): each is a credential configuration in the
@@ -159,9 +178,10 @@ export interface TierConfig {
   description?: string;
 }
 
-export type IssuerConfigInput = Partial<Omit<IssuerConfig, 'ttl' | 'credential' | 'rateLimits' | 'idv' | 'statusList'>> & {
+export type IssuerConfigInput = Partial<Omit<IssuerConfig, 'ttl' | 'credential' | 'rateLimits' | 'operatorAuthLimits' | 'idv' | 'statusList'>> & {
   publicUrl: string;
   rateLimits?: Partial<IssuerConfig['rateLimits']>;
+  operatorAuthLimits?: Partial<IssuerConfig['operatorAuthLimits']>;
   idv?: Partial<IssuerConfig['idv']>;
   ttl?: Partial<IssuerConfig['ttl']>;
   credential?: Partial<IssuerConfig['credential']>;
@@ -194,16 +214,19 @@ export const DEFAULTS = {
   },
   maxBodyBytes: 64 * 1024,
   rateLimits: { enabled: true, windowSeconds: 60, perIp: 300, perClient: 30 },
+  operatorAuthLimits: { enabled: true, windowSeconds: 60, failuresPerIp: 10, failuresGlobal: 100 },
   didMethod: 'web',
   deferredIntervalSeconds: 5,
   idv: {
     provider: 'hosted',
     retentionDays: 30,
     webhookMaxBodyBytes: 1024 * 1024,
+    webhookReplayWindowSeconds: 3 * 24 * 60 * 60,
     outboundMaxAttempts: 12,
     outboundBackoffSeconds: 30,
     outboundMaxBackoffSeconds: 6 * 60 * 60,
     consoleSessionSeconds: 8 * 60 * 60,
+    consoleIdleSeconds: 30 * 60,
   },
   statusList: {
     size: 131_072,
@@ -243,11 +266,17 @@ function resolveTiers(input: IssuerConfigInput, credential: IssuerConfig['creden
   return tiers;
 }
 
+export const MIN_ADMIN_TOKEN_LENGTH = 32;
+
 export function resolveConfig(input: IssuerConfigInput): IssuerConfig {
   const publicUrl = input.publicUrl.replace(/\/+$/, '');
   const url = new URL(publicUrl);
   if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new TypeError('PUBLIC_URL must be an http(s) URL');
   if (input.didMethod !== undefined && !ISSUER_DID_METHODS.includes(input.didMethod)) throw new TypeError('ISSUER_DID_METHOD must be web, dht or jwk');
+  // A shared bearer secret must resist offline and online guessing: 32 characters is 192 bits as base64url.
+  if (input.adminToken && input.adminToken.length < MIN_ADMIN_TOKEN_LENGTH) {
+    throw new TypeError(`ADMIN_TOKEN must be at least ${MIN_ADMIN_TOKEN_LENGTH} characters (e.g. openssl rand -base64 32)`);
+  }
   return {
     publicUrl,
     adminToken: input.adminToken || undefined,
@@ -261,6 +290,7 @@ export function resolveConfig(input: IssuerConfigInput): IssuerConfig {
     credential: { ...DEFAULTS.credential, ...defined(input.credential) },
     maxBodyBytes: input.maxBodyBytes ?? DEFAULTS.maxBodyBytes,
     rateLimits: { ...DEFAULTS.rateLimits, ...defined(input.rateLimits) },
+    operatorAuthLimits: { ...DEFAULTS.operatorAuthLimits, ...defined(input.operatorAuthLimits) },
     didMethod: input.didMethod ?? DEFAULTS.didMethod,
     deferredIntervalSeconds: input.deferredIntervalSeconds ?? DEFAULTS.deferredIntervalSeconds,
     idv: { ...DEFAULTS.idv, ...defined(input.idv), optionalConsents: resolveConsentItems(input.idv?.optionalConsents) },
@@ -356,6 +386,9 @@ export function configFromSettings(env: Record<string, string | undefined>): Omi
       ...(env.IDV_PROVIDER ? { provider: env.IDV_PROVIDER } : {}),
       ...(env.PII_RETENTION_DAYS ? { retentionDays: number('PII_RETENTION_DAYS') } : {}),
       ...(env.PFI_WEBHOOK_URL ? { outboundWebhookUrl: env.PFI_WEBHOOK_URL } : {}),
+      consoleSessionSeconds: number('CONSOLE_SESSION_SECONDS'),
+      consoleIdleSeconds: number('CONSOLE_IDLE_SECONDS'),
+      webhookReplayWindowSeconds: number('IDV_WEBHOOK_REPLAY_WINDOW_SECONDS'),
     },
   };
 }

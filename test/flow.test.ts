@@ -14,6 +14,8 @@ import { PUBLIC_URL, makeTestIssuer } from './helpers/issuer';
 import { admin, applicationIdOf, credentialRequest, deferredRequest, openApplication, proofBody, redeem, submitIdentity } from './helpers/steps';
 
 const exampleKcc = JSON.parse(readFileSync(new URL('./fixtures/kcc-example-credential.decoded.json', import.meta.url), 'utf8'));
+/** The default tier, and a second one an operator may decide on. */
+const STANDARD_TIER = { id: 'KnownCustomerCredential', name: 'Standard', requiredChecks: ['document_verification'], validityDays: 365 };
 
 /** The published schema's DID pattern has `.-_` (a range that excludes `-`); this copy fixes it. */
 function correctedSchema() {
@@ -99,7 +101,7 @@ describe('the whole flow, in-process (wallet fetch wired into app.request)', () 
   });
 
   it('deferred issuance: "Review" → 202 transaction_id → issuance_pending → operator approves → credential once', async () => {
-    const t = await makeTestIssuer();
+    const t = await makeTestIssuer({ config: { tiers: [STANDARD_TIER, { ...STANDARD_TIER, id: 'Gold', name: 'Gold' }] } });
     const { holder, client, idvRequest, code } = await openApplication(t);
     const form = await submitIdentity(t, client, idvRequest, { ...SAMPLE_IDENTITY, family_name: 'Review' });
     expect(form.status).toBe(200);

@@ -71,20 +71,22 @@ function parseJsonObject(part: string, what: string): Record<string, unknown> {
   if (!value || typeof value !== 'object' || Array.isArray(value)) {
     throw new JwtError('ERR_JWT_MALFORMED', `${what} is not a JSON object`);
   }
-  if (hasDuplicateTopLevelKeys(text)) {
+  if (hasDuplicateKeys(text)) {
     // RFC 7515 §5.2 / RFC 8725 §3.6: refuse rather than guess which duplicate wins.
     throw new JwtError('ERR_JWT_MALFORMED', `${what} has duplicate member names`);
   }
   return value as Record<string, unknown>;
 }
 
-/** Cheap duplicate-key check on the top-level members of a JSON object text. */
-function hasDuplicateTopLevelKeys(text: string): boolean {
-  const seen = new Set<string>();
-  let depth = 0;
-  let i = 0;
+/**
+ * Cheap duplicate-key check on every object of a JSON text (already parsed, so well-formed): the
+ * top level and nested ones alike (a presented VP's `vp`, a VC's `vc` and its credentialSubject).
+ */
+function hasDuplicateKeys(text: string): boolean {
+  // One set of seen keys per open object; null for an open array.
+  const stack: (Set<string> | null)[] = [];
   let expectKey = false;
-  while (i < text.length) {
+  for (let i = 0; i < text.length; i++) {
     const ch = text[i];
     if (ch === '"') {
       let j = i + 1;
@@ -93,19 +95,20 @@ function hasDuplicateTopLevelKeys(text: string): boolean {
         if (text[j] === '\\') { raw += text[j] + text[j + 1]; j += 2; continue; }
         raw += text[j++];
       }
-      if (depth === 1 && expectKey) {
+      const keys = stack[stack.length - 1];
+      if (keys && expectKey) {
         const key = JSON.parse(`"${raw}"`) as string;
-        if (seen.has(key)) return true;
-        seen.add(key);
+        if (keys.has(key)) return true;
+        keys.add(key);
         expectKey = false;
       }
-      i = j + 1;
+      i = j;
       continue;
     }
-    if (ch === '{' || ch === '[') { depth++; if (depth === 1 && ch === '{') expectKey = true; }
-    else if (ch === '}' || ch === ']') depth--;
-    else if (ch === ',' && depth === 1) expectKey = true;
-    i++;
+    if (ch === '{') { stack.push(new Set()); expectKey = true; }
+    else if (ch === '[') { stack.push(null); expectKey = false; }
+    else if (ch === '}' || ch === ']') { stack.pop(); expectKey = false; }
+    else if (ch === ',') expectKey = stack[stack.length - 1] instanceof Set;
   }
   return false;
 }

@@ -1,5 +1,6 @@
 import type { Context } from 'hono';
 import type { IssuanceDeps } from '../issuance/deps';
+import type { LiveOperatorSession } from '../issuance/operatorSessions';
 import type { StatsQueries } from '../store/stats';
 import type { RateLimiter } from './rateLimiter';
 
@@ -41,5 +42,7 @@ export type AppEnv = {
   Variables: {
     deps: AppDeps;
     requestId: string;
+    /** The review console's session, set by its middleware (src/http/routes/console.ts). */
+    operatorSession: LiveOperatorSession;
   };
 };

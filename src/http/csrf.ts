@@ -1,12 +1,16 @@
 import type { Context } from 'hono';
 import { getCookie, setCookie } from 'hono/cookie';
-import { randomToken } from '../crypto/random';
-import { timingSafeEqual } from '../idv/webhookSignature';
+import { base64urlEncode } from '../crypto/base64url';
+import { hmacSha256, timingSafeEqual } from '../idv/webhookSignature';
 
 /**
  * CSRF protection of the hosted form (defence in depth beside the unguessable URL token):
- * - a double-submit token: a random value in an HttpOnly SameSite=Strict cookie and in a
- *   hidden field; a form POST must carry both, equal;
+ * - a double-submit token in an HttpOnly SameSite=Strict cookie and in a hidden field; a form
+ *   POST must carry both, equal. The value is never taken from the request: it is
+ *   HMAC-SHA256 keyed by the form link's own 256-bit token (stored server-side only as a digest)
+ *   over the issuer's DID, so a cookie planted by a sibling subdomain or a network attacker
+ *   (OWASP CSRF Cheat Sheet, "signed double-submit cookie") never matches, and every GET sets
+ *   the right one whatever the browser sent;
  * - a form POST whose Origin is another site, or that the browser marks `Sec-Fetch-Site:
  *   cross-site`, is refused;
  * - JSON submissions cannot be sent cross-site without a CORS preflight (which the issuer never
@@ -14,9 +18,12 @@ import { timingSafeEqual } from '../idv/webhookSignature';
  */
 export const CSRF_COOKIE = 'idv_csrf';
 
-export function issueFormCsrf(c: Context, publicUrl: string): string {
-  const existing = getCookie(c, CSRF_COOKIE);
-  const token = existing && /^[\w-]{43}$/.test(existing) ? existing : randomToken();
+async function formCsrfToken(formToken: string, issuerDid: string): Promise<string> {
+  return base64urlEncode(await hmacSha256(formToken, new TextEncoder().encode(`idv-form-csrf|${issuerDid}`)));
+}
+
+export async function issueFormCsrf(c: Context, publicUrl: string, formToken: string, issuerDid: string): Promise<string> {
+  const token = await formCsrfToken(formToken, issuerDid);
   const url = new URL(publicUrl);
   setCookie(c, CSRF_COOKIE, token, {
     httpOnly: true,
@@ -28,7 +35,13 @@ export function issueFormCsrf(c: Context, publicUrl: string): string {
   return token;
 }
 
-export function checkFormCsrf(c: Context, publicUrl: string, kind: 'form' | 'json', field: unknown): { ok: true } | { ok: false; why: string } {
+export async function checkFormCsrf(
+  c: Context,
+  publicUrl: string,
+  kind: 'form' | 'json',
+  field: unknown,
+  form: { formToken: string; issuerDid: string },
+): Promise<{ ok: true } | { ok: false; why: string }> {
   const site = c.req.header('sec-fetch-site');
   if (site === 'cross-site') return { ok: false, why: 'cross_site' };
   const origin = c.req.header('origin');
@@ -39,5 +52,7 @@ export function checkFormCsrf(c: Context, publicUrl: string, kind: 'form' | 'jso
   const cookie = getCookie(c, CSRF_COOKIE);
   if (!cookie || typeof field !== 'string') return { ok: false, why: 'token_missing' };
   const enc = new TextEncoder();
-  return timingSafeEqual(enc.encode(cookie), enc.encode(field)) ? { ok: true } : { ok: false, why: 'token_mismatch' };
+  const expected = enc.encode(await formCsrfToken(form.formToken, form.issuerDid));
+  if (!timingSafeEqual(enc.encode(cookie), expected)) return { ok: false, why: 'cookie_not_issued' };
+  return timingSafeEqual(enc.encode(field), expected) ? { ok: true } : { ok: false, why: 'token_mismatch' };
 }

@@ -7,6 +7,8 @@
 export interface RateLimiter {
   /** Counts one hit; returns the seconds to wait when over `limit`, else 0. */
   hit(key: string, limit: number, windowSeconds: number, now: number): number;
+  /** Hits counted for `key` in the current window, without counting one. */
+  count(key: string, windowSeconds: number, now: number): number;
 }
 
 export function createRateLimiter(maxKeys = 100_000): RateLimiter {
@@ -23,6 +25,10 @@ export function createRateLimiter(maxKeys = 100_000): RateLimiter {
       }
       w.count++;
       return w.count > limit ? start + windowSeconds - now : 0;
+    },
+    count(key, windowSeconds, now) {
+      const w = windows.get(key);
+      return w && w.start === now - (now % windowSeconds) ? w.count : 0;
     },
   };
 }

@@ -4,9 +4,15 @@ import { applicationStatusFor } from '../idv/stateMachine';
 import { nowSeconds } from '../ports/clock';
 import { Conflict, InvalidRequest, NotFound } from '../protocol/errors';
 import type { Application } from '../store/store';
+import type { IssuerConfig } from '../config';
 import type { IssuanceDeps } from './deps';
 import { applyResult, ensureIdvSession } from './identityVerification';
 import { isCountryOfResidence, kccDataProblem } from './kccClaims';
+
+/** The tier names an operator may give (credentialSubject.tier of the configured tiers, src/config.ts). */
+export function configuredTierNames(config: Pick<IssuerConfig, 'tiers'>): string[] {
+  return [...new Set(config.tiers.map((t) => t.name))];
+}
 
 /**
  * An operator's decision (review console or operator API). On an application in review it is
@@ -32,6 +38,10 @@ export async function recordOperatorDecision(
   if (!existing) throw new NotFound('no such application');
   const allowed = existing.status === 'review' || (input.overrule && (existing.status === 'approved' || existing.status === 'rejected'));
   if (!allowed) throw new Conflict(`application is ${existing.status}, not awaiting review`);
+  // credentialSubject.tier names a configured level of diligence; an operator cannot invent one.
+  if (input.tier !== undefined && !configuredTierNames(deps.config).includes(input.tier)) {
+    throw new InvalidRequest(`tier must be one of the configured tiers: ${configuredTierNames(deps.config).join(', ')}`);
+  }
   if (input.countryOfResidence !== undefined && !isCountryOfResidence(input.countryOfResidence)) {
     throw new InvalidRequest('country_of_residence must be an ISO 3166-1 alpha-2 code');
   }

@@ -232,6 +232,14 @@ export async function handleVendorWebhook(
     }
     throw e;
   }
+  // A signature over the body alone carries no delivery time, so a captured delivery stays
+  // valid forever: the signed event time bounds it instead (older is refused), and within the
+  // window the event id does (idv_events keeps every id). Timestamped schemes were held to their
+  // tolerance by verifyWebhook already.
+  if (provider.capabilities.webhookSignature !== 'timestamped-hmac-sha256' && event.occurredAt < deps.clock() - deps.config.idv.webhookReplayWindowSeconds * 1000) {
+    deps.logger.warn('idv_webhook_rejected', { provider: providerName, reason: 'stale' });
+    return { status: 401, error: 'stale' };
+  }
   const eventKey = `${providerName}:${event.eventId}`;
   if (await deps.store.idvEvents.exists(eventKey)) return { status: 200, disposition: 'duplicate' };
   const session = await deps.store.idvSessions.findByReference(providerName, event.vendorReference);

@@ -3,6 +3,7 @@ import { purgeExpired } from '../store/purge';
 import { statusListCredential } from './credentialStatus';
 import type { IssuanceDeps } from './deps';
 import { markAbandonedApplications } from './identityVerification';
+import { purgeOperatorSessions } from './operatorSessions';
 import { purgeExpiredPii } from './personalData';
 import { dispatchDueWebhooks } from './webhookDelivery';
 
@@ -21,6 +22,7 @@ export const JOBS: ReadonlyArray<readonly [name: string, job: Job]> = [
   ['dispatch_webhooks', (deps, nowMs) => dispatchDueWebhooks(deps, nowMs)],
   ['purge_expired_pii', async (deps) => ({ purged: await purgeExpiredPii(deps) })],
   ['mark_abandoned_applications', async (deps) => ({ abandoned: await markAbandonedApplications(deps) })],
+  ['purge_operator_sessions', (deps) => purgeOperatorSessions(deps)],
   ['refresh_status_lists', async (deps) => ({ lists: await refreshStatusLists(deps) })],
 ];
 

@@ -104,6 +104,7 @@ export async function verifyPresentedCredentials(
     maxAgeSeconds: deps.config.idTokenMaxAgeSeconds,
     credentialOptions: {
       trustedIssuers: trustedIssuersOf(input.tier, deps.issuer.did),
+      refuseUntrustedFirst: true,
       fetchStatusList: statusListFetcher(deps),
       skewSeconds: deps.config.clockSkewSeconds,
     },

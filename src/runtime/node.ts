@@ -39,11 +39,34 @@ import { createStatsQueries } from '../store/stats';
  *   Identity verification (docs/idv.md): IDV_PROVIDER, PII_DATA_KEY, PII_RETENTION_DAYS, PERSONA_*,
  *   IDV_GENERIC_CONFIG, IDV_GENERIC_SECRETS, PFI_WEBHOOK_URL, PFI_WEBHOOK_SECRETS, WEBHOOK_DISPATCH_INTERVAL_MS.
  *   KCC_TIERS_FILE (unset: one tier from the credential defaults; docs/tiers-and-status.md).
+ *   HTTP_HEADERS_TIMEOUT_MS (10000), HTTP_REQUEST_TIMEOUT_MS (30000), HTTP_KEEP_ALIVE_TIMEOUT_MS (5000).
  *   METRICS_TOKEN (/metrics on the main port behind this bearer token), METRICS_PORT (/metrics
  *   without auth on a separate listener, METRICS_HOST 127.0.0.1); neither: metrics off.
  *   DATABASE_URL (postgres://…: PostgreSQL for many instances instead of SQLite in DATA_DIR; then
  *   ISSUER_PRIVATE_JWK and PII_DATA_KEY are required), DATABASE_POOL_SIZE (10). See docs/postgres.md.
  */
+export interface HttpTimeouts {
+  headersMs: number;
+  requestMs: number;
+  keepAliveMs: number;
+}
+
+export const DEFAULT_HTTP_TIMEOUTS: HttpTimeouts = { headersMs: 10_000, requestMs: 30_000, keepAliveMs: 5_000 };
+
+/** node:http server options for these timeouts. */
+export function httpServerOptions(input: Partial<HttpTimeouts> = {}) {
+  const t = { ...DEFAULT_HTTP_TIMEOUTS, ...Object.fromEntries(Object.entries(input).filter(([, v]) => v !== undefined)) };
+  for (const [name, value] of Object.entries(t)) if (!(Number.isInteger(value) && value > 0)) throw new Error(`HTTP timeout ${name} must be a positive integer (ms)`);
+  // Node's headers timeout must not exceed its request timeout; and it checks both only every
+  // connectionsCheckingInterval (30 s by default), so check often enough to honour short ones.
+  return {
+    headersTimeout: Math.min(t.headersMs, t.requestMs),
+    requestTimeout: t.requestMs,
+    keepAliveTimeout: t.keepAliveMs,
+    connectionsCheckingInterval: Math.max(100, Math.min(1000, Math.floor(Math.min(t.headersMs, t.requestMs) / 2))),
+  };
+}
+
 export interface NodeIssuerOptions {
   port?: number;
   hostname?: string;
@@ -61,6 +84,13 @@ export interface NodeIssuerOptions {
   didDhtGateway?: string;
   /** Behind a reverse proxy: take the client address from the last X-Forwarded-For hop (TRUST_PROXY). */
   trustProxy?: boolean;
+  /**
+   * HTTP server timeouts (slow-client protection; Node's own defaults allow 300 s per request):
+   * `headersMs` to receive the request line and headers (HTTP_HEADERS_TIMEOUT_MS, 10 s),
+   * `requestMs` to receive the whole request, body included (HTTP_REQUEST_TIMEOUT_MS, 30 s),
+   * `keepAliveMs` an idle keep-alive connection stays open (HTTP_KEEP_ALIVE_TIMEOUT_MS, 5 s).
+   */
+  httpTimeouts?: Partial<HttpTimeouts>;
   /** The PFI's DID method (ISSUER_DID_METHOD); default web. */
   didMethod?: IssuerDidMethod;
   /** did:dht: republish the packet this often (ms; default 1 hour; 0 disables). DHT records expire. */
@@ -205,7 +235,7 @@ async function startNode(options: NodeIssuerOptions) {
   let server: ServerType | undefined;
   const listening = new Promise<number>((ok) => {
     // The port may be 0 (tests): PUBLIC_URL is known only once listening, so build lazily.
-    server = serve({ fetch: (req, env) => appFetch(req, env), port, hostname }, (info) => ok(info.port));
+    server = serve({ fetch: (req, env) => appFetch(req, env), port, hostname, serverOptions: httpServerOptions(options.httpTimeouts) }, (info) => ok(info.port));
   });
   let appFetch: (req: Request, env: unknown) => Response | Promise<Response> = () => new Response('starting', { status: 503 });
   const actualPort = await listening;
@@ -348,6 +378,14 @@ function configuredDidDhtIdentity(text: string | undefined): IssuerKey {
   return { ...key, id: '0', role: 'did-dht-identity' };
 }
 
+function msSetting(env: NodeJS.ProcessEnv, name: string): number | undefined {
+  const text = env[name];
+  if (text === undefined || text === '') return undefined;
+  const value = Number(text);
+  if (!Number.isInteger(value) || value <= 0) throw new Error(`${name} must be a positive number of milliseconds`);
+  return value;
+}
+
 function metricsPort(value: string | undefined): number | undefined {
   if (value === undefined || value === '') return undefined;
   const port = Number(value);
@@ -392,6 +430,7 @@ async function main() {
     idvEnv: env,
     backgroundIntervalMs: env.WEBHOOK_DISPATCH_INTERVAL_MS ? Number(env.WEBHOOK_DISPATCH_INTERVAL_MS) : undefined,
     metrics: { token: env.METRICS_TOKEN || undefined, port: metricsPort(env.METRICS_PORT), hostname: env.METRICS_HOST || undefined },
+    httpTimeouts: { headersMs: msSetting(env, 'HTTP_HEADERS_TIMEOUT_MS'), requestMs: msSetting(env, 'HTTP_REQUEST_TIMEOUT_MS'), keepAliveMs: msSetting(env, 'HTTP_KEEP_ALIVE_TIMEOUT_MS') },
     config: {
       // Unset: http://localhost:<the port actually bound> (PORT=0 picks a free one).
       publicUrl: env.PUBLIC_URL || undefined,

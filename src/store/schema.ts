@@ -352,3 +352,23 @@ export const applicationPrefill = sqliteTable('application_prefill', {
   countryOfResidence: text('country_of_residence'),
   createdAt: integer('created_at').notNull(),
 });
+
+/**
+ * Review console sessions, server-side: the cookie holds a random 256-bit id, stored here only
+ * as its SHA-256 digest. A session ends at logout, at "sign out everywhere", when idle past the
+ * idle timeout, at `expires_at` (absolute), or when the credential it was opened with changes
+ * (`credential_tag`, a digest of that credential: rotating ADMIN_TOKEN ends every session).
+ */
+export const operatorSessions = sqliteTable(
+  'operator_sessions',
+  {
+    idHash: text('id_hash').primaryKey(),
+    operator: text('operator').notNull(),
+    credentialTag: text('credential_tag').notNull(),
+    createdAt: integer('created_at').notNull(),
+    lastSeenAt: integer('last_seen_at').notNull(),
+    expiresAt: integer('expires_at').notNull(),
+    endedAt: integer('ended_at'),
+  },
+  (t) => [index('operator_sessions_operator').on(t.operator)],
+);

@@ -426,6 +426,28 @@ export interface IdvOutcome {
   reason?: string;
 }
 
+/** A review console session (src/issuance/operatorSessions.ts); the cookie's id is stored only as its digest. */
+export type OperatorSession = {
+  idHash: string;
+  operator: string;
+  /** Digest of the credential the session was opened with; a different current credential ends it. */
+  credentialTag: string;
+  createdAt: number;
+  lastSeenAt: number;
+  /** Absolute end of the session. */
+  expiresAt: number;
+  endedAt: number | null;
+};
+export type NewOperatorSession = {
+  idHash: string;
+  operator: string;
+  credentialTag: string;
+  createdAt: number;
+  lastSeenAt: number;
+  expiresAt: number;
+  endedAt?: number | null;
+};
+
 // ---- Repositories ----
 
 export interface SiopRequestRepository {
@@ -669,6 +691,23 @@ export interface OutboxRepository {
   pendingCount(): Promise<number>;
 }
 
+export interface OperatorSessionRepository {
+  create(row: NewOperatorSession): Promise<void>;
+  /**
+   * The live session with this id digest, its `lastSeenAt` moved to `now`, in one conditional
+   * write: undefined when unknown, ended, past `expiresAt`, or idle since before `idleSince`.
+   */
+  touch(idHash: string, now: number, idleSince: number): Promise<OperatorSession | undefined>;
+  /** Ends one session (logout). */
+  end(idHash: string, now: number): Promise<void>;
+  /** Ends every live session of an operator ("sign out everywhere"); returns how many. */
+  endAllFor(operator: string, now: number): Promise<number>;
+  /** Ends every live session opened with another credential than `credentialTag` (a rotated ADMIN_TOKEN). */
+  endAllExcept(credentialTag: string, now: number): Promise<number>;
+  /** Deletes sessions ended or expired before `before`. */
+  purge(before: number): Promise<number>;
+}
+
 /** Every repository; `createStore` (src/store/sqlite/index.ts) returns the SQLite/D1 one. */
 export interface Store {
   idvSessions: IdvSessionRepository;
@@ -690,4 +729,5 @@ export interface Store {
   statusLists: StatusListRepository;
   credentialStatus: CredentialStatusRepository;
   applicationPrefill: ApplicationPrefillRepository;
+  operatorSessions: OperatorSessionRepository;
 }

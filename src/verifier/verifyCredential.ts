@@ -49,6 +49,12 @@ export interface VerifyCredentialOptions {
   skewSeconds?: number;
   /** Trusted issuer DIDs; undefined means the caller does not check trust here (reported as such). */
   trustedIssuers?: readonly string[];
+  /**
+   * With trustedIssuers: an untrusted issuer's credential is refused without resolving its DID
+   * (a did:web is fetched) or checking its signature and status. The issuer sets it for presented
+   * credentials, whose author picks those URLs; the CLI leaves it off to report every check.
+   */
+  refuseUntrustedFirst?: boolean;
   /** The DID the credential must be about (credentialSubject.id / sub). */
   expectedSubject?: string;
   /** How to get status list credentials; undefined: a credential with credentialStatus fails (cannot check). */
@@ -107,6 +113,11 @@ export async function verifyCredentialJwt(token: string, options: VerifyCredenti
     return verdict();
   }
   payload = jwt.payload;
+  // RFC 8725 §3.11: a JWT of another kind (an access token, a proof, a VP) is not a credential.
+  if (!typHeaderIs(jwt.header.typ, ['jwt', 'vc+jwt'])) {
+    fail('format', `typ ${String(jwt.header.typ)} is not a credential's (JWT)`);
+    return verdict();
+  }
   vc = asRecord(payload.vc);
   if (!vc) {
     fail('format', 'the JWT has no vc claim (not a jwt_vc_json credential)');
@@ -127,9 +138,15 @@ export async function verifyCredentialJwt(token: string, options: VerifyCredenti
   if (mismatches.length) fail('claims', mismatches.join('; '));
   else pass('claims', 'JWT claims and vc agree');
 
+  // With refuseUntrustedFirst, trust is decided first: an untrusted issuer's DID is never
+  // resolved (a did:web would be fetched). Status lists are fetched only for a credential whose
+  // signature verified, so a forged one cannot make us connect anywhere its author chose.
+  const trusted = !options.refuseUntrustedFirst || !options.trustedIssuers || (!!issuer && options.trustedIssuers.includes(issuer));
+  let signed = false;
   // Signature: the kid must be a DID URL of the issuer, listed under assertionMethod.
   const kid = jwt.header.kid;
-  if (!issuer) fail('signature', 'no issuer to verify against');
+  if (!trusted) fail('signature', 'not checked: the issuer is not trusted');
+  else if (!issuer) fail('signature', 'no issuer to verify against');
   else if (typeof kid !== 'string' || kid.split('#')[0] !== issuer) {
     fail('signature', `kid ${kid ?? '(none)'} is not a key of the issuer ${issuer}`);
   } else {
@@ -137,6 +154,7 @@ export async function verifyCredentialJwt(token: string, options: VerifyCredenti
       const key = await resolveVerificationKey(options.resolver, kid, 'assertionMethod');
       await verifyJwtSignature(jwt, key.jwk, options.verifier);
       pass('signature', `${jwt.header.alg} signature by ${kid}`);
+      signed = true;
     } catch (e) {
       if (e instanceof JwtError || e instanceof DidError) fail('signature', e.message);
       else throw e;
@@ -161,9 +179,11 @@ export async function verifyCredentialJwt(token: string, options: VerifyCredenti
   }
 
   // Status (Bitstring Status List v1.0 §3.2 validate algorithm).
-  const statusCheck = await checkCredentialStatus(vc.credentialStatus, issuer as string, options);
-  if (!statusCheck.status) pass('status', 'the credential carries no credentialStatus');
-  else {
+  // Only for a credential that is both trusted and genuinely signed by its issuer.
+  const statusCheck = trusted && signed ? await checkCredentialStatus(vc.credentialStatus, issuer as string, options) : undefined;
+  // Not checked is no extra reason: the verdict already fails on the signature or trust.
+  if (statusCheck && !statusCheck.status) pass('status', 'the credential carries no credentialStatus');
+  else if (statusCheck?.status) {
     status = statusCheck.status;
     if (statusCheck.problems.length) fail('status', statusCheck.problems.join('; '));
     else pass('status', `not ${Object.keys(status).map((p) => (p === 'revocation' ? 'revoked' : p === 'suspension' ? 'suspended' : p)).join(' nor ')}`);
@@ -198,6 +218,17 @@ export async function verifyCredentialJwt(token: string, options: VerifyCredenti
   return verdict();
 }
 
+/** credentialStatus entries checked per credential; more and the credential is refused unfetched. */
+export const MAX_STATUS_ENTRIES = 4;
+
+/** Whether a JOSE `typ` header (absent, or a media type compared case-insensitively, RFC 7515 §4.1.9) is one of `allowed`. */
+export function typHeaderIs(typ: unknown, allowed: readonly string[]): boolean {
+  if (typ === undefined) return true;
+  if (typeof typ !== 'string') return false;
+  const t = typ.toLowerCase().replace(/^application\//, '');
+  return allowed.includes(t);
+}
+
 /**
  * Bitstring Status List v1.0 §3.2 for a credential's `credentialStatus` (one entry or an array):
  * each list is fetched once per run, verified as signed by `issuer`, and the entry's bit read.
@@ -212,6 +243,8 @@ export async function checkCredentialStatus(
 ): Promise<{ problems: string[]; status?: Record<string, boolean> }> {
   const entries = (Array.isArray(credentialStatus) ? credentialStatus : credentialStatus ? [credentialStatus] : []).map(asRecord);
   if (entries.length === 0) return { problems: [] };
+  // Each entry may cost a fetch: a KCC has one per purpose (revocation, suspension).
+  if (entries.length > MAX_STATUS_ENTRIES) return { problems: [`the credential has ${entries.length} credentialStatus entries (at most ${MAX_STATUS_ENTRIES} are checked)`], status: {} };
   const status: Record<string, boolean> = {};
   const problems: string[] = [];
   for (const entry of entries) {

@@ -11,7 +11,7 @@ import {
   type SubmittedCredential,
 } from '../protocol/pe/evaluate';
 import { queryJsonPath } from '../protocol/pe/jsonPath';
-import { verifyCredentialJwt, type CredentialVerdict, type VerifyCredentialOptions } from './verifyCredential';
+import { typHeaderIs, verifyCredentialJwt, type CredentialVerdict, type VerifyCredentialOptions } from './verifyCredential';
 
 /**
  * Verifies an OID4VP `vp_token` of `jwt_vp_json` presentations with its `presentation_submission`
@@ -128,6 +128,8 @@ class PresentationError extends Error {
 async function verifyPresentationJwt(token: string, input: VerifyPresentationInput) {
   const jwt = decodeJwt(token, { maxLength: 128 * 1024 });
   const { header, payload } = jwt;
+  // RFC 8725 §3.11: a credential or another token kind is not a presentation.
+  if (!typHeaderIs(header.typ, ['jwt', 'vp+jwt'])) throw new PresentationError(`typ ${String(header.typ)} is not a presentation's (JWT)`);
   if (typeof header.kid !== 'string' || header.kid.split('#')[0] !== input.holderDid) {
     throw new PresentationError('the presentation must be signed by a key of the applicant DID');
   }

@@ -15,7 +15,7 @@ import type { Fetch } from '../../src/wallet/client';
 import type { IdvDeps } from '../../src/idv/deps';
 
 export const PUBLIC_URL = 'http://issuer.test';
-export const ADMIN_TOKEN = 'test-admin-token-0123456789';
+export const ADMIN_TOKEN = 'test-admin-token-0123456789abcdef0123';
 
 /** A controllable clock (milliseconds), starting now so wallet-made tokens line up. */
 export function testClock(start = Date.now()) {
@@ -61,8 +61,8 @@ export async function makeTestIssuer(
   migrate(db, { migrationsFolder: MIGRATIONS_DIR });
   const crypto = createNodeCryptoProvider();
   const issuer = await buildIssuer({
-    // Rate limits are off unless a test turns them on (test/security/rateLimit.test.ts does).
-    config: { publicUrl: PUBLIC_URL, adminToken: ADMIN_TOKEN, rateLimits: { enabled: false }, ...options.config },
+    // Rate limits and the operator sign-in brake are off unless a test turns them on (test/security/).
+    config: { publicUrl: PUBLIC_URL, adminToken: ADMIN_TOKEN, rateLimits: { enabled: false }, operatorAuthLimits: { enabled: false }, ...options.config },
     db: db as unknown as StoreDb,
     crypto,
     keys: options.keys ?? (await makeIssuerKeys(options.alg, { didDhtIdentity: options.config?.didMethod === 'dht' })),

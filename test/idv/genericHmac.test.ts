@@ -59,7 +59,8 @@ describe('generic HMAC adapter (body HMAC, loopback vendor)', () => {
       statusMap: { started: 'in_progress', submitted: 'processing', approved: 'approved', declined: 'declined', review: 'needs_review', resubmission_requested: 'resubmission_requested' },
       fetch: (u, i) => fetch(u, i),
     });
-    const t = await makeTestIssuer({ clock, config: { idv: { provider: 'acme' } }, idv: { vendors: new Map([['acme', vendor]]), outboundSecrets: [] } });
+    const tiers = [{ id: 'KnownCustomerCredential', name: 'Standard', requiredChecks: ['document_verification'], validityDays: 365 }, { id: 'Plus', name: 'Plus', requiredChecks: ['document_verification'], validityDays: 365 }];
+    const t = await makeTestIssuer({ clock, config: { idv: { provider: 'acme' }, tiers }, idv: { vendors: new Map([['acme', vendor]]), outboundSecrets: [] } });
     const client = new WalletClient(await Holder.create(), t.fetch);
     const { pfi, idvRequest } = await openApplication(client, PUBLIC_URL);
     const go = await t.app.request(idvRequest.url, { redirect: 'manual' });

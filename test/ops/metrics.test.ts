@@ -13,9 +13,12 @@ import { applyForKcc, SAMPLE_IDENTITY } from '../../src/wallet/flow';
 import { Holder } from '../../src/wallet/holder';
 import { makeIssuerKeys, makeTestIssuer } from '../helpers/issuer';
 import { startD1 } from '../helpers/workerd';
+import journal from '../../drizzle/meta/_journal.json';
 
 const METRICS_TOKEN = 'metrics-token-0123456789abcdef';
 const ADMIN = 'admin-token-0123456789abcdef012345';
+/** Every migration of this build, oldest first (drizzle/meta/_journal.json). */
+const MIGRATION_TAGS: string[] = journal.entries.map((e: { tag: string }) => e.tag);
 
 /** One sample of the Prometheus text exposition: `name{a="b",…} value`. */
 function sample(text: string, name: string, labels: Record<string, string> = {}): number | undefined {
@@ -222,7 +225,7 @@ describe('/readyz', () => {
     sqlite.exec('DELETE FROM __drizzle_migrations WHERE created_at = (SELECT max(created_at) FROM __drizzle_migrations)');
     const pending = await t.app.request('http://issuer.test/readyz');
     expect(pending.status).toBe(503);
-    expect(await pending.json()).toMatchObject({ error: 'not_ready', checks: { database: 'ok', migrations: 'pending' }, pending_migrations: ['0003_presented_credentials'] });
+    expect(await pending.json()).toMatchObject({ error: 'not_ready', checks: { database: 'ok', migrations: 'pending' }, pending_migrations: [MIGRATION_TAGS[MIGRATION_TAGS.length - 1]] });
 
     sqlite.close();
     const gone = await t.app.request('http://issuer.test/readyz');
@@ -237,11 +240,11 @@ describe('/readyz', () => {
     try {
       const stats = createStatsQueries(db);
       // The test helper migrates without wrangler's bookkeeping table: nothing is recorded as applied.
-      expect((await stats.readiness()).pendingMigrations).toEqual(['0000_init', '0001_oid4vci_v1_and_idv', '0002_tiers_status', '0003_presented_credentials']);
+      expect((await stats.readiness()).pendingMigrations).toEqual(MIGRATION_TAGS);
       await d1.batch([d1.prepare("CREATE TABLE d1_migrations (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT UNIQUE, applied_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP NOT NULL)")]);
       await d1.batch([d1.prepare("INSERT INTO d1_migrations (name) VALUES ('0000_init.sql'), ('0001_oid4vci_v1_and_idv.sql')")]);
-      expect(await stats.readiness()).toEqual({ ready: false, database: 'ok', pendingMigrations: ['0002_tiers_status', '0003_presented_credentials'] });
-      await d1.batch([d1.prepare("INSERT INTO d1_migrations (name) VALUES ('0002_tiers_status.sql'), ('0003_presented_credentials.sql')")]);
+      expect(await stats.readiness()).toEqual({ ready: false, database: 'ok', pendingMigrations: MIGRATION_TAGS.slice(2) });
+      await d1.batch([d1.prepare(`INSERT INTO d1_migrations (name) VALUES ${MIGRATION_TAGS.slice(2).map((t) => `('${t}.sql')`).join(', ')}`)]);
       expect((await stats.readiness()).ready).toBe(true);
       const s = await stats.snapshot();
       expect(s).toMatchObject({ applicationsByStatus: { pending: 0, review: 0, approved: 0, rejected: 0 }, credentialsIssued: 0, outboxBacklog: 0, webhookDeliveries: { succeeded: 0, failed: 0 } });

@@ -109,6 +109,7 @@ describe.each(backends)('store contract on %s', (_name, open) => {
       'credential_status',
       'credential_status_events',
       'application_prefill',
+      'operator_sessions',
     ]) {
       await backend.deleteAll(table);
     }
@@ -706,6 +707,35 @@ describe.each(backends)('store contract on %s', (_name, open) => {
         { eventId: 'evt_1', attempt: 2, statusCode: null, error: 'timeout', durationMs: 5000, at: NOW + 30 },
       ]);
       expect(await store.outbox.deliveries('none')).toEqual([]);
+    });
+  });
+
+  describe('operatorSessions', () => {
+    const session = (idHash: string, operator = 'Bob', credentialTag = 'tag-1') => ({ idHash, operator, credentialTag, createdAt: NOW, lastSeenAt: NOW, expiresAt: NOW + 3600 });
+
+    it('touch keeps a live session alive and refuses an idle, expired or ended one', async () => {
+      await store.operatorSessions.create(session('s1'));
+      expect(await store.operatorSessions.touch('s1', NOW + 100, NOW + 100 - 600)).toMatchObject({ operator: 'Bob', lastSeenAt: NOW + 100 });
+      expect(await store.operatorSessions.touch('s1', NOW + 800, NOW + 800 - 600)).toBeUndefined();
+      await store.operatorSessions.create(session('s2'));
+      expect(await store.operatorSessions.touch('s2', NOW + 3600, NOW)).toBeUndefined();
+      await store.operatorSessions.create(session('s3'));
+      await store.operatorSessions.end('s3', NOW + 1);
+      expect(await store.operatorSessions.touch('s3', NOW + 2, NOW)).toBeUndefined();
+      expect(await store.operatorSessions.touch('unknown', NOW, NOW)).toBeUndefined();
+    });
+
+    it('ends all of one operator, all of another credential, and purges old ones', async () => {
+      await store.operatorSessions.create(session('a', 'Bob'));
+      await store.operatorSessions.create(session('b', 'Bob'));
+      await store.operatorSessions.create(session('c', 'Alice'));
+      await store.operatorSessions.create(session('d', 'Alice', 'tag-old'));
+      expect(await store.operatorSessions.endAllFor('Bob', NOW + 1)).toBe(2);
+      expect(await store.operatorSessions.endAllExcept('tag-1', NOW + 1)).toBe(1);
+      expect(await store.operatorSessions.touch('c', NOW + 2, NOW)).toBeDefined();
+      expect(await store.operatorSessions.touch('d', NOW + 2, NOW)).toBeUndefined();
+      expect(await store.operatorSessions.purge(NOW + 2)).toBe(3);
+      expect(await store.operatorSessions.purge(NOW + 3601)).toBe(1);
     });
   });
 

@@ -18,7 +18,7 @@ import { applyMigrationsWithWrangler, bundleWorker, freePort, startWorker } from
  * loopback by the reference wallet: immediate issuance, deferred issuance after an operator
  * decision through the admin API, rejection, and single-use codes under concurrency.
  */
-const ADMIN_TOKEN = 'worker-admin-token-0123456789';
+const ADMIN_TOKEN = 'worker-admin-token-0123456789abcdef0';
 const webCrypto = createWebCryptoProvider();
 
 let dir: string;
@@ -129,7 +129,9 @@ describe('worker in workerd', () => {
         const list = (await (await admin('/applications?status=review')).json()) as { applications: { id: string; applicant_did: string }[] };
         const mine = list.applications.find((a) => a.applicant_did === client.holder.did);
         expect(mine).toBeDefined();
-        const res = await admin(`/applications/${mine!.id}/decision`, { method: 'POST', body: JSON.stringify({ decision: 'approve', tier: 'Enhanced' }) });
+        // A tier that is not configured is refused; the configured one is decided.
+        expect((await admin(`/applications/${mine!.id}/decision`, { method: 'POST', body: JSON.stringify({ decision: 'approve', tier: 'Enhanced' }) })).status).toBe(400);
+        const res = await admin(`/applications/${mine!.id}/decision`, { method: 'POST', body: JSON.stringify({ decision: 'approve', tier: 'Standard' }) });
         expect(res.status).toBe(200);
         decided.push(((await res.json()) as { status: string }).status);
       },
@@ -137,7 +139,7 @@ describe('worker in workerd', () => {
     expect(decided).toEqual(['approved']);
     expect(result.deferred).toBe(true);
     const vc = decodeJwt(result.credential).payload.vc as { credentialSubject: { id: string; countryOfResidence: string; tier: string } };
-    expect(vc.credentialSubject).toMatchObject({ id: client.holder.did, countryOfResidence: 'DE', tier: 'Enhanced' });
+    expect(vc.credentialSubject).toMatchObject({ id: client.holder.did, countryOfResidence: 'DE', tier: 'Standard' });
   });
 
   it('answers issuance_pending until the decision, then credential_request_denied on rejection', async () => {

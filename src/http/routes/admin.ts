@@ -7,6 +7,7 @@ import { nowSeconds, type AppEnv } from '../context';
 import { recordOperatorDecision } from '../../issuance/decisions';
 import { eraseApplicantPii } from '../../issuance/personalData';
 import { adminCredentialRoutes } from './adminCredentials';
+import { assertOperatorAuthAllowed, recordOperatorAuthFailure } from '../operatorAuth';
 
 /**
  * Operator API (behind ADMIN_TOKEN as a bearer token; disabled when unset): list applications
@@ -26,8 +27,12 @@ function constantTimeEqual(a: string, b: string): boolean {
 adminRoutes.use('*', async (c, next) => {
   const expected = c.get('deps').config.adminToken;
   if (!expected) throw new NotFound('the operator API is disabled (ADMIN_TOKEN is not set)');
+  assertOperatorAuthAllowed(c, 'api');
   const m = /^Bearer (.+)$/.exec(c.req.header('authorization') ?? '');
-  if (!m || !constantTimeEqual(m[1], expected)) throw new Unauthorized('a valid operator bearer token is required');
+  if (!m || !constantTimeEqual(m[1], expected)) {
+    recordOperatorAuthFailure(c, 'api');
+    throw new Unauthorized('a valid operator bearer token is required');
+  }
   c.header('Cache-Control', 'no-store');
   await next();
 });

@@ -1,64 +1,38 @@
 import { htmlSecurityHeaders } from '../htmlHeaders';
 import { Hono, type Context } from 'hono';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
-import { base64urlDecodeToString, base64urlEncode } from '../../crypto/base64url';
+import { randomToken } from '../../crypto/random';
+import { endOperatorSession, endOperatorSessionsEverywhere, openOperatorSession, resumeOperatorSession, type LiveOperatorSession } from '../../issuance/operatorSessions';
+import { assertOperatorAuthAllowed, recordOperatorAuthFailure } from '../operatorAuth';
 import { CONSOLE_CSS, renderApplication, renderLogin, renderQueue } from '../views/consolePages';
 import { HOSTED_PROVIDER } from '../../idv/hostedForm';
 import type { IdvResult } from '../../idv/provider';
-import { recordOperatorDecision } from '../../issuance/decisions';
+import { configuredTierNames, recordOperatorDecision } from '../../issuance/decisions';
 import { eraseApplicantPii } from '../../issuance/personalData';
-import { ProtocolError } from '../../protocol/errors';
+import { ProtocolError, TooManyRequests } from '../../protocol/errors';
 import { isCountryOfResidence } from '../../issuance/kccClaims';
-import { hmacSha256, timingSafeEqual, toHex } from '../../idv/webhookSignature';
+import { hmacSha256, timingSafeEqual } from '../../idv/webhookSignature';
 import { readFormOrJson } from '../body';
 import type { AppDeps, AppEnv } from '../context';
 import { PATHS } from '../../paths';
 
 /**
  * The manual-review console for compliance staff (HTML, served by the issuer). Sign-in is
- * built on ADMIN_TOKEN: the operator gives their name and the token; the session is a cookie
- * `<base64url({name, exp})>.<hex HMAC-SHA256(ADMIN_TOKEN, "console-session|" + payload)>`
- * (HttpOnly, SameSite=Strict, path /console). Every POST carries a CSRF token derived from
- * the session (HMAC) and is refused cross-site. Decisions and erasures go through
- * src/idv/service.ts, which writes the audit trail (who, what, when).
- * Disabled (404) when ADMIN_TOKEN is unset.
+ * built on ADMIN_TOKEN: the operator gives their name and the token; the session is a
+ * server-side record (src/issuance/operatorSessions.ts) named by a random id in a cookie
+ * (HttpOnly, SameSite=Strict, Secure on https, path /console). Failed sign-ins are throttled
+ * (src/http/operatorAuth.ts). Every POST carries the session's CSRF token and is refused
+ * cross-site. Decisions and erasures go through src/issuance/, which writes the audit trail
+ * (who, what, when). Disabled (404) when ADMIN_TOKEN is unset.
  */
 export const consoleRoutes = new Hono<AppEnv>();
 
 const COOKIE = 'kcc_console';
 const enc = new TextEncoder();
 
-interface ConsoleSession {
-  name: string;
-  exp: number;
-  raw: string;
-}
-
 function base(deps: AppDeps): string {
   return `${new URL(deps.config.publicUrl).pathname.replace(/\/+$/, '')}${PATHS.console}`;
 }
-
-async function mac(deps: AppDeps, purpose: string, value: string): Promise<string> {
-  return toHex(await hmacSha256(deps.config.adminToken as string, enc.encode(`${purpose}|${value}`)));
-}
-
-async function readSession(c: Context<AppEnv>): Promise<ConsoleSession | undefined> {
-  const deps = c.get('deps');
-  const raw = getCookie(c, COOKIE);
-  if (!raw || raw.length > 1000) return undefined;
-  const [payload, sig] = raw.split('.');
-  if (!payload || !sig) return undefined;
-  if (!timingSafeEqual(enc.encode(sig), enc.encode(await mac(deps, 'console-session', payload)))) return undefined;
-  try {
-    const { name, exp } = JSON.parse(base64urlDecodeToString(payload)) as { name: string; exp: number };
-    if (typeof name !== 'string' || typeof exp !== 'number' || exp <= Math.floor(deps.clock() / 1000)) return undefined;
-    return { name, exp, raw };
-  } catch {
-    return undefined;
-  }
-}
-
-const csrfFor = (deps: AppDeps, session: ConsoleSession) => mac(deps, 'console-csrf', session.raw);
 
 // Same-origin referrers let the console's CSRF check see where a POST came from.
 const pageHeaders = (c: Context<AppEnv>) => htmlSecurityHeaders(c, 'same-origin');
@@ -80,58 +54,82 @@ consoleRoutes.get('/console.css', (c) => c.body(CONSOLE_CSS, 200, { 'Content-Typ
 
 consoleRoutes.get('/login', (c) => c.html(renderLogin({ action: `${base(c.get('deps'))}/login`, cssHref: `${base(c.get('deps'))}/console.css` })));
 
+// Compared as MACs under a fresh key, so the comparison takes the same time whatever the lengths.
+async function sameSecret(a: string, b: string): Promise<boolean> {
+  const key = randomToken();
+  return timingSafeEqual(await hmacSha256(key, enc.encode(a)), await hmacSha256(key, enc.encode(b)));
+}
+
 consoleRoutes.post('/login', async (c) => {
   const deps = c.get('deps');
   const b = base(deps);
-  if (!sameOrigin(c)) return c.html(renderLogin({ action: `${b}/login`, cssHref: `${b}/console.css`, error: 'Cross-site sign-in refused.' }), 403);
+  const page = (error: string, status: 401 | 403 | 429) => c.html(renderLogin({ action: `${b}/login`, cssHref: `${b}/console.css`, error }), status);
+  if (!sameOrigin(c)) return page('Cross-site sign-in refused.', 403);
+  try {
+    assertOperatorAuthAllowed(c, 'console');
+  } catch (e) {
+    if (!(e instanceof TooManyRequests)) throw e;
+    for (const [k, v] of Object.entries(e.headers ?? {})) c.header(k, v);
+    return page('Too many failed sign-ins. Try again in a minute.', 429);
+  }
   const { body } = await readFormOrJson(c);
   const name = typeof body.operator === 'string' ? body.operator.trim() : '';
   const token = typeof body.token === 'string' ? body.token : '';
-  const tokenOk = timingSafeEqual(enc.encode(await mac(deps, 'login', token)), enc.encode(await mac(deps, 'login', deps.config.adminToken as string)));
+  const tokenOk = await sameSecret(token, deps.config.adminToken as string);
   if (!tokenOk || !/^[\p{L}\p{N} .@_-]{1,64}$/u.test(name)) {
-    deps.logger.warn('console_login_failed', { requestId: c.get('requestId') });
-    return c.html(renderLogin({ action: `${b}/login`, cssHref: `${b}/console.css`, error: 'Name or token not accepted.' }), 401);
+    recordOperatorAuthFailure(c, 'console');
+    return page('Name or token not accepted.', 401);
   }
-  const exp = Math.floor(deps.clock() / 1000) + deps.config.idv.consoleSessionSeconds;
-  const payload = base64urlEncode(JSON.stringify({ name, exp }));
-  setCookie(c, COOKIE, `${payload}.${await mac(deps, 'console-session', payload)}`, {
+  const session = await openOperatorSession(deps, name);
+  setCookie(c, COOKIE, session.id, {
     httpOnly: true,
     sameSite: 'Strict',
     secure: deps.config.publicUrl.startsWith('https:'),
     path: b,
-    maxAge: deps.config.idv.consoleSessionSeconds,
+    maxAge: session.maxAgeSeconds,
   });
   await deps.store.audit.record({ applicationId: null, actor: `console:${name}`, action: 'console.login', at: Math.floor(deps.clock() / 1000) });
   return c.redirect(`${b}?status=review`, 303);
 });
 
-// Everything below needs a session.
+// Everything below needs a live session.
 consoleRoutes.use('*', async (c, next) => {
-  const session = await readSession(c);
-  if (!session) return c.redirect(`${base(c.get('deps'))}/login`, 303);
+  const session = await resumeOperatorSession(c.get('deps'), getCookie(c, COOKIE));
+  if (!session) {
+    deleteCookie(c, COOKIE, { path: base(c.get('deps')) });
+    return c.redirect(`${base(c.get('deps'))}/login`, 303);
+  }
   if (c.req.method === 'POST') {
     if (!sameOrigin(c)) return c.text('cross-site request refused', 403);
   }
+  c.set('operatorSession', session);
   await next();
 });
 
-async function requireCsrf(c: Context<AppEnv>, session: ConsoleSession, field: unknown): Promise<boolean> {
-  return typeof field === 'string' && timingSafeEqual(enc.encode(field), enc.encode(await csrfFor(c.get('deps'), session)));
+function requireCsrf(session: LiveOperatorSession, field: unknown): boolean {
+  return typeof field === 'string' && timingSafeEqual(enc.encode(field), enc.encode(session.csrf));
 }
 
 consoleRoutes.post('/logout', async (c) => {
-  const session = (await readSession(c)) as ConsoleSession;
+  const deps = c.get('deps');
+  const session = c.get('operatorSession');
   const { body } = await readFormOrJson(c);
-  if (!(await requireCsrf(c, session, body.csrf_token))) return c.text('invalid CSRF token', 403);
-  deleteCookie(c, COOKIE, { path: base(c.get('deps')) });
-  return c.redirect(`${base(c.get('deps'))}/login`, 303);
+  if (!requireCsrf(session, body.csrf_token)) return c.text('invalid CSRF token', 403);
+  if (body.everywhere === 'true') {
+    const ended = await endOperatorSessionsEverywhere(deps, session);
+    await deps.store.audit.record({ applicationId: null, actor: `console:${session.operator}`, action: 'console.logout_everywhere', detail: { sessions: ended }, at: Math.floor(deps.clock() / 1000) });
+  } else {
+    await endOperatorSession(deps, session);
+  }
+  deleteCookie(c, COOKIE, { path: base(deps) });
+  return c.redirect(`${base(deps)}/login`, 303);
 });
 
 const ISO = (s: number | null) => (s ? new Date(s * 1000).toISOString().replace('.000Z', 'Z') : null);
 
 consoleRoutes.get('/', async (c) => {
   const deps = c.get('deps');
-  const session = (await readSession(c)) as ConsoleSession;
+  const session = c.get('operatorSession');
   const q = (k: string, max: number) => (c.req.query(k) ?? '').trim().slice(0, max);
   const filters = { status: q('status', 10), provider: q('provider', 40), country: q('country', 2).toUpperCase(), q: q('q', 300) };
   if (filters.status && !['review', 'pending', 'approved', 'rejected', 'withdrawn'].includes(filters.status)) filters.status = '';
@@ -140,9 +138,9 @@ consoleRoutes.get('/', async (c) => {
   return c.html(
     renderQueue({
       cssHref: `${b}/console.css`,
-      operator: session.name,
+      operator: session.operator,
       logoutAction: `${b}/logout`,
-      csrf: await csrfFor(deps, session),
+      csrf: session.csrf,
       baseHref: b,
       filters,
       providers: [HOSTED_PROVIDER, ...deps.idv.vendors.keys()],
@@ -151,7 +149,7 @@ consoleRoutes.get('/', async (c) => {
   );
 });
 
-async function applicationPage(c: Context<AppEnv>, session: ConsoleSession, id: string, notice?: string, status: 200 | 400 | 409 = 200) {
+async function applicationPage(c: Context<AppEnv>, session: LiveOperatorSession, id: string, notice?: string, status: 200 | 400 | 409 = 200) {
   const deps = c.get('deps');
   const application = await deps.store.applications.get(id);
   if (!application) return c.text('no such application', 404);
@@ -162,17 +160,18 @@ async function applicationPage(c: Context<AppEnv>, session: ConsoleSession, id: 
   if (piiRecord?.erasedAt) pii = 'erased';
   else if (piiRecord?.ciphertext && deps.idv.vault?.has(piiRecord.keyId)) {
     pii = (await deps.idv.vault.open(id, piiRecord.ciphertext, piiRecord.keyId)) as Record<string, string>;
-    await deps.store.audit.record({ applicationId: id, actor: `console:${session.name}`, action: 'pii.viewed', at: Math.floor(deps.clock() / 1000) });
+    await deps.store.audit.record({ applicationId: id, actor: `console:${session.operator}`, action: 'pii.viewed', at: Math.floor(deps.clock() / 1000) });
   }
   const audit = await deps.store.audit.listForApplication(id);
   const b = base(deps);
-  const tiers = [...new Set([application.tier, deps.config.credential.defaultTier].filter((t): t is string => !!t))];
+  // The application's own tier first (the preselected option), then every other configured one.
+  const tiers = [...new Set([application.tier, ...configuredTierNames(deps.config)].filter((t): t is string => !!t && configuredTierNames(deps.config).includes(t)))];
   return c.html(
     renderApplication({
       cssHref: `${b}/console.css`,
-      operator: session.name,
+      operator: session.operator,
       logoutAction: `${b}/logout`,
-      csrf: await csrfFor(deps, session),
+      csrf: session.csrf,
       backHref: `${b}?status=review`,
       decisionAction: `${b}/applications/${encodeURIComponent(id)}/decision`,
       eraseAction: `${b}/applications/${encodeURIComponent(id)}/erase-pii`,
@@ -208,17 +207,17 @@ async function applicationPage(c: Context<AppEnv>, session: ConsoleSession, id: 
 }
 
 consoleRoutes.get('/applications/:id', async (c) =>
-  applicationPage(c, (await readSession(c)) as ConsoleSession, c.req.param('id'), c.req.query('decided') === '1' ? 'Decision recorded.' : undefined),
+  applicationPage(c, c.get('operatorSession'), c.req.param('id'), c.req.query('decided') === '1' ? 'Decision recorded.' : undefined),
 );
 
 consoleRoutes.post('/applications/:id/decision', async (c) => {
   const deps = c.get('deps');
-  const session = (await readSession(c)) as ConsoleSession;
+  const session = c.get('operatorSession');
   const id = c.req.param('id');
   const { body } = await readFormOrJson(c);
-  if (!(await requireCsrf(c, session, body.csrf_token))) return c.text('invalid CSRF token', 403);
+  if (!requireCsrf(session, body.csrf_token)) return c.text('invalid CSRF token', 403);
   const decision = body.decision === 'approve' || body.decision === 'reject' ? body.decision : undefined;
-  const tier = typeof body.tier === 'string' && /^[\w .-]{1,64}$/.test(body.tier) ? body.tier : undefined;
+  const tier = typeof body.tier === 'string' && body.tier ? body.tier : undefined;
   const reason = typeof body.reason === 'string' ? body.reason.trim().slice(0, 500) : '';
   const overrule = body.overrule === 'true';
   if (!decision) return applicationPage(c, session, id, 'Choose approve or reject.', 400);
@@ -232,7 +231,7 @@ consoleRoutes.post('/applications/:id/decision', async (c) => {
       tier: decision === 'approve' ? tier : undefined,
       countryOfResidence: decision === 'approve' ? country : undefined,
       reason: reason || undefined,
-      actor: `console:${session.name}`,
+      actor: `console:${session.operator}`,
       overrule,
     });
   } catch (e) {
@@ -247,13 +246,13 @@ consoleRoutes.post('/applications/:id/decision', async (c) => {
 
 consoleRoutes.post('/applications/:id/erase-pii', async (c) => {
   const deps = c.get('deps');
-  const session = (await readSession(c)) as ConsoleSession;
+  const session = c.get('operatorSession');
   const id = c.req.param('id');
   const { body } = await readFormOrJson(c);
-  if (!(await requireCsrf(c, session, body.csrf_token))) return c.text('invalid CSRF token', 403);
+  if (!requireCsrf(session, body.csrf_token)) return c.text('invalid CSRF token', 403);
   const reason = typeof body.reason === 'string' ? body.reason.trim() : '';
   if (!reason) return applicationPage(c, session, id, 'A reason is required.', 400);
   if (!(await deps.store.applications.get(id))) return c.text('no such application', 404);
-  await eraseApplicantPii(deps, id, `console:${session.name}`, reason);
+  await eraseApplicantPii(deps, id, `console:${session.operator}`, reason);
   return c.redirect(`${base(deps)}/applications/${encodeURIComponent(id)}`, 303);
 });

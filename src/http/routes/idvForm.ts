@@ -45,7 +45,7 @@ async function consentPage(c: Context<AppEnv>, token: string, form: OpenForm, er
     cssHref: urls.idvCss,
     issuerName: deps.config.clientName,
     lang: languageOf(c),
-    csrfToken: issueFormCsrf(c, deps.config.publicUrl),
+    csrfToken: await issueFormCsrf(c, deps.config.publicUrl, token, deps.issuer.did),
     fields: await formFieldsOf(deps, form),
     retentionDays: deps.config.idv.retentionDays,
     tosUri: deps.config.tosUri,
@@ -86,7 +86,7 @@ idvFormRoutes.post(PATHS.idvForm, rateLimitByIp('idv'), async (c) => {
   assertFormDecides(deps);
   const form = await openFormLink(deps, token);
   const { kind, body } = await readFormOrJson(c);
-  const csrf = checkFormCsrf(c, deps.config.publicUrl, kind, body.csrf_token);
+  const csrf = await checkFormCsrf(c, deps.config.publicUrl, kind, body.csrf_token, { formToken: token, issuerDid: deps.issuer.did });
   if (!csrf.ok) {
     deps.logger.warn('idv_form_csrf_rejected', { requestId: c.get('requestId'), why: csrf.why });
     throw new FormSubmissionRefused('cross-site or stale form submission');
@@ -110,7 +110,7 @@ idvFormRoutes.post(PATHS.idvForm, rateLimitByIp('idv'), async (c) => {
   if (body.step === 'consent') {
     // Consent given on the consent step: now the identity fields, carrying the choices along.
     const fields = await formFieldsOf(deps, form);
-    const csrfToken = issueFormCsrf(c, deps.config.publicUrl);
+    const csrfToken = await issueFormCsrf(c, deps.config.publicUrl, token, deps.issuer.did);
     return c.html(renderIdvForm({ action: urls.idvForm(token), cssHref: urls.idvCss, issuerName: deps.config.clientName, lang, csrfToken, fields, consentOptional: consent.optional }));
   }
   const submission = await submitIdentityForm(deps, token, form, body, consent);
@@ -122,7 +122,7 @@ idvFormRoutes.post(PATHS.idvForm, rateLimitByIp('idv'), async (c) => {
       throw new InvalidRequest('some fields are invalid', { errors: submission.errors, messages });
     }
     const values = Object.fromEntries(Object.entries(body).filter(([, v]) => typeof v === 'string')) as Record<string, string>;
-    const csrfToken = issueFormCsrf(c, deps.config.publicUrl);
+    const csrfToken = await issueFormCsrf(c, deps.config.publicUrl, token, deps.issuer.did);
     return c.html(
       renderIdvForm({ action: urls.idvForm(token), cssHref: urls.idvCss, issuerName: deps.config.clientName, lang, values, errors: submission.errors, csrfToken, fields: submission.fields, consentOptional: consent.optional }),
       400,

@@ -3,6 +3,7 @@ import type { AppEnv } from '../context';
 import { nowSeconds } from '../context';
 import { freshUnboundNonce } from '../../issuance/grants';
 import { PATHS } from '../../paths';
+import { rateLimitByIp } from '../rateLimit';
 
 /**
  * Nonce Endpoint (OID4VCI 1.0 §7): an unauthenticated POST that returns a fresh, unpredictable
@@ -13,7 +14,8 @@ import { PATHS } from '../../paths';
  */
 export const nonceRoutes = new Hono<AppEnv>();
 
-nonceRoutes.post(PATHS.nonce, async (c) => {
+// Open and unauthenticated, and every call writes a row: limited per IP like the other open endpoints.
+nonceRoutes.post(PATHS.nonce, rateLimitByIp('nonce'), async (c) => {
   const deps = c.get('deps');
   if (crypto.getRandomValues(new Uint8Array(1))[0] < 16) await deps.store.nonces.pruneExpired(nowSeconds(deps));
   const nonce = await freshUnboundNonce(deps);

@@ -16,7 +16,7 @@ export interface ConsoleRow {
 
 function layout(title: string, cssHref: string, body: string, operator?: string, logoutAction?: string, csrf?: string): string {
   const who = operator
-    ? `<form class="logout" method="post" action="${e(logoutAction ?? '')}"><input type="hidden" name="csrf_token" value="${e(csrf ?? '')}"><span>Signed in as <strong>${e(operator)}</strong></span> <button type="submit">Sign out</button></form>`
+    ? `<form class="logout" method="post" action="${e(logoutAction ?? '')}"><input type="hidden" name="csrf_token" value="${e(csrf ?? '')}"><span>Signed in as <strong>${e(operator)}</strong></span> <button type="submit">Sign out</button> <button type="submit" name="everywhere" value="true">Sign out everywhere</button></form>`
     : '';
   return `<!doctype html>
 <html lang="en">

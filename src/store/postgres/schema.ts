@@ -361,3 +361,18 @@ export const applicationPrefill = pgTable('application_prefill', {
   countryOfResidence: text('country_of_residence'),
   createdAt: bigint('created_at', { mode: 'number' }).notNull(),
 });
+
+/** Review console sessions, server-side (the cookie carries only a random id; its digest is the key). */
+export const operatorSessions = pgTable(
+  'operator_sessions',
+  {
+    idHash: text('id_hash').primaryKey(),
+    operator: text('operator').notNull(),
+    credentialTag: text('credential_tag').notNull(),
+    createdAt: bigint('created_at', { mode: 'number' }).notNull(),
+    lastSeenAt: bigint('last_seen_at', { mode: 'number' }).notNull(),
+    expiresAt: bigint('expires_at', { mode: 'number' }).notNull(),
+    endedAt: bigint('ended_at', { mode: 'number' }),
+  },
+  (t) => [index('operator_sessions_operator').on(t.operator)],
+);

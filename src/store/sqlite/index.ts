@@ -6,6 +6,7 @@ import type { Database } from './database';
 import { createGrantRepositories } from './grants';
 import { writeTogether } from './helpers';
 import { createIdvSessionRepositories } from './idvSessions';
+import { createOperatorSessionRepositories } from './operatorSessions';
 import { createOutboxRepositories } from './outbox';
 import { createTransactionRepositories } from './transactions';
 
@@ -28,5 +29,6 @@ export function createStore(db: Database): Store {
     ...createGrantRepositories(db, together),
     ...createTransactionRepositories(db, together),
     ...createCredentialRepositories(db),
+    ...createOperatorSessionRepositories(db),
   };
 }

@@ -47,4 +47,6 @@ export type SqliteRecordsMatchPort = [
   Expect<Same<typeof schema.outboxEvents.$inferSelect, port.OutboxEvent>>,
   Expect<Same<typeof schema.webhookDeliveries.$inferSelect, port.WebhookDelivery>>,
   Expect<Same<typeof schema.webhookDeliveries.$inferInsert, port.NewWebhookDelivery>>,
+  Expect<Same<typeof schema.operatorSessions.$inferSelect, port.OperatorSession>>,
+  Expect<Same<typeof schema.operatorSessions.$inferInsert, port.NewOperatorSession>>,
 ];
