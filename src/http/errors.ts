@@ -5,6 +5,8 @@ import { issuerUrls } from '../paths';
 import type { AppEnv } from './context';
 import { htmlSecurityHeaders } from './htmlHeaders';
 import { renderMessagePage } from './views/idvPages';
+import { renderConsoleError } from './views/consolePages';
+import { PATHS } from '../paths';
 
 /**
  * The one error handler: a ProtocolError becomes `{ error, error_description, ...extra }`
@@ -51,6 +53,21 @@ export function formErrorHandler(err: Error, c: Context<AppEnv>): Response {
       ? { title: err.title, message: err.pageMessage ?? err.description }
       : { title: 'Request not accepted', message: `${err.description}. Please go back and try again.` };
   const res = c.html(renderMessagePage({ ...page, cssHref }), err.status as 400);
+  for (const [name, value] of Object.entries(err.headers ?? {})) res.headers.set(name, value);
+  return res;
+}
+
+/**
+ * The review console's handler: a refusal (no such application, a cross-site or CSRF-less POST,
+ * a disabled console) is an HTML page in the console's style with the same status and headers;
+ * JSON clients get the usual JSON error.
+ */
+export function consoleErrorHandler(err: Error, c: Context<AppEnv>): Response {
+  if (!(err instanceof ProtocolError) || wantsJsonResponse(c)) return handleError(err, c);
+  htmlSecurityHeaders(c, 'same-origin');
+  const base = `${new URL(c.get('deps').config.publicUrl).pathname.replace(/\/+$/, '')}${PATHS.console}`;
+  const title = err.status === 404 ? 'Not found' : err.status === 403 ? 'Request refused' : err.status === 429 ? 'Too many attempts' : 'Request not accepted';
+  const res = c.html(renderConsoleError({ title, message: `${err.description}.`, cssHref: `${base}/console.css`, backHref: base }), err.status as 400);
   for (const [name, value] of Object.entries(err.headers ?? {})) res.headers.set(name, value);
   return res;
 }

@@ -32,7 +32,7 @@ import { Holder } from '../../src/wallet/holder';
 import { balancedFetch, startTestPostgres, type TestPostgres } from '../helpers/postgres';
 
 const PUBLIC_URL = 'http://kcc.lb.test';
-const ADMIN_TOKEN = 'pg-crash-admin-token-0123456789';
+const ADMIN_TOKEN = 'pg-crash-admin-token-0123456789-abcdefghij';
 const WALLETS = 6;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -26,7 +26,7 @@ describe('hosted form: a planted CSRF cookie', () => {
       t.app.request(idvRequest.url, {
         method: 'POST',
         headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: `idv_csrf=${cookie}` },
-        body: new URLSearchParams({ ...SAMPLE_IDENTITY, csrf_token: csrf }).toString(),
+        body: new URLSearchParams({ ...SAMPLE_IDENTITY, consent: 'accept', csrf_token: csrf }).toString(),
       });
     // The attacker's cross-site form: the planted cookie and the value it knows.
     expect((await post(planted, planted)).status).toBe(403);

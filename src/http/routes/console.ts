@@ -9,7 +9,8 @@ import { HOSTED_PROVIDER } from '../../idv/hostedForm';
 import type { IdvResult } from '../../idv/provider';
 import { configuredTierNames, recordOperatorDecision } from '../../issuance/decisions';
 import { eraseApplicantPii } from '../../issuance/personalData';
-import { ProtocolError, TooManyRequests } from '../../protocol/errors';
+import { AccessDenied, NotFound, ProtocolError, TooManyRequests } from '../../protocol/errors';
+import { consoleErrorHandler } from '../errors';
 import { isCountryOfResidence } from '../../issuance/kccClaims';
 import { hmacSha256, timingSafeEqual } from '../../idv/webhookSignature';
 import { readFormOrJson } from '../body';
@@ -45,7 +46,7 @@ function sameOrigin(c: Context<AppEnv>): boolean {
 }
 
 consoleRoutes.use('*', async (c, next) => {
-  if (!c.get('deps').config.adminToken) return c.json({ error: 'not_found', error_description: 'the review console is disabled (ADMIN_TOKEN is not set)' }, 404);
+  if (!c.get('deps').config.adminToken) throw new NotFound('the review console is disabled (ADMIN_TOKEN is not set)');
   pageHeaders(c);
   await next();
 });
@@ -100,7 +101,7 @@ consoleRoutes.use('*', async (c, next) => {
     return c.redirect(`${base(c.get('deps'))}/login`, 303);
   }
   if (c.req.method === 'POST') {
-    if (!sameOrigin(c)) return c.text('cross-site request refused', 403);
+    if (!sameOrigin(c)) throw new AccessDenied('cross-site request refused');
   }
   c.set('operatorSession', session);
   await next();
@@ -114,7 +115,7 @@ consoleRoutes.post('/logout', async (c) => {
   const deps = c.get('deps');
   const session = c.get('operatorSession');
   const { body } = await readFormOrJson(c);
-  if (!requireCsrf(session, body.csrf_token)) return c.text('invalid CSRF token', 403);
+  if (!requireCsrf(session, body.csrf_token)) throw new AccessDenied('invalid CSRF token');
   if (body.everywhere === 'true') {
     const ended = await endOperatorSessionsEverywhere(deps, session);
     await deps.store.audit.record({ applicationId: null, actor: `console:${session.operator}`, action: 'console.logout_everywhere', detail: { sessions: ended }, at: Math.floor(deps.clock() / 1000) });
@@ -152,7 +153,7 @@ consoleRoutes.get('/', async (c) => {
 async function applicationPage(c: Context<AppEnv>, session: LiveOperatorSession, id: string, notice?: string, status: 200 | 400 | 409 = 200) {
   const deps = c.get('deps');
   const application = await deps.store.applications.get(id);
-  if (!application) return c.text('no such application', 404);
+  if (!application) throw new NotFound('no such application');
   const idvSession = await deps.store.idvSessions.get(id);
   const outcome = idvSession?.outcome ? (idvSession.outcome as unknown as IdvResult & { evidence?: { kind: string; checks: string[] }[] }) : undefined;
   const piiRecord = await deps.store.pii.get(id);
@@ -215,7 +216,7 @@ consoleRoutes.post('/applications/:id/decision', async (c) => {
   const session = c.get('operatorSession');
   const id = c.req.param('id');
   const { body } = await readFormOrJson(c);
-  if (!requireCsrf(session, body.csrf_token)) return c.text('invalid CSRF token', 403);
+  if (!requireCsrf(session, body.csrf_token)) throw new AccessDenied('invalid CSRF token');
   const decision = body.decision === 'approve' || body.decision === 'reject' ? body.decision : undefined;
   const tier = typeof body.tier === 'string' && body.tier ? body.tier : undefined;
   const reason = typeof body.reason === 'string' ? body.reason.trim().slice(0, 500) : '';
@@ -236,7 +237,7 @@ consoleRoutes.post('/applications/:id/decision', async (c) => {
     });
   } catch (e) {
     if (!(e instanceof ProtocolError)) throw e;
-    if (e.status === 404) return c.text('no such application', 404);
+    if (e.status === 404) throw e;
     if (e.status === 409) return applicationPage(c, session, id, 'This application is no longer awaiting review (someone else decided it).', 409);
     return applicationPage(c, session, id, `Not recorded: ${e.description}.`, 400);
   }
@@ -249,10 +250,12 @@ consoleRoutes.post('/applications/:id/erase-pii', async (c) => {
   const session = c.get('operatorSession');
   const id = c.req.param('id');
   const { body } = await readFormOrJson(c);
-  if (!requireCsrf(session, body.csrf_token)) return c.text('invalid CSRF token', 403);
+  if (!requireCsrf(session, body.csrf_token)) throw new AccessDenied('invalid CSRF token');
   const reason = typeof body.reason === 'string' ? body.reason.trim() : '';
   if (!reason) return applicationPage(c, session, id, 'A reason is required.', 400);
-  if (!(await deps.store.applications.get(id))) return c.text('no such application', 404);
+  if (!(await deps.store.applications.get(id))) throw new NotFound('no such application');
   await eraseApplicantPii(deps, id, `console:${session.operator}`, reason);
   return c.redirect(`${base(deps)}/applications/${encodeURIComponent(id)}`, 303);
 });
+
+consoleRoutes.onError(consoleErrorHandler);

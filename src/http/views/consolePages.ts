@@ -200,3 +200,8 @@ caption{text-align:left;font-weight:600;padding:.25rem 0}.detail{font-family:ui-
 dl{display:grid;grid-template-columns:max-content 1fr;gap:.25rem 1rem}dt{font-weight:600}dd{margin:0;word-break:break-all}
 .grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(22rem,1fr));gap:1rem}section{background:#fff;padding:1rem;border:1px solid #d1d5db;border-radius:.25rem;margin:1rem 0}
 .error{color:#b91c1c;font-weight:600}.notice{background:#dcfce7;padding:.5rem;border-left:4px solid #15803d}`;
+
+/** A refusal inside the console (no session needed to read it): what happened and a way back. */
+export function renderConsoleError(input: { title: string; message: string; cssHref: string; backHref: string }): string {
+  return layout(input.title, input.cssHref, `<h1>${e(input.title)}</h1>\n<p role="alert">${e(input.message)}</p>\n<p><a href="${e(input.backHref)}">Back to the queue</a></p>`);
+}
