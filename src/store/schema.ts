@@ -309,8 +309,14 @@ export const credentialStatus = sqliteTable(
     suspendedAt: integer('suspended_at'),
     suspensionReason: text('suspension_reason'),
     updatedAt: integer('updated_at').notNull(),
+    /** When the `credential.expired` event was enqueued (src/issuance/jobs.ts), so it is announced once. */
+    expiryAnnouncedAt: integer('expiry_announced_at'),
   },
-  (t) => [uniqueIndex('credential_status_list_index').on(t.listId, t.listIndex), index('credential_status_subject').on(t.subjectDid)],
+  (t) => [
+    uniqueIndex('credential_status_list_index').on(t.listId, t.listIndex),
+    index('credential_status_subject').on(t.subjectDid),
+    index('credential_status_expiry').on(t.expiryAnnouncedAt, t.expiresAt),
+  ],
 );
 
 /** Audit trail of status changes (revoke, suspend, reinstate) with the reason and who did it. */

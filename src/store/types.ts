@@ -225,6 +225,8 @@ export type CredentialStatusRecord = {
   suspendedAt: number | null;
   suspensionReason: string | null;
   updatedAt: number;
+  /** When its `credential.expired` event was enqueued; null until then. */
+  expiryAnnouncedAt: number | null;
 };
 export type NewCredentialStatus = {
   credentialId: string;
@@ -240,6 +242,7 @@ export type NewCredentialStatus = {
   suspendedAt?: number | null;
   suspensionReason?: string | null;
   updatedAt: number;
+  expiryAnnouncedAt?: number | null;
 };
 
 export type CredentialStatusEvent = {
@@ -578,6 +581,10 @@ export interface CredentialStatusRepository {
   recordEvent(row: NewCredentialStatusEvent): Promise<void>;
   /** A credential's status events, in the order recorded. */
   events(credentialId: string): Promise<CredentialStatusEvent[]>;
+  /** Unrevoked credentials whose `expiresAt` <= now and whose expiry was not announced yet, oldest first; `limit` defaults to 100. */
+  expiredUnannounced(now: number, limit?: number): Promise<CredentialStatusRecord[]>;
+  /** Stamps the expiry as announced, once; false when it already was. */
+  markExpiryAnnounced(credentialId: string, now: number): Promise<boolean>;
 }
 
 export interface IdvSessionRepository {

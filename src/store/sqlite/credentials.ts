@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, isNotNull, isNull, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, isNotNull, isNull, lte, sql } from 'drizzle-orm';
 import * as schema from '../schema';
 import type { CredentialStatusRepository, IssuedCredentialRepository, NotificationRepository, StatusListRepository } from '../types';
 import type { Database } from './database';
@@ -177,6 +177,22 @@ export function createCredentialRepositories(db: Database) {
     },
     async events(credentialId) {
       return db.select().from(credentialStatusEvents).where(eq(credentialStatusEvents.credentialId, credentialId)).orderBy(asc(credentialStatusEvents.id));
+    },
+    async expiredUnannounced(now, limit = 100) {
+      return db
+        .select()
+        .from(credentialStatus)
+        .where(and(isNull(credentialStatus.expiryAnnouncedAt), lte(credentialStatus.expiresAt, now), isNull(credentialStatus.revokedAt)))
+        .orderBy(asc(credentialStatus.expiresAt))
+        .limit(limit);
+    },
+    async markExpiryAnnounced(credentialId, now) {
+      const rows = await db
+        .update(credentialStatus)
+        .set({ expiryAnnouncedAt: now })
+        .where(and(eq(credentialStatus.credentialId, credentialId), isNull(credentialStatus.expiryAnnouncedAt)))
+        .returning({ id: credentialStatus.credentialId });
+      return rows.length === 1;
     },
   };
 
