@@ -113,6 +113,17 @@ export const issuedCredentials = sqliteTable(
 );
 
 /**
+ * One KCC per approved application (SECURITY.md "One decision, one credential"): the first
+ * credential request that finds the application issuable claims it here (insert-or-nothing on
+ * the primary key) before anything is signed; every later request is credential_request_denied.
+ */
+export const issuanceClaims = sqliteTable('issuance_claims', {
+  applicationId: text('application_id').primaryKey(),
+  credentialId: text('credential_id').notNull(),
+  claimedAt: integer('claimed_at').notNull(),
+});
+
+/**
  * c_nonces handed out by the Nonce Endpoint (OID4VCI 1.0 §7). Unlike c_nonces, they are not
  * bound to an access token (the endpoint is unauthenticated); each is still single use.
  */

@@ -156,6 +156,13 @@ export type NewIssuedCredential = {
   expiresAt: number;
 };
 
+/** The one credential an application may have (claimed before it is signed). */
+export type IssuanceClaim = {
+  applicationId: string;
+  credentialId: string;
+  claimedAt: number;
+};
+
 /** A Nonce Endpoint c_nonce (OID4VCI 1.0 §7): not bound to a token, single use. */
 export type Nonce = {
   nonce: string;
@@ -535,6 +542,13 @@ export interface IssuedCredentialRepository {
   /** Records a credential; a second one for the same transaction is refused (throws). */
   record(row: NewIssuedCredential): Promise<void>;
   listForApplication(applicationId: string): Promise<IssuedCredential[]>;
+  /**
+   * Claims the application's one credential for `credentialId`, by one insert-or-nothing: among
+   * concurrent claimers exactly one wins (true); every later claim is refused (false).
+   */
+  claim(applicationId: string, credentialId: string, now: number): Promise<boolean>;
+  /** Undoes a claim whose credential could not be issued (signing or recording failed). */
+  releaseClaim(applicationId: string, credentialId: string): Promise<void>;
   count(): Promise<number>;
   get(id: string): Promise<IssuedCredential | undefined>;
 }
