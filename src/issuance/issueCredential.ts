@@ -152,6 +152,7 @@ async function checkProofOfPossession(deps: Deps, grant: AccessTokenRecord, proo
     now,
     skewSeconds: deps.config.clockSkewSeconds,
     maxAgeSeconds: deps.config.proofMaxAgeSeconds,
+    requireIss: profile === 'draft13',
   });
   // Verified first, consumed second: a forged proof never burns the holder's nonce.
   if (!(await consumeProofNonce(deps, proof.nonce, grant.jti))) {

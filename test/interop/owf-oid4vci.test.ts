@@ -174,7 +174,8 @@ describe('OWF @openid4vc/openid4vci 0.4.6', () => {
     const { issuerMetadata, accessToken, cNonce, configurationId } = await startIssuance(client, idvRequest.credential_offer, Openid4vciVersion.Draft14);
     // Draft 13: the c_nonce comes with the token response.
     expect(cNonce).toBeTypeOf('string');
-    const { jwt } = await client.createCredentialRequestJwtProof({ issuerMetadata, signer: signerOf(holder), nonce: cNonce, credentialConfigurationId: configurationId });
+    // Draft 13 requires the proof's iss (docs/interop.md): the library sets it from clientId.
+    const { jwt } = await client.createCredentialRequestJwtProof({ issuerMetadata, signer: signerOf(holder), nonce: cNonce, credentialConfigurationId: configurationId, clientId: holder.did });
     const { credentialResponse } = await client.retrieveCredentials({ issuerMetadata, accessToken, credentialConfigurationId: configurationId, proof: { proof_type: 'jwt', jwt } });
     expect(credentialResponse.credentials).toBeUndefined();
     await verifyKccIndependently(issuer, credentialResponse.credential as string, holder.did);
