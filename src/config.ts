@@ -14,7 +14,11 @@ export interface IssuerConfig {
   ttl: {
     /** SIOPv2 Authorization Request (its nonce) from the initiation GET. */
     siopRequest: number;
-    /** The pre-authorized code in the credential offer. */
+    /**
+     * The pre-authorized code in the credential offer. Outlives the IDV form link (checked at
+     * start): the offer is handed out with the form, and a wallet redeems it only after a slow
+     * applicant finished the form, so the code must not expire while the form still works.
+     */
     preAuthorizedCode: number;
     /** The IDV form link (`url` of the IDV Request). */
     idvForm: number;
@@ -155,7 +159,8 @@ export type IssuerConfigInput = Partial<Omit<IssuerConfig, 'ttl' | 'credential' 
 export const DEFAULTS = {
   ttl: {
     siopRequest: 10 * 60,
-    preAuthorizedCode: 30 * 60,
+    // The form's hour plus an hour for the wallet to redeem after the last minute of the form.
+    preAuthorizedCode: 2 * 60 * 60,
     idvForm: 60 * 60,
     accessToken: 24 * 60 * 60,
     cNonce: 5 * 60,
@@ -226,10 +231,17 @@ export function resolveConfig(input: IssuerConfigInput): IssuerConfig {
   const url = new URL(publicUrl);
   if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new TypeError('PUBLIC_URL must be an http(s) URL');
   if (input.didMethod !== undefined && !ISSUER_DID_METHODS.includes(input.didMethod)) throw new TypeError('ISSUER_DID_METHOD must be web, dht or jwk');
+  const ttl = { ...DEFAULTS.ttl, ...defined(input.ttl) };
+  for (const [name, seconds] of Object.entries(ttl)) {
+    if (!(Number.isFinite(seconds) && seconds > 0)) throw new TypeError(`ttl.${name} must be a positive number of seconds`);
+  }
+  if (ttl.preAuthorizedCode <= ttl.idvForm) {
+    throw new TypeError(`ttl.preAuthorizedCode (${ttl.preAuthorizedCode} s) must outlive ttl.idvForm (${ttl.idvForm} s): a wallet redeems the code after the form is done`);
+  }
   return {
     publicUrl,
     adminToken: input.adminToken || undefined,
-    ttl: { ...DEFAULTS.ttl, ...defined(input.ttl) },
+    ttl,
     clockSkewSeconds: input.clockSkewSeconds ?? DEFAULTS.clockSkewSeconds,
     proofMaxAgeSeconds: input.proofMaxAgeSeconds ?? DEFAULTS.proofMaxAgeSeconds,
     idTokenMaxAgeSeconds: input.idTokenMaxAgeSeconds ?? DEFAULTS.idTokenMaxAgeSeconds,
