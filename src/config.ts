@@ -10,6 +10,11 @@ export interface IssuerConfig {
   publicUrl: string;
   /** Bearer token for the operator API; undefined disables /admin (env ADMIN_TOKEN). */
   adminToken?: string;
+  /**
+   * Tenant API keys of the KYC status API (`GET /api/v1/kyc/{subject}/status`, env KYC_API_KEYS,
+   * comma-separated); empty disables it. See README "KYC status API".
+   */
+  kycApiKeys: string[];
   /** Lifetimes, in seconds. */
   ttl: {
     /** SIOPv2 Authorization Request (its nonce) from the initiation GET. */
@@ -241,6 +246,7 @@ export function resolveConfig(input: IssuerConfigInput): IssuerConfig {
   return {
     publicUrl,
     adminToken: input.adminToken || undefined,
+    kycApiKeys: (input.kycApiKeys ?? []).filter((k) => k.length > 0),
     ttl,
     clockSkewSeconds: input.clockSkewSeconds ?? DEFAULTS.clockSkewSeconds,
     proofMaxAgeSeconds: input.proofMaxAgeSeconds ?? DEFAULTS.proofMaxAgeSeconds,
@@ -292,6 +298,14 @@ export function parseTiersConfig(json: unknown): Pick<IssuerConfigInput, 'tiers'
   return { tiers: parsed.data.tiers, defaultTierId: parsed.data.defaultTierId };
 }
 
+/** KYC_API_KEYS: comma-separated tenant keys, each at least 32 characters (they are bearer secrets). */
+function kycApiKeys(text: string | undefined): string[] | undefined {
+  if (!text) return undefined;
+  const keys = text.split(',').map((k) => k.trim()).filter(Boolean);
+  for (const key of keys) if (key.length < 32) throw new TypeError('KYC_API_KEYS must be comma-separated keys of at least 32 characters each');
+  return keys;
+}
+
 /**
  * The settings both runtimes read from their environment (Node: the process environment; Workers: vars and
  * secrets), as a config input. PUBLIC_URL, keys and DID settings are runtime-specific and read there.
@@ -306,6 +320,7 @@ export function configFromSettings(env: Record<string, string | undefined>): Omi
   };
   return {
     adminToken: env.ADMIN_TOKEN || undefined,
+    kycApiKeys: kycApiKeys(env.KYC_API_KEYS),
     clientName: env.ISSUER_NAME || undefined,
     rateLimits: { enabled: env.RATE_LIMITS !== 'off', perIp: number('RATE_LIMIT_PER_IP'), perClient: number('RATE_LIMIT_PER_CLIENT') },
     idv: {

@@ -12,6 +12,7 @@ import { idvFormRoutes } from './routes/idvForm';
 import { idvWebhookRoutes } from './routes/idvWebhook';
 import { consoleRoutes } from './routes/console';
 import { authorizationServerMetadata, credentialIssuerMetadata, didDocumentResponse, metadataRoutes } from './routes/metadata';
+import { kycStatusRoutes } from './routes/kycStatus';
 import { nonceRoutes } from './routes/nonce';
 import { notificationRoutes } from './routes/notification';
 import { opsRoutes } from './routes/ops';
@@ -76,6 +77,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   api.route(PATHS.admin, adminRoutes);
   api.route('/', idvWebhookRoutes);
   api.route(PATHS.console, consoleRoutes);
+  api.route('/', kycStatusRoutes);
   api.route('/', opsRoutes);
 
   // did:web document: /.well-known/did.json, or <path>/did.json when PUBLIC_URL has a path.

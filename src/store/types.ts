@@ -453,6 +453,8 @@ export interface ApplicationRepository {
   decideReview(id: string, decision: { status: 'approved' | 'rejected'; tier?: string; reason?: string; decidedBy: string }, now: number): Promise<Application | undefined>;
   /** Applications in a status, oldest first; `limit` defaults to 100. */
   listByStatus(status: ApplicationStatus, limit?: number): Promise<Application[]>;
+  /** An applicant DID's applications, newest first; `limit` defaults to 100. */
+  listForApplicant(applicantDid: string, limit?: number): Promise<Application[]>;
 }
 
 /** Status changes driven by IDV and the review queue (over the applications table). */
