@@ -43,6 +43,12 @@ export interface IssuerConfig {
   idTokenMaxAgeSeconds: number;
   /** Shown to the applicant in the SIOP client_metadata and in issuer metadata `display`. */
   clientName: string;
+  /**
+   * The rest of the SIOPv2 client_metadata the spec lists ("Initiate Application"; OIDC Dynamic
+   * Client Registration §2): env ISSUER_LOGO_URI, ISSUER_TOS_URI, ISSUER_POLICY_URI (https URLs)
+   * and ISSUER_CONTACTS (comma-separated). Omitted when unset.
+   */
+  clientMetadata: { logoUri?: string; tosUri?: string; policyUri?: string; contacts?: string[] };
   credential: {
     /** Key of credential_configurations_supported and the value in credential offers. */
     configurationId: string;
@@ -150,7 +156,9 @@ export interface TierConfig {
   description?: string;
 }
 
-export type IssuerConfigInput = Partial<Omit<IssuerConfig, 'ttl' | 'credential' | 'rateLimits' | 'idv' | 'statusList'>> & {
+export type IssuerConfigInput = Partial<Omit<IssuerConfig, 'ttl' | 'credential' | 'rateLimits' | 'idv' | 'statusList' | 'kycApiKeys' | 'clientMetadata'>> & {
+  kycApiKeys?: string[];
+  clientMetadata?: IssuerConfig['clientMetadata'];
   publicUrl: string;
   rateLimits?: Partial<IssuerConfig['rateLimits']>;
   idv?: Partial<IssuerConfig['idv']>;
@@ -233,8 +241,16 @@ function resolveTiers(input: IssuerConfigInput, credential: IssuerConfig['creden
 
 export function resolveConfig(input: IssuerConfigInput): IssuerConfig {
   const publicUrl = input.publicUrl.replace(/\/+$/, '');
-  const url = new URL(publicUrl);
+  let url: URL;
+  try {
+    url = new URL(publicUrl);
+  } catch {
+    throw new TypeError(`PUBLIC_URL must be an absolute http(s) URL such as https://kcc.pfi.example (got ${JSON.stringify(publicUrl.slice(0, 100))})`);
+  }
   if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new TypeError('PUBLIC_URL must be an http(s) URL');
+  if (!/^[A-Z]{2}$/.test(input.credential?.jurisdictionCountry ?? DEFAULTS.credential.jurisdictionCountry)) {
+    throw new TypeError('KCC_JURISDICTION must be an ISO 3166-1 alpha-2 country code in capitals, such as US or DE');
+  }
   if (input.didMethod !== undefined && !ISSUER_DID_METHODS.includes(input.didMethod)) throw new TypeError('ISSUER_DID_METHOD must be web, dht or jwk');
   const ttl = { ...DEFAULTS.ttl, ...defined(input.ttl) };
   for (const [name, seconds] of Object.entries(ttl)) {
@@ -252,6 +268,7 @@ export function resolveConfig(input: IssuerConfigInput): IssuerConfig {
     proofMaxAgeSeconds: input.proofMaxAgeSeconds ?? DEFAULTS.proofMaxAgeSeconds,
     idTokenMaxAgeSeconds: input.idTokenMaxAgeSeconds ?? DEFAULTS.idTokenMaxAgeSeconds,
     clientName: input.clientName || DEFAULTS.clientName,
+    clientMetadata: { ...defined(input.clientMetadata) },
     credential: { ...DEFAULTS.credential, ...defined(input.credential) },
     maxBodyBytes: input.maxBodyBytes ?? DEFAULTS.maxBodyBytes,
     rateLimits: { ...DEFAULTS.rateLimits, ...defined(input.rateLimits) },
@@ -263,7 +280,7 @@ export function resolveConfig(input: IssuerConfigInput): IssuerConfig {
 }
 
 function resolveTierOptions(input: IssuerConfigInput): Pick<IssuerConfig, 'tiers' | 'defaultTierId' | 'statusList'> {
-  const credential = { ...DEFAULTS.credential, ...input.credential };
+  const credential = { ...DEFAULTS.credential, ...defined(input.credential) };
   const tiers = resolveTiers(input, credential);
   const defaultTierId = input.defaultTierId ?? tiers[0].id;
   if (!tiers.some((t) => t.id === defaultTierId)) throw new TypeError(`defaultTierId ${defaultTierId} is not a declared tier`);
@@ -298,6 +315,24 @@ export function parseTiersConfig(json: unknown): Pick<IssuerConfigInput, 'tiers'
   return { tiers: parsed.data.tiers, defaultTierId: parsed.data.defaultTierId };
 }
 
+/** Log levels the runtimes implement (LOG_LEVEL). */
+export const LOG_LEVELS = ['info', 'silent'];
+
+/** A tiers document from a setting's text, with the setting named in every error. */
+export function tiersFromJson(name: string, text: string): Pick<IssuerConfigInput, 'tiers' | 'defaultTierId'> {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    throw new TypeError(`${name} must be JSON: { "defaultTierId"?: string, "tiers": [...] } (docs/tiers-and-status.md)`);
+  }
+  try {
+    return parseTiersConfig(json);
+  } catch (e) {
+    throw new TypeError(`${name}: ${(e as Error).message}`);
+  }
+}
+
 /** KYC_API_KEYS: comma-separated tenant keys, each at least 32 characters (they are bearer secrets). */
 function kycApiKeys(text: string | undefined): string[] | undefined {
   if (!text) return undefined;
@@ -318,10 +353,36 @@ export function configFromSettings(env: Record<string, string | undefined>): Omi
     if (!Number.isFinite(value) || value <= 0) throw new TypeError(`${name} must be a positive number`);
     return value;
   };
+  const httpsUrl = (name: string): string | undefined => {
+    const text = env[name];
+    if (!text) return undefined;
+    let parsed: URL | undefined;
+    try {
+      parsed = new URL(text);
+    } catch {
+      parsed = undefined;
+    }
+    if (parsed?.protocol !== 'https:') throw new TypeError(`${name} must be an https URL`);
+    return text;
+  };
+  if (env.LOG_LEVEL && !LOG_LEVELS.includes(env.LOG_LEVEL)) throw new TypeError(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')} (got ${JSON.stringify(env.LOG_LEVEL.slice(0, 40))})`);
+  const contacts = env.ISSUER_CONTACTS ? env.ISSUER_CONTACTS.split(',').map((c) => c.trim()).filter(Boolean) : undefined;
+  if (contacts?.some((c) => c.length > 200)) throw new TypeError('ISSUER_CONTACTS must be comma-separated contacts (e-mail addresses), each under 200 characters');
   return {
     adminToken: env.ADMIN_TOKEN || undefined,
     kycApiKeys: kycApiKeys(env.KYC_API_KEYS),
     clientName: env.ISSUER_NAME || undefined,
+    clientMetadata: { logoUri: httpsUrl('ISSUER_LOGO_URI'), tosUri: httpsUrl('ISSUER_TOS_URI'), policyUri: httpsUrl('ISSUER_POLICY_URI'), contacts },
+    credential: { jurisdictionCountry: env.KCC_JURISDICTION || undefined, validityDays: number('KCC_VALIDITY_DAYS') },
+    ttl: {
+      siopRequest: number('TTL_SIOP_REQUEST_SECONDS'),
+      preAuthorizedCode: number('TTL_PRE_AUTHORIZED_CODE_SECONDS'),
+      idvForm: number('TTL_IDV_FORM_SECONDS'),
+      accessToken: number('TTL_ACCESS_TOKEN_SECONDS'),
+      cNonce: number('TTL_C_NONCE_SECONDS'),
+    },
+    // Workers have no files: the tiers come as a JSON var (KCC_TIERS); Node reads KCC_TIERS_FILE.
+    ...(env.KCC_TIERS ? tiersFromJson('KCC_TIERS', env.KCC_TIERS) : {}),
     rateLimits: { enabled: env.RATE_LIMITS !== 'off', perIp: number('RATE_LIMIT_PER_IP'), perClient: number('RATE_LIMIT_PER_CLIENT') },
     idv: {
       ...(env.IDV_PROVIDER ? { provider: env.IDV_PROVIDER } : {}),
@@ -329,4 +390,19 @@ export function configFromSettings(env: Record<string, string | undefined>): Omi
       ...(env.PFI_WEBHOOK_URL ? { outboundWebhookUrl: env.PFI_WEBHOOK_URL } : {}),
     },
   };
+}
+
+/**
+ * Settings that start but should not reach production, said loudly at start by both runtimes:
+ * an https PUBLIC_URL (a real deployment) whose IDV is the hosted form's sandbox, which approves
+ * anyone not named "Declined" or "Review" (README "Sandbox IDV test values").
+ */
+export function configWarnings(config: Pick<IssuerConfig, 'publicUrl' | 'idv'>): string[] {
+  const warnings: string[] = [];
+  if (config.publicUrl.startsWith('https:') && config.idv.provider === 'hosted') {
+    warnings.push(
+      'PUBLIC_URL is https but IDV_PROVIDER is hosted: the sandbox IDV approves every applicant without a real check. Set IDV_PROVIDER to a vendor (docs/idv.md) before issuing KCCs anyone relies on.',
+    );
+  }
+  return warnings;
 }
