@@ -222,7 +222,7 @@ describe('/readyz', () => {
     sqlite.exec('DELETE FROM __drizzle_migrations WHERE created_at = (SELECT max(created_at) FROM __drizzle_migrations)');
     const pending = await t.app.request('http://issuer.test/readyz');
     expect(pending.status).toBe(503);
-    expect(await pending.json()).toMatchObject({ error: 'not_ready', checks: { database: 'ok', migrations: 'pending' }, pending_migrations: ['0003_presented_credentials'] });
+    expect(await pending.json()).toMatchObject({ error: 'not_ready', checks: { database: 'ok', migrations: 'pending' }, pending_migrations: ['0005_issuance_claims'] });
 
     sqlite.close();
     const gone = await t.app.request('http://issuer.test/readyz');
@@ -237,11 +237,11 @@ describe('/readyz', () => {
     try {
       const stats = createStatsQueries(db);
       // The test helper migrates without wrangler's bookkeeping table: nothing is recorded as applied.
-      expect((await stats.readiness()).pendingMigrations).toEqual(['0000_init', '0001_oid4vci_v1_and_idv', '0002_tiers_status', '0003_presented_credentials']);
+      expect((await stats.readiness()).pendingMigrations).toEqual(['0000_init', '0001_oid4vci_v1_and_idv', '0002_tiers_status', '0003_presented_credentials', '0004_credential_expiry_announced', '0005_issuance_claims']);
       await d1.batch([d1.prepare("CREATE TABLE d1_migrations (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT UNIQUE, applied_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP NOT NULL)")]);
       await d1.batch([d1.prepare("INSERT INTO d1_migrations (name) VALUES ('0000_init.sql'), ('0001_oid4vci_v1_and_idv.sql')")]);
-      expect(await stats.readiness()).toEqual({ ready: false, database: 'ok', pendingMigrations: ['0002_tiers_status', '0003_presented_credentials'] });
-      await d1.batch([d1.prepare("INSERT INTO d1_migrations (name) VALUES ('0002_tiers_status.sql'), ('0003_presented_credentials.sql')")]);
+      expect(await stats.readiness()).toEqual({ ready: false, database: 'ok', pendingMigrations: ['0002_tiers_status', '0003_presented_credentials', '0004_credential_expiry_announced', '0005_issuance_claims'] });
+      await d1.batch([d1.prepare("INSERT INTO d1_migrations (name) VALUES ('0002_tiers_status.sql'), ('0003_presented_credentials.sql'), ('0004_credential_expiry_announced.sql'), ('0005_issuance_claims.sql')")]);
       expect((await stats.readiness()).ready).toBe(true);
       const s = await stats.snapshot();
       expect(s).toMatchObject({ applicationsByStatus: { pending: 0, review: 0, approved: 0, rejected: 0 }, credentialsIssued: 0, outboxBacklog: 0, webhookDeliveries: { succeeded: 0, failed: 0 } });
