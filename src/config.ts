@@ -10,11 +10,20 @@ export interface IssuerConfig {
   publicUrl: string;
   /** Bearer token for the operator API; undefined disables /admin (env ADMIN_TOKEN). */
   adminToken?: string;
+  /**
+   * Tenant API keys of the KYC status API (`GET /api/v1/kyc/{subject}/status`, env KYC_API_KEYS,
+   * comma-separated); empty disables it. See README "KYC status API".
+   */
+  kycApiKeys: string[];
   /** Lifetimes, in seconds. */
   ttl: {
     /** SIOPv2 Authorization Request (its nonce) from the initiation GET. */
     siopRequest: number;
-    /** The pre-authorized code in the credential offer. */
+    /**
+     * The pre-authorized code in the credential offer. Outlives the IDV form link (checked at
+     * start): the offer is handed out with the form, and a wallet redeems it only after a slow
+     * applicant finished the form, so the code must not expire while the form still works.
+     */
     preAuthorizedCode: number;
     /** The IDV form link (`url` of the IDV Request). */
     idvForm: number;
@@ -38,6 +47,12 @@ export interface IssuerConfig {
   tosUri?: string;
   /** The PFI's privacy policy, linked from the form's consent step (env POLICY_URI). */
   policyUri?: string;
+  /**
+   * The rest of the SIOPv2 client_metadata the spec lists ("Initiate Application"; OIDC Dynamic
+   * Client Registration §2): env ISSUER_LOGO_URI, ISSUER_TOS_URI, ISSUER_POLICY_URI (https URLs)
+   * and ISSUER_CONTACTS (comma-separated). Omitted when unset.
+   */
+  clientMetadata: { logoUri?: string; tosUri?: string; policyUri?: string; contacts?: string[] };
   credential: {
     /** Key of credential_configurations_supported and the value in credential offers. */
     configurationId: string;
@@ -178,7 +193,9 @@ export interface TierConfig {
   description?: string;
 }
 
-export type IssuerConfigInput = Partial<Omit<IssuerConfig, 'ttl' | 'credential' | 'rateLimits' | 'operatorAuthLimits' | 'idv' | 'statusList'>> & {
+export type IssuerConfigInput = Partial<Omit<IssuerConfig, 'ttl' | 'credential' | 'rateLimits' | 'operatorAuthLimits' | 'idv' | 'statusList' | 'kycApiKeys' | 'clientMetadata'>> & {
+  kycApiKeys?: string[];
+  clientMetadata?: IssuerConfig['clientMetadata'];
   publicUrl: string;
   rateLimits?: Partial<IssuerConfig['rateLimits']>;
   operatorAuthLimits?: Partial<IssuerConfig['operatorAuthLimits']>;
@@ -196,7 +213,8 @@ export const KCC_SCHEMA_ID = 'https://vc.schemas.host/kcc.schema.json';
 export const DEFAULTS = {
   ttl: {
     siopRequest: 10 * 60,
-    preAuthorizedCode: 30 * 60,
+    // The form's hour plus an hour for the wallet to redeem after the last minute of the form.
+    preAuthorizedCode: 2 * 60 * 60,
     idvForm: 60 * 60,
     accessToken: 24 * 60 * 60,
     cNonce: 5 * 60,
@@ -270,23 +288,40 @@ export const MIN_ADMIN_TOKEN_LENGTH = 32;
 
 export function resolveConfig(input: IssuerConfigInput): IssuerConfig {
   const publicUrl = input.publicUrl.replace(/\/+$/, '');
-  const url = new URL(publicUrl);
+  let url: URL;
+  try {
+    url = new URL(publicUrl);
+  } catch {
+    throw new TypeError(`PUBLIC_URL must be an absolute http(s) URL such as https://kcc.pfi.example (got ${JSON.stringify(publicUrl.slice(0, 100))})`);
+  }
   if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new TypeError('PUBLIC_URL must be an http(s) URL');
+  if (!/^[A-Z]{2}$/.test(input.credential?.jurisdictionCountry ?? DEFAULTS.credential.jurisdictionCountry)) {
+    throw new TypeError('KCC_JURISDICTION must be an ISO 3166-1 alpha-2 country code in capitals, such as US or DE');
+  }
   if (input.didMethod !== undefined && !ISSUER_DID_METHODS.includes(input.didMethod)) throw new TypeError('ISSUER_DID_METHOD must be web, dht or jwk');
   // A shared bearer secret must resist offline and online guessing: 32 characters is 192 bits as base64url.
   if (input.adminToken && input.adminToken.length < MIN_ADMIN_TOKEN_LENGTH) {
     throw new TypeError(`ADMIN_TOKEN must be at least ${MIN_ADMIN_TOKEN_LENGTH} characters (e.g. openssl rand -base64 32)`);
   }
+  const ttl = { ...DEFAULTS.ttl, ...defined(input.ttl) };
+  for (const [name, seconds] of Object.entries(ttl)) {
+    if (!(Number.isFinite(seconds) && seconds > 0)) throw new TypeError(`ttl.${name} must be a positive number of seconds`);
+  }
+  if (ttl.preAuthorizedCode <= ttl.idvForm) {
+    throw new TypeError(`ttl.preAuthorizedCode (${ttl.preAuthorizedCode} s) must outlive ttl.idvForm (${ttl.idvForm} s): a wallet redeems the code after the form is done`);
+  }
   return {
     publicUrl,
     adminToken: input.adminToken || undefined,
-    ttl: { ...DEFAULTS.ttl, ...defined(input.ttl) },
+    kycApiKeys: (input.kycApiKeys ?? []).filter((k) => k.length > 0),
+    ttl,
     clockSkewSeconds: input.clockSkewSeconds ?? DEFAULTS.clockSkewSeconds,
     proofMaxAgeSeconds: input.proofMaxAgeSeconds ?? DEFAULTS.proofMaxAgeSeconds,
     idTokenMaxAgeSeconds: input.idTokenMaxAgeSeconds ?? DEFAULTS.idTokenMaxAgeSeconds,
     clientName: input.clientName || DEFAULTS.clientName,
     tosUri: httpsUriOption('TOS_URI', input.tosUri),
     policyUri: httpsUriOption('POLICY_URI', input.policyUri),
+    clientMetadata: { ...defined(input.clientMetadata) },
     credential: { ...DEFAULTS.credential, ...defined(input.credential) },
     maxBodyBytes: input.maxBodyBytes ?? DEFAULTS.maxBodyBytes,
     rateLimits: { ...DEFAULTS.rateLimits, ...defined(input.rateLimits) },
@@ -323,7 +358,7 @@ function resolveConsentItems(items: ConsentItem[] | undefined): ConsentItem[] {
 }
 
 function resolveTierOptions(input: IssuerConfigInput): Pick<IssuerConfig, 'tiers' | 'defaultTierId' | 'statusList'> {
-  const credential = { ...DEFAULTS.credential, ...input.credential };
+  const credential = { ...DEFAULTS.credential, ...defined(input.credential) };
   const tiers = resolveTiers(input, credential);
   const defaultTierId = input.defaultTierId ?? tiers[0].id;
   if (!tiers.some((t) => t.id === defaultTierId)) throw new TypeError(`defaultTierId ${defaultTierId} is not a declared tier`);
@@ -363,6 +398,32 @@ function absoluteUrl(name: string, text: string): string {
   return text;
 }
 
+/** Log levels the runtimes implement (LOG_LEVEL). */
+export const LOG_LEVELS = ['info', 'silent'];
+
+/** A tiers document from a setting's text, with the setting named in every error. */
+export function tiersFromJson(name: string, text: string): Pick<IssuerConfigInput, 'tiers' | 'defaultTierId'> {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    throw new TypeError(`${name} must be JSON: { "defaultTierId"?: string, "tiers": [...] } (docs/tiers-and-status.md)`);
+  }
+  try {
+    return parseTiersConfig(json);
+  } catch (e) {
+    throw new TypeError(`${name}: ${(e as Error).message}`);
+  }
+}
+
+/** KYC_API_KEYS: comma-separated tenant keys, each at least 32 characters (they are bearer secrets). */
+function kycApiKeys(text: string | undefined): string[] | undefined {
+  if (!text) return undefined;
+  const keys = text.split(',').map((k) => k.trim()).filter(Boolean);
+  for (const key of keys) if (key.length < 32) throw new TypeError('KYC_API_KEYS must be comma-separated keys of at least 32 characters each');
+  return keys;
+}
+
 /**
  * The settings both runtimes read from their environment (Node: the process environment; Workers: vars and
  * secrets), as a config input. PUBLIC_URL, keys and DID settings are runtime-specific and read there.
@@ -375,12 +436,42 @@ export function configFromSettings(env: Record<string, string | undefined>): Omi
     if (!Number.isFinite(value) || value <= 0) throw new TypeError(`${name} must be a positive number`);
     return value;
   };
+  const httpsUrl = (name: string): string | undefined => {
+    const text = env[name];
+    if (!text) return undefined;
+    let parsed: URL | undefined;
+    try {
+      parsed = new URL(text);
+    } catch {
+      parsed = undefined;
+    }
+    if (parsed?.protocol !== 'https:') throw new TypeError(`${name} must be an https URL`);
+    return text;
+  };
+  if (env.LOG_LEVEL && !LOG_LEVELS.includes(env.LOG_LEVEL)) throw new TypeError(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')} (got ${JSON.stringify(env.LOG_LEVEL.slice(0, 40))})`);
+  const contacts = env.ISSUER_CONTACTS ? env.ISSUER_CONTACTS.split(',').map((c) => c.trim()).filter(Boolean) : undefined;
+  if (contacts?.some((c) => c.length > 200)) throw new TypeError('ISSUER_CONTACTS must be comma-separated contacts (e-mail addresses), each under 200 characters');
   return {
     adminToken: env.ADMIN_TOKEN || undefined,
+    kycApiKeys: kycApiKeys(env.KYC_API_KEYS),
     clientName: env.ISSUER_NAME || undefined,
-    ...(env.KCC_SCHEMA_ID ? { credential: { schemaId: absoluteUrl('KCC_SCHEMA_ID', env.KCC_SCHEMA_ID) } } : {}),
     tosUri: env.TOS_URI || undefined,
     policyUri: env.POLICY_URI || undefined,
+    clientMetadata: { logoUri: httpsUrl('ISSUER_LOGO_URI'), tosUri: httpsUrl('ISSUER_TOS_URI'), policyUri: httpsUrl('ISSUER_POLICY_URI'), contacts },
+    credential: {
+      jurisdictionCountry: env.KCC_JURISDICTION || undefined,
+      validityDays: number('KCC_VALIDITY_DAYS'),
+      ...(env.KCC_SCHEMA_ID ? { schemaId: absoluteUrl('KCC_SCHEMA_ID', env.KCC_SCHEMA_ID) } : {}),
+    },
+    ttl: {
+      siopRequest: number('TTL_SIOP_REQUEST_SECONDS'),
+      preAuthorizedCode: number('TTL_PRE_AUTHORIZED_CODE_SECONDS'),
+      idvForm: number('TTL_IDV_FORM_SECONDS'),
+      accessToken: number('TTL_ACCESS_TOKEN_SECONDS'),
+      cNonce: number('TTL_C_NONCE_SECONDS'),
+    },
+    // Workers have no files: the tiers come as a JSON var (KCC_TIERS); Node reads KCC_TIERS_FILE.
+    ...(env.KCC_TIERS ? tiersFromJson('KCC_TIERS', env.KCC_TIERS) : {}),
     rateLimits: { enabled: env.RATE_LIMITS !== 'off', perIp: number('RATE_LIMIT_PER_IP'), perClient: number('RATE_LIMIT_PER_CLIENT') },
     idv: {
       ...(env.IDV_PROVIDER ? { provider: env.IDV_PROVIDER } : {}),
@@ -391,4 +482,19 @@ export function configFromSettings(env: Record<string, string | undefined>): Omi
       webhookReplayWindowSeconds: number('IDV_WEBHOOK_REPLAY_WINDOW_SECONDS'),
     },
   };
+}
+
+/**
+ * Settings that start but should not reach production, said loudly at start by both runtimes:
+ * an https PUBLIC_URL (a real deployment) whose IDV is the hosted form's sandbox, which approves
+ * anyone not named "Declined" or "Review" (README "Sandbox IDV test values").
+ */
+export function configWarnings(config: Pick<IssuerConfig, 'publicUrl' | 'idv'>): string[] {
+  const warnings: string[] = [];
+  if (config.publicUrl.startsWith('https:') && config.idv.provider === 'hosted') {
+    warnings.push(
+      'PUBLIC_URL is https but IDV_PROVIDER is hosted: the sandbox IDV approves every applicant without a real check. Set IDV_PROVIDER to a vendor (docs/idv.md) before issuing KCCs anyone relies on.',
+    );
+  }
+  return warnings;
 }

@@ -39,9 +39,14 @@ describe('credential endpoint', () => {
     // A second credential needs a fresh nonce: the first c_nonce is spent.
     const spent = await credentialRequest(t, token.access_token, await proofBody(holder, token.c_nonce, PUBLIC_URL));
     expectInvalidProof(spent, /c_nonce/);
-    const b = await credentialRequest(t, token.access_token, {
+    // One decision, one credential: the fresh nonce passes the proof check, the request is denied.
+    const again = await credentialRequest(t, token.access_token, await proofBody(holder, spent.body.c_nonce, PUBLIC_URL));
+    expect(again.status).toBe(400);
+    expect(again.body.error).toBe('credential_request_denied');
+    const other = await approvedWithToken();
+    const b = await credentialRequest(other.t, other.token.access_token, {
       credential_definition: { type: ['VerifiableCredential', 'KnownCustomerCredential'] },
-      proof: { proof_type: 'jwt', jwt: await holder.createProofJwt({ audience: PUBLIC_URL, nonce: spent.body.c_nonce }) },
+      proof: { proof_type: 'jwt', jwt: await other.holder.createProofJwt({ audience: PUBLIC_URL, nonce: other.token.c_nonce }) },
     });
     expect(b.status).toBe(200);
   });

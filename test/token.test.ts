@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { DEFAULTS } from '../src/config';
 import { decodeJwt } from '../src/crypto/jwt';
 import { Holder } from '../src/wallet/holder';
 import { PUBLIC_URL, makeTestIssuer, testClock } from './helpers/issuer';
@@ -67,7 +68,7 @@ describe('token endpoint: pre-authorized code grant', () => {
     const clock = testClock();
     const t = await makeTestIssuer({ clock });
     const { holder, code } = await openApplication(t);
-    clock.advance(31 * 60);
+    clock.advance(DEFAULTS.ttl.preAuthorizedCode + 60);
     const r = await tokenRequest(t, { grant_type: PRE_AUTH, 'pre-authorized_code': code, client_id: holder.did });
     expect(r.body.error).toBe('invalid_grant');
   });

@@ -12,6 +12,7 @@ import { idvFormRoutes } from './routes/idvForm';
 import { idvWebhookRoutes } from './routes/idvWebhook';
 import { consoleRoutes } from './routes/console';
 import { authorizationServerMetadata, credentialIssuerMetadata, didDocumentResponse, metadataRoutes } from './routes/metadata';
+import { kycStatusRoutes } from './routes/kycStatus';
 import { nonceRoutes } from './routes/nonce';
 import { notificationRoutes } from './routes/notification';
 import { openApiRoutes } from './routes/openapi';
@@ -77,6 +78,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   api.route(PATHS.admin, adminRoutes);
   api.route('/', idvWebhookRoutes);
   api.route(PATHS.console, consoleRoutes);
+  api.route('/', kycStatusRoutes);
   api.route('/', opsRoutes);
   api.route('/', openApiRoutes);
 

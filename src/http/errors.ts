@@ -17,17 +17,26 @@ export function handleError(err: Error, c: Context<AppEnv>): Response {
   if (err instanceof ProtocolError) {
     const res = c.json({ error: err.error, error_description: err.description, ...err.extra }, err.status as 400);
     for (const [name, value] of Object.entries(err.headers ?? {})) res.headers.set(name, value);
-    res.headers.set('Cache-Control', 'no-store');
-    return res;
+    return uncacheable(res);
   }
   if (err instanceof HTTPException) {
     const status = err.status;
     const error = status === 413 ? 'invalid_request' : status >= 500 ? 'server_error' : 'invalid_request';
     const description = status === 413 ? 'request body is too large' : 'bad request';
-    return c.json({ error, error_description: description }, status);
+    return uncacheable(c.json({ error, error_description: description }, status));
   }
   c.get('deps')?.logger.error('unhandled_error', { requestId: c.get('requestId'), name: err.name, message: err.message.slice(0, 200) });
-  return c.json({ error: 'server_error', error_description: 'internal error' }, 500);
+  return uncacheable(c.json({ error: 'server_error', error_description: 'internal error' }, 500));
+}
+
+/**
+ * Error answers are never cached: RFC 6749 §5.1/§5.2 asks token responses, errors included, for
+ * `Cache-Control: no-store` and `Pragma: no-cache` (HTTP/1.0 caches), as the successes send.
+ */
+function uncacheable(res: Response): Response {
+  res.headers.set('Cache-Control', 'no-store');
+  res.headers.set('Pragma', 'no-cache');
+  return res;
 }
 
 export function notFound(c: Context<AppEnv>): Response {

@@ -17,7 +17,8 @@ export type OutboundEventType =
   | 'credential.issued'
   | 'credential.revoked'
   | 'credential.suspended'
-  | 'credential.reinstated';
+  | 'credential.reinstated'
+  | 'credential.expired';
 
 /**
  * Puts an event in the outbox. The id derives from `idSeed`, so the same fact enqueued twice

@@ -67,8 +67,9 @@ export async function requestCredential(deps: Deps, grant: AccessTokenRecord, bo
   }
   const prefill = await deps.store.applicationPrefill.get(application.id);
   if (await issuable(deps, application, prefill ?? null)) {
-    const credential = await signKnownCustomerCredential(deps, application, prefill ?? null);
-    await deps.store.issuedCredentials.record({ ...credentialRecord(application, credential), transactionId: null });
+    const credential = await issueOnce(deps, application, prefill ?? null, (c) =>
+      deps.store.issuedCredentials.record({ ...credentialRecord(application, c), transactionId: null }).then(() => true),
+    );
     await announceCredentialIssued(deps, application, credential, false);
     const answer = request.profile === 'v1' ? await v1CredentialsResponse(deps, grant, credential) : { credential: credential.jwt };
     return { status: 200, body: answer, applicationId: application.id, deferred: false, issued: true, profile: request.profile };
@@ -105,9 +106,10 @@ export async function collectDeferredCredential(deps: Deps, grant: AccessTokenRe
     if (profile === 'v1') return { status: 202, body: v1DeferredResponse(deps, transaction.id), applicationId: application.id, deferred: true, issued: false, profile };
     throw new IssuancePending('identity verification is not finished yet');
   }
-  const credential = await signKnownCustomerCredential(deps, application, prefill ?? null);
-  const won = await deps.store.transactions.completeWithCredential(transaction.id, credentialRecord(application, credential), nowSeconds(deps));
-  if (!won) throw new InvalidTransactionId('transaction_id was already used');
+  const credential = await issueOnce(deps, application, prefill ?? null, (c) =>
+    deps.store.transactions.completeWithCredential(transaction.id, credentialRecord(application, c), nowSeconds(deps)),
+    true,
+  );
   await announceCredentialIssued(deps, application, credential, true);
   const answer = profile === 'v1' ? await v1CredentialsResponse(deps, grant, credential) : { credential: credential.jwt };
   return { status: 200, body: answer, applicationId: application.id, deferred: true, issued: true, profile };
@@ -151,6 +153,7 @@ async function checkProofOfPossession(deps: Deps, grant: AccessTokenRecord, proo
     now,
     skewSeconds: deps.config.clockSkewSeconds,
     maxAgeSeconds: deps.config.proofMaxAgeSeconds,
+    requireIss: profile === 'draft13',
   });
   // Verified first, consumed second: a forged proof never burns the holder's nonce.
   if (!(await consumeProofNonce(deps, proof.nonce, grant.jti))) {
@@ -161,13 +164,42 @@ async function checkProofOfPossession(deps: Deps, grant: AccessTokenRecord, proo
   }
 }
 
-/** Signs the KCC for an approved application. The caller records it once it has won the right to. */
-export async function signKnownCustomerCredential(deps: Deps, application: Application, prefill: ApplicationPrefill | null) {
+/**
+ * One decision, one credential (SECURITY.md): the application's one KCC is claimed before it is
+ * signed (so racing requests, each with its own fresh nonce, never sign two), then signed and
+ * recorded by `record`. A repeated request is credential_request_denied: only a digest of the
+ * JWT is kept, so there is nothing to hand out again; renewal and upgrade are new applications.
+ * A claim whose credential could not be signed or recorded is released for the next request.
+ */
+async function issueOnce(
+  deps: Deps,
+  application: Application,
+  prefill: ApplicationPrefill | null,
+  record: (credential: Awaited<ReturnType<typeof signKnownCustomerCredential>>) => Promise<boolean>,
+  deferred = false,
+) {
+  const id = `urn:uuid:${randomUuid()}`;
+  if (!(await deps.store.issuedCredentials.claim(application.id, id, nowSeconds(deps)))) {
+    // OID4VCI 1.0 §9.3: a transaction that can no longer yield a credential is invalid_transaction_id.
+    if (deferred) throw new InvalidTransactionId('the credential for this application was already issued');
+    throw new CredentialRequestDenied('the credential for this application was already issued; a renewal or an upgrade is a new application');
+  }
+  try {
+    const credential = await signKnownCustomerCredential(deps, application, prefill, id);
+    if (!(await record(credential))) throw new InvalidTransactionId('transaction_id was already used');
+    return credential;
+  } catch (e) {
+    await deps.store.issuedCredentials.releaseClaim(application.id, id);
+    throw e;
+  }
+}
+
+/** Signs the KCC for an approved application. The caller records it once it has won the right to (issueOnce). */
+export async function signKnownCustomerCredential(deps: Deps, application: Application, prefill: ApplicationPrefill | null, id = `urn:uuid:${randomUuid()}`) {
   const now = nowSeconds(deps);
   const { credential } = deps.config;
   // Never a KCC the published schema refuses (issuable() sends such approvals to review).
   if (kccDataProblem(application)) throw new ServerError('the application lacks the data a KCC needs');
-  const id = `urn:uuid:${randomUuid()}`;
   const tier = tierOfApplication(deps, application);
   // Validity per tier; the default tier's validityDays is credential.validityDays.
   const expiresAt = now + tier.validityDays * 86400;

@@ -1,7 +1,8 @@
 import { STATUS_PURPOSES } from '../protocol/statusList';
 import { purgeExpired } from '../store/purge';
-import { statusListCredential } from './credentialStatus';
+import { statusListCredential, statusOf } from './credentialStatus';
 import type { IssuanceDeps } from './deps';
+import { emitEvent } from './events';
 import { markAbandonedApplications } from './identityVerification';
 import { purgeOperatorSessions } from './operatorSessions';
 import { purgeExpiredPii } from './personalData';
@@ -24,7 +25,32 @@ export const JOBS: ReadonlyArray<readonly [name: string, job: Job]> = [
   ['mark_abandoned_applications', async (deps) => ({ abandoned: await markAbandonedApplications(deps) })],
   ['purge_operator_sessions', (deps) => purgeOperatorSessions(deps)],
   ['refresh_status_lists', async (deps) => ({ lists: await refreshStatusLists(deps) })],
+  ['announce_expired_credentials', async (deps, nowMs) => ({ announced: await announceExpiredCredentials(deps, Math.floor(nowMs / 1000)) })],
 ];
+
+/**
+ * `credential.expired` once per credential past its `exp`: the event is enqueued first (its id
+ * derives from the credential id, so a crash between the two writes re-enqueues the same event,
+ * which the outbox ignores), then the expiry is stamped as announced. Revoked credentials are
+ * skipped: `credential.revoked` was their last word.
+ */
+export async function announceExpiredCredentials(deps: Pick<IssuanceDeps, 'store' | 'clock'>, now: number, batch = 100): Promise<number> {
+  let announced = 0;
+  for (;;) {
+    const due = await deps.store.credentialStatus.expiredUnannounced(now, batch);
+    for (const record of due) {
+      await emitEvent(deps, 'credential.expired', record.credentialId, {
+        credential_id: record.credentialId,
+        subject_did: record.subjectDid,
+        tier_id: record.tierId,
+        status: statusOf(record),
+        expired_at: new Date(record.expiresAt * 1000).toISOString(),
+      });
+      if (await deps.store.credentialStatus.markExpiryAnnounced(record.credentialId, now)) announced++;
+    }
+    if (due.length < batch) return announced;
+  }
+}
 
 /**
  * Re-signs status list credentials before they go stale (statusListCredential rebuilds one

@@ -4,7 +4,7 @@ import type { Context } from 'hono';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { ISSUER_DID_METHODS, configFromSettings, parseTiersConfig, type IssuerConfigInput, type IssuerDidMethod } from '../config';
+import { ISSUER_DID_METHODS, configFromSettings, configWarnings, tiersFromJson, type IssuerConfigInput, type IssuerDidMethod } from '../config';
 import { algorithmForJwk, type CryptoProvider, type JwsAlgorithm, type PrivateJwk } from '../crypto/keys';
 import { publishPfiDidDht } from '../did/pfi';
 import { jsonLogger, silentLogger, type IssuerIdentity, type Logger } from '../http/context';
@@ -435,13 +435,15 @@ async function main() {
       // Unset: http://localhost:<the port actually bound> (PORT=0 picks a free one).
       publicUrl: env.PUBLIC_URL || undefined,
       ...configFromSettings(env),
-      ...(env.KCC_TIERS_FILE ? parseTiersConfig(JSON.parse(readFileSync(env.KCC_TIERS_FILE, 'utf8'))) : {}),
+      ...(env.KCC_TIERS_FILE ? tiersFromJson(`KCC_TIERS_FILE (${env.KCC_TIERS_FILE})`, readSetting('KCC_TIERS_FILE', env.KCC_TIERS_FILE)) : {}),
     },
   });
+  for (const warning of configWarnings(issuer.deps.config)) console.error(JSON.stringify({ level: 'warn', event: 'configuration_warning', message: warning }));
   console.log(
     JSON.stringify({
       level: 'info',
       event: 'issuer_started',
+      pid: process.pid,
       url: issuer.url,
       did: issuer.deps.issuer.did,
       didMethod,
@@ -468,4 +470,13 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
     console.error(JSON.stringify({ level: 'error', event: 'startup_failed', message: String(e?.message ?? e) }));
     process.exit(1);
   });
+}
+
+/** A file named by a setting; a missing or unreadable one fails at start, naming the setting. */
+function readSetting(name: string, file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new TypeError(`${name}: cannot read ${file} (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
 }

@@ -116,6 +116,17 @@ export const issuedCredentials = sqliteTable(
 );
 
 /**
+ * One KCC per approved application (SECURITY.md "One decision, one credential"): the first
+ * credential request that finds the application issuable claims it here (insert-or-nothing on
+ * the primary key) before anything is signed; every later request is credential_request_denied.
+ */
+export const issuanceClaims = sqliteTable('issuance_claims', {
+  applicationId: text('application_id').primaryKey(),
+  credentialId: text('credential_id').notNull(),
+  claimedAt: integer('claimed_at').notNull(),
+});
+
+/**
  * c_nonces handed out by the Nonce Endpoint (OID4VCI 1.0 §7). Unlike c_nonces, they are not
  * bound to an access token (the endpoint is unauthenticated); each is still single use.
  */
@@ -312,8 +323,14 @@ export const credentialStatus = sqliteTable(
     suspendedAt: integer('suspended_at'),
     suspensionReason: text('suspension_reason'),
     updatedAt: integer('updated_at').notNull(),
+    /** When the `credential.expired` event was enqueued (src/issuance/jobs.ts), so it is announced once. */
+    expiryAnnouncedAt: integer('expiry_announced_at'),
   },
-  (t) => [uniqueIndex('credential_status_list_index').on(t.listId, t.listIndex), index('credential_status_subject').on(t.subjectDid)],
+  (t) => [
+    uniqueIndex('credential_status_list_index').on(t.listId, t.listIndex),
+    index('credential_status_subject').on(t.subjectDid),
+    index('credential_status_expiry').on(t.expiryAnnouncedAt, t.expiresAt),
+  ],
 );
 
 /** Audit trail of status changes (revoke, suspend, reinstate) with the reason and who did it. */

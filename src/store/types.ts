@@ -170,6 +170,13 @@ export type NewIssuedCredential = {
   expiresAt: number;
 };
 
+/** The one credential an application may have (claimed before it is signed). */
+export type IssuanceClaim = {
+  applicationId: string;
+  credentialId: string;
+  claimedAt: number;
+};
+
 /** A Nonce Endpoint c_nonce (OID4VCI 1.0 §7): not bound to a token, single use. */
 export type Nonce = {
   nonce: string;
@@ -239,6 +246,8 @@ export type CredentialStatusRecord = {
   suspendedAt: number | null;
   suspensionReason: string | null;
   updatedAt: number;
+  /** When its `credential.expired` event was enqueued; null until then. */
+  expiryAnnouncedAt: number | null;
 };
 export type NewCredentialStatus = {
   credentialId: string;
@@ -254,6 +263,7 @@ export type NewCredentialStatus = {
   suspendedAt?: number | null;
   suspensionReason?: string | null;
   updatedAt: number;
+  expiryAnnouncedAt?: number | null;
 };
 
 export type CredentialStatusEvent = {
@@ -487,6 +497,8 @@ export interface ApplicationRepository {
   decideReview(id: string, decision: { status: 'approved' | 'rejected'; tier?: string; reason?: string; decidedBy: string }, now: number): Promise<Application | undefined>;
   /** Applications in a status, oldest first; `limit` defaults to 100. */
   listByStatus(status: ApplicationStatus, limit?: number): Promise<Application[]>;
+  /** An applicant DID's applications, newest first; `limit` defaults to 100. */
+  listForApplicant(applicantDid: string, limit?: number): Promise<Application[]>;
 }
 
 /** Status changes driven by IDV and the review queue (over the applications table). */
@@ -576,6 +588,13 @@ export interface IssuedCredentialRepository {
   /** Records a credential; a second one for the same transaction is refused (throws). */
   record(row: NewIssuedCredential): Promise<void>;
   listForApplication(applicationId: string): Promise<IssuedCredential[]>;
+  /**
+   * Claims the application's one credential for `credentialId`, by one insert-or-nothing: among
+   * concurrent claimers exactly one wins (true); every later claim is refused (false).
+   */
+  claim(applicationId: string, credentialId: string, now: number): Promise<boolean>;
+  /** Undoes a claim whose credential could not be issued (signing or recording failed). */
+  releaseClaim(applicationId: string, credentialId: string): Promise<void>;
   count(): Promise<number>;
   get(id: string): Promise<IssuedCredential | undefined>;
 }
@@ -622,6 +641,10 @@ export interface CredentialStatusRepository {
   recordEvent(row: NewCredentialStatusEvent): Promise<void>;
   /** A credential's status events, in the order recorded. */
   events(credentialId: string): Promise<CredentialStatusEvent[]>;
+  /** Unrevoked credentials whose `expiresAt` <= now and whose expiry was not announced yet, oldest first; `limit` defaults to 100. */
+  expiredUnannounced(now: number, limit?: number): Promise<CredentialStatusRecord[]>;
+  /** Stamps the expiry as announced, once; false when it already was. */
+  markExpiryAnnounced(credentialId: string, now: number): Promise<boolean>;
 }
 
 export interface IdvSessionRepository {

@@ -118,7 +118,7 @@ describe('OWF @openid4vc/openid4vci 0.4.6', () => {
     expect(sent.proofs.jwt).toHaveLength(1);
   });
 
-  it('replays of a nonce are refused with invalid_nonce, and the library can recover with a fresh one', async () => {
+  it('replays of a nonce are refused with invalid_nonce; a fresh one passes the proof check and meets the one-credential rule', async () => {
     const { holder, idvRequest } = await applyUntilOffer(issuer.url, issuer.fetch);
     const client = owfClient(holder, { clientId: holder.did });
     const { issuerMetadata, accessToken, configurationId } = await startIssuance(client, idvRequest.credential_offer);
@@ -131,8 +131,12 @@ describe('OWF @openid4vc/openid4vci 0.4.6', () => {
       .then(() => undefined, (e: { response?: { credentialErrorResponseResult?: { data?: { error?: string } } } }) => e);
     expect(replay?.response?.credentialErrorResponseResult?.data?.error).toBe('invalid_nonce');
     const fresh = await client.requestNonce({ issuerMetadata });
-    const again = await client.retrieveCredentials({ issuerMetadata, accessToken, credentialConfigurationId: configurationId, proofs: { jwt: [await proof(fresh.c_nonce)] } });
-    expect(again.credentialResponse.credentials).toHaveLength(1);
+    // A fresh nonce passes the proof check; the application's one KCC was issued already
+    // (SECURITY.md "One decision, one credential"), so the library reports the denial.
+    const again = await client
+      .retrieveCredentials({ issuerMetadata, accessToken, credentialConfigurationId: configurationId, proofs: { jwt: [await proof(fresh.c_nonce)] } })
+      .then(() => undefined, (e: { response?: { credentialErrorResponseResult?: { data?: { error?: string } } } }) => e);
+    expect(again?.response?.credentialErrorResponseResult?.data?.error).toBe('credential_request_denied');
   });
 
   it('deferred issuance: 202 with interval, deferred 202 while in review, then credentials', async () => {
@@ -170,7 +174,8 @@ describe('OWF @openid4vc/openid4vci 0.4.6', () => {
     const { issuerMetadata, accessToken, cNonce, configurationId } = await startIssuance(client, idvRequest.credential_offer, Openid4vciVersion.Draft14);
     // Draft 13: the c_nonce comes with the token response.
     expect(cNonce).toBeTypeOf('string');
-    const { jwt } = await client.createCredentialRequestJwtProof({ issuerMetadata, signer: signerOf(holder), nonce: cNonce, credentialConfigurationId: configurationId });
+    // Draft 13 requires the proof's iss (docs/interop.md): the library sets it from clientId.
+    const { jwt } = await client.createCredentialRequestJwtProof({ issuerMetadata, signer: signerOf(holder), nonce: cNonce, credentialConfigurationId: configurationId, clientId: holder.did });
     const { credentialResponse } = await client.retrieveCredentials({ issuerMetadata, accessToken, credentialConfigurationId: configurationId, proof: { proof_type: 'jwt', jwt } });
     expect(credentialResponse.credentials).toBeUndefined();
     await verifyKccIndependently(issuer, credentialResponse.credential as string, holder.did);

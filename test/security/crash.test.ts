@@ -128,7 +128,7 @@ describe('crash safety', () => {
     const fetch = (input: string, init?: RequestInit) => globalThis.fetch(input, { ...init, signal: AbortSignal.timeout(10_000) });
     const flows: Flow[] = [];
     const serverErrors: string[] = [];
-    const stats = { lostSiopResponses: 0, lostTokenResponses: 0, recoveredDeferred: 0, freshNonces: 0, formResubmits: 0 };
+    const stats = { lostSiopResponses: 0, lostTokenResponses: 0, recoveredDeferred: 0, freshNonces: 0, formResubmits: 0, lostCredentialResponses: 0 };
     let accepting = true; // new flows start while true
     let running = true;
 
@@ -150,7 +150,7 @@ describe('crash safety', () => {
     async function runFlow(flow: Flow) {
       const client = new WalletClient(flow.holder, fetch);
       const identity = { ...SAMPLE_IDENTITY, family_name: flow.family };
-      for (;;) {
+      application: for (;;) {
         // SIOPv2: a lost response may have consumed the nonce; a new request is the way on.
         const pfi = await retry(() => client.discover(base));
         const request: SiopRequest = await retry(() => client.initiate(pfi.idvEndpoint, pfi));
@@ -198,6 +198,14 @@ describe('crash safety', () => {
               continue;
             }
             if (body?.error === 'credential_request_denied') {
+              // One decision, one credential (SECURITY.md): an approved application whose KCC was
+              // issued to a request whose answer we lost (or claimed when the issuer died) is done;
+              // the way on is a new application.
+              if (flow.family !== 'Declined') {
+                stats.lostCredentialResponses++;
+                flow.restarts++;
+                continue application;
+              }
               flow.outcome = 'denied';
               return;
             }

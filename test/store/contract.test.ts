@@ -481,10 +481,24 @@ describe.each(backends)('store contract on %s', (_name, open) => {
       expect(await store.credentialStatus.tryAllocate(entry('vc1', 10, NOW))).toBe(true);
       expect(await store.credentialStatus.tryAllocate(entry('vc2', 10, NOW))).toBe(false); // index taken
       expect(await store.credentialStatus.tryAllocate(entry('vc2', 11, NOW + 5))).toBe(true);
-      expect(await store.credentialStatus.get('vc1')).toEqual({ ...entry('vc1', 10, NOW), revokedAt: null, revocationReason: null, suspendedAt: null, suspensionReason: null });
+      expect(await store.credentialStatus.get('vc1')).toEqual({ ...entry('vc1', 10, NOW), revokedAt: null, revocationReason: null, suspendedAt: null, suspensionReason: null, expiryAnnouncedAt: null });
       expect(await store.credentialStatus.get('none')).toBeUndefined();
       expect((await store.credentialStatus.listForSubject('did:jwk:s')).map((r) => r.credentialId)).toEqual(['vc2', 'vc1']);
       expect(await store.credentialStatus.listForSubject('did:jwk:other')).toEqual([]);
+    });
+
+    it('lists unrevoked credentials past exp whose expiry was not announced, and stamps each once', async () => {
+      await store.credentialStatus.tryAllocate(entry('old', 1, NOW - 200)); // exp NOW - 100
+      await store.credentialStatus.tryAllocate(entry('older', 2, NOW - 300)); // exp NOW - 200
+      await store.credentialStatus.tryAllocate(entry('revoked', 3, NOW - 200));
+      await store.credentialStatus.tryAllocate(entry('live', 4, NOW)); // exp NOW + 100
+      await store.credentialStatus.revoke('revoked', 'fraud', NOW);
+      expect((await store.credentialStatus.expiredUnannounced(NOW)).map((r) => r.credentialId)).toEqual(['older', 'old']);
+      expect((await store.credentialStatus.expiredUnannounced(NOW, 1)).map((r) => r.credentialId)).toEqual(['older']);
+      expect(await store.credentialStatus.markExpiryAnnounced('older', NOW)).toBe(true);
+      expect(await store.credentialStatus.markExpiryAnnounced('older', NOW + 1)).toBe(false);
+      expect((await store.credentialStatus.get('older'))?.expiryAnnouncedAt).toBe(NOW);
+      expect((await store.credentialStatus.expiredUnannounced(NOW)).map((r) => r.credentialId)).toEqual(['old']);
     });
 
     it('suspends, reinstates and revokes under their conditions; revocation is permanent', async () => {

@@ -68,7 +68,11 @@ export function buildAuthorizationServerMetadata(input: { issuer: string; tokenE
     issuer: input.issuer,
     token_endpoint: input.tokenEndpoint,
     grant_types_supported: [PRE_AUTHORIZED_CODE_GRANT],
-    response_types_supported: [],
+    // RFC 8414 §2: REQUIRED, and an empty list says nothing. This server has no authorization
+    // endpoint (pre-authorized code only, so no `code`); the one authorization response it
+    // processes is the SIOPv2 `id_token` the wallet posts to the response_uri (direct_post) before
+    // the offer (spec "Initiate Application"; src/protocol/siop/authorizationRequest.ts).
+    response_types_supported: ['id_token'],
     token_endpoint_auth_methods_supported: ['none'],
     'pre-authorized_grant_anonymous_access_supported': true,
   };

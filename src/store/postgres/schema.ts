@@ -321,8 +321,14 @@ export const credentialStatus = pgTable(
     suspendedAt: bigint('suspended_at', { mode: 'number' }),
     suspensionReason: text('suspension_reason'),
     updatedAt: bigint('updated_at', { mode: 'number' }).notNull(),
+    /** When the `credential.expired` event was enqueued (src/issuance/jobs.ts), so it is announced once. */
+    expiryAnnouncedAt: bigint('expiry_announced_at', { mode: 'number' }),
   },
-  (t) => [uniqueIndex('credential_status_list_index').on(t.listId, t.listIndex), index('credential_status_subject').on(t.subjectDid)],
+  (t) => [
+    uniqueIndex('credential_status_list_index').on(t.listId, t.listIndex),
+    index('credential_status_subject').on(t.subjectDid),
+    index('credential_status_expiry').on(t.expiryAnnouncedAt, t.expiresAt),
+  ],
 );
 
 /** Audit trail of status changes (revoke, suspend, reinstate) with the reason and who did it. */
@@ -376,3 +382,13 @@ export const operatorSessions = pgTable(
   },
   (t) => [index('operator_sessions_operator').on(t.operator)],
 );
+
+/**
+ * One credential per approved application: the first credential request that finds the
+ * application issuable claims it (insert-or-nothing on the primary key) before anything is signed.
+ */
+export const issuanceClaims = pgTable('issuance_claims', {
+  applicationId: text('application_id').primaryKey(),
+  credentialId: text('credential_id').notNull(),
+  claimedAt: bigint('claimed_at', { mode: 'number' }).notNull(),
+});

@@ -263,6 +263,9 @@ export function createPostgresStore(db: PostgresDatabase): Store {
       async listByStatus(status, limit = 100) {
         return db.select().from(applications).where(eq(applications.status, status)).orderBy(asc(applications.createdAt)).limit(limit);
       },
+      async listForApplicant(applicantDid, limit = 100) {
+        return db.select().from(applications).where(eq(applications.applicantDid, applicantDid)).orderBy(desc(applications.createdAt)).limit(limit);
+      },
     },
 
     preAuthorizedCodes: {
@@ -392,6 +395,13 @@ export function createPostgresStore(db: PostgresDatabase): Store {
       async record(row) {
         await q.insertCredential.execute({ transactionId: null, ...row });
       },
+      async claim(applicationId, credentialId, now) {
+        const rows = await db.insert(schema.issuanceClaims).values({ applicationId, credentialId, claimedAt: now }).onConflictDoNothing().returning({ id: schema.issuanceClaims.applicationId });
+        return rows.length === 1;
+      },
+      async releaseClaim(applicationId, credentialId) {
+        await db.delete(schema.issuanceClaims).where(and(eq(schema.issuanceClaims.applicationId, applicationId), eq(schema.issuanceClaims.credentialId, credentialId)));
+      },
       async listForApplication(applicationId) {
         return db.select().from(issuedCredentials).where(eq(issuedCredentials.applicationId, applicationId));
       },
@@ -495,6 +505,22 @@ export function createPostgresStore(db: PostgresDatabase): Store {
       },
       async events(credentialId) {
         return db.select().from(credentialStatusEvents).where(eq(credentialStatusEvents.credentialId, credentialId)).orderBy(asc(credentialStatusEvents.id));
+      },
+      async expiredUnannounced(now, limit = 100) {
+        return db
+          .select()
+          .from(credentialStatus)
+          .where(and(isNull(credentialStatus.expiryAnnouncedAt), lte(credentialStatus.expiresAt, now), isNull(credentialStatus.revokedAt)))
+          .orderBy(asc(credentialStatus.expiresAt))
+          .limit(limit);
+      },
+      async markExpiryAnnounced(credentialId, now) {
+        const rows = await db
+          .update(credentialStatus)
+          .set({ expiryAnnouncedAt: now })
+          .where(and(eq(credentialStatus.credentialId, credentialId), isNull(credentialStatus.expiryAnnouncedAt)))
+          .returning({ id: credentialStatus.credentialId });
+        return rows.length === 1;
       },
     },
 

@@ -223,6 +223,9 @@ export function createApplicationRepositories(db: Database, together: Together) 
     async listByStatus(status, limit = 100) {
       return db.select().from(applications).where(eq(applications.status, status)).orderBy(asc(applications.createdAt)).limit(limit);
     },
+    async listForApplicant(applicantDid, limit = 100) {
+      return db.select().from(applications).where(eq(applications.applicantDid, applicantDid)).orderBy(desc(applications.createdAt)).limit(limit);
+    },
   };
 
   const applicationStatusRepository: ApplicationStatusRepository = {

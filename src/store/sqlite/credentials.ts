@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, isNotNull, isNull, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, isNotNull, isNull, lte, sql } from 'drizzle-orm';
 import * as schema from '../schema';
 import type { CredentialStatusRepository, IssuedCredentialRepository, NotificationRepository, StatusListRepository } from '../types';
 import type { Database } from './database';
@@ -6,7 +6,7 @@ import { p } from './helpers';
 
 /** The credential aggregate: credentials issued, their notifications, status lists and each credential's status. */
 export function createCredentialRepositories(db: Database) {
-  const { issuedCredentials, notifications, statusLists, statusListCache, credentialStatus, credentialStatusEvents } = schema;
+  const { issuedCredentials, issuanceClaims, notifications, statusLists, statusListCache, credentialStatus, credentialStatusEvents } = schema;
 
   const q = {
     insertCredential: db
@@ -20,6 +20,12 @@ export function createCredentialRepositories(db: Database) {
         issuedAt: p('issuedAt'),
         expiresAt: p('expiresAt'),
       })
+      .prepare(),
+    claimIssuance: db
+      .insert(issuanceClaims)
+      .values({ applicationId: p('applicationId'), credentialId: p('credentialId'), claimedAt: p('now') })
+      .onConflictDoNothing()
+      .returning({ id: issuanceClaims.applicationId })
       .prepare(),
     newestStatusList: db.select().from(statusLists).orderBy(desc(statusLists.id)).limit(1).prepare(),
     // One slot in the newest list while it is under `maxFill` of its size.
@@ -59,6 +65,12 @@ export function createCredentialRepositories(db: Database) {
     },
     async listForApplication(applicationId) {
       return db.select().from(issuedCredentials).where(eq(issuedCredentials.applicationId, applicationId));
+    },
+    async claim(applicationId, credentialId, now) {
+      return (await q.claimIssuance.all({ applicationId, credentialId, now })).length === 1;
+    },
+    async releaseClaim(applicationId, credentialId) {
+      await db.delete(issuanceClaims).where(and(eq(issuanceClaims.applicationId, applicationId), eq(issuanceClaims.credentialId, credentialId)));
     },
     async count() {
       const rows = await db.select({ n: sql<number>`count(*)` }).from(issuedCredentials);
@@ -177,6 +189,22 @@ export function createCredentialRepositories(db: Database) {
     },
     async events(credentialId) {
       return db.select().from(credentialStatusEvents).where(eq(credentialStatusEvents.credentialId, credentialId)).orderBy(asc(credentialStatusEvents.id));
+    },
+    async expiredUnannounced(now, limit = 100) {
+      return db
+        .select()
+        .from(credentialStatus)
+        .where(and(isNull(credentialStatus.expiryAnnouncedAt), lte(credentialStatus.expiresAt, now), isNull(credentialStatus.revokedAt)))
+        .orderBy(asc(credentialStatus.expiresAt))
+        .limit(limit);
+    },
+    async markExpiryAnnounced(credentialId, now) {
+      const rows = await db
+        .update(credentialStatus)
+        .set({ expiryAnnouncedAt: now })
+        .where(and(eq(credentialStatus.credentialId, credentialId), isNull(credentialStatus.expiryAnnouncedAt)))
+        .returning({ id: credentialStatus.credentialId });
+      return rows.length === 1;
     },
   };
 

@@ -24,6 +24,8 @@ export type SqliteRecordsMatchPort = [
   Expect<Same<typeof schema.transactions.$inferInsert, port.NewTransaction>>,
   Expect<Same<typeof schema.issuedCredentials.$inferSelect, port.IssuedCredential>>,
   Expect<Same<typeof schema.issuedCredentials.$inferInsert, port.NewIssuedCredential>>,
+  Expect<Same<typeof schema.issuanceClaims.$inferSelect, port.IssuanceClaim>>,
+  Expect<Same<typeof schema.issuanceClaims.$inferInsert, port.IssuanceClaim>>,
   Expect<Same<typeof schema.nonces.$inferSelect, port.Nonce>>,
   Expect<Same<typeof schema.nonces.$inferInsert, port.NewNonce>>,
   Expect<Same<typeof schema.notifications.$inferSelect, port.NotificationRecord>>,

@@ -1,0 +1,64 @@
+import { nowSeconds } from '../ports/clock';
+import type { Application, CredentialStatusRecord } from '../store/store';
+import type { IssuanceDeps } from './deps';
+
+/**
+ * A KYCPort-style status read for relying parties (seed 000, "Read a user's verification
+ * status"): `{ kyc_status, kyc_tier, aml_clear }` for an applicant DID, from its applications
+ * and the statuses of its KCCs. In order:
+ * - `verified`: a KCC that is neither revoked, suspended nor past `exp` (the newest such), or an
+ *   approved application whose KCC the wallet has not collected yet;
+ * - `pending`: verification under way: the newest application awaits its form (link still valid)
+ *   or review, or a KCC is suspended (a re-decision in review);
+ * - `expired`: a KCC ran out (past `exp`, not revoked) and nothing newer is live;
+ * - `rejected`: the newest decided application was declined, or every KCC was revoked;
+ * - `unverified`: nothing, or only abandoned applications.
+ * `kyc_tier` is the tier id (credential configuration) of the KCC or application the status is
+ * about (null when unverified); `aml_clear` is true only for `verified` with a
+ * `sanction_screening` check in the evidence.
+ */
+export type KycStatus = 'verified' | 'pending' | 'rejected' | 'unverified' | 'expired';
+export interface KycStatusAnswer {
+  kyc_status: KycStatus;
+  kyc_tier: string | null;
+  aml_clear: boolean;
+}
+
+const AML_CHECK = 'sanction_screening';
+
+export async function kycStatusOf(deps: Pick<IssuanceDeps, 'store' | 'clock'>, subjectDid: string): Promise<KycStatusAnswer> {
+  const now = nowSeconds(deps);
+  const credentials = await deps.store.credentialStatus.listForSubject(subjectDid); // newest first
+  const applications = await deps.store.applications.listForApplicant(subjectDid, 20); // newest first
+  const live = credentials.find((c) => c.revokedAt == null && c.suspendedAt == null && c.expiresAt > now);
+  if (live) return { kyc_status: 'verified', kyc_tier: live.tierId, aml_clear: hasAmlCheck(live.evidence) };
+  const newest = applications[0];
+  const issuedFor = new Set((await Promise.all(applications.map((a) => deps.store.issuedCredentials.listForApplication(a.id)))).flat().map((c) => c.applicationId));
+  if (newest?.status === 'approved' && !issuedFor.has(newest.id)) {
+    return { kyc_status: 'verified', kyc_tier: newest.credentialConfigurationId, aml_clear: hasAmlCheck(applicationEvidence(newest)) };
+  }
+  const suspended = credentials.find((c) => c.revokedAt == null && c.suspendedAt != null && c.expiresAt > now);
+  if (newest && (newest.status === 'review' || (newest.status === 'pending' && (newest.formSubmittedAt != null || newest.formExpiresAt > now)))) {
+    return { kyc_status: 'pending', kyc_tier: newest.credentialConfigurationId, aml_clear: false };
+  }
+  if (suspended) return { kyc_status: 'pending', kyc_tier: suspended.tierId, aml_clear: false };
+  // An application whose form was never submitted and that ended rejected was abandoned (the
+  // link expired, src/issuance/identityVerification.ts markAbandonedApplications): no decision.
+  const lastDecided = applications.find((a) => (a.status === 'approved' || a.status === 'rejected') && a.formSubmittedAt != null);
+  const ranOut = credentials.find((c: CredentialStatusRecord) => c.revokedAt == null && c.expiresAt <= now);
+  if (ranOut && !(lastDecided?.status === 'rejected' && !issuedFor.has(lastDecided.id) && (lastDecided.decidedAt ?? 0) > ranOut.issuedAt)) {
+    return { kyc_status: 'expired', kyc_tier: ranOut.tierId, aml_clear: false };
+  }
+  if (lastDecided?.status === 'rejected' || credentials.length > 0) {
+    return { kyc_status: 'rejected', kyc_tier: lastDecided?.credentialConfigurationId ?? credentials[0]?.tierId ?? null, aml_clear: false };
+  }
+  return { kyc_status: 'unverified', kyc_tier: null, aml_clear: false };
+}
+
+function hasAmlCheck(evidence: Array<{ kind: string }>): boolean {
+  return evidence.some((e) => e.kind === AML_CHECK);
+}
+
+function applicationEvidence(application: Application): Array<{ kind: string }> {
+  return (application.evidence ?? []).filter((e) => typeof e?.kind === 'string');
+}
