@@ -110,6 +110,7 @@ describe.each(backends)('store contract on %s', (_name, open) => {
       'credential_status_events',
       'application_prefill',
       'operator_sessions',
+      'issuance_claims',
     ]) {
       await backend.deleteAll(table);
     }
