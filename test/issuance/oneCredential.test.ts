@@ -6,7 +6,7 @@ import { ADMIN_TOKEN, makeTestIssuer, PUBLIC_URL } from '../helpers/issuer';
  * One decision, one credential (SECURITY.md): an approved application yields exactly one KCC,
  * whatever the wallet does with its access token (24 h) and fresh nonces from the Nonce
  * Endpoint; a repeated request is credential_request_denied. Renewal and upgrade are new
- * applications (test/issuance/credentialLife.test.ts, test/tiers.test.ts).
+ * applications (test/issuance/credentialLife.test.ts, test/issuance/tiers.test.ts).
  */
 const CONFIG_ID = 'KnownCustomerCredential';
 const json = { 'content-type': 'application/json' };

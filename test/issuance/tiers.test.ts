@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { decodeJwt } from '../src/crypto/jwt';
-import { decodeStatusList, getBit } from '../src/protocol/statusList';
-import { WalletError } from '../src/wallet/client';
-import { Holder } from '../src/wallet/holder';
-import { PUBLIC_URL, makeTestIssuer } from './helpers/issuer';
-import { TIERS, makeTieredIssuer, vcOf } from './helpers/tiers';
+import { decodeJwt } from '../../src/crypto/jwt';
+import { decodeStatusList, getBit } from '../../src/protocol/statusList';
+import { WalletError } from '../../src/wallet/client';
+import { Holder } from '../../src/wallet/holder';
+import { PUBLIC_URL, makeTestIssuer } from '../helpers/issuer';
+import { TIERS, makeTieredIssuer, vcOf } from '../helpers/tiers';
 
 const DAY = 86400;
 
@@ -195,8 +195,8 @@ describe('upgrade, renewal and supersession with presented KCCs', () => {
 
 describe('KCCs from another trusted PFI', () => {
   it('accepts a trusted issuer’s KCC (did:web, its status list fetched) and refuses it once revoked', async () => {
-    const { createDidWebResolver } = await import('../src/did/web');
-    const { testClock } = await import('./helpers/issuer');
+    const { createDidWebResolver } = await import('../../src/did/web');
+    const { testClock } = await import('../helpers/issuer');
     const clock = testClock();
     const other = await makeTieredIssuer({ publicUrl: 'http://other.test', clock });
     const otherFetch = ((input: RequestInfo | URL, init?: RequestInit) => other.app.request(String(input), init)) as typeof fetch;
@@ -339,7 +339,7 @@ describe('revocation and suspension', () => {
   });
 
   it('revokes every KCC of an application (a re-decision to declined) or of a subject', async () => {
-    const { applyDecisionToCredentials, revokeCredentialsOfSubject } = await import('../src/issuance/credentialStatus');
+    const { applyDecisionToCredentials, revokeCredentialsOfSubject } = await import('../../src/issuance/credentialStatus');
     const t = await makeTieredIssuer();
     const alice = await t.wallet();
     const a = await t.apply(alice, 'kcc-basic');
@@ -352,7 +352,7 @@ describe('revocation and suspension', () => {
 
   it('allocates random, distinct indices', async () => {
     const t = await makeTieredIssuer();
-    const { allocateCredentialStatus } = await import('../src/issuance/credentialStatus');
+    const { allocateCredentialStatus } = await import('../../src/issuance/credentialStatus');
     const seen = new Set<number>();
     for (let i = 0; i < 100; i++) {
       const s = await allocateCredentialStatus(t.deps, { credentialId: `urn:uuid:${i}`, subjectDid: 'did:example:x', tierId: 'kcc-basic', evidence: [], issuedAt: 0, expiresAt: 1 });
@@ -366,7 +366,7 @@ describe('revocation and suspension', () => {
 
   it('opens the next list once the current one reaches maxFill', async () => {
     const t = await makeTestIssuer({ config: { statusList: { maxFill: 0.0001 } } }); // 13 of 131,072
-    const { allocateCredentialStatus } = await import('../src/issuance/credentialStatus');
+    const { allocateCredentialStatus } = await import('../../src/issuance/credentialStatus');
     const lists: number[] = [];
     for (let i = 0; i < 20; i++) {
       const s = await allocateCredentialStatus(t.deps, { credentialId: `urn:uuid:${i}`, subjectDid: 'did:example:x', tierId: 'KnownCustomerCredential', evidence: [], issuedAt: 0, expiresAt: 1 });

@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { base64urlEncode } from '../src/crypto/base64url';
-import { decodeJwt, signJwt } from '../src/crypto/jwt';
-import { createWebCryptoProvider } from '../src/crypto/webCrypto';
-import { didJwkFromPublicJwk } from '../src/did/jwk';
-import { Holder } from '../src/wallet/holder';
-import { PUBLIC_URL, makeTestIssuer, testClock } from './helpers/issuer';
-import { getSiopRequest, postIdToken, walletFor } from './helpers/steps';
+import { base64urlEncode } from '../../../src/crypto/base64url';
+import { decodeJwt, signJwt } from '../../../src/crypto/jwt';
+import { createWebCryptoProvider } from '../../../src/crypto/webCrypto';
+import { didJwkFromPublicJwk } from '../../../src/did/jwk';
+import { Holder } from '../../../src/wallet/holder';
+import { PUBLIC_URL, makeTestIssuer, testClock } from '../../helpers/issuer';
+import { getSiopRequest, postIdToken, walletFor } from '../../helpers/steps';
 
 const PFI_DID = 'did:web:issuer.test';
 

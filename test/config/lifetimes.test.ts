@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULTS, resolveConfig } from '../src/config';
-import { WalletClient } from '../src/wallet/client';
-import { SAMPLE_IDENTITY } from '../src/wallet/flow';
-import { Holder } from '../src/wallet/holder';
-import { makeTestIssuer, PUBLIC_URL, testClock } from './helpers/issuer';
+import { DEFAULTS, resolveConfig } from '../../src/config';
+import { WalletClient } from '../../src/wallet/client';
+import { SAMPLE_IDENTITY } from '../../src/wallet/flow';
+import { Holder } from '../../src/wallet/holder';
+import { makeTestIssuer, PUBLIC_URL, testClock } from '../helpers/issuer';
 
 /** The pre-authorized code outlives the IDV form link (src/config.ts ttl). */
 describe('lifetimes', () => {

@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { configFromSettings, configWarnings, resolveConfig } from '../src/config';
-import { parseDataKey } from '../src/idv/piiVault';
-import { makeTestIssuer, PUBLIC_URL } from './helpers/issuer';
+import { configFromSettings, configWarnings, resolveConfig } from '../../src/config';
+import { parseDataKey } from '../../src/idv/piiVault';
+import { makeTestIssuer, PUBLIC_URL } from '../helpers/issuer';
 
 /** Settings a PFI sets without editing code (src/config.ts configFromSettings), validated at start. */
 const resolve = (env: Record<string, string>, publicUrl = PUBLIC_URL) => resolveConfig({ publicUrl, ...configFromSettings(env) });
@@ -59,7 +59,7 @@ describe('settings from the environment', () => {
   });
 
   it('npm start runs the server in the foreground node process (kill -HUP reaches it), no wrapper', () => {
-    const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { scripts: Record<string, string> };
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { scripts: Record<string, string> };
     expect(pkg.scripts.start).toBe('node --import tsx src/runtime/node.ts');
   });
 });

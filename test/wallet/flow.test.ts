@@ -2,18 +2,18 @@ import Ajv from 'ajv';
 import addFormats from 'ajv-formats';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import publishedSchema from '../schemas/kcc.schema.json';
-import { decodeJwt, verifyJwtSignature } from '../src/crypto/jwt';
-import { parsePublicJwk } from '../src/crypto/keys';
-import { createWebCryptoProvider } from '../src/crypto/webCrypto';
-import { WalletClient } from '../src/wallet/client';
-import { applyForKcc, SAMPLE_IDENTITY } from '../src/wallet/flow';
-import { Holder } from '../src/wallet/holder';
-import { configFromSettings } from '../src/config';
-import { PUBLIC_URL, makeTestIssuer } from './helpers/issuer';
-import { admin, applicationIdOf, credentialRequest, deferredRequest, openApplication, proofBody, redeem, submitIdentity } from './helpers/steps';
+import publishedSchema from '../../schemas/kcc.schema.json';
+import { decodeJwt, verifyJwtSignature } from '../../src/crypto/jwt';
+import { parsePublicJwk } from '../../src/crypto/keys';
+import { createWebCryptoProvider } from '../../src/crypto/webCrypto';
+import { WalletClient } from '../../src/wallet/client';
+import { applyForKcc, SAMPLE_IDENTITY } from '../../src/wallet/flow';
+import { Holder } from '../../src/wallet/holder';
+import { configFromSettings } from '../../src/config';
+import { PUBLIC_URL, makeTestIssuer } from '../helpers/issuer';
+import { admin, applicationIdOf, credentialRequest, deferredRequest, openApplication, proofBody, redeem, submitIdentity } from '../helpers/steps';
 
-const exampleKcc = JSON.parse(readFileSync(new URL('./fixtures/kcc-example-credential.decoded.json', import.meta.url), 'utf8'));
+const exampleKcc = JSON.parse(readFileSync(new URL('../fixtures/kcc-example-credential.decoded.json', import.meta.url), 'utf8'));
 /** The default tier, and a second one an operator may decide on. */
 const STANDARD_TIER = { id: 'KnownCustomerCredential', name: 'Standard', requiredChecks: ['document_verification'], validityDays: 365 };
 
@@ -88,7 +88,7 @@ describe('the whole flow, in-process (wallet fetch wired into app.request)', () 
     // The schema we serve is the published one, unchanged.
     const t = await makeTestIssuer();
     const served = await (await t.fetch(`${PUBLIC_URL}/schemas/kcc.schema.json`)).json();
-    expect(served).toEqual(JSON.parse(readFileSync(new URL('./fixtures/kcc.schema.json', import.meta.url), 'utf8')));
+    expect(served).toEqual(JSON.parse(readFileSync(new URL('../fixtures/kcc.schema.json', import.meta.url), 'utf8')));
   });
 
   it('KCC_SCHEMA_ID (the settings mapping Node and Workers share) sets credentialSchema.id; a relative id is refused', async () => {

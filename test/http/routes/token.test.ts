@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULTS } from '../src/config';
-import { decodeJwt } from '../src/crypto/jwt';
-import { Holder } from '../src/wallet/holder';
-import { PUBLIC_URL, makeTestIssuer, testClock } from './helpers/issuer';
-import { PRE_AUTH, credentialRequest, openApplication, proofBody, redeem, tokenRequest } from './helpers/steps';
+import { DEFAULTS } from '../../../src/config';
+import { decodeJwt } from '../../../src/crypto/jwt';
+import { Holder } from '../../../src/wallet/holder';
+import { PUBLIC_URL, makeTestIssuer, testClock } from '../../helpers/issuer';
+import { PRE_AUTH, credentialRequest, openApplication, proofBody, redeem, tokenRequest } from '../../helpers/steps';
 
 describe('token endpoint: pre-authorized code grant', () => {
   it('issues an at+jwt access token with the spec claims and the right response', async () => {

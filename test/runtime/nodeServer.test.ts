@@ -3,14 +3,14 @@ import { tmpdir } from 'node:os';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { decodeJwt } from '../src/crypto/jwt';
-import { silentLogger } from '../src/http/context';
-import { startNodeIssuer } from '../src/runtime/node';
-import { WalletClient } from '../src/wallet/client';
-import { applyForKcc, SAMPLE_IDENTITY } from '../src/wallet/flow';
-import { Holder } from '../src/wallet/holder';
-import { PUBLIC_URL, makeTestIssuer } from './helpers/issuer';
-import { openApplication, redeem, submitIdentity } from './helpers/steps';
+import { decodeJwt } from '../../src/crypto/jwt';
+import { silentLogger } from '../../src/http/context';
+import { startNodeIssuer } from '../../src/runtime/node';
+import { WalletClient } from '../../src/wallet/client';
+import { applyForKcc, SAMPLE_IDENTITY } from '../../src/wallet/flow';
+import { Holder } from '../../src/wallet/holder';
+import { PUBLIC_URL, makeTestIssuer } from '../helpers/issuer';
+import { openApplication, redeem, submitIdentity } from '../helpers/steps';
 
 describe('over real HTTP (npm start-style Node server on loopback)', () => {
   it('runs the whole flow, persists its key, and keeps its DID across restarts', async () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { SAMPLE_IDENTITY } from '../src/wallet/flow';
-import { makeTestIssuer } from './helpers/issuer';
-import { admin, openApplication, submitIdentity } from './helpers/steps';
+import { SAMPLE_IDENTITY } from '../../../src/wallet/flow';
+import { makeTestIssuer } from '../../helpers/issuer';
+import { admin, openApplication, submitIdentity } from '../../helpers/steps';
 
 describe('operator API', () => {
   it('is 401 without or with a wrong token, and 404 when ADMIN_TOKEN is unset', async () => {

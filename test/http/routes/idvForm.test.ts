@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { SAMPLE_IDENTITY } from '../src/wallet/flow';
-import { makeTestIssuer, testClock } from './helpers/issuer';
-import { credentialRequest, deferredRequest, openApplication, proofBody, redeem } from './helpers/steps';
+import { SAMPLE_IDENTITY } from '../../../src/wallet/flow';
+import { makeTestIssuer, testClock } from '../../helpers/issuer';
+import { credentialRequest, deferredRequest, openApplication, proofBody, redeem } from '../../helpers/steps';
 
 /** Posts like the webview (form: load the page first for its CSRF cookie and hidden token) or a JSON client; consent given unless `fields` says otherwise. */
 async function post(t: Awaited<ReturnType<typeof makeTestIssuer>>, url: string, given: Record<string, string>, json = false, headers: Record<string, string> = {}) {

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { base64urlEncode } from '../src/crypto/base64url';
-import { decodeJwt, signJwt } from '../src/crypto/jwt';
-import { Holder } from '../src/wallet/holder';
-import { PUBLIC_URL, makeTestIssuer, testClock } from './helpers/issuer';
-import { credentialRequest, deferredRequest, openApplication, proofBody, redeem, submitIdentity } from './helpers/steps';
+import { base64urlEncode } from '../../../src/crypto/base64url';
+import { decodeJwt, signJwt } from '../../../src/crypto/jwt';
+import { Holder } from '../../../src/wallet/holder';
+import { PUBLIC_URL, makeTestIssuer, testClock } from '../../helpers/issuer';
+import { credentialRequest, deferredRequest, openApplication, proofBody, redeem, submitIdentity } from '../../helpers/steps';
 
 const PFI_DID = 'did:web:issuer.test';
 

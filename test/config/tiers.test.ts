@@ -1,10 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { parseTiersConfig, resolveConfig } from '../src/config';
+import { parseTiersConfig, resolveConfig } from '../../src/config';
 
 describe('tier configuration', () => {
   it('parses the documented example file', () => {
-    const tiers = parseTiersConfig(JSON.parse(readFileSync(new URL('../docs/tiers.example.json', import.meta.url), 'utf8')));
+    const tiers = parseTiersConfig(JSON.parse(readFileSync(new URL('../../docs/tiers.example.json', import.meta.url), 'utf8')));
     const config = resolveConfig({ publicUrl: 'https://pfi.example', ...tiers });
     expect(config.tiers.map((t) => t.id)).toEqual(['kcc-basic', 'kcc-enhanced']);
     expect(config.defaultTierId).toBe('kcc-basic');

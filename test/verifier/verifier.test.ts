@@ -2,16 +2,16 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { issuerAwareResolver, statusListFetcher } from '../src/issuance/presentedCredentials';
-import { tierPresentationDefinition } from '../src/protocol/tiers';
-import { createNodeCryptoProvider } from '../src/runtime/nodeCrypto';
-import { verifyKcc } from '../src/verifier';
-import { runCli } from '../src/verifier/cli';
-import { createKccSchemaValidator } from '../src/verifier/kccSchema';
-import { TIERS, makeTieredIssuer, vcOf } from './helpers/tiers';
+import { issuerAwareResolver, statusListFetcher } from '../../src/issuance/presentedCredentials';
+import { tierPresentationDefinition } from '../../src/protocol/tiers';
+import { createNodeCryptoProvider } from '../../src/runtime/nodeCrypto';
+import { verifyKcc } from '../../src/verifier';
+import { runCli } from '../../src/verifier/cli';
+import { createKccSchemaValidator } from '../../src/verifier/kccSchema';
+import { TIERS, makeTieredIssuer, vcOf } from '../helpers/tiers';
 
-const EXAMPLE = new URL('./fixtures/kcc-example-credential.jwt', import.meta.url).pathname;
-const EXAMPLE_ISSUER = JSON.parse(readFileSync(new URL('./fixtures/kcc-example-credential.decoded.json', import.meta.url), 'utf8')).payload.iss as string;
+const EXAMPLE = new URL('../fixtures/kcc-example-credential.jwt', import.meta.url).pathname;
+const EXAMPLE_ISSUER = JSON.parse(readFileSync(new URL('../fixtures/kcc-example-credential.decoded.json', import.meta.url), 'utf8')).payload.iss as string;
 
 async function cli(args: string[]) {
   const out: string[] = [];
@@ -36,7 +36,7 @@ describe('kcc verify (CLI) on the reference example KCC', () => {
     const ok = await cli(['verify', EXAMPLE, '--now', '2025-06-01T00:00:00Z', '--trusted-issuer', EXAMPLE_ISSUER]);
     expect(ok.code).toBe(0);
     expect(ok.out.split('\n').pop()).toBe('VALID');
-    const pd = await cli(['verify', EXAMPLE, '--now', '2025-06-01T00:00:00Z', '--trusted-issuer', EXAMPLE_ISSUER, '--presentation-definition', new URL('./fixtures/kcc-presentation-definition.example-2.json', import.meta.url).pathname]);
+    const pd = await cli(['verify', EXAMPLE, '--now', '2025-06-01T00:00:00Z', '--trusted-issuer', EXAMPLE_ISSUER, '--presentation-definition', new URL('../fixtures/kcc-presentation-definition.example-2.json', import.meta.url).pathname]);
     expect(pd.code).toBe(1);
     expect(pd.out).toContain('FAIL presentation_definition');
     expect(pd.out).toContain('$.issuer');

@@ -1,12 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { evaluateDescriptor, evaluateSubmission, parsePresentationSubmission, type PresentationDefinition } from '../src/protocol/pe/evaluate';
-import { FilterError, matchesFilter } from '../src/protocol/pe/filter';
-import { JsonPathError, queryJsonPath } from '../src/protocol/pe/jsonPath';
-import { decodeStatusList, encodeStatusList, getBit, setBit } from '../src/protocol/statusList';
+import { evaluateDescriptor, evaluateSubmission, parsePresentationSubmission, type PresentationDefinition } from '../../src/protocol/pe/evaluate';
+import { FilterError, matchesFilter } from '../../src/protocol/pe/filter';
+import { JsonPathError, queryJsonPath } from '../../src/protocol/pe/jsonPath';
+import { decodeStatusList, encodeStatusList, getBit, setBit } from '../../src/protocol/statusList';
 
 // Copies of the reference material (test/fixtures/README.md).
-const REF = new URL('./fixtures', import.meta.url).pathname;
+const REF = new URL('../fixtures', import.meta.url).pathname;
 const example = JSON.parse(readFileSync(`${REF}/kcc-example-credential.decoded.json`, 'utf8')).payload;
 const pd1: PresentationDefinition = JSON.parse(readFileSync(`${REF}/kcc-presentation-definition.example-1.json`, 'utf8'));
 const pd2: PresentationDefinition = JSON.parse(readFileSync(`${REF}/kcc-presentation-definition.example-2.json`, 'utf8'));
