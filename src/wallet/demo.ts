@@ -43,7 +43,8 @@ async function main() {
         const headers = { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' };
         const queue = (await (await fetch(`${issuer.url}/admin/applications?status=review`, { headers })).json()) as { applications: { id: string }[] };
         const id = queue.applications[0].id;
-        const res = await fetch(`${issuer.url}/admin/applications/${id}/decision`, { method: 'POST', headers, body: JSON.stringify({ decision: 'approve', tier: 'Gold' }) });
+        const res = await fetch(`${issuer.url}/admin/applications/${id}/decision`, { method: 'POST', headers, body: JSON.stringify({ decision: 'approve' }) });
+        if (res.status !== 200) throw new Error(`the operator approval was refused (${res.status}): ${await res.text()}`);
         console.log(`  ✓ ${'operator_approved'.padEnd(22)} ${JSON.stringify({ application: id, status: res.status })}`);
       },
     });
