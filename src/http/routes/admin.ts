@@ -8,6 +8,7 @@ import { recordOperatorDecision } from '../../issuance/decisions';
 import { eraseApplicantPii } from '../../issuance/personalData';
 import { adminCredentialRoutes } from './adminCredentials';
 import { assertOperatorAuthAllowed, recordOperatorAuthFailure } from '../operatorAuth';
+import { bearerMatches, bearerOf } from '../bearer';
 
 /**
  * Operator API (behind ADMIN_TOKEN as a bearer token; disabled when unset): list applications
@@ -16,20 +17,11 @@ import { assertOperatorAuthAllowed, recordOperatorAuthFailure } from '../operato
  */
 export const adminRoutes = new Hono<AppEnv>();
 
-function constantTimeEqual(a: string, b: string): boolean {
-  const ea = new TextEncoder().encode(a);
-  const eb = new TextEncoder().encode(b);
-  let diff = ea.length ^ eb.length;
-  for (let i = 0; i < Math.max(ea.length, eb.length); i++) diff |= (ea[i] ?? 0) ^ (eb[i] ?? 0);
-  return diff === 0;
-}
-
 adminRoutes.use('*', async (c, next) => {
   const expected = c.get('deps').config.adminToken;
   if (!expected) throw new NotFound('the operator API is disabled (ADMIN_TOKEN is not set)');
   assertOperatorAuthAllowed(c, 'api');
-  const m = /^Bearer (.+)$/.exec(c.req.header('authorization') ?? '');
-  if (!m || !constantTimeEqual(m[1], expected)) {
+  if (!bearerMatches(bearerOf(c.req.header('authorization')), expected)) {
     recordOperatorAuthFailure(c, 'api');
     throw new Unauthorized('a valid operator bearer token is required');
   }

@@ -2,6 +2,7 @@ import { Hono } from 'hono';
 import { InvalidRequest, NotFound, Unauthorized } from '../../protocol/errors';
 import { kycStatusOf } from '../../issuance/kycStatus';
 import type { AppEnv } from '../context';
+import { bearerMatches, bearerOf } from '../bearer';
 
 /**
  * KYC status API for relying parties (README "KYC status API"; seed 000's tenant status read):
@@ -10,22 +11,13 @@ import type { AppEnv } from '../context';
  */
 export const kycStatusRoutes = new Hono<AppEnv>();
 
-function constantTimeEqual(a: string, b: string): boolean {
-  const ea = new TextEncoder().encode(a);
-  const eb = new TextEncoder().encode(b);
-  let diff = ea.length ^ eb.length;
-  for (let i = 0; i < Math.max(ea.length, eb.length); i++) diff |= (ea[i] ?? 0) ^ (eb[i] ?? 0);
-  return diff === 0;
-}
-
 const handler = async (c: import('hono').Context<AppEnv>) => {
   const deps = c.get('deps');
   const keys = deps.config.kycApiKeys;
   if (keys.length === 0) throw new NotFound('the KYC status API is disabled (KYC_API_KEYS is not set)');
-  const m = /^Bearer (.+)$/.exec(c.req.header('authorization') ?? '');
   // Every key is compared, so the time does not say which one (or whether any) matched.
-  const presented = m?.[1] ?? '';
-  const matched = keys.map((k) => constantTimeEqual(presented, k)).includes(true);
+  const presented = bearerOf(c.req.header('authorization'));
+  const matched = keys.map((k) => bearerMatches(presented, k)).includes(true);
   if (!matched) throw new Unauthorized('a valid tenant API key is required');
   const subject = c.req.param('subject') ?? '';
   if (!/^did:[a-z0-9]+:\S{1,2000}$/.test(subject)) throw new InvalidRequest('subject must be a DID (URL-encoded)');

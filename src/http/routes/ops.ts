@@ -1,6 +1,6 @@
 import { Hono } from 'hono';
 import { NotFound, Unauthorized } from '../../protocol/errors';
-import { timingSafeEqual } from '../../idv/webhookSignature';
+import { bearerMatches, bearerOf } from '../bearer';
 import type { AppEnv } from '../context';
 import { PATHS } from '../../paths';
 
@@ -29,13 +29,10 @@ opsRoutes.get(PATHS.ready, async (c) => {
   return c.json({ error: 'not_ready', error_description: description, checks, pending_migrations: r.pendingMigrations }, 503);
 });
 
-const enc = new TextEncoder();
-
 opsRoutes.get(PATHS.metrics, async (c) => {
   const metrics = c.get('deps').metrics;
   if (!metrics?.token) throw new NotFound('metrics are not served on this port (METRICS_TOKEN is not set)');
-  const m = /^Bearer (.+)$/.exec(c.req.header('authorization') ?? '');
-  if (!m || !timingSafeEqual(enc.encode(m[1]), enc.encode(metrics.token))) throw new Unauthorized('a valid metrics bearer token is required');
+  if (!bearerMatches(bearerOf(c.req.header('authorization')), metrics.token)) throw new Unauthorized('a valid metrics bearer token is required');
   const { contentType, body } = await metrics.scrape();
   return c.body(body, 200, { 'Content-Type': contentType, 'Cache-Control': 'no-store' });
 });

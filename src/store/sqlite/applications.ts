@@ -25,6 +25,10 @@ export function createApplicationRepositories(db: Database, together: Together) 
 
   // Hot-path statements are prepared once per store (SQL built and compiled once per
   // connection), with named placeholders; D1 prepares them the same way.
+  /** The single-use condition of a form link's answer (submitIdv, withdraw). */
+  const openFormLink = () =>
+    and(eq(applications.formTokenHash, p('formTokenHash')), isNull(applications.formSubmittedAt), eq(applications.status, 'pending'), gt(applications.formExpiresAt, p('now')));
+
   const q = {
     insertSiopRequest: db
       .insert(siopRequests)
@@ -73,6 +77,7 @@ export function createApplicationRepositories(db: Database, together: Together) 
       .limit(1)
       .prepare(),
     // The form submission's single-use step: only while unsubmitted, pending and unexpired.
+    // A form link takes one answer (a submission or a withdrawal): unsubmitted, pending, unexpired.
     submitIdv: db
       .update(applications)
       .set({
@@ -87,17 +92,10 @@ export function createApplicationRepositories(db: Database, together: Together) 
         decidedAt: sql`${p('decidedAt')}`,
         updatedAt: sql`${p('now')}`,
       })
-      .where(
-        and(
-          eq(applications.formTokenHash, p('formTokenHash')),
-          isNull(applications.formSubmittedAt),
-          eq(applications.status, 'pending'),
-          gt(applications.formExpiresAt, p('now')),
-        ),
-      )
+      .where(openFormLink())
       .returning()
       .prepare(),
-    // Declined consent: the same single-use conditions as submitIdv, so a link withdraws or submits, never both.
+    // Declined consent: the same condition as submitIdv, so a link withdraws or submits, never both.
     withdraw: db
       .update(applications)
       .set({
@@ -108,14 +106,7 @@ export function createApplicationRepositories(db: Database, together: Together) 
         decidedAt: sql`${p('now')}`,
         updatedAt: sql`${p('now')}`,
       })
-      .where(
-        and(
-          eq(applications.formTokenHash, p('formTokenHash')),
-          isNull(applications.formSubmittedAt),
-          eq(applications.status, 'pending'),
-          gt(applications.formExpiresAt, p('now')),
-        ),
-      )
+      .where(openFormLink())
       .returning()
       .prepare(),
     // Absent (null) country, tier and evidence leave the stored value as it is.
