@@ -218,7 +218,7 @@ async function openDatabase(options: NodeIssuerOptions) {
     return { store: pg.store, sqlite: undefined, postgres: pg.client, exclusive: pg.runExclusive, close: () => pg.close() };
   }
   const database = openSqlite(join(options.dataDir, 'kcc-issuer.db'), { synchronous: options.synchronous, backgroundCheckpoints: true });
-  return { db: database.db, sqlite: database.sqlite, postgres: undefined, exclusive: undefined, close: () => database.close() };
+  return { db: database.db, store: database.store, sqlite: database.sqlite, postgres: undefined, exclusive: undefined, close: () => database.close() };
 }
 
 async function startNode(options: NodeIssuerOptions) {

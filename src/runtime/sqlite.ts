@@ -7,7 +7,8 @@ import { Worker } from 'node:worker_threads';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as schema from '../store/schema';
-import type { Database as StoreDatabase } from '../store/store';
+import { createStore, type Database as StoreDatabase, type Store } from '../store/store';
+import { enableGroupCommit, withGroupCommit, type GroupCommit } from './groupCommit';
 
 export const MIGRATIONS_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'drizzle');
 
@@ -40,7 +41,17 @@ export function cacheStatements(sqlite: Database.Database, maxStatements = 500):
   };
 }
 
-export function openSqlite(file: string, options: { synchronous?: 'NORMAL' | 'FULL'; backgroundCheckpoints?: boolean } = {}) {
+/**
+ * The Store over a migrated connection; with `groupCommit` (the server's default) concurrent
+ * requests' writes share commits (./groupCommit.ts).
+ */
+export function sqliteStore(sqlite: Database.Database, db: StoreDatabase, options: { groupCommit?: boolean } = {}): { store: Store; groupCommit?: GroupCommit } {
+  if (options.groupCommit === false) return { store: createStore(db) };
+  const groupCommit = enableGroupCommit(sqlite);
+  return { store: withGroupCommit(createStore(db), groupCommit), groupCommit };
+}
+
+export function openSqlite(file: string, options: { synchronous?: 'NORMAL' | 'FULL'; backgroundCheckpoints?: boolean; groupCommit?: boolean } = {}) {
   if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
   const sqlite = new Database(file);
   sqlite.pragma('journal_mode = WAL');
@@ -51,11 +62,15 @@ export function openSqlite(file: string, options: { synchronous?: 'NORMAL' | 'FU
   const db = drizzle(sqlite, { schema });
   migrate(db, { migrationsFolder: MIGRATIONS_DIR });
   const checkpoints = options.backgroundCheckpoints && file !== ':memory:' ? startBackgroundCheckpoints(sqlite, file) : undefined;
+  const { store, groupCommit } = sqliteStore(sqlite, db as unknown as StoreDatabase, { groupCommit: options.groupCommit });
   return {
     sqlite,
     db: db as unknown as StoreDatabase,
-    /** Stops the checkpoint thread (if any) and closes the database. */
+    store,
+    groupCommit,
+    /** Commits an open batch, stops the checkpoint thread (if any) and closes the database. */
     async close() {
+      groupCommit?.flush();
       await checkpoints?.stop();
       sqlite.close();
     },

@@ -8,7 +8,7 @@ import type { JwsAlgorithm } from '../../src/crypto/keys';
 import { silentLogger, type Logger } from '../../src/http/context';
 import { buildIssuer, type BuildIssuerOptions, type IssuerKey } from '../../src/issuer';
 import { createNodeCryptoProvider } from '../../src/runtime/nodeCrypto';
-import { MIGRATIONS_DIR } from '../../src/runtime/sqlite';
+import { MIGRATIONS_DIR, sqliteStore } from '../../src/runtime/sqlite';
 import * as schema from '../../src/store/schema';
 import type { Database as StoreDb } from '../../src/store/store';
 import type { Fetch } from '../../src/wallet/client';
@@ -64,6 +64,8 @@ export async function makeTestIssuer(
     // Rate limits and the operator sign-in brake are off unless a test turns them on (test/security/).
     config: { publicUrl: PUBLIC_URL, adminToken: ADMIN_TOKEN, rateLimits: { enabled: false }, operatorAuthLimits: { enabled: false }, ...options.config },
     db: db as unknown as StoreDb,
+    // As the server runs it: concurrent requests' writes share commits (src/runtime/groupCommit.ts).
+    store: sqliteStore(sqlite, db as unknown as StoreDb).store,
     crypto,
     keys: options.keys ?? (await makeIssuerKeys(options.alg, { didDhtIdentity: options.config?.didMethod === 'dht' })),
     clock: options.clock,

@@ -3,7 +3,7 @@ import { sql } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/better-sqlite3';
 import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { MIGRATIONS_DIR } from '../../src/runtime/sqlite';
+import { MIGRATIONS_DIR, sqliteStore } from '../../src/runtime/sqlite';
 import { purgeExpired } from '../../src/store/purge';
 import * as schema from '../../src/store/schema';
 import { createStore, type Database as StoreDb, type IdvOutcome, type NewApplication, type Store } from '../../src/store/store';
@@ -35,6 +35,16 @@ const backends: [string, () => Promise<Backend>][] = [
       const db = drizzle(sqlite, { schema });
       migrate(db, { migrationsFolder: MIGRATIONS_DIR });
       return sqliteBackend(db as unknown as StoreDb, async () => void sqlite.close());
+    },
+  ],
+  [
+    'better-sqlite3 with group commit (as the server runs it)',
+    async () => {
+      const sqlite = new Database(':memory:');
+      const db = drizzle(sqlite, { schema });
+      migrate(db, { migrationsFolder: MIGRATIONS_DIR });
+      const { store } = sqliteStore(sqlite, db as unknown as StoreDb);
+      return { store, deleteAll: async (table) => void sqlite.prepare(`DELETE FROM ${table}`).run(), close: async () => void sqlite.close() };
     },
   ],
   [
