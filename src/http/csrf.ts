@@ -1,7 +1,8 @@
 import type { Context } from 'hono';
 import { getCookie, setCookie } from 'hono/cookie';
 import { base64urlEncode } from '../crypto/base64url';
-import { hmacSha256, timingSafeEqual } from '../idv/webhookSignature';
+import { hmacSha256Sync } from '../crypto/hmac';
+import { timingSafeEqual } from '../idv/webhookSignature';
 
 /**
  * CSRF protection of the hosted form (defence in depth beside the unguessable URL token):
@@ -18,12 +19,12 @@ import { hmacSha256, timingSafeEqual } from '../idv/webhookSignature';
  */
 export const CSRF_COOKIE = 'idv_csrf';
 
-async function formCsrfToken(formToken: string, issuerDid: string): Promise<string> {
-  return base64urlEncode(await hmacSha256(formToken, new TextEncoder().encode(`idv-form-csrf|${issuerDid}`)));
+function formCsrfToken(formToken: string, issuerDid: string): string {
+  return base64urlEncode(hmacSha256Sync(formToken, `idv-form-csrf|${issuerDid}`));
 }
 
 export async function issueFormCsrf(c: Context, publicUrl: string, formToken: string, issuerDid: string): Promise<string> {
-  const token = await formCsrfToken(formToken, issuerDid);
+  const token = formCsrfToken(formToken, issuerDid);
   const url = new URL(publicUrl);
   setCookie(c, CSRF_COOKIE, token, {
     httpOnly: true,
@@ -52,7 +53,7 @@ export async function checkFormCsrf(
   const cookie = getCookie(c, CSRF_COOKIE);
   if (!cookie || typeof field !== 'string') return { ok: false, why: 'token_missing' };
   const enc = new TextEncoder();
-  const expected = enc.encode(await formCsrfToken(form.formToken, form.issuerDid));
+  const expected = enc.encode(formCsrfToken(form.formToken, form.issuerDid));
   if (!timingSafeEqual(enc.encode(cookie), expected)) return { ok: false, why: 'cookie_not_issued' };
   return timingSafeEqual(enc.encode(field), expected) ? { ok: true } : { ok: false, why: 'token_mismatch' };
 }

@@ -6,10 +6,9 @@ import { createWebCryptoProvider } from '../crypto/webCrypto';
 /**
  * Node's CryptoProvider: Ed25519 on node:crypto KeyObjects (about 3x faster than Web Crypto
  * here), secp256k1 on @noble/curves as everywhere. Public KeyObjects are cached (bounded) so a
- * key is imported once. Ed25519 signs and verifies run on libuv's thread pool (the callback
- * forms): measured here, a verify costs the event loop about 55 µs that way instead of about
- * 310 µs inline, and a flow has three verifies and three signatures, so the one thread that
- * serves every request stays free for the rest.
+ * key is imported once. Ed25519 signs and verifies run inline: the thread-pool (callback) forms
+ * free the event loop but cost more CPU in all (a job, a wake-up and a completion per
+ * operation), and the server's figure of merit is CPU per flow (docs/performance.md).
  */
 export function createNodeCryptoProvider(options: { keyCacheSize?: number } = {}): CryptoProvider {
   const maxKeys = options.keyCacheSize ?? 1000;
@@ -30,8 +29,7 @@ export function createNodeCryptoProvider(options: { keyCacheSize?: number } = {}
     async createSigner(privateJwk: PrivateJwk, kid: string): Promise<Signer> {
       if (privateJwk.kty === 'OKP' && privateJwk.crv === 'Ed25519') {
         const key = createPrivateKey({ key: { kty: 'OKP', crv: 'Ed25519', x: privateJwk.x, d: privateJwk.d }, format: 'jwk' });
-        const sign = (data: Uint8Array) =>
-          new Promise<Uint8Array>((resolve, reject) => nodeSign(null, data, key, (e, signature) => (e ? reject(e) : resolve(new Uint8Array(signature)))));
+        const sign = async (data: Uint8Array) => new Uint8Array(nodeSign(null, data, key));
         return { alg: 'EdDSA', kid, publicJwk: toPublicJwk(privateJwk), sign };
       }
       return web.createSigner(privateJwk, kid); // secp256k1: noble, as everywhere
@@ -45,7 +43,11 @@ export function createNodeCryptoProvider(options: { keyCacheSize?: number } = {}
         } catch {
           return false;
         }
-        return new Promise<boolean>((resolve) => nodeVerify(null, data, key, signature, (e, ok) => resolve(!e && ok)));
+        try {
+          return nodeVerify(null, data, key, signature);
+        } catch {
+          return false;
+        }
       }
       return web.verify(alg, jwk, data, signature); // ES256K (noble); anything else is refused there
     },

@@ -40,7 +40,7 @@ export function createApplicationRepositories(db: Database, together: Together) 
       .where(and(eq(siopRequests.nonce, p('nonce')), isNull(siopRequests.consumedAt), gt(siopRequests.expiresAt, p('now'))))
       .returning()
       .prepare(),
-    siopRequestByNonce: db.select().from(siopRequests).where(eq(siopRequests.nonce, p('nonce'))).limit(1).prepare(),
+    siopRequestByNonce: db.select().from(siopRequests).where(eq(siopRequests.nonce, p('nonce'))).prepare(),
     insertApplication: db
       .insert(applications)
       .values({
@@ -67,14 +67,13 @@ export function createApplicationRepositories(db: Database, together: Together) 
       .insert(preAuthorizedCodes)
       .values({ codeHash: p('codeHash'), applicationId: p('applicationId'), applicantDid: p('applicantDid'), expiresAt: p('expiresAt') })
       .prepare(),
-    applicationById: db.select().from(applications).where(eq(applications.id, p('id'))).limit(1).prepare(),
-    applicationByFormToken: db.select().from(applications).where(eq(applications.formTokenHash, p('formTokenHash'))).limit(1).prepare(),
+    applicationById: db.select().from(applications).where(eq(applications.id, p('id'))).prepare(),
+    applicationByFormToken: db.select().from(applications).where(eq(applications.formTokenHash, p('formTokenHash'))).prepare(),
     applicationWithPrefillByFormToken: db
       .select({ application: applications, prefill: applicationPrefill })
       .from(applications)
       .leftJoin(applicationPrefill, eq(applicationPrefill.applicationId, applications.id))
       .where(eq(applications.formTokenHash, p('formTokenHash')))
-      .limit(1)
       .prepare(),
     // The form submission's single-use step: only while unsubmitted, pending and unexpired.
     // A form link takes one answer (a submission or a withdrawal): unsubmitted, pending, unexpired.
@@ -139,7 +138,7 @@ export function createApplicationRepositories(db: Database, together: Together) 
         createdAt: p('createdAt'),
       })
       .prepare(),
-    prefillByApplication: db.select().from(applicationPrefill).where(eq(applicationPrefill.applicationId, p('applicationId'))).limit(1).prepare(),
+    prefillByApplication: db.select().from(applicationPrefill).where(eq(applicationPrefill.applicationId, p('applicationId'))).prepare(),
   };
 
   const siopRequestRepository: SiopRequestRepository = {

@@ -77,7 +77,7 @@ export function createCredentialRepositories(db: Database) {
       return Number(rows[0]?.n ?? 0);
     },
     async get(id) {
-      const rows = await db.select().from(issuedCredentials).where(eq(issuedCredentials.id, id)).limit(1);
+      const rows = await db.select().from(issuedCredentials).where(eq(issuedCredentials.id, id));
       return rows[0];
     },
   };
@@ -87,7 +87,7 @@ export function createCredentialRepositories(db: Database) {
       await db.insert(notifications).values(row);
     },
     async get(id) {
-      const rows = await db.select().from(notifications).where(eq(notifications.id, id)).limit(1);
+      const rows = await db.select().from(notifications).where(eq(notifications.id, id));
       return rows[0];
     },
     async recordEvent(id, applicationId, event, now) {
@@ -110,11 +110,11 @@ export function createCredentialRepositories(db: Database) {
     },
     async open(id, size, now) {
       await db.insert(statusLists).values({ id, size, createdAt: now }).onConflictDoNothing();
-      const rows = await db.select().from(statusLists).where(eq(statusLists.id, id)).limit(1);
+      const rows = await db.select().from(statusLists).where(eq(statusLists.id, id));
       return rows[0];
     },
     async get(id) {
-      const rows = await db.select().from(statusLists).where(eq(statusLists.id, id)).limit(1);
+      const rows = await db.select().from(statusLists).where(eq(statusLists.id, id));
       return rows[0];
     },
     async reserveInNewest(maxFill) {
@@ -131,8 +131,7 @@ export function createCredentialRepositories(db: Database) {
       const rows = await db
         .select({ version: statusListCache.version, jwt: statusListCache.jwt, expiresAt: statusListCache.expiresAt })
         .from(statusListCache)
-        .where(and(eq(statusListCache.listId, id), eq(statusListCache.purpose, purpose)))
-        .limit(1);
+        .where(and(eq(statusListCache.listId, id), eq(statusListCache.purpose, purpose)));
       return rows[0];
     },
     async cache(row) {
@@ -154,7 +153,7 @@ export function createCredentialRepositories(db: Database) {
       return rows.length === 1;
     },
     async get(credentialId) {
-      const rows = await db.select().from(credentialStatus).where(eq(credentialStatus.credentialId, credentialId)).limit(1);
+      const rows = await db.select().from(credentialStatus).where(eq(credentialStatus.credentialId, credentialId));
       return rows[0];
     },
     async listForSubject(subjectDid) {

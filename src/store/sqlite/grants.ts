@@ -36,7 +36,7 @@ export function createGrantRepositories(db: Database, together: Together) {
       .insert(accessTokens)
       .values({ jti: p('jti'), applicationId: p('applicationId'), applicantDid: p('applicantDid'), codeHash: p('codeHash'), expiresAt: p('expiresAt') })
       .prepare(),
-    accessTokenByJti: db.select().from(accessTokens).where(eq(accessTokens.jti, p('jti'))).limit(1).prepare(),
+    accessTokenByJti: db.select().from(accessTokens).where(eq(accessTokens.jti, p('jti'))).prepare(),
     insertCNonce: db.insert(cNonces).values({ nonce: p('nonce'), accessTokenJti: p('accessTokenJti'), expiresAt: p('expiresAt') }).prepare(),
     consumeCNonce: db
       .update(cNonces)
@@ -60,7 +60,7 @@ export function createGrantRepositories(db: Database, together: Together) {
       return consumeOnce(q.redeemCode, { codeHash, applicantDid, now });
     },
     async get(codeHash) {
-      const rows = await db.select().from(preAuthorizedCodes).where(eq(preAuthorizedCodes.codeHash, codeHash)).limit(1);
+      const rows = await db.select().from(preAuthorizedCodes).where(eq(preAuthorizedCodes.codeHash, codeHash));
       return rows[0];
     },
     async redeemBound(codeHash, now) {

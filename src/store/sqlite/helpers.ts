@@ -1,7 +1,13 @@
 import { fillPlaceholders, sql } from 'drizzle-orm';
 import type { Database } from './database';
 
-/** A named placeholder of a prepared statement. */
+/**
+ * A named placeholder of a prepared statement.
+ *
+ * Lookups by a primary or unique key carry no `.limit(1)`: the key already makes it one row, and
+ * drizzle binds the limit as a parameter, which made SQLite's point read 3-4x slower here
+ * (docs/performance.md).
+ */
 export const p = (name: string) => sql.placeholder(name);
 
 /** What a `together` write needs of a drizzle SQLite prepared statement (sync on better-sqlite3, async on D1). */

@@ -14,7 +14,7 @@ export function createIdvSessionRepositories(db: Database) {
 
   // The statements every form submission runs, prepared once per store.
   const q = {
-    sessionByApplication: db.select().from(idvSessions).where(eq(idvSessions.applicationId, p('applicationId'))).limit(1).prepare(),
+    sessionByApplication: db.select().from(idvSessions).where(eq(idvSessions.applicationId, p('applicationId'))).prepare(),
     // Creates a session unless one exists (returns the row it created, or none).
     openSession: db
       .insert(idvSessions)
@@ -72,8 +72,7 @@ export function createIdvSessionRepositories(db: Database) {
       const rows = await db
         .select()
         .from(idvSessions)
-        .where(and(eq(idvSessions.provider, provider), eq(idvSessions.vendorReference, vendorReference)))
-        .limit(1);
+        .where(and(eq(idvSessions.provider, provider), eq(idvSessions.vendorReference, vendorReference)));
       return rows[0];
     },
     async attachVendorSession(applicationId, vendorReference, webviewUrl, now) {
@@ -95,7 +94,7 @@ export function createIdvSessionRepositories(db: Database) {
 
   const idvEventRepository: IdvEventRepository = {
     async exists(id) {
-      const rows = await db.select({ id: idvEvents.id }).from(idvEvents).where(eq(idvEvents.id, id)).limit(1);
+      const rows = await db.select({ id: idvEvents.id }).from(idvEvents).where(eq(idvEvents.id, id));
       return rows.length === 1;
     },
     async recordOnce(row) {
@@ -118,7 +117,7 @@ export function createIdvSessionRepositories(db: Database) {
       await q.insertPii.run({ purgeAfter: null, ...row });
     },
     async get(applicationId) {
-      const rows = await db.select().from(idvPii).where(eq(idvPii.applicationId, applicationId)).limit(1);
+      const rows = await db.select().from(idvPii).where(eq(idvPii.applicationId, applicationId));
       return rows[0];
     },
     async schedulePurge(applicationId, purgeAfter) {

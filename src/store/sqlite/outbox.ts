@@ -62,7 +62,7 @@ export function createOutboxRepositories(db: Database) {
       await db.update(outboxEvents).set({ failedAt: now, leaseUntil: null, lastError: error }).where(eq(outboxEvents.id, id));
     },
     async get(id) {
-      const rows = await db.select().from(outboxEvents).where(eq(outboxEvents.id, id)).limit(1);
+      const rows = await db.select().from(outboxEvents).where(eq(outboxEvents.id, id));
       return rows[0];
     },
     async list(limit = 100) {

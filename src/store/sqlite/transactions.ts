@@ -33,7 +33,7 @@ export function createTransactionRepositories(db: Database, together: Together) 
       await db.insert(transactions).values(row);
     },
     async get(id) {
-      const rows = await db.select().from(transactions).where(eq(transactions.id, id)).limit(1);
+      const rows = await db.select().from(transactions).where(eq(transactions.id, id));
       return rows[0];
     },
     async completeWithCredential(id, credential, now) {
