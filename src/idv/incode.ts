@@ -160,7 +160,8 @@ export function createIncodeProvider(options: IncodeOptions): IdvProvider {
       collectsPii: 'vendor',
       // No documented webhook signature: results arrive only by the authorization code (docs/incode.md).
       webhooks: false,
-      resultFetch: true,
+      // The result is redeemed from the callback's code (completeCallback), not fetched by reference.
+      resultFetch: false,
       manualReview: true,
       checks: ['document', 'liveness'],
     },
