@@ -18,6 +18,7 @@ export const PATHS = {
   kccSchema: '/schemas/kcc.schema.json',
   admin: '/admin',
   idvWebhook: '/idv/webhooks/:provider',
+  idvCallback: '/idv/callback/:provider',
   console: '/console',
   health: '/healthz',
   ready: '/readyz',
@@ -41,6 +42,8 @@ export function issuerUrls(publicUrl: string) {
     idvForm: (token: string) => `${base}/idv/form/${token}`,
     idvFinish: base + PATHS.idvFinish,
     idvCss: base + PATHS.idvCss,
+    /** An OIDC vendor's redirect_uri (register it exactly so at the vendor). */
+    idvCallback: (provider: string) => `${base}/idv/callback/${encodeURIComponent(provider)}`,
     token: base + PATHS.token,
     credential: base + PATHS.credential,
     deferredCredential: base + PATHS.deferredCredential,

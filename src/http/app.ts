@@ -9,6 +9,7 @@ import { adminRoutes } from './routes/admin';
 import { credentialRoutes } from './routes/credential';
 import { deferredRoutes } from './routes/deferred';
 import { idvFormRoutes } from './routes/idvForm';
+import { idvCallbackRoutes } from './routes/idvCallback';
 import { idvWebhookRoutes } from './routes/idvWebhook';
 import { consoleRoutes } from './routes/console';
 import { authorizationServerMetadata, credentialIssuerMetadata, didDocumentResponse, metadataRoutes } from './routes/metadata';
@@ -77,6 +78,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   api.route('/', statusListRoutes);
   api.route(PATHS.admin, adminRoutes);
   api.route('/', idvWebhookRoutes);
+  api.route('/', idvCallbackRoutes);
   api.route(PATHS.console, consoleRoutes);
   api.route('/', kycStatusRoutes);
   api.route('/', opsRoutes);

@@ -254,6 +254,9 @@ function operations(): Record<string, Partial<Record<'get' | 'post', Operation>>
     [PATHS.idvWebhook]: {
       post: { summary: 'IDV vendor webhook (signed)', tags: ['idv'], body: z.looseObject({}), responses: { 200: json('Accepted', WebhookReceived), 400: error('Rejected'), 401: error('Bad signature'), 404: error('No such provider'), 502: error('Result could not be fetched') } },
     },
+    [PATHS.idvCallback]: {
+      get: { summary: "OIDC IDV vendor's redirect_uri (code and state; docs/incode.md)", tags: ['idv'], responses: { 303: redirect('Result applied: to finish.html'), 400: html('Result not accepted'), 404: html('No such provider'), 502: html('Result could not be fetched') } },
+    },
     [PATHS.health]: { get: { summary: 'Liveness', tags: ['ops'], responses: { 200: json('Alive', Health) } } },
     [PATHS.ready]: { get: { summary: 'Readiness: database reachable, migrations applied', tags: ['ops'], responses: { 200: json('Ready', Ready), 503: json('Not ready', NotReady) } } },
     [PATHS.metrics]: { get: { summary: 'Prometheus metrics (when METRICS_TOKEN is set)', tags: ['ops'], security: 'bearer', responses: { 200: { description: 'Prometheus text format', mediaType: 'text/plain' }, 401: error('Wrong token'), 404: error('Metrics not served here') } } },

@@ -1,5 +1,6 @@
 import type { IdvDeps } from './deps';
 import { createGenericHmacProvider, type GenericHmacOptions } from './genericHmac';
+import { createIncodeProvider, incodeOptionsFromSettings } from './incode';
 import { createPersonaProvider } from './persona';
 import { createPiiVault, parseDataKey, type PiiVault } from './piiVault';
 import type { IdvProvider } from './provider';
@@ -7,7 +8,7 @@ import type { IdvProvider } from './provider';
 /**
  * Identity verification wiring from settings, runtime-agnostic (Node: src/runtime/idvNode.ts,
  * Workers: src/runtime/workerIssuer.ts). The runtime supplies the PII data key; the rest comes
- * from the settings (docs/idv.md): PII_DATA_KEYS_RETIRED, PERSONA_*, IDV_GENERIC_CONFIG,
+ * from the settings (docs/idv.md): PII_DATA_KEYS_RETIRED, PERSONA_*, INCODE_*, IDV_GENERIC_CONFIG,
  * IDV_GENERIC_SECRETS, PFI_WEBHOOK_SECRETS, WEBHOOK_TOLERANCE_SECONDS.
  */
 const list = (v: string | undefined) => (v ?? '').split(',').map((s) => s.trim()).filter(Boolean);
@@ -28,6 +29,8 @@ export async function idvDepsFromSettings(
     if (secrets.length === 0) throw new Error('PERSONA_WEBHOOK_SECRETS is required with PERSONA_API_KEY');
     vendors.set('persona', createPersonaProvider({ apiKey: env.PERSONA_API_KEY, templateId: env.PERSONA_TEMPLATE_ID, webhookSecrets: secrets, apiBase: env.PERSONA_API_BASE || undefined, toleranceSeconds, fetch }));
   }
+  const incode = incodeOptionsFromSettings(env, fetch);
+  if (incode) vendors.set('incode', createIncodeProvider(incode));
   if (env.IDV_GENERIC_CONFIG) {
     let config: Omit<GenericHmacOptions, 'fetch' | 'secrets'>;
     try {

@@ -70,6 +70,17 @@ export interface SessionRequest {
   redirectUrl: string;
   /** The issuer URL the webview opened (the IDV Request `url`); the hosted form's own page. */
   entryUrl: string;
+  /** Where a vendor that returns the applicant with the result (an OIDC authorization code) sends the browser. */
+  callbackUrl?: string;
+}
+
+/** A result the applicant's browser brought back (OIDC authorization code), redeemed server-side. */
+export interface CallbackResult {
+  /** The vendor's id of this result (the ID token's `jti`), for the log. */
+  eventId: string;
+  /** When the vendor produced the result (ms): ordering is by this, never by arrival. */
+  occurredAt: number;
+  result: IdvResult;
 }
 
 export interface ProviderCapabilities {
@@ -94,6 +105,17 @@ export class WebhookRejected extends Error {
   }
 }
 
+/** A callback whose code the vendor refused, or whose ID token or attributes did not verify. */
+export class CallbackRejected extends Error {
+  constructor(
+    readonly reason: 'invalid_grant' | 'invalid_id_token' | 'userinfo_mismatch',
+    message: string,
+  ) {
+    super(message);
+    this.name = 'CallbackRejected';
+  }
+}
+
 export interface IdvProvider {
   readonly name: string;
   readonly capabilities: ProviderCapabilities;
@@ -110,6 +132,12 @@ export interface IdvProvider {
   parseEvent(raw: Uint8Array): NormalisedEvent;
   /** The authoritative result, fetched from the vendor (webhooks are only a notification). */
   fetchResult(vendorReference: string): Promise<IdvResult>;
+  /**
+   * Vendors that return the applicant with an authorization code instead of notifying by
+   * webhook (OIDC, Incode): redeems the code server-to-server with the issuer's client
+   * credentials and verifies what comes back; throws CallbackRejected. `now` is ms.
+   */
+  completeCallback?(callback: { code: string; vendorReference: string; callbackUrl: string }, now: number): Promise<CallbackResult>;
 }
 
 /** Minimal fetch type, so Node, Workers and tests can inject theirs. */

@@ -1,6 +1,7 @@
 import { HOSTED_PROVIDER } from '../idv/hostedForm';
-import { evidenceFromChecks, WebhookRejected, type IdvProvider, type IdvResult, type IdvState } from '../idv/provider';
-import { applicationStatusFor, outboundEventFor, transition } from '../idv/stateMachine';
+import { CallbackRejected, evidenceFromChecks, WebhookRejected, type IdvProvider, type IdvResult, type IdvState } from '../idv/provider';
+import { applicationStatusFor, outboundEventFor, TERMINAL_STATES, transition } from '../idv/stateMachine';
+import { digestSecret } from '../crypto/hash';
 import type { IdvSession } from '../store/idvStore';
 import type { Application, JsonObject } from '../store/store';
 import { applyDecisionToCredentials } from './credentialStatus';
@@ -185,12 +186,14 @@ export async function startVendorSession(
   application: Application,
   entryUrl: string,
   finishUrl: string,
+  /** Where a vendor returning the applicant with a code sends the browser (handleVendorCallback). */
+  callbackUrl?: string,
 ): Promise<string> {
   const session = await ensureIdvSession(deps, application.id, provider.name);
   if (session.vendorReference && session.webviewUrl) {
     return provider.resumeSession ? provider.resumeSession(session.vendorReference) : session.webviewUrl;
   }
-  const { url, vendorReference } = await provider.createSession({ applicationId: application.id, idempotencyKey: session.idempotencyKey, redirectUrl: finishUrl, entryUrl });
+  const { url, vendorReference } = await provider.createSession({ applicationId: application.id, idempotencyKey: session.idempotencyKey, redirectUrl: finishUrl, entryUrl, callbackUrl });
   const now = seconds(deps.clock());
   await deps.store.idvSessions.attachVendorSession(application.id, vendorReference, url, now);
   await deps.store.audit.record({ applicationId: application.id, actor: `idv:${provider.name}`, action: 'idv.session_created', detail: { vendor_reference: vendorReference }, at: now });
@@ -277,6 +280,77 @@ export async function handleVendorWebhook(
   await deps.store.idvEvents.setDisposition(eventKey, applied.disposition, applied.state);
   deps.logger.info('idv_webhook', { provider: providerName, applicationId: session.applicationId, disposition: applied.disposition, state: applied.state });
   return { status: 200, disposition: applied.disposition };
+}
+
+export type CallbackOutcome =
+  | { status: 303; disposition: Disposition | 'duplicate' }
+  | { status: 400; error: CallbackRejected['reason'] | 'malformed' | 'unknown_session' | 'not_completed' }
+  | { status: 404 }
+  | { status: 502 };
+
+/**
+ * The applicant's browser back from a vendor with an authorization code (OIDC, Incode): the
+ * state names the session (nothing else the browser says is believed), the code is redeemed
+ * by the provider with the issuer's credentials and the signed result applied like a
+ * webhook's. A session already decided (or in review) takes no further result from the
+ * browser; a code seen before is a replay and changes nothing (`idv_events`).
+ */
+export async function handleVendorCallback(
+  deps: Deps & Pick<IssuanceDeps, 'idv'>,
+  providerName: string,
+  params: { code?: string; state?: string; error?: string },
+  callbackUrl: string,
+): Promise<CallbackOutcome> {
+  const provider = deps.idv.vendors.get(providerName);
+  if (!provider?.completeCallback) return { status: 404 };
+  const { code, state } = params;
+  if (!state || state.length > 200) return { status: 400, error: 'malformed' };
+  const session = await deps.store.idvSessions.findByReference(providerName, state);
+  if (!session) {
+    deps.logger.warn('idv_callback_rejected', { provider: providerName, reason: 'unknown_session' });
+    return { status: 400, error: 'unknown_session' };
+  }
+  // The vendor's error answer (the applicant cancelled): nothing decided, the link may be opened again.
+  if (params.error !== undefined) return { status: 400, error: 'not_completed' };
+  if (!code || code.length > 2048) return { status: 400, error: 'malformed' };
+  const eventKey = `${providerName}:code:${digestSecret(code)}`;
+  if (await deps.store.idvEvents.exists(eventKey)) return { status: 303, disposition: 'duplicate' };
+  const current = session.state as IdvState;
+  if (TERMINAL_STATES.has(current) || current === 'needs_review') {
+    deps.logger.info('idv_callback', { provider: providerName, applicationId: session.applicationId, disposition: 'ignored', state: current });
+    return { status: 303, disposition: 'ignored' };
+  }
+  let redeemed;
+  try {
+    redeemed = await provider.completeCallback({ code, vendorReference: state, callbackUrl }, deps.clock());
+  } catch (e) {
+    if (e instanceof CallbackRejected) {
+      deps.logger.warn('idv_callback_rejected', { provider: providerName, applicationId: session.applicationId, reason: e.reason });
+      return { status: 400, error: e.reason };
+    }
+    deps.logger.warn('idv_result_fetch_failed', { provider: providerName, message: String((e as Error).message).slice(0, 200) });
+    return { status: 502 };
+  }
+  const won = await deps.store.idvEvents.recordOnce({
+    id: eventKey,
+    provider: providerName,
+    applicationId: session.applicationId,
+    vendorReference: state,
+    type: 'oidc.callback',
+    occurredAt: redeemed.occurredAt,
+    receivedAt: seconds(deps.clock()),
+  });
+  if (!won) return { status: 303, disposition: 'duplicate' };
+  const applied = await applyResult(deps, {
+    applicationId: session.applicationId,
+    provider: providerName,
+    result: redeemed.result,
+    eventAt: redeemed.occurredAt,
+    actor: `idv:${providerName}`,
+  });
+  await deps.store.idvEvents.setDisposition(eventKey, applied.disposition, applied.state);
+  deps.logger.info('idv_callback', { provider: providerName, applicationId: session.applicationId, eventId: redeemed.eventId, disposition: applied.disposition, state: applied.state });
+  return { status: 303, disposition: applied.disposition };
 }
 
 /**

@@ -10,6 +10,7 @@ import { createNodePiiVault } from './nodePiiVault';
  *   PII_DATA_KEY            32-byte AES key, base64url. Unset: DATA_DIR/pii-data-key (0600), generated (development).
  *   PII_DATA_KEYS_RETIRED   comma-separated older keys, still used to open records sealed before a rotation.
  *   PERSONA_API_KEY, PERSONA_TEMPLATE_ID, PERSONA_WEBHOOK_SECRETS (comma-separated), PERSONA_API_BASE
+ *   INCODE_CLIENT_ID, INCODE_CLIENT_SECRET, INCODE_ISSUER, INCODE_TOKEN_AUTH_METHOD, INCODE_SCOPE (docs/incode.md)
  *   IDV_GENERIC_CONFIG      JSON of GenericHmacOptions (without fetch/secrets); IDV_GENERIC_SECRETS (comma-separated)
  *   PFI_WEBHOOK_SECRETS     comma-separated; each signs (one v1= entry per secret)
  *   WEBHOOK_TOLERANCE_SECONDS  tolerance of timestamped vendor signatures (300)

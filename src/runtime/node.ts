@@ -36,7 +36,7 @@ import { createStatsQueries } from '../store/stats';
  *   RATE_LIMITS (on | off), RATE_LIMIT_PER_IP (300/min), RATE_LIMIT_PER_CLIENT (30/min),
  *   ISSUER_DID_METHOD (web | dht | jwk), ISSUER_DID_DHT_IDENTITY_JWK (did:dht with ISSUER_PRIVATE_JWK).
  *   SIGHUP reloads the key file (after `npm run keys -- rotate`). See docs/dids-and-keys.md.
- *   Identity verification (docs/idv.md): IDV_PROVIDER, PII_DATA_KEY, PII_RETENTION_DAYS, PERSONA_*,
+ *   Identity verification (docs/idv.md): IDV_PROVIDER, PII_DATA_KEY, PII_RETENTION_DAYS, PERSONA_*, INCODE_*,
  *   IDV_GENERIC_CONFIG, IDV_GENERIC_SECRETS, PFI_WEBHOOK_URL, PFI_WEBHOOK_SECRETS, WEBHOOK_DISPATCH_INTERVAL_MS.
  *   KCC_TIERS_FILE (unset: one tier from the credential defaults; docs/tiers-and-status.md).
  *   HTTP_HEADERS_TIMEOUT_MS (10000), HTTP_REQUEST_TIMEOUT_MS (30000), HTTP_KEEP_ALIVE_TIMEOUT_MS (5000).

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { configFromSettings, configWarnings, resolveConfig } from '../../src/config';
+import { idvDepsFromSettings } from '../../src/idv/fromSettings';
 import { parseDataKey } from '../../src/idv/piiVault';
 import { makeTestIssuer, PUBLIC_URL } from '../helpers/issuer';
 
@@ -41,6 +42,22 @@ describe('settings from the environment', () => {
     expect(() => resolve({ KCC_TIERS: '{"tiers":[]}' })).toThrow(/KCC_TIERS: tiers configuration/);
     expect(() => resolve({ KYC_API_KEYS: 'short' })).toThrow(/KYC_API_KEYS/);
     expect(() => parseDataKey('c2hvcnQ')).toThrow(/PII_DATA_KEY must be 32 bytes/);
+  });
+
+  it('wires Incode from INCODE_* (Node env or Workers vars) and refuses bad values at start', async () => {
+    const key = new Uint8Array(32).fill(3);
+    const incode = { INCODE_CLIENT_ID: 'client', INCODE_CLIENT_SECRET: 'secret', INCODE_ISSUER: 'https://auth.demo.incode.com/', INCODE_TOKEN_AUTH_METHOD: 'client_secret_basic' };
+    const deps = await idvDepsFromSettings(incode, key);
+    const provider = deps.vendors.get('incode');
+    expect(provider?.capabilities).toMatchObject({ collectsPii: 'vendor', webhooks: false, manualReview: true });
+    const session = await provider!.createSession({ applicationId: 'a', idempotencyKey: 'k', redirectUrl: 'https://kcc.example/idv/finish.html', entryUrl: 'https://kcc.example/idv/form/t', callbackUrl: 'https://kcc.example/idv/callback/incode' });
+    expect(session.url).toMatch(/^https:\/\/auth\.demo\.incode\.com\/oauth2\/authorize\?client_id=client&/);
+    expect((await idvDepsFromSettings({}, key)).vendors.has('incode')).toBe(false);
+    await expect(idvDepsFromSettings({ INCODE_CLIENT_ID: 'client' }, key)).rejects.toThrow(/INCODE_CLIENT_SECRET/);
+    await expect(idvDepsFromSettings({ ...incode, INCODE_ISSUER: 'http://auth.incode.com' }, key)).rejects.toThrow(/INCODE_ISSUER/);
+    await expect(idvDepsFromSettings({ ...incode, INCODE_TOKEN_AUTH_METHOD: 'none' }, key)).rejects.toThrow(/INCODE_TOKEN_AUTH_METHOD/);
+    await expect(idvDepsFromSettings({ ...incode, INCODE_SCOPE: 'profile' }, key)).rejects.toThrow(/INCODE_SCOPE/);
+    expect(resolve({ IDV_PROVIDER: 'incode' }).idv.provider).toBe('incode');
   });
 
   it('warns loudly when an https PUBLIC_URL is served by the sandbox IDV', () => {

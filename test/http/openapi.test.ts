@@ -130,6 +130,7 @@ describe('OpenAPI 3.1 document at /openapi.json', () => {
     await fetch(`${PUBLIC_URL}/metrics`);
     await fetch(`${PUBLIC_URL}/openapi.json`);
     await fetch(`${PUBLIC_URL}/idv/webhooks/nope`, json({}));
+    await fetch(`${PUBLIC_URL}/idv/callback/nope?code=x&state=y`);
     await fetch(`${PUBLIC_URL}/console`, { redirect: 'manual' });
     await fetch(`${PUBLIC_URL}/console/login`);
     await fetch(`${PUBLIC_URL}/console/console.css`);

@@ -2,6 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createGenericHmacProvider } from '../../src/idv/genericHmac';
+import { createIncodeProvider } from '../../src/idv/incode';
 import { createPersonaProvider } from '../../src/idv/persona';
 import { signBodyHmac } from '../../src/idv/webhookSignature';
 import { decodeStatusList, getBit } from '../../src/protocol/statusList';
@@ -9,6 +10,7 @@ import { runCli } from '../../src/verifier/cli';
 import { WalletClient } from '../../src/wallet/client';
 import { SAMPLE_IDENTITY } from '../../src/wallet/flow';
 import { Holder } from '../../src/wallet/holder';
+import { startFakeIncode } from '../helpers/fakeIncode';
 import { startFakePersona } from '../helpers/fakePersona';
 import { openApplication, requestCredential } from '../helpers/idvFlow';
 import { ADMIN_TOKEN, makeTestIssuer, PUBLIC_URL, testClock } from '../helpers/issuer';
@@ -101,12 +103,15 @@ async function applicationOf(t: Issuer, did: string) {
 }
 
 describe('a configured vendor decides, the form does not', () => {
-  it.each([['generic (acme)'], ['persona']])('%s: a sandbox-shaped POST to the form URL is refused and changes nothing', async (which) => {
+  it.each([['generic (acme)'], ['persona'], ['incode']])('%s: a sandbox-shaped POST to the form URL is refused and changes nothing', async (which) => {
     const persona = which === 'persona' ? await startFakePersona({ apiKey: 'k', secrets: ['s'] }) : undefined;
+    const incode = which === 'incode' ? await startFakeIncode({ clientId: 'c', clientSecret: 's' }) : undefined;
     try {
       const vendor = persona
         ? createPersonaProvider({ apiKey: 'k', templateId: 'itmpl_x', webhookSecrets: ['s'], apiBase: persona.apiBase, fetch: (u, i) => fetch(u, i) })
-        : acmeVendor();
+        : incode
+          ? createIncodeProvider({ clientId: 'c', clientSecret: 's', issuer: incode.issuer, fetch: (u, i) => fetch(u, i) })
+          : acmeVendor();
       const t = await makeTestIssuer({ config: { idv: { provider: vendor.name } }, idv: { vendors: new Map([[vendor.name, vendor]]), outboundSecrets: [] } });
       const holder = await Holder.create();
       const client = new WalletClient(holder, t.fetch);
@@ -128,6 +133,7 @@ describe('a configured vendor decides, the form does not', () => {
       expect(await t.deps.store.issuedCredentials.count()).toBe(0);
     } finally {
       await persona?.close();
+      await incode?.close();
     }
   });
 

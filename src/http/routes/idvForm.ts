@@ -65,7 +65,7 @@ idvFormRoutes.get(PATHS.idvForm, rateLimitByIp('idv'), async (c) => {
   if (vendor) {
     // spec "PII collected by IDV vendor": the webview continues at the vendor's session.
     try {
-      return c.redirect(await startVendorSession(deps, vendor, form.application, urls.idvForm(token), urls.idvFinish), 303);
+      return c.redirect(await startVendorSession(deps, vendor, form.application, urls.idvForm(token), urls.idvFinish, urls.idvCallback(vendor.name)), 303);
     } catch (e) {
       deps.logger.error('idv_session_failed', { requestId: c.get('requestId'), provider: vendor.name, message: String((e as Error).message).slice(0, 200) });
       return c.html(renderMessagePage({ title: 'Try again later', message: 'Identity verification is unavailable right now. Please try again in a few minutes.', cssHref: urls.idvCss }), 503);
