@@ -283,7 +283,7 @@ function operations(): Record<string, Partial<Record<'get' | 'post', Operation>>
       post: { summary: 'Console: revoke, suspend or reinstate a credential of the application (admin role)', tags: ['console'], responses: { 303: redirect('Changed'), 400: html('Invalid change'), 403: html('CSRF, or the role may not'), 404: html('No such credential'), 409: html('Not allowed in this state') } },
     },
     [`${PATHS.console}/operators`]: {
-      get: { summary: 'Console: operator accounts (admin role)', tags: ['console'], responses: { 200: html('Accounts'), 403: html('The role may not') } },
+      get: { summary: 'Console: operator accounts (admin role)', tags: ['console'], responses: { 200: html('Accounts'), 303: redirect('To the sign-in page'), 403: html('The role may not') } },
       post: { summary: 'Console: add, reset or remove an operator account (admin role)', tags: ['console'], responses: { 200: html('Done (a new secret is shown once)'), 303: redirect('Removed'), 400: html('Invalid'), 403: html('CSRF, or the role may not'), 409: html('Name taken') } },
     },
   };
