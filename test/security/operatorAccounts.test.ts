@@ -11,6 +11,8 @@ import { WalletClient } from '../../src/wallet/client';
 import { applyForKcc, SAMPLE_IDENTITY } from '../../src/wallet/flow';
 import { Holder } from '../../src/wallet/holder';
 import { ADMIN_TOKEN, PUBLIC_URL, makeTestIssuer } from '../helpers/issuer';
+import { startTestPostgres } from '../helpers/postgres';
+import { openPostgres } from '../../src/runtime/postgres';
 import { admin } from '../helpers/steps';
 
 /**
@@ -317,12 +319,34 @@ describe('npm run operators', () => {
   const dirs: string[] = [];
   afterEach(() => dirs.splice(0).forEach((d) => rmSync(d, { recursive: true, force: true })));
 
-  async function cli(dataDir: string, ...args: string[]) {
+  async function cliWith(env: Record<string, string>, ...args: string[]) {
     const out: string[] = [];
     const err: string[] = [];
-    const code = await runOperatorsCli(args, { DATA_DIR: dataDir }, { out: (l) => out.push(l), err: (l) => err.push(l) });
+    const code = await runOperatorsCli(args, env, { out: (l) => out.push(l), err: (l) => err.push(l) });
     return { code, out: out.join('\n'), err: err.join('\n') };
   }
+  const cli = (dataDir: string, ...args: string[]) => cliWith({ DATA_DIR: dataDir }, ...args);
+
+  it('works on PostgreSQL when DATABASE_URL is set', async () => {
+    const server = await startTestPostgres();
+    try {
+      const url = await server.createDatabase();
+      const added = await cliWith({ DATABASE_URL: url }, 'add', 'ana', '--role', 'reviewer');
+      expect(added.code).toBe(0);
+      const { secret } = JSON.parse(added.out) as { secret: string };
+      expect((await cliWith({ DATABASE_URL: url }, 'add', 'ana', '--role', 'admin')).code).toBe(1);
+      expect(JSON.parse((await cliWith({ DATABASE_URL: url }, 'list')).out).operators).toMatchObject([{ name: 'ana', role: 'reviewer', removed_at: null }]);
+      const pg = await openPostgres(url, { poolSize: 1 });
+      try {
+        expect(await verifySecret(secret, (await pg.store.operatorAccounts.get('ana'))!.secretHash)).toBe(true);
+      } finally {
+        await pg.close();
+      }
+      expect((await cliWith({ DATABASE_URL: url }, 'remove', 'ana')).code).toBe(0);
+    } finally {
+      await server.stop();
+    }
+  }, 60_000);
 
   it('add prints the secret once, refuses duplicates and bad names; list; remove ends the sessions of the server on the same file', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'kcc-operators-'));
