@@ -278,11 +278,13 @@ describe('four-eyes review (REVIEW_FOUR_EYES)', () => {
     expect(second.body.error).toBe('access_denied');
     expect(await statusOf(t, id)).toBe('review');
     expect(await collect()).toEqual({ pending: true });
+    expect((await admin(t, 'GET', `/applications/${id}`)).body.pending_approval).toMatchObject({ proposed_by: 'operator', tier: 'Standard' });
     const ana = await signIn(t, 'ana', await account(t, 'ana', 'admin'));
     // The confirmation is of what was proposed: another tier is refused.
     expect((await post(t, ana, `/applications/${id}/decision`, { decision: 'approve', tier: 'Enhanced' })).status).toBe(400);
     expect((await post(t, ana, `/applications/${id}/decision`, { decision: 'approve' })).status).toBe(303);
     expect(await statusOf(t, id)).toBe('approved');
+    expect((await admin(t, 'GET', `/applications/${id}`)).body.pending_approval).toBeUndefined();
     expect((await collect()).credential).toMatch(/^ey/);
   });
 

@@ -64,8 +64,13 @@ adminRoutes.get('/applications/:id', async (c) => {
   if (!application) throw new NotFound('no such application');
   // What presented credentials already covered, and the checks IDV still has to do.
   const prefill = await c.get('deps').store.applicationPrefill.get(application.id);
+  // Four-eyes: an approval proposed and waiting for a second party.
+  const pending = await c.get('deps').store.pendingApprovals.get(application.id);
   return c.json({
     ...toWire(application),
+    ...(pending && pending.fromStatus === application.status
+      ? { pending_approval: { proposed_by: pending.actor, proposed_at: new Date(pending.createdAt * 1000).toISOString(), tier: pending.tier } }
+      : {}),
     ...(prefill
       ? { prefill: { missing_checks: prefill.missingChecks, verified_evidence: prefill.verifiedEvidence, supersedes: prefill.supersedes } }
       : {}),
