@@ -94,6 +94,12 @@ export interface IssuerConfig {
     failuresGlobal: number;
   };
   /**
+   * Four-eyes review (env REVIEW_FOUR_EYES=true): an operator's approval is only a proposal
+   * until a second, different party confirms it (src/issuance/decisions.ts); every ADMIN_TOKEN
+   * holder (operator API, first-start console) counts as one party. Rejections are not gated.
+   */
+  reviewFourEyes: boolean;
+  /**
    * The PFI's DID method (env ISSUER_DID_METHOD): `web` (did:web from PUBLIC_URL), `dht`
    * (did:dht from an Ed25519 identity key, published to DID_DHT_GATEWAY) or `jwk` (did:jwk of
    * the signing key: no services, so wallets start from the IDV endpoint URL). See docs/dids-and-keys.md.
@@ -233,6 +239,7 @@ export const DEFAULTS = {
   maxBodyBytes: 64 * 1024,
   rateLimits: { enabled: true, windowSeconds: 60, perIp: 300, perClient: 30 },
   operatorAuthLimits: { enabled: true, windowSeconds: 60, failuresPerIp: 10, failuresGlobal: 100 },
+  reviewFourEyes: false,
   didMethod: 'web',
   deferredIntervalSeconds: 5,
   idv: {
@@ -326,6 +333,7 @@ export function resolveConfig(input: IssuerConfigInput): IssuerConfig {
     maxBodyBytes: input.maxBodyBytes ?? DEFAULTS.maxBodyBytes,
     rateLimits: { ...DEFAULTS.rateLimits, ...defined(input.rateLimits) },
     operatorAuthLimits: { ...DEFAULTS.operatorAuthLimits, ...defined(input.operatorAuthLimits) },
+    reviewFourEyes: input.reviewFourEyes ?? DEFAULTS.reviewFourEyes,
     didMethod: input.didMethod ?? DEFAULTS.didMethod,
     deferredIntervalSeconds: input.deferredIntervalSeconds ?? DEFAULTS.deferredIntervalSeconds,
     idv: { ...DEFAULTS.idv, ...defined(input.idv), optionalConsents: resolveConsentItems(input.idv?.optionalConsents) },
@@ -451,8 +459,13 @@ export function configFromSettings(env: Record<string, string | undefined>): Omi
   if (env.LOG_LEVEL && !LOG_LEVELS.includes(env.LOG_LEVEL)) throw new TypeError(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')} (got ${JSON.stringify(env.LOG_LEVEL.slice(0, 40))})`);
   const contacts = env.ISSUER_CONTACTS ? env.ISSUER_CONTACTS.split(',').map((c) => c.trim()).filter(Boolean) : undefined;
   if (contacts?.some((c) => c.length > 200)) throw new TypeError('ISSUER_CONTACTS must be comma-separated contacts (e-mail addresses), each under 200 characters');
+  const fourEyes = env.REVIEW_FOUR_EYES;
+  if (fourEyes !== undefined && fourEyes !== '' && fourEyes !== 'true' && fourEyes !== 'false') {
+    throw new TypeError(`REVIEW_FOUR_EYES must be true or false (got ${JSON.stringify(fourEyes.slice(0, 40))})`);
+  }
   return {
     adminToken: env.ADMIN_TOKEN || undefined,
+    reviewFourEyes: fourEyes === 'true' ? true : fourEyes === 'false' ? false : undefined,
     kycApiKeys: kycApiKeys(env.KYC_API_KEYS),
     clientName: env.ISSUER_NAME || undefined,
     tosUri: env.TOS_URI || undefined,

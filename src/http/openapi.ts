@@ -90,6 +90,7 @@ const AdminApplication = z.object({
   updated_at: Iso,
   decided_at: Iso.nullable(),
 });
+const AdminApprovalProposed = AdminApplication.extend({ pending_approval: z.object({ proposed_by: z.string(), proposed_at: Iso, tier: z.string().nullable() }) });
 const AdminApplicationDetail = z.looseObject({ ...AdminApplication.shape });
 const AdminAudit = z.object({
   audit: z.array(z.object({ at: Iso, actor: z.string(), action: z.string(), detail: z.unknown() })),
@@ -264,7 +265,7 @@ function operations(): Record<string, Partial<Record<'get' | 'post', Operation>>
     [`${PATHS.admin}/applications`]: { get: { summary: 'Applications by status', tags: ['operator'], security: 'bearer', query: { status: { description: 'pending | review | approved | rejected | withdrawn (default review)' } }, responses: { 200: json('Applications', z.object({ applications: z.array(AdminApplication) })), 400: error('Unknown status'), ...admin } } },
     [`${PATHS.admin}/applications/:id`]: { get: { summary: 'One application', tags: ['operator'], security: 'bearer', responses: { 200: json('Application', AdminApplicationDetail), ...admin } } },
     [`${PATHS.admin}/applications/:id/decision`]: {
-      post: { summary: 'Decide an application in review (or overrule)', tags: ['operator'], security: 'bearer', body: DecisionWire, responses: { 200: json('Decided', AdminApplication), 400: error('Invalid decision'), 409: error('Not awaiting review'), ...admin } },
+      post: { summary: 'Decide an application in review (or overrule)', tags: ['operator'], security: 'bearer', body: DecisionWire, responses: { 200: json('Decided', AdminApplication), 202: json('Four-eyes (REVIEW_FOUR_EYES): approval proposed, awaiting a second party', AdminApprovalProposed), 400: error('Invalid decision'), 403: error('Four-eyes: the proposing party cannot confirm'), 409: error('Not awaiting review'), ...admin } },
     },
     [`${PATHS.admin}/applications/:id/audit`]: { get: { summary: 'Audit trail', tags: ['operator'], security: 'bearer', responses: { 200: json('Audit trail', AdminAudit), ...admin } } },
     [`${PATHS.admin}/applications/:id/erase-pii`]: { post: { summary: "Erase an applicant's PII", tags: ['operator'], security: 'bearer', body: EraseWire, responses: { 200: json('Erased', AdminErase), 400: error('Invalid body'), ...admin } } },
@@ -275,12 +276,19 @@ function operations(): Record<string, Partial<Record<'get' | 'post', Operation>>
       post: { summary: 'Revoke, suspend or reinstate', tags: ['operator'], security: 'bearer', body: StatusChangeWire, responses: { 200: json('Updated', AdminCredential), 400: error('Invalid change'), 409: error('Not allowed in this state'), ...admin } },
     },
     [PATHS.console]: { get: { summary: 'Review console (HTML, session cookie)', tags: ['console'], responses: { 200: html('Queue'), 303: redirect('To the sign-in page'), 404: error('Console disabled') } } },
-    [`${PATHS.console}/login`]: { get: { summary: 'Console sign-in', tags: ['console'], responses: { 200: html('Sign-in page') } }, post: { summary: 'Console sign-in', tags: ['console'], responses: { 303: redirect('Signed in'), 401: html('Token not accepted') } } },
+    [`${PATHS.console}/login`]: { get: { summary: 'Console sign-in', tags: ['console'], responses: { 200: html('Sign-in page') } }, post: { summary: 'Console sign-in', tags: ['console'], responses: { 303: redirect('Signed in'), 401: html('Account (or, before any account exists, ADMIN_TOKEN) not accepted'), 429: html('Too many failed sign-ins') } } },
     [`${PATHS.console}/logout`]: { post: { summary: 'Console sign-out', tags: ['console'], responses: { 303: redirect('Signed out') } } },
     [`${PATHS.console}/console.css`]: { get: { summary: 'Console stylesheet', tags: ['console'], responses: { 200: { description: 'CSS', mediaType: 'text/css' } } } },
     [`${PATHS.console}/applications/:id`]: { get: { summary: 'Console: one application', tags: ['console'], responses: { 200: html('Application'), 303: redirect('To the sign-in page'), 404: html('No such application') } } },
-    [`${PATHS.console}/applications/:id/decision`]: { post: { summary: 'Console: decide', tags: ['console'], responses: { 303: redirect('Decided'), 400: html('Invalid decision'), 403: html('CSRF') } } },
-    [`${PATHS.console}/applications/:id/erase-pii`]: { post: { summary: 'Console: erase PII', tags: ['console'], responses: { 303: redirect('Erased'), 403: html('CSRF'), 404: html('No such application') } } },
+    [`${PATHS.console}/applications/:id/decision`]: { post: { summary: 'Console: decide', tags: ['console'], responses: { 303: redirect('Decided or, with four-eyes, proposed'), 400: html('Invalid decision'), 403: html('CSRF, or four-eyes: the proposer cannot confirm') } } },
+    [`${PATHS.console}/applications/:id/erase-pii`]: { post: { summary: 'Console: erase PII (admin role)', tags: ['console'], responses: { 303: redirect('Erased'), 403: html('CSRF, or the role may not'), 404: html('No such application') } } },
+    [`${PATHS.console}/applications/:id/credentials/:credentialId/status`]: {
+      post: { summary: 'Console: revoke, suspend or reinstate a credential of the application (admin role)', tags: ['console'], responses: { 303: redirect('Changed'), 400: html('Invalid change'), 403: html('CSRF, or the role may not'), 404: html('No such credential'), 409: html('Not allowed in this state') } },
+    },
+    [`${PATHS.console}/operators`]: {
+      get: { summary: 'Console: operator accounts (admin role)', tags: ['console'], responses: { 200: html('Accounts'), 303: redirect('To the sign-in page'), 403: html('The role may not') } },
+      post: { summary: 'Console: add, reset or remove an operator account (admin role)', tags: ['console'], responses: { 200: html('Done (a new secret is shown once)'), 303: redirect('Removed'), 400: html('Invalid'), 403: html('CSRF, or the role may not'), 409: html('Name taken') } },
+    },
   };
 }
 

@@ -2,8 +2,8 @@ import { HOSTED_PROVIDER } from '../idv/hostedForm';
 import type { IdvResult, IdvState } from '../idv/provider';
 import { applicationStatusFor } from '../idv/stateMachine';
 import { nowSeconds } from '../ports/clock';
-import { Conflict, InvalidRequest, NotFound } from '../protocol/errors';
-import type { Application } from '../store/store';
+import { AccessDenied, Conflict, InvalidRequest, NotFound } from '../protocol/errors';
+import type { Application, PendingApproval } from '../store/store';
 import type { IssuerConfig } from '../config';
 import type { IssuanceDeps } from './deps';
 import { applyResult, ensureIdvSession } from './identityVerification';
@@ -20,10 +20,15 @@ export function configuredTierNames(config: Pick<IssuerConfig, 'tiers'>): string
  * applied to the KCCs already issued (src/issuance/credentialStatus.ts applyDecisionToCredentials).
  * Throws NotFound, Conflict (not awaiting review, or another reviewer decided first) or
  * InvalidRequest (an approval the KCC could not be built from).
+ *
+ * Four-eyes (`config.reviewFourEyes`): an approval is first only a proposal (`pendingApproval`
+ * in the result; the application keeps its status, nothing is issued); the approval of another
+ * `party` confirms it, with the proposal's tier and country, and only then is it the decision.
+ * The proposer's own confirmation is AccessDenied. Rejections are not gated and drop a proposal.
  */
 export async function recordOperatorDecision(
   deps: Pick<IssuanceDeps, 'store' | 'clock' | 'config' | 'logger'>,
-  input: {
+  decisionInput: {
     applicationId: string;
     decision: 'approve' | 'reject';
     tier?: string;
@@ -31,13 +36,31 @@ export async function recordOperatorDecision(
     countryOfResidence?: string;
     reason?: string;
     actor: string;
+    /** Who counts as one party for four-eyes (an account, or every ADMIN_TOKEN holder as one); defaults to `actor`. */
+    party?: string;
     overrule?: boolean;
   },
-): Promise<Application> {
+): Promise<Application & { pendingApproval?: PendingApproval }> {
+  let input = decisionInput;
   const existing = await deps.store.applications.get(input.applicationId);
   if (!existing) throw new NotFound('no such application');
   const allowed = existing.status === 'review' || (input.overrule && (existing.status === 'approved' || existing.status === 'rejected'));
   if (!allowed) throw new Conflict(`application is ${existing.status}, not awaiting review`);
+  const party = input.party ?? input.actor;
+  const fourEyes = deps.config.reviewFourEyes && input.decision === 'approve';
+  let proposal = fourEyes ? await deps.store.pendingApprovals.get(input.applicationId) : undefined;
+  if (proposal && proposal.fromStatus !== existing.status) {
+    // Proposed before the application changed status (e.g. overruled since): no longer what was reviewed.
+    await deps.store.pendingApprovals.clear(input.applicationId);
+    proposal = undefined;
+  }
+  if (proposal) {
+    if (proposal.party === party) throw new AccessDenied('four-eyes review: this approval must be confirmed by a different operator than the one who proposed it');
+    if ((input.tier !== undefined && input.tier !== (proposal.tier ?? undefined)) || (input.countryOfResidence !== undefined && input.countryOfResidence !== (proposal.countryOfResidence ?? undefined))) {
+      throw new InvalidRequest('the confirmation differs from the pending approval (tier or country of residence): confirm it as proposed, or reject');
+    }
+    input = { ...input, tier: proposal.tier ?? undefined, countryOfResidence: proposal.countryOfResidence ?? undefined, reason: input.reason ?? proposal.reason ?? undefined };
+  }
   // credentialSubject.tier names a configured level of diligence; an operator cannot invent one.
   if (input.tier !== undefined && !configuredTierNames(deps.config).includes(input.tier)) {
     throw new InvalidRequest(`tier must be one of the configured tiers: ${configuredTierNames(deps.config).join(', ')}`);
@@ -48,6 +71,30 @@ export async function recordOperatorDecision(
   const countryOfResidence = input.countryOfResidence ?? existing.countryOfResidence ?? undefined;
   if (input.decision === 'approve' && kccDataProblem({ countryOfResidence })) {
     throw new InvalidRequest('the application has no valid country of residence: approve with country_of_residence, or reject');
+  }
+  if (fourEyes) {
+    const now = nowSeconds(deps);
+    if (!proposal) {
+      const row: PendingApproval = {
+        applicationId: input.applicationId,
+        party,
+        actor: input.actor,
+        fromStatus: existing.status,
+        tier: input.tier ?? null,
+        countryOfResidence: input.countryOfResidence ?? null,
+        reason: input.reason ?? null,
+        createdAt: now,
+      };
+      if (!(await deps.store.pendingApprovals.propose(row))) throw new Conflict('another operator proposed an approval at the same time: reload and confirm or reject it');
+      await deps.store.audit.record({ applicationId: input.applicationId, actor: input.actor, action: 'decision.approval_proposed', detail: { tier: row.tier, four_eyes: true }, at: now });
+      return { ...existing, pendingApproval: row };
+    }
+    // Verified above, taken here: of two confirmers one takes the proposal, and never its proposer.
+    const taken = await deps.store.pendingApprovals.takeForConfirmation(input.applicationId, party);
+    if (!taken) throw new Conflict('the pending approval was confirmed or dropped by someone else');
+    await deps.store.audit.record({ applicationId: input.applicationId, actor: input.actor, action: 'decision.approval_confirmed', detail: { proposed_by: taken.actor, four_eyes: true }, at: now });
+  } else if (input.decision === 'reject') {
+    await deps.store.pendingApprovals.clear(input.applicationId);
   }
   const session = (await deps.store.idvSessions.get(input.applicationId)) ?? (await ensureIdvSession(deps, input.applicationId, existing.idvProvider ?? HOSTED_PROVIDER));
   const state: IdvState = input.decision === 'approve' ? 'approved' : 'declined';

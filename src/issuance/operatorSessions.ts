@@ -2,19 +2,32 @@ import { digestSecret } from '../crypto/hash';
 import { randomToken } from '../crypto/random';
 import { hmacSha256, toHex } from '../idv/webhookSignature';
 import { nowSeconds } from '../ports/clock';
+import type { OperatorAccount, OperatorRole } from '../store/types';
 import type { IssuanceDeps } from './deps';
+import { accountCredentialTag } from './operatorAccounts';
 
 /**
  * Review console sessions as server-side records (OWASP Session Management Cheat Sheet): the
  * cookie carries only a random 256-bit id, stored as its SHA-256 digest; a session ends at
  * logout, at "sign out everywhere", after `consoleIdleSeconds` without a request, at
  * `consoleSessionSeconds` after sign-in (absolute), and as soon as the credential it was opened
- * with is no longer the configured one (rotating ADMIN_TOKEN ends them all).
+ * with is no longer the valid one. A session is opened either with a named account
+ * (src/issuance/operatorAccounts.ts: it ends when the account is removed or its secret reset)
+ * or, only while no account exists (first start), with ADMIN_TOKEN and a typed name: such a
+ * session ends when ADMIN_TOKEN rotates or as soon as the first account exists.
  */
 type Deps = Pick<IssuanceDeps, 'store' | 'clock' | 'config'>;
 
 export interface LiveOperatorSession {
+  /** The account name (or, signed in with ADMIN_TOKEN before any account existed, the typed name). */
   operator: string;
+  role: OperatorRole;
+  /** False for an ADMIN_TOKEN session (first start, before any account exists). */
+  account: boolean;
+  /** Who counts as one party for four-eyes: the account, or every ADMIN_TOKEN holder as one. */
+  party: string;
+  /** The audit trail's actor for this session's actions. */
+  actor: string;
   idHash: string;
   /** The CSRF token of the console's forms, derived from the session id (a session has exactly one). */
   csrf: string;
@@ -29,14 +42,20 @@ export function operatorCredentialTag(deps: Pick<IssuanceDeps, 'config'>): strin
 
 const csrfOf = async (id: string) => toHex(await hmacSha256(id, new TextEncoder().encode('console-csrf')));
 
-/** Opens a session for `operator`; returns the id for the cookie (shown to no one else, stored only as a digest). */
-export async function openOperatorSession(deps: Deps, operator: string): Promise<{ id: string; maxAgeSeconds: number }> {
+/** The four-eyes party of every ADMIN_TOKEN holder (the operator API, first-start console sessions). */
+export const ADMIN_TOKEN_PARTY = 'admin-token';
+
+/**
+ * Opens a session for an account (or, with ADMIN_TOKEN before any account exists, a typed
+ * name); returns the id for the cookie (shown to no one else, stored only as a digest).
+ */
+export async function openOperatorSession(deps: Deps, who: OperatorAccount | { typedName: string }): Promise<{ id: string; maxAgeSeconds: number }> {
   const id = randomToken();
   const now = nowSeconds(deps);
   await deps.store.operatorSessions.create({
     idHash: digestSecret(id),
-    operator,
-    credentialTag: operatorCredentialTag(deps),
+    operator: 'typedName' in who ? who.typedName : who.name,
+    credentialTag: 'typedName' in who ? operatorCredentialTag(deps) : accountCredentialTag(who),
     createdAt: now,
     lastSeenAt: now,
     expiresAt: now + deps.config.idv.consoleSessionSeconds,
@@ -51,11 +70,19 @@ export async function resumeOperatorSession(deps: Deps, id: string | undefined):
   const idHash = digestSecret(id);
   const session = await deps.store.operatorSessions.touch(idHash, now, now - deps.config.idv.consoleIdleSeconds);
   if (!session) return undefined;
-  if (session.credentialTag !== operatorCredentialTag(deps)) {
+  const end = async () => {
     await deps.store.operatorSessions.end(idHash, now);
     return undefined;
+  };
+  const csrf = await csrfOf(id);
+  if (session.credentialTag === operatorCredentialTag(deps)) {
+    // ADMIN_TOKEN opens the console only until the first account exists.
+    if (!deps.config.adminToken || (await deps.store.operatorAccounts.any())) return end();
+    return { operator: session.operator, role: 'admin', account: false, party: ADMIN_TOKEN_PARTY, actor: `console:${session.operator}`, idHash, csrf };
   }
-  return { operator: session.operator, idHash, csrf: await csrfOf(id) };
+  const account = await deps.store.operatorAccounts.get(session.operator);
+  if (!account || account.disabledAt !== null || accountCredentialTag(account) !== session.credentialTag) return end();
+  return { operator: account.name, role: account.role, account: true, party: `account:${account.name}`, actor: `console:${account.name}`, idHash, csrf };
 }
 
 export async function endOperatorSession(deps: Deps, session: LiveOperatorSession): Promise<void> {
@@ -67,10 +94,13 @@ export async function endOperatorSessionsEverywhere(deps: Deps, session: LiveOpe
   return deps.store.operatorSessions.endAllFor(session.operator, nowSeconds(deps));
 }
 
-/** Periodic job: ends sessions of a rotated credential and deletes those over for a day. */
+/** Periodic job: ends sessions of a rotated, reset or removed credential and deletes those over for a day. */
 export async function purgeOperatorSessions(deps: Deps): Promise<{ ended: number; deleted: number }> {
   const now = nowSeconds(deps);
-  const ended = await deps.store.operatorSessions.endAllExcept(operatorCredentialTag(deps), now);
+  const accounts = await deps.store.operatorAccounts.list();
+  const valid = accounts.filter((a) => a.disabledAt === null).map(accountCredentialTag);
+  if (accounts.length === 0 && deps.config.adminToken) valid.push(operatorCredentialTag(deps));
+  const ended = await deps.store.operatorSessions.endAllExcept(valid, now);
   const deleted = await deps.store.operatorSessions.purge(now - 24 * 60 * 60);
   return { ended, deleted };
 }

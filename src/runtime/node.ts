@@ -44,6 +44,7 @@ import { createStatsQueries } from '../store/stats';
  *   without auth on a separate listener, METRICS_HOST 127.0.0.1); neither: metrics off.
  *   DATABASE_URL (postgres://…: PostgreSQL for many instances instead of SQLite in DATA_DIR; then
  *   ISSUER_PRIVATE_JWK and PII_DATA_KEY are required), DATABASE_POOL_SIZE (10). See docs/postgres.md.
+ *   REVIEW_FOUR_EYES (false: approvals need a second operator; src/config.ts). Console accounts: `npm run operators`.
  */
 export interface HttpTimeouts {
   headersMs: number;

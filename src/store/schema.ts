@@ -389,3 +389,35 @@ export const operatorSessions = sqliteTable(
   },
   (t) => [index('operator_sessions_operator').on(t.operator)],
 );
+
+/**
+ * Named console accounts (created by `npm run operators -- add`): the secret is stored only as
+ * a PBKDF2 hash (src/crypto/secretHash.ts); a disabled account keeps its row, so its name stays
+ * in the audit trail unambiguous and is never given to anyone else.
+ */
+export const operatorAccounts = sqliteTable('operator_accounts', {
+  name: text('name').primaryKey(),
+  role: text('role', { enum: ['reviewer', 'admin'] }).notNull(),
+  secretHash: text('secret_hash').notNull(),
+  createdAt: integer('created_at').notNull(),
+  updatedAt: integer('updated_at').notNull(),
+  disabledAt: integer('disabled_at'),
+});
+
+/**
+ * Four-eyes (REVIEW_FOUR_EYES): the first operator's approval of an application, waiting for a
+ * second, different party's confirmation (src/issuance/decisions.ts). One per application.
+ */
+export const pendingApprovals = sqliteTable('pending_approvals', {
+  applicationId: text('application_id').primaryKey(),
+  /** Who counts as the proposing party: an account, or the one ADMIN_TOKEN party. */
+  party: text('party').notNull(),
+  /** The audit actor of the proposal. */
+  actor: text('actor').notNull(),
+  /** The application's status when proposed; a changed status makes the proposal stale. */
+  fromStatus: text('from_status').notNull(),
+  tier: text('tier'),
+  countryOfResidence: text('country_of_residence'),
+  reason: text('reason'),
+  createdAt: integer('created_at').notNull(),
+});

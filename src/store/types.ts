@@ -458,6 +458,33 @@ export type NewOperatorSession = {
   endedAt?: number | null;
 };
 
+export type OperatorRole = 'reviewer' | 'admin';
+
+/** A named console account (src/issuance/operatorAccounts.ts); the secret is stored only as a slow hash. */
+export type OperatorAccount = {
+  name: string;
+  role: OperatorRole;
+  /** `pbkdf2-sha256$…` (src/crypto/secretHash.ts). */
+  secretHash: string;
+  createdAt: number;
+  updatedAt: number;
+  /** Set when the account was removed; it never signs in again and its name is not reused. */
+  disabledAt: number | null;
+};
+
+/** Four-eyes: an approval waiting for a second party's confirmation (src/issuance/decisions.ts). */
+export type PendingApproval = {
+  applicationId: string;
+  /** The proposing party (`account:<name>`, or `admin-token` for every ADMIN_TOKEN holder). */
+  party: string;
+  actor: string;
+  fromStatus: string;
+  tier: string | null;
+  countryOfResidence: string | null;
+  reason: string | null;
+  createdAt: number;
+};
+
 // ---- Repositories ----
 
 export interface SiopRequestRepository {
@@ -725,10 +752,40 @@ export interface OperatorSessionRepository {
   end(idHash: string, now: number): Promise<void>;
   /** Ends every live session of an operator ("sign out everywhere"); returns how many. */
   endAllFor(operator: string, now: number): Promise<number>;
-  /** Ends every live session opened with another credential than `credentialTag` (a rotated ADMIN_TOKEN). */
-  endAllExcept(credentialTag: string, now: number): Promise<number>;
+  /**
+   * Ends every live session opened with a credential not in `credentialTags` (a rotated
+   * ADMIN_TOKEN, a reset or removed account); returns how many.
+   */
+  endAllExcept(credentialTags: string[], now: number): Promise<number>;
   /** Deletes sessions ended or expired before `before`. */
   purge(before: number): Promise<number>;
+}
+
+export interface OperatorAccountRepository {
+  /** Creates an account; false when the name is taken (by a live or a removed account). */
+  create(row: OperatorAccount): Promise<boolean>;
+  get(name: string): Promise<OperatorAccount | undefined>;
+  /** Every account, removed ones included, by name. */
+  list(): Promise<OperatorAccount[]>;
+  /** Whether any account exists (removed ones included): then ADMIN_TOKEN no longer opens the console. */
+  any(): Promise<boolean>;
+  /** Replaces a live account's secret hash; false when unknown or removed. */
+  setSecret(name: string, secretHash: string, now: number): Promise<boolean>;
+  /** Removes (disables) a live account; false when unknown or already removed. */
+  disable(name: string, now: number): Promise<boolean>;
+}
+
+export interface PendingApprovalRepository {
+  /** Records a proposal, once per application; false when one is already waiting. */
+  propose(row: PendingApproval): Promise<boolean>;
+  get(applicationId: string): Promise<PendingApproval | undefined>;
+  /**
+   * Takes the waiting proposal for confirmation by `party`, in one conditional DELETE: only a
+   * proposal of another party; undefined when there is none (or it is `party`'s own).
+   */
+  takeForConfirmation(applicationId: string, party: string): Promise<PendingApproval | undefined>;
+  /** Drops the waiting proposal, if any (a rejection, a stale proposal). */
+  clear(applicationId: string): Promise<void>;
 }
 
 /** Every repository; `createStore` (src/store/sqlite/index.ts) returns the SQLite/D1 one. */
@@ -753,4 +810,6 @@ export interface Store {
   credentialStatus: CredentialStatusRepository;
   applicationPrefill: ApplicationPrefillRepository;
   operatorSessions: OperatorSessionRepository;
+  operatorAccounts: OperatorAccountRepository;
+  pendingApprovals: PendingApprovalRepository;
 }

@@ -139,6 +139,9 @@ describe('OpenAPI 3.1 document at /openapi.json', () => {
     await fetch(`${PUBLIC_URL}/console/applications/${id}`, { redirect: 'manual' });
     await fetch(`${PUBLIC_URL}/console/applications/${id}/decision`, { method: 'POST', redirect: 'manual', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'decision=approve' });
     await fetch(`${PUBLIC_URL}/console/applications/${id}/erase-pii`, { method: 'POST', redirect: 'manual', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'reason=x' });
+    await fetch(`${PUBLIC_URL}/console/applications/${id}/credentials/${encodeURIComponent(kcc.id)}/status`, { method: 'POST', redirect: 'manual', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'action=revoke&reason=x' });
+    await fetch(`${PUBLIC_URL}/console/operators`, { redirect: 'manual' });
+    await fetch(`${PUBLIC_URL}/console/operators`, { method: 'POST', redirect: 'manual', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'op=add&name=ana&role=admin' });
 
     expect(problems).toEqual([]);
     const documented = Object.entries(doc.paths).flatMap(([p, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${p}`));

@@ -121,6 +121,8 @@ describe.each(backends)('store contract on %s', (_name, open) => {
       'application_prefill',
       'operator_sessions',
       'issuance_claims',
+      'operator_accounts',
+      'pending_approvals',
     ]) {
       await backend.deleteAll(table);
     }
@@ -756,11 +758,62 @@ describe.each(backends)('store contract on %s', (_name, open) => {
       await store.operatorSessions.create(session('c', 'Alice'));
       await store.operatorSessions.create(session('d', 'Alice', 'tag-old'));
       expect(await store.operatorSessions.endAllFor('Bob', NOW + 1)).toBe(2);
-      expect(await store.operatorSessions.endAllExcept('tag-1', NOW + 1)).toBe(1);
+      expect(await store.operatorSessions.endAllExcept(['tag-1'], NOW + 1)).toBe(1);
       expect(await store.operatorSessions.touch('c', NOW + 2, NOW)).toBeDefined();
       expect(await store.operatorSessions.touch('d', NOW + 2, NOW)).toBeUndefined();
       expect(await store.operatorSessions.purge(NOW + 2)).toBe(3);
       expect(await store.operatorSessions.purge(NOW + 3601)).toBe(1);
+    });
+
+    it('endAllExcept keeps several credentials, and with none ends every live session', async () => {
+      await store.operatorSessions.create(session('a', 'Bob', 'tag-a'));
+      await store.operatorSessions.create(session('b', 'Alice', 'tag-b'));
+      await store.operatorSessions.create(session('c', 'Carol', 'tag-c'));
+      expect(await store.operatorSessions.endAllExcept(['tag-a', 'tag-b'], NOW + 1)).toBe(1);
+      expect(await store.operatorSessions.touch('c', NOW + 2, NOW)).toBeUndefined();
+      expect(await store.operatorSessions.endAllExcept([], NOW + 1)).toBe(2);
+    });
+  });
+
+  describe('operatorAccounts', () => {
+    const account = (name: string, role: 'reviewer' | 'admin' = 'reviewer') => ({ name, role, secretHash: `hash-${name}`, createdAt: NOW, updatedAt: NOW, disabledAt: null });
+
+    it('creates once per name, lists by name, resets and disables only live accounts', async () => {
+      expect(await store.operatorAccounts.any()).toBe(false);
+      expect(await store.operatorAccounts.create(account('bob', 'admin'))).toBe(true);
+      expect(await store.operatorAccounts.create(account('alice'))).toBe(true);
+      expect(await store.operatorAccounts.create(account('bob'))).toBe(false);
+      expect(await store.operatorAccounts.any()).toBe(true);
+      expect((await store.operatorAccounts.list()).map((a) => [a.name, a.role])).toEqual([['alice', 'reviewer'], ['bob', 'admin']]);
+      expect(await store.operatorAccounts.get('bob')).toEqual(account('bob', 'admin'));
+      expect(await store.operatorAccounts.get('nobody')).toBeUndefined();
+      expect(await store.operatorAccounts.setSecret('alice', 'hash-2', NOW + 5)).toBe(true);
+      expect(await store.operatorAccounts.get('alice')).toMatchObject({ secretHash: 'hash-2', updatedAt: NOW + 5 });
+      expect(await store.operatorAccounts.disable('alice', NOW + 6)).toBe(true);
+      expect(await store.operatorAccounts.disable('alice', NOW + 7)).toBe(false);
+      expect(await store.operatorAccounts.setSecret('alice', 'hash-3', NOW + 8)).toBe(false);
+      expect(await store.operatorAccounts.disable('nobody', NOW)).toBe(false);
+      expect(await store.operatorAccounts.get('alice')).toMatchObject({ secretHash: 'hash-2', disabledAt: NOW + 6 });
+      // A removed account's name stays taken.
+      expect(await store.operatorAccounts.create(account('alice'))).toBe(false);
+    });
+  });
+
+  describe('pendingApprovals', () => {
+    const proposal = (applicationId: string, party: string) => ({ applicationId, party, actor: `console:${party}`, fromStatus: 'review', tier: 'Standard', countryOfResidence: null, reason: null, createdAt: NOW });
+
+    it('one proposal per application, taken once and only by another party', async () => {
+      expect(await store.pendingApprovals.propose(proposal('app-1', 'account:bob'))).toBe(true);
+      expect(await store.pendingApprovals.propose(proposal('app-1', 'account:alice'))).toBe(false);
+      expect(await store.pendingApprovals.get('app-1')).toEqual(proposal('app-1', 'account:bob'));
+      expect(await store.pendingApprovals.takeForConfirmation('app-1', 'account:bob')).toBeUndefined();
+      const taken = await oneWinner(() => store.pendingApprovals.takeForConfirmation('app-1', 'account:alice'));
+      expect(taken).toEqual(proposal('app-1', 'account:bob'));
+      expect(await store.pendingApprovals.get('app-1')).toBeUndefined();
+      expect(await store.pendingApprovals.propose(proposal('app-2', 'admin-token'))).toBe(true);
+      await store.pendingApprovals.clear('app-2');
+      await store.pendingApprovals.clear('app-3');
+      expect(await store.pendingApprovals.get('app-2')).toBeUndefined();
     });
   });
 

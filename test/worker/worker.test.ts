@@ -10,6 +10,7 @@ import { createWebCryptoProvider } from '../../src/crypto/webCrypto';
 import { WalletClient, WalletError } from '../../src/wallet/client';
 import { applyForKcc, SAMPLE_IDENTITY } from '../../src/wallet/flow';
 import { Holder } from '../../src/wallet/holder';
+import { runOperatorsCli } from '../../src/runtime/operatorsCli';
 import { applyMigrationsWithWrangler, bundleWorker, freePort, startWorker } from '../helpers/workerd';
 
 /**
@@ -187,6 +188,25 @@ describe('worker in workerd', () => {
     expect((await fetch(`${url}/admin/applications`)).status).toBe(401);
     expect((await fetch(`${url}/admin/applications`, { headers: { authorization: 'Bearer wrong' } })).status).toBe(401);
     expect((await admin('/applications?status=approved')).status).toBe(200);
+  });
+
+  it('signs a console operator in with an account the CLI made for D1 (PBKDF2 written on Node verifies on Workers)', async () => {
+    const out: string[] = [];
+    const err: string[] = [];
+    expect(await runOperatorsCli(['add', 'ana', '--role', 'admin', '--print-sql'], {}, { out: (l) => out.push(l), err: (l) => err.push(l) })).toBe(0);
+    const secret = /\): ([\w-]{43})$/.exec(err.join('\n'))?.[1] as string;
+    await (await mf.getD1Database('DB')).exec(out.join('\n'));
+    const signIn = (operator: string, token: string) =>
+      fetch(`${url}/console/login`, { method: 'POST', redirect: 'manual', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ operator, token }).toString() });
+    expect((await signIn('ana', `${secret}x`)).status).toBe(401);
+    // Once an account exists, ADMIN_TOKEN no longer opens the console.
+    expect((await signIn('Bob', ADMIN_TOKEN)).status).toBe(401);
+    const ok = await signIn('ana', secret);
+    expect(ok.status).toBe(303);
+    const cookie = (ok.headers.get('set-cookie') ?? '').split(';')[0];
+    const queue = await fetch(`${url}/console`, { headers: { cookie }, redirect: 'manual' });
+    expect(queue.status).toBe(200);
+    expect(await queue.text()).toContain('Signed in as <strong>ana</strong> (admin)');
   });
 
   it('purges expired single-use values from the Cron Trigger', async () => {

@@ -5,6 +5,7 @@ import type { Application } from '../../store/store';
 import { readJsonObject } from '../body';
 import { nowSeconds, type AppEnv } from '../context';
 import { recordOperatorDecision } from '../../issuance/decisions';
+import { ADMIN_TOKEN_PARTY } from '../../issuance/operatorSessions';
 import { eraseApplicantPii } from '../../issuance/personalData';
 import { adminCredentialRoutes } from './adminCredentials';
 import { assertOperatorAuthAllowed, recordOperatorAuthFailure } from '../operatorAuth';
@@ -13,7 +14,10 @@ import { bearerMatches, bearerOf } from '../bearer';
 /**
  * Operator API (behind ADMIN_TOKEN as a bearer token; disabled when unset): list applications
  * by status and decide the ones awaiting manual review. A decision moves any waiting
- * deferred transaction forward: the wallet's next deferred request gets the outcome.
+ * deferred transaction forward: the wallet's next deferred request gets the outcome. Machine
+ * access, audited as `operator`; with four-eyes on (REVIEW_FOUR_EYES) every ADMIN_TOKEN holder
+ * is one party, so an API approval is a proposal (202) that only a console account can confirm,
+ * or the confirmation of an account's proposal: never both halves.
  */
 export const adminRoutes = new Hono<AppEnv>();
 
@@ -60,8 +64,13 @@ adminRoutes.get('/applications/:id', async (c) => {
   if (!application) throw new NotFound('no such application');
   // What presented credentials already covered, and the checks IDV still has to do.
   const prefill = await c.get('deps').store.applicationPrefill.get(application.id);
+  // Four-eyes: an approval proposed and waiting for a second party.
+  const pending = await c.get('deps').store.pendingApprovals.get(application.id);
   return c.json({
     ...toWire(application),
+    ...(pending && pending.fromStatus === application.status
+      ? { pending_approval: { proposed_by: pending.actor, proposed_at: new Date(pending.createdAt * 1000).toISOString(), tier: pending.tier } }
+      : {}),
     ...(prefill
       ? { prefill: { missing_checks: prefill.missingChecks, verified_evidence: prefill.verifiedEvidence, supersedes: prefill.supersedes } }
       : {}),
@@ -93,8 +102,14 @@ adminRoutes.post('/applications/:id/decision', async (c) => {
     countryOfResidence: parsed.data.country_of_residence,
     reason: parsed.data.reason,
     actor: 'operator',
+    party: ADMIN_TOKEN_PARTY,
     overrule: parsed.data.overrule,
   });
+  if (decided.pendingApproval) {
+    deps.logger.info('application_approval_proposed', { requestId: c.get('requestId'), applicationId: id });
+    const p = decided.pendingApproval;
+    return c.json({ ...toWire(decided), pending_approval: { proposed_by: p.actor, proposed_at: new Date(p.createdAt * 1000).toISOString(), tier: p.tier } }, 202);
+  }
   deps.logger.info('application_decided', { requestId: c.get('requestId'), applicationId: id, status: decided.status });
   return c.json(toWire(decided));
 });

@@ -3,8 +3,10 @@ import { Hono, type Context } from 'hono';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import { randomToken } from '../../crypto/random';
 import { endOperatorSession, endOperatorSessionsEverywhere, openOperatorSession, resumeOperatorSession, type LiveOperatorSession } from '../../issuance/operatorSessions';
+import { addOperatorAccount, assertOperatorMay, authenticateOperator, listOperatorAccounts, operatorMay, removeOperatorAccount, resetOperatorSecret } from '../../issuance/operatorAccounts';
+import { changeCredentialStatus, statusOf } from '../../issuance/credentialStatus';
 import { assertOperatorAuthAllowed, recordOperatorAuthFailure } from '../operatorAuth';
-import { CONSOLE_CSS, renderApplication, renderLogin, renderQueue } from '../views/consolePages';
+import { CONSOLE_CSS, renderApplication, renderLogin, renderOperators, renderQueue } from '../views/consolePages';
 import { HOSTED_PROVIDER } from '../../idv/hostedForm';
 import type { IdvResult } from '../../idv/provider';
 import { configuredTierNames, recordOperatorDecision } from '../../issuance/decisions';
@@ -18,13 +20,15 @@ import type { AppDeps, AppEnv } from '../context';
 import { PATHS } from '../../paths';
 
 /**
- * The manual-review console for compliance staff (HTML, served by the issuer). Sign-in is
- * built on ADMIN_TOKEN: the operator gives their name and the token; the session is a
+ * The manual-review console for compliance staff (HTML, served by the issuer). Operators sign
+ * in with a named account (src/issuance/operatorAccounts.ts: name and secret); only while no
+ * account exists (first start) does ADMIN_TOKEN with a typed name open it. The session is a
  * server-side record (src/issuance/operatorSessions.ts) named by a random id in a cookie
  * (HttpOnly, SameSite=Strict, Secure on https, path /console). Failed sign-ins are throttled
  * (src/http/operatorAuth.ts). Every POST carries the session's CSRF token and is refused
- * cross-site. Decisions and erasures go through src/issuance/, which writes the audit trail
- * (who, what, when). Disabled (404) when ADMIN_TOKEN is unset.
+ * cross-site, and every action checks the session's role on the server (assertOperatorMay),
+ * whatever the page offered. Decisions and erasures go through src/issuance/, which writes the
+ * audit trail under the account's name. Disabled (404) while there is neither ADMIN_TOKEN nor an account.
  */
 export const consoleRoutes = new Hono<AppEnv>();
 
@@ -46,14 +50,19 @@ function sameOrigin(c: Context<AppEnv>): boolean {
 }
 
 consoleRoutes.use('*', async (c, next) => {
-  if (!c.get('deps').config.adminToken) throw new NotFound('the review console is disabled (ADMIN_TOKEN is not set)');
+  const deps = c.get('deps');
+  if (!deps.config.adminToken && !(await deps.store.operatorAccounts.any())) {
+    throw new NotFound('the review console is disabled (set ADMIN_TOKEN, or add an operator account: npm run operators -- add)');
+  }
   pageHeaders(c);
   await next();
 });
 
 consoleRoutes.get('/console.css', (c) => c.body(CONSOLE_CSS, 200, { 'Content-Type': 'text/css; charset=utf-8', 'Cache-Control': 'private, max-age=300' }));
 
-consoleRoutes.get('/login', (c) => c.html(renderLogin({ action: `${base(c.get('deps'))}/login`, cssHref: `${base(c.get('deps'))}/console.css` })));
+consoleRoutes.get('/login', async (c) =>
+  c.html(renderLogin({ action: `${base(c.get('deps'))}/login`, cssHref: `${base(c.get('deps'))}/console.css`, accounts: await c.get('deps').store.operatorAccounts.any() })),
+);
 
 // Compared as MACs under a fresh key, so the comparison takes the same time whatever the lengths.
 async function sameSecret(a: string, b: string): Promise<boolean> {
@@ -64,7 +73,8 @@ async function sameSecret(a: string, b: string): Promise<boolean> {
 consoleRoutes.post('/login', async (c) => {
   const deps = c.get('deps');
   const b = base(deps);
-  const page = (error: string, status: 401 | 403 | 429) => c.html(renderLogin({ action: `${b}/login`, cssHref: `${b}/console.css`, error }), status);
+  const accounts = await deps.store.operatorAccounts.any();
+  const page = (error: string, status: 401 | 403 | 429) => c.html(renderLogin({ action: `${b}/login`, cssHref: `${b}/console.css`, accounts, error }), status);
   if (!sameOrigin(c)) return page('Cross-site sign-in refused.', 403);
   try {
     assertOperatorAuthAllowed(c, 'console');
@@ -75,13 +85,28 @@ consoleRoutes.post('/login', async (c) => {
   }
   const { body } = await readFormOrJson(c);
   const name = typeof body.operator === 'string' ? body.operator.trim() : '';
-  const token = typeof body.token === 'string' ? body.token : '';
-  const tokenOk = await sameSecret(token, deps.config.adminToken as string);
-  if (!tokenOk || !/^[\p{L}\p{N} .@_-]{1,64}$/u.test(name)) {
-    recordOperatorAuthFailure(c, 'console');
-    return page('Name or token not accepted.', 401);
+  const token = typeof body.token === 'string' ? body.token.slice(0, 200) : '';
+  let session: { id: string; maxAgeSeconds: number };
+  let detail: Record<string, string>;
+  if (accounts) {
+    // Once any account exists only accounts sign in: ADMIN_TOKEN here is one more wrong secret
+    // (counted like any other, so this form is no oracle for ADMIN_TOKEN either).
+    const account = await authenticateOperator(deps, name.toLowerCase(), token);
+    if (!account) {
+      recordOperatorAuthFailure(c, 'console');
+      return page('Account name or secret not accepted.', 401);
+    }
+    session = await openOperatorSession(deps, account);
+    detail = { account: account.name, role: account.role };
+  } else {
+    const tokenOk = deps.config.adminToken !== undefined && (await sameSecret(token, deps.config.adminToken));
+    if (!tokenOk || !/^[\p{L}\p{N} .@_-]{1,64}$/u.test(name)) {
+      recordOperatorAuthFailure(c, 'console');
+      return page('Name or token not accepted.', 401);
+    }
+    session = await openOperatorSession(deps, { typedName: name });
+    detail = { via: 'admin_token' };
   }
-  const session = await openOperatorSession(deps, name);
   setCookie(c, COOKIE, session.id, {
     httpOnly: true,
     sameSite: 'Strict',
@@ -89,7 +114,7 @@ consoleRoutes.post('/login', async (c) => {
     path: b,
     maxAge: session.maxAgeSeconds,
   });
-  await deps.store.audit.record({ applicationId: null, actor: `console:${name}`, action: 'console.login', at: Math.floor(deps.clock() / 1000) });
+  await deps.store.audit.record({ applicationId: null, actor: `console:${accounts ? name.toLowerCase() : name}`, action: 'console.login', detail, at: Math.floor(deps.clock() / 1000) });
   return c.redirect(`${b}?status=review`, 303);
 });
 
@@ -118,7 +143,7 @@ consoleRoutes.post('/logout', async (c) => {
   if (!requireCsrf(session, body.csrf_token)) throw new AccessDenied('invalid CSRF token');
   if (body.everywhere === 'true') {
     const ended = await endOperatorSessionsEverywhere(deps, session);
-    await deps.store.audit.record({ applicationId: null, actor: `console:${session.operator}`, action: 'console.logout_everywhere', detail: { sessions: ended }, at: Math.floor(deps.clock() / 1000) });
+    await deps.store.audit.record({ applicationId: null, actor: session.actor, action: 'console.logout_everywhere', detail: { sessions: ended }, at: Math.floor(deps.clock() / 1000) });
   } else {
     await endOperatorSession(deps, session);
   }
@@ -140,6 +165,8 @@ consoleRoutes.get('/', async (c) => {
     renderQueue({
       cssHref: `${b}/console.css`,
       operator: session.operator,
+      role: session.role,
+      operatorsHref: operatorMay(session.role, 'operators.manage') ? `${b}/operators` : undefined,
       logoutAction: `${b}/logout`,
       csrf: session.csrf,
       baseHref: b,
@@ -152,8 +179,15 @@ consoleRoutes.get('/', async (c) => {
 
 async function applicationPage(c: Context<AppEnv>, session: LiveOperatorSession, id: string, notice?: string, status: 200 | 400 | 409 = 200) {
   const deps = c.get('deps');
+  assertOperatorMay(session.role, 'view');
   const application = await deps.store.applications.get(id);
   if (!application) throw new NotFound('no such application');
+  const pending = await deps.store.pendingApprovals.get(id);
+  const credentials = [];
+  for (const issued of await deps.store.issuedCredentials.listForApplication(id)) {
+    const record = await deps.store.credentialStatus.get(issued.id);
+    if (record) credentials.push({ id: issued.id, status: statusOf(record), issuedAt: ISO(issued.issuedAt) ?? '', expiresAt: ISO(issued.expiresAt) ?? '' });
+  }
   const idvSession = await deps.store.idvSessions.get(id);
   const outcome = idvSession?.outcome ? (idvSession.outcome as unknown as IdvResult & { evidence?: { kind: string; checks: string[] }[] }) : undefined;
   const piiRecord = await deps.store.pii.get(id);
@@ -161,7 +195,7 @@ async function applicationPage(c: Context<AppEnv>, session: LiveOperatorSession,
   if (piiRecord?.erasedAt) pii = 'erased';
   else if (piiRecord?.ciphertext && deps.idv.vault?.has(piiRecord.keyId)) {
     pii = (await deps.idv.vault.open(id, piiRecord.ciphertext, piiRecord.keyId)) as Record<string, string>;
-    await deps.store.audit.record({ applicationId: id, actor: `console:${session.operator}`, action: 'pii.viewed', at: Math.floor(deps.clock() / 1000) });
+    await deps.store.audit.record({ applicationId: id, actor: session.actor, action: 'pii.viewed', at: Math.floor(deps.clock() / 1000) });
   }
   const audit = await deps.store.audit.listForApplication(id);
   const b = base(deps);
@@ -174,8 +208,16 @@ async function applicationPage(c: Context<AppEnv>, session: LiveOperatorSession,
       logoutAction: `${b}/logout`,
       csrf: session.csrf,
       backHref: `${b}?status=review`,
+      role: session.role,
       decisionAction: `${b}/applications/${encodeURIComponent(id)}/decision`,
-      eraseAction: `${b}/applications/${encodeURIComponent(id)}/erase-pii`,
+      // Only the controls the role may use are rendered; the routes check the role again.
+      eraseAction: operatorMay(session.role, 'pii.erase') ? `${b}/applications/${encodeURIComponent(id)}/erase-pii` : undefined,
+      credentialAction: operatorMay(session.role, 'credential.status') ? (credentialId: string) => `${b}/applications/${encodeURIComponent(id)}/credentials/${encodeURIComponent(credentialId)}/status` : undefined,
+      credentials,
+      pendingApproval:
+        pending && pending.fromStatus === application.status
+          ? { by: pending.actor, at: ISO(pending.createdAt) ?? '', tier: pending.tier, own: pending.party === session.party }
+          : undefined,
       notice,
       application: {
         id: application.id,
@@ -208,7 +250,18 @@ async function applicationPage(c: Context<AppEnv>, session: LiveOperatorSession,
 }
 
 consoleRoutes.get('/applications/:id', async (c) =>
-  applicationPage(c, c.get('operatorSession'), c.req.param('id'), c.req.query('decided') === '1' ? 'Decision recorded.' : undefined),
+  applicationPage(
+    c,
+    c.get('operatorSession'),
+    c.req.param('id'),
+    c.req.query('decided') === '1'
+      ? 'Decision recorded.'
+      : c.req.query('proposed') === '1'
+        ? 'Approval proposed: a second, different operator must confirm it before it takes effect (four-eyes review).'
+        : c.req.query('changed') === '1'
+          ? 'Credential status changed.'
+          : undefined,
+  ),
 );
 
 consoleRoutes.post('/applications/:id/decision', async (c) => {
@@ -217,6 +270,7 @@ consoleRoutes.post('/applications/:id/decision', async (c) => {
   const id = c.req.param('id');
   const { body } = await readFormOrJson(c);
   if (!requireCsrf(session, body.csrf_token)) throw new AccessDenied('invalid CSRF token');
+  assertOperatorMay(session.role, 'decide');
   const decision = body.decision === 'approve' || body.decision === 'reject' ? body.decision : undefined;
   const tier = typeof body.tier === 'string' && body.tier ? body.tier : undefined;
   const reason = typeof body.reason === 'string' ? body.reason.trim().slice(0, 500) : '';
@@ -232,14 +286,20 @@ consoleRoutes.post('/applications/:id/decision', async (c) => {
       tier: decision === 'approve' ? tier : undefined,
       countryOfResidence: decision === 'approve' ? country : undefined,
       reason: reason || undefined,
-      actor: `console:${session.operator}`,
+      actor: session.actor,
+      party: session.party,
       overrule,
     });
   } catch (e) {
     if (!(e instanceof ProtocolError)) throw e;
-    if (e.status === 404) throw e;
+    // Not found, and refusals (four-eyes: the proposer confirming), are the console's error page.
+    if (e.status === 404 || e.status === 403) throw e;
     if (e.status === 409) return applicationPage(c, session, id, 'This application is no longer awaiting review (someone else decided it).', 409);
     return applicationPage(c, session, id, `Not recorded: ${e.description}.`, 400);
+  }
+  if (decided.pendingApproval) {
+    deps.logger.info('application_approval_proposed', { requestId: c.get('requestId'), applicationId: id, via: 'console' });
+    return c.redirect(`${base(deps)}/applications/${encodeURIComponent(id)}?proposed=1`, 303);
   }
   deps.logger.info('application_decided', { requestId: c.get('requestId'), applicationId: id, status: decided.status, via: 'console' });
   return c.redirect(`${base(deps)}/applications/${encodeURIComponent(id)}?decided=1`, 303);
@@ -251,11 +311,90 @@ consoleRoutes.post('/applications/:id/erase-pii', async (c) => {
   const id = c.req.param('id');
   const { body } = await readFormOrJson(c);
   if (!requireCsrf(session, body.csrf_token)) throw new AccessDenied('invalid CSRF token');
+  assertOperatorMay(session.role, 'pii.erase');
   const reason = typeof body.reason === 'string' ? body.reason.trim() : '';
   if (!reason) return applicationPage(c, session, id, 'A reason is required.', 400);
   if (!(await deps.store.applications.get(id))) throw new NotFound('no such application');
-  await eraseApplicantPii(deps, id, `console:${session.operator}`, reason);
+  await eraseApplicantPii(deps, id, session.actor, reason);
   return c.redirect(`${base(deps)}/applications/${encodeURIComponent(id)}`, 303);
+});
+
+consoleRoutes.post('/applications/:id/credentials/:credentialId/status', async (c) => {
+  const deps = c.get('deps');
+  const session = c.get('operatorSession');
+  const id = c.req.param('id');
+  const credentialId = c.req.param('credentialId');
+  const { body } = await readFormOrJson(c);
+  if (!requireCsrf(session, body.csrf_token)) throw new AccessDenied('invalid CSRF token');
+  assertOperatorMay(session.role, 'credential.status');
+  const action = body.action === 'revoke' || body.action === 'suspend' || body.action === 'reinstate' ? body.action : undefined;
+  const reason = typeof body.reason === 'string' ? body.reason.trim().slice(0, 500) : '';
+  if (!action) return applicationPage(c, session, id, 'Choose revoke, suspend or reinstate.', 400);
+  if (action !== 'reinstate' && !reason) return applicationPage(c, session, id, `A reason is required to ${action}.`, 400);
+  // Only a credential issued for this application is changed from its page.
+  if (!(await deps.store.issuedCredentials.listForApplication(id)).some((ic) => ic.id === credentialId)) throw new NotFound('no such credential for this application');
+  try {
+    await changeCredentialStatus(deps, credentialId, action, { reason: reason || undefined, actor: session.actor });
+  } catch (e) {
+    if (!(e instanceof ProtocolError) || e.status !== 409) throw e;
+    return applicationPage(c, session, id, `Not changed: ${e.description}.`, 409);
+  }
+  await deps.store.audit.record({ applicationId: id, actor: session.actor, action: `credential.${action}`, detail: { credential_id: credentialId, ...(reason ? { reason } : {}) }, at: Math.floor(deps.clock() / 1000) });
+  return c.redirect(`${base(deps)}/applications/${encodeURIComponent(id)}?changed=1`, 303);
+});
+
+// Operator accounts (admins): the same use cases as `npm run operators`; a new secret is shown once.
+async function operatorsPage(c: Context<AppEnv>, session: LiveOperatorSession, extra: { notice?: string; secret?: { name: string; value: string } } = {}, status: 200 | 400 | 409 = 200) {
+  const deps = c.get('deps');
+  const b = base(deps);
+  if (extra.secret) c.header('Cache-Control', 'no-store');
+  return c.html(
+    renderOperators({
+      cssHref: `${b}/console.css`,
+      operator: session.operator,
+      logoutAction: `${b}/logout`,
+      csrf: session.csrf,
+      backHref: `${b}?status=review`,
+      action: `${b}/operators`,
+      accounts: (await listOperatorAccounts(deps)).map((a) => ({ name: a.name, role: a.role, createdAt: ISO(a.createdAt) ?? '', removedAt: ISO(a.disabledAt) })),
+      firstStart: !session.account,
+      ...extra,
+    }),
+    status,
+  );
+}
+
+consoleRoutes.get('/operators', async (c) => {
+  const session = c.get('operatorSession');
+  assertOperatorMay(session.role, 'operators.manage');
+  return operatorsPage(c, session);
+});
+
+consoleRoutes.post('/operators', async (c) => {
+  const deps = c.get('deps');
+  const session = c.get('operatorSession');
+  const { body } = await readFormOrJson(c);
+  if (!requireCsrf(session, body.csrf_token)) throw new AccessDenied('invalid CSRF token');
+  assertOperatorMay(session.role, 'operators.manage');
+  const name = typeof body.name === 'string' ? body.name.trim().toLowerCase() : '';
+  try {
+    if (body.op === 'add') {
+      const { secret } = await addOperatorAccount(deps, { name, role: typeof body.role === 'string' ? body.role : '', actor: session.actor });
+      return operatorsPage(c, session, { notice: `Account ${name} added. Hand the secret over now: it is not shown again.`, secret: { name, value: secret } });
+    }
+    if (body.op === 'reset') {
+      const { secret } = await resetOperatorSecret(deps, { name, actor: session.actor });
+      return operatorsPage(c, session, { notice: `New secret for ${name}; its sessions ended. It is not shown again.`, secret: { name, value: secret } });
+    }
+    if (body.op === 'remove') {
+      await removeOperatorAccount(deps, { name, actor: session.actor });
+      return c.redirect(`${base(deps)}/operators`, 303);
+    }
+  } catch (e) {
+    if (!(e instanceof ProtocolError) || e.status === 403) throw e;
+    return operatorsPage(c, session, { notice: `Not done: ${e.description}.` }, e.status === 409 ? 409 : 400);
+  }
+  return operatorsPage(c, session, { notice: 'Choose add, reset or remove.' }, 400);
 });
 
 consoleRoutes.onError(consoleErrorHandler);

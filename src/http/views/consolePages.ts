@@ -14,9 +14,9 @@ export interface ConsoleRow {
   updatedAt: string;
 }
 
-function layout(title: string, cssHref: string, body: string, operator?: string, logoutAction?: string, csrf?: string): string {
+function layout(title: string, cssHref: string, body: string, operator?: string, logoutAction?: string, csrf?: string, role?: string): string {
   const who = operator
-    ? `<form class="logout" method="post" action="${e(logoutAction ?? '')}"><input type="hidden" name="csrf_token" value="${e(csrf ?? '')}"><span>Signed in as <strong>${e(operator)}</strong></span> <button type="submit">Sign out</button> <button type="submit" name="everywhere" value="true">Sign out everywhere</button></form>`
+    ? `<form class="logout" method="post" action="${e(logoutAction ?? '')}"><input type="hidden" name="csrf_token" value="${e(csrf ?? '')}"><span>Signed in as <strong>${e(operator)}</strong>${role ? ` (${e(role)})` : ''}</span> <button type="submit">Sign out</button> <button type="submit" name="everywhere" value="true">Sign out everywhere</button></form>`
     : '';
   return `<!doctype html>
 <html lang="en">
@@ -36,17 +36,25 @@ ${body}
 </html>`;
 }
 
-export function renderLogin(input: { action: string; cssHref: string; error?: string }): string {
+/** `accounts`: operator accounts exist, so only they sign in (ADMIN_TOKEN only before the first one). */
+export function renderLogin(input: { action: string; cssHref: string; accounts: boolean; error?: string }): string {
+  const fields = input.accounts
+    ? `<label for="operator">Account name</label>
+<input id="operator" name="operator" required maxlength="32" autocomplete="username">
+<label for="token">Secret</label>
+<input id="token" name="token" type="password" required autocomplete="current-password">`
+    : `<p>No operator account exists yet: sign in with ADMIN_TOKEN, then add accounts (Operators, or <code>npm run operators -- add</code>). Once one exists, ADMIN_TOKEN no longer opens the console.</p>
+<label for="operator">Your name</label>
+<input id="operator" name="operator" required maxlength="64" autocomplete="username">
+<label for="token">Operator token</label>
+<input id="token" name="token" type="password" required autocomplete="current-password">`;
   return layout(
     'Sign in',
     input.cssHref,
     `<h1>Sign in</h1>
 ${input.error ? `<p class="error" role="alert">${e(input.error)}</p>` : ''}
 <form method="post" action="${e(input.action)}">
-<label for="operator">Your name</label>
-<input id="operator" name="operator" required maxlength="64" autocomplete="username">
-<label for="token">Operator token</label>
-<input id="token" name="token" type="password" required autocomplete="current-password">
+${fields}
 <button type="submit">Sign in</button>
 </form>`,
   );
@@ -55,6 +63,9 @@ ${input.error ? `<p class="error" role="alert">${e(input.error)}</p>` : ''}
 export function renderQueue(input: {
   cssHref: string;
   operator: string;
+  role: string;
+  /** Set for admins: the operator accounts page. */
+  operatorsHref?: string;
   logoutAction: string;
   csrf: string;
   baseHref: string;
@@ -81,6 +92,7 @@ export function renderQueue(input: {
     'Applications',
     input.cssHref,
     `<h1>Applications</h1>
+${input.operatorsHref ? `<p><a href="${e(input.operatorsHref)}">Operators</a></p>` : ''}
 <form class="filters" method="get" action="${e(input.baseHref)}">
 <label for="f-status">Status</label><select id="f-status" name="status">${statusOptions}</select>
 <label for="f-provider">Provider</label><select id="f-provider" name="provider">${providerOptions}</select>
@@ -98,17 +110,25 @@ ${rows}
     input.operator,
     input.logoutAction,
     input.csrf,
+    input.role,
   );
 }
 
 export function renderApplication(input: {
   cssHref: string;
   operator: string;
+  role: string;
   logoutAction: string;
   csrf: string;
   backHref: string;
   decisionAction: string;
-  eraseAction: string;
+  /** Unset when the role may not erase personal data: no control is rendered. */
+  eraseAction?: string;
+  /** Unset when the role may not change credential status: the credentials are listed without controls. */
+  credentialAction?: (credentialId: string) => string;
+  credentials: { id: string; status: string; issuedAt: string; expiresAt: string }[];
+  /** Four-eyes: an approval proposed and waiting; `own` when this operator proposed it. */
+  pendingApproval?: { by: string; at: string; tier: string | null; own: boolean };
   notice?: string;
   application: Record<string, string | null>;
   idv: { state: string; reasonCodes: string[]; checks: string[]; vendorReference: string | null } | null;
@@ -135,10 +155,17 @@ export function renderApplication(input: {
         : '<p>No personal data held by the issuer (collected by the IDV vendor).</p>';
   const status = a.status ?? '';
   const decided = status === 'approved' || status === 'rejected';
-  const tierOptions = input.tiers.map((t) => `<option value="${e(t)}">${e(t)}</option>`).join('');
+  const p = input.pendingApproval;
+  // Confirming a proposal takes its tier: offer only that one.
+  const tierOptions = (p?.tier ? [p.tier] : input.tiers).map((t) => `<option value="${e(t)}">${e(t)}</option>`).join('');
+  const pending = p
+    ? `<p class="notice" role="status">Approval proposed by <strong>${e(p.by)}</strong> at ${e(p.at)}${p.tier ? ` (tier ${e(p.tier)})` : ''}: ${p.own ? 'a second, different operator must confirm it' : 'approve to confirm it, or reject'}.</p>`
+    : '';
+  const approveButton = status === 'approved' || p?.own ? '' : `<button type="submit" name="decision" value="approve" class="approve">${p ? 'Confirm approval' : 'Approve'}</button>`;
   const decision =
     status === 'review' || decided
       ? `<section aria-labelledby="decide-h"><h2 id="decide-h">${decided ? 'Overrule the decision' : 'Decide'}</h2>
+${pending}
 <form method="post" action="${e(input.decisionAction)}" class="decide">
 <input type="hidden" name="csrf_token" value="${e(input.csrf)}">
 ${decided ? '<input type="hidden" name="overrule" value="true">' : ''}
@@ -146,13 +173,13 @@ ${decided ? '<input type="hidden" name="overrule" value="true">' : ''}
 ${input.needsCountry ? '<label for="country">Country of residence (ISO 3166-1 alpha-2; required to approve)</label><input id="country" name="country_of_residence" pattern="[A-Za-z]{2}" maxlength="2" autocomplete="off">' : ''}
 <label for="reason">Reason</label><input id="reason" name="reason" maxlength="500" ${decided ? 'required' : ''}>
 <div class="buttons">
-${status !== 'approved' ? '<button type="submit" name="decision" value="approve" class="approve">Approve</button>' : ''}
+${approveButton}
 ${status !== 'rejected' ? '<button type="submit" name="decision" value="reject" class="reject">Reject</button>' : ''}
 </div>
 </form></section>`
       : `<p>This application is ${e(status)}: nothing to decide yet.</p>`;
   const erase =
-    input.pii && input.pii !== 'erased'
+    input.eraseAction && input.pii && input.pii !== 'erased'
       ? `<section aria-labelledby="erase-h"><h2 id="erase-h">Erase personal data</h2>
 <form method="post" action="${e(input.eraseAction)}">
 <input type="hidden" name="csrf_token" value="${e(input.csrf)}">
@@ -160,6 +187,24 @@ ${status !== 'rejected' ? '<button type="submit" name="decision" value="reject" 
 <button type="submit" class="reject">Erase</button>
 </form></section>`
       : '';
+  const credentialRows = input.credentials
+    .map((cr) => {
+      const act = input.credentialAction;
+      const controls =
+        act && cr.status !== 'revoked'
+          ? `<form method="post" action="${e(act(cr.id))}" class="credential-status"><input type="hidden" name="csrf_token" value="${e(input.csrf)}">
+<label for="cs-reason-${e(cr.id)}">Reason</label><input id="cs-reason-${e(cr.id)}" name="reason" maxlength="500">
+<div class="buttons">${cr.status === 'suspended' ? '<button type="submit" name="action" value="reinstate">Reinstate</button>' : '<button type="submit" name="action" value="suspend">Suspend</button>'}<button type="submit" name="action" value="revoke" class="reject">Revoke</button></div></form>`
+          : '';
+      return `<tr><td class="mono">${e(cr.id)}</td><td><span class="status">${e(cr.status)}</span></td><td>${e(cr.issuedAt)}</td><td>${e(cr.expiresAt)}</td><td>${controls}</td></tr>`;
+    })
+    .join('\n');
+  const credentials = input.credentials.length
+    ? `<section aria-labelledby="cred-h"><h2 id="cred-h">Credentials</h2>
+<table><thead><tr><th scope="col">Credential</th><th scope="col">Status</th><th scope="col">Issued</th><th scope="col">Expires</th><th scope="col">${input.credentialAction ? 'Change' : ''}</th></tr></thead><tbody>
+${credentialRows}
+</tbody></table></section>`
+    : '';
   const audit = input.audit.length
     ? input.audit.map((r) => `<tr><td>${e(r.at)}</td><td>${e(r.actor)}</td><td>${e(r.action)}</td><td class="detail">${e(r.detail)}</td></tr>`).join('\n')
     : '<tr><td colspan="4">No entries.</td></tr>';
@@ -174,11 +219,62 @@ ${input.notice ? `<p class="notice" role="status">${e(input.notice)}</p>` : ''}
 <section aria-labelledby="idv-h"><h2 id="idv-h">Verification</h2>${idv}<h3>Personal data</h3>${pii}</section>
 </div>
 ${decision}
+${credentials}
 ${erase}
 <section aria-labelledby="audit-h"><h2 id="audit-h">Audit trail</h2>
 <table><thead><tr><th scope="col">When</th><th scope="col">Who</th><th scope="col">What</th><th scope="col">Detail</th></tr></thead><tbody>
 ${audit}
 </tbody></table></section>`,
+    input.operator,
+    input.logoutAction,
+    input.csrf,
+    input.role,
+  );
+}
+
+/** Operator accounts (admins only): add, reset a secret, remove; a new secret is shown once, here. */
+export function renderOperators(input: {
+  cssHref: string;
+  operator: string;
+  logoutAction: string;
+  csrf: string;
+  backHref: string;
+  action: string;
+  accounts: { name: string; role: string; createdAt: string; removedAt: string | null }[];
+  /** Signed in with ADMIN_TOKEN: that session ends once the first account exists. */
+  firstStart: boolean;
+  notice?: string;
+  secret?: { name: string; value: string };
+}): string {
+  const hidden = (op: string, name: string) => `<input type="hidden" name="csrf_token" value="${e(input.csrf)}"><input type="hidden" name="op" value="${op}"><input type="hidden" name="name" value="${e(name)}">`;
+  const rows = input.accounts.length
+    ? input.accounts
+        .map(
+          (a) => `<tr><td>${e(a.name)}</td><td>${e(a.role)}</td><td>${e(a.createdAt)}</td><td>${e(a.removedAt ?? '—')}</td><td>${
+            a.removedAt
+              ? ''
+              : `<form method="post" action="${e(input.action)}">${hidden('reset', a.name)}<button type="submit">Reset secret</button></form><form method="post" action="${e(input.action)}">${hidden('remove', a.name)}<button type="submit" class="reject">Remove</button></form>`
+          }</td></tr>`,
+        )
+        .join('\n')
+    : '<tr><td colspan="5">No accounts yet.</td></tr>';
+  return layout(
+    'Operators',
+    input.cssHref,
+    `<p><a href="${e(input.backHref)}">← Back to the queue</a></p>
+<h1>Operators</h1>
+${input.notice ? `<p class="notice" role="status">${e(input.notice)}</p>` : ''}
+${input.secret ? `<p>Secret of <strong>${e(input.secret.name)}</strong>: <code class="mono">${e(input.secret.value)}</code></p>` : ''}
+${input.firstStart ? '<p>You signed in with ADMIN_TOKEN. Once the first account exists, ADMIN_TOKEN no longer opens the console and this session ends: copy the secret first.</p>' : ''}
+<table><thead><tr><th scope="col">Name</th><th scope="col">Role</th><th scope="col">Created</th><th scope="col">Removed</th><th scope="col"></th></tr></thead><tbody>
+${rows}
+</tbody></table>
+<section aria-labelledby="add-h"><h2 id="add-h">Add an operator</h2>
+<form method="post" action="${e(input.action)}"><input type="hidden" name="csrf_token" value="${e(input.csrf)}"><input type="hidden" name="op" value="add">
+<label for="op-name">Name (2–32 of a-z, 0-9, . _ -)</label><input id="op-name" name="name" required maxlength="32" autocomplete="off">
+<label for="op-role">Role</label><select id="op-role" name="role"><option value="reviewer">reviewer (decides)</option><option value="admin">admin (also credentials, erasure, operators)</option></select>
+<button type="submit">Add</button>
+</form></section>`,
     input.operator,
     input.logoutAction,
     input.csrf,

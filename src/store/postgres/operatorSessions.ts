@@ -1,4 +1,4 @@
-import { and, eq, gt, gte, isNotNull, isNull, lt, ne, or } from 'drizzle-orm';
+import { and, eq, gt, gte, isNotNull, isNull, lt, notInArray, or } from 'drizzle-orm';
 import type { OperatorSessionRepository } from '../types';
 import type { PostgresDatabase } from './database';
 import * as schema from './schema';
@@ -25,8 +25,8 @@ export function createPostgresOperatorSessions(db: PostgresDatabase): OperatorSe
     async endAllFor(operator, now) {
       return (await db.update(s).set({ endedAt: now }).where(and(eq(s.operator, operator), isNull(s.endedAt))).returning({ id: s.idHash })).length;
     },
-    async endAllExcept(credentialTag, now) {
-      return (await db.update(s).set({ endedAt: now }).where(and(ne(s.credentialTag, credentialTag), isNull(s.endedAt))).returning({ id: s.idHash })).length;
+    async endAllExcept(credentialTags, now) {
+      return (await db.update(s).set({ endedAt: now }).where(and(credentialTags.length ? notInArray(s.credentialTag, credentialTags) : undefined, isNull(s.endedAt))).returning({ id: s.idHash })).length;
     },
     async purge(before) {
       return (await db.delete(s).where(or(and(isNotNull(s.endedAt), lt(s.endedAt, before)), lt(s.expiresAt, before))).returning({ id: s.idHash })).length;

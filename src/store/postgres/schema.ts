@@ -392,3 +392,25 @@ export const issuanceClaims = pgTable('issuance_claims', {
   credentialId: text('credential_id').notNull(),
   claimedAt: bigint('claimed_at', { mode: 'number' }).notNull(),
 });
+
+/** Named console accounts (secret stored only as a PBKDF2 hash), as src/store/schema.ts. */
+export const operatorAccounts = pgTable('operator_accounts', {
+  name: text('name').primaryKey(),
+  role: text('role', { enum: ['reviewer', 'admin'] }).notNull(),
+  secretHash: text('secret_hash').notNull(),
+  createdAt: bigint('created_at', { mode: 'number' }).notNull(),
+  updatedAt: bigint('updated_at', { mode: 'number' }).notNull(),
+  disabledAt: bigint('disabled_at', { mode: 'number' }),
+});
+
+/** Four-eyes: an approval waiting for a second party's confirmation, as src/store/schema.ts. */
+export const pendingApprovals = pgTable('pending_approvals', {
+  applicationId: text('application_id').primaryKey(),
+  party: text('party').notNull(),
+  actor: text('actor').notNull(),
+  fromStatus: text('from_status').notNull(),
+  tier: text('tier'),
+  countryOfResidence: text('country_of_residence'),
+  reason: text('reason'),
+  createdAt: bigint('created_at', { mode: 'number' }).notNull(),
+});

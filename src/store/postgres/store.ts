@@ -4,6 +4,7 @@ import type { Sql } from 'postgres';
 import type { Application, ApplicationPrefill, IdvOutcome, Store } from '../types';
 import * as schema from './schema';
 import { createPostgresIdvRepositories } from './idvStore';
+import { createPostgresOperatorAccounts } from './operatorAccounts';
 import { createPostgresOperatorSessions } from './operatorSessions';
 import type { PostgresDatabase } from './database';
 
@@ -159,6 +160,7 @@ export function createPostgresStore(db: PostgresDatabase): Store {
   return {
     ...createPostgresIdvRepositories(db),
     operatorSessions: createPostgresOperatorSessions(db),
+    ...createPostgresOperatorAccounts(db),
     siopRequests: {
       async create(row) {
         await q.insertSiopRequest.execute({ presentationDefinitionId: null, ...row });

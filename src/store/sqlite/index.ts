@@ -6,6 +6,7 @@ import type { Database } from './database';
 import { createGrantRepositories } from './grants';
 import { writeTogether } from './helpers';
 import { createIdvSessionRepositories } from './idvSessions';
+import { createOperatorAccountRepositories } from './operatorAccounts';
 import { createOperatorSessionRepositories } from './operatorSessions';
 import { createOutboxRepositories } from './outbox';
 import { createTransactionRepositories } from './transactions';
@@ -30,5 +31,6 @@ export function createStore(db: Database): Store {
     ...createTransactionRepositories(db, together),
     ...createCredentialRepositories(db),
     ...createOperatorSessionRepositories(db),
+    ...createOperatorAccountRepositories(db),
   };
 }

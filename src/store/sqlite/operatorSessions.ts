@@ -1,4 +1,4 @@
-import { and, eq, gt, gte, isNotNull, isNull, lt, ne, or, sql } from 'drizzle-orm';
+import { and, eq, gt, gte, isNotNull, isNull, lt, notInArray, or, sql } from 'drizzle-orm';
 import * as schema from '../schema';
 import type { OperatorSessionRepository } from '../types';
 import type { Database } from './database';
@@ -36,8 +36,8 @@ export function createOperatorSessionRepositories(db: Database) {
       const rows = await db.update(s).set({ endedAt: now }).where(and(eq(s.operator, operator), isNull(s.endedAt))).returning({ id: s.idHash });
       return rows.length;
     },
-    async endAllExcept(credentialTag, now) {
-      const rows = await db.update(s).set({ endedAt: now }).where(and(ne(s.credentialTag, credentialTag), isNull(s.endedAt))).returning({ id: s.idHash });
+    async endAllExcept(credentialTags, now) {
+      const rows = await db.update(s).set({ endedAt: now }).where(and(credentialTags.length ? notInArray(s.credentialTag, credentialTags) : undefined, isNull(s.endedAt))).returning({ id: s.idHash });
       return rows.length;
     },
     async purge(before) {

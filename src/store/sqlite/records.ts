@@ -51,4 +51,6 @@ export type SqliteRecordsMatchPort = [
   Expect<Same<typeof schema.webhookDeliveries.$inferInsert, port.NewWebhookDelivery>>,
   Expect<Same<typeof schema.operatorSessions.$inferSelect, port.OperatorSession>>,
   Expect<Same<typeof schema.operatorSessions.$inferInsert, port.NewOperatorSession>>,
+  Expect<Same<typeof schema.operatorAccounts.$inferSelect, port.OperatorAccount>>,
+  Expect<Same<typeof schema.pendingApprovals.$inferSelect, port.PendingApproval>>,
 ];
