@@ -115,7 +115,7 @@ async function main() {
   const start = (port: number) =>
     spawn(process.execPath, [...(process.env.BENCH_SERVER_NODE_ARGS?.split(' ').filter(Boolean) ?? []), '--import', 'tsx', 'src/runtime/node.ts'], {
       env: { ...process.env, ...shared, PORT: String(port), HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: 'silent', RATE_LIMITS: 'off', PUBLIC_URL: `http://localhost:${PORT}` },
-      stdio: ['ignore', 'ignore', 'inherit'],
+      stdio: ['ignore', process.env.BENCH_SERVER_STDOUT ? 'inherit' : 'ignore', 'inherit'],
       // BENCH_SERVER_DIR: run another checkout's server (an A/B against an older commit, same load generator).
       cwd: process.env.BENCH_SERVER_DIR ?? process.cwd(),
     });

@@ -43,7 +43,8 @@ class BatchLost extends Error {
   }
 }
 
-export function enableGroupCommit(sqlite: Database.Database): GroupCommit {
+export function enableGroupCommit(sqlite: Database.Database, options: { windowMs?: number } = {}): GroupCommit {
+  const windowMs = options.windowMs ?? Number(process.env.SQLITE_GROUP_COMMIT_MS ?? 0);
   const begin = sqlite.prepare('BEGIN IMMEDIATE');
   const commit = sqlite.prepare('COMMIT');
   let open = false;
@@ -91,7 +92,8 @@ export function enableGroupCommit(sqlite: Database.Database): GroupCommit {
     begin.run();
     generation++;
     open = true;
-    setImmediate(end);
+    if (windowMs > 0) setTimeout(end, windowMs);
+    else setImmediate(end);
   }
 
   // Statements are compiled through `prepare` (cached by cacheStatements in ./sqlite.ts): wrap the

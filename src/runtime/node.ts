@@ -237,6 +237,10 @@ async function startNode(options: NodeIssuerOptions) {
   const listening = new Promise<number>((ok) => {
     // The port may be 0 (tests): PUBLIC_URL is known only once listening, so build lazily.
     server = serve({ fetch: (req, env) => appFetch(req, env), port, hostname, serverOptions: httpServerOptions(options.httpTimeouts) }, (info) => ok(info.port));
+    // A client that half-closes after its request (FIN once the body is sent) still gets its
+    // answer: by default Node ends such a socket on the FIN, dropping a response that waits on
+    // the database (a group commit, PostgreSQL).
+    (server as unknown as { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
   });
   let appFetch: (req: Request, env: unknown) => Response | Promise<Response> = () => new Response('starting', { status: 503 });
   const actualPort = await listening;

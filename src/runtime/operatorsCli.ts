@@ -4,7 +4,7 @@ import { randomToken } from '../crypto/random';
 import { hashSecret } from '../crypto/secretHash';
 import { addOperatorAccount, listOperatorAccounts, OPERATOR_NAME, OPERATOR_ROLES, removeOperatorAccount, resetOperatorSecret } from '../issuance/operatorAccounts';
 import { ProtocolError } from '../protocol/errors';
-import { createStore, type Store } from '../store/store';
+import type { Store } from '../store/store';
 import { openPostgres } from './postgres';
 import { openSqlite } from './sqlite';
 
@@ -90,7 +90,7 @@ export async function runOperatorsCli(args: string[], env: Record<string, string
     close = pg.close;
   } else {
     const database = openSqlite(join(resolve(env.DATA_DIR ?? './data'), 'kcc-issuer.db'));
-    store = createStore(database.db);
+    store = database.store;
     close = database.close;
   }
   const deps = { store, clock };
