@@ -12,6 +12,9 @@
  * A flow = discover (DID doc) → SIOPv2 GET → POST id_token → IDV form GET + POST (+finish.html)
  * → AS + issuer metadata → token → credential: 10 requests, a fresh holder every flow.
  *
+ * BENCH_PRESEED=N fills the SQLite database with N applications, credentials and status entries
+ * before the server starts (./preseed.ts): per-flow CPU should not grow with the data.
+ *
  * DATABASE_URL (postgres://…) is passed through: the server(s) then run on PostgreSQL (use a
  * scratch database: the bench writes to it and leaves its rows), with a generated
  * ISSUER_PRIVATE_JWK and PII_DATA_KEY unless set. BENCH_INSTANCES (1) starts that many servers on
@@ -30,6 +33,7 @@ import { Holder } from '../src/wallet/holder';
 import { createHttpFetch } from './httpFetch';
 import { createLeanHttp, type LeanTransport } from './leanHttp';
 import { FLOW_COUNTS, PAIR_COUNTS, floorMs, measureFloor, processCpuMs, type FloorPieces } from './floor';
+import { preseed } from './preseed';
 import { PfiKeyCache, runLeanFlow, runLeanIssuance, runLeanOffer, type LeanOffer } from './leanWallet';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
@@ -50,6 +54,10 @@ if (!Number.isInteger(INSTANCES) || INSTANCES < 1) throw new Error('BENCH_INSTAN
 const DATABASE_URL = process.env.DATABASE_URL || undefined;
 if (INSTANCES > 1 && !DATABASE_URL) throw new Error('BENCH_INSTANCES > 1 needs DATABASE_URL (SQLite serves one instance)');
 if (TRANSPORT !== 'net' && TRANSPORT !== 'node:http') throw new Error('BENCH_HTTP must be net or node:http');
+/** Rows (applications, credentials, status entries) put in the database before the run (./preseed.ts). */
+const PRESEED = Number(process.env.BENCH_PRESEED ?? 0);
+if (!Number.isInteger(PRESEED) || PRESEED < 0) throw new Error('BENCH_PRESEED must be a non-negative integer');
+if (PRESEED > 0 && DATABASE_URL) throw new Error('BENCH_PRESEED seeds the SQLite database only');
 
 function routeOf(url: string): string {
   const path = new URL(url).pathname;
@@ -105,6 +113,10 @@ function percentile(sorted: number[], p: number) {
 
 async function main() {
   const dataDir = mkdtempSync(join(tmpdir(), 'kcc-bench-'));
+  if (PRESEED > 0) {
+    const seeded = preseed(dataDir, PRESEED);
+    console.error(`preseeded ${PRESEED} applications, credentials and status entries (${seeded.lists} status lists) in ${seeded.seconds.toFixed(0)} s`);
+  }
   // PostgreSQL: every instance needs the same keys from configuration (src/runtime/node.ts).
   const shared: Record<string, string> = {};
   if (DATABASE_URL) {
@@ -256,7 +268,11 @@ async function main() {
       return { endpoint, requests: list.length, p50_ms: percentile(list, 50).toFixed(2), p99_ms: percentile(list, 99).toFixed(2) };
     });
     const unit = PAIRS ? 'token + credential pairs' : 'complete flows';
-    const database = DATABASE_URL ? `PostgreSQL, ${INSTANCES} instance${INSTANCES > 1 ? 's behind a round-robin balancer' : ''}` : 'fresh SQLite (WAL)';
+    const database = DATABASE_URL
+      ? `PostgreSQL, ${INSTANCES} instance${INSTANCES > 1 ? 's behind a round-robin balancer' : ''}`
+      : PRESEED > 0
+        ? `SQLite (WAL) preseeded with ${PRESEED} applications, credentials and status entries`
+        : 'fresh SQLite (WAL)';
     console.log(`\nKCC issuer benchmark: ${PAIRS ? `${PAIR_OFFERS} prepared offers` : `${SECONDS}s`}, concurrency ${CONCURRENCY}, ${WALLET === 'lean' ? `lean wallet (${TRANSPORT})` : 'reference wallet'}, loopback HTTP, ${database}`);
     console.table(rows);
     console.log(`${unit}: ${flows} in ${elapsed.toFixed(1)}s = ${(flows / elapsed).toFixed(1)}/s; failures: ${failures}`);
