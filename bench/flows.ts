@@ -115,7 +115,7 @@ async function main() {
   const dataDir = mkdtempSync(join(tmpdir(), 'kcc-bench-'));
   if (PRESEED > 0) {
     const seeded = preseed(dataDir, PRESEED);
-    console.error(`preseeded ${PRESEED} applications, credentials and status entries (${seeded.lists} status lists) in ${seeded.seconds.toFixed(0)} s`);
+    console.error(`preseeded ${PRESEED} applications, credentials and status entries (${seeded.lists} status lists) in ${seeded.seconds.toFixed(0)} s${seeded.reused ? ' (a copy of the kept seeded file)' : ''}`);
   }
   // PostgreSQL: every instance needs the same keys from configuration (src/runtime/node.ts).
   const shared: Record<string, string> = {};

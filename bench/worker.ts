@@ -6,6 +6,8 @@
  *              building the issuer (key import), then GET /.well-known/did.json;
  *   firstD1  — the next request, the first touching D1 (signed SIOPv2 request + insert);
  *   warm     — median of 50 further did.json requests.
+ * `npm run bench:worker -- --flows`: complete flows and CPU per flow against the floor instead
+ * (./workerFlows.ts).
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,13 +15,15 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { createWebCryptoProvider } from '../src/crypto/webCrypto';
 import { applyMigrationsWithWrangler, bundleWorker, freePort, startWorker } from '../test/helpers/workerd';
+import { benchWorkerFlows } from './workerFlows';
 
-const runs = Number(process.argv[2] ?? 5);
+const flows = process.argv.includes('--flows');
+const runs = Number(process.argv.filter((a) => a !== '--flows')[2] ?? 5);
 const dir = mkdtempSync(join(tmpdir(), 'kcc-worker-bench-'));
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const ms = (x: number) => Math.round(x * 10) / 10;
 
-try {
+async function coldStart() {
   const persistTo = join(dir, 'state');
   const [scriptPath] = await Promise.all([bundleWorker(join(dir, 'bundle')), applyMigrationsWithWrangler(persistTo)]);
   const code = readFileSync(scriptPath);
@@ -49,6 +53,11 @@ try {
     await mf.dispose();
   }
   for (const [name, xs] of Object.entries(rows)) console.log(`${name.padEnd(8)} median ${ms(median(xs))} ms  (runs: ${xs.map(ms).join(', ')})`);
+}
+
+try {
+  if (flows) await benchWorkerFlows(dir);
+  else await coldStart();
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }

@@ -330,6 +330,10 @@ export const credentialStatus = sqliteTable(
     uniqueIndex('credential_status_list_index').on(t.listId, t.listIndex),
     index('credential_status_subject').on(t.subjectDid),
     index('credential_status_expiry').on(t.expiryAnnouncedAt, t.expiresAt),
+    // A status list's set bits, read without touching its unflagged entries (flat with a million
+    // credentials; docs/performance.md).
+    index('credential_status_revoked').on(t.listId, t.listIndex).where(sql`${t.revokedAt} IS NOT NULL`),
+    index('credential_status_suspended').on(t.listId, t.listIndex).where(sql`${t.suspendedAt} IS NOT NULL`),
   ],
 );
 

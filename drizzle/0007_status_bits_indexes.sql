@@ -1,0 +1,2 @@
+CREATE INDEX `credential_status_revoked` ON `credential_status` (`list_id`,`list_index`) WHERE "credential_status"."revoked_at" IS NOT NULL;--> statement-breakpoint
+CREATE INDEX `credential_status_suspended` ON `credential_status` (`list_id`,`list_index`) WHERE "credential_status"."suspended_at" IS NOT NULL;
