@@ -1,5 +1,6 @@
 import { digestSecret } from '../crypto/hash';
 import { randomToken, randomUuid } from '../crypto/random';
+import { timingSafeEqual } from '../idv/webhookSignature';
 import { nowSeconds } from '../ports/clock';
 import { InvalidGrant, InvalidToken } from '../protocol/errors';
 import { bearerToken, issueAccessToken, verifyAccessToken } from '../protocol/oid4vci/accessToken';
@@ -69,7 +70,7 @@ async function grantAccessToken(deps: Deps, code: Pick<PreAuthorizedCode, 'codeH
     c_nonce_expiry: now + ttl.cNonce,
   });
   await deps.store.accessTokens.createWithCNonce(
-    { jti, applicationId: code.applicationId, applicantDid: code.applicantDid, codeHash: code.codeHash, expiresAt: now + ttl.accessToken },
+    { jti, applicationId: code.applicationId, applicantDid: code.applicantDid, codeHash: code.codeHash, expiresAt: now + ttl.accessToken, tokenSha256: digestSecret(accessToken) },
     { nonce: cNonce, accessTokenJti: jti, expiresAt: now + ttl.cNonce },
   );
   return { access_token: accessToken, token_type: 'bearer', expires_in: ttl.accessToken, c_nonce: cNonce, c_nonce_expires_in: ttl.cNonce };
@@ -77,14 +78,24 @@ async function grantAccessToken(deps: Deps, code: Pick<PreAuthorizedCode, 'codeH
 
 /** Verifies the bearer access token and returns its grant record (not revoked, not expired). */
 export async function authenticateAccessToken(deps: Pick<IssuanceDeps, 'store' | 'clock' | 'issuer' | 'crypto'>, authorization: string | undefined): Promise<AccessTokenRecord> {
+  // The record is read once: it says whether these exact bytes were issued (their digest was kept
+  // at issuance), which stands for a second Ed25519 verification of our own signature
+  // (docs/performance.md), and it is the grant checked below.
+  let recorded: AccessTokenRecord | undefined;
   const claims = await verifyAccessToken({
     token: bearerToken(authorization),
     issuerDid: deps.issuer.did,
     issuerKeys: deps.issuer.keysByKid,
     verifier: deps.crypto,
     now: nowSeconds(deps),
+    recordedAsIssued: async (jti, token) => {
+      recorded = await deps.store.accessTokens.get(jti);
+      const digest = recorded?.tokenSha256;
+      const enc = new TextEncoder();
+      return typeof digest === 'string' && timingSafeEqual(enc.encode(digestSecret(token)), enc.encode(digest));
+    },
   });
-  const record = await deps.store.accessTokens.get(claims.jti);
+  const record = recorded?.jti === claims.jti ? recorded : await deps.store.accessTokens.get(claims.jti);
   if (!record || record.revokedAt != null || record.applicantDid !== claims.sub) throw new InvalidToken('access token is revoked or unknown');
   return record;
 }

@@ -71,6 +71,8 @@ export const accessTokens = sqliteTable(
     codeHash: text('code_hash').notNull(),
     expiresAt: integer('expires_at').notNull(),
     revokedAt: integer('revoked_at'),
+    /** SHA-256 (base64url) of the token as issued: presenting exactly these bytes authenticates it (src/issuance/grants.ts). */
+    tokenSha256: text('token_sha256'),
   },
   (t) => [index('access_tokens_code_hash').on(t.codeHash)],
 );

@@ -103,6 +103,8 @@ export type AccessTokenRecord = {
   codeHash: string;
   expiresAt: number;
   revokedAt: number | null;
+  /** SHA-256 (base64url) of the token as issued; null for tokens recorded before it was kept. */
+  tokenSha256: string | null;
 };
 export type NewAccessToken = {
   jti: string;
@@ -111,6 +113,7 @@ export type NewAccessToken = {
   codeHash: string;
   expiresAt: number;
   revokedAt?: number | null;
+  tokenSha256?: string | null;
 };
 
 /** A c_nonce bound to one access token. */

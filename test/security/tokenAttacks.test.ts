@@ -254,6 +254,10 @@ describe('token attacks', () => {
       { name: 'our key, typ JWT', make: ours({}, { typ: 'JWT' }) },
       { name: 'our key, no typ', make: ours({}, {}) },
       { name: 'our key, crit header', make: ours({}, { typ: 'at+jwt', crit: ['x'] }) },
+      // The issued token's bytes with one signature character changed: its recorded digest no
+      // longer matches, so the signature is verified (and fails).
+      { name: 'the issued token, signature altered', make: async () => accessToken.slice(0, -2) + (accessToken.at(-2) === 'A' ? 'B' : 'A') + accessToken.at(-1) },
+      { name: 'the issued token, claims re-encoded (same JSON, other bytes)', make: async () => { const [a, b, c] = accessToken.split('.'); return `${a}.${base64urlEncode(JSON.stringify(decodeJwt(accessToken).payload, null, 1))}.${c}`; } },
     ];
     const body = { format: 'jwt_vc_json', proof: { proof_type: 'jwt', jwt: proof } };
     for (const attack of [...attacks, ...extra]) {
@@ -271,5 +275,33 @@ describe('token attacks', () => {
       const res = await t.fetch(`${PUBLIC_URL}/oid4vci/credential`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: header }, body: JSON.stringify(body) });
       expect({ header: header.slice(0, 30), status: res.status }).toEqual({ header: header.slice(0, 30), status: 401 });
     }
+  });
+
+  it('authenticates an access token presented exactly as issued by its recorded digest, without verifying our own signature again', async () => {
+    const fresh = await makeTestIssuer();
+    const app = await openApplication(fresh);
+    await submitIdentity(fresh, app.client, app.idvRequest, SAMPLE_IDENTITY);
+    const token = await redeem(fresh, app.holder, app.code);
+    const stored = fresh.sqlite.prepare('SELECT token_sha256 FROM access_tokens').get() as { token_sha256: string };
+    expect(stored.token_sha256).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(stored.token_sha256).not.toContain(token.access_token.split('.')[2]);
+    const verify = fresh.deps.crypto.verify.bind(fresh.deps.crypto);
+    const verified: string[] = [];
+    fresh.deps.crypto.verify = async (alg, jwk, data, signature) => {
+      verified.push(jwk.x);
+      return verify(alg, jwk, data, signature);
+    };
+    const proofJwt = await app.holder.createProofJwt({ audience: PUBLIC_URL, nonce: token.c_nonce });
+    const issued = await credentialRequest(fresh, token.access_token, { format: 'jwt_vc_json', proof: { proof_type: 'jwt', jwt: proofJwt } });
+    expect(issued.status).toBe(200);
+    // Only the holder's proof was verified; the issuer's own key was not used for the access token.
+    expect(verified).not.toContain(fresh.deps.issuer.signer.publicJwk.x);
+    expect(verified).toHaveLength(1);
+    // A token recorded before digests were kept is verified by its signature, as before.
+    fresh.sqlite.prepare('UPDATE access_tokens SET token_sha256 = NULL').run();
+    verified.length = 0;
+    const again = await credentialRequest(fresh, token.access_token, { format: 'jwt_vc_json', proof: { proof_type: 'jwt', jwt: 'x.y.z' } });
+    expect(again.body.error).toBe('invalid_proof'); // authenticated: the proof is what failed
+    expect(verified).toContain(fresh.deps.issuer.signer.publicJwk.x);
   });
 });

@@ -80,6 +80,8 @@ export const accessTokens = pgTable(
     codeHash: text('code_hash').notNull(),
     expiresAt: bigint('expires_at', { mode: 'number' }).notNull(),
     revokedAt: bigint('revoked_at', { mode: 'number' }),
+    /** SHA-256 (base64url) of the token as issued: presenting exactly these bytes authenticates it (src/issuance/grants.ts). */
+    tokenSha256: text('token_sha256'),
   },
   (t) => [index('access_tokens_code_hash').on(t.codeHash)],
 );

@@ -301,8 +301,8 @@ export function createPostgresStore(db: PostgresDatabase): Store {
       async createWithCNonce(row, cNonce) {
         await client`
           WITH token AS (
-            INSERT INTO access_tokens (jti, application_id, applicant_did, code_hash, expires_at, revoked_at)
-            VALUES (${row.jti}, ${row.applicationId}, ${row.applicantDid}, ${row.codeHash}, ${row.expiresAt}, ${row.revokedAt ?? null})
+            INSERT INTO access_tokens (jti, application_id, applicant_did, code_hash, expires_at, revoked_at, token_sha256)
+            VALUES (${row.jti}, ${row.applicationId}, ${row.applicantDid}, ${row.codeHash}, ${row.expiresAt}, ${row.revokedAt ?? null}, ${row.tokenSha256 ?? null})
             RETURNING jti
           )
           INSERT INTO c_nonces (nonce, access_token_jti, expires_at, consumed_at)

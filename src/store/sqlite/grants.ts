@@ -34,7 +34,7 @@ export function createGrantRepositories(db: Database, together: Together) {
       .prepare(),
     insertAccessToken: db
       .insert(accessTokens)
-      .values({ jti: p('jti'), applicationId: p('applicationId'), applicantDid: p('applicantDid'), codeHash: p('codeHash'), expiresAt: p('expiresAt') })
+      .values({ jti: p('jti'), applicationId: p('applicationId'), applicantDid: p('applicantDid'), codeHash: p('codeHash'), expiresAt: p('expiresAt'), tokenSha256: p('tokenSha256') })
       .prepare(),
     accessTokenByJti: db.select().from(accessTokens).where(eq(accessTokens.jti, p('jti'))).prepare(),
     insertCNonce: db.insert(cNonces).values({ nonce: p('nonce'), accessTokenJti: p('accessTokenJti'), expiresAt: p('expiresAt') }).prepare(),
@@ -74,11 +74,11 @@ export function createGrantRepositories(db: Database, together: Together) {
 
   const accessTokenRepository: AccessTokenRepository = {
     async create(row) {
-      await q.insertAccessToken.run(row);
+      await q.insertAccessToken.run({ tokenSha256: null, ...row });
     },
     async createWithCNonce(row, cNonce) {
       await together([
-        { statement: q.insertAccessToken, values: row },
+        { statement: q.insertAccessToken, values: { tokenSha256: null, ...row } },
         { statement: q.insertCNonce, values: cNonce },
       ]);
     },

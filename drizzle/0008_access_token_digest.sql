@@ -1,0 +1,1 @@
+ALTER TABLE `access_tokens` ADD `token_sha256` text;
