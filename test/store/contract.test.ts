@@ -308,8 +308,8 @@ describe.each(backends)('store contract on %s', (_name, open) => {
     });
 
     it('creates a token with its first c_nonce together, and neither when one write fails', async () => {
-      await store.accessTokens.createWithCNonce({ jti: 'tw', applicationId: 'a', applicantDid: 'd', codeHash: 'code', expiresAt: NOW + 60 }, { nonce: 'cn-w', accessTokenJti: 'tw', expiresAt: NOW + 60 });
-      expect(await store.accessTokens.get('tw')).toEqual({ jti: 'tw', applicationId: 'a', applicantDid: 'd', codeHash: 'code', expiresAt: NOW + 60, revokedAt: null });
+      await store.accessTokens.createWithCNonce({ jti: 'tw', applicationId: 'a', applicantDid: 'd', codeHash: 'code', expiresAt: NOW + 60, tokenSha256: 'digest-of-tw' }, { nonce: 'cn-w', accessTokenJti: 'tw', expiresAt: NOW + 60 });
+      expect(await store.accessTokens.get('tw')).toEqual({ jti: 'tw', applicationId: 'a', applicantDid: 'd', codeHash: 'code', expiresAt: NOW + 60, revokedAt: null, tokenSha256: 'digest-of-tw' });
       expect(await store.cNonces.consume('cn-w', 'tw', NOW)).toMatchObject({ nonce: 'cn-w', accessTokenJti: 'tw' });
       // The c_nonce's INSERT fails (it exists): the token's INSERT is rolled back with it.
       await expect(store.accessTokens.createWithCNonce({ jti: 'tx2', applicationId: 'a', applicantDid: 'd', codeHash: 'code', expiresAt: NOW + 60 }, { nonce: 'cn-w', accessTokenJti: 'tx2', expiresAt: NOW + 60 })).rejects.toThrow();
