@@ -4,7 +4,7 @@
  * wallet at concurrency 32, plus p50/p99 per endpoint and CPU per flow of server and load generator.
  *
  * Env: BENCH_SECONDS (10), BENCH_CONCURRENCY (32), BENCH_WARMUP_SECONDS (2), BENCH_SERVER_NODE_ARGS
- * (extra node flags for the server), BENCH_WALLET (`lean`, default: bench/leanWallet.ts, the same
+ * (extra node flags for the server), BENCH_SERVER_STDOUT=1 (the server's stdout, e.g. for --trace-gc), BENCH_WALLET (`lean`, default: bench/leanWallet.ts, the same
  * flow as the reference wallet for a third to a half of its CPU; `reference`: src/wallet on a small
  * fetch), BENCH_HTTP (lean wallet only: `net`, default, a minimal HTTP/1.1 client on node:net;
  * `node:http`, the same on node:http; see bench/leanHttp.ts). The server runs with

@@ -1,3 +1,4 @@
+import { utf8 } from '../crypto/base64url';
 import { digestSecret } from '../crypto/hash';
 import { randomToken, randomUuid } from '../crypto/random';
 import { timingSafeEqual } from '../idv/webhookSignature';
@@ -91,8 +92,7 @@ export async function authenticateAccessToken(deps: Pick<IssuanceDeps, 'store' |
     recordedAsIssued: async (jti, token) => {
       recorded = await deps.store.accessTokens.get(jti);
       const digest = recorded?.tokenSha256;
-      const enc = new TextEncoder();
-      return typeof digest === 'string' && timingSafeEqual(enc.encode(digestSecret(token)), enc.encode(digest));
+      return typeof digest === 'string' && timingSafeEqual(utf8.encode(digestSecret(token)), utf8.encode(digest));
     },
   });
   const record = recorded?.jti === claims.jti ? recorded : await deps.store.accessTokens.get(claims.jti);

@@ -1,6 +1,7 @@
 import { digestSecret } from '../crypto/hash';
 import { randomToken } from '../crypto/random';
-import { hmacSha256, toHex } from '../idv/webhookSignature';
+import { hmacSha256Sync } from '../crypto/hmac';
+import { toHex } from '../idv/webhookSignature';
 import { nowSeconds } from '../ports/clock';
 import type { OperatorAccount, OperatorRole } from '../store/types';
 import type { IssuanceDeps } from './deps';
@@ -40,7 +41,7 @@ export function operatorCredentialTag(deps: Pick<IssuanceDeps, 'config'>): strin
   return digestSecret(`kcc-issuer operator credential|${deps.config.adminToken ?? ''}`);
 }
 
-const csrfOf = async (id: string) => toHex(await hmacSha256(id, new TextEncoder().encode('console-csrf')));
+const csrfOf = async (id: string) => toHex(hmacSha256Sync(id, 'console-csrf'));
 
 /** The four-eyes party of every ADMIN_TOKEN holder (the operator API, first-start console sessions). */
 export const ADMIN_TOKEN_PARTY = 'admin-token';

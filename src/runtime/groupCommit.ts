@@ -95,6 +95,11 @@ export function enableGroupCommit(sqlite: Database.Database): GroupCommit {
     setImmediate(end);
   }
 
+  /** Before a write: open a batch, unless it runs inside someone else's explicit transaction (migrations). */
+  const joinBatch = () => {
+    if (!sqlite.inTransaction || open) ensureOpen();
+  };
+
   // Statements are compiled through `prepare` (cached by cacheStatements in ./sqlite.ts): wrap the
   // writers' execution so the first one opens the batch. Readers run as they are.
   const prepare = sqlite.prepare.bind(sqlite);
@@ -106,7 +111,7 @@ export function enableGroupCommit(sqlite: Database.Database): GroupCommit {
     for (const method of ['run', 'get', 'all', 'iterate'] as const) {
       const original = stmt[method] as (...args: unknown[]) => unknown;
       (stmt as unknown as Record<string, unknown>)[method] = function (this: Database.Statement, ...args: unknown[]) {
-        if (!sqlite.inTransaction || open) ensureOpen();
+        joinBatch();
         statementsInBatch++;
         return original.apply(this, args);
       };
@@ -120,7 +125,7 @@ export function enableGroupCommit(sqlite: Database.Database): GroupCommit {
   (sqlite as { transaction: typeof sqlite.transaction }).transaction = ((fn: (...args: unknown[]) => unknown) => {
     const inner = transaction(fn);
     return (...args: unknown[]) => {
-      if (!sqlite.inTransaction || open) ensureOpen();
+      joinBatch();
       return inner(...args);
     };
   }) as typeof sqlite.transaction;

@@ -1,7 +1,6 @@
 import { htmlSecurityHeaders } from '../htmlHeaders';
 import { Hono, type Context } from 'hono';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
-import { randomToken } from '../../crypto/random';
 import { endOperatorSession, endOperatorSessionsEverywhere, openOperatorSession, resumeOperatorSession, type LiveOperatorSession } from '../../issuance/operatorSessions';
 import { addOperatorAccount, assertOperatorMay, authenticateOperator, listOperatorAccounts, operatorMay, removeOperatorAccount, resetOperatorSecret } from '../../issuance/operatorAccounts';
 import { changeCredentialStatus, statusOf } from '../../issuance/credentialStatus';
@@ -14,7 +13,8 @@ import { eraseApplicantPii } from '../../issuance/personalData';
 import { AccessDenied, NotFound, ProtocolError, TooManyRequests } from '../../protocol/errors';
 import { consoleErrorHandler } from '../errors';
 import { isCountryOfResidence } from '../../issuance/kccClaims';
-import { hmacSha256, timingSafeEqual } from '../../idv/webhookSignature';
+import { timingSafeEqual } from '../../idv/webhookSignature';
+import { bearerMatches } from '../bearer';
 import { readFormOrJson } from '../body';
 import type { AppDeps, AppEnv } from '../context';
 import { PATHS } from '../../paths';
@@ -64,11 +64,6 @@ consoleRoutes.get('/login', async (c) =>
   c.html(renderLogin({ action: `${base(c.get('deps'))}/login`, cssHref: `${base(c.get('deps'))}/console.css`, accounts: await c.get('deps').store.operatorAccounts.any() })),
 );
 
-// Compared as MACs under a fresh key, so the comparison takes the same time whatever the lengths.
-async function sameSecret(a: string, b: string): Promise<boolean> {
-  const key = randomToken();
-  return timingSafeEqual(await hmacSha256(key, enc.encode(a)), await hmacSha256(key, enc.encode(b)));
-}
 
 consoleRoutes.post('/login', async (c) => {
   const deps = c.get('deps');
@@ -99,7 +94,7 @@ consoleRoutes.post('/login', async (c) => {
     session = await openOperatorSession(deps, account);
     detail = { account: account.name, role: account.role };
   } else {
-    const tokenOk = deps.config.adminToken !== undefined && (await sameSecret(token, deps.config.adminToken));
+    const tokenOk = deps.config.adminToken !== undefined && bearerMatches(token, deps.config.adminToken);
     if (!tokenOk || !/^[\p{L}\p{N} .@_-]{1,64}$/u.test(name)) {
       recordOperatorAuthFailure(c, 'console');
       return page('Name or token not accepted.', 401);
