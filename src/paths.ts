@@ -33,24 +33,56 @@ export function basePathOf(publicUrl: string): string {
   return new URL(publicUrl).pathname.replace(/\/+$/, '');
 }
 
-export function issuerUrls(publicUrl: string) {
-  const base = publicUrl.replace(/\/+$/, '');
-  return {
-    credentialIssuer: base,
-    initiate: base + PATHS.initiate,
-    siopResponse: base + PATHS.siopResponse,
-    idvForm: (token: string) => `${base}/idv/form/${token}`,
-    idvFinish: base + PATHS.idvFinish,
-    idvCss: base + PATHS.idvCss,
-    /** An OIDC vendor's redirect_uri (register it exactly so at the vendor). */
-    idvCallback: (provider: string) => `${base}/idv/callback/${encodeURIComponent(provider)}`,
-    token: base + PATHS.token,
-    credential: base + PATHS.credential,
-    deferredCredential: base + PATHS.deferredCredential,
-    nonce: base + PATHS.nonce,
-    notification: base + PATHS.notification,
-    kccSchema: base + PATHS.kccSchema,
-    presentationDefinition: (id: string) => `${base}/presentation-definitions/${encodeURIComponent(id)}`,
-    statusList: (listId: number, purpose: string) => `${base}/status/${listId}/${purpose}`,
-  };
+/**
+ * The absolute URLs under one PUBLIC_URL. A class, not an object literal of closures: it is built
+ * on every request that hands out a URL, and its methods live once on the prototype.
+ */
+export class IssuerUrls {
+  readonly credentialIssuer: string;
+  readonly initiate: string;
+  readonly siopResponse: string;
+  readonly idvFinish: string;
+  readonly idvCss: string;
+  readonly token: string;
+  readonly credential: string;
+  readonly deferredCredential: string;
+  readonly nonce: string;
+  readonly notification: string;
+  readonly kccSchema: string;
+
+  constructor(publicUrl: string) {
+    const base = publicUrl.replace(/\/+$/, '');
+    this.credentialIssuer = base;
+    this.initiate = base + PATHS.initiate;
+    this.siopResponse = base + PATHS.siopResponse;
+    this.idvFinish = base + PATHS.idvFinish;
+    this.idvCss = base + PATHS.idvCss;
+    this.token = base + PATHS.token;
+    this.credential = base + PATHS.credential;
+    this.deferredCredential = base + PATHS.deferredCredential;
+    this.nonce = base + PATHS.nonce;
+    this.notification = base + PATHS.notification;
+    this.kccSchema = base + PATHS.kccSchema;
+  }
+
+  idvForm(token: string): string {
+    return `${this.credentialIssuer}/idv/form/${token}`;
+  }
+
+  /** An OIDC vendor's redirect_uri (register it exactly so at the vendor). */
+  idvCallback(provider: string): string {
+    return `${this.credentialIssuer}/idv/callback/${encodeURIComponent(provider)}`;
+  }
+
+  presentationDefinition(id: string): string {
+    return `${this.credentialIssuer}/presentation-definitions/${encodeURIComponent(id)}`;
+  }
+
+  statusList(listId: number, purpose: string): string {
+    return `${this.credentialIssuer}/status/${listId}/${purpose}`;
+  }
+}
+
+export function issuerUrls(publicUrl: string): IssuerUrls {
+  return new IssuerUrls(publicUrl);
 }

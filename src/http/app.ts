@@ -12,7 +12,7 @@ import { idvFormRoutes } from './routes/idvForm';
 import { idvCallbackRoutes } from './routes/idvCallback';
 import { idvWebhookRoutes } from './routes/idvWebhook';
 import { consoleRoutes } from './routes/console';
-import { authorizationServerMetadata, credentialIssuerMetadata, didDocumentResponse, metadataRoutes } from './routes/metadata';
+import { authorizationServerMetadataResponse, createDiscoveryDocuments, credentialIssuerMetadataResponse, didDocumentResponse, metadataRoutes } from './routes/metadata';
 import { kycStatusRoutes } from './routes/kycStatus';
 import { nonceRoutes } from './routes/nonce';
 import { notificationRoutes } from './routes/notification';
@@ -65,8 +65,9 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     await next();
   });
 
+  const documents = createDiscoveryDocuments();
   const api = new Hono<AppEnv>();
-  api.route('/', metadataRoutes);
+  api.route('/', metadataRoutes(documents));
   api.route('/', siopRoutes);
   api.route('/', idvFormRoutes);
   api.route('/', tokenRoutes);
@@ -85,11 +86,11 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   api.route('/', openApiRoutes);
 
   // did:web document: /.well-known/did.json, or <path>/did.json when PUBLIC_URL has a path.
-  app.get(didWebDocumentPath(deps.config.publicUrl), (c) => didDocumentResponse(c.get('deps')));
+  app.get(didWebDocumentPath(deps.config.publicUrl), (c) => didDocumentResponse(documents(c.get('deps'))));
   if (base) {
     // RFC 8414 §3.1 / OID4VCI 1.0 §12.2.2: well-known inserted between host and path.
-    app.get(`${PATHS.credentialIssuerMetadata}${base}`, (c) => c.json(credentialIssuerMetadata(c.get('deps'))));
-    app.get(`${PATHS.authorizationServerMetadata}${base}`, (c) => c.json(authorizationServerMetadata(c.get('deps'))));
+    app.get(`${PATHS.credentialIssuerMetadata}${base}`, (c) => credentialIssuerMetadataResponse(documents(c.get('deps'))));
+    app.get(`${PATHS.authorizationServerMetadata}${base}`, (c) => authorizationServerMetadataResponse(documents(c.get('deps'))));
   }
   app.route(base || '/', api);
 

@@ -27,21 +27,42 @@ export interface CredentialConfigurations {
   ofApplication(application: { credentialConfigurationId: string }): CredentialConfiguration;
 }
 
-/** Pure and cheap (tiers are few): computed from config where needed, never cached in a module. */
+/**
+ * Pure and cheap (tiers are few): computed from config where needed, never cached in a module.
+ * A class, so that the methods are not closures made on every call (docs/performance.md).
+ */
 export function credentialConfigurations(config: Pick<IssuerConfig, 'tiers' | 'defaultTierId'>): CredentialConfigurations {
-  const all = config.tiers.map(
-    (tier): CredentialConfiguration => ({
-      id: tier.id,
-      tier,
-      format: 'jwt_vc_json',
-      types: KCC_TYPES,
-      name: config.tiers.length === 1 ? 'Known Customer Credential' : `Known Customer Credential (${tier.name})`,
-      description: tier.description ?? `Proof of a completed KYC verification: ${tier.requiredChecks.join(', ') || 'tier ' + tier.name}`,
-    }),
-  );
-  const get = (id: string | null | undefined) => (id ? all.find((c) => c.id === id) : undefined);
-  const fallback = get(config.defaultTierId) ?? all[0];
-  return { all, fallback, get, ofApplication: (application) => get(application.credentialConfigurationId) ?? fallback };
+  return new TierConfigurations(config);
+}
+
+class TierConfigurations implements CredentialConfigurations {
+  readonly all: readonly CredentialConfiguration[];
+  readonly fallback: CredentialConfiguration;
+
+  constructor(config: Pick<IssuerConfig, 'tiers' | 'defaultTierId'>) {
+    const single = config.tiers.length === 1;
+    this.all = config.tiers.map(
+      (tier): CredentialConfiguration => ({
+        id: tier.id,
+        tier,
+        format: 'jwt_vc_json',
+        types: KCC_TYPES,
+        name: single ? 'Known Customer Credential' : `Known Customer Credential (${tier.name})`,
+        description: tier.description ?? `Proof of a completed KYC verification: ${tier.requiredChecks.join(', ') || 'tier ' + tier.name}`,
+      }),
+    );
+    this.fallback = this.get(config.defaultTierId) ?? this.all[0];
+  }
+
+  get(id: string | null | undefined): CredentialConfiguration | undefined {
+    if (!id) return undefined;
+    for (const c of this.all) if (c.id === id) return c;
+    return undefined;
+  }
+
+  ofApplication(application: { credentialConfigurationId: string }): CredentialConfiguration {
+    return this.get(application.credentialConfigurationId) ?? this.fallback;
+  }
 }
 
 /** The tier an application asked for (its credential configuration); the default tier otherwise. */

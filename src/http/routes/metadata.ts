@@ -9,8 +9,6 @@ import { PATHS, issuerUrls } from '../../paths';
  * Discovery documents: the PFI DID document (did:web), OID4VCI Credential Issuer Metadata,
  * RFC 8414 Authorization Server Metadata, and the KCC JSON schema the credentials name.
  */
-export const metadataRoutes = new Hono<AppEnv>();
-
 const PUBLIC_CACHE = 'public, max-age=300';
 /** Public documents are readable from browsers (web wallets, verifiers): CORS only here. */
 const PUBLIC_HEADERS = { 'Cache-Control': PUBLIC_CACHE, 'Access-Control-Allow-Origin': '*' };
@@ -37,14 +35,49 @@ export function authorizationServerMetadata(deps: AppDeps) {
   return buildAuthorizationServerMetadata({ issuer: urls.credentialIssuer, tokenEndpoint: urls.token });
 }
 
-metadataRoutes.get(PATHS.credentialIssuerMetadata, (c) => c.json(credentialIssuerMetadata(c.get('deps')), 200, PUBLIC_HEADERS));
-metadataRoutes.get(PATHS.authorizationServerMetadata, (c) => c.json(authorizationServerMetadata(c.get('deps')), 200, PUBLIC_HEADERS));
-metadataRoutes.get(PATHS.kccSchema, (c) => c.json(kccSchema, 200, { ...PUBLIC_HEADERS, 'Cache-Control': 'public, max-age=86400' }));
-metadataRoutes.get(PATHS.health, (c) => c.json({ status: 'ok' }));
+/** The three discovery documents as the bytes we serve. */
+export interface DiscoveryDocuments {
+  didDocument: string;
+  credentialIssuerMetadata: string;
+  authorizationServerMetadata: string;
+}
+
+/**
+ * The discovery documents, serialized once per issuer identity instead of built and stringified
+ * on every request (each wallet fetches all three per flow; docs/performance.md). The config of
+ * an app never changes; its identity is replaced as a whole when keys reload (SIGHUP), which is
+ * what invalidates them.
+ */
+export function createDiscoveryDocuments(): (deps: AppDeps) => DiscoveryDocuments {
+  let identity: AppDeps['issuer'] | undefined;
+  let documents: DiscoveryDocuments | undefined;
+  return (deps) => {
+    if (!documents || identity !== deps.issuer) {
+      documents = {
+        didDocument: JSON.stringify(deps.issuer.didDocument),
+        credentialIssuerMetadata: JSON.stringify(credentialIssuerMetadata(deps)),
+        authorizationServerMetadata: JSON.stringify(authorizationServerMetadata(deps)),
+      };
+      identity = deps.issuer;
+    }
+    return documents;
+  };
+}
+
+const publicDocument = (body: string, contentType: string, cacheControl = PUBLIC_CACHE) =>
+  new Response(body, { headers: { 'Content-Type': contentType, 'Cache-Control': cacheControl, 'Access-Control-Allow-Origin': '*' } });
 
 /** The DID document, at the did:web location for PUBLIC_URL (see src/did/pfi.ts). */
-export function didDocumentResponse(deps: AppDeps): Response {
-  return new Response(JSON.stringify(deps.issuer.didDocument), {
-    headers: { 'Content-Type': 'application/did+json', 'Cache-Control': PUBLIC_CACHE, 'Access-Control-Allow-Origin': '*' },
-  });
+export const didDocumentResponse = (documents: DiscoveryDocuments): Response => publicDocument(documents.didDocument, 'application/did+json');
+export const credentialIssuerMetadataResponse = (documents: DiscoveryDocuments): Response => publicDocument(documents.credentialIssuerMetadata, 'application/json');
+export const authorizationServerMetadataResponse = (documents: DiscoveryDocuments): Response => publicDocument(documents.authorizationServerMetadata, 'application/json');
+
+/** The metadata routes over one app's documents (see createDiscoveryDocuments). */
+export function metadataRoutes(documents: (deps: AppDeps) => DiscoveryDocuments): Hono<AppEnv> {
+  const routes = new Hono<AppEnv>();
+  routes.get(PATHS.credentialIssuerMetadata, (c) => credentialIssuerMetadataResponse(documents(c.get('deps'))));
+  routes.get(PATHS.authorizationServerMetadata, (c) => authorizationServerMetadataResponse(documents(c.get('deps'))));
+  routes.get(PATHS.kccSchema, (c) => c.json(kccSchema, 200, { ...PUBLIC_HEADERS, 'Cache-Control': 'public, max-age=86400' }));
+  routes.get(PATHS.health, (c) => c.json({ status: 'ok' }));
+  return routes;
 }
