@@ -35,10 +35,22 @@ export interface SignatureVerifier {
 }
 
 /**
+ * Synchronous hashing and randomness for the hot path (a flow digests and draws a dozen secrets):
+ * node:crypto on Node (src/runtime/nodeCrypto.ts: native hashes, random bytes drawn from a pool
+ * refilled 4 KiB at a time), @noble/hashes and getRandomValues elsewhere (src/crypto/portableDigests.ts).
+ */
+export interface DigestsAndRandom {
+  sha256(data: Uint8Array | string): Uint8Array;
+  hmacSha256(key: Uint8Array | string, data: Uint8Array | string): Uint8Array;
+  /** `length` fresh bytes from the CSPRNG, never handed out twice. */
+  randomBytes(length: number): Uint8Array;
+}
+
+/**
  * What a runtime injects: Web Crypto on Workers (src/crypto/webCrypto.ts),
  * node:crypto KeyObjects on Node (src/runtime/nodeCrypto.ts, ~3x faster for Ed25519).
  */
-export interface CryptoProvider extends SignatureVerifier {
+export interface CryptoProvider extends SignatureVerifier, DigestsAndRandom {
   createSigner(privateJwk: PrivateJwk, kid: string): Promise<Signer>;
   generateKeyPair(alg: JwsAlgorithm): Promise<PrivateJwk>;
 }

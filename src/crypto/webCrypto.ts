@@ -2,6 +2,7 @@ import { base64urlEncode } from './base64url';
 import { es256kSign, es256kVerify, generateSecp256k1Jwk } from './secp256k1';
 import type { CryptoProvider, JwsAlgorithm, PrivateJwk, PublicJwk, Signer } from './keys';
 import { toPublicJwk } from './keys';
+import { createPortableDigests } from './portableDigests';
 
 /**
  * The runtime-agnostic CryptoProvider: Web Crypto Ed25519 (Workers, Node >= 20) and
@@ -24,6 +25,7 @@ export function createWebCryptoProvider(options: { keyCacheSize?: number } = {})
   }
 
   return {
+    ...createPortableDigests(),
     async createSigner(privateJwk: PrivateJwk, kid: string): Promise<Signer> {
       const publicJwk = toPublicJwk(privateJwk);
       if (privateJwk.kty === 'OKP' && privateJwk.crv === 'Ed25519') {

@@ -1,4 +1,5 @@
 import { digestSecret } from '../crypto/hash';
+import type { DigestsAndRandom } from '../crypto/keys';
 import { timingSafeEqual } from '../idv/webhookSignature';
 
 const enc = new TextEncoder();
@@ -12,6 +13,6 @@ export function bearerOf(authorization: string | undefined): string | undefined 
  * Whether a presented bearer secret is `expected`. The SHA-256 digests are compared in constant
  * time, so neither the content nor the length of the expected secret shows in the timing.
  */
-export function bearerMatches(presented: string | undefined, expected: string): boolean {
-  return presented !== undefined && timingSafeEqual(enc.encode(digestSecret(presented)), enc.encode(digestSecret(expected)));
+export function bearerMatches(crypto: Pick<DigestsAndRandom, 'sha256'>, presented: string | undefined, expected: string): boolean {
+  return presented !== undefined && timingSafeEqual(enc.encode(digestSecret(crypto, presented)), enc.encode(digestSecret(crypto, expected)));
 }

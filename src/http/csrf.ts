@@ -1,4 +1,6 @@
 import type { Context } from 'hono';
+import type { DigestsAndRandom } from '../crypto/keys';
+import type { AppEnv } from './context';
 import { getCookie, setCookie } from 'hono/cookie';
 import { base64urlEncode } from '../crypto/base64url';
 import { hmacSha256Sync } from '../crypto/hmac';
@@ -19,12 +21,12 @@ import { timingSafeEqual } from '../idv/webhookSignature';
  */
 export const CSRF_COOKIE = 'idv_csrf';
 
-function formCsrfToken(formToken: string, issuerDid: string): string {
-  return base64urlEncode(hmacSha256Sync(formToken, `idv-form-csrf|${issuerDid}`));
+function formCsrfToken(crypto: Pick<DigestsAndRandom, 'hmacSha256'>, formToken: string, issuerDid: string): string {
+  return base64urlEncode(hmacSha256Sync(crypto, formToken, `idv-form-csrf|${issuerDid}`));
 }
 
 export async function issueFormCsrf(c: Context, publicUrl: string, formToken: string, issuerDid: string): Promise<string> {
-  const token = formCsrfToken(formToken, issuerDid);
+  const token = formCsrfToken((c as Context<AppEnv>).get('deps').crypto, formToken, issuerDid);
   const url = new URL(publicUrl);
   setCookie(c, CSRF_COOKIE, token, {
     httpOnly: true,
@@ -53,7 +55,7 @@ export async function checkFormCsrf(
   const cookie = getCookie(c, CSRF_COOKIE);
   if (!cookie || typeof field !== 'string') return { ok: false, why: 'token_missing' };
   const enc = new TextEncoder();
-  const expected = enc.encode(formCsrfToken(form.formToken, form.issuerDid));
+  const expected = enc.encode(formCsrfToken((c as Context<AppEnv>).get('deps').crypto, form.formToken, form.issuerDid));
   if (!timingSafeEqual(enc.encode(cookie), expected)) return { ok: false, why: 'cookie_not_issued' };
   return timingSafeEqual(enc.encode(field), expected) ? { ok: true } : { ok: false, why: 'token_mismatch' };
 }

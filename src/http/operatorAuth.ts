@@ -13,7 +13,7 @@ export type OperatorAuthVia = 'api' | 'console';
 
 function keys(c: Context<AppEnv>): { ip?: string; global: string } {
   const address = c.get('deps').clientAddress?.(c);
-  return { ip: address ? `operator-auth:ip:${address.length > 64 ? digestSecret(address) : address}` : undefined, global: 'operator-auth:global' };
+  return { ip: address ? `operator-auth:ip:${address.length > 64 ? digestSecret(c.get('deps').crypto, address) : address}` : undefined, global: 'operator-auth:global' };
 }
 
 /** Throws 429 while this client, or everyone, is over the failure limit. */

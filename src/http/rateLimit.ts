@@ -13,7 +13,7 @@ export function enforceRateLimit(deps: AppDeps, group: RateLimitGroup, kind: 'ip
   if (!limits.enabled || !key) return;
   const limit = kind === 'ip' ? limits.perIp : limits.perClient;
   // Client keys come from requests (a client_id may be kilobytes): bound the memory per key.
-  const bounded = key.length > 64 ? digestSecret(key) : key;
+  const bounded = key.length > 64 ? digestSecret(deps.crypto, key) : key;
   const wait = deps.rateLimiter.hit(`${group}:${kind}:${bounded}`, limit, limits.windowSeconds, nowSeconds(deps));
   if (wait > 0) {
     const err = new TooManyRequests(`too many requests; retry in ${wait} s`);

@@ -35,11 +35,11 @@ export function selectTier(deps: Pick<IssuanceDeps, 'config'>, id: string | unde
 
 /** The SIOPv2 Authorization Request (and its signed request object) for a tier; its nonce is stored for one answer. */
 export async function createAuthorizationRequest(
-  deps: Pick<IssuanceDeps, 'store' | 'clock' | 'config' | 'issuer' | 'resolver'>,
+  deps: Pick<IssuanceDeps, 'store' | 'clock' | 'config' | 'issuer' | 'resolver' | 'crypto'>,
   tier: TierConfig,
 ): Promise<{ request: AuthorizationRequest; requestObject: string }> {
   const now = nowSeconds(deps);
-  const nonce = randomToken();
+  const nonce = randomToken(deps.crypto);
   await deps.store.siopRequests.create({ nonce, presentationDefinitionId: tier.id, createdAt: now, expiresAt: now + deps.config.ttl.siopRequest });
   const request = buildAuthorizationRequest({
     clientId: deps.issuer.did,
@@ -112,12 +112,12 @@ async function authenticateApplicant(deps: Pick<IssuanceDeps, 'clock' | 'config'
 }
 
 /** IDV Request (spec "IDV Request"): the form URL, bound by an unguessable token, and a bound offer. */
-async function recordApplication(deps: Pick<IssuanceDeps, 'store' | 'clock' | 'config'>, applicantDid: string, tier: TierConfig, prefill?: Prefill): Promise<IdvRequest> {
+async function recordApplication(deps: Pick<IssuanceDeps, 'store' | 'clock' | 'config' | 'crypto'>, applicantDid: string, tier: TierConfig, prefill?: Prefill): Promise<IdvRequest> {
   const now = nowSeconds(deps);
   const urls = issuerUrls(deps.config.publicUrl);
   const applicationId = randomUuid();
-  const formToken = randomToken();
-  const preAuthorizedCode = randomToken();
+  const formToken = randomToken(deps.crypto);
+  const preAuthorizedCode = randomToken(deps.crypto);
   // Every check already covered by presented credentials (renewal with fresh evidence) and a
   // valid country carried over: no IDV to do, the application is approved now and the webview
   // goes straight to finish.html.
@@ -130,7 +130,7 @@ async function recordApplication(deps: Pick<IssuanceDeps, 'store' | 'clock' | 'c
       applicantDid,
       credentialConfigurationId: tier.id,
       status: nothingMissing ? 'approved' : 'pending',
-      formTokenHash: digestSecret(formToken),
+      formTokenHash: digestSecret(deps.crypto, formToken),
       formExpiresAt: now + deps.config.ttl.idvForm,
       createdAt: now,
       updatedAt: now,
@@ -147,7 +147,7 @@ async function recordApplication(deps: Pick<IssuanceDeps, 'store' | 'clock' | 'c
         : {}),
     },
     {
-      codeHash: digestSecret(preAuthorizedCode),
+      codeHash: digestSecret(deps.crypto, preAuthorizedCode),
       applicationId,
       applicantDid,
       expiresAt: now + deps.config.ttl.preAuthorizedCode,

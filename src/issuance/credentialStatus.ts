@@ -15,7 +15,7 @@ import type { IssuanceDeps } from './deps';
 import { emitEvent } from './events';
 import { issuerUrls } from '../paths';
 
-type StatusDeps = Pick<IssuanceDeps, 'store' | 'clock' | 'logger'>;
+type StatusDeps = Pick<IssuanceDeps, 'store' | 'clock' | 'logger' | 'crypto'>;
 
 /**
  * Revocation and suspension of the KCCs we issue (W3C Bitstring Status List v1.0).

@@ -27,7 +27,7 @@ export function configuredTierNames(config: Pick<IssuerConfig, 'tiers'>): string
  * The proposer's own confirmation is AccessDenied. Rejections are not gated and drop a proposal.
  */
 export async function recordOperatorDecision(
-  deps: Pick<IssuanceDeps, 'store' | 'clock' | 'config' | 'logger'>,
+  deps: Pick<IssuanceDeps, 'store' | 'clock' | 'config' | 'logger' | 'crypto'>,
   decisionInput: {
     applicationId: string;
     decision: 'approve' | 'reject';

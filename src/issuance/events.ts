@@ -25,12 +25,12 @@ export type OutboundEventType =
  * (a retried request, a replayed webhook) is one event: receivers dedupe on it too.
  */
 export async function emitEvent(
-  deps: Pick<IssuanceDeps, 'store' | 'clock'>,
+  deps: Pick<IssuanceDeps, 'store' | 'clock' | 'crypto'>,
   type: OutboundEventType,
   idSeed: string,
   data: Record<string, unknown>,
 ): Promise<string> {
-  const id = `evt_${digestSecret(`${type}|${idSeed}`).slice(0, 26)}`;
+  const id = `evt_${digestSecret(deps.crypto, `${type}|${idSeed}`).slice(0, 26)}`;
   const createdAt = nowSeconds(deps);
   const body = JSON.stringify({ id, type, created_at: new Date(createdAt * 1000).toISOString(), data });
   await deps.store.outbox.enqueue({ id, type, body, createdAt });

@@ -24,8 +24,8 @@ export interface OpenForm {
 }
 
 /** The application behind a form link that can still take a submission; throws the link's refusal. */
-export async function openFormLink(deps: Pick<IssuanceDeps, 'store' | 'clock'>, formToken: string): Promise<OpenForm> {
-  const found = formToken.length <= 100 ? await deps.store.applications.findByFormTokenWithPrefill(digestSecret(formToken)) : undefined;
+export async function openFormLink(deps: Pick<IssuanceDeps, 'store' | 'clock' | 'crypto'>, formToken: string): Promise<OpenForm> {
+  const found = formToken.length <= 100 ? await deps.store.applications.findByFormTokenWithPrefill(digestSecret(deps.crypto, formToken)) : undefined;
   if (!found) throw new FormLinkUnknown('This verification link is not valid. Please start again from your wallet.');
   const { application } = found;
   if (application.formSubmittedAt != null || application.status !== 'pending') throw new FormAlreadySubmitted('Your details were already submitted. You can close this window.');
@@ -65,9 +65,9 @@ export function consentChoices(deps: Pick<IssuanceDeps, 'config'>, body: Record<
  * conditions as a submission), nothing is collected, the PFI hears `application.withdrawn`, and
  * the wallet's credential requests get credential_request_denied (./issueCredential.ts).
  */
-export async function withdrawApplication(deps: Pick<IssuanceDeps, 'store' | 'clock'>, formToken: string): Promise<Application> {
+export async function withdrawApplication(deps: Pick<IssuanceDeps, 'store' | 'clock' | 'crypto'>, formToken: string): Promise<Application> {
   const now = nowSeconds(deps);
-  const application = await deps.store.applications.withdraw(digestSecret(formToken), now);
+  const application = await deps.store.applications.withdraw(digestSecret(deps.crypto, formToken), now);
   if (!application) throw new FormAlreadySubmitted('Your details were already submitted. You can close this window.');
   await deps.store.audit.record({ applicationId: application.id, actor: 'applicant', action: 'consent.declined', at: now });
   await emitEvent(deps, 'application.withdrawn', application.id, applicationEventData(application, { reason: 'consent_declined' }));
@@ -85,7 +85,7 @@ export type FormSubmission =
  * pending application), the PII sealed, and the result applied through the state machine.
  */
 export async function submitIdentityForm(
-  deps: Pick<IssuanceDeps, 'store' | 'clock' | 'config' | 'idv' | 'logger'>,
+  deps: Pick<IssuanceDeps, 'store' | 'clock' | 'config' | 'idv' | 'logger' | 'crypto'>,
   formToken: string,
   form: OpenForm,
   body: Record<string, unknown>,
@@ -104,7 +104,7 @@ export async function submitIdentityForm(
   const idvResult = { ...sandboxResult(result.fields, '', deps.clock()), tier: outcome.tier, evidence: outcome.evidence as { kind: string; checks: string[] }[] };
   // Recorded as applyResult below records it (provider, reason codes), so that it need not write the application again.
   const submitted = { ...outcome, provider: HOSTED_PROVIDER, reason: idvResult.reasonCodes.join(' ') || undefined };
-  const application = await deps.store.applications.submitIdv(digestSecret(formToken), submitted, nowSeconds(deps));
+  const application = await deps.store.applications.submitIdv(digestSecret(deps.crypto, formToken), submitted, nowSeconds(deps));
   if (!application) throw new FormAlreadySubmitted('Your details were already submitted. You can close this window.');
   // What the applicant agreed to and when (ids and time only, no PII).
   await deps.store.audit.record({ applicationId: application.id, actor: 'applicant', action: 'consent.given', detail: { optional: consent.optional }, at: application.formSubmittedAt ?? nowSeconds(deps) });

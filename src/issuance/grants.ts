@@ -14,7 +14,7 @@ import { assertPresentedCredentialsStillValid } from './presentedCredentials';
  * draft 13 §6, 1.0 §6): the pre-authorized code redeemed once by the DID it was bound to, the
  * at+jwt access token with its first c_nonce, and the nonces proofs must carry.
  */
-type Deps = Pick<IssuanceDeps, 'store' | 'clock' | 'config' | 'issuer' | 'logger'>;
+type Deps = Pick<IssuanceDeps, 'store' | 'clock' | 'config' | 'issuer' | 'logger' | 'crypto'>;
 
 export interface TokenResponse {
   access_token: string;
@@ -35,7 +35,7 @@ export async function redeemPreAuthorizedCode(
   input: { preAuthorizedCode: string; clientId: string | undefined },
 ): Promise<{ applicationId: string; token: TokenResponse }> {
   const now = nowSeconds(deps);
-  const codeHash = digestSecret(input.preAuthorizedCode);
+  const codeHash = digestSecret(deps.crypto, input.preAuthorizedCode);
   const code =
     input.clientId === undefined
       ? await deps.store.preAuthorizedCodes.redeemBound(codeHash, now)
@@ -58,7 +58,7 @@ async function grantAccessToken(deps: Deps, code: Pick<PreAuthorizedCode, 'codeH
   const now = nowSeconds(deps);
   const { ttl } = deps.config;
   const jti = randomUuid();
-  const cNonce = randomToken();
+  const cNonce = randomToken(deps.crypto);
   const accessToken = await issueAccessToken(deps.issuer.signer, {
     iss: deps.issuer.did,
     aud: deps.issuer.did,
@@ -71,7 +71,7 @@ async function grantAccessToken(deps: Deps, code: Pick<PreAuthorizedCode, 'codeH
     c_nonce_expiry: now + ttl.cNonce,
   });
   await deps.store.accessTokens.createWithCNonce(
-    { jti, applicationId: code.applicationId, applicantDid: code.applicantDid, codeHash: code.codeHash, expiresAt: now + ttl.accessToken, tokenSha256: digestSecret(accessToken) },
+    { jti, applicationId: code.applicationId, applicantDid: code.applicantDid, codeHash: code.codeHash, expiresAt: now + ttl.accessToken, tokenSha256: digestSecret(deps.crypto, accessToken) },
     { nonce: cNonce, accessTokenJti: jti, expiresAt: now + ttl.cNonce },
   );
   return { access_token: accessToken, token_type: 'bearer', expires_in: ttl.accessToken, c_nonce: cNonce, c_nonce_expires_in: ttl.cNonce };
@@ -92,7 +92,7 @@ export async function authenticateAccessToken(deps: Pick<IssuanceDeps, 'store' |
     recordedAsIssued: async (jti, token) => {
       recorded = await deps.store.accessTokens.get(jti);
       const digest = recorded?.tokenSha256;
-      return typeof digest === 'string' && timingSafeEqual(utf8.encode(digestSecret(token)), utf8.encode(digest));
+      return typeof digest === 'string' && timingSafeEqual(utf8.encode(digestSecret(deps.crypto, token)), utf8.encode(digest));
     },
   });
   const record = recorded?.jti === claims.jti ? recorded : await deps.store.accessTokens.get(claims.jti);
@@ -101,17 +101,17 @@ export async function authenticateAccessToken(deps: Pick<IssuanceDeps, 'store' |
 }
 
 /** A fresh c_nonce bound to the access token (returned with invalid_proof, OID4VCI draft 13 §7.3.2). */
-export async function freshCNonce(deps: Pick<IssuanceDeps, 'store' | 'clock' | 'config'>, accessTokenJti: string) {
+export async function freshCNonce(deps: Pick<IssuanceDeps, 'store' | 'clock' | 'config' | 'crypto'>, accessTokenJti: string) {
   const now = nowSeconds(deps);
-  const nonce = randomToken();
+  const nonce = randomToken(deps.crypto);
   await deps.store.cNonces.create({ nonce, accessTokenJti, expiresAt: now + deps.config.ttl.cNonce });
   return { c_nonce: nonce, c_nonce_expires_in: deps.config.ttl.cNonce };
 }
 
 /** A c_nonce from the Nonce Endpoint (OID4VCI 1.0 §7): unbound, single use, short-lived. */
-export async function freshUnboundNonce(deps: Pick<IssuanceDeps, 'store' | 'clock' | 'config'>): Promise<string> {
+export async function freshUnboundNonce(deps: Pick<IssuanceDeps, 'store' | 'clock' | 'config' | 'crypto'>): Promise<string> {
   const now = nowSeconds(deps);
-  const nonce = randomToken();
+  const nonce = randomToken(deps.crypto);
   await deps.store.nonces.create({ nonce, expiresAt: now + deps.config.ttl.cNonce });
   return nonce;
 }

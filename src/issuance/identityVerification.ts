@@ -20,7 +20,7 @@ import { applicationEventData, emitEvent } from './events';
  */
 const seconds = (ms: number) => Math.floor(ms / 1000);
 
-type Deps = Pick<IssuanceDeps, 'store' | 'clock' | 'config' | 'logger'>;
+type Deps = Pick<IssuanceDeps, 'store' | 'clock' | 'config' | 'logger' | 'crypto'>;
 
 function newSessionRow(applicationId: string, provider: string, now: number) {
   return { applicationId, provider, state: 'created', idempotencyKey: `kcc-application-${applicationId}`, lastEventAt: 0, createdAt: now, updatedAt: now };
@@ -313,7 +313,7 @@ export async function handleVendorCallback(
   // The vendor's error answer (the applicant cancelled): nothing decided, the link may be opened again.
   if (params.error !== undefined) return { status: 400, error: 'not_completed' };
   if (!code || code.length > 2048) return { status: 400, error: 'malformed' };
-  const eventKey = `${providerName}:code:${digestSecret(code)}`;
+  const eventKey = `${providerName}:code:${digestSecret(deps.crypto, code)}`;
   if (await deps.store.idvEvents.exists(eventKey)) return { status: 303, disposition: 'duplicate' };
   const current = session.state as IdvState;
   if (TERMINAL_STATES.has(current) || current === 'needs_review') {

@@ -1,5 +1,4 @@
-import { sha256 } from '@noble/hashes/sha2.js';
-import { base64urlEncode, utf8 } from '../crypto/base64url';
+import { base64urlEncode } from '../crypto/base64url';
 import { randomToken, randomUuid } from '../crypto/random';
 import { issuerUrls } from '../paths';
 import { nowSeconds } from '../ports/clock';
@@ -68,14 +67,14 @@ export async function requestCredential(deps: Deps, grant: AccessTokenRecord, bo
   const prefill = await deps.store.applicationPrefill.get(application.id);
   if (await issuable(deps, application, prefill ?? null)) {
     const credential = await issueOnce(deps, application, prefill ?? null, (c) =>
-      deps.store.issuedCredentials.record({ ...credentialRecord(application, c), transactionId: null }).then(() => true),
+      deps.store.issuedCredentials.record({ ...credentialRecord(deps, application, c), transactionId: null }).then(() => true),
     );
     await announceCredentialIssued(deps, application, credential, false);
     const answer = request.profile === 'v1' ? await v1CredentialsResponse(deps, grant, credential) : { credential: credential.jwt };
     return { status: 200, body: answer, applicationId: application.id, deferred: false, issued: true, profile: request.profile };
   }
   // IDV still running or in review: deferred issuance (spec: HTTP 202 with transaction_id).
-  const transactionId = randomToken();
+  const transactionId = randomToken(deps.crypto);
   await deps.store.transactions.create({
     id: transactionId,
     applicationId: application.id,
@@ -107,7 +106,7 @@ export async function collectDeferredCredential(deps: Deps, grant: AccessTokenRe
     throw new IssuancePending('identity verification is not finished yet');
   }
   const credential = await issueOnce(deps, application, prefill ?? null, (c) =>
-    deps.store.transactions.completeWithCredential(transaction.id, credentialRecord(application, c), nowSeconds(deps)),
+    deps.store.transactions.completeWithCredential(transaction.id, credentialRecord(deps, application, c), nowSeconds(deps)),
     true,
   );
   await announceCredentialIssued(deps, application, credential, true);
@@ -230,12 +229,12 @@ export async function signKnownCustomerCredential(deps: Deps, application: Appli
 }
 
 /** What the issuer keeps of a credential it issues: ids, dates and a digest of the JWT. */
-export function credentialRecord(application: Application, credential: { id: string; jwt: string; issuedAt: number; expiresAt: number }) {
+export function credentialRecord(deps: Pick<Deps, 'crypto'>, application: Application, credential: { id: string; jwt: string; issuedAt: number; expiresAt: number }) {
   return {
     id: credential.id,
     applicationId: application.id,
     subjectDid: application.applicantDid,
-    jwtSha256: base64urlEncode(sha256(utf8.encode(credential.jwt))),
+    jwtSha256: base64urlEncode(deps.crypto.sha256(credential.jwt)),
     issuedAt: credential.issuedAt,
     expiresAt: credential.expiresAt,
   };
@@ -279,7 +278,7 @@ function evidenceOfApplication(application: Application, prefill: ApplicationPre
  * the wallet may send to the Notification Endpoint (§11), recorded against this grant.
  */
 async function v1CredentialsResponse(deps: Deps, grant: { applicationId: string; jti: string }, credential: { id: string; jwt: string }) {
-  const notificationId = randomToken(16);
+  const notificationId = randomToken(deps.crypto, 16);
   await deps.store.notifications.create({
     id: notificationId,
     applicationId: grant.applicationId,

@@ -34,7 +34,7 @@ export const JOBS: ReadonlyArray<readonly [name: string, job: Job]> = [
  * which the outbox ignores), then the expiry is stamped as announced. Revoked credentials are
  * skipped: `credential.revoked` was their last word.
  */
-export async function announceExpiredCredentials(deps: Pick<IssuanceDeps, 'store' | 'clock'>, now: number, batch = 100): Promise<number> {
+export async function announceExpiredCredentials(deps: Pick<IssuanceDeps, 'store' | 'clock' | 'crypto'>, now: number, batch = 100): Promise<number> {
   let announced = 0;
   for (;;) {
     const due = await deps.store.credentialStatus.expiredUnannounced(now, batch);

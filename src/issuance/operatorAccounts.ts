@@ -13,7 +13,7 @@ import type { IssuanceDeps } from './deps';
  * Removing an account or resetting its secret ends its sessions at once; sessions also check
  * the account on every request (src/issuance/operatorSessions.ts).
  */
-type Deps = Pick<IssuanceDeps, 'store' | 'clock'>;
+type Deps = Pick<IssuanceDeps, 'store' | 'clock' | 'crypto'>;
 
 export const OPERATOR_ROLES: readonly OperatorRole[] = ['reviewer', 'admin'];
 
@@ -46,8 +46,8 @@ export function assertOperatorMay(role: OperatorRole, permission: OperatorPermis
 }
 
 /** The tag a session of this account records: it changes with the secret, so a reset ends the account's sessions. */
-export function accountCredentialTag(account: Pick<OperatorAccount, 'name' | 'secretHash'>): string {
-  return digestSecret(`kcc-issuer operator account|${account.name}|${account.secretHash}`);
+export function accountCredentialTag(deps: Pick<IssuanceDeps, 'crypto'>, account: Pick<OperatorAccount, 'name' | 'secretHash'>): string {
+  return digestSecret(deps.crypto, `kcc-issuer operator account|${account.name}|${account.secretHash}`);
 }
 
 function checkName(name: string): void {
@@ -62,7 +62,7 @@ function checkRole(role: string): asserts role is OperatorRole {
 export async function addOperatorAccount(deps: Deps, input: { name: string; role: string; actor: string }): Promise<{ account: OperatorAccount; secret: string }> {
   checkName(input.name);
   checkRole(input.role);
-  const secret = randomToken();
+  const secret = randomToken(deps.crypto);
   const now = nowSeconds(deps);
   const account: OperatorAccount = { name: input.name, role: input.role, secretHash: await hashSecret(secret), createdAt: now, updatedAt: now, disabledAt: null };
   if (!(await deps.store.operatorAccounts.create(account))) throw new Conflict(`an operator named ${input.name} exists (or existed: names are not reused)`);
@@ -87,7 +87,7 @@ export async function removeOperatorAccount(deps: Deps, input: { name: string; a
 
 /** Gives a live account a new secret (shown once) and ends its sessions. */
 export async function resetOperatorSecret(deps: Deps, input: { name: string; actor: string }): Promise<{ secret: string; sessionsEnded: number }> {
-  const secret = randomToken();
+  const secret = randomToken(deps.crypto);
   const now = nowSeconds(deps);
   if (!(await deps.store.operatorAccounts.setSecret(input.name, await hashSecret(secret), now))) {
     throw (await deps.store.operatorAccounts.get(input.name)) ? new Conflict(`${input.name} is removed; add a new account instead`) : new NotFound(`no operator named ${input.name}`);

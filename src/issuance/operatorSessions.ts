@@ -17,7 +17,7 @@ import { accountCredentialTag } from './operatorAccounts';
  * or, only while no account exists (first start), with ADMIN_TOKEN and a typed name: such a
  * session ends when ADMIN_TOKEN rotates or as soon as the first account exists.
  */
-type Deps = Pick<IssuanceDeps, 'store' | 'clock' | 'config'>;
+type Deps = Pick<IssuanceDeps, 'store' | 'clock' | 'config' | 'crypto'>;
 
 export interface LiveOperatorSession {
   /** The account name (or, signed in with ADMIN_TOKEN before any account existed, the typed name). */
@@ -37,11 +37,11 @@ export interface LiveOperatorSession {
 const SESSION_ID = /^[\w-]{43}$/;
 
 /** A digest naming the credential sessions are opened with (never the credential itself). */
-export function operatorCredentialTag(deps: Pick<IssuanceDeps, 'config'>): string {
-  return digestSecret(`kcc-issuer operator credential|${deps.config.adminToken ?? ''}`);
+export function operatorCredentialTag(deps: Pick<IssuanceDeps, 'config' | 'crypto'>): string {
+  return digestSecret(deps.crypto, `kcc-issuer operator credential|${deps.config.adminToken ?? ''}`);
 }
 
-const csrfOf = async (id: string) => toHex(hmacSha256Sync(id, 'console-csrf'));
+const csrfOf = async (deps: Pick<IssuanceDeps, 'crypto'>, id: string) => toHex(hmacSha256Sync(deps.crypto, id, 'console-csrf'));
 
 /** The four-eyes party of every ADMIN_TOKEN holder (the operator API, first-start console sessions). */
 export const ADMIN_TOKEN_PARTY = 'admin-token';
@@ -51,12 +51,12 @@ export const ADMIN_TOKEN_PARTY = 'admin-token';
  * name); returns the id for the cookie (shown to no one else, stored only as a digest).
  */
 export async function openOperatorSession(deps: Deps, who: OperatorAccount | { typedName: string }): Promise<{ id: string; maxAgeSeconds: number }> {
-  const id = randomToken();
+  const id = randomToken(deps.crypto);
   const now = nowSeconds(deps);
   await deps.store.operatorSessions.create({
-    idHash: digestSecret(id),
+    idHash: digestSecret(deps.crypto, id),
     operator: 'typedName' in who ? who.typedName : who.name,
-    credentialTag: 'typedName' in who ? operatorCredentialTag(deps) : accountCredentialTag(who),
+    credentialTag: 'typedName' in who ? operatorCredentialTag(deps) : accountCredentialTag(deps, who),
     createdAt: now,
     lastSeenAt: now,
     expiresAt: now + deps.config.idv.consoleSessionSeconds,
@@ -68,21 +68,21 @@ export async function openOperatorSession(deps: Deps, who: OperatorAccount | { t
 export async function resumeOperatorSession(deps: Deps, id: string | undefined): Promise<LiveOperatorSession | undefined> {
   if (!id || !SESSION_ID.test(id)) return undefined;
   const now = nowSeconds(deps);
-  const idHash = digestSecret(id);
+  const idHash = digestSecret(deps.crypto, id);
   const session = await deps.store.operatorSessions.touch(idHash, now, now - deps.config.idv.consoleIdleSeconds);
   if (!session) return undefined;
   const end = async () => {
     await deps.store.operatorSessions.end(idHash, now);
     return undefined;
   };
-  const csrf = await csrfOf(id);
+  const csrf = await csrfOf(deps, id);
   if (session.credentialTag === operatorCredentialTag(deps)) {
     // ADMIN_TOKEN opens the console only until the first account exists.
     if (!deps.config.adminToken || (await deps.store.operatorAccounts.any())) return end();
     return { operator: session.operator, role: 'admin', account: false, party: ADMIN_TOKEN_PARTY, actor: `console:${session.operator}`, idHash, csrf };
   }
   const account = await deps.store.operatorAccounts.get(session.operator);
-  if (!account || account.disabledAt !== null || accountCredentialTag(account) !== session.credentialTag) return end();
+  if (!account || account.disabledAt !== null || accountCredentialTag(deps, account) !== session.credentialTag) return end();
   return { operator: account.name, role: account.role, account: true, party: `account:${account.name}`, actor: `console:${account.name}`, idHash, csrf };
 }
 
@@ -99,7 +99,7 @@ export async function endOperatorSessionsEverywhere(deps: Deps, session: LiveOpe
 export async function purgeOperatorSessions(deps: Deps): Promise<{ ended: number; deleted: number }> {
   const now = nowSeconds(deps);
   const accounts = await deps.store.operatorAccounts.list();
-  const valid = accounts.filter((a) => a.disabledAt === null).map(accountCredentialTag);
+  const valid = accounts.filter((a) => a.disabledAt === null).map((a) => accountCredentialTag(deps, a));
   if (accounts.length === 0 && deps.config.adminToken) valid.push(operatorCredentialTag(deps));
   const ended = await deps.store.operatorSessions.endAllExcept(valid, now);
   const deleted = await deps.store.operatorSessions.purge(now - 24 * 60 * 60);

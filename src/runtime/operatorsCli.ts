@@ -1,6 +1,7 @@
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { randomToken } from '../crypto/random';
+import { createNodeCryptoProvider } from './nodeCrypto';
 import { hashSecret } from '../crypto/secretHash';
 import { addOperatorAccount, listOperatorAccounts, OPERATOR_NAME, OPERATOR_ROLES, removeOperatorAccount, resetOperatorSecret } from '../issuance/operatorAccounts';
 import { ProtocolError } from '../protocol/errors';
@@ -41,7 +42,7 @@ async function printSql(command: string, name: string, role: string | undefined,
     `INSERT INTO audit_log (application_id, actor, action, detail, at) VALUES (NULL, '${ACTOR}', '${action}', '${JSON.stringify(detail)}', ${now});`;
   const endSessions = `UPDATE operator_sessions SET ended_at = ${now} WHERE operator = '${name}' AND ended_at IS NULL;`;
   if (command === 'add' || command === 'reset') {
-    const secret = randomToken();
+    const secret = randomToken(createNodeCryptoProvider());
     const hash = await hashSecret(secret);
     const statements =
       command === 'add'
@@ -93,7 +94,7 @@ export async function runOperatorsCli(args: string[], env: Record<string, string
     store = database.store;
     close = database.close;
   }
-  const deps = { store, clock };
+  const deps = { store, clock, crypto: createNodeCryptoProvider() };
   try {
     if (command === 'add') {
       const { account, secret } = await addOperatorAccount(deps, { name: name as string, role: role as string, actor: ACTOR });

@@ -4,6 +4,7 @@
  * runtime (file SQLite in WAL, requests arriving on sockets). And many applicants at once
  * never see each other's data.
  */
+import { createNodeCryptoProvider } from '../../src/runtime/nodeCrypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -195,7 +196,7 @@ for (const make of [inProcess, overHttp]) {
       const outcomes = tally(results);
       expect((outcomes['303'] ?? 0) + (outcomes['200'] ?? 0), JSON.stringify(outcomes)).toBe(1);
       expect(outcomes['409'], JSON.stringify(outcomes)).toBe(N - 1);
-      const application = await t.store.applications.findByFormToken(digestSecret(new URL(app.idvRequest.url).pathname.split('/').pop()!));
+      const application = await t.store.applications.findByFormToken(digestSecret(createNodeCryptoProvider(), new URL(app.idvRequest.url).pathname.split('/').pop()!));
       expect(application?.status).toBe('review');
     });
 
@@ -242,7 +243,7 @@ for (const make of [inProcess, overHttp]) {
         expect(kcc.vc.credentialSubject.id).toBe(holder.did);
         // The form link and the access token belong to this applicant's own application.
         const formToken = new URL(result.idvRequest.url).pathname.split('/').pop()!;
-        const application = await t.store.applications.findByFormToken(digestSecret(formToken));
+        const application = await t.store.applications.findByFormToken(digestSecret(createNodeCryptoProvider(), formToken));
         expect(application?.applicantDid).toBe(holder.did);
         const grant = await t.store.accessTokens.get(decodeJwt(result.accessToken).payload.jti as string);
         expect(grant?.applicationId).toBe(application?.id);

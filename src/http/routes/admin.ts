@@ -25,7 +25,7 @@ adminRoutes.use('*', async (c, next) => {
   const expected = c.get('deps').config.adminToken;
   if (!expected) throw new NotFound('the operator API is disabled (ADMIN_TOKEN is not set)');
   assertOperatorAuthAllowed(c, 'api');
-  if (!bearerMatches(bearerOf(c.req.header('authorization')), expected)) {
+  if (!bearerMatches(c.get('deps').crypto, bearerOf(c.req.header('authorization')), expected)) {
     recordOperatorAuthFailure(c, 'api');
     throw new Unauthorized('a valid operator bearer token is required');
   }

@@ -94,7 +94,7 @@ consoleRoutes.post('/login', async (c) => {
     session = await openOperatorSession(deps, account);
     detail = { account: account.name, role: account.role };
   } else {
-    const tokenOk = deps.config.adminToken !== undefined && bearerMatches(token, deps.config.adminToken);
+    const tokenOk = deps.config.adminToken !== undefined && bearerMatches(deps.crypto, token, deps.config.adminToken);
     if (!tokenOk || !/^[\p{L}\p{N} .@_-]{1,64}$/u.test(name)) {
       recordOperatorAuthFailure(c, 'console');
       return page('Name or token not accepted.', 401);

@@ -17,7 +17,7 @@ const handler = async (c: import('hono').Context<AppEnv>) => {
   if (keys.length === 0) throw new NotFound('the KYC status API is disabled (KYC_API_KEYS is not set)');
   // Every key is compared, so the time does not say which one (or whether any) matched.
   const presented = bearerOf(c.req.header('authorization'));
-  const matched = keys.map((k) => bearerMatches(presented, k)).includes(true);
+  const matched = keys.map((k) => bearerMatches(deps.crypto, presented, k)).includes(true);
   if (!matched) throw new Unauthorized('a valid tenant API key is required');
   const subject = c.req.param('subject') ?? '';
   if (!/^did:[a-z0-9]+:\S{1,2000}$/.test(subject)) throw new InvalidRequest('subject must be a DID (URL-encoded)');
