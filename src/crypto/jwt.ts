@@ -83,32 +83,43 @@ function parseJsonObject(part: string, what: string): Record<string, unknown> {
  * top level and nested ones alike (a presented VP's `vp`, a VC's `vc` and its credentialSubject).
  */
 function hasDuplicateKeys(text: string): boolean {
-  // One set of seen keys per open object; null for an open array.
+  // Runs on text JSON.parse accepted, so every string is terminated. One set of seen keys per
+  // open object; null for an open array. Strings are skipped with indexOf, not copied: values
+  // (a JWK, a vp_token) are most of a JWT's text.
   const stack: (Set<string> | null)[] = [];
   let expectKey = false;
   for (let i = 0; i < text.length; i++) {
-    const ch = text[i];
-    if (ch === '"') {
-      let j = i + 1;
-      let raw = '';
-      while (j < text.length && text[j] !== '"') {
-        if (text[j] === '\\') { raw += text[j] + text[j + 1]; j += 2; continue; }
-        raw += text[j++];
+    const ch = text.charCodeAt(i);
+    if (ch === 0x22 /* " */) {
+      let end = text.indexOf('"', i + 1);
+      // A quote preceded by an odd number of backslashes is escaped: keep looking.
+      for (;;) {
+        let backslashes = 0;
+        while (text.charCodeAt(end - 1 - backslashes) === 0x5c) backslashes++;
+        if (backslashes % 2 === 0) break;
+        end = text.indexOf('"', end + 1);
       }
       const keys = stack[stack.length - 1];
       if (keys && expectKey) {
-        const key = JSON.parse(`"${raw}"`) as string;
+        const raw = text.slice(i + 1, end);
+        const key = raw.includes('\\') ? (JSON.parse(text.slice(i, end + 1)) as string) : raw;
         if (keys.has(key)) return true;
         keys.add(key);
         expectKey = false;
       }
-      i = j;
+      i = end;
       continue;
     }
-    if (ch === '{') { stack.push(new Set()); expectKey = true; }
-    else if (ch === '[') { stack.push(null); expectKey = false; }
-    else if (ch === '}' || ch === ']') { stack.pop(); expectKey = false; }
-    else if (ch === ',') expectKey = stack[stack.length - 1] instanceof Set;
+    if (ch === 0x7b /* { */) {
+      stack.push(new Set());
+      expectKey = true;
+    } else if (ch === 0x5b /* [ */) {
+      stack.push(null);
+      expectKey = false;
+    } else if (ch === 0x7d /* } */ || ch === 0x5d /* ] */) {
+      stack.pop();
+      expectKey = false;
+    } else if (ch === 0x2c /* , */) expectKey = stack[stack.length - 1] instanceof Set;
   }
   return false;
 }

@@ -35,7 +35,7 @@ const MAX_DRAWS = 64;
 
 /** Allocates a status list index for a credential about to be signed; returns its credentialStatus entries. */
 export async function allocateCredentialStatus(
-  deps: Pick<IssuanceDeps, 'store' | 'clock' | 'config'>,
+  deps: Pick<IssuanceDeps, 'store' | 'clock' | 'config' | 'crypto'>,
   input: { credentialId: string; subjectDid: string; tierId: string; evidence: EvidenceRecord[]; issuedAt: number; expiresAt: number },
 ): Promise<{ listId: number; index: number; entries: StatusListEntry[] }> {
   const { size, maxFill } = deps.config.statusList;
@@ -51,7 +51,7 @@ export async function allocateCredentialStatus(
     }
   }
   for (let draw = 0; draw < MAX_DRAWS; draw++) {
-    const index = randomIndex(list.size);
+    const index = randomIndex(list.size, deps.crypto.randomBytes);
     const won = await deps.store.credentialStatus.tryAllocate({
       credentialId: input.credentialId,
       listId: list.id,

@@ -98,12 +98,12 @@ export function buildStatusListCredentialPayload(input: {
 }
 
 /** Picks a uniformly random index in [0, size) (herd privacy, §6.1). */
-export function randomIndex(size: number): number {
-  const buf = new Uint32Array(1);
+export function randomIndex(size: number, randomBytes: (length: number) => Uint8Array = (n) => crypto.getRandomValues(new Uint8Array(n))): number {
   // Rejection sampling: no modulo bias.
   const limit = Math.floor(0x1_0000_0000 / size) * size;
   for (;;) {
-    crypto.getRandomValues(buf);
-    if (buf[0] < limit) return buf[0] % size;
+    const b = randomBytes(4);
+    const value = ((b[0] << 24) | (b[1] << 16) | (b[2] << 8) | b[3]) >>> 0;
+    if (value < limit) return value % size;
   }
 }
