@@ -53,6 +53,8 @@ export interface BuildIssuerOptions {
   statusListFetch?: (url: string) => Promise<string>;
   /** See AppDeps.readRequestBody (Node reads bodies from the IncomingMessage). */
   readRequestBody?: AppDeps['readRequestBody'];
+  /** See AppDeps.exchange (Node reads and sets headers on its own request and response objects). */
+  exchange?: AppDeps['exchange'];
   /** Prometheus metrics (Node, src/runtime/metrics.ts); absent: off. */
   metrics?: AppDeps['metrics'];
 }
@@ -119,6 +121,7 @@ export async function buildIssuer(options: BuildIssuerOptions) {
     idv: options.idv ?? emptyIdvDeps(),
     statusListFetch: options.statusListFetch,
     readRequestBody: options.readRequestBody,
+    exchange: options.exchange,
     // The counting queries are SQLite's (src/store/stats.ts); another store answers /readyz by a probe.
     stats: options.db ? createStatsQueries(options.db) : undefined,
     metrics: options.metrics,

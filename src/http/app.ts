@@ -34,18 +34,27 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   const hsts = deps.config.publicUrl.startsWith('https:');
   // Absent unless the runtime turned metrics on (Node with METRICS_TOKEN or METRICS_PORT).
   const metrics = deps.metrics;
+  const exchange = deps.exchange;
   app.use('*', async (c, next) => {
     c.set('deps', deps);
-    c.set('requestId', c.req.header('x-request-id')?.slice(0, 64).replace(/[^\w.-]/g, '') || crypto.randomUUID());
+    const presentedId = exchange ? exchange.header(c, 'x-request-id') : c.req.header('x-request-id');
+    const requestId = presentedId?.slice(0, 64).replace(/[^\w.-]/g, '') || crypto.randomUUID();
+    c.set('requestId', requestId);
     const started = Date.now();
     const startedPrecise = metrics ? performance.now() : 0;
+    // Every response's own headers. Through the runtime when it can (on Node, set on the
+    // ServerResponse: the handler's Response and its headers are then never materialized as
+    // web Headers just to add three); else on the finished response in place (`c.header()`
+    // after the handler would copy the response, turning a string body into a stream).
+    const common: Record<string, string> = hsts
+      ? { 'X-Request-Id': requestId, 'X-Content-Type-Options': 'nosniff', 'Strict-Transport-Security': 'max-age=31536000' }
+      : { 'X-Request-Id': requestId, 'X-Content-Type-Options': 'nosniff' };
+    const setByRuntime = exchange?.setHeaders(c, common) ?? false;
     await next();
-    // Set on the finished response in place: `c.header()` after the handler would copy the
-    // response, turning a string body into a stream (slow on Node) just to add a header.
-    const headers = c.res.headers;
-    headers.set('X-Request-Id', c.get('requestId'));
-    headers.set('X-Content-Type-Options', 'nosniff');
-    if (hsts) headers.set('Strict-Transport-Security', 'max-age=31536000');
+    if (!setByRuntime) {
+      const headers = c.res.headers;
+      for (const name in common) headers.set(name, common[name]);
+    }
     // Log the route pattern, never the raw path: the IDV form URL carries a secret token.
     deps.logger.info('request', {
       requestId: c.get('requestId'),
@@ -60,7 +69,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   // A declared body over the limit is refused before routing; bodies without a length
   // (chunked) are capped as they are read (readRequestBody in ./body.ts).
   app.use('*', async (c, next) => {
-    const length = c.req.header('content-length');
+    const length = exchange ? exchange.header(c, 'content-length') : c.req.header('content-length');
     if (length !== undefined && Number(length) > bodyLimitFor(c)) throw new PayloadTooLarge('request body is too large');
     await next();
   });

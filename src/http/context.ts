@@ -23,6 +23,16 @@ export interface AppDeps extends IssuanceDeps {
    * the web Request can; returns undefined to fall back to `c.req.raw.body`. Node sets it.
    */
   readRequestBody?: (c: Context, limit: number, tooLarge: () => Error) => Promise<Uint8Array> | undefined;
+  /**
+   * The runtime's own view of the exchange, cheaper than the web Request/Response for what every
+   * request needs (Node: the IncomingMessage's parsed headers, and `ServerResponse.setHeader`,
+   * which Node merges into whatever the handler answers). Absent, or `header` undefined / `setHeaders`
+   * false: the web objects are used.
+   */
+  exchange?: {
+    header(c: Context, name: string): string | undefined;
+    setHeaders(c: Context, headers: Record<string, string>): boolean;
+  };
 }
 
 /**

@@ -14,6 +14,7 @@ import { createDidWebResolver } from '../did/web';
 import { createNodeCryptoProvider } from './nodeCrypto';
 import { createSafeFetch } from './safeFetch';
 import { readIncomingBody } from './nodeBody';
+import { nodeExchange } from './nodeExchange';
 import { loadOrCreateKeys } from './keyFile';
 import { openSqlite } from './sqlite';
 import { openPostgres, parsePoolSize } from './postgres';
@@ -262,6 +263,7 @@ async function startNode(options: NodeIssuerOptions) {
     idv: options.idv ?? (await idvDepsFromEnv(options.idvEnv ?? {}, join(options.dataDir, 'pii-data-key'))),
     statusListFetch: nodeStatusListFetch(options),
     readRequestBody: readIncomingBody,
+    exchange: nodeExchange,
     metrics,
   });
   appFetch = (req, env) => issuer.app.fetch(req, env);

@@ -83,6 +83,41 @@ describe('request bodies read from the socket (Node runtime, src/runtime/nodeBod
       rmSync(dataDir, { recursive: true, force: true });
     }
   });
+
+  it('every answer carries its request id and nosniff, set on the ServerResponse, beside the handler’s own headers', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'kcc-headers-'));
+    try {
+      const issuer = await startNodeIssuer({ port: 0, dataDir, logger: silentLogger, config: { maxBodyBytes: 4096 } });
+      const answers = {
+        json: await fetch(`${issuer.url}/.well-known/openid-credential-issuer`, { headers: { 'x-request-id': 'abc<script> X: y' } }),
+        did: await fetch(`${issuer.url}/.well-known/did.json`),
+        html: await fetch(`${issuer.url}/idv/finish.html`),
+        notFound: await fetch(`${issuer.url}/nope`),
+        error: await fetch(`${issuer.url}/oauth2/token`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' }),
+        tooLarge: await fetch(`${issuer.url}/oauth2/token`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: 'x'.repeat(10_000) }),
+      };
+      const ids = new Set<string>();
+      for (const [name, r] of Object.entries(answers)) {
+        expect({ name, nosniff: r.headers.get('x-content-type-options') }).toEqual({ name, nosniff: 'nosniff' });
+        const id = r.headers.get('x-request-id');
+        expect(id, name).toMatch(/^[\w.-]{1,64}$/);
+        ids.add(id!);
+        await r.arrayBuffer();
+      }
+      expect(ids.size).toBe(Object.keys(answers).length); // one per request
+      // A caller's id is echoed only in a safe form; the handler's headers are all still there.
+      expect(answers.json.headers.get('x-request-id')).toBe('abcscriptXy');
+      expect(answers.json.headers.get('access-control-allow-origin')).toBe('*');
+      expect(answers.json.headers.get('content-type')).toMatch(/^application\/json/);
+      expect(answers.html.headers.get('content-security-policy')).toContain("default-src 'none'");
+      expect(answers.error.status).toBe(400);
+      expect(answers.error.headers.get('cache-control')).toBe('no-store');
+      expect(answers.tooLarge.status).toBe(413);
+      await issuer.close();
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
 });
 
 describe('HTTP hygiene', () => {
