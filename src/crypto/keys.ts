@@ -41,6 +41,12 @@ export interface SignatureVerifier {
  */
 export interface DigestsAndRandom {
   sha256(data: Uint8Array | string): Uint8Array;
+  /**
+   * For short inputs whose key changes with every call (the form's CSRF token is keyed by the form
+   * link's own token): Web Crypto would import a key and hop through Node's thread pool twice per
+   * MAC, which cost more than the MAC itself (docs/performance.md). Large inputs (webhook bodies)
+   * keep Web Crypto (src/idv/webhookSignature.ts).
+   */
   hmacSha256(key: Uint8Array | string, data: Uint8Array | string): Uint8Array;
   /** `length` fresh bytes from the CSPRNG, never handed out twice. */
   randomBytes(length: number): Uint8Array;

@@ -26,8 +26,9 @@ export interface AppDeps extends IssuanceDeps {
   /**
    * The runtime's own view of the exchange, cheaper than the web Request/Response for what every
    * request needs (Node: the IncomingMessage's parsed headers, and `ServerResponse.setHeader`,
-   * which Node merges into whatever the handler answers). Absent, or `header` undefined / `setHeaders`
-   * false: the web objects are used.
+   * which Node merges into whatever the handler answers). Absent: the web objects are used;
+   * `setHeaders` returns false (and `header` reads the web Request) where the runtime has no
+   * objects of its own for this request (`app.request` in tests).
    */
   exchange?: {
     header(c: Context, name: string): string | undefined;

@@ -3,7 +3,6 @@ import type { DigestsAndRandom } from '../crypto/keys';
 import type { AppEnv } from './context';
 import { getCookie, setCookie } from 'hono/cookie';
 import { base64urlEncode } from '../crypto/base64url';
-import { hmacSha256Sync } from '../crypto/hmac';
 import { timingSafeEqual } from '../idv/webhookSignature';
 
 /**
@@ -22,11 +21,11 @@ import { timingSafeEqual } from '../idv/webhookSignature';
 export const CSRF_COOKIE = 'idv_csrf';
 
 function formCsrfToken(crypto: Pick<DigestsAndRandom, 'hmacSha256'>, formToken: string, issuerDid: string): string {
-  return base64urlEncode(hmacSha256Sync(crypto, formToken, `idv-form-csrf|${issuerDid}`));
+  return base64urlEncode(crypto.hmacSha256(formToken, `idv-form-csrf|${issuerDid}`));
 }
 
-export async function issueFormCsrf(c: Context, publicUrl: string, formToken: string, issuerDid: string): Promise<string> {
-  const token = formCsrfToken((c as Context<AppEnv>).get('deps').crypto, formToken, issuerDid);
+export async function issueFormCsrf(c: Context<AppEnv>, publicUrl: string, formToken: string, issuerDid: string): Promise<string> {
+  const token = formCsrfToken(c.get('deps').crypto, formToken, issuerDid);
   const url = new URL(publicUrl);
   setCookie(c, CSRF_COOKIE, token, {
     httpOnly: true,
@@ -39,7 +38,7 @@ export async function issueFormCsrf(c: Context, publicUrl: string, formToken: st
 }
 
 export async function checkFormCsrf(
-  c: Context,
+  c: Context<AppEnv>,
   publicUrl: string,
   kind: 'form' | 'json',
   field: unknown,
@@ -55,7 +54,7 @@ export async function checkFormCsrf(
   const cookie = getCookie(c, CSRF_COOKIE);
   if (!cookie || typeof field !== 'string') return { ok: false, why: 'token_missing' };
   const enc = new TextEncoder();
-  const expected = enc.encode(formCsrfToken((c as Context<AppEnv>).get('deps').crypto, form.formToken, form.issuerDid));
+  const expected = enc.encode(formCsrfToken(c.get('deps').crypto, form.formToken, form.issuerDid));
   if (!timingSafeEqual(enc.encode(cookie), expected)) return { ok: false, why: 'cookie_not_issued' };
   return timingSafeEqual(enc.encode(field), expected) ? { ok: true } : { ok: false, why: 'token_mismatch' };
 }

@@ -1,6 +1,5 @@
 import { digestSecret } from '../crypto/hash';
 import { randomToken } from '../crypto/random';
-import { hmacSha256Sync } from '../crypto/hmac';
 import { toHex } from '../idv/webhookSignature';
 import { nowSeconds } from '../ports/clock';
 import type { OperatorAccount, OperatorRole } from '../store/types';
@@ -41,7 +40,7 @@ export function operatorCredentialTag(deps: Pick<IssuanceDeps, 'config' | 'crypt
   return digestSecret(deps.crypto, `kcc-issuer operator credential|${deps.config.adminToken ?? ''}`);
 }
 
-const csrfOf = async (deps: Pick<IssuanceDeps, 'crypto'>, id: string) => toHex(hmacSha256Sync(deps.crypto, id, 'console-csrf'));
+const csrfOf = async (deps: Pick<IssuanceDeps, 'crypto'>, id: string) => toHex(deps.crypto.hmacSha256(id, 'console-csrf'));
 
 /** The four-eyes party of every ADMIN_TOKEN holder (the operator API, first-start console sessions). */
 export const ADMIN_TOKEN_PARTY = 'admin-token';
