@@ -34,6 +34,11 @@ export interface GroupCommit {
   flush(): void;
   /** Batches committed and statements they held, since start (docs/performance.md). */
   readonly stats: { batches: number; statements: number };
+  /**
+   * Runs `task` when no batch is open: at once if none is, else right after the open batch's
+   * COMMIT, before any statement can open the next one (the WAL restart in ./sqlite.ts).
+   */
+  whenIdle(task: () => void): void;
 }
 
 class BatchLost extends Error {
@@ -52,7 +57,14 @@ export function enableGroupCommit(sqlite: Database.Database): GroupCommit {
   let lost = 0;
   let statementsInBatch = 0;
   let waiters: Array<{ resolve(): void; reject(e: unknown): void }> = [];
+  let idleTasks: Array<() => void> = [];
   const stats = { batches: 0, statements: 0 };
+
+  const runIdleTasks = () => {
+    const tasks = idleTasks;
+    idleTasks = [];
+    for (const task of tasks) task();
+  };
 
   const settle = (error?: unknown) => {
     if (error !== undefined) lost = generation;
@@ -70,15 +82,17 @@ export function enableGroupCommit(sqlite: Database.Database): GroupCommit {
     if (!sqlite.inTransaction) {
       // SQLite rolled the whole transaction back (I/O error, disk full, …): its writes are gone.
       settle(new Error('transaction rolled back by SQLite'));
-      return;
+    } else {
+      try {
+        commit.run();
+        settle();
+      } catch (e) {
+        if (sqlite.inTransaction) sqlite.exec('ROLLBACK');
+        settle(e);
+      }
     }
-    try {
-      commit.run();
-      settle();
-    } catch (e) {
-      if (sqlite.inTransaction) sqlite.exec('ROLLBACK');
-      settle(e);
-    }
+    // Before the waiters' continuations (microtasks) can open the next batch.
+    if (idleTasks.length > 0) runIdleTasks();
   }
 
   function ensureOpen() {
@@ -144,6 +158,10 @@ export function enableGroupCommit(sqlite: Database.Database): GroupCommit {
     },
     flush: end,
     stats,
+    whenIdle(task) {
+      idleTasks.push(task);
+      if (!open) runIdleTasks();
+    },
   };
 }
 

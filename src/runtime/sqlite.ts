@@ -51,7 +51,10 @@ export function sqliteStore(sqlite: Database.Database, db: StoreDatabase, option
   return { store: withGroupCommit(createStore(db), groupCommit), groupCommit };
 }
 
-export function openSqlite(file: string, options: { synchronous?: 'NORMAL' | 'FULL'; backgroundCheckpoints?: boolean; groupCommit?: boolean } = {}) {
+export function openSqlite(
+  file: string,
+  options: { synchronous?: 'NORMAL' | 'FULL'; backgroundCheckpoints?: boolean | Pick<CheckpointOptions, 'intervalMs' | 'restartFrames'>; groupCommit?: boolean } = {},
+) {
   if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
   const sqlite = new Database(file);
   sqlite.pragma('journal_mode = WAL');
@@ -66,13 +69,15 @@ export function openSqlite(file: string, options: { synchronous?: 'NORMAL' | 'FU
   cacheStatements(sqlite);
   const db = drizzle(sqlite, { schema });
   migrate(db, { migrationsFolder: MIGRATIONS_DIR });
-  const checkpoints = options.backgroundCheckpoints && file !== ':memory:' ? startBackgroundCheckpoints(sqlite, file) : undefined;
   const { store, groupCommit } = sqliteStore(sqlite, db as unknown as StoreDatabase, { groupCommit: options.groupCommit });
+  const whenIdle = groupCommit ? (task: () => void) => groupCommit.whenIdle(task) : (task: () => void) => task();
+  const checkpoints = options.backgroundCheckpoints && file !== ':memory:' ? startBackgroundCheckpoints(sqlite, file, { ...(typeof options.backgroundCheckpoints === 'object' ? options.backgroundCheckpoints : {}), whenIdle }) : undefined;
   return {
     sqlite,
     db: db as unknown as StoreDatabase,
     store,
     groupCommit,
+    checkpoints,
     /** Commits an open batch, stops the checkpoint thread (if any) and closes the database. */
     async close() {
       groupCommit?.flush();
@@ -82,16 +87,36 @@ export function openSqlite(file: string, options: { synchronous?: 'NORMAL' | 'FU
   };
 }
 
+/** How the background checkpoints keep the WAL short (defaults in startBackgroundCheckpoints). */
+export interface CheckpointOptions {
+  /** Runs a task when no write transaction is open on the request connection (GroupCommit.whenIdle). */
+  whenIdle(task: () => void): void;
+  /** Milliseconds between the worker's checkpoints (500). */
+  intervalMs?: number;
+  /** WAL length, in frames, at which the request connection restarts it at a quiet moment (16384, 64 MiB of 4 KiB pages). */
+  restartFrames?: number;
+}
+
 /**
  * WAL checkpoints (copying committed pages from the WAL into the database file, then fsync) on
  * a worker thread with its own connection, every `intervalMs`. Otherwise SQLite runs them inside
  * whichever commit crosses `wal_autocheckpoint` pages: a request that happens to pay for copying
  * a few MiB (a latency spike) on the one thread that serves every request. PASSIVE never blocks
- * readers or writers. The request connection keeps a much higher auto-checkpoint as a backstop,
- * should the worker stop.
+ * readers or writers.
+ *
+ * A PASSIVE checkpoint alone never lets the WAL start over under steady writes: SQLite rewinds
+ * it only when a write transaction begins while every frame is already in the database file,
+ * and the worker's copy always trails the newest commits. So once the WAL is `restartFrames`
+ * long, right after the worker reports a pass, the request connection runs one PASSIVE
+ * checkpoint itself between two batches (only the frames committed during that pass are left
+ * to copy), and its next BEGIN rewinds the WAL. Measured: the stall this leaves on the request
+ * thread is a few ms, against 15-40 ms when SQLite's own auto-checkpoint did it at 20,000
+ * frames (docs/performance.md). That auto-checkpoint stays as a backstop at 4x the length.
  */
-export function startBackgroundCheckpoints(sqlite: Database.Database, file: string, intervalMs = 500): { stop(): Promise<void> } {
-  sqlite.pragma('wal_autocheckpoint = 20000');
+export function startBackgroundCheckpoints(sqlite: Database.Database, file: string, options: CheckpointOptions): { stop(): Promise<void>; readonly stats: { restarts: number; stallMs: number } } {
+  const intervalMs = options.intervalMs ?? 500;
+  const restartFrames = options.restartFrames ?? 16384;
+  sqlite.pragma(`wal_autocheckpoint = ${restartFrames * 4}`);
   const worker = new Worker(
     `const { parentPort, workerData } = require('node:worker_threads');
      const Database = require(workerData.driver);
@@ -99,7 +124,7 @@ export function startBackgroundCheckpoints(sqlite: Database.Database, file: stri
      db.pragma('busy_timeout = 5000');
      db.pragma('synchronous = ' + workerData.synchronous);
      const timer = setInterval(() => {
-       try { db.pragma('wal_checkpoint(PASSIVE)'); } catch { /* busy: next time */ }
+       try { parentPort.postMessage(db.pragma('wal_checkpoint(PASSIVE)')[0]); } catch { /* busy: next time */ }
      }, workerData.intervalMs);
      parentPort.on('message', () => { clearInterval(timer); db.close(); parentPort.close(); });`,
     {
@@ -108,8 +133,28 @@ export function startBackgroundCheckpoints(sqlite: Database.Database, file: stri
     },
   );
   worker.unref();
+  const stats = { restarts: 0, stallMs: 0 };
+  let restartPending = false;
+  worker.on('message', (pass: { log?: number }) => {
+    if (restartPending || typeof pass?.log !== 'number' || pass.log < restartFrames) return;
+    restartPending = true;
+    options.whenIdle(() => {
+      restartPending = false;
+      if (!sqlite.open || sqlite.inTransaction) return;
+      const started = performance.now();
+      try {
+        const [result] = sqlite.pragma('wal_checkpoint(PASSIVE)') as Array<{ busy: number; log: number; checkpointed: number }>;
+        // Every frame copied: the next BEGIN rewinds the WAL.
+        if (result.busy === 0 && result.checkpointed === result.log) stats.restarts++;
+      } catch {
+        /* busy (the worker is mid-pass): the next report tries again */
+      }
+      stats.stallMs = Math.max(stats.stallMs, performance.now() - started);
+    });
+  });
   worker.on('error', () => sqlite.pragma('wal_autocheckpoint = 1000')); // back to checkpointing in place
   return {
+    stats,
     async stop() {
       const exited = new Promise((resolve) => worker.once('exit', resolve));
       worker.postMessage('stop');

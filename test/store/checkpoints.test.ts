@@ -12,7 +12,8 @@ describe('background WAL checkpoints', () => {
       const file = join(dir, 'db.sqlite');
       const database = openSqlite(file, { backgroundCheckpoints: true });
       const { sqlite } = database;
-      expect(sqlite.pragma('wal_autocheckpoint', { simple: true })).toBe(20000);
+      // SQLite's own auto-checkpoint is only the backstop (4x the WAL length that triggers a restart).
+      expect(sqlite.pragma('wal_autocheckpoint', { simple: true })).toBe(65536);
       sqlite.exec('CREATE TABLE filler (id INTEGER PRIMARY KEY, data BLOB)');
       const insert = sqlite.prepare('INSERT INTO filler (data) VALUES (?)');
       sqlite.transaction(() => {
@@ -30,6 +31,34 @@ describe('background WAL checkpoints', () => {
       expect(sqlite.prepare('SELECT count(*) AS n FROM filler').get()).toEqual({ n: 3000 });
       await database.close();
       expect(sqlite.open).toBe(false);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('rewind the WAL between two batches once it is long, so steady writes do not grow it without end', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kcc-checkpoint-'));
+    try {
+      const file = join(dir, 'db.sqlite');
+      const database = openSqlite(file, { backgroundCheckpoints: { intervalMs: 20, restartFrames: 200 } });
+      const { sqlite, store, checkpoints } = database;
+      sqlite.exec('CREATE TABLE filler (id INTEGER PRIMARY KEY, data BLOB)');
+      const insert = sqlite.prepare('INSERT INTO filler (data) VALUES (?)');
+      // Steady writes through the group commit (each turn one batch), as requests make them.
+      let written = 0;
+      const deadline = Date.now() + 10_000;
+      while (checkpoints!.stats.restarts === 0 && Date.now() < deadline) {
+        for (let i = 0; i < 20; i++) insert.run(Buffer.alloc(2000, written++ % 251));
+        await store.nonces.consume('none', 0); // a Store call: resolves once the batch is committed
+      }
+      expect(checkpoints!.stats.restarts).toBeGreaterThan(0);
+      // The next batch starts the WAL over: it holds only that batch's frames.
+      insert.run(Buffer.alloc(2000, 1));
+      await store.nonces.consume('none', 0);
+      const [after] = sqlite.pragma('wal_checkpoint(PASSIVE)') as Array<{ log: number }>;
+      expect(after.log).toBeLessThan(200);
+      expect(sqlite.prepare('SELECT count(*) AS n FROM filler').get()).toEqual({ n: written + 1 });
+      await database.close();
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
