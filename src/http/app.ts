@@ -4,6 +4,7 @@ import { PayloadTooLarge } from '../protocol/errors';
 import type { AppDeps, AppEnv } from './context';
 import { bodyLimitFor } from './body';
 import { handleError, notFound } from './errors';
+import { requestHeader } from './headers';
 import { PATHS, basePathOf } from '../paths';
 import { adminRoutes } from './routes/admin';
 import { credentialRoutes } from './routes/credential';
@@ -37,7 +38,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   const exchange = deps.exchange;
   app.use('*', async (c, next) => {
     c.set('deps', deps);
-    const presentedId = exchange ? exchange.header(c, 'x-request-id') : c.req.header('x-request-id');
+    const presentedId = requestHeader(c, 'x-request-id');
     const requestId = presentedId?.slice(0, 64).replace(/[^\w.-]/g, '') || crypto.randomUUID();
     c.set('requestId', requestId);
     const started = Date.now();
@@ -69,7 +70,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   // A declared body over the limit is refused before routing; bodies without a length
   // (chunked) are capped as they are read (readRequestBody in ./body.ts).
   app.use('*', async (c, next) => {
-    const length = exchange ? exchange.header(c, 'content-length') : c.req.header('content-length');
+    const length = requestHeader(c, 'content-length');
     if (length !== undefined && Number(length) > bodyLimitFor(c)) throw new PayloadTooLarge('request body is too large');
     await next();
   });

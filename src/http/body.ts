@@ -2,6 +2,7 @@ import type { Context } from 'hono';
 import { InvalidRequest, PayloadTooLarge, UnsupportedMediaType } from '../protocol/errors';
 import { readStreamCapped } from '../readCapped';
 import type { AppEnv } from './context';
+import { requestHeader } from './headers';
 
 /** The body size limit of a request: IDV vendor webhooks carry whole verification objects. */
 export function bodyLimitFor(c: Context<AppEnv>): number {
@@ -33,7 +34,7 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
  * refused (RFC 6749 §3.2). The size limit is enforced as the body is read.
  */
 export async function readFormOrJson(c: Context<AppEnv>): Promise<{ kind: 'form' | 'json'; body: Record<string, unknown> }> {
-  const type = (c.req.header('content-type') ?? '').split(';')[0].trim().toLowerCase();
+  const type = (requestHeader(c, 'content-type') ?? '').split(';')[0].trim().toLowerCase();
   if (type === 'application/json') return { kind: 'json', body: await readJsonObject(c) };
   // Read (and size-check) first: an oversized body is 413 whatever its type.
   const bytes = await readRequestBody(c);
@@ -57,7 +58,7 @@ export async function readFormOrJson(c: Context<AppEnv>): Promise<{ kind: 'form'
 
 export async function readJsonObject(c: Context<AppEnv>): Promise<Record<string, unknown>> {
   const bytes = await readRequestBody(c); // first: an oversized body is 413 whatever its type
-  const type = (c.req.header('content-type') ?? '').split(';')[0].trim().toLowerCase();
+  const type = (requestHeader(c, 'content-type') ?? '').split(';')[0].trim().toLowerCase();
   if (type !== 'application/json') throw new UnsupportedMediaType('Content-Type must be application/json');
   let value: unknown;
   try {
@@ -70,6 +71,6 @@ export async function readJsonObject(c: Context<AppEnv>): Promise<Record<string,
 }
 
 export function wantsJson(c: Context): boolean {
-  const accept = c.req.header('accept') ?? '';
+  const accept = requestHeader(c, 'accept') ?? '';
   return accept.includes('application/json') && !accept.includes('text/html');
 }

@@ -4,6 +4,7 @@ import type { AppEnv } from './context';
 import { getCookie, setCookie } from 'hono/cookie';
 import { base64urlEncode } from '../crypto/base64url';
 import { timingSafeEqual } from '../idv/webhookSignature';
+import { requestHeader } from './headers';
 
 /**
  * CSRF protection of the hosted form (defence in depth beside the unguessable URL token):
@@ -44,9 +45,9 @@ export async function checkFormCsrf(
   field: unknown,
   form: { formToken: string; issuerDid: string },
 ): Promise<{ ok: true } | { ok: false; why: string }> {
-  const site = c.req.header('sec-fetch-site');
+  const site = requestHeader(c, 'sec-fetch-site');
   if (site === 'cross-site') return { ok: false, why: 'cross_site' };
-  const origin = c.req.header('origin');
+  const origin = requestHeader(c, 'origin');
   // Under `Referrer-Policy: no-referrer` browsers send `Origin: null` even same-origin; the token decides then.
   if (origin && origin !== 'null' && origin !== new URL(publicUrl).origin) return { ok: false, why: 'origin' };
   if (origin === 'null' && kind === 'json') return { ok: false, why: 'origin' };

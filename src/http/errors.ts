@@ -7,6 +7,7 @@ import { htmlSecurityHeaders } from './htmlHeaders';
 import { renderMessagePage } from './views/idvPages';
 import { renderConsoleError } from './views/consolePages';
 import { PATHS } from '../paths';
+import { requestHeader } from './headers';
 
 /**
  * The one error handler: a ProtocolError becomes `{ error, error_description, ...extra }`
@@ -45,7 +46,7 @@ export function notFound(c: Context<AppEnv>): Response {
 
 /** JSON clients of the form pages: a JSON body, or an Accept asking for JSON. */
 export function wantsJsonResponse(c: Context<AppEnv>): boolean {
-  return (c.req.header('content-type') ?? '').startsWith('application/json') || (c.req.header('accept') ?? '').startsWith('application/json');
+  return (requestHeader(c, 'content-type') ?? '').startsWith('application/json') || (requestHeader(c, 'accept') ?? '').startsWith('application/json');
 }
 
 /**

@@ -5,6 +5,7 @@ import { PATHS } from '../../paths';
 import { readJsonObject } from '../body';
 import type { AppEnv } from '../context';
 import { enforceRateLimit, rateLimitByIp } from '../rateLimit';
+import { requestHeader } from '../headers';
 
 /**
  * Credential Endpoint (spec "Credential Endpoint"; OID4VCI draft 13 §7, 1.0 §8): bearer token,
@@ -17,7 +18,7 @@ export const credentialRoutes = new Hono<AppEnv>();
 credentialRoutes.post(PATHS.credential, rateLimitByIp('credential'), async (c) => {
   const deps = c.get('deps');
   c.header('Cache-Control', 'no-store');
-  const grant = await authenticateAccessToken(deps, c.req.header('authorization'));
+  const grant = await authenticateAccessToken(deps, requestHeader(c, 'authorization'));
   enforceRateLimit(deps, 'credential', 'client', grant.applicantDid);
   const answer = await requestCredential(deps, grant, await readJsonObject(c));
   deps.logger.info(answer.issued ? 'credential_issued' : 'credential_deferred', {

@@ -5,6 +5,7 @@ import { PATHS } from '../../paths';
 import { readJsonObject } from '../body';
 import type { AppEnv } from '../context';
 import { enforceRateLimit, rateLimitByIp } from '../rateLimit';
+import { requestHeader } from '../headers';
 
 /**
  * Deferred Credential Endpoint (spec "Deferred Credential Endpoint"; OID4VCI draft 13 §9, 1.0 §9):
@@ -17,7 +18,7 @@ export const deferredRoutes = new Hono<AppEnv>();
 deferredRoutes.post(PATHS.deferredCredential, rateLimitByIp('credential'), async (c) => {
   const deps = c.get('deps');
   c.header('Cache-Control', 'no-store');
-  const grant = await authenticateAccessToken(deps, c.req.header('authorization'));
+  const grant = await authenticateAccessToken(deps, requestHeader(c, 'authorization'));
   enforceRateLimit(deps, 'credential', 'client', grant.applicantDid);
   const answer = await collectDeferredCredential(deps, grant, await readJsonObject(c));
   if (answer.issued) deps.logger.info('credential_issued', { requestId: c.get('requestId'), applicationId: answer.applicationId, deferred: true, profile: answer.profile });

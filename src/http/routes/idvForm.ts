@@ -11,6 +11,7 @@ import { formErrorHandler, wantsJsonResponse } from '../errors';
 import { htmlSecurityHeaders } from '../htmlHeaders';
 import { enforceRateLimit, rateLimitByIp } from '../rateLimit';
 import { FORM_CSS, renderConsentPage, renderIdvForm, renderMessagePage } from '../views/idvPages';
+import { requestHeader } from '../headers';
 
 /**
  * The IDV Request's `url` (spec "PII collected by PFI" / "PII collected by IDV vendor"): the
@@ -27,7 +28,7 @@ const htmlHeaders = (c: Context<AppEnv>) => htmlSecurityHeaders(c, 'no-referrer'
 
 idvFormRoutes.get(PATHS.idvCss, (c) => c.body(FORM_CSS, 200, { 'Content-Type': 'text/css; charset=utf-8', 'Cache-Control': 'public, max-age=3600' }));
 
-const languageOf = (c: Context<AppEnv>): Language => negotiateLanguage(c.req.header('accept-language'));
+const languageOf = (c: Context<AppEnv>): Language => negotiateLanguage(requestHeader(c, 'accept-language'));
 
 idvFormRoutes.get(PATHS.idvFinish, (c) => {
   htmlHeaders(c);

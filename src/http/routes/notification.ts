@@ -5,6 +5,7 @@ import { readJsonObject } from '../body';
 import { nowSeconds, type AppEnv } from '../context';
 import { authenticateAccessToken } from '../../issuance/grants';
 import { PATHS } from '../../paths';
+import { requestHeader } from '../headers';
 
 /**
  * Notification Endpoint (OID4VCI 1.0 §11): with the access token of the grant, a wallet reports
@@ -28,7 +29,7 @@ export const NotificationWire = z.object({
 notificationRoutes.post(PATHS.notification, async (c) => {
   const deps = c.get('deps');
   c.header('Cache-Control', 'no-store');
-  const grant = await authenticateAccessToken(deps, c.req.header('authorization'));
+  const grant = await authenticateAccessToken(deps, requestHeader(c, 'authorization'));
   let body: Record<string, unknown>;
   try {
     body = await readJsonObject(c);

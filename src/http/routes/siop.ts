@@ -5,6 +5,7 @@ import { encodeAuthorizationRequest } from '../../protocol/siop/authorizationReq
 import { readFormOrJson } from '../body';
 import type { AppEnv } from '../context';
 import { enforceRateLimit, rateLimitByIp } from '../rateLimit';
+import { requestHeader } from '../headers';
 
 /**
  * Initiate Application (spec "Initiate Application", "Authenticate Applicant DID"):
@@ -21,7 +22,7 @@ siopRoutes.get(PATHS.initiate, rateLimitByIp('initiate'), async (c) => {
   c.header('Cache-Control', 'no-store');
   // Clients that ask for JSON get the parameters as an object (with the signed `request`);
   // everyone else gets the URI-encoded query string the spec prescribes.
-  if ((c.req.header('accept') ?? '').includes('application/json')) return c.json({ ...request, request: requestObject });
+  if ((requestHeader(c, 'accept') ?? '').includes('application/json')) return c.json({ ...request, request: requestObject });
   return c.body(encodeAuthorizationRequest(request, requestObject), 200, { 'Content-Type': 'application/x-www-form-urlencoded; charset=utf-8' });
 });
 
