@@ -109,13 +109,17 @@ export interface CheckpointOptions {
  * and the worker's copy always trails the newest commits. So once the WAL is `restartFrames`
  * long, right after the worker reports a pass, the request connection runs one PASSIVE
  * checkpoint itself between two batches (only the frames committed during that pass are left
- * to copy), and its next BEGIN rewinds the WAL. Measured: the stall this leaves on the request
+ * to copy), and its next BEGIN rewinds the WAL. A pass that took long (a large database: its
+ * pages are scattered) is first followed by up to four more at once, each copying only what
+ * was committed during the one before. Measured: the stall this leaves on the request
  * thread is a few ms, against 15-40 ms when SQLite's own auto-checkpoint did it at 20,000
  * frames (docs/performance.md). That auto-checkpoint stays as a backstop at 4x the length.
  */
 export function startBackgroundCheckpoints(sqlite: Database.Database, file: string, options: CheckpointOptions): { stop(): Promise<void>; readonly stats: { restarts: number; stallMs: number } } {
   const intervalMs = options.intervalMs ?? 500;
   const restartFrames = options.restartFrames ?? 16384;
+  /** A pass that took longer than this is followed by another before the restart. */
+  const catchUpMs = 5;
   sqlite.pragma(`wal_autocheckpoint = ${restartFrames * 4}`);
   const worker = new Worker(
     `const { parentPort, workerData } = require('node:worker_threads');
@@ -123,10 +127,15 @@ export function startBackgroundCheckpoints(sqlite: Database.Database, file: stri
      const db = new Database(workerData.file);
      db.pragma('busy_timeout = 5000');
      db.pragma('synchronous = ' + workerData.synchronous);
-     const timer = setInterval(() => {
-       try { parentPort.postMessage(db.pragma('wal_checkpoint(PASSIVE)')[0]); } catch { /* busy: next time */ }
-     }, workerData.intervalMs);
-     parentPort.on('message', () => { clearInterval(timer); db.close(); parentPort.close(); });`,
+     const pass = (requested) => {
+       const started = performance.now();
+       try { parentPort.postMessage({ ...db.pragma('wal_checkpoint(PASSIVE)')[0], ms: performance.now() - started, requested }); } catch { /* busy: next time */ }
+     };
+     const timer = setInterval(() => pass(false), workerData.intervalMs);
+     parentPort.on('message', (message) => {
+       if (message === 'pass') return pass(true);
+       clearInterval(timer); db.close(); parentPort.close();
+     });`,
     {
       eval: true,
       workerData: { driver: createRequire(import.meta.url).resolve('better-sqlite3'), file, intervalMs, synchronous: sqlite.pragma('synchronous', { simple: true }) === 2 ? 'FULL' : 'NORMAL' },
@@ -135,8 +144,20 @@ export function startBackgroundCheckpoints(sqlite: Database.Database, file: stri
   worker.unref();
   const stats = { restarts: 0, stallMs: 0 };
   let restartPending = false;
-  worker.on('message', (pass: { log?: number }) => {
-    if (restartPending || typeof pass?.log !== 'number' || pass.log < restartFrames) return;
+  let catchUpPasses = 0;
+  worker.on('message', (pass: { log?: number; ms?: number; requested?: boolean }) => {
+    if (restartPending || typeof pass?.log !== 'number') return;
+    if (!pass.requested) {
+      if (pass.log < restartFrames) return;
+      catchUpPasses = 0;
+    }
+    // A long pass leaves what was committed meanwhile uncopied: more passes at once, each shorter
+    // than the last while copying outruns the writes, so the request connection's share is small.
+    if ((pass.ms ?? 0) > catchUpMs && catchUpPasses < 4) {
+      catchUpPasses++;
+      worker.postMessage('pass');
+      return;
+    }
     restartPending = true;
     options.whenIdle(() => {
       restartPending = false;
