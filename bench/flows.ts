@@ -12,6 +12,9 @@
  * A flow = discover (DID doc) → SIOPv2 GET → POST id_token → IDV form GET + POST (+finish.html)
  * → AS + issuer metadata → token → credential: 10 requests, a fresh holder every flow.
  *
+ * BENCH_PERF=1 (Linux perf installed): the server's CPU in the timed window split by kind of code, native
+ * and kernel work apart from JavaScript (./perfSplit.ts).
+ *
  * BENCH_PRESEED=N fills the SQLite database with N applications, credentials and status entries
  * before the server starts (./preseed.ts): per-flow CPU should not grow with the data.
  *
@@ -34,6 +37,7 @@ import { createHttpFetch } from './httpFetch';
 import { createLeanHttp, type LeanTransport } from './leanHttp';
 import { FLOW_COUNTS, PAIR_COUNTS, floorMs, measureFloor, processCpuMs, type FloorPieces } from './floor';
 import { preseed } from './preseed';
+import { PERF_KINDS, perfAvailable, startPerfRecord } from './perfSplit';
 import { PfiKeyCache, runLeanFlow, runLeanIssuance, runLeanOffer, type LeanOffer } from './leanWallet';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
@@ -51,6 +55,12 @@ const PAIR_OFFERS = Number(process.env.BENCH_PAIR_OFFERS ?? 6000);
 /** --pairs: redemptions made before the timed window (the token and credential code is cold until then). */
 const PAIR_WARMUP = Number(process.env.BENCH_PAIR_WARMUP ?? 1000);
 const FLOOR_SECONDS = Number(process.env.BENCH_FLOOR_SECONDS ?? 3);
+// BENCH_PERF=1: the server's CPU in the timed window split by kind of code (./perfSplit.ts).
+const PERF = process.env.BENCH_PERF === '1';
+if (PERF && !perfAvailable()) {
+  console.error('BENCH_PERF=1 needs Linux perf on the PATH (Debian: apt-get install linux-perf)');
+  process.exit(2);
+}
 const INSTANCES = Number(process.env.BENCH_INSTANCES ?? 1);
 if (!Number.isInteger(INSTANCES) || INSTANCES < 1) throw new Error('BENCH_INSTANCES must be a positive integer');
 const DATABASE_URL = process.env.DATABASE_URL || undefined;
@@ -127,8 +137,8 @@ async function main() {
   }
   const serverPorts = INSTANCES === 1 ? [PORT] : Array.from({ length: INSTANCES }, (_, i) => PORT + 1 + i);
   const start = (port: number) =>
-    spawn(process.execPath, [...(process.env.BENCH_SERVER_NODE_ARGS?.split(' ').filter(Boolean) ?? []), '--import', 'tsx', 'src/runtime/node.ts'], {
-      env: { ...process.env, ...shared, PORT: String(port), HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: 'silent', RATE_LIMITS: 'off', PUBLIC_URL: `http://localhost:${PORT}` },
+    spawn(process.execPath, [...(process.env.BENCH_SERVER_NODE_ARGS?.split(' ').filter(Boolean) ?? []), ...(PERF ? ['--perf-basic-prof'] : []), '--import', 'tsx', 'src/runtime/node.ts'], {
+      env: { ...process.env, ...shared, PORT: String(port), HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'silent', RATE_LIMITS: process.env.BENCH_RATE_LIMITS ?? 'off', PUBLIC_URL: `http://localhost:${PORT}` },
       stdio: ['ignore', process.env.BENCH_SERVER_STDOUT ? 'inherit' : 'ignore', 'inherit'],
       // BENCH_SERVER_DIR: run another checkout's server (an A/B against an older commit, same load generator).
       cwd: process.env.BENCH_SERVER_DIR ?? process.cwd(),
@@ -252,6 +262,7 @@ async function main() {
     const databaseCpu0 = DATABASE_ON_LOOPBACK ? localPostgresCpuMs() : undefined;
     const clientCpu0 = process.cpuUsage();
     const machine0 = machineCpuMs();
+    const perf = PERF ? startPerfRecord(servers.map((s) => s.pid!), dataDir) : undefined;
     if (PAIRS) await Promise.all(workers);
     else await new Promise((r) => setTimeout(r, SECONDS * 1000));
     const machine1 = machineCpuMs();
@@ -260,6 +271,7 @@ async function main() {
     const serverCpu1 = serversCpu();
     const databaseCpu1 = DATABASE_ON_LOOPBACK ? localPostgresCpuMs() : undefined;
     const clientCpu = process.cpuUsage(clientCpu0);
+    const perfSplit = await perf?.stop();
     stop = true;
     await Promise.all(workers);
     closeHttp();
@@ -299,6 +311,18 @@ async function main() {
             `2-write WAL transaction ${floor.transactionUs.toFixed(0)} µs → ${counts.signs} + ${counts.verifies} + ${counts.exchanges} + ${counts.transactions} = ${floorPer.toFixed(2)} ms per ${PAIRS ? 'pair' : 'flow'}`,
         );
         console.log(`floor efficiency: ${((100 * floorPer) / serverMs).toFixed(0)}% (the issuer at ${(serverMs / floorPer).toFixed(2)}× its floor)`);
+      }
+      if (perfSplit) {
+        console.log(`server CPU by kind of code (perf, every thread, timed window), ms per ${PAIRS ? 'pair' : 'flow'}:`);
+        const total = [...perfSplit.values()].reduce((a, b) => a + b, 0) || 1;
+        let native = 0;
+        for (const kind of PERF_KINDS) {
+          const ms = (serverMs * (perfSplit.get(kind) ?? 0)) / total;
+          if (!/^(JavaScript|V8)/.test(kind)) native += ms;
+          console.log(`  ${kind.padEnd(52)} ${((100 * (perfSplit.get(kind) ?? 0)) / total).toFixed(1).padStart(5)} %  ${ms.toFixed(2)} ms`);
+        }
+        // The part no faster JavaScript could remove: with none at all, this is the efficiency left.
+        if (floor) console.log(`  native and kernel work alone: ${native.toFixed(2)} ms, ${((100 * floorMs(floor, PAIRS ? PAIR_COUNTS : FLOW_COUNTS)) / native).toFixed(0)}% of the floor's cost with no JavaScript at all`);
       }
     }
     if (databaseCpu0 !== undefined && databaseCpu1 !== undefined && flows > 0) {
