@@ -3,7 +3,7 @@
  * `npm start`-style server (a child process, fresh SQLite in a temp DATA_DIR), with the
  * wallet at concurrency 32, plus p50/p99 per endpoint and CPU per flow of server and load generator.
  *
- * Env: BENCH_SECONDS (10), BENCH_CONCURRENCY (32), BENCH_WARMUP_SECONDS (2), BENCH_SERVER_NODE_ARGS
+ * Env: BENCH_SECONDS (10), BENCH_CONCURRENCY (32), BENCH_WARMUP_SECONDS (20: V8 is still compiling the hot paths for ~15 s, see docs/performance.md), BENCH_SERVER_NODE_ARGS
  * (extra node flags for the server), BENCH_SERVER_STDOUT=1 (the server's stdout, e.g. for --trace-gc), BENCH_WALLET (`lean`, default: bench/leanWallet.ts, the same
  * flow as the reference wallet for a third to a half of its CPU; `reference`: src/wallet on a small
  * fetch), BENCH_HTTP (lean wallet only: `net`, default, a minimal HTTP/1.1 client on node:net;
@@ -41,7 +41,7 @@ import { PERF_KINDS, perfAvailable, startPerfRecord } from './perfSplit';
 import { PfiKeyCache, runLeanFlow, runLeanIssuance, runLeanOffer, type LeanOffer } from './leanWallet';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
-const WARMUP = Number(process.env.BENCH_WARMUP_SECONDS ?? 2);
+const WARMUP = Number(process.env.BENCH_WARMUP_SECONDS ?? 20);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 32);
 const PORT = 20000 + Math.floor(Math.random() * 20000);
 const WALLET = process.env.BENCH_WALLET ?? 'lean';
