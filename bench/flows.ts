@@ -51,9 +51,9 @@ const TRANSPORT = (process.env.BENCH_HTTP ?? 'net') as LeanTransport;
 const PAIRS = process.argv.includes('--pairs');
 if (PAIRS && WALLET !== 'lean') throw new Error('--pairs runs with the lean wallet');
 /** Offers prepared for --pairs (each is redeemed once). */
-const PAIR_OFFERS = Number(process.env.BENCH_PAIR_OFFERS ?? 6000);
+const PAIR_OFFERS = Number(process.env.BENCH_PAIR_OFFERS ?? 8000);
 /** --pairs: redemptions made before the timed window (the token and credential code is cold until then). */
-const PAIR_WARMUP = Number(process.env.BENCH_PAIR_WARMUP ?? 1000);
+const PAIR_WARMUP = Number(process.env.BENCH_PAIR_WARMUP ?? 3000);
 const FLOOR_SECONDS = Number(process.env.BENCH_FLOOR_SECONDS ?? 3);
 // BENCH_PERF=1: the server's CPU in the timed window split by kind of code (./perfSplit.ts).
 const PERF = process.env.BENCH_PERF === '1';
