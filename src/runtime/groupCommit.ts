@@ -39,6 +39,15 @@ export interface GroupCommit {
    * COMMIT, before any statement can open the next one (the WAL restart in ./sqlite.ts).
    */
   whenIdle(task: () => void): void;
+  /**
+   * Holds every Store call made through withGroupCommit (reads too) until the returned function
+   * runs; the event loop goes on. Statements already running are not stopped. The WAL restart
+   * in ./sqlite.ts holds them while the checkpoint thread makes its last pass. The release
+   * answers whether nothing opened a batch meanwhile (a write outside the Store could).
+   */
+  hold(): () => boolean;
+  /** While held: what a Store call waits for before it runs. */
+  readonly held: Promise<void> | undefined;
 }
 
 class BatchLost extends Error {
@@ -58,6 +67,7 @@ export function enableGroupCommit(sqlite: Database.Database): GroupCommit {
   let statementsInBatch = 0;
   let waiters: Array<{ resolve(): void; reject(e: unknown): void }> = [];
   let idleTasks: Array<() => void> = [];
+  let held: Promise<void> | undefined;
   const stats = { batches: 0, statements: 0 };
 
   const runIdleTasks = () => {
@@ -162,6 +172,22 @@ export function enableGroupCommit(sqlite: Database.Database): GroupCommit {
       idleTasks.push(task);
       if (!open) runIdleTasks();
     },
+    hold() {
+      if (held) return () => false;
+      let release!: () => void;
+      const gate = new Promise<void>((resolve) => (release = resolve));
+      held = gate;
+      const since = generation;
+      return () => {
+        if (held !== gate) return false;
+        held = undefined;
+        release();
+        return generation === since && !open;
+      };
+    },
+    get held() {
+      return held;
+    },
   };
 }
 
@@ -173,6 +199,7 @@ export function enableGroupCommit(sqlite: Database.Database): GroupCommit {
 export function withGroupCommit(store: Store, group: GroupCommit): Store {
   const held = <F extends (...args: never[]) => unknown>(fn: F, self: object) =>
     (async (...args: Parameters<F>) => {
+      while (group.held) await group.held;
       const since = group.current;
       const result = await fn.apply(self, args);
       await group.settled(since);

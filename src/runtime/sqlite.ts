@@ -71,7 +71,8 @@ export function openSqlite(
   migrate(db, { migrationsFolder: MIGRATIONS_DIR });
   const { store, groupCommit } = sqliteStore(sqlite, db as unknown as StoreDatabase, { groupCommit: options.groupCommit });
   const whenIdle = groupCommit ? (task: () => void) => groupCommit.whenIdle(task) : (task: () => void) => task();
-  const checkpoints = options.backgroundCheckpoints && file !== ':memory:' ? startBackgroundCheckpoints(sqlite, file, { ...(typeof options.backgroundCheckpoints === 'object' ? options.backgroundCheckpoints : {}), whenIdle }) : undefined;
+  const hold = groupCommit ? () => groupCommit.hold() : undefined;
+  const checkpoints = options.backgroundCheckpoints && file !== ':memory:' ? startBackgroundCheckpoints(sqlite, file, { ...(typeof options.backgroundCheckpoints === 'object' ? options.backgroundCheckpoints : {}), whenIdle, hold }) : undefined;
   return {
     sqlite,
     db: db as unknown as StoreDatabase,
@@ -91,6 +92,12 @@ export function openSqlite(
 export interface CheckpointOptions {
   /** Runs a task when no write transaction is open on the request connection (GroupCommit.whenIdle). */
   whenIdle(task: () => void): void;
+  /**
+   * Holds the Store's calls (not the event loop) until the returned function runs
+   * (GroupCommit.hold): then the worker makes the restart's last pass, fsyncs included, and the
+   * request connection only rewinds. Without it the request connection checkpoints itself.
+   */
+  hold?(): () => boolean;
   /** Milliseconds between the worker's checkpoints (500). */
   intervalMs?: number;
   /** WAL length, in frames, at which the request connection restarts it at a quiet moment (16384, 64 MiB of 4 KiB pages). */
@@ -107,20 +114,23 @@ export interface CheckpointOptions {
  * A PASSIVE checkpoint alone never lets the WAL start over under steady writes: SQLite rewinds
  * it only when a write transaction begins while every frame is already in the database file,
  * and the worker's copy always trails the newest commits. So once the WAL is `restartFrames`
- * long, right after the worker reports a pass, the request connection runs one PASSIVE
- * checkpoint itself between two batches (only the frames committed during that pass are left
- * to copy), and its next BEGIN rewinds the WAL. A pass that took long (a large database: its
- * pages are scattered) is first followed by up to four more at once, each copying only what
- * was committed during the one before. Measured: the stall this leaves on the request
- * thread is 5-15 ms on a fresh database and 38-48 ms with a million rows (the fsyncs and the
- * scattered pages), against 15-40 and 52-62 ms when SQLite's own auto-checkpoint did it inside
- * a request's COMMIT at 20,000 frames (docs/performance.md). That auto-checkpoint stays as a backstop at 4x the length.
+ * long, right after the worker reports a pass, the Store's calls are held between two batches
+ * (`hold`: the event loop goes on) while the worker makes one last pass, which copies what was
+ * committed during the one before and does the fsyncs; the next BEGIN then rewinds the WAL. A
+ * pass that took long (a large database: its pages are scattered) is first followed by up to
+ * four more at once, each copying only what was committed during the one before. Without
+ * `hold` the request connection makes the last pass itself, which stalled the request thread
+ * 5-15 ms on a fresh database and 38-48 ms with a million rows (the fsyncs), against 15-40 and
+ * 52-62 ms when SQLite's own auto-checkpoint did it inside a request's COMMIT at 20,000 frames
+ * (docs/performance.md). That auto-checkpoint stays as a backstop at 4x the length.
  */
 export function startBackgroundCheckpoints(sqlite: Database.Database, file: string, options: CheckpointOptions): { stop(): Promise<void>; readonly stats: { restarts: number } } {
   const intervalMs = options.intervalMs ?? 500;
   const restartFrames = options.restartFrames ?? 16384;
   /** A pass that took longer than this is followed by another before the restart. */
   const catchUpMs = 5;
+  /** The longest the Store is held for the worker's last pass. */
+  const holdLimitMs = 250;
   sqlite.pragma(`wal_autocheckpoint = ${restartFrames * 4}`);
   const worker = new Worker(
     `const { parentPort, workerData } = require('node:worker_threads');
@@ -128,13 +138,15 @@ export function startBackgroundCheckpoints(sqlite: Database.Database, file: stri
      const db = new Database(workerData.file);
      db.pragma('busy_timeout = 5000');
      db.pragma('synchronous = ' + workerData.synchronous);
-     const pass = (requested) => {
+     const pass = (requested, final) => {
        const started = performance.now();
-       try { parentPort.postMessage({ ...db.pragma('wal_checkpoint(PASSIVE)')[0], ms: performance.now() - started, requested }); } catch { /* busy: next time */ }
+       try { parentPort.postMessage({ ...db.pragma('wal_checkpoint(PASSIVE)')[0], ms: performance.now() - started, requested, final }); }
+       catch { if (final) parentPort.postMessage({ busy: 1, final }); /* else busy: next time */ }
      };
-     const timer = setInterval(() => pass(false), workerData.intervalMs);
+     const timer = setInterval(() => pass(false, false), workerData.intervalMs);
      parentPort.on('message', (message) => {
-       if (message === 'pass') return pass(true);
+       if (message === 'pass') return pass(true, false);
+       if (message === 'final') return pass(true, true);
        clearInterval(timer); db.close(); parentPort.close();
      });`,
     {
@@ -146,7 +158,21 @@ export function startBackgroundCheckpoints(sqlite: Database.Database, file: stri
   const stats = { restarts: 0 };
   let restartPending = false;
   let catchUpPasses = 0;
-  worker.on('message', (pass: { log?: number; ms?: number; requested?: boolean }) => {
+  /** While the Store is held for the worker's last pass: lets it go, and the fallback timer. */
+  let release: (() => boolean) | undefined;
+  let holdTimer: ReturnType<typeof setTimeout> | undefined;
+  const endHold = (pass?: { busy?: number; log?: number; checkpointed?: number }) => {
+    if (!release) return;
+    clearTimeout(holdTimer);
+    const go = release;
+    release = undefined;
+    restartPending = false;
+    // Nothing was written during the pass (the Store was held, no batch opened) and it copied
+    // every frame: the next BEGIN rewinds the WAL. Else the next report tries again.
+    if (go() && pass?.busy === 0 && pass.checkpointed === pass.log) stats.restarts++;
+  };
+  worker.on('message', (pass: { log?: number; ms?: number; requested?: boolean; final?: boolean; busy?: number; checkpointed?: number }) => {
+    if (pass?.final) return endHold(pass);
     if (restartPending || typeof pass?.log !== 'number') return;
     if (!pass.requested) {
       if (pass.log < restartFrames) return;
@@ -161,8 +187,19 @@ export function startBackgroundCheckpoints(sqlite: Database.Database, file: stri
     }
     restartPending = true;
     options.whenIdle(() => {
+      if (!sqlite.open || sqlite.inTransaction) {
+        restartPending = false;
+        return;
+      }
+      if (options.hold) {
+        // The fsyncs of the last pass happen on the worker; requests wait only where they touch
+        // the Store, and at most holdLimitMs if the worker does not answer.
+        release = options.hold();
+        holdTimer = setTimeout(endHold, holdLimitMs);
+        worker.postMessage('final');
+        return;
+      }
       restartPending = false;
-      if (!sqlite.open || sqlite.inTransaction) return;
       try {
         const [result] = sqlite.pragma('wal_checkpoint(PASSIVE)') as Array<{ busy: number; log: number; checkpointed: number }>;
         // Every frame copied: the next BEGIN rewinds the WAL.
@@ -176,6 +213,7 @@ export function startBackgroundCheckpoints(sqlite: Database.Database, file: stri
   return {
     stats,
     async stop() {
+      endHold();
       const exited = new Promise((resolve) => worker.once('exit', resolve));
       worker.postMessage('stop');
       await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 2000).unref())]);

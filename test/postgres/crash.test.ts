@@ -223,7 +223,15 @@ describe('two PostgreSQL-backed issuer processes, one SIGKILLed under load', () 
           for (;;) {
             let r: { credential?: string; pending?: boolean };
             try {
-              r = await retry(() => client.deferred(`${PUBLIC_URL}/oid4vci/deferred-credential`, token.access_token, first.transaction_id!));
+              r = await retry(async () => {
+                try {
+                  return await client.deferred(`${PUBLIC_URL}/oid4vci/deferred-credential`, token.access_token, first.transaction_id!);
+                } catch (e) {
+                  // As for the credential request: the answer that carried the KCC may be the one lost.
+                  if (isTransient(e)) flow.lostCredentialResponse = true;
+                  throw e;
+                }
+              });
             } catch (e) {
               const error = ((e as WalletError).body as { error?: string })?.error;
               if (error === 'credential_request_denied') {

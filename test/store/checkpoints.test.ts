@@ -41,13 +41,15 @@ describe('background WAL checkpoints', () => {
     try {
       const file = join(dir, 'db.sqlite');
       const database = openSqlite(file, { backgroundCheckpoints: { intervalMs: 20, restartFrames: 200 } });
-      const { sqlite, store, checkpoints } = database;
+      const { sqlite, store, checkpoints, groupCommit } = database;
       sqlite.exec('CREATE TABLE filler (id INTEGER PRIMARY KEY, data BLOB)');
       const insert = sqlite.prepare('INSERT INTO filler (data) VALUES (?)');
       // Steady writes through the group commit (each turn one batch), as requests make them.
       let written = 0;
       const deadline = Date.now() + 10_000;
       while (checkpoints!.stats.restarts === 0 && Date.now() < deadline) {
+        // Requests write through the Store, which waits while the WAL is being restarted.
+        while (groupCommit!.held) await groupCommit!.held;
         for (let i = 0; i < 20; i++) insert.run(Buffer.alloc(2000, written++ % 251));
         await store.nonces.consume('none', 0); // a Store call: resolves once the batch is committed
       }

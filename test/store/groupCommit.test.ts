@@ -19,6 +19,26 @@ describe('group commit', () => {
   }
   const nonce = (i: number) => ({ nonce: `n-${i}`, presentationDefinitionId: null, createdAt: 1, expiresAt: Date.now() + 60_000 });
 
+  it('holds Store calls (not the event loop) until released, then runs them in call order', async () => {
+    const { store, groupCommit, sqlite, close } = open();
+    const release = groupCommit!.hold();
+    const order: string[] = [];
+    const calls = [0, 1, 2].map((i) => store.siopRequests.create(nonce(100 + i)).then(() => order.push(`created ${i}`)));
+    const consumed = store.siopRequests.consume('n-101', 1).then((row) => order.push(`consumed ${row ? row.nonce : 'none'}`));
+    await new Promise((r) => setTimeout(r, 20)); // timers still run: only the Store waits
+    expect(order).toEqual([]);
+    expect(sqlite.prepare('SELECT count(*) AS n FROM siop_requests').get()).toEqual({ n: 0 });
+    expect(release()).toBe(true); // nothing opened a batch while held
+    await Promise.all([...calls, consumed]);
+    expect(order).toEqual(['created 0', 'created 1', 'created 2', 'consumed n-101']);
+    // A write outside the Store during a hold is reported, so the WAL restart does not count on it.
+    const again = groupCommit!.hold();
+    sqlite.prepare('INSERT INTO siop_requests (nonce, created_at, expires_at) VALUES (?, 1, ?)').run('n-direct', Date.now() + 60_000);
+    expect(again()).toBe(false);
+    expect(groupCommit!.held).toBeUndefined();
+    await close();
+  });
+
   it('joins concurrent writes into few commits, each call resolving only once another connection can read its row', async () => {
     const { file, store, groupCommit, close } = open();
     const reader = new Database(file, { readonly: true });
