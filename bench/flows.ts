@@ -123,6 +123,15 @@ function percentile(sorted: number[], p: number) {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 }
 
+/**
+ * --perf-basic-prof writes /tmp/perf-<pid>.map for perf (bench/perfSplit.ts); on Node 20 it also
+ * opens V8's log, one isolate-*-v8.log per thread in the working directory (the checkout): sent
+ * to the run's temp directory instead.
+ */
+function perfNodeArgs(dataDir: string) {
+  return ['--perf-basic-prof', `--logfile=${join(dataDir, 'v8.log')}`];
+}
+
 async function main() {
   const dataDir = mkdtempSync(join(tmpdir(), 'kcc-bench-'));
   if (PRESEED > 0) {
@@ -137,7 +146,7 @@ async function main() {
   }
   const serverPorts = INSTANCES === 1 ? [PORT] : Array.from({ length: INSTANCES }, (_, i) => PORT + 1 + i);
   const start = (port: number) =>
-    spawn(process.execPath, [...(process.env.BENCH_SERVER_NODE_ARGS?.split(' ').filter(Boolean) ?? []), ...(PERF ? ['--perf-basic-prof'] : []), '--import', 'tsx', 'src/runtime/node.ts'], {
+    spawn(process.execPath, [...(process.env.BENCH_SERVER_NODE_ARGS?.split(' ').filter(Boolean) ?? []), ...(PERF ? perfNodeArgs(dataDir) : []), '--import', 'tsx', 'src/runtime/node.ts'], {
       env: { ...process.env, ...shared, PORT: String(port), HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'silent', RATE_LIMITS: process.env.BENCH_RATE_LIMITS ?? 'off', PUBLIC_URL: `http://localhost:${PORT}` },
       stdio: ['ignore', process.env.BENCH_SERVER_STDOUT ? 'inherit' : 'ignore', 'inherit'],
       // BENCH_SERVER_DIR: run another checkout's server (an A/B against an older commit, same load generator).
@@ -322,7 +331,7 @@ async function main() {
           console.log(`  ${kind.padEnd(52)} ${((100 * (perfSplit.get(kind) ?? 0)) / total).toFixed(1).padStart(5)} %  ${ms.toFixed(2)} ms`);
         }
         // The part no faster JavaScript could remove: with none at all, this is the efficiency left.
-        if (floor) console.log(`  native and kernel work alone: ${native.toFixed(2)} ms, ${((100 * floorMs(floor, PAIRS ? PAIR_COUNTS : FLOW_COUNTS)) / native).toFixed(0)}% of the floor's cost with no JavaScript at all`);
+        if (floor) console.log(`  native and kernel work alone: ${native.toFixed(2)} ms (with no JavaScript at all, the floor efficiency would be ${((100 * floorMs(floor, PAIRS ? PAIR_COUNTS : FLOW_COUNTS)) / native).toFixed(0)}%)`);
       }
     }
     if (databaseCpu0 !== undefined && databaseCpu1 !== undefined && flows > 0) {
