@@ -101,6 +101,12 @@ export async function startTestPostgres(): Promise<TestPostgres> {
   };
 }
 
+/** A fetch that failed before the request left: the instance refused the connection. */
+function connectionRefused(e: unknown): boolean {
+  const cause = (e as { cause?: { code?: string; errors?: { code?: string }[] } })?.cause;
+  return cause?.code === 'ECONNREFUSED' || (cause?.errors?.some((x) => x.code === 'ECONNREFUSED') ?? false);
+}
+
 /**
  * A load balancer in the wallet's fetch: every request to `publicUrl` (the one PUBLIC_URL all
  * instances share) goes to the next instance in turn, so consecutive requests of one wallet
@@ -124,7 +130,10 @@ export function balancedFetch(publicUrl: string, instanceUrls: () => string[], o
         return res;
       } catch (e) {
         lastError = e;
-        if (options.failover === false) throw e;
+        // Only a refused connection is safe to send elsewhere: a reset after the request was sent
+        // may have been processed (a credential issued), so the caller sees it, as behind a real
+        // balancer, which does not replay a POST.
+        if (options.failover === false || !connectionRefused(e)) throw e;
       }
     }
     throw lastError;
