@@ -87,8 +87,16 @@ export async function verifySdJwtVcPresentation(
       return kbProblems.length === 0;
     },
     statusListFetcher: async (uri) => {
-      if (!/^https:\/\//.test(uri)) throw new Error('the status list URI is not https');
-      return deps.fetch(uri, 'application/statuslist+jwt');
+      if (!/^https:\/\//.test(uri)) {
+        statusProblems.push('the status list URI is not https');
+        throw new Error(statusProblems[0]);
+      }
+      try {
+        return await deps.fetch(uri, 'application/statuslist+jwt');
+      } catch (e) {
+        statusProblems.push(`the status list could not be fetched: ${(e as Error).message.slice(0, 120)}`);
+        throw e;
+      }
     },
     // Token Status List §8.3: the list token is a statuslist+jwt whose sub is the URI referenced, signed by the issuer.
     statusVerifier: async (data, signature) => {
