@@ -1,5 +1,5 @@
 import type { FieldConstraint, InputDescriptor, PresentationDefinition } from '../../protocol/pe/evaluate';
-import type { ClaimPaths, JwtVcTrust, MdocTrust, PresentedCredentialTrust, SdJwtVcTrust } from './trust';
+import type { ClaimName, ClaimPaths, JwtVcTrust, MdocTrust, PresentedCredentialTrust, SdJwtVcTrust } from './trust';
 
 /**
  * DIF Presentation Exchange 2.0 definitions for credentials people already hold (OID4VP with
@@ -18,24 +18,19 @@ export const SD_JWT_ALGS = ['ES256', 'ES384', 'ES512', 'EdDSA'];
 export const MDOC_ALGS = ['ES256', 'ES384', 'ES512', 'EdDSA'];
 export const JWT_VC_ALGS = ['EdDSA', 'ES256K'];
 
-const CLAIM_NAMES: Record<keyof ClaimPaths, string> = {
+const CLAIM_NAMES: Record<ClaimName, string> = {
   givenName: 'given name',
   familyName: 'family name',
   birthDate: 'birth date',
   nationality: 'nationality',
   countryOfResidence: 'country of residence',
 };
-const REQUIRED: (keyof ClaimPaths)[] = ['givenName', 'familyName', 'birthDate'];
 
-function claimFields(paths: ClaimPaths, toPaths: (p: string) => string[], extra: Partial<FieldConstraint> = {}): FieldConstraint[] {
-  return (Object.keys(CLAIM_NAMES) as (keyof ClaimPaths)[])
+/** One field per requested claim (all its alternative paths); none optional (see EntryCommon.request). */
+function claimFields(paths: ClaimPaths, request: readonly ClaimName[], toPaths: (p: string) => string[], extra: Partial<FieldConstraint> = {}): FieldConstraint[] {
+  return request
     .filter((k) => paths[k]?.length)
-    .map((k) => ({
-      path: (paths[k] as string[]).flatMap(toPaths),
-      purpose: `Your ${CLAIM_NAMES[k]}, for identity verification.`,
-      ...(REQUIRED.includes(k) ? {} : { optional: true }),
-      ...extra,
-    }));
+    .map((k) => ({ path: (paths[k] as string[]).flatMap(toPaths), purpose: `Your ${CLAIM_NAMES[k]}, for identity verification.`, ...extra }));
 }
 
 const dotted = (p: string) => `$.${p}`;
@@ -50,7 +45,7 @@ export function sdJwtVcDescriptor(entry: SdJwtVcTrust): InputDescriptor {
     format: { 'vc+sd-jwt': { 'sd-jwt_alg_values': SD_JWT_ALGS, 'kb-jwt_alg_values': SD_JWT_ALGS } } as InputDescriptor['format'],
     constraints: {
       limit_disclosure: 'required',
-      fields: [{ path: ['$.vct'], filter: { type: 'string', const: entry.vct } }, ...claimFields(entry.claims, (p) => [dotted(p)])],
+      fields: [{ path: ['$.vct'], filter: { type: 'string', const: entry.vct } }, ...claimFields(entry.claims, entry.request, (p) => [dotted(p)])],
     },
   };
 }
@@ -65,7 +60,7 @@ export function mdocDescriptor(entry: MdocTrust): InputDescriptor {
     format: { mso_mdoc: { alg: MDOC_ALGS } },
     constraints: {
       limit_disclosure: 'required',
-      fields: claimFields(entry.claims, (p) => [`$['${entry.namespace}']['${p}']`], { intent_to_retain: true } as Partial<FieldConstraint>),
+      fields: claimFields(entry.claims, entry.request, (p) => [`$['${entry.namespace}']['${p}']`], { intent_to_retain: true } as Partial<FieldConstraint>),
     },
   };
 }
@@ -82,7 +77,7 @@ export function jwtVcDescriptor(entry: JwtVcTrust): InputDescriptor {
       fields: [
         { path: ['$.type[*]', '$.vc.type[*]'], filter: { type: 'string', const: entry.type } },
         { path: ['$.issuer', '$.vc.issuer', '$.iss'], filter: { type: 'string', enum: [...entry.issuers] } },
-        ...claimFields(entry.claims, (p) => [`$.credentialSubject.${p}`, `$.vc.credentialSubject.${p}`]),
+        ...claimFields(entry.claims, entry.request, (p) => [`$.credentialSubject.${p}`, `$.vc.credentialSubject.${p}`]),
       ],
     },
   };

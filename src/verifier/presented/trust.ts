@@ -33,7 +33,15 @@ interface EntryCommon {
   name: string;
   /** IDV checks a verified credential of this entry satisfies. */
   satisfies: readonly string[];
+  /**
+   * The claims the presentation definition asks for. PE 2.0's `optional` fields are refused by
+   * @sphereon/pex's definition schema, so only claims the credential always carries are asked
+   * (DEFAULT_REQUEST); others disclosed anyway are still read.
+   */
+  request: readonly ClaimName[];
 }
+
+export type ClaimName = keyof ClaimPaths;
 
 export interface SdJwtVcTrust extends EntryCommon {
   vct: string;
@@ -99,6 +107,13 @@ export const JWT_VC_CLAIMS: ClaimPaths = {
   countryOfResidence: ['countryOfResidence'],
 };
 
+/** Asked by default: what each kind always carries (PID Rulebook: nationality is mandatory; not in the mDL). */
+export const DEFAULT_REQUEST: Record<'sdJwtVc' | 'mdoc' | 'jwtVc', readonly ClaimName[]> = {
+  sdJwtVc: ['givenName', 'familyName', 'birthDate', 'nationality'],
+  mdoc: ['givenName', 'familyName', 'birthDate'],
+  jwtVc: ['givenName', 'familyName', 'birthDate'],
+};
+
 export const PID_VCT = 'urn:eudi:pid:1';
 export const MDL_DOCTYPE = 'org.iso.18013.5.1.mDL';
 export const MDL_NAMESPACE = 'org.iso.18013.5.1';
@@ -111,7 +126,8 @@ const ClaimPathsWire = z
   .object({ givenName: ClaimPathList, familyName: ClaimPathList, birthDate: ClaimPathList, nationality: ClaimPathList, countryOfResidence: ClaimPathList })
   .partial()
   .strict();
-const Common = { id: Id, name: z.string().min(1).max(100), satisfies: z.array(Check).max(20).default([]) };
+const ClaimNameWire = z.enum(['givenName', 'familyName', 'birthDate', 'nationality', 'countryOfResidence']);
+const Common = { id: Id, name: z.string().min(1).max(100), satisfies: z.array(Check).max(20).default([]), request: z.array(ClaimNameWire).max(5).optional() };
 const HttpsUrl = z.string().max(2000).refine((s) => /^https:\/\/[^/?#]+/.test(s) && URL.canParse(s), 'an https URL');
 
 const TrustWire = z
@@ -213,7 +229,7 @@ export function parsePresentedCredentialTrust(json: unknown): PresentedCredentia
     useId(e.id);
     useAnchors(`sdJwtVc ${e.id}`, e.x5cTrustAnchors);
     if (e.issuers.length === 0 && e.x5cTrustAnchors.length === 0) throw new TypeError(`presented credential trust: sdJwtVc ${e.id} trusts no issuer (issuers or x5cTrustAnchors)`);
-    return { ...e, claims: e.claims ?? PID_CLAIMS };
+    return { ...e, claims: e.claims ?? PID_CLAIMS, request: e.request ?? DEFAULT_REQUEST.sdJwtVc };
   });
   const docTypes = new Set<string>();
   const mdoc = w.mdoc.map((e): MdocTrust => {
@@ -222,11 +238,11 @@ export function parsePresentedCredentialTrust(json: unknown): PresentedCredentia
     if (docTypes.has(e.docType)) throw new TypeError(`presented credential trust: doctype ${e.docType} has two mdoc entries`);
     docTypes.add(e.docType);
     useAnchors(`mdoc ${e.id}`, e.iacaRoots);
-    return { ...e, namespace: e.namespace ?? MDL_NAMESPACE, claims: e.claims ?? MDL_CLAIMS };
+    return { ...e, namespace: e.namespace ?? MDL_NAMESPACE, claims: e.claims ?? MDL_CLAIMS, request: e.request ?? DEFAULT_REQUEST.mdoc };
   });
   const jwtVc = w.jwtVc.map((e): JwtVcTrust => {
     useId(e.id);
-    return { ...e, claims: e.claims ?? JWT_VC_CLAIMS };
+    return { ...e, claims: e.claims ?? JWT_VC_CLAIMS, request: e.request ?? DEFAULT_REQUEST.jwtVc };
   });
   return { trustAnchors, sdJwtVc, mdoc, jwtVc };
 }
