@@ -6,6 +6,7 @@ import { createDidResolver } from '../../src/did/resolver';
 import { createDidJwkResolver } from '../../src/did/jwk';
 import { PresentedCredentialError, type PresentationContext, type PresentedVerificationDeps } from '../../src/verifier/presented/result';
 import { verifySdJwtVcPresentation, unreferencedDisclosures } from '../../src/verifier/presented/sdJwtVc';
+import { presentedCredentialRecheckProblem } from '../../src/verifier/presented/recheck';
 import { parsePresentedCredentialTrust, type PresentedCredentialTrust } from '../../src/verifier/presented/trust';
 import { makeCa, makeHolderKey, makeLeaf, presentSdJwtVc, sdJwtVcIssuer, statusListToken, tableFetch, type Ca, type Leaf } from '../helpers/presentedCredentials';
 
@@ -198,6 +199,16 @@ describe('SD-JWT VC (EU PID) as IDV input', () => {
     };
     const ok = await at(0);
     expect(ok.recheck.status).toEqual({ status_list: { idx: 0, uri: STATUS_URI } });
+    // Re-checked when the application is redeemed: still valid; revoked since; expired since.
+    expect(await presentedCredentialRecheckProblem(ok.recheck, deps(status))).toBeUndefined();
+    const revokedSince = new Map(table);
+    revokedSince.set(STATUS_URI, await statusListToken(STATUS_URI, [1, 1, 2, 0], provider.privateJwk, ISS));
+    expect(await presentedCredentialRecheckProblem(ok.recheck, deps(revokedSince))).toBe('revoked');
+    const forgedSince = new Map(table);
+    forgedSince.set(STATUS_URI, await statusListToken(STATUS_URI, [0, 0, 0, 0], metaKey.privateJwk, ISS));
+    expect(await presentedCredentialRecheckProblem({ ...ok.recheck, status: { status_list: { idx: 1, uri: STATUS_URI } } }, deps(forgedSince))).toBe('the status list could not be verified');
+    expect(await presentedCredentialRecheckProblem(ok.recheck, { ...deps(status), clock: () => Date.now() + 2 * 86400_000 })).toBe('the presented credential has expired');
+    expect(JSON.stringify(ok.recheck)).not.toContain('Erika');
     expect(await refused(at(1))).toEqual(['revoked']);
     expect(await refused(at(2))).toEqual(['suspended']);
     const forgedList = new Map(table);

@@ -13,6 +13,7 @@ import { Holder } from '../../src/wallet/holder';
 import { presentedCredentialDefinition } from '../../src/verifier/presented/definitions';
 import { PresentedCredentialError, type PresentationContext, type PresentedVerificationDeps } from '../../src/verifier/presented/result';
 import { verifyPresentedSubmission } from '../../src/verifier/presented/submission';
+import { presentedCredentialRecheckProblem } from '../../src/verifier/presented/recheck';
 import { parsePresentedCredentialTrust, type PresentedCredentialTrust } from '../../src/verifier/presented/trust';
 import { issueMdl, makeCa, makeHolderKey, makeLeaf, presentMdl, presentSdJwtVc, sdJwtVcIssuer, sha256, tableFetch } from '../helpers/presentedCredentials';
 
@@ -250,6 +251,8 @@ describe('another issuer’s jwt_vc_json as IDV input', () => {
     const withStatus = (index: number) => employeeVc(applicant, employer, { credentialStatus: [statusEntry('revocation', index), statusEntry('suspension', index)] });
     const ok = await submit(await vpOf(applicant, [await withStatus(1)], { nonce }), nonce);
     expect(ok[0].recheck.status).toHaveLength(2);
+    expect(await presentedCredentialRecheckProblem(ok[0].recheck, deps())).toBeUndefined();
+    expect(await presentedCredentialRecheckProblem({ ...ok[0].recheck, status: [statusEntry('revocation', 7)] }, deps())).toBe('revoked');
     expect((await refused(submit(await vpOf(applicant, [await withStatus(7)], { nonce }), nonce))).join(' ')).toMatch(/status: revoked/);
     expect((await refused(submit(await vpOf(applicant, [await withStatus(8)], { nonce }), nonce))).join(' ')).toMatch(/status: suspended/);
   });

@@ -9,6 +9,7 @@ export { verifyPresentedSubmission, type PresentedSubmission } from './submissio
 export { verifySdJwtVcPresentation } from './sdJwtVc';
 export { verifyMdocPresentation } from './mdoc';
 export { verifyJwtVcPresentation } from './jwtVc';
+export { presentedCredentialRecheckProblem } from './recheck';
 export {
   PresentedCredentialError,
   type CredentialEvidence,

@@ -75,7 +75,7 @@ export async function verifyMdocPresentation(
     evidence: evidenceFor('mso_mdoc', signer.subject, entry.docType, entry.id, now),
     claims: readClaims(document.issuerSigned.getPrettyClaims(entry.namespace) ?? {}, entry.claims),
     satisfies: [...entry.satisfies],
-    recheck: { expiresAt: Math.floor(mso.validityInfo.validUntil.getTime() / 1000) },
+    recheck: { format: 'mso_mdoc', expiresAt: Math.floor(mso.validityInfo.validUntil.getTime() / 1000) },
   };
 }
 

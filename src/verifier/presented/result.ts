@@ -36,8 +36,16 @@ export interface PresentedClaims {
   countryOfResidence?: string;
 }
 
-/** What is kept to re-check a presented credential later (expiry, status), with no claims. */
+/**
+ * What is kept to re-check a presented credential when the application is redeemed (expiry,
+ * status; src/verifier/presented/recheck.ts), with no claims: JSON, stored with the application.
+ */
 export interface PresentedStatusReference {
+  format: PresentedFormat;
+  /** jwt_vc_json: the issuer DID (its status list must be signed by it). */
+  issuer?: string;
+  /** dc+sd-jwt: the issuer's public key that signed the credential (and must sign its status list). */
+  issuerJwk?: Record<string, unknown>;
   /** Seconds since the epoch. */
   expiresAt?: number;
   /** IETF Token Status List reference (SD-JWT VC) or Bitstring Status List entries (jwt_vc_json). */

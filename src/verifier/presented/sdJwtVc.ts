@@ -133,6 +133,8 @@ export async function verifySdJwtVcPresentation(
     claims: readClaims(verified.payload, entry.claims),
     satisfies: [...entry.satisfies],
     recheck: {
+      format: 'dc+sd-jwt',
+      issuerJwk: issuerKey.jwk as Record<string, unknown>,
       ...(typeof payload.exp === 'number' ? { expiresAt: payload.exp } : {}),
       ...(payload.status !== undefined ? { status: payload.status } : {}),
     },
