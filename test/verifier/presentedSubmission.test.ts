@@ -13,6 +13,8 @@ import { Holder } from '../../src/wallet/holder';
 import { presentedCredentialDefinition } from '../../src/verifier/presented/definitions';
 import { PresentedCredentialError, type PresentationContext, type PresentedVerificationDeps } from '../../src/verifier/presented/result';
 import { verifyPresentedSubmission } from '../../src/verifier/presented/submission';
+import { presentedCredentialDcqlQuery, verifyPresentedDcqlResponse } from '../../src/verifier/presented/dcql';
+import { DcqlQuery } from 'dcql';
 import { presentedCredentialRecheckProblem } from '../../src/verifier/presented/recheck';
 import { parsePresentedCredentialTrust, type PresentedCredentialTrust } from '../../src/verifier/presented/trust';
 import { issueMdl, makeCa, makeHolderKey, makeLeaf, presentMdl, presentSdJwtVc, sdJwtVcIssuer, sha256, tableFetch } from '../helpers/presentedCredentials';
@@ -283,5 +285,35 @@ describe('@sphereon/pex 4.1.0 on the definitions', () => {
       "$['org.iso.18013.5.1']['birth_date']",
     ]);
     expect(pd.input_descriptors[2].constraints?.fields?.every((f) => (f as { intent_to_retain?: boolean }).intent_to_retain === true)).toBe(true);
+  });
+});
+
+describe('DCQL (dcql_query, OpenID4VP 1.0) with the dcql library', () => {
+  it('builds a valid query and verifies a response answering it; refuses unknown ids, the wrong kind, a missing requested claim', async () => {
+    const query = presentedCredentialDcqlQuery(trust, ['eu-pid', 'mdl', 'employee-id']);
+    DcqlQuery.validate(DcqlQuery.parse(query));
+    expect(query.credentials.map((c) => [c.id, c.format])).toEqual([
+      ['eu-pid', 'dc+sd-jwt'],
+      ['mdl', 'mso_mdoc'],
+      ['employee-id', 'jwt_vc_json'],
+    ]);
+    const nonce = 'dcql-n1';
+    const vpToken = {
+      'eu-pid': [await presentSdJwtVc(pidVc, wallet.privateJwk, { aud: CLIENT_ID, nonce }, ['given_name', 'family_name', 'birthdate', 'nationalities'])],
+      mdl: [await presentMdl(mdl, wallet.privateJwk, { clientId: CLIENT_ID, nonce, responseUri: RESPONSE_URI }, ['given_name', 'family_name', 'birth_date'])],
+      'employee-id': [await vpOf(applicant, [await employeeVc(applicant)], { nonce })],
+    };
+    const verified = await verifyPresentedDcqlResponse({ vpToken: JSON.stringify(vpToken), query }, context(nonce), deps());
+    expect(verified.map((v) => [v.descriptorId, v.claims.familyName])).toEqual([
+      ['eu-pid', 'Mustermann'],
+      ['mdl', 'Doe'],
+      ['employee-id', 'Lovelace'],
+    ]);
+    const run = (token: unknown) => refused(verifyPresentedDcqlResponse({ vpToken: token, query }, context(nonce), deps()));
+    expect(await run({ passport: [vpToken['eu-pid'][0]] })).toEqual(['passport: not a credential query of the request']);
+    expect(await run({ mdl: vpToken['eu-pid'] })).toEqual(['mdl: not an mdoc DeviceResponse']);
+    // The PID without the birth date the query asks for: verified, but it does not satisfy the query.
+    const partial = await presentSdJwtVc(pidVc, wallet.privateJwk, { aud: CLIENT_ID, nonce }, ['given_name', 'family_name']);
+    expect(await run({ 'eu-pid': [partial] })).toEqual(['eu-pid: the presented credential does not satisfy the credential query']);
   });
 });

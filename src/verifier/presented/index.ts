@@ -10,6 +10,7 @@ export { verifySdJwtVcPresentation } from './sdJwtVc';
 export { verifyMdocPresentation } from './mdoc';
 export { verifyJwtVcPresentation } from './jwtVc';
 export { presentedCredentialRecheckProblem } from './recheck';
+export { presentedCredentialDcqlQuery, verifyPresentedDcqlResponse } from './dcql';
 export {
   PresentedCredentialError,
   type CredentialEvidence,

@@ -53,6 +53,7 @@ export async function verifyJwtVcPresentation(
     evidence: evidenceFor('jwt_vc_json', credential.issuer, entry.type, entry.id, now),
     claims: readClaims(subject, entry.claims),
     satisfies: [...entry.satisfies],
+    disclosed: vc,
     recheck: { format: 'jwt_vc_json', issuer: credential.issuer, ...(exp !== undefined ? { expiresAt: exp } : {}), ...(vc.credentialStatus !== undefined ? { status: vc.credentialStatus } : {}) },
   };
 }

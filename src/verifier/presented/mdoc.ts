@@ -69,12 +69,15 @@ export async function verifyMdocPresentation(
   }
   if (failures.length) throw new PresentedCredentialError(failures.map(reasonOf));
 
+  const namespaces: Record<string, Record<string, unknown>> = {};
+  for (const ns of document.issuerSigned.issuerNamespaces?.issuerNamespaces.keys() ?? []) namespaces[ns] = (document.issuerSigned.getPrettyClaims(ns) ?? {}) as Record<string, unknown>;
   const signer = new X509Certificate(new Uint8Array(document.issuerSigned.issuerAuth.certificate));
   return {
     descriptorId: entry.id,
     evidence: evidenceFor('mso_mdoc', signer.subject, entry.docType, entry.id, now),
     claims: readClaims(document.issuerSigned.getPrettyClaims(entry.namespace) ?? {}, entry.claims),
     satisfies: [...entry.satisfies],
+    disclosed: namespaces,
     recheck: { format: 'mso_mdoc', expiresAt: Math.floor(mso.validityInfo.validUntil.getTime() / 1000) },
   };
 }

@@ -60,6 +60,12 @@ export interface VerifiedPresentedCredential {
   /** The IDV checks the trust configuration lets this credential satisfy. */
   satisfies: string[];
   recheck: PresentedStatusReference;
+  /**
+   * Everything the credential disclosed (the SD-JWT's processed claims, the mdoc's namespaces,
+   * the VC), for matching it against the query it answers (src/verifier/presented/dcql.ts).
+   * In memory only: never stored, sealed or logged; `claims` is what IDV keeps.
+   */
+  disclosed: Record<string, unknown>;
 }
 
 /** The ports the verifiers use. `fetch` reaches issuer metadata and status lists (SSRF-safe in production). */

@@ -132,6 +132,7 @@ export async function verifySdJwtVcPresentation(
     evidence: evidenceFor('dc+sd-jwt', issuerDescription, entry.vct, entry.id, now),
     claims: readClaims(verified.payload, entry.claims),
     satisfies: [...entry.satisfies],
+    disclosed: verified.payload as Record<string, unknown>,
     recheck: {
       format: 'dc+sd-jwt',
       issuerJwk: issuerKey.jwk as Record<string, unknown>,
