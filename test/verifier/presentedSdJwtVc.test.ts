@@ -130,6 +130,10 @@ describe('SD-JWT VC (EU PID) as IDV input', () => {
     expect(await refused(verifySdJwtVcPresentation(await presentSdJwtVc(misnamed, holder.privateJwk, { aud: CLIENT_ID, nonce }), pidEntry(), context(nonce), deps()))).toEqual([
       'the x5c certificate does not name the issuer https://other.example',
     ]);
+    const notHttps = await pidWithX5c({ iss: 'urn:example:pid-provider' });
+    expect(await refused(verifySdJwtVcPresentation(await presentSdJwtVc(notHttps, holder.privateJwk, { aud: CLIENT_ID, nonce }), pidEntry(), context(nonce), deps()))).toEqual([
+      'with an x5c chain, iss must be an https URL',
+    ]);
   });
 
   it('refuses a broken issuer signature and an expired PID', async () => {

@@ -154,8 +154,9 @@ function libraryReason(e: unknown): string {
   if (/Invalid Nonce/i.test(message)) return 'the Key Binding JWT nonce is not this request’s';
   if (/sd_hash/i.test(message)) return 'the Key Binding JWT sd_hash does not match the presentation';
   if (/Invalid Key Binding Jwt/i.test(message)) return 'the Key Binding JWT is malformed';
-  if (/Status List/i.test(message)) return `status: ${message.slice(0, 200)}`;
-  return `the SD-JWT VC is invalid: ${message.slice(0, 200)}`;
+  // Other library messages are not echoed: they may quote disclosed values (reasons reach the client and logs).
+  if (/Status List/i.test(message)) return 'the status list could not be verified';
+  return 'the SD-JWT VC is malformed or invalid';
 }
 
 /** The issuer's verification key: from x5c to a configured anchor, or from JWT VC Issuer Metadata of a listed iss. */
@@ -180,7 +181,9 @@ async function issuerKeyFor(
       if (e instanceof CertificateChainError) throw new PresentedCredentialError([`issuer ${iss} is not trusted: ${e.message}`]);
       throw new PresentedCredentialError(['x5c is malformed']);
     }
-    if (/^https:\/\//.test(iss) && !certificateNamesIssuer(leaf, iss)) throw new PresentedCredentialError([`the x5c certificate does not name the issuer ${iss}`]);
+    // SD-JWT VC draft §3.5: with x5c, iss is an https URL the leaf names (SAN URI or DNS name).
+    if (!/^https:\/\//.test(iss)) throw new PresentedCredentialError(['with an x5c chain, iss must be an https URL']);
+    if (!certificateNamesIssuer(leaf, iss)) throw new PresentedCredentialError([`the x5c certificate does not name the issuer ${iss}`]);
     return { jwk: (await publicJwkOf(leaf)) as JWK, subject: leaf.subject };
   }
   if (!entry.issuers.includes(iss)) throw new PresentedCredentialError([`issuer ${iss} is not trusted for ${entry.vct}`]);
