@@ -46,7 +46,10 @@ export async function makeCa(name: string, options: { notBefore?: Date; notAfter
     notAfter: options.notAfter ?? new Date(Date.now() + 10 * 365 * 86400_000),
     keys,
     signingAlgorithm: EC,
-    extensions: [new x509.BasicConstraintsExtension(true, 0, true), new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true)],
+    extensions: [
+      new x509.BasicConstraintsExtension(true, 0, true),
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
+    ],
   });
   return { cert, keys, pem: cert.toString('pem'), der: new Uint8Array(cert.rawData) };
 }
@@ -74,7 +77,10 @@ export async function makeLeaf(ca: Ca, subject: string, options: { sanUrl?: stri
     publicKey: keys.publicKey,
     signingKey: ca.keys.privateKey,
     signingAlgorithm: EC,
-    extensions: [new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true), ...(names.length ? [new x509.SubjectAlternativeNameExtension(names)] : [])],
+    extensions: [
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
+      ...(names.length ? [new x509.SubjectAlternativeNameExtension(names)] : []),
+    ],
   });
   const privateJwk = (await crypto.subtle.exportKey('jwk', keys.privateKey)) as JWK;
   const publicJwk = (await crypto.subtle.exportKey('jwk', keys.publicKey)) as JWK;
@@ -118,14 +124,23 @@ export function sdJwtVcIssuer(signingJwk: JWK, header: Record<string, unknown>) 
 }
 
 /** The holder's side: disclose `claims` and bind with a KB-JWT over `nonce` for `aud`. */
-export async function presentSdJwtVc(credential: string, holderJwk: JWK, kb: { aud: string; nonce: string; iat?: number } | undefined, claims: string[] = ['given_name', 'family_name', 'birthdate', 'nationalities', 'address']) {
+export async function presentSdJwtVc(
+  credential: string,
+  holderJwk: JWK,
+  kb: { aud: string; nonce: string; iat?: number } | undefined,
+  claims: string[] = ['given_name', 'family_name', 'birthdate', 'nationalities', 'address'],
+) {
   const holder = new SDJwtVcInstance({
     hasher: (data) => sha256(typeof data === 'string' ? data : new Uint8Array(data)),
     kbSigner: joseSigner(holderJwk),
     kbSignAlg: 'ES256',
   });
   const frame = Object.fromEntries(claims.map((c) => [c, true]));
-  return holder.present(credential, frame as never, kb ? { kb: { payload: { aud: kb.aud, nonce: kb.nonce, iat: kb.iat ?? Math.floor(Date.now() / 1000) } } } : undefined);
+  return holder.present(
+    credential,
+    frame as never,
+    kb ? { kb: { payload: { aud: kb.aud, nonce: kb.nonce, iat: kb.iat ?? Math.floor(Date.now() / 1000) } } } : undefined,
+  );
 }
 
 /** A Token Status List token (statuslist+jwt) with `statuses` (0 valid, 1 revoked, 2 suspended), signed by `jwk`. */
@@ -145,7 +160,13 @@ export function mdocSigningContext(): MdocContext {
       sign1: {
         ...verify.cose.sign1,
         sign: async ({ toBeSigned, key }) => {
-          const k = await crypto.subtle.importKey('jwk', { ...(key.jwk as JsonWebKey), key_ops: undefined, alg: undefined }, { name: 'ECDSA', namedCurve: 'P-256' }, false, ['sign']);
+          const k = await crypto.subtle.importKey(
+            'jwk',
+            { ...(key.jwk as JsonWebKey), key_ops: undefined, alg: undefined },
+            { name: 'ECDSA', namedCurve: 'P-256' },
+            false,
+            ['sign'],
+          );
           return new Uint8Array(await crypto.subtle.sign({ name: 'ECDSA', hash: 'SHA-256' }, k, new Uint8Array(toBeSigned)));
         },
       },
@@ -154,7 +175,12 @@ export function mdocSigningContext(): MdocContext {
 }
 
 /** Issues an mDL with @owf/mdoc's Issuer: the document signer `ds` (with its certificate in x5chain), bound to `deviceJwk`. */
-export async function issueMdl(ds: Leaf, devicePublicJwk: JWK, elements: Record<string, unknown>, validity: { validFrom?: Date; validUntil?: Date; signed?: Date } = {}): Promise<IssuerSigned> {
+export async function issueMdl(
+  ds: Leaf,
+  devicePublicJwk: JWK,
+  elements: Record<string, unknown>,
+  validity: { validFrom?: Date; validUntil?: Date; signed?: Date } = {},
+): Promise<IssuerSigned> {
   const issuer = new Issuer('org.iso.18013.5.1.mDL', mdocSigningContext());
   issuer.addIssuerNamespace('org.iso.18013.5.1', elements);
   return issuer.sign({
@@ -182,13 +208,21 @@ export async function presentMdl(
   const deviceRequest = DeviceRequest.create({
     docRequests: [
       DocRequest.create({
-        itemsRequest: ItemsRequest.create({ docType: 'org.iso.18013.5.1.mDL', namespaces: { 'org.iso.18013.5.1': Object.fromEntries(elements.map((e) => [e, true])) } }),
+        itemsRequest: ItemsRequest.create({
+          docType: 'org.iso.18013.5.1.mDL',
+          namespaces: { 'org.iso.18013.5.1': Object.fromEntries(elements.map((e) => [e, true])) },
+        }),
       }),
     ],
   });
   const sessionTranscript = await SessionTranscript.forOid4Vp(handover, ctx);
   const response = await DeviceResponse.createWithDeviceRequest(
-    { deviceRequest, sessionTranscript, issuerSigned: [issuerSigned], signature: { signingKey: CoseKey.fromJwk({ ...deviceJwk, alg: 'ES256' } as Record<string, unknown>) } },
+    {
+      deviceRequest,
+      sessionTranscript,
+      issuerSigned: [issuerSigned],
+      signature: { signingKey: CoseKey.fromJwk({ ...deviceJwk, alg: 'ES256' } as Record<string, unknown>) },
+    },
     ctx,
   );
   return response.encodedForOid4Vp;

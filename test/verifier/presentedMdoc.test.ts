@@ -92,16 +92,28 @@ describe('mdoc / mDL as IDV input', () => {
     const nonce = 'mdoc-n2';
     const thief = await makeHolderKey();
     const vp = await presentMdl(await issueMdl(ds, device.publicJwk, ELEMENTS), thief.privateJwk, { clientId: CLIENT_ID, nonce, responseUri: RESPONSE_URI });
-    expect(await refused(verifyMdocPresentation(vp, entry(), context(nonce), deps))).toEqual(["the device signature does not verify over this request's session transcript"]);
+    expect(await refused(verifyMdocPresentation(vp, entry(), context(nonce), deps))).toEqual([
+      "the device signature does not verify over this request's session transcript",
+    ]);
   });
 
   it('refuses a document signer under another IACA, and an expired mDL', async () => {
     const nonce = 'mdoc-n3';
     const strangerDs = await makeLeaf(otherIaca, 'CN=Stranger DS, C=US');
-    const vp = await presentMdl(await issueMdl(strangerDs, device.publicJwk, ELEMENTS), device.privateJwk, { clientId: CLIENT_ID, nonce, responseUri: RESPONSE_URI });
-    expect(await refused(verifyMdocPresentation(vp, entry(), context(nonce), deps))).toEqual(['the document signer is not trusted: the chain does not end at a trusted anchor']);
+    const vp = await presentMdl(await issueMdl(strangerDs, device.publicJwk, ELEMENTS), device.privateJwk, {
+      clientId: CLIENT_ID,
+      nonce,
+      responseUri: RESPONSE_URI,
+    });
+    expect(await refused(verifyMdocPresentation(vp, entry(), context(nonce), deps))).toEqual([
+      'the document signer is not trusted: the chain does not end at a trusted anchor',
+    ]);
     const oldDs = await makeLeaf(iaca, 'CN=Test Document Signer 2020, C=US', { notBefore: new Date(Date.now() - 30 * 86400_000) });
-    const old = await issueMdl(oldDs, device.publicJwk, ELEMENTS, { signed: new Date(Date.now() - 3 * 86400_000), validFrom: new Date(Date.now() - 3 * 86400_000), validUntil: new Date(Date.now() - 86400_000) });
+    const old = await issueMdl(oldDs, device.publicJwk, ELEMENTS, {
+      signed: new Date(Date.now() - 3 * 86400_000),
+      validFrom: new Date(Date.now() - 3 * 86400_000),
+      validUntil: new Date(Date.now() - 86400_000),
+    });
     const expired = await presentMdl(old, device.privateJwk, { clientId: CLIENT_ID, nonce, responseUri: RESPONSE_URI });
     expect(await refused(verifyMdocPresentation(expired, entry(), context(nonce), deps))).toEqual(['the mdoc is expired or not yet valid']);
   });
@@ -151,7 +163,9 @@ describe('X.509 chains to a configured anchor', () => {
 
   it('the trust configuration refuses a non-CA anchor, an unknown anchor name, duplicate ids', () => {
     expect(() => parsePresentedCredentialTrust({ trustAnchors: { leaf: ds.cert.toString('pem') } })).toThrow('trustAnchors.leaf is not a CA certificate');
-    expect(() => parsePresentedCredentialTrust({ mdoc: [{ id: 'mdl', name: 'x', docType: 'org.iso.18013.5.1.mDL', iacaRoots: ['nope'] }] })).toThrow('names trust anchor nope');
+    expect(() => parsePresentedCredentialTrust({ mdoc: [{ id: 'mdl', name: 'x', docType: 'org.iso.18013.5.1.mDL', iacaRoots: ['nope'] }] })).toThrow(
+      'names trust anchor nope',
+    );
     expect(() =>
       parsePresentedCredentialTrust({
         trustAnchors: { a: iaca.pem },

@@ -75,7 +75,13 @@ function deps(): PresentedVerificationDeps {
   return { clock: () => Date.now(), crypto: nodeCrypto, resolver: createDidResolver({ registry: createDidJwkResolver() }), fetch: tableFetch(table).fetch };
 }
 
-const context = (nonce: string, applicantDid = applicant.did): PresentationContext => ({ applicantDid, nonce, clientId: CLIENT_ID, responseUri: RESPONSE_URI, trust });
+const context = (nonce: string, applicantDid = applicant.did): PresentationContext => ({
+  applicantDid,
+  nonce,
+  clientId: CLIENT_ID,
+  responseUri: RESPONSE_URI,
+  trust,
+});
 const definition = () => presentedCredentialDefinition(trust, 'kcc-basic-held-credentials');
 
 async function refused(p: Promise<unknown>): Promise<string[]> {
@@ -98,7 +104,12 @@ async function statusListVc(revoked: number[], purpose: 'revocation' | 'suspensi
       vc: {
         '@context': ['https://www.w3.org/2018/credentials/v1'],
         type: ['VerifiableCredential', 'BitstringStatusListCredential'],
-        credentialSubject: { id: `${STATUS_URL}/${purpose}#list`, type: 'BitstringStatusList', statusPurpose: purpose, encodedList: await encodeStatusList(bits) },
+        credentialSubject: {
+          id: `${STATUS_URL}/${purpose}#list`,
+          type: 'BitstringStatusList',
+          statusPurpose: purpose,
+          encodedList: await encodeStatusList(bits),
+        },
       },
     },
     didJwtIssuer(employer),
@@ -106,7 +117,12 @@ async function statusListVc(revoked: number[], purpose: 'revocation' | 'suspensi
   );
 }
 
-const statusEntry = (purpose: string, index: number) => ({ type: 'BitstringStatusListEntry', statusPurpose: purpose, statusListIndex: String(index), statusListCredential: `${STATUS_URL}/${purpose}` });
+const statusEntry = (purpose: string, index: number) => ({
+  type: 'BitstringStatusListEntry',
+  statusPurpose: purpose,
+  statusListIndex: String(index),
+  statusListCredential: `${STATUS_URL}/${purpose}`,
+});
 
 beforeAll(async () => {
   applicant = await Holder.create();
@@ -125,7 +141,15 @@ beforeAll(async () => {
       { id: 'loyalty', name: 'Loyalty card', vct: 'urn:example:loyalty', x5cTrustAnchors: ['pid-ca'], satisfies: [] },
     ],
     mdoc: [{ id: 'mdl', name: 'Mobile driving licence', docType: 'org.iso.18013.5.1.mDL', iacaRoots: ['iaca'], satisfies: ['document_verification'] }],
-    jwtVc: [{ id: 'employee-id', name: 'Employee identity', type: 'EmployeeIdentityCredential', issuers: [employer.did], satisfies: ['document_verification', 'sanction_screening'] }],
+    jwtVc: [
+      {
+        id: 'employee-id',
+        name: 'Employee identity',
+        type: 'EmployeeIdentityCredential',
+        issuers: [employer.did],
+        satisfies: ['document_verification', 'sanction_screening'],
+      },
+    ],
   });
   pidVc = await sdJwtVcIssuer(pidProvider.privateJwk, { typ: 'dc+sd-jwt', x5c: [Buffer.from(pidProvider.der).toString('base64')] }).issue({
     vct: 'urn:eudi:pid:1',
@@ -139,7 +163,13 @@ beforeAll(async () => {
     nationalities: ['DE'],
     address: { country: 'DE' },
   });
-  mdl = await issueMdl(ds, wallet.publicJwk, { family_name: 'Doe', given_name: 'Jane', birth_date: new DateOnly('1990-04-01'), issuing_country: 'US', resident_country: 'US' });
+  mdl = await issueMdl(ds, wallet.publicJwk, {
+    family_name: 'Doe',
+    given_name: 'Jane',
+    birth_date: new DateOnly('1990-04-01'),
+    issuing_country: 'US',
+    resident_country: 'US',
+  });
   table.set(`${STATUS_URL}/revocation`, await statusListVc([7], 'revocation'));
   table.set(`${STATUS_URL}/suspension`, await statusListVc([8], 'suspension'));
 });
@@ -149,7 +179,12 @@ describe('a presentation_submission of credentials people already hold', () => {
     const nonce = randomBytes(16).toString('base64url');
     const vpToken = [
       await presentSdJwtVc(pidVc, wallet.privateJwk, { aud: CLIENT_ID, nonce }),
-      await presentMdl(mdl, wallet.privateJwk, { clientId: CLIENT_ID, nonce, responseUri: RESPONSE_URI }, ['given_name', 'family_name', 'birth_date', 'resident_country']),
+      await presentMdl(mdl, wallet.privateJwk, { clientId: CLIENT_ID, nonce, responseUri: RESPONSE_URI }, [
+        'given_name',
+        'family_name',
+        'birth_date',
+        'resident_country',
+      ]),
       await vpOf(applicant, [await employeeVc(applicant)], { nonce }),
     ];
     const submission = {
@@ -158,11 +193,20 @@ describe('a presentation_submission of credentials people already hold', () => {
       descriptor_map: [
         { id: 'eu-pid', format: 'vc+sd-jwt', path: '$[0]' },
         { id: 'org.iso.18013.5.1.mDL', format: 'mso_mdoc', path: '$[1]' },
-        { id: 'employee-id', format: 'jwt_vp_json', path: '$[2]', path_nested: { id: 'employee-id', format: 'jwt_vc_json', path: '$.verifiableCredential[0]' } },
+        {
+          id: 'employee-id',
+          format: 'jwt_vp_json',
+          path: '$[2]',
+          path_nested: { id: 'employee-id', format: 'jwt_vc_json', path: '$.verifiableCredential[0]' },
+        },
       ],
     };
     // A form post carries vp_token and presentation_submission as JSON text.
-    const verified = await verifyPresentedSubmission({ vpToken: JSON.stringify(vpToken), presentationSubmission: JSON.stringify(submission), definition: definition() }, context(nonce), deps());
+    const verified = await verifyPresentedSubmission(
+      { vpToken: JSON.stringify(vpToken), presentationSubmission: JSON.stringify(submission), definition: definition() },
+      context(nonce),
+      deps(),
+    );
     expect(verified.map((v) => [v.descriptorId, v.evidence.format, v.evidence.credential_type, v.satisfies])).toEqual([
       ['eu-pid', 'dc+sd-jwt', 'urn:eudi:pid:1', ['document_verification']],
       ['mdl', 'mso_mdoc', 'org.iso.18013.5.1.mDL', ['document_verification']],
@@ -179,28 +223,65 @@ describe('a presentation_submission of credentials people already hold', () => {
   it('refuses a descriptor_map pointing at the wrong descriptor, and nothing of the submission is accepted', async () => {
     const nonce = 'sub-n1';
     const pid = await presentSdJwtVc(pidVc, wallet.privateJwk, { aud: CLIENT_ID, nonce });
-    const mdoc = await presentMdl(mdl, wallet.privateJwk, { clientId: CLIENT_ID, nonce, responseUri: RESPONSE_URI }, ['given_name', 'family_name', 'birth_date']);
-    const run = (vpToken: unknown, descriptor_map: unknown[], definition_id = 'kcc-basic-held-credentials') =>
-      refused(verifyPresentedSubmission({ vpToken, presentationSubmission: { id: 's', definition_id, descriptor_map }, definition: definition() }, context(nonce), deps()));
-    // The PID under the loyalty card's descriptor (same format, another vct), with a good mDL beside it.
-    expect(await run([mdoc, pid], [{ id: 'org.iso.18013.5.1.mDL', format: 'mso_mdoc', path: '$[0]' }, { id: 'loyalty', format: 'vc+sd-jwt', path: '$[1]' }])).toEqual([
-      'loyalty: vct urn:eudi:pid:1 is not urn:example:loyalty',
+    const mdoc = await presentMdl(mdl, wallet.privateJwk, { clientId: CLIENT_ID, nonce, responseUri: RESPONSE_URI }, [
+      'given_name',
+      'family_name',
+      'birth_date',
     ]);
+    const run = (vpToken: unknown, descriptor_map: unknown[], definition_id = 'kcc-basic-held-credentials') =>
+      refused(
+        verifyPresentedSubmission(
+          { vpToken, presentationSubmission: { id: 's', definition_id, descriptor_map }, definition: definition() },
+          context(nonce),
+          deps(),
+        ),
+      );
+    // The PID under the loyalty card's descriptor (same format, another vct), with a good mDL beside it.
+    expect(
+      await run(
+        [mdoc, pid],
+        [
+          { id: 'org.iso.18013.5.1.mDL', format: 'mso_mdoc', path: '$[0]' },
+          { id: 'loyalty', format: 'vc+sd-jwt', path: '$[1]' },
+        ],
+      ),
+    ).toEqual(['loyalty: vct urn:eudi:pid:1 is not urn:example:loyalty']);
     // The PID under the mDL's descriptor, the mDL under the PID's.
-    expect(await run(pid, [{ id: 'org.iso.18013.5.1.mDL', format: 'vc+sd-jwt', path: '$' }])).toEqual(['org.iso.18013.5.1.mDL: format vc+sd-jwt is not mso_mdoc']);
-    expect(await run(mdoc, [{ id: 'eu-pid', format: 'mso_mdoc', path: '$' }])).toEqual(['eu-pid: format mso_mdoc is not an SD-JWT VC\'s']);
+    expect(await run(pid, [{ id: 'org.iso.18013.5.1.mDL', format: 'vc+sd-jwt', path: '$' }])).toEqual([
+      'org.iso.18013.5.1.mDL: format vc+sd-jwt is not mso_mdoc',
+    ]);
+    expect(await run(mdoc, [{ id: 'eu-pid', format: 'mso_mdoc', path: '$' }])).toEqual(["eu-pid: format mso_mdoc is not an SD-JWT VC's"]);
     expect(await run(mdoc, [{ id: 'eu-pid', format: 'vc+sd-jwt', path: '$' }])).toEqual(['eu-pid: the SD-JWT VC has no Key Binding JWT']);
     // Unknown descriptors, twice the same, another definition, a path to nothing.
     expect(await run(pid, [{ id: 'passport', format: 'vc+sd-jwt', path: '$' }])).toEqual(['passport: not an input descriptor of the definition']);
-    expect(await run([pid, pid], [{ id: 'eu-pid', format: 'vc+sd-jwt', path: '$[0]' }, { id: 'eu-pid', format: 'vc+sd-jwt', path: '$[1]' }])).toEqual(['eu-pid: the descriptor is mapped twice']);
-    expect(await run(pid, [{ id: 'eu-pid', format: 'vc+sd-jwt', path: '$' }], 'other-definition')).toEqual(['presentation_submission.definition_id other-definition is not kcc-basic-held-credentials']);
+    expect(
+      await run(
+        [pid, pid],
+        [
+          { id: 'eu-pid', format: 'vc+sd-jwt', path: '$[0]' },
+          { id: 'eu-pid', format: 'vc+sd-jwt', path: '$[1]' },
+        ],
+      ),
+    ).toEqual(['eu-pid: the descriptor is mapped twice']);
+    expect(await run(pid, [{ id: 'eu-pid', format: 'vc+sd-jwt', path: '$' }], 'other-definition')).toEqual([
+      'presentation_submission.definition_id other-definition is not kcc-basic-held-credentials',
+    ]);
     expect(await run([pid], [{ id: 'eu-pid', format: 'vc+sd-jwt', path: '$[3]' }])).toEqual(['eu-pid: path $[3] does not select one presentation']);
     expect(await run(pid, [])).toEqual(['presentation_submission maps no credential']);
     // A tier that accepts only the mDL refuses the PID's descriptor.
     expect(
       await refused(
         verifyPresentedSubmission(
-          { vpToken: pid, presentationSubmission: { id: 's', definition_id: 'kcc-basic-held-credentials', descriptor_map: [{ id: 'eu-pid', format: 'vc+sd-jwt', path: '$' }] }, definition: definition(), acceptedIds: ['mdl'] },
+          {
+            vpToken: pid,
+            presentationSubmission: {
+              id: 's',
+              definition_id: 'kcc-basic-held-credentials',
+              descriptor_map: [{ id: 'eu-pid', format: 'vc+sd-jwt', path: '$' }],
+            },
+            definition: definition(),
+            acceptedIds: ['mdl'],
+          },
           context(nonce),
           deps(),
         ),
@@ -217,7 +298,14 @@ describe('another issuer’s jwt_vc_json as IDV input', () => {
         presentationSubmission: {
           id: 's',
           definition_id: 'kcc-basic-held-credentials',
-          descriptor_map: [{ id: 'employee-id', format: 'jwt_vp_json', path: '$', path_nested: { id: 'employee-id', format: 'jwt_vc_json', path: '$.verifiableCredential[0]' } }],
+          descriptor_map: [
+            {
+              id: 'employee-id',
+              format: 'jwt_vp_json',
+              path: '$',
+              path_nested: { id: 'employee-id', format: 'jwt_vc_json', path: '$.verifiableCredential[0]' },
+            },
+          ],
         },
         definition: definition(),
       },
@@ -239,10 +327,16 @@ describe('another issuer’s jwt_vc_json as IDV input', () => {
   it('refuses a VC bound to another holder, and a VP over another nonce or audience', async () => {
     const nonce = 'jwt-n2';
     // The other applicant's VC, presented by the applicant: its subject is not the applicant DID.
-    expect((await refused(submit(await vpOf(applicant, [await employeeVc(otherApplicant)], { nonce }), nonce))).join(' ')).toMatch(/subject did:jwk:\S+ is not did:jwk:/);
+    expect((await refused(submit(await vpOf(applicant, [await employeeVc(otherApplicant)], { nonce }), nonce))).join(' ')).toMatch(
+      /subject did:jwk:\S+ is not did:jwk:/,
+    );
     // The applicant's VC in a VP signed by someone else.
-    expect((await refused(submit(await vpOf(otherApplicant, [await employeeVc(applicant)], { nonce }), nonce))).join(' ')).toMatch(/signed by a key of the applicant DID/);
-    expect(await refused(submit(await vpOf(applicant, [await employeeVc(applicant)], { nonce: 'another' }), nonce))).toEqual(['employee-id: vp_token: presentation nonce does not match this request']);
+    expect((await refused(submit(await vpOf(otherApplicant, [await employeeVc(applicant)], { nonce }), nonce))).join(' ')).toMatch(
+      /signed by a key of the applicant DID/,
+    );
+    expect(await refused(submit(await vpOf(applicant, [await employeeVc(applicant)], { nonce: 'another' }), nonce))).toEqual([
+      'employee-id: vp_token: presentation nonce does not match this request',
+    ]);
     expect(await refused(submit(await vpOf(applicant, [await employeeVc(applicant)], { nonce, aud: 'did:web:other.example' }), nonce))).toEqual([
       'employee-id: vp_token: presentation aud must be the PFI DID (client_id)',
     ]);
@@ -250,7 +344,8 @@ describe('another issuer’s jwt_vc_json as IDV input', () => {
 
   it('checks the Bitstring Status List: valid, revoked, suspended', async () => {
     const nonce = 'jwt-n3';
-    const withStatus = (index: number) => employeeVc(applicant, employer, { credentialStatus: [statusEntry('revocation', index), statusEntry('suspension', index)] });
+    const withStatus = (index: number) =>
+      employeeVc(applicant, employer, { credentialStatus: [statusEntry('revocation', index), statusEntry('suspension', index)] });
     const ok = await submit(await vpOf(applicant, [await withStatus(1)], { nonce }), nonce);
     expect(ok[0].recheck.status).toHaveLength(2);
     expect(await presentedCredentialRecheckProblem(ok[0].recheck, deps())).toBeUndefined();
@@ -262,7 +357,9 @@ describe('another issuer’s jwt_vc_json as IDV input', () => {
 
 describe('@sphereon/pex 4.1.0 on the definitions', () => {
   it('validates the definition and selects the right credential for each descriptor', async () => {
-    const pd = definition() as unknown as IPresentationDefinition & { input_descriptors: { id: string; constraints?: { limit_disclosure?: string; fields?: { path: string[]; intent_to_retain?: boolean }[] } }[] };
+    const pd = definition() as unknown as IPresentationDefinition & {
+      input_descriptors: { id: string; constraints?: { limit_disclosure?: string; fields?: { path: string[]; intent_to_retain?: boolean }[] } }[];
+    };
     expect(PEX.validateDefinition(pd)).toEqual([{ message: 'ok', status: 'info', tag: 'root' }]);
     expect(pd.input_descriptors.map((d) => d.id)).toEqual(['eu-pid', 'loyalty', 'org.iso.18013.5.1.mDL', 'employee-id']);
     const pex = new PEX({ hasher: (data: string | ArrayBuffer) => sha256(typeof data === 'string' ? data : new Uint8Array(data)) });
@@ -274,7 +371,10 @@ describe('@sphereon/pex 4.1.0 on the definitions', () => {
       ['employee-id', 'jwt_vc'],
     ]);
     // The loyalty card's descriptor does not take the PID (another vct); the employee VC alone satisfies the pick.
-    expect(pex.evaluateCredentials({ ...pd, input_descriptors: pd.input_descriptors.filter((d) => d.id === 'loyalty') } as IPresentationDefinition, [pidVc]).areRequiredCredentialsPresent).toBe(Status.ERROR);
+    expect(
+      pex.evaluateCredentials({ ...pd, input_descriptors: pd.input_descriptors.filter((d) => d.id === 'loyalty') } as IPresentationDefinition, [pidVc])
+        .areRequiredCredentialsPresent,
+    ).toBe(Status.ERROR);
     // Only the claims IDV reads are asked for, with limited disclosure.
     const pidFields = pd.input_descriptors[0].constraints?.fields?.flatMap((f) => f.path) ?? [];
     expect(pidFields).toEqual(['$.vct', '$.given_name', '$.family_name', '$.birthdate', '$.birth_date', '$.nationalities', '$.nationality']);

@@ -29,9 +29,21 @@ const fetchTable: Record<string, string> = {};
 async function verify(vpToken: unknown, descriptor_map: unknown[], nonce: string) {
   const res = await mf.dispatchFetch(url, {
     method: 'POST',
-    body: JSON.stringify({ trust, definitionId: 'held', vpToken, submission: { id: 's', definition_id: 'held', descriptor_map }, context: { applicantDid: 'did:jwk:x', nonce, clientId: CLIENT_ID, responseUri: RESPONSE_URI }, fetchTable }),
+    body: JSON.stringify({
+      trust,
+      definitionId: 'held',
+      vpToken,
+      submission: { id: 's', definition_id: 'held', descriptor_map },
+      context: { applicantDid: 'did:jwk:x', nonce, clientId: CLIENT_ID, responseUri: RESPONSE_URI },
+      fetchTable,
+    }),
   });
-  return (await res.json()) as { ok: boolean; reasons?: string[]; error?: string; verified?: { descriptorId: string; claims: Record<string, string>; evidence: { format: string } }[] };
+  return (await res.json()) as {
+    ok: boolean;
+    reasons?: string[];
+    error?: string;
+    verified?: { descriptorId: string; claims: Record<string, string>; evidence: { format: string } }[];
+  };
 }
 
 beforeAll(async () => {
@@ -45,7 +57,13 @@ beforeAll(async () => {
     outfile: join(outdir, 'worker.js'),
     logLevel: 'silent',
   });
-  mf = new Miniflare({ modules: true, scriptPath: join(outdir, 'worker.js'), modulesRoot: outdir, compatibilityDate: wranglerToml().compatibilityDate, cf: false });
+  mf = new Miniflare({
+    modules: true,
+    scriptPath: join(outdir, 'worker.js'),
+    modulesRoot: outdir,
+    compatibilityDate: wranglerToml().compatibilityDate,
+    cf: false,
+  });
   url = (await mf.ready).toString();
 
   const pidCa = await makeCa('CN=PID CA, C=DE');
@@ -87,7 +105,14 @@ describe('presented credentials in workerd', () => {
       await presentSdJwtVc(await pid(0), wallet.privateJwk, { aud: CLIENT_ID, nonce }, ['given_name', 'family_name', 'birthdate', 'nationalities']),
       await presentMdl(mdl, wallet.privateJwk, { clientId: CLIENT_ID, nonce, responseUri: RESPONSE_URI }, ['given_name', 'family_name', 'birth_date']),
     ];
-    const r = await verify(vpToken, [{ id: 'eu-pid', format: 'vc+sd-jwt', path: '$[0]' }, { id: 'org.iso.18013.5.1.mDL', format: 'mso_mdoc', path: '$[1]' }], nonce);
+    const r = await verify(
+      vpToken,
+      [
+        { id: 'eu-pid', format: 'vc+sd-jwt', path: '$[0]' },
+        { id: 'org.iso.18013.5.1.mDL', format: 'mso_mdoc', path: '$[1]' },
+      ],
+      nonce,
+    );
     expect(r.error).toBeUndefined();
     expect(r.ok).toBe(true);
     expect(r.verified?.map((v) => [v.descriptorId, v.evidence.format, v.claims.familyName])).toEqual([
@@ -98,9 +123,18 @@ describe('presented credentials in workerd', () => {
 
   it('refuses a revoked PID and an mDL over another transcript', async () => {
     const nonce = 'w-n2';
-    const revoked = await presentSdJwtVc(await pid(1), wallet.privateJwk, { aud: CLIENT_ID, nonce }, ['given_name', 'family_name', 'birthdate', 'nationalities']);
+    const revoked = await presentSdJwtVc(await pid(1), wallet.privateJwk, { aud: CLIENT_ID, nonce }, [
+      'given_name',
+      'family_name',
+      'birthdate',
+      'nationalities',
+    ]);
     expect(await verify(revoked, [{ id: 'eu-pid', format: 'vc+sd-jwt', path: '$' }], nonce)).toEqual({ ok: false, reasons: ['eu-pid: revoked'] });
-    const replayed = await presentMdl(mdl, wallet.privateJwk, { clientId: CLIENT_ID, nonce: 'another', responseUri: RESPONSE_URI }, ['given_name', 'family_name', 'birth_date']);
+    const replayed = await presentMdl(mdl, wallet.privateJwk, { clientId: CLIENT_ID, nonce: 'another', responseUri: RESPONSE_URI }, [
+      'given_name',
+      'family_name',
+      'birth_date',
+    ]);
     expect(await verify(replayed, [{ id: 'org.iso.18013.5.1.mDL', format: 'mso_mdoc', path: '$' }], nonce)).toEqual({
       ok: false,
       reasons: ["org.iso.18013.5.1.mDL: the device signature does not verify over this request's session transcript"],

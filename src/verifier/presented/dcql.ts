@@ -16,13 +16,25 @@ export function presentedCredentialDcqlQuery(trust: PresentedCredentialTrust, id
   const claims = (paths: ClaimPaths, request: readonly ClaimName[], prefix: string[] = []) =>
     request.filter((k) => paths[k]?.length).map((k) => ({ id: k, path: [...prefix, ...(paths[k] as string[])[0].split('.')] }));
   const credentials: { id: string }[] = [
-    ...trust.sdJwtVc.filter((e) => wanted(e.id)).map((e) => ({ id: e.id, format: 'dc+sd-jwt' as const, meta: { vct_values: [e.vct] }, claims: claims(e.claims, e.request) })),
+    ...trust.sdJwtVc
+      .filter((e) => wanted(e.id))
+      .map((e) => ({ id: e.id, format: 'dc+sd-jwt' as const, meta: { vct_values: [e.vct] }, claims: claims(e.claims, e.request) })),
     ...trust.mdoc
       .filter((e) => wanted(e.id))
-      .map((e) => ({ id: e.id, format: 'mso_mdoc' as const, meta: { doctype_value: e.docType }, claims: claims(e.claims, e.request, [e.namespace]).map((c) => ({ ...c, intent_to_retain: true })) })),
+      .map((e) => ({
+        id: e.id,
+        format: 'mso_mdoc' as const,
+        meta: { doctype_value: e.docType },
+        claims: claims(e.claims, e.request, [e.namespace]).map((c) => ({ ...c, intent_to_retain: true })),
+      })),
     ...trust.jwtVc
       .filter((e) => wanted(e.id))
-      .map((e) => ({ id: e.id, format: 'jwt_vc_json' as const, meta: { type_values: [['VerifiableCredential', e.type]] }, claims: claims(e.claims, e.request, ['credentialSubject']) })),
+      .map((e) => ({
+        id: e.id,
+        format: 'jwt_vc_json' as const,
+        meta: { type_values: [['VerifiableCredential', e.type]] },
+        claims: claims(e.claims, e.request, ['credentialSubject']),
+      })),
   ];
   if (credentials.length === 0) throw new TypeError('no credential is accepted');
   // Checked by DcqlQuery.parse where it is used (verifyPresentedDcqlResponse, the tests).
@@ -51,7 +63,8 @@ export async function verifyPresentedDcqlResponse(
       throw new PresentedCredentialError(['vp_token is not a JSON object']);
     }
   }
-  if (!token || typeof token !== 'object' || Array.isArray(token)) throw new PresentedCredentialError(['vp_token must map credential query ids to presentations']);
+  if (!token || typeof token !== 'object' || Array.isArray(token))
+    throw new PresentedCredentialError(['vp_token must map credential query ids to presentations']);
   const entries = Object.entries(token as Record<string, unknown>);
   if (entries.length === 0 || entries.length > 5) throw new PresentedCredentialError(['vp_token must hold one to five credential queries']);
   const reasons: string[] = [];
@@ -86,7 +99,12 @@ export async function verifyPresentedDcqlResponse(
         const mapEntry = { id, format: 'jwt_vp_json', path: '$', path_nested: { id, format: 'jwt_vc_json', path: '$.verifiableCredential[0]' } };
         result = await verifyJwtVcPresentation(presentation, mapEntry, jw, context, deps);
         const types = Array.isArray(result.disclosed.type) ? (result.disclosed.type as string[]) : [];
-        presented[id] = { credential_format: 'jwt_vc_json', type: types, claims: JSON.parse(JSON.stringify(result.disclosed)), cryptographic_holder_binding: true };
+        presented[id] = {
+          credential_format: 'jwt_vc_json',
+          type: types,
+          claims: JSON.parse(JSON.stringify(result.disclosed)),
+          cryptographic_holder_binding: true,
+        };
       } else {
         refuse('no accepted credential of that kind');
         continue;

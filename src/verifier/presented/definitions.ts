@@ -27,7 +27,12 @@ const CLAIM_NAMES: Record<ClaimName, string> = {
 };
 
 /** One field per requested claim (all its alternative paths); none optional (see EntryCommon.request). */
-function claimFields(paths: ClaimPaths, request: readonly ClaimName[], toPaths: (p: string) => string[], extra: Partial<FieldConstraint> = {}): FieldConstraint[] {
+function claimFields(
+  paths: ClaimPaths,
+  request: readonly ClaimName[],
+  toPaths: (p: string) => string[],
+  extra: Partial<FieldConstraint> = {},
+): FieldConstraint[] {
   return request
     .filter((k) => paths[k]?.length)
     .map((k) => ({ path: (paths[k] as string[]).flatMap(toPaths), purpose: `Your ${CLAIM_NAMES[k]}, for identity verification.`, ...extra }));

@@ -2,7 +2,14 @@ import { nowSeconds } from '../../ports/clock';
 import type { DescriptorMapEntry } from '../../protocol/pe/evaluate';
 import { verifyPresentation } from '../verifyPresentation';
 import { jwtVcDescriptor } from './definitions';
-import { PresentedCredentialError, evidenceFor, readClaims, type PresentationContext, type PresentedVerificationDeps, type VerifiedPresentedCredential } from './result';
+import {
+  PresentedCredentialError,
+  evidenceFor,
+  readClaims,
+  type PresentationContext,
+  type PresentedVerificationDeps,
+  type VerifiedPresentedCredential,
+} from './result';
 import type { JwtVcTrust } from './trust';
 
 /**
@@ -44,7 +51,8 @@ export async function verifyJwtVcPresentation(
     },
   });
   const credential = verdict.matched.get(entry.id);
-  if (!verdict.ok || !credential?.vc || !credential.issuer) throw new PresentedCredentialError(verdict.reasons.length ? verdict.reasons : ['the credential was not verified']);
+  if (!verdict.ok || !credential?.vc || !credential.issuer)
+    throw new PresentedCredentialError(verdict.reasons.length ? verdict.reasons : ['the credential was not verified']);
   const vc = credential.vc;
   const subject = Array.isArray(vc.credentialSubject) ? vc.credentialSubject[0] : vc.credentialSubject;
   const exp = typeof credential.payload?.exp === 'number' ? credential.payload.exp : undefined;
@@ -54,6 +62,11 @@ export async function verifyJwtVcPresentation(
     claims: readClaims(subject, entry.claims),
     satisfies: [...entry.satisfies],
     disclosed: vc,
-    recheck: { format: 'jwt_vc_json', issuer: credential.issuer, ...(exp !== undefined ? { expiresAt: exp } : {}), ...(vc.credentialStatus !== undefined ? { status: vc.credentialStatus } : {}) },
+    recheck: {
+      format: 'jwt_vc_json',
+      issuer: credential.issuer,
+      ...(exp !== undefined ? { expiresAt: exp } : {}),
+      ...(vc.credentialStatus !== undefined ? { status: vc.credentialStatus } : {}),
+    },
   };
 }

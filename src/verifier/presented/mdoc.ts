@@ -2,7 +2,14 @@ import { DeviceResponse, SessionTranscript, Verifier, type VerificationAssessmen
 import { X509Certificate } from '@peculiar/x509';
 import { nowSeconds } from '../../ports/clock';
 import { mdocVerifierContext } from './mdocContext';
-import { PresentedCredentialError, evidenceFor, readClaims, type PresentationContext, type PresentedVerificationDeps, type VerifiedPresentedCredential } from './result';
+import {
+  PresentedCredentialError,
+  evidenceFor,
+  readClaims,
+  type PresentationContext,
+  type PresentedVerificationDeps,
+  type VerifiedPresentedCredential,
+} from './result';
 import { anchorsOf, type MdocTrust } from './trust';
 
 /**
@@ -71,7 +78,8 @@ export async function verifyMdocPresentation(
   if (failures.length) throw new PresentedCredentialError(failures.map(reasonOf));
 
   const namespaces: Record<string, Record<string, unknown>> = {};
-  for (const ns of document.issuerSigned.issuerNamespaces?.issuerNamespaces.keys() ?? []) namespaces[ns] = (document.issuerSigned.getPrettyClaims(ns) ?? {}) as Record<string, unknown>;
+  for (const ns of document.issuerSigned.issuerNamespaces?.issuerNamespaces.keys() ?? [])
+    namespaces[ns] = (document.issuerSigned.getPrettyClaims(ns) ?? {}) as Record<string, unknown>;
   const signer = new X509Certificate(new Uint8Array(document.issuerSigned.issuerAuth.certificate));
   return {
     descriptorId: entry.id,
@@ -89,7 +97,8 @@ function reasonOf(a: VerificationAssessment): string {
   if (a.category === 'ISSUER_AUTH' && /certificate must be valid/i.test(a.check)) return `the document signer is not trusted: ${a.reason ?? a.check}`;
   if (a.category === 'ISSUER_AUTH' && /signature/i.test(a.check)) return 'the issuer signature (issuerAuth) is invalid';
   if (a.category === 'ISSUER_AUTH' && /valid at the time/i.test(a.check)) return 'the mdoc is expired or not yet valid';
-  if (a.category === 'DEVICE_AUTH') return `the device signature does not verify over this request's session transcript${a.reason ? ` (${a.reason.slice(0, 120)})` : ''}`;
+  if (a.category === 'DEVICE_AUTH')
+    return `the device signature does not verify over this request's session transcript${a.reason ? ` (${a.reason.slice(0, 120)})` : ''}`;
   // Digest failures name the element, never its value.
   return `${a.category.toLowerCase()}: ${a.check}`.slice(0, 240);
 }

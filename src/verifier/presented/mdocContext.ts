@@ -36,7 +36,8 @@ export function mdocVerifierContext(crypto: Pick<DigestsAndRandom, 'randomBytes'
       // Used for the DS certificate's country (C) and state (ST): ISO 18013-5 §7.2.1 compares
       // issuing_country / issuing_jurisdiction with the DS certificate's subject.
       getIssuerNameField: ({ certificate, field }) => new X509Certificate(new Uint8Array(certificate)).subjectName.getField(field),
-      getPublicKey: async ({ certificate }) => CoseKey.fromJwk((await publicJwkOf(new X509Certificate(new Uint8Array(certificate)))) as Record<string, unknown>),
+      getPublicKey: async ({ certificate }) =>
+        CoseKey.fromJwk((await publicJwkOf(new X509Certificate(new Uint8Array(certificate)))) as Record<string, unknown>),
       verifyCertificateChain: async ({ trustedCertificates, x5chain, now }) => {
         await verifyCertificateChain(x5chain, trustedCertificates, now ?? new Date(0));
       },

@@ -53,7 +53,8 @@ export async function tokenStatusProblem(
 ): Promise<string | undefined> {
   const ref = (status as { status_list?: { idx?: unknown; uri?: unknown } } | undefined)?.status_list;
   if (!ref) return undefined;
-  if (typeof ref.uri !== 'string' || !ref.uri.startsWith('https://') || !Number.isSafeInteger(ref.idx) || (ref.idx as number) < 0) return 'the status reference is malformed';
+  if (typeof ref.uri !== 'string' || !ref.uri.startsWith('https://') || !Number.isSafeInteger(ref.idx) || (ref.idx as number) < 0)
+    return 'the status reference is malformed';
   let token: string;
   try {
     token = (await deps.fetch(ref.uri, 'application/statuslist+jwt')).trim();

@@ -123,7 +123,12 @@ function asCountry(v: unknown): string | undefined {
 function asDate(v: unknown): string | undefined {
   if (v instanceof Date && !Number.isNaN(v.getTime())) return v.toISOString().slice(0, 10);
   // mdoc full-date: a DateOnly (its toString is the date) or a tag-1004 string.
-  const s = typeof v === 'string' ? v : v && typeof v === 'object' && typeof (v as { toISOString?: unknown }).toISOString === 'function' ? String((v as { toISOString(): string }).toISOString()) : undefined;
+  const s =
+    typeof v === 'string'
+      ? v
+      : v && typeof v === 'object' && typeof (v as { toISOString?: unknown }).toISOString === 'function'
+        ? String((v as { toISOString(): string }).toISOString())
+        : undefined;
   const m = s ? /^(\d{4}-\d{2}-\d{2})/.exec(s) : null;
   return m && !Number.isNaN(Date.parse(m[1])) ? m[1] : undefined;
 }
@@ -154,5 +159,13 @@ export function readClaims(source: unknown, paths: ClaimPaths): PresentedClaims 
 
 /** The evidence record for a verified credential. */
 export function evidenceFor(format: PresentedFormat, issuer: string, credentialType: string, acceptedAs: string, verifiedAt: number): CredentialEvidence {
-  return { type: ['Evidence', 'VerifiedCredentialEvidence'], kind: 'verified_credential', format, issuer, credential_type: credentialType, verified_at: verifiedAt, accepted_as: acceptedAs };
+  return {
+    type: ['Evidence', 'VerifiedCredentialEvidence'],
+    kind: 'verified_credential',
+    format,
+    issuer,
+    credential_type: credentialType,
+    verified_at: verifiedAt,
+    accepted_as: acceptedAs,
+  };
 }

@@ -2,7 +2,14 @@ import { SDJwtVcInstance, type SdJwtVcPayload } from '@sd-jwt/sd-jwt-vc';
 import { compactVerify, decodeJwt, decodeProtectedHeader, importJWK, type JWK } from 'jose';
 import { base64urlDecodeToString, base64urlEncode } from '../../crypto/base64url';
 import { nowSeconds } from '../../ports/clock';
-import { PresentedCredentialError, evidenceFor, readClaims, type PresentationContext, type PresentedVerificationDeps, type VerifiedPresentedCredential } from './result';
+import {
+  PresentedCredentialError,
+  evidenceFor,
+  readClaims,
+  type PresentationContext,
+  type PresentedVerificationDeps,
+  type VerifiedPresentedCredential,
+} from './result';
 import { anchorsOf, type SdJwtVcTrust } from './trust';
 import { CertificateChainError, certificateNamesIssuer, publicJwkOf, verifyCertificateChain } from './x509';
 
@@ -171,7 +178,8 @@ async function issuerKeyFor(
   if (header.x5c !== undefined) {
     const anchors = anchorsOf(context.trust, entry.x5cTrustAnchors);
     if (anchors.length === 0) throw new PresentedCredentialError([`issuer ${iss} is not trusted: ${entry.id} accepts no x5c chain`]);
-    if (!Array.isArray(header.x5c) || header.x5c.length === 0 || !header.x5c.every((c) => typeof c === 'string')) throw new PresentedCredentialError(['x5c is malformed']);
+    if (!Array.isArray(header.x5c) || header.x5c.length === 0 || !header.x5c.every((c) => typeof c === 'string'))
+      throw new PresentedCredentialError(['x5c is malformed']);
     let leaf;
     try {
       // RFC 7515 §4.1.6: x5c holds base64 (not base64url) DER.
@@ -190,7 +198,10 @@ async function issuerKeyFor(
   const keys = await issuerMetadataKeys(iss, deps);
   const kid = header.kid;
   const candidates = keys.filter((k) => (typeof kid === 'string' ? k.kid === kid : true));
-  if (candidates.length !== 1) throw new PresentedCredentialError([typeof kid === 'string' ? `the issuer metadata has no key ${kid}` : 'the issuer metadata has several keys and the SD-JWT VC names none (kid)']);
+  if (candidates.length !== 1)
+    throw new PresentedCredentialError([
+      typeof kid === 'string' ? `the issuer metadata has no key ${kid}` : 'the issuer metadata has several keys and the SD-JWT VC names none (kid)',
+    ]);
   return { jwk: candidates[0] };
 }
 
@@ -226,7 +237,11 @@ export async function issuerMetadataKeys(iss: string, deps: Pick<PresentedVerifi
  * RFC 9901 §7.1 step 3: every disclosure must be referenced by a digest in the payload or in
  * another referenced disclosure, and none twice; returns why not, or undefined.
  */
-export function unreferencedDisclosures(payload: Record<string, unknown>, disclosures: readonly string[], digestOf: (disclosure: string) => string): string | undefined {
+export function unreferencedDisclosures(
+  payload: Record<string, unknown>,
+  disclosures: readonly string[],
+  digestOf: (disclosure: string) => string,
+): string | undefined {
   const byDigest = new Map<string, unknown[]>();
   for (const d of disclosures) {
     const digest = digestOf(d);
@@ -254,7 +269,8 @@ export function unreferencedDisclosures(payload: Record<string, unknown>, disclo
     const value = pending.pop();
     if (Array.isArray(value)) {
       for (const item of value) {
-        if (item && typeof item === 'object' && !Array.isArray(item) && Object.keys(item).length === 1 && '...' in item) reference((item as Record<string, unknown>)['...']);
+        if (item && typeof item === 'object' && !Array.isArray(item) && Object.keys(item).length === 1 && '...' in item)
+          reference((item as Record<string, unknown>)['...']);
         else pending.push(item);
       }
     } else if (value && typeof value === 'object') {

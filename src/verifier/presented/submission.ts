@@ -41,7 +41,8 @@ export async function verifyPresentedSubmission(
   } catch (e) {
     throw new PresentedCredentialError([(e as PresentationExchangeError).message]);
   }
-  if (submission.definition_id !== input.definition.id) throw new PresentedCredentialError([`presentation_submission.definition_id ${submission.definition_id} is not ${input.definition.id}`]);
+  if (submission.definition_id !== input.definition.id)
+    throw new PresentedCredentialError([`presentation_submission.definition_id ${submission.definition_id} is not ${input.definition.id}`]);
   if (submission.descriptor_map.length === 0) throw new PresentedCredentialError(['presentation_submission maps no credential']);
   const entries = descriptorEntries(context.trust, input.acceptedIds);
   const descriptorIds = new Set(input.definition.input_descriptors.map((d) => d.id));
@@ -74,13 +75,15 @@ export async function verifyPresentedSubmission(
     const presentation = selected[0];
     try {
       if (accepted.kind === 'sd-jwt-vc') {
-        if (!SD_JWT_FORMATS.includes(mapEntry.format) || mapEntry.path_nested) throw new PresentedCredentialError([`format ${mapEntry.format} is not an SD-JWT VC's`]);
+        if (!SD_JWT_FORMATS.includes(mapEntry.format) || mapEntry.path_nested)
+          throw new PresentedCredentialError([`format ${mapEntry.format} is not an SD-JWT VC's`]);
         verified.push(await verifySdJwtVcPresentation(presentation, accepted.entry, context, deps));
       } else if (accepted.kind === 'mdoc') {
         if (mapEntry.format !== 'mso_mdoc' || mapEntry.path_nested) throw new PresentedCredentialError([`format ${mapEntry.format} is not mso_mdoc`]);
         verified.push(await verifyMdocPresentation(presentation, accepted.entry, context, deps));
       } else {
-        if (mapEntry.format !== 'jwt_vp_json' && mapEntry.format !== 'jwt_vp') throw new PresentedCredentialError([`format ${mapEntry.format} is not jwt_vp_json`]);
+        if (mapEntry.format !== 'jwt_vp_json' && mapEntry.format !== 'jwt_vp')
+          throw new PresentedCredentialError([`format ${mapEntry.format} is not jwt_vp_json`]);
         verified.push(await verifyJwtVcPresentation(presentation, mapEntry, accepted.entry, context, deps));
       }
     } catch (e) {

@@ -121,14 +121,20 @@ export const MDL_NAMESPACE = 'org.iso.18013.5.1';
 const Id = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'lowercase letters, digits and dashes');
 const AnchorName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/);
 const Check = z.string().min(1).max(64);
-const ClaimPathList = z.array(z.string().regex(/^[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*$/)).min(1).max(4);
+const ClaimPathList = z
+  .array(z.string().regex(/^[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*$/))
+  .min(1)
+  .max(4);
 const ClaimPathsWire = z
   .object({ givenName: ClaimPathList, familyName: ClaimPathList, birthDate: ClaimPathList, nationality: ClaimPathList, countryOfResidence: ClaimPathList })
   .partial()
   .strict();
 const ClaimNameWire = z.enum(['givenName', 'familyName', 'birthDate', 'nationality', 'countryOfResidence']);
 const Common = { id: Id, name: z.string().min(1).max(100), satisfies: z.array(Check).max(20).default([]), request: z.array(ClaimNameWire).max(5).optional() };
-const HttpsUrl = z.string().max(2000).refine((s) => /^https:\/\/[^/?#]+/.test(s) && URL.canParse(s), 'an https URL');
+const HttpsUrl = z
+  .string()
+  .max(2000)
+  .refine((s) => /^https:\/\/[^/?#]+/.test(s) && URL.canParse(s), 'an https URL');
 
 const TrustWire = z
   .object({
@@ -167,7 +173,10 @@ const TrustWire = z
           .object({
             ...Common,
             type: z.string().min(1).max(200),
-            issuers: z.array(z.string().regex(/^did:[a-z0-9]+:\S+$/)).min(1).max(50),
+            issuers: z
+              .array(z.string().regex(/^did:[a-z0-9]+:\S+$/))
+              .min(1)
+              .max(50),
             claims: ClaimPathsWire.optional(),
           })
           .strict(),
@@ -223,12 +232,14 @@ export function parsePresentedCredentialTrust(json: unknown): PresentedCredentia
     ids.add(id);
   };
   const useAnchors = (where: string, names: readonly string[]) => {
-    for (const n of names) if (!trustAnchors.has(n)) throw new TypeError(`presented credential trust: ${where} names trust anchor ${n}, which is not in trustAnchors`);
+    for (const n of names)
+      if (!trustAnchors.has(n)) throw new TypeError(`presented credential trust: ${where} names trust anchor ${n}, which is not in trustAnchors`);
   };
   const sdJwtVc = w.sdJwtVc.map((e): SdJwtVcTrust => {
     useId(e.id);
     useAnchors(`sdJwtVc ${e.id}`, e.x5cTrustAnchors);
-    if (e.issuers.length === 0 && e.x5cTrustAnchors.length === 0) throw new TypeError(`presented credential trust: sdJwtVc ${e.id} trusts no issuer (issuers or x5cTrustAnchors)`);
+    if (e.issuers.length === 0 && e.x5cTrustAnchors.length === 0)
+      throw new TypeError(`presented credential trust: sdJwtVc ${e.id} trusts no issuer (issuers or x5cTrustAnchors)`);
     return { ...e, claims: e.claims ?? PID_CLAIMS, request: e.request ?? DEFAULT_REQUEST.sdJwtVc };
   });
   const docTypes = new Set<string>();

@@ -104,7 +104,9 @@ export function certificateNamesIssuer(cert: X509Certificate, iss: string): bool
   } catch {
     host = undefined;
   }
-  return san.names.items.some((n) => (n.type === 'url' && n.value === iss) || (host !== undefined && n.type === 'dns' && n.value.toLowerCase() === host.toLowerCase()));
+  return san.names.items.some(
+    (n) => (n.type === 'url' && n.value === iss) || (host !== undefined && n.type === 'dns' && n.value.toLowerCase() === host.toLowerCase()),
+  );
 }
 
 export { bytesEqual };
