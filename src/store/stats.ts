@@ -1,7 +1,7 @@
 import { and, count, gte, inArray, isNotNull, isNull, lt, min, sql } from 'drizzle-orm';
 import journal from '../../drizzle/meta/_journal.json';
 import * as schema from './schema';
-import type { Database } from './store';
+import type { Database } from './sqlite';
 
 /**
  * Counting queries for operations: the business metrics that /metrics reports and the

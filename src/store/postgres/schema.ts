@@ -1,6 +1,6 @@
 import { sql } from 'drizzle-orm';
 import { bigint, customType, index, pgTable, text, uniqueIndex } from 'drizzle-orm/pg-core';
-import type { CarriedEvidence, EvidenceEntry, JsonObject, PresentedCredentialRecord, TimedEvidence } from '../types';
+import type { CarriedEvidence, EvidenceEntry, JsonObject, PresentedCredentialRecord, TimedEvidence } from '../schema';
 
 /** A `text` column holding JSON, read and written as `T` (SQLite's `text({ mode: 'json' })`). */
 const jsonText = <T>(name: string) =>
