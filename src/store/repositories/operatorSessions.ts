@@ -1,25 +1,24 @@
 import { and, eq, gt, gte, isNotNull, isNull, lt, notInArray, or, sql } from 'drizzle-orm';
-import * as schema from '../schema';
 import type { OperatorSessionRepository } from '../types';
-import type { Database } from './database';
-import { p } from './helpers';
+import { consumeOnce, type Dialect, first, p, touched } from '../dialect';
 
 /** Review console sessions (server-side; the cookie carries only a random id). */
-export function createOperatorSessionRepositories(db: Database) {
-  const { operatorSessions: s } = schema;
+export function createOperatorSessionRepositories(d: Dialect) {
+  const { db, prepare } = d;
+  const { operatorSessions: s } = d.tables;
 
   const q = {
-    insert: db
+    insert: prepare('insert', db
       .insert(s)
       .values({ idHash: p('idHash'), operator: p('operator'), credentialTag: p('credentialTag'), createdAt: p('createdAt'), lastSeenAt: p('lastSeenAt'), expiresAt: p('expiresAt') })
-      .prepare(),
+      ),
     // One conditional write: a session that timed out or ended between two requests is never revived.
-    touch: db
+    touch: prepare('touch', db
       .update(s)
       .set({ lastSeenAt: sql`${p('now')}` })
       .where(and(eq(s.idHash, p('idHash')), isNull(s.endedAt), gt(s.expiresAt, p('now')), gte(s.lastSeenAt, p('idleSince'))))
       .returning()
-      .prepare(),
+      ),
   };
 
   const operatorSessions: OperatorSessionRepository = {
@@ -27,22 +26,19 @@ export function createOperatorSessionRepositories(db: Database) {
       await q.insert.run(row);
     },
     async touch(idHash, now, idleSince) {
-      return (await q.touch.all({ idHash, now, idleSince }))[0];
+      return first(q.touch.all({ idHash, now, idleSince }));
     },
     async end(idHash, now) {
       await db.update(s).set({ endedAt: now }).where(and(eq(s.idHash, idHash), isNull(s.endedAt)));
     },
     async endAllFor(operator, now) {
-      const rows = await db.update(s).set({ endedAt: now }).where(and(eq(s.operator, operator), isNull(s.endedAt))).returning({ id: s.idHash });
-      return rows.length;
+      return touched(db.update(s).set({ endedAt: now }).where(and(eq(s.operator, operator), isNull(s.endedAt))).returning({ id: s.idHash }));
     },
     async endAllExcept(credentialTags, now) {
-      const rows = await db.update(s).set({ endedAt: now }).where(and(credentialTags.length ? notInArray(s.credentialTag, credentialTags) : undefined, isNull(s.endedAt))).returning({ id: s.idHash });
-      return rows.length;
+      return touched(db.update(s).set({ endedAt: now }).where(and(credentialTags.length ? notInArray(s.credentialTag, credentialTags) : undefined, isNull(s.endedAt))).returning({ id: s.idHash }));
     },
     async purge(before) {
-      const rows = await db.delete(s).where(or(and(isNotNull(s.endedAt), lt(s.endedAt, before)), lt(s.expiresAt, before))).returning({ id: s.idHash });
-      return rows.length;
+      return touched(db.delete(s).where(or(and(isNotNull(s.endedAt), lt(s.endedAt, before)), lt(s.expiresAt, before))).returning({ id: s.idHash }));
     },
   };
 

@@ -1,19 +1,24 @@
 import { and, eq, gt, isNull, lt, lte, sql } from 'drizzle-orm';
-import * as schema from '../schema';
 import type { AccessTokenRepository, CNonceRepository, NonceRepository, PreAuthorizedCodeRepository } from '../types';
-import type { Database } from './database';
-import { consumeOnce, p, type Together } from './helpers';
+import { consumeOnce, type Dialect, first, p, touched } from '../dialect';
+
+/** The INSERT of a pre-authorized code (also written with its application: createWithCode). */
+export function prepareInsertCode(d: Dialect) {
+  const { preAuthorizedCodes } = d.tables;
+  return d.prepare(
+    'insert_code',
+    d.db.insert(preAuthorizedCodes).values({ codeHash: p('codeHash'), applicationId: p('applicationId'), applicantDid: p('applicantDid'), expiresAt: p('expiresAt') }),
+  );
+}
 
 /** The grant aggregate: pre-authorized codes, the access tokens issued for them, their c_nonces, and Nonce Endpoint nonces. */
-export function createGrantRepositories(db: Database, together: Together) {
-  const { preAuthorizedCodes, accessTokens, cNonces, nonces } = schema;
+export function createGrantRepositories(d: Dialect) {
+  const { db, prepare } = d;
+  const { preAuthorizedCodes, accessTokens, cNonces, nonces } = d.tables;
 
   const q = {
-    insertCode: db
-      .insert(preAuthorizedCodes)
-      .values({ codeHash: p('codeHash'), applicationId: p('applicationId'), applicantDid: p('applicantDid'), expiresAt: p('expiresAt') })
-      .prepare(),
-    redeemCode: db
+    insertCode: prepareInsertCode(d),
+    redeemCode: prepare('redeem_code', db
       .update(preAuthorizedCodes)
       .set({ consumedAt: sql`${p('now')}` })
       .where(
@@ -25,31 +30,31 @@ export function createGrantRepositories(db: Database, together: Together) {
         ),
       )
       .returning()
-      .prepare(),
-    redeemBoundCode: db
+      ),
+    redeemBoundCode: prepare('redeem_bound_code', db
       .update(preAuthorizedCodes)
       .set({ consumedAt: sql`${p('now')}` })
       .where(and(eq(preAuthorizedCodes.codeHash, p('codeHash')), isNull(preAuthorizedCodes.consumedAt), gt(preAuthorizedCodes.expiresAt, p('now'))))
       .returning()
-      .prepare(),
-    insertAccessToken: db
+      ),
+    insertAccessToken: prepare('insert_access_token', db
       .insert(accessTokens)
       .values({ jti: p('jti'), applicationId: p('applicationId'), applicantDid: p('applicantDid'), codeHash: p('codeHash'), expiresAt: p('expiresAt'), tokenSha256: p('tokenSha256') })
-      .prepare(),
-    accessTokenByJti: db.select().from(accessTokens).where(eq(accessTokens.jti, p('jti'))).prepare(),
-    insertCNonce: db.insert(cNonces).values({ nonce: p('nonce'), accessTokenJti: p('accessTokenJti'), expiresAt: p('expiresAt') }).prepare(),
-    consumeCNonce: db
+      ),
+    accessTokenByJti: prepare('access_token_by_jti', db.select().from(accessTokens).where(eq(accessTokens.jti, p('jti')))),
+    insertCNonce: prepare('insert_c_nonce', db.insert(cNonces).values({ nonce: p('nonce'), accessTokenJti: p('accessTokenJti'), expiresAt: p('expiresAt') })),
+    consumeCNonce: prepare('consume_c_nonce', db
       .update(cNonces)
       .set({ consumedAt: sql`${p('now')}` })
       .where(and(eq(cNonces.nonce, p('nonce')), eq(cNonces.accessTokenJti, p('accessTokenJti')), isNull(cNonces.consumedAt), gt(cNonces.expiresAt, p('now'))))
       .returning()
-      .prepare(),
-    consumeNonce: db
+      ),
+    consumeNonce: prepare('consume_nonce', db
       .update(nonces)
       .set({ consumedAt: sql`${p('now')}` })
       .where(and(eq(nonces.nonce, p('nonce')), isNull(nonces.consumedAt), gt(nonces.expiresAt, p('now'))))
       .returning()
-      .prepare(),
+      ),
   };
 
   const preAuthorizedCodeRepository: PreAuthorizedCodeRepository = {
@@ -60,15 +65,13 @@ export function createGrantRepositories(db: Database, together: Together) {
       return consumeOnce(q.redeemCode, { codeHash, applicantDid, now });
     },
     async get(codeHash) {
-      const rows = await db.select().from(preAuthorizedCodes).where(eq(preAuthorizedCodes.codeHash, codeHash));
-      return rows[0];
+      return first(db.select().from(preAuthorizedCodes).where(eq(preAuthorizedCodes.codeHash, codeHash)));
     },
     async redeemBound(codeHash, now) {
       return consumeOnce(q.redeemBoundCode, { codeHash, now });
     },
     async deleteExpired(before) {
-      const rows = await db.delete(preAuthorizedCodes).where(lte(preAuthorizedCodes.expiresAt, before)).returning({ codeHash: preAuthorizedCodes.codeHash });
-      return rows.length;
+      return touched(db.delete(preAuthorizedCodes).where(lte(preAuthorizedCodes.expiresAt, before)).returning({ codeHash: preAuthorizedCodes.codeHash }));
     },
   };
 
@@ -77,21 +80,20 @@ export function createGrantRepositories(db: Database, together: Together) {
       await q.insertAccessToken.run({ tokenSha256: null, ...row });
     },
     async createWithCNonce(row, cNonce) {
-      await together([
+      await d.together([
         { statement: q.insertAccessToken, values: { tokenSha256: null, ...row } },
         { statement: q.insertCNonce, values: cNonce },
       ]);
     },
     async get(jti) {
-      return (await q.accessTokenByJti.all({ jti }))[0];
+      return first(q.accessTokenByJti.all({ jti }));
     },
     async revokeByCode(codeHash, now) {
-      const rows = await db
+      return touched(db
         .update(accessTokens)
         .set({ revokedAt: now })
         .where(and(eq(accessTokens.codeHash, codeHash), isNull(accessTokens.revokedAt)))
-        .returning({ jti: accessTokens.jti });
-      return rows.length;
+        .returning({ jti: accessTokens.jti }));
     },
   };
 
@@ -103,8 +105,7 @@ export function createGrantRepositories(db: Database, together: Together) {
       return consumeOnce(q.consumeCNonce, { nonce, accessTokenJti, now });
     },
     async deleteExpired(now) {
-      const rows = await db.delete(cNonces).where(lte(cNonces.expiresAt, now)).returning({ nonce: cNonces.nonce });
-      return rows.length;
+      return touched(db.delete(cNonces).where(lte(cNonces.expiresAt, now)).returning({ nonce: cNonces.nonce }));
     },
   };
 
@@ -116,8 +117,7 @@ export function createGrantRepositories(db: Database, together: Together) {
       return consumeOnce(q.consumeNonce, { nonce, now });
     },
     async pruneExpired(now) {
-      const rows = await db.delete(nonces).where(lt(nonces.expiresAt, now)).returning({ nonce: nonces.nonce });
-      return rows.length;
+      return touched(db.delete(nonces).where(lt(nonces.expiresAt, now)).returning({ nonce: nonces.nonce }));
     },
   };
 

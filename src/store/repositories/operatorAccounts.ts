@@ -1,18 +1,18 @@
 import { and, asc, eq, isNull, ne } from 'drizzle-orm';
-import * as schema from '../schema';
 import type { OperatorAccountRepository, PendingApprovalRepository } from '../types';
-import type { Database } from './database';
+import { consumeOnce, type Dialect, first, p, touched } from '../dialect';
 
 /** Named console accounts and four-eyes proposals (low traffic: console sign-ins and decisions). */
-export function createOperatorAccountRepositories(db: Database) {
-  const { operatorAccounts: a, pendingApprovals: pa } = schema;
+export function createOperatorAccountRepositories(d: Dialect) {
+  const { db, prepare } = d;
+  const { operatorAccounts: a, pendingApprovals: pa } = d.tables;
 
   const operatorAccounts: OperatorAccountRepository = {
     async create(row) {
-      return (await db.insert(a).values(row).onConflictDoNothing().returning({ name: a.name })).length === 1;
+      return (await touched(db.insert(a).values(row).onConflictDoNothing().returning({ name: a.name }))) === 1;
     },
     async get(name) {
-      return (await db.select().from(a).where(eq(a.name, name)).limit(1))[0];
+      return first(db.select().from(a).where(eq(a.name, name)).limit(1));
     },
     async list() {
       return db.select().from(a).orderBy(asc(a.name));
@@ -21,23 +21,23 @@ export function createOperatorAccountRepositories(db: Database) {
       return (await db.select({ name: a.name }).from(a).limit(1)).length > 0;
     },
     async setSecret(name, secretHash, now) {
-      return (await db.update(a).set({ secretHash, updatedAt: now }).where(and(eq(a.name, name), isNull(a.disabledAt))).returning({ name: a.name })).length === 1;
+      return (await touched(db.update(a).set({ secretHash, updatedAt: now }).where(and(eq(a.name, name), isNull(a.disabledAt))).returning({ name: a.name }))) === 1;
     },
     async disable(name, now) {
-      return (await db.update(a).set({ disabledAt: now, updatedAt: now }).where(and(eq(a.name, name), isNull(a.disabledAt))).returning({ name: a.name })).length === 1;
+      return (await touched(db.update(a).set({ disabledAt: now, updatedAt: now }).where(and(eq(a.name, name), isNull(a.disabledAt))).returning({ name: a.name }))) === 1;
     },
   };
 
   const pendingApprovals: PendingApprovalRepository = {
     async propose(row) {
-      return (await db.insert(pa).values(row).onConflictDoNothing().returning({ id: pa.applicationId })).length === 1;
+      return (await touched(db.insert(pa).values(row).onConflictDoNothing().returning({ id: pa.applicationId }))) === 1;
     },
     async get(applicationId) {
-      return (await db.select().from(pa).where(eq(pa.applicationId, applicationId)).limit(1))[0];
+      return first(db.select().from(pa).where(eq(pa.applicationId, applicationId)).limit(1));
     },
     async takeForConfirmation(applicationId, party) {
       // One conditional DELETE: two confirmers race, one takes it; the proposer never does.
-      return (await db.delete(pa).where(and(eq(pa.applicationId, applicationId), ne(pa.party, party))).returning())[0];
+      return first(db.delete(pa).where(and(eq(pa.applicationId, applicationId), ne(pa.party, party))).returning());
     },
     async clear(applicationId) {
       await db.delete(pa).where(eq(pa.applicationId, applicationId));

@@ -1,8 +1,7 @@
 import { and, asc, desc, eq, gt, isNull, lte, or, sql } from 'drizzle-orm';
-import * as schema from '../schema';
 import type { Application, ApplicationPrefillRepository, ApplicationRepository, ApplicationStatusRepository, NewApplication, SiopRequestRepository } from '../types';
-import type { Database } from './database';
-import { consumeOnce, p, type Together } from './helpers';
+import { consumeOnce, type Dialect, first, p, touched } from '../dialect';
+import { prepareInsertCode } from './grants';
 
 /** An application row with every optional column present (the prepared INSERT binds them all). */
 function applicationRow(row: NewApplication) {
@@ -20,8 +19,9 @@ function applicationRow(row: NewApplication) {
 }
 
 /** The application aggregate: SIOP requests that open it, the application, its status changes and prefill. */
-export function createApplicationRepositories(db: Database, together: Together) {
-  const { siopRequests, applications, applicationPrefill, idvSessions, preAuthorizedCodes } = schema;
+export function createApplicationRepositories(d: Dialect) {
+  const { db, prepare } = d;
+  const { siopRequests, applications, applicationPrefill, idvSessions } = d.tables;
 
   // Hot-path statements are prepared once per store (SQL built and compiled once per
   // connection), with named placeholders; D1 prepares them the same way.
@@ -30,18 +30,18 @@ export function createApplicationRepositories(db: Database, together: Together) 
     and(eq(applications.formTokenHash, p('formTokenHash')), isNull(applications.formSubmittedAt), eq(applications.status, 'pending'), gt(applications.formExpiresAt, p('now')));
 
   const q = {
-    insertSiopRequest: db
+    insertSiopRequest: prepare('insert_siop_request', db
       .insert(siopRequests)
       .values({ nonce: p('nonce'), presentationDefinitionId: p('presentationDefinitionId'), createdAt: p('createdAt'), expiresAt: p('expiresAt') })
-      .prepare(),
-    consumeSiopRequest: db
+      ),
+    consumeSiopRequest: prepare('consume_siop_request', db
       .update(siopRequests)
       .set({ consumedAt: sql`${p('now')}` })
       .where(and(eq(siopRequests.nonce, p('nonce')), isNull(siopRequests.consumedAt), gt(siopRequests.expiresAt, p('now'))))
       .returning()
-      .prepare(),
-    siopRequestByNonce: db.select().from(siopRequests).where(eq(siopRequests.nonce, p('nonce'))).prepare(),
-    insertApplication: db
+      ),
+    siopRequestByNonce: prepare('siop_request_by_nonce', db.select().from(siopRequests).where(eq(siopRequests.nonce, p('nonce')))),
+    insertApplication: prepare('insert_application', db
       .insert(applications)
       .values({
         id: p('id'),
@@ -61,23 +61,20 @@ export function createApplicationRepositories(db: Database, together: Together) 
         createdAt: p('createdAt'),
         updatedAt: p('updatedAt'),
       })
-      .prepare(),
-    // The offer's code, written with its application (createWithCode); grants.ts has the same INSERT.
-    insertCode: db
-      .insert(preAuthorizedCodes)
-      .values({ codeHash: p('codeHash'), applicationId: p('applicationId'), applicantDid: p('applicantDid'), expiresAt: p('expiresAt') })
-      .prepare(),
-    applicationById: db.select().from(applications).where(eq(applications.id, p('id'))).prepare(),
-    applicationByFormToken: db.select().from(applications).where(eq(applications.formTokenHash, p('formTokenHash'))).prepare(),
-    applicationWithPrefillByFormToken: db
+      ),
+    // The offer's code, written with its application (createWithCode).
+    insertCode: prepareInsertCode(d),
+    applicationById: prepare('application_by_id', db.select().from(applications).where(eq(applications.id, p('id')))),
+    applicationByFormToken: prepare('application_by_form_token', db.select().from(applications).where(eq(applications.formTokenHash, p('formTokenHash')))),
+    applicationWithPrefillByFormToken: prepare('application_with_prefill_by_form_token', db
       .select({ application: applications, prefill: applicationPrefill })
       .from(applications)
       .leftJoin(applicationPrefill, eq(applicationPrefill.applicationId, applications.id))
       .where(eq(applications.formTokenHash, p('formTokenHash')))
-      .prepare(),
+      ),
     // The form submission's single-use step: only while unsubmitted, pending and unexpired.
     // A form link takes one answer (a submission or a withdrawal): unsubmitted, pending, unexpired.
-    submitIdv: db
+    submitIdv: prepare('submit_idv', db
       .update(applications)
       .set({
         status: sql`${p('status')}`,
@@ -93,9 +90,9 @@ export function createApplicationRepositories(db: Database, together: Together) 
       })
       .where(openFormLink())
       .returning()
-      .prepare(),
+      ),
     // Declined consent: the same condition as submitIdv, so a link withdraws or submits, never both.
-    withdraw: db
+    withdraw: prepare('withdraw', db
       .update(applications)
       .set({
         status: 'withdrawn',
@@ -107,9 +104,9 @@ export function createApplicationRepositories(db: Database, together: Together) 
       })
       .where(openFormLink())
       .returning()
-      .prepare(),
+      ),
     // Absent (null) country, tier and evidence leave the stored value as it is.
-    setApplicationStatus: db
+    setApplicationStatus: prepare('set_application_status', db
       .update(applications)
       .set({
         status: sql`${p('status')}`,
@@ -124,8 +121,8 @@ export function createApplicationRepositories(db: Database, together: Together) 
       })
       .where(eq(applications.id, p('id')))
       .returning()
-      .prepare(),
-    insertPrefill: db
+      ),
+    insertPrefill: prepare('insert_prefill', db
       .insert(applicationPrefill)
       .values({
         applicationId: p('applicationId'),
@@ -137,8 +134,8 @@ export function createApplicationRepositories(db: Database, together: Together) 
         countryOfResidence: p('countryOfResidence'),
         createdAt: p('createdAt'),
       })
-      .prepare(),
-    prefillByApplication: db.select().from(applicationPrefill).where(eq(applicationPrefill.applicationId, p('applicationId'))).prepare(),
+      ),
+    prefillByApplication: prepare('prefill_by_application', db.select().from(applicationPrefill).where(eq(applicationPrefill.applicationId, p('applicationId')))),
   };
 
   const siopRequestRepository: SiopRequestRepository = {
@@ -149,11 +146,10 @@ export function createApplicationRepositories(db: Database, together: Together) 
       return consumeOnce(q.consumeSiopRequest, { nonce, now });
     },
     async get(nonce) {
-      return (await q.siopRequestByNonce.all({ nonce }))[0];
+      return first(q.siopRequestByNonce.all({ nonce }));
     },
     async deleteExpired(now) {
-      const rows = await db.delete(siopRequests).where(lte(siopRequests.expiresAt, now)).returning({ nonce: siopRequests.nonce });
-      return rows.length;
+      return touched(db.delete(siopRequests).where(lte(siopRequests.expiresAt, now)).returning({ nonce: siopRequests.nonce }));
     },
   };
 
@@ -162,20 +158,20 @@ export function createApplicationRepositories(db: Database, together: Together) 
       await q.insertApplication.run(applicationRow(row));
     },
     async createWithCode(row, code, prefill) {
-      await together([
+      await d.together([
         { statement: q.insertApplication, values: applicationRow(row) },
         { statement: q.insertCode, values: code },
         ...(prefill ? [{ statement: q.insertPrefill, values: { presentedCredentials: [], countryOfResidence: null, ...prefill } }] : []),
       ]);
     },
     async get(id) {
-      return (await q.applicationById.all({ id }))[0];
+      return first(q.applicationById.all({ id }));
     },
     async findByFormToken(formTokenHash) {
-      return (await q.applicationByFormToken.all({ formTokenHash }))[0];
+      return first(q.applicationByFormToken.all({ formTokenHash }));
     },
     async findByFormTokenWithPrefill(formTokenHash) {
-      return (await q.applicationWithPrefillByFormToken.all({ formTokenHash }))[0];
+      return first(q.applicationWithPrefillByFormToken.all({ formTokenHash }));
     },
     async submitIdv(formTokenHash, outcome, now) {
       const decided = outcome.status !== 'review';
@@ -196,7 +192,7 @@ export function createApplicationRepositories(db: Database, together: Together) 
       return consumeOnce(q.withdraw, { formTokenHash, now });
     },
     async decideReview(id, decision, now) {
-      const rows = await db
+      return first(db
         .update(applications)
         .set({
           status: decision.status,
@@ -207,8 +203,7 @@ export function createApplicationRepositories(db: Database, together: Together) 
           updatedAt: now,
         })
         .where(and(eq(applications.id, id), eq(applications.status, 'review')))
-        .returning();
-      return rows[0];
+        .returning());
     },
     async listByStatus(status, limit = 100) {
       return db.select().from(applications).where(eq(applications.status, status)).orderBy(asc(applications.createdAt)).limit(limit);
@@ -263,7 +258,7 @@ export function createApplicationRepositories(db: Database, together: Together) 
       await db.insert(applicationPrefill).values(row);
     },
     async get(applicationId) {
-      return (await q.prefillByApplication.all({ applicationId }))[0];
+      return first(q.prefillByApplication.all({ applicationId }));
     },
   };
 

@@ -1,15 +1,14 @@
 import { and, asc, desc, eq, isNotNull, isNull, lte, sql } from 'drizzle-orm';
-import * as schema from '../schema';
 import type { CredentialStatusRepository, IssuedCredentialRepository, NotificationRepository, StatusListRepository } from '../types';
-import type { Database } from './database';
-import { p } from './helpers';
+import { consumeOnce, type Dialect, first, p, touched } from '../dialect';
 
 /** The credential aggregate: credentials issued, their notifications, status lists and each credential's status. */
-export function createCredentialRepositories(db: Database) {
-  const { issuedCredentials, issuanceClaims, notifications, statusLists, statusListCache, credentialStatus, credentialStatusEvents } = schema;
+export function createCredentialRepositories(d: Dialect) {
+  const { db, prepare } = d;
+  const { issuedCredentials, issuanceClaims, notifications, statusLists, statusListCache, credentialStatus, credentialStatusEvents } = d.tables;
 
   const q = {
-    insertCredential: db
+    insertCredential: prepare('insert_credential', db
       .insert(issuedCredentials)
       .values({
         id: p('id'),
@@ -20,28 +19,28 @@ export function createCredentialRepositories(db: Database) {
         issuedAt: p('issuedAt'),
         expiresAt: p('expiresAt'),
       })
-      .prepare(),
-    claimIssuance: db
+      ),
+    claimIssuance: prepare('claim_issuance', db
       .insert(issuanceClaims)
       .values({ applicationId: p('applicationId'), credentialId: p('credentialId'), claimedAt: p('now') })
       .onConflictDoNothing()
       .returning({ id: issuanceClaims.applicationId })
-      .prepare(),
-    newestStatusList: db.select().from(statusLists).orderBy(desc(statusLists.id)).limit(1).prepare(),
+      ),
+    newestStatusList: prepare('newest_status_list', db.select().from(statusLists).orderBy(desc(statusLists.id)).limit(1)),
     // One slot in the newest list while it is under `maxFill` of its size.
-    reserveInNewestStatusList: db
+    reserveInNewestStatusList: prepare('reserve_in_newest_status_list', db
       .update(statusLists)
       .set({ allocated: sql`${statusLists.allocated} + 1` })
-      .where(and(sql`${statusLists.id} = (SELECT max(id) FROM status_lists)`, sql`${statusLists.allocated} < CAST(${statusLists.size} * ${p('maxFill')} AS INTEGER)`))
+      .where(and(sql`${statusLists.id} = (SELECT max(id) FROM status_lists)`, sql`${statusLists.allocated} < ${d.floorTimes(statusLists.size, p('maxFill'))}`))
       .returning({ id: statusLists.id, size: statusLists.size })
-      .prepare(),
-    reserveStatusSlot: db
+      ),
+    reserveStatusSlot: prepare('reserve_status_slot', db
       .update(statusLists)
       .set({ allocated: sql`${statusLists.allocated} + 1` })
       .where(and(eq(statusLists.id, p('id')), sql`${statusLists.allocated} < ${p('max')}`))
       .returning({ id: statusLists.id })
-      .prepare(),
-    allocateStatusIndex: db
+      ),
+    allocateStatusIndex: prepare('allocate_status_index', db
       .insert(credentialStatus)
       .values({
         credentialId: p('credentialId'),
@@ -56,7 +55,7 @@ export function createCredentialRepositories(db: Database) {
       })
       .onConflictDoNothing()
       .returning({ id: credentialStatus.credentialId })
-      .prepare(),
+      ),
   };
 
   const issuedCredentialRepository: IssuedCredentialRepository = {
@@ -77,8 +76,7 @@ export function createCredentialRepositories(db: Database) {
       return Number(rows[0]?.n ?? 0);
     },
     async get(id) {
-      const rows = await db.select().from(issuedCredentials).where(eq(issuedCredentials.id, id));
-      return rows[0];
+      return first(db.select().from(issuedCredentials).where(eq(issuedCredentials.id, id)));
     },
   };
 
@@ -87,52 +85,45 @@ export function createCredentialRepositories(db: Database) {
       await db.insert(notifications).values(row);
     },
     async get(id) {
-      const rows = await db.select().from(notifications).where(eq(notifications.id, id));
-      return rows[0];
+      return first(db.select().from(notifications).where(eq(notifications.id, id)));
     },
     async recordEvent(id, applicationId, event, now) {
-      const rows = await db
+      return first(db
         .update(notifications)
         .set({ event: event.event, eventDescription: event.description ?? null, eventAt: now })
         .where(and(eq(notifications.id, id), eq(notifications.applicationId, applicationId)))
-        .returning();
-      return rows[0];
+        .returning());
     },
   };
 
   const statusListRepository: StatusListRepository = {
     async current(size, now) {
-      const rows = await q.newestStatusList.all();
-      if (rows[0]) return rows[0];
+      const newest = await first(q.newestStatusList.all());
+      if (newest) return newest;
       await db.insert(statusLists).values({ id: 1, size, createdAt: now }).onConflictDoNothing();
-      const again = await db.select().from(statusLists).orderBy(desc(statusLists.id)).limit(1);
-      return again[0];
+      return (await q.newestStatusList.all())[0];
     },
     async open(id, size, now) {
       await db.insert(statusLists).values({ id, size, createdAt: now }).onConflictDoNothing();
-      const rows = await db.select().from(statusLists).where(eq(statusLists.id, id));
-      return rows[0];
+      return (await db.select().from(statusLists).where(eq(statusLists.id, id)))[0];
     },
     async get(id) {
-      const rows = await db.select().from(statusLists).where(eq(statusLists.id, id));
-      return rows[0];
+      return first(db.select().from(statusLists).where(eq(statusLists.id, id)));
     },
     async reserveInNewest(maxFill) {
-      return (await q.reserveInNewestStatusList.all({ maxFill }))[0];
+      return first(q.reserveInNewestStatusList.all({ maxFill }));
     },
     async reserve(id, max) {
-      const rows = await q.reserveStatusSlot.all({ id, max });
-      return rows.length === 1;
+      return (await touched(q.reserveStatusSlot.all({ id, max }))) === 1;
     },
     async bumpVersion(id) {
       await db.update(statusLists).set({ version: sql`${statusLists.version} + 1` }).where(eq(statusLists.id, id));
     },
     async cached(id, purpose) {
-      const rows = await db
+      return first(db
         .select({ version: statusListCache.version, jwt: statusListCache.jwt, expiresAt: statusListCache.expiresAt })
         .from(statusListCache)
-        .where(and(eq(statusListCache.listId, id), eq(statusListCache.purpose, purpose)));
-      return rows[0];
+        .where(and(eq(statusListCache.listId, id), eq(statusListCache.purpose, purpose))));
     },
     async cache(row) {
       await db
@@ -149,39 +140,34 @@ export function createCredentialRepositories(db: Database) {
 
   const credentialStatusRepository: CredentialStatusRepository = {
     async tryAllocate(row) {
-      const rows = await q.allocateStatusIndex.all(row);
-      return rows.length === 1;
+      return (await touched(q.allocateStatusIndex.all(row))) === 1;
     },
     async get(credentialId) {
-      const rows = await db.select().from(credentialStatus).where(eq(credentialStatus.credentialId, credentialId));
-      return rows[0];
+      return first(db.select().from(credentialStatus).where(eq(credentialStatus.credentialId, credentialId)));
     },
     async listForSubject(subjectDid) {
       return db.select().from(credentialStatus).where(eq(credentialStatus.subjectDid, subjectDid)).orderBy(desc(credentialStatus.issuedAt));
     },
     async revoke(credentialId, reason, now) {
-      const rows = await db
+      return first(db
         .update(credentialStatus)
         .set({ revokedAt: now, revocationReason: reason, updatedAt: now })
         .where(and(eq(credentialStatus.credentialId, credentialId), isNull(credentialStatus.revokedAt)))
-        .returning();
-      return rows[0];
+        .returning());
     },
     async suspend(credentialId, reason, now) {
-      const rows = await db
+      return first(db
         .update(credentialStatus)
         .set({ suspendedAt: now, suspensionReason: reason, updatedAt: now })
         .where(and(eq(credentialStatus.credentialId, credentialId), isNull(credentialStatus.revokedAt), isNull(credentialStatus.suspendedAt)))
-        .returning();
-      return rows[0];
+        .returning());
     },
     async reinstate(credentialId, now) {
-      const rows = await db
+      return first(db
         .update(credentialStatus)
         .set({ suspendedAt: null, suspensionReason: null, updatedAt: now })
         .where(and(eq(credentialStatus.credentialId, credentialId), isNull(credentialStatus.revokedAt), isNotNull(credentialStatus.suspendedAt)))
-        .returning();
-      return rows[0];
+        .returning());
     },
     async recordEvent(row) {
       await db.insert(credentialStatusEvents).values(row);
@@ -198,12 +184,11 @@ export function createCredentialRepositories(db: Database) {
         .limit(limit);
     },
     async markExpiryAnnounced(credentialId, now) {
-      const rows = await db
+      return (await touched(db
         .update(credentialStatus)
         .set({ expiryAnnouncedAt: now })
         .where(and(eq(credentialStatus.credentialId, credentialId), isNull(credentialStatus.expiryAnnouncedAt)))
-        .returning({ id: credentialStatus.credentialId });
-      return rows.length === 1;
+        .returning({ id: credentialStatus.credentialId }))) === 1;
     },
   };
 
