@@ -1,4 +1,4 @@
-import { type SQL, sql, type SQLWrapper } from 'drizzle-orm';
+import { type Placeholder, type SQL, sql, type SQLWrapper } from 'drizzle-orm';
 import type { BaseSQLiteDatabase } from 'drizzle-orm/sqlite-core';
 import type * as schema from './schema';
 
@@ -101,6 +101,16 @@ export const p = (name: string) => sql.placeholder(name);
  */
 export async function consumeOnce<Row>(statement: Prepared<Row>, values: Record<string, unknown>): Promise<Row | undefined> {
   return (await statement.all(values))[0];
+}
+
+/** `{ name: placeholder "name", … }`: an INSERT's values bound from the placeholders of the same names. */
+export function placeholders<K extends string>(...names: K[]): Record<K, Placeholder> {
+  return Object.fromEntries(names.map((name) => [name, p(name)])) as Record<K, Placeholder>;
+}
+
+/** `{ column: placeholder, … }` for an UPDATE's `set` (which takes a placeholder only inside `sql`). */
+export function setFrom<K extends string>(columns: Record<K, string>): Record<K, SQL> {
+  return Object.fromEntries(Object.entries<string>(columns).map(([column, name]) => [column, sql`${p(name)}`])) as Record<K, SQL>;
 }
 
 /** The first row of a query, or undefined. */

@@ -1,7 +1,35 @@
 import { and, asc, desc, eq, gt, isNull, lte, or, sql } from 'drizzle-orm';
-import type { Application, ApplicationPrefillRepository, ApplicationRepository, ApplicationStatusRepository, NewApplication, SiopRequestRepository } from '../types';
-import { consumeOnce, type Dialect, first, p, touched } from '../dialect';
+import type {
+  Application,
+  ApplicationPrefillRepository,
+  ApplicationRepository,
+  ApplicationStatusRepository,
+  NewApplication,
+  SiopRequestRepository,
+} from '../types';
+import { consumeOnce, type Dialect, first, p, placeholders, setFrom } from '../dialect';
+import { deleteExpired, prepareConsume } from './singleUse';
 import { prepareInsertCode } from './grants';
+
+/** Every column of an application, each bound by the prepared INSERT. */
+const applicationColumns = [
+  'id',
+  'applicantDid',
+  'credentialConfigurationId',
+  'status',
+  'formTokenHash',
+  'formExpiresAt',
+  'formSubmittedAt',
+  'idvProvider',
+  'countryOfResidence',
+  'tier',
+  'evidence',
+  'decisionReason',
+  'decidedBy',
+  'decidedAt',
+  'createdAt',
+  'updatedAt',
+] as const;
 
 /** An application row with every optional column present (the prepared INSERT binds them all). */
 function applicationRow(row: NewApplication) {
@@ -27,115 +55,119 @@ export function createApplicationRepositories(d: Dialect) {
   // connection), with named placeholders; D1 prepares them the same way.
   /** The single-use condition of a form link's answer (submitIdv, withdraw). */
   const openFormLink = () =>
-    and(eq(applications.formTokenHash, p('formTokenHash')), isNull(applications.formSubmittedAt), eq(applications.status, 'pending'), gt(applications.formExpiresAt, p('now')));
+    and(
+      eq(applications.formTokenHash, p('formTokenHash')),
+      isNull(applications.formSubmittedAt),
+      eq(applications.status, 'pending'),
+      gt(applications.formExpiresAt, p('now')),
+    );
+
+  // The decision columns an IDV result or a status change writes (submitIdv, set).
+  const decision = setFrom({ decisionReason: 'reason', decidedBy: 'decidedBy', decidedAt: 'decidedAt', updatedAt: 'now' });
 
   const q = {
-    insertSiopRequest: prepare('insert_siop_request', db
-      .insert(siopRequests)
-      .values({ nonce: p('nonce'), presentationDefinitionId: p('presentationDefinitionId'), createdAt: p('createdAt'), expiresAt: p('expiresAt') })
-      ),
-    consumeSiopRequest: prepare('consume_siop_request', db
-      .update(siopRequests)
-      .set({ consumedAt: sql`${p('now')}` })
-      .where(and(eq(siopRequests.nonce, p('nonce')), isNull(siopRequests.consumedAt), gt(siopRequests.expiresAt, p('now'))))
-      .returning()
-      ),
-    siopRequestByNonce: prepare('siop_request_by_nonce', db.select().from(siopRequests).where(eq(siopRequests.nonce, p('nonce')))),
-    insertApplication: prepare('insert_application', db
-      .insert(applications)
-      .values({
-        id: p('id'),
-        applicantDid: p('applicantDid'),
-        credentialConfigurationId: p('credentialConfigurationId'),
-        status: p('status'),
-        formTokenHash: p('formTokenHash'),
-        formExpiresAt: p('formExpiresAt'),
-        formSubmittedAt: p('formSubmittedAt'),
-        idvProvider: p('idvProvider'),
-        countryOfResidence: p('countryOfResidence'),
-        tier: p('tier'),
-        evidence: p('evidence'),
-        decisionReason: p('decisionReason'),
-        decidedBy: p('decidedBy'),
-        decidedAt: p('decidedAt'),
-        createdAt: p('createdAt'),
-        updatedAt: p('updatedAt'),
-      })
-      ),
+    insertSiopRequest: prepare(
+      'insert_siop_request',
+      db.insert(siopRequests).values(placeholders('nonce', 'presentationDefinitionId', 'createdAt', 'expiresAt')),
+    ),
+    consumeSiopRequest: prepareConsume(d, 'consume_siop_request', siopRequests, eq(siopRequests.nonce, p('nonce'))),
+    siopRequestByNonce: prepare(
+      'siop_request_by_nonce',
+      db
+        .select()
+        .from(siopRequests)
+        .where(eq(siopRequests.nonce, p('nonce'))),
+    ),
+    insertApplication: prepare('insert_application', db.insert(applications).values(placeholders(...applicationColumns))),
     // The offer's code, written with its application (createWithCode).
     insertCode: prepareInsertCode(d),
-    applicationById: prepare('application_by_id', db.select().from(applications).where(eq(applications.id, p('id')))),
-    applicationByFormToken: prepare('application_by_form_token', db.select().from(applications).where(eq(applications.formTokenHash, p('formTokenHash')))),
-    applicationWithPrefillByFormToken: prepare('application_with_prefill_by_form_token', db
-      .select({ application: applications, prefill: applicationPrefill })
-      .from(applications)
-      .leftJoin(applicationPrefill, eq(applicationPrefill.applicationId, applications.id))
-      .where(eq(applications.formTokenHash, p('formTokenHash')))
-      ),
-    // The form submission's single-use step: only while unsubmitted, pending and unexpired.
+    applicationById: prepare(
+      'application_by_id',
+      db
+        .select()
+        .from(applications)
+        .where(eq(applications.id, p('id'))),
+    ),
+    applicationByFormToken: prepare(
+      'application_by_form_token',
+      db
+        .select()
+        .from(applications)
+        .where(eq(applications.formTokenHash, p('formTokenHash'))),
+    ),
+    applicationWithPrefillByFormToken: prepare(
+      'application_with_prefill_by_form_token',
+      db
+        .select({ application: applications, prefill: applicationPrefill })
+        .from(applications)
+        .leftJoin(applicationPrefill, eq(applicationPrefill.applicationId, applications.id))
+        .where(eq(applications.formTokenHash, p('formTokenHash'))),
+    ),
     // A form link takes one answer (a submission or a withdrawal): unsubmitted, pending, unexpired.
-    submitIdv: prepare('submit_idv', db
-      .update(applications)
-      .set({
-        status: sql`${p('status')}`,
-        formSubmittedAt: sql`${p('now')}`,
-        idvProvider: sql`${p('provider')}`,
-        countryOfResidence: sql`${p('countryOfResidence')}`,
-        tier: sql`${p('tier')}`,
-        evidence: sql`${p('evidence')}`,
-        decisionReason: sql`${p('reason')}`,
-        decidedBy: sql`${p('decidedBy')}`,
-        decidedAt: sql`${p('decidedAt')}`,
-        updatedAt: sql`${p('now')}`,
-      })
-      .where(openFormLink())
-      .returning()
-      ),
+    submitIdv: prepare(
+      'submit_idv',
+      db
+        .update(applications)
+        .set({
+          ...setFrom({
+            status: 'status',
+            formSubmittedAt: 'now',
+            idvProvider: 'provider',
+            countryOfResidence: 'countryOfResidence',
+            tier: 'tier',
+            evidence: 'evidence',
+          }),
+          ...decision,
+        })
+        .where(openFormLink())
+        .returning(),
+    ),
     // Declined consent: the same condition as submitIdv, so a link withdraws or submits, never both.
-    withdraw: prepare('withdraw', db
-      .update(applications)
-      .set({
-        status: 'withdrawn',
-        formSubmittedAt: sql`${p('now')}`,
-        decisionReason: 'consent_declined',
-        decidedBy: 'applicant',
-        decidedAt: sql`${p('now')}`,
-        updatedAt: sql`${p('now')}`,
-      })
-      .where(openFormLink())
-      .returning()
-      ),
+    withdraw: prepare(
+      'withdraw',
+      db
+        .update(applications)
+        .set({
+          status: 'withdrawn',
+          formSubmittedAt: sql`${p('now')}`,
+          decisionReason: 'consent_declined',
+          decidedBy: 'applicant',
+          decidedAt: sql`${p('now')}`,
+          updatedAt: sql`${p('now')}`,
+        })
+        .where(openFormLink())
+        .returning(),
+    ),
     // Absent (null) country, tier and evidence leave the stored value as it is.
-    setApplicationStatus: prepare('set_application_status', db
-      .update(applications)
-      .set({
-        status: sql`${p('status')}`,
-        idvProvider: sql`${p('provider')}`,
-        countryOfResidence: sql`coalesce(${p('countryOfResidence')}, ${applications.countryOfResidence})`,
-        tier: sql`coalesce(${p('tier')}, ${applications.tier})`,
-        evidence: sql`coalesce(${p('evidence')}, ${applications.evidence})`,
-        decisionReason: sql`${p('reason')}`,
-        decidedBy: sql`${p('decidedBy')}`,
-        decidedAt: sql`${p('decidedAt')}`,
-        updatedAt: sql`${p('now')}`,
-      })
-      .where(eq(applications.id, p('id')))
-      .returning()
-      ),
-    insertPrefill: prepare('insert_prefill', db
-      .insert(applicationPrefill)
-      .values({
-        applicationId: p('applicationId'),
-        tierId: p('tierId'),
-        verifiedEvidence: p('verifiedEvidence'),
-        missingChecks: p('missingChecks'),
-        supersedes: p('supersedes'),
-        presentedCredentials: p('presentedCredentials'),
-        countryOfResidence: p('countryOfResidence'),
-        createdAt: p('createdAt'),
-      })
-      ),
-    prefillByApplication: prepare('prefill_by_application', db.select().from(applicationPrefill).where(eq(applicationPrefill.applicationId, p('applicationId')))),
+    setApplicationStatus: prepare(
+      'set_application_status',
+      db
+        .update(applications)
+        .set({
+          ...setFrom({ status: 'status', idvProvider: 'provider' }),
+          countryOfResidence: sql`coalesce(${p('countryOfResidence')}, ${applications.countryOfResidence})`,
+          tier: sql`coalesce(${p('tier')}, ${applications.tier})`,
+          evidence: sql`coalesce(${p('evidence')}, ${applications.evidence})`,
+          ...decision,
+        })
+        .where(eq(applications.id, p('id')))
+        .returning(),
+    ),
+    insertPrefill: prepare(
+      'insert_prefill',
+      db
+        .insert(applicationPrefill)
+        .values(
+          placeholders('applicationId', 'tierId', 'verifiedEvidence', 'missingChecks', 'supersedes', 'presentedCredentials', 'countryOfResidence', 'createdAt'),
+        ),
+    ),
+    prefillByApplication: prepare(
+      'prefill_by_application',
+      db
+        .select()
+        .from(applicationPrefill)
+        .where(eq(applicationPrefill.applicationId, p('applicationId'))),
+    ),
   };
 
   const siopRequestRepository: SiopRequestRepository = {
@@ -149,7 +181,7 @@ export function createApplicationRepositories(d: Dialect) {
       return first(q.siopRequestByNonce.all({ nonce }));
     },
     async deleteExpired(now) {
-      return touched(db.delete(siopRequests).where(lte(siopRequests.expiresAt, now)).returning({ nonce: siopRequests.nonce }));
+      return deleteExpired(d, siopRequests, now);
     },
   };
 
@@ -192,18 +224,20 @@ export function createApplicationRepositories(d: Dialect) {
       return consumeOnce(q.withdraw, { formTokenHash, now });
     },
     async decideReview(id, decision, now) {
-      return first(db
-        .update(applications)
-        .set({
-          status: decision.status,
-          ...(decision.tier ? { tier: decision.tier } : {}),
-          decisionReason: decision.reason ?? null,
-          decidedBy: decision.decidedBy,
-          decidedAt: now,
-          updatedAt: now,
-        })
-        .where(and(eq(applications.id, id), eq(applications.status, 'review')))
-        .returning());
+      return first(
+        db
+          .update(applications)
+          .set({
+            status: decision.status,
+            ...(decision.tier ? { tier: decision.tier } : {}),
+            decisionReason: decision.reason ?? null,
+            decidedBy: decision.decidedBy,
+            decidedAt: now,
+            updatedAt: now,
+          })
+          .where(and(eq(applications.id, id), eq(applications.status, 'review')))
+          .returning(),
+      );
     },
     async listByStatus(status, limit = 100) {
       return db.select().from(applications).where(eq(applications.status, status)).orderBy(asc(applications.createdAt)).limit(limit);
@@ -219,7 +253,14 @@ export function createApplicationRepositories(d: Dialect) {
         .select({ id: applications.id, idvProvider: applications.idvProvider })
         .from(applications)
         .leftJoin(idvSessions, eq(idvSessions.applicationId, applications.id))
-        .where(and(eq(applications.status, 'pending'), isNull(applications.formSubmittedAt), lte(applications.formExpiresAt, now), isNull(idvSessions.applicationId)))
+        .where(
+          and(
+            eq(applications.status, 'pending'),
+            isNull(applications.formSubmittedAt),
+            lte(applications.formExpiresAt, now),
+            isNull(idvSessions.applicationId),
+          ),
+        )
         .limit(limit);
     },
     async set(id, change, now) {

@@ -1,6 +1,6 @@
 import { asc, eq } from 'drizzle-orm';
 import type { AuditRepository } from '../types';
-import { consumeOnce, type Dialect, first, p, touched } from '../dialect';
+import { type Dialect, p } from '../dialect';
 
 /** The audit trail: who did what to an application, when. */
 export function createAuditRepositories(d: Dialect) {
@@ -8,10 +8,10 @@ export function createAuditRepositories(d: Dialect) {
   const { auditLog } = d.tables;
 
   const q = {
-    insertAudit: prepare('insert_audit', db
-      .insert(auditLog)
-      .values({ applicationId: p('applicationId'), actor: p('actor'), action: p('action'), detail: p('detail'), at: p('at') })
-      ),
+    insertAudit: prepare(
+      'insert_audit',
+      db.insert(auditLog).values({ applicationId: p('applicationId'), actor: p('actor'), action: p('action'), detail: p('detail'), at: p('at') }),
+    ),
   };
 
   const auditRepository: AuditRepository = {

@@ -1,6 +1,7 @@
 import { and, asc, desc, eq, isNotNull, isNull, lte, sql } from 'drizzle-orm';
 import type { CredentialStatusRepository, IssuedCredentialRepository, NotificationRepository, StatusListRepository } from '../types';
-import { consumeOnce, type Dialect, first, p, touched } from '../dialect';
+import { type Dialect, first, p, placeholders, touched } from '../dialect';
+import { stampOnce } from './singleUse';
 
 /** The credential aggregate: credentials issued, their notifications, status lists and each credential's status. */
 export function createCredentialRepositories(d: Dialect) {
@@ -8,54 +9,46 @@ export function createCredentialRepositories(d: Dialect) {
   const { issuedCredentials, issuanceClaims, notifications, statusLists, statusListCache, credentialStatus, credentialStatusEvents } = d.tables;
 
   const q = {
-    insertCredential: prepare('insert_credential', db
-      .insert(issuedCredentials)
-      .values({
-        id: p('id'),
-        applicationId: p('applicationId'),
-        subjectDid: p('subjectDid'),
-        transactionId: p('transactionId'),
-        jwtSha256: p('jwtSha256'),
-        issuedAt: p('issuedAt'),
-        expiresAt: p('expiresAt'),
-      })
-      ),
-    claimIssuance: prepare('claim_issuance', db
-      .insert(issuanceClaims)
-      .values({ applicationId: p('applicationId'), credentialId: p('credentialId'), claimedAt: p('now') })
-      .onConflictDoNothing()
-      .returning({ id: issuanceClaims.applicationId })
-      ),
+    insertCredential: prepare(
+      'insert_credential',
+      db.insert(issuedCredentials).values(placeholders('id', 'applicationId', 'subjectDid', 'transactionId', 'jwtSha256', 'issuedAt', 'expiresAt')),
+    ),
+    claimIssuance: prepare(
+      'claim_issuance',
+      db
+        .insert(issuanceClaims)
+        .values({ applicationId: p('applicationId'), credentialId: p('credentialId'), claimedAt: p('now') })
+        .onConflictDoNothing()
+        .returning({ id: issuanceClaims.applicationId }),
+    ),
     newestStatusList: prepare('newest_status_list', db.select().from(statusLists).orderBy(desc(statusLists.id)).limit(1)),
     // One slot in the newest list while it is under `maxFill` of its size.
-    reserveInNewestStatusList: prepare('reserve_in_newest_status_list', db
-      .update(statusLists)
-      .set({ allocated: sql`${statusLists.allocated} + 1` })
-      .where(and(sql`${statusLists.id} = (SELECT max(id) FROM status_lists)`, sql`${statusLists.allocated} < ${d.floorTimes(statusLists.size, p('maxFill'))}`))
-      .returning({ id: statusLists.id, size: statusLists.size })
-      ),
-    reserveStatusSlot: prepare('reserve_status_slot', db
-      .update(statusLists)
-      .set({ allocated: sql`${statusLists.allocated} + 1` })
-      .where(and(eq(statusLists.id, p('id')), sql`${statusLists.allocated} < ${p('max')}`))
-      .returning({ id: statusLists.id })
-      ),
-    allocateStatusIndex: prepare('allocate_status_index', db
-      .insert(credentialStatus)
-      .values({
-        credentialId: p('credentialId'),
-        listId: p('listId'),
-        listIndex: p('listIndex'),
-        subjectDid: p('subjectDid'),
-        tierId: p('tierId'),
-        evidence: p('evidence'),
-        issuedAt: p('issuedAt'),
-        expiresAt: p('expiresAt'),
-        updatedAt: p('updatedAt'),
-      })
-      .onConflictDoNothing()
-      .returning({ id: credentialStatus.credentialId })
-      ),
+    reserveInNewestStatusList: prepare(
+      'reserve_in_newest_status_list',
+      db
+        .update(statusLists)
+        .set({ allocated: sql`${statusLists.allocated} + 1` })
+        .where(
+          and(sql`${statusLists.id} = (SELECT max(id) FROM status_lists)`, sql`${statusLists.allocated} < ${d.floorTimes(statusLists.size, p('maxFill'))}`),
+        )
+        .returning({ id: statusLists.id, size: statusLists.size }),
+    ),
+    reserveStatusSlot: prepare(
+      'reserve_status_slot',
+      db
+        .update(statusLists)
+        .set({ allocated: sql`${statusLists.allocated} + 1` })
+        .where(and(eq(statusLists.id, p('id')), sql`${statusLists.allocated} < ${p('max')}`))
+        .returning({ id: statusLists.id }),
+    ),
+    allocateStatusIndex: prepare(
+      'allocate_status_index',
+      db
+        .insert(credentialStatus)
+        .values(placeholders('credentialId', 'listId', 'listIndex', 'subjectDid', 'tierId', 'evidence', 'issuedAt', 'expiresAt', 'updatedAt'))
+        .onConflictDoNothing()
+        .returning({ id: credentialStatus.credentialId }),
+    ),
   };
 
   const issuedCredentialRepository: IssuedCredentialRepository = {
@@ -88,11 +81,13 @@ export function createCredentialRepositories(d: Dialect) {
       return first(db.select().from(notifications).where(eq(notifications.id, id)));
     },
     async recordEvent(id, applicationId, event, now) {
-      return first(db
-        .update(notifications)
-        .set({ event: event.event, eventDescription: event.description ?? null, eventAt: now })
-        .where(and(eq(notifications.id, id), eq(notifications.applicationId, applicationId)))
-        .returning());
+      return first(
+        db
+          .update(notifications)
+          .set({ event: event.event, eventDescription: event.description ?? null, eventAt: now })
+          .where(and(eq(notifications.id, id), eq(notifications.applicationId, applicationId)))
+          .returning(),
+      );
     },
   };
 
@@ -117,23 +112,34 @@ export function createCredentialRepositories(d: Dialect) {
       return (await touched(q.reserveStatusSlot.all({ id, max }))) === 1;
     },
     async bumpVersion(id) {
-      await db.update(statusLists).set({ version: sql`${statusLists.version} + 1` }).where(eq(statusLists.id, id));
+      await db
+        .update(statusLists)
+        .set({ version: sql`${statusLists.version} + 1` })
+        .where(eq(statusLists.id, id));
     },
     async cached(id, purpose) {
-      return first(db
-        .select({ version: statusListCache.version, jwt: statusListCache.jwt, expiresAt: statusListCache.expiresAt })
-        .from(statusListCache)
-        .where(and(eq(statusListCache.listId, id), eq(statusListCache.purpose, purpose))));
+      return first(
+        db
+          .select({ version: statusListCache.version, jwt: statusListCache.jwt, expiresAt: statusListCache.expiresAt })
+          .from(statusListCache)
+          .where(and(eq(statusListCache.listId, id), eq(statusListCache.purpose, purpose))),
+      );
     },
     async cache(row) {
       await db
         .insert(statusListCache)
         .values(row)
-        .onConflictDoUpdate({ target: [statusListCache.listId, statusListCache.purpose], set: { version: row.version, jwt: row.jwt, expiresAt: row.expiresAt } });
+        .onConflictDoUpdate({
+          target: [statusListCache.listId, statusListCache.purpose],
+          set: { version: row.version, jwt: row.jwt, expiresAt: row.expiresAt },
+        });
     },
     async setIndices(id, purpose) {
       const flag = purpose === 'revocation' ? isNotNull(credentialStatus.revokedAt) : isNotNull(credentialStatus.suspendedAt);
-      const rows = await db.select({ i: credentialStatus.listIndex }).from(credentialStatus).where(and(eq(credentialStatus.listId, id), flag));
+      const rows = await db
+        .select({ i: credentialStatus.listIndex })
+        .from(credentialStatus)
+        .where(and(eq(credentialStatus.listId, id), flag));
       return rows.map((r) => r.i);
     },
   };
@@ -149,25 +155,31 @@ export function createCredentialRepositories(d: Dialect) {
       return db.select().from(credentialStatus).where(eq(credentialStatus.subjectDid, subjectDid)).orderBy(desc(credentialStatus.issuedAt));
     },
     async revoke(credentialId, reason, now) {
-      return first(db
-        .update(credentialStatus)
-        .set({ revokedAt: now, revocationReason: reason, updatedAt: now })
-        .where(and(eq(credentialStatus.credentialId, credentialId), isNull(credentialStatus.revokedAt)))
-        .returning());
+      return first(
+        db
+          .update(credentialStatus)
+          .set({ revokedAt: now, revocationReason: reason, updatedAt: now })
+          .where(and(eq(credentialStatus.credentialId, credentialId), isNull(credentialStatus.revokedAt)))
+          .returning(),
+      );
     },
     async suspend(credentialId, reason, now) {
-      return first(db
-        .update(credentialStatus)
-        .set({ suspendedAt: now, suspensionReason: reason, updatedAt: now })
-        .where(and(eq(credentialStatus.credentialId, credentialId), isNull(credentialStatus.revokedAt), isNull(credentialStatus.suspendedAt)))
-        .returning());
+      return first(
+        db
+          .update(credentialStatus)
+          .set({ suspendedAt: now, suspensionReason: reason, updatedAt: now })
+          .where(and(eq(credentialStatus.credentialId, credentialId), isNull(credentialStatus.revokedAt), isNull(credentialStatus.suspendedAt)))
+          .returning(),
+      );
     },
     async reinstate(credentialId, now) {
-      return first(db
-        .update(credentialStatus)
-        .set({ suspendedAt: null, suspensionReason: null, updatedAt: now })
-        .where(and(eq(credentialStatus.credentialId, credentialId), isNull(credentialStatus.revokedAt), isNotNull(credentialStatus.suspendedAt)))
-        .returning());
+      return first(
+        db
+          .update(credentialStatus)
+          .set({ suspendedAt: null, suspensionReason: null, updatedAt: now })
+          .where(and(eq(credentialStatus.credentialId, credentialId), isNull(credentialStatus.revokedAt), isNotNull(credentialStatus.suspendedAt)))
+          .returning(),
+      );
     },
     async recordEvent(row) {
       await db.insert(credentialStatusEvents).values(row);
@@ -184,11 +196,7 @@ export function createCredentialRepositories(d: Dialect) {
         .limit(limit);
     },
     async markExpiryAnnounced(credentialId, now) {
-      return (await touched(db
-        .update(credentialStatus)
-        .set({ expiryAnnouncedAt: now })
-        .where(and(eq(credentialStatus.credentialId, credentialId), isNull(credentialStatus.expiryAnnouncedAt)))
-        .returning({ id: credentialStatus.credentialId }))) === 1;
+      return (await stampOnce(d, credentialStatus, 'expiryAnnouncedAt', now, eq(credentialStatus.credentialId, credentialId))) === 1;
     },
   };
 

@@ -1,13 +1,16 @@
-import { and, eq, gt, isNull, lt, lte, sql } from 'drizzle-orm';
+import { eq, lt } from 'drizzle-orm';
 import type { AccessTokenRepository, CNonceRepository, NonceRepository, PreAuthorizedCodeRepository } from '../types';
-import { consumeOnce, type Dialect, first, p, touched } from '../dialect';
+import { consumeOnce, type Dialect, first, p, placeholders, touched } from '../dialect';
+import { deleteExpired, prepareConsume, stampOnce } from './singleUse';
 
 /** The INSERT of a pre-authorized code (also written with its application: createWithCode). */
 export function prepareInsertCode(d: Dialect) {
   const { preAuthorizedCodes } = d.tables;
   return d.prepare(
     'insert_code',
-    d.db.insert(preAuthorizedCodes).values({ codeHash: p('codeHash'), applicationId: p('applicationId'), applicantDid: p('applicantDid'), expiresAt: p('expiresAt') }),
+    d.db
+      .insert(preAuthorizedCodes)
+      .values({ codeHash: p('codeHash'), applicationId: p('applicationId'), applicantDid: p('applicantDid'), expiresAt: p('expiresAt') }),
   );
 }
 
@@ -18,43 +21,28 @@ export function createGrantRepositories(d: Dialect) {
 
   const q = {
     insertCode: prepareInsertCode(d),
-    redeemCode: prepare('redeem_code', db
-      .update(preAuthorizedCodes)
-      .set({ consumedAt: sql`${p('now')}` })
-      .where(
-        and(
-          eq(preAuthorizedCodes.codeHash, p('codeHash')),
-          eq(preAuthorizedCodes.applicantDid, p('applicantDid')),
-          isNull(preAuthorizedCodes.consumedAt),
-          gt(preAuthorizedCodes.expiresAt, p('now')),
-        ),
-      )
-      .returning()
-      ),
-    redeemBoundCode: prepare('redeem_bound_code', db
-      .update(preAuthorizedCodes)
-      .set({ consumedAt: sql`${p('now')}` })
-      .where(and(eq(preAuthorizedCodes.codeHash, p('codeHash')), isNull(preAuthorizedCodes.consumedAt), gt(preAuthorizedCodes.expiresAt, p('now'))))
-      .returning()
-      ),
-    insertAccessToken: prepare('insert_access_token', db
-      .insert(accessTokens)
-      .values({ jti: p('jti'), applicationId: p('applicationId'), applicantDid: p('applicantDid'), codeHash: p('codeHash'), expiresAt: p('expiresAt'), tokenSha256: p('tokenSha256') })
-      ),
-    accessTokenByJti: prepare('access_token_by_jti', db.select().from(accessTokens).where(eq(accessTokens.jti, p('jti')))),
-    insertCNonce: prepare('insert_c_nonce', db.insert(cNonces).values({ nonce: p('nonce'), accessTokenJti: p('accessTokenJti'), expiresAt: p('expiresAt') })),
-    consumeCNonce: prepare('consume_c_nonce', db
-      .update(cNonces)
-      .set({ consumedAt: sql`${p('now')}` })
-      .where(and(eq(cNonces.nonce, p('nonce')), eq(cNonces.accessTokenJti, p('accessTokenJti')), isNull(cNonces.consumedAt), gt(cNonces.expiresAt, p('now'))))
-      .returning()
-      ),
-    consumeNonce: prepare('consume_nonce', db
-      .update(nonces)
-      .set({ consumedAt: sql`${p('now')}` })
-      .where(and(eq(nonces.nonce, p('nonce')), isNull(nonces.consumedAt), gt(nonces.expiresAt, p('now'))))
-      .returning()
-      ),
+    redeemCode: prepareConsume(
+      d,
+      'redeem_code',
+      preAuthorizedCodes,
+      eq(preAuthorizedCodes.codeHash, p('codeHash')),
+      eq(preAuthorizedCodes.applicantDid, p('applicantDid')),
+    ),
+    redeemBoundCode: prepareConsume(d, 'redeem_bound_code', preAuthorizedCodes, eq(preAuthorizedCodes.codeHash, p('codeHash'))),
+    insertAccessToken: prepare(
+      'insert_access_token',
+      db.insert(accessTokens).values(placeholders('jti', 'applicationId', 'applicantDid', 'codeHash', 'expiresAt', 'tokenSha256')),
+    ),
+    accessTokenByJti: prepare(
+      'access_token_by_jti',
+      db
+        .select()
+        .from(accessTokens)
+        .where(eq(accessTokens.jti, p('jti'))),
+    ),
+    insertCNonce: prepare('insert_c_nonce', db.insert(cNonces).values(placeholders('nonce', 'accessTokenJti', 'expiresAt'))),
+    consumeCNonce: prepareConsume(d, 'consume_c_nonce', cNonces, eq(cNonces.nonce, p('nonce')), eq(cNonces.accessTokenJti, p('accessTokenJti'))),
+    consumeNonce: prepareConsume(d, 'consume_nonce', nonces, eq(nonces.nonce, p('nonce'))),
   };
 
   const preAuthorizedCodeRepository: PreAuthorizedCodeRepository = {
@@ -71,7 +59,7 @@ export function createGrantRepositories(d: Dialect) {
       return consumeOnce(q.redeemBoundCode, { codeHash, now });
     },
     async deleteExpired(before) {
-      return touched(db.delete(preAuthorizedCodes).where(lte(preAuthorizedCodes.expiresAt, before)).returning({ codeHash: preAuthorizedCodes.codeHash }));
+      return deleteExpired(d, preAuthorizedCodes, before);
     },
   };
 
@@ -89,11 +77,7 @@ export function createGrantRepositories(d: Dialect) {
       return first(q.accessTokenByJti.all({ jti }));
     },
     async revokeByCode(codeHash, now) {
-      return touched(db
-        .update(accessTokens)
-        .set({ revokedAt: now })
-        .where(and(eq(accessTokens.codeHash, codeHash), isNull(accessTokens.revokedAt)))
-        .returning({ jti: accessTokens.jti }));
+      return stampOnce(d, accessTokens, 'revokedAt', now, eq(accessTokens.codeHash, codeHash));
     },
   };
 
@@ -105,7 +89,7 @@ export function createGrantRepositories(d: Dialect) {
       return consumeOnce(q.consumeCNonce, { nonce, accessTokenJti, now });
     },
     async deleteExpired(now) {
-      return touched(db.delete(cNonces).where(lte(cNonces.expiresAt, now)).returning({ nonce: cNonces.nonce }));
+      return deleteExpired(d, cNonces, now);
     },
   };
 

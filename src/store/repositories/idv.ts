@@ -1,6 +1,20 @@
 import { and, asc, eq, isNotNull, isNull, lt, lte, sql } from 'drizzle-orm';
 import type { IdvEventRepository, IdvSession, IdvSessionRepository, PiiRepository } from '../types';
-import { consumeOnce, type Dialect, first, p, touched } from '../dialect';
+import { type Dialect, first, p, placeholders, setFrom, touched } from '../dialect';
+
+/** Every column of an IDV session, each bound by the prepared INSERT. */
+const sessionColumns = [
+  'applicationId',
+  'provider',
+  'state',
+  'vendorReference',
+  'idempotencyKey',
+  'webviewUrl',
+  'lastEventAt',
+  'outcome',
+  'createdAt',
+  'updatedAt',
+] as const;
 
 /**
  * The identity-verification aggregate: one session per application, the vendor events applied to
@@ -13,47 +27,48 @@ export function createIdvSessionRepositories(d: Dialect) {
 
   // The statements every form submission runs, prepared once per store.
   const q = {
-    sessionByApplication: prepare('session_by_application', db.select().from(idvSessions).where(eq(idvSessions.applicationId, p('applicationId')))),
+    sessionByApplication: prepare(
+      'session_by_application',
+      db
+        .select()
+        .from(idvSessions)
+        .where(eq(idvSessions.applicationId, p('applicationId'))),
+    ),
     // Creates a session unless one exists (returns the row it created, or none).
-    openSession: prepare('open_session', db
-      .insert(idvSessions)
-      .values({
-        applicationId: p('applicationId'),
-        provider: p('provider'),
-        state: p('state'),
-        vendorReference: p('vendorReference'),
-        idempotencyKey: p('idempotencyKey'),
-        webviewUrl: p('webviewUrl'),
-        lastEventAt: p('lastEventAt'),
-        outcome: p('outcome'),
-        createdAt: p('createdAt'),
-        updatedAt: p('updatedAt'),
-      })
-      .onConflictDoNothing()
-      .returning({ applicationId: idvSessions.applicationId })
-      ),
+    openSession: prepare(
+      'open_session',
+      db
+        .insert(idvSessions)
+        .values(placeholders(...sessionColumns))
+        .onConflictDoNothing()
+        .returning({ applicationId: idvSessions.applicationId }),
+    ),
     // `keepOutcome` 1 leaves the outcome as it is (a state change that carries none).
-    applySessionIfNewer: prepare('apply_session_if_newer', db
-      .update(idvSessions)
-      .set({
-        state: sql`${p('state')}`,
-        outcome: sql`CASE WHEN ${p('keepOutcome')} = 1 THEN ${idvSessions.outcome} ELSE ${p('outcome')} END`,
-        lastEventAt: sql`${p('eventAt')}`,
-        updatedAt: sql`${p('now')}`,
-      })
-      .where(and(eq(idvSessions.applicationId, p('applicationId')), lt(idvSessions.lastEventAt, p('eventAt'))))
-      .returning()
-      ),
-    insertPii: prepare('insert_pii', db
-      .insert(idvPii)
-      .values({ applicationId: p('applicationId'), keyId: p('keyId'), ciphertext: p('ciphertext'), createdAt: p('createdAt'), purgeAfter: p('purgeAfter') })
-      .onConflictDoNothing()
-      ),
-    schedulePurge: prepare('schedule_purge', db
-      .update(idvPii)
-      .set({ purgeAfter: sql`${p('purgeAfter')}` })
-      .where(and(eq(idvPii.applicationId, p('applicationId')), isNull(idvPii.erasedAt)))
-      ),
+    applySessionIfNewer: prepare(
+      'apply_session_if_newer',
+      db
+        .update(idvSessions)
+        .set({
+          ...setFrom({ state: 'state', lastEventAt: 'eventAt', updatedAt: 'now' }),
+          outcome: sql`CASE WHEN ${p('keepOutcome')} = 1 THEN ${idvSessions.outcome} ELSE ${p('outcome')} END`,
+        })
+        .where(and(eq(idvSessions.applicationId, p('applicationId')), lt(idvSessions.lastEventAt, p('eventAt'))))
+        .returning(),
+    ),
+    insertPii: prepare(
+      'insert_pii',
+      db
+        .insert(idvPii)
+        .values(placeholders('applicationId', 'keyId', 'ciphertext', 'createdAt', 'purgeAfter'))
+        .onConflictDoNothing(),
+    ),
+    schedulePurge: prepare(
+      'schedule_purge',
+      db
+        .update(idvPii)
+        .set({ purgeAfter: sql`${p('purgeAfter')}` })
+        .where(and(eq(idvPii.applicationId, p('applicationId')), isNull(idvPii.erasedAt))),
+    ),
   };
 
   const idvSessionRepository: IdvSessionRepository = {
@@ -68,10 +83,12 @@ export function createIdvSessionRepositories(d: Dialect) {
       return (await q.openSession.all({ vendorReference: null, webviewUrl: null, outcome: null, ...row })).length === 1;
     },
     async findByReference(provider, vendorReference) {
-      return first(db
-        .select()
-        .from(idvSessions)
-        .where(and(eq(idvSessions.provider, provider), eq(idvSessions.vendorReference, vendorReference))));
+      return first(
+        db
+          .select()
+          .from(idvSessions)
+          .where(and(eq(idvSessions.provider, provider), eq(idvSessions.vendorReference, vendorReference))),
+      );
     },
     async attachVendorSession(applicationId, vendorReference, webviewUrl, now) {
       await db.update(idvSessions).set({ vendorReference, webviewUrl, updatedAt: now }).where(eq(idvSessions.applicationId, applicationId));
@@ -119,11 +136,15 @@ export function createIdvSessionRepositories(d: Dialect) {
       await q.schedulePurge.run({ applicationId, purgeAfter });
     },
     async erase(applicationId, reason, now) {
-      return (await touched(db
-        .update(idvPii)
-        .set({ ciphertext: null, erasedAt: now, erasedReason: reason })
-        .where(and(eq(idvPii.applicationId, applicationId), isNull(idvPii.erasedAt)))
-        .returning({ id: idvPii.applicationId }))) === 1;
+      return (
+        (await touched(
+          db
+            .update(idvPii)
+            .set({ ciphertext: null, erasedAt: now, erasedReason: reason })
+            .where(and(eq(idvPii.applicationId, applicationId), isNull(idvPii.erasedAt)))
+            .returning({ id: idvPii.applicationId }),
+        )) === 1
+      );
     },
     async purgeDue(now) {
       const rows = await db

@@ -1,10 +1,11 @@
 import { and, asc, eq, isNull, ne } from 'drizzle-orm';
 import type { OperatorAccountRepository, PendingApprovalRepository } from '../types';
-import { consumeOnce, type Dialect, first, p, touched } from '../dialect';
+import { type Dialect, first, touched } from '../dialect';
+import { stampOnce } from './singleUse';
 
 /** Named console accounts and four-eyes proposals (low traffic: console sign-ins and decisions). */
 export function createOperatorAccountRepositories(d: Dialect) {
-  const { db, prepare } = d;
+  const { db } = d;
   const { operatorAccounts: a, pendingApprovals: pa } = d.tables;
 
   const operatorAccounts: OperatorAccountRepository = {
@@ -21,10 +22,18 @@ export function createOperatorAccountRepositories(d: Dialect) {
       return (await db.select({ name: a.name }).from(a).limit(1)).length > 0;
     },
     async setSecret(name, secretHash, now) {
-      return (await touched(db.update(a).set({ secretHash, updatedAt: now }).where(and(eq(a.name, name), isNull(a.disabledAt))).returning({ name: a.name }))) === 1;
+      return (
+        (await touched(
+          db
+            .update(a)
+            .set({ secretHash, updatedAt: now })
+            .where(and(eq(a.name, name), isNull(a.disabledAt)))
+            .returning({ name: a.name }),
+        )) === 1
+      );
     },
     async disable(name, now) {
-      return (await touched(db.update(a).set({ disabledAt: now, updatedAt: now }).where(and(eq(a.name, name), isNull(a.disabledAt))).returning({ name: a.name }))) === 1;
+      return (await stampOnce(d, a, 'disabledAt', now, eq(a.name, name), { updatedAt: now })) === 1;
     },
   };
 
@@ -37,7 +46,12 @@ export function createOperatorAccountRepositories(d: Dialect) {
     },
     async takeForConfirmation(applicationId, party) {
       // One conditional DELETE: two confirmers race, one takes it; the proposer never does.
-      return first(db.delete(pa).where(and(eq(pa.applicationId, applicationId), ne(pa.party, party))).returning());
+      return first(
+        db
+          .delete(pa)
+          .where(and(eq(pa.applicationId, applicationId), ne(pa.party, party)))
+          .returning(),
+      );
     },
     async clear(applicationId) {
       await db.delete(pa).where(eq(pa.applicationId, applicationId));

@@ -1,6 +1,7 @@
 import { and, eq, gt, gte, isNotNull, isNull, lt, notInArray, or, sql } from 'drizzle-orm';
 import type { OperatorSessionRepository } from '../types';
-import { consumeOnce, type Dialect, first, p, touched } from '../dialect';
+import { type Dialect, first, p, touched } from '../dialect';
+import { stampOnce } from './singleUse';
 
 /** Review console sessions (server-side; the cookie carries only a random id). */
 export function createOperatorSessionRepositories(d: Dialect) {
@@ -8,17 +9,26 @@ export function createOperatorSessionRepositories(d: Dialect) {
   const { operatorSessions: s } = d.tables;
 
   const q = {
-    insert: prepare('insert', db
-      .insert(s)
-      .values({ idHash: p('idHash'), operator: p('operator'), credentialTag: p('credentialTag'), createdAt: p('createdAt'), lastSeenAt: p('lastSeenAt'), expiresAt: p('expiresAt') })
-      ),
+    insert: prepare(
+      'insert',
+      db.insert(s).values({
+        idHash: p('idHash'),
+        operator: p('operator'),
+        credentialTag: p('credentialTag'),
+        createdAt: p('createdAt'),
+        lastSeenAt: p('lastSeenAt'),
+        expiresAt: p('expiresAt'),
+      }),
+    ),
     // One conditional write: a session that timed out or ended between two requests is never revived.
-    touch: prepare('touch', db
-      .update(s)
-      .set({ lastSeenAt: sql`${p('now')}` })
-      .where(and(eq(s.idHash, p('idHash')), isNull(s.endedAt), gt(s.expiresAt, p('now')), gte(s.lastSeenAt, p('idleSince'))))
-      .returning()
-      ),
+    touch: prepare(
+      'touch',
+      db
+        .update(s)
+        .set({ lastSeenAt: sql`${p('now')}` })
+        .where(and(eq(s.idHash, p('idHash')), isNull(s.endedAt), gt(s.expiresAt, p('now')), gte(s.lastSeenAt, p('idleSince'))))
+        .returning(),
+    ),
   };
 
   const operatorSessions: OperatorSessionRepository = {
@@ -29,16 +39,21 @@ export function createOperatorSessionRepositories(d: Dialect) {
       return first(q.touch.all({ idHash, now, idleSince }));
     },
     async end(idHash, now) {
-      await db.update(s).set({ endedAt: now }).where(and(eq(s.idHash, idHash), isNull(s.endedAt)));
+      await stampOnce(d, s, 'endedAt', now, eq(s.idHash, idHash));
     },
     async endAllFor(operator, now) {
-      return touched(db.update(s).set({ endedAt: now }).where(and(eq(s.operator, operator), isNull(s.endedAt))).returning({ id: s.idHash }));
+      return stampOnce(d, s, 'endedAt', now, eq(s.operator, operator));
     },
     async endAllExcept(credentialTags, now) {
-      return touched(db.update(s).set({ endedAt: now }).where(and(credentialTags.length ? notInArray(s.credentialTag, credentialTags) : undefined, isNull(s.endedAt))).returning({ id: s.idHash }));
+      return stampOnce(d, s, 'endedAt', now, credentialTags.length ? notInArray(s.credentialTag, credentialTags) : undefined);
     },
     async purge(before) {
-      return touched(db.delete(s).where(or(and(isNotNull(s.endedAt), lt(s.endedAt, before)), lt(s.expiresAt, before))).returning({ id: s.idHash }));
+      return touched(
+        db
+          .delete(s)
+          .where(or(and(isNotNull(s.endedAt), lt(s.endedAt, before)), lt(s.expiresAt, before)))
+          .returning({ id: s.idHash }),
+      );
     },
   };
 

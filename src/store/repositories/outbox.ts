@@ -1,6 +1,6 @@
 import { and, asc, desc, eq, isNull, lte, or, sql } from 'drizzle-orm';
 import type { OutboxRepository } from '../types';
-import { consumeOnce, type Dialect, first, p, touched } from '../dialect';
+import { type Dialect, first, p, touched } from '../dialect';
 
 /** The outbound-webhook outbox and its delivery log. */
 export function createOutboxRepositories(d: Dialect) {
@@ -8,12 +8,14 @@ export function createOutboxRepositories(d: Dialect) {
   const { outboxEvents, webhookDeliveries } = d.tables;
 
   const q = {
-    enqueueOutbox: prepare('enqueue_outbox', db
-      .insert(outboxEvents)
-      .values({ id: p('id'), type: p('type'), body: p('body'), createdAt: p('createdAt'), attempts: 0, nextAttemptAt: p('createdAt') })
-      .onConflictDoNothing()
-      .returning({ id: outboxEvents.id })
-      ),
+    enqueueOutbox: prepare(
+      'enqueue_outbox',
+      db
+        .insert(outboxEvents)
+        .values({ id: p('id'), type: p('type'), body: p('body'), createdAt: p('createdAt'), attempts: 0, nextAttemptAt: p('createdAt') })
+        .onConflictDoNothing()
+        .returning({ id: outboxEvents.id }),
+    ),
   };
 
   const outboxRepository: OutboxRepository = {
@@ -36,18 +38,20 @@ export function createOutboxRepositories(d: Dialect) {
         .limit(limit);
     },
     async claim(id, now, leaseUntil) {
-      return first(db
-        .update(outboxEvents)
-        .set({ leaseUntil, attempts: sql`${outboxEvents.attempts} + 1` })
-        .where(
-          and(
-            eq(outboxEvents.id, id),
-            isNull(outboxEvents.deliveredAt),
-            isNull(outboxEvents.failedAt),
-            or(isNull(outboxEvents.leaseUntil), lte(outboxEvents.leaseUntil, now)),
-          ),
-        )
-        .returning());
+      return first(
+        db
+          .update(outboxEvents)
+          .set({ leaseUntil, attempts: sql`${outboxEvents.attempts} + 1` })
+          .where(
+            and(
+              eq(outboxEvents.id, id),
+              isNull(outboxEvents.deliveredAt),
+              isNull(outboxEvents.failedAt),
+              or(isNull(outboxEvents.leaseUntil), lte(outboxEvents.leaseUntil, now)),
+            ),
+          )
+          .returning(),
+      );
     },
     async markDelivered(id, now) {
       await db.update(outboxEvents).set({ deliveredAt: now, leaseUntil: null, lastError: null }).where(eq(outboxEvents.id, id));

@@ -94,6 +94,8 @@ export function writeTogether(db: Database): Dialect['together'] {
       return (await d1.batch(statements)).map((result) => result.meta.changes);
     };
   }
-  const run = (client as BetterSqliteLike).transaction((writes: Write[]) => writes.map(({ statement, values }) => (statement.run(values) as { changes: number }).changes));
+  const run = (client as BetterSqliteLike).transaction((writes: Write[]) =>
+    writes.map(({ statement, values }) => (statement.run(values) as { changes: number }).changes),
+  );
   return async (writes) => run(writes);
 }
