@@ -28,8 +28,10 @@ export interface Dialect {
   prepare<Q extends Preparable>(name: string, query: Q): Prepared<RowOf<Q>>;
   /**
    * Runs writes atomically, in one round trip where the engine allows it; resolves to the number
-   * of rows each changed. The writes must be independent: on PostgreSQL they are one statement
-   * (data-modifying CTEs), in which no write sees another's effect.
+   * of rows each changed. On SQLite they run in order (a later one may read an earlier one's
+   * effect); on PostgreSQL they are one statement of data-modifying CTEs, in which none sees
+   * another's effect, so a set whose writes depend on each other has a statement of its own there
+   * (`completeTransaction`).
    */
   together(writes: Write[]): Promise<number[]>;
   /**
