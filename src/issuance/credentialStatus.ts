@@ -9,7 +9,7 @@ import {
   type StatusListEntry,
   type StatusPurpose,
 } from '../protocol/statusList';
-import type { CredentialStatusRecord } from '../store/store';
+import type { CredentialStatusRecord } from '../store/types';
 import { nowSeconds } from '../ports/clock';
 import type { IssuanceDeps } from './deps';
 import { emitEvent } from './events';

@@ -3,7 +3,7 @@ import type { IdvResult, IdvState } from '../idv/provider';
 import { applicationStatusFor } from '../idv/stateMachine';
 import { nowSeconds } from '../ports/clock';
 import { AccessDenied, Conflict, InvalidRequest, NotFound } from '../protocol/errors';
-import type { Application, PendingApproval } from '../store/store';
+import type { Application, PendingApproval } from '../store/types';
 import type { IssuerConfig } from '../config';
 import type { IssuanceDeps } from './deps';
 import { applyResult, ensureIdvSession } from './identityVerification';

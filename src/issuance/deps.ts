@@ -5,7 +5,7 @@ import type { IdvDeps } from '../idv/deps';
 import type { Clock } from '../ports/clock';
 import type { IssuerIdentity } from '../ports/issuerIdentity';
 import type { Logger } from '../ports/logger';
-import type { Store } from '../store/store';
+import type { Store } from '../store/types';
 
 /**
  * The ports the credential lifecycle runs on, built once per process (Node) or isolate

@@ -1,6 +1,6 @@
 import { digestSecret } from '../crypto/hash';
 import { nowSeconds } from '../ports/clock';
-import type { Application } from '../store/store';
+import type { Application } from '../store/types';
 import type { IssuanceDeps } from './deps';
 
 /**

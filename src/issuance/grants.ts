@@ -5,7 +5,7 @@ import { timingSafeEqual } from '../idv/webhookSignature';
 import { nowSeconds } from '../ports/clock';
 import { InvalidGrant, InvalidToken } from '../protocol/errors';
 import { bearerToken, issueAccessToken, verifyAccessToken } from '../protocol/oid4vci/accessToken';
-import type { AccessTokenRecord, PreAuthorizedCode } from '../store/store';
+import type { AccessTokenRecord, PreAuthorizedCode } from '../store/types';
 import type { IssuanceDeps } from './deps';
 import { assertPresentedCredentialsStillValid } from './presentedCredentials';
 

@@ -14,7 +14,7 @@ import {
 import { signKcc } from '../protocol/kcc';
 import { parseCredentialRequest, type CredentialRequest, type Oid4vciProfile } from '../protocol/oid4vci/credentialRequest';
 import { verifyProofJwt } from '../protocol/oid4vci/verifyProofJwt';
-import type { AccessTokenRecord, Application, ApplicationPrefill } from '../store/store';
+import type { AccessTokenRecord, Application, ApplicationPrefill } from '../store/types';
 import { credentialConfigurations, tierOfApplication } from './credentialConfigurations';
 import { allocateCredentialStatus, revokeCredential, type EvidenceRecord } from './credentialStatus';
 import type { IssuanceDeps } from './deps';

@@ -142,7 +142,7 @@ export function enableGroupCommit(sqlite: Database.Database): GroupCommit {
     }
     return stmt;
   };
-  // A `transaction()` function (writeTogether in src/store/sqlite/helpers.ts) joins the batch too:
+  // A `transaction()` function (writeTogether in src/store/sqlite/index.ts) joins the batch too:
   // inside an open transaction better-sqlite3 runs it as a SAVEPOINT, so it still commits or
   // rolls back as a whole.
   const transaction = sqlite.transaction.bind(sqlite);

@@ -23,7 +23,7 @@ import type { IdvDeps } from '../idv/deps';
 import { startBackgroundJobs } from './dispatcher';
 import { idvDepsFromEnv } from './idvNode';
 import { createNodeMetrics, startMetricsListener } from './metrics';
-import { createStatsQueries } from '../store/stats';
+import { createSqliteStats } from '../store/sqlite';
 
 /**
  * The Node runtime: the only place (with src/runtime/*) that reads process.env or touches
@@ -217,10 +217,10 @@ export async function publishIssuerDidDht(input: {
 async function openDatabase(options: NodeIssuerOptions) {
   if (options.databaseUrl) {
     const pg = await openPostgres(options.databaseUrl, { poolSize: options.databasePoolSize });
-    return { store: pg.store, sqlite: undefined, postgres: pg.client, exclusive: pg.runExclusive, close: () => pg.close() };
+    return { store: pg.store, stats: pg.stats, sqlite: undefined, postgres: pg.client, exclusive: pg.runExclusive, close: () => pg.close() };
   }
   const database = openSqlite(join(options.dataDir, 'kcc-issuer.db'), { synchronous: options.synchronous, backgroundCheckpoints: true });
-  return { db: database.db, store: database.store, sqlite: database.sqlite, postgres: undefined, exclusive: undefined, close: () => database.close() };
+  return { db: database.db, store: database.store, stats: createSqliteStats(database.db), sqlite: database.sqlite, postgres: undefined, exclusive: undefined, close: () => database.close() };
 }
 
 async function startNode(options: NodeIssuerOptions) {
@@ -248,12 +248,12 @@ async function startNode(options: NodeIssuerOptions) {
   const publicUrl = options.config?.publicUrl ?? `http://localhost:${actualPort}`;
   const logger = options.logger ?? jsonLogger();
   const metricsOn = options.metrics && (options.metrics.token || options.metrics.port !== undefined);
-  // The business figures are SQLite queries (src/store/stats.ts); on PostgreSQL only request metrics are kept.
-  const metrics = metricsOn ? createNodeMetrics({ stats: database.db ? createStatsQueries(database.db) : undefined, token: options.metrics?.token, clock: options.clock, logger }) : undefined;
+  const metrics = metricsOn ? createNodeMetrics({ stats: database.stats, token: options.metrics?.token, clock: options.clock, logger }) : undefined;
   const issuer = await buildIssuer({
     config: { ...options.config, publicUrl, didMethod },
     db: database.db,
     store: database.store,
+    stats: database.stats,
     crypto,
     keys,
     clock: options.clock,

@@ -5,7 +5,7 @@ import { createNodeCryptoProvider } from './nodeCrypto';
 import { hashSecret } from '../crypto/secretHash';
 import { addOperatorAccount, listOperatorAccounts, OPERATOR_NAME, OPERATOR_ROLES, removeOperatorAccount, resetOperatorSecret } from '../issuance/operatorAccounts';
 import { ProtocolError } from '../protocol/errors';
-import type { Store } from '../store/store';
+import type { Store } from '../store/types';
 import { openPostgres } from './postgres';
 import { openSqlite } from './sqlite';
 

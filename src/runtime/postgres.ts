@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { runExclusive } from '../store/postgres/jobLock';
 import { migratePostgres } from '../store/postgres/migrate';
 import * as schema from '../store/postgres/schema';
-import { createPostgresStore } from '../store/postgres/store';
+import { createPostgresStats, createPostgresStore } from '../store/postgres/store';
 
 export const DEFAULT_POOL_SIZE = 10;
 export const PG_MIGRATIONS_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'drizzle-pg');
@@ -42,6 +42,8 @@ export async function openPostgres(url: string, options: { poolSize?: number } =
     client,
     db,
     store: createPostgresStore(db),
+    /** The business metrics and /readyz counts (src/store/stats.ts) on this database. */
+    stats: createPostgresStats(db),
     /** At most one instance runs the named job at a time (pg_try_advisory_lock). */
     runExclusive: (name: string, job: () => Promise<unknown>) => runExclusive(locks, name, job),
     close: end,

@@ -7,7 +7,8 @@ import { Worker } from 'node:worker_threads';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as schema from '../store/schema';
-import { createStore, type Database as StoreDatabase, type Store } from '../store/store';
+import { createStore, type Database as StoreDatabase } from '../store/sqlite';
+import type { Store } from '../store/types';
 import { enableGroupCommit, withGroupCommit, type GroupCommit } from './groupCommit';
 
 export const MIGRATIONS_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'drizzle');

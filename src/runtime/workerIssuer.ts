@@ -12,7 +12,7 @@ import { dispatchDueWebhooks } from '../issuance/webhookDelivery';
 import { parseDataKey } from '../idv/piiVault';
 import { JOBS, runJobs } from '../issuance/jobs';
 import * as schema from '../store/schema';
-import type { Database } from '../store/store';
+import type { Database } from '../store/sqlite';
 
 /**
  * The issuer on Cloudflare Workers, built from the `env` bindings (documented in wrangler.toml

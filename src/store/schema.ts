@@ -1,6 +1,5 @@
 import { sql } from 'drizzle-orm';
 import { index, integer, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
-import type { CarriedEvidence, EvidenceEntry, JsonObject, PresentedCredentialRecord, TimedEvidence } from './types';
 
 /**
  * The whole database, one file; migrations in drizzle/ are generated from it
@@ -8,6 +7,19 @@ import type { CarriedEvidence, EvidenceEntry, JsonObject, PresentedCredentialRec
  * Times are integer seconds since the epoch, from the injected clock.
  * Secrets (pre-authorized codes, form tokens) are stored only as SHA-256 digests.
  */
+
+// ---- JSON values (stored as JSON text, read and written as these types) ----
+
+/** A KCC `evidence` entry: the kind of check and what was checked. */
+export type EvidenceEntry = { kind: string; checks?: string[] };
+/** Evidence as the issuer keeps it per credential: with the time the check was done (s). */
+export type TimedEvidence = { kind: string; checks: string[]; verifiedAt: number };
+/** Evidence carried over from a presented credential, and which one. */
+export type CarriedEvidence = TimedEvidence & { source: string };
+/** What is kept of a presented credential to re-check it: no claim beyond its status entries. */
+export type PresentedCredentialRecord = { id: string; issuer: string; expiresAt?: number; credentialStatus?: unknown };
+/** A JSON object without PII (IDV outcomes, audit details). */
+export type JsonObject = Record<string, unknown>;
 
 /** SIOPv2 Authorization Requests: each nonce answers once (consumed_at), before expires_at. */
 export const siopRequests = sqliteTable('siop_requests', {
@@ -97,7 +109,9 @@ export const transactions = sqliteTable(
     consumedAt: integer('consumed_at'),
     credentialId: text('credential_id'),
     /** Which OID4VCI profile the wallet spoke at the credential endpoint; the deferred answer uses the same shape. */
-    profile: text('profile', { enum: ['draft13', 'v1'] }).notNull().default('draft13'),
+    profile: text('profile', { enum: ['draft13', 'v1'] })
+      .notNull()
+      .default('draft13'),
   },
   (t) => [index('transactions_application').on(t.applicationId)],
 );
@@ -334,8 +348,12 @@ export const credentialStatus = sqliteTable(
     index('credential_status_expiry').on(t.expiryAnnouncedAt, t.expiresAt),
     // A status list's set bits, read without touching its unflagged entries (flat with a million
     // credentials; docs/performance.md).
-    index('credential_status_revoked').on(t.listId, t.listIndex).where(sql`${t.revokedAt} IS NOT NULL`),
-    index('credential_status_suspended').on(t.listId, t.listIndex).where(sql`${t.suspendedAt} IS NOT NULL`),
+    index('credential_status_revoked')
+      .on(t.listId, t.listIndex)
+      .where(sql`${t.revokedAt} IS NOT NULL`),
+    index('credential_status_suspended')
+      .on(t.listId, t.listIndex)
+      .where(sql`${t.suspendedAt} IS NOT NULL`),
   ],
 );
 
@@ -371,7 +389,10 @@ export const applicationPrefill = sqliteTable('application_prefill', {
    * JSON [{ id, issuer, expiresAt, credentialStatus }]: the presented credentials this
    * application relies on, re-checked (status, expiry) before its code or credential is redeemed.
    */
-  presentedCredentials: text('presented_credentials', { mode: 'json' }).$type<PresentedCredentialRecord[]>().notNull().default(sql`'[]'`),
+  presentedCredentials: text('presented_credentials', { mode: 'json' })
+    .$type<PresentedCredentialRecord[]>()
+    .notNull()
+    .default(sql`'[]'`),
   countryOfResidence: text('country_of_residence'),
   createdAt: integer('created_at').notNull(),
 });

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/http/context';
 import { dispatchDueWebhooks } from '../../src/issuance/webhookDelivery';
 import { startNodeIssuer } from '../../src/runtime/node';
-import { createStatsQueries } from '../../src/store/stats';
+import { createSqliteStats } from '../../src/store/sqlite';
 import { WalletClient } from '../../src/wallet/client';
 import { applyForKcc, SAMPLE_IDENTITY } from '../../src/wallet/flow';
 import { Holder } from '../../src/wallet/holder';
@@ -238,7 +238,7 @@ describe('/readyz', () => {
   it('reads wrangler’s d1_migrations on D1, and the counting queries run there unchanged', async () => {
     const { mf, d1, db } = await startD1();
     try {
-      const stats = createStatsQueries(db);
+      const stats = createSqliteStats(db);
       // The test helper migrates without wrangler's bookkeeping table: nothing is recorded as applied.
       expect((await stats.readiness()).pendingMigrations).toEqual(MIGRATION_TAGS);
       await d1.batch([d1.prepare("CREATE TABLE d1_migrations (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT UNIQUE, applied_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP NOT NULL)")]);

@@ -6,7 +6,9 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { MIGRATIONS_DIR, sqliteStore } from '../../src/runtime/sqlite';
 import { purgeExpired } from '../../src/store/purge';
 import * as schema from '../../src/store/schema';
-import { createStore, type Database as StoreDb, type IdvOutcome, type NewApplication, type Store } from '../../src/store/store';
+import { createSqliteStats, createStore, type Database as StoreDb } from '../../src/store/sqlite';
+import type { StatsQueries } from '../../src/store/stats';
+import type { IdvOutcome, NewApplication, Store } from '../../src/store/types';
 import { startD1 } from '../helpers/workerd';
 import { startTestPostgres } from '../helpers/postgres';
 import { openPostgres } from '../../src/runtime/postgres';
@@ -18,13 +20,23 @@ import { openPostgres } from '../../src/runtime/postgres';
  */
 interface Backend {
   store: Store;
+  /** The business metrics and /readyz counts over the same database. */
+  stats: StatsQueries;
+  /** Whether the migrations were recorded by a migrator (the D1 helper applies them without wrangler's table). */
+  migrationsRecorded: boolean;
   /** Empties a table (tests assert counts and purges exactly). */
   deleteAll(table: string): Promise<void>;
   close(): Promise<void>;
 }
 
-function sqliteBackend(db: StoreDb, close: () => Promise<void>): Backend {
-  return { store: createStore(db), deleteAll: async (table) => void (await db.run(sql.raw(`DELETE FROM ${table}`))), close };
+function sqliteBackend(db: StoreDb, close: () => Promise<void>, migrationsRecorded = true): Backend {
+  return {
+    store: createStore(db),
+    stats: createSqliteStats(db),
+    migrationsRecorded,
+    deleteAll: async (table) => void (await db.run(sql.raw(`DELETE FROM ${table}`))),
+    close,
+  };
 }
 
 const backends: [string, () => Promise<Backend>][] = [
@@ -44,14 +56,14 @@ const backends: [string, () => Promise<Backend>][] = [
       const db = drizzle(sqlite, { schema });
       migrate(db, { migrationsFolder: MIGRATIONS_DIR });
       const { store } = sqliteStore(sqlite, db as unknown as StoreDb);
-      return { store, deleteAll: async (table) => void sqlite.prepare(`DELETE FROM ${table}`).run(), close: async () => void sqlite.close() };
+      return { store, stats: createSqliteStats(db as unknown as StoreDb), migrationsRecorded: true, deleteAll: async (table) => void sqlite.prepare(`DELETE FROM ${table}`).run(), close: async () => void sqlite.close() };
     },
   ],
   [
     'D1 (workerd via miniflare)',
     async () => {
       const { mf, db } = await startD1();
-      return sqliteBackend(db, () => mf.dispose());
+      return sqliteBackend(db, () => mf.dispose(), false);
     },
   ],
   [
@@ -61,6 +73,8 @@ const backends: [string, () => Promise<Backend>][] = [
       const pg = await openPostgres(await server.createDatabase(), { poolSize: 10 });
       return {
         store: pg.store,
+        stats: pg.stats,
+        migrationsRecorded: true,
         deleteAll: async (table) => void (await pg.client.unsafe(`DELETE FROM ${table}`)),
         close: async () => {
           await pg.close();
@@ -78,6 +92,69 @@ const uid = (p: string) => `${p}-${++seq}-${Math.random().toString(36).slice(2, 
 
 const APPROVED: IdvOutcome = { status: 'approved', provider: 'sandbox', countryOfResidence: 'US', tier: 'Standard', evidence: [{ kind: 'document_verification' }] };
 const REVIEW: IdvOutcome = { status: 'review', provider: 'sandbox', countryOfResidence: 'DE', evidence: [], reason: 'manual' };
+
+/**
+ * Every method of every repository of the Store port, by name. Typed so that a repository or a
+ * method added to src/store/types.ts and not listed here fails `tsc`, and checked at run time on
+ * every backend (the group-commit wrapper and the PostgreSQL adapter build their stores apart).
+ */
+const STORE_METHODS: { [R in keyof Store]: Record<keyof Store[R], true> } = {
+  idvSessions: { createOnce: true, get: true, openInState: true, findByReference: true, attachVendorSession: true, applyIfNewer: true },
+  idvEvents: { exists: true, recordOnce: true, setDisposition: true, listForApplication: true },
+  applicationStatus: { abandonedCandidates: true, set: true, search: true },
+  pii: { store: true, get: true, schedulePurge: true, erase: true, purgeDue: true },
+  audit: { record: true, listForApplication: true },
+  outbox: {
+    enqueue: true,
+    due: true,
+    claim: true,
+    markDelivered: true,
+    markRetry: true,
+    markFailed: true,
+    get: true,
+    list: true,
+    recordDelivery: true,
+    deliveries: true,
+    pendingCount: true,
+  },
+  siopRequests: { create: true, consume: true, get: true, deleteExpired: true },
+  applications: {
+    create: true,
+    createWithCode: true,
+    get: true,
+    findByFormToken: true,
+    findByFormTokenWithPrefill: true,
+    submitIdv: true,
+    withdraw: true,
+    decideReview: true,
+    listByStatus: true,
+    listForApplicant: true,
+  },
+  preAuthorizedCodes: { create: true, redeem: true, get: true, redeemBound: true, deleteExpired: true },
+  accessTokens: { create: true, createWithCNonce: true, get: true, revokeByCode: true },
+  cNonces: { create: true, consume: true, deleteExpired: true },
+  transactions: { create: true, get: true, completeWithCredential: true },
+  nonces: { create: true, consume: true, pruneExpired: true },
+  notifications: { create: true, get: true, recordEvent: true },
+  issuedCredentials: { record: true, listForApplication: true, claim: true, releaseClaim: true, count: true, get: true },
+  statusLists: { current: true, open: true, get: true, reserveInNewest: true, reserve: true, bumpVersion: true, cached: true, cache: true, setIndices: true },
+  credentialStatus: {
+    tryAllocate: true,
+    get: true,
+    listForSubject: true,
+    revoke: true,
+    suspend: true,
+    reinstate: true,
+    recordEvent: true,
+    events: true,
+    expiredUnannounced: true,
+    markExpiryAnnounced: true,
+  },
+  applicationPrefill: { create: true, get: true },
+  operatorSessions: { create: true, touch: true, end: true, endAllFor: true, endAllExcept: true, purge: true },
+  operatorAccounts: { create: true, get: true, list: true, any: true, setSecret: true, disable: true },
+  pendingApprovals: { propose: true, get: true, takeForConfirmation: true, clear: true },
+};
 
 /** Exactly one of many concurrent attempts returns a row. */
 async function oneWinner<T>(attempt: () => Promise<T | undefined>): Promise<T> {
@@ -143,6 +220,41 @@ describe.each(backends)('store contract on %s', (_name, open) => {
     await store.applications.create(row);
     return row;
   }
+
+  it('has every repository method of the port, and nothing else', () => {
+    const methods = (o: object) => Object.keys(o).sort();
+    expect(methods(store)).toEqual(methods(STORE_METHODS));
+    for (const [repository, expected] of Object.entries(STORE_METHODS)) {
+      const actual = (store as unknown as Record<string, Record<string, unknown>>)[repository];
+      expect(methods(actual), repository).toEqual(methods(expected));
+      for (const method of Object.keys(expected)) expect(typeof actual[method], `${repository}.${method}`).toBe('function');
+    }
+  });
+
+  describe('stats', () => {
+    it('counts applications, credentials and the outbox backlog, and says whether every migration is applied', async () => {
+      await newApplication({ status: 'review' });
+      await newApplication({ status: 'approved' });
+      await store.issuedCredentials.record({ id: uid('cred'), applicationId: 'a', subjectDid: 'did:jwk:h', jwtSha256: 'x', issuedAt: NOW, expiresAt: NOW + 1 });
+      await store.outbox.enqueue({ id: uid('evt'), type: 't', body: '{}', createdAt: NOW - 5 });
+      await store.outbox.recordDelivery({ eventId: 'e', attempt: 1, statusCode: 204, durationMs: 3, at: NOW });
+      await store.outbox.recordDelivery({ eventId: 'e', attempt: 2, statusCode: 500, durationMs: 3, at: NOW });
+      const s = await backend.stats.snapshot();
+      expect(s).toMatchObject({
+        applicationsByStatus: { pending: 0, review: 1, approved: 1, rejected: 0 },
+        manualReviewQueue: 1,
+        credentialsIssued: 1,
+        credentialsRevoked: 0,
+        webhookDeliveries: { succeeded: 1, failed: 1 },
+        outboxBacklog: 1,
+        outboxOldestCreatedAt: NOW - 5,
+      });
+      const r = await backend.stats.readiness();
+      expect(r.database).toBe('ok');
+      if (backend.migrationsRecorded) expect(r).toEqual({ ready: true, database: 'ok', pendingMigrations: [] });
+      else expect(r.pendingMigrations.length).toBeGreaterThan(0);
+    });
+  });
 
   describe('siopRequests', () => {
     it('consumes a nonce once, before it expires', async () => {

@@ -1,7 +1,7 @@
 import { Hono } from 'hono';
 import { z } from 'zod';
 import { Conflict, InvalidRequest, NotFound, Unauthorized } from '../../protocol/errors';
-import type { Application } from '../../store/store';
+import type { Application } from '../../store/types';
 import { readJsonObject } from '../body';
 import { nowSeconds, type AppEnv } from '../context';
 import { recordOperatorDecision } from '../../issuance/decisions';

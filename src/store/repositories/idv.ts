@@ -1,60 +1,74 @@
 import { and, asc, eq, isNotNull, isNull, lt, lte, sql } from 'drizzle-orm';
-import * as schema from '../schema';
 import type { IdvEventRepository, IdvSession, IdvSessionRepository, PiiRepository } from '../types';
-import type { Database } from './database';
-import { p } from './helpers';
+import { type Dialect, first, p, placeholders, setFrom, touched } from '../dialect';
+
+/** Every column of an IDV session, each bound by the prepared INSERT. */
+const sessionColumns = [
+  'applicationId',
+  'provider',
+  'state',
+  'vendorReference',
+  'idempotencyKey',
+  'webviewUrl',
+  'lastEventAt',
+  'outcome',
+  'createdAt',
+  'updatedAt',
+] as const;
 
 /**
  * The identity-verification aggregate: one session per application, the vendor events applied to
  * it, and the encrypted PII vault. Every race is settled by ONE conditional statement (INSERT …
  * ON CONFLICT DO NOTHING RETURNING, UPDATE … WHERE … RETURNING).
  */
-export function createIdvSessionRepositories(db: Database) {
-  const { idvSessions, idvEvents, idvPii } = schema;
+export function createIdvSessionRepositories(d: Dialect) {
+  const { db, prepare } = d;
+  const { idvSessions, idvEvents, idvPii } = d.tables;
 
   // The statements every form submission runs, prepared once per store.
   const q = {
-    sessionByApplication: db.select().from(idvSessions).where(eq(idvSessions.applicationId, p('applicationId'))).prepare(),
+    sessionByApplication: prepare(
+      'session_by_application',
+      db
+        .select()
+        .from(idvSessions)
+        .where(eq(idvSessions.applicationId, p('applicationId'))),
+    ),
     // Creates a session unless one exists (returns the row it created, or none).
-    openSession: db
-      .insert(idvSessions)
-      .values({
-        applicationId: p('applicationId'),
-        provider: p('provider'),
-        state: p('state'),
-        vendorReference: p('vendorReference'),
-        idempotencyKey: p('idempotencyKey'),
-        webviewUrl: p('webviewUrl'),
-        lastEventAt: p('lastEventAt'),
-        outcome: p('outcome'),
-        createdAt: p('createdAt'),
-        updatedAt: p('updatedAt'),
-      })
-      .onConflictDoNothing()
-      .returning({ applicationId: idvSessions.applicationId })
-      .prepare(),
+    openSession: prepare(
+      'open_session',
+      db
+        .insert(idvSessions)
+        .values(placeholders(...sessionColumns))
+        .onConflictDoNothing()
+        .returning({ applicationId: idvSessions.applicationId }),
+    ),
     // `keepOutcome` 1 leaves the outcome as it is (a state change that carries none).
-    applySessionIfNewer: db
-      .update(idvSessions)
-      .set({
-        state: sql`${p('state')}`,
-        outcome: sql`CASE WHEN ${p('keepOutcome')} = 1 THEN ${idvSessions.outcome} ELSE ${p('outcome')} END`,
-        lastEventAt: sql`${p('eventAt')}`,
-        updatedAt: sql`${p('now')}`,
-      })
-      .where(and(eq(idvSessions.applicationId, p('applicationId')), lt(idvSessions.lastEventAt, p('eventAt'))))
-      .returning()
-      .prepare(),
-    insertPii: db
-      .insert(idvPii)
-      .values({ applicationId: p('applicationId'), keyId: p('keyId'), ciphertext: p('ciphertext'), createdAt: p('createdAt'), purgeAfter: p('purgeAfter') })
-      .onConflictDoNothing()
-      .prepare(),
-    schedulePurge: db
-      .update(idvPii)
-      .set({ purgeAfter: sql`${p('purgeAfter')}` })
-      .where(and(eq(idvPii.applicationId, p('applicationId')), isNull(idvPii.erasedAt)))
-      .prepare(),
+    applySessionIfNewer: prepare(
+      'apply_session_if_newer',
+      db
+        .update(idvSessions)
+        .set({
+          ...setFrom({ state: 'state', lastEventAt: 'eventAt', updatedAt: 'now' }),
+          outcome: sql`CASE WHEN ${p('keepOutcome')} = 1 THEN ${idvSessions.outcome} ELSE ${p('outcome')} END`,
+        })
+        .where(and(eq(idvSessions.applicationId, p('applicationId')), lt(idvSessions.lastEventAt, p('eventAt'))))
+        .returning(),
+    ),
+    insertPii: prepare(
+      'insert_pii',
+      db
+        .insert(idvPii)
+        .values(placeholders('applicationId', 'keyId', 'ciphertext', 'createdAt', 'purgeAfter'))
+        .onConflictDoNothing(),
+    ),
+    schedulePurge: prepare(
+      'schedule_purge',
+      db
+        .update(idvPii)
+        .set({ purgeAfter: sql`${p('purgeAfter')}` })
+        .where(and(eq(idvPii.applicationId, p('applicationId')), isNull(idvPii.erasedAt))),
+    ),
   };
 
   const idvSessionRepository: IdvSessionRepository = {
@@ -63,17 +77,18 @@ export function createIdvSessionRepositories(db: Database) {
       return (await q.sessionByApplication.all({ applicationId: row.applicationId }))[0];
     },
     async get(applicationId) {
-      return (await q.sessionByApplication.all({ applicationId }))[0];
+      return first(q.sessionByApplication.all({ applicationId }));
     },
     async openInState(row) {
       return (await q.openSession.all({ vendorReference: null, webviewUrl: null, outcome: null, ...row })).length === 1;
     },
     async findByReference(provider, vendorReference) {
-      const rows = await db
-        .select()
-        .from(idvSessions)
-        .where(and(eq(idvSessions.provider, provider), eq(idvSessions.vendorReference, vendorReference)));
-      return rows[0];
+      return first(
+        db
+          .select()
+          .from(idvSessions)
+          .where(and(eq(idvSessions.provider, provider), eq(idvSessions.vendorReference, vendorReference))),
+      );
     },
     async attachVendorSession(applicationId, vendorReference, webviewUrl, now) {
       await db.update(idvSessions).set({ vendorReference, webviewUrl, updatedAt: now }).where(eq(idvSessions.applicationId, applicationId));
@@ -94,12 +109,10 @@ export function createIdvSessionRepositories(db: Database) {
 
   const idvEventRepository: IdvEventRepository = {
     async exists(id) {
-      const rows = await db.select({ id: idvEvents.id }).from(idvEvents).where(eq(idvEvents.id, id));
-      return rows.length === 1;
+      return (await touched(db.select({ id: idvEvents.id }).from(idvEvents).where(eq(idvEvents.id, id)))) === 1;
     },
     async recordOnce(row) {
-      const rows = await db.insert(idvEvents).values(row).onConflictDoNothing().returning({ id: idvEvents.id });
-      return rows.length === 1;
+      return (await touched(db.insert(idvEvents).values(row).onConflictDoNothing().returning({ id: idvEvents.id }))) === 1;
     },
     async setDisposition(id, disposition, stateAfter, applicationId) {
       await db
@@ -117,19 +130,21 @@ export function createIdvSessionRepositories(db: Database) {
       await q.insertPii.run({ purgeAfter: null, ...row });
     },
     async get(applicationId) {
-      const rows = await db.select().from(idvPii).where(eq(idvPii.applicationId, applicationId));
-      return rows[0];
+      return first(db.select().from(idvPii).where(eq(idvPii.applicationId, applicationId)));
     },
     async schedulePurge(applicationId, purgeAfter) {
       await q.schedulePurge.run({ applicationId, purgeAfter });
     },
     async erase(applicationId, reason, now) {
-      const rows = await db
-        .update(idvPii)
-        .set({ ciphertext: null, erasedAt: now, erasedReason: reason })
-        .where(and(eq(idvPii.applicationId, applicationId), isNull(idvPii.erasedAt)))
-        .returning({ id: idvPii.applicationId });
-      return rows.length === 1;
+      return (
+        (await touched(
+          db
+            .update(idvPii)
+            .set({ ciphertext: null, erasedAt: now, erasedReason: reason })
+            .where(and(eq(idvPii.applicationId, applicationId), isNull(idvPii.erasedAt)))
+            .returning({ id: idvPii.applicationId }),
+        )) === 1
+      );
     },
     async purgeDue(now) {
       const rows = await db

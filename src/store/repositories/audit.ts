@@ -1,18 +1,17 @@
 import { asc, eq } from 'drizzle-orm';
-import * as schema from '../schema';
 import type { AuditRepository } from '../types';
-import type { Database } from './database';
-import { p } from './helpers';
+import { type Dialect, p } from '../dialect';
 
 /** The audit trail: who did what to an application, when. */
-export function createAuditRepositories(db: Database) {
-  const { auditLog } = schema;
+export function createAuditRepositories(d: Dialect) {
+  const { db, prepare } = d;
+  const { auditLog } = d.tables;
 
   const q = {
-    insertAudit: db
-      .insert(auditLog)
-      .values({ applicationId: p('applicationId'), actor: p('actor'), action: p('action'), detail: p('detail'), at: p('at') })
-      .prepare(),
+    insertAudit: prepare(
+      'insert_audit',
+      db.insert(auditLog).values({ applicationId: p('applicationId'), actor: p('actor'), action: p('action'), detail: p('detail'), at: p('at') }),
+    ),
   };
 
   const auditRepository: AuditRepository = {

@@ -1,26 +1,26 @@
 import { and, asc, desc, eq, isNull, lte, or, sql } from 'drizzle-orm';
-import * as schema from '../schema';
 import type { OutboxRepository } from '../types';
-import type { Database } from './database';
-import { p } from './helpers';
+import { type Dialect, first, p, touched } from '../dialect';
 
 /** The outbound-webhook outbox and its delivery log. */
-export function createOutboxRepositories(db: Database) {
-  const { outboxEvents, webhookDeliveries } = schema;
+export function createOutboxRepositories(d: Dialect) {
+  const { db, prepare } = d;
+  const { outboxEvents, webhookDeliveries } = d.tables;
 
   const q = {
-    enqueueOutbox: db
-      .insert(outboxEvents)
-      .values({ id: p('id'), type: p('type'), body: p('body'), createdAt: p('createdAt'), attempts: 0, nextAttemptAt: p('createdAt') })
-      .onConflictDoNothing()
-      .returning({ id: outboxEvents.id })
-      .prepare(),
+    enqueueOutbox: prepare(
+      'enqueue_outbox',
+      db
+        .insert(outboxEvents)
+        .values({ id: p('id'), type: p('type'), body: p('body'), createdAt: p('createdAt'), attempts: 0, nextAttemptAt: p('createdAt') })
+        .onConflictDoNothing()
+        .returning({ id: outboxEvents.id }),
+    ),
   };
 
   const outboxRepository: OutboxRepository = {
     async enqueue(row) {
-      const rows = await q.enqueueOutbox.all({ id: row.id, type: row.type, body: row.body, createdAt: row.createdAt });
-      return rows.length === 1;
+      return (await touched(q.enqueueOutbox.all({ id: row.id, type: row.type, body: row.body, createdAt: row.createdAt }))) === 1;
     },
     async due(now, limit) {
       return db
@@ -38,19 +38,20 @@ export function createOutboxRepositories(db: Database) {
         .limit(limit);
     },
     async claim(id, now, leaseUntil) {
-      const rows = await db
-        .update(outboxEvents)
-        .set({ leaseUntil, attempts: sql`${outboxEvents.attempts} + 1` })
-        .where(
-          and(
-            eq(outboxEvents.id, id),
-            isNull(outboxEvents.deliveredAt),
-            isNull(outboxEvents.failedAt),
-            or(isNull(outboxEvents.leaseUntil), lte(outboxEvents.leaseUntil, now)),
-          ),
-        )
-        .returning();
-      return rows[0];
+      return first(
+        db
+          .update(outboxEvents)
+          .set({ leaseUntil, attempts: sql`${outboxEvents.attempts} + 1` })
+          .where(
+            and(
+              eq(outboxEvents.id, id),
+              isNull(outboxEvents.deliveredAt),
+              isNull(outboxEvents.failedAt),
+              or(isNull(outboxEvents.leaseUntil), lte(outboxEvents.leaseUntil, now)),
+            ),
+          )
+          .returning(),
+      );
     },
     async markDelivered(id, now) {
       await db.update(outboxEvents).set({ deliveredAt: now, leaseUntil: null, lastError: null }).where(eq(outboxEvents.id, id));
@@ -62,8 +63,7 @@ export function createOutboxRepositories(db: Database) {
       await db.update(outboxEvents).set({ failedAt: now, leaseUntil: null, lastError: error }).where(eq(outboxEvents.id, id));
     },
     async get(id) {
-      const rows = await db.select().from(outboxEvents).where(eq(outboxEvents.id, id));
-      return rows[0];
+      return first(db.select().from(outboxEvents).where(eq(outboxEvents.id, id)));
     },
     async list(limit = 100) {
       return db.select().from(outboxEvents).orderBy(desc(outboxEvents.createdAt)).limit(limit);
