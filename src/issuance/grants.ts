@@ -1,7 +1,7 @@
 import { utf8 } from '../crypto/base64url';
 import { digestSecret } from '../crypto/hash';
 import { randomToken, randomUuid } from '../crypto/random';
-import { timingSafeEqual } from '../idv/webhookSignature';
+import { timingSafeEqual } from '../crypto/timingSafeEqual';
 import { nowSeconds } from '../ports/clock';
 import { InvalidGrant, InvalidToken } from '../protocol/errors';
 import { bearerToken, issueAccessToken, verifyAccessToken } from '../protocol/oid4vci/accessToken';

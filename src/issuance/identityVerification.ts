@@ -16,7 +16,7 @@ import { applicationEventData, emitEvent } from './events';
  * (src/idv/stateMachine.ts). Every change leaves an audit entry and, when the PFI should
  * know, an outbound event. Who may decide is fixed here: the configured provider, or an
  * operator (src/issuance/decisions.ts); the sandbox only when the hosted form is the provider
- * (src/issuance/hostedForm.ts).
+ * (src/issuance/formSubmission.ts, src/idv/hostedForm.ts).
  */
 const seconds = (ms: number) => Math.floor(ms / 1000);
 

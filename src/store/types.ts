@@ -677,6 +677,25 @@ export interface CredentialStatusRepository {
   markExpiryAnnounced(credentialId: string, now: number): Promise<boolean>;
 }
 
+/**
+ * An IDV result applied to its session with everything it decides, committed together or not at
+ * all (`IdvSessionRepository.commitResult`). The session write decides: `open` creates the session
+ * already in its state unless one exists; `advance` moves it only if the event is newer than the
+ * newest applied (`lastEventAt < eventAt`). Only when it wins are the application's status
+ * (`status`, as `ApplicationStatusRepository.set` writes it; absent when the row already says it),
+ * the audit entry, the outbound events (deduplicated on their id, as `OutboxRepository.enqueue`)
+ * and the PII retention clock (`purgeAfter`, as `PiiRepository.schedulePurge`) written.
+ */
+export type IdvResultWrite = {
+  applicationId: string;
+  session: { open: NewIdvSession } | { advance: { state: string; outcome: JsonObject | null; eventAt: number } };
+  status?: Parameters<ApplicationStatusRepository['set']>[1];
+  audit: { actor: string; action: string; detail: JsonObject };
+  events: Array<{ id: string; type: string; body: string; createdAt: number }>;
+  purgeAfter?: number;
+  now: number;
+};
+
 export interface IdvSessionRepository {
   /** Creates the session once; a second call with the same application returns the first. */
   createOnce(row: NewIdvSession): Promise<IdvSession>;
@@ -691,6 +710,8 @@ export interface IdvSessionRepository {
    * undefined when a newer event won.
    */
   applyIfNewer(applicationId: string, change: { state: string; outcome?: JsonObject | null; eventAt: number }, now: number): Promise<IdvSession | undefined>;
+  /** Applies a result and what it decides in one commit (see `IdvResultWrite`); false when the session write lost (nothing written). */
+  commitResult(write: IdvResultWrite): Promise<boolean>;
 }
 
 export interface IdvEventRepository {

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { MIGRATIONS_DIR, sqliteStore } from '../../src/runtime/sqlite';
 import { purgeExpired } from '../../src/store/purge';
 import * as schema from '../../src/store/schema';
-import { createStore, type Database as StoreDb, type IdvOutcome, type NewApplication, type Store } from '../../src/store/store';
+import { createStore, type Database as StoreDb, type IdvOutcome, type IdvResultWrite, type NewApplication, type Store } from '../../src/store/store';
 import { startD1 } from '../helpers/workerd';
 import { startTestPostgres } from '../helpers/postgres';
 import { openPostgres } from '../../src/runtime/postgres';
@@ -586,6 +586,54 @@ describe.each(backends)('store contract on %s', (_name, open) => {
       expect(await store.idvSessions.applyIfNewer('a1', { state: 'needs_review', eventAt: 4000 }, NOW + 4)).toMatchObject({ state: 'needs_review', outcome: { s: 1 }, lastEventAt: 4000 });
       expect(await store.idvSessions.applyIfNewer('a1', { state: 'approved', outcome: null, eventAt: 5000 }, NOW + 5)).toMatchObject({ outcome: null });
       expect(await store.idvSessions.applyIfNewer('none', { state: 'approved', eventAt: 5000 }, NOW)).toBeUndefined();
+    });
+
+    it('commits a result with what it decides together, or nothing when the session write loses', async () => {
+      const app = await newApplication();
+      await store.pii.store({ applicationId: app.id, keyId: 'k1', ciphertext: 'sealed', createdAt: NOW });
+      const event = (id: string) => ({ id, type: 'application.approved', body: `{"id":"${id}"}`, createdAt: NOW + 1 });
+      const write = (session: IdvResultWrite['session'], overrides: Partial<IdvResultWrite> = {}): IdvResultWrite => ({
+        applicationId: app.id,
+        session,
+        status: { status: 'approved', provider: 'persona', countryOfResidence: 'DE', evidence: [{ kind: 'document_verification' }], reason: null },
+        audit: { actor: 'idv:persona', action: 'idv.state_changed', detail: { from: 'created', to: 'approved' } },
+        events: [event('evt_1'), event('evt_2')],
+        purgeAfter: NOW + 86400,
+        now: NOW + 1,
+        ...overrides,
+      });
+      const opened = session(app.id, { state: 'approved', lastEventAt: 2000, outcome: { s: 1 } });
+      expect(await store.idvSessions.commitResult(write({ open: opened }))).toBe(true);
+      expect(await store.idvSessions.get(app.id)).toMatchObject({ state: 'approved', lastEventAt: 2000, outcome: { s: 1 } });
+      expect(await store.applications.get(app.id)).toMatchObject({ status: 'approved', countryOfResidence: 'DE', decidedBy: 'idv:persona', decidedAt: NOW + 1, evidence: [{ kind: 'document_verification' }] });
+      expect(await store.audit.listForApplication(app.id)).toMatchObject([{ action: 'idv.state_changed', actor: 'idv:persona', detail: { from: 'created', to: 'approved' }, at: NOW + 1 }]);
+      expect((await store.outbox.get('evt_2'))?.body).toBe('{"id":"evt_2"}');
+      expect((await store.pii.get(app.id))?.purgeAfter).toBe(NOW + 86400);
+
+      // Lost: the session exists (open), or a newer or equally new event was applied (advance): nothing written.
+      const lost = { status: { status: 'rejected' as const, provider: 'persona', reason: 'lost' }, events: [event('evt_3')], purgeAfter: NOW + 5 };
+      expect(await store.idvSessions.commitResult(write({ open: opened }, lost))).toBe(false);
+      expect(await store.idvSessions.commitResult(write({ advance: { state: 'declined', outcome: null, eventAt: 2000 } }, lost))).toBe(false);
+      expect(await store.applications.get(app.id)).toMatchObject({ status: 'approved', decisionReason: null });
+      expect(await store.audit.listForApplication(app.id)).toHaveLength(1);
+      expect(await store.outbox.get('evt_3')).toBeUndefined();
+      expect((await store.pii.get(app.id))?.purgeAfter).toBe(NOW + 86400);
+
+      // A newer event wins: a repeated event id is one outbox row, an absent status leaves the application.
+      expect(await store.idvSessions.commitResult(write({ advance: { state: 'needs_review', outcome: null, eventAt: 3000 } }, { status: undefined, events: [event('evt_1'), event('evt_4')], purgeAfter: undefined }))).toBe(true);
+      expect(await store.idvSessions.get(app.id)).toMatchObject({ state: 'needs_review', lastEventAt: 3000, outcome: null, updatedAt: NOW + 1 });
+      expect(await store.applications.get(app.id)).toMatchObject({ status: 'approved' });
+      expect(await store.audit.listForApplication(app.id)).toHaveLength(2);
+      expect(await store.outbox.get('evt_4')).toBeDefined();
+      expect(await store.outbox.pendingCount()).toBe(3);
+
+      // Of concurrent results for the same newer event time exactly one commits.
+      const raced = await Promise.all(
+        Array.from({ length: 10 }, (_, i) => store.idvSessions.commitResult(write({ advance: { state: 'approved', outcome: { i }, eventAt: 4000 } }, { events: [event(`evt_race_${i}`)] }))),
+      );
+      expect(raced.filter(Boolean)).toHaveLength(1);
+      expect(await store.audit.listForApplication(app.id)).toHaveLength(3);
+      expect(await store.outbox.pendingCount()).toBe(4);
     });
   });
 

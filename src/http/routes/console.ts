@@ -13,7 +13,7 @@ import { eraseApplicantPii } from '../../issuance/personalData';
 import { AccessDenied, NotFound, ProtocolError, TooManyRequests } from '../../protocol/errors';
 import { consoleErrorHandler } from '../errors';
 import { isCountryOfResidence } from '../../issuance/kccClaims';
-import { timingSafeEqual } from '../../idv/webhookSignature';
+import { timingSafeEqual } from '../../crypto/timingSafeEqual';
 import { bearerMatches } from '../bearer';
 import { readFormOrJson } from '../body';
 import type { AppDeps, AppEnv } from '../context';

@@ -79,6 +79,52 @@ export function createPostgresIdvRepositories(db: PostgresDatabase): IdvReposito
       async attachVendorSession(applicationId, vendorReference, webviewUrl, now) {
         await db.update(idvSessions).set({ vendorReference, webviewUrl, updatedAt: now }).where(eq(idvSessions.applicationId, applicationId));
       },
+      /**
+       * One statement: the session write decides (`won`), and every other write of the result is
+       * a data-modifying CTE that takes effect only through `won` (see ./store.ts on why CTEs).
+       */
+      async commitResult(write) {
+        const json = (value: unknown) => (value == null ? null : JSON.stringify(value));
+        const won =
+          'open' in write.session
+            ? sql`INSERT INTO idv_sessions (application_id, provider, state, vendor_reference, idempotency_key, webview_url, last_event_at, outcome, created_at, updated_at)
+                VALUES (${write.session.open.applicationId}::text, ${write.session.open.provider}::text, ${write.session.open.state}::text,
+                  ${write.session.open.vendorReference ?? null}::text, ${write.session.open.idempotencyKey}::text, ${write.session.open.webviewUrl ?? null}::text,
+                  ${write.session.open.lastEventAt}::bigint, ${json(write.session.open.outcome)}::text, ${write.session.open.createdAt}::bigint, ${write.session.open.updatedAt}::bigint)
+                ON CONFLICT DO NOTHING RETURNING application_id`
+            : sql`UPDATE idv_sessions SET state = ${write.session.advance.state}::text, outcome = ${json(write.session.advance.outcome)}::text,
+                last_event_at = ${write.session.advance.eventAt}::bigint, updated_at = ${write.now}::bigint
+                WHERE application_id = ${write.applicationId}::text AND last_event_at < ${write.session.advance.eventAt}::bigint RETURNING application_id`;
+        const parts = [sql`WITH won AS (${won})`];
+        if (write.status) {
+          // As applicationStatus.set below: absent (null) country, tier and evidence leave the stored value.
+          const change = write.status;
+          const decided = change.status === 'approved' || change.status === 'rejected';
+          parts.push(sql`, status AS (UPDATE applications SET status = ${change.status}::text, idv_provider = ${change.provider}::text,
+            country_of_residence = coalesce(${change.countryOfResidence || null}::text, country_of_residence),
+            tier = coalesce(${change.tier || null}::text, tier),
+            evidence = coalesce(${change.evidence ? JSON.stringify(change.evidence) : null}::text, evidence),
+            decision_reason = ${change.reason ?? null}::text,
+            decided_by = ${decided ? (change.decidedBy ?? `idv:${change.provider}`) : null}::text,
+            decided_at = ${decided ? write.now : null}::bigint, updated_at = ${write.now}::bigint
+            WHERE id = ${write.applicationId}::text AND EXISTS (SELECT 1 FROM won) RETURNING id)`);
+        }
+        parts.push(sql`, audit AS (INSERT INTO audit_log (application_id, actor, action, detail, at)
+          SELECT ${write.applicationId}::text, ${write.audit.actor}::text, ${write.audit.action}::text, ${JSON.stringify(write.audit.detail)}::text, ${write.now}::bigint FROM won RETURNING id)`);
+        if (write.events.length) {
+          parts.push(sql`, events AS (INSERT INTO outbox_events (id, type, body, created_at, attempts, next_attempt_at)
+            SELECT e.id, e.type, e.body, e.created_at, 0, e.created_at FROM jsonb_to_recordset(${JSON.stringify(write.events.map((e) => ({ id: e.id, type: e.type, body: e.body, created_at: e.createdAt })))}::jsonb)
+              AS e(id text, type text, body text, created_at bigint)
+            WHERE EXISTS (SELECT 1 FROM won) ON CONFLICT DO NOTHING RETURNING id)`);
+        }
+        if (write.purgeAfter !== undefined) {
+          parts.push(sql`, purge AS (UPDATE idv_pii SET purge_after = ${write.purgeAfter}::bigint
+            WHERE application_id = ${write.applicationId}::text AND erased_at IS NULL AND EXISTS (SELECT 1 FROM won) RETURNING application_id)`);
+        }
+        parts.push(sql` SELECT count(*)::int AS won FROM won`);
+        const rows = (await db.execute(sql.join(parts, sql``))) as unknown as Array<{ won: number }>;
+        return Number(rows[0]?.won) === 1;
+      },
       async applyIfNewer(applicationId, change, now) {
         // An absent outcome (a state change that carries none) leaves the stored one as it is.
         const rows = await db

@@ -23,7 +23,7 @@ export { consumeOnce, writeTogether, type Together, type Write } from './helpers
 export function createStore(db: Database): Store {
   const together = writeTogether(db);
   return {
-    ...createIdvSessionRepositories(db),
+    ...createIdvSessionRepositories(db, together),
     ...createAuditRepositories(db),
     ...createOutboxRepositories(db),
     ...createApplicationRepositories(db, together),
