@@ -18,7 +18,7 @@ import type { AccessTokenRecord, Application, ApplicationPrefill, Transaction } 
 import { credentialConfigurations, tierOfApplication } from './credentialConfigurations';
 import { allocateCredentialStatus, revokeCredential, type EvidenceRecord } from './credentialStatus';
 import type { IssuanceDeps } from './deps';
-import { emitEvent } from './events';
+import { outboxRow, type OutboxRow } from './events';
 import { consumeProofNonce, freshCNonce } from './grants';
 import { applyResult } from './identityVerification';
 import { kccDataProblem } from './kccClaims';
@@ -88,11 +88,9 @@ export async function requestCredential(deps: Deps, grant: AccessTokenRecord, bo
     const answer = request.profile === 'v1' ? v1DeferredResponse(deps, transactionId) : { transaction_id: transactionId };
     return { status: 202, body: answer, applicationId: application.id, deferred: true, issued: false, profile: request.profile };
   }
-  const credential = await issueOnce(deps, application, prefill, (c) =>
-    deps.store.issuedCredentials.record({ ...credentialRecord(deps, application, c), transactionId: null }).then(() => true),
-  );
-  await announceCredentialIssued(deps, application, credential, false);
-  const answer = request.profile === 'v1' ? await v1CredentialsResponse(deps, grant, credential) : { credential: credential.jwt };
+  const credential = await issueOnce(deps, application, prefill, { grant, profile: request.profile });
+  await revokeSuperseded(deps, credential);
+  const answer = credentialResponse(request.profile, credential);
   return { status: 200, body: answer, applicationId: application.id, deferred: false, issued: true, profile: request.profile };
 }
 
@@ -110,15 +108,9 @@ export async function collectDeferredCredential(deps: Deps, grant: AccessTokenRe
     if (profile === 'v1') return { status: 202, body: v1DeferredResponse(deps, transaction.id), applicationId: application.id, deferred: true, issued: false, profile };
     throw new IssuancePending('identity verification is not finished yet');
   }
-  const credential = await issueOnce(
-    deps,
-    application,
-    prefill,
-    (c) => deps.store.transactions.completeWithCredential(transaction.id, credentialRecord(deps, application, c), nowSeconds(deps)),
-    true,
-  );
-  await announceCredentialIssued(deps, application, credential, true);
-  const answer = profile === 'v1' ? await v1CredentialsResponse(deps, grant, credential) : { credential: credential.jwt };
+  const credential = await issueOnce(deps, application, prefill, { grant, profile, transactionId: transaction.id });
+  await revokeSuperseded(deps, credential);
+  const answer = credentialResponse(profile, credential);
   return { status: 200, body: answer, applicationId: application.id, deferred: true, issued: true, profile };
 }
 
@@ -223,18 +215,20 @@ async function openTransaction(deps: Deps, grant: AccessTokenRecord, application
 
 /**
  * One decision, one credential (SECURITY.md): the application's one KCC is claimed before it is
- * signed (so racing requests, each with its own fresh nonce, never sign two), then signed and
- * recorded by `record`. A repeated request is credential_request_denied: only a digest of the
- * JWT is kept, so there is nothing to hand out again; renewal and upgrade are new applications.
- * A claim whose credential could not be signed or recorded is released for the next request.
+ * signed (so racing requests, each with its own fresh nonce, never sign two), then signed, and
+ * recorded in one commit with its `credential.issued` event, its OID4VCI 1.0 notification_id
+ * and, at the deferred endpoint, the consumption of its transaction (`recordIssued`). A repeated
+ * request is credential_request_denied: only a digest of the JWT is kept, so there is nothing to
+ * hand out again; renewal and upgrade are new applications. A claim whose credential could not
+ * be signed or recorded is released for the next request.
  */
 async function issueOnce(
   deps: Deps,
   application: Application,
   prefill: ApplicationPrefill | null,
-  record: (credential: Awaited<ReturnType<typeof signKnownCustomerCredential>>) => Promise<boolean>,
-  deferred = false,
-) {
+  how: { grant: AccessTokenRecord; profile: Oid4vciProfile; transactionId?: string },
+): Promise<IssuedKcc> {
+  const deferred = how.transactionId !== undefined;
   const id = `urn:uuid:${randomUuid()}`;
   if (!(await deps.store.issuedCredentials.claim(application.id, id, nowSeconds(deps)))) {
     // OID4VCI 1.0 §9.3: a transaction that can no longer yield a credential is invalid_transaction_id.
@@ -243,13 +237,25 @@ async function issueOnce(
   }
   try {
     const credential = await signKnownCustomerCredential(deps, application, prefill, id);
-    if (!(await record(credential))) throw new InvalidTransactionId('transaction_id was already used');
-    return credential;
+    const now = nowSeconds(deps);
+    // OID4VCI 1.0 §8.3 / §11: the notification_id the wallet may send to the Notification Endpoint, recorded against this grant.
+    const notificationId = how.profile === 'v1' ? randomToken(deps.crypto, 16) : undefined;
+    const recorded = await deps.store.issuedCredentials.recordIssued({
+      credential: credentialRecord(deps, application, credential),
+      transactionId: how.transactionId,
+      event: credentialIssuedEvent(deps, application, credential, deferred),
+      notification: notificationId ? { id: notificationId, applicationId: how.grant.applicationId, accessTokenJti: how.grant.jti, credentialId: id, createdAt: now } : undefined,
+      now,
+    });
+    if (!recorded) throw new InvalidTransactionId('transaction_id was already used');
+    return { ...credential, notificationId };
   } catch (e) {
     await deps.store.issuedCredentials.releaseClaim(application.id, id);
     throw e;
   }
 }
+
+type IssuedKcc = Awaited<ReturnType<typeof signKnownCustomerCredential>> & { notificationId?: string };
 
 /** Signs the KCC for an approved application. The caller records it once it has won the right to (issueOnce). */
 export async function signKnownCustomerCredential(deps: Deps, application: Application, prefill: ApplicationPrefill | null, id = `urn:uuid:${randomUuid()}`) {
@@ -298,14 +304,9 @@ export function credentialRecord(deps: Pick<Deps, 'crypto'>, application: Applic
   };
 }
 
-/** Outbound webhook to the PFI's systems (docs/idv.md); the credential id makes it idempotent. */
-async function announceCredentialIssued(
-  deps: Deps,
-  application: Application,
-  credential: { id: string; issuedAt: number; expiresAt: number; supersedes: string[] },
-  deferred: boolean,
-) {
-  await emitEvent(deps, 'credential.issued', credential.id, {
+/** The `credential.issued` event for the PFI's systems (docs/idv.md); the credential id makes it idempotent. */
+function credentialIssuedEvent(deps: Deps, application: Application, credential: { id: string; issuedAt: number; expiresAt: number }, deferred: boolean): OutboxRow {
+  return outboxRow(deps, 'credential.issued', credential.id, {
     credential_id: credential.id,
     application_id: application.id,
     applicant_did: application.applicantDid,
@@ -313,7 +314,10 @@ async function announceCredentialIssued(
     issued_at: new Date(credential.issuedAt * 1000).toISOString(),
     expires_at: new Date(credential.expiresAt * 1000).toISOString(),
   });
-  // Re-issue after an upgrade or renewal revokes the KCCs the new one supersedes.
+}
+
+/** Re-issue after an upgrade or renewal revokes the KCCs the new one supersedes (each change announced). */
+async function revokeSuperseded(deps: Deps, credential: { id: string; supersedes: string[] }): Promise<void> {
   for (const supersededId of credential.supersedes) {
     if (supersededId !== credential.id) await revokeCredential(deps, supersededId, `superseded by ${credential.id}`);
   }
@@ -332,19 +336,12 @@ function evidenceOfApplication(application: Application, prefill: ApplicationPre
 }
 
 /**
- * OID4VCI 1.0 §8.3 / §9.2 success body: `credentials: [{ credential }]` and a `notification_id`
- * the wallet may send to the Notification Endpoint (§11), recorded against this grant.
+ * The success body: draft 13 `{ credential }`; OID4VCI 1.0 §8.3 / §9.2 `credentials: [{ credential }]`
+ * and the `notification_id` recorded with it.
  */
-async function v1CredentialsResponse(deps: Deps, grant: { applicationId: string; jti: string }, credential: { id: string; jwt: string }) {
-  const notificationId = randomToken(deps.crypto, 16);
-  await deps.store.notifications.create({
-    id: notificationId,
-    applicationId: grant.applicationId,
-    accessTokenJti: grant.jti,
-    credentialId: credential.id,
-    createdAt: nowSeconds(deps),
-  });
-  return { credentials: [{ credential: credential.jwt }], notification_id: notificationId };
+function credentialResponse(profile: Oid4vciProfile, credential: IssuedKcc): Record<string, unknown> {
+  if (profile !== 'v1') return { credential: credential.jwt };
+  return { credentials: [{ credential: credential.jwt }], notification_id: credential.notificationId };
 }
 
 /** OID4VCI 1.0 §8.3 / §9.2 deferred body (HTTP 202): the transaction and the polling interval. */

@@ -614,6 +614,22 @@ export interface TransactionRepository {
   completeWithCredential(id: string, credential: Omit<NewIssuedCredential, 'transactionId'>, now: number): Promise<boolean>;
 }
 
+/**
+ * A credential issued and what goes with it, committed together or not at all
+ * (`IssuedCredentialRepository.recordIssued`): its record, its `credential.issued` event
+ * (deduplicated on its id, as `OutboxRepository.enqueue`) and, for an OID4VCI 1.0 wallet, its
+ * `notification_id`. With `transactionId` (the Deferred Credential Endpoint) the transaction is
+ * consumed with them, once (as `TransactionRepository.completeWithCredential`): when it was used
+ * already, nothing is written.
+ */
+export type IssuedCredentialWrite = {
+  credential: Omit<NewIssuedCredential, 'transactionId'>;
+  transactionId?: string;
+  event: { id: string; type: string; body: string; createdAt: number };
+  notification?: NewNotification;
+  now: number;
+};
+
 export interface IssuedCredentialRepository {
   /** Records a credential; a second one for the same transaction is refused (throws). */
   record(row: NewIssuedCredential): Promise<void>;
@@ -623,6 +639,8 @@ export interface IssuedCredentialRepository {
    * concurrent claimers exactly one wins (true); every later claim is refused (false).
    */
   claim(applicationId: string, credentialId: string, now: number): Promise<boolean>;
+  /** Records a credential with its event and notification, and consumes its transaction, in one commit (see `IssuedCredentialWrite`); false when the transaction was already used. */
+  recordIssued(write: IssuedCredentialWrite): Promise<boolean>;
   /** Undoes a claim whose credential could not be issued (signing or recording failed). */
   releaseClaim(applicationId: string, credentialId: string): Promise<void>;
   count(): Promise<number>;

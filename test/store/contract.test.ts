@@ -391,6 +391,38 @@ describe.each(backends)('store contract on %s', (_name, open) => {
       await expect(store.issuedCredentials.record({ id: 'vc4', applicationId: 'a', subjectDid: 'd', transactionId: 'tx', jwtSha256: 'h4', issuedAt: NOW, expiresAt: NOW + 1 })).rejects.toThrow();
     });
 
+    it('records an issued credential with its event and notification together; with a transaction, once', async () => {
+      const credential = (id: string) => ({ id, applicationId: 'a', subjectDid: 'did:jwk:h', jwtSha256: `sha-${id}`, issuedAt: NOW, expiresAt: NOW + 86400 });
+      const event = (id: string) => ({ id: `evt_${id}`, type: 'credential.issued', body: `{"credential_id":"${id}"}`, createdAt: NOW });
+      const notification = (id: string) => ({ id: `n-${id}`, applicationId: 'a', accessTokenJti: 't', credentialId: id, createdAt: NOW });
+
+      // The Credential Endpoint: no transaction.
+      expect(await store.issuedCredentials.recordIssued({ credential: credential('vc1'), event: event('vc1'), notification: notification('vc1'), now: NOW })).toBe(true);
+      expect(await store.issuedCredentials.get('vc1')).toMatchObject({ transactionId: null, jwtSha256: 'sha-vc1' });
+      expect((await store.outbox.get('evt_vc1'))?.body).toBe('{"credential_id":"vc1"}');
+      expect(await store.notifications.get('n-vc1')).toMatchObject({ credentialId: 'vc1', event: null });
+      // A record that cannot be written (its id is taken) takes its event and notification with it.
+      await expect(store.issuedCredentials.recordIssued({ credential: credential('vc1'), event: event('vc1-again'), notification: notification('vc1-again'), now: NOW })).rejects.toThrow();
+      expect(await store.outbox.get('evt_vc1-again')).toBeUndefined();
+      expect(await store.notifications.get('n-vc1-again')).toBeUndefined();
+
+      // The Deferred Credential Endpoint: the transaction is consumed with them, by one winner.
+      await store.transactions.create({ id: 'tx', applicationId: 'a', accessTokenJti: 't', holderDid: 'did:jwk:h', createdAt: NOW });
+      const outcomes = await Promise.all(
+        Array.from({ length: 10 }, (_, i) => store.issuedCredentials.recordIssued({ credential: credential(`vc-tx-${i}`), transactionId: 'tx', event: event(`vc-tx-${i}`), now: NOW + 2 })),
+      );
+      expect(outcomes.filter(Boolean)).toHaveLength(1);
+      const recorded = (await store.issuedCredentials.listForApplication('a')).filter((c) => c.transactionId === 'tx');
+      expect(recorded).toHaveLength(1);
+      expect(await store.transactions.get('tx')).toMatchObject({ consumedAt: NOW + 2, credentialId: recorded[0].id });
+      expect(await store.outbox.pendingCount()).toBe(2);
+      expect(await store.issuedCredentials.recordIssued({ credential: credential('vc-late'), transactionId: 'tx', event: event('vc-late'), now: NOW + 3 })).toBe(false);
+      expect(await store.issuedCredentials.get('vc-late')).toBeUndefined();
+      expect(await store.outbox.get('evt_vc-late')).toBeUndefined();
+      expect(await store.issuedCredentials.recordIssued({ credential: credential('vc-none'), transactionId: 'unknown', event: event('vc-none'), now: NOW })).toBe(false);
+      expect(await store.issuedCredentials.get('vc-none')).toBeUndefined();
+    });
+
     it('gets a credential by id', async () => {
       await store.issuedCredentials.record({ id: 'vc1', applicationId: 'a', subjectDid: 'd', jwtSha256: 'h1', issuedAt: NOW, expiresAt: NOW + 1 });
       expect(await store.issuedCredentials.get('vc1')).toEqual({ id: 'vc1', applicationId: 'a', subjectDid: 'd', transactionId: null, jwtSha256: 'h1', issuedAt: NOW, expiresAt: NOW + 1 });

@@ -394,6 +394,32 @@ export function createPostgresStore(db: PostgresDatabase): Store {
     },
 
     issuedCredentials: {
+      /** One statement: the record (or, with a transaction, its consumption) decides, the event and notification go through it. */
+      async recordIssued(write) {
+        const c = write.credential;
+        const first =
+          write.transactionId === undefined
+            ? sql`INSERT INTO issued_credentials (id, application_id, subject_did, transaction_id, jwt_sha256, issued_at, expires_at)
+                VALUES (${c.id}::text, ${c.applicationId}::text, ${c.subjectDid}::text, NULL, ${c.jwtSha256}::text, ${c.issuedAt}::bigint, ${c.expiresAt}::bigint) RETURNING id`
+            : sql`UPDATE transactions SET consumed_at = ${write.now}::bigint, credential_id = ${c.id}::text
+                WHERE id = ${write.transactionId}::text AND consumed_at IS NULL RETURNING id`;
+        const parts = [sql`WITH won AS (${first})`];
+        if (write.transactionId !== undefined) {
+          parts.push(sql`, credential AS (INSERT INTO issued_credentials (id, application_id, subject_did, transaction_id, jwt_sha256, issued_at, expires_at)
+            SELECT ${c.id}::text, ${c.applicationId}::text, ${c.subjectDid}::text, won.id, ${c.jwtSha256}::text, ${c.issuedAt}::bigint, ${c.expiresAt}::bigint FROM won RETURNING id)`);
+        }
+        const e = write.event;
+        parts.push(sql`, event AS (INSERT INTO outbox_events (id, type, body, created_at, attempts, next_attempt_at)
+          SELECT ${e.id}::text, ${e.type}::text, ${e.body}::text, ${e.createdAt}::bigint, 0, ${e.createdAt}::bigint FROM won ON CONFLICT DO NOTHING RETURNING id)`);
+        if (write.notification) {
+          const n = write.notification;
+          parts.push(sql`, notification AS (INSERT INTO notifications (id, application_id, access_token_jti, credential_id, created_at)
+            SELECT ${n.id}::text, ${n.applicationId}::text, ${n.accessTokenJti}::text, ${n.credentialId}::text, ${n.createdAt}::bigint FROM won RETURNING id)`);
+        }
+        parts.push(sql` SELECT count(*)::int AS won FROM won`);
+        const rows = (await db.execute(sql.join(parts, sql``))) as unknown as Array<{ won: number }>;
+        return Number(rows[0]?.won) === 1;
+      },
       async record(row) {
         await q.insertCredential.execute({ transactionId: null, ...row });
       },

@@ -1,12 +1,12 @@
 import { and, asc, desc, eq, isNotNull, isNull, lte, sql } from 'drizzle-orm';
 import * as schema from '../schema';
-import type { CredentialStatusRepository, IssuedCredentialRepository, NotificationRepository, StatusListRepository } from '../types';
+import type { CredentialStatusRepository, IssuedCredentialRepository, IssuedCredentialWrite, NotificationRepository, StatusListRepository } from '../types';
 import type { Database } from './database';
-import { p } from './helpers';
+import { p, type Together, type Write } from './helpers';
 
 /** The credential aggregate: credentials issued, their notifications, status lists and each credential's status. */
-export function createCredentialRepositories(db: Database) {
-  const { issuedCredentials, issuanceClaims, notifications, statusLists, statusListCache, credentialStatus, credentialStatusEvents } = schema;
+export function createCredentialRepositories(db: Database, together: Together) {
+  const { issuedCredentials, issuanceClaims, notifications, statusLists, statusListCache, credentialStatus, credentialStatusEvents, outboxEvents, transactions } = schema;
 
   const q = {
     insertCredential: db
@@ -59,7 +59,53 @@ export function createCredentialRepositories(db: Database) {
       .prepare(),
   };
 
+  // recordIssued: with a transaction, every write is conditional on the transaction still being
+  // unused, read before the consuming UPDATE that comes LAST in the same transaction (D1: batch),
+  // so the record, its event and its notification commit with the consumption or not at all.
+  // INSERT … SELECT lists every column of the table in order.
+  const transactionUnused = sql`(${p('transactionId')} IS NULL OR EXISTS (SELECT 1 FROM transactions t WHERE t.id = ${p('transactionId')} AND t.consumed_at IS NULL))`;
+  const issued = {
+    credential: db
+      .insert(issuedCredentials)
+      .select(sql`SELECT ${p('id')}, ${p('applicationId')}, ${p('subjectDid')}, ${p('transactionId')}, ${p('jwtSha256')}, ${p('issuedAt')}, ${p('expiresAt')} WHERE ${transactionUnused}`)
+      .prepare(),
+    event: db
+      .insert(outboxEvents)
+      .select(sql`SELECT ${p('eventId')}, ${p('type')}, ${p('body')}, ${p('createdAt')}, 0, ${p('createdAt')}, NULL, NULL, NULL, NULL WHERE ${transactionUnused}`)
+      .onConflictDoNothing()
+      .prepare(),
+    notification: db
+      .insert(notifications)
+      .select(sql`SELECT ${p('notificationId')}, ${p('applicationId')}, ${p('accessTokenJti')}, ${p('credentialId')}, ${p('createdAt')}, NULL, NULL, NULL WHERE ${transactionUnused}`)
+      .prepare(),
+    consumeTransaction: db
+      .update(transactions)
+      .set({ consumedAt: sql`${p('now')}`, credentialId: sql`${p('credentialId')}` })
+      .where(and(eq(transactions.id, p('transactionId')), isNull(transactions.consumedAt)))
+      .prepare(),
+  };
+  function issuedWrites(write: IssuedCredentialWrite): Write[] {
+    const transactionId = write.transactionId ?? null;
+    const writes: Write[] = [
+      { statement: issued.credential, values: { ...write.credential, transactionId } },
+      { statement: issued.event, values: { transactionId, eventId: write.event.id, type: write.event.type, body: write.event.body, createdAt: write.event.createdAt } },
+    ];
+    if (write.notification) {
+      const n = write.notification;
+      writes.push({
+        statement: issued.notification,
+        values: { transactionId, notificationId: n.id, applicationId: n.applicationId, accessTokenJti: n.accessTokenJti, credentialId: n.credentialId, createdAt: n.createdAt },
+      });
+    }
+    if (transactionId !== null) writes.push({ statement: issued.consumeTransaction, values: { transactionId, credentialId: write.credential.id, now: write.now } });
+    return writes;
+  }
+
   const issuedCredentialRepository: IssuedCredentialRepository = {
+    async recordIssued(write) {
+      const changed = await together(issuedWrites(write));
+      return write.transactionId === undefined || changed[changed.length - 1] === 1;
+    },
     async record(row) {
       await q.insertCredential.run({ transactionId: null, ...row });
     },

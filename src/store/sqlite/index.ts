@@ -29,7 +29,7 @@ export function createStore(db: Database): Store {
     ...createApplicationRepositories(db, together),
     ...createGrantRepositories(db, together),
     ...createTransactionRepositories(db, together),
-    ...createCredentialRepositories(db),
+    ...createCredentialRepositories(db, together),
     ...createOperatorSessionRepositories(db),
     ...createOperatorAccountRepositories(db),
   };
