@@ -21,7 +21,7 @@ type StatusDeps = Pick<IssuanceDeps, 'store' | 'clock' | 'logger' | 'crypto'>;
  * Revocation and suspension of the KCCs we issue (W3C Bitstring Status List v1.0).
  * Every KCC gets a random index (herd privacy, §6.1) in the current list; the same index is its
  * entry in the revocation list and in the suspension list. A status follows the decision
- * behind the credential (`applyDecisionToCredentials`), an operator (`changeCredentialStatus`)
+ * behind the credential (`credentialChangesFor`, applied by `applyCredentialChanges`), an operator (`changeCredentialStatus`)
  * and a newer KCC that supersedes it (src/issuance/issueCredential.ts).
  */
 export interface EvidenceRecord {
@@ -130,32 +130,68 @@ export async function revokeCredentialsOfSubject(deps: StatusDeps, subjectDid: s
 /** The suspension reason set while an approved application is back in review; lifted when it is approved again. */
 export const UNDER_REVIEW_REASON = 'identity verification is under review';
 
+/** The KCCs of an application and what a decision does to each (see `credentialChangesFor`). */
+export interface CredentialChanges {
+  issued: string[];
+  revoked: string[];
+  suspended: string[];
+  reinstated: string[];
+}
+
+export const NO_CREDENTIAL_CHANGES: CredentialChanges = Object.freeze({ issued: [], revoked: [], suspended: [], reinstated: [] }) as CredentialChanges;
+
 /**
  * What a (re-)decision means for the KCCs already issued for the application: declined →
  * every one revoked (permanent; the applicant starts a new application); back in review →
- * active ones suspended; approved → the ones suspended for the review reinstated. Status
- * lists change at once (their version is bumped, so the served list is rebuilt).
+ * active ones suspended; approved → the ones suspended for the review reinstated. Pure: the
+ * records are the credentials' current status (undefined when a credential has none).
  */
+export function credentialChangesFor(
+  status: 'pending' | 'review' | 'approved' | 'rejected',
+  credentials: Array<{ id: string; record: CredentialStatusRecord | undefined }>,
+): CredentialChanges {
+  const changes: CredentialChanges = { issued: credentials.map((c) => c.id), revoked: [], suspended: [], reinstated: [] };
+  for (const { id, record } of credentials) {
+    if (!record || record.revokedAt != null) continue;
+    if (status === 'rejected') changes.revoked.push(id);
+    else if (status === 'review' && record.suspendedAt == null) changes.suspended.push(id);
+    else if (status === 'approved' && record.suspendedAt != null && record.suspensionReason === UNDER_REVIEW_REASON) changes.reinstated.push(id);
+  }
+  return changes;
+}
+
+/** Reads the application's KCCs and their status, and says what the decision `status` changes (`credentialChangesFor`). */
+export async function credentialChangesOfDecision(
+  deps: Pick<IssuanceDeps, 'store'>,
+  applicationId: string,
+  status: 'pending' | 'review' | 'approved' | 'rejected',
+): Promise<CredentialChanges> {
+  const issued = await deps.store.issuedCredentials.listForApplication(applicationId);
+  const credentials = await Promise.all(issued.map(async (c) => ({ id: c.id, record: await deps.store.credentialStatus.get(c.id) })));
+  return credentialChangesFor(status, credentials);
+}
+
+/**
+ * Makes the credentials follow a decision that was committed: each change with its status list
+ * bump, status event and announcement (`changeCredentialStatus`). A change another actor made
+ * first is skipped. Status lists change at once (their version is bumped, so the served list is rebuilt).
+ */
+export async function applyCredentialChanges(deps: StatusDeps, changes: CredentialChanges, actor: string): Promise<void> {
+  for (const id of changes.revoked) await tryChange(deps, id, 'revoke', 'identity verification re-decided: declined', actor);
+  for (const id of changes.suspended) await tryChange(deps, id, 'suspend', UNDER_REVIEW_REASON, actor);
+  for (const id of changes.reinstated) await tryChange(deps, id, 'reinstate', undefined, actor);
+}
+
+/** Reads, decides and applies in one call what a decision means for an application's KCCs; returns the changes. */
 export async function applyDecisionToCredentials(
   deps: StatusDeps,
   applicationId: string,
   status: 'pending' | 'review' | 'approved' | 'rejected',
   actor: string,
-): Promise<{ issued: string[]; revoked: string[]; suspended: string[]; reinstated: string[] }> {
-  const issued = (await deps.store.issuedCredentials.listForApplication(applicationId)).map((c) => c.id);
-  const affected = { issued, revoked: [] as string[], suspended: [] as string[], reinstated: [] as string[] };
-  for (const id of issued) {
-    const record = await deps.store.credentialStatus.get(id);
-    if (!record || record.revokedAt != null) continue;
-    if (status === 'rejected') {
-      if (await tryChange(deps, id, 'revoke', 'identity verification re-decided: declined', actor)) affected.revoked.push(id);
-    } else if (status === 'review' && record.suspendedAt == null) {
-      if (await tryChange(deps, id, 'suspend', UNDER_REVIEW_REASON, actor)) affected.suspended.push(id);
-    } else if (status === 'approved' && record.suspendedAt != null && record.suspensionReason === UNDER_REVIEW_REASON) {
-      if (await tryChange(deps, id, 'reinstate', undefined, actor)) affected.reinstated.push(id);
-    }
-  }
-  return affected;
+): Promise<CredentialChanges> {
+  const changes = await credentialChangesOfDecision(deps, applicationId, status);
+  await applyCredentialChanges(deps, changes, actor);
+  return changes;
 }
 
 /** A status change that another actor may have made first (then false). */

@@ -17,7 +17,7 @@ export function configuredTierNames(config: Pick<IssuerConfig, 'tiers'>): string
 /**
  * An operator's decision (review console or operator API). On an application in review it is
  * the decision; on a decided one, with `overrule`, a re-decision: recorded, announced, and
- * applied to the KCCs already issued (src/issuance/credentialStatus.ts applyDecisionToCredentials).
+ * applied to the KCCs already issued (src/issuance/credentialStatus.ts credentialChangesFor).
  * Throws NotFound, Conflict (not awaiting review, or another reviewer decided first) or
  * InvalidRequest (an approval the KCC could not be built from).
  *

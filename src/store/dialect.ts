@@ -1,6 +1,7 @@
 import { type Placeholder, type SQL, sql, type SQLWrapper } from 'drizzle-orm';
 import type { BaseSQLiteDatabase } from 'drizzle-orm/sqlite-core';
 import type * as schema from './schema';
+import type { IdvResultWrite, IssuedCredentialWrite } from './types';
 
 /**
  * What a repository module (./repositories/) needs of a database, and the only place the SQLite
@@ -41,6 +42,16 @@ export interface Dialect {
    * cannot, so PostgreSQL has its own statement).
    */
   completeTransaction?(values: CompleteTransaction): Promise<boolean>;
+  /**
+   * An IDV result and what it decides in one atomic write, taking effect only when its session
+   * write wins (`IdvSessionRepository.commitResult`); true when it won. Absent: ./repositories/idv.ts
+   * runs its writes `together`, each guarded by the session's state as the deciding write (last)
+   * will find it, which holds in one SQLite transaction but not across PostgreSQL sessions (two
+   * statements could both see the guard hold), so PostgreSQL chains them through the winner's RETURNING.
+   */
+  commitIdvResult?(write: IdvResultWrite): Promise<boolean>;
+  /** A credential with its event and notification, consuming its transaction when it has one (`IssuedCredentialRepository.recordIssued`); as `commitIdvResult`. */
+  recordIssued?(write: IssuedCredentialWrite): Promise<boolean>;
   /** `floor(column * fraction)` as an integer (SQLite's CAST truncates; PostgreSQL's would round). */
   floorTimes(column: SQLWrapper, fraction: SQLWrapper): SQL;
   /** The migrations this build expects (its journal) and those recorded as applied (throws when unreachable). */

@@ -229,6 +229,22 @@ export interface TransactionRepository {
   completeWithCredential(id: string, credential: Omit<NewIssuedCredential, 'transactionId'>, now: number): Promise<boolean>;
 }
 
+/**
+ * A credential issued and what goes with it, committed together or not at all
+ * (`IssuedCredentialRepository.recordIssued`): its record, its `credential.issued` event
+ * (deduplicated on its id, as `OutboxRepository.enqueue`) and, for an OID4VCI 1.0 wallet, its
+ * `notification_id`. With `transactionId` (the Deferred Credential Endpoint) the transaction is
+ * consumed with them, once (as `TransactionRepository.completeWithCredential`): when it was used
+ * already, nothing is written.
+ */
+export type IssuedCredentialWrite = {
+  credential: Omit<NewIssuedCredential, 'transactionId'>;
+  transactionId?: string;
+  event: { id: string; type: string; body: string; createdAt: number };
+  notification?: NewNotification;
+  now: number;
+};
+
 export interface IssuedCredentialRepository {
   /** Records a credential; a second one for the same transaction is refused (throws). */
   record(row: NewIssuedCredential): Promise<void>;
@@ -238,6 +254,8 @@ export interface IssuedCredentialRepository {
    * concurrent claimers exactly one wins (true); every later claim is refused (false).
    */
   claim(applicationId: string, credentialId: string, now: number): Promise<boolean>;
+  /** Records a credential with its event and notification, and consumes its transaction, in one commit (see `IssuedCredentialWrite`); false when the transaction was already used. */
+  recordIssued(write: IssuedCredentialWrite): Promise<boolean>;
   /** Undoes a claim whose credential could not be issued (signing or recording failed). */
   releaseClaim(applicationId: string, credentialId: string): Promise<void>;
   count(): Promise<number>;
@@ -297,6 +315,25 @@ export interface CredentialStatusRepository {
   markExpiryAnnounced(credentialId: string, now: number): Promise<boolean>;
 }
 
+/**
+ * An IDV result applied to its session with everything it decides, committed together or not at
+ * all (`IdvSessionRepository.commitResult`). The session write decides: `open` creates the session
+ * already in its state unless one exists; `advance` moves it only if the event is newer than the
+ * newest applied (`lastEventAt < eventAt`). Only when it wins are the application's status
+ * (`status`, as `ApplicationStatusRepository.set` writes it; absent when the row already says it),
+ * the audit entry, the outbound events (deduplicated on their id, as `OutboxRepository.enqueue`)
+ * and the PII retention clock (`purgeAfter`, as `PiiRepository.schedulePurge`) written.
+ */
+export type IdvResultWrite = {
+  applicationId: string;
+  session: { open: NewIdvSession } | { advance: { state: string; outcome: JsonObject | null; eventAt: number } };
+  status?: Parameters<ApplicationStatusRepository['set']>[1];
+  audit: { actor: string; action: string; detail: JsonObject };
+  events: Array<{ id: string; type: string; body: string; createdAt: number }>;
+  purgeAfter?: number;
+  now: number;
+};
+
 export interface IdvSessionRepository {
   /** Creates the session once; a second call with the same application returns the first. */
   createOnce(row: NewIdvSession): Promise<IdvSession>;
@@ -311,6 +348,8 @@ export interface IdvSessionRepository {
    * undefined when a newer event won.
    */
   applyIfNewer(applicationId: string, change: { state: string; outcome?: JsonObject | null; eventAt: number }, now: number): Promise<IdvSession | undefined>;
+  /** Applies a result and what it decides in one commit (see `IdvResultWrite`); false when the session write lost (nothing written). */
+  commitResult(write: IdvResultWrite): Promise<boolean>;
 }
 
 export interface IdvEventRepository {

@@ -8,7 +8,7 @@ import { purgeExpired } from '../../src/store/purge';
 import * as schema from '../../src/store/schema';
 import { createSqliteStats, createStore, type Database as StoreDb } from '../../src/store/sqlite';
 import type { StatsQueries } from '../../src/store/stats';
-import type { IdvOutcome, NewApplication, Store } from '../../src/store/types';
+import type { IdvOutcome, IdvResultWrite, NewApplication, Store } from '../../src/store/types';
 import { startD1 } from '../helpers/workerd';
 import { startTestPostgres } from '../helpers/postgres';
 import { openPostgres } from '../../src/runtime/postgres';
@@ -99,7 +99,7 @@ const REVIEW: IdvOutcome = { status: 'review', provider: 'sandbox', countryOfRes
  * every backend (the group-commit wrapper and the PostgreSQL adapter build their stores apart).
  */
 const STORE_METHODS: { [R in keyof Store]: Record<keyof Store[R], true> } = {
-  idvSessions: { createOnce: true, get: true, openInState: true, findByReference: true, attachVendorSession: true, applyIfNewer: true },
+  idvSessions: { createOnce: true, get: true, openInState: true, findByReference: true, attachVendorSession: true, applyIfNewer: true, commitResult: true },
   idvEvents: { exists: true, recordOnce: true, setDisposition: true, listForApplication: true },
   applicationStatus: { abandonedCandidates: true, set: true, search: true },
   pii: { store: true, get: true, schedulePurge: true, erase: true, purgeDue: true },
@@ -136,7 +136,7 @@ const STORE_METHODS: { [R in keyof Store]: Record<keyof Store[R], true> } = {
   transactions: { create: true, get: true, completeWithCredential: true },
   nonces: { create: true, consume: true, pruneExpired: true },
   notifications: { create: true, get: true, recordEvent: true },
-  issuedCredentials: { record: true, listForApplication: true, claim: true, releaseClaim: true, count: true, get: true },
+  issuedCredentials: { record: true, listForApplication: true, claim: true, releaseClaim: true, recordIssued: true, count: true, get: true },
   statusLists: { current: true, open: true, get: true, reserveInNewest: true, reserve: true, bumpVersion: true, cached: true, cache: true, setIndices: true },
   credentialStatus: {
     tryAllocate: true,
@@ -503,6 +503,38 @@ describe.each(backends)('store contract on %s', (_name, open) => {
       await expect(store.issuedCredentials.record({ id: 'vc4', applicationId: 'a', subjectDid: 'd', transactionId: 'tx', jwtSha256: 'h4', issuedAt: NOW, expiresAt: NOW + 1 })).rejects.toThrow();
     });
 
+    it('records an issued credential with its event and notification together; with a transaction, once', async () => {
+      const credential = (id: string) => ({ id, applicationId: 'a', subjectDid: 'did:jwk:h', jwtSha256: `sha-${id}`, issuedAt: NOW, expiresAt: NOW + 86400 });
+      const event = (id: string) => ({ id: `evt_${id}`, type: 'credential.issued', body: `{"credential_id":"${id}"}`, createdAt: NOW });
+      const notification = (id: string) => ({ id: `n-${id}`, applicationId: 'a', accessTokenJti: 't', credentialId: id, createdAt: NOW });
+
+      // The Credential Endpoint: no transaction.
+      expect(await store.issuedCredentials.recordIssued({ credential: credential('vc1'), event: event('vc1'), notification: notification('vc1'), now: NOW })).toBe(true);
+      expect(await store.issuedCredentials.get('vc1')).toMatchObject({ transactionId: null, jwtSha256: 'sha-vc1' });
+      expect((await store.outbox.get('evt_vc1'))?.body).toBe('{"credential_id":"vc1"}');
+      expect(await store.notifications.get('n-vc1')).toMatchObject({ credentialId: 'vc1', event: null });
+      // A record that cannot be written (its id is taken) takes its event and notification with it.
+      await expect(store.issuedCredentials.recordIssued({ credential: credential('vc1'), event: event('vc1-again'), notification: notification('vc1-again'), now: NOW })).rejects.toThrow();
+      expect(await store.outbox.get('evt_vc1-again')).toBeUndefined();
+      expect(await store.notifications.get('n-vc1-again')).toBeUndefined();
+
+      // The Deferred Credential Endpoint: the transaction is consumed with them, by one winner.
+      await store.transactions.create({ id: 'tx', applicationId: 'a', accessTokenJti: 't', holderDid: 'did:jwk:h', createdAt: NOW });
+      const outcomes = await Promise.all(
+        Array.from({ length: 10 }, (_, i) => store.issuedCredentials.recordIssued({ credential: credential(`vc-tx-${i}`), transactionId: 'tx', event: event(`vc-tx-${i}`), now: NOW + 2 })),
+      );
+      expect(outcomes.filter(Boolean)).toHaveLength(1);
+      const recorded = (await store.issuedCredentials.listForApplication('a')).filter((c) => c.transactionId === 'tx');
+      expect(recorded).toHaveLength(1);
+      expect(await store.transactions.get('tx')).toMatchObject({ consumedAt: NOW + 2, credentialId: recorded[0].id });
+      expect(await store.outbox.pendingCount()).toBe(2);
+      expect(await store.issuedCredentials.recordIssued({ credential: credential('vc-late'), transactionId: 'tx', event: event('vc-late'), now: NOW + 3 })).toBe(false);
+      expect(await store.issuedCredentials.get('vc-late')).toBeUndefined();
+      expect(await store.outbox.get('evt_vc-late')).toBeUndefined();
+      expect(await store.issuedCredentials.recordIssued({ credential: credential('vc-none'), transactionId: 'unknown', event: event('vc-none'), now: NOW })).toBe(false);
+      expect(await store.issuedCredentials.get('vc-none')).toBeUndefined();
+    });
+
     it('gets a credential by id', async () => {
       await store.issuedCredentials.record({ id: 'vc1', applicationId: 'a', subjectDid: 'd', jwtSha256: 'h1', issuedAt: NOW, expiresAt: NOW + 1 });
       expect(await store.issuedCredentials.get('vc1')).toEqual({ id: 'vc1', applicationId: 'a', subjectDid: 'd', transactionId: null, jwtSha256: 'h1', issuedAt: NOW, expiresAt: NOW + 1 });
@@ -698,6 +730,54 @@ describe.each(backends)('store contract on %s', (_name, open) => {
       expect(await store.idvSessions.applyIfNewer('a1', { state: 'needs_review', eventAt: 4000 }, NOW + 4)).toMatchObject({ state: 'needs_review', outcome: { s: 1 }, lastEventAt: 4000 });
       expect(await store.idvSessions.applyIfNewer('a1', { state: 'approved', outcome: null, eventAt: 5000 }, NOW + 5)).toMatchObject({ outcome: null });
       expect(await store.idvSessions.applyIfNewer('none', { state: 'approved', eventAt: 5000 }, NOW)).toBeUndefined();
+    });
+
+    it('commits a result with what it decides together, or nothing when the session write loses', async () => {
+      const app = await newApplication();
+      await store.pii.store({ applicationId: app.id, keyId: 'k1', ciphertext: 'sealed', createdAt: NOW });
+      const event = (id: string) => ({ id, type: 'application.approved', body: `{"id":"${id}"}`, createdAt: NOW + 1 });
+      const write = (session: IdvResultWrite['session'], overrides: Partial<IdvResultWrite> = {}): IdvResultWrite => ({
+        applicationId: app.id,
+        session,
+        status: { status: 'approved', provider: 'persona', countryOfResidence: 'DE', evidence: [{ kind: 'document_verification' }], reason: null },
+        audit: { actor: 'idv:persona', action: 'idv.state_changed', detail: { from: 'created', to: 'approved' } },
+        events: [event('evt_1'), event('evt_2')],
+        purgeAfter: NOW + 86400,
+        now: NOW + 1,
+        ...overrides,
+      });
+      const opened = session(app.id, { state: 'approved', lastEventAt: 2000, outcome: { s: 1 } });
+      expect(await store.idvSessions.commitResult(write({ open: opened }))).toBe(true);
+      expect(await store.idvSessions.get(app.id)).toMatchObject({ state: 'approved', lastEventAt: 2000, outcome: { s: 1 } });
+      expect(await store.applications.get(app.id)).toMatchObject({ status: 'approved', countryOfResidence: 'DE', decidedBy: 'idv:persona', decidedAt: NOW + 1, evidence: [{ kind: 'document_verification' }] });
+      expect(await store.audit.listForApplication(app.id)).toMatchObject([{ action: 'idv.state_changed', actor: 'idv:persona', detail: { from: 'created', to: 'approved' }, at: NOW + 1 }]);
+      expect((await store.outbox.get('evt_2'))?.body).toBe('{"id":"evt_2"}');
+      expect((await store.pii.get(app.id))?.purgeAfter).toBe(NOW + 86400);
+
+      // Lost: the session exists (open), or a newer or equally new event was applied (advance): nothing written.
+      const lost = { status: { status: 'rejected' as const, provider: 'persona', reason: 'lost' }, events: [event('evt_3')], purgeAfter: NOW + 5 };
+      expect(await store.idvSessions.commitResult(write({ open: opened }, lost))).toBe(false);
+      expect(await store.idvSessions.commitResult(write({ advance: { state: 'declined', outcome: null, eventAt: 2000 } }, lost))).toBe(false);
+      expect(await store.applications.get(app.id)).toMatchObject({ status: 'approved', decisionReason: null });
+      expect(await store.audit.listForApplication(app.id)).toHaveLength(1);
+      expect(await store.outbox.get('evt_3')).toBeUndefined();
+      expect((await store.pii.get(app.id))?.purgeAfter).toBe(NOW + 86400);
+
+      // A newer event wins: a repeated event id is one outbox row, an absent status leaves the application.
+      expect(await store.idvSessions.commitResult(write({ advance: { state: 'needs_review', outcome: null, eventAt: 3000 } }, { status: undefined, events: [event('evt_1'), event('evt_4')], purgeAfter: undefined }))).toBe(true);
+      expect(await store.idvSessions.get(app.id)).toMatchObject({ state: 'needs_review', lastEventAt: 3000, outcome: null, updatedAt: NOW + 1 });
+      expect(await store.applications.get(app.id)).toMatchObject({ status: 'approved' });
+      expect(await store.audit.listForApplication(app.id)).toHaveLength(2);
+      expect(await store.outbox.get('evt_4')).toBeDefined();
+      expect(await store.outbox.pendingCount()).toBe(3);
+
+      // Of concurrent results for the same newer event time exactly one commits.
+      const raced = await Promise.all(
+        Array.from({ length: 10 }, (_, i) => store.idvSessions.commitResult(write({ advance: { state: 'approved', outcome: { i }, eventAt: 4000 } }, { events: [event(`evt_race_${i}`)] }))),
+      );
+      expect(raced.filter(Boolean)).toHaveLength(1);
+      expect(await store.audit.listForApplication(app.id)).toHaveLength(3);
+      expect(await store.outbox.pendingCount()).toBe(4);
     });
   });
 

@@ -5,7 +5,7 @@ import type { AppliedMigrations, Dialect, Prepared, QueryDb } from '../dialect';
 import { createRepositories } from '../repositories';
 import type * as sqliteSchema from '../schema';
 import { createStatsQueries } from '../stats';
-import type { Store } from '../types';
+import type { IdvResultWrite, IssuedCredentialWrite, Store } from '../types';
 import type { PostgresDatabase } from './database';
 import * as schema from './schema';
 
@@ -65,6 +65,12 @@ export function postgresDialect(db: PostgresDatabase): Dialect {
         RETURNING id`;
       return rows.length === 1;
     },
+    async commitIdvResult(write) {
+      return Number((await db.execute(idvResultStatement(write)))[0]?.won) === 1;
+    },
+    async recordIssued(write) {
+      return Number((await db.execute(recordIssuedStatement(write)))[0]?.won) === 1;
+    },
     migrations: {
       expected: journal.entries.map((e) => ({ tag: e.tag, when: e.when })),
       // drizzle's migrator (./migrate.ts) records each migration in drizzle.__drizzle_migrations (created_at = the journal's `when`).
@@ -107,4 +113,76 @@ function cteTogether(db: PostgresDatabase, builders: WeakMap<Prepared, { getSQL(
     const [row] = await db.$client.unsafe<Record<string, number>[]>(c.text, params as never[], { prepare: true });
     return writes.map((_, i) => Number(row?.[`n${i}`] ?? 0));
   };
+}
+
+/**
+ * `IdvSessionRepository.commitResult` as one statement: the session write decides (`won`), and
+ * every other write of the result is a data-modifying CTE that takes effect only through `won`.
+ */
+function idvResultStatement(write: IdvResultWrite): SQL {
+  const json = (value: unknown) => (value == null ? null : JSON.stringify(value));
+  const won =
+    'open' in write.session
+      ? sql`INSERT INTO idv_sessions (application_id, provider, state, vendor_reference, idempotency_key, webview_url, last_event_at, outcome, created_at, updated_at)
+          VALUES (${write.session.open.applicationId}::text, ${write.session.open.provider}::text, ${write.session.open.state}::text,
+            ${write.session.open.vendorReference ?? null}::text, ${write.session.open.idempotencyKey}::text, ${write.session.open.webviewUrl ?? null}::text,
+            ${write.session.open.lastEventAt}::bigint, ${json(write.session.open.outcome)}::text, ${write.session.open.createdAt}::bigint, ${write.session.open.updatedAt}::bigint)
+          ON CONFLICT DO NOTHING RETURNING application_id`
+      : sql`UPDATE idv_sessions SET state = ${write.session.advance.state}::text, outcome = ${json(write.session.advance.outcome)}::text,
+          last_event_at = ${write.session.advance.eventAt}::bigint, updated_at = ${write.now}::bigint
+          WHERE application_id = ${write.applicationId}::text AND last_event_at < ${write.session.advance.eventAt}::bigint RETURNING application_id`;
+  const parts = [sql`WITH won AS (${won})`];
+  if (write.status) {
+    // As applicationStatus.set: absent (null) country, tier and evidence leave the stored value.
+    const change = write.status;
+    const decided = change.status === 'approved' || change.status === 'rejected';
+    parts.push(sql`, status AS (UPDATE applications SET status = ${change.status}::text, idv_provider = ${change.provider}::text,
+      country_of_residence = coalesce(${change.countryOfResidence || null}::text, country_of_residence),
+      tier = coalesce(${change.tier || null}::text, tier),
+      evidence = coalesce(${change.evidence ? JSON.stringify(change.evidence) : null}::text, evidence),
+      decision_reason = ${change.reason ?? null}::text,
+      decided_by = ${decided ? (change.decidedBy ?? `idv:${change.provider}`) : null}::text,
+      decided_at = ${decided ? write.now : null}::bigint, updated_at = ${write.now}::bigint
+      WHERE id = ${write.applicationId}::text AND EXISTS (SELECT 1 FROM won) RETURNING id)`);
+  }
+  parts.push(sql`, audit AS (INSERT INTO audit_log (application_id, actor, action, detail, at)
+    SELECT ${write.applicationId}::text, ${write.audit.actor}::text, ${write.audit.action}::text, ${JSON.stringify(write.audit.detail)}::text, ${write.now}::bigint FROM won RETURNING id)`);
+  if (write.events.length) {
+    const events = JSON.stringify(write.events.map((e) => ({ id: e.id, type: e.type, body: e.body, created_at: e.createdAt })));
+    parts.push(sql`, events AS (INSERT INTO outbox_events (id, type, body, created_at, attempts, next_attempt_at)
+      SELECT e.id, e.type, e.body, e.created_at, 0, e.created_at FROM jsonb_to_recordset(${events}::jsonb) AS e(id text, type text, body text, created_at bigint)
+      WHERE EXISTS (SELECT 1 FROM won) ON CONFLICT DO NOTHING RETURNING id)`);
+  }
+  if (write.purgeAfter !== undefined) {
+    parts.push(sql`, purge AS (UPDATE idv_pii SET purge_after = ${write.purgeAfter}::bigint
+      WHERE application_id = ${write.applicationId}::text AND erased_at IS NULL AND EXISTS (SELECT 1 FROM won) RETURNING application_id)`);
+  }
+  parts.push(sql` SELECT count(*)::int AS won FROM won`);
+  return sql.join(parts, sql``);
+}
+
+/** `IssuedCredentialRepository.recordIssued` as one statement: the record (or, with a transaction, its consumption) decides; the event and notification go through it. */
+function recordIssuedStatement(write: IssuedCredentialWrite): SQL {
+  const c = write.credential;
+  const first =
+    write.transactionId === undefined
+      ? sql`INSERT INTO issued_credentials (id, application_id, subject_did, transaction_id, jwt_sha256, issued_at, expires_at)
+          VALUES (${c.id}::text, ${c.applicationId}::text, ${c.subjectDid}::text, NULL, ${c.jwtSha256}::text, ${c.issuedAt}::bigint, ${c.expiresAt}::bigint) RETURNING id`
+      : sql`UPDATE transactions SET consumed_at = ${write.now}::bigint, credential_id = ${c.id}::text
+          WHERE id = ${write.transactionId}::text AND consumed_at IS NULL RETURNING id`;
+  const parts = [sql`WITH won AS (${first})`];
+  if (write.transactionId !== undefined) {
+    parts.push(sql`, credential AS (INSERT INTO issued_credentials (id, application_id, subject_did, transaction_id, jwt_sha256, issued_at, expires_at)
+      SELECT ${c.id}::text, ${c.applicationId}::text, ${c.subjectDid}::text, won.id, ${c.jwtSha256}::text, ${c.issuedAt}::bigint, ${c.expiresAt}::bigint FROM won RETURNING id)`);
+  }
+  const e = write.event;
+  parts.push(sql`, event AS (INSERT INTO outbox_events (id, type, body, created_at, attempts, next_attempt_at)
+    SELECT ${e.id}::text, ${e.type}::text, ${e.body}::text, ${e.createdAt}::bigint, 0, ${e.createdAt}::bigint FROM won ON CONFLICT DO NOTHING RETURNING id)`);
+  if (write.notification) {
+    const n = write.notification;
+    parts.push(sql`, notification AS (INSERT INTO notifications (id, application_id, access_token_jti, credential_id, created_at)
+      SELECT ${n.id}::text, ${n.applicationId}::text, ${n.accessTokenJti}::text, ${n.credentialId}::text, ${n.createdAt}::bigint FROM won RETURNING id)`);
+  }
+  parts.push(sql` SELECT count(*)::int AS won FROM won`);
+  return sql.join(parts, sql``);
 }

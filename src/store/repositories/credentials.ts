@@ -1,12 +1,13 @@
 import { and, asc, desc, eq, isNotNull, isNull, lte, sql } from 'drizzle-orm';
-import type { CredentialStatusRepository, IssuedCredentialRepository, NotificationRepository, StatusListRepository } from '../types';
-import { type Dialect, first, p, placeholders, touched } from '../dialect';
+import type { CredentialStatusRepository, IssuedCredentialRepository, IssuedCredentialWrite, NotificationRepository, StatusListRepository } from '../types';
+import { type Dialect, first, p, placeholders, touched, type Write } from '../dialect';
 import { stampOnce } from './singleUse';
 
 /** The credential aggregate: credentials issued, their notifications, status lists and each credential's status. */
 export function createCredentialRepositories(d: Dialect) {
   const { db, prepare } = d;
-  const { issuedCredentials, issuanceClaims, notifications, statusLists, statusListCache, credentialStatus, credentialStatusEvents } = d.tables;
+  const { issuedCredentials, issuanceClaims, notifications, statusLists, statusListCache, credentialStatus, credentialStatusEvents, outboxEvents, transactions } =
+    d.tables;
 
   const q = {
     insertCredential: prepare(
@@ -51,7 +52,68 @@ export function createCredentialRepositories(d: Dialect) {
     ),
   };
 
+  // recordIssued (where the dialect has no statement of its own): with a transaction, every write
+  // is conditional on the transaction still being unused, read before the consuming UPDATE that
+  // comes LAST in the same transaction (D1: batch), so the record, its event and its notification
+  // commit with the consumption or not at all. INSERT … SELECT lists every column in order.
+  const transactionUnused = sql`(${p('transactionId')} IS NULL OR EXISTS (SELECT 1 FROM transactions t WHERE t.id = ${p('transactionId')} AND t.consumed_at IS NULL))`;
+  const issued = d.recordIssued
+    ? undefined
+    : {
+        credential: prepare(
+          'record_issued_credential',
+          db
+            .insert(issuedCredentials)
+            .select(
+              sql`SELECT ${p('id')}, ${p('applicationId')}, ${p('subjectDid')}, ${p('transactionId')}, ${p('jwtSha256')}, ${p('issuedAt')}, ${p('expiresAt')} WHERE ${transactionUnused}`,
+            ),
+        ),
+        event: prepare(
+          'record_issued_event',
+          db
+            .insert(outboxEvents)
+            .select(sql`SELECT ${p('eventId')}, ${p('type')}, ${p('body')}, ${p('createdAt')}, 0, ${p('createdAt')}, NULL, NULL, NULL, NULL WHERE ${transactionUnused}`)
+            .onConflictDoNothing(),
+        ),
+        notification: prepare(
+          'record_issued_notification',
+          db
+            .insert(notifications)
+            .select(
+              sql`SELECT ${p('notificationId')}, ${p('applicationId')}, ${p('accessTokenJti')}, ${p('credentialId')}, ${p('createdAt')}, NULL, NULL, NULL WHERE ${transactionUnused}`,
+            ),
+        ),
+        consumeTransaction: prepare(
+          'record_issued_consume_transaction',
+          db
+            .update(transactions)
+            .set({ consumedAt: sql`${p('now')}`, credentialId: sql`${p('credentialId')}` })
+            .where(and(eq(transactions.id, p('transactionId')), isNull(transactions.consumedAt))),
+        ),
+      };
+  function issuedWrites(statements: NonNullable<typeof issued>, write: IssuedCredentialWrite): Write[] {
+    const transactionId = write.transactionId ?? null;
+    const writes: Write[] = [
+      { statement: statements.credential, values: { ...write.credential, transactionId } },
+      { statement: statements.event, values: { transactionId, eventId: write.event.id, type: write.event.type, body: write.event.body, createdAt: write.event.createdAt } },
+    ];
+    if (write.notification) {
+      const n = write.notification;
+      writes.push({
+        statement: statements.notification,
+        values: { transactionId, notificationId: n.id, applicationId: n.applicationId, accessTokenJti: n.accessTokenJti, credentialId: n.credentialId, createdAt: n.createdAt },
+      });
+    }
+    if (transactionId !== null) writes.push({ statement: statements.consumeTransaction, values: { transactionId, credentialId: write.credential.id, now: write.now } });
+    return writes;
+  }
+
   const issuedCredentialRepository: IssuedCredentialRepository = {
+    async recordIssued(write) {
+      if (!issued) return d.recordIssued!(write);
+      const changed = await d.together(issuedWrites(issued, write));
+      return write.transactionId === undefined || changed[changed.length - 1] === 1;
+    },
     async record(row) {
       await q.insertCredential.run({ transactionId: null, ...row });
     },

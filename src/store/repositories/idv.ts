@@ -1,6 +1,6 @@
 import { and, asc, eq, isNotNull, isNull, lt, lte, sql } from 'drizzle-orm';
-import type { IdvEventRepository, IdvSession, IdvSessionRepository, PiiRepository } from '../types';
-import { type Dialect, first, p, placeholders, setFrom, touched } from '../dialect';
+import type { IdvEventRepository, IdvResultWrite, IdvSession, IdvSessionRepository, PiiRepository } from '../types';
+import { type Dialect, first, p, placeholders, setFrom, touched, type Write } from '../dialect';
 
 /** Every column of an IDV session, each bound by the prepared INSERT. */
 const sessionColumns = [
@@ -23,7 +23,7 @@ const sessionColumns = [
  */
 export function createIdvSessionRepositories(d: Dialect) {
   const { db, prepare } = d;
-  const { idvSessions, idvEvents, idvPii } = d.tables;
+  const { idvSessions, idvEvents, idvPii, applications, auditLog, outboxEvents } = d.tables;
 
   // The statements every form submission runs, prepared once per store.
   const q = {
@@ -71,7 +71,101 @@ export function createIdvSessionRepositories(d: Dialect) {
     ),
   };
 
+  // commitResult (where the dialect has no statement of its own): what a result decides, each
+  // write conditional on the session write that comes LAST in the same transaction (D1: batch)
+  // still being able to win. The condition reads the session as it is before that write, and
+  // nothing else writes in between (one transaction), so either every write below takes effect
+  // with the session's, or none does.
+  const sessionWriteWins = sql`((${p('open')} = 1 AND NOT EXISTS (SELECT 1 FROM idv_sessions s WHERE s.application_id = ${p('applicationId')}))
+    OR (${p('open')} = 0 AND EXISTS (SELECT 1 FROM idv_sessions s WHERE s.application_id = ${p('applicationId')} AND s.last_event_at < ${p('eventAt')})))`;
+  const r = d.commitIdvResult
+    ? undefined
+    : {
+        // As applicationStatus.set (./applications.ts): absent (null) country, tier and evidence leave the stored value.
+        status: prepare(
+          'commit_result_status',
+          db
+            .update(applications)
+            .set({
+              ...setFrom({ status: 'status', idvProvider: 'provider', decisionReason: 'reason', decidedBy: 'decidedBy', decidedAt: 'decidedAt', updatedAt: 'now' }),
+              countryOfResidence: sql`coalesce(${p('countryOfResidence')}, ${applications.countryOfResidence})`,
+              tier: sql`coalesce(${p('tier')}, ${applications.tier})`,
+              evidence: sql`coalesce(${p('evidence')}, ${applications.evidence})`,
+            })
+            .where(and(eq(applications.id, p('applicationId')), sessionWriteWins)),
+        ),
+        // INSERT … SELECT lists every column of the table in order (id NULL: SQLite assigns it).
+        audit: prepare(
+          'commit_result_audit',
+          db.insert(auditLog).select(sql`SELECT NULL, ${p('applicationId')}, ${p('actor')}, ${p('action')}, ${p('detail')}, ${p('now')} WHERE ${sessionWriteWins}`),
+        ),
+        // The WHERE also settles SQLite's parsing ambiguity of INSERT … SELECT … ON CONFLICT.
+        event: prepare(
+          'commit_result_event',
+          db
+            .insert(outboxEvents)
+            .select(sql`SELECT ${p('id')}, ${p('type')}, ${p('body')}, ${p('createdAt')}, 0, ${p('createdAt')}, NULL, NULL, NULL, NULL WHERE ${sessionWriteWins}`)
+            .onConflictDoNothing(),
+        ),
+        purge: prepare(
+          'commit_result_purge',
+          db
+            .update(idvPii)
+            .set({ purgeAfter: sql`${p('purgeAfter')}` })
+            .where(and(eq(idvPii.applicationId, p('applicationId')), isNull(idvPii.erasedAt), sessionWriteWins)),
+        ),
+        openSession: prepare('commit_result_open_session', db.insert(idvSessions).values(placeholders(...sessionColumns)).onConflictDoNothing()),
+        advanceSession: prepare(
+          'commit_result_advance_session',
+          db
+            .update(idvSessions)
+            .set(setFrom({ state: 'state', outcome: 'outcome', lastEventAt: 'eventAt', updatedAt: 'now' }))
+            .where(and(eq(idvSessions.applicationId, p('applicationId')), lt(idvSessions.lastEventAt, p('eventAt')))),
+        ),
+      };
+
+  /** The writes of a `commitResult`, the deciding session write last; JSON bound as text (raw SQL). */
+  function resultWrites(statements: NonNullable<typeof r>, write: IdvResultWrite): Write[] {
+    const open = 'open' in write.session;
+    const base = { applicationId: write.applicationId, open: open ? 1 : 0, eventAt: 'open' in write.session ? 0 : write.session.advance.eventAt, now: write.now };
+    const writes: Write[] = [];
+    if (write.status) {
+      const change = write.status;
+      const decided = change.status === 'approved' || change.status === 'rejected';
+      writes.push({
+        statement: statements.status,
+        values: {
+          ...base,
+          status: change.status,
+          provider: change.provider,
+          countryOfResidence: change.countryOfResidence || null,
+          tier: change.tier || null,
+          evidence: change.evidence ? JSON.stringify(change.evidence) : null,
+          reason: change.reason ?? null,
+          decidedBy: decided ? (change.decidedBy ?? `idv:${change.provider}`) : null,
+          decidedAt: decided ? write.now : null,
+        },
+      });
+    }
+    writes.push({ statement: statements.audit, values: { ...base, actor: write.audit.actor, action: write.audit.action, detail: JSON.stringify(write.audit.detail) } });
+    for (const event of write.events) writes.push({ statement: statements.event, values: { ...base, ...event } });
+    if (write.purgeAfter !== undefined) writes.push({ statement: statements.purge, values: { ...base, purgeAfter: write.purgeAfter } });
+    if ('open' in write.session) {
+      // A column placeholder in `.values()`: drizzle encodes the JSON itself.
+      writes.push({ statement: statements.openSession, values: { vendorReference: null, webviewUrl: null, outcome: null, ...write.session.open } });
+    } else {
+      const { state, outcome, eventAt } = write.session.advance;
+      writes.push({ statement: statements.advanceSession, values: { ...base, state, outcome: outcome == null ? null : JSON.stringify(outcome), eventAt } });
+    }
+    return writes;
+  }
+
   const idvSessionRepository: IdvSessionRepository = {
+    async commitResult(write) {
+      if (!r) return d.commitIdvResult!(write);
+      const changed = await d.together(resultWrites(r, write));
+      return changed[changed.length - 1] === 1;
+    },
     async createOnce(row) {
       await q.openSession.all({ vendorReference: null, webviewUrl: null, outcome: null, ...row });
       return (await q.sessionByApplication.all({ applicationId: row.applicationId }))[0];
