@@ -1,0 +1,178 @@
+import { SETTINGS, SETTING_DEFAULTS, ISSUER_DID_METHODS, settingsGiven, type IssuerDidMethod, type Settings } from './settings';
+import type { Environment, GivenSettingsOf } from './setting';
+import type { ConsentItem, TierConfig } from './tiers';
+
+export { ISSUER_DID_METHODS, KCC_SCHEMA_ID, LOG_LEVELS, SETTINGS, SETTING_DEFAULTS, listSettings, processEnv, readSettings, settingsGiven } from './settings';
+export type { IssuerDidMethod, Settings } from './settings';
+export { parseTiersConfig, tiersFromJson } from './tiers';
+export type { ConsentItem, TierConfig, TiersDocument } from './tiers';
+
+/**
+ * The issuer's configuration: the `issuer` section of the settings table (src/config/settings.ts,
+ * where each option has its default and its documentation), resolved by `resolveConfig` — the
+ * public URL required, the tiers and the default tier worked out.
+ */
+export type IssuerConfig = Omit<Settings['issuer'], 'publicUrl' | 'defaultTierId'> & {
+  publicUrl: string;
+  defaultTierId: string;
+};
+
+type Sections = 'ttl' | 'credential' | 'rateLimits' | 'operatorAuthLimits' | 'idv' | 'statusList' | 'clientMetadata';
+
+/** What a runtime or a test gives `resolveConfig`: the public URL, and any option (sections member by member). */
+export type IssuerConfigInput = Partial<Omit<IssuerConfig, Sections | 'publicUrl'>> & { publicUrl: string } & {
+  [K in Sections]?: Partial<IssuerConfig[K]>;
+};
+
+/** The defaults of the issuer's options (from the settings table). */
+export const DEFAULTS: Settings['issuer'] = SETTING_DEFAULTS.issuer;
+
+/** Drops undefined members, so an unset environment variable never hides a default. */
+function defined<T extends object>(value: T | undefined): Partial<T> {
+  return Object.fromEntries(Object.entries(value ?? {}).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+const TIER_ID = /^[A-Za-z0-9._-]{1,64}$/;
+
+function resolveTiers(input: IssuerConfigInput, credential: IssuerConfig['credential']): TierConfig[] {
+  const tiers: TierConfig[] = input.tiers?.length
+    ? input.tiers.map((t) => ({ ...t, requiredChecks: [...t.requiredChecks], acceptsPriorCredentialsFrom: t.acceptsPriorCredentialsFrom ?? [] }))
+    : [
+        {
+          id: credential.configurationId,
+          name: credential.defaultTier,
+          requiredChecks: ['document_verification'],
+          validityDays: credential.validityDays,
+          acceptsPriorCredentialsFrom: [],
+        },
+      ];
+  const seen = new Set<string>();
+  for (const t of tiers) {
+    if (!TIER_ID.test(t.id)) throw new TypeError(`tier id ${JSON.stringify(t.id)} must match ${TIER_ID}`);
+    if (seen.has(t.id)) throw new TypeError(`tier id ${t.id} is declared twice`);
+    seen.add(t.id);
+    if (!t.name) throw new TypeError(`tier ${t.id} needs a name`);
+    if (!(t.validityDays > 0)) throw new TypeError(`tier ${t.id} needs a positive validityDays`);
+  }
+  return tiers;
+}
+
+export const MIN_ADMIN_TOKEN_LENGTH = 32;
+
+export function resolveConfig(input: IssuerConfigInput): IssuerConfig {
+  const publicUrl = input.publicUrl.replace(/\/+$/, '');
+  let url: URL;
+  try {
+    url = new URL(publicUrl);
+  } catch {
+    throw new TypeError(`PUBLIC_URL must be an absolute http(s) URL such as https://kcc.pfi.example (got ${JSON.stringify(publicUrl.slice(0, 100))})`);
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new TypeError('PUBLIC_URL must be an http(s) URL');
+  if (!/^[A-Z]{2}$/.test(input.credential?.jurisdictionCountry ?? DEFAULTS.credential.jurisdictionCountry)) {
+    throw new TypeError('KCC_JURISDICTION must be an ISO 3166-1 alpha-2 country code in capitals, such as US or DE');
+  }
+  if (input.didMethod !== undefined && !ISSUER_DID_METHODS.includes(input.didMethod)) throw new TypeError('ISSUER_DID_METHOD must be web, dht or jwk');
+  // A shared bearer secret must resist offline and online guessing: 32 characters is 192 bits as base64url.
+  if (input.adminToken && input.adminToken.length < MIN_ADMIN_TOKEN_LENGTH) {
+    throw new TypeError(`ADMIN_TOKEN must be at least ${MIN_ADMIN_TOKEN_LENGTH} characters (e.g. openssl rand -base64 32)`);
+  }
+  const ttl = { ...DEFAULTS.ttl, ...defined(input.ttl) };
+  for (const [name, seconds] of Object.entries(ttl)) {
+    if (!(Number.isFinite(seconds) && seconds > 0)) throw new TypeError(`ttl.${name} must be a positive number of seconds`);
+  }
+  if (ttl.preAuthorizedCode <= ttl.idvForm) {
+    throw new TypeError(`ttl.preAuthorizedCode (${ttl.preAuthorizedCode} s) must outlive ttl.idvForm (${ttl.idvForm} s): a wallet redeems the code after the form is done`);
+  }
+  return {
+    publicUrl,
+    adminToken: input.adminToken || undefined,
+    kycApiKeys: (input.kycApiKeys ?? []).filter((k) => k.length > 0),
+    ttl,
+    clockSkewSeconds: input.clockSkewSeconds ?? DEFAULTS.clockSkewSeconds,
+    proofMaxAgeSeconds: input.proofMaxAgeSeconds ?? DEFAULTS.proofMaxAgeSeconds,
+    idTokenMaxAgeSeconds: input.idTokenMaxAgeSeconds ?? DEFAULTS.idTokenMaxAgeSeconds,
+    clientName: input.clientName || DEFAULTS.clientName,
+    tosUri: httpsUriOption('TOS_URI', input.tosUri),
+    policyUri: httpsUriOption('POLICY_URI', input.policyUri),
+    clientMetadata: { ...defined(input.clientMetadata) },
+    credential: { ...DEFAULTS.credential, ...defined(input.credential) },
+    maxBodyBytes: input.maxBodyBytes ?? DEFAULTS.maxBodyBytes,
+    rateLimits: { ...DEFAULTS.rateLimits, ...defined(input.rateLimits) },
+    operatorAuthLimits: { ...DEFAULTS.operatorAuthLimits, ...defined(input.operatorAuthLimits) },
+    reviewFourEyes: input.reviewFourEyes ?? DEFAULTS.reviewFourEyes,
+    didMethod: input.didMethod ?? DEFAULTS.didMethod,
+    deferredIntervalSeconds: input.deferredIntervalSeconds ?? DEFAULTS.deferredIntervalSeconds,
+    idv: { ...DEFAULTS.idv, ...defined(input.idv), optionalConsents: resolveConsentItems(input.idv?.optionalConsents) },
+    ...resolveTierOptions(input),
+  };
+}
+
+/** An absolute http(s) URL (links shown to the applicant), or undefined when unset. */
+function httpsUriOption(name: string, value: string | undefined): string | undefined {
+  if (!value) return undefined;
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new TypeError(`${name} must be an absolute URL`);
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new TypeError(`${name} must be an http(s) URL`);
+  return url.toString();
+}
+
+function resolveConsentItems(items: ConsentItem[] | undefined): ConsentItem[] {
+  const seen = new Set<string>();
+  for (const item of items ?? []) {
+    if (!TIER_ID.test(item.id)) throw new TypeError(`consent item id ${JSON.stringify(item.id)} must match ${TIER_ID}`);
+    if (seen.has(item.id)) throw new TypeError(`consent item ${item.id} is declared twice`);
+    seen.add(item.id);
+    if (!item.text) throw new TypeError(`consent item ${item.id} needs a text`);
+  }
+  return [...(items ?? [])];
+}
+
+function resolveTierOptions(input: IssuerConfigInput): Pick<IssuerConfig, 'tiers' | 'defaultTierId' | 'statusList'> {
+  const credential = { ...DEFAULTS.credential, ...defined(input.credential) };
+  const tiers = resolveTiers(input, credential);
+  const defaultTierId = input.defaultTierId ?? tiers[0].id;
+  if (!tiers.some((t) => t.id === defaultTierId)) throw new TypeError(`defaultTierId ${defaultTierId} is not a declared tier`);
+  const statusList = { ...DEFAULTS.statusList, ...input.statusList };
+  // Bitstring Status List v1.0 §6.1: at least 131,072 entries (16 KiB) for herd privacy; whole bytes.
+  if (statusList.size < 131_072 || statusList.size % 8 !== 0) throw new TypeError('statusList.size must be a multiple of 8, at least 131072');
+  if (!(statusList.maxFill > 0 && statusList.maxFill <= 0.9)) throw new TypeError('statusList.maxFill must be in (0, 0.9]');
+  return { tiers, defaultTierId, statusList };
+}
+
+/**
+ * The issuer options an environment gives (Node: the process environment; Workers: vars and
+ * secrets), as a config input: what is unset is left to the code-given input and the defaults.
+ * PUBLIC_URL and the Node-only ISSUER_DID_METHOD are read by the runtimes.
+ */
+export function configFromSettings(env: Environment): Omit<IssuerConfigInput, 'publicUrl'> {
+  const given = settingsGiven(env, 'workers');
+  return issuerInput(given.issuer ?? {}, given.tiersDocument?.json);
+}
+
+/** An issuer config input from given issuer settings and a tiers document (KCC_TIERS or KCC_TIERS_FILE). */
+export function issuerInput(
+  issuer: GivenSettingsOf<typeof SETTINGS>['issuer'] & object,
+  tiers?: { tiers?: TierConfig[]; defaultTierId?: string },
+): Omit<IssuerConfigInput, 'publicUrl'> {
+  const { publicUrl: _runtimeDecides, ...rest } = issuer;
+  return { ...rest, ...(tiers ?? {}) };
+}
+
+/**
+ * Settings that start but should not reach production, said loudly at start by both runtimes:
+ * an https PUBLIC_URL (a real deployment) whose IDV is the hosted form's sandbox, which approves
+ * anyone not named "Declined" or "Review" (README "Sandbox IDV test values").
+ */
+export function configWarnings(config: Pick<IssuerConfig, 'publicUrl' | 'idv'>): string[] {
+  const warnings: string[] = [];
+  if (config.publicUrl.startsWith('https:') && config.idv.provider === 'hosted') {
+    warnings.push(
+      'PUBLIC_URL is https but IDV_PROVIDER is hosted: the sandbox IDV approves every applicant without a real check. Set IDV_PROVIDER to a vendor (docs/idv.md) before issuing KCCs anyone relies on.',
+    );
+  }
+  return warnings;
+}
