@@ -4,6 +4,7 @@ import type { ConsentItem, TierConfig } from './tiers';
 
 export { ISSUER_DID_METHODS, KCC_SCHEMA_ID, LOG_LEVELS, SETTINGS, SETTING_DEFAULTS, listSettings, processEnv, readSettings, settingsGiven } from './settings';
 export type { IssuerDidMethod, Settings } from './settings';
+export type { Environment } from './setting';
 export { parseTiersConfig, tiersFromJson } from './tiers';
 export type { ConsentItem, TierConfig, TiersDocument } from './tiers';
 

@@ -196,6 +196,12 @@ export const SETTINGS = {
     },
   },
 
+  /** `npm run worker:dev` (src/runtime/workerDev.ts): `wrangler dev`'s address when neither a flag nor PORT / HOST names one. */
+  workerDev: {
+    port: setting({ default: 8787, doc: '`npm run worker:dev`: port of `wrangler dev` without `--port` or `PORT`' }),
+    host: setting({ default: '127.0.0.1', doc: '`npm run worker:dev`: address of `wrangler dev` without `--ip` or `HOST`' }),
+  },
+
   /** Where the data lives on Node (src/runtime/sqlite.ts, src/runtime/postgres.ts). */
   storage: {
     dataDir: setting({ env: 'DATA_DIR', parse: text, default: './data', only: 'node', doc: 'SQLite database (`kcc-issuer.db`, WAL) and the generated key file; migrations run at start' }),
