@@ -1,12 +1,12 @@
-import { SETTINGS, SETTING_DEFAULTS, ISSUER_DID_METHODS, settingsGiven, type IssuerDidMethod, type Settings } from './settings';
-import type { Environment, GivenSettingsOf } from './setting';
-import type { ConsentItem, TierConfig } from './tiers';
+import { SETTINGS, SETTING_DEFAULTS, ISSUER_DID_METHODS, settingsGiven, type IssuerDidMethod, type Settings } from './config/settings';
+import type { Environment, GivenSettingsOf } from './config/setting';
+import type { ConsentItem, TierConfig } from './config/tiers';
 
-export { ISSUER_DID_METHODS, KCC_SCHEMA_ID, LOG_LEVELS, SETTINGS, SETTING_DEFAULTS, listSettings, processEnv, readSettings, settingsGiven } from './settings';
-export type { IssuerDidMethod, Settings } from './settings';
-export type { Environment } from './setting';
-export { parseTiersConfig, tiersFromJson } from './tiers';
-export type { ConsentItem, TierConfig, TiersDocument } from './tiers';
+export { ISSUER_DID_METHODS, KCC_SCHEMA_ID, LOG_LEVELS, SETTINGS, SETTING_DEFAULTS, listSettings, processEnv, readSettings, settingsGiven } from './config/settings';
+export type { IssuerDidMethod, Settings } from './config/settings';
+export type { Environment } from './config/setting';
+export { parseTiersConfig, tiersFromJson } from './config/tiers';
+export type { ConsentItem, TierConfig, TiersDocument } from './config/tiers';
 
 /**
  * The issuer's configuration: the `issuer` section of the settings table (src/config/settings.ts,
