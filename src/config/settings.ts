@@ -19,7 +19,7 @@ import {
   trueOrFalse,
   unlessOff,
 } from './parsers';
-import { defaultsOf, givenTable, readTable, setting, settingsList, unset, type Environment, type Runtime, type SettingsOf } from './setting';
+import { defaultsOf, givenTable, invalid, parser, readTable, setting, settingsList, unset, type Environment, type Runtime, type SettingsOf } from './setting';
 import type { ConsentItem, TierConfig } from './tiers';
 
 export type IssuerDidMethod = 'web' | 'dht' | 'jwk';
@@ -207,7 +207,8 @@ export const SETTINGS = {
     dataDir: setting({ env: 'DATA_DIR', parse: text, default: './data', only: 'node', doc: 'SQLite database (`kcc-issuer.db`, WAL) and the generated key file; migrations run at start' }),
     sqliteSynchronous: setting<'NORMAL' | 'FULL'>({
       env: 'SQLITE_SYNCHRONOUS',
-      parse: oneOf(['NORMAL', 'FULL']),
+      // Any case: a lower-case `full` must not silently fall back to NORMAL's weaker durability.
+      parse: parser((t) => (/^(normal|full)$/i.test(t) ? (t.toUpperCase() as 'NORMAL' | 'FULL') : invalid(`must be NORMAL or FULL (got ${JSON.stringify(t.slice(0, 40))})`))),
       default: 'NORMAL',
       only: 'node',
       doc: '`NORMAL` (WAL: no corruption, may lose the last commits on power loss) or `FULL`. WAL checkpoints run on a background thread with its own connection',
