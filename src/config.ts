@@ -60,6 +60,11 @@ function resolveTiers(input: IssuerConfigInput, credential: IssuerConfig['creden
 
 export const MIN_ADMIN_TOKEN_LENGTH = 32;
 
+/**
+ * The issuer's configuration from an input (a runtime's settings, a test's options): defaults
+ * from the settings table, then the checks that span options (the code outlives the form, the
+ * tiers, the admin token's length, the public URL).
+ */
 export function resolveConfig(input: IssuerConfigInput): IssuerConfig {
   const publicUrl = input.publicUrl.replace(/\/+$/, '');
   let url: URL;
@@ -84,28 +89,33 @@ export function resolveConfig(input: IssuerConfigInput): IssuerConfig {
   if (ttl.preAuthorizedCode <= ttl.idvForm) {
     throw new TypeError(`ttl.preAuthorizedCode (${ttl.preAuthorizedCode} s) must outlive ttl.idvForm (${ttl.idvForm} s): a wallet redeems the code after the form is done`);
   }
+  // Every option of the table, so a new entry needs nothing here; then what is resolved specially.
+  const options = withDefaults(DEFAULTS, input);
   return {
+    ...options,
     publicUrl,
-    adminToken: input.adminToken || undefined,
-    kycApiKeys: (input.kycApiKeys ?? []).filter((k) => k.length > 0),
     ttl,
-    clockSkewSeconds: input.clockSkewSeconds ?? DEFAULTS.clockSkewSeconds,
-    proofMaxAgeSeconds: input.proofMaxAgeSeconds ?? DEFAULTS.proofMaxAgeSeconds,
-    idTokenMaxAgeSeconds: input.idTokenMaxAgeSeconds ?? DEFAULTS.idTokenMaxAgeSeconds,
+    // Empty strings are unset, as they are in the environment.
+    adminToken: input.adminToken || undefined,
     clientName: input.clientName || DEFAULTS.clientName,
+    kycApiKeys: options.kycApiKeys.filter((k) => k.length > 0),
     tosUri: httpsUriOption('TOS_URI', input.tosUri),
     policyUri: httpsUriOption('POLICY_URI', input.policyUri),
     clientMetadata: { ...defined(input.clientMetadata) },
-    credential: { ...DEFAULTS.credential, ...defined(input.credential) },
-    maxBodyBytes: input.maxBodyBytes ?? DEFAULTS.maxBodyBytes,
-    rateLimits: { ...DEFAULTS.rateLimits, ...defined(input.rateLimits) },
-    operatorAuthLimits: { ...DEFAULTS.operatorAuthLimits, ...defined(input.operatorAuthLimits) },
-    reviewFourEyes: input.reviewFourEyes ?? DEFAULTS.reviewFourEyes,
-    didMethod: input.didMethod ?? DEFAULTS.didMethod,
-    deferredIntervalSeconds: input.deferredIntervalSeconds ?? DEFAULTS.deferredIntervalSeconds,
-    idv: { ...DEFAULTS.idv, ...defined(input.idv), optionalConsents: resolveConsentItems(input.idv?.optionalConsents) },
+    idv: { ...options.idv, optionalConsents: resolveConsentItems(input.idv?.optionalConsents) },
     ...resolveTierOptions(input),
   };
+}
+
+/** The table's issuer options: the input's where given (a section member by member), the default otherwise. */
+function withDefaults(defaults: Settings['issuer'], input: IssuerConfigInput): Settings['issuer'] {
+  const given = input as unknown as Record<string, unknown>;
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(defaults)) {
+    const section = typeof value === 'object' && value !== null && !Array.isArray(value);
+    out[key] = section ? { ...value, ...defined(given[key] as object | undefined) } : (given[key] ?? value);
+  }
+  return out as Settings['issuer'];
 }
 
 /** An absolute http(s) URL (links shown to the applicant), or undefined when unset. */

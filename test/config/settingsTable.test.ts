@@ -86,6 +86,23 @@ describe('the settings table', () => {
     }
   });
 
+  it('carries every issuer option of the table into the resolved config (a new option is one entry)', () => {
+    const config = resolveConfig({ publicUrl: 'https://kcc.example' }) as unknown as Record<string, unknown>;
+    const paths = listSettings().filter((s) => s.path.startsWith('issuer.')).map((s) => s.path.slice('issuer.'.length));
+    const missing = paths.filter((path) => {
+      const [head, member] = path.split('.');
+      if (!(head in config)) return true;
+      // client_metadata leaves its unset members out (they are omitted on the wire).
+      if (member === undefined || head === 'clientMetadata') return false;
+      return !(member in (config[head] as object));
+    });
+    expect(missing).toEqual([]);
+    expect(resolveConfig({ publicUrl: 'https://kcc.example', statusList: { cacheSeconds: 60 }, operatorAuthLimits: { failuresPerIp: 3 } })).toMatchObject({
+      statusList: { cacheSeconds: 60, size: 131_072 },
+      operatorAuthLimits: { failuresPerIp: 3, failuresGlobal: 100 },
+    });
+  });
+
   it('is the only reader of the environment in src/', () => {
     const offenders: string[] = [];
     for (const file of sourceFiles(join(ROOT, 'src'))) {
