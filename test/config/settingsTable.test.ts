@@ -78,11 +78,11 @@ describe('the settings table', () => {
     expect(httpServerOptions()).toMatchObject({ headersTimeout: 10_000, requestTimeout: 30_000, keepAliveTimeout: 5_000 });
     // One listen address for `npm start` and startNodeIssuer (they used to differ).
     expect(SETTING_DEFAULTS.server.host).toBe('0.0.0.0');
-    const sources = ['src/runtime/nodeServer.ts', 'src/runtime/workerIssuer.ts', 'src/runtime/nodeDid.ts', 'src/idv/incode.ts', 'src/idv/fromSettings.ts', 'src/runtime/postgres.ts'];
+    const sources = ['src/runtime/nodeServer.ts', 'src/runtime/workerIssuer.ts', 'src/runtime/nodeDid.ts', 'src/idv/incode.ts', 'src/idv/fromSettings.ts', 'src/idv/persona.ts', 'src/idv/genericHmac.ts', 'src/runtime/postgres.ts'];
     for (const file of sources) {
       const text = readFileSync(join(ROOT, file), 'utf8');
       // No literal default of a setting beside its use: the gateway, pool size, port, Incode's issuer and scope, the tolerance.
-      expect({ file, literals: text.match(/diddht\.tbddev\.org|auth\.incode\.com'|openid profile address|\?\? 3000|\?\? 300\b|\?\? 5000|60 \* 60 \* 1000/g) ?? [] }).toEqual({ file, literals: [] });
+      expect({ file, literals: text.match(/diddht\.tbddev\.org|auth\.incode\.com'|api\.withpersona\.com'|openid profile address|\?\? 3000|\?\? 300\b|\?\? 5000|60 \* 60 \* 1000/g) ?? [] }).toEqual({ file, literals: [] });
     }
   });
 
