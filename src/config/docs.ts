@@ -45,9 +45,16 @@ export function settingsMarkdownTable(): string {
   return ['| variable | default | meaning |', '| --- | --- | --- |', ...rows].join('\n');
 }
 
+/** The descriptions' links are written from the repository root (the README); docs/settings.md is one level down. */
+function fromDocs(text: string): string {
+  return text.replace(/\]\((docs\/)?([^)#][^)]*|#[^)]*)\)/g, (_, inDocs: string | undefined, target: string) =>
+    `](${inDocs ? target : target.startsWith('#') ? `../README.md${target}` : `../${target}`})`,
+  );
+}
+
 /** docs/settings.md: every option, with or without a variable, by its path in the table. */
 export function settingsReference(): string {
-  const rows = ordered().map(({ path, spec }) => `| \`${path}\` | ${spec.env ? `\`${spec.env}\`` : '—'} | ${cell(shown(spec))} | ${meaning(spec)} |`);
+  const rows = ordered().map(({ path, spec }) => fromDocs(`| \`${path}\` | ${spec.env ? `\`${spec.env}\`` : '—'} | ${cell(shown(spec))} | ${meaning(spec)} |`));
   return [
     '# Settings',
     '',
