@@ -116,3 +116,8 @@ export const openidScope = parser((t) => {
     ? scope
     : invalid('must be space-separated scopes including openid (e.g. "openid profile address")');
 });
+
+/** SQLite's synchronous mode, in any case: a lower-case `full` must not fall back to NORMAL's weaker durability. */
+export const sqliteSynchronousMode = parser((t) =>
+  /^(normal|full)$/i.test(t) ? (t.toUpperCase() as 'NORMAL' | 'FULL') : invalid(`must be NORMAL or FULL ${got(t)}`),
+);

@@ -14,12 +14,13 @@ import {
   portNumber,
   positiveMilliseconds,
   positiveNumber,
+  sqliteSynchronousMode,
   text,
   tiersDocument,
   trueOrFalse,
   unlessOff,
 } from './parsers';
-import { defaultsOf, givenTable, invalid, parser, readTable, setting, settingsList, unset, type Environment, type Runtime, type SettingsOf } from './setting';
+import { defaultsOf, givenTable, readTable, setting, settingsList, unset, type Environment, type Runtime, type SettingsOf } from './setting';
 import type { ConsentItem, TierConfig } from './tiers';
 
 export type IssuerDidMethod = 'web' | 'dht' | 'jwk';
@@ -64,7 +65,12 @@ export const SETTINGS = {
     }),
     /** Lifetimes, in seconds. */
     ttl: {
-      siopRequest: setting({ env: 'TTL_SIOP_REQUEST_SECONDS', parse: positiveNumber, default: 10 * 60, doc: 'lifetime of the SIOPv2 Authorization Request (its nonce), in seconds' }),
+      siopRequest: setting({
+        env: 'TTL_SIOP_REQUEST_SECONDS',
+        parse: positiveNumber,
+        default: 10 * 60,
+        doc: 'lifetime of the SIOPv2 Authorization Request (its nonce), in seconds',
+      }),
       // The form's hour plus an hour for the wallet to redeem after the last minute of the form:
       // the offer is handed out with the form, so the code must not expire while the form still works.
       preAuthorizedCode: setting({
@@ -73,9 +79,24 @@ export const SETTINGS = {
         default: 2 * 60 * 60,
         doc: 'lifetime of the pre-authorized code in the credential offer, in seconds; must outlive the IDV form (refused at start otherwise)',
       }),
-      idvForm: setting({ env: 'TTL_IDV_FORM_SECONDS', parse: positiveNumber, default: 60 * 60, doc: 'lifetime of the IDV form link (`url` of the IDV Request), in seconds' }),
-      accessToken: setting({ env: 'TTL_ACCESS_TOKEN_SECONDS', parse: positiveNumber, default: 24 * 60 * 60, doc: 'lifetime of access tokens, in seconds; long enough for deferred issuance after a manual review' }),
-      cNonce: setting({ env: 'TTL_C_NONCE_SECONDS', parse: positiveNumber, default: 5 * 60, doc: 'lifetime of a c_nonce for proofs of possession, in seconds' }),
+      idvForm: setting({
+        env: 'TTL_IDV_FORM_SECONDS',
+        parse: positiveNumber,
+        default: 60 * 60,
+        doc: 'lifetime of the IDV form link (`url` of the IDV Request), in seconds',
+      }),
+      accessToken: setting({
+        env: 'TTL_ACCESS_TOKEN_SECONDS',
+        parse: positiveNumber,
+        default: 24 * 60 * 60,
+        doc: 'lifetime of access tokens, in seconds; long enough for deferred issuance after a manual review',
+      }),
+      cNonce: setting({
+        env: 'TTL_C_NONCE_SECONDS',
+        parse: positiveNumber,
+        default: 5 * 60,
+        doc: 'lifetime of a c_nonce for proofs of possession, in seconds',
+      }),
     },
     clockSkewSeconds: setting({ default: 60, doc: 'clock skew tolerated on exp/iat/nbf of tokens we receive, in seconds' }),
     // Wallets build proofs ahead of the request (Sphereon sets iat about a minute in the past).
@@ -92,8 +113,16 @@ export const SETTINGS = {
       contacts: unset({ env: 'ISSUER_CONTACTS', parse: contacts, doc: 'SIOPv2 `client_metadata.contacts` (comma-separated e-mail addresses)' }),
     },
     credential: {
-      configurationId: setting({ default: 'KnownCustomerCredential', doc: 'key of credential_configurations_supported and the value in credential offers (the default tier)' }),
-      validityDays: setting({ env: 'KCC_VALIDITY_DAYS', parse: positiveNumber, default: 365, doc: 'KCC validity of the default tier, in days (a tiers file sets its own per tier)' }),
+      configurationId: setting({
+        default: 'KnownCustomerCredential',
+        doc: 'key of credential_configurations_supported and the value in credential offers (the default tier)',
+      }),
+      validityDays: setting({
+        env: 'KCC_VALIDITY_DAYS',
+        parse: positiveNumber,
+        default: 365,
+        doc: 'KCC validity of the default tier, in days (a tiers file sets its own per tier)',
+      }),
       defaultTier: setting({ default: 'Standard', doc: 'tier written into `credentialSubject.tier` when IDV does not set one' }),
       jurisdictionCountry: setting({
         env: 'KCC_JURISDICTION',
@@ -111,10 +140,26 @@ export const SETTINGS = {
     maxBodyBytes: setting({ default: 64 * 1024, doc: 'largest request body accepted, in bytes' }),
     // Generous per IP because mobile carriers put many users behind one address.
     rateLimits: {
-      enabled: setting({ env: 'RATE_LIMITS', parse: unlessOff, default: true, defaultText: 'on', doc: '`off` disables the request limits (benchmarks); see [SECURITY.md](SECURITY.md)' }),
+      enabled: setting({
+        env: 'RATE_LIMITS',
+        parse: unlessOff,
+        default: true,
+        defaultText: 'on',
+        doc: '`off` disables the request limits (benchmarks); see [SECURITY.md](SECURITY.md)',
+      }),
       windowSeconds: setting({ default: 60, doc: 'window of the request limits, in seconds' }),
-      perIp: setting({ env: 'RATE_LIMIT_PER_IP', parse: positiveNumber, default: 300, doc: 'requests per window per client IP on the initiation, SIOP response, token, credential/deferred and IDV form endpoints' }),
-      perClient: setting({ env: 'RATE_LIMIT_PER_CLIENT', parse: positiveNumber, default: 30, doc: 'requests per window per client (applicant DID, or form link) on the same endpoints' }),
+      perIp: setting({
+        env: 'RATE_LIMIT_PER_IP',
+        parse: positiveNumber,
+        default: 300,
+        doc: 'requests per window per client IP on the initiation, SIOP response, token, credential/deferred and IDV form endpoints',
+      }),
+      perClient: setting({
+        env: 'RATE_LIMIT_PER_CLIENT',
+        parse: positiveNumber,
+        default: 30,
+        doc: 'requests per window per client (applicant DID, or form link) on the same endpoints',
+      }),
     },
     // Independent of rateLimits so RATE_LIMITS=off never lifts it.
     operatorAuthLimits: {
@@ -136,10 +181,18 @@ export const SETTINGS = {
       only: 'node',
       doc: '`web` (did:web from `PUBLIC_URL`), `dht` (did:dht from an Ed25519 identity key, published to `DID_DHT_GATEWAY`) or `jwk` (did:jwk of the signing key); see [docs/dids-and-keys.md](docs/dids-and-keys.md)',
     }),
-    deferredIntervalSeconds: setting({ default: 5, doc: 'OID4VCI 1.0 deferred issuance `interval` a wallet should wait between deferred requests (§8.3, §9.2), in seconds' }),
+    deferredIntervalSeconds: setting({
+      default: 5,
+      doc: 'OID4VCI 1.0 deferred issuance `interval` a wallet should wait between deferred requests (§8.3, §9.2), in seconds',
+    }),
     /** Identity verification (docs/idv.md). */
     idv: {
-      provider: setting({ env: 'IDV_PROVIDER', parse: text, default: 'hosted', doc: '`hosted` (the built-in form), `persona`, `incode`, or the generic vendor\'s name; vendor settings in [docs/idv.md](docs/idv.md)' }),
+      provider: setting({
+        env: 'IDV_PROVIDER',
+        parse: text,
+        default: 'hosted',
+        doc: '`hosted` (the built-in form), `persona`, `incode`, or the generic vendor\'s name; vendor settings in [docs/idv.md](docs/idv.md)',
+      }),
       retentionDays: setting({ env: 'PII_RETENTION_DAYS', parse: positiveNumber, default: 30, doc: 'days PII is kept after a decision before it is purged' }),
       // Longer than vendors' retry periods, so genuine retries still arrive.
       webhookReplayWindowSeconds: setting({
@@ -149,12 +202,26 @@ export const SETTINGS = {
         doc: 'oldest signed event time accepted from a vendor whose signature covers the body only (replays), in seconds',
       }),
       webhookMaxBodyBytes: setting({ default: 1024 * 1024, doc: 'largest incoming IDV vendor webhook, in bytes (vendors include the whole verification)' }),
-      outboundWebhookUrl: unset({ env: 'PFI_WEBHOOK_URL', parse: httpUrl, doc: "outbound signed webhooks to the PFI's systems (durable outbox, retries); unset: events stay in the outbox" }),
+      outboundWebhookUrl: unset({
+        env: 'PFI_WEBHOOK_URL',
+        parse: httpUrl,
+        doc: "outbound signed webhooks to the PFI's systems (durable outbox, retries); unset: events stay in the outbox",
+      }),
       outboundMaxAttempts: setting({ default: 12, doc: 'delivery attempts before an outbound event is marked failed' }),
       outboundBackoffSeconds: setting({ default: 30, doc: 'first outbound retry delay, in seconds; doubles per attempt' }),
       outboundMaxBackoffSeconds: setting({ default: 6 * 60 * 60, doc: 'longest outbound retry delay, in seconds' }),
-      consoleSessionSeconds: setting({ env: 'CONSOLE_SESSION_SECONDS', parse: positiveNumber, default: 8 * 60 * 60, doc: 'review console session lifetime from sign-in (absolute timeout), in seconds' }),
-      consoleIdleSeconds: setting({ env: 'CONSOLE_IDLE_SECONDS', parse: positiveNumber, default: 30 * 60, doc: 'a console session without a request for this long ends (idle timeout), in seconds' }),
+      consoleSessionSeconds: setting({
+        env: 'CONSOLE_SESSION_SECONDS',
+        parse: positiveNumber,
+        default: 8 * 60 * 60,
+        doc: 'review console session lifetime from sign-in (absolute timeout), in seconds',
+      }),
+      consoleIdleSeconds: setting({
+        env: 'CONSOLE_IDLE_SECONDS',
+        parse: positiveNumber,
+        default: 30 * 60,
+        doc: 'a console session without a request for this long ends (idle timeout), in seconds',
+      }),
       optionalConsents: setting<ConsentItem[]>({
         default: [],
         doc: 'optional data uses the PFI asks about on the consent step, one unticked checkbox each; choices recorded in the audit trail by id',
@@ -186,13 +253,37 @@ export const SETTINGS = {
     // One default for `npm start` and startNodeIssuer: all interfaces, as a server in a container
     // needs (startNodeIssuer used to default to 127.0.0.1 while `npm start` bound 0.0.0.0).
     host: setting({ env: 'HOST', parse: text, default: '0.0.0.0', only: 'node', doc: 'listen address; `127.0.0.1` keeps the server to this machine' }),
-    trustProxy: setting({ env: 'TRUST_PROXY', parse: onlyTrue, default: false, only: 'node', doc: 'behind a reverse proxy: rate-limit by the last `X-Forwarded-For` hop' }),
+    trustProxy: setting({
+      env: 'TRUST_PROXY',
+      parse: onlyTrue,
+      default: false,
+      only: 'node',
+      doc: 'behind a reverse proxy: rate-limit by the last `X-Forwarded-For` hop',
+    }),
     logLevel: setting<(typeof LOG_LEVELS)[number]>({ env: 'LOG_LEVEL', parse: oneOf(LOG_LEVELS), default: 'info', doc: '`silent` turns request logs off' }),
     // Node's own defaults allow 300 s per request: slow-client protection.
     httpTimeouts: {
-      headersMs: setting({ env: 'HTTP_HEADERS_TIMEOUT_MS', parse: positiveMilliseconds, default: 10_000, only: 'node', doc: 'time to receive the request line and headers, in ms; a slower client is disconnected' }),
-      requestMs: setting({ env: 'HTTP_REQUEST_TIMEOUT_MS', parse: positiveMilliseconds, default: 30_000, only: 'node', doc: 'time to receive the whole request, body included, in ms' }),
-      keepAliveMs: setting({ env: 'HTTP_KEEP_ALIVE_TIMEOUT_MS', parse: positiveMilliseconds, default: 5_000, only: 'node', doc: 'how long an idle keep-alive connection stays open, in ms' }),
+      headersMs: setting({
+        env: 'HTTP_HEADERS_TIMEOUT_MS',
+        parse: positiveMilliseconds,
+        default: 10_000,
+        only: 'node',
+        doc: 'time to receive the request line and headers, in ms; a slower client is disconnected',
+      }),
+      requestMs: setting({
+        env: 'HTTP_REQUEST_TIMEOUT_MS',
+        parse: positiveMilliseconds,
+        default: 30_000,
+        only: 'node',
+        doc: 'time to receive the whole request, body included, in ms',
+      }),
+      keepAliveMs: setting({
+        env: 'HTTP_KEEP_ALIVE_TIMEOUT_MS',
+        parse: positiveMilliseconds,
+        default: 5_000,
+        only: 'node',
+        doc: 'how long an idle keep-alive connection stays open, in ms',
+      }),
     },
   },
 
@@ -204,11 +295,16 @@ export const SETTINGS = {
 
   /** Where the data lives on Node (src/runtime/sqlite.ts, src/runtime/postgres.ts). */
   storage: {
-    dataDir: setting({ env: 'DATA_DIR', parse: text, default: './data', only: 'node', doc: 'SQLite database (`kcc-issuer.db`, WAL) and the generated key file; migrations run at start' }),
+    dataDir: setting({
+      env: 'DATA_DIR',
+      parse: text,
+      default: './data',
+      only: 'node',
+      doc: 'SQLite database (`kcc-issuer.db`, WAL) and the generated key file; migrations run at start',
+    }),
     sqliteSynchronous: setting<'NORMAL' | 'FULL'>({
       env: 'SQLITE_SYNCHRONOUS',
-      // Any case: a lower-case `full` must not silently fall back to NORMAL's weaker durability.
-      parse: parser((t) => (/^(normal|full)$/i.test(t) ? (t.toUpperCase() as 'NORMAL' | 'FULL') : invalid(`must be NORMAL or FULL (got ${JSON.stringify(t.slice(0, 40))})`))),
+      parse: sqliteSynchronousMode,
       default: 'NORMAL',
       only: 'node',
       doc: '`NORMAL` (WAL: no corruption, may lose the last commits on power loss) or `FULL`. WAL checkpoints run on a background thread with its own connection',
@@ -221,7 +317,13 @@ export const SETTINGS = {
       defaultText: 'unset (SQLite in `DATA_DIR`)',
       doc: '`postgres://user:pass@host:port/db`: PostgreSQL instead, shared by any number of instances behind a load balancer; then `ISSUER_PRIVATE_JWK` and `PII_DATA_KEY` are required. See [docs/postgres.md](docs/postgres.md)',
     }),
-    databasePoolSize: setting({ env: 'DATABASE_POOL_SIZE', parse: integerFromTo(1, 1000), default: 10, only: 'node', doc: 'with `DATABASE_URL`: connections per instance for requests (plus one for advisory locks)' }),
+    databasePoolSize: setting({
+      env: 'DATABASE_POOL_SIZE',
+      parse: integerFromTo(1, 1000),
+      default: 10,
+      only: 'node',
+      doc: 'with `DATABASE_URL`: connections per instance for requests (plus one for advisory locks)',
+    }),
   },
 
   /** The issuer's keys (docs/dids-and-keys.md). */
@@ -233,15 +335,43 @@ export const SETTINGS = {
       defaultText: 'Node: a generated key file; Workers: required',
       doc: 'the signing key as a private JWK (Ed25519 → EdDSA, secp256k1 → ES256K); or a JSON array of them, the first signing and all published (rotation across instances)',
     }),
-    alg: setting<'EdDSA' | 'ES256K'>({ env: 'ISSUER_KEY_ALG', parse: oneOf(['EdDSA', 'ES256K'], 'must be EdDSA or ES256K'), default: 'EdDSA', only: 'node', doc: 'algorithm of the key generated on first start when none is configured' }),
-    file: unset({ env: 'ISSUER_KEYS_FILE', parse: text, only: 'node', defaultText: '`$DATA_DIR/issuer-keys.json`', doc: 'where the generated key is kept (mode 0600; never logged); `npm run keys` manages it' }),
-    didDhtIdentityJwk: unset({ env: 'ISSUER_DID_DHT_IDENTITY_JWK', parse: text, secret: true, only: 'node', doc: 'did:dht identity key (Ed25519 private JWK) when `ISSUER_PRIVATE_JWK` is used' }),
+    alg: setting<'EdDSA' | 'ES256K'>({
+      env: 'ISSUER_KEY_ALG',
+      parse: oneOf(['EdDSA', 'ES256K'], 'must be EdDSA or ES256K'),
+      default: 'EdDSA',
+      only: 'node',
+      doc: 'algorithm of the key generated on first start when none is configured',
+    }),
+    file: unset({
+      env: 'ISSUER_KEYS_FILE',
+      parse: text,
+      only: 'node',
+      defaultText: '`$DATA_DIR/issuer-keys.json`',
+      doc: 'where the generated key is kept (mode 0600; never logged); `npm run keys` manages it',
+    }),
+    didDhtIdentityJwk: unset({
+      env: 'ISSUER_DID_DHT_IDENTITY_JWK',
+      parse: text,
+      secret: true,
+      only: 'node',
+      doc: 'did:dht identity key (Ed25519 private JWK) when `ISSUER_PRIVATE_JWK` is used',
+    }),
   },
 
   /** DID resolution and the PFI's did:dht (src/runtime/nodeDid.ts, src/runtime/workerIssuer.ts). */
   did: {
-    webAllowInsecure: setting({ env: 'DID_WEB_ALLOW_INSECURE', parse: onlyTrue, default: false, doc: 'resolve applicant did:web (and fetch status lists) over http and to loopback/private addresses (development only)' }),
-    dhtGateway: setting({ env: 'DID_DHT_GATEWAY', parse: text, default: 'https://diddht.tbddev.org', doc: 'Pkarr relay used to resolve did:dht and to publish a did:dht issuer DID' }),
+    webAllowInsecure: setting({
+      env: 'DID_WEB_ALLOW_INSECURE',
+      parse: onlyTrue,
+      default: false,
+      doc: 'resolve applicant did:web (and fetch status lists) over http and to loopback/private addresses (development only)',
+    }),
+    dhtGateway: setting({
+      env: 'DID_DHT_GATEWAY',
+      parse: text,
+      default: 'https://diddht.tbddev.org',
+      doc: 'Pkarr relay used to resolve did:dht and to publish a did:dht issuer DID',
+    }),
     // DHT records expire, so a did:dht issuer republishes its packet.
     dhtRepublishMs: setting({ default: 60 * 60 * 1000, doc: 'Node: republish the did:dht packet this often, in ms (0 disables)' }),
   },
@@ -255,43 +385,114 @@ export const SETTINGS = {
       defaultText: 'Node: generated in `DATA_DIR`; Workers: required',
       doc: 'AES-256-GCM key for PII at rest (32 bytes, base64url)',
     }),
-    piiDataKeysRetired: setting<string[]>({ env: 'PII_DATA_KEYS_RETIRED', parse: commaList, default: [], secret: true, doc: 'comma-separated older PII keys (after a rotation), used only to open records sealed under them' }),
-    outboundSecrets: setting<string[]>({ env: 'PFI_WEBHOOK_SECRETS', parse: commaList, default: [], secret: true, doc: 'comma-separated signing secrets of the outbound webhooks (one `v1=` entry each)' }),
-    webhookToleranceSeconds: setting({ env: 'WEBHOOK_TOLERANCE_SECONDS', parse: positiveNumber, default: 300, doc: 'accepted age (±) of a timestamped vendor webhook signature, in seconds' }),
+    piiDataKeysRetired: setting<string[]>({
+      env: 'PII_DATA_KEYS_RETIRED',
+      parse: commaList,
+      default: [],
+      secret: true,
+      doc: 'comma-separated older PII keys (after a rotation), used only to open records sealed under them',
+    }),
+    outboundSecrets: setting<string[]>({
+      env: 'PFI_WEBHOOK_SECRETS',
+      parse: commaList,
+      default: [],
+      secret: true,
+      doc: 'comma-separated signing secrets of the outbound webhooks (one `v1=` entry each)',
+    }),
+    webhookToleranceSeconds: setting({
+      env: 'WEBHOOK_TOLERANCE_SECONDS',
+      parse: positiveNumber,
+      default: 300,
+      doc: 'accepted age (±) of a timestamped vendor webhook signature, in seconds',
+    }),
     persona: {
-      apiKey: unset({ env: 'PERSONA_API_KEY', parse: text, secret: true, doc: 'Persona API key (bearer); with `PERSONA_TEMPLATE_ID` and `PERSONA_WEBHOOK_SECRETS`' }),
+      apiKey: unset({
+        env: 'PERSONA_API_KEY',
+        parse: text,
+        secret: true,
+        doc: 'Persona API key (bearer); with `PERSONA_TEMPLATE_ID` and `PERSONA_WEBHOOK_SECRETS`',
+      }),
       templateId: unset({ env: 'PERSONA_TEMPLATE_ID', parse: text, doc: 'Persona inquiry template (`itmpl_…`)' }),
-      webhookSecrets: setting<string[]>({ env: 'PERSONA_WEBHOOK_SECRETS', parse: commaList, default: [], secret: true, doc: 'comma-separated Persona webhook secrets (`wbhsec_…`), all accepted (rotation)' }),
+      webhookSecrets: setting<string[]>({
+        env: 'PERSONA_WEBHOOK_SECRETS',
+        parse: commaList,
+        default: [],
+        secret: true,
+        doc: 'comma-separated Persona webhook secrets (`wbhsec_…`), all accepted (rotation)',
+      }),
       apiBase: setting({ env: 'PERSONA_API_BASE', parse: httpUrl, default: 'https://api.withpersona.com', doc: 'Persona API base URL' }),
     },
     incode: {
-      clientId: unset({ env: 'INCODE_CLIENT_ID', parse: text, doc: "Incode's OIDC integration (redirect URI `<PUBLIC_URL>/idv/callback/incode`); with `INCODE_CLIENT_SECRET`; see [docs/incode.md](docs/incode.md)" }),
+      clientId: unset({
+        env: 'INCODE_CLIENT_ID',
+        parse: text,
+        doc: "Incode's OIDC integration (redirect URI `<PUBLIC_URL>/idv/callback/incode`); with `INCODE_CLIENT_SECRET`; see [docs/incode.md](docs/incode.md)",
+      }),
       clientSecret: unset({ env: 'INCODE_CLIENT_SECRET', parse: text, secret: true, doc: 'Incode OIDC client secret' }),
-      issuer: setting({ env: 'INCODE_ISSUER', parse: incodeIssuer, default: 'https://auth.incode.com', doc: 'Incode OIDC issuer (`https://auth.demo.incode.com` for the sandbox)' }),
+      issuer: setting({
+        env: 'INCODE_ISSUER',
+        parse: incodeIssuer,
+        default: 'https://auth.incode.com',
+        doc: 'Incode OIDC issuer (`https://auth.demo.incode.com` for the sandbox)',
+      }),
       tokenAuthMethod: setting<'client_secret_post' | 'client_secret_basic'>({
         env: 'INCODE_TOKEN_AUTH_METHOD',
         parse: oneOf(['client_secret_post', 'client_secret_basic']),
         default: 'client_secret_post',
         doc: 'how the client secret is sent to the token endpoint',
       }),
-      scope: setting({ env: 'INCODE_SCOPE', parse: openidScope, default: 'openid profile address', doc: 'scopes asked of Incode (openid required; profile for name and birthdate, address for the country)' }),
+      scope: setting({
+        env: 'INCODE_SCOPE',
+        parse: openidScope,
+        default: 'openid profile address',
+        doc: 'scopes asked of Incode (openid required; profile for name and birthdate, address for the country)',
+      }),
     },
     generic: {
       config: unset({ env: 'IDV_GENERIC_CONFIG', parse: jsonText, doc: 'generic HMAC vendor: its JSON configuration (docs/idv.md)' }),
-      secrets: setting<string[]>({ env: 'IDV_GENERIC_SECRETS', parse: commaList, default: [], secret: true, doc: 'generic HMAC vendor: comma-separated webhook secrets' }),
+      secrets: setting<string[]>({
+        env: 'IDV_GENERIC_SECRETS',
+        parse: commaList,
+        default: [],
+        secret: true,
+        doc: 'generic HMAC vendor: comma-separated webhook secrets',
+      }),
     },
   },
 
   /** Background jobs (src/issuance/jobs.ts): Node's timer; Workers use a Cron Trigger. */
   jobs: {
-    intervalMs: setting({ env: 'WEBHOOK_DISPATCH_INTERVAL_MS', parse: intervalMilliseconds, default: 5000, only: 'node', doc: 'background job period (outbound webhooks, retention purge, expiries), in ms; `0` disables' }),
+    intervalMs: setting({
+      env: 'WEBHOOK_DISPATCH_INTERVAL_MS',
+      parse: intervalMilliseconds,
+      default: 5000,
+      only: 'node',
+      doc: 'background job period (outbound webhooks, retention purge, expiries), in ms; `0` disables',
+    }),
   },
 
   /** Prometheus metrics (src/runtime/metrics.ts), Node only; off unless a token or a port is set. */
   metrics: {
-    token: unset({ env: 'METRICS_TOKEN', parse: text, secret: true, only: 'node', doc: 'serves Prometheus `/metrics` on the main port to `Authorization: Bearer <METRICS_TOKEN>` (401 otherwise)' }),
-    port: unset({ env: 'METRICS_PORT', parse: portNumber, only: 'node', doc: 'serves `/metrics` without auth on its own listener; with neither this nor `METRICS_TOKEN`, metrics are off' }),
-    host: setting({ env: 'METRICS_HOST', parse: text, default: '127.0.0.1', only: 'node', doc: 'address of the `METRICS_PORT` listener (loopback by default)' }),
+    token: unset({
+      env: 'METRICS_TOKEN',
+      parse: text,
+      secret: true,
+      only: 'node',
+      doc: 'serves Prometheus `/metrics` on the main port to `Authorization: Bearer <METRICS_TOKEN>` (401 otherwise)',
+    }),
+    port: unset({
+      env: 'METRICS_PORT',
+      parse: portNumber,
+      only: 'node',
+      doc: 'serves `/metrics` without auth on its own listener; with neither this nor `METRICS_TOKEN`, metrics are off',
+    }),
+    host: setting({
+      env: 'METRICS_HOST',
+      parse: text,
+      default: '127.0.0.1',
+      only: 'node',
+      doc: 'address of the `METRICS_PORT` listener (loopback by default)',
+    }),
   },
 };
 
