@@ -35,7 +35,7 @@ export const KCC_SCHEMA_ID = 'https://vc.schemas.host/kcc.schema.json';
 /**
  * Every option of the issuer, once: environment variable, parser, default, one line of
  * documentation (node-oidc-provider's lib/helpers/defaults.js is the model). `issuer` is the
- * config the app reads (`IssuerConfig`, src/config/index.ts); the other sections are read by the
+ * config the app reads (`IssuerConfig`, src/config.ts); the other sections are read by the
  * runtimes (src/runtime/nodeSettings.ts, src/runtime/workerIssuer.ts), the IDV wiring
  * (src/idv/fromSettings.ts) and the CLIs. Nothing else reads the environment
  * (test/config/settingsTable.test.ts). The README's configuration table is generated from this
