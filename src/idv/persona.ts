@@ -1,3 +1,4 @@
+import { SETTING_DEFAULTS } from '../config';
 import {
   WebhookRejected,
   type CheckPerformed,
@@ -29,7 +30,7 @@ export interface PersonaOptions {
   templateId: string;
   /** All active webhook secrets (wbhsec_…); several during rotation. */
   webhookSecrets: readonly string[];
-  /** Default https://api.withpersona.com (tests point it at a loopback server). */
+  /** Default PERSONA_API_BASE's (src/config/settings.ts); tests point it at a loopback server. */
   apiBase?: string;
   /** Persona-Version header (API version pinned for response shapes). */
   apiVersion?: string;
@@ -71,7 +72,7 @@ const str = (v: unknown): string | undefined => (typeof v === 'string' && v.leng
 
 export function createPersonaProvider(options: PersonaOptions): IdvProvider {
   const keyring = createHmacKeyring();
-  const apiBase = (options.apiBase ?? 'https://api.withpersona.com').replace(/\/+$/, '');
+  const apiBase = (options.apiBase ?? SETTING_DEFAULTS.idvVendors.persona.apiBase).replace(/\/+$/, '');
   const headers = (extra: Record<string, string> = {}) => ({
     Authorization: `Bearer ${options.apiKey}`,
     'Persona-Version': options.apiVersion ?? PERSONA_API_VERSION,
@@ -136,7 +137,7 @@ export function createPersonaProvider(options: PersonaOptions): IdvProvider {
         raw,
         secrets: options.webhookSecrets,
         now,
-        toleranceSeconds: options.toleranceSeconds ?? 300,
+        toleranceSeconds: options.toleranceSeconds ?? SETTING_DEFAULTS.idvVendors.webhookToleranceSeconds,
         keyring,
       });
     },

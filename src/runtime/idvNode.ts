@@ -1,12 +1,14 @@
 import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { base64urlEncode } from '../crypto/base64url';
 import type { IdvDeps } from '../idv/deps';
-import { idvDepsFromSettings } from '../idv/fromSettings';
+import { readSettings, type Environment } from '../config';
+import { idvDepsFromVendorSettings } from '../idv/fromSettings';
 import { parseDataKey } from '../idv/piiVault';
 import { createNodePiiVault } from './nodePiiVault';
 
 /**
- * Node wiring of identity verification from the environment (docs/idv.md):
+ * Node wiring of identity verification from the environment (docs/idv.md; each variable's
+ * default and check in src/config/settings.ts):
  *   PII_DATA_KEY            32-byte AES key, base64url. Unset: DATA_DIR/pii-data-key (0600), generated (development).
  *   PII_DATA_KEYS_RETIRED   comma-separated older keys, still used to open records sealed before a rotation.
  *   PERSONA_API_KEY, PERSONA_TEMPLATE_ID, PERSONA_WEBHOOK_SECRETS (comma-separated), PERSONA_API_BASE
@@ -24,6 +26,8 @@ export function loadOrCreateDataKey(file: string, configured?: string): Uint8Arr
   return key;
 }
 
-export async function idvDepsFromEnv(env: Record<string, string | undefined>, dataKeyFile: string): Promise<IdvDeps> {
-  return idvDepsFromSettings(env, loadOrCreateDataKey(dataKeyFile, env.PII_DATA_KEY), createNodePiiVault);
+/** IDV wiring from an environment's settings (src/config/settings.ts `idvVendors`), the PII key from PII_DATA_KEY or the key file. */
+export async function idvDepsFromEnv(env: Environment, dataKeyFile: string): Promise<IdvDeps> {
+  const settings = readSettings(env).idvVendors;
+  return idvDepsFromVendorSettings(settings, loadOrCreateDataKey(dataKeyFile, settings.piiDataKey), createNodePiiVault);
 }

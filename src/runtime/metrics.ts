@@ -1,6 +1,7 @@
 import { serve, type ServerType } from '@hono/node-server';
 import type { AddressInfo } from 'node:net';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { SETTING_DEFAULTS } from '../config';
 import type { Logger, RequestMetrics } from '../http/context';
 import { PATHS } from '../paths';
 import type { StatsQueries } from '../store/stats';
@@ -114,7 +115,7 @@ export function createNodeMetrics(options: { stats?: StatsQueries; token?: strin
  * only this host (a Prometheus agent or sidecar beside the issuer) can reach it.
  */
 export async function startMetricsListener(metrics: RequestMetrics, options: { port: number; hostname?: string }): Promise<{ port: number; url: string; close(): Promise<void> }> {
-  const hostname = options.hostname ?? '127.0.0.1';
+  const hostname = options.hostname ?? SETTING_DEFAULTS.metrics.host;
   let server: ServerType | undefined;
   const port = await new Promise<number>((ok, fail) => {
     server = serve(
@@ -144,5 +145,26 @@ export async function startMetricsListener(metrics: RequestMetrics, options: { p
         server.close(() => ok());
         (server as { closeAllConnections?: () => void }).closeAllConnections?.();
       }),
+  };
+}
+
+/** What the Node options ask of metrics (METRICS_TOKEN, METRICS_PORT, METRICS_HOST): off unless a token or a port is given. */
+export interface NodeMetricsOptions {
+  token?: string;
+  port?: number;
+  hostname?: string;
+}
+
+/**
+ * The Node issuer's metrics: the registry (before the app is built, which counts requests into
+ * it) and, with a port, the separate listener (`listen`, once the app is up). Undefined when off.
+ */
+export function nodeMetrics(options: NodeMetricsOptions | undefined, input: { stats?: StatsQueries; clock?: () => number; logger?: Logger }) {
+  if (!options || (!options.token && options.port === undefined)) return undefined;
+  const metrics = createNodeMetrics({ ...input, token: options.token });
+  const port = options.port;
+  return {
+    metrics,
+    listen: () => (port === undefined ? Promise.resolve(undefined) : startMetricsListener(metrics, { port, hostname: options.hostname })),
   };
 }

@@ -6,6 +6,7 @@ import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { SETTING_DEFAULTS } from '../config';
 import * as schema from '../store/schema';
 import { createStore, type Database as StoreDatabase } from '../store/sqlite';
 import type { Store } from '../store/types';
@@ -59,7 +60,7 @@ export function openSqlite(
   if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
   const sqlite = new Database(file);
   sqlite.pragma('journal_mode = WAL');
-  sqlite.pragma(`synchronous = ${options.synchronous ?? 'NORMAL'}`);
+  sqlite.pragma(`synchronous = ${options.synchronous ?? SETTING_DEFAULTS.storage.sqliteSynchronous}`);
   sqlite.pragma('busy_timeout = 5000');
   sqlite.pragma('foreign_keys = ON');
   // 4 MiB of page cache rather than the driver's 16 MiB: SQLite scans the whole page-cache hash
