@@ -150,6 +150,14 @@ export interface IssuerConfig {
   tiers: TierConfig[];
   /** Tier issued when the initiation GET names none. Default: the first tier. */
   defaultTierId: string;
+  // ---- Know Your Agent tokens (docs/kya.md; src/issuance/kya.ts). Env: KYA_TOKEN_LIFETIME_MINUTES. ----
+  kya: {
+    /**
+     * Lifetime of a KYA token in minutes (never beyond the KCC's own expiry). Short, because a
+     * merchant learns of a revoked KCC only from its status list, which it may cache.
+     */
+    tokenLifetimeMinutes: number;
+  };
   /** Bitstring Status List v1.0 options (see docs/tiers-and-status.md). */
   statusList: {
     /** Entries per list (bits); the spec's minimum, 131,072, gives herd privacy. */
@@ -199,7 +207,8 @@ export interface TierConfig {
   description?: string;
 }
 
-export type IssuerConfigInput = Partial<Omit<IssuerConfig, 'ttl' | 'credential' | 'rateLimits' | 'operatorAuthLimits' | 'idv' | 'statusList' | 'kycApiKeys' | 'clientMetadata'>> & {
+export type IssuerConfigInput = Partial<Omit<IssuerConfig, 'ttl' | 'credential' | 'rateLimits' | 'operatorAuthLimits' | 'idv' | 'statusList' | 'kycApiKeys' | 'clientMetadata' | 'kya'>> & {
+  kya?: Partial<IssuerConfig['kya']>;
   kycApiKeys?: string[];
   clientMetadata?: IssuerConfig['clientMetadata'];
   publicUrl: string;
@@ -253,6 +262,7 @@ export const DEFAULTS = {
     consoleSessionSeconds: 8 * 60 * 60,
     consoleIdleSeconds: 30 * 60,
   },
+  kya: { tokenLifetimeMinutes: 15 },
   statusList: {
     size: 131_072,
     maxFill: 0.5,
@@ -337,8 +347,18 @@ export function resolveConfig(input: IssuerConfigInput): IssuerConfig {
     didMethod: input.didMethod ?? DEFAULTS.didMethod,
     deferredIntervalSeconds: input.deferredIntervalSeconds ?? DEFAULTS.deferredIntervalSeconds,
     idv: { ...DEFAULTS.idv, ...defined(input.idv), optionalConsents: resolveConsentItems(input.idv?.optionalConsents) },
+    kya: resolveKyaOptions(input.kya),
     ...resolveTierOptions(input),
   };
+}
+
+/** KYA token options: a lifetime of 1 minute to 1 day (a KYA token is meant to be short-lived). */
+function resolveKyaOptions(input: Partial<IssuerConfig['kya']> | undefined): IssuerConfig['kya'] {
+  const kya = { ...DEFAULTS.kya, ...defined(input) };
+  if (!(Number.isInteger(kya.tokenLifetimeMinutes) && kya.tokenLifetimeMinutes >= 1 && kya.tokenLifetimeMinutes <= 1440)) {
+    throw new TypeError('KYA_TOKEN_LIFETIME_MINUTES must be a whole number of minutes from 1 to 1440');
+  }
+  return kya;
 }
 
 /** An absolute http(s) URL (links shown to the applicant), or undefined when unset. */
@@ -486,6 +506,7 @@ export function configFromSettings(env: Record<string, string | undefined>): Omi
     // Workers have no files: the tiers come as a JSON var (KCC_TIERS); Node reads KCC_TIERS_FILE.
     ...(env.KCC_TIERS ? tiersFromJson('KCC_TIERS', env.KCC_TIERS) : {}),
     rateLimits: { enabled: env.RATE_LIMITS !== 'off', perIp: number('RATE_LIMIT_PER_IP'), perClient: number('RATE_LIMIT_PER_CLIENT') },
+    kya: { tokenLifetimeMinutes: number('KYA_TOKEN_LIFETIME_MINUTES') },
     idv: {
       ...(env.IDV_PROVIDER ? { provider: env.IDV_PROVIDER } : {}),
       ...(env.PII_RETENTION_DAYS ? { retentionDays: number('PII_RETENTION_DAYS') } : {}),

@@ -18,7 +18,9 @@ export type OutboundEventType =
   | 'credential.revoked'
   | 'credential.suspended'
   | 'credential.reinstated'
-  | 'credential.expired';
+  | 'credential.expired'
+  /** A KYA token was minted for one of the holder's agents (src/issuance/kya.ts). */
+  | 'kya.token_minted';
 
 /**
  * Puts an event in the outbox. The id derives from `idSeed`, so the same fact enqueued twice
