@@ -19,9 +19,9 @@ kyaRoutes.post(PATHS.kyaToken, rateLimitByIp('kya'), async (c) => {
   // seed 002: creation_ip "MUST be captured directly from the token request": the runtime's view
   // of this request (socket peer, the trusted proxy's hop with TRUST_PROXY, CF-Connecting-IP on
   // Workers), never a header the client chose otherwise.
+  const request = parseKyaTokenRequest(await readJsonObject(c));
   const address = deps.clientAddress?.(c);
   if (!address) throw new ServerError('the client address of this request is unknown, so no KYA token can record it');
-  const request = parseKyaTokenRequest(await readJsonObject(c));
   const minted = await mintKyaToken(deps, { request, creationIp: normaliseCreationIp(address) });
   c.header('Cache-Control', 'no-store');
   c.header('Pragma', 'no-cache');

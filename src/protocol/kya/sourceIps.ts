@@ -98,9 +98,10 @@ function dnsNameProblem(text: string): string | undefined {
 export function sourceIpProblem(entry: string): string | undefined {
   if (entry.length === 0) return 'empty entry';
   if (entry.length > MAX_ENTRY_LENGTH) return `longer than ${MAX_ENTRY_LENGTH} characters`;
+  if (entry.includes('://')) return 'a URL: give the host name or address only';
   if (entry.includes('/')) return cidrProblem(entry);
   if (entry.includes(':')) return entry.includes('-') ? pairProblem(entry) : addressProblem(entry);
-  if (/^[\d.\s]+-[\d.\s]+$/.test(entry)) return pairProblem(entry);
+  if (/^[\d.\s]+(-[\d.\s]+)+$/.test(entry)) return pairProblem(entry);
   if (/^[\d.]+$/.test(entry)) return addressProblem(entry);
   return dnsNameProblem(entry);
 }
