@@ -1,4 +1,6 @@
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, request as httpRequest, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -122,6 +124,28 @@ describe('KYA token on Node: minting', () => {
     const agent = await Holder.create();
     const minted = await mintFor(proxiedClient, holder, kcc, agent, {}, { 'x-forwarded-for': '6.6.6.6, 9.9.9.9' });
     expect(decodeJwt(minted.kya_token).payload.aid).toMatchObject({ creation_ip: '9.9.9.9' });
+
+    // Through a real reverse proxy that appends the peer it saw, as nginx's $proxy_add_x_forwarded_for
+    // does: the client's own (spoofed) X-Forwarded-For entry is not what the token records.
+    const proxy: Server = createServer((req, res) => {
+      const upstream = new URL(proxied.url);
+      const forwarded = [req.headers['x-forwarded-for'], req.socket.remoteAddress].filter(Boolean).join(', ');
+      const out = httpRequest({ host: '127.0.0.1', port: upstream.port, method: req.method, path: req.url, headers: { ...req.headers, 'x-forwarded-for': forwarded } }, (up) => {
+        res.writeHead(up.statusCode ?? 502, up.headers);
+        up.pipe(res);
+      });
+      req.pipe(out);
+    });
+    await new Promise<void>((ok) => proxy.listen(0, '127.0.0.1', () => ok()));
+    try {
+      const viaProxy: KyaClient = { ...proxiedClient, base: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}` };
+      const body = { vp_token: await presentation(proxiedClient, holder, [kcc]), aid: { name: 'Agent' }, cnf: { jwk: agent.signer.publicJwk } };
+      const r = await postKya(viaProxy, body, { 'x-forwarded-for': '6.6.6.6' });
+      expect(r.status).toBe(200);
+      expect(decodeJwt(r.body.kya_token).payload.aid).toMatchObject({ creation_ip: '127.0.0.1' });
+    } finally {
+      await new Promise<void>((ok) => proxy.close(() => ok()));
+    }
   });
 
   it('never outlives the KCC, and the agent proves possession to a merchant (our verifier and the CLI)', async () => {

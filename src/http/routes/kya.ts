@@ -2,7 +2,7 @@ import { Hono } from 'hono';
 import { mintKyaToken } from '../../issuance/kya';
 import { PATHS } from '../../paths';
 import { ServerError } from '../../protocol/errors';
-import { normaliseCreationIp, parseKyaTokenRequest } from '../../protocol/kya/token';
+import { KYA_TOKEN_TYP, normaliseCreationIp, parseKyaTokenRequest } from '../../protocol/kya/token';
 import { readJsonObject } from '../body';
 import type { AppEnv } from '../context';
 import { rateLimitByIp } from '../rateLimit';
@@ -25,5 +25,5 @@ kyaRoutes.post(PATHS.kyaToken, rateLimitByIp('kya'), async (c) => {
   const minted = await mintKyaToken(deps, { request, creationIp: normaliseCreationIp(address) });
   c.header('Cache-Control', 'no-store');
   c.header('Pragma', 'no-cache');
-  return c.json({ kya_token: minted.token, token_type: 'kya+jwt', expires_in: minted.expiresIn });
+  return c.json({ kya_token: minted.token, token_type: KYA_TOKEN_TYP, expires_in: minted.expiresIn });
 });
