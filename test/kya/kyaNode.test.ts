@@ -256,6 +256,15 @@ describe('KYA token on Node: refusals', () => {
     expect(elsewhere.body.error_description).toMatch(/aud/);
   });
 
+  it('one presentation mints one token, however many requests race with it', async () => {
+    const { holder, kcc } = await holderWithKcc(client);
+    const agent = await Holder.create();
+    const body = { vp_token: await presentation(client, holder, [kcc]), aid: { name: 'Agent' }, cnf: { jwk: agent.signer.publicJwk } };
+    const answers = await Promise.all(Array.from({ length: 25 }, () => postKya(client, body)));
+    expect(answers.filter((a) => a.status === 200)).toHaveLength(1);
+    expect(answers.filter((a) => a.status === 400 && a.body.error === 'invalid_nonce')).toHaveLength(24);
+  });
+
   it('names each malformed source_ips entry, and refuses what the holder may not set', async () => {
     const { holder, kcc } = await holderWithKcc(client);
     const agent = await Holder.create();
