@@ -33,12 +33,16 @@ export interface MintedKyaToken {
 }
 
 /** The presented KCC, verified: ours, about the presenter, unexpired, neither revoked nor suspended. */
-async function verifyPresentedKcc(deps: Deps, vpToken: string): Promise<{ holderDid: string; nonce: string; principal: VerifiedPrincipal; applicationId: string | null }> {
+async function verifyPresentedKcc(
+  deps: Deps,
+  vpToken: string,
+): Promise<{ holderDid: string; nonce: string; principal: VerifiedPrincipal; applicationId: string | null; boundAgentKey?: string }> {
   const now = nowSeconds(deps);
   const resolver = issuerAwareResolver(deps);
   let holderDid: string;
   let nonce: string;
   let credentials: unknown;
+  let boundAgentKey: unknown;
   try {
     // The holder is whoever signed: the kid's DID, which verifyPresentationJwt then holds iss and vp.holder to.
     const { header, payload } = decodeJwt(vpToken, { maxLength: 64 * 1024 });
@@ -58,6 +62,7 @@ async function verifyPresentedKcc(deps: Deps, vpToken: string): Promise<{ holder
       maxAgeSeconds: deps.config.proofMaxAgeSeconds,
     });
     credentials = vp.verifiableCredential;
+    boundAgentKey = (payload.cnf as { jkt?: unknown } | undefined)?.jkt;
   } catch (e) {
     if (e instanceof JwtError || e instanceof DidError || e instanceof PresentationError) throw new InvalidRequest(`vp_token: ${e.message}`);
     throw e;
@@ -90,9 +95,11 @@ async function verifyPresentedKcc(deps: Deps, vpToken: string): Promise<{ holder
   const subject = (Array.isArray(vc.credentialSubject) ? vc.credentialSubject[0] : vc.credentialSubject) as Record<string, unknown> | undefined;
   const entries = Array.isArray(vc.credentialStatus) ? vc.credentialStatus : vc.credentialStatus !== undefined ? [vc.credentialStatus] : [];
   const issued = await deps.store.issuedCredentials.get(credentialId);
+  if (boundAgentKey !== undefined && typeof boundAgentKey !== 'string') throw new InvalidRequest('vp_token: cnf.jkt must be a JWK thumbprint (RFC 7638)');
   return {
     holderDid,
     nonce,
+    ...(boundAgentKey !== undefined ? { boundAgentKey: boundAgentKey as string } : {}),
     applicationId: issued?.applicationId ?? null,
     principal: {
       credentialId,
@@ -117,7 +124,10 @@ function jwkThumbprint(deps: Pick<Deps, 'crypto'>, jwk: PublicJwk): string {
  * holder sent.
  */
 export async function mintKyaToken(deps: Deps, input: { request: KyaTokenRequest; creationIp: string }): Promise<MintedKyaToken> {
-  const { holderDid, nonce, principal, applicationId } = await verifyPresentedKcc(deps, input.request.vpToken);
+  const { holderDid, nonce, principal, applicationId, boundAgentKey } = await verifyPresentedKcc(deps, input.request.vpToken);
+  const thumbprint = jwkThumbprint(deps, input.request.agentJwk);
+  // A presentation that names the agent key (cnf.jkt) cannot be used for another agent by whoever relays it.
+  if (boundAgentKey !== undefined && boundAgentKey !== thumbprint) throw new InvalidRequest('vp_token: the presentation is bound to another agent key (cnf.jkt is not the thumbprint of cnf.jwk)');
   const now = nowSeconds(deps);
   // Verified; now the nonce, once: a replayed or stale presentation stops here.
   if (!(await deps.store.nonces.consume(nonce, now))) throw new InvalidNonce('the presentation nonce is unknown, expired or already used: get a fresh one from the Nonce Endpoint');
@@ -138,7 +148,7 @@ export async function mintKyaToken(deps: Deps, input: { request: KyaTokenRequest
     jti,
     credential_id: principal.credentialId,
     agent_name: claims.aid.name,
-    agent_key_thumbprint: jwkThumbprint(deps, input.request.agentJwk),
+    agent_key_thumbprint: thumbprint,
     ...(claims.scope !== undefined ? { scope: claims.scope } : {}),
     disclosed: input.request.hidClaims,
     expires_at: claims.exp,

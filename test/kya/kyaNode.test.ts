@@ -3,8 +3,9 @@ import { createServer, request as httpRequest, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { calculateJwkThumbprint } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { decodeJwt } from '../../src/crypto/jwt';
+import { decodeJwt, signJwt } from '../../src/crypto/jwt';
 import { jsonLogger } from '../../src/http/context';
 import { createAgentProof } from '../../src/protocol/kya/agentProof';
 import { KYA_TOKEN_TYP, signKyaToken, type KyaTokenClaims } from '../../src/protocol/kya/token';
@@ -263,6 +264,27 @@ describe('KYA token on Node: refusals', () => {
     const answers = await Promise.all(Array.from({ length: 25 }, () => postKya(client, body)));
     expect(answers.filter((a) => a.status === 200)).toHaveLength(1);
     expect(answers.filter((a) => a.status === 400 && a.body.error === 'invalid_nonce')).toHaveLength(24);
+  });
+
+  it('a presentation that names the agent key (cnf.jkt) mints only for that key', async () => {
+    const { holder, kcc } = await holderWithKcc(client);
+    const [agent, other] = await Promise.all([Holder.create(), Holder.create()]);
+    const jkt = await calculateJwkThumbprint(agent.signer.publicJwk);
+    const boundVp = async () => {
+      const now = client.now();
+      return signJwt(
+        holder.signer,
+        { iss: holder.did, aud: did, nonce: await issuerNonce(client), iat: now, exp: now + 300, cnf: { jkt }, vp: { '@context': ['https://www.w3.org/2018/credentials/v1'], type: ['VerifiablePresentation'], verifiableCredential: [kcc] } },
+        { typ: 'JWT' },
+      );
+    };
+    const swapped = await postKya(client, { vp_token: await boundVp(), aid: { name: 'Agent' }, cnf: { jwk: other.signer.publicJwk } });
+    expect(swapped.status).toBe(400);
+    expect(swapped.body.error_description).toMatch(/bound to another agent key/);
+    const bound = await postKya(client, { vp_token: await boundVp(), aid: { name: 'Agent' }, cnf: { jwk: agent.signer.publicJwk } });
+    expect(bound.status).toBe(200);
+    const audit = issuer.sqlite!.prepare("SELECT detail FROM audit_log WHERE action = 'kya.token_minted'").all() as { detail: string }[];
+    expect(audit.map((a) => JSON.parse(a.detail).agent_key_thumbprint)).toContain(jkt);
   });
 
   it('names each malformed source_ips entry, and refuses what the holder may not set', async () => {
