@@ -18,7 +18,8 @@ export type IssuerConfig = Omit<Settings['issuer'], 'publicUrl' | 'defaultTierId
   defaultTierId: string;
 };
 
-type Sections = 'ttl' | 'credential' | 'rateLimits' | 'operatorAuthLimits' | 'idv' | 'statusList' | 'clientMetadata';
+/** The options that are sections (objects of options), given member by member: derived, so a new section needs nothing here. */
+type Sections = { [K in keyof IssuerConfig]-?: NonNullable<IssuerConfig[K]> extends readonly unknown[] ? never : NonNullable<IssuerConfig[K]> extends object ? K : never }[keyof IssuerConfig];
 
 /** What a runtime or a test gives `resolveConfig`: the public URL, and any option (sections member by member). */
 export type IssuerConfigInput = Partial<Omit<IssuerConfig, Sections | 'publicUrl'>> & { publicUrl: string } & {

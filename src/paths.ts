@@ -27,6 +27,8 @@ export const PATHS = {
   presentationDefinitions: '/presentation-definitions',
   presentationDefinition: '/presentation-definitions/:id',
   statusList: '/status/:listId/:purpose',
+  /** Know Your Agent token endpoint (docs/kya.md). */
+  kyaToken: '/kya/token',
 } as const;
 
 export function basePathOf(publicUrl: string): string {
@@ -49,6 +51,7 @@ export class IssuerUrls {
   readonly nonce: string;
   readonly notification: string;
   readonly kccSchema: string;
+  readonly kyaToken: string;
 
   constructor(publicUrl: string) {
     const base = publicUrl.replace(/\/+$/, '');
@@ -63,6 +66,7 @@ export class IssuerUrls {
     this.nonce = base + PATHS.nonce;
     this.notification = base + PATHS.notification;
     this.kccSchema = base + PATHS.kccSchema;
+    this.kyaToken = base + PATHS.kyaToken;
   }
 
   idvForm(token: string): string {

@@ -227,6 +227,16 @@ export const SETTINGS = {
         doc: 'optional data uses the PFI asks about on the consent step, one unticked checkbox each; choices recorded in the audit trail by id',
       }),
     },
+    /** Know Your Agent tokens (docs/kya.md, src/issuance/kya.ts). */
+    kya: {
+      // Short: a merchant learns of a revoked KCC only from its status list, which it may cache.
+      tokenLifetimeMinutes: setting({
+        env: 'KYA_TOKEN_LIFETIME_MINUTES',
+        parse: integerFromTo(1, 1440),
+        default: 15,
+        doc: "lifetime of a KYA token in minutes (1 to 1440), never beyond the KCC's own expiry",
+      }),
+    },
     tiers: setting<TierConfig[]>({
       default: [],
       doc: 'KCC tiers (spec "Multiple Credential Types"); empty: one tier from `credential`. See [docs/tiers-and-status.md](docs/tiers-and-status.md)',

@@ -18,7 +18,9 @@ export type OutboundEventType =
   | 'credential.revoked'
   | 'credential.suspended'
   | 'credential.reinstated'
-  | 'credential.expired';
+  | 'credential.expired'
+  /** A KYA token was minted for one of the holder's agents (src/issuance/kya.ts). */
+  | 'kya.token_minted';
 
 /** An outbox row: what `emitEvent` enqueues, or what a use case commits together with other writes. */
 export interface OutboxRow {
