@@ -127,8 +127,10 @@ export async function recordOperatorDecision(
     eventAt,
     actor: input.actor,
     decidedBy: input.actor,
+    reason: input.reason,
   });
-  if (input.reason) {
+  // Applied, the reason was written with the decision; a result the session did not take still records it.
+  if (input.reason && applied.disposition !== 'applied' && applied.disposition !== 'redecision') {
     await deps.store.applicationStatus.set(
       input.applicationId,
       { status: applicationStatusFor(applied.state), provider: existing.idvProvider ?? session.provider, reason: input.reason, decidedBy: input.actor },

@@ -68,6 +68,8 @@ type ApplyInput = {
   eventAt: number;
   actor: string;
   decidedBy?: string;
+  /** An operator's stated reason: the application's decision reason instead of the result's reason codes. */
+  reason?: string;
   /** The application row as the caller just wrote it (the hosted form): an identical status write is skipped. */
   current?: Application;
 };
@@ -140,7 +142,7 @@ function planResult(
     // A tier only when the provider states one; otherwise the KCC carries the applied-for tier's name.
     tier: status === 'approved' ? result.tier : undefined,
     evidence: result.evidence ?? (result.checks.length ? evidenceFromChecks(result.checks) : undefined),
-    reason: result.reasonCodes.join(' ') || null,
+    reason: input.reason ?? (result.reasonCodes.join(' ') || null),
     decidedBy: input.decidedBy,
   };
   const unchanged = input.current !== undefined && statusWriteIsNoop(input.current, change);

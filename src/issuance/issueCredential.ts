@@ -96,7 +96,7 @@ export async function requestCredential(deps: Deps, grant: AccessTokenRecord, bo
 
 /** The Deferred Credential Endpoint: pending until decided, then the credential exactly once, or the denial. */
 export async function collectDeferredCredential(deps: Deps, grant: AccessTokenRecord, body: Record<string, unknown>): Promise<IssuanceAnswer> {
-  const transaction = await openTransactionOf(deps, grant, body);
+  const transaction = await unusedTransactionOf(deps, grant, body);
   const profile = transaction.profile as Oid4vciProfile;
   const application = await deps.store.applications.get(transaction.applicationId);
   if (!application) throw new InvalidTransactionId('transaction_id is unknown');
@@ -165,7 +165,7 @@ function assertConfigurationOffered(offered: string, requested: string | undefin
 }
 
 /** The deferred request's transaction: this access token's application's, and not used yet. */
-async function openTransactionOf(deps: Deps, grant: AccessTokenRecord, body: Record<string, unknown>): Promise<Transaction> {
+async function unusedTransactionOf(deps: Deps, grant: AccessTokenRecord, body: Record<string, unknown>): Promise<Transaction> {
   const transactionId = body.transaction_id;
   if (typeof transactionId !== 'string' || transactionId.length === 0 || transactionId.length > 200) {
     throw new InvalidTransactionId('transaction_id is required');
