@@ -1,14 +1,15 @@
 import Database from 'better-sqlite3';
 import { drizzle } from 'drizzle-orm/better-sqlite3';
 import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
-import { mkdirSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, unlinkSync, writeSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as schema from '../store/schema';
 import { createStore, type Database as StoreDatabase, type Store } from '../store/store';
-import { enableGroupCommit, withGroupCommit, type GroupCommit } from './groupCommit';
+import type { StorageCondition } from '../ports/failures';
+import { enableGroupCommit, withGroupCommit, type GroupCommit, type GroupCommitOptions } from './groupCommit';
 
 export const MIGRATIONS_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'drizzle');
 
@@ -45,9 +46,9 @@ export function cacheStatements(sqlite: Database.Database, maxStatements = 500):
  * The Store over a migrated connection; with `groupCommit` (the server's default) concurrent
  * requests' writes share commits (./groupCommit.ts).
  */
-export function sqliteStore(sqlite: Database.Database, db: StoreDatabase, options: { groupCommit?: boolean } = {}): { store: Store; groupCommit?: GroupCommit } {
+export function sqliteStore(sqlite: Database.Database, db: StoreDatabase, options: { groupCommit?: boolean } & GroupCommitOptions = {}): { store: Store; groupCommit?: GroupCommit } {
   if (options.groupCommit === false) return { store: createStore(db) };
-  const groupCommit = enableGroupCommit(sqlite);
+  const groupCommit = enableGroupCommit(sqlite, { diagnose: options.diagnose });
   return { store: withGroupCommit(createStore(db), groupCommit), groupCommit };
 }
 
@@ -69,7 +70,8 @@ export function openSqlite(
   cacheStatements(sqlite);
   const db = drizzle(sqlite, { schema });
   migrate(db, { migrationsFolder: MIGRATIONS_DIR });
-  const { store, groupCommit } = sqliteStore(sqlite, db as unknown as StoreDatabase, { groupCommit: options.groupCommit });
+  const diagnose = file === ':memory:' ? undefined : storageProbe(dirname(file));
+  const { store, groupCommit } = sqliteStore(sqlite, db as unknown as StoreDatabase, { groupCommit: options.groupCommit, diagnose });
   const whenIdle = groupCommit ? (task: () => void) => groupCommit.whenIdle(task) : (task: () => void) => task();
   const hold = groupCommit ? () => groupCommit.hold() : undefined;
   const checkpoints = options.backgroundCheckpoints && file !== ':memory:' ? startBackgroundCheckpoints(sqlite, file, { ...(typeof options.backgroundCheckpoints === 'object' ? options.backgroundCheckpoints : {}), whenIdle, hold }) : undefined;
@@ -85,6 +87,39 @@ export function openSqlite(
       await checkpoints?.stop();
       sqlite.close();
     },
+  };
+}
+
+/**
+ * What an SQLITE_IOERR on the database's disk means: SQLite reports a failed write as an I/O
+ * error whatever the errno, so write 4 KiB to a probe file beside the database: EROFS says the
+ * filesystem is read-only (ext4 after errors=remount-ro too), ENOSPC/EDQUOT that it is full.
+ * At most one probe a second (the answer is kept meanwhile): a failing disk fails every write.
+ */
+export function storageProbe(dir: string, now: () => number = Date.now): () => StorageCondition | undefined {
+  let last: { at: number; condition: StorageCondition | undefined } | undefined;
+  return () => {
+    if (last && now() - last.at < 1000) return last.condition;
+    const file = join(dir, `.write-probe-${process.pid}`);
+    let condition: StorageCondition | undefined;
+    try {
+      const fd = openSync(file, 'w');
+      try {
+        writeSync(fd, Buffer.alloc(4096));
+      } finally {
+        closeSync(fd);
+      }
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      condition = code === 'EROFS' ? 'read_only' : code === 'ENOSPC' || code === 'EDQUOT' ? 'disk_full' : undefined;
+    }
+    try {
+      unlinkSync(file);
+    } catch {
+      /* not created */
+    }
+    last = { at: now(), condition };
+    return condition;
   };
 }
 
