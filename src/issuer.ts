@@ -16,6 +16,7 @@ import { createStore, type Database, type Store } from './store/store';
 import { createStatsQueries } from './store/stats';
 import { emptyIdvDeps, type IdvDeps } from './idv/deps';
 import { createPiiVault } from './idv/piiVault';
+import { createStatusListMemory } from './issuance/credentialStatus';
 
 /**
  * Wires an issuer from its parts. Runtimes supply the database, crypto, keys, clock and
@@ -120,6 +121,7 @@ export async function buildIssuer(options: BuildIssuerOptions) {
     clientAddress: options.clientAddress,
     idv: options.idv ?? emptyIdvDeps(),
     statusListFetch: options.statusListFetch,
+    statusListMemory: createStatusListMemory(),
     readRequestBody: options.readRequestBody,
     exchange: options.exchange,
     // The counting queries are SQLite's (src/store/stats.ts); another store answers /readyz by a probe.

@@ -82,6 +82,7 @@ export function enableGroupCommit(sqlite: Database.Database, options: GroupCommi
   /** The open batch's number (or the last one's); the newest lost batch's number. */
   let generation = 0;
   let lost = 0;
+  let lostCause: unknown;
   let statementsInBatch = 0;
   let waiters: Array<{ resolve(): void; reject(e: unknown): void }> = [];
   let idleTasks: Array<() => void> = [];
@@ -95,7 +96,10 @@ export function enableGroupCommit(sqlite: Database.Database, options: GroupCommi
   };
 
   const settle = (error?: unknown) => {
-    if (error !== undefined) lost = generation;
+    if (error !== undefined) {
+      lost = generation;
+      lostCause = error;
+    }
     const list = waiters;
     waiters = [];
     for (const w of list) error === undefined ? w.resolve() : w.reject(new BatchLost(error));
@@ -191,7 +195,7 @@ export function enableGroupCommit(sqlite: Database.Database, options: GroupCommi
       return open ? generation : generation + 1;
     },
     settled(since) {
-      if (lost >= since) return Promise.reject(new BatchLost(new Error('transaction rolled back')));
+      if (lost >= since) return Promise.reject(new BatchLost(lostCause ?? new Error('transaction rolled back')));
       if (!open) return Promise.resolve();
       return new Promise<void>((resolve, reject) => waiters.push({ resolve, reject }));
     },

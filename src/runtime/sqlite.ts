@@ -158,8 +158,14 @@ export interface CheckpointOptions {
  * 5-15 ms on a fresh database and 38-48 ms with a million rows (the fsyncs), against 15-40 and
  * 52-62 ms when SQLite's own auto-checkpoint did it inside a request's COMMIT at 20,000 frames
  * (docs/performance.md). That auto-checkpoint stays as a backstop at 4x the length.
+ *
+ * SQLite rewinds a WAL but never shrinks its file, so a burst would leave it at the burst's size
+ * for good. Once the WAL is quiet (two periodic passes see the same length, every frame copied),
+ * the same hold lets the worker run `wal_checkpoint(TRUNCATE)`: nothing is left to copy, so it
+ * only cuts the file to zero bytes, and the request thread waits for no fsync. Steady writes are
+ * never quiet, so they keep the restart above unchanged. The bounds: docs/operations.md.
  */
-export function startBackgroundCheckpoints(sqlite: Database.Database, file: string, options: CheckpointOptions): { stop(): Promise<void>; readonly stats: { restarts: number } } {
+export function startBackgroundCheckpoints(sqlite: Database.Database, file: string, options: CheckpointOptions): { stop(): Promise<void>; readonly stats: { restarts: number; truncations: number } } {
   const intervalMs = options.intervalMs ?? 500;
   const restartFrames = options.restartFrames ?? 16384;
   /** A pass that took longer than this is followed by another before the restart. */
@@ -169,19 +175,30 @@ export function startBackgroundCheckpoints(sqlite: Database.Database, file: stri
   sqlite.pragma(`wal_autocheckpoint = ${restartFrames * 4}`);
   const worker = new Worker(
     `const { parentPort, workerData } = require('node:worker_threads');
+     const { statSync } = require('node:fs');
      const Database = require(workerData.driver);
      const db = new Database(workerData.file);
      db.pragma('busy_timeout = 5000');
      db.pragma('synchronous = ' + workerData.synchronous);
+     const walBytes = () => { try { return statSync(workerData.file + '-wal').size; } catch { return 0; } };
      const pass = (requested, final) => {
        const started = performance.now();
-       try { parentPort.postMessage({ ...db.pragma('wal_checkpoint(PASSIVE)')[0], ms: performance.now() - started, requested, final }); }
+       try { parentPort.postMessage({ ...db.pragma('wal_checkpoint(PASSIVE)')[0], ms: performance.now() - started, requested, final, walBytes: walBytes() }); }
        catch { if (final) parentPort.postMessage({ busy: 1, final }); /* else busy: next time */ }
+     };
+     // While the Store is held: copy what is left, then cut the WAL file to zero bytes. A short
+     // busy wait, so that a writer outside the Store makes it give up well within the hold.
+     const truncate = () => {
+       db.pragma('busy_timeout = 100');
+       try { parentPort.postMessage({ ...db.pragma('wal_checkpoint(TRUNCATE)')[0], final: true, truncate: true, walBytes: walBytes() }); }
+       catch { parentPort.postMessage({ busy: 1, final: true, truncate: true }); }
+       db.pragma('busy_timeout = 5000');
      };
      const timer = setInterval(() => pass(false, false), workerData.intervalMs);
      parentPort.on('message', (message) => {
        if (message === 'pass') return pass(true, false);
        if (message === 'final') return pass(true, true);
+       if (message === 'truncate') return truncate();
        clearInterval(timer); db.close(); parentPort.close();
      });`,
     {
@@ -190,27 +207,57 @@ export function startBackgroundCheckpoints(sqlite: Database.Database, file: stri
     },
   );
   worker.unref();
-  const stats = { restarts: 0 };
+  const stats = { restarts: 0, truncations: 0 };
+  /** The WAL length the last periodic pass reported: the same length twice, all copied, is a quiet WAL. */
+  let previousLog: number | undefined;
   let restartPending = false;
   let catchUpPasses = 0;
   /** While the Store is held for the worker's last pass: lets it go, and the fallback timer. */
   let release: (() => boolean) | undefined;
   let holdTimer: ReturnType<typeof setTimeout> | undefined;
-  const endHold = (pass?: { busy?: number; log?: number; checkpointed?: number }) => {
+  const endHold = (pass?: { busy?: number; log?: number; checkpointed?: number; truncate?: boolean }) => {
     if (!release) return;
     clearTimeout(holdTimer);
     const go = release;
     release = undefined;
     restartPending = false;
     // Nothing was written during the pass (the Store was held, no batch opened) and it copied
-    // every frame: the next BEGIN rewinds the WAL. Else the next report tries again.
-    if (go() && pass?.busy === 0 && pass.checkpointed === pass.log) stats.restarts++;
+    // every frame: the next BEGIN rewinds the WAL (a truncation has already). Else the next report tries again.
+    if (go() && pass?.busy === 0 && pass.checkpointed === pass.log) {
+      if (pass.truncate) stats.truncations++;
+      else stats.restarts++;
+    }
   };
-  worker.on('message', (pass: { log?: number; ms?: number; requested?: boolean; final?: boolean; busy?: number; checkpointed?: number }) => {
+  /**
+   * A quiet WAL (two passes in a row saw the same length, every frame copied) is cut to zero
+   * bytes: otherwise the file keeps the size of the largest burst for good (SQLite rewinds a WAL
+   * but never shrinks it). Between two batches with the Store held, like the restart; the worker
+   * has nothing left to copy, so the request thread waits for no fsync, and under steady writes
+   * (never quiet) nothing changes.
+   */
+  const truncateWhenIdle = () => {
+    if (!options.hold) return;
+    restartPending = true;
+    options.whenIdle(() => {
+      if (!sqlite.open || sqlite.inTransaction) {
+        restartPending = false;
+        return;
+      }
+      release = options.hold!();
+      holdTimer = setTimeout(endHold, holdLimitMs);
+      worker.postMessage('truncate');
+    });
+  };
+  worker.on('message', (pass: { log?: number; ms?: number; requested?: boolean; final?: boolean; busy?: number; checkpointed?: number; walBytes?: number; truncate?: boolean }) => {
     if (pass?.final) return endHold(pass);
     if (restartPending || typeof pass?.log !== 'number') return;
     if (!pass.requested) {
-      if (pass.log < restartFrames) return;
+      const quiet = pass.busy === 0 && pass.log === pass.checkpointed && pass.log === previousLog && (pass.walBytes ?? 0) > 0;
+      previousLog = pass.log;
+      if (pass.log < restartFrames) {
+        if (quiet) truncateWhenIdle();
+        return;
+      }
       catchUpPasses = 0;
     }
     // A long pass leaves what was committed meanwhile uncopied: more passes at once, each shorter
