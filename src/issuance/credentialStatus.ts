@@ -185,7 +185,8 @@ export function createStatusListMemory(): StatusListMemory {
 
 function remember(memory: StatusListMemory | undefined, key: string, entry: { version: number; jwt: string; expiresAt: number }): void {
   if (!memory) return;
-  if (memory.entries.get(key)?.jwt === entry.jwt) return;
+  const kept = memory.entries.get(key);
+  if (kept && kept.version === entry.version && kept.expiresAt === entry.expiresAt) return; // the same signed copy
   memory.entries.delete(key);
   if (memory.entries.size >= STATUS_LIST_MEMORY_ENTRIES) memory.entries.delete(memory.entries.keys().next().value as string);
   memory.entries.set(key, entry);
