@@ -69,7 +69,8 @@ async function expectReadsServedWritesRefused(issuer: Issuer, urls: { revocation
     expect(res.status, url).toBe(200);
     expect(decodeJwt(await res.text()).payload.iss).toBe(issuer.deps.issuer.did);
   }
-  for (const path of ['/.well-known/did.json', '/.well-known/openid-credential-issuer', '/.well-known/oauth-authorization-server']) {
+  // Liveness and readiness too: the instance stays in rotation for the reads it can serve.
+  for (const path of ['/.well-known/did.json', '/.well-known/openid-credential-issuer', '/.well-known/oauth-authorization-server', '/healthz', '/readyz']) {
     expect((await fetch(`${issuer.url}${path}`)).status, path).toBe(200);
   }
   // A write: the SIOPv2 request stores its nonce.
