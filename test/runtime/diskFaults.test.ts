@@ -43,8 +43,8 @@ afterEach(() => {
 
 type Issuer = Awaited<ReturnType<typeof startNodeIssuer>>;
 
-async function startOn(dataDir: string, lines: string[], synchronous?: 'FULL'): Promise<Issuer> {
-  return startNodeIssuer({ port: 0, dataDir, synchronous, logger: jsonLogger((l) => lines.push(l)), backgroundIntervalMs: 0, config: { adminToken: 'x'.repeat(32) } });
+async function startOn(dataDir: string, lines: string[], synchronous?: 'FULL', port = 0): Promise<Issuer> {
+  return startNodeIssuer({ port, dataDir, synchronous, logger: jsonLogger((l) => lines.push(l)), backgroundIntervalMs: 0, config: { adminToken: 'x'.repeat(32) } });
 }
 
 /** One KCC issued over HTTP; its two status list URLs (revocation, suspension). */
@@ -99,12 +99,12 @@ async function expectReadsServedWritesRefused(issuer: Issuer, urls: { revocation
 }
 
 describe.skipIf(!!unavailable)(`the issuer on a full or read-only disk${unavailable ? ` (skipped: ${unavailable})` : ''}`, () => {
-  it('a full tmpfs: status lists, DID document and metadata still 200, writes 503 with Retry-After; after freeing space, writes work again', async () => {
+  it('a full tmpfs: status lists, DID document and metadata still 200, writes 503 with Retry-After, also after a restart on the full disk; after freeing space, writes work again', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'kcc-full-'));
     execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=24m,mode=0700', 'tmpfs', dataDir]);
     mounts.push(dataDir);
     const lines: string[] = [];
-    const issuer = await startOn(dataDir, lines);
+    let issuer = await startOn(dataDir, lines);
     try {
       const urls = await issueOne(issuer);
       expect((await fetch(urls.revocation)).status).toBe(200); // cached in the database before the disk fills
@@ -115,6 +115,13 @@ describe.skipIf(!!unavailable)(`the issuer on a full or read-only disk${unavaila
       expect(() => writeFileSync(join(dataDir, 'probe'), Buffer.alloc(8192))).toThrow(/ENOSPC/);
       rmSync(join(dataDir, 'probe'), { force: true });
 
+      await expectReadsServedWritesRefused(issuer, urls, lines, 'disk_full');
+
+      // Restarted while the disk is still full: it starts, and serves the same way.
+      await issuer.close();
+      await new Promise((r) => setTimeout(r, 50)); // let fetch's pool see the closed keep-alive sockets
+      lines.length = 0;
+      issuer = await startOn(dataDir, lines, undefined, issuer.port);
       await expectReadsServedWritesRefused(issuer, urls, lines, 'disk_full');
 
       // Space freed: writes resume without a restart, and the status list cache is written again.
