@@ -161,8 +161,8 @@ export interface CheckpointOptions {
  *
  * SQLite rewinds a WAL but never shrinks its file, so a burst would leave it at the burst's size
  * for good. Once the WAL is quiet (two periodic passes see the same length, every frame copied),
- * the same hold lets the worker run `wal_checkpoint(TRUNCATE)`: nothing is left to copy, so it
- * only cuts the file to zero bytes, and the request thread waits for no fsync. Steady writes are
+ * the same hold lets the worker run `wal_checkpoint(TRUNCATE)`: usually nothing is left to copy,
+ * so it only cuts the file to zero bytes; either way the copy and its fsync are the worker's. Steady writes are
  * never quiet, so they keep the restart above unchanged. The bounds: docs/operations.md.
  */
 export function startBackgroundCheckpoints(sqlite: Database.Database, file: string, options: CheckpointOptions): { stop(): Promise<void>; readonly stats: { restarts: number; truncations: number } } {
