@@ -232,8 +232,8 @@ export function startBackgroundCheckpoints(sqlite: Database.Database, file: stri
    * A quiet WAL (two passes in a row saw the same length, every frame copied) is cut to zero
    * bytes: otherwise the file keeps the size of the largest burst for good (SQLite rewinds a WAL
    * but never shrinks it). Between two batches with the Store held, like the restart; the worker
-   * has nothing left to copy, so the request thread waits for no fsync, and under steady writes
-   * (never quiet) nothing changes.
+   * has usually nothing left to copy (and any copy and fsync are its own, never the request
+   * thread's), and under steady writes (never quiet) nothing changes.
    */
   const truncateWhenIdle = () => {
     if (!options.hold) return;
