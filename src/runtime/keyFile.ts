@@ -41,6 +41,17 @@ export function readKeyFileText(file: string, setting: string): string {
  * empty file under the new name (ext4 commits the rename before the data blocks).
  */
 export function writeFileDurably(file: string, data: string, options: { mode?: number; exclusive?: boolean } = {}): void {
+  try {
+    writeDurably(file, data, options);
+  } catch (e) {
+    // One line naming the file (node's write and fsync errors do not): ENOSPC, EROFS, EEXIST, …
+    const code = (e as NodeJS.ErrnoException).code ?? (e as Error).name;
+    const why = code === 'EEXIST' ? 'it appeared meanwhile; not replaced' : code;
+    throw new Error(`cannot write ${file} (${why})`, { cause: e });
+  }
+}
+
+function writeDurably(file: string, data: string, options: { mode?: number; exclusive?: boolean }): void {
   const mode = options.mode ?? 0o600;
   const tmp = `${file}.${process.pid}.tmp`;
   const fd = openSync(tmp, 'w', mode);

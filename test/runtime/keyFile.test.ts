@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadOrCreateDataKey } from '../../src/runtime/idvNode';
-import { KeyFileError, loadOrCreateKeys, readKeys, saveKeys } from '../../src/runtime/keyFile';
+import { KeyFileError, loadOrCreateKeys, readKeys, saveKeys, writeFileDurably } from '../../src/runtime/keyFile';
 import { createNodeCryptoProvider } from '../../src/runtime/nodeCrypto';
 
 const ROOT = resolve(__dirname, '..', '..');
@@ -113,6 +113,10 @@ describe('key files (src/runtime/keyFile.ts, src/runtime/idvNode.ts)', () => {
       // Rotation still replaces the file (the list with every key kept).
       saveKeys(file, keys);
       expect(readKeys(file)).toEqual(keys);
+      // Creating never replaces: a file that appeared meanwhile is kept, in one line naming it.
+      const before = readFileSync(file, 'utf8');
+      expect(() => writeFileDurably(file, '{"keys":"new"}', { exclusive: true })).toThrow(`cannot write ${file} (it appeared meanwhile; not replaced)`);
+      expect(readFileSync(file, 'utf8')).toBe(before);
 
       const dataKeyFile = join(dir, 'pii-data-key');
       const key = loadOrCreateDataKey(dataKeyFile);
