@@ -17,6 +17,7 @@ import type { Store } from './store/types';
 import type { StatsQueries } from './store/stats';
 import { emptyIdvDeps, type IdvDeps } from './idv/deps';
 import { createPiiVault } from './idv/piiVault';
+import { createStatusListMemory } from './issuance/credentialStatus';
 
 /**
  * Wires an issuer from its parts. Runtimes supply the database, crypto, keys, clock and
@@ -123,6 +124,7 @@ export async function buildIssuer(options: BuildIssuerOptions) {
     clientAddress: options.clientAddress,
     idv: options.idv ?? emptyIdvDeps(),
     statusListFetch: options.statusListFetch,
+    statusListMemory: createStatusListMemory(),
     readRequestBody: options.readRequestBody,
     exchange: options.exchange,
     // The counting queries (src/store/stats.ts) over the same database as the store.

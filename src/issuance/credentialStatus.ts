@@ -11,7 +11,8 @@ import {
 } from '../protocol/statusList';
 import type { CredentialStatusRecord } from '../store/types';
 import { nowSeconds } from '../ports/clock';
-import type { IssuanceDeps } from './deps';
+import { STORAGE_CONDITION_MESSAGES, storageFailureOf } from '../ports/failures';
+import type { IssuanceDeps, StatusListMemory } from './deps';
 import { emitEvent } from './events';
 import { issuerUrls } from '../paths';
 
@@ -211,20 +212,80 @@ export function statusOf(record: CredentialStatusRecord): 'revoked' | 'suspended
   return 'active';
 }
 
+const STATUS_LIST_MEMORY_ENTRIES = 1024;
+
+/** An empty StatusListMemory (src/issuance/deps.ts), one per issuer. */
+export function createStatusListMemory(): StatusListMemory {
+  return { entries: new Map(), cacheWriteFailing: false };
+}
+
+function remember(memory: StatusListMemory | undefined, key: string, entry: { version: number; jwt: string; expiresAt: number }): void {
+  if (!memory) return;
+  const kept = memory.entries.get(key);
+  if (kept && kept.version === entry.version && kept.expiresAt === entry.expiresAt) return; // the same signed copy
+  memory.entries.delete(key);
+  if (memory.entries.size >= STATUS_LIST_MEMORY_ENTRIES) memory.entries.delete(memory.entries.keys().next().value as string);
+  memory.entries.set(key, entry);
+}
+
 /**
  * The signed status list credential for one list and purpose (jwt_vc_json), or undefined if no
  * such list. Reused from status_list_cache while the list is unchanged (same version) and the JWT
  * has more than a quarter of its validity left; rebuilt otherwise (the version is read first, so a
  * change racing a rebuild only causes one more rebuild).
+ *
+ * Reads survive a storage failure (src/ports/failures.ts): a rebuilt JWT whose cache write fails is
+ * served all the same and kept in `statusListMemory` (served from there while valid; the failure
+ * logged once), and a read the store cannot answer (a read held with a batch that a full disk
+ * rolled back: src/runtime/groupCommit.ts) is tried once more, then answered from memory.
  */
-export async function statusListCredential(deps: Pick<IssuanceDeps, 'store' | 'clock' | 'config' | 'issuer'>, listId: number, purpose: StatusPurpose): Promise<string | undefined> {
-  const list = await deps.store.statusLists.get(listId);
-  if (!list) return undefined;
+export async function statusListCredential(
+  deps: Pick<IssuanceDeps, 'store' | 'clock' | 'config' | 'issuer'> & Partial<Pick<IssuanceDeps, 'logger' | 'statusListMemory'>>,
+  listId: number,
+  purpose: StatusPurpose,
+): Promise<string | undefined> {
+  const memory = deps.statusListMemory;
+  const key = `${listId}/${purpose}`;
   const now = nowSeconds(deps);
-  const cached = await deps.store.statusLists.cached(listId, purpose);
-  if (cached && cached.version === list.version && cached.expiresAt - now > deps.config.statusList.validitySeconds / 4) return cached.jwt;
+  const fresh = (entry: { expiresAt: number }) => entry.expiresAt - now > deps.config.statusList.validitySeconds / 4;
+  let read: { list: Awaited<ReturnType<IssuanceDeps['store']['statusLists']['get']>>; cached: Awaited<ReturnType<IssuanceDeps['store']['statusLists']['cached']>> } | undefined;
+  for (let attempt = 0; !read; attempt++) {
+    try {
+      const list = await deps.store.statusLists.get(listId);
+      read = { list, cached: list ? await deps.store.statusLists.cached(listId, purpose) : undefined };
+    } catch (e) {
+      if (!storageFailureOf(e)) throw e;
+      if (attempt === 0) continue;
+      const kept = memory?.entries.get(key);
+      if (kept && kept.expiresAt > now) return kept.jwt;
+      throw e;
+    }
+  }
+  const { list, cached } = read;
+  if (!list) return undefined;
+  if (cached && cached.version === list.version && fresh(cached)) {
+    remember(memory, key, cached);
+    return cached.jwt;
+  }
+  const kept = memory?.entries.get(key);
+  if (kept && kept.version === list.version && fresh(kept)) return kept.jwt;
   const jwt = await buildStatusListCredential(deps, list, purpose, now);
-  await deps.store.statusLists.cache({ listId, purpose, version: list.version, jwt, expiresAt: now + deps.config.statusList.validitySeconds });
+  const entry = { version: list.version, jwt, expiresAt: now + deps.config.statusList.validitySeconds };
+  remember(memory, key, entry);
+  try {
+    await deps.store.statusLists.cache({ listId, purpose, ...entry });
+    if (memory?.cacheWriteFailing) {
+      memory.cacheWriteFailing = false;
+      deps.logger?.info('status_list_cache_writable');
+    }
+  } catch (e) {
+    const failure = storageFailureOf(e);
+    if (!failure) throw e;
+    if (!memory || !memory.cacheWriteFailing) {
+      if (memory) memory.cacheWriteFailing = true;
+      deps.logger?.error('status_list_cache_unwritable', { condition: failure.condition, code: failure.code, message: `${STORAGE_CONDITION_MESSAGES[failure.condition]}; status lists are served from memory meanwhile` });
+    }
+  }
   return jwt;
 }
 

@@ -1,5 +1,6 @@
 import { STATUS_PURPOSES } from '../protocol/statusList';
 import { purgeExpired } from '../store/purge';
+import { errorLogFields, storageFailureOf } from '../ports/failures';
 import { statusListCredential, statusOf } from './credentialStatus';
 import type { IssuanceDeps } from './deps';
 import { emitEvent } from './events';
@@ -91,7 +92,8 @@ export async function runJobs(
       deps.logger.info('scheduled_job', { job: name, ms: Date.now() - started, ...(results[name] ?? {}) });
     } catch (e) {
       failed++;
-      deps.logger.error('scheduled_job_failed', { job: name, message: e instanceof Error ? e.message.slice(0, 200) : String(e) });
+      // Never the failing statement's parameters (src/ports/failures.ts).
+      deps.logger.error('scheduled_job_failed', { job: name, ...errorLogFields(e), ...(storageFailureOf(e) ? { condition: storageFailureOf(e)!.condition } : {}) });
     }
   }
   return { failed, results };

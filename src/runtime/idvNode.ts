@@ -1,10 +1,13 @@
-import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { base64urlEncode } from '../crypto/base64url';
 import type { IdvDeps } from '../idv/deps';
 import { readSettings, type Environment } from '../config';
 import { idvDepsFromVendorSettings } from '../idv/fromSettings';
 import { parseDataKey } from '../idv/piiVault';
+import { KeyFileError, readKeyFileText, writeFileDurably } from './keyFile';
 import { createNodePiiVault } from './nodePiiVault';
+
+const DATA_KEY_SETTING = 'PII_DATA_KEY unset: DATA_DIR/pii-data-key';
 
 /**
  * Node wiring of identity verification from the environment (docs/idv.md; each variable's
@@ -17,12 +20,24 @@ import { createNodePiiVault } from './nodePiiVault';
  *   PFI_WEBHOOK_SECRETS     comma-separated; each signs (one v1= entry per secret)
  *   WEBHOOK_TOLERANCE_SECONDS  tolerance of timestamped vendor signatures (300)
  */
+/**
+ * The PII data key: PII_DATA_KEY, else DATA_DIR/pii-data-key, created on first start (durably:
+ * ./keyFile.ts writeFileDurably, never over an existing file). An empty, truncated or otherwise
+ * unusable file is refused with a one-line KeyFileError naming it: a new key would leave every
+ * record sealed with the old one unreadable.
+ */
 export function loadOrCreateDataKey(file: string, configured?: string): Uint8Array {
   if (configured) return parseDataKey(configured);
-  if (existsSync(file)) return parseDataKey(readFileSync(file, 'utf8'));
+  if (existsSync(file)) {
+    const text = readKeyFileText(file, DATA_KEY_SETTING);
+    try {
+      return parseDataKey(text);
+    } catch {
+      throw new KeyFileError(file, DATA_KEY_SETTING, `is not a 32-byte base64url key (${text.trim().length} characters; truncated by a crash?)`);
+    }
+  }
   const key = crypto.getRandomValues(new Uint8Array(32));
-  writeFileSync(file, base64urlEncode(key), { mode: 0o600 });
-  chmodSync(file, 0o600);
+  writeFileDurably(file, base64urlEncode(key), { exclusive: true });
   return key;
 }
 

@@ -7,6 +7,7 @@ import { runExclusive } from '../store/postgres/jobLock';
 import { migratePostgres } from '../store/postgres/migrate';
 import * as schema from '../store/postgres/schema';
 import { createPostgresStats, createPostgresStore } from '../store/postgres/store';
+import { postgresStartupError } from './databaseErrors';
 
 export const PG_MIGRATIONS_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'drizzle-pg');
 
@@ -33,7 +34,8 @@ export async function openPostgres(url: string, options: { poolSize?: number } =
     await migratePostgres(locks, db, PG_MIGRATIONS_DIR);
   } catch (e) {
     await end().catch(() => undefined);
-    throw e;
+    // One line naming DATABASE_URL's host and what went wrong, never the password.
+    throw postgresStartupError(url, e);
   }
   return {
     client,
