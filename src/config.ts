@@ -32,6 +32,17 @@ export interface IssuerConfig {
     /** c_nonce for proofs of possession. */
     cNonce: number;
   };
+  /**
+   * The PFI's look on the applicant pages (form, consent, finish) and the console header: the
+   * name is `clientName`, the logo `clientMetadata.logoUri`; env BRAND_PRIMARY_COLOR (#rrggbb,
+   * buttons and links; refused unless white text on it reaches WCAG's 4.5:1 contrast).
+   */
+  branding: { primaryColor: string };
+  /**
+   * What the finish page tells an applicant whose application went to manual review: when to
+   * expect an answer, in hours (env REVIEW_EXPECTED_HOURS, default 48).
+   */
+  reviewExpectedHours: number;
   /** Clock skew tolerated on exp/iat/nbf of tokens we receive, in seconds. */
   clockSkewSeconds: number;
   /**
@@ -199,7 +210,8 @@ export interface TierConfig {
   description?: string;
 }
 
-export type IssuerConfigInput = Partial<Omit<IssuerConfig, 'ttl' | 'credential' | 'rateLimits' | 'operatorAuthLimits' | 'idv' | 'statusList' | 'kycApiKeys' | 'clientMetadata'>> & {
+export type IssuerConfigInput = Partial<Omit<IssuerConfig, 'ttl' | 'credential' | 'rateLimits' | 'operatorAuthLimits' | 'idv' | 'statusList' | 'kycApiKeys' | 'clientMetadata' | 'branding'>> & {
+  branding?: Partial<IssuerConfig['branding']>;
   kycApiKeys?: string[];
   clientMetadata?: IssuerConfig['clientMetadata'];
   publicUrl: string;
@@ -226,6 +238,8 @@ export const DEFAULTS = {
     cNonce: 5 * 60,
   },
   clockSkewSeconds: 60,
+  branding: { primaryColor: '#1d4ed8' },
+  reviewExpectedHours: 48,
   proofMaxAgeSeconds: 5 * 60,
   idTokenMaxAgeSeconds: 10 * 60,
   clientName: 'KCC Issuer',
@@ -323,6 +337,8 @@ export function resolveConfig(input: IssuerConfigInput): IssuerConfig {
     kycApiKeys: (input.kycApiKeys ?? []).filter((k) => k.length > 0),
     ttl,
     clockSkewSeconds: input.clockSkewSeconds ?? DEFAULTS.clockSkewSeconds,
+    branding: { primaryColor: brandColour(input.branding?.primaryColor) },
+    reviewExpectedHours: positiveHours('REVIEW_EXPECTED_HOURS', input.reviewExpectedHours ?? DEFAULTS.reviewExpectedHours),
     proofMaxAgeSeconds: input.proofMaxAgeSeconds ?? DEFAULTS.proofMaxAgeSeconds,
     idTokenMaxAgeSeconds: input.idTokenMaxAgeSeconds ?? DEFAULTS.idTokenMaxAgeSeconds,
     clientName: input.clientName || DEFAULTS.clientName,
@@ -339,6 +355,29 @@ export function resolveConfig(input: IssuerConfigInput): IssuerConfig {
     idv: { ...DEFAULTS.idv, ...defined(input.idv), optionalConsents: resolveConsentItems(input.idv?.optionalConsents) },
     ...resolveTierOptions(input),
   };
+}
+
+/** WCAG 2.x relative luminance of an sRGB colour #rrggbb. */
+function luminance(hex: string): number {
+  const channel = (i: number) => {
+    const c = Number.parseInt(hex.slice(i, i + 2), 16) / 255;
+    return c <= 0.04045 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4;
+  };
+  return 0.2126 * channel(1) + 0.7152 * channel(3) + 0.0722 * channel(5);
+}
+
+/** The brand colour: #rrggbb on which white button text keeps 4.5:1 contrast (WCAG 2.x 1.4.3). */
+function brandColour(value: string | undefined): string {
+  if (value === undefined || value === '') return DEFAULTS.branding.primaryColor;
+  if (!/^#[0-9a-fA-F]{6}$/.test(value)) throw new TypeError(`BRAND_PRIMARY_COLOR must be a colour #rrggbb (got ${JSON.stringify(value.slice(0, 20))})`);
+  const contrast = 1.05 / (luminance(value) + 0.05);
+  if (contrast < 4.5) throw new TypeError(`BRAND_PRIMARY_COLOR ${value}: white text on it has contrast ${contrast.toFixed(1)}:1, below WCAG's 4.5:1; choose a darker colour`);
+  return value.toLowerCase();
+}
+
+function positiveHours(name: string, value: number): number {
+  if (!(Number.isFinite(value) && value > 0)) throw new TypeError(`${name} must be a positive number of hours`);
+  return value;
 }
 
 /** An absolute http(s) URL (links shown to the applicant), or undefined when unset. */
@@ -468,6 +507,8 @@ export function configFromSettings(env: Record<string, string | undefined>): Omi
     reviewFourEyes: fourEyes === 'true' ? true : fourEyes === 'false' ? false : undefined,
     kycApiKeys: kycApiKeys(env.KYC_API_KEYS),
     clientName: env.ISSUER_NAME || undefined,
+    branding: { primaryColor: env.BRAND_PRIMARY_COLOR || undefined },
+    reviewExpectedHours: number('REVIEW_EXPECTED_HOURS'),
     tosUri: env.TOS_URI || undefined,
     policyUri: env.POLICY_URI || undefined,
     clientMetadata: { logoUri: httpsUrl('ISSUER_LOGO_URI'), tosUri: httpsUrl('ISSUER_TOS_URI'), policyUri: httpsUrl('ISSUER_POLICY_URI'), contacts },
