@@ -1,6 +1,7 @@
 import { SETTINGS, SETTING_DEFAULTS, ISSUER_DID_METHODS, settingsGiven, type IssuerDidMethod, type Settings } from './config/settings';
 import type { Environment, GivenSettingsOf } from './config/setting';
 import type { ConsentItem, TierConfig } from './config/tiers';
+import { brandColourProblem } from './config/parsers';
 
 export { ISSUER_DID_METHODS, KCC_SCHEMA_ID, LOG_LEVELS, SETTINGS, SETTING_DEFAULTS, listSettings, processEnv, readSettings, settingsGiven } from './config/settings';
 export type { IssuerDidMethod, Settings } from './config/settings';
@@ -92,6 +93,10 @@ export function resolveConfig(input: IssuerConfigInput): IssuerConfig {
   }
   // Every option of the table, so a new entry needs nothing here; then what is resolved specially.
   const options = withDefaults(DEFAULTS, input);
+  // Programmatic input gets the check the environment's parser applies.
+  const colourProblem = brandColourProblem(options.branding.primaryColor);
+  if (colourProblem) throw new TypeError(`BRAND_PRIMARY_COLOR ${colourProblem}`);
+  if (!(options.reviewExpectedHours > 0)) throw new TypeError('REVIEW_EXPECTED_HOURS must be a positive number');
   return {
     ...options,
     publicUrl,
@@ -99,6 +104,7 @@ export function resolveConfig(input: IssuerConfigInput): IssuerConfig {
     // Empty strings are unset, as they are in the environment.
     adminToken: input.adminToken || undefined,
     clientName: input.clientName || DEFAULTS.clientName,
+    branding: { primaryColor: options.branding.primaryColor.toLowerCase() },
     kycApiKeys: options.kycApiKeys.filter((k) => k.length > 0),
     tosUri: httpsUriOption('TOS_URI', input.tosUri),
     policyUri: httpsUriOption('POLICY_URI', input.policyUri),

@@ -7,6 +7,8 @@ export const PATHS = {
   siopResponse: '/idv/siopv2/response',
   idvForm: '/idv/form/:token',
   idvFinish: '/idv/finish.html',
+  idvFinishApproved: '/idv/approved/finish.html',
+  idvFinishReview: '/idv/review/finish.html',
   idvCss: '/idv/form.css',
   credentialIssuerMetadata: '/.well-known/openid-credential-issuer',
   authorizationServerMetadata: '/.well-known/oauth-authorization-server',
@@ -44,6 +46,8 @@ export class IssuerUrls {
   readonly initiate: string;
   readonly siopResponse: string;
   readonly idvFinish: string;
+  readonly idvFinishApproved: string;
+  readonly idvFinishReview: string;
   readonly idvCss: string;
   readonly token: string;
   readonly credential: string;
@@ -59,6 +63,8 @@ export class IssuerUrls {
     this.initiate = base + PATHS.initiate;
     this.siopResponse = base + PATHS.siopResponse;
     this.idvFinish = base + PATHS.idvFinish;
+    this.idvFinishApproved = base + PATHS.idvFinishApproved;
+    this.idvFinishReview = base + PATHS.idvFinishReview;
     this.idvCss = base + PATHS.idvCss;
     this.token = base + PATHS.token;
     this.credential = base + PATHS.credential;

@@ -121,3 +121,26 @@ export const openidScope = parser((t) => {
 export const sqliteSynchronousMode = parser((t) =>
   /^(normal|full)$/i.test(t) ? (t.toUpperCase() as 'NORMAL' | 'FULL') : invalid(`must be NORMAL or FULL ${got(t)}`),
 );
+
+/** WCAG 2.x relative luminance of an sRGB colour #rrggbb. */
+function luminance(hex: string): number {
+  const channel = (i: number) => {
+    const c = Number.parseInt(hex.slice(i, i + 2), 16) / 255;
+    return c <= 0.04045 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4;
+  };
+  return 0.2126 * channel(1) + 0.7152 * channel(3) + 0.0722 * channel(5);
+}
+
+/** Why a brand colour cannot carry white button text (WCAG 2.x 1.4.3: 4.5:1), or undefined when it can. */
+export function brandColourProblem(value: string): string | undefined {
+  if (!/^#[0-9a-fA-F]{6}$/.test(value)) return `must be a colour #rrggbb ${got(value)}`;
+  const contrast = 1.05 / (luminance(value) + 0.05);
+  if (contrast < 4.5) return `${value}: white text on it has contrast ${contrast.toFixed(1)}:1, below WCAG's 4.5:1; choose a darker colour`;
+  return undefined;
+}
+
+/** A brand colour #rrggbb on which white text keeps 4.5:1 contrast, lower-cased. */
+export const brandColour = parser((t) => {
+  const problem = brandColourProblem(t);
+  return problem ? invalid(problem) : t.toLowerCase();
+});

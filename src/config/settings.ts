@@ -1,5 +1,6 @@
 import {
   apiKeys,
+  brandColour,
   commaList,
   contacts,
   httpsUrl,
@@ -227,6 +228,21 @@ export const SETTINGS = {
         doc: 'optional data uses the PFI asks about on the consent step, one unticked checkbox each; choices recorded in the audit trail by id',
       }),
     },
+    /** The PFI's look on the applicant pages and the console (name: ISSUER_NAME, logo: ISSUER_LOGO_URI). */
+    branding: {
+      primaryColor: setting({
+        env: 'BRAND_PRIMARY_COLOR',
+        parse: brandColour,
+        default: '#1d4ed8',
+        doc: "buttons, links and header of the applicant pages, `#rrggbb`; refused unless white text on it reaches WCAG's 4.5:1 contrast",
+      }),
+    },
+    reviewExpectedHours: setting({
+      env: 'REVIEW_EXPECTED_HOURS',
+      parse: positiveNumber,
+      default: 48,
+      doc: 'the finish page tells an applicant sent to manual review to expect an answer within this many hours',
+    }),
     /** Know Your Agent tokens (docs/kya.md, src/issuance/kya.ts). */
     kya: {
       // Short: a merchant learns of a revoked KCC only from its status list, which it may cache.

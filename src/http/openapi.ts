@@ -215,6 +215,8 @@ function operations(): Record<string, Partial<Record<'get' | 'post', Operation>>
       },
     },
     [PATHS.idvFinish]: { get: { summary: 'Where the wallet closes its webview', tags: ['applicant'], responses: { 200: html('Thank you page') } } },
+    [PATHS.idvFinishApproved]: { get: { summary: 'Where the wallet closes its webview: verified, the credential is ready', tags: ['applicant'], responses: { 200: html('Verified page') } } },
+    [PATHS.idvFinishReview]: { get: { summary: 'Where the wallet closes its webview: in manual review, with when to expect an answer', tags: ['applicant'], responses: { 200: html('In review page') } } },
     [PATHS.idvCss]: { get: { summary: 'Stylesheet of the form', tags: ['applicant'], responses: { 200: { description: 'CSS', mediaType: 'text/css' } } } },
     [PATHS.credentialIssuerMetadata]: { get: { summary: 'OID4VCI Credential Issuer Metadata', tags: ['metadata'], responses: { 200: json('Metadata', CredentialIssuerMetadata) } } },
     [PATHS.authorizationServerMetadata]: { get: { summary: 'RFC 8414 Authorization Server Metadata', tags: ['metadata'], responses: { 200: json('Metadata', AuthorizationServerMetadata) } } },

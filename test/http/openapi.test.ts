@@ -71,6 +71,8 @@ describe('OpenAPI 3.1 document at /openapi.json', () => {
     await fetch(idv.url, json({ ...SAMPLE_IDENTITY, consent: 'accept' }, { origin: 'https://evil.example' }));
     await fetch(`${PUBLIC_URL}/idv/form/unknown-token`);
     await fetch(`${PUBLIC_URL}/idv/form.css`);
+    await fetch(`${PUBLIC_URL}/idv/finish.html`);
+    await fetch(`${PUBLIC_URL}/idv/review/finish.html`);
     expect((await client.submitIdvForm(idv.url, SAMPLE_IDENTITY)).location).toMatch(/finish\.html$/);
     await fetch(idv.url, json({ ...SAMPLE_IDENTITY, consent: 'accept' }));
     const { credentialIssuer: meta } = await client.metadata(PUBLIC_URL);

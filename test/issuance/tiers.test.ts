@@ -157,8 +157,8 @@ describe('upgrade, renewal and supersession with presented KCCs', () => {
     const vc = vcOf(issued.credential as string);
     expect(vc.credentialSubject.tier).toBe('Enhanced');
     expect(vc.evidence).toEqual([
-      { kind: 'document_verification', checks: ['passport'] },
-      { kind: 'sanction_screening', checks: ['sanctions', 'PEP'] },
+      { type: ['DocumentVerification'], kind: 'document_verification', checks: ['passport'] },
+      { type: ['SanctionScreening'], kind: 'sanction_screening', checks: ['sanctions', 'PEP'] },
     ]);
   });
 
