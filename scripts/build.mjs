@@ -38,4 +38,8 @@ await build({
   logLevel: 'warning',
   chunkNames: 'chunks/[name]-[hash]',
 });
-console.log(`built ${Object.keys(ENTRY_POINTS).map((n) => `dist/${n}.js`).join(', ')}${at > 0 ? ` in ${outdir}` : ''}`);
+console.log(
+  `built ${Object.keys(ENTRY_POINTS)
+    .map((n) => `dist/${n}.js`)
+    .join(', ')}${at > 0 ? ` in ${outdir}` : ''}`,
+);

@@ -1,9 +1,19 @@
-import { SETTINGS, SETTING_DEFAULTS, ISSUER_DID_METHODS, settingsGiven, type IssuerDidMethod, type Settings } from './config/settings';
+import { type SETTINGS, SETTING_DEFAULTS, ISSUER_DID_METHODS, settingsGiven, type Settings } from './config/settings';
 import type { Environment, GivenSettingsOf } from './config/setting';
 import type { ConsentItem, TierConfig } from './config/tiers';
 import { brandColourProblem } from './config/parsers';
 
-export { ISSUER_DID_METHODS, KCC_SCHEMA_ID, LOG_LEVELS, SETTINGS, SETTING_DEFAULTS, listSettings, processEnv, readSettings, settingsGiven } from './config/settings';
+export {
+  ISSUER_DID_METHODS,
+  KCC_SCHEMA_ID,
+  LOG_LEVELS,
+  SETTINGS,
+  SETTING_DEFAULTS,
+  listSettings,
+  processEnv,
+  readSettings,
+  settingsGiven,
+} from './config/settings';
 export type { IssuerDidMethod, Settings } from './config/settings';
 export type { Environment } from './config/setting';
 export { parseTiersConfig, tiersFromJson } from './config/tiers';
@@ -20,7 +30,9 @@ export type IssuerConfig = Omit<Settings['issuer'], 'publicUrl' | 'defaultTierId
 };
 
 /** The options that are sections (objects of options), given member by member: derived, so a new section needs nothing here. */
-type Sections = { [K in keyof IssuerConfig]-?: NonNullable<IssuerConfig[K]> extends readonly unknown[] ? never : NonNullable<IssuerConfig[K]> extends object ? K : never }[keyof IssuerConfig];
+type Sections = {
+  [K in keyof IssuerConfig]-?: NonNullable<IssuerConfig[K]> extends readonly unknown[] ? never : NonNullable<IssuerConfig[K]> extends object ? K : never;
+}[keyof IssuerConfig];
 
 /** What a runtime or a test gives `resolveConfig`: the public URL, and any option (sections member by member). */
 export type IssuerConfigInput = Partial<Omit<IssuerConfig, Sections | 'publicUrl'>> & { publicUrl: string } & {
@@ -89,7 +101,9 @@ export function resolveConfig(input: IssuerConfigInput): IssuerConfig {
     if (!(Number.isFinite(seconds) && seconds > 0)) throw new TypeError(`ttl.${name} must be a positive number of seconds`);
   }
   if (ttl.preAuthorizedCode <= ttl.idvForm) {
-    throw new TypeError(`ttl.preAuthorizedCode (${ttl.preAuthorizedCode} s) must outlive ttl.idvForm (${ttl.idvForm} s): a wallet redeems the code after the form is done`);
+    throw new TypeError(
+      `ttl.preAuthorizedCode (${ttl.preAuthorizedCode} s) must outlive ttl.idvForm (${ttl.idvForm} s): a wallet redeems the code after the form is done`,
+    );
   }
   // Every option of the table, so a new entry needs nothing here; then what is resolved specially.
   const options = withDefaults(DEFAULTS, input);

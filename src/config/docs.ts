@@ -29,7 +29,10 @@ function shown(spec: SettingSpec<unknown>): string {
 
 /** A pipe outside backticks would end the cell. */
 function cell(text: string): string {
-  return text.split(/(`[^`]*`)/).map((part, i) => (i % 2 === 1 ? part : part.replace(/\|/g, '\\|'))).join('');
+  return text
+    .split(/(`[^`]*`)/)
+    .map((part, i) => (i % 2 === 1 ? part : part.replace(/\|/g, '\\|')))
+    .join('');
 }
 
 function meaning(spec: SettingSpec<unknown>): string {
@@ -47,8 +50,9 @@ export function settingsMarkdownTable(): string {
 
 /** The descriptions' links are written from the repository root (the README); docs/settings.md is one level down. */
 function fromDocs(text: string): string {
-  return text.replace(/\]\((docs\/)?([^)#][^)]*|#[^)]*)\)/g, (_, inDocs: string | undefined, target: string) =>
-    `](${inDocs ? target : target.startsWith('#') ? `../README.md${target}` : `../${target}`})`,
+  return text.replace(
+    /\]\((docs\/)?([^)#][^)]*|#[^)]*)\)/g,
+    (_, inDocs: string | undefined, target: string) => `](${inDocs ? target : target.startsWith('#') ? `../README.md${target}` : `../${target}`})`,
   );
 }
 

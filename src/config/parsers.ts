@@ -55,7 +55,12 @@ export const onlyTrue = parser((t) => t === 'true');
 export const unlessOff = parser((t) => t !== 'off');
 
 /** Comma-separated, trimmed, empty entries dropped. */
-export const commaList = parser((t) => t.split(',').map((s) => s.trim()).filter(Boolean));
+export const commaList = parser((t) =>
+  t
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean),
+);
 
 export const httpsUrl = parser((t) => (URL.canParse(t) && new URL(t).protocol === 'https:' ? t : invalid('must be an https URL')));
 
@@ -72,13 +77,19 @@ export const jsonText = parser((t): unknown => {
 
 /** KYC_API_KEYS: tenant keys are bearer secrets, so each is at least 32 characters. */
 export const apiKeys = parser((t) => {
-  const keys = t.split(',').map((k) => k.trim()).filter(Boolean);
+  const keys = t
+    .split(',')
+    .map((k) => k.trim())
+    .filter(Boolean);
   return keys.every((k) => k.length >= 32) ? keys : invalid('must be comma-separated keys of at least 32 characters each');
 });
 
 /** ISSUER_CONTACTS: e-mail addresses for client_metadata `contacts`. */
 export const contacts = parser((t) => {
-  const list = t.split(',').map((c) => c.trim()).filter(Boolean);
+  const list = t
+    .split(',')
+    .map((c) => c.trim())
+    .filter(Boolean);
   return list.every((c) => c.length <= 200) ? list : invalid('must be comma-separated contacts (e-mail addresses), each under 200 characters');
 });
 

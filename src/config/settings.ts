@@ -192,7 +192,7 @@ export const SETTINGS = {
         env: 'IDV_PROVIDER',
         parse: text,
         default: 'hosted',
-        doc: '`hosted` (the built-in form), `persona`, `incode`, or the generic vendor\'s name; vendor settings in [docs/idv.md](docs/idv.md)',
+        doc: "`hosted` (the built-in form), `persona`, `incode`, or the generic vendor's name; vendor settings in [docs/idv.md](docs/idv.md)",
       }),
       retentionDays: setting({ env: 'PII_RETENTION_DAYS', parse: positiveNumber, default: 30, doc: 'days PII is kept after a decision before it is purged' }),
       // Longer than vendors' retry periods, so genuine retries still arrive.

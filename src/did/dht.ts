@@ -173,7 +173,12 @@ export function createDidDhtDocument(input: CreateDidDhtDocumentInput): DIDDocum
     if (keyTypeOf(vm.publicKeyJwk) !== vm.type) throw new Error(`JWK does not match type ${vm.type}`);
     jwkToKeyBytes(vm.publicKeyJwk); // validate
     const id = `${did}#${frag}`;
-    vms.push({ id, type: 'JsonWebKey', controller: vm.controller ?? did, publicKeyJwk: canonicalJwk(vm.publicKeyJwk, frag) as VerificationMethod['publicKeyJwk'] });
+    vms.push({
+      id,
+      type: 'JsonWebKey',
+      controller: vm.controller ?? did,
+      publicKeyJwk: canonicalJwk(vm.publicKeyJwk, frag) as VerificationMethod['publicKeyJwk'],
+    });
     for (const p of vm.purposes ?? ['authentication', 'assertionMethod']) rel[p].push(id);
   }
   const doc: DIDDocument = { id: did, verificationMethod: vms };
@@ -405,7 +410,7 @@ export function createDidDhtResolver(opts: DidDhtResolverOptions): { dht: DIDRes
     } catch (err) {
       return resolutionError('notFound', `did:dht relay lookup failed: ${(err as Error).message}`);
     }
-    let item;
+    let item: ReturnType<typeof parseBep44Body>;
     try {
       item = parseBep44Body(body);
     } catch (err) {

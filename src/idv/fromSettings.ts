@@ -27,13 +27,26 @@ export async function idvDepsFromVendorSettings(
   if (persona.apiKey) {
     if (!persona.templateId) throw new Error('PERSONA_TEMPLATE_ID is required with PERSONA_API_KEY');
     if (persona.webhookSecrets.length === 0) throw new Error('PERSONA_WEBHOOK_SECRETS is required with PERSONA_API_KEY');
-    vendors.set('persona', createPersonaProvider({ apiKey: persona.apiKey, templateId: persona.templateId, webhookSecrets: persona.webhookSecrets, apiBase: persona.apiBase, toleranceSeconds, fetch }));
+    vendors.set(
+      'persona',
+      createPersonaProvider({
+        apiKey: persona.apiKey,
+        templateId: persona.templateId,
+        webhookSecrets: persona.webhookSecrets,
+        apiBase: persona.apiBase,
+        toleranceSeconds,
+        fetch,
+      }),
+    );
   }
   const incode = incodeOptionsFromSettings(settings.incode, fetch);
   if (incode) vendors.set('incode', createIncodeProvider(incode));
   if (settings.generic.config !== undefined) {
     const config = settings.generic.config as Omit<GenericHmacOptions, 'fetch' | 'secrets'>;
-    const signature = config.signature?.scheme === 'timestamped' ? { ...config.signature, toleranceSeconds: config.signature.toleranceSeconds ?? toleranceSeconds } : config.signature;
+    const signature =
+      config.signature?.scheme === 'timestamped'
+        ? { ...config.signature, toleranceSeconds: config.signature.toleranceSeconds ?? toleranceSeconds }
+        : config.signature;
     vendors.set(config.name, createGenericHmacProvider({ ...config, signature, secrets: settings.generic.secrets, fetch }));
   }
   return {

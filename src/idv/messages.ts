@@ -97,7 +97,8 @@ const en: Messages = {
   consentIntro: (pfi) => `${pfi} asks for your consent before you enter your details.`,
   consentCollectedHeading: 'What we collect',
   consentCredentialHeading: 'What goes into your credential',
-  consentCredential: 'Only your country of residence, the credential tier and the kinds of checks done (for example "document verification") go into your Known Customer Credential. Your name, date of birth and document number do not.',
+  consentCredential:
+    'Only your country of residence, the credential tier and the kinds of checks done (for example "document verification") go into your Known Customer Credential. Your name, date of birth and document number do not.',
   consentRetentionHeading: 'How long we keep your details',
   consentRetention: (days) => `Your personal details are deleted ${days} ${days === 1 ? 'day' : 'days'} after the decision on your application.`,
   consentWhoHeading: 'Who we are',
@@ -164,7 +165,8 @@ const de: Messages = {
   consentIntro: (pfi) => `${pfi} bittet um Ihre Einwilligung, bevor Sie Ihre Angaben machen.`,
   consentCollectedHeading: 'Was wir erheben',
   consentCredentialHeading: 'Was in Ihren Nachweis aufgenommen wird',
-  consentCredential: 'Nur Ihr Wohnsitzland, die Stufe des Nachweises und die Arten der durchgeführten Prüfungen (zum Beispiel „Dokumentenprüfung“) kommen in Ihren Known Customer Credential. Ihr Name, Geburtsdatum und Ihre Dokumentnummer nicht.',
+  consentCredential:
+    'Nur Ihr Wohnsitzland, die Stufe des Nachweises und die Arten der durchgeführten Prüfungen (zum Beispiel „Dokumentenprüfung“) kommen in Ihren Known Customer Credential. Ihr Name, Geburtsdatum und Ihre Dokumentnummer nicht.',
   consentRetentionHeading: 'Wie lange wir Ihre Angaben speichern',
   consentRetention: (days) => `Ihre persönlichen Angaben werden ${days} ${days === 1 ? 'Tag' : 'Tage'} nach der Entscheidung über Ihren Antrag gelöscht.`,
   consentWhoHeading: 'Wer wir sind',
@@ -183,7 +185,8 @@ const de: Messages = {
   finishReviewMessage: (pfi, hours) =>
     `Ein Mitarbeiter von ${pfi} muss Ihren Antrag ansehen. Sie erhalten eine Antwort innerhalb von ${hours < 48 ? `${hours} ${hours === 1 ? 'Stunde' : 'Stunden'}` : `${Math.ceil(hours / 24)} Tagen`}. Sie können jetzt zu Ihrer Wallet zurückkehren: Sie holt Ihren Nachweis ab, sobald er genehmigt ist.`,
   withdrawnTitle: 'Antrag zurückgezogen',
-  withdrawnMessage: 'Sie haben nicht zugestimmt, daher wurde Ihr Antrag beendet; es wurden keine persönlichen Angaben erhoben. Sie können zu Ihrer Wallet zurückkehren.',
+  withdrawnMessage:
+    'Sie haben nicht zugestimmt, daher wurde Ihr Antrag beendet; es wurden keine persönlichen Angaben erhoben. Sie können zu Ihrer Wallet zurückkehren.',
 };
 
 const CATALOGUE: Record<Language, Messages> = { en, de };

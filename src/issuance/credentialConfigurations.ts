@@ -48,7 +48,7 @@ class TierConfigurations implements CredentialConfigurations {
         format: 'jwt_vc_json',
         types: KCC_TYPES,
         name: single ? 'Known Customer Credential' : `Known Customer Credential (${tier.name})`,
-        description: tier.description ?? `Proof of a completed KYC verification: ${tier.requiredChecks.join(', ') || 'tier ' + tier.name}`,
+        description: tier.description ?? `Proof of a completed KYC verification: ${tier.requiredChecks.join(', ') || `tier ${tier.name}`}`,
       }),
     );
     this.fallback = this.get(config.defaultTierId) ?? this.all[0];
@@ -66,6 +66,9 @@ class TierConfigurations implements CredentialConfigurations {
 }
 
 /** The tier an application asked for (its credential configuration); the default tier otherwise. */
-export function tierOfApplication(deps: { config: Pick<IssuerConfig, 'tiers' | 'defaultTierId'> }, application: { credentialConfigurationId: string }): TierConfig {
+export function tierOfApplication(
+  deps: { config: Pick<IssuerConfig, 'tiers' | 'defaultTierId'> },
+  application: { credentialConfigurationId: string },
+): TierConfig {
   return credentialConfigurations(deps.config).ofApplication(application).tier;
 }

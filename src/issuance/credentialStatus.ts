@@ -248,7 +248,9 @@ export async function statusListCredential(
   const key = `${listId}/${purpose}`;
   const now = nowSeconds(deps);
   const fresh = (entry: { expiresAt: number }) => entry.expiresAt - now > deps.config.statusList.validitySeconds / 4;
-  let read: { list: Awaited<ReturnType<IssuanceDeps['store']['statusLists']['get']>>; cached: Awaited<ReturnType<IssuanceDeps['store']['statusLists']['cached']>> } | undefined;
+  let read:
+    | { list: Awaited<ReturnType<IssuanceDeps['store']['statusLists']['get']>>; cached: Awaited<ReturnType<IssuanceDeps['store']['statusLists']['cached']>> }
+    | undefined;
   for (let attempt = 0; !read; attempt++) {
     try {
       const list = await deps.store.statusLists.get(listId);
@@ -281,15 +283,24 @@ export async function statusListCredential(
   } catch (e) {
     const failure = storageFailureOf(e);
     if (!failure) throw e;
-    if (!memory || !memory.cacheWriteFailing) {
+    if (!memory?.cacheWriteFailing) {
       if (memory) memory.cacheWriteFailing = true;
-      deps.logger?.error('status_list_cache_unwritable', { condition: failure.condition, code: failure.code, message: `${STORAGE_CONDITION_MESSAGES[failure.condition]}; status lists are served from memory meanwhile` });
+      deps.logger?.error('status_list_cache_unwritable', {
+        condition: failure.condition,
+        code: failure.code,
+        message: `${STORAGE_CONDITION_MESSAGES[failure.condition]}; status lists are served from memory meanwhile`,
+      });
     }
   }
   return jwt;
 }
 
-async function buildStatusListCredential(deps: Pick<IssuanceDeps, 'config' | 'issuer' | 'store'>, list: { id: number; size: number }, purpose: StatusPurpose, now: number): Promise<string> {
+async function buildStatusListCredential(
+  deps: Pick<IssuanceDeps, 'config' | 'issuer' | 'store'>,
+  list: { id: number; size: number },
+  purpose: StatusPurpose,
+  now: number,
+): Promise<string> {
   const listId = list.id;
   const bits = new Uint8Array(list.size / 8);
   for (const index of await deps.store.statusLists.setIndices(listId, purpose)) setBit(bits, index);

@@ -32,7 +32,15 @@ export async function ensureIdvSession(deps: Pick<IssuanceDeps, 'store' | 'clock
 /** True when `applicationStatus.set(change)` would write what `current` already holds (decision times aside). */
 function statusWriteIsNoop(
   current: Application,
-  change: { status: string; provider: string; countryOfResidence?: string | null; tier?: string | null; evidence?: unknown[]; reason: string | null; decidedBy?: string },
+  change: {
+    status: string;
+    provider: string;
+    countryOfResidence?: string | null;
+    tier?: string | null;
+    evidence?: unknown[];
+    reason: string | null;
+    decidedBy?: string;
+  },
 ): boolean {
   const decided = change.status === 'approved' || change.status === 'rejected';
   return (
@@ -101,20 +109,39 @@ export async function applyResult(deps: Deps, input: ApplyInput): Promise<Applie
   const from = session.state as IdvState;
   if (input.eventAt <= session.lastEventAt) {
     // Out of order: a newer event was applied already (the vendor's clock decides, not arrival).
-    await deps.store.audit.record({ applicationId: input.applicationId, actor: input.actor, action: 'idv.event_stale', detail: { from, to, event_at: new Date(input.eventAt).toISOString() }, at: now });
+    await deps.store.audit.record({
+      applicationId: input.applicationId,
+      actor: input.actor,
+      action: 'idv.event_stale',
+      detail: { from, to, event_at: new Date(input.eventAt).toISOString() },
+      at: now,
+    });
     return { disposition: 'stale', state: from };
   }
   const move = transition(from, to);
   if (move.kind === 'ignore') {
-    await deps.store.audit.record({ applicationId: input.applicationId, actor: input.actor, action: 'idv.event_ignored', detail: { from, to, why: move.why }, at: now });
+    await deps.store.audit.record({
+      applicationId: input.applicationId,
+      actor: input.actor,
+      action: 'idv.event_ignored',
+      detail: { from, to, why: move.why },
+      at: now,
+    });
     return { disposition: 'ignored', state: from };
   }
   // Credentials already issued follow the decision. Only a re-decision, or a decision on a review
   // that a re-decision opened, can find any: a first decision is not worth the read.
-  const credentials = move.redecision || from === 'needs_review' ? await credentialChangesOfDecision(deps, input.applicationId, applicationStatusFor(to)) : NO_CREDENTIAL_CHANGES;
+  const credentials =
+    move.redecision || from === 'needs_review' ? await credentialChangesOfDecision(deps, input.applicationId, applicationStatusFor(to)) : NO_CREDENTIAL_CHANGES;
   const plan = planResult(deps, input, { result, current, from, redecision: move.redecision, credentials, now });
   if (!(await deps.store.idvSessions.commitResult({ ...plan.write, session: { advance: { state: to, outcome, eventAt: input.eventAt } } }))) {
-    await deps.store.audit.record({ applicationId: input.applicationId, actor: input.actor, action: 'idv.event_stale', detail: { from, to, eventAt: input.eventAt }, at: now });
+    await deps.store.audit.record({
+      applicationId: input.applicationId,
+      actor: input.actor,
+      action: 'idv.event_stale',
+      detail: { from, to, eventAt: input.eventAt },
+      at: now,
+    });
     return { disposition: 'stale', state: from };
   }
   await applyCredentialChanges(deps, credentials, input.actor);
@@ -178,7 +205,15 @@ function planResult(
       idv_state: to,
       reason_codes: result.reasonCodes,
       final: result.final,
-      ...(redecision ? { redecision: true, previous_state: from, credentials_issued: credentials.issued, credentials_revoked: credentials.revoked, credentials_suspended: credentials.suspended } : {}),
+      ...(redecision
+        ? {
+            redecision: true,
+            previous_state: from,
+            credentials_issued: credentials.issued,
+            credentials_revoked: credentials.revoked,
+            credentials_suspended: credentials.suspended,
+          }
+        : {}),
     });
     events.push(outboxRow(deps, type, `${input.applicationId}|${to}|${input.eventAt}`, data));
   }
@@ -189,7 +224,15 @@ function planResult(
 /** The application row as `ApplicationStatusRepository.set` leaves it (absent country, tier and evidence keep the stored value). */
 function applicationAfter(
   current: Application,
-  change: { status: Application['status']; provider: string; countryOfResidence?: string | null; tier?: string | null; evidence?: unknown[]; reason: string | null; decidedBy?: string },
+  change: {
+    status: Application['status'];
+    provider: string;
+    countryOfResidence?: string | null;
+    tier?: string | null;
+    evidence?: unknown[];
+    reason: string | null;
+    decidedBy?: string;
+  },
   now: number,
 ): Application {
   const decided = change.status === 'approved' || change.status === 'rejected';
@@ -221,10 +264,22 @@ export async function startVendorSession(
   if (session.vendorReference && session.webviewUrl) {
     return provider.resumeSession ? provider.resumeSession(session.vendorReference) : session.webviewUrl;
   }
-  const { url, vendorReference } = await provider.createSession({ applicationId: application.id, idempotencyKey: session.idempotencyKey, redirectUrl: finishUrl, entryUrl, callbackUrl });
+  const { url, vendorReference } = await provider.createSession({
+    applicationId: application.id,
+    idempotencyKey: session.idempotencyKey,
+    redirectUrl: finishUrl,
+    entryUrl,
+    callbackUrl,
+  });
   const now = seconds(deps.clock());
   await deps.store.idvSessions.attachVendorSession(application.id, vendorReference, url, now);
-  await deps.store.audit.record({ applicationId: application.id, actor: `idv:${provider.name}`, action: 'idv.session_created', detail: { vendor_reference: vendorReference }, at: now });
+  await deps.store.audit.record({
+    applicationId: application.id,
+    actor: `idv:${provider.name}`,
+    action: 'idv.session_created',
+    detail: { vendor_reference: vendorReference },
+    at: now,
+  });
   return url;
 }
 
@@ -251,8 +306,8 @@ export async function handleVendorWebhook(
   headers: Headers,
 ): Promise<WebhookOutcome> {
   const provider = deps.idv.vendors.get(providerName);
-  if (!provider || !provider.capabilities.webhooks) return { status: 404 };
-  let event;
+  if (!provider?.capabilities.webhooks) return { status: 404 };
+  let event: ReturnType<typeof provider.parseEvent>;
   try {
     await provider.verifyWebhook(raw, headers, deps.clock());
     event = provider.parseEvent(raw);
@@ -267,7 +322,10 @@ export async function handleVendorWebhook(
   // valid forever: the signed event time bounds it instead (older is refused), and within the
   // window the event id does (idv_events keeps every id). Timestamped schemes were held to their
   // tolerance by verifyWebhook already.
-  if (provider.capabilities.webhookSignature !== 'timestamped-hmac-sha256' && event.occurredAt < deps.clock() - deps.config.idv.webhookReplayWindowSeconds * 1000) {
+  if (
+    provider.capabilities.webhookSignature !== 'timestamped-hmac-sha256' &&
+    event.occurredAt < deps.clock() - deps.config.idv.webhookReplayWindowSeconds * 1000
+  ) {
     deps.logger.warn('idv_webhook_rejected', { provider: providerName, reason: 'stale' });
     return { status: 401, error: 'stale' };
   }
@@ -348,7 +406,7 @@ export async function handleVendorCallback(
     deps.logger.info('idv_callback', { provider: providerName, applicationId: session.applicationId, disposition: 'ignored', state: current });
     return { status: 303, disposition: 'ignored' };
   }
-  let redeemed;
+  let redeemed: Awaited<ReturnType<NonNullable<typeof provider.completeCallback>>>;
   try {
     redeemed = await provider.completeCallback({ code, vendorReference: state, callbackUrl }, deps.clock());
   } catch (e) {
@@ -377,7 +435,13 @@ export async function handleVendorCallback(
     actor: `idv:${providerName}`,
   });
   await deps.store.idvEvents.setDisposition(eventKey, applied.disposition, applied.state);
-  deps.logger.info('idv_callback', { provider: providerName, applicationId: session.applicationId, eventId: redeemed.eventId, disposition: applied.disposition, state: applied.state });
+  deps.logger.info('idv_callback', {
+    provider: providerName,
+    applicationId: session.applicationId,
+    eventId: redeemed.eventId,
+    disposition: applied.disposition,
+    state: applied.state,
+  });
   return { status: 303, disposition: applied.disposition };
 }
 

@@ -74,7 +74,12 @@ export function decideIssuance(application: Pick<Application, 'status' | 'countr
 /** The Credential Endpoint, after the access token was authenticated (src/issuance/grants.ts). */
 export async function requestCredential(deps: Deps, grant: AccessTokenRecord, body: unknown): Promise<IssuanceAnswer> {
   const registry = credentialConfigurations(deps.config);
-  const request = await parseAndCheckProof(deps, grant, body, registry.all.map((c) => c.id));
+  const request = await parseAndCheckProof(
+    deps,
+    grant,
+    body,
+    registry.all.map((c) => c.id),
+  );
   const application = await deps.store.applications.get(grant.applicationId);
   if (!application) throw new ServerError('application not found');
   assertConfigurationOffered(registry.ofApplication(application).id, request.configurationId);
@@ -105,7 +110,8 @@ export async function collectDeferredCredential(deps: Deps, grant: AccessTokenRe
   if (decision.kind === 'deny') throw new CredentialRequestDenied(decision.reason);
   if (decision.kind === 'review') await sendToReview(deps, application, decision.problem);
   if (decision.kind !== 'issue') {
-    if (profile === 'v1') return { status: 202, body: v1DeferredResponse(deps, transaction.id), applicationId: application.id, deferred: true, issued: false, profile };
+    if (profile === 'v1')
+      return { status: 202, body: v1DeferredResponse(deps, transaction.id), applicationId: application.id, deferred: true, issued: false, profile };
     throw new IssuancePending('identity verification is not finished yet');
   }
   const credential = await issueOnce(deps, application, prefill, { grant, profile, transactionId: transaction.id });
@@ -244,7 +250,9 @@ async function issueOnce(
       credential: credentialRecord(deps, application, credential),
       transactionId: how.transactionId,
       event: credentialIssuedEvent(deps, application, credential, deferred),
-      notification: notificationId ? { id: notificationId, applicationId: how.grant.applicationId, accessTokenJti: how.grant.jti, credentialId: id, createdAt: now } : undefined,
+      notification: notificationId
+        ? { id: notificationId, applicationId: how.grant.applicationId, accessTokenJti: how.grant.jti, credentialId: id, createdAt: now }
+        : undefined,
       now,
     });
     if (!recorded) throw new InvalidTransactionId('transaction_id was already used');
@@ -293,7 +301,11 @@ export async function signKnownCustomerCredential(deps: Deps, application: Appli
 }
 
 /** What the issuer keeps of a credential it issues: ids, dates and a digest of the JWT. */
-export function credentialRecord(deps: Pick<Deps, 'crypto'>, application: Application, credential: { id: string; jwt: string; issuedAt: number; expiresAt: number }) {
+export function credentialRecord(
+  deps: Pick<Deps, 'crypto'>,
+  application: Application,
+  credential: { id: string; jwt: string; issuedAt: number; expiresAt: number },
+) {
   return {
     id: credential.id,
     applicationId: application.id,
@@ -305,7 +317,12 @@ export function credentialRecord(deps: Pick<Deps, 'crypto'>, application: Applic
 }
 
 /** The `credential.issued` event for the PFI's systems (docs/idv.md); the credential id makes it idempotent. */
-function credentialIssuedEvent(deps: Deps, application: Application, credential: { id: string; issuedAt: number; expiresAt: number }, deferred: boolean): OutboxRow {
+function credentialIssuedEvent(
+  deps: Deps,
+  application: Application,
+  credential: { id: string; issuedAt: number; expiresAt: number },
+  deferred: boolean,
+): OutboxRow {
   return outboxRow(deps, 'credential.issued', credential.id, {
     credential_id: credential.id,
     application_id: application.id,
@@ -327,10 +344,16 @@ async function revokeSuperseded(deps: Deps, credential: { id: string; supersedes
  * Evidence for the KCC: checks carried over from presented credentials (still fresh, with
  * their original time) plus the checks IDV did for this application (at its decision time).
  */
-function evidenceOfApplication(application: Application, prefill: ApplicationPrefill | null, now: number): { evidence: EvidenceRecord[]; supersedes: string[] } {
+function evidenceOfApplication(
+  application: Application,
+  prefill: ApplicationPrefill | null,
+  now: number,
+): { evidence: EvidenceRecord[]; supersedes: string[] } {
   const verifiedAt = application.decidedAt ?? now;
   const fresh = (application.evidence ?? []).map((e) => ({ kind: e.kind, checks: [...(e.checks ?? [])], verifiedAt }));
-  const carried = (prefill?.verifiedEvidence ?? []).map(({ kind, checks, verifiedAt }) => ({ kind, checks, verifiedAt })).filter((c) => !fresh.some((f) => f.kind === c.kind));
+  const carried = (prefill?.verifiedEvidence ?? [])
+    .map(({ kind, checks, verifiedAt }) => ({ kind, checks, verifiedAt }))
+    .filter((c) => !fresh.some((f) => f.kind === c.kind));
   // The KCCs this one replaces (upgrade, renewal).
   return { evidence: [...carried, ...fresh], supersedes: prefill?.supersedes ?? [] };
 }

@@ -46,8 +46,10 @@ async function verifyPresentedKcc(
   try {
     // The holder is whoever signed: the kid's DID, which verifyPresentationJwt then holds iss and vp.holder to.
     const { header, payload } = decodeJwt(vpToken, { maxLength: 64 * 1024 });
-    if (typeof header.kid !== 'string' || !header.kid.startsWith('did:')) throw new PresentationError('the presentation must be signed by a key of the holder DID (kid a DID URL)');
-    if (typeof payload.nonce !== 'string' || payload.nonce.length === 0) throw new PresentationError('the presentation has no nonce: get one from the Nonce Endpoint');
+    if (typeof header.kid !== 'string' || !header.kid.startsWith('did:'))
+      throw new PresentationError('the presentation must be signed by a key of the holder DID (kid a DID URL)');
+    if (typeof payload.nonce !== 'string' || payload.nonce.length === 0)
+      throw new PresentationError('the presentation has no nonce: get one from the Nonce Endpoint');
     holderDid = header.kid.split('#')[0];
     nonce = payload.nonce;
     const { vp } = await verifyPresentationJwt(vpToken, {
@@ -113,7 +115,8 @@ async function verifyPresentedKcc(
 
 /** RFC 7638 thumbprint of the agent key: names it in the audit and the event without the key itself. */
 function jwkThumbprint(deps: Pick<Deps, 'crypto'>, jwk: PublicJwk): string {
-  const canonical = jwk.kty === 'OKP' ? JSON.stringify({ crv: jwk.crv, kty: jwk.kty, x: jwk.x }) : JSON.stringify({ crv: jwk.crv, kty: jwk.kty, x: jwk.x, y: jwk.y });
+  const canonical =
+    jwk.kty === 'OKP' ? JSON.stringify({ crv: jwk.crv, kty: jwk.kty, x: jwk.x }) : JSON.stringify({ crv: jwk.crv, kty: jwk.kty, x: jwk.x, y: jwk.y });
   return base64urlEncode(deps.crypto.sha256(canonical));
 }
 
@@ -127,10 +130,12 @@ export async function mintKyaToken(deps: Deps, input: { request: KyaTokenRequest
   const { holderDid, nonce, principal, applicationId, boundAgentKey } = await verifyPresentedKcc(deps, input.request.vpToken);
   const thumbprint = jwkThumbprint(deps, input.request.agentJwk);
   // A presentation that names the agent key (cnf.jkt) cannot be used for another agent by whoever relays it.
-  if (boundAgentKey !== undefined && boundAgentKey !== thumbprint) throw new InvalidRequest('vp_token: the presentation is bound to another agent key (cnf.jkt is not the thumbprint of cnf.jwk)');
+  if (boundAgentKey !== undefined && boundAgentKey !== thumbprint)
+    throw new InvalidRequest('vp_token: the presentation is bound to another agent key (cnf.jkt is not the thumbprint of cnf.jwk)');
   const now = nowSeconds(deps);
   // Verified; now the nonce, once: a replayed or stale presentation stops here.
-  if (!(await deps.store.nonces.consume(nonce, now))) throw new InvalidNonce('the presentation nonce is unknown, expired or already used: get a fresh one from the Nonce Endpoint');
+  if (!(await deps.store.nonces.consume(nonce, now)))
+    throw new InvalidNonce('the presentation nonce is unknown, expired or already used: get a fresh one from the Nonce Endpoint');
   const jti = randomUuid();
   const claims = buildKyaTokenClaims({
     issuerDid: deps.issuer.did,

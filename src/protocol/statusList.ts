@@ -22,13 +22,16 @@ export function getBit(bits: Uint8Array, index: number): boolean {
 
 async function pipe(data: Uint8Array, stream: CompressionStream | DecompressionStream, limit = Infinity): Promise<Uint8Array> {
   const writer = stream.writable.getWriter();
-  void writer.write(data as Uint8Array<ArrayBuffer>).then(() => writer.close()).catch(() => undefined);
+  void writer
+    .write(data as Uint8Array<ArrayBuffer>)
+    .then(() => writer.close())
+    .catch(() => undefined);
   return readStreamCapped(stream.readable as ReadableStream<Uint8Array>, limit, () => new RangeError('status list is too large'));
 }
 
 /** `encodedList` for a bitstring: multibase ("u") base64url, no padding, of its GZIP. */
 export async function encodeStatusList(bits: Uint8Array): Promise<string> {
-  return 'u' + base64urlEncode(await pipe(bits, new CompressionStream('gzip')));
+  return `u${base64urlEncode(await pipe(bits, new CompressionStream('gzip')))}`;
 }
 
 /** Largest decoded list accepted from others (bytes): 16 MiB = 134M entries. */

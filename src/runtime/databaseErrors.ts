@@ -13,7 +13,7 @@ export function describeDatabaseUrl(url: string): { host: string; port: string; 
   } catch {
     // A host list (postgres://u@h1:5432,h2:5432/db) is no WHATWG URL: take the part after '@'.
   }
-  if (parsed && parsed.hostname) {
+  if (parsed?.hostname) {
     return {
       host: parsed.hostname.replace(/^\[|\]$/g, ''),
       port: parsed.port || '5432',
@@ -55,9 +55,12 @@ export function postgresStartupError(url: string, err: unknown): Error {
   let line: string;
   if (has('ECONNREFUSED')) line = `DATABASE_URL unreachable at ${at} (connection refused: is PostgreSQL running and listening there?)`;
   else if (has('ENOTFOUND', 'EAI_AGAIN', 'EAI_NONAME')) line = `DATABASE_URL unreachable: host ${where.host} not found (DNS)`;
-  else if (has('ETIMEDOUT', 'CONNECT_TIMEOUT', 'EHOSTUNREACH', 'ENETUNREACH')) line = `DATABASE_URL unreachable at ${at} (${has('ETIMEDOUT', 'CONNECT_TIMEOUT', 'EHOSTUNREACH', 'ENETUNREACH')}: no answer; check the host, the port and the firewall)`;
-  else if (has('ECONNRESET', 'CONNECTION_CLOSED', 'CONNECTION_ENDED', 'CONNECTION_DESTROYED', 'EPIPE')) line = `DATABASE_URL: PostgreSQL at ${at} closed the connection (${has('ECONNRESET', 'CONNECTION_CLOSED', 'CONNECTION_ENDED', 'CONNECTION_DESTROYED', 'EPIPE')}; TLS or pg_hba.conf?)`;
-  else if (has('28P01', '28000')) line = `DATABASE_URL: PostgreSQL at ${at} refused user "${where.user}" (${has('28P01', '28000')}: check the user, the password and pg_hba.conf)`;
+  else if (has('ETIMEDOUT', 'CONNECT_TIMEOUT', 'EHOSTUNREACH', 'ENETUNREACH'))
+    line = `DATABASE_URL unreachable at ${at} (${has('ETIMEDOUT', 'CONNECT_TIMEOUT', 'EHOSTUNREACH', 'ENETUNREACH')}: no answer; check the host, the port and the firewall)`;
+  else if (has('ECONNRESET', 'CONNECTION_CLOSED', 'CONNECTION_ENDED', 'CONNECTION_DESTROYED', 'EPIPE'))
+    line = `DATABASE_URL: PostgreSQL at ${at} closed the connection (${has('ECONNRESET', 'CONNECTION_CLOSED', 'CONNECTION_ENDED', 'CONNECTION_DESTROYED', 'EPIPE')}; TLS or pg_hba.conf?)`;
+  else if (has('28P01', '28000'))
+    line = `DATABASE_URL: PostgreSQL at ${at} refused user "${where.user}" (${has('28P01', '28000')}: check the user, the password and pg_hba.conf)`;
   else if (has('3D000')) line = `DATABASE_URL: database "${where.database}" does not exist at ${at} (3D000)`;
   else if (has('53300')) line = `DATABASE_URL: PostgreSQL at ${at} has no free connection slot (53300: lower DATABASE_POOL_SIZE or raise max_connections)`;
   else if (has('57P03')) line = `DATABASE_URL: PostgreSQL at ${at} is starting up or shutting down (57P03); retry`;

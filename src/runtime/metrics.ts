@@ -63,7 +63,7 @@ export function createNodeMetrics(options: { stats?: StatsQueries; token?: strin
   };
 
   async function readBusinessFigures() {
-    let s;
+    let s: Awaited<ReturnType<StatsQueries['snapshot']>>;
     try {
       if (!options.stats) return;
       s = await options.stats.snapshot();
@@ -95,11 +95,17 @@ export function createNodeMetrics(options: { stats?: StatsQueries; token?: strin
       const m = METHODS.has(method) ? method : 'OTHER';
       const key = `${m} ${status} ${route}`;
       let c = counterChildren.get(key);
-      if (!c) counterChildren.set(key, (c = requests.labels(m, route, String(status))));
+      if (!c) {
+        c = requests.labels(m, route, String(status));
+        counterChildren.set(key, c);
+      }
       c.inc();
       const dkey = `${m} ${route}`;
       let d = durationChildren.get(dkey);
-      if (!d) durationChildren.set(dkey, (d = duration.labels(m, route)));
+      if (!d) {
+        d = duration.labels(m, route);
+        durationChildren.set(dkey, d);
+      }
       d.observe(seconds);
     },
     async scrape() {
@@ -114,7 +120,10 @@ export function createNodeMetrics(options: { stats?: StatsQueries; token?: strin
  * /metrics without auth on its own listener (METRICS_PORT), bound to loopback by default so that
  * only this host (a Prometheus agent or sidecar beside the issuer) can reach it.
  */
-export async function startMetricsListener(metrics: RequestMetrics, options: { port: number; hostname?: string }): Promise<{ port: number; url: string; close(): Promise<void> }> {
+export async function startMetricsListener(
+  metrics: RequestMetrics,
+  options: { port: number; hostname?: string },
+): Promise<{ port: number; url: string; close(): Promise<void> }> {
   const hostname = options.hostname ?? SETTING_DEFAULTS.metrics.host;
   let server: ServerType | undefined;
   const port = await new Promise<number>((ok, fail) => {

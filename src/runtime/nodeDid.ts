@@ -36,9 +36,7 @@ export function nodeDidMethods(options: { didWebAllowInsecure?: boolean; didDhtG
   // The gateway is operator configuration, not applicant input (an applicant picks only the
   // 52-character z-base-32 id): an http or loopback gateway the operator set is allowed.
   const gatewayIsLocal = /^http:\/\/(localhost|127\.0\.0\.1|\[::1\])(:\d+)?(\/|$)/.test(gatewayUrl);
-  const gatewayFetch = gatewayIsLocal || insecure
-    ? createSafeFetch({ allowPrivate: true, allowHttp: true, timeoutMs: 5000, maxBytes: 64 * 1024 })
-    : safeFetch;
+  const gatewayFetch = gatewayIsLocal || insecure ? createSafeFetch({ allowPrivate: true, allowHttp: true, timeoutMs: 5000, maxBytes: 64 * 1024 }) : safeFetch;
   return {
     ...createDidWebResolver({ fetch: safeFetch, allowHttp: insecure, allowIpHosts: insecure }),
     ...createDidDhtResolver({ gatewayUrl, fetch: gatewayFetch }),

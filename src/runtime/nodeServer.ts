@@ -30,7 +30,8 @@ export type HttpTimeouts = Settings['server']['httpTimeouts'];
 /** node:http server options for these timeouts. */
 export function httpServerOptions(input: Partial<HttpTimeouts> = {}) {
   const t = { ...SETTING_DEFAULTS.server.httpTimeouts, ...Object.fromEntries(Object.entries(input).filter(([, v]) => v !== undefined)) };
-  for (const [name, value] of Object.entries(t)) if (!(Number.isInteger(value) && value > 0)) throw new Error(`HTTP timeout ${name} must be a positive integer (ms)`);
+  for (const [name, value] of Object.entries(t))
+    if (!(Number.isInteger(value) && value > 0)) throw new Error(`HTTP timeout ${name} must be a positive integer (ms)`);
   // Node's headers timeout must not exceed its request timeout; and it checks both only every
   // connectionsCheckingInterval (30 s by default), so check often enough to honour short ones.
   return {
@@ -106,7 +107,10 @@ export function checkSharedConfiguration(options: { keys?: IssuerKey[]; idv?: Id
 export function nodeClientAddress(trustProxy: boolean) {
   return (c: Context): string | undefined => {
     if (trustProxy) {
-      const hops = (c.req.header('x-forwarded-for') ?? '').split(',').map((h) => h.trim()).filter(Boolean);
+      const hops = (c.req.header('x-forwarded-for') ?? '')
+        .split(',')
+        .map((h) => h.trim())
+        .filter(Boolean);
       if (hops.length > 0) return hops[hops.length - 1];
     }
     try {
@@ -269,7 +273,9 @@ type StartedNodeIssuer = Awaited<ReturnType<typeof startNode>>;
  * Starts the issuer on Node: HTTP server, database (SQLite in dataDir, or PostgreSQL with
  * databaseUrl), keys, background jobs. On SQLite `sqlite` is the open connection.
  */
-export function startNodeIssuer(options: NodeIssuerOptions & { databaseUrl?: undefined }): Promise<Omit<StartedNodeIssuer, 'sqlite'> & { sqlite: NonNullable<StartedNodeIssuer['sqlite']> }>;
+export function startNodeIssuer(
+  options: NodeIssuerOptions & { databaseUrl?: undefined },
+): Promise<Omit<StartedNodeIssuer, 'sqlite'> & { sqlite: NonNullable<StartedNodeIssuer['sqlite']> }>;
 export function startNodeIssuer(options: NodeIssuerOptions): Promise<StartedNodeIssuer>;
 export function startNodeIssuer(options: NodeIssuerOptions): Promise<StartedNodeIssuer> {
   return startNode(options);

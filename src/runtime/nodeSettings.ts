@@ -42,7 +42,10 @@ export function nodeOptionsFromSettings(env: Environment): NodeIssuerOptions {
       // Unset: http://localhost:<the port actually bound> (PORT=0 picks a free one).
       publicUrl: settings.issuer.publicUrl,
       // A tiers file takes precedence over KCC_TIERS.
-      ...issuerInput(given.issuer ?? {}, tiersFile ? tiersFromJson(`KCC_TIERS_FILE (${tiersFile})`, readSettingFile('KCC_TIERS_FILE', tiersFile)) : settings.tiersDocument.json),
+      ...issuerInput(
+        given.issuer ?? {},
+        tiersFile ? tiersFromJson(`KCC_TIERS_FILE (${tiersFile})`, readSettingFile('KCC_TIERS_FILE', tiersFile)) : settings.tiersDocument.json,
+      ),
     },
   };
 }

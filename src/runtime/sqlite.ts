@@ -48,7 +48,11 @@ export function cacheStatements(sqlite: Database.Database, maxStatements = 500):
  * The Store over a migrated connection; with `groupCommit` (the server's default) concurrent
  * requests' writes share commits (./groupCommit.ts).
  */
-export function sqliteStore(sqlite: Database.Database, db: StoreDatabase, options: { groupCommit?: boolean } & GroupCommitOptions = {}): { store: Store; groupCommit?: GroupCommit } {
+export function sqliteStore(
+  sqlite: Database.Database,
+  db: StoreDatabase,
+  options: { groupCommit?: boolean } & GroupCommitOptions = {},
+): { store: Store; groupCommit?: GroupCommit } {
   if (options.groupCommit === false) return { store: createStore(db) };
   const groupCommit = enableGroupCommit(sqlite, { diagnose: options.diagnose });
   return { store: withGroupCommit(createStore(db), groupCommit), groupCommit };
@@ -56,7 +60,11 @@ export function sqliteStore(sqlite: Database.Database, db: StoreDatabase, option
 
 export function openSqlite(
   file: string,
-  options: { synchronous?: 'NORMAL' | 'FULL'; backgroundCheckpoints?: boolean | Pick<CheckpointOptions, 'intervalMs' | 'restartFrames'>; groupCommit?: boolean } = {},
+  options: {
+    synchronous?: 'NORMAL' | 'FULL';
+    backgroundCheckpoints?: boolean | Pick<CheckpointOptions, 'intervalMs' | 'restartFrames'>;
+    groupCommit?: boolean;
+  } = {},
 ) {
   if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
   const sqlite = new Database(file);
@@ -76,7 +84,14 @@ export function openSqlite(
   const { store, groupCommit } = sqliteStore(sqlite, db as unknown as StoreDatabase, { groupCommit: options.groupCommit, diagnose });
   const whenIdle = groupCommit ? (task: () => void) => groupCommit.whenIdle(task) : (task: () => void) => task();
   const hold = groupCommit ? () => groupCommit.hold() : undefined;
-  const checkpoints = options.backgroundCheckpoints && file !== ':memory:' ? startBackgroundCheckpoints(sqlite, file, { ...(typeof options.backgroundCheckpoints === 'object' ? options.backgroundCheckpoints : {}), whenIdle, hold }) : undefined;
+  const checkpoints =
+    options.backgroundCheckpoints && file !== ':memory:'
+      ? startBackgroundCheckpoints(sqlite, file, {
+          ...(typeof options.backgroundCheckpoints === 'object' ? options.backgroundCheckpoints : {}),
+          whenIdle,
+          hold,
+        })
+      : undefined;
   return {
     sqlite,
     db: db as unknown as StoreDatabase,
@@ -167,7 +182,11 @@ export interface CheckpointOptions {
  * so it only cuts the file to zero bytes; either way the copy and its fsync are the worker's. Steady writes are
  * never quiet, so they keep the restart above unchanged. The bounds: docs/operations.md.
  */
-export function startBackgroundCheckpoints(sqlite: Database.Database, file: string, options: CheckpointOptions): { stop(): Promise<void>; readonly stats: { restarts: number; truncations: number } } {
+export function startBackgroundCheckpoints(
+  sqlite: Database.Database,
+  file: string,
+  options: CheckpointOptions,
+): { stop(): Promise<void>; readonly stats: { restarts: number; truncations: number } } {
   const intervalMs = options.intervalMs ?? 500;
   const restartFrames = options.restartFrames ?? 16384;
   /** A pass that took longer than this is followed by another before the restart. */
@@ -205,7 +224,12 @@ export function startBackgroundCheckpoints(sqlite: Database.Database, file: stri
      });`,
     {
       eval: true,
-      workerData: { driver: createRequire(import.meta.url).resolve('better-sqlite3'), file, intervalMs, synchronous: sqlite.pragma('synchronous', { simple: true }) === 2 ? 'FULL' : 'NORMAL' },
+      workerData: {
+        driver: createRequire(import.meta.url).resolve('better-sqlite3'),
+        file,
+        intervalMs,
+        synchronous: sqlite.pragma('synchronous', { simple: true }) === 2 ? 'FULL' : 'NORMAL',
+      },
     },
   );
   worker.unref();
@@ -250,49 +274,61 @@ export function startBackgroundCheckpoints(sqlite: Database.Database, file: stri
       worker.postMessage('truncate');
     });
   };
-  worker.on('message', (pass: { log?: number; ms?: number; requested?: boolean; final?: boolean; busy?: number; checkpointed?: number; walBytes?: number; truncate?: boolean }) => {
-    if (pass?.final) return endHold(pass);
-    if (restartPending || typeof pass?.log !== 'number') return;
-    if (!pass.requested) {
-      const quiet = pass.busy === 0 && pass.log === pass.checkpointed && pass.log === previousLog && (pass.walBytes ?? 0) > 0;
-      previousLog = pass.log;
-      if (pass.log < restartFrames) {
-        if (quiet) truncateWhenIdle();
+  worker.on(
+    'message',
+    (pass: {
+      log?: number;
+      ms?: number;
+      requested?: boolean;
+      final?: boolean;
+      busy?: number;
+      checkpointed?: number;
+      walBytes?: number;
+      truncate?: boolean;
+    }) => {
+      if (pass?.final) return endHold(pass);
+      if (restartPending || typeof pass?.log !== 'number') return;
+      if (!pass.requested) {
+        const quiet = pass.busy === 0 && pass.log === pass.checkpointed && pass.log === previousLog && (pass.walBytes ?? 0) > 0;
+        previousLog = pass.log;
+        if (pass.log < restartFrames) {
+          if (quiet) truncateWhenIdle();
+          return;
+        }
+        catchUpPasses = 0;
+      }
+      // A long pass leaves what was committed meanwhile uncopied: more passes at once, each shorter
+      // than the last while copying outruns the writes, so the request connection's share is small.
+      if ((pass.ms ?? 0) > catchUpMs && catchUpPasses < 4) {
+        catchUpPasses++;
+        worker.postMessage('pass');
         return;
       }
-      catchUpPasses = 0;
-    }
-    // A long pass leaves what was committed meanwhile uncopied: more passes at once, each shorter
-    // than the last while copying outruns the writes, so the request connection's share is small.
-    if ((pass.ms ?? 0) > catchUpMs && catchUpPasses < 4) {
-      catchUpPasses++;
-      worker.postMessage('pass');
-      return;
-    }
-    restartPending = true;
-    options.whenIdle(() => {
-      if (!sqlite.open || sqlite.inTransaction) {
+      restartPending = true;
+      options.whenIdle(() => {
+        if (!sqlite.open || sqlite.inTransaction) {
+          restartPending = false;
+          return;
+        }
+        if (options.hold) {
+          // The fsyncs of the last pass happen on the worker; requests wait only where they touch
+          // the Store, and at most holdLimitMs if the worker does not answer.
+          release = options.hold();
+          holdTimer = setTimeout(endHold, holdLimitMs);
+          worker.postMessage('final');
+          return;
+        }
         restartPending = false;
-        return;
-      }
-      if (options.hold) {
-        // The fsyncs of the last pass happen on the worker; requests wait only where they touch
-        // the Store, and at most holdLimitMs if the worker does not answer.
-        release = options.hold();
-        holdTimer = setTimeout(endHold, holdLimitMs);
-        worker.postMessage('final');
-        return;
-      }
-      restartPending = false;
-      try {
-        const [result] = sqlite.pragma('wal_checkpoint(PASSIVE)') as Array<{ busy: number; log: number; checkpointed: number }>;
-        // Every frame copied: the next BEGIN rewinds the WAL.
-        if (result.busy === 0 && result.checkpointed === result.log) stats.restarts++;
-      } catch {
-        /* busy (the worker is mid-pass): the next report tries again */
-      }
-    });
-  });
+        try {
+          const [result] = sqlite.pragma('wal_checkpoint(PASSIVE)') as Array<{ busy: number; log: number; checkpointed: number }>;
+          // Every frame copied: the next BEGIN rewinds the WAL.
+          if (result.busy === 0 && result.checkpointed === result.log) stats.restarts++;
+        } catch {
+          /* busy (the worker is mid-pass): the next report tries again */
+        }
+      });
+    },
+  );
   worker.on('error', () => sqlite.pragma('wal_autocheckpoint = 1000')); // back to checkpointing in place
   return {
     stats,

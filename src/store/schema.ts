@@ -348,12 +348,8 @@ export const credentialStatus = sqliteTable(
     index('credential_status_expiry').on(t.expiryAnnouncedAt, t.expiresAt),
     // A status list's set bits, read without touching its unflagged entries (flat with a million
     // credentials; docs/performance.md).
-    index('credential_status_revoked')
-      .on(t.listId, t.listIndex)
-      .where(sql`${t.revokedAt} IS NOT NULL`),
-    index('credential_status_suspended')
-      .on(t.listId, t.listIndex)
-      .where(sql`${t.suspendedAt} IS NOT NULL`),
+    index('credential_status_revoked').on(t.listId, t.listIndex).where(sql`${t.revokedAt} IS NOT NULL`),
+    index('credential_status_suspended').on(t.listId, t.listIndex).where(sql`${t.suspendedAt} IS NOT NULL`),
   ],
 );
 
@@ -389,10 +385,7 @@ export const applicationPrefill = sqliteTable('application_prefill', {
    * JSON [{ id, issuer, expiresAt, credentialStatus }]: the presented credentials this
    * application relies on, re-checked (status, expiry) before its code or credential is redeemed.
    */
-  presentedCredentials: text('presented_credentials', { mode: 'json' })
-    .$type<PresentedCredentialRecord[]>()
-    .notNull()
-    .default(sql`'[]'`),
+  presentedCredentials: text('presented_credentials', { mode: 'json' }).$type<PresentedCredentialRecord[]>().notNull().default(sql`'[]'`),
   countryOfResidence: text('country_of_residence'),
   createdAt: integer('created_at').notNull(),
 });

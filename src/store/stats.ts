@@ -93,7 +93,7 @@ export function createStatsQueries(d: Dialect, options: { expectedMigrations?: r
 
   /** The database answers and every migration of this build is applied (as the dialect finds them recorded). */
   async function readiness(): Promise<Readiness> {
-    let applied;
+    let applied: Awaited<ReturnType<typeof d.migrations.applied>>;
     try {
       applied = await d.migrations.applied();
     } catch {

@@ -156,7 +156,9 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       now,
       trustedIssuers: trusted,
       fetchStatusList,
-      ...(agentProof ? { agentProof: { proof: agentProof, htm: htm as string, htu: htu as string, ...(agentNonce !== undefined ? { nonce: agentNonce } : {}) } } : {}),
+      ...(agentProof
+        ? { agentProof: { proof: agentProof, htm: htm as string, htu: htu as string, ...(agentNonce !== undefined ? { nonce: agentNonce } : {}) } }
+        : {}),
       requireAgentProof: !noAgentProof,
     });
     if (json) {
@@ -174,7 +176,14 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     presentationDefinition,
     fetchStatusList,
   });
-  if (json) io.out(JSON.stringify({ valid: verdict.ok, reasons: verdict.reasons, checks: verdict.checks, issuer: verdict.issuer, subject: verdict.subject, status: verdict.status }, null, 2));
+  if (json)
+    io.out(
+      JSON.stringify(
+        { valid: verdict.ok, reasons: verdict.reasons, checks: verdict.checks, issuer: verdict.issuer, subject: verdict.subject, status: verdict.status },
+        null,
+        2,
+      ),
+    );
   else io.out(formatVerdict(verdict));
   return verdict.ok ? 0 : 1;
 }

@@ -162,7 +162,7 @@ export async function verifyKyaToken(token: string, options: VerifyKyaOptions): 
     };
     const entries = hid.verification_status;
     if (hid.verified !== true) said('the issuer does not say the principal is verified (hid.verified is not true)', false);
-    else if (!signed) said('not checked: the token\'s signature was not verified', false);
+    else if (!signed) said("not checked: the token's signature was not verified", false);
     else if (!Array.isArray(entries) || entries.length === 0) said('no longer verifiable: the token carries no hid.verification_status to check', false);
     else {
       const { problems } = await checkCredentialStatus(entries, issuer as string, {
@@ -233,8 +233,12 @@ function stripQuery(url: string): string {
 export function formatKyaVerdict(verdict: KyaVerdict): string {
   const lines: string[] = [];
   if (verdict.issuer) lines.push(`issuer    ${verdict.issuer}`);
-  if (verdict.principal) lines.push(`principal ${verdict.principal.verified ? 'VERIFIED' : 'NOT VERIFIED'} (${verdict.principal.verificationId ?? 'no verification_id'})`);
-  if (verdict.agent) lines.push(`agent     ${verdict.agent.name ?? '(no name)'}, created from ${verdict.agent.creationIp ?? '?'}${verdict.agent.sourceIps ? `, source_ips ${verdict.agent.sourceIps.join(', ')}` : ''}`);
+  if (verdict.principal)
+    lines.push(`principal ${verdict.principal.verified ? 'VERIFIED' : 'NOT VERIFIED'} (${verdict.principal.verificationId ?? 'no verification_id'})`);
+  if (verdict.agent)
+    lines.push(
+      `agent     ${verdict.agent.name ?? '(no name)'}, created from ${verdict.agent.creationIp ?? '?'}${verdict.agent.sourceIps ? `, source_ips ${verdict.agent.sourceIps.join(', ')}` : ''}`,
+    );
   lines.push(...verdict.checks.map((c) => `${c.ok ? 'ok  ' : 'FAIL'} ${c.check.padEnd(23)} ${c.detail}`));
   lines.push(verdict.ok ? 'VALID' : `INVALID: ${verdict.reasons.join('; ')}`);
   return lines.join('\n');

@@ -2,7 +2,7 @@ import { JwtError, audienceMatches, checkTimeClaims, decodeJwt, verifyJwtSignatu
 import type { SignatureVerifier } from '../crypto/keys';
 import { DidError, resolveVerificationKey, type DidResolver } from '../did/resolver';
 import {
-  PresentationExchangeError,
+  type PresentationExchangeError,
   evaluateSubmission,
   formatFamily,
   parsePresentationSubmission,
@@ -58,7 +58,7 @@ export async function verifyPresentation(input: VerifyPresentationInput): Promis
     reasons.push('vp_token must be a jwt_vp_json presentation or an array of at most 5');
     return done();
   }
-  let submission;
+  let submission: ReturnType<typeof parsePresentationSubmission>;
   try {
     submission = parsePresentationSubmission(input.presentationSubmission);
   } catch (e) {
@@ -89,7 +89,14 @@ export async function verifyPresentation(input: VerifyPresentationInput): Promis
       }
       credentialVerdicts.set(
         vc,
-        await verifyCredentialJwt(vc, { ...input.credentialOptions, resolver: input.resolver, verifier: input.verifier, now: input.now, skewSeconds: input.skewSeconds, expectedSubject: input.holderDid }),
+        await verifyCredentialJwt(vc, {
+          ...input.credentialOptions,
+          resolver: input.resolver,
+          verifier: input.verifier,
+          now: input.now,
+          skewSeconds: input.skewSeconds,
+          expectedSubject: input.holderDid,
+        }),
       );
     }
   }
@@ -133,7 +140,9 @@ export class PresentationError extends Error {
  */
 export async function verifyPresentationJwt(
   token: string,
-  input: Pick<VerifyPresentationInput, 'holderDid' | 'nonce' | 'resolver' | 'verifier' | 'now' | 'skewSeconds' | 'maxAgeSeconds'> & { audience: string | readonly string[] },
+  input: Pick<VerifyPresentationInput, 'holderDid' | 'nonce' | 'resolver' | 'verifier' | 'now' | 'skewSeconds' | 'maxAgeSeconds'> & {
+    audience: string | readonly string[];
+  },
 ) {
   const jwt = decodeJwt(token, { maxLength: 128 * 1024 });
   const { header, payload } = jwt;
@@ -143,7 +152,8 @@ export async function verifyPresentationJwt(
     throw new PresentationError('the presentation must be signed by a key of the applicant DID');
   }
   if (payload.iss !== undefined && payload.iss !== input.holderDid) throw new PresentationError('presentation iss must be the applicant DID');
-  if (!audienceMatches(payload.aud, typeof input.audience === 'string' ? [input.audience] : input.audience)) throw new PresentationError('presentation aud must be the PFI DID (client_id)');
+  if (!audienceMatches(payload.aud, typeof input.audience === 'string' ? [input.audience] : input.audience))
+    throw new PresentationError('presentation aud must be the PFI DID (client_id)');
   if (payload.nonce !== input.nonce) throw new PresentationError('presentation nonce does not match this request');
   checkTimeClaims(payload, { now: input.now, skew: input.skewSeconds ?? 60, requireIat: true, maxAge: input.maxAgeSeconds });
   const vp = payload.vp;
@@ -175,7 +185,8 @@ function locateCredential(root: unknown, entry: DescriptorMapEntry, presentation
     return values[0];
   }
   const selected = queryJsonPath(root, entry.path);
-  if (selected.length !== 1 || typeof selected[0] !== 'string') throw new PresentationError(`descriptor_map path ${entry.path} does not select one presentation`);
+  if (selected.length !== 1 || typeof selected[0] !== 'string')
+    throw new PresentationError(`descriptor_map path ${entry.path} does not select one presentation`);
   const vpToken = selected[0];
   const presentation = presentations.get(vpToken);
   if (!presentation) throw new PresentationError(`descriptor_map path ${entry.path} does not select a presentation`);

@@ -60,8 +60,20 @@ describe('Node options from the settings', () => {
       TTL_C_NONCE_SECONDS: '120',
       RATE_LIMITS: 'off',
     });
-    expect(options).toMatchObject({ port: 8080, hostname: '127.0.0.1', dataDir: dir, trustProxy: true, synchronous: 'FULL', didMethod: 'dht', backgroundIntervalMs: 0, metrics: { port: 0 } });
-    expect(options.keys?.map((k) => [k.alg, k.role])).toEqual([['EdDSA', undefined], ['EdDSA', 'did-dht-identity']]);
+    expect(options).toMatchObject({
+      port: 8080,
+      hostname: '127.0.0.1',
+      dataDir: dir,
+      trustProxy: true,
+      synchronous: 'FULL',
+      didMethod: 'dht',
+      backgroundIntervalMs: 0,
+      metrics: { port: 0 },
+    });
+    expect(options.keys?.map((k) => [k.alg, k.role])).toEqual([
+      ['EdDSA', undefined],
+      ['EdDSA', 'did-dht-identity'],
+    ]);
     expect(options.config).toMatchObject({ publicUrl: 'https://kcc.pfi.example', didMethod: 'dht', ttl: { cNonce: 120 }, rateLimits: { enabled: false } });
     expect(options.config?.tiers?.map((t) => t.id)).toEqual(['from-file']);
     expect(nodeOptionsFromSettings({ KCC_TIERS: tiers('from-var') }).config?.tiers?.map((t) => t.id)).toEqual(['from-var']);
@@ -72,7 +84,9 @@ describe('Node options from the settings', () => {
     expect(() => nodeOptionsFromSettings({ SQLITE_SYNCHRONOUS: 'OFF' })).toThrow('SQLITE_SYNCHRONOUS must be NORMAL or FULL (got "OFF")');
     expect(() => nodeOptionsFromSettings({ ISSUER_PRIVATE_JWK: ed25519Jwk(), ISSUER_DID_METHOD: 'dht' })).toThrow(/needs ISSUER_DID_DHT_IDENTITY_JWK/);
     expect(() => nodeOptionsFromSettings({ DATABASE_URL: 'postgres://db/kcc' })).toThrow(/DATABASE_URL is set: ISSUER_PRIVATE_JWK is required/);
-    expect(() => nodeOptionsFromSettings({ DATABASE_URL: 'postgres://db/kcc', ISSUER_PRIVATE_JWK: ed25519Jwk() })).toThrow(/DATABASE_URL is set: PII_DATA_KEY is required/);
+    expect(() => nodeOptionsFromSettings({ DATABASE_URL: 'postgres://db/kcc', ISSUER_PRIVATE_JWK: ed25519Jwk() })).toThrow(
+      /DATABASE_URL is set: PII_DATA_KEY is required/,
+    );
     expect(() => nodeOptionsFromSettings({ ISSUER_PRIVATE_JWK: '{"kty":"OKP"' })).toThrow('ISSUER_PRIVATE_JWK is not valid JSON');
   });
 });

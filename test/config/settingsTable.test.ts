@@ -78,17 +78,33 @@ describe('the settings table', () => {
     expect(httpServerOptions()).toMatchObject({ headersTimeout: 10_000, requestTimeout: 30_000, keepAliveTimeout: 5_000 });
     // One listen address for `npm start` and startNodeIssuer (they used to differ).
     expect(SETTING_DEFAULTS.server.host).toBe('0.0.0.0');
-    const sources = ['src/runtime/nodeServer.ts', 'src/runtime/workerIssuer.ts', 'src/runtime/nodeDid.ts', 'src/idv/incode.ts', 'src/idv/fromSettings.ts', 'src/idv/persona.ts', 'src/idv/genericHmac.ts', 'src/runtime/postgres.ts'];
+    const sources = [
+      'src/runtime/nodeServer.ts',
+      'src/runtime/workerIssuer.ts',
+      'src/runtime/nodeDid.ts',
+      'src/idv/incode.ts',
+      'src/idv/fromSettings.ts',
+      'src/idv/persona.ts',
+      'src/idv/genericHmac.ts',
+      'src/runtime/postgres.ts',
+    ];
     for (const file of sources) {
       const text = readFileSync(join(ROOT, file), 'utf8');
       // No literal default of a setting beside its use: the gateway, pool size, port, Incode's issuer and scope, the tolerance.
-      expect({ file, literals: text.match(/diddht\.tbddev\.org|auth\.incode\.com'|api\.withpersona\.com'|openid profile address|\?\? 3000|\?\? 300\b|\?\? 5000|60 \* 60 \* 1000/g) ?? [] }).toEqual({ file, literals: [] });
+      expect({
+        file,
+        literals:
+          text.match(/diddht\.tbddev\.org|auth\.incode\.com'|api\.withpersona\.com'|openid profile address|\?\? 3000|\?\? 300\b|\?\? 5000|60 \* 60 \* 1000/g) ??
+          [],
+      }).toEqual({ file, literals: [] });
     }
   });
 
   it('carries every issuer option of the table into the resolved config (a new option is one entry)', () => {
     const config = resolveConfig({ publicUrl: 'https://kcc.example' }) as unknown as Record<string, unknown>;
-    const paths = listSettings().filter((s) => s.path.startsWith('issuer.')).map((s) => s.path.slice('issuer.'.length));
+    const paths = listSettings()
+      .filter((s) => s.path.startsWith('issuer.'))
+      .map((s) => s.path.slice('issuer.'.length));
     const missing = paths.filter((path) => {
       const [head, member] = path.split('.');
       if (!(head in config)) return true;
@@ -111,7 +127,8 @@ describe('the settings table', () => {
       const text = readFileSync(file, 'utf8');
       if (/process\.env/.test(text)) offenders.push(`${path}: process.env`);
       // Reading a variable off an env record (Node env, Workers bindings); DB is the D1 binding, not a setting.
-      for (const m of text.matchAll(/\benv\.([A-Z][A-Z0-9_]+)|\benv\[['"`]([A-Z][A-Z0-9_]+)/g)) if ((m[1] ?? m[2]) !== 'DB') offenders.push(`${path}: env.${m[1] ?? m[2]}`);
+      for (const m of text.matchAll(/\benv\.([A-Z][A-Z0-9_]+)|\benv\[['"`]([A-Z][A-Z0-9_]+)/g))
+        if ((m[1] ?? m[2]) !== 'DB') offenders.push(`${path}: env.${m[1] ?? m[2]}`);
     }
     expect(offenders).toEqual([]);
   });

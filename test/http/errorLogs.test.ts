@@ -51,14 +51,22 @@ describe('error logs carry no query parameters', () => {
     expect(statementName('select "a" from "applications" where id = ?')).toBe('select applications');
     expect(statementName('delete from "c_nonces" where "expires_at" <= ?')).toBe('delete c_nonces');
     // postgres.js puts the statement and its parameters on its errors.
-    const pg = Object.assign(new Error('invalid input syntax for type uuid: "secret-nonce"'), { name: 'PostgresError', code: '22P02', query: 'select * from "grants" where id = $1', parameters: ['secret-nonce'] });
+    const pg = Object.assign(new Error('invalid input syntax for type uuid: "secret-nonce"'), {
+      name: 'PostgresError',
+      code: '22P02',
+      query: 'select * from "grants" where id = $1',
+      parameters: ['secret-nonce'],
+    });
     expect(errorLogFields(pg)).toEqual({ name: 'PostgresError', code: '22P02', statement: 'select grants' });
     expect(JSON.stringify(errorLogFields(new Error('wrapped', { cause: pg })))).not.toContain('secret-nonce');
     expect(errorLogFields(new TypeError('x is not a function'))).toEqual({ name: 'TypeError', message: 'x is not a function' });
     // Storage conditions through wrappers.
     const full = Object.assign(new Error('database or disk is full'), { name: 'SqliteError', code: 'SQLITE_FULL' });
     expect(storageFailureOf(new Error('batch lost', { cause: full }))).toEqual({ condition: 'disk_full', code: 'SQLITE_FULL' });
-    expect(storageFailureOf(Object.assign(new Error('x'), { code: 'SQLITE_IOERR_WRITE', storageCondition: 'read_only' }))).toEqual({ condition: 'read_only', code: 'SQLITE_IOERR_WRITE' });
+    expect(storageFailureOf(Object.assign(new Error('x'), { code: 'SQLITE_IOERR_WRITE', storageCondition: 'read_only' }))).toEqual({
+      condition: 'read_only',
+      code: 'SQLITE_IOERR_WRITE',
+    });
     expect(storageFailureOf(Object.assign(new Error('x'), { code: 'SQLITE_CONSTRAINT_UNIQUE' }))).toBeUndefined();
   });
 });

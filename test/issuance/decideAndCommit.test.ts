@@ -21,7 +21,10 @@ describe('decideIssuance', () => {
   it('sends an approval without the KCC data to review before anything else, denies a lapsed presented credential, else issues', () => {
     expect(decideIssuance(app('approved', null), undefined)).toEqual({ kind: 'review', problem: 'missing_country_of_residence' });
     expect(decideIssuance(app('approved', 'XX'), 'revoked')).toEqual({ kind: 'review', problem: 'missing_country_of_residence' });
-    expect(decideIssuance(app('approved'), 'urn:uuid:1 is revoked')).toEqual({ kind: 'deny', reason: 'a credential presented for this application is no longer valid: urn:uuid:1 is revoked' });
+    expect(decideIssuance(app('approved'), 'urn:uuid:1 is revoked')).toEqual({
+      kind: 'deny',
+      reason: 'a credential presented for this application is no longer valid: urn:uuid:1 is revoked',
+    });
     expect(decideIssuance(app('approved'), undefined)).toEqual({ kind: 'issue' });
   });
 });
@@ -62,14 +65,23 @@ describe('applyResult commits a result with what it decides', () => {
 
     t.sqlite.exec('DROP TRIGGER refuse_outbox');
     const applied = await applyResult(t.deps, approved(id));
-    expect(applied).toMatchObject({ disposition: 'applied', state: 'approved', application: { status: 'approved', countryOfResidence: 'DE', decidedBy: 'idv:persona' } });
+    expect(applied).toMatchObject({
+      disposition: 'applied',
+      state: 'approved',
+      application: { status: 'approved', countryOfResidence: 'DE', decidedBy: 'idv:persona' },
+    });
     // The row returned is the row written.
     expect(await t.deps.store.applications.get(id)).toEqual(applied.application);
     expect(await t.deps.store.idvSessions.get(id)).toMatchObject({ state: 'approved', provider: 'persona' });
     expect((await t.deps.store.audit.listForApplication(id)).map((a) => a.action)).toEqual(['idv.state_changed']);
     const events = (await t.deps.store.outbox.list()).map((e) => JSON.parse(e.body));
     expect(events.map((e) => e.type).sort()).toEqual(['application.approved', 'application.submitted']);
-    expect(events.find((e) => e.type === 'application.approved').data).toMatchObject({ application_id: id, status: 'approved', country_of_residence: 'DE', idv_state: 'approved' });
+    expect(events.find((e) => e.type === 'application.approved').data).toMatchObject({
+      application_id: id,
+      status: 'approved',
+      country_of_residence: 'DE',
+      idv_state: 'approved',
+    });
   });
 
   it('an older event than the newest applied changes nothing but the audit trail', async () => {

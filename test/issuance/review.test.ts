@@ -13,7 +13,11 @@ describe('reviewApplication', () => {
 
   it('gathers the application for review and audits every opening of the PII under the reviewer', async () => {
     const t = await makeTestIssuer();
-    await applyForKcc(new WalletClient(await Holder.create(), t.fetch), { issuer: PUBLIC_URL, identity: { ...SAMPLE_IDENTITY, family_name: 'Review' }, pollAttempts: 0 });
+    await applyForKcc(new WalletClient(await Holder.create(), t.fetch), {
+      issuer: PUBLIC_URL,
+      identity: { ...SAMPLE_IDENTITY, family_name: 'Review' },
+      pollAttempts: 0,
+    });
     const [application] = await t.deps.store.applications.listByStatus('review');
 
     const review = await reviewApplication(t.deps, reviewer, application.id);

@@ -30,7 +30,14 @@ beforeAll(async () => {
   holder = await Holder.create();
   kcc = (await applyForKcc(new WalletClient(holder, t.fetch), { issuer: PUBLIC_URL, identity: SAMPLE_IDENTITY })).credential!;
   const agent = await Holder.create();
-  valid = { vp_token: await vp(), aid: { name: 'Agent', source_ips: ['8.8.8.8'] }, cnf: { jwk: agent.signer.publicJwk }, scope: 'a b', apd: { id: 'p' }, hid_claims: ['tier'] };
+  valid = {
+    vp_token: await vp(),
+    aid: { name: 'Agent', source_ips: ['8.8.8.8'] },
+    cnf: { jwk: agent.signer.publicJwk },
+    scope: 'a b',
+    apd: { id: 'p' },
+    hid_claims: ['tier'],
+  };
 });
 
 async function vp() {
@@ -102,12 +109,22 @@ describe('KYA endpoint fuzzing', () => {
       }),
       { numRuns: 2000 * SCALE },
     );
-    const options = { resolver: createDidResolver({ registry: createDidJwkResolver() }), verifier: createNodeCryptoProvider(), now: Math.floor(Date.now() / 1000) };
+    const options = {
+      resolver: createDidResolver({ registry: createDidJwkResolver() }),
+      verifier: createNodeCryptoProvider(),
+      now: Math.floor(Date.now() / 1000),
+    };
     await fc.assert(
-      fc.asyncProperty(fc.oneof(fc.string(), fc.jsonValue().map((v) => `eyJ0eXAiOiJreWErand0IiwiYWxnIjoiRWREU0EifQ.${Buffer.from(JSON.stringify(v)).toString('base64url')}.AAAA`)), async (token) => {
-        const verdict = await verifyKyaToken(token, options);
-        expect(verdict.ok).toBe(false);
-      }),
+      fc.asyncProperty(
+        fc.oneof(
+          fc.string(),
+          fc.jsonValue().map((v) => `eyJ0eXAiOiJreWErand0IiwiYWxnIjoiRWREU0EifQ.${Buffer.from(JSON.stringify(v)).toString('base64url')}.AAAA`),
+        ),
+        async (token) => {
+          const verdict = await verifyKyaToken(token, options);
+          expect(verdict.ok).toBe(false);
+        },
+      ),
       { numRuns: 300 * SCALE },
     );
   });

@@ -43,7 +43,12 @@ export async function issuerDid(client: KyaClient): Promise<string> {
 }
 
 /** A presentation of `credentials` by `holder` over a fresh issuer nonce, the issuer as audience. */
-export async function presentation(client: KyaClient, holder: Holder, credentials: string[], options: { audience?: string; nonce?: string; now?: number } = {}) {
+export async function presentation(
+  client: KyaClient,
+  holder: Holder,
+  credentials: string[],
+  options: { audience?: string; nonce?: string; now?: number } = {},
+) {
   return holder.createPresentation({
     credentials,
     audience: options.audience ?? (await issuerDid(client)),
@@ -53,7 +58,11 @@ export async function presentation(client: KyaClient, holder: Holder, credential
 }
 
 export async function postKya(client: KyaClient, body: unknown, headers: Record<string, string> = {}) {
-  const res = await fetch(`${client.base}/kya/token`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: typeof body === 'string' ? body : JSON.stringify(body) });
+  const res = await fetch(`${client.base}/kya/token`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
   const text = await res.text();
   let json: any;
   try {
@@ -65,8 +74,19 @@ export async function postKya(client: KyaClient, body: unknown, headers: Record<
 }
 
 /** Mints a token for `agent` (200 expected) with the request members given. */
-export async function mintFor(client: KyaClient, holder: Holder, kcc: string, agent: Holder, extra: Record<string, unknown> = {}, headers: Record<string, string> = {}) {
-  const r = await postKya(client, { vp_token: await presentation(client, holder, [kcc]), aid: { name: 'Grocery reorder agent' }, cnf: { jwk: agent.signer.publicJwk }, ...extra }, headers);
+export async function mintFor(
+  client: KyaClient,
+  holder: Holder,
+  kcc: string,
+  agent: Holder,
+  extra: Record<string, unknown> = {},
+  headers: Record<string, string> = {},
+) {
+  const r = await postKya(
+    client,
+    { vp_token: await presentation(client, holder, [kcc]), aid: { name: 'Grocery reorder agent' }, cnf: { jwk: agent.signer.publicJwk }, ...extra },
+    headers,
+  );
   if (r.status !== 200) throw new Error(`KYA token refused: ${r.status} ${JSON.stringify(r.body)}`);
   return r.body as { kya_token: string; token_type: string; expires_in: number };
 }
@@ -75,8 +95,15 @@ export async function mintFor(client: KyaClient, holder: Holder, kcc: string, ag
  * Verifies a KYA token with jose, an independent JWT library: the key is the verification method
  * its `kid` names in the did:web document served at `base`; typ must be kya+jwt.
  */
-export async function verifyWithJose(client: KyaClient, token: string): Promise<{ payload: JWTPayload & Record<string, any>; header: Record<string, unknown> }> {
-  const doc = (await (await fetch(`${client.base}/.well-known/did.json`)).json()) as { id: string; verificationMethod: { id: string; publicKeyJwk: Record<string, string> }[]; assertionMethod: string[] };
+export async function verifyWithJose(
+  client: KyaClient,
+  token: string,
+): Promise<{ payload: JWTPayload & Record<string, any>; header: Record<string, unknown> }> {
+  const doc = (await (await fetch(`${client.base}/.well-known/did.json`)).json()) as {
+    id: string;
+    verificationMethod: { id: string; publicKeyJwk: Record<string, string> }[];
+    assertionMethod: string[];
+  };
   const [headerPart] = token.split('.');
   const kid = JSON.parse(Buffer.from(headerPart, 'base64url').toString('utf8')).kid as string;
   const method = doc.verificationMethod.find((m) => m.id === kid);
@@ -96,7 +123,9 @@ export async function verifyWithJose(client: KyaClient, token: string): Promise<
 /** Our verifier as a merchant runs it: did:web over loopback http, status lists fetched over HTTP. */
 export function merchantOptions(client: KyaClient, trusted: string): Omit<VerifyKyaOptions, 'agentProof'> {
   return {
-    resolver: createDidResolver({ registry: { ...createDidJwkResolver(), ...createDidWebResolver({ fetch: (u, i) => fetch(u, i), allowHttp: true, allowIpHosts: true }) } }),
+    resolver: createDidResolver({
+      registry: { ...createDidJwkResolver(), ...createDidWebResolver({ fetch: (u, i) => fetch(u, i), allowHttp: true, allowIpHosts: true }) },
+    }),
     verifier: createWebCryptoProvider(),
     now: client.now(),
     trustedIssuers: [trusted],
@@ -109,7 +138,13 @@ export function merchantOptions(client: KyaClient, trusted: string): Omit<Verify
 }
 
 /** The agent calls a merchant: the KYA token plus a DPoP-shaped proof for this request, verified by the merchant. */
-export async function merchantVerifies(client: KyaClient, trusted: string, token: string, agent: Holder, request = { htm: 'POST', htu: 'https://shop.example/checkout' }) {
+export async function merchantVerifies(
+  client: KyaClient,
+  trusted: string,
+  token: string,
+  agent: Holder,
+  request = { htm: 'POST', htu: 'https://shop.example/checkout' },
+) {
   const proof = await createAgentProof(agent.signer, { kyaToken: token, ...request, now: client.now() });
   return verifyKyaToken(token, { ...merchantOptions(client, trusted), agentProof: { proof, ...request } });
 }

@@ -14,7 +14,18 @@ import { runCli } from '../../src/verifier/cli';
 import { verifyKyaToken } from '../../src/verifier/kya';
 import { Holder } from '../../src/wallet/holder';
 import { ADMIN_TOKEN, testClock } from '../helpers/issuer';
-import { holderWithKcc, issuerDid, issuerNonce, merchantOptions, merchantVerifies, mintFor, postKya, presentation, verifyWithJose, type KyaClient } from './helpers';
+import {
+  holderWithKcc,
+  issuerDid,
+  issuerNonce,
+  merchantOptions,
+  merchantVerifies,
+  mintFor,
+  postKya,
+  presentation,
+  verifyWithJose,
+  type KyaClient,
+} from './helpers';
 
 /**
  * Know Your Agent tokens on Node (SQLite), over real HTTP on loopback (docs/kya.md, issue "Know
@@ -100,7 +111,11 @@ describe('KYA token on Node: minting', () => {
       tier: 'Standard',
     });
     // The caller's address as the socket saw it: no proxy is trusted, so X-Forwarded-For is ignored.
-    expect(payload.aid).toEqual({ name: 'Grocery reorder agent', creation_ip: '127.0.0.1', source_ips: ['34.120.0.0/16', '2606:4700::-2606:4700::ffff', 'agents.bank-platform.com'] });
+    expect(payload.aid).toEqual({
+      name: 'Grocery reorder agent',
+      creation_ip: '127.0.0.1',
+      source_ips: ['34.120.0.0/16', '2606:4700::-2606:4700::ffff', 'agents.bank-platform.com'],
+    });
     expect(payload.apd).toEqual({ id: 'platform-123', name: 'Agentic Platform', organization_name: 'Agentic Ltd', verified: false });
     expect(payload.scope).toBe('purchase:groceries read:orders');
     expect(payload.cnf).toEqual({ jwk: agent.signer.publicJwk });
@@ -131,10 +146,13 @@ describe('KYA token on Node: minting', () => {
     const proxy: Server = createServer((req, res) => {
       const upstream = new URL(proxied.url);
       const forwarded = [req.headers['x-forwarded-for'], req.socket.remoteAddress].filter(Boolean).join(', ');
-      const out = httpRequest({ host: '127.0.0.1', port: upstream.port, method: req.method, path: req.url, headers: { ...req.headers, 'x-forwarded-for': forwarded } }, (up) => {
-        res.writeHead(up.statusCode ?? 502, up.headers);
-        up.pipe(res);
-      });
+      const out = httpRequest(
+        { host: '127.0.0.1', port: upstream.port, method: req.method, path: req.url, headers: { ...req.headers, 'x-forwarded-for': forwarded } },
+        (up) => {
+          res.writeHead(up.statusCode ?? 502, up.headers);
+          up.pipe(res);
+        },
+      );
       req.pipe(out);
     });
     await new Promise<void>((ok) => proxy.listen(0, '127.0.0.1', () => ok()));
@@ -163,25 +181,55 @@ describe('KYA token on Node: minting', () => {
     const thief = await Holder.create();
     const options = merchantOptions(client, did);
     const stolen = await createAgentProof(thief.signer, { kyaToken: minted.kya_token, ...request, now: client.now() });
-    expect((await verifyKyaToken(minted.kya_token, { ...options, agentProof: { proof: stolen, ...request } })).reasons.join()).toMatch(/key_binding: the proof is not made with the key the token binds/);
+    expect((await verifyKyaToken(minted.kya_token, { ...options, agentProof: { proof: stolen, ...request } })).reasons.join()).toMatch(
+      /key_binding: the proof is not made with the key the token binds/,
+    );
     const elsewhere = await createAgentProof(agent.signer, { kyaToken: minted.kya_token, htm: 'GET', htu: request.htu, now: client.now() });
-    expect((await verifyKyaToken(minted.kya_token, { ...options, agentProof: { proof: elsewhere, ...request } })).reasons.join()).toMatch(/the proof is for GET/);
-    expect((await verifyKyaToken(minted.kya_token, options)).reasons).toEqual(['key_binding: not checked: no proof from the agent (without one the token is a bearer token)']);
+    expect((await verifyKyaToken(minted.kya_token, { ...options, agentProof: { proof: elsewhere, ...request } })).reasons.join()).toMatch(
+      /the proof is for GET/,
+    );
+    expect((await verifyKyaToken(minted.kya_token, options)).reasons).toEqual([
+      'key_binding: not checked: no proof from the agent (without one the token is a bearer token)',
+    ]);
     const other = await mintFor(client, holder, kcc, agent);
     const forOther = await createAgentProof(agent.signer, { kyaToken: other.kya_token, ...request, now: client.now() });
-    expect((await verifyKyaToken(minted.kya_token, { ...options, agentProof: { proof: forOther, ...request } })).reasons.join()).toMatch(/not for this token \(ath\)/);
+    expect((await verifyKyaToken(minted.kya_token, { ...options, agentProof: { proof: forOther, ...request } })).reasons.join()).toMatch(
+      /not for this token \(ath\)/,
+    );
     // Expired after its short life; untrusted when the merchant trusts another PFI.
-    expect((await verifyKyaToken(minted.kya_token, { ...options, now: client.now() + 16 * 60, requireAgentProof: false })).reasons.join()).toMatch(/dates: expired/);
-    expect((await verifyKyaToken(minted.kya_token, { ...options, trustedIssuers: ['did:web:other.example'], requireAgentProof: false })).reasons.join()).toMatch(/issuer_trust/);
+    expect((await verifyKyaToken(minted.kya_token, { ...options, now: client.now() + 16 * 60, requireAgentProof: false })).reasons.join()).toMatch(
+      /dates: expired/,
+    );
+    expect(
+      (await verifyKyaToken(minted.kya_token, { ...options, trustedIssuers: ['did:web:other.example'], requireAgentProof: false })).reasons.join(),
+    ).toMatch(/issuer_trust/);
 
     // The CLI, over HTTP like a merchant's shell.
     const proof = await createAgentProof(agent.signer, { kyaToken: minted.kya_token, ...request, now: client.now() });
     const out: string[] = [];
-    const code = await runCli(['verify', '--kya', minted.kya_token, '--agent-proof', proof, '--htm', 'POST', '--htu', request.htu, '--trusted-issuer', did, '--allow-http', '--now', new Date(clock()).toISOString()], {
-      out: (l) => out.push(l),
-      err: (l) => out.push(l),
-      fetch: globalThis.fetch,
-    });
+    const code = await runCli(
+      [
+        'verify',
+        '--kya',
+        minted.kya_token,
+        '--agent-proof',
+        proof,
+        '--htm',
+        'POST',
+        '--htu',
+        request.htu,
+        '--trusted-issuer',
+        did,
+        '--allow-http',
+        '--now',
+        new Date(clock()).toISOString(),
+      ],
+      {
+        out: (l) => out.push(l),
+        err: (l) => out.push(l),
+        fetch: globalThis.fetch,
+      },
+    );
     expect(out.join('\n')).toMatch(/principal VERIFIED/);
     expect(out.join('\n').split('\n').pop()).toBe('VALID');
     expect(code).toBe(0);
@@ -197,7 +245,14 @@ describe('KYA token on Node: minting', () => {
       nbf: now,
       exp: now + 600,
       jti: crypto.randomUUID(),
-      hid: { verified: true, verifier: issuer.url, verification_id: kccId(kcc), verification_status: (decodeJwt(kcc).payload.vc as { credentialStatus: unknown[] }).credentialStatus, loyalty_level: 'gold', nested: { a: 1 } },
+      hid: {
+        verified: true,
+        verifier: issuer.url,
+        verification_id: kccId(kcc),
+        verification_status: (decodeJwt(kcc).payload.vc as { credentialStatus: unknown[] }).credentialStatus,
+        loyalty_level: 'gold',
+        nested: { a: 1 },
+      },
       aid: { name: 'Agent', creation_ip: '8.8.8.8', model: 'x-large', source_ips: ['8.8.8.8'] } as KyaTokenClaims['aid'],
       apd: { id: 'p', verified: false, region: 'eu' },
       cnf: { jwk: agent.signer.publicJwk },
@@ -274,7 +329,15 @@ describe('KYA token on Node: refusals', () => {
       const now = client.now();
       return signJwt(
         holder.signer,
-        { iss: holder.did, aud: did, nonce: await issuerNonce(client), iat: now, exp: now + 300, cnf: { jkt }, vp: { '@context': ['https://www.w3.org/2018/credentials/v1'], type: ['VerifiablePresentation'], verifiableCredential: [kcc] } },
+        {
+          iss: holder.did,
+          aud: did,
+          nonce: await issuerNonce(client),
+          iat: now,
+          exp: now + 300,
+          cnf: { jkt },
+          vp: { '@context': ['https://www.w3.org/2018/credentials/v1'], type: ['VerifiablePresentation'], verifiableCredential: [kcc] },
+        },
         { typ: 'JWT' },
       );
     };
@@ -291,7 +354,10 @@ describe('KYA token on Node: refusals', () => {
     const { holder, kcc } = await holderWithKcc(client);
     const agent = await Holder.create();
     const base = async () => ({ vp_token: await presentation(client, holder, [kcc]), cnf: { jwk: agent.signer.publicJwk } });
-    const bad = await postKya(client, { ...(await base()), aid: { name: 'Agent', source_ips: ['8.8.8.8', '10.0.0.1', 'not a host!', '8.8.8.8/33', '8.8.8.9-8.8.8.1'] } });
+    const bad = await postKya(client, {
+      ...(await base()),
+      aid: { name: 'Agent', source_ips: ['8.8.8.8', '10.0.0.1', 'not a host!', '8.8.8.8/33', '8.8.8.9-8.8.8.1'] },
+    });
     expect(bad.status).toBe(400);
     expect(bad.body.error).toBe('invalid_request');
     expect(bad.body.problems).toEqual([
@@ -307,7 +373,9 @@ describe('KYA token on Node: refusals', () => {
     expect(spoof.body.error_description).toMatch(/aid.creation_ip: not accepted from the holder/);
     const names = await postKya(client, { ...(await base()), aid: { name: 'Agent' }, hid_claims: ['given_name', 'email'] });
     expect(names.status).toBe(400);
-    expect(names.body.error_description).toMatch(/given_name: not held by this issuer \(the issuer keeps names only for its own review and erases them after the retention period/);
+    expect(names.body.error_description).toMatch(
+      /given_name: not held by this issuer \(the issuer keeps names only for its own review and erases them after the retention period/,
+    );
     expect(names.body.error_description).toMatch(/email: not held by this issuer/);
     const privateKey = await postKya(client, { ...(await base()), aid: { name: 'Agent' }, cnf: { jwk: agent.privateJwk } });
     expect(privateKey.status).toBe(400);
@@ -330,7 +398,12 @@ describe('KYA token on Node: refusals', () => {
         c.close();
       },
     });
-    const chunked = await fetch(`${client.base}/kya/token`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: stream, duplex: 'half' } as RequestInit);
+    const chunked = await fetch(`${client.base}/kya/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: stream,
+      duplex: 'half',
+    } as RequestInit);
     expect(chunked.status).toBe(413);
   });
 });
@@ -343,14 +416,22 @@ describe('KYA token on Node: the KCC’s life', () => {
     const id = encodeURIComponent(kccId(kcc));
 
     expect((await admin(`/credentials/${id}/status`, { action: 'suspend', reason: 'review' })).status).toBe(200);
-    const suspended = await postKya(client, { vp_token: await presentation(client, holder, [kcc]), aid: { name: 'Agent' }, cnf: { jwk: agent.signer.publicJwk } });
+    const suspended = await postKya(client, {
+      vp_token: await presentation(client, holder, [kcc]),
+      aid: { name: 'Agent' },
+      cnf: { jwk: agent.signer.publicJwk },
+    });
     expect(suspended.status).toBe(403);
     expect(suspended.body.error_description).toMatch(/suspended/);
     expect((await admin(`/credentials/${id}/status`, { action: 'reinstate' })).status).toBe(200);
     await mintFor(client, holder, kcc, agent);
 
     expect((await admin(`/credentials/${id}/status`, { action: 'revoke', reason: 'lost device' })).status).toBe(200);
-    const revoked = await postKya(client, { vp_token: await presentation(client, holder, [kcc]), aid: { name: 'Agent' }, cnf: { jwk: agent.signer.publicJwk } });
+    const revoked = await postKya(client, {
+      vp_token: await presentation(client, holder, [kcc]),
+      aid: { name: 'Agent' },
+      cnf: { jwk: agent.signer.publicJwk },
+    });
     expect(revoked.status).toBe(403);
     expect(revoked.body.error_description).toMatch(/revoked/);
 
@@ -360,7 +441,10 @@ describe('KYA token on Node: the KCC’s life', () => {
     expect(verdict.principal).toMatchObject({ verified: false, verificationId: kccId(kcc) });
     expect(verdict.reasons).toEqual([`principal: no longer verified: the verification ${kccId(kcc)} is revoked`]);
     const out: string[] = [];
-    const code = await runCli(['verify', '--kya', minted.kya_token, '--no-agent-proof', '--trusted-issuer', did, '--allow-http', '--now', new Date(clock()).toISOString()], { out: (l) => out.push(l), err: (l) => out.push(l), fetch: globalThis.fetch });
+    const code = await runCli(
+      ['verify', '--kya', minted.kya_token, '--no-agent-proof', '--trusted-issuer', did, '--allow-http', '--now', new Date(clock()).toISOString()],
+      { out: (l) => out.push(l), err: (l) => out.push(l), fetch: globalThis.fetch },
+    );
     expect(code).toBe(1);
     expect(out.join('\n')).toMatch(/principal NOT VERIFIED/);
     expect(out.join('\n')).toMatch(/revoked/);
@@ -376,7 +460,11 @@ describe('KYA token on Node: the KCC’s life', () => {
     expect(decodeJwt(last.kya_token).payload.exp).toBe(kccExp);
     expect(last.expires_in).toBe(120);
     clock.advance(180);
-    const expired = await postKya(client, { vp_token: await presentation(client, holder, [kcc]), aid: { name: 'Agent' }, cnf: { jwk: agent.signer.publicJwk } });
+    const expired = await postKya(client, {
+      vp_token: await presentation(client, holder, [kcc]),
+      aid: { name: 'Agent' },
+      cnf: { jwk: agent.signer.publicJwk },
+    });
     expect(expired.status).toBe(403);
     expect(expired.body.error_description).toMatch(/expired/);
   });

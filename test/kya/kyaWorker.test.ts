@@ -52,11 +52,19 @@ describe('KYA token in workerd (D1)', () => {
   it('mints a token jose verifies against the did:web document, with the caller’s address and the configured lifetime', async () => {
     const { holder, kcc } = await holderWithKcc(client);
     const agent = await Holder.create();
-    const minted = await mintFor(client, holder, kcc, agent, { aid: { name: 'Travel agent', source_ips: '8.8.8.8, agents.bank-platform.com' }, hid_claims: ['country_of_residence'] });
+    const minted = await mintFor(client, holder, kcc, agent, {
+      aid: { name: 'Travel agent', source_ips: '8.8.8.8, agents.bank-platform.com' },
+      hid_claims: ['country_of_residence'],
+    });
     expect(minted.expires_in).toBe(5 * 60);
     const { payload } = await verifyWithJose(client, minted.kya_token);
     expect(payload.iss).toBe(did);
-    expect(payload.hid).toMatchObject({ verified: true, verifier: client.base, verification_id: (decodeJwt(kcc).payload.vc as { id: string }).id, country_of_residence: 'US' });
+    expect(payload.hid).toMatchObject({
+      verified: true,
+      verifier: client.base,
+      verification_id: (decodeJwt(kcc).payload.vc as { id: string }).id,
+      country_of_residence: 'US',
+    });
     expect(payload.hid.tier).toBeUndefined();
     expect(payload.aid).toEqual({ name: 'Travel agent', creation_ip: '127.0.0.1', source_ips: ['8.8.8.8', 'agents.bank-platform.com'] });
     expect(payload.cnf).toEqual({ jwk: agent.signer.publicJwk });
@@ -74,9 +82,15 @@ describe('KYA token in workerd (D1)', () => {
     expect(replay.body.error).toBe('invalid_nonce');
     const theirs = await postKya(client, { ...body, vp_token: await presentation(client, await Holder.create(), [kcc]) });
     expect(theirs.status).toBe(403);
-    const bad = await postKya(client, { ...body, vp_token: await presentation(client, holder, [kcc]), aid: { name: 'Agent', source_ips: ['192.168.0.0/16', '8.8.8.8'] } });
+    const bad = await postKya(client, {
+      ...body,
+      vp_token: await presentation(client, holder, [kcc]),
+      aid: { name: 'Agent', source_ips: ['192.168.0.0/16', '8.8.8.8'] },
+    });
     expect(bad.status).toBe(400);
-    expect(bad.body.problems).toEqual(['aid.source_ips: "192.168.0.0/16": the range is not entirely public (it includes private, loopback, documentation or other special-purpose addresses)']);
+    expect(bad.body.problems).toEqual([
+      'aid.source_ips: "192.168.0.0/16": the range is not entirely public (it includes private, loopback, documentation or other special-purpose addresses)',
+    ]);
     expect((await postKya(client, JSON.stringify({ padding: 'x'.repeat(70 * 1024) }))).status).toBe(413);
   });
 
@@ -91,7 +105,11 @@ describe('KYA token in workerd (D1)', () => {
       body: JSON.stringify({ action: 'revoke', reason: 'lost device' }),
     });
     expect(res.status).toBe(200);
-    const refused = await postKya(client, { vp_token: await presentation(client, holder, [kcc]), aid: { name: 'Agent' }, cnf: { jwk: agent.signer.publicJwk } });
+    const refused = await postKya(client, {
+      vp_token: await presentation(client, holder, [kcc]),
+      aid: { name: 'Agent' },
+      cnf: { jwk: agent.signer.publicJwk },
+    });
     expect(refused.status).toBe(403);
     expect(refused.body.error_description).toMatch(/revoked/);
     const verdict = await merchantVerifies(client, did, minted.kya_token, agent);

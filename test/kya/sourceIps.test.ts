@@ -56,7 +56,10 @@ describe('aid.source_ips entries (seed 002: public IPv4/IPv6 addresses, CIDR ran
     expect(bad.ok).toBe(false);
     if (bad.ok) return;
     expect(bad.problems.map((p) => p.entry)).toEqual(['10.0.0.0/8', 'not an address', 'x.test']);
-    expect(validateSourceIps('8.8.8.8, 34.120.0.0/16 ,agents.bank-platform.com')).toEqual({ ok: true, entries: ['8.8.8.8', '34.120.0.0/16', 'agents.bank-platform.com'] });
+    expect(validateSourceIps('8.8.8.8, 34.120.0.0/16 ,agents.bank-platform.com')).toEqual({
+      ok: true,
+      entries: ['8.8.8.8', '34.120.0.0/16', 'agents.bank-platform.com'],
+    });
     expect(validateSourceIps([42]).ok).toBe(false);
     expect(validateSourceIps({}).ok).toBe(false);
     const many = validateSourceIps(Array.from({ length: MAX_SOURCE_IPS + 1 }, (_, i) => `8.8.${i}.1`));

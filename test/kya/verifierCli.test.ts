@@ -3,7 +3,11 @@ import { runCli } from '../../src/verifier/cli';
 
 async function cli(args: string[]) {
   const out: string[] = [];
-  const code = await runCli(args, { out: (l) => out.push(l), err: (l) => out.push(l), fetch: (async () => new Response('offline', { status: 503 })) as unknown as typeof fetch });
+  const code = await runCli(args, {
+    out: (l) => out.push(l),
+    err: (l) => out.push(l),
+    fetch: (async () => new Response('offline', { status: 503 })) as unknown as typeof fetch,
+  });
   return { code, out: out.join('\n') };
 }
 

@@ -4,7 +4,8 @@ import { PRE_AUTHORIZED_CODE_GRANT } from '../../src/protocol/oid4vci/metadata';
 import { parseTokenRequest, tokenClientDid } from '../../src/protocol/oid4vci/tokenRequest';
 
 describe('tokenClientDid (spec "Token Request", OID4VCI 1.0 §6.1)', () => {
-  const request = (client_id?: string) => parseTokenRequest({ grant_type: PRE_AUTHORIZED_CODE_GRANT, 'pre-authorized_code': 'code', ...(client_id ? { client_id } : {}) });
+  const request = (client_id?: string) =>
+    parseTokenRequest({ grant_type: PRE_AUTHORIZED_CODE_GRANT, 'pre-authorized_code': 'code', ...(client_id ? { client_id } : {}) });
 
   it('is the applicant DID, or undefined when the wallet sent no client_id', () => {
     expect(tokenClientDid(request('did:jwk:abc'))).toBe('did:jwk:abc');

@@ -59,7 +59,11 @@ describe('our /metrics passes promtool check metrics', () => {
 
   it('after a whole flow (every route and business figure has samples)', async () => {
     needsPromtool();
-    const flow = await applyForKcc(new WalletClient(await Holder.create(), (u, i) => fetch(u, i)), { issuer: issuer.url, identity: SAMPLE_IDENTITY, pollAttempts: 0 });
+    const flow = await applyForKcc(new WalletClient(await Holder.create(), (u, i) => fetch(u, i)), {
+      issuer: issuer.url,
+      identity: SAMPLE_IDENTITY,
+      pollAttempts: 0,
+    });
     expect(flow.credential).toBeTypeOf('string');
     const res = await fetch(`${issuer.url}/metrics`, { headers: { authorization: `Bearer ${token}` } });
     const body = await res.text();

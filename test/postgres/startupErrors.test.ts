@@ -34,10 +34,18 @@ describe('PostgreSQL startup errors', () => {
   });
 
   it('reads host, port, database and user from the URL without its password', () => {
-    expect(describeDatabaseUrl('postgres://kcc:pw@db.internal:6543/issuer?sslmode=require')).toEqual({ host: 'db.internal', port: '6543', database: 'issuer', user: 'kcc' });
+    expect(describeDatabaseUrl('postgres://kcc:pw@db.internal:6543/issuer?sslmode=require')).toEqual({
+      host: 'db.internal',
+      port: '6543',
+      database: 'issuer',
+      user: 'kcc',
+    });
     expect(describeDatabaseUrl('postgresql://[::1]/x')).toEqual({ host: '::1', port: '5432', database: 'x', user: 'postgres' });
     expect(describeDatabaseUrl('postgres://kcc:pw@h1:5432,h2:5433/issuer')).toEqual({ host: 'h1:5432,h2:5433', port: '', database: 'issuer', user: 'kcc' });
-    const timeout = postgresStartupError('postgres://u:pw@10.0.0.9/d', Object.assign(new Error('write CONNECT_TIMEOUT 10.0.0.9:5432'), { code: 'CONNECT_TIMEOUT' }));
+    const timeout = postgresStartupError(
+      'postgres://u:pw@10.0.0.9/d',
+      Object.assign(new Error('write CONNECT_TIMEOUT 10.0.0.9:5432'), { code: 'CONNECT_TIMEOUT' }),
+    );
     expect(timeout.message).toBe('DATABASE_URL unreachable at 10.0.0.9:5432 (CONNECT_TIMEOUT: no answer; check the host, the port and the firewall)');
   });
 
@@ -51,7 +59,9 @@ describe('PostgreSQL startup errors', () => {
     });
 
     it('a database that does not exist, a role that does not exist', async () => {
-      expect(await startupLine(`postgres://postgres@127.0.0.1:${pg.port}/no_such_db`)).toBe(`DATABASE_URL: database "no_such_db" does not exist at 127.0.0.1:${pg.port} (3D000)`);
+      expect(await startupLine(`postgres://postgres@127.0.0.1:${pg.port}/no_such_db`)).toBe(
+        `DATABASE_URL: database "no_such_db" does not exist at 127.0.0.1:${pg.port} (3D000)`,
+      );
       const line = await startupLine(`postgres://nobody:secret-password@127.0.0.1:${pg.port}/postgres`);
       expect(line).toBe(`DATABASE_URL: PostgreSQL at 127.0.0.1:${pg.port} refused user "nobody" (28000: check the user, the password and pg_hba.conf)`);
       expect(line).not.toContain('secret-password');

@@ -44,7 +44,14 @@ afterEach(() => {
 type Issuer = Awaited<ReturnType<typeof startNodeIssuer>>;
 
 async function startOn(dataDir: string, lines: string[], synchronous?: 'FULL', port = 0): Promise<Issuer> {
-  return startNodeIssuer({ port, dataDir, synchronous, logger: jsonLogger((l) => lines.push(l)), backgroundIntervalMs: 0, config: { adminToken: 'x'.repeat(32) } });
+  return startNodeIssuer({
+    port,
+    dataDir,
+    synchronous,
+    logger: jsonLogger((l) => lines.push(l)),
+    backgroundIntervalMs: 0,
+    config: { adminToken: 'x'.repeat(32) },
+  });
 }
 
 /** One KCC issued over HTTP; its two status list URLs (revocation, suspension). */
@@ -83,7 +90,13 @@ async function expectReadsServedWritesRefused(issuer: Issuer, urls: { revocation
   // Reads beside failing writes: a read that ran while a write's batch was open waits for that
   // batch, which the disk rolls back (src/runtime/groupCommit.ts); the status list still answers.
   const mixed = await Promise.all(
-    Array.from({ length: 24 }, (_, i) => (i % 2 === 0 ? fetch(`${issuer.url}/idv/siopv2/initiate`) : fetch(i % 4 === 1 ? urls.revocation : urls.suspension)).then(async (r) => ({ write: i % 2 === 0, status: r.status, body: await r.text() }))),
+    Array.from({ length: 24 }, (_, i) =>
+      (i % 2 === 0 ? fetch(`${issuer.url}/idv/siopv2/initiate`) : fetch(i % 4 === 1 ? urls.revocation : urls.suspension)).then(async (r) => ({
+        write: i % 2 === 0,
+        status: r.status,
+        body: await r.text(),
+      })),
+    ),
   );
   expect(mixed.filter((r) => r.write).map((r) => r.status)).toEqual(Array(12).fill(503));
   expect(mixed.filter((r) => !r.write).map((r) => r.status)).toEqual(Array(12).fill(200));

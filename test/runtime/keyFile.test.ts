@@ -102,7 +102,13 @@ describe('key files (src/runtime/keyFile.ts, src/runtime/idvNode.ts)', () => {
       const file = join(dir, 'issuer-keys.json');
       const keys = await loadOrCreateKeys(file, crypto, 'EdDSA');
       expect(readKeys(file)).toEqual(keys);
-      for (const bad of ['', '   \n', '{"keys":[]}', '{"keys":[{"id":"key-1"}]}', '{"keys":[{"id":"0","role":"did-dht-identity","createdAt":"x","privateJwk":{"d":"x"}}]}']) {
+      for (const bad of [
+        '',
+        '   \n',
+        '{"keys":[]}',
+        '{"keys":[{"id":"key-1"}]}',
+        '{"keys":[{"id":"0","role":"did-dht-identity","createdAt":"x","privateJwk":{"d":"x"}}]}',
+      ]) {
         writeFileSync(file, bad);
         await expect(loadOrCreateKeys(file, crypto, 'EdDSA')).rejects.toBeInstanceOf(KeyFileError);
         expect(readFileSync(file, 'utf8')).toBe(bad);
@@ -132,29 +138,49 @@ describe('key files (src/runtime/keyFile.ts, src/runtime/idvNode.ts)', () => {
     }
   });
 
-  it.skipIf(!existsSync('/usr/bin/strace'))('writes durably: the temp file is fsynced before the rename, the directory after it', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'kcc-keyfile-'));
-    try {
-      const trace = join(dir, 'trace');
-      const script = `import { writeFileDurably } from './src/runtime/keyFile.ts';
+  it.skipIf(!existsSync('/usr/bin/strace'))(
+    'writes durably: the temp file is fsynced before the rename, the directory after it',
+    () => {
+      const dir = mkdtempSync(join(tmpdir(), 'kcc-keyfile-'));
+      try {
+        const trace = join(dir, 'trace');
+        const script = `import { writeFileDurably } from './src/runtime/keyFile.ts';
         writeFileDurably(${JSON.stringify(join(dir, 'k.json'))}, '{"keys":[]}', { exclusive: true });
         writeFileDurably(${JSON.stringify(join(dir, 'k.json'))}, '{"keys":[1]}');`;
-      const r = spawnSync('strace', ['-f', '-e', 'trace=openat,fsync,rename,renameat,renameat2,link,linkat', '-o', trace, process.execPath, '--import', 'tsx', '--input-type=module', '-e', script], { cwd: ROOT, encoding: 'utf8' });
-      expect(r.status, r.stderr).toBe(0);
-      // Only the calls on our files, in order; fds resolved from the openat lines.
-      const fds = new Map<string, string>();
-      const events: string[] = [];
-      for (const line of readFileSync(trace, 'utf8').split('\n')) {
-        const open = /openat\(AT_FDCWD, "([^"]+)".*\) = (\d+)$/.exec(line);
-        if (open && open[1].startsWith(dir)) fds.set(open[2], open[1] === dir ? 'dir' : open[1].endsWith('.tmp') ? 'tmp' : open[1]);
-        const sync = /fsync\((\d+)\)/.exec(line);
-        if (sync && fds.has(sync[1])) events.push(`fsync ${fds.get(sync[1])}`);
-        if (/(link|rename)(at2?)?\(.*k\.json/.test(line)) events.push(/link/.test(line) ? 'link' : 'rename');
+        const r = spawnSync(
+          'strace',
+          [
+            '-f',
+            '-e',
+            'trace=openat,fsync,rename,renameat,renameat2,link,linkat',
+            '-o',
+            trace,
+            process.execPath,
+            '--import',
+            'tsx',
+            '--input-type=module',
+            '-e',
+            script,
+          ],
+          { cwd: ROOT, encoding: 'utf8' },
+        );
+        expect(r.status, r.stderr).toBe(0);
+        // Only the calls on our files, in order; fds resolved from the openat lines.
+        const fds = new Map<string, string>();
+        const events: string[] = [];
+        for (const line of readFileSync(trace, 'utf8').split('\n')) {
+          const open = /openat\(AT_FDCWD, "([^"]+)".*\) = (\d+)$/.exec(line);
+          if (open?.[1].startsWith(dir)) fds.set(open[2], open[1] === dir ? 'dir' : open[1].endsWith('.tmp') ? 'tmp' : open[1]);
+          const sync = /fsync\((\d+)\)/.exec(line);
+          if (sync && fds.has(sync[1])) events.push(`fsync ${fds.get(sync[1])}`);
+          if (/(link|rename)(at2?)?\(.*k\.json/.test(line)) events.push(/link/.test(line) ? 'link' : 'rename');
+        }
+        expect(events).toEqual(['fsync tmp', 'link', 'fsync dir', 'fsync tmp', 'rename', 'fsync dir']);
+        expect(readFileSync(join(dir, 'k.json'), 'utf8')).toBe('{"keys":[1]}');
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
       }
-      expect(events).toEqual(['fsync tmp', 'link', 'fsync dir', 'fsync tmp', 'rename', 'fsync dir']);
-      expect(readFileSync(join(dir, 'k.json'), 'utf8')).toBe('{"keys":[1]}');
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-  }, 60_000);
+    },
+    60_000,
+  );
 });

@@ -1,6 +1,14 @@
 import { Hono, type Context } from 'hono';
 import { negotiateLanguage, messagesFor, type Language } from '../../idv/messages';
-import { assertFormDecides, consentChoices, formFieldsOf, openFormLink, submitIdentityForm, withdrawApplication, type OpenForm } from '../../issuance/formSubmission';
+import {
+  assertFormDecides,
+  consentChoices,
+  formFieldsOf,
+  openFormLink,
+  submitIdentityForm,
+  withdrawApplication,
+  type OpenForm,
+} from '../../issuance/formSubmission';
 import { configuredVendor, startVendorSession } from '../../issuance/identityVerification';
 import { PATHS, issuerUrls } from '../../paths';
 import { FormSubmissionRefused, InvalidRequest } from '../../protocol/errors';
@@ -94,7 +102,15 @@ idvFormRoutes.get(PATHS.idvForm, rateLimitByIp('idv'), async (c) => {
       return c.redirect(await startVendorSession(deps, vendor, form.application, urls.idvForm(token), urls.idvFinish, urls.idvCallback(vendor.name)), 303);
     } catch (e) {
       deps.logger.error('idv_session_failed', { requestId: c.get('requestId'), provider: vendor.name, message: String((e as Error).message).slice(0, 200) });
-      return c.html(renderMessagePage({ title: 'Try again later', message: 'Identity verification is unavailable right now. Please try again in a few minutes.', cssHref: urls.idvCss, brand: brandOf(c) }), 503);
+      return c.html(
+        renderMessagePage({
+          title: 'Try again later',
+          message: 'Identity verification is unavailable right now. Please try again in a few minutes.',
+          cssHref: urls.idvCss,
+          brand: brandOf(c),
+        }),
+        503,
+      );
     }
   }
   c.header('Vary', 'Accept-Language');
@@ -138,7 +154,16 @@ idvFormRoutes.post(PATHS.idvForm, rateLimitByIp('idv'), async (c) => {
     const fields = await formFieldsOf(deps, form);
     const csrfToken = await issueFormCsrf(c, deps.config.publicUrl, token, deps.issuer.did);
     return c.html(
-      renderIdvForm({ action: urls.idvForm(token), cssHref: urls.idvCss, issuerName: deps.config.clientName, lang, csrfToken, fields, consentOptional: consent.optional, brand: brandOf(c) }),
+      renderIdvForm({
+        action: urls.idvForm(token),
+        cssHref: urls.idvCss,
+        issuerName: deps.config.clientName,
+        lang,
+        csrfToken,
+        fields,
+        consentOptional: consent.optional,
+        brand: brandOf(c),
+      }),
     );
   }
   const submission = await submitIdentityForm(deps, token, form, body, consent);
@@ -146,7 +171,9 @@ idvFormRoutes.post(PATHS.idvForm, rateLimitByIp('idv'), async (c) => {
     if (json) {
       // Stable codes per field for programs, and the messages in the page's language.
       const m = messagesFor(lang);
-      const messages = Object.fromEntries(Object.entries(submission.errors).map(([name, code]) => [name, m.fieldError(code, m.fieldLabels[name as keyof typeof m.fieldLabels])]));
+      const messages = Object.fromEntries(
+        Object.entries(submission.errors).map(([name, code]) => [name, m.fieldError(code, m.fieldLabels[name as keyof typeof m.fieldLabels])]),
+      );
       throw new InvalidRequest('some fields are invalid', { errors: submission.errors, messages });
     }
     const values = Object.fromEntries(Object.entries(body).filter(([, v]) => typeof v === 'string')) as Record<string, string>;

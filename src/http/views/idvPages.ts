@@ -82,44 +82,52 @@ export function renderIdvForm(input: {
   // In the order of the form, and focused on load (autofocus: the pages run no script), so a
   // screen reader announces it and the keyboard starts from it.
   const summary = errorCount
-    ? `<div class="error-summary" role="alert" tabindex="-1" id="error-summary" autofocus><h2>${escapeHtml(m.problems(errorCount))}</h2><ul>${FIELD_RULES.filter((rule) => errors[rule.name])
+    ? `<div class="error-summary" role="alert" tabindex="-1" id="error-summary" autofocus><h2>${escapeHtml(m.problems(errorCount))}</h2><ul>${FIELD_RULES.filter(
+        (rule) => errors[rule.name],
+      )
         .map((rule) => `<li><a href="#${rule.name}">${escapeHtml(message(rule.name, errors[rule.name] as FieldErrorCode))}</a></li>`)
         .join('')}</ul></div>`
     : '';
-  const fields = FIELD_RULES.filter((rule) => !input.fields || input.fields.has(rule.name)).map((rule) => {
-    const id = rule.name;
-    const code = errors[rule.name];
-    const hint = m.hints[rule.name];
-    const describedBy = [hint ? `${id}-hint` : '', code ? `${id}-error` : ''].filter(Boolean).join(' ');
-    const common = `id="${id}" name="${id}" required${rule.autocomplete ? ` autocomplete="${rule.autocomplete}"` : ''}${describedBy ? ` aria-describedby="${describedBy}"` : ''}${code ? ' aria-invalid="true"' : ''}`;
-    const value = escapeHtml(values[rule.name] ?? '');
-    let control: string;
-    if (rule.name === 'birthdate') return birthdateFieldset({ m, code, hint, values, message: code ? message(rule.name, code) : undefined });
-    if (rule.name === 'country_of_residence') {
-      const chosen = values[rule.name]?.trim().toUpperCase();
-      control = `<select ${common}>${options(countryOptions(lang).map((c) => ({ value: c.code, label: c.name })), chosen, m.choose)}</select>`;
-    } else if (rule.name === 'document_type') {
-      const choices = (Object.keys(DOCUMENT_TYPES) as Array<keyof typeof DOCUMENT_TYPES>).map((v) => ({ value: v, label: m.documentTypes[v] }));
-      control = `<select ${common}>${options(choices, values[rule.name], m.choose)}</select>`;
-    } else {
-      const attrs = [
-        `type="${rule.type}"`,
-        rule.maxLength ? `maxlength="${rule.maxLength}"` : '',
-        rule.minLength ? `minlength="${rule.minLength}"` : '',
-        rule.pattern ? `pattern="${escapeHtml(rule.pattern)}"` : '',
-        rule.type === 'date' ? 'min="1900-01-01"' : '',
-      ]
-        .filter(Boolean)
-        .join(' ');
-      control = `<input ${attrs} ${common} value="${value}">`;
-    }
-    return `<div class="field${code ? ' has-error' : ''}">
+  const fields = FIELD_RULES.filter((rule) => !input.fields || input.fields.has(rule.name))
+    .map((rule) => {
+      const id = rule.name;
+      const code = errors[rule.name];
+      const hint = m.hints[rule.name];
+      const describedBy = [hint ? `${id}-hint` : '', code ? `${id}-error` : ''].filter(Boolean).join(' ');
+      const common = `id="${id}" name="${id}" required${rule.autocomplete ? ` autocomplete="${rule.autocomplete}"` : ''}${describedBy ? ` aria-describedby="${describedBy}"` : ''}${code ? ' aria-invalid="true"' : ''}`;
+      const value = escapeHtml(values[rule.name] ?? '');
+      let control: string;
+      if (rule.name === 'birthdate') return birthdateFieldset({ m, code, hint, values, message: code ? message(rule.name, code) : undefined });
+      if (rule.name === 'country_of_residence') {
+        const chosen = values[rule.name]?.trim().toUpperCase();
+        control = `<select ${common}>${options(
+          countryOptions(lang).map((c) => ({ value: c.code, label: c.name })),
+          chosen,
+          m.choose,
+        )}</select>`;
+      } else if (rule.name === 'document_type') {
+        const choices = (Object.keys(DOCUMENT_TYPES) as Array<keyof typeof DOCUMENT_TYPES>).map((v) => ({ value: v, label: m.documentTypes[v] }));
+        control = `<select ${common}>${options(choices, values[rule.name], m.choose)}</select>`;
+      } else {
+        const attrs = [
+          `type="${rule.type}"`,
+          rule.maxLength ? `maxlength="${rule.maxLength}"` : '',
+          rule.minLength ? `minlength="${rule.minLength}"` : '',
+          rule.pattern ? `pattern="${escapeHtml(rule.pattern)}"` : '',
+          rule.type === 'date' ? 'min="1900-01-01"' : '',
+        ]
+          .filter(Boolean)
+          .join(' ');
+        control = `<input ${attrs} ${common} value="${value}">`;
+      }
+      return `<div class="field${code ? ' has-error' : ''}">
 <label for="${id}">${escapeHtml(m.fieldLabels[rule.name])}</label>
 ${hint ? `<p class="hint" id="${id}-hint">${escapeHtml(hint)}</p>` : ''}
 ${code ? `<p class="error" id="${id}-error">${escapeHtml(message(rule.name, code))}</p>` : ''}
 ${control}
 </div>`;
-  }).join('\n');
+    })
+    .join('\n');
   return layout(
     `${errorCount ? m.errorPrefix : ''}${m.formTitle} – ${input.issuerName}`,
     `<h1>${escapeHtml(m.formTitle)}</h1>
@@ -143,16 +151,22 @@ ${fields}
  * what the applicant types, whatever the locale, unlike a native date picker. The day field
  * carries the id `birthdate`, so the error summary's link lands in the group.
  */
-function birthdateFieldset(input: { m: ReturnType<typeof messagesFor>; code?: FieldErrorCode; hint?: string; values: Record<string, string>; message?: string }): string {
+function birthdateFieldset(input: {
+  m: ReturnType<typeof messagesFor>;
+  code?: FieldErrorCode;
+  hint?: string;
+  values: Record<string, string>;
+  message?: string;
+}): string {
   const { m, code, hint, values } = input;
   const describedBy = [hint ? 'birthdate-hint' : '', code ? 'birthdate-error' : ''].filter(Boolean).join(' ');
   // Values as typed, or split back from a YYYY-MM-DD the page was given.
   const iso = /^(\d{4})-(\d{2})-(\d{2})$/.exec(values.birthdate ?? '');
-  const valueOf = (name: string, part: 'day' | 'month' | 'year') =>
+  const partValue = (name: string, part: 'day' | 'month' | 'year') =>
     values[name] ?? (iso ? String(Number(iso[part === 'year' ? 1 : part === 'month' ? 2 : 3])).padStart(part === 'year' ? 4 : 1, '0') : '');
   const inputs = BIRTHDATE_PARTS.map((p) => {
     const id = p.part === 'day' ? 'birthdate' : p.name;
-    return `<div class="date-part date-${p.part}"><label for="${id}">${escapeHtml(m.dateParts[p.part])}</label><input type="text" inputmode="numeric" id="${id}" name="${p.name}" required autocomplete="${p.autocomplete}" maxlength="${p.maxLength}" pattern="${escapeHtml(p.pattern)}"${code ? ' aria-invalid="true"' : ''} value="${escapeHtml(valueOf(p.name, p.part))}"></div>`;
+    return `<div class="date-part date-${p.part}"><label for="${id}">${escapeHtml(m.dateParts[p.part])}</label><input type="text" inputmode="numeric" id="${id}" name="${p.name}" required autocomplete="${p.autocomplete}" maxlength="${p.maxLength}" pattern="${escapeHtml(p.pattern)}"${code ? ' aria-invalid="true"' : ''} value="${escapeHtml(partValue(p.name, p.part))}"></div>`;
   }).join('');
   return `<div class="field${code ? ' has-error' : ''}">
 <fieldset class="date" role="group"${describedBy ? ` aria-describedby="${describedBy}"` : ''}><legend>${escapeHtml(m.fieldLabels.birthdate)}</legend>
@@ -186,16 +200,26 @@ export function renderConsentPage(input: {
 }): string {
   const lang = input.lang ?? 'en';
   const m = messagesFor(lang);
-  const collected = FIELD_RULES.filter((rule) => !input.fields || input.fields.has(rule.name)).map((rule) => `<li>${escapeHtml(m.fieldLabels[rule.name])}</li>`).join('');
-  const links = [input.tosUri ? `<li><a href="${escapeHtml(input.tosUri)}">${escapeHtml(m.terms)}</a></li>` : '', input.policyUri ? `<li><a href="${escapeHtml(input.policyUri)}">${escapeHtml(m.privacy)}</a></li>` : '']
+  const collected = FIELD_RULES.filter((rule) => !input.fields || input.fields.has(rule.name))
+    .map((rule) => `<li>${escapeHtml(m.fieldLabels[rule.name])}</li>`)
+    .join('');
+  const links = [
+    input.tosUri ? `<li><a href="${escapeHtml(input.tosUri)}">${escapeHtml(m.terms)}</a></li>` : '',
+    input.policyUri ? `<li><a href="${escapeHtml(input.policyUri)}">${escapeHtml(m.privacy)}</a></li>` : '',
+  ]
     .filter(Boolean)
     .join('');
   const optional = input.optionalItems?.length
     ? `<fieldset><legend>${escapeHtml(m.optionalHeading)}</legend>${input.optionalItems
-        .map((item) => `<div class="check"><input type="checkbox" id="consent_${escapeHtml(item.id)}" name="consent_${escapeHtml(item.id)}" value="on"><label for="consent_${escapeHtml(item.id)}">${escapeHtml(item.text)}</label></div>`)
+        .map(
+          (item) =>
+            `<div class="check"><input type="checkbox" id="consent_${escapeHtml(item.id)}" name="consent_${escapeHtml(item.id)}" value="on"><label for="consent_${escapeHtml(item.id)}">${escapeHtml(item.text)}</label></div>`,
+        )
         .join('')}</fieldset>`
     : '';
-  const error = input.error ? `<div class="error-summary" role="alert" tabindex="-1" id="error-summary" autofocus><p>${escapeHtml(m.consentRequired)}</p></div>` : '';
+  const error = input.error
+    ? `<div class="error-summary" role="alert" tabindex="-1" id="error-summary" autofocus><p>${escapeHtml(m.consentRequired)}</p></div>`
+    : '';
   return layout(
     `${input.error ? m.errorPrefix : ''}${m.consentTitle} – ${input.issuerName}`,
     `<h1>${escapeHtml(m.consentTitle)}</h1>

@@ -27,7 +27,23 @@ export type SourceIpsResult = { ok: true; entries: string[] } | { ok: false; pro
 const DOTTED_QUAD = /^(0|[1-9]\d{0,2})(\.(0|[1-9]\d{0,2})){3}$/;
 const LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 // RFC 2606 / RFC 6761 special-use and private-use names never resolve on the public internet.
-const NON_PUBLIC_TLDS = new Set(['localhost', 'local', 'localdomain', 'test', 'invalid', 'example', 'internal', 'lan', 'home', 'corp', 'intranet', 'private', 'onion', 'arpa', 'alt']);
+const NON_PUBLIC_TLDS = new Set([
+  'localhost',
+  'local',
+  'localdomain',
+  'test',
+  'invalid',
+  'example',
+  'internal',
+  'lan',
+  'home',
+  'corp',
+  'intranet',
+  'private',
+  'onion',
+  'arpa',
+  'alt',
+]);
 
 function parseV4Strict(text: string): Uint8Array | undefined {
   if (!DOTTED_QUAD.test(text)) return undefined;
@@ -66,7 +82,9 @@ function cidrProblem(text: string): string | undefined {
   const [first, last] = prefixBounds(address.bytes, address.bytes.length, Number(prefixText));
   // A set host bit usually means a typo (203.0.114.7/24 for 203.0.114.0/24): refuse rather than widen silently.
   if (compare(first, address.bytes) !== 0) return 'host bits are set: give the network address of the range';
-  return isPublicRange(address.version, first, last) ? undefined : 'the range is not entirely public (it includes private, loopback, documentation or other special-purpose addresses)';
+  return isPublicRange(address.version, first, last)
+    ? undefined
+    : 'the range is not entirely public (it includes private, loopback, documentation or other special-purpose addresses)';
 }
 
 function pairProblem(text: string): string | undefined {
@@ -77,7 +95,9 @@ function pairProblem(text: string): string | undefined {
   if (!end) return `end ${parts[1]} is not a valid IP address`;
   if (start.version !== end.version) return 'start and end are not both IPv4 or both IPv6';
   if (compare(start.bytes, end.bytes) > 0) return 'start is after end';
-  return isPublicRange(start.version, start.bytes, end.bytes) ? undefined : 'the range is not entirely public (it includes private, loopback, documentation or other special-purpose addresses)';
+  return isPublicRange(start.version, start.bytes, end.bytes)
+    ? undefined
+    : 'the range is not entirely public (it includes private, loopback, documentation or other special-purpose addresses)';
 }
 
 function dnsNameProblem(text: string): string | undefined {
@@ -87,7 +107,8 @@ function dnsNameProblem(text: string): string | undefined {
   const labels = name.split('.');
   if (labels.length < 2) return 'a DNS name needs at least two labels (a single label never resolves publicly)';
   const bad = labels.find((l) => !LABEL.test(l));
-  if (bad !== undefined) return bad === '' ? 'a DNS name has no empty labels' : `label "${bad.slice(0, 63)}" is not a DNS label (letters, digits and inner hyphens, at most 63)`;
+  if (bad !== undefined)
+    return bad === '' ? 'a DNS name has no empty labels' : `label "${bad.slice(0, 63)}" is not a DNS label (letters, digits and inner hyphens, at most 63)`;
   const tld = labels[labels.length - 1];
   if (/^\d+$/.test(tld)) return 'not a valid IPv4 address (dotted decimal) nor a DNS name';
   if (NON_PUBLIC_TLDS.has(tld)) return `.${tld} names do not resolve on the public internet`;
@@ -113,7 +134,8 @@ export function sourceIpProblem(entry: string): string | undefined {
  */
 export function validateSourceIps(value: unknown): SourceIpsResult {
   const raw = typeof value === 'string' ? [value] : Array.isArray(value) ? value : undefined;
-  if (!raw) return { ok: false, problems: [{ entry: String(value).slice(0, 80), reason: 'source_ips must be an array of strings or a comma-separated string' }] };
+  if (!raw)
+    return { ok: false, problems: [{ entry: String(value).slice(0, 80), reason: 'source_ips must be an array of strings or a comma-separated string' }] };
   const problems: SourceIpProblem[] = [];
   const entries: string[] = [];
   for (const item of raw) {

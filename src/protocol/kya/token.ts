@@ -45,21 +45,32 @@ export type HidDisclosable = (typeof HID_DISCLOSABLE)[number];
 const SCOPE = /^[\x21\x23-\x5b\x5d-\x7e]+( [\x21\x23-\x5b\x5d-\x7e]+)*$/;
 // No control characters in free text that a merchant may display or log.
 // eslint-disable-next-line no-control-regex
-const PrintableText = (max: number) => z.string().min(1).max(max).regex(/^[^\u0000-\u001f\u007f]+$/, 'must not contain control characters');
+const PrintableText = (max: number) =>
+  z
+    .string()
+    .min(1)
+    .max(max)
+    .regex(/^\P{Cc}+$/u, 'must not contain control characters');
 
 /** The request's `apd`: only what the holder may assert; `verified`, `verifier`, `verification_id` are the PFI's to set. */
 const ApdWire = z.strictObject({
   id: PrintableText(256),
   name: PrintableText(200).optional(),
   email: z.email().max(254).optional(),
-  phone_number: z.string().regex(/^\+[1-9]\d{6,14}$/, 'must be an E.164 number such as +14155550100').optional(),
+  phone_number: z
+    .string()
+    .regex(/^\+[1-9]\d{6,14}$/, 'must be an E.164 number such as +14155550100')
+    .optional(),
   organization_name: PrintableText(200).optional(),
 });
 
 /** POST body of the KYA token endpoint (docs/kya.md), snake_case as on the wire. */
 export const KyaTokenRequestWire = z.strictObject({
   /** A jwt_vp_json presentation of one KCC, signed by the holder DID, `aud` the issuer, `nonce` a fresh issuer nonce. */
-  vp_token: z.string().min(1).max(64 * 1024),
+  vp_token: z
+    .string()
+    .min(1)
+    .max(64 * 1024),
   aid: z.strictObject({
     name: PrintableText(200),
     source_ips: z.union([z.string().max(8 * 1024), z.array(z.unknown()).max(64)]).optional(),
@@ -117,13 +128,14 @@ export function parseKyaTokenRequest(body: unknown): KyaTokenRequest {
     else problems.push(...result.problems.map((p: SourceIpProblem) => `aid.source_ips: ${JSON.stringify(p.entry)}: ${p.reason}`));
   }
   const agentJwk = 'd' in wire.cnf.jwk ? undefined : parsePublicJwk(wire.cnf.jwk);
-  if ('d' in wire.cnf.jwk) problems.push('cnf.jwk: a private key was sent; send the agent\'s public key only (and consider this private key exposed)');
+  if ('d' in wire.cnf.jwk) problems.push("cnf.jwk: a private key was sent; send the agent's public key only (and consider this private key exposed)");
   else if (!agentJwk) problems.push('cnf.jwk: must be a public Ed25519 (kty OKP) or secp256k1 (kty EC) JWK');
   const hidClaims: HidDisclosable[] = [];
   for (const name of new Set(wire.hid_claims ?? [])) {
     if ((HID_DISCLOSABLE as readonly string[]).includes(name)) hidClaims.push(name as HidDisclosable);
     else if (name in HID_CLAIMS_NOT_HELD) problems.push(`hid_claims: ${name}: not held by this issuer (${HID_CLAIMS_NOT_HELD[name]})`);
-    else if (name === 'verified' || name === 'verifier' || name === 'verification_id') continue; // always present
+    else if (name === 'verified' || name === 'verifier' || name === 'verification_id')
+      continue; // always present
     else problems.push(`hid_claims: ${name.slice(0, 64)}: unknown; disclosable are ${HID_DISCLOSABLE.join(', ')}`);
   }
   if (problems.length) throw refuse(problems);

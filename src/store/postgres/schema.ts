@@ -23,6 +23,7 @@ const jsonText = customType<{ data: unknown; driverData: string }>({
 
 /** The PostgreSQL column of a SQLite column: same name, nullability, key, default and enum. */
 function pgColumn(col: SQLiteColumn): PgColumnBuilderBase {
+  // biome-ignore lint/suspicious/noImplicitAnyLet: each modifier changes drizzle's builder type; the function's return type is the contract
   let b;
   switch (col.columnType) {
     case 'SQLiteInteger':

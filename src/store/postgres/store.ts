@@ -105,7 +105,10 @@ function cteTogether(db: PostgresDatabase, builders: WeakMap<Prepared, { getSQL(
   return async (writes) => {
     const key = writes.map(({ statement }) => ids.get(statement) ?? (ids.set(statement, ++nextId), nextId)).join(',');
     let c = composed.get(key);
-    if (!c) composed.set(key, (c = compose(writes.map((w) => w.statement))));
+    if (!c) {
+      c = compose(writes.map((w) => w.statement));
+      composed.set(key, c);
+    }
     const params: unknown[] = [];
     writes.forEach(({ values }, i) => {
       params.push(...fillPlaceholders(c.params.slice(params.length, params.length + c.counts[i]), values));

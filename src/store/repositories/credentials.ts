@@ -6,8 +6,17 @@ import { stampOnce } from './singleUse';
 /** The credential aggregate: credentials issued, their notifications, status lists and each credential's status. */
 export function createCredentialRepositories(d: Dialect) {
   const { db, prepare } = d;
-  const { issuedCredentials, issuanceClaims, notifications, statusLists, statusListCache, credentialStatus, credentialStatusEvents, outboxEvents, transactions } =
-    d.tables;
+  const {
+    issuedCredentials,
+    issuanceClaims,
+    notifications,
+    statusLists,
+    statusListCache,
+    credentialStatus,
+    credentialStatusEvents,
+    outboxEvents,
+    transactions,
+  } = d.tables;
 
   const q = {
     insertCredential: prepare(
@@ -72,7 +81,9 @@ export function createCredentialRepositories(d: Dialect) {
           'record_issued_event',
           db
             .insert(outboxEvents)
-            .select(sql`SELECT ${p('eventId')}, ${p('type')}, ${p('body')}, ${p('createdAt')}, 0, ${p('createdAt')}, NULL, NULL, NULL, NULL WHERE ${transactionUnused}`)
+            .select(
+              sql`SELECT ${p('eventId')}, ${p('type')}, ${p('body')}, ${p('createdAt')}, 0, ${p('createdAt')}, NULL, NULL, NULL, NULL WHERE ${transactionUnused}`,
+            )
             .onConflictDoNothing(),
         ),
         notification: prepare(
@@ -95,16 +106,27 @@ export function createCredentialRepositories(d: Dialect) {
     const transactionId = write.transactionId ?? null;
     const writes: Write[] = [
       { statement: statements.credential, values: { ...write.credential, transactionId } },
-      { statement: statements.event, values: { transactionId, eventId: write.event.id, type: write.event.type, body: write.event.body, createdAt: write.event.createdAt } },
+      {
+        statement: statements.event,
+        values: { transactionId, eventId: write.event.id, type: write.event.type, body: write.event.body, createdAt: write.event.createdAt },
+      },
     ];
     if (write.notification) {
       const n = write.notification;
       writes.push({
         statement: statements.notification,
-        values: { transactionId, notificationId: n.id, applicationId: n.applicationId, accessTokenJti: n.accessTokenJti, credentialId: n.credentialId, createdAt: n.createdAt },
+        values: {
+          transactionId,
+          notificationId: n.id,
+          applicationId: n.applicationId,
+          accessTokenJti: n.accessTokenJti,
+          credentialId: n.credentialId,
+          createdAt: n.createdAt,
+        },
       });
     }
-    if (transactionId !== null) writes.push({ statement: statements.consumeTransaction, values: { transactionId, credentialId: write.credential.id, now: write.now } });
+    if (transactionId !== null)
+      writes.push({ statement: statements.consumeTransaction, values: { transactionId, credentialId: write.credential.id, now: write.now } });
     return writes;
   }
 

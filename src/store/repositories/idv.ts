@@ -87,7 +87,14 @@ export function createIdvSessionRepositories(d: Dialect) {
           db
             .update(applications)
             .set({
-              ...setFrom({ status: 'status', idvProvider: 'provider', decisionReason: 'reason', decidedBy: 'decidedBy', decidedAt: 'decidedAt', updatedAt: 'now' }),
+              ...setFrom({
+                status: 'status',
+                idvProvider: 'provider',
+                decisionReason: 'reason',
+                decidedBy: 'decidedBy',
+                decidedAt: 'decidedAt',
+                updatedAt: 'now',
+              }),
               countryOfResidence: sql`coalesce(${p('countryOfResidence')}, ${applications.countryOfResidence})`,
               tier: sql`coalesce(${p('tier')}, ${applications.tier})`,
               evidence: sql`coalesce(${p('evidence')}, ${applications.evidence})`,
@@ -97,14 +104,18 @@ export function createIdvSessionRepositories(d: Dialect) {
         // INSERT … SELECT lists every column of the table in order (id NULL: SQLite assigns it).
         audit: prepare(
           'commit_result_audit',
-          db.insert(auditLog).select(sql`SELECT NULL, ${p('applicationId')}, ${p('actor')}, ${p('action')}, ${p('detail')}, ${p('now')} WHERE ${sessionWriteWins}`),
+          db
+            .insert(auditLog)
+            .select(sql`SELECT NULL, ${p('applicationId')}, ${p('actor')}, ${p('action')}, ${p('detail')}, ${p('now')} WHERE ${sessionWriteWins}`),
         ),
         // The WHERE also settles SQLite's parsing ambiguity of INSERT … SELECT … ON CONFLICT.
         event: prepare(
           'commit_result_event',
           db
             .insert(outboxEvents)
-            .select(sql`SELECT ${p('id')}, ${p('type')}, ${p('body')}, ${p('createdAt')}, 0, ${p('createdAt')}, NULL, NULL, NULL, NULL WHERE ${sessionWriteWins}`)
+            .select(
+              sql`SELECT ${p('id')}, ${p('type')}, ${p('body')}, ${p('createdAt')}, 0, ${p('createdAt')}, NULL, NULL, NULL, NULL WHERE ${sessionWriteWins}`,
+            )
             .onConflictDoNothing(),
         ),
         purge: prepare(
@@ -114,7 +125,13 @@ export function createIdvSessionRepositories(d: Dialect) {
             .set({ purgeAfter: sql`${p('purgeAfter')}` })
             .where(and(eq(idvPii.applicationId, p('applicationId')), isNull(idvPii.erasedAt), sessionWriteWins)),
         ),
-        openSession: prepare('commit_result_open_session', db.insert(idvSessions).values(placeholders(...sessionColumns)).onConflictDoNothing()),
+        openSession: prepare(
+          'commit_result_open_session',
+          db
+            .insert(idvSessions)
+            .values(placeholders(...sessionColumns))
+            .onConflictDoNothing(),
+        ),
         advanceSession: prepare(
           'commit_result_advance_session',
           db
@@ -127,7 +144,12 @@ export function createIdvSessionRepositories(d: Dialect) {
   /** The writes of a `commitResult`, the deciding session write last; JSON bound as text (raw SQL). */
   function resultWrites(statements: NonNullable<typeof r>, write: IdvResultWrite): Write[] {
     const open = 'open' in write.session;
-    const base = { applicationId: write.applicationId, open: open ? 1 : 0, eventAt: 'open' in write.session ? 0 : write.session.advance.eventAt, now: write.now };
+    const base = {
+      applicationId: write.applicationId,
+      open: open ? 1 : 0,
+      eventAt: 'open' in write.session ? 0 : write.session.advance.eventAt,
+      now: write.now,
+    };
     const writes: Write[] = [];
     if (write.status) {
       const change = write.status;
@@ -147,7 +169,10 @@ export function createIdvSessionRepositories(d: Dialect) {
         },
       });
     }
-    writes.push({ statement: statements.audit, values: { ...base, actor: write.audit.actor, action: write.audit.action, detail: JSON.stringify(write.audit.detail) } });
+    writes.push({
+      statement: statements.audit,
+      values: { ...base, actor: write.audit.actor, action: write.audit.action, detail: JSON.stringify(write.audit.detail) },
+    });
     for (const event of write.events) writes.push({ statement: statements.event, values: { ...base, ...event } });
     if (write.purgeAfter !== undefined) writes.push({ statement: statements.purge, values: { ...base, purgeAfter: write.purgeAfter } });
     if ('open' in write.session) {

@@ -82,7 +82,10 @@ export function writeTogether(db: Database): Dialect['together'] {
     const d1Statements = new WeakMap<Prepared, ReturnType<D1Like['prepare']>>();
     const d1Statement = (statement: SqlitePrepared) => {
       let prepared = d1Statements.get(statement);
-      if (!prepared) d1Statements.set(statement, (prepared = d1.prepare(statement.getQuery().sql)));
+      if (!prepared) {
+        prepared = d1.prepare(statement.getQuery().sql);
+        d1Statements.set(statement, prepared);
+      }
       return prepared;
     };
     return async (writes) => {
