@@ -44,7 +44,7 @@ export async function verifyMdocPresentation(
   if (documents.length !== 1) throw new PresentedCredentialError([`the DeviceResponse has ${documents.length} documents of doctype ${entry.docType}, not one`]);
   const document = documents[0];
   const ctx = mdocVerifierContext(deps.crypto);
-  let mso;
+  let mso: typeof document.issuerSigned.issuerAuth.mobileSecurityObject;
   try {
     mso = document.issuerSigned.issuerAuth.mobileSecurityObject;
   } catch {

@@ -180,7 +180,7 @@ async function issuerKeyFor(
     if (anchors.length === 0) throw new PresentedCredentialError([`issuer ${iss} is not trusted: ${entry.id} accepts no x5c chain`]);
     if (!Array.isArray(header.x5c) || header.x5c.length === 0 || !header.x5c.every((c) => typeof c === 'string'))
       throw new PresentedCredentialError(['x5c is malformed']);
-    let leaf;
+    let leaf: Awaited<ReturnType<typeof verifyCertificateChain>>;
     try {
       // RFC 7515 §4.1.6: x5c holds base64 (not base64url) DER.
       const chain = (header.x5c as string[]).map((c) => Uint8Array.from(atob(c), (ch) => ch.charCodeAt(0)));

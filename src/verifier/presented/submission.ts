@@ -35,7 +35,7 @@ export async function verifyPresentedSubmission(
   deps: PresentedVerificationDeps,
 ): Promise<VerifiedPresentedCredential[]> {
   const root = parseVpToken(input.vpToken);
-  let submission;
+  let submission: ReturnType<typeof parsePresentationSubmission>;
   try {
     submission = parsePresentationSubmission(input.presentationSubmission);
   } catch (e) {

@@ -58,7 +58,7 @@ export async function verifyCertificateChain(chain: readonly Uint8Array[], ancho
   if (chain.length > MAX_CHAIN) throw new CertificateChainError(`a chain of ${chain.length} certificates is too long`);
   if (anchors.length === 0) throw new CertificateChainError('no trust anchor is configured');
   const certs = chain.map((der, i) => parse(der, i === 0 ? 'the leaf certificate' : `certificate ${i}`));
-  certs.forEach((c, i) => withinValidity(c, now, i === 0 ? 'the leaf certificate' : `certificate ${i}`));
+  for (const [i, c] of certs.entries()) withinValidity(c, now, i === 0 ? 'the leaf certificate' : `certificate ${i}`);
   for (let i = 0; i + 1 < certs.length; i++) {
     const { ca, pathLength } = caPathLength(certs[i + 1]);
     if (!ca) throw new CertificateChainError(`certificate ${i + 1} is not a CA`);
