@@ -278,7 +278,7 @@ export const SETTINGS = {
     trust: unset({
       env: 'PRESENTED_CREDENTIAL_TRUST',
       parse: jsonText,
-      doc: 'trust anchors and accepted credentials (EU PID, mDL, other issuers\' VCs) as JSON (Workers; Node may use it too); a tier lists the entries it accepts in `acceptsCredentials`',
+      doc: "trust anchors and accepted credentials (EU PID, mDL, other issuers' VCs) as JSON (Workers; Node may use it too); a tier lists the entries it accepts in `acceptsCredentials`",
     }),
     trustFile: unset({
       env: 'PRESENTED_CREDENTIAL_TRUST_FILE',

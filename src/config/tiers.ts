@@ -52,7 +52,10 @@ const TierConfigWire = z.object({
   validityDays: z.number().positive(),
   evidenceMaxAgeDays: z.record(z.string(), z.number().positive()).optional(),
   acceptsPriorCredentialsFrom: z.array(z.string().min(1).max(2000)).max(50).optional(),
-  acceptsCredentials: z.array(z.string().regex(/^[a-z0-9-]{1,64}$/)).max(20).optional(),
+  acceptsCredentials: z
+    .array(z.string().regex(/^[a-z0-9-]{1,64}$/))
+    .max(20)
+    .optional(),
   description: z.string().max(500).optional(),
 });
 const TiersFileWire = z.object({ defaultTierId: z.string().optional(), tiers: z.array(TierConfigWire).min(1).max(20) });
