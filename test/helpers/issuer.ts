@@ -53,6 +53,8 @@ export async function makeTestIssuer(
     /** How the app reads a client's address (rate-limit tests). */
     clientAddress?: (c: Context) => string | undefined;
     statusListFetch?: BuildIssuerOptions['statusListFetch'];
+    presentedCredentialTrust?: BuildIssuerOptions['presentedCredentialTrust'];
+    presentedFetch?: BuildIssuerOptions['presentedFetch'];
   } = {},
 ) {
   const sqlite = new Database(options.file ?? ':memory:');
@@ -74,6 +76,8 @@ export async function makeTestIssuer(
     idv: options.idv,
     clientAddress: options.clientAddress,
     statusListFetch: options.statusListFetch,
+    presentedCredentialTrust: options.presentedCredentialTrust,
+    presentedFetch: options.presentedFetch,
   });
   /** A wallet-side fetch wired straight into the app (no server). */
   const fetch: Fetch = async (input, init) => issuer.app.request(input, init);
