@@ -6,7 +6,19 @@ import type { Logger } from '../../src/ports/logger';
 import { WalletClient } from '../../src/wallet/client';
 import { Holder } from '../../src/wallet/holder';
 import { ADMIN_TOKEN, PUBLIC_URL, makeTestIssuer, testClock } from '../helpers/issuer';
-import { type Ca, type Leaf, issueMdl, makeCa, makeHolderKey, makeLeaf, presentMdl, presentSdJwtVc, sdJwtVcIssuer, statusListToken, tableFetch } from '../helpers/presentedCredentials';
+import {
+  type Ca,
+  type Leaf,
+  issueMdl,
+  makeCa,
+  makeHolderKey,
+  makeLeaf,
+  presentMdl,
+  presentSdJwtVc,
+  sdJwtVcIssuer,
+  statusListToken,
+  tableFetch,
+} from '../helpers/presentedCredentials';
 
 /**
  * Credentials people already hold as IDV input, through the SIOPv2 flow over HTTP (the app's
@@ -85,13 +97,20 @@ async function setup() {
   const pfi = await client.discover(PUBLIC_URL);
   const initiate = (tier: string) => client.initiate(pfi.idvEndpoint, pfi, { presentationDefinitionId: tier });
   const post = async (params: Record<string, unknown>) => {
-    const res = await t.fetch(`${PUBLIC_URL}/idv/siopv2/response`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(params) });
+    const res = await t.fetch(`${PUBLIC_URL}/idv/siopv2/response`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(params),
+    });
     const body = (await res.json()) as any;
     // The response names no application: the newest one of this applicant.
-    const row = t.sqlite.prepare('select id from applications where applicant_did = ? order by rowid desc limit 1').get(holder.did) as { id: string } | undefined;
+    const row = t.sqlite.prepare('select id from applications where applicant_did = ? order by rowid desc limit 1').get(holder.did) as
+      | { id: string }
+      | undefined;
     return { status: res.status, body, applicationId: row?.id };
   };
-  const idToken = (request: { client_id: string; nonce: string }) => holder.createIdToken({ clientId: request.client_id, nonce: request.nonce, now: Math.floor(clock() / 1000) });
+  const idToken = (request: { client_id: string; nonce: string }) =>
+    holder.createIdToken({ clientId: request.client_id, nonce: request.nonce, now: Math.floor(clock() / 1000) });
   const countApplications = () => (t.sqlite.prepare('select count(*) as n from applications').get() as { n: number }).n;
   return { t, client, holder, admin, initiate, post, idToken, lines, countApplications };
 }
@@ -165,24 +184,49 @@ describe('credentials people already hold, in the SIOPv2 flow', () => {
     const res = await s.post({
       id_token: await s.idToken(request),
       vp_token: vp,
-      presentation_submission: { id: 's2', definition_id: 'kcc-held-enhanced-held', descriptor_map: [{ id: 'org.iso.18013.5.1.mDL', format: 'mso_mdoc', path: '$' }] },
+      presentation_submission: {
+        id: 's2',
+        definition_id: 'kcc-held-enhanced-held',
+        descriptor_map: [{ id: 'org.iso.18013.5.1.mDL', format: 'mso_mdoc', path: '$' }],
+      },
     });
     expect(res.status).toBe(200);
     expect(res.body.url).toContain('/idv/form');
     const application = await s.admin(`/applications/${res.applicationId}`);
     expect(application.status).toBe('pending');
     expect(application.prefill.missing_checks).toEqual(['sanction_screening']);
-    expect(application.prefill.verified_evidence[0].credential).toMatchObject({ format: 'mso_mdoc', credential_type: 'org.iso.18013.5.1.mDL', accepted_as: 'mdl' });
-    // The form: the person's fields, no identity document fields (the mDL vouched for the document).
-    const form = await (await s.t.fetch(res.body.url)).text();
-    const withoutMdl = await (async () => {
-      const r = await s.initiate('kcc-held-enhanced');
-      const plain = await s.post({ id_token: await s.idToken(r) });
-      return (await s.t.fetch(plain.body.url)).text();
-    })();
-    const fieldNames = (html: string) => [...html.matchAll(/name="([a-z_]+)"/g)].map((m) => m[1]).filter((n) => n !== 'csrf_token');
-    expect(fieldNames(withoutMdl).length).toBeGreaterThan(fieldNames(form).length);
-    expect(fieldNames(withoutMdl).filter((n) => !fieldNames(form).includes(n)).length).toBeGreaterThan(0);
+    expect(application.prefill.verified_evidence[0].credential).toMatchObject({
+      format: 'mso_mdoc',
+      credential_type: 'org.iso.18013.5.1.mDL',
+      accepted_as: 'mdl',
+    });
+    // The consent step and the form behind it: the person's fields, no identity document fields (the mDL vouched for the document).
+    const consent = await (await s.t.app.request(res.body.url)).text();
+    expect(consent).toContain('<li>Family name</li>');
+    expect(consent).not.toContain('<li>Document number</li>');
+    const html = await (
+      await s.t.app.request(res.body.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ consent: 'accept', step: 'consent' }),
+      })
+    ).text();
+    expect(html).toContain('name="family_name"');
+    expect(html).not.toContain('name="document_number"');
+    expect(html).not.toContain('name="document_type"');
+    const form = await s.client.submitIdvForm(res.body.url, { given_name: 'Jane', family_name: 'Doe', birthdate: '1990-04-01', country_of_residence: 'US' });
+    expect(form.status).toBe(200);
+    const decided = await s.admin(`/applications/${res.applicationId}`);
+    expect(decided.status).toBe('approved');
+    // The KCC: document verification carried from the mDL, screening done by IDV.
+    const code = res.body.credential_offer.grants['urn:ietf:params:oauth:grant-type:pre-authorized_code']['pre-authorized_code'];
+    const token = await s.client.token(`${PUBLIC_URL}/oauth2/token`, code);
+    const credential = await s.client.credential(`${PUBLIC_URL}/oid4vci/credential`, token.access_token, PUBLIC_URL, token.c_nonce as string);
+    const vc = decodeJwt(credential.credential as string).payload.vc as any;
+    expect(vc.evidence.map((e: any) => e.kind).sort()).toEqual(['document_verification', 'sanction_screening']);
+    expect(vc.evidence.find((e: any) => e.kind === 'document_verification').checks).toEqual(['verified_credential']);
+    const logs = s.lines.join('\n');
+    for (const value of PII) expect(logs).not.toContain(value);
   });
 
   it('refuses, with nothing decided and the nonce still usable: a KB-JWT over another nonce, another audience, no KB-JWT, an untrusted issuer, a revoked PID, the wrong descriptor', async () => {
@@ -220,7 +264,11 @@ describe('credentials people already hold, in the SIOPv2 flow', () => {
         'mdoc',
         {
           vp_token: await presentSdJwtVc(pid, wallet.privateJwk, { aud: request.client_id, nonce: request.nonce }),
-          presentation_submission: { id: 's', definition_id: 'kcc-held-held', descriptor_map: [{ id: 'org.iso.18013.5.1.mDL', format: 'mso_mdoc', path: '$' }] },
+          presentation_submission: {
+            id: 's',
+            definition_id: 'kcc-held-held',
+            descriptor_map: [{ id: 'org.iso.18013.5.1.mDL', format: 'mso_mdoc', path: '$' }],
+          },
         },
       ],
     ];
@@ -243,6 +291,29 @@ describe('credentials people already hold, in the SIOPv2 flow', () => {
     const logs = s.lines.join('\n');
     for (const value of PII) expect(logs).not.toContain(value);
     void randomBytes;
+  });
+
+  it('redemption re-checks the PID: suspended by its issuer after the application opened, the code is refused', async () => {
+    const s = await setup();
+    const uri = 'https://pid.example.eu/status/2';
+    table.set(uri, await statusListToken(uri, [0, 0, 0, 0], pidProvider.privateJwk, PID_ISS));
+    const request = await s.initiate('kcc-held');
+    const vp = await presentSdJwtVc(await issuePid({ status: { status_list: { idx: 3, uri } } }), wallet.privateJwk, {
+      aud: request.client_id,
+      nonce: request.nonce,
+    });
+    const res = await s.post({ id_token: await s.idToken(request), vp_token: vp, presentation_submission: pidSubmission('kcc-held-held') });
+    expect(res.status).toBe(200);
+    expect((await s.admin(`/applications/${res.applicationId}`)).status).toBe('approved');
+    table.set(uri, await statusListToken(uri, [0, 0, 0, 2], pidProvider.privateJwk, PID_ISS));
+    const code = res.body.credential_offer.grants['urn:ietf:params:oauth:grant-type:pre-authorized_code']['pre-authorized_code'];
+    const refused = await s.client.token(`${PUBLIC_URL}/oauth2/token`, code).then(
+      () => undefined,
+      (e) => e as { status: number; body: any },
+    );
+    expect(refused?.status).toBe(400);
+    expect(refused?.body.error).toBe('invalid_grant');
+    expect(refused?.body.error_description).toContain('suspended');
   });
 
   it('refuses to start when a tier accepts a credential the trust configuration does not define', async () => {
