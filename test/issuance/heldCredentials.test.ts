@@ -1,6 +1,8 @@
-import { randomBytes } from 'node:crypto';
+import { EdDSASigner } from 'did-jwt';
+import { createVerifiableCredentialJwt, createVerifiablePresentationJwt } from 'did-jwt-vc';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { TierConfig } from '../../src/config';
+import { base64urlDecode } from '../../src/crypto/base64url';
 import { decodeJwt } from '../../src/crypto/jwt';
 import type { Logger } from '../../src/ports/logger';
 import { WalletClient } from '../../src/wallet/client';
@@ -31,13 +33,13 @@ const STATUS_URI = 'https://pid.example.eu/status/1';
 const PII = ['Erika', 'Mustermann', '1964-08-12', 'Jane', 'Doe', '1990-04-01'];
 
 const TIERS: TierConfig[] = [
-  { id: 'kcc-held', name: 'Basic', requiredChecks: ['document_verification'], validityDays: 365, acceptsCredentials: ['eu-pid', 'mdl'] },
+  { id: 'kcc-held', name: 'Basic', requiredChecks: ['document_verification'], validityDays: 365, acceptsCredentials: ['eu-pid', 'mdl', 'employee-id'] },
   {
     id: 'kcc-held-enhanced',
     name: 'Enhanced',
     requiredChecks: ['document_verification', 'sanction_screening'],
     validityDays: 180,
-    acceptsCredentials: ['eu-pid', 'mdl'],
+    acceptsCredentials: ['eu-pid', 'mdl', 'employee-id'],
   },
 ];
 
@@ -46,6 +48,7 @@ let iaca: Ca;
 let pidProvider: Leaf;
 let ds: Leaf;
 let wallet: Awaited<ReturnType<typeof makeHolderKey>>;
+let employer: Holder;
 const table = new Map<string, string>();
 
 const now = () => Math.floor(Date.now() / 1000);
@@ -55,7 +58,15 @@ function trustJson() {
     trustAnchors: { 'pid-ca': pidCa.pem, iaca: iaca.pem },
     sdJwtVc: [{ id: 'eu-pid', name: 'EU PID', vct: 'urn:eudi:pid:1', x5cTrustAnchors: ['pid-ca'], satisfies: ['document_verification'] }],
     mdoc: [{ id: 'mdl', name: 'Mobile driving licence', docType: 'org.iso.18013.5.1.mDL', iacaRoots: ['iaca'], satisfies: ['document_verification'] }],
-    jwtVc: [],
+    jwtVc: [
+      {
+        id: 'employee-id',
+        name: 'Employee identity',
+        type: 'EmployeeIdentityCredential',
+        issuers: [employer.did],
+        satisfies: ['document_verification', 'sanction_screening'],
+      },
+    ],
   };
 }
 
@@ -115,6 +126,37 @@ async function setup() {
   return { t, client, holder, admin, initiate, post, idToken, lines, countApplications };
 }
 
+/** Another issuer's jwt_vc_json (did-jwt-vc 4.0.16) for `subject`, in a VP the applicant signs over the SIOP nonce. */
+const didJwtIssuer = (h: Holder) => ({ did: h.did, alg: 'EdDSA', signer: EdDSASigner(base64urlDecode(h.privateJwk.d as string)) });
+async function employeeVp(applicant: Holder, subject: string, request: { nonce: string; client_id: string }) {
+  const vc = await createVerifiableCredentialJwt(
+    {
+      sub: subject,
+      nbf: now() - 60,
+      exp: now() + 86400,
+      vc: {
+        '@context': ['https://www.w3.org/2018/credentials/v1'],
+        type: ['VerifiableCredential', 'EmployeeIdentityCredential'],
+        credentialSubject: { givenName: 'Ada', familyName: 'Lovelace', birthDate: '1985-12-10', nationality: 'GB', countryOfResidence: 'GB' },
+      },
+    },
+    didJwtIssuer(employer),
+    { header: { kid: `${employer.did}#0`, typ: 'JWT' } },
+  );
+  return createVerifiablePresentationJwt(
+    { vp: { '@context': ['https://www.w3.org/2018/credentials/v1'], type: ['VerifiablePresentation'], verifiableCredential: [vc] }, iat: now() } as never,
+    didJwtIssuer(applicant),
+    { challenge: request.nonce, domain: request.client_id, header: { kid: `${applicant.did}#0`, typ: 'JWT' } },
+  );
+}
+const employeeSubmission = (definitionId: string) => ({
+  id: 's3',
+  definition_id: definitionId,
+  descriptor_map: [
+    { id: 'employee-id', format: 'jwt_vp_json', path: '$', path_nested: { id: 'employee-id', format: 'jwt_vc_json', path: '$.verifiableCredential[0]' } },
+  ],
+});
+
 const pidSubmission = (definitionId: string) => ({ id: 's1', definition_id: definitionId, descriptor_map: [{ id: 'eu-pid', format: 'vc+sd-jwt', path: '$' }] });
 
 beforeAll(async () => {
@@ -123,6 +165,7 @@ beforeAll(async () => {
   pidProvider = await makeLeaf(pidCa, 'CN=PID Provider, C=DE', { sanUrl: PID_ISS });
   ds = await makeLeaf(iaca, 'CN=DS, C=US');
   wallet = await makeHolderKey();
+  employer = await Holder.create();
   table.set(STATUS_URI, await statusListToken(STATUS_URI, [0, 0, 1, 2], pidProvider.privateJwk, PID_ISS));
 });
 
@@ -131,7 +174,7 @@ describe('credentials people already hold, in the SIOPv2 flow', () => {
     const s = await setup();
     const served = (await (await s.t.app.request(`${PUBLIC_URL}/presentation-definitions/kcc-held-held`)).json()) as any;
     expect(served.id).toBe('kcc-held-held');
-    expect(served.input_descriptors.map((d: any) => d.id)).toEqual(['eu-pid', 'org.iso.18013.5.1.mDL']);
+    expect(served.input_descriptors.map((d: any) => d.id)).toEqual(['eu-pid', 'org.iso.18013.5.1.mDL', 'employee-id']);
 
     const request = await s.initiate('kcc-held');
     expect(request.response_type).toBe('id_token vp_token');
@@ -290,7 +333,40 @@ describe('credentials people already hold, in the SIOPv2 flow', () => {
     expect(s.countApplications()).toBe(1);
     const logs = s.lines.join('\n');
     for (const value of PII) expect(logs).not.toContain(value);
-    void randomBytes;
+  });
+
+  it('another issuer’s jwt_vc_json covering both checks of the enhanced tier decides it without the form; one bound to another holder is refused', async () => {
+    const s = await setup();
+    const request = await s.initiate('kcc-held-enhanced');
+    const stranger = await Holder.create();
+    const foreign = await s.post({
+      id_token: await s.idToken(request),
+      vp_token: await employeeVp(s.holder, stranger.did, request),
+      presentation_submission: employeeSubmission('kcc-held-enhanced-held'),
+    });
+    expect(foreign.status).toBe(400);
+    expect(foreign.body.error).toBe('invalid_request');
+    expect(s.countApplications()).toBe(0);
+    const res = await s.post({
+      id_token: await s.idToken(request),
+      vp_token: await employeeVp(s.holder, s.holder.did, request),
+      presentation_submission: employeeSubmission('kcc-held-enhanced-held'),
+    });
+    expect(res.status).toBe(200);
+    expect(res.body.url).toBe(`${PUBLIC_URL}/idv/finish.html`);
+    const application = await s.admin(`/applications/${res.applicationId}`);
+    expect(application.status).toBe('approved');
+    expect(application.prefill.verified_evidence.map((e: any) => [e.kind, e.credential.format, e.credential.issuer])).toEqual([
+      ['document_verification', 'jwt_vc_json', employer.did],
+      ['sanction_screening', 'jwt_vc_json', employer.did],
+    ]);
+    const code = res.body.credential_offer.grants['urn:ietf:params:oauth:grant-type:pre-authorized_code']['pre-authorized_code'];
+    const token = await s.client.token(`${PUBLIC_URL}/oauth2/token`, code);
+    const credential = await s.client.credential(`${PUBLIC_URL}/oid4vci/credential`, token.access_token, PUBLIC_URL, token.c_nonce as string);
+    const vc = decodeJwt(credential.credential as string).payload.vc as any;
+    expect(vc.credentialSubject.countryOfResidence).toBe('GB');
+    expect(vc.credentialSubject.tier).toBe('Enhanced');
+    for (const value of ['Ada', 'Lovelace', '1985-12-10']) expect(s.lines.join('\n')).not.toContain(value);
   });
 
   it('redemption re-checks the PID: suspended by its issuer after the application opened, the code is refused', async () => {
