@@ -1,12 +1,16 @@
 import { EdDSASigner } from 'did-jwt';
 import { createVerifiableCredentialJwt, createVerifiablePresentationJwt } from 'did-jwt-vc';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TierConfig } from '../../src/config';
 import { base64urlDecode } from '../../src/crypto/base64url';
 import { decodeJwt } from '../../src/crypto/jwt';
 import type { Logger } from '../../src/ports/logger';
 import { WalletClient } from '../../src/wallet/client';
 import { Holder } from '../../src/wallet/holder';
+import { openPostgres } from '../../src/runtime/postgres';
+import type { StatsQueries } from '../../src/store/stats';
+import type { Store } from '../../src/store/types';
+import { postgresBinDir, startTestPostgres, type TestPostgres } from '../helpers/postgres';
 import { ADMIN_TOKEN, PUBLIC_URL, makeTestIssuer, testClock } from '../helpers/issuer';
 import {
   type Ca,
@@ -86,7 +90,14 @@ async function issuePid(extra: Record<string, unknown> = {}) {
   });
 }
 
-async function setup() {
+/** Where the applications are: the in-memory SQLite of makeTestIssuer, or a PostgreSQL database. */
+interface Backend {
+  store?: Store;
+  stats?: StatsQueries;
+  applicationIds?: (did: string) => Promise<string[]>;
+}
+
+async function setup(backend: Backend = {}) {
   const lines: string[] = [];
   const logger: Logger = {
     info: (msg: string, fields?: Record<string, unknown>) => lines.push(JSON.stringify({ msg, ...fields })),
@@ -100,6 +111,8 @@ async function setup() {
     config: { tiers: TIERS },
     presentedCredentialTrust: trustJson(),
     presentedFetch: tableFetch(table).fetch,
+    store: backend.store,
+    stats: backend.stats,
   });
   const holder = await Holder.create();
   const client = new WalletClient(holder, t.fetch, { now: () => Math.floor(clock() / 1000) });
@@ -115,14 +128,16 @@ async function setup() {
     });
     const body = (await res.json()) as any;
     // The response names no application: the newest one of this applicant.
-    const row = t.sqlite.prepare('select id from applications where applicant_did = ? order by rowid desc limit 1').get(holder.did) as
-      | { id: string }
-      | undefined;
-    return { status: res.status, body, applicationId: row?.id };
+    const ids = await applicationIds(holder.did);
+    return { status: res.status, body, applicationId: ids.at(-1) };
   };
   const idToken = (request: { client_id: string; nonce: string }) =>
     holder.createIdToken({ clientId: request.client_id, nonce: request.nonce, now: Math.floor(clock() / 1000) });
-  const countApplications = () => (t.sqlite.prepare('select count(*) as n from applications').get() as { n: number }).n;
+  const applicationIds =
+    backend.applicationIds ??
+    (async (did: string) =>
+      (t.sqlite.prepare('select id from applications where applicant_did = ? order by rowid').all(did) as { id: string }[]).map((r) => r.id));
+  const countApplications = async () => (await applicationIds(holder.did)).length;
   return { t, client, holder, admin, initiate, post, idToken, lines, countApplications };
 }
 
@@ -322,7 +337,7 @@ describe('credentials people already hold, in the SIOPv2 flow', () => {
       expect(res.body.error_description.toLowerCase(), name).toContain(reason.toLowerCase());
       for (const value of PII) expect(res.body.error_description, name).not.toContain(value);
     }
-    expect(s.countApplications()).toBe(0);
+    expect(await s.countApplications()).toBe(0);
     // The nonce was never consumed by a refusal: the genuine answer still opens the application.
     const ok = await s.post({
       id_token: await s.idToken(request),
@@ -330,7 +345,7 @@ describe('credentials people already hold, in the SIOPv2 flow', () => {
       presentation_submission: pidSubmission('kcc-held-held'),
     });
     expect(ok.status).toBe(200);
-    expect(s.countApplications()).toBe(1);
+    expect(await s.countApplications()).toBe(1);
     const logs = s.lines.join('\n');
     for (const value of PII) expect(logs).not.toContain(value);
   });
@@ -346,7 +361,7 @@ describe('credentials people already hold, in the SIOPv2 flow', () => {
     });
     expect(foreign.status).toBe(400);
     expect(foreign.body.error).toBe('invalid_request');
-    expect(s.countApplications()).toBe(0);
+    expect(await s.countApplications()).toBe(0);
     const res = await s.post({
       id_token: await s.idToken(request),
       vp_token: await employeeVp(s.holder, s.holder.did, request),
@@ -397,5 +412,49 @@ describe('credentials people already hold, in the SIOPv2 flow', () => {
       makeTestIssuer({ config: { tiers: [{ ...TIERS[0], acceptsCredentials: ['eu-pid', 'nope'] }] }, presentedCredentialTrust: trustJson() }),
     ).rejects.toThrow(/accepts credential nope/);
     await expect(makeTestIssuer({ config: { tiers: [TIERS[0]] } })).rejects.toThrow(/PRESENTED_CREDENTIAL_TRUST is not set/);
+  });
+});
+
+describe.skipIf(!postgresBinDir())('credentials people already hold, on PostgreSQL', () => {
+  let server: TestPostgres;
+  let pg: Awaited<ReturnType<typeof openPostgres>>;
+  beforeAll(async () => {
+    server = await startTestPostgres();
+    pg = await openPostgres(await server.createDatabase(), { poolSize: 2 });
+  }, 60_000);
+  afterAll(async () => {
+    await pg?.close();
+    await server?.stop();
+  });
+
+  it('a PID opens an approved application whose prefill keeps its evidence; a refusal writes nothing; redemption issues the KCC', async () => {
+    const s = await setup({
+      store: pg.store,
+      stats: pg.stats,
+      applicationIds: async (did) =>
+        (await pg.client<{ id: string }[]>`select id from applications where applicant_did = ${did} order by created_at, id`).map((r) => r.id),
+    });
+    const request = await s.initiate('kcc-held');
+    const pid = await issuePid({ status: { status_list: { idx: 0, uri: STATUS_URI } } });
+    const refused = await s.post({
+      id_token: await s.idToken(request),
+      vp_token: await presentSdJwtVc(pid, wallet.privateJwk, { aud: request.client_id, nonce: 'another-nonce' }),
+      presentation_submission: pidSubmission('kcc-held-held'),
+    });
+    expect(refused.status).toBe(400);
+    expect(await s.countApplications()).toBe(0);
+    const res = await s.post({
+      id_token: await s.idToken(request),
+      vp_token: await presentSdJwtVc(pid, wallet.privateJwk, { aud: request.client_id, nonce: request.nonce }),
+      presentation_submission: pidSubmission('kcc-held-held'),
+    });
+    expect(res.status).toBe(200);
+    const application = await s.admin(`/applications/${res.applicationId}`);
+    expect(application.status).toBe('approved');
+    expect(application.prefill.verified_evidence[0].credential).toMatchObject({ kind: 'verified_credential', format: 'dc+sd-jwt', accepted_as: 'eu-pid' });
+    const code = res.body.credential_offer.grants['urn:ietf:params:oauth:grant-type:pre-authorized_code']['pre-authorized_code'];
+    const token = await s.client.token(`${PUBLIC_URL}/oauth2/token`, code);
+    const credential = await s.client.credential(`${PUBLIC_URL}/oid4vci/credential`, token.access_token, PUBLIC_URL, token.c_nonce as string);
+    expect((decodeJwt(credential.credential as string).payload.vc as any).credentialSubject.countryOfResidence).toBe('DE');
   });
 });
