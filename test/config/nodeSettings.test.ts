@@ -105,6 +105,8 @@ describe('the presented-credential trust setting on Node', () => {
     const broken = join(dir, 'broken.json');
     writeFileSync(broken, '{ not json');
     expect(() => nodeOptionsFromSettings({ PRESENTED_CREDENTIAL_TRUST_FILE: broken })).toThrow(/PRESENTED_CREDENTIAL_TRUST_FILE .* is not valid JSON/);
-    expect(() => nodeOptionsFromSettings({ PRESENTED_CREDENTIAL_TRUST_FILE: join(dir, 'missing.json') })).toThrow(/PRESENTED_CREDENTIAL_TRUST_FILE: cannot read/);
+    expect(() => nodeOptionsFromSettings({ PRESENTED_CREDENTIAL_TRUST_FILE: join(dir, 'missing.json') })).toThrow(
+      /PRESENTED_CREDENTIAL_TRUST_FILE: cannot read/,
+    );
   });
 });
