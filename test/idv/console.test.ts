@@ -46,7 +46,14 @@ describe('review console', () => {
       'review',
     );
     // Reject with a reason, then an overrule needs a reason and is recorded as a re-decision.
-    expect((await decide({}, { decision: 'reject', reason: 'blurry document', csrf_token: csrf })).status).toBe(303);
+    // Rejecting takes a second step: the first POST shows what will happen and changes nothing.
+    const asked = await decide({}, { decision: 'reject', reason: 'blurry document', csrf_token: csrf });
+    expect(asked.status).toBe(200);
+    expect(await asked.text()).toContain('Reject this application?');
+    expect((await (await t.app.request(`${PUBLIC_URL}/admin/applications/${id}`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).json()).status).toBe(
+      'review',
+    );
+    expect((await decide({}, { decision: 'reject', reason: 'blurry document', csrf_token: csrf, confirmed: 'yes' })).status).toBe(303);
     expect((await decide({}, { decision: 'approve', overrule: 'true', csrf_token: csrf })).status).toBe(400);
     expect((await decide({}, { decision: 'approve', overrule: 'true', reason: 'second look', csrf_token: csrf })).status).toBe(303);
     const audit = await (await t.app.request(`${PUBLIC_URL}/admin/applications/${id}/audit`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).json();

@@ -169,10 +169,18 @@ describe('roles are enforced by the server, not only by the page', () => {
     expect((await t.deps.store.pii.get(id))?.erasedAt).toBeNull();
     expect((await t.deps.store.pii.get(id))?.ciphertext).toBeTruthy();
 
-    expect((await post(t, adminCookie, statusPath, { action: 'revoke', reason: 'document forged' })).status).toBe(303);
+    // Revoking and erasing take a second step: the first POST only asks, and changes nothing.
+    const asked = await post(t, adminCookie, statusPath, { action: 'revoke', reason: 'document forged' });
+    expect(asked.status).toBe(200);
+    expect(asked.body).toContain('Revoke this credential?');
+    expect(asked.body).toContain('name="confirmed" value="yes"');
+    expect((await t.deps.store.credentialStatus.get(credentialId))?.revokedAt).toBeNull();
+    expect((await post(t, adminCookie, statusPath, { action: 'revoke', reason: 'document forged', confirmed: 'yes' })).status).toBe(303);
     expect((await t.deps.store.credentialStatus.get(credentialId))?.revokedAt).not.toBeNull();
     expect((await t.deps.store.credentialStatus.events(credentialId)).map((e) => e.actor)).toEqual(['console:ana']);
-    expect((await post(t, adminCookie, `/applications/${id}/erase-pii`, { reason: 'DSR-42' })).status).toBe(303);
+    expect((await post(t, adminCookie, `/applications/${id}/erase-pii`, { reason: 'DSR-42' })).body).toContain('Erase personal data?');
+    expect((await t.deps.store.pii.get(id))?.erasedAt).toBeNull();
+    expect((await post(t, adminCookie, `/applications/${id}/erase-pii`, { reason: 'DSR-42', confirmed: 'yes' })).status).toBe(303);
     expect((await t.deps.store.pii.get(id))?.erasedAt).not.toBeNull();
     expect((await get(t, adminCookie, '/operators')).body).toContain('rui');
   });
@@ -181,7 +189,7 @@ describe('roles are enforced by the server, not only by the page', () => {
     const t = await makeTestIssuer();
     const { id } = await inReview(t);
     const rui = await signIn(t, 'rui', await account(t, 'rui', 'reviewer'));
-    expect((await post(t, rui, `/applications/${id}/decision`, { decision: 'reject', reason: 'blurred document' })).status).toBe(303);
+    expect((await post(t, rui, `/applications/${id}/decision`, { decision: 'reject', reason: 'blurred document', confirmed: 'yes' })).status).toBe(303);
     const audit = (await admin(t, 'GET', `/applications/${id}/audit`)).body.audit as { actor: string; action: string }[];
     const byConsole = audit.filter((a) => a.actor.startsWith('console:'));
     expect(byConsole.length).toBeGreaterThan(0);
@@ -316,7 +324,7 @@ describe('four-eyes review (REVIEW_FOUR_EYES)', () => {
     const { id } = await inReview(t);
     const rui = await signIn(t, 'rui', await account(t, 'rui', 'reviewer'));
     expect((await post(t, rui, `/applications/${id}/decision`, { decision: 'approve', tier: 'Standard' })).status).toBe(303);
-    expect((await post(t, rui, `/applications/${id}/decision`, { decision: 'reject', reason: 'second thoughts' })).status).toBe(303);
+    expect((await post(t, rui, `/applications/${id}/decision`, { decision: 'reject', reason: 'second thoughts', confirmed: 'yes' })).status).toBe(303);
     expect(await statusOf(t, id)).toBe('rejected');
     expect(await t.deps.store.pendingApprovals.get(id)).toBeUndefined();
   });
