@@ -424,7 +424,7 @@ ${credentialRows}
         .map((r) => {
           const { what, details } = describeAuditEntry(r.action, r.detail);
           const dl = details.length ? `<dl class="detail">${details.map(([k, v]) => `<dt>${e(k)}</dt><dd>${e(v)}</dd>`).join('')}</dl>` : '';
-          return `<tr><td data-label="When">${e(r.at)}</td><td data-label="Who">${e(r.actor)}</td><td data-label="What">${e(what)}${dl}</td></tr>`;
+          return `<tr><td data-label="When">${e(r.at)}</td><td data-label="Who">${e(r.actor)}</td><td data-label="What">${e(what)}${what !== r.action ? ` <small class="code">(${e(r.action)})</small>` : ''}${dl}</td></tr>`;
         })
         .join('\n')
     : '<tr><td colspan="3">No entries.</td></tr>';
@@ -510,7 +510,7 @@ input:focus,select:focus,button:focus,a:focus{outline:3px solid #f59e0b;outline-
 table{width:100%;border-collapse:collapse;background:#fff;margin:1rem 0}th,td{border:1px solid #d1d5db;padding:.4rem .5rem;text-align:left;vertical-align:top}
 caption{text-align:left;font-weight:600;padding:.25rem 0}.detail{font-size:.875rem;margin:.25rem 0 0}
 .status{padding:.1rem .4rem;border-radius:.25rem;background:#e5e7eb}.status-review{background:#fef3c7}.status-approved{background:#dcfce7}.status-rejected{background:#fee2e2}
-.overdue{color:#b91c1c;font-weight:600}.pager{display:flex;gap:1rem;align-items:center}.assign{display:flex;flex-wrap:wrap;gap:.5rem 1rem;align-items:center}.assign button{margin:0}
+.code{color:#4b5563}.overdue{color:#b91c1c;font-weight:600}.pager{display:flex;gap:1rem;align-items:center}.assign{display:flex;flex-wrap:wrap;gap:.5rem 1rem;align-items:center}.assign button{margin:0}
 dl{display:grid;grid-template-columns:max-content minmax(0,1fr);gap:.25rem 1rem}dt{font-weight:600}dd{margin:0;overflow-wrap:anywhere}
 .grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(min(22rem,100%),1fr));gap:1rem}section{background:#fff;padding:1rem;border:1px solid #d1d5db;border-radius:.25rem;margin:1rem 0;min-width:0}
 .error{color:#b91c1c;font-weight:600}.notice{background:#dcfce7;padding:.5rem;border-left:4px solid #15803d}.warning{background:#fee2e2;padding:.5rem;border-left:4px solid #b91c1c}
