@@ -214,6 +214,27 @@ describe('removing an account or resetting its secret ends its sessions', () => 
     await expect(addOperatorAccount(t.deps, { name: 'rui', role: 'admin', actor: 'test' })).rejects.toThrow(/names are not reused/);
   });
 
+  it("the console's Remove and Reset secret ask first: the first POST changes nothing, the confirmed one acts", async () => {
+    const t = await makeTestIssuer();
+    const secret = await account(t, 'rui', 'reviewer');
+    const ana = await signIn(t, 'ana', await account(t, 'ana', 'admin'));
+    const rui = await signIn(t, 'rui', secret);
+    const askedReset = await post(t, ana, '/operators', { op: 'reset', name: 'rui' });
+    expect(askedReset.status).toBe(200);
+    expect(askedReset.body).toContain('Reset the secret of rui?');
+    expect(askedReset.body).toContain('Yes, reset the secret');
+    const askedRemove = await post(t, ana, '/operators', { op: 'remove', name: 'rui' });
+    expect(askedRemove.body).toContain('Remove rui?');
+    expect(askedRemove.body).toContain('<input type="hidden" name="confirmed" value="yes">');
+    expect(await sessionState(t, rui)).toBe('live');
+    expect((await t.deps.store.operatorAccounts.get('rui'))?.disabledAt).toBeNull();
+    const reset = await post(t, ana, '/operators', { op: 'reset', name: 'rui', confirmed: 'yes' });
+    expect(reset.body).toMatch(/<code class="mono">[\w-]{43}<\/code>/);
+    expect(await sessionState(t, rui)).toBe('/console/login');
+    expect((await post(t, ana, '/operators', { op: 'remove', name: 'rui', confirmed: 'yes' })).status).toBe(303);
+    expect((await t.deps.store.operatorAccounts.get('rui'))?.disabledAt).not.toBeNull();
+  });
+
   it('a reset secret ends the old sessions; only the new secret signs in', async () => {
     const t = await makeTestIssuer();
     const old = await account(t, 'rui', 'reviewer');
@@ -275,7 +296,12 @@ describe('four-eyes review (REVIEW_FOUR_EYES)', () => {
     expect(await collect()).toEqual({ pending: true });
     expect(await t.deps.store.issuedCredentials.listForApplication(id)).toEqual([]);
 
-    expect((await get(t, eva, `/applications/${id}`)).body).toContain('Confirm approval');
+    // The confirming operator sees who proposed, the tier and their reason.
+    const evaPage = (await get(t, eva, `/applications/${id}`)).body;
+    expect(evaPage).toContain('Confirm approval');
+    expect(evaPage).toContain('Approval proposed by <strong>rui</strong>');
+    expect(evaPage).toContain('<dt>Their reason</dt><dd>checked by hand</dd>');
+    expect(evaPage).toContain('<dt>Tier</dt><dd>Standard</dd>');
     const confirmed = await post(t, eva, `/applications/${id}/decision`, { decision: 'approve', tier: 'Standard' });
     expect(confirmed.status).toBe(303);
     expect(confirmed.location).toContain('decided=1');
