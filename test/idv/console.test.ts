@@ -85,6 +85,20 @@ describe('review console', () => {
     expect(bad.status).toBe(401);
     expect(bad.headers.get('set-cookie')).toBeNull();
   });
+
+  it("carries the PFI's name, logo and primary colour in its header, with the logo's origin allowed by the CSP", async () => {
+    const t = await makeTestIssuer({
+      config: { clientName: 'Acme Bank', clientMetadata: { logoUri: 'https://cdn.acme.example/logo.svg' }, branding: { primaryColor: '#7a1f5c' } },
+    });
+    const login = await t.app.request(`${PUBLIC_URL}/console/login`);
+    const html = await login.text();
+    expect(html).toContain('<img src="https://cdn.acme.example/logo.svg" alt="" height="28">');
+    expect(html).toContain('Acme Bank · KCC review console');
+    expect(login.headers.get('content-security-policy')).toContain("img-src 'self' https://cdn.acme.example");
+    const css = await (await t.app.request(`${PUBLIC_URL}/console/console.css`)).text();
+    expect(css).toContain('background:#7a1f5c');
+    expect(css).not.toContain('#1d4ed8');
+  });
 });
 
 function queueStatus(res: Response): string | null {
