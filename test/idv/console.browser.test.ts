@@ -249,7 +249,8 @@ describe.skipIf(!hasChromium)(title, () => {
       });
     }
     const oldest = ids[29];
-    const shots = resolve(import.meta.dirname, '../../docs/screenshots');
+    // KCC_SCREENSHOTS=docs/screenshots rewrites the committed screenshots; otherwise they go to a temp dir.
+    const shots = process.env.KCC_SCREENSHOTS ? resolve(process.env.KCC_SCREENSHOTS) : mkdtempSync(join(tmpdir(), 'kcc-console-shots-'));
     mkdirSync(shots, { recursive: true });
     // axe is injected as an inline script: this context bypasses CSP (the first test checks the CSP).
     const context = await browser.newContext({ bypassCSP: true, viewport: { width: 1280, height: 900 } });
