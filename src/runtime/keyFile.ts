@@ -1,4 +1,5 @@
 import { chmodSync, existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import type { KeyCustody } from '../crypto/keyCustody';
 import type { CryptoProvider, JwsAlgorithm } from '../crypto/keys';
 import { signingKeysNewestFirst, type IssuerKey } from '../issuer';
 
@@ -12,7 +13,7 @@ export async function loadOrCreateKeys(
   file: string,
   crypto: CryptoProvider,
   alg: JwsAlgorithm,
-  options: { didDhtIdentity?: boolean; now?: () => number } = {},
+  options: { didDhtIdentity?: boolean; now?: () => number; custody?: KeyCustody } = {},
 ): Promise<IssuerKey[]> {
   const now = options.now ?? Date.now;
   let keys: IssuerKey[];
@@ -20,7 +21,7 @@ export async function loadOrCreateKeys(
   if (existsSync(file)) {
     keys = readKeys(file);
   } else {
-    keys = [{ id: 'key-1', alg, privateJwk: await crypto.generateKeyPair(alg), createdAt: new Date(now()).toISOString() }];
+    keys = [await newSigningKey('key-1', alg, new Date(now()).toISOString(), crypto, options.custody)];
     changed = true;
   }
   if (options.didDhtIdentity && !keys.some((k) => k.role === 'did-dht-identity')) {
@@ -29,6 +30,16 @@ export async function loadOrCreateKeys(
   }
   if (changed) saveKeys(file, keys);
   return keys;
+}
+
+/**
+ * A new signing key: generated here, or (with a custodian, e.g. an HSM) generated inside it,
+ * non-extractable, and kept in the file only as a reference by label (docs/hsm.md).
+ */
+async function newSigningKey(id: string, alg: JwsAlgorithm, createdAt: string, crypto: CryptoProvider, custody?: KeyCustody): Promise<IssuerKey> {
+  if (!custody) return { id, alg, privateJwk: await crypto.generateKeyPair(alg), createdAt };
+  const label = `kcc-issuer-${id}-${createdAt.replace(/[-:]|\.\d+/g, '')}`;
+  return { id, alg, createdAt, external: await custody.generateKeyPair(alg, label) };
 }
 
 export function readKeys(file: string): IssuerKey[] {
@@ -60,16 +71,25 @@ export function nextKeyId(keys: IssuerKey[]): string {
  * Rotation: appends a new signing key (the newest signs from the next start or reload);
  * earlier keys stay published so what they signed keeps verifying until they are retired.
  */
-export async function rotateKeys(keys: IssuerKey[], crypto: CryptoProvider, alg: JwsAlgorithm, now: () => number = Date.now): Promise<{ keys: IssuerKey[]; added: IssuerKey }> {
+export async function rotateKeys(
+  keys: IssuerKey[],
+  crypto: CryptoProvider,
+  alg: JwsAlgorithm,
+  now: () => number = Date.now,
+  custody?: KeyCustody,
+): Promise<{ keys: IssuerKey[]; added: IssuerKey }> {
   const newest = signingKeysNewestFirst(keys)[0];
   // createdAt orders keys: never let a new key sort before the current one (clock steps back).
   let createdAt = new Date(now()).toISOString();
   if (newest && createdAt <= newest.createdAt) createdAt = new Date(Date.parse(newest.createdAt) + 1000).toISOString();
-  const added: IssuerKey = { id: nextKeyId(keys), alg, privateJwk: await crypto.generateKeyPair(alg), createdAt };
+  const added = await newSigningKey(nextKeyId(keys), alg, createdAt, crypto, custody);
   return { keys: [...keys, added], added };
 }
 
-/** Removes a signing key: it is no longer published, so tokens and KCCs it signed stop verifying. */
+/**
+ * Removes a signing key: it is no longer published, so tokens and KCCs it signed stop verifying.
+ * A key held in an HSM stays in the token (destroying it is the key custodian's ceremony).
+ */
 export function retireKey(keys: IssuerKey[], id: string): IssuerKey[] {
   const key = keys.find((k) => k.id === id);
   if (!key) throw new Error(`no key with id ${id}`);

@@ -18,12 +18,14 @@ import { nodeExchange } from './nodeExchange';
 import { loadOrCreateKeys } from './keyFile';
 import { openSqlite } from './sqlite';
 import { openPostgres, parsePoolSize } from './postgres';
-import { parseIssuerKeys } from '../crypto/issuerKeys';
+import { parseIssuerKeys, type LocalIssuerKey } from '../crypto/issuerKeys';
 import type { IdvDeps } from '../idv/deps';
 import { startBackgroundJobs } from './dispatcher';
 import { idvDepsFromEnv } from './idvNode';
 import { createNodeMetrics, startMetricsListener } from './metrics';
 import { createStatsQueries } from '../store/stats';
+import type { KeyCustody } from '../crypto/keyCustody';
+import { openPkcs11Custody, pkcs11IssuerKeys, pkcs11SettingsFromEnv } from './pkcs11Signer';
 
 /**
  * The Node runtime: the only place (with src/runtime/*) that reads process.env or touches
@@ -77,6 +79,8 @@ export interface NodeIssuerOptions {
   keyAlg?: JwsAlgorithm;
   keys?: IssuerKey[];
   keysFile?: string;
+  /** Holds keys kept as references (an HSM over PKCS#11, ISSUER_PKCS11_*; docs/hsm.md); new keys are generated in it. */
+  keyCustody?: KeyCustody;
   logger?: Logger;
   clock?: () => number;
   synchronous?: 'NORMAL' | 'FULL';
@@ -231,7 +235,7 @@ async function startNode(options: NodeIssuerOptions) {
   const crypto = createNodeCryptoProvider();
   const didMethod = options.didMethod ?? options.config?.didMethod ?? 'web';
   const keysFile = options.keysFile ?? join(options.dataDir, 'issuer-keys.json');
-  let keys = options.keys ?? (await loadOrCreateKeys(keysFile, crypto, options.keyAlg ?? 'EdDSA', { didDhtIdentity: didMethod === 'dht' }));
+  let keys = options.keys ?? (await loadOrCreateKeys(keysFile, crypto, options.keyAlg ?? 'EdDSA', { didDhtIdentity: didMethod === 'dht', custody: options.keyCustody }));
   const database = await openDatabase(options);
   const { sqlite } = database;
   let server: ServerType | undefined;
@@ -265,6 +269,7 @@ async function startNode(options: NodeIssuerOptions) {
     readRequestBody: readIncomingBody,
     exchange: nodeExchange,
     metrics,
+    keyCustody: options.keyCustody,
   });
   appFetch = (req, env) => issuer.app.fetch(req, env);
   const metricsListener =
@@ -313,8 +318,8 @@ async function startNode(options: NodeIssuerOptions) {
      */
     async reloadKeys(): Promise<IssuerIdentity> {
       if (options.keys) throw new Error('keys were configured directly (ISSUER_PRIVATE_JWK); there is no key file to reload');
-      const next = await loadOrCreateKeys(keysFile, crypto, options.keyAlg ?? 'EdDSA', { didDhtIdentity: didMethod === 'dht' });
-      const identity = await createIssuerIdentity(publicUrl, next, crypto, { method: didMethod });
+      const next = await loadOrCreateKeys(keysFile, crypto, options.keyAlg ?? 'EdDSA', { didDhtIdentity: didMethod === 'dht', custody: options.keyCustody });
+      const identity = await createIssuerIdentity(publicUrl, next, crypto, { method: didMethod, custody: options.keyCustody });
       keys = next;
       issuer.deps.issuer = identity;
       logger.info('issuer_keys_reloaded', { did: identity.did, kid: identity.signer.kid, published: identity.publishedKeys.length });
@@ -365,7 +370,7 @@ export function configuredKeys(text: string): IssuerKey[] {
 }
 
 /** One ISSUER_PRIVATE_JWK: an Ed25519 (EdDSA) or secp256k1 (ES256K) private JWK. */
-function configuredKey(text: string): IssuerKey {
+function configuredKey(text: string): LocalIssuerKey {
   let jwk: PrivateJwk;
   try {
     jwk = JSON.parse(text);
@@ -378,7 +383,7 @@ function configuredKey(text: string): IssuerKey {
 }
 
 /** ISSUER_DID_DHT_IDENTITY_JWK: the Ed25519 did:dht identity key that goes with ISSUER_PRIVATE_JWK. */
-function configuredDidDhtIdentity(text: string | undefined): IssuerKey {
+function configuredDidDhtIdentity(text: string | undefined): LocalIssuerKey {
   if (!text) throw new Error('ISSUER_DID_METHOD=dht with ISSUER_PRIVATE_JWK needs ISSUER_DID_DHT_IDENTITY_JWK (an Ed25519 private JWK)');
   const key = configuredKey(text);
   if (key.alg !== 'EdDSA') throw new Error('ISSUER_DID_DHT_IDENTITY_JWK must be an Ed25519 private JWK');
@@ -414,15 +419,20 @@ async function main() {
   const keyAlg = (env.ISSUER_KEY_ALG ?? 'EdDSA') as JwsAlgorithm;
   if (keyAlg !== 'EdDSA' && keyAlg !== 'ES256K') throw new Error('ISSUER_KEY_ALG must be EdDSA or ES256K');
   const didMethod = parseDidMethod(env.ISSUER_DID_METHOD);
+  const pkcs11 = pkcs11SettingsFromEnv(env);
+  const keyCustody = pkcs11 ? openPkcs11Custody(pkcs11) : undefined;
   const keys = env.ISSUER_PRIVATE_JWK
     ? [...configuredKeys(env.ISSUER_PRIVATE_JWK), ...(didMethod === 'dht' ? [configuredDidDhtIdentity(env.ISSUER_DID_DHT_IDENTITY_JWK)] : [])]
-    : undefined;
+    : keyCustody && pkcs11?.keyLabels
+      ? [...(await pkcs11IssuerKeys(keyCustody, pkcs11.keyLabels)), ...(didMethod === 'dht' ? [configuredDidDhtIdentity(env.ISSUER_DID_DHT_IDENTITY_JWK)] : [])]
+      : undefined;
   const databaseUrl = env.DATABASE_URL || undefined;
   if (databaseUrl) checkSharedConfiguration({ keys, idvEnv: env });
   const issuer = await startNodeIssuer({
     port,
     didMethod,
     keys,
+    keyCustody,
     databaseUrl,
     databasePoolSize: databaseUrl ? parsePoolSize(env.DATABASE_POOL_SIZE) : undefined,
     keysFile: env.ISSUER_KEYS_FILE || undefined,
@@ -467,7 +477,11 @@ async function main() {
   process.on('SIGHUP', () => {
     issuer.reloadKeys().catch((e) => console.error(JSON.stringify({ level: 'error', event: 'issuer_keys_reload_failed', message: String(e?.message ?? e) })));
   });
-  const stop = () => issuer.close().then(() => process.exit(0));
+  const stop = () =>
+    issuer.close().then(() => {
+      keyCustody?.close();
+      process.exit(0);
+    });
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
 }
