@@ -195,12 +195,9 @@ export function openPkcs11Custody(settings: Pkcs11Settings): Pkcs11Custody {
     },
     close() {
       for (const session of idle.splice(0)) mod.C_CloseSession(session);
-      try {
-        mod.C_Logout(admin);
-      } catch {
-        // already logged out (another custody on the same module): nothing to undo
-      }
       mod.C_CloseSession(admin);
+      // The login and the library are the process's: only the custody that initialized them ends
+      // them (C_Finalize logs out), so a second one in the same process (a test) leaves the first signing.
       if (initialized) mod.C_Finalize();
       mod.close();
     },
