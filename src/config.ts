@@ -83,15 +83,19 @@ export interface IssuerConfig {
     perClient: number;
   };
   /**
-   * Failed operator sign-ins (console login, operator API bearer) tolerated per window, per
-   * client address and in total; past either, every attempt (right or wrong) is 429 until the
-   * window ends. Independent of `rateLimits` so RATE_LIMITS=off never lifts it.
+   * Failed operator sign-ins (console login, operator API bearer) per window (src/http/operatorAuth.ts):
+   * past `failuresPerIp` that address is 429 until the window ends; past `failuresPerAccount` a
+   * console account name is 429 from addresses that already failed; past `failuresGlobal` failures
+   * are answered `globalFailureDelayMs` later and alert (log + metric) but nothing is refused, so
+   * the right credential is never locked out. Independent of `rateLimits` (RATE_LIMITS=off never lifts it).
    */
   operatorAuthLimits: {
     enabled: boolean;
     windowSeconds: number;
     failuresPerIp: number;
+    failuresPerAccount: number;
     failuresGlobal: number;
+    globalFailureDelayMs: number;
   };
   /**
    * Four-eyes review (env REVIEW_FOUR_EYES=true): an operator's approval is only a proposal
@@ -238,7 +242,7 @@ export const DEFAULTS = {
   },
   maxBodyBytes: 64 * 1024,
   rateLimits: { enabled: true, windowSeconds: 60, perIp: 300, perClient: 30 },
-  operatorAuthLimits: { enabled: true, windowSeconds: 60, failuresPerIp: 10, failuresGlobal: 100 },
+  operatorAuthLimits: { enabled: true, windowSeconds: 60, failuresPerIp: 10, failuresPerAccount: 20, failuresGlobal: 100, globalFailureDelayMs: 1000 },
   reviewFourEyes: false,
   didMethod: 'web',
   deferredIntervalSeconds: 5,

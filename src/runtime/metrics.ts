@@ -41,6 +41,12 @@ export function createNodeMetrics(options: { stats?: StatsQueries; token?: strin
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     registers: [registry],
   });
+  const operatorAuthFailures = new Counter({
+    name: 'kcc_operator_auth_failures_total',
+    help: 'Failed operator sign-ins (console, operator API); over_global="true": past the global failure count, an attack on the operator credentials.',
+    labelNames: ['via', 'over_global'] as const,
+    registers: [registry],
+  });
   // Children bound once per label set: a Map lookup per request instead of prom-client's label hashing.
   const counterChildren = new Map<string, { inc(): void }>();
   const durationChildren = new Map<string, { observe(v: number): void }>();
@@ -100,6 +106,9 @@ export function createNodeMetrics(options: { stats?: StatsQueries; token?: strin
       let d = durationChildren.get(dkey);
       if (!d) durationChildren.set(dkey, (d = duration.labels(m, route)));
       d.observe(seconds);
+    },
+    operatorAuthFailure(via, overGlobal) {
+      operatorAuthFailures.inc({ via, over_global: String(overGlobal) });
     },
     async scrape() {
       await readBusinessFigures();
