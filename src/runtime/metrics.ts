@@ -2,6 +2,7 @@ import { serve, type ServerType } from '@hono/node-server';
 import type { AddressInfo } from 'node:net';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Logger, RequestMetrics } from '../http/context';
+import { MIN_ADMIN_TOKEN_LENGTH } from '../config';
 import { PATHS } from '../paths';
 import type { StatsQueries } from '../store/stats';
 
@@ -23,7 +24,18 @@ import type { StatsQueries } from '../store/stats';
  */
 const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
 
+/**
+ * METRICS_TOKEN is a bearer secret like ADMIN_TOKEN and the KYC keys, and held to the same floor
+ * (32 characters: 192 bits as base64url), so /metrics on the main port is no easier to guess.
+ */
+export function checkMetricsToken(token: string | undefined): void {
+  if (token !== undefined && token.length < MIN_ADMIN_TOKEN_LENGTH) {
+    throw new TypeError(`METRICS_TOKEN must be at least ${MIN_ADMIN_TOKEN_LENGTH} characters (e.g. openssl rand -base64 32)`);
+  }
+}
+
 export function createNodeMetrics(options: { stats?: StatsQueries; token?: string; clock?: () => number; logger?: Logger; processMetrics?: boolean }) {
+  checkMetricsToken(options.token);
   const registry = new Registry();
   const clock = options.clock ?? Date.now;
   if (options.processMetrics !== false) collectDefaultMetrics({ register: registry });

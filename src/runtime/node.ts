@@ -22,7 +22,7 @@ import { parseIssuerKeys, type LocalIssuerKey } from '../crypto/issuerKeys';
 import type { IdvDeps } from '../idv/deps';
 import { startBackgroundJobs } from './dispatcher';
 import { idvDepsFromEnv } from './idvNode';
-import { createNodeMetrics, startMetricsListener } from './metrics';
+import { checkMetricsToken, createNodeMetrics, startMetricsListener } from './metrics';
 import { createStatsQueries } from '../store/stats';
 import type { KeyCustody } from '../crypto/keyCustody';
 import { openPkcs11Custody, pkcs11IssuerKeys, pkcs11SettingsFromEnv } from './pkcs11Signer';
@@ -232,6 +232,7 @@ async function openDatabase(options: NodeIssuerOptions) {
 async function startNode(options: NodeIssuerOptions) {
   const port = options.port ?? 3000;
   const hostname = options.hostname ?? '127.0.0.1';
+  checkMetricsToken(options.metrics?.token);
   if (options.databaseUrl) checkSharedConfiguration(options);
   else mkdirSync(options.dataDir, { recursive: true });
   const crypto = createNodeCryptoProvider();
