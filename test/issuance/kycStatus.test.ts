@@ -56,6 +56,35 @@ describe('KYC status API', () => {
     expect((await s.status(approved.holder.did)).body.kyc_status).toBe('rejected');
   });
 
+  it('a subject cannot hide its revocation by opening a new application: rejected until a new approval', async () => {
+    const s = await setup();
+    const approved = await s.apply('Doe');
+    expect((await s.status(approved.holder.did)).body.kyc_status).toBe('verified');
+    const [application] = await s.t.deps.store.applications.listForApplicant(approved.holder.did, 1);
+    const decide = (id: string, body: object) =>
+      s.t.app.request(`${PUBLIC_URL}/admin/applications/${id}/decision`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+    // The operator overrules the approval: the KCC is revoked and the subject reads as rejected.
+    expect((await decide(application.id, { decision: 'reject', overrule: true, reason: 'document found forged' })).status).toBe(200);
+    expect((await s.status(approved.holder.did)).body).toEqual({ kyc_status: 'rejected', kyc_tier: 'KnownCustomerCredential', aml_clear: false });
+    s.clock.advance(3600);
+    // The same DID opens a new application (SIOPv2 only, form not submitted): still rejected.
+    const client = new WalletClient(approved.holder, s.t.fetch, { now: () => Math.floor(s.clock() / 1000) });
+    const pfi = await client.discover(PUBLIC_URL);
+    const idv = await client.respond(await client.initiate(pfi.idvEndpoint, pfi));
+    expect((await s.status(approved.holder.did)).body.kyc_status).toBe('rejected');
+    // …and while that application awaits review: still rejected (only a new approval lifts it).
+    await client.submitIdvForm(idv.url, { ...SAMPLE_IDENTITY, family_name: 'Review' });
+    expect((await s.status(approved.holder.did)).body.kyc_status).toBe('rejected');
+    const [reopened] = await s.t.deps.store.applications.listForApplicant(approved.holder.did, 1);
+    expect(reopened.status).toBe('review');
+    expect((await decide(reopened.id, { decision: 'approve' })).status).toBe(200);
+    expect((await s.status(approved.holder.did)).body.kyc_status).toBe('verified');
+  });
+
   it('refuses a missing or wrong key (401), a subject that is not a DID (400), and is off without keys (404)', async () => {
     const s = await setup();
     expect((await s.status('did:jwk:x', 'wrong')).status).toBe(401);
