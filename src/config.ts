@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { kycTenantsFromKeys } from './kycTenants';
 
 /**
  * Every option of the issuer, with its default, in one place (node-oidc-provider style).
@@ -12,7 +13,7 @@ export interface IssuerConfig {
   adminToken?: string;
   /**
    * Tenant API keys of the KYC status API (`GET /api/v1/kyc/{subject}/status`, env KYC_API_KEYS,
-   * comma-separated); empty disables it. See README "KYC status API".
+   * comma-separated `name:key` or bare keys, src/kycTenants.ts); empty disables it. See README "KYC status API".
    */
   kycApiKeys: string[];
   /** Lifetimes, in seconds. */
@@ -321,10 +322,12 @@ export function resolveConfig(input: IssuerConfigInput): IssuerConfig {
   if (ttl.preAuthorizedCode <= ttl.idvForm) {
     throw new TypeError(`ttl.preAuthorizedCode (${ttl.preAuthorizedCode} s) must outlive ttl.idvForm (${ttl.idvForm} s): a wallet redeems the code after the form is done`);
   }
+  const kycApiKeys = (input.kycApiKeys ?? []).filter((k) => k.length > 0);
+  kycTenantsFromKeys(kycApiKeys); // checked at start: a request never meets a bad entry
   return {
     publicUrl,
     adminToken: input.adminToken || undefined,
-    kycApiKeys: (input.kycApiKeys ?? []).filter((k) => k.length > 0),
+    kycApiKeys,
     ttl,
     clockSkewSeconds: input.clockSkewSeconds ?? DEFAULTS.clockSkewSeconds,
     proofMaxAgeSeconds: input.proofMaxAgeSeconds ?? DEFAULTS.proofMaxAgeSeconds,
@@ -428,11 +431,11 @@ export function tiersFromJson(name: string, text: string): Pick<IssuerConfigInpu
   }
 }
 
-/** KYC_API_KEYS: comma-separated tenant keys, each at least 32 characters (they are bearer secrets). */
+/** KYC_API_KEYS: comma-separated tenant keys (`name:key`, or a bare key), each key at least 32 characters (they are bearer secrets). */
 function kycApiKeys(text: string | undefined): string[] | undefined {
   if (!text) return undefined;
   const keys = text.split(',').map((k) => k.trim()).filter(Boolean);
-  for (const key of keys) if (key.length < 32) throw new TypeError('KYC_API_KEYS must be comma-separated keys of at least 32 characters each');
+  kycTenantsFromKeys(keys); // name:key or key, each key 32+ characters (src/kycTenants.ts)
   return keys;
 }
 
