@@ -40,7 +40,7 @@ import { openPkcs11Custody, pkcs11IssuerKeys, pkcs11SettingsFromEnv } from './pk
  *   ISSUER_DID_METHOD (web | dht | jwk), ISSUER_DID_DHT_IDENTITY_JWK (did:dht with ISSUER_PRIVATE_JWK).
  *   SIGHUP reloads the key file (after `npm run keys -- rotate`). See docs/dids-and-keys.md.
  *   Keys in an HSM (docs/hsm.md): ISSUER_PKCS11_MODULE, ISSUER_PKCS11_TOKEN_LABEL | ISSUER_PKCS11_SLOT,
- *   ISSUER_PKCS11_PIN | ISSUER_PKCS11_PIN_FILE, ISSUER_PKCS11_KEY_LABEL (first signs; no key file).
+ *   ISSUER_PKCS11_PIN | ISSUER_PKCS11_PIN_FILE, ISSUER_PKCS11_KEY_LABEL (first signs; no key file), ISSUER_PKCS11_SESSIONS (4).
  *   Identity verification (docs/idv.md): IDV_PROVIDER, PII_DATA_KEY, PII_RETENTION_DAYS, PERSONA_*, INCODE_*,
  *   IDV_GENERIC_CONFIG, IDV_GENERIC_SECRETS, PFI_WEBHOOK_URL, PFI_WEBHOOK_SECRETS, WEBHOOK_DISPATCH_INTERVAL_MS.
  *   KCC_TIERS_FILE (unset: one tier from the credential defaults; docs/tiers-and-status.md).

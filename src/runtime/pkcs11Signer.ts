@@ -27,7 +27,7 @@ export interface Pkcs11Settings {
   pin: string;
   /** ISSUER_PKCS11_KEY_LABEL: signing key labels, the first signs, all are published (no key file). */
   keyLabels?: string[];
-  /** Sessions signing at once (each a signing operation in flight on libuv's thread pool); default 4. */
+  /** ISSUER_PKCS11_SESSIONS: sessions signing at once (each a signing operation in flight on libuv's thread pool); default 4. */
   sessions?: number;
 }
 
@@ -57,7 +57,10 @@ export function pkcs11SettingsFromEnv(env: Record<string, string | undefined>): 
   const keyLabels = env.ISSUER_PKCS11_KEY_LABEL ? env.ISSUER_PKCS11_KEY_LABEL.split(',').map((l) => l.trim()) : undefined;
   if (keyLabels?.some((l) => l === '')) throw new Error('ISSUER_PKCS11_KEY_LABEL has an empty label');
   if (env.ISSUER_PKCS11_SLOT && !/^\d+$/.test(env.ISSUER_PKCS11_SLOT)) throw new Error('ISSUER_PKCS11_SLOT must be a decimal slot id');
-  return { modulePath, tokenLabel: env.ISSUER_PKCS11_TOKEN_LABEL || undefined, slot: env.ISSUER_PKCS11_SLOT || undefined, pin, keyLabels };
+  if (keyLabels && env.ISSUER_PRIVATE_JWK) throw new Error('ISSUER_PKCS11_KEY_LABEL and ISSUER_PRIVATE_JWK are both set: the signing keys come from one of them');
+  const sessions = env.ISSUER_PKCS11_SESSIONS ? Number(env.ISSUER_PKCS11_SESSIONS) : undefined;
+  if (sessions !== undefined && !(Number.isInteger(sessions) && sessions >= 1 && sessions <= 64)) throw new Error('ISSUER_PKCS11_SESSIONS must be an integer from 1 to 64');
+  return { modulePath, tokenLabel: env.ISSUER_PKCS11_TOKEN_LABEL || undefined, slot: env.ISSUER_PKCS11_SLOT || undefined, pin, keyLabels, sessions };
 }
 
 export interface Pkcs11Custody extends KeyCustody {
@@ -103,14 +106,37 @@ export function openPkcs11Custody(settings: Pkcs11Settings): Pkcs11Custody {
 
   const slot = findSlot(mod, settings) ?? fail(settings.tokenLabel ? `ISSUER_PKCS11_TOKEN_LABEL: no token labelled "${settings.tokenLabel}" in ${settings.modulePath}` : `ISSUER_PKCS11_SLOT: no token in slot ${settings.slot} of ${settings.modulePath}`);
   const openSession = () => mod.C_OpenSession(slot, lib.CKF_SERIAL_SESSION | lib.CKF_RW_SESSION);
-  const admin = openSession();
+  // The login state is the application's, shared by every session it opens on the token; logging
+  // in again after the HSM dropped it (a restart, a failover) is how a session is recovered.
+  const login = (session: Buffer) => {
+    try {
+      mod.C_Login(session, lib.CKU_USER, settings.pin);
+    } catch (e) {
+      const code = ckr(e) ?? 'error';
+      if (code !== 'CKR_USER_ALREADY_LOGGED_IN') throw new Error(`ISSUER_PKCS11_PIN was refused by the token (${code})`);
+    }
+  };
+  let admin = openSession();
   try {
-    mod.C_Login(admin, lib.CKU_USER, settings.pin);
+    login(admin);
   } catch (e) {
-    const code = /CKR_\w+/.exec(String((e as Error).message))?.[0] ?? 'error';
-    if (code !== 'CKR_USER_ALREADY_LOGGED_IN') fail(`ISSUER_PKCS11_PIN was refused by the token (${code})`);
+    fail((e as Error).message);
   }
-  // The login state is the application's, shared by every session it opens on the token.
+  const freshSession = () => {
+    const session = openSession();
+    login(session);
+    return session;
+  };
+  /** Runs `fn` on the admin session, once more on a fresh one if the token lost it. */
+  const withAdmin = <T>(fn: (session: Buffer) => T): T => {
+    try {
+      return fn(admin);
+    } catch (e) {
+      if (!RECOVERABLE.test(ckr(e) ?? '')) throw e;
+      admin = freshSession();
+      return fn(admin);
+    }
+  };
   const idle = Array.from({ length: Math.max(1, settings.sessions ?? 4) }, openSession);
   const waiting: ((session: Buffer) => void)[] = [];
   const acquire = (): Promise<Buffer> => (idle.length > 0 ? Promise.resolve(idle.pop()!) : new Promise((ok) => waiting.push(ok)));
@@ -121,12 +147,17 @@ export function openPkcs11Custody(settings: Pkcs11Settings): Pkcs11Custody {
   };
 
   const findOne = (cls: number, label: string): Buffer | undefined => {
-    mod.C_FindObjectsInit(admin, [
-      { type: lib.CKA_CLASS, value: cls },
-      { type: lib.CKA_LABEL, value: label },
-    ]);
-    const found = mod.C_FindObjects(admin, 2);
-    mod.C_FindObjectsFinal(admin);
+    const found = withAdmin((session) => {
+      mod.C_FindObjectsInit(session, [
+        { type: lib.CKA_CLASS, value: cls },
+        { type: lib.CKA_LABEL, value: label },
+      ]);
+      try {
+        return mod.C_FindObjects(session, 2);
+      } finally {
+        mod.C_FindObjectsFinal(session);
+      }
+    });
     if (found.length > 1) throw new Error(`PKCS#11 token holds two ${cls === lib.CKO_PRIVATE_KEY ? 'private' : 'public'} keys labelled "${label}": labels must be unique`);
     return found[0];
   };
@@ -134,7 +165,7 @@ export function openPkcs11Custody(settings: Pkcs11Settings): Pkcs11Custody {
   const describe = async (ref: ExternalKeyRef): Promise<{ alg: JwsAlgorithm; publicJwk: PublicJwk }> => {
     const pub = findOne(lib.CKO_PUBLIC_KEY, ref.label);
     if (!pub) throw new Error(`ISSUER_PKCS11_KEY_LABEL: no public key labelled "${ref.label}" in the token (the DID document needs it)`);
-    const [keyType, params, point] = mod.C_GetAttributeValue(admin, pub, [{ type: lib.CKA_KEY_TYPE }, { type: lib.CKA_EC_PARAMS }, { type: lib.CKA_EC_POINT }]);
+    const [keyType, params, point] = withAdmin((session) => mod.C_GetAttributeValue(session, pub, [{ type: lib.CKA_KEY_TYPE }, { type: lib.CKA_EC_PARAMS }, { type: lib.CKA_EC_POINT }]));
     return publicJwkFromToken(readUlong(keyType.value as Buffer), params.value as Buffer, point.value as Buffer, lib.CKK_EC, ref.label);
   };
 
@@ -142,7 +173,7 @@ export function openPkcs11Custody(settings: Pkcs11Settings): Pkcs11Custody {
     const key = findOne(lib.CKO_PRIVATE_KEY, ref.label);
     if (!key) throw new Error(`ISSUER_PKCS11_KEY_LABEL: no private key labelled "${ref.label}" in the token`);
     // The promise this adapter makes: a key that could leave the token is refused, not used.
-    const [sensitive, extractable, canSign] = mod.C_GetAttributeValue(admin, key, [{ type: lib.CKA_SENSITIVE }, { type: lib.CKA_EXTRACTABLE }, { type: lib.CKA_SIGN }]);
+    const [sensitive, extractable, canSign] = withAdmin((session) => mod.C_GetAttributeValue(session, key, [{ type: lib.CKA_SENSITIVE }, { type: lib.CKA_EXTRACTABLE }, { type: lib.CKA_SIGN }]));
     if (!readBool(sensitive.value as Buffer) || readBool(extractable.value as Buffer)) {
       throw new Error(`PKCS#11 key "${ref.label}" is extractable or not sensitive: generate the issuer key in the token (npm run keys -- rotate, docs/hsm.md)`);
     }
@@ -155,15 +186,37 @@ export function openPkcs11Custody(settings: Pkcs11Settings): Pkcs11Custody {
     describe,
     async createSigner(ref, kid): Promise<Signer> {
       const { alg, publicJwk } = await describe(ref);
-      const key = privateKey(ref);
+      let key = privateKey(ref);
       const mechanism = { mechanism: alg === 'EdDSA' ? CKM_EDDSA : lib.CKM_ECDSA };
+      const signOn = async (session: Buffer, input: Buffer) => {
+        mod.C_SignInit(session, mechanism, key);
+        return mod.C_SignAsync(session, input, Buffer.alloc(alg === 'EdDSA' ? 64 : 80));
+      };
       const sign = async (data: Uint8Array): Promise<Uint8Array> => {
         // ES256K signs SHA-256(data) (RFC 8812 §3.2); CKM_ECDSA takes the digest, not the data.
         const input = alg === 'EdDSA' ? Buffer.from(data.buffer, data.byteOffset, data.byteLength) : createHash('sha256').update(data).digest();
-        const session = await acquire();
+        let session = await acquire();
         try {
-          mod.C_SignInit(session, mechanism, key);
-          const out = await mod.C_SignAsync(session, input, Buffer.alloc(alg === 'EdDSA' ? 64 : 80));
+          let out: Buffer;
+          try {
+            out = await signOn(session, input);
+          } catch (e) {
+            // The token lost the session or the login (HSM restart, failover): once more on a
+            // fresh session, the key looked up again (its handle may have changed). The session
+            // that failed is dropped either way: it may be stuck in an unfinished operation.
+            const recoverable = RECOVERABLE.test(ckr(e) ?? '');
+            const failed = session;
+            session = openSession();
+            try {
+              mod.C_CloseSession(failed);
+            } catch {
+              // already gone
+            }
+            if (!recoverable) throw e;
+            login(session);
+            key = privateKey(ref);
+            out = await signOn(session, input);
+          }
           return alg === 'EdDSA' ? new Uint8Array(out) : ecdsaSignatureToJose(new Uint8Array(out));
         } finally {
           release(session);
@@ -179,8 +232,8 @@ export function openPkcs11Custody(settings: Pkcs11Settings): Pkcs11Custody {
         { type: lib.CKA_LABEL, value: label },
         { type: lib.CKA_ID, value: id },
       ];
-      mod.C_GenerateKeyPair(
-        admin,
+      withAdmin((session) => mod.C_GenerateKeyPair(
+        session,
         { mechanism: alg === 'EdDSA' ? CKM_EC_EDWARDS_KEY_PAIR_GEN : lib.CKM_EC_KEY_PAIR_GEN },
         [...common, { type: lib.CKA_EC_PARAMS, value: alg === 'EdDSA' ? OID_ED25519 : OID_SECP256K1 }, { type: lib.CKA_VERIFY, value: true }],
         [
@@ -190,12 +243,22 @@ export function openPkcs11Custody(settings: Pkcs11Settings): Pkcs11Custody {
           { type: lib.CKA_SENSITIVE, value: true },
           { type: lib.CKA_EXTRACTABLE, value: false },
         ],
-      );
+      ));
       return { custody: 'pkcs11', label };
     },
     close() {
-      for (const session of idle.splice(0)) mod.C_CloseSession(session);
-      mod.C_CloseSession(admin);
+      for (const session of idle.splice(0)) {
+        try {
+          mod.C_CloseSession(session);
+        } catch {
+          // already gone (the token dropped it)
+        }
+      }
+      try {
+        mod.C_CloseSession(admin);
+      } catch {
+        // already gone (the token dropped it)
+      }
       // The login and the library are the process's: only the custody that initialized them ends
       // them (C_Finalize logs out), so a second one in the same process (a test) leaves the first signing.
       if (initialized) mod.C_Finalize();
@@ -231,6 +294,14 @@ function findSlot(mod: Pkcs11Module, settings: Pkcs11Settings): Buffer | undefin
     if (mod.C_GetTokenInfo(slot).label.trim() === settings.tokenLabel) return slot;
   }
   return undefined;
+}
+
+/** Errors after which a fresh session (and login) may succeed. */
+const RECOVERABLE = /^CKR_(SESSION_HANDLE_INVALID|SESSION_CLOSED|USER_NOT_LOGGED_IN|DEVICE_REMOVED|DEVICE_ERROR|TOKEN_NOT_PRESENT|KEY_HANDLE_INVALID|OBJECT_HANDLE_INVALID)$/;
+
+/** The CKR_ code of a pkcs11js error, if it carries one. */
+function ckr(e: unknown): string | undefined {
+  return /CKR_\w+/.exec(String((e as Error)?.message))?.[0];
 }
 
 /** A CK_ULONG / handle as pkcs11js returns it: the platform's little-endian bytes. */

@@ -187,6 +187,29 @@ describe.skipIf(unavailable !== undefined)('PKCS#11 issuer keys (SoftHSM2)', () 
     expect(JSON.parse(out.join('\n'))).toMatchObject({ signingKid: 'did:web:pfi.example#kcc-issuer-20261207T000000Z', signingAlg: 'ES256K' });
   });
 
+  it('signing recovers when the token drops the sessions and the login (HSM restart, failover)', async () => {
+    await withCustody(async (custody) => {
+      const ref = await custody.generateKeyPair('ES256K', 'recover');
+      const signer = await custody.createSigner(ref, 'did:web:pfi.example#recover');
+      const check = async () => {
+        const jwt = decodeJwt(await signJwt(signer, { at: Date.now() }));
+        expect(await crypto.verify('ES256K', signer.publicJwk, jwt.signingInput, jwt.signature)).toBe(true);
+      };
+      await Promise.all([check(), check(), check()]);
+      // Another handle on the same module closes every session of this process: the token
+      // logs the application out, as after an HSM restart.
+      const pkcs11 = createRequire(import.meta.url)('pkcs11js') as typeof import('pkcs11js');
+      const mod = new pkcs11.PKCS11();
+      mod.load(SOFTHSM_MODULE);
+      const slot = mod.C_GetSlotList(true).find((s) => mod.C_GetTokenInfo(s).label.trim() === token.tokenLabel)!;
+      mod.C_CloseAllSessions(slot);
+      mod.close();
+      // Every pooled session is gone; each signature reopens one and logs in again.
+      await Promise.all(Array.from({ length: 8 }, check));
+      expect((await custody.describe(ref)).publicJwk).toEqual(signer.publicJwk);
+    });
+  });
+
   it('every misconfiguration is an error naming its setting', async () => {
     const open = (extra: Record<string, string | undefined>) => () => openPkcs11Custody(pkcs11SettingsFromEnv({ ...env, ...extra })!);
     expect(open({ ISSUER_PKCS11_MODULE: '/nonexistent/libpkcs11.so' })).toThrow(/ISSUER_PKCS11_MODULE: cannot load/);
@@ -195,6 +218,8 @@ describe.skipIf(unavailable !== undefined)('PKCS#11 issuer keys (SoftHSM2)', () 
     expect(open({ ISSUER_PKCS11_PIN: '000000' })).toThrow(/ISSUER_PKCS11_PIN was refused by the token \(CKR_PIN_INCORRECT\)/);
     expect(open({ ISSUER_PKCS11_PIN: undefined })).toThrow(/ISSUER_PKCS11_PIN \(or ISSUER_PKCS11_PIN_FILE\)/);
     expect(open({ ISSUER_PKCS11_SLOT: 'first', ISSUER_PKCS11_TOKEN_LABEL: undefined })).toThrow(/ISSUER_PKCS11_SLOT must be a decimal/);
+    expect(open({ ISSUER_PKCS11_SESSIONS: '0' })).toThrow(/ISSUER_PKCS11_SESSIONS/);
+    expect(open({ ISSUER_PKCS11_KEY_LABEL: 'k', ISSUER_PRIVATE_JWK: '{}' })).toThrow(/ISSUER_PKCS11_KEY_LABEL and ISSUER_PRIVATE_JWK/);
     // The messages never carry the PIN.
     try {
       open({ ISSUER_PKCS11_PIN: '987654' })();
