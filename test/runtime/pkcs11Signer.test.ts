@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -208,6 +209,49 @@ describe.skipIf(unavailable !== undefined)('PKCS#11 issuer keys (SoftHSM2)', () 
       await Promise.all(Array.from({ length: 8 }, check));
       expect((await custody.describe(ref)).publicJwk).toEqual(signer.publicJwk);
     });
+  });
+
+  it('`npm start` with ISSUER_PKCS11_* signs with the token key and publishes its public key; a wrong PIN stops the start naming the setting', async () => {
+    const publicJwk = await withCustody(async (custody) => (await custody.describe(await custody.generateKeyPair('EdDSA', 'npm-start'))).publicJwk);
+    const dataDir = mkdtempSync(join(tmpdir(), 'kcc-hsm-start-'));
+    const start = (extra: Record<string, string>) => {
+      const child = spawn(process.execPath, ['--import', 'tsx', 'src/runtime/node.ts'], {
+        cwd: join(__dirname, '..', '..'),
+        env: { ...process.env, ...env, ISSUER_PKCS11_KEY_LABEL: 'npm-start', PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: 'silent', ...extra },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let out = '';
+      let err = '';
+      child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+      child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+      const started = new Promise<Record<string, string>>((ok, fail) => {
+        child.stdout!.on('data', () => {
+          const line = out.split('\n').find((l) => l.includes('"issuer_started"'));
+          if (line) ok(JSON.parse(line));
+        });
+        child.on('exit', (code) => fail(new Error(`exited ${code}: ${err}`)));
+      });
+      return { child, started, output: () => out + err };
+    };
+    try {
+      const ok = start({});
+      try {
+        const line = await ok.started;
+        expect(line.signingKid).toMatch(/#npm-start$/);
+        const doc = (await (await fetch(`${line.url}/.well-known/did.json`)).json()) as { verificationMethod: { id: string; publicKeyJwk: unknown }[] };
+        expect(doc.verificationMethod).toEqual([expect.objectContaining({ id: line.signingKid, publicKeyJwk: publicJwk })]);
+        expect(ok.output()).not.toContain(token.pin);
+      } finally {
+        const exited = new Promise((r) => ok.child.once('exit', r));
+        ok.child.kill('SIGTERM');
+        await exited;
+      }
+      const bad = start({ ISSUER_PKCS11_PIN: '000000' });
+      await expect(bad.started).rejects.toThrow(/exited 1.*ISSUER_PKCS11_PIN was refused/s);
+      expect(bad.output()).not.toContain('000000');
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
   });
 
   it('every misconfiguration is an error naming its setting', async () => {
