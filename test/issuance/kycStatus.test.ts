@@ -1,3 +1,8 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { WalletClient } from '../../src/wallet/client';
 import { applyForKcc, SAMPLE_IDENTITY } from '../../src/wallet/flow';
@@ -6,6 +11,8 @@ import { signKycStatusAuthorization } from '../../src/wallet/kycAuthorization';
 import { signJwt } from '../../src/crypto/jwt';
 import { KYC_AUTHORIZATION_TYP } from '../../src/protocol/kycAuthorization';
 import { ADMIN_TOKEN, makeTestIssuer, PUBLIC_URL, testClock } from '../helpers/issuer';
+
+const execFileAsync = promisify(execFile);
 
 /** The KYCPort-style status API (seed 000): GET /api/v1/kyc/{subject}/status with a tenant key. */
 const KEY = 'tenant-key-0123456789abcdef0123456789';
@@ -169,6 +176,24 @@ describe('KYC status reads scoped to the relying party', () => {
     expect(beta.map((r) => r.action)).toEqual(['kyc.status_refused', 'kyc.status_refused', 'kyc.status_refused', 'kyc.status_read']);
     expect(beta.map((r) => JSON.parse(r.detail).reason).slice(0, 3)).toEqual(['missing', 'missing', 'wrong_tenant']);
     for (const r of rows.filter((r) => r.action === 'kyc.status_refused')) expect(r.detail).not.toContain('did:');
+  });
+
+  it('`kcc-wallet authorize-kyc` prints the authorisation a relying party presents', async () => {
+    const s = await setup([`acme:${ACME}`]);
+    const { holder } = await s.apply('Doe');
+    const dir = mkdtempSync(join(tmpdir(), 'kcc-wallet-kyc-'));
+    try {
+      const keyFile = join(dir, 'holder.json');
+      writeFileSync(keyFile, JSON.stringify(holder.privateJwk));
+      const cli = (args: string[]) => execFileAsync(process.execPath, ['--import', 'tsx', 'src/wallet/cli.ts', ...args], { cwd: join(__dirname, '..', '..') });
+      const { stdout } = await cli(['authorize-kyc', `${PUBLIC_URL}/`, '--tenant', 'acme', '--key-file', keyFile, '--minutes', '2']);
+      const authorization = stdout.trim();
+      // The CLI signs with the wall clock; the test issuer's clock started a few seconds earlier (within the skew).
+      expect(await read(s, holder.did, ACME, authorization)).toEqual({ status: 200, body: { kyc_status: 'verified', kyc_tier: 'KnownCustomerCredential', aml_clear: false } });
+      await expect(cli(['authorize-kyc', PUBLIC_URL, '--key-file', keyFile])).rejects.toThrow(/--tenant/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('tenants are named in KYC_API_KEYS (name:key, several keys per tenant); names and keys are checked at start', async () => {
