@@ -320,7 +320,7 @@ async function startNode(options: NodeIssuerOptions) {
      * from now on, the DID document lists the current keys, and did:dht is republished.
      */
     async reloadKeys(): Promise<IssuerIdentity> {
-      if (options.keys) throw new Error('keys were configured directly (ISSUER_PRIVATE_JWK); there is no key file to reload');
+      if (options.keys) throw new Error('keys were configured directly (ISSUER_PRIVATE_JWK or ISSUER_PKCS11_KEY_LABEL); there is no key file to reload');
       const next = await loadOrCreateKeys(keysFile, crypto, options.keyAlg ?? 'EdDSA', { didDhtIdentity: didMethod === 'dht', custody: options.keyCustody });
       const identity = await createIssuerIdentity(publicUrl, next, crypto, { method: didMethod, custody: options.keyCustody });
       keys = next;
