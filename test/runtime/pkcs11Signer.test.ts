@@ -159,6 +159,12 @@ describe.skipIf(unavailable !== undefined)('PKCS#11 issuer keys (SoftHSM2)', () 
         await expect(verifyCredential(tamper(second.credential!), resolver)).rejects.toThrow(/signature/i);
         // The KCC signed by key-1 keeps verifying while key-1 is published.
         expect((await verifyCredential(first.credential!, resolver)).verified).toBe(true);
+        // Retiring key-1 stops publishing it (the key object stays in the token for the key ceremony).
+        expect(await runKeysCli(['retire', 'key-1'], cliEnv, { out: () => {}, err: () => {} })).toBe(0);
+        await issuer.reloadKeys();
+        expect(issuer.deps.issuer.didDocument.verificationMethod!.map((v) => v.id)).toEqual([`${did}#key-2`]);
+        await expect(verifyCredential(first.credential!, resolver)).rejects.toThrow();
+        expect((await custody.describe(key1.external!)).alg).toBe('EdDSA');
       } finally {
         await issuer.close();
       }
