@@ -41,7 +41,12 @@ try {
     const file = await crypto.createSigner(await crypto.generateKeyPair(alg), 'k');
     const hsm = await custody.createSigner(await custody.generateKeyPair(alg, `bench-${alg}`), 'k');
     for (const inFlight of [1, 8]) {
-      rows.push({ alg, inFlight, 'file key (node:crypto / noble) /s': Math.round(await rate(file, inFlight)), 'SoftHSM2 via PKCS#11 /s': Math.round(await rate(hsm, inFlight)) });
+      rows.push({
+        alg,
+        inFlight,
+        'file key (node:crypto / noble) /s': Math.round(await rate(file, inFlight)),
+        'SoftHSM2 via PKCS#11 /s': Math.round(await rate(hsm, inFlight)),
+      });
     }
   }
   console.table(rows);

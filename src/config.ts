@@ -204,7 +204,9 @@ export interface TierConfig {
   description?: string;
 }
 
-export type IssuerConfigInput = Partial<Omit<IssuerConfig, 'ttl' | 'credential' | 'rateLimits' | 'operatorAuthLimits' | 'idv' | 'statusList' | 'kycApiKeys' | 'clientMetadata'>> & {
+export type IssuerConfigInput = Partial<
+  Omit<IssuerConfig, 'ttl' | 'credential' | 'rateLimits' | 'operatorAuthLimits' | 'idv' | 'statusList' | 'kycApiKeys' | 'clientMetadata'>
+> & {
   kycApiKeys?: string[];
   clientMetadata?: IssuerConfig['clientMetadata'];
   publicUrl: string;
@@ -320,7 +322,9 @@ export function resolveConfig(input: IssuerConfigInput): IssuerConfig {
     if (!(Number.isFinite(seconds) && seconds > 0)) throw new TypeError(`ttl.${name} must be a positive number of seconds`);
   }
   if (ttl.preAuthorizedCode <= ttl.idvForm) {
-    throw new TypeError(`ttl.preAuthorizedCode (${ttl.preAuthorizedCode} s) must outlive ttl.idvForm (${ttl.idvForm} s): a wallet redeems the code after the form is done`);
+    throw new TypeError(
+      `ttl.preAuthorizedCode (${ttl.preAuthorizedCode} s) must outlive ttl.idvForm (${ttl.idvForm} s): a wallet redeems the code after the form is done`,
+    );
   }
   const kycApiKeys = (input.kycApiKeys ?? []).filter((k) => k.length > 0);
   kycTenantsFromKeys(kycApiKeys); // checked at start: a request never meets a bad entry
@@ -434,7 +438,10 @@ export function tiersFromJson(name: string, text: string): Pick<IssuerConfigInpu
 /** KYC_API_KEYS: comma-separated tenant keys (`name:key`, or a bare key), each key at least 32 characters (they are bearer secrets). */
 function kycApiKeys(text: string | undefined): string[] | undefined {
   if (!text) return undefined;
-  const keys = text.split(',').map((k) => k.trim()).filter(Boolean);
+  const keys = text
+    .split(',')
+    .map((k) => k.trim())
+    .filter(Boolean);
   kycTenantsFromKeys(keys); // name:key or key, each key 32+ characters (src/kycTenants.ts)
   return keys;
 }
@@ -463,9 +470,15 @@ export function configFromSettings(env: Record<string, string | undefined>): Omi
     if (parsed?.protocol !== 'https:') throw new TypeError(`${name} must be an https URL`);
     return text;
   };
-  if (env.LOG_LEVEL && !LOG_LEVELS.includes(env.LOG_LEVEL)) throw new TypeError(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')} (got ${JSON.stringify(env.LOG_LEVEL.slice(0, 40))})`);
-  const contacts = env.ISSUER_CONTACTS ? env.ISSUER_CONTACTS.split(',').map((c) => c.trim()).filter(Boolean) : undefined;
-  if (contacts?.some((c) => c.length > 200)) throw new TypeError('ISSUER_CONTACTS must be comma-separated contacts (e-mail addresses), each under 200 characters');
+  if (env.LOG_LEVEL && !LOG_LEVELS.includes(env.LOG_LEVEL))
+    throw new TypeError(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')} (got ${JSON.stringify(env.LOG_LEVEL.slice(0, 40))})`);
+  const contacts = env.ISSUER_CONTACTS
+    ? env.ISSUER_CONTACTS.split(',')
+        .map((c) => c.trim())
+        .filter(Boolean)
+    : undefined;
+  if (contacts?.some((c) => c.length > 200))
+    throw new TypeError('ISSUER_CONTACTS must be comma-separated contacts (e-mail addresses), each under 200 characters');
   const fourEyes = env.REVIEW_FOUR_EYES;
   if (fourEyes !== undefined && fourEyes !== '' && fourEyes !== 'true' && fourEyes !== 'false') {
     throw new TypeError(`REVIEW_FOUR_EYES must be true or false (got ${JSON.stringify(fourEyes.slice(0, 40))})`);

@@ -81,7 +81,8 @@ export async function createIssuerIdentity(
   if (newestFirst.length === 0) throw new Error('at least one issuer key is required');
   // A key held by a custodian (HSM): its public key is read from it, once per identity.
   const publicJwks = new Map<IssuerKey, PublicJwk>();
-  for (const k of newestFirst) publicJwks.set(k, k.external ? (await custodyFor(k, options.custody).describe(k.external)).publicJwk : toPublicJwk(k.privateJwk));
+  for (const k of newestFirst)
+    publicJwks.set(k, k.external ? (await custodyFor(k, options.custody).describe(k.external)).publicJwk : toPublicJwk(k.privateJwk));
   const publicJwkOf = (k: IssuerKey) => publicJwks.get(k)!;
   const idvEndpoint = issuerUrls(publicUrl).initiate;
   let did: string;
@@ -113,7 +114,9 @@ export async function createIssuerIdentity(
 
 function custodyFor(key: IssuerKey & { external: object }, custody: KeyCustody | undefined): KeyCustody {
   if (!custody || custody.custody !== key.external.custody) {
-    throw new Error(`issuer key ${key.id} is held by ${key.external.custody} (label ${key.external.label}) but no ${key.external.custody} custodian is configured (ISSUER_PKCS11_MODULE, docs/hsm.md)`);
+    throw new Error(
+      `issuer key ${key.id} is held by ${key.external.custody} (label ${key.external.label}) but no ${key.external.custody} custodian is configured (ISSUER_PKCS11_MODULE, docs/hsm.md)`,
+    );
   }
   return custody;
 }

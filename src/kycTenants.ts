@@ -22,7 +22,8 @@ export function kycTenantsFromKeys(entries: readonly string[]): KycTenant[] {
     const name = colon >= 0 ? entry.slice(0, colon) : `tenant-${i + 1}`;
     const key = colon >= 0 ? entry.slice(colon + 1) : entry;
     if (!NAME.test(name)) throw new TypeError('KYC_API_KEYS: a tenant name must be lower-case letters, digits, ".", "_" or "-" (at most 64), before the ":"');
-    if (key.length < MIN_KYC_KEY_LENGTH) throw new TypeError(`KYC_API_KEYS must be comma-separated keys of at least ${MIN_KYC_KEY_LENGTH} characters each (name:key or key)`);
+    if (key.length < MIN_KYC_KEY_LENGTH)
+      throw new TypeError(`KYC_API_KEYS must be comma-separated keys of at least ${MIN_KYC_KEY_LENGTH} characters each (name:key or key)`);
     if (seen.has(key)) throw new TypeError('KYC_API_KEYS lists the same key twice');
     seen.add(key);
     const tenant = tenants.get(name) ?? { name, keys: [] };

@@ -43,7 +43,8 @@ export function assertOperatorAuthAllowed(c: Context<AppEnv>, via: OperatorAuthV
   const ipFailures = k.ip ? deps.rateLimiter.count(k.ip, limits.windowSeconds, now) : 0;
   let over: 'address' | 'account' | undefined;
   if (k.ip && ipFailures >= limits.failuresPerIp) over = 'address';
-  else if (k.account && (ipFailures > 0 || !k.ip) && deps.rateLimiter.count(k.account, limits.windowSeconds, now) >= limits.failuresPerAccount) over = 'account';
+  else if (k.account && (ipFailures > 0 || !k.ip) && deps.rateLimiter.count(k.account, limits.windowSeconds, now) >= limits.failuresPerAccount)
+    over = 'account';
   if (!over) return;
   const wait = limits.windowSeconds - (now % limits.windowSeconds);
   deps.logger.warn('operator_auth_throttled', { requestId: c.get('requestId'), via, by: over, retryAfter: wait });

@@ -35,7 +35,9 @@ export async function kycStatusOf(deps: Pick<IssuanceDeps, 'store' | 'clock'>, s
   const live = credentials.find((c) => c.revokedAt == null && c.suspendedAt == null && c.expiresAt > now);
   if (live) return { kyc_status: 'verified', kyc_tier: live.tierId, aml_clear: hasAmlCheck(live.evidence) };
   const newest = applications[0];
-  const issuedFor = new Set((await Promise.all(applications.map((a) => deps.store.issuedCredentials.listForApplication(a.id)))).flat().map((c) => c.applicationId));
+  const issuedFor = new Set(
+    (await Promise.all(applications.map((a) => deps.store.issuedCredentials.listForApplication(a.id)))).flat().map((c) => c.applicationId),
+  );
   if (newest?.status === 'approved' && !issuedFor.has(newest.id)) {
     return { kyc_status: 'verified', kyc_tier: newest.credentialConfigurationId, aml_clear: hasAmlCheck(applicationEvidence(newest)) };
   }
@@ -43,7 +45,11 @@ export async function kycStatusOf(deps: Pick<IssuanceDeps, 'store' | 'clock'>, s
   // after it. An application the subject opens (or sends to review) is not that, so opening one
   // cannot turn `rejected` into `pending` and hide the revocation from a relying party.
   const lastRevokedAt = credentials.reduce((max, c) => (c.revokedAt != null && c.revokedAt > max ? c.revokedAt : max), -1);
-  if (lastRevokedAt >= 0 && !credentials.some((c) => c.issuedAt > lastRevokedAt) && !applications.some((a) => a.status === 'approved' && (a.decidedAt ?? 0) > lastRevokedAt)) {
+  if (
+    lastRevokedAt >= 0 &&
+    !credentials.some((c) => c.issuedAt > lastRevokedAt) &&
+    !applications.some((a) => a.status === 'approved' && (a.decidedAt ?? 0) > lastRevokedAt)
+  ) {
     const revoked = credentials.find((c) => c.revokedAt === lastRevokedAt)!;
     return { kyc_status: 'rejected', kyc_tier: revoked.tierId, aml_clear: false };
   }

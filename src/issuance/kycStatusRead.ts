@@ -31,10 +31,22 @@ export async function readKycStatusForTenant(
   });
   const actor = `kyc-tenant:${input.tenant}`;
   if (!verdict.ok) {
-    await deps.store.audit.record({ applicationId: null, actor, action: 'kyc.status_refused', detail: { reason: verdict.reason, subject_digest: digestSecret(deps.crypto, input.subject) }, at: now });
+    await deps.store.audit.record({
+      applicationId: null,
+      actor,
+      action: 'kyc.status_refused',
+      detail: { reason: verdict.reason, subject_digest: digestSecret(deps.crypto, input.subject) },
+      at: now,
+    });
     throw new NotFound('no KYC status for this subject is available to this tenant (the subject must authorise it)');
   }
   const answer = await kycStatusOf(deps, input.subject);
-  await deps.store.audit.record({ applicationId: null, actor, action: 'kyc.status_read', detail: { subject: input.subject, kyc_status: answer.kyc_status, authorization_kid: verdict.kid }, at: now });
+  await deps.store.audit.record({
+    applicationId: null,
+    actor,
+    action: 'kyc.status_read',
+    detail: { subject: input.subject, kyc_status: answer.kyc_status, authorization_kid: verdict.kid },
+    at: now,
+  });
   return answer;
 }

@@ -17,7 +17,15 @@ import { DidError, resolveVerificationKey, type DidResolver } from '../did/resol
 export const KYC_AUTHORIZATION_TYP = 'kyc-authorization+jwt';
 export const KYC_AUTHORIZATION_MAX_LIFETIME = 600;
 
-export type KycAuthorizationRefusal = 'missing' | 'malformed' | 'wrong_subject' | 'wrong_tenant' | 'wrong_audience' | 'expired' | 'too_long_lived' | 'bad_signature';
+export type KycAuthorizationRefusal =
+  | 'missing'
+  | 'malformed'
+  | 'wrong_subject'
+  | 'wrong_tenant'
+  | 'wrong_audience'
+  | 'expired'
+  | 'too_long_lived'
+  | 'bad_signature';
 
 export type KycAuthorizationResult = { ok: true; kid: string; exp: number } | { ok: false; reason: KycAuthorizationRefusal };
 
@@ -39,7 +47,8 @@ export async function verifyKycStatusAuthorization(input: {
     const jwt = decodeJwt(input.token, { maxLength: 8192 });
     const { header, payload } = jwt;
     if (header.typ !== KYC_AUTHORIZATION_TYP || typeof header.kid !== 'string') return { ok: false, reason: 'malformed' };
-    if (payload.iss !== input.subject || payload.sub !== input.subject || header.kid.split('#')[0] !== input.subject) return { ok: false, reason: 'wrong_subject' };
+    if (payload.iss !== input.subject || payload.sub !== input.subject || header.kid.split('#')[0] !== input.subject)
+      return { ok: false, reason: 'wrong_subject' };
     if (payload.tenant !== input.tenant) return { ok: false, reason: 'wrong_tenant' };
     if (!audienceMatches(payload.aud, input.audiences)) return { ok: false, reason: 'wrong_audience' };
     checkTimeClaims(payload, { now: input.now, skew: input.skewSeconds ?? 60, requireExp: true, requireIat: true });

@@ -58,16 +58,23 @@ export async function runKeysCli(args: string[], env: Record<string, string | un
 }
 
 /** ISSUER_PKCS11_KEY_LABEL: the keys are the labels configured; rotation adds one to the token and says what to configure. */
-async function labelledKeysCommand(args: string[], env: Record<string, string | undefined>, io: KeysCliIo, custody: KeyCustody, labels: string[]): Promise<number> {
+async function labelledKeysCommand(
+  args: string[],
+  env: Record<string, string | undefined>,
+  io: KeysCliIo,
+  custody: KeyCustody,
+  labels: string[],
+): Promise<number> {
   const [command, ...rest] = args;
   const now = io.now ?? Date.now;
   const publicUrl = (env.PUBLIC_URL || `http://localhost:${env.PORT ?? '3000'}`).replace(/\/+$/, '');
   try {
     const method = parseDidMethod(env.ISSUER_DID_METHOD);
-    if (method === 'dht') throw new Error('ISSUER_PKCS11_KEY_LABEL with did:dht: manage the identity key with ISSUER_DID_DHT_IDENTITY_JWK; this command handles web and jwk');
+    if (method === 'dht')
+      throw new Error('ISSUER_PKCS11_KEY_LABEL with did:dht: manage the identity key with ISSUER_DID_DHT_IDENTITY_JWK; this command handles web and jwk');
     const keys = await pkcs11IssuerKeys(custody, labels);
     if (command === 'rotate') {
-      const alg = (rest.includes('--alg') ? rest[rest.indexOf('--alg') + 1] : env.ISSUER_KEY_ALG ?? keys[0].alg) as JwsAlgorithm;
+      const alg = (rest.includes('--alg') ? rest[rest.indexOf('--alg') + 1] : (env.ISSUER_KEY_ALG ?? keys[0].alg)) as JwsAlgorithm;
       if (alg !== 'EdDSA' && alg !== 'ES256K') throw new Error('--alg must be EdDSA or ES256K');
       const label = `kcc-issuer-${new Date(now()).toISOString().replace(/[-:]|\.\d+/g, '')}`;
       const ref = await custody.generateKeyPair(alg, label);
@@ -76,9 +83,23 @@ async function labelledKeysCommand(args: string[], env: Record<string, string | 
       io.err('set ISSUER_PKCS11_KEY_LABEL as printed on every instance and restart them: the new key signs, the old ones stay published');
       return 0;
     }
-    if (command !== 'show') throw new Error(`with ISSUER_PKCS11_KEY_LABEL: ${command === 'retire' ? 'retire a key by removing its label from ISSUER_PKCS11_KEY_LABEL' : USAGE}`);
+    if (command !== 'show')
+      throw new Error(`with ISSUER_PKCS11_KEY_LABEL: ${command === 'retire' ? 'retire a key by removing its label from ISSUER_PKCS11_KEY_LABEL' : USAGE}`);
     const identity = await createIssuerIdentity(publicUrl, keys, createNodeCryptoProvider(), { method, custody });
-    io.out(JSON.stringify({ did: identity.did, method, signingKid: identity.signer.kid, signingAlg: identity.signer.alg, keys: keys.map((k) => ({ id: k.id, alg: k.alg, label: k.external.label })), didDocument: identity.didDocument }, null, 2));
+    io.out(
+      JSON.stringify(
+        {
+          did: identity.did,
+          method,
+          signingKid: identity.signer.kid,
+          signingAlg: identity.signer.alg,
+          keys: keys.map((k) => ({ id: k.id, alg: k.alg, label: k.external.label })),
+          didDocument: identity.didDocument,
+        },
+        null,
+        2,
+      ),
+    );
     return 0;
   } catch (e) {
     io.err((e as Error).message);
@@ -113,13 +134,15 @@ async function keysCommand(args: string[], env: Record<string, string | undefine
   const crypto = createNodeCryptoProvider();
   if (!existsSync(dirname(file))) mkdirSync(dirname(file), { recursive: true });
 
-  let keys: IssuerKey[] = existsSync(file) ? readKeys(file) : await loadOrCreateKeys(file, crypto, defaultAlg, { didDhtIdentity: method === 'dht', now, custody });
+  let keys: IssuerKey[] = existsSync(file)
+    ? readKeys(file)
+    : await loadOrCreateKeys(file, crypto, defaultAlg, { didDhtIdentity: method === 'dht', now, custody });
   if (method === 'dht' && !didDhtIdentityKey(keys)) keys = await loadOrCreateKeys(file, crypto, defaultAlg, { didDhtIdentity: true, now, custody });
   let change: Record<string, unknown> | undefined;
   try {
     if (command === 'rotate') {
       const algFlag = rest[rest.indexOf('--alg') + 1];
-      const alg = (rest.includes('--alg') ? algFlag : env.ISSUER_KEY_ALG ?? signingKeysNewestFirst(keys)[0]?.alg ?? 'EdDSA') as JwsAlgorithm;
+      const alg = (rest.includes('--alg') ? algFlag : (env.ISSUER_KEY_ALG ?? signingKeysNewestFirst(keys)[0]?.alg ?? 'EdDSA')) as JwsAlgorithm;
       if (alg !== 'EdDSA' && alg !== 'ES256K') throw new Error('--alg must be EdDSA or ES256K');
       const rotated = await rotateKeys(keys, crypto, alg, now, custody);
       // Check the result is publishable (did:dht packets are capped at 1000 bytes) before saving.
@@ -173,7 +196,13 @@ async function keysCommand(args: string[], env: Record<string, string | undefine
         keyFile: file,
         signingKid: identity.signer.kid,
         signingAlg: identity.signer.alg,
-        keys: keys.map((k) => ({ id: k.id, alg: k.alg, createdAt: k.createdAt, ...(k.role ? { role: k.role } : {}), ...(k.external ? { label: k.external.label } : {}) })),
+        keys: keys.map((k) => ({
+          id: k.id,
+          alg: k.alg,
+          createdAt: k.createdAt,
+          ...(k.role ? { role: k.role } : {}),
+          ...(k.external ? { label: k.external.label } : {}),
+        })),
         ...change,
         ...(published ? { published } : {}),
         didDocument: identity.didDocument,

@@ -44,7 +44,8 @@ const OID_SECP256K1 = Buffer.from('06052b8104000a', 'hex'); // 1.3.132.0.10
 export function pkcs11SettingsFromEnv(env: Record<string, string | undefined>): Pkcs11Settings | undefined {
   const modulePath = env.ISSUER_PKCS11_MODULE;
   if (!modulePath) return undefined;
-  if (!env.ISSUER_PKCS11_TOKEN_LABEL && !env.ISSUER_PKCS11_SLOT) throw new Error('ISSUER_PKCS11_MODULE is set: ISSUER_PKCS11_TOKEN_LABEL (or ISSUER_PKCS11_SLOT) must name the token');
+  if (!env.ISSUER_PKCS11_TOKEN_LABEL && !env.ISSUER_PKCS11_SLOT)
+    throw new Error('ISSUER_PKCS11_MODULE is set: ISSUER_PKCS11_TOKEN_LABEL (or ISSUER_PKCS11_SLOT) must name the token');
   let pin = env.ISSUER_PKCS11_PIN;
   if (!pin && env.ISSUER_PKCS11_PIN_FILE) {
     try {
@@ -57,9 +58,11 @@ export function pkcs11SettingsFromEnv(env: Record<string, string | undefined>): 
   const keyLabels = env.ISSUER_PKCS11_KEY_LABEL ? env.ISSUER_PKCS11_KEY_LABEL.split(',').map((l) => l.trim()) : undefined;
   if (keyLabels?.some((l) => l === '')) throw new Error('ISSUER_PKCS11_KEY_LABEL has an empty label');
   if (env.ISSUER_PKCS11_SLOT && !/^\d+$/.test(env.ISSUER_PKCS11_SLOT)) throw new Error('ISSUER_PKCS11_SLOT must be a decimal slot id');
-  if (keyLabels && env.ISSUER_PRIVATE_JWK) throw new Error('ISSUER_PKCS11_KEY_LABEL and ISSUER_PRIVATE_JWK are both set: the signing keys come from one of them');
+  if (keyLabels && env.ISSUER_PRIVATE_JWK)
+    throw new Error('ISSUER_PKCS11_KEY_LABEL and ISSUER_PRIVATE_JWK are both set: the signing keys come from one of them');
   const sessions = env.ISSUER_PKCS11_SESSIONS ? Number(env.ISSUER_PKCS11_SESSIONS) : undefined;
-  if (sessions !== undefined && !(Number.isInteger(sessions) && sessions >= 1 && sessions <= 64)) throw new Error('ISSUER_PKCS11_SESSIONS must be an integer from 1 to 64');
+  if (sessions !== undefined && !(Number.isInteger(sessions) && sessions >= 1 && sessions <= 64))
+    throw new Error('ISSUER_PKCS11_SESSIONS must be an integer from 1 to 64');
   return { modulePath, tokenLabel: env.ISSUER_PKCS11_TOKEN_LABEL || undefined, slot: env.ISSUER_PKCS11_SLOT || undefined, pin, keyLabels, sessions };
 }
 
@@ -79,7 +82,9 @@ export function openPkcs11Custody(settings: Pkcs11Settings): Pkcs11Custody {
   try {
     lib = createRequire(import.meta.url)('pkcs11js') as Pkcs11js;
   } catch {
-    throw new Error('ISSUER_PKCS11_MODULE is set but the optional dependency pkcs11js is not installed (it is compiled by npm install; it needs a C++ toolchain)');
+    throw new Error(
+      'ISSUER_PKCS11_MODULE is set but the optional dependency pkcs11js is not installed (it is compiled by npm install; it needs a C++ toolchain)',
+    );
   }
   const mod: Pkcs11Module = new lib.PKCS11();
   try {
@@ -104,7 +109,13 @@ export function openPkcs11Custody(settings: Pkcs11Settings): Pkcs11Custody {
     throw new Error(message);
   };
 
-  const slot = findSlot(mod, settings) ?? fail(settings.tokenLabel ? `ISSUER_PKCS11_TOKEN_LABEL: no token labelled "${settings.tokenLabel}" in ${settings.modulePath}` : `ISSUER_PKCS11_SLOT: no token in slot ${settings.slot} of ${settings.modulePath}`);
+  const slot =
+    findSlot(mod, settings) ??
+    fail(
+      settings.tokenLabel
+        ? `ISSUER_PKCS11_TOKEN_LABEL: no token labelled "${settings.tokenLabel}" in ${settings.modulePath}`
+        : `ISSUER_PKCS11_SLOT: no token in slot ${settings.slot} of ${settings.modulePath}`,
+    );
   const openSession = () => mod.C_OpenSession(slot, lib.CKF_SERIAL_SESSION | lib.CKF_RW_SESSION);
   // The login state is the application's, shared by every session it opens on the token; logging
   // in again after the HSM dropped it (a restart, a failover) is how a session is recovered.
@@ -158,14 +169,17 @@ export function openPkcs11Custody(settings: Pkcs11Settings): Pkcs11Custody {
         mod.C_FindObjectsFinal(session);
       }
     });
-    if (found.length > 1) throw new Error(`PKCS#11 token holds two ${cls === lib.CKO_PRIVATE_KEY ? 'private' : 'public'} keys labelled "${label}": labels must be unique`);
+    if (found.length > 1)
+      throw new Error(`PKCS#11 token holds two ${cls === lib.CKO_PRIVATE_KEY ? 'private' : 'public'} keys labelled "${label}": labels must be unique`);
     return found[0];
   };
 
   const describe = async (ref: ExternalKeyRef): Promise<{ alg: JwsAlgorithm; publicJwk: PublicJwk }> => {
     const pub = findOne(lib.CKO_PUBLIC_KEY, ref.label);
     if (!pub) throw new Error(`ISSUER_PKCS11_KEY_LABEL: no public key labelled "${ref.label}" in the token (the DID document needs it)`);
-    const [keyType, params, point] = withAdmin((session) => mod.C_GetAttributeValue(session, pub, [{ type: lib.CKA_KEY_TYPE }, { type: lib.CKA_EC_PARAMS }, { type: lib.CKA_EC_POINT }]));
+    const [keyType, params, point] = withAdmin((session) =>
+      mod.C_GetAttributeValue(session, pub, [{ type: lib.CKA_KEY_TYPE }, { type: lib.CKA_EC_PARAMS }, { type: lib.CKA_EC_POINT }]),
+    );
     return publicJwkFromToken(readUlong(keyType.value as Buffer), params.value as Buffer, point.value as Buffer, lib.CKK_EC, ref.label);
   };
 
@@ -173,7 +187,9 @@ export function openPkcs11Custody(settings: Pkcs11Settings): Pkcs11Custody {
     const key = findOne(lib.CKO_PRIVATE_KEY, ref.label);
     if (!key) throw new Error(`ISSUER_PKCS11_KEY_LABEL: no private key labelled "${ref.label}" in the token`);
     // The promise this adapter makes: a key that could leave the token is refused, not used.
-    const [sensitive, extractable, canSign] = withAdmin((session) => mod.C_GetAttributeValue(session, key, [{ type: lib.CKA_SENSITIVE }, { type: lib.CKA_EXTRACTABLE }, { type: lib.CKA_SIGN }]));
+    const [sensitive, extractable, canSign] = withAdmin((session) =>
+      mod.C_GetAttributeValue(session, key, [{ type: lib.CKA_SENSITIVE }, { type: lib.CKA_EXTRACTABLE }, { type: lib.CKA_SIGN }]),
+    );
     if (!readBool(sensitive.value as Buffer) || readBool(extractable.value as Buffer)) {
       throw new Error(`PKCS#11 key "${ref.label}" is extractable or not sensitive: generate the issuer key in the token (npm run keys -- rotate, docs/hsm.md)`);
     }
@@ -232,18 +248,20 @@ export function openPkcs11Custody(settings: Pkcs11Settings): Pkcs11Custody {
         { type: lib.CKA_LABEL, value: label },
         { type: lib.CKA_ID, value: id },
       ];
-      withAdmin((session) => mod.C_GenerateKeyPair(
-        session,
-        { mechanism: alg === 'EdDSA' ? CKM_EC_EDWARDS_KEY_PAIR_GEN : lib.CKM_EC_KEY_PAIR_GEN },
-        [...common, { type: lib.CKA_EC_PARAMS, value: alg === 'EdDSA' ? OID_ED25519 : OID_SECP256K1 }, { type: lib.CKA_VERIFY, value: true }],
-        [
-          ...common,
-          { type: lib.CKA_PRIVATE, value: true },
-          { type: lib.CKA_SIGN, value: true },
-          { type: lib.CKA_SENSITIVE, value: true },
-          { type: lib.CKA_EXTRACTABLE, value: false },
-        ],
-      ));
+      withAdmin((session) =>
+        mod.C_GenerateKeyPair(
+          session,
+          { mechanism: alg === 'EdDSA' ? CKM_EC_EDWARDS_KEY_PAIR_GEN : lib.CKM_EC_KEY_PAIR_GEN },
+          [...common, { type: lib.CKA_EC_PARAMS, value: alg === 'EdDSA' ? OID_ED25519 : OID_SECP256K1 }, { type: lib.CKA_VERIFY, value: true }],
+          [
+            ...common,
+            { type: lib.CKA_PRIVATE, value: true },
+            { type: lib.CKA_SIGN, value: true },
+            { type: lib.CKA_SENSITIVE, value: true },
+            { type: lib.CKA_EXTRACTABLE, value: false },
+          ],
+        ),
+      );
       return { custody: 'pkcs11', label };
     },
     close() {
@@ -297,7 +315,8 @@ function findSlot(mod: Pkcs11Module, settings: Pkcs11Settings): Buffer | undefin
 }
 
 /** Errors after which a fresh session (and login) may succeed. */
-const RECOVERABLE = /^CKR_(SESSION_HANDLE_INVALID|SESSION_CLOSED|USER_NOT_LOGGED_IN|DEVICE_REMOVED|DEVICE_ERROR|TOKEN_NOT_PRESENT|KEY_HANDLE_INVALID|OBJECT_HANDLE_INVALID)$/;
+const RECOVERABLE =
+  /^CKR_(SESSION_HANDLE_INVALID|SESSION_CLOSED|USER_NOT_LOGGED_IN|DEVICE_REMOVED|DEVICE_ERROR|TOKEN_NOT_PRESENT|KEY_HANDLE_INVALID|OBJECT_HANDLE_INVALID)$/;
 
 /** The CKR_ code of a pkcs11js error, if it carries one. */
 function ckr(e: unknown): string | undefined {
@@ -314,7 +333,13 @@ function readBool(b: Buffer): boolean {
 }
 
 /** The JWK of a token's public key object (CKA_EC_POINT is a DER OCTET STRING, PKCS#11 v2.40 §2.3.3; some tokens give the raw point). */
-export function publicJwkFromToken(keyType: bigint, params: Buffer, ecPoint: Buffer, ckkEc: number, label: string): { alg: JwsAlgorithm; publicJwk: PublicJwk } {
+export function publicJwkFromToken(
+  keyType: bigint,
+  params: Buffer,
+  ecPoint: Buffer,
+  ckkEc: number,
+  label: string,
+): { alg: JwsAlgorithm; publicJwk: PublicJwk } {
   if (keyType === BigInt(CKK_EC_EDWARDS) && (params.equals(OID_ED25519) || params.equals(NAME_ED25519))) {
     const raw = unwrapOctetString(ecPoint, 32);
     if (raw.length !== 32) throw new Error(`PKCS#11 key "${label}": Ed25519 public key is not 32 bytes`);

@@ -79,7 +79,15 @@ async function main(argv: string[]) {
     const minutes = Number(values.minutes ?? 5);
     if (!(minutes > 0 && minutes <= 10)) throw new Error('--minutes must be more than 0 and at most 10');
     const audience = issuer.replace(/\/+$/, '');
-    console.log(await signKycStatusAuthorization(holder.signer, { subject: holder.did, tenant: values.tenant, audience, now: Math.floor(Date.now() / 1000), lifetimeSeconds: Math.round(minutes * 60) }));
+    console.log(
+      await signKycStatusAuthorization(holder.signer, {
+        subject: holder.did,
+        tenant: values.tenant,
+        audience,
+        now: Math.floor(Date.now() / 1000),
+        lifetimeSeconds: Math.round(minutes * 60),
+      }),
+    );
     return 0;
   }
   const identity = {
@@ -117,7 +125,8 @@ async function offer(client: WalletClient, issuer: string, identity: Record<stri
   console.error('✓ idv_request');
   if (identity) {
     const form = await client.submitIdvForm(idvRequest.url, identity);
-    if (form.status !== 200 || !form.location?.endsWith('finish.html')) throw new WalletError('IDV form was not completed', form.status, form.body.slice(0, 500));
+    if (form.status !== 200 || !form.location?.endsWith('finish.html'))
+      throw new WalletError('IDV form was not completed', form.status, form.body.slice(0, 500));
     console.error('✓ idv_submitted');
   } else {
     // The form URL is a bearer secret of this application: printed for the person who fills it in.

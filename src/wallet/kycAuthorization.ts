@@ -12,5 +12,9 @@ export async function signKycStatusAuthorization(
   input: { subject: string; tenant: string; audience: string; now: number; lifetimeSeconds?: number },
 ): Promise<string> {
   const lifetime = Math.min(input.lifetimeSeconds ?? 300, KYC_AUTHORIZATION_MAX_LIFETIME);
-  return signJwt(signer, { iss: input.subject, sub: input.subject, aud: input.audience, tenant: input.tenant, iat: input.now, exp: input.now + lifetime }, { typ: KYC_AUTHORIZATION_TYP });
+  return signJwt(
+    signer,
+    { iss: input.subject, sub: input.subject, aud: input.audience, tenant: input.tenant, iat: input.now, exp: input.now + lifetime },
+    { typ: KYC_AUTHORIZATION_TYP },
+  );
 }

@@ -35,6 +35,9 @@ export function createSoftHsmToken(tokenLabel = 'kcc-test'): SoftHsmToken {
   process.env.SOFTHSM2_CONF = conf;
   const pin = '246810';
   const soPin = '13579111';
-  execFileSync('softhsm2-util', ['--init-token', '--free', '--label', tokenLabel, '--so-pin', soPin, '--pin', pin], { env: { ...process.env, SOFTHSM2_CONF: conf }, stdio: 'pipe' });
+  execFileSync('softhsm2-util', ['--init-token', '--free', '--label', tokenLabel, '--so-pin', soPin, '--pin', pin], {
+    env: { ...process.env, SOFTHSM2_CONF: conf },
+    stdio: 'pipe',
+  });
   return { dir, tokenLabel, pin, soPin, close: () => rmSync(dir, { recursive: true, force: true }) };
 }

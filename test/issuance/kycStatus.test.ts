@@ -25,7 +25,12 @@ async function setup(kycApiKeys = [KEY]) {
     const did = typeof subject === 'string' ? subject : subject.did;
     const headers: Record<string, string> = { authorization: `Bearer ${key}` };
     if (typeof subject !== 'string') {
-      headers['kyc-subject-authorization'] = await signKycStatusAuthorization(subject.signer, { subject: did, tenant, audience: PUBLIC_URL, now: Math.floor(clock() / 1000) });
+      headers['kyc-subject-authorization'] = await signKycStatusAuthorization(subject.signer, {
+        subject: did,
+        tenant,
+        audience: PUBLIC_URL,
+        now: Math.floor(clock() / 1000),
+      });
     }
     const res = await t.app.request(`${PUBLIC_URL}/api/v1/kyc/${encodeURIComponent(did)}/status${suffix}`, { headers });
     return { status: res.status, headers: res.headers, body: (await res.json()) as any };
@@ -33,7 +38,9 @@ async function setup(kycApiKeys = [KEY]) {
   const apply = async (familyName: string) => {
     const holder = await Holder.create();
     const client = new WalletClient(holder, t.fetch, { now: () => Math.floor(clock() / 1000) });
-    const result = await applyForKcc(client, { issuer: PUBLIC_URL, identity: { ...SAMPLE_IDENTITY, family_name: familyName }, pollAttempts: 0 }).catch((e) => e);
+    const result = await applyForKcc(client, { issuer: PUBLIC_URL, identity: { ...SAMPLE_IDENTITY, family_name: familyName }, pollAttempts: 0 }).catch(
+      (e) => e,
+    );
     return { holder, result };
   };
   return { t, clock, status, apply };
@@ -127,7 +134,10 @@ describe('KYC status reads scoped to the relying party', () => {
     const { holder } = await s.apply('Doe');
     const now = () => Math.floor(s.clock() / 1000);
     const forAcme = await signKycStatusAuthorization(holder.signer, { subject: holder.did, tenant: 'acme', audience: PUBLIC_URL, now: now() });
-    expect(await read(s, holder.did, ACME, forAcme)).toEqual({ status: 200, body: { kyc_status: 'verified', kyc_tier: 'KnownCustomerCredential', aml_clear: false } });
+    expect(await read(s, holder.did, ACME, forAcme)).toEqual({
+      status: 200,
+      body: { kyc_status: 'verified', kyc_tier: 'KnownCustomerCredential', aml_clear: false },
+    });
     // The PFI DID is an accepted audience too.
     const byDid = await signKycStatusAuthorization(holder.signer, { subject: holder.did, tenant: 'acme', audience: s.t.deps.issuer.did, now: now() });
     expect((await read(s, holder.did, ACME, byDid)).status).toBe(200);
@@ -140,11 +150,44 @@ describe('KYC status reads scoped to the relying party', () => {
     const refusals = {
       none: await read(s, holder.did, BETA),
       otherTenant: await read(s, holder.did, BETA, forAcme),
-      otherSubjectsKey: await read(s, holder.did, ACME, await signJwt(other.signer, { iss: holder.did, sub: holder.did, aud: PUBLIC_URL, tenant: 'acme', iat: now(), exp: now() + 60 }, { typ: KYC_AUTHORIZATION_TYP })),
-      forAnotherSubject: await read(s, holder.did, ACME, await signKycStatusAuthorization(other.signer, { subject: other.did, tenant: 'acme', audience: PUBLIC_URL, now: now() })),
-      wrongAudience: await read(s, holder.did, ACME, await signKycStatusAuthorization(holder.signer, { subject: holder.did, tenant: 'acme', audience: 'https://other-pfi.example', now: now() })),
-      tooLongLived: await read(s, holder.did, ACME, await signJwt(holder.signer, { iss: holder.did, sub: holder.did, aud: PUBLIC_URL, tenant: 'acme', iat: now(), exp: now() + 86400 }, { typ: KYC_AUTHORIZATION_TYP })),
-      untyped: await read(s, holder.did, ACME, await signJwt(holder.signer, { iss: holder.did, sub: holder.did, aud: PUBLIC_URL, tenant: 'acme', iat: now(), exp: now() + 60 })),
+      otherSubjectsKey: await read(
+        s,
+        holder.did,
+        ACME,
+        await signJwt(
+          other.signer,
+          { iss: holder.did, sub: holder.did, aud: PUBLIC_URL, tenant: 'acme', iat: now(), exp: now() + 60 },
+          { typ: KYC_AUTHORIZATION_TYP },
+        ),
+      ),
+      forAnotherSubject: await read(
+        s,
+        holder.did,
+        ACME,
+        await signKycStatusAuthorization(other.signer, { subject: other.did, tenant: 'acme', audience: PUBLIC_URL, now: now() }),
+      ),
+      wrongAudience: await read(
+        s,
+        holder.did,
+        ACME,
+        await signKycStatusAuthorization(holder.signer, { subject: holder.did, tenant: 'acme', audience: 'https://other-pfi.example', now: now() }),
+      ),
+      tooLongLived: await read(
+        s,
+        holder.did,
+        ACME,
+        await signJwt(
+          holder.signer,
+          { iss: holder.did, sub: holder.did, aud: PUBLIC_URL, tenant: 'acme', iat: now(), exp: now() + 86400 },
+          { typ: KYC_AUTHORIZATION_TYP },
+        ),
+      ),
+      untyped: await read(
+        s,
+        holder.did,
+        ACME,
+        await signJwt(holder.signer, { iss: holder.did, sub: holder.did, aud: PUBLIC_URL, tenant: 'acme', iat: now(), exp: now() + 60 }),
+      ),
       garbage: await read(s, holder.did, ACME, 'not.a.jwt'),
     };
     for (const [name, r] of Object.entries(refusals)) expect(r, name).toEqual(unknown);
@@ -157,7 +200,11 @@ describe('KYC status reads scoped to the relying party', () => {
     expect((await read(s, stranger.did, BETA, fresh)).body.kyc_status).toBe('unverified');
 
     // Reads are audited per tenant: the subject for a read, only a digest of the DID for a refusal.
-    const rows = s.t.sqlite.prepare("SELECT actor, action, detail FROM audit_log WHERE action LIKE 'kyc.%' ORDER BY id").all() as { actor: string; action: string; detail: string }[];
+    const rows = s.t.sqlite.prepare("SELECT actor, action, detail FROM audit_log WHERE action LIKE 'kyc.%' ORDER BY id").all() as {
+      actor: string;
+      action: string;
+      detail: string;
+    }[];
     const acme = rows.filter((r) => r.actor === 'kyc-tenant:acme');
     const beta = rows.filter((r) => r.actor === 'kyc-tenant:beta');
     expect(acme.filter((r) => r.action === 'kyc.status_read').map((r) => JSON.parse(r.detail))).toEqual([
@@ -189,7 +236,10 @@ describe('KYC status reads scoped to the relying party', () => {
       const { stdout } = await cli(['authorize-kyc', `${PUBLIC_URL}/`, '--tenant', 'acme', '--key-file', keyFile, '--minutes', '2']);
       const authorization = stdout.trim();
       // The CLI signs with the wall clock; the test issuer's clock started a few seconds earlier (within the skew).
-      expect(await read(s, holder.did, ACME, authorization)).toEqual({ status: 200, body: { kyc_status: 'verified', kyc_tier: 'KnownCustomerCredential', aml_clear: false } });
+      expect(await read(s, holder.did, ACME, authorization)).toEqual({
+        status: 200,
+        body: { kyc_status: 'verified', kyc_tier: 'KnownCustomerCredential', aml_clear: false },
+      });
       await expect(cli(['authorize-kyc', PUBLIC_URL, '--key-file', keyFile])).rejects.toThrow(/--tenant/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
@@ -199,7 +249,12 @@ describe('KYC status reads scoped to the relying party', () => {
   it('tenants are named in KYC_API_KEYS (name:key, several keys per tenant); names and keys are checked at start', async () => {
     const s = await setup([`acme:${ACME}`, `acme:${BETA}`]);
     const { holder } = await s.apply('Doe');
-    const auth = await signKycStatusAuthorization(holder.signer, { subject: holder.did, tenant: 'acme', audience: PUBLIC_URL, now: Math.floor(s.clock() / 1000) });
+    const auth = await signKycStatusAuthorization(holder.signer, {
+      subject: holder.did,
+      tenant: 'acme',
+      audience: PUBLIC_URL,
+      now: Math.floor(s.clock() / 1000),
+    });
     expect((await read(s, holder.did, ACME, auth)).status).toBe(200);
     expect((await read(s, holder.did, BETA, auth)).status).toBe(200); // acme's second key (rotation)
     await expect(setup([`Acme Bank:${ACME}`])).rejects.toThrow(/KYC_API_KEYS: a tenant name/);

@@ -63,9 +63,18 @@ describe('request bodies read from the socket (Node runtime, src/runtime/nodeBod
         return chunks.map((c) => `${c.length.toString(16)}\r\n${c}\r\n`).join('') + '0\r\n\r\n';
       };
       const post = (body: string) =>
-        rawRequest(issuer.port, `POST /oauth2/token HTTP/1.1\r\nHost: localhost:${issuer.port}\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n${chunked(body)}`);
+        rawRequest(
+          issuer.port,
+          `POST /oauth2/token HTTP/1.1\r\nHost: localhost:${issuer.port}\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n${chunked(body)}`,
+        );
       // Under the limit, in several chunks: read whole, so the grant is judged (an unknown code).
-      const small = await post(JSON.stringify({ grant_type: 'urn:ietf:params:oauth:grant-type:pre-authorized_code', 'pre-authorized_code': 'A'.repeat(43), padding: 'z'.repeat(2500) }));
+      const small = await post(
+        JSON.stringify({
+          grant_type: 'urn:ietf:params:oauth:grant-type:pre-authorized_code',
+          'pre-authorized_code': 'A'.repeat(43),
+          padding: 'z'.repeat(2500),
+        }),
+      );
       expect(small).toMatch(/^HTTP\/1\.1 400 /);
       expect(small).toContain('"error":"invalid_grant"');
       // Over the limit with no Content-Length: capped while reading.
@@ -73,10 +82,16 @@ describe('request bodies read from the socket (Node runtime, src/runtime/nodeBod
       expect(large).toMatch(/^HTTP\/1\.1 413 /);
       expect(large).toContain('"error":"invalid_request"');
       // A declared length over the limit: refused before the body is read.
-      const declared = await rawRequest(issuer.port, `POST /oauth2/token HTTP/1.1\r\nHost: localhost:${issuer.port}\r\nContent-Type: application/json\r\nContent-Length: 100000\r\nConnection: close\r\n\r\n{}`);
+      const declared = await rawRequest(
+        issuer.port,
+        `POST /oauth2/token HTTP/1.1\r\nHost: localhost:${issuer.port}\r\nContent-Type: application/json\r\nContent-Length: 100000\r\nConnection: close\r\n\r\n{}`,
+      );
       expect(declared).toMatch(/^HTTP\/1\.1 413 /);
       // A client that goes away mid-body leaves the server serving.
-      await rawRequest(issuer.port, `POST /oauth2/token HTTP/1.1\r\nHost: localhost:${issuer.port}\r\nContent-Type: application/json\r\nContent-Length: 3000\r\n\r\n{"grant_type":`);
+      await rawRequest(
+        issuer.port,
+        `POST /oauth2/token HTTP/1.1\r\nHost: localhost:${issuer.port}\r\nContent-Type: application/json\r\nContent-Length: 3000\r\n\r\n{"grant_type":`,
+      );
       expect((await fetch(`${issuer.url}/.well-known/oauth-authorization-server`)).status).toBe(200);
       await issuer.close();
     } finally {
@@ -94,9 +109,16 @@ describe('request bodies read from the socket (Node runtime, src/runtime/nodeBod
       const idv = await client.respond(await client.initiate(pfi.idvEndpoint, pfi));
       await client.submitIdvForm(idv.url, SAMPLE_IDENTITY);
       const { authorizationServer } = await client.metadata(idv.credential_offer.credential_issuer);
-      const token = await client.token(authorizationServer.token_endpoint, idv.credential_offer.grants['urn:ietf:params:oauth:grant-type:pre-authorized_code']['pre-authorized_code']);
+      const token = await client.token(
+        authorizationServer.token_endpoint,
+        idv.credential_offer.grants['urn:ietf:params:oauth:grant-type:pre-authorized_code']['pre-authorized_code'],
+      );
       const body = JSON.stringify({ notification_id: 'n', event: 'credential_accepted', event_description: 'x'.repeat(200 * 1024) });
-      const chunks = body.match(/[^]{1,8192}/g)!.map((c) => `${c.length.toString(16)}\r\n${c}\r\n`).join('') + '0\r\n\r\n';
+      const chunks =
+        body
+          .match(/[^]{1,8192}/g)!
+          .map((c) => `${c.length.toString(16)}\r\n${c}\r\n`)
+          .join('') + '0\r\n\r\n';
       const answer = await rawRequest(
         issuer.port,
         `POST /oid4vci/notification HTTP/1.1\r\nHost: localhost:${issuer.port}\r\nAuthorization: Bearer ${token.access_token}\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n${chunks}`,
@@ -104,7 +126,11 @@ describe('request bodies read from the socket (Node runtime, src/runtime/nodeBod
       expect(answer).toMatch(/^HTTP\/1\.1 413 /);
       expect(answer).not.toContain('invalid_notification_request');
       // A small malformed body is still the endpoint's own error (OID4VCI 1.0 §11.3).
-      const small = await fetch(`${issuer.url}/oid4vci/notification`, { method: 'POST', headers: { authorization: `Bearer ${token.access_token}`, 'content-type': 'application/json' }, body: '[1]' });
+      const small = await fetch(`${issuer.url}/oid4vci/notification`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token.access_token}`, 'content-type': 'application/json' },
+        body: '[1]',
+      });
       expect(small.status).toBe(400);
       expect(((await small.json()) as { error: string }).error).toBe('invalid_notification_request');
     } finally {
@@ -174,7 +200,11 @@ describe('HTTP hygiene', () => {
     ];
     for (const path of endpoints) {
       for (const [type, body] of bodies) {
-        const res = await t.fetch(`${PUBLIC_URL}${path}`, { method: 'POST', headers: { 'content-type': type, authorization: `Bearer ${token.access_token}` }, body });
+        const res = await t.fetch(`${PUBLIC_URL}${path}`, {
+          method: 'POST',
+          headers: { 'content-type': type, authorization: `Bearer ${token.access_token}` },
+          body,
+        });
         const text = await res.text();
         expect({ path, type, body, status: res.status >= 400 && res.status < 500 }).toEqual({ path, type, body, status: true });
         const json = JSON.parse(text);
@@ -186,7 +216,11 @@ describe('HTTP hygiene', () => {
 
   it('oversized bodies get 413 in JSON', async () => {
     const t = await makeTestIssuer();
-    const res = await t.fetch(`${PUBLIC_URL}/oauth2/token`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ x: 'a'.repeat(100_000) }) });
+    const res = await t.fetch(`${PUBLIC_URL}/oauth2/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ x: 'a'.repeat(100_000) }),
+    });
     expect(res.status).toBe(413);
     expect(((await res.json()) as any).error).toBe('invalid_request');
   });
@@ -214,7 +248,11 @@ describe('HTTP hygiene', () => {
 
   it('logs no PII and no secrets during a whole flow (deferred, with operator approval)', async () => {
     const lines: string[] = [];
-    const logger = { info: (e: string, f?: object) => lines.push(JSON.stringify({ e, ...f })), warn: (e: string, f?: object) => lines.push(JSON.stringify({ e, ...f })), error: (e: string, f?: object) => lines.push(JSON.stringify({ e, ...f })) };
+    const logger = {
+      info: (e: string, f?: object) => lines.push(JSON.stringify({ e, ...f })),
+      warn: (e: string, f?: object) => lines.push(JSON.stringify({ e, ...f })),
+      error: (e: string, f?: object) => lines.push(JSON.stringify({ e, ...f })),
+    };
     const t = await makeTestIssuer({ logger });
     const identity = { ...SAMPLE_IDENTITY, given_name: 'Zebedee', family_name: 'Review', birthdate: '1971-07-13', document_number: 'QZ987654' };
     const { holder, client, idvRequest, code } = await openApplication(t);
@@ -222,7 +260,15 @@ describe('HTTP hygiene', () => {
     const token = await redeem(t, holder, code);
     const log = lines.join('\n');
     expect(lines.length).toBeGreaterThan(5);
-    for (const secret of [identity.given_name, identity.birthdate, identity.document_number, code, token.access_token, token.c_nonce, idvRequest.url.split('/').pop()!]) {
+    for (const secret of [
+      identity.given_name,
+      identity.birthdate,
+      identity.document_number,
+      code,
+      token.access_token,
+      token.c_nonce,
+      idvRequest.url.split('/').pop()!,
+    ]) {
       expect(log).not.toContain(secret);
     }
   });

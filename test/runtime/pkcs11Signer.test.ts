@@ -75,7 +75,10 @@ describe.skipIf(unavailable !== undefined)('PKCS#11 issuer keys (SoftHSM2)', () 
       const slot = mod.C_GetSlotList(true).find((s) => mod.C_GetTokenInfo(s).label.trim() === token.tokenLabel)!;
       const session = mod.C_OpenSession(slot, pkcs11.CKF_SERIAL_SESSION | pkcs11.CKF_RW_SESSION);
       mod.C_Login(session, pkcs11.CKU_USER, token.pin);
-      mod.C_FindObjectsInit(session, [{ type: pkcs11.CKA_CLASS, value: pkcs11.CKO_PRIVATE_KEY }, { type: pkcs11.CKA_LABEL, value: 'unit-EdDSA' }]);
+      mod.C_FindObjectsInit(session, [
+        { type: pkcs11.CKA_CLASS, value: pkcs11.CKO_PRIVATE_KEY },
+        { type: pkcs11.CKA_LABEL, value: 'unit-EdDSA' },
+      ]);
       const [key] = mod.C_FindObjects(session, 1);
       mod.C_FindObjectsFinal(session);
       expect(key).toBeDefined();
@@ -148,12 +151,18 @@ describe.skipIf(unavailable !== undefined)('PKCS#11 issuer keys (SoftHSM2)', () 
         expect(await runKeysCli(['rotate', '--alg', 'ES256K'], cliEnv, { out: (l) => out.push(l), err: (l) => err.push(l) })).toBe(0);
         const rotated = JSON.parse(out.join('\n'));
         expect(rotated).toMatchObject({ signingKid: `${did}#key-2`, signingAlg: 'ES256K', rotated: { id: 'key-2', alg: 'ES256K' } });
-        expect(rotated.keys.map((k: { label?: string }) => k.label)).toEqual([expect.stringMatching(/^kcc-issuer-key-1-/), expect.stringMatching(/^kcc-issuer-key-2-/)]);
+        expect(rotated.keys.map((k: { label?: string }) => k.label)).toEqual([
+          expect.stringMatching(/^kcc-issuer-key-1-/),
+          expect.stringMatching(/^kcc-issuer-key-2-/),
+        ]);
         expect(out.join('\n')).not.toMatch(/"d"\s*:/);
         await issuer.reloadKeys();
         expect(issuer.deps.issuer.signer).toMatchObject({ alg: 'ES256K', kid: `${did}#key-2` });
 
-        const second = await applyForKcc(new WalletClient(await Holder.create({ alg: 'ES256K' }), (u, i) => fetch(u, i)), { issuer: issuer.url, identity: SAMPLE_IDENTITY });
+        const second = await applyForKcc(new WalletClient(await Holder.create({ alg: 'ES256K' }), (u, i) => fetch(u, i)), {
+          issuer: issuer.url,
+          identity: SAMPLE_IDENTITY,
+        });
         expect(decodeJwt(second.credential!).header).toMatchObject({ alg: 'ES256K', kid: `${did}#key-2` });
         expect((await verifyCredential(second.credential!, resolver)).verified).toBe(true);
         await expect(verifyCredential(tamper(second.credential!), resolver)).rejects.toThrow(/signature/i);
@@ -178,7 +187,10 @@ describe.skipIf(unavailable !== undefined)('PKCS#11 issuer keys (SoftHSM2)', () 
     await withCustody(async (custody) => {
       await custody.generateKeyPair('EdDSA', 'pfi-2026');
       const keys = await pkcs11IssuerKeys(custody, ['pfi-2026', 'unit-ES256K']);
-      expect(keys.map((k) => [k.id, k.alg])).toEqual([['pfi-2026', 'EdDSA'], ['unit-ES256K', 'ES256K']]);
+      expect(keys.map((k) => [k.id, k.alg])).toEqual([
+        ['pfi-2026', 'EdDSA'],
+        ['unit-ES256K', 'ES256K'],
+      ]);
       const identity = await createIssuerIdentity('https://pfi.example', keys, crypto, { custody });
       expect(identity.signer).toMatchObject({ alg: 'EdDSA', kid: 'did:web:pfi.example#pfi-2026' });
       expect(identity.publishedKeys.map((k) => k.kid)).toEqual(['did:web:pfi.example#pfi-2026', 'did:web:pfi.example#unit-ES256K']);
@@ -188,9 +200,14 @@ describe.skipIf(unavailable !== undefined)('PKCS#11 issuer keys (SoftHSM2)', () 
     const out: string[] = [];
     const labelled = { ...env, ISSUER_PKCS11_KEY_LABEL: 'pfi-2026', PUBLIC_URL: 'https://pfi.example' };
     expect(await runKeysCli(['rotate', '--alg', 'ES256K'], labelled, { out: (l) => out.push(l), err: () => {}, now: () => Date.UTC(2026, 11, 7) })).toBe(0);
-    expect(JSON.parse(out.join('\n'))).toMatchObject({ generated: { label: 'kcc-issuer-20261207T000000Z', alg: 'ES256K' }, ISSUER_PKCS11_KEY_LABEL: 'kcc-issuer-20261207T000000Z,pfi-2026' });
+    expect(JSON.parse(out.join('\n'))).toMatchObject({
+      generated: { label: 'kcc-issuer-20261207T000000Z', alg: 'ES256K' },
+      ISSUER_PKCS11_KEY_LABEL: 'kcc-issuer-20261207T000000Z,pfi-2026',
+    });
     out.length = 0;
-    expect(await runKeysCli(['show'], { ...labelled, ISSUER_PKCS11_KEY_LABEL: 'kcc-issuer-20261207T000000Z,pfi-2026' }, { out: (l) => out.push(l), err: () => {} })).toBe(0);
+    expect(
+      await runKeysCli(['show'], { ...labelled, ISSUER_PKCS11_KEY_LABEL: 'kcc-issuer-20261207T000000Z,pfi-2026' }, { out: (l) => out.push(l), err: () => {} }),
+    ).toBe(0);
     expect(JSON.parse(out.join('\n'))).toMatchObject({ signingKid: 'did:web:pfi.example#kcc-issuer-20261207T000000Z', signingAlg: 'ES256K' });
   });
 
@@ -293,14 +310,25 @@ describe('ecdsaSignatureToJose (HSM and KMS signatures to JOSE r||s)', () => {
 
   it('turns DER into r||s and high S into low S, both still verifying', () => {
     for (let i = 0; i < 20; i++) {
-      const sig = secp256k1.sign(digest.map((b) => b ^ i), secret, { prehash: false, lowS: true });
+      const sig = secp256k1.sign(
+        digest.map((b) => b ^ i),
+        secret,
+        { prehash: false, lowS: true },
+      );
       const r = bigint(sig.subarray(0, 32));
       const s = bigint(sig.subarray(32));
       const high = concat(bytes(r), bytes(N - s));
       const jose = ecdsaSignatureToJose(der(r, N - s));
       expect(jose).toEqual(sig);
       expect(ecdsaSignatureToJose(high)).toEqual(sig);
-      expect(secp256k1.verify(jose, digest.map((b) => b ^ i), pub, { prehash: false })).toBe(true);
+      expect(
+        secp256k1.verify(
+          jose,
+          digest.map((b) => b ^ i),
+          pub,
+          { prehash: false },
+        ),
+      ).toBe(true);
     }
   });
 
@@ -346,7 +374,11 @@ function localhostDidWebResolver(): Resolver {
       const host = decodeURIComponent(parsed.id);
       if (!/^localhost:\d+$/.test(host)) return { didDocument: null, didDocumentMetadata: {}, didResolutionMetadata: { error: 'notFound' } };
       const res = await fetch(`http://${host}/.well-known/did.json`);
-      return { didDocument: res.ok ? await res.json() : null, didDocumentMetadata: {}, didResolutionMetadata: res.ok ? { contentType: 'application/did+json' } : { error: 'notFound' } };
+      return {
+        didDocument: res.ok ? await res.json() : null,
+        didDocumentMetadata: {},
+        didResolutionMetadata: res.ok ? { contentType: 'application/did+json' } : { error: 'notFound' },
+      };
     },
   });
 }
