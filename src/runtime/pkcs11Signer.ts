@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type { PKCS11 as Pkcs11Module, Template } from 'pkcs11js';
+import { readSettings, type Environment, type Settings } from '../config';
 import { base64urlEncode } from '../crypto/base64url';
 import { ecdsaSignatureToJose } from '../crypto/ecdsaSignature';
 import type { ExternalIssuerKey } from '../crypto/issuerKeys';
@@ -40,30 +41,29 @@ const OID_ED25519 = Buffer.from('06032b6570', 'hex'); // 1.3.101.112
 const NAME_ED25519 = Buffer.concat([Buffer.from([0x13, 12]), Buffer.from('edwards25519')]);
 const OID_SECP256K1 = Buffer.from('06052b8104000a', 'hex'); // 1.3.132.0.10
 
-/** Reads the PKCS#11 settings from the environment; undefined when ISSUER_PKCS11_MODULE is unset. */
-export function pkcs11SettingsFromEnv(env: Record<string, string | undefined>): Pkcs11Settings | undefined {
-  const modulePath = env.ISSUER_PKCS11_MODULE;
+/**
+ * The PKCS#11 settings (the `keys.pkcs11` section of the settings table, read through it);
+ * undefined when ISSUER_PKCS11_MODULE is unset. Errors name the setting, never the PIN.
+ */
+export function pkcs11SettingsFromEnv(env: Environment): Pkcs11Settings | undefined {
+  return pkcs11SettingsFrom(readSettings(env, 'node').keys);
+}
+
+export function pkcs11SettingsFrom(keys: Settings['keys']): Pkcs11Settings | undefined {
+  const { module: modulePath, tokenLabel, slot, pinFile, keyLabels, sessions } = keys.pkcs11;
   if (!modulePath) return undefined;
-  if (!env.ISSUER_PKCS11_TOKEN_LABEL && !env.ISSUER_PKCS11_SLOT)
-    throw new Error('ISSUER_PKCS11_MODULE is set: ISSUER_PKCS11_TOKEN_LABEL (or ISSUER_PKCS11_SLOT) must name the token');
-  let pin = env.ISSUER_PKCS11_PIN;
-  if (!pin && env.ISSUER_PKCS11_PIN_FILE) {
+  if (!tokenLabel && !slot) throw new Error('ISSUER_PKCS11_MODULE is set: ISSUER_PKCS11_TOKEN_LABEL (or ISSUER_PKCS11_SLOT) must name the token');
+  let pin = keys.pkcs11.pin;
+  if (!pin && pinFile) {
     try {
-      pin = readFileSync(env.ISSUER_PKCS11_PIN_FILE, 'utf8').replace(/\r?\n$/, '');
+      pin = readFileSync(pinFile, 'utf8').replace(/\r?\n$/, '');
     } catch {
-      throw new Error(`ISSUER_PKCS11_PIN_FILE cannot be read (${env.ISSUER_PKCS11_PIN_FILE})`);
+      throw new Error(`ISSUER_PKCS11_PIN_FILE cannot be read (${pinFile})`);
     }
   }
   if (!pin) throw new Error('ISSUER_PKCS11_MODULE is set: ISSUER_PKCS11_PIN (or ISSUER_PKCS11_PIN_FILE) must hold the token user PIN');
-  const keyLabels = env.ISSUER_PKCS11_KEY_LABEL ? env.ISSUER_PKCS11_KEY_LABEL.split(',').map((l) => l.trim()) : undefined;
-  if (keyLabels?.some((l) => l === '')) throw new Error('ISSUER_PKCS11_KEY_LABEL has an empty label');
-  if (env.ISSUER_PKCS11_SLOT && !/^\d+$/.test(env.ISSUER_PKCS11_SLOT)) throw new Error('ISSUER_PKCS11_SLOT must be a decimal slot id');
-  if (keyLabels && env.ISSUER_PRIVATE_JWK)
-    throw new Error('ISSUER_PKCS11_KEY_LABEL and ISSUER_PRIVATE_JWK are both set: the signing keys come from one of them');
-  const sessions = env.ISSUER_PKCS11_SESSIONS ? Number(env.ISSUER_PKCS11_SESSIONS) : undefined;
-  if (sessions !== undefined && !(Number.isInteger(sessions) && sessions >= 1 && sessions <= 64))
-    throw new Error('ISSUER_PKCS11_SESSIONS must be an integer from 1 to 64');
-  return { modulePath, tokenLabel: env.ISSUER_PKCS11_TOKEN_LABEL || undefined, slot: env.ISSUER_PKCS11_SLOT || undefined, pin, keyLabels, sessions };
+  if (keyLabels && keys.privateJwk) throw new Error('ISSUER_PKCS11_KEY_LABEL and ISSUER_PRIVATE_JWK are both set: the signing keys come from one of them');
+  return { modulePath, tokenLabel, slot, pin, keyLabels, sessions };
 }
 
 export interface Pkcs11Custody extends KeyCustody {

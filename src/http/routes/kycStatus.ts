@@ -1,7 +1,7 @@
 import { Hono } from 'hono';
 import { InvalidRequest, NotFound, Unauthorized } from '../../protocol/errors';
 import { readKycStatusForTenant } from '../../issuance/kycStatusRead';
-import { kycTenantsFromKeys } from '../../kycTenants';
+import { kycTenantsFromKeys } from '../../config/kycTenants';
 import type { AppEnv } from '../context';
 import { bearerMatches, bearerOf } from '../bearer';
 
@@ -9,7 +9,7 @@ import { bearerMatches, bearerOf } from '../bearer';
  * KYC status API for relying parties (README "KYC status API"; seed 000's tenant status read):
  * `GET /api/v1/kyc/{subject}/status` with `Authorization: Bearer <one of KYC_API_KEYS>`; the
  * subject is the applicant DID, URL-encoded. Disabled (404) when no key is configured. The key
- * names the tenant (src/kycTenants.ts); the read needs the subject's authorisation for that tenant
+ * names the tenant (src/config/kycTenants.ts); the read needs the subject's authorisation for that tenant
  * in `KYC-Subject-Authorization` (src/issuance/kycStatusRead.ts), else 404 whatever the DID.
  */
 export const kycStatusRoutes = new Hono<AppEnv>();
