@@ -410,11 +410,16 @@ consoleRoutes.post('/operators', async (c) => {
   const name = typeof body.name === 'string' ? body.name.trim().toLowerCase() : '';
   try {
     if (body.op === 'add') {
-      const { secret } = await addOperatorAccount(deps, { name, role: typeof body.role === 'string' ? body.role : '', actor: session.actor });
+      const { secret } = await addOperatorAccount(deps, {
+        name,
+        role: typeof body.role === 'string' ? body.role : '',
+        actor: session.actor,
+        party: session.party,
+      });
       return operatorsPage(c, session, { notice: `Account ${name} added. Hand the secret over now: it is not shown again.`, secret: { name, value: secret } });
     }
     if (body.op === 'reset') {
-      const { secret } = await resetOperatorSecret(deps, { name, actor: session.actor });
+      const { secret } = await resetOperatorSecret(deps, { name, actor: session.actor, party: session.party });
       return operatorsPage(c, session, { notice: `New secret for ${name}; its sessions ended. It is not shown again.`, secret: { name, value: secret } });
     }
     if (body.op === 'remove') {
