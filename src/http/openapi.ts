@@ -53,6 +53,12 @@ const CredentialIssuerMetadata = z.looseObject({
 });
 const AuthorizationServerMetadata = z.looseObject({ issuer: z.string(), token_endpoint: z.string() });
 const DidDocument = z.looseObject({ id: z.string(), verificationMethod: z.array(z.looseObject({ id: z.string(), type: z.string() })).optional() });
+/** GET /api/v1/kyc/{subject}/status (src/issuance/kycStatus.ts KycStatusAnswer). */
+const KycStatusBody = z.object({
+  kyc_status: z.enum(['verified', 'pending', 'rejected', 'unverified', 'expired']),
+  kyc_tier: z.string().nullable(),
+  aml_clear: z.boolean(),
+});
 const Health = z.object({ status: z.literal('ok') });
 const Ready = z.object({ status: z.literal('ready'), checks: z.object({ database: z.string(), migrations: z.string() }) });
 const NotReady = z.looseObject({
@@ -187,6 +193,8 @@ interface Operation {
   body?: Schema;
   form?: boolean;
   query?: Record<string, { description: string; required?: boolean }>;
+  /** Request headers beyond Authorization. */
+  headers?: Record<string, { description: string; required?: boolean }>;
   responses: Record<string, Answer>;
 }
 
@@ -324,6 +332,25 @@ function operations(): Record<string, Partial<Record<'get' | 'post', Operation>>
       },
     },
     [PATHS.nonce]: { post: { summary: 'Nonce Endpoint (OID4VCI 1.0 §7)', tags: ['wallet'], responses: { 200: json('A fresh c_nonce', NonceResponse) } } },
+    '/api/v1/kyc/:subject/status': {
+      get: {
+        summary: "KYC status of a subject for a relying party (tenant of KYC_API_KEYS), with the subject's authorisation (docs/kyc-status.md)",
+        tags: ['relying party'],
+        security: 'bearer',
+        headers: {
+          'KYC-Subject-Authorization': {
+            description: "JWT (typ kyc-authorization+jwt) signed by the subject's DID key naming this tenant and this issuer, a few minutes valid",
+            required: true,
+          },
+        },
+        responses: {
+          200: json('The status (also when the subject has none: unverified)', KycStatusBody),
+          400: error('subject is not a DID'),
+          401: error('Missing or unknown tenant key'),
+          404: error('API disabled, or no authorisation of this subject for this tenant (the same answer as an unknown DID)'),
+        },
+      },
+    },
     [PATHS.kyaToken]: {
       post: {
         summary: "KYA token for one of the KCC holder's agents (docs/kya.md)",
@@ -584,13 +611,22 @@ export function buildOpenApiDocument(config: Pick<IssuerConfig, 'publicUrl' | 'c
     const item: Record<string, unknown> = {};
     const params = [...path.matchAll(/:(\w+)/g)].map((m) => ({ name: m[1], in: 'path', required: true, schema: { type: 'string' } }));
     for (const [method, op] of Object.entries(ops) as Array<[string, Operation]>) {
-      const query = Object.entries(op.query ?? {}).map(([name, q]) => ({
-        name,
-        in: 'query',
-        required: q.required ?? false,
-        description: q.description,
-        schema: { type: 'string' },
-      }));
+      const query = [
+        ...Object.entries(op.query ?? {}).map(([name, q]) => ({
+          name,
+          in: 'query',
+          required: q.required ?? false,
+          description: q.description,
+          schema: { type: 'string' },
+        })),
+        ...Object.entries(op.headers ?? {}).map(([name, h]) => ({
+          name,
+          in: 'header',
+          required: h.required ?? false,
+          description: h.description,
+          schema: { type: 'string' },
+        })),
+      ];
       const responses = Object.fromEntries(
         Object.entries(op.responses).map(([status, answer]) => {
           const media: Record<string, { schema: object }> = {};
