@@ -2,6 +2,7 @@ import { type SETTINGS, SETTING_DEFAULTS, ISSUER_DID_METHODS, settingsGiven, typ
 import type { Environment, GivenSettingsOf } from './config/setting';
 import type { ConsentItem, TierConfig } from './config/tiers';
 import { brandColourProblem } from './config/parsers';
+import { kycTenantsFromKeys } from './config/kycTenants';
 
 export {
   ISSUER_DID_METHODS,
@@ -110,6 +111,8 @@ export function resolveConfig(input: IssuerConfigInput): IssuerConfig {
   }
   // Every option of the table, so a new entry needs nothing here; then what is resolved specially.
   const options = withDefaults(DEFAULTS, input);
+  const kycApiKeys = options.kycApiKeys.filter((k) => k.length > 0);
+  kycTenantsFromKeys(kycApiKeys); // checked at start: a request never meets a bad entry
   // Programmatic input gets the check the environment's parser applies.
   const colourProblem = brandColourProblem(options.branding.primaryColor);
   if (colourProblem) throw new TypeError(`BRAND_PRIMARY_COLOR ${colourProblem}`);
@@ -122,7 +125,7 @@ export function resolveConfig(input: IssuerConfigInput): IssuerConfig {
     adminToken: input.adminToken || undefined,
     clientName: input.clientName || DEFAULTS.clientName,
     branding: { primaryColor: options.branding.primaryColor.toLowerCase() },
-    kycApiKeys: options.kycApiKeys.filter((k) => k.length > 0),
+    kycApiKeys,
     tosUri: httpsUriOption('TOS_URI', input.tosUri),
     policyUri: httpsUriOption('POLICY_URI', input.policyUri),
     clientMetadata: { ...defined(input.clientMetadata) },

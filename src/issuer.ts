@@ -1,7 +1,8 @@
 import type { ResolverRegistry } from 'did-resolver';
 import { resolveConfig, type IssuerConfig, type IssuerConfigInput, type IssuerDidMethod } from './config';
 import type { CryptoProvider, PublicJwk } from './crypto/keys';
-import type { IssuerKey } from './crypto/issuerKeys';
+import type { IssuerKey, LocalIssuerKey } from './crypto/issuerKeys';
+import type { KeyCustody } from './crypto/keyCustody';
 import { toPublicJwk } from './crypto/keys';
 import { createDidJwkResolver, didJwkDocument, didJwkFromPublicJwk } from './did/jwk';
 import { createDidKeyResolver } from './did/key';
@@ -27,8 +28,8 @@ import { parsePresentedCredentialTrust, type PresentedCredentialTrust, type Pres
 export type { IssuerKey } from './crypto/issuerKeys';
 
 /** The key that signs the did:dht packet, if the list holds one. */
-export function didDhtIdentityKey(keys: IssuerKey[]): IssuerKey | undefined {
-  return keys.find((k) => k.role === 'did-dht-identity');
+export function didDhtIdentityKey(keys: IssuerKey[]): LocalIssuerKey | undefined {
+  return keys.find((k): k is LocalIssuerKey => k.role === 'did-dht-identity');
 }
 
 /** Signing keys (everything but the did:dht identity key), newest first. */
@@ -66,6 +67,8 @@ export interface BuildIssuerOptions {
   exchange?: AppDeps['exchange'];
   /** Prometheus metrics (Node, src/runtime/metrics.ts); absent: off. */
   metrics?: AppDeps['metrics'];
+  /** Holds the keys that are references (an HSM over PKCS#11, docs/hsm.md); needed when any key is. */
+  keyCustody?: KeyCustody;
 }
 
 /**
@@ -80,34 +83,51 @@ export async function createIssuerIdentity(
   publicUrl: string,
   keys: IssuerKey[],
   crypto: CryptoProvider,
-  options: { method?: IssuerDidMethod } = {},
+  options: { method?: IssuerDidMethod; custody?: KeyCustody } = {},
 ): Promise<IssuerIdentity> {
   const method = options.method ?? 'web';
   const newestFirst = signingKeysNewestFirst(keys);
   if (newestFirst.length === 0) throw new Error('at least one issuer key is required');
+  // A key held by a custodian (HSM): its public key is read from it, once per identity.
+  const publicJwks = new Map<IssuerKey, PublicJwk>();
+  for (const k of newestFirst)
+    publicJwks.set(k, k.external ? (await custodyFor(k, options.custody).describe(k.external)).publicJwk : toPublicJwk(k.privateJwk));
+  const publicJwkOf = (k: IssuerKey) => publicJwks.get(k)!;
   const idvEndpoint = issuerUrls(publicUrl).initiate;
   let did: string;
   let publishedKeys: PublishedKey[];
   let didDocument: DIDDocument;
   if (method === 'jwk') {
-    did = didJwkFromPublicJwk(toPublicJwk(newestFirst[0].privateJwk));
-    publishedKeys = [{ kid: `${did}#0`, publicJwk: toPublicJwk(newestFirst[0].privateJwk) }];
+    did = didJwkFromPublicJwk(publicJwkOf(newestFirst[0]));
+    publishedKeys = [{ kid: `${did}#0`, publicJwk: publicJwkOf(newestFirst[0]) }];
     didDocument = didJwkDocument(did);
   } else if (method === 'dht') {
     const identity = didDhtIdentityKey(keys);
     if (!identity) throw new Error('did:dht needs an Ed25519 identity key (role did-dht-identity) in the key list');
     const identityPublicJwk = toPublicJwk(identity.privateJwk);
     did = didDhtFromIdentityJwk(identityPublicJwk);
-    publishedKeys = newestFirst.map((k) => ({ kid: `${did}#${k.id}`, publicJwk: toPublicJwk(k.privateJwk) }));
+    publishedKeys = newestFirst.map((k) => ({ kid: `${did}#${k.id}`, publicJwk: publicJwkOf(k) }));
     didDocument = buildPfiDidDhtDocument({ identityPublicJwk, keys: publishedKeys, idvEndpoint });
   } else {
     did = didWebFromUrl(publicUrl);
-    publishedKeys = newestFirst.map((k) => ({ kid: `${did}#${k.id}`, publicJwk: toPublicJwk(k.privateJwk) }));
+    publishedKeys = newestFirst.map((k) => ({ kid: `${did}#${k.id}`, publicJwk: publicJwkOf(k) }));
     didDocument = buildPfiDidDocument({ did, keys: publishedKeys, idvEndpoint });
   }
-  const signer = await crypto.createSigner(newestFirst[0].privateJwk, publishedKeys[0].kid);
+  const newest = newestFirst[0];
+  const signer = newest.external
+    ? await custodyFor(newest, options.custody).createSigner(newest.external, publishedKeys[0].kid)
+    : await crypto.createSigner(newest.privateJwk, publishedKeys[0].kid);
   const keysByKid = new Map<string, PublicJwk>(publishedKeys.map((k) => [k.kid, k.publicJwk]));
   return { did, signer, publishedKeys, keysByKid, didDocument };
+}
+
+function custodyFor(key: IssuerKey & { external: object }, custody: KeyCustody | undefined): KeyCustody {
+  if (!custody || custody.custody !== key.external.custody) {
+    throw new Error(
+      `issuer key ${key.id} is held by ${key.external.custody} (label ${key.external.label}) but no ${key.external.custody} custodian is configured (ISSUER_PKCS11_MODULE, docs/hsm.md)`,
+    );
+  }
+  return custody;
 }
 
 /** The trust configuration parsed, and every tier's acceptsCredentials naming one of its entries; refuses the start otherwise. */
@@ -131,7 +151,7 @@ export async function buildIssuer(options: BuildIssuerOptions) {
     config,
     store: options.store ?? createStore(options.db!),
     crypto: options.crypto,
-    issuer: await createIssuerIdentity(config.publicUrl, options.keys, options.crypto, { method: config.didMethod }),
+    issuer: await createIssuerIdentity(config.publicUrl, options.keys, options.crypto, { method: config.didMethod, custody: options.keyCustody }),
     resolver: createDidResolver({
       registry: { ...createDidJwkResolver(), ...createDidKeyResolver(), ...options.didMethods },
       now: clock,

@@ -1,3 +1,4 @@
+import { kycTenantsFromKeys } from './kycTenants';
 import { z } from 'zod';
 import { invalid, parser, type Parser } from './setting';
 import { parseTiersConfig } from './tiers';
@@ -81,7 +82,12 @@ export const apiKeys = parser((t) => {
     .split(',')
     .map((k) => k.trim())
     .filter(Boolean);
-  return keys.every((k) => k.length >= 32) ? keys : invalid('must be comma-separated keys of at least 32 characters each');
+  try {
+    kycTenantsFromKeys(keys);
+  } catch (e) {
+    invalid((e as Error).message.replace(/^KYC_API_KEYS:? /, ''));
+  }
+  return keys;
 });
 
 /** ISSUER_CONTACTS: e-mail addresses for client_metadata `contacts`. */
@@ -154,4 +160,13 @@ export function brandColourProblem(value: string): string | undefined {
 export const brandColour = parser((t) => {
   const problem = brandColourProblem(t);
   return problem ? invalid(problem) : t.toLowerCase();
+});
+
+/** ISSUER_PKCS11_SLOT: a decimal slot id. */
+export const decimalId = parser((t) => (/^\d+$/.test(t) ? t : invalid('must be a decimal slot id')));
+
+/** ISSUER_PKCS11_KEY_LABEL: comma-separated labels, none empty. */
+export const labelList = parser((t) => {
+  const labels = t.split(',').map((l) => l.trim());
+  return labels.some((l) => l === '') ? invalid('has an empty label') : labels;
 });

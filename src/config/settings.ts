@@ -3,12 +3,14 @@ import {
   brandColour,
   commaList,
   contacts,
+  decimalId,
   httpsUrl,
   httpUrl,
   incodeIssuer,
   integerFromTo,
   intervalMilliseconds,
   jsonText,
+  labelList,
   oneOf,
   onlyTrue,
   openidScope,
@@ -62,7 +64,7 @@ export const SETTINGS = {
       parse: apiKeys,
       default: [],
       secret: true,
-      doc: 'tenant keys (comma-separated, 32+ characters) of the [KYC status API](#kyc-status-api) (`GET /api/v1/kyc/{subject}/status`); empty disables it',
+      doc: 'tenant keys (comma-separated `name:key`, or bare keys named `tenant-<n>`; keys 32+ characters) of the [KYC status API](#kyc-status-api) (`GET /api/v1/kyc/{subject}/status`); empty disables it',
     }),
     /** Lifetimes, in seconds. */
     ttl: {
@@ -167,7 +169,15 @@ export const SETTINGS = {
       enabled: setting({ default: true, doc: 'failed operator sign-ins (console login, operator API bearer) are limited' }),
       windowSeconds: setting({ default: 60, doc: 'window of the operator sign-in limit, in seconds' }),
       failuresPerIp: setting({ default: 10, doc: 'failed sign-ins per window per client address; past it every attempt is 429 until the window ends' }),
-      failuresGlobal: setting({ default: 100, doc: 'failed sign-ins per window in total; past it every attempt is 429 until the window ends' }),
+      failuresPerAccount: setting({
+        default: 20,
+        doc: 'failed console sign-ins per window per account name; past it that name is 429 from addresses that already failed (never from a clean address)',
+      }),
+      failuresGlobal: setting({
+        default: 100,
+        doc: 'failed sign-ins per window in total; past it failures are answered `globalFailureDelayMs` later and alert (log line, metric), but nothing is refused',
+      }),
+      globalFailureDelayMs: setting({ default: 1000, doc: 'delay of each failed sign-in past `failuresGlobal`, in ms' }),
     },
     reviewFourEyes: setting({
       env: 'REVIEW_FOUR_EYES',
@@ -397,6 +407,37 @@ export const SETTINGS = {
       only: 'node',
       doc: 'did:dht identity key (Ed25519 private JWK) when `ISSUER_PRIVATE_JWK` is used',
     }),
+    /** Keys in an HSM over PKCS#11 (src/runtime/pkcs11Signer.ts, docs/hsm.md). */
+    pkcs11: {
+      module: unset({
+        env: 'ISSUER_PKCS11_MODULE',
+        parse: text,
+        only: 'node',
+        doc: "path of the HSM vendor's PKCS#11 library: signing keys are generated and kept in the token, never leaving it (see [docs/hsm.md](docs/hsm.md))",
+      }),
+      tokenLabel: unset({
+        env: 'ISSUER_PKCS11_TOKEN_LABEL',
+        parse: text,
+        only: 'node',
+        doc: 'with `ISSUER_PKCS11_MODULE`: the token, by label (or `ISSUER_PKCS11_SLOT`)',
+      }),
+      slot: unset({ env: 'ISSUER_PKCS11_SLOT', parse: decimalId, only: 'node', doc: 'with `ISSUER_PKCS11_MODULE`: the token, by decimal slot id' }),
+      pin: unset({ env: 'ISSUER_PKCS11_PIN', parse: text, secret: true, only: 'node', doc: 'the token user PIN (or `ISSUER_PKCS11_PIN_FILE`)' }),
+      pinFile: unset({ env: 'ISSUER_PKCS11_PIN_FILE', parse: text, only: 'node', doc: 'a file holding the token user PIN (a mounted secret)' }),
+      keyLabels: unset({
+        env: 'ISSUER_PKCS11_KEY_LABEL',
+        parse: labelList,
+        only: 'node',
+        doc: "comma-separated labels of signing keys already in the token, the first signing and all published (no key file); unset: the key file names the token's keys",
+      }),
+      sessions: setting({
+        env: 'ISSUER_PKCS11_SESSIONS',
+        parse: integerFromTo(1, 64),
+        default: 4,
+        only: 'node',
+        doc: 'PKCS#11 sessions signing at once',
+      }),
+    },
   },
 
   /** DID resolution and the PFI's did:dht (src/runtime/nodeDid.ts, src/runtime/workerIssuer.ts). */
@@ -519,7 +560,7 @@ export const SETTINGS = {
       parse: text,
       secret: true,
       only: 'node',
-      doc: 'serves Prometheus `/metrics` on the main port to `Authorization: Bearer <METRICS_TOKEN>` (401 otherwise)',
+      doc: 'serves Prometheus `/metrics` on the main port to `Authorization: Bearer <METRICS_TOKEN>` (401 otherwise); at least 32 characters, like `ADMIN_TOKEN`',
     }),
     port: unset({
       env: 'METRICS_PORT',

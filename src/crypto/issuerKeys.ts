@@ -1,7 +1,11 @@
+import type { ExternalKeyRef } from './keyCustody';
 import { algorithmForJwk, type JwsAlgorithm, type PrivateJwk } from './keys';
 
-/** One issuer key as configured or kept in the key file. */
-export interface IssuerKey {
+/** One issuer key as configured or kept in the key file: its private JWK here, or a reference to a custodian. */
+export type IssuerKey = LocalIssuerKey | ExternalIssuerKey;
+
+/** A key whose private JWK this process holds (key file, ISSUER_PRIVATE_JWK). */
+export interface LocalIssuerKey {
   /** Fragment of the verification method id: `<did>#<id>`. */
   id: string;
   alg: JwsAlgorithm;
@@ -13,6 +17,20 @@ export interface IssuerKey {
    * the BEP44 DNS packet, never a JWT, and is never rotated (the DID is derived from it).
    */
   role?: 'did-dht-identity';
+  external?: undefined;
+}
+
+/**
+ * A signing key held by a custodian (an HSM over PKCS#11, src/runtime/pkcs11Signer.ts): only its
+ * reference is kept; the public key is read from the custodian. Never the did:dht identity key.
+ */
+export interface ExternalIssuerKey {
+  id: string;
+  alg: JwsAlgorithm;
+  createdAt: string;
+  external: ExternalKeyRef;
+  privateJwk?: undefined;
+  role?: undefined;
 }
 
 /**
@@ -35,7 +53,7 @@ export function parseIssuerKeys(text: string, name = 'ISSUER_PRIVATE_JWK'): Issu
   }
   if (value && typeof value === 'object' && !Array.isArray(value) && Array.isArray((value as { keys?: unknown }).keys)) {
     const keys = (value as { keys: unknown[] }).keys.map((k, i) => {
-      const entry = k as Partial<IssuerKey>;
+      const entry = k as Partial<LocalIssuerKey>;
       const jwk = checkedJwk(entry?.privateJwk, `${name}.keys[${i}].privateJwk`);
       if (typeof entry.id !== 'string' || !FRAGMENT.test(entry.id)) throw new Error(`${name}.keys[${i}].id is missing or invalid`);
       if (typeof entry.createdAt !== 'string') throw new Error(`${name}.keys[${i}].createdAt is missing`);

@@ -46,6 +46,8 @@ export interface RequestMetrics {
   scrape(): Promise<{ contentType: string; body: string }>;
   /** Bearer token for /metrics on the main port; undefined: /metrics is not served there (METRICS_PORT only). */
   token?: string;
+  /** One failed operator sign-in (src/http/operatorAuth.ts); `overGlobal`: past the global failure count (alert on it). */
+  operatorAuthFailure?(via: 'api' | 'console', overGlobal: boolean): void;
 }
 
 /** Read variables with `c.get('deps')`: Hono's `c.var` copies every variable into a new object on each access. */

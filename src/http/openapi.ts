@@ -59,6 +59,12 @@ const CredentialIssuerMetadata = z.looseObject({
 });
 const AuthorizationServerMetadata = z.looseObject({ issuer: z.string(), token_endpoint: z.string() });
 const DidDocument = z.looseObject({ id: z.string(), verificationMethod: z.array(z.looseObject({ id: z.string(), type: z.string() })).optional() });
+/** GET /api/v1/kyc/{subject}/status (src/issuance/kycStatus.ts KycStatusAnswer). */
+const KycStatusBody = z.object({
+  kyc_status: z.enum(['verified', 'pending', 'rejected', 'unverified', 'expired']),
+  kyc_tier: z.string().nullable(),
+  aml_clear: z.boolean(),
+});
 const Health = z.object({ status: z.literal('ok') });
 const Ready = z.object({ status: z.literal('ready'), checks: z.object({ database: z.string(), migrations: z.string() }) });
 const NotReady = z.looseObject({
@@ -193,6 +199,8 @@ interface Operation {
   body?: Schema;
   form?: boolean;
   query?: Record<string, { description: string; required?: boolean }>;
+  /** Request headers beyond Authorization. */
+  headers?: Record<string, { description: string; required?: boolean }>;
   responses: Record<string, Answer>;
 }
 
@@ -330,6 +338,25 @@ function operations(): Record<string, Partial<Record<'get' | 'post', Operation>>
       },
     },
     [PATHS.nonce]: { post: { summary: 'Nonce Endpoint (OID4VCI 1.0 §7)', tags: ['wallet'], responses: { 200: json('A fresh c_nonce', NonceResponse) } } },
+    '/api/v1/kyc/:subject/status': {
+      get: {
+        summary: "KYC status of a subject for a relying party (tenant of KYC_API_KEYS), with the subject's authorisation (docs/kyc-status.md)",
+        tags: ['relying party'],
+        security: 'bearer',
+        headers: {
+          'KYC-Subject-Authorization': {
+            description: "JWT (typ kyc-authorization+jwt) signed by the subject's DID key naming this tenant and this issuer, a few minutes valid",
+            required: true,
+          },
+        },
+        responses: {
+          200: json('The status (also when the subject has none: unverified)', KycStatusBody),
+          400: error('subject is not a DID'),
+          401: error('Missing or unknown tenant key'),
+          404: error('API disabled, or no authorisation of this subject for this tenant (the same answer as an unknown DID)'),
+        },
+      },
+    },
     [PATHS.kyaToken]: {
       post: {
         summary: "KYA token for one of the KCC holder's agents (docs/kya.md)",
@@ -540,19 +567,6 @@ function operations(): Record<string, Partial<Record<'get' | 'post', Operation>>
         responses: { 303: redirect('Assigned or released (or to the sign-in page)'), 403: html('CSRF, or the role may not'), 404: html('No such application') },
       },
     },
-    '/api/v1/kyc/:subject/status': {
-      get: {
-        summary: 'KYC status of a subject (the applicant DID, URL-encoded) for a tenant (KYC_API_KEYS)',
-        tags: ['kyc'],
-        security: 'bearer',
-        responses: {
-          200: json('The status', KycStatusResponse),
-          400: error('The subject is not a DID'),
-          401: error('Missing or unknown tenant key'),
-          404: error('The KYC status API is disabled (KYC_API_KEYS unset)'),
-        },
-      },
-    },
     [`${PATHS.console}/applications/:id/erase-pii`]: {
       post: {
         summary: 'Console: erase PII (admin role)',
@@ -610,13 +624,22 @@ export function buildOpenApiDocument(config: Pick<IssuerConfig, 'publicUrl' | 'c
     const item: Record<string, unknown> = {};
     const params = [...path.matchAll(/:(\w+)/g)].map((m) => ({ name: m[1], in: 'path', required: true, schema: { type: 'string' } }));
     for (const [method, op] of Object.entries(ops) as Array<[string, Operation]>) {
-      const query = Object.entries(op.query ?? {}).map(([name, q]) => ({
-        name,
-        in: 'query',
-        required: q.required ?? false,
-        description: q.description,
-        schema: { type: 'string' },
-      }));
+      const query = [
+        ...Object.entries(op.query ?? {}).map(([name, q]) => ({
+          name,
+          in: 'query',
+          required: q.required ?? false,
+          description: q.description,
+          schema: { type: 'string' },
+        })),
+        ...Object.entries(op.headers ?? {}).map(([name, h]) => ({
+          name,
+          in: 'header',
+          required: h.required ?? false,
+          description: h.description,
+          schema: { type: 'string' },
+        })),
+      ];
       const responses = Object.fromEntries(
         Object.entries(op.responses).map(([status, answer]) => {
           const media: Record<string, { schema: object }> = {};

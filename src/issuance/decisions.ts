@@ -8,6 +8,7 @@ import type { IssuerConfig } from '../config';
 import type { IssuanceDeps } from './deps';
 import { applyResult, ensureIdvSession } from './identityVerification';
 import { isCountryOfResidence, kccDataProblem } from './kccClaims';
+import { independentParties } from './operatorAccounts';
 
 /** The tier names an operator may give (credentialSubject.tier of the configured tiers, src/config.ts). */
 export function configuredTierNames(config: Pick<IssuerConfig, 'tiers'>): string[] {
@@ -57,6 +58,11 @@ export async function recordOperatorDecision(
   if (proposal) {
     if (proposal.party === party)
       throw new AccessDenied('four-eyes review: this approval must be confirmed by a different operator than the one who proposed it');
+    // A second account is no second person when one of them set up the other's secret, or one party set up both.
+    if (!(await independentParties(deps, proposal.party, party)))
+      throw new AccessDenied(
+        'four-eyes review: this account was created or reset by the proposer (or both accounts by the same operator), so it cannot confirm the approval; another operator must',
+      );
     if (
       (input.tier !== undefined && input.tier !== (proposal.tier ?? undefined)) ||
       (input.countryOfResidence !== undefined && input.countryOfResidence !== (proposal.countryOfResidence ?? undefined))

@@ -11,7 +11,9 @@ import type { IssuanceDeps } from './deps';
  * - `pending`: verification under way: the newest application awaits its form (link still valid)
  *   or review, or a KCC is suspended (a re-decision in review);
  * - `expired`: a KCC ran out (past `exp`, not revoked) and nothing newer is live;
- * - `rejected`: the newest decided application was declined, or every KCC was revoked;
+ * - `rejected`: the newest decided application was declined, or every KCC was revoked; a
+ *   revocation stands until a KCC is issued or an application approved after it (a new
+ *   application, pending or in review, does not lift it);
  * - `unverified`: nothing, or only abandoned applications.
  * `kyc_tier` is the tier id (credential configuration) of the KCC or application the status is
  * about (null when unverified); `aml_clear` is true only for `verified` with a
@@ -38,6 +40,18 @@ export async function kycStatusOf(deps: Pick<IssuanceDeps, 'store' | 'clock'>, s
   );
   if (newest?.status === 'approved' && !issuedFor.has(newest.id)) {
     return { kyc_status: 'verified', kyc_tier: newest.credentialConfigurationId, aml_clear: hasAmlCheck(applicationEvidence(newest)) };
+  }
+  // A revocation stands until something newer than it: a KCC issued or an application approved
+  // after it. An application the subject opens (or sends to review) is not that, so opening one
+  // cannot turn `rejected` into `pending` and hide the revocation from a relying party.
+  const lastRevokedAt = credentials.reduce((max, c) => (c.revokedAt != null && c.revokedAt > max ? c.revokedAt : max), -1);
+  if (
+    lastRevokedAt >= 0 &&
+    !credentials.some((c) => c.issuedAt > lastRevokedAt) &&
+    !applications.some((a) => a.status === 'approved' && (a.decidedAt ?? 0) > lastRevokedAt)
+  ) {
+    const revoked = credentials.find((c) => c.revokedAt === lastRevokedAt)!;
+    return { kyc_status: 'rejected', kyc_tier: revoked.tierId, aml_clear: false };
   }
   const suspended = credentials.find((c) => c.revokedAt == null && c.suspendedAt != null && c.expiresAt > now);
   if (newest && (newest.status === 'review' || (newest.status === 'pending' && (newest.formSubmittedAt != null || newest.formExpiresAt > now)))) {

@@ -59,10 +59,55 @@ function checkRole(role: string): asserts role is OperatorRole {
   if (!(OPERATOR_ROLES as readonly string[]).includes(role)) throw new InvalidRequest(`role must be one of ${OPERATOR_ROLES.join(', ')}`);
 }
 
-/** Creates an account; returns the secret, which exists nowhere else afterwards. */
+/**
+ * The four-eyes party of whoever runs `npm run operators` on the server. Host access (the shell,
+ * the database, the environment holding ADMIN_TOKEN) is the root of trust and outside what
+ * four-eyes can enforce (SECURITY.md): accounts it sets up are not counted as controlled by one
+ * person, so the first reviewers can confirm each other.
+ */
+export const HOST_PARTY = 'host';
+
+/** The four-eyes party of a named account (src/issuance/operatorSessions.ts uses the same). */
+export function accountParty(name: string): string {
+  return `account:${name}`;
+}
+
+/**
+ * Who alone could know a secret that `party` sets (creating an account or resetting its secret):
+ * that party, and whoever controls that party's own account (transitively, as recorded then).
+ * The host is not counted (HOST_PARTY).
+ */
+async function controllersAfterSetBy(deps: Pick<Deps, 'store'>, party: string): Promise<string[]> {
+  if (party === HOST_PARTY) return [];
+  const own = party.startsWith('account:') ? await deps.store.operatorAccounts.get(party.slice('account:'.length)) : undefined;
+  return [...new Set([party, ...(own?.controlledBy ?? [])])];
+}
+
+/**
+ * Four-eyes: whether `proposer` and `confirmer` are two independent people as far as the issuer
+ * can tell. Not when they are the same party, when either could hold the other's secret (one
+ * created or reset the other's account, directly or through an account it controls), or when
+ * one party outside both holds both secrets (it set up both accounts). Accounts set up by the
+ * host, by an IdP (SSO subjects) or that each enrolled independently are independent.
+ */
+export async function independentParties(deps: Pick<Deps, 'store'>, proposer: string, confirmer: string): Promise<boolean> {
+  if (proposer === confirmer) return false;
+  const controllers = async (party: string) =>
+    party.startsWith('account:') ? ((await deps.store.operatorAccounts.get(party.slice('account:'.length)))?.controlledBy ?? []) : [];
+  const p = new Set([proposer, ...(await controllers(proposer))]);
+  const c = new Set([confirmer, ...(await controllers(confirmer))]);
+  for (const party of p) if (c.has(party)) return false;
+  return true;
+}
+
+/**
+ * Creates an account; returns the secret, which exists nowhere else afterwards. `party` (the
+ * four-eyes party of who creates it; default the host, `npm run operators`) is recorded as
+ * controlling the account: it cannot confirm that party's proposals, nor they its.
+ */
 export async function addOperatorAccount(
   deps: Deps,
-  input: { name: string; role: string; actor: string },
+  input: { name: string; role: string; actor: string; party?: string },
 ): Promise<{ account: OperatorAccount; secret: string }> {
   checkName(input.name);
   checkRole(input.role);
@@ -75,6 +120,7 @@ export async function addOperatorAccount(
     createdAt: now,
     updatedAt: now,
     disabledAt: null,
+    controlledBy: await controllersAfterSetBy(deps, input.party ?? HOST_PARTY),
   };
   if (!(await deps.store.operatorAccounts.create(account))) throw new Conflict(`an operator named ${input.name} exists (or existed: names are not reused)`);
   await deps.store.audit.record({ applicationId: null, actor: input.actor, action: 'operator.added', detail: { name: input.name, role: input.role }, at: now });
@@ -104,11 +150,18 @@ export async function removeOperatorAccount(deps: Deps, input: { name: string; a
   return ended;
 }
 
-/** Gives a live account a new secret (shown once) and ends its sessions. */
-export async function resetOperatorSecret(deps: Deps, input: { name: string; actor: string }): Promise<{ secret: string; sessionsEnded: number }> {
+/**
+ * Gives a live account a new secret (shown once) and ends its sessions. Whoever resets it
+ * (`party`, default the host) now controls the account for four-eyes, as its creator did.
+ */
+export async function resetOperatorSecret(
+  deps: Deps,
+  input: { name: string; actor: string; party?: string },
+): Promise<{ secret: string; sessionsEnded: number }> {
   const secret = randomToken(deps.crypto);
   const now = nowSeconds(deps);
-  if (!(await deps.store.operatorAccounts.setSecret(input.name, await hashSecret(secret), now))) {
+  const controlledBy = await controllersAfterSetBy(deps, input.party ?? HOST_PARTY);
+  if (!(await deps.store.operatorAccounts.setSecret(input.name, await hashSecret(secret), now, controlledBy))) {
     throw (await deps.store.operatorAccounts.get(input.name))
       ? new Conflict(`${input.name} is removed; add a new account instead`)
       : new NotFound(`no operator named ${input.name}`);

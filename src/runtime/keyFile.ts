@@ -1,5 +1,6 @@
 import { closeSync, existsSync, fchmodSync, fsyncSync, linkSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
+import type { KeyCustody } from '../crypto/keyCustody';
 import type { CryptoProvider, JwsAlgorithm } from '../crypto/keys';
 import { signingKeysNewestFirst, type IssuerKey } from '../issuer';
 
@@ -93,11 +94,11 @@ export async function loadOrCreateKeys(
   file: string,
   crypto: CryptoProvider,
   alg: JwsAlgorithm,
-  options: { didDhtIdentity?: boolean; now?: () => number } = {},
+  options: { didDhtIdentity?: boolean; now?: () => number; custody?: KeyCustody } = {},
 ): Promise<IssuerKey[]> {
   const now = options.now ?? Date.now;
   if (!existsSync(file)) {
-    let keys: IssuerKey[] = [{ id: 'key-1', alg, privateJwk: await crypto.generateKeyPair(alg), createdAt: new Date(now()).toISOString() }];
+    let keys: IssuerKey[] = [await newSigningKey('key-1', alg, new Date(now()).toISOString(), crypto, options.custody)];
     if (options.didDhtIdentity) keys = [...keys, await newDidDhtIdentityKey(crypto, now)];
     // Exclusive: if another process created the file meanwhile, fail rather than replace its key.
     writeFileDurably(file, serializeKeys(keys), { exclusive: true });
@@ -110,6 +111,16 @@ export async function loadOrCreateKeys(
     saveKeys(file, keys);
   }
   return keys;
+}
+
+/**
+ * A new signing key: generated here, or (with a custodian, e.g. an HSM) generated inside it,
+ * non-extractable, and kept in the file only as a reference by label (docs/hsm.md).
+ */
+async function newSigningKey(id: string, alg: JwsAlgorithm, createdAt: string, crypto: CryptoProvider, custody?: KeyCustody): Promise<IssuerKey> {
+  if (!custody) return { id, alg, privateJwk: await crypto.generateKeyPair(alg), createdAt };
+  const label = `kcc-issuer-${id}-${createdAt.replace(/[-:]|\.\d+/g, '')}`;
+  return { id, alg, createdAt, external: await custody.generateKeyPair(alg, label) };
 }
 
 /**
@@ -127,8 +138,13 @@ export function readKeys(file: string, setting: string = KEYS_SETTING): IssuerKe
   const keys = parsed?.keys;
   if (!Array.isArray(keys) || keys.length === 0) throw new KeyFileError(file, setting, 'holds no keys');
   for (const k of keys as IssuerKey[]) {
-    if (!k || typeof k.id !== 'string' || typeof k.createdAt !== 'string' || typeof k.privateJwk?.d !== 'string') {
-      throw new KeyFileError(file, setting, 'holds a key without an id, a date or private key material');
+    if (
+      !k ||
+      typeof k.id !== 'string' ||
+      typeof k.createdAt !== 'string' ||
+      (k.external ? typeof k.external.label !== 'string' : typeof k.privateJwk?.d !== 'string')
+    ) {
+      throw new KeyFileError(file, setting, 'holds a key without an id, a date, private key material or an HSM reference');
     }
   }
   if (signingKeysNewestFirst(keys as IssuerKey[]).length === 0) throw new KeyFileError(file, setting, 'holds no signing key');
@@ -166,16 +182,20 @@ export async function rotateKeys(
   crypto: CryptoProvider,
   alg: JwsAlgorithm,
   now: () => number = Date.now,
+  custody?: KeyCustody,
 ): Promise<{ keys: IssuerKey[]; added: IssuerKey }> {
   const newest = signingKeysNewestFirst(keys)[0];
   // createdAt orders keys: never let a new key sort before the current one (clock steps back).
   let createdAt = new Date(now()).toISOString();
   if (newest && createdAt <= newest.createdAt) createdAt = new Date(Date.parse(newest.createdAt) + 1000).toISOString();
-  const added: IssuerKey = { id: nextKeyId(keys), alg, privateJwk: await crypto.generateKeyPair(alg), createdAt };
+  const added = await newSigningKey(nextKeyId(keys), alg, createdAt, crypto, custody);
   return { keys: [...keys, added], added };
 }
 
-/** Removes a signing key: it is no longer published, so tokens and KCCs it signed stop verifying. */
+/**
+ * Removes a signing key: it is no longer published, so tokens and KCCs it signed stop verifying.
+ * A key held in an HSM stays in the token (destroying it is the key custodian's ceremony).
+ */
 export function retireKey(keys: IssuerKey[], id: string): IssuerKey[] {
   const key = keys.find((k) => k.id === id);
   if (!key) throw new Error(`no key with id ${id}`);

@@ -1,7 +1,7 @@
 import { serve, type ServerType } from '@hono/node-server';
 import type { AddressInfo } from 'node:net';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { SETTING_DEFAULTS } from '../config';
+import { MIN_ADMIN_TOKEN_LENGTH, SETTING_DEFAULTS } from '../config';
 import type { Logger, RequestMetrics } from '../http/context';
 import { PATHS } from '../paths';
 import type { StatsQueries } from '../store/stats';
@@ -24,7 +24,18 @@ import type { StatsQueries } from '../store/stats';
  */
 const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
 
+/**
+ * METRICS_TOKEN is a bearer secret like ADMIN_TOKEN and the KYC keys, and held to the same floor
+ * (32 characters: 192 bits as base64url), so /metrics on the main port is no easier to guess.
+ */
+export function checkMetricsToken(token: string | undefined): void {
+  if (token !== undefined && token.length < MIN_ADMIN_TOKEN_LENGTH) {
+    throw new TypeError(`METRICS_TOKEN must be at least ${MIN_ADMIN_TOKEN_LENGTH} characters (e.g. openssl rand -base64 32)`);
+  }
+}
+
 export function createNodeMetrics(options: { stats?: StatsQueries; token?: string; clock?: () => number; logger?: Logger; processMetrics?: boolean }) {
+  checkMetricsToken(options.token);
   const registry = new Registry();
   const clock = options.clock ?? Date.now;
   if (options.processMetrics !== false) collectDefaultMetrics({ register: registry });
@@ -40,6 +51,12 @@ export function createNodeMetrics(options: { stats?: StatsQueries; token?: strin
     help: 'Time from the request reaching the app to its response, by method and route pattern.',
     labelNames: ['method', 'route'] as const,
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [registry],
+  });
+  const operatorAuthFailures = new Counter({
+    name: 'kcc_operator_auth_failures_total',
+    help: 'Failed operator sign-ins (console, operator API); over_global="true": past the global failure count, an attack on the operator credentials.',
+    labelNames: ['via', 'over_global'] as const,
     registers: [registry],
   });
   // Children bound once per label set: a Map lookup per request instead of prom-client's label hashing.
@@ -107,6 +124,9 @@ export function createNodeMetrics(options: { stats?: StatsQueries; token?: strin
         durationChildren.set(dkey, d);
       }
       d.observe(seconds);
+    },
+    operatorAuthFailure(via, overGlobal) {
+      operatorAuthFailures.inc({ via, over_global: String(overGlobal) });
     },
     async scrape() {
       await readBusinessFigures();

@@ -43,7 +43,11 @@ async function main() {
   process.on('SIGHUP', () => {
     issuer.reloadKeys().catch((e) => console.error(JSON.stringify({ level: 'error', event: 'issuer_keys_reload_failed', message: String(e?.message ?? e) })));
   });
-  const stop = () => issuer.close().then(() => process.exit(0));
+  const stop = () =>
+    issuer.close().then(() => {
+      if (options.keyCustody && 'close' in options.keyCustody) options.keyCustody.close();
+      process.exit(0);
+    });
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
 }

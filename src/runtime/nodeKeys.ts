@@ -1,6 +1,7 @@
 import type { IssuerDidMethod } from '../config';
 import { algorithmForJwk, type CryptoProvider, type JwsAlgorithm, type PrivateJwk } from '../crypto/keys';
-import { parseIssuerKeys } from '../crypto/issuerKeys';
+import { parseIssuerKeys, type LocalIssuerKey } from '../crypto/issuerKeys';
+import type { KeyCustody } from '../crypto/keyCustody';
 import type { IssuerIdentity, Logger } from '../http/context';
 import { createIssuerIdentity, type IssuerKey } from '../issuer';
 import { loadOrCreateKeys } from './keyFile';
@@ -26,7 +27,7 @@ export function configuredKeys(text: string): IssuerKey[] {
 }
 
 /** One ISSUER_PRIVATE_JWK: an Ed25519 (EdDSA) or secp256k1 (ES256K) private JWK. */
-function configuredKey(text: string): IssuerKey {
+function configuredKey(text: string): LocalIssuerKey {
   let jwk: PrivateJwk;
   try {
     jwk = JSON.parse(text);
@@ -39,7 +40,7 @@ function configuredKey(text: string): IssuerKey {
 }
 
 /** ISSUER_DID_DHT_IDENTITY_JWK: the Ed25519 did:dht identity key that goes with ISSUER_PRIVATE_JWK. */
-export function configuredDidDhtIdentity(text: string | undefined): IssuerKey {
+export function configuredDidDhtIdentity(text: string | undefined): LocalIssuerKey {
   if (!text) throw new Error('ISSUER_DID_METHOD=dht with ISSUER_PRIVATE_JWK needs ISSUER_DID_DHT_IDENTITY_JWK (an Ed25519 private JWK)');
   const key = configuredKey(text);
   if (key.alg !== 'EdDSA') throw new Error('ISSUER_DID_DHT_IDENTITY_JWK must be an Ed25519 private JWK');
@@ -52,9 +53,13 @@ export function keysFromSettings(settings: { privateJwk?: string; didDhtIdentity
   return [...configuredKeys(settings.privateJwk), ...(didMethod === 'dht' ? [configuredDidDhtIdentity(settings.didDhtIdentityJwk)] : [])];
 }
 
-/** The key file's keys (created on first start), with a did:dht identity key when the method needs one. */
-export function loadKeyFile(file: string, crypto: CryptoProvider, alg: JwsAlgorithm, didMethod: IssuerDidMethod): Promise<IssuerKey[]> {
-  return loadOrCreateKeys(file, crypto, alg, { didDhtIdentity: didMethod === 'dht' });
+/**
+ * The key file's keys (created on first start), with a did:dht identity key when the method needs
+ * one. With a custodian (an HSM, docs/hsm.md) a new signing key is generated in it and the file
+ * keeps only its label.
+ */
+export function loadKeyFile(file: string, crypto: CryptoProvider, alg: JwsAlgorithm, didMethod: IssuerDidMethod, custody?: KeyCustody): Promise<IssuerKey[]> {
+  return loadOrCreateKeys(file, crypto, alg, { didDhtIdentity: didMethod === 'dht', custody });
 }
 
 /**
@@ -67,11 +72,12 @@ export async function reloadKeyFile(input: {
   alg: JwsAlgorithm;
   didMethod: IssuerDidMethod;
   publicUrl: string;
+  custody?: KeyCustody;
   logger: Logger;
   apply: (keys: IssuerKey[], identity: IssuerIdentity) => void;
 }): Promise<IssuerIdentity> {
-  const keys = await loadKeyFile(input.file, input.crypto, input.alg, input.didMethod);
-  const identity = await createIssuerIdentity(input.publicUrl, keys, input.crypto, { method: input.didMethod });
+  const keys = await loadKeyFile(input.file, input.crypto, input.alg, input.didMethod, input.custody);
+  const identity = await createIssuerIdentity(input.publicUrl, keys, input.crypto, { method: input.didMethod, custody: input.custody });
   input.apply(keys, identity);
   input.logger.info('issuer_keys_reloaded', { did: identity.did, kid: identity.signer.kid, published: identity.publishedKeys.length });
   return identity;

@@ -4,6 +4,7 @@ import type { Context } from 'hono';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { SETTING_DEFAULTS, readSettings, type IssuerConfigInput, type IssuerDidMethod, type Settings } from '../config';
+import type { KeyCustody } from '../crypto/keyCustody';
 import type { JwsAlgorithm } from '../crypto/keys';
 import { jsonLogger, type IssuerIdentity, type Logger } from '../http/context';
 import type { IdvDeps } from '../idv/deps';
@@ -11,12 +12,13 @@ import { buildIssuer, type IssuerKey } from '../issuer';
 import { createSqliteStats } from '../store/sqlite';
 import { startBackgroundJobs } from './dispatcher';
 import { idvDepsFromEnv } from './idvNode';
-import { nodeMetrics } from './metrics';
+import { checkMetricsToken, nodeMetrics } from './metrics';
 import { readIncomingBody } from './nodeBody';
 import { createNodeCryptoProvider } from './nodeCrypto';
 import { nodeDidMethods, nodePresentedFetch, nodeStatusListFetch, startDidDhtPublishing } from './nodeDid';
 import { nodeExchange } from './nodeExchange';
 import { loadKeyFile, reloadKeyFile } from './nodeKeys';
+import { pkcs11IssuerKeys, type Pkcs11Custody } from './pkcs11Signer';
 import { openPostgres } from './postgres';
 import { openSqlite } from './sqlite';
 
@@ -59,6 +61,13 @@ export interface NodeIssuerOptions {
   keys?: IssuerKey[];
   /** ISSUER_KEYS_FILE (default DATA_DIR/issuer-keys.json). */
   keysFile?: string;
+  /**
+   * Holds keys kept as references (an HSM over PKCS#11, ISSUER_PKCS11_*; docs/hsm.md): new keys of
+   * the key file are generated in it. The caller closes it after `close()`.
+   */
+  keyCustody?: KeyCustody | Pkcs11Custody;
+  /** ISSUER_PKCS11_KEY_LABEL: the signing keys are these labels in `keyCustody` (no key file), with the did:dht identity key if any. */
+  pkcs11Keys?: { labels: string[]; didDhtIdentity?: IssuerKey };
   logger?: Logger;
   clock?: () => number;
   /** SQLITE_SYNCHRONOUS. */
@@ -96,8 +105,13 @@ export interface NodeIssuerOptions {
 }
 
 /** With DATABASE_URL, what every instance must share comes from configuration: refuse otherwise. */
-export function checkSharedConfiguration(options: { keys?: IssuerKey[]; idv?: IdvDeps; idvEnv?: Record<string, string | undefined> }): void {
-  if (!options.keys) {
+export function checkSharedConfiguration(options: {
+  keys?: IssuerKey[];
+  pkcs11Keys?: NodeIssuerOptions['pkcs11Keys'];
+  idv?: IdvDeps;
+  idvEnv?: Record<string, string | undefined>;
+}): void {
+  if (!options.keys && !options.pkcs11Keys) {
     throw new Error('DATABASE_URL is set: ISSUER_PRIVATE_JWK is required (every instance must sign with the same keys; a per-instance key file is not used)');
   }
   if (!options.idv && !readSettings(options.idvEnv ?? {}).idvVendors.piiDataKey) {
@@ -176,13 +190,16 @@ async function listen(options: NodeIssuerOptions) {
 }
 
 async function startNode(options: NodeIssuerOptions) {
+  checkMetricsToken(options.metrics?.token);
   if (options.databaseUrl) checkSharedConfiguration(options);
   else mkdirSync(options.dataDir, { recursive: true });
   const crypto = createNodeCryptoProvider();
   const didMethod = options.didMethod ?? options.config?.didMethod ?? SETTING_DEFAULTS.issuer.didMethod;
   const keyAlg = options.keyAlg ?? SETTING_DEFAULTS.keys.alg;
   const keysFile = options.keysFile ?? join(options.dataDir, 'issuer-keys.json');
-  let keys = options.keys ?? (await loadKeyFile(keysFile, crypto, keyAlg, didMethod));
+  const custody = options.keyCustody;
+  const configured = options.keys ?? (options.pkcs11Keys && custody ? await labelledKeys(custody, options.pkcs11Keys) : undefined);
+  let keys = configured ?? (await loadKeyFile(keysFile, crypto, keyAlg, didMethod, custody));
   const database = await openDatabase(options);
   const server = await listen(options);
   const publicUrl = options.config?.publicUrl ?? `http://localhost:${server.port}`;
@@ -207,6 +224,7 @@ async function startNode(options: NodeIssuerOptions) {
     readRequestBody: readIncomingBody,
     exchange: nodeExchange,
     metrics: metrics?.metrics,
+    keyCustody: custody,
   });
   server.serveApp((req, env) => issuer.app.fetch(req, env));
   const metricsListener = await metrics?.listen();
@@ -243,13 +261,14 @@ async function startNode(options: NodeIssuerOptions) {
      * from now on, the DID document lists the current keys, and did:dht is republished.
      */
     async reloadKeys(): Promise<IssuerIdentity> {
-      if (options.keys) throw new Error('keys were configured directly (ISSUER_PRIVATE_JWK); there is no key file to reload');
+      if (configured) throw new Error('keys were configured directly (ISSUER_PRIVATE_JWK or ISSUER_PKCS11_KEY_LABEL); there is no key file to reload');
       const identity = await reloadKeyFile({
         file: keysFile,
         crypto,
         alg: keyAlg,
         didMethod,
         publicUrl,
+        custody,
         logger,
         apply: (next, nextIdentity) => {
           keys = next;
@@ -269,6 +288,11 @@ async function startNode(options: NodeIssuerOptions) {
       await database.close();
     },
   };
+}
+
+/** ISSUER_PKCS11_KEY_LABEL: the token's keys by label (the first signs), with the did:dht identity key if any. */
+async function labelledKeys(custody: KeyCustody, input: NonNullable<NodeIssuerOptions['pkcs11Keys']>): Promise<IssuerKey[]> {
+  return [...(await pkcs11IssuerKeys(custody, input.labels)), ...(input.didDhtIdentity ? [input.didDhtIdentity] : [])];
 }
 
 type StartedNodeIssuer = Awaited<ReturnType<typeof startNode>>;

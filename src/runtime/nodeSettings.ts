@@ -3,7 +3,8 @@ import { resolve } from 'node:path';
 import { issuerInput, readSettings, settingsGiven, tiersFromJson, type Environment } from '../config';
 import { jsonLogger, silentLogger } from '../http/context';
 import { checkSharedConfiguration, type NodeIssuerOptions } from './nodeServer';
-import { keysFromSettings } from './nodeKeys';
+import { configuredDidDhtIdentity, keysFromSettings } from './nodeKeys';
+import { openPkcs11Custody, pkcs11SettingsFrom } from './pkcs11Signer';
 
 /**
  * `npm start`'s options from the environment, read through the settings table
@@ -17,7 +18,12 @@ export function nodeOptionsFromSettings(env: Environment): NodeIssuerOptions {
   const keys = keysFromSettings(settings.keys, didMethod);
   const { databaseUrl } = settings.storage;
   const idvEnv = env as Record<string, string | undefined>;
-  if (databaseUrl) checkSharedConfiguration({ keys, idvEnv });
+  // ISSUER_PKCS11_*: keys in an HSM (docs/hsm.md); checked before the token is opened.
+  const pkcs11 = pkcs11SettingsFrom(settings.keys);
+  const pkcs11Keys = pkcs11?.keyLabels
+    ? { labels: pkcs11.keyLabels, didDhtIdentity: didMethod === 'dht' ? configuredDidDhtIdentity(settings.keys.didDhtIdentityJwk) : undefined }
+    : undefined;
+  if (databaseUrl) checkSharedConfiguration({ keys, pkcs11Keys, idvEnv });
   const tiersFile = settings.tiersDocument.file;
   const trustFile = settings.presentedCredentials.trustFile;
   return {
@@ -26,6 +32,8 @@ export function nodeOptionsFromSettings(env: Environment): NodeIssuerOptions {
     dataDir: resolve(settings.storage.dataDir),
     didMethod,
     keys,
+    keyCustody: pkcs11 ? openPkcs11Custody(pkcs11) : undefined,
+    pkcs11Keys,
     keyAlg: settings.keys.alg,
     keysFile: settings.keys.file,
     databaseUrl,

@@ -59,7 +59,7 @@ async function printSql(command: string, name: string, role: string | undefined,
             audit('operator.added', { name, role }),
           ]
         : [
-            `UPDATE operator_accounts SET secret_hash = '${hash}', updated_at = ${now} WHERE name = '${name}' AND disabled_at IS NULL;`,
+            `UPDATE operator_accounts SET secret_hash = '${hash}', updated_at = ${now}, controlled_by = '[]' WHERE name = '${name}' AND disabled_at IS NULL;`,
             endSessions,
             audit('operator.secret_reset', { name }),
           ];

@@ -422,6 +422,12 @@ export const operatorAccounts = sqliteTable('operator_accounts', {
   createdAt: integer('created_at').notNull(),
   updatedAt: integer('updated_at').notNull(),
   disabledAt: integer('disabled_at'),
+  /**
+   * Four-eyes: the parties that alone could know the current secret — who created the account or
+   * last reset it, and (transitively) whoever controlled that party's own account then
+   * (src/issuance/operatorAccounts.ts). Such an account never confirms their proposals.
+   */
+  controlledBy: text('controlled_by', { mode: 'json' }).$type<string[]>().notNull().default(sql`'[]'`),
 });
 
 /**

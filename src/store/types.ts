@@ -455,8 +455,8 @@ export interface OperatorAccountRepository {
   list(): Promise<OperatorAccount[]>;
   /** Whether any account exists (removed ones included): then ADMIN_TOKEN no longer opens the console. */
   any(): Promise<boolean>;
-  /** Replaces a live account's secret hash; false when unknown or removed. */
-  setSecret(name: string, secretHash: string, now: number): Promise<boolean>;
+  /** Replaces a live account's secret hash and who controls it (four-eyes); false when unknown or removed. */
+  setSecret(name: string, secretHash: string, now: number, controlledBy: string[]): Promise<boolean>;
   /** Removes (disables) a live account; false when unknown or already removed. */
   disable(name: string, now: number): Promise<boolean>;
 }

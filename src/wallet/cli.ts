@@ -5,11 +5,14 @@
  *                    [--country US] [--document-type passport] [--document-number X123]
  *                    [--alg EdDSA|ES256K] [--key-file holder.json] [--poll-seconds 60]
  *   kcc-wallet offer <issuer URL or did:web> [identity options] [--skip-form] [--alg …] [--key-file …]
+ *   kcc-wallet authorize-kyc <issuer URL> --tenant NAME --key-file holder.json [--minutes 5]
  *
  * `apply` runs discovery → SIOPv2 → IDV form → token → credential (→ deferred polling) against
  * any issuer that implements the KCC spec, and prints the credential JWT on stdout (steps on stderr).
  * `offer` stops after the IDV form and prints the credential offer as an
  * `openid-credential-offer://` URI and a terminal QR code, for another wallet to redeem.
+ * `authorize-kyc` prints the holder's short-lived authorisation for one relying party (tenant) to
+ * read its KYC status at that issuer (src/protocol/kycAuthorization.ts), to hand to that party.
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -17,10 +20,12 @@ import type { JwsAlgorithm, PrivateJwk } from '../crypto/keys';
 import { WalletClient, WalletError } from './client';
 import { applyForKcc, SAMPLE_IDENTITY } from './flow';
 import { Holder } from './holder';
+import { signKycStatusAuthorization } from './kycAuthorization';
 import { credentialOfferUri, terminalQr } from './offer';
 
 const USAGE = `usage: kcc-wallet apply <issuer URL or did:web> [options]
        kcc-wallet offer <issuer URL or did:web> [options]
+       kcc-wallet authorize-kyc <issuer URL> --tenant NAME --key-file FILE [--minutes 5]
   apply                  the whole flow; prints the credential JWT
   offer                  SIOPv2 and the IDV form, then prints the credential offer as an
                          openid-credential-offer:// URI and a QR code for a phone wallet. The
@@ -32,7 +37,9 @@ const USAGE = `usage: kcc-wallet apply <issuer URL or did:web> [options]
                          credential stays pending until it is submitted
   --alg EdDSA|ES256K     holder key type for a new did:jwk (default EdDSA)
   --key-file FILE        load/save the holder's private JWK (keeps the same DID across runs)
-  --poll-seconds N       how long to poll the deferred endpoint (default 60)`;
+  --poll-seconds N       how long to poll the deferred endpoint (default 60)
+  authorize-kyc          prints an authorisation, signed by the holder's key, for the relying
+                         party --tenant to read this DID's KYC status (--minutes, at most 10)`;
 
 async function main(argv: string[]) {
   const { positionals, values } = parseArgs({
@@ -49,11 +56,13 @@ async function main(argv: string[]) {
       'key-file': { type: 'string' },
       'poll-seconds': { type: 'string' },
       'skip-form': { type: 'boolean' },
+      tenant: { type: 'string' },
+      minutes: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
   const [command, issuer] = positionals;
-  if (values.help || (command !== 'apply' && command !== 'offer') || !issuer) {
+  if (values.help || !['apply', 'offer', 'authorize-kyc'].includes(command) || !issuer) {
     console.error(USAGE);
     return values.help ? 0 : 2;
   }
@@ -65,6 +74,22 @@ async function main(argv: string[]) {
   const holder = await Holder.create({ alg, privateJwk });
   if (keyFile && !privateJwk) writeFileSync(keyFile, JSON.stringify(holder.privateJwk), { mode: 0o600 });
   console.error(`holder ${holder.did}`);
+  if (command === 'authorize-kyc') {
+    if (!values.tenant || !keyFile) throw new Error('authorize-kyc needs --tenant and the --key-file of the DID that applied');
+    const minutes = Number(values.minutes ?? 5);
+    if (!(minutes > 0 && minutes <= 10)) throw new Error('--minutes must be more than 0 and at most 10');
+    const audience = issuer.replace(/\/+$/, '');
+    console.log(
+      await signKycStatusAuthorization(holder.signer, {
+        subject: holder.did,
+        tenant: values.tenant,
+        audience,
+        now: Math.floor(Date.now() / 1000),
+        lifetimeSeconds: Math.round(minutes * 60),
+      }),
+    );
+    return 0;
+  }
   const identity = {
     given_name: values['given-name'] ?? SAMPLE_IDENTITY.given_name,
     family_name: values['family-name'] ?? SAMPLE_IDENTITY.family_name,

@@ -4,6 +4,7 @@ import { SAMPLE_IDENTITY } from '../../src/wallet/flow';
 import { WalletClient } from '../../src/wallet/client';
 import { Holder } from '../../src/wallet/holder';
 import { ADMIN_TOKEN, PUBLIC_URL, makeTestIssuer } from '../helpers/issuer';
+import { signKycStatusAuthorization } from '../../src/wallet/kycAuthorization';
 
 /**
  * /openapi.json against real answers: every request below goes through a recording fetch, and
@@ -11,9 +12,8 @@ import { ADMIN_TOKEN, PUBLIC_URL, makeTestIssuer } from '../helpers/issuer';
  * body that validates (ajv, JSON Schema 2020-12) against the documented schema of its media type.
  * At the end every documented operation must have been called.
  */
+const KYC_KEY = 'rp-one-key-0123456789abcdef0123456789';
 type Doc = { openapi: string; paths: Record<string, Record<string, { responses: Record<string, { content?: Record<string, { schema: object }> }> }>> };
-
-const KYC_KEY = 'tenant-key-0123456789abcdef0123456789';
 
 /** `METHOD /path/{param}` of every GET and POST route the Hono app registered (middleware left out). */
 function registeredOperations(app: { routes: Array<{ method: string; path: string }> }): string[] {
@@ -41,7 +41,7 @@ describe('OpenAPI 3.1 document at /openapi.json', () => {
 
   it('describes every endpoint, and real answers of each validate against it', async () => {
     // A client address as a runtime gives one (the KYA token records it).
-    const t = await makeTestIssuer({ clientAddress: () => '192.0.2.10', config: { kycApiKeys: [KYC_KEY] } });
+    const t = await makeTestIssuer({ clientAddress: () => '192.0.2.10', config: { kycApiKeys: [`rp-one:${KYC_KEY}`] } });
     const docRes = await t.fetch(`${PUBLIC_URL}/openapi.json`);
     expect(docRes.status).toBe(200);
     const doc = (await docRes.json()) as Doc;
@@ -224,11 +224,6 @@ describe('OpenAPI 3.1 document at /openapi.json', () => {
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
       body: 'op=assign',
     });
-    // The KYC status API: unknown key, a subject that is no DID, and the holder's status.
-    await fetch(`${PUBLIC_URL}/api/v1/kyc/${encodeURIComponent(holder.did)}/status`, { headers: { authorization: 'Bearer wrong' } });
-    await fetch(`${PUBLIC_URL}/api/v1/kyc/not-a-did/status`, { headers: { authorization: `Bearer ${KYC_KEY}` } });
-    const kyc = await fetch(`${PUBLIC_URL}/api/v1/kyc/${encodeURIComponent(holder.did)}/status`, { headers: { authorization: `Bearer ${KYC_KEY}` } });
-    expect(((await kyc.json()) as { kyc_status: string }).kyc_status).toBe('verified');
     await fetch(`${PUBLIC_URL}/console/operators`, { redirect: 'manual' });
     await fetch(`${PUBLIC_URL}/console/operators`, {
       method: 'POST',
@@ -236,6 +231,20 @@ describe('OpenAPI 3.1 document at /openapi.json', () => {
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
       body: 'op=add&name=ana&role=admin',
     });
+
+    // The KYC status API, as a relying party with the subject's authorisation.
+    const kyc = (subject: string, headers: Record<string, string>) => fetch(`${PUBLIC_URL}/api/v1/kyc/${encodeURIComponent(subject)}/status`, { headers });
+    const rp = { authorization: `Bearer ${KYC_KEY}` };
+    const authorisation = await signKycStatusAuthorization(holder.signer, {
+      subject: holder.did,
+      tenant: 'rp-one',
+      audience: PUBLIC_URL,
+      now: Math.floor(t.deps.clock() / 1000),
+    });
+    expect((await kyc(holder.did, { ...rp, 'kyc-subject-authorization': authorisation })).status).toBe(200);
+    expect((await kyc(holder.did, rp)).status).toBe(404);
+    expect((await kyc(holder.did, {})).status).toBe(401);
+    expect((await kyc('not-a-did', rp)).status).toBe(400);
 
     expect(problems).toEqual([]);
     const documented = Object.entries(doc.paths).flatMap(([p, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${p}`));

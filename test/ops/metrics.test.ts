@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/http/context';
 import { dispatchDueWebhooks } from '../../src/issuance/webhookDelivery';
+import { createNodeMetrics } from '../../src/runtime/metrics';
 import { startNodeIssuer } from '../../src/runtime/node';
 import { createSqliteStats } from '../../src/store/sqlite';
 import { WalletClient } from '../../src/wallet/client';
@@ -15,7 +16,7 @@ import { makeIssuerKeys, makeTestIssuer } from '../helpers/issuer';
 import { startD1 } from '../helpers/workerd';
 import journal from '../../drizzle/meta/_journal.json';
 
-const METRICS_TOKEN = 'metrics-token-0123456789abcdef';
+const METRICS_TOKEN = 'metrics-token-0123456789abcdef0123';
 const ADMIN = 'admin-token-0123456789abcdef012345';
 /** Every migration of this build, oldest first (drizzle/meta/_journal.json). */
 const MIGRATION_TAGS: string[] = journal.entries.map((e: { tag: string }) => e.tag);
@@ -207,6 +208,20 @@ describe('/metrics on a separate METRICS_PORT', () => {
     const t = await makeTestIssuer();
     expect(t.deps.metrics).toBeUndefined();
     expect((await t.app.request('http://issuer.test/metrics')).status).toBe(404);
+  });
+
+  it('refuses a METRICS_TOKEN under 32 characters, like ADMIN_TOKEN and the KYC keys', async () => {
+    expect(() => createNodeMetrics({ token: 'abcd', processMetrics: false })).toThrow(/METRICS_TOKEN must be at least 32 characters/);
+    expect(() => createNodeMetrics({ token: 'x'.repeat(31), processMetrics: false })).toThrow(/METRICS_TOKEN/);
+    expect(createNodeMetrics({ token: 'x'.repeat(32), processMetrics: false }).token).toBe('x'.repeat(32));
+    const dataDir = mkdtempSync(join(tmpdir(), 'kcc-mshort-'));
+    try {
+      await expect(
+        startNodeIssuer({ port: 0, dataDir, keys: await makeIssuerKeys(), logger: silentLogger, backgroundIntervalMs: 0, metrics: { token: 'abcd' } }),
+      ).rejects.toThrow(/METRICS_TOKEN must be at least 32/);
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
   });
 
   it('two issuers in one process keep separate registries', async () => {

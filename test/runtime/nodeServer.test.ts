@@ -99,6 +99,46 @@ describe('request bodies read from the socket (Node runtime, src/runtime/nodeBod
     }
   });
 
+  it('a 200 KiB chunked body to the notification endpoint is 413, not invalid_notification_request', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'kcc-notify-'));
+    const issuer = await startNodeIssuer({ port: 0, dataDir, logger: silentLogger, backgroundIntervalMs: 0 });
+    try {
+      // A real grant over HTTP, so the request passes the access-token check and reaches the body.
+      const client = new WalletClient(await Holder.create(), (u, i) => fetch(u, i));
+      const pfi = await client.discover(issuer.url);
+      const idv = await client.respond(await client.initiate(pfi.idvEndpoint, pfi));
+      await client.submitIdvForm(idv.url, SAMPLE_IDENTITY);
+      const { authorizationServer } = await client.metadata(idv.credential_offer.credential_issuer);
+      const token = await client.token(
+        authorizationServer.token_endpoint,
+        idv.credential_offer.grants['urn:ietf:params:oauth:grant-type:pre-authorized_code']['pre-authorized_code'],
+      );
+      const body = JSON.stringify({ notification_id: 'n', event: 'credential_accepted', event_description: 'x'.repeat(200 * 1024) });
+      const chunks =
+        body
+          .match(/[\s\S]{1,8192}/g)!
+          .map((c) => `${c.length.toString(16)}\r\n${c}\r\n`)
+          .join('') + '0\r\n\r\n';
+      const answer = await rawRequest(
+        issuer.port,
+        `POST /oid4vci/notification HTTP/1.1\r\nHost: localhost:${issuer.port}\r\nAuthorization: Bearer ${token.access_token}\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n${chunks}`,
+      );
+      expect(answer).toMatch(/^HTTP\/1\.1 413 /);
+      expect(answer).not.toContain('invalid_notification_request');
+      // A small malformed body is still the endpoint's own error (OID4VCI 1.0 §11.3).
+      const small = await fetch(`${issuer.url}/oid4vci/notification`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token.access_token}`, 'content-type': 'application/json' },
+        body: '[1]',
+      });
+      expect(small.status).toBe(400);
+      expect(((await small.json()) as { error: string }).error).toBe('invalid_notification_request');
+    } finally {
+      await issuer.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
   it('every answer carries its request id and nosniff, set on the ServerResponse, beside the handler’s own headers', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'kcc-headers-'));
     try {

@@ -345,6 +345,81 @@ describe('four-eyes review (REVIEW_FOUR_EYES)', () => {
     expect(await statusOf(t, id)).toBe('review');
   });
 
+  /** The secret the Operators page shows once after an add or a reset. */
+  const shownSecret = (html: string) => /<code class="mono">([\w-]{43})<\/code>/.exec(html)?.[1] as string;
+
+  it('an admin cannot confirm its own proposal through an account it adds or resets (the finding), while an independent operator can', async () => {
+    const t = await makeTestIssuer({ config: { reviewFourEyes: true } });
+    const { id, collect } = await inReview(t);
+    const ana = await signIn(t, 'ana', await account(t, 'ana', 'admin'));
+    await account(t, 'eva', 'reviewer');
+    const rui = await signIn(t, 'rui', await account(t, 'rui', 'reviewer'));
+    expect((await post(t, ana, `/applications/${id}/decision`, { decision: 'approve', tier: 'Standard' })).status).toBe(303);
+
+    // A reviewer account the proposer adds on the Operators page: the proposer holds its secret.
+    const added = await post(t, ana, '/operators', { op: 'add', name: 'sock', role: 'reviewer' });
+    expect(added.status).toBe(200);
+    const sock = await signIn(t, 'sock', shownSecret(added.body));
+    const bySock = await post(t, sock, `/applications/${id}/decision`, { decision: 'approve', tier: 'Standard' });
+    expect(bySock.status).toBe(403);
+    expect(bySock.body).toContain('created or reset by the proposer');
+
+    // An existing reviewer whose secret the proposer resets: the same.
+    const reset = await post(t, ana, '/operators', { op: 'reset', name: 'eva', confirmed: 'yes' });
+    expect(reset.status).toBe(200);
+    const eva = await signIn(t, 'eva', shownSecret(reset.body));
+    expect((await post(t, eva, `/applications/${id}/decision`, { decision: 'approve', tier: 'Standard' })).status).toBe(403);
+
+    expect(await statusOf(t, id)).toBe('review');
+    expect(await collect()).toEqual({ pending: true });
+    expect(await t.deps.store.issuedCredentials.listForApplication(id)).toEqual([]);
+    // The proposal still stands for an operator the proposer does not control.
+    expect((await post(t, rui, `/applications/${id}/decision`, { decision: 'approve', tier: 'Standard' })).status).toBe(303);
+    expect(await statusOf(t, id)).toBe('approved');
+    expect((await collect()).credential).toMatch(/^ey/);
+  });
+
+  it('nor through two accounts it set up, nor by proposing as an account it controls, nor down a chain of accounts', async () => {
+    const t = await makeTestIssuer({ config: { reviewFourEyes: true } });
+    const ana = await signIn(t, 'ana', await account(t, 'ana', 'admin'));
+    const create = async (by: string, name: string, role = 'reviewer') => {
+      const page = await post(t, by, '/operators', { op: 'add', name, role });
+      expect(page.status).toBe(200);
+      return signIn(t, name, shownSecret(page.body));
+    };
+    const x = await create(ana, 'x-one');
+    const y = await create(ana, 'y-two');
+    const sub = await create(ana, 'sub-admin', 'admin');
+    const z = await create(sub, 'z-three');
+    for (const [proposer, confirmer] of [
+      [x, y], // siblings: ana holds both secrets
+      [x, ana], // ana proposes as x, then confirms as herself
+      [ana, z], // z was created by an account ana created
+      [z, y],
+    ]) {
+      const { id } = await inReview(t);
+      expect((await post(t, proposer, `/applications/${id}/decision`, { decision: 'approve', tier: 'Standard' })).status).toBe(303);
+      expect((await post(t, confirmer, `/applications/${id}/decision`, { decision: 'approve', tier: 'Standard' })).status).toBe(403);
+      expect(await statusOf(t, id)).toBe('review');
+      await post(t, proposer, `/applications/${id}/decision`, { decision: 'reject', reason: 'test done', confirmed: 'yes' });
+    }
+  });
+
+  it('the operator API cannot confirm through an account a first-start ADMIN_TOKEN session added', async () => {
+    const t = await makeTestIssuer({ config: { reviewFourEyes: true } });
+    const { id } = await inReview(t);
+    const bootstrap = await signIn(t, 'Bob', ADMIN_TOKEN);
+    const added = await post(t, bootstrap, '/operators', { op: 'add', name: 'first', role: 'admin' });
+    const first = await signIn(t, 'first', shownSecret(added.body));
+    expect((await admin(t, 'POST', `/applications/${id}/decision`, { decision: 'approve', tier: 'Standard' })).status).toBe(202);
+    expect((await post(t, first, `/applications/${id}/decision`, { decision: 'approve', tier: 'Standard' })).status).toBe(403);
+    expect(await statusOf(t, id)).toBe('review');
+    // An account the host set up (npm run operators) is another person: it confirms.
+    const host = await signIn(t, 'hosted', await account(t, 'hosted', 'reviewer'));
+    expect((await post(t, host, `/applications/${id}/decision`, { decision: 'approve', tier: 'Standard' })).status).toBe(303);
+    expect(await statusOf(t, id)).toBe('approved');
+  });
+
   it('rejection is not gated and drops a pending approval', async () => {
     const t = await makeTestIssuer({ config: { reviewFourEyes: true } });
     const { id } = await inReview(t);

@@ -1294,6 +1294,7 @@ describe.each(backends)('store contract on %s', (_name, open) => {
       createdAt: NOW,
       updatedAt: NOW,
       disabledAt: null,
+      controlledBy: name === 'bob' ? ['account:ana', 'admin-token'] : [],
     });
 
     it('creates once per name, lists by name, resets and disables only live accounts', async () => {
@@ -1308,11 +1309,12 @@ describe.each(backends)('store contract on %s', (_name, open) => {
       ]);
       expect(await store.operatorAccounts.get('bob')).toEqual(account('bob', 'admin'));
       expect(await store.operatorAccounts.get('nobody')).toBeUndefined();
-      expect(await store.operatorAccounts.setSecret('alice', 'hash-2', NOW + 5)).toBe(true);
-      expect(await store.operatorAccounts.get('alice')).toMatchObject({ secretHash: 'hash-2', updatedAt: NOW + 5 });
+      expect(await store.operatorAccounts.setSecret('alice', 'hash-2', NOW + 5, ['account:bob'])).toBe(true);
+      // Who could know the new secret (four-eyes) is replaced with it.
+      expect(await store.operatorAccounts.get('alice')).toMatchObject({ secretHash: 'hash-2', updatedAt: NOW + 5, controlledBy: ['account:bob'] });
       expect(await store.operatorAccounts.disable('alice', NOW + 6)).toBe(true);
       expect(await store.operatorAccounts.disable('alice', NOW + 7)).toBe(false);
-      expect(await store.operatorAccounts.setSecret('alice', 'hash-3', NOW + 8)).toBe(false);
+      expect(await store.operatorAccounts.setSecret('alice', 'hash-3', NOW + 8, [])).toBe(false);
       expect(await store.operatorAccounts.disable('nobody', NOW)).toBe(false);
       expect(await store.operatorAccounts.get('alice')).toMatchObject({ secretHash: 'hash-2', disabledAt: NOW + 6 });
       // A removed account's name stays taken.

@@ -26,7 +26,7 @@ adminRoutes.use('*', async (c, next) => {
   if (!expected) throw new NotFound('the operator API is disabled (ADMIN_TOKEN is not set)');
   assertOperatorAuthAllowed(c, 'api');
   if (!bearerMatches(c.get('deps').crypto, bearerOf(c.req.header('authorization')), expected)) {
-    recordOperatorAuthFailure(c, 'api');
+    await recordOperatorAuthFailure(c, 'api');
     throw new Unauthorized('a valid operator bearer token is required');
   }
   c.header('Cache-Control', 'no-store');

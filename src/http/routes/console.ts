@@ -118,16 +118,18 @@ consoleRoutes.post('/login', async (c) => {
   const page = (error: string, status: 401 | 403 | 429) =>
     c.html(renderLogin({ action: `${b}/login`, cssHref: `${b}/console.css`, brand: brandOf(deps), accounts, error }), status);
   if (!sameOrigin(c)) return page('Cross-site sign-in refused.', 403);
+  const { body } = await readFormOrJson(c);
+  const name = typeof body.operator === 'string' ? body.operator.trim() : '';
+  const token = typeof body.token === 'string' ? body.token.slice(0, 200) : '';
+  // Throttled per address, and per account name once accounts exist (the typed name of a first-start sign-in is no account).
+  const accountName = accounts ? name.toLowerCase() : undefined;
   try {
-    assertOperatorAuthAllowed(c, 'console');
+    assertOperatorAuthAllowed(c, 'console', accountName);
   } catch (e) {
     if (!(e instanceof TooManyRequests)) throw e;
     for (const [k, v] of Object.entries(e.headers ?? {})) c.header(k, v);
     return page('Too many failed sign-ins. Try again in a minute.', 429);
   }
-  const { body } = await readFormOrJson(c);
-  const name = typeof body.operator === 'string' ? body.operator.trim() : '';
-  const token = typeof body.token === 'string' ? body.token.slice(0, 200) : '';
   let session: { id: string; maxAgeSeconds: number };
   let detail: Record<string, string>;
   if (accounts) {
@@ -135,7 +137,7 @@ consoleRoutes.post('/login', async (c) => {
     // (counted like any other, so this form is no oracle for ADMIN_TOKEN either).
     const account = await authenticateOperator(deps, name.toLowerCase(), token);
     if (!account) {
-      recordOperatorAuthFailure(c, 'console');
+      await recordOperatorAuthFailure(c, 'console', accountName);
       return page('Account name or secret not accepted.', 401);
     }
     session = await openOperatorSession(deps, account);
@@ -143,7 +145,7 @@ consoleRoutes.post('/login', async (c) => {
   } else {
     const tokenOk = deps.config.adminToken !== undefined && bearerMatches(deps.crypto, token, deps.config.adminToken);
     if (!tokenOk || !/^[\p{L}\p{N} .@_-]{1,64}$/u.test(name)) {
-      recordOperatorAuthFailure(c, 'console');
+      await recordOperatorAuthFailure(c, 'console', accountName);
       return page('Name or token not accepted.', 401);
     }
     session = await openOperatorSession(deps, { typedName: name });
@@ -522,11 +524,16 @@ consoleRoutes.post('/operators', async (c) => {
     });
   try {
     if (body.op === 'add') {
-      const { secret } = await addOperatorAccount(deps, { name, role: typeof body.role === 'string' ? body.role : '', actor: session.actor });
+      const { secret } = await addOperatorAccount(deps, {
+        name,
+        role: typeof body.role === 'string' ? body.role : '',
+        actor: session.actor,
+        party: session.party,
+      });
       return operatorsPage(c, session, { notice: `Account ${name} added. Hand the secret over now: it is not shown again.`, secret: { name, value: secret } });
     }
     if (body.op === 'reset') {
-      const { secret } = await resetOperatorSecret(deps, { name, actor: session.actor });
+      const { secret } = await resetOperatorSecret(deps, { name, actor: session.actor, party: session.party });
       return operatorsPage(c, session, { notice: `New secret for ${name}; its sessions ended. It is not shown again.`, secret: { name, value: secret } });
     }
     if (body.op === 'remove') {

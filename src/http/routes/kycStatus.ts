@@ -1,28 +1,31 @@
 import { Hono } from 'hono';
 import { InvalidRequest, NotFound, Unauthorized } from '../../protocol/errors';
-import { kycStatusOf } from '../../issuance/kycStatus';
+import { readKycStatusForTenant } from '../../issuance/kycStatusRead';
+import { kycTenantsFromKeys } from '../../config/kycTenants';
 import type { AppEnv } from '../context';
 import { bearerMatches, bearerOf } from '../bearer';
 
 /**
  * KYC status API for relying parties (README "KYC status API"; seed 000's tenant status read):
  * `GET /api/v1/kyc/{subject}/status` with `Authorization: Bearer <one of KYC_API_KEYS>`; the
- * subject is the applicant DID, URL-encoded. Disabled (404) when no key is configured.
+ * subject is the applicant DID, URL-encoded. Disabled (404) when no key is configured. The key
+ * names the tenant (src/config/kycTenants.ts); the read needs the subject's authorisation for that tenant
+ * in `KYC-Subject-Authorization` (src/issuance/kycStatusRead.ts), else 404 whatever the DID.
  */
 export const kycStatusRoutes = new Hono<AppEnv>();
 
 const handler = async (c: import('hono').Context<AppEnv>) => {
   const deps = c.get('deps');
-  const keys = deps.config.kycApiKeys;
-  if (keys.length === 0) throw new NotFound('the KYC status API is disabled (KYC_API_KEYS is not set)');
-  // Every key is compared, so the time does not say which one (or whether any) matched.
+  if (deps.config.kycApiKeys.length === 0) throw new NotFound('the KYC status API is disabled (KYC_API_KEYS is not set)');
+  // Every key of every tenant is compared, so the time does not say which one (or whether any) matched.
   const presented = bearerOf(c.req.header('authorization'));
-  const matched = keys.map((k) => bearerMatches(deps.crypto, presented, k)).includes(true);
-  if (!matched) throw new Unauthorized('a valid tenant API key is required');
+  let tenant: string | undefined;
+  for (const t of kycTenantsFromKeys(deps.config.kycApiKeys)) for (const k of t.keys) if (bearerMatches(deps.crypto, presented, k)) tenant = t.name;
+  if (!tenant) throw new Unauthorized('a valid tenant API key is required');
   const subject = c.req.param('subject') ?? '';
   if (!/^did:[a-z0-9]+:\S{1,2000}$/.test(subject)) throw new InvalidRequest('subject must be a DID (URL-encoded)');
   c.header('Cache-Control', 'no-store');
-  return c.json(await kycStatusOf(deps, subject));
+  return c.json(await readKycStatusForTenant(deps, { tenant, subject, authorization: c.req.header('kyc-subject-authorization') }));
 };
 
 kycStatusRoutes.get('/api/v1/kyc/:subject/status', handler);

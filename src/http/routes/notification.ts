@@ -1,6 +1,6 @@
 import { Hono } from 'hono';
 import { z } from 'zod';
-import { InvalidNotificationId, InvalidNotificationRequest } from '../../protocol/errors';
+import { InvalidNotificationId, InvalidNotificationRequest, PayloadTooLarge } from '../../protocol/errors';
 import { readJsonObject } from '../body';
 import { nowSeconds, type AppEnv } from '../context';
 import { authenticateAccessToken } from '../../issuance/grants';
@@ -33,7 +33,9 @@ notificationRoutes.post(PATHS.notification, async (c) => {
   let body: Record<string, unknown>;
   try {
     body = await readJsonObject(c);
-  } catch {
+  } catch (e) {
+    // An oversized body is the transport's 413 (also chunked, with no declared length), not a malformed notification.
+    if (e instanceof PayloadTooLarge) throw e;
     throw new InvalidNotificationRequest('body must be a JSON object');
   }
   const parsed = NotificationWire.safeParse(body);

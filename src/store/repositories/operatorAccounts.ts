@@ -21,12 +21,12 @@ export function createOperatorAccountRepositories(d: Dialect) {
     async any() {
       return (await db.select({ name: a.name }).from(a).limit(1)).length > 0;
     },
-    async setSecret(name, secretHash, now) {
+    async setSecret(name, secretHash, now, controlledBy) {
       return (
         (await touched(
           db
             .update(a)
-            .set({ secretHash, updatedAt: now })
+            .set({ secretHash, updatedAt: now, controlledBy })
             .where(and(eq(a.name, name), isNull(a.disabledAt)))
             .returning({ name: a.name }),
         )) === 1

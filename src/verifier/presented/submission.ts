@@ -1,4 +1,4 @@
-import { PresentationExchangeError, parsePresentationSubmission, type PresentationDefinition } from '../../protocol/pe/evaluate';
+import { type PresentationExchangeError, parsePresentationSubmission, type PresentationDefinition } from '../../protocol/pe/evaluate';
 import { JsonPathError, queryJsonPath } from '../../protocol/pe/jsonPath';
 import { descriptorEntries } from './definitions';
 import { verifyJwtVcPresentation } from './jwtVc';

@@ -1,0 +1,1 @@
+ALTER TABLE "operator_accounts" ADD COLUMN "controlled_by" text DEFAULT '[]' NOT NULL;
