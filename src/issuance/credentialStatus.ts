@@ -9,6 +9,7 @@ import {
   type StatusListEntry,
   type StatusPurpose,
 } from '../protocol/statusList';
+import { buildTokenStatusList, signTokenStatusList } from '../protocol/tokenStatusList';
 import type { CredentialStatusRecord } from '../store/store';
 import { nowSeconds } from '../ports/clock';
 import type { IssuanceDeps } from './deps';
@@ -205,4 +206,35 @@ async function buildStatusListCredential(deps: Pick<IssuanceDeps, 'config' | 'is
     expiresAt: now + deps.config.statusList.validitySeconds,
   });
   return signJwt(deps.issuer.signer, payload, { typ: 'JWT' });
+}
+
+/**
+ * The `status.status_list` of an SD-JWT VC KCC whose status is at `index` of list `listId`
+ * (allocateCredentialStatus): the same slot the Bitstring entries name, in the Token Status List.
+ */
+export function tokenStatusReference(config: Pick<IssuanceDeps['config'], 'publicUrl'>, listId: number, index: number): { idx: number; uri: string } {
+  return { idx: index, uri: issuerUrls(config.publicUrl).tokenStatusList(listId) };
+}
+
+/**
+ * The signed IETF Token Status List (`statuslist+jwt`) of one list, or undefined if no such list:
+ * built from the same revoked and suspended indices as the two Bitstring lists, so every change
+ * (revoke, suspend, reinstate, a decision's consequences) shows in both formats at once.
+ * Built on each call: the status_list_cache table keys its rows by Bitstring purpose; the HTTP
+ * answer carries the same public cache lifetime as the Bitstring lists.
+ */
+export async function tokenStatusListJwt(deps: Pick<IssuanceDeps, 'store' | 'clock' | 'config' | 'issuer'>, listId: number): Promise<string | undefined> {
+  const list = await deps.store.statusLists.get(listId);
+  if (!list) return undefined;
+  const now = nowSeconds(deps);
+  const [revoked, suspended] = await Promise.all([deps.store.statusLists.setIndices(listId, 'revocation'), deps.store.statusLists.setIndices(listId, 'suspension')]);
+  const urls = issuerUrls(deps.config.publicUrl);
+  return signTokenStatusList(deps.issuer.signer, {
+    uri: urls.tokenStatusList(listId),
+    issuer: urls.credentialIssuer,
+    list: buildTokenStatusList(list.size, revoked, suspended),
+    issuedAt: now,
+    expiresAt: now + deps.config.statusList.validitySeconds,
+    ttlSeconds: deps.config.statusList.cacheSeconds,
+  });
 }
