@@ -58,6 +58,11 @@ export class UnknownCredentialIdentifier extends ProtocolError { readonly error 
 export class InvalidNotificationId extends ProtocolError { readonly error = 'invalid_notification_id'; readonly status = 400; }
 /** OID4VCI 1.0 §11.3: the Notification Request is malformed. */
 export class InvalidNotificationRequest extends ProtocolError { readonly error = 'invalid_notification_request'; readonly status = 400; }
+/**
+ * OID4VCI 1.0 §8.3.1.2: `credential_response_encryption` is missing where encryption is required,
+ * or names a key, `alg`, `enc` or `zip` this issuer does not support.
+ */
+export class InvalidEncryptionParameters extends ProtocolError { readonly error = 'invalid_encryption_parameters'; readonly status = 400; }
 export class InvalidTransactionId extends ProtocolError { readonly error = 'invalid_transaction_id'; readonly status = 400; }
 
 export class AccessDenied extends ProtocolError { readonly error = 'access_denied'; readonly status = 403; }
