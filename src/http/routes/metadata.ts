@@ -2,7 +2,8 @@ import { Hono } from 'hono';
 import kccSchema from '../../../schemas/kcc.schema.json';
 import { buildAuthorizationServerMetadata, buildCredentialIssuerMetadata } from '../../protocol/oid4vci/metadata';
 import type { AppDeps, AppEnv } from '../context';
-import { credentialConfigurations } from '../../issuance/credentialConfigurations';
+import { credentialConfigurations, sdJwtCredentialConfigurations } from '../../issuance/credentialConfigurations';
+import { resolveSdJwtVcSettings } from '../../protocol/sdJwtVc/settings';
 import { PATHS, issuerUrls } from '../../paths';
 
 /**
@@ -15,6 +16,8 @@ const PUBLIC_HEADERS = { 'Cache-Control': PUBLIC_CACHE, 'Access-Control-Allow-Or
 
 export function credentialIssuerMetadata(deps: AppDeps) {
   const urls = issuerUrls(deps.config.publicUrl);
+  const registry = credentialConfigurations(deps.config);
+  const sdJwt = resolveSdJwtVcSettings(deps.config.publicUrl);
   return buildCredentialIssuerMetadata({
     endpoints: {
       credentialIssuer: urls.credentialIssuer,
@@ -26,7 +29,11 @@ export function credentialIssuerMetadata(deps: AppDeps) {
     },
     displayName: deps.config.clientName,
     credentialSigningAlgs: [deps.issuer.signer.alg],
-    configurations: credentialConfigurations(deps.config).all,
+    configurations: registry.all,
+    // Offered once the credential and deferred endpoints issue SD-JWT VCs (settings.ts).
+    ...(sdJwt.offered
+      ? { sdJwt: { configurations: sdJwtCredentialConfigurations(registry, sdJwt.vct), batchSize: sdJwt.batchSize, encryptionRequired: sdJwt.encryptionRequired } }
+      : {}),
   });
 }
 

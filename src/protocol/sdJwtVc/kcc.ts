@@ -2,7 +2,6 @@ import { SDJwtVcInstance, type SdJwtVcPayload } from '@sd-jwt/sd-jwt-vc';
 import type { DisclosureFrame } from '@sd-jwt/types';
 import { base64urlDecode, base64urlEncode } from '../../crypto/base64url';
 import type { DigestsAndRandom, PublicJwk, Signer } from '../../crypto/keys';
-import type { Evidence } from '../kcc';
 
 /**
  * The Known Customer Credential as an SD-JWT VC (draft-ietf-oauth-sd-jwt-vc; OID4VCI 1.0
@@ -45,7 +44,8 @@ export interface SdJwtKccInput {
   countryOfResidence: string;
   tier: string;
   jurisdictionCountry: string;
-  evidence: Evidence[];
+  /** The evidence summary: the kinds of checks done (as in the jwt_vc_json KCC's `evidence`). */
+  evidence: { kind: string; checks: string[] }[];
   /** Seconds since the epoch. */
   issuedAt: number;
   expiresAt: number;

@@ -18,13 +18,9 @@ const CLAIM_LABELS: Record<(typeof SELECTIVELY_DISCLOSABLE_CLAIMS)[number], { la
   sub: { label: 'Customer DID', description: 'The DID the customer authenticated with' },
 };
 
-/** The claims of a KCC for metadata: OID4VCI 1.0 `credential_metadata.claims` (Appendix B.2) and Type Metadata `claims`. */
-export function kccClaimDescriptions(): { path: string[]; display: { name: string; label: string; description: string; locale: string }[] }[] {
-  return SELECTIVELY_DISCLOSABLE_CLAIMS.map((name) => ({
-    path: [name],
-    // OID4VCI 1.0 claim display says `name`, Type Metadata says `label`: both, one list.
-    display: [{ name: CLAIM_LABELS[name].label, label: CLAIM_LABELS[name].label, description: CLAIM_LABELS[name].description, locale: LOCALE }],
-  }));
+/** The claims of a KCC for OID4VCI 1.0 `credential_metadata.claims` (Appendix B.2). */
+export function kccClaimDescriptions(): { path: string[]; display: { name: string; locale: string }[] }[] {
+  return SELECTIVELY_DISCLOSABLE_CLAIMS.map((name) => ({ path: [name], display: [{ name: CLAIM_LABELS[name].label, locale: LOCALE }] }));
 }
 
 /** SD-JWT VC Type Metadata for the KCC's `vct`. */
