@@ -9,6 +9,7 @@ import { allocateCredentialStatus, changeCredentialStatus, tokenStatusReference 
 import { signSdJwtKcc, type SdJwtKccInput } from '../../src/protocol/sdJwtVc/kcc';
 import { defaultVct } from '../../src/protocol/sdJwtVc/settings';
 import { createNodeCryptoProvider } from '../../src/runtime/nodeCrypto';
+import { runCli } from '../../src/verifier/cli';
 import { verifySdJwtVc, type VerifySdJwtVcOptions } from '../../src/verifier/verifySdJwtVc';
 import { PUBLIC_URL, makeTestIssuer, testClock } from '../helpers/issuer';
 
@@ -242,5 +243,29 @@ describe('SD-JWT VC KCC', () => {
     expect(v.ok).toBe(false);
     expect(v.reasons).toContain('signature: not checked: the issuer is not trusted');
     expect(fetched).toEqual([]);
+  });
+
+  it('kcc verify takes an SD-JWT VC presentation (--audience, --nonce, --vct) and prints what was disclosed', async () => {
+    const clock = testClock();
+    const t = await makeTestIssuer({ clock });
+    const holder = holderKey();
+    const { credential } = await issue(t, holder);
+    const w = await wallet(t, holder);
+    const presentation = await w.sdjwt.present(credential, { countryOfResidence: true }, { kb: { payload: { aud: 'https://rp.example', nonce: 'n-cli', iat: Math.floor(clock() / 1000) } } });
+    const cli = async (args: string[]) => {
+      const out: string[] = [];
+      const code = await runCli(['verify', presentation, '--allow-http', ...args], { out: (l) => out.push(l), err: (l) => out.push(l), fetch: ((url: string, init?: RequestInit) => t.fetch(url, init)) as typeof fetch });
+      return { code, out: out.join('\n') };
+    };
+    const ok = await cli(['--trusted-issuer', PUBLIC_URL, '--audience', 'https://rp.example', '--nonce', 'n-cli', '--vct', defaultVct(PUBLIC_URL)]);
+    expect(ok.out.split('\n').pop()).toBe('VALID');
+    expect(ok.code).toBe(0);
+    expect(ok.out).toMatch(/ok\s+key_binding\s+signed by cnf.jwk for https:\/\/rp.example/);
+    const asJson = await cli(['--trusted-issuer', PUBLIC_URL, '--audience', 'https://rp.example', '--nonce', 'n-cli', '--json']);
+    expect(JSON.parse(asJson.out)).toMatchObject({ valid: true, disclosed: { countryOfResidence: 'US' }, status: 0 });
+    const wrong = await cli(['--trusted-issuer', PUBLIC_URL, '--audience', 'https://rp.example', '--nonce', 'other']);
+    expect(wrong.code).toBe(1);
+    expect(wrong.out).toMatch(/FAIL key_binding/);
+    expect((await cli(['--nonce', 'n-cli'])).code).toBe(2);
   });
 });
