@@ -8,6 +8,9 @@ import type { PublicJwk } from '../../src/crypto/keys';
 import { allocateCredentialStatus, changeCredentialStatus, tokenStatusReference } from '../../src/issuance/credentialStatus';
 import { signSdJwtKcc, type SdJwtKccInput } from '../../src/protocol/sdJwtVc/kcc';
 import { defaultVct } from '../../src/protocol/sdJwtVc/settings';
+import { createWebCryptoProvider } from '../../src/crypto/webCrypto';
+import { createDidJwkResolver, didJwkFromPublicJwk } from '../../src/did/jwk';
+import { createDidResolver } from '../../src/did/resolver';
 import { createNodeCryptoProvider } from '../../src/runtime/nodeCrypto';
 import { runCli } from '../../src/verifier/cli';
 import { verifySdJwtVc, type VerifySdJwtVcOptions } from '../../src/verifier/verifySdJwtVc';
@@ -267,5 +270,38 @@ describe('SD-JWT VC KCC', () => {
     expect(wrong.code).toBe(1);
     expect(wrong.out).toMatch(/FAIL key_binding/);
     expect((await cli(['--nonce', 'n-cli'])).code).toBe(2);
+  });
+
+  it('signs the same way with the Workers crypto (Web Crypto, portable digests and randomness)', async () => {
+    const t = await makeTestIssuer();
+    await issue(t, holderKey()); // opens status list 1
+    const web = createWebCryptoProvider();
+    for (const alg of ['EdDSA', 'ES256K'] as const) {
+      const privateJwk = await web.generateKeyPair(alg);
+      // A DID iss (did:jwk): the verifier takes the key from the DID document.
+      const did = didJwkFromPublicJwk({ kty: privateJwk.kty, crv: privateJwk.crv, x: privateJwk.x, ...(privateJwk.y ? { y: privateJwk.y } : {}) });
+      const signer = await web.createSigner(privateJwk, `${did}#0`);
+      const credential = await signSdJwtKcc(
+        { signer, crypto: web },
+        {
+          issuer: did,
+          vct: defaultVct(PUBLIC_URL),
+          holderJwk: holderKey().jwk,
+          countryOfResidence: 'DE',
+          tier: 'Standard',
+          jurisdictionCountry: 'US',
+          evidence: [],
+          issuedAt: Math.floor(Date.now() / 1000),
+          expiresAt: Math.floor(Date.now() / 1000) + 60,
+          status: { idx: 1, uri: `${PUBLIC_URL}/token-status/1` },
+        },
+      );
+      const resolver = createDidResolver({ registry: createDidJwkResolver() });
+      const verdict = await verifySdJwtVc(credential, { verifier: web, now: Math.floor(Date.now() / 1000), resolver, fetchStatusList: (url) => text(t, url) });
+      expect(verdict.checks.find((c) => c.check === 'signature')).toMatchObject({ ok: true, detail: `${alg} signature by ${signer.kid}` });
+      // The status list is the test issuer's, signed by another issuer: refused, as it must be.
+      expect(verdict.reasons).toEqual(['status: could not be checked: the status list is not issued by the credential issuer']);
+      expect(verdict.disclosed).toEqual({ countryOfResidence: 'DE', tier: 'Standard', jurisdiction: { country: 'US' }, evidence: [] });
+    }
   });
 });
