@@ -1,5 +1,5 @@
 import { randomUuid } from '../crypto/random';
-import type { PublicJwk } from '../crypto/keys';
+import type { HolderJwk } from '../crypto/holderKeys';
 import { issuerUrls } from '../paths';
 import { nowSeconds } from '../ports/clock';
 import { ServerError } from '../protocol/errors';
@@ -21,7 +21,7 @@ import { kccDataProblem } from './kccClaims';
  */
 export interface SdJwtHolder {
   /** The proof's public key: `cnf.jwk`. */
-  jwk: PublicJwk;
+  jwk: HolderJwk;
   /** The applicant DID, when the proof's key is a key of that DID (it becomes the disclosable `sub`). */
   did?: string;
 }

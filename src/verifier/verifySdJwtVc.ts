@@ -1,5 +1,6 @@
 import { base64urlEncode, utf8 } from '../crypto/base64url';
 import { sha256 } from '../crypto/hash';
+import { HOLDER_ALGORITHMS, parseHolderJwk, verifyHolderSignature } from '../crypto/holderKeys';
 import { JwtError, checkTimeClaims, decodeJwt, verifyJwtSignature, type DecodedJwt } from '../crypto/jwt';
 import { parsePublicJwk, type PublicJwk, type SignatureVerifier } from '../crypto/keys';
 import { DidError, resolveVerificationKey, type DidResolver } from '../did/resolver';
@@ -14,6 +15,7 @@ import type { CheckResult, StatusListFetcher } from './verifyCredential';
  * party: a KCC as issued (`<jwt>~<disclosures>~`) or presented (`…~<KB-JWT>`). Every check
  * runs and is reported, as for jwt_vc_json (./verifyCredential.ts):
  * - format: `typ` dc+sd-jwt (or the draft-era vc+sd-jwt), EdDSA/ES256K only (src/crypto/jwt.ts);
+ *   the holder's Key Binding JWT may also be ES256 (src/crypto/holderKeys.ts);
  * - signature: an https `iss` through its JWT VC Issuer Metadata (§5, the key named by `kid`),
  *   a DID `iss` through its DID document (`kid` a DID URL of it, assertionMethod);
  * - disclosures (RFC 9901 §7.1): each digest referenced exactly once, no unreferenced or repeated
@@ -353,11 +355,12 @@ async function verifyKeyBinding(
   expected: NonNullable<VerifySdJwtVcOptions['keyBinding']>,
   options: VerifySdJwtVcOptions,
 ): Promise<{ aud: string; nonce: string; iat: number }> {
-  const kb = decodeJwt(kbText, { maxLength: 8 * 1024 });
+  // The holder's key may be ES256 (P-256), as most OID4VCI 1.0 wallets' are.
+  const kb = decodeJwt(kbText, { maxLength: 8 * 1024, algorithms: HOLDER_ALGORITHMS });
   if (kb.header.typ !== 'kb+jwt') throw new Error(`typ ${String(kb.header.typ)} is not kb+jwt`);
-  const holderKey = parsePublicJwk(asRecord(asRecord(payload.cnf)?.jwk));
+  const holderKey = parseHolderJwk(asRecord(asRecord(payload.cnf)?.jwk));
   if (!holderKey) throw new Error('the credential has no usable cnf.jwk');
-  await verifyJwtSignature(kb, holderKey, options.verifier);
+  await verifyHolderSignature(kb, holderKey, options.verifier);
   checkTimeClaims(kb.payload, { now: options.now, skew: options.skewSeconds ?? 60, requireIat: true, maxAge: expected.maxAgeSeconds ?? 300 });
   if (kb.payload.aud !== expected.audience) throw new Error(`aud ${String(kb.payload.aud)} is not ${expected.audience}`);
   if (kb.payload.nonce !== expected.nonce) throw new Error('nonce is not the one this verifier issued');

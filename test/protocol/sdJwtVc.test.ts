@@ -1,9 +1,10 @@
 import { createPublicKey, generateKeyPairSync, sign, verify } from 'node:crypto';
-import { digest, generateSalt } from '@sd-jwt/crypto-nodejs';
+import { ES256, digest, generateSalt } from '@sd-jwt/crypto-nodejs';
 import { getListFromStatusListJWT } from '@sd-jwt/jwt-status-list';
 import { SDJwtVcInstance } from '@sd-jwt/sd-jwt-vc';
 import { describe, expect, it } from 'vitest';
 import { decodeJwt } from '../../src/crypto/jwt';
+import type { HolderJwk } from '../../src/crypto/holderKeys';
 import type { PublicJwk } from '../../src/crypto/keys';
 import { allocateCredentialStatus, changeCredentialStatus, tokenStatusReference } from '../../src/issuance/credentialStatus';
 import { signSdJwtKcc, type SdJwtKccInput } from '../../src/protocol/sdJwtVc/kcc';
@@ -45,6 +46,7 @@ async function wallet(t: TestIssuer, holder?: ReturnType<typeof holderKey>) {
   return {
     metadata,
     kid,
+    issuerVerifier,
     sdjwt: new SDJwtVcInstance({
       hasher: digest,
       saltGenerator: generateSalt,
@@ -63,7 +65,7 @@ async function wallet(t: TestIssuer, holder?: ReturnType<typeof holderKey>) {
   };
 }
 
-async function issue(t: TestIssuer, holder: { jwk: PublicJwk }, overrides: Partial<SdJwtKccInput> = {}) {
+async function issue(t: TestIssuer, holder: { jwk: HolderJwk }, overrides: Partial<SdJwtKccInput> = {}) {
   const deps = t.deps;
   const now = Math.floor(deps.clock() / 1000);
   const credentialId = `urn:uuid:${crypto.randomUUID()}`;
@@ -303,5 +305,30 @@ describe('SD-JWT VC KCC', () => {
       expect(verdict.reasons).toEqual(['status: could not be checked: the status list is not issued by the credential issuer']);
       expect(verdict.disclosed).toEqual({ countryOfResidence: 'DE', tier: 'Standard', jurisdiction: { country: 'US' }, evidence: [] });
     }
+  });
+
+  it('an ES256 (P-256) wallet key, as most OID4VCI 1.0 wallets hold: bound in cnf.jwk, its Key Binding JWT verified; alg confusion refused', async () => {
+    const clock = testClock();
+    const t = await makeTestIssuer({ clock });
+    const { publicKey, privateKey } = await ES256.generateKeyPair();
+    const jwk = { kty: 'EC' as const, crv: 'P-256' as const, x: publicKey.x!, y: publicKey.y! };
+    const { credential } = await issue(t, { jwk });
+    expect(decodeJwt(credential.split('~')[0]).payload.cnf).toEqual({ jwk });
+    const holder = new SDJwtVcInstance({ hasher: digest, kbSigner: await ES256.getSigner(privateKey), kbSignAlg: 'ES256' });
+    const kb = { kb: { payload: { aud: 'https://rp.example', nonce: 'n-es256', iat: Math.floor(clock() / 1000) } } };
+    const presentation = await holder.present(credential, { countryOfResidence: true, tier: true }, kb);
+    const verdict = await verifySdJwtVc(presentation, ourOptions(t, { keyBinding: { audience: 'https://rp.example', nonce: 'n-es256' } }));
+    expect(verdict.reasons).toEqual([]);
+    expect(verdict.disclosed).toEqual({ countryOfResidence: 'US', tier: 'Standard' });
+    // The library verifies the same presentation with the key from cnf.
+    const { issuerVerifier } = await wallet(t);
+    const kbVerifier = await ES256.getVerifier(publicKey);
+    const libVerifier = new SDJwtVcInstance({ hasher: digest, verifier: issuerVerifier, statusVerifier: issuerVerifier, kbVerifier: (data, sig) => kbVerifier(data, sig), statusListFetcher: (uri) => text(t, uri) });
+    expect((await libVerifier.verify(presentation, { keyBindingNonce: 'n-es256' })).kb?.payload.nonce).toBe('n-es256');
+    // A KB-JWT that says EdDSA over a P-256 cnf key is refused whatever its signature.
+    const [h, p, sig] = presentation.split('~').pop()!.split('.');
+    const header = JSON.parse(Buffer.from(h, 'base64url').toString());
+    const confused = presentation.slice(0, presentation.lastIndexOf('~') + 1) + [Buffer.from(JSON.stringify({ ...header, alg: 'EdDSA' })).toString('base64url'), p, sig].join('.');
+    expect((await verifySdJwtVc(confused, ourOptions(t, { keyBinding: { audience: 'https://rp.example', nonce: 'n-es256' } }))).reasons).toEqual(['key_binding: alg does not match the key type']);
   });
 });

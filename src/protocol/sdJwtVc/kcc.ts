@@ -1,7 +1,8 @@
 import { SDJwtVcInstance, type SdJwtVcPayload } from '@sd-jwt/sd-jwt-vc';
 import type { DisclosureFrame } from '@sd-jwt/types';
 import { base64urlDecode, base64urlEncode } from '../../crypto/base64url';
-import type { DigestsAndRandom, PublicJwk, Signer } from '../../crypto/keys';
+import type { HolderJwk } from '../../crypto/holderKeys';
+import type { DigestsAndRandom, Signer } from '../../crypto/keys';
 
 /**
  * The Known Customer Credential as an SD-JWT VC (draft-ietf-oauth-sd-jwt-vc; OID4VCI 1.0
@@ -38,7 +39,7 @@ export interface SdJwtKccInput {
   issuer: string;
   vct: string;
   /** The proof's key: `cnf.jwk` (RFC 7800), the key the holder signs Key Binding JWTs with. */
-  holderJwk: PublicJwk;
+  holderJwk: HolderJwk;
   /** The applicant DID, when the proof's key is a key of that DID. */
   subjectDid?: string;
   countryOfResidence: string;
