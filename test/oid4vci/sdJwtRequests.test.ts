@@ -1,10 +1,11 @@
+import { Openid4vciClient, Openid4vciVersion } from '@openid4vc/openid4vci';
 import { compactDecrypt, decodeProtectedHeader, exportJWK, generateKeyPair } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { credentialConfigurations, sdJwtCredentialConfigurations } from '../../src/issuance/credentialConfigurations';
 import { resolveConfig } from '../../src/config';
 import { InvalidCredentialRequest, InvalidEncryptionParameters, InvalidProof, ProtocolError, UnknownCredentialConfiguration, UnsupportedCredentialFormat } from '../../src/protocol/errors';
 import { parseCredentialRequest, parseDeferredCredentialRequest, type CredentialRequestOptions } from '../../src/protocol/oid4vci/credentialRequest';
-import { buildCredentialIssuerMetadata } from '../../src/protocol/oid4vci/metadata';
+import { buildAuthorizationServerMetadata, buildCredentialIssuerMetadata } from '../../src/protocol/oid4vci/metadata';
 import { checkResponseEncryptionKey, encryptCredentialResponse, parseCredentialResponseEncryption } from '../../src/protocol/oid4vci/responseEncryption';
 import { defaultVct, resolveSdJwtVcSettings } from '../../src/protocol/sdJwtVc/settings';
 import { PUBLIC_URL, makeTestIssuer } from '../helpers/issuer';
@@ -153,6 +154,28 @@ describe('metadata for SD-JWT VC', () => {
     expect(plain).not.toHaveProperty('batch_credential_issuance');
     expect(Object.keys(plain.credential_configurations_supported)).toEqual(registry.all.map((c) => c.id));
     expect(() => resolveSdJwtVcSettings(config.publicUrl, { batchSize: 0 })).toThrow(/batchSize/);
+  });
+
+  it('oid4vc-ts (OWF @openid4vc/openid4vci) reads the SD-JWT VC metadata as OID4VCI 1.0', async () => {
+    const issuer = 'https://pfi.example';
+    const config = resolveConfig({ publicUrl: issuer });
+    const registry = credentialConfigurations(config);
+    const sdJwt = sdJwtCredentialConfigurations(registry, defaultVct(issuer));
+    const endpoints = { credentialIssuer: issuer, tokenEndpoint: `${issuer}/oauth2/token`, credentialEndpoint: `${issuer}/oid4vci/credential`, deferredCredentialEndpoint: `${issuer}/oid4vci/deferred-credential`, nonceEndpoint: `${issuer}/oid4vci/nonce` };
+    const documents: Record<string, unknown> = {
+      [`${issuer}/.well-known/openid-credential-issuer`]: buildCredentialIssuerMetadata({ endpoints, displayName: 'PFI', credentialSigningAlgs: ['EdDSA'], configurations: registry.all, sdJwt: { configurations: sdJwt, batchSize: 5, encryptionRequired: true } }),
+      [`${issuer}/.well-known/oauth-authorization-server`]: buildAuthorizationServerMetadata({ issuer, tokenEndpoint: endpoints.tokenEndpoint }),
+    };
+    const fetch = (async (input: string | URL | Request) => {
+      const url = String(input instanceof Request ? input.url : input);
+      return url in documents ? Response.json(documents[url]) : new Response('{}', { status: 404, headers: { 'content-type': 'application/json' } });
+    }) as typeof globalThis.fetch;
+    const client = new Openid4vciClient({ callbacks: { fetch, hash: () => new Uint8Array(), generateRandom: () => new Uint8Array(), signJwt: async () => { throw new Error('unused'); }, clientAuthentication: () => undefined } as never });
+    const metadata = await client.resolveIssuerMetadata(issuer);
+    expect(metadata.originalDraftVersion).toBe(Openid4vciVersion.V1);
+    expect(metadata.credentialIssuer.batch_credential_issuance).toEqual({ batch_size: 5 });
+    expect(metadata.credentialIssuer.credential_response_encryption).toMatchObject({ encryption_required: true, enc_values_supported: ['A128GCM', 'A256GCM'] });
+    expect(metadata.credentialIssuer.credential_configurations_supported[sdJwt[0].id]).toMatchObject({ format: 'dc+sd-jwt', vct: defaultVct(issuer) });
   });
 
   it('the served metadata does not offer SD-JWT VC until issuance is wired; Type Metadata and JWT VC Issuer Metadata are served', async () => {
