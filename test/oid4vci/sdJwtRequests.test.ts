@@ -147,6 +147,8 @@ describe('metadata for SD-JWT VC', () => {
     expect(ids).toEqual([...registry.all.map((c) => c.id), ...sdJwt.map((c) => c.id)]);
     const sd = metadata.credential_configurations_supported[sdJwt[0].id];
     expect(sd).toMatchObject({ format: 'dc+sd-jwt', vct: 'https://pfi.example/vct/known-customer-credential', scope: sdJwt[0].id });
+    expect(sd.cryptographic_binding_methods_supported).toEqual(['jwk', 'did:web', 'did:jwk', 'did:dht']);
+    expect(sd.proof_types_supported.jwt.proof_signing_alg_values_supported).toEqual(['EdDSA', 'ES256K', 'ES256']);
     expect(sd.credential_metadata.claims.map((c: { path: string[] }) => c.path[0])).toEqual(['countryOfResidence', 'tier', 'jurisdiction', 'evidence', 'sub']);
     // Without the option the document is what it always was.
     const plain = buildCredentialIssuerMetadata(base) as Record<string, any>;

@@ -1,3 +1,4 @@
+import { HOLDER_ALGORITHMS } from '../../crypto/holderKeys';
 import { SD_JWT_VC_FORMAT } from '../sdJwtVc/kcc';
 import { kccClaimDescriptions } from '../sdJwtVc/metadata';
 import { credentialResponseEncryptionMetadata } from './responseEncryption';
@@ -87,9 +88,10 @@ export function buildCredentialIssuerMetadata(input: {
           format: SD_JWT_VC_FORMAT,
           scope: configuration.id,
           vct: configuration.vct,
-          cryptographic_binding_methods_supported: [...BINDING_METHODS],
+          // A copy binds the proof's key (cnf.jwk): a DID key, or a bare jwk (src/protocol/oid4vci/verifyProofJwt.ts).
+          cryptographic_binding_methods_supported: ['jwk', ...BINDING_METHODS],
           credential_signing_alg_values_supported: [...input.credentialSigningAlgs],
-          proof_types_supported: { jwt: { proof_signing_alg_values_supported: [...SIGNING_ALGS] } },
+          proof_types_supported: { jwt: { proof_signing_alg_values_supported: [...HOLDER_ALGORITHMS] } },
           credential_metadata: {
             display: [{ name: configuration.name, locale: 'en-US', description: configuration.description ?? 'Proof of a completed KYC verification' }],
             claims: kccClaimDescriptions(),
