@@ -7,7 +7,7 @@ import { decodeJwt } from '../../src/crypto/jwt';
 import type { HolderJwk } from '../../src/crypto/holderKeys';
 import type { PublicJwk } from '../../src/crypto/keys';
 import { allocateCredentialStatus, changeCredentialStatus, tokenStatusReference } from '../../src/issuance/credentialStatus';
-import { signSdJwtKcc, type SdJwtKccInput } from '../../src/protocol/sdJwtVc/kcc';
+import { ALWAYS_DISCLOSED_CLAIMS, SELECTIVELY_DISCLOSABLE_CLAIMS, signSdJwtKcc, type SdJwtKccInput } from '../../src/protocol/sdJwtVc/kcc';
 import { defaultVct } from '../../src/protocol/sdJwtVc/settings';
 import { createWebCryptoProvider } from '../../src/crypto/webCrypto';
 import { createDidJwkResolver, didJwkFromPublicJwk } from '../../src/did/jwk';
@@ -118,7 +118,7 @@ describe('SD-JWT VC KCC', () => {
     const [jwt, ...disclosures] = credential.split('~').slice(0, -1);
     const decoded = decodeJwt(jwt);
     expect(decoded.header).toMatchObject({ typ: 'dc+sd-jwt', alg: 'EdDSA', kid: t.deps.issuer.signer.kid });
-    expect(Object.keys(decoded.payload).sort()).toEqual(['_sd', '_sd_alg', 'cnf', 'exp', 'iat', 'iss', 'status', 'vct']);
+    expect(Object.keys(decoded.payload).sort()).toEqual(['_sd', '_sd_alg', ...ALWAYS_DISCLOSED_CLAIMS].sort());
     expect(decoded.payload).toMatchObject({
       iss: PUBLIC_URL,
       vct: `${PUBLIC_URL}/vct/known-customer-credential`,
@@ -128,7 +128,7 @@ describe('SD-JWT VC KCC', () => {
     });
     expect(disclosures).toHaveLength(5);
     const names = disclosures.map((d) => JSON.parse(Buffer.from(d, 'base64url').toString())[1]).sort();
-    expect(names).toEqual(['countryOfResidence', 'evidence', 'jurisdiction', 'sub', 'tier']);
+    expect(names).toEqual([...SELECTIVELY_DISCLOSABLE_CLAIMS].sort());
     // The draft-13 alias, when a wallet asks for vc+sd-jwt.
     const legacy = (await issue(t, holder, { typ: 'vc+sd-jwt' })).credential;
     expect(decodeJwt(legacy.split('~')[0]).header.typ).toBe('vc+sd-jwt');

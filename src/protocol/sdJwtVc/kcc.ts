@@ -108,12 +108,6 @@ export function sdJwtHasher(crypto: Pick<DigestsAndRandom, 'sha256'>) {
   };
 }
 
-/** The issuer-signed JWT of an SD-JWT (the part before the first `~`), for records and digests. */
-export function issuerSignedJwtOf(sdJwt: string): string {
-  const end = sdJwt.indexOf('~');
-  return end < 0 ? sdJwt : sdJwt.slice(0, end);
-}
-
 /** Decodes the base64url of a disclosure into its JSON array; throws when it is not one. */
 export function decodeDisclosure(disclosure: string): unknown[] {
   const value: unknown = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(base64urlDecode(disclosure)));
