@@ -88,7 +88,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   api.route('/', notificationRoutes);
   api.route('/', presentationDefinitionRoutes);
   api.route('/', statusListRoutes);
-  api.route('/', sdJwtVcRoutes);
+  api.route('/', sdJwtVcRoutes());
   api.route(PATHS.admin, adminRoutes);
   api.route('/', idvWebhookRoutes);
   api.route('/', idvCallbackRoutes);

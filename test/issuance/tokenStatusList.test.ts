@@ -9,7 +9,7 @@ import { decodeStatusList, getBit } from '../../src/protocol/statusList';
 import { defaultVct } from '../../src/protocol/sdJwtVc/settings';
 import { createNodeCryptoProvider } from '../../src/runtime/nodeCrypto';
 import { verifySdJwtVc } from '../../src/verifier/verifySdJwtVc';
-import { PUBLIC_URL, makeTestIssuer } from '../helpers/issuer';
+import { PUBLIC_URL, makeTestIssuer, testClock } from '../helpers/issuer';
 import { admin, applicationIdOf, openApplication, redeem, submitIdentity } from '../helpers/steps';
 
 /**
@@ -52,7 +52,8 @@ function holderJwk(): PublicJwk {
 
 describe('IETF Token Status List (statuslist+jwt)', () => {
   it('is a signed Status List Token: typ, sub = its URI, iat, exp, ttl, two bits per status', async () => {
-    const t = await makeTestIssuer();
+    const clock = testClock();
+    const t = await makeTestIssuer({ clock });
     await slot(t);
     const res = await t.fetch(`${PUBLIC_URL}/token-status/1`);
     expect(res.headers.get('access-control-allow-origin')).toBe('*');
@@ -62,6 +63,12 @@ describe('IETF Token Status List (statuslist+jwt)', () => {
     expect(payload).toMatchObject({ iss: PUBLIC_URL, sub: `${PUBLIC_URL}/token-status/1`, ttl: t.deps.config.statusList.cacheSeconds, status_list: { bits: 2 } });
     expect((payload.exp as number) - (payload.iat as number)).toBe(t.deps.config.statusList.validitySeconds);
     expect((await tokenList(t)).statusList.length).toBe(t.deps.config.statusList.size);
+    // Kept while the list is unchanged (same bytes), rebuilt as soon as a status changes.
+    const first = await (await t.fetch(`${PUBLIC_URL}/token-status/1`)).text();
+    clock.advance(60); // a rebuild would carry a new iat
+    expect(await (await t.fetch(`${PUBLIC_URL}/token-status/1`)).text()).toBe(first);
+    await changeCredentialStatus(t.deps, (await slot(t)).credentialId, 'suspend', { actor: 'test' });
+    expect(await (await t.fetch(`${PUBLIC_URL}/token-status/1`)).text()).not.toBe(first);
     expect((await t.fetch(`${PUBLIC_URL}/token-status/2`)).status).toBe(404);
     expect((await t.fetch(`${PUBLIC_URL}/token-status/0`)).status).toBe(404);
     expect((await t.fetch(`${PUBLIC_URL}/token-status/x`)).status).toBe(404);

@@ -1,5 +1,5 @@
 import { Hono } from 'hono';
-import { tokenStatusListJwt } from '../../issuance/credentialStatus';
+import { tokenStatusListJwt, type TokenStatusListCache } from '../../issuance/credentialStatus';
 import { PATHS, issuerUrls } from '../../paths';
 import { NotFound } from '../../protocol/errors';
 import { buildJwtVcIssuerMetadata, buildKccTypeMetadata } from '../../protocol/sdJwtVc/metadata';
@@ -23,25 +23,30 @@ export function jwtVcIssuerMetadata(deps: AppDeps) {
 export const jwtVcIssuerMetadataResponse = (deps: AppDeps): Response =>
   new Response(JSON.stringify(jwtVcIssuerMetadata(deps)), { headers: { 'Content-Type': 'application/json', ...PUBLIC_HEADERS } });
 
-export const sdJwtVcRoutes = new Hono<AppEnv>();
+/** The routes over one app's Token Status List cache (created with the app, like the discovery documents). */
+export function sdJwtVcRoutes(): Hono<AppEnv> {
+  const routes = new Hono<AppEnv>();
+  const tokenStatusLists: TokenStatusListCache = new Map();
 
-sdJwtVcRoutes.get(PATHS.jwtVcIssuerMetadata, (c) => jwtVcIssuerMetadataResponse(c.get('deps')));
+  routes.get(PATHS.jwtVcIssuerMetadata, (c) => jwtVcIssuerMetadataResponse(c.get('deps')));
 
-sdJwtVcRoutes.get(PATHS.kccTypeMetadata, (c) => {
-  const deps = c.get('deps');
-  const settings = resolveSdJwtVcSettings(deps.config.publicUrl);
-  return c.json(buildKccTypeMetadata({ vct: settings.vct }), 200, PUBLIC_HEADERS);
-});
-
-sdJwtVcRoutes.get(PATHS.tokenStatusList, async (c) => {
-  const deps = c.get('deps');
-  const listId = Number(c.req.param('listId'));
-  if (!Number.isSafeInteger(listId) || listId < 1) throw new NotFound('no such status list');
-  const jwt = await tokenStatusListJwt(deps, listId);
-  if (!jwt) throw new NotFound('no such status list');
-  return c.body(jwt, 200, {
-    'Content-Type': STATUS_LIST_JWT_MEDIA_TYPE,
-    'Cache-Control': `public, max-age=${deps.config.statusList.cacheSeconds}`,
-    'Access-Control-Allow-Origin': '*',
+  routes.get(PATHS.kccTypeMetadata, (c) => {
+    const deps = c.get('deps');
+    const settings = resolveSdJwtVcSettings(deps.config.publicUrl);
+    return c.json(buildKccTypeMetadata({ vct: settings.vct }), 200, PUBLIC_HEADERS);
   });
-});
+
+  routes.get(PATHS.tokenStatusList, async (c) => {
+    const deps = c.get('deps');
+    const listId = Number(c.req.param('listId'));
+    if (!Number.isSafeInteger(listId) || listId < 1) throw new NotFound('no such status list');
+    const jwt = await tokenStatusListJwt(deps, listId, tokenStatusLists);
+    if (!jwt) throw new NotFound('no such status list');
+    return c.body(jwt, 200, {
+      'Content-Type': STATUS_LIST_JWT_MEDIA_TYPE,
+      'Cache-Control': `public, max-age=${deps.config.statusList.cacheSeconds}`,
+      'Access-Control-Allow-Origin': '*',
+    });
+  });
+  return routes;
+}
