@@ -65,7 +65,8 @@ describe('credential requests for SD-JWT VC configurations, batches', () => {
   });
 
   it('a draft-13 wallet asks for vc+sd-jwt by vct', () => {
-    expect(parseCredentialRequest({ format: 'vc+sd-jwt', vct: VCT, proof: { proof_type: 'jwt', jwt: JWT } }, OFFERED)).toMatchObject({ profile: 'draft13', format: 'vc+sd-jwt', configurationId: 'kcc_sd_jwt' });
+    // The application's tier picks the configuration, as for jwt_vc_json: the request names no id.
+    expect(parseCredentialRequest({ format: 'vc+sd-jwt', vct: VCT, proof: { proof_type: 'jwt', jwt: JWT } }, OFFERED)).toEqual({ proofJwt: JWT, proofJwts: [JWT], profile: 'draft13', format: 'vc+sd-jwt' });
     expect(refusal(() => parseCredentialRequest({ format: 'vc+sd-jwt', vct: 'urn:other', proof: { proof_type: 'jwt', jwt: JWT } }, OFFERED)).error).toBe('unsupported_credential_type');
     expect(refusal(() => parseCredentialRequest({ format: 'vc+sd-jwt', proof: { proof_type: 'jwt', jwt: JWT } }, OFFERED)).error).toBe('invalid_credential_request');
   });

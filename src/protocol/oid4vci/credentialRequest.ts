@@ -113,24 +113,23 @@ type Wire = z.infer<typeof CredentialRequestWire>;
 function parseDraft13(req: Wire, options: CredentialRequestOptions): CredentialRequest {
   if (!req.format && !req.credential_definition) throw new InvalidCredentialRequest('format is required');
   let format: RequestedFormat = 'jwt_vc_json';
-  let configurationId: string | undefined;
   const sdJwt = options.sdJwtConfigurations ?? [];
   if (req.format && req.format !== 'jwt_vc_json') {
     // Draft 13 §A.3.4 (vc+sd-jwt, `vct`); dc+sd-jwt from wallets between drafts.
     if (sdJwt.length === 0 || (req.format !== LEGACY_SD_JWT_VC_FORMAT && req.format !== SD_JWT_VC_FORMAT)) throw new UnsupportedCredentialFormat('only jwt_vc_json is issued');
     if (req.credential_definition) throw new InvalidCredentialRequest('credential_definition does not go with an SD-JWT VC request');
     if (!req.vct) throw new InvalidCredentialRequest('vct is required');
-    const configuration = sdJwt.find((c) => c.vct === req.vct);
-    if (!configuration) throw new UnsupportedCredentialType('vct is not a credential type this issuer issues');
+    // Every tier's SD-JWT VC shares the vct: as for jwt_vc_json, the application's tier decides
+    // which configuration is issued (the caller's choice), the request only names the type.
+    if (!sdJwt.some((c) => c.vct === req.vct)) throw new UnsupportedCredentialType('vct is not a credential type this issuer issues');
     format = req.format;
-    configurationId = configuration.id;
   } else {
     checkTypes(req);
   }
   if (!req.proof) throw new InvalidProof('proof is required');
   if (req.proof.proof_type !== 'jwt') throw new InvalidProof('proof_type must be jwt');
   if (!req.proof.jwt) throw new InvalidProof('proof.jwt is required');
-  return { proofJwt: req.proof.jwt, proofJwts: [req.proof.jwt], profile: 'draft13', format, ...(configurationId ? { configurationId } : {}) };
+  return { proofJwt: req.proof.jwt, proofJwts: [req.proof.jwt], profile: 'draft13', format };
 }
 
 function parseV1(req: Wire, options: CredentialRequestOptions): CredentialRequest {
