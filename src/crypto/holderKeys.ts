@@ -46,8 +46,15 @@ export async function verifyHolderSignature(jwt: DecodedJwt, jwk: HolderJwk, ver
     if (jwt.signature.length !== 64) ok = false;
     else {
       try {
-        const key = await crypto.subtle.importKey('jwk', { kty: 'EC', crv: 'P-256', x: p256.x, y: p256.y }, { name: 'ECDSA', namedCurve: 'P-256' }, false, ['verify']);
-        ok = await crypto.subtle.verify({ name: 'ECDSA', hash: 'SHA-256' }, key, jwt.signature as Uint8Array<ArrayBuffer>, jwt.signingInput as Uint8Array<ArrayBuffer>);
+        const key = await crypto.subtle.importKey('jwk', { kty: 'EC', crv: 'P-256', x: p256.x, y: p256.y }, { name: 'ECDSA', namedCurve: 'P-256' }, false, [
+          'verify',
+        ]);
+        ok = await crypto.subtle.verify(
+          { name: 'ECDSA', hash: 'SHA-256' },
+          key,
+          jwt.signature as Uint8Array<ArrayBuffer>,
+          jwt.signingInput as Uint8Array<ArrayBuffer>,
+        );
       } catch {
         ok = false;
       }

@@ -182,7 +182,11 @@ export function statusOf(record: CredentialStatusRecord): 'revoked' | 'suspended
  * has more than a quarter of its validity left; rebuilt otherwise (the version is read first, so a
  * change racing a rebuild only causes one more rebuild).
  */
-export async function statusListCredential(deps: Pick<IssuanceDeps, 'store' | 'clock' | 'config' | 'issuer'>, listId: number, purpose: StatusPurpose): Promise<string | undefined> {
+export async function statusListCredential(
+  deps: Pick<IssuanceDeps, 'store' | 'clock' | 'config' | 'issuer'>,
+  listId: number,
+  purpose: StatusPurpose,
+): Promise<string | undefined> {
   const list = await deps.store.statusLists.get(listId);
   if (!list) return undefined;
   const now = nowSeconds(deps);
@@ -193,7 +197,12 @@ export async function statusListCredential(deps: Pick<IssuanceDeps, 'store' | 'c
   return jwt;
 }
 
-async function buildStatusListCredential(deps: Pick<IssuanceDeps, 'config' | 'issuer' | 'store'>, list: { id: number; size: number }, purpose: StatusPurpose, now: number): Promise<string> {
+async function buildStatusListCredential(
+  deps: Pick<IssuanceDeps, 'config' | 'issuer' | 'store'>,
+  list: { id: number; size: number },
+  purpose: StatusPurpose,
+  now: number,
+): Promise<string> {
   const listId = list.id;
   const bits = new Uint8Array(list.size / 8);
   for (const index of await deps.store.statusLists.setIndices(listId, purpose)) setBit(bits, index);
@@ -237,7 +246,8 @@ export async function tokenStatusListJwt(
   if (!list) return undefined;
   const now = nowSeconds(deps);
   const cached = cache?.get(listId);
-  if (cached && cached.version === list.version && cached.signer === deps.issuer.signer && cached.expiresAt - now > deps.config.statusList.validitySeconds / 4) return cached.jwt;
+  if (cached && cached.version === list.version && cached.signer === deps.issuer.signer && cached.expiresAt - now > deps.config.statusList.validitySeconds / 4)
+    return cached.jwt;
   const jwt = await buildTokenStatusListJwt(deps, list, now);
   if (cache) {
     // Lists are few (one per ~118,000 credentials at the default fill); the bound is a backstop.
@@ -247,9 +257,16 @@ export async function tokenStatusListJwt(
   return jwt;
 }
 
-async function buildTokenStatusListJwt(deps: Pick<IssuanceDeps, 'store' | 'config' | 'issuer'>, list: { id: number; size: number }, now: number): Promise<string> {
+async function buildTokenStatusListJwt(
+  deps: Pick<IssuanceDeps, 'store' | 'config' | 'issuer'>,
+  list: { id: number; size: number },
+  now: number,
+): Promise<string> {
   const listId = list.id;
-  const [revoked, suspended] = await Promise.all([deps.store.statusLists.setIndices(listId, 'revocation'), deps.store.statusLists.setIndices(listId, 'suspension')]);
+  const [revoked, suspended] = await Promise.all([
+    deps.store.statusLists.setIndices(listId, 'revocation'),
+    deps.store.statusLists.setIndices(listId, 'suspension'),
+  ]);
   const urls = issuerUrls(deps.config.publicUrl);
   return signTokenStatusList(deps.issuer.signer, {
     uri: urls.tokenStatusList(listId),

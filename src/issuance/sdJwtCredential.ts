@@ -50,7 +50,14 @@ export async function signSdJwtKnownCustomerCredentials(
   const issued: SignedSdJwtCredential[] = [];
   for (const holder of input.holders) {
     const id = `urn:uuid:${randomUuid()}`;
-    const status = await allocateCredentialStatus(deps, { credentialId: id, subjectDid: application.applicantDid, tierId: tier.id, evidence, issuedAt: now, expiresAt });
+    const status = await allocateCredentialStatus(deps, {
+      credentialId: id,
+      subjectDid: application.applicantDid,
+      tierId: tier.id,
+      evidence,
+      issuedAt: now,
+      expiresAt,
+    });
     const sdJwt = await signSdJwtKcc(
       { signer: deps.issuer.signer, crypto: deps.crypto },
       {

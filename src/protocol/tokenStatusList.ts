@@ -54,7 +54,10 @@ export async function decodeTokenStatusList(lst: string, maxBytes = MAX_TOKEN_ST
   const compressed = base64urlDecode(lst);
   const stream = new DecompressionStream('deflate'); // 'deflate' is ZLIB (RFC 1950), as §4.1 asks
   const writer = stream.writable.getWriter();
-  void writer.write(compressed as Uint8Array<ArrayBuffer>).then(() => writer.close()).catch(() => undefined);
+  void writer
+    .write(compressed as Uint8Array<ArrayBuffer>)
+    .then(() => writer.close())
+    .catch(() => undefined);
   return readStreamCapped(stream.readable as ReadableStream<Uint8Array>, maxBytes, () => new RangeError('status list is too large'));
 }
 

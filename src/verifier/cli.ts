@@ -31,7 +31,8 @@ export interface CliIo {
   readFile?: (path: string) => string;
 }
 
-const USAGE = 'usage: kcc verify <jwt | sd-jwt | file | -> [--presentation-definition file] [--trusted-issuer did|url]... [--audience id --nonce n] [--vct uri]... [--now iso] [--json] [--allow-http]';
+const USAGE =
+  'usage: kcc verify <jwt | sd-jwt | file | -> [--presentation-definition file] [--trusted-issuer did|url]... [--audience id --nonce n] [--vct uri]... [--now iso] [--json] [--allow-http]';
 
 export async function runCli(argv: string[], io: CliIo): Promise<number> {
   const [command, ...rest] = argv;
@@ -138,7 +139,14 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       fetchIssuerMetadata: async (url) => JSON.parse(await fetchText(url, 'application/json')),
       fetchStatusList: (url) => fetchText(url, 'application/statuslist+jwt'),
     });
-    if (json) io.out(JSON.stringify({ valid: sd.ok, reasons: sd.reasons, checks: sd.checks, issuer: sd.issuer, vct: sd.vct, disclosed: sd.disclosed, status: sd.status }, null, 2));
+    if (json)
+      io.out(
+        JSON.stringify(
+          { valid: sd.ok, reasons: sd.reasons, checks: sd.checks, issuer: sd.issuer, vct: sd.vct, disclosed: sd.disclosed, status: sd.status },
+          null,
+          2,
+        ),
+      );
     else io.out(formatVerdict(sd));
     return sd.ok ? 0 : 1;
   }
@@ -156,7 +164,14 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       return (await res.text()).trim();
     },
   });
-  if (json) io.out(JSON.stringify({ valid: verdict.ok, reasons: verdict.reasons, checks: verdict.checks, issuer: verdict.issuer, subject: verdict.subject, status: verdict.status }, null, 2));
+  if (json)
+    io.out(
+      JSON.stringify(
+        { valid: verdict.ok, reasons: verdict.reasons, checks: verdict.checks, issuer: verdict.issuer, subject: verdict.subject, status: verdict.status },
+        null,
+        2,
+      ),
+    );
   else io.out(formatVerdict(verdict));
   return verdict.ok ? 0 : 1;
 }

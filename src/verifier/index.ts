@@ -25,13 +25,19 @@ export async function verifyKcc(jwt: string, options: VerifyCredentialOptions): 
     verdict.reasons.push('kcc_type: not a KCC (neither type KnownCustomerCredential nor the KCC credentialSchema)');
     verdict.ok = false;
   } else if (verdict.vc) {
-    verdict.checks.push({ check: 'kcc_type', ok: true, detail: byType ? 'KnownCustomerCredential' : 'KCC by credentialSchema (type lacks KnownCustomerCredential)' });
+    verdict.checks.push({
+      check: 'kcc_type',
+      ok: true,
+      detail: byType ? 'KnownCustomerCredential' : 'KCC by credentialSchema (type lacks KnownCustomerCredential)',
+    });
   }
   return verdict;
 }
 
 /** A verdict (jwt_vc_json or SD-JWT VC) as text: one line per check, then VALID / INVALID. */
-export function formatVerdict(verdict: Pick<CredentialVerdict, 'ok' | 'reasons' | 'issuer' | 'subject'> & { checks: readonly { check: string; ok: boolean; detail: string }[] }): string {
+export function formatVerdict(
+  verdict: Pick<CredentialVerdict, 'ok' | 'reasons' | 'issuer' | 'subject'> & { checks: readonly { check: string; ok: boolean; detail: string }[] },
+): string {
   const lines = verdict.checks.map((c) => `${c.ok ? 'ok  ' : 'FAIL'} ${c.check.padEnd(23)} ${c.detail}`);
   if (verdict.issuer) lines.unshift(`issuer  ${verdict.issuer}`, `subject ${verdict.subject ?? '(none)'}`);
   lines.push(verdict.ok ? 'VALID' : `INVALID: ${verdict.reasons.join('; ')}`);

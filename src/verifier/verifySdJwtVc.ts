@@ -180,14 +180,19 @@ export async function verifySdJwtVc(token: string, options: VerifySdJwtVcOptions
   if (trusted && signed) {
     const reference = asRecord(asRecord(payload.status)?.status_list);
     if (payload.status === undefined) pass('status', 'the credential carries no status');
-    else if (!reference || typeof reference.uri !== 'string' || !Number.isSafeInteger(reference.idx) || (reference.idx as number) < 0) fail('status', 'status.status_list is malformed');
+    else if (!reference || typeof reference.uri !== 'string' || !Number.isSafeInteger(reference.idx) || (reference.idx as number) < 0)
+      fail('status', 'status.status_list is malformed');
     else if (!options.fetchStatusList) fail('status', `cannot check the status: no way to fetch ${reference.uri}`);
     else {
       try {
         const value = await tokenStatus(reference.uri, reference.idx as number, iss as string, options);
         out.status = value;
         if (value === TOKEN_STATUS.VALID) pass('status', 'valid (not revoked nor suspended)');
-        else fail('status', value === TOKEN_STATUS.INVALID ? 'revoked' : value === TOKEN_STATUS.SUSPENDED ? 'suspended' : `status 0x${value.toString(16).padStart(2, '0')}`);
+        else
+          fail(
+            'status',
+            value === TOKEN_STATUS.INVALID ? 'revoked' : value === TOKEN_STATUS.SUSPENDED ? 'suspended' : `status 0x${value.toString(16).padStart(2, '0')}`,
+          );
       } catch (e) {
         fail('status', `could not be checked: ${(e as Error).message}`);
       }
@@ -334,7 +339,8 @@ function unpackDisclosures(payload: Record<string, unknown>, disclosures: string
 async function tokenStatus(uri: string, idx: number, iss: string, options: VerifySdJwtVcOptions): Promise<number> {
   const token = await (options.fetchStatusList as StatusListFetcher)(uri);
   const jwt = decodeJwt(token.trim(), { maxLength: 4 * 1024 * 1024 });
-  if (typeof jwt.header.typ !== 'string' || jwt.header.typ.toLowerCase().replace(/^application\//, '') !== STATUS_LIST_JWT_TYP) throw new Error('the status list is not a statuslist+jwt');
+  if (typeof jwt.header.typ !== 'string' || jwt.header.typ.toLowerCase().replace(/^application\//, '') !== STATUS_LIST_JWT_TYP)
+    throw new Error('the status list is not a statuslist+jwt');
   // The list must come from the credential's issuer: same key lookup, same iss.
   if (jwt.payload.iss !== undefined && jwt.payload.iss !== iss) throw new Error('the status list is not issued by the credential issuer');
   const key = await issuerKey(iss, jwt.header.kid, options);

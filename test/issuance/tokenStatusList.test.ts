@@ -60,7 +60,12 @@ describe('IETF Token Status List (statuslist+jwt)', () => {
     expect(res.headers.get('cache-control')).toMatch(/^public, max-age=\d+$/);
     const { header, payload } = decodeJwt(await res.text());
     expect(header).toMatchObject({ typ: 'statuslist+jwt', alg: 'EdDSA', kid: t.deps.issuer.signer.kid });
-    expect(payload).toMatchObject({ iss: PUBLIC_URL, sub: `${PUBLIC_URL}/token-status/1`, ttl: t.deps.config.statusList.cacheSeconds, status_list: { bits: 2 } });
+    expect(payload).toMatchObject({
+      iss: PUBLIC_URL,
+      sub: `${PUBLIC_URL}/token-status/1`,
+      ttl: t.deps.config.statusList.cacheSeconds,
+      status_list: { bits: 2 },
+    });
     expect((payload.exp as number) - (payload.iat as number)).toBe(t.deps.config.statusList.validitySeconds);
     expect((await tokenList(t)).statusList.length).toBe(t.deps.config.statusList.size);
     // Kept while the list is unchanged (same bytes), rebuilt as soon as a status changes.
@@ -83,15 +88,27 @@ describe('IETF Token Status List (statuslist+jwt)', () => {
       const [rev, sus] = [await bitstring(t, 'revocation'), await bitstring(t, 'suspension')];
       return [a, b].map((s) => ({ token: list.getStatus(s.index), revoked: getBit(rev, s.index), suspended: getBit(sus, s.index) }));
     };
-    expect(await both()).toEqual([{ token: 0, revoked: false, suspended: false }, { token: 0, revoked: false, suspended: false }]);
+    expect(await both()).toEqual([
+      { token: 0, revoked: false, suspended: false },
+      { token: 0, revoked: false, suspended: false },
+    ]);
     await changeCredentialStatus(t.deps, a.credentialId, 'suspend', { actor: 'test' });
-    expect(await both()).toEqual([{ token: 2, revoked: false, suspended: true }, { token: 0, revoked: false, suspended: false }]);
+    expect(await both()).toEqual([
+      { token: 2, revoked: false, suspended: true },
+      { token: 0, revoked: false, suspended: false },
+    ]);
     await changeCredentialStatus(t.deps, a.credentialId, 'reinstate', { actor: 'test' });
-    expect(await both()).toEqual([{ token: 0, revoked: false, suspended: false }, { token: 0, revoked: false, suspended: false }]);
+    expect(await both()).toEqual([
+      { token: 0, revoked: false, suspended: false },
+      { token: 0, revoked: false, suspended: false },
+    ]);
     await changeCredentialStatus(t.deps, b.credentialId, 'suspend', { actor: 'test' });
     await changeCredentialStatus(t.deps, b.credentialId, 'revoke', { actor: 'test' });
     // Revoked while suspended: INVALID (final) in the token list, both bits in the Bitstring lists.
-    expect(await both()).toEqual([{ token: 0, revoked: false, suspended: false }, { token: 1, revoked: true, suspended: true }]);
+    expect(await both()).toEqual([
+      { token: 0, revoked: false, suspended: false },
+      { token: 1, revoked: true, suspended: true },
+    ]);
     await changeCredentialStatus(t.deps, a.credentialId, 'revoke', { actor: 'test' });
     expect((await both())[0]).toEqual({ token: 1, revoked: true, suspended: false });
   });
@@ -156,9 +173,21 @@ describe('IETF Token Status List (statuslist+jwt)', () => {
     await submitIdentity(t, client, idvRequest);
     const applicationId = await applicationIdOf(t, (await redeem(t, holder, code)).access_token);
     const application = (await t.deps.store.applications.get(applicationId))!;
-    const batch = await signSdJwtKnownCustomerCredentials(t.deps, application, { holders: [{ jwk: holderJwk() }, { jwk: holderJwk() }], evidence: [], vct: 'urn:example:kcc' });
+    const batch = await signSdJwtKnownCustomerCredentials(t.deps, application, {
+      holders: [{ jwk: holderJwk() }, { jwk: holderJwk() }],
+      evidence: [],
+      vct: 'urn:example:kcc',
+    });
     for (const c of batch) {
-      await t.deps.store.issuedCredentials.record({ id: c.id, applicationId, subjectDid: application.applicantDid, jwtSha256: c.id, issuedAt: c.issuedAt, expiresAt: c.expiresAt, transactionId: null });
+      await t.deps.store.issuedCredentials.record({
+        id: c.id,
+        applicationId,
+        subjectDid: application.applicantDid,
+        jwtSha256: c.id,
+        issuedAt: c.issuedAt,
+        expiresAt: c.expiresAt,
+        transactionId: null,
+      });
     }
     expect(decodeJwt(batch[0].sdJwt.split('~')[0]).payload.vct).toBe('urn:example:kcc');
     await applyDecisionToCredentials(t.deps, applicationId, 'review', 'test');

@@ -16,7 +16,8 @@ const AUD = 'https://pfi.example';
 const now = () => Math.floor(Date.now() / 1000);
 
 async function jwkProof(alg: 'ES256' | 'EdDSA', nonce: string, header: Record<string, unknown> = {}) {
-  const { publicKey, privateKey } = alg === 'ES256' ? await generateKeyPair('ES256', { extractable: true }) : await generateKeyPair('EdDSA', { crv: 'Ed25519', extractable: true });
+  const { publicKey, privateKey } =
+    alg === 'ES256' ? await generateKeyPair('ES256', { extractable: true }) : await generateKeyPair('EdDSA', { crv: 'Ed25519', extractable: true });
   const jwk = await exportJWK(publicKey);
   const jwt = await new SignJWT({ aud: AUD, iat: now(), nonce }).setProtectedHeader({ alg, typ: 'openid4vci-proof+jwt', jwk, ...header }).sign(privateKey);
   return { jwt, jwk };
@@ -54,7 +55,9 @@ describe('jwk proofs for SD-JWT VC copies', () => {
       expect(proof).toMatchObject({ holderDid: holder.did, nonce: 'n1', didBound: false });
       expect(proof.holderJwk).toEqual(alg === 'ES256' ? { kty: 'EC', crv: 'P-256', x: jwk.x, y: jwk.y } : { kty: 'OKP', crv: 'Ed25519', x: jwk.x });
       // As before for jwt_vc_json: a key named by kid only.
-      expect(await refusal(verifyProofJwt({ ...base(holder.did), jwt }))).toMatch(alg === 'ES256' ? /alg must be EdDSA or ES256K/ : /proof kid must be a DID URL/);
+      expect(await refusal(verifyProofJwt({ ...base(holder.did), jwt }))).toMatch(
+        alg === 'ES256' ? /alg must be EdDSA or ES256K/ : /proof kid must be a DID URL/,
+      );
     }
     // A DID-bound proof yields the DID key.
     const didProof = await verifyProofJwt({ ...base(holder.did), jwt: await holder.createProofJwt({ audience: AUD, nonce: 'n2' }), allowJwkProof: true });
@@ -71,11 +74,20 @@ describe('jwk proofs for SD-JWT VC copies', () => {
     const reheader = (changes: Record<string, unknown>) => [Buffer.from(JSON.stringify({ ...header, ...changes })).toString('base64url'), p, s].join('.');
     expect(await refusal(verifyProofJwt({ ...allowed, jwt: reheader({ jwk: { ...header.jwk, d: 'AAAA' } }) }))).toMatch(/public key/);
     expect(await refusal(verifyProofJwt({ ...allowed, jwt: reheader({ alg: 'EdDSA' }) }))).toMatch(/alg does not match the key type/);
-    expect(await refusal(verifyProofJwt({ ...allowed, jwt: [h, p, Buffer.from(Buffer.from(s, 'base64url').map((b, i) => (i === 0 ? b ^ 1 : b))).toString('base64url')].join('.') }))).toMatch(/signature verification failed/);
+    expect(
+      await refusal(
+        verifyProofJwt({
+          ...allowed,
+          jwt: [h, p, Buffer.from(Buffer.from(s, 'base64url').map((b, i) => (i === 0 ? b ^ 1 : b))).toString('base64url')].join('.'),
+        }),
+      ),
+    ).toMatch(/signature verification failed/);
     const noIss = await jwkProof('ES256', 'n');
     expect((await verifyProofJwt({ ...allowed, jwt: noIss.jwt })).didBound).toBe(false);
     const { privateKey, publicKey } = await generateKeyPair('ES256');
-    const foreign = await new SignJWT({ iss: 'did:example:other', aud: AUD, iat: now(), nonce: 'n' }).setProtectedHeader({ alg: 'ES256', typ: 'openid4vci-proof+jwt', jwk: await exportJWK(publicKey) }).sign(privateKey);
+    const foreign = await new SignJWT({ iss: 'did:example:other', aud: AUD, iat: now(), nonce: 'n' })
+      .setProtectedHeader({ alg: 'ES256', typ: 'openid4vci-proof+jwt', jwk: await exportJWK(publicKey) })
+      .sign(privateKey);
     expect(await refusal(verifyProofJwt({ ...allowed, jwt: foreign }))).toMatch(/iss must be the applicant DID/);
   });
 

@@ -3,7 +3,14 @@ import { compactDecrypt, decodeProtectedHeader, exportJWK, generateKeyPair } fro
 import { describe, expect, it } from 'vitest';
 import { credentialConfigurations, sdJwtCredentialConfigurations } from '../../src/issuance/credentialConfigurations';
 import { resolveConfig } from '../../src/config';
-import { InvalidCredentialRequest, InvalidEncryptionParameters, InvalidProof, ProtocolError, UnknownCredentialConfiguration, UnsupportedCredentialFormat } from '../../src/protocol/errors';
+import {
+  InvalidCredentialRequest,
+  InvalidEncryptionParameters,
+  InvalidProof,
+  ProtocolError,
+  UnknownCredentialConfiguration,
+  UnsupportedCredentialFormat,
+} from '../../src/protocol/errors';
 import { parseCredentialRequest, parseDeferredCredentialRequest, type CredentialRequestOptions } from '../../src/protocol/oid4vci/credentialRequest';
 import { buildAuthorizationServerMetadata, buildCredentialIssuerMetadata } from '../../src/protocol/oid4vci/metadata';
 import { checkResponseEncryptionKey, encryptCredentialResponse, parseCredentialResponseEncryption } from '../../src/protocol/oid4vci/responseEncryption';
@@ -45,30 +52,64 @@ describe('credential requests for SD-JWT VC configurations, batches', () => {
       type: InvalidCredentialRequest.name,
       description: 'proofs.jwt holds 6 proofs; batch_size is 5',
     });
-    expect(refusal(() => parseCredentialRequest({ credential_configuration_id: 'kcc_sd_jwt', proofs: { jwt: [JWT, 7] } }, OFFERED)).type).toBe(InvalidProof.name);
+    expect(refusal(() => parseCredentialRequest({ credential_configuration_id: 'kcc_sd_jwt', proofs: { jwt: [JWT, 7] } }, OFFERED)).type).toBe(
+      InvalidProof.name,
+    );
     // format and vct beside the configuration id must agree with it.
-    expect(parseCredentialRequest({ credential_configuration_id: 'kcc_sd_jwt', format: 'vc+sd-jwt', vct: VCT, proof: { proof_type: 'jwt', jwt: JWT } }, OFFERED).format).toBe('dc+sd-jwt');
-    expect(refusal(() => parseCredentialRequest({ credential_configuration_id: 'kcc_sd_jwt', format: 'jwt_vc_json', proofs: { jwt: [JWT] } }, OFFERED)).type).toBe(InvalidCredentialRequest.name);
-    expect(refusal(() => parseCredentialRequest({ credential_configuration_id: 'kcc_sd_jwt', vct: 'urn:other', proofs: { jwt: [JWT] } }, OFFERED)).type).toBe(InvalidCredentialRequest.name);
+    expect(
+      parseCredentialRequest({ credential_configuration_id: 'kcc_sd_jwt', format: 'vc+sd-jwt', vct: VCT, proof: { proof_type: 'jwt', jwt: JWT } }, OFFERED)
+        .format,
+    ).toBe('dc+sd-jwt');
+    expect(
+      refusal(() => parseCredentialRequest({ credential_configuration_id: 'kcc_sd_jwt', format: 'jwt_vc_json', proofs: { jwt: [JWT] } }, OFFERED)).type,
+    ).toBe(InvalidCredentialRequest.name);
+    expect(refusal(() => parseCredentialRequest({ credential_configuration_id: 'kcc_sd_jwt', vct: 'urn:other', proofs: { jwt: [JWT] } }, OFFERED)).type).toBe(
+      InvalidCredentialRequest.name,
+    );
   });
 
   it('jwt_vc_json stays one proof, one KCC; without the SD-JWT options nothing changes', () => {
-    expect(refusal(() => parseCredentialRequest({ credential_configuration_id: 'kcc', proofs: { jwt: [JWT, JWT] } }, OFFERED)).description).toBe('batch issuance is not supported: send exactly one proof');
-    expect(parseCredentialRequest({ credential_configuration_id: 'kcc', proofs: { jwt: [JWT] } }, OFFERED)).toMatchObject({ format: 'jwt_vc_json', proofJwts: [JWT] });
+    expect(refusal(() => parseCredentialRequest({ credential_configuration_id: 'kcc', proofs: { jwt: [JWT, JWT] } }, OFFERED)).description).toBe(
+      'batch issuance is not supported: send exactly one proof',
+    );
+    expect(parseCredentialRequest({ credential_configuration_id: 'kcc', proofs: { jwt: [JWT] } }, OFFERED)).toMatchObject({
+      format: 'jwt_vc_json',
+      proofJwts: [JWT],
+    });
     // As before this work: an SD-JWT VC id is unknown, a batch refused, a vc+sd-jwt format unsupported.
-    expect(refusal(() => parseCredentialRequest({ credential_configuration_id: 'kcc_sd_jwt', proofs: { jwt: [JWT] } }, { configurationIds: ['kcc'] })).type).toBe(UnknownCredentialConfiguration.name);
-    expect(refusal(() => parseCredentialRequest({ credential_configuration_id: 'kcc', proofs: { jwt: [JWT, JWT] } }, { configurationIds: ['kcc'], batchSize: 5 })).description).toBe('batch issuance is not supported: send exactly one proof');
-    expect(refusal(() => parseCredentialRequest({ format: 'vc+sd-jwt', vct: VCT, proof: { proof_type: 'jwt', jwt: JWT } }, { configurationIds: ['kcc'] })).type).toBe(UnsupportedCredentialFormat.name);
+    expect(
+      refusal(() => parseCredentialRequest({ credential_configuration_id: 'kcc_sd_jwt', proofs: { jwt: [JWT] } }, { configurationIds: ['kcc'] })).type,
+    ).toBe(UnknownCredentialConfiguration.name);
+    expect(
+      refusal(() => parseCredentialRequest({ credential_configuration_id: 'kcc', proofs: { jwt: [JWT, JWT] } }, { configurationIds: ['kcc'], batchSize: 5 }))
+        .description,
+    ).toBe('batch issuance is not supported: send exactly one proof');
+    expect(
+      refusal(() => parseCredentialRequest({ format: 'vc+sd-jwt', vct: VCT, proof: { proof_type: 'jwt', jwt: JWT } }, { configurationIds: ['kcc'] })).type,
+    ).toBe(UnsupportedCredentialFormat.name);
     // credential_response_encryption is ignored unless the caller parses it.
-    const ignored = parseCredentialRequest({ format: 'jwt_vc_json', proof: { proof_type: 'jwt', jwt: JWT }, credential_response_encryption: { jwk: {}, enc: 'nope' } });
+    const ignored = parseCredentialRequest({
+      format: 'jwt_vc_json',
+      proof: { proof_type: 'jwt', jwt: JWT },
+      credential_response_encryption: { jwk: {}, enc: 'nope' },
+    });
     expect(ignored).toEqual({ proofJwt: JWT, proofJwts: [JWT], profile: 'draft13', format: 'jwt_vc_json' });
   });
 
   it('a draft-13 wallet asks for vc+sd-jwt by vct', () => {
     // The application's tier picks the configuration, as for jwt_vc_json: the request names no id.
-    expect(parseCredentialRequest({ format: 'vc+sd-jwt', vct: VCT, proof: { proof_type: 'jwt', jwt: JWT } }, OFFERED)).toEqual({ proofJwt: JWT, proofJwts: [JWT], profile: 'draft13', format: 'vc+sd-jwt' });
-    expect(refusal(() => parseCredentialRequest({ format: 'vc+sd-jwt', vct: 'urn:other', proof: { proof_type: 'jwt', jwt: JWT } }, OFFERED)).error).toBe('unsupported_credential_type');
-    expect(refusal(() => parseCredentialRequest({ format: 'vc+sd-jwt', proof: { proof_type: 'jwt', jwt: JWT } }, OFFERED)).error).toBe('invalid_credential_request');
+    expect(parseCredentialRequest({ format: 'vc+sd-jwt', vct: VCT, proof: { proof_type: 'jwt', jwt: JWT } }, OFFERED)).toEqual({
+      proofJwt: JWT,
+      proofJwts: [JWT],
+      profile: 'draft13',
+      format: 'vc+sd-jwt',
+    });
+    expect(refusal(() => parseCredentialRequest({ format: 'vc+sd-jwt', vct: 'urn:other', proof: { proof_type: 'jwt', jwt: JWT } }, OFFERED)).error).toBe(
+      'unsupported_credential_type',
+    );
+    expect(refusal(() => parseCredentialRequest({ format: 'vc+sd-jwt', proof: { proof_type: 'jwt', jwt: JWT } }, OFFERED)).error).toBe(
+      'invalid_credential_request',
+    );
   });
 });
 
@@ -78,7 +119,11 @@ describe('encrypted credential responses', () => {
       for (const enc of ['A128GCM', 'A256GCM'] as const) {
         const { jwk, privateKey } = await walletKey(crv);
         const request = parseCredentialRequest(
-          { credential_configuration_id: 'kcc_sd_jwt', proofs: { jwt: [JWT] }, credential_response_encryption: crv === 'P-256' ? { jwk, enc } : { jwk: { ...jwk, alg: undefined }, alg: 'ECDH-ES', enc } },
+          {
+            credential_configuration_id: 'kcc_sd_jwt',
+            proofs: { jwt: [JWT] },
+            credential_response_encryption: crv === 'P-256' ? { jwk, enc } : { jwk: { ...jwk, alg: undefined }, alg: 'ECDH-ES', enc },
+          },
           { ...OFFERED, responseEncryption: { required: false } },
         );
         expect(request.responseEncryption).toMatchObject({ alg: 'ECDH-ES', enc });
@@ -95,11 +140,16 @@ describe('encrypted credential responses', () => {
 
   it('the deferred request carries it too', async () => {
     const { jwk, privateKey } = await walletKey();
-    const request = parseDeferredCredentialRequest({ transaction_id: 'tx-1', credential_response_encryption: { jwk, enc: 'A256GCM' } }, { responseEncryption: { required: true } });
+    const request = parseDeferredCredentialRequest(
+      { transaction_id: 'tx-1', credential_response_encryption: { jwk, enc: 'A256GCM' } },
+      { responseEncryption: { required: true } },
+    );
     expect(request.transactionId).toBe('tx-1');
     const jwe = await encryptCredentialResponse(request.responseEncryption!, { credentials: [{ credential: 'x' }] });
     expect(JSON.parse(new TextDecoder().decode((await compactDecrypt(jwe, privateKey)).plaintext))).toEqual({ credentials: [{ credential: 'x' }] });
-    expect(refusal(() => parseDeferredCredentialRequest({ transaction_id: 'tx-1' }, { responseEncryption: { required: true } })).error).toBe('invalid_encryption_parameters');
+    expect(refusal(() => parseDeferredCredentialRequest({ transaction_id: 'tx-1' }, { responseEncryption: { required: true } })).error).toBe(
+      'invalid_encryption_parameters',
+    );
     expect(parseDeferredCredentialRequest({ transaction_id: 'tx-1', credential_response_encryption: 'junk' })).toEqual({ transactionId: 'tx-1' });
     expect(refusal(() => parseDeferredCredentialRequest({})).error).toBe('invalid_transaction_id');
   });
@@ -120,12 +170,19 @@ describe('encrypted credential responses', () => {
       ['compression', { jwk, enc: 'A128GCM', zip: 'DEF' }],
     ];
     for (const [why, value] of bad) {
-      expect(refusal(() => parseCredentialResponseEncryption(value)), why).toMatchObject({ error: 'invalid_encryption_parameters', type: InvalidEncryptionParameters.name });
+      expect(
+        refusal(() => parseCredentialResponseEncryption(value)),
+        why,
+      ).toMatchObject({ error: 'invalid_encryption_parameters', type: InvalidEncryptionParameters.name });
     }
     // Well-formed, but not a point on P-256: refused before anything would be issued.
     const offCurve = parseCredentialResponseEncryption({ jwk: { ...jwk, y: jwk.x }, enc: 'A128GCM' });
     await expect(checkResponseEncryptionKey(offCurve)).rejects.toBeInstanceOf(InvalidEncryptionParameters);
-    expect(refusal(() => parseCredentialRequest({ credential_configuration_id: 'kcc_sd_jwt', proofs: { jwt: [JWT] } }, { ...OFFERED, responseEncryption: { required: true } }))).toMatchObject({
+    expect(
+      refusal(() =>
+        parseCredentialRequest({ credential_configuration_id: 'kcc_sd_jwt', proofs: { jwt: [JWT] } }, { ...OFFERED, responseEncryption: { required: true } }),
+      ),
+    ).toMatchObject({
       error: 'invalid_encryption_parameters',
       description: 'this issuer requires credential_response_encryption',
     });
@@ -141,8 +198,15 @@ describe('metadata for SD-JWT VC', () => {
     expect(sdJwt.map((c) => [c.id, c.jwtVcJsonId])).toEqual(registry.all.map((c) => [`${c.id}_sd_jwt`, c.id]));
     const endpoints = { credentialIssuer: 'https://pfi.example', tokenEndpoint: 't', credentialEndpoint: 'c', deferredCredentialEndpoint: 'd' };
     const base = { endpoints, displayName: 'PFI', credentialSigningAlgs: ['EdDSA'], configurations: registry.all };
-    const metadata = buildCredentialIssuerMetadata({ ...base, sdJwt: { configurations: sdJwt, batchSize: settings.batchSize, encryptionRequired: settings.encryptionRequired } }) as Record<string, any>;
-    expect(metadata.credential_response_encryption).toEqual({ alg_values_supported: ['ECDH-ES'], enc_values_supported: ['A128GCM', 'A256GCM'], encryption_required: false });
+    const metadata = buildCredentialIssuerMetadata({
+      ...base,
+      sdJwt: { configurations: sdJwt, batchSize: settings.batchSize, encryptionRequired: settings.encryptionRequired },
+    }) as Record<string, any>;
+    expect(metadata.credential_response_encryption).toEqual({
+      alg_values_supported: ['ECDH-ES'],
+      enc_values_supported: ['A128GCM', 'A256GCM'],
+      encryption_required: false,
+    });
     expect(metadata.batch_credential_issuance).toEqual({ batch_size: 5 });
     const ids = Object.keys(metadata.credential_configurations_supported);
     expect(ids).toEqual([...registry.all.map((c) => c.id), ...sdJwt.map((c) => c.id)]);
@@ -164,16 +228,38 @@ describe('metadata for SD-JWT VC', () => {
     const config = resolveConfig({ publicUrl: issuer });
     const registry = credentialConfigurations(config);
     const sdJwt = sdJwtCredentialConfigurations(registry, defaultVct(issuer));
-    const endpoints = { credentialIssuer: issuer, tokenEndpoint: `${issuer}/oauth2/token`, credentialEndpoint: `${issuer}/oid4vci/credential`, deferredCredentialEndpoint: `${issuer}/oid4vci/deferred-credential`, nonceEndpoint: `${issuer}/oid4vci/nonce` };
+    const endpoints = {
+      credentialIssuer: issuer,
+      tokenEndpoint: `${issuer}/oauth2/token`,
+      credentialEndpoint: `${issuer}/oid4vci/credential`,
+      deferredCredentialEndpoint: `${issuer}/oid4vci/deferred-credential`,
+      nonceEndpoint: `${issuer}/oid4vci/nonce`,
+    };
     const documents: Record<string, unknown> = {
-      [`${issuer}/.well-known/openid-credential-issuer`]: buildCredentialIssuerMetadata({ endpoints, displayName: 'PFI', credentialSigningAlgs: ['EdDSA'], configurations: registry.all, sdJwt: { configurations: sdJwt, batchSize: 5, encryptionRequired: true } }),
+      [`${issuer}/.well-known/openid-credential-issuer`]: buildCredentialIssuerMetadata({
+        endpoints,
+        displayName: 'PFI',
+        credentialSigningAlgs: ['EdDSA'],
+        configurations: registry.all,
+        sdJwt: { configurations: sdJwt, batchSize: 5, encryptionRequired: true },
+      }),
       [`${issuer}/.well-known/oauth-authorization-server`]: buildAuthorizationServerMetadata({ issuer, tokenEndpoint: endpoints.tokenEndpoint }),
     };
     const fetch = (async (input: string | URL | Request) => {
       const url = String(input instanceof Request ? input.url : input);
       return url in documents ? Response.json(documents[url]) : new Response('{}', { status: 404, headers: { 'content-type': 'application/json' } });
     }) as typeof globalThis.fetch;
-    const client = new Openid4vciClient({ callbacks: { fetch, hash: () => new Uint8Array(), generateRandom: () => new Uint8Array(), signJwt: async () => { throw new Error('unused'); }, clientAuthentication: () => undefined } as never });
+    const client = new Openid4vciClient({
+      callbacks: {
+        fetch,
+        hash: () => new Uint8Array(),
+        generateRandom: () => new Uint8Array(),
+        signJwt: async () => {
+          throw new Error('unused');
+        },
+        clientAuthentication: () => undefined,
+      } as never,
+    });
     const metadata = await client.resolveIssuerMetadata(issuer);
     expect(metadata.originalDraftVersion).toBe(Openid4vciVersion.V1);
     expect(metadata.credentialIssuer.batch_credential_issuance).toEqual({ batch_size: 5 });
@@ -190,7 +276,10 @@ describe('metadata for SD-JWT VC', () => {
     expect(typeMetadata).toMatchObject({ vct: VCT, name: 'Known Customer Credential' });
     expect(typeMetadata.claims.every((c: { sd: string }) => c.sd === 'always')).toBe(true);
     const issuer = (await (await t.fetch(`${PUBLIC_URL}/.well-known/jwt-vc-issuer`)).json()) as Record<string, any>;
-    expect(issuer).toEqual({ issuer: PUBLIC_URL, jwks: { keys: t.deps.issuer.publishedKeys.map((k) => ({ ...k.publicJwk, kid: k.kid, alg: 'EdDSA', use: 'sig' })) } });
+    expect(issuer).toEqual({
+      issuer: PUBLIC_URL,
+      jwks: { keys: t.deps.issuer.publishedKeys.map((k) => ({ ...k.publicJwk, kid: k.kid, alg: 'EdDSA', use: 'sig' })) },
+    });
   });
 
   it('with a path in PUBLIC_URL the JWT VC Issuer Metadata is at the host well-known, path appended', async () => {

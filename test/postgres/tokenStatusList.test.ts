@@ -24,19 +24,40 @@ describe('Token Status List on PostgreSQL', () => {
       const ids = [`urn:uuid:${crypto.randomUUID()}`, `urn:uuid:${crypto.randomUUID()}`];
       const slots: { index: number }[] = [];
       for (const credentialId of ids) {
-        slots.push(await allocateCredentialStatus(deps, { credentialId, subjectDid: 'did:example:a', tierId: deps.config.tiers[0].id, evidence: [], issuedAt: now, expiresAt: now + 60 }));
+        slots.push(
+          await allocateCredentialStatus(deps, {
+            credentialId,
+            subjectDid: 'did:example:a',
+            tierId: deps.config.tiers[0].id,
+            evidence: [],
+            issuedAt: now,
+            expiresAt: now + 60,
+          }),
+        );
       }
       const read = async () => {
         const list = getListFromStatusListJWT((await tokenStatusListJwt(deps, 1))!);
-        const revoked = await decodeStatusList((decodeJwt((await statusListCredential(deps, 1, 'revocation'))!).payload.vc as { credentialSubject: { encodedList: string } }).credentialSubject.encodedList);
+        const revoked = await decodeStatusList(
+          (decodeJwt((await statusListCredential(deps, 1, 'revocation'))!).payload.vc as { credentialSubject: { encodedList: string } }).credentialSubject
+            .encodedList,
+        );
         return slots.map((s) => [list.getStatus(s.index), getBit(revoked, s.index)]);
       };
-      expect(await read()).toEqual([[0, false], [0, false]]);
+      expect(await read()).toEqual([
+        [0, false],
+        [0, false],
+      ]);
       await changeCredentialStatus(deps, ids[0], 'suspend', { actor: 'test' });
-      expect(await read()).toEqual([[2, false], [0, false]]);
+      expect(await read()).toEqual([
+        [2, false],
+        [0, false],
+      ]);
       await changeCredentialStatus(deps, ids[0], 'reinstate', { actor: 'test' });
       await changeCredentialStatus(deps, ids[1], 'revoke', { actor: 'test' });
-      expect(await read()).toEqual([[0, false], [1, true]]);
+      expect(await read()).toEqual([
+        [0, false],
+        [1, true],
+      ]);
       expect(await tokenStatusListJwt(deps, 2)).toBeUndefined();
     } finally {
       await pg.close();

@@ -39,7 +39,10 @@ const text = async (t: TestIssuer, url: string) => (await t.fetch(url)).text();
 
 /** A wallet on @sd-jwt/sd-jwt-vc that finds the issuer key through /.well-known/jwt-vc-issuer. */
 async function wallet(t: TestIssuer, holder?: ReturnType<typeof holderKey>) {
-  const metadata = (await json(t, `${PUBLIC_URL}/.well-known/jwt-vc-issuer`)) as { issuer: string; jwks: { keys: { kid: string; kty: string; crv: string; x: string }[] } };
+  const metadata = (await json(t, `${PUBLIC_URL}/.well-known/jwt-vc-issuer`)) as {
+    issuer: string;
+    jwks: { keys: { kid: string; kty: string; crv: string; x: string }[] };
+  };
   const { kid, alg: _alg, use: _use, ...issuerJwk } = metadata.jwks.keys[0] as Record<string, string>;
   const issuerKey = createPublicKey({ key: issuerJwk, format: 'jwk' });
   const issuerVerifier = (data: string, sig: string) => verify(null, Buffer.from(data), issuerKey, Buffer.from(sig, 'base64url'));
@@ -151,7 +154,11 @@ describe('SD-JWT VC KCC', () => {
 
     const nonce = 'n-0S6_WzA2Mj';
     const audience = 'https://rp.example';
-    const presentation = await w.sdjwt.present(credential, { countryOfResidence: true }, { kb: { payload: { aud: audience, nonce, iat: Math.floor(clock() / 1000) } } });
+    const presentation = await w.sdjwt.present(
+      credential,
+      { countryOfResidence: true },
+      { kb: { payload: { aud: audience, nonce, iat: Math.floor(clock() / 1000) } } },
+    );
     // The library's own verifier accepts its presentation (key binding checked with the nonce).
     const libVerified = await w.sdjwt.verify(presentation, { keyBindingNonce: nonce, currentDate: Math.floor(clock() / 1000) });
     expect(libVerified.kb?.payload.aud).toBe(audience);
@@ -159,7 +166,17 @@ describe('SD-JWT VC KCC', () => {
     const verdict = await verifySdJwtVc(presentation, ourOptions(t, { keyBinding: { audience, nonce } }));
     expect(verdict.reasons).toEqual([]);
     expect(verdict.ok).toBe(true);
-    expect(verdict.checks.map((c) => c.check)).toEqual(['format', 'disclosures', 'signature', 'dates', 'vct', 'status', 'issuer_trust', 'key_binding', 'schema']);
+    expect(verdict.checks.map((c) => c.check)).toEqual([
+      'format',
+      'disclosures',
+      'signature',
+      'dates',
+      'vct',
+      'status',
+      'issuer_trust',
+      'key_binding',
+      'schema',
+    ]);
     expect(verdict.disclosed).toEqual({ countryOfResidence: 'US' });
     expect(Object.keys(verdict.payload ?? {}).sort()).toEqual(['cnf', 'exp', 'iat', 'iss', 'status', 'vct']);
     expect(verdict.subject).toBeUndefined();
@@ -198,7 +215,7 @@ describe('SD-JWT VC KCC', () => {
     expect(await check([jwt, forged, ...rest].join('~'))).toMatch(/disclosures: a disclosure is not referenced/);
     // The same disclosure twice.
     const withCountry = good.split('~');
-    expect(await check([withCountry[0], withCountry[1], withCountry[1], '', ].join('~'), {})).toMatch(/disclosures: a disclosure is repeated/);
+    expect(await check([withCountry[0], withCountry[1], withCountry[1], ''].join('~'), {})).toMatch(/disclosures: a disclosure is repeated/);
     // A KB-JWT made for one set of disclosures attached to another: sd_hash.
     const tierOnly = await w.sdjwt.present(credential, { tier: true }, kb('n1'));
     const goodKb = good.split('~').pop() as string;
@@ -223,7 +240,9 @@ describe('SD-JWT VC KCC', () => {
     expect((await verifySdJwtVc(suspended.credential, ourOptions(t))).reasons).toEqual(['status: suspended']);
     const w = await wallet(t);
     await expect(w.sdjwt.verify(revoked.credential)).rejects.toThrow(/Status is not valid/);
-    const list = getListFromStatusListJWT(await text(t, revoked.status.entries[0].statusListCredential.replace(/\/status\/(\d+)\/revocation$/, '/token-status/$1')));
+    const list = getListFromStatusListJWT(
+      await text(t, revoked.status.entries[0].statusListCredential.replace(/\/status\/(\d+)\/revocation$/, '/token-status/$1')),
+    );
     expect(list.getStatus(revoked.status.index)).toBe(1);
     expect(list.getStatus(suspended.status.index)).toBe(2);
     // Without a way to fetch the list, the status cannot be vouched for.
@@ -256,10 +275,18 @@ describe('SD-JWT VC KCC', () => {
     const holder = holderKey();
     const { credential } = await issue(t, holder);
     const w = await wallet(t, holder);
-    const presentation = await w.sdjwt.present(credential, { countryOfResidence: true }, { kb: { payload: { aud: 'https://rp.example', nonce: 'n-cli', iat: Math.floor(clock() / 1000) } } });
+    const presentation = await w.sdjwt.present(
+      credential,
+      { countryOfResidence: true },
+      { kb: { payload: { aud: 'https://rp.example', nonce: 'n-cli', iat: Math.floor(clock() / 1000) } } },
+    );
     const cli = async (args: string[]) => {
       const out: string[] = [];
-      const code = await runCli(['verify', presentation, '--allow-http', ...args], { out: (l) => out.push(l), err: (l) => out.push(l), fetch: ((url: string, init?: RequestInit) => t.fetch(url, init)) as typeof fetch });
+      const code = await runCli(['verify', presentation, '--allow-http', ...args], {
+        out: (l) => out.push(l),
+        err: (l) => out.push(l),
+        fetch: ((url: string, init?: RequestInit) => t.fetch(url, init)) as typeof fetch,
+      });
       return { code, out: out.join('\n') };
     };
     const ok = await cli(['--trusted-issuer', PUBLIC_URL, '--audience', 'https://rp.example', '--nonce', 'n-cli', '--vct', defaultVct(PUBLIC_URL)]);
@@ -323,12 +350,22 @@ describe('SD-JWT VC KCC', () => {
     // The library verifies the same presentation with the key from cnf.
     const { issuerVerifier } = await wallet(t);
     const kbVerifier = await ES256.getVerifier(publicKey);
-    const libVerifier = new SDJwtVcInstance({ hasher: digest, verifier: issuerVerifier, statusVerifier: issuerVerifier, kbVerifier: (data, sig) => kbVerifier(data, sig), statusListFetcher: (uri) => text(t, uri) });
+    const libVerifier = new SDJwtVcInstance({
+      hasher: digest,
+      verifier: issuerVerifier,
+      statusVerifier: issuerVerifier,
+      kbVerifier: (data, sig) => kbVerifier(data, sig),
+      statusListFetcher: (uri) => text(t, uri),
+    });
     expect((await libVerifier.verify(presentation, { keyBindingNonce: 'n-es256' })).kb?.payload.nonce).toBe('n-es256');
     // A KB-JWT that says EdDSA over a P-256 cnf key is refused whatever its signature.
     const [h, p, sig] = presentation.split('~').pop()!.split('.');
     const header = JSON.parse(Buffer.from(h, 'base64url').toString());
-    const confused = presentation.slice(0, presentation.lastIndexOf('~') + 1) + [Buffer.from(JSON.stringify({ ...header, alg: 'EdDSA' })).toString('base64url'), p, sig].join('.');
-    expect((await verifySdJwtVc(confused, ourOptions(t, { keyBinding: { audience: 'https://rp.example', nonce: 'n-es256' } }))).reasons).toEqual(['key_binding: alg does not match the key type']);
+    const confused =
+      presentation.slice(0, presentation.lastIndexOf('~') + 1) +
+      [Buffer.from(JSON.stringify({ ...header, alg: 'EdDSA' })).toString('base64url'), p, sig].join('.');
+    expect((await verifySdJwtVc(confused, ourOptions(t, { keyBinding: { audience: 'https://rp.example', nonce: 'n-es256' } }))).reasons).toEqual([
+      'key_binding: alg does not match the key type',
+    ]);
   });
 });

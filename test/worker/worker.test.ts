@@ -85,7 +85,11 @@ describe('worker in workerd', () => {
     const res = await fetch(`${url}/.well-known/did.json`);
     figures.firstRequestMs = performance.now() - t; // isolate start + issuer build (key import) + D1-free request
     expect(res.status).toBe(200);
-    const doc = (await res.json()) as { id: string; verificationMethod: { id: string; publicKeyJwk: unknown }[]; service: { type: string; serviceEndpoint: string }[] };
+    const doc = (await res.json()) as {
+      id: string;
+      verificationMethod: { id: string; publicKeyJwk: unknown }[];
+      service: { type: string; serviceEndpoint: string }[];
+    };
     const port = new URL(url).port;
     expect(doc.id).toBe(`did:web:127.0.0.1%3A${port}`);
     expect(doc.verificationMethod.map((v) => v.id)).toEqual([`${doc.id}#key-2`, `${doc.id}#key-1`]);
@@ -132,13 +136,24 @@ describe('worker in workerd', () => {
       return getListFromStatusListJWT(jwt);
     };
     expect((await tokenList()).getStatus(index)).toBe(0);
-    expect((await admin(`/credentials/${encodeURIComponent(vc.id)}/status`, { method: 'POST', body: JSON.stringify({ action: 'suspend', reason: 'checking' }) })).status).toBe(200);
+    expect(
+      (await admin(`/credentials/${encodeURIComponent(vc.id)}/status`, { method: 'POST', body: JSON.stringify({ action: 'suspend', reason: 'checking' }) }))
+        .status,
+    ).toBe(200);
     expect((await tokenList()).getStatus(index)).toBe(2);
-    expect((await admin(`/credentials/${encodeURIComponent(vc.id)}/status`, { method: 'POST', body: JSON.stringify({ action: 'revoke', reason: 'test' }) })).status).toBe(200);
+    expect(
+      (await admin(`/credentials/${encodeURIComponent(vc.id)}/status`, { method: 'POST', body: JSON.stringify({ action: 'revoke', reason: 'test' }) })).status,
+    ).toBe(200);
     expect((await tokenList()).getStatus(index)).toBe(1);
-    const issuerMetadata = (await (await fetch(`${url}/.well-known/jwt-vc-issuer`)).json()) as { issuer: string; jwks: { keys: { kid: string; alg: string }[] } };
+    const issuerMetadata = (await (await fetch(`${url}/.well-known/jwt-vc-issuer`)).json()) as {
+      issuer: string;
+      jwks: { keys: { kid: string; alg: string }[] };
+    };
     expect(issuerMetadata.issuer).toBe(url);
-    expect(issuerMetadata.jwks.keys.map((k) => [k.kid.split('#')[1], k.alg])).toEqual([['key-2', 'EdDSA'], ['key-1', 'ES256K']]);
+    expect(issuerMetadata.jwks.keys.map((k) => [k.kid.split('#')[1], k.alg])).toEqual([
+      ['key-2', 'EdDSA'],
+      ['key-1', 'ES256K'],
+    ]);
   });
 
   it('defers issuance until an operator approves through the admin API', async () => {
@@ -155,7 +170,9 @@ describe('worker in workerd', () => {
         const mine = list.applications.find((a) => a.applicant_did === client.holder.did);
         expect(mine).toBeDefined();
         // A tier that is not configured is refused; the configured one is decided.
-        expect((await admin(`/applications/${mine!.id}/decision`, { method: 'POST', body: JSON.stringify({ decision: 'approve', tier: 'Enhanced' }) })).status).toBe(400);
+        expect(
+          (await admin(`/applications/${mine!.id}/decision`, { method: 'POST', body: JSON.stringify({ decision: 'approve', tier: 'Enhanced' }) })).status,
+        ).toBe(400);
         const res = await admin(`/applications/${mine!.id}/decision`, { method: 'POST', body: JSON.stringify({ decision: 'approve', tier: 'Standard' }) });
         expect(res.status).toBe(200);
         decided.push(((await res.json()) as { status: string }).status);
@@ -179,7 +196,9 @@ describe('worker in workerd', () => {
       whilePending: async () => {
         const list = (await (await admin('/applications?status=review')).json()) as { applications: { id: string; applicant_did: string }[] };
         const mine = list.applications.find((a) => a.applicant_did === client.holder.did)!;
-        expect((await admin(`/applications/${mine.id}/decision`, { method: 'POST', body: JSON.stringify({ decision: 'reject', reason: 'test' }) })).status).toBe(200);
+        expect(
+          (await admin(`/applications/${mine.id}/decision`, { method: 'POST', body: JSON.stringify({ decision: 'reject', reason: 'test' }) })).status,
+        ).toBe(200);
       },
     }).catch((e: unknown) => e);
     expect(failure).toBeInstanceOf(WalletError);
@@ -221,7 +240,12 @@ describe('worker in workerd', () => {
     const secret = /\): ([\w-]{43})$/.exec(err.join('\n'))?.[1] as string;
     await (await mf.getD1Database('DB')).exec(out.join('\n'));
     const signIn = (operator: string, token: string) =>
-      fetch(`${url}/console/login`, { method: 'POST', redirect: 'manual', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ operator, token }).toString() });
+      fetch(`${url}/console/login`, {
+        method: 'POST',
+        redirect: 'manual',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ operator, token }).toString(),
+      });
     expect((await signIn('ana', `${secret}x`)).status).toBe(401);
     // Once an account exists, ADMIN_TOKEN no longer opens the console.
     expect((await signIn('Bob', ADMIN_TOKEN)).status).toBe(401);
@@ -237,9 +261,13 @@ describe('worker in workerd', () => {
     const d1 = await mf.getD1Database('DB');
     const now = Math.floor(Date.now() / 1000);
     await d1.batch([
-      d1.prepare('INSERT INTO siop_requests (nonce, created_at, expires_at) VALUES (?, ?, ?), (?, ?, ?)').bind('cron-old', now - 900, now - 300, 'cron-live', now, now + 300),
+      d1
+        .prepare('INSERT INTO siop_requests (nonce, created_at, expires_at) VALUES (?, ?, ?), (?, ?, ?)')
+        .bind('cron-old', now - 900, now - 300, 'cron-live', now, now + 300),
       d1.prepare('INSERT INTO c_nonces (nonce, access_token_jti, expires_at) VALUES (?, ?, ?)').bind('cron-old', 'jti', now - 1),
-      d1.prepare('INSERT INTO pre_authorized_codes (code_hash, application_id, applicant_did, expires_at) VALUES (?, ?, ?, ?), (?, ?, ?, ?)').bind('cron-ancient', 'a', 'd', now - 2 * 86400, 'cron-recent', 'a', 'd', now - 60),
+      d1
+        .prepare('INSERT INTO pre_authorized_codes (code_hash, application_id, applicant_did, expires_at) VALUES (?, ?, ?, ?), (?, ?, ?, ?)')
+        .bind('cron-ancient', 'a', 'd', now - 2 * 86400, 'cron-recent', 'a', 'd', now - 60),
     ]);
     const worker = await mf.getWorker();
     const result = await worker.scheduled({ scheduledTime: new Date(), cron: '*/5 * * * *' });

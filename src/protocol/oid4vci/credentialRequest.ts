@@ -29,7 +29,10 @@ import { parseCredentialResponseEncryption, type ResponseEncryption } from './re
  */
 export type Oid4vciProfile = 'draft13' | 'v1';
 
-const JwtString = z.string().min(1).max(16 * 1024);
+const JwtString = z
+  .string()
+  .min(1)
+  .max(16 * 1024);
 
 export const CredentialRequestWire = z.object({
   format: z.string().max(100).optional(),
@@ -116,7 +119,8 @@ function parseDraft13(req: Wire, options: CredentialRequestOptions): CredentialR
   const sdJwt = options.sdJwtConfigurations ?? [];
   if (req.format && req.format !== 'jwt_vc_json') {
     // Draft 13 §A.3.4 (vc+sd-jwt, `vct`); dc+sd-jwt from wallets between drafts.
-    if (sdJwt.length === 0 || (req.format !== LEGACY_SD_JWT_VC_FORMAT && req.format !== SD_JWT_VC_FORMAT)) throw new UnsupportedCredentialFormat('only jwt_vc_json is issued');
+    if (sdJwt.length === 0 || (req.format !== LEGACY_SD_JWT_VC_FORMAT && req.format !== SD_JWT_VC_FORMAT))
+      throw new UnsupportedCredentialFormat('only jwt_vc_json is issued');
     if (req.credential_definition) throw new InvalidCredentialRequest('credential_definition does not go with an SD-JWT VC request');
     if (!req.vct) throw new InvalidCredentialRequest('vct is required');
     // Every tier's SD-JWT VC shares the vct: as for jwt_vc_json, the application's tier decides
@@ -195,7 +199,8 @@ export interface DeferredCredentialRequest {
 export function parseDeferredCredentialRequest(body: unknown, options: Pick<CredentialRequestOptions, 'responseEncryption'> = {}): DeferredCredentialRequest {
   const b = body && typeof body === 'object' && !Array.isArray(body) ? (body as Record<string, unknown>) : {};
   const transactionId = b.transaction_id;
-  if (typeof transactionId !== 'string' || transactionId.length === 0 || transactionId.length > 200) throw new InvalidTransactionId('transaction_id is required');
+  if (typeof transactionId !== 'string' || transactionId.length === 0 || transactionId.length > 200)
+    throw new InvalidTransactionId('transaction_id is required');
   const request: DeferredCredentialRequest = { transactionId };
   if (options.responseEncryption) {
     if (b.credential_response_encryption !== undefined) request.responseEncryption = parseCredentialResponseEncryption(b.credential_response_encryption);

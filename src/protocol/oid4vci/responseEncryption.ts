@@ -61,12 +61,15 @@ export function parseCredentialResponseEncryption(value: unknown): ResponseEncry
     if (typeof jwk.kid !== 'string' || jwk.kid.length > 200) throw new InvalidEncryptionParameters('credential_response_encryption.jwk.kid must be a string');
     publicJwk.kid = jwk.kid;
   }
-  if (v.alg !== undefined && jwk.alg !== undefined && v.alg !== jwk.alg) throw new InvalidEncryptionParameters('credential_response_encryption.alg and jwk.alg differ');
+  if (v.alg !== undefined && jwk.alg !== undefined && v.alg !== jwk.alg)
+    throw new InvalidEncryptionParameters('credential_response_encryption.alg and jwk.alg differ');
   const alg = v.alg ?? jwk.alg;
   if (alg === undefined) throw new InvalidEncryptionParameters('credential_response_encryption.jwk.alg is required');
-  if (!(RESPONSE_ENCRYPTION_ALGS as readonly unknown[]).includes(alg)) throw new InvalidEncryptionParameters(`alg must be one of ${RESPONSE_ENCRYPTION_ALGS.join(', ')}`);
+  if (!(RESPONSE_ENCRYPTION_ALGS as readonly unknown[]).includes(alg))
+    throw new InvalidEncryptionParameters(`alg must be one of ${RESPONSE_ENCRYPTION_ALGS.join(', ')}`);
   if (v.enc === undefined) throw new InvalidEncryptionParameters('credential_response_encryption.enc is required');
-  if (!(RESPONSE_ENCRYPTION_ENCS as readonly unknown[]).includes(v.enc)) throw new InvalidEncryptionParameters(`enc must be one of ${RESPONSE_ENCRYPTION_ENCS.join(', ')}`);
+  if (!(RESPONSE_ENCRYPTION_ENCS as readonly unknown[]).includes(v.enc))
+    throw new InvalidEncryptionParameters(`enc must be one of ${RESPONSE_ENCRYPTION_ENCS.join(', ')}`);
   // No zip_values_supported in our metadata: a compressed response was not offered.
   if (v.zip !== undefined) throw new InvalidEncryptionParameters('zip is not supported');
   return { jwk: publicJwk, alg: alg as ResponseEncryptionAlg, enc: v.enc as ResponseEncryptionEnc };

@@ -17,7 +17,10 @@ export const DisclosedKccClaims = z
       .array(z.object({ kind: z.string().min(1).max(100), checks: z.array(z.string().max(100)).max(50) }).passthrough())
       .max(20)
       .optional(),
-    sub: z.string().regex(/^did:[a-z0-9]+:([a-zA-Z0-9._:-]|%[0-9A-Fa-f]{2})+$/, 'must be a DID').optional(),
+    sub: z
+      .string()
+      .regex(/^did:[a-z0-9]+:([a-zA-Z0-9._:-]|%[0-9A-Fa-f]{2})+$/, 'must be a DID')
+      .optional(),
   })
   .passthrough();
 

@@ -34,7 +34,8 @@ export function resolveSdJwtVcSettings(publicUrl: string, input: Partial<SdJwtVc
     batchSize: input.batchSize ?? DEFAULT_BATCH_SIZE,
     encryptionRequired: input.encryptionRequired ?? false,
   };
-  if (!Number.isSafeInteger(settings.batchSize) || settings.batchSize < 1 || settings.batchSize > 20) throw new TypeError('batchSize must be an integer from 1 to 20');
+  if (!Number.isSafeInteger(settings.batchSize) || settings.batchSize < 1 || settings.batchSize > 20)
+    throw new TypeError('batchSize must be an integer from 1 to 20');
   if (!/^[\x21-\x7e]{1,512}$/.test(settings.vct)) throw new TypeError('vct must be a URI (printable ASCII, at most 512 characters)');
   return settings;
 }
