@@ -4,7 +4,7 @@ import { issuerUrls } from '../paths';
 import { nowSeconds } from '../ports/clock';
 import { ServerError } from '../protocol/errors';
 import { signSdJwtKcc, type SdJwtVcFormat } from '../protocol/sdJwtVc/kcc';
-import type { Application } from '../store/store';
+import type { Application } from '../store/types';
 import { tierOfApplication } from './credentialConfigurations';
 import { allocateCredentialStatus, tokenStatusReference, type EvidenceRecord } from './credentialStatus';
 import type { IssuanceDeps } from './deps';
