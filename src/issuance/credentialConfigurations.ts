@@ -1,6 +1,7 @@
 import type { IssuerConfig, TierConfig } from '../config';
 import { KCC_TYPES } from '../protocol/oid4vci/metadata';
 import { SD_JWT_VC_FORMAT } from '../protocol/sdJwtVc/kcc';
+import { resolveSdJwtVcSettings, type SdJwtVcSettings } from '../protocol/sdJwtVc/settings';
 
 /**
  * The one registry of credential configurations (OID4VCI 1.0 §12.2.4
@@ -105,4 +106,16 @@ export function sdJwtCredentialConfigurations(registry: CredentialConfigurations
     if (taken.has(id)) throw new TypeError(`tier id ${id} collides with the SD-JWT VC configuration of tier ${c.id}`);
     return { id, jwtVcJsonId: c.id, tier: c.tier, format: SD_JWT_VC_FORMAT, vct, name: `${c.name} (SD-JWT VC)`, description: c.description };
   });
+}
+
+/** The SD-JWT VC settings of this issuer (the settings table's `sdJwtVc`, SDJWT_VC_*), resolved and checked. */
+export function sdJwtVcSettingsOf(config: Pick<IssuerConfig, 'publicUrl' | 'sdJwtVc'>): SdJwtVcSettings {
+  const { offered, vct, batchSize, encryptionRequired } = config.sdJwtVc;
+  return resolveSdJwtVcSettings(config.publicUrl, { offered, batchSize, encryptionRequired, ...(vct ? { vct } : {}) });
+}
+
+/** The SD-JWT VC configurations offered (none when SDJWT_VC_OFFERED is false). */
+export function offeredSdJwtConfigurations(config: Pick<IssuerConfig, 'publicUrl' | 'sdJwtVc' | 'tiers' | 'defaultTierId'>): SdJwtCredentialConfiguration[] {
+  const settings = sdJwtVcSettingsOf(config);
+  return settings.offered ? sdJwtCredentialConfigurations(credentialConfigurations(config), settings.vct) : [];
 }

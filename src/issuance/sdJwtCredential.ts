@@ -39,7 +39,13 @@ export interface SignedSdJwtCredential {
 export async function signSdJwtKnownCustomerCredentials(
   deps: Pick<IssuanceDeps, 'store' | 'clock' | 'config' | 'crypto' | 'issuer'>,
   application: Application,
-  input: { holders: readonly SdJwtHolder[]; evidence: readonly EvidenceRecord[]; vct: string; typ?: SdJwtVcFormat },
+  input: {
+    holders: readonly SdJwtHolder[];
+    evidence: readonly EvidenceRecord[];
+    vct: string;
+    typ?: SdJwtVcFormat /** The first copy's id (the one the issuance claim names). */;
+    firstId?: string;
+  },
 ): Promise<SignedSdJwtCredential[]> {
   if (kccDataProblem(application)) throw new ServerError('the application lacks the data a KCC needs');
   if (input.holders.length === 0) throw new ServerError('no holder key to bind the credential to');
@@ -49,7 +55,7 @@ export async function signSdJwtKnownCustomerCredentials(
   const evidence = input.evidence.map((e) => ({ ...e, checks: [...e.checks] }));
   const issued: SignedSdJwtCredential[] = [];
   for (const holder of input.holders) {
-    const id = `urn:uuid:${randomUuid()}`;
+    const id = issued.length === 0 && input.firstId ? input.firstId : `urn:uuid:${randomUuid()}`;
     const status = await allocateCredentialStatus(deps, {
       credentialId: id,
       subjectDid: application.applicantDid,

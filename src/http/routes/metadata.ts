@@ -2,8 +2,7 @@ import { Hono } from 'hono';
 import kccSchema from '../../../schemas/kcc.schema.json';
 import { buildAuthorizationServerMetadata, buildCredentialIssuerMetadata } from '../../protocol/oid4vci/metadata';
 import type { AppDeps, AppEnv } from '../context';
-import { credentialConfigurations, sdJwtCredentialConfigurations } from '../../issuance/credentialConfigurations';
-import { resolveSdJwtVcSettings } from '../../protocol/sdJwtVc/settings';
+import { credentialConfigurations, sdJwtCredentialConfigurations, sdJwtVcSettingsOf } from '../../issuance/credentialConfigurations';
 import { PATHS, issuerUrls } from '../../paths';
 
 /**
@@ -17,7 +16,7 @@ const PUBLIC_HEADERS = { 'Cache-Control': PUBLIC_CACHE, 'Access-Control-Allow-Or
 export function credentialIssuerMetadata(deps: AppDeps) {
   const urls = issuerUrls(deps.config.publicUrl);
   const registry = credentialConfigurations(deps.config);
-  const sdJwt = resolveSdJwtVcSettings(deps.config.publicUrl);
+  const sdJwt = sdJwtVcSettingsOf(deps.config);
   return buildCredentialIssuerMetadata({
     endpoints: {
       credentialIssuer: urls.credentialIssuer,
@@ -30,7 +29,7 @@ export function credentialIssuerMetadata(deps: AppDeps) {
     displayName: deps.config.clientName,
     credentialSigningAlgs: [deps.issuer.signer.alg],
     configurations: registry.all,
-    // Offered once the credential and deferred endpoints issue SD-JWT VCs (settings.ts).
+    // SDJWT_VC_OFFERED: the dc+sd-jwt configurations, encryption and batches (docs/formats.md).
     ...(sdJwt.offered
       ? {
           sdJwt: {

@@ -1,9 +1,9 @@
 import { Hono } from 'hono';
+import { sdJwtVcSettingsOf } from '../../issuance/credentialConfigurations';
 import { tokenStatusListJwt, type TokenStatusListCache } from '../../issuance/credentialStatus';
 import { PATHS, issuerUrls } from '../../paths';
 import { NotFound } from '../../protocol/errors';
 import { buildJwtVcIssuerMetadata, buildKccTypeMetadata } from '../../protocol/sdJwtVc/metadata';
-import { resolveSdJwtVcSettings } from '../../protocol/sdJwtVc/settings';
 import { STATUS_LIST_JWT_MEDIA_TYPE } from '../../protocol/tokenStatusList';
 import type { AppDeps, AppEnv } from '../context';
 
@@ -32,7 +32,7 @@ export function sdJwtVcRoutes(): Hono<AppEnv> {
 
   routes.get(PATHS.kccTypeMetadata, (c) => {
     const deps = c.get('deps');
-    const settings = resolveSdJwtVcSettings(deps.config.publicUrl);
+    const settings = sdJwtVcSettingsOf(deps.config);
     return c.json(buildKccTypeMetadata({ vct: settings.vct }), 200, PUBLIC_HEADERS);
   });
 

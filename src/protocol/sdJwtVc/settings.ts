@@ -1,13 +1,12 @@
 /**
- * The options of SD-JWT VC issuance, encrypted responses and batches, with their defaults.
- * Kept here until they join the issuer's settings (src/config.ts): nothing reads them from the
- * environment yet, so every deployment runs on these defaults.
+ * The options of SD-JWT VC issuance, encrypted responses and batches, resolved: the settings
+ * table's `sdJwtVc` section (SDJWT_VC_*, src/config/settings.ts) with the default `vct` worked out
+ * from the public URL and the values checked.
  */
 export interface SdJwtVcSettings {
   /**
    * Whether the dc+sd-jwt configurations, `credential_response_encryption` and
-   * `batch_credential_issuance` are offered in the Credential Issuer Metadata. Off until the
-   * credential and deferred endpoints issue, encrypt and batch.
+   * `batch_credential_issuance` are offered (metadata) and honoured (credential and deferred endpoints).
    */
   offered: boolean;
   /** The KCC's `vct`; Type Metadata is served at the default one. */
@@ -29,7 +28,7 @@ export function defaultVct(publicUrl: string): string {
 
 export function resolveSdJwtVcSettings(publicUrl: string, input: Partial<SdJwtVcSettings> = {}): SdJwtVcSettings {
   const settings: SdJwtVcSettings = {
-    offered: input.offered ?? false,
+    offered: input.offered ?? true,
     vct: input.vct ?? defaultVct(publicUrl),
     batchSize: input.batchSize ?? DEFAULT_BATCH_SIZE,
     encryptionRequired: input.encryptionRequired ?? false,
