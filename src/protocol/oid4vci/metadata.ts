@@ -117,11 +117,15 @@ export function buildAuthorizationServerMetadata(input: { issuer: string; tokenE
   };
 }
 
-/** Credential Offer (spec "Credential Offer"; OID4VCI draft 13 §4.1.1). No tx_code: the code is bound to the applicant DID. */
-export function buildCredentialOffer(input: { credentialIssuer: string; configurationId: string; preAuthorizedCode: string }) {
+/**
+ * Credential Offer (spec "Credential Offer"; OID4VCI draft 13 §4.1.1). No tx_code: the code is
+ * bound to the applicant DID. The tier's configuration first (what draft-13 wallets take), then
+ * its SD-JWT VC sibling when offered: the wallet asks for one of them.
+ */
+export function buildCredentialOffer(input: { credentialIssuer: string; configurationIds: readonly string[]; preAuthorizedCode: string }) {
   return {
     credential_issuer: input.credentialIssuer,
-    credential_configuration_ids: [input.configurationId],
+    credential_configuration_ids: [...input.configurationIds],
     grants: {
       [PRE_AUTHORIZED_CODE_GRANT]: { 'pre-authorized_code': input.preAuthorizedCode },
     },
