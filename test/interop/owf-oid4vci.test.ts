@@ -92,14 +92,8 @@ function fetchWithDraft13Metadata(credentialIssuer: string): typeof fetch {
     const res = await fetch(input, init);
     const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
     if (url !== `${credentialIssuer}/.well-known/openid-credential-issuer`) return res;
-    const body = (await res.json()) as Record<string, unknown> & { credential_configurations_supported: Record<string, Record<string, unknown>> };
-    // A draft-13 issuer offers neither the dc+sd-jwt configurations nor encrypted responses and batches.
-    for (const [id, config] of Object.entries(body.credential_configurations_supported)) {
-      if (config.format !== 'jwt_vc_json') delete body.credential_configurations_supported[id];
-      delete config.credential_metadata;
-    }
-    delete body.credential_response_encryption;
-    delete body.batch_credential_issuance;
+    const body = (await res.json()) as { credential_configurations_supported: Record<string, Record<string, unknown>> };
+    for (const config of Object.values(body.credential_configurations_supported)) delete config.credential_metadata;
     return new Response(JSON.stringify(body), { status: res.status, headers: res.headers });
   };
 }

@@ -26,7 +26,7 @@ let issuer: HttpIssuer;
 
 beforeAll(async () => {
   setGlobalConfig({ allowInsecureUrls: true });
-  issuer = await startHttpIssuer();
+  issuer = await startHttpIssuer({ config: { sdJwtVc: { offered: true } } });
 });
 afterAll(async () => {
   await issuer?.close();

@@ -74,7 +74,7 @@ describe('tiers as configuration', () => {
     expect(vc.credentialSubject.tier).toBe('Enhanced');
     expect(vc.evidence.map((e: any) => e.kind)).toEqual(['document_verification', 'sanction_screening']);
     expect(decodeJwt(r.credential as string).payload.exp).toBe(t.nowSeconds() + 180 * DAY);
-    expect(r.idvRequest.credential_offer.credential_configuration_ids).toEqual(['kcc-enhanced', 'kcc-enhanced_sd_jwt']);
+    expect(r.idvRequest.credential_offer.credential_configuration_ids).toEqual(['kcc-enhanced']);
   });
 
   it('keeps the default: no tiers configured → one tier, id_token only, KCC with status entries', async () => {

@@ -75,8 +75,7 @@ describe('metadata advertises both profiles', () => {
     expect(config.credential_definition.type).toEqual(['VerifiableCredential', 'KnownCustomerCredential']);
     expect(config.display[0].name).toBe('Known Customer Credential');
     expect(config.credential_metadata.display[0].name).toBe('Known Customer Credential');
-    // Batches are for the SD-JWT VC configurations only (jwt_vc_json stays one proof, one KCC: sdJwtRequests.test.ts).
-    expect(md.batch_credential_issuance).toEqual({ batch_size: 5 });
+    expect(md.batch_credential_issuance).toBeUndefined();
   });
 });
 

@@ -28,7 +28,7 @@ export function defaultVct(publicUrl: string): string {
 
 export function resolveSdJwtVcSettings(publicUrl: string, input: Partial<SdJwtVcSettings> = {}): SdJwtVcSettings {
   const settings: SdJwtVcSettings = {
-    offered: input.offered ?? true,
+    offered: input.offered ?? false,
     vct: input.vct ?? defaultVct(publicUrl),
     batchSize: input.batchSize ?? DEFAULT_BATCH_SIZE,
     encryptionRequired: input.encryptionRequired ?? false,
