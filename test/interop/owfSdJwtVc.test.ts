@@ -268,4 +268,28 @@ describe('SD-JWT VC KCC to an oid4vc-ts wallet over HTTP', () => {
     expect(bad.status).toBe(400);
     expect(((await bad.json()) as { error: string }).error).toBe('invalid_encryption_parameters');
   });
+
+  it('SDJWT_VC_ENCRYPTION_REQUIRED: the metadata says so and a request without credential_response_encryption is invalid_encryption_parameters', async () => {
+    const strict = await startHttpIssuer({ config: { sdJwtVc: { offered: true, encryptionRequired: true } } });
+    try {
+      const { idvRequest } = await applyUntilOffer(strict.url, strict.fetch);
+      const key = await walletKey();
+      const client = owfClient([key]);
+      const credentialOffer = await client.resolveCredentialOffer(credentialOfferUri(idvRequest.credential_offer));
+      const issuerMetadata = await client.resolveIssuerMetadata(credentialOffer.credential_issuer);
+      expect(issuerMetadata.credentialIssuer.credential_response_encryption).toMatchObject({ encryption_required: true });
+      const { accessTokenResponse } = await client.retrievePreAuthorizedCodeAccessTokenFromOffer({ credentialOffer, issuerMetadata });
+      const configurationId = credentialOffer.credential_configuration_ids[1];
+      const [jwt] = await proofs(client, issuerMetadata, [key], configurationId);
+      const res = await fetch(`${strict.url}/oid4vci/credential`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${accessTokenResponse.access_token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ credential_configuration_id: configurationId, proofs: { jwt: [jwt] } }),
+      });
+      expect(res.status).toBe(400);
+      expect(((await res.json()) as { error: string }).error).toBe('invalid_encryption_parameters');
+    } finally {
+      await strict.close();
+    }
+  });
 });
