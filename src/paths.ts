@@ -29,6 +29,12 @@ export const PATHS = {
   presentationDefinitions: '/presentation-definitions',
   presentationDefinition: '/presentation-definitions/:id',
   statusList: '/status/:listId/:purpose',
+  /** IETF Token Status List of a list id (the SD-JWT VC KCCs' `status.status_list.uri`). */
+  tokenStatusList: '/token-status/:listId',
+  /** JWT VC Issuer Metadata (SD-JWT VC §5); with a path in PUBLIC_URL also served at the host's well-known (src/http/app.ts). */
+  jwtVcIssuerMetadata: '/.well-known/jwt-vc-issuer',
+  /** SD-JWT VC Type Metadata of the default `vct` (src/protocol/sdJwtVc/settings.ts). */
+  kccTypeMetadata: '/vct/known-customer-credential',
   /** Know Your Agent token endpoint (docs/kya.md). */
   kyaToken: '/kya/token',
 } as const;
@@ -90,6 +96,10 @@ export class IssuerUrls {
 
   statusList(listId: number, purpose: string): string {
     return `${this.credentialIssuer}/status/${listId}/${purpose}`;
+  }
+
+  tokenStatusList(listId: number): string {
+    return `${this.credentialIssuer}/token-status/${listId}`;
   }
 }
 

@@ -263,6 +263,33 @@ export const SETTINGS = {
         doc: "lifetime of a KYA token in minutes (1 to 1440), never beyond the KCC's own expiry",
       }),
     },
+    /** SD-JWT VC KCCs beside each tier's jwt_vc_json one, encrypted responses, batches (docs/formats.md). */
+    sdJwtVc: {
+      offered: setting({
+        env: 'SDJWT_VC_OFFERED',
+        parse: trueOrFalse,
+        default: false,
+        doc: "offer a `dc+sd-jwt` configuration (`<tier id>_sd_jwt`) beside each tier's `jwt_vc_json` one (metadata and offers), with `credential_response_encryption` and `batch_credential_issuance` (OID4VCI 1.0). Off by default: Sphereon's draft-13 client 0.19 refuses metadata holding a `dc+sd-jwt` configuration (see docs/formats.md)",
+      }),
+      vct: unset({
+        env: 'SDJWT_VC_VCT',
+        parse: text,
+        defaultText: '`<PUBLIC_URL>/vct/known-customer-credential` (Type Metadata served there)',
+        doc: 'the `vct` of the SD-JWT VC KCC (a URI, printable ASCII, at most 512 characters)',
+      }),
+      batchSize: setting({
+        env: 'SDJWT_VC_BATCH_SIZE',
+        parse: integerFromTo(1, 20),
+        default: 5,
+        doc: '`batch_credential_issuance.batch_size`: most SD-JWT VC copies (one per proof, each with its own key and status index) one request may ask for, 1 to 20',
+      }),
+      encryptionRequired: setting({
+        env: 'SDJWT_VC_ENCRYPTION_REQUIRED',
+        parse: trueOrFalse,
+        default: false,
+        doc: '`credential_response_encryption.encryption_required`: refuse (`invalid_encryption_parameters`) a 1.0 credential or deferred request that does not ask for an encrypted response',
+      }),
+    },
     tiers: setting<TierConfig[]>({
       default: [],
       doc: 'KCC tiers (spec "Multiple Credential Types"); empty: one tier from `credential`. See [docs/tiers-and-status.md](docs/tiers-and-status.md)',

@@ -132,7 +132,7 @@ function hasDuplicateKeys(text: string): boolean {
  * parts, an `alg` outside EdDSA/ES256K (so `none`, HS*, RS* never reach a verifier), and
  * any `crit` header (RFC 7515 §4.1.11: we understand no extensions).
  */
-export function decodeJwt(token: unknown, options: { maxLength?: number } = {}): DecodedJwt {
+export function decodeJwt(token: unknown, options: { maxLength?: number; algorithms?: readonly string[] } = {}): DecodedJwt {
   if (typeof token !== 'string' || token.length === 0) throw new JwtError('ERR_JWT_MALFORMED', 'token must be a non-empty string');
   if (token.length > (options.maxLength ?? DEFAULT_MAX_JWT_LENGTH)) throw new JwtError('ERR_JWT_TOO_LARGE', 'token is too large');
   const parts = token.split('.');
@@ -140,8 +140,10 @@ export function decodeJwt(token: unknown, options: { maxLength?: number } = {}):
   const [h, p, s] = parts;
   const header = parseJsonObject(h, 'JWS header');
   const payload = parseJsonObject(p, 'JWT payload');
-  if (typeof header.alg !== 'string' || !SUPPORTED_ALGORITHMS.includes(header.alg as JwsAlgorithm)) {
-    throw new JwtError('ERR_JWS_ALG_NOT_ALLOWED', 'alg must be EdDSA or ES256K');
+  // `algorithms` widens the list for one kind of token only (a holder's Key Binding JWT may be ES256).
+  const allowed: readonly string[] = options.algorithms ?? SUPPORTED_ALGORITHMS;
+  if (typeof header.alg !== 'string' || !allowed.includes(header.alg)) {
+    throw new JwtError('ERR_JWS_ALG_NOT_ALLOWED', `alg must be ${allowed.join(' or ')}`);
   }
   if ('crit' in header) throw new JwtError('ERR_JWS_CRIT_UNSUPPORTED', 'crit header parameters are not supported');
   if (header.kid !== undefined && typeof header.kid !== 'string') throw new JwtError('ERR_JWT_KID_INVALID', 'kid must be a string');

@@ -29,6 +29,7 @@ import { opsRoutes } from './routes/ops';
 import { siopRoutes } from './routes/siop';
 import { presentationDefinitionRoutes } from './routes/presentationDefinitions';
 import { statusListRoutes } from './routes/statusList';
+import { jwtVcIssuerMetadataResponse, sdJwtVcRoutes } from './routes/sdJwtVc';
 import { tokenRoutes } from './routes/token';
 
 /**
@@ -94,6 +95,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   api.route('/', notificationRoutes);
   api.route('/', presentationDefinitionRoutes);
   api.route('/', statusListRoutes);
+  api.route('/', sdJwtVcRoutes());
   api.route(PATHS.admin, adminRoutes);
   api.route('/', idvWebhookRoutes);
   api.route('/', idvCallbackRoutes);
@@ -109,6 +111,8 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     // RFC 8414 §3.1 / OID4VCI 1.0 §12.2.2: well-known inserted between host and path.
     app.get(`${PATHS.credentialIssuerMetadata}${base}`, (c) => credentialIssuerMetadataResponse(documents(c.get('deps'))));
     app.get(`${PATHS.authorizationServerMetadata}${base}`, (c) => authorizationServerMetadataResponse(documents(c.get('deps'))));
+    // SD-JWT VC §5: the same insertion for the JWT VC Issuer Metadata of an `iss` with a path.
+    app.get(`${PATHS.jwtVcIssuerMetadata}${base}`, (c) => jwtVcIssuerMetadataResponse(c.get('deps')));
   }
   app.route(base || '/', api);
 

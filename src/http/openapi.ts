@@ -403,6 +403,32 @@ function operations(): Record<string, Partial<Record<'get' | 'post', Operation>>
         responses: { 200: { description: 'Signed status list credential', mediaType: 'application/vc+jwt' }, 404: error('No such status list') },
       },
     },
+    [PATHS.tokenStatusList]: {
+      get: {
+        summary: 'IETF Token Status List of the SD-JWT VC KCCs (same status as the Bitstring lists)',
+        tags: ['metadata'],
+        responses: { 200: { description: 'Status List Token', mediaType: 'application/statuslist+jwt' }, 404: error('No such status list') },
+      },
+    },
+    [PATHS.jwtVcIssuerMetadata]: {
+      get: {
+        summary: 'JWT VC Issuer Metadata: the keys that sign SD-JWT VC KCCs',
+        tags: ['metadata'],
+        responses: {
+          200: json(
+            'JWT VC Issuer Metadata',
+            z.object({ issuer: z.string(), jwks: z.object({ keys: z.array(z.looseObject({ kid: z.string(), kty: z.string() })) }) }),
+          ),
+        },
+      },
+    },
+    [PATHS.kccTypeMetadata]: {
+      get: {
+        summary: 'SD-JWT VC Type Metadata of the KCC vct',
+        tags: ['metadata'],
+        responses: { 200: json('Type Metadata', z.looseObject({ vct: z.string(), claims: z.array(z.looseObject({ path: z.array(z.string()) })) })) },
+      },
+    },
     [PATHS.idvWebhook]: {
       post: {
         summary: 'IDV vendor webhook (signed)',

@@ -8,7 +8,7 @@ import { SIGNING_ALGS, buildCredentialOffer } from '../protocol/oid4vci/metadata
 import { buildAuthorizationRequest, signRequestObject, type AuthorizationRequest } from '../protocol/siop/authorizationRequest';
 import { verifyIdToken } from '../protocol/siop/verifyIdToken';
 import { acceptsPriorCredentials, priorCredentialDefinition } from '../protocol/tiers';
-import { credentialConfigurations } from './credentialConfigurations';
+import { credentialConfigurations, sdJwtConfigurationId, sdJwtVcSettingsOf } from './credentialConfigurations';
 import type { IssuanceDeps } from './deps';
 import { acceptsHeldCredentials, heldCredentialDefinition, prefillFromHeldCredentials, verifyHeldCredentials } from './heldCredentials';
 import { prefillFromCredentials, verifyPresentedCredentials, type Prefill } from './presentedCredentials';
@@ -183,6 +183,10 @@ async function recordApplication(
     applicationId,
     applicantDid,
     url: nothingMissing ? urls.idvFinish : urls.idvForm(formToken),
-    credentialOffer: buildCredentialOffer({ credentialIssuer: urls.credentialIssuer, configurationId: tier.id, preAuthorizedCode }),
+    credentialOffer: buildCredentialOffer({
+      credentialIssuer: urls.credentialIssuer,
+      configurationIds: [tier.id, ...(sdJwtVcSettingsOf(deps.config).offered ? [sdJwtConfigurationId(tier.id)] : [])],
+      preAuthorizedCode,
+    }),
   };
 }

@@ -1,5 +1,7 @@
 import type { IssuerConfig, TierConfig } from '../config';
 import { KCC_TYPES } from '../protocol/oid4vci/metadata';
+import { SD_JWT_VC_FORMAT } from '../protocol/sdJwtVc/kcc';
+import { resolveSdJwtVcSettings, type SdJwtVcSettings } from '../protocol/sdJwtVc/settings';
 
 /**
  * The one registry of credential configurations (OID4VCI 1.0 §12.2.4
@@ -71,4 +73,49 @@ export function tierOfApplication(
   application: { credentialConfigurationId: string },
 ): TierConfig {
   return credentialConfigurations(deps.config).ofApplication(application).tier;
+}
+
+/**
+ * The KCC as an SD-JWT VC, one configuration beside each tier's jwt_vc_json one (same tier, same
+ * decision; `vct` shared, the tier is a claim). Kept out of `all` until the credential and
+ * deferred endpoints issue it: offers, applications and requests still name only `all`.
+ */
+export interface SdJwtCredentialConfiguration {
+  /** `<tier id>_sd_jwt`: credential_configuration_id and scope. */
+  id: string;
+  /** The jwt_vc_json configuration of the same tier (its id is the tier id). */
+  jwtVcJsonId: string;
+  tier: TierConfig;
+  format: typeof SD_JWT_VC_FORMAT;
+  vct: string;
+  name: string;
+  description: string;
+}
+
+/** The id of a tier's SD-JWT VC configuration. */
+export function sdJwtConfigurationId(tierId: string): string {
+  return `${tierId}_sd_jwt`;
+}
+
+/** The SD-JWT VC configurations of the registry's tiers, for `vct`. */
+export function sdJwtCredentialConfigurations(registry: CredentialConfigurations, vct: string): SdJwtCredentialConfiguration[] {
+  const taken = new Set(registry.all.map((c) => c.id));
+  return registry.all.map((c) => {
+    const id = sdJwtConfigurationId(c.id);
+    // A tier named like another tier's SD-JWT VC configuration would make one id mean two things.
+    if (taken.has(id)) throw new TypeError(`tier id ${id} collides with the SD-JWT VC configuration of tier ${c.id}`);
+    return { id, jwtVcJsonId: c.id, tier: c.tier, format: SD_JWT_VC_FORMAT, vct, name: `${c.name} (SD-JWT VC)`, description: c.description };
+  });
+}
+
+/** The SD-JWT VC settings of this issuer (the settings table's `sdJwtVc`, SDJWT_VC_*), resolved and checked. */
+export function sdJwtVcSettingsOf(config: Pick<IssuerConfig, 'publicUrl' | 'sdJwtVc'>): SdJwtVcSettings {
+  const { offered, vct, batchSize, encryptionRequired } = config.sdJwtVc;
+  return resolveSdJwtVcSettings(config.publicUrl, { offered, batchSize, encryptionRequired, ...(vct ? { vct } : {}) });
+}
+
+/** The SD-JWT VC configurations offered (none when SDJWT_VC_OFFERED is false). */
+export function offeredSdJwtConfigurations(config: Pick<IssuerConfig, 'publicUrl' | 'sdJwtVc' | 'tiers' | 'defaultTierId'>): SdJwtCredentialConfiguration[] {
+  const settings = sdJwtVcSettingsOf(config);
+  return settings.offered ? sdJwtCredentialConfigurations(credentialConfigurations(config), settings.vct) : [];
 }

@@ -1,4 +1,5 @@
 import { base64urlEncode } from '../crypto/base64url';
+import { parseHolderJwk } from '../crypto/holderKeys';
 import { randomToken, randomUuid } from '../crypto/random';
 import { issuerUrls } from '../paths';
 import { nowSeconds } from '../ports/clock';
@@ -12,10 +13,25 @@ import {
   ServerError,
 } from '../protocol/errors';
 import { signKcc } from '../protocol/kcc';
-import { parseCredentialRequest, type CredentialRequest, type Oid4vciProfile } from '../protocol/oid4vci/credentialRequest';
-import { verifyProofJwt } from '../protocol/oid4vci/verifyProofJwt';
+import {
+  parseCredentialRequest,
+  parseDeferredCredentialRequest,
+  type CredentialRequest,
+  type CredentialRequestOptions,
+  type Oid4vciProfile,
+  type RequestedFormat,
+} from '../protocol/oid4vci/credentialRequest';
+import { checkResponseEncryptionKey, encryptCredentialResponse, type ResponseEncryption } from '../protocol/oid4vci/responseEncryption';
+import { verifyProofJwt, verifyProofJwts, type VerifiedProof } from '../protocol/oid4vci/verifyProofJwt';
+import type { SdJwtVcFormat } from '../protocol/sdJwtVc/kcc';
 import type { AccessTokenRecord, Application, ApplicationPrefill, Transaction } from '../store/types';
-import { credentialConfigurations, tierOfApplication } from './credentialConfigurations';
+import {
+  credentialConfigurations,
+  sdJwtConfigurationId,
+  sdJwtCredentialConfigurations,
+  sdJwtVcSettingsOf,
+  tierOfApplication,
+} from './credentialConfigurations';
 import { allocateCredentialStatus, revokeCredential, type EvidenceRecord } from './credentialStatus';
 import type { IssuanceDeps } from './deps';
 import { outboxRow, type OutboxRow } from './events';
@@ -23,6 +39,7 @@ import { consumeProofNonce, freshCNonce } from './grants';
 import { applyResult } from './identityVerification';
 import { kccDataProblem } from './kccClaims';
 import { assertPresentedCredentialsStillValid } from './presentedCredentials';
+import { signSdJwtKnownCustomerCredentials, type SdJwtHolder } from './sdJwtCredential';
 
 /**
  * Issuance (spec "Credential Endpoint", "Deferred Credential Endpoint"; OID4VCI draft 13 §7 and
@@ -42,6 +59,8 @@ export interface IssuanceAnswer {
   deferred: boolean;
   issued: boolean;
   profile: Oid4vciProfile;
+  /** `body` as a compact JWE for the wallet's key (OID4VCI 1.0 §10), served as `application/jwt`, when the wallet asked for it. */
+  encrypted?: string;
 }
 
 type Deps = IssuanceDeps;
@@ -71,37 +90,55 @@ export function decideIssuance(application: Pick<Application, 'status' | 'countr
   return { kind: 'issue' };
 }
 
-/** The Credential Endpoint, after the access token was authenticated (src/issuance/grants.ts). */
+/**
+ * The Credential Endpoint, after the access token was authenticated (src/issuance/grants.ts).
+ * The application's configuration is issued as `jwt_vc_json`, or as SD-JWT VC copies when the
+ * wallet names its `_sd_jwt` sibling (or, draft 13, asks for `vc+sd-jwt` with the KCC's `vct`):
+ * one copy per proof, all under the one decision (docs/formats.md).
+ */
 export async function requestCredential(deps: Deps, grant: AccessTokenRecord, body: unknown): Promise<IssuanceAnswer> {
-  const registry = credentialConfigurations(deps.config);
-  const request = await parseAndCheckProof(
-    deps,
-    grant,
-    body,
-    registry.all.map((c) => c.id),
-  );
+  const { request, proofs } = await parseAndCheckProof(deps, grant, body, requestOptions(deps));
   const application = await deps.store.applications.get(grant.applicationId);
   if (!application) throw new ServerError('application not found');
-  assertConfigurationOffered(registry.ofApplication(application).id, request.configurationId);
+  const offered = credentialConfigurations(deps.config).ofApplication(application).id;
+  assertConfigurationOffered(request.format === 'jwt_vc_json' ? offered : sdJwtConfigurationId(offered), request.configurationId);
   const prefill = (await deps.store.applicationPrefill.get(application.id)) ?? null;
   const decision = decideIssuance(application, await presentedCredentialsProblem(deps, application, prefill));
   if (decision.kind === 'deny') throw new CredentialRequestDenied(decision.reason);
   if (decision.kind === 'review') await sendToReview(deps, application, decision.problem);
+  const wanted: Wanted = { format: request.format, configurationId: request.configurationId, holders: holdersOf(request.format, proofs) };
   if (decision.kind !== 'issue') {
     // IDV still running or in review: deferred issuance (spec: HTTP 202 with transaction_id).
-    const transactionId = await openTransaction(deps, grant, application, request.profile);
+    const transactionId = await openTransaction(deps, grant, application, request.profile, wanted);
     const answer = request.profile === 'v1' ? v1DeferredResponse(deps, transactionId) : { transaction_id: transactionId };
-    return { status: 202, body: answer, applicationId: application.id, deferred: true, issued: false, profile: request.profile };
+    return encrypted(request.responseEncryption, {
+      status: 202,
+      body: answer,
+      applicationId: application.id,
+      deferred: true,
+      issued: false,
+      profile: request.profile,
+    });
   }
-  const credential = await issueOnce(deps, application, prefill, { grant, profile: request.profile });
+  const credential = await issueWanted(deps, application, prefill, { grant, profile: request.profile }, wanted);
   await revokeSuperseded(deps, credential);
   const answer = credentialResponse(request.profile, credential);
-  return { status: 200, body: answer, applicationId: application.id, deferred: false, issued: true, profile: request.profile };
+  return encrypted(request.responseEncryption, {
+    status: 200,
+    body: answer,
+    applicationId: application.id,
+    deferred: false,
+    issued: true,
+    profile: request.profile,
+  });
 }
 
 /** The Deferred Credential Endpoint: pending until decided, then the credential exactly once, or the denial. */
 export async function collectDeferredCredential(deps: Deps, grant: AccessTokenRecord, body: Record<string, unknown>): Promise<IssuanceAnswer> {
-  const transaction = await unusedTransactionOf(deps, grant, body);
+  const sdJwt = sdJwtVcSettingsOf(deps.config);
+  const request = parseDeferredCredentialRequest(body, sdJwt.offered ? { responseEncryption: { required: sdJwt.encryptionRequired } } : {});
+  if (request.responseEncryption) await checkResponseEncryptionKey(request.responseEncryption);
+  const transaction = await unusedTransactionOf(deps, grant, request.transactionId);
   const profile = transaction.profile as Oid4vciProfile;
   const application = await deps.store.applications.get(transaction.applicationId);
   if (!application) throw new InvalidTransactionId('transaction_id is unknown');
@@ -111,13 +148,64 @@ export async function collectDeferredCredential(deps: Deps, grant: AccessTokenRe
   if (decision.kind === 'review') await sendToReview(deps, application, decision.problem);
   if (decision.kind !== 'issue') {
     if (profile === 'v1')
-      return { status: 202, body: v1DeferredResponse(deps, transaction.id), applicationId: application.id, deferred: true, issued: false, profile };
+      return encrypted(request.responseEncryption, {
+        status: 202,
+        body: v1DeferredResponse(deps, transaction.id),
+        applicationId: application.id,
+        deferred: true,
+        issued: false,
+        profile,
+      });
     throw new IssuancePending('identity verification is not finished yet');
   }
-  const credential = await issueOnce(deps, application, prefill, { grant, profile, transactionId: transaction.id });
+  const wanted: Wanted = {
+    format: transaction.format,
+    configurationId: transaction.configurationId ?? undefined,
+    holders: (transaction.holderKeys ?? []).map((h) => {
+      const jwk = parseHolderJwk(h.jwk);
+      if (!jwk) throw new ServerError('the transaction holds no usable holder key');
+      return h.did ? { jwk, did: h.did } : { jwk };
+    }),
+  };
+  const credential = await issueWanted(deps, application, prefill, { grant, profile, transactionId: transaction.id }, wanted);
   await revokeSuperseded(deps, credential);
   const answer = credentialResponse(profile, credential);
-  return { status: 200, body: answer, applicationId: application.id, deferred: true, issued: true, profile };
+  return encrypted(request.responseEncryption, { status: 200, body: answer, applicationId: application.id, deferred: true, issued: true, profile });
+}
+
+/** What the wallet asked for, kept with a deferred transaction: the format and, for SD-JWT VC copies, one holder key per copy. */
+interface Wanted {
+  format: RequestedFormat;
+  configurationId?: string;
+  holders: SdJwtHolder[];
+}
+
+/** What this issuer offers a credential request (the registry, and SDJWT_VC_* from the settings table). */
+function requestOptions(deps: Deps): CredentialRequestOptions {
+  const registry = credentialConfigurations(deps.config);
+  const sdJwt = sdJwtVcSettingsOf(deps.config);
+  return {
+    configurationIds: registry.all.map((c) => c.id),
+    ...(sdJwt.offered
+      ? {
+          sdJwtConfigurations: sdJwtCredentialConfigurations(registry, sdJwt.vct),
+          batchSize: sdJwt.batchSize,
+          responseEncryption: { required: sdJwt.encryptionRequired },
+        }
+      : {}),
+  };
+}
+
+/** SD-JWT VC copies are bound to the proven keys (`cnf.jwk`); the applicant DID becomes the disclosable `sub` only when the key is one of its keys. */
+function holdersOf(format: RequestedFormat, proofs: VerifiedProof[]): SdJwtHolder[] {
+  if (format === 'jwt_vc_json') return [];
+  return proofs.map((p) => (p.didBound ? { jwk: p.holderJwk, did: p.holderDid } : { jwk: p.holderJwk }));
+}
+
+/** The answer, encrypted for the wallet's key when it asked (the key was imported before anything was issued). */
+async function encrypted(encryption: ResponseEncryption | undefined, answer: IssuanceAnswer): Promise<IssuanceAnswer> {
+  if (!encryption) return answer;
+  return { ...answer, encrypted: await encryptCredentialResponse(encryption, answer.body) };
 }
 
 /**
@@ -126,24 +214,35 @@ export async function collectDeferredCredential(deps: Deps, grant: AccessTokenRe
  * (also when the request could not be parsed far enough to know its profile); 1.0 wallets use
  * the Nonce Endpoint.
  */
-async function parseAndCheckProof(deps: Deps, grant: AccessTokenRecord, body: unknown, configurationIds: string[]): Promise<CredentialRequest> {
+async function parseAndCheckProof(
+  deps: Deps,
+  grant: AccessTokenRecord,
+  body: unknown,
+  options: CredentialRequestOptions,
+): Promise<{ request: CredentialRequest; proofs: VerifiedProof[] }> {
   let request: CredentialRequest | undefined;
   try {
-    request = parseCredentialRequest(body, { configurationIds });
-    await checkProofOfPossession(deps, grant, request.proofJwt, request.profile);
-    return request;
+    request = parseCredentialRequest(body, options);
+    // A key the wallet could never decrypt with is refused before a nonce is spent or anything issued.
+    if (request.responseEncryption) await checkResponseEncryptionKey(request.responseEncryption);
+    const proofs = await checkProofOfPossession(deps, grant, request);
+    return { request, proofs };
   } catch (e) {
     if (e instanceof InvalidProof && request?.profile !== 'v1') e.extra = { ...e.extra, ...(await freshCNonce(deps, grant.jti)) };
     throw e;
   }
 }
 
-/** Proof of possession (spec "Credential Request"): verified first, its nonce consumed second. */
-async function checkProofOfPossession(deps: Deps, grant: AccessTokenRecord, proofJwt: string, profile: Oid4vciProfile) {
+/**
+ * Proof of possession (spec "Credential Request"): verified first, its nonce consumed second. An
+ * SD-JWT VC request may carry a batch (`proofs.jwt`, one key per copy, one nonce consumed once)
+ * and bare `jwk` proofs; jwt_vc_json keeps one proof by a key of the applicant DID.
+ */
+async function checkProofOfPossession(deps: Deps, grant: AccessTokenRecord, request: CredentialRequest): Promise<VerifiedProof[]> {
+  const { profile } = request;
   const now = nowSeconds(deps);
   const urls = issuerUrls(deps.config.publicUrl);
-  const proof = await verifyProofJwt({
-    jwt: proofJwt,
+  const common = {
     applicantDid: grant.applicantDid,
     // spec: aud is the DID of the Credential Issuer; OID4VCI: the Credential Issuer Identifier. Accept both.
     audiences: [deps.issuer.did, urls.credentialIssuer],
@@ -153,7 +252,12 @@ async function checkProofOfPossession(deps: Deps, grant: AccessTokenRecord, proo
     skewSeconds: deps.config.clockSkewSeconds,
     maxAgeSeconds: deps.config.proofMaxAgeSeconds,
     requireIss: profile === 'draft13',
-  });
+  };
+  const proofs =
+    request.format === 'jwt_vc_json'
+      ? [await verifyProofJwt({ ...common, jwt: request.proofJwt })]
+      : await verifyProofJwts({ ...common, jwts: request.proofJwts, allowJwkProof: true });
+  const proof = proofs[0];
   // Verified first, consumed second: a forged proof never burns the holder's nonce.
   if (!(await consumeProofNonce(deps, proof.nonce, grant.jti))) {
     // OID4VCI 1.0 §8.3.1.2: a stale or unknown c_nonce is invalid_nonce (fetch a new one from
@@ -161,6 +265,7 @@ async function checkProofOfPossession(deps: Deps, grant: AccessTokenRecord, proo
     if (profile === 'v1') throw new InvalidNonce('proof nonce is not a current c_nonce');
     throw new InvalidProof('proof nonce is not a current c_nonce');
   }
+  return proofs;
 }
 
 /** A configuration named in the request must be the one offered with this access token (the application's). */
@@ -171,11 +276,7 @@ function assertConfigurationOffered(offered: string, requested: string | undefin
 }
 
 /** The deferred request's transaction: this access token's application's, and not used yet. */
-async function unusedTransactionOf(deps: Deps, grant: AccessTokenRecord, body: Record<string, unknown>): Promise<Transaction> {
-  const transactionId = body.transaction_id;
-  if (typeof transactionId !== 'string' || transactionId.length === 0 || transactionId.length > 200) {
-    throw new InvalidTransactionId('transaction_id is required');
-  }
+async function unusedTransactionOf(deps: Deps, grant: AccessTokenRecord, transactionId: string): Promise<Transaction> {
   const transaction = await deps.store.transactions.get(transactionId);
   if (!transaction || transaction.applicationId !== grant.applicationId || transaction.consumedAt != null) {
     throw new InvalidTransactionId('transaction_id is unknown or was already used');
@@ -206,7 +307,7 @@ async function sendToReview(deps: Deps, application: Application, problem: strin
 }
 
 /** A deferred transaction for this access token (OID4VCI §9): the wallet collects with its id. */
-async function openTransaction(deps: Deps, grant: AccessTokenRecord, application: Application, profile: Oid4vciProfile): Promise<string> {
+async function openTransaction(deps: Deps, grant: AccessTokenRecord, application: Application, profile: Oid4vciProfile, wanted: Wanted): Promise<string> {
   const transactionId = randomToken(deps.crypto);
   await deps.store.transactions.create({
     id: transactionId,
@@ -215,6 +316,9 @@ async function openTransaction(deps: Deps, grant: AccessTokenRecord, application
     holderDid: grant.applicantDid,
     createdAt: nowSeconds(deps),
     profile,
+    format: wanted.format,
+    configurationId: wanted.configurationId ?? null,
+    holderKeys: wanted.format === 'jwt_vc_json' ? null : wanted.holders.map((h) => ({ jwk: { ...h.jwk }, ...(h.did ? { did: h.did } : {}) })),
   });
   return transactionId;
 }
@@ -264,6 +368,81 @@ async function issueOnce(
 }
 
 type IssuedKcc = Awaited<ReturnType<typeof signKnownCustomerCredential>> & { notificationId?: string };
+
+/** What one issuance handed out: one KCC, or the copies of an SD-JWT VC batch (the first's id claimed the issuance). */
+interface Issued {
+  id: string;
+  credentials: string[];
+  supersedes: string[];
+  notificationId?: string;
+}
+
+/** Issues what the wallet asked for under the application's one decision: the jwt_vc_json KCC, or the SD-JWT VC copies. */
+async function issueWanted(
+  deps: Deps,
+  application: Application,
+  prefill: ApplicationPrefill | null,
+  how: { grant: AccessTokenRecord; profile: Oid4vciProfile; transactionId?: string },
+  wanted: Wanted,
+): Promise<Issued> {
+  if (wanted.format === 'jwt_vc_json') {
+    const kcc = await issueOnce(deps, application, prefill, how);
+    return { id: kcc.id, credentials: [kcc.jwt], supersedes: kcc.supersedes, notificationId: kcc.notificationId };
+  }
+  return issueSdJwtOnce(deps, application, prefill, how, { ...wanted, format: wanted.format });
+}
+
+/**
+ * The SD-JWT VC copies of the application's one issuance, as `issueOnce` does for jwt_vc_json:
+ * claimed first (one claim for the whole batch), then each copy signed with its own key and
+ * status index, then all recorded in one commit with one `credential.issued` event, one
+ * notification_id and the transaction's consumption.
+ */
+async function issueSdJwtOnce(
+  deps: Deps,
+  application: Application,
+  prefill: ApplicationPrefill | null,
+  how: { grant: AccessTokenRecord; profile: Oid4vciProfile; transactionId?: string },
+  wanted: Wanted & { format: SdJwtVcFormat },
+): Promise<Issued> {
+  const deferred = how.transactionId !== undefined;
+  const id = `urn:uuid:${randomUuid()}`;
+  if (!(await deps.store.issuedCredentials.claim(application.id, id, nowSeconds(deps)))) {
+    if (deferred) throw new InvalidTransactionId('the credential for this application was already issued');
+    throw new CredentialRequestDenied('the credential for this application was already issued; a renewal or an upgrade is a new application');
+  }
+  try {
+    const { evidence, supersedes } = evidenceOfApplication(application, prefill, nowSeconds(deps));
+    const copies = await signSdJwtKnownCustomerCredentials(deps, application, {
+      holders: wanted.holders,
+      evidence,
+      vct: sdJwtVcSettingsOf(deps.config).vct,
+      typ: wanted.format,
+      firstId: id,
+    });
+    const now = nowSeconds(deps);
+    const notificationId = how.profile === 'v1' ? randomToken(deps.crypto, 16) : undefined;
+    const records = copies.map((c) => ({
+      ...credentialRecord(deps, application, { id: c.id, jwt: c.sdJwt, issuedAt: c.issuedAt, expiresAt: c.expiresAt }),
+      format: 'dc+sd-jwt' as const,
+    }));
+    const recorded = await deps.store.issuedCredentials.recordIssued({
+      credential: records[0],
+      copies: records.slice(1),
+      transactionId: how.transactionId,
+      event: credentialIssuedEvent(deps, application, copies[0], deferred, { format: wanted.format, ids: copies.map((c) => c.id) }),
+      notification: notificationId
+        ? { id: notificationId, applicationId: how.grant.applicationId, accessTokenJti: how.grant.jti, credentialId: id, createdAt: now }
+        : undefined,
+      now,
+    });
+    if (!recorded) throw new InvalidTransactionId('transaction_id was already used');
+    return { id, credentials: copies.map((c) => c.sdJwt), supersedes, notificationId };
+  } catch (e) {
+    await deps.store.issuedCredentials.releaseClaim(application.id, id);
+    throw e;
+  }
+}
 
 /** Signs the KCC for an approved application. The caller records it once it has won the right to (issueOnce). */
 export async function signKnownCustomerCredential(deps: Deps, application: Application, prefill: ApplicationPrefill | null, id = `urn:uuid:${randomUuid()}`) {
@@ -322,6 +501,7 @@ function credentialIssuedEvent(
   application: Application,
   credential: { id: string; issuedAt: number; expiresAt: number },
   deferred: boolean,
+  sdJwt?: { format: SdJwtVcFormat; ids: string[] },
 ): OutboxRow {
   return outboxRow(deps, 'credential.issued', credential.id, {
     credential_id: credential.id,
@@ -330,6 +510,8 @@ function credentialIssuedEvent(
     deferred,
     issued_at: new Date(credential.issuedAt * 1000).toISOString(),
     expires_at: new Date(credential.expiresAt * 1000).toISOString(),
+    // SD-JWT VC: the format and every copy of the batch (credential_id is the first).
+    ...(sdJwt ? { format: sdJwt.format, credential_ids: sdJwt.ids } : {}),
   });
 }
 
@@ -362,9 +544,9 @@ function evidenceOfApplication(
  * The success body: draft 13 `{ credential }`; OID4VCI 1.0 §8.3 / §9.2 `credentials: [{ credential }]`
  * and the `notification_id` recorded with it.
  */
-function credentialResponse(profile: Oid4vciProfile, credential: IssuedKcc): Record<string, unknown> {
-  if (profile !== 'v1') return { credential: credential.jwt };
-  return { credentials: [{ credential: credential.jwt }], notification_id: credential.notificationId };
+function credentialResponse(profile: Oid4vciProfile, issued: Issued): Record<string, unknown> {
+  if (profile !== 'v1') return { credential: issued.credentials[0] };
+  return { credentials: issued.credentials.map((credential) => ({ credential })), notification_id: issued.notificationId };
 }
 
 /** OID4VCI 1.0 §8.3 / §9.2 deferred body (HTTP 202): the transaction and the polling interval. */

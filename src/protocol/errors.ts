@@ -106,6 +106,14 @@ export class InvalidNotificationRequest extends ProtocolError {
   readonly error = 'invalid_notification_request';
   readonly status = 400;
 }
+/**
+ * OID4VCI 1.0 §8.3.1.2: `credential_response_encryption` is missing where encryption is required,
+ * or names a key, `alg`, `enc` or `zip` this issuer does not support.
+ */
+export class InvalidEncryptionParameters extends ProtocolError {
+  readonly error = 'invalid_encryption_parameters';
+  readonly status = 400;
+}
 export class InvalidTransactionId extends ProtocolError {
   readonly error = 'invalid_transaction_id';
   readonly status = 400;

@@ -112,6 +112,14 @@ export const transactions = sqliteTable(
     profile: text('profile', { enum: ['draft13', 'v1'] })
       .notNull()
       .default('draft13'),
+    /** What the wallet asked for: `jwt_vc_json`, or an SD-JWT VC (`dc+sd-jwt`, `vc+sd-jwt`: also the `typ` of the copies). */
+    format: text('format', { enum: ['jwt_vc_json', 'dc+sd-jwt', 'vc+sd-jwt'] })
+      .notNull()
+      .default('jwt_vc_json'),
+    /** The 1.0 request's credential_configuration_id (null for draft 13). */
+    configurationId: text('configuration_id'),
+    /** SD-JWT VC: the proven holder keys, one per copy of the batch (`[{ jwk, did? }]`); null for jwt_vc_json. */
+    holderKeys: text('holder_keys', { mode: 'json' }).$type<{ jwk: Record<string, string>; did?: string }[]>(),
   },
   (t) => [index('transactions_application').on(t.applicationId)],
 );
@@ -127,6 +135,10 @@ export const issuedCredentials = sqliteTable(
     jwtSha256: text('jwt_sha256').notNull(),
     issuedAt: integer('issued_at').notNull(),
     expiresAt: integer('expires_at').notNull(),
+    /** `jwt_vc_json`, or `dc+sd-jwt` (each copy of a batch is a row; only the first names the deferred transaction). */
+    format: text('format', { enum: ['jwt_vc_json', 'dc+sd-jwt'] })
+      .notNull()
+      .default('jwt_vc_json'),
   },
   (t) => [index('issued_credentials_application').on(t.applicationId), uniqueIndex('issued_credentials_transaction').on(t.transactionId)],
 );

@@ -263,6 +263,11 @@ export interface TransactionRepository {
  */
 export type IssuedCredentialWrite = {
   credential: Omit<NewIssuedCredential, 'transactionId'>;
+  /**
+   * The other copies of an SD-JWT VC batch (one decision, one issuance): recorded in the same
+   * commit, under the same condition; only `credential` names the transaction.
+   */
+  copies?: Omit<NewIssuedCredential, 'transactionId'>[];
   transactionId?: string;
   event: { id: string; type: string; body: string; createdAt: number };
   notification?: NewNotification;

@@ -7,15 +7,18 @@ import { createDidWebResolver } from '../did/web';
 import { createDidDhtResolver } from '../did/dht';
 import { createDidResolver } from '../did/resolver';
 import type { PresentationDefinition } from '../protocol/pe/evaluate';
-import { formatVerdict, verifyKcc } from './index';
+import { formatVerdict, verifyKcc, verifySdJwtVc } from './index';
 import { createKccSchemaValidator } from './kccSchema';
 import { formatKyaVerdict, verifyKyaToken } from './kya';
 
 /**
- * `kcc verify <jwt | file | -> [options]` — verifies a KCC for a relying party; exit 0 when
+ * `kcc verify <jwt | sd-jwt | file | -> [options]` — verifies a KCC for a relying party, as
+ * jwt_vc_json or as SD-JWT VC (issued, or presented with a Key Binding JWT); exit 0 when
  * valid, 1 when not (2 on usage errors). Options:
  *   --presentation-definition <file>  the KCC must satisfy an input descriptor of this PD
- *   --trusted-issuer <did>            an issuer you trust (repeatable); none given: no issuer is trusted
+ *   --trusted-issuer <did | url>      an issuer you trust (repeatable; an SD-JWT VC's iss is its URL); none given: no issuer is trusted
+ *   --audience <client_id> --nonce <n> an SD-JWT VC presentation: its Key Binding JWT must carry both
+ *   --vct <uri>                       an SD-JWT VC must have this vct (repeatable)
  *   --now <ISO date>                  verify as of this time (default: now)
  *   --json                            print the verdict as JSON
  *   --allow-http                      did:web and status lists over http and private addresses (dev only)
@@ -36,7 +39,7 @@ export interface CliIo {
 }
 
 const USAGE =
-  'usage: kcc verify <jwt | file | -> [--presentation-definition file] [--trusted-issuer did]... [--now iso] [--json] [--allow-http]\n' +
+  'usage: kcc verify <jwt | sd-jwt | file | -> [--presentation-definition file] [--trusted-issuer did|url]... [--audience id --nonce n] [--vct uri]... [--now iso] [--json] [--allow-http]\n' +
   '       kcc verify --kya <jwt | file | -> [--agent-proof jwt --htm METHOD --htu URL [--agent-nonce n] | --no-agent-proof] [--trusted-issuer did]... [--now iso] [--json] [--allow-http]';
 
 export async function runCli(argv: string[], io: CliIo): Promise<number> {
@@ -52,6 +55,9 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
   let json = false;
   let allowHttp = false;
   let gateway = 'https://diddht.tbddev.org';
+  let audience: string | undefined;
+  let nonce: string | undefined;
+  const vcts: string[] = [];
   let kya = false;
   let agentProof: string | undefined;
   let htm: string | undefined;
@@ -72,6 +78,9 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       else if (a === '--json') json = true;
       else if (a === '--allow-http') allowHttp = true;
       else if (a === '--did-dht-gateway') gateway = value();
+      else if (a === '--audience') audience = value();
+      else if (a === '--nonce') nonce = value();
+      else if (a === '--vct') vcts.push(value());
       else if (a === '--kya') kya = true;
       else if (a === '--agent-proof') agentProof = value();
       else if (a === '--htm') htm = value();
@@ -92,8 +101,14 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     io.err(USAGE);
     return 2;
   }
+  if ((audience === undefined) !== (nonce === undefined)) {
+    io.err('--audience and --nonce go together (an SD-JWT VC presentation)');
+    io.err(USAGE);
+    return 2;
+  }
   let jwt = input;
-  if (input === '-' || !/^[\w-]+\.[\w-]+\.[\w-]+$/.test(input.trim())) {
+  // A compact JWT, or an SD-JWT (`<jwt>~<disclosure>~…~[<kb-jwt>]`).
+  if (input === '-' || !/^[\w-]+\.[\w-]+\.[\w-]+(~[\w.-]*)*$/.test(input.trim())) {
     try {
       jwt = readFile(input).trim();
     } catch {
@@ -143,12 +158,13 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       ...createDidDhtResolver({ gatewayUrl: gateway, fetch: net }),
     },
   });
-  const fetchStatusList = async (url: string) => {
-    if (!allowHttp && !url.startsWith('https://')) throw new Error(`status list URL ${url} is not https (use --allow-http for development)`);
-    const res = await net(url, { headers: { accept: 'application/vc+jwt, application/jwt, text/plain' } });
+  const fetchText = async (url: string, accept: string) => {
+    if (!allowHttp && !url.startsWith('https://')) throw new Error(`${url} is not https (use --allow-http for development)`);
+    const res = await net(url, { headers: { accept } });
     if (!res.ok) throw new Error(`HTTP ${res.status} from ${url}`);
     return (await res.text()).trim();
   };
+  const fetchStatusList = (url: string) => fetchText(url, 'application/vc+jwt, application/jwt, text/plain');
   if (kya) {
     const kyaVerdict = await verifyKyaToken(jwt, {
       resolver,
@@ -166,6 +182,28 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       io.out(JSON.stringify({ valid: ok, reasons, checks, issuer, principal, agent, scope: claims?.scope }, null, 2));
     } else io.out(formatKyaVerdict(kyaVerdict));
     return kyaVerdict.ok ? 0 : 1;
+  }
+  if (jwt.includes('~')) {
+    const sd = await verifySdJwtVc(jwt, {
+      resolver,
+      verifier: createNodeCryptoProvider(),
+      now,
+      trustedIssuers: trusted,
+      expectedVct: vcts.length ? vcts : undefined,
+      keyBinding: audience !== undefined && nonce !== undefined ? { audience, nonce } : undefined,
+      fetchIssuerMetadata: async (url) => JSON.parse(await fetchText(url, 'application/json')),
+      fetchStatusList: (url) => fetchText(url, 'application/statuslist+jwt'),
+    });
+    if (json)
+      io.out(
+        JSON.stringify(
+          { valid: sd.ok, reasons: sd.reasons, checks: sd.checks, issuer: sd.issuer, vct: sd.vct, disclosed: sd.disclosed, status: sd.status },
+          null,
+          2,
+        ),
+      );
+    else io.out(formatVerdict(sd));
+    return sd.ok ? 0 : 1;
   }
   const verdict = await verifyKcc(jwt, {
     resolver,

@@ -10,6 +10,7 @@ import { verifyCredentialJwt, type CredentialVerdict, type VerifyCredentialOptio
  */
 export { verifyCredentialJwt, type CredentialVerdict, type VerifyCredentialOptions } from './verifyCredential';
 export { verifyPresentation, type PresentationVerdict } from './verifyPresentation';
+export { verifySdJwtVc, type SdJwtVcVerdict, type VerifySdJwtVcOptions } from './verifySdJwtVc';
 export type { PresentationDefinition };
 
 export async function verifyKcc(jwt: string, options: VerifyCredentialOptions): Promise<CredentialVerdict> {
@@ -33,8 +34,10 @@ export async function verifyKcc(jwt: string, options: VerifyCredentialOptions): 
   return verdict;
 }
 
-/** A verdict as text: one line per check, then VALID / INVALID. */
-export function formatVerdict(verdict: CredentialVerdict): string {
+/** A verdict (jwt_vc_json or SD-JWT VC) as text: one line per check, then VALID / INVALID. */
+export function formatVerdict(
+  verdict: Pick<CredentialVerdict, 'ok' | 'reasons' | 'issuer' | 'subject'> & { checks: readonly { check: string; ok: boolean; detail: string }[] },
+): string {
   const lines = verdict.checks.map((c) => `${c.ok ? 'ok  ' : 'FAIL'} ${c.check.padEnd(23)} ${c.detail}`);
   if (verdict.issuer) lines.unshift(`issuer  ${verdict.issuer}`, `subject ${verdict.subject ?? '(none)'}`);
   lines.push(verdict.ok ? 'VALID' : `INVALID: ${verdict.reasons.join('; ')}`);

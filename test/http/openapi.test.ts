@@ -177,6 +177,10 @@ describe('OpenAPI 3.1 document at /openapi.json', () => {
     await fetch(`${PUBLIC_URL}/admin/credentials/${encodeURIComponent(kcc.id)}/status`, json({ action: 'suspend', reason: 'checking' }, admin));
     await fetch(kcc.status_list_credentials.revocation);
     await fetch(`${PUBLIC_URL}/status/999/revocation`);
+    await fetch(`${PUBLIC_URL}/token-status/1`);
+    await fetch(`${PUBLIC_URL}/token-status/999`);
+    await fetch(`${PUBLIC_URL}/.well-known/jwt-vc-issuer`);
+    await fetch(`${PUBLIC_URL}/vct/known-customer-credential`);
 
     // Metadata, tiers, ops, webhooks, console.
     await fetch(`${PUBLIC_URL}/.well-known/oauth-authorization-server`);

@@ -669,6 +669,57 @@ describe.each(backends)('store contract on %s', (_name, open) => {
       expect(await store.issuedCredentials.get('vc-none')).toBeUndefined();
     });
 
+    it('records an SD-JWT VC batch in one commit: every copy or none; only the first names the transaction; a deferred transaction keeps what was asked', async () => {
+      const copy = (id: string) => ({
+        id,
+        applicationId: 'b',
+        subjectDid: 'did:jwk:h',
+        jwtSha256: `sha-${id}`,
+        issuedAt: NOW,
+        expiresAt: NOW + 86400,
+        format: 'dc+sd-jwt' as const,
+      });
+      const event = (id: string) => ({ id: `evt_${id}`, type: 'credential.issued', body: `{"credential_id":"${id}"}`, createdAt: NOW });
+      const holderKeys: { jwk: Record<string, string>; did?: string }[] = [
+        { jwk: { kty: 'EC', crv: 'P-256', x: 'x1', y: 'y1' } },
+        { jwk: { kty: 'OKP', crv: 'Ed25519', x: 'x2' }, did: 'did:jwk:h' },
+      ];
+      await store.transactions.create({
+        id: 'tx-sd',
+        applicationId: 'b',
+        accessTokenJti: 't',
+        holderDid: 'did:jwk:h',
+        createdAt: NOW,
+        profile: 'v1',
+        format: 'dc+sd-jwt',
+        configurationId: 'KnownCustomerCredential_sd_jwt',
+        holderKeys,
+      });
+      expect(await store.transactions.get('tx-sd')).toMatchObject({ format: 'dc+sd-jwt', configurationId: 'KnownCustomerCredential_sd_jwt', holderKeys });
+      const outcomes = await Promise.all(
+        [0, 1, 2].map((r) =>
+          store.issuedCredentials.recordIssued({
+            credential: copy(`sd-${r}-0`),
+            copies: [copy(`sd-${r}-1`), copy(`sd-${r}-2`)],
+            transactionId: 'tx-sd',
+            event: event(`sd-${r}`),
+            now: NOW + 1,
+          }),
+        ),
+      );
+      expect(outcomes.filter(Boolean)).toHaveLength(1);
+      const recorded = await store.issuedCredentials.listForApplication('b');
+      expect(recorded).toHaveLength(3);
+      expect(recorded.map((c) => c.format)).toEqual(['dc+sd-jwt', 'dc+sd-jwt', 'dc+sd-jwt']);
+      expect(recorded.filter((c) => c.transactionId === 'tx-sd')).toHaveLength(1);
+      // Without a transaction: a batch whose second copy cannot be written (id taken) leaves nothing behind.
+      await expect(
+        store.issuedCredentials.recordIssued({ credential: copy('sd-x-0'), copies: [copy(recorded[0].id)], event: event('sd-x'), now: NOW }),
+      ).rejects.toThrow();
+      expect(await store.issuedCredentials.get('sd-x-0')).toBeUndefined();
+      expect(await store.outbox.get('evt_sd-x')).toBeUndefined();
+    });
+
     it('gets a credential by id', async () => {
       await store.issuedCredentials.record({ id: 'vc1', applicationId: 'a', subjectDid: 'd', jwtSha256: 'h1', issuedAt: NOW, expiresAt: NOW + 1 });
       expect(await store.issuedCredentials.get('vc1')).toEqual({
@@ -679,6 +730,7 @@ describe.each(backends)('store contract on %s', (_name, open) => {
         jwtSha256: 'h1',
         issuedAt: NOW,
         expiresAt: NOW + 1,
+        format: 'jwt_vc_json',
       });
       expect(await store.issuedCredentials.get('none')).toBeUndefined();
     });

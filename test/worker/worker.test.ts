@@ -11,6 +11,7 @@ import { WalletClient, WalletError } from '../../src/wallet/client';
 import { applyForKcc, SAMPLE_IDENTITY } from '../../src/wallet/flow';
 import { Holder } from '../../src/wallet/holder';
 import { runOperatorsCli } from '../../src/runtime/operatorsCli';
+import { getListFromStatusListJWT } from '@sd-jwt/jwt-status-list';
 import { applyMigrationsWithWrangler, bundleWorker, freePort, startWorker } from '../helpers/workerd';
 
 /**
@@ -119,6 +120,40 @@ describe('worker in workerd', () => {
     expect(vc.type).toContain('KnownCustomerCredential');
     expect(vc.credentialSubject).toMatchObject({ id: client.holder.did, countryOfResidence: 'US' });
     expect(jwt.payload.sub).toBe(client.holder.did);
+  });
+
+  it('serves the Token Status List from D1 through suspend and revoke, signed by the current key, and the JWT VC Issuer Metadata', async () => {
+    const client = await newWallet();
+    const result = await applyForKcc(client, { issuer: url, identity: SAMPLE_IDENTITY });
+    const vc = decodeJwt(result.credential).payload.vc as { id: string; credentialStatus: { statusListIndex: string; statusListCredential: string }[] };
+    const index = Number(vc.credentialStatus[0].statusListIndex);
+    const listId = Number(new URL(vc.credentialStatus[0].statusListCredential).pathname.split('/')[2]);
+    const tokenList = async () => {
+      const res = await fetch(`${url}/token-status/${listId}`);
+      expect(res.headers.get('content-type')).toBe('application/statuslist+jwt');
+      const jwt = await res.text();
+      await verifyJwtSignature(decodeJwt(jwt), parsePublicJwk(toPublicJwk(signingKey))!, webCrypto);
+      return getListFromStatusListJWT(jwt);
+    };
+    expect((await tokenList()).getStatus(index)).toBe(0);
+    expect(
+      (await admin(`/credentials/${encodeURIComponent(vc.id)}/status`, { method: 'POST', body: JSON.stringify({ action: 'suspend', reason: 'checking' }) }))
+        .status,
+    ).toBe(200);
+    expect((await tokenList()).getStatus(index)).toBe(2);
+    expect(
+      (await admin(`/credentials/${encodeURIComponent(vc.id)}/status`, { method: 'POST', body: JSON.stringify({ action: 'revoke', reason: 'test' }) })).status,
+    ).toBe(200);
+    expect((await tokenList()).getStatus(index)).toBe(1);
+    const issuerMetadata = (await (await fetch(`${url}/.well-known/jwt-vc-issuer`)).json()) as {
+      issuer: string;
+      jwks: { keys: { kid: string; alg: string }[] };
+    };
+    expect(issuerMetadata.issuer).toBe(url);
+    expect(issuerMetadata.jwks.keys.map((k) => [k.kid.split('#')[1], k.alg])).toEqual([
+      ['key-2', 'EdDSA'],
+      ['key-1', 'ES256K'],
+    ]);
   });
 
   it('defers issuance until an operator approves through the admin API', async () => {

@@ -2,6 +2,7 @@ import { Hono } from 'hono';
 import { authenticateAccessToken } from '../../issuance/grants';
 import { collectDeferredCredential } from '../../issuance/issueCredential';
 import { PATHS } from '../../paths';
+import { ENCRYPTED_RESPONSE_MEDIA_TYPE } from '../../protocol/oid4vci/responseEncryption';
 import { readJsonObject } from '../body';
 import type { AppEnv } from '../context';
 import { enforceRateLimit, rateLimitByIp } from '../rateLimit';
@@ -23,5 +24,7 @@ deferredRoutes.post(PATHS.deferredCredential, rateLimitByIp('credential'), async
   const answer = await collectDeferredCredential(deps, grant, await readJsonObject(c));
   if (answer.issued)
     deps.logger.info('credential_issued', { requestId: c.get('requestId'), applicationId: answer.applicationId, deferred: true, profile: answer.profile });
+  // OID4VCI 1.0 §10: an encrypted response is the JWE of the JSON body, as application/jwt.
+  if (answer.encrypted) return c.body(answer.encrypted, answer.status, { 'Content-Type': ENCRYPTED_RESPONSE_MEDIA_TYPE });
   return c.json(answer.body, answer.status);
 });

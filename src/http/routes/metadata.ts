@@ -2,7 +2,7 @@ import { Hono } from 'hono';
 import kccSchema from '../../../schemas/kcc.schema.json';
 import { buildAuthorizationServerMetadata, buildCredentialIssuerMetadata } from '../../protocol/oid4vci/metadata';
 import type { AppDeps, AppEnv } from '../context';
-import { credentialConfigurations } from '../../issuance/credentialConfigurations';
+import { credentialConfigurations, sdJwtCredentialConfigurations, sdJwtVcSettingsOf } from '../../issuance/credentialConfigurations';
 import { PATHS, issuerUrls } from '../../paths';
 
 /**
@@ -15,6 +15,8 @@ const PUBLIC_HEADERS = { 'Cache-Control': PUBLIC_CACHE, 'Access-Control-Allow-Or
 
 export function credentialIssuerMetadata(deps: AppDeps) {
   const urls = issuerUrls(deps.config.publicUrl);
+  const registry = credentialConfigurations(deps.config);
+  const sdJwt = sdJwtVcSettingsOf(deps.config);
   return buildCredentialIssuerMetadata({
     endpoints: {
       credentialIssuer: urls.credentialIssuer,
@@ -26,7 +28,17 @@ export function credentialIssuerMetadata(deps: AppDeps) {
     },
     displayName: deps.config.clientName,
     credentialSigningAlgs: [deps.issuer.signer.alg],
-    configurations: credentialConfigurations(deps.config).all,
+    configurations: registry.all,
+    // SDJWT_VC_OFFERED: the dc+sd-jwt configurations, encryption and batches (docs/formats.md).
+    ...(sdJwt.offered
+      ? {
+          sdJwt: {
+            configurations: sdJwtCredentialConfigurations(registry, sdJwt.vct),
+            batchSize: sdJwt.batchSize,
+            encryptionRequired: sdJwt.encryptionRequired,
+          },
+        }
+      : {}),
   });
 }
 

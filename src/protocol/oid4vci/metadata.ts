@@ -1,3 +1,8 @@
+import { HOLDER_ALGORITHMS } from '../../crypto/holderKeys';
+import { SD_JWT_VC_FORMAT } from '../sdJwtVc/kcc';
+import { kccClaimDescriptions } from '../sdJwtVc/metadata';
+import { credentialResponseEncryptionMetadata } from './responseEncryption';
+
 /**
  * Credential Issuer Metadata (OID4VCI draft 13 §11.2; spec "Credential Issuer Metadata"), with the
  * OID4VCI 1.0 Final additions (§12.2.4) beside the draft-13 members so one document serves both:
@@ -31,8 +36,19 @@ export function buildCredentialIssuerMetadata(input: {
   credentialSigningAlgs: readonly string[];
   /** One credential configuration per KCC tier (spec "Multiple Credential Types"; src/issuance/credentialConfigurations.ts). */
   configurations: readonly { id: string; name: string; description?: string }[];
+  /**
+   * The KCC as SD-JWT VC (OID4VCI 1.0 Appendix A.3), with batches and encrypted responses
+   * (§12.2.4 `batch_credential_issuance`, `credential_response_encryption`). Absent: the
+   * document is what it was before them.
+   */
+  sdJwt?: {
+    configurations: readonly { id: string; name: string; description?: string; vct: string }[];
+    batchSize: number;
+    encryptionRequired: boolean;
+  };
 }) {
   const configurations = input.configurations;
+  const sdJwt = input.sdJwt;
   return {
     credential_issuer: input.endpoints.credentialIssuer,
     authorization_servers: [input.endpoints.credentialIssuer],
@@ -40,9 +56,16 @@ export function buildCredentialIssuerMetadata(input: {
     deferred_credential_endpoint: input.endpoints.deferredCredentialEndpoint,
     ...(input.endpoints.nonceEndpoint ? { nonce_endpoint: input.endpoints.nonceEndpoint } : {}),
     ...(input.endpoints.notificationEndpoint ? { notification_endpoint: input.endpoints.notificationEndpoint } : {}),
+    ...(sdJwt
+      ? {
+          credential_response_encryption: credentialResponseEncryptionMetadata(sdJwt.encryptionRequired),
+          // Issuer-wide in 1.0; jwt_vc_json requests stay one proof each (src/protocol/oid4vci/credentialRequest.ts).
+          ...(sdJwt.batchSize > 1 ? { batch_credential_issuance: { batch_size: sdJwt.batchSize } } : {}),
+        }
+      : {}),
     display: [{ name: input.displayName, locale: 'en-US' }],
-    credential_configurations_supported: Object.fromEntries(
-      configurations.map((configuration) => [
+    credential_configurations_supported: Object.fromEntries([
+      ...configurations.map((configuration) => [
         configuration.id,
         {
           format: 'jwt_vc_json',
@@ -59,7 +82,23 @@ export function buildCredentialIssuerMetadata(input: {
           },
         },
       ]),
-    ),
+      ...(sdJwt?.configurations ?? []).map((configuration) => [
+        configuration.id,
+        {
+          format: SD_JWT_VC_FORMAT,
+          scope: configuration.id,
+          vct: configuration.vct,
+          // A copy binds the proof's key (cnf.jwk): a DID key, or a bare jwk (src/protocol/oid4vci/verifyProofJwt.ts).
+          cryptographic_binding_methods_supported: ['jwk', ...BINDING_METHODS],
+          credential_signing_alg_values_supported: [...input.credentialSigningAlgs],
+          proof_types_supported: { jwt: { proof_signing_alg_values_supported: [...HOLDER_ALGORITHMS] } },
+          credential_metadata: {
+            display: [{ name: configuration.name, locale: 'en-US', description: configuration.description ?? 'Proof of a completed KYC verification' }],
+            claims: kccClaimDescriptions(),
+          },
+        },
+      ]),
+    ]),
   };
 }
 
@@ -78,11 +117,15 @@ export function buildAuthorizationServerMetadata(input: { issuer: string; tokenE
   };
 }
 
-/** Credential Offer (spec "Credential Offer"; OID4VCI draft 13 §4.1.1). No tx_code: the code is bound to the applicant DID. */
-export function buildCredentialOffer(input: { credentialIssuer: string; configurationId: string; preAuthorizedCode: string }) {
+/**
+ * Credential Offer (spec "Credential Offer"; OID4VCI draft 13 §4.1.1). No tx_code: the code is
+ * bound to the applicant DID. The tier's configuration first (what draft-13 wallets take), then
+ * its SD-JWT VC sibling when offered: the wallet asks for one of them.
+ */
+export function buildCredentialOffer(input: { credentialIssuer: string; configurationIds: readonly string[]; preAuthorizedCode: string }) {
   return {
     credential_issuer: input.credentialIssuer,
-    credential_configuration_ids: [input.configurationId],
+    credential_configuration_ids: [...input.configurationIds],
     grants: {
       [PRE_AUTHORIZED_CODE_GRANT]: { 'pre-authorized_code': input.preAuthorizedCode },
     },

@@ -167,17 +167,23 @@ function idvResultStatement(write: IdvResultWrite): SQL {
 /** `IssuedCredentialRepository.recordIssued` as one statement: the record (or, with a transaction, its consumption) decides; the event and notification go through it. */
 function recordIssuedStatement(write: IssuedCredentialWrite): SQL {
   const c = write.credential;
+  const format = (f: string | undefined) => f ?? 'jwt_vc_json';
   const first =
     write.transactionId === undefined
-      ? sql`INSERT INTO issued_credentials (id, application_id, subject_did, transaction_id, jwt_sha256, issued_at, expires_at)
-          VALUES (${c.id}::text, ${c.applicationId}::text, ${c.subjectDid}::text, NULL, ${c.jwtSha256}::text, ${c.issuedAt}::bigint, ${c.expiresAt}::bigint) RETURNING id`
+      ? sql`INSERT INTO issued_credentials (id, application_id, subject_did, transaction_id, jwt_sha256, issued_at, expires_at, format)
+          VALUES (${c.id}::text, ${c.applicationId}::text, ${c.subjectDid}::text, NULL, ${c.jwtSha256}::text, ${c.issuedAt}::bigint, ${c.expiresAt}::bigint, ${format(c.format)}::text) RETURNING id`
       : sql`UPDATE transactions SET consumed_at = ${write.now}::bigint, credential_id = ${c.id}::text
           WHERE id = ${write.transactionId}::text AND consumed_at IS NULL RETURNING id`;
   const parts = [sql`WITH won AS (${first})`];
   if (write.transactionId !== undefined) {
-    parts.push(sql`, credential AS (INSERT INTO issued_credentials (id, application_id, subject_did, transaction_id, jwt_sha256, issued_at, expires_at)
-      SELECT ${c.id}::text, ${c.applicationId}::text, ${c.subjectDid}::text, won.id, ${c.jwtSha256}::text, ${c.issuedAt}::bigint, ${c.expiresAt}::bigint FROM won RETURNING id)`);
+    parts.push(sql`, credential AS (INSERT INTO issued_credentials (id, application_id, subject_did, transaction_id, jwt_sha256, issued_at, expires_at, format)
+      SELECT ${c.id}::text, ${c.applicationId}::text, ${c.subjectDid}::text, won.id, ${c.jwtSha256}::text, ${c.issuedAt}::bigint, ${c.expiresAt}::bigint, ${format(c.format)}::text FROM won RETURNING id)`);
   }
+  // The other copies of a batch, only if the first was won.
+  (write.copies ?? []).forEach((k, i) => {
+    parts.push(sql`, ${sql.raw(`copy${i}`)} AS (INSERT INTO issued_credentials (id, application_id, subject_did, transaction_id, jwt_sha256, issued_at, expires_at, format)
+      SELECT ${k.id}::text, ${k.applicationId}::text, ${k.subjectDid}::text, NULL, ${k.jwtSha256}::text, ${k.issuedAt}::bigint, ${k.expiresAt}::bigint, ${format(k.format)}::text FROM won RETURNING id)`);
+  });
   const e = write.event;
   parts.push(sql`, event AS (INSERT INTO outbox_events (id, type, body, created_at, attempts, next_attempt_at)
     SELECT ${e.id}::text, ${e.type}::text, ${e.body}::text, ${e.createdAt}::bigint, 0, ${e.createdAt}::bigint FROM won ON CONFLICT DO NOTHING RETURNING id)`);

@@ -74,7 +74,16 @@ export function createCredentialRepositories(d: Dialect) {
           db
             .insert(issuedCredentials)
             .select(
-              sql`SELECT ${p('id')}, ${p('applicationId')}, ${p('subjectDid')}, ${p('transactionId')}, ${p('jwtSha256')}, ${p('issuedAt')}, ${p('expiresAt')} WHERE ${transactionUnused}`,
+              sql`SELECT ${p('id')}, ${p('applicationId')}, ${p('subjectDid')}, ${p('transactionId')}, ${p('jwtSha256')}, ${p('issuedAt')}, ${p('expiresAt')}, ${p('format')} WHERE ${transactionUnused}`,
+            ),
+        ),
+        // A further copy of a batch: no transaction of its own, recorded only if the transaction is unused.
+        copy: prepare(
+          'record_issued_copy',
+          db
+            .insert(issuedCredentials)
+            .select(
+              sql`SELECT ${p('id')}, ${p('applicationId')}, ${p('subjectDid')}, NULL, ${p('jwtSha256')}, ${p('issuedAt')}, ${p('expiresAt')}, ${p('format')} WHERE ${transactionUnused}`,
             ),
         ),
         event: prepare(
@@ -105,7 +114,8 @@ export function createCredentialRepositories(d: Dialect) {
   function issuedWrites(statements: NonNullable<typeof issued>, write: IssuedCredentialWrite): Write[] {
     const transactionId = write.transactionId ?? null;
     const writes: Write[] = [
-      { statement: statements.credential, values: { ...write.credential, transactionId } },
+      { statement: statements.credential, values: { format: 'jwt_vc_json', ...write.credential, transactionId } },
+      ...(write.copies ?? []).map((copy) => ({ statement: statements.copy, values: { format: 'jwt_vc_json', ...copy, transactionId } })),
       {
         statement: statements.event,
         values: { transactionId, eventId: write.event.id, type: write.event.type, body: write.event.body, createdAt: write.event.createdAt },

@@ -25,7 +25,7 @@ export function createTransactionRepositories(d: Dialect) {
         recordCredentialOfTransaction: prepare(
           'record_credential_of_transaction',
           db.insert(issuedCredentials).select(
-            sql`SELECT ${p('credentialId')}, ${p('applicationId')}, ${p('subjectDid')}, ${p('id')}, ${p('jwtSha256')}, ${p('issuedAt')}, ${p('expiresAt')}
+            sql`SELECT ${p('credentialId')}, ${p('applicationId')}, ${p('subjectDid')}, ${p('id')}, ${p('jwtSha256')}, ${p('issuedAt')}, ${p('expiresAt')}, 'jwt_vc_json'
         FROM transactions WHERE id = ${p('id')} AND credential_id = ${p('credentialId')}
         AND NOT EXISTS (SELECT 1 FROM issued_credentials WHERE transaction_id = ${p('id')})`,
           ),
