@@ -207,16 +207,26 @@ export async function beginBankLogin(login: BankLogin, input: { formTokenDigest:
   return { authorizationUrl: url.href, transaction, expiresAt };
 }
 
-function errorCode(e: unknown): string {
-  if (e && typeof e === 'object') {
-    const err = e as { code?: unknown; error?: unknown; name?: unknown; cause?: { claim?: unknown; attribute?: unknown } };
-    const claim = typeof err.cause?.claim === 'string' ? `:${err.cause.claim}` : typeof err.cause?.attribute === 'string' ? `:${err.cause.attribute}` : '';
-    if (typeof err.error === 'string') return err.error.slice(0, 64);
-    if (typeof err.code === 'string') return `${err.code}${claim}`;
-    if (typeof err.name === 'string') return err.name;
-  }
-  return 'unknown';
+/**
+ * openid-client wraps oauth4webapi's errors in a ClientError with a generic message; the
+ * wrapped error carries the precise message and, for claim checks, the claim's name.
+ */
+function unwrap(e: unknown): { code: string; message: string; field?: string } {
+  const outer = (e && typeof e === 'object' ? e : {}) as { code?: unknown; message?: unknown; name?: unknown; cause?: unknown };
+  const inner = (outer.cause instanceof Error ? outer.cause : outer) as { message?: unknown; cause?: { claim?: unknown; attribute?: unknown } };
+  const field = typeof inner.cause?.claim === 'string' ? inner.cause.claim : typeof inner.cause?.attribute === 'string' ? inner.cause.attribute : undefined;
+  const code = typeof outer.code === 'string' ? outer.code : typeof outer.name === 'string' ? outer.name : 'unknown';
+  return { code, message: typeof inner.message === 'string' ? inner.message.slice(0, 160) : '', ...(field ? { field } : {}) };
 }
+
+/** A rejection's detail: the library's code, the claim checked and its message (they name checks, never values). */
+function errorCode(e: unknown): string {
+  if (e instanceof oidc.ResponseBodyError || e instanceof oidc.AuthorizationResponseError) return e.error.slice(0, 64);
+  const { code, message, field } = unwrap(e);
+  return [code, field, message].filter(Boolean).join(': ');
+}
+
+const ID_TOKEN_FAILURES = new Set(['OAUTH_JWT_TIMESTAMP_CHECK_FAILED', 'OAUTH_JWT_CLAIM_COMPARISON_FAILED', 'OAUTH_KEY_SELECTION_FAILED', 'OAUTH_UNSUPPORTED_OPERATION']);
 
 /** Sorts an openid-client failure of the callback or code exchange into a rejection reason. */
 function rejectionFor(e: unknown): BankLoginRejected {
@@ -225,12 +235,12 @@ function rejectionFor(e: unknown): BankLoginRejected {
     return new BankLoginRejected(e.error === 'invalid_grant' || e.error === 'invalid_client' ? 'invalid_grant' : 'provider_error', `token endpoint: ${errorCode(e)}`);
   }
   if (e instanceof oidc.AuthorizationResponseError) return new BankLoginRejected('authorization_error', errorCode(e));
-  const message = e instanceof Error ? e.message : '';
-  const code = errorCode(e);
-  if (/"state"/.test(message)) return new BankLoginRejected('state_mismatch', code);
-  if (/"iss" \(issuer\) response parameter/.test(message)) return new BankLoginRejected('issuer_mismatch', code);
-  if (/^OAUTH_(JWT_|JWS_|INVALID_RESPONSE|JSON_ATTRIBUTE)|^OAUTH_UNSUPPORTED_OPERATION|ERR_JWS|ERR_JWT/.test(code)) return new BankLoginRejected('invalid_id_token', code);
-  return new BankLoginRejected('provider_error', code);
+  const { code, message } = unwrap(e);
+  const detail = errorCode(e);
+  if (/"state"/.test(message)) return new BankLoginRejected('state_mismatch', detail);
+  if (/"iss" \(issuer\) response parameter/.test(message)) return new BankLoginRejected('issuer_mismatch', detail);
+  if (ID_TOKEN_FAILURES.has(code) || /ID Token|JWT|JWS|signature/i.test(message)) return new BankLoginRejected('invalid_id_token', detail);
+  return new BankLoginRejected('provider_error', detail);
 }
 
 const ASYMMETRIC = /^(RS|PS|ES)(256|384|512)$|^EdDSA$|^Ed25519$/;
@@ -297,8 +307,7 @@ export async function completeBankLogin(login: BankLogin, input: { callbackUrl: 
   try {
     userinfo = (await oidc.fetchUserInfo(config, tokens.access_token, claims.sub)) as Record<string, unknown>;
   } catch (e) {
-    const err = e as { cause?: { attribute?: unknown } };
-    if (err?.cause?.attribute === 'sub') throw new BankLoginRejected('userinfo_mismatch', 'userinfo sub differs from the id_token sub');
+    if (unwrap(e).field === 'sub') throw new BankLoginRejected('userinfo_mismatch', 'userinfo sub differs from the id_token sub');
     throw new BankLoginRejected('provider_error', `userinfo: ${errorCode(e)}`);
   }
   // Belt and braces on the library's check (§5.3.2): attributes of another subject are never used.
