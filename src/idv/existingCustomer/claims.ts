@@ -51,10 +51,10 @@ export type MappedClaims =
       notes: string[];
     };
 
-/** Reads a dot-separated path (`address.country`) from a claims object; undefined when any step is missing. */
-export function readClaimPath(claims: Record<string, unknown>, path: string): unknown {
+/** Reads a path (`address.country`, or its names as an array) from a claims object; undefined when any step is missing. */
+export function readClaimPath(claims: Record<string, unknown>, path: string | readonly string[]): unknown {
   let at: unknown = claims;
-  for (const segment of path.split('.')) {
+  for (const segment of typeof path === 'string' ? path.split('.') : path) {
     if (!at || typeof at !== 'object' || Array.isArray(at) || !Object.prototype.hasOwnProperty.call(at, segment)) return undefined;
     at = (at as Record<string, unknown>)[segment];
   }
@@ -110,7 +110,9 @@ export function mapClaimsToKcc(
 
   // Checks the bank reported, as evidence kinds; values the mapping does not name are dropped.
   const verifiedAtMs = mapping.verifiedAt ? parseVerifiedAt(readClaimPath(claims, mapping.verifiedAt.claim), now) : undefined;
-  if (mapping.verifiedAt && verifiedAtMs === undefined) notes.push('verified_at_unusable');
+  if (mapping.verifiedAt && verifiedAtMs === undefined) {
+    notes.push(readClaimPath(claims, mapping.verifiedAt.claim) === undefined ? 'verified_at_missing' : 'verified_at_unusable');
+  }
   const byKind = new Map<string, string[]>();
   if (mapping.checks) {
     const raw = readClaimPath(claims, mapping.checks.claim);

@@ -14,10 +14,14 @@ import type { TierConfig } from '../../config';
  * EXISTING_CUSTOMER_DISPLAY_NAME, EXISTING_CUSTOMER_LOGIN_TTL_SECONDS, EXISTING_CUSTOMER_ID_TOKEN_ALG.
  */
 
-/** A dot-separated path into the claims (`address.country`); each segment a claim name. */
-const ClaimPath = z
-  .string()
-  .regex(/^[A-Za-z0-9_:$-]{1,64}(\.[A-Za-z0-9_:$-]{1,64}){0,4}$/, 'a claim path is dot-separated claim names, e.g. address.country');
+/**
+ * A path into the claims: dot-separated claim names (`address.country`), or the names as an
+ * array when a name holds dots itself (Auth0's namespaced claims: `["https://bank.example/kyc_level"]`).
+ */
+const ClaimPath = z.union([
+  z.string().regex(/^[A-Za-z0-9_:$-]{1,64}(\.[A-Za-z0-9_:$-]{1,64}){0,4}$/, 'a claim path is dot-separated claim names, e.g. address.country, or an array of names'),
+  z.array(z.string().min(1).max(256)).min(1).max(5),
+]);
 
 const EvidenceKind = z.string().regex(/^[a-z][a-z0-9_]{0,63}$/, 'an evidence kind is snake_case, e.g. document_verification');
 
