@@ -329,6 +329,32 @@ describe('existing customers sign in at their bank (oidc-provider on loopback)',
     }
   });
 
+  it('with max_age set, requires a recent sign-in at the bank (auth_time)', async () => {
+    const login = rp({ maxAuthAgeSeconds: 300 });
+    const trip = await roundTrip(login, 'alice');
+    expect(new URL(trip.authorizationUrl).searchParams.get('max_age')).toBe('300');
+    expect((await completeBankLogin(login, trip)).status).toBe('verified');
+    expect(decodeJwt(wire.captured.tokens.at(-1)?.id_token as string).auth_time).toEqual(expect.any(Number));
+
+    const bankKey = await importJWK(bank.signingKey.privateJwk, 'RS256');
+    for (const authTime of [Math.floor(Date.now() / 1000) - 1000, undefined]) {
+      const next = await roundTrip(login, 'alice');
+      const now = Math.floor(Date.now() / 1000);
+      const nonce = new URL(next.authorizationUrl).searchParams.get('nonce') as string;
+      const idToken = await new SignJWT({ nonce, aud: CLIENT_ID, ...(authTime ? { auth_time: authTime } : {}) })
+        .setProtectedHeader({ alg: 'RS256', kid: bank.signingKey.kid })
+        .setIssuer(bank.issuer)
+        .setSubject('alice')
+        .setIssuedAt(now)
+        .setExpirationTime(now + 60)
+        .sign(bankKey);
+      wire.tokenResponse = (json) => ({ ...json, id_token: idToken });
+      const refused = await rejection(completeBankLogin(login, next));
+      expect(refused.reason).toBe('invalid_id_token');
+      expect(refused.detail).toMatch(/auth_time/);
+    }
+  });
+
   it('refuses userinfo about another subject than the ID token', async () => {
     const login = rp();
     const trip = await roundTrip(login, 'bob');

@@ -202,6 +202,7 @@ export async function beginBankLogin(login: BankLogin, input: { formTokenDigest:
     nonce,
     code_challenge: await oidc.calculatePKCECodeChallenge(codeVerifier),
     code_challenge_method: 'S256',
+    ...(login.settings.maxAuthAgeSeconds !== undefined ? { max_age: String(login.settings.maxAuthAgeSeconds) } : {}),
   });
   const transaction = await sealLoginTransaction(login.deps, { issuer: login.settings.issuer, state, nonce, codeVerifier, formTokenDigest: input.formTokenDigest, expiresAt });
   return { authorizationUrl: url.href, transaction, expiresAt };
@@ -288,6 +289,8 @@ export async function completeBankLogin(login: BankLogin, input: { callbackUrl: 
       expectedState: tx.state,
       expectedNonce: tx.nonce,
       idTokenExpected: true,
+      // With max_age sent, auth_time must be present and recent enough.
+      ...(login.settings.maxAuthAgeSeconds !== undefined ? { maxAge: login.settings.maxAuthAgeSeconds } : {}),
     });
   } catch (e) {
     throw rejectionFor(e);

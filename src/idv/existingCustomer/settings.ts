@@ -11,7 +11,8 @@ import type { TierConfig } from '../../config';
  * EXISTING_CUSTOMER_ISSUER, EXISTING_CUSTOMER_CLIENT_ID, EXISTING_CUSTOMER_CLIENT_SECRET or
  * EXISTING_CUSTOMER_PRIVATE_KEY_JWK, EXISTING_CUSTOMER_TOKEN_AUTH_METHOD, EXISTING_CUSTOMER_SCOPES,
  * EXISTING_CUSTOMER_CLAIM_MAPPING (JSON), EXISTING_CUSTOMER_SECOND_DID_POLICY, EXISTING_CUSTOMER_FALLBACK,
- * EXISTING_CUSTOMER_DISPLAY_NAME, EXISTING_CUSTOMER_LOGIN_TTL_SECONDS, EXISTING_CUSTOMER_ID_TOKEN_ALG.
+ * EXISTING_CUSTOMER_DISPLAY_NAME, EXISTING_CUSTOMER_LOGIN_TTL_SECONDS, EXISTING_CUSTOMER_ID_TOKEN_ALG,
+ * EXISTING_CUSTOMER_MAX_AUTH_AGE_SECONDS.
  */
 
 /**
@@ -82,6 +83,12 @@ export const ExistingCustomerSettingsSchema = z.strictObject({
   loginTtlSeconds: z.number().int().min(60).max(3600).default(600),
   /** The one ID token signing algorithm accepted (id_token_signed_response_alg); default: what the provider announces, asymmetric only. */
   idTokenAlg: z.enum(ID_TOKEN_ALGORITHMS).optional(),
+  /**
+   * Sent as `max_age` (OpenID Connect Core 1.0 §3.1.2.1) and checked against the ID token's
+   * `auth_time`: a bank session older than this makes the customer sign in again, so a device
+   * left signed in to the bank is not enough. Absent: the bank's session rules apply.
+   */
+  maxAuthAgeSeconds: z.number().int().min(0).max(86_400).optional(),
   /** Allowed clock difference for the ID token's exp / iat, seconds. */
   clockToleranceSeconds: z.number().int().min(0).max(300).default(30),
 });
@@ -163,6 +170,7 @@ export function existingCustomerSettingsFromEnv(env: Record<string, string | und
       fallback: e('FALLBACK'),
       loginTtlSeconds: num('LOGIN_TTL_SECONDS'),
       idTokenAlg: e('ID_TOKEN_ALG'),
+      maxAuthAgeSeconds: num('MAX_AUTH_AGE_SECONDS'),
     },
     tiers,
   );
