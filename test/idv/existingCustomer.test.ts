@@ -209,6 +209,11 @@ describe('existing customers sign in at their bank (oidc-provider on loopback)',
     const forged = new URL(trip.callbackUrl);
     forged.searchParams.set('state', 'x'.repeat(43));
     expect((await rejection(completeBankLogin(login, { callbackUrl: forged, transaction: trip.transaction }))).reason).toBe('state_mismatch');
+    // Any other error from the bank is a refusal, not a cancellation.
+    const failed = new URL(trip.callbackUrl);
+    failed.searchParams.set('error', 'temporarily_unavailable');
+    const refused = await rejection(completeBankLogin(login, { callbackUrl: failed, transaction: trip.transaction }));
+    expect(refused).toMatchObject({ reason: 'authorization_error', detail: 'temporarily_unavailable' });
   });
 
   it('refuses a tampered state, a tampered, missing or expired transaction', async () => {

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { createPortableDigests } from '../../src/crypto/portableDigests';
 import { mapClaimsToKcc, readClaimPath } from '../../src/idv/existingCustomer/claims';
+import { deriveExistingCustomerKeys, digestBankSubject, openLoginTransaction, sealLoginTransaction } from '../../src/idv/existingCustomer/loginTransaction';
 import { ClaimMappingSchema, existingCustomerSettingsFromEnv, parseExistingCustomerSettings } from '../../src/idv/existingCustomer/settings';
 import { TIERS } from '../helpers/tiers';
 
@@ -122,5 +124,39 @@ describe('existing-customer settings', () => {
         TIERS,
       ),
     ).toThrow(/not both/);
+  });
+});
+
+describe('login transaction and subject digest', () => {
+  const random = createPortableDigests();
+  const tx = { issuer: 'https://bank.example', state: 's'.repeat(43), nonce: 'n'.repeat(43), codeVerifier: 'v'.repeat(43), formTokenDigest: 'f'.repeat(43), expiresAt: 2_000 };
+
+  it('opens only what the same key sealed, and only before it expires', async () => {
+    const keys = await deriveExistingCustomerKeys(new Uint8Array(32).fill(1));
+    const other = await deriveExistingCustomerKeys(new Uint8Array(32).fill(2));
+    const sealed = await sealLoginTransaction({ keys, random }, tx);
+    expect(sealed).not.toBe(await sealLoginTransaction({ keys, random }, tx));
+    expect(await openLoginTransaction({ keys }, sealed, 1_999)).toEqual(tx);
+    expect(await openLoginTransaction({ keys }, sealed, 2_000)).toBe('expired');
+    expect(await openLoginTransaction({ keys: other }, sealed, 1_000)).toBeUndefined();
+    for (let i = 0; i < sealed.length; i += 37) {
+      const flipped = sealed.slice(0, i) + (sealed[i] === 'A' ? 'B' : 'A') + sealed.slice(i + 1);
+      expect(await openLoginTransaction({ keys }, flipped, 1_000)).toBeUndefined();
+    }
+    for (const junk of ['', 'x', 'not base64!'.repeat(10), 'A'.repeat(5000), sealed.slice(0, -4)]) {
+      expect(await openLoginTransaction({ keys }, junk, 1_000)).toBeUndefined();
+    }
+  });
+
+  it('digests a bank customer per issuer and key, without revealing the sub', async () => {
+    const keys = await deriveExistingCustomerKeys(new Uint8Array(32).fill(1));
+    const other = await deriveExistingCustomerKeys(new Uint8Array(32).fill(2));
+    const d = await digestBankSubject(keys, 'https://bank.example', 'customer-42');
+    expect(d).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(await digestBankSubject(keys, 'https://bank.example', 'customer-42')).toBe(d);
+    expect(await digestBankSubject(keys, 'https://other.example', 'customer-42')).not.toBe(d);
+    expect(await digestBankSubject(keys, 'https://bank.example', 'customer-43')).not.toBe(d);
+    expect(await digestBankSubject(other, 'https://bank.example', 'customer-42')).not.toBe(d);
+    await expect(deriveExistingCustomerKeys(new Uint8Array(16))).rejects.toThrow(/32 bytes/);
   });
 });
