@@ -121,7 +121,7 @@ export function mapClaimsToKcc(
     for (const value of values.slice(0, 64)) {
       const kind = Object.prototype.hasOwnProperty.call(mapping.checks.values, value) ? mapping.checks.values[value] : undefined;
       if (!kind) {
-        notes.push('check_value_unmapped');
+        if (!notes.includes('check_value_unmapped')) notes.push('check_value_unmapped');
         continue;
       }
       const list = byKind.get(kind) ?? [];
