@@ -92,7 +92,9 @@ export function processCpuMs(pid: number): number | undefined {
  * of GETs at `concurrency` through the benchmark's own client, the child's CPU per exchange.
  */
 export async function measureFloor(http: LeanHttp, options: { concurrency: number; seconds: number }): Promise<FloorPieces> {
-  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', new URL('./floor.ts', import.meta.url).pathname, '--child'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', new URL('./floor.ts', import.meta.url).pathname, '--child'], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   try {
     const lines: string[] = [];
     let buffered = '';

@@ -136,7 +136,9 @@ async function main() {
   const dataDir = mkdtempSync(join(tmpdir(), 'kcc-bench-'));
   if (PRESEED > 0) {
     const seeded = preseed(dataDir, PRESEED);
-    console.error(`preseeded ${PRESEED} applications, credentials and status entries (${seeded.lists} status lists) in ${seeded.seconds.toFixed(0)} s${seeded.reused ? ' (a copy of the kept seeded file)' : ''}`);
+    console.error(
+      `preseeded ${PRESEED} applications, credentials and status entries (${seeded.lists} status lists) in ${seeded.seconds.toFixed(0)} s${seeded.reused ? ' (a copy of the kept seeded file)' : ''}`,
+    );
   }
   // PostgreSQL: every instance needs the same keys from configuration (src/runtime/node.ts).
   const shared: Record<string, string> = {};
@@ -146,12 +148,31 @@ async function main() {
   }
   const serverPorts = INSTANCES === 1 ? [PORT] : Array.from({ length: INSTANCES }, (_, i) => PORT + 1 + i);
   const start = (port: number) =>
-    spawn(process.execPath, [...(process.env.BENCH_SERVER_NODE_ARGS?.split(' ').filter(Boolean) ?? []), ...(PERF ? perfNodeArgs(dataDir) : []), '--import', 'tsx', 'src/runtime/node.ts'], {
-      env: { ...process.env, ...shared, PORT: String(port), HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'silent', RATE_LIMITS: process.env.BENCH_RATE_LIMITS ?? 'off', PUBLIC_URL: `http://localhost:${PORT}` },
-      stdio: ['ignore', process.env.BENCH_SERVER_STDOUT ? 'inherit' : 'ignore', 'inherit'],
-      // BENCH_SERVER_DIR: run another checkout's server (an A/B against an older commit, same load generator).
-      cwd: process.env.BENCH_SERVER_DIR ?? process.cwd(),
-    });
+    spawn(
+      process.execPath,
+      [
+        ...(process.env.BENCH_SERVER_NODE_ARGS?.split(' ').filter(Boolean) ?? []),
+        ...(PERF ? perfNodeArgs(dataDir) : []),
+        '--import',
+        'tsx',
+        'src/runtime/node.ts',
+      ],
+      {
+        env: {
+          ...process.env,
+          ...shared,
+          PORT: String(port),
+          HOST: '127.0.0.1',
+          DATA_DIR: dataDir,
+          LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'silent',
+          RATE_LIMITS: process.env.BENCH_RATE_LIMITS ?? 'off',
+          PUBLIC_URL: `http://localhost:${PORT}`,
+        },
+        stdio: ['ignore', process.env.BENCH_SERVER_STDOUT ? 'inherit' : 'ignore', 'inherit'],
+        // BENCH_SERVER_DIR: run another checkout's server (an A/B against an older commit, same load generator).
+        cwd: process.env.BENCH_SERVER_DIR ?? process.cwd(),
+      },
+    );
   // Started one after the other: instances racing to migrate would only wait on the advisory lock.
   const servers = [start(serverPorts[0])];
   for (const port of serverPorts.slice(1)) {
@@ -271,7 +292,12 @@ async function main() {
     const databaseCpu0 = DATABASE_ON_LOOPBACK ? localPostgresCpuMs() : undefined;
     const clientCpu0 = process.cpuUsage();
     const machine0 = machineCpuMs();
-    const perf = PERF ? startPerfRecord(servers.map((s) => s.pid!), dataDir) : undefined;
+    const perf = PERF
+      ? startPerfRecord(
+          servers.map((s) => s.pid!),
+          dataDir,
+        )
+      : undefined;
     if (PAIRS) await Promise.all(workers);
     else await new Promise((r) => setTimeout(r, SECONDS * 1000));
     const machine1 = machineCpuMs();
@@ -304,7 +330,9 @@ async function main() {
       : PRESEED > 0
         ? `SQLite (WAL) preseeded with ${PRESEED} applications, credentials and status entries`
         : 'fresh SQLite (WAL)';
-    console.log(`\nKCC issuer benchmark: ${PAIRS ? `${PAIR_OFFERS} prepared offers` : `${SECONDS}s`}, concurrency ${CONCURRENCY}, ${WALLET === 'lean' ? `lean wallet (${TRANSPORT})` : 'reference wallet'}, loopback HTTP, ${database}`);
+    console.log(
+      `\nKCC issuer benchmark: ${PAIRS ? `${PAIR_OFFERS} prepared offers` : `${SECONDS}s`}, concurrency ${CONCURRENCY}, ${WALLET === 'lean' ? `lean wallet (${TRANSPORT})` : 'reference wallet'}, loopback HTTP, ${database}`,
+    );
     console.table(rows);
     console.log(`${unit}: ${flows} in ${elapsed.toFixed(1)}s = ${(flows / elapsed).toFixed(1)}/s; failures: ${failures}`);
     if (serverCpu0 !== undefined && serverCpu1 !== undefined && flows > 0) {
@@ -331,7 +359,10 @@ async function main() {
           console.log(`  ${kind.padEnd(52)} ${((100 * (perfSplit.get(kind) ?? 0)) / total).toFixed(1).padStart(5)} %  ${ms.toFixed(2)} ms`);
         }
         // The part no faster JavaScript could remove: with none at all, this is the efficiency left.
-        if (floor) console.log(`  native and kernel work alone: ${native.toFixed(2)} ms (with no JavaScript at all, the floor efficiency would be ${((100 * floorMs(floor, PAIRS ? PAIR_COUNTS : FLOW_COUNTS)) / native).toFixed(0)}%)`);
+        if (floor)
+          console.log(
+            `  native and kernel work alone: ${native.toFixed(2)} ms (with no JavaScript at all, the floor efficiency would be ${((100 * floorMs(floor, PAIRS ? PAIR_COUNTS : FLOW_COUNTS)) / native).toFixed(0)}%)`,
+          );
       }
     }
     if (databaseCpu0 !== undefined && databaseCpu1 !== undefined && flows > 0) {

@@ -16,24 +16,21 @@ export function createHttpFetch(maxSockets: number) {
       new Headers(init.headers).forEach((v, k) => (headers[k] = v));
       const body = typeof init.body === 'string' ? init.body : undefined;
       if (body !== undefined) headers['content-length'] = String(Buffer.byteLength(body));
-      const req = request(
-        { agent, host: url.hostname, port: url.port, path: url.pathname + url.search, method: init.method ?? 'GET', headers },
-        (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('end', () => {
-            const h = new Headers();
-            for (const [k, v] of Object.entries(res.headers)) {
-              if (Array.isArray(v)) v.forEach((x) => h.append(k, x));
-              else if (v !== undefined) h.set(k, v);
-            }
-            const status = res.statusCode ?? 500;
-            const payload = status === 204 || status === 304 ? null : Buffer.concat(chunks);
-            resolve(new Response(payload, { status, headers: h }));
-          });
-          res.on('error', reject);
-        },
-      );
+      const req = request({ agent, host: url.hostname, port: url.port, path: url.pathname + url.search, method: init.method ?? 'GET', headers }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const h = new Headers();
+          for (const [k, v] of Object.entries(res.headers)) {
+            if (Array.isArray(v)) v.forEach((x) => h.append(k, x));
+            else if (v !== undefined) h.set(k, v);
+          }
+          const status = res.statusCode ?? 500;
+          const payload = status === 204 || status === 304 ? null : Buffer.concat(chunks);
+          resolve(new Response(payload, { status, headers: h }));
+        });
+        res.on('error', reject);
+      });
       req.on('error', reject);
       if (body !== undefined) req.write(body);
       req.end();

@@ -130,7 +130,11 @@ function headerMap(head: string): LeanHeaders {
 /** A response whose header map is built on first use (most responses are read for status and body only). */
 class NetResponse implements LeanResponse {
   private map?: LeanHeaders;
-  constructor(readonly status: number, private readonly head: string, readonly body: Buffer) {}
+  constructor(
+    readonly status: number,
+    private readonly head: string,
+    readonly body: Buffer,
+  ) {}
   get headers(): LeanHeaders {
     return (this.map ??= headerMap(this.head));
   }
@@ -155,7 +159,11 @@ class Connection {
   private chunked = false;
   private closeAfter = false;
 
-  constructor(hostname: string, port: number, private readonly onFree: (c: Connection) => void) {
+  constructor(
+    hostname: string,
+    port: number,
+    private readonly onFree: (c: Connection) => void,
+  ) {
     this.socket = connect({ host: hostname, port, noDelay: true });
     this.socket.on('data', (d: Buffer) => this.onData(d));
     this.socket.on('error', (e) => this.fail(e));

@@ -29,7 +29,12 @@ import type { LeanHttp, LeanResponse } from './leanHttp';
 
 /** A flow that did not end with a credential: which step, why, and what the server said. */
 export class LeanFlowError extends Error {
-  constructor(readonly step: string, message: string, readonly status?: number, readonly body?: string) {
+  constructor(
+    readonly step: string,
+    message: string,
+    readonly status?: number,
+    readonly body?: string,
+  ) {
     super(`${step}: ${message}${status !== undefined ? ` (HTTP ${status})` : ''}${body ? ` ${body.slice(0, 300)}` : ''}`);
     this.name = 'LeanFlowError';
   }
@@ -118,7 +123,14 @@ interface PfiDocument {
  * Checks a JWS is signed by the PFI with a key of `relationship` in its DID document (DID Core
  * §5.3): kid, listed relationship, key, alg; and unless `checkSignature` is false, the signature.
  */
-function verifyPfiJws(pfi: PfiDocument, keys: PfiKeyCache, jws: ReturnType<typeof decodeJws>, relationship: 'authentication' | 'assertionMethod', step: string, checkSignature = true) {
+function verifyPfiJws(
+  pfi: PfiDocument,
+  keys: PfiKeyCache,
+  jws: ReturnType<typeof decodeJws>,
+  relationship: 'authentication' | 'assertionMethod',
+  step: string,
+  checkSignature = true,
+) {
   const kid = jws.header.kid;
   if (typeof kid !== 'string' || !kid.startsWith(`${pfi.did}#`)) throw new LeanFlowError(step, 'not signed by the PFI DID');
   const fragment = kid.slice(pfi.did.length);
@@ -243,8 +255,13 @@ export async function runLeanOffer(options: LeanFlowOptions): Promise<LeanOffer>
   );
   expectStatus(submitRes, 303, 'idv_submit');
   const location = submitRes.headers.location;
-  if (typeof location !== 'string' || !location.endsWith('finish.html')) throw new LeanFlowError('idv_submit', `redirected to ${String(location).slice(0, 100)}, not finish.html`);
-  const finishUrl = location.startsWith('http://') ? location : location.startsWith('/') ? `${idvRequest.url.slice(0, idvRequest.url.indexOf('/', 7))}${location}` : undefined;
+  if (typeof location !== 'string' || !location.endsWith('finish.html'))
+    throw new LeanFlowError('idv_submit', `redirected to ${String(location).slice(0, 100)}, not finish.html`);
+  const finishUrl = location.startsWith('http://')
+    ? location
+    : location.startsWith('/')
+      ? `${idvRequest.url.slice(0, idvRequest.url.indexOf('/', 7))}${location}`
+      : undefined;
   if (!finishUrl) throw new LeanFlowError('idv_submit', 'unexpected relative Location');
   const finishRes = await http.send('GET', finishUrl);
   expectStatus(finishRes, 200, 'idv_finish');
@@ -266,7 +283,10 @@ export async function runLeanOffer(options: LeanFlowOptions): Promise<LeanOffer>
 }
 
 /** The OID4VCI part: token, then the credential with its proof of possession. */
-export async function runLeanIssuance(offer: LeanOffer, options: Pick<LeanFlowOptions, 'http' | 'keys' | 'verifyCredentialSignature' | 'tamper'>): Promise<LeanFlowResult> {
+export async function runLeanIssuance(
+  offer: LeanOffer,
+  options: Pick<LeanFlowOptions, 'http' | 'keys' | 'verifyCredentialSignature' | 'tamper'>,
+): Promise<LeanFlowResult> {
   const { http, keys } = options;
   const { holder, pfi, code } = offer;
   const as = { token_endpoint: offer.tokenEndpoint };
@@ -284,7 +304,10 @@ export async function runLeanIssuance(offer: LeanOffer, options: Pick<LeanFlowOp
   if (typeof token?.access_token !== 'string' || typeof token.c_nonce !== 'string') throw new LeanFlowError('token', 'no access_token or c_nonce');
 
   // Credential, with a proof of possession bound to the c_nonce; aud = the PFI DID (as DIDPay).
-  const proof = holder.signJwt({ iss: holder.did, aud: pfi.did, iat: Math.floor(Date.now() / 1000), nonce: token.c_nonce, ...options.tamper?.proof }, 'openid4vci-proof+jwt');
+  const proof = holder.signJwt(
+    { iss: holder.did, aud: pfi.did, iat: Math.floor(Date.now() / 1000), nonce: token.c_nonce, ...options.tamper?.proof },
+    'openid4vci-proof+jwt',
+  );
   const credRes = await http.send(
     'POST',
     ci.credential_endpoint,

@@ -35,9 +35,19 @@ export function perfKindOf(dso: string, symbol: string): PerfKind {
   if (dso.startsWith('[JIT]') || dso === '[unknown]' || dso.startsWith('perf-')) return 'JavaScript: JIT code and V8 builtins';
   if (dso !== 'node' && !dso.startsWith('libstdc++') && !dso.startsWith('libgcc')) return 'other';
   // Node's own binary links OpenSSL, V8, llhttp and libuv statically.
-  if (/^(fe_|fe51_|ge_|x25519|ed25519|ossl_|sha512|sha256|sha1_|SHA|KECCAK|cmov|slide|table_select|sc_|EVP_|OPENSSL|CRYPTO_|BN_|bn_|ERR_|OBJ_|ASN1_|EC_|ec_|aesni|gcm_|AES_)/.test(symbol)) return 'crypto (OpenSSL: Ed25519, SHA-2)';
+  if (
+    /^(fe_|fe51_|ge_|x25519|ed25519|ossl_|sha512|sha256|sha1_|SHA|KECCAK|cmov|slide|table_select|sc_|EVP_|OPENSSL|CRYPTO_|BN_|bn_|ERR_|OBJ_|ASN1_|EC_|ec_|aesni|gcm_|AES_)/.test(
+      symbol,
+    )
+  )
+    return 'crypto (OpenSSL: Ed25519, SHA-2)';
   if (symbol.startsWith('Builtins_')) return 'JavaScript: JIT code and V8 builtins';
-  if (/Scaveng|Marking|MarkCompact|Sweep|Evacuat|Compactor|GCTracer|ArrayBufferSweeper|RememberedSet|SlotSet|MemoryChunk|PagedSpace|NewSpace|Heap::|heap::/.test(symbol)) return 'V8 garbage collector';
+  if (
+    /Scaveng|Marking|MarkCompact|Sweep|Evacuat|Compactor|GCTracer|ArrayBufferSweeper|RememberedSet|SlotSet|MemoryChunk|PagedSpace|NewSpace|Heap::|heap::/.test(
+      symbol,
+    )
+  )
+    return 'V8 garbage collector';
   if (/compiler::|maglev::|Maglev|turboshaft|interpreter::|BytecodeGenerator|Parser|Compile|ScopeInfo|Zone|baseline::/.test(symbol)) return 'V8 compiler';
   if (/^(node::|uv_|uv__|llhttp)/.test(symbol)) return 'Node and libuv in C++ (llhttp, streams, handles)';
   if (/v8::|std::/.test(symbol)) return 'V8 runtime in C++ (JSON, strings, property lookups)';
@@ -64,14 +74,19 @@ export function perfAvailable(): boolean {
 /** Starts sampling the given processes; `stop()` ends it and returns the split by kind. */
 export function startPerfRecord(pids: number[], dir: string): { stop(): Promise<Map<PerfKind, number> | undefined> } {
   const data = join(dir, 'perf.data');
-  const perf: ChildProcess = spawn('perf', ['record', '-q', '-e', 'cpu-clock', '-F', '999', '-p', pids.join(','), '-o', data], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const perf: ChildProcess = spawn('perf', ['record', '-q', '-e', 'cpu-clock', '-F', '999', '-p', pids.join(','), '-o', data], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
   return {
     async stop() {
       const exited = new Promise((r) => perf.once('exit', r));
       perf.kill('SIGINT');
       await exited;
       if (!existsSync(data)) return undefined;
-      const report = spawnSync('perf', ['report', '-i', data, '--sort', 'dso,sym', '--stdio', '--percent-limit', '0'], { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 });
+      const report = spawnSync('perf', ['report', '-i', data, '--sort', 'dso,sym', '--stdio', '--percent-limit', '0'], {
+        encoding: 'utf8',
+        maxBuffer: 256 * 1024 * 1024,
+      });
       rmSync(data, { force: true });
       return report.status === 0 ? splitPerfReport(report.stdout) : undefined;
     },

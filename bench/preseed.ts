@@ -39,7 +39,9 @@ export function preseed(dataDir: string, count: number): { seconds: number; list
     `INSERT INTO applications (id, applicant_did, credential_configuration_id, status, form_token_hash, form_expires_at, form_submitted_at, idv_provider, country_of_residence, tier, evidence, decision_reason, decided_by, decided_at, created_at, updated_at)
      VALUES (?, ?, 'KnownCustomerCredential', 'approved', ?, ?, ?, 'sandbox', 'US', 'Standard', '[{"kind":"document_verification"}]', NULL, 'idv:sandbox', ?, ?, ?)`,
   );
-  const issued = sqlite.prepare('INSERT INTO issued_credentials (id, application_id, subject_did, transaction_id, jwt_sha256, issued_at, expires_at) VALUES (?, ?, ?, NULL, ?, ?, ?)');
+  const issued = sqlite.prepare(
+    'INSERT INTO issued_credentials (id, application_id, subject_did, transaction_id, jwt_sha256, issued_at, expires_at) VALUES (?, ?, ?, NULL, ?, ?, ?)',
+  );
   const claim = sqlite.prepare('INSERT INTO issuance_claims (application_id, credential_id, claimed_at) VALUES (?, ?, ?)');
   const status = sqlite.prepare(
     `INSERT INTO credential_status (credential_id, list_id, list_index, subject_did, tier_id, evidence, issued_at, expires_at, revoked_at, revocation_reason, suspended_at, suspension_reason, updated_at, expiry_announced_at)

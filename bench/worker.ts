@@ -33,7 +33,12 @@ async function coldStart() {
   for (let i = 0; i < runs; i++) {
     const port = await freePort();
     let t = performance.now();
-    const { mf, url } = await startWorker({ scriptPath, persistTo, port, bindings: { PUBLIC_URL: `http://127.0.0.1:${port}`, ISSUER_PRIVATE_JWK: key, LOG_LEVEL: 'silent' } });
+    const { mf, url } = await startWorker({
+      scriptPath,
+      persistTo,
+      port,
+      bindings: { PUBLIC_URL: `http://127.0.0.1:${port}`, ISSUER_PRIVATE_JWK: key, LOG_LEVEL: 'silent' },
+    });
     rows.ready.push(performance.now() - t);
     t = performance.now();
     await (await fetch(`${url}/.well-known/did.json`)).arrayBuffer();

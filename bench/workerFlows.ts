@@ -36,7 +36,18 @@ export async function benchWorkerFlows(dir: string) {
   const [scriptPath] = await Promise.all([bundleWorker(join(dir, 'bundle')), applyMigrationsWithWrangler(persistTo)]);
   const port = await freePort();
   const key = JSON.stringify(await createWebCryptoProvider().generateKeyPair('EdDSA'));
-  const { mf, url } = await startWorker({ scriptPath, persistTo, port, bindings: { PUBLIC_URL: `http://127.0.0.1:${port}`, ISSUER_PRIVATE_JWK: key, PII_DATA_KEY: Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString('base64url'), LOG_LEVEL: 'silent', RATE_LIMITS: 'off' } });
+  const { mf, url } = await startWorker({
+    scriptPath,
+    persistTo,
+    port,
+    bindings: {
+      PUBLIC_URL: `http://127.0.0.1:${port}`,
+      ISSUER_PRIVATE_JWK: key,
+      PII_DATA_KEY: Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString('base64url'),
+      LOG_LEVEL: 'silent',
+      RATE_LIMITS: 'off',
+    },
+  });
   const http = createLeanHttp({ maxSockets: concurrency });
   const floorHttp = createLeanHttp({ maxSockets: concurrency });
   try {
@@ -73,8 +84,12 @@ export async function benchWorkerFlows(dir: string) {
     if (flows === 0) throw new Error('no flow completed');
     const perFlow = (cpu1 - cpu0) / flows;
     const floorPer = floorMs(floor, FLOW_COUNTS);
-    console.log(`workerd (miniflare, local D1): ${flows} complete flows in ${elapsed.toFixed(1)}s = ${(flows / elapsed).toFixed(1)}/s at concurrency ${concurrency}; failures: ${failures}`);
-    console.log(`CPU per flow: workerd ${perFlow.toFixed(2)} ms; floor (same run) ${floorPer.toFixed(2)} ms → floor efficiency ${((100 * floorPer) / perFlow).toFixed(0)}% (${(perFlow / floorPer).toFixed(2)}× its floor)`);
+    console.log(
+      `workerd (miniflare, local D1): ${flows} complete flows in ${elapsed.toFixed(1)}s = ${(flows / elapsed).toFixed(1)}/s at concurrency ${concurrency}; failures: ${failures}`,
+    );
+    console.log(
+      `CPU per flow: workerd ${perFlow.toFixed(2)} ms; floor (same run) ${floorPer.toFixed(2)} ms → floor efficiency ${((100 * floorPer) / perFlow).toFixed(0)}% (${(perFlow / floorPer).toFixed(2)}× its floor)`,
+    );
     if (failures > 0) process.exitCode = 1;
   } finally {
     http.close();

@@ -199,7 +199,9 @@ export interface TierConfig {
   description?: string;
 }
 
-export type IssuerConfigInput = Partial<Omit<IssuerConfig, 'ttl' | 'credential' | 'rateLimits' | 'operatorAuthLimits' | 'idv' | 'statusList' | 'kycApiKeys' | 'clientMetadata'>> & {
+export type IssuerConfigInput = Partial<
+  Omit<IssuerConfig, 'ttl' | 'credential' | 'rateLimits' | 'operatorAuthLimits' | 'idv' | 'statusList' | 'kycApiKeys' | 'clientMetadata'>
+> & {
   kycApiKeys?: string[];
   clientMetadata?: IssuerConfig['clientMetadata'];
   publicUrl: string;
@@ -315,7 +317,9 @@ export function resolveConfig(input: IssuerConfigInput): IssuerConfig {
     if (!(Number.isFinite(seconds) && seconds > 0)) throw new TypeError(`ttl.${name} must be a positive number of seconds`);
   }
   if (ttl.preAuthorizedCode <= ttl.idvForm) {
-    throw new TypeError(`ttl.preAuthorizedCode (${ttl.preAuthorizedCode} s) must outlive ttl.idvForm (${ttl.idvForm} s): a wallet redeems the code after the form is done`);
+    throw new TypeError(
+      `ttl.preAuthorizedCode (${ttl.preAuthorizedCode} s) must outlive ttl.idvForm (${ttl.idvForm} s): a wallet redeems the code after the form is done`,
+    );
   }
   return {
     publicUrl,
@@ -427,7 +431,10 @@ export function tiersFromJson(name: string, text: string): Pick<IssuerConfigInpu
 /** KYC_API_KEYS: comma-separated tenant keys, each at least 32 characters (they are bearer secrets). */
 function kycApiKeys(text: string | undefined): string[] | undefined {
   if (!text) return undefined;
-  const keys = text.split(',').map((k) => k.trim()).filter(Boolean);
+  const keys = text
+    .split(',')
+    .map((k) => k.trim())
+    .filter(Boolean);
   for (const key of keys) if (key.length < 32) throw new TypeError('KYC_API_KEYS must be comma-separated keys of at least 32 characters each');
   return keys;
 }
@@ -456,9 +463,15 @@ export function configFromSettings(env: Record<string, string | undefined>): Omi
     if (parsed?.protocol !== 'https:') throw new TypeError(`${name} must be an https URL`);
     return text;
   };
-  if (env.LOG_LEVEL && !LOG_LEVELS.includes(env.LOG_LEVEL)) throw new TypeError(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')} (got ${JSON.stringify(env.LOG_LEVEL.slice(0, 40))})`);
-  const contacts = env.ISSUER_CONTACTS ? env.ISSUER_CONTACTS.split(',').map((c) => c.trim()).filter(Boolean) : undefined;
-  if (contacts?.some((c) => c.length > 200)) throw new TypeError('ISSUER_CONTACTS must be comma-separated contacts (e-mail addresses), each under 200 characters');
+  if (env.LOG_LEVEL && !LOG_LEVELS.includes(env.LOG_LEVEL))
+    throw new TypeError(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')} (got ${JSON.stringify(env.LOG_LEVEL.slice(0, 40))})`);
+  const contacts = env.ISSUER_CONTACTS
+    ? env.ISSUER_CONTACTS.split(',')
+        .map((c) => c.trim())
+        .filter(Boolean)
+    : undefined;
+  if (contacts?.some((c) => c.length > 200))
+    throw new TypeError('ISSUER_CONTACTS must be comma-separated contacts (e-mail addresses), each under 200 characters');
   const fourEyes = env.REVIEW_FOUR_EYES;
   if (fourEyes !== undefined && fourEyes !== '' && fourEyes !== 'true' && fourEyes !== 'false') {
     throw new TypeError(`REVIEW_FOUR_EYES must be true or false (got ${JSON.stringify(fourEyes.slice(0, 40))})`);

@@ -38,7 +38,10 @@ describe('architecture', () => {
       writeFileSync(join(dir, 'node_modules/hono/package.json'), JSON.stringify({ name: 'hono', version: '0.0.0', main: 'index.js' }));
       writeFileSync(join(dir, 'node_modules/hono/index.js'), 'export const Hono = 1;\n');
       writeFileSync(join(dir, 'tsconfig.json'), JSON.stringify({ compilerOptions: { module: 'ESNext', moduleResolution: 'Bundler' } }));
-      writeFileSync(join(dir, 'src/issuance/useCase.ts'), "import { route } from '../http/route';\nimport { Hono } from 'hono';\nimport { readFileSync } from 'node:fs';\nexport const useCase = [route, Hono, readFileSync];\n");
+      writeFileSync(
+        join(dir, 'src/issuance/useCase.ts'),
+        "import { route } from '../http/route';\nimport { Hono } from 'hono';\nimport { readFileSync } from 'node:fs';\nexport const useCase = [route, Hono, readFileSync];\n",
+      );
       writeFileSync(join(dir, 'src/http/route.ts'), "import { useCase } from '../issuance/useCase';\nexport const route = () => useCase;\n");
       copyFileSync(join(ROOT, '.dependency-cruiser.cjs'), join(dir, 'rules.cjs'));
       const names = new Set(cruise(dir, join(dir, 'rules.cjs')).map((v) => v.rule.name));

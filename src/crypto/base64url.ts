@@ -24,7 +24,9 @@ const BASE64URL = /^[A-Za-z0-9_-]*$/;
 
 export function base64urlEncode(input: Uint8Array | string): string {
   if (NativeBuffer) {
-    return (typeof input === 'string' ? NativeBuffer.from(input, 'utf8') : NativeBuffer.from(input.buffer, input.byteOffset, input.byteLength)).toString('base64url');
+    return (typeof input === 'string' ? NativeBuffer.from(input, 'utf8') : NativeBuffer.from(input.buffer, input.byteOffset, input.byteLength)).toString(
+      'base64url',
+    );
   }
   return portableBase64urlEncode(input);
 }

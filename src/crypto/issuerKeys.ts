@@ -58,7 +58,14 @@ const FRAGMENT = /^[A-Za-z0-9._-]{1,64}$/;
 
 function checkedJwk(value: unknown, where: string): PrivateJwk {
   const jwk = value as Partial<PrivateJwk> | null;
-  if (!jwk || typeof jwk !== 'object' || !algorithmForJwk(jwk) || typeof jwk.d !== 'string' || typeof jwk.x !== 'string' || (jwk.kty === 'EC' && typeof jwk.y !== 'string')) {
+  if (
+    !jwk ||
+    typeof jwk !== 'object' ||
+    !algorithmForJwk(jwk) ||
+    typeof jwk.d !== 'string' ||
+    typeof jwk.x !== 'string' ||
+    (jwk.kty === 'EC' && typeof jwk.y !== 'string')
+  ) {
     throw new Error(`${where} must be an Ed25519 or secp256k1 private JWK`);
   }
   return jwk as PrivateJwk;

@@ -20,7 +20,10 @@ export type JwtErrorCode =
   | 'ERR_JWT_NOT_YET_VALID';
 
 export class JwtError extends Error {
-  constructor(readonly code: JwtErrorCode, message: string) {
+  constructor(
+    readonly code: JwtErrorCode,
+    message: string,
+  ) {
     super(message);
     this.name = 'JwtError';
   }

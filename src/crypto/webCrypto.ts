@@ -29,7 +29,9 @@ export function createWebCryptoProvider(options: { keyCacheSize?: number } = {})
     async createSigner(privateJwk: PrivateJwk, kid: string): Promise<Signer> {
       const publicJwk = toPublicJwk(privateJwk);
       if (privateJwk.kty === 'OKP' && privateJwk.crv === 'Ed25519') {
-        const key = await crypto.subtle.importKey('jwk', { kty: 'OKP', crv: 'Ed25519', x: privateJwk.x, d: privateJwk.d }, { name: 'Ed25519' }, false, ['sign']);
+        const key = await crypto.subtle.importKey('jwk', { kty: 'OKP', crv: 'Ed25519', x: privateJwk.x, d: privateJwk.d }, { name: 'Ed25519' }, false, [
+          'sign',
+        ]);
         return {
           alg: 'EdDSA',
           kid,
@@ -47,7 +49,12 @@ export function createWebCryptoProvider(options: { keyCacheSize?: number } = {})
       if (alg === 'EdDSA' && jwk.kty === 'OKP' && jwk.crv === 'Ed25519') {
         if (signature.length !== 64) return false;
         try {
-          return await crypto.subtle.verify({ name: 'Ed25519' }, await importEd25519Public(jwk), signature as Uint8Array<ArrayBuffer>, data as Uint8Array<ArrayBuffer>);
+          return await crypto.subtle.verify(
+            { name: 'Ed25519' },
+            await importEd25519Public(jwk),
+            signature as Uint8Array<ArrayBuffer>,
+            data as Uint8Array<ArrayBuffer>,
+          );
         } catch {
           return false;
         }
@@ -67,9 +74,7 @@ export function createWebCryptoProvider(options: { keyCacheSize?: number } = {})
 
 /** RFC 7638 JWK thumbprint (SHA-256, base64url) of a public key: a stable key id. */
 export async function jwkThumbprint(jwk: PublicJwk): Promise<string> {
-  const canonical = jwk.kty === 'OKP'
-    ? `{"crv":"${jwk.crv}","kty":"OKP","x":"${jwk.x}"}`
-    : `{"crv":"${jwk.crv}","kty":"EC","x":"${jwk.x}","y":"${jwk.y}"}`;
+  const canonical = jwk.kty === 'OKP' ? `{"crv":"${jwk.crv}","kty":"OKP","x":"${jwk.x}"}` : `{"crv":"${jwk.crv}","kty":"EC","x":"${jwk.x}","y":"${jwk.y}"}`;
   const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(canonical));
   return base64urlEncode(new Uint8Array(digest));
 }

@@ -187,7 +187,12 @@ export function createDidDhtDocument(input: CreateDidDhtDocumentInput): DIDDocum
     if (keyTypeOf(vm.publicKeyJwk) !== vm.type) throw new Error(`JWK does not match type ${vm.type}`);
     jwkToKeyBytes(vm.publicKeyJwk); // validate
     const id = `${did}#${frag}`;
-    vms.push({ id, type: 'JsonWebKey', controller: vm.controller ?? did, publicKeyJwk: canonicalJwk(vm.publicKeyJwk, frag) as VerificationMethod['publicKeyJwk'] });
+    vms.push({
+      id,
+      type: 'JsonWebKey',
+      controller: vm.controller ?? did,
+      publicKeyJwk: canonicalJwk(vm.publicKeyJwk, frag) as VerificationMethod['publicKeyJwk'],
+    });
     for (const p of vm.purposes ?? ['authentication', 'assertionMethod']) rel[p].push(id);
   }
   const doc: DIDDocument = { id: did, verificationMethod: vms };

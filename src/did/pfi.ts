@@ -86,7 +86,12 @@ export function didDhtFromIdentityJwk(identityPublicJwk: PublicJwk): string {
  * The signed Pkarr relay body (BEP44 sig || seq || DNS packet) for the PFI's did:dht
  * document, signed by the Identity Key. `seq` is the time in microseconds (Pkarr).
  */
-export async function signPfiDidDhtRelayBody(input: { document: DIDDocument; identityPrivateJwk: PrivateJwk; crypto: CryptoProvider; seq: bigint }): Promise<Uint8Array> {
+export async function signPfiDidDhtRelayBody(input: {
+  document: DIDDocument;
+  identityPrivateJwk: PrivateJwk;
+  crypto: CryptoProvider;
+  seq: bigint;
+}): Promise<Uint8Array> {
   const signer = await input.crypto.createSigner(input.identityPrivateJwk, `${input.document.id}#0`);
   if (signer.alg !== 'EdDSA') throw new TypeError('the did:dht identity key must be Ed25519');
   return signBep44({ v: encodeDidDhtPacket(input.document), seq: input.seq, sign: (m) => signer.sign(m) });

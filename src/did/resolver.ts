@@ -11,7 +11,10 @@ import { didMethodOf, type DIDDocument, type VerificationRelationship } from './
 export type DidErrorCode = 'ERR_DID_INVALID' | 'ERR_DID_METHOD_NOT_SUPPORTED' | 'ERR_DID_NOT_RESOLVED' | 'ERR_DID_KEY_NOT_FOUND';
 
 export class DidError extends Error {
-  constructor(readonly code: DidErrorCode, message: string) {
+  constructor(
+    readonly code: DidErrorCode,
+    message: string,
+  ) {
     super(message);
     this.name = 'DidError';
   }
@@ -80,11 +83,7 @@ function refersTo(entry: unknown, kid: string, did: string): boolean {
  * Resolves the public key a JWS `kid` (a DID URL such as `did:jwk:…#0`) names, and checks
  * that it is listed under `relationship` in the DID document (DID Core §5.3).
  */
-export async function resolveVerificationKey(
-  resolver: DidResolver,
-  kid: string,
-  relationship: VerificationRelationship,
-): Promise<ResolvedKey> {
+export async function resolveVerificationKey(resolver: DidResolver, kid: string, relationship: VerificationRelationship): Promise<ResolvedKey> {
   const hash = kid.indexOf('#');
   if (hash <= 0 || hash === kid.length - 1) throw new DidError('ERR_DID_INVALID', 'kid must be a DID URL with a fragment');
   const did = kid.slice(0, hash);

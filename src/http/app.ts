@@ -13,7 +13,13 @@ import { idvFormRoutes } from './routes/idvForm';
 import { idvCallbackRoutes } from './routes/idvCallback';
 import { idvWebhookRoutes } from './routes/idvWebhook';
 import { consoleRoutes } from './routes/console';
-import { authorizationServerMetadataResponse, createDiscoveryDocuments, credentialIssuerMetadataResponse, didDocumentResponse, metadataRoutes } from './routes/metadata';
+import {
+  authorizationServerMetadataResponse,
+  createDiscoveryDocuments,
+  credentialIssuerMetadataResponse,
+  didDocumentResponse,
+  metadataRoutes,
+} from './routes/metadata';
 import { kycStatusRoutes } from './routes/kycStatus';
 import { nonceRoutes } from './routes/nonce';
 import { notificationRoutes } from './routes/notification';

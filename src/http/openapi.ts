@@ -31,7 +31,11 @@ const SiopAuthorizationRequestJson = z.looseObject({
 });
 const IdvRequestBody = z.object({
   url: z.string(),
-  credential_offer: z.looseObject({ credential_issuer: z.string(), credential_configuration_ids: z.array(z.string()), grants: z.record(z.string(), z.unknown()) }),
+  credential_offer: z.looseObject({
+    credential_issuer: z.string(),
+    credential_configuration_ids: z.array(z.string()),
+    grants: z.record(z.string(), z.unknown()),
+  }),
 });
 const TokenResponse = z.looseObject({ access_token: z.string(), token_type: z.string(), expires_in: z.number().int(), ...DraftCNonce });
 const CredentialResponse = z.union([
@@ -49,7 +53,12 @@ const AuthorizationServerMetadata = z.looseObject({ issuer: z.string(), token_en
 const DidDocument = z.looseObject({ id: z.string(), verificationMethod: z.array(z.looseObject({ id: z.string(), type: z.string() })).optional() });
 const Health = z.object({ status: z.literal('ok') });
 const Ready = z.object({ status: z.literal('ready'), checks: z.object({ database: z.string(), migrations: z.string() }) });
-const NotReady = z.looseObject({ error: z.literal('not_ready'), error_description: z.string(), checks: z.object({ database: z.string(), migrations: z.string() }), pending_migrations: z.array(z.string()) });
+const NotReady = z.looseObject({
+  error: z.literal('not_ready'),
+  error_description: z.string(),
+  checks: z.object({ database: z.string(), migrations: z.string() }),
+  pending_migrations: z.array(z.string()),
+});
 const Tiers = z.object({
   default: z.string(),
   tiers: z.array(
@@ -90,7 +99,9 @@ const AdminApplication = z.object({
   updated_at: Iso,
   decided_at: Iso.nullable(),
 });
-const AdminApprovalProposed = AdminApplication.extend({ pending_approval: z.object({ proposed_by: z.string(), proposed_at: Iso, tier: z.string().nullable() }) });
+const AdminApprovalProposed = AdminApplication.extend({
+  pending_approval: z.object({ proposed_by: z.string(), proposed_at: Iso, tier: z.string().nullable() }),
+});
 const AdminApplicationDetail = z.looseObject({ ...AdminApplication.shape });
 const AdminAudit = z.object({
   audit: z.array(z.object({ at: Iso, actor: z.string(), action: z.string(), detail: z.unknown() })),
@@ -126,18 +137,33 @@ const AdminCredential = z.object({
   status_list_index: z.number().int(),
   status_list_credentials: z.object({ revocation: z.string(), suspension: z.string() }),
 });
-const AdminCredentialDetail = AdminCredential.extend({ events: z.array(z.object({ action: z.string(), reason: z.string().nullable(), actor: z.string(), at: Iso.nullable() })) });
+const AdminCredentialDetail = AdminCredential.extend({
+  events: z.array(z.object({ action: z.string(), reason: z.string().nullable(), actor: z.string(), at: Iso.nullable() })),
+});
 
 // ---- Request bodies the routes parse without a zod schema of their own ----
 
-const SiopResponseBody = z.looseObject({ id_token: z.string(), vp_token: z.unknown().optional(), presentation_submission: z.unknown().optional(), state: z.string().optional() });
+const SiopResponseBody = z.looseObject({
+  id_token: z.string(),
+  vp_token: z.unknown().optional(),
+  presentation_submission: z.unknown().optional(),
+  state: z.string().optional(),
+});
 const DeferredRequestBody = z.looseObject({ transaction_id: z.string().min(1).max(200) });
 /** The hosted form's fields (src/idv/fields.ts FIELD_RULES) and the consent answer. */
 const IdvFormBody = z.looseObject({
   consent: z.enum(['accept', 'decline']),
   step: z.literal('consent').optional(),
   csrf_token: z.string().optional(),
-  ...Object.fromEntries(FIELD_RULES.map((rule) => [rule.name, z.string().max(rule.maxLength ?? 200).optional()])),
+  ...Object.fromEntries(
+    FIELD_RULES.map((rule) => [
+      rule.name,
+      z
+        .string()
+        .max(rule.maxLength ?? 200)
+        .optional(),
+    ]),
+  ),
 });
 
 // ---- The document ----
@@ -181,7 +207,11 @@ function operations(): Record<string, Partial<Record<'get' | 'post', Operation>>
         tags: ['applicant'],
         query: { presentation_definition_id: { description: 'Tier to apply for (GET /presentation-definitions)' } },
         responses: {
-          200: { description: 'The request as URL parameters (application/x-www-form-urlencoded), or as JSON when asked for', json: SiopAuthorizationRequestJson, other: ['application/x-www-form-urlencoded'] },
+          200: {
+            description: 'The request as URL parameters (application/x-www-form-urlencoded), or as JSON when asked for',
+            json: SiopAuthorizationRequestJson,
+            other: ['application/x-www-form-urlencoded'],
+          },
           400: error('Unknown tier'),
           429: error('Too many requests'),
         },
@@ -193,11 +223,19 @@ function operations(): Record<string, Partial<Record<'get' | 'post', Operation>>
         tags: ['applicant'],
         body: SiopResponseBody,
         form: true,
-        responses: { 200: json('IDV Request: the form URL and the credential offer', IdvRequestBody), 400: error('Invalid or replayed ID token'), 429: error('Too many requests') },
+        responses: {
+          200: json('IDV Request: the form URL and the credential offer', IdvRequestBody),
+          400: error('Invalid or replayed ID token'),
+          429: error('Too many requests'),
+        },
       },
     },
     [PATHS.idvForm]: {
-      get: { summary: 'Hosted IDV form: the consent step (or a redirect to the vendor)', tags: ['applicant'], responses: { 200: html('Consent step'), 303: redirect('To the IDV vendor'), ...idvForm } },
+      get: {
+        summary: 'Hosted IDV form: the consent step (or a redirect to the vendor)',
+        tags: ['applicant'],
+        responses: { 200: html('Consent step'), 303: redirect('To the IDV vendor'), ...idvForm },
+      },
       post: {
         summary: 'Hosted IDV form: consent, then the identity fields',
         tags: ['applicant'],
@@ -214,16 +252,31 @@ function operations(): Record<string, Partial<Record<'get' | 'post', Operation>>
     },
     [PATHS.idvFinish]: { get: { summary: 'Where the wallet closes its webview', tags: ['applicant'], responses: { 200: html('Thank you page') } } },
     [PATHS.idvCss]: { get: { summary: 'Stylesheet of the form', tags: ['applicant'], responses: { 200: { description: 'CSS', mediaType: 'text/css' } } } },
-    [PATHS.credentialIssuerMetadata]: { get: { summary: 'OID4VCI Credential Issuer Metadata', tags: ['metadata'], responses: { 200: json('Metadata', CredentialIssuerMetadata) } } },
-    [PATHS.authorizationServerMetadata]: { get: { summary: 'RFC 8414 Authorization Server Metadata', tags: ['metadata'], responses: { 200: json('Metadata', AuthorizationServerMetadata) } } },
-    '/.well-known/did.json': { get: { summary: 'did:web document of the PFI', tags: ['metadata'], responses: { 200: { description: 'DID document', json: DidDocument, mediaType: 'application/did+json' }, 404: error('Not a did:web issuer') } } },
+    [PATHS.credentialIssuerMetadata]: {
+      get: { summary: 'OID4VCI Credential Issuer Metadata', tags: ['metadata'], responses: { 200: json('Metadata', CredentialIssuerMetadata) } },
+    },
+    [PATHS.authorizationServerMetadata]: {
+      get: { summary: 'RFC 8414 Authorization Server Metadata', tags: ['metadata'], responses: { 200: json('Metadata', AuthorizationServerMetadata) } },
+    },
+    '/.well-known/did.json': {
+      get: {
+        summary: 'did:web document of the PFI',
+        tags: ['metadata'],
+        responses: { 200: { description: 'DID document', json: DidDocument, mediaType: 'application/did+json' }, 404: error('Not a did:web issuer') },
+      },
+    },
     [PATHS.token]: {
       post: {
         summary: 'Token Endpoint (pre-authorized code)',
         tags: ['wallet'],
         body: TokenRequestWire,
         form: true,
-        responses: { 200: json('Access token', TokenResponse), 400: error('invalid_request, invalid_grant, unsupported_grant_type…'), 401: error('invalid_client'), 429: error('Too many requests') },
+        responses: {
+          200: json('Access token', TokenResponse),
+          400: error('invalid_request, invalid_grant, unsupported_grant_type…'),
+          401: error('invalid_client'),
+          429: error('Too many requests'),
+        },
       },
     },
     [PATHS.credential]: {
@@ -232,7 +285,12 @@ function operations(): Record<string, Partial<Record<'get' | 'post', Operation>>
         tags: ['wallet'],
         security: 'bearer',
         body: CredentialRequestWire,
-        responses: { 200: json('The KCC (draft 13 `credential`, 1.0 `credentials`)', CredentialResponse), 202: json('Deferred: identity verification is not finished', DeferredResponse), 400: error('invalid_credential_request, invalid_proof, invalid_nonce, credential_request_denied…'), ...bearer },
+        responses: {
+          200: json('The KCC (draft 13 `credential`, 1.0 `credentials`)', CredentialResponse),
+          202: json('Deferred: identity verification is not finished', DeferredResponse),
+          400: error('invalid_credential_request, invalid_proof, invalid_nonce, credential_request_denied…'),
+          ...bearer,
+        },
       },
     },
     [PATHS.deferredCredential]: {
@@ -241,53 +299,240 @@ function operations(): Record<string, Partial<Record<'get' | 'post', Operation>>
         tags: ['wallet'],
         security: 'bearer',
         body: DeferredRequestBody,
-        responses: { 200: json('The KCC', CredentialResponse), 202: json('Still pending (1.0)', DeferredResponse), 400: error('issuance_pending, invalid_transaction_id, credential_request_denied'), ...bearer },
+        responses: {
+          200: json('The KCC', CredentialResponse),
+          202: json('Still pending (1.0)', DeferredResponse),
+          400: error('issuance_pending, invalid_transaction_id, credential_request_denied'),
+          ...bearer,
+        },
       },
     },
     [PATHS.nonce]: { post: { summary: 'Nonce Endpoint (OID4VCI 1.0 §7)', tags: ['wallet'], responses: { 200: json('A fresh c_nonce', NonceResponse) } } },
     [PATHS.notification]: {
-      post: { summary: 'Notification Endpoint (OID4VCI 1.0 §11)', tags: ['wallet'], security: 'bearer', body: NotificationWire, responses: { 204: { description: 'Recorded' }, 400: error('invalid_notification_request, invalid_notification_id'), 401: error('Missing or invalid access token') } },
+      post: {
+        summary: 'Notification Endpoint (OID4VCI 1.0 §11)',
+        tags: ['wallet'],
+        security: 'bearer',
+        body: NotificationWire,
+        responses: {
+          204: { description: 'Recorded' },
+          400: error('invalid_notification_request, invalid_notification_id'),
+          401: error('Missing or invalid access token'),
+        },
+      },
     },
-    [PATHS.kccSchema]: { get: { summary: 'The KCC JSON Schema', tags: ['metadata'], responses: { 200: json('JSON Schema', z.looseObject({ $schema: z.string().optional() })) } } },
+    [PATHS.kccSchema]: {
+      get: { summary: 'The KCC JSON Schema', tags: ['metadata'], responses: { 200: json('JSON Schema', z.looseObject({ $schema: z.string().optional() })) } },
+    },
     [PATHS.presentationDefinitions]: { get: { summary: 'The KCC tiers', tags: ['metadata'], responses: { 200: json('Tiers', Tiers) } } },
-    [PATHS.presentationDefinition]: { get: { summary: 'Presentation Definition of a tier', tags: ['metadata'], responses: { 200: json('Presentation Definition', PresentationDefinition), 404: error('No such tier') } } },
-    [PATHS.statusList]: { get: { summary: 'Bitstring Status List credential', tags: ['metadata'], responses: { 200: { description: 'Signed status list credential', mediaType: 'application/vc+jwt' }, 404: error('No such status list') } } },
+    [PATHS.presentationDefinition]: {
+      get: {
+        summary: 'Presentation Definition of a tier',
+        tags: ['metadata'],
+        responses: { 200: json('Presentation Definition', PresentationDefinition), 404: error('No such tier') },
+      },
+    },
+    [PATHS.statusList]: {
+      get: {
+        summary: 'Bitstring Status List credential',
+        tags: ['metadata'],
+        responses: { 200: { description: 'Signed status list credential', mediaType: 'application/vc+jwt' }, 404: error('No such status list') },
+      },
+    },
     [PATHS.idvWebhook]: {
-      post: { summary: 'IDV vendor webhook (signed)', tags: ['idv'], body: z.looseObject({}), responses: { 200: json('Accepted', WebhookReceived), 400: error('Rejected'), 401: error('Bad signature'), 404: error('No such provider'), 502: error('Result could not be fetched') } },
+      post: {
+        summary: 'IDV vendor webhook (signed)',
+        tags: ['idv'],
+        body: z.looseObject({}),
+        responses: {
+          200: json('Accepted', WebhookReceived),
+          400: error('Rejected'),
+          401: error('Bad signature'),
+          404: error('No such provider'),
+          502: error('Result could not be fetched'),
+        },
+      },
     },
     [PATHS.idvCallback]: {
-      get: { summary: "OIDC IDV vendor's redirect_uri (code and state; docs/incode.md)", tags: ['idv'], responses: { 303: redirect('Result applied: to finish.html'), 400: html('Result not accepted'), 404: html('No such provider'), 502: html('Result could not be fetched') } },
+      get: {
+        summary: "OIDC IDV vendor's redirect_uri (code and state; docs/incode.md)",
+        tags: ['idv'],
+        responses: {
+          303: redirect('Result applied: to finish.html'),
+          400: html('Result not accepted'),
+          404: html('No such provider'),
+          502: html('Result could not be fetched'),
+        },
+      },
     },
     [PATHS.health]: { get: { summary: 'Liveness', tags: ['ops'], responses: { 200: json('Alive', Health) } } },
-    [PATHS.ready]: { get: { summary: 'Readiness: database reachable, migrations applied', tags: ['ops'], responses: { 200: json('Ready', Ready), 503: json('Not ready', NotReady) } } },
-    [PATHS.metrics]: { get: { summary: 'Prometheus metrics (when METRICS_TOKEN is set)', tags: ['ops'], security: 'bearer', responses: { 200: { description: 'Prometheus text format', mediaType: 'text/plain' }, 401: error('Wrong token'), 404: error('Metrics not served here') } } },
+    [PATHS.ready]: {
+      get: {
+        summary: 'Readiness: database reachable, migrations applied',
+        tags: ['ops'],
+        responses: { 200: json('Ready', Ready), 503: json('Not ready', NotReady) },
+      },
+    },
+    [PATHS.metrics]: {
+      get: {
+        summary: 'Prometheus metrics (when METRICS_TOKEN is set)',
+        tags: ['ops'],
+        security: 'bearer',
+        responses: {
+          200: { description: 'Prometheus text format', mediaType: 'text/plain' },
+          401: error('Wrong token'),
+          404: error('Metrics not served here'),
+        },
+      },
+    },
     [PATHS.openapi]: { get: { summary: 'This document', tags: ['ops'], responses: { 200: json('OpenAPI 3.1', z.looseObject({ openapi: z.string() })) } } },
-    [`${PATHS.admin}/applications`]: { get: { summary: 'Applications by status', tags: ['operator'], security: 'bearer', query: { status: { description: 'pending | review | approved | rejected | withdrawn (default review)' } }, responses: { 200: json('Applications', z.object({ applications: z.array(AdminApplication) })), 400: error('Unknown status'), ...admin } } },
-    [`${PATHS.admin}/applications/:id`]: { get: { summary: 'One application', tags: ['operator'], security: 'bearer', responses: { 200: json('Application', AdminApplicationDetail), ...admin } } },
+    [`${PATHS.admin}/applications`]: {
+      get: {
+        summary: 'Applications by status',
+        tags: ['operator'],
+        security: 'bearer',
+        query: { status: { description: 'pending | review | approved | rejected | withdrawn (default review)' } },
+        responses: { 200: json('Applications', z.object({ applications: z.array(AdminApplication) })), 400: error('Unknown status'), ...admin },
+      },
+    },
+    [`${PATHS.admin}/applications/:id`]: {
+      get: { summary: 'One application', tags: ['operator'], security: 'bearer', responses: { 200: json('Application', AdminApplicationDetail), ...admin } },
+    },
     [`${PATHS.admin}/applications/:id/decision`]: {
-      post: { summary: 'Decide an application in review (or overrule)', tags: ['operator'], security: 'bearer', body: DecisionWire, responses: { 200: json('Decided', AdminApplication), 202: json('Four-eyes (REVIEW_FOUR_EYES): approval proposed, awaiting a second party', AdminApprovalProposed), 400: error('Invalid decision'), 403: error('Four-eyes: the proposing party cannot confirm'), 409: error('Not awaiting review'), ...admin } },
+      post: {
+        summary: 'Decide an application in review (or overrule)',
+        tags: ['operator'],
+        security: 'bearer',
+        body: DecisionWire,
+        responses: {
+          200: json('Decided', AdminApplication),
+          202: json('Four-eyes (REVIEW_FOUR_EYES): approval proposed, awaiting a second party', AdminApprovalProposed),
+          400: error('Invalid decision'),
+          403: error('Four-eyes: the proposing party cannot confirm'),
+          409: error('Not awaiting review'),
+          ...admin,
+        },
+      },
     },
-    [`${PATHS.admin}/applications/:id/audit`]: { get: { summary: 'Audit trail', tags: ['operator'], security: 'bearer', responses: { 200: json('Audit trail', AdminAudit), ...admin } } },
-    [`${PATHS.admin}/applications/:id/erase-pii`]: { post: { summary: "Erase an applicant's PII", tags: ['operator'], security: 'bearer', body: EraseWire, responses: { 200: json('Erased', AdminErase), 400: error('Invalid body'), ...admin } } },
-    [`${PATHS.admin}/webhooks/events`]: { get: { summary: 'Outbound webhook outbox', tags: ['operator'], security: 'bearer', responses: { 200: json('Events', AdminWebhookEvents), ...admin } } },
-    [`${PATHS.admin}/credentials`]: { get: { summary: 'Credentials of a subject', tags: ['operator'], security: 'bearer', query: { subject: { description: 'Subject DID', required: true } }, responses: { 200: json('Credentials', z.object({ credentials: z.array(AdminCredential) })), 400: error('subject is required'), ...admin } } },
-    [`${PATHS.admin}/credentials/:id`]: { get: { summary: 'One credential with its status events', tags: ['operator'], security: 'bearer', responses: { 200: json('Credential', AdminCredentialDetail), ...admin } } },
+    [`${PATHS.admin}/applications/:id/audit`]: {
+      get: { summary: 'Audit trail', tags: ['operator'], security: 'bearer', responses: { 200: json('Audit trail', AdminAudit), ...admin } },
+    },
+    [`${PATHS.admin}/applications/:id/erase-pii`]: {
+      post: {
+        summary: "Erase an applicant's PII",
+        tags: ['operator'],
+        security: 'bearer',
+        body: EraseWire,
+        responses: { 200: json('Erased', AdminErase), 400: error('Invalid body'), ...admin },
+      },
+    },
+    [`${PATHS.admin}/webhooks/events`]: {
+      get: { summary: 'Outbound webhook outbox', tags: ['operator'], security: 'bearer', responses: { 200: json('Events', AdminWebhookEvents), ...admin } },
+    },
+    [`${PATHS.admin}/credentials`]: {
+      get: {
+        summary: 'Credentials of a subject',
+        tags: ['operator'],
+        security: 'bearer',
+        query: { subject: { description: 'Subject DID', required: true } },
+        responses: { 200: json('Credentials', z.object({ credentials: z.array(AdminCredential) })), 400: error('subject is required'), ...admin },
+      },
+    },
+    [`${PATHS.admin}/credentials/:id`]: {
+      get: {
+        summary: 'One credential with its status events',
+        tags: ['operator'],
+        security: 'bearer',
+        responses: { 200: json('Credential', AdminCredentialDetail), ...admin },
+      },
+    },
     [`${PATHS.admin}/credentials/:id/status`]: {
-      post: { summary: 'Revoke, suspend or reinstate', tags: ['operator'], security: 'bearer', body: StatusChangeWire, responses: { 200: json('Updated', AdminCredential), 400: error('Invalid change'), 409: error('Not allowed in this state'), ...admin } },
+      post: {
+        summary: 'Revoke, suspend or reinstate',
+        tags: ['operator'],
+        security: 'bearer',
+        body: StatusChangeWire,
+        responses: { 200: json('Updated', AdminCredential), 400: error('Invalid change'), 409: error('Not allowed in this state'), ...admin },
+      },
     },
-    [PATHS.console]: { get: { summary: 'Review console (HTML, session cookie)', tags: ['console'], responses: { 200: html('Queue'), 303: redirect('To the sign-in page'), 404: error('Console disabled') } } },
-    [`${PATHS.console}/login`]: { get: { summary: 'Console sign-in', tags: ['console'], responses: { 200: html('Sign-in page') } }, post: { summary: 'Console sign-in', tags: ['console'], responses: { 303: redirect('Signed in'), 401: html('Account (or, before any account exists, ADMIN_TOKEN) not accepted'), 429: html('Too many failed sign-ins') } } },
+    [PATHS.console]: {
+      get: {
+        summary: 'Review console (HTML, session cookie)',
+        tags: ['console'],
+        responses: { 200: html('Queue'), 303: redirect('To the sign-in page'), 404: error('Console disabled') },
+      },
+    },
+    [`${PATHS.console}/login`]: {
+      get: { summary: 'Console sign-in', tags: ['console'], responses: { 200: html('Sign-in page') } },
+      post: {
+        summary: 'Console sign-in',
+        tags: ['console'],
+        responses: {
+          303: redirect('Signed in'),
+          401: html('Account (or, before any account exists, ADMIN_TOKEN) not accepted'),
+          429: html('Too many failed sign-ins'),
+        },
+      },
+    },
     [`${PATHS.console}/logout`]: { post: { summary: 'Console sign-out', tags: ['console'], responses: { 303: redirect('Signed out') } } },
-    [`${PATHS.console}/console.css`]: { get: { summary: 'Console stylesheet', tags: ['console'], responses: { 200: { description: 'CSS', mediaType: 'text/css' } } } },
-    [`${PATHS.console}/applications/:id`]: { get: { summary: 'Console: one application', tags: ['console'], responses: { 200: html('Application'), 303: redirect('To the sign-in page'), 404: html('No such application') } } },
-    [`${PATHS.console}/applications/:id/decision`]: { post: { summary: 'Console: decide', tags: ['console'], responses: { 303: redirect('Decided or, with four-eyes, proposed'), 400: html('Invalid decision'), 403: html('CSRF, or four-eyes: the proposer cannot confirm') } } },
-    [`${PATHS.console}/applications/:id/erase-pii`]: { post: { summary: 'Console: erase PII (admin role)', tags: ['console'], responses: { 303: redirect('Erased'), 403: html('CSRF, or the role may not'), 404: html('No such application') } } },
+    [`${PATHS.console}/console.css`]: {
+      get: { summary: 'Console stylesheet', tags: ['console'], responses: { 200: { description: 'CSS', mediaType: 'text/css' } } },
+    },
+    [`${PATHS.console}/applications/:id`]: {
+      get: {
+        summary: 'Console: one application',
+        tags: ['console'],
+        responses: { 200: html('Application'), 303: redirect('To the sign-in page'), 404: html('No such application') },
+      },
+    },
+    [`${PATHS.console}/applications/:id/decision`]: {
+      post: {
+        summary: 'Console: decide',
+        tags: ['console'],
+        responses: {
+          303: redirect('Decided or, with four-eyes, proposed'),
+          400: html('Invalid decision'),
+          403: html('CSRF, or four-eyes: the proposer cannot confirm'),
+        },
+      },
+    },
+    [`${PATHS.console}/applications/:id/erase-pii`]: {
+      post: {
+        summary: 'Console: erase PII (admin role)',
+        tags: ['console'],
+        responses: { 303: redirect('Erased'), 403: html('CSRF, or the role may not'), 404: html('No such application') },
+      },
+    },
     [`${PATHS.console}/applications/:id/credentials/:credentialId/status`]: {
-      post: { summary: 'Console: revoke, suspend or reinstate a credential of the application (admin role)', tags: ['console'], responses: { 303: redirect('Changed'), 400: html('Invalid change'), 403: html('CSRF, or the role may not'), 404: html('No such credential'), 409: html('Not allowed in this state') } },
+      post: {
+        summary: 'Console: revoke, suspend or reinstate a credential of the application (admin role)',
+        tags: ['console'],
+        responses: {
+          303: redirect('Changed'),
+          400: html('Invalid change'),
+          403: html('CSRF, or the role may not'),
+          404: html('No such credential'),
+          409: html('Not allowed in this state'),
+        },
+      },
     },
     [`${PATHS.console}/operators`]: {
-      get: { summary: 'Console: operator accounts (admin role)', tags: ['console'], responses: { 200: html('Accounts'), 303: redirect('To the sign-in page'), 403: html('The role may not') } },
-      post: { summary: 'Console: add, reset or remove an operator account (admin role)', tags: ['console'], responses: { 200: html('Done (a new secret is shown once)'), 303: redirect('Removed'), 400: html('Invalid'), 403: html('CSRF, or the role may not'), 409: html('Name taken') } },
+      get: {
+        summary: 'Console: operator accounts (admin role)',
+        tags: ['console'],
+        responses: { 200: html('Accounts'), 303: redirect('To the sign-in page'), 403: html('The role may not') },
+      },
+      post: {
+        summary: 'Console: add, reset or remove an operator account (admin role)',
+        tags: ['console'],
+        responses: {
+          200: html('Done (a new secret is shown once)'),
+          303: redirect('Removed'),
+          400: html('Invalid'),
+          403: html('CSRF, or the role may not'),
+          409: html('Name taken'),
+        },
+      },
     },
   };
 }
@@ -308,7 +553,13 @@ export function buildOpenApiDocument(config: Pick<IssuerConfig, 'publicUrl' | 'c
     const item: Record<string, unknown> = {};
     const params = [...path.matchAll(/:(\w+)/g)].map((m) => ({ name: m[1], in: 'path', required: true, schema: { type: 'string' } }));
     for (const [method, op] of Object.entries(ops) as Array<[string, Operation]>) {
-      const query = Object.entries(op.query ?? {}).map(([name, q]) => ({ name, in: 'query', required: q.required ?? false, description: q.description, schema: { type: 'string' } }));
+      const query = Object.entries(op.query ?? {}).map(([name, q]) => ({
+        name,
+        in: 'query',
+        required: q.required ?? false,
+        description: q.description,
+        schema: { type: 'string' },
+      }));
       const responses = Object.fromEntries(
         Object.entries(op.responses).map(([status, answer]) => {
           const media: Record<string, { schema: object }> = {};

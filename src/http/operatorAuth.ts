@@ -13,7 +13,10 @@ export type OperatorAuthVia = 'api' | 'console';
 
 function keys(c: Context<AppEnv>): { ip?: string; global: string } {
   const address = c.get('deps').clientAddress?.(c);
-  return { ip: address ? `operator-auth:ip:${address.length > 64 ? digestSecret(c.get('deps').crypto, address) : address}` : undefined, global: 'operator-auth:global' };
+  return {
+    ip: address ? `operator-auth:ip:${address.length > 64 ? digestSecret(c.get('deps').crypto, address) : address}` : undefined,
+    global: 'operator-auth:global',
+  };
 }
 
 /** Throws 429 while this client, or everyone, is over the failure limit. */
@@ -23,7 +26,9 @@ export function assertOperatorAuthAllowed(c: Context<AppEnv>, via: OperatorAuthV
   if (!limits.enabled) return;
   const now = nowSeconds(deps);
   const { ip, global } = keys(c);
-  const over = (ip && deps.rateLimiter.count(ip, limits.windowSeconds, now) >= limits.failuresPerIp) || deps.rateLimiter.count(global, limits.windowSeconds, now) >= limits.failuresGlobal;
+  const over =
+    (ip && deps.rateLimiter.count(ip, limits.windowSeconds, now) >= limits.failuresPerIp) ||
+    deps.rateLimiter.count(global, limits.windowSeconds, now) >= limits.failuresGlobal;
   if (!over) return;
   const wait = limits.windowSeconds - (now % limits.windowSeconds);
   deps.logger.warn('operator_auth_throttled', { requestId: c.get('requestId'), via, retryAfter: wait });

@@ -32,4 +32,3 @@ export function createRateLimiter(maxKeys = 100_000): RateLimiter {
     },
   };
 }
-

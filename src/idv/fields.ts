@@ -4,13 +4,15 @@
  * server by `validateIdentityFields`.
  */
 export const ISO_3166_ALPHA2 = new Set(
-  ('AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ BA BB BD BE BF BG BH BI BJ BL BM BN BO BQ BR BS BT BV BW BY BZ ' +
+  (
+    'AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ BA BB BD BE BF BG BH BI BJ BL BM BN BO BQ BR BS BT BV BW BY BZ ' +
     'CA CC CD CF CG CH CI CK CL CM CN CO CR CU CV CW CX CY CZ DE DJ DK DM DO DZ EC EE EG EH ER ES ET FI FJ FK FM FO FR ' +
     'GA GB GD GE GF GG GH GI GL GM GN GP GQ GR GS GT GU GW GY HK HM HN HR HT HU ID IE IL IM IN IO IQ IR IS IT JE JM JO JP ' +
     'KE KG KH KI KM KN KP KR KW KY KZ LA LB LC LI LK LR LS LT LU LV LY MA MC MD ME MF MG MH MK ML MM MN MO MP MQ MR MS MT ' +
     'MU MV MW MX MY MZ NA NC NE NF NG NI NL NO NP NR NU NZ OM PA PE PF PG PH PK PL PM PN PR PS PT PW PY QA RE RO RS RU RW ' +
     'SA SB SC SD SE SG SH SI SJ SK SL SM SN SO SR SS ST SV SX SY SZ TC TD TF TG TH TJ TK TL TM TN TO TR TT TV TW TZ UA UG ' +
-    'UM US UY UZ VA VC VE VG VI VN VU WF WS YE YT ZA ZM ZW').split(' '),
+    'UM US UY UZ VA VC VE VG VI VN VU WF WS YE YT ZA ZM ZW'
+  ).split(' '),
 );
 
 export const DOCUMENT_TYPES = {
@@ -44,8 +46,24 @@ export interface FieldRule {
 }
 
 export const FIELD_RULES: readonly FieldRule[] = [
-  { name: 'given_name', label: 'Given name(s)', type: 'text', autocomplete: 'given-name', minLength: 1, maxLength: 100, pattern: "[\\p{L}\\p{M}'\u2019 .\\-]+" },
-  { name: 'family_name', label: 'Family name', type: 'text', autocomplete: 'family-name', minLength: 1, maxLength: 100, pattern: "[\\p{L}\\p{M}'\u2019 .\\-]+" },
+  {
+    name: 'given_name',
+    label: 'Given name(s)',
+    type: 'text',
+    autocomplete: 'given-name',
+    minLength: 1,
+    maxLength: 100,
+    pattern: "[\\p{L}\\p{M}'\u2019 .\\-]+",
+  },
+  {
+    name: 'family_name',
+    label: 'Family name',
+    type: 'text',
+    autocomplete: 'family-name',
+    minLength: 1,
+    maxLength: 100,
+    pattern: "[\\p{L}\\p{M}'\u2019 .\\-]+",
+  },
   { name: 'birthdate', label: 'Date of birth', type: 'date', autocomplete: 'bday', pattern: '\\d{4}-\\d{2}-\\d{2}', hint: 'YYYY-MM-DD' },
   // A <select> of ISO_3166_ALPHA2 codes shown as country names (src/http/views/idvPages.ts).
   { name: 'country_of_residence', label: 'Country of residence', type: 'select', autocomplete: 'country', minLength: 2, maxLength: 2, pattern: '[A-Za-z]{2}' },
@@ -73,9 +91,11 @@ export type FieldErrors = Partial<Record<keyof IdentityFields, FieldErrorCode>>;
 const CONTROL = /[\u0000-\u001f\u007f]/;
 
 /** Validates untrusted input; returns the cleaned fields or per-field errors. `today` is YYYY-MM-DD. */
-export function validateIdentityFields(input: Record<string, unknown>, today: string, only?: ReadonlySet<string>):
-  | { ok: true; fields: IdentityFields }
-  | { ok: false; errors: FieldErrors } {
+export function validateIdentityFields(
+  input: Record<string, unknown>,
+  today: string,
+  only?: ReadonlySet<string>,
+): { ok: true; fields: IdentityFields } | { ok: false; errors: FieldErrors } {
   const errors: FieldErrors = {};
   const out: Record<string, string> = {};
   for (const rule of FIELD_RULES) {

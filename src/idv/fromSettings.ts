@@ -11,7 +11,11 @@ import type { IdvProvider } from './provider';
  * from the settings (docs/idv.md): PII_DATA_KEYS_RETIRED, PERSONA_*, INCODE_*, IDV_GENERIC_CONFIG,
  * IDV_GENERIC_SECRETS, PFI_WEBHOOK_SECRETS, WEBHOOK_TOLERANCE_SECONDS.
  */
-const list = (v: string | undefined) => (v ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+const list = (v: string | undefined) =>
+  (v ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
 
 export async function idvDepsFromSettings(
   env: Record<string, string | undefined>,
@@ -27,7 +31,17 @@ export async function idvDepsFromSettings(
     if (!env.PERSONA_TEMPLATE_ID) throw new Error('PERSONA_TEMPLATE_ID is required with PERSONA_API_KEY');
     const secrets = list(env.PERSONA_WEBHOOK_SECRETS);
     if (secrets.length === 0) throw new Error('PERSONA_WEBHOOK_SECRETS is required with PERSONA_API_KEY');
-    vendors.set('persona', createPersonaProvider({ apiKey: env.PERSONA_API_KEY, templateId: env.PERSONA_TEMPLATE_ID, webhookSecrets: secrets, apiBase: env.PERSONA_API_BASE || undefined, toleranceSeconds, fetch }));
+    vendors.set(
+      'persona',
+      createPersonaProvider({
+        apiKey: env.PERSONA_API_KEY,
+        templateId: env.PERSONA_TEMPLATE_ID,
+        webhookSecrets: secrets,
+        apiBase: env.PERSONA_API_BASE || undefined,
+        toleranceSeconds,
+        fetch,
+      }),
+    );
   }
   const incode = incodeOptionsFromSettings(env, fetch);
   if (incode) vendors.set('incode', createIncodeProvider(incode));
@@ -38,7 +52,10 @@ export async function idvDepsFromSettings(
     } catch {
       throw new Error('IDV_GENERIC_CONFIG is not valid JSON');
     }
-    const signature = config.signature?.scheme === 'timestamped' ? { ...config.signature, toleranceSeconds: config.signature.toleranceSeconds ?? toleranceSeconds } : config.signature;
+    const signature =
+      config.signature?.scheme === 'timestamped'
+        ? { ...config.signature, toleranceSeconds: config.signature.toleranceSeconds ?? toleranceSeconds }
+        : config.signature;
     vendors.set(config.name, createGenericHmacProvider({ ...config, signature, secrets: list(env.IDV_GENERIC_SECRETS), fetch }));
   }
   return {

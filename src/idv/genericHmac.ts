@@ -1,11 +1,4 @@
-import {
-  IDV_STATES,
-  WebhookRejected,
-  type CheckPerformed,
-  type HttpFetch,
-  type IdvProvider,
-  type IdvState,
-} from './provider';
+import { IDV_STATES, WebhookRejected, type CheckPerformed, type HttpFetch, type IdvProvider, type IdvState } from './provider';
 import { createHmacKeyring, verifyBodyHmac, verifyTimestampedHmac } from './webhookSignature';
 
 /**
@@ -123,7 +116,10 @@ export function createGenericHmacProvider(o: GenericHmacOptions): IdvProvider {
     },
 
     async fetchResult(vendorReference) {
-      const body = await getJson(o.resultUrl.replace('{reference}', encodeURIComponent(vendorReference)), { method: 'GET', headers: { ...auth, Accept: 'application/json' } });
+      const body = await getJson(o.resultUrl.replace('{reference}', encodeURIComponent(vendorReference)), {
+        method: 'GET',
+        headers: { ...auth, Accept: 'application/json' },
+      });
       const status = str(pathGet(body, o.statusPath ?? 'status'));
       const state = mapStatus(status);
       if (!state) throw new Error(`${o.name} result has an unmapped status`);
@@ -140,7 +136,15 @@ export function createGenericHmacProvider(o: GenericHmacOptions): IdvProvider {
       const reasons = pathGet(body, o.reasonsPath ?? 'reasons');
       return {
         state,
-        reasonCodes: [`${o.name}:${status}`, ...(Array.isArray(reasons) ? reasons.filter((r) => typeof r === 'string').slice(0, 10).map((r) => `${o.name}:${r}`) : [])],
+        reasonCodes: [
+          `${o.name}:${status}`,
+          ...(Array.isArray(reasons)
+            ? reasons
+                .filter((r) => typeof r === 'string')
+                .slice(0, 10)
+                .map((r) => `${o.name}:${r}`)
+            : []),
+        ],
         final: state === 'approved' || state === 'declined',
         checks,
         countryOfResidence: country && /^[A-Z]{2}$/.test(country) ? country : undefined,

@@ -7,9 +7,7 @@ import type { IdvProvider, IdvResult } from './provider';
  */
 export const HOSTED_PROVIDER = 'hosted';
 
-export function createHostedFormProvider(options: {
-  result: (applicationId: string) => Promise<IdvResult | undefined>;
-}): IdvProvider {
+export function createHostedFormProvider(options: { result: (applicationId: string) => Promise<IdvResult | undefined> }): IdvProvider {
   return {
     name: HOSTED_PROVIDER,
     capabilities: { collectsPii: 'issuer', webhooks: false, resultFetch: true, manualReview: true, checks: ['self_declared', 'document'] },

@@ -219,7 +219,11 @@ export function createIncodeProvider(options: IncodeOptions): IdvProvider {
       const country = str(obj(info.address).country);
       const only = new Set<string>(['given_name', 'birthdate', ...(country !== undefined ? ['country_of_residence'] : [])]);
       const today = new Date(now).toISOString().slice(0, 10);
-      const checked = validateIdentityFields({ given_name: str(info.name) ?? str(info.given_name), birthdate: str(info.birthdate), country_of_residence: country }, today, only);
+      const checked = validateIdentityFields(
+        { given_name: str(info.name) ?? str(info.given_name), birthdate: str(info.birthdate), country_of_residence: country },
+        today,
+        only,
+      );
       const fieldErrors: Partial<Record<string, FieldErrorCode>> = checked.ok ? {} : checked.errors;
       const claimErrors = Object.entries(fieldErrors) as [string, FieldErrorCode][];
       if (claimErrors.length) {

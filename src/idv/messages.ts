@@ -88,7 +88,8 @@ const en: Messages = {
   consentIntro: (pfi) => `${pfi} asks for your consent before you enter your details.`,
   consentCollectedHeading: 'What we collect',
   consentCredentialHeading: 'What goes into your credential',
-  consentCredential: 'Only your country of residence, the credential tier and the kinds of checks done (for example "document verification") go into your Known Customer Credential. Your name, date of birth and document number do not.',
+  consentCredential:
+    'Only your country of residence, the credential tier and the kinds of checks done (for example "document verification") go into your Known Customer Credential. Your name, date of birth and document number do not.',
   consentRetentionHeading: 'How long we keep your details',
   consentRetention: (days) => `Your personal details are deleted ${days} ${days === 1 ? 'day' : 'days'} after the decision on your application.`,
   consentWhoHeading: 'Who we are',
@@ -149,7 +150,8 @@ const de: Messages = {
   consentIntro: (pfi) => `${pfi} bittet um Ihre Einwilligung, bevor Sie Ihre Angaben machen.`,
   consentCollectedHeading: 'Was wir erheben',
   consentCredentialHeading: 'Was in Ihren Nachweis aufgenommen wird',
-  consentCredential: 'Nur Ihr Wohnsitzland, die Stufe des Nachweises und die Arten der durchgeführten Prüfungen (zum Beispiel „Dokumentenprüfung“) kommen in Ihren Known Customer Credential. Ihr Name, Geburtsdatum und Ihre Dokumentnummer nicht.',
+  consentCredential:
+    'Nur Ihr Wohnsitzland, die Stufe des Nachweises und die Arten der durchgeführten Prüfungen (zum Beispiel „Dokumentenprüfung“) kommen in Ihren Known Customer Credential. Ihr Name, Geburtsdatum und Ihre Dokumentnummer nicht.',
   consentRetentionHeading: 'Wie lange wir Ihre Angaben speichern',
   consentRetention: (days) => `Ihre persönlichen Angaben werden ${days} ${days === 1 ? 'Tag' : 'Tage'} nach der Entscheidung über Ihren Antrag gelöscht.`,
   consentWhoHeading: 'Wer wir sind',
@@ -163,7 +165,8 @@ const de: Messages = {
   finishTitle: 'Vielen Dank',
   finishMessage: 'Ihre Angaben wurden übermittelt. Sie können zu Ihrer Wallet zurückkehren.',
   withdrawnTitle: 'Antrag zurückgezogen',
-  withdrawnMessage: 'Sie haben nicht zugestimmt, daher wurde Ihr Antrag beendet; es wurden keine persönlichen Angaben erhoben. Sie können zu Ihrer Wallet zurückkehren.',
+  withdrawnMessage:
+    'Sie haben nicht zugestimmt, daher wurde Ihr Antrag beendet; es wurden keine persönlichen Angaben erhoben. Sie können zu Ihrer Wallet zurückkehren.',
 };
 
 const CATALOGUE: Record<Language, Messages> = { en, de };

@@ -1,12 +1,4 @@
-import {
-  WebhookRejected,
-  type CheckPerformed,
-  type HttpFetch,
-  type IdvProvider,
-  type IdvResult,
-  type IdvState,
-  type NormalisedEvent,
-} from './provider';
+import { WebhookRejected, type CheckPerformed, type HttpFetch, type IdvProvider, type IdvResult, type IdvState, type NormalisedEvent } from './provider';
 import { createHmacKeyring, verifyTimestampedHmac } from './webhookSignature';
 
 /**
@@ -179,7 +171,8 @@ export function createPersonaProvider(options: PersonaOptions): IdvProvider {
         const a = obj(item.attributes);
         const itemStatus = str(a.status);
         const result = itemStatus === 'passed' || itemStatus === 'ready' ? 'passed' : itemStatus === 'failed' ? 'failed' : 'unknown';
-        const detail = kind === 'document' && str(a['id-class']) ? [`government_id_${str(a['id-class'])}`] : [str(item.type)!.replace(/^(verification|report)\//, '')];
+        const detail =
+          kind === 'document' && str(a['id-class']) ? [`government_id_${str(a['id-class'])}`] : [str(item.type)!.replace(/^(verification|report)\//, '')];
         checks.push({ kind, result, detail });
         if (kind === 'document' && !country) country = str(a['country-code'])?.toUpperCase();
       }

@@ -29,9 +29,7 @@ const RANK: Record<IdvState, number> = {
   abandoned: 4,
 };
 
-export type Transition =
-  | { kind: 'apply'; redecision: boolean }
-  | { kind: 'ignore'; why: 'same_state' | 'backward' | 'after_terminal' };
+export type Transition = { kind: 'apply'; redecision: boolean } | { kind: 'ignore'; why: 'same_state' | 'backward' | 'after_terminal' };
 
 export function transition(from: IdvState, to: IdvState): Transition {
   if (from === to) return { kind: 'ignore', why: 'same_state' };

@@ -140,7 +140,8 @@ export async function verifyTimestampedHmac(options: TimestampedOptions): Promis
   }
   if (verifiedAt === undefined) throw new WebhookRejected('bad_signature', 'no signature matched');
   // Checked after the MAC: an attacker cannot learn anything from which check fails first.
-  if (Math.abs(options.now / 1000 - verifiedAt) > options.toleranceSeconds) throw new WebhookRejected('stale', 'signature timestamp outside the tolerance window');
+  if (Math.abs(options.now / 1000 - verifiedAt) > options.toleranceSeconds)
+    throw new WebhookRejected('stale', 'signature timestamp outside the tolerance window');
   return verifiedAt;
 }
 

@@ -112,7 +112,12 @@ async function authenticateApplicant(deps: Pick<IssuanceDeps, 'clock' | 'config'
 }
 
 /** IDV Request (spec "IDV Request"): the form URL, bound by an unguessable token, and a bound offer. */
-async function recordApplication(deps: Pick<IssuanceDeps, 'store' | 'clock' | 'config' | 'crypto'>, applicantDid: string, tier: TierConfig, prefill?: Prefill): Promise<IdvRequest> {
+async function recordApplication(
+  deps: Pick<IssuanceDeps, 'store' | 'clock' | 'config' | 'crypto'>,
+  applicantDid: string,
+  tier: TierConfig,
+  prefill?: Prefill,
+): Promise<IdvRequest> {
   const now = nowSeconds(deps);
   const urls = issuerUrls(deps.config.publicUrl);
   const applicationId = randomUuid();

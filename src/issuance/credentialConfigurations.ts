@@ -66,6 +66,9 @@ class TierConfigurations implements CredentialConfigurations {
 }
 
 /** The tier an application asked for (its credential configuration); the default tier otherwise. */
-export function tierOfApplication(deps: { config: Pick<IssuerConfig, 'tiers' | 'defaultTierId'> }, application: { credentialConfigurationId: string }): TierConfig {
+export function tierOfApplication(
+  deps: { config: Pick<IssuerConfig, 'tiers' | 'defaultTierId'> },
+  application: { credentialConfigurationId: string },
+): TierConfig {
   return credentialConfigurations(deps.config).ofApplication(application).tier;
 }

@@ -181,7 +181,11 @@ export function statusOf(record: CredentialStatusRecord): 'revoked' | 'suspended
  * has more than a quarter of its validity left; rebuilt otherwise (the version is read first, so a
  * change racing a rebuild only causes one more rebuild).
  */
-export async function statusListCredential(deps: Pick<IssuanceDeps, 'store' | 'clock' | 'config' | 'issuer'>, listId: number, purpose: StatusPurpose): Promise<string | undefined> {
+export async function statusListCredential(
+  deps: Pick<IssuanceDeps, 'store' | 'clock' | 'config' | 'issuer'>,
+  listId: number,
+  purpose: StatusPurpose,
+): Promise<string | undefined> {
   const list = await deps.store.statusLists.get(listId);
   if (!list) return undefined;
   const now = nowSeconds(deps);
@@ -192,7 +196,12 @@ export async function statusListCredential(deps: Pick<IssuanceDeps, 'store' | 'c
   return jwt;
 }
 
-async function buildStatusListCredential(deps: Pick<IssuanceDeps, 'config' | 'issuer' | 'store'>, list: { id: number; size: number }, purpose: StatusPurpose, now: number): Promise<string> {
+async function buildStatusListCredential(
+  deps: Pick<IssuanceDeps, 'config' | 'issuer' | 'store'>,
+  list: { id: number; size: number },
+  purpose: StatusPurpose,
+  now: number,
+): Promise<string> {
   const listId = list.id;
   const bits = new Uint8Array(list.size / 8);
   for (const index of await deps.store.statusLists.setIndices(listId, purpose)) setBit(bits, index);

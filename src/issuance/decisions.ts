@@ -55,11 +55,20 @@ export async function recordOperatorDecision(
     proposal = undefined;
   }
   if (proposal) {
-    if (proposal.party === party) throw new AccessDenied('four-eyes review: this approval must be confirmed by a different operator than the one who proposed it');
-    if ((input.tier !== undefined && input.tier !== (proposal.tier ?? undefined)) || (input.countryOfResidence !== undefined && input.countryOfResidence !== (proposal.countryOfResidence ?? undefined))) {
+    if (proposal.party === party)
+      throw new AccessDenied('four-eyes review: this approval must be confirmed by a different operator than the one who proposed it');
+    if (
+      (input.tier !== undefined && input.tier !== (proposal.tier ?? undefined)) ||
+      (input.countryOfResidence !== undefined && input.countryOfResidence !== (proposal.countryOfResidence ?? undefined))
+    ) {
       throw new InvalidRequest('the confirmation differs from the pending approval (tier or country of residence): confirm it as proposed, or reject');
     }
-    input = { ...input, tier: proposal.tier ?? undefined, countryOfResidence: proposal.countryOfResidence ?? undefined, reason: input.reason ?? proposal.reason ?? undefined };
+    input = {
+      ...input,
+      tier: proposal.tier ?? undefined,
+      countryOfResidence: proposal.countryOfResidence ?? undefined,
+      reason: input.reason ?? proposal.reason ?? undefined,
+    };
   }
   // credentialSubject.tier names a configured level of diligence; an operator cannot invent one.
   if (input.tier !== undefined && !configuredTierNames(deps.config).includes(input.tier)) {
@@ -85,18 +94,32 @@ export async function recordOperatorDecision(
         reason: input.reason ?? null,
         createdAt: now,
       };
-      if (!(await deps.store.pendingApprovals.propose(row))) throw new Conflict('another operator proposed an approval at the same time: reload and confirm or reject it');
-      await deps.store.audit.record({ applicationId: input.applicationId, actor: input.actor, action: 'decision.approval_proposed', detail: { tier: row.tier, four_eyes: true }, at: now });
+      if (!(await deps.store.pendingApprovals.propose(row)))
+        throw new Conflict('another operator proposed an approval at the same time: reload and confirm or reject it');
+      await deps.store.audit.record({
+        applicationId: input.applicationId,
+        actor: input.actor,
+        action: 'decision.approval_proposed',
+        detail: { tier: row.tier, four_eyes: true },
+        at: now,
+      });
       return { ...existing, pendingApproval: row };
     }
     // Verified above, taken here: of two confirmers one takes the proposal, and never its proposer.
     const taken = await deps.store.pendingApprovals.takeForConfirmation(input.applicationId, party);
     if (!taken) throw new Conflict('the pending approval was confirmed or dropped by someone else');
-    await deps.store.audit.record({ applicationId: input.applicationId, actor: input.actor, action: 'decision.approval_confirmed', detail: { proposed_by: taken.actor, four_eyes: true }, at: now });
+    await deps.store.audit.record({
+      applicationId: input.applicationId,
+      actor: input.actor,
+      action: 'decision.approval_confirmed',
+      detail: { proposed_by: taken.actor, four_eyes: true },
+      at: now,
+    });
   } else if (input.decision === 'reject') {
     await deps.store.pendingApprovals.clear(input.applicationId);
   }
-  const session = (await deps.store.idvSessions.get(input.applicationId)) ?? (await ensureIdvSession(deps, input.applicationId, existing.idvProvider ?? HOSTED_PROVIDER));
+  const session =
+    (await deps.store.idvSessions.get(input.applicationId)) ?? (await ensureIdvSession(deps, input.applicationId, existing.idvProvider ?? HOSTED_PROVIDER));
   const state: IdvState = input.decision === 'approve' ? 'approved' : 'declined';
   // Applied as the newest event even if a vendor's clock runs ahead of ours.
   const eventAt = Math.max(deps.clock(), session.lastEventAt + 1);

@@ -28,7 +28,8 @@ export async function openFormLink(deps: Pick<IssuanceDeps, 'store' | 'clock' | 
   const found = formToken.length <= 100 ? await deps.store.applications.findByFormTokenWithPrefill(digestSecret(deps.crypto, formToken)) : undefined;
   if (!found) throw new FormLinkUnknown('This verification link is not valid. Please start again from your wallet.');
   const { application } = found;
-  if (application.formSubmittedAt != null || application.status !== 'pending') throw new FormAlreadySubmitted('Your details were already submitted. You can close this window.');
+  if (application.formSubmittedAt != null || application.status !== 'pending')
+    throw new FormAlreadySubmitted('Your details were already submitted. You can close this window.');
   if (application.formExpiresAt <= nowSeconds(deps)) throw new FormLinkExpired('This verification link has expired. Please start again from your wallet.');
   return { application, prefill: found.prefill };
 }
@@ -74,9 +75,7 @@ export async function withdrawApplication(deps: Pick<IssuanceDeps, 'store' | 'cl
   return application;
 }
 
-export type FormSubmission =
-  | { ok: false; errors: FieldErrors; fields: Set<string> | undefined }
-  | { ok: true; application: Application };
+export type FormSubmission = { ok: false; errors: FieldErrors; fields: Set<string> | undefined } | { ok: true; application: Application };
 
 /**
  * A submission of the hosted form, after the CSRF check: refused outright unless the hosted
@@ -101,17 +100,32 @@ export async function submitIdentityForm(
   const decision = sandboxDecision(result.fields);
   const outcome = needed ? outcomeForChecks(decision, result.fields, needed.checks, needed.tier.name) : decision;
   // The sandbox decides; the evidence is what the applied-for tier required.
-  const idvResult = { ...sandboxResult(result.fields, '', deps.clock()), tier: outcome.tier, evidence: outcome.evidence as { kind: string; checks: string[] }[] };
+  const idvResult = {
+    ...sandboxResult(result.fields, '', deps.clock()),
+    tier: outcome.tier,
+    evidence: outcome.evidence as { kind: string; checks: string[] }[],
+  };
   // Recorded as applyResult below records it (provider, reason codes), so that it need not write the application again.
   const submitted = { ...outcome, provider: HOSTED_PROVIDER, reason: idvResult.reasonCodes.join(' ') || undefined };
   const application = await deps.store.applications.submitIdv(digestSecret(deps.crypto, formToken), submitted, nowSeconds(deps));
   if (!application) throw new FormAlreadySubmitted('Your details were already submitted. You can close this window.');
   // What the applicant agreed to and when (ids and time only, no PII).
-  await deps.store.audit.record({ applicationId: application.id, actor: 'applicant', action: 'consent.given', detail: { optional: consent.optional }, at: application.formSubmittedAt ?? nowSeconds(deps) });
+  await deps.store.audit.record({
+    applicationId: application.id,
+    actor: 'applicant',
+    action: 'consent.given',
+    detail: { optional: consent.optional },
+    at: application.formSubmittedAt ?? nowSeconds(deps),
+  });
   // PII stays inside the IDV module, sealed (AES-256-GCM); only KCC fields went to `applications`.
   const vault = deps.idv.vault;
   if (vault) {
-    await deps.store.pii.store({ applicationId: application.id, keyId: vault.keyId, ciphertext: await vault.seal(application.id, result.fields), createdAt: nowSeconds(deps) });
+    await deps.store.pii.store({
+      applicationId: application.id,
+      keyId: vault.keyId,
+      ciphertext: await vault.seal(application.id, result.fields),
+      createdAt: nowSeconds(deps),
+    });
   }
   await applyResult(deps, {
     applicationId: application.id,

@@ -71,14 +71,24 @@ async function grantAccessToken(deps: Deps, code: Pick<PreAuthorizedCode, 'codeH
     c_nonce_expiry: now + ttl.cNonce,
   });
   await deps.store.accessTokens.createWithCNonce(
-    { jti, applicationId: code.applicationId, applicantDid: code.applicantDid, codeHash: code.codeHash, expiresAt: now + ttl.accessToken, tokenSha256: digestSecret(deps.crypto, accessToken) },
+    {
+      jti,
+      applicationId: code.applicationId,
+      applicantDid: code.applicantDid,
+      codeHash: code.codeHash,
+      expiresAt: now + ttl.accessToken,
+      tokenSha256: digestSecret(deps.crypto, accessToken),
+    },
     { nonce: cNonce, accessTokenJti: jti, expiresAt: now + ttl.cNonce },
   );
   return { access_token: accessToken, token_type: 'bearer', expires_in: ttl.accessToken, c_nonce: cNonce, c_nonce_expires_in: ttl.cNonce };
 }
 
 /** Verifies the bearer access token and returns its grant record (not revoked, not expired). */
-export async function authenticateAccessToken(deps: Pick<IssuanceDeps, 'store' | 'clock' | 'issuer' | 'crypto'>, authorization: string | undefined): Promise<AccessTokenRecord> {
+export async function authenticateAccessToken(
+  deps: Pick<IssuanceDeps, 'store' | 'clock' | 'issuer' | 'crypto'>,
+  authorization: string | undefined,
+): Promise<AccessTokenRecord> {
   // The record is read once: it says whether these exact bytes were issued (their digest was kept
   // at issuance), which stands for a second Ed25519 verification of our own signature
   // (docs/performance.md), and it is the grant checked below.

@@ -33,7 +33,15 @@ export async function ensureIdvSession(deps: Pick<IssuanceDeps, 'store' | 'clock
 /** True when `applicationStatus.set(change)` would write what `current` already holds (decision times aside). */
 function statusWriteIsNoop(
   current: Application,
-  change: { status: string; provider: string; countryOfResidence?: string | null; tier?: string | null; evidence?: unknown[]; reason: string | null; decidedBy?: string },
+  change: {
+    status: string;
+    provider: string;
+    countryOfResidence?: string | null;
+    tier?: string | null;
+    evidence?: unknown[];
+    reason: string | null;
+    decidedBy?: string;
+  },
 ): boolean {
   const decided = change.status === 'approved' || change.status === 'rejected';
   return (
@@ -100,17 +108,35 @@ export async function applyResult(
     from = session.state as IdvState;
     if (input.eventAt <= session.lastEventAt) {
       // Out of order: a newer event was applied already (the vendor's clock decides, not arrival).
-      await deps.store.audit.record({ applicationId: input.applicationId, actor: input.actor, action: 'idv.event_stale', detail: { from, to, event_at: new Date(input.eventAt).toISOString() }, at: now });
+      await deps.store.audit.record({
+        applicationId: input.applicationId,
+        actor: input.actor,
+        action: 'idv.event_stale',
+        detail: { from, to, event_at: new Date(input.eventAt).toISOString() },
+        at: now,
+      });
       return { disposition: 'stale', state: from };
     }
     move = transition(from, to);
     if (move.kind === 'ignore') {
-      await deps.store.audit.record({ applicationId: input.applicationId, actor: input.actor, action: 'idv.event_ignored', detail: { from, to, why: move.why }, at: now });
+      await deps.store.audit.record({
+        applicationId: input.applicationId,
+        actor: input.actor,
+        action: 'idv.event_ignored',
+        detail: { from, to, why: move.why },
+        at: now,
+      });
       return { disposition: 'ignored', state: from };
     }
     const updated = await deps.store.idvSessions.applyIfNewer(input.applicationId, { state: to, outcome, eventAt: input.eventAt }, now);
     if (!updated) {
-      await deps.store.audit.record({ applicationId: input.applicationId, actor: input.actor, action: 'idv.event_stale', detail: { from, to, eventAt: input.eventAt }, at: now });
+      await deps.store.audit.record({
+        applicationId: input.applicationId,
+        actor: input.actor,
+        action: 'idv.event_stale',
+        detail: { from, to, eventAt: input.eventAt },
+        at: now,
+      });
       return { disposition: 'stale', state: from };
     }
   }
@@ -169,7 +195,15 @@ export async function applyResult(
         idv_state: to,
         reason_codes: result.reasonCodes,
         final: result.final,
-        ...(redecision ? { redecision: true, previous_state: from, credentials_issued: affected.issued, credentials_revoked: affected.revoked, credentials_suspended: affected.suspended } : {}),
+        ...(redecision
+          ? {
+              redecision: true,
+              previous_state: from,
+              credentials_issued: affected.issued,
+              credentials_revoked: affected.revoked,
+              credentials_suspended: affected.suspended,
+            }
+          : {}),
       }),
     );
   }
@@ -193,10 +227,22 @@ export async function startVendorSession(
   if (session.vendorReference && session.webviewUrl) {
     return provider.resumeSession ? provider.resumeSession(session.vendorReference) : session.webviewUrl;
   }
-  const { url, vendorReference } = await provider.createSession({ applicationId: application.id, idempotencyKey: session.idempotencyKey, redirectUrl: finishUrl, entryUrl, callbackUrl });
+  const { url, vendorReference } = await provider.createSession({
+    applicationId: application.id,
+    idempotencyKey: session.idempotencyKey,
+    redirectUrl: finishUrl,
+    entryUrl,
+    callbackUrl,
+  });
   const now = seconds(deps.clock());
   await deps.store.idvSessions.attachVendorSession(application.id, vendorReference, url, now);
-  await deps.store.audit.record({ applicationId: application.id, actor: `idv:${provider.name}`, action: 'idv.session_created', detail: { vendor_reference: vendorReference }, at: now });
+  await deps.store.audit.record({
+    applicationId: application.id,
+    actor: `idv:${provider.name}`,
+    action: 'idv.session_created',
+    detail: { vendor_reference: vendorReference },
+    at: now,
+  });
   return url;
 }
 
@@ -239,7 +285,10 @@ export async function handleVendorWebhook(
   // valid forever: the signed event time bounds it instead (older is refused), and within the
   // window the event id does (idv_events keeps every id). Timestamped schemes were held to their
   // tolerance by verifyWebhook already.
-  if (provider.capabilities.webhookSignature !== 'timestamped-hmac-sha256' && event.occurredAt < deps.clock() - deps.config.idv.webhookReplayWindowSeconds * 1000) {
+  if (
+    provider.capabilities.webhookSignature !== 'timestamped-hmac-sha256' &&
+    event.occurredAt < deps.clock() - deps.config.idv.webhookReplayWindowSeconds * 1000
+  ) {
     deps.logger.warn('idv_webhook_rejected', { provider: providerName, reason: 'stale' });
     return { status: 401, error: 'stale' };
   }
@@ -349,7 +398,13 @@ export async function handleVendorCallback(
     actor: `idv:${providerName}`,
   });
   await deps.store.idvEvents.setDisposition(eventKey, applied.disposition, applied.state);
-  deps.logger.info('idv_callback', { provider: providerName, applicationId: session.applicationId, eventId: redeemed.eventId, disposition: applied.disposition, state: applied.state });
+  deps.logger.info('idv_callback', {
+    provider: providerName,
+    applicationId: session.applicationId,
+    eventId: redeemed.eventId,
+    disposition: applied.disposition,
+    state: applied.state,
+  });
   return { status: 303, disposition: applied.disposition };
 }
 

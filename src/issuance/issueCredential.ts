@@ -62,7 +62,9 @@ export async function requestCredential(deps: Deps, grant: AccessTokenRecord, bo
   if (!application) throw new ServerError('application not found');
   const configuration = registry.ofApplication(application);
   if (request.configurationId !== undefined && request.configurationId !== configuration.id) {
-    throw new InvalidCredentialRequest(`credential_configuration_id ${request.configurationId} was not offered with this access token (offered: ${configuration.id})`);
+    throw new InvalidCredentialRequest(
+      `credential_configuration_id ${request.configurationId} was not offered with this access token (offered: ${configuration.id})`,
+    );
   }
   const prefill = await deps.store.applicationPrefill.get(application.id);
   if (await issuable(deps, application, prefill ?? null)) {
@@ -102,11 +104,15 @@ export async function collectDeferredCredential(deps: Deps, grant: AccessTokenRe
   if (!application) throw new InvalidTransactionId('transaction_id is unknown');
   const prefill = await deps.store.applicationPrefill.get(application.id);
   if (!(await issuable(deps, application, prefill ?? null))) {
-    if (profile === 'v1') return { status: 202, body: v1DeferredResponse(deps, transaction.id), applicationId: application.id, deferred: true, issued: false, profile };
+    if (profile === 'v1')
+      return { status: 202, body: v1DeferredResponse(deps, transaction.id), applicationId: application.id, deferred: true, issued: false, profile };
     throw new IssuancePending('identity verification is not finished yet');
   }
-  const credential = await issueOnce(deps, application, prefill ?? null, (c) =>
-    deps.store.transactions.completeWithCredential(transaction.id, credentialRecord(deps, application, c), nowSeconds(deps)),
+  const credential = await issueOnce(
+    deps,
+    application,
+    prefill ?? null,
+    (c) => deps.store.transactions.completeWithCredential(transaction.id, credentialRecord(deps, application, c), nowSeconds(deps)),
     true,
   );
   await announceCredentialIssued(deps, application, credential, true);
@@ -229,7 +235,11 @@ export async function signKnownCustomerCredential(deps: Deps, application: Appli
 }
 
 /** What the issuer keeps of a credential it issues: ids, dates and a digest of the JWT. */
-export function credentialRecord(deps: Pick<Deps, 'crypto'>, application: Application, credential: { id: string; jwt: string; issuedAt: number; expiresAt: number }) {
+export function credentialRecord(
+  deps: Pick<Deps, 'crypto'>,
+  application: Application,
+  credential: { id: string; jwt: string; issuedAt: number; expiresAt: number },
+) {
   return {
     id: credential.id,
     applicationId: application.id,
@@ -265,10 +275,16 @@ async function announceCredentialIssued(
  * Evidence for the KCC: checks carried over from presented credentials (still fresh, with
  * their original time) plus the checks IDV did for this application (at its decision time).
  */
-function evidenceOfApplication(application: Application, prefill: ApplicationPrefill | null, now: number): { evidence: EvidenceRecord[]; supersedes: string[] } {
+function evidenceOfApplication(
+  application: Application,
+  prefill: ApplicationPrefill | null,
+  now: number,
+): { evidence: EvidenceRecord[]; supersedes: string[] } {
   const verifiedAt = application.decidedAt ?? now;
   const fresh = (application.evidence ?? []).map((e) => ({ kind: e.kind, checks: [...(e.checks ?? [])], verifiedAt }));
-  const carried = (prefill?.verifiedEvidence ?? []).map(({ kind, checks, verifiedAt }) => ({ kind, checks, verifiedAt })).filter((c) => !fresh.some((f) => f.kind === c.kind));
+  const carried = (prefill?.verifiedEvidence ?? [])
+    .map(({ kind, checks, verifiedAt }) => ({ kind, checks, verifiedAt }))
+    .filter((c) => !fresh.some((f) => f.kind === c.kind));
   // The KCCs this one replaces (upgrade, renewal).
   return { evidence: [...carried, ...fresh], supersedes: prefill?.supersedes ?? [] };
 }

@@ -33,7 +33,9 @@ export async function kycStatusOf(deps: Pick<IssuanceDeps, 'store' | 'clock'>, s
   const live = credentials.find((c) => c.revokedAt == null && c.suspendedAt == null && c.expiresAt > now);
   if (live) return { kyc_status: 'verified', kyc_tier: live.tierId, aml_clear: hasAmlCheck(live.evidence) };
   const newest = applications[0];
-  const issuedFor = new Set((await Promise.all(applications.map((a) => deps.store.issuedCredentials.listForApplication(a.id)))).flat().map((c) => c.applicationId));
+  const issuedFor = new Set(
+    (await Promise.all(applications.map((a) => deps.store.issuedCredentials.listForApplication(a.id)))).flat().map((c) => c.applicationId),
+  );
   if (newest?.status === 'approved' && !issuedFor.has(newest.id)) {
     return { kyc_status: 'verified', kyc_tier: newest.credentialConfigurationId, aml_clear: hasAmlCheck(applicationEvidence(newest)) };
   }

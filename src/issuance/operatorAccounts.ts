@@ -51,7 +51,8 @@ export function accountCredentialTag(deps: Pick<IssuanceDeps, 'crypto'>, account
 }
 
 function checkName(name: string): void {
-  if (!OPERATOR_NAME.test(name)) throw new InvalidRequest('an operator name is 2 to 32 characters of a-z, 0-9, ".", "_" and "-", starting with a letter or digit');
+  if (!OPERATOR_NAME.test(name))
+    throw new InvalidRequest('an operator name is 2 to 32 characters of a-z, 0-9, ".", "_" and "-", starting with a letter or digit');
 }
 
 function checkRole(role: string): asserts role is OperatorRole {
@@ -59,12 +60,22 @@ function checkRole(role: string): asserts role is OperatorRole {
 }
 
 /** Creates an account; returns the secret, which exists nowhere else afterwards. */
-export async function addOperatorAccount(deps: Deps, input: { name: string; role: string; actor: string }): Promise<{ account: OperatorAccount; secret: string }> {
+export async function addOperatorAccount(
+  deps: Deps,
+  input: { name: string; role: string; actor: string },
+): Promise<{ account: OperatorAccount; secret: string }> {
   checkName(input.name);
   checkRole(input.role);
   const secret = randomToken(deps.crypto);
   const now = nowSeconds(deps);
-  const account: OperatorAccount = { name: input.name, role: input.role, secretHash: await hashSecret(secret), createdAt: now, updatedAt: now, disabledAt: null };
+  const account: OperatorAccount = {
+    name: input.name,
+    role: input.role,
+    secretHash: await hashSecret(secret),
+    createdAt: now,
+    updatedAt: now,
+    disabledAt: null,
+  };
   if (!(await deps.store.operatorAccounts.create(account))) throw new Conflict(`an operator named ${input.name} exists (or existed: names are not reused)`);
   await deps.store.audit.record({ applicationId: null, actor: input.actor, action: 'operator.added', detail: { name: input.name, role: input.role }, at: now });
   return { account, secret };
@@ -78,10 +89,18 @@ export async function listOperatorAccounts(deps: Pick<Deps, 'store'>): Promise<O
 export async function removeOperatorAccount(deps: Deps, input: { name: string; actor: string }): Promise<number> {
   const now = nowSeconds(deps);
   if (!(await deps.store.operatorAccounts.disable(input.name, now))) {
-    throw (await deps.store.operatorAccounts.get(input.name)) ? new Conflict(`${input.name} is already removed`) : new NotFound(`no operator named ${input.name}`);
+    throw (await deps.store.operatorAccounts.get(input.name))
+      ? new Conflict(`${input.name} is already removed`)
+      : new NotFound(`no operator named ${input.name}`);
   }
   const ended = await deps.store.operatorSessions.endAllFor(input.name, now);
-  await deps.store.audit.record({ applicationId: null, actor: input.actor, action: 'operator.removed', detail: { name: input.name, sessions_ended: ended }, at: now });
+  await deps.store.audit.record({
+    applicationId: null,
+    actor: input.actor,
+    action: 'operator.removed',
+    detail: { name: input.name, sessions_ended: ended },
+    at: now,
+  });
   return ended;
 }
 
@@ -90,10 +109,18 @@ export async function resetOperatorSecret(deps: Deps, input: { name: string; act
   const secret = randomToken(deps.crypto);
   const now = nowSeconds(deps);
   if (!(await deps.store.operatorAccounts.setSecret(input.name, await hashSecret(secret), now))) {
-    throw (await deps.store.operatorAccounts.get(input.name)) ? new Conflict(`${input.name} is removed; add a new account instead`) : new NotFound(`no operator named ${input.name}`);
+    throw (await deps.store.operatorAccounts.get(input.name))
+      ? new Conflict(`${input.name} is removed; add a new account instead`)
+      : new NotFound(`no operator named ${input.name}`);
   }
   const sessionsEnded = await deps.store.operatorSessions.endAllFor(input.name, now);
-  await deps.store.audit.record({ applicationId: null, actor: input.actor, action: 'operator.secret_reset', detail: { name: input.name, sessions_ended: sessionsEnded }, at: now });
+  await deps.store.audit.record({
+    applicationId: null,
+    actor: input.actor,
+    action: 'operator.secret_reset',
+    detail: { name: input.name, sessions_ended: sessionsEnded },
+    at: now,
+  });
   return { secret, sessionsEnded };
 }
 

@@ -11,7 +11,13 @@ type Deps = Pick<IssuanceDeps, 'store' | 'clock' | 'config'>;
 /** Erases one applicant's PII on request; true when there was something to erase. */
 export async function eraseApplicantPii(deps: Deps, applicationId: string, actor: string, reason: string): Promise<boolean> {
   const erased = await deps.store.pii.erase(applicationId, 'operator_request', nowSeconds(deps));
-  await deps.store.audit.record({ applicationId, actor, action: erased ? 'pii.erased' : 'pii.erase_noop', detail: { reason: reason.slice(0, 200) }, at: nowSeconds(deps) });
+  await deps.store.audit.record({
+    applicationId,
+    actor,
+    action: erased ? 'pii.erased' : 'pii.erase_noop',
+    detail: { reason: reason.slice(0, 200) },
+    at: nowSeconds(deps),
+  });
   return erased;
 }
 
@@ -19,6 +25,13 @@ export async function eraseApplicantPii(deps: Deps, applicationId: string, actor
 export async function purgeExpiredPii(deps: Deps): Promise<number> {
   const now = nowSeconds(deps);
   const ids = await deps.store.pii.purgeDue(now);
-  for (const id of ids) await deps.store.audit.record({ applicationId: id, actor: 'system:retention', action: 'pii.purged', detail: { retention_days: deps.config.idv.retentionDays }, at: now });
+  for (const id of ids)
+    await deps.store.audit.record({
+      applicationId: id,
+      actor: 'system:retention',
+      action: 'pii.purged',
+      detail: { retention_days: deps.config.idv.retentionDays },
+      at: now,
+    });
   return ids.length;
 }

@@ -226,7 +226,11 @@ export async function checksForForm(
 }
 
 /** The form fields for the application behind a form token: only what its remaining checks need. */
-export async function formFieldsFor(deps: Pick<IssuanceDeps, 'store' | 'config'>, applicationOrFormTokenHash: Application | string, knownPrefill?: ApplicationPrefill | null): Promise<Set<string> | undefined> {
+export async function formFieldsFor(
+  deps: Pick<IssuanceDeps, 'store' | 'config'>,
+  applicationOrFormTokenHash: Application | string,
+  knownPrefill?: ApplicationPrefill | null,
+): Promise<Set<string> | undefined> {
   const found = await checksForForm(deps, applicationOrFormTokenHash, knownPrefill);
   return found ? fieldsForChecks(found.checks) : undefined;
 }

@@ -34,7 +34,11 @@ export interface DispatchReport {
 }
 
 /** Sends every due event once; `now` in ms. */
-export async function dispatchDueWebhooks(deps: Pick<IssuanceDeps, 'store' | 'config' | 'idv' | 'logger'>, now: number, options: { limit?: number; timeoutMs?: number } = {}): Promise<DispatchReport> {
+export async function dispatchDueWebhooks(
+  deps: Pick<IssuanceDeps, 'store' | 'config' | 'idv' | 'logger'>,
+  now: number,
+  options: { limit?: number; timeoutMs?: number } = {},
+): Promise<DispatchReport> {
   const report: DispatchReport = { attempted: 0, delivered: 0, retried: 0, failed: 0 };
   const url = deps.config.idv.outboundWebhookUrl;
   const send = deps.idv.outboundFetch;

@@ -23,11 +23,26 @@ export abstract class ProtocolError extends Error {
   }
 }
 
-export class InvalidRequest extends ProtocolError { readonly error = 'invalid_request'; readonly status = 400; }
-export class InvalidGrant extends ProtocolError { readonly error = 'invalid_grant'; readonly status = 400; }
-export class InvalidClient extends ProtocolError { readonly error = 'invalid_client'; readonly status = 400; }
-export class UnauthorizedClient extends ProtocolError { readonly error = 'unauthorized_client'; readonly status = 400; }
-export class UnsupportedGrantType extends ProtocolError { readonly error = 'unsupported_grant_type'; readonly status = 400; }
+export class InvalidRequest extends ProtocolError {
+  readonly error = 'invalid_request';
+  readonly status = 400;
+}
+export class InvalidGrant extends ProtocolError {
+  readonly error = 'invalid_grant';
+  readonly status = 400;
+}
+export class InvalidClient extends ProtocolError {
+  readonly error = 'invalid_client';
+  readonly status = 400;
+}
+export class UnauthorizedClient extends ProtocolError {
+  readonly error = 'unauthorized_client';
+  readonly status = 400;
+}
+export class UnsupportedGrantType extends ProtocolError {
+  readonly error = 'unsupported_grant_type';
+  readonly status = 400;
+}
 
 /** RFC 6750 §3.1: a missing, expired, revoked or malformed access token. */
 export class InvalidToken extends ProtocolError {
@@ -39,28 +54,67 @@ export class InvalidToken extends ProtocolError {
   }
 }
 
-export class InvalidCredentialRequest extends ProtocolError { readonly error = 'invalid_credential_request'; readonly status = 400; }
-export class UnsupportedCredentialType extends ProtocolError { readonly error = 'unsupported_credential_type'; readonly status = 400; }
-export class UnsupportedCredentialFormat extends ProtocolError { readonly error = 'unsupported_credential_format'; readonly status = 400; }
+export class InvalidCredentialRequest extends ProtocolError {
+  readonly error = 'invalid_credential_request';
+  readonly status = 400;
+}
+export class UnsupportedCredentialType extends ProtocolError {
+  readonly error = 'unsupported_credential_type';
+  readonly status = 400;
+}
+export class UnsupportedCredentialFormat extends ProtocolError {
+  readonly error = 'unsupported_credential_format';
+  readonly status = 400;
+}
 /** OID4VCI draft 13 §7.3.1.2: the proof is missing or invalid; the body carries a fresh c_nonce. */
-export class InvalidProof extends ProtocolError { readonly error = 'invalid_proof'; readonly status = 400; }
+export class InvalidProof extends ProtocolError {
+  readonly error = 'invalid_proof';
+  readonly status = 400;
+}
 /** OID4VCI 1.0: the nonce in the proof is not (or no longer) valid. */
-export class InvalidNonce extends ProtocolError { readonly error = 'invalid_nonce'; readonly status = 400; }
+export class InvalidNonce extends ProtocolError {
+  readonly error = 'invalid_nonce';
+  readonly status = 400;
+}
 /** OID4VCI 1.0 §8.3.1.2: IDV declined the applicant; the credential will not be issued. */
-export class CredentialRequestDenied extends ProtocolError { readonly error = 'credential_request_denied'; readonly status = 400; }
+export class CredentialRequestDenied extends ProtocolError {
+  readonly error = 'credential_request_denied';
+  readonly status = 400;
+}
 /** OID4VCI draft 13 §9.3: the credential is not ready yet; poll again later. */
-export class IssuancePending extends ProtocolError { readonly error = 'issuance_pending'; readonly status = 400; }
+export class IssuancePending extends ProtocolError {
+  readonly error = 'issuance_pending';
+  readonly status = 400;
+}
 /** OID4VCI 1.0 §8.3.1.2: the credential_configuration_id is not one this issuer offers. */
-export class UnknownCredentialConfiguration extends ProtocolError { readonly error = 'unknown_credential_configuration'; readonly status = 400; }
+export class UnknownCredentialConfiguration extends ProtocolError {
+  readonly error = 'unknown_credential_configuration';
+  readonly status = 400;
+}
 /** OID4VCI 1.0 §8.3.1.2: a credential_identifier this issuer never handed out (it hands out none). */
-export class UnknownCredentialIdentifier extends ProtocolError { readonly error = 'unknown_credential_identifier'; readonly status = 400; }
+export class UnknownCredentialIdentifier extends ProtocolError {
+  readonly error = 'unknown_credential_identifier';
+  readonly status = 400;
+}
 /** OID4VCI 1.0 §11.3: the notification_id is unknown or belongs to another grant. */
-export class InvalidNotificationId extends ProtocolError { readonly error = 'invalid_notification_id'; readonly status = 400; }
+export class InvalidNotificationId extends ProtocolError {
+  readonly error = 'invalid_notification_id';
+  readonly status = 400;
+}
 /** OID4VCI 1.0 §11.3: the Notification Request is malformed. */
-export class InvalidNotificationRequest extends ProtocolError { readonly error = 'invalid_notification_request'; readonly status = 400; }
-export class InvalidTransactionId extends ProtocolError { readonly error = 'invalid_transaction_id'; readonly status = 400; }
+export class InvalidNotificationRequest extends ProtocolError {
+  readonly error = 'invalid_notification_request';
+  readonly status = 400;
+}
+export class InvalidTransactionId extends ProtocolError {
+  readonly error = 'invalid_transaction_id';
+  readonly status = 400;
+}
 
-export class AccessDenied extends ProtocolError { readonly error = 'access_denied'; readonly status = 403; }
+export class AccessDenied extends ProtocolError {
+  readonly error = 'access_denied';
+  readonly status = 403;
+}
 export class Unauthorized extends ProtocolError {
   readonly error = 'unauthorized';
   readonly status = 401;
@@ -69,16 +123,40 @@ export class Unauthorized extends ProtocolError {
     this.headers = { 'WWW-Authenticate': 'Bearer' };
   }
 }
-export class NotFound extends ProtocolError { readonly error = 'not_found'; readonly status = 404; }
-export class MethodNotAllowed extends ProtocolError { readonly error = 'method_not_allowed'; readonly status = 405; }
-export class Conflict extends ProtocolError { readonly error = 'conflict'; readonly status = 409; }
-export class PayloadTooLarge extends ProtocolError { readonly error = 'invalid_request'; readonly status = 413; }
-export class UnsupportedMediaType extends ProtocolError { readonly error = 'invalid_request'; readonly status = 415; }
+export class NotFound extends ProtocolError {
+  readonly error = 'not_found';
+  readonly status = 404;
+}
+export class MethodNotAllowed extends ProtocolError {
+  readonly error = 'method_not_allowed';
+  readonly status = 405;
+}
+export class Conflict extends ProtocolError {
+  readonly error = 'conflict';
+  readonly status = 409;
+}
+export class PayloadTooLarge extends ProtocolError {
+  readonly error = 'invalid_request';
+  readonly status = 413;
+}
+export class UnsupportedMediaType extends ProtocolError {
+  readonly error = 'invalid_request';
+  readonly status = 415;
+}
 /** Rate limit exceeded; carries Retry-After. */
-export class TooManyRequests extends ProtocolError { readonly error = 'too_many_requests'; readonly status = 429; }
-export class ServerError extends ProtocolError { readonly error = 'server_error'; readonly status = 500; }
+export class TooManyRequests extends ProtocolError {
+  readonly error = 'too_many_requests';
+  readonly status = 429;
+}
+export class ServerError extends ProtocolError {
+  readonly error = 'server_error';
+  readonly status = 500;
+}
 /** A dependency (an IDV vendor's API) failed: the caller should retry (a vendor's webhook delivery does). */
-export class TemporarilyUnavailable extends ProtocolError { readonly error = 'temporarily_unavailable'; readonly status = 502; }
+export class TemporarilyUnavailable extends ProtocolError {
+  readonly error = 'temporarily_unavailable';
+  readonly status = 502;
+}
 
 /**
  * The IDV form link's own refusals (spec "PII collected by PFI"): JSON clients get the code,
@@ -95,8 +173,14 @@ export class FormLinkUnknown extends FormLinkError {
   readonly status = 404;
   readonly title = 'Link not valid';
 }
-export class FormLinkExpired extends FormLinkError { readonly status = 410; readonly title = 'Link expired'; }
-export class FormAlreadySubmitted extends FormLinkError { readonly status = 409; readonly title = 'Already submitted'; }
+export class FormLinkExpired extends FormLinkError {
+  readonly status = 410;
+  readonly title = 'Link expired';
+}
+export class FormAlreadySubmitted extends FormLinkError {
+  readonly status = 409;
+  readonly title = 'Already submitted';
+}
 /** A cross-site or stale submission (double-submit CSRF check failed). */
 export class FormSubmissionRefused extends FormLinkError {
   readonly status = 403;

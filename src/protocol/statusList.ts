@@ -22,7 +22,10 @@ export function getBit(bits: Uint8Array, index: number): boolean {
 
 async function pipe(data: Uint8Array, stream: CompressionStream | DecompressionStream, limit = Infinity): Promise<Uint8Array> {
   const writer = stream.writable.getWriter();
-  void writer.write(data as Uint8Array<ArrayBuffer>).then(() => writer.close()).catch(() => undefined);
+  void writer
+    .write(data as Uint8Array<ArrayBuffer>)
+    .then(() => writer.close())
+    .catch(() => undefined);
   return readStreamCapped(stream.readable as ReadableStream<Uint8Array>, limit, () => new RangeError('status list is too large'));
 }
 

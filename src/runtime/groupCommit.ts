@@ -209,7 +209,8 @@ export function withGroupCommit(store: Store, group: GroupCommit): Store {
   // The Store is one object per repository (src/store/types.ts), each a set of methods.
   for (const [name, repository] of Object.entries(store) as Array<[string, Record<string, unknown>]>) {
     const wrapped: Record<string, unknown> = {};
-    for (const [method, fn] of Object.entries(repository)) wrapped[method] = typeof fn === 'function' ? held(fn as (...args: never[]) => unknown, repository) : fn;
+    for (const [method, fn] of Object.entries(repository))
+      wrapped[method] = typeof fn === 'function' ? held(fn as (...args: never[]) => unknown, repository) : fn;
     out[name] = wrapped;
   }
   return out as unknown as Store;

@@ -60,7 +60,12 @@ export function nextKeyId(keys: IssuerKey[]): string {
  * Rotation: appends a new signing key (the newest signs from the next start or reload);
  * earlier keys stay published so what they signed keeps verifying until they are retired.
  */
-export async function rotateKeys(keys: IssuerKey[], crypto: CryptoProvider, alg: JwsAlgorithm, now: () => number = Date.now): Promise<{ keys: IssuerKey[]; added: IssuerKey }> {
+export async function rotateKeys(
+  keys: IssuerKey[],
+  crypto: CryptoProvider,
+  alg: JwsAlgorithm,
+  now: () => number = Date.now,
+): Promise<{ keys: IssuerKey[]; added: IssuerKey }> {
   const newest = signingKeysNewestFirst(keys)[0];
   // createdAt orders keys: never let a new key sort before the current one (clock steps back).
   let createdAt = new Date(now()).toISOString();

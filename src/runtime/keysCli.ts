@@ -66,7 +66,7 @@ export async function runKeysCli(args: string[], env: Record<string, string | un
   try {
     if (command === 'rotate') {
       const algFlag = rest[rest.indexOf('--alg') + 1];
-      const alg = (rest.includes('--alg') ? algFlag : env.ISSUER_KEY_ALG ?? signingKeysNewestFirst(keys)[0]?.alg ?? 'EdDSA') as JwsAlgorithm;
+      const alg = (rest.includes('--alg') ? algFlag : (env.ISSUER_KEY_ALG ?? signingKeysNewestFirst(keys)[0]?.alg ?? 'EdDSA')) as JwsAlgorithm;
       if (alg !== 'EdDSA' && alg !== 'ES256K') throw new Error('--alg must be EdDSA or ES256K');
       const rotated = await rotateKeys(keys, crypto, alg, now);
       // Check the result is publishable (did:dht packets are capped at 1000 bytes) before saving.

@@ -113,7 +113,10 @@ export function createNodeMetrics(options: { stats?: StatsQueries; token?: strin
  * /metrics without auth on its own listener (METRICS_PORT), bound to loopback by default so that
  * only this host (a Prometheus agent or sidecar beside the issuer) can reach it.
  */
-export async function startMetricsListener(metrics: RequestMetrics, options: { port: number; hostname?: string }): Promise<{ port: number; url: string; close(): Promise<void> }> {
+export async function startMetricsListener(
+  metrics: RequestMetrics,
+  options: { port: number; hostname?: string },
+): Promise<{ port: number; url: string; close(): Promise<void> }> {
   const hostname = options.hostname ?? '127.0.0.1';
   let server: ServerType | undefined;
   const port = await new Promise<number>((ok, fail) => {

@@ -58,7 +58,8 @@ export const DEFAULT_HTTP_TIMEOUTS: HttpTimeouts = { headersMs: 10_000, requestM
 /** node:http server options for these timeouts. */
 export function httpServerOptions(input: Partial<HttpTimeouts> = {}) {
   const t = { ...DEFAULT_HTTP_TIMEOUTS, ...Object.fromEntries(Object.entries(input).filter(([, v]) => v !== undefined)) };
-  for (const [name, value] of Object.entries(t)) if (!(Number.isInteger(value) && value > 0)) throw new Error(`HTTP timeout ${name} must be a positive integer (ms)`);
+  for (const [name, value] of Object.entries(t))
+    if (!(Number.isInteger(value) && value > 0)) throw new Error(`HTTP timeout ${name} must be a positive integer (ms)`);
   // Node's headers timeout must not exceed its request timeout; and it checks both only every
   // connectionsCheckingInterval (30 s by default), so check often enough to honour short ones.
   return {
@@ -136,7 +137,10 @@ export function checkSharedConfiguration(options: { keys?: IssuerKey[]; idv?: Id
 export function nodeClientAddress(trustProxy: boolean) {
   return (c: Context): string | undefined => {
     if (trustProxy) {
-      const hops = (c.req.header('x-forwarded-for') ?? '').split(',').map((h) => h.trim()).filter(Boolean);
+      const hops = (c.req.header('x-forwarded-for') ?? '')
+        .split(',')
+        .map((h) => h.trim())
+        .filter(Boolean);
       if (hops.length > 0) return hops[hops.length - 1];
     }
     try {
@@ -172,9 +176,7 @@ export function nodeDidMethods(options: { didWebAllowInsecure?: boolean; didDhtG
   // The gateway is operator configuration, not applicant input (an applicant picks only the
   // 52-character z-base-32 id): an http or loopback gateway the operator set is allowed.
   const gatewayIsLocal = /^http:\/\/(localhost|127\.0\.0\.1|\[::1\])(:\d+)?(\/|$)/.test(gatewayUrl);
-  const gatewayFetch = gatewayIsLocal || insecure
-    ? createSafeFetch({ allowPrivate: true, allowHttp: true, timeoutMs: 5000, maxBytes: 64 * 1024 })
-    : safeFetch;
+  const gatewayFetch = gatewayIsLocal || insecure ? createSafeFetch({ allowPrivate: true, allowHttp: true, timeoutMs: 5000, maxBytes: 64 * 1024 }) : safeFetch;
   return {
     ...createDidWebResolver({ fetch: safeFetch, allowHttp: insecure, allowIpHosts: insecure }),
     ...createDidDhtResolver({ gatewayUrl, fetch: gatewayFetch }),
@@ -237,7 +239,9 @@ async function startNode(options: NodeIssuerOptions) {
   let server: ServerType | undefined;
   const listening = new Promise<number>((ok) => {
     // The port may be 0 (tests): PUBLIC_URL is known only once listening, so build lazily.
-    server = serve({ fetch: (req, env) => appFetch(req, env), port, hostname, serverOptions: httpServerOptions(options.httpTimeouts) }, (info) => ok(info.port));
+    server = serve({ fetch: (req, env) => appFetch(req, env), port, hostname, serverOptions: httpServerOptions(options.httpTimeouts) }, (info) =>
+      ok(info.port),
+    );
     // A client that half-closes after its request (FIN once the body is sent) still gets its
     // answer: by default Node ends such a socket on the FIN, dropping a response that waits on
     // the database (a group commit, PostgreSQL).
@@ -249,7 +253,9 @@ async function startNode(options: NodeIssuerOptions) {
   const logger = options.logger ?? jsonLogger();
   const metricsOn = options.metrics && (options.metrics.token || options.metrics.port !== undefined);
   // The business figures are SQLite queries (src/store/stats.ts); on PostgreSQL only request metrics are kept.
-  const metrics = metricsOn ? createNodeMetrics({ stats: database.db ? createStatsQueries(database.db) : undefined, token: options.metrics?.token, clock: options.clock, logger }) : undefined;
+  const metrics = metricsOn
+    ? createNodeMetrics({ stats: database.db ? createStatsQueries(database.db) : undefined, token: options.metrics?.token, clock: options.clock, logger })
+    : undefined;
   const issuer = await buildIssuer({
     config: { ...options.config, publicUrl, didMethod },
     db: database.db,
@@ -268,7 +274,9 @@ async function startNode(options: NodeIssuerOptions) {
   });
   appFetch = (req, env) => issuer.app.fetch(req, env);
   const metricsListener =
-    metrics && options.metrics?.port !== undefined ? await startMetricsListener(metrics, { port: options.metrics.port, hostname: options.metrics.hostname }) : undefined;
+    metrics && options.metrics?.port !== undefined
+      ? await startMetricsListener(metrics, { port: options.metrics.port, hostname: options.metrics.hostname })
+      : undefined;
   const clock = options.clock ?? Date.now;
   const publish = () =>
     publishIssuerDidDht({
@@ -343,7 +351,9 @@ type StartedNodeIssuer = Awaited<ReturnType<typeof startNode>>;
  * Starts the issuer on Node: HTTP server, database (SQLite in dataDir, or PostgreSQL with
  * databaseUrl), keys, background jobs. On SQLite `sqlite` is the open connection.
  */
-export function startNodeIssuer(options: NodeIssuerOptions & { databaseUrl?: undefined }): Promise<Omit<StartedNodeIssuer, 'sqlite'> & { sqlite: NonNullable<StartedNodeIssuer['sqlite']> }>;
+export function startNodeIssuer(
+  options: NodeIssuerOptions & { databaseUrl?: undefined },
+): Promise<Omit<StartedNodeIssuer, 'sqlite'> & { sqlite: NonNullable<StartedNodeIssuer['sqlite']> }>;
 export function startNodeIssuer(options: NodeIssuerOptions): Promise<StartedNodeIssuer>;
 export function startNodeIssuer(options: NodeIssuerOptions): Promise<StartedNodeIssuer> {
   return startNode(options);
@@ -437,7 +447,11 @@ async function main() {
     idvEnv: env,
     backgroundIntervalMs: env.WEBHOOK_DISPATCH_INTERVAL_MS ? Number(env.WEBHOOK_DISPATCH_INTERVAL_MS) : undefined,
     metrics: { token: env.METRICS_TOKEN || undefined, port: metricsPort(env.METRICS_PORT), hostname: env.METRICS_HOST || undefined },
-    httpTimeouts: { headersMs: msSetting(env, 'HTTP_HEADERS_TIMEOUT_MS'), requestMs: msSetting(env, 'HTTP_REQUEST_TIMEOUT_MS'), keepAliveMs: msSetting(env, 'HTTP_KEEP_ALIVE_TIMEOUT_MS') },
+    httpTimeouts: {
+      headersMs: msSetting(env, 'HTTP_HEADERS_TIMEOUT_MS'),
+      requestMs: msSetting(env, 'HTTP_REQUEST_TIMEOUT_MS'),
+      keepAliveMs: msSetting(env, 'HTTP_KEEP_ALIVE_TIMEOUT_MS'),
+    },
     config: {
       // Unset: http://localhost:<the port actually bound> (PORT=0 picks a free one).
       publicUrl: env.PUBLIC_URL || undefined,

@@ -1,4 +1,14 @@
-import { createHash, createHmac, createPrivateKey, createPublicKey, generateKeyPairSync, randomFillSync, sign as nodeSign, verify as nodeVerify, type KeyObject } from 'node:crypto';
+import {
+  createHash,
+  createHmac,
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPairSync,
+  randomFillSync,
+  sign as nodeSign,
+  verify as nodeVerify,
+  type KeyObject,
+} from 'node:crypto';
 import type { CryptoProvider, JwsAlgorithm, PrivateJwk, PublicJwk, Signer } from '../crypto/keys';
 import { toPublicJwk } from '../crypto/keys';
 import { createWebCryptoProvider } from '../crypto/webCrypto';

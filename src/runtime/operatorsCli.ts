@@ -3,7 +3,14 @@ import { pathToFileURL } from 'node:url';
 import { randomToken } from '../crypto/random';
 import { createNodeCryptoProvider } from './nodeCrypto';
 import { hashSecret } from '../crypto/secretHash';
-import { addOperatorAccount, listOperatorAccounts, OPERATOR_NAME, OPERATOR_ROLES, removeOperatorAccount, resetOperatorSecret } from '../issuance/operatorAccounts';
+import {
+  addOperatorAccount,
+  listOperatorAccounts,
+  OPERATOR_NAME,
+  OPERATOR_ROLES,
+  removeOperatorAccount,
+  resetOperatorSecret,
+} from '../issuance/operatorAccounts';
 import { ProtocolError } from '../protocol/errors';
 import type { Store } from '../store/store';
 import { openPostgres } from './postgres';
@@ -46,13 +53,26 @@ async function printSql(command: string, name: string, role: string | undefined,
     const hash = await hashSecret(secret);
     const statements =
       command === 'add'
-        ? [`INSERT INTO operator_accounts (name, role, secret_hash, created_at, updated_at, disabled_at) VALUES ('${name}', '${role}', '${hash}', ${now}, ${now}, NULL);`, audit('operator.added', { name, role })]
-        : [`UPDATE operator_accounts SET secret_hash = '${hash}', updated_at = ${now} WHERE name = '${name}' AND disabled_at IS NULL;`, endSessions, audit('operator.secret_reset', { name })];
+        ? [
+            `INSERT INTO operator_accounts (name, role, secret_hash, created_at, updated_at, disabled_at) VALUES ('${name}', '${role}', '${hash}', ${now}, ${now}, NULL);`,
+            audit('operator.added', { name, role }),
+          ]
+        : [
+            `UPDATE operator_accounts SET secret_hash = '${hash}', updated_at = ${now} WHERE name = '${name}' AND disabled_at IS NULL;`,
+            endSessions,
+            audit('operator.secret_reset', { name }),
+          ];
     io.out(statements.join('\n'));
     io.err(`secret of ${name} (shown once, not in the SQL): ${secret}`);
     return 0;
   }
-  io.out([`UPDATE operator_accounts SET disabled_at = ${now}, updated_at = ${now} WHERE name = '${name}' AND disabled_at IS NULL;`, endSessions, audit('operator.removed', { name })].join('\n'));
+  io.out(
+    [
+      `UPDATE operator_accounts SET disabled_at = ${now}, updated_at = ${now} WHERE name = '${name}' AND disabled_at IS NULL;`,
+      endSessions,
+      audit('operator.removed', { name }),
+    ].join('\n'),
+  );
   return 0;
 }
 
@@ -109,7 +129,21 @@ export async function runOperatorsCli(args: string[], env: Record<string, string
       io.out(JSON.stringify({ removed: name, sessions_ended: ended }, null, 2));
     } else {
       const accounts = await listOperatorAccounts(deps);
-      io.out(JSON.stringify({ operators: accounts.map((a) => ({ name: a.name, role: a.role, created_at: iso(a.createdAt), updated_at: iso(a.updatedAt), removed_at: iso(a.disabledAt) })) }, null, 2));
+      io.out(
+        JSON.stringify(
+          {
+            operators: accounts.map((a) => ({
+              name: a.name,
+              role: a.role,
+              created_at: iso(a.createdAt),
+              updated_at: iso(a.updatedAt),
+              removed_at: iso(a.disabledAt),
+            })),
+          },
+          null,
+          2,
+        ),
+      );
     }
     return 0;
   } catch (e) {

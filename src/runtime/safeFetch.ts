@@ -12,14 +12,7 @@ import dns from 'node:dns';
 import net from 'node:net';
 import { formatIp, isPublicAddress, looksLikeIpLiteral, parseIpLiteral } from '../did/addressPolicy.js';
 
-export type SafeFetchErrorCode =
-  | 'ERR_SSRF_BLOCKED'
-  | 'ERR_TIMEOUT'
-  | 'ERR_TOO_LARGE'
-  | 'ERR_SCHEME'
-  | 'ERR_TOO_MANY_REDIRECTS'
-  | 'ERR_ABORTED'
-  | 'ERR_NETWORK';
+export type SafeFetchErrorCode = 'ERR_SSRF_BLOCKED' | 'ERR_TIMEOUT' | 'ERR_TOO_LARGE' | 'ERR_SCHEME' | 'ERR_TOO_MANY_REDIRECTS' | 'ERR_ABORTED' | 'ERR_NETWORK';
 
 export class SafeFetchError extends Error {
   readonly code: SafeFetchErrorCode;

@@ -45,7 +45,11 @@ export function cacheStatements(sqlite: Database.Database, maxStatements = 500):
  * The Store over a migrated connection; with `groupCommit` (the server's default) concurrent
  * requests' writes share commits (./groupCommit.ts).
  */
-export function sqliteStore(sqlite: Database.Database, db: StoreDatabase, options: { groupCommit?: boolean } = {}): { store: Store; groupCommit?: GroupCommit } {
+export function sqliteStore(
+  sqlite: Database.Database,
+  db: StoreDatabase,
+  options: { groupCommit?: boolean } = {},
+): { store: Store; groupCommit?: GroupCommit } {
   if (options.groupCommit === false) return { store: createStore(db) };
   const groupCommit = enableGroupCommit(sqlite);
   return { store: withGroupCommit(createStore(db), groupCommit), groupCommit };
@@ -53,7 +57,11 @@ export function sqliteStore(sqlite: Database.Database, db: StoreDatabase, option
 
 export function openSqlite(
   file: string,
-  options: { synchronous?: 'NORMAL' | 'FULL'; backgroundCheckpoints?: boolean | Pick<CheckpointOptions, 'intervalMs' | 'restartFrames'>; groupCommit?: boolean } = {},
+  options: {
+    synchronous?: 'NORMAL' | 'FULL';
+    backgroundCheckpoints?: boolean | Pick<CheckpointOptions, 'intervalMs' | 'restartFrames'>;
+    groupCommit?: boolean;
+  } = {},
 ) {
   if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
   const sqlite = new Database(file);
@@ -72,7 +80,14 @@ export function openSqlite(
   const { store, groupCommit } = sqliteStore(sqlite, db as unknown as StoreDatabase, { groupCommit: options.groupCommit });
   const whenIdle = groupCommit ? (task: () => void) => groupCommit.whenIdle(task) : (task: () => void) => task();
   const hold = groupCommit ? () => groupCommit.hold() : undefined;
-  const checkpoints = options.backgroundCheckpoints && file !== ':memory:' ? startBackgroundCheckpoints(sqlite, file, { ...(typeof options.backgroundCheckpoints === 'object' ? options.backgroundCheckpoints : {}), whenIdle, hold }) : undefined;
+  const checkpoints =
+    options.backgroundCheckpoints && file !== ':memory:'
+      ? startBackgroundCheckpoints(sqlite, file, {
+          ...(typeof options.backgroundCheckpoints === 'object' ? options.backgroundCheckpoints : {}),
+          whenIdle,
+          hold,
+        })
+      : undefined;
   return {
     sqlite,
     db: db as unknown as StoreDatabase,
@@ -124,7 +139,11 @@ export interface CheckpointOptions {
  * 52-62 ms when SQLite's own auto-checkpoint did it inside a request's COMMIT at 20,000 frames
  * (docs/performance.md). That auto-checkpoint stays as a backstop at 4x the length.
  */
-export function startBackgroundCheckpoints(sqlite: Database.Database, file: string, options: CheckpointOptions): { stop(): Promise<void>; readonly stats: { restarts: number } } {
+export function startBackgroundCheckpoints(
+  sqlite: Database.Database,
+  file: string,
+  options: CheckpointOptions,
+): { stop(): Promise<void>; readonly stats: { restarts: number } } {
   const intervalMs = options.intervalMs ?? 500;
   const restartFrames = options.restartFrames ?? 16384;
   /** A pass that took longer than this is followed by another before the restart. */
@@ -151,7 +170,12 @@ export function startBackgroundCheckpoints(sqlite: Database.Database, file: stri
      });`,
     {
       eval: true,
-      workerData: { driver: createRequire(import.meta.url).resolve('better-sqlite3'), file, intervalMs, synchronous: sqlite.pragma('synchronous', { simple: true }) === 2 ? 'FULL' : 'NORMAL' },
+      workerData: {
+        driver: createRequire(import.meta.url).resolve('better-sqlite3'),
+        file,
+        intervalMs,
+        synchronous: sqlite.pragma('synchronous', { simple: true }) === 2 ? 'FULL' : 'NORMAL',
+      },
     },
   );
   worker.unref();

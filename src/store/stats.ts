@@ -59,7 +59,12 @@ export function createStatsQueries(db: Database, options: { expectedMigrations?:
         .groupBy(idvSessions.provider, idvSessions.state),
       one(db.select({ n: count() }).from(issuedCredentials)),
       one(db.select({ n: count() }).from(credentialStatus).where(isNotNull(credentialStatus.revokedAt))),
-      one(db.select({ n: count() }).from(credentialStatus).where(and(isNotNull(credentialStatus.suspendedAt), isNull(credentialStatus.revokedAt)))),
+      one(
+        db
+          .select({ n: count() })
+          .from(credentialStatus)
+          .where(and(isNotNull(credentialStatus.suspendedAt), isNull(credentialStatus.revokedAt))),
+      ),
       db
         .select({
           succeeded: sql<number>`coalesce(sum(case when ${and(gte(webhookDeliveries.statusCode, 200), lt(webhookDeliveries.statusCode, 300))} then 1 else 0 end), 0)`,
@@ -67,7 +72,10 @@ export function createStatsQueries(db: Database, options: { expectedMigrations?:
         })
         .from(webhookDeliveries),
       one(db.select({ n: count() }).from(outboxEvents).where(isNotNull(outboxEvents.failedAt))),
-      db.select({ n: count(), oldest: min(outboxEvents.createdAt) }).from(outboxEvents).where(pending),
+      db
+        .select({ n: count(), oldest: min(outboxEvents.createdAt) })
+        .from(outboxEvents)
+        .where(pending),
     ]);
     const applicationsByStatus: Record<string, number> = { pending: 0, review: 0, approved: 0, rejected: 0 };
     for (const r of byStatus) applicationsByStatus[r.status] = Number(r.n);

@@ -524,7 +524,11 @@ export interface ApplicationRepository {
    */
   withdraw(formTokenHash: string, now: number): Promise<Application | undefined>;
   /** An operator's decision on an application awaiting review; undefined if it is not in review. */
-  decideReview(id: string, decision: { status: 'approved' | 'rejected'; tier?: string; reason?: string; decidedBy: string }, now: number): Promise<Application | undefined>;
+  decideReview(
+    id: string,
+    decision: { status: 'approved' | 'rejected'; tier?: string; reason?: string; decidedBy: string },
+    now: number,
+  ): Promise<Application | undefined>;
   /** Applications in a status, oldest first; `limit` defaults to 100. */
   listByStatus(status: ApplicationStatus, limit?: number): Promise<Application[]>;
   /** An applicant DID's applications, newest first; `limit` defaults to 100. */
@@ -633,7 +637,12 @@ export interface NotificationRepository {
   create(row: NewNotification): Promise<void>;
   get(id: string): Promise<NotificationRecord | undefined>;
   /** Records the wallet's event for a notification_id of this application; idempotent (OID4VCI 1.0 §11). */
-  recordEvent(id: string, applicationId: string, event: { event: NotificationEvent; description?: string }, now: number): Promise<NotificationRecord | undefined>;
+  recordEvent(
+    id: string,
+    applicationId: string,
+    event: { event: NotificationEvent; description?: string },
+    now: number,
+  ): Promise<NotificationRecord | undefined>;
 }
 
 export interface StatusListRepository {

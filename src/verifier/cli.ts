@@ -120,7 +120,14 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       return (await res.text()).trim();
     },
   });
-  if (json) io.out(JSON.stringify({ valid: verdict.ok, reasons: verdict.reasons, checks: verdict.checks, issuer: verdict.issuer, subject: verdict.subject, status: verdict.status }, null, 2));
+  if (json)
+    io.out(
+      JSON.stringify(
+        { valid: verdict.ok, reasons: verdict.reasons, checks: verdict.checks, issuer: verdict.issuer, subject: verdict.subject, status: verdict.status },
+        null,
+        2,
+      ),
+    );
   else io.out(formatVerdict(verdict));
   return verdict.ok ? 0 : 1;
 }

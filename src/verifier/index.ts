@@ -24,7 +24,11 @@ export async function verifyKcc(jwt: string, options: VerifyCredentialOptions): 
     verdict.reasons.push('kcc_type: not a KCC (neither type KnownCustomerCredential nor the KCC credentialSchema)');
     verdict.ok = false;
   } else if (verdict.vc) {
-    verdict.checks.push({ check: 'kcc_type', ok: true, detail: byType ? 'KnownCustomerCredential' : 'KCC by credentialSchema (type lacks KnownCustomerCredential)' });
+    verdict.checks.push({
+      check: 'kcc_type',
+      ok: true,
+      detail: byType ? 'KnownCustomerCredential' : 'KCC by credentialSchema (type lacks KnownCustomerCredential)',
+    });
   }
   return verdict;
 }

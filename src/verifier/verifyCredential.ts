@@ -167,7 +167,8 @@ export async function verifyCredentialJwt(token: string, options: VerifyCredenti
     const expiration = parseDate(vc.expirationDate ?? vc.validUntil);
     const issuance = parseDate(vc.issuanceDate ?? vc.validFrom);
     const expiresAt = typeof payload.exp === 'number' ? payload.exp : expiration;
-    if (expiration !== undefined && expiration <= options.now - skew) throw new JwtError('ERR_JWT_EXPIRED', `expired on ${new Date(expiration * 1000).toISOString()}`);
+    if (expiration !== undefined && expiration <= options.now - skew)
+      throw new JwtError('ERR_JWT_EXPIRED', `expired on ${new Date(expiration * 1000).toISOString()}`);
     if (issuance !== undefined && issuance > options.now + skew) throw new JwtError('ERR_JWT_NOT_YET_VALID', 'issuanceDate is in the future');
     if (expiresAt === undefined) pass('dates', 'valid (no expiry)');
     else pass('dates', `valid until ${new Date(expiresAt * 1000).toISOString()}`);
@@ -186,7 +187,13 @@ export async function verifyCredentialJwt(token: string, options: VerifyCredenti
   else if (statusCheck?.status) {
     status = statusCheck.status;
     if (statusCheck.problems.length) fail('status', statusCheck.problems.join('; '));
-    else pass('status', `not ${Object.keys(status).map((p) => (p === 'revocation' ? 'revoked' : p === 'suspension' ? 'suspended' : p)).join(' nor ')}`);
+    else
+      pass(
+        'status',
+        `not ${Object.keys(status)
+          .map((p) => (p === 'revocation' ? 'revoked' : p === 'suspension' ? 'suspended' : p))
+          .join(' nor ')}`,
+      );
   }
 
   if (options.trustedIssuers) {
@@ -210,7 +217,10 @@ export async function verifyCredentialJwt(token: string, options: VerifyCredenti
 
   if (options.presentationDefinition) {
     const pd = options.presentationDefinition;
-    const results = pd.input_descriptors.map((d) => ({ id: d.id, ...evaluateDescriptor(d, vc, { format: 'jwt_vc_json', alg: jwt?.header.alg, definitionFormat: pd.format, payload }) }));
+    const results = pd.input_descriptors.map((d) => ({
+      id: d.id,
+      ...evaluateDescriptor(d, vc, { format: 'jwt_vc_json', alg: jwt?.header.alg, definitionFormat: pd.format, payload }),
+    }));
     const matched = results.filter((r) => r.ok);
     if (matched.length) pass('presentation_definition', `satisfies ${matched.map((r) => r.id).join(', ')} of ${pd.id}`);
     else fail('presentation_definition', `matches no input descriptor of ${pd.id}: ${results.flatMap((r) => r.reasons).join('; ')}`);
@@ -244,14 +254,22 @@ export async function checkCredentialStatus(
   const entries = (Array.isArray(credentialStatus) ? credentialStatus : credentialStatus ? [credentialStatus] : []).map(asRecord);
   if (entries.length === 0) return { problems: [] };
   // Each entry may cost a fetch: a KCC has one per purpose (revocation, suspension).
-  if (entries.length > MAX_STATUS_ENTRIES) return { problems: [`the credential has ${entries.length} credentialStatus entries (at most ${MAX_STATUS_ENTRIES} are checked)`], status: {} };
+  if (entries.length > MAX_STATUS_ENTRIES)
+    return { problems: [`the credential has ${entries.length} credentialStatus entries (at most ${MAX_STATUS_ENTRIES} are checked)`], status: {} };
   const status: Record<string, boolean> = {};
   const problems: string[] = [];
   for (const entry of entries) {
     const purpose = entry?.statusPurpose;
     const url = entry?.statusListCredential;
     const index = Number(entry?.statusListIndex);
-    if (!entry || (entry.type !== 'BitstringStatusListEntry' && entry.type !== 'StatusList2021Entry') || typeof purpose !== 'string' || typeof url !== 'string' || !Number.isSafeInteger(index) || index < 0) {
+    if (
+      !entry ||
+      (entry.type !== 'BitstringStatusListEntry' && entry.type !== 'StatusList2021Entry') ||
+      typeof purpose !== 'string' ||
+      typeof url !== 'string' ||
+      !Number.isSafeInteger(index) ||
+      index < 0
+    ) {
       problems.push('a credentialStatus entry is malformed');
       continue;
     }
@@ -290,7 +308,12 @@ function loadStatusList(url: string, purpose: string, issuer: string, options: P
   return hit;
 }
 
-async function fetchAndVerifyStatusList(url: string, purpose: string, issuer: string, options: Parameters<typeof checkCredentialStatus>[2]): Promise<Uint8Array> {
+async function fetchAndVerifyStatusList(
+  url: string,
+  purpose: string,
+  issuer: string,
+  options: Parameters<typeof checkCredentialStatus>[2],
+): Promise<Uint8Array> {
   const token = await (options.fetchStatusList as StatusListFetcher)(url);
   const jwt = decodeJwt(token.trim(), { maxLength: 4 * 1024 * 1024 });
   const vc = asRecord(jwt.payload.vc);

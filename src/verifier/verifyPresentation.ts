@@ -89,7 +89,14 @@ export async function verifyPresentation(input: VerifyPresentationInput): Promis
       }
       credentialVerdicts.set(
         vc,
-        await verifyCredentialJwt(vc, { ...input.credentialOptions, resolver: input.resolver, verifier: input.verifier, now: input.now, skewSeconds: input.skewSeconds, expectedSubject: input.holderDid }),
+        await verifyCredentialJwt(vc, {
+          ...input.credentialOptions,
+          resolver: input.resolver,
+          verifier: input.verifier,
+          now: input.now,
+          skewSeconds: input.skewSeconds,
+          expectedSubject: input.holderDid,
+        }),
       );
     }
   }
@@ -166,7 +173,8 @@ function locateCredential(root: unknown, entry: DescriptorMapEntry, presentation
     return values[0];
   }
   const selected = queryJsonPath(root, entry.path);
-  if (selected.length !== 1 || typeof selected[0] !== 'string') throw new PresentationError(`descriptor_map path ${entry.path} does not select one presentation`);
+  if (selected.length !== 1 || typeof selected[0] !== 'string')
+    throw new PresentationError(`descriptor_map path ${entry.path} does not select one presentation`);
   const vpToken = selected[0];
   const presentation = presentations.get(vpToken);
   if (!presentation) throw new PresentationError(`descriptor_map path ${entry.path} does not select a presentation`);

@@ -100,7 +100,8 @@ async function offer(client: WalletClient, issuer: string, identity: Record<stri
   console.error('✓ idv_request');
   if (identity) {
     const form = await client.submitIdvForm(idvRequest.url, identity);
-    if (form.status !== 200 || !form.location?.endsWith('finish.html')) throw new WalletError('IDV form was not completed', form.status, form.body.slice(0, 500));
+    if (form.status !== 200 || !form.location?.endsWith('finish.html'))
+      throw new WalletError('IDV form was not completed', form.status, form.body.slice(0, 500));
     console.error('✓ idv_submitted');
   } else {
     // The form URL is a bearer secret of this application: printed for the person who fills it in.

@@ -15,7 +15,11 @@ import { Holder } from './holder';
 export type Fetch = (input: string, init?: RequestInit) => Promise<Response>;
 
 export class WalletError extends Error {
-  constructor(message: string, readonly status?: number, readonly body?: unknown) {
+  constructor(
+    message: string,
+    readonly status?: number,
+    readonly body?: unknown,
+  ) {
     super(message);
     this.name = 'WalletError';
   }
@@ -72,7 +76,11 @@ export class WalletClient {
   readonly resolver: DidResolver;
   /** Seconds since the epoch for the tokens we sign (tests inject the issuer's clock). */
   readonly now?: () => number;
-  constructor(readonly holder: Holder, readonly fetch: Fetch, options: { crypto?: CryptoProvider; resolver?: DidResolver; now?: () => number } = {}) {
+  constructor(
+    readonly holder: Holder,
+    readonly fetch: Fetch,
+    options: { crypto?: CryptoProvider; resolver?: DidResolver; now?: () => number } = {},
+  ) {
     this.crypto = options.crypto ?? createWebCryptoProvider();
     this.resolver = options.resolver ?? createDidResolver({ registry: { ...createDidJwkResolver(), ...createDidKeyResolver() } });
     this.now = options.now;

@@ -61,7 +61,8 @@ export async function applyForKcc(client: WalletClient, options: ApplyOptions): 
     step('idv_skipped', { finish: idvRequest.url });
   } else {
     const form = await client.submitIdvForm(idvRequest.url, options.identity);
-    if (form.status !== 200 || !form.location?.endsWith('finish.html')) throw new WalletError('IDV form was not completed', form.status, form.body.slice(0, 500));
+    if (form.status !== 200 || !form.location?.endsWith('finish.html'))
+      throw new WalletError('IDV form was not completed', form.status, form.body.slice(0, 500));
     step('idv_submitted', { finish: form.location });
   }
   const offer = idvRequest.credential_offer;

@@ -21,7 +21,8 @@ const clients: Record<LeanTransport, LeanHttp> = {} as Record<LeanTransport, Lea
 
 beforeAll(async () => {
   issuer = await startHttpIssuer();
-  for (const transport of ['net', 'node:http'] as const) clients[transport] = createLeanHttp({ maxSockets: 4, transport, onTiming: (label) => timings.push(label) });
+  for (const transport of ['net', 'node:http'] as const)
+    clients[transport] = createLeanHttp({ maxSockets: 4, transport, onTiming: (label) => timings.push(label) });
 });
 afterAll(async () => {
   for (const c of Object.values(clients)) c.close();
@@ -32,7 +33,10 @@ afterAll(async () => {
 async function verifyWithIssuerDidKey(jwt: string) {
   const [h, p, s] = jwt.split('.');
   const header = JSON.parse(Buffer.from(h, 'base64url').toString());
-  const doc = (await (await fetch(`${issuer.url}/.well-known/did.json`)).json()) as { id: string; verificationMethod: { id: string; publicKeyJwk: Record<string, string> }[] };
+  const doc = (await (await fetch(`${issuer.url}/.well-known/did.json`)).json()) as {
+    id: string;
+    verificationMethod: { id: string; publicKeyJwk: Record<string, string> }[];
+  };
   expect(doc.id).toBe(issuer.deps.issuer.did);
   const vm = doc.verificationMethod.find((v) => v.id === header.kid || `${doc.id}${v.id}` === header.kid);
   expect(vm).toBeDefined();
@@ -48,7 +52,10 @@ function wireShape(r: RecordedRequest) {
     const body = JSON.parse(r.body);
     const jwt: string | undefined = body.id_token ?? body.proof?.jwt;
     if (jwt) {
-      const [h, p] = jwt.split('.').slice(0, 2).map((part) => JSON.parse(Buffer.from(part, 'base64url').toString()));
+      const [h, p] = jwt
+        .split('.')
+        .slice(0, 2)
+        .map((part) => JSON.parse(Buffer.from(part, 'base64url').toString()));
       tokens = { bodyKeys: Object.keys(body), header: h, claims: Object.keys(p) };
     } else tokens = { bodyKeys: Object.keys(body) };
   } else if (r.body) tokens = { formKeys: [...new URLSearchParams(r.body).keys()] };
@@ -56,8 +63,7 @@ function wireShape(r: RecordedRequest) {
 }
 
 /** Header values that differ per holder (kid) are normalised so two flows compare. */
-const normalise = (shapes: ReturnType<typeof wireShape>[]) =>
-  JSON.stringify(shapes).replace(/did:jwk:[\w-]+/g, 'did:jwk:…');
+const normalise = (shapes: ReturnType<typeof wireShape>[]) => JSON.stringify(shapes).replace(/did:jwk:[\w-]+/g, 'did:jwk:…');
 
 describe.each(['net', 'node:http'] as const)('lean bench wallet over %s', (transport) => {
   const http = () => clients[transport];
@@ -96,7 +102,10 @@ describe.each(['net', 'node:http'] as const)('lean bench wallet over %s', (trans
     const crypto = createNodeCryptoProvider();
     let from = issuer.requests.length;
     const holder = await Holder.create({ crypto });
-    const reference = await applyForKcc(new WalletClient(holder, globalThis.fetch.bind(globalThis), { crypto }), { issuer: issuer.url, identity: SAMPLE_IDENTITY });
+    const reference = await applyForKcc(new WalletClient(holder, globalThis.fetch.bind(globalThis), { crypto }), {
+      issuer: issuer.url,
+      identity: SAMPLE_IDENTITY,
+    });
     expect(reference.credential).toBeDefined();
     const referenceWire = issuer.requests.slice(from).map(wireShape);
     from = issuer.requests.length;
@@ -131,7 +140,10 @@ describe.each(['net', 'node:http'] as const)('lean bench wallet over %s', (trans
     try {
       const keys = new PfiKeyCache();
       await runLeanFlow({ issuer: issuer.url, http: http(), keys }); // caches the real key under its kid
-      await expect(runLeanFlow({ issuer: `http://127.0.0.1:${port}`, http: http(), keys })).rejects.toMatchObject({ step: 'siop_request', message: expect.stringMatching(/signature/) });
+      await expect(runLeanFlow({ issuer: `http://127.0.0.1:${port}`, http: http(), keys })).rejects.toMatchObject({
+        step: 'siop_request',
+        message: expect.stringMatching(/signature/),
+      });
     } finally {
       await new Promise((ok) => stub.close(ok));
     }

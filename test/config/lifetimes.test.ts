@@ -9,7 +9,9 @@ import { makeTestIssuer, PUBLIC_URL, testClock } from '../helpers/issuer';
 describe('lifetimes', () => {
   it('by default the code outlives the form, and a configuration where it does not is refused at start', () => {
     expect(DEFAULTS.ttl.preAuthorizedCode).toBeGreaterThan(DEFAULTS.ttl.idvForm);
-    expect(() => resolveConfig({ publicUrl: PUBLIC_URL, ttl: { preAuthorizedCode: 3600, idvForm: 3600 } })).toThrow(/ttl\.preAuthorizedCode .* must outlive ttl\.idvForm/);
+    expect(() => resolveConfig({ publicUrl: PUBLIC_URL, ttl: { preAuthorizedCode: 3600, idvForm: 3600 } })).toThrow(
+      /ttl\.preAuthorizedCode .* must outlive ttl\.idvForm/,
+    );
     expect(() => resolveConfig({ publicUrl: PUBLIC_URL, ttl: { idvForm: 3 * 3600 } })).toThrow(/outlive/);
     expect(() => resolveConfig({ publicUrl: PUBLIC_URL, ttl: { cNonce: 0 } })).toThrow(/ttl\.cNonce must be a positive/);
     expect(resolveConfig({ publicUrl: PUBLIC_URL, ttl: { preAuthorizedCode: 7200, idvForm: 1800 } }).ttl.idvForm).toBe(1800);

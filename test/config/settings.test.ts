@@ -26,7 +26,12 @@ describe('settings from the environment', () => {
     });
     expect(config.credential).toMatchObject({ jurisdictionCountry: 'DE', validityDays: 180 });
     expect(config.ttl).toEqual({ siopRequest: 300, preAuthorizedCode: 5400, idvForm: 1800, accessToken: 3600, cNonce: 120 });
-    expect(config.clientMetadata).toEqual({ logoUri: 'https://pfi.example/logo.png', tosUri: 'https://pfi.example/tos', policyUri: 'https://pfi.example/privacy', contacts: ['kyc@pfi.example', 'dpo@pfi.example'] });
+    expect(config.clientMetadata).toEqual({
+      logoUri: 'https://pfi.example/logo.png',
+      tosUri: 'https://pfi.example/tos',
+      policyUri: 'https://pfi.example/privacy',
+      contacts: ['kyc@pfi.example', 'dpo@pfi.example'],
+    });
     expect(config.tiers.map((t) => t.id)).toEqual(['basic']);
   });
 
@@ -46,11 +51,22 @@ describe('settings from the environment', () => {
 
   it('wires Incode from INCODE_* (Node env or Workers vars) and refuses bad values at start', async () => {
     const key = new Uint8Array(32).fill(3);
-    const incode = { INCODE_CLIENT_ID: 'client', INCODE_CLIENT_SECRET: 'secret', INCODE_ISSUER: 'https://auth.demo.incode.com/', INCODE_TOKEN_AUTH_METHOD: 'client_secret_basic' };
+    const incode = {
+      INCODE_CLIENT_ID: 'client',
+      INCODE_CLIENT_SECRET: 'secret',
+      INCODE_ISSUER: 'https://auth.demo.incode.com/',
+      INCODE_TOKEN_AUTH_METHOD: 'client_secret_basic',
+    };
     const deps = await idvDepsFromSettings(incode, key);
     const provider = deps.vendors.get('incode');
     expect(provider?.capabilities).toMatchObject({ collectsPii: 'vendor', webhooks: false, manualReview: true });
-    const session = await provider!.createSession({ applicationId: 'a', idempotencyKey: 'k', redirectUrl: 'https://kcc.example/idv/finish.html', entryUrl: 'https://kcc.example/idv/form/t', callbackUrl: 'https://kcc.example/idv/callback/incode' });
+    const session = await provider!.createSession({
+      applicationId: 'a',
+      idempotencyKey: 'k',
+      redirectUrl: 'https://kcc.example/idv/finish.html',
+      entryUrl: 'https://kcc.example/idv/form/t',
+      callbackUrl: 'https://kcc.example/idv/callback/incode',
+    });
     expect(session.url).toMatch(/^https:\/\/auth\.demo\.incode\.com\/oauth2\/authorize\?client_id=client&/);
     expect((await idvDepsFromSettings({}, key)).vendors.has('incode')).toBe(false);
     await expect(idvDepsFromSettings({ INCODE_CLIENT_ID: 'client' }, key)).rejects.toThrow(/INCODE_CLIENT_SECRET/);
@@ -68,11 +84,23 @@ describe('settings from the environment', () => {
 
   it('client_metadata of the SIOPv2 request carries logo_uri, contacts, tos_uri and policy_uri', async () => {
     const t = await makeTestIssuer({
-      config: { clientMetadata: { logoUri: 'https://pfi.example/logo.png', tosUri: 'https://pfi.example/tos', policyUri: 'https://pfi.example/privacy', contacts: ['kyc@pfi.example'] } },
+      config: {
+        clientMetadata: {
+          logoUri: 'https://pfi.example/logo.png',
+          tosUri: 'https://pfi.example/tos',
+          policyUri: 'https://pfi.example/privacy',
+          contacts: ['kyc@pfi.example'],
+        },
+      },
     });
     const res = await t.app.request(`${PUBLIC_URL}/idv/siopv2/initiate`, { headers: { accept: 'application/json' } });
     const body = (await res.json()) as { client_metadata: Record<string, unknown> };
-    expect(body.client_metadata).toMatchObject({ logo_uri: 'https://pfi.example/logo.png', tos_uri: 'https://pfi.example/tos', policy_uri: 'https://pfi.example/privacy', contacts: ['kyc@pfi.example'] });
+    expect(body.client_metadata).toMatchObject({
+      logo_uri: 'https://pfi.example/logo.png',
+      tos_uri: 'https://pfi.example/tos',
+      policy_uri: 'https://pfi.example/privacy',
+      contacts: ['kyc@pfi.example'],
+    });
   });
 
   it('npm start runs the server in the foreground node process (kill -HUP reaches it), no wrapper', () => {

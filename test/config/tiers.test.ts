@@ -13,7 +13,9 @@ describe('tier configuration', () => {
 
   it('defaults to one tier built from the credential options', () => {
     const config = resolveConfig({ publicUrl: 'https://pfi.example', credential: { validityDays: 30, defaultTier: 'Gold' } });
-    expect(config.tiers).toEqual([{ id: 'KnownCustomerCredential', name: 'Gold', requiredChecks: ['document_verification'], validityDays: 30, acceptsPriorCredentialsFrom: [] }]);
+    expect(config.tiers).toEqual([
+      { id: 'KnownCustomerCredential', name: 'Gold', requiredChecks: ['document_verification'], validityDays: 30, acceptsPriorCredentialsFrom: [] },
+    ]);
     expect(config.defaultTierId).toBe('KnownCustomerCredential');
   });
 

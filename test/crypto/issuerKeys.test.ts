@@ -15,7 +15,10 @@ describe('parseIssuerKeys (ISSUER_PRIVATE_JWK)', () => {
     const next = { ...(await crypto.generateKeyPair('ES256K')), kid: 'k2026' };
     const old = await crypto.generateKeyPair('EdDSA');
     const keys = parseIssuerKeys(JSON.stringify([next, old]));
-    expect(keys.map((k) => [k.id, k.alg])).toEqual([['k2026', 'ES256K'], ['key-2', 'EdDSA']]);
+    expect(keys.map((k) => [k.id, k.alg])).toEqual([
+      ['k2026', 'ES256K'],
+      ['key-2', 'EdDSA'],
+    ]);
     const identity = await createIssuerIdentity('https://pfi.example', keys, crypto);
     expect(identity.signer.kid).toBe('did:web:pfi.example#k2026');
     expect(identity.signer.alg).toBe('ES256K');
@@ -25,7 +28,12 @@ describe('parseIssuerKeys (ISSUER_PRIVATE_JWK)', () => {
   it('accepts the Node key file, newest createdAt signing', async () => {
     const a = await crypto.generateKeyPair('EdDSA');
     const b = await crypto.generateKeyPair('EdDSA');
-    const file = { keys: [{ id: 'key-1', alg: 'EdDSA', privateJwk: a, createdAt: '2026-01-01T00:00:00Z' }, { id: 'key-2', alg: 'EdDSA', privateJwk: b, createdAt: '2026-06-01T00:00:00Z' }] };
+    const file = {
+      keys: [
+        { id: 'key-1', alg: 'EdDSA', privateJwk: a, createdAt: '2026-01-01T00:00:00Z' },
+        { id: 'key-2', alg: 'EdDSA', privateJwk: b, createdAt: '2026-06-01T00:00:00Z' },
+      ],
+    };
     const keys = parseIssuerKeys(JSON.stringify(file));
     expect(keys).toHaveLength(2);
     expect((await createIssuerIdentity('https://pfi.example', keys, crypto)).signer.kid).toBe('did:web:pfi.example#key-2');
@@ -39,7 +47,10 @@ describe('parseIssuerKeys (ISSUER_PRIVATE_JWK)', () => {
       JSON.stringify({ ...jwk, d: undefined }),
       JSON.stringify({ kty: 'EC', crv: 'P-256', x: 'x', y: 'y', d: jwk.d }),
       JSON.stringify([jwk, { ...jwk }]), // ids key-1 and key-2: accepted
-      JSON.stringify([{ ...jwk, kid: 'same' }, { ...jwk, kid: 'same' }]),
+      JSON.stringify([
+        { ...jwk, kid: 'same' },
+        { ...jwk, kid: 'same' },
+      ]),
       JSON.stringify({ keys: [{ id: 'bad id!', alg: 'EdDSA', privateJwk: jwk, createdAt: 'x' }] }),
     ];
     const messages: string[] = [];

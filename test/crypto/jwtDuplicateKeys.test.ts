@@ -35,11 +35,14 @@ describe('duplicate member names in a JWT', () => {
   it('match the member lists random objects were written from', () => {
     const key = fc.constantFrom('a', 'b', 'a"', 'a\\', '\\"', '\u00e9', 'k');
     // Objects (one level of nesting) as lists of members, serialized by hand so that names may repeat.
-    const members = fc.array(fc.tuple(key, fc.oneof(fc.string({ maxLength: 6 }), fc.integer(), fc.array(fc.tuple(key, fc.integer()), { maxLength: 3 }))), { maxLength: 5 });
+    const members = fc.array(fc.tuple(key, fc.oneof(fc.string({ maxLength: 6 }), fc.integer(), fc.array(fc.tuple(key, fc.integer()), { maxLength: 3 }))), {
+      maxLength: 5,
+    });
     fc.assert(
       fc.property(members, (list) => {
         const text = `{${list.map(([k, v]) => `${JSON.stringify(k)}:${Array.isArray(v) ? `{${v.map(([k2, v2]) => `${JSON.stringify(k2)}:${v2}`).join(',')}}` : JSON.stringify(v)}`).join(',')}}`;
-        const duplicated = new Set(list.map(([k]) => k)).size < list.length || list.some(([, v]) => Array.isArray(v) && new Set(v.map(([k2]) => k2)).size < v.length);
+        const duplicated =
+          new Set(list.map(([k]) => k)).size < list.length || list.some(([, v]) => Array.isArray(v) && new Set(v.map(([k2]) => k2)).size < v.length);
         expect(refused(text)).toBe(duplicated);
       }),
       { numRuns: 500 },

@@ -97,7 +97,13 @@ describe('did:dht interop vector', () => {
     const item = parseBep44Body(body);
     expect(verifyBep44(item, didDhtIdentityKey(did))).toBe(true);
     const doc = decodeDidDhtPacket(did, item.v);
-    expect(doc.verificationMethod?.[0]?.publicKeyJwk).toEqual({ kty: 'OKP', crv: 'Ed25519', x: 'lSuMYhg12IMawqFut-2URA212Nqe8-WEB7OBlam5oBU', alg: 'EdDSA', kid: '0' });
+    expect(doc.verificationMethod?.[0]?.publicKeyJwk).toEqual({
+      kty: 'OKP',
+      crv: 'Ed25519',
+      x: 'lSuMYhg12IMawqFut-2URA212Nqe8-WEB7OBlam5oBU',
+      alg: 'EdDSA',
+      kid: '0',
+    });
     expect(doc.capabilityInvocation).toEqual([`${did}#0`]);
     expect(doc.service).toEqual([{ id: `${did}#dwn`, type: 'DecentralizedWebNode', serviceEndpoint: 'https://example.com/dwn' }]);
   });
@@ -111,7 +117,12 @@ describe('did:dht document ⇄ packet', () => {
     expect(doc.id).toHaveLength('did:dht:'.length + 52);
     expect(didDhtIdentityKey(doc.id)).toEqual(id.publicKey);
     expect(doc.verificationMethod).toEqual([
-      { id: `${id.did}#0`, type: 'JsonWebKey', controller: id.did, publicKeyJwk: { kty: 'OKP', crv: 'Ed25519', x: b64urlEncode(id.publicKey), alg: 'EdDSA', kid: '0' } },
+      {
+        id: `${id.did}#0`,
+        type: 'JsonWebKey',
+        controller: id.did,
+        publicKeyJwk: { kty: 'OKP', crv: 'Ed25519', x: b64urlEncode(id.publicKey), alg: 'EdDSA', kid: '0' },
+      },
     ]);
     expect(doc.assertionMethod).toEqual([`${id.did}#0`]);
     expect(doc.capabilityDelegation).toEqual([`${id.did}#0`]);
@@ -136,10 +147,7 @@ describe('did:dht document ⇄ packet', () => {
     const id = identity();
     const z = id.did.slice(8);
     const pkt = encodeDnsPacket({
-      answers: [
-        txtRecord(`_did.${z}.`, 'v=0;vm=k0;auth=k0', 7200),
-        txtRecord(`_k0._did.${z}.`, `id=0;t=0;k=${b64urlEncode(id.publicKey)}`, 7200),
-      ],
+      answers: [txtRecord(`_did.${z}.`, 'v=0;vm=k0;auth=k0', 7200), txtRecord(`_k0._did.${z}.`, `id=0;t=0;k=${b64urlEncode(id.publicKey)}`, 7200)],
     });
     const doc = decodeDidDhtPacket(id.did, pkt);
     expect(doc.authentication).toEqual([`${id.did}#0`]);
@@ -323,7 +331,12 @@ describe('did:dht resolution through a loopback Pkarr relay', () => {
   it('works with the platform fetch too', async () => {
     const id = identity();
     const doc = createDidDhtDocument({ identityPublicKey: id.publicKey });
-    await publishDidDht({ gatewayUrl, did: id.did, body: await signBep44({ v: encodeDidDhtPacket(doc), seq: seqNow, sign: id.sign }), fetch: globalThis.fetch });
+    await publishDidDht({
+      gatewayUrl,
+      did: id.did,
+      body: await signBep44({ v: encodeDidDhtPacket(doc), seq: seqNow, sign: id.sign }),
+      fetch: globalThis.fetch,
+    });
     const r = await new Resolver(createDidDhtResolver({ gatewayUrl, fetch: globalThis.fetch, now })).resolve(id.did);
     expect(r.didDocument).toEqual(doc);
   });

@@ -16,7 +16,10 @@ const byName = (n: string) => vectors.find((v) => v.name === n)!;
 
 const DNS_TYPE_NS = 2;
 function nameBytes(name: string): Uint8Array {
-  const labels = name.replace(/\.$/, '').split('.').map((l) => new TextEncoder().encode(l));
+  const labels = name
+    .replace(/\.$/, '')
+    .split('.')
+    .map((l) => new TextEncoder().encode(l));
   return Uint8Array.from([...labels.flatMap((l) => [l.length, ...l]), 0]);
 }
 
@@ -56,7 +59,11 @@ function vector2Corrected(): DIDDocument {
 }
 
 function txtOf(packet: Uint8Array): Map<string, string> {
-  return new Map(decodeDnsPacket(packet).answers.filter((a) => a.type === DNS_TYPE_TXT).map((a) => [a.name, joinTxt(a)]));
+  return new Map(
+    decodeDnsPacket(packet)
+      .answers.filter((a) => a.type === DNS_TYPE_TXT)
+      .map((a) => [a.name, joinTxt(a)]),
+  );
 }
 
 describe('did:dht specification test vectors', () => {

@@ -132,7 +132,9 @@ describe('did:web resolution over loopback', () => {
     await expect(f(`http://127.0.0.1:${port}/slow/did.json`)).rejects.toMatchObject({ code: 'ERR_TIMEOUT' });
     const ctrl = new AbortController();
     setTimeout(() => ctrl.abort(), 50);
-    await expect(createSafeFetch({ allowPrivate: true, allowHttp: true })(`http://127.0.0.1:${port}/slow/did.json`, { signal: ctrl.signal })).rejects.toMatchObject({
+    await expect(
+      createSafeFetch({ allowPrivate: true, allowHttp: true })(`http://127.0.0.1:${port}/slow/did.json`, { signal: ctrl.signal }),
+    ).rejects.toMatchObject({
       code: 'ERR_ABORTED',
     });
     const ok = await f(`http://127.0.0.1:${port}/.well-known/did.json`);
@@ -176,9 +178,20 @@ describe('SSRF protection with the default safeFetch', () => {
   });
 
   it.each([
-    'https://127.0.0.1/', 'https://10.0.0.1/', 'https://169.254.169.254/latest/meta-data/', 'https://[::1]/',
-    'https://[::ffff:127.0.0.1]/', 'https://[::ffff:7f00:1]/', 'https://2130706433/', 'https://0x7f000001/', 'https://0177.0.0.1/',
-    'https://[fe80::1]/', 'https://[64:ff9b::a00:1]/', 'https://[2002:7f00:1::1]/', 'https://localhost/', 'https://user:pw@example.com/',
+    'https://127.0.0.1/',
+    'https://10.0.0.1/',
+    'https://169.254.169.254/latest/meta-data/',
+    'https://[::1]/',
+    'https://[::ffff:127.0.0.1]/',
+    'https://[::ffff:7f00:1]/',
+    'https://2130706433/',
+    'https://0x7f000001/',
+    'https://0177.0.0.1/',
+    'https://[fe80::1]/',
+    'https://[64:ff9b::a00:1]/',
+    'https://[2002:7f00:1::1]/',
+    'https://localhost/',
+    'https://user:pw@example.com/',
   ])('default safeFetch refuses %s', async (url) => {
     await expect(createSafeFetch({ timeoutMs: 2000 })(url)).rejects.toMatchObject({ code: 'ERR_SSRF_BLOCKED' });
   });

@@ -157,7 +157,14 @@ describe.each(ISSUERS)('issuer as did:%s signing with %s', (method, alg) => {
 
     // Our verifier: kid resolved through the PFI DID (assertionMethod), signature, claims.
     const now = Math.floor(Date.now() / 1000);
-    const ours = await verifyKccJwt({ jwt: result.credential!, resolver: ourResolver(), verifier: crypto, now, expectedIssuer: issuer.did, expectedSubject: holder.did });
+    const ours = await verifyKccJwt({
+      jwt: result.credential!,
+      resolver: ourResolver(),
+      verifier: crypto,
+      now,
+      expectedIssuer: issuer.did,
+      expectedSubject: holder.did,
+    });
     expect(ours.alg).toBe(alg);
     expect(ours.kid).toBe(issuer.signer.kid);
 
@@ -176,7 +183,10 @@ describe.each(ISSUERS)('issuer as did:%s signing with %s', (method, alg) => {
   it('a tampered credential fails both verifiers', async () => {
     const holder = await net.holder('key', 'EdDSA');
     const client = new WalletClient(holder, t.fetch, { resolver: walletResolver(net.relayUrl) });
-    const r = await applyForKcc(client, method === 'jwk' ? { idvEndpoint: `${PUBLIC_URL}/idv/siopv2/initiate`, identity: SAMPLE_IDENTITY } : { issuer: PUBLIC_URL, identity: SAMPLE_IDENTITY });
+    const r = await applyForKcc(
+      client,
+      method === 'jwk' ? { idvEndpoint: `${PUBLIC_URL}/idv/siopv2/initiate`, identity: SAMPLE_IDENTITY } : { issuer: PUBLIC_URL, identity: SAMPLE_IDENTITY },
+    );
     const [h, p, s] = r.credential!.split('.');
     const payload = JSON.parse(Buffer.from(p, 'base64url').toString());
     payload.vc.credentialSubject.tier = 'Premium';

@@ -119,7 +119,7 @@ describe('did:dht packets that must not be trusted are refused at the SIOP endpo
     expect(r.body.error).toBe('invalid_request');
   });
 
-  it('another identity\'s packet served under this identifier → invalid_request', async () => {
+  it("another identity's packet served under this identifier → invalid_request", async () => {
     const victim = await net.holder('dht', 'EdDSA');
     const attacker = await net.holder('dht', 'EdDSA');
     // The relay answers for the victim's id with the attacker's (validly self-signed) packet.
@@ -129,7 +129,7 @@ describe('did:dht packets that must not be trusted are refused at the SIOP endpo
     expect(r.body.error).toBe('invalid_request');
   });
 
-  it('a packet signed by the identifier\'s key but describing another identifier → invalid_request', async () => {
+  it("a packet signed by the identifier's key but describing another identifier → invalid_request", async () => {
     const holder = await net.holder('dht', 'EdDSA');
     const other = await Holder.create({ method: 'dht', alg: 'EdDSA' });
     const identity = await crypto.createSigner(holder.privateJwk, `${holder.did}#0`);
@@ -149,13 +149,16 @@ describe('did:dht packets that must not be trusted are refused at the SIOP endpo
     expect(r.body.error).toBe('invalid_request');
   });
 
-  it('at the credential endpoint, a proof whose kid is not in the applicant\'s did:dht document → invalid_proof', async () => {
+  it("at the credential endpoint, a proof whose kid is not in the applicant's did:dht document → invalid_proof", async () => {
     const holder = await net.holder('dht', 'ES256K');
     const client = new WalletClient(holder, t.fetch);
     const pfi = await client.discover(PUBLIC_URL);
     const idv = await client.respond(await client.initiate(pfi.idvEndpoint, pfi));
     await client.submitIdvForm(idv.url, SAMPLE_IDENTITY);
-    const token = await client.token(`${PUBLIC_URL}/oauth2/token`, idv.credential_offer.grants['urn:ietf:params:oauth:grant-type:pre-authorized_code']['pre-authorized_code']);
+    const token = await client.token(
+      `${PUBLIC_URL}/oauth2/token`,
+      idv.credential_offer.grants['urn:ietf:params:oauth:grant-type:pre-authorized_code']['pre-authorized_code'],
+    );
     const signer = await crypto.createSigner(holder.privateJwk, `${holder.did}#not-published`);
     const now = Math.floor(Date.now() / 1000);
     const proof = await signJwt(signer, { iss: holder.did, aud: pfi.did, iat: now, nonce: token.c_nonce }, { typ: 'openid4vci-proof+jwt' });

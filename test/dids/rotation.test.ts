@@ -123,7 +123,10 @@ describe.each(['web', 'dht'] as const)('rotation with the issuer as did:%s', (me
     const res = await t.fetch(pendingB.credentialEndpoint, {
       method: 'POST',
       headers: { 'content-type': 'application/json', authorization: `Bearer ${pendingB.token.access_token}` },
-      body: JSON.stringify({ format: 'jwt_vc_json', proof: { proof_type: 'jwt', jwt: await holder.createProofJwt({ audience: did, nonce: pendingB.token.c_nonce }) } }),
+      body: JSON.stringify({
+        format: 'jwt_vc_json',
+        proof: { proof_type: 'jwt', jwt: await holder.createProofJwt({ audience: did, nonce: pendingB.token.c_nonce }) },
+      }),
     });
     expect(res.status).toBe(401);
     expect((await res.json()).error).toBe('invalid_token');

@@ -35,7 +35,11 @@ export interface TestBank {
 }
 
 /** Starts a bank provider on 127.0.0.1; `idTokenTtlSeconds` short so an expiry test stays fast. */
-export async function startTestBank(options: { customers: Record<string, BankCustomer>; clients: BankClient[]; idTokenTtlSeconds?: number }): Promise<TestBank> {
+export async function startTestBank(options: {
+  customers: Record<string, BankCustomer>;
+  clients: BankClient[];
+  idTokenTtlSeconds?: number;
+}): Promise<TestBank> {
   const server: Server = createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -120,7 +124,8 @@ export async function signInAtBank(authorizationUrl: string, redirectUri: string
     const body = login ? new URLSearchParams({ prompt: 'login', login: account, password: 'any' }) : new URLSearchParams({ prompt: 'consent' });
     const post = await fetch(`${origin}/interaction/${uid}`, { method: 'POST', body, redirect: 'manual', headers: { cookie: cookie() } });
     keep(post);
-    if (post.status < 300 || post.status >= 400) throw new Error(`bank ${login ? 'login' : 'consent'} answered ${post.status}: ${(await post.text()).slice(0, 300)}`);
+    if (post.status < 300 || post.status >= 400)
+      throw new Error(`bank ${login ? 'login' : 'consent'} answered ${post.status}: ${(await post.text()).slice(0, 300)}`);
     url = new URL(post.headers.get('location') as string, url).href;
   }
   throw new Error('too many steps at the bank');

@@ -99,7 +99,10 @@ export async function startFakeIncode(options: { clientId: string; clientSecret:
       entry.authMethod = 'client_secret_post';
       const basic = /^Basic (.+)$/.exec(req.headers.authorization ?? '');
       if (basic) {
-        const [id, pass] = Buffer.from(basic[1], 'base64').toString('utf8').split(':').map((s) => decodeURIComponent(s.replace(/\+/g, ' ')));
+        const [id, pass] = Buffer.from(basic[1], 'base64')
+          .toString('utf8')
+          .split(':')
+          .map((s) => decodeURIComponent(s.replace(/\+/g, ' ')));
         clientId = id;
         secret = pass;
         entry.authMethod = 'client_secret_basic';

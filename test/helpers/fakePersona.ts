@@ -52,7 +52,10 @@ export async function startFakePersona(options: { apiKey: string; secrets: strin
     const link = /^\/api\/v1\/inquiries\/([\w-]+)\/generate-one-time-link$/.exec(url.pathname);
     if (req.method === 'POST' && link) {
       if (!inquiries.has(link[1])) return send(404, {});
-      return send(200, { data: inquiryDoc(inquiries.get(link[1]) as Inquiry).data, meta: { 'one-time-link': `https://withpersona.example/verify?code=otl_${link[1]}` } });
+      return send(200, {
+        data: inquiryDoc(inquiries.get(link[1]) as Inquiry).data,
+        meta: { 'one-time-link': `https://withpersona.example/verify?code=otl_${link[1]}` },
+      });
     }
     const get = /^\/api\/v1\/inquiries\/([\w-]+)$/.exec(url.pathname);
     if (req.method === 'GET' && get) {
@@ -83,7 +86,11 @@ export async function startFakePersona(options: { apiKey: string; secrets: strin
           tags: [],
         },
       },
-      included: i.checks.map((c, n) => ({ type: c.type, id: `ver_${n}`, attributes: { status: c.status, 'country-code': i.country, 'id-class': c.type === 'verification/government-id' ? 'pp' : undefined } })),
+      included: i.checks.map((c, n) => ({
+        type: c.type,
+        id: `ver_${n}`,
+        attributes: { status: c.status, 'country-code': i.country, 'id-class': c.type === 'verification/government-id' ? 'pp' : undefined },
+      })),
     };
   }
 
@@ -102,7 +109,9 @@ export async function startFakePersona(options: { apiKey: string; secrets: strin
     eventBody(input: { eventId: string; name: string; inquiryId: string; createdAt: string; status?: string }) {
       const inquiry = inquiries.get(input.inquiryId) as Inquiry;
       const payload = inquiryDoc({ ...inquiry, status: input.status ?? inquiry.status });
-      return JSON.stringify({ data: { type: 'event', id: input.eventId, attributes: { name: input.name, 'created-at': input.createdAt, payload: { data: payload.data } } } });
+      return JSON.stringify({
+        data: { type: 'event', id: input.eventId, attributes: { name: input.name, 'created-at': input.createdAt, payload: { data: payload.data } } },
+      });
     },
     /** Signs like Persona: one `t=…,v1=…` pair per active secret, space-separated during rotation. */
     async sign(body: string, t: number, secrets = options.secrets) {

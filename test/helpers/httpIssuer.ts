@@ -33,7 +33,14 @@ export async function startHttpIssuer(
     const body = req.method === 'POST' ? await req.clone().text() : undefined;
     const res = await issuer.app.fetch(req);
     const resBody = res.headers.get('content-type')?.includes('json') ? await res.clone().text() : undefined;
-    requests.push({ method: req.method, path: new URL(req.url).pathname, contentType: req.headers.get('content-type') ?? undefined, body, status: res.status, response: resBody });
+    requests.push({
+      method: req.method,
+      path: new URL(req.url).pathname,
+      contentType: req.headers.get('content-type') ?? undefined,
+      body,
+      status: res.status,
+      response: resBody,
+    });
     return res;
   };
   const close = () => new Promise<void>((ok) => (server ? server.close(() => ok()) : ok()));

@@ -27,7 +27,10 @@ export const TIERS: TierConfig[] = [
 
 /** An issuer with two tiers, a wallet factory on the issuer's clock, admin and CLI helpers. */
 export async function makeTieredIssuer(
-  options: { publicUrl?: string; tiers?: TierConfig[]; clock?: ReturnType<typeof testClock> } & Pick<Parameters<typeof makeTestIssuer>[0] & object, 'didMethods' | 'statusListFetch'> = {},
+  options: { publicUrl?: string; tiers?: TierConfig[]; clock?: ReturnType<typeof testClock> } & Pick<
+    Parameters<typeof makeTestIssuer>[0] & object,
+    'didMethods' | 'statusListFetch'
+  > = {},
 ) {
   const clock = options.clock ?? testClock();
   const t = await makeTestIssuer({
@@ -41,7 +44,14 @@ export async function makeTieredIssuer(
   const wallet = async (holder?: Holder) => new WalletClient(holder ?? (await Holder.create()), t.fetch, { now: nowSeconds });
   const apply = (client: WalletClient, tier: string, credentials?: string[], identity = SAMPLE_IDENTITY) => {
     const steps: string[] = [];
-    return applyForKcc(client, { issuer: base, identity, presentationDefinitionId: tier, credentials, onStep: (s) => steps.push(s.step), pollAttempts: 0 }).then((r) => ({ ...r, steps }));
+    return applyForKcc(client, {
+      issuer: base,
+      identity,
+      presentationDefinitionId: tier,
+      credentials,
+      onStep: (s) => steps.push(s.step),
+      pollAttempts: 0,
+    }).then((r) => ({ ...r, steps }));
   };
   const admin = async (path: string, body?: unknown) => {
     const res = await t.app.request(`${base}/admin${path}`, {

@@ -54,7 +54,11 @@ describe('OpenAPI 3.1 document at /openapi.json', () => {
       await check(init?.method ?? 'GET', url, res);
       return res;
     };
-    const json = (body: unknown, headers: Record<string, string> = {}): RequestInit => ({ method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json', ...headers }, body: JSON.stringify(body) });
+    const json = (body: unknown, headers: Record<string, string> = {}): RequestInit => ({
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json', ...headers },
+      body: JSON.stringify(body),
+    });
     const admin = { authorization: `Bearer ${ADMIN_TOKEN}` };
 
     // The applicant and the wallet, through the reference wallet (its fetch records).
@@ -82,7 +86,10 @@ describe('OpenAPI 3.1 document at /openapi.json', () => {
     await fetch(`${PUBLIC_URL}/oid4vci/credential`, json({}));
     await fetch(`${PUBLIC_URL}/oid4vci/deferred-credential`, json({ transaction_id: 'nope' }, { authorization: `Bearer ${token.access_token}` }));
     await fetch(`${PUBLIC_URL}/oid4vci/nonce`, { method: 'POST' });
-    await fetch(`${PUBLIC_URL}/oid4vci/notification`, json({ notification_id: 'nope', event: 'credential_accepted' }, { authorization: `Bearer ${token.access_token}` }));
+    await fetch(
+      `${PUBLIC_URL}/oid4vci/notification`,
+      json({ notification_id: 'nope', event: 'credential_accepted' }, { authorization: `Bearer ${token.access_token}` }),
+    );
     await fetch(`${PUBLIC_URL}/oid4vci/notification`, json({}));
     // A replayed code (which also revokes the tokens it gave).
     await fetch(`${PUBLIC_URL}/oauth2/token`, json({ grant_type: 'urn:ietf:params:oauth:grant-type:pre-authorized_code', 'pre-authorized_code': code }));
@@ -90,8 +97,20 @@ describe('OpenAPI 3.1 document at /openapi.json', () => {
     // A deferred application ("Review"), decided by the operator, collected by the wallet.
     const review = await client.respond(await client.initiate(pfi.idvEndpoint, pfi));
     await client.submitIdvForm(review.url, { ...SAMPLE_IDENTITY, family_name: 'Review' });
-    const reviewToken = await client.token(`${PUBLIC_URL}/oauth2/token`, review.credential_offer.grants['urn:ietf:params:oauth:grant-type:pre-authorized_code']['pre-authorized_code']);
-    const pending = await fetch(meta.credential_endpoint, json({ format: 'jwt_vc_json', proof: { proof_type: 'jwt', jwt: await holder.createProofJwt({ audience: PUBLIC_URL, nonce: reviewToken.c_nonce as string }) } }, { authorization: `Bearer ${reviewToken.access_token}` }));
+    const reviewToken = await client.token(
+      `${PUBLIC_URL}/oauth2/token`,
+      review.credential_offer.grants['urn:ietf:params:oauth:grant-type:pre-authorized_code']['pre-authorized_code'],
+    );
+    const pending = await fetch(
+      meta.credential_endpoint,
+      json(
+        {
+          format: 'jwt_vc_json',
+          proof: { proof_type: 'jwt', jwt: await holder.createProofJwt({ audience: PUBLIC_URL, nonce: reviewToken.c_nonce as string }) },
+        },
+        { authorization: `Bearer ${reviewToken.access_token}` },
+      ),
+    );
     const transactionId = ((await pending.json()) as { transaction_id: string }).transaction_id;
     await fetch(meta.deferred_credential_endpoint, json({ transaction_id: transactionId }, { authorization: `Bearer ${reviewToken.access_token}` }));
 
@@ -110,7 +129,9 @@ describe('OpenAPI 3.1 document at /openapi.json', () => {
     await fetch(`${PUBLIC_URL}/admin/applications/${id}/erase-pii`, json({}, admin));
     await fetch(`${PUBLIC_URL}/admin/applications/${id}/erase-pii`, json({ reason: 'applicant asked' }, admin));
     await fetch(`${PUBLIC_URL}/admin/webhooks/events`, { headers: admin });
-    const credentials = (await (await fetch(`${PUBLIC_URL}/admin/credentials?subject=${encodeURIComponent(holder.did)}`, { headers: admin })).json()) as { credentials: { id: string; status_list_credentials: { revocation: string } }[] };
+    const credentials = (await (await fetch(`${PUBLIC_URL}/admin/credentials?subject=${encodeURIComponent(holder.did)}`, { headers: admin })).json()) as {
+      credentials: { id: string; status_list_credentials: { revocation: string } }[];
+    };
     await fetch(`${PUBLIC_URL}/admin/credentials`, { headers: admin });
     const kcc = credentials.credentials[0];
     await fetch(`${PUBLIC_URL}/admin/credentials/${encodeURIComponent(kcc.id)}`, { headers: admin });
@@ -134,14 +155,38 @@ describe('OpenAPI 3.1 document at /openapi.json', () => {
     await fetch(`${PUBLIC_URL}/console`, { redirect: 'manual' });
     await fetch(`${PUBLIC_URL}/console/login`);
     await fetch(`${PUBLIC_URL}/console/console.css`);
-    await fetch(`${PUBLIC_URL}/console/login`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'name=x&token=wrong' });
+    await fetch(`${PUBLIC_URL}/console/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'name=x&token=wrong',
+    });
     await fetch(`${PUBLIC_URL}/console/logout`, { method: 'POST', redirect: 'manual' });
     await fetch(`${PUBLIC_URL}/console/applications/${id}`, { redirect: 'manual' });
-    await fetch(`${PUBLIC_URL}/console/applications/${id}/decision`, { method: 'POST', redirect: 'manual', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'decision=approve' });
-    await fetch(`${PUBLIC_URL}/console/applications/${id}/erase-pii`, { method: 'POST', redirect: 'manual', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'reason=x' });
-    await fetch(`${PUBLIC_URL}/console/applications/${id}/credentials/${encodeURIComponent(kcc.id)}/status`, { method: 'POST', redirect: 'manual', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'action=revoke&reason=x' });
+    await fetch(`${PUBLIC_URL}/console/applications/${id}/decision`, {
+      method: 'POST',
+      redirect: 'manual',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'decision=approve',
+    });
+    await fetch(`${PUBLIC_URL}/console/applications/${id}/erase-pii`, {
+      method: 'POST',
+      redirect: 'manual',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'reason=x',
+    });
+    await fetch(`${PUBLIC_URL}/console/applications/${id}/credentials/${encodeURIComponent(kcc.id)}/status`, {
+      method: 'POST',
+      redirect: 'manual',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'action=revoke&reason=x',
+    });
     await fetch(`${PUBLIC_URL}/console/operators`, { redirect: 'manual' });
-    await fetch(`${PUBLIC_URL}/console/operators`, { method: 'POST', redirect: 'manual', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'op=add&name=ana&role=admin' });
+    await fetch(`${PUBLIC_URL}/console/operators`, {
+      method: 'POST',
+      redirect: 'manual',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'op=add&name=ana&role=admin',
+    });
 
     expect(problems).toEqual([]);
     const documented = Object.entries(doc.paths).flatMap(([p, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${p}`));

@@ -24,14 +24,22 @@ const AXE_SOURCE = readFileSync(createRequire(import.meta.url).resolve('axe-core
 async function seriousViolations(page: Page): Promise<string[]> {
   await page.addScriptTag({ content: AXE_SOURCE });
   const violations = await page.evaluate(async () => {
-    const axe = (globalThis as unknown as { axe: { run(ctx: unknown, opts: unknown): Promise<{ violations: Array<{ id: string; impact: string; help: string; nodes: Array<{ target: unknown }> }> }> } }).axe;
+    const axe = (
+      globalThis as unknown as {
+        axe: {
+          run(ctx: unknown, opts: unknown): Promise<{ violations: Array<{ id: string; impact: string; help: string; nodes: Array<{ target: unknown }> }> }>;
+        };
+      }
+    ).axe;
     const result = await axe.run(document, { resultTypes: ['violations'] });
     return result.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, targets: v.nodes.map((n) => JSON.stringify(n.target)) }));
   });
   return violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${v.id} (${v.impact}): ${v.help} at ${v.targets.join(', ')}`);
 }
 const hasChromium = existsSync(CHROMIUM);
-const title = hasChromium ? 'review console in a real browser' : `review console in a real browser — SKIPPED: ${CHROMIUM} is not installed (apt-get install chromium)`;
+const title = hasChromium
+  ? 'review console in a real browser'
+  : `review console in a real browser — SKIPPED: ${CHROMIUM} is not installed (apt-get install chromium)`;
 
 describe.skipIf(!hasChromium)(title, () => {
   let browser: Browser;
@@ -40,10 +48,25 @@ describe.skipIf(!hasChromium)(title, () => {
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'kcc-console-'));
-    issuer = await startNodeIssuer({ port: 0, dataDir: dir, keys: await makeIssuerKeys(), logger: silentLogger, backgroundIntervalMs: 0, config: { adminToken: ADMIN_TOKEN } });
+    issuer = await startNodeIssuer({
+      port: 0,
+      dataDir: dir,
+      keys: await makeIssuerKeys(),
+      logger: silentLogger,
+      backgroundIntervalMs: 0,
+      config: { adminToken: ADMIN_TOKEN },
+    });
     browser = await chromium.launch({
       executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--no-first-run',
+      ],
     });
   });
   afterAll(async () => {
@@ -106,14 +129,15 @@ describe.skipIf(!hasChromium)(title, () => {
     expect(audit).toContain('console:Alice Reviewer');
     expect(audit).toContain('idv.state_changed');
     expect(audit).toContain('pii.viewed');
-    expect(cspErrors, cspErrors.join("\n")).toEqual([]);
+    expect(cspErrors, cspErrors.join('\n')).toEqual([]);
 
     // The wallet's next deferred request gets the credential.
     const issued = await deferred();
     expect(issued.credential).toBeTypeOf('string');
 
     // The decision is recorded with who, what and when.
-    const app = (await (await fetch(`${issuer.url}/admin/applications?status=approved`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).json()).applications[0];
+    const app = (await (await fetch(`${issuer.url}/admin/applications?status=approved`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).json())
+      .applications[0];
     expect(app).toMatchObject({ decided_by: 'console:Alice Reviewer', decision_reason: 'document checked by hand', tier: 'Standard' });
     await page.close();
   });

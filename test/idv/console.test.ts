@@ -8,7 +8,11 @@ import { ADMIN_TOKEN, makeTestIssuer, PUBLIC_URL } from '../helpers/issuer';
 describe('review console', () => {
   async function setup() {
     const t = await makeTestIssuer();
-    await applyForKcc(new WalletClient(await Holder.create(), t.fetch), { issuer: PUBLIC_URL, identity: { ...SAMPLE_IDENTITY, family_name: 'Review' }, pollAttempts: 0 });
+    await applyForKcc(new WalletClient(await Holder.create(), t.fetch), {
+      issuer: PUBLIC_URL,
+      identity: { ...SAMPLE_IDENTITY, family_name: 'Review' },
+      pollAttempts: 0,
+    });
     const login = await t.app.request(`${PUBLIC_URL}/console/login`, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
@@ -30,26 +34,47 @@ describe('review console', () => {
     const forged = `${cookie.slice(0, -2)}${cookie.endsWith('AA') ? 'AB' : 'AA'}`;
     expect(queueStatus(await t.app.request(`${PUBLIC_URL}/console`, { headers: { cookie: forged } }))).toBe('/console/login');
     const decide = (headers: Record<string, string>, fields: Record<string, string>) =>
-      t.app.request(`${PUBLIC_URL}/console/applications/${id}/decision`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', cookie, ...headers }, body: new URLSearchParams(fields).toString() });
+      t.app.request(`${PUBLIC_URL}/console/applications/${id}/decision`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', cookie, ...headers },
+        body: new URLSearchParams(fields).toString(),
+      });
     expect((await decide({}, { decision: 'approve' })).status).toBe(403);
     expect((await decide({ origin: 'https://evil.example' }, { decision: 'approve', csrf_token: csrf })).status).toBe(403);
     expect((await decide({ 'sec-fetch-site': 'cross-site' }, { decision: 'approve', csrf_token: csrf })).status).toBe(403);
-    expect((await (await t.app.request(`${PUBLIC_URL}/admin/applications/${id}`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).json()).status).toBe('review');
+    expect((await (await t.app.request(`${PUBLIC_URL}/admin/applications/${id}`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).json()).status).toBe(
+      'review',
+    );
     // Reject with a reason, then an overrule needs a reason and is recorded as a re-decision.
     expect((await decide({}, { decision: 'reject', reason: 'blurry document', csrf_token: csrf })).status).toBe(303);
     expect((await decide({}, { decision: 'approve', overrule: 'true', csrf_token: csrf })).status).toBe(400);
     expect((await decide({}, { decision: 'approve', overrule: 'true', reason: 'second look', csrf_token: csrf })).status).toBe(303);
     const audit = await (await t.app.request(`${PUBLIC_URL}/admin/applications/${id}/audit`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).json();
-    expect(audit.audit.map((a: { actor: string; action: string }) => `${a.actor}:${a.action}`)).toEqual(['applicant:consent.given', 'applicant:idv.state_changed', 'console:Bob:idv.state_changed', 'console:Bob:pii.viewed', 'console:Bob:idv.redecision']);
+    expect(audit.audit.map((a: { actor: string; action: string }) => `${a.actor}:${a.action}`)).toEqual([
+      'applicant:consent.given',
+      'applicant:idv.state_changed',
+      'console:Bob:idv.state_changed',
+      'console:Bob:pii.viewed',
+      'console:Bob:idv.redecision',
+    ]);
     const events = (await (await t.app.request(`${PUBLIC_URL}/admin/webhooks/events`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).json()).events;
-    expect(events.map((e: { type: string }) => e.type).sort()).toEqual(['application.approved', 'application.needs_review', 'application.rejected', 'application.submitted']);
+    expect(events.map((e: { type: string }) => e.type).sort()).toEqual([
+      'application.approved',
+      'application.needs_review',
+      'application.rejected',
+      'application.submitted',
+    ]);
   });
 
   it('is disabled without ADMIN_TOKEN and refuses a wrong token', async () => {
     const off = await makeTestIssuer({ config: { adminToken: '' } });
     expect((await off.app.request(`${PUBLIC_URL}/console/login`)).status).toBe(404);
     const t = await makeTestIssuer();
-    const bad = await t.app.request(`${PUBLIC_URL}/console/login`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'operator=Eve&token=nope' });
+    const bad = await t.app.request(`${PUBLIC_URL}/console/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'operator=Eve&token=nope',
+    });
     expect(bad.status).toBe(401);
     expect(bad.headers.get('set-cookie')).toBeNull();
   });

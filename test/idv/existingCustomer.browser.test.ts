@@ -20,7 +20,9 @@ import { TIERS } from '../helpers/tiers';
  */
 const CHROMIUM = '/usr/bin/chromium';
 const hasChromium = existsSync(CHROMIUM);
-const title = hasChromium ? 'existing-customer sign-in in a real browser' : `existing-customer sign-in in a real browser — SKIPPED: ${CHROMIUM} is not installed`;
+const title = hasChromium
+  ? 'existing-customer sign-in in a real browser'
+  : `existing-customer sign-in in a real browser — SKIPPED: ${CHROMIUM} is not installed`;
 const COOKIE = 'kcc_bank_login';
 const CALLBACK_PATH = '/idv/existing-customer/callback';
 
@@ -71,7 +73,14 @@ describe.skipIf(!hasChromium)(title, () => {
     const redirectUri = `${rpUrl}${CALLBACK_PATH}`;
     bank = await startTestBank({
       customers: { alice: { address: { country: 'IE' }, kyc_tier: 'full', kyc_checks: ['id_document', 'sanctions'] } },
-      clients: [{ client_id: 'kcc-issuer', client_secret: 'bank-client-secret-0123456789abcdef', token_endpoint_auth_method: 'client_secret_basic', redirect_uris: [redirectUri] }],
+      clients: [
+        {
+          client_id: 'kcc-issuer',
+          client_secret: 'bank-client-secret-0123456789abcdef',
+          token_endpoint_auth_method: 'client_secret_basic',
+          redirect_uris: [redirectUri],
+        },
+      ],
     });
     const settings = parseExistingCustomerSettings(
       {
@@ -89,12 +98,25 @@ describe.skipIf(!hasChromium)(title, () => {
     );
     login = createBankLogin(
       settings,
-      { clock: () => Date.now(), fetch: (u, i) => fetch(u, i), random: createPortableDigests(), keys: await deriveExistingCustomerKeys(new Uint8Array(32).fill(5)) },
+      {
+        clock: () => Date.now(),
+        fetch: (u, i) => fetch(u, i),
+        random: createPortableDigests(),
+        keys: await deriveExistingCustomerKeys(new Uint8Array(32).fill(5)),
+      },
       { redirectUri, tiers: TIERS },
     );
     browser = await chromium.launch({
       executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--no-first-run',
+      ],
     });
   }, 60_000);
   afterAll(async () => {
@@ -132,7 +154,7 @@ describe.skipIf(!hasChromium)(title, () => {
     await context.close();
   });
 
-  it('why Lax: a SameSite=Strict cookie is not sent on the bank\'s cross-site redirect back', async () => {
+  it("why Lax: a SameSite=Strict cookie is not sent on the bank's cross-site redirect back", async () => {
     const { context, page } = await newPage();
     await page.goto(`${rpUrl}/start?samesite=Strict`);
     await signIn(page);

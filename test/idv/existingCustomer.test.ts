@@ -70,7 +70,12 @@ describe('existing customers sign in at their bank (oidc-provider on loopback)',
   const clients = (jwk: unknown) => [
     { client_id: CLIENT_ID, client_secret: CLIENT_SECRET, token_endpoint_auth_method: 'client_secret_basic' as const, redirect_uris: [REDIRECT_URI] },
     { client_id: JWT_CLIENT_ID, token_endpoint_auth_method: 'private_key_jwt' as const, jwks: { keys: [jwk as never] }, redirect_uris: [REDIRECT_URI] },
-    { client_id: OTHER_CLIENT_ID, client_secret: `${CLIENT_SECRET}-other`, token_endpoint_auth_method: 'client_secret_basic' as const, redirect_uris: [REDIRECT_URI] },
+    {
+      client_id: OTHER_CLIENT_ID,
+      client_secret: `${CLIENT_SECRET}-other`,
+      token_endpoint_auth_method: 'client_secret_basic' as const,
+      redirect_uris: [REDIRECT_URI],
+    },
   ];
 
   beforeAll(async () => {
@@ -179,7 +184,12 @@ describe('existing customers sign in at their bank (oidc-provider on loopback)',
     const trip = await roundTrip(login, 'carol');
     const outcome = await completeBankLogin(login, trip);
     // carol's bank reports a full KYC but only a document check: the tier goes only as far as the evidence.
-    expect(outcome).toMatchObject({ status: 'verified', countryOfResidence: 'FR', tierId: 'kcc-basic', notes: expect.arrayContaining(['tier_limited_by_evidence']) });
+    expect(outcome).toMatchObject({
+      status: 'verified',
+      countryOfResidence: 'FR',
+      tierId: 'kcc-basic',
+      notes: expect.arrayContaining(['tier_limited_by_evidence']),
+    });
     const body = new URLSearchParams(wire.requests.find((r) => r.url.endsWith('/token'))?.body);
     expect(body.get('client_assertion_type')).toBe('urn:ietf:params:oauth:client-assertion-type:jwt-bearer');
     expect(decodeJwt(body.get('client_assertion') as string)).toMatchObject({ iss: JWT_CLIENT_ID, sub: JWT_CLIENT_ID });
@@ -197,7 +207,11 @@ describe('existing customers sign in at their bank (oidc-provider on loopback)',
     expect(outcome).toMatchObject({ status: 'fallback', next: 'regular_verification', reasons: ['country_missing'], tierId: 'kcc-enhanced' });
     expect(outcome).not.toHaveProperty('countryOfResidence');
     const toReview = rp({ fallback: 'review' });
-    expect(await completeBankLogin(toReview, await roundTrip(toReview, 'bob'))).toMatchObject({ status: 'fallback', next: 'review', reasons: ['country_missing'] });
+    expect(await completeBankLogin(toReview, await roundTrip(toReview, 'bob'))).toMatchObject({
+      status: 'fallback',
+      next: 'review',
+      reasons: ['country_missing'],
+    });
   });
 
   it('a customer who cancels at the bank gets a distinct "cancelled" result', async () => {
@@ -303,10 +317,21 @@ describe('existing customers sign in at their bank (oidc-provider on loopback)',
   it('refuses an ID token naming another authorized party, or signed with HS256 or by another key', async () => {
     const login = rp();
     const bankKey = await importJWK(bank.signingKey.privateJwk, 'RS256');
-    const forge = async (trip: { authorizationUrl: string }, claims: Record<string, unknown>, header: { alg: string; kid?: string } = { alg: 'RS256', kid: bank.signingKey.kid }, key: Parameters<SignJWT['sign']>[0] = bankKey) => {
+    const forge = async (
+      trip: { authorizationUrl: string },
+      claims: Record<string, unknown>,
+      header: { alg: string; kid?: string } = { alg: 'RS256', kid: bank.signingKey.kid },
+      key: Parameters<SignJWT['sign']>[0] = bankKey,
+    ) => {
       const nonce = new URL(trip.authorizationUrl).searchParams.get('nonce') as string;
       const now = Math.floor(Date.now() / 1000);
-      return new SignJWT({ nonce, ...claims }).setProtectedHeader(header).setIssuer(bank.issuer).setSubject('alice').setIssuedAt(now).setExpirationTime(now + 60).sign(key);
+      return new SignJWT({ nonce, ...claims })
+        .setProtectedHeader(header)
+        .setIssuer(bank.issuer)
+        .setSubject('alice')
+        .setIssuedAt(now)
+        .setExpirationTime(now + 60)
+        .sign(key);
     };
     const otherKey = await importJWK(otherBank.signingKey.privateJwk, 'RS256');
     const cases: [RegExp, Record<string, unknown>, { alg: string; kid?: string }?, Parameters<SignJWT['sign']>[0]?][] = [

@@ -13,7 +13,8 @@ const mapping = ClaimMappingSchema.parse({
   checks: { claim: 'kyc.checks', values: { doc: 'document_verification', aml: 'sanction_screening' } },
   verifiedAt: { claim: 'kyc.at' },
 });
-const map = (claims: Record<string, unknown>, m = mapping, fallback: 'regular_verification' | 'review' = 'regular_verification') => mapClaimsToKcc(claims, m, TIERS, NOW, fallback);
+const map = (claims: Record<string, unknown>, m = mapping, fallback: 'regular_verification' | 'review' = 'regular_verification') =>
+  mapClaimsToKcc(claims, m, TIERS, NOW, fallback);
 
 describe('mapClaimsToKcc', () => {
   it('reads dot paths only through own object members', () => {
@@ -51,19 +52,44 @@ describe('mapClaimsToKcc', () => {
   });
 
   it('missing or invalid country, unmapped or missing tier: a fallback with reasons, never a KCC', () => {
-    expect(map({ kyc: { level: 1, checks: ['doc'] } })).toMatchObject({ status: 'fallback', next: 'regular_verification', reasons: ['country_missing'], tierId: 'kcc-basic' });
-    expect(map({ address: { country: 'XX' }, kyc: { level: 1, checks: ['doc'] } }, mapping, 'review')).toMatchObject({ status: 'fallback', next: 'review', reasons: ['country_invalid'] });
+    expect(map({ kyc: { level: 1, checks: ['doc'] } })).toMatchObject({
+      status: 'fallback',
+      next: 'regular_verification',
+      reasons: ['country_missing'],
+      tierId: 'kcc-basic',
+    });
+    expect(map({ address: { country: 'XX' }, kyc: { level: 1, checks: ['doc'] } }, mapping, 'review')).toMatchObject({
+      status: 'fallback',
+      next: 'review',
+      reasons: ['country_invalid'],
+    });
     expect(map({ address: { country: 'Germany' }, kyc: { level: 1, checks: ['doc'] } }).status).toBe('fallback');
-    expect(map({ address: { country: 'DE' }, kyc: { level: 9, checks: ['doc'] } })).toMatchObject({ status: 'fallback', next: 'review', reasons: ['tier_claim_unmapped'] });
+    expect(map({ address: { country: 'DE' }, kyc: { level: 9, checks: ['doc'] } })).toMatchObject({
+      status: 'fallback',
+      next: 'review',
+      reasons: ['tier_claim_unmapped'],
+    });
     const review = ClaimMappingSchema.parse({ ...mapping, tier: { ...mapping.tier, whenAbsent: 'review' } });
-    expect(map({ address: { country: 'DE' }, kyc: { checks: ['doc'] } }, review)).toMatchObject({ status: 'fallback', next: 'review', reasons: ['tier_claim_missing'], countryOfResidence: 'DE' });
+    expect(map({ address: { country: 'DE' }, kyc: { checks: ['doc'] } }, review)).toMatchObject({
+      status: 'fallback',
+      next: 'review',
+      reasons: ['tier_claim_missing'],
+      countryOfResidence: 'DE',
+    });
   });
 
   it('without a tier claim, "lowest" is the tier with the fewest required checks the mapping allows', () => {
-    expect(map({ address: { country: 'DE' }, kyc: { checks: ['doc', 'aml'] } })).toMatchObject({ status: 'verified', tierId: 'kcc-basic', notes: expect.arrayContaining(['tier_claim_missing_lowest_used']) });
+    expect(map({ address: { country: 'DE' }, kyc: { checks: ['doc', 'aml'] } })).toMatchObject({
+      status: 'verified',
+      tierId: 'kcc-basic',
+      notes: expect.arrayContaining(['tier_claim_missing_lowest_used']),
+    });
     const onlyEnhanced = ClaimMappingSchema.parse({ ...mapping, tier: { claim: 'kyc.level', values: { '2': 'kcc-enhanced' }, whenAbsent: 'lowest' } });
     expect(map({ address: { country: 'DE' }, kyc: { checks: ['doc', 'aml'] } }, onlyEnhanced)).toMatchObject({ status: 'verified', tierId: 'kcc-enhanced' });
-    expect(map({ address: { country: 'DE' }, kyc: { checks: ['doc'] } }, onlyEnhanced)).toMatchObject({ status: 'fallback', reasons: ['evidence_insufficient'] });
+    expect(map({ address: { country: 'DE' }, kyc: { checks: ['doc'] } }, onlyEnhanced)).toMatchObject({
+      status: 'fallback',
+      reasons: ['evidence_insufficient'],
+    });
   });
 });
 
@@ -116,11 +142,25 @@ describe('existing-customer settings', () => {
       },
       TIERS,
     );
-    expect(s).toMatchObject({ clientAuth: { method: 'private_key_jwt', privateJwk: jwk }, scopes: ['openid', 'address', 'https://bank.example/kyc'], secondDidPolicy: 'allow' });
-    expect(() => existingCustomerSettingsFromEnv({ EXISTING_CUSTOMER_ISSUER: 'https://b.example', EXISTING_CUSTOMER_CLIENT_ID: 'a', EXISTING_CUSTOMER_CLAIM_MAPPING: '{' }, TIERS)).toThrow(/JSON/);
+    expect(s).toMatchObject({
+      clientAuth: { method: 'private_key_jwt', privateJwk: jwk },
+      scopes: ['openid', 'address', 'https://bank.example/kyc'],
+      secondDidPolicy: 'allow',
+    });
     expect(() =>
       existingCustomerSettingsFromEnv(
-        { EXISTING_CUSTOMER_ISSUER: 'https://b.example', EXISTING_CUSTOMER_CLIENT_ID: 'a', EXISTING_CUSTOMER_CLIENT_SECRET: 's'.repeat(20), EXISTING_CUSTOMER_PRIVATE_KEY_JWK: JSON.stringify(jwk) },
+        { EXISTING_CUSTOMER_ISSUER: 'https://b.example', EXISTING_CUSTOMER_CLIENT_ID: 'a', EXISTING_CUSTOMER_CLAIM_MAPPING: '{' },
+        TIERS,
+      ),
+    ).toThrow(/JSON/);
+    expect(() =>
+      existingCustomerSettingsFromEnv(
+        {
+          EXISTING_CUSTOMER_ISSUER: 'https://b.example',
+          EXISTING_CUSTOMER_CLIENT_ID: 'a',
+          EXISTING_CUSTOMER_CLIENT_SECRET: 's'.repeat(20),
+          EXISTING_CUSTOMER_PRIVATE_KEY_JWK: JSON.stringify(jwk),
+        },
         TIERS,
       ),
     ).toThrow(/not both/);
@@ -129,7 +169,14 @@ describe('existing-customer settings', () => {
 
 describe('login transaction and subject digest', () => {
   const random = createPortableDigests();
-  const tx = { issuer: 'https://bank.example', state: 's'.repeat(43), nonce: 'n'.repeat(43), codeVerifier: 'v'.repeat(43), formTokenDigest: 'f'.repeat(43), expiresAt: 2_000 };
+  const tx = {
+    issuer: 'https://bank.example',
+    state: 's'.repeat(43),
+    nonce: 'n'.repeat(43),
+    codeVerifier: 'v'.repeat(43),
+    formTokenDigest: 'f'.repeat(43),
+    expiresAt: 2_000,
+  };
 
   it('opens only what the same key sealed, and only before it expires', async () => {
     const keys = await deriveExistingCustomerKeys(new Uint8Array(32).fill(1));

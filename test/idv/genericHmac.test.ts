@@ -28,7 +28,17 @@ describe('generic HMAC adapter (body HMAC, loopback vendor)', () => {
       const m = /^\/v1\/sessions\/(ses_\d+)\/decision$/.exec(req.url ?? '');
       if (req.method === 'GET' && m && sessions.has(m[1])) {
         const s = sessions.get(m[1]) as { status: string; country: string };
-        return send(200, { verification: { status: s.status, document: { country: s.country }, checks: [{ kind: 'document', result: 'passed' }, { kind: 'pep', result: 'passed' }], reasons: ['doc_blurry'] } });
+        return send(200, {
+          verification: {
+            status: s.status,
+            document: { country: s.country },
+            checks: [
+              { kind: 'document', result: 'passed' },
+              { kind: 'pep', result: 'passed' },
+            ],
+            reasons: ['doc_blurry'],
+          },
+        });
       }
       send(404, {});
     });
@@ -56,10 +66,20 @@ describe('generic HMAC adapter (body HMAC, loopback vendor)', () => {
       eventReferencePath: 'verification.id',
       eventTypePath: 'action',
       eventTimePath: 'timestamp',
-      statusMap: { started: 'in_progress', submitted: 'processing', approved: 'approved', declined: 'declined', review: 'needs_review', resubmission_requested: 'resubmission_requested' },
+      statusMap: {
+        started: 'in_progress',
+        submitted: 'processing',
+        approved: 'approved',
+        declined: 'declined',
+        review: 'needs_review',
+        resubmission_requested: 'resubmission_requested',
+      },
       fetch: (u, i) => fetch(u, i),
     });
-    const tiers = [{ id: 'KnownCustomerCredential', name: 'Standard', requiredChecks: ['document_verification'], validityDays: 365 }, { id: 'Plus', name: 'Plus', requiredChecks: ['document_verification'], validityDays: 365 }];
+    const tiers = [
+      { id: 'KnownCustomerCredential', name: 'Standard', requiredChecks: ['document_verification'], validityDays: 365 },
+      { id: 'Plus', name: 'Plus', requiredChecks: ['document_verification'], validityDays: 365 },
+    ];
     const t = await makeTestIssuer({ clock, config: { idv: { provider: 'acme' }, tiers }, idv: { vendors: new Map([['acme', vendor]]), outboundSecrets: [] } });
     const client = new WalletClient(await Holder.create(), t.fetch);
     const { pfi, idvRequest } = await openApplication(client, PUBLIC_URL);
@@ -83,7 +103,10 @@ describe('generic HMAC adapter (body HMAC, loopback vendor)', () => {
     const applied = await deliver(review);
     expect(await applied.json()).toEqual({ received: true, disposition: 'applied' });
     // An earlier event (by its own timestamp) arriving later changes nothing.
-    expect(await (await deliver({ id: 'wh_1', action: 'submitted', timestamp: nowS - 60, verification: { id: 'ses_1' } })).json()).toEqual({ received: true, disposition: 'stale' });
+    expect(await (await deliver({ id: 'wh_1', action: 'submitted', timestamp: nowS - 60, verification: { id: 'ses_1' } })).json()).toEqual({
+      received: true,
+      disposition: 'stale',
+    });
     expect(await deferred()).toEqual({ pending: true });
 
     const admin = { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' };
@@ -91,7 +114,11 @@ describe('generic HMAC adapter (body HMAC, loopback vendor)', () => {
     expect(queue.applications).toHaveLength(1);
     expect(queue.applications[0]).toMatchObject({ idv_provider: 'acme', country_of_residence: 'FR', decision_reason: 'acme:review acme:doc_blurry' });
     clock.advance(5);
-    const decided = await t.app.request(`${PUBLIC_URL}/admin/applications/${queue.applications[0].id}/decision`, { method: 'POST', headers: admin, body: JSON.stringify({ decision: 'approve', tier: 'Plus' }) });
+    const decided = await t.app.request(`${PUBLIC_URL}/admin/applications/${queue.applications[0].id}/decision`, {
+      method: 'POST',
+      headers: admin,
+      body: JSON.stringify({ decision: 'approve', tier: 'Plus' }),
+    });
     expect((await decided.json()).status).toBe('approved');
     expect((await deferred()).credential).toBeTypeOf('string');
   });

@@ -26,7 +26,11 @@ describe('hosted form: CSRF', () => {
     expect(page.headers.get('set-cookie')).toMatch(/idv_csrf=[\w-]{43}; Max-Age=3600; Path=\/idv\/form; HttpOnly; SameSite=Strict/);
     expect(page.headers.get('content-security-policy')).toContain("default-src 'none'");
     const post = (headers: Record<string, string>, fields: Record<string, string>) =>
-      t.app.request(idvRequest.url, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers }, body: new URLSearchParams({ consent: 'accept', ...fields }).toString() });
+      t.app.request(idvRequest.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
+        body: new URLSearchParams({ consent: 'accept', ...fields }).toString(),
+      });
     expect((await post({}, SAMPLE_IDENTITY)).status).toBe(403);
     expect((await post({ cookie }, { ...SAMPLE_IDENTITY, csrf_token: 'x'.repeat(43) })).status).toBe(403);
     expect((await post({ cookie, origin: 'https://evil.example' }, { ...SAMPLE_IDENTITY, csrf_token: csrf })).status).toBe(403);
@@ -40,7 +44,12 @@ describe('hosted form: CSRF', () => {
     const t = await makeTestIssuer();
     const client = new WalletClient(await Holder.create(), t.fetch);
     const { idvRequest } = await openApplication(client, PUBLIC_URL);
-    const post = (headers: Record<string, string>) => t.app.request(idvRequest.url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify({ ...SAMPLE_IDENTITY, consent: 'accept' }) });
+    const post = (headers: Record<string, string>) =>
+      t.app.request(idvRequest.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...headers },
+        body: JSON.stringify({ ...SAMPLE_IDENTITY, consent: 'accept' }),
+      });
     expect((await post({ origin: 'https://evil.example' })).status).toBe(403);
     expect((await post({ origin: 'null' })).status).toBe(403);
     const ok = await post({});
@@ -78,10 +87,19 @@ describe('hosted form: PII at rest, retention, erasure, events', () => {
     expect(result.credential).toBeTypeOf('string');
 
     // At rest: no plaintext PII anywhere in the database file's tables.
-    const dump = JSON.stringify(t.sqlite.prepare("SELECT * FROM idv_pii").all()) + JSON.stringify(t.sqlite.prepare('SELECT * FROM applications').all()) + JSON.stringify(t.sqlite.prepare('SELECT * FROM audit_log').all()) + JSON.stringify(t.sqlite.prepare('SELECT * FROM outbox_events').all());
+    const dump =
+      JSON.stringify(t.sqlite.prepare('SELECT * FROM idv_pii').all()) +
+      JSON.stringify(t.sqlite.prepare('SELECT * FROM applications').all()) +
+      JSON.stringify(t.sqlite.prepare('SELECT * FROM audit_log').all()) +
+      JSON.stringify(t.sqlite.prepare('SELECT * FROM outbox_events').all());
     expect(dump).not.toContain('Zyxwvutsrq');
     expect(dump).not.toContain('ZZ99887766');
-    const row = t.sqlite.prepare('SELECT application_id, ciphertext, key_id, purge_after FROM idv_pii').get() as { application_id: string; ciphertext: string; key_id: string; purge_after: number };
+    const row = t.sqlite.prepare('SELECT application_id, ciphertext, key_id, purge_after FROM idv_pii').get() as {
+      application_id: string;
+      ciphertext: string;
+      key_id: string;
+      purge_after: number;
+    };
     expect(row.key_id).toBe(vault.keyId);
     expect(await vault.open(row.application_id, row.ciphertext)).toMatchObject({ family_name: 'Zyxwvutsrq', document_number: 'ZZ99887766' });
     // Bound to its row: the same ciphertext does not open for another application.
@@ -115,15 +133,24 @@ describe('hosted form: PII at rest, retention, erasure, events', () => {
     const client = new WalletClient(await Holder.create(), t.fetch);
     await applyForKcc(client, { issuer: PUBLIC_URL, identity: { ...SAMPLE_IDENTITY, family_name: 'Review' }, pollAttempts: 0 });
     const [app] = (await (await t.app.request(`${PUBLIC_URL}/admin/applications?status=review`, { headers: admin })).json()).applications;
-    const erase = (body: unknown) => t.app.request(`${PUBLIC_URL}/admin/applications/${app.id}/erase-pii`, { method: 'POST', headers: admin, body: JSON.stringify(body) });
+    const erase = (body: unknown) =>
+      t.app.request(`${PUBLIC_URL}/admin/applications/${app.id}/erase-pii`, { method: 'POST', headers: admin, body: JSON.stringify(body) });
     expect((await erase({})).status).toBe(400);
     expect(await (await erase({ reason: 'DSR-1234' })).json()).toEqual({ application_id: app.id, erased: true });
     expect(await (await erase({ reason: 'DSR-1234' })).json()).toEqual({ application_id: app.id, erased: false });
     expect(t.sqlite.prepare('SELECT ciphertext, erased_reason FROM idv_pii').get()).toEqual({ ciphertext: null, erased_reason: 'operator_request' });
     const audit = await (await t.app.request(`${PUBLIC_URL}/admin/applications/${app.id}/audit`, { headers: admin })).json();
-    expect(audit.audit.map((a: { action: string; actor: string }) => `${a.actor}:${a.action}`)).toEqual(['applicant:consent.given', 'applicant:idv.state_changed', 'operator:pii.erased', 'operator:pii.erase_noop']);
+    expect(audit.audit.map((a: { action: string; actor: string }) => `${a.actor}:${a.action}`)).toEqual([
+      'applicant:consent.given',
+      'applicant:idv.state_changed',
+      'operator:pii.erased',
+      'operator:pii.erase_noop',
+    ]);
     expect((await (await t.app.request(`${PUBLIC_URL}/admin/applications/${app.id}`, { headers: admin })).json()).status).toBe('review');
-    expect((await t.app.request(`${PUBLIC_URL}/admin/applications/nope/erase-pii`, { method: 'POST', headers: admin, body: JSON.stringify({ reason: 'x' }) })).status).toBe(404);
+    expect(
+      (await t.app.request(`${PUBLIC_URL}/admin/applications/nope/erase-pii`, { method: 'POST', headers: admin, body: JSON.stringify({ reason: 'x' }) }))
+        .status,
+    ).toBe(404);
   });
 });
 

@@ -38,7 +38,13 @@ describe('Incode adapter (loopback OIDC provider)', () => {
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'kcc-incode-'));
     incode = await startFakeIncode({ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET });
-    const provider = createIncodeProvider({ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, issuer: incode.issuer, fetch: (u, i) => fetch(u, i), tier: 'Enhanced' });
+    const provider = createIncodeProvider({
+      clientId: CLIENT_ID,
+      clientSecret: CLIENT_SECRET,
+      issuer: incode.issuer,
+      fetch: (u, i) => fetch(u, i),
+      tier: 'Enhanced',
+    });
     issuer = await startNodeIssuer({
       port: 0,
       dataDir: dir,
@@ -84,7 +90,11 @@ describe('Incode adapter (loopback OIDC provider)', () => {
       const list = (await (await fetch(`${issuer.url}/admin/applications?status=${status}`, { headers: admin })).json()).applications as { id: string }[];
       for (const a of list) {
         const audit = await (await fetch(`${issuer.url}/admin/applications/${a.id}/audit`, { headers: admin })).json();
-        if (audit.audit.some((e: { action: string; detail?: { vendor_reference?: string } }) => e.action === 'idv.session_created' && e.detail?.vendor_reference === state)) {
+        if (
+          audit.audit.some(
+            (e: { action: string; detail?: { vendor_reference?: string } }) => e.action === 'idv.session_created' && e.detail?.vendor_reference === state,
+          )
+        ) {
           return { ...(await (await fetch(`${issuer.url}/admin/applications/${a.id}`, { headers: admin })).json()), audit };
         }
       }
@@ -110,7 +120,13 @@ describe('Incode adapter (loopback OIDC provider)', () => {
 
     // The adapter itself: the same idempotency key yields the same state, another key another.
     const provider = createIncodeProvider({ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, issuer: incode.issuer, fetch: (u, i) => fetch(u, i) });
-    const request = { applicationId: 'app-x', idempotencyKey: 'key-x', redirectUrl: 'http://x/finish', entryUrl: 'http://x', callbackUrl: 'http://x/idv/callback/incode' };
+    const request = {
+      applicationId: 'app-x',
+      idempotencyKey: 'key-x',
+      redirectUrl: 'http://x/finish',
+      entryUrl: 'http://x',
+      callbackUrl: 'http://x/idv/callback/incode',
+    };
     const a = await provider.createSession(request);
     expect((await provider.createSession(request)).vendorReference).toBe(a.vendorReference);
     expect((await provider.createSession({ ...request, idempotencyKey: 'key-y' })).vendorReference).not.toBe(a.vendorReference);
@@ -124,7 +140,12 @@ describe('Incode adapter (loopback OIDC provider)', () => {
     expect(callback.status).toBe(303);
     expect(callback.headers.get('location')).toBe(`${issuer.url}/idv/finish.html`);
     expect(callback.headers.get('referrer-policy')).toBe('no-referrer');
-    expect(incode.tokenRequests().slice(tokensBefore).map((r) => r.authMethod)).toEqual(['client_secret_post']);
+    expect(
+      incode
+        .tokenRequests()
+        .slice(tokensBefore)
+        .map((r) => r.authMethod),
+    ).toEqual(['client_secret_post']);
 
     const issued = await deferred();
     expect(issued.credential).toBeTypeOf('string');
@@ -203,7 +224,9 @@ describe('Incode adapter (loopback OIDC provider)', () => {
 
     // A webhook claiming the result: Incode documents no signature, so none is accepted.
     expect(await incode.deliverWebhook(`${issuer.url}/idv/webhooks/incode`, { interviewId: 'x', externalId: state, status: 'OK' })).toBe(404);
-    expect(await incode.deliverWebhook(`${issuer.url}/idv/webhooks/incode`, { interviewId: 'x', status: 'OK' }, { 'x-incode-signature': 'deadbeef' })).toBe(404);
+    expect(await incode.deliverWebhook(`${issuer.url}/idv/webhooks/incode`, { interviewId: 'x', status: 'OK' }, { 'x-incode-signature': 'deadbeef' })).toBe(
+      404,
+    );
 
     // Callbacks the browser could forge: no state, an unknown state, a made-up code.
     expect((await fetch(`${callbackBase}?code=abc`, { redirect: 'manual' })).status).toBe(400);
@@ -257,10 +280,22 @@ describe('Incode adapter (loopback OIDC provider)', () => {
   });
 
   it('redeems with Client Secret Basic when configured', async () => {
-    const provider = createIncodeProvider({ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, issuer: incode.issuer, tokenAuthMethod: 'client_secret_basic', fetch: (u, i) => fetch(u, i) });
+    const provider = createIncodeProvider({
+      clientId: CLIENT_ID,
+      clientSecret: CLIENT_SECRET,
+      issuer: incode.issuer,
+      tokenAuthMethod: 'client_secret_basic',
+      fetch: (u, i) => fetch(u, i),
+    });
     const callbackUrl = 'http://127.0.0.1:9/idv/callback/incode';
     incode.registerRedirectUri(callbackUrl);
-    const session = await provider.createSession({ applicationId: 'app-b', idempotencyKey: 'key-b', redirectUrl: 'http://x/finish', entryUrl: 'http://x', callbackUrl });
+    const session = await provider.createSession({
+      applicationId: 'app-b',
+      idempotencyKey: 'key-b',
+      redirectUrl: 'http://x/finish',
+      entryUrl: 'http://x',
+      callbackUrl,
+    });
     incode.prepare({ status: 'OK', person: JANE });
     const code = new URL((await fetch(session.url, { redirect: 'manual' })).headers.get('location') as string).searchParams.get('code') as string;
     const redeemed = await provider.completeCallback!({ code, vendorReference: session.vendorReference, callbackUrl }, Date.now());
@@ -275,13 +310,23 @@ describe('Incode adapter (loopback OIDC provider)', () => {
     const both = { INCODE_CLIENT_ID: 'x', INCODE_CLIENT_SECRET: 'y' };
     await expect(idvDepsFromSettings({ ...both, INCODE_ISSUER: 'http://auth.incode.com' }, key)).rejects.toThrow(/INCODE_ISSUER must be an https URL/);
     await expect(idvDepsFromSettings({ ...both, INCODE_ISSUER: 'auth.incode.com' }, key)).rejects.toThrow(/INCODE_ISSUER must be an absolute URL/);
-    await expect(idvDepsFromSettings({ ...both, INCODE_TOKEN_AUTH_METHOD: 'client_secret_jwt' }, key)).rejects.toThrow(/INCODE_TOKEN_AUTH_METHOD must be one of/);
+    await expect(idvDepsFromSettings({ ...both, INCODE_TOKEN_AUTH_METHOD: 'client_secret_jwt' }, key)).rejects.toThrow(
+      /INCODE_TOKEN_AUTH_METHOD must be one of/,
+    );
     await expect(idvDepsFromSettings({ ...both, INCODE_SCOPE: 'profile email' }, key)).rejects.toThrow(/INCODE_SCOPE must/);
     // IDV_PROVIDER=incode without Incode settings: the issuer refuses to start.
     const emptyDir = mkdtempSync(join(tmpdir(), 'kcc-incode-bad-'));
     try {
       await expect(
-        startNodeIssuer({ port: 0, dataDir: emptyDir, keys: await makeIssuerKeys(), logger, backgroundIntervalMs: 0, config: { idv: { provider: 'incode' } }, idvEnv: { PII_DATA_KEY: 'AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE' } }),
+        startNodeIssuer({
+          port: 0,
+          dataDir: emptyDir,
+          keys: await makeIssuerKeys(),
+          logger,
+          backgroundIntervalMs: 0,
+          config: { idv: { provider: 'incode' } },
+          idvEnv: { PII_DATA_KEY: 'AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE' },
+        }),
       ).rejects.toThrow(/IDV_PROVIDER incode is not configured/);
     } finally {
       rmSync(emptyDir, { recursive: true, force: true });

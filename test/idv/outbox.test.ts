@@ -94,7 +94,10 @@ describe('outbound webhooks to the PFI', () => {
       // The delivery log: attempt 1 → 500, attempt 2 → 204, for the retried events.
       const retried = receiver.received.find((r) => r.status === 500)!.id;
       const log = await second.deps.store.outbox.deliveries(retried);
-      expect(log.map((d) => [d.attempt, d.statusCode])).toEqual([[1, 500], [2, 204]]);
+      expect(log.map((d) => [d.attempt, d.statusCode])).toEqual([
+        [1, 500],
+        [2, 204],
+      ]);
       expect(await second.deps.store.outbox.pendingCount()).toBe(0);
       // Nothing more to send.
       clock.advance(3600);

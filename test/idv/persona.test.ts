@@ -31,7 +31,14 @@ describe('Persona adapter (loopback vendor)', () => {
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'kcc-persona-'));
     persona = await startFakePersona({ apiKey: API_KEY, secrets: [NEW_SECRET] });
-    const provider = createPersonaProvider({ apiKey: API_KEY, templateId: 'itmpl_test', webhookSecrets: [OLD_SECRET, NEW_SECRET], apiBase: persona.apiBase, fetch: (u, i) => fetch(u, i), tier: 'Enhanced' });
+    const provider = createPersonaProvider({
+      apiKey: API_KEY,
+      templateId: 'itmpl_test',
+      webhookSecrets: [OLD_SECRET, NEW_SECRET],
+      apiBase: persona.apiBase,
+      fetch: (u, i) => fetch(u, i),
+      tier: 'Enhanced',
+    });
     issuer = await startNodeIssuer({
       port: 0,
       dataDir: dir,
@@ -67,7 +74,13 @@ describe('Persona adapter (loopback vendor)', () => {
     expect(creates[0].idempotencyKey).toMatch(/^kcc-application-/);
 
     // The adapter itself: the same idempotency key yields the same inquiry at Persona.
-    const provider = createPersonaProvider({ apiKey: API_KEY, templateId: 'itmpl_test', webhookSecrets: [NEW_SECRET], apiBase: persona.apiBase, fetch: (u, i) => fetch(u, i) });
+    const provider = createPersonaProvider({
+      apiKey: API_KEY,
+      templateId: 'itmpl_test',
+      webhookSecrets: [NEW_SECRET],
+      apiBase: persona.apiBase,
+      fetch: (u, i) => fetch(u, i),
+    });
     const a = await provider.createSession({ applicationId: 'app-x', idempotencyKey: 'key-x', redirectUrl: 'http://x/finish', entryUrl: 'http://x' });
     const b = await provider.createSession({ applicationId: 'app-x', idempotencyKey: 'key-x', redirectUrl: 'http://x/finish', entryUrl: 'http://x' });
     expect(a.vendorReference).toBe(b.vendorReference);
@@ -109,7 +122,10 @@ describe('Persona adapter (loopback vendor)', () => {
       ],
     });
     const approved = persona.eventBody({ eventId: 'evt_approved', name: 'inquiry.approved', inquiryId, createdAt: iso(-10) });
-    expect(await persona.deliver(webhookUrl, approved, await persona.sign(approved, now(), [OLD_SECRET, NEW_SECRET]))).toMatchObject({ status: 200, body: { disposition: 'applied' } });
+    expect(await persona.deliver(webhookUrl, approved, await persona.sign(approved, now(), [OLD_SECRET, NEW_SECRET]))).toMatchObject({
+      status: 200,
+      body: { disposition: 'applied' },
+    });
 
     const issued = await deferred();
     expect(issued.credential).toBeTypeOf('string');
@@ -124,7 +140,10 @@ describe('Persona adapter (loopback vendor)', () => {
     expect(await persona.deliver(webhookUrl, completed, await persona.sign(completed, now()))).toMatchObject({ status: 200, body: { disposition: 'stale' } });
 
     const admin = { authorization: `Bearer ${ADMIN_TOKEN}` };
-    const applications = (await (await fetch(`${issuer.url}/admin/applications?status=approved`, { headers: admin })).json()).applications as { id: string; idv_provider: string }[];
+    const applications = (await (await fetch(`${issuer.url}/admin/applications?status=approved`, { headers: admin })).json()).applications as {
+      id: string;
+      idv_provider: string;
+    }[];
     const app = applications.find((a) => a.idv_provider === 'persona') as { id: string };
     expect(app).toBeTruthy();
 
@@ -134,7 +153,10 @@ describe('Persona adapter (loopback vendor)', () => {
     persona.failNextFetches(1);
     expect((await persona.deliver(webhookUrl, declined, await persona.sign(declined, now()))).status).toBe(502);
     // Re-decision after a terminal state: the vendor flips approved → declined.
-    expect(await persona.deliver(webhookUrl, declined, await persona.sign(declined, now()))).toMatchObject({ status: 200, body: { disposition: 'redecision' } });
+    expect(await persona.deliver(webhookUrl, declined, await persona.sign(declined, now()))).toMatchObject({
+      status: 200,
+      body: { disposition: 'redecision' },
+    });
     const after = await (await fetch(`${issuer.url}/admin/applications/${app.id}`, { headers: admin })).json();
     expect(after.status).toBe('rejected');
     const audit = await (await fetch(`${issuer.url}/admin/applications/${app.id}/audit`, { headers: admin })).json();
@@ -148,7 +170,9 @@ describe('Persona adapter (loopback vendor)', () => {
       'persona:evt_declined:redecision',
     ]);
     const events = (await (await fetch(`${issuer.url}/admin/webhooks/events`, { headers: admin })).json()).events as { type: string }[];
-    expect(events.map((e) => e.type)).toEqual(expect.arrayContaining(['application.submitted', 'application.approved', 'credential.issued', 'application.rejected']));
+    expect(events.map((e) => e.type)).toEqual(
+      expect.arrayContaining(['application.submitted', 'application.approved', 'credential.issued', 'application.rejected']),
+    );
   });
 
   it('answers 404 for an unknown provider and 400 for a signed body that is not a Persona event', async () => {

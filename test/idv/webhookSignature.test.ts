@@ -8,7 +8,10 @@ const raw = new TextEncoder().encode('{"data":{"id":"evt_1"}}');
 const T = 1_800_000_000;
 
 async function rejects(p: Promise<unknown>, reason: WebhookRejected['reason']) {
-  const err = await p.then(() => undefined, (e) => e);
+  const err = await p.then(
+    () => undefined,
+    (e) => e,
+  );
   expect(err).toBeInstanceOf(WebhookRejected);
   expect(err.reason).toBe(reason);
 }
@@ -24,21 +27,32 @@ describe('timestamped HMAC (t=…,v1=…)', () => {
     const header = `${await signTimestampedHmac('old', raw, T)} ${await signTimestampedHmac('new', raw, T)}`;
     expect(parseTimestampedHeader(header)).toHaveLength(2);
     await expect(verifyTimestampedHmac({ header, raw, secrets: ['new'], now: T * 1000, toleranceSeconds: 300 })).resolves.toBe(T);
-    await expect(verifyTimestampedHmac({ header: await signTimestampedHmac('old', raw, T), raw, secrets: ['new', 'old'], now: (T + 299) * 1000, toleranceSeconds: 300 })).resolves.toBe(T);
+    await expect(
+      verifyTimestampedHmac({ header: await signTimestampedHmac('old', raw, T), raw, secrets: ['new', 'old'], now: (T + 299) * 1000, toleranceSeconds: 300 }),
+    ).resolves.toBe(T);
   });
 
   it('refuses a wrong secret, an altered body, a missing or malformed header, an old or future timestamp', async () => {
     const header = await signTimestampedHmac('s3cret', raw, T);
     await rejects(verifyTimestampedHmac({ header, raw, secrets: ['other'], now: T * 1000, toleranceSeconds: 300 }), 'bad_signature');
-    await rejects(verifyTimestampedHmac({ header, raw: new TextEncoder().encode('{"data":{"id":"evt_2"}}'), secrets: ['s3cret'], now: T * 1000, toleranceSeconds: 300 }), 'bad_signature');
+    await rejects(
+      verifyTimestampedHmac({ header, raw: new TextEncoder().encode('{"data":{"id":"evt_2"}}'), secrets: ['s3cret'], now: T * 1000, toleranceSeconds: 300 }),
+      'bad_signature',
+    );
     await rejects(verifyTimestampedHmac({ header: null, raw, secrets: ['s3cret'], now: T * 1000, toleranceSeconds: 300 }), 'missing_signature');
     await rejects(verifyTimestampedHmac({ header: 'garbage', raw, secrets: ['s3cret'], now: T * 1000, toleranceSeconds: 300 }), 'bad_signature');
-    await rejects(verifyTimestampedHmac({ header: header.replace(/v1=../, 'v1=00'), raw, secrets: ['s3cret'], now: T * 1000, toleranceSeconds: 300 }), 'bad_signature');
+    await rejects(
+      verifyTimestampedHmac({ header: header.replace(/v1=../, 'v1=00'), raw, secrets: ['s3cret'], now: T * 1000, toleranceSeconds: 300 }),
+      'bad_signature',
+    );
     await rejects(verifyTimestampedHmac({ header, raw, secrets: ['s3cret'], now: (T + 301) * 1000, toleranceSeconds: 300 }), 'stale');
     await rejects(verifyTimestampedHmac({ header, raw, secrets: ['s3cret'], now: (T - 301) * 1000, toleranceSeconds: 300 }), 'stale');
     await rejects(verifyTimestampedHmac({ header, raw, secrets: [], now: T * 1000, toleranceSeconds: 300 }), 'bad_signature');
     // The timestamp is covered by the MAC: moving it invalidates the signature.
-    await rejects(verifyTimestampedHmac({ header: header.replace(`t=${T}`, `t=${T + 1}`), raw, secrets: ['s3cret'], now: T * 1000, toleranceSeconds: 300 }), 'bad_signature');
+    await rejects(
+      verifyTimestampedHmac({ header: header.replace(`t=${T}`, `t=${T + 1}`), raw, secrets: ['s3cret'], now: T * 1000, toleranceSeconds: 300 }),
+      'bad_signature',
+    );
   });
 });
 
@@ -72,7 +86,12 @@ describe('state machine', () => {
   });
 
   it('maps onto the application status the credential endpoints read', () => {
-    expect(['created', 'in_progress', 'processing', 'resubmission_requested'].map((s) => applicationStatusFor(s as never))).toEqual(['pending', 'pending', 'pending', 'pending']);
+    expect(['created', 'in_progress', 'processing', 'resubmission_requested'].map((s) => applicationStatusFor(s as never))).toEqual([
+      'pending',
+      'pending',
+      'pending',
+      'pending',
+    ]);
     expect(applicationStatusFor('needs_review')).toBe('review');
     expect(applicationStatusFor('approved')).toBe('approved');
     expect(['declined', 'expired', 'abandoned'].map((s) => applicationStatusFor(s as never))).toEqual(['rejected', 'rejected', 'rejected']);

@@ -57,7 +57,8 @@ async function operator(kccId: string, body: { action: 'suspend' | 'reinstate' |
 
 describe('Bitstring Status List, read with @digitalbazaar/vc-bitstring-status-list 2.0.1', () => {
   it('suspend → reinstate → revoke: each change shows in the served lists, only in the KCC’s own bits', async () => {
-    const issue = async () => (await applyForKcc(new WalletClient(await Holder.create(), fetch), { issuer: issuer.url, identity: SAMPLE_IDENTITY })).credential!;
+    const issue = async () =>
+      (await applyForKcc(new WalletClient(await Holder.create(), fetch), { issuer: issuer.url, identity: SAMPLE_IDENTITY })).credential!;
     const kcc = await issue();
     const bystander = await issue();
     const id = vcOf(kcc).id as string;

@@ -73,7 +73,13 @@ async function startIssuance(client: Openid4vciClient, offer: unknown, version: 
   expect(issuerMetadata.originalDraftVersion).toBe(version);
   const { accessTokenResponse } = await client.retrievePreAuthorizedCodeAccessTokenFromOffer({ credentialOffer, issuerMetadata });
   const configurationId = credentialOffer.credential_configuration_ids[0];
-  return { credentialOffer, issuerMetadata, accessToken: accessTokenResponse.access_token, cNonce: accessTokenResponse.c_nonce as string | undefined, configurationId };
+  return {
+    credentialOffer,
+    issuerMetadata,
+    accessToken: accessTokenResponse.access_token,
+    cNonce: accessTokenResponse.c_nonce as string | undefined,
+    configurationId,
+  };
 }
 
 /**
@@ -99,18 +105,38 @@ describe('OWF @openid4vc/openid4vci 0.4.6', () => {
     const client = owfClient(holder);
     const { issuerMetadata, accessToken, configurationId } = await startIssuance(client, idvRequest.credential_offer);
     const { c_nonce } = await client.requestNonce({ issuerMetadata });
-    const { jwt } = await client.createCredentialRequestJwtProof({ issuerMetadata, signer: signerOf(holder), nonce: c_nonce, credentialConfigurationId: configurationId });
-    const { credentialResponse } = await client.retrieveCredentials({ issuerMetadata, accessToken, credentialConfigurationId: configurationId, proofs: { jwt: [jwt] } });
+    const { jwt } = await client.createCredentialRequestJwtProof({
+      issuerMetadata,
+      signer: signerOf(holder),
+      nonce: c_nonce,
+      credentialConfigurationId: configurationId,
+    });
+    const { credentialResponse } = await client.retrieveCredentials({
+      issuerMetadata,
+      accessToken,
+      credentialConfigurationId: configurationId,
+      proofs: { jwt: [jwt] },
+    });
     expect(credentialResponse.credentials).toHaveLength(1);
     const kcc = credentialOf(credentialResponse.credentials![0]);
     await verifyKccIndependently(issuer, kcc, holder.did);
 
-    await client.sendNotification({ issuerMetadata, accessToken, notification: { notificationId: credentialResponse.notification_id!, event: 'credential_accepted' } });
+    await client.sendNotification({
+      issuerMetadata,
+      accessToken,
+      notification: { notificationId: credentialResponse.notification_id!, event: 'credential_accepted' },
+    });
     const stored = await issuer.deps.store.notifications.get(credentialResponse.notification_id!);
     expect(stored?.event).toBe('credential_accepted');
 
     // The wire: no client_id on the token request; a 1.0 credential request.
-    const token = issuer.requests.find((r) => r.path === '/oauth2/token' && r.body?.includes(encodeURIComponent(idvRequest.credential_offer.grants['urn:ietf:params:oauth:grant-type:pre-authorized_code']['pre-authorized_code']).slice(0, 20)));
+    const token = issuer.requests.find(
+      (r) =>
+        r.path === '/oauth2/token' &&
+        r.body?.includes(
+          encodeURIComponent(idvRequest.credential_offer.grants['urn:ietf:params:oauth:grant-type:pre-authorized_code']['pre-authorized_code']).slice(0, 20),
+        ),
+    );
     expect(token?.body).not.toContain('client_id');
     const sent = JSON.parse(issuer.requests.filter((r) => r.path === '/oid4vci/credential').at(-1)?.body ?? '{}');
     expect(sent.credential_configuration_id).toBe(configurationId);
@@ -128,14 +154,20 @@ describe('OWF @openid4vc/openid4vci 0.4.6', () => {
     await client.retrieveCredentials({ issuerMetadata, accessToken, credentialConfigurationId: configurationId, proofs: { jwt: [await proof(c_nonce)] } });
     const replay = await client
       .retrieveCredentials({ issuerMetadata, accessToken, credentialConfigurationId: configurationId, proofs: { jwt: [await proof(c_nonce)] } })
-      .then(() => undefined, (e: { response?: { credentialErrorResponseResult?: { data?: { error?: string } } } }) => e);
+      .then(
+        () => undefined,
+        (e: { response?: { credentialErrorResponseResult?: { data?: { error?: string } } } }) => e,
+      );
     expect(replay?.response?.credentialErrorResponseResult?.data?.error).toBe('invalid_nonce');
     const fresh = await client.requestNonce({ issuerMetadata });
     // A fresh nonce passes the proof check; the application's one KCC was issued already
     // (SECURITY.md "One decision, one credential"), so the library reports the denial.
     const again = await client
       .retrieveCredentials({ issuerMetadata, accessToken, credentialConfigurationId: configurationId, proofs: { jwt: [await proof(fresh.c_nonce)] } })
-      .then(() => undefined, (e: { response?: { credentialErrorResponseResult?: { data?: { error?: string } } } }) => e);
+      .then(
+        () => undefined,
+        (e: { response?: { credentialErrorResponseResult?: { data?: { error?: string } } } }) => e,
+      );
     expect(again?.response?.credentialErrorResponseResult?.data?.error).toBe('credential_request_denied');
   });
 
@@ -145,7 +177,12 @@ describe('OWF @openid4vc/openid4vci 0.4.6', () => {
     const client = owfClient(holder, { clientId: holder.did, fetch: fetchStrippingDeferredNotificationId(`${issuer.url}/oid4vci/deferred-credential`, seen) });
     const { issuerMetadata, accessToken, configurationId } = await startIssuance(client, idvRequest.credential_offer);
     const { c_nonce } = await client.requestNonce({ issuerMetadata });
-    const { jwt } = await client.createCredentialRequestJwtProof({ issuerMetadata, signer: signerOf(holder), nonce: c_nonce, credentialConfigurationId: configurationId });
+    const { jwt } = await client.createCredentialRequestJwtProof({
+      issuerMetadata,
+      signer: signerOf(holder),
+      nonce: c_nonce,
+      credentialConfigurationId: configurationId,
+    });
     const first = await client.retrieveCredentials({ issuerMetadata, accessToken, credentialConfigurationId: configurationId, proofs: { jwt: [jwt] } });
     expect(first.response.status).toBe(202);
     const transactionId = first.credentialResponse.transaction_id!;
@@ -175,8 +212,19 @@ describe('OWF @openid4vc/openid4vci 0.4.6', () => {
     // Draft 13: the c_nonce comes with the token response.
     expect(cNonce).toBeTypeOf('string');
     // Draft 13 requires the proof's iss (docs/interop.md): the library sets it from clientId.
-    const { jwt } = await client.createCredentialRequestJwtProof({ issuerMetadata, signer: signerOf(holder), nonce: cNonce, credentialConfigurationId: configurationId, clientId: holder.did });
-    const { credentialResponse } = await client.retrieveCredentials({ issuerMetadata, accessToken, credentialConfigurationId: configurationId, proof: { proof_type: 'jwt', jwt } });
+    const { jwt } = await client.createCredentialRequestJwtProof({
+      issuerMetadata,
+      signer: signerOf(holder),
+      nonce: cNonce,
+      credentialConfigurationId: configurationId,
+      clientId: holder.did,
+    });
+    const { credentialResponse } = await client.retrieveCredentials({
+      issuerMetadata,
+      accessToken,
+      credentialConfigurationId: configurationId,
+      proof: { proof_type: 'jwt', jwt },
+    });
     expect(credentialResponse.credentials).toBeUndefined();
     await verifyKccIndependently(issuer, credentialResponse.credential as string, holder.did);
     const sent = JSON.parse(issuer.requests.filter((r) => r.path === '/oid4vci/credential').at(-1)?.body ?? '{}');

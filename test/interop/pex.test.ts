@@ -46,12 +46,20 @@ beforeAll(async () => {
 
 describe('@sphereon/pex 4.1.0 against the issuer’s presentation definitions', () => {
   it('every field of every definition names both the VC path and the JWT payload path', async () => {
-    const definitions = [await served('kcc-basic'), await served('kcc-enhanced'), (await siopRequest('kcc-enhanced')).presentation_definition as IPresentationDefinition];
+    const definitions = [
+      await served('kcc-basic'),
+      await served('kcc-enhanced'),
+      (await siopRequest('kcc-enhanced')).presentation_definition as IPresentationDefinition,
+    ];
     for (const pd of definitions) {
       // Client bug (4.1.0): PEX's validator lists neither EdDSA (RFC 8037) nor ES256K (RFC 8812)
       // as JWS algorithms; that is its only finding, and the same definition with ES256 passes.
-      expect(PEX.validateDefinition(pd)).toEqual([{ tag: 'root.presentation_definition', status: 'error', message: 'formats should only have known identifiers for alg or proof_type' }]);
-      expect(PEX.validateDefinition(JSON.parse(JSON.stringify(pd).replaceAll('"EdDSA","ES256K"', '"ES256"')))).toEqual([{ message: 'ok', status: 'info', tag: 'root' }]);
+      expect(PEX.validateDefinition(pd)).toEqual([
+        { tag: 'root.presentation_definition', status: 'error', message: 'formats should only have known identifiers for alg or proof_type' },
+      ]);
+      expect(PEX.validateDefinition(JSON.parse(JSON.stringify(pd).replaceAll('"EdDSA","ES256K"', '"ES256"')))).toEqual([
+        { message: 'ok', status: 'info', tag: 'root' },
+      ]);
       for (const field of pd.input_descriptors.flatMap((d) => d.constraints?.fields ?? [])) {
         const vcPaths = field.path.filter((p) => p.startsWith('$.vc.'));
         expect(vcPaths.length, `${pd.id}: ${field.path.join(' ')}`).toBeGreaterThan(0);
@@ -99,11 +107,28 @@ describe('@sphereon/pex 4.1.0 against the issuer’s presentation definitions', 
     expect(submission.definition_id).toBe(pd.id);
     // PEX maps into the VP JWT's payload: `$` is the VP, its credential at `$.vp.verifiableCredential[0]`.
     expect(submission.descriptor_map).toEqual([
-      { id: 'prior-known-customer-credential', format: 'jwt_vp', path: '$', path_nested: { id: 'prior-known-customer-credential', format: 'jwt_vc', path: '$.vp.verifiableCredential[0]' } },
+      {
+        id: 'prior-known-customer-credential',
+        format: 'jwt_vp',
+        path: '$',
+        path_nested: { id: 'prior-known-customer-credential', format: 'jwt_vc', path: '$.vp.verifiableCredential[0]' },
+      },
     ]);
     // The holder signs PEX's presentation as a jwt_vp_json (VCDM 1.1 §6.3.1), bound to the request.
     const now = t.nowSeconds();
-    const vpToken = await signJwt(holder.signer, { iss: holder.did, aud: request.client_id, nonce: request.nonce, iat: now, exp: now + 300, jti: `urn:uuid:${crypto.randomUUID()}`, vp: result.presentation }, { typ: 'JWT' });
+    const vpToken = await signJwt(
+      holder.signer,
+      {
+        iss: holder.did,
+        aud: request.client_id,
+        nonce: request.nonce,
+        iat: now,
+        exp: now + 300,
+        jti: `urn:uuid:${crypto.randomUUID()}`,
+        vp: result.presentation,
+      },
+      { typ: 'JWT' },
+    );
     // PEX can evaluate its own submission inside the signed VP.
     expect(pex.evaluatePresentation(pd, vpToken, { presentationSubmission: submission }).areRequiredCredentialsPresent).toBe(Status.INFO);
     const idToken = await holder.createIdToken({ clientId: request.client_id, nonce: request.nonce, now });

@@ -76,7 +76,12 @@ describe('Sphereon did-auth-siop 0.19.0 as the SIOPv2 OP', () => {
     const response = await op.createAuthorizationResponse(request, { issuer: holder.did, jwtIssuer: { method: 'did', didUrl: holder.kid, alg: 'EdDSA' } });
     const idToken = response.response.payload.id_token as string;
     const claims = JSON.parse(Buffer.from(idToken.split('.')[1]!, 'base64url').toString('utf8'));
-    expect(claims).toMatchObject({ iss: holder.did, sub: holder.did, aud: didDoc.id, nonce: (await request.authorizationRequest.getMergedProperty<string>('nonce'))! });
+    expect(claims).toMatchObject({
+      iss: holder.did,
+      sub: holder.did,
+      aud: didDoc.id,
+      nonce: (await request.authorizationRequest.getMergedProperty<string>('nonce'))!,
+    });
 
     const res = await op.submitAuthorizationResponse(response);
     const body = (await res.json()) as { url?: string; credential_offer?: { credential_issuer: string } };

@@ -34,7 +34,10 @@ beforeAll(async () => {
   issuer = await startHttpIssuer({
     host: 'localhost',
     // The schema id is the served copy, so web5's schema check stays on the machine (KCC_SCHEMA_ID).
-    config: (url) => ({ credential: configFromSettings({ KCC_SCHEMA_ID: `${url.replace('http:', 'https:')}/schemas/kcc.schema.json` }).credential, tiers: TIERS }),
+    config: (url) => ({
+      credential: configFromSettings({ KCC_SCHEMA_ID: `${url.replace('http:', 'https:')}/schemas/kcc.schema.json` }).credential,
+      tiers: TIERS,
+    }),
     didMethods: createDidDhtResolver({ gatewayUrl: net.relayUrl, fetch: realFetch }),
   });
   const httpsOrigin = `https://localhost:${issuer.port}/`;
@@ -69,10 +72,19 @@ async function applyWithWeb5(did: BearerDid, options: { familyName?: string } = 
   expect(request.client_id).toBe(didDoc.id);
 
   const now = Math.floor(Date.now() / 1000);
-  const idToken = await Jwt.sign({ signerDid: did, header: { typ: 'JWT' }, payload: { iss: did.uri, sub: did.uri, aud: request.client_id, nonce: request.nonce, iat: now, exp: now + 300 } });
-  const siop = await json(await fetch(request.response_uri, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ id_token: idToken }) }));
+  const idToken = await Jwt.sign({
+    signerDid: did,
+    header: { typ: 'JWT' },
+    payload: { iss: did.uri, sub: did.uri, aud: request.client_id, nonce: request.nonce, iat: now, exp: now + 300 },
+  });
+  const siop = await json(
+    await fetch(request.response_uri, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ id_token: idToken }) }),
+  );
   expect(siop.status, JSON.stringify(siop.body)).toBe(200);
-  const form = await new WalletClient(await Holder.create(), fetch).submitIdvForm(siop.body.url, { ...SAMPLE_IDENTITY, family_name: options.familyName ?? SAMPLE_IDENTITY.family_name });
+  const form = await new WalletClient(await Holder.create(), fetch).submitIdvForm(siop.body.url, {
+    ...SAMPLE_IDENTITY,
+    family_name: options.familyName ?? SAMPLE_IDENTITY.family_name,
+  });
   expect(form.status).toBe(200);
 
   const offer = siop.body.credential_offer;
@@ -82,7 +94,11 @@ async function applyWithWeb5(did: BearerDid, options: { familyName?: string } = 
     await fetch(as.token_endpoint, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ grant_type: 'urn:ietf:params:oauth:grant-type:pre-authorized_code', 'pre-authorized_code': offer.grants['urn:ietf:params:oauth:grant-type:pre-authorized_code']['pre-authorized_code'], client_id: did.uri }),
+      body: JSON.stringify({
+        grant_type: 'urn:ietf:params:oauth:grant-type:pre-authorized_code',
+        'pre-authorized_code': offer.grants['urn:ietf:params:oauth:grant-type:pre-authorized_code']['pre-authorized_code'],
+        client_id: did.uri,
+      }),
     }),
   );
   expect(token.status, JSON.stringify(token.body)).toBe(200);
@@ -92,13 +108,31 @@ async function applyWithWeb5(did: BearerDid, options: { familyName?: string } = 
     payload: { iss: did.uri, aud: metadata.credential_issuer, iat: Math.floor(Date.now() / 1000), nonce: token.body.c_nonce },
   });
   const auth = { 'content-type': 'application/json', authorization: `Bearer ${token.body.access_token}` };
-  const credential = await json(await fetch(metadata.credential_endpoint, { method: 'POST', headers: auth, body: JSON.stringify({ format: 'jwt_vc_json', proof: { proof_type: 'jwt', jwt: proof } }) }));
+  const credential = await json(
+    await fetch(metadata.credential_endpoint, {
+      method: 'POST',
+      headers: auth,
+      body: JSON.stringify({ format: 'jwt_vc_json', proof: { proof_type: 'jwt', jwt: proof } }),
+    }),
+  );
   if (credential.status === 200) return { credential: credential.body.credential as string, deferred: false };
   expect(credential.status, JSON.stringify(credential.body)).toBe(202);
-  const pending = await json(await fetch(metadata.deferred_credential_endpoint, { method: 'POST', headers: auth, body: JSON.stringify({ transaction_id: credential.body.transaction_id }) }));
+  const pending = await json(
+    await fetch(metadata.deferred_credential_endpoint, {
+      method: 'POST',
+      headers: auth,
+      body: JSON.stringify({ transaction_id: credential.body.transaction_id }),
+    }),
+  );
   expect(pending).toMatchObject({ status: 400, body: { error: 'issuance_pending' } });
   await approveReviewOverHttp(issuer, did.uri);
-  const ready = await json(await fetch(metadata.deferred_credential_endpoint, { method: 'POST', headers: auth, body: JSON.stringify({ transaction_id: credential.body.transaction_id }) }));
+  const ready = await json(
+    await fetch(metadata.deferred_credential_endpoint, {
+      method: 'POST',
+      headers: auth,
+      body: JSON.stringify({ transaction_id: credential.body.transaction_id }),
+    }),
+  );
   expect(ready.status, JSON.stringify(ready.body)).toBe(200);
   return { credential: ready.body.credential as string, deferred: true };
 }
@@ -114,7 +148,9 @@ async function verifyWithWeb5(kcc: string, subject: string) {
   const [h, p, sig] = kcc.split('.');
   const payload = JSON.parse(Buffer.from(p!, 'base64url').toString('utf8'));
   payload.vc.credentialSubject.tier = 'Platinum';
-  await expect(VerifiableCredential.verify({ vcJwt: `${h}.${Buffer.from(JSON.stringify(payload)).toString('base64url')}.${sig}` })).rejects.toThrow(/signature/i);
+  await expect(VerifiableCredential.verify({ vcJwt: `${h}.${Buffer.from(JSON.stringify(payload)).toString('base64url')}.${sig}` })).rejects.toThrow(
+    /signature/i,
+  );
 }
 
 describe('@web5/dids 1.2.0 + @web5/credentials 1.1.3', () => {
@@ -136,9 +172,14 @@ describe('@web5/dids 1.2.0 + @web5/credentials 1.1.3', () => {
     // definition with PEX, whose list of JWS algorithms lacks EdDSA (RFC 8037) and ES256K (RFC 8812),
     // so it refuses our `format` (and the spec's example definitions' ES256K). The test hands it the
     // served definition without `format`; every constraint is unchanged.
-    expect(() => PresentationExchange.createPresentationFromCredentials({ vcJwts: [credential], presentationDefinition: basicPd })).toThrow(/known identifiers for alg/);
+    expect(() => PresentationExchange.createPresentationFromCredentials({ vcJwts: [credential], presentationDefinition: basicPd })).toThrow(
+      /known identifiers for alg/,
+    );
     const { format: _format, ...withoutFormat } = basicPd;
-    const { presentation, presentationSubmission } = PresentationExchange.createPresentationFromCredentials({ vcJwts: [credential], presentationDefinition: withoutFormat });
+    const { presentation, presentationSubmission } = PresentationExchange.createPresentationFromCredentials({
+      vcJwts: [credential],
+      presentationDefinition: withoutFormat,
+    });
     expect(presentationSubmission.definition_id).toBe('kcc-basic');
     expect((presentation as { verifiableCredential?: unknown }).verifiableCredential).toEqual([credential]);
   });

@@ -80,7 +80,13 @@ describe('an overruled approval revokes what was issued', () => {
     const t = await makeTieredIssuer();
     const { kcc, applicationId } = await issuedAndApproved(t);
     const { applyResult } = await import('../../src/issuance/identityVerification');
-    await applyResult(t.deps, { applicationId, provider: 'hosted', result: { state: 'needs_review', reasonCodes: ['vendor:rescreen'], final: false, checks: [], vendorReference: applicationId }, eventAt: t.clock() + 1, actor: 'test' });
+    await applyResult(t.deps, {
+      applicationId,
+      provider: 'hosted',
+      result: { state: 'needs_review', reasonCodes: ['vendor:rescreen'], final: false, checks: [], vendorReference: applicationId },
+      eventAt: t.clock() + 1,
+      actor: 'test',
+    });
     expect(await statusBit(t, kcc, 'suspension')).toBe(true);
     expect((await t.admin(`/applications/${applicationId}/decision`, { decision: 'approve' })).status).toBe(200);
     expect(await statusBit(t, kcc, 'suspension')).toBe(false);
@@ -145,7 +151,9 @@ describe('every configuration in the metadata is issuable in both profiles', () 
 
   it.each([['v1'], ['draft13']])('%s: one KCC of the configuration’s tier for each id', async (profile) => {
     const t = await makeTestIssuer({ config: tiers });
-    const metadata = (await (await t.app.request(`${PUBLIC_URL}/.well-known/openid-credential-issuer`)).json()) as { credential_configurations_supported: Record<string, unknown> };
+    const metadata = (await (await t.app.request(`${PUBLIC_URL}/.well-known/openid-credential-issuer`)).json()) as {
+      credential_configurations_supported: Record<string, unknown>;
+    };
     const ids = Object.keys(metadata.credential_configurations_supported);
     expect(ids).toEqual(tiers.tiers!.map((tier) => tier.id));
     for (const id of ids) {
@@ -164,7 +172,11 @@ describe('every configuration in the metadata is issuable in both profiles', () 
         const jwt = await holder.createProofJwt({ audience: PUBLIC_URL, nonce: c_nonce });
         // Another offered configuration than this token's is refused; its own is issued.
         const other = ids.find((x) => x !== id) as string;
-        const wrong = await t.app.request(`${PUBLIC_URL}/oid4vci/credential`, { method: 'POST', headers: bearer, body: JSON.stringify({ credential_configuration_id: other, proofs: { jwt: [jwt] } }) });
+        const wrong = await t.app.request(`${PUBLIC_URL}/oid4vci/credential`, {
+          method: 'POST',
+          headers: bearer,
+          body: JSON.stringify({ credential_configuration_id: other, proofs: { jwt: [jwt] } }),
+        });
         expect(((await wrong.json()) as { error: string }).error).toBe('invalid_credential_request');
         const { c_nonce: fresh } = (await (await t.app.request(`${PUBLIC_URL}/oid4vci/nonce`, { method: 'POST' })).json()) as { c_nonce: string };
         const res = await t.app.request(`${PUBLIC_URL}/oid4vci/credential`, {
@@ -178,14 +190,22 @@ describe('every configuration in the metadata is issuable in both profiles', () 
         const res = await t.app.request(`${PUBLIC_URL}/oid4vci/credential`, {
           method: 'POST',
           headers: bearer,
-          body: JSON.stringify({ format: 'jwt_vc_json', credential_definition: { type: ['VerifiableCredential', 'KnownCustomerCredential'] }, proof: { proof_type: 'jwt', jwt: await holder.createProofJwt({ audience: pfi.did, nonce: token.c_nonce }) } }),
+          body: JSON.stringify({
+            format: 'jwt_vc_json',
+            credential_definition: { type: ['VerifiableCredential', 'KnownCustomerCredential'] },
+            proof: { proof_type: 'jwt', jwt: await holder.createProofJwt({ audience: pfi.did, nonce: token.c_nonce }) },
+          }),
         });
         expect(res.status).toBe(200);
         credential = ((await res.json()) as { credential: string }).credential;
       }
       const tier = tiers.tiers!.find((x) => x.id === id)!;
       expect(vcOf(credential).credentialSubject.tier).toBe(tier.name);
-      expect(vcOf(credential).evidence.map((e: { kind: string }) => e.kind).sort()).toEqual([...tier.requiredChecks].sort());
+      expect(
+        vcOf(credential)
+          .evidence.map((e: { kind: string }) => e.kind)
+          .sort(),
+      ).toEqual([...tier.requiredChecks].sort());
     }
   });
 });

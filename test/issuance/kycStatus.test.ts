@@ -17,7 +17,9 @@ async function setup(kycApiKeys = [KEY]) {
   const apply = async (familyName: string) => {
     const holder = await Holder.create();
     const client = new WalletClient(holder, t.fetch, { now: () => Math.floor(clock() / 1000) });
-    const result = await applyForKcc(client, { issuer: PUBLIC_URL, identity: { ...SAMPLE_IDENTITY, family_name: familyName }, pollAttempts: 0 }).catch((e) => e);
+    const result = await applyForKcc(client, { issuer: PUBLIC_URL, identity: { ...SAMPLE_IDENTITY, family_name: familyName }, pollAttempts: 0 }).catch(
+      (e) => e,
+    );
     return { holder, result };
   };
   return { t, clock, status, apply };

@@ -27,7 +27,13 @@ describe('credential status events', () => {
     expect((await change('reinstate')).status).toBe(200);
     expect((await change('revoke', 'account closed')).status).toBe(200);
     const [suspended] = await events('credential.suspended');
-    expect(suspended.data).toMatchObject({ credential_id: id, subject_did: subject, status: 'suspended', reason: 'document under re-check', actor: 'operator' });
+    expect(suspended.data).toMatchObject({
+      credential_id: id,
+      subject_did: subject,
+      status: 'suspended',
+      reason: 'document under re-check',
+      actor: 'operator',
+    });
     const [reinstated] = await events('credential.reinstated');
     expect(reinstated.data).toMatchObject({ credential_id: id, subject_did: subject, status: 'active', reason: null, actor: 'operator' });
     const revoked = await events('credential.revoked');

@@ -23,7 +23,11 @@ async function setup(familyName?: string) {
   const nonce = async () => ((await (await post('/oid4vci/nonce', undefined, {})).json()) as { c_nonce: string }).c_nonce;
   /** An OID4VCI 1.0 request with a fresh Nonce Endpoint nonce. */
   const v1 = async () =>
-    post('/oid4vci/credential', { credential_configuration_id: CONFIG_ID, proofs: { jwt: [await app.holder.createProofJwt({ audience: PUBLIC_URL, nonce: await nonce() })] } }, bearer);
+    post(
+      '/oid4vci/credential',
+      { credential_configuration_id: CONFIG_ID, proofs: { jwt: [await app.holder.createProofJwt({ audience: PUBLIC_URL, nonce: await nonce() })] } },
+      bearer,
+    );
   const issuedCount = async () => (await t.deps.store.credentialStatus.listForSubject(app.holder.did)).length;
   return { t, ...app, post, token, bearer, nonce, v1, issuedCount };
 }
@@ -44,7 +48,15 @@ describe('one decision, one credential', () => {
   it('the draft-13 shape too (the token c_nonce, then the c_nonce of each answer)', async () => {
     const s = await setup();
     const request = async (nonce: string) =>
-      s.post('/oid4vci/credential', { format: 'jwt_vc_json', credential_definition: { type: ['VerifiableCredential', 'KnownCustomerCredential'] }, proof: { proof_type: 'jwt', jwt: await s.holder.createProofJwt({ audience: PUBLIC_URL, nonce }) } }, s.bearer);
+      s.post(
+        '/oid4vci/credential',
+        {
+          format: 'jwt_vc_json',
+          credential_definition: { type: ['VerifiableCredential', 'KnownCustomerCredential'] },
+          proof: { proof_type: 'jwt', jwt: await s.holder.createProofJwt({ audience: PUBLIC_URL, nonce }) },
+        },
+        s.bearer,
+      );
     expect((await request(s.token.c_nonce)).status).toBe(200);
     const again = await request(await s.nonce());
     expect(((await again.json()) as { error: string }).error).toBe('credential_request_denied');
@@ -70,10 +82,20 @@ describe('one decision, one credential', () => {
       expect(res.status).toBe(202);
       transactions.push(((await res.json()) as { transaction_id: string }).transaction_id);
     }
-    const [application] = ((await (await s.t.app.request(`${PUBLIC_URL}/admin/applications?status=review`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).json()) as { applications: { id: string }[] }).applications;
-    const decided = await s.post(`/admin/applications/${application.id}/decision`, { decision: 'approve' }, { ...json, authorization: `Bearer ${ADMIN_TOKEN}` });
+    const [application] = (
+      (await (await s.t.app.request(`${PUBLIC_URL}/admin/applications?status=review`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).json()) as {
+        applications: { id: string }[];
+      }
+    ).applications;
+    const decided = await s.post(
+      `/admin/applications/${application.id}/decision`,
+      { decision: 'approve' },
+      { ...json, authorization: `Bearer ${ADMIN_TOKEN}` },
+    );
     expect(decided.status).toBe(200);
-    const answers = await Promise.all(Array.from({ length: 50 }, (_, i) => s.post('/oid4vci/deferred-credential', { transaction_id: transactions[i % 3] }, s.bearer)));
+    const answers = await Promise.all(
+      Array.from({ length: 50 }, (_, i) => s.post('/oid4vci/deferred-credential', { transaction_id: transactions[i % 3] }, s.bearer)),
+    );
     expect(answers.filter((r) => r.status === 200)).toHaveLength(1);
     const errors = await Promise.all(answers.filter((r) => r.status !== 200).map(async (r) => ((await r.json()) as { error: string }).error));
     expect(new Set(errors)).toEqual(new Set(['invalid_transaction_id']));

@@ -61,7 +61,9 @@ describe('tiers as configuration', () => {
     expect(body.error_description).toContain('unknown presentation_definition_id');
     expect(body.error_description).toContain('kcc-basic, kcc-enhanced');
 
-    const ok = (await (await t.app.request(`${PUBLIC_URL}/idv/siopv2/initiate?presentation_definition_id=kcc-enhanced`, { headers: { accept: 'application/json' } })).json()) as any;
+    const ok = (await (
+      await t.app.request(`${PUBLIC_URL}/idv/siopv2/initiate?presentation_definition_id=kcc-enhanced`, { headers: { accept: 'application/json' } })
+    ).json()) as any;
     // The tier accepts prior credentials: the request asks for them (spec: vp_token with presentation_definition).
     expect(ok.response_type).toBe('id_token vp_token');
     expect(ok.presentation_definition.id).toBe('kcc-enhanced-prior-kcc');
@@ -143,7 +145,13 @@ describe('upgrade, renewal and supersession with presented KCCs', () => {
     const consent = await (await t.app.request(idv.url)).text();
     expect(consent).toContain('<li>Family name</li>');
     expect(consent).not.toContain('<li>Document number</li>');
-    const html = await (await t.app.request(idv.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ consent: 'accept', step: 'consent' }) })).text();
+    const html = await (
+      await t.app.request(idv.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ consent: 'accept', step: 'consent' }),
+      })
+    ).text();
     expect(html).toContain('name="family_name"');
     expect(html).not.toContain('name="document_number"');
     expect(html).not.toContain('name="document_type"');
@@ -281,7 +289,10 @@ describe('presented credentials that are refused', () => {
     // The flat mapping older wallets send ({ format: jwt_vc, path: $.verifiableCredential[0] }) is understood.
     const third = await alice.initiate(pfi.idvEndpoint, pfi, { presentationDefinitionId: 'kcc-enhanced' });
     const thirdParams = await alice.authorizationResponse(third, [kcc]);
-    const flat = { ...(thirdParams.presentation_submission as any), descriptor_map: [{ id: 'prior-known-customer-credential', format: 'jwt_vc', path: '$.verifiableCredential[0]' }] };
+    const flat = {
+      ...(thirdParams.presentation_submission as any),
+      descriptor_map: [{ id: 'prior-known-customer-credential', format: 'jwt_vc', path: '$.verifiableCredential[0]' }],
+    };
     expect((await post({ ...thirdParams, presentation_submission: flat })).status).toBe(200);
     // Form-encoded responses work too (direct_post): the original second response still succeeds.
     const form = await t.app.request(second.response_uri, {
@@ -299,7 +310,10 @@ describe('presented credentials that are refused', () => {
     const pfi = await alice.discover(PUBLIC_URL);
     const req = await alice.initiate(pfi.idvEndpoint, pfi);
     expect(req.response_type).toBe('id_token');
-    const params = await alice.authorizationResponse({ ...req, response_type: 'id_token vp_token', presentation_definition: { id: 'x', input_descriptors: [{ id: 'y' }] } }, [kcc]);
+    const params = await alice.authorizationResponse(
+      { ...req, response_type: 'id_token vp_token', presentation_definition: { id: 'x', input_descriptors: [{ id: 'y' }] } },
+      [kcc],
+    );
     const res = await t.app.request(req.response_uri, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(params) });
     expect(res.status).toBe(400);
     expect(((await res.json()) as any).error_description).toContain('asked for no presentation');
@@ -355,7 +369,14 @@ describe('revocation and suspension', () => {
     const { allocateCredentialStatus } = await import('../../src/issuance/credentialStatus');
     const seen = new Set<number>();
     for (let i = 0; i < 100; i++) {
-      const s = await allocateCredentialStatus(t.deps, { credentialId: `urn:uuid:${i}`, subjectDid: 'did:example:x', tierId: 'kcc-basic', evidence: [], issuedAt: 0, expiresAt: 1 });
+      const s = await allocateCredentialStatus(t.deps, {
+        credentialId: `urn:uuid:${i}`,
+        subjectDid: 'did:example:x',
+        tierId: 'kcc-basic',
+        evidence: [],
+        issuedAt: 0,
+        expiresAt: 1,
+      });
       expect(s.listId).toBe(1);
       seen.add(s.index);
     }
@@ -369,7 +390,14 @@ describe('revocation and suspension', () => {
     const { allocateCredentialStatus } = await import('../../src/issuance/credentialStatus');
     const lists: number[] = [];
     for (let i = 0; i < 20; i++) {
-      const s = await allocateCredentialStatus(t.deps, { credentialId: `urn:uuid:${i}`, subjectDid: 'did:example:x', tierId: 'KnownCustomerCredential', evidence: [], issuedAt: 0, expiresAt: 1 });
+      const s = await allocateCredentialStatus(t.deps, {
+        credentialId: `urn:uuid:${i}`,
+        subjectDid: 'did:example:x',
+        tierId: 'KnownCustomerCredential',
+        evidence: [],
+        issuedAt: 0,
+        expiresAt: 1,
+      });
       lists.push(s.listId);
       expect(s.entries[0].statusListCredential).toBe(`${PUBLIC_URL}/status/${s.listId}/revocation`);
     }

@@ -95,7 +95,9 @@ async function postSandboxFields(t: Issuer, url: string) {
 async function applicationOf(t: Issuer, did: string) {
   const headers = { authorization: `Bearer ${ADMIN_TOKEN}` };
   for (const status of ['pending', 'review', 'approved', 'rejected']) {
-    const list = (await (await t.app.request(`${PUBLIC_URL}/admin/applications?status=${status}`, { headers })).json()) as { applications: { id: string; applicant_did: string; status: string }[] };
+    const list = (await (await t.app.request(`${PUBLIC_URL}/admin/applications?status=${status}`, { headers })).json()) as {
+      applications: { id: string; applicant_did: string; status: string }[];
+    };
     const found = list.applications.find((a) => a.applicant_did === did);
     if (found) return found;
   }
@@ -149,10 +151,16 @@ describe('a configured vendor decides, the form does not', () => {
     const deliver = async (body: object, secret = 'acme-secret') => {
       const raw = JSON.stringify(body);
       const signature = await signBodyHmac(secret, new TextEncoder().encode(raw), 'hex');
-      return t.app.request(`${PUBLIC_URL}/idv/webhooks/acme`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-hmac-signature': signature }, body: raw });
+      return t.app.request(`${PUBLIC_URL}/idv/webhooks/acme`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-hmac-signature': signature },
+        body: raw,
+      });
     };
     sessions.get(ref)!.status = 'approved';
-    expect((await deliver({ id: 'evt_forged', action: 'decided', timestamp: new Date(clock()).toISOString(), verification: { id: ref } }, 'not-the-secret')).status).toBe(401);
+    expect(
+      (await deliver({ id: 'evt_forged', action: 'decided', timestamp: new Date(clock()).toISOString(), verification: { id: ref } }, 'not-the-secret')).status,
+    ).toBe(401);
     expect(await deferred()).toEqual({ pending: true });
     expect((await deliver({ id: 'evt_1', action: 'decided', timestamp: new Date(clock()).toISOString(), verification: { id: ref } })).status).toBe(200);
     const issued = await deferred();
@@ -188,14 +196,26 @@ describe('a configured vendor decides, the form does not', () => {
     Object.assign(sessions.get(ref)!, { status: 'approved', country: '' });
     const raw = JSON.stringify({ id: 'evt_nocountry', action: 'decided', timestamp: new Date(clock()).toISOString(), verification: { id: ref } });
     const signature = await signBodyHmac('acme-secret', new TextEncoder().encode(raw), 'hex');
-    expect((await t.app.request(`${PUBLIC_URL}/idv/webhooks/acme`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-hmac-signature': signature }, body: raw })).status).toBe(200);
+    expect(
+      (
+        await t.app.request(`${PUBLIC_URL}/idv/webhooks/acme`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'x-hmac-signature': signature },
+          body: raw,
+        })
+      ).status,
+    ).toBe(200);
     const application = await applicationOf(t, holder.did);
     expect(application.status).toBe('review');
     expect(await deferred()).toEqual({ pending: true });
     expect(await t.deps.store.issuedCredentials.count()).toBe(0);
 
     const decide = (body: object) =>
-      t.app.request(`${PUBLIC_URL}/admin/applications/${application.id}/decision`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      t.app.request(`${PUBLIC_URL}/admin/applications/${application.id}/decision`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
     const refused = await decide({ decision: 'approve' });
     expect(refused.status).toBe(400);
     expect(((await refused.json()) as { error_description: string }).error_description).toMatch(/country/);

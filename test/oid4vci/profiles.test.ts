@@ -124,7 +124,11 @@ describe('OID4VCI 1.0 Final', () => {
     const token = await tokenWithoutClientId(s);
     const nonce = await nonceFromEndpoint(s);
     const request = async (n: string) =>
-      s.post('/oid4vci/credential', { credential_configuration_id: CONFIG_ID, proofs: { jwt: [await s.holder.createProofJwt({ audience: PUBLIC_URL, nonce: n })] } }, bearer(token.access_token));
+      s.post(
+        '/oid4vci/credential',
+        { credential_configuration_id: CONFIG_ID, proofs: { jwt: [await s.holder.createProofJwt({ audience: PUBLIC_URL, nonce: n })] } },
+        bearer(token.access_token),
+      );
     expect((await request(nonce)).status).toBe(200);
     const replay = await request(nonce);
     expect(replay.status).toBe(400);
@@ -209,7 +213,10 @@ describe('OID4VCI 1.0 Final', () => {
       [{ credential_configuration_id: CONFIG_ID, proofs: { jwt: [] } }, 'invalid_credential_request'],
       [{ credential_configuration_id: CONFIG_ID, proofs: { ldp_vp: [{}] } }, 'invalid_proof'],
       [{ credential_configuration_id: CONFIG_ID }, 'invalid_proof'],
-      [{ credential_configuration_id: CONFIG_ID, proof: { proof_type: 'jwt', jwt: await proof() }, proofs: { jwt: [await proof()] } }, 'invalid_credential_request'],
+      [
+        { credential_configuration_id: CONFIG_ID, proof: { proof_type: 'jwt', jwt: await proof() }, proofs: { jwt: [await proof()] } },
+        'invalid_credential_request',
+      ],
       [{ credential_configuration_id: CONFIG_ID, proofs: { jwt: ['not-a-jwt'] } }, 'invalid_proof'],
     ];
     for (const [body, error] of cases) {
@@ -229,7 +236,13 @@ describe('draft 13 is unchanged', () => {
       const [application] = await t.deps.store.applications.listByStatus('review');
       await t.deps.store.applications.decideReview(application.id, { status: 'approved', decidedBy: 'operator' }, Math.floor(Date.now() / 1000));
     };
-    const result = await applyForKcc(client, { issuer: PUBLIC_URL, identity: { ...SAMPLE_IDENTITY, family_name: 'Review' }, whilePending: approve, pollIntervalMs: 10, pollAttempts: 5 });
+    const result = await applyForKcc(client, {
+      issuer: PUBLIC_URL,
+      identity: { ...SAMPLE_IDENTITY, family_name: 'Review' },
+      whilePending: approve,
+      pollIntervalMs: 10,
+      pollAttempts: 5,
+    });
     expect(result.deferred).toBe(true);
     expect(decodeJwt(result.credential!).payload.sub).toBe(holder.did);
   });

@@ -15,7 +15,9 @@ async function setup() {
   const app = await applyUntilOffer(PUBLIC_URL, t.fetch);
   const post = (path: string, body: unknown, headers: Record<string, string> = json) =>
     t.app.request(`${PUBLIC_URL}${path}`, { method: 'POST', headers, body: body === undefined ? undefined : JSON.stringify(body) });
-  const token = (await (await post('/oauth2/token', { grant_type: PRE_AUTH_GRANT, 'pre-authorized_code': app.preAuthorizedCode, client_id: app.holder.did })).json()) as { access_token: string; c_nonce: string };
+  const token = (await (
+    await post('/oauth2/token', { grant_type: PRE_AUTH_GRANT, 'pre-authorized_code': app.preAuthorizedCode, client_id: app.holder.did })
+  ).json()) as { access_token: string; c_nonce: string };
   const bearer = { ...json, authorization: `Bearer ${token.access_token}` };
   const proof = (nonce: string, claims: Record<string, unknown> = {}) =>
     signJwt(app.holder.signer, { aud: PUBLIC_URL, iat: Math.floor(Date.now() / 1000), nonce, ...claims }, { typ: 'openid4vci-proof+jwt' });

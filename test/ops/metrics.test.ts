@@ -107,7 +107,9 @@ describe('/metrics on Node behind METRICS_TOKEN', () => {
     const second = await applyForKcc(await holderClient(), { issuer: issuer.url, identity: SAMPLE_IDENTITY, pollAttempts: 0 });
     const review = await applyForKcc(await holderClient(), { issuer: issuer.url, identity: { ...SAMPLE_IDENTITY, family_name: 'Review' }, pollAttempts: 0 });
     expect(review.credential).toBeUndefined();
-    await expect(applyForKcc(await holderClient(), { issuer: issuer.url, identity: { ...SAMPLE_IDENTITY, family_name: 'Declined' }, pollAttempts: 0 })).rejects.toThrow();
+    await expect(
+      applyForKcc(await holderClient(), { issuer: issuer.url, identity: { ...SAMPLE_IDENTITY, family_name: 'Declined' }, pollAttempts: 0 }),
+    ).rejects.toThrow();
 
     // Operator actions: revoke the first credential, suspend the second.
     const ids = [];
@@ -175,7 +177,14 @@ describe('/metrics on Node behind METRICS_TOKEN', () => {
 describe('/metrics on a separate METRICS_PORT', () => {
   it('serves the exposition without auth on a loopback listener, and not on the main port', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'kcc-metrics-port-'));
-    const issuer = await startNodeIssuer({ port: 0, dataDir: dir, keys: await makeIssuerKeys(), logger: silentLogger, backgroundIntervalMs: 0, metrics: { port: 0 } });
+    const issuer = await startNodeIssuer({
+      port: 0,
+      dataDir: dir,
+      keys: await makeIssuerKeys(),
+      logger: silentLogger,
+      backgroundIntervalMs: 0,
+      metrics: { port: 0 },
+    });
     try {
       expect(issuer.metricsUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/metrics$/);
       await fetch(`${issuer.url}/.well-known/did.json`);
@@ -200,7 +209,11 @@ describe('/metrics on a separate METRICS_PORT', () => {
 
   it('two issuers in one process keep separate registries', async () => {
     const dirs = [mkdtempSync(join(tmpdir(), 'kcc-m1-')), mkdtempSync(join(tmpdir(), 'kcc-m2-'))];
-    const [a, b] = await Promise.all(dirs.map(async (dataDir) => startNodeIssuer({ port: 0, dataDir, keys: await makeIssuerKeys(), logger: silentLogger, backgroundIntervalMs: 0, metrics: { token: METRICS_TOKEN } })));
+    const [a, b] = await Promise.all(
+      dirs.map(async (dataDir) =>
+        startNodeIssuer({ port: 0, dataDir, keys: await makeIssuerKeys(), logger: silentLogger, backgroundIntervalMs: 0, metrics: { token: METRICS_TOKEN } }),
+      ),
+    );
     try {
       await fetch(`${a.url}/healthz`);
       const text = await (await fetch(`${b.url}/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } })).text();
@@ -225,7 +238,11 @@ describe('/readyz', () => {
     sqlite.exec('DELETE FROM __drizzle_migrations WHERE created_at = (SELECT max(created_at) FROM __drizzle_migrations)');
     const pending = await t.app.request('http://issuer.test/readyz');
     expect(pending.status).toBe(503);
-    expect(await pending.json()).toMatchObject({ error: 'not_ready', checks: { database: 'ok', migrations: 'pending' }, pending_migrations: [MIGRATION_TAGS[MIGRATION_TAGS.length - 1]] });
+    expect(await pending.json()).toMatchObject({
+      error: 'not_ready',
+      checks: { database: 'ok', migrations: 'pending' },
+      pending_migrations: [MIGRATION_TAGS[MIGRATION_TAGS.length - 1]],
+    });
 
     sqlite.close();
     const gone = await t.app.request('http://issuer.test/readyz');
@@ -241,13 +258,28 @@ describe('/readyz', () => {
       const stats = createStatsQueries(db);
       // The test helper migrates without wrangler's bookkeeping table: nothing is recorded as applied.
       expect((await stats.readiness()).pendingMigrations).toEqual(MIGRATION_TAGS);
-      await d1.batch([d1.prepare("CREATE TABLE d1_migrations (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT UNIQUE, applied_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP NOT NULL)")]);
+      await d1.batch([
+        d1.prepare(
+          'CREATE TABLE d1_migrations (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT UNIQUE, applied_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP NOT NULL)',
+        ),
+      ]);
       await d1.batch([d1.prepare("INSERT INTO d1_migrations (name) VALUES ('0000_init.sql'), ('0001_oid4vci_v1_and_idv.sql')")]);
       expect(await stats.readiness()).toEqual({ ready: false, database: 'ok', pendingMigrations: MIGRATION_TAGS.slice(2) });
-      await d1.batch([d1.prepare(`INSERT INTO d1_migrations (name) VALUES ${MIGRATION_TAGS.slice(2).map((t) => `('${t}.sql')`).join(', ')}`)]);
+      await d1.batch([
+        d1.prepare(
+          `INSERT INTO d1_migrations (name) VALUES ${MIGRATION_TAGS.slice(2)
+            .map((t) => `('${t}.sql')`)
+            .join(', ')}`,
+        ),
+      ]);
       expect((await stats.readiness()).ready).toBe(true);
       const s = await stats.snapshot();
-      expect(s).toMatchObject({ applicationsByStatus: { pending: 0, review: 0, approved: 0, rejected: 0 }, credentialsIssued: 0, outboxBacklog: 0, webhookDeliveries: { succeeded: 0, failed: 0 } });
+      expect(s).toMatchObject({
+        applicationsByStatus: { pending: 0, review: 0, approved: 0, rejected: 0 },
+        credentialsIssued: 0,
+        outboxBacklog: 0,
+        webhookDeliveries: { succeeded: 0, failed: 0 },
+      });
     } finally {
       await mf.dispose();
     }

@@ -22,7 +22,14 @@ describe('configuration with DATABASE_URL', () => {
     const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/runtime/node.ts'], {
       cwd: join(__dirname, '..', '..'),
       // A port nothing listens on: the check comes before any connection.
-      env: { ...process.env, DATABASE_URL: 'postgres://kcc:secret-password@127.0.0.1:1/kcc', PORT: '0', DATA_DIR: dataDir, ISSUER_PRIVATE_JWK: '', PII_DATA_KEY: '' },
+      env: {
+        ...process.env,
+        DATABASE_URL: 'postgres://kcc:secret-password@127.0.0.1:1/kcc',
+        PORT: '0',
+        DATA_DIR: dataDir,
+        ISSUER_PRIVATE_JWK: '',
+        PII_DATA_KEY: '',
+      },
       encoding: 'utf8',
       timeout: 30_000,
     });
@@ -43,8 +50,16 @@ describe('configuration with DATABASE_URL', () => {
     const crypto = createNodeCryptoProvider();
     const [a, b] = [await crypto.generateKeyPair('EdDSA'), await crypto.generateKeyPair('ES256K')];
     expect(configuredKeys(JSON.stringify(a)).map((k) => [k.id, k.alg])).toEqual([['key-1', 'EdDSA']]);
-    const both = configuredKeys(JSON.stringify([{ ...b, kid: 'key-2' }, { ...a, kid: 'key-1' }]));
-    expect(both.map((k) => [k.id, k.alg])).toEqual([['key-2', 'ES256K'], ['key-1', 'EdDSA']]);
+    const both = configuredKeys(
+      JSON.stringify([
+        { ...b, kid: 'key-2' },
+        { ...a, kid: 'key-1' },
+      ]),
+    );
+    expect(both.map((k) => [k.id, k.alg])).toEqual([
+      ['key-2', 'ES256K'],
+      ['key-1', 'EdDSA'],
+    ]);
     expect(both[0].createdAt > both[1].createdAt).toBe(true); // the first is the newest: it signs
     expect(() => configuredKeys('[{"kty":"OKP"}]')).toThrow(/ISSUER_PRIVATE_JWK\[0\]/);
   });

@@ -87,7 +87,11 @@ async function startReceiver() {
     res.writeHead(204).end();
   });
   await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/kcc-events`, received, close: () => new Promise<void>((ok) => server.close(() => ok())) };
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/kcc-events`,
+    received,
+    close: () => new Promise<void>((ok) => server.close(() => ok())),
+  };
 }
 
 type Outcome = 'credential' | 'denied';
@@ -154,7 +158,8 @@ describe('two PostgreSQL-backed issuer processes, one SIGKILLed under load', () 
         try {
           return await step();
         } catch (e) {
-          if (e instanceof WalletError && e.status !== undefined && e.status >= 500 && e.status !== 503) serverErrors.push(`${e.message} ${e.status} ${JSON.stringify(e.body)}`);
+          if (e instanceof WalletError && e.status !== undefined && e.status >= 500 && e.status !== 503)
+            serverErrors.push(`${e.message} ${e.status} ${JSON.stringify(e.body)}`);
           if (!isTransient(e)) throw e;
           await sleep(30);
         }
@@ -306,7 +311,9 @@ describe('two PostgreSQL-backed issuer processes, one SIGKILLed under load', () 
       killedAt = Date.now();
       alive = [urls[1]];
       // Events the killed instance may have been delivering at that moment (claimed, not marked).
-      const inFlight = new Set((await db<{ id: string }[]>`SELECT id FROM outbox_events WHERE lease_until IS NOT NULL AND delivered_at IS NULL`).map((r) => r.id));
+      const inFlight = new Set(
+        (await db<{ id: string }[]>`SELECT id FROM outbox_events WHERE lease_until IS NOT NULL AND delivered_at IS NULL`).map((r) => r.id),
+      );
       await sleep(2500);
       accepting = false;
       await Promise.race([wallets, sleep(60_000)]);
@@ -315,7 +322,8 @@ describe('two PostgreSQL-backed issuer processes, one SIGKILLed under load', () 
       await operatorDone;
 
       expect(completedAt.filter((t) => t > killedAt).length, 'flows completed on the survivor').toBeGreaterThan(0);
-      for (const f of flows) expect({ family: f.family, outcome: f.outcome }).toEqual({ family: f.family, outcome: f.family === 'Declined' ? 'denied' : 'credential' });
+      for (const f of flows)
+        expect({ family: f.family, outcome: f.outcome }).toEqual({ family: f.family, outcome: f.family === 'Declined' ? 'denied' : 'credential' });
       expect(serverErrors).toEqual([]);
 
       // No credential lost: every one a wallet received is recorded, as issued.
@@ -330,7 +338,9 @@ describe('two PostgreSQL-backed issuer processes, one SIGKILLed under load', () 
         expect(row.jwt_sha256).toBe(base64urlEncode(sha256(utf8.encode(jwt))));
       }
       // None issued twice: one per deferred transaction, and each used transaction has its credential.
-      expect(await db`SELECT transaction_id FROM issued_credentials WHERE transaction_id IS NOT NULL GROUP BY transaction_id HAVING count(*) > 1`).toHaveLength(0);
+      expect(await db`SELECT transaction_id FROM issued_credentials WHERE transaction_id IS NOT NULL GROUP BY transaction_id HAVING count(*) > 1`).toHaveLength(
+        0,
+      );
       expect(
         await db`SELECT t.id FROM transactions t LEFT JOIN issued_credentials c ON c.id = t.credential_id AND c.transaction_id = t.id WHERE t.consumed_at IS NOT NULL AND c.id IS NULL`,
       ).toHaveLength(0);

@@ -59,7 +59,9 @@ afterAll(async () => server?.stop());
 
 async function approve(instanceUrl: string, applicantDid: string) {
   const auth = { authorization: `Bearer ${ADMIN_TOKEN}` };
-  const list = (await (await fetch(`${instanceUrl}/admin/applications?status=review`, { headers: auth })).json()) as { applications: { id: string; applicant_did: string }[] };
+  const list = (await (await fetch(`${instanceUrl}/admin/applications?status=review`, { headers: auth })).json()) as {
+    applications: { id: string; applicant_did: string }[];
+  };
   const mine = list.applications.find((a) => a.applicant_did === applicantDid);
   expect(mine, 'the application awaits review').toBeDefined();
   const res = await fetch(`${instanceUrl}/admin/applications/${mine!.id}/decision`, {
@@ -72,7 +74,10 @@ async function approve(instanceUrl: string, applicantDid: string) {
 
 /** Verifies a KCC's signature against the DID document an instance serves (all serve the same). */
 async function verifyKcc(jwt: string, holderDid: string, instanceUrl: string) {
-  const doc = (await (await fetch(`${instanceUrl}/.well-known/did.json`)).json()) as { id: string; verificationMethod: { id: string; publicKeyJwk: Record<string, string> }[] };
+  const doc = (await (await fetch(`${instanceUrl}/.well-known/did.json`)).json()) as {
+    id: string;
+    verificationMethod: { id: string; publicKeyJwk: Record<string, string> }[];
+  };
   const { kid } = JSON.parse(Buffer.from(jwt.split('.')[0], 'base64url').toString('utf8')) as { kid: string };
   const method = doc.verificationMethod.find((m) => m.id === kid);
   expect(method, `the DID document lists ${kid}`).toBeDefined();
@@ -125,7 +130,12 @@ describe('two issuer instances on one PostgreSQL database', () => {
 
     it('completes a deferred flow decided through one instance and collected through the other', async () => {
       const { client } = await wallet();
-      const flow = await applyForKcc(client, { issuer: PUBLIC_URL, identity: { ...SAMPLE_IDENTITY, family_name: 'Review' }, pollAttempts: 1, pollIntervalMs: 0 });
+      const flow = await applyForKcc(client, {
+        issuer: PUBLIC_URL,
+        identity: { ...SAMPLE_IDENTITY, family_name: 'Review' },
+        pollAttempts: 1,
+        pollIntervalMs: 0,
+      });
       expect(flow.deferred).toBe(true);
       expect(flow.credential).toBeUndefined();
       await approve(cluster.direct[0], client.holder.did);
@@ -137,7 +147,9 @@ describe('two issuer instances on one PostgreSQL database', () => {
 
     it('refuses a rejected applicant whichever instance answers', async () => {
       const { client } = await wallet();
-      const refused = await applyForKcc(client, { issuer: PUBLIC_URL, identity: { ...SAMPLE_IDENTITY, family_name: 'Declined' }, pollAttempts: 0 }).catch((e) => e);
+      const refused = await applyForKcc(client, { issuer: PUBLIC_URL, identity: { ...SAMPLE_IDENTITY, family_name: 'Declined' }, pollAttempts: 0 }).catch(
+        (e) => e,
+      );
       expect(refused).toBeInstanceOf(WalletError);
       expect((refused as WalletError).body).toMatchObject({ error: 'credential_request_denied' });
     });
@@ -157,11 +169,13 @@ describe('two issuer instances on one PostgreSQL database', () => {
       const before = [...lb.hits];
       const results = await Promise.all(
         Array.from({ length: RACE }, () =>
-          lb.fetch(`${PUBLIC_URL}/oauth2/token`, {
-            method: 'POST',
-            headers: { 'content-type': 'application/x-www-form-urlencoded' },
-            body: new URLSearchParams({ grant_type: PRE_AUTH, 'pre-authorized_code': code, client_id: client.holder.did }).toString(),
-          }).then(async (r) => ({ status: r.status, body: (await r.json()) as { access_token?: string; error?: string } })),
+          lb
+            .fetch(`${PUBLIC_URL}/oauth2/token`, {
+              method: 'POST',
+              headers: { 'content-type': 'application/x-www-form-urlencoded' },
+              body: new URLSearchParams({ grant_type: PRE_AUTH, 'pre-authorized_code': code, client_id: client.holder.did }).toString(),
+            })
+            .then(async (r) => ({ status: r.status, body: (await r.json()) as { access_token?: string; error?: string } })),
         ),
       );
       expect(results.filter((r) => r.status === 200)).toHaveLength(1);
@@ -234,8 +248,14 @@ describe('two issuer instances on one PostgreSQL database', () => {
     // Mid-roll: instance 0 already has [new, old] (new signs), instance 1 still [old, new].
     const cluster = await startInstances(url, 2, {}, (i) =>
       i === 0
-        ? [{ ...newer, createdAt: '2026-02-01T00:00:00Z' }, { ...older, createdAt: '2026-01-01T00:00:00Z' }]
-        : [{ ...older, createdAt: '2026-02-01T00:00:00Z' }, { ...newer, createdAt: '2026-01-01T00:00:00Z' }],
+        ? [
+            { ...newer, createdAt: '2026-02-01T00:00:00Z' },
+            { ...older, createdAt: '2026-01-01T00:00:00Z' },
+          ]
+        : [
+            { ...older, createdAt: '2026-02-01T00:00:00Z' },
+            { ...newer, createdAt: '2026-01-01T00:00:00Z' },
+          ],
     );
     try {
       expect(cluster.instances.map((i) => i.deps.issuer.signer.kid.split('#')[1])).toEqual(['key-2', 'key-1']);

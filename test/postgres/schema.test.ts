@@ -15,7 +15,8 @@ type Described = Record<string, unknown>;
 /** A default as data: a literal, or an SQL expression's text. */
 const defaultOf = (value: unknown) => (value === undefined ? null : is(value, SQL) ? `sql:${JSON.stringify(value.queryChunks)}` : value);
 /** JSON held in text: SQLite's `text({ mode: 'json' })` is dataType json; the PostgreSQL mirror's `jsonText` a custom text type. */
-const pgDataType = (col: { dataType: string; getSQLType(): string; columnType: string }) => (col.columnType === 'PgCustomColumn' && col.getSQLType() === 'text' ? 'json' : col.dataType);
+const pgDataType = (col: { dataType: string; getSQLType(): string; columnType: string }) =>
+  col.columnType === 'PgCustomColumn' && col.getSQLType() === 'text' ? 'json' : col.dataType;
 
 function describeSqlite(): Record<string, Described> {
   const out: Record<string, Described> = {};

@@ -81,7 +81,8 @@ describe('Presentation Definition evaluation', () => {
       ],
     };
     const locate = () => ({ credential: { x: 2 }, format: 'jwt_vc_json' });
-    const sub = (id: string, definition = 'pd') => parsePresentationSubmission({ id: 's', definition_id: definition, descriptor_map: [{ id, format: 'jwt_vc_json', path: '$' }] });
+    const sub = (id: string, definition = 'pd') =>
+      parsePresentationSubmission({ id: 's', definition_id: definition, descriptor_map: [{ id, format: 'jwt_vc_json', path: '$' }] });
     expect(evaluateSubmission(pd, sub('two'), locate).ok).toBe(true);
     expect(evaluateSubmission(pd, sub('one'), locate).ok).toBe(false);
     expect(evaluateSubmission(pd, sub('three'), locate).reasons.join()).toContain('unknown input descriptor');

@@ -63,9 +63,18 @@ describe('request bodies read from the socket (Node runtime, src/runtime/nodeBod
         return chunks.map((c) => `${c.length.toString(16)}\r\n${c}\r\n`).join('') + '0\r\n\r\n';
       };
       const post = (body: string) =>
-        rawRequest(issuer.port, `POST /oauth2/token HTTP/1.1\r\nHost: localhost:${issuer.port}\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n${chunked(body)}`);
+        rawRequest(
+          issuer.port,
+          `POST /oauth2/token HTTP/1.1\r\nHost: localhost:${issuer.port}\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n${chunked(body)}`,
+        );
       // Under the limit, in several chunks: read whole, so the grant is judged (an unknown code).
-      const small = await post(JSON.stringify({ grant_type: 'urn:ietf:params:oauth:grant-type:pre-authorized_code', 'pre-authorized_code': 'A'.repeat(43), padding: 'z'.repeat(2500) }));
+      const small = await post(
+        JSON.stringify({
+          grant_type: 'urn:ietf:params:oauth:grant-type:pre-authorized_code',
+          'pre-authorized_code': 'A'.repeat(43),
+          padding: 'z'.repeat(2500),
+        }),
+      );
       expect(small).toMatch(/^HTTP\/1\.1 400 /);
       expect(small).toContain('"error":"invalid_grant"');
       // Over the limit with no Content-Length: capped while reading.
@@ -73,10 +82,16 @@ describe('request bodies read from the socket (Node runtime, src/runtime/nodeBod
       expect(large).toMatch(/^HTTP\/1\.1 413 /);
       expect(large).toContain('"error":"invalid_request"');
       // A declared length over the limit: refused before the body is read.
-      const declared = await rawRequest(issuer.port, `POST /oauth2/token HTTP/1.1\r\nHost: localhost:${issuer.port}\r\nContent-Type: application/json\r\nContent-Length: 100000\r\nConnection: close\r\n\r\n{}`);
+      const declared = await rawRequest(
+        issuer.port,
+        `POST /oauth2/token HTTP/1.1\r\nHost: localhost:${issuer.port}\r\nContent-Type: application/json\r\nContent-Length: 100000\r\nConnection: close\r\n\r\n{}`,
+      );
       expect(declared).toMatch(/^HTTP\/1\.1 413 /);
       // A client that goes away mid-body leaves the server serving.
-      await rawRequest(issuer.port, `POST /oauth2/token HTTP/1.1\r\nHost: localhost:${issuer.port}\r\nContent-Type: application/json\r\nContent-Length: 3000\r\n\r\n{"grant_type":`);
+      await rawRequest(
+        issuer.port,
+        `POST /oauth2/token HTTP/1.1\r\nHost: localhost:${issuer.port}\r\nContent-Type: application/json\r\nContent-Length: 3000\r\n\r\n{"grant_type":`,
+      );
       expect((await fetch(`${issuer.url}/.well-known/oauth-authorization-server`)).status).toBe(200);
       await issuer.close();
     } finally {
@@ -145,7 +160,11 @@ describe('HTTP hygiene', () => {
     ];
     for (const path of endpoints) {
       for (const [type, body] of bodies) {
-        const res = await t.fetch(`${PUBLIC_URL}${path}`, { method: 'POST', headers: { 'content-type': type, authorization: `Bearer ${token.access_token}` }, body });
+        const res = await t.fetch(`${PUBLIC_URL}${path}`, {
+          method: 'POST',
+          headers: { 'content-type': type, authorization: `Bearer ${token.access_token}` },
+          body,
+        });
         const text = await res.text();
         expect({ path, type, body, status: res.status >= 400 && res.status < 500 }).toEqual({ path, type, body, status: true });
         const json = JSON.parse(text);
@@ -157,7 +176,11 @@ describe('HTTP hygiene', () => {
 
   it('oversized bodies get 413 in JSON', async () => {
     const t = await makeTestIssuer();
-    const res = await t.fetch(`${PUBLIC_URL}/oauth2/token`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ x: 'a'.repeat(100_000) }) });
+    const res = await t.fetch(`${PUBLIC_URL}/oauth2/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ x: 'a'.repeat(100_000) }),
+    });
     expect(res.status).toBe(413);
     expect(((await res.json()) as any).error).toBe('invalid_request');
   });
@@ -185,7 +208,11 @@ describe('HTTP hygiene', () => {
 
   it('logs no PII and no secrets during a whole flow (deferred, with operator approval)', async () => {
     const lines: string[] = [];
-    const logger = { info: (e: string, f?: object) => lines.push(JSON.stringify({ e, ...f })), warn: (e: string, f?: object) => lines.push(JSON.stringify({ e, ...f })), error: (e: string, f?: object) => lines.push(JSON.stringify({ e, ...f })) };
+    const logger = {
+      info: (e: string, f?: object) => lines.push(JSON.stringify({ e, ...f })),
+      warn: (e: string, f?: object) => lines.push(JSON.stringify({ e, ...f })),
+      error: (e: string, f?: object) => lines.push(JSON.stringify({ e, ...f })),
+    };
     const t = await makeTestIssuer({ logger });
     const identity = { ...SAMPLE_IDENTITY, given_name: 'Zebedee', family_name: 'Review', birthdate: '1971-07-13', document_number: 'QZ987654' };
     const { holder, client, idvRequest, code } = await openApplication(t);
@@ -193,7 +220,15 @@ describe('HTTP hygiene', () => {
     const token = await redeem(t, holder, code);
     const log = lines.join('\n');
     expect(lines.length).toBeGreaterThan(5);
-    for (const secret of [identity.given_name, identity.birthdate, identity.document_number, code, token.access_token, token.c_nonce, idvRequest.url.split('/').pop()!]) {
+    for (const secret of [
+      identity.given_name,
+      identity.birthdate,
+      identity.document_number,
+      code,
+      token.access_token,
+      token.c_nonce,
+      idvRequest.url.split('/').pop()!,
+    ]) {
       expect(log).not.toContain(secret);
     }
   });

@@ -139,7 +139,8 @@ describe('crash safety', () => {
         try {
           return await step();
         } catch (e) {
-          if (e instanceof WalletError && e.status !== undefined && e.status >= 500 && e.status !== 503) serverErrors.push(`${e.message} ${e.status} ${JSON.stringify(e.body)}`);
+          if (e instanceof WalletError && e.status !== undefined && e.status >= 500 && e.status !== 503)
+            serverErrors.push(`${e.message} ${e.status} ${JSON.stringify(e.body)}`);
           if (!isTransient(e)) throw e;
           await sleep(30);
         }
@@ -341,29 +342,47 @@ describe('crash safety', () => {
         expect(row!.jwt_sha256).toBe(base64urlEncode(sha256(utf8.encode(jwt))));
       }
       // 2. No transaction has more than one credential.
-      expect(db.prepare('SELECT transaction_id, count(*) AS n FROM issued_credentials WHERE transaction_id IS NOT NULL GROUP BY transaction_id HAVING n > 1').all()).toEqual([]);
+      expect(
+        db.prepare('SELECT transaction_id, count(*) AS n FROM issued_credentials WHERE transaction_id IS NOT NULL GROUP BY transaction_id HAVING n > 1').all(),
+      ).toEqual([]);
       // 3. Every used transaction has its credential record, and vice versa.
       expect(
-        db.prepare(`SELECT t.id FROM transactions t LEFT JOIN issued_credentials c ON c.id = t.credential_id AND c.transaction_id = t.id
-                    WHERE t.consumed_at IS NOT NULL AND c.id IS NULL`).all(),
+        db
+          .prepare(`SELECT t.id FROM transactions t LEFT JOIN issued_credentials c ON c.id = t.credential_id AND c.transaction_id = t.id
+                    WHERE t.consumed_at IS NOT NULL AND c.id IS NULL`)
+          .all(),
       ).toEqual([]);
       expect(
-        db.prepare(`SELECT c.id FROM issued_credentials c LEFT JOIN transactions t ON t.id = c.transaction_id
-                    WHERE c.transaction_id IS NOT NULL AND (t.consumed_at IS NULL OR t.credential_id IS NOT c.id)`).all(),
+        db
+          .prepare(`SELECT c.id FROM issued_credentials c LEFT JOIN transactions t ON t.id = c.transaction_id
+                    WHERE c.transaction_id IS NOT NULL AND (t.consumed_at IS NULL OR t.credential_id IS NOT c.id)`)
+          .all(),
       ).toEqual([]);
       // 4. No application is stuck.
       expect(db.prepare("SELECT id FROM applications WHERE status = 'pending' AND form_submitted_at IS NOT NULL").all()).toEqual([]);
-      expect(db.prepare('SELECT a.id FROM applications a LEFT JOIN pre_authorized_codes p ON p.application_id = a.id WHERE p.code_hash IS NULL').all()).toEqual([]);
+      expect(db.prepare('SELECT a.id FROM applications a LEFT JOIN pre_authorized_codes p ON p.application_id = a.id WHERE p.code_hash IS NULL').all()).toEqual(
+        [],
+      );
       expect(db.prepare("SELECT id FROM applications WHERE status = 'review'").all()).toEqual([]);
-      expect(db.prepare("SELECT id FROM applications WHERE status IN ('approved', 'rejected') AND (decided_at IS NULL OR form_submitted_at IS NULL)").all()).toEqual([]);
+      expect(
+        db.prepare("SELECT id FROM applications WHERE status IN ('approved', 'rejected') AND (decided_at IS NULL OR form_submitted_at IS NULL)").all(),
+      ).toEqual([]);
       // Every wallet flow ended with a credential or a refusal, as its IDV value says.
       for (const f of flows) {
         expect({ family: f.family, outcome: f.outcome }).toEqual({ family: f.family, outcome: f.family === 'Declined' ? 'denied' : 'credential' });
       }
       expect(serverErrors).toEqual([]);
 
-      const counts = db.prepare("SELECT (SELECT count(*) FROM applications) AS applications, (SELECT count(*) FROM issued_credentials) AS credentials, (SELECT count(*) FROM transactions WHERE consumed_at IS NOT NULL) AS deferredIssued").get();
-      console.log(`crash: ${CYCLES} SIGKILL cycles under load (after ${killedAfterMs.join(', ')} ms) + ${STARTUP_KILLS} while starting (after ${killedWhileStartingAfterMs.join(', ')} ms), ${Date.now() - startedAt} ms in all, ${flows.length} flows, ${received.length} credentials received`, JSON.stringify(counts), JSON.stringify(stats));
+      const counts = db
+        .prepare(
+          'SELECT (SELECT count(*) FROM applications) AS applications, (SELECT count(*) FROM issued_credentials) AS credentials, (SELECT count(*) FROM transactions WHERE consumed_at IS NOT NULL) AS deferredIssued',
+        )
+        .get();
+      console.log(
+        `crash: ${CYCLES} SIGKILL cycles under load (after ${killedAfterMs.join(', ')} ms) + ${STARTUP_KILLS} while starting (after ${killedWhileStartingAfterMs.join(', ')} ms), ${Date.now() - startedAt} ms in all, ${flows.length} flows, ${received.length} credentials received`,
+        JSON.stringify(counts),
+        JSON.stringify(stats),
+      );
       expect(received.length).toBeGreaterThan(0);
     } finally {
       db.close();
@@ -373,7 +392,16 @@ describe('crash safety', () => {
   it('an application and its pre-authorized code are written together or not at all', async () => {
     const t = await makeTestIssuer();
     const store = t.deps.store;
-    const row = (id: string) => ({ id, applicantDid: 'did:jwk:x', credentialConfigurationId: 'KnownCustomerCredential', status: 'pending' as const, formTokenHash: `form-${id}`, formExpiresAt: 2e9, createdAt: 1, updatedAt: 1 });
+    const row = (id: string) => ({
+      id,
+      applicantDid: 'did:jwk:x',
+      credentialConfigurationId: 'KnownCustomerCredential',
+      status: 'pending' as const,
+      formTokenHash: `form-${id}`,
+      formExpiresAt: 2e9,
+      createdAt: 1,
+      updatedAt: 1,
+    });
     const code = (applicationId: string) => ({ codeHash: 'same-code-hash', applicationId, applicantDid: 'did:jwk:x', expiresAt: 2e9 });
     await store.applications.createWithCode(row('a'), code('a'));
     // The second code insert fails (same hash): the application it came with must not exist either.

@@ -9,7 +9,11 @@ import { admin } from '../helpers/steps';
 describe('operator decisions take configured tiers only', () => {
   async function inReview() {
     const t = await makeTestIssuer();
-    await applyForKcc(new WalletClient(await Holder.create(), t.fetch), { issuer: PUBLIC_URL, identity: { ...SAMPLE_IDENTITY, family_name: 'Review' }, pollAttempts: 0 });
+    await applyForKcc(new WalletClient(await Holder.create(), t.fetch), {
+      issuer: PUBLIC_URL,
+      identity: { ...SAMPLE_IDENTITY, family_name: 'Review' },
+      pollAttempts: 0,
+    });
     const id = ((await admin(t, 'GET', '/applications?status=review')).body as { applications: { id: string }[] }).applications[0].id;
     return { t, id };
   }

@@ -40,7 +40,12 @@ describe('HTTP security headers', () => {
     expect(token.headers.get('access-control-allow-origin')).toBeNull();
     const err = await t.fetch('http://issuer.test/oid4vci/credential', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
     expect(err.headers.get('cache-control')).toBe('no-store');
-    for (const path of ['/.well-known/openid-credential-issuer', '/.well-known/oauth-authorization-server', '/.well-known/did.json', '/schemas/kcc.schema.json']) {
+    for (const path of [
+      '/.well-known/openid-credential-issuer',
+      '/.well-known/oauth-authorization-server',
+      '/.well-known/did.json',
+      '/schemas/kcc.schema.json',
+    ]) {
       const r = await t.fetch(`http://issuer.test${path}`);
       expect({ path, cors: r.headers.get('access-control-allow-origin') }).toEqual({ path, cors: '*' });
     }

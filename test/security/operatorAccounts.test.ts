@@ -44,7 +44,11 @@ const csrfIn = (html: string) => /name="csrf_token" value="([0-9a-f]+)"/.exec(ht
 
 async function post(t: T, cookie: string, path: string, fields: Record<string, string>): Promise<{ status: number; body: string; location: string | null }> {
   const csrf = csrfIn((await get(t, cookie, '')).body);
-  const res = await t.app.request(`${PUBLIC_URL}/console${path}`, { method: 'POST', headers: { ...FORM, cookie }, body: new URLSearchParams({ ...fields, csrf_token: csrf }).toString() });
+  const res = await t.app.request(`${PUBLIC_URL}/console${path}`, {
+    method: 'POST',
+    headers: { ...FORM, cookie },
+    body: new URLSearchParams({ ...fields, csrf_token: csrf }).toString(),
+  });
   return { status: res.status, body: await res.text(), location: res.headers.get('location') };
 }
 
@@ -109,7 +113,12 @@ describe('ADMIN_TOKEN opens the console only until the first account exists', ()
     const secret = await account(t, 'ana', 'admin');
     await account(t, 'old', 'reviewer');
     await removeOperatorAccount(t.deps, { name: 'old', actor: 'test' });
-    for (const [name, token] of [['ana', 'wrong'], ['nobody', secret], ['old', secret], ['ANA ', `${secret}x`]]) {
+    for (const [name, token] of [
+      ['ana', 'wrong'],
+      ['nobody', secret],
+      ['old', secret],
+      ['ANA ', `${secret}x`],
+    ]) {
       const r = await login(t, name, token);
       expect(r.status).toBe(401);
       expect(r.body).toContain('Account name or secret not accepted');
@@ -119,7 +128,10 @@ describe('ADMIN_TOKEN opens the console only until the first account exists', ()
   });
 
   it('failed account sign-ins are throttled like ADMIN_TOKEN ones', async () => {
-    const t = await makeTestIssuer({ config: { operatorAuthLimits: { enabled: true, failuresPerIp: 3, failuresGlobal: 100, windowSeconds: 60 } }, clientAddress: () => '198.51.100.7' });
+    const t = await makeTestIssuer({
+      config: { operatorAuthLimits: { enabled: true, failuresPerIp: 3, failuresGlobal: 100, windowSeconds: 60 } },
+      clientAddress: () => '198.51.100.7',
+    });
     const secret = await account(t, 'ana', 'admin');
     for (let i = 0; i < 3; i++) expect((await login(t, 'ana', `guess-${i}`)).status).toBe(401);
     expect((await login(t, 'ana', secret)).status).toBe(429);
@@ -362,11 +374,22 @@ describe('npm run operators', () => {
     const dup = await cli(dir, 'add', 'ana', '--role', 'reviewer');
     expect(dup.code).toBe(1);
     expect(dup.err).toMatch(/exists/);
-    for (const bad of [['add', 'Ana', '--role', 'admin'], ['add', 'a b', '--role', 'admin'], ['add', 'x', '--role', 'admin'], ['add', 'eve', '--role', 'root'], ['add', 'eve'], ['remove'], ['frobnicate']]) {
+    for (const bad of [
+      ['add', 'Ana', '--role', 'admin'],
+      ['add', 'a b', '--role', 'admin'],
+      ['add', 'x', '--role', 'admin'],
+      ['add', 'eve', '--role', 'root'],
+      ['add', 'eve'],
+      ['remove'],
+      ['frobnicate'],
+    ]) {
       expect((await cli(dir, ...bad)).code).toBe(2);
     }
     const listed = JSON.parse((await cli(dir, 'list')).out) as { operators: { name: string; role: string; removed_at: string | null }[] };
-    expect(listed.operators.map((o) => [o.name, o.role, o.removed_at])).toEqual([['ana', 'admin', null], ['rui', 'reviewer', null]]);
+    expect(listed.operators.map((o) => [o.name, o.role, o.removed_at])).toEqual([
+      ['ana', 'admin', null],
+      ['rui', 'reviewer', null],
+    ]);
     expect((await cli(dir, 'list')).out).not.toContain(secret);
 
     // The server on the same database file takes the account, and loses the session when the CLI removes it.
@@ -389,7 +412,9 @@ describe('npm run operators', () => {
     dirs.push(dir);
     const r = await cli(dir, 'add', 'ana', '--role', 'admin', '--print-sql');
     expect(r.code).toBe(0);
-    expect(r.out).toMatch(/^INSERT INTO operator_accounts \(name, role, secret_hash, created_at, updated_at, disabled_at\) VALUES \('ana', 'admin', 'pbkdf2-sha256\$100000\$/);
+    expect(r.out).toMatch(
+      /^INSERT INTO operator_accounts \(name, role, secret_hash, created_at, updated_at, disabled_at\) VALUES \('ana', 'admin', 'pbkdf2-sha256\$100000\$/,
+    );
     const secret = /shown once, not in the SQL\): ([\w-]{43})/.exec(r.err)?.[1] as string;
     expect(r.out).not.toContain(secret);
     // The SQL runs as printed on the schema's SQLite, and the account it creates signs in.

@@ -15,14 +15,20 @@ function capture(): Logger & { lines: string[] } {
 async function setup(limits: { failuresPerIp?: number; failuresGlobal?: number } = {}) {
   const clock = testClock(Date.UTC(2026, 10, 23, 12, 0, 0));
   const logger = capture();
-  const t = await makeTestIssuer({ clock, logger, clientAddress: byHeader, config: { operatorAuthLimits: { enabled: true, windowSeconds: 60, failuresPerIp: 10, failuresGlobal: 100, ...limits } } });
+  const t = await makeTestIssuer({
+    clock,
+    logger,
+    clientAddress: byHeader,
+    config: { operatorAuthLimits: { enabled: true, windowSeconds: 60, failuresPerIp: 10, failuresGlobal: 100, ...limits } },
+  });
   const loginAs = (ip: string, token: string) =>
     t.app.request(`${PUBLIC_URL}/console/login`, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-test-ip': ip },
       body: new URLSearchParams({ operator: 'Eve', token }).toString(),
     });
-  const api = (ip: string, token: string) => t.app.request(`${PUBLIC_URL}/admin/applications`, { headers: { authorization: `Bearer ${token}`, 'x-test-ip': ip } });
+  const api = (ip: string, token: string) =>
+    t.app.request(`${PUBLIC_URL}/admin/applications`, { headers: { authorization: `Bearer ${token}`, 'x-test-ip': ip } });
   return { t, clock, logger, loginAs, api };
 }
 

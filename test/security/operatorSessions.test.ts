@@ -30,7 +30,11 @@ async function csrfOf(t: T, cookie: string): Promise<string> {
 
 async function logout(t: T, cookie: string, everywhere = false) {
   const fields: Record<string, string> = { csrf_token: await csrfOf(t, cookie), ...(everywhere ? { everywhere: 'true' } : {}) };
-  return t.app.request(`${PUBLIC_URL}/console/logout`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', cookie }, body: new URLSearchParams(fields).toString() });
+  return t.app.request(`${PUBLIC_URL}/console/logout`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', cookie },
+    body: new URLSearchParams(fields).toString(),
+  });
 }
 
 describe('console sessions are server-side', () => {
@@ -44,7 +48,11 @@ describe('console sessions are server-side', () => {
     expect((await logout(t, cookie)).status).toBe(303);
     expect(await queue(t, cookie)).toBe('/console/login');
     // A POST with the old cookie and its old CSRF token is refused too.
-    const res = await t.app.request(`${PUBLIC_URL}/console/logout`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', cookie }, body: 'csrf_token=x' });
+    const res = await t.app.request(`${PUBLIC_URL}/console/logout`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', cookie },
+      body: 'csrf_token=x',
+    });
     expect(res.status).toBe(303);
   });
 

@@ -42,29 +42,46 @@ async function issuer() {
   });
 }
 
-async function kccBy(signerKid: string, privateJwk: Parameters<typeof crypto.createSigner>[0], issuerDid: string, subject: string, now: number, extra: Record<string, unknown> = {}) {
+async function kccBy(
+  signerKid: string,
+  privateJwk: Parameters<typeof crypto.createSigner>[0],
+  issuerDid: string,
+  subject: string,
+  now: number,
+  extra: Record<string, unknown> = {},
+) {
   const signer = await crypto.createSigner(privateJwk, signerKid);
   const id = `urn:uuid:${globalThis.crypto.randomUUID()}`;
-  const entry = (purpose: string, n: number) => ({ id: `${base}/s/${n}#1`, type: 'BitstringStatusListEntry', statusPurpose: purpose, statusListIndex: '1', statusListCredential: `${base}/s/${n}` });
-  return signJwt(signer, {
-    iss: issuerDid,
-    sub: subject,
-    jti: id,
-    iat: now,
-    nbf: now,
-    exp: now + 300 * DAY,
-    vc: {
-      '@context': ['https://www.w3.org/2018/credentials/v1'],
-      type: ['VerifiableCredential', 'KnownCustomerCredential'],
-      id,
-      issuer: issuerDid,
-      issuanceDate: new Date(now * 1000).toISOString().replace('.000Z', 'Z'),
-      credentialSubject: { id: subject, countryOfResidence: 'US', tier: 'Basic' },
-      evidence: [{ kind: 'document_verification', checks: ['passport'], verifiedAt: new Date(now * 1000).toISOString() }],
-      credentialStatus: [entry('revocation', 1), entry('suspension', 2), ...Array.from({ length: 20 }, (_, i) => entry('revocation', 10 + i))],
-      ...extra,
+  const entry = (purpose: string, n: number) => ({
+    id: `${base}/s/${n}#1`,
+    type: 'BitstringStatusListEntry',
+    statusPurpose: purpose,
+    statusListIndex: '1',
+    statusListCredential: `${base}/s/${n}`,
+  });
+  return signJwt(
+    signer,
+    {
+      iss: issuerDid,
+      sub: subject,
+      jti: id,
+      iat: now,
+      nbf: now,
+      exp: now + 300 * DAY,
+      vc: {
+        '@context': ['https://www.w3.org/2018/credentials/v1'],
+        type: ['VerifiableCredential', 'KnownCustomerCredential'],
+        id,
+        issuer: issuerDid,
+        issuanceDate: new Date(now * 1000).toISOString().replace('.000Z', 'Z'),
+        credentialSubject: { id: subject, countryOfResidence: 'US', tier: 'Basic' },
+        evidence: [{ kind: 'document_verification', checks: ['passport'], verifiedAt: new Date(now * 1000).toISOString() }],
+        credentialStatus: [entry('revocation', 1), entry('suspension', 2), ...Array.from({ length: 20 }, (_, i) => entry('revocation', 10 + i))],
+        ...extra,
+      },
     },
-  }, { typ: 'JWT' });
+    { typ: 'JWT' },
+  );
 }
 
 async function refused(promise: Promise<unknown>): Promise<string> {
@@ -109,7 +126,9 @@ describe('presented credentials: no outbound connection before trust and signatu
     const genuine = (await t.apply(alice, 'kcc-basic')).credential as string;
     const [h, p, s] = genuine.split('.');
     const payload = JSON.parse(new TextDecoder().decode(base64urlDecode(p)));
-    payload.vc.credentialStatus = [{ id: `${base}/x#1`, type: 'BitstringStatusListEntry', statusPurpose: 'revocation', statusListIndex: '1', statusListCredential: `${base}/x` }];
+    payload.vc.credentialStatus = [
+      { id: `${base}/x#1`, type: 'BitstringStatusListEntry', statusPurpose: 'revocation', statusListIndex: '1', statusListCredential: `${base}/x` },
+    ];
     hits = [];
     expect(await refused(t.apply(alice, 'kcc-enhanced', [`${h}.${base64urlEncode(JSON.stringify(payload))}.${s}`]))).toMatch(/signature/);
     expect(hits).toEqual([]);
@@ -120,9 +139,17 @@ describe('presented credentials: no outbound connection before trust and signatu
     const alice = await t.wallet();
     const genuine = (await t.apply(alice, 'kcc-basic')).credential as string;
     const payload = decodeJwt(genuine).payload as { vc: Record<string, unknown> };
-    payload.vc.credentialStatus = Array.from({ length: 50 }, (_, i) => ({ id: `${base}/s/${i}#1`, type: 'BitstringStatusListEntry', statusPurpose: 'revocation', statusListIndex: '1', statusListCredential: `${base}/s/${i}` }));
+    payload.vc.credentialStatus = Array.from({ length: 50 }, (_, i) => ({
+      id: `${base}/s/${i}#1`,
+      type: 'BitstringStatusListEntry',
+      statusPurpose: 'revocation',
+      statusListIndex: '1',
+      statusListCredential: `${base}/s/${i}`,
+    }));
     hits = [];
-    expect(await refused(t.apply(alice, 'kcc-enhanced', [await signJwt(t.deps.issuer.signer, payload, { typ: 'JWT' })]))).toMatch(/50 credentialStatus entries/);
+    expect(await refused(t.apply(alice, 'kcc-enhanced', [await signJwt(t.deps.issuer.signer, payload, { typ: 'JWT' })]))).toMatch(
+      /50 credentialStatus entries/,
+    );
     expect(hits).toEqual([]);
   });
 });

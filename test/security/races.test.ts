@@ -148,7 +148,9 @@ for (const make of [inProcess, overHttp]) {
       const request = await s.siopRequest(client);
       const idToken = await holder.createIdToken({ clientId: request.client_id, nonce: request.nonce });
       const results = await parallel(N, (i) =>
-        i % 2 === 0 ? s.post('/idv/siopv2/response', json, { id_token: idToken }) : s.post('/idv/siopv2/response', { 'content-type': 'application/x-www-form-urlencoded' }, new URLSearchParams({ id_token: idToken }).toString()),
+        i % 2 === 0
+          ? s.post('/idv/siopv2/response', json, { id_token: idToken })
+          : s.post('/idv/siopv2/response', { 'content-type': 'application/x-www-form-urlencoded' }, new URLSearchParams({ id_token: idToken }).toString()),
       );
       races++;
       expect(tally(results)).toEqual({ '200': 1, '400 invalid_request': N - 1 });
@@ -159,7 +161,10 @@ for (const make of [inProcess, overHttp]) {
     it(`${N} parallel deferred requests for one approved transaction: exactly one credential`, async () => {
       const app = await s.submitted({ ...SAMPLE_IDENTITY, family_name: 'Review' });
       const token = (await s.token(app.holder, app.code)).body;
-      const first = await s.credential(token.access_token, { format: 'jwt_vc_json', proof: { proof_type: 'jwt', jwt: await app.holder.createProofJwt({ audience: t.pfiDid, nonce: token.c_nonce }) } });
+      const first = await s.credential(token.access_token, {
+        format: 'jwt_vc_json',
+        proof: { proof_type: 'jwt', jwt: await app.holder.createProofJwt({ audience: t.pfiDid, nonce: token.c_nonce }) },
+      });
       expect(first.status).toBe(202);
       const applicationId = await s.applicationIdOf(token.access_token);
       expect((await s.decide(applicationId, 'approve')).status).toBe(200);
@@ -187,7 +192,10 @@ for (const make of [inProcess, overHttp]) {
           redirect: 'manual',
           ...(i % 2
             ? { headers: { 'content-type': 'application/json', accept: 'application/json' }, body: JSON.stringify(fields) }
-            : { headers: { 'content-type': 'application/x-www-form-urlencoded', ...(cookie ? { cookie } : {}) }, body: new URLSearchParams({ ...(csrf ? { csrf_token: csrf } : {}), ...fields }).toString() }),
+            : {
+                headers: { 'content-type': 'application/x-www-form-urlencoded', ...(cookie ? { cookie } : {}) },
+                body: new URLSearchParams({ ...(csrf ? { csrf_token: csrf } : {}), ...fields }).toString(),
+              }),
         });
         await res.text();
         return { status: res.status, body: {} };
@@ -196,7 +204,9 @@ for (const make of [inProcess, overHttp]) {
       const outcomes = tally(results);
       expect((outcomes['303'] ?? 0) + (outcomes['200'] ?? 0), JSON.stringify(outcomes)).toBe(1);
       expect(outcomes['409'], JSON.stringify(outcomes)).toBe(N - 1);
-      const application = await t.store.applications.findByFormToken(digestSecret(createNodeCryptoProvider(), new URL(app.idvRequest.url).pathname.split('/').pop()!));
+      const application = await t.store.applications.findByFormToken(
+        digestSecret(createNodeCryptoProvider(), new URL(app.idvRequest.url).pathname.split('/').pop()!),
+      );
       expect(application?.status).toBe('review');
     });
 
@@ -211,7 +221,7 @@ for (const make of [inProcess, overHttp]) {
       expect((await t.store.applications.get(applicationId))?.status).toBe(winner.body.status);
     });
 
-    it('50 applicants at once (immediate and deferred) never see each other\'s data', async () => {
+    it("50 applicants at once (immediate and deferred) never see each other's data", async () => {
       const holders = await parallel(50, () => Holder.create());
       const results = await parallel(50, async (i) => {
         const holder = holders[i];
@@ -268,7 +278,10 @@ for (const make of [inProcess, overHttp]) {
       const tokenA = (await s.token(a.holder, a.code)).body;
       const tokenB = (await s.token(b.holder, b.code)).body;
       expect(tokenB.access_token).toEqual(expect.any(String));
-      const txB = await s.credential(tokenB.access_token, { format: 'jwt_vc_json', proof: { proof_type: 'jwt', jwt: await b.holder.createProofJwt({ audience: t.pfiDid, nonce: tokenB.c_nonce }) } });
+      const txB = await s.credential(tokenB.access_token, {
+        format: 'jwt_vc_json',
+        proof: { proof_type: 'jwt', jwt: await b.holder.createProofJwt({ audience: t.pfiDid, nonce: tokenB.c_nonce }) },
+      });
       expect(txB.status).toBe(202);
       const appB = await s.applicationIdOf(tokenB.access_token);
       expect((await s.decide(appB, 'approve')).status).toBe(200);

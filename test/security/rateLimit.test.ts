@@ -8,7 +8,11 @@ const byHeader = (c: { req: { header: (n: string) => string | undefined } }) => 
 describe('rate limits', () => {
   it('per IP on the initiation endpoint: 429 with Retry-After, then open again in the next window', async () => {
     const clock = testClock(Date.UTC(2026, 10, 23, 12, 0, 0));
-    const t = await makeTestIssuer({ clock, clientAddress: byHeader, config: { publicUrl: PUBLIC_URL, rateLimits: { enabled: true, perIp: 5, perClient: 100, windowSeconds: 60 } } });
+    const t = await makeTestIssuer({
+      clock,
+      clientAddress: byHeader,
+      config: { publicUrl: PUBLIC_URL, rateLimits: { enabled: true, perIp: 5, perClient: 100, windowSeconds: 60 } },
+    });
     const get = (ip: string) => t.fetch(`${PUBLIC_URL}/idv/siopv2/initiate`, { headers: { 'x-test-ip': ip } });
     for (let i = 0; i < 5; i++) expect((await get('203.0.113.7')).status).toBe(200);
     const limited = await get('203.0.113.7');
@@ -39,10 +43,20 @@ describe('rate limits', () => {
 
   it('covers the SIOP response, credential and IDV form endpoints too', async () => {
     const t = await makeTestIssuer({ clientAddress: byHeader, config: { publicUrl: PUBLIC_URL, rateLimits: { enabled: true, perIp: 2, perClient: 100 } } });
-    for (const [method, path] of [['POST', '/idv/siopv2/response'], ['POST', '/oid4vci/credential'], ['POST', '/oid4vci/deferred-credential'], ['GET', '/idv/form/x'], ['POST', '/oauth2/token']]) {
+    for (const [method, path] of [
+      ['POST', '/idv/siopv2/response'],
+      ['POST', '/oid4vci/credential'],
+      ['POST', '/oid4vci/deferred-credential'],
+      ['GET', '/idv/form/x'],
+      ['POST', '/oauth2/token'],
+    ]) {
       const codes: number[] = [];
       for (let i = 0; i < 3; i++) {
-        const r = await t.fetch(`${PUBLIC_URL}${path}`, { method, headers: { 'x-test-ip': `10.9.8.${path.length}`, 'content-type': 'application/json' }, body: method === 'POST' ? '{}' : undefined });
+        const r = await t.fetch(`${PUBLIC_URL}${path}`, {
+          method,
+          headers: { 'x-test-ip': `10.9.8.${path.length}`, 'content-type': 'application/json' },
+          body: method === 'POST' ? '{}' : undefined,
+        });
         codes.push(r.status);
       }
       expect({ path, last: codes[2] }).toEqual({ path, last: 429 });

@@ -43,7 +43,14 @@ describe('Node server timeouts', () => {
   let dir: string;
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'kcc-slow-'));
-    issuer = await startNodeIssuer({ port: 0, dataDir: dir, keys: await makeIssuerKeys(), logger: silentLogger, backgroundIntervalMs: 0, httpTimeouts: { headersMs: 600, requestMs: 1200, keepAliveMs: 400 } });
+    issuer = await startNodeIssuer({
+      port: 0,
+      dataDir: dir,
+      keys: await makeIssuerKeys(),
+      logger: silentLogger,
+      backgroundIntervalMs: 0,
+      httpTimeouts: { headersMs: 600, requestMs: 1200, keepAliveMs: 400 },
+    });
   });
   afterAll(async () => {
     await issuer?.close();
@@ -69,7 +76,7 @@ describe('Node server timeouts', () => {
     expect(r.ms).toBeLessThan(3000);
   });
 
-  it('defaults replace Node\'s 300 s, and settings are validated', () => {
+  it("defaults replace Node's 300 s, and settings are validated", () => {
     expect(httpServerOptions()).toMatchObject({ headersTimeout: 10_000, requestTimeout: 30_000, keepAliveTimeout: 5_000 });
     expect(() => httpServerOptions({ requestMs: 0 })).toThrow(/timeout/);
   });

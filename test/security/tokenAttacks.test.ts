@@ -47,7 +47,13 @@ function attacksOn(input: {
   const t = now();
   return [
     { name: 'alg none, empty signature', make: async () => `${enc({ ...h, alg: 'none' })}.${enc(claims)}.` },
-    { name: 'alg none, signature kept', make: async () => { const [, p, s] = (await sign(h, claims)).split('.'); return `${enc({ ...h, alg: 'none' })}.${p}.${s}`; } },
+    {
+      name: 'alg none, signature kept',
+      make: async () => {
+        const [, p, s] = (await sign(h, claims)).split('.');
+        return `${enc({ ...h, alg: 'none' })}.${p}.${s}`;
+      },
+    },
     {
       name: 'alg confusion: HS256 keyed with the public key',
       make: async () => {
@@ -64,7 +70,10 @@ function attacksOn(input: {
         return `${input2}.${await hmac(utf8.encode(JSON.stringify(signer.publicJwk)), input2)}`;
       },
     },
-    { name: 'alg not matching the key type (ES256K header, Ed25519 key)', make: () => sign({ ...h, alg: signer.alg === 'EdDSA' ? 'ES256K' : 'EdDSA' }, claims) },
+    {
+      name: 'alg not matching the key type (ES256K header, Ed25519 key)',
+      make: () => sign({ ...h, alg: signer.alg === 'EdDSA' ? 'ES256K' : 'EdDSA' }, claims),
+    },
     { name: 'RS256', make: () => sign({ ...h, alg: 'RS256' }, claims) },
     { name: 'kid of another DID (signed by us)', make: () => sign({ ...h, kid: input.victimSigner.kid }, claims) },
     { name: 'jwk header supplies the key', make: () => sign({ ...h, kid: input.victimSigner.kid, jwk: signer.publicJwk }, claims) },
@@ -73,15 +82,41 @@ function attacksOn(input: {
     { name: 'crit header', make: () => sign({ ...h, crit: ['exp'] }, claims) },
     { name: 'signature stripped', make: async () => (await sign(h, claims)).split('.').slice(0, 2).join('.') + '.' },
     { name: 'two parts only', make: async () => (await sign(h, claims)).split('.').slice(0, 2).join('.') },
-    { name: 'truncated', make: async () => { const s = await sign(h, claims); return s.slice(0, s.length - 10); } },
+    {
+      name: 'truncated',
+      make: async () => {
+        const s = await sign(h, claims);
+        return s.slice(0, s.length - 10);
+      },
+    },
     { name: 'oversized', make: () => sign(h, { ...claims, pad: 'x'.repeat(40_000) }) },
-    { name: 'bad base64url (padding)', make: async () => { const [a, b, c] = (await sign(h, claims)).split('.'); return `${a}.${b}==.${c}`; } },
-    { name: 'bad base64url (+ and /)', make: async () => { const [a, b, c] = (await sign(h, claims)).split('.'); return `${a}.${b}.${c.replace(/-/g, '+').replace(/_/g, '/')}+/`; } },
-    { name: 'signature of another token', make: async () => { const [a, b] = (await sign(h, claims)).split('.'); const [, , c] = (await sign(h, { ...claims, extra: 1 })).split('.'); return `${a}.${b}.${c}`; } },
+    {
+      name: 'bad base64url (padding)',
+      make: async () => {
+        const [a, b, c] = (await sign(h, claims)).split('.');
+        return `${a}.${b}==.${c}`;
+      },
+    },
+    {
+      name: 'bad base64url (+ and /)',
+      make: async () => {
+        const [a, b, c] = (await sign(h, claims)).split('.');
+        return `${a}.${b}.${c.replace(/-/g, '+').replace(/_/g, '/')}+/`;
+      },
+    },
+    {
+      name: 'signature of another token',
+      make: async () => {
+        const [a, b] = (await sign(h, claims)).split('.');
+        const [, , c] = (await sign(h, { ...claims, extra: 1 })).split('.');
+        return `${a}.${b}.${c}`;
+      },
+    },
     {
       name: 'duplicate JSON keys in the payload',
       // The first member (iss) appears twice: parsers disagree on which wins (RFC 8725 §3.6 territory).
-      make: () => rawJws(JSON.stringify(h), JSON.stringify(claims).replace(/^\{/, `{"${Object.keys(claims)[0]}":"${input.victimSigner.kid.split('#')[0]}",`), signer),
+      make: () =>
+        rawJws(JSON.stringify(h), JSON.stringify(claims).replace(/^\{/, `{"${Object.keys(claims)[0]}":"${input.victimSigner.kid.split('#')[0]}",`), signer),
     },
     { name: 'duplicate JSON keys in the header', make: () => rawJws(JSON.stringify(h).replace(/^\{/, '{"alg":"none",'), JSON.stringify(claims), signer) },
     { name: 'exp beyond skew', make: () => sign(h, { ...claims, iat: t - 600, exp: t - 120 }) },
@@ -90,10 +125,20 @@ function attacksOn(input: {
     { name: 'exp not a number', make: () => sign(h, { ...claims, exp: 'tomorrow' }) },
     { name: 'aud array without us', make: () => sign(h, { ...claims, aud: ['did:web:evil.example', 'https://evil.example'] }) },
     { name: 'aud empty array', make: () => sign(h, { ...claims, aud: [] }) },
-    { name: 'aud missing', make: () => { const c = { ...claims }; delete c.aud; return sign(h, c); } },
+    {
+      name: 'aud missing',
+      make: () => {
+        const c = { ...claims };
+        delete c.aud;
+        return sign(h, c);
+      },
+    },
     { name: 'header is an array', make: () => rawJws('[1,2]', JSON.stringify(claims), signer) },
     { name: 'payload is not JSON', make: () => rawJws(JSON.stringify(h), 'not json', signer) },
-    { name: 'payload is invalid UTF-8', make: async () => `${enc(h)}.${base64urlEncode(new Uint8Array([0xff, 0xfe, 0xfd]))}.${base64urlEncode(new Uint8Array(64))}` },
+    {
+      name: 'payload is invalid UTF-8',
+      make: async () => `${enc(h)}.${base64urlEncode(new Uint8Array([0xff, 0xfe, 0xfd]))}.${base64urlEncode(new Uint8Array(64))}`,
+    },
     { name: 'empty string', make: async () => '' },
     ...['wrongA', 'wrongB'].map((_, i) => ({
       name: i === 0 ? 'wrong typ' : 'typ of another token kind',
@@ -120,7 +165,10 @@ describe('token attacks', () => {
     await submitIdentity(t, app.client, app.idvRequest, SAMPLE_IDENTITY);
     const token = await redeem(t, holder, app.code);
     accessToken = token.access_token;
-    const issued = await credentialRequest(t, accessToken, { format: 'jwt_vc_json', proof: { proof_type: 'jwt', jwt: await holder.createProofJwt({ audience: PUBLIC_URL, nonce: token.c_nonce }) } });
+    const issued = await credentialRequest(t, accessToken, {
+      format: 'jwt_vc_json',
+      proof: { proof_type: 'jwt', jwt: await holder.createProofJwt({ audience: PUBLIC_URL, nonce: token.c_nonce }) },
+    });
     kcc = issued.body.credential;
     // A fresh nonce for the proof attacks (returned with an invalid_proof).
     const r = await credentialRequest(t, accessToken, { format: 'jwt_vc_json', proof: { proof_type: 'jwt', jwt: 'x.y.z' } });
@@ -134,7 +182,13 @@ describe('token attacks', () => {
     let tried = 0;
     // Each attack gets its own live request, so nonce reuse never masks the check under test.
     const base = () => ({ iss: holder.did, sub: holder.did, aud: PFI, iat: now(), exp: now() + 300 });
-    for (const attack of attacksOn({ header: { typ: 'JWT' }, claims: { ...base(), nonce: 'placeholder' }, signer: holder.signer, victimSigner: victim.signer, otherTokens: async () => ({}) })) {
+    for (const attack of attacksOn({
+      header: { typ: 'JWT' },
+      claims: { ...base(), nonce: 'placeholder' },
+      signer: holder.signer,
+      victimSigner: victim.signer,
+      otherTokens: async () => ({}),
+    })) {
       const request = await getSiopRequest(t, client);
       const token = (await attack.make()).replace(base64urlEncode('"placeholder"').slice(0, 0), '');
       // Rebuild with the live nonce where the attack has a well-formed payload.
@@ -192,7 +246,10 @@ describe('token attacks', () => {
       { name: 'access token as proof', make: async () => accessToken },
       { name: 'ID token as proof', make: async () => idToken },
       { name: 'KCC as proof', make: async () => kcc },
-      { name: 'iss of another DID', make: () => signJwt(holder.signer, { iss: victim.did, aud: PUBLIC_URL, iat: now(), nonce: 'NONCE' }, { typ: 'openid4vci-proof+jwt' }) },
+      {
+        name: 'iss of another DID',
+        make: () => signJwt(holder.signer, { iss: victim.did, aud: PUBLIC_URL, iat: now(), nonce: 'NONCE' }, { typ: 'openid4vci-proof+jwt' }),
+      },
       { name: 'nonce missing', make: () => signJwt(holder.signer, { iss: holder.did, aud: PUBLIC_URL, iat: now() }, { typ: 'openid4vci-proof+jwt' }) },
       { name: 'iat missing', make: () => signJwt(holder.signer, { iss: holder.did, aud: PUBLIC_URL, nonce: 'NONCE' }, { typ: 'openid4vci-proof+jwt' }) },
     ];
@@ -220,7 +277,10 @@ describe('token attacks', () => {
     }
     // The live nonce still works for an honest proof: it passes the proof check, and the request
     // meets the one-credential rule (the KCC of this application was issued in beforeAll).
-    const ok = await credentialRequest(t, accessToken, { format: 'jwt_vc_json', proof: { proof_type: 'jwt', jwt: await holder.createProofJwt({ audience: PUBLIC_URL, nonce }) } });
+    const ok = await credentialRequest(t, accessToken, {
+      format: 'jwt_vc_json',
+      proof: { proof_type: 'jwt', jwt: await holder.createProofJwt({ audience: PUBLIC_URL, nonce }) },
+    });
     expect(ok.body.error).toBe('credential_request_denied');
   });
 
@@ -237,12 +297,21 @@ describe('token attacks', () => {
       otherTokens: async () => ({}),
     });
     const t0 = now();
-    const ours = (claims: Record<string, unknown>, header: Record<string, unknown> = { typ: 'at+jwt' }) => () => signJwt(pfiSigner, { ...decoded.payload, ...claims }, header);
+    const ours =
+      (claims: Record<string, unknown>, header: Record<string, unknown> = { typ: 'at+jwt' }) =>
+      () =>
+        signJwt(pfiSigner, { ...decoded.payload, ...claims }, header);
     const extra: Attack[] = [
       { name: 'ID token as access token', make: async () => idToken },
       { name: 'proof as access token', make: async () => proof },
       { name: 'KCC as access token', make: async () => kcc },
-      { name: 'signed by another issuer key with our kid', make: () => signJwt({ ...attackerIssuer.deps.issuer.signer, kid: pfiSigner.kid, sign: (d) => attackerIssuer.deps.issuer.signer.sign(d) }, decoded.payload, { typ: 'at+jwt' }) },
+      {
+        name: 'signed by another issuer key with our kid',
+        make: () =>
+          signJwt({ ...attackerIssuer.deps.issuer.signer, kid: pfiSigner.kid, sign: (d) => attackerIssuer.deps.issuer.signer.sign(d) }, decoded.payload, {
+            typ: 'at+jwt',
+          }),
+      },
       { name: 'our key, forged jti', make: ours({ jti: 'forged' }) },
       { name: 'our key, another subject', make: ours({ sub: victim.did }) },
       { name: 'our key, wrong issuer', make: ours({ iss: 'did:web:evil.example' }) },
@@ -256,8 +325,17 @@ describe('token attacks', () => {
       { name: 'our key, crit header', make: ours({}, { typ: 'at+jwt', crit: ['x'] }) },
       // The issued token's bytes with one signature character changed: its recorded digest no
       // longer matches, so the signature is verified (and fails).
-      { name: 'the issued token, signature altered', make: async () => accessToken.slice(0, -2) + (accessToken.at(-2) === 'A' ? 'B' : 'A') + accessToken.at(-1) },
-      { name: 'the issued token, claims re-encoded (same JSON, other bytes)', make: async () => { const [a, b, c] = accessToken.split('.'); return `${a}.${base64urlEncode(JSON.stringify(decodeJwt(accessToken).payload, null, 1))}.${c}`; } },
+      {
+        name: 'the issued token, signature altered',
+        make: async () => accessToken.slice(0, -2) + (accessToken.at(-2) === 'A' ? 'B' : 'A') + accessToken.at(-1),
+      },
+      {
+        name: 'the issued token, claims re-encoded (same JSON, other bytes)',
+        make: async () => {
+          const [a, b, c] = accessToken.split('.');
+          return `${a}.${base64urlEncode(JSON.stringify(decodeJwt(accessToken).payload, null, 1))}.${c}`;
+        },
+      },
     ];
     const body = { format: 'jwt_vc_json', proof: { proof_type: 'jwt', jwt: proof } };
     for (const attack of [...attacks, ...extra]) {
@@ -272,7 +350,11 @@ describe('token attacks', () => {
       expect(res.headers.get('www-authenticate')).toMatch(/^Bearer/);
     }
     for (const header of ['Basic abc', 'Bearer', `bearer  ${accessToken} extra`, `Bearer ${accessToken},${accessToken}`, 'Bearer ' + 'a'.repeat(10_000)]) {
-      const res = await t.fetch(`${PUBLIC_URL}/oid4vci/credential`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: header }, body: JSON.stringify(body) });
+      const res = await t.fetch(`${PUBLIC_URL}/oid4vci/credential`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: header },
+        body: JSON.stringify(body),
+      });
       expect({ header: header.slice(0, 30), status: res.status }).toEqual({ header: header.slice(0, 30), status: 401 });
     }
   });

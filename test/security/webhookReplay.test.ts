@@ -18,7 +18,10 @@ async function setup(scheme: 'body' | 'timestamped') {
   const vendor = createGenericHmacProvider({
     name: 'acme',
     secrets: ['acme-secret'],
-    signature: scheme === 'body' ? { scheme: 'body', header: 'x-hmac-signature', encoding: 'hex' } : { scheme: 'timestamped', header: 'x-hmac-signature', toleranceSeconds: 300 },
+    signature:
+      scheme === 'body'
+        ? { scheme: 'body', header: 'x-hmac-signature', encoding: 'hex' }
+        : { scheme: 'timestamped', header: 'x-hmac-signature', toleranceSeconds: 300 },
     sessionUrl: 'https://vendor.example/v1/sessions',
     resultUrl: 'https://vendor.example/v1/sessions/{reference}',
     eventTimePath: 'timestamp',
@@ -27,7 +30,11 @@ async function setup(scheme: 'body' | 'timestamped') {
   });
   const t = await makeTestIssuer({ clock, config: { idv: { provider: 'acme' } }, idv: { vendors: new Map([['acme', vendor]]), outboundSecrets: [] } });
   const post = (raw: string, signature: string) =>
-    t.app.request(`${PUBLIC_URL}/idv/webhooks/acme`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-hmac-signature': signature }, body: raw });
+    t.app.request(`${PUBLIC_URL}/idv/webhooks/acme`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-hmac-signature': signature },
+      body: raw,
+    });
   return { t, clock, post, nowS: () => Math.floor(clock() / 1000) };
 }
 

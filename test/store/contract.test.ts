@@ -76,7 +76,13 @@ const CONCURRENT = 40;
 let seq = 0;
 const uid = (p: string) => `${p}-${++seq}-${Math.random().toString(36).slice(2, 8)}`;
 
-const APPROVED: IdvOutcome = { status: 'approved', provider: 'sandbox', countryOfResidence: 'US', tier: 'Standard', evidence: [{ kind: 'document_verification' }] };
+const APPROVED: IdvOutcome = {
+  status: 'approved',
+  provider: 'sandbox',
+  countryOfResidence: 'US',
+  tier: 'Standard',
+  evidence: [{ kind: 'document_verification' }],
+};
 const REVIEW: IdvOutcome = { status: 'review', provider: 'sandbox', countryOfResidence: 'DE', evidence: [], reason: 'manual' };
 
 /** Exactly one of many concurrent attempts returns a row. */
@@ -172,7 +178,13 @@ describe.each(backends)('store contract on %s', (_name, open) => {
 
     it('reads a request without consuming it', async () => {
       await store.siopRequests.create({ nonce: 'peek', presentationDefinitionId: 'pd', createdAt: NOW, expiresAt: NOW + 600 });
-      expect(await store.siopRequests.get('peek')).toEqual({ nonce: 'peek', presentationDefinitionId: 'pd', createdAt: NOW, expiresAt: NOW + 600, consumedAt: null });
+      expect(await store.siopRequests.get('peek')).toEqual({
+        nonce: 'peek',
+        presentationDefinitionId: 'pd',
+        createdAt: NOW,
+        expiresAt: NOW + 600,
+        consumedAt: null,
+      });
       expect(await store.siopRequests.get('peek')).toMatchObject({ consumedAt: null });
       expect((await store.siopRequests.consume('peek', NOW))?.nonce).toBe('peek');
       expect(await store.siopRequests.get('peek')).toMatchObject({ consumedAt: NOW });
@@ -192,7 +204,16 @@ describe.each(backends)('store contract on %s', (_name, open) => {
     it('records an IDV outcome once, only while pending and unexpired', async () => {
       const app = await newApplication();
       const submitted = await store.applications.submitIdv(app.formTokenHash, APPROVED, NOW + 5);
-      expect(submitted).toMatchObject({ status: 'approved', formSubmittedAt: NOW + 5, idvProvider: 'sandbox', countryOfResidence: 'US', tier: 'Standard', decidedBy: 'idv:sandbox', decidedAt: NOW + 5, updatedAt: NOW + 5 });
+      expect(submitted).toMatchObject({
+        status: 'approved',
+        formSubmittedAt: NOW + 5,
+        idvProvider: 'sandbox',
+        countryOfResidence: 'US',
+        tier: 'Standard',
+        decidedBy: 'idv:sandbox',
+        decidedAt: NOW + 5,
+        updatedAt: NOW + 5,
+      });
       expect(submitted!.evidence).toEqual([{ kind: 'document_verification' }]);
       expect(await store.applications.submitIdv(app.formTokenHash, APPROVED, NOW + 6)).toBeUndefined();
       const expired = await newApplication({ formExpiresAt: NOW });
@@ -210,8 +231,17 @@ describe.each(backends)('store contract on %s', (_name, open) => {
       const app = await newApplication();
       expect(await store.applications.decideReview(app.id, { status: 'approved', decidedBy: 'operator' }, NOW)).toBeUndefined(); // still pending
       await store.applications.submitIdv(app.formTokenHash, REVIEW, NOW);
-      const decided = await oneWinner(() => store.applications.decideReview(app.id, { status: 'approved', tier: 'Enhanced', reason: 'ok', decidedBy: 'operator' }, NOW + 9));
-      expect(decided).toMatchObject({ status: 'approved', tier: 'Enhanced', decisionReason: 'ok', decidedBy: 'operator', decidedAt: NOW + 9, updatedAt: NOW + 9 });
+      const decided = await oneWinner(() =>
+        store.applications.decideReview(app.id, { status: 'approved', tier: 'Enhanced', reason: 'ok', decidedBy: 'operator' }, NOW + 9),
+      );
+      expect(decided).toMatchObject({
+        status: 'approved',
+        tier: 'Enhanced',
+        decisionReason: 'ok',
+        decidedBy: 'operator',
+        decidedAt: NOW + 9,
+        updatedAt: NOW + 9,
+      });
       expect(await store.applications.decideReview(app.id, { status: 'rejected', decidedBy: 'operator' }, NOW + 10)).toBeUndefined();
       expect((await store.applications.get(app.id))?.status).toBe('approved');
     });
@@ -232,35 +262,88 @@ describe.each(backends)('store contract on %s', (_name, open) => {
     });
 
     it('creates an application with its code together, and neither when one write fails', async () => {
-      const row = { id: uid('app'), applicantDid: 'did:jwk:holder', credentialConfigurationId: 'KnownCustomerCredential', status: 'pending' as const, formTokenHash: uid('form'), formExpiresAt: NOW + 3600, createdAt: NOW, updatedAt: NOW };
+      const row = {
+        id: uid('app'),
+        applicantDid: 'did:jwk:holder',
+        credentialConfigurationId: 'KnownCustomerCredential',
+        status: 'pending' as const,
+        formTokenHash: uid('form'),
+        formExpiresAt: NOW + 3600,
+        createdAt: NOW,
+        updatedAt: NOW,
+      };
       await store.applications.createWithCode(row, { codeHash: 'code-1', applicationId: row.id, applicantDid: row.applicantDid, expiresAt: NOW + 600 });
       expect(await store.applications.get(row.id)).toMatchObject({ id: row.id, status: 'pending', tier: null, decidedAt: null });
-      expect(await store.preAuthorizedCodes.get('code-1')).toEqual({ codeHash: 'code-1', applicationId: row.id, applicantDid: row.applicantDid, expiresAt: NOW + 600, consumedAt: null });
+      expect(await store.preAuthorizedCodes.get('code-1')).toEqual({
+        codeHash: 'code-1',
+        applicationId: row.id,
+        applicantDid: row.applicantDid,
+        expiresAt: NOW + 600,
+        consumedAt: null,
+      });
       // The code's INSERT fails (its hash exists): the application's INSERT is rolled back with it.
       const second = { ...row, id: uid('app'), formTokenHash: uid('form') };
-      await expect(store.applications.createWithCode(second, { codeHash: 'code-1', applicationId: second.id, applicantDid: row.applicantDid, expiresAt: NOW + 600 })).rejects.toThrow();
+      await expect(
+        store.applications.createWithCode(second, { codeHash: 'code-1', applicationId: second.id, applicantDid: row.applicantDid, expiresAt: NOW + 600 }),
+      ).rejects.toThrow();
       expect(await store.applications.get(second.id)).toBeUndefined();
       expect(await store.preAuthorizedCodes.get('code-1')).toMatchObject({ applicationId: row.id });
     });
 
     it('creates a renewal with its code and prefill together, and none of them when the prefill fails', async () => {
-      const row = { id: uid('app'), applicantDid: 'did:jwk:holder', credentialConfigurationId: 'KnownCustomerCredential', status: 'approved' as const, formTokenHash: uid('form'), formExpiresAt: NOW + 3600, createdAt: NOW, updatedAt: NOW };
-      const prefill = { applicationId: row.id, tierId: 'KnownCustomerCredential', verifiedEvidence: [], missingChecks: [], supersedes: ['urn:uuid:old'], presentedCredentials: [{ id: 'urn:uuid:old', issuer: 'did:web:pfi' }], countryOfResidence: 'US', createdAt: NOW };
-      await store.applications.createWithCode(row, { codeHash: uid('code'), applicationId: row.id, applicantDid: row.applicantDid, expiresAt: NOW + 600 }, prefill);
+      const row = {
+        id: uid('app'),
+        applicantDid: 'did:jwk:holder',
+        credentialConfigurationId: 'KnownCustomerCredential',
+        status: 'approved' as const,
+        formTokenHash: uid('form'),
+        formExpiresAt: NOW + 3600,
+        createdAt: NOW,
+        updatedAt: NOW,
+      };
+      const prefill = {
+        applicationId: row.id,
+        tierId: 'KnownCustomerCredential',
+        verifiedEvidence: [],
+        missingChecks: [],
+        supersedes: ['urn:uuid:old'],
+        presentedCredentials: [{ id: 'urn:uuid:old', issuer: 'did:web:pfi' }],
+        countryOfResidence: 'US',
+        createdAt: NOW,
+      };
+      await store.applications.createWithCode(
+        row,
+        { codeHash: uid('code'), applicationId: row.id, applicantDid: row.applicantDid, expiresAt: NOW + 600 },
+        prefill,
+      );
       expect(await store.applicationPrefill.get(row.id)).toEqual(prefill);
       // The prefill's INSERT fails (one exists for that application id): application and code roll back.
       const second = { ...row, id: uid('app'), formTokenHash: uid('form') };
       const code = uid('code');
-      await expect(store.applications.createWithCode(second, { codeHash: code, applicationId: second.id, applicantDid: row.applicantDid, expiresAt: NOW + 600 }, prefill)).rejects.toThrow();
+      await expect(
+        store.applications.createWithCode(second, { codeHash: code, applicationId: second.id, applicantDid: row.applicantDid, expiresAt: NOW + 600 }, prefill),
+      ).rejects.toThrow();
       expect(await store.applications.get(second.id)).toBeUndefined();
       expect(await store.preAuthorizedCodes.get(code)).toBeUndefined();
     });
 
     it('finds an application by form token with its prefill, or null prefill', async () => {
       const plain = await newApplication();
-      expect(await store.applications.findByFormTokenWithPrefill(plain.formTokenHash)).toEqual({ application: await store.applications.get(plain.id), prefill: null });
+      expect(await store.applications.findByFormTokenWithPrefill(plain.formTokenHash)).toEqual({
+        application: await store.applications.get(plain.id),
+        prefill: null,
+      });
       const renewal = await newApplication();
-      const prefill = { applicationId: renewal.id, tierId: 'Standard', verifiedEvidence: [{ kind: 'document_verification', checks: ['passport'], verifiedAt: NOW, source: 'urn:uuid:old' }], missingChecks: ['liveness'], supersedes: ['urn:uuid:old'], presentedCredentials: [], countryOfResidence: 'US', createdAt: NOW };
+      const prefill = {
+        applicationId: renewal.id,
+        tierId: 'Standard',
+        verifiedEvidence: [{ kind: 'document_verification', checks: ['passport'], verifiedAt: NOW, source: 'urn:uuid:old' }],
+        missingChecks: ['liveness'],
+        supersedes: ['urn:uuid:old'],
+        presentedCredentials: [],
+        countryOfResidence: 'US',
+        createdAt: NOW,
+      };
       await store.applicationPrefill.create(prefill);
       const found = await store.applications.findByFormTokenWithPrefill(renewal.formTokenHash);
       expect(found?.application.id).toBe(renewal.id);
@@ -308,11 +391,27 @@ describe.each(backends)('store contract on %s', (_name, open) => {
     });
 
     it('creates a token with its first c_nonce together, and neither when one write fails', async () => {
-      await store.accessTokens.createWithCNonce({ jti: 'tw', applicationId: 'a', applicantDid: 'd', codeHash: 'code', expiresAt: NOW + 60, tokenSha256: 'digest-of-tw' }, { nonce: 'cn-w', accessTokenJti: 'tw', expiresAt: NOW + 60 });
-      expect(await store.accessTokens.get('tw')).toEqual({ jti: 'tw', applicationId: 'a', applicantDid: 'd', codeHash: 'code', expiresAt: NOW + 60, revokedAt: null, tokenSha256: 'digest-of-tw' });
+      await store.accessTokens.createWithCNonce(
+        { jti: 'tw', applicationId: 'a', applicantDid: 'd', codeHash: 'code', expiresAt: NOW + 60, tokenSha256: 'digest-of-tw' },
+        { nonce: 'cn-w', accessTokenJti: 'tw', expiresAt: NOW + 60 },
+      );
+      expect(await store.accessTokens.get('tw')).toEqual({
+        jti: 'tw',
+        applicationId: 'a',
+        applicantDid: 'd',
+        codeHash: 'code',
+        expiresAt: NOW + 60,
+        revokedAt: null,
+        tokenSha256: 'digest-of-tw',
+      });
       expect(await store.cNonces.consume('cn-w', 'tw', NOW)).toMatchObject({ nonce: 'cn-w', accessTokenJti: 'tw' });
       // The c_nonce's INSERT fails (it exists): the token's INSERT is rolled back with it.
-      await expect(store.accessTokens.createWithCNonce({ jti: 'tx2', applicationId: 'a', applicantDid: 'd', codeHash: 'code', expiresAt: NOW + 60 }, { nonce: 'cn-w', accessTokenJti: 'tx2', expiresAt: NOW + 60 })).rejects.toThrow();
+      await expect(
+        store.accessTokens.createWithCNonce(
+          { jti: 'tx2', applicationId: 'a', applicantDid: 'd', codeHash: 'code', expiresAt: NOW + 60 },
+          { nonce: 'cn-w', accessTokenJti: 'tx2', expiresAt: NOW + 60 },
+        ),
+      ).rejects.toThrow();
       expect(await store.accessTokens.get('tx2')).toBeUndefined();
     });
   });
@@ -383,17 +482,43 @@ describe.each(backends)('store contract on %s', (_name, open) => {
     it('records, lists per application and counts; one credential per transaction', async () => {
       expect(await store.issuedCredentials.count()).toBe(0);
       await store.issuedCredentials.record({ id: 'vc1', applicationId: 'a', subjectDid: 'd', jwtSha256: 'h1', issuedAt: NOW, expiresAt: NOW + 1 });
-      await store.issuedCredentials.record({ id: 'vc2', applicationId: 'a', subjectDid: 'd', transactionId: 'tx', jwtSha256: 'h2', issuedAt: NOW, expiresAt: NOW + 1 });
+      await store.issuedCredentials.record({
+        id: 'vc2',
+        applicationId: 'a',
+        subjectDid: 'd',
+        transactionId: 'tx',
+        jwtSha256: 'h2',
+        issuedAt: NOW,
+        expiresAt: NOW + 1,
+      });
       await store.issuedCredentials.record({ id: 'vc3', applicationId: 'b', subjectDid: 'd', jwtSha256: 'h3', issuedAt: NOW, expiresAt: NOW + 1 });
       expect((await store.issuedCredentials.listForApplication('a')).map((r) => r.id).sort()).toEqual(['vc1', 'vc2']);
       expect(await store.issuedCredentials.listForApplication('none')).toEqual([]);
       expect(await store.issuedCredentials.count()).toBe(3);
-      await expect(store.issuedCredentials.record({ id: 'vc4', applicationId: 'a', subjectDid: 'd', transactionId: 'tx', jwtSha256: 'h4', issuedAt: NOW, expiresAt: NOW + 1 })).rejects.toThrow();
+      await expect(
+        store.issuedCredentials.record({
+          id: 'vc4',
+          applicationId: 'a',
+          subjectDid: 'd',
+          transactionId: 'tx',
+          jwtSha256: 'h4',
+          issuedAt: NOW,
+          expiresAt: NOW + 1,
+        }),
+      ).rejects.toThrow();
     });
 
     it('gets a credential by id', async () => {
       await store.issuedCredentials.record({ id: 'vc1', applicationId: 'a', subjectDid: 'd', jwtSha256: 'h1', issuedAt: NOW, expiresAt: NOW + 1 });
-      expect(await store.issuedCredentials.get('vc1')).toEqual({ id: 'vc1', applicationId: 'a', subjectDid: 'd', transactionId: null, jwtSha256: 'h1', issuedAt: NOW, expiresAt: NOW + 1 });
+      expect(await store.issuedCredentials.get('vc1')).toEqual({
+        id: 'vc1',
+        applicationId: 'a',
+        subjectDid: 'd',
+        transactionId: null,
+        jwtSha256: 'h1',
+        issuedAt: NOW,
+        expiresAt: NOW + 1,
+      });
       expect(await store.issuedCredentials.get('none')).toBeUndefined();
     });
   });
@@ -433,7 +558,9 @@ describe.each(backends)('store contract on %s', (_name, open) => {
       expect(await notifications.get('none')).toBeUndefined();
       expect(await notifications.recordEvent('nt1', 'app-2', { event: 'credential_accepted' }, NOW)).toBeUndefined();
       expect(await notifications.recordEvent('nt1', 'app-1', { event: 'credential_accepted' }, NOW + 1)).toMatchObject({ event: 'credential_accepted' });
-      expect(await notifications.recordEvent('nt1', 'app-1', { event: 'credential_deleted', description: 'gone' }, NOW + 2)).toMatchObject({ event: 'credential_deleted' });
+      expect(await notifications.recordEvent('nt1', 'app-1', { event: 'credential_deleted', description: 'gone' }, NOW + 2)).toMatchObject({
+        event: 'credential_deleted',
+      });
       expect(await notifications.get('nt1')).toMatchObject({ event: 'credential_deleted', eventDescription: 'gone', eventAt: NOW + 2 });
     });
   });
@@ -474,8 +601,23 @@ describe.each(backends)('store contract on %s', (_name, open) => {
       await store.statusLists.cache({ listId: 1, purpose: 'revocation', version: 3, jwt: 'jwt-b', expiresAt: NOW + 90 });
       expect(await store.statusLists.cached(1, 'revocation')).toEqual({ version: 3, jwt: 'jwt-b', expiresAt: NOW + 90 });
       expect(await store.statusLists.cached(1, 'suspension')).toEqual({ version: 2, jwt: 'jwt-s', expiresAt: NOW + 60 });
-      for (const [id, index] of [['r', 3], ['s', 5], ['both', 7], ['none', 9]] as const) {
-        await store.credentialStatus.tryAllocate({ credentialId: id, listId: 1, listIndex: index, subjectDid: 'd', tierId: 'Standard', evidence: [], issuedAt: NOW, expiresAt: NOW + 1, updatedAt: NOW });
+      for (const [id, index] of [
+        ['r', 3],
+        ['s', 5],
+        ['both', 7],
+        ['none', 9],
+      ] as const) {
+        await store.credentialStatus.tryAllocate({
+          credentialId: id,
+          listId: 1,
+          listIndex: index,
+          subjectDid: 'd',
+          tierId: 'Standard',
+          evidence: [],
+          issuedAt: NOW,
+          expiresAt: NOW + 1,
+          updatedAt: NOW,
+        });
       }
       await store.credentialStatus.revoke('r', null, NOW);
       await store.credentialStatus.suspend('s', null, NOW);
@@ -488,13 +630,30 @@ describe.each(backends)('store contract on %s', (_name, open) => {
   });
 
   describe('credentialStatus', () => {
-    const entry = (credentialId: string, listIndex: number, issuedAt = NOW) => ({ credentialId, listId: 1, listIndex, subjectDid: 'did:jwk:s', tierId: 'Standard', evidence: [{ kind: 'document_verification', checks: ['passport'], verifiedAt: issuedAt }], issuedAt, expiresAt: issuedAt + 100, updatedAt: issuedAt });
+    const entry = (credentialId: string, listIndex: number, issuedAt = NOW) => ({
+      credentialId,
+      listId: 1,
+      listIndex,
+      subjectDid: 'did:jwk:s',
+      tierId: 'Standard',
+      evidence: [{ kind: 'document_verification', checks: ['passport'], verifiedAt: issuedAt }],
+      issuedAt,
+      expiresAt: issuedAt + 100,
+      updatedAt: issuedAt,
+    });
 
     it('allocates an index once per list, gets and lists a subject newest first', async () => {
       expect(await store.credentialStatus.tryAllocate(entry('vc1', 10, NOW))).toBe(true);
       expect(await store.credentialStatus.tryAllocate(entry('vc2', 10, NOW))).toBe(false); // index taken
       expect(await store.credentialStatus.tryAllocate(entry('vc2', 11, NOW + 5))).toBe(true);
-      expect(await store.credentialStatus.get('vc1')).toEqual({ ...entry('vc1', 10, NOW), revokedAt: null, revocationReason: null, suspendedAt: null, suspensionReason: null, expiryAnnouncedAt: null });
+      expect(await store.credentialStatus.get('vc1')).toEqual({
+        ...entry('vc1', 10, NOW),
+        revokedAt: null,
+        revocationReason: null,
+        suspendedAt: null,
+        suspensionReason: null,
+        expiryAnnouncedAt: null,
+      });
       expect(await store.credentialStatus.get('none')).toBeUndefined();
       expect((await store.credentialStatus.listForSubject('did:jwk:s')).map((r) => r.credentialId)).toEqual(['vc2', 'vc1']);
       expect(await store.credentialStatus.listForSubject('did:jwk:other')).toEqual([]);
@@ -517,7 +676,11 @@ describe.each(backends)('store contract on %s', (_name, open) => {
     it('suspends, reinstates and revokes under their conditions; revocation is permanent', async () => {
       await store.credentialStatus.tryAllocate(entry('vc', 1));
       expect(await store.credentialStatus.reinstate('vc', NOW)).toBeUndefined(); // not suspended
-      expect(await store.credentialStatus.suspend('vc', 'check', NOW + 1)).toMatchObject({ suspendedAt: NOW + 1, suspensionReason: 'check', updatedAt: NOW + 1 });
+      expect(await store.credentialStatus.suspend('vc', 'check', NOW + 1)).toMatchObject({
+        suspendedAt: NOW + 1,
+        suspensionReason: 'check',
+        updatedAt: NOW + 1,
+      });
       expect(await store.credentialStatus.suspend('vc', 'again', NOW + 2)).toBeUndefined();
       expect(await store.credentialStatus.reinstate('vc', NOW + 3)).toMatchObject({ suspendedAt: null, suspensionReason: null, updatedAt: NOW + 3 });
       expect(await store.credentialStatus.revoke('vc', 'fraud', NOW + 4)).toMatchObject({ revokedAt: NOW + 4, revocationReason: 'fraud' });
@@ -546,7 +709,11 @@ describe.each(backends)('store contract on %s', (_name, open) => {
       const row = { applicationId: 'app-p', tierId: 'Enhanced', verifiedEvidence: [], missingChecks: ['sanction_screening'], supersedes: [], createdAt: NOW };
       await store.applicationPrefill.create(row);
       expect(await store.applicationPrefill.get('app-p')).toEqual({ ...row, presentedCredentials: [], countryOfResidence: null });
-      const withPresented = { ...row, applicationId: 'app-q', presentedCredentials: [{ id: 'urn:uuid:1', issuer: 'did:example:pfi', expiresAt: NOW + 60, credentialStatus: [{ type: 'BitstringStatusListEntry' }] }] };
+      const withPresented = {
+        ...row,
+        applicationId: 'app-q',
+        presentedCredentials: [{ id: 'urn:uuid:1', issuer: 'did:example:pfi', expiresAt: NOW + 60, credentialStatus: [{ type: 'BitstringStatusListEntry' }] }],
+      };
       await store.applicationPrefill.create(withPresented);
       expect((await store.applicationPrefill.get('app-q'))?.presentedCredentials).toEqual(withPresented.presentedCredentials);
       expect(await store.applicationPrefill.get('none')).toBeUndefined();
@@ -555,7 +722,16 @@ describe.each(backends)('store contract on %s', (_name, open) => {
   });
 
   describe('idvSessions', () => {
-    const session = (applicationId: string, overrides = {}) => ({ applicationId, provider: 'persona', state: 'created', idempotencyKey: `idem-${applicationId}`, lastEventAt: 0, createdAt: NOW, updatedAt: NOW, ...overrides });
+    const session = (applicationId: string, overrides = {}) => ({
+      applicationId,
+      provider: 'persona',
+      state: 'created',
+      idempotencyKey: `idem-${applicationId}`,
+      lastEventAt: 0,
+      createdAt: NOW,
+      updatedAt: NOW,
+      ...overrides,
+    });
 
     it('creates a session once; a second create returns the first, openInState refuses it', async () => {
       const first = await store.idvSessions.createOnce(session('a1'));
@@ -573,24 +749,49 @@ describe.each(backends)('store contract on %s', (_name, open) => {
       await store.idvSessions.createOnce(session('a1'));
       expect(await store.idvSessions.findByReference('persona', 'inq_1')).toBeUndefined();
       await store.idvSessions.attachVendorSession('a1', 'inq_1', 'https://vendor.example/inq_1', NOW + 7);
-      expect(await store.idvSessions.findByReference('persona', 'inq_1')).toMatchObject({ applicationId: 'a1', vendorReference: 'inq_1', webviewUrl: 'https://vendor.example/inq_1', updatedAt: NOW + 7 });
+      expect(await store.idvSessions.findByReference('persona', 'inq_1')).toMatchObject({
+        applicationId: 'a1',
+        vendorReference: 'inq_1',
+        webviewUrl: 'https://vendor.example/inq_1',
+        updatedAt: NOW + 7,
+      });
       expect(await store.idvSessions.findByReference('other', 'inq_1')).toBeUndefined();
     });
 
     it('applies only newer events; an absent outcome keeps the stored one', async () => {
       await store.idvSessions.createOnce(session('a1'));
-      expect(await store.idvSessions.applyIfNewer('a1', { state: 'in_progress', eventAt: 1000 }, NOW + 1)).toMatchObject({ state: 'in_progress', lastEventAt: 1000, outcome: null, updatedAt: NOW + 1 });
-      expect(await store.idvSessions.applyIfNewer('a1', { state: 'approved', outcome: { s: 1 }, eventAt: 3000 }, NOW + 2)).toMatchObject({ state: 'approved', outcome: { s: 1 } });
+      expect(await store.idvSessions.applyIfNewer('a1', { state: 'in_progress', eventAt: 1000 }, NOW + 1)).toMatchObject({
+        state: 'in_progress',
+        lastEventAt: 1000,
+        outcome: null,
+        updatedAt: NOW + 1,
+      });
+      expect(await store.idvSessions.applyIfNewer('a1', { state: 'approved', outcome: { s: 1 }, eventAt: 3000 }, NOW + 2)).toMatchObject({
+        state: 'approved',
+        outcome: { s: 1 },
+      });
       expect(await store.idvSessions.applyIfNewer('a1', { state: 'declined', outcome: { s: 0 }, eventAt: 2000 }, NOW + 3)).toBeUndefined(); // older
       expect(await store.idvSessions.applyIfNewer('a1', { state: 'approved', outcome: { s: 2 }, eventAt: 3000 }, NOW + 3)).toBeUndefined(); // same time
-      expect(await store.idvSessions.applyIfNewer('a1', { state: 'needs_review', eventAt: 4000 }, NOW + 4)).toMatchObject({ state: 'needs_review', outcome: { s: 1 }, lastEventAt: 4000 });
+      expect(await store.idvSessions.applyIfNewer('a1', { state: 'needs_review', eventAt: 4000 }, NOW + 4)).toMatchObject({
+        state: 'needs_review',
+        outcome: { s: 1 },
+        lastEventAt: 4000,
+      });
       expect(await store.idvSessions.applyIfNewer('a1', { state: 'approved', outcome: null, eventAt: 5000 }, NOW + 5)).toMatchObject({ outcome: null });
       expect(await store.idvSessions.applyIfNewer('none', { state: 'approved', eventAt: 5000 }, NOW)).toBeUndefined();
     });
   });
 
   describe('idvEvents', () => {
-    const event = (id: string, occurredAt: number, applicationId: string | null = 'a1') => ({ id, provider: 'persona', applicationId, vendorReference: 'inq_1', type: 'inquiry.completed', occurredAt, receivedAt: NOW });
+    const event = (id: string, occurredAt: number, applicationId: string | null = 'a1') => ({
+      id,
+      provider: 'persona',
+      applicationId,
+      vendorReference: 'inq_1',
+      type: 'inquiry.completed',
+      occurredAt,
+      receivedAt: NOW,
+    });
 
     it('records an event once, says whether it exists, sets its disposition, lists by vendor time', async () => {
       expect(await store.idvEvents.exists('persona:e1')).toBe(false);
@@ -619,21 +820,57 @@ describe.each(backends)('store contract on %s', (_name, open) => {
       await newApplication({ formExpiresAt: NOW - 10, status: 'review' });
       await newApplication({ formExpiresAt: NOW - 10, formSubmittedAt: NOW - 20 });
       const withSession = await newApplication({ formExpiresAt: NOW - 10 });
-      await store.idvSessions.createOnce({ applicationId: withSession.id, provider: 'persona', state: 'created', idempotencyKey: 'k', lastEventAt: 0, createdAt: NOW, updatedAt: NOW });
+      await store.idvSessions.createOnce({
+        applicationId: withSession.id,
+        provider: 'persona',
+        state: 'created',
+        idempotencyKey: 'k',
+        lastEventAt: 0,
+        createdAt: NOW,
+        updatedAt: NOW,
+      });
       const found = await store.applicationStatus.abandonedCandidates(NOW);
-      expect(found.sort((x, y) => x.id.localeCompare(y.id))).toEqual([{ id: abandoned.id, idvProvider: 'sandbox' }, { id: edge.id, idvProvider: null }].sort((x, y) => x.id.localeCompare(y.id)));
+      expect(found.sort((x, y) => x.id.localeCompare(y.id))).toEqual(
+        [
+          { id: abandoned.id, idvProvider: 'sandbox' },
+          { id: edge.id, idvProvider: null },
+        ].sort((x, y) => x.id.localeCompare(y.id)),
+      );
       expect(await store.applicationStatus.abandonedCandidates(NOW, 1)).toHaveLength(1);
     });
 
     it('sets the status; decided ones record who decided, absent fields keep their value', async () => {
       const app = await newApplication();
-      const decided = await store.applicationStatus.set(app.id, { status: 'approved', provider: 'persona', countryOfResidence: 'US', tier: 'Standard', evidence: [{ kind: 'document_verification' }] }, NOW + 1);
-      expect(decided).toMatchObject({ status: 'approved', idvProvider: 'persona', countryOfResidence: 'US', tier: 'Standard', decidedBy: 'idv:persona', decidedAt: NOW + 1, updatedAt: NOW + 1 });
+      const decided = await store.applicationStatus.set(
+        app.id,
+        { status: 'approved', provider: 'persona', countryOfResidence: 'US', tier: 'Standard', evidence: [{ kind: 'document_verification' }] },
+        NOW + 1,
+      );
+      expect(decided).toMatchObject({
+        status: 'approved',
+        idvProvider: 'persona',
+        countryOfResidence: 'US',
+        tier: 'Standard',
+        decidedBy: 'idv:persona',
+        decidedAt: NOW + 1,
+        updatedAt: NOW + 1,
+      });
       expect(decided!.evidence).toEqual([{ kind: 'document_verification' }]);
       const review = await store.applicationStatus.set(app.id, { status: 'review', provider: 'persona', countryOfResidence: '', reason: 'mismatch' }, NOW + 2);
-      expect(review).toMatchObject({ status: 'review', countryOfResidence: 'US', tier: 'Standard', decisionReason: 'mismatch', decidedBy: null, decidedAt: null });
+      expect(review).toMatchObject({
+        status: 'review',
+        countryOfResidence: 'US',
+        tier: 'Standard',
+        decisionReason: 'mismatch',
+        decidedBy: null,
+        decidedAt: null,
+      });
       expect(review!.evidence).toEqual([{ kind: 'document_verification' }]);
-      expect(await store.applicationStatus.set(app.id, { status: 'rejected', provider: 'persona', decidedBy: 'operator' }, NOW + 3)).toMatchObject({ status: 'rejected', decidedBy: 'operator', decisionReason: null });
+      expect(await store.applicationStatus.set(app.id, { status: 'rejected', provider: 'persona', decidedBy: 'operator' }, NOW + 3)).toMatchObject({
+        status: 'rejected',
+        decidedBy: 'operator',
+        decisionReason: null,
+      });
       expect(await store.applicationStatus.set('none', { status: 'approved', provider: 'persona' }, NOW)).toBeUndefined();
     });
 
@@ -659,7 +896,15 @@ describe.each(backends)('store contract on %s', (_name, open) => {
       await store.pii.store({ applicationId: 'a1', keyId: 'k2', ciphertext: 'other', createdAt: NOW + 1 }); // no-op
       await store.pii.store({ applicationId: 'a2', keyId: 'k1', ciphertext: 'c2', createdAt: NOW });
       await store.pii.store({ applicationId: 'a3', keyId: 'k1', ciphertext: 'c3', createdAt: NOW });
-      expect(await store.pii.get('a1')).toEqual({ applicationId: 'a1', keyId: 'k1', ciphertext: 'c1', createdAt: NOW, purgeAfter: null, erasedAt: null, erasedReason: null });
+      expect(await store.pii.get('a1')).toEqual({
+        applicationId: 'a1',
+        keyId: 'k1',
+        ciphertext: 'c1',
+        createdAt: NOW,
+        purgeAfter: null,
+        erasedAt: null,
+        erasedReason: null,
+      });
       expect(await store.pii.get('none')).toBeUndefined();
       await store.pii.schedulePurge('a1', NOW + 10);
       await store.pii.schedulePurge('a2', NOW + 100);
@@ -698,7 +943,18 @@ describe.each(backends)('store contract on %s', (_name, open) => {
       expect(await store.outbox.enqueue({ id: 'evt_1', type: 'application.approved', body: '{"a":1}', createdAt: NOW })).toBe(true);
       expect(await store.outbox.enqueue({ id: 'evt_1', type: 'application.approved', body: '{"other":1}', createdAt: NOW + 1 })).toBe(false);
       expect(await store.outbox.enqueue({ id: 'evt_2', type: 'application.rejected', body: '{"a":2}', createdAt: NOW + 1 })).toBe(true);
-      expect(await store.outbox.get('evt_1')).toEqual({ id: 'evt_1', type: 'application.approved', body: '{"a":1}', createdAt: NOW, attempts: 0, nextAttemptAt: NOW, leaseUntil: null, deliveredAt: null, failedAt: null, lastError: null });
+      expect(await store.outbox.get('evt_1')).toEqual({
+        id: 'evt_1',
+        type: 'application.approved',
+        body: '{"a":1}',
+        createdAt: NOW,
+        attempts: 0,
+        nextAttemptAt: NOW,
+        leaseUntil: null,
+        deliveredAt: null,
+        failedAt: null,
+        lastError: null,
+      });
       expect(await store.outbox.get('none')).toBeUndefined();
       expect((await store.outbox.due(NOW, 10)).map((e) => e.id)).toEqual(['evt_1']);
       expect((await store.outbox.due(NOW + 1, 10)).map((e) => e.id)).toEqual(['evt_1', 'evt_2']);
@@ -738,7 +994,14 @@ describe.each(backends)('store contract on %s', (_name, open) => {
   });
 
   describe('operatorSessions', () => {
-    const session = (idHash: string, operator = 'Bob', credentialTag = 'tag-1') => ({ idHash, operator, credentialTag, createdAt: NOW, lastSeenAt: NOW, expiresAt: NOW + 3600 });
+    const session = (idHash: string, operator = 'Bob', credentialTag = 'tag-1') => ({
+      idHash,
+      operator,
+      credentialTag,
+      createdAt: NOW,
+      lastSeenAt: NOW,
+      expiresAt: NOW + 3600,
+    });
 
     it('touch keeps a live session alive and refuses an idle, expired or ended one', async () => {
       await store.operatorSessions.create(session('s1'));
@@ -776,7 +1039,14 @@ describe.each(backends)('store contract on %s', (_name, open) => {
   });
 
   describe('operatorAccounts', () => {
-    const account = (name: string, role: 'reviewer' | 'admin' = 'reviewer') => ({ name, role, secretHash: `hash-${name}`, createdAt: NOW, updatedAt: NOW, disabledAt: null });
+    const account = (name: string, role: 'reviewer' | 'admin' = 'reviewer') => ({
+      name,
+      role,
+      secretHash: `hash-${name}`,
+      createdAt: NOW,
+      updatedAt: NOW,
+      disabledAt: null,
+    });
 
     it('creates once per name, lists by name, resets and disables only live accounts', async () => {
       expect(await store.operatorAccounts.any()).toBe(false);
@@ -784,7 +1054,10 @@ describe.each(backends)('store contract on %s', (_name, open) => {
       expect(await store.operatorAccounts.create(account('alice'))).toBe(true);
       expect(await store.operatorAccounts.create(account('bob'))).toBe(false);
       expect(await store.operatorAccounts.any()).toBe(true);
-      expect((await store.operatorAccounts.list()).map((a) => [a.name, a.role])).toEqual([['alice', 'reviewer'], ['bob', 'admin']]);
+      expect((await store.operatorAccounts.list()).map((a) => [a.name, a.role])).toEqual([
+        ['alice', 'reviewer'],
+        ['bob', 'admin'],
+      ]);
       expect(await store.operatorAccounts.get('bob')).toEqual(account('bob', 'admin'));
       expect(await store.operatorAccounts.get('nobody')).toBeUndefined();
       expect(await store.operatorAccounts.setSecret('alice', 'hash-2', NOW + 5)).toBe(true);
@@ -800,7 +1073,16 @@ describe.each(backends)('store contract on %s', (_name, open) => {
   });
 
   describe('pendingApprovals', () => {
-    const proposal = (applicationId: string, party: string) => ({ applicationId, party, actor: `console:${party}`, fromStatus: 'review', tier: 'Standard', countryOfResidence: null, reason: null, createdAt: NOW });
+    const proposal = (applicationId: string, party: string) => ({
+      applicationId,
+      party,
+      actor: `console:${party}`,
+      fromStatus: 'review',
+      tier: 'Standard',
+      countryOfResidence: null,
+      reason: null,
+      createdAt: NOW,
+    });
 
     it('one proposal per application, taken once and only by another party', async () => {
       expect(await store.pendingApprovals.propose(proposal('app-1', 'account:bob'))).toBe(true);

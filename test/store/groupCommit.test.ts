@@ -88,11 +88,23 @@ describe('group commit', () => {
   it('keeps a writeTogether set atomic inside a batch (a savepoint): a failed set rolls back alone', async () => {
     const { sqlite, store, close } = open();
     const now = Date.now();
-    const app = (id: string) => ({ id, applicantDid: 'did:jwk:holder', credentialConfigurationId: 'KnownCustomerCredential', status: 'pending' as const, formTokenHash: `form-${id}`, formExpiresAt: now + 3600, createdAt: now, updatedAt: now });
+    const app = (id: string) => ({
+      id,
+      applicantDid: 'did:jwk:holder',
+      credentialConfigurationId: 'KnownCustomerCredential',
+      status: 'pending' as const,
+      formTokenHash: `form-${id}`,
+      formExpiresAt: now + 3600,
+      createdAt: now,
+      updatedAt: now,
+    });
     const code = (id: string, codeHash: string) => ({ codeHash, applicationId: id, applicantDid: 'did:jwk:holder', expiresAt: now + 600 });
     await store.applications.createWithCode(app('a'), code('a', 'code-a'));
     // One batch: b reuses a's code hash (its code insert fails after its application insert), c is fine.
-    const [b, c] = await Promise.allSettled([store.applications.createWithCode(app('b'), code('b', 'code-a')), store.applications.createWithCode(app('c'), code('c', 'code-c'))]);
+    const [b, c] = await Promise.allSettled([
+      store.applications.createWithCode(app('b'), code('b', 'code-a')),
+      store.applications.createWithCode(app('c'), code('c', 'code-c')),
+    ]);
     expect(b.status).toBe('rejected');
     expect(c.status).toBe('fulfilled');
     const ids = (sqlite.prepare('SELECT id FROM applications ORDER BY id').all() as Array<{ id: string }>).map((r) => r.id);

@@ -16,7 +16,11 @@ const EXAMPLE_ISSUER = JSON.parse(readFileSync(new URL('../fixtures/kcc-example-
 async function cli(args: string[]) {
   const out: string[] = [];
   const err: string[] = [];
-  const code = await runCli(args, { out: (l) => out.push(l), err: (l) => err.push(l), fetch: (async () => new Response('offline', { status: 503 })) as unknown as typeof fetch });
+  const code = await runCli(args, {
+    out: (l) => out.push(l),
+    err: (l) => err.push(l),
+    fetch: (async () => new Response('offline', { status: 503 })) as unknown as typeof fetch,
+  });
   return { code, out: out.join('\n'), err: err.join('\n') };
 }
 
@@ -36,7 +40,16 @@ describe('kcc verify (CLI) on the reference example KCC', () => {
     const ok = await cli(['verify', EXAMPLE, '--now', '2025-06-01T00:00:00Z', '--trusted-issuer', EXAMPLE_ISSUER]);
     expect(ok.code).toBe(0);
     expect(ok.out.split('\n').pop()).toBe('VALID');
-    const pd = await cli(['verify', EXAMPLE, '--now', '2025-06-01T00:00:00Z', '--trusted-issuer', EXAMPLE_ISSUER, '--presentation-definition', new URL('../fixtures/kcc-presentation-definition.example-2.json', import.meta.url).pathname]);
+    const pd = await cli([
+      'verify',
+      EXAMPLE,
+      '--now',
+      '2025-06-01T00:00:00Z',
+      '--trusted-issuer',
+      EXAMPLE_ISSUER,
+      '--presentation-definition',
+      new URL('../fixtures/kcc-presentation-definition.example-2.json', import.meta.url).pathname,
+    ]);
     expect(pd.code).toBe(1);
     expect(pd.out).toContain('FAIL presentation_definition');
     expect(pd.out).toContain('$.issuer');

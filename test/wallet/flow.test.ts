@@ -120,7 +120,9 @@ describe('the whole flow, in-process (wallet fetch wired into app.request)', () 
     const queue = await admin(t, 'GET', '/applications?status=review');
     expect(queue.status).toBe(200);
     const applicationId = await applicationIdOf(t, token.access_token);
-    expect(queue.body.applications).toEqual([expect.objectContaining({ id: applicationId, applicant_did: holder.did, status: 'review', created_at: expect.any(String) })]);
+    expect(queue.body.applications).toEqual([
+      expect.objectContaining({ id: applicationId, applicant_did: holder.did, status: 'review', created_at: expect.any(String) }),
+    ]);
     const decision = await admin(t, 'POST', `/applications/${applicationId}/decision`, { decision: 'approve', tier: 'Gold' });
     expect(decision.status).toBe(200);
     expect(decision.body.status).toBe('approved');
@@ -182,8 +184,7 @@ describe('the whole flow, in-process (wallet fetch wired into app.request)', () 
     const kcc = await verifyAgainstDidDocument(t.fetch, r.credential!);
     expect(kcc.header.alg).toBe('ES256K');
     expect(kcc.signature.length).toBe(64);
-    const meta = await (await t.fetch(`${PUBLIC_URL}/.well-known/openid-credential-issuer`)).json() as any;
+    const meta = (await (await t.fetch(`${PUBLIC_URL}/.well-known/openid-credential-issuer`)).json()) as any;
     expect(meta.credential_configurations_supported.KnownCustomerCredential.credential_signing_alg_values_supported).toEqual(['ES256K']);
   });
-
 });

@@ -47,7 +47,10 @@ describe('kcc-wallet offer: the credential offer as a URI and a terminal QR code
     const wallet = new WalletClient(holder, (u, i) => fetch(u, i));
     const offer = parseCredentialOfferUri(uri);
     const { authorizationServer, credentialIssuer } = await wallet.metadata(offer.credential_issuer);
-    const token = await wallet.token(authorizationServer.token_endpoint, offer.grants['urn:ietf:params:oauth:grant-type:pre-authorized_code']['pre-authorized_code']);
+    const token = await wallet.token(
+      authorizationServer.token_endpoint,
+      offer.grants['urn:ietf:params:oauth:grant-type:pre-authorized_code']['pre-authorized_code'],
+    );
     const credential = await wallet.credential(credentialIssuer.credential_endpoint, token.access_token, issuer.deps.issuer.did, token.c_nonce);
     expect(credential.status).toBe(200);
     expect(typeof credential.credential).toBe('string');
@@ -72,7 +75,10 @@ describe('kcc-wallet offer: the credential offer as a URI and a terminal QR code
     expect(qr).toBe(terminalQr(uri));
     expect(qr.split('\n').length).toBeGreaterThan(20);
     expect(qr).toMatch(/^[\u2580\u2584\u2588 \n]+$/);
-    const other = credentialOfferUri({ ...offer, grants: { 'urn:ietf:params:oauth:grant-type:pre-authorized_code': { 'pre-authorized_code': 'b'.repeat(43) } } });
+    const other = credentialOfferUri({
+      ...offer,
+      grants: { 'urn:ietf:params:oauth:grant-type:pre-authorized_code': { 'pre-authorized_code': 'b'.repeat(43) } },
+    });
     expect(terminalQr(other)).not.toBe(qr);
     expect(() => parseCredentialOfferUri('https://pfi.example/?credential_offer=x')).toThrow();
   });

@@ -66,11 +66,23 @@ describe('worker entry', () => {
     const log = (event: string) => logged.push(event);
     const store = {
       siopRequests: { deleteExpired: async () => 1 },
-      preAuthorizedCodes: { deleteExpired: async () => { throw new Error('D1 unavailable'); } },
+      preAuthorizedCodes: {
+        deleteExpired: async () => {
+          throw new Error('D1 unavailable');
+        },
+      },
       cNonces: { deleteExpired: async () => 0 },
     };
     const deps = { store, config: { ttl: { accessToken: 60 } }, logger: { info: log, warn: log, error: log } } as unknown as AppDeps;
-    expect(SCHEDULED_JOBS.map(([name]) => name)).toEqual(['purge_expired', 'dispatch_webhooks', 'purge_expired_pii', 'mark_abandoned_applications', 'purge_operator_sessions', 'refresh_status_lists', 'announce_expired_credentials']);
+    expect(SCHEDULED_JOBS.map(([name]) => name)).toEqual([
+      'purge_expired',
+      'dispatch_webhooks',
+      'purge_expired_pii',
+      'mark_abandoned_applications',
+      'purge_operator_sessions',
+      'refresh_status_lists',
+      'announce_expired_credentials',
+    ]);
     const { failed } = await runScheduledJobs(deps, Date.now());
     expect(failed).toBeGreaterThanOrEqual(1);
     expect(logged[0]).toBe('scheduled_job_failed'); // purge_expired

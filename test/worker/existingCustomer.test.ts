@@ -24,7 +24,14 @@ describe('existing-customer sign-in in workerd', () => {
   beforeAll(async () => {
     bank = await startTestBank({
       customers: { alice: { address: { country: 'PT' }, kyc_tier: 'basic', kyc_checks: ['id_document'] } },
-      clients: [{ client_id: 'kcc-issuer', client_secret: 'bank-client-secret-0123456789abcdef', token_endpoint_auth_method: 'client_secret_basic', redirect_uris: [REDIRECT_URI] }],
+      clients: [
+        {
+          client_id: 'kcc-issuer',
+          client_secret: 'bank-client-secret-0123456789abcdef',
+          token_endpoint_auth_method: 'client_secret_basic',
+          redirect_uris: [REDIRECT_URI],
+        },
+      ],
     });
     dir = mkdtempSync(join(tmpdir(), 'kcc-bank-worker-'));
     await build({

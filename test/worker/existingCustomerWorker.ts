@@ -27,7 +27,12 @@ async function relyingParty(env: Env): Promise<BankLogin> {
   const secret = new Uint8Array(env.KEY_SECRET_HEX.match(/../g)!.map((h) => parseInt(h, 16)));
   login = createBankLogin(
     parseExistingCustomerSettings(JSON.parse(env.SETTINGS), TIERS),
-    { clock: () => Date.now(), fetch: (u, i) => fetch(u, i), random: { randomBytes: (n) => crypto.getRandomValues(new Uint8Array(n)) }, keys: await deriveExistingCustomerKeys(secret) },
+    {
+      clock: () => Date.now(),
+      fetch: (u, i) => fetch(u, i),
+      random: { randomBytes: (n) => crypto.getRandomValues(new Uint8Array(n)) },
+      keys: await deriveExistingCustomerKeys(secret),
+    },
     { redirectUri: env.REDIRECT_URI, tiers: TIERS },
   );
   return login;

@@ -84,7 +84,11 @@ describe('worker in workerd', () => {
     const res = await fetch(`${url}/.well-known/did.json`);
     figures.firstRequestMs = performance.now() - t; // isolate start + issuer build (key import) + D1-free request
     expect(res.status).toBe(200);
-    const doc = (await res.json()) as { id: string; verificationMethod: { id: string; publicKeyJwk: unknown }[]; service: { type: string; serviceEndpoint: string }[] };
+    const doc = (await res.json()) as {
+      id: string;
+      verificationMethod: { id: string; publicKeyJwk: unknown }[];
+      service: { type: string; serviceEndpoint: string }[];
+    };
     const port = new URL(url).port;
     expect(doc.id).toBe(`did:web:127.0.0.1%3A${port}`);
     expect(doc.verificationMethod.map((v) => v.id)).toEqual([`${doc.id}#key-2`, `${doc.id}#key-1`]);
@@ -131,7 +135,9 @@ describe('worker in workerd', () => {
         const mine = list.applications.find((a) => a.applicant_did === client.holder.did);
         expect(mine).toBeDefined();
         // A tier that is not configured is refused; the configured one is decided.
-        expect((await admin(`/applications/${mine!.id}/decision`, { method: 'POST', body: JSON.stringify({ decision: 'approve', tier: 'Enhanced' }) })).status).toBe(400);
+        expect(
+          (await admin(`/applications/${mine!.id}/decision`, { method: 'POST', body: JSON.stringify({ decision: 'approve', tier: 'Enhanced' }) })).status,
+        ).toBe(400);
         const res = await admin(`/applications/${mine!.id}/decision`, { method: 'POST', body: JSON.stringify({ decision: 'approve', tier: 'Standard' }) });
         expect(res.status).toBe(200);
         decided.push(((await res.json()) as { status: string }).status);
@@ -155,7 +161,9 @@ describe('worker in workerd', () => {
       whilePending: async () => {
         const list = (await (await admin('/applications?status=review')).json()) as { applications: { id: string; applicant_did: string }[] };
         const mine = list.applications.find((a) => a.applicant_did === client.holder.did)!;
-        expect((await admin(`/applications/${mine.id}/decision`, { method: 'POST', body: JSON.stringify({ decision: 'reject', reason: 'test' }) })).status).toBe(200);
+        expect(
+          (await admin(`/applications/${mine.id}/decision`, { method: 'POST', body: JSON.stringify({ decision: 'reject', reason: 'test' }) })).status,
+        ).toBe(200);
       },
     }).catch((e: unknown) => e);
     expect(failure).toBeInstanceOf(WalletError);
@@ -197,7 +205,12 @@ describe('worker in workerd', () => {
     const secret = /\): ([\w-]{43})$/.exec(err.join('\n'))?.[1] as string;
     await (await mf.getD1Database('DB')).exec(out.join('\n'));
     const signIn = (operator: string, token: string) =>
-      fetch(`${url}/console/login`, { method: 'POST', redirect: 'manual', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ operator, token }).toString() });
+      fetch(`${url}/console/login`, {
+        method: 'POST',
+        redirect: 'manual',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ operator, token }).toString(),
+      });
     expect((await signIn('ana', `${secret}x`)).status).toBe(401);
     // Once an account exists, ADMIN_TOKEN no longer opens the console.
     expect((await signIn('Bob', ADMIN_TOKEN)).status).toBe(401);
@@ -213,9 +226,13 @@ describe('worker in workerd', () => {
     const d1 = await mf.getD1Database('DB');
     const now = Math.floor(Date.now() / 1000);
     await d1.batch([
-      d1.prepare('INSERT INTO siop_requests (nonce, created_at, expires_at) VALUES (?, ?, ?), (?, ?, ?)').bind('cron-old', now - 900, now - 300, 'cron-live', now, now + 300),
+      d1
+        .prepare('INSERT INTO siop_requests (nonce, created_at, expires_at) VALUES (?, ?, ?), (?, ?, ?)')
+        .bind('cron-old', now - 900, now - 300, 'cron-live', now, now + 300),
       d1.prepare('INSERT INTO c_nonces (nonce, access_token_jti, expires_at) VALUES (?, ?, ?)').bind('cron-old', 'jti', now - 1),
-      d1.prepare('INSERT INTO pre_authorized_codes (code_hash, application_id, applicant_did, expires_at) VALUES (?, ?, ?, ?), (?, ?, ?, ?)').bind('cron-ancient', 'a', 'd', now - 2 * 86400, 'cron-recent', 'a', 'd', now - 60),
+      d1
+        .prepare('INSERT INTO pre_authorized_codes (code_hash, application_id, applicant_did, expires_at) VALUES (?, ?, ?, ?), (?, ?, ?, ?)')
+        .bind('cron-ancient', 'a', 'd', now - 2 * 86400, 'cron-recent', 'a', 'd', now - 60),
     ]);
     const worker = await mf.getWorker();
     const result = await worker.scheduled({ scheduledTime: new Date(), cron: '*/5 * * * *' });

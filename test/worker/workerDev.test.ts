@@ -10,7 +10,8 @@ import { freePort, ROOT } from '../helpers/workerd';
  * `npm run worker:dev` from a clean checkout (a clone of this repository's HEAD, node_modules
  * linked in): it must write .dev.vars, migrate the local D1 and serve a working issuer, offline.
  */
-const exited = (child: ChildProcess) => new Promise<void>((ok) => (child.exitCode !== null || child.signalCode !== null ? ok() : child.once('exit', () => ok())));
+const exited = (child: ChildProcess) =>
+  new Promise<void>((ok) => (child.exitCode !== null || child.signalCode !== null ? ok() : child.once('exit', () => ok())));
 
 /** PIDs still in the process group (workerd must not outlive the test). */
 function groupMembers(pgid: number): number[] {
@@ -98,7 +99,11 @@ describe('npm run worker:dev on a clean checkout', () => {
     expect(output).not.toContain(/^PII_DATA_KEY='(.*)'$/m.exec(devVars)![1]);
     expect(statSync(join(checkout, '.dev.vars')).mode & 0o077).toBe(0);
     // git ignores what it wrote (.dev.vars, .wrangler/): the checkout stays clean.
-    expect(execFileSync('git', ['status', '--porcelain'], { cwd: checkout, encoding: 'utf8' }).split('\n').filter((l) => l && !l.endsWith('node_modules'))).toEqual([]);
+    expect(
+      execFileSync('git', ['status', '--porcelain'], { cwd: checkout, encoding: 'utf8' })
+        .split('\n')
+        .filter((l) => l && !l.endsWith('node_modules')),
+    ).toEqual([]);
 
     const pgid = child.pid!;
     await stopTree(child);

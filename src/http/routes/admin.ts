@@ -71,9 +71,7 @@ adminRoutes.get('/applications/:id', async (c) => {
     ...(pending && pending.fromStatus === application.status
       ? { pending_approval: { proposed_by: pending.actor, proposed_at: new Date(pending.createdAt * 1000).toISOString(), tier: pending.tier } }
       : {}),
-    ...(prefill
-      ? { prefill: { missing_checks: prefill.missingChecks, verified_evidence: prefill.verifiedEvidence, supersedes: prefill.supersedes } }
-      : {}),
+    ...(prefill ? { prefill: { missing_checks: prefill.missingChecks, verified_evidence: prefill.verifiedEvidence, supersedes: prefill.supersedes } } : {}),
   });
 });
 
@@ -91,7 +89,9 @@ adminRoutes.post('/applications/:id/decision', async (c) => {
   const deps = c.get('deps');
   const parsed = DecisionWire.safeParse(await readJsonObject(c));
   if (!parsed.success) {
-    throw new InvalidRequest('body must be { "decision": "approve" | "reject", "tier"?: string, "country_of_residence"?: string, "reason"?: string, "overrule"?: boolean }');
+    throw new InvalidRequest(
+      'body must be { "decision": "approve" | "reject", "tier"?: string, "country_of_residence"?: string, "reason"?: string, "overrule"?: boolean }',
+    );
   }
   if (parsed.data.overrule && !parsed.data.reason) throw new InvalidRequest('a reason is required to overrule a decision');
   const id = c.req.param('id');
@@ -108,7 +108,10 @@ adminRoutes.post('/applications/:id/decision', async (c) => {
   if (decided.pendingApproval) {
     deps.logger.info('application_approval_proposed', { requestId: c.get('requestId'), applicationId: id });
     const p = decided.pendingApproval;
-    return c.json({ ...toWire(decided), pending_approval: { proposed_by: p.actor, proposed_at: new Date(p.createdAt * 1000).toISOString(), tier: p.tier } }, 202);
+    return c.json(
+      { ...toWire(decided), pending_approval: { proposed_by: p.actor, proposed_at: new Date(p.createdAt * 1000).toISOString(), tier: p.tier } },
+      202,
+    );
   }
   deps.logger.info('application_decided', { requestId: c.get('requestId'), applicationId: id, status: decided.status });
   return c.json(toWire(decided));
@@ -123,7 +126,13 @@ adminRoutes.get('/applications/:id/audit', async (c) => {
   const events = await deps.store.idvEvents.listForApplication(id);
   return c.json({
     audit: entries.map((e) => ({ at: new Date(e.at * 1000).toISOString(), actor: e.actor, action: e.action, detail: e.detail })),
-    idv_events: events.map((e) => ({ id: e.id, type: e.type, occurred_at: new Date(e.occurredAt).toISOString(), disposition: e.disposition, state_after: e.stateAfter })),
+    idv_events: events.map((e) => ({
+      id: e.id,
+      type: e.type,
+      occurred_at: new Date(e.occurredAt).toISOString(),
+      disposition: e.disposition,
+      state_after: e.stateAfter,
+    })),
   });
 });
 
@@ -156,7 +165,13 @@ adminRoutes.get('/webhooks/events', async (c) => {
         failed_at: e.failedAt ? new Date(e.failedAt * 1000).toISOString() : null,
         next_attempt_at: new Date(e.nextAttemptAt * 1000).toISOString(),
         last_error: e.lastError,
-        deliveries: (await store.outbox.deliveries(e.id)).map((d) => ({ attempt: d.attempt, status: d.statusCode, error: d.error, ms: d.durationMs, at: new Date(d.at * 1000).toISOString() })),
+        deliveries: (await store.outbox.deliveries(e.id)).map((d) => ({
+          attempt: d.attempt,
+          status: d.statusCode,
+          error: d.error,
+          ms: d.durationMs,
+          at: new Date(d.at * 1000).toISOString(),
+        })),
       })),
     ),
   });

@@ -47,7 +47,10 @@ adminCredentialRoutes.get('/:id', async (c) => {
   const record = await deps.store.credentialStatus.get(c.req.param('id'));
   if (!record) throw new NotFound('no such credential');
   const events = await deps.store.credentialStatus.events(record.credentialId);
-  return c.json({ ...toWire(record, deps.config.publicUrl), events: events.map((e) => ({ action: e.action, reason: e.reason, actor: e.actor, at: iso(e.at) })) });
+  return c.json({
+    ...toWire(record, deps.config.publicUrl),
+    events: events.map((e) => ({ action: e.action, reason: e.reason, actor: e.actor, at: iso(e.at) })),
+  });
 });
 
 export const StatusChangeWire = z.object({

@@ -1,8 +1,22 @@
 import { htmlSecurityHeaders } from '../htmlHeaders';
 import { Hono, type Context } from 'hono';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
-import { endOperatorSession, endOperatorSessionsEverywhere, openOperatorSession, resumeOperatorSession, type LiveOperatorSession } from '../../issuance/operatorSessions';
-import { addOperatorAccount, assertOperatorMay, authenticateOperator, listOperatorAccounts, operatorMay, removeOperatorAccount, resetOperatorSecret } from '../../issuance/operatorAccounts';
+import {
+  endOperatorSession,
+  endOperatorSessionsEverywhere,
+  openOperatorSession,
+  resumeOperatorSession,
+  type LiveOperatorSession,
+} from '../../issuance/operatorSessions';
+import {
+  addOperatorAccount,
+  assertOperatorMay,
+  authenticateOperator,
+  listOperatorAccounts,
+  operatorMay,
+  removeOperatorAccount,
+  resetOperatorSecret,
+} from '../../issuance/operatorAccounts';
 import { changeCredentialStatus, statusOf } from '../../issuance/credentialStatus';
 import { assertOperatorAuthAllowed, recordOperatorAuthFailure } from '../operatorAuth';
 import { CONSOLE_CSS, renderApplication, renderLogin, renderOperators, renderQueue } from '../views/consolePages';
@@ -61,9 +75,14 @@ consoleRoutes.use('*', async (c, next) => {
 consoleRoutes.get('/console.css', (c) => c.body(CONSOLE_CSS, 200, { 'Content-Type': 'text/css; charset=utf-8', 'Cache-Control': 'private, max-age=300' }));
 
 consoleRoutes.get('/login', async (c) =>
-  c.html(renderLogin({ action: `${base(c.get('deps'))}/login`, cssHref: `${base(c.get('deps'))}/console.css`, accounts: await c.get('deps').store.operatorAccounts.any() })),
+  c.html(
+    renderLogin({
+      action: `${base(c.get('deps'))}/login`,
+      cssHref: `${base(c.get('deps'))}/console.css`,
+      accounts: await c.get('deps').store.operatorAccounts.any(),
+    }),
+  ),
 );
-
 
 consoleRoutes.post('/login', async (c) => {
   const deps = c.get('deps');
@@ -109,7 +128,13 @@ consoleRoutes.post('/login', async (c) => {
     path: b,
     maxAge: session.maxAgeSeconds,
   });
-  await deps.store.audit.record({ applicationId: null, actor: `console:${accounts ? name.toLowerCase() : name}`, action: 'console.login', detail, at: Math.floor(deps.clock() / 1000) });
+  await deps.store.audit.record({
+    applicationId: null,
+    actor: `console:${accounts ? name.toLowerCase() : name}`,
+    action: 'console.login',
+    detail,
+    at: Math.floor(deps.clock() / 1000),
+  });
   return c.redirect(`${b}?status=review`, 303);
 });
 
@@ -138,7 +163,13 @@ consoleRoutes.post('/logout', async (c) => {
   if (!requireCsrf(session, body.csrf_token)) throw new AccessDenied('invalid CSRF token');
   if (body.everywhere === 'true') {
     const ended = await endOperatorSessionsEverywhere(deps, session);
-    await deps.store.audit.record({ applicationId: null, actor: session.actor, action: 'console.logout_everywhere', detail: { sessions: ended }, at: Math.floor(deps.clock() / 1000) });
+    await deps.store.audit.record({
+      applicationId: null,
+      actor: session.actor,
+      action: 'console.logout_everywhere',
+      detail: { sessions: ended },
+      at: Math.floor(deps.clock() / 1000),
+    });
   } else {
     await endOperatorSession(deps, session);
   }
@@ -154,7 +185,12 @@ consoleRoutes.get('/', async (c) => {
   const q = (k: string, max: number) => (c.req.query(k) ?? '').trim().slice(0, max);
   const filters = { status: q('status', 10), provider: q('provider', 40), country: q('country', 2).toUpperCase(), q: q('q', 300) };
   if (filters.status && !['review', 'pending', 'approved', 'rejected', 'withdrawn'].includes(filters.status)) filters.status = '';
-  const rows = await deps.store.applicationStatus.search({ status: filters.status || undefined, provider: filters.provider || undefined, country: filters.country || undefined, q: filters.q || undefined });
+  const rows = await deps.store.applicationStatus.search({
+    status: filters.status || undefined,
+    provider: filters.provider || undefined,
+    country: filters.country || undefined,
+    q: filters.q || undefined,
+  });
   const b = base(deps);
   return c.html(
     renderQueue({
@@ -167,7 +203,15 @@ consoleRoutes.get('/', async (c) => {
       baseHref: b,
       filters,
       providers: [HOSTED_PROVIDER, ...deps.idv.vendors.keys()],
-      rows: rows.map((r) => ({ id: r.id, applicantDid: r.applicantDid, status: r.status, provider: r.idvProvider, country: r.countryOfResidence, tier: r.tier, updatedAt: ISO(r.updatedAt) ?? '' })),
+      rows: rows.map((r) => ({
+        id: r.id,
+        applicantDid: r.applicantDid,
+        status: r.status,
+        provider: r.idvProvider,
+        country: r.countryOfResidence,
+        tier: r.tier,
+        updatedAt: ISO(r.updatedAt) ?? '',
+      })),
     }),
   );
 });
@@ -195,7 +239,9 @@ async function applicationPage(c: Context<AppEnv>, session: LiveOperatorSession,
   const audit = await deps.store.audit.listForApplication(id);
   const b = base(deps);
   // The application's own tier first (the preselected option), then every other configured one.
-  const tiers = [...new Set([application.tier, ...configuredTierNames(deps.config)].filter((t): t is string => !!t && configuredTierNames(deps.config).includes(t)))];
+  const tiers = [
+    ...new Set([application.tier, ...configuredTierNames(deps.config)].filter((t): t is string => !!t && configuredTierNames(deps.config).includes(t))),
+  ];
   return c.html(
     renderApplication({
       cssHref: `${b}/console.css`,
@@ -207,7 +253,9 @@ async function applicationPage(c: Context<AppEnv>, session: LiveOperatorSession,
       decisionAction: `${b}/applications/${encodeURIComponent(id)}/decision`,
       // Only the controls the role may use are rendered; the routes check the role again.
       eraseAction: operatorMay(session.role, 'pii.erase') ? `${b}/applications/${encodeURIComponent(id)}/erase-pii` : undefined,
-      credentialAction: operatorMay(session.role, 'credential.status') ? (credentialId: string) => `${b}/applications/${encodeURIComponent(id)}/credentials/${encodeURIComponent(credentialId)}/status` : undefined,
+      credentialAction: operatorMay(session.role, 'credential.status')
+        ? (credentialId: string) => `${b}/applications/${encodeURIComponent(id)}/credentials/${encodeURIComponent(credentialId)}/status`
+        : undefined,
       credentials,
       pendingApproval:
         pending && pending.fromStatus === application.status
@@ -272,7 +320,8 @@ consoleRoutes.post('/applications/:id/decision', async (c) => {
   const overrule = body.overrule === 'true';
   if (!decision) return applicationPage(c, session, id, 'Choose approve or reject.', 400);
   if (overrule && !reason) return applicationPage(c, session, id, 'A reason is required to overrule a decision.', 400);
-  const country = typeof body.country_of_residence === 'string' && body.country_of_residence.trim() ? body.country_of_residence.trim().toUpperCase() : undefined;
+  const country =
+    typeof body.country_of_residence === 'string' && body.country_of_residence.trim() ? body.country_of_residence.trim().toUpperCase() : undefined;
   let decided;
   try {
     decided = await recordOperatorDecision(deps, {
@@ -327,19 +376,31 @@ consoleRoutes.post('/applications/:id/credentials/:credentialId/status', async (
   if (!action) return applicationPage(c, session, id, 'Choose revoke, suspend or reinstate.', 400);
   if (action !== 'reinstate' && !reason) return applicationPage(c, session, id, `A reason is required to ${action}.`, 400);
   // Only a credential issued for this application is changed from its page.
-  if (!(await deps.store.issuedCredentials.listForApplication(id)).some((ic) => ic.id === credentialId)) throw new NotFound('no such credential for this application');
+  if (!(await deps.store.issuedCredentials.listForApplication(id)).some((ic) => ic.id === credentialId))
+    throw new NotFound('no such credential for this application');
   try {
     await changeCredentialStatus(deps, credentialId, action, { reason: reason || undefined, actor: session.actor });
   } catch (e) {
     if (!(e instanceof ProtocolError) || e.status !== 409) throw e;
     return applicationPage(c, session, id, `Not changed: ${e.description}.`, 409);
   }
-  await deps.store.audit.record({ applicationId: id, actor: session.actor, action: `credential.${action}`, detail: { credential_id: credentialId, ...(reason ? { reason } : {}) }, at: Math.floor(deps.clock() / 1000) });
+  await deps.store.audit.record({
+    applicationId: id,
+    actor: session.actor,
+    action: `credential.${action}`,
+    detail: { credential_id: credentialId, ...(reason ? { reason } : {}) },
+    at: Math.floor(deps.clock() / 1000),
+  });
   return c.redirect(`${base(deps)}/applications/${encodeURIComponent(id)}?changed=1`, 303);
 });
 
 // Operator accounts (admins): the same use cases as `npm run operators`; a new secret is shown once.
-async function operatorsPage(c: Context<AppEnv>, session: LiveOperatorSession, extra: { notice?: string; secret?: { name: string; value: string } } = {}, status: 200 | 400 | 409 = 200) {
+async function operatorsPage(
+  c: Context<AppEnv>,
+  session: LiveOperatorSession,
+  extra: { notice?: string; secret?: { name: string; value: string } } = {},
+  status: 200 | 400 | 409 = 200,
+) {
   const deps = c.get('deps');
   const b = base(deps);
   if (extra.secret) c.header('Cache-Control', 'no-store');
@@ -351,7 +412,12 @@ async function operatorsPage(c: Context<AppEnv>, session: LiveOperatorSession, e
       csrf: session.csrf,
       backHref: `${b}?status=review`,
       action: `${b}/operators`,
-      accounts: (await listOperatorAccounts(deps)).map((a) => ({ name: a.name, role: a.role, createdAt: ISO(a.createdAt) ?? '', removedAt: ISO(a.disabledAt) })),
+      accounts: (await listOperatorAccounts(deps)).map((a) => ({
+        name: a.name,
+        role: a.role,
+        createdAt: ISO(a.createdAt) ?? '',
+        removedAt: ISO(a.disabledAt),
+      })),
       firstStart: !session.account,
       ...extra,
     }),

@@ -21,6 +21,7 @@ deferredRoutes.post(PATHS.deferredCredential, rateLimitByIp('credential'), async
   const grant = await authenticateAccessToken(deps, requestHeader(c, 'authorization'));
   enforceRateLimit(deps, 'credential', 'client', grant.applicantDid);
   const answer = await collectDeferredCredential(deps, grant, await readJsonObject(c));
-  if (answer.issued) deps.logger.info('credential_issued', { requestId: c.get('requestId'), applicationId: answer.applicationId, deferred: true, profile: answer.profile });
+  if (answer.issued)
+    deps.logger.info('credential_issued', { requestId: c.get('requestId'), applicationId: answer.applicationId, deferred: true, profile: answer.profile });
   return c.json(answer.body, answer.status);
 });

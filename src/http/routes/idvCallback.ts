@@ -21,7 +21,12 @@ idvCallbackRoutes.get(PATHS.idvCallback, rateLimitByIp('idv'), async (c) => {
   c.header('Cache-Control', 'no-store');
   const urls = issuerUrls(deps.config.publicUrl);
   const provider = c.req.param('provider');
-  const outcome = await handleVendorCallback(deps, provider, { code: c.req.query('code'), state: c.req.query('state'), error: c.req.query('error') }, urls.idvCallback(provider));
+  const outcome = await handleVendorCallback(
+    deps,
+    provider,
+    { code: c.req.query('code'), state: c.req.query('state'), error: c.req.query('error') },
+    urls.idvCallback(provider),
+  );
   switch (outcome.status) {
     case 303:
       return c.redirect(urls.idvFinish, 303);
@@ -30,7 +35,11 @@ idvCallbackRoutes.get(PATHS.idvCallback, rateLimitByIp('idv'), async (c) => {
     case 502:
       throw new TemporarilyUnavailable('the verification result could not be fetched; open the link from your wallet again in a few minutes');
     default:
-      throw new InvalidRequest(outcome.error === 'not_completed' ? 'the verification was not completed; open the link from your wallet to try again' : 'the verification result was not accepted');
+      throw new InvalidRequest(
+        outcome.error === 'not_completed'
+          ? 'the verification was not completed; open the link from your wallet to try again'
+          : 'the verification result was not accepted',
+      );
   }
 });
 

@@ -1,6 +1,14 @@
 import { Hono, type Context } from 'hono';
 import { negotiateLanguage, messagesFor, type Language } from '../../idv/messages';
-import { assertFormDecides, consentChoices, formFieldsOf, openFormLink, submitIdentityForm, withdrawApplication, type OpenForm } from '../../issuance/formSubmission';
+import {
+  assertFormDecides,
+  consentChoices,
+  formFieldsOf,
+  openFormLink,
+  submitIdentityForm,
+  withdrawApplication,
+  type OpenForm,
+} from '../../issuance/formSubmission';
 import { configuredVendor, startVendorSession } from '../../issuance/identityVerification';
 import { PATHS, issuerUrls } from '../../paths';
 import { FormSubmissionRefused, InvalidRequest } from '../../protocol/errors';
@@ -69,7 +77,14 @@ idvFormRoutes.get(PATHS.idvForm, rateLimitByIp('idv'), async (c) => {
       return c.redirect(await startVendorSession(deps, vendor, form.application, urls.idvForm(token), urls.idvFinish, urls.idvCallback(vendor.name)), 303);
     } catch (e) {
       deps.logger.error('idv_session_failed', { requestId: c.get('requestId'), provider: vendor.name, message: String((e as Error).message).slice(0, 200) });
-      return c.html(renderMessagePage({ title: 'Try again later', message: 'Identity verification is unavailable right now. Please try again in a few minutes.', cssHref: urls.idvCss }), 503);
+      return c.html(
+        renderMessagePage({
+          title: 'Try again later',
+          message: 'Identity verification is unavailable right now. Please try again in a few minutes.',
+          cssHref: urls.idvCss,
+        }),
+        503,
+      );
     }
   }
   c.header('Vary', 'Accept-Language');
@@ -112,20 +127,42 @@ idvFormRoutes.post(PATHS.idvForm, rateLimitByIp('idv'), async (c) => {
     // Consent given on the consent step: now the identity fields, carrying the choices along.
     const fields = await formFieldsOf(deps, form);
     const csrfToken = await issueFormCsrf(c, deps.config.publicUrl, token, deps.issuer.did);
-    return c.html(renderIdvForm({ action: urls.idvForm(token), cssHref: urls.idvCss, issuerName: deps.config.clientName, lang, csrfToken, fields, consentOptional: consent.optional }));
+    return c.html(
+      renderIdvForm({
+        action: urls.idvForm(token),
+        cssHref: urls.idvCss,
+        issuerName: deps.config.clientName,
+        lang,
+        csrfToken,
+        fields,
+        consentOptional: consent.optional,
+      }),
+    );
   }
   const submission = await submitIdentityForm(deps, token, form, body, consent);
   if (!submission.ok) {
     if (json) {
       // Stable codes per field for programs, and the messages in the page's language.
       const m = messagesFor(lang);
-      const messages = Object.fromEntries(Object.entries(submission.errors).map(([name, code]) => [name, m.fieldError(code, m.fieldLabels[name as keyof typeof m.fieldLabels])]));
+      const messages = Object.fromEntries(
+        Object.entries(submission.errors).map(([name, code]) => [name, m.fieldError(code, m.fieldLabels[name as keyof typeof m.fieldLabels])]),
+      );
       throw new InvalidRequest('some fields are invalid', { errors: submission.errors, messages });
     }
     const values = Object.fromEntries(Object.entries(body).filter(([, v]) => typeof v === 'string')) as Record<string, string>;
     const csrfToken = await issueFormCsrf(c, deps.config.publicUrl, token, deps.issuer.did);
     return c.html(
-      renderIdvForm({ action: urls.idvForm(token), cssHref: urls.idvCss, issuerName: deps.config.clientName, lang, values, errors: submission.errors, csrfToken, fields: submission.fields, consentOptional: consent.optional }),
+      renderIdvForm({
+        action: urls.idvForm(token),
+        cssHref: urls.idvCss,
+        issuerName: deps.config.clientName,
+        lang,
+        values,
+        errors: submission.errors,
+        csrfToken,
+        fields: submission.fields,
+        consentOptional: consent.optional,
+      }),
       400,
     );
   }

@@ -69,8 +69,10 @@ const publicDocument = (body: string, contentType: string, cacheControl = PUBLIC
 
 /** The DID document, at the did:web location for PUBLIC_URL (see src/did/pfi.ts). */
 export const didDocumentResponse = (documents: DiscoveryDocuments): Response => publicDocument(documents.didDocument, 'application/did+json');
-export const credentialIssuerMetadataResponse = (documents: DiscoveryDocuments): Response => publicDocument(documents.credentialIssuerMetadata, 'application/json');
-export const authorizationServerMetadataResponse = (documents: DiscoveryDocuments): Response => publicDocument(documents.authorizationServerMetadata, 'application/json');
+export const credentialIssuerMetadataResponse = (documents: DiscoveryDocuments): Response =>
+  publicDocument(documents.credentialIssuerMetadata, 'application/json');
+export const authorizationServerMetadataResponse = (documents: DiscoveryDocuments): Response =>
+  publicDocument(documents.authorizationServerMetadata, 'application/json');
 
 /** The metadata routes over one app's documents (see createDiscoveryDocuments). */
 export function metadataRoutes(documents: (deps: AppDeps) => DiscoveryDocuments): Hono<AppEnv> {

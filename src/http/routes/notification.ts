@@ -45,6 +45,11 @@ notificationRoutes.post(PATHS.notification, async (c) => {
   const { notification_id: id, event, event_description: description } = parsed.data;
   const recorded = await deps.store.notifications.recordEvent(id, grant.applicationId, { event, description }, nowSeconds(deps));
   if (!recorded) throw new InvalidNotificationId('notification_id is unknown');
-  deps.logger.info('credential_notification', { requestId: c.get('requestId'), applicationId: grant.applicationId, credentialId: recorded.credentialId, event });
+  deps.logger.info('credential_notification', {
+    requestId: c.get('requestId'),
+    applicationId: grant.applicationId,
+    credentialId: recorded.credentialId,
+    event,
+  });
   return c.body(null, 204);
 });

@@ -32,7 +32,8 @@ opsRoutes.get(PATHS.ready, async (c) => {
 opsRoutes.get(PATHS.metrics, async (c) => {
   const metrics = c.get('deps').metrics;
   if (!metrics?.token) throw new NotFound('metrics are not served on this port (METRICS_TOKEN is not set)');
-  if (!bearerMatches(c.get('deps').crypto, bearerOf(c.req.header('authorization')), metrics.token)) throw new Unauthorized('a valid metrics bearer token is required');
+  if (!bearerMatches(c.get('deps').crypto, bearerOf(c.req.header('authorization')), metrics.token))
+    throw new Unauthorized('a valid metrics bearer token is required');
   const { contentType, body } = await metrics.scrape();
   return c.body(body, 200, { 'Content-Type': contentType, 'Cache-Control': 'no-store' });
 });

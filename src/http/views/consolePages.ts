@@ -77,7 +77,9 @@ export function renderQueue(input: {
   const statusOptions = ['', 'review', 'pending', 'approved', 'rejected', 'withdrawn']
     .map((s) => `<option value="${s}"${f.status === s ? ' selected' : ''}>${s || 'any'}</option>`)
     .join('');
-  const providerOptions = ['', ...input.providers].map((p) => `<option value="${e(p)}"${f.provider === p ? ' selected' : ''}>${e(p || 'any')}</option>`).join('');
+  const providerOptions = ['', ...input.providers]
+    .map((p) => `<option value="${e(p)}"${f.provider === p ? ' selected' : ''}>${e(p || 'any')}</option>`)
+    .join('');
   const rows = input.rows.length
     ? input.rows
         .map(
@@ -161,7 +163,10 @@ export function renderApplication(input: {
   const pending = p
     ? `<p class="notice" role="status">Approval proposed by <strong>${e(p.by)}</strong> at ${e(p.at)}${p.tier ? ` (tier ${e(p.tier)})` : ''}: ${p.own ? 'a second, different operator must confirm it' : 'approve to confirm it, or reject'}.</p>`
     : '';
-  const approveButton = status === 'approved' || p?.own ? '' : `<button type="submit" name="decision" value="approve" class="approve">${p ? 'Confirm approval' : 'Approve'}</button>`;
+  const approveButton =
+    status === 'approved' || p?.own
+      ? ''
+      : `<button type="submit" name="decision" value="approve" class="approve">${p ? 'Confirm approval' : 'Approve'}</button>`;
   const decision =
     status === 'review' || decided
       ? `<section aria-labelledby="decide-h"><h2 id="decide-h">${decided ? 'Overrule the decision' : 'Decide'}</h2>
@@ -246,15 +251,17 @@ export function renderOperators(input: {
   notice?: string;
   secret?: { name: string; value: string };
 }): string {
-  const hidden = (op: string, name: string) => `<input type="hidden" name="csrf_token" value="${e(input.csrf)}"><input type="hidden" name="op" value="${op}"><input type="hidden" name="name" value="${e(name)}">`;
+  const hidden = (op: string, name: string) =>
+    `<input type="hidden" name="csrf_token" value="${e(input.csrf)}"><input type="hidden" name="op" value="${op}"><input type="hidden" name="name" value="${e(name)}">`;
   const rows = input.accounts.length
     ? input.accounts
         .map(
-          (a) => `<tr><td>${e(a.name)}</td><td>${e(a.role)}</td><td>${e(a.createdAt)}</td><td>${e(a.removedAt ?? '—')}</td><td>${
-            a.removedAt
-              ? ''
-              : `<form method="post" action="${e(input.action)}">${hidden('reset', a.name)}<button type="submit">Reset secret</button></form><form method="post" action="${e(input.action)}">${hidden('remove', a.name)}<button type="submit" class="reject">Remove</button></form>`
-          }</td></tr>`,
+          (a) =>
+            `<tr><td>${e(a.name)}</td><td>${e(a.role)}</td><td>${e(a.createdAt)}</td><td>${e(a.removedAt ?? '—')}</td><td>${
+              a.removedAt
+                ? ''
+                : `<form method="post" action="${e(input.action)}">${hidden('reset', a.name)}<button type="submit">Reset secret</button></form><form method="post" action="${e(input.action)}">${hidden('remove', a.name)}<button type="submit" class="reject">Remove</button></form>`
+            }</td></tr>`,
         )
         .join('\n')
     : '<tr><td colspan="5">No accounts yet.</td></tr>';
@@ -299,5 +306,9 @@ dl{display:grid;grid-template-columns:max-content 1fr;gap:.25rem 1rem}dt{font-we
 
 /** A refusal inside the console (no session needed to read it): what happened and a way back. */
 export function renderConsoleError(input: { title: string; message: string; cssHref: string; backHref: string }): string {
-  return layout(input.title, input.cssHref, `<h1>${e(input.title)}</h1>\n<p role="alert">${e(input.message)}</p>\n<p><a href="${e(input.backHref)}">Back to the queue</a></p>`);
+  return layout(
+    input.title,
+    input.cssHref,
+    `<h1>${e(input.title)}</h1>\n<p role="alert">${e(input.message)}</p>\n<p><a href="${e(input.backHref)}">Back to the queue</a></p>`,
+  );
 }

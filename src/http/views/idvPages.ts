@@ -71,39 +71,45 @@ export function renderIdvForm(input: {
         .map(([name, code]) => `<li><a href="#${name}">${escapeHtml(message(name as keyof typeof m.fieldLabels, code as FieldErrorCode))}</a></li>`)
         .join('')}</ul></div>`
     : '';
-  const fields = FIELD_RULES.filter((rule) => !input.fields || input.fields.has(rule.name)).map((rule) => {
-    const id = rule.name;
-    const code = errors[rule.name];
-    const hint = m.hints[rule.name];
-    const describedBy = [hint ? `${id}-hint` : '', code ? `${id}-error` : ''].filter(Boolean).join(' ');
-    const common = `id="${id}" name="${id}" required${rule.autocomplete ? ` autocomplete="${rule.autocomplete}"` : ''}${describedBy ? ` aria-describedby="${describedBy}"` : ''}${code ? ' aria-invalid="true"' : ''}`;
-    const value = escapeHtml(values[rule.name] ?? '');
-    let control: string;
-    if (rule.name === 'country_of_residence') {
-      const chosen = values[rule.name]?.trim().toUpperCase();
-      control = `<select ${common}>${options(countryOptions(lang).map((c) => ({ value: c.code, label: c.name })), chosen, m.choose)}</select>`;
-    } else if (rule.name === 'document_type') {
-      const choices = (Object.keys(DOCUMENT_TYPES) as Array<keyof typeof DOCUMENT_TYPES>).map((v) => ({ value: v, label: m.documentTypes[v] }));
-      control = `<select ${common}>${options(choices, values[rule.name], m.choose)}</select>`;
-    } else {
-      const attrs = [
-        `type="${rule.type}"`,
-        rule.maxLength ? `maxlength="${rule.maxLength}"` : '',
-        rule.minLength ? `minlength="${rule.minLength}"` : '',
-        rule.pattern ? `pattern="${escapeHtml(rule.pattern)}"` : '',
-        rule.type === 'date' ? 'min="1900-01-01"' : '',
-      ]
-        .filter(Boolean)
-        .join(' ');
-      control = `<input ${attrs} ${common} value="${value}">`;
-    }
-    return `<div class="field${code ? ' has-error' : ''}">
+  const fields = FIELD_RULES.filter((rule) => !input.fields || input.fields.has(rule.name))
+    .map((rule) => {
+      const id = rule.name;
+      const code = errors[rule.name];
+      const hint = m.hints[rule.name];
+      const describedBy = [hint ? `${id}-hint` : '', code ? `${id}-error` : ''].filter(Boolean).join(' ');
+      const common = `id="${id}" name="${id}" required${rule.autocomplete ? ` autocomplete="${rule.autocomplete}"` : ''}${describedBy ? ` aria-describedby="${describedBy}"` : ''}${code ? ' aria-invalid="true"' : ''}`;
+      const value = escapeHtml(values[rule.name] ?? '');
+      let control: string;
+      if (rule.name === 'country_of_residence') {
+        const chosen = values[rule.name]?.trim().toUpperCase();
+        control = `<select ${common}>${options(
+          countryOptions(lang).map((c) => ({ value: c.code, label: c.name })),
+          chosen,
+          m.choose,
+        )}</select>`;
+      } else if (rule.name === 'document_type') {
+        const choices = (Object.keys(DOCUMENT_TYPES) as Array<keyof typeof DOCUMENT_TYPES>).map((v) => ({ value: v, label: m.documentTypes[v] }));
+        control = `<select ${common}>${options(choices, values[rule.name], m.choose)}</select>`;
+      } else {
+        const attrs = [
+          `type="${rule.type}"`,
+          rule.maxLength ? `maxlength="${rule.maxLength}"` : '',
+          rule.minLength ? `minlength="${rule.minLength}"` : '',
+          rule.pattern ? `pattern="${escapeHtml(rule.pattern)}"` : '',
+          rule.type === 'date' ? 'min="1900-01-01"' : '',
+        ]
+          .filter(Boolean)
+          .join(' ');
+        control = `<input ${attrs} ${common} value="${value}">`;
+      }
+      return `<div class="field${code ? ' has-error' : ''}">
 <label for="${id}">${escapeHtml(m.fieldLabels[rule.name])}</label>
 ${hint ? `<p class="hint" id="${id}-hint">${escapeHtml(hint)}</p>` : ''}
 ${code ? `<p class="error" id="${id}-error">${escapeHtml(message(rule.name, code))}</p>` : ''}
 ${control}
 </div>`;
-  }).join('\n');
+    })
+    .join('\n');
   return layout(
     `${errorCount ? m.errorPrefix : ''}${m.formTitle} – ${input.issuerName}`,
     `<h1>${escapeHtml(m.formTitle)}</h1>
@@ -143,13 +149,21 @@ export function renderConsentPage(input: {
 }): string {
   const lang = input.lang ?? 'en';
   const m = messagesFor(lang);
-  const collected = FIELD_RULES.filter((rule) => !input.fields || input.fields.has(rule.name)).map((rule) => `<li>${escapeHtml(m.fieldLabels[rule.name])}</li>`).join('');
-  const links = [input.tosUri ? `<li><a href="${escapeHtml(input.tosUri)}">${escapeHtml(m.terms)}</a></li>` : '', input.policyUri ? `<li><a href="${escapeHtml(input.policyUri)}">${escapeHtml(m.privacy)}</a></li>` : '']
+  const collected = FIELD_RULES.filter((rule) => !input.fields || input.fields.has(rule.name))
+    .map((rule) => `<li>${escapeHtml(m.fieldLabels[rule.name])}</li>`)
+    .join('');
+  const links = [
+    input.tosUri ? `<li><a href="${escapeHtml(input.tosUri)}">${escapeHtml(m.terms)}</a></li>` : '',
+    input.policyUri ? `<li><a href="${escapeHtml(input.policyUri)}">${escapeHtml(m.privacy)}</a></li>` : '',
+  ]
     .filter(Boolean)
     .join('');
   const optional = input.optionalItems?.length
     ? `<fieldset><legend>${escapeHtml(m.optionalHeading)}</legend>${input.optionalItems
-        .map((item) => `<div class="check"><input type="checkbox" id="consent_${escapeHtml(item.id)}" name="consent_${escapeHtml(item.id)}" value="on"><label for="consent_${escapeHtml(item.id)}">${escapeHtml(item.text)}</label></div>`)
+        .map(
+          (item) =>
+            `<div class="check"><input type="checkbox" id="consent_${escapeHtml(item.id)}" name="consent_${escapeHtml(item.id)}" value="on"><label for="consent_${escapeHtml(item.id)}">${escapeHtml(item.text)}</label></div>`,
+        )
         .join('')}</fieldset>`
     : '';
   const error = input.error ? `<div class="error-summary" role="alert" id="error-summary"><p>${escapeHtml(m.consentRequired)}</p></div>` : '';

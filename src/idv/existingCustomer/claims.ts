@@ -147,7 +147,8 @@ export function mapClaimsToKcc(
   const rawTier = mapping.tier.claim ? readClaimPath(claims, mapping.tier.claim) : undefined;
   if (rawTier !== undefined && rawTier !== null && rawTier !== '') {
     const key = typeof rawTier === 'string' || typeof rawTier === 'number' ? String(rawTier) : undefined;
-    const id = key !== undefined && mapping.tier.values && Object.prototype.hasOwnProperty.call(mapping.tier.values, key) ? mapping.tier.values[key] : undefined;
+    const id =
+      key !== undefined && mapping.tier.values && Object.prototype.hasOwnProperty.call(mapping.tier.values, key) ? mapping.tier.values[key] : undefined;
     ceiling = id ? tiers.find((t) => t.id === id) : undefined;
     if (!ceiling) reasons.push('tier_claim_unmapped');
   } else if (mapping.tier.whenAbsent === 'lowest') {
@@ -172,7 +173,12 @@ export function mapClaimsToKcc(
   const verifiedAt = verifiedAtMs !== undefined ? new Date(verifiedAtMs).toISOString() : undefined;
   const evidenceFor = (kinds: readonly string[]): ExistingCustomerEvidence[] => [
     { type: ['ExistingCustomer'], kind: 'existing_customer', checks: [...kinds], ...(verifiedAt ? { verifiedAt } : {}) },
-    ...kinds.map((kind) => ({ type: ['ExistingCustomer'] as ['ExistingCustomer'], kind, checks: byKind.get(kind) ?? [], ...(verifiedAt ? { verifiedAt } : {}) })),
+    ...kinds.map((kind) => ({
+      type: ['ExistingCustomer'] as ['ExistingCustomer'],
+      kind,
+      checks: byKind.get(kind) ?? [],
+      ...(verifiedAt ? { verifiedAt } : {}),
+    })),
   ];
 
   if (reasons.length === 0 && granted && countryOfResidence) {

@@ -30,8 +30,13 @@ export async function deriveExistingCustomerKeys(secret: Uint8Array): Promise<Ex
   if (secret.length < 32) throw new TypeError('the existing-customer key secret must be at least 32 bytes');
   const base = await crypto.subtle.importKey('raw', secret as Uint8Array<ArrayBuffer>, 'HKDF', false, ['deriveKey']);
   const hkdf = (info: string) => ({ name: 'HKDF', hash: 'SHA-256', salt: new Uint8Array(0), info: encoder.encode(info) });
-  const seal = await crypto.subtle.deriveKey(hkdf('kcc-existing-customer/login-transaction/v1'), base, { name: 'AES-GCM', length: 256 }, false, ['encrypt', 'decrypt']);
-  const subject = await crypto.subtle.deriveKey(hkdf('kcc-existing-customer/subject-digest/v1'), base, { name: 'HMAC', hash: 'SHA-256', length: 256 }, false, ['sign']);
+  const seal = await crypto.subtle.deriveKey(hkdf('kcc-existing-customer/login-transaction/v1'), base, { name: 'AES-GCM', length: 256 }, false, [
+    'encrypt',
+    'decrypt',
+  ]);
+  const subject = await crypto.subtle.deriveKey(hkdf('kcc-existing-customer/subject-digest/v1'), base, { name: 'HMAC', hash: 'SHA-256', length: 256 }, false, [
+    'sign',
+  ]);
   return { seal, subject };
 }
 
@@ -58,7 +63,11 @@ export async function sealLoginTransaction(
   const body: Sealed = { v: 1, iss: tx.issuer, st: tx.state, no: tx.nonce, cv: tx.codeVerifier, ft: tx.formTokenDigest, exp: tx.expiresAt };
   const iv = deps.random.randomBytes(12);
   const ct = new Uint8Array(
-    await crypto.subtle.encrypt({ name: 'AES-GCM', iv: iv as Uint8Array<ArrayBuffer>, additionalData: SEAL_AAD }, deps.keys.seal, encoder.encode(JSON.stringify(body))),
+    await crypto.subtle.encrypt(
+      { name: 'AES-GCM', iv: iv as Uint8Array<ArrayBuffer>, additionalData: SEAL_AAD },
+      deps.keys.seal,
+      encoder.encode(JSON.stringify(body)),
+    ),
   );
   const out = new Uint8Array(iv.length + ct.length);
   out.set(iv);
@@ -73,7 +82,11 @@ const B64URL = /^[A-Za-z0-9_-]+$/;
  * Opens a sealed transaction; undefined when it was not sealed by us (tampered, truncated,
  * another key) or has expired at `nowSeconds`. Never throws on attacker input.
  */
-export async function openLoginTransaction(deps: { keys: Pick<ExistingCustomerKeys, 'seal'> }, sealed: string, nowSeconds: number): Promise<LoginTransaction | 'expired' | undefined> {
+export async function openLoginTransaction(
+  deps: { keys: Pick<ExistingCustomerKeys, 'seal'> },
+  sealed: string,
+  nowSeconds: number,
+): Promise<LoginTransaction | 'expired' | undefined> {
   if (typeof sealed !== 'string' || sealed.length < 40 || sealed.length > MAX_SEALED_LENGTH || !B64URL.test(sealed)) return undefined;
   let body: Sealed;
   try {

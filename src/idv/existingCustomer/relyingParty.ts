@@ -107,7 +107,11 @@ const TIMEOUT_SECONDS = 10;
  * Builds the relying party. `redirectUri` is the issuer's callback URL as registered at the
  * provider; `tiers` are the configured tiers the claim mapping names.
  */
-export function createBankLogin(settings: ExistingCustomerSettings, deps: BankLoginDeps, options: { redirectUri: string; tiers: readonly TierConfig[] }): BankLogin {
+export function createBankLogin(
+  settings: ExistingCustomerSettings,
+  deps: BankLoginDeps,
+  options: { redirectUri: string; tiers: readonly TierConfig[] },
+): BankLogin {
   const redirect = new URL(options.redirectUri);
   if (redirect.search || redirect.hash) throw new Error('the existing-customer redirect URI has no query or fragment');
   return { settings, redirectUri: redirect.href, tiers: options.tiers, deps, cache: {} };
@@ -188,7 +192,10 @@ function randomValue(login: BankLogin): string {
  * sealed with the application's form token digest into the transaction the http layer keeps
  * (an HttpOnly cookie), and the provider's authorization URL the webview is sent to.
  */
-export async function beginBankLogin(login: BankLogin, input: { formTokenDigest: string }): Promise<{ authorizationUrl: string; transaction: string; expiresAt: number }> {
+export async function beginBankLogin(
+  login: BankLogin,
+  input: { formTokenDigest: string },
+): Promise<{ authorizationUrl: string; transaction: string; expiresAt: number }> {
   const config = await configurationFor(login);
   const state = randomValue(login);
   const nonce = randomValue(login);
@@ -204,7 +211,14 @@ export async function beginBankLogin(login: BankLogin, input: { formTokenDigest:
     code_challenge_method: 'S256',
     ...(login.settings.maxAuthAgeSeconds !== undefined ? { max_age: String(login.settings.maxAuthAgeSeconds) } : {}),
   });
-  const transaction = await sealLoginTransaction(login.deps, { issuer: login.settings.issuer, state, nonce, codeVerifier, formTokenDigest: input.formTokenDigest, expiresAt });
+  const transaction = await sealLoginTransaction(login.deps, {
+    issuer: login.settings.issuer,
+    state,
+    nonce,
+    codeVerifier,
+    formTokenDigest: input.formTokenDigest,
+    expiresAt,
+  });
   return { authorizationUrl: url.href, transaction, expiresAt };
 }
 
@@ -227,13 +241,21 @@ function errorCode(e: unknown): string {
   return [code, field, message].filter(Boolean).join(': ');
 }
 
-const ID_TOKEN_FAILURES = new Set(['OAUTH_JWT_TIMESTAMP_CHECK_FAILED', 'OAUTH_JWT_CLAIM_COMPARISON_FAILED', 'OAUTH_KEY_SELECTION_FAILED', 'OAUTH_UNSUPPORTED_OPERATION']);
+const ID_TOKEN_FAILURES = new Set([
+  'OAUTH_JWT_TIMESTAMP_CHECK_FAILED',
+  'OAUTH_JWT_CLAIM_COMPARISON_FAILED',
+  'OAUTH_KEY_SELECTION_FAILED',
+  'OAUTH_UNSUPPORTED_OPERATION',
+]);
 
 /** Sorts an openid-client failure of the callback or code exchange into a rejection reason. */
 function rejectionFor(e: unknown): BankLoginRejected {
   if (e instanceof BankLoginRejected) return e;
   if (e instanceof oidc.ResponseBodyError) {
-    return new BankLoginRejected(e.error === 'invalid_grant' || e.error === 'invalid_client' ? 'invalid_grant' : 'provider_error', `token endpoint: ${errorCode(e)}`);
+    return new BankLoginRejected(
+      e.error === 'invalid_grant' || e.error === 'invalid_client' ? 'invalid_grant' : 'provider_error',
+      `token endpoint: ${errorCode(e)}`,
+    );
   }
   if (e instanceof oidc.AuthorizationResponseError) return new BankLoginRejected('authorization_error', errorCode(e));
   const { code, message } = unwrap(e);

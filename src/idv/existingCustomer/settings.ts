@@ -20,7 +20,9 @@ import type { TierConfig } from '../../config';
  * array when a name holds dots itself (Auth0's namespaced claims: `["https://bank.example/kyc_level"]`).
  */
 const ClaimPath = z.union([
-  z.string().regex(/^[A-Za-z0-9_:$-]{1,64}(\.[A-Za-z0-9_:$-]{1,64}){0,4}$/, 'a claim path is dot-separated claim names, e.g. address.country, or an array of names'),
+  z
+    .string()
+    .regex(/^[A-Za-z0-9_:$-]{1,64}(\.[A-Za-z0-9_:$-]{1,64}){0,4}$/, 'a claim path is dot-separated claim names, e.g. address.country, or an array of names'),
   z.array(z.string().min(1).max(256)).min(1).max(5),
 ]);
 
@@ -53,7 +55,12 @@ export const ClaimMappingSchema = z.strictObject({
 });
 export type ClaimMapping = z.infer<typeof ClaimMappingSchema>;
 
-const PrivateJwkSchema = z.looseObject({ kty: z.enum(['RSA', 'EC', 'OKP']), d: z.string().min(1), kid: z.string().min(1).max(256).optional(), alg: z.string().optional() });
+const PrivateJwkSchema = z.looseObject({
+  kty: z.enum(['RSA', 'EC', 'OKP']),
+  d: z.string().min(1),
+  kid: z.string().min(1).max(256).optional(),
+  alg: z.string().optional(),
+});
 
 /** Asymmetric algorithms only: an HMAC-signed ID token would be keyed by our own client secret. */
 export const ID_TOKEN_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519'] as const;
@@ -118,7 +125,8 @@ export function parseExistingCustomerSettings(input: unknown, tiers: readonly Ti
   }
   const known = new Set(tiers.map((t) => t.id));
   const unknown = Object.values(settings.claimMapping.tier.values ?? {}).filter((id) => !known.has(id));
-  if (unknown.length) throw new Error(`existing-customer sign-in settings: claimMapping.tier.values names unconfigured tiers: ${[...new Set(unknown)].join(', ')}`);
+  if (unknown.length)
+    throw new Error(`existing-customer sign-in settings: claimMapping.tier.values names unconfigured tiers: ${[...new Set(unknown)].join(', ')}`);
   if (settings.claimMapping.tier.claim && !settings.claimMapping.tier.values) {
     throw new Error('existing-customer sign-in settings: claimMapping.tier.claim needs claimMapping.tier.values (claim value → tier id)');
   }

@@ -21,7 +21,10 @@ import { KCC_TYPES } from './metadata';
  */
 export type Oid4vciProfile = 'draft13' | 'v1';
 
-const JwtString = z.string().min(1).max(16 * 1024);
+const JwtString = z
+  .string()
+  .min(1)
+  .max(16 * 1024);
 
 export const CredentialRequestWire = z.object({
   format: z.string().max(100).optional(),

@@ -45,18 +45,18 @@ export function buildCredentialIssuerMetadata(input: {
       configurations.map((configuration) => [
         configuration.id,
         {
-        format: 'jwt_vc_json',
-        scope: configuration.id,
-        cryptographic_binding_methods_supported: [...BINDING_METHODS],
-        credential_signing_alg_values_supported: [...input.credentialSigningAlgs],
-        proof_types_supported: { jwt: { proof_signing_alg_values_supported: [...SIGNING_ALGS] } },
-        // draft 13 §A.1.1.2: required for jwt_vc_json; wallet libraries pick the credential by it.
-        credential_definition: { type: [...KCC_TYPES] },
-        display: [{ name: configuration.name, locale: 'en-US', description: configuration.description ?? 'Proof of a completed KYC verification' }],
-        // OID4VCI 1.0 §12.2.4 / Appendix A.1.1: display (and claims) moved under credential_metadata.
-        credential_metadata: {
+          format: 'jwt_vc_json',
+          scope: configuration.id,
+          cryptographic_binding_methods_supported: [...BINDING_METHODS],
+          credential_signing_alg_values_supported: [...input.credentialSigningAlgs],
+          proof_types_supported: { jwt: { proof_signing_alg_values_supported: [...SIGNING_ALGS] } },
+          // draft 13 §A.1.1.2: required for jwt_vc_json; wallet libraries pick the credential by it.
+          credential_definition: { type: [...KCC_TYPES] },
           display: [{ name: configuration.name, locale: 'en-US', description: configuration.description ?? 'Proof of a completed KYC verification' }],
-        },
+          // OID4VCI 1.0 §12.2.4 / Appendix A.1.1: display (and claims) moved under credential_metadata.
+          credential_metadata: {
+            display: [{ name: configuration.name, locale: 'en-US', description: configuration.description ?? 'Proof of a completed KYC verification' }],
+          },
         },
       ]),
     ),

@@ -16,7 +16,12 @@ export function createPostgresIdvRepositories(db: PostgresDatabase): IdvReposito
   const p = (name: string) => sql.placeholder(name);
   // The statements every form submission runs, built once and prepared (see ./store.ts).
   const q = {
-    sessionByApplication: db.select().from(idvSessions).where(eq(idvSessions.applicationId, p('applicationId'))).limit(1).prepare('idv_session_by_application'),
+    sessionByApplication: db
+      .select()
+      .from(idvSessions)
+      .where(eq(idvSessions.applicationId, p('applicationId')))
+      .limit(1)
+      .prepare('idv_session_by_application'),
     openSession: db
       .insert(idvSessions)
       .values({
@@ -116,7 +121,14 @@ export function createPostgresIdvRepositories(db: PostgresDatabase): IdvReposito
           .select({ id: applications.id, idvProvider: applications.idvProvider })
           .from(applications)
           .leftJoin(idvSessions, eq(idvSessions.applicationId, applications.id))
-          .where(and(eq(applications.status, 'pending'), isNull(applications.formSubmittedAt), lte(applications.formExpiresAt, now), isNull(idvSessions.applicationId)))
+          .where(
+            and(
+              eq(applications.status, 'pending'),
+              isNull(applications.formSubmittedAt),
+              lte(applications.formExpiresAt, now),
+              isNull(idvSessions.applicationId),
+            ),
+          )
           .limit(limit);
       },
       async set(id, change, now) {

@@ -4,7 +4,10 @@ import type { PostgresDatabase } from './database';
 import * as schema from './schema';
 
 /** Named console accounts and four-eyes proposals on PostgreSQL, as src/store/sqlite/operatorAccounts.ts. */
-export function createPostgresOperatorAccounts(db: PostgresDatabase): { operatorAccounts: OperatorAccountRepository; pendingApprovals: PendingApprovalRepository } {
+export function createPostgresOperatorAccounts(db: PostgresDatabase): {
+  operatorAccounts: OperatorAccountRepository;
+  pendingApprovals: PendingApprovalRepository;
+} {
   const a = schema.operatorAccounts;
   const pa = schema.pendingApprovals;
   return {
@@ -22,10 +25,26 @@ export function createPostgresOperatorAccounts(db: PostgresDatabase): { operator
         return (await db.select({ name: a.name }).from(a).limit(1)).length > 0;
       },
       async setSecret(name, secretHash, now) {
-        return (await db.update(a).set({ secretHash, updatedAt: now }).where(and(eq(a.name, name), isNull(a.disabledAt))).returning({ name: a.name })).length === 1;
+        return (
+          (
+            await db
+              .update(a)
+              .set({ secretHash, updatedAt: now })
+              .where(and(eq(a.name, name), isNull(a.disabledAt)))
+              .returning({ name: a.name })
+          ).length === 1
+        );
       },
       async disable(name, now) {
-        return (await db.update(a).set({ disabledAt: now, updatedAt: now }).where(and(eq(a.name, name), isNull(a.disabledAt))).returning({ name: a.name })).length === 1;
+        return (
+          (
+            await db
+              .update(a)
+              .set({ disabledAt: now, updatedAt: now })
+              .where(and(eq(a.name, name), isNull(a.disabledAt)))
+              .returning({ name: a.name })
+          ).length === 1
+        );
       },
     },
     pendingApprovals: {
@@ -36,7 +55,12 @@ export function createPostgresOperatorAccounts(db: PostgresDatabase): { operator
         return (await db.select().from(pa).where(eq(pa.applicationId, applicationId)).limit(1))[0];
       },
       async takeForConfirmation(applicationId, party) {
-        return (await db.delete(pa).where(and(eq(pa.applicationId, applicationId), ne(pa.party, party))).returning())[0];
+        return (
+          await db
+            .delete(pa)
+            .where(and(eq(pa.applicationId, applicationId), ne(pa.party, party)))
+            .returning()
+        )[0];
       },
       async clear(applicationId) {
         await db.delete(pa).where(eq(pa.applicationId, applicationId));

@@ -20,16 +20,36 @@ export function createPostgresOperatorSessions(db: PostgresDatabase): OperatorSe
       return rows[0];
     },
     async end(idHash, now) {
-      await db.update(s).set({ endedAt: now }).where(and(eq(s.idHash, idHash), isNull(s.endedAt)));
+      await db
+        .update(s)
+        .set({ endedAt: now })
+        .where(and(eq(s.idHash, idHash), isNull(s.endedAt)));
     },
     async endAllFor(operator, now) {
-      return (await db.update(s).set({ endedAt: now }).where(and(eq(s.operator, operator), isNull(s.endedAt))).returning({ id: s.idHash })).length;
+      return (
+        await db
+          .update(s)
+          .set({ endedAt: now })
+          .where(and(eq(s.operator, operator), isNull(s.endedAt)))
+          .returning({ id: s.idHash })
+      ).length;
     },
     async endAllExcept(credentialTags, now) {
-      return (await db.update(s).set({ endedAt: now }).where(and(credentialTags.length ? notInArray(s.credentialTag, credentialTags) : undefined, isNull(s.endedAt))).returning({ id: s.idHash })).length;
+      return (
+        await db
+          .update(s)
+          .set({ endedAt: now })
+          .where(and(credentialTags.length ? notInArray(s.credentialTag, credentialTags) : undefined, isNull(s.endedAt)))
+          .returning({ id: s.idHash })
+      ).length;
     },
     async purge(before) {
-      return (await db.delete(s).where(or(and(isNotNull(s.endedAt), lt(s.endedAt, before)), lt(s.expiresAt, before))).returning({ id: s.idHash })).length;
+      return (
+        await db
+          .delete(s)
+          .where(or(and(isNotNull(s.endedAt), lt(s.endedAt, before)), lt(s.expiresAt, before)))
+          .returning({ id: s.idHash })
+      ).length;
     },
   };
 }

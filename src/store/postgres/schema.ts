@@ -106,7 +106,9 @@ export const transactions = pgTable(
     consumedAt: bigint('consumed_at', { mode: 'number' }),
     credentialId: text('credential_id'),
     /** Which OID4VCI profile the wallet spoke at the credential endpoint; the deferred answer uses the same shape. */
-    profile: text('profile', { enum: ['draft13', 'v1'] }).notNull().default('draft13'),
+    profile: text('profile', { enum: ['draft13', 'v1'] })
+      .notNull()
+      .default('draft13'),
   },
   (t) => [index('transactions_application').on(t.applicationId)],
 );

@@ -54,9 +54,24 @@ export function createPostgresStore(db: PostgresDatabase): Store {
       .where(and(eq(siopRequests.nonce, p('nonce')), isNull(siopRequests.consumedAt), gt(siopRequests.expiresAt, p('now'))))
       .returning()
       .prepare('consume_siop_request'),
-    siopRequestByNonce: db.select().from(siopRequests).where(eq(siopRequests.nonce, p('nonce'))).limit(1).prepare('siop_request_by_nonce'),
-    applicationById: db.select().from(applications).where(eq(applications.id, p('id'))).limit(1).prepare('application_by_id'),
-    applicationByFormToken: db.select().from(applications).where(eq(applications.formTokenHash, p('formTokenHash'))).limit(1).prepare('application_by_form_token'),
+    siopRequestByNonce: db
+      .select()
+      .from(siopRequests)
+      .where(eq(siopRequests.nonce, p('nonce')))
+      .limit(1)
+      .prepare('siop_request_by_nonce'),
+    applicationById: db
+      .select()
+      .from(applications)
+      .where(eq(applications.id, p('id')))
+      .limit(1)
+      .prepare('application_by_id'),
+    applicationByFormToken: db
+      .select()
+      .from(applications)
+      .where(eq(applications.formTokenHash, p('formTokenHash')))
+      .limit(1)
+      .prepare('application_by_form_token'),
     applicationWithPrefillByFormToken: db
       .select({ application: applications, prefill: applicationPrefill })
       .from(applications)
@@ -101,15 +116,28 @@ export function createPostgresStore(db: PostgresDatabase): Store {
       )
       .returning()
       .prepare('redeem_code'),
-    accessTokenByJti: db.select().from(accessTokens).where(eq(accessTokens.jti, p('jti'))).limit(1).prepare('access_token_by_jti'),
+    accessTokenByJti: db
+      .select()
+      .from(accessTokens)
+      .where(eq(accessTokens.jti, p('jti')))
+      .limit(1)
+      .prepare('access_token_by_jti'),
     consumeCNonce: db
       .update(cNonces)
       .set({ consumedAt: sql`${p('now')}` })
       .where(and(eq(cNonces.nonce, p('nonce')), eq(cNonces.accessTokenJti, p('accessTokenJti')), isNull(cNonces.consumedAt), gt(cNonces.expiresAt, p('now'))))
       .returning()
       .prepare('consume_c_nonce'),
-    insertCNonce: db.insert(cNonces).values({ nonce: p('nonce'), accessTokenJti: p('accessTokenJti'), expiresAt: p('expiresAt') }).prepare('insert_c_nonce'),
-    transactionById: db.select().from(transactions).where(eq(transactions.id, p('id'))).limit(1).prepare('transaction_by_id'),
+    insertCNonce: db
+      .insert(cNonces)
+      .values({ nonce: p('nonce'), accessTokenJti: p('accessTokenJti'), expiresAt: p('expiresAt') })
+      .prepare('insert_c_nonce'),
+    transactionById: db
+      .select()
+      .from(transactions)
+      .where(eq(transactions.id, p('id')))
+      .limit(1)
+      .prepare('transaction_by_id'),
     insertCredential: db
       .insert(issuedCredentials)
       .values({
@@ -122,8 +150,18 @@ export function createPostgresStore(db: PostgresDatabase): Store {
         expiresAt: p('expiresAt'),
       })
       .prepare('insert_credential'),
-    prefillByApplication: db.select().from(applicationPrefill).where(eq(applicationPrefill.applicationId, p('applicationId'))).limit(1).prepare('prefill_by_application'),
-    newestStatusList: db.select({ id: statusLists.id, size: statusLists.size }).from(statusLists).orderBy(desc(statusLists.id)).limit(1).prepare('newest_status_list'),
+    prefillByApplication: db
+      .select()
+      .from(applicationPrefill)
+      .where(eq(applicationPrefill.applicationId, p('applicationId')))
+      .limit(1)
+      .prepare('prefill_by_application'),
+    newestStatusList: db
+      .select({ id: statusLists.id, size: statusLists.size })
+      .from(statusLists)
+      .orderBy(desc(statusLists.id))
+      .limit(1)
+      .prepare('newest_status_list'),
     // One slot in the newest list while it is under `maxFill` of its size; floor, as SQLite's
     // CAST(… AS INTEGER) truncates (PostgreSQL's cast would round).
     reserveInNewestStatusList: db
@@ -227,7 +265,14 @@ export function createPostgresStore(db: PostgresDatabase): Store {
         const rows = await db
           .update(applications)
           .set({ status: 'withdrawn', formSubmittedAt: now, decisionReason: 'consent_declined', decidedBy: 'applicant', decidedAt: now, updatedAt: now })
-          .where(and(eq(applications.formTokenHash, formTokenHash), isNull(applications.formSubmittedAt), eq(applications.status, 'pending'), gt(applications.formExpiresAt, now)))
+          .where(
+            and(
+              eq(applications.formTokenHash, formTokenHash),
+              isNull(applications.formSubmittedAt),
+              eq(applications.status, 'pending'),
+              gt(applications.formExpiresAt, now),
+            ),
+          )
           .returning();
         return rows[0];
       },
@@ -398,11 +443,17 @@ export function createPostgresStore(db: PostgresDatabase): Store {
         await q.insertCredential.execute({ transactionId: null, ...row });
       },
       async claim(applicationId, credentialId, now) {
-        const rows = await db.insert(schema.issuanceClaims).values({ applicationId, credentialId, claimedAt: now }).onConflictDoNothing().returning({ id: schema.issuanceClaims.applicationId });
+        const rows = await db
+          .insert(schema.issuanceClaims)
+          .values({ applicationId, credentialId, claimedAt: now })
+          .onConflictDoNothing()
+          .returning({ id: schema.issuanceClaims.applicationId });
         return rows.length === 1;
       },
       async releaseClaim(applicationId, credentialId) {
-        await db.delete(schema.issuanceClaims).where(and(eq(schema.issuanceClaims.applicationId, applicationId), eq(schema.issuanceClaims.credentialId, credentialId)));
+        await db
+          .delete(schema.issuanceClaims)
+          .where(and(eq(schema.issuanceClaims.applicationId, applicationId), eq(schema.issuanceClaims.credentialId, credentialId)));
       },
       async listForApplication(applicationId) {
         return db.select().from(issuedCredentials).where(eq(issuedCredentials.applicationId, applicationId));
@@ -429,7 +480,11 @@ export function createPostgresStore(db: PostgresDatabase): Store {
         return rows[0];
       },
       async get(id) {
-        const rows = await db.select({ id: statusLists.id, size: statusLists.size, version: statusLists.version }).from(statusLists).where(eq(statusLists.id, id)).limit(1);
+        const rows = await db
+          .select({ id: statusLists.id, size: statusLists.size, version: statusLists.version })
+          .from(statusLists)
+          .where(eq(statusLists.id, id))
+          .limit(1);
         return rows[0];
       },
       async reserveInNewest(maxFill) {
@@ -444,7 +499,10 @@ export function createPostgresStore(db: PostgresDatabase): Store {
         return rows.length === 1;
       },
       async bumpVersion(id) {
-        await db.update(statusLists).set({ version: sql`${statusLists.version} + 1` }).where(eq(statusLists.id, id));
+        await db
+          .update(statusLists)
+          .set({ version: sql`${statusLists.version} + 1` })
+          .where(eq(statusLists.id, id));
       },
       async cached(id, purpose) {
         const rows = await db
@@ -458,11 +516,17 @@ export function createPostgresStore(db: PostgresDatabase): Store {
         await db
           .insert(statusListCache)
           .values(row)
-          .onConflictDoUpdate({ target: [statusListCache.listId, statusListCache.purpose], set: { version: row.version, jwt: row.jwt, expiresAt: row.expiresAt } });
+          .onConflictDoUpdate({
+            target: [statusListCache.listId, statusListCache.purpose],
+            set: { version: row.version, jwt: row.jwt, expiresAt: row.expiresAt },
+          });
       },
       async setIndices(id, purpose) {
         const flag = purpose === 'revocation' ? isNotNull(credentialStatus.revokedAt) : isNotNull(credentialStatus.suspendedAt);
-        const rows = await db.select({ i: credentialStatus.listIndex }).from(credentialStatus).where(and(eq(credentialStatus.listId, id), flag));
+        const rows = await db
+          .select({ i: credentialStatus.listIndex })
+          .from(credentialStatus)
+          .where(and(eq(credentialStatus.listId, id), flag));
         return rows.map((r) => r.i);
       },
     },

@@ -1,6 +1,13 @@
 import { and, asc, desc, eq, gt, isNull, lte, or, sql } from 'drizzle-orm';
 import * as schema from '../schema';
-import type { Application, ApplicationPrefillRepository, ApplicationRepository, ApplicationStatusRepository, NewApplication, SiopRequestRepository } from '../types';
+import type {
+  Application,
+  ApplicationPrefillRepository,
+  ApplicationRepository,
+  ApplicationStatusRepository,
+  NewApplication,
+  SiopRequestRepository,
+} from '../types';
 import type { Database } from './database';
 import { consumeOnce, p, type Together } from './helpers';
 
@@ -27,7 +34,12 @@ export function createApplicationRepositories(db: Database, together: Together) 
   // connection), with named placeholders; D1 prepares them the same way.
   /** The single-use condition of a form link's answer (submitIdv, withdraw). */
   const openFormLink = () =>
-    and(eq(applications.formTokenHash, p('formTokenHash')), isNull(applications.formSubmittedAt), eq(applications.status, 'pending'), gt(applications.formExpiresAt, p('now')));
+    and(
+      eq(applications.formTokenHash, p('formTokenHash')),
+      isNull(applications.formSubmittedAt),
+      eq(applications.status, 'pending'),
+      gt(applications.formExpiresAt, p('now')),
+    );
 
   const q = {
     insertSiopRequest: db
@@ -40,7 +52,11 @@ export function createApplicationRepositories(db: Database, together: Together) 
       .where(and(eq(siopRequests.nonce, p('nonce')), isNull(siopRequests.consumedAt), gt(siopRequests.expiresAt, p('now'))))
       .returning()
       .prepare(),
-    siopRequestByNonce: db.select().from(siopRequests).where(eq(siopRequests.nonce, p('nonce'))).prepare(),
+    siopRequestByNonce: db
+      .select()
+      .from(siopRequests)
+      .where(eq(siopRequests.nonce, p('nonce')))
+      .prepare(),
     insertApplication: db
       .insert(applications)
       .values({
@@ -67,8 +83,16 @@ export function createApplicationRepositories(db: Database, together: Together) 
       .insert(preAuthorizedCodes)
       .values({ codeHash: p('codeHash'), applicationId: p('applicationId'), applicantDid: p('applicantDid'), expiresAt: p('expiresAt') })
       .prepare(),
-    applicationById: db.select().from(applications).where(eq(applications.id, p('id'))).prepare(),
-    applicationByFormToken: db.select().from(applications).where(eq(applications.formTokenHash, p('formTokenHash'))).prepare(),
+    applicationById: db
+      .select()
+      .from(applications)
+      .where(eq(applications.id, p('id')))
+      .prepare(),
+    applicationByFormToken: db
+      .select()
+      .from(applications)
+      .where(eq(applications.formTokenHash, p('formTokenHash')))
+      .prepare(),
     applicationWithPrefillByFormToken: db
       .select({ application: applications, prefill: applicationPrefill })
       .from(applications)
@@ -138,7 +162,11 @@ export function createApplicationRepositories(db: Database, together: Together) 
         createdAt: p('createdAt'),
       })
       .prepare(),
-    prefillByApplication: db.select().from(applicationPrefill).where(eq(applicationPrefill.applicationId, p('applicationId'))).prepare(),
+    prefillByApplication: db
+      .select()
+      .from(applicationPrefill)
+      .where(eq(applicationPrefill.applicationId, p('applicationId')))
+      .prepare(),
   };
 
   const siopRequestRepository: SiopRequestRepository = {
@@ -224,7 +252,14 @@ export function createApplicationRepositories(db: Database, together: Together) 
         .select({ id: applications.id, idvProvider: applications.idvProvider })
         .from(applications)
         .leftJoin(idvSessions, eq(idvSessions.applicationId, applications.id))
-        .where(and(eq(applications.status, 'pending'), isNull(applications.formSubmittedAt), lte(applications.formExpiresAt, now), isNull(idvSessions.applicationId)))
+        .where(
+          and(
+            eq(applications.status, 'pending'),
+            isNull(applications.formSubmittedAt),
+            lte(applications.formExpiresAt, now),
+            isNull(idvSessions.applicationId),
+          ),
+        )
         .limit(limit);
     },
     async set(id, change, now) {

@@ -32,7 +32,12 @@ export function createCredentialRepositories(db: Database) {
     reserveInNewestStatusList: db
       .update(statusLists)
       .set({ allocated: sql`${statusLists.allocated} + 1` })
-      .where(and(sql`${statusLists.id} = (SELECT max(id) FROM status_lists)`, sql`${statusLists.allocated} < CAST(${statusLists.size} * ${p('maxFill')} AS INTEGER)`))
+      .where(
+        and(
+          sql`${statusLists.id} = (SELECT max(id) FROM status_lists)`,
+          sql`${statusLists.allocated} < CAST(${statusLists.size} * ${p('maxFill')} AS INTEGER)`,
+        ),
+      )
       .returning({ id: statusLists.id, size: statusLists.size })
       .prepare(),
     reserveStatusSlot: db
@@ -125,7 +130,10 @@ export function createCredentialRepositories(db: Database) {
       return rows.length === 1;
     },
     async bumpVersion(id) {
-      await db.update(statusLists).set({ version: sql`${statusLists.version} + 1` }).where(eq(statusLists.id, id));
+      await db
+        .update(statusLists)
+        .set({ version: sql`${statusLists.version} + 1` })
+        .where(eq(statusLists.id, id));
     },
     async cached(id, purpose) {
       const rows = await db
@@ -138,11 +146,17 @@ export function createCredentialRepositories(db: Database) {
       await db
         .insert(statusListCache)
         .values(row)
-        .onConflictDoUpdate({ target: [statusListCache.listId, statusListCache.purpose], set: { version: row.version, jwt: row.jwt, expiresAt: row.expiresAt } });
+        .onConflictDoUpdate({
+          target: [statusListCache.listId, statusListCache.purpose],
+          set: { version: row.version, jwt: row.jwt, expiresAt: row.expiresAt },
+        });
     },
     async setIndices(id, purpose) {
       const flag = purpose === 'revocation' ? isNotNull(credentialStatus.revokedAt) : isNotNull(credentialStatus.suspendedAt);
-      const rows = await db.select({ i: credentialStatus.listIndex }).from(credentialStatus).where(and(eq(credentialStatus.listId, id), flag));
+      const rows = await db
+        .select({ i: credentialStatus.listIndex })
+        .from(credentialStatus)
+        .where(and(eq(credentialStatus.listId, id), flag));
       return rows.map((r) => r.i);
     },
   };

@@ -34,10 +34,24 @@ export function createGrantRepositories(db: Database, together: Together) {
       .prepare(),
     insertAccessToken: db
       .insert(accessTokens)
-      .values({ jti: p('jti'), applicationId: p('applicationId'), applicantDid: p('applicantDid'), codeHash: p('codeHash'), expiresAt: p('expiresAt'), tokenSha256: p('tokenSha256') })
+      .values({
+        jti: p('jti'),
+        applicationId: p('applicationId'),
+        applicantDid: p('applicantDid'),
+        codeHash: p('codeHash'),
+        expiresAt: p('expiresAt'),
+        tokenSha256: p('tokenSha256'),
+      })
       .prepare(),
-    accessTokenByJti: db.select().from(accessTokens).where(eq(accessTokens.jti, p('jti'))).prepare(),
-    insertCNonce: db.insert(cNonces).values({ nonce: p('nonce'), accessTokenJti: p('accessTokenJti'), expiresAt: p('expiresAt') }).prepare(),
+    accessTokenByJti: db
+      .select()
+      .from(accessTokens)
+      .where(eq(accessTokens.jti, p('jti')))
+      .prepare(),
+    insertCNonce: db
+      .insert(cNonces)
+      .values({ nonce: p('nonce'), accessTokenJti: p('accessTokenJti'), expiresAt: p('expiresAt') })
+      .prepare(),
     consumeCNonce: db
       .update(cNonces)
       .set({ consumedAt: sql`${p('now')}` })

@@ -22,7 +22,10 @@ export interface PreparedStatement {
  * expired or already used). One statement, so among concurrent consumers exactly one wins, on
  * better-sqlite3 and on D1 alike.
  */
-export async function consumeOnce<Row>(statement: { all(values?: Record<string, unknown>): Row[] | Promise<Row[]> }, values: Record<string, unknown>): Promise<Row | undefined> {
+export async function consumeOnce<Row>(
+  statement: { all(values?: Record<string, unknown>): Row[] | Promise<Row[]> },
+  values: Record<string, unknown>,
+): Promise<Row | undefined> {
   return (await statement.all(values))[0];
 }
 
@@ -63,10 +66,14 @@ export function writeTogether(db: Database): Together {
     };
     return async (writes) => {
       // The same binding drizzle's D1 prepared query does (fillPlaceholders), all in one batch.
-      const results = await d1.batch(writes.map(({ statement, values }) => d1Statement(statement).bind(...fillPlaceholders(statement.getQuery().params, values))));
+      const results = await d1.batch(
+        writes.map(({ statement, values }) => d1Statement(statement).bind(...fillPlaceholders(statement.getQuery().params, values))),
+      );
       return results.map((result) => result.meta.changes);
     };
   }
-  const run = (client as BetterSqliteLike).transaction((writes: Write[]) => writes.map(({ statement, values }) => (statement.run(values) as { changes: number }).changes));
+  const run = (client as BetterSqliteLike).transaction((writes: Write[]) =>
+    writes.map(({ statement, values }) => (statement.run(values) as { changes: number }).changes),
+  );
   return async (writes) => run(writes);
 }

@@ -14,7 +14,11 @@ export function createIdvSessionRepositories(db: Database) {
 
   // The statements every form submission runs, prepared once per store.
   const q = {
-    sessionByApplication: db.select().from(idvSessions).where(eq(idvSessions.applicationId, p('applicationId'))).prepare(),
+    sessionByApplication: db
+      .select()
+      .from(idvSessions)
+      .where(eq(idvSessions.applicationId, p('applicationId')))
+      .prepare(),
     // Creates a session unless one exists (returns the row it created, or none).
     openSession: db
       .insert(idvSessions)

@@ -21,10 +21,26 @@ export function createOperatorAccountRepositories(db: Database) {
       return (await db.select({ name: a.name }).from(a).limit(1)).length > 0;
     },
     async setSecret(name, secretHash, now) {
-      return (await db.update(a).set({ secretHash, updatedAt: now }).where(and(eq(a.name, name), isNull(a.disabledAt))).returning({ name: a.name })).length === 1;
+      return (
+        (
+          await db
+            .update(a)
+            .set({ secretHash, updatedAt: now })
+            .where(and(eq(a.name, name), isNull(a.disabledAt)))
+            .returning({ name: a.name })
+        ).length === 1
+      );
     },
     async disable(name, now) {
-      return (await db.update(a).set({ disabledAt: now, updatedAt: now }).where(and(eq(a.name, name), isNull(a.disabledAt))).returning({ name: a.name })).length === 1;
+      return (
+        (
+          await db
+            .update(a)
+            .set({ disabledAt: now, updatedAt: now })
+            .where(and(eq(a.name, name), isNull(a.disabledAt)))
+            .returning({ name: a.name })
+        ).length === 1
+      );
     },
   };
 
@@ -37,7 +53,12 @@ export function createOperatorAccountRepositories(db: Database) {
     },
     async takeForConfirmation(applicationId, party) {
       // One conditional DELETE: two confirmers race, one takes it; the proposer never does.
-      return (await db.delete(pa).where(and(eq(pa.applicationId, applicationId), ne(pa.party, party))).returning())[0];
+      return (
+        await db
+          .delete(pa)
+          .where(and(eq(pa.applicationId, applicationId), ne(pa.party, party)))
+          .returning()
+      )[0];
     },
     async clear(applicationId) {
       await db.delete(pa).where(eq(pa.applicationId, applicationId));

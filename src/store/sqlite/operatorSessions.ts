@@ -11,7 +11,14 @@ export function createOperatorSessionRepositories(db: Database) {
   const q = {
     insert: db
       .insert(s)
-      .values({ idHash: p('idHash'), operator: p('operator'), credentialTag: p('credentialTag'), createdAt: p('createdAt'), lastSeenAt: p('lastSeenAt'), expiresAt: p('expiresAt') })
+      .values({
+        idHash: p('idHash'),
+        operator: p('operator'),
+        credentialTag: p('credentialTag'),
+        createdAt: p('createdAt'),
+        lastSeenAt: p('lastSeenAt'),
+        expiresAt: p('expiresAt'),
+      })
       .prepare(),
     // One conditional write: a session that timed out or ended between two requests is never revived.
     touch: db
@@ -30,18 +37,32 @@ export function createOperatorSessionRepositories(db: Database) {
       return (await q.touch.all({ idHash, now, idleSince }))[0];
     },
     async end(idHash, now) {
-      await db.update(s).set({ endedAt: now }).where(and(eq(s.idHash, idHash), isNull(s.endedAt)));
+      await db
+        .update(s)
+        .set({ endedAt: now })
+        .where(and(eq(s.idHash, idHash), isNull(s.endedAt)));
     },
     async endAllFor(operator, now) {
-      const rows = await db.update(s).set({ endedAt: now }).where(and(eq(s.operator, operator), isNull(s.endedAt))).returning({ id: s.idHash });
+      const rows = await db
+        .update(s)
+        .set({ endedAt: now })
+        .where(and(eq(s.operator, operator), isNull(s.endedAt)))
+        .returning({ id: s.idHash });
       return rows.length;
     },
     async endAllExcept(credentialTags, now) {
-      const rows = await db.update(s).set({ endedAt: now }).where(and(credentialTags.length ? notInArray(s.credentialTag, credentialTags) : undefined, isNull(s.endedAt))).returning({ id: s.idHash });
+      const rows = await db
+        .update(s)
+        .set({ endedAt: now })
+        .where(and(credentialTags.length ? notInArray(s.credentialTag, credentialTags) : undefined, isNull(s.endedAt)))
+        .returning({ id: s.idHash });
       return rows.length;
     },
     async purge(before) {
-      const rows = await db.delete(s).where(or(and(isNotNull(s.endedAt), lt(s.endedAt, before)), lt(s.expiresAt, before))).returning({ id: s.idHash });
+      const rows = await db
+        .delete(s)
+        .where(or(and(isNotNull(s.endedAt), lt(s.endedAt, before)), lt(s.expiresAt, before)))
+        .returning({ id: s.idHash });
       return rows.length;
     },
   };

@@ -113,7 +113,10 @@ describe('credential endpoint', () => {
     const jwt = await holder.createProofJwt({ audience: PUBLIC_URL, nonce: token.c_nonce });
     const cases: Array<[unknown, string]> = [
       [{ format: 'ldp_vc', proof: { proof_type: 'jwt', jwt } }, 'unsupported_credential_format'],
-      [{ format: 'jwt_vc_json', credential_definition: { type: ['VerifiableCredential', 'UniversityDegree'] }, proof: { proof_type: 'jwt', jwt } }, 'unsupported_credential_type'],
+      [
+        { format: 'jwt_vc_json', credential_definition: { type: ['VerifiableCredential', 'UniversityDegree'] }, proof: { proof_type: 'jwt', jwt } },
+        'unsupported_credential_type',
+      ],
       [{ proof: { proof_type: 'jwt', jwt } }, 'invalid_credential_request'],
       [{ format: 'jwt_vc_json', proof: { proof_type: 'cwt', jwt } }, 'invalid_proof'],
       [{ format: 'jwt_vc_json' }, 'invalid_proof'],
@@ -153,7 +156,7 @@ describe('credential endpoint', () => {
 });
 
 describe('deferred credential endpoint', () => {
-  it('unknown transaction ids and other applications\' transactions are invalid_transaction_id', async () => {
+  it("unknown transaction ids and other applications' transactions are invalid_transaction_id", async () => {
     const t = await makeTestIssuer();
     const a = await openApplication(t);
     const b = await openApplication(t);
@@ -171,7 +174,9 @@ describe('deferred credential endpoint', () => {
       body: '{}',
     });
     expect(((await res.json()) as any).error).toBe('invalid_transaction_id');
-    expect((await t.fetch(`${PUBLIC_URL}/oid4vci/deferred-credential`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })).status).toBe(401);
+    expect(
+      (await t.fetch(`${PUBLIC_URL}/oid4vci/deferred-credential`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })).status,
+    ).toBe(401);
   });
 
   it('concurrent deferred requests for one approved transaction issue exactly one credential', async () => {

@@ -4,10 +4,21 @@ import { makeTestIssuer, testClock } from '../../helpers/issuer';
 import { credentialRequest, deferredRequest, openApplication, proofBody, redeem } from '../../helpers/steps';
 
 /** Posts like the webview (form: load the page first for its CSRF cookie and hidden token) or a JSON client; consent given unless `fields` says otherwise. */
-async function post(t: Awaited<ReturnType<typeof makeTestIssuer>>, url: string, given: Record<string, string>, json = false, headers: Record<string, string> = {}) {
+async function post(
+  t: Awaited<ReturnType<typeof makeTestIssuer>>,
+  url: string,
+  given: Record<string, string>,
+  json = false,
+  headers: Record<string, string> = {},
+) {
   const fields = { consent: 'accept', ...given };
   if (json) {
-    return t.fetch(url, { method: 'POST', redirect: 'manual', headers: { 'content-type': 'application/json', accept: 'application/json' }, body: JSON.stringify(fields) });
+    return t.fetch(url, {
+      method: 'POST',
+      redirect: 'manual',
+      headers: { 'content-type': 'application/json', accept: 'application/json' },
+      body: JSON.stringify(fields),
+    });
   }
   const page = await t.fetch(url);
   const html = await page.text();
@@ -54,7 +65,13 @@ describe('hosted IDV form', () => {
   it('400 with per-field errors (the form again), then the applicant retries and finishes on finish.html', async () => {
     const t = await makeTestIssuer();
     const { idvRequest } = await openApplication(t);
-    const bad = await post(t, idvRequest.url, { ...SAMPLE_IDENTITY, birthdate: '1990-02-30', country_of_residence: 'XX', document_type: 'library_card', given_name: '<script>' });
+    const bad = await post(t, idvRequest.url, {
+      ...SAMPLE_IDENTITY,
+      birthdate: '1990-02-30',
+      country_of_residence: 'XX',
+      document_type: 'library_card',
+      given_name: '<script>',
+    });
     expect(bad.status).toBe(400);
     const html = await bad.text();
     expect(html).toContain('role="alert"');
@@ -104,7 +121,11 @@ describe('hosted IDV form', () => {
 
   it('sandbox decisions follow the documented test values', async () => {
     const t = await makeTestIssuer();
-    for (const [family, status] of [['Declined', 'rejected'], ['Review', 'review'], ['Doe', 'approved']] as const) {
+    for (const [family, status] of [
+      ['Declined', 'rejected'],
+      ['Review', 'review'],
+      ['Doe', 'approved'],
+    ] as const) {
       const { idvRequest } = await openApplication(t);
       const r = await post(t, idvRequest.url, { ...SAMPLE_IDENTITY, family_name: family }, true);
       expect(await r.json()).toEqual({ status });
@@ -131,7 +152,13 @@ describe('hosted IDV form', () => {
         clientName: 'Example Bank',
         tosUri: 'https://bank.example/terms',
         policyUri: 'https://bank.example/privacy',
-        idv: { retentionDays: 14, optionalConsents: [{ id: 'marketing', text: 'Send me product news' }, { id: 'research', text: 'Use my application for research' }] },
+        idv: {
+          retentionDays: 14,
+          optionalConsents: [
+            { id: 'marketing', text: 'Send me product news' },
+            { id: 'research', text: 'Use my application for research' },
+          ],
+        },
       },
     });
     const { idvRequest } = await openApplication(t);
@@ -149,7 +176,12 @@ describe('hosted IDV form', () => {
     const form = await post(t, idvRequest.url, { step: 'consent', consent_marketing: 'on' });
     expect(await form.text()).toContain('<input type="hidden" name="consent_marketing" value="on">');
     expect((await post(t, idvRequest.url, { ...SAMPLE_IDENTITY, consent_marketing: 'on' })).status).toBe(303);
-    const audit = t.sqlite.prepare("SELECT actor, action, detail, at FROM audit_log WHERE action LIKE 'consent.%'").all() as { actor: string; action: string; detail: string; at: number }[];
+    const audit = t.sqlite.prepare("SELECT actor, action, detail, at FROM audit_log WHERE action LIKE 'consent.%'").all() as {
+      actor: string;
+      action: string;
+      detail: string;
+      at: number;
+    }[];
     expect(audit).toEqual([{ actor: 'applicant', action: 'consent.given', detail: JSON.stringify({ optional: ['marketing'] }), at: expect.any(Number) }]);
   });
 
@@ -185,7 +217,9 @@ describe('hosted IDV form', () => {
     const again = await credentialRequest(t, token.access_token, await proofBody(holder, nonce.c_nonce));
     expect(again.status).toBe(400);
     expect(again.body.error).toBe('credential_request_denied');
-    const events = (t.sqlite.prepare('SELECT type, body FROM outbox_events').all() as { type: string; body: string }[]).filter((e) => e.type === 'application.withdrawn');
+    const events = (t.sqlite.prepare('SELECT type, body FROM outbox_events').all() as { type: string; body: string }[]).filter(
+      (e) => e.type === 'application.withdrawn',
+    );
     expect(events).toHaveLength(1);
     expect(JSON.parse(events[0].body).data).toMatchObject({ application_id: application.id, status: 'withdrawn', reason: 'consent_declined' });
     const audit = t.sqlite.prepare("SELECT actor, action FROM audit_log WHERE action = 'consent.declined'").all();
@@ -194,7 +228,7 @@ describe('hosted IDV form', () => {
     expect(t.sqlite.prepare('SELECT COUNT(*) AS n FROM issued_credentials').get()).toEqual({ n: 0 });
   });
 
-  it('speaks the applicant\'s language (Accept-Language): labels, country names and server-side errors; JSON keeps stable codes', async () => {
+  it("speaks the applicant's language (Accept-Language): labels, country names and server-side errors; JSON keeps stable codes", async () => {
     const t = await makeTestIssuer();
     const { idvRequest } = await openApplication(t);
     const de = { 'accept-language': 'fr-CH, de;q=0.9, en;q=0.8' };

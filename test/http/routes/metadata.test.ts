@@ -29,7 +29,12 @@ describe('discovery documents', () => {
     const t = await makeTestIssuer({ config: { publicUrl: 'http://issuer.test/pfi' } });
     for (const path of ['/.well-known/openid-credential-issuer/pfi', '/.well-known/oauth-authorization-server/pfi', '/pfi/did.json']) {
       const r = await t.fetch(`http://issuer.test${path}`);
-      expect({ path, status: r.status, cors: r.headers.get('access-control-allow-origin'), cache: r.headers.get('cache-control') }).toEqual({ path, status: 200, cors: '*', cache: 'public, max-age=300' });
+      expect({ path, status: r.status, cors: r.headers.get('access-control-allow-origin'), cache: r.headers.get('cache-control') }).toEqual({
+        path,
+        status: 200,
+        cors: '*',
+        cache: 'public, max-age=300',
+      });
       expect(r.headers.get('x-content-type-options')).toBe('nosniff');
     }
   });

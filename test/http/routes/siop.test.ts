@@ -65,8 +65,8 @@ describe('initiation: the SIOPv2 Authorization Request', () => {
 
   it('returns JSON when asked for it, and a fresh nonce each time', async () => {
     const t = await makeTestIssuer();
-    const a = await (await t.fetch(`${PUBLIC_URL}/idv/siopv2/initiate`, { headers: { accept: 'application/json' } })).json() as any;
-    const b = await (await t.fetch(`${PUBLIC_URL}/idv/siopv2/initiate`, { headers: { accept: 'application/json' } })).json() as any;
+    const a = (await (await t.fetch(`${PUBLIC_URL}/idv/siopv2/initiate`, { headers: { accept: 'application/json' } })).json()) as any;
+    const b = (await (await t.fetch(`${PUBLIC_URL}/idv/siopv2/initiate`, { headers: { accept: 'application/json' } })).json()) as any;
     expect(a.client_id).toBe(PFI_DID);
     expect(a.client_metadata.subject_syntax_types_supported).toBeInstanceOf(Array);
     expect(a.nonce).not.toBe(b.nonce);
@@ -89,7 +89,12 @@ describe('initiation: the SIOPv2 Authorization Request', () => {
     const doc = (await res.json()) as any;
     expect(doc.id).toBe(PFI_DID);
     expect(doc.service).toEqual([{ id: `${PFI_DID}#idv`, type: 'IDV', serviceEndpoint: `${PUBLIC_URL}/idv/siopv2/initiate` }]);
-    expect(doc.verificationMethod[0]).toMatchObject({ id: `${PFI_DID}#key-1`, type: 'JsonWebKey2020', controller: PFI_DID, publicKeyJwk: { kty: 'OKP', crv: 'Ed25519' } });
+    expect(doc.verificationMethod[0]).toMatchObject({
+      id: `${PFI_DID}#key-1`,
+      type: 'JsonWebKey2020',
+      controller: PFI_DID,
+      publicKeyJwk: { kty: 'OKP', crv: 'Ed25519' },
+    });
     expect(doc.verificationMethod[0].publicKeyJwk.d).toBeUndefined();
   });
 
@@ -100,7 +105,10 @@ describe('initiation: the SIOPv2 Authorization Request', () => {
     expect(doc.service[0].serviceEndpoint).toBe('http://localhost:8443/pfi/kcc/idv/siopv2/initiate');
     expect((await t.fetch('http://localhost:8443/pfi/kcc/idv/siopv2/initiate')).status).toBe(200);
     // Both well-known forms: appended (draft 13) and inserted (RFC 8414 / OID4VCI 1.0).
-    for (const u of ['http://localhost:8443/pfi/kcc/.well-known/openid-credential-issuer', 'http://localhost:8443/.well-known/openid-credential-issuer/pfi/kcc']) {
+    for (const u of [
+      'http://localhost:8443/pfi/kcc/.well-known/openid-credential-issuer',
+      'http://localhost:8443/.well-known/openid-credential-issuer/pfi/kcc',
+    ]) {
       const meta = (await (await t.fetch(u)).json()) as any;
       expect(meta.credential_issuer).toBe('http://localhost:8443/pfi/kcc');
     }
@@ -169,12 +177,20 @@ describe('authenticating the applicant DID: the direct_post Authorization Respon
     expectInvalidRequest(await postIdToken(t, token), /kid/);
   });
 
-  it('refuses a signature by a key that is not the DID\'s (forged kid)', async () => {
+  it("refuses a signature by a key that is not the DID's (forged kid)", async () => {
     const { t, holder, request, now } = await setup();
     const victim = await Holder.create();
-    const forged = await signJwt({ ...holder.signer, kid: victim.kid, alg: 'EdDSA', publicJwk: holder.signer.publicJwk, sign: (d) => holder.signer.sign(d) }, {
-      iss: victim.did, sub: victim.did, aud: PFI_DID, nonce: request.nonce, iat: now, exp: now + 300,
-    });
+    const forged = await signJwt(
+      { ...holder.signer, kid: victim.kid, alg: 'EdDSA', publicJwk: holder.signer.publicJwk, sign: (d) => holder.signer.sign(d) },
+      {
+        iss: victim.did,
+        sub: victim.did,
+        aud: PFI_DID,
+        nonce: request.nonce,
+        iat: now,
+        exp: now + 300,
+      },
+    );
     expectInvalidRequest(await postIdToken(t, forged), /signature/);
     // The forged attempt did not burn the nonce: the real holder can still answer.
     expect((await postIdToken(t, await holder.createIdToken({ clientId: request.client_id, nonce: request.nonce, now }))).status).toBe(200);
@@ -190,7 +206,14 @@ describe('authenticating the applicant DID: the direct_post Authorization Respon
     const { t, holder, request, now } = await setup();
     const bad = await idToken(holder, { iss: holder.did, sub: holder.did, aud: ['did:web:x.example'], nonce: request.nonce, iat: now, exp: now + 300 });
     expectInvalidRequest(await postIdToken(t, bad), /aud/);
-    const good = await idToken(holder, { iss: holder.did, sub: holder.did, aud: ['did:web:x.example', PFI_DID], nonce: request.nonce, iat: now, exp: now + 300 });
+    const good = await idToken(holder, {
+      iss: holder.did,
+      sub: holder.did,
+      aud: ['did:web:x.example', PFI_DID],
+      nonce: request.nonce,
+      iat: now,
+      exp: now + 300,
+    });
     expect((await postIdToken(t, good)).status).toBe(200);
   });
 
@@ -218,7 +241,14 @@ describe('authenticating the applicant DID: the direct_post Authorization Respon
   it('refuses unsupported DID methods, malformed tokens and missing id_token', async () => {
     const { t, holder, request, now } = await setup();
     const exampleSigner = { ...holder.signer, kid: 'did:example:123#0', sign: (d: Uint8Array) => holder.signer.sign(d) };
-    const weird = await signJwt(exampleSigner, { iss: 'did:example:123', sub: 'did:example:123', aud: PFI_DID, nonce: request.nonce, iat: now, exp: now + 300 });
+    const weird = await signJwt(exampleSigner, {
+      iss: 'did:example:123',
+      sub: 'did:example:123',
+      aud: PFI_DID,
+      nonce: request.nonce,
+      iat: now,
+      exp: now + 300,
+    });
     expectInvalidRequest(await postIdToken(t, weird), /not a supported/);
     expectInvalidRequest(await postIdToken(t, 'not.a.jwt'));
     expectInvalidRequest(await postIdToken(t, 'abc'));
@@ -233,7 +263,14 @@ describe('authenticating the applicant DID: the direct_post Authorization Respon
     const jwk = (await crypto.subtle.exportKey('jwk', pair.publicKey)) as any;
     const did = `did:jwk:${base64urlEncode(JSON.stringify({ kty: 'EC', crv: 'P-256', x: jwk.x, y: jwk.y }))}`;
     const h = await Holder.create({ crypto: createWebCryptoProvider() });
-    const token = await idToken({ ...h, signer: { ...h.signer, kid: `${did}#0` } } as Holder, { iss: did, sub: did, aud: PFI_DID, nonce: request.nonce, iat: now, exp: now + 300 });
+    const token = await idToken({ ...h, signer: { ...h.signer, kid: `${did}#0` } } as Holder, {
+      iss: did,
+      sub: did,
+      aud: PFI_DID,
+      nonce: request.nonce,
+      iat: now,
+      exp: now + 300,
+    });
     expectInvalidRequest(await postIdToken(t, token));
     expect(didJwkFromPublicJwk(h.signer.publicJwk)).toBe(h.did);
   });
