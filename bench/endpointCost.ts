@@ -45,7 +45,7 @@ for (const path of paths) {
   const w = async () => {
     while (!stop) {
       const r = await http.send('GET', url + path, {}, undefined, 'x');
-      if (r.status >= 400) throw new Error(path + ' ' + r.status);
+      if (r.status >= 400) throw new Error(`${path} ${r.status}`);
       if (counting) n++;
     }
   };

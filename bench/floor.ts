@@ -110,8 +110,7 @@ export async function measureFloor(http: LeanHttp, options: { concurrency: numbe
       });
     child.stdout!.on('data', (chunk: Buffer) => {
       buffered += chunk.toString();
-      let i;
-      while ((i = buffered.indexOf('\n')) >= 0) {
+      for (let i = buffered.indexOf('\n'); i >= 0; i = buffered.indexOf('\n')) {
         lines.push(buffered.slice(0, i));
         buffered = buffered.slice(i + 1);
       }

@@ -186,7 +186,10 @@ async function main() {
       ? createServer((downstream) => {
           const upstream = connect(serverPorts[next++ % serverPorts.length], '127.0.0.1');
           downstream.pipe(upstream).pipe(downstream);
-          const close = () => (downstream.destroy(), upstream.destroy());
+          const close = () => {
+            downstream.destroy();
+            upstream.destroy();
+          };
           downstream.on('error', close);
           upstream.on('error', close);
         }).listen(PORT, '127.0.0.1')
@@ -199,7 +202,10 @@ async function main() {
     const record = (key: string, ms: number) => {
       if (!recording) return;
       let list = latencies.get(key);
-      if (!list) latencies.set(key, (list = []));
+      if (!list) {
+        list = [];
+        latencies.set(key, list);
+      }
       list.push(ms);
     };
     let flows = 0;
@@ -213,7 +219,8 @@ async function main() {
     };
     let stop = false;
     let closeHttp = () => {};
-    let runFlow: () => Promise<boolean | void>;
+    // biome-ignore lint/suspicious/noConfusingVoidType: the flow runners return nothing or whether the flow completed
+    let runFlow: () => Promise<boolean | undefined | void>;
     const floorHttp = createLeanHttp({ maxSockets: CONCURRENCY, transport: TRANSPORT });
     if (WALLET === 'lean') {
       const http = createLeanHttp({ maxSockets: CONCURRENCY, onTiming: record, transport: TRANSPORT });

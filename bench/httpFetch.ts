@@ -13,7 +13,9 @@ export function createHttpFetch(maxSockets: number) {
     new Promise((resolve, reject) => {
       const url = new URL(input);
       const headers: Record<string, string> = {};
-      new Headers(init.headers).forEach((v, k) => (headers[k] = v));
+      new Headers(init.headers).forEach((v, k) => {
+        headers[k] = v;
+      });
       const body = typeof init.body === 'string' ? init.body : undefined;
       if (body !== undefined) headers['content-length'] = String(Buffer.byteLength(body));
       const req = request({ agent, host: url.hostname, port: url.port, path: url.pathname + url.search, method: init.method ?? 'GET', headers }, (res) => {
@@ -22,7 +24,7 @@ export function createHttpFetch(maxSockets: number) {
         res.on('end', () => {
           const h = new Headers();
           for (const [k, v] of Object.entries(res.headers)) {
-            if (Array.isArray(v)) v.forEach((x) => h.append(k, x));
+            if (Array.isArray(v)) for (const x of v) h.append(k, x);
             else if (v !== undefined) h.set(k, v);
           }
           const status = res.statusCode ?? 500;

@@ -136,7 +136,8 @@ class NetResponse implements LeanResponse {
     readonly body: Buffer,
   ) {}
   get headers(): LeanHeaders {
-    return (this.map ??= headerMap(this.head));
+    this.map ??= headerMap(this.head);
+    return this.map;
   }
 }
 
@@ -209,7 +210,7 @@ class Connection {
     if (!(this.status >= 200 && this.status < 600)) throw new LeanHttpError(`unexpected status line ${head.slice(0, 40)}`);
     const te = headerValue(head, TRANSFER_ENCODING);
     const cl = headerValue(head, CONTENT_LENGTH);
-    this.chunked = te !== undefined && te.toLowerCase().includes('chunked');
+    this.chunked = te?.toLowerCase().includes('chunked') ?? false;
     if (te !== undefined && !this.chunked) throw new LeanHttpError(`unsupported transfer-encoding ${te}`);
     if (cl !== undefined && !this.chunked && !/^\d+$/.test(cl)) throw new LeanHttpError('bad content-length');
     this.contentLength = this.chunked ? -1 : cl !== undefined ? Number(cl) : -1;
@@ -325,9 +326,11 @@ function createNetHttp(options: { maxSockets: number; onTiming?: OnTiming }): Le
   function acquire(hostname: string, port: number): Connection | Promise<Connection> {
     const key = `${hostname}:${port}`;
     let pool = pools.get(key);
-    if (!pool) pools.set(key, (pool = { idle: [], open: 0, waiting: [] }));
-    let c: Connection | undefined;
-    while ((c = pool.idle.pop())) if (!c.dead) return c;
+    if (!pool) {
+      pool = { idle: [], open: 0, waiting: [] };
+      pools.set(key, pool);
+    }
+    for (let c = pool.idle.pop(); c; c = pool.idle.pop()) if (!c.dead) return c;
     if (pool.open < options.maxSockets) return open(pool, hostname, port);
     const p = pool;
     return new Promise((resolve) => p.waiting.push(resolve));

@@ -107,7 +107,8 @@ export class PfiKeyCache {
       else if (jwk.kty === 'EC' && jwk.crv === 'secp256k1') alg = 'ES256K';
       else throw new LeanFlowError('pfi_key', `unsupported PFI key type ${String(jwk.kty)}/${String(jwk.crv)}`);
       const key = createPublicKey({ key: { kty: jwk.kty, crv: jwk.crv, x: jwk.x, ...(jwk.y ? { y: jwk.y } : {}) } as any, format: 'jwk' });
-      this.keys.set(kid, (entry = { material, key, alg }));
+      entry = { material, key, alg };
+      this.keys.set(kid, entry);
     }
     return entry;
   }

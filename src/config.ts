@@ -1,267 +1,46 @@
-import { z } from 'zod';
+import { type SETTINGS, SETTING_DEFAULTS, ISSUER_DID_METHODS, settingsGiven, type Settings } from './config/settings';
+import type { Environment, GivenSettingsOf } from './config/setting';
+import type { ConsentItem, TierConfig } from './config/tiers';
+import { brandColourProblem } from './config/parsers';
+
+export {
+  ISSUER_DID_METHODS,
+  KCC_SCHEMA_ID,
+  LOG_LEVELS,
+  SETTINGS,
+  SETTING_DEFAULTS,
+  listSettings,
+  processEnv,
+  readSettings,
+  settingsGiven,
+} from './config/settings';
+export type { IssuerDidMethod, Settings } from './config/settings';
+export type { Environment } from './config/setting';
+export { parseTiersConfig, tiersFromJson } from './config/tiers';
+export type { ConsentItem, TierConfig, TiersDocument } from './config/tiers';
 
 /**
- * Every option of the issuer, with its default, in one place (node-oidc-provider style).
- * Runtimes (src/runtime/*) read the environment and pass a partial config; nothing else
- * reads the environment.
+ * The issuer's configuration: the `issuer` section of the settings table (src/config/settings.ts,
+ * where each option has its default and its documentation), resolved by `resolveConfig` — the
+ * public URL required, the tiers and the default tier worked out.
  */
-export interface IssuerConfig {
-  /** Credential issuer identifier and base of every URL handed out (env PUBLIC_URL). */
+export type IssuerConfig = Omit<Settings['issuer'], 'publicUrl' | 'defaultTierId'> & {
   publicUrl: string;
-  /** Bearer token for the operator API; undefined disables /admin (env ADMIN_TOKEN). */
-  adminToken?: string;
-  /**
-   * Tenant API keys of the KYC status API (`GET /api/v1/kyc/{subject}/status`, env KYC_API_KEYS,
-   * comma-separated); empty disables it. See README "KYC status API".
-   */
-  kycApiKeys: string[];
-  /** Lifetimes, in seconds. */
-  ttl: {
-    /** SIOPv2 Authorization Request (its nonce) from the initiation GET. */
-    siopRequest: number;
-    /**
-     * The pre-authorized code in the credential offer. Outlives the IDV form link (checked at
-     * start): the offer is handed out with the form, and a wallet redeems it only after a slow
-     * applicant finished the form, so the code must not expire while the form still works.
-     */
-    preAuthorizedCode: number;
-    /** The IDV form link (`url` of the IDV Request). */
-    idvForm: number;
-    /** Access tokens. Long enough for deferred issuance after a manual review. */
-    accessToken: number;
-    /** c_nonce for proofs of possession. */
-    cNonce: number;
-  };
-  /** Clock skew tolerated on exp/iat/nbf of tokens we receive, in seconds. */
-  clockSkewSeconds: number;
-  /**
-   * Oldest proof JWT `iat` accepted, in seconds. Wallets build proofs ahead of the request
-   * (Sphereon sets iat about a minute in the past), so the window is 5 minutes.
-   */
-  proofMaxAgeSeconds: number;
-  /** Oldest SIOP ID token `iat` accepted, in seconds. */
-  idTokenMaxAgeSeconds: number;
-  /** Shown to the applicant in the SIOP client_metadata and in issuer metadata `display`. */
-  clientName: string;
-  /** The PFI's terms of service, linked from the form's consent step (env TOS_URI). */
-  tosUri?: string;
-  /** The PFI's privacy policy, linked from the form's consent step (env POLICY_URI). */
-  policyUri?: string;
-  /**
-   * The rest of the SIOPv2 client_metadata the spec lists ("Initiate Application"; OIDC Dynamic
-   * Client Registration §2): env ISSUER_LOGO_URI, ISSUER_TOS_URI, ISSUER_POLICY_URI (https URLs)
-   * and ISSUER_CONTACTS (comma-separated). Omitted when unset.
-   */
-  clientMetadata: { logoUri?: string; tosUri?: string; policyUri?: string; contacts?: string[] };
-  credential: {
-    /** Key of credential_configurations_supported and the value in credential offers. */
-    configurationId: string;
-    /** KCC validity in days. */
-    validityDays: number;
-    /** Tier written into credentialSubject.tier when IDV does not set one. */
-    defaultTier: string;
-    /** ISO 3166-1 alpha-2 country of the PFI's KYC regime (credentialSubject.jurisdiction.country). */
-    jurisdictionCountry: string;
-    /**
-     * credentialSchema id (env KCC_SCHEMA_ID). Default: the published KCC schema's id, which the
-     * spec's example KCC carries and relying parties' definitions filter on. The issuer serves
-     * the same schema at /schemas/kcc.schema.json either way.
-     */
-    schemaId: string;
-  };
-  /** Largest request body accepted, in bytes. */
-  maxBodyBytes: number;
-  /**
-   * Request limits on the initiation, SIOP response, token, credential/deferred and IDV form
-   * endpoints, per client IP and per client (applicant DID, or form link), per window.
-   * Generous per IP because mobile carriers put many users behind one address.
-   */
-  rateLimits: {
-    enabled: boolean;
-    windowSeconds: number;
-    perIp: number;
-    perClient: number;
-  };
-  /**
-   * Failed operator sign-ins (console login, operator API bearer) tolerated per window, per
-   * client address and in total; past either, every attempt (right or wrong) is 429 until the
-   * window ends. Independent of `rateLimits` so RATE_LIMITS=off never lifts it.
-   */
-  operatorAuthLimits: {
-    enabled: boolean;
-    windowSeconds: number;
-    failuresPerIp: number;
-    failuresGlobal: number;
-  };
-  /**
-   * Four-eyes review (env REVIEW_FOUR_EYES=true): an operator's approval is only a proposal
-   * until a second, different party confirms it (src/issuance/decisions.ts); every ADMIN_TOKEN
-   * holder (operator API, first-start console) counts as one party. Rejections are not gated.
-   */
-  reviewFourEyes: boolean;
-  /**
-   * The PFI's DID method (env ISSUER_DID_METHOD): `web` (did:web from PUBLIC_URL), `dht`
-   * (did:dht from an Ed25519 identity key, published to DID_DHT_GATEWAY) or `jwk` (did:jwk of
-   * the signing key: no services, so wallets start from the IDV endpoint URL). See docs/dids-and-keys.md.
-   */
-  didMethod: IssuerDidMethod;
-  /**
-   * OID4VCI 1.0 deferred issuance: the `interval` (seconds) a wallet should wait between deferred
-   * requests (§8.3, §9.2). Draft-13 wallets poll on `issuance_pending` instead.
-   */
-  deferredIntervalSeconds: number;
-  /** Identity verification (docs/idv.md). */
-  idv: {
-    /** Provider whose webview the IDV Request `url` leads to: `hosted` (the built-in form) or a vendor name (env IDV_PROVIDER). */
-    provider: string;
-    /** Days PII is kept after a decision before it is purged (env PII_RETENTION_DAYS). */
-    retentionDays: number;
-    /**
-     * Vendor webhooks signed over the body alone (no signed delivery time): events whose signed
-     * event time is older than this are refused as replays, in seconds (env IDV_WEBHOOK_REPLAY_WINDOW_SECONDS).
-     * Longer than the vendor's retry period, so genuine retries still arrive.
-     */
-    webhookReplayWindowSeconds: number;
-    /** Largest incoming IDV vendor webhook, in bytes (vendors include the whole verification). */
-    webhookMaxBodyBytes: number;
-    /** Outbound webhooks to the PFI's systems (env PFI_WEBHOOK_URL); undefined: events are kept in the outbox only. */
-    outboundWebhookUrl?: string;
-    /** Delivery attempts before an outbound event is marked failed. */
-    outboundMaxAttempts: number;
-    /** First retry delay in seconds; doubles per attempt up to outboundMaxBackoffSeconds. */
-    outboundBackoffSeconds: number;
-    outboundMaxBackoffSeconds: number;
-    /** Review console session lifetime from sign-in (absolute timeout), in seconds (env CONSOLE_SESSION_SECONDS). */
-    consoleSessionSeconds: number;
-    /**
-     * Optional data uses the PFI asks the applicant about on the consent step, one checkbox each
-     * (unticked by default); the choices are recorded in the audit trail by id.
-     */
-    optionalConsents?: ConsentItem[];
-    /** A console session without a request for this long ends (idle timeout), in seconds (env CONSOLE_IDLE_SECONDS). */
-    consoleIdleSeconds: number;
-  };
-  /**
-   * KCC tiers (spec "Multiple Credential Types"): each is a credential configuration in the
-   * issuer metadata and a Presentation Definition at /presentation-definitions/<id>; the
-   * initiation GET selects one with presentation_definition_id. Default: one tier built from
-   * `credential` (id = configurationId, name = defaultTier). See docs/tiers-and-status.md.
-   */
-  tiers: TierConfig[];
-  /** Tier issued when the initiation GET names none. Default: the first tier. */
   defaultTierId: string;
-  /** Bitstring Status List v1.0 options (see docs/tiers-and-status.md). */
-  statusList: {
-    /** Entries per list (bits); the spec's minimum, 131,072, gives herd privacy. */
-    size: number;
-    /** A new list is opened once this share of the current one is allocated (random indices stay cheap to find). */
-    maxFill: number;
-    /** Cache-Control max-age of the served status list credential, in seconds. */
-    cacheSeconds: number;
-    /** Validity of a signed status list credential, in seconds (relying parties refetch after). */
-    validitySeconds: number;
-  };
-}
-
-/** One optional consent item of the hosted form's consent step. */
-export interface ConsentItem {
-  /** Recorded in the audit trail: [A-Za-z0-9._-], at most 64 characters. */
-  id: string;
-  /** Shown beside the checkbox, in the PFI's words. */
-  text: string;
-}
-
-export type IssuerDidMethod = 'web' | 'dht' | 'jwk';
-export const ISSUER_DID_METHODS: readonly IssuerDidMethod[] = ['web', 'dht', 'jwk'];
-
-/** One KCC tier, a level of KYC diligence (spec "Multiple Credential Types"). */
-export interface TierConfig {
-  /** presentation_definition_id, credential configuration id and Presentation Definition id. */
-  id: string;
-  /** Human-readable name; written into credentialSubject.tier. */
-  name: string;
-  /** Evidence kinds IDV must have verified (evidence[*].kind), e.g. document_verification, sanction_screening. */
-  requiredChecks: string[];
-  /** KCC validity in days. */
-  validityDays: number;
-  /**
-   * How long a check's evidence stays usable, per kind, in days (renewal redoes only the
-   * checks that aged out). A kind not listed ages out with the credential (validityDays).
-   */
-  evidenceMaxAgeDays?: Record<string, number>;
-  /**
-   * Issuers (DIDs) whose KCCs the applicant may present to skip checks already done; the
-   * string "self" stands for this PFI's DID. Empty or absent: the SIOP request carries no
-   * presentation_definition and every check is done in IDV.
-   */
-  acceptsPriorCredentialsFrom?: string[];
-  /** Optional description shown in metadata and the Presentation Definition's purpose. */
-  description?: string;
-}
-
-export type IssuerConfigInput = Partial<
-  Omit<IssuerConfig, 'ttl' | 'credential' | 'rateLimits' | 'operatorAuthLimits' | 'idv' | 'statusList' | 'kycApiKeys' | 'clientMetadata'>
-> & {
-  kycApiKeys?: string[];
-  clientMetadata?: IssuerConfig['clientMetadata'];
-  publicUrl: string;
-  rateLimits?: Partial<IssuerConfig['rateLimits']>;
-  operatorAuthLimits?: Partial<IssuerConfig['operatorAuthLimits']>;
-  idv?: Partial<IssuerConfig['idv']>;
-  ttl?: Partial<IssuerConfig['ttl']>;
-  credential?: Partial<IssuerConfig['credential']>;
-  tiers?: TierConfig[];
-  defaultTierId?: string;
-  statusList?: Partial<IssuerConfig['statusList']>;
 };
 
-/** The `$id` of the published KCC JSON schema (schemas/kcc.schema.json). */
-export const KCC_SCHEMA_ID = 'https://vc.schemas.host/kcc.schema.json';
+/** The options that are sections (objects of options), given member by member: derived, so a new section needs nothing here. */
+type Sections = {
+  [K in keyof IssuerConfig]-?: NonNullable<IssuerConfig[K]> extends readonly unknown[] ? never : NonNullable<IssuerConfig[K]> extends object ? K : never;
+}[keyof IssuerConfig];
 
-export const DEFAULTS = {
-  ttl: {
-    siopRequest: 10 * 60,
-    // The form's hour plus an hour for the wallet to redeem after the last minute of the form.
-    preAuthorizedCode: 2 * 60 * 60,
-    idvForm: 60 * 60,
-    accessToken: 24 * 60 * 60,
-    cNonce: 5 * 60,
-  },
-  clockSkewSeconds: 60,
-  proofMaxAgeSeconds: 5 * 60,
-  idTokenMaxAgeSeconds: 10 * 60,
-  clientName: 'KCC Issuer',
-  credential: {
-    configurationId: 'KnownCustomerCredential',
-    validityDays: 365,
-    defaultTier: 'Standard',
-    jurisdictionCountry: 'US',
-    schemaId: KCC_SCHEMA_ID,
-  },
-  maxBodyBytes: 64 * 1024,
-  rateLimits: { enabled: true, windowSeconds: 60, perIp: 300, perClient: 30 },
-  operatorAuthLimits: { enabled: true, windowSeconds: 60, failuresPerIp: 10, failuresGlobal: 100 },
-  reviewFourEyes: false,
-  didMethod: 'web',
-  deferredIntervalSeconds: 5,
-  idv: {
-    provider: 'hosted',
-    retentionDays: 30,
-    webhookMaxBodyBytes: 1024 * 1024,
-    webhookReplayWindowSeconds: 3 * 24 * 60 * 60,
-    outboundMaxAttempts: 12,
-    outboundBackoffSeconds: 30,
-    outboundMaxBackoffSeconds: 6 * 60 * 60,
-    consoleSessionSeconds: 8 * 60 * 60,
-    consoleIdleSeconds: 30 * 60,
-  },
-  statusList: {
-    size: 131_072,
-    maxFill: 0.5,
-    cacheSeconds: 300,
-    validitySeconds: 24 * 60 * 60,
-  },
-} as const;
+/** What a runtime or a test gives `resolveConfig`: the public URL, and any option (sections member by member). */
+export type IssuerConfigInput = Partial<Omit<IssuerConfig, Sections | 'publicUrl'>> & { publicUrl: string } & {
+  [K in Sections]?: Partial<IssuerConfig[K]>;
+};
+
+/** The defaults of the issuer's options (from the settings table). */
+export const DEFAULTS: Settings['issuer'] = SETTING_DEFAULTS.issuer;
 
 /** Drops undefined members, so an unset environment variable never hides a default. */
 function defined<T extends object>(value: T | undefined): Partial<T> {
@@ -295,6 +74,11 @@ function resolveTiers(input: IssuerConfigInput, credential: IssuerConfig['creden
 
 export const MIN_ADMIN_TOKEN_LENGTH = 32;
 
+/**
+ * The issuer's configuration from an input (a runtime's settings, a test's options): defaults
+ * from the settings table, then the checks that span options (the code outlives the form, the
+ * tiers, the admin token's length, the public URL).
+ */
 export function resolveConfig(input: IssuerConfigInput): IssuerConfig {
   const publicUrl = input.publicUrl.replace(/\/+$/, '');
   let url: URL;
@@ -321,28 +105,38 @@ export function resolveConfig(input: IssuerConfigInput): IssuerConfig {
       `ttl.preAuthorizedCode (${ttl.preAuthorizedCode} s) must outlive ttl.idvForm (${ttl.idvForm} s): a wallet redeems the code after the form is done`,
     );
   }
+  // Every option of the table, so a new entry needs nothing here; then what is resolved specially.
+  const options = withDefaults(DEFAULTS, input);
+  // Programmatic input gets the check the environment's parser applies.
+  const colourProblem = brandColourProblem(options.branding.primaryColor);
+  if (colourProblem) throw new TypeError(`BRAND_PRIMARY_COLOR ${colourProblem}`);
+  if (!(options.reviewExpectedHours > 0)) throw new TypeError('REVIEW_EXPECTED_HOURS must be a positive number');
   return {
+    ...options,
     publicUrl,
-    adminToken: input.adminToken || undefined,
-    kycApiKeys: (input.kycApiKeys ?? []).filter((k) => k.length > 0),
     ttl,
-    clockSkewSeconds: input.clockSkewSeconds ?? DEFAULTS.clockSkewSeconds,
-    proofMaxAgeSeconds: input.proofMaxAgeSeconds ?? DEFAULTS.proofMaxAgeSeconds,
-    idTokenMaxAgeSeconds: input.idTokenMaxAgeSeconds ?? DEFAULTS.idTokenMaxAgeSeconds,
+    // Empty strings are unset, as they are in the environment.
+    adminToken: input.adminToken || undefined,
     clientName: input.clientName || DEFAULTS.clientName,
+    branding: { primaryColor: options.branding.primaryColor.toLowerCase() },
+    kycApiKeys: options.kycApiKeys.filter((k) => k.length > 0),
     tosUri: httpsUriOption('TOS_URI', input.tosUri),
     policyUri: httpsUriOption('POLICY_URI', input.policyUri),
     clientMetadata: { ...defined(input.clientMetadata) },
-    credential: { ...DEFAULTS.credential, ...defined(input.credential) },
-    maxBodyBytes: input.maxBodyBytes ?? DEFAULTS.maxBodyBytes,
-    rateLimits: { ...DEFAULTS.rateLimits, ...defined(input.rateLimits) },
-    operatorAuthLimits: { ...DEFAULTS.operatorAuthLimits, ...defined(input.operatorAuthLimits) },
-    reviewFourEyes: input.reviewFourEyes ?? DEFAULTS.reviewFourEyes,
-    didMethod: input.didMethod ?? DEFAULTS.didMethod,
-    deferredIntervalSeconds: input.deferredIntervalSeconds ?? DEFAULTS.deferredIntervalSeconds,
-    idv: { ...DEFAULTS.idv, ...defined(input.idv), optionalConsents: resolveConsentItems(input.idv?.optionalConsents) },
+    idv: { ...options.idv, optionalConsents: resolveConsentItems(input.idv?.optionalConsents) },
     ...resolveTierOptions(input),
   };
+}
+
+/** The table's issuer options: the input's where given (a section member by member), the default otherwise. */
+function withDefaults(defaults: Settings['issuer'], input: IssuerConfigInput): Settings['issuer'] {
+  const given = input as unknown as Record<string, unknown>;
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(defaults)) {
+    const section = typeof value === 'object' && value !== null && !Array.isArray(value);
+    out[key] = section ? { ...value, ...defined(given[key] as object | undefined) } : (given[key] ?? value);
+  }
+  return out as Settings['issuer'];
 }
 
 /** An absolute http(s) URL (links shown to the applicant), or undefined when unset. */
@@ -381,133 +175,23 @@ function resolveTierOptions(input: IssuerConfigInput): Pick<IssuerConfig, 'tiers
   return { tiers, defaultTierId, statusList };
 }
 
-const TierConfigWire = z.object({
-  id: z.string(),
-  name: z.string(),
-  requiredChecks: z.array(z.string().min(1).max(64)).max(20),
-  validityDays: z.number().positive(),
-  evidenceMaxAgeDays: z.record(z.string(), z.number().positive()).optional(),
-  acceptsPriorCredentialsFrom: z.array(z.string().min(1).max(2000)).max(50).optional(),
-  description: z.string().max(500).optional(),
-});
-const TiersFileWire = z.object({ defaultTierId: z.string().optional(), tiers: z.array(TierConfigWire).min(1).max(20) });
-
 /**
- * Parses the tiers file (env KCC_TIERS_FILE on Node; a JSON binding on Workers):
- * `{ "defaultTierId"?: string, "tiers": TierConfig[] }`. See docs/tiers-and-status.md.
+ * The issuer options an environment gives (Node: the process environment; Workers: vars and
+ * secrets), as a config input: what is unset is left to the code-given input and the defaults.
+ * PUBLIC_URL and the Node-only ISSUER_DID_METHOD are read by the runtimes.
  */
-export function parseTiersConfig(json: unknown): Pick<IssuerConfigInput, 'tiers' | 'defaultTierId'> {
-  const parsed = TiersFileWire.safeParse(json);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new TypeError(`tiers configuration: ${issue?.path.join('.') || 'root'}: ${issue?.message ?? 'invalid'}`);
-  }
-  return { tiers: parsed.data.tiers, defaultTierId: parsed.data.defaultTierId };
+export function configFromSettings(env: Environment): Omit<IssuerConfigInput, 'publicUrl'> {
+  const given = settingsGiven(env, 'workers');
+  return issuerInput(given.issuer ?? {}, given.tiersDocument?.json);
 }
 
-function absoluteUrl(name: string, text: string): string {
-  if (!URL.canParse(text) || !/^https?:$/.test(new URL(text).protocol)) throw new TypeError(`${name} must be an absolute http(s) URL`);
-  return text;
-}
-
-/** Log levels the runtimes implement (LOG_LEVEL). */
-export const LOG_LEVELS = ['info', 'silent'];
-
-/** A tiers document from a setting's text, with the setting named in every error. */
-export function tiersFromJson(name: string, text: string): Pick<IssuerConfigInput, 'tiers' | 'defaultTierId'> {
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    throw new TypeError(`${name} must be JSON: { "defaultTierId"?: string, "tiers": [...] } (docs/tiers-and-status.md)`);
-  }
-  try {
-    return parseTiersConfig(json);
-  } catch (e) {
-    throw new TypeError(`${name}: ${(e as Error).message}`);
-  }
-}
-
-/** KYC_API_KEYS: comma-separated tenant keys, each at least 32 characters (they are bearer secrets). */
-function kycApiKeys(text: string | undefined): string[] | undefined {
-  if (!text) return undefined;
-  const keys = text
-    .split(',')
-    .map((k) => k.trim())
-    .filter(Boolean);
-  for (const key of keys) if (key.length < 32) throw new TypeError('KYC_API_KEYS must be comma-separated keys of at least 32 characters each');
-  return keys;
-}
-
-/**
- * The settings both runtimes read from their environment (Node: the process environment; Workers: vars and
- * secrets), as a config input. PUBLIC_URL, keys and DID settings are runtime-specific and read there.
- */
-export function configFromSettings(env: Record<string, string | undefined>): Omit<IssuerConfigInput, 'publicUrl'> {
-  const number = (name: string): number | undefined => {
-    const text = env[name];
-    if (text === undefined || text === '') return undefined;
-    const value = Number(text);
-    if (!Number.isFinite(value) || value <= 0) throw new TypeError(`${name} must be a positive number`);
-    return value;
-  };
-  const httpsUrl = (name: string): string | undefined => {
-    const text = env[name];
-    if (!text) return undefined;
-    let parsed: URL | undefined;
-    try {
-      parsed = new URL(text);
-    } catch {
-      parsed = undefined;
-    }
-    if (parsed?.protocol !== 'https:') throw new TypeError(`${name} must be an https URL`);
-    return text;
-  };
-  if (env.LOG_LEVEL && !LOG_LEVELS.includes(env.LOG_LEVEL))
-    throw new TypeError(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')} (got ${JSON.stringify(env.LOG_LEVEL.slice(0, 40))})`);
-  const contacts = env.ISSUER_CONTACTS
-    ? env.ISSUER_CONTACTS.split(',')
-        .map((c) => c.trim())
-        .filter(Boolean)
-    : undefined;
-  if (contacts?.some((c) => c.length > 200))
-    throw new TypeError('ISSUER_CONTACTS must be comma-separated contacts (e-mail addresses), each under 200 characters');
-  const fourEyes = env.REVIEW_FOUR_EYES;
-  if (fourEyes !== undefined && fourEyes !== '' && fourEyes !== 'true' && fourEyes !== 'false') {
-    throw new TypeError(`REVIEW_FOUR_EYES must be true or false (got ${JSON.stringify(fourEyes.slice(0, 40))})`);
-  }
-  return {
-    adminToken: env.ADMIN_TOKEN || undefined,
-    reviewFourEyes: fourEyes === 'true' ? true : fourEyes === 'false' ? false : undefined,
-    kycApiKeys: kycApiKeys(env.KYC_API_KEYS),
-    clientName: env.ISSUER_NAME || undefined,
-    tosUri: env.TOS_URI || undefined,
-    policyUri: env.POLICY_URI || undefined,
-    clientMetadata: { logoUri: httpsUrl('ISSUER_LOGO_URI'), tosUri: httpsUrl('ISSUER_TOS_URI'), policyUri: httpsUrl('ISSUER_POLICY_URI'), contacts },
-    credential: {
-      jurisdictionCountry: env.KCC_JURISDICTION || undefined,
-      validityDays: number('KCC_VALIDITY_DAYS'),
-      ...(env.KCC_SCHEMA_ID ? { schemaId: absoluteUrl('KCC_SCHEMA_ID', env.KCC_SCHEMA_ID) } : {}),
-    },
-    ttl: {
-      siopRequest: number('TTL_SIOP_REQUEST_SECONDS'),
-      preAuthorizedCode: number('TTL_PRE_AUTHORIZED_CODE_SECONDS'),
-      idvForm: number('TTL_IDV_FORM_SECONDS'),
-      accessToken: number('TTL_ACCESS_TOKEN_SECONDS'),
-      cNonce: number('TTL_C_NONCE_SECONDS'),
-    },
-    // Workers have no files: the tiers come as a JSON var (KCC_TIERS); Node reads KCC_TIERS_FILE.
-    ...(env.KCC_TIERS ? tiersFromJson('KCC_TIERS', env.KCC_TIERS) : {}),
-    rateLimits: { enabled: env.RATE_LIMITS !== 'off', perIp: number('RATE_LIMIT_PER_IP'), perClient: number('RATE_LIMIT_PER_CLIENT') },
-    idv: {
-      ...(env.IDV_PROVIDER ? { provider: env.IDV_PROVIDER } : {}),
-      ...(env.PII_RETENTION_DAYS ? { retentionDays: number('PII_RETENTION_DAYS') } : {}),
-      ...(env.PFI_WEBHOOK_URL ? { outboundWebhookUrl: env.PFI_WEBHOOK_URL } : {}),
-      consoleSessionSeconds: number('CONSOLE_SESSION_SECONDS'),
-      consoleIdleSeconds: number('CONSOLE_IDLE_SECONDS'),
-      webhookReplayWindowSeconds: number('IDV_WEBHOOK_REPLAY_WINDOW_SECONDS'),
-    },
-  };
+/** An issuer config input from given issuer settings and a tiers document (KCC_TIERS or KCC_TIERS_FILE). */
+export function issuerInput(
+  issuer: GivenSettingsOf<typeof SETTINGS>['issuer'] & object,
+  tiers?: { tiers?: TierConfig[]; defaultTierId?: string },
+): Omit<IssuerConfigInput, 'publicUrl'> {
+  const { publicUrl: _runtimeDecides, ...rest } = issuer;
+  return { ...rest, ...(tiers ?? {}) };
 }
 
 /**

@@ -12,10 +12,12 @@ import { createApp } from './http/app';
 import { jsonLogger, type AppDeps, type IssuerIdentity, type Logger } from './http/context';
 import { issuerUrls } from './paths';
 import { createRateLimiter } from './http/rateLimit';
-import { createStore, type Database, type Store } from './store/store';
-import { createStatsQueries } from './store/stats';
+import { createSqliteStats, createStore, type Database } from './store/sqlite';
+import type { Store } from './store/types';
+import type { StatsQueries } from './store/stats';
 import { emptyIdvDeps, type IdvDeps } from './idv/deps';
 import { createPiiVault } from './idv/piiVault';
+import { createStatusListMemory } from './issuance/credentialStatus';
 
 /**
  * Wires an issuer from its parts. Runtimes supply the database, crypto, keys, clock and
@@ -38,6 +40,8 @@ export interface BuildIssuerOptions {
   /** The SQLite database (better-sqlite3 or D1); or, instead, a ready `store` (PostgreSQL). */
   db?: Database;
   store?: Store;
+  /** The counting queries of /readyz and the business metrics for `store` (PostgreSQL: `openPostgres().stats`); made from `db` when absent. */
+  stats?: StatsQueries;
   crypto: CryptoProvider;
   /** Issuer keys; the newest signs, all are published. */
   keys: IssuerKey[];
@@ -120,10 +124,11 @@ export async function buildIssuer(options: BuildIssuerOptions) {
     clientAddress: options.clientAddress,
     idv: options.idv ?? emptyIdvDeps(),
     statusListFetch: options.statusListFetch,
+    statusListMemory: createStatusListMemory(),
     readRequestBody: options.readRequestBody,
     exchange: options.exchange,
-    // The counting queries are SQLite's (src/store/stats.ts); another store answers /readyz by a probe.
-    stats: options.db ? createStatsQueries(options.db) : undefined,
+    // The counting queries (src/store/stats.ts) over the same database as the store.
+    stats: options.stats ?? (options.db ? createSqliteStats(options.db) : undefined),
     metrics: options.metrics,
   };
   if (config.idv.provider !== 'hosted' && !deps.idv.vendors.has(config.idv.provider)) {

@@ -7,6 +7,8 @@ export const PATHS = {
   siopResponse: '/idv/siopv2/response',
   idvForm: '/idv/form/:token',
   idvFinish: '/idv/finish.html',
+  idvFinishApproved: '/idv/approved/finish.html',
+  idvFinishReview: '/idv/review/finish.html',
   idvCss: '/idv/form.css',
   credentialIssuerMetadata: '/.well-known/openid-credential-issuer',
   authorizationServerMetadata: '/.well-known/oauth-authorization-server',
@@ -27,6 +29,8 @@ export const PATHS = {
   presentationDefinitions: '/presentation-definitions',
   presentationDefinition: '/presentation-definitions/:id',
   statusList: '/status/:listId/:purpose',
+  /** Know Your Agent token endpoint (docs/kya.md). */
+  kyaToken: '/kya/token',
 } as const;
 
 export function basePathOf(publicUrl: string): string {
@@ -42,6 +46,8 @@ export class IssuerUrls {
   readonly initiate: string;
   readonly siopResponse: string;
   readonly idvFinish: string;
+  readonly idvFinishApproved: string;
+  readonly idvFinishReview: string;
   readonly idvCss: string;
   readonly token: string;
   readonly credential: string;
@@ -49,6 +55,7 @@ export class IssuerUrls {
   readonly nonce: string;
   readonly notification: string;
   readonly kccSchema: string;
+  readonly kyaToken: string;
 
   constructor(publicUrl: string) {
     const base = publicUrl.replace(/\/+$/, '');
@@ -56,6 +63,8 @@ export class IssuerUrls {
     this.initiate = base + PATHS.initiate;
     this.siopResponse = base + PATHS.siopResponse;
     this.idvFinish = base + PATHS.idvFinish;
+    this.idvFinishApproved = base + PATHS.idvFinishApproved;
+    this.idvFinishReview = base + PATHS.idvFinishReview;
     this.idvCss = base + PATHS.idvCss;
     this.token = base + PATHS.token;
     this.credential = base + PATHS.credential;
@@ -63,6 +72,7 @@ export class IssuerUrls {
     this.nonce = base + PATHS.nonce;
     this.notification = base + PATHS.notification;
     this.kccSchema = base + PATHS.kccSchema;
+    this.kyaToken = base + PATHS.kyaToken;
   }
 
   idvForm(token: string): string {

@@ -203,6 +203,51 @@ function isPublicV6(b: Uint8Array): boolean {
   return true;
 }
 
+/** True only for a globally routable unicast address, given as parsed bytes. */
+export function isPublicIp(lit: IpLiteral): boolean {
+  return lit.version === 4 ? isPublicV4(lit.bytes) : isPublicV6(lit.bytes);
+}
+
+// Outside 2000::/3 nothing is global unicast; inside it, the IETF, documentation and 6to4 blocks.
+// For a whole range, 6to4 (whose public-ness depends on the embedded IPv4) counts as non-public.
+const V6_RANGES_BLOCKED: Array<[number[], number]> = [
+  [[0x00, 0x00], 3],
+  [[0x40, 0x00], 2],
+  [[0x80, 0x00], 1],
+  [[0x20, 0x01, 0x00, 0x00], 23],
+  [[0x20, 0x01, 0x0d, 0xb8], 32],
+  [[0x20, 0x02], 16],
+  [[0x3f, 0xff], 20],
+];
+
+function compareBytes(a: Uint8Array, b: Uint8Array): number {
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return a[i]! - b[i]!;
+  return 0;
+}
+
+/** The first and last address of `prefix` bits of `net` (IPv4 or IPv6 bytes). */
+export function prefixBounds(net: ArrayLike<number>, length: number, prefix: number): [Uint8Array, Uint8Array] {
+  const first = new Uint8Array(length);
+  const last = new Uint8Array(length);
+  for (let i = 0; i < length; i++) {
+    const bits = Math.max(0, Math.min(8, prefix - i * 8));
+    const mask = bits === 0 ? 0 : (0xff << (8 - bits)) & 0xff;
+    const byte = net[i] ?? 0;
+    first[i] = byte & mask;
+    last[i] = (byte & mask) | (~mask & 0xff);
+  }
+  return [first, last];
+}
+
+/**
+ * True when every address from `start` to `end` (inclusive, same version, start <= end) is
+ * globally routable: the range overlaps none of the special-purpose blocks refused above.
+ */
+export function isPublicRange(version: 4 | 6, start: Uint8Array, end: Uint8Array): boolean {
+  const blocked = version === 4 ? V4_BLOCKED.map(([net, p]) => prefixBounds(net, 4, p)) : V6_RANGES_BLOCKED.map(([net, p]) => prefixBounds(net, 16, p));
+  return blocked.every(([lo, hi]) => compareBytes(end, lo) < 0 || compareBytes(start, hi) > 0);
+}
+
 /**
  * True only for globally routable unicast addresses. Non-IP strings (domain
  * names, malformed literals) return false.

@@ -8,6 +8,7 @@ import { ed25519 } from '@noble/curves/ed25519.js';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { p256 } from '@noble/curves/nist.js';
 import { sha256 } from '@noble/hashes/sha2.js';
+import { base64urlDecode, base64urlEncode } from '../crypto/base64url';
 import { zbase32Decode, zbase32Encode } from './zbase32.js';
 import { BEP44_MAX_V, parseBep44Body, verifyBep44 } from './bep44.js';
 import { DNS_TYPE_TXT, decodeDnsPacket, encodeDnsPacket, joinTxt, txtRecord, type DnsRecord } from './dnsPacket.js';
@@ -47,21 +48,6 @@ export interface PublicJwk {
   kid?: string;
 }
 
-// ---------- encoding helpers ----------
-
-export function b64urlEncode(bytes: Uint8Array): string {
-  let s = '';
-  for (const b of bytes) s += String.fromCharCode(b);
-  return btoa(s).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
-}
-
-export function b64urlDecode(text: string): Uint8Array {
-  if (!/^[A-Za-z0-9_-]*$/.test(text)) throw new Error('invalid base64url');
-  const b64 = text.replace(/-/g, '+').replace(/_/g, '/') + '='.repeat((4 - (text.length % 4)) % 4);
-  const bin = atob(b64);
-  return Uint8Array.from(bin, (c) => c.charCodeAt(0));
-}
-
 const PREFIX = 'did:dht:';
 
 /** did:dht spec §"Format": `did:dht:` + z-base-32(Ed25519 Identity Key). */
@@ -89,13 +75,13 @@ function keyTypeOf(jwk: PublicJwk): DidDhtKeyType {
 /** JWK → did:dht key bytes: raw 32 bytes for OKP, SEC1 compressed point for EC (spec §"Key Type Index"). */
 export function jwkToKeyBytes(jwk: PublicJwk): Uint8Array {
   const t = keyTypeOf(jwk);
-  const x = b64urlDecode(jwk.x);
+  const x = base64urlDecode(jwk.x);
   if (t === 'Ed25519' || t === 'X25519') {
     if (x.byteLength !== 32) throw new Error(`${t} key must be 32 bytes`);
     return x;
   }
   if (!jwk.y) throw new Error('EC JWK requires y');
-  const y = b64urlDecode(jwk.y);
+  const y = base64urlDecode(jwk.y);
   if (x.byteLength !== 32 || y.byteLength !== 32) throw new Error('EC coordinates must be 32 bytes');
   const uncompressed = new Uint8Array(65);
   uncompressed[0] = 4;
@@ -110,11 +96,11 @@ export function keyBytesToJwk(type: DidDhtKeyType, key: Uint8Array): PublicJwk {
   if (type === 'Ed25519' || type === 'X25519') {
     if (key.byteLength !== 32) throw new Error(`${type} key must be 32 bytes`);
     if (type === 'Ed25519') ed25519.Point.fromBytes(key);
-    return { kty: 'OKP', crv: type, x: b64urlEncode(key) };
+    return { kty: 'OKP', crv: type, x: base64urlEncode(key) };
   }
   const curve = type === 'secp256k1' ? secp256k1 : p256;
   const full = curve.Point.fromBytes(key).toBytes(false);
-  return { kty: 'EC', crv: type, x: b64urlEncode(full.subarray(1, 33)), y: b64urlEncode(full.subarray(33, 65)) };
+  return { kty: 'EC', crv: type, x: base64urlEncode(full.subarray(1, 33)), y: base64urlEncode(full.subarray(33, 65)) };
 }
 
 /**
@@ -132,7 +118,7 @@ function canonicalJwk(jwk: PublicJwk, fragment: string): PublicJwk {
 /** RFC 7638 §3.2: SHA-256 over the required members in lexicographic order, base64url. */
 export function jwkThumbprint(jwk: PublicJwk): string {
   const members = jwk.kty === 'EC' ? { crv: jwk.crv, kty: jwk.kty, x: jwk.x, y: jwk.y } : { crv: jwk.crv, kty: jwk.kty, x: jwk.x };
-  return b64urlEncode(sha256(new TextEncoder().encode(JSON.stringify(members))));
+  return base64urlEncode(sha256(new TextEncoder().encode(JSON.stringify(members))));
 }
 
 function fragmentOf(id: string): string {
@@ -226,7 +212,7 @@ export function encodeDidDhtPacket(doc: DIDDocument): Uint8Array {
     if (!jwk) throw new Error(`verification method ${vm.id} lacks publicKeyJwk`);
     const t = keyTypeOf(jwk);
     const bytes = jwkToKeyBytes(jwk);
-    if (i === 0 && (t !== 'Ed25519' || b64urlEncode(bytes) !== b64urlEncode(identity))) {
+    if (i === 0 && (t !== 'Ed25519' || base64urlEncode(bytes) !== base64urlEncode(identity))) {
       throw new Error('verification method #0 must be the Identity Key');
     }
     const name = `k${i}`;
@@ -236,7 +222,7 @@ export function encodeDidDhtPacket(doc: DIDDocument): Uint8Array {
     // the JWK thumbprint), and `a` when it is the key type's default.
     const frag = fragmentOf(vm.id);
     let txt = i === 0 || frag === jwkThumbprint(jwk) ? '' : `id=${checkValue(frag, 'id')};`;
-    txt += `t=${KEY_TYPE_INDEX[t]};k=${b64urlEncode(bytes)}`;
+    txt += `t=${KEY_TYPE_INDEX[t]};k=${base64urlEncode(bytes)}`;
     if (jwk.alg && jwk.alg !== DEFAULT_ALG[t]) txt += `;a=${checkValue(jwk.alg, 'alg')}`;
     if (vm.controller && vm.controller !== did) txt += `;c=${checkValue(vm.controller, 'controller')}`;
     records.push(txtRecord(`_${name}._did.`, txt, TTL));
@@ -330,7 +316,7 @@ export function decodeDidDhtPacket(did: string, packet: Uint8Array): DIDDocument
     const type = (Object.keys(KEY_TYPE_INDEX) as DidDhtKeyType[]).find((k) => KEY_TYPE_INDEX[k] === tIdx);
     const k = p.get('k');
     if (!type || !k) throw new Error(`incomplete key record ${kName}`);
-    const jwk = keyBytesToJwk(type, b64urlDecode(k));
+    const jwk = keyBytesToJwk(type, base64urlDecode(k));
     // Spec §"Read" step 4: _k0 is the Identity Key with id 0; any other key's id is its `id`
     // property, or else its JWK thumbprint (RFC 7638). `id` is optional, and web5 omits it.
     const given = p.get('id');
@@ -338,7 +324,7 @@ export function decodeDidDhtPacket(did: string, packet: Uint8Array): DIDDocument
     let vmFrag: string;
     if (kName === 'k0') {
       if (given !== undefined && given !== '0') throw new Error('the Identity Key _k0 must have id 0');
-      if (type !== 'Ed25519' || jwk.x !== b64urlEncode(identity)) throw new Error('_k0 is not the Identity Key');
+      if (type !== 'Ed25519' || jwk.x !== base64urlEncode(identity)) throw new Error('_k0 is not the Identity Key');
       vmFrag = '0';
     } else {
       vmFrag = given ?? jwkThumbprint(jwk);
@@ -424,7 +410,7 @@ export function createDidDhtResolver(opts: DidDhtResolverOptions): { dht: DIDRes
     } catch (err) {
       return resolutionError('notFound', `did:dht relay lookup failed: ${(err as Error).message}`);
     }
-    let item;
+    let item: ReturnType<typeof parseBep44Body>;
     try {
       item = parseBep44Body(body);
     } catch (err) {

@@ -106,7 +106,7 @@ export function didWebUrl(did: string, opts: { scheme?: 'https' | 'http'; allowI
   const path = segments.slice(1).map((s) => {
     const d = pctDecode(s);
     if (d === '.' || d === '..') throw new DidWebError('invalidDid', 'path traversal segment');
-    if (/[/\\?#\u0000-\u001f]/.test(d)) throw new DidWebError('invalidDid', 'invalid character in path segment');
+    if (/[/\\?#\p{Cc}]/u.test(d)) throw new DidWebError('invalidDid', 'invalid character in path segment');
     return encodeURIComponent(d);
   });
   // §3.2 steps 4-5: no path → /.well-known; then append /did.json.

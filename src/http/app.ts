@@ -21,6 +21,7 @@ import {
   metadataRoutes,
 } from './routes/metadata';
 import { kycStatusRoutes } from './routes/kycStatus';
+import { kyaRoutes } from './routes/kya';
 import { nonceRoutes } from './routes/nonce';
 import { notificationRoutes } from './routes/notification';
 import { openApiRoutes } from './routes/openapi';
@@ -98,6 +99,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   api.route('/', idvCallbackRoutes);
   api.route(PATHS.console, consoleRoutes);
   api.route('/', kycStatusRoutes);
+  api.route('/', kyaRoutes);
   api.route('/', opsRoutes);
   api.route('/', openApiRoutes);
 

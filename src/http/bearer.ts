@@ -1,6 +1,6 @@
 import { digestSecret } from '../crypto/hash';
 import type { DigestsAndRandom } from '../crypto/keys';
-import { timingSafeEqual } from '../idv/webhookSignature';
+import { timingSafeEqual } from '../crypto/timingSafeEqual';
 
 const enc = new TextEncoder();
 

@@ -3,7 +3,7 @@ import type { DigestsAndRandom } from '../crypto/keys';
 import type { AppEnv } from './context';
 import { getCookie, setCookie } from 'hono/cookie';
 import { base64urlEncode } from '../crypto/base64url';
-import { timingSafeEqual } from '../idv/webhookSignature';
+import { timingSafeEqual } from '../crypto/timingSafeEqual';
 import { requestHeader } from './headers';
 
 /**

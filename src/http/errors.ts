@@ -1,6 +1,7 @@
 import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
-import { FormLinkError, ProtocolError } from '../protocol/errors';
+import { FormLinkError, ProtocolError, StorageUnavailable } from '../protocol/errors';
+import { errorLogFields, STORAGE_CONDITION_MESSAGES, storageFailureOf } from '../ports/failures';
 import { issuerUrls } from '../paths';
 import type { AppEnv } from './context';
 import { htmlSecurityHeaders } from './htmlHeaders';
@@ -10,11 +11,31 @@ import { PATHS } from '../paths';
 import { requestHeader } from './headers';
 
 /**
- * The one error handler: a ProtocolError becomes `{ error, error_description, ...extra }`
- * with its status and headers; anything else is logged (name only, no request data) and
- * answered as a bare 500 server_error — never a stack trace.
+ * A failure of the issuer's own storage (disk full, read-only, I/O error: src/ports/failures.ts)
+ * becomes StorageUnavailable (503, Retry-After), logged with what the operator must do; anything
+ * else is returned as it is.
  */
-export function handleError(err: Error, c: Context<AppEnv>): Response {
+function storageUnavailable(err: Error, c: Context<AppEnv>): Error {
+  if (err instanceof ProtocolError) return err;
+  const failure = storageFailureOf(err);
+  if (!failure) return err;
+  c.get('deps')?.logger.error('storage_unavailable', {
+    requestId: c.get('requestId'),
+    condition: failure.condition,
+    message: STORAGE_CONDITION_MESSAGES[failure.condition],
+    ...errorLogFields(err),
+  });
+  return new StorageUnavailable();
+}
+
+/**
+ * The one error handler: a ProtocolError becomes `{ error, error_description, ...extra }`
+ * with its status and headers; a storage failure a 503 (storageUnavailable); anything else is
+ * logged (name, code, the statement's name for a database error: never its parameters, no
+ * request data) and answered as a bare 500 server_error — never a stack trace.
+ */
+export function handleError(error: Error, c: Context<AppEnv>): Response {
+  const err = storageUnavailable(error, c);
   if (err instanceof ProtocolError) {
     const res = c.json({ error: err.error, error_description: err.description, ...err.extra }, err.status as 400);
     for (const [name, value] of Object.entries(err.headers ?? {})) res.headers.set(name, value);
@@ -26,7 +47,7 @@ export function handleError(err: Error, c: Context<AppEnv>): Response {
     const description = status === 413 ? 'request body is too large' : 'bad request';
     return uncacheable(c.json({ error, error_description: description }, status));
   }
-  c.get('deps')?.logger.error('unhandled_error', { requestId: c.get('requestId'), name: err.name, message: err.message.slice(0, 200) });
+  c.get('deps')?.logger.error('unhandled_error', { requestId: c.get('requestId'), ...errorLogFields(err) });
   return uncacheable(c.json({ error: 'server_error', error_description: 'internal error' }, 500));
 }
 
@@ -54,7 +75,8 @@ export function wantsJsonResponse(c: Context<AppEnv>): boolean {
  * content type, rate limit) reaches a browser as an HTML page with the same status and
  * headers, since a webview shows no JSON; JSON clients get the usual JSON error.
  */
-export function formErrorHandler(err: Error, c: Context<AppEnv>): Response {
+export function formErrorHandler(error: Error, c: Context<AppEnv>): Response {
+  const err = storageUnavailable(error, c);
   if (!(err instanceof ProtocolError) || wantsJsonResponse(c)) return handleError(err, c);
   htmlSecurityHeaders(c, 'no-referrer');
   const cssHref = issuerUrls(c.get('deps').config.publicUrl).idvCss;
@@ -72,7 +94,8 @@ export function formErrorHandler(err: Error, c: Context<AppEnv>): Response {
  * a disabled console) is an HTML page in the console's style with the same status and headers;
  * JSON clients get the usual JSON error.
  */
-export function consoleErrorHandler(err: Error, c: Context<AppEnv>): Response {
+export function consoleErrorHandler(error: Error, c: Context<AppEnv>): Response {
+  const err = storageUnavailable(error, c);
   if (!(err instanceof ProtocolError) || wantsJsonResponse(c)) return handleError(err, c);
   htmlSecurityHeaders(c, 'same-origin');
   const base = `${new URL(c.get('deps').config.publicUrl).pathname.replace(/\/+$/, '')}${PATHS.console}`;

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { IssuerConfig } from '../config';
 import { FIELD_RULES } from '../idv/fields';
 import { PATHS } from '../paths';
+import { KyaTokenRequestWire } from '../protocol/kya/token';
 import { CredentialRequestWire } from '../protocol/oid4vci/credentialRequest';
 import { TokenRequestWire } from '../protocol/oid4vci/tokenRequest';
 import { DecisionWire, EraseWire } from './routes/admin';
@@ -44,6 +45,7 @@ const CredentialResponse = z.union([
 ]);
 const DeferredResponse = z.looseObject({ transaction_id: z.string(), interval: z.number().int().optional() });
 const NonceResponse = z.object({ c_nonce: z.string() });
+const KyaTokenResponse = z.object({ kya_token: z.string(), token_type: z.literal('kya+jwt'), expires_in: z.number().int() });
 const CredentialIssuerMetadata = z.looseObject({
   credential_issuer: z.string(),
   credential_endpoint: z.string(),
@@ -251,6 +253,20 @@ function operations(): Record<string, Partial<Record<'get' | 'post', Operation>>
       },
     },
     [PATHS.idvFinish]: { get: { summary: 'Where the wallet closes its webview', tags: ['applicant'], responses: { 200: html('Thank you page') } } },
+    [PATHS.idvFinishApproved]: {
+      get: {
+        summary: 'Where the wallet closes its webview: verified, the credential is ready',
+        tags: ['applicant'],
+        responses: { 200: html('Verified page') },
+      },
+    },
+    [PATHS.idvFinishReview]: {
+      get: {
+        summary: 'Where the wallet closes its webview: in manual review, with when to expect an answer',
+        tags: ['applicant'],
+        responses: { 200: html('In review page') },
+      },
+    },
     [PATHS.idvCss]: { get: { summary: 'Stylesheet of the form', tags: ['applicant'], responses: { 200: { description: 'CSS', mediaType: 'text/css' } } } },
     [PATHS.credentialIssuerMetadata]: {
       get: { summary: 'OID4VCI Credential Issuer Metadata', tags: ['metadata'], responses: { 200: json('Metadata', CredentialIssuerMetadata) } },
@@ -308,6 +324,21 @@ function operations(): Record<string, Partial<Record<'get' | 'post', Operation>>
       },
     },
     [PATHS.nonce]: { post: { summary: 'Nonce Endpoint (OID4VCI 1.0 §7)', tags: ['wallet'], responses: { 200: json('A fresh c_nonce', NonceResponse) } } },
+    [PATHS.kyaToken]: {
+      post: {
+        summary: "KYA token for one of the KCC holder's agents (docs/kya.md)",
+        tags: ['wallet'],
+        body: KyaTokenRequestWire,
+        responses: {
+          200: json('The KYA token (typ kya+jwt)', KyaTokenResponse),
+          400: error('invalid_request (each bad member named, also in `problems`), invalid_nonce (replayed or stale presentation)'),
+          403: error("access_denied: the KCC is not this issuer's, not the presenter's, revoked, suspended or expired"),
+          413: error('Body too large'),
+          415: error('Not application/json'),
+          429: error('Too many requests'),
+        },
+      },
+    },
     [PATHS.notification]: {
       post: {
         summary: 'Notification Endpoint (OID4VCI 1.0 §11)',

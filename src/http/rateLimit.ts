@@ -5,7 +5,7 @@ import { nowSeconds, type AppDeps, type AppEnv } from './context';
 
 export { createRateLimiter, type RateLimiter } from './rateLimiter';
 
-export type RateLimitGroup = 'initiate' | 'siop' | 'token' | 'credential' | 'idv' | 'nonce';
+export type RateLimitGroup = 'initiate' | 'siop' | 'token' | 'credential' | 'idv' | 'nonce' | 'kya';
 
 /** Throws 429 (with Retry-After) when `key` is over its limit in `group`. */
 export function enforceRateLimit(deps: AppDeps, group: RateLimitGroup, kind: 'ip' | 'client', key: string | undefined): void {

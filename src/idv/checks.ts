@@ -1,4 +1,4 @@
-import type { IdvOutcome } from '../store/store';
+import type { IdvOutcome } from '../store/types';
 import type { IdentityFields } from './fields';
 
 /**

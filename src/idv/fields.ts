@@ -64,7 +64,9 @@ export const FIELD_RULES: readonly FieldRule[] = [
     maxLength: 100,
     pattern: "[\\p{L}\\p{M}'\u2019 .\\-]+",
   },
-  { name: 'birthdate', label: 'Date of birth', type: 'date', autocomplete: 'bday', pattern: '\\d{4}-\\d{2}-\\d{2}', hint: 'YYYY-MM-DD' },
+  // Entered as three numeric fields (day, month, year; `BIRTHDATE_PARTS`), so what the applicant
+  // types matches the hint whatever the webview's locale; JSON clients send YYYY-MM-DD.
+  { name: 'birthdate', label: 'Date of birth', type: 'date', autocomplete: 'bday', pattern: '\\d{4}-\\d{2}-\\d{2}' },
   // A <select> of ISO_3166_ALPHA2 codes shown as country names (src/http/views/idvPages.ts).
   { name: 'country_of_residence', label: 'Country of residence', type: 'select', autocomplete: 'country', minLength: 2, maxLength: 2, pattern: '[A-Za-z]{2}' },
   { name: 'document_type', label: 'Identity document', type: 'select' },
@@ -88,7 +90,27 @@ export type FieldErrorCode =
   | 'unknown_document_type';
 export type FieldErrors = Partial<Record<keyof IdentityFields, FieldErrorCode>>;
 
-const CONTROL = /[\u0000-\u001f\u007f]/;
+const CONTROL = /\p{Cc}/u;
+
+/** The hosted form's three date-of-birth fields, in the order shown, with their HTML constraints. */
+export const BIRTHDATE_PARTS = [
+  { name: 'birthdate_day', part: 'day', autocomplete: 'bday-day', maxLength: 2, pattern: '[0-9]{1,2}' },
+  { name: 'birthdate_month', part: 'month', autocomplete: 'bday-month', maxLength: 2, pattern: '[0-9]{1,2}' },
+  { name: 'birthdate_year', part: 'year', autocomplete: 'bday-year', maxLength: 4, pattern: '[0-9]{4}' },
+] as const;
+
+/**
+ * `birthdate` as YYYY-MM-DD from the form's day, month and year fields when the input has no
+ * `birthdate` of its own: '' when all three are empty (required), a value that fails the
+ * format check when a part is malformed (invalid_format / invalid_date).
+ */
+export function birthdateOf(input: Record<string, unknown>): unknown {
+  if (typeof input.birthdate === 'string' || !BIRTHDATE_PARTS.some((p) => p.name in input)) return input.birthdate;
+  const [day, month, year] = BIRTHDATE_PARTS.map((p) => (typeof input[p.name] === 'string' ? (input[p.name] as string).trim() : ''));
+  if (!day && !month && !year) return '';
+  if (!/^\d{1,2}$/.test(day) || !/^\d{1,2}$/.test(month) || !/^\d{4}$/.test(year)) return `${year}-${month}-${day}`;
+  return `${year}-${month.padStart(2, '0')}-${day.padStart(2, '0')}`;
+}
 
 /** Validates untrusted input; returns the cleaned fields or per-field errors. `today` is YYYY-MM-DD. */
 export function validateIdentityFields(
@@ -101,7 +123,7 @@ export function validateIdentityFields(
   for (const rule of FIELD_RULES) {
     // `only`: the fields the application's remaining checks need (presented credentials).
     if (only && !only.has(rule.name)) continue;
-    const raw = input[rule.name];
+    const raw = rule.name === 'birthdate' ? birthdateOf(input) : input[rule.name];
     const value = typeof raw === 'string' ? raw.trim() : '';
     if (!value) {
       errors[rule.name] = 'required';

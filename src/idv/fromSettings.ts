@@ -1,3 +1,5 @@
+import { readSettings, type Settings } from '../config';
+import type { Environment } from '../config/setting';
 import type { IdvDeps } from './deps';
 import { createGenericHmacProvider, type GenericHmacOptions } from './genericHmac';
 import { createIncodeProvider, incodeOptionsFromSettings } from './incode';
@@ -8,60 +10,58 @@ import type { IdvProvider } from './provider';
 /**
  * Identity verification wiring from settings, runtime-agnostic (Node: src/runtime/idvNode.ts,
  * Workers: src/runtime/workerIssuer.ts). The runtime supplies the PII data key; the rest comes
- * from the settings (docs/idv.md): PII_DATA_KEYS_RETIRED, PERSONA_*, INCODE_*, IDV_GENERIC_CONFIG,
- * IDV_GENERIC_SECRETS, PFI_WEBHOOK_SECRETS, WEBHOOK_TOLERANCE_SECONDS.
+ * from the `idvVendors` settings (src/config/settings.ts, docs/idv.md): PII_DATA_KEYS_RETIRED,
+ * PERSONA_*, INCODE_*, IDV_GENERIC_CONFIG, IDV_GENERIC_SECRETS, PFI_WEBHOOK_SECRETS,
+ * WEBHOOK_TOLERANCE_SECONDS.
  */
-const list = (v: string | undefined) =>
-  (v ?? '')
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean);
-
-export async function idvDepsFromSettings(
-  env: Record<string, string | undefined>,
+export async function idvDepsFromVendorSettings(
+  settings: Settings['idvVendors'],
   dataKey: Uint8Array,
   /** The vault implementation: Web Crypto by default; Node passes its node:crypto one. */
   createVault: (key: Uint8Array, retired: Uint8Array[]) => PiiVault | Promise<PiiVault> = createPiiVault,
 ): Promise<IdvDeps> {
   const vendors = new Map<string, IdvProvider>();
   const fetch = (input: string, init?: RequestInit) => globalThis.fetch(input, init);
-  const toleranceSeconds = env.WEBHOOK_TOLERANCE_SECONDS ? Number(env.WEBHOOK_TOLERANCE_SECONDS) : 300;
-  if (!Number.isFinite(toleranceSeconds) || toleranceSeconds <= 0) throw new Error('WEBHOOK_TOLERANCE_SECONDS must be a positive number');
-  if (env.PERSONA_API_KEY) {
-    if (!env.PERSONA_TEMPLATE_ID) throw new Error('PERSONA_TEMPLATE_ID is required with PERSONA_API_KEY');
-    const secrets = list(env.PERSONA_WEBHOOK_SECRETS);
-    if (secrets.length === 0) throw new Error('PERSONA_WEBHOOK_SECRETS is required with PERSONA_API_KEY');
+  const toleranceSeconds = settings.webhookToleranceSeconds;
+  const persona = settings.persona;
+  if (persona.apiKey) {
+    if (!persona.templateId) throw new Error('PERSONA_TEMPLATE_ID is required with PERSONA_API_KEY');
+    if (persona.webhookSecrets.length === 0) throw new Error('PERSONA_WEBHOOK_SECRETS is required with PERSONA_API_KEY');
     vendors.set(
       'persona',
       createPersonaProvider({
-        apiKey: env.PERSONA_API_KEY,
-        templateId: env.PERSONA_TEMPLATE_ID,
-        webhookSecrets: secrets,
-        apiBase: env.PERSONA_API_BASE || undefined,
+        apiKey: persona.apiKey,
+        templateId: persona.templateId,
+        webhookSecrets: persona.webhookSecrets,
+        apiBase: persona.apiBase,
         toleranceSeconds,
         fetch,
       }),
     );
   }
-  const incode = incodeOptionsFromSettings(env, fetch);
+  const incode = incodeOptionsFromSettings(settings.incode, fetch);
   if (incode) vendors.set('incode', createIncodeProvider(incode));
-  if (env.IDV_GENERIC_CONFIG) {
-    let config: Omit<GenericHmacOptions, 'fetch' | 'secrets'>;
-    try {
-      config = JSON.parse(env.IDV_GENERIC_CONFIG);
-    } catch {
-      throw new Error('IDV_GENERIC_CONFIG is not valid JSON');
-    }
+  if (settings.generic.config !== undefined) {
+    const config = settings.generic.config as Omit<GenericHmacOptions, 'fetch' | 'secrets'>;
     const signature =
       config.signature?.scheme === 'timestamped'
         ? { ...config.signature, toleranceSeconds: config.signature.toleranceSeconds ?? toleranceSeconds }
         : config.signature;
-    vendors.set(config.name, createGenericHmacProvider({ ...config, signature, secrets: list(env.IDV_GENERIC_SECRETS), fetch }));
+    vendors.set(config.name, createGenericHmacProvider({ ...config, signature, secrets: settings.generic.secrets, fetch }));
   }
   return {
     vendors,
-    vault: await createVault(dataKey, list(env.PII_DATA_KEYS_RETIRED).map(parseDataKey)),
-    outboundSecrets: list(env.PFI_WEBHOOK_SECRETS),
+    vault: await createVault(dataKey, settings.piiDataKeysRetired.map(parseDataKey)),
+    outboundSecrets: settings.outboundSecrets,
     outboundFetch: fetch,
   };
+}
+
+/** The same from an environment's variables (Node env, Workers vars and secrets), read through the settings table. */
+export async function idvDepsFromSettings(
+  env: Environment,
+  dataKey: Uint8Array,
+  createVault?: (key: Uint8Array, retired: Uint8Array[]) => PiiVault | Promise<PiiVault>,
+): Promise<IdvDeps> {
+  return idvDepsFromVendorSettings(readSettings(env).idvVendors, dataKey, createVault);
 }

@@ -1,3 +1,4 @@
+import { SETTING_DEFAULTS } from '../config';
 import { IDV_STATES, WebhookRejected, type CheckPerformed, type HttpFetch, type IdvProvider, type IdvState } from './provider';
 import { createHmacKeyring, verifyBodyHmac, verifyTimestampedHmac } from './webhookSignature';
 
@@ -93,7 +94,14 @@ export function createGenericHmacProvider(o: GenericHmacOptions): IdvProvider {
     async verifyWebhook(raw, headers, now) {
       const sig = o.signature;
       if (sig.scheme === 'timestamped') {
-        await verifyTimestampedHmac({ header: headers.get(sig.header), raw, secrets: o.secrets, now, toleranceSeconds: sig.toleranceSeconds ?? 300, keyring });
+        await verifyTimestampedHmac({
+          header: headers.get(sig.header),
+          raw,
+          secrets: o.secrets,
+          now,
+          toleranceSeconds: sig.toleranceSeconds ?? SETTING_DEFAULTS.idvVendors.webhookToleranceSeconds,
+          keyring,
+        });
       } else {
         await verifyBodyHmac({ signature: headers.get(sig.header), raw, secrets: o.secrets, encoding: sig.encoding ?? 'hex', prefix: sig.prefix, keyring });
       }

@@ -1,4 +1,5 @@
 import { createLocalJWKSet, errors as joseErrors, jwtVerify, type JSONWebKeySet, type JWTPayload } from 'jose';
+import { SETTING_DEFAULTS, type Settings } from '../config';
 import { base64urlEncode } from '../crypto/base64url';
 import { sha256 } from '../crypto/hash';
 import { validateIdentityFields, type FieldErrorCode } from './fields';
@@ -33,9 +34,6 @@ export interface IncodeOptions {
   clockToleranceSeconds?: number;
 }
 
-export const INCODE_PRODUCTION_ISSUER = 'https://auth.incode.com';
-export const INCODE_DEFAULT_SCOPE = 'openid profile address';
-const TOKEN_AUTH_METHODS = ['client_secret_post', 'client_secret_basic'] as const;
 /** Asymmetric algorithms only: an HMAC-signed token would be keyed by our own client secret. */
 const ID_TOKEN_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'];
 const JWKS_MAX_AGE_MS = 10 * 60_000;
@@ -50,32 +48,16 @@ const obj = (v: unknown): Json => (v && typeof v === 'object' && !Array.isArray(
 const str = (v: unknown): string | undefined => (typeof v === 'string' && v.length > 0 && v.length <= 512 ? v : undefined);
 const REFERENCE = /^[\w.:-]{1,128}$/;
 
-/** Incode settings from the environment (Node env or Workers vars), validated at start; undefined when Incode is not configured. */
-export function incodeOptionsFromSettings(env: Record<string, string | undefined>, fetch: HttpFetch): IncodeOptions | undefined {
-  const { INCODE_CLIENT_ID: clientId, INCODE_CLIENT_SECRET: clientSecret } = env;
+/**
+ * Incode options from the settings (INCODE_*, src/config/settings.ts, where the defaults and the
+ * checks of each value are); undefined when Incode is not configured.
+ */
+export function incodeOptionsFromSettings(settings: Settings['idvVendors']['incode'], fetch: HttpFetch): IncodeOptions | undefined {
+  const { clientId, clientSecret } = settings;
   if (!clientId && !clientSecret) return undefined;
   if (!clientId) throw new Error('INCODE_CLIENT_ID is required with INCODE_CLIENT_SECRET');
   if (!clientSecret) throw new Error('INCODE_CLIENT_SECRET is required with INCODE_CLIENT_ID');
-  const issuer = (env.INCODE_ISSUER || INCODE_PRODUCTION_ISSUER).replace(/\/+$/, '');
-  let url: URL;
-  try {
-    url = new URL(issuer);
-  } catch {
-    throw new Error('INCODE_ISSUER must be an absolute URL (https://auth.incode.com or https://auth.demo.incode.com)');
-  }
-  const loopback = url.hostname === '127.0.0.1' || url.hostname === 'localhost' || url.hostname === '[::1]';
-  if (!(url.protocol === 'https:' || (url.protocol === 'http:' && loopback)) || url.search || url.hash || url.username) {
-    throw new Error('INCODE_ISSUER must be an https URL without query or credentials (http only on loopback)');
-  }
-  const tokenAuthMethod = (env.INCODE_TOKEN_AUTH_METHOD || 'client_secret_post') as IncodeOptions['tokenAuthMethod'];
-  if (!TOKEN_AUTH_METHODS.includes(tokenAuthMethod as (typeof TOKEN_AUTH_METHODS)[number])) {
-    throw new Error(`INCODE_TOKEN_AUTH_METHOD must be one of ${TOKEN_AUTH_METHODS.join(', ')}`);
-  }
-  const scope = (env.INCODE_SCOPE || INCODE_DEFAULT_SCOPE).trim().replace(/\s+/g, ' ');
-  if (!/^[\w:-]+(?: [\w:-]+)*$/.test(scope) || !scope.split(' ').includes('openid')) {
-    throw new Error('INCODE_SCOPE must be space-separated scopes including openid (e.g. "openid profile address")');
-  }
-  return { clientId, clientSecret, issuer, tokenAuthMethod, scope, fetch };
+  return { clientId, clientSecret, issuer: settings.issuer, tokenAuthMethod: settings.tokenAuthMethod, scope: settings.scope, fetch };
 }
 
 /** The ID token's `nonce` for a session: bound to the state, so a token minted for another session does not fit this one. */
@@ -86,7 +68,7 @@ function nonceFor(state: string): string {
 export function createIncodeProvider(options: IncodeOptions): IdvProvider {
   const keyring = createHmacKeyring(2);
   const issuer = options.issuer.replace(/\/+$/, '');
-  const scope = options.scope ?? INCODE_DEFAULT_SCOPE;
+  const scope = options.scope ?? SETTING_DEFAULTS.idvVendors.incode.scope;
   let jwks: { keys: ReturnType<typeof createLocalJWKSet>; fetchedAt: number } | undefined;
 
   async function call(path: string, init: RequestInit): Promise<Response> {

@@ -37,8 +37,16 @@ export interface Messages {
   consentAccept: string;
   consentDecline: string;
   consentRequired: string;
+  /** The three date-of-birth fields' own labels. */
+  dateParts: { day: string; month: string; year: string };
   finishTitle: string;
   finishMessage: string;
+  /** The finish page when the credential is ready at once. */
+  finishApprovedTitle: string;
+  finishApprovedMessage(pfi: string): string;
+  /** The finish page when an operator must look at the application first. */
+  finishReviewTitle: string;
+  finishReviewMessage(pfi: string, hours: number): string;
   withdrawnTitle: string;
   withdrawnMessage: string;
 }
@@ -52,7 +60,8 @@ const en: Messages = {
     document_type: 'Identity document',
     document_number: 'Document number',
   },
-  hints: { birthdate: 'YYYY-MM-DD' },
+  hints: { birthdate: 'For example, 27 3 1990' },
+  dateParts: { day: 'Day', month: 'Month', year: 'Year' },
   documentTypes: { passport: 'Passport', national_id: 'National identity card', drivers_license: "Driver's licence", residence_permit: 'Residence permit' },
   choose: 'Choose…',
   fieldError(code, label) {
@@ -68,7 +77,7 @@ const en: Messages = {
       case 'invalid_format':
         return `${label} has an invalid format`;
       case 'invalid_date':
-        return `${label} is not a valid date (YYYY-MM-DD)`;
+        return `${label} must be a real date`;
       case 'date_in_future':
         return `${label} cannot be in the future`;
       case 'date_too_early':
@@ -102,6 +111,11 @@ const en: Messages = {
   consentRequired: 'Please agree to continue, or decline to end your application',
   finishTitle: 'Thank you',
   finishMessage: 'Your details were submitted. You can return to your wallet.',
+  finishApprovedTitle: 'You are verified',
+  finishApprovedMessage: (pfi) => `${pfi} verified your identity. Return to your wallet to receive your Known Customer Credential.`,
+  finishReviewTitle: 'We are checking your details',
+  finishReviewMessage: (pfi, hours) =>
+    `A member of the ${pfi} team needs to look at your application. You should hear back within ${hours < 48 ? `${hours} ${hours === 1 ? 'hour' : 'hours'}` : `${Math.ceil(hours / 24)} days`}. You can return to your wallet now: it will collect your credential once it is approved.`,
   withdrawnTitle: 'Application withdrawn',
   withdrawnMessage: 'You did not agree, so your application was ended and none of your personal details were collected. You can return to your wallet.',
 };
@@ -115,7 +129,8 @@ const de: Messages = {
     document_type: 'Ausweisdokument',
     document_number: 'Dokumentnummer',
   },
-  hints: { birthdate: 'JJJJ-MM-TT' },
+  hints: { birthdate: 'Zum Beispiel 27 3 1990' },
+  dateParts: { day: 'Tag', month: 'Monat', year: 'Jahr' },
   documentTypes: { passport: 'Reisepass', national_id: 'Personalausweis', drivers_license: 'Führerschein', residence_permit: 'Aufenthaltstitel' },
   choose: 'Bitte wählen…',
   fieldError(code, label) {
@@ -131,7 +146,7 @@ const de: Messages = {
       case 'invalid_format':
         return `${label} hat ein ungültiges Format`;
       case 'invalid_date':
-        return `${label} ist kein gültiges Datum (JJJJ-MM-TT)`;
+        return `${label} muss ein echtes Datum sein`;
       case 'date_in_future':
         return `${label} darf nicht in der Zukunft liegen`;
       case 'date_too_early':
@@ -164,6 +179,11 @@ const de: Messages = {
   consentRequired: 'Bitte stimmen Sie zu, um fortzufahren, oder lehnen Sie ab, um Ihren Antrag zu beenden',
   finishTitle: 'Vielen Dank',
   finishMessage: 'Ihre Angaben wurden übermittelt. Sie können zu Ihrer Wallet zurückkehren.',
+  finishApprovedTitle: 'Sie sind verifiziert',
+  finishApprovedMessage: (pfi) => `${pfi} hat Ihre Identität geprüft. Kehren Sie zu Ihrer Wallet zurück, um Ihren Known Customer Credential zu erhalten.`,
+  finishReviewTitle: 'Wir prüfen Ihre Angaben',
+  finishReviewMessage: (pfi, hours) =>
+    `Ein Mitarbeiter von ${pfi} muss Ihren Antrag ansehen. Sie erhalten eine Antwort innerhalb von ${hours < 48 ? `${hours} ${hours === 1 ? 'Stunde' : 'Stunden'}` : `${Math.ceil(hours / 24)} Tagen`}. Sie können jetzt zu Ihrer Wallet zurückkehren: Sie holt Ihren Nachweis ab, sobald er genehmigt ist.`,
   withdrawnTitle: 'Antrag zurückgezogen',
   withdrawnMessage:
     'Sie haben nicht zugestimmt, daher wurde Ihr Antrag beendet; es wurden keine persönlichen Angaben erhoben. Sie können zu Ihrer Wallet zurückkehren.',

@@ -1,3 +1,4 @@
+import { SETTING_DEFAULTS } from '../config';
 import { WebhookRejected, type CheckPerformed, type HttpFetch, type IdvProvider, type IdvResult, type IdvState, type NormalisedEvent } from './provider';
 import { createHmacKeyring, verifyTimestampedHmac } from './webhookSignature';
 
@@ -21,7 +22,7 @@ export interface PersonaOptions {
   templateId: string;
   /** All active webhook secrets (wbhsec_…); several during rotation. */
   webhookSecrets: readonly string[];
-  /** Default https://api.withpersona.com (tests point it at a loopback server). */
+  /** Default PERSONA_API_BASE's (src/config/settings.ts); tests point it at a loopback server. */
   apiBase?: string;
   /** Persona-Version header (API version pinned for response shapes). */
   apiVersion?: string;
@@ -63,7 +64,7 @@ const str = (v: unknown): string | undefined => (typeof v === 'string' && v.leng
 
 export function createPersonaProvider(options: PersonaOptions): IdvProvider {
   const keyring = createHmacKeyring();
-  const apiBase = (options.apiBase ?? 'https://api.withpersona.com').replace(/\/+$/, '');
+  const apiBase = (options.apiBase ?? SETTING_DEFAULTS.idvVendors.persona.apiBase).replace(/\/+$/, '');
   const headers = (extra: Record<string, string> = {}) => ({
     Authorization: `Bearer ${options.apiKey}`,
     'Persona-Version': options.apiVersion ?? PERSONA_API_VERSION,
@@ -128,7 +129,7 @@ export function createPersonaProvider(options: PersonaOptions): IdvProvider {
         raw,
         secrets: options.webhookSecrets,
         now,
-        toleranceSeconds: options.toleranceSeconds ?? 300,
+        toleranceSeconds: options.toleranceSeconds ?? SETTING_DEFAULTS.idvVendors.webhookToleranceSeconds,
         keyring,
       });
     },

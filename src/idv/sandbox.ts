@@ -1,4 +1,4 @@
-import type { IdvOutcome } from '../store/store';
+import type { IdvOutcome } from '../store/types';
 import type { IdentityFields } from './fields';
 import type { IdvResult } from './provider';
 
@@ -16,7 +16,7 @@ export function sandboxDecision(fields: IdentityFields): IdvOutcome {
   const family = fields.family_name.trim().toLowerCase();
   if (family === 'declined') return { ...base, status: 'rejected', reason: 'sandbox: declined test value' };
   if (family === 'review') return { ...base, status: 'review', reason: 'sandbox: manual review test value' };
-  // The sandbox assigns no tier: the KCC carries the applied-for tier's name (src/http/issuance.ts).
+  // The sandbox assigns no tier: the KCC carries the applied-for tier's name (signKnownCustomerCredential, src/issuance/issueCredential.ts).
   return { ...base, status: 'approved' };
 }
 

@@ -60,7 +60,7 @@ export function applicationStatusFor(state: IdvState): 'pending' | 'review' | 'a
   }
 }
 
-/** Outbound event type for a state reached (see src/idv/outbox.ts). */
+/** Outbound event type for a state reached (enqueued by src/issuance/identityVerification.ts, delivered by src/issuance/webhookDelivery.ts). */
 export function outboundEventFor(state: IdvState): 'application.approved' | 'application.rejected' | 'application.needs_review' | undefined {
   const status = applicationStatusFor(state);
   if (status === 'approved') return 'application.approved';

@@ -1,3 +1,4 @@
+import { timingSafeEqual } from '../crypto/timingSafeEqual';
 import { WebhookRejected } from './provider';
 
 /**
@@ -58,14 +59,6 @@ export async function hmacSha256(secret: string, ...parts: Uint8Array[]): Promis
     offset += p.length;
   }
   return new Uint8Array(await crypto.subtle.sign('HMAC', await hmacKey(secret), data));
-}
-
-/** Constant-time equality of two byte strings (length leaks, content does not). */
-export function timingSafeEqual(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  let diff = 0;
-  for (let i = 0; i < a.length; i++) diff |= a[i] ^ b[i];
-  return diff === 0;
 }
 
 export function toHex(bytes: Uint8Array): string {

@@ -48,7 +48,7 @@ class TierConfigurations implements CredentialConfigurations {
         format: 'jwt_vc_json',
         types: KCC_TYPES,
         name: single ? 'Known Customer Credential' : `Known Customer Credential (${tier.name})`,
-        description: tier.description ?? `Proof of a completed KYC verification: ${tier.requiredChecks.join(', ') || 'tier ' + tier.name}`,
+        description: tier.description ?? `Proof of a completed KYC verification: ${tier.requiredChecks.join(', ') || `tier ${tier.name}`}`,
       }),
     );
     this.fallback = this.get(config.defaultTierId) ?? this.all[0];

@@ -9,9 +9,10 @@ import {
   type StatusListEntry,
   type StatusPurpose,
 } from '../protocol/statusList';
-import type { CredentialStatusRecord } from '../store/store';
+import type { CredentialStatusRecord } from '../store/types';
 import { nowSeconds } from '../ports/clock';
-import type { IssuanceDeps } from './deps';
+import { STORAGE_CONDITION_MESSAGES, storageFailureOf } from '../ports/failures';
+import type { IssuanceDeps, StatusListMemory } from './deps';
 import { emitEvent } from './events';
 import { issuerUrls } from '../paths';
 
@@ -21,7 +22,7 @@ type StatusDeps = Pick<IssuanceDeps, 'store' | 'clock' | 'logger' | 'crypto'>;
  * Revocation and suspension of the KCCs we issue (W3C Bitstring Status List v1.0).
  * Every KCC gets a random index (herd privacy, §6.1) in the current list; the same index is its
  * entry in the revocation list and in the suspension list. A status follows the decision
- * behind the credential (`applyDecisionToCredentials`), an operator (`changeCredentialStatus`)
+ * behind the credential (`credentialChangesFor`, applied by `applyCredentialChanges`), an operator (`changeCredentialStatus`)
  * and a newer KCC that supersedes it (src/issuance/issueCredential.ts).
  */
 export interface EvidenceRecord {
@@ -130,32 +131,68 @@ export async function revokeCredentialsOfSubject(deps: StatusDeps, subjectDid: s
 /** The suspension reason set while an approved application is back in review; lifted when it is approved again. */
 export const UNDER_REVIEW_REASON = 'identity verification is under review';
 
+/** The KCCs of an application and what a decision does to each (see `credentialChangesFor`). */
+export interface CredentialChanges {
+  issued: string[];
+  revoked: string[];
+  suspended: string[];
+  reinstated: string[];
+}
+
+export const NO_CREDENTIAL_CHANGES: CredentialChanges = Object.freeze({ issued: [], revoked: [], suspended: [], reinstated: [] }) as CredentialChanges;
+
 /**
  * What a (re-)decision means for the KCCs already issued for the application: declined →
  * every one revoked (permanent; the applicant starts a new application); back in review →
- * active ones suspended; approved → the ones suspended for the review reinstated. Status
- * lists change at once (their version is bumped, so the served list is rebuilt).
+ * active ones suspended; approved → the ones suspended for the review reinstated. Pure: the
+ * records are the credentials' current status (undefined when a credential has none).
  */
+export function credentialChangesFor(
+  status: 'pending' | 'review' | 'approved' | 'rejected',
+  credentials: Array<{ id: string; record: CredentialStatusRecord | undefined }>,
+): CredentialChanges {
+  const changes: CredentialChanges = { issued: credentials.map((c) => c.id), revoked: [], suspended: [], reinstated: [] };
+  for (const { id, record } of credentials) {
+    if (!record || record.revokedAt != null) continue;
+    if (status === 'rejected') changes.revoked.push(id);
+    else if (status === 'review' && record.suspendedAt == null) changes.suspended.push(id);
+    else if (status === 'approved' && record.suspendedAt != null && record.suspensionReason === UNDER_REVIEW_REASON) changes.reinstated.push(id);
+  }
+  return changes;
+}
+
+/** Reads the application's KCCs and their status, and says what the decision `status` changes (`credentialChangesFor`). */
+export async function credentialChangesOfDecision(
+  deps: Pick<IssuanceDeps, 'store'>,
+  applicationId: string,
+  status: 'pending' | 'review' | 'approved' | 'rejected',
+): Promise<CredentialChanges> {
+  const issued = await deps.store.issuedCredentials.listForApplication(applicationId);
+  const credentials = await Promise.all(issued.map(async (c) => ({ id: c.id, record: await deps.store.credentialStatus.get(c.id) })));
+  return credentialChangesFor(status, credentials);
+}
+
+/**
+ * Makes the credentials follow a decision that was committed: each change with its status list
+ * bump, status event and announcement (`changeCredentialStatus`). A change another actor made
+ * first is skipped. Status lists change at once (their version is bumped, so the served list is rebuilt).
+ */
+export async function applyCredentialChanges(deps: StatusDeps, changes: CredentialChanges, actor: string): Promise<void> {
+  for (const id of changes.revoked) await tryChange(deps, id, 'revoke', 'identity verification re-decided: declined', actor);
+  for (const id of changes.suspended) await tryChange(deps, id, 'suspend', UNDER_REVIEW_REASON, actor);
+  for (const id of changes.reinstated) await tryChange(deps, id, 'reinstate', undefined, actor);
+}
+
+/** Reads, decides and applies in one call what a decision means for an application's KCCs; returns the changes. */
 export async function applyDecisionToCredentials(
   deps: StatusDeps,
   applicationId: string,
   status: 'pending' | 'review' | 'approved' | 'rejected',
   actor: string,
-): Promise<{ issued: string[]; revoked: string[]; suspended: string[]; reinstated: string[] }> {
-  const issued = (await deps.store.issuedCredentials.listForApplication(applicationId)).map((c) => c.id);
-  const affected = { issued, revoked: [] as string[], suspended: [] as string[], reinstated: [] as string[] };
-  for (const id of issued) {
-    const record = await deps.store.credentialStatus.get(id);
-    if (!record || record.revokedAt != null) continue;
-    if (status === 'rejected') {
-      if (await tryChange(deps, id, 'revoke', 'identity verification re-decided: declined', actor)) affected.revoked.push(id);
-    } else if (status === 'review' && record.suspendedAt == null) {
-      if (await tryChange(deps, id, 'suspend', UNDER_REVIEW_REASON, actor)) affected.suspended.push(id);
-    } else if (status === 'approved' && record.suspendedAt != null && record.suspensionReason === UNDER_REVIEW_REASON) {
-      if (await tryChange(deps, id, 'reinstate', undefined, actor)) affected.reinstated.push(id);
-    }
-  }
-  return affected;
+): Promise<CredentialChanges> {
+  const changes = await credentialChangesOfDecision(deps, applicationId, status);
+  await applyCredentialChanges(deps, changes, actor);
+  return changes;
 }
 
 /** A status change that another actor may have made first (then false). */
@@ -175,24 +212,86 @@ export function statusOf(record: CredentialStatusRecord): 'revoked' | 'suspended
   return 'active';
 }
 
+const STATUS_LIST_MEMORY_ENTRIES = 1024;
+
+/** An empty StatusListMemory (src/issuance/deps.ts), one per issuer. */
+export function createStatusListMemory(): StatusListMemory {
+  return { entries: new Map(), cacheWriteFailing: false };
+}
+
+function remember(memory: StatusListMemory | undefined, key: string, entry: { version: number; jwt: string; expiresAt: number }): void {
+  if (!memory) return;
+  const kept = memory.entries.get(key);
+  if (kept && kept.version === entry.version && kept.expiresAt === entry.expiresAt) return; // the same signed copy
+  memory.entries.delete(key);
+  if (memory.entries.size >= STATUS_LIST_MEMORY_ENTRIES) memory.entries.delete(memory.entries.keys().next().value as string);
+  memory.entries.set(key, entry);
+}
+
 /**
  * The signed status list credential for one list and purpose (jwt_vc_json), or undefined if no
  * such list. Reused from status_list_cache while the list is unchanged (same version) and the JWT
  * has more than a quarter of its validity left; rebuilt otherwise (the version is read first, so a
  * change racing a rebuild only causes one more rebuild).
+ *
+ * Reads survive a storage failure (src/ports/failures.ts): a rebuilt JWT whose cache write fails is
+ * served all the same and kept in `statusListMemory` (served from there while valid; the failure
+ * logged once), and a read the store cannot answer (a read held with a batch that a full disk
+ * rolled back: src/runtime/groupCommit.ts) is tried once more, then answered from memory.
  */
 export async function statusListCredential(
-  deps: Pick<IssuanceDeps, 'store' | 'clock' | 'config' | 'issuer'>,
+  deps: Pick<IssuanceDeps, 'store' | 'clock' | 'config' | 'issuer'> & Partial<Pick<IssuanceDeps, 'logger' | 'statusListMemory'>>,
   listId: number,
   purpose: StatusPurpose,
 ): Promise<string | undefined> {
-  const list = await deps.store.statusLists.get(listId);
-  if (!list) return undefined;
+  const memory = deps.statusListMemory;
+  const key = `${listId}/${purpose}`;
   const now = nowSeconds(deps);
-  const cached = await deps.store.statusLists.cached(listId, purpose);
-  if (cached && cached.version === list.version && cached.expiresAt - now > deps.config.statusList.validitySeconds / 4) return cached.jwt;
+  const fresh = (entry: { expiresAt: number }) => entry.expiresAt - now > deps.config.statusList.validitySeconds / 4;
+  let read:
+    | { list: Awaited<ReturnType<IssuanceDeps['store']['statusLists']['get']>>; cached: Awaited<ReturnType<IssuanceDeps['store']['statusLists']['cached']>> }
+    | undefined;
+  for (let attempt = 0; !read; attempt++) {
+    try {
+      const list = await deps.store.statusLists.get(listId);
+      read = { list, cached: list ? await deps.store.statusLists.cached(listId, purpose) : undefined };
+    } catch (e) {
+      if (!storageFailureOf(e)) throw e;
+      if (attempt === 0) continue;
+      const kept = memory?.entries.get(key);
+      if (kept && kept.expiresAt > now) return kept.jwt;
+      throw e;
+    }
+  }
+  const { list, cached } = read;
+  if (!list) return undefined;
+  if (cached && cached.version === list.version && fresh(cached)) {
+    remember(memory, key, cached);
+    return cached.jwt;
+  }
+  const kept = memory?.entries.get(key);
+  if (kept && kept.version === list.version && fresh(kept)) return kept.jwt;
   const jwt = await buildStatusListCredential(deps, list, purpose, now);
-  await deps.store.statusLists.cache({ listId, purpose, version: list.version, jwt, expiresAt: now + deps.config.statusList.validitySeconds });
+  const entry = { version: list.version, jwt, expiresAt: now + deps.config.statusList.validitySeconds };
+  remember(memory, key, entry);
+  try {
+    await deps.store.statusLists.cache({ listId, purpose, ...entry });
+    if (memory?.cacheWriteFailing) {
+      memory.cacheWriteFailing = false;
+      deps.logger?.info('status_list_cache_writable');
+    }
+  } catch (e) {
+    const failure = storageFailureOf(e);
+    if (!failure) throw e;
+    if (!memory?.cacheWriteFailing) {
+      if (memory) memory.cacheWriteFailing = true;
+      deps.logger?.error('status_list_cache_unwritable', {
+        condition: failure.condition,
+        code: failure.code,
+        message: `${STORAGE_CONDITION_MESSAGES[failure.condition]}; status lists are served from memory meanwhile`,
+      });
+    }
+  }
   return jwt;
 }
 

@@ -3,7 +3,7 @@ import type { IdvResult, IdvState } from '../idv/provider';
 import { applicationStatusFor } from '../idv/stateMachine';
 import { nowSeconds } from '../ports/clock';
 import { AccessDenied, Conflict, InvalidRequest, NotFound } from '../protocol/errors';
-import type { Application, PendingApproval } from '../store/store';
+import type { Application, PendingApproval } from '../store/types';
 import type { IssuerConfig } from '../config';
 import type { IssuanceDeps } from './deps';
 import { applyResult, ensureIdvSession } from './identityVerification';
@@ -17,7 +17,7 @@ export function configuredTierNames(config: Pick<IssuerConfig, 'tiers'>): string
 /**
  * An operator's decision (review console or operator API). On an application in review it is
  * the decision; on a decided one, with `overrule`, a re-decision: recorded, announced, and
- * applied to the KCCs already issued (src/issuance/credentialStatus.ts applyDecisionToCredentials).
+ * applied to the KCCs already issued (src/issuance/credentialStatus.ts credentialChangesFor).
  * Throws NotFound, Conflict (not awaiting review, or another reviewer decided first) or
  * InvalidRequest (an approval the KCC could not be built from).
  *
@@ -150,8 +150,10 @@ export async function recordOperatorDecision(
     eventAt,
     actor: input.actor,
     decidedBy: input.actor,
+    reason: input.reason,
   });
-  if (input.reason) {
+  // Applied, the reason was written with the decision; a result the session did not take still records it.
+  if (input.reason && applied.disposition !== 'applied' && applied.disposition !== 'redecision') {
     await deps.store.applicationStatus.set(
       input.applicationId,
       { status: applicationStatusFor(applied.state), provider: existing.idvProvider ?? session.provider, reason: input.reason, decidedBy: input.actor },

@@ -5,7 +5,19 @@ import type { IdvDeps } from '../idv/deps';
 import type { Clock } from '../ports/clock';
 import type { IssuerIdentity } from '../ports/issuerIdentity';
 import type { Logger } from '../ports/logger';
-import type { Store } from '../store/store';
+import type { Store } from '../store/types';
+
+/**
+ * Signed status list credentials kept in this process's memory (src/issuance/credentialStatus.ts):
+ * what is served when the store cannot take the cache write (a full or read-only disk) or cannot
+ * answer a read, so relying parties keep checking status while writes are refused. One entry
+ * per list and purpose (bounded).
+ */
+export interface StatusListMemory {
+  readonly entries: Map<string, { version: number; jwt: string; expiresAt: number }>;
+  /** The last cache write failed: logged once, and again only after one has succeeded. */
+  cacheWriteFailing: boolean;
+}
 
 /**
  * The ports the credential lifecycle runs on, built once per process (Node) or isolate
@@ -28,4 +40,9 @@ export interface IssuanceDeps {
    * names one; our own lists are built locally. Absent: such credentials are refused (fail closed).
    */
   statusListFetch?: (url: string) => Promise<string>;
+  /**
+   * Signed status lists kept in memory (src/issuance/credentialStatus.ts), served while the store
+   * cannot take their cache write; per process or isolate. Absent: such a list is re-signed on each request.
+   */
+  statusListMemory?: StatusListMemory;
 }

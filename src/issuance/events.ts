@@ -1,6 +1,6 @@
 import { digestSecret } from '../crypto/hash';
 import { nowSeconds } from '../ports/clock';
-import type { Application } from '../store/store';
+import type { Application } from '../store/types';
 import type { IssuanceDeps } from './deps';
 
 /**
@@ -18,23 +18,39 @@ export type OutboundEventType =
   | 'credential.revoked'
   | 'credential.suspended'
   | 'credential.reinstated'
-  | 'credential.expired';
+  | 'credential.expired'
+  /** A KYA token was minted for one of the holder's agents (src/issuance/kya.ts). */
+  | 'kya.token_minted';
+
+/** An outbox row: what `emitEvent` enqueues, or what a use case commits together with other writes. */
+export interface OutboxRow {
+  id: string;
+  type: OutboundEventType;
+  body: string;
+  createdAt: number;
+}
 
 /**
- * Puts an event in the outbox. The id derives from `idSeed`, so the same fact enqueued twice
+ * The outbox row of an event. The id derives from `idSeed`, so the same fact enqueued twice
  * (a retried request, a replayed webhook) is one event: receivers dedupe on it too.
  */
+export function outboxRow(deps: Pick<IssuanceDeps, 'clock' | 'crypto'>, type: OutboundEventType, idSeed: string, data: Record<string, unknown>): OutboxRow {
+  const id = `evt_${digestSecret(deps.crypto, `${type}|${idSeed}`).slice(0, 26)}`;
+  const createdAt = nowSeconds(deps);
+  const body = JSON.stringify({ id, type, created_at: new Date(createdAt * 1000).toISOString(), data });
+  return { id, type, body, createdAt };
+}
+
+/** Puts an event in the outbox (see `outboxRow`); returns its id. */
 export async function emitEvent(
   deps: Pick<IssuanceDeps, 'store' | 'clock' | 'crypto'>,
   type: OutboundEventType,
   idSeed: string,
   data: Record<string, unknown>,
 ): Promise<string> {
-  const id = `evt_${digestSecret(deps.crypto, `${type}|${idSeed}`).slice(0, 26)}`;
-  const createdAt = nowSeconds(deps);
-  const body = JSON.stringify({ id, type, created_at: new Date(createdAt * 1000).toISOString(), data });
-  await deps.store.outbox.enqueue({ id, type, body, createdAt });
-  return id;
+  const row = outboxRow(deps, type, idSeed, data);
+  await deps.store.outbox.enqueue(row);
+  return row.id;
 }
 
 /** What an application event says about the application: ids, status, the KCC's fields (no PII). */

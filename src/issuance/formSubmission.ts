@@ -5,7 +5,7 @@ import { HOSTED_PROVIDER } from '../idv/hostedForm';
 import { sandboxDecision, sandboxResult } from '../idv/sandbox';
 import { nowSeconds } from '../ports/clock';
 import { FormAlreadySubmitted, FormLinkExpired, FormLinkUnknown, FormNotAccepted } from '../protocol/errors';
-import type { Application, ApplicationPrefill } from '../store/store';
+import type { Application, ApplicationPrefill } from '../store/types';
 import type { IssuanceDeps } from './deps';
 import { applicationEventData, emitEvent } from './events';
 import { applyResult, configuredVendor } from './identityVerification';

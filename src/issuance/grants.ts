@@ -1,11 +1,11 @@
 import { utf8 } from '../crypto/base64url';
 import { digestSecret } from '../crypto/hash';
 import { randomToken, randomUuid } from '../crypto/random';
-import { timingSafeEqual } from '../idv/webhookSignature';
+import { timingSafeEqual } from '../crypto/timingSafeEqual';
 import { nowSeconds } from '../ports/clock';
 import { InvalidGrant, InvalidToken } from '../protocol/errors';
 import { bearerToken, issueAccessToken, verifyAccessToken } from '../protocol/oid4vci/accessToken';
-import type { AccessTokenRecord, PreAuthorizedCode } from '../store/store';
+import type { AccessTokenRecord, PreAuthorizedCode } from '../store/types';
 import type { IssuanceDeps } from './deps';
 import { assertPresentedCredentialsStillValid } from './presentedCredentials';
 
@@ -25,33 +25,40 @@ export interface TokenResponse {
 }
 
 /**
- * Redeems the code for the DID it was issued to (`clientId`, or the bound DID when the wallet
- * sent none: OID4VCI 1.0 §6.1) and grants the access token. A replayed code revokes the tokens
- * issued from it (RFC 6749 §4.1.2). An application that relied on presented credentials is
- * refused once one of them was revoked, suspended or expired since (the code is spent all the same).
+ * The Token Endpoint's use case, top to bottom: redeem the code once for the DID it was issued
+ * to (`clientId`, or the bound DID when the wallet sent none: OID4VCI 1.0 §6.1) → decide (an
+ * application that relied on presented credentials is refused once one of them was revoked,
+ * suspended or expired since; the code is spent all the same) → grant the access token with its
+ * first c_nonce (one commit) → the token response.
  */
 export async function redeemPreAuthorizedCode(
   deps: Deps & Pick<IssuanceDeps, 'resolver' | 'crypto' | 'statusListFetch'>,
   input: { preAuthorizedCode: string; clientId: string | undefined },
 ): Promise<{ applicationId: string; token: TokenResponse }> {
+  const code = await redeemCodeOnce(deps, input);
+  const problem = await assertPresentedCredentialsStillValid(deps, code.applicationId);
+  if (problem) throw new InvalidGrant(`a credential presented for this application is no longer valid: ${problem}`);
+  return { applicationId: code.applicationId, token: await grantAccessToken(deps, code) };
+}
+
+/**
+ * Consumes the code by one conditional UPDATE, bound to its DID. A replayed code may mean it
+ * leaked: the tokens issued from it are revoked (RFC 6749 §4.1.2).
+ */
+async function redeemCodeOnce(deps: Deps, input: { preAuthorizedCode: string; clientId: string | undefined }): Promise<PreAuthorizedCode> {
   const now = nowSeconds(deps);
   const codeHash = digestSecret(deps.crypto, input.preAuthorizedCode);
   const code =
     input.clientId === undefined
       ? await deps.store.preAuthorizedCodes.redeemBound(codeHash, now)
       : await deps.store.preAuthorizedCodes.redeem(codeHash, input.clientId, now);
-  if (!code) {
-    const existing = await deps.store.preAuthorizedCodes.get(codeHash);
-    if (existing?.consumedAt != null) {
-      // A replayed code may mean it leaked: revoke what was issued from it (RFC 6749 §4.1.2).
-      const revoked = await deps.store.accessTokens.revokeByCode(codeHash, now);
-      deps.logger.warn('pre_authorized_code_replayed', { applicationId: existing.applicationId, revokedTokens: revoked });
-    }
-    throw new InvalidGrant('pre-authorized_code is invalid, expired, already used, or was issued to another client');
+  if (code) return code;
+  const existing = await deps.store.preAuthorizedCodes.get(codeHash);
+  if (existing?.consumedAt != null) {
+    const revoked = await deps.store.accessTokens.revokeByCode(codeHash, now);
+    deps.logger.warn('pre_authorized_code_replayed', { applicationId: existing.applicationId, revokedTokens: revoked });
   }
-  const problem = await assertPresentedCredentialsStillValid(deps, code.applicationId);
-  if (problem) throw new InvalidGrant(`a credential presented for this application is no longer valid: ${problem}`);
-  return { applicationId: code.applicationId, token: await grantAccessToken(deps, code) };
+  throw new InvalidGrant('pre-authorized_code is invalid, expired, already used, or was issued to another client');
 }
 
 async function grantAccessToken(deps: Deps, code: Pick<PreAuthorizedCode, 'codeHash' | 'applicationId' | 'applicantDid'>): Promise<TokenResponse> {

@@ -2,12 +2,11 @@ import { HOSTED_PROVIDER } from '../idv/hostedForm';
 import { CallbackRejected, evidenceFromChecks, WebhookRejected, type IdvProvider, type IdvResult, type IdvState } from '../idv/provider';
 import { applicationStatusFor, outboundEventFor, TERMINAL_STATES, transition } from '../idv/stateMachine';
 import { digestSecret } from '../crypto/hash';
-import type { IdvSession } from '../store/idvStore';
-import type { Application, JsonObject } from '../store/store';
-import { applyDecisionToCredentials } from './credentialStatus';
+import type { Application, IdvResultWrite, IdvSession, JsonObject } from '../store/types';
+import { applyCredentialChanges, credentialChangesOfDecision, NO_CREDENTIAL_CHANGES, type CredentialChanges } from './credentialStatus';
 import { kccDataProblem } from './kccClaims';
 import type { IssuanceDeps } from './deps';
-import { applicationEventData, emitEvent } from './events';
+import { applicationEventData, outboxRow, type OutboxRow } from './events';
 
 /**
  * Identity verification, the step between an opened application and a decision: the
@@ -16,7 +15,7 @@ import { applicationEventData, emitEvent } from './events';
  * (src/idv/stateMachine.ts). Every change leaves an audit entry and, when the PFI should
  * know, an outbound event. Who may decide is fixed here: the configured provider, or an
  * operator (src/issuance/decisions.ts); the sandbox only when the hosted form is the provider
- * (src/issuance/hostedForm.ts).
+ * (src/issuance/formSubmission.ts, src/idv/hostedForm.ts).
  */
 const seconds = (ms: number) => Math.floor(ms / 1000);
 
@@ -70,77 +69,98 @@ export function withKccDataRule(result: IdvResult, current: { countryOfResidence
 
 export type Disposition = 'applied' | 'redecision' | 'stale' | 'ignored';
 
+type ApplyInput = {
+  applicationId: string;
+  provider: string;
+  result: IdvResult;
+  eventAt: number;
+  actor: string;
+  decidedBy?: string;
+  /** An operator's stated reason: the application's decision reason instead of the result's reason codes. */
+  reason?: string;
+  /** The application row as the caller just wrote it (the hosted form): an identical status write is skipped. */
+  current?: Application;
+};
+
+type Applied = { disposition: Disposition; state: IdvState; application?: Application };
+
 /**
- * Applies a result through the state machine by the event's own time `eventAt` (ms): the
- * session row moves only if no newer event was applied (one conditional UPDATE), then the
- * application status the credential and deferred endpoints read, then what the decision means
- * for credentials already issued (a re-decision revokes or suspends them).
+ * Applies a result through the state machine by the event's own time `eventAt` (ms), in four
+ * steps: read (the application, the session), decide (`transition`, then `planResult`: what the
+ * result writes), perform (ONE commit: the session moves only if no newer event was applied,
+ * and with it the application status the credential and deferred endpoints read, the audit
+ * entry, the outbound events and the PII retention clock, `IdvSessionRepository.commitResult`),
+ * then make credentials already issued follow a re-decision (revoked, suspended, reinstated).
  */
-export async function applyResult(
-  deps: Deps,
-  input: {
-    applicationId: string;
-    provider: string;
-    result: IdvResult;
-    eventAt: number;
-    actor: string;
-    decidedBy?: string;
-    /** The application row as the caller just wrote it (the hosted form): an identical status write is skipped. */
-    current?: Application;
-  },
-): Promise<{ disposition: Disposition; state: IdvState; application?: Application }> {
+export async function applyResult(deps: Deps, input: ApplyInput): Promise<Applied> {
   const now = seconds(deps.clock());
-  const current = input.current ?? (input.result.state === 'approved' ? await deps.store.applications.get(input.applicationId) : undefined);
+  const current = input.current ?? (await deps.store.applications.get(input.applicationId));
   const result = withKccDataRule(input.result, current);
-  const evidence = result.evidence ?? evidenceFromChecks(result.checks);
-  const outcome = { ...result, evidence } as unknown as JsonObject;
   const to = result.state;
-  let from: IdvState = 'created';
-  let move = transition(from, to);
-  // No session yet (the hosted form): open it directly in the new state. One INSERT, which
-  // does nothing when a session exists (a vendor's, or a concurrent opener's); then the
-  // general path below applies the result to that session.
-  const opened =
-    move.kind === 'apply' &&
-    (await deps.store.idvSessions.openInState({ ...newSessionRow(input.applicationId, input.provider, now), state: to, outcome, lastEventAt: input.eventAt }));
-  if (!opened) {
-    const session = (await deps.store.idvSessions.get(input.applicationId)) ?? (await ensureIdvSession(deps, input.applicationId, input.provider));
-    from = session.state as IdvState;
-    if (input.eventAt <= session.lastEventAt) {
-      // Out of order: a newer event was applied already (the vendor's clock decides, not arrival).
-      await deps.store.audit.record({
-        applicationId: input.applicationId,
-        actor: input.actor,
-        action: 'idv.event_stale',
-        detail: { from, to, event_at: new Date(input.eventAt).toISOString() },
-        at: now,
-      });
-      return { disposition: 'stale', state: from };
-    }
-    move = transition(from, to);
-    if (move.kind === 'ignore') {
-      await deps.store.audit.record({
-        applicationId: input.applicationId,
-        actor: input.actor,
-        action: 'idv.event_ignored',
-        detail: { from, to, why: move.why },
-        at: now,
-      });
-      return { disposition: 'ignored', state: from };
-    }
-    const updated = await deps.store.idvSessions.applyIfNewer(input.applicationId, { state: to, outcome, eventAt: input.eventAt }, now);
-    if (!updated) {
-      await deps.store.audit.record({
-        applicationId: input.applicationId,
-        actor: input.actor,
-        action: 'idv.event_stale',
-        detail: { from, to, eventAt: input.eventAt },
-        at: now,
-      });
-      return { disposition: 'stale', state: from };
-    }
+  const outcome = { ...result, evidence: result.evidence ?? evidenceFromChecks(result.checks) } as unknown as JsonObject;
+  // No session yet (the hosted form): open it directly in the new state. The commit does nothing
+  // when a session exists (a vendor's, or a concurrent opener's); then the session is read below.
+  if (transition('created', to).kind === 'apply') {
+    const plan = planResult(deps, input, { result, current, from: 'created', redecision: false, credentials: NO_CREDENTIAL_CHANGES, now });
+    const open = { ...newSessionRow(input.applicationId, input.provider, now), state: to, outcome, lastEventAt: input.eventAt };
+    if (await deps.store.idvSessions.commitResult({ ...plan.write, session: { open } })) return plan.applied;
   }
-  const redecision = move.kind === 'apply' && move.redecision;
+  const session = (await deps.store.idvSessions.get(input.applicationId)) ?? (await ensureIdvSession(deps, input.applicationId, input.provider));
+  const from = session.state as IdvState;
+  if (input.eventAt <= session.lastEventAt) {
+    // Out of order: a newer event was applied already (the vendor's clock decides, not arrival).
+    await deps.store.audit.record({
+      applicationId: input.applicationId,
+      actor: input.actor,
+      action: 'idv.event_stale',
+      detail: { from, to, event_at: new Date(input.eventAt).toISOString() },
+      at: now,
+    });
+    return { disposition: 'stale', state: from };
+  }
+  const move = transition(from, to);
+  if (move.kind === 'ignore') {
+    await deps.store.audit.record({
+      applicationId: input.applicationId,
+      actor: input.actor,
+      action: 'idv.event_ignored',
+      detail: { from, to, why: move.why },
+      at: now,
+    });
+    return { disposition: 'ignored', state: from };
+  }
+  // Credentials already issued follow the decision. Only a re-decision, or a decision on a review
+  // that a re-decision opened, can find any: a first decision is not worth the read.
+  const credentials =
+    move.redecision || from === 'needs_review' ? await credentialChangesOfDecision(deps, input.applicationId, applicationStatusFor(to)) : NO_CREDENTIAL_CHANGES;
+  const plan = planResult(deps, input, { result, current, from, redecision: move.redecision, credentials, now });
+  if (!(await deps.store.idvSessions.commitResult({ ...plan.write, session: { advance: { state: to, outcome, eventAt: input.eventAt } } }))) {
+    await deps.store.audit.record({
+      applicationId: input.applicationId,
+      actor: input.actor,
+      action: 'idv.event_stale',
+      detail: { from, to, eventAt: input.eventAt },
+      at: now,
+    });
+    return { disposition: 'stale', state: from };
+  }
+  await applyCredentialChanges(deps, credentials, input.actor);
+  return plan.applied;
+}
+
+/**
+ * What an applicable result writes besides the session (decided, not yet done): the application
+ * status (skipped when the caller's row already says it), the audit entry, the events the PFI
+ * hears (`application.submitted` once per application, then the decision's), and the PII
+ * retention clock once decided. The events describe the application as the status write leaves it.
+ */
+function planResult(
+  deps: Pick<Deps, 'clock' | 'config' | 'crypto'>,
+  input: ApplyInput,
+  known: { result: IdvResult; current: Application | undefined; from: IdvState; redecision: boolean; credentials: CredentialChanges; now: number },
+): { write: Omit<IdvResultWrite, 'session'>; applied: Applied } {
+  const { result, current, from, redecision, credentials, now } = known;
+  const to = result.state;
   const status = applicationStatusFor(to);
   const change = {
     status,
@@ -148,21 +168,13 @@ export async function applyResult(
     countryOfResidence: result.countryOfResidence,
     // A tier only when the provider states one; otherwise the KCC carries the applied-for tier's name.
     tier: status === 'approved' ? result.tier : undefined,
-    evidence: result.evidence ?? (result.checks.length ? evidence : undefined),
-    reason: result.reasonCodes.join(' ') || null,
+    evidence: result.evidence ?? (result.checks.length ? evidenceFromChecks(result.checks) : undefined),
+    reason: input.reason ?? (result.reasonCodes.join(' ') || null),
     decidedBy: input.decidedBy,
   };
-  const application =
-    input.current && statusWriteIsNoop(input.current, change) ? input.current : await deps.store.applicationStatus.set(input.applicationId, change, now);
-  // Credentials already issued follow the decision (revoked on decline, suspended in review,
-  // reinstated on approval). Only a re-decision, or a decision on a review that a re-decision
-  // opened, can find any: a first decision is not worth the read.
-  const affected =
-    redecision || from === 'needs_review'
-      ? await applyDecisionToCredentials(deps, input.applicationId, status, input.actor)
-      : { revoked: [], suspended: [], reinstated: [], issued: [] };
-  await deps.store.audit.record({
-    applicationId: input.applicationId,
+  const unchanged = input.current !== undefined && statusWriteIsNoop(input.current, change);
+  const application = current && (unchanged ? current : applicationAfter(current, change, now));
+  const audit = {
     actor: input.actor,
     action: redecision ? 'idv.redecision' : 'idv.state_changed',
     detail: {
@@ -172,45 +184,70 @@ export async function applyResult(
       final: result.final,
       vendor_reference: result.vendorReference,
       event_at: new Date(input.eventAt).toISOString(),
-      ...(affected.issued.length ? { credentials_issued: affected.issued } : {}),
-      ...(affected.revoked.length ? { credentials_revoked: affected.revoked } : {}),
-      ...(affected.suspended.length ? { credentials_suspended: affected.suspended } : {}),
-      ...(affected.reinstated.length ? { credentials_reinstated: affected.reinstated } : {}),
+      ...(credentials.issued.length ? { credentials_issued: credentials.issued } : {}),
+      ...(credentials.revoked.length ? { credentials_revoked: credentials.revoked } : {}),
+      ...(credentials.suspended.length ? { credentials_suspended: credentials.suspended } : {}),
+      ...(credentials.reinstated.length ? { credentials_reinstated: credentials.reinstated } : {}),
     },
-    at: now,
-  });
-  if (!application) return { disposition: redecision ? 'redecision' : 'applied', state: to };
-
+  };
+  const disposition: Disposition = redecision ? 'redecision' : 'applied';
+  const base = { applicationId: input.applicationId, status: unchanged ? undefined : change, audit, now };
+  // An unknown application: the session and the audit entry only (nothing to announce or purge).
+  if (!application) return { write: { ...base, events: [] }, applied: { disposition, state: to } };
+  const events: OutboxRow[] = [];
   if (to !== 'created' && to !== 'in_progress' && to !== 'expired' && to !== 'abandoned') {
     // The applicant finished their part: announced once per application.
-    await emitEvent(deps, 'application.submitted', input.applicationId, applicationEventData(application, { status: 'submitted' }));
+    events.push(outboxRow(deps, 'application.submitted', input.applicationId, applicationEventData(application, { status: 'submitted' })));
   }
   const type = outboundEventFor(to);
   if (type) {
-    await emitEvent(
-      deps,
-      type,
-      `${input.applicationId}|${to}|${input.eventAt}`,
-      applicationEventData(application, {
-        idv_state: to,
-        reason_codes: result.reasonCodes,
-        final: result.final,
-        ...(redecision
-          ? {
-              redecision: true,
-              previous_state: from,
-              credentials_issued: affected.issued,
-              credentials_revoked: affected.revoked,
-              credentials_suspended: affected.suspended,
-            }
-          : {}),
-      }),
-    );
+    const data = applicationEventData(application, {
+      idv_state: to,
+      reason_codes: result.reasonCodes,
+      final: result.final,
+      ...(redecision
+        ? {
+            redecision: true,
+            previous_state: from,
+            credentials_issued: credentials.issued,
+            credentials_revoked: credentials.revoked,
+            credentials_suspended: credentials.suspended,
+          }
+        : {}),
+    });
+    events.push(outboxRow(deps, type, `${input.applicationId}|${to}|${input.eventAt}`, data));
   }
-  if (status === 'approved' || status === 'rejected') {
-    await deps.store.pii.schedulePurge(input.applicationId, now + deps.config.idv.retentionDays * 86400);
-  }
-  return { disposition: redecision ? 'redecision' : 'applied', state: to, application };
+  const purgeAfter = status === 'approved' || status === 'rejected' ? now + deps.config.idv.retentionDays * 86400 : undefined;
+  return { write: { ...base, events, purgeAfter }, applied: { disposition, state: to, application } };
+}
+
+/** The application row as `ApplicationStatusRepository.set` leaves it (absent country, tier and evidence keep the stored value). */
+function applicationAfter(
+  current: Application,
+  change: {
+    status: Application['status'];
+    provider: string;
+    countryOfResidence?: string | null;
+    tier?: string | null;
+    evidence?: unknown[];
+    reason: string | null;
+    decidedBy?: string;
+  },
+  now: number,
+): Application {
+  const decided = change.status === 'approved' || change.status === 'rejected';
+  return {
+    ...current,
+    status: change.status,
+    idvProvider: change.provider,
+    countryOfResidence: change.countryOfResidence || current.countryOfResidence,
+    tier: change.tier || current.tier,
+    evidence: change.evidence ? (change.evidence as Application['evidence']) : current.evidence,
+    decisionReason: change.reason,
+    decidedBy: decided ? (change.decidedBy ?? `idv:${change.provider}`) : null,
+    decidedAt: decided ? now : null,
+    updatedAt: now,
+  };
 }
 
 /** The IDV Request `url` leads here first; for a vendor, open (once) its session and return the vendor's webview URL. */
@@ -269,8 +306,8 @@ export async function handleVendorWebhook(
   headers: Headers,
 ): Promise<WebhookOutcome> {
   const provider = deps.idv.vendors.get(providerName);
-  if (!provider || !provider.capabilities.webhooks) return { status: 404 };
-  let event;
+  if (!provider?.capabilities.webhooks) return { status: 404 };
+  let event: ReturnType<typeof provider.parseEvent>;
   try {
     await provider.verifyWebhook(raw, headers, deps.clock());
     event = provider.parseEvent(raw);
@@ -369,7 +406,7 @@ export async function handleVendorCallback(
     deps.logger.info('idv_callback', { provider: providerName, applicationId: session.applicationId, disposition: 'ignored', state: current });
     return { status: 303, disposition: 'ignored' };
   }
-  let redeemed;
+  let redeemed: Awaited<ReturnType<NonNullable<typeof provider.completeCallback>>>;
   try {
     redeemed = await provider.completeCallback({ code, vendorReference: state, callbackUrl }, deps.clock());
   } catch (e) {

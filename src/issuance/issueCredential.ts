@@ -14,11 +14,11 @@ import {
 import { signKcc } from '../protocol/kcc';
 import { parseCredentialRequest, type CredentialRequest, type Oid4vciProfile } from '../protocol/oid4vci/credentialRequest';
 import { verifyProofJwt } from '../protocol/oid4vci/verifyProofJwt';
-import type { AccessTokenRecord, Application, ApplicationPrefill } from '../store/store';
+import type { AccessTokenRecord, Application, ApplicationPrefill, Transaction } from '../store/types';
 import { credentialConfigurations, tierOfApplication } from './credentialConfigurations';
 import { allocateCredentialStatus, revokeCredential, type EvidenceRecord } from './credentialStatus';
 import type { IssuanceDeps } from './deps';
-import { emitEvent } from './events';
+import { outboxRow, type OutboxRow } from './events';
 import { consumeProofNonce, freshCNonce } from './grants';
 import { applyResult } from './identityVerification';
 import { kccDataProblem } from './kccClaims';
@@ -26,9 +26,10 @@ import { assertPresentedCredentialsStillValid } from './presentedCredentials';
 
 /**
  * Issuance (spec "Credential Endpoint", "Deferred Credential Endpoint"; OID4VCI draft 13 §7 and
- * §9, 1.0 §8 and §9): proof of possession, then the KCC at once when the application is
- * approved, a transaction while it is undecided, the denial when it was declined. What may be
- * issued is decided here, in one place, for both endpoints and both profiles:
+ * §9, 1.0 §8 and §9). Each endpoint reads top to bottom as a chain of named steps: parse →
+ * authenticate (the access token, src/issuance/grants.ts, before this file) → check proof →
+ * read → decide (`decideIssuance`, pure) → perform → respond. What may be issued is decided in
+ * one place, for both endpoints and both profiles:
  * - the configuration is the application's, from the one registry (./credentialConfigurations.ts);
  * - an approval is issuable only with the data a KCC needs (./kccClaims.ts), else it goes to review;
  * - credentials presented for the application must still be valid (./presentedCredentials.ts).
@@ -45,106 +46,99 @@ export interface IssuanceAnswer {
 
 type Deps = IssuanceDeps;
 
+/** What to do with a credential request for an application, decided by `decideIssuance`. */
+export type IssuanceDecision =
+  | { kind: 'issue' }
+  /** Not decided yet: a transaction (202), or issuance_pending at the deferred endpoint. */
+  | { kind: 'defer' }
+  /** Approved without the data a KCC needs: no approval; the application goes to review, the wallet waits. */
+  | { kind: 'review'; problem: NonNullable<ReturnType<typeof kccDataProblem>> }
+  /** Never: credential_request_denied. */
+  | { kind: 'deny'; reason: string };
+
+/**
+ * The one issuance rule of both endpoints, pure: declined or withdrawn → deny; undecided →
+ * defer; approved without the KCC's data → review; approved with a presented credential that is
+ * no longer valid (`presentedProblem`, from `presentedCredentialsProblem`) → deny; else issue.
+ */
+export function decideIssuance(application: Pick<Application, 'status' | 'countryOfResidence'>, presentedProblem: string | undefined): IssuanceDecision {
+  if (application.status === 'rejected') return { kind: 'deny', reason: 'identity verification was not successful' };
+  if (application.status === 'withdrawn') return { kind: 'deny', reason: 'the applicant withdrew the application' };
+  if (application.status !== 'approved') return { kind: 'defer' };
+  const problem = kccDataProblem(application);
+  if (problem) return { kind: 'review', problem };
+  if (presentedProblem) return { kind: 'deny', reason: `a credential presented for this application is no longer valid: ${presentedProblem}` };
+  return { kind: 'issue' };
+}
+
 /** The Credential Endpoint, after the access token was authenticated (src/issuance/grants.ts). */
 export async function requestCredential(deps: Deps, grant: AccessTokenRecord, body: unknown): Promise<IssuanceAnswer> {
   const registry = credentialConfigurations(deps.config);
-  let request: CredentialRequest | undefined;
-  try {
-    request = parseCredentialRequest(body, { configurationIds: registry.all.map((c) => c.id) });
-    await checkProofOfPossession(deps, grant, request.proofJwt, request.profile);
-  } catch (e) {
-    // Draft 13 §7.3.2: every invalid_proof answer carries a fresh c_nonce for the retry (also when
-    // the request could not be parsed far enough to know its profile); 1.0 wallets use the Nonce Endpoint.
-    if (e instanceof InvalidProof && request?.profile !== 'v1') e.extra = { ...e.extra, ...(await freshCNonce(deps, grant.jti)) };
-    throw e;
-  }
+  const request = await parseAndCheckProof(
+    deps,
+    grant,
+    body,
+    registry.all.map((c) => c.id),
+  );
   const application = await deps.store.applications.get(grant.applicationId);
   if (!application) throw new ServerError('application not found');
-  const configuration = registry.ofApplication(application);
-  if (request.configurationId !== undefined && request.configurationId !== configuration.id) {
-    throw new InvalidCredentialRequest(
-      `credential_configuration_id ${request.configurationId} was not offered with this access token (offered: ${configuration.id})`,
-    );
+  assertConfigurationOffered(registry.ofApplication(application).id, request.configurationId);
+  const prefill = (await deps.store.applicationPrefill.get(application.id)) ?? null;
+  const decision = decideIssuance(application, await presentedCredentialsProblem(deps, application, prefill));
+  if (decision.kind === 'deny') throw new CredentialRequestDenied(decision.reason);
+  if (decision.kind === 'review') await sendToReview(deps, application, decision.problem);
+  if (decision.kind !== 'issue') {
+    // IDV still running or in review: deferred issuance (spec: HTTP 202 with transaction_id).
+    const transactionId = await openTransaction(deps, grant, application, request.profile);
+    const answer = request.profile === 'v1' ? v1DeferredResponse(deps, transactionId) : { transaction_id: transactionId };
+    return { status: 202, body: answer, applicationId: application.id, deferred: true, issued: false, profile: request.profile };
   }
-  const prefill = await deps.store.applicationPrefill.get(application.id);
-  if (await issuable(deps, application, prefill ?? null)) {
-    const credential = await issueOnce(deps, application, prefill ?? null, (c) =>
-      deps.store.issuedCredentials.record({ ...credentialRecord(deps, application, c), transactionId: null }).then(() => true),
-    );
-    await announceCredentialIssued(deps, application, credential, false);
-    const answer = request.profile === 'v1' ? await v1CredentialsResponse(deps, grant, credential) : { credential: credential.jwt };
-    return { status: 200, body: answer, applicationId: application.id, deferred: false, issued: true, profile: request.profile };
-  }
-  // IDV still running or in review: deferred issuance (spec: HTTP 202 with transaction_id).
-  const transactionId = randomToken(deps.crypto);
-  await deps.store.transactions.create({
-    id: transactionId,
-    applicationId: application.id,
-    accessTokenJti: grant.jti,
-    holderDid: grant.applicantDid,
-    createdAt: nowSeconds(deps),
-    profile: request.profile,
-  });
-  const answer = request.profile === 'v1' ? v1DeferredResponse(deps, transactionId) : { transaction_id: transactionId };
-  return { status: 202, body: answer, applicationId: application.id, deferred: true, issued: false, profile: request.profile };
+  const credential = await issueOnce(deps, application, prefill, { grant, profile: request.profile });
+  await revokeSuperseded(deps, credential);
+  const answer = credentialResponse(request.profile, credential);
+  return { status: 200, body: answer, applicationId: application.id, deferred: false, issued: true, profile: request.profile };
 }
 
 /** The Deferred Credential Endpoint: pending until decided, then the credential exactly once, or the denial. */
 export async function collectDeferredCredential(deps: Deps, grant: AccessTokenRecord, body: Record<string, unknown>): Promise<IssuanceAnswer> {
-  const transactionId = body.transaction_id;
-  if (typeof transactionId !== 'string' || transactionId.length === 0 || transactionId.length > 200) {
-    throw new InvalidTransactionId('transaction_id is required');
-  }
-  const transaction = await deps.store.transactions.get(transactionId);
-  if (!transaction || transaction.applicationId !== grant.applicationId || transaction.consumedAt != null) {
-    throw new InvalidTransactionId('transaction_id is unknown or was already used');
-  }
+  const transaction = await unusedTransactionOf(deps, grant, body);
   const profile = transaction.profile as Oid4vciProfile;
   const application = await deps.store.applications.get(transaction.applicationId);
   if (!application) throw new InvalidTransactionId('transaction_id is unknown');
-  const prefill = await deps.store.applicationPrefill.get(application.id);
-  if (!(await issuable(deps, application, prefill ?? null))) {
+  const prefill = (await deps.store.applicationPrefill.get(application.id)) ?? null;
+  const decision = decideIssuance(application, await presentedCredentialsProblem(deps, application, prefill));
+  if (decision.kind === 'deny') throw new CredentialRequestDenied(decision.reason);
+  if (decision.kind === 'review') await sendToReview(deps, application, decision.problem);
+  if (decision.kind !== 'issue') {
     if (profile === 'v1')
       return { status: 202, body: v1DeferredResponse(deps, transaction.id), applicationId: application.id, deferred: true, issued: false, profile };
     throw new IssuancePending('identity verification is not finished yet');
   }
-  const credential = await issueOnce(
-    deps,
-    application,
-    prefill ?? null,
-    (c) => deps.store.transactions.completeWithCredential(transaction.id, credentialRecord(deps, application, c), nowSeconds(deps)),
-    true,
-  );
-  await announceCredentialIssued(deps, application, credential, true);
-  const answer = profile === 'v1' ? await v1CredentialsResponse(deps, grant, credential) : { credential: credential.jwt };
+  const credential = await issueOnce(deps, application, prefill, { grant, profile, transactionId: transaction.id });
+  await revokeSuperseded(deps, credential);
+  const answer = credentialResponse(profile, credential);
   return { status: 200, body: answer, applicationId: application.id, deferred: true, issued: true, profile };
 }
 
 /**
- * true: issue now; false: not decided yet (deferred); throws credential_request_denied when
- * it never will be. An approval lacking the KCC's data is sent to review first (it is no approval).
+ * Parse and check proof: the request against the registry's configuration ids, then proof of
+ * possession. Draft 13 §7.3.2: every invalid_proof answer carries a fresh c_nonce for the retry
+ * (also when the request could not be parsed far enough to know its profile); 1.0 wallets use
+ * the Nonce Endpoint.
  */
-async function issuable(deps: Deps, application: Application, prefill: ApplicationPrefill | null): Promise<boolean> {
-  if (application.status === 'rejected') throw new CredentialRequestDenied('identity verification was not successful');
-  if (application.status === 'withdrawn') throw new CredentialRequestDenied('the applicant withdrew the application');
-  if (application.status !== 'approved') return false;
-  const problem = kccDataProblem(application);
-  if (problem) {
-    await applyResult(deps, {
-      applicationId: application.id,
-      provider: application.idvProvider ?? deps.config.idv.provider,
-      result: { state: 'needs_review', reasonCodes: [`kcc:${problem}`], final: false, checks: [], vendorReference: application.id },
-      eventAt: deps.clock(),
-      actor: 'system:issuance',
-    });
-    deps.logger.warn('approval_sent_to_review', { applicationId: application.id, reason: problem });
-    return false;
+async function parseAndCheckProof(deps: Deps, grant: AccessTokenRecord, body: unknown, configurationIds: string[]): Promise<CredentialRequest> {
+  let request: CredentialRequest | undefined;
+  try {
+    request = parseCredentialRequest(body, { configurationIds });
+    await checkProofOfPossession(deps, grant, request.proofJwt, request.profile);
+    return request;
+  } catch (e) {
+    if (e instanceof InvalidProof && request?.profile !== 'v1') e.extra = { ...e.extra, ...(await freshCNonce(deps, grant.jti)) };
+    throw e;
   }
-  const presented = await assertPresentedCredentialsStillValid(deps, application.id, prefill);
-  if (presented) throw new CredentialRequestDenied(`a credential presented for this application is no longer valid: ${presented}`);
-  return true;
 }
 
+/** Proof of possession (spec "Credential Request"): verified first, its nonce consumed second. */
 async function checkProofOfPossession(deps: Deps, grant: AccessTokenRecord, proofJwt: string, profile: Oid4vciProfile) {
   const now = nowSeconds(deps);
   const urls = issuerUrls(deps.config.publicUrl);
@@ -169,20 +163,78 @@ async function checkProofOfPossession(deps: Deps, grant: AccessTokenRecord, proo
   }
 }
 
+/** A configuration named in the request must be the one offered with this access token (the application's). */
+function assertConfigurationOffered(offered: string, requested: string | undefined): void {
+  if (requested !== undefined && requested !== offered) {
+    throw new InvalidCredentialRequest(`credential_configuration_id ${requested} was not offered with this access token (offered: ${offered})`);
+  }
+}
+
+/** The deferred request's transaction: this access token's application's, and not used yet. */
+async function unusedTransactionOf(deps: Deps, grant: AccessTokenRecord, body: Record<string, unknown>): Promise<Transaction> {
+  const transactionId = body.transaction_id;
+  if (typeof transactionId !== 'string' || transactionId.length === 0 || transactionId.length > 200) {
+    throw new InvalidTransactionId('transaction_id is required');
+  }
+  const transaction = await deps.store.transactions.get(transactionId);
+  if (!transaction || transaction.applicationId !== grant.applicationId || transaction.consumedAt != null) {
+    throw new InvalidTransactionId('transaction_id is unknown or was already used');
+  }
+  return transaction;
+}
+
+/**
+ * Why a presented credential of an approved application no longer holds (expired, revoked,
+ * suspended), re-checked now; undefined when none was presented or all hold. Only an approval
+ * can be issued, so nothing is fetched for any other status.
+ */
+async function presentedCredentialsProblem(deps: Deps, application: Application, prefill: ApplicationPrefill | null): Promise<string | undefined> {
+  return application.status === 'approved' ? assertPresentedCredentialsStillValid(deps, application.id, prefill) : undefined;
+}
+
+/** An approval lacking the KCC's data is no approval: the application goes to review (one commit, ./identityVerification.ts). */
+async function sendToReview(deps: Deps, application: Application, problem: string): Promise<void> {
+  await applyResult(deps, {
+    applicationId: application.id,
+    provider: application.idvProvider ?? deps.config.idv.provider,
+    result: { state: 'needs_review', reasonCodes: [`kcc:${problem}`], final: false, checks: [], vendorReference: application.id },
+    eventAt: deps.clock(),
+    actor: 'system:issuance',
+    current: application,
+  });
+  deps.logger.warn('approval_sent_to_review', { applicationId: application.id, reason: problem });
+}
+
+/** A deferred transaction for this access token (OID4VCI §9): the wallet collects with its id. */
+async function openTransaction(deps: Deps, grant: AccessTokenRecord, application: Application, profile: Oid4vciProfile): Promise<string> {
+  const transactionId = randomToken(deps.crypto);
+  await deps.store.transactions.create({
+    id: transactionId,
+    applicationId: application.id,
+    accessTokenJti: grant.jti,
+    holderDid: grant.applicantDid,
+    createdAt: nowSeconds(deps),
+    profile,
+  });
+  return transactionId;
+}
+
 /**
  * One decision, one credential (SECURITY.md): the application's one KCC is claimed before it is
- * signed (so racing requests, each with its own fresh nonce, never sign two), then signed and
- * recorded by `record`. A repeated request is credential_request_denied: only a digest of the
- * JWT is kept, so there is nothing to hand out again; renewal and upgrade are new applications.
- * A claim whose credential could not be signed or recorded is released for the next request.
+ * signed (so racing requests, each with its own fresh nonce, never sign two), then signed, and
+ * recorded in one commit with its `credential.issued` event, its OID4VCI 1.0 notification_id
+ * and, at the deferred endpoint, the consumption of its transaction (`recordIssued`). A repeated
+ * request is credential_request_denied: only a digest of the JWT is kept, so there is nothing to
+ * hand out again; renewal and upgrade are new applications. A claim whose credential could not
+ * be signed or recorded is released for the next request.
  */
 async function issueOnce(
   deps: Deps,
   application: Application,
   prefill: ApplicationPrefill | null,
-  record: (credential: Awaited<ReturnType<typeof signKnownCustomerCredential>>) => Promise<boolean>,
-  deferred = false,
-) {
+  how: { grant: AccessTokenRecord; profile: Oid4vciProfile; transactionId?: string },
+): Promise<IssuedKcc> {
+  const deferred = how.transactionId !== undefined;
   const id = `urn:uuid:${randomUuid()}`;
   if (!(await deps.store.issuedCredentials.claim(application.id, id, nowSeconds(deps)))) {
     // OID4VCI 1.0 §9.3: a transaction that can no longer yield a credential is invalid_transaction_id.
@@ -191,19 +243,33 @@ async function issueOnce(
   }
   try {
     const credential = await signKnownCustomerCredential(deps, application, prefill, id);
-    if (!(await record(credential))) throw new InvalidTransactionId('transaction_id was already used');
-    return credential;
+    const now = nowSeconds(deps);
+    // OID4VCI 1.0 §8.3 / §11: the notification_id the wallet may send to the Notification Endpoint, recorded against this grant.
+    const notificationId = how.profile === 'v1' ? randomToken(deps.crypto, 16) : undefined;
+    const recorded = await deps.store.issuedCredentials.recordIssued({
+      credential: credentialRecord(deps, application, credential),
+      transactionId: how.transactionId,
+      event: credentialIssuedEvent(deps, application, credential, deferred),
+      notification: notificationId
+        ? { id: notificationId, applicationId: how.grant.applicationId, accessTokenJti: how.grant.jti, credentialId: id, createdAt: now }
+        : undefined,
+      now,
+    });
+    if (!recorded) throw new InvalidTransactionId('transaction_id was already used');
+    return { ...credential, notificationId };
   } catch (e) {
     await deps.store.issuedCredentials.releaseClaim(application.id, id);
     throw e;
   }
 }
 
+type IssuedKcc = Awaited<ReturnType<typeof signKnownCustomerCredential>> & { notificationId?: string };
+
 /** Signs the KCC for an approved application. The caller records it once it has won the right to (issueOnce). */
 export async function signKnownCustomerCredential(deps: Deps, application: Application, prefill: ApplicationPrefill | null, id = `urn:uuid:${randomUuid()}`) {
   const now = nowSeconds(deps);
   const { credential } = deps.config;
-  // Never a KCC the published schema refuses (issuable() sends such approvals to review).
+  // Never a KCC the published schema refuses (decideIssuance sends such approvals to review).
   if (kccDataProblem(application)) throw new ServerError('the application lacks the data a KCC needs');
   const tier = tierOfApplication(deps, application);
   // Validity per tier; the default tier's validityDays is credential.validityDays.
@@ -250,14 +316,14 @@ export function credentialRecord(
   };
 }
 
-/** Outbound webhook to the PFI's systems (docs/idv.md); the credential id makes it idempotent. */
-async function announceCredentialIssued(
+/** The `credential.issued` event for the PFI's systems (docs/idv.md); the credential id makes it idempotent. */
+function credentialIssuedEvent(
   deps: Deps,
   application: Application,
-  credential: { id: string; issuedAt: number; expiresAt: number; supersedes: string[] },
+  credential: { id: string; issuedAt: number; expiresAt: number },
   deferred: boolean,
-) {
-  await emitEvent(deps, 'credential.issued', credential.id, {
+): OutboxRow {
+  return outboxRow(deps, 'credential.issued', credential.id, {
     credential_id: credential.id,
     application_id: application.id,
     applicant_did: application.applicantDid,
@@ -265,7 +331,10 @@ async function announceCredentialIssued(
     issued_at: new Date(credential.issuedAt * 1000).toISOString(),
     expires_at: new Date(credential.expiresAt * 1000).toISOString(),
   });
-  // Re-issue after an upgrade or renewal revokes the KCCs the new one supersedes.
+}
+
+/** Re-issue after an upgrade or renewal revokes the KCCs the new one supersedes (each change announced). */
+async function revokeSuperseded(deps: Deps, credential: { id: string; supersedes: string[] }): Promise<void> {
   for (const supersededId of credential.supersedes) {
     if (supersededId !== credential.id) await revokeCredential(deps, supersededId, `superseded by ${credential.id}`);
   }
@@ -290,19 +359,12 @@ function evidenceOfApplication(
 }
 
 /**
- * OID4VCI 1.0 §8.3 / §9.2 success body: `credentials: [{ credential }]` and a `notification_id`
- * the wallet may send to the Notification Endpoint (§11), recorded against this grant.
+ * The success body: draft 13 `{ credential }`; OID4VCI 1.0 §8.3 / §9.2 `credentials: [{ credential }]`
+ * and the `notification_id` recorded with it.
  */
-async function v1CredentialsResponse(deps: Deps, grant: { applicationId: string; jti: string }, credential: { id: string; jwt: string }) {
-  const notificationId = randomToken(deps.crypto, 16);
-  await deps.store.notifications.create({
-    id: notificationId,
-    applicationId: grant.applicationId,
-    accessTokenJti: grant.jti,
-    credentialId: credential.id,
-    createdAt: nowSeconds(deps),
-  });
-  return { credentials: [{ credential: credential.jwt }], notification_id: notificationId };
+function credentialResponse(profile: Oid4vciProfile, credential: IssuedKcc): Record<string, unknown> {
+  if (profile !== 'v1') return { credential: credential.jwt };
+  return { credentials: [{ credential: credential.jwt }], notification_id: credential.notificationId };
 }
 
 /** OID4VCI 1.0 §8.3 / §9.2 deferred body (HTTP 202): the transaction and the polling interval. */

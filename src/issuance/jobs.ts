@@ -1,5 +1,6 @@
 import { STATUS_PURPOSES } from '../protocol/statusList';
 import { purgeExpired } from '../store/purge';
+import { errorLogFields, storageFailureOf } from '../ports/failures';
 import { statusListCredential, statusOf } from './credentialStatus';
 import type { IssuanceDeps } from './deps';
 import { emitEvent } from './events';
@@ -14,7 +15,7 @@ import { dispatchDueWebhooks } from './webhookDelivery';
  * returns counts for the log line; one failing does not stop the others. `nowMs` is the
  * run's time (the injected clock on Node, the trigger's scheduled time on Workers).
  */
-export type Job = (deps: IssuanceDeps, nowMs: number) => Promise<object | void>;
+export type Job = (deps: IssuanceDeps, nowMs: number) => Promise<object | undefined>;
 
 export const JOBS: ReadonlyArray<readonly [name: string, job: Job]> = [
   // Single-use values past use: SIOP requests, c_nonces, Nonce Endpoint nonces, and codes once
@@ -76,14 +77,14 @@ export async function runJobs(
   deps: IssuanceDeps,
   nowMs: number,
   options: { jobs?: typeof JOBS; exclusive?: ExclusiveRunner } = {},
-): Promise<{ failed: number; results: Record<string, object | void> }> {
+): Promise<{ failed: number; results: Record<string, object | undefined> }> {
   const exclusive: ExclusiveRunner = options.exclusive ?? ((_name, run) => run());
   let failed = 0;
-  const results: Record<string, object | void> = {};
+  const results: Record<string, object | undefined> = {};
   for (const [name, job] of options.jobs ?? JOBS) {
     const started = Date.now();
     try {
-      let result: object | void = undefined;
+      let result: object | undefined;
       await exclusive(name, async () => {
         result = await job(deps, nowMs);
       });
@@ -91,7 +92,12 @@ export async function runJobs(
       deps.logger.info('scheduled_job', { job: name, ms: Date.now() - started, ...(results[name] ?? {}) });
     } catch (e) {
       failed++;
-      deps.logger.error('scheduled_job_failed', { job: name, message: e instanceof Error ? e.message.slice(0, 200) : String(e) });
+      // Never the failing statement's parameters (src/ports/failures.ts).
+      deps.logger.error('scheduled_job_failed', {
+        job: name,
+        ...errorLogFields(e),
+        ...(storageFailureOf(e) ? { condition: storageFailureOf(e)!.condition } : {}),
+      });
     }
   }
   return { failed, results };

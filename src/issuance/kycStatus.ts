@@ -1,5 +1,5 @@
 import { nowSeconds } from '../ports/clock';
-import type { Application, CredentialStatusRecord } from '../store/store';
+import type { Application, CredentialStatusRecord } from '../store/types';
 import type { IssuanceDeps } from './deps';
 
 /**

@@ -12,7 +12,7 @@ import { tierOfApplication } from './credentialConfigurations';
 import { isCountryOfResidence } from './kccClaims';
 import { checkCredentialStatus } from '../verifier/verifyCredential';
 import { fieldsForChecks } from '../idv/checks';
-import type { Application, ApplicationPrefill } from '../store/store';
+import type { Application, ApplicationPrefill } from '../store/types';
 import { issuerUrls } from '../paths';
 
 /**

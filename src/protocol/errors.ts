@@ -155,7 +155,20 @@ export class ServerError extends ProtocolError {
 /** A dependency (an IDV vendor's API) failed: the caller should retry (a vendor's webhook delivery does). */
 export class TemporarilyUnavailable extends ProtocolError {
   readonly error = 'temporarily_unavailable';
-  readonly status = 502;
+  readonly status: number = 502;
+}
+
+/**
+ * The issuer's own storage cannot take writes now (disk full, read-only, failing: the operator
+ * must act; src/ports/failures.ts): 503 with Retry-After (RFC 9110 §15.6.4, §10.2.3), the same
+ * `temporarily_unavailable` code. Reads that need no write keep being answered.
+ */
+export class StorageUnavailable extends TemporarilyUnavailable {
+  override readonly status = 503;
+  constructor(retryAfterSeconds = 30) {
+    super('the issuer cannot store data at the moment; retry later');
+    this.headers = { 'Retry-After': String(retryAfterSeconds) };
+  }
 }
 
 /**

@@ -12,6 +12,22 @@ import { STATUS_CONTEXT, type StatusListEntry } from './statusList';
 export interface Evidence {
   kind: string;
   checks: string[];
+  /** VC Data Model 1.1 §5.6: each evidence entry names its type; derived from `kind` when absent. */
+  type?: string[];
+}
+
+/** `document_verification` → `DocumentVerification`: the evidence type named by a check kind. */
+export function evidenceTypeOf(kind: string): string {
+  const words = kind.split(/[^A-Za-z0-9]+/).filter(Boolean);
+  return words.length ? words.map((w) => w[0].toUpperCase() + w.slice(1)).join('') : 'Evidence';
+}
+
+/**
+ * The KCC's evidence entries with a `type` each (VC Data Model 1.1 §5.6; `@digitalbazaar/vc`
+ * refuses a credential without), keeping `kind` and `checks` for verifiers that filter on them.
+ */
+export function typedEvidence(evidence: readonly Evidence[]): Evidence[] {
+  return evidence.map((entry) => (entry.type?.length ? entry : { type: [evidenceTypeOf(entry.kind)], ...entry }));
 }
 
 export interface KccInput {
@@ -55,7 +71,7 @@ export function buildKccPayload(input: KccInput) {
         jurisdiction: { country: input.jurisdictionCountry },
       },
       credentialSchema: [{ id: input.schemaId, type: 'JsonSchema' }],
-      evidence: input.evidence,
+      evidence: typedEvidence(input.evidence),
       ...(input.credentialStatus?.length ? { credentialStatus: input.credentialStatus } : {}),
     },
   };

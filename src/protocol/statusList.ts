@@ -31,7 +31,7 @@ async function pipe(data: Uint8Array, stream: CompressionStream | DecompressionS
 
 /** `encodedList` for a bitstring: multibase ("u") base64url, no padding, of its GZIP. */
 export async function encodeStatusList(bits: Uint8Array): Promise<string> {
-  return 'u' + base64urlEncode(await pipe(bits, new CompressionStream('gzip')));
+  return `u${base64urlEncode(await pipe(bits, new CompressionStream('gzip')))}`;
 }
 
 /** Largest decoded list accepted from others (bytes): 16 MiB = 134M entries. */

@@ -1,5 +1,6 @@
 import type { IssuanceDeps } from '../issuance/deps';
 import { runJobs, type ExclusiveRunner } from '../issuance/jobs';
+import { errorLogFields } from '../ports/failures';
 
 export type { ExclusiveRunner } from '../issuance/jobs';
 
@@ -19,7 +20,7 @@ export function startBackgroundJobs(deps: IssuanceDeps, options: { intervalMs: n
       try {
         await runJobs(deps, deps.clock(), { exclusive: options.exclusive });
       } catch (e) {
-        deps.logger.error('background_job_failed', { name: (e as Error).name, message: String((e as Error).message).slice(0, 200) });
+        deps.logger.error('background_job_failed', errorLogFields(e));
       } finally {
         running = undefined;
       }

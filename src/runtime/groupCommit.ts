@@ -1,4 +1,5 @@
 import type Database from 'better-sqlite3';
+import { STATEMENT_NAME, STORAGE_CONDITION, statementName, storageFailureOf, type StorageCondition } from '../ports/failures';
 import type { Store } from '../store/types';
 
 /**
@@ -57,13 +58,31 @@ class BatchLost extends Error {
   }
 }
 
-export function enableGroupCommit(sqlite: Database.Database): GroupCommit {
+export interface GroupCommitOptions {
+  /**
+   * What an I/O error on the database's disk means (a write probe in its directory: full or
+   * read-only), set on the error for the log line and the 503 (src/ports/failures.ts).
+   */
+  diagnose?(): StorageCondition | undefined;
+}
+
+export function enableGroupCommit(sqlite: Database.Database, options: GroupCommitOptions = {}): GroupCommit {
   const begin = sqlite.prepare('BEGIN IMMEDIATE');
   const commit = sqlite.prepare('COMMIT');
+  /** The error of the statement after which SQLite rolled the open batch back (the batch's waiters' cause). */
+  let rollbackCause: unknown;
+  /** Names the failing statement (never its parameters) and, for an I/O error, what the disk says. */
+  const annotate = (e: unknown, source: string) => {
+    if (e === null || typeof e !== 'object') return;
+    const error = e as Record<string, unknown>;
+    error[STATEMENT_NAME] ??= statementName(source);
+    if (options.diagnose && storageFailureOf(e)?.condition === 'io_error') error[STORAGE_CONDITION] = options.diagnose();
+  };
   let open = false;
   /** The open batch's number (or the last one's); the newest lost batch's number. */
   let generation = 0;
   let lost = 0;
+  let lostCause: unknown;
   let statementsInBatch = 0;
   let waiters: Array<{ resolve(): void; reject(e: unknown): void }> = [];
   let idleTasks: Array<() => void> = [];
@@ -77,7 +96,10 @@ export function enableGroupCommit(sqlite: Database.Database): GroupCommit {
   };
 
   const settle = (error?: unknown) => {
-    if (error !== undefined) lost = generation;
+    if (error !== undefined) {
+      lost = generation;
+      lostCause = error;
+    }
     const list = waiters;
     waiters = [];
     for (const w of list) error === undefined ? w.resolve() : w.reject(new BatchLost(error));
@@ -91,16 +113,18 @@ export function enableGroupCommit(sqlite: Database.Database): GroupCommit {
     statementsInBatch = 0;
     if (!sqlite.inTransaction) {
       // SQLite rolled the whole transaction back (I/O error, disk full, …): its writes are gone.
-      settle(new Error('transaction rolled back by SQLite'));
+      settle(new Error('transaction rolled back by SQLite', { cause: rollbackCause }));
     } else {
       try {
         commit.run();
         settle();
       } catch (e) {
+        annotate(e, 'COMMIT');
         if (sqlite.inTransaction) sqlite.exec('ROLLBACK');
         settle(e);
       }
     }
+    rollbackCause = undefined;
     // Before the waiters' continuations (microtasks) can open the next batch.
     if (idleTasks.length > 0) runIdleTasks();
   }
@@ -112,7 +136,12 @@ export function enableGroupCommit(sqlite: Database.Database): GroupCommit {
         end();
       } else return;
     }
-    begin.run();
+    try {
+      begin.run();
+    } catch (e) {
+      annotate(e, 'BEGIN IMMEDIATE');
+      throw e;
+    }
     generation++;
     open = true;
     // Measured: waiting longer (a 1-3 ms timer) for bigger batches saved nothing here (docs/performance.md).
@@ -137,12 +166,19 @@ export function enableGroupCommit(sqlite: Database.Database): GroupCommit {
       (stmt as unknown as Record<string, unknown>)[method] = function (this: Database.Statement, ...args: unknown[]) {
         joinBatch();
         statementsInBatch++;
-        return original.apply(this, args);
+        try {
+          return original.apply(this, args);
+        } catch (e) {
+          annotate(e, source);
+          // SQLite may have rolled the whole batch back (disk full, I/O error): its other writers learn why.
+          if (open && !sqlite.inTransaction) rollbackCause = e;
+          throw e;
+        }
       };
     }
     return stmt;
   };
-  // A `transaction()` function (writeTogether in src/store/sqlite/helpers.ts) joins the batch too:
+  // A `transaction()` function (writeTogether in src/store/sqlite/index.ts) joins the batch too:
   // inside an open transaction better-sqlite3 runs it as a SAVEPOINT, so it still commits or
   // rolls back as a whole.
   const transaction = sqlite.transaction.bind(sqlite);
@@ -159,7 +195,7 @@ export function enableGroupCommit(sqlite: Database.Database): GroupCommit {
       return open ? generation : generation + 1;
     },
     settled(since) {
-      if (lost >= since) return Promise.reject(new BatchLost(new Error('transaction rolled back')));
+      if (lost >= since) return Promise.reject(new BatchLost(lostCause ?? new Error('transaction rolled back')));
       if (!open) return Promise.resolve();
       return new Promise<void>((resolve, reject) => waiters.push({ resolve, reject }));
     },

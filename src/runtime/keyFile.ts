@@ -1,6 +1,87 @@
-import { chmodSync, existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, fchmodSync, fsyncSync, linkSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { dirname } from 'node:path';
 import type { CryptoProvider, JwsAlgorithm } from '../crypto/keys';
 import { signingKeysNewestFirst, type IssuerKey } from '../issuer';
+
+/** The setting that names the issuer key file, for error messages. */
+const KEYS_SETTING = 'ISSUER_KEYS_FILE (default DATA_DIR/issuer-keys.json)';
+
+/**
+ * A key file that exists but cannot be used. Its message is one line naming the file and the
+ * setting; the file is left as it is (a key file is never rewritten with a new key, since what the
+ * old key signed or sealed would be lost with it).
+ */
+export class KeyFileError extends Error {
+  constructor(file: string, setting: string, problem: string) {
+    super(`key file ${file} (${setting}) ${problem}: the issuer will not start and will not write a new key over it; restore the file from a backup`);
+    this.name = 'KeyFileError';
+  }
+}
+
+/**
+ * Reads a key file's text; an empty or whitespace-only one (what a crash soon after a
+ * non-durable write leaves) is refused with a KeyFileError.
+ */
+export function readKeyFileText(file: string, setting: string): string {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new KeyFileError(file, setting, `cannot be read (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+  if (text.trim() === '') throw new KeyFileError(file, setting, 'is empty (truncated by a crash?)');
+  return text;
+}
+
+/**
+ * Writes a file so that it survives a crash of the machine: a temporary file beside it is
+ * written and fsynced, then renamed over `file` (or, with `exclusive`, linked to it, which fails
+ * if `file` exists: a new key never replaces an existing one), then the directory is fsynced so
+ * the new name is durable too. Without the fsyncs a crash shortly after the rename can leave an
+ * empty file under the new name (ext4 commits the rename before the data blocks).
+ */
+export function writeFileDurably(file: string, data: string, options: { mode?: number; exclusive?: boolean } = {}): void {
+  try {
+    writeDurably(file, data, options);
+  } catch (e) {
+    // One line naming the file (node's write and fsync errors do not): ENOSPC, EROFS, EEXIST, …
+    const code = (e as NodeJS.ErrnoException).code ?? (e as Error).name;
+    const why = code === 'EEXIST' ? 'it appeared meanwhile; not replaced' : code;
+    throw new Error(`cannot write ${file} (${why})`, { cause: e });
+  }
+}
+
+function writeDurably(file: string, data: string, options: { mode?: number; exclusive?: boolean }): void {
+  const mode = options.mode ?? 0o600;
+  const tmp = `${file}.${process.pid}.tmp`;
+  const fd = openSync(tmp, 'w', mode);
+  try {
+    const bytes = Buffer.from(data, 'utf8');
+    fchmodSync(fd, mode); // a stale temp file of a crashed run may have another mode
+    for (let off = 0; off < bytes.length; ) off += writeSync(fd, bytes, off);
+    fsyncSync(fd);
+  } catch (e) {
+    closeSync(fd);
+    unlinkSync(tmp);
+    throw e;
+  }
+  closeSync(fd);
+  try {
+    if (options.exclusive) {
+      linkSync(tmp, file);
+      unlinkSync(tmp);
+    } else renameSync(tmp, file);
+  } catch (e) {
+    if (existsSync(tmp)) unlinkSync(tmp);
+    throw e;
+  }
+  const dir = openSync(dirname(file), 'r');
+  try {
+    fsyncSync(dir);
+  } finally {
+    closeSync(dir);
+  }
+}
 
 /**
  * The issuer's signing keys, persisted in DATA_DIR/issuer-keys.json (mode 0600) and
@@ -15,39 +96,59 @@ export async function loadOrCreateKeys(
   options: { didDhtIdentity?: boolean; now?: () => number } = {},
 ): Promise<IssuerKey[]> {
   const now = options.now ?? Date.now;
-  let keys: IssuerKey[];
-  let changed = false;
-  if (existsSync(file)) {
-    keys = readKeys(file);
-  } else {
-    keys = [{ id: 'key-1', alg, privateJwk: await crypto.generateKeyPair(alg), createdAt: new Date(now()).toISOString() }];
-    changed = true;
+  if (!existsSync(file)) {
+    let keys: IssuerKey[] = [{ id: 'key-1', alg, privateJwk: await crypto.generateKeyPair(alg), createdAt: new Date(now()).toISOString() }];
+    if (options.didDhtIdentity) keys = [...keys, await newDidDhtIdentityKey(crypto, now)];
+    // Exclusive: if another process created the file meanwhile, fail rather than replace its key.
+    writeFileDurably(file, serializeKeys(keys), { exclusive: true });
+    return keys;
   }
+  let keys = readKeys(file);
   if (options.didDhtIdentity && !keys.some((k) => k.role === 'did-dht-identity')) {
+    // Adds a key; every key already in the file is kept.
     keys = [...keys, await newDidDhtIdentityKey(crypto, now)];
-    changed = true;
+    saveKeys(file, keys);
   }
-  if (changed) saveKeys(file, keys);
   return keys;
 }
 
-export function readKeys(file: string): IssuerKey[] {
-  const parsed = JSON.parse(readFileSync(file, 'utf8')) as { keys: IssuerKey[] };
-  if (!Array.isArray(parsed.keys) || parsed.keys.length === 0) throw new Error(`${file} holds no keys`);
-  if (signingKeysNewestFirst(parsed.keys).length === 0) throw new Error(`${file} holds no signing key`);
-  return parsed.keys;
+/**
+ * Reads and checks the key file; an empty, truncated or unparsable one, or one without a usable
+ * signing key, is refused with a one-line KeyFileError naming the file and ISSUER_KEYS_FILE.
+ */
+export function readKeys(file: string, setting: string = KEYS_SETTING): IssuerKey[] {
+  const text = readKeyFileText(file, setting);
+  let parsed: { keys?: unknown };
+  try {
+    parsed = JSON.parse(text) as { keys?: unknown };
+  } catch {
+    throw new KeyFileError(file, setting, `is not valid JSON (${text.length} bytes; truncated by a crash?)`);
+  }
+  const keys = parsed?.keys;
+  if (!Array.isArray(keys) || keys.length === 0) throw new KeyFileError(file, setting, 'holds no keys');
+  for (const k of keys as IssuerKey[]) {
+    if (!k || typeof k.id !== 'string' || typeof k.createdAt !== 'string' || typeof k.privateJwk?.d !== 'string') {
+      throw new KeyFileError(file, setting, 'holds a key without an id, a date or private key material');
+    }
+  }
+  if (signingKeysNewestFirst(keys as IssuerKey[]).length === 0) throw new KeyFileError(file, setting, 'holds no signing key');
+  return keys as IssuerKey[];
+}
+
+function serializeKeys(keys: IssuerKey[]): string {
+  return JSON.stringify({ keys }, null, 2);
 }
 
 export async function newDidDhtIdentityKey(crypto: CryptoProvider, now: () => number = Date.now): Promise<IssuerKey> {
   return { id: '0', alg: 'EdDSA', privateJwk: await crypto.generateKeyPair('EdDSA'), createdAt: new Date(now()).toISOString(), role: 'did-dht-identity' };
 }
 
-/** Writes atomically (temp file + rename) so a crash never leaves a half-written key file. */
+/**
+ * Replaces the key file (rotation, retirement) durably: temp file, fsync, rename, fsync of the
+ * directory (writeFileDurably), mode 0600. A crash leaves either the old list or the new one.
+ */
 export function saveKeys(file: string, keys: IssuerKey[]): void {
-  const tmp = `${file}.${process.pid}.tmp`;
-  writeFileSync(tmp, JSON.stringify({ keys }, null, 2), { mode: 0o600 });
-  chmodSync(tmp, 0o600);
-  renameSync(tmp, file);
+  writeFileDurably(file, serializeKeys(keys));
 }
 
 /** `key-<n+1>` after the highest `key-<n>` in the list. */

@@ -1,18 +1,17 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type { IssuerDidMethod } from '../config';
+import { processEnv, readSettings, settingsGiven, type Environment, type Settings } from '../config';
 import type { JwsAlgorithm } from '../crypto/keys';
 import { publishPfiDidDht } from '../did/pfi';
 import { createIssuerIdentity, didDhtIdentityKey, signingKeysNewestFirst, type IssuerKey } from '../issuer';
 import { loadOrCreateKeys, readKeys, retireKey, rotateKeys, saveKeys } from './keyFile';
 import { createNodeCryptoProvider } from './nodeCrypto';
-import { DEFAULT_DID_DHT_GATEWAY, parseDidMethod } from './node';
 
 /**
  * `npm run keys -- <command>`: the issuer's key file (DATA_DIR/issuer-keys.json) from the
- * command line. Reads the same environment as `npm start` (PUBLIC_URL, DATA_DIR,
- * ISSUER_KEYS_FILE, ISSUER_DID_METHOD, ISSUER_KEY_ALG, DID_DHT_GATEWAY). Prints JSON on
+ * command line. Reads the same settings as `npm start` (src/config/settings.ts: PUBLIC_URL, PORT,
+ * DATA_DIR, ISSUER_KEYS_FILE, ISSUER_DID_METHOD, ISSUER_KEY_ALG, DID_DHT_GATEWAY). Prints JSON on
  * stdout — public keys and the DID document, never private key material.
  *
  *   show                          the DID, the keys (ids, algs, dates) and the DID document
@@ -33,7 +32,7 @@ export interface KeysCliIo {
 
 const USAGE = 'usage: npm run keys -- show | rotate [--alg EdDSA|ES256K] | retire <key-id> | publish [--no-publish]';
 
-export async function runKeysCli(args: string[], env: Record<string, string | undefined>, io: KeysCliIo): Promise<number> {
+export async function runKeysCli(args: string[], env: Environment, io: KeysCliIo): Promise<number> {
   const [command, ...rest] = args;
   const flags = new Set(rest.filter((a) => a.startsWith('--')));
   const now = io.now ?? Date.now;
@@ -41,22 +40,23 @@ export async function runKeysCli(args: string[], env: Record<string, string | un
     io.err(USAGE);
     return 2;
   }
-  if (env.ISSUER_PRIVATE_JWK) {
-    io.err('ISSUER_PRIVATE_JWK is set: keys come from the environment, not the key file; rotate by changing the variable');
-    return 2;
-  }
-  let method: IssuerDidMethod;
+  let settings: Settings;
+  let givenAlg: JwsAlgorithm | undefined;
   try {
-    method = parseDidMethod(env.ISSUER_DID_METHOD);
+    settings = readSettings(env, 'node');
+    givenAlg = settingsGiven(env, 'node').keys?.alg;
   } catch (e) {
     io.err((e as Error).message);
     return 2;
   }
-  const port = env.PORT ?? '3000';
-  const publicUrl = (env.PUBLIC_URL || `http://localhost:${port}`).replace(/\/+$/, '');
-  const dataDir = resolve(env.DATA_DIR ?? './data');
-  const file = env.ISSUER_KEYS_FILE || join(dataDir, 'issuer-keys.json');
-  const defaultAlg = (env.ISSUER_KEY_ALG ?? 'EdDSA') as JwsAlgorithm;
+  if (settings.keys.privateJwk) {
+    io.err('ISSUER_PRIVATE_JWK is set: keys come from the environment, not the key file; rotate by changing the variable');
+    return 2;
+  }
+  const method = settings.issuer.didMethod;
+  const publicUrl = (settings.issuer.publicUrl || `http://localhost:${settings.server.port}`).replace(/\/+$/, '');
+  const file = settings.keys.file || join(resolve(settings.storage.dataDir), 'issuer-keys.json');
+  const defaultAlg = settings.keys.alg;
   const crypto = createNodeCryptoProvider();
   if (!existsSync(dirname(file))) mkdirSync(dirname(file), { recursive: true });
 
@@ -66,7 +66,7 @@ export async function runKeysCli(args: string[], env: Record<string, string | un
   try {
     if (command === 'rotate') {
       const algFlag = rest[rest.indexOf('--alg') + 1];
-      const alg = (rest.includes('--alg') ? algFlag : (env.ISSUER_KEY_ALG ?? signingKeysNewestFirst(keys)[0]?.alg ?? 'EdDSA')) as JwsAlgorithm;
+      const alg = (rest.includes('--alg') ? algFlag : (givenAlg ?? signingKeysNewestFirst(keys)[0]?.alg ?? defaultAlg)) as JwsAlgorithm;
       if (alg !== 'EdDSA' && alg !== 'ES256K') throw new Error('--alg must be EdDSA or ES256K');
       const rotated = await rotateKeys(keys, crypto, alg, now);
       // Check the result is publishable (did:dht packets are capped at 1000 bytes) before saving.
@@ -95,7 +95,7 @@ export async function runKeysCli(args: string[], env: Record<string, string | un
     return 2;
   }
   if (wantPublish) {
-    const gatewayUrl = env.DID_DHT_GATEWAY || DEFAULT_DID_DHT_GATEWAY;
+    const gatewayUrl = settings.did.dhtGateway;
     try {
       const r = await publishPfiDidDht({
         document: identity.didDocument,
@@ -134,7 +134,7 @@ export async function runKeysCli(args: string[], env: Record<string, string | un
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  runKeysCli(process.argv.slice(2), process.env, { out: (l) => console.log(l), err: (l) => console.error(l) })
+  runKeysCli(process.argv.slice(2), processEnv(), { out: (l) => console.log(l), err: (l) => console.error(l) })
     .then((code) => process.exit(code))
     .catch((e) => {
       console.error(String(e?.message ?? e));

@@ -1,6 +1,7 @@
 import { serve, type ServerType } from '@hono/node-server';
 import type { AddressInfo } from 'node:net';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { SETTING_DEFAULTS } from '../config';
 import type { Logger, RequestMetrics } from '../http/context';
 import { PATHS } from '../paths';
 import type { StatsQueries } from '../store/stats';
@@ -62,7 +63,7 @@ export function createNodeMetrics(options: { stats?: StatsQueries; token?: strin
   };
 
   async function readBusinessFigures() {
-    let s;
+    let s: Awaited<ReturnType<StatsQueries['snapshot']>>;
     try {
       if (!options.stats) return;
       s = await options.stats.snapshot();
@@ -94,11 +95,17 @@ export function createNodeMetrics(options: { stats?: StatsQueries; token?: strin
       const m = METHODS.has(method) ? method : 'OTHER';
       const key = `${m} ${status} ${route}`;
       let c = counterChildren.get(key);
-      if (!c) counterChildren.set(key, (c = requests.labels(m, route, String(status))));
+      if (!c) {
+        c = requests.labels(m, route, String(status));
+        counterChildren.set(key, c);
+      }
       c.inc();
       const dkey = `${m} ${route}`;
       let d = durationChildren.get(dkey);
-      if (!d) durationChildren.set(dkey, (d = duration.labels(m, route)));
+      if (!d) {
+        d = duration.labels(m, route);
+        durationChildren.set(dkey, d);
+      }
       d.observe(seconds);
     },
     async scrape() {
@@ -117,7 +124,7 @@ export async function startMetricsListener(
   metrics: RequestMetrics,
   options: { port: number; hostname?: string },
 ): Promise<{ port: number; url: string; close(): Promise<void> }> {
-  const hostname = options.hostname ?? '127.0.0.1';
+  const hostname = options.hostname ?? SETTING_DEFAULTS.metrics.host;
   let server: ServerType | undefined;
   const port = await new Promise<number>((ok, fail) => {
     server = serve(
@@ -147,5 +154,26 @@ export async function startMetricsListener(
         server.close(() => ok());
         (server as { closeAllConnections?: () => void }).closeAllConnections?.();
       }),
+  };
+}
+
+/** What the Node options ask of metrics (METRICS_TOKEN, METRICS_PORT, METRICS_HOST): off unless a token or a port is given. */
+export interface NodeMetricsOptions {
+  token?: string;
+  port?: number;
+  hostname?: string;
+}
+
+/**
+ * The Node issuer's metrics: the registry (before the app is built, which counts requests into
+ * it) and, with a port, the separate listener (`listen`, once the app is up). Undefined when off.
+ */
+export function nodeMetrics(options: NodeMetricsOptions | undefined, input: { stats?: StatsQueries; clock?: () => number; logger?: Logger }) {
+  if (!options || (!options.token && options.port === undefined)) return undefined;
+  const metrics = createNodeMetrics({ ...input, token: options.token });
+  const port = options.port;
+  return {
+    metrics,
+    listen: () => (port === undefined ? Promise.resolve(undefined) : startMetricsListener(metrics, { port, hostname: options.hostname })),
   };
 }

@@ -1,5 +1,6 @@
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { processEnv, readSettings, type Environment } from '../config';
 import { randomToken } from '../crypto/random';
 import { createNodeCryptoProvider } from './nodeCrypto';
 import { hashSecret } from '../crypto/secretHash';
@@ -12,7 +13,7 @@ import {
   resetOperatorSecret,
 } from '../issuance/operatorAccounts';
 import { ProtocolError } from '../protocol/errors';
-import type { Store } from '../store/store';
+import type { Store } from '../store/types';
 import { openPostgres } from './postgres';
 import { openSqlite } from './sqlite';
 
@@ -76,7 +77,7 @@ async function printSql(command: string, name: string, role: string | undefined,
   return 0;
 }
 
-export async function runOperatorsCli(args: string[], env: Record<string, string | undefined>, io: OperatorsCliIo): Promise<number> {
+export async function runOperatorsCli(args: string[], env: Environment, io: OperatorsCliIo): Promise<number> {
   const [rawCommand, ...rest] = args;
   const command = rawCommand === 'disable' ? 'remove' : rawCommand;
   const positional = rest.filter((a, i) => !a.startsWith('--') && rest[i - 1] !== '--role');
@@ -105,12 +106,13 @@ export async function runOperatorsCli(args: string[], env: Record<string, string
 
   let store: Store;
   let close: () => Promise<void>;
-  if (env.DATABASE_URL) {
-    const pg = await openPostgres(env.DATABASE_URL, { poolSize: 1 });
+  const { databaseUrl, dataDir } = readSettings(env, 'node').storage;
+  if (databaseUrl) {
+    const pg = await openPostgres(databaseUrl, { poolSize: 1 });
     store = pg.store;
     close = pg.close;
   } else {
-    const database = openSqlite(join(resolve(env.DATA_DIR ?? './data'), 'kcc-issuer.db'));
+    const database = openSqlite(join(resolve(dataDir), 'kcc-issuer.db'));
     store = database.store;
     close = database.close;
   }
@@ -156,7 +158,7 @@ export async function runOperatorsCli(args: string[], env: Record<string, string
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  runOperatorsCli(process.argv.slice(2), process.env, { out: (l) => console.log(l), err: (l) => console.error(l) })
+  runOperatorsCli(process.argv.slice(2), processEnv(), { out: (l) => console.log(l), err: (l) => console.error(l) })
     .then((code) => process.exit(code))
     .catch((e) => {
       console.error(String(e?.message ?? e));

@@ -2,20 +2,18 @@ import { drizzle } from 'drizzle-orm/postgres-js';
 import postgres from 'postgres';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { SETTING_DEFAULTS, readSettings } from '../config';
 import { runExclusive } from '../store/postgres/jobLock';
 import { migratePostgres } from '../store/postgres/migrate';
 import * as schema from '../store/postgres/schema';
-import { createPostgresStore } from '../store/postgres/store';
+import { createPostgresStats, createPostgresStore } from '../store/postgres/store';
+import { postgresStartupError } from './databaseErrors';
 
-export const DEFAULT_POOL_SIZE = 10;
 export const PG_MIGRATIONS_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'drizzle-pg');
 
-/** DATABASE_POOL_SIZE: query connections per instance (one more holds the advisory locks). */
+/** DATABASE_POOL_SIZE: query connections per instance (one more holds the advisory locks); its parser and default are the settings table's. */
 export function parsePoolSize(value: string | undefined): number {
-  if (value === undefined || value === '') return DEFAULT_POOL_SIZE;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1 || n > 1000) throw new Error('DATABASE_POOL_SIZE must be an integer from 1 to 1000');
-  return n;
+  return readSettings({ DATABASE_POOL_SIZE: value }, 'node').storage.databasePoolSize;
 }
 
 /**
@@ -26,7 +24,7 @@ export function parsePoolSize(value: string | undefined): number {
 export async function openPostgres(url: string, options: { poolSize?: number } = {}) {
   if (!/^postgres(ql)?:\/\//.test(url)) throw new Error('DATABASE_URL must be a postgres:// URL');
   const settings = { onnotice: () => {}, connection: { application_name: 'kcc-issuer' } };
-  const client = postgres(url, { ...settings, max: options.poolSize ?? DEFAULT_POOL_SIZE });
+  const client = postgres(url, { ...settings, max: options.poolSize ?? SETTING_DEFAULTS.storage.databasePoolSize });
   // Advisory locks (migrations, background jobs) on a one-connection client of their own (see
   // src/store/postgres/jobLock.ts).
   const locks = postgres(url, { ...settings, max: 1 });
@@ -36,12 +34,15 @@ export async function openPostgres(url: string, options: { poolSize?: number } =
     await migratePostgres(locks, db, PG_MIGRATIONS_DIR);
   } catch (e) {
     await end().catch(() => undefined);
-    throw e;
+    // One line naming DATABASE_URL's host and what went wrong, never the password.
+    throw postgresStartupError(url, e);
   }
   return {
     client,
     db,
     store: createPostgresStore(db),
+    /** The business metrics and /readyz counts (src/store/stats.ts) on this database. */
+    stats: createPostgresStats(db),
     /** At most one instance runs the named job at a time (pg_try_advisory_lock). */
     runExclusive: (name: string, job: () => Promise<unknown>) => runExclusive(locks, name, job),
     close: end,

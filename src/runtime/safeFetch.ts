@@ -9,7 +9,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import dns from 'node:dns';
-import net from 'node:net';
+import type net from 'node:net';
 import { formatIp, isPublicAddress, looksLikeIpLiteral, parseIpLiteral } from '../did/addressPolicy.js';
 
 export type SafeFetchErrorCode = 'ERR_SSRF_BLOCKED' | 'ERR_TIMEOUT' | 'ERR_TOO_LARGE' | 'ERR_SCHEME' | 'ERR_TOO_MANY_REDIRECTS' | 'ERR_ABORTED' | 'ERR_NETWORK';
@@ -169,7 +169,7 @@ export function createSafeFetch(opts: SafeFetchOptions = {}): typeof fetch {
             }
             const h = new Headers();
             for (const [k, v] of Object.entries(res.headers)) {
-              if (Array.isArray(v)) v.forEach((x) => h.append(k, x));
+              if (Array.isArray(v)) for (const x of v) h.append(k, x);
               else if (v !== undefined) h.set(k, v);
             }
             resolve({ status: res.statusCode ?? 0, statusText: res.statusMessage ?? '', headers: h, body: buf });
@@ -203,7 +203,7 @@ export function createSafeFetch(opts: SafeFetchOptions = {}): typeof fetch {
       urlStr = String(input);
     }
     method = (method ?? 'GET').toUpperCase();
-    delete headers['host']; // always derived from the (re-checked) URL
+    delete headers.host; // always derived from the (re-checked) URL
 
     // One deadline for the whole call (all hops and the body).
     const ctrl = new AbortController();
@@ -218,7 +218,7 @@ export function createSafeFetch(opts: SafeFetchOptions = {}): typeof fetch {
       let url = new URL(urlStr);
       for (let hop = 0; ; hop++) {
         checkUrl(url);
-        let res;
+        let res: Awaited<ReturnType<typeof once>>;
         try {
           res = await once(url, method, headers, body, ctrl.signal);
         } catch (err) {
@@ -243,8 +243,8 @@ export function createSafeFetch(opts: SafeFetchOptions = {}): typeof fetch {
             delete headers['content-type'];
           }
           if (next.origin !== url.origin) {
-            delete headers['authorization'];
-            delete headers['cookie'];
+            delete headers.authorization;
+            delete headers.cookie;
           }
           url = next; // re-checked by checkUrl and socketLookup on the next hop
           continue;

@@ -1,14 +1,17 @@
 import Database from 'better-sqlite3';
 import { drizzle } from 'drizzle-orm/better-sqlite3';
 import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
-import { mkdirSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, unlinkSync, writeSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { SETTING_DEFAULTS } from '../config';
 import * as schema from '../store/schema';
-import { createStore, type Database as StoreDatabase, type Store } from '../store/store';
-import { enableGroupCommit, withGroupCommit, type GroupCommit } from './groupCommit';
+import { createStore, type Database as StoreDatabase } from '../store/sqlite';
+import type { Store } from '../store/types';
+import type { StorageCondition } from '../ports/failures';
+import { enableGroupCommit, withGroupCommit, type GroupCommit, type GroupCommitOptions } from './groupCommit';
 
 export const MIGRATIONS_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'drizzle');
 
@@ -48,10 +51,10 @@ export function cacheStatements(sqlite: Database.Database, maxStatements = 500):
 export function sqliteStore(
   sqlite: Database.Database,
   db: StoreDatabase,
-  options: { groupCommit?: boolean } = {},
+  options: { groupCommit?: boolean } & GroupCommitOptions = {},
 ): { store: Store; groupCommit?: GroupCommit } {
   if (options.groupCommit === false) return { store: createStore(db) };
-  const groupCommit = enableGroupCommit(sqlite);
+  const groupCommit = enableGroupCommit(sqlite, { diagnose: options.diagnose });
   return { store: withGroupCommit(createStore(db), groupCommit), groupCommit };
 }
 
@@ -66,7 +69,7 @@ export function openSqlite(
   if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
   const sqlite = new Database(file);
   sqlite.pragma('journal_mode = WAL');
-  sqlite.pragma(`synchronous = ${options.synchronous ?? 'NORMAL'}`);
+  sqlite.pragma(`synchronous = ${options.synchronous ?? SETTING_DEFAULTS.storage.sqliteSynchronous}`);
   sqlite.pragma('busy_timeout = 5000');
   sqlite.pragma('foreign_keys = ON');
   // 4 MiB of page cache rather than the driver's 16 MiB: SQLite scans the whole page-cache hash
@@ -77,7 +80,8 @@ export function openSqlite(
   cacheStatements(sqlite);
   const db = drizzle(sqlite, { schema });
   migrate(db, { migrationsFolder: MIGRATIONS_DIR });
-  const { store, groupCommit } = sqliteStore(sqlite, db as unknown as StoreDatabase, { groupCommit: options.groupCommit });
+  const diagnose = file === ':memory:' ? undefined : storageProbe(dirname(file));
+  const { store, groupCommit } = sqliteStore(sqlite, db as unknown as StoreDatabase, { groupCommit: options.groupCommit, diagnose });
   const whenIdle = groupCommit ? (task: () => void) => groupCommit.whenIdle(task) : (task: () => void) => task();
   const hold = groupCommit ? () => groupCommit.hold() : undefined;
   const checkpoints =
@@ -100,6 +104,39 @@ export function openSqlite(
       await checkpoints?.stop();
       sqlite.close();
     },
+  };
+}
+
+/**
+ * What an SQLITE_IOERR on the database's disk means: SQLite reports a failed write as an I/O
+ * error whatever the errno, so write 4 KiB to a probe file beside the database: EROFS says the
+ * filesystem is read-only (ext4 after errors=remount-ro too), ENOSPC/EDQUOT that it is full.
+ * At most one probe a second (the answer is kept meanwhile): a failing disk fails every write.
+ */
+export function storageProbe(dir: string, now: () => number = Date.now): () => StorageCondition | undefined {
+  let last: { at: number; condition: StorageCondition | undefined } | undefined;
+  return () => {
+    if (last && now() - last.at < 1000) return last.condition;
+    const file = join(dir, `.write-probe-${process.pid}`);
+    let condition: StorageCondition | undefined;
+    try {
+      const fd = openSync(file, 'w');
+      try {
+        writeSync(fd, Buffer.alloc(4096));
+      } finally {
+        closeSync(fd);
+      }
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      condition = code === 'EROFS' ? 'read_only' : code === 'ENOSPC' || code === 'EDQUOT' ? 'disk_full' : undefined;
+    }
+    try {
+      unlinkSync(file);
+    } catch {
+      /* not created */
+    }
+    last = { at: now(), condition };
+    return condition;
   };
 }
 
@@ -138,12 +175,18 @@ export interface CheckpointOptions {
  * 5-15 ms on a fresh database and 38-48 ms with a million rows (the fsyncs), against 15-40 and
  * 52-62 ms when SQLite's own auto-checkpoint did it inside a request's COMMIT at 20,000 frames
  * (docs/performance.md). That auto-checkpoint stays as a backstop at 4x the length.
+ *
+ * SQLite rewinds a WAL but never shrinks its file, so a burst would leave it at the burst's size
+ * for good. Once the WAL is quiet (two periodic passes see the same length, every frame copied),
+ * the same hold lets the worker run `wal_checkpoint(TRUNCATE)`: usually nothing is left to copy,
+ * so it only cuts the file to zero bytes; either way the copy and its fsync are the worker's. Steady writes are
+ * never quiet, so they keep the restart above unchanged. The bounds: docs/operations.md.
  */
 export function startBackgroundCheckpoints(
   sqlite: Database.Database,
   file: string,
   options: CheckpointOptions,
-): { stop(): Promise<void>; readonly stats: { restarts: number } } {
+): { stop(): Promise<void>; readonly stats: { restarts: number; truncations: number } } {
   const intervalMs = options.intervalMs ?? 500;
   const restartFrames = options.restartFrames ?? 16384;
   /** A pass that took longer than this is followed by another before the restart. */
@@ -153,19 +196,30 @@ export function startBackgroundCheckpoints(
   sqlite.pragma(`wal_autocheckpoint = ${restartFrames * 4}`);
   const worker = new Worker(
     `const { parentPort, workerData } = require('node:worker_threads');
+     const { statSync } = require('node:fs');
      const Database = require(workerData.driver);
      const db = new Database(workerData.file);
      db.pragma('busy_timeout = 5000');
      db.pragma('synchronous = ' + workerData.synchronous);
+     const walBytes = () => { try { return statSync(workerData.file + '-wal').size; } catch { return 0; } };
      const pass = (requested, final) => {
        const started = performance.now();
-       try { parentPort.postMessage({ ...db.pragma('wal_checkpoint(PASSIVE)')[0], ms: performance.now() - started, requested, final }); }
+       try { parentPort.postMessage({ ...db.pragma('wal_checkpoint(PASSIVE)')[0], ms: performance.now() - started, requested, final, walBytes: walBytes() }); }
        catch { if (final) parentPort.postMessage({ busy: 1, final }); /* else busy: next time */ }
+     };
+     // While the Store is held: copy what is left, then cut the WAL file to zero bytes. A short
+     // busy wait, so that a writer outside the Store makes it give up well within the hold.
+     const truncate = () => {
+       db.pragma('busy_timeout = 100');
+       try { parentPort.postMessage({ ...db.pragma('wal_checkpoint(TRUNCATE)')[0], final: true, truncate: true, walBytes: walBytes() }); }
+       catch { parentPort.postMessage({ busy: 1, final: true, truncate: true }); }
+       db.pragma('busy_timeout = 5000');
      };
      const timer = setInterval(() => pass(false, false), workerData.intervalMs);
      parentPort.on('message', (message) => {
        if (message === 'pass') return pass(true, false);
        if (message === 'final') return pass(true, true);
+       if (message === 'truncate') return truncate();
        clearInterval(timer); db.close(); parentPort.close();
      });`,
     {
@@ -179,60 +233,102 @@ export function startBackgroundCheckpoints(
     },
   );
   worker.unref();
-  const stats = { restarts: 0 };
+  const stats = { restarts: 0, truncations: 0 };
+  /** The WAL length the last periodic pass reported: the same length twice, all copied, is a quiet WAL. */
+  let previousLog: number | undefined;
   let restartPending = false;
   let catchUpPasses = 0;
   /** While the Store is held for the worker's last pass: lets it go, and the fallback timer. */
   let release: (() => boolean) | undefined;
   let holdTimer: ReturnType<typeof setTimeout> | undefined;
-  const endHold = (pass?: { busy?: number; log?: number; checkpointed?: number }) => {
+  const endHold = (pass?: { busy?: number; log?: number; checkpointed?: number; truncate?: boolean }) => {
     if (!release) return;
     clearTimeout(holdTimer);
     const go = release;
     release = undefined;
     restartPending = false;
     // Nothing was written during the pass (the Store was held, no batch opened) and it copied
-    // every frame: the next BEGIN rewinds the WAL. Else the next report tries again.
-    if (go() && pass?.busy === 0 && pass.checkpointed === pass.log) stats.restarts++;
+    // every frame: the next BEGIN rewinds the WAL (a truncation has already). Else the next report tries again.
+    if (go() && pass?.busy === 0 && pass.checkpointed === pass.log) {
+      if (pass.truncate) stats.truncations++;
+      else stats.restarts++;
+    }
   };
-  worker.on('message', (pass: { log?: number; ms?: number; requested?: boolean; final?: boolean; busy?: number; checkpointed?: number }) => {
-    if (pass?.final) return endHold(pass);
-    if (restartPending || typeof pass?.log !== 'number') return;
-    if (!pass.requested) {
-      if (pass.log < restartFrames) return;
-      catchUpPasses = 0;
-    }
-    // A long pass leaves what was committed meanwhile uncopied: more passes at once, each shorter
-    // than the last while copying outruns the writes, so the request connection's share is small.
-    if ((pass.ms ?? 0) > catchUpMs && catchUpPasses < 4) {
-      catchUpPasses++;
-      worker.postMessage('pass');
-      return;
-    }
+  /**
+   * A quiet WAL (two passes in a row saw the same length, every frame copied) is cut to zero
+   * bytes: otherwise the file keeps the size of the largest burst for good (SQLite rewinds a WAL
+   * but never shrinks it). Between two batches with the Store held, like the restart; the worker
+   * has usually nothing left to copy (and any copy and fsync are its own, never the request
+   * thread's), and under steady writes (never quiet) nothing changes.
+   */
+  const truncateWhenIdle = () => {
+    if (!options.hold) return;
     restartPending = true;
     options.whenIdle(() => {
       if (!sqlite.open || sqlite.inTransaction) {
         restartPending = false;
         return;
       }
-      if (options.hold) {
-        // The fsyncs of the last pass happen on the worker; requests wait only where they touch
-        // the Store, and at most holdLimitMs if the worker does not answer.
-        release = options.hold();
-        holdTimer = setTimeout(endHold, holdLimitMs);
-        worker.postMessage('final');
+      release = options.hold!();
+      holdTimer = setTimeout(endHold, holdLimitMs);
+      worker.postMessage('truncate');
+    });
+  };
+  worker.on(
+    'message',
+    (pass: {
+      log?: number;
+      ms?: number;
+      requested?: boolean;
+      final?: boolean;
+      busy?: number;
+      checkpointed?: number;
+      walBytes?: number;
+      truncate?: boolean;
+    }) => {
+      if (pass?.final) return endHold(pass);
+      if (restartPending || typeof pass?.log !== 'number') return;
+      if (!pass.requested) {
+        const quiet = pass.busy === 0 && pass.log === pass.checkpointed && pass.log === previousLog && (pass.walBytes ?? 0) > 0;
+        previousLog = pass.log;
+        if (pass.log < restartFrames) {
+          if (quiet) truncateWhenIdle();
+          return;
+        }
+        catchUpPasses = 0;
+      }
+      // A long pass leaves what was committed meanwhile uncopied: more passes at once, each shorter
+      // than the last while copying outruns the writes, so the request connection's share is small.
+      if ((pass.ms ?? 0) > catchUpMs && catchUpPasses < 4) {
+        catchUpPasses++;
+        worker.postMessage('pass');
         return;
       }
-      restartPending = false;
-      try {
-        const [result] = sqlite.pragma('wal_checkpoint(PASSIVE)') as Array<{ busy: number; log: number; checkpointed: number }>;
-        // Every frame copied: the next BEGIN rewinds the WAL.
-        if (result.busy === 0 && result.checkpointed === result.log) stats.restarts++;
-      } catch {
-        /* busy (the worker is mid-pass): the next report tries again */
-      }
-    });
-  });
+      restartPending = true;
+      options.whenIdle(() => {
+        if (!sqlite.open || sqlite.inTransaction) {
+          restartPending = false;
+          return;
+        }
+        if (options.hold) {
+          // The fsyncs of the last pass happen on the worker; requests wait only where they touch
+          // the Store, and at most holdLimitMs if the worker does not answer.
+          release = options.hold();
+          holdTimer = setTimeout(endHold, holdLimitMs);
+          worker.postMessage('final');
+          return;
+        }
+        restartPending = false;
+        try {
+          const [result] = sqlite.pragma('wal_checkpoint(PASSIVE)') as Array<{ busy: number; log: number; checkpointed: number }>;
+          // Every frame copied: the next BEGIN rewinds the WAL.
+          if (result.busy === 0 && result.checkpointed === result.log) stats.restarts++;
+        } catch {
+          /* busy (the worker is mid-pass): the next report tries again */
+        }
+      });
+    },
+  );
   worker.on('error', () => sqlite.pragma('wal_autocheckpoint = 1000')); // back to checkpointing in place
   return {
     stats,

@@ -3,8 +3,8 @@ import { buildWorkerIssuer, runScheduledJobs, type WorkerEnv, type WorkerIssuer 
 
 /**
  * The Cloudflare Workers entry (wrangler.toml `main`): `fetch` serves the issuer app, `scheduled`
- * runs the Cron Trigger jobs (SCHEDULED_JOBS in ./workerIssuer). Like src/runtime/node.ts, it is
- * where the environment (here: the `env` bindings) is read. Only handlers are exported: workerd
+ * runs the Cron Trigger jobs (SCHEDULED_JOBS in ./workerIssuer). Its `env` bindings are read
+ * through the settings table (src/config/settings.ts) in ./workerIssuer. Only handlers are exported: workerd
  * rejects any other named export of the entry module.
  *
  * The one piece of module-level state, and deliberately so: the issuer built for an `env`,

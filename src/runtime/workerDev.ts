@@ -5,6 +5,7 @@ import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import { SETTING_DEFAULTS, processEnv, settingsGiven } from '../config';
 
 /**
  * `npm run worker:dev`: the worker in `wrangler dev`, ready to use on a fresh clone.
@@ -28,7 +29,7 @@ const WRANGLER = join(createRequire(import.meta.url).resolve('wrangler/package.j
  * version; and no download of the `Request.cf` placeholder from Cloudflare (miniflare uses its
  * built-in fallback).
  */
-export function offlineEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+export function offlineEnv(env: Record<string, string | undefined>): Record<string, string | undefined> {
   return {
     ...env,
     WRANGLER_SEND_METRICS: 'false',
@@ -67,7 +68,7 @@ export function ensureDevVars(dir: string): string[] | undefined {
   return Object.keys(vars);
 }
 
-function runWrangler(args: string[], cwd: string, env: NodeJS.ProcessEnv): Promise<number> {
+function runWrangler(args: string[], cwd: string, env: Record<string, string | undefined>): Promise<number> {
   return new Promise((ok, fail) => {
     const child = spawn(process.execPath, [WRANGLER, ...args], { cwd, env, stdio: 'inherit' });
     child.once('error', fail);
@@ -91,13 +92,16 @@ async function main(argv: string[]): Promise<number> {
     return ['--'];
   });
   const cwd = process.cwd();
-  const port = Number(values.port ?? process.env.PORT ?? 8787);
+  // PORT, HOST and PUBLIC_URL through the settings table; wrangler's own defaults where unset.
+  const processEnvironment = processEnv();
+  const given = settingsGiven(processEnvironment, 'node');
+  const port = Number(values.port ?? given.server?.port ?? SETTING_DEFAULTS.workerDev.port);
   if (!Number.isInteger(port) || port <= 0 || port > 65535) throw new Error('--port must be a port number');
-  const ip = String(values.ip ?? process.env.HOST ?? '127.0.0.1');
+  const ip = String(values.ip ?? given.server?.host ?? SETTING_DEFAULTS.workerDev.host);
   const persist = values['persist-to'] ? ['--persist-to', resolve(String(values['persist-to']))] : [];
   const hostForUrl = ip === '0.0.0.0' || ip === '::' ? 'localhost' : ip.includes(':') ? `[${ip}]` : ip;
-  const publicUrl = process.env.PUBLIC_URL || `http://${hostForUrl}:${port}`;
-  const env = offlineEnv(process.env);
+  const publicUrl = given.issuer?.publicUrl || `http://${hostForUrl}:${port}`;
+  const env = offlineEnv(processEnvironment);
 
   const created = ensureDevVars(cwd);
   console.log(

@@ -1,6 +1,5 @@
 import { sql } from 'drizzle-orm';
 import { index, integer, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
-import type { CarriedEvidence, EvidenceEntry, JsonObject, PresentedCredentialRecord, TimedEvidence } from './types';
 
 /**
  * The whole database, one file; migrations in drizzle/ are generated from it
@@ -8,6 +7,19 @@ import type { CarriedEvidence, EvidenceEntry, JsonObject, PresentedCredentialRec
  * Times are integer seconds since the epoch, from the injected clock.
  * Secrets (pre-authorized codes, form tokens) are stored only as SHA-256 digests.
  */
+
+// ---- JSON values (stored as JSON text, read and written as these types) ----
+
+/** A KCC `evidence` entry: the kind of check and what was checked. */
+export type EvidenceEntry = { kind: string; checks?: string[] };
+/** Evidence as the issuer keeps it per credential: with the time the check was done (s). */
+export type TimedEvidence = { kind: string; checks: string[]; verifiedAt: number };
+/** Evidence carried over from a presented credential, and which one. */
+export type CarriedEvidence = TimedEvidence & { source: string };
+/** What is kept of a presented credential to re-check it: no claim beyond its status entries. */
+export type PresentedCredentialRecord = { id: string; issuer: string; expiresAt?: number; credentialStatus?: unknown };
+/** A JSON object without PII (IDV outcomes, audit details). */
+export type JsonObject = Record<string, unknown>;
 
 /** SIOPv2 Authorization Requests: each nonce answers once (consumed_at), before expires_at. */
 export const siopRequests = sqliteTable('siop_requests', {

@@ -1,13 +1,11 @@
 import { and, count, gte, inArray, isNotNull, isNull, lt, min, sql } from 'drizzle-orm';
-import journal from '../../drizzle/meta/_journal.json';
-import * as schema from './schema';
-import type { Database } from './store';
+import type { Dialect } from './dialect';
 
 /**
  * Counting queries for operations: the business metrics that /metrics reports and the
  * readiness check of /readyz. Computed from the database on every scrape, so every instance
- * (Node processes, Worker isolates) reports the same figures. Over drizzle's SQLite core:
- * better-sqlite3 and D1 alike. Counts only: no identifiers, no PII.
+ * (Node processes, Worker isolates) reports the same figures. Written once over a `Dialect`
+ * (./dialect.ts): SQLite, D1 and PostgreSQL alike. Counts only: no identifiers, no PII.
  */
 export interface StatsSnapshot {
   /** Applications by status (pending, review, approved, rejected). */
@@ -33,19 +31,18 @@ export interface StatsSnapshot {
 export interface Readiness {
   ready: boolean;
   database: 'ok' | 'unreachable';
-  /** Migration tags of drizzle/ not applied to this database. */
+  /** Migration tags of this build (drizzle/, or drizzle-pg/ on PostgreSQL) not applied to this database. */
   pendingMigrations: string[];
 }
 
 /** IDV states that are an outcome (src/idv/stateMachine.ts), as opposed to a session under way. */
 const IDV_OUTCOMES = ['approved', 'declined', 'needs_review', 'resubmission_requested', 'expired', 'abandoned'];
 
-/** The migrations this build expects, from drizzle/meta/_journal.json (the folder both runtimes migrate from). */
-const EXPECTED_MIGRATIONS: readonly { tag: string; when: number }[] = journal.entries.map((e) => ({ tag: e.tag, when: e.when }));
-
-export function createStatsQueries(db: Database, options: { expectedMigrations?: readonly { tag: string; when: number }[] } = {}) {
-  const { applications, idvSessions, issuedCredentials, credentialStatus, webhookDeliveries, outboxEvents } = schema;
-  const expected = options.expectedMigrations ?? EXPECTED_MIGRATIONS;
+/** The business metrics and readiness over a dialect; `expectedMigrations` defaults to the dialect's journal. */
+export function createStatsQueries(d: Dialect, options: { expectedMigrations?: readonly { tag: string; when: number }[] } = {}) {
+  const { db } = d;
+  const { applications, idvSessions, issuedCredentials, credentialStatus, webhookDeliveries, outboxEvents } = d.tables;
+  const expected = options.expectedMigrations ?? d.migrations.expected;
   const one = async (query: PromiseLike<{ n: number }[]>) => Number((await query)[0]?.n ?? 0);
 
   async function snapshot(): Promise<StatsSnapshot> {
@@ -94,35 +91,17 @@ export function createStatsQueries(db: Database, options: { expectedMigrations?:
     };
   }
 
-  /**
-   * The database answers and every migration of this build is applied. Node's drizzle migrator
-   * records each migration in `__drizzle_migrations` (created_at = the journal's `when`);
-   * `wrangler d1 migrations apply` records file names in `d1_migrations`.
-   */
+  /** The database answers and every migration of this build is applied (as the dialect finds them recorded). */
   async function readiness(): Promise<Readiness> {
-    let tables: { name: string }[];
+    let applied: Awaited<ReturnType<typeof d.migrations.applied>>;
     try {
-      tables = await db.all<{ name: string }>(sql`SELECT name FROM sqlite_master WHERE type = 'table' AND name IN ('__drizzle_migrations', 'd1_migrations')`);
+      applied = await d.migrations.applied();
     } catch {
       return { ready: false, database: 'unreachable', pendingMigrations: [] };
     }
-    const names = new Set(tables.map((t) => t.name));
-    let pendingMigrations: string[];
-    try {
-      if (names.has('__drizzle_migrations')) {
-        const rows = await db.all<{ last: number | null }>(sql`SELECT max(created_at) AS last FROM __drizzle_migrations`);
-        const last = Number(rows[0]?.last ?? 0);
-        pendingMigrations = expected.filter((m) => m.when > last).map((m) => m.tag);
-      } else if (names.has('d1_migrations')) {
-        const rows = await db.all<{ name: string }>(sql`SELECT name FROM d1_migrations`);
-        const applied = new Set(rows.map((r) => r.name.replace(/\.sql$/, '')));
-        pendingMigrations = expected.filter((m) => !applied.has(m.tag)).map((m) => m.tag);
-      } else {
-        pendingMigrations = expected.map((m) => m.tag);
-      }
-    } catch {
-      return { ready: false, database: 'unreachable', pendingMigrations: [] };
-    }
+    const done = (m: { tag: string; when: number }) =>
+      applied === undefined ? false : 'lastWhen' in applied ? m.when <= applied.lastWhen : applied.names.includes(m.tag);
+    const pendingMigrations = expected.filter((m) => !done(m)).map((m) => m.tag);
     return { ready: pendingMigrations.length === 0, database: 'ok', pendingMigrations };
   }
 

@@ -1,433 +1,93 @@
 /**
  * The store's port: every repository the issuer uses, declared here so that any adapter can
  * implement it (src/store/sqlite/ is the SQLite one, on better-sqlite3 and D1). Times are integer
- * seconds since the epoch from the injected clock unless a field says ms. JSON columns stay JSON
- * text here. Adapter rules: every single-use value is consumed by ONE conditional write (`UPDATE …
+ * seconds since the epoch from the injected clock unless a field says ms. JSON columns are read and
+ * written as their types (./schema.ts). Adapter rules: every single-use value is consumed by ONE conditional write (`UPDATE …
  * WHERE consumed_at IS NULL … RETURNING`), so two concurrent consumers never both win, and the
  * `…With…` methods commit their writes together or not at all.
  */
 
-// ---- Records (what reads return) and new rows (what creates take) ----
+import type * as schema from './schema';
+import type { EvidenceEntry, JsonObject } from './schema';
 
-/** `withdrawn`: the applicant declined consent on the hosted form (never issued). */
-export type ApplicationStatus = 'pending' | 'review' | 'approved' | 'rejected' | 'withdrawn';
+// ---- Records (what reads return) and new rows (what creates take) ----
+// Inferred from the one schema (./schema.ts), where each column carries its doc; the JSON values
+// stored in text columns are declared there too.
+
+export type { CarriedEvidence, EvidenceEntry, JsonObject, PresentedCredentialRecord, TimedEvidence } from './schema';
+
+type Row<T extends { $inferSelect: unknown }> = T['$inferSelect'];
+type NewRow<T extends { $inferInsert: unknown }> = T['$inferInsert'];
 
 /** A SIOPv2 Authorization Request: its nonce answers once, before `expiresAt`. */
-export type SiopRequest = {
-  nonce: string;
-  presentationDefinitionId: string | null;
-  createdAt: number;
-  expiresAt: number;
-  consumedAt: number | null;
-};
-export type NewSiopRequest = {
-  nonce: string;
-  presentationDefinitionId?: string | null;
-  createdAt: number;
-  expiresAt: number;
-  consumedAt?: number | null;
-};
-
-// ---- JSON values (stored as JSON text, read and written as these types) ----
-
-/** A KCC `evidence` entry: the kind of check and what was checked. */
-export type EvidenceEntry = { kind: string; checks?: string[] };
-/** Evidence as the issuer keeps it per credential: with the time the check was done (s). */
-export type TimedEvidence = { kind: string; checks: string[]; verifiedAt: number };
-/** Evidence carried over from a presented credential, and which one. */
-export type CarriedEvidence = TimedEvidence & { source: string };
-/** What is kept of a presented credential to re-check it: no claim beyond its status entries. */
-export type PresentedCredentialRecord = { id: string; issuer: string; expiresAt?: number; credentialStatus?: unknown };
-/** A JSON object without PII (IDV outcomes, audit details). */
-export type JsonObject = Record<string, unknown>;
-
+export type SiopRequest = Row<typeof schema.siopRequests>;
+export type NewSiopRequest = NewRow<typeof schema.siopRequests>;
 /** A KCC application: one applicant DID, its IDV state and decision. */
-export type Application = {
-  id: string;
-  applicantDid: string;
-  credentialConfigurationId: string;
-  status: ApplicationStatus;
-  /** SHA-256 of the IDV form token. */
-  formTokenHash: string;
-  formExpiresAt: number;
-  formSubmittedAt: number | null;
-  idvProvider: string | null;
-  countryOfResidence: string | null;
-  tier: string | null;
-  evidence: EvidenceEntry[] | null;
-  decisionReason: string | null;
-  decidedBy: string | null;
-  decidedAt: number | null;
-  createdAt: number;
-  updatedAt: number;
-};
-export type NewApplication = {
-  id: string;
-  applicantDid: string;
-  credentialConfigurationId: string;
-  status: ApplicationStatus;
-  formTokenHash: string;
-  formExpiresAt: number;
-  formSubmittedAt?: number | null;
-  idvProvider?: string | null;
-  countryOfResidence?: string | null;
-  tier?: string | null;
-  evidence?: EvidenceEntry[] | null;
-  decisionReason?: string | null;
-  decidedBy?: string | null;
-  decidedAt?: number | null;
-  createdAt: number;
-  updatedAt: number;
-};
-
+export type Application = Row<typeof schema.applications>;
+export type NewApplication = NewRow<typeof schema.applications>;
+/** `withdrawn`: the applicant declined consent on the hosted form (never issued). */
+export type ApplicationStatus = Application['status'];
 /** A pre-authorized code (stored as its digest), bound to one application and applicant DID. */
-export type PreAuthorizedCode = {
-  codeHash: string;
-  applicationId: string;
-  applicantDid: string;
-  expiresAt: number;
-  consumedAt: number | null;
-};
-export type NewPreAuthorizedCode = {
-  codeHash: string;
-  applicationId: string;
-  applicantDid: string;
-  expiresAt: number;
-  consumedAt?: number | null;
-};
-
-export type AccessTokenRecord = {
-  jti: string;
-  applicationId: string;
-  applicantDid: string;
-  codeHash: string;
-  expiresAt: number;
-  revokedAt: number | null;
-  /** SHA-256 (base64url) of the token as issued; null for tokens recorded before it was kept. */
-  tokenSha256: string | null;
-};
-export type NewAccessToken = {
-  jti: string;
-  applicationId: string;
-  applicantDid: string;
-  codeHash: string;
-  expiresAt: number;
-  revokedAt?: number | null;
-  tokenSha256?: string | null;
-};
-
+export type PreAuthorizedCode = Row<typeof schema.preAuthorizedCodes>;
+export type NewPreAuthorizedCode = NewRow<typeof schema.preAuthorizedCodes>;
+export type AccessTokenRecord = Row<typeof schema.accessTokens>;
+export type NewAccessToken = NewRow<typeof schema.accessTokens>;
 /** A c_nonce bound to one access token. */
-export type CNonce = {
-  nonce: string;
-  accessTokenJti: string;
-  expiresAt: number;
-  consumedAt: number | null;
-};
-export type NewCNonce = {
-  nonce: string;
-  accessTokenJti: string;
-  expiresAt: number;
-  consumedAt?: number | null;
-};
-
-/** A deferred issuance transaction (OID4VCI §9). `profile`: the OID4VCI shape the wallet spoke. */
-export type Transaction = {
-  id: string;
-  applicationId: string;
-  accessTokenJti: string;
-  holderDid: string;
-  createdAt: number;
-  consumedAt: number | null;
-  credentialId: string | null;
-  profile: 'draft13' | 'v1';
-};
-export type NewTransaction = {
-  id: string;
-  applicationId: string;
-  accessTokenJti: string;
-  holderDid: string;
-  createdAt: number;
-  consumedAt?: number | null;
-  credentialId?: string | null;
-  /** Defaults to `draft13`. */
-  profile?: 'draft13' | 'v1';
-};
-
+export type CNonce = Row<typeof schema.cNonces>;
+export type NewCNonce = NewRow<typeof schema.cNonces>;
+/** A deferred issuance transaction (OID4VCI §9). `profile`: the OID4VCI shape the wallet spoke (default `draft13`). */
+export type Transaction = Row<typeof schema.transactions>;
+export type NewTransaction = NewRow<typeof schema.transactions>;
 /** A credential issued; the JWT itself is kept only as a digest. */
-export type IssuedCredential = {
-  id: string;
-  applicationId: string;
-  subjectDid: string;
-  transactionId: string | null;
-  jwtSha256: string;
-  issuedAt: number;
-  expiresAt: number;
-};
-export type NewIssuedCredential = {
-  id: string;
-  applicationId: string;
-  subjectDid: string;
-  transactionId?: string | null;
-  jwtSha256: string;
-  issuedAt: number;
-  expiresAt: number;
-};
-
+export type IssuedCredential = Row<typeof schema.issuedCredentials>;
+export type NewIssuedCredential = NewRow<typeof schema.issuedCredentials>;
 /** The one credential an application may have (claimed before it is signed). */
-export type IssuanceClaim = {
-  applicationId: string;
-  credentialId: string;
-  claimedAt: number;
-};
-
+export type IssuanceClaim = Row<typeof schema.issuanceClaims>;
 /** A Nonce Endpoint c_nonce (OID4VCI 1.0 §7): not bound to a token, single use. */
-export type Nonce = {
-  nonce: string;
-  expiresAt: number;
-  consumedAt: number | null;
-};
-export type NewNonce = {
-  nonce: string;
-  expiresAt: number;
-  consumedAt?: number | null;
-};
-
-export type NotificationEvent = 'credential_accepted' | 'credential_failure' | 'credential_deleted';
+export type Nonce = Row<typeof schema.nonces>;
+export type NewNonce = NewRow<typeof schema.nonces>;
 /** An OID4VCI 1.0 `notification_id` (§8.3, §11) and the last event the wallet reported. */
-export type NotificationRecord = {
-  id: string;
-  applicationId: string;
-  accessTokenJti: string;
-  credentialId: string;
-  createdAt: number;
-  event: NotificationEvent | null;
-  eventDescription: string | null;
-  eventAt: number | null;
-};
-export type NewNotification = {
-  id: string;
-  applicationId: string;
-  accessTokenJti: string;
-  credentialId: string;
-  createdAt: number;
-  event?: NotificationEvent | null;
-  eventDescription?: string | null;
-  eventAt?: number | null;
-};
-
+export type NotificationRecord = Row<typeof schema.notifications>;
+export type NewNotification = NewRow<typeof schema.notifications>;
+export type NotificationEvent = NonNullable<NotificationRecord['event']>;
 /** A Bitstring Status List (one revocation and one suspension list per id). */
-export type StatusList = {
-  id: number;
-  size: number;
-  /** Indices handed out. */
-  allocated: number;
-  /** Bumped on every change to a credential in the list. */
-  version: number;
-  createdAt: number;
-};
+export type StatusList = Row<typeof schema.statusLists>;
 /** A signed status list credential, reused while the list's version is unchanged and it is fresh. */
-export type StatusListCacheEntry = {
-  listId: number;
-  purpose: string;
-  version: number;
-  jwt: string;
-  expiresAt: number;
-};
-
+export type StatusListCacheEntry = Row<typeof schema.statusListCache>;
 /** A KCC's status entry: its index in a status list, tier, evidence, revocation and suspension. */
-export type CredentialStatusRecord = {
-  credentialId: string;
-  listId: number;
-  listIndex: number;
-  subjectDid: string;
-  tierId: string;
-  evidence: TimedEvidence[];
-  issuedAt: number;
-  expiresAt: number;
-  revokedAt: number | null;
-  revocationReason: string | null;
-  suspendedAt: number | null;
-  suspensionReason: string | null;
-  updatedAt: number;
-  /** When its `credential.expired` event was enqueued; null until then. */
-  expiryAnnouncedAt: number | null;
-};
-export type NewCredentialStatus = {
-  credentialId: string;
-  listId: number;
-  listIndex: number;
-  subjectDid: string;
-  tierId: string;
-  evidence: TimedEvidence[];
-  issuedAt: number;
-  expiresAt: number;
-  revokedAt?: number | null;
-  revocationReason?: string | null;
-  suspendedAt?: number | null;
-  suspensionReason?: string | null;
-  updatedAt: number;
-  expiryAnnouncedAt?: number | null;
-};
-
-export type CredentialStatusEvent = {
-  id: number;
-  credentialId: string;
-  action: 'revoke' | 'suspend' | 'reinstate';
-  reason: string | null;
-  actor: string;
-  at: number;
-};
-export type NewCredentialStatusEvent = {
-  /** Assigned by the store when absent. */
-  id?: number;
-  credentialId: string;
-  action: 'revoke' | 'suspend' | 'reinstate';
-  reason?: string | null;
-  actor: string;
-  at: number;
-};
-
+export type CredentialStatusRecord = Row<typeof schema.credentialStatus>;
+export type NewCredentialStatus = NewRow<typeof schema.credentialStatus>;
+export type CredentialStatusEvent = Row<typeof schema.credentialStatusEvents>;
+/** `id` is assigned by the store when absent. */
+export type NewCredentialStatusEvent = NewRow<typeof schema.credentialStatusEvents>;
 /** What an application already has verified from presented credentials. */
-export type ApplicationPrefill = {
-  applicationId: string;
-  tierId: string;
-  verifiedEvidence: CarriedEvidence[];
-  /** Checks (evidence kinds) IDV still has to do. */
-  missingChecks: string[];
-  /** Ids of our KCCs revoked once the new one is issued. */
-  supersedes: string[];
-  /** Re-checked before the code or credential is redeemed. */
-  presentedCredentials: PresentedCredentialRecord[];
-  countryOfResidence: string | null;
-  createdAt: number;
-};
-export type NewApplicationPrefill = {
-  applicationId: string;
-  tierId: string;
-  verifiedEvidence: CarriedEvidence[];
-  missingChecks: string[];
-  supersedes: string[];
-  presentedCredentials?: PresentedCredentialRecord[];
-  countryOfResidence?: string | null;
-  createdAt: number;
-};
-
+export type ApplicationPrefill = Row<typeof schema.applicationPrefill>;
+export type NewApplicationPrefill = NewRow<typeof schema.applicationPrefill>;
 /** One IDV session per application. `lastEventAt` is the newest applied vendor event's time, in ms. */
-export type IdvSession = {
-  applicationId: string;
-  provider: string;
-  state: string;
-  vendorReference: string | null;
-  idempotencyKey: string;
-  webviewUrl: string | null;
-  lastEventAt: number;
-  /** The normalised outcome (no PII). */
-  outcome: JsonObject | null;
-  createdAt: number;
-  updatedAt: number;
-};
-export type NewIdvSession = {
-  applicationId: string;
-  provider: string;
-  state: string;
-  vendorReference?: string | null;
-  idempotencyKey: string;
-  webviewUrl?: string | null;
-  lastEventAt: number;
-  outcome?: JsonObject | null;
-  createdAt: number;
-  updatedAt: number;
-};
-
+export type IdvSession = Row<typeof schema.idvSessions>;
+export type NewIdvSession = NewRow<typeof schema.idvSessions>;
 /** A vendor webhook accepted (id `<provider>:<vendor event id>`; `occurredAt` in ms) and what it did. */
-export type IdvEventRecord = {
-  id: string;
-  provider: string;
-  applicationId: string | null;
-  vendorReference: string | null;
-  type: string;
-  occurredAt: number;
-  receivedAt: number;
-  disposition: string | null;
-  stateAfter: string | null;
-};
-export type NewIdvEvent = {
-  id: string;
-  provider: string;
-  applicationId?: string | null;
-  vendorReference?: string | null;
-  type: string;
-  occurredAt: number;
-  receivedAt: number;
-  disposition?: string | null;
-  stateAfter?: string | null;
-};
-
+export type IdvEventRecord = Row<typeof schema.idvEvents>;
+export type NewIdvEvent = NewRow<typeof schema.idvEvents>;
 /** Encrypted PII from the hosted form; `ciphertext` is null once erased. */
-export type PiiRecord = {
-  applicationId: string;
-  keyId: string;
-  ciphertext: string | null;
-  createdAt: number;
-  purgeAfter: number | null;
-  erasedAt: number | null;
-  erasedReason: string | null;
-};
-export type NewPiiRecord = {
-  applicationId: string;
-  keyId: string;
-  ciphertext?: string | null;
-  createdAt: number;
-  purgeAfter?: number | null;
-  erasedAt?: number | null;
-  erasedReason?: string | null;
-};
-
+export type PiiRecord = Row<typeof schema.idvPii>;
+export type NewPiiRecord = NewRow<typeof schema.idvPii>;
 /** Who did what to an application, when (`detail`: no PII). */
-export type AuditEntry = {
-  id: number;
-  applicationId: string | null;
-  actor: string;
-  action: string;
-  detail: JsonObject | null;
-  at: number;
-};
-
+export type AuditEntry = Row<typeof schema.auditLog>;
 /** An outbound webhook in the durable outbox. */
-export type OutboxEvent = {
-  id: string;
-  type: string;
-  /** The JSON body delivered, exactly. */
-  body: string;
-  createdAt: number;
-  attempts: number;
-  nextAttemptAt: number;
-  leaseUntil: number | null;
-  deliveredAt: number | null;
-  failedAt: number | null;
-  lastError: string | null;
-};
-
+export type OutboxEvent = Row<typeof schema.outboxEvents>;
 /** One delivery attempt of an outbox event. */
-export type WebhookDelivery = {
-  id: number;
-  eventId: string;
-  attempt: number;
-  statusCode: number | null;
-  error: string | null;
-  durationMs: number;
-  at: number;
-};
-export type NewWebhookDelivery = {
-  /** Assigned by the store when absent. */
-  id?: number;
-  eventId: string;
-  attempt: number;
-  statusCode?: number | null;
-  error?: string | null;
-  durationMs: number;
-  at: number;
-};
+export type WebhookDelivery = Row<typeof schema.webhookDeliveries>;
+/** `id` is assigned by the store when absent. */
+export type NewWebhookDelivery = NewRow<typeof schema.webhookDeliveries>;
+/** A review console session (src/issuance/operatorSessions.ts); the cookie's id is stored only as its digest. */
+export type OperatorSession = Row<typeof schema.operatorSessions>;
+export type NewOperatorSession = NewRow<typeof schema.operatorSessions>;
+/** A named console account (src/issuance/operatorAccounts.ts); the secret is stored only as a slow hash. */
+export type OperatorAccount = Row<typeof schema.operatorAccounts>;
+export type OperatorRole = OperatorAccount['role'];
+/** Four-eyes: an approval waiting for a second party's confirmation (src/issuance/decisions.ts). */
+export type PendingApproval = Row<typeof schema.pendingApprovals>;
 
 /** The IDV outcome as the applications table keeps it (no PII beyond what the KCC carries). */
 export interface IdvOutcome {
@@ -438,55 +98,6 @@ export interface IdvOutcome {
   evidence: EvidenceEntry[];
   reason?: string;
 }
-
-/** A review console session (src/issuance/operatorSessions.ts); the cookie's id is stored only as its digest. */
-export type OperatorSession = {
-  idHash: string;
-  operator: string;
-  /** Digest of the credential the session was opened with; a different current credential ends it. */
-  credentialTag: string;
-  createdAt: number;
-  lastSeenAt: number;
-  /** Absolute end of the session. */
-  expiresAt: number;
-  endedAt: number | null;
-};
-export type NewOperatorSession = {
-  idHash: string;
-  operator: string;
-  credentialTag: string;
-  createdAt: number;
-  lastSeenAt: number;
-  expiresAt: number;
-  endedAt?: number | null;
-};
-
-export type OperatorRole = 'reviewer' | 'admin';
-
-/** A named console account (src/issuance/operatorAccounts.ts); the secret is stored only as a slow hash. */
-export type OperatorAccount = {
-  name: string;
-  role: OperatorRole;
-  /** `pbkdf2-sha256$…` (src/crypto/secretHash.ts). */
-  secretHash: string;
-  createdAt: number;
-  updatedAt: number;
-  /** Set when the account was removed; it never signs in again and its name is not reused. */
-  disabledAt: number | null;
-};
-
-/** Four-eyes: an approval waiting for a second party's confirmation (src/issuance/decisions.ts). */
-export type PendingApproval = {
-  applicationId: string;
-  /** The proposing party (`account:<name>`, or `admin-token` for every ADMIN_TOKEN holder). */
-  party: string;
-  actor: string;
-  fromStatus: string;
-  tier: string | null;
-  countryOfResidence: string | null;
-  reason: string | null;
-  createdAt: number;
-};
 
 // ---- Repositories ----
 
@@ -618,6 +229,22 @@ export interface TransactionRepository {
   completeWithCredential(id: string, credential: Omit<NewIssuedCredential, 'transactionId'>, now: number): Promise<boolean>;
 }
 
+/**
+ * A credential issued and what goes with it, committed together or not at all
+ * (`IssuedCredentialRepository.recordIssued`): its record, its `credential.issued` event
+ * (deduplicated on its id, as `OutboxRepository.enqueue`) and, for an OID4VCI 1.0 wallet, its
+ * `notification_id`. With `transactionId` (the Deferred Credential Endpoint) the transaction is
+ * consumed with them, once (as `TransactionRepository.completeWithCredential`): when it was used
+ * already, nothing is written.
+ */
+export type IssuedCredentialWrite = {
+  credential: Omit<NewIssuedCredential, 'transactionId'>;
+  transactionId?: string;
+  event: { id: string; type: string; body: string; createdAt: number };
+  notification?: NewNotification;
+  now: number;
+};
+
 export interface IssuedCredentialRepository {
   /** Records a credential; a second one for the same transaction is refused (throws). */
   record(row: NewIssuedCredential): Promise<void>;
@@ -627,6 +254,8 @@ export interface IssuedCredentialRepository {
    * concurrent claimers exactly one wins (true); every later claim is refused (false).
    */
   claim(applicationId: string, credentialId: string, now: number): Promise<boolean>;
+  /** Records a credential with its event and notification, and consumes its transaction, in one commit (see `IssuedCredentialWrite`); false when the transaction was already used. */
+  recordIssued(write: IssuedCredentialWrite): Promise<boolean>;
   /** Undoes a claim whose credential could not be issued (signing or recording failed). */
   releaseClaim(applicationId: string, credentialId: string): Promise<void>;
   count(): Promise<number>;
@@ -686,6 +315,25 @@ export interface CredentialStatusRepository {
   markExpiryAnnounced(credentialId: string, now: number): Promise<boolean>;
 }
 
+/**
+ * An IDV result applied to its session with everything it decides, committed together or not at
+ * all (`IdvSessionRepository.commitResult`). The session write decides: `open` creates the session
+ * already in its state unless one exists; `advance` moves it only if the event is newer than the
+ * newest applied (`lastEventAt < eventAt`). Only when it wins are the application's status
+ * (`status`, as `ApplicationStatusRepository.set` writes it; absent when the row already says it),
+ * the audit entry, the outbound events (deduplicated on their id, as `OutboxRepository.enqueue`)
+ * and the PII retention clock (`purgeAfter`, as `PiiRepository.schedulePurge`) written.
+ */
+export type IdvResultWrite = {
+  applicationId: string;
+  session: { open: NewIdvSession } | { advance: { state: string; outcome: JsonObject | null; eventAt: number } };
+  status?: Parameters<ApplicationStatusRepository['set']>[1];
+  audit: { actor: string; action: string; detail: JsonObject };
+  events: Array<{ id: string; type: string; body: string; createdAt: number }>;
+  purgeAfter?: number;
+  now: number;
+};
+
 export interface IdvSessionRepository {
   /** Creates the session once; a second call with the same application returns the first. */
   createOnce(row: NewIdvSession): Promise<IdvSession>;
@@ -700,6 +348,8 @@ export interface IdvSessionRepository {
    * undefined when a newer event won.
    */
   applyIfNewer(applicationId: string, change: { state: string; outcome?: JsonObject | null; eventAt: number }, now: number): Promise<IdvSession | undefined>;
+  /** Applies a result and what it decides in one commit (see `IdvResultWrite`); false when the session write lost (nothing written). */
+  commitResult(write: IdvResultWrite): Promise<boolean>;
 }
 
 export interface IdvEventRepository {

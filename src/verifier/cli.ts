@@ -9,6 +9,7 @@ import { createDidResolver } from '../did/resolver';
 import type { PresentationDefinition } from '../protocol/pe/evaluate';
 import { formatVerdict, verifyKcc } from './index';
 import { createKccSchemaValidator } from './kccSchema';
+import { formatKyaVerdict, verifyKyaToken } from './kya';
 
 /**
  * `kcc verify <jwt | file | -> [options]` — verifies a KCC for a relying party; exit 0 when
@@ -19,6 +20,12 @@ import { createKccSchemaValidator } from './kccSchema';
  *   --json                            print the verdict as JSON
  *   --allow-http                      did:web and status lists over http and private addresses (dev only)
  *   --did-dht-gateway <url>           did:dht gateway (default https://diddht.tbddev.org)
+ * `kcc verify --kya <jwt | file | -> [options]` verifies a KYA token instead (docs/kya.md): the
+ * PFI's signature, exp, the principal's KCC status, and the agent's proof of possession:
+ *   --agent-proof <jwt | file>        the agent's DPoP-shaped proof sent with the request, with
+ *   --htm <method> --htu <url>        the method and URL of that request
+ *   --agent-nonce <nonce>             the nonce you gave the agent, if any
+ *   --no-agent-proof                  inspect the token without a proof (never valid to serve an agent)
  */
 export interface CliIo {
   out: (line: string) => void;
@@ -28,7 +35,9 @@ export interface CliIo {
   readFile?: (path: string) => string;
 }
 
-const USAGE = 'usage: kcc verify <jwt | file | -> [--presentation-definition file] [--trusted-issuer did]... [--now iso] [--json] [--allow-http]';
+const USAGE =
+  'usage: kcc verify <jwt | file | -> [--presentation-definition file] [--trusted-issuer did]... [--now iso] [--json] [--allow-http]\n' +
+  '       kcc verify --kya <jwt | file | -> [--agent-proof jwt --htm METHOD --htu URL [--agent-nonce n] | --no-agent-proof] [--trusted-issuer did]... [--now iso] [--json] [--allow-http]';
 
 export async function runCli(argv: string[], io: CliIo): Promise<number> {
   const [command, ...rest] = argv;
@@ -43,6 +52,12 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
   let json = false;
   let allowHttp = false;
   let gateway = 'https://diddht.tbddev.org';
+  let kya = false;
+  let agentProof: string | undefined;
+  let htm: string | undefined;
+  let htu: string | undefined;
+  let agentNonce: string | undefined;
+  let noAgentProof = false;
   for (let i = 0; i < rest.length; i++) {
     const a = rest[i];
     const value = () => {
@@ -57,6 +72,12 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       else if (a === '--json') json = true;
       else if (a === '--allow-http') allowHttp = true;
       else if (a === '--did-dht-gateway') gateway = value();
+      else if (a === '--kya') kya = true;
+      else if (a === '--agent-proof') agentProof = value();
+      else if (a === '--htm') htm = value();
+      else if (a === '--htu') htu = value();
+      else if (a === '--agent-nonce') agentNonce = value();
+      else if (a === '--no-agent-proof') noAgentProof = true;
       else if (a.startsWith('--')) throw new UsageError(`unknown option ${a}`);
       else if (input === undefined) input = a;
       else throw new UsageError('only one credential at a time');
@@ -97,6 +118,22 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     io.err('--now must be an ISO 8601 date');
     return 2;
   }
+  if (!kya && (agentProof || htm || htu || agentNonce || noAgentProof)) {
+    io.err('--agent-proof, --htm, --htu, --agent-nonce and --no-agent-proof go with --kya');
+    return 2;
+  }
+  if (kya && agentProof && (!htm || !htu)) {
+    io.err('--agent-proof needs --htm and --htu (the method and URL of the request it came with)');
+    return 2;
+  }
+  if (kya && agentProof && !/^[\w-]+\.[\w-]+\.[\w-]+$/.test(agentProof.trim())) {
+    try {
+      agentProof = readFile(agentProof).trim();
+    } catch {
+      io.err(`cannot read ${agentProof} (give a compact JWT or a file)`);
+      return 2;
+    }
+  }
   const net = io.fetch ?? createSafeFetch({ allowPrivate: allowHttp, allowHttp, timeoutMs: 5000, maxBytes: 4 * 1024 * 1024 });
   const resolver = createDidResolver({
     registry: {
@@ -106,6 +143,30 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       ...createDidDhtResolver({ gatewayUrl: gateway, fetch: net }),
     },
   });
+  const fetchStatusList = async (url: string) => {
+    if (!allowHttp && !url.startsWith('https://')) throw new Error(`status list URL ${url} is not https (use --allow-http for development)`);
+    const res = await net(url, { headers: { accept: 'application/vc+jwt, application/jwt, text/plain' } });
+    if (!res.ok) throw new Error(`HTTP ${res.status} from ${url}`);
+    return (await res.text()).trim();
+  };
+  if (kya) {
+    const kyaVerdict = await verifyKyaToken(jwt, {
+      resolver,
+      verifier: createNodeCryptoProvider(),
+      now,
+      trustedIssuers: trusted,
+      fetchStatusList,
+      ...(agentProof
+        ? { agentProof: { proof: agentProof, htm: htm as string, htu: htu as string, ...(agentNonce !== undefined ? { nonce: agentNonce } : {}) } }
+        : {}),
+      requireAgentProof: !noAgentProof,
+    });
+    if (json) {
+      const { ok, reasons, checks, issuer, principal, agent, claims } = kyaVerdict;
+      io.out(JSON.stringify({ valid: ok, reasons, checks, issuer, principal, agent, scope: claims?.scope }, null, 2));
+    } else io.out(formatKyaVerdict(kyaVerdict));
+    return kyaVerdict.ok ? 0 : 1;
+  }
   const verdict = await verifyKcc(jwt, {
     resolver,
     verifier: createNodeCryptoProvider(),
@@ -113,12 +174,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     trustedIssuers: trusted,
     schema: createKccSchemaValidator(),
     presentationDefinition,
-    fetchStatusList: async (url) => {
-      if (!allowHttp && !url.startsWith('https://')) throw new Error(`status list URL ${url} is not https (use --allow-http for development)`);
-      const res = await net(url, { headers: { accept: 'application/vc+jwt, application/jwt, text/plain' } });
-      if (!res.ok) throw new Error(`HTTP ${res.status} from ${url}`);
-      return (await res.text()).trim();
-    },
+    fetchStatusList,
   });
   if (json)
     io.out(

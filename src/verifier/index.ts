@@ -40,3 +40,6 @@ export function formatVerdict(verdict: CredentialVerdict): string {
   lines.push(verdict.ok ? 'VALID' : `INVALID: ${verdict.reasons.join('; ')}`);
   return lines.join('\n');
 }
+
+/** KYA tokens (docs/kya.md): a merchant's verification of the token an agent presents. */
+export { verifyKyaToken, formatKyaVerdict, type KyaVerdict, type VerifyKyaOptions, type AgentProofInput } from './kya';

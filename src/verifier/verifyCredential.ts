@@ -297,7 +297,8 @@ export async function checkCredentialStatus(
 
 /** Fetches and verifies a status list credential once per URL and run (signed by the credential's issuer, unexpired, right purpose). */
 function loadStatusList(url: string, purpose: string, issuer: string, options: Parameters<typeof checkCredentialStatus>[2]): Promise<Uint8Array> {
-  const cache = options.statusCache ?? (options.statusCache = new Map());
+  options.statusCache ??= new Map();
+  const cache = options.statusCache;
   const key = `${url}\n${purpose}\n${issuer}`;
   let hit = cache.get(key);
   if (!hit) {

@@ -2,7 +2,7 @@ import { JwtError, audienceMatches, checkTimeClaims, decodeJwt, verifyJwtSignatu
 import type { SignatureVerifier } from '../crypto/keys';
 import { DidError, resolveVerificationKey, type DidResolver } from '../did/resolver';
 import {
-  PresentationExchangeError,
+  type PresentationExchangeError,
   evaluateSubmission,
   formatFamily,
   parsePresentationSubmission,
@@ -58,7 +58,7 @@ export async function verifyPresentation(input: VerifyPresentationInput): Promis
     reasons.push('vp_token must be a jwt_vp_json presentation or an array of at most 5');
     return done();
   }
-  let submission;
+  let submission: ReturnType<typeof parsePresentationSubmission>;
   try {
     submission = parsePresentationSubmission(input.presentationSubmission);
   } catch (e) {
@@ -125,14 +125,25 @@ export async function verifyPresentation(input: VerifyPresentationInput): Promis
   return done();
 }
 
-class PresentationError extends Error {
+/** A presentation refused for what it says (holder, audience, nonce, shape), not for its JWT encoding. */
+export class PresentationError extends Error {
   constructor(message: string) {
     super(message);
     this.name = 'PresentationError';
   }
 }
 
-async function verifyPresentationJwt(token: string, input: VerifyPresentationInput) {
+/**
+ * One `jwt_vp_json` presentation: signed by an authentication key of `holderDid` (kid), iss and
+ * vp.holder (when present) that DID, `aud` the verifier (one of `audience`), the request's
+ * `nonce`, a fresh `iat`. Also used alone where the issuer asks for one KCC (src/issuance/kya.ts).
+ */
+export async function verifyPresentationJwt(
+  token: string,
+  input: Pick<VerifyPresentationInput, 'holderDid' | 'nonce' | 'resolver' | 'verifier' | 'now' | 'skewSeconds' | 'maxAgeSeconds'> & {
+    audience: string | readonly string[];
+  },
+) {
   const jwt = decodeJwt(token, { maxLength: 128 * 1024 });
   const { header, payload } = jwt;
   // RFC 8725 §3.11: a credential or another token kind is not a presentation.
@@ -141,7 +152,8 @@ async function verifyPresentationJwt(token: string, input: VerifyPresentationInp
     throw new PresentationError('the presentation must be signed by a key of the applicant DID');
   }
   if (payload.iss !== undefined && payload.iss !== input.holderDid) throw new PresentationError('presentation iss must be the applicant DID');
-  if (!audienceMatches(payload.aud, [input.audience])) throw new PresentationError('presentation aud must be the PFI DID (client_id)');
+  if (!audienceMatches(payload.aud, typeof input.audience === 'string' ? [input.audience] : input.audience))
+    throw new PresentationError('presentation aud must be the PFI DID (client_id)');
   if (payload.nonce !== input.nonce) throw new PresentationError('presentation nonce does not match this request');
   checkTimeClaims(payload, { now: input.now, skew: input.skewSeconds ?? 60, requireIat: true, maxAge: input.maxAgeSeconds });
   const vp = payload.vp;

@@ -5,7 +5,7 @@ import { createDidJwkResolver } from '../did/jwk';
 import { createDidKeyResolver } from '../did/key';
 import { createDidResolver, type DidResolver } from '../did/resolver';
 import type { DIDDocument } from '../did/types';
-import { Holder } from './holder';
+import type { Holder } from './holder';
 
 /**
  * The reference wallet's protocol client: discovery, SIOPv2, IDV form, OID4VCI token,

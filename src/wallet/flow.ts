@@ -1,4 +1,4 @@
-import { WalletClient, WalletError, type IdvRequest } from './client';
+import { type WalletClient, WalletError, type IdvRequest } from './client';
 
 /**
  * The whole KCC application as a wallet runs it (spec "Credential Application Flow"):
@@ -43,7 +43,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export async function applyForKcc(client: WalletClient, options: ApplyOptions): Promise<ApplyResult> {
   const step = (s: string, detail?: Record<string, unknown>) => options.onStep?.({ step: s, detail });
-  let request;
+  let request: Awaited<ReturnType<typeof client.initiate>>;
   if (options.idvEndpoint) {
     request = await client.initiate(options.idvEndpoint, undefined, { presentationDefinitionId: options.presentationDefinitionId });
   } else {

@@ -4,8 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Resolver } from 'did-resolver';
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
+import { base64urlEncode } from '../../src/crypto/base64url';
 import {
-  b64urlEncode,
   createDidDhtDocument,
   createDidDhtResolver,
   decodeDidDhtPacket,
@@ -121,7 +121,7 @@ describe('did:dht document ⇄ packet', () => {
         id: `${id.did}#0`,
         type: 'JsonWebKey',
         controller: id.did,
-        publicKeyJwk: { kty: 'OKP', crv: 'Ed25519', x: b64urlEncode(id.publicKey), alg: 'EdDSA', kid: '0' },
+        publicKeyJwk: { kty: 'OKP', crv: 'Ed25519', x: base64urlEncode(id.publicKey), alg: 'EdDSA', kid: '0' },
       },
     ]);
     expect(doc.assertionMethod).toEqual([`${id.did}#0`]);
@@ -138,7 +138,7 @@ describe('did:dht document ⇄ packet', () => {
     const byName = Object.fromEntries(dec.answers.map((a) => [a.name, joinTxt(a)]));
     expect(byName[`_did.${id.did.slice(8)}`]).toBe('v=0;vm=k0;auth=k0;asm=k0;inv=k0;del=k0;svc=s0');
     // The Identity Key's id (0) and a default alg are left out (spec §"Verification Methods").
-    expect(byName['_k0._did']).toBe(`t=0;k=${b64urlEncode(id.publicKey)}`);
+    expect(byName['_k0._did']).toBe(`t=0;k=${base64urlEncode(id.publicKey)}`);
     expect(byName['_s0._did']).toBe('id=idv;t=IDV;se=https://idv.example/start');
     expect(dec.answers.every((a) => a.ttl === 7200)).toBe(true);
   });
@@ -147,7 +147,7 @@ describe('did:dht document ⇄ packet', () => {
     const id = identity();
     const z = id.did.slice(8);
     const pkt = encodeDnsPacket({
-      answers: [txtRecord(`_did.${z}.`, 'v=0;vm=k0;auth=k0', 7200), txtRecord(`_k0._did.${z}.`, `id=0;t=0;k=${b64urlEncode(id.publicKey)}`, 7200)],
+      answers: [txtRecord(`_did.${z}.`, 'v=0;vm=k0;auth=k0', 7200), txtRecord(`_k0._did.${z}.`, `id=0;t=0;k=${base64urlEncode(id.publicKey)}`, 7200)],
     });
     const doc = decodeDidDhtPacket(id.did, pkt);
     expect(doc.authentication).toEqual([`${id.did}#0`]);
@@ -271,7 +271,7 @@ describe('did:dht resolution through a loopback Pkarr relay', () => {
     const b = identity();
     const z = a.did.slice(8);
     const v = encodeDnsPacket({
-      answers: [txtRecord(`_did.${z}.`, 'v=0;vm=k0;auth=k0', 7200), txtRecord('_k0._did.', `id=0;t=0;k=${b64urlEncode(b.publicKey)}`, 7200)],
+      answers: [txtRecord(`_did.${z}.`, 'v=0;vm=k0;auth=k0', 7200), txtRecord('_k0._did.', `id=0;t=0;k=${base64urlEncode(b.publicKey)}`, 7200)],
     });
     store.set(z, await signBep44({ v, seq: seqNow, sign: a.sign }));
     const r = await resolver().resolve(a.did);

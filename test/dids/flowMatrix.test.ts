@@ -202,6 +202,6 @@ describe('wallet errors', () => {
     const t = await makeTestIssuer();
     const holder = await net.holder('jwk', 'EdDSA');
     const client = new WalletClient(holder, t.fetch, { resolver: walletResolver(net.relayUrl) });
-    await expect(client.discover('did:dht:' + 'y'.repeat(52))).rejects.toBeInstanceOf(WalletError);
+    await expect(client.discover(`did:dht:${'y'.repeat(52)}`)).rejects.toBeInstanceOf(WalletError);
   });
 });

@@ -10,7 +10,7 @@ import { buildIssuer, type BuildIssuerOptions, type IssuerKey } from '../../src/
 import { createNodeCryptoProvider } from '../../src/runtime/nodeCrypto';
 import { MIGRATIONS_DIR, sqliteStore } from '../../src/runtime/sqlite';
 import * as schema from '../../src/store/schema';
-import type { Database as StoreDb } from '../../src/store/store';
+import type { Database as StoreDb } from '../../src/store/sqlite';
 import type { Fetch } from '../../src/wallet/client';
 import type { IdvDeps } from '../../src/idv/deps';
 

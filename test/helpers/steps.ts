@@ -2,7 +2,7 @@ import { decodeJwt } from '../../src/crypto/jwt';
 import { WalletClient, type IdvRequest, type SiopRequest, type TokenResponse } from '../../src/wallet/client';
 import { SAMPLE_IDENTITY } from '../../src/wallet/flow';
 import { Holder } from '../../src/wallet/holder';
-import { ADMIN_TOKEN, PUBLIC_URL, makeTestIssuer } from './issuer';
+import { ADMIN_TOKEN, PUBLIC_URL, type makeTestIssuer } from './issuer';
 
 export type TestIssuer = Awaited<ReturnType<typeof makeTestIssuer>>;
 

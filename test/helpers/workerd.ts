@@ -8,7 +8,7 @@ import { Miniflare, type MiniflareOptions } from 'miniflare';
 import { drizzle } from 'drizzle-orm/d1';
 import { MIGRATIONS_DIR } from '../../src/runtime/sqlite';
 import * as schema from '../../src/store/schema';
-import type { Database as StoreDb } from '../../src/store/store';
+import type { Database as StoreDb } from '../../src/store/sqlite';
 
 /**
  * Local Cloudflare Workers runtime for tests: workerd (shipped in the `workerd` npm package)

@@ -15,7 +15,8 @@ type Doc = { openapi: string; paths: Record<string, Record<string, { responses: 
 
 describe('OpenAPI 3.1 document at /openapi.json', () => {
   it('describes every endpoint, and real answers of each validate against it', async () => {
-    const t = await makeTestIssuer();
+    // A client address as a runtime gives one (the KYA token records it).
+    const t = await makeTestIssuer({ clientAddress: () => '192.0.2.10' });
     const docRes = await t.fetch(`${PUBLIC_URL}/openapi.json`);
     expect(docRes.status).toBe(200);
     const doc = (await docRes.json()) as Doc;
@@ -74,6 +75,8 @@ describe('OpenAPI 3.1 document at /openapi.json', () => {
     await fetch(idv.url, json({ ...SAMPLE_IDENTITY, consent: 'accept' }, { origin: 'https://evil.example' }));
     await fetch(`${PUBLIC_URL}/idv/form/unknown-token`);
     await fetch(`${PUBLIC_URL}/idv/form.css`);
+    await fetch(`${PUBLIC_URL}/idv/finish.html`);
+    await fetch(`${PUBLIC_URL}/idv/review/finish.html`);
     expect((await client.submitIdvForm(idv.url, SAMPLE_IDENTITY)).location).toMatch(/finish\.html$/);
     await fetch(idv.url, json({ ...SAMPLE_IDENTITY, consent: 'accept' }));
     const { credentialIssuer: meta } = await client.metadata(PUBLIC_URL);
@@ -82,6 +85,16 @@ describe('OpenAPI 3.1 document at /openapi.json', () => {
     const token = await client.token(`${PUBLIC_URL}/oauth2/token`, code);
     const issued = await client.credential(meta.credential_endpoint, token.access_token, PUBLIC_URL, token.c_nonce as string);
     expect(issued).toBeDefined();
+    // KYA token (docs/kya.md): a refusal, then a token for an agent on the KCC just issued.
+    await fetch(`${PUBLIC_URL}/kya/token`, json({ aid: {} }));
+    const kyaNonce = ((await (await t.fetch(`${PUBLIC_URL}/oid4vci/nonce`, { method: 'POST' })).json()) as { c_nonce: string }).c_nonce;
+    const agent = await Holder.create();
+    const kyaRequest = {
+      vp_token: await holder.createPresentation({ credentials: [issued.credential as string], audience: t.deps.issuer.did, nonce: kyaNonce }),
+      aid: { name: 'Reorder agent' },
+      cnf: { jwk: agent.signer.publicJwk },
+    };
+    expect((await fetch(`${PUBLIC_URL}/kya/token`, json(kyaRequest))).status).toBe(200);
     await fetch(`${PUBLIC_URL}/oid4vci/credential`, json({ format: 'jwt_vc_json' }, { authorization: `Bearer ${token.access_token}` }));
     await fetch(`${PUBLIC_URL}/oid4vci/credential`, json({}));
     await fetch(`${PUBLIC_URL}/oid4vci/deferred-credential`, json({ transaction_id: 'nope' }, { authorization: `Bearer ${token.access_token}` }));

@@ -37,7 +37,7 @@ describe('hosted form: CSRF', () => {
     expect((await post({ cookie, 'sec-fetch-site': 'cross-site' }, { ...SAMPLE_IDENTITY, csrf_token: csrf })).status).toBe(403);
     const ok = await post({ cookie, origin: 'http://issuer.test', 'sec-fetch-site': 'same-origin' }, { ...SAMPLE_IDENTITY, csrf_token: csrf });
     expect(ok.status).toBe(303);
-    expect(ok.headers.get('location')).toBe(`${PUBLIC_URL}/idv/finish.html`);
+    expect(ok.headers.get('location')).toBe(`${PUBLIC_URL}/idv/approved/finish.html`);
   });
 
   it('JSON submissions need no token (no cross-site JSON without a preflight) but a foreign or null Origin is refused', async () => {

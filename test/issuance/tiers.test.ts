@@ -2,7 +2,6 @@ import { describe, expect, it } from 'vitest';
 import { decodeJwt } from '../../src/crypto/jwt';
 import { decodeStatusList, getBit } from '../../src/protocol/statusList';
 import { WalletError } from '../../src/wallet/client';
-import { Holder } from '../../src/wallet/holder';
 import { PUBLIC_URL, makeTestIssuer } from '../helpers/issuer';
 import { TIERS, makeTieredIssuer, vcOf } from '../helpers/tiers';
 
@@ -165,8 +164,8 @@ describe('upgrade, renewal and supersession with presented KCCs', () => {
     const vc = vcOf(issued.credential as string);
     expect(vc.credentialSubject.tier).toBe('Enhanced');
     expect(vc.evidence).toEqual([
-      { kind: 'document_verification', checks: ['passport'] },
-      { kind: 'sanction_screening', checks: ['sanctions', 'PEP'] },
+      { type: ['DocumentVerification'], kind: 'document_verification', checks: ['passport'] },
+      { type: ['SanctionScreening'], kind: 'sanction_screening', checks: ['sanctions', 'PEP'] },
     ]);
   });
 

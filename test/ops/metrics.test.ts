@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/http/context';
 import { dispatchDueWebhooks } from '../../src/issuance/webhookDelivery';
 import { startNodeIssuer } from '../../src/runtime/node';
-import { createStatsQueries } from '../../src/store/stats';
+import { createSqliteStats } from '../../src/store/sqlite';
 import { WalletClient } from '../../src/wallet/client';
 import { applyForKcc, SAMPLE_IDENTITY } from '../../src/wallet/flow';
 import { Holder } from '../../src/wallet/holder';
@@ -37,7 +37,9 @@ async function startReceiver() {
   const server: Server = createServer((req, res) => {
     req.resume();
     req.on('end', () => {
-      res.writeHead(failures > 0 ? (failures--, 500) : 204);
+      const failing = failures > 0;
+      if (failing) failures--;
+      res.writeHead(failing ? 500 : 204);
       res.end();
     });
   });
@@ -164,7 +166,7 @@ describe('/metrics on Node behind METRICS_TOKEN', () => {
   });
 
   it('an unknown path is counted under the catch-all pattern, not its raw path', async () => {
-    const secretish = 'zz' + 'q'.repeat(40);
+    const secretish = `zz${'q'.repeat(40)}`;
     expect((await fetch(`${issuer.url}/nowhere/${secretish}`)).status).toBe(404);
     expect(await scrape()).not.toContain(secretish);
   });
@@ -255,7 +257,7 @@ describe('/readyz', () => {
   it('reads wrangler’s d1_migrations on D1, and the counting queries run there unchanged', async () => {
     const { mf, d1, db } = await startD1();
     try {
-      const stats = createStatsQueries(db);
+      const stats = createSqliteStats(db);
       // The test helper migrates without wrangler's bookkeeping table: nothing is recorded as applied.
       expect((await stats.readiness()).pendingMigrations).toEqual(MIGRATION_TAGS);
       await d1.batch([

@@ -186,7 +186,7 @@ describe('two PostgreSQL-backed issuer processes, one SIGKILLed under load', () 
         });
         if (form.status !== 409) expect(form.status, form.body.slice(0, 200)).toBe(200);
         const code = idvRequest.credential_offer.grants['urn:ietf:params:oauth:grant-type:pre-authorized_code']['pre-authorized_code'];
-        let token;
+        let token: Awaited<ReturnType<typeof client.token>>;
         try {
           token = await retry(() => client.token(`${PUBLIC_URL}/oauth2/token`, code));
         } catch (e) {

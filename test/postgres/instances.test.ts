@@ -303,13 +303,21 @@ describe('two issuer instances on one PostgreSQL database', () => {
       });
       await running;
       let ranOnB = false;
-      expect(await b.runExclusive('outbound_webhooks', async () => void (ranOnB = true))).toBe(false);
+      expect(
+        await b.runExclusive('outbound_webhooks', async () => {
+          ranOnB = true;
+        }),
+      ).toBe(false);
       expect(ranOnB).toBe(false);
       // Another job is not held up by this one.
       expect(await b.runExclusive('pii_retention', async () => undefined)).toBe(true);
       release();
       expect(await first).toBe(true);
-      expect(await b.runExclusive('outbound_webhooks', async () => void (ranOnB = true))).toBe(true);
+      expect(
+        await b.runExclusive('outbound_webhooks', async () => {
+          ranOnB = true;
+        }),
+      ).toBe(true);
       expect(ranOnB).toBe(true);
 
       // The holder's connection dies mid-job (its instance crashed): the lock goes with it.

@@ -59,8 +59,8 @@ describe('request bodies read from the socket (Node runtime, src/runtime/nodeBod
     try {
       const issuer = await startNodeIssuer({ port: 0, dataDir, logger: silentLogger, config: { maxBodyBytes: 4096 } });
       const chunked = (body: string) => {
-        const chunks = body.match(/[^]{1,1000}/g) ?? [];
-        return chunks.map((c) => `${c.length.toString(16)}\r\n${c}\r\n`).join('') + '0\r\n\r\n';
+        const chunks = body.match(/[\s\S]{1,1000}/g) ?? [];
+        return `${chunks.map((c) => `${c.length.toString(16)}\r\n${c}\r\n`).join('')}0\r\n\r\n`;
       };
       const post = (body: string) =>
         rawRequest(

@@ -175,7 +175,7 @@ describe('crash safety', () => {
         if (form.status === 409) stats.formResubmits++;
         else expect(form.status, form.body.slice(0, 200)).toBe(200);
         const code = idvRequest.credential_offer.grants['urn:ietf:params:oauth:grant-type:pre-authorized_code']['pre-authorized_code'];
-        let token;
+        let token: Awaited<ReturnType<typeof client.token>>;
         try {
           token = await retry(() => client.token(`${base}/oauth2/token`, code));
         } catch (e) {

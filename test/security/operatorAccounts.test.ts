@@ -331,7 +331,9 @@ describe('four-eyes review (REVIEW_FOUR_EYES)', () => {
 
 describe('npm run operators', () => {
   const dirs: string[] = [];
-  afterEach(() => dirs.splice(0).forEach((d) => rmSync(d, { recursive: true, force: true })));
+  afterEach(() => {
+    for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+  });
 
   async function cliWith(env: Record<string, string>, ...args: string[]) {
     const out: string[] = [];

@@ -39,7 +39,9 @@ async function logout(t: T, cookie: string, everywhere = false) {
 
 describe('console sessions are server-side', () => {
   const dirs: string[] = [];
-  afterEach(() => dirs.splice(0).forEach((d) => rmSync(d, { recursive: true, force: true })));
+  afterEach(() => {
+    for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+  });
 
   it('a cookie copied before logout is no session after it (303 to the login page)', async () => {
     const t = await makeTestIssuer();

@@ -13,7 +13,7 @@ import { decodeJwt } from '../../src/crypto/jwt';
 import { digestSecret } from '../../src/crypto/hash';
 import { silentLogger } from '../../src/http/context';
 import { startNodeIssuer } from '../../src/runtime/node';
-import type { Store } from '../../src/store/store';
+import type { Store } from '../../src/store/types';
 import { WalletClient, type Fetch } from '../../src/wallet/client';
 import { SAMPLE_IDENTITY, applyForKcc } from '../../src/wallet/flow';
 import { Holder } from '../../src/wallet/holder';

@@ -80,7 +80,7 @@ function attacksOn(input: {
     { name: 'jku header supplies the key', make: () => sign({ ...h, kid: input.victimSigner.kid, jku: 'https://evil.example/jwks' }, claims) },
     { name: 'x5u header supplies the key', make: () => sign({ ...h, kid: input.victimSigner.kid, x5u: 'https://evil.example/cert' }, claims) },
     { name: 'crit header', make: () => sign({ ...h, crit: ['exp'] }, claims) },
-    { name: 'signature stripped', make: async () => (await sign(h, claims)).split('.').slice(0, 2).join('.') + '.' },
+    { name: 'signature stripped', make: async () => `${(await sign(h, claims)).split('.').slice(0, 2).join('.')}.` },
     { name: 'two parts only', make: async () => (await sign(h, claims)).split('.').slice(0, 2).join('.') },
     {
       name: 'truncated',
@@ -332,7 +332,7 @@ describe('token attacks', () => {
       {
         name: 'the issued token, claims re-encoded (same JSON, other bytes)',
         make: async () => {
-          const [a, b, c] = accessToken.split('.');
+          const [a, _b, c] = accessToken.split('.');
           return `${a}.${base64urlEncode(JSON.stringify(decodeJwt(accessToken).payload, null, 1))}.${c}`;
         },
       },
@@ -349,7 +349,7 @@ describe('token attacks', () => {
       expect({ attack: attack.name, status: res.status, error: json.error }).toEqual({ attack: attack.name, status: 401, error: 'invalid_token' });
       expect(res.headers.get('www-authenticate')).toMatch(/^Bearer/);
     }
-    for (const header of ['Basic abc', 'Bearer', `bearer  ${accessToken} extra`, `Bearer ${accessToken},${accessToken}`, 'Bearer ' + 'a'.repeat(10_000)]) {
+    for (const header of ['Basic abc', 'Bearer', `bearer  ${accessToken} extra`, `Bearer ${accessToken},${accessToken}`, `Bearer ${'a'.repeat(10_000)}`]) {
       const res = await t.fetch(`${PUBLIC_URL}/oid4vci/credential`, {
         method: 'POST',
         headers: { 'content-type': 'application/json', authorization: header },

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -61,6 +61,49 @@ describe('background WAL checkpoints', () => {
       expect(after.log).toBeLessThan(200);
       expect(sqlite.prepare('SELECT count(*) AS n FROM filler').get()).toEqual({ n: written + 1 });
       await database.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('cut a quiet WAL to zero bytes after a burst, on the checkpoint thread, and keep every row', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kcc-checkpoint-'));
+    try {
+      const file = join(dir, 'db.sqlite');
+      const database = openSqlite(file, { backgroundCheckpoints: { intervalMs: 20 } });
+      const { sqlite, store, checkpoints, groupCommit } = database;
+      sqlite.exec('CREATE TABLE filler (id INTEGER PRIMARY KEY, data BLOB)');
+      const insert = sqlite.prepare('INSERT INTO filler (data) VALUES (?)');
+      const walBytes = () => (existsSync(`${file}-wal`) ? statSync(`${file}-wal`).size : 0);
+      // A burst through the group commit, as requests make it: ~8 MB of WAL.
+      let written = 0;
+      let largest = 0;
+      for (let batch = 0; batch < 40; batch++) {
+        while (groupCommit!.held) await groupCommit!.held;
+        for (let i = 0; i < 100; i++) insert.run(Buffer.alloc(2000, written++ % 251));
+        await store.nonces.consume('none', 0);
+        largest = Math.max(largest, walBytes());
+      }
+      expect(largest).toBeGreaterThan(4_000_000);
+      // Quiet now: within a few passes the file is cut to nothing.
+      const deadline = Date.now() + 10_000;
+      while ((walBytes() > 0 || checkpoints!.stats.truncations === 0) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      expect(walBytes()).toBe(0);
+      expect(checkpoints!.stats.truncations).toBeGreaterThan(0);
+      expect(sqlite.prepare('SELECT count(*) AS n FROM filler').get()).toEqual({ n: written });
+      // The next write starts a small WAL again, and it is cut again once quiet.
+      insert.run(Buffer.alloc(2000, 1));
+      await store.nonces.consume('none', 0);
+      expect(walBytes()).toBeGreaterThan(0);
+      expect(walBytes()).toBeLessThan(100_000);
+      const truncations = checkpoints!.stats.truncations;
+      while (checkpoints!.stats.truncations === truncations && Date.now() < deadline + 5000) await new Promise((r) => setTimeout(r, 20));
+      expect(walBytes()).toBe(0);
+      await database.close();
+      // Reopened: every row is there.
+      const again = openSqlite(file, { groupCommit: false });
+      expect(again.sqlite.prepare('SELECT count(*) AS n FROM filler').get()).toEqual({ n: written + 1 });
+      await again.close();
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -6,7 +6,9 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { MIGRATIONS_DIR, sqliteStore } from '../../src/runtime/sqlite';
 import { purgeExpired } from '../../src/store/purge';
 import * as schema from '../../src/store/schema';
-import { createStore, type Database as StoreDb, type IdvOutcome, type NewApplication, type Store } from '../../src/store/store';
+import { createSqliteStats, createStore, type Database as StoreDb } from '../../src/store/sqlite';
+import type { StatsQueries } from '../../src/store/stats';
+import type { IdvOutcome, IdvResultWrite, NewApplication, Store } from '../../src/store/types';
 import { startD1 } from '../helpers/workerd';
 import { startTestPostgres } from '../helpers/postgres';
 import { openPostgres } from '../../src/runtime/postgres';
@@ -18,13 +20,23 @@ import { openPostgres } from '../../src/runtime/postgres';
  */
 interface Backend {
   store: Store;
+  /** The business metrics and /readyz counts over the same database. */
+  stats: StatsQueries;
+  /** Whether the migrations were recorded by a migrator (the D1 helper applies them without wrangler's table). */
+  migrationsRecorded: boolean;
   /** Empties a table (tests assert counts and purges exactly). */
   deleteAll(table: string): Promise<void>;
   close(): Promise<void>;
 }
 
-function sqliteBackend(db: StoreDb, close: () => Promise<void>): Backend {
-  return { store: createStore(db), deleteAll: async (table) => void (await db.run(sql.raw(`DELETE FROM ${table}`))), close };
+function sqliteBackend(db: StoreDb, close: () => Promise<void>, migrationsRecorded = true): Backend {
+  return {
+    store: createStore(db),
+    stats: createSqliteStats(db),
+    migrationsRecorded,
+    deleteAll: async (table) => void (await db.run(sql.raw(`DELETE FROM ${table}`))),
+    close,
+  };
 }
 
 const backends: [string, () => Promise<Backend>][] = [
@@ -44,14 +56,20 @@ const backends: [string, () => Promise<Backend>][] = [
       const db = drizzle(sqlite, { schema });
       migrate(db, { migrationsFolder: MIGRATIONS_DIR });
       const { store } = sqliteStore(sqlite, db as unknown as StoreDb);
-      return { store, deleteAll: async (table) => void sqlite.prepare(`DELETE FROM ${table}`).run(), close: async () => void sqlite.close() };
+      return {
+        store,
+        stats: createSqliteStats(db as unknown as StoreDb),
+        migrationsRecorded: true,
+        deleteAll: async (table) => void sqlite.prepare(`DELETE FROM ${table}`).run(),
+        close: async () => void sqlite.close(),
+      };
     },
   ],
   [
     'D1 (workerd via miniflare)',
     async () => {
       const { mf, db } = await startD1();
-      return sqliteBackend(db, () => mf.dispose());
+      return sqliteBackend(db, () => mf.dispose(), false);
     },
   ],
   [
@@ -61,6 +79,8 @@ const backends: [string, () => Promise<Backend>][] = [
       const pg = await openPostgres(await server.createDatabase(), { poolSize: 10 });
       return {
         store: pg.store,
+        stats: pg.stats,
+        migrationsRecorded: true,
         deleteAll: async (table) => void (await pg.client.unsafe(`DELETE FROM ${table}`)),
         close: async () => {
           await pg.close();
@@ -84,6 +104,69 @@ const APPROVED: IdvOutcome = {
   evidence: [{ kind: 'document_verification' }],
 };
 const REVIEW: IdvOutcome = { status: 'review', provider: 'sandbox', countryOfResidence: 'DE', evidence: [], reason: 'manual' };
+
+/**
+ * Every method of every repository of the Store port, by name. Typed so that a repository or a
+ * method added to src/store/types.ts and not listed here fails `tsc`, and checked at run time on
+ * every backend (the group-commit wrapper and the PostgreSQL adapter build their stores apart).
+ */
+const STORE_METHODS: { [R in keyof Store]: Record<keyof Store[R], true> } = {
+  idvSessions: { createOnce: true, get: true, openInState: true, findByReference: true, attachVendorSession: true, applyIfNewer: true, commitResult: true },
+  idvEvents: { exists: true, recordOnce: true, setDisposition: true, listForApplication: true },
+  applicationStatus: { abandonedCandidates: true, set: true, search: true },
+  pii: { store: true, get: true, schedulePurge: true, erase: true, purgeDue: true },
+  audit: { record: true, listForApplication: true },
+  outbox: {
+    enqueue: true,
+    due: true,
+    claim: true,
+    markDelivered: true,
+    markRetry: true,
+    markFailed: true,
+    get: true,
+    list: true,
+    recordDelivery: true,
+    deliveries: true,
+    pendingCount: true,
+  },
+  siopRequests: { create: true, consume: true, get: true, deleteExpired: true },
+  applications: {
+    create: true,
+    createWithCode: true,
+    get: true,
+    findByFormToken: true,
+    findByFormTokenWithPrefill: true,
+    submitIdv: true,
+    withdraw: true,
+    decideReview: true,
+    listByStatus: true,
+    listForApplicant: true,
+  },
+  preAuthorizedCodes: { create: true, redeem: true, get: true, redeemBound: true, deleteExpired: true },
+  accessTokens: { create: true, createWithCNonce: true, get: true, revokeByCode: true },
+  cNonces: { create: true, consume: true, deleteExpired: true },
+  transactions: { create: true, get: true, completeWithCredential: true },
+  nonces: { create: true, consume: true, pruneExpired: true },
+  notifications: { create: true, get: true, recordEvent: true },
+  issuedCredentials: { record: true, listForApplication: true, claim: true, releaseClaim: true, recordIssued: true, count: true, get: true },
+  statusLists: { current: true, open: true, get: true, reserveInNewest: true, reserve: true, bumpVersion: true, cached: true, cache: true, setIndices: true },
+  credentialStatus: {
+    tryAllocate: true,
+    get: true,
+    listForSubject: true,
+    revoke: true,
+    suspend: true,
+    reinstate: true,
+    recordEvent: true,
+    events: true,
+    expiredUnannounced: true,
+    markExpiryAnnounced: true,
+  },
+  applicationPrefill: { create: true, get: true },
+  operatorSessions: { create: true, touch: true, end: true, endAllFor: true, endAllExcept: true, purge: true },
+  operatorAccounts: { create: true, get: true, list: true, any: true, setSecret: true, disable: true },
+  pendingApprovals: { propose: true, get: true, takeForConfirmation: true, clear: true },
+};
 
 /** Exactly one of many concurrent attempts returns a row. */
 async function oneWinner<T>(attempt: () => Promise<T | undefined>): Promise<T> {
@@ -149,6 +232,41 @@ describe.each(backends)('store contract on %s', (_name, open) => {
     await store.applications.create(row);
     return row;
   }
+
+  it('has every repository method of the port, and nothing else', () => {
+    const methods = (o: object) => Object.keys(o).sort();
+    expect(methods(store)).toEqual(methods(STORE_METHODS));
+    for (const [repository, expected] of Object.entries(STORE_METHODS)) {
+      const actual = (store as unknown as Record<string, Record<string, unknown>>)[repository];
+      expect(methods(actual), repository).toEqual(methods(expected));
+      for (const method of Object.keys(expected)) expect(typeof actual[method], `${repository}.${method}`).toBe('function');
+    }
+  });
+
+  describe('stats', () => {
+    it('counts applications, credentials and the outbox backlog, and says whether every migration is applied', async () => {
+      await newApplication({ status: 'review' });
+      await newApplication({ status: 'approved' });
+      await store.issuedCredentials.record({ id: uid('cred'), applicationId: 'a', subjectDid: 'did:jwk:h', jwtSha256: 'x', issuedAt: NOW, expiresAt: NOW + 1 });
+      await store.outbox.enqueue({ id: uid('evt'), type: 't', body: '{}', createdAt: NOW - 5 });
+      await store.outbox.recordDelivery({ eventId: 'e', attempt: 1, statusCode: 204, durationMs: 3, at: NOW });
+      await store.outbox.recordDelivery({ eventId: 'e', attempt: 2, statusCode: 500, durationMs: 3, at: NOW });
+      const s = await backend.stats.snapshot();
+      expect(s).toMatchObject({
+        applicationsByStatus: { pending: 0, review: 1, approved: 1, rejected: 0 },
+        manualReviewQueue: 1,
+        credentialsIssued: 1,
+        credentialsRevoked: 0,
+        webhookDeliveries: { succeeded: 1, failed: 1 },
+        outboxBacklog: 1,
+        outboxOldestCreatedAt: NOW - 5,
+      });
+      const r = await backend.stats.readiness();
+      expect(r.database).toBe('ok');
+      if (backend.migrationsRecorded) expect(r).toEqual({ ready: true, database: 'ok', pendingMigrations: [] });
+      else expect(r.pendingMigrations.length).toBeGreaterThan(0);
+    });
+  });
 
   describe('siopRequests', () => {
     it('consumes a nonce once, before it expires', async () => {
@@ -508,6 +626,48 @@ describe.each(backends)('store contract on %s', (_name, open) => {
       ).rejects.toThrow();
     });
 
+    it('records an issued credential with its event and notification together; with a transaction, once', async () => {
+      const credential = (id: string) => ({ id, applicationId: 'a', subjectDid: 'did:jwk:h', jwtSha256: `sha-${id}`, issuedAt: NOW, expiresAt: NOW + 86400 });
+      const event = (id: string) => ({ id: `evt_${id}`, type: 'credential.issued', body: `{"credential_id":"${id}"}`, createdAt: NOW });
+      const notification = (id: string) => ({ id: `n-${id}`, applicationId: 'a', accessTokenJti: 't', credentialId: id, createdAt: NOW });
+
+      // The Credential Endpoint: no transaction.
+      expect(
+        await store.issuedCredentials.recordIssued({ credential: credential('vc1'), event: event('vc1'), notification: notification('vc1'), now: NOW }),
+      ).toBe(true);
+      expect(await store.issuedCredentials.get('vc1')).toMatchObject({ transactionId: null, jwtSha256: 'sha-vc1' });
+      expect((await store.outbox.get('evt_vc1'))?.body).toBe('{"credential_id":"vc1"}');
+      expect(await store.notifications.get('n-vc1')).toMatchObject({ credentialId: 'vc1', event: null });
+      // A record that cannot be written (its id is taken) takes its event and notification with it.
+      await expect(
+        store.issuedCredentials.recordIssued({ credential: credential('vc1'), event: event('vc1-again'), notification: notification('vc1-again'), now: NOW }),
+      ).rejects.toThrow();
+      expect(await store.outbox.get('evt_vc1-again')).toBeUndefined();
+      expect(await store.notifications.get('n-vc1-again')).toBeUndefined();
+
+      // The Deferred Credential Endpoint: the transaction is consumed with them, by one winner.
+      await store.transactions.create({ id: 'tx', applicationId: 'a', accessTokenJti: 't', holderDid: 'did:jwk:h', createdAt: NOW });
+      const outcomes = await Promise.all(
+        Array.from({ length: 10 }, (_, i) =>
+          store.issuedCredentials.recordIssued({ credential: credential(`vc-tx-${i}`), transactionId: 'tx', event: event(`vc-tx-${i}`), now: NOW + 2 }),
+        ),
+      );
+      expect(outcomes.filter(Boolean)).toHaveLength(1);
+      const recorded = (await store.issuedCredentials.listForApplication('a')).filter((c) => c.transactionId === 'tx');
+      expect(recorded).toHaveLength(1);
+      expect(await store.transactions.get('tx')).toMatchObject({ consumedAt: NOW + 2, credentialId: recorded[0].id });
+      expect(await store.outbox.pendingCount()).toBe(2);
+      expect(
+        await store.issuedCredentials.recordIssued({ credential: credential('vc-late'), transactionId: 'tx', event: event('vc-late'), now: NOW + 3 }),
+      ).toBe(false);
+      expect(await store.issuedCredentials.get('vc-late')).toBeUndefined();
+      expect(await store.outbox.get('evt_vc-late')).toBeUndefined();
+      expect(
+        await store.issuedCredentials.recordIssued({ credential: credential('vc-none'), transactionId: 'unknown', event: event('vc-none'), now: NOW }),
+      ).toBe(false);
+      expect(await store.issuedCredentials.get('vc-none')).toBeUndefined();
+    });
+
     it('gets a credential by id', async () => {
       await store.issuedCredentials.record({ id: 'vc1', applicationId: 'a', subjectDid: 'd', jwtSha256: 'h1', issuedAt: NOW, expiresAt: NOW + 1 });
       expect(await store.issuedCredentials.get('vc1')).toEqual({
@@ -779,6 +939,71 @@ describe.each(backends)('store contract on %s', (_name, open) => {
       });
       expect(await store.idvSessions.applyIfNewer('a1', { state: 'approved', outcome: null, eventAt: 5000 }, NOW + 5)).toMatchObject({ outcome: null });
       expect(await store.idvSessions.applyIfNewer('none', { state: 'approved', eventAt: 5000 }, NOW)).toBeUndefined();
+    });
+
+    it('commits a result with what it decides together, or nothing when the session write loses', async () => {
+      const app = await newApplication();
+      await store.pii.store({ applicationId: app.id, keyId: 'k1', ciphertext: 'sealed', createdAt: NOW });
+      const event = (id: string) => ({ id, type: 'application.approved', body: `{"id":"${id}"}`, createdAt: NOW + 1 });
+      const write = (session: IdvResultWrite['session'], overrides: Partial<IdvResultWrite> = {}): IdvResultWrite => ({
+        applicationId: app.id,
+        session,
+        status: { status: 'approved', provider: 'persona', countryOfResidence: 'DE', evidence: [{ kind: 'document_verification' }], reason: null },
+        audit: { actor: 'idv:persona', action: 'idv.state_changed', detail: { from: 'created', to: 'approved' } },
+        events: [event('evt_1'), event('evt_2')],
+        purgeAfter: NOW + 86400,
+        now: NOW + 1,
+        ...overrides,
+      });
+      const opened = session(app.id, { state: 'approved', lastEventAt: 2000, outcome: { s: 1 } });
+      expect(await store.idvSessions.commitResult(write({ open: opened }))).toBe(true);
+      expect(await store.idvSessions.get(app.id)).toMatchObject({ state: 'approved', lastEventAt: 2000, outcome: { s: 1 } });
+      expect(await store.applications.get(app.id)).toMatchObject({
+        status: 'approved',
+        countryOfResidence: 'DE',
+        decidedBy: 'idv:persona',
+        decidedAt: NOW + 1,
+        evidence: [{ kind: 'document_verification' }],
+      });
+      expect(await store.audit.listForApplication(app.id)).toMatchObject([
+        { action: 'idv.state_changed', actor: 'idv:persona', detail: { from: 'created', to: 'approved' }, at: NOW + 1 },
+      ]);
+      expect((await store.outbox.get('evt_2'))?.body).toBe('{"id":"evt_2"}');
+      expect((await store.pii.get(app.id))?.purgeAfter).toBe(NOW + 86400);
+
+      // Lost: the session exists (open), or a newer or equally new event was applied (advance): nothing written.
+      const lost = { status: { status: 'rejected' as const, provider: 'persona', reason: 'lost' }, events: [event('evt_3')], purgeAfter: NOW + 5 };
+      expect(await store.idvSessions.commitResult(write({ open: opened }, lost))).toBe(false);
+      expect(await store.idvSessions.commitResult(write({ advance: { state: 'declined', outcome: null, eventAt: 2000 } }, lost))).toBe(false);
+      expect(await store.applications.get(app.id)).toMatchObject({ status: 'approved', decisionReason: null });
+      expect(await store.audit.listForApplication(app.id)).toHaveLength(1);
+      expect(await store.outbox.get('evt_3')).toBeUndefined();
+      expect((await store.pii.get(app.id))?.purgeAfter).toBe(NOW + 86400);
+
+      // A newer event wins: a repeated event id is one outbox row, an absent status leaves the application.
+      expect(
+        await store.idvSessions.commitResult(
+          write(
+            { advance: { state: 'needs_review', outcome: null, eventAt: 3000 } },
+            { status: undefined, events: [event('evt_1'), event('evt_4')], purgeAfter: undefined },
+          ),
+        ),
+      ).toBe(true);
+      expect(await store.idvSessions.get(app.id)).toMatchObject({ state: 'needs_review', lastEventAt: 3000, outcome: null, updatedAt: NOW + 1 });
+      expect(await store.applications.get(app.id)).toMatchObject({ status: 'approved' });
+      expect(await store.audit.listForApplication(app.id)).toHaveLength(2);
+      expect(await store.outbox.get('evt_4')).toBeDefined();
+      expect(await store.outbox.pendingCount()).toBe(3);
+
+      // Of concurrent results for the same newer event time exactly one commits.
+      const raced = await Promise.all(
+        Array.from({ length: 10 }, (_, i) =>
+          store.idvSessions.commitResult(write({ advance: { state: 'approved', outcome: { i }, eventAt: 4000 } }, { events: [event(`evt_race_${i}`)] })),
+        ),
+      );
+      expect(raced.filter(Boolean)).toHaveLength(1);
+      expect(await store.audit.listForApplication(app.id)).toHaveLength(3);
+      expect(await store.outbox.pendingCount()).toBe(4);
     });
   });
 

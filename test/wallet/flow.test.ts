@@ -65,7 +65,7 @@ describe('the whole flow, in-process (wallet fetch wired into app.request)', () 
     // The published schema's id, as the spec's example KCC carries it (test/fixtures).
     expect(vc.credentialSchema).toEqual(exampleKcc.payload.vc.credentialSchema);
     expect(vc.credentialSchema).toEqual([{ id: 'https://vc.schemas.host/kcc.schema.json', type: 'JsonSchema' }]);
-    expect(vc.evidence).toEqual([{ kind: 'document_verification', checks: ['passport'] }]);
+    expect(vc.evidence).toEqual([{ type: ['DocumentVerification'], kind: 'document_verification', checks: ['passport'] }]);
     expect(payload.nbf).toBe(payload.iat);
     expect(Date.parse(vc.issuanceDate) / 1000).toBe(payload.nbf);
     expect(Date.parse(vc.expirationDate) / 1000).toBe(payload.exp);

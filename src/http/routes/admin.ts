@@ -1,9 +1,9 @@
 import { Hono } from 'hono';
 import { z } from 'zod';
-import { Conflict, InvalidRequest, NotFound, Unauthorized } from '../../protocol/errors';
-import type { Application } from '../../store/store';
+import { InvalidRequest, NotFound, Unauthorized } from '../../protocol/errors';
+import type { Application } from '../../store/types';
 import { readJsonObject } from '../body';
-import { nowSeconds, type AppEnv } from '../context';
+import type { AppEnv } from '../context';
 import { recordOperatorDecision } from '../../issuance/decisions';
 import { ADMIN_TOKEN_PARTY } from '../../issuance/operatorSessions';
 import { eraseApplicantPii } from '../../issuance/personalData';

@@ -1,7 +1,7 @@
 import { Hono } from 'hono';
 import { z } from 'zod';
 import { InvalidRequest, NotFound } from '../../protocol/errors';
-import type { CredentialStatusRecord } from '../../store/store';
+import type { CredentialStatusRecord } from '../../store/types';
 import { readJsonObject } from '../body';
 import type { AppEnv } from '../context';
 import { changeCredentialStatus, statusOf } from '../../issuance/credentialStatus';

@@ -17,17 +17,16 @@ import {
   removeOperatorAccount,
   resetOperatorSecret,
 } from '../../issuance/operatorAccounts';
-import { changeCredentialStatus, statusOf } from '../../issuance/credentialStatus';
+import { changeCredentialStatus } from '../../issuance/credentialStatus';
 import { assertOperatorAuthAllowed, recordOperatorAuthFailure } from '../operatorAuth';
 import { CONSOLE_CSS, renderApplication, renderLogin, renderOperators, renderQueue } from '../views/consolePages';
 import { HOSTED_PROVIDER } from '../../idv/hostedForm';
-import type { IdvResult } from '../../idv/provider';
-import { configuredTierNames, recordOperatorDecision } from '../../issuance/decisions';
+import { recordOperatorDecision } from '../../issuance/decisions';
 import { eraseApplicantPii } from '../../issuance/personalData';
+import { reviewApplication } from '../../issuance/review';
 import { AccessDenied, NotFound, ProtocolError, TooManyRequests } from '../../protocol/errors';
 import { consoleErrorHandler } from '../errors';
-import { isCountryOfResidence } from '../../issuance/kccClaims';
-import { timingSafeEqual } from '../../idv/webhookSignature';
+import { timingSafeEqual } from '../../crypto/timingSafeEqual';
 import { bearerMatches } from '../bearer';
 import { readFormOrJson } from '../body';
 import type { AppDeps, AppEnv } from '../context';
@@ -218,30 +217,9 @@ consoleRoutes.get('/', async (c) => {
 
 async function applicationPage(c: Context<AppEnv>, session: LiveOperatorSession, id: string, notice?: string, status: 200 | 400 | 409 = 200) {
   const deps = c.get('deps');
-  assertOperatorMay(session.role, 'view');
-  const application = await deps.store.applications.get(id);
-  if (!application) throw new NotFound('no such application');
-  const pending = await deps.store.pendingApprovals.get(id);
-  const credentials = [];
-  for (const issued of await deps.store.issuedCredentials.listForApplication(id)) {
-    const record = await deps.store.credentialStatus.get(issued.id);
-    if (record) credentials.push({ id: issued.id, status: statusOf(record), issuedAt: ISO(issued.issuedAt) ?? '', expiresAt: ISO(issued.expiresAt) ?? '' });
-  }
-  const idvSession = await deps.store.idvSessions.get(id);
-  const outcome = idvSession?.outcome ? (idvSession.outcome as unknown as IdvResult & { evidence?: { kind: string; checks: string[] }[] }) : undefined;
-  const piiRecord = await deps.store.pii.get(id);
-  let pii: Record<string, string> | null | 'erased' = null;
-  if (piiRecord?.erasedAt) pii = 'erased';
-  else if (piiRecord?.ciphertext && deps.idv.vault?.has(piiRecord.keyId)) {
-    pii = (await deps.idv.vault.open(id, piiRecord.ciphertext, piiRecord.keyId)) as Record<string, string>;
-    await deps.store.audit.record({ applicationId: id, actor: session.actor, action: 'pii.viewed', at: Math.floor(deps.clock() / 1000) });
-  }
-  const audit = await deps.store.audit.listForApplication(id);
+  const review = await reviewApplication(deps, session, id);
+  const { application, pendingApproval: pending } = review;
   const b = base(deps);
-  // The application's own tier first (the preselected option), then every other configured one.
-  const tiers = [
-    ...new Set([application.tier, ...configuredTierNames(deps.config)].filter((t): t is string => !!t && configuredTierNames(deps.config).includes(t))),
-  ];
   return c.html(
     renderApplication({
       cssHref: `${b}/console.css`,
@@ -256,11 +234,8 @@ async function applicationPage(c: Context<AppEnv>, session: LiveOperatorSession,
       credentialAction: operatorMay(session.role, 'credential.status')
         ? (credentialId: string) => `${b}/applications/${encodeURIComponent(id)}/credentials/${encodeURIComponent(credentialId)}/status`
         : undefined,
-      credentials,
-      pendingApproval:
-        pending && pending.fromStatus === application.status
-          ? { by: pending.actor, at: ISO(pending.createdAt) ?? '', tier: pending.tier, own: pending.party === session.party }
-          : undefined,
+      credentials: review.credentials.map((cr) => ({ id: cr.id, status: cr.status, issuedAt: ISO(cr.issuedAt) ?? '', expiresAt: ISO(cr.expiresAt) ?? '' })),
+      pendingApproval: pending ? { by: pending.actor, at: ISO(pending.createdAt) ?? '', tier: pending.tier, own: pending.own } : undefined,
       notice,
       application: {
         id: application.id,
@@ -275,18 +250,11 @@ async function applicationPage(c: Context<AppEnv>, session: LiveOperatorSession,
         decided_at: ISO(application.decidedAt),
         created_at: ISO(application.createdAt),
       },
-      idv: idvSession
-        ? {
-            state: idvSession.state,
-            vendorReference: idvSession.vendorReference,
-            reasonCodes: outcome?.reasonCodes ?? [],
-            checks: (outcome?.evidence ?? []).map((ev) => `${ev.kind} (${ev.checks.join(', ')})`),
-          }
-        : null,
-      pii,
-      tiers,
-      needsCountry: !isCountryOfResidence(application.countryOfResidence),
-      audit: audit.map((a) => ({ at: ISO(a.at) ?? '', actor: a.actor, action: a.action, detail: a.detail ? JSON.stringify(a.detail) : '' })),
+      idv: review.idv,
+      pii: review.pii,
+      tiers: review.tiers,
+      needsCountry: review.needsCountry,
+      audit: review.audit.map((a) => ({ at: ISO(a.at) ?? '', actor: a.actor, action: a.action, detail: a.detail ? JSON.stringify(a.detail) : '' })),
     }),
     status,
   );
@@ -322,7 +290,7 @@ consoleRoutes.post('/applications/:id/decision', async (c) => {
   if (overrule && !reason) return applicationPage(c, session, id, 'A reason is required to overrule a decision.', 400);
   const country =
     typeof body.country_of_residence === 'string' && body.country_of_residence.trim() ? body.country_of_residence.trim().toUpperCase() : undefined;
-  let decided;
+  let decided: Awaited<ReturnType<typeof recordOperatorDecision>>;
   try {
     decided = await recordOperatorDecision(deps, {
       applicationId: id,

@@ -18,7 +18,7 @@ import { checkFormCsrf, issueFormCsrf } from '../csrf';
 import { formErrorHandler, wantsJsonResponse } from '../errors';
 import { htmlSecurityHeaders } from '../htmlHeaders';
 import { enforceRateLimit, rateLimitByIp } from '../rateLimit';
-import { FORM_CSS, renderConsentPage, renderIdvForm, renderMessagePage } from '../views/idvPages';
+import { formCss, renderConsentPage, renderIdvForm, renderMessagePage, type Brand } from '../views/idvPages';
 import { requestHeader } from '../headers';
 
 /**
@@ -32,19 +32,43 @@ import { requestHeader } from '../headers';
 export const idvFormRoutes = new Hono<AppEnv>();
 
 // The webview must not leak the form URL (it holds the form token) to anyone.
-const htmlHeaders = (c: Context<AppEnv>) => htmlSecurityHeaders(c, 'no-referrer');
+const htmlHeaders = (c: Context<AppEnv>) => htmlSecurityHeaders(c, 'no-referrer', c.get('deps').config.clientMetadata.logoUri);
 
-idvFormRoutes.get(PATHS.idvCss, (c) => c.body(FORM_CSS, 200, { 'Content-Type': 'text/css; charset=utf-8', 'Cache-Control': 'public, max-age=3600' }));
+/** The PFI's name and logo shown on every applicant page. */
+const brandOf = (c: Context<AppEnv>): Brand => {
+  const { clientName, clientMetadata } = c.get('deps').config;
+  return { name: clientName, logoUri: clientMetadata.logoUri };
+};
+
+idvFormRoutes.get(PATHS.idvCss, (c) =>
+  c.body(formCss(c.get('deps').config.branding.primaryColor), 200, { 'Content-Type': 'text/css; charset=utf-8', 'Cache-Control': 'public, max-age=3600' }),
+);
 
 const languageOf = (c: Context<AppEnv>): Language => negotiateLanguage(requestHeader(c, 'accept-language'));
 
-idvFormRoutes.get(PATHS.idvFinish, (c) => {
+/**
+ * Where the webview ends. DIDPay closes it on any path containing `finish.html`
+ * (docs/wallet-behaviour.md), other wallets on one ending in it, so the outcome is a path
+ * segment before it: what happens next differs (collect now, or wait for a reviewer).
+ */
+function finishPage(c: Context<AppEnv>, outcome: 'approved' | 'review' | undefined) {
   htmlHeaders(c);
   c.header('Vary', 'Accept-Language');
+  const deps = c.get('deps');
   const lang = languageOf(c);
   const m = messagesFor(lang);
-  return c.html(renderMessagePage({ title: m.finishTitle, message: m.finishMessage, cssHref: issuerUrls(c.get('deps').config.publicUrl).idvCss, lang }));
-});
+  const [title, message] =
+    outcome === 'approved'
+      ? [m.finishApprovedTitle, m.finishApprovedMessage(deps.config.clientName)]
+      : outcome === 'review'
+        ? [m.finishReviewTitle, m.finishReviewMessage(deps.config.clientName, deps.config.reviewExpectedHours)]
+        : [m.finishTitle, m.finishMessage];
+  return c.html(renderMessagePage({ title, message, cssHref: issuerUrls(deps.config.publicUrl).idvCss, lang, brand: brandOf(c) }));
+}
+
+idvFormRoutes.get(PATHS.idvFinish, (c) => finishPage(c, undefined));
+idvFormRoutes.get(PATHS.idvFinishApproved, (c) => finishPage(c, 'approved'));
+idvFormRoutes.get(PATHS.idvFinishReview, (c) => finishPage(c, 'review'));
 
 async function consentPage(c: Context<AppEnv>, token: string, form: OpenForm, error = false) {
   const deps = c.get('deps');
@@ -61,6 +85,7 @@ async function consentPage(c: Context<AppEnv>, token: string, form: OpenForm, er
     policyUri: deps.config.policyUri,
     optionalItems: deps.config.idv.optionalConsents,
     error,
+    brand: brandOf(c),
   });
 }
 
@@ -82,6 +107,7 @@ idvFormRoutes.get(PATHS.idvForm, rateLimitByIp('idv'), async (c) => {
           title: 'Try again later',
           message: 'Identity verification is unavailable right now. Please try again in a few minutes.',
           cssHref: urls.idvCss,
+          brand: brandOf(c),
         }),
         503,
       );
@@ -116,7 +142,7 @@ idvFormRoutes.post(PATHS.idvForm, rateLimitByIp('idv'), async (c) => {
     deps.logger.info('idv_withdrawn', { requestId: c.get('requestId'), applicationId: application.id });
     if (json) return c.json({ status: application.status });
     const m = messagesFor(lang);
-    return c.html(renderMessagePage({ title: m.withdrawnTitle, message: m.withdrawnMessage, cssHref: urls.idvCss, lang }));
+    return c.html(renderMessagePage({ title: m.withdrawnTitle, message: m.withdrawnMessage, cssHref: urls.idvCss, lang, brand: brandOf(c) }));
   }
   if (body.consent !== 'accept') {
     if (json) throw new InvalidRequest('consent is required (consent: accept or decline)', { errors: { consent: 'consent_required' } });
@@ -136,6 +162,7 @@ idvFormRoutes.post(PATHS.idvForm, rateLimitByIp('idv'), async (c) => {
         csrfToken,
         fields,
         consentOptional: consent.optional,
+        brand: brandOf(c),
       }),
     );
   }
@@ -162,6 +189,7 @@ idvFormRoutes.post(PATHS.idvForm, rateLimitByIp('idv'), async (c) => {
         csrfToken,
         fields: submission.fields,
         consentOptional: consent.optional,
+        brand: brandOf(c),
       }),
       400,
     );
@@ -169,7 +197,7 @@ idvFormRoutes.post(PATHS.idvForm, rateLimitByIp('idv'), async (c) => {
   const { application } = submission;
   deps.logger.info('idv_submitted', { requestId: c.get('requestId'), applicationId: application.id, status: application.status });
   if (json) return c.json({ status: application.status });
-  return c.redirect(urls.idvFinish, 303);
+  return c.redirect(application.status === 'approved' ? urls.idvFinishApproved : application.status === 'review' ? urls.idvFinishReview : urls.idvFinish, 303);
 });
 
 idvFormRoutes.onError(formErrorHandler);

@@ -14,7 +14,7 @@ class WebhookNotAuthenticated extends ProtocolError {
 /**
  * IDV vendor webhooks (spec "PII collected by IDV vendor": the vendor notifies the PFI, the
  * PFI requests the result). The raw bytes are verified before anything parses them
- * (src/idv/service.ts). 2xx tells the vendor to stop retrying: a duplicate or an event for
+ * (handleVendorWebhook, src/issuance/identityVerification.ts). 2xx tells the vendor to stop retrying: a duplicate or an event for
  * an unknown session is acknowledged; a failed result fetch answers 502 so the vendor retries.
  */
 export const idvWebhookRoutes = new Hono<AppEnv>();

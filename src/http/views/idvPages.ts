@@ -1,5 +1,5 @@
 import type { ConsentItem } from '../../config';
-import { DOCUMENT_TYPES, FIELD_RULES, ISO_3166_ALPHA2, type FieldErrorCode, type FieldErrors } from '../../idv/fields';
+import { BIRTHDATE_PARTS, DOCUMENT_TYPES, FIELD_RULES, ISO_3166_ALPHA2, type FieldErrorCode, type FieldErrors } from '../../idv/fields';
 import { messagesFor, type Language } from '../../idv/messages';
 
 /**
@@ -11,7 +11,19 @@ export function escapeHtml(s: string): string {
   return s.replace(/[&<>"']/g, (ch) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[ch] as string);
 }
 
-function layout(title: string, body: string, cssHref: string, lang: Language = 'en'): string {
+/** The PFI's name and logo at the top of every applicant page (ISSUER_NAME, ISSUER_LOGO_URI). */
+export interface Brand {
+  name: string;
+  logoUri?: string;
+}
+
+function brandHeader(brand: Brand | undefined): string {
+  if (!brand) return '';
+  const logo = brand.logoUri ? `<img src="${escapeHtml(brand.logoUri)}" alt="" height="32">` : '';
+  return `<header class="brand">${logo}<span>${escapeHtml(brand.name)}</span></header>\n`;
+}
+
+function layout(title: string, body: string, cssHref: string, lang: Language = 'en', brand?: Brand): string {
   return `<!doctype html>
 <html lang="${lang}">
 <head>
@@ -22,7 +34,7 @@ function layout(title: string, body: string, cssHref: string, lang: Language = '
 <link rel="stylesheet" href="${escapeHtml(cssHref)}">
 </head>
 <body>
-<main>
+${brandHeader(brand)}<main>
 ${body}
 </main>
 </body>
@@ -59,6 +71,7 @@ export function renderIdvForm(input: {
   fields?: ReadonlySet<string>;
   /** The optional consent items ticked on the consent step (carried to the submission). */
   consentOptional?: readonly string[];
+  brand?: Brand;
 }): string {
   const lang = input.lang ?? 'en';
   const m = messagesFor(lang);
@@ -66,9 +79,13 @@ export function renderIdvForm(input: {
   const errors = input.errors ?? {};
   const errorCount = Object.keys(errors).length;
   const message = (name: keyof typeof m.fieldLabels, code: FieldErrorCode) => m.fieldError(code, m.fieldLabels[name]);
+  // In the order of the form, and focused on load (autofocus: the pages run no script), so a
+  // screen reader announces it and the keyboard starts from it.
   const summary = errorCount
-    ? `<div class="error-summary" role="alert" tabindex="-1" id="error-summary"><h2>${escapeHtml(m.problems(errorCount))}</h2><ul>${Object.entries(errors)
-        .map(([name, code]) => `<li><a href="#${name}">${escapeHtml(message(name as keyof typeof m.fieldLabels, code as FieldErrorCode))}</a></li>`)
+    ? `<div class="error-summary" role="alert" tabindex="-1" id="error-summary" autofocus><h2>${escapeHtml(m.problems(errorCount))}</h2><ul>${FIELD_RULES.filter(
+        (rule) => errors[rule.name],
+      )
+        .map((rule) => `<li><a href="#${rule.name}">${escapeHtml(message(rule.name, errors[rule.name] as FieldErrorCode))}</a></li>`)
         .join('')}</ul></div>`
     : '';
   const fields = FIELD_RULES.filter((rule) => !input.fields || input.fields.has(rule.name))
@@ -80,6 +97,7 @@ export function renderIdvForm(input: {
       const common = `id="${id}" name="${id}" required${rule.autocomplete ? ` autocomplete="${rule.autocomplete}"` : ''}${describedBy ? ` aria-describedby="${describedBy}"` : ''}${code ? ' aria-invalid="true"' : ''}`;
       const value = escapeHtml(values[rule.name] ?? '');
       let control: string;
+      if (rule.name === 'birthdate') return birthdateFieldset({ m, code, hint, values, message: code ? message(rule.name, code) : undefined });
       if (rule.name === 'country_of_residence') {
         const chosen = values[rule.name]?.trim().toUpperCase();
         control = `<select ${common}>${options(
@@ -124,7 +142,39 @@ ${fields}
 </form>`,
     input.cssHref,
     lang,
+    input.brand,
   );
+}
+
+/**
+ * Date of birth as day, month and year (GOV.UK's memorable-date pattern): the hint's example is
+ * what the applicant types, whatever the locale, unlike a native date picker. The day field
+ * carries the id `birthdate`, so the error summary's link lands in the group.
+ */
+function birthdateFieldset(input: {
+  m: ReturnType<typeof messagesFor>;
+  code?: FieldErrorCode;
+  hint?: string;
+  values: Record<string, string>;
+  message?: string;
+}): string {
+  const { m, code, hint, values } = input;
+  const describedBy = [hint ? 'birthdate-hint' : '', code ? 'birthdate-error' : ''].filter(Boolean).join(' ');
+  // Values as typed, or split back from a YYYY-MM-DD the page was given.
+  const iso = /^(\d{4})-(\d{2})-(\d{2})$/.exec(values.birthdate ?? '');
+  const partValue = (name: string, part: 'day' | 'month' | 'year') =>
+    values[name] ?? (iso ? String(Number(iso[part === 'year' ? 1 : part === 'month' ? 2 : 3])).padStart(part === 'year' ? 4 : 1, '0') : '');
+  const inputs = BIRTHDATE_PARTS.map((p) => {
+    const id = p.part === 'day' ? 'birthdate' : p.name;
+    return `<div class="date-part date-${p.part}"><label for="${id}">${escapeHtml(m.dateParts[p.part])}</label><input type="text" inputmode="numeric" id="${id}" name="${p.name}" required autocomplete="${p.autocomplete}" maxlength="${p.maxLength}" pattern="${escapeHtml(p.pattern)}"${code ? ' aria-invalid="true"' : ''} value="${escapeHtml(partValue(p.name, p.part))}"></div>`;
+  }).join('');
+  return `<div class="field${code ? ' has-error' : ''}">
+<fieldset class="date" role="group"${describedBy ? ` aria-describedby="${describedBy}"` : ''}><legend>${escapeHtml(m.fieldLabels.birthdate)}</legend>
+${hint ? `<p class="hint" id="birthdate-hint">${escapeHtml(hint)}</p>` : ''}
+${input.message ? `<p class="error" id="birthdate-error">${escapeHtml(input.message)}</p>` : ''}
+<div class="date-parts">${inputs}</div>
+</fieldset>
+</div>`;
 }
 
 /**
@@ -146,6 +196,7 @@ export function renderConsentPage(input: {
   optionalItems?: readonly ConsentItem[];
   /** Set when a submission arrived without consent. */
   error?: boolean;
+  brand?: Brand;
 }): string {
   const lang = input.lang ?? 'en';
   const m = messagesFor(lang);
@@ -166,7 +217,9 @@ export function renderConsentPage(input: {
         )
         .join('')}</fieldset>`
     : '';
-  const error = input.error ? `<div class="error-summary" role="alert" id="error-summary"><p>${escapeHtml(m.consentRequired)}</p></div>` : '';
+  const error = input.error
+    ? `<div class="error-summary" role="alert" tabindex="-1" id="error-summary" autofocus><p>${escapeHtml(m.consentRequired)}</p></div>`
+    : '';
   return layout(
     `${input.error ? m.errorPrefix : ''}${m.consentTitle} – ${input.issuerName}`,
     `<h1>${escapeHtml(m.consentTitle)}</h1>
@@ -190,14 +243,20 @@ ${optional}
 </form>`,
     input.cssHref,
     lang,
+    input.brand,
   );
 }
 
-export function renderMessagePage(input: { title: string; message: string; cssHref: string; lang?: Language }): string {
-  return layout(input.title, `<h1>${escapeHtml(input.title)}</h1><p>${escapeHtml(input.message)}</p>`, input.cssHref, input.lang);
+export function renderMessagePage(input: { title: string; message: string; cssHref: string; lang?: Language; brand?: Brand }): string {
+  return layout(input.title, `<h1>${escapeHtml(input.title)}</h1><p>${escapeHtml(input.message)}</p>`, input.cssHref, input.lang, input.brand);
 }
 
-export const FORM_CSS = `*{box-sizing:border-box}body{margin:0;font:16px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#1b1b1b;background:#f6f7f9}
+/** The applicant pages' stylesheet in the PFI's primary colour (validated #rrggbb, src/config.ts). */
+export function formCss(primaryColor: string): string {
+  return FORM_CSS.replaceAll('#1d4ed8', primaryColor);
+}
+
+const FORM_CSS = `*{box-sizing:border-box}body{margin:0;font:16px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#1b1b1b;background:#f6f7f9}
 main{max-width:32rem;margin:0 auto;padding:1.5rem 1rem}h1{font-size:1.5rem;margin:0 0 .5rem}
 .field{margin:1rem 0}label{display:block;font-weight:600;margin-bottom:.25rem}
 input,select{width:100%;padding:.75rem;font-size:1rem;border:2px solid #6b7280;border-radius:.375rem;background:#fff}
@@ -209,4 +268,9 @@ button{width:100%;padding:.875rem;font-size:1.0625rem;font-weight:600;color:#fff
 button.secondary{color:#1d4ed8;background:#fff;border:2px solid #1d4ed8}h2{font-size:1.125rem;margin:1.25rem 0 .25rem}
 fieldset{border:2px solid #6b7280;border-radius:.375rem;margin:1rem 0;padding:.5rem 1rem}legend{font-weight:600}
 .check{display:flex;gap:.5rem;align-items:flex-start;margin:.5rem 0}.check input{width:auto;margin-top:.3rem}.check label{font-weight:400}
-a{color:#1d4ed8}`;
+a{color:#1d4ed8}
+.brand{display:flex;align-items:center;gap:.5rem;max-width:32rem;margin:0 auto;padding:1rem 1rem 0;font-weight:600;color:#1d4ed8}
+.brand img{height:2rem;width:auto}
+fieldset.date{border:0;padding:0;margin:0}fieldset.date legend{font-weight:600;padding:0;margin-bottom:.25rem}
+.date-parts{display:flex;gap:.75rem}.date-part label{font-weight:400}.date-day,.date-month{width:4.5rem}.date-year{width:6.5rem}
+.error-summary:focus{outline:3px solid #2563eb;outline-offset:2px}`;

@@ -11,7 +11,7 @@ export const KCC_TYPES = ['VerifiableCredential', 'KnownCustomerCredential'] as 
 export const BINDING_METHODS = ['did:web', 'did:jwk', 'did:dht'] as const;
 export const SIGNING_ALGS = ['EdDSA', 'ES256K'] as const;
 
-const CREDENTIAL_DISPLAY = [{ name: 'Known Customer Credential', locale: 'en-US', description: 'Proof of a completed KYC verification' }] as const;
+const _CREDENTIAL_DISPLAY = [{ name: 'Known Customer Credential', locale: 'en-US', description: 'Proof of a completed KYC verification' }] as const;
 
 export interface IssuerEndpoints {
   credentialIssuer: string;

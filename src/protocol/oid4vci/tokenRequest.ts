@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { InvalidRequest, UnsupportedGrantType } from '../errors';
+import { InvalidClient, InvalidRequest, UnsupportedGrantType } from '../errors';
 import { PRE_AUTHORIZED_CODE_GRANT } from './metadata';
 
 /** Token Request wire schema (spec "Token Request"; OID4VCI draft 13 §6.1), snake_case on the wire. */
@@ -32,4 +32,17 @@ export function parseTokenRequest(body: Record<string, unknown>): TokenRequest {
   // is accepted; a real one is refused (OID4VCI 1.0 §6.3: invalid_request when none is expected).
   if (wire.tx_code || wire.user_pin) throw new InvalidRequest('this offer requires no transaction code');
   return { preAuthorizedCode: wire['pre-authorized_code'], clientId: wire.client_id };
+}
+
+/**
+ * The client of a Token Request: the applicant DID, or undefined when the wallet sent no
+ * client_id. spec "Token Request": client_id is the applicant DID. OID4VCI 1.0 §6.1 makes it
+ * optional for the pre-authorized grant, and the code is bound to the applicant DID anyway, so an
+ * absent client_id is accepted; a present one must be a DID (invalid_client otherwise) and must be
+ * the DID the code is bound to (checked when the code is redeemed, src/issuance/grants.ts).
+ */
+export function tokenClientDid(request: TokenRequest): string | undefined {
+  if (request.clientId === undefined) return undefined;
+  if (!request.clientId.startsWith('did:')) throw new InvalidClient('client_id must be the applicant DID');
+  return request.clientId;
 }

@@ -93,7 +93,7 @@ function select(value: unknown, s: Segment): unknown[] {
     const i = s.index < 0 ? value.length + s.index : s.index;
     return i >= 0 && i < value.length ? [value[i]] : [];
   }
-  if (value && typeof value === 'object' && !Array.isArray(value) && Object.prototype.hasOwnProperty.call(value, s.name)) {
+  if (value && typeof value === 'object' && !Array.isArray(value) && Object.hasOwn(value, s.name)) {
     return [(value as Record<string, unknown>)[s.name]];
   }
   return [];

@@ -1,602 +1,191 @@
-import { and, asc, desc, eq, gt, isNotNull, isNull, lt, lte, sql } from 'drizzle-orm';
-import type { PostgresJsDatabase } from 'drizzle-orm/postgres-js';
-import type { Sql } from 'postgres';
-import type { Application, ApplicationPrefill, IdvOutcome, Store } from '../types';
-import * as schema from './schema';
-import { createPostgresIdvRepositories } from './idvStore';
-import { createPostgresOperatorAccounts } from './operatorAccounts';
-import { createPostgresOperatorSessions } from './operatorSessions';
+import { fillPlaceholders, type SQL, sql } from 'drizzle-orm';
+import { PgDialect } from 'drizzle-orm/pg-core';
+import journal from '../../../drizzle-pg/meta/_journal.json';
+import type { AppliedMigrations, Dialect, Prepared, QueryDb } from '../dialect';
+import { createRepositories } from '../repositories';
+import type * as sqliteSchema from '../schema';
+import { createStatsQueries } from '../stats';
+import type { IdvResultWrite, IssuedCredentialWrite, Store } from '../types';
 import type { PostgresDatabase } from './database';
+import * as schema from './schema';
 
-/**
- * The repositories of src/store/store.ts on PostgreSQL (drizzle's pg core), member for member,
- * for many Node instances on one database. The same rules hold: every single-use value is
- * consumed by ONE conditional `UPDATE … WHERE consumed_at IS NULL … RETURNING`. Under READ
- * COMMITTED a second UPDATE of the same row waits for the first to commit and then re-checks its
- * WHERE on the new row version, so of N concurrent consumers on any number of instances exactly
- * one gets the row. Writes that belong together are ONE statement (data-modifying CTEs), atomic
- * like a transaction but in one round trip and without pinning a connection across statements.
- */
 export type { PostgresDatabase } from './database';
 
-/** An application row with every optional column present (as store.ts inserts it). */
-function applicationRow(row: typeof schema.applications.$inferInsert) {
+/**
+ * The Store on PostgreSQL (drizzle's pg core over postgres.js), for many Node instances on one
+ * database: the repositories of ../repositories/ over the dialect below. The same rules hold:
+ * every single-use value is consumed by ONE conditional `UPDATE … WHERE consumed_at IS NULL …
+ * RETURNING`; under READ COMMITTED a second UPDATE of the same row waits for the first to commit
+ * and then re-checks its WHERE on the new row version, so of N concurrent consumers on any number
+ * of instances exactly one gets the row. Writes that belong together are ONE statement
+ * (data-modifying CTEs), atomic like a transaction but in one round trip and without pinning a
+ * connection across statements.
+ */
+export function createPostgresStore(db: PostgresDatabase): Store {
+  return createRepositories(postgresDialect(db));
+}
+
+/** The counting queries of the business metrics and /readyz (../stats.ts) on PostgreSQL. */
+export function createPostgresStats(db: PostgresDatabase) {
+  return createStatsQueries(postgresDialect(db));
+}
+
+/**
+ * What differs on PostgreSQL (../dialect.ts). The pg-core builder and the tables derived from the
+ * one schema stand in for the SQLite ones the repositories are typed with: the same builder
+ * surface, the same column keys and JS types (test/postgres/schema.test.ts).
+ */
+export function postgresDialect(db: PostgresDatabase): Dialect {
+  const builders = new WeakMap<Prepared, { getSQL(): SQL }>();
+  const client = db.$client;
   return {
-    formSubmittedAt: null,
-    idvProvider: null,
-    countryOfResidence: null,
-    tier: null,
-    evidence: null,
-    decisionReason: null,
-    decidedBy: null,
-    decidedAt: null,
-    ...row,
+    db: db as unknown as QueryDb,
+    tables: schema as unknown as typeof sqliteSchema,
+    prepare(name, query) {
+      const prepared = (query as unknown as { prepare(name: string): { execute(values?: Record<string, unknown>): Promise<never[]> } }).prepare(name);
+      const statement: Prepared<never> = { all: (values) => prepared.execute(values), run: (values) => prepared.execute(values) };
+      builders.set(statement, query as unknown as { getSQL(): SQL });
+      return statement;
+    },
+    together: cteTogether(db, builders),
+    // Floor, as SQLite's CAST(… AS INTEGER) truncates (PostgreSQL's cast would round); the
+    // fraction is typed, a bare parameter beside a bigint would be read as one.
+    floorTimes: (column, fraction) => sql`floor(${column} * ${fraction}::double precision)`,
+    /** The conditional UPDATE picks the single winner; its credential record is written in the same statement. */
+    async completeTransaction(v) {
+      const rows = await client`
+        WITH won AS (
+          UPDATE transactions SET consumed_at = ${v.now}, credential_id = ${v.credentialId}
+          WHERE id = ${v.id} AND consumed_at IS NULL
+          RETURNING id
+        )
+        INSERT INTO issued_credentials (id, application_id, subject_did, transaction_id, jwt_sha256, issued_at, expires_at)
+        SELECT ${v.credentialId}::text, ${v.applicationId}::text, ${v.subjectDid}::text, won.id, ${v.jwtSha256}::text, ${v.issuedAt}::bigint, ${v.expiresAt}::bigint
+        FROM won
+        RETURNING id`;
+      return rows.length === 1;
+    },
+    async commitIdvResult(write) {
+      return Number((await db.execute(idvResultStatement(write)))[0]?.won) === 1;
+    },
+    async recordIssued(write) {
+      return Number((await db.execute(recordIssuedStatement(write)))[0]?.won) === 1;
+    },
+    migrations: {
+      expected: journal.entries.map((e) => ({ tag: e.tag, when: e.when })),
+      // drizzle's migrator (./migrate.ts) records each migration in drizzle.__drizzle_migrations (created_at = the journal's `when`).
+      async applied(): Promise<AppliedMigrations> {
+        const [table] = await client<{ present: boolean }[]>`SELECT to_regclass('drizzle.__drizzle_migrations') IS NOT NULL AS present`;
+        if (!table?.present) return undefined;
+        const [row] = await client<{ last: string | null }[]>`SELECT max(created_at) AS last FROM drizzle.__drizzle_migrations`;
+        return { lastWhen: Number(row?.last ?? 0) };
+      },
+    },
   };
 }
 
-/** JSON text for the raw statements (drizzle's own statements encode typed JSON columns themselves). */
-const jsonOrNull = (value: unknown) => (value === null || value === undefined ? null : JSON.stringify(value));
-
-export function createPostgresStore(db: PostgresDatabase): Store {
-  const { siopRequests, applications, preAuthorizedCodes, accessTokens, cNonces, transactions, issuedCredentials, nonces, notifications } = schema;
-  const { statusLists, credentialStatus, credentialStatusEvents, applicationPrefill, statusListCache } = schema;
-  const p = (name: string) => sql.placeholder(name);
-  // What every flow runs is built once and prepared (drizzle builds a query in about as much CPU
-  // as PostgreSQL takes to run it; a prepared one is also parsed and planned once per connection).
-  const q = {
-    insertSiopRequest: db
-      .insert(siopRequests)
-      .values({ nonce: p('nonce'), presentationDefinitionId: p('presentationDefinitionId'), createdAt: p('createdAt'), expiresAt: p('expiresAt') })
-      .prepare('insert_siop_request'),
-    consumeSiopRequest: db
-      .update(siopRequests)
-      .set({ consumedAt: sql`${p('now')}` })
-      .where(and(eq(siopRequests.nonce, p('nonce')), isNull(siopRequests.consumedAt), gt(siopRequests.expiresAt, p('now'))))
-      .returning()
-      .prepare('consume_siop_request'),
-    siopRequestByNonce: db
-      .select()
-      .from(siopRequests)
-      .where(eq(siopRequests.nonce, p('nonce')))
-      .limit(1)
-      .prepare('siop_request_by_nonce'),
-    applicationById: db
-      .select()
-      .from(applications)
-      .where(eq(applications.id, p('id')))
-      .limit(1)
-      .prepare('application_by_id'),
-    applicationByFormToken: db
-      .select()
-      .from(applications)
-      .where(eq(applications.formTokenHash, p('formTokenHash')))
-      .limit(1)
-      .prepare('application_by_form_token'),
-    applicationWithPrefillByFormToken: db
-      .select({ application: applications, prefill: applicationPrefill })
-      .from(applications)
-      .leftJoin(applicationPrefill, eq(applicationPrefill.applicationId, applications.id))
-      .where(eq(applications.formTokenHash, p('formTokenHash')))
-      .limit(1)
-      .prepare('application_with_prefill_by_form_token'),
-    submitIdv: db
-      .update(applications)
-      .set({
-        status: sql`${p('status')}`,
-        formSubmittedAt: sql`${p('now')}`,
-        idvProvider: sql`${p('provider')}`,
-        countryOfResidence: sql`${p('countryOfResidence')}`,
-        tier: sql`${p('tier')}`,
-        evidence: sql`${p('evidence')}`,
-        decisionReason: sql`${p('reason')}`,
-        decidedBy: sql`${p('decidedBy')}`,
-        decidedAt: sql`${p('decidedAt')}`,
-        updatedAt: sql`${p('now')}`,
-      })
-      .where(
-        and(
-          eq(applications.formTokenHash, p('formTokenHash')),
-          isNull(applications.formSubmittedAt),
-          eq(applications.status, 'pending'),
-          gt(applications.formExpiresAt, p('now')),
-        ),
-      )
-      .returning()
-      .prepare('submit_idv'),
-    redeemCode: db
-      .update(preAuthorizedCodes)
-      .set({ consumedAt: sql`${p('now')}` })
-      .where(
-        and(
-          eq(preAuthorizedCodes.codeHash, p('codeHash')),
-          eq(preAuthorizedCodes.applicantDid, p('applicantDid')),
-          isNull(preAuthorizedCodes.consumedAt),
-          gt(preAuthorizedCodes.expiresAt, p('now')),
-        ),
-      )
-      .returning()
-      .prepare('redeem_code'),
-    accessTokenByJti: db
-      .select()
-      .from(accessTokens)
-      .where(eq(accessTokens.jti, p('jti')))
-      .limit(1)
-      .prepare('access_token_by_jti'),
-    consumeCNonce: db
-      .update(cNonces)
-      .set({ consumedAt: sql`${p('now')}` })
-      .where(and(eq(cNonces.nonce, p('nonce')), eq(cNonces.accessTokenJti, p('accessTokenJti')), isNull(cNonces.consumedAt), gt(cNonces.expiresAt, p('now'))))
-      .returning()
-      .prepare('consume_c_nonce'),
-    insertCNonce: db
-      .insert(cNonces)
-      .values({ nonce: p('nonce'), accessTokenJti: p('accessTokenJti'), expiresAt: p('expiresAt') })
-      .prepare('insert_c_nonce'),
-    transactionById: db
-      .select()
-      .from(transactions)
-      .where(eq(transactions.id, p('id')))
-      .limit(1)
-      .prepare('transaction_by_id'),
-    insertCredential: db
-      .insert(issuedCredentials)
-      .values({
-        id: p('id'),
-        applicationId: p('applicationId'),
-        subjectDid: p('subjectDid'),
-        transactionId: p('transactionId'),
-        jwtSha256: p('jwtSha256'),
-        issuedAt: p('issuedAt'),
-        expiresAt: p('expiresAt'),
-      })
-      .prepare('insert_credential'),
-    prefillByApplication: db
-      .select()
-      .from(applicationPrefill)
-      .where(eq(applicationPrefill.applicationId, p('applicationId')))
-      .limit(1)
-      .prepare('prefill_by_application'),
-    newestStatusList: db
-      .select({ id: statusLists.id, size: statusLists.size })
-      .from(statusLists)
-      .orderBy(desc(statusLists.id))
-      .limit(1)
-      .prepare('newest_status_list'),
-    // One slot in the newest list while it is under `maxFill` of its size; floor, as SQLite's
-    // CAST(… AS INTEGER) truncates (PostgreSQL's cast would round).
-    reserveInNewestStatusList: db
-      .update(statusLists)
-      .set({ allocated: sql`${statusLists.allocated} + 1` })
-      .where(
-        and(
-          sql`${statusLists.id} = (SELECT max(id) FROM status_lists)`,
-          sql`${statusLists.allocated} < floor(${statusLists.size} * ${p('maxFill')}::double precision)`,
-        ),
-      )
-      .returning({ id: statusLists.id, size: statusLists.size })
-      .prepare('reserve_in_newest_status_list'),
-    allocateStatusIndex: db
-      .insert(credentialStatus)
-      .values({
-        credentialId: p('credentialId'),
-        listId: p('listId'),
-        listIndex: p('listIndex'),
-        subjectDid: p('subjectDid'),
-        tierId: p('tierId'),
-        evidence: p('evidence'),
-        issuedAt: p('issuedAt'),
-        expiresAt: p('expiresAt'),
-        updatedAt: p('updatedAt'),
-      })
-      .onConflictDoNothing()
-      .returning({ id: credentialStatus.credentialId })
-      .prepare('allocate_status_index'),
+/**
+ * Writes that belong together as ONE statement: each an INSERT/UPDATE in a data-modifying CTE
+ * (`WITH w0 AS (… RETURNING 1), w1 AS (…) SELECT count(*) …`), all committed or none, in one
+ * round trip. The statement is composed once per set of prepared statements and then prepared by
+ * postgres.js like any other; each write's placeholders are filled from its own values.
+ */
+function cteTogether(db: PostgresDatabase, builders: WeakMap<Prepared, { getSQL(): SQL }>): Dialect['together'] {
+  const dialect = new PgDialect();
+  const ids = new WeakMap<Prepared, number>();
+  let nextId = 0;
+  const composed = new Map<string, { text: string; params: unknown[]; counts: number[] }>();
+  const compose = (statements: Prepared[]) => {
+    const parts = statements.map((s) => builders.get(s)!.getSQL());
+    const ctes = parts.map((part, i) => sql`${sql.raw(`w${i}`)} AS (${part} RETURNING 1)`);
+    const counts = parts.map((_, i) => sql.raw(`(SELECT count(*) FROM w${i})::int AS n${i}`));
+    const query = dialect.sqlToQuery(sql`WITH ${sql.join(ctes, sql`, `)} SELECT ${sql.join(counts, sql`, `)}`);
+    return { text: query.sql, params: query.params, counts: parts.map((part) => dialect.sqlToQuery(part).params.length) };
   };
-  // Writes that belong together: one statement through the driver's tagged template (prepared).
-  const client = db.$client;
-
-  return {
-    ...createPostgresIdvRepositories(db),
-    operatorSessions: createPostgresOperatorSessions(db),
-    ...createPostgresOperatorAccounts(db),
-    siopRequests: {
-      async create(row) {
-        await q.insertSiopRequest.execute({ presentationDefinitionId: null, ...row });
-      },
-      async consume(nonce, now) {
-        return (await q.consumeSiopRequest.execute({ nonce, now }))[0];
-      },
-      async get(nonce) {
-        return (await q.siopRequestByNonce.execute({ nonce }))[0];
-      },
-      async deleteExpired(now) {
-        const rows = await db.delete(siopRequests).where(lte(siopRequests.expiresAt, now)).returning({ nonce: siopRequests.nonce });
-        return rows.length;
-      },
-    },
-
-    applications: {
-      async create(row) {
-        await db.insert(applications).values(applicationRow(row));
-      },
-      async createWithCode(row, code, prefill) {
-        const a = applicationRow(row);
-        if (!prefill) {
-          await client`
-          WITH app AS (
-            INSERT INTO applications (id, applicant_did, credential_configuration_id, status, form_token_hash, form_expires_at, form_submitted_at,
-              idv_provider, country_of_residence, tier, evidence, decision_reason, decided_by, decided_at, created_at, updated_at)
-            VALUES (${a.id}, ${a.applicantDid}, ${a.credentialConfigurationId}, ${a.status}, ${a.formTokenHash}, ${a.formExpiresAt}, ${a.formSubmittedAt},
-              ${a.idvProvider}, ${a.countryOfResidence}, ${a.tier}, ${jsonOrNull(a.evidence)}, ${a.decisionReason}, ${a.decidedBy}, ${a.decidedAt}, ${a.createdAt}, ${a.updatedAt})
-            RETURNING id
-          )
-          INSERT INTO pre_authorized_codes (code_hash, application_id, applicant_did, expires_at, consumed_at)
-          SELECT ${code.codeHash}::text, ${code.applicationId}::text, ${code.applicantDid}::text, ${code.expiresAt}::bigint, ${code.consumedAt ?? null}::bigint FROM app`;
-          return;
-        }
-        // A renewal or upgrade: its prefill in the same statement (all three rows or none).
-        await client`
-          WITH app AS (
-            INSERT INTO applications (id, applicant_did, credential_configuration_id, status, form_token_hash, form_expires_at, form_submitted_at,
-              idv_provider, country_of_residence, tier, evidence, decision_reason, decided_by, decided_at, created_at, updated_at)
-            VALUES (${a.id}, ${a.applicantDid}, ${a.credentialConfigurationId}, ${a.status}, ${a.formTokenHash}, ${a.formExpiresAt}, ${a.formSubmittedAt},
-              ${a.idvProvider}, ${a.countryOfResidence}, ${a.tier}, ${jsonOrNull(a.evidence)}, ${a.decisionReason}, ${a.decidedBy}, ${a.decidedAt}, ${a.createdAt}, ${a.updatedAt})
-            RETURNING id
-          ), code AS (
-            INSERT INTO pre_authorized_codes (code_hash, application_id, applicant_did, expires_at, consumed_at)
-            SELECT ${code.codeHash}::text, ${code.applicationId}::text, ${code.applicantDid}::text, ${code.expiresAt}::bigint, ${code.consumedAt ?? null}::bigint FROM app
-            RETURNING application_id
-          )
-          INSERT INTO application_prefill (application_id, tier_id, verified_evidence, missing_checks, supersedes, presented_credentials, country_of_residence, created_at)
-          SELECT ${prefill.applicationId}::text, ${prefill.tierId}::text, ${JSON.stringify(prefill.verifiedEvidence)}::text, ${JSON.stringify(prefill.missingChecks)}::text,
-            ${JSON.stringify(prefill.supersedes)}::text, ${JSON.stringify(prefill.presentedCredentials ?? [])}::text, ${prefill.countryOfResidence ?? null}::text, ${prefill.createdAt}::bigint FROM code`;
-      },
-      async get(id) {
-        return (await q.applicationById.execute({ id }))[0];
-      },
-      async findByFormToken(formTokenHash) {
-        return (await q.applicationByFormToken.execute({ formTokenHash }))[0];
-      },
-      async findByFormTokenWithPrefill(formTokenHash): Promise<{ application: Application; prefill: ApplicationPrefill | null } | undefined> {
-        return (await q.applicationWithPrefillByFormToken.execute({ formTokenHash }))[0];
-      },
-      async withdraw(formTokenHash, now) {
-        // Declined consent: the same single-use conditions as submitIdv (a link withdraws or submits, never both).
-        const rows = await db
-          .update(applications)
-          .set({ status: 'withdrawn', formSubmittedAt: now, decisionReason: 'consent_declined', decidedBy: 'applicant', decidedAt: now, updatedAt: now })
-          .where(
-            and(
-              eq(applications.formTokenHash, formTokenHash),
-              isNull(applications.formSubmittedAt),
-              eq(applications.status, 'pending'),
-              gt(applications.formExpiresAt, now),
-            ),
-          )
-          .returning();
-        return rows[0];
-      },
-      async submitIdv(formTokenHash: string, outcome: IdvOutcome, now: number) {
-        const decided = outcome.status !== 'review';
-        const rows = await q.submitIdv.execute({
-          formTokenHash,
-          now,
-          status: outcome.status,
-          provider: outcome.provider,
-          countryOfResidence: outcome.countryOfResidence,
-          tier: outcome.tier ?? null,
-          evidence: JSON.stringify(outcome.evidence),
-          reason: outcome.reason ?? null,
-          decidedBy: decided ? `idv:${outcome.provider}` : null,
-          decidedAt: decided ? now : null,
-        });
-        return rows[0];
-      },
-      async decideReview(id, decision, now) {
-        const rows = await db
-          .update(applications)
-          .set({
-            status: decision.status,
-            ...(decision.tier ? { tier: decision.tier } : {}),
-            decisionReason: decision.reason ?? null,
-            decidedBy: decision.decidedBy,
-            decidedAt: now,
-            updatedAt: now,
-          })
-          .where(and(eq(applications.id, id), eq(applications.status, 'review')))
-          .returning();
-        return rows[0];
-      },
-      async listByStatus(status, limit = 100) {
-        return db.select().from(applications).where(eq(applications.status, status)).orderBy(asc(applications.createdAt)).limit(limit);
-      },
-      async listForApplicant(applicantDid, limit = 100) {
-        return db.select().from(applications).where(eq(applications.applicantDid, applicantDid)).orderBy(desc(applications.createdAt)).limit(limit);
-      },
-    },
-
-    preAuthorizedCodes: {
-      async create(row) {
-        await db.insert(preAuthorizedCodes).values(row);
-      },
-      async redeem(codeHash, applicantDid, now) {
-        return (await q.redeemCode.execute({ codeHash, applicantDid, now }))[0];
-      },
-      async get(codeHash) {
-        return (await db.select().from(preAuthorizedCodes).where(eq(preAuthorizedCodes.codeHash, codeHash)).limit(1))[0];
-      },
-      async redeemBound(codeHash, now) {
-        const rows = await db
-          .update(preAuthorizedCodes)
-          .set({ consumedAt: now })
-          .where(and(eq(preAuthorizedCodes.codeHash, codeHash), isNull(preAuthorizedCodes.consumedAt), gt(preAuthorizedCodes.expiresAt, now)))
-          .returning();
-        return rows[0];
-      },
-      async deleteExpired(before) {
-        const rows = await db.delete(preAuthorizedCodes).where(lte(preAuthorizedCodes.expiresAt, before)).returning({ codeHash: preAuthorizedCodes.codeHash });
-        return rows.length;
-      },
-    },
-
-    accessTokens: {
-      async create(row) {
-        await db.insert(accessTokens).values(row);
-      },
-      async createWithCNonce(row, cNonce) {
-        await client`
-          WITH token AS (
-            INSERT INTO access_tokens (jti, application_id, applicant_did, code_hash, expires_at, revoked_at, token_sha256)
-            VALUES (${row.jti}, ${row.applicationId}, ${row.applicantDid}, ${row.codeHash}, ${row.expiresAt}, ${row.revokedAt ?? null}, ${row.tokenSha256 ?? null})
-            RETURNING jti
-          )
-          INSERT INTO c_nonces (nonce, access_token_jti, expires_at, consumed_at)
-          SELECT ${cNonce.nonce}::text, ${cNonce.accessTokenJti}::text, ${cNonce.expiresAt}::bigint, ${cNonce.consumedAt ?? null}::bigint FROM token`;
-      },
-      async get(jti) {
-        return (await q.accessTokenByJti.execute({ jti }))[0];
-      },
-      async revokeByCode(codeHash, now) {
-        const rows = await db
-          .update(accessTokens)
-          .set({ revokedAt: now })
-          .where(and(eq(accessTokens.codeHash, codeHash), isNull(accessTokens.revokedAt)))
-          .returning({ jti: accessTokens.jti });
-        return rows.length;
-      },
-    },
-
-    cNonces: {
-      async create(row) {
-        await q.insertCNonce.execute(row);
-      },
-      async consume(nonce, accessTokenJti, now) {
-        return (await q.consumeCNonce.execute({ nonce, accessTokenJti, now }))[0];
-      },
-      async deleteExpired(now) {
-        const rows = await db.delete(cNonces).where(lte(cNonces.expiresAt, now)).returning({ nonce: cNonces.nonce });
-        return rows.length;
-      },
-    },
-
-    transactions: {
-      async create(row) {
-        await db.insert(transactions).values(row);
-      },
-      async get(id) {
-        return (await q.transactionById.execute({ id }))[0];
-      },
-      /** The conditional UPDATE picks the single winner; its credential record is written in the same statement. */
-      async completeWithCredential(id, credential, now) {
-        const rows = await client`
-          WITH won AS (
-            UPDATE transactions SET consumed_at = ${now}, credential_id = ${credential.id}
-            WHERE id = ${id} AND consumed_at IS NULL
-            RETURNING id
-          )
-          INSERT INTO issued_credentials (id, application_id, subject_did, transaction_id, jwt_sha256, issued_at, expires_at)
-          SELECT ${credential.id}::text, ${credential.applicationId}::text, ${credential.subjectDid}::text, won.id, ${credential.jwtSha256}::text,
-            ${credential.issuedAt}::bigint, ${credential.expiresAt}::bigint
-          FROM won
-          RETURNING id`;
-        return rows.length === 1;
-      },
-    },
-
-    nonces: {
-      async create(row) {
-        await db.insert(nonces).values(row);
-      },
-      async consume(nonce, now) {
-        const rows = await db
-          .update(nonces)
-          .set({ consumedAt: now })
-          .where(and(eq(nonces.nonce, nonce), isNull(nonces.consumedAt), gt(nonces.expiresAt, now)))
-          .returning();
-        return rows[0];
-      },
-      async pruneExpired(now) {
-        const rows = await db.delete(nonces).where(lt(nonces.expiresAt, now)).returning({ nonce: nonces.nonce });
-        return rows.length;
-      },
-    },
-
-    notifications: {
-      async create(row) {
-        await db.insert(notifications).values(row);
-      },
-      async get(id) {
-        return (await db.select().from(notifications).where(eq(notifications.id, id)).limit(1))[0];
-      },
-      async recordEvent(id, applicationId, event, now) {
-        const rows = await db
-          .update(notifications)
-          .set({ event: event.event, eventDescription: event.description ?? null, eventAt: now })
-          .where(and(eq(notifications.id, id), eq(notifications.applicationId, applicationId)))
-          .returning();
-        return rows[0];
-      },
-    },
-
-    issuedCredentials: {
-      async record(row) {
-        await q.insertCredential.execute({ transactionId: null, ...row });
-      },
-      async claim(applicationId, credentialId, now) {
-        const rows = await db
-          .insert(schema.issuanceClaims)
-          .values({ applicationId, credentialId, claimedAt: now })
-          .onConflictDoNothing()
-          .returning({ id: schema.issuanceClaims.applicationId });
-        return rows.length === 1;
-      },
-      async releaseClaim(applicationId, credentialId) {
-        await db
-          .delete(schema.issuanceClaims)
-          .where(and(eq(schema.issuanceClaims.applicationId, applicationId), eq(schema.issuanceClaims.credentialId, credentialId)));
-      },
-      async listForApplication(applicationId) {
-        return db.select().from(issuedCredentials).where(eq(issuedCredentials.applicationId, applicationId));
-      },
-      async count() {
-        const rows = await db.select({ n: sql<string>`count(*)` }).from(issuedCredentials);
-        return Number(rows[0]?.n ?? 0);
-      },
-      async get(id) {
-        return (await db.select().from(issuedCredentials).where(eq(issuedCredentials.id, id)).limit(1))[0];
-      },
-    },
-
-    statusLists: {
-      async current(size, now) {
-        const rows = await q.newestStatusList.execute();
-        if (rows[0]) return rows[0];
-        await db.insert(statusLists).values({ id: 1, size, createdAt: now }).onConflictDoNothing();
-        return (await q.newestStatusList.execute())[0];
-      },
-      async open(id, size, now) {
-        await db.insert(statusLists).values({ id, size, createdAt: now }).onConflictDoNothing();
-        const rows = await db.select({ id: statusLists.id, size: statusLists.size }).from(statusLists).where(eq(statusLists.id, id)).limit(1);
-        return rows[0];
-      },
-      async get(id) {
-        const rows = await db
-          .select({ id: statusLists.id, size: statusLists.size, version: statusLists.version })
-          .from(statusLists)
-          .where(eq(statusLists.id, id))
-          .limit(1);
-        return rows[0];
-      },
-      async reserveInNewest(maxFill) {
-        return (await q.reserveInNewestStatusList.execute({ maxFill }))[0];
-      },
-      async reserve(id, max) {
-        const rows = await db
-          .update(statusLists)
-          .set({ allocated: sql`${statusLists.allocated} + 1` })
-          .where(and(eq(statusLists.id, id), lt(statusLists.allocated, max)))
-          .returning({ id: statusLists.id });
-        return rows.length === 1;
-      },
-      async bumpVersion(id) {
-        await db
-          .update(statusLists)
-          .set({ version: sql`${statusLists.version} + 1` })
-          .where(eq(statusLists.id, id));
-      },
-      async cached(id, purpose) {
-        const rows = await db
-          .select({ version: statusListCache.version, jwt: statusListCache.jwt, expiresAt: statusListCache.expiresAt })
-          .from(statusListCache)
-          .where(and(eq(statusListCache.listId, id), eq(statusListCache.purpose, purpose)))
-          .limit(1);
-        return rows[0];
-      },
-      async cache(row) {
-        await db
-          .insert(statusListCache)
-          .values(row)
-          .onConflictDoUpdate({
-            target: [statusListCache.listId, statusListCache.purpose],
-            set: { version: row.version, jwt: row.jwt, expiresAt: row.expiresAt },
-          });
-      },
-      async setIndices(id, purpose) {
-        const flag = purpose === 'revocation' ? isNotNull(credentialStatus.revokedAt) : isNotNull(credentialStatus.suspendedAt);
-        const rows = await db
-          .select({ i: credentialStatus.listIndex })
-          .from(credentialStatus)
-          .where(and(eq(credentialStatus.listId, id), flag));
-        return rows.map((r) => r.i);
-      },
-    },
-
-    credentialStatus: {
-      async tryAllocate(row) {
-        const rows = await q.allocateStatusIndex.execute(row);
-        return rows.length === 1;
-      },
-      async get(credentialId) {
-        return (await db.select().from(credentialStatus).where(eq(credentialStatus.credentialId, credentialId)).limit(1))[0];
-      },
-      async listForSubject(subjectDid) {
-        return db.select().from(credentialStatus).where(eq(credentialStatus.subjectDid, subjectDid)).orderBy(desc(credentialStatus.issuedAt));
-      },
-      async revoke(credentialId, reason, now) {
-        const rows = await db
-          .update(credentialStatus)
-          .set({ revokedAt: now, revocationReason: reason, updatedAt: now })
-          .where(and(eq(credentialStatus.credentialId, credentialId), isNull(credentialStatus.revokedAt)))
-          .returning();
-        return rows[0];
-      },
-      async suspend(credentialId, reason, now) {
-        const rows = await db
-          .update(credentialStatus)
-          .set({ suspendedAt: now, suspensionReason: reason, updatedAt: now })
-          .where(and(eq(credentialStatus.credentialId, credentialId), isNull(credentialStatus.revokedAt), isNull(credentialStatus.suspendedAt)))
-          .returning();
-        return rows[0];
-      },
-      async reinstate(credentialId, now) {
-        const rows = await db
-          .update(credentialStatus)
-          .set({ suspendedAt: null, suspensionReason: null, updatedAt: now })
-          .where(and(eq(credentialStatus.credentialId, credentialId), isNull(credentialStatus.revokedAt), isNotNull(credentialStatus.suspendedAt)))
-          .returning();
-        return rows[0];
-      },
-      async recordEvent(row) {
-        await db.insert(credentialStatusEvents).values(row);
-      },
-      async events(credentialId) {
-        return db.select().from(credentialStatusEvents).where(eq(credentialStatusEvents.credentialId, credentialId)).orderBy(asc(credentialStatusEvents.id));
-      },
-      async expiredUnannounced(now, limit = 100) {
-        return db
-          .select()
-          .from(credentialStatus)
-          .where(and(isNull(credentialStatus.expiryAnnouncedAt), lte(credentialStatus.expiresAt, now), isNull(credentialStatus.revokedAt)))
-          .orderBy(asc(credentialStatus.expiresAt))
-          .limit(limit);
-      },
-      async markExpiryAnnounced(credentialId, now) {
-        const rows = await db
-          .update(credentialStatus)
-          .set({ expiryAnnouncedAt: now })
-          .where(and(eq(credentialStatus.credentialId, credentialId), isNull(credentialStatus.expiryAnnouncedAt)))
-          .returning({ id: credentialStatus.credentialId });
-        return rows.length === 1;
-      },
-    },
-
-    applicationPrefill: {
-      async create(row) {
-        await db.insert(applicationPrefill).values(row);
-      },
-      async get(applicationId) {
-        return (await q.prefillByApplication.execute({ applicationId }))[0];
-      },
-    },
+  return async (writes) => {
+    const key = writes.map(({ statement }) => ids.get(statement) ?? (ids.set(statement, ++nextId), nextId)).join(',');
+    let c = composed.get(key);
+    if (!c) {
+      c = compose(writes.map((w) => w.statement));
+      composed.set(key, c);
+    }
+    const params: unknown[] = [];
+    writes.forEach(({ values }, i) => {
+      params.push(...fillPlaceholders(c.params.slice(params.length, params.length + c.counts[i]), values));
+    });
+    const [row] = await db.$client.unsafe<Record<string, number>[]>(c.text, params as never[], { prepare: true });
+    return writes.map((_, i) => Number(row?.[`n${i}`] ?? 0));
   };
+}
+
+/**
+ * `IdvSessionRepository.commitResult` as one statement: the session write decides (`won`), and
+ * every other write of the result is a data-modifying CTE that takes effect only through `won`.
+ */
+function idvResultStatement(write: IdvResultWrite): SQL {
+  const json = (value: unknown) => (value == null ? null : JSON.stringify(value));
+  const won =
+    'open' in write.session
+      ? sql`INSERT INTO idv_sessions (application_id, provider, state, vendor_reference, idempotency_key, webview_url, last_event_at, outcome, created_at, updated_at)
+          VALUES (${write.session.open.applicationId}::text, ${write.session.open.provider}::text, ${write.session.open.state}::text,
+            ${write.session.open.vendorReference ?? null}::text, ${write.session.open.idempotencyKey}::text, ${write.session.open.webviewUrl ?? null}::text,
+            ${write.session.open.lastEventAt}::bigint, ${json(write.session.open.outcome)}::text, ${write.session.open.createdAt}::bigint, ${write.session.open.updatedAt}::bigint)
+          ON CONFLICT DO NOTHING RETURNING application_id`
+      : sql`UPDATE idv_sessions SET state = ${write.session.advance.state}::text, outcome = ${json(write.session.advance.outcome)}::text,
+          last_event_at = ${write.session.advance.eventAt}::bigint, updated_at = ${write.now}::bigint
+          WHERE application_id = ${write.applicationId}::text AND last_event_at < ${write.session.advance.eventAt}::bigint RETURNING application_id`;
+  const parts = [sql`WITH won AS (${won})`];
+  if (write.status) {
+    // As applicationStatus.set: absent (null) country, tier and evidence leave the stored value.
+    const change = write.status;
+    const decided = change.status === 'approved' || change.status === 'rejected';
+    parts.push(sql`, status AS (UPDATE applications SET status = ${change.status}::text, idv_provider = ${change.provider}::text,
+      country_of_residence = coalesce(${change.countryOfResidence || null}::text, country_of_residence),
+      tier = coalesce(${change.tier || null}::text, tier),
+      evidence = coalesce(${change.evidence ? JSON.stringify(change.evidence) : null}::text, evidence),
+      decision_reason = ${change.reason ?? null}::text,
+      decided_by = ${decided ? (change.decidedBy ?? `idv:${change.provider}`) : null}::text,
+      decided_at = ${decided ? write.now : null}::bigint, updated_at = ${write.now}::bigint
+      WHERE id = ${write.applicationId}::text AND EXISTS (SELECT 1 FROM won) RETURNING id)`);
+  }
+  parts.push(sql`, audit AS (INSERT INTO audit_log (application_id, actor, action, detail, at)
+    SELECT ${write.applicationId}::text, ${write.audit.actor}::text, ${write.audit.action}::text, ${JSON.stringify(write.audit.detail)}::text, ${write.now}::bigint FROM won RETURNING id)`);
+  if (write.events.length) {
+    const events = JSON.stringify(write.events.map((e) => ({ id: e.id, type: e.type, body: e.body, created_at: e.createdAt })));
+    parts.push(sql`, events AS (INSERT INTO outbox_events (id, type, body, created_at, attempts, next_attempt_at)
+      SELECT e.id, e.type, e.body, e.created_at, 0, e.created_at FROM jsonb_to_recordset(${events}::jsonb) AS e(id text, type text, body text, created_at bigint)
+      WHERE EXISTS (SELECT 1 FROM won) ON CONFLICT DO NOTHING RETURNING id)`);
+  }
+  if (write.purgeAfter !== undefined) {
+    parts.push(sql`, purge AS (UPDATE idv_pii SET purge_after = ${write.purgeAfter}::bigint
+      WHERE application_id = ${write.applicationId}::text AND erased_at IS NULL AND EXISTS (SELECT 1 FROM won) RETURNING application_id)`);
+  }
+  parts.push(sql` SELECT count(*)::int AS won FROM won`);
+  return sql.join(parts, sql``);
+}
+
+/** `IssuedCredentialRepository.recordIssued` as one statement: the record (or, with a transaction, its consumption) decides; the event and notification go through it. */
+function recordIssuedStatement(write: IssuedCredentialWrite): SQL {
+  const c = write.credential;
+  const first =
+    write.transactionId === undefined
+      ? sql`INSERT INTO issued_credentials (id, application_id, subject_did, transaction_id, jwt_sha256, issued_at, expires_at)
+          VALUES (${c.id}::text, ${c.applicationId}::text, ${c.subjectDid}::text, NULL, ${c.jwtSha256}::text, ${c.issuedAt}::bigint, ${c.expiresAt}::bigint) RETURNING id`
+      : sql`UPDATE transactions SET consumed_at = ${write.now}::bigint, credential_id = ${c.id}::text
+          WHERE id = ${write.transactionId}::text AND consumed_at IS NULL RETURNING id`;
+  const parts = [sql`WITH won AS (${first})`];
+  if (write.transactionId !== undefined) {
+    parts.push(sql`, credential AS (INSERT INTO issued_credentials (id, application_id, subject_did, transaction_id, jwt_sha256, issued_at, expires_at)
+      SELECT ${c.id}::text, ${c.applicationId}::text, ${c.subjectDid}::text, won.id, ${c.jwtSha256}::text, ${c.issuedAt}::bigint, ${c.expiresAt}::bigint FROM won RETURNING id)`);
+  }
+  const e = write.event;
+  parts.push(sql`, event AS (INSERT INTO outbox_events (id, type, body, created_at, attempts, next_attempt_at)
+    SELECT ${e.id}::text, ${e.type}::text, ${e.body}::text, ${e.createdAt}::bigint, 0, ${e.createdAt}::bigint FROM won ON CONFLICT DO NOTHING RETURNING id)`);
+  if (write.notification) {
+    const n = write.notification;
+    parts.push(sql`, notification AS (INSERT INTO notifications (id, application_id, access_token_jti, credential_id, created_at)
+      SELECT ${n.id}::text, ${n.applicationId}::text, ${n.accessTokenJti}::text, ${n.credentialId}::text, ${n.createdAt}::bigint FROM won RETURNING id)`);
+  }
+  parts.push(sql` SELECT count(*)::int AS won FROM won`);
+  return sql.join(parts, sql``);
 }

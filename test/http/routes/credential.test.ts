@@ -136,7 +136,7 @@ describe('credential endpoint', () => {
     expect(missing.status).toBe(401);
     expect(missing.body.error).toBe('invalid_token');
     expect(missing.headers.get('www-authenticate')).toMatch(/^Bearer/);
-    const tampered = await credentialRequest(t, token.access_token.slice(0, -4) + 'AAAA', body);
+    const tampered = await credentialRequest(t, `${token.access_token.slice(0, -4)}AAAA`, body);
     expect(tampered.status).toBe(401);
     // The ID token / proof are not access tokens.
     const proofAsToken = await credentialRequest(t, body.proof.jwt, body);

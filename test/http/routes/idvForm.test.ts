@@ -49,10 +49,22 @@ describe('hosted IDV form', () => {
     expect(res.headers.get('cache-control')).toBe('no-store');
     const html = await res.text();
     expect(html).toMatch(/<html lang="en">/);
-    for (const name of ['given_name', 'family_name', 'birthdate', 'country_of_residence', 'document_type', 'document_number']) {
+    for (const name of ['given_name', 'family_name', 'country_of_residence', 'document_type', 'document_number']) {
       expect(html).toContain(`<label for="${name}">`);
       expect(html).toMatch(new RegExp(`id="${name}" name="${name}" required`));
     }
+    // Date of birth: a labelled group of day, month and year, the hint an example of what to type.
+    expect(html).toContain('<legend>Date of birth</legend>');
+    expect(html).toContain('For example, 27 3 1990');
+    for (const [id, name, label] of [
+      ['birthdate', 'birthdate_day', 'Day'],
+      ['birthdate_month', 'birthdate_month', 'Month'],
+      ['birthdate_year', 'birthdate_year', 'Year'],
+    ]) {
+      expect(html).toContain(`<label for="${id}">${label}</label>`);
+      expect(html).toMatch(new RegExp(`inputmode="numeric" id="${id}" name="${name}" required`));
+    }
+    expect(html).not.toContain('type="date"');
     // Country of residence is a list of country names, not a code to type.
     expect(html).toContain('<select id="country_of_residence"');
     expect(html).toContain('<option value="GB">United Kingdom</option>');
@@ -86,9 +98,68 @@ describe('hosted IDV form', () => {
     expect(ok.status).toBe(303);
     const location = ok.headers.get('location')!;
     expect(new URL(location).pathname).toMatch(/finish\.html$/);
+    expect(new URL(location).pathname).toBe('/idv/approved/finish.html');
     const finish = await t.fetch(location);
     expect(finish.status).toBe(200);
-    expect(await finish.text()).toContain('You can return to your wallet');
+    expect(await finish.text()).toContain('Return to your wallet to receive your Known Customer Credential');
+  });
+
+  it('takes the date of birth as day, month and year; the summary lists errors in form order', async () => {
+    const t = await makeTestIssuer();
+    const { idvRequest } = await openApplication(t);
+    const { birthdate: _, ...rest } = SAMPLE_IDENTITY;
+    // Errors in reverse form order in the body: the summary still follows the form.
+    const bad = await post(t, idvRequest.url, {
+      ...rest,
+      document_number: '',
+      birthdate_day: '31',
+      birthdate_month: '2',
+      birthdate_year: '1990',
+      given_name: '',
+    });
+    expect(bad.status).toBe(400);
+    const html = await bad.text();
+    const summary = html.slice(html.indexOf('id="error-summary"'), html.indexOf('</ul>'));
+    expect(summary).toContain('autofocus');
+    expect([...summary.matchAll(/href="#(\w+)"/g)].map((m) => m[1])).toEqual(['given_name', 'birthdate', 'document_number']);
+    expect(html).toContain('Date of birth must be a real date');
+    // What was typed is kept.
+    expect(html).toMatch(/id="birthdate" name="birthdate_day"[^>]* value="31"/);
+    expect(html).toMatch(/id="birthdate_year" name="birthdate_year"[^>]* value="1990"/);
+    const ok = await post(t, idvRequest.url, { ...rest, birthdate_day: '7', birthdate_month: '03', birthdate_year: '1990' });
+    expect(ok.status).toBe(303);
+  });
+
+  it('tells an applicant sent to manual review when to expect an answer', async () => {
+    const t = await makeTestIssuer({ config: { reviewExpectedHours: 72 } });
+    const { idvRequest } = await openApplication(t);
+    const ok = await post(t, idvRequest.url, { ...SAMPLE_IDENTITY, family_name: 'Review' });
+    expect(ok.status).toBe(303);
+    const location = ok.headers.get('location')!;
+    expect(new URL(location).pathname).toBe('/idv/review/finish.html');
+    const page = await (await t.fetch(location)).text();
+    expect(page).toContain('We are checking your details');
+    expect(page).toContain('within 3 days');
+    const declined = await openApplication(t);
+    const no = await post(t, declined.idvRequest.url, { ...SAMPLE_IDENTITY, family_name: 'Declined' });
+    expect(new URL(no.headers.get('location')!).pathname).toBe('/idv/finish.html');
+  });
+
+  it("shows the PFI's name, logo and colour (CSP allows the logo's origin)", async () => {
+    const t = await makeTestIssuer({
+      config: { clientName: 'Acme Bank', clientMetadata: { logoUri: 'https://cdn.acme.example/logo.svg' }, branding: { primaryColor: '#7A1F5C' } },
+    });
+    const { idvRequest } = await openApplication(t);
+    const res = await post(t, idvRequest.url, { step: 'consent' });
+    const html = await res.text();
+    expect(html).toContain('<header class="brand"><img src="https://cdn.acme.example/logo.svg" alt="" height="32"><span>Acme Bank</span></header>');
+    expect(res.headers.get('content-security-policy')).toContain("img-src 'self' https://cdn.acme.example;");
+    const css = await (await t.fetch(`${new URL(idvRequest.url).origin}/idv/form.css`)).text();
+    expect(css).toContain('background:#7a1f5c');
+    expect(css).not.toContain('#1d4ed8');
+    expect(() => makeTestIssuer({ config: { branding: { primaryColor: '#ffcc00' } } })).rejects.toThrow(
+      /BRAND_PRIMARY_COLOR #ffcc00: white text on it has contrast 1\.\d:1/,
+    );
   });
 
   it('JSON clients get per-field errors and then { status }', async () => {

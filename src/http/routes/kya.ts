@@ -1,0 +1,29 @@
+import { Hono } from 'hono';
+import { mintKyaToken } from '../../issuance/kya';
+import { PATHS } from '../../paths';
+import { ServerError } from '../../protocol/errors';
+import { KYA_TOKEN_TYP, normaliseCreationIp, parseKyaTokenRequest } from '../../protocol/kya/token';
+import { readJsonObject } from '../body';
+import type { AppEnv } from '../context';
+import { rateLimitByIp } from '../rateLimit';
+
+/**
+ * KYA token endpoint (docs/kya.md, src/issuance/kya.ts): a KCC holder obtains a KYA token for one
+ * of their agents. JSON in, JSON out, never cached; the body is read with the app's limit
+ * (src/http/body.ts, 413 beyond).
+ */
+export const kyaRoutes = new Hono<AppEnv>();
+
+kyaRoutes.post(PATHS.kyaToken, rateLimitByIp('kya'), async (c) => {
+  const deps = c.get('deps');
+  // seed 002: creation_ip "MUST be captured directly from the token request": the runtime's view
+  // of this request (socket peer, the trusted proxy's hop with TRUST_PROXY, CF-Connecting-IP on
+  // Workers), never a header the client chose otherwise.
+  const request = parseKyaTokenRequest(await readJsonObject(c));
+  const address = deps.clientAddress?.(c);
+  if (!address) throw new ServerError('the client address of this request is unknown, so no KYA token can record it');
+  const minted = await mintKyaToken(deps, { request, creationIp: normaliseCreationIp(address) });
+  c.header('Cache-Control', 'no-store');
+  c.header('Pragma', 'no-cache');
+  return c.json({ kya_token: minted.token, token_type: KYA_TOKEN_TYP, expires_in: minted.expiresIn });
+});

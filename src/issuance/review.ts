@@ -1,0 +1,87 @@
+import type { IdvResult } from '../idv/provider';
+import { nowSeconds } from '../ports/clock';
+import { NotFound } from '../protocol/errors';
+import type { Application, AuditEntry, PendingApproval } from '../store/types';
+import { statusOf } from './credentialStatus';
+import { configuredTierNames } from './decisions';
+import type { IssuanceDeps } from './deps';
+import { isCountryOfResidence } from './kccClaims';
+import { assertOperatorMay } from './operatorAccounts';
+import type { LiveOperatorSession } from './operatorSessions';
+
+/**
+ * What a reviewer sees of one application (the console's application page): the application,
+ * a pending four-eyes proposal, its KCCs and their status, the IDV session, the applicant's PII
+ * (opened from the vault only here, and every opening audited as `pii.viewed` under the
+ * operator's name before it is shown), and the audit trail. The route only renders it
+ * (src/http/routes/console.ts). Times are seconds since the epoch.
+ */
+export interface ApplicationReview {
+  application: Application;
+  /** A proposal waiting for confirmation, for the status the application still has. */
+  pendingApproval?: PendingApproval & { own: boolean };
+  credentials: Array<{ id: string; status: 'revoked' | 'suspended' | 'active'; issuedAt: number; expiresAt: number }>;
+  idv: { state: string; vendorReference: string | null; reasonCodes: string[]; checks: string[] } | null;
+  /** The opened PII, `erased`, or null when there is none (or no key to open it). */
+  pii: Record<string, string> | null | 'erased';
+  audit: AuditEntry[];
+  /** The tiers a decision may name: the application's own first (the preselected option), then every other configured one. */
+  tiers: string[];
+  /** An approval must carry a country of residence the application lacks. */
+  needsCountry: boolean;
+}
+
+/** Reads an application for review by `session` (role `view`); throws NotFound for an unknown id. */
+export async function reviewApplication(
+  deps: Pick<IssuanceDeps, 'store' | 'clock' | 'config' | 'idv'>,
+  session: Pick<LiveOperatorSession, 'role' | 'party' | 'actor'>,
+  id: string,
+): Promise<ApplicationReview> {
+  assertOperatorMay(session.role, 'view');
+  const application = await deps.store.applications.get(id);
+  if (!application) throw new NotFound('no such application');
+  const pending = await deps.store.pendingApprovals.get(id);
+  const credentials: ApplicationReview['credentials'] = [];
+  for (const issued of await deps.store.issuedCredentials.listForApplication(id)) {
+    const record = await deps.store.credentialStatus.get(issued.id);
+    if (record) credentials.push({ id: issued.id, status: statusOf(record), issuedAt: issued.issuedAt, expiresAt: issued.expiresAt });
+  }
+  const idvSession = await deps.store.idvSessions.get(id);
+  const outcome = idvSession?.outcome ? (idvSession.outcome as unknown as IdvResult & { evidence?: { kind: string; checks: string[] }[] }) : undefined;
+  const pii = await openPiiForReview(deps, session, id);
+  // Read after the opening was recorded: the trail shown includes this very viewing.
+  const audit = await deps.store.audit.listForApplication(id);
+  const configured = configuredTierNames(deps.config);
+  return {
+    application,
+    pendingApproval: pending && pending.fromStatus === application.status ? { ...pending, own: pending.party === session.party } : undefined,
+    credentials,
+    idv: idvSession
+      ? {
+          state: idvSession.state,
+          vendorReference: idvSession.vendorReference,
+          reasonCodes: outcome?.reasonCodes ?? [],
+          checks: (outcome?.evidence ?? []).map((ev) => `${ev.kind} (${ev.checks.join(', ')})`),
+        }
+      : null,
+    pii,
+    audit,
+    tiers: [...new Set([application.tier, ...configured].filter((t): t is string => !!t && configured.includes(t)))],
+    needsCountry: !isCountryOfResidence(application.countryOfResidence),
+  };
+}
+
+/** The applicant's PII from the vault, each opening audited as `pii.viewed` (who, when; never what). */
+async function openPiiForReview(
+  deps: Pick<IssuanceDeps, 'store' | 'clock' | 'idv'>,
+  session: Pick<LiveOperatorSession, 'actor'>,
+  id: string,
+): Promise<ApplicationReview['pii']> {
+  const record = await deps.store.pii.get(id);
+  if (record?.erasedAt) return 'erased';
+  const vault = deps.idv.vault;
+  if (!record?.ciphertext || !vault?.has(record.keyId)) return null;
+  const pii = (await vault.open(id, record.ciphertext, record.keyId)) as Record<string, string>;
+  await deps.store.audit.record({ applicationId: id, actor: session.actor, action: 'pii.viewed', at: nowSeconds(deps) });
+  return pii;
+}

@@ -1,0 +1,282 @@
+import { serve, type ServerType } from '@hono/node-server';
+import { getConnInfo } from '@hono/node-server/conninfo';
+import type { Context } from 'hono';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { SETTING_DEFAULTS, readSettings, type IssuerConfigInput, type IssuerDidMethod, type Settings } from '../config';
+import type { JwsAlgorithm } from '../crypto/keys';
+import { jsonLogger, type IssuerIdentity, type Logger } from '../http/context';
+import type { IdvDeps } from '../idv/deps';
+import { buildIssuer, type IssuerKey } from '../issuer';
+import { createSqliteStats } from '../store/sqlite';
+import { startBackgroundJobs } from './dispatcher';
+import { idvDepsFromEnv } from './idvNode';
+import { nodeMetrics } from './metrics';
+import { readIncomingBody } from './nodeBody';
+import { createNodeCryptoProvider } from './nodeCrypto';
+import { nodeDidMethods, nodeStatusListFetch, startDidDhtPublishing } from './nodeDid';
+import { nodeExchange } from './nodeExchange';
+import { loadKeyFile, reloadKeyFile } from './nodeKeys';
+import { openPostgres } from './postgres';
+import { openSqlite } from './sqlite';
+
+/**
+ * The Node server: database, keys, the app on @hono/node-server, background jobs, and shutdown.
+ * Its options come from the settings table through src/runtime/nodeSettings.ts (`npm start`)
+ * or directly from code (tests); every default is the table's (src/config/settings.ts).
+ */
+export type HttpTimeouts = Settings['server']['httpTimeouts'];
+
+/** node:http server options for these timeouts. */
+export function httpServerOptions(input: Partial<HttpTimeouts> = {}) {
+  const t = { ...SETTING_DEFAULTS.server.httpTimeouts, ...Object.fromEntries(Object.entries(input).filter(([, v]) => v !== undefined)) };
+  for (const [name, value] of Object.entries(t))
+    if (!(Number.isInteger(value) && value > 0)) throw new Error(`HTTP timeout ${name} must be a positive integer (ms)`);
+  // Node's headers timeout must not exceed its request timeout; and it checks both only every
+  // connectionsCheckingInterval (30 s by default), so check often enough to honour short ones.
+  return {
+    headersTimeout: Math.min(t.headersMs, t.requestMs),
+    requestTimeout: t.requestMs,
+    keepAliveTimeout: t.keepAliveMs,
+    connectionsCheckingInterval: Math.max(100, Math.min(1000, Math.floor(Math.min(t.headersMs, t.requestMs) / 2))),
+  };
+}
+
+/** How a Node issuer is started; each option's environment variable and default are in src/config/settings.ts. */
+export interface NodeIssuerOptions {
+  /** PORT; 0 for any free one. */
+  port?: number;
+  /** HOST. */
+  hostname?: string;
+  /** DATA_DIR: the SQLite database, the key file and the generated PII key. */
+  dataDir: string;
+  config?: Partial<IssuerConfigInput>;
+  /** ISSUER_KEY_ALG: of a key generated on first start. */
+  keyAlg?: JwsAlgorithm;
+  /** Configured keys (ISSUER_PRIVATE_JWK); unset: the key file. */
+  keys?: IssuerKey[];
+  /** ISSUER_KEYS_FILE (default DATA_DIR/issuer-keys.json). */
+  keysFile?: string;
+  logger?: Logger;
+  clock?: () => number;
+  /** SQLITE_SYNCHRONOUS. */
+  synchronous?: 'NORMAL' | 'FULL';
+  /** DID_WEB_ALLOW_INSECURE: did:web resolution over http and to loopback/private addresses: local development and tests only. */
+  didWebAllowInsecure?: boolean;
+  /** DID_DHT_GATEWAY: Pkarr relay for did:dht resolution and for publishing a did:dht issuer DID. */
+  didDhtGateway?: string;
+  /** TRUST_PROXY: behind a reverse proxy, take the client address from the last X-Forwarded-For hop. */
+  trustProxy?: boolean;
+  /** HTTP_HEADERS_TIMEOUT_MS, HTTP_REQUEST_TIMEOUT_MS, HTTP_KEEP_ALIVE_TIMEOUT_MS (slow-client protection). */
+  httpTimeouts?: Partial<HttpTimeouts>;
+  /** ISSUER_DID_METHOD. */
+  didMethod?: IssuerDidMethod;
+  /** did:dht: republish the packet this often (ms; 0 disables). DHT records expire. */
+  didDhtRepublishMs?: number;
+  /** fetch used to PUT the did:dht packet to the gateway (operator-configured, so not the SSRF-safe one). */
+  publishFetch?: typeof fetch;
+  /** IDV vendors, PII vault, outbound webhooks (default: from `idvEnv`, PII key file in DATA_DIR). */
+  idv?: IdvDeps;
+  /** Environment for the IDV settings when `idv` is not given (default: none, i.e. hosted form only). */
+  idvEnv?: Record<string, string | undefined>;
+  /** WEBHOOK_DISPATCH_INTERVAL_MS: background jobs period in ms; 0 disables. */
+  backgroundIntervalMs?: number;
+  /** METRICS_TOKEN, METRICS_PORT, METRICS_HOST: Prometheus metrics (src/runtime/metrics.ts), off unless a token or a port is set. */
+  metrics?: { token?: string; port?: number; hostname?: string };
+  /**
+   * DATABASE_URL: PostgreSQL (postgres://…) shared by any number of instances instead of SQLite in
+   * `dataDir`. Needs `keys` and a configured PII key (`idv`, or PII_DATA_KEY in `idvEnv`): every
+   * instance must sign and seal with the same keys, so none may come from a per-instance file.
+   */
+  databaseUrl?: string;
+  /** DATABASE_POOL_SIZE: PostgreSQL connections per instance. */
+  databasePoolSize?: number;
+}
+
+/** With DATABASE_URL, what every instance must share comes from configuration: refuse otherwise. */
+export function checkSharedConfiguration(options: { keys?: IssuerKey[]; idv?: IdvDeps; idvEnv?: Record<string, string | undefined> }): void {
+  if (!options.keys) {
+    throw new Error('DATABASE_URL is set: ISSUER_PRIVATE_JWK is required (every instance must sign with the same keys; a per-instance key file is not used)');
+  }
+  if (!options.idv && !readSettings(options.idvEnv ?? {}).idvVendors.piiDataKey) {
+    throw new Error('DATABASE_URL is set: PII_DATA_KEY is required (every instance must open the PII the others sealed; a per-instance key file is not used)');
+  }
+}
+
+/** The client's address: the socket peer, or the hop our own proxy appended to X-Forwarded-For. */
+export function nodeClientAddress(trustProxy: boolean) {
+  return (c: Context): string | undefined => {
+    if (trustProxy) {
+      const hops = (c.req.header('x-forwarded-for') ?? '')
+        .split(',')
+        .map((h) => h.trim())
+        .filter(Boolean);
+      if (hops.length > 0) return hops[hops.length - 1];
+    }
+    try {
+      return getConnInfo(c).remote.address;
+    } catch {
+      return undefined;
+    }
+  };
+}
+
+/** Opens the database the options name: PostgreSQL (databaseUrl) or SQLite in dataDir. */
+async function openDatabase(options: NodeIssuerOptions) {
+  if (options.databaseUrl) {
+    const pg = await openPostgres(options.databaseUrl, { poolSize: options.databasePoolSize });
+    return { store: pg.store, stats: pg.stats, sqlite: undefined, postgres: pg.client, exclusive: pg.runExclusive, close: () => pg.close() };
+  }
+  const database = openSqlite(join(options.dataDir, 'kcc-issuer.db'), { synchronous: options.synchronous, backgroundCheckpoints: true });
+  return {
+    db: database.db,
+    store: database.store,
+    stats: createSqliteStats(database.db),
+    sqlite: database.sqlite,
+    postgres: undefined,
+    exclusive: undefined,
+    close: () => database.close(),
+  };
+}
+
+/** Listens before the app exists (the port may be 0, and PUBLIC_URL defaults to the bound port); `serveApp` installs it. */
+async function listen(options: NodeIssuerOptions) {
+  let appFetch: (req: Request, env: unknown) => Response | Promise<Response> = () => new Response('starting', { status: 503 });
+  let server: ServerType | undefined;
+  const port = await new Promise<number>((ok) => {
+    server = serve(
+      {
+        fetch: (req, env) => appFetch(req, env),
+        port: options.port ?? SETTING_DEFAULTS.server.port,
+        hostname: options.hostname ?? SETTING_DEFAULTS.server.host,
+        serverOptions: httpServerOptions(options.httpTimeouts),
+      },
+      (info) => ok(info.port),
+    );
+    // A client that half-closes after its request (FIN once the body is sent) still gets its
+    // answer: by default Node ends such a socket on the FIN, dropping a response that waits on
+    // the database (a group commit, PostgreSQL).
+    (server as unknown as { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
+  });
+  return {
+    port,
+    serveApp: (fetch: typeof appFetch) => {
+      appFetch = fetch;
+    },
+    close: () =>
+      new Promise<void>((ok) => {
+        if (!server) return ok();
+        server.close(() => ok());
+        // Keep-alive sockets would hold close() open (and be reused by clients after a restart).
+        (server as { closeAllConnections?: () => void }).closeAllConnections?.();
+      }),
+  };
+}
+
+async function startNode(options: NodeIssuerOptions) {
+  if (options.databaseUrl) checkSharedConfiguration(options);
+  else mkdirSync(options.dataDir, { recursive: true });
+  const crypto = createNodeCryptoProvider();
+  const didMethod = options.didMethod ?? options.config?.didMethod ?? SETTING_DEFAULTS.issuer.didMethod;
+  const keyAlg = options.keyAlg ?? SETTING_DEFAULTS.keys.alg;
+  const keysFile = options.keysFile ?? join(options.dataDir, 'issuer-keys.json');
+  let keys = options.keys ?? (await loadKeyFile(keysFile, crypto, keyAlg, didMethod));
+  const database = await openDatabase(options);
+  const server = await listen(options);
+  const publicUrl = options.config?.publicUrl ?? `http://localhost:${server.port}`;
+  const logger = options.logger ?? jsonLogger();
+  const clock = options.clock ?? Date.now;
+  const metrics = nodeMetrics(options.metrics, { stats: database.stats, clock: options.clock, logger });
+  const issuer = await buildIssuer({
+    config: { ...options.config, publicUrl, didMethod },
+    db: database.db,
+    store: database.store,
+    stats: database.stats,
+    crypto,
+    keys,
+    clock: options.clock,
+    logger,
+    didMethods: nodeDidMethods(options),
+    clientAddress: nodeClientAddress(options.trustProxy ?? SETTING_DEFAULTS.server.trustProxy),
+    idv: options.idv ?? (await idvDepsFromEnv(options.idvEnv ?? {}, join(options.dataDir, 'pii-data-key'))),
+    statusListFetch: nodeStatusListFetch(options),
+    readRequestBody: readIncomingBody,
+    exchange: nodeExchange,
+    metrics: metrics?.metrics,
+  });
+  server.serveApp((req, env) => issuer.app.fetch(req, env));
+  const metricsListener = await metrics?.listen();
+  const didDht =
+    didMethod === 'dht'
+      ? await startDidDhtPublishing({
+          current: () => ({ keys, identity: issuer.deps.issuer }),
+          crypto,
+          gatewayUrl: options.didDhtGateway,
+          republishMs: options.didDhtRepublishMs,
+          fetch: options.publishFetch,
+          clock,
+          logger,
+        })
+      : undefined;
+  const interval = options.backgroundIntervalMs ?? SETTING_DEFAULTS.jobs.intervalMs;
+  const jobs = interval > 0 ? startBackgroundJobs(issuer.deps, { intervalMs: interval, exclusive: database.exclusive }) : undefined;
+  return {
+    ...issuer,
+    url: publicUrl,
+    port: server.port,
+    /** The SQLite connection (unset on PostgreSQL). */
+    sqlite: database.sqlite,
+    /** The separate metrics listener's URL (METRICS_PORT), if any. */
+    metricsUrl: metricsListener?.url,
+    /** The PostgreSQL pool (DATABASE_URL; unset on SQLite). */
+    postgres: database.postgres,
+    /** did:dht only: whether the packet was accepted by the gateway at start. */
+    didDhtPublished: didDht?.published,
+    /** Republishes the did:dht packet now (no-op for other methods). */
+    republishDidDht: () => didDht?.publish() ?? Promise.resolve(false),
+    /**
+     * Re-reads the key file (after `npm run keys -- rotate`/`retire`): the newest key signs
+     * from now on, the DID document lists the current keys, and did:dht is republished.
+     */
+    async reloadKeys(): Promise<IssuerIdentity> {
+      if (options.keys) throw new Error('keys were configured directly (ISSUER_PRIVATE_JWK); there is no key file to reload');
+      const identity = await reloadKeyFile({
+        file: keysFile,
+        crypto,
+        alg: keyAlg,
+        didMethod,
+        publicUrl,
+        logger,
+        apply: (next, nextIdentity) => {
+          keys = next;
+          issuer.deps.issuer = nextIdentity;
+        },
+      });
+      await didDht?.publish();
+      return identity;
+    },
+    jobs,
+    /** Stops the timers and jobs, the listeners (open connections too), then the database. */
+    async close() {
+      didDht?.stop();
+      await metricsListener?.close();
+      await jobs?.stop();
+      await server.close();
+      await database.close();
+    },
+  };
+}
+
+type StartedNodeIssuer = Awaited<ReturnType<typeof startNode>>;
+
+/**
+ * Starts the issuer on Node: HTTP server, database (SQLite in dataDir, or PostgreSQL with
+ * databaseUrl), keys, background jobs. On SQLite `sqlite` is the open connection.
+ */
+export function startNodeIssuer(
+  options: NodeIssuerOptions & { databaseUrl?: undefined },
+): Promise<Omit<StartedNodeIssuer, 'sqlite'> & { sqlite: NonNullable<StartedNodeIssuer['sqlite']> }>;
+export function startNodeIssuer(options: NodeIssuerOptions): Promise<StartedNodeIssuer>;
+export function startNodeIssuer(options: NodeIssuerOptions): Promise<StartedNodeIssuer> {
+  return startNode(options);
+}

@@ -1,0 +1,60 @@
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { issuerInput, readSettings, settingsGiven, tiersFromJson, type Environment } from '../config';
+import { jsonLogger, silentLogger } from '../http/context';
+import { checkSharedConfiguration, type NodeIssuerOptions } from './nodeServer';
+import { keysFromSettings } from './nodeKeys';
+
+/**
+ * `npm start`'s options from the environment, read through the settings table
+ * (src/config/settings.ts): every variable, its default and its check are there. What is Node's
+ * own — files named by a setting, the configured keys — is read here.
+ */
+export function nodeOptionsFromSettings(env: Environment): NodeIssuerOptions {
+  const settings = readSettings(env, 'node');
+  const given = settingsGiven(env, 'node');
+  const didMethod = settings.issuer.didMethod;
+  const keys = keysFromSettings(settings.keys, didMethod);
+  const { databaseUrl } = settings.storage;
+  const idvEnv = env as Record<string, string | undefined>;
+  if (databaseUrl) checkSharedConfiguration({ keys, idvEnv });
+  const tiersFile = settings.tiersDocument.file;
+  return {
+    port: settings.server.port,
+    hostname: settings.server.host,
+    dataDir: resolve(settings.storage.dataDir),
+    didMethod,
+    keys,
+    keyAlg: settings.keys.alg,
+    keysFile: settings.keys.file,
+    databaseUrl,
+    databasePoolSize: databaseUrl ? settings.storage.databasePoolSize : undefined,
+    synchronous: settings.storage.sqliteSynchronous,
+    didWebAllowInsecure: settings.did.webAllowInsecure,
+    didDhtGateway: settings.did.dhtGateway,
+    trustProxy: settings.server.trustProxy,
+    logger: settings.server.logLevel === 'silent' ? silentLogger : jsonLogger(),
+    idvEnv,
+    backgroundIntervalMs: settings.jobs.intervalMs,
+    metrics: { token: settings.metrics.token, port: settings.metrics.port, hostname: settings.metrics.host },
+    httpTimeouts: settings.server.httpTimeouts,
+    config: {
+      // Unset: http://localhost:<the port actually bound> (PORT=0 picks a free one).
+      publicUrl: settings.issuer.publicUrl,
+      // A tiers file takes precedence over KCC_TIERS.
+      ...issuerInput(
+        given.issuer ?? {},
+        tiersFile ? tiersFromJson(`KCC_TIERS_FILE (${tiersFile})`, readSettingFile('KCC_TIERS_FILE', tiersFile)) : settings.tiersDocument.json,
+      ),
+    },
+  };
+}
+
+/** A file named by a setting; a missing or unreadable one fails at start, naming the setting. */
+function readSettingFile(name: string, file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new TypeError(`${name}: cannot read ${file} (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+}

@@ -1,0 +1,312 @@
+import { and, asc, desc, eq, gt, isNull, lte, or, sql } from 'drizzle-orm';
+import type {
+  Application,
+  ApplicationPrefillRepository,
+  ApplicationRepository,
+  ApplicationStatusRepository,
+  NewApplication,
+  SiopRequestRepository,
+} from '../types';
+import { consumeOnce, type Dialect, first, p, placeholders, setFrom } from '../dialect';
+import { deleteExpired, prepareConsume } from './singleUse';
+import { prepareInsertCode } from './grants';
+
+/** Every column of an application, each bound by the prepared INSERT. */
+const applicationColumns = [
+  'id',
+  'applicantDid',
+  'credentialConfigurationId',
+  'status',
+  'formTokenHash',
+  'formExpiresAt',
+  'formSubmittedAt',
+  'idvProvider',
+  'countryOfResidence',
+  'tier',
+  'evidence',
+  'decisionReason',
+  'decidedBy',
+  'decidedAt',
+  'createdAt',
+  'updatedAt',
+] as const;
+
+/** An application row with every optional column present (the prepared INSERT binds them all). */
+function applicationRow(row: NewApplication) {
+  return {
+    formSubmittedAt: null,
+    idvProvider: null,
+    countryOfResidence: null,
+    tier: null,
+    evidence: null,
+    decisionReason: null,
+    decidedBy: null,
+    decidedAt: null,
+    ...row,
+  };
+}
+
+/** The application aggregate: SIOP requests that open it, the application, its status changes and prefill. */
+export function createApplicationRepositories(d: Dialect) {
+  const { db, prepare } = d;
+  const { siopRequests, applications, applicationPrefill, idvSessions } = d.tables;
+
+  // Hot-path statements are prepared once per store (SQL built and compiled once per
+  // connection), with named placeholders; D1 prepares them the same way.
+  /** The single-use condition of a form link's answer (submitIdv, withdraw). */
+  const openFormLink = () =>
+    and(
+      eq(applications.formTokenHash, p('formTokenHash')),
+      isNull(applications.formSubmittedAt),
+      eq(applications.status, 'pending'),
+      gt(applications.formExpiresAt, p('now')),
+    );
+
+  // The decision columns an IDV result or a status change writes (submitIdv, set).
+  const decision = setFrom({ decisionReason: 'reason', decidedBy: 'decidedBy', decidedAt: 'decidedAt', updatedAt: 'now' });
+
+  const q = {
+    insertSiopRequest: prepare(
+      'insert_siop_request',
+      db.insert(siopRequests).values(placeholders('nonce', 'presentationDefinitionId', 'createdAt', 'expiresAt')),
+    ),
+    consumeSiopRequest: prepareConsume(d, 'consume_siop_request', siopRequests, eq(siopRequests.nonce, p('nonce'))),
+    siopRequestByNonce: prepare(
+      'siop_request_by_nonce',
+      db
+        .select()
+        .from(siopRequests)
+        .where(eq(siopRequests.nonce, p('nonce'))),
+    ),
+    insertApplication: prepare('insert_application', db.insert(applications).values(placeholders(...applicationColumns))),
+    // The offer's code, written with its application (createWithCode).
+    insertCode: prepareInsertCode(d),
+    applicationById: prepare(
+      'application_by_id',
+      db
+        .select()
+        .from(applications)
+        .where(eq(applications.id, p('id'))),
+    ),
+    applicationByFormToken: prepare(
+      'application_by_form_token',
+      db
+        .select()
+        .from(applications)
+        .where(eq(applications.formTokenHash, p('formTokenHash'))),
+    ),
+    applicationWithPrefillByFormToken: prepare(
+      'application_with_prefill_by_form_token',
+      db
+        .select({ application: applications, prefill: applicationPrefill })
+        .from(applications)
+        .leftJoin(applicationPrefill, eq(applicationPrefill.applicationId, applications.id))
+        .where(eq(applications.formTokenHash, p('formTokenHash'))),
+    ),
+    // A form link takes one answer (a submission or a withdrawal): unsubmitted, pending, unexpired.
+    submitIdv: prepare(
+      'submit_idv',
+      db
+        .update(applications)
+        .set({
+          ...setFrom({
+            status: 'status',
+            formSubmittedAt: 'now',
+            idvProvider: 'provider',
+            countryOfResidence: 'countryOfResidence',
+            tier: 'tier',
+            evidence: 'evidence',
+          }),
+          ...decision,
+        })
+        .where(openFormLink())
+        .returning(),
+    ),
+    // Declined consent: the same condition as submitIdv, so a link withdraws or submits, never both.
+    withdraw: prepare(
+      'withdraw',
+      db
+        .update(applications)
+        .set({
+          status: 'withdrawn',
+          formSubmittedAt: sql`${p('now')}`,
+          decisionReason: 'consent_declined',
+          decidedBy: 'applicant',
+          decidedAt: sql`${p('now')}`,
+          updatedAt: sql`${p('now')}`,
+        })
+        .where(openFormLink())
+        .returning(),
+    ),
+    // Absent (null) country, tier and evidence leave the stored value as it is.
+    setApplicationStatus: prepare(
+      'set_application_status',
+      db
+        .update(applications)
+        .set({
+          ...setFrom({ status: 'status', idvProvider: 'provider' }),
+          countryOfResidence: sql`coalesce(${p('countryOfResidence')}, ${applications.countryOfResidence})`,
+          tier: sql`coalesce(${p('tier')}, ${applications.tier})`,
+          evidence: sql`coalesce(${p('evidence')}, ${applications.evidence})`,
+          ...decision,
+        })
+        .where(eq(applications.id, p('id')))
+        .returning(),
+    ),
+    insertPrefill: prepare(
+      'insert_prefill',
+      db
+        .insert(applicationPrefill)
+        .values(
+          placeholders('applicationId', 'tierId', 'verifiedEvidence', 'missingChecks', 'supersedes', 'presentedCredentials', 'countryOfResidence', 'createdAt'),
+        ),
+    ),
+    prefillByApplication: prepare(
+      'prefill_by_application',
+      db
+        .select()
+        .from(applicationPrefill)
+        .where(eq(applicationPrefill.applicationId, p('applicationId'))),
+    ),
+  };
+
+  const siopRequestRepository: SiopRequestRepository = {
+    async create(row) {
+      await q.insertSiopRequest.run({ presentationDefinitionId: null, ...row });
+    },
+    async consume(nonce, now) {
+      return consumeOnce(q.consumeSiopRequest, { nonce, now });
+    },
+    async get(nonce) {
+      return first(q.siopRequestByNonce.all({ nonce }));
+    },
+    async deleteExpired(now) {
+      return deleteExpired(d, siopRequests, now);
+    },
+  };
+
+  const applicationRepository: ApplicationRepository = {
+    async create(row) {
+      await q.insertApplication.run(applicationRow(row));
+    },
+    async createWithCode(row, code, prefill) {
+      await d.together([
+        { statement: q.insertApplication, values: applicationRow(row) },
+        { statement: q.insertCode, values: code },
+        ...(prefill ? [{ statement: q.insertPrefill, values: { presentedCredentials: [], countryOfResidence: null, ...prefill } }] : []),
+      ]);
+    },
+    async get(id) {
+      return first(q.applicationById.all({ id }));
+    },
+    async findByFormToken(formTokenHash) {
+      return first(q.applicationByFormToken.all({ formTokenHash }));
+    },
+    async findByFormTokenWithPrefill(formTokenHash) {
+      return first(q.applicationWithPrefillByFormToken.all({ formTokenHash }));
+    },
+    async submitIdv(formTokenHash, outcome, now) {
+      const decided = outcome.status !== 'review';
+      return consumeOnce(q.submitIdv, {
+        formTokenHash,
+        now,
+        status: outcome.status,
+        provider: outcome.provider,
+        countryOfResidence: outcome.countryOfResidence,
+        tier: outcome.tier ?? null,
+        evidence: JSON.stringify(outcome.evidence),
+        reason: outcome.reason ?? null,
+        decidedBy: decided ? `idv:${outcome.provider}` : null,
+        decidedAt: decided ? now : null,
+      });
+    },
+    async withdraw(formTokenHash, now) {
+      return consumeOnce(q.withdraw, { formTokenHash, now });
+    },
+    async decideReview(id, decision, now) {
+      return first(
+        db
+          .update(applications)
+          .set({
+            status: decision.status,
+            ...(decision.tier ? { tier: decision.tier } : {}),
+            decisionReason: decision.reason ?? null,
+            decidedBy: decision.decidedBy,
+            decidedAt: now,
+            updatedAt: now,
+          })
+          .where(and(eq(applications.id, id), eq(applications.status, 'review')))
+          .returning(),
+      );
+    },
+    async listByStatus(status, limit = 100) {
+      return db.select().from(applications).where(eq(applications.status, status)).orderBy(asc(applications.createdAt)).limit(limit);
+    },
+    async listForApplicant(applicantDid, limit = 100) {
+      return db.select().from(applications).where(eq(applications.applicantDid, applicantDid)).orderBy(desc(applications.createdAt)).limit(limit);
+    },
+  };
+
+  const applicationStatusRepository: ApplicationStatusRepository = {
+    async abandonedCandidates(now, limit = 100) {
+      return db
+        .select({ id: applications.id, idvProvider: applications.idvProvider })
+        .from(applications)
+        .leftJoin(idvSessions, eq(idvSessions.applicationId, applications.id))
+        .where(
+          and(
+            eq(applications.status, 'pending'),
+            isNull(applications.formSubmittedAt),
+            lte(applications.formExpiresAt, now),
+            isNull(idvSessions.applicationId),
+          ),
+        )
+        .limit(limit);
+    },
+    async set(id, change, now) {
+      const decided = change.status === 'approved' || change.status === 'rejected';
+      const rows = await q.setApplicationStatus.all({
+        id,
+        status: change.status,
+        provider: change.provider,
+        countryOfResidence: change.countryOfResidence || null,
+        tier: change.tier || null,
+        evidence: change.evidence ? JSON.stringify(change.evidence) : null,
+        reason: change.reason ?? null,
+        decidedBy: decided ? (change.decidedBy ?? `idv:${change.provider}`) : null,
+        decidedAt: decided ? now : null,
+        now,
+      });
+      return rows[0] as Application | undefined;
+    },
+    async search(filter) {
+      const conditions = [];
+      if (filter.status) conditions.push(eq(applications.status, filter.status as Application['status']));
+      if (filter.provider) conditions.push(eq(applications.idvProvider, filter.provider));
+      if (filter.country) conditions.push(eq(applications.countryOfResidence, filter.country));
+      if (filter.q) conditions.push(or(eq(applications.id, filter.q), eq(applications.applicantDid, filter.q)));
+      return db
+        .select()
+        .from(applications)
+        .where(conditions.length ? and(...conditions) : undefined)
+        .orderBy(desc(applications.updatedAt))
+        .limit(filter.limit ?? 100);
+    },
+  };
+
+  const applicationPrefillRepository: ApplicationPrefillRepository = {
+    async create(row) {
+      await db.insert(applicationPrefill).values(row);
+    },
+    async get(applicationId) {
+      return first(q.prefillByApplication.all({ applicationId }));
+    },
+  };
+
+  return {
+    siopRequests: siopRequestRepository,
+    applications: applicationRepository,
+    applicationStatus: applicationStatusRepository,
+    applicationPrefill: applicationPrefillRepository,
+  };
+}

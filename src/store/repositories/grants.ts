@@ -1,0 +1,114 @@
+import { eq, lt } from 'drizzle-orm';
+import type { AccessTokenRepository, CNonceRepository, NonceRepository, PreAuthorizedCodeRepository } from '../types';
+import { consumeOnce, type Dialect, first, p, placeholders, touched } from '../dialect';
+import { deleteExpired, prepareConsume, stampOnce } from './singleUse';
+
+/** The INSERT of a pre-authorized code (also written with its application: createWithCode). */
+export function prepareInsertCode(d: Dialect) {
+  const { preAuthorizedCodes } = d.tables;
+  return d.prepare(
+    'insert_code',
+    d.db
+      .insert(preAuthorizedCodes)
+      .values({ codeHash: p('codeHash'), applicationId: p('applicationId'), applicantDid: p('applicantDid'), expiresAt: p('expiresAt') }),
+  );
+}
+
+/** The grant aggregate: pre-authorized codes, the access tokens issued for them, their c_nonces, and Nonce Endpoint nonces. */
+export function createGrantRepositories(d: Dialect) {
+  const { db, prepare } = d;
+  const { preAuthorizedCodes, accessTokens, cNonces, nonces } = d.tables;
+
+  const q = {
+    insertCode: prepareInsertCode(d),
+    redeemCode: prepareConsume(
+      d,
+      'redeem_code',
+      preAuthorizedCodes,
+      eq(preAuthorizedCodes.codeHash, p('codeHash')),
+      eq(preAuthorizedCodes.applicantDid, p('applicantDid')),
+    ),
+    redeemBoundCode: prepareConsume(d, 'redeem_bound_code', preAuthorizedCodes, eq(preAuthorizedCodes.codeHash, p('codeHash'))),
+    insertAccessToken: prepare(
+      'insert_access_token',
+      db.insert(accessTokens).values(placeholders('jti', 'applicationId', 'applicantDid', 'codeHash', 'expiresAt', 'tokenSha256')),
+    ),
+    accessTokenByJti: prepare(
+      'access_token_by_jti',
+      db
+        .select()
+        .from(accessTokens)
+        .where(eq(accessTokens.jti, p('jti'))),
+    ),
+    insertCNonce: prepare('insert_c_nonce', db.insert(cNonces).values(placeholders('nonce', 'accessTokenJti', 'expiresAt'))),
+    consumeCNonce: prepareConsume(d, 'consume_c_nonce', cNonces, eq(cNonces.nonce, p('nonce')), eq(cNonces.accessTokenJti, p('accessTokenJti'))),
+    consumeNonce: prepareConsume(d, 'consume_nonce', nonces, eq(nonces.nonce, p('nonce'))),
+  };
+
+  const preAuthorizedCodeRepository: PreAuthorizedCodeRepository = {
+    async create(row) {
+      await q.insertCode.run(row);
+    },
+    async redeem(codeHash, applicantDid, now) {
+      return consumeOnce(q.redeemCode, { codeHash, applicantDid, now });
+    },
+    async get(codeHash) {
+      return first(db.select().from(preAuthorizedCodes).where(eq(preAuthorizedCodes.codeHash, codeHash)));
+    },
+    async redeemBound(codeHash, now) {
+      return consumeOnce(q.redeemBoundCode, { codeHash, now });
+    },
+    async deleteExpired(before) {
+      return deleteExpired(d, preAuthorizedCodes, before);
+    },
+  };
+
+  const accessTokenRepository: AccessTokenRepository = {
+    async create(row) {
+      await q.insertAccessToken.run({ tokenSha256: null, ...row });
+    },
+    async createWithCNonce(row, cNonce) {
+      await d.together([
+        { statement: q.insertAccessToken, values: { tokenSha256: null, ...row } },
+        { statement: q.insertCNonce, values: cNonce },
+      ]);
+    },
+    async get(jti) {
+      return first(q.accessTokenByJti.all({ jti }));
+    },
+    async revokeByCode(codeHash, now) {
+      return stampOnce(d, accessTokens, 'revokedAt', now, eq(accessTokens.codeHash, codeHash));
+    },
+  };
+
+  const cNonceRepository: CNonceRepository = {
+    async create(row) {
+      await q.insertCNonce.run(row);
+    },
+    async consume(nonce, accessTokenJti, now) {
+      return consumeOnce(q.consumeCNonce, { nonce, accessTokenJti, now });
+    },
+    async deleteExpired(now) {
+      return deleteExpired(d, cNonces, now);
+    },
+  };
+
+  const nonceRepository: NonceRepository = {
+    async create(row) {
+      await db.insert(nonces).values(row);
+    },
+    async consume(nonce, now) {
+      return consumeOnce(q.consumeNonce, { nonce, now });
+    },
+    async pruneExpired(now) {
+      return touched(db.delete(nonces).where(lt(nonces.expiresAt, now)).returning({ nonce: nonces.nonce }));
+    },
+  };
+
+  return {
+    preAuthorizedCodes: preAuthorizedCodeRepository,
+    accessTokens: accessTokenRepository,
+    cNonces: cNonceRepository,
+    nonces: nonceRepository,
+  };
+}

@@ -1,0 +1,279 @@
+import { and, asc, eq, isNotNull, isNull, lt, lte, sql } from 'drizzle-orm';
+import type { IdvEventRepository, IdvResultWrite, IdvSession, IdvSessionRepository, PiiRepository } from '../types';
+import { type Dialect, first, p, placeholders, setFrom, touched, type Write } from '../dialect';
+
+/** Every column of an IDV session, each bound by the prepared INSERT. */
+const sessionColumns = [
+  'applicationId',
+  'provider',
+  'state',
+  'vendorReference',
+  'idempotencyKey',
+  'webviewUrl',
+  'lastEventAt',
+  'outcome',
+  'createdAt',
+  'updatedAt',
+] as const;
+
+/**
+ * The identity-verification aggregate: one session per application, the vendor events applied to
+ * it, and the encrypted PII vault. Every race is settled by ONE conditional statement (INSERT …
+ * ON CONFLICT DO NOTHING RETURNING, UPDATE … WHERE … RETURNING).
+ */
+export function createIdvSessionRepositories(d: Dialect) {
+  const { db, prepare } = d;
+  const { idvSessions, idvEvents, idvPii, applications, auditLog, outboxEvents } = d.tables;
+
+  // The statements every form submission runs, prepared once per store.
+  const q = {
+    sessionByApplication: prepare(
+      'session_by_application',
+      db
+        .select()
+        .from(idvSessions)
+        .where(eq(idvSessions.applicationId, p('applicationId'))),
+    ),
+    // Creates a session unless one exists (returns the row it created, or none).
+    openSession: prepare(
+      'open_session',
+      db
+        .insert(idvSessions)
+        .values(placeholders(...sessionColumns))
+        .onConflictDoNothing()
+        .returning({ applicationId: idvSessions.applicationId }),
+    ),
+    // `keepOutcome` 1 leaves the outcome as it is (a state change that carries none).
+    applySessionIfNewer: prepare(
+      'apply_session_if_newer',
+      db
+        .update(idvSessions)
+        .set({
+          ...setFrom({ state: 'state', lastEventAt: 'eventAt', updatedAt: 'now' }),
+          outcome: sql`CASE WHEN ${p('keepOutcome')} = 1 THEN ${idvSessions.outcome} ELSE ${p('outcome')} END`,
+        })
+        .where(and(eq(idvSessions.applicationId, p('applicationId')), lt(idvSessions.lastEventAt, p('eventAt'))))
+        .returning(),
+    ),
+    insertPii: prepare(
+      'insert_pii',
+      db
+        .insert(idvPii)
+        .values(placeholders('applicationId', 'keyId', 'ciphertext', 'createdAt', 'purgeAfter'))
+        .onConflictDoNothing(),
+    ),
+    schedulePurge: prepare(
+      'schedule_purge',
+      db
+        .update(idvPii)
+        .set({ purgeAfter: sql`${p('purgeAfter')}` })
+        .where(and(eq(idvPii.applicationId, p('applicationId')), isNull(idvPii.erasedAt))),
+    ),
+  };
+
+  // commitResult (where the dialect has no statement of its own): what a result decides, each
+  // write conditional on the session write that comes LAST in the same transaction (D1: batch)
+  // still being able to win. The condition reads the session as it is before that write, and
+  // nothing else writes in between (one transaction), so either every write below takes effect
+  // with the session's, or none does.
+  const sessionWriteWins = sql`((${p('open')} = 1 AND NOT EXISTS (SELECT 1 FROM idv_sessions s WHERE s.application_id = ${p('applicationId')}))
+    OR (${p('open')} = 0 AND EXISTS (SELECT 1 FROM idv_sessions s WHERE s.application_id = ${p('applicationId')} AND s.last_event_at < ${p('eventAt')})))`;
+  const r = d.commitIdvResult
+    ? undefined
+    : {
+        // As applicationStatus.set (./applications.ts): absent (null) country, tier and evidence leave the stored value.
+        status: prepare(
+          'commit_result_status',
+          db
+            .update(applications)
+            .set({
+              ...setFrom({
+                status: 'status',
+                idvProvider: 'provider',
+                decisionReason: 'reason',
+                decidedBy: 'decidedBy',
+                decidedAt: 'decidedAt',
+                updatedAt: 'now',
+              }),
+              countryOfResidence: sql`coalesce(${p('countryOfResidence')}, ${applications.countryOfResidence})`,
+              tier: sql`coalesce(${p('tier')}, ${applications.tier})`,
+              evidence: sql`coalesce(${p('evidence')}, ${applications.evidence})`,
+            })
+            .where(and(eq(applications.id, p('applicationId')), sessionWriteWins)),
+        ),
+        // INSERT … SELECT lists every column of the table in order (id NULL: SQLite assigns it).
+        audit: prepare(
+          'commit_result_audit',
+          db
+            .insert(auditLog)
+            .select(sql`SELECT NULL, ${p('applicationId')}, ${p('actor')}, ${p('action')}, ${p('detail')}, ${p('now')} WHERE ${sessionWriteWins}`),
+        ),
+        // The WHERE also settles SQLite's parsing ambiguity of INSERT … SELECT … ON CONFLICT.
+        event: prepare(
+          'commit_result_event',
+          db
+            .insert(outboxEvents)
+            .select(
+              sql`SELECT ${p('id')}, ${p('type')}, ${p('body')}, ${p('createdAt')}, 0, ${p('createdAt')}, NULL, NULL, NULL, NULL WHERE ${sessionWriteWins}`,
+            )
+            .onConflictDoNothing(),
+        ),
+        purge: prepare(
+          'commit_result_purge',
+          db
+            .update(idvPii)
+            .set({ purgeAfter: sql`${p('purgeAfter')}` })
+            .where(and(eq(idvPii.applicationId, p('applicationId')), isNull(idvPii.erasedAt), sessionWriteWins)),
+        ),
+        openSession: prepare(
+          'commit_result_open_session',
+          db
+            .insert(idvSessions)
+            .values(placeholders(...sessionColumns))
+            .onConflictDoNothing(),
+        ),
+        advanceSession: prepare(
+          'commit_result_advance_session',
+          db
+            .update(idvSessions)
+            .set(setFrom({ state: 'state', outcome: 'outcome', lastEventAt: 'eventAt', updatedAt: 'now' }))
+            .where(and(eq(idvSessions.applicationId, p('applicationId')), lt(idvSessions.lastEventAt, p('eventAt')))),
+        ),
+      };
+
+  /** The writes of a `commitResult`, the deciding session write last; JSON bound as text (raw SQL). */
+  function resultWrites(statements: NonNullable<typeof r>, write: IdvResultWrite): Write[] {
+    const open = 'open' in write.session;
+    const base = {
+      applicationId: write.applicationId,
+      open: open ? 1 : 0,
+      eventAt: 'open' in write.session ? 0 : write.session.advance.eventAt,
+      now: write.now,
+    };
+    const writes: Write[] = [];
+    if (write.status) {
+      const change = write.status;
+      const decided = change.status === 'approved' || change.status === 'rejected';
+      writes.push({
+        statement: statements.status,
+        values: {
+          ...base,
+          status: change.status,
+          provider: change.provider,
+          countryOfResidence: change.countryOfResidence || null,
+          tier: change.tier || null,
+          evidence: change.evidence ? JSON.stringify(change.evidence) : null,
+          reason: change.reason ?? null,
+          decidedBy: decided ? (change.decidedBy ?? `idv:${change.provider}`) : null,
+          decidedAt: decided ? write.now : null,
+        },
+      });
+    }
+    writes.push({
+      statement: statements.audit,
+      values: { ...base, actor: write.audit.actor, action: write.audit.action, detail: JSON.stringify(write.audit.detail) },
+    });
+    for (const event of write.events) writes.push({ statement: statements.event, values: { ...base, ...event } });
+    if (write.purgeAfter !== undefined) writes.push({ statement: statements.purge, values: { ...base, purgeAfter: write.purgeAfter } });
+    if ('open' in write.session) {
+      // A column placeholder in `.values()`: drizzle encodes the JSON itself.
+      writes.push({ statement: statements.openSession, values: { vendorReference: null, webviewUrl: null, outcome: null, ...write.session.open } });
+    } else {
+      const { state, outcome, eventAt } = write.session.advance;
+      writes.push({ statement: statements.advanceSession, values: { ...base, state, outcome: outcome == null ? null : JSON.stringify(outcome), eventAt } });
+    }
+    return writes;
+  }
+
+  const idvSessionRepository: IdvSessionRepository = {
+    async commitResult(write) {
+      if (!r) return d.commitIdvResult!(write);
+      const changed = await d.together(resultWrites(r, write));
+      return changed[changed.length - 1] === 1;
+    },
+    async createOnce(row) {
+      await q.openSession.all({ vendorReference: null, webviewUrl: null, outcome: null, ...row });
+      return (await q.sessionByApplication.all({ applicationId: row.applicationId }))[0];
+    },
+    async get(applicationId) {
+      return first(q.sessionByApplication.all({ applicationId }));
+    },
+    async openInState(row) {
+      return (await q.openSession.all({ vendorReference: null, webviewUrl: null, outcome: null, ...row })).length === 1;
+    },
+    async findByReference(provider, vendorReference) {
+      return first(
+        db
+          .select()
+          .from(idvSessions)
+          .where(and(eq(idvSessions.provider, provider), eq(idvSessions.vendorReference, vendorReference))),
+      );
+    },
+    async attachVendorSession(applicationId, vendorReference, webviewUrl, now) {
+      await db.update(idvSessions).set({ vendorReference, webviewUrl, updatedAt: now }).where(eq(idvSessions.applicationId, applicationId));
+    },
+    async applyIfNewer(applicationId, change, now) {
+      const rows = await q.applySessionIfNewer.all({
+        applicationId,
+        state: change.state,
+        keepOutcome: change.outcome === undefined ? 1 : 0,
+        // Bound into a CASE (raw SQL): JSON text here, as drizzle encodes it elsewhere.
+        outcome: change.outcome == null ? null : JSON.stringify(change.outcome),
+        eventAt: change.eventAt,
+        now,
+      });
+      return rows[0] as IdvSession | undefined;
+    },
+  };
+
+  const idvEventRepository: IdvEventRepository = {
+    async exists(id) {
+      return (await touched(db.select({ id: idvEvents.id }).from(idvEvents).where(eq(idvEvents.id, id)))) === 1;
+    },
+    async recordOnce(row) {
+      return (await touched(db.insert(idvEvents).values(row).onConflictDoNothing().returning({ id: idvEvents.id }))) === 1;
+    },
+    async setDisposition(id, disposition, stateAfter, applicationId) {
+      await db
+        .update(idvEvents)
+        .set({ disposition, stateAfter, ...(applicationId ? { applicationId } : {}) })
+        .where(eq(idvEvents.id, id));
+    },
+    async listForApplication(applicationId) {
+      return db.select().from(idvEvents).where(eq(idvEvents.applicationId, applicationId)).orderBy(asc(idvEvents.occurredAt));
+    },
+  };
+
+  const piiRepository: PiiRepository = {
+    async store(row) {
+      await q.insertPii.run({ purgeAfter: null, ...row });
+    },
+    async get(applicationId) {
+      return first(db.select().from(idvPii).where(eq(idvPii.applicationId, applicationId)));
+    },
+    async schedulePurge(applicationId, purgeAfter) {
+      await q.schedulePurge.run({ applicationId, purgeAfter });
+    },
+    async erase(applicationId, reason, now) {
+      return (
+        (await touched(
+          db
+            .update(idvPii)
+            .set({ ciphertext: null, erasedAt: now, erasedReason: reason })
+            .where(and(eq(idvPii.applicationId, applicationId), isNull(idvPii.erasedAt)))
+            .returning({ id: idvPii.applicationId }),
+        )) === 1
+      );
+    },
+    async purgeDue(now) {
+      const rows = await db
+        .update(idvPii)
+        .set({ ciphertext: null, erasedAt: now, erasedReason: 'retention' })
+        .where(and(isNull(idvPii.erasedAt), isNotNull(idvPii.purgeAfter), lte(idvPii.purgeAfter, now)))
+        .returning({ id: idvPii.applicationId });
+      return rows.map((r) => r.id);
+    },
+  };
+
+  return { idvSessions: idvSessionRepository, idvEvents: idvEventRepository, pii: piiRepository };
+}
