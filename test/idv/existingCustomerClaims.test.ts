@@ -2,7 +2,13 @@ import { describe, expect, it } from 'vitest';
 import { createPortableDigests } from '../../src/crypto/portableDigests';
 import { mapClaimsToKcc, readClaimPath } from '../../src/idv/existingCustomer/claims';
 import { deriveExistingCustomerKeys, digestBankSubject, openLoginTransaction, sealLoginTransaction } from '../../src/idv/existingCustomer/loginTransaction';
-import { ClaimMappingSchema, existingCustomerSettingsFromEnv, parseExistingCustomerSettings } from '../../src/idv/existingCustomer/settings';
+import { readSettings } from '../../src/config';
+import { ClaimMappingSchema, existingCustomerSettingsFromTable, parseExistingCustomerSettings } from '../../src/idv/existingCustomer/settings';
+
+const KEY = 'A'.repeat(43);
+/** The settings table's reading of an environment, then the sign-in's check as a whole. */
+const existingCustomerSettingsFromEnv = (env: Record<string, string>, tiers: typeof TIERS) =>
+  existingCustomerSettingsFromTable(readSettings(env).existingCustomer, tiers)?.settings;
 import { TIERS } from '../helpers/tiers';
 
 /** The claim mapping and the settings parser of the existing-customer sign-in (pure functions, no provider). */
@@ -129,10 +135,15 @@ describe('existing-customer settings', () => {
   it('reads the environment: absent without EXISTING_CUSTOMER_ISSUER, private_key_jwt with a JWK, JSON mapping', () => {
     expect(existingCustomerSettingsFromEnv({}, TIERS)).toBeUndefined();
     expect(() => existingCustomerSettingsFromEnv({ EXISTING_CUSTOMER_CLIENT_ID: 'x' }, TIERS)).toThrow(/without EXISTING_CUSTOMER_ISSUER/);
+    expect(() => existingCustomerSettingsFromEnv({ EXISTING_CUSTOMER_ISSUER: 'https://b.example', EXISTING_CUSTOMER_CLIENT_ID: 'a' }, TIERS)).toThrow(
+      /EXISTING_CUSTOMER_KEY_SECRET/,
+    );
+    expect(() => existingCustomerSettingsFromEnv({ EXISTING_CUSTOMER_KEY_SECRET: 'short' }, TIERS)).toThrow(/EXISTING_CUSTOMER_KEY_SECRET must be 32 bytes/);
     const jwk = { kty: 'EC', crv: 'P-256', x: 'x', y: 'y', d: 'd', kid: 'k1' };
     const s = existingCustomerSettingsFromEnv(
       {
         EXISTING_CUSTOMER_ISSUER: 'https://bank.eu.auth0.com/',
+        EXISTING_CUSTOMER_KEY_SECRET: KEY,
         EXISTING_CUSTOMER_CLIENT_ID: 'abc',
         EXISTING_CUSTOMER_PRIVATE_KEY_JWK: JSON.stringify(jwk),
         EXISTING_CUSTOMER_SCOPES: 'openid  address https://bank.example/kyc',
@@ -149,7 +160,12 @@ describe('existing-customer settings', () => {
     });
     expect(() =>
       existingCustomerSettingsFromEnv(
-        { EXISTING_CUSTOMER_ISSUER: 'https://b.example', EXISTING_CUSTOMER_CLIENT_ID: 'a', EXISTING_CUSTOMER_CLAIM_MAPPING: '{' },
+        {
+          EXISTING_CUSTOMER_ISSUER: 'https://b.example',
+          EXISTING_CUSTOMER_CLIENT_ID: 'a',
+          EXISTING_CUSTOMER_CLAIM_MAPPING: '{',
+          EXISTING_CUSTOMER_KEY_SECRET: KEY,
+        },
         TIERS,
       ),
     ).toThrow(/JSON/);
@@ -158,6 +174,7 @@ describe('existing-customer settings', () => {
         {
           EXISTING_CUSTOMER_ISSUER: 'https://b.example',
           EXISTING_CUSTOMER_CLIENT_ID: 'a',
+          EXISTING_CUSTOMER_KEY_SECRET: KEY,
           EXISTING_CUSTOMER_CLIENT_SECRET: 's'.repeat(20),
           EXISTING_CUSTOMER_PRIVATE_KEY_JWK: JSON.stringify(jwk),
         },

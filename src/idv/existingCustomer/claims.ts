@@ -55,7 +55,7 @@ export type MappedClaims =
 export function readClaimPath(claims: Record<string, unknown>, path: string | readonly string[]): unknown {
   let at: unknown = claims;
   for (const segment of typeof path === 'string' ? path.split('.') : path) {
-    if (!at || typeof at !== 'object' || Array.isArray(at) || !Object.prototype.hasOwnProperty.call(at, segment)) return undefined;
+    if (!at || typeof at !== 'object' || Array.isArray(at) || !Object.hasOwn(at, segment)) return undefined;
     at = (at as Record<string, unknown>)[segment];
   }
   return at;
@@ -119,7 +119,7 @@ export function mapClaimsToKcc(
     const values = typeof raw === 'string' ? [raw] : Array.isArray(raw) ? raw.filter((v): v is string => typeof v === 'string') : [];
     if (raw === undefined) notes.push('checks_claim_missing');
     for (const value of values.slice(0, 64)) {
-      const kind = Object.prototype.hasOwnProperty.call(mapping.checks.values, value) ? mapping.checks.values[value] : undefined;
+      const kind = Object.hasOwn(mapping.checks.values, value) ? mapping.checks.values[value] : undefined;
       if (!kind) {
         if (!notes.includes('check_value_unmapped')) notes.push('check_value_unmapped');
         continue;
@@ -147,8 +147,7 @@ export function mapClaimsToKcc(
   const rawTier = mapping.tier.claim ? readClaimPath(claims, mapping.tier.claim) : undefined;
   if (rawTier !== undefined && rawTier !== null && rawTier !== '') {
     const key = typeof rawTier === 'string' || typeof rawTier === 'number' ? String(rawTier) : undefined;
-    const id =
-      key !== undefined && mapping.tier.values && Object.prototype.hasOwnProperty.call(mapping.tier.values, key) ? mapping.tier.values[key] : undefined;
+    const id = key !== undefined && mapping.tier.values && Object.hasOwn(mapping.tier.values, key) ? mapping.tier.values[key] : undefined;
     ceiling = id ? tiers.find((t) => t.id === id) : undefined;
     if (!ceiling) reasons.push('tier_claim_unmapped');
   } else if (mapping.tier.whenAbsent === 'lowest') {

@@ -1,18 +1,12 @@
 import { z } from 'zod';
-import type { TierConfig } from '../../config';
+import type { Settings, TierConfig } from '../../config';
 
 /**
  * Settings of "I already bank with <PFI> — sign in": the PFI's own OpenID Connect provider (its
  * online banking login) completes the IDV step for its existing customers (issue text and
- * docs/existing-customers.md). Typed here with their own zod parser; the settings table takes
- * them over when the settings move out of src/config.ts.
- *
- * Environment names (Node env or Workers vars), all optional until EXISTING_CUSTOMER_ISSUER is set:
- * EXISTING_CUSTOMER_ISSUER, EXISTING_CUSTOMER_CLIENT_ID, EXISTING_CUSTOMER_CLIENT_SECRET or
- * EXISTING_CUSTOMER_PRIVATE_KEY_JWK, EXISTING_CUSTOMER_TOKEN_AUTH_METHOD, EXISTING_CUSTOMER_SCOPES,
- * EXISTING_CUSTOMER_CLAIM_MAPPING (JSON), EXISTING_CUSTOMER_SECOND_DID_POLICY, EXISTING_CUSTOMER_FALLBACK,
- * EXISTING_CUSTOMER_DISPLAY_NAME, EXISTING_CUSTOMER_LOGIN_TTL_SECONDS, EXISTING_CUSTOMER_ID_TOKEN_ALG,
- * EXISTING_CUSTOMER_MAX_AUTH_AGE_SECONDS.
+ * docs/existing-customers.md). The environment variables (EXISTING_CUSTOMER_*) are entries of the
+ * settings table (src/config/settings.ts, section `existingCustomer`); this module checks them as a
+ * whole (the shape below, the issuer URL, the tiers the mapping names).
  */
 
 /**
@@ -134,52 +128,38 @@ export function parseExistingCustomerSettings(input: unknown, tiers: readonly Ti
 }
 
 /**
- * The same settings from environment variables (Node env or Workers vars); undefined when
- * EXISTING_CUSTOMER_ISSUER is not set (the option is then not offered).
+ * The settings from the settings table's `existingCustomer` section (src/config/settings.ts,
+ * EXISTING_CUSTOMER_*); undefined when EXISTING_CUSTOMER_ISSUER is not set (the option is then
+ * not offered). Throws naming the problem, never a secret's value.
  */
-export function existingCustomerSettingsFromEnv(env: Record<string, string | undefined>, tiers: readonly TierConfig[]): ExistingCustomerSettings | undefined {
-  const e = (name: string) => {
-    const v = env[`EXISTING_CUSTOMER_${name}`];
-    return v === undefined || v.trim() === '' ? undefined : v.trim();
-  };
-  if (!e('ISSUER')) {
-    const stray = Object.keys(env).filter((k) => k.startsWith('EXISTING_CUSTOMER_') && env[k]);
+export function existingCustomerSettingsFromTable(
+  table: Settings['existingCustomer'],
+  tiers: readonly TierConfig[],
+): { settings: ExistingCustomerSettings; keySecret: Uint8Array } | undefined {
+  if (!table.issuer) {
+    const stray = (['clientId', 'clientSecret', 'privateKeyJwk', 'claimMapping', 'keySecret'] as const).filter((k) => table[k] !== undefined);
     if (stray.length) throw new Error(`existing-customer sign-in settings: ${stray.join(', ')} set without EXISTING_CUSTOMER_ISSUER`);
     return undefined;
   }
-  const json = (name: string) => {
-    const text = e(name);
-    if (text === undefined) return undefined;
-    try {
-      return JSON.parse(text) as unknown;
-    } catch {
-      throw new Error(`EXISTING_CUSTOMER_${name} must be JSON`);
-    }
-  };
-  const secret = e('CLIENT_SECRET');
-  const jwk = json('PRIVATE_KEY_JWK');
-  const method = e('TOKEN_AUTH_METHOD') ?? (jwk !== undefined ? 'private_key_jwt' : 'client_secret_basic');
+  if (!table.keySecret) throw new Error('EXISTING_CUSTOMER_KEY_SECRET (32 bytes, base64url) is required with EXISTING_CUSTOMER_ISSUER');
+  const { clientSecret: secret, privateKeyJwk: jwk } = table;
   if (secret !== undefined && jwk !== undefined) throw new Error('set EXISTING_CUSTOMER_CLIENT_SECRET or EXISTING_CUSTOMER_PRIVATE_KEY_JWK, not both');
-  const num = (name: string) => {
-    const text = e(name);
-    if (text === undefined) return undefined;
-    if (!/^\d+$/.test(text)) throw new Error(`EXISTING_CUSTOMER_${name} must be a whole number`);
-    return Number(text);
-  };
-  return parseExistingCustomerSettings(
+  const method = table.tokenAuthMethod ?? (jwk !== undefined ? 'private_key_jwt' : 'client_secret_basic');
+  const settings = parseExistingCustomerSettings(
     {
-      displayName: e('DISPLAY_NAME') ?? 'your bank',
-      issuer: e('ISSUER'),
-      clientId: e('CLIENT_ID'),
+      displayName: table.displayName,
+      issuer: table.issuer,
+      clientId: table.clientId,
       clientAuth: method === 'private_key_jwt' ? { method, privateJwk: jwk } : { method, clientSecret: secret },
-      scopes: (e('SCOPES') ?? 'openid address').split(/\s+/),
-      claimMapping: json('CLAIM_MAPPING') ?? {},
-      secondDidPolicy: e('SECOND_DID_POLICY'),
-      fallback: e('FALLBACK'),
-      loginTtlSeconds: num('LOGIN_TTL_SECONDS'),
-      idTokenAlg: e('ID_TOKEN_ALG'),
-      maxAuthAgeSeconds: num('MAX_AUTH_AGE_SECONDS'),
+      scopes: table.scopes.trim().split(/\s+/),
+      claimMapping: table.claimMapping ?? {},
+      secondDidPolicy: table.secondDidPolicy,
+      fallback: table.fallback,
+      loginTtlSeconds: table.loginTtlSeconds,
+      idTokenAlg: table.idTokenAlg,
+      maxAuthAgeSeconds: table.maxAuthAgeSeconds,
     },
     tiers,
   );
+  return { settings, keySecret: table.keySecret };
 }
