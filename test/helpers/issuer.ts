@@ -53,6 +53,9 @@ export async function makeTestIssuer(
     /** How the app reads a client's address (rate-limit tests). */
     clientAddress?: (c: Context) => string | undefined;
     statusListFetch?: BuildIssuerOptions['statusListFetch'];
+    /** The existing-customer bank sign-in settings (EXISTING_CUSTOMER_*) and the fetch to the bank. */
+    existingCustomer?: BuildIssuerOptions['existingCustomer'];
+    existingCustomerFetch?: BuildIssuerOptions['existingCustomerFetch'];
   } = {},
 ) {
   const sqlite = new Database(options.file ?? ':memory:');
@@ -74,6 +77,8 @@ export async function makeTestIssuer(
     idv: options.idv,
     clientAddress: options.clientAddress,
     statusListFetch: options.statusListFetch,
+    existingCustomer: options.existingCustomer,
+    existingCustomerFetch: options.existingCustomerFetch,
   });
   /** A wallet-side fetch wired straight into the app (no server). */
   const fetch: Fetch = async (input, init) => issuer.app.request(input, init);

@@ -49,18 +49,32 @@ export interface LoginTransaction {
   codeVerifier: string;
   /** The application's form token digest (how the callback finds the application). */
   formTokenDigest: string;
+  /**
+   * The form token itself, so that the callback can lead back to the choice page or the regular
+   * verification (the sealed cookie is no weaker a place for it than the form URL it came from).
+   */
+  formToken?: string;
   /** Seconds since the epoch. */
   expiresAt: number;
 }
 
-type Sealed = { v: 1; iss: string; st: string; no: string; cv: string; ft: string; exp: number };
+type Sealed = { v: 1; iss: string; st: string; no: string; cv: string; ft: string; tk?: string; exp: number };
 
 /** Seals a transaction: base64url(iv ‖ ciphertext ‖ tag), a fresh 96-bit IV from the random port. */
 export async function sealLoginTransaction(
   deps: { keys: Pick<ExistingCustomerKeys, 'seal'>; random: { randomBytes(length: number): Uint8Array } },
   tx: LoginTransaction,
 ): Promise<string> {
-  const body: Sealed = { v: 1, iss: tx.issuer, st: tx.state, no: tx.nonce, cv: tx.codeVerifier, ft: tx.formTokenDigest, exp: tx.expiresAt };
+  const body: Sealed = {
+    v: 1,
+    iss: tx.issuer,
+    st: tx.state,
+    no: tx.nonce,
+    cv: tx.codeVerifier,
+    ft: tx.formTokenDigest,
+    ...(tx.formToken ? { tk: tx.formToken } : {}),
+    exp: tx.expiresAt,
+  };
   const iv = deps.random.randomBytes(12);
   const ct = new Uint8Array(
     await crypto.subtle.encrypt(
@@ -104,7 +118,15 @@ export async function openLoginTransaction(
     return undefined;
   }
   if (nowSeconds >= body.exp) return 'expired';
-  return { issuer: body.iss, state: body.st, nonce: body.no, codeVerifier: body.cv, formTokenDigest: body.ft, expiresAt: body.exp };
+  return {
+    issuer: body.iss,
+    state: body.st,
+    nonce: body.no,
+    codeVerifier: body.cv,
+    formTokenDigest: body.ft,
+    ...(typeof body.tk === 'string' ? { formToken: body.tk } : {}),
+    expiresAt: body.exp,
+  };
 }
 
 /**

@@ -76,6 +76,7 @@ export type BankLoginOutcome =
   | {
       status: 'verified';
       formTokenDigest: string;
+      formToken?: string;
       /** HMAC of issuer and sub under the subject key: the link to the bank customer, never the sub itself. */
       subjectDigest: string;
       countryOfResidence: string;
@@ -88,6 +89,7 @@ export type BankLoginOutcome =
   | {
       status: 'fallback';
       formTokenDigest: string;
+      formToken?: string;
       subjectDigest: string;
       next: 'regular_verification' | 'review';
       reasons: FallbackReason[];
@@ -98,7 +100,7 @@ export type BankLoginOutcome =
       authenticatedAt: number;
     }
   /** The customer cancelled at the bank: back to the choice page. */
-  | { status: 'cancelled'; formTokenDigest: string };
+  | { status: 'cancelled'; formTokenDigest: string; formToken?: string };
 
 const DISCOVERY_MAX_AGE_MS = 60 * 60_000;
 const TIMEOUT_SECONDS = 10;
@@ -194,7 +196,7 @@ function randomValue(login: BankLogin): string {
  */
 export async function beginBankLogin(
   login: BankLogin,
-  input: { formTokenDigest: string },
+  input: { formTokenDigest: string; formToken?: string },
 ): Promise<{ authorizationUrl: string; transaction: string; expiresAt: number }> {
   const config = await configurationFor(login);
   const state = randomValue(login);
@@ -217,6 +219,7 @@ export async function beginBankLogin(
     nonce,
     codeVerifier,
     formTokenDigest: input.formTokenDigest,
+    ...(input.formToken ? { formToken: input.formToken } : {}),
     expiresAt,
   });
   return { authorizationUrl: url.href, transaction, expiresAt };
@@ -300,7 +303,7 @@ export async function completeBankLogin(login: BankLogin, input: { callbackUrl: 
   if (error !== null) {
     const state = params.get('state');
     if (state === null || !sameString(state, tx.state)) throw new BankLoginRejected('state_mismatch', 'error response');
-    if (error === 'access_denied') return { status: 'cancelled', formTokenDigest: tx.formTokenDigest };
+    if (error === 'access_denied') return { status: 'cancelled', formTokenDigest: tx.formTokenDigest, formToken: tx.formToken };
   }
 
   const config = await configurationFor(login);
@@ -343,7 +346,7 @@ export async function completeBankLogin(login: BankLogin, input: { callbackUrl: 
   const subjectDigest = await digestBankSubject(login.deps.keys, login.settings.issuer, claims.sub);
   const authenticatedAt = (typeof claims.auth_time === 'number' ? claims.auth_time : claims.iat) * 1000;
   const mapped = mapClaimsToKcc(merged, login.settings.claimMapping, login.tiers, login.deps.clock(), login.settings.fallback);
-  return { ...mapped, formTokenDigest: tx.formTokenDigest, subjectDigest, authenticatedAt };
+  return { ...mapped, formTokenDigest: tx.formTokenDigest, formToken: tx.formToken, subjectDigest, authenticatedAt };
 }
 
 function headerAlg(jwt: string): string | undefined {
