@@ -88,9 +88,12 @@ export async function finishExistingCustomerLogin(
     await audit('existing_customer.fallback', { next: 'regular_verification', reasons: outcome.reasons });
     return { kind: 'regular_verification', formToken: outcome.formToken, reasons: outcome.reasons };
   }
-  const verified = outcome.status === 'verified';
-  const fallbackReasons: string[] = outcome.status === 'fallback' ? outcome.reasons : [];
-  const tierId = outcome.status === 'verified' ? outcome.tierId : undefined;
+  // The same bank customer signed in before for another DID: issue as usual, or review (EXISTING_CUSTOMER_SECOND_DID_POLICY).
+  const otherDids = await deps.store.existingCustomerLinks.otherDids(outcome.subjectDigest, application.applicantDid);
+  const secondDid = otherDids.length > 0 && login.settings.secondDidPolicy === 'review';
+  const verified = outcome.status === 'verified' && !secondDid;
+  const fallbackReasons: string[] = [...(outcome.status === 'fallback' ? outcome.reasons : []), ...(secondDid ? ['second_did'] : [])];
+  const tierId = verified && outcome.status === 'verified' ? outcome.tierId : undefined;
   const evidence = outcome.evidence.map((e) => ({ ...e, type: [...e.type] as string[] }));
   const reasons = fallbackReasons.map((r) => `${EXISTING_CUSTOMER_PROVIDER}:${r}`);
   const country = outcome.countryOfResidence ?? application.countryOfResidence ?? '';
@@ -108,8 +111,15 @@ export async function finishExistingCustomerLogin(
     now,
   );
   if (!submitted) return { kind: 'refused', reason: 'form_already_answered', formToken: undefined };
+  await deps.store.existingCustomerLinks.record({
+    applicationId: submitted.id,
+    subjectDigest: outcome.subjectDigest,
+    applicantDid: submitted.applicantDid,
+    createdAt: now,
+  });
   await audit('existing_customer.verified', {
     outcome: verified ? 'verified' : 'review',
+    ...(otherDids.length ? { other_dids: otherDids.length } : {}),
     ...(tierId ? { tier: tierId } : { reasons: fallbackReasons }),
     authenticated_at: new Date(outcome.authenticatedAt).toISOString(),
   });

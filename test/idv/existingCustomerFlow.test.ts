@@ -167,6 +167,36 @@ describe('existing customers sign in at their bank, end to end', () => {
     expect(replay.status).toBe(400);
   });
 
+  /** Choose the bank on the IDV page, sign in as `account`, come back: the callback's answer. */
+  async function signIn(t: Awaited<ReturnType<typeof issuer>>['t'], formUrl: string, account: string) {
+    const jar = new Jar();
+    const page = await choicePage(t, jar, formUrl);
+    const start = await chooseBank(t, jar, formUrl, page.html);
+    return callback(t, jar, await signInAtBank(start.headers.get('location') as string, CALLBACK, account));
+  }
+
+  it('a second DID of the same bank customer goes to manual review (policy review); the link is audited as a digest', async () => {
+    const { t, client, pfi, idvRequest } = await issuer();
+    expect((await signIn(t, idvRequest.url, 'alice')).headers.get('location')).toBe(`${PUBLIC_URL}/idv/approved/finish.html`);
+    expect(typeof (await requestCredential(client, pfi.did, idvRequest)).first.credential).toBe('string');
+
+    const second = new WalletClient(await Holder.create(), t.fetch);
+    const app2 = await openApplication(second, PUBLIC_URL);
+    expect((await signIn(t, app2.idvRequest.url, 'alice')).headers.get('location')).toBe(`${PUBLIC_URL}/idv/review/finish.html`);
+    const { first } = await requestCredential(second, app2.pfi.did, app2.idvRequest);
+    expect(first.credential).toBeUndefined();
+    const rows = t.sqlite.prepare('select subject_digest as digest, applicant_did as did from existing_customer_links order by created_at').all() as {
+      digest: string;
+      did: string;
+    }[];
+    expect(rows).toHaveLength(2);
+    expect(rows[0].did).not.toBe(rows[1].did);
+    expect(new Set(rows.map((r) => r.digest)).size).toBe(1);
+    expect(rows[0].digest).not.toContain('alice');
+    const review = t.sqlite.prepare("select status, decision_reason as reason from applications where status = 'review'").get() as Record<string, unknown>;
+    expect(review).toMatchObject({ status: 'review', reason: 'existing_customer:second_did' });
+  });
+
   it('cancelled at the bank: back to the choice page; nothing decided', async () => {
     const { t, client, pfi, idvRequest, jar } = await issuer();
     const page = await choicePage(t, jar, idvRequest.url);
