@@ -4,6 +4,7 @@ import type { IdvResult } from '../idv/provider';
 import type { Application } from '../store/types';
 import type { IssuanceDeps } from './deps';
 import { openFormLink } from './formSubmission';
+import { tierOfApplication } from './credentialConfigurations';
 import { applyResult } from './identityVerification';
 
 /**
@@ -91,9 +92,23 @@ export async function finishExistingCustomerLogin(
   // The same bank customer signed in before for another DID: issue as usual, or review (EXISTING_CUSTOMER_SECOND_DID_POLICY).
   const otherDids = await deps.store.existingCustomerLinks.otherDids(outcome.subjectDigest, application.applicantDid);
   const secondDid = otherDids.length > 0 && login.settings.secondDidPolicy === 'review';
-  const verified = outcome.status === 'verified' && !secondDid;
-  const fallbackReasons: string[] = [...(outcome.status === 'fallback' ? outcome.reasons : []), ...(secondDid ? ['second_did'] : [])];
-  const tierId = verified && outcome.status === 'verified' ? outcome.tierId : undefined;
+  // The wallet applied for one credential configuration (its tier): the KCC, its record and the
+  // KYC status API must all say that tier, so the bank's evidence must cover the applied-for
+  // tier's required checks; less goes where EXISTING_CUSTOMER_FALLBACK says, more grants no more.
+  const appliedTier = tierOfApplication(deps, application);
+  const kinds = new Set(outcome.evidence.map((e) => e.kind));
+  const covered = outcome.status === 'verified' && appliedTier.requiredChecks.every((k) => kinds.has(k));
+  if (outcome.status === 'verified' && !covered && !secondDid && login.settings.fallback === 'regular_verification') {
+    await audit('existing_customer.fallback', { next: 'regular_verification', reasons: ['evidence_insufficient'], applied_tier: appliedTier.id });
+    return { kind: 'regular_verification', formToken: outcome.formToken, reasons: ['evidence_insufficient'] };
+  }
+  const verified = covered && !secondDid;
+  const fallbackReasons: string[] = [
+    ...(outcome.status === 'fallback' ? outcome.reasons : []),
+    ...(outcome.status === 'verified' && !covered ? ['evidence_insufficient'] : []),
+    ...(secondDid ? ['second_did'] : []),
+  ];
+  const tierId = verified ? appliedTier.id : undefined;
   const evidence = outcome.evidence.map((e) => ({ ...e, type: [...e.type] as string[] }));
   const reasons = fallbackReasons.map((r) => `${EXISTING_CUSTOMER_PROVIDER}:${r}`);
   const country = outcome.countryOfResidence ?? application.countryOfResidence ?? '';

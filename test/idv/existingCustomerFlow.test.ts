@@ -17,6 +17,7 @@ import { TIERS } from '../helpers/tiers';
 
 const CALLBACK = `${PUBLIC_URL}/idv/existing-customer/callback`;
 const CLIENT_ID = 'kcc-issuer';
+const KYC_KEY = 'tenant-key-0123456789abcdef0123456789';
 const CLIENT_SECRET = 'bank-client-secret-0123456789abcdef';
 
 const CUSTOMERS = {
@@ -65,7 +66,7 @@ describe('existing customers sign in at their bank, end to end', () => {
     const clock = testClock(Date.now());
     const t = await makeTestIssuer({
       clock,
-      config: { tiers: TIERS },
+      config: { tiers: TIERS, kycApiKeys: [KYC_KEY] },
       existingCustomer: {
         issuer: bank.issuer,
         clientId: CLIENT_ID,
@@ -113,7 +114,7 @@ describe('existing customers sign in at their bank, end to end', () => {
     return res;
   }
 
-  it('choose sign-in, log in and consent at the bank, return to the finish page; the KCC comes at once with the bank’s tier and country', async () => {
+  it('choose sign-in, log in and consent at the bank, return to the finish page; the KCC comes at once with the country from the bank and the tier its checks cover', async () => {
     const { t, client, pfi, idvRequest, jar } = await issuer();
     const page = await choicePage(t, jar, idvRequest.url);
     expect(page.status).toBe(200);
@@ -144,7 +145,7 @@ describe('existing customers sign in at their bank, end to end', () => {
       evidence: { type: string[]; kind: string; checks: string[] }[];
     };
     expect(vc.credentialSubject.countryOfResidence).toBe('DE');
-    expect(vc.credentialSubject.tier).toBe('Enhanced');
+    expect(vc.credentialSubject.tier).toBe('Basic');
     expect(vc.evidence.map((e) => e.kind)).toEqual(expect.arrayContaining(['existing_customer', 'document_verification', 'sanction_screening']));
     // Typed evidence (VC Data Model 1.1 §5.6): the sign-in itself, and each check the bank reported.
     expect(vc.evidence.find((e) => e.kind === 'existing_customer')?.type).toEqual(['ExistingCustomer']);
@@ -155,11 +156,17 @@ describe('existing customers sign in at their bank, end to end', () => {
       string,
       unknown
     >;
-    expect(row).toMatchObject({ status: 'approved', tier: 'Enhanced', country: 'DE', provider: 'existing_customer' });
+    expect(row).toMatchObject({ status: 'approved', tier: 'Basic', country: 'DE', provider: 'existing_customer' });
     const audit = JSON.stringify(t.sqlite.prepare('select action, detail from audit_log').all());
     expect(audit).toContain('existing_customer.verified');
     expect(audit).toContain('subject_digest');
     expect(audit).not.toContain('"alice"');
+
+    const kyc = await t.app.request(`${PUBLIC_URL}/api/v1/kyc/${encodeURIComponent(String(decodeJwt(first.credential as string).sub))}/status`, {
+      headers: { authorization: `Bearer ${KYC_KEY}` },
+    });
+    // The KCC, the application record and the KYC status API agree on the tier (the applied-for one, which the bank's checks cover).
+    expect(await kyc.json()).toEqual({ kyc_status: 'verified', kyc_tier: 'kcc-basic', aml_clear: true });
 
     // A replay of the same callback (cookie and code) issues nothing more: refused.
     jar.cookies.set('kcc_bank_login', setCookie?.split(';')[0].split('=')[1] as string);
