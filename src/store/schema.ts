@@ -15,9 +15,9 @@ export type EvidenceEntry = { kind: string; checks?: string[] };
 /** Evidence as the issuer keeps it per credential: with the time the check was done (s). */
 export type TimedEvidence = { kind: string; checks: string[]; verifiedAt: number };
 /** Evidence carried over from a presented credential, and which one. */
-export type CarriedEvidence = TimedEvidence & { source: string };
+export type CarriedEvidence = TimedEvidence & { source: string; credential?: Record<string, unknown> };
 /** What is kept of a presented credential to re-check it: no claim beyond its status entries. */
-export type PresentedCredentialRecord = { id: string; issuer: string; expiresAt?: number; credentialStatus?: unknown };
+export type PresentedCredentialRecord = { id: string; issuer: string; expiresAt?: number; credentialStatus?: unknown; held?: Record<string, unknown> };
 /** A JSON object without PII (IDV outcomes, audit details). */
 export type JsonObject = Record<string, unknown>;
 
@@ -458,3 +458,15 @@ export const existingCustomerLinks = sqliteTable(
   },
   (t) => [index('existing_customer_links_subject').on(t.subjectDigest)],
 );
+
+/**
+ * Case assignment in the review console ("assign to me"): who works on an application now. One
+ * row per assigned application; released by deleting it. Only a hint between reviewers: any
+ * reviewer may still decide.
+ */
+export const applicationAssignments = sqliteTable('application_assignments', {
+  applicationId: text('application_id').primaryKey(),
+  /** The audit actor of the operator who took the case (`console:<name>`). */
+  assignee: text('assignee').notNull(),
+  assignedAt: integer('assigned_at').notNull(),
+});

@@ -56,6 +56,11 @@ export async function makeTestIssuer(
     /** The existing-customer bank sign-in settings (EXISTING_CUSTOMER_*) and the fetch to the bank. */
     existingCustomer?: BuildIssuerOptions['existingCustomer'];
     existingCustomerFetch?: BuildIssuerOptions['existingCustomerFetch'];
+    presentedCredentialTrust?: BuildIssuerOptions['presentedCredentialTrust'];
+    presentedFetch?: BuildIssuerOptions['presentedFetch'];
+    /** Another store (PostgreSQL: openPostgres(url).store) and its stats, instead of the in-memory SQLite one. */
+    store?: BuildIssuerOptions['store'];
+    stats?: BuildIssuerOptions['stats'];
   } = {},
 ) {
   const sqlite = new Database(options.file ?? ':memory:');
@@ -68,7 +73,8 @@ export async function makeTestIssuer(
     config: { publicUrl: PUBLIC_URL, adminToken: ADMIN_TOKEN, rateLimits: { enabled: false }, operatorAuthLimits: { enabled: false }, ...options.config },
     db: db as unknown as StoreDb,
     // As the server runs it: concurrent requests' writes share commits (src/runtime/groupCommit.ts).
-    store: sqliteStore(sqlite, db as unknown as StoreDb).store,
+    store: options.store ?? sqliteStore(sqlite, db as unknown as StoreDb).store,
+    stats: options.stats,
     crypto,
     keys: options.keys ?? (await makeIssuerKeys(options.alg, { didDhtIdentity: options.config?.didMethod === 'dht' })),
     clock: options.clock,
@@ -79,6 +85,8 @@ export async function makeTestIssuer(
     statusListFetch: options.statusListFetch,
     existingCustomer: options.existingCustomer,
     existingCustomerFetch: options.existingCustomerFetch,
+    presentedCredentialTrust: options.presentedCredentialTrust,
+    presentedFetch: options.presentedFetch,
   });
   /** A wallet-side fetch wired straight into the app (no server). */
   const fetch: Fetch = async (input, init) => issuer.app.request(input, init);

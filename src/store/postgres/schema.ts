@@ -86,3 +86,4 @@ export const operatorSessions = pgTableOf(sqlite.operatorSessions);
 export const operatorAccounts = pgTableOf(sqlite.operatorAccounts);
 export const pendingApprovals = pgTableOf(sqlite.pendingApprovals);
 export const existingCustomerLinks = pgTableOf(sqlite.existingCustomerLinks);
+export const applicationAssignments = pgTableOf(sqlite.applicationAssignments);
