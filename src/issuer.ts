@@ -18,6 +18,11 @@ import type { Store } from './store/types';
 import type { StatsQueries } from './store/stats';
 import { emptyIdvDeps, type IdvDeps } from './idv/deps';
 import { createPiiVault } from './idv/piiVault';
+import { createBankLogin } from './idv/existingCustomer/relyingParty';
+import { deriveExistingCustomerKeys } from './idv/existingCustomer/loginTransaction';
+import { existingCustomerSettingsFromTable } from './idv/existingCustomer/settings';
+import type { Settings } from './config';
+import type { HttpFetch } from './idv/provider';
 import { createStatusListMemory } from './issuance/credentialStatus';
 import { parsePresentedCredentialTrust, type PresentedCredentialTrust, type PresentedFetch } from './verifier/presented';
 
@@ -55,6 +60,10 @@ export interface BuildIssuerOptions {
   clientAddress?: AppDeps['clientAddress'];
   /** IDV vendors, PII vault, outbound webhook secrets (docs/idv.md). Default: hosted form only, a per-process PII key. */
   idv?: IdvDeps;
+  /** The `existingCustomer` settings (EXISTING_CUSTOMER_*): the bank sign-in for existing customers (docs/existing-customers.md). */
+  existingCustomer?: Settings['existingCustomer'];
+  /** Outbound fetch to the bank's OpenID Connect provider; default: the platform's fetch. */
+  existingCustomerFetch?: HttpFetch;
   /** Fetches other issuers' status list credentials (presented KCCs); see AppDeps.statusListFetch. */
   statusListFetch?: (url: string) => Promise<string>;
   /** The presented-credential trust configuration as JSON (PRESENTED_CREDENTIAL_TRUST[_FILE]); checked against the tiers at start. */
@@ -173,6 +182,20 @@ export async function buildIssuer(options: BuildIssuerOptions) {
   };
   if (config.idv.provider !== 'hosted' && !deps.idv.vendors.has(config.idv.provider)) {
     throw new Error(`IDV_PROVIDER ${config.idv.provider} is not configured (docs/idv.md)`);
+  }
+  const bank = options.existingCustomer && existingCustomerSettingsFromTable(options.existingCustomer, config.tiers);
+  if (bank) {
+    const login = createBankLogin(
+      bank.settings,
+      {
+        clock,
+        fetch: options.existingCustomerFetch ?? ((input, init) => globalThis.fetch(input, init)),
+        random: options.crypto,
+        keys: await deriveExistingCustomerKeys(bank.keySecret),
+      },
+      { redirectUri: issuerUrls(config.publicUrl).existingCustomerCallback, tiers: config.tiers },
+    );
+    deps.idv = { ...deps.idv, existingCustomer: login };
   }
   if (!deps.idv.vault) {
     // No configured data key: PII sealed now cannot be read after a restart (tests, demos).

@@ -21,6 +21,8 @@ export const PATHS = {
   admin: '/admin',
   idvWebhook: '/idv/webhooks/:provider',
   idvCallback: '/idv/callback/:provider',
+  existingCustomerStart: '/idv/form/:token/existing-customer',
+  existingCustomerCallback: '/idv/existing-customer/callback',
   console: '/console',
   health: '/healthz',
   ready: '/readyz',
@@ -83,6 +85,16 @@ export class IssuerUrls {
 
   idvForm(token: string): string {
     return `${this.credentialIssuer}/idv/form/${token}`;
+  }
+
+  /** "I already bank with <PFI> — sign in": the POST that starts the bank login (under the form path: its CSRF cookie applies). */
+  existingCustomerStart(token: string): string {
+    return `${this.credentialIssuer}/idv/form/${token}/existing-customer`;
+  }
+
+  /** The redirect_uri registered at the bank's OpenID Connect provider. */
+  get existingCustomerCallback(): string {
+    return `${this.credentialIssuer}${PATHS.existingCustomerCallback}`;
   }
 
   /** An OIDC vendor's redirect_uri (register it exactly so at the vendor). */

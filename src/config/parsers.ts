@@ -76,6 +76,14 @@ export const jsonText = parser((t): unknown => {
   }
 });
 
+/** A 32-byte key as base64url (43 characters, unpadded); the value is never echoed. */
+export const key32 = parser((t) => {
+  const s = t.trim();
+  if (!/^[A-Za-z0-9_-]{43}={0,1}$/.test(s)) return invalid('must be 32 bytes, base64url');
+  const bin = atob(s.replace(/=+$/, '').replace(/-/g, '+').replace(/_/g, '/'));
+  return Uint8Array.from(bin, (c) => c.charCodeAt(0));
+});
+
 /** KYC_API_KEYS: tenant keys are bearer secrets, so each is at least 32 characters. */
 export const apiKeys = parser((t) => {
   const keys = t

@@ -10,6 +10,7 @@ import {
   integerFromTo,
   intervalMilliseconds,
   jsonText,
+  key32,
   labelList,
   oneOf,
   onlyTrue,
@@ -567,6 +568,88 @@ export const SETTINGS = {
         doc: 'generic HMAC vendor: comma-separated webhook secrets',
       }),
     },
+  },
+
+  /**
+   * "I already bank with <PFI> — sign in": the PFI's own OpenID Connect login completes the IDV
+   * step for its existing customers (src/idv/existingCustomer/, docs/existing-customers.md).
+   * Off unless EXISTING_CUSTOMER_ISSUER is set; checked as a whole at start.
+   */
+  existingCustomer: {
+    issuer: unset({
+      env: 'EXISTING_CUSTOMER_ISSUER',
+      parse: text,
+      doc: "the bank's OpenID Connect issuer (https; http only on loopback); turns on the sign-in option (redirect URI `<PUBLIC_URL>/idv/existing-customer/callback`); see [docs/existing-customers.md](docs/existing-customers.md)",
+    }),
+    clientId: unset({ env: 'EXISTING_CUSTOMER_CLIENT_ID', parse: text, doc: "the issuer's client id at the bank's provider" }),
+    clientSecret: unset({
+      env: 'EXISTING_CUSTOMER_CLIENT_SECRET',
+      parse: text,
+      secret: true,
+      doc: 'client secret (client_secret_basic, 16+ characters); or `EXISTING_CUSTOMER_PRIVATE_KEY_JWK`, not both',
+    }),
+    privateKeyJwk: unset({
+      env: 'EXISTING_CUSTOMER_PRIVATE_KEY_JWK',
+      parse: jsonText,
+      secret: true,
+      doc: 'private JWK (JSON) for private_key_jwt client authentication',
+    }),
+    tokenAuthMethod: unset<'client_secret_basic' | 'private_key_jwt'>({
+      env: 'EXISTING_CUSTOMER_TOKEN_AUTH_METHOD',
+      parse: oneOf(['client_secret_basic', 'private_key_jwt']),
+      doc: 'client authentication at the token endpoint; unset: private_key_jwt when a JWK is given, else client_secret_basic',
+    }),
+    scopes: setting({
+      env: 'EXISTING_CUSTOMER_SCOPES',
+      parse: text,
+      default: 'openid address',
+      doc: 'space-separated scopes asked of the bank (openid required; URL scopes allowed)',
+    }),
+    claimMapping: unset({
+      env: 'EXISTING_CUSTOMER_CLAIM_MAPPING',
+      parse: jsonText,
+      doc: "JSON: how the bank's claims give country, tier, checks and verification date (docs/existing-customers.md); unset: country from `address.country`, tier by review",
+    }),
+    displayName: setting({
+      env: 'EXISTING_CUSTOMER_DISPLAY_NAME',
+      parse: text,
+      default: 'your bank',
+      doc: 'shown on the IDV page: "I already bank with <name> — sign in"',
+    }),
+    secondDidPolicy: setting<'allow' | 'review'>({
+      env: 'EXISTING_CUSTOMER_SECOND_DID_POLICY',
+      parse: oneOf(['allow', 'review']),
+      default: 'review',
+      doc: 'a bank customer already linked to another DID: issue as usual (`allow`) or send to manual review',
+    }),
+    fallback: setting<'regular_verification' | 'review'>({
+      env: 'EXISTING_CUSTOMER_FALLBACK',
+      parse: oneOf(['regular_verification', 'review']),
+      default: 'regular_verification',
+      doc: "where the application goes when the bank's claims cannot make a KCC (no country, too little evidence)",
+    }),
+    loginTtlSeconds: setting({
+      env: 'EXISTING_CUSTOMER_LOGIN_TTL_SECONDS',
+      parse: integerFromTo(60, 3600),
+      default: 600,
+      doc: "lifetime of one round trip through the bank's login, in seconds (60 to 3600)",
+    }),
+    idTokenAlg: unset({
+      env: 'EXISTING_CUSTOMER_ID_TOKEN_ALG',
+      parse: oneOf(['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519']),
+      doc: 'the one ID token signing algorithm accepted (asymmetric only); unset: what the provider announces',
+    }),
+    maxAuthAgeSeconds: unset({
+      env: 'EXISTING_CUSTOMER_MAX_AUTH_AGE_SECONDS',
+      parse: integerFromTo(0, 86_400),
+      doc: "sent as `max_age` and checked against the ID token's `auth_time`: an older bank session signs in again",
+    }),
+    keySecret: unset({
+      env: 'EXISTING_CUSTOMER_KEY_SECRET',
+      parse: key32,
+      secret: true,
+      doc: 'required with `EXISTING_CUSTOMER_ISSUER`: 32 bytes, base64url: seals the login transaction cookie and keys the bank subject digest of the links (rotating it orphans existing links)',
+    }),
   },
 
   /** Background jobs (src/issuance/jobs.ts): Node's timer; Workers use a Cron Trigger. */

@@ -1,5 +1,6 @@
 import type { HttpFetch, IdvProvider } from './provider';
 import type { PiiVault } from './piiVault';
+import type { BankLogin } from './existingCustomer/relyingParty';
 
 /**
  * What identity verification needs at run time, built by the runtime (src/runtime/node.ts,
@@ -16,6 +17,8 @@ export interface IdvDeps {
   outboundSecrets: readonly string[];
   /** Delivers outbound webhooks (Node: global fetch; tests: a loopback receiver). */
   outboundFetch?: HttpFetch;
+  /** "I already bank with <PFI> — sign in" (src/idv/existingCustomer/), when EXISTING_CUSTOMER_ISSUER is set. */
+  existingCustomer?: BankLogin;
 }
 
 export function emptyIdvDeps(): IdvDeps {

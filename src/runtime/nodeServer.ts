@@ -218,6 +218,7 @@ async function startNode(options: NodeIssuerOptions) {
     didMethods: nodeDidMethods(options),
     clientAddress: nodeClientAddress(options.trustProxy ?? SETTING_DEFAULTS.server.trustProxy),
     idv: options.idv ?? (await idvDepsFromEnv(options.idvEnv ?? {}, join(options.dataDir, 'pii-data-key'))),
+    existingCustomer: readSettings(options.idvEnv ?? {}, 'node').existingCustomer,
     statusListFetch: nodeStatusListFetch(options),
     presentedCredentialTrust: options.presentedCredentialTrust,
     presentedFetch: nodePresentedFetch(options),

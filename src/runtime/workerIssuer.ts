@@ -53,6 +53,7 @@ export async function buildWorkerIssuer(env: WorkerEnv) {
     // Cloudflare sets CF-Connecting-IP to the client's address on every request to a worker.
     clientAddress: (c) => c.req.header('cf-connecting-ip') || undefined,
     idv: await idvDepsFromVendorSettings(settings.idvVendors, parseDataKey(piiDataKey)),
+    existingCustomer: settings.existingCustomer,
     db: drizzle(env.DB, { schema }) as unknown as Database,
     crypto: createWebCryptoProvider(),
     keys: parseIssuerKeys(privateJwk),

@@ -461,6 +461,23 @@ export const pendingApprovals = sqliteTable('pending_approvals', {
 });
 
 /**
+ * Links of the existing-customer sign-in (docs/existing-customers.md): which applicant DID a
+ * bank customer signed in for, one row per application. The bank's `sub` is never stored: only
+ * its keyed digest (HMAC-SHA256 over issuer and sub, src/idv/existingCustomer/loginTransaction.ts),
+ * so a second DID of the same customer is recognised (EXISTING_CUSTOMER_SECOND_DID_POLICY).
+ */
+export const existingCustomerLinks = sqliteTable(
+  'existing_customer_links',
+  {
+    applicationId: text('application_id').primaryKey(),
+    subjectDigest: text('subject_digest').notNull(),
+    applicantDid: text('applicant_did').notNull(),
+    createdAt: integer('created_at').notNull(),
+  },
+  (t) => [index('existing_customer_links_subject').on(t.subjectDigest)],
+);
+
+/**
  * Case assignment in the review console ("assign to me"): who works on an application now. One
  * row per assigned application; released by deleting it. Only a hint between reviewers: any
  * reviewer may still decide.

@@ -466,6 +466,16 @@ export interface OperatorAccountRepository {
   disable(name: string, now: number): Promise<boolean>;
 }
 
+/** An existing-customer link: a bank customer (keyed digest of the sub) signed in for an applicant DID. */
+export type ExistingCustomerLink = Row<typeof schema.existingCustomerLinks>;
+
+export interface ExistingCustomerLinkRepository {
+  /** Records the link of an application, once (a second call for the same application changes nothing). */
+  record(row: ExistingCustomerLink): Promise<void>;
+  /** The other applicant DIDs the same bank customer signed in for, oldest first. */
+  otherDids(subjectDigest: string, applicantDid: string): Promise<string[]>;
+}
+
 export interface PendingApprovalRepository {
   /** Records a proposal, once per application; false when one is already waiting. */
   propose(row: PendingApproval): Promise<boolean>;
@@ -503,5 +513,6 @@ export interface Store {
   operatorSessions: OperatorSessionRepository;
   operatorAccounts: OperatorAccountRepository;
   pendingApprovals: PendingApprovalRepository;
+  existingCustomerLinks: ExistingCustomerLinkRepository;
   applicationAssignments: ApplicationAssignmentRepository;
 }

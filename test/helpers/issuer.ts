@@ -53,6 +53,9 @@ export async function makeTestIssuer(
     /** How the app reads a client's address (rate-limit tests). */
     clientAddress?: (c: Context) => string | undefined;
     statusListFetch?: BuildIssuerOptions['statusListFetch'];
+    /** The existing-customer bank sign-in settings (EXISTING_CUSTOMER_*) and the fetch to the bank. */
+    existingCustomer?: BuildIssuerOptions['existingCustomer'];
+    existingCustomerFetch?: BuildIssuerOptions['existingCustomerFetch'];
     presentedCredentialTrust?: BuildIssuerOptions['presentedCredentialTrust'];
     presentedFetch?: BuildIssuerOptions['presentedFetch'];
     /** Another store (PostgreSQL: openPostgres(url).store) and its stats, instead of the in-memory SQLite one. */
@@ -80,6 +83,8 @@ export async function makeTestIssuer(
     idv: options.idv,
     clientAddress: options.clientAddress,
     statusListFetch: options.statusListFetch,
+    existingCustomer: options.existingCustomer,
+    existingCustomerFetch: options.existingCustomerFetch,
     presentedCredentialTrust: options.presentedCredentialTrust,
     presentedFetch: options.presentedFetch,
   });

@@ -167,6 +167,7 @@ const STORE_METHODS: { [R in keyof Store]: Record<keyof Store[R], true> } = {
   operatorSessions: { create: true, touch: true, end: true, endAllFor: true, endAllExcept: true, purge: true },
   operatorAccounts: { create: true, get: true, list: true, any: true, setSecret: true, disable: true },
   pendingApprovals: { propose: true, get: true, takeForConfirmation: true, clear: true },
+  existingCustomerLinks: { record: true, otherDids: true },
 };
 
 /** Exactly one of many concurrent attempts returns a row. */
@@ -1398,6 +1399,28 @@ describe.each(backends)('store contract on %s', (_name, open) => {
       await store.pendingApprovals.clear('app-2');
       await store.pendingApprovals.clear('app-3');
       expect(await store.pendingApprovals.get('app-2')).toBeUndefined();
+    });
+  });
+
+  describe('existingCustomerLinks', () => {
+    it('records one link per application and finds the other DIDs of the same bank customer', async () => {
+      const link = (applicationId: string, subjectDigest: string, applicantDid: string, createdAt = NOW) => ({
+        applicationId,
+        subjectDigest,
+        applicantDid,
+        createdAt,
+      });
+      expect(await store.existingCustomerLinks.otherDids('digest-a', 'did:key:one')).toEqual([]);
+      await store.existingCustomerLinks.record(link('app-1', 'digest-a', 'did:key:one'));
+      // Once per application: a second record of the same application changes nothing.
+      await store.existingCustomerLinks.record(link('app-1', 'digest-a', 'did:key:other'));
+      expect(await store.existingCustomerLinks.otherDids('digest-a', 'did:key:one')).toEqual([]);
+      expect(await store.existingCustomerLinks.otherDids('digest-a', 'did:key:two')).toEqual(['did:key:one']);
+      await store.existingCustomerLinks.record(link('app-2', 'digest-a', 'did:key:two', NOW + 1));
+      await store.existingCustomerLinks.record(link('app-3', 'digest-a', 'did:key:one', NOW + 2));
+      await store.existingCustomerLinks.record(link('app-4', 'digest-b', 'did:key:three'));
+      expect(await store.existingCustomerLinks.otherDids('digest-a', 'did:key:three')).toEqual(['did:key:one', 'did:key:two']);
+      expect(await store.existingCustomerLinks.otherDids('digest-b', 'did:key:three')).toEqual([]);
     });
   });
 

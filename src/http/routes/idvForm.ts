@@ -10,6 +10,8 @@ import {
   type OpenForm,
 } from '../../issuance/formSubmission';
 import { configuredVendor, startVendorSession } from '../../issuance/identityVerification';
+import { existingCustomerLogin, finishExistingCustomerLogin, startExistingCustomerLogin } from '../../issuance/existingCustomer';
+import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import { PATHS, issuerUrls } from '../../paths';
 import { FormSubmissionRefused, InvalidRequest } from '../../protocol/errors';
 import { readFormOrJson } from '../body';
@@ -70,15 +72,19 @@ idvFormRoutes.get(PATHS.idvFinish, (c) => finishPage(c, undefined));
 idvFormRoutes.get(PATHS.idvFinishApproved, (c) => finishPage(c, 'approved'));
 idvFormRoutes.get(PATHS.idvFinishReview, (c) => finishPage(c, 'review'));
 
-async function consentPage(c: Context<AppEnv>, token: string, form: OpenForm, error = false) {
+async function consentPage(c: Context<AppEnv>, token: string, form: OpenForm, error = false, notice?: string) {
   const deps = c.get('deps');
   const urls = issuerUrls(deps.config.publicUrl);
+  const csrfToken = await issueFormCsrf(c, deps.config.publicUrl, token, deps.issuer.did);
+  const bank = existingCustomerLogin(deps);
   return renderConsentPage({
+    existingCustomer: bank && !notice ? { bankName: bank.settings.displayName, action: urls.existingCustomerStart(token), csrfToken } : undefined,
+    notice,
     action: urls.idvForm(token),
     cssHref: urls.idvCss,
     issuerName: deps.config.clientName,
     lang: languageOf(c),
-    csrfToken: await issueFormCsrf(c, deps.config.publicUrl, token, deps.issuer.did),
+    csrfToken,
     fields: await formFieldsOf(deps, form),
     retentionDays: deps.config.idv.retentionDays,
     tosUri: deps.config.tosUri,
@@ -115,7 +121,101 @@ idvFormRoutes.get(PATHS.idvForm, rateLimitByIp('idv'), async (c) => {
   }
   c.header('Vary', 'Accept-Language');
   // The consent step comes first; its "accept" answer (a POST) shows the identity fields.
-  return c.html(await consentPage(c, token, form));
+  // Back from the bank without a KCC-worthy answer: the regular verification, saying why.
+  const notice = c.req.query('bank') === 'fallback' ? FALLBACK_NOTICE : undefined;
+  return c.html(await consentPage(c, token, form, false, notice));
+});
+
+const FALLBACK_NOTICE = 'Your bank could not confirm everything a credential needs. Please verify your identity here instead.';
+const TX_COOKIE = 'kcc_bank_login';
+
+/** The login transaction cookie: HttpOnly, SameSite=Lax (the bank returns with a cross-site top-level GET), scoped to the callback. */
+function transactionCookieOptions(publicUrl: string, maxAge?: number) {
+  const url = new URL(publicUrl);
+  return {
+    httpOnly: true,
+    sameSite: 'Lax' as const,
+    secure: url.protocol === 'https:',
+    path: `${url.pathname.replace(/\/+$/, '')}${PATHS.existingCustomerCallback}`,
+    ...(maxAge !== undefined ? { maxAge } : {}),
+  };
+}
+
+// "I already bank with <PFI> — sign in": CSRF-checked like the form, then off to the bank's login.
+idvFormRoutes.post(PATHS.existingCustomerStart, rateLimitByIp('idv'), async (c) => {
+  const deps = c.get('deps');
+  const token = c.req.param('token');
+  htmlHeaders(c);
+  const login = existingCustomerLogin(deps);
+  if (!login) return c.notFound();
+  enforceRateLimit(deps, 'idv', 'client', token.slice(0, 100));
+  const { kind, body } = await readFormOrJson(c);
+  const csrf = await checkFormCsrf(c, deps.config.publicUrl, kind, body.csrf_token, { formToken: token, issuerDid: deps.issuer.did });
+  if (!csrf.ok || kind !== 'form') {
+    deps.logger.warn('existing_customer_csrf_rejected', { requestId: c.get('requestId'), why: csrf.ok ? 'not_a_form' : csrf.why });
+    throw new FormSubmissionRefused('cross-site or stale form submission');
+  }
+  let started: Awaited<ReturnType<typeof startExistingCustomerLogin>>;
+  try {
+    started = await startExistingCustomerLogin(deps, login, token);
+  } catch (e) {
+    if (e instanceof Error && e.name === 'BankLoginRejected') {
+      deps.logger.error('existing_customer_unavailable', { requestId: c.get('requestId'), message: e.message.slice(0, 200) });
+      const urls = issuerUrls(deps.config.publicUrl);
+      return c.html(
+        renderMessagePage({
+          title: 'Try again later',
+          message: 'Signing in with your bank is unavailable right now. Go back to verify your identity another way, or try again in a few minutes.',
+          cssHref: urls.idvCss,
+          brand: brandOf(c),
+        }),
+        503,
+      );
+    }
+    throw e;
+  }
+  const seconds = Math.max(1, started.expiresAt - Math.floor(deps.clock() / 1000));
+  setCookie(c, TX_COOKIE, started.transaction, transactionCookieOptions(deps.config.publicUrl, seconds));
+  return c.redirect(started.authorizationUrl, 303);
+});
+
+// The bank sends the browser back here: verified first, then applied through the IDV state machine.
+idvFormRoutes.get(PATHS.existingCustomerCallback, rateLimitByIp('idv'), async (c) => {
+  const deps = c.get('deps');
+  htmlHeaders(c);
+  const login = existingCustomerLogin(deps);
+  if (!login) return c.notFound();
+  const urls = issuerUrls(deps.config.publicUrl);
+  const transaction = getCookie(c, TX_COOKIE);
+  // One round trip per transaction: the cookie goes whatever the outcome.
+  deleteCookie(c, TX_COOKIE, transactionCookieOptions(deps.config.publicUrl));
+  const query = new URL(c.req.url).search;
+  const finished = await finishExistingCustomerLogin(deps, login, { callbackUrl: `${urls.existingCustomerCallback}${query}`, transaction });
+  deps.logger.info('existing_customer_finished', {
+    requestId: c.get('requestId'),
+    outcome: finished.kind,
+    ...(finished.kind === 'decided' ? { applicationId: finished.application.id, status: finished.status } : {}),
+    ...(finished.kind === 'refused' ? { reason: finished.reason } : {}),
+  });
+  switch (finished.kind) {
+    case 'decided':
+      return c.redirect(finished.status === 'approved' ? urls.idvFinishApproved : finished.status === 'review' ? urls.idvFinishReview : urls.idvFinish, 303);
+    case 'cancelled':
+      return finished.formToken ? c.redirect(urls.idvForm(finished.formToken), 303) : c.redirect(urls.idvFinish, 303);
+    case 'regular_verification':
+      return c.redirect(finished.formToken ? `${urls.idvForm(finished.formToken)}?bank=fallback` : urls.idvFinish, 303);
+    case 'refused':
+      return c.html(
+        renderMessagePage({
+          title: 'Sign-in with your bank did not complete',
+          message:
+            'We could not confirm this sign-in with your bank, so nothing was issued. Go back to the verification page from your wallet to sign in again or to verify your identity another way.',
+          cssHref: urls.idvCss,
+          brand: brandOf(c),
+        }),
+        400,
+      );
+  }
 });
 
 idvFormRoutes.post(PATHS.idvForm, rateLimitByIp('idv'), async (c) => {

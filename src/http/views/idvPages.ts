@@ -197,9 +197,24 @@ export function renderConsentPage(input: {
   /** Set when a submission arrived without consent. */
   error?: boolean;
   brand?: Brand;
+  /** "I already bank with <bankName> — sign in", beside the regular verification (docs/existing-customers.md). */
+  existingCustomer?: { bankName: string; action: string; csrfToken: string };
+  /** A status line above the page (the bank sign-in could not finish, and why in the applicant's terms). */
+  notice?: string;
 }): string {
   const lang = input.lang ?? 'en';
   const m = messagesFor(lang);
+  const bank = input.existingCustomer
+    ? `<section class="existing-customer" aria-labelledby="existing-customer-heading">
+<h2 id="existing-customer-heading">Already a customer?</h2>
+<form method="post" action="${escapeHtml(input.existingCustomer.action)}">
+${hidden('csrf_token', input.existingCustomer.csrfToken)}
+<button type="submit" id="existing-customer-sign-in">I already bank with ${escapeHtml(input.existingCustomer.bankName)} — sign in</button>
+</form>
+<p class="hint">Or verify your identity here:</p>
+</section>`
+    : '';
+  const notice = input.notice ? `<div class="error-summary" role="status" id="existing-customer-notice"><p>${escapeHtml(input.notice)}</p></div>` : '';
   const collected = FIELD_RULES.filter((rule) => !input.fields || input.fields.has(rule.name))
     .map((rule) => `<li>${escapeHtml(m.fieldLabels[rule.name])}</li>`)
     .join('');
@@ -224,7 +239,9 @@ export function renderConsentPage(input: {
     `${input.error ? m.errorPrefix : ''}${m.consentTitle} – ${input.issuerName}`,
     `<h1>${escapeHtml(m.consentTitle)}</h1>
 <p>${escapeHtml(m.consentIntro(input.issuerName))}</p>
+${notice}
 ${error}
+${bank}
 <h2>${escapeHtml(m.consentCollectedHeading)}</h2>
 <ul>${collected}</ul>
 <h2>${escapeHtml(m.consentCredentialHeading)}</h2>

@@ -85,4 +85,5 @@ export const applicationPrefill = pgTableOf(sqlite.applicationPrefill);
 export const operatorSessions = pgTableOf(sqlite.operatorSessions);
 export const operatorAccounts = pgTableOf(sqlite.operatorAccounts);
 export const pendingApprovals = pgTableOf(sqlite.pendingApprovals);
+export const existingCustomerLinks = pgTableOf(sqlite.existingCustomerLinks);
 export const applicationAssignments = pgTableOf(sqlite.applicationAssignments);

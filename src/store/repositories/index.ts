@@ -7,6 +7,7 @@ import { createGrantRepositories } from './grants';
 import { createIdvSessionRepositories } from './idv';
 import { createOperatorAccountRepositories } from './operatorAccounts';
 import { createOperatorSessionRepositories } from './operatorSessions';
+import { createExistingCustomerLinkRepositories } from './existingCustomerLinks';
 import { createOutboxRepositories } from './outbox';
 import { createTransactionRepositories } from './transactions';
 
@@ -28,5 +29,6 @@ export function createRepositories(d: Dialect): Store {
     ...createCredentialRepositories(d),
     ...createOperatorSessionRepositories(d),
     ...createOperatorAccountRepositories(d),
+    ...createExistingCustomerLinkRepositories(d),
   };
 }

@@ -1,0 +1,8 @@
+CREATE TABLE "existing_customer_links" (
+	"application_id" text PRIMARY KEY NOT NULL,
+	"subject_digest" text NOT NULL,
+	"applicant_did" text NOT NULL,
+	"created_at" bigint NOT NULL
+);
+--> statement-breakpoint
+CREATE INDEX "existing_customer_links_subject" ON "existing_customer_links" USING btree ("subject_digest");
