@@ -187,6 +187,12 @@ export interface PreAuthorizedCodeRepository {
    * pre-authorized grant). The code is already bound to its applicant DID, which the token names.
    */
   redeemBound(codeHash: string, now: number): Promise<PreAuthorizedCode | undefined>;
+  /**
+   * Gives back a code this request redeemed (`consumedAt` its stamp) when no access token was
+   * recorded for it: the request failed before its answer existed, so the wallet's retry works.
+   * One conditional UPDATE; true when given back.
+   */
+  giveBack(codeHash: string, consumedAt: number): Promise<boolean>;
   /** Deletes codes that expired at or before `before`; returns how many. */
   deleteExpired(before: number): Promise<number>;
 }

@@ -136,6 +136,29 @@ function jtiOf(jwt: string | undefined): string {
 }
 
 describe('crash recovery never strands a wallet, never leaves a ghost', () => {
+  it('a token request that failed (500) after its code was redeemed leaves a retry that works; a refusal still spends it', async () => {
+    const t = await makeTestIssuer();
+    const app = await applyUntilOffer(PUBLIC_URL, t.fetch);
+    const token = () =>
+      t.app.request(`${PUBLIC_URL}/oauth2/token`, {
+        method: 'POST',
+        headers: json,
+        body: JSON.stringify({ grant_type: PRE_AUTH_GRANT, 'pre-authorized_code': app.preAuthorizedCode, client_id: app.holder.did }),
+      });
+    const tokens = t.deps.store.accessTokens;
+    const createWithCNonce = tokens.createWithCNonce.bind(tokens);
+    tokens.createWithCNonce = async () => {
+      throw new Error('connection lost');
+    };
+    expect((await token()).status).toBe(500);
+    tokens.createWithCNonce = createWithCNonce;
+    const retry = await token();
+    expect(retry.status).toBe(200);
+    expect(((await retry.json()) as { access_token: string }).access_token).toMatch(/^ey/);
+    // Redeemed with its answer recorded: a replay is refused as before.
+    expect(((await (await token()).json()) as { error: string }).error).toBe('invalid_grant');
+  });
+
   it('a credential recorded whose answer was lost (500) is handed out again on retry: same jti, same bytes', async () => {
     const s = await setup();
     const store = s.t.deps.store.issuedCredentials;
