@@ -403,6 +403,20 @@ export const SETTINGS = {
       only: 'node',
       doc: 'with `DATABASE_URL`: connections per instance for requests (plus one for advisory locks)',
     }),
+    databaseConnectTimeoutSeconds: setting({
+      env: 'DATABASE_CONNECT_TIMEOUT_SECONDS',
+      parse: integerFromTo(1, 60),
+      default: 3,
+      only: 'node',
+      doc: 'with `DATABASE_URL`: how long one connection attempt to PostgreSQL may take; reconnecting waits at most 0.5 s between attempts',
+    }),
+    databaseStatementTimeoutSeconds: setting({
+      env: 'DATABASE_STATEMENT_TIMEOUT_SECONDS',
+      parse: integerFromTo(1, 300),
+      default: 5,
+      only: 'node',
+      doc: "the longest a statement may run (PostgreSQL's `statement_timeout` and `lock_timeout`) or wait for SQLite's write lock (`busy_timeout`); past it the request answers 503 with `Retry-After`",
+    }),
   },
 
   /** The issuer's keys (docs/dids-and-keys.md). */

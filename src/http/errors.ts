@@ -1,7 +1,7 @@
 import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import { FormLinkError, ProtocolError, StorageUnavailable } from '../protocol/errors';
-import { errorLogFields, STORAGE_CONDITION_MESSAGES, storageFailureOf } from '../ports/failures';
+import { errorLogFields, STORAGE_CONDITION_MESSAGES, STORAGE_CONDITION_RETRY_AFTER, storageFailureOf } from '../ports/failures';
 import { issuerUrls } from '../paths';
 import type { AppEnv } from './context';
 import { htmlSecurityHeaders } from './htmlHeaders';
@@ -25,7 +25,7 @@ function storageUnavailable(err: Error, c: Context<AppEnv>): Error {
     message: STORAGE_CONDITION_MESSAGES[failure.condition],
     ...errorLogFields(err),
   });
-  return new StorageUnavailable();
+  return new StorageUnavailable(STORAGE_CONDITION_RETRY_AFTER[failure.condition]);
 }
 
 /**

@@ -45,6 +45,10 @@ export async function allocateCredentialStatus(
   // Usually one statement: a slot in the newest list. Otherwise (no list yet, or full) the lists
   // are walked. Herd privacy needs room: past maxFill, random draws collide often, so a full
   // list makes way for the next.
+  // A request taking over a claim signs the same credential id: the entry an earlier attempt
+  // allocated for it is this credential's, never a second one.
+  const allocated = await deps.store.credentialStatus.get(input.credentialId);
+  if (allocated) return entriesOf(deps, allocated.listId, allocated.listIndex);
   let list = await deps.store.statusLists.reserveInNewest(maxFill);
   if (!list) {
     list = await deps.store.statusLists.current(size, now);
@@ -65,13 +69,18 @@ export async function allocateCredentialStatus(
       expiresAt: input.expiresAt,
       updatedAt: now,
     });
-    if (won) {
-      const urls = issuerUrls(deps.config.publicUrl);
-      return { listId: list.id, index, entries: credentialStatusEntries((p) => urls.statusList(list.id, p), index) };
-    }
+    if (won) return entriesOf(deps, list.id, index);
+    // A racing request for the same credential id allocated its entry first: that one is the credential's.
+    const racing = await deps.store.credentialStatus.get(input.credentialId);
+    if (racing) return entriesOf(deps, racing.listId, racing.listIndex);
   }
   // At maxFill ≤ 0.9 the chance of 64 collisions in a row is below 0.9^64 ≈ 0.1%.
   throw new Error('could not allocate a status list index');
+}
+
+function entriesOf(deps: Pick<IssuanceDeps, 'config'>, listId: number, index: number) {
+  const urls = issuerUrls(deps.config.publicUrl);
+  return { listId, index, entries: credentialStatusEntries((p) => urls.statusList(listId, p), index) };
 }
 
 export type StatusAction = 'revoke' | 'suspend' | 'reinstate';

@@ -3,7 +3,7 @@ import { digestSecret } from '../crypto/hash';
 import { randomToken, randomUuid } from '../crypto/random';
 import { timingSafeEqual } from '../crypto/timingSafeEqual';
 import { nowSeconds } from '../ports/clock';
-import { InvalidGrant, InvalidToken } from '../protocol/errors';
+import { InvalidGrant, InvalidToken, ProtocolError } from '../protocol/errors';
 import { bearerToken, issueAccessToken, verifyAccessToken } from '../protocol/oid4vci/accessToken';
 import type { AccessTokenRecord, PreAuthorizedCode } from '../store/types';
 import type { IssuanceDeps } from './deps';
@@ -36,9 +36,19 @@ export async function redeemPreAuthorizedCode(
   input: { preAuthorizedCode: string; clientId: string | undefined },
 ): Promise<{ applicationId: string; token: TokenResponse }> {
   const code = await redeemCodeOnce(deps, input);
-  const problem = await assertPresentedCredentialsStillValid(deps, code.applicationId);
-  if (problem) throw new InvalidGrant(`a credential presented for this application is no longer valid: ${problem}`);
-  return { applicationId: code.applicationId, token: await grantAccessToken(deps, code) };
+  try {
+    const problem = await assertPresentedCredentialsStillValid(deps, code.applicationId);
+    if (problem) throw new InvalidGrant(`a credential presented for this application is no longer valid: ${problem}`);
+    return { applicationId: code.applicationId, token: await grantAccessToken(deps, code) };
+  } catch (e) {
+    // A refusal spends the code; a failure (the database, the signer) before the token was
+    // recorded gives it back, so the wallet's retry works instead of answering invalid_grant.
+    if (!(e instanceof ProtocolError) && code.consumedAt != null) {
+      const givenBack = await deps.store.preAuthorizedCodes.giveBack(code.codeHash, code.consumedAt).catch(() => false);
+      deps.logger.warn('token_request_failed', { applicationId: code.applicationId, codeGivenBack: givenBack });
+    }
+    throw e;
+  }
 }
 
 /**

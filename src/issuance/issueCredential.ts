@@ -1,4 +1,4 @@
-import { base64urlEncode } from '../crypto/base64url';
+import { base64urlDecode, base64urlEncode, utf8 } from '../crypto/base64url';
 import { parseHolderJwk } from '../crypto/holderKeys';
 import { randomToken, randomUuid } from '../crypto/random';
 import { issuerUrls } from '../paths';
@@ -138,8 +138,14 @@ export async function collectDeferredCredential(deps: Deps, grant: AccessTokenRe
   const sdJwt = sdJwtVcSettingsOf(deps.config);
   const request = parseDeferredCredentialRequest(body, sdJwt.offered ? { responseEncryption: { required: sdJwt.encryptionRequired } } : {});
   if (request.responseEncryption) await checkResponseEncryptionKey(request.responseEncryption);
-  const transaction = await unusedTransactionOf(deps, grant, request.transactionId);
+  const transaction = await transactionOf(deps, grant, request.transactionId);
   const profile = transaction.profile as Oid4vciProfile;
+  if (transaction.consumedAt != null) {
+    // Collected already: the same credential again when its answer was lost, else the transaction is spent.
+    const credential = await collectedAgain(deps, grant, transaction);
+    const again: Issued = { id: credential.id, credentials: [credential.jwt], supersedes: [], notificationId: credential.notificationId };
+    return { status: 200, body: credentialResponse(profile, again), applicationId: transaction.applicationId, deferred: true, issued: true, profile };
+  }
   const application = await deps.store.applications.get(transaction.applicationId);
   if (!application) throw new InvalidTransactionId('transaction_id is unknown');
   const prefill = (await deps.store.applicationPrefill.get(application.id)) ?? null;
@@ -275,10 +281,20 @@ function assertConfigurationOffered(offered: string, requested: string | undefin
   }
 }
 
-/** The deferred request's transaction: this access token's application's, and not used yet. */
-async function unusedTransactionOf(deps: Deps, grant: AccessTokenRecord, transactionId: string): Promise<Transaction> {
+/** A collected transaction's credential again (its kept bytes), for a wallet whose answer was lost. */
+async function collectedAgain(deps: Deps, grant: AccessTokenRecord, transaction: Transaction): Promise<IssuedKcc> {
+  const claim = await deps.store.issuedCredentials.claimOf(transaction.applicationId);
+  const record = transaction.credentialId ? await deps.store.issuedCredentials.get(transaction.credentialId) : undefined;
+  const status = record ? await deps.store.credentialStatus.get(record.id) : undefined;
+  if (!record || !claim?.jwt || claim.credentialId !== record.id || status?.revokedAt != null)
+    throw new InvalidTransactionId('transaction_id is unknown or was already used');
+  return handOutAgain(deps, { grant, profile: transaction.profile as Oid4vciProfile }, record, claim.jwt);
+}
+
+/** The deferred request's transaction: this access token's application's (used or not: see collectedAgain). */
+async function transactionOf(deps: Deps, grant: AccessTokenRecord, transactionId: string): Promise<Transaction> {
   const transaction = await deps.store.transactions.get(transactionId);
-  if (!transaction || transaction.applicationId !== grant.applicationId || transaction.consumedAt != null) {
+  if (!transaction || transaction.applicationId !== grant.applicationId) {
     throw new InvalidTransactionId('transaction_id is unknown or was already used');
   }
   return transaction;
@@ -325,32 +341,78 @@ async function openTransaction(deps: Deps, grant: AccessTokenRecord, application
 
 /**
  * One decision, one credential (SECURITY.md): the application's one KCC is claimed before it is
- * signed (so racing requests, each with its own fresh nonce, never sign two), then signed, and
- * recorded in one commit with its `credential.issued` event, its OID4VCI 1.0 notification_id
- * and, at the deferred endpoint, the consumption of its transaction (`recordIssued`). A repeated
- * request is credential_request_denied: only a digest of the JWT is kept, so there is nothing to
- * hand out again; renewal and upgrade are new applications. A claim whose credential could not
- * be signed or recorded is released for the next request.
+ * signed, kept signed with its claim (`keepSigned`, once), then recorded in one commit with its
+ * `credential.issued` event, its OID4VCI 1.0 notification_id and, at the deferred endpoint, the
+ * consumption of its transaction (`recordIssued`). A request that finds the claim taken:
+ * - recorded → the same credential again (same bytes, same jti): the holder proved its DID key
+ *   with this request, and an answer lost to a crash or a timeout must not strand its wallet;
+ * - recorded and since revoked, the application approved again → a new decision: the claim is
+ *   replaced (one winner) and a new KCC issued;
+ * - not recorded (the request that claimed crashed or failed) → taken over: the kept bytes are
+ *   recorded, or the same credential id is signed (its status entry reused), so there is never a
+ *   second KCC for the decision. Legacy claims recorded without kept bytes stay refused.
  */
 async function issueOnce(
   deps: Deps,
   application: Application,
   prefill: ApplicationPrefill | null,
   how: { grant: AccessTokenRecord; profile: Oid4vciProfile; transactionId?: string },
+  attempt = 0,
+): Promise<IssuedKcc> {
+  const fresh = `urn:uuid:${randomUuid()}`;
+  if (await deps.store.issuedCredentials.claim(application.id, fresh, nowSeconds(deps))) return signAndRecord(deps, application, prefill, how, fresh);
+  const claim = await deps.store.issuedCredentials.claimOf(application.id);
+  // A claim released or replaced in between: claim again (bounded).
+  if (!claim) return retryClaim(deps, application, prefill, how, attempt);
+  const record = await deps.store.issuedCredentials.get(claim.credentialId);
+  if (!record) return signAndRecord(deps, application, prefill, how, claim.credentialId, claim.jwt ?? undefined);
+  const status = await deps.store.credentialStatus.get(record.id);
+  if (status?.revokedAt != null) {
+    if (await deps.store.issuedCredentials.reclaim(application.id, record.id, fresh, nowSeconds(deps)))
+      return signAndRecord(deps, application, prefill, how, fresh);
+    return retryClaim(deps, application, prefill, how, attempt);
+  }
+  if (claim.jwt) return handOutAgain(deps, how, record, claim.jwt);
+  // OID4VCI 1.0 §9.3: a transaction that can no longer yield a credential is invalid_transaction_id.
+  if (how.transactionId !== undefined) throw new InvalidTransactionId('the credential for this application was already issued');
+  throw new CredentialRequestDenied('the credential for this application was already issued; a renewal or an upgrade is a new application');
+}
+
+function retryClaim(
+  ...args: [Deps, Application, ApplicationPrefill | null, { grant: AccessTokenRecord; profile: Oid4vciProfile; transactionId?: string }, number]
+) {
+  const [deps, application, prefill, how, attempt] = args;
+  if (attempt >= 3) throw new ServerError('the credential claim kept changing; retry');
+  return issueOnce(deps, application, prefill, how, attempt + 1);
+}
+
+/**
+ * Signs the claimed credential `id` (or takes the bytes its claim kept), keeps the bytes with
+ * the claim and records them. A racing request for the same claim may win either step: its
+ * bytes are then the credential, and its record counts as ours.
+ */
+async function signAndRecord(
+  deps: Deps,
+  application: Application,
+  prefill: ApplicationPrefill | null,
+  how: { grant: AccessTokenRecord; profile: Oid4vciProfile; transactionId?: string },
+  id: string,
+  kept?: string,
 ): Promise<IssuedKcc> {
   const deferred = how.transactionId !== undefined;
-  const id = `urn:uuid:${randomUuid()}`;
-  if (!(await deps.store.issuedCredentials.claim(application.id, id, nowSeconds(deps)))) {
-    // OID4VCI 1.0 §9.3: a transaction that can no longer yield a credential is invalid_transaction_id.
-    if (deferred) throw new InvalidTransactionId('the credential for this application was already issued');
-    throw new CredentialRequestDenied('the credential for this application was already issued; a renewal or an upgrade is a new application');
+  let jwt = kept;
+  if (jwt === undefined) {
+    const signed = await signKnownCustomerCredential(deps, application, prefill, id);
+    jwt = await deps.store.issuedCredentials.keepSigned(application.id, id, signed.jwt);
+    if (jwt === undefined) throw new ServerError('the credential claim was replaced; retry');
   }
+  const credential = { ...signedCredentialOf(jwt, id), supersedes: evidenceOfApplication(application, prefill, nowSeconds(deps)).supersedes };
+  const now = nowSeconds(deps);
+  // OID4VCI 1.0 §8.3 / §11: the notification_id the wallet may send to the Notification Endpoint, recorded against this grant.
+  const notificationId = how.profile === 'v1' ? randomToken(deps.crypto, 16) : undefined;
+  let recorded: boolean;
   try {
-    const credential = await signKnownCustomerCredential(deps, application, prefill, id);
-    const now = nowSeconds(deps);
-    // OID4VCI 1.0 §8.3 / §11: the notification_id the wallet may send to the Notification Endpoint, recorded against this grant.
-    const notificationId = how.profile === 'v1' ? randomToken(deps.crypto, 16) : undefined;
-    const recorded = await deps.store.issuedCredentials.recordIssued({
+    recorded = await deps.store.issuedCredentials.recordIssued({
       credential: credentialRecord(deps, application, credential),
       transactionId: how.transactionId,
       event: credentialIssuedEvent(deps, application, credential, deferred),
@@ -359,12 +421,52 @@ async function issueOnce(
         : undefined,
       now,
     });
-    if (!recorded) throw new InvalidTransactionId('transaction_id was already used');
-    return { ...credential, notificationId };
   } catch (e) {
-    await deps.store.issuedCredentials.releaseClaim(application.id, id);
-    throw e;
+    // A racing request (or this one, before its answer was lost) recorded the same credential first.
+    const record = await deps.store.issuedCredentials.get(id).catch(() => undefined);
+    if (!record) throw e;
+    return handOutAgain(deps, how, record, jwt);
   }
+  if (!recorded) {
+    // The transaction was consumed by a racing collection of the same credential: that one's answer is ours too.
+    const record = await deps.store.issuedCredentials.get(id);
+    if (!record) throw new InvalidTransactionId('transaction_id was already used');
+    return handOutAgain(deps, how, record, jwt);
+  }
+  return { ...credential, notificationId };
+}
+
+/** The recorded credential again, with its notification_id (a new one for a 1.0 wallet when it had none). */
+async function handOutAgain(
+  deps: Deps,
+  how: { grant: AccessTokenRecord; profile: Oid4vciProfile },
+  record: { id: string; applicationId: string },
+  jwt: string,
+): Promise<IssuedKcc> {
+  let notificationId: string | undefined;
+  if (how.profile === 'v1') {
+    notificationId = (await deps.store.notifications.forCredential(record.id))?.id;
+    if (notificationId === undefined) {
+      notificationId = randomToken(deps.crypto, 16);
+      await deps.store.notifications.create({
+        id: notificationId,
+        applicationId: record.applicationId,
+        accessTokenJti: how.grant.jti,
+        credentialId: record.id,
+        createdAt: nowSeconds(deps),
+      });
+    }
+  }
+  deps.logger.info('credential_handed_out_again', { applicationId: record.applicationId, credentialId: record.id });
+  // Superseded KCCs were revoked when it was first issued.
+  return { ...signedCredentialOf(jwt, record.id), supersedes: [], notificationId };
+}
+
+/** id and dates of a signed KCC, read from its own claims (jti, nbf or iat, exp). */
+function signedCredentialOf(jwt: string, id: string): { id: string; jwt: string; issuedAt: number; expiresAt: number } {
+  const payload = JSON.parse(utf8.decode(base64urlDecode(jwt.split('.')[1] ?? ''))) as { jti?: string; nbf?: number; iat?: number; exp?: number };
+  if (payload.jti !== undefined && payload.jti !== id) throw new ServerError('the kept credential is not the claimed one');
+  return { id, jwt, issuedAt: Number(payload.nbf ?? payload.iat), expiresAt: Number(payload.exp) };
 }
 
 type IssuedKcc = Awaited<ReturnType<typeof signKnownCustomerCredential>> & { notificationId?: string };

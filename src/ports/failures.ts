@@ -6,8 +6,13 @@
  * (SECURITY.md, "Logs"). So a database error is logged by its code and its statement's name.
  */
 
-/** A storage condition the operator must act on; writes cannot succeed until then. */
-export type StorageCondition = 'disk_full' | 'read_only' | 'io_error';
+/**
+ * A storage condition the operator must act on; writes cannot succeed until then. `unreachable`:
+ * the database cannot be reached or did not answer within its bound (connection refused, reset
+ * or timed out, a statement or lock timeout, PostgreSQL shutting down, SQLite's write lock busy
+ * past its wait); it passes by itself once the database answers again.
+ */
+export type StorageCondition = 'disk_full' | 'read_only' | 'io_error' | 'unreachable';
 
 export interface StorageFailure {
   condition: StorageCondition;
@@ -20,7 +25,36 @@ export const STORAGE_CONDITION_MESSAGES: Record<StorageCondition, string> = {
   disk_full: 'the disk holding the data is full: free space; writes resume by themselves',
   read_only: 'the filesystem holding the data is read-only: check the disk and remount it read-write',
   io_error: 'the disk holding the data failed a write (I/O error): check the disk',
+  unreachable:
+    'the database is unreachable or did not answer within DATABASE_STATEMENT_TIMEOUT_SECONDS: requests answer 503 until it is back, then recover without a restart',
 };
+
+/** Seconds a client is asked to wait (Retry-After) for each condition: an unreachable database usually returns soon. */
+export const STORAGE_CONDITION_RETRY_AFTER: Record<StorageCondition, number> = { disk_full: 30, read_only: 30, io_error: 30, unreachable: 5 };
+
+/** Codes that mean the database did not answer, whoever raised them (postgres.js's own, SQLSTATEs, SQLite's busy wait). */
+const DATABASE_UNREACHABLE = new Set([
+  'CONNECT_TIMEOUT',
+  'CONNECTION_CLOSED',
+  'CONNECTION_ENDED',
+  'CONNECTION_DESTROYED',
+  '57014', // query_canceled: statement_timeout
+  '55P03', // lock_not_available: lock_timeout
+  '57P01', // admin_shutdown
+  '57P02', // crash_shutdown
+  '57P03', // cannot_connect_now
+  '08000',
+  '08001',
+  '08003',
+  '08004',
+  '08006',
+  'SQLITE_BUSY',
+  'SQLITE_BUSY_SNAPSHOT',
+  'SQLITE_BUSY_TIMEOUT',
+  'SQLITE_LOCKED',
+]);
+/** System codes that mean the database did not answer only when a database statement carried them (an outbound fetch raises them too). */
+const SOCKET_FAILURES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN']);
 
 /**
  * The property a runtime sets on a driver error once it has found out what an I/O error was (the
@@ -58,7 +92,13 @@ function conditionOfCode(code: string): StorageCondition | undefined {
  * by a runtime's diagnosis (STORAGE_CONDITION). Undefined for anything else.
  */
 export function storageFailureOf(err: unknown): StorageFailure | undefined {
-  for (const e of chain(err)) {
+  const links = [...chain(err)];
+  const database = links.some((e) => typeof e.query === 'string' || /^(SqliteError|PostgresError)$/.test(String(e.name)));
+  for (const e of links) {
+    if (typeof e.code !== 'string') continue;
+    if (DATABASE_UNREACHABLE.has(e.code) || (database && SOCKET_FAILURES.has(e.code))) return { condition: 'unreachable', code: e.code };
+  }
+  for (const e of links) {
     if (typeof e.code !== 'string') continue;
     const condition = conditionOfCode(e.code);
     if (!condition) continue;

@@ -102,6 +102,8 @@ export interface NodeIssuerOptions {
   databaseUrl?: string;
   /** DATABASE_POOL_SIZE: PostgreSQL connections per instance. */
   databasePoolSize?: number;
+  /** DATABASE_CONNECT_TIMEOUT_SECONDS and DATABASE_STATEMENT_TIMEOUT_SECONDS (the latter SQLite's busy wait too). */
+  databaseTimeouts?: { connectSeconds: number; statementSeconds: number };
 }
 
 /** With DATABASE_URL, what every instance must share comes from configuration: refuse otherwise. */
@@ -140,10 +142,18 @@ export function nodeClientAddress(trustProxy: boolean) {
 /** Opens the database the options name: PostgreSQL (databaseUrl) or SQLite in dataDir. */
 async function openDatabase(options: NodeIssuerOptions) {
   if (options.databaseUrl) {
-    const pg = await openPostgres(options.databaseUrl, { poolSize: options.databasePoolSize });
+    const pg = await openPostgres(options.databaseUrl, {
+      poolSize: options.databasePoolSize,
+      connectTimeoutSeconds: options.databaseTimeouts?.connectSeconds,
+      statementTimeoutSeconds: options.databaseTimeouts?.statementSeconds,
+    });
     return { store: pg.store, stats: pg.stats, sqlite: undefined, postgres: pg.client, exclusive: pg.runExclusive, close: () => pg.close() };
   }
-  const database = openSqlite(join(options.dataDir, 'kcc-issuer.db'), { synchronous: options.synchronous, backgroundCheckpoints: true });
+  const database = openSqlite(join(options.dataDir, 'kcc-issuer.db'), {
+    synchronous: options.synchronous,
+    backgroundCheckpoints: true,
+    busyTimeoutMs: (options.databaseTimeouts?.statementSeconds ?? SETTING_DEFAULTS.storage.databaseStatementTimeoutSeconds) * 1000,
+  });
   return {
     db: database.db,
     store: database.store,

@@ -38,6 +38,7 @@ export function nodeOptionsFromSettings(env: Environment): NodeIssuerOptions {
     keysFile: settings.keys.file,
     databaseUrl,
     databasePoolSize: databaseUrl ? settings.storage.databasePoolSize : undefined,
+    databaseTimeouts: { connectSeconds: settings.storage.databaseConnectTimeoutSeconds, statementSeconds: settings.storage.databaseStatementTimeoutSeconds },
     synchronous: settings.storage.sqliteSynchronous,
     didWebAllowInsecure: settings.did.webAllowInsecure,
     didDhtGateway: settings.did.dhtGateway,

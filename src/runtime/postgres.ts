@@ -21,10 +21,29 @@ export function parsePoolSize(value: string | undefined): number {
  * migrations under an advisory lock (src/store/postgres/migrate.ts) and returns the store.
  * The URL may carry credentials: it is never logged, and connection errors name only the host.
  */
-export async function openPostgres(url: string, options: { poolSize?: number } = {}) {
+export async function openPostgres(url: string, options: { poolSize?: number; connectTimeoutSeconds?: number; statementTimeoutSeconds?: number } = {}) {
   if (!/^postgres(ql)?:\/\//.test(url)) throw new Error('DATABASE_URL must be a postgres:// URL');
-  const settings = { onnotice: () => {}, connection: { application_name: 'kcc-issuer' } };
-  const client = postgres(url, { ...settings, max: options.poolSize ?? SETTING_DEFAULTS.storage.databasePoolSize });
+  const statementMs = (options.statementTimeoutSeconds ?? SETTING_DEFAULTS.storage.databaseStatementTimeoutSeconds) * 1000;
+  // Fail fast, recover by itself: a connection attempt is bounded (connect_timeout), a statement
+  // and a lock wait too (server side), a dead connection is noticed by TCP keep-alive, and
+  // reconnecting waits at most 0.5 s between attempts (the driver's default back-off grows to
+  // 20 s, which kept requests queued long after the database was back).
+  const settings = {
+    onnotice: () => {},
+    connect_timeout: options.connectTimeoutSeconds ?? SETTING_DEFAULTS.storage.databaseConnectTimeoutSeconds,
+    keep_alive: 5,
+    backoff: (retries: number) => Math.min(0.05 * 2 ** retries, 0.5),
+    connection: { application_name: 'kcc-issuer' },
+  };
+  // Requests' statements are bounded; the lock client's are not (a migration may take its time,
+  // and it waits for another instance's migration lock).
+  const bounded = {
+    ...settings.connection,
+    statement_timeout: statementMs,
+    lock_timeout: statementMs,
+    idle_in_transaction_session_timeout: statementMs * 2,
+  };
+  const client = postgres(url, { ...settings, connection: bounded, max: options.poolSize ?? SETTING_DEFAULTS.storage.databasePoolSize });
   // Advisory locks (migrations, background jobs) on a one-connection client of their own (see
   // src/store/postgres/jobLock.ts).
   const locks = postgres(url, { ...settings, max: 1 });

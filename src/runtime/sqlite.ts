@@ -64,13 +64,15 @@ export function openSqlite(
     synchronous?: 'NORMAL' | 'FULL';
     backgroundCheckpoints?: boolean | Pick<CheckpointOptions, 'intervalMs' | 'restartFrames'>;
     groupCommit?: boolean;
+    /** SQLite's busy wait for the write lock (DATABASE_STATEMENT_TIMEOUT_SECONDS). */
+    busyTimeoutMs?: number;
   } = {},
 ) {
   if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
   const sqlite = new Database(file);
   sqlite.pragma('journal_mode = WAL');
   sqlite.pragma(`synchronous = ${options.synchronous ?? SETTING_DEFAULTS.storage.sqliteSynchronous}`);
-  sqlite.pragma('busy_timeout = 5000');
+  sqlite.pragma(`busy_timeout = ${Math.max(1, Math.floor(options.busyTimeoutMs ?? SETTING_DEFAULTS.storage.databaseStatementTimeoutSeconds * 1000))}`);
   sqlite.pragma('foreign_keys = ON');
   // 4 MiB of page cache rather than the driver's 16 MiB: SQLite scans the whole page-cache hash
   // at the end of every write transaction that split a b-tree page (balance_nonroot parks a page

@@ -146,12 +146,17 @@ export const issuedCredentials = sqliteTable(
 /**
  * One KCC per approved application (SECURITY.md "One decision, one credential"): the first
  * credential request that finds the application issuable claims it here (insert-or-nothing on
- * the primary key) before anything is signed; every later request is credential_request_denied.
+ * the primary key) before anything is signed. The signed KCC is kept here (`jwt`, set once) before
+ * it is recorded, so that a request that crashed or lost its answer leaves the same credential
+ * for the holder's next request: a claim without a record is taken over (its signed bytes
+ * recorded, or the same id signed), a recorded one is handed out again, never a second KCC.
  */
 export const issuanceClaims = sqliteTable('issuance_claims', {
   applicationId: text('application_id').primaryKey(),
   credentialId: text('credential_id').notNull(),
   claimedAt: integer('claimed_at').notNull(),
+  /** The signed KCC of this claim, written once (conditionally) before it is recorded. */
+  jwt: text('jwt'),
 });
 
 /**

@@ -211,6 +211,12 @@ export interface PreAuthorizedCodeRepository {
    * pre-authorized grant). The code is already bound to its applicant DID, which the token names.
    */
   redeemBound(codeHash: string, now: number): Promise<PreAuthorizedCode | undefined>;
+  /**
+   * Gives back a code this request redeemed (`consumedAt` its stamp) when no access token was
+   * recorded for it: the request failed before its answer existed, so the wallet's retry works.
+   * One conditional UPDATE; true when given back.
+   */
+  giveBack(codeHash: string, consumedAt: number): Promise<boolean>;
   /** Deletes codes that expired at or before `before`; returns how many. */
   deleteExpired(before: number): Promise<number>;
 }
@@ -287,12 +293,28 @@ export interface IssuedCredentialRepository {
   recordIssued(write: IssuedCredentialWrite): Promise<boolean>;
   /** Undoes a claim whose credential could not be issued (signing or recording failed). */
   releaseClaim(applicationId: string, credentialId: string): Promise<void>;
+  /** The application's claim: its credential id, when, and the signed KCC once kept (`keepSigned`). */
+  claimOf(applicationId: string): Promise<IssuanceClaim | undefined>;
+  /**
+   * Keeps the signed KCC with its claim, once (a conditional UPDATE … WHERE jwt IS NULL): returns
+   * the KCC the claim holds afterwards, this one or the one a racing request kept first; undefined
+   * when the claim no longer names `credentialId`.
+   */
+  keepSigned(applicationId: string, credentialId: string, jwt: string): Promise<string | undefined>;
+  /**
+   * Replaces a claim whose credential was revoked (an approval after an overrule is a new
+   * decision) by a claim for `credentialId`, conditionally on it still naming `previousId`:
+   * among racing requests exactly one wins (true).
+   */
+  reclaim(applicationId: string, previousId: string, credentialId: string, now: number): Promise<boolean>;
   count(): Promise<number>;
   get(id: string): Promise<IssuedCredential | undefined>;
 }
 
 export interface NotificationRepository {
   create(row: NewNotification): Promise<void>;
+  /** The first notification recorded for a credential (handed out again with it). */
+  forCredential(credentialId: string): Promise<NotificationRecord | undefined>;
   get(id: string): Promise<NotificationRecord | undefined>;
   /** Records the wallet's event for a notification_id of this application; idempotent (OID4VCI 1.0 §11). */
   recordEvent(

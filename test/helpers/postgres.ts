@@ -22,6 +22,10 @@ export interface TestPostgres {
   /** Creates an empty database and returns its URL. */
   createDatabase(name?: string): Promise<string>;
   stop(): Promise<void>;
+  /** Stops the server as a crash would (`pg_ctl stop -m immediate`), keeping its data. */
+  halt(): Promise<void>;
+  /** Starts the halted server again on the same port and data. */
+  resume(): Promise<void>;
 }
 
 export function postgresBinDir(): string | undefined {
@@ -59,9 +63,10 @@ export async function startTestPostgres(): Promise<TestPostgres> {
   const exec = (file: string, args: string[]) => (asRoot ? run('runuser', ['-u', 'postgres', '--', join(bin, file), ...args]) : run(join(bin, file), args));
   await exec('initdb', ['-D', data, '-U', 'postgres', '--auth=trust', '--no-sync', '--no-instructions', '-E', 'UTF8', '--locale=C']);
   let port = 0;
+  let options = '';
   for (let attempt = 0; ; attempt++) {
     port = await freePort();
-    const options = [
+    options = [
       `-p ${port}`,
       "-c listen_addresses='127.0.0.1'",
       `-c unix_socket_directories='${dir}'`,
@@ -93,6 +98,12 @@ export async function startTestPostgres(): Promise<TestPostgres> {
         await admin.end();
       }
       return `postgres://postgres@127.0.0.1:${port}/${name}`;
+    },
+    async halt() {
+      await exec('pg_ctl', ['-D', data, '-m', 'immediate', '-w', 'stop']);
+    },
+    async resume() {
+      await exec('pg_ctl', ['-D', data, '-l', join(dir, 'server.log'), '-o', options, '-w', '-t', '30', 'start']);
     },
     async stop() {
       await exec('pg_ctl', ['-D', data, '-m', 'immediate', '-w', 'stop']).catch(() => undefined);

@@ -69,4 +69,26 @@ describe('error logs carry no query parameters', () => {
     });
     expect(storageFailureOf(Object.assign(new Error('x'), { code: 'SQLITE_CONSTRAINT_UNIQUE' }))).toBeUndefined();
   });
+
+  it('classifies an unreachable or too slow database as unreachable (503, a short Retry-After), not an outbound fetch', () => {
+    const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' });
+    // Through drizzle (the statement carried): the database.
+    expect(storageFailureOf(new DrizzleQueryError('select 1', [], refused))).toEqual({ condition: 'unreachable', code: 'ECONNREFUSED' });
+    // An outbound fetch refused (did:web, webhooks) is no database failure.
+    expect(storageFailureOf(new TypeError('fetch failed', { cause: refused }))).toBeUndefined();
+    for (const code of ['CONNECT_TIMEOUT', 'CONNECTION_CLOSED', '57014', '55P03', '57P01', '08006', 'SQLITE_BUSY']) {
+      expect(storageFailureOf(new Error('wrapped', { cause: Object.assign(new Error('x'), { code }) }))?.condition).toBe('unreachable');
+    }
+  });
+
+  it('a database that does not answer makes a request a JSON 503 with Retry-After, never a 500', async () => {
+    const t = await makeTestIssuer();
+    t.deps.store.nonces.create = async () => {
+      throw new DrizzleQueryError('insert into "nonces"', [], Object.assign(new Error('write CONNECTION_CLOSED'), { code: 'CONNECTION_CLOSED' }));
+    };
+    const res = await t.app.request('http://localhost:8787/oid4vci/nonce', { method: 'POST' });
+    expect(res.status).toBe(503);
+    expect(res.headers.get('retry-after')).toBe('5');
+    expect(((await res.json()) as { error: string }).error).toBe('temporarily_unavailable');
+  });
 });

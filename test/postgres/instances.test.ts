@@ -215,8 +215,9 @@ describe('two issuer instances on one PostgreSQL database', () => {
           ),
         ),
       );
-      expect(results.filter((r) => r.ok && r.credential)).toHaveLength(1);
-      expect(results.filter((r) => !r.ok).every((r) => r.error === 'invalid_transaction_id')).toBe(true);
+      // Every collection answers the one credential (a collection whose answer was lost can be repeated).
+      expect(results.filter((r) => !r.ok)).toEqual([]);
+      expect(new Set(results.map((r) => (r.ok ? r.credential : undefined))).size).toBe(1);
       const tx = await cluster.instances[0].deps.store.transactions.get(flow.transactionId!);
       expect(tx?.consumedAt).not.toBeNull();
       expect((await cluster.instances[1].deps.store.issuedCredentials.get(tx!.credentialId!))?.transactionId).toBe(flow.transactionId);

@@ -170,7 +170,9 @@ for (const make of [inProcess, overHttp]) {
       expect((await s.decide(applicationId, 'approve')).status).toBe(200);
       const results = await parallel(N, () => s.deferred(token.access_token, first.body.transaction_id));
       races++;
-      expect(tally(results)).toEqual({ '200': 1, '400 invalid_transaction_id': N - 1 });
+      // Each answer is the one credential (a collection whose answer was lost can be repeated).
+      expect(tally(results)).toEqual({ '200': N });
+      expect(new Set(results.map((r) => JSON.stringify(r.body))).size).toBe(1);
       const issued = await t.store.issuedCredentials.listForApplication(applicationId);
       expect(issued).toHaveLength(1);
       expect(issued[0].transactionId).toBe(first.body.transaction_id);

@@ -143,13 +143,24 @@ const STORE_METHODS: { [R in keyof Store]: Record<keyof Store[R], true> } = {
     listByStatus: true,
     listForApplicant: true,
   },
-  preAuthorizedCodes: { create: true, redeem: true, get: true, redeemBound: true, deleteExpired: true },
+  preAuthorizedCodes: { create: true, redeem: true, get: true, redeemBound: true, giveBack: true, deleteExpired: true },
   accessTokens: { create: true, createWithCNonce: true, get: true, revokeByCode: true },
   cNonces: { create: true, consume: true, deleteExpired: true },
   transactions: { create: true, get: true, completeWithCredential: true },
   nonces: { create: true, consume: true, pruneExpired: true },
-  notifications: { create: true, get: true, recordEvent: true },
-  issuedCredentials: { record: true, listForApplication: true, claim: true, releaseClaim: true, recordIssued: true, count: true, get: true },
+  notifications: { create: true, get: true, forCredential: true, recordEvent: true },
+  issuedCredentials: {
+    record: true,
+    listForApplication: true,
+    claim: true,
+    releaseClaim: true,
+    claimOf: true,
+    keepSigned: true,
+    reclaim: true,
+    recordIssued: true,
+    count: true,
+    get: true,
+  },
   statusLists: { current: true, open: true, get: true, reserveInNewest: true, reserve: true, bumpVersion: true, cached: true, cache: true, setIndices: true },
   credentialStatus: {
     tryAllocate: true,
@@ -482,6 +493,33 @@ describe.each(backends)('store contract on %s', (_name, open) => {
       expect(await store.preAuthorizedCodes.get('c2')).toBeUndefined();
       await store.preAuthorizedCodes.create({ codeHash: 'c3', applicationId: 'a1', applicantDid: 'did:jwk:me', expiresAt: NOW });
       expect(await store.preAuthorizedCodes.redeem('c3', 'did:jwk:me', NOW)).toBeUndefined();
+    });
+
+    it('gives a redeemed code back only while no access token was recorded for it', async () => {
+      await store.preAuthorizedCodes.create({ codeHash: 'g1', applicationId: 'a1', applicantDid: 'did:jwk:me', expiresAt: NOW + 1800 });
+      expect(await store.preAuthorizedCodes.redeem('g1', 'did:jwk:me', NOW)).toBeDefined();
+      expect(await store.preAuthorizedCodes.giveBack('g1', NOW + 1)).toBe(false); // not this redemption's stamp
+      expect(await store.preAuthorizedCodes.giveBack('g1', NOW)).toBe(true);
+      expect(await store.preAuthorizedCodes.redeem('g1', 'did:jwk:me', NOW)).toBeDefined();
+      await store.accessTokens.create({ jti: 'j-g1', applicationId: 'a1', applicantDid: 'did:jwk:me', codeHash: 'g1', expiresAt: NOW + 60 });
+      expect(await store.preAuthorizedCodes.giveBack('g1', NOW)).toBe(false);
+      expect(await store.preAuthorizedCodes.redeem('g1', 'did:jwk:me', NOW)).toBeUndefined();
+    });
+
+    it("keeps a claim's signed credential once, and replaces a claim only from the id it names", async () => {
+      expect(await store.issuedCredentials.claim('app-k', 'vc-k1', NOW)).toBe(true);
+      expect(await store.issuedCredentials.claimOf('app-k')).toEqual({ applicationId: 'app-k', credentialId: 'vc-k1', claimedAt: NOW, jwt: null });
+      const kept = await Promise.all([
+        store.issuedCredentials.keepSigned('app-k', 'vc-k1', 'jwt-a'),
+        store.issuedCredentials.keepSigned('app-k', 'vc-k1', 'jwt-b'),
+      ]);
+      expect(new Set(kept).size).toBe(1);
+      expect(await store.issuedCredentials.keepSigned('app-k', 'vc-k1', 'jwt-c')).toBe(kept[0]);
+      expect(await store.issuedCredentials.keepSigned('app-k', 'other', 'jwt-c')).toBeUndefined();
+      expect(await store.issuedCredentials.reclaim('app-k', 'other', 'vc-k2', NOW + 1)).toBe(false);
+      await oneWinner(async () => (await store.issuedCredentials.reclaim('app-k', 'vc-k1', `vc-k2-${Math.random()}`, NOW + 1)) || undefined);
+      expect((await store.issuedCredentials.claimOf('app-k'))?.jwt).toBeNull();
+      expect(await store.issuedCredentials.claimOf('none')).toBeUndefined();
     });
 
     it('has exactly one winner among concurrent redemptions', async () => {
@@ -869,6 +907,18 @@ describe.each(backends)('store contract on %s', (_name, open) => {
         expiryAnnouncedAt: null,
       });
       expect(await store.credentialStatus.get('none')).toBeUndefined();
+      // An entry without a recorded credential (a request that died in between) is no credential of the subject.
+      expect(await store.credentialStatus.listForSubject('did:jwk:s')).toEqual([]);
+      for (const id of ['vc1', 'vc2'])
+        await store.issuedCredentials.record({
+          id,
+          applicationId: 'app',
+          subjectDid: 'did:jwk:s',
+          transactionId: null,
+          jwtSha256: 'x',
+          issuedAt: NOW,
+          expiresAt: NOW + 100,
+        });
       expect((await store.credentialStatus.listForSubject('did:jwk:s')).map((r) => r.credentialId)).toEqual(['vc2', 'vc1']);
       expect(await store.credentialStatus.listForSubject('did:jwk:other')).toEqual([]);
     });

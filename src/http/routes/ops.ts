@@ -11,16 +11,25 @@ import { PATHS } from '../../paths';
  */
 export const opsRoutes = new Hono<AppEnv>();
 
+/** /readyz answers within this bound whatever the database does (then: not ready, the database unreachable). */
+export const READINESS_BOUND_MS = 2000;
+
 opsRoutes.get(PATHS.ready, async (c) => {
   const deps = c.get('deps');
   // Without the SQLite counting queries (PostgreSQL, whose migrations run under a lock before the
   // server listens), readiness is the store answering a read.
-  const r = deps.stats
-    ? await deps.stats.readiness()
-    : await deps.store.statusLists.get(0).then(
-        () => ({ ready: true, database: 'ok' as const, pendingMigrations: [] as string[] }),
-        () => ({ ready: false, database: 'unreachable' as const, pendingMigrations: [] as string[] }),
-      );
+  const unreachable = { ready: false, database: 'unreachable' as const, pendingMigrations: [] as string[] };
+  const check = deps.stats
+    ? deps.stats.readiness()
+    : deps.store.statusLists.get(0).then(() => ({ ready: true, database: 'ok' as const, pendingMigrations: [] as string[] }));
+  // Readiness never waits on the database longer than its own bound: a balancer's probe must get an answer.
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const r = await Promise.race([
+    check.catch(() => unreachable),
+    new Promise<typeof unreachable>((ok) => {
+      timer = setTimeout(() => ok(unreachable), READINESS_BOUND_MS);
+    }),
+  ]).finally(() => clearTimeout(timer));
   const checks = { database: r.database, migrations: r.database === 'ok' ? (r.pendingMigrations.length ? 'pending' : 'ok') : 'unknown' };
   c.header('Cache-Control', 'no-store');
   if (r.ready) return c.json({ status: 'ready', checks });

@@ -158,6 +158,29 @@ export function createCredentialRepositories(d: Dialect) {
     async releaseClaim(applicationId, credentialId) {
       await db.delete(issuanceClaims).where(and(eq(issuanceClaims.applicationId, applicationId), eq(issuanceClaims.credentialId, credentialId)));
     },
+    async claimOf(applicationId) {
+      return first(db.select().from(issuanceClaims).where(eq(issuanceClaims.applicationId, applicationId)));
+    },
+    async keepSigned(applicationId, credentialId, jwt) {
+      const ours = eq(issuanceClaims.applicationId, applicationId);
+      const named = eq(issuanceClaims.credentialId, credentialId);
+      const kept = await db
+        .update(issuanceClaims)
+        .set({ jwt })
+        .where(and(ours, named, isNull(issuanceClaims.jwt)))
+        .returning({ jwt: issuanceClaims.jwt });
+      if (kept.length === 1) return jwt;
+      const claim = await first(db.select().from(issuanceClaims).where(and(ours, named)));
+      return claim?.jwt ?? undefined;
+    },
+    async reclaim(applicationId, previousId, credentialId, now) {
+      const rows = await db
+        .update(issuanceClaims)
+        .set({ credentialId, claimedAt: now, jwt: null })
+        .where(and(eq(issuanceClaims.applicationId, applicationId), eq(issuanceClaims.credentialId, previousId)))
+        .returning({ id: issuanceClaims.applicationId });
+      return rows.length === 1;
+    },
     async count() {
       const rows = await db.select({ n: sql<number>`count(*)` }).from(issuedCredentials);
       return Number(rows[0]?.n ?? 0);
@@ -173,6 +196,9 @@ export function createCredentialRepositories(d: Dialect) {
     },
     async get(id) {
       return first(db.select().from(notifications).where(eq(notifications.id, id)));
+    },
+    async forCredential(credentialId) {
+      return first(db.select().from(notifications).where(eq(notifications.credentialId, credentialId)).orderBy(asc(notifications.createdAt)).limit(1));
     },
     async recordEvent(id, applicationId, event, now) {
       return first(
@@ -246,7 +272,16 @@ export function createCredentialRepositories(d: Dialect) {
       return first(db.select().from(credentialStatus).where(eq(credentialStatus.credentialId, credentialId)));
     },
     async listForSubject(subjectDid) {
-      return db.select().from(credentialStatus).where(eq(credentialStatus.subjectDid, subjectDid)).orderBy(desc(credentialStatus.issuedAt));
+      // Only credentials that were recorded as issued: a status entry allocated by a request that
+      // crashed before recording its credential is no credential (it is taken over by the next
+      // request for the application, with the same id), so it never counts as live.
+      return db
+        .select()
+        .from(credentialStatus)
+        .where(
+          and(eq(credentialStatus.subjectDid, subjectDid), sql`EXISTS (SELECT 1 FROM issued_credentials ic WHERE ic.id = ${credentialStatus.credentialId})`),
+        )
+        .orderBy(desc(credentialStatus.issuedAt));
     },
     async revoke(credentialId, reason, now) {
       return first(

@@ -1,4 +1,4 @@
-import { eq, lt } from 'drizzle-orm';
+import { and, eq, lt, sql } from 'drizzle-orm';
 import type { AccessTokenRepository, CNonceRepository, NonceRepository, PreAuthorizedCodeRepository } from '../types';
 import { consumeOnce, type Dialect, first, p, placeholders, touched } from '../dialect';
 import { deleteExpired, prepareConsume, stampOnce } from './singleUse';
@@ -57,6 +57,20 @@ export function createGrantRepositories(d: Dialect) {
     },
     async redeemBound(codeHash, now) {
       return consumeOnce(q.redeemBoundCode, { codeHash, now });
+    },
+    async giveBack(codeHash, consumedAt) {
+      const rows = await db
+        .update(preAuthorizedCodes)
+        .set({ consumedAt: null })
+        .where(
+          and(
+            eq(preAuthorizedCodes.codeHash, codeHash),
+            eq(preAuthorizedCodes.consumedAt, consumedAt),
+            sql`NOT EXISTS (SELECT 1 FROM access_tokens a WHERE a.code_hash = ${codeHash})`,
+          ),
+        )
+        .returning({ codeHash: preAuthorizedCodes.codeHash });
+      return rows.length === 1;
     },
     async deleteExpired(before) {
       return deleteExpired(d, preAuthorizedCodes, before);

@@ -39,10 +39,10 @@ describe('credential endpoint', () => {
     // A second credential needs a fresh nonce: the first c_nonce is spent.
     const spent = await credentialRequest(t, token.access_token, await proofBody(holder, token.c_nonce, PUBLIC_URL));
     expectInvalidProof(spent, /c_nonce/);
-    // One decision, one credential: the fresh nonce passes the proof check, the request is denied.
+    // One decision, one credential: the fresh nonce passes the proof check, the same credential again.
     const again = await credentialRequest(t, token.access_token, await proofBody(holder, spent.body.c_nonce, PUBLIC_URL));
-    expect(again.status).toBe(400);
-    expect(again.body.error).toBe('credential_request_denied');
+    expect(again.status).toBe(200);
+    expect(again.body.credential).toBe(a.body.credential);
     const other = await approvedWithToken();
     const b = await credentialRequest(other.t, other.token.access_token, {
       credential_definition: { type: ['VerifiableCredential', 'KnownCustomerCredential'] },
@@ -186,8 +186,9 @@ describe('deferred credential endpoint', () => {
     const tx = await credentialRequest(t, token.access_token, await proofBody(holder, token.c_nonce));
     await submitIdentity(t, client, idvRequest);
     const results = await Promise.all(Array.from({ length: 20 }, () => deferredRequest(t, token.access_token, tx.body.transaction_id)));
-    expect(results.filter((r) => r.status === 200)).toHaveLength(1);
-    expect(results.filter((r) => r.body.error === 'invalid_transaction_id')).toHaveLength(19);
+    // Every answer is the one credential (a collection whose answer was lost can be repeated).
+    expect(results.map((r) => r.status)).toEqual(results.map(() => 200));
+    expect(new Set(results.map((r) => r.body.credential)).size).toBe(1);
     expect(await t.deps.store.issuedCredentials.count()).toBe(1);
     // The used transaction and the credential record were written together.
     const tx1 = t.sqlite.prepare('SELECT credential_id FROM transactions').get() as { credential_id: string };

@@ -1,0 +1,1 @@
+ALTER TABLE "issuance_claims" ADD COLUMN "jwt" text;
