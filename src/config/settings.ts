@@ -15,6 +15,7 @@ import {
   portNumber,
   positiveMilliseconds,
   positiveNumber,
+  publicBaseUrl,
   sqliteSynchronousMode,
   text,
   tiersDocument,
@@ -47,7 +48,7 @@ export const SETTINGS = {
   issuer: {
     publicUrl: unset({
       env: 'PUBLIC_URL',
-      parse: text,
+      parse: publicBaseUrl,
       defaultText: 'Node: `http://localhost:$PORT`; Workers: required',
       doc: 'credential issuer identifier, base of every URL handed out, and the source of the did:web',
     }),
@@ -287,6 +288,23 @@ export const SETTINGS = {
       doc: 'behind a reverse proxy: rate-limit by the last `X-Forwarded-For` hop',
     }),
     logLevel: setting<(typeof LOG_LEVELS)[number]>({ env: 'LOG_LEVEL', parse: oneOf(LOG_LEVELS), default: 'info', doc: '`silent` turns request logs off' }),
+    /** Graceful shutdown on SIGTERM / SIGINT (src/runtime/nodeServer.ts `close`). */
+    shutdown: {
+      drainMs: setting({
+        env: 'SHUTDOWN_DRAIN_MS',
+        parse: intervalMilliseconds,
+        default: 0,
+        only: 'node',
+        doc: 'on SIGTERM/SIGINT, how long `/readyz` answers 503 while new connections are still accepted, in ms; behind a load balancer set it above its health-check interval (e.g. `10000`)',
+      }),
+      timeoutMs: setting({
+        env: 'SHUTDOWN_TIMEOUT_MS',
+        parse: positiveMilliseconds,
+        default: 20_000,
+        only: 'node',
+        doc: "then how long requests in flight may take to complete before their connections are cut, in ms (keep drain + timeout below the supervisor's kill timeout)",
+      }),
+    },
     // Node's own defaults allow 300 s per request: slow-client protection.
     httpTimeouts: {
       headersMs: setting({

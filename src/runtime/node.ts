@@ -1,5 +1,5 @@
 import { pathToFileURL } from 'node:url';
-import { configWarnings, processEnv } from '../config';
+import { configWarnings, processEnv, SettingsError } from '../config';
 import { nodeOptionsFromSettings } from './nodeSettings';
 import { startNodeIssuer } from './nodeServer';
 
@@ -43,14 +43,43 @@ async function main() {
   process.on('SIGHUP', () => {
     issuer.reloadKeys().catch((e) => console.error(JSON.stringify({ level: 'error', event: 'issuer_keys_reload_failed', message: String(e?.message ?? e) })));
   });
-  const stop = () => issuer.close().then(() => process.exit(0));
+  let stopping = false;
+  const stop = (signal: NodeJS.Signals) => {
+    // A second signal while draining: stop now (an impatient Ctrl-C, a supervisor's last word).
+    if (stopping) {
+      console.error(JSON.stringify({ level: 'warn', event: 'issuer_stopped', signal, graceful: false }));
+      process.exit(1);
+    }
+    stopping = true;
+    const started = Date.now();
+    const { drainMs, timeoutMs } = options.shutdown ?? {};
+    console.log(JSON.stringify({ level: 'info', event: 'issuer_stopping', signal, drainMs, timeoutMs }));
+    issuer.close().then(
+      ({ timedOut }) => {
+        // Written before exiting: stdout on a pipe is asynchronous, and process.exit would drop the line.
+        process.stdout.write(`${JSON.stringify({ level: 'info', event: 'issuer_stopped', signal, graceful: !timedOut, ms: Date.now() - started })}\n`, () =>
+          process.exit(0),
+        );
+      },
+      (e) => {
+        console.error(JSON.stringify({ level: 'error', event: 'issuer_stop_failed', message: String(e?.message ?? e) }));
+        process.exit(1);
+      },
+    );
+  };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
 }
 
+/** A start that failed: one line per problem (every invalid setting, DATA_DIR, a port in use), never a stack trace. */
+function reportStartupFailure(e: unknown): void {
+  const problems = e instanceof SettingsError ? e.problems : [String((e as Error)?.message ?? e)];
+  for (const message of problems) console.error(JSON.stringify({ level: 'error', event: 'startup_failed', message }));
+}
+
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   main().catch((e) => {
-    console.error(JSON.stringify({ level: 'error', event: 'startup_failed', message: String(e?.message ?? e) }));
+    reportStartupFailure(e);
     process.exit(1);
   });
 }

@@ -38,6 +38,7 @@ export function nodeOptionsFromSettings(env: Environment): NodeIssuerOptions {
     backgroundIntervalMs: settings.jobs.intervalMs,
     metrics: { token: settings.metrics.token, port: settings.metrics.port, hostname: settings.metrics.host },
     httpTimeouts: settings.server.httpTimeouts,
+    shutdown: settings.server.shutdown,
     config: {
       // Unset: http://localhost:<the port actually bound> (PORT=0 picks a free one).
       publicUrl: settings.issuer.publicUrl,

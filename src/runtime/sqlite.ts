@@ -334,9 +334,15 @@ export function startBackgroundCheckpoints(
     stats,
     async stop() {
       endHold();
+      // Referenced while stopping: with the worker and the timer both unreferenced, a shutdown
+      // that waits here has nothing keeping the event loop alive, and Node would exit before the
+      // database is closed (and before the caller's last log line).
+      worker.ref();
       const exited = new Promise((resolve) => worker.once('exit', resolve));
       worker.postMessage('stop');
-      await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 2000).unref())]);
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([exited, new Promise((resolve) => (timer = setTimeout(resolve, 2000)))]);
+      clearTimeout(timer);
       await worker.terminate();
     },
   };
