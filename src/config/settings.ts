@@ -24,12 +24,13 @@ import {
 } from './parsers';
 import { defaultsOf, givenTable, readTable, setting, settingsList, unset, type Environment, type Runtime, type SettingsOf } from './setting';
 import type { ConsentItem, TierConfig } from './tiers';
+import { LOG_LEVELS } from '../ports/logger';
 
 export type IssuerDidMethod = 'web' | 'dht' | 'jwk';
 export const ISSUER_DID_METHODS: readonly IssuerDidMethod[] = ['web', 'dht', 'jwk'];
 
-/** Log levels the runtimes implement (LOG_LEVEL). */
-export const LOG_LEVELS = ['info', 'silent'] as const;
+/** Log levels the runtimes implement (LOG_LEVEL): src/ports/logger.ts. */
+export { LOG_LEVELS };
 
 /** The `$id` of the published KCC JSON schema (schemas/kcc.schema.json). */
 export const KCC_SCHEMA_ID = 'https://vc.schemas.host/kcc.schema.json';
@@ -287,7 +288,12 @@ export const SETTINGS = {
       only: 'node',
       doc: 'behind a reverse proxy: rate-limit by the last `X-Forwarded-For` hop',
     }),
-    logLevel: setting<(typeof LOG_LEVELS)[number]>({ env: 'LOG_LEVEL', parse: oneOf(LOG_LEVELS), default: 'info', doc: '`silent` turns request logs off' }),
+    logLevel: setting<(typeof LOG_LEVELS)[number]>({
+      env: 'LOG_LEVEL',
+      parse: oneOf(LOG_LEVELS),
+      default: 'info',
+      doc: '`debug`, `info`, `warn`, `error` or `silent`: lines at this level and above; `debug` adds each scheduled job run; `silent` writes nothing, errors included (`error` is the quietest that still logs them)',
+    }),
     /** Graceful shutdown on SIGTERM / SIGINT (src/runtime/nodeServer.ts `close`). */
     shutdown: {
       drainMs: setting({
