@@ -18,7 +18,8 @@ export { checkSharedConfiguration, httpServerOptions, nodeClientAddress, startNo
 export { nodeDidMethods, nodeStatusListFetch, publishIssuerDidDht } from './nodeDid';
 export { configuredKeys } from './nodeKeys';
 
-async function main() {
+/** `npm start` / `npm run start:prod`: the issuer from the environment, until SIGTERM or SIGINT. */
+export async function main() {
   const options = nodeOptionsFromSettings(processEnv());
   const issuer = await startNodeIssuer(options);
   for (const warning of configWarnings(issuer.deps.config)) console.error(JSON.stringify({ level: 'warn', event: 'configuration_warning', message: warning }));
@@ -72,12 +73,14 @@ async function main() {
 }
 
 /** A start that failed: one line per problem (every invalid setting, DATA_DIR, a port in use), never a stack trace. */
-function reportStartupFailure(e: unknown): void {
+export function reportStartupFailure(e: unknown): void {
   const problems = e instanceof SettingsError ? e.problems : [String((e as Error)?.message ?? e)];
   for (const message of problems) console.error(JSON.stringify({ level: 'error', event: 'startup_failed', message }));
 }
 
-if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+// Run from source only (tsx): in the production build this module is bundled into an entry
+// (src/runtime/main/) that starts it itself, and would otherwise start twice.
+if (import.meta.url.endsWith('.ts') && import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   main().catch((e) => {
     reportStartupFailure(e);
     process.exit(1);

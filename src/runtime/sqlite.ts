@@ -12,8 +12,9 @@ import { createStore, type Database as StoreDatabase } from '../store/sqlite';
 import type { Store } from '../store/types';
 import type { StorageCondition } from '../ports/failures';
 import { enableGroupCommit, withGroupCommit, type GroupCommit, type GroupCommitOptions } from './groupCommit';
+import { packageRoot } from './packageRoot';
 
-export const MIGRATIONS_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'drizzle');
+export const MIGRATIONS_DIR = join(packageRoot(import.meta.url), 'drizzle');
 
 /**
  * Opens (or creates) the SQLite database and applies the drizzle migrations.
