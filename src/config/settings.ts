@@ -64,7 +64,7 @@ export const SETTINGS = {
       parse: apiKeys,
       default: [],
       secret: true,
-      doc: 'tenant keys (comma-separated, 32+ characters) of the [KYC status API](#kyc-status-api) (`GET /api/v1/kyc/{subject}/status`); empty disables it',
+      doc: 'tenant keys (comma-separated, 32+ characters) of the [KYC status API](docs/guide.md#kyc-status-api) (`GET /api/v1/kyc/{subject}/status`); empty disables it',
     }),
     /** Lifetimes, in seconds. */
     ttl: {
@@ -175,7 +175,7 @@ export const SETTINGS = {
       env: 'REVIEW_FOUR_EYES',
       parse: trueOrFalse,
       default: false,
-      doc: '`true`: an approval (console or API) is a proposal until a second, different operator confirms it (src/issuance/decisions.ts); every `ADMIN_TOKEN` holder counts as one party; rejections are not gated. `true` or `false` only. See [Operator accounts](#operator-accounts-roles-and-four-eyes)',
+      doc: '`true`: an approval (console or API) is a proposal until a second, different operator confirms it (src/issuance/decisions.ts); every `ADMIN_TOKEN` holder counts as one party; rejections are not gated. `true` or `false` only. See [Operator accounts](docs/guide.md#operator-accounts-roles-and-four-eyes)',
     }),
     didMethod: setting<IssuerDidMethod>({
       env: 'ISSUER_DID_METHOD',
