@@ -5,7 +5,7 @@ import { startNodeIssuer } from './nodeServer';
 
 /**
  * `npm start`: the issuer on Node, from the environment. Every variable, its default and its
- * check are in the settings table (src/config/settings.ts; README "Configuration", generated
+ * check are in the settings table (src/config/settings.ts; the README configuration table, generated
  * from it). The work is split by job:
  *   nodeSettings.ts  the environment → the server's options (keys, tiers file)
  *   nodeServer.ts    database, keys, the HTTP server, background jobs, shutdown
