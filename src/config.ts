@@ -69,6 +69,9 @@ function resolveTiers(input: IssuerConfigInput, credential: IssuerConfig['creden
     seen.add(t.id);
     if (!t.name) throw new TypeError(`tier ${t.id} needs a name`);
     if (!(t.validityDays > 0)) throw new TypeError(`tier ${t.id} needs a positive validityDays`);
+    // One presentation definition per SIOP request: KCCs of ours (upgrade, renewal) or credentials held from others.
+    if (t.acceptsCredentials?.length && t.acceptsPriorCredentialsFrom?.length)
+      throw new TypeError(`tier ${t.id}: acceptsCredentials and acceptsPriorCredentialsFrom cannot be combined (one presentation definition per request)`);
   }
   return tiers;
 }

@@ -1,5 +1,5 @@
 import type { ResolverRegistry } from 'did-resolver';
-import { resolveConfig, type IssuerConfigInput, type IssuerDidMethod } from './config';
+import { resolveConfig, type IssuerConfig, type IssuerConfigInput, type IssuerDidMethod } from './config';
 import type { CryptoProvider, PublicJwk } from './crypto/keys';
 import type { IssuerKey } from './crypto/issuerKeys';
 import { toPublicJwk } from './crypto/keys';
@@ -18,6 +18,7 @@ import type { StatsQueries } from './store/stats';
 import { emptyIdvDeps, type IdvDeps } from './idv/deps';
 import { createPiiVault } from './idv/piiVault';
 import { createStatusListMemory } from './issuance/credentialStatus';
+import { parsePresentedCredentialTrust, type PresentedCredentialTrust, type PresentedFetch } from './verifier/presented';
 
 /**
  * Wires an issuer from its parts. Runtimes supply the database, crypto, keys, clock and
@@ -55,6 +56,10 @@ export interface BuildIssuerOptions {
   idv?: IdvDeps;
   /** Fetches other issuers' status list credentials (presented KCCs); see AppDeps.statusListFetch. */
   statusListFetch?: (url: string) => Promise<string>;
+  /** The presented-credential trust configuration as JSON (PRESENTED_CREDENTIAL_TRUST[_FILE]); checked against the tiers at start. */
+  presentedCredentialTrust?: unknown;
+  /** Fetches issuer metadata and status lists of presented credentials; see IssuanceDeps.presentedFetch. */
+  presentedFetch?: PresentedFetch;
   /** See AppDeps.readRequestBody (Node reads bodies from the IncomingMessage). */
   readRequestBody?: AppDeps['readRequestBody'];
   /** See AppDeps.exchange (Node reads and sets headers on its own request and response objects). */
@@ -105,6 +110,19 @@ export async function createIssuerIdentity(
   return { did, signer, publishedKeys, keysByKid, didDocument };
 }
 
+/** The trust configuration parsed, and every tier's acceptsCredentials naming one of its entries; refuses the start otherwise. */
+function presentedTrustFor(config: IssuerConfig, json: unknown): PresentedCredentialTrust | undefined {
+  const trust = json === undefined ? undefined : parsePresentedCredentialTrust(json);
+  for (const tier of config.tiers) {
+    if (!tier.acceptsCredentials?.length) continue;
+    if (!trust) throw new TypeError(`tier ${tier.id} accepts credentials but PRESENTED_CREDENTIAL_TRUST is not set (docs/credentials-as-input.md)`);
+    const known = new Set([...trust.sdJwtVc, ...trust.mdoc, ...trust.jwtVc].map((e) => e.id));
+    for (const id of tier.acceptsCredentials)
+      if (!known.has(id)) throw new TypeError(`tier ${tier.id} accepts credential ${id}, which the presented credential trust does not define`);
+  }
+  return trust;
+}
+
 export async function buildIssuer(options: BuildIssuerOptions) {
   const config = resolveConfig(options.config);
   const clock = options.clock ?? Date.now;
@@ -124,6 +142,8 @@ export async function buildIssuer(options: BuildIssuerOptions) {
     clientAddress: options.clientAddress,
     idv: options.idv ?? emptyIdvDeps(),
     statusListFetch: options.statusListFetch,
+    presentedTrust: presentedTrustFor(config, options.presentedCredentialTrust),
+    presentedFetch: options.presentedFetch,
     statusListMemory: createStatusListMemory(),
     readRequestBody: options.readRequestBody,
     exchange: options.exchange,

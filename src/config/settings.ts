@@ -275,6 +275,21 @@ export const SETTINGS = {
     file: unset({ env: 'KCC_TIERS_FILE', parse: text, only: 'node', doc: 'a file holding the tiers document (one tier from the defaults otherwise)' }),
   },
 
+  /** Credentials people already hold, as IDV input (docs/credentials-as-input.md): the trust configuration, parsed at start. */
+  presentedCredentials: {
+    trust: unset({
+      env: 'PRESENTED_CREDENTIAL_TRUST',
+      parse: jsonText,
+      doc: "trust anchors and accepted credentials (EU PID, mDL, other issuers' VCs) as JSON (Workers; Node may use it too); a tier lists the entries it accepts in `acceptsCredentials`",
+    }),
+    trustFile: unset({
+      env: 'PRESENTED_CREDENTIAL_TRUST_FILE',
+      parse: text,
+      only: 'node',
+      doc: 'a file holding that trust configuration (takes precedence over `PRESENTED_CREDENTIAL_TRUST`)',
+    }),
+  },
+
   /** The Node HTTP server (src/runtime/nodeServer.ts). */
   server: {
     port: setting({ env: 'PORT', parse: portNumber, default: 3000, only: 'node', doc: 'listen port (0: any free one)' }),

@@ -29,6 +29,12 @@ export interface TierConfig {
    * presentation_definition and every check is done in IDV.
    */
   acceptsPriorCredentialsFrom?: string[];
+  /**
+   * Entries of the presented-credential trust configuration (docs/credentials-as-input.md: EU PID,
+   * mDL, other issuers' VCs) an applicant may present to stand in for some or all of the checks;
+   * the SIOP request then carries their presentation definition (`<tier id>-held`).
+   */
+  acceptsCredentials?: string[];
   /** Optional description shown in metadata and the Presentation Definition's purpose. */
   description?: string;
 }
@@ -46,6 +52,10 @@ const TierConfigWire = z.object({
   validityDays: z.number().positive(),
   evidenceMaxAgeDays: z.record(z.string(), z.number().positive()).optional(),
   acceptsPriorCredentialsFrom: z.array(z.string().min(1).max(2000)).max(50).optional(),
+  acceptsCredentials: z
+    .array(z.string().regex(/^[a-z0-9-]{1,64}$/))
+    .max(20)
+    .optional(),
   description: z.string().max(500).optional(),
 });
 const TiersFileWire = z.object({ defaultTierId: z.string().optional(), tiers: z.array(TierConfigWire).min(1).max(20) });

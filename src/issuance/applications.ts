@@ -10,6 +10,7 @@ import { verifyIdToken } from '../protocol/siop/verifyIdToken';
 import { acceptsPriorCredentials, priorCredentialDefinition } from '../protocol/tiers';
 import { credentialConfigurations } from './credentialConfigurations';
 import type { IssuanceDeps } from './deps';
+import { acceptsHeldCredentials, heldCredentialDefinition, prefillFromHeldCredentials, verifyHeldCredentials } from './heldCredentials';
 import { prefillFromCredentials, verifyPresentedCredentials, type Prefill } from './presentedCredentials';
 
 /**
@@ -35,7 +36,7 @@ export function selectTier(deps: Pick<IssuanceDeps, 'config'>, id: string | unde
 
 /** The SIOPv2 Authorization Request (and its signed request object) for a tier; its nonce is stored for one answer. */
 export async function createAuthorizationRequest(
-  deps: Pick<IssuanceDeps, 'store' | 'clock' | 'config' | 'issuer' | 'resolver' | 'crypto'>,
+  deps: Pick<IssuanceDeps, 'store' | 'clock' | 'config' | 'issuer' | 'resolver' | 'crypto' | 'presentedTrust'>,
   tier: TierConfig,
 ): Promise<{ request: AuthorizationRequest; requestObject: string }> {
   const now = nowSeconds(deps);
@@ -57,9 +58,12 @@ export async function createAuthorizationRequest(
       request_object_signing_alg: deps.issuer.signer.alg,
     },
     // A tier that accepts prior credentials asks for them (response_type becomes "id_token vp_token").
+    // A tier that accepts credentials people hold from others (EU PID, mDL, …) asks for those instead.
     presentationDefinition: acceptsPriorCredentials(tier)
       ? (priorCredentialDefinition(tier, deps.issuer.did) as unknown as Record<string, unknown>)
-      : undefined,
+      : acceptsHeldCredentials(deps, tier)
+        ? (heldCredentialDefinition(deps, tier) as unknown as Record<string, unknown>)
+        : undefined,
   });
   const requestObject = await signRequestObject(deps.issuer.signer, request, now, deps.config.ttl.siopRequest);
   return { request, requestObject };
@@ -88,9 +92,14 @@ export async function openApplication(deps: Deps, body: Record<string, unknown>,
   if (body.vp_token !== undefined && body.vp_token !== '') {
     // spec "Authenticate Applicant DID": vp_token answers the request's presentation_definition.
     if (!pending) throw new InvalidRequest('nonce is unknown, expired or already used');
-    if (!acceptsPriorCredentials(tier)) throw new InvalidRequest('this request asked for no presentation (vp_token)');
-    const credentials = await verifyPresentedCredentials(deps, { body, applicantDid: verified.applicantDid, nonce: verified.nonce, tier });
-    prefill = await prefillFromCredentials(deps, tier, credentials);
+    if (acceptsPriorCredentials(tier)) {
+      const credentials = await verifyPresentedCredentials(deps, { body, applicantDid: verified.applicantDid, nonce: verified.nonce, tier });
+      prefill = await prefillFromCredentials(deps, tier, credentials);
+    } else if (acceptsHeldCredentials(deps, tier)) {
+      // Credentials held from other issuers: verified (bound to this nonce) before the nonce is consumed.
+      const credentials = await verifyHeldCredentials(deps, { body, applicantDid: verified.applicantDid, nonce: verified.nonce, tier });
+      prefill = prefillFromHeldCredentials(deps, tier, credentials);
+    } else throw new InvalidRequest('this request asked for no presentation (vp_token)');
   }
   // Verified first, consumed second: a forged token cannot burn someone else's nonce.
   if (!(await deps.store.siopRequests.consume(verified.nonce, nowSeconds(deps)))) throw new InvalidRequest('nonce is unknown, expired or already used');

@@ -6,6 +6,7 @@ import type { Clock } from '../ports/clock';
 import type { IssuerIdentity } from '../ports/issuerIdentity';
 import type { Logger } from '../ports/logger';
 import type { Store } from '../store/types';
+import type { PresentedCredentialTrust, PresentedFetch } from '../verifier/presented';
 
 /**
  * Signed status list credentials kept in this process's memory (src/issuance/credentialStatus.ts):
@@ -40,6 +41,10 @@ export interface IssuanceDeps {
    * names one; our own lists are built locally. Absent: such credentials are refused (fail closed).
    */
   statusListFetch?: (url: string) => Promise<string>;
+  /** What credentials people already hold are accepted, from whom (docs/credentials-as-input.md); absent: none. */
+  presentedTrust?: PresentedCredentialTrust;
+  /** Fetches issuer metadata and status lists of presented credentials (SSRF-safe on Node). Absent: those needing it are refused. */
+  presentedFetch?: PresentedFetch;
   /**
    * Signed status lists kept in memory (src/issuance/credentialStatus.ts), served while the store
    * cannot take their cache write; per process or isolate. Absent: such a list is re-signed on each request.

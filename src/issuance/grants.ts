@@ -32,7 +32,7 @@ export interface TokenResponse {
  * first c_nonce (one commit) → the token response.
  */
 export async function redeemPreAuthorizedCode(
-  deps: Deps & Pick<IssuanceDeps, 'resolver' | 'crypto' | 'statusListFetch'>,
+  deps: Deps & Pick<IssuanceDeps, 'resolver' | 'crypto' | 'statusListFetch' | 'presentedFetch'>,
   input: { preAuthorizedCode: string; clientId: string | undefined },
 ): Promise<{ applicationId: string; token: TokenResponse }> {
   const code = await redeemCodeOnce(deps, input);

@@ -14,6 +14,7 @@ import { checkCredentialStatus } from '../verifier/verifyCredential';
 import { fieldsForChecks } from '../idv/checks';
 import type { Application, ApplicationPrefill } from '../store/types';
 import { issuerUrls } from '../paths';
+import { presentedCredentialRecheckProblem, type PresentedFetch, type PresentedVerificationDeps } from '../verifier/presented';
 
 /**
  * Presented credentials (spec "Initiate Application": presentation_definition "allows for other
@@ -22,7 +23,8 @@ import { issuerUrls } from '../paths';
  * to do — still-fresh evidence, the country of residence — and which of our KCCs to supersede.
  */
 export interface Prefill {
-  verifiedEvidence: (EvidenceRecord & { source: string })[];
+  /** `credential`: the verified_credential evidence of a held credential that stands in for the check. */
+  verifiedEvidence: (EvidenceRecord & { source: string; credential?: Record<string, unknown> })[];
   missingChecks: string[];
   supersedes: string[];
   countryOfResidence?: string;
@@ -38,6 +40,8 @@ export interface PresentedCredential {
   expiresAt?: number;
   /** Its `credentialStatus` as presented (Bitstring Status List entries). */
   credentialStatus?: unknown;
+  /** A credential held from another issuer (src/issuance/heldCredentials.ts): what re-checks it (format, expiry, status reference, issuer key or DID). */
+  held?: Record<string, unknown>;
 }
 
 /** Our own DID resolves from memory (no network round trip to ourselves); others through the resolver. */
@@ -54,6 +58,20 @@ export function issuerAwareResolver(deps: Pick<IssuanceDeps, 'issuer' | 'resolve
       return deps.resolver.resolve(did);
     },
   };
+}
+
+/** The ports the presented-credential verifiers use (src/verifier/presented/). */
+function presentedFetch(deps: Pick<IssuanceDeps, 'presentedFetch'>): PresentedFetch {
+  return (
+    deps.presentedFetch ??
+    (async () => {
+      throw new Error('fetching issuer metadata and status lists is not configured');
+    })
+  );
+}
+
+export function verificationDeps(deps: Pick<IssuanceDeps, 'clock' | 'crypto' | 'resolver' | 'issuer' | 'presentedFetch'>): PresentedVerificationDeps {
+  return { clock: deps.clock, crypto: deps.crypto, resolver: issuerAwareResolver(deps), fetch: presentedFetch(deps) };
 }
 
 /** Our own status lists are built locally; other issuers' go through deps.statusListFetch. */
@@ -173,12 +191,21 @@ export async function prefillFromCredentials(deps: IssuanceDeps, tier: TierConfi
  * credential_status; others' status lists are fetched and verified (Bitstring Status List §3.2).
  */
 export async function presentedCredentialProblem(
-  deps: Pick<IssuanceDeps, 'store' | 'clock' | 'config' | 'issuer' | 'resolver' | 'crypto' | 'statusListFetch'>,
+  deps: Pick<IssuanceDeps, 'store' | 'clock' | 'config' | 'issuer' | 'resolver' | 'crypto' | 'statusListFetch' | 'presentedFetch'>,
   presented: readonly PresentedCredential[],
 ): Promise<string | undefined> {
   const now = nowSeconds(deps);
   for (const credential of presented) {
     if (credential.expiresAt !== undefined && credential.expiresAt <= now) return `${credential.id} has expired`;
+    if (credential.held) {
+      const problem = await presentedCredentialRecheckProblem(
+        credential.held as unknown as Parameters<typeof presentedCredentialRecheckProblem>[0],
+        verificationDeps(deps),
+        deps.config.clockSkewSeconds,
+      );
+      if (problem) return `${credential.id}: ${problem}`;
+      continue;
+    }
     if (credential.issuer === deps.issuer.did) {
       const record = await deps.store.credentialStatus.get(credential.id);
       if (record) {

@@ -28,6 +28,21 @@ export function nodeStatusListFetch(options: { didWebAllowInsecure?: boolean }) 
   };
 }
 
+/**
+ * Issuer metadata (JWT VC Issuer Metadata, JWKS) and status lists of credentials people already
+ * hold (src/verifier/presented/): the SSRF-safe fetch, https only unless DID_WEB_ALLOW_INSECURE, 5 s, 1 MiB.
+ */
+export function nodePresentedFetch(options: { didWebAllowInsecure?: boolean }) {
+  const insecure = options.didWebAllowInsecure ?? SETTING_DEFAULTS.did.webAllowInsecure;
+  const safeFetch = createSafeFetch({ allowPrivate: insecure, allowHttp: insecure, timeoutMs: 5000, maxBytes: 1024 * 1024 });
+  return async (url: string, accept: string): Promise<string> => {
+    if (!insecure && !url.startsWith('https://')) throw new Error('URL is not https');
+    const res = await safeFetch(url, { headers: { accept } });
+    if (!res.ok) throw new Error(`HTTP ${res.status}`);
+    return res.text();
+  };
+}
+
 /** did:web (SSRF-safe fetch: public addresses only unless allowed) and did:dht resolvers. */
 export function nodeDidMethods(options: { didWebAllowInsecure?: boolean; didDhtGateway?: string }) {
   const insecure = options.didWebAllowInsecure ?? SETTING_DEFAULTS.did.webAllowInsecure;

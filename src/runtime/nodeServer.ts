@@ -15,7 +15,7 @@ import { idvDepsFromEnv } from './idvNode';
 import { nodeMetrics } from './metrics';
 import { readIncomingBody } from './nodeBody';
 import { createNodeCryptoProvider } from './nodeCrypto';
-import { nodeDidMethods, nodeStatusListFetch, startDidDhtPublishing } from './nodeDid';
+import { nodeDidMethods, nodePresentedFetch, nodeStatusListFetch, startDidDhtPublishing } from './nodeDid';
 import { nodeExchange } from './nodeExchange';
 import { loadKeyFile, reloadKeyFile } from './nodeKeys';
 import { openPostgres } from './postgres';
@@ -52,6 +52,8 @@ export interface NodeIssuerOptions {
   /** DATA_DIR: the SQLite database, the key file and the generated PII key. */
   dataDir: string;
   config?: Partial<IssuerConfigInput>;
+  /** PRESENTED_CREDENTIAL_TRUST(_FILE): credentials people already hold, accepted as IDV input (docs/credentials-as-input.md). */
+  presentedCredentialTrust?: unknown;
   /** ISSUER_KEY_ALG: of a key generated on first start. */
   keyAlg?: JwsAlgorithm;
   /** Configured keys (ISSUER_PRIVATE_JWK); unset: the key file. */
@@ -233,6 +235,8 @@ async function startNode(options: NodeIssuerOptions) {
     clientAddress: nodeClientAddress(options.trustProxy ?? SETTING_DEFAULTS.server.trustProxy),
     idv: options.idv ?? (await idvDepsFromEnv(options.idvEnv ?? {}, join(options.dataDir, 'pii-data-key'))),
     statusListFetch: nodeStatusListFetch(options),
+    presentedCredentialTrust: options.presentedCredentialTrust,
+    presentedFetch: nodePresentedFetch(options),
     readRequestBody: readIncomingBody,
     exchange: nodeExchange,
     metrics: metrics?.metrics,

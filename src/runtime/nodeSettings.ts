@@ -19,6 +19,7 @@ export function nodeOptionsFromSettings(env: Environment): NodeIssuerOptions {
   const idvEnv = env as Record<string, string | undefined>;
   if (databaseUrl) checkSharedConfiguration({ keys, idvEnv });
   const tiersFile = settings.tiersDocument.file;
+  const trustFile = settings.presentedCredentials.trustFile;
   return {
     port: settings.server.port,
     hostname: settings.server.host,
@@ -39,6 +40,8 @@ export function nodeOptionsFromSettings(env: Environment): NodeIssuerOptions {
     metrics: { token: settings.metrics.token, port: settings.metrics.port, hostname: settings.metrics.host },
     httpTimeouts: settings.server.httpTimeouts,
     shutdown: settings.server.shutdown,
+    // A trust file takes precedence over PRESENTED_CREDENTIAL_TRUST.
+    presentedCredentialTrust: trustFile ? jsonFromFile('PRESENTED_CREDENTIAL_TRUST_FILE', trustFile) : settings.presentedCredentials.trust,
     config: {
       // Unset: http://localhost:<the port actually bound> (PORT=0 picks a free one).
       publicUrl: settings.issuer.publicUrl,
@@ -49,6 +52,14 @@ export function nodeOptionsFromSettings(env: Environment): NodeIssuerOptions {
       ),
     },
   };
+}
+
+function jsonFromFile(name: string, file: string): unknown {
+  try {
+    return JSON.parse(readSettingFile(name, file));
+  } catch (e) {
+    throw e instanceof SyntaxError ? new TypeError(`${name} (${file}) is not valid JSON`) : e;
+  }
 }
 
 /** A file named by a setting; a missing or unreadable one fails at start, naming the setting. */

@@ -68,6 +68,16 @@ export async function buildWorkerIssuer(env: WorkerEnv) {
         return new TextDecoder().decode(await readBodyCapped(res, 1024 * 1024)).trim();
       });
     },
+    presentedCredentialTrust: settings.presentedCredentials.trust,
+    // Issuer metadata and status lists of credentials people already hold: https only, 5 s, 1 MiB.
+    presentedFetch: async (url: string, accept: string) => {
+      if (!insecure && !url.startsWith('https://')) throw new Error('URL is not https');
+      return withTimeout(5000, async (signal) => {
+        const res = await platformFetch(url, { headers: { accept }, signal, redirect: 'error' });
+        if (!res.ok) throw new Error(`HTTP ${res.status}`);
+        return new TextDecoder().decode(await readBodyCapped(res, 1024 * 1024));
+      });
+    },
     didMethods: {
       ...createDidWebResolver({ fetch: platformFetch, allowHttp: insecure, allowIpHosts: insecure }),
       ...createDidDhtResolver({ gatewayUrl: settings.did.dhtGateway, fetch: platformFetch }),

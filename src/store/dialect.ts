@@ -126,9 +126,12 @@ export function setFrom<K extends string>(columns: Record<K, string>): Record<K,
   return Object.fromEntries(Object.entries<string>(columns).map(([column, name]) => [column, sql`${p(name)}`])) as Record<K, SQL>;
 }
 
-/** The first row of a query, or undefined. */
-export async function first<Row>(rows: PromiseLike<Row[]> | Row[]): Promise<Row | undefined> {
-  return (await rows)[0];
+/**
+ * The first row of a query, or undefined. Rows better-sqlite3 already answered are read at once:
+ * no promise in between (the repository method's own is enough), on the hot path of every read.
+ */
+export function first<Row>(rows: PromiseLike<Row[]> | Row[]): Row | undefined | Promise<Row | undefined> {
+  return Array.isArray(rows) ? rows[0] : Promise.resolve(rows).then((r) => r[0]);
 }
 
 /** How many rows a write with RETURNING touched. */

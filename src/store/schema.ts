@@ -15,9 +15,9 @@ export type EvidenceEntry = { kind: string; checks?: string[] };
 /** Evidence as the issuer keeps it per credential: with the time the check was done (s). */
 export type TimedEvidence = { kind: string; checks: string[]; verifiedAt: number };
 /** Evidence carried over from a presented credential, and which one. */
-export type CarriedEvidence = TimedEvidence & { source: string };
+export type CarriedEvidence = TimedEvidence & { source: string; credential?: Record<string, unknown> };
 /** What is kept of a presented credential to re-check it: no claim beyond its status entries. */
-export type PresentedCredentialRecord = { id: string; issuer: string; expiresAt?: number; credentialStatus?: unknown };
+export type PresentedCredentialRecord = { id: string; issuer: string; expiresAt?: number; credentialStatus?: unknown; held?: Record<string, unknown> };
 /** A JSON object without PII (IDV outcomes, audit details). */
 export type JsonObject = Record<string, unknown>;
 

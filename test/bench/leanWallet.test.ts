@@ -89,7 +89,7 @@ describe.each(['net', 'node:http'] as const)('lean bench wallet over %s', (trans
         'POST /idv/siopv2/response',
         'GET /idv/form/:token',
         'POST /idv/form/:token',
-        'GET /idv/finish.html',
+        'GET /idv/approved/finish.html',
         'GET /.well-known/oauth-authorization-server',
         'GET /.well-known/openid-credential-issuer',
         'POST /oauth2/token',

@@ -90,3 +90,23 @@ describe('Node options from the settings', () => {
     expect(() => nodeOptionsFromSettings({ ISSUER_PRIVATE_JWK: '{"kty":"OKP"' })).toThrow('ISSUER_PRIVATE_JWK is not valid JSON');
   });
 });
+
+describe('the presented-credential trust setting on Node', () => {
+  it('reads PRESENTED_CREDENTIAL_TRUST, and a PRESENTED_CREDENTIAL_TRUST_FILE takes precedence; a file that is not JSON names the setting', () => {
+    const inline = { sdJwtVc: [], mdoc: [], jwtVc: [{ id: 'inline', name: 'x', type: 'X', issuers: ['did:example:a'], satisfies: [] }] };
+    const fromFile = { ...inline, jwtVc: [{ ...inline.jwtVc[0], id: 'from-file' }] };
+    const file = join(dir, 'trust.json');
+    writeFileSync(file, JSON.stringify(fromFile));
+    expect(nodeOptionsFromSettings({ PRESENTED_CREDENTIAL_TRUST: JSON.stringify(inline) }).presentedCredentialTrust).toEqual(inline);
+    expect(
+      nodeOptionsFromSettings({ PRESENTED_CREDENTIAL_TRUST: JSON.stringify(inline), PRESENTED_CREDENTIAL_TRUST_FILE: file }).presentedCredentialTrust,
+    ).toEqual(fromFile);
+    expect(nodeOptionsFromSettings({}).presentedCredentialTrust).toBeUndefined();
+    const broken = join(dir, 'broken.json');
+    writeFileSync(broken, '{ not json');
+    expect(() => nodeOptionsFromSettings({ PRESENTED_CREDENTIAL_TRUST_FILE: broken })).toThrow(/PRESENTED_CREDENTIAL_TRUST_FILE .* is not valid JSON/);
+    expect(() => nodeOptionsFromSettings({ PRESENTED_CREDENTIAL_TRUST_FILE: join(dir, 'missing.json') })).toThrow(
+      /PRESENTED_CREDENTIAL_TRUST_FILE: cannot read/,
+    );
+  });
+});

@@ -53,6 +53,11 @@ export async function makeTestIssuer(
     /** How the app reads a client's address (rate-limit tests). */
     clientAddress?: (c: Context) => string | undefined;
     statusListFetch?: BuildIssuerOptions['statusListFetch'];
+    presentedCredentialTrust?: BuildIssuerOptions['presentedCredentialTrust'];
+    presentedFetch?: BuildIssuerOptions['presentedFetch'];
+    /** Another store (PostgreSQL: openPostgres(url).store) and its stats, instead of the in-memory SQLite one. */
+    store?: BuildIssuerOptions['store'];
+    stats?: BuildIssuerOptions['stats'];
   } = {},
 ) {
   const sqlite = new Database(options.file ?? ':memory:');
@@ -65,7 +70,8 @@ export async function makeTestIssuer(
     config: { publicUrl: PUBLIC_URL, adminToken: ADMIN_TOKEN, rateLimits: { enabled: false }, operatorAuthLimits: { enabled: false }, ...options.config },
     db: db as unknown as StoreDb,
     // As the server runs it: concurrent requests' writes share commits (src/runtime/groupCommit.ts).
-    store: sqliteStore(sqlite, db as unknown as StoreDb).store,
+    store: options.store ?? sqliteStore(sqlite, db as unknown as StoreDb).store,
+    stats: options.stats,
     crypto,
     keys: options.keys ?? (await makeIssuerKeys(options.alg, { didDhtIdentity: options.config?.didMethod === 'dht' })),
     clock: options.clock,
@@ -74,6 +80,8 @@ export async function makeTestIssuer(
     idv: options.idv,
     clientAddress: options.clientAddress,
     statusListFetch: options.statusListFetch,
+    presentedCredentialTrust: options.presentedCredentialTrust,
+    presentedFetch: options.presentedFetch,
   });
   /** A wallet-side fetch wired straight into the app (no server). */
   const fetch: Fetch = async (input, init) => issuer.app.request(input, init);

@@ -2,6 +2,7 @@ import { Hono } from 'hono';
 import { NotFound } from '../../protocol/errors';
 import { findTier, tierPresentationDefinition } from '../../protocol/tiers';
 import type { AppEnv } from '../context';
+import { HELD_DEFINITION_SUFFIX, acceptsHeldCredentials, heldCredentialDefinition } from '../../issuance/heldCredentials';
 import { PATHS, issuerUrls } from '../../paths';
 
 /**
@@ -25,6 +26,7 @@ presentationDefinitionRoutes.get(PATHS.presentationDefinitions, (c) => {
         required_checks: t.requiredChecks,
         validity_days: t.validityDays,
         accepts_prior_credentials: (t.acceptsPriorCredentialsFrom ?? []).length > 0,
+        ...(acceptsHeldCredentials(deps, t) ? { held_credentials_definition_uri: urls.presentationDefinition(`${t.id}${HELD_DEFINITION_SUFFIX}`) } : {}),
         presentation_definition_uri: urls.presentationDefinition(t.id),
         initiate_uri: `${urls.initiate}?presentation_definition_id=${encodeURIComponent(t.id)}`,
       })),
@@ -36,7 +38,12 @@ presentationDefinitionRoutes.get(PATHS.presentationDefinitions, (c) => {
 
 presentationDefinitionRoutes.get(PATHS.presentationDefinition, (c) => {
   const deps = c.get('deps');
-  const tier = findTier(deps.config.tiers, c.req.param('id'));
+  const id = c.req.param('id');
+  // <tier id>-held: the credentials people already hold that the tier accepts (what its SIOP request carries).
+  const held = id.endsWith(HELD_DEFINITION_SUFFIX) ? findTier(deps.config.tiers, id.slice(0, -HELD_DEFINITION_SUFFIX.length)) : undefined;
+  if (held && acceptsHeldCredentials(deps, held))
+    return c.json(heldCredentialDefinition(deps, held), 200, { 'Cache-Control': CACHE, 'Access-Control-Allow-Origin': '*' });
+  const tier = findTier(deps.config.tiers, id);
   if (!tier) throw new NotFound('no such presentation definition');
   return c.json(tierPresentationDefinition(tier, deps.issuer.did), 200, { 'Cache-Control': CACHE, 'Access-Control-Allow-Origin': '*' });
 });

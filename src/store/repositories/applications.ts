@@ -264,19 +264,7 @@ export function createApplicationRepositories(d: Dialect) {
         .limit(limit);
     },
     async set(id, change, now) {
-      const decided = change.status === 'approved' || change.status === 'rejected';
-      const rows = await q.setApplicationStatus.all({
-        id,
-        status: change.status,
-        provider: change.provider,
-        countryOfResidence: change.countryOfResidence || null,
-        tier: change.tier || null,
-        evidence: change.evidence ? JSON.stringify(change.evidence) : null,
-        reason: change.reason ?? null,
-        decidedBy: decided ? (change.decidedBy ?? `idv:${change.provider}`) : null,
-        decidedAt: decided ? now : null,
-        now,
-      });
+      const rows = await q.setApplicationStatus.all({ id, ...statusChangeValues(change, now), now });
       return rows[0] as Application | undefined;
     },
     async search(filter) {
@@ -308,5 +296,24 @@ export function createApplicationRepositories(d: Dialect) {
     applications: applicationRepository,
     applicationStatus: applicationStatusRepository,
     applicationPrefill: applicationPrefillRepository,
+  };
+}
+
+/**
+ * The placeholder values of an application status write (`ApplicationStatusRepository.set`, and
+ * the same write inside `IdvSessionRepository.commitResult`): absent country, tier and evidence
+ * bound as null (the statement keeps the stored value); a decision stamps who and when.
+ */
+export function statusChangeValues(change: Parameters<ApplicationStatusRepository['set']>[1], now: number) {
+  const decided = change.status === 'approved' || change.status === 'rejected';
+  return {
+    status: change.status,
+    provider: change.provider,
+    countryOfResidence: change.countryOfResidence || null,
+    tier: change.tier || null,
+    evidence: change.evidence ? JSON.stringify(change.evidence) : null,
+    reason: change.reason ?? null,
+    decidedBy: decided ? (change.decidedBy ?? `idv:${change.provider}`) : null,
+    decidedAt: decided ? now : null,
   };
 }

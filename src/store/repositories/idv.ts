@@ -1,5 +1,6 @@
 import { and, asc, eq, isNotNull, isNull, lt, lte, sql } from 'drizzle-orm';
 import type { IdvEventRepository, IdvResultWrite, IdvSession, IdvSessionRepository, PiiRepository } from '../types';
+import { statusChangeValues } from './applications';
 import { type Dialect, first, p, placeholders, setFrom, touched, type Write } from '../dialect';
 
 /** Every column of an IDV session, each bound by the prepared INSERT. */
@@ -152,22 +153,7 @@ export function createIdvSessionRepositories(d: Dialect) {
     };
     const writes: Write[] = [];
     if (write.status) {
-      const change = write.status;
-      const decided = change.status === 'approved' || change.status === 'rejected';
-      writes.push({
-        statement: statements.status,
-        values: {
-          ...base,
-          status: change.status,
-          provider: change.provider,
-          countryOfResidence: change.countryOfResidence || null,
-          tier: change.tier || null,
-          evidence: change.evidence ? JSON.stringify(change.evidence) : null,
-          reason: change.reason ?? null,
-          decidedBy: decided ? (change.decidedBy ?? `idv:${change.provider}`) : null,
-          decidedAt: decided ? write.now : null,
-        },
-      });
+      writes.push({ statement: statements.status, values: { ...base, ...statusChangeValues(write.status, write.now) } });
     }
     writes.push({
       statement: statements.audit,

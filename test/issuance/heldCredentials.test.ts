@@ -1,0 +1,460 @@
+import { EdDSASigner } from 'did-jwt';
+import { createVerifiableCredentialJwt, createVerifiablePresentationJwt } from 'did-jwt-vc';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { TierConfig } from '../../src/config';
+import { base64urlDecode } from '../../src/crypto/base64url';
+import { decodeJwt } from '../../src/crypto/jwt';
+import type { Logger } from '../../src/ports/logger';
+import { WalletClient } from '../../src/wallet/client';
+import { Holder } from '../../src/wallet/holder';
+import { openPostgres } from '../../src/runtime/postgres';
+import type { StatsQueries } from '../../src/store/stats';
+import type { Store } from '../../src/store/types';
+import { postgresBinDir, startTestPostgres, type TestPostgres } from '../helpers/postgres';
+import { ADMIN_TOKEN, PUBLIC_URL, makeTestIssuer, testClock } from '../helpers/issuer';
+import {
+  type Ca,
+  type Leaf,
+  issueMdl,
+  makeCa,
+  makeHolderKey,
+  makeLeaf,
+  presentMdl,
+  presentSdJwtVc,
+  sdJwtVcIssuer,
+  statusListToken,
+  tableFetch,
+} from '../helpers/presentedCredentials';
+
+/**
+ * Credentials people already hold as IDV input, through the SIOPv2 flow over HTTP (the app's
+ * own request handling): the tier's request carries the held-credential definition, the wallet
+ * answers with a PID (SD-JWT VC, @sd-jwt/sd-jwt-vc holder and KB-JWT) or an mDL (@owf/mdoc
+ * DeviceResponse over the OpenID4VP handover), and the application is opened with what they cover.
+ */
+const PID_ISS = 'https://pid.example.eu';
+const STATUS_URI = 'https://pid.example.eu/status/1';
+const PII = ['Erika', 'Mustermann', '1964-08-12', 'Jane', 'Doe', '1990-04-01'];
+
+const TIERS: TierConfig[] = [
+  { id: 'kcc-held', name: 'Basic', requiredChecks: ['document_verification'], validityDays: 365, acceptsCredentials: ['eu-pid', 'mdl', 'employee-id'] },
+  {
+    id: 'kcc-held-enhanced',
+    name: 'Enhanced',
+    requiredChecks: ['document_verification', 'sanction_screening'],
+    validityDays: 180,
+    acceptsCredentials: ['eu-pid', 'mdl', 'employee-id'],
+  },
+];
+
+let pidCa: Ca;
+let iaca: Ca;
+let pidProvider: Leaf;
+let ds: Leaf;
+let wallet: Awaited<ReturnType<typeof makeHolderKey>>;
+let employer: Holder;
+const table = new Map<string, string>();
+
+const now = () => Math.floor(Date.now() / 1000);
+
+function trustJson() {
+  return {
+    trustAnchors: { 'pid-ca': pidCa.pem, iaca: iaca.pem },
+    sdJwtVc: [{ id: 'eu-pid', name: 'EU PID', vct: 'urn:eudi:pid:1', x5cTrustAnchors: ['pid-ca'], satisfies: ['document_verification'] }],
+    mdoc: [{ id: 'mdl', name: 'Mobile driving licence', docType: 'org.iso.18013.5.1.mDL', iacaRoots: ['iaca'], satisfies: ['document_verification'] }],
+    jwtVc: [
+      {
+        id: 'employee-id',
+        name: 'Employee identity',
+        type: 'EmployeeIdentityCredential',
+        issuers: [employer.did],
+        satisfies: ['document_verification', 'sanction_screening'],
+      },
+    ],
+  };
+}
+
+async function issuePid(extra: Record<string, unknown> = {}) {
+  return sdJwtVcIssuer(pidProvider.privateJwk, { typ: 'dc+sd-jwt', x5c: [Buffer.from(pidProvider.der).toString('base64')] }).issue({
+    vct: 'urn:eudi:pid:1',
+    iss: PID_ISS,
+    iat: now() - 60,
+    exp: now() + 86400,
+    cnf: { jwk: wallet.publicJwk },
+    given_name: 'Erika',
+    family_name: 'Mustermann',
+    birthdate: '1964-08-12',
+    nationalities: ['DE'],
+    address: { country: 'DE' },
+    ...extra,
+  });
+}
+
+/** Where the applications are: the in-memory SQLite of makeTestIssuer, or a PostgreSQL database. */
+interface Backend {
+  store?: Store;
+  stats?: StatsQueries;
+  applicationIds?: (did: string) => Promise<string[]>;
+}
+
+async function setup(backend: Backend = {}) {
+  const lines: string[] = [];
+  const logger: Logger = {
+    info: (msg: string, fields?: Record<string, unknown>) => lines.push(JSON.stringify({ msg, ...fields })),
+    warn: (msg: string, fields?: Record<string, unknown>) => lines.push(JSON.stringify({ msg, ...fields })),
+    error: (msg: string, fields?: Record<string, unknown>) => lines.push(JSON.stringify({ msg, ...fields })),
+  } as unknown as Logger;
+  const clock = testClock();
+  const t = await makeTestIssuer({
+    clock,
+    logger,
+    config: { tiers: TIERS },
+    presentedCredentialTrust: trustJson(),
+    presentedFetch: tableFetch(table).fetch,
+    store: backend.store,
+    stats: backend.stats,
+  });
+  const holder = await Holder.create();
+  const client = new WalletClient(holder, t.fetch, { now: () => Math.floor(clock() / 1000) });
+  const admin = async (path: string) =>
+    (await (await t.app.request(`${PUBLIC_URL}/admin${path}`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).json()) as any;
+  const pfi = await client.discover(PUBLIC_URL);
+  const initiate = (tier: string) => client.initiate(pfi.idvEndpoint, pfi, { presentationDefinitionId: tier });
+  const post = async (params: Record<string, unknown>) => {
+    const res = await t.fetch(`${PUBLIC_URL}/idv/siopv2/response`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(params),
+    });
+    const body = (await res.json()) as any;
+    // The response names no application: the newest one of this applicant.
+    const ids = await applicationIds(holder.did);
+    return { status: res.status, body, applicationId: ids.at(-1) };
+  };
+  const idToken = (request: { client_id: string; nonce: string }) =>
+    holder.createIdToken({ clientId: request.client_id, nonce: request.nonce, now: Math.floor(clock() / 1000) });
+  const applicationIds =
+    backend.applicationIds ??
+    (async (did: string) =>
+      (t.sqlite.prepare('select id from applications where applicant_did = ? order by rowid').all(did) as { id: string }[]).map((r) => r.id));
+  const countApplications = async () => (await applicationIds(holder.did)).length;
+  return { t, client, holder, admin, initiate, post, idToken, lines, countApplications };
+}
+
+/** Another issuer's jwt_vc_json (did-jwt-vc 4.0.16) for `subject`, in a VP the applicant signs over the SIOP nonce. */
+const didJwtIssuer = (h: Holder) => ({ did: h.did, alg: 'EdDSA', signer: EdDSASigner(base64urlDecode(h.privateJwk.d as string)) });
+async function employeeVp(applicant: Holder, subject: string, request: { nonce: string; client_id: string }) {
+  const vc = await createVerifiableCredentialJwt(
+    {
+      sub: subject,
+      nbf: now() - 60,
+      exp: now() + 86400,
+      vc: {
+        '@context': ['https://www.w3.org/2018/credentials/v1'],
+        type: ['VerifiableCredential', 'EmployeeIdentityCredential'],
+        credentialSubject: { givenName: 'Ada', familyName: 'Lovelace', birthDate: '1985-12-10', nationality: 'GB', countryOfResidence: 'GB' },
+      },
+    },
+    didJwtIssuer(employer),
+    { header: { kid: `${employer.did}#0`, typ: 'JWT' } },
+  );
+  return createVerifiablePresentationJwt(
+    { vp: { '@context': ['https://www.w3.org/2018/credentials/v1'], type: ['VerifiablePresentation'], verifiableCredential: [vc] }, iat: now() } as never,
+    didJwtIssuer(applicant),
+    { challenge: request.nonce, domain: request.client_id, header: { kid: `${applicant.did}#0`, typ: 'JWT' } },
+  );
+}
+const employeeSubmission = (definitionId: string) => ({
+  id: 's3',
+  definition_id: definitionId,
+  descriptor_map: [
+    { id: 'employee-id', format: 'jwt_vp_json', path: '$', path_nested: { id: 'employee-id', format: 'jwt_vc_json', path: '$.verifiableCredential[0]' } },
+  ],
+});
+
+const pidSubmission = (definitionId: string) => ({ id: 's1', definition_id: definitionId, descriptor_map: [{ id: 'eu-pid', format: 'vc+sd-jwt', path: '$' }] });
+
+beforeAll(async () => {
+  pidCa = await makeCa('CN=PID CA, C=DE');
+  iaca = await makeCa('CN=IACA, C=US');
+  pidProvider = await makeLeaf(pidCa, 'CN=PID Provider, C=DE', { sanUrl: PID_ISS });
+  ds = await makeLeaf(iaca, 'CN=DS, C=US');
+  wallet = await makeHolderKey();
+  employer = await Holder.create();
+  table.set(STATUS_URI, await statusListToken(STATUS_URI, [0, 0, 1, 2], pidProvider.privateJwk, PID_ISS));
+});
+
+describe('credentials people already hold, in the SIOPv2 flow', () => {
+  it('a PID covering every check opens an approved application without the form; the KCC carries the evidence it stood in for', async () => {
+    const s = await setup();
+    const served = (await (await s.t.app.request(`${PUBLIC_URL}/presentation-definitions/kcc-held-held`)).json()) as any;
+    expect(served.id).toBe('kcc-held-held');
+    expect(served.input_descriptors.map((d: any) => d.id)).toEqual(['eu-pid', 'org.iso.18013.5.1.mDL', 'employee-id']);
+
+    const request = await s.initiate('kcc-held');
+    expect(request.response_type).toBe('id_token vp_token');
+    expect(request.presentation_definition?.id).toBe('kcc-held-held');
+    const vp = await presentSdJwtVc(await issuePid({ status: { status_list: { idx: 0, uri: STATUS_URI } } }), wallet.privateJwk, {
+      aud: request.client_id,
+      nonce: request.nonce,
+    });
+    const res = await s.post({ id_token: await s.idToken(request), vp_token: vp, presentation_submission: pidSubmission('kcc-held-held') });
+    expect(res.status).toBe(200);
+    // Nothing missing: straight to the finish page, approved.
+    expect(res.body.url).toBe(`${PUBLIC_URL}/idv/finish.html`);
+    const application = await s.admin(`/applications/${res.applicationId}`);
+    expect(application.status).toBe('approved');
+    expect(application.prefill.missing_checks).toEqual([]);
+    expect(application.prefill.verified_evidence).toHaveLength(1);
+    const evidence = application.prefill.verified_evidence[0];
+    expect(evidence).toMatchObject({ kind: 'document_verification', checks: ['verified_credential'], source: 'eu-pid' });
+    expect(evidence.credential).toMatchObject({
+      type: ['Evidence', 'VerifiedCredentialEvidence'],
+      kind: 'verified_credential',
+      format: 'dc+sd-jwt',
+      credential_type: 'urn:eudi:pid:1',
+      accepted_as: 'eu-pid',
+    });
+    expect(evidence.credential.issuer).toContain(PID_ISS);
+
+    // Redeemed: the status list is re-checked, the KCC issued with the evidence and the PID's country.
+    const offer = res.body.credential_offer;
+    const code = offer.grants['urn:ietf:params:oauth:grant-type:pre-authorized_code']['pre-authorized_code'];
+    const token = await s.client.token(`${PUBLIC_URL}/oauth2/token`, code);
+    const credential = await s.client.credential(`${PUBLIC_URL}/oid4vci/credential`, token.access_token, PUBLIC_URL, token.c_nonce as string);
+    const vc = decodeJwt(credential.credential as string).payload.vc as any;
+    expect(vc.credentialSubject.countryOfResidence).toBe('DE');
+    expect(vc.evidence.map((e: any) => e.kind)).toEqual(['document_verification']);
+    // No claim of the PID in any log line.
+    const logs = s.lines.join('\n');
+    for (const value of PII) expect(logs).not.toContain(value);
+  });
+
+  it('an mDL covers document verification of the enhanced tier: the form asks only for the rest, without the document fields', async () => {
+    const s = await setup();
+    const request = await s.initiate('kcc-held-enhanced');
+    const mdl = await issueMdl(ds, wallet.publicJwk, { family_name: 'Doe', given_name: 'Jane', issuing_country: 'US', resident_country: 'US' });
+    const vp = await presentMdl(mdl, wallet.privateJwk, { clientId: request.client_id, nonce: request.nonce, responseUri: request.response_uri }, [
+      'given_name',
+      'family_name',
+      'resident_country',
+    ]);
+    const res = await s.post({
+      id_token: await s.idToken(request),
+      vp_token: vp,
+      presentation_submission: {
+        id: 's2',
+        definition_id: 'kcc-held-enhanced-held',
+        descriptor_map: [{ id: 'org.iso.18013.5.1.mDL', format: 'mso_mdoc', path: '$' }],
+      },
+    });
+    expect(res.status).toBe(200);
+    expect(res.body.url).toContain('/idv/form');
+    const application = await s.admin(`/applications/${res.applicationId}`);
+    expect(application.status).toBe('pending');
+    expect(application.prefill.missing_checks).toEqual(['sanction_screening']);
+    expect(application.prefill.verified_evidence[0].credential).toMatchObject({
+      format: 'mso_mdoc',
+      credential_type: 'org.iso.18013.5.1.mDL',
+      accepted_as: 'mdl',
+    });
+    // The consent step and the form behind it: the person's fields, no identity document fields (the mDL vouched for the document).
+    const consent = await (await s.t.app.request(res.body.url)).text();
+    expect(consent).toContain('<li>Family name</li>');
+    expect(consent).not.toContain('<li>Document number</li>');
+    const html = await (
+      await s.t.app.request(res.body.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ consent: 'accept', step: 'consent' }),
+      })
+    ).text();
+    expect(html).toContain('name="family_name"');
+    expect(html).not.toContain('name="document_number"');
+    expect(html).not.toContain('name="document_type"');
+    const form = await s.client.submitIdvForm(res.body.url, { given_name: 'Jane', family_name: 'Doe', birthdate: '1990-04-01', country_of_residence: 'US' });
+    expect(form.status).toBe(200);
+    const decided = await s.admin(`/applications/${res.applicationId}`);
+    expect(decided.status).toBe('approved');
+    // The KCC: document verification carried from the mDL, screening done by IDV.
+    const code = res.body.credential_offer.grants['urn:ietf:params:oauth:grant-type:pre-authorized_code']['pre-authorized_code'];
+    const token = await s.client.token(`${PUBLIC_URL}/oauth2/token`, code);
+    const credential = await s.client.credential(`${PUBLIC_URL}/oid4vci/credential`, token.access_token, PUBLIC_URL, token.c_nonce as string);
+    const vc = decodeJwt(credential.credential as string).payload.vc as any;
+    expect(vc.evidence.map((e: any) => e.kind).sort()).toEqual(['document_verification', 'sanction_screening']);
+    expect(vc.evidence.find((e: any) => e.kind === 'document_verification').checks).toEqual(['verified_credential']);
+    const logs = s.lines.join('\n');
+    for (const value of PII) expect(logs).not.toContain(value);
+  });
+
+  it('refuses, with nothing decided and the nonce still usable: a KB-JWT over another nonce, another audience, no KB-JWT, an untrusted issuer, a revoked PID, the wrong descriptor', async () => {
+    const s = await setup();
+    const request = await s.initiate('kcc-held');
+    const otherCa = await makeCa('CN=Other CA, C=DE');
+    const impostor = await makeLeaf(otherCa, 'CN=Impostor, C=DE', { sanUrl: PID_ISS });
+    const untrusted = await sdJwtVcIssuer(impostor.privateJwk, { typ: 'dc+sd-jwt', x5c: [Buffer.from(impostor.der).toString('base64')] }).issue({
+      vct: 'urn:eudi:pid:1',
+      iss: PID_ISS,
+      iat: now() - 60,
+      exp: now() + 86400,
+      cnf: { jwk: wallet.publicJwk },
+      given_name: 'Erika',
+      address: { country: 'DE' },
+    });
+    const pid = await issuePid();
+    const cases: [string, string, Record<string, unknown>][] = [
+      ['other nonce', 'nonce', { vp_token: await presentSdJwtVc(pid, wallet.privateJwk, { aud: request.client_id, nonce: 'another-nonce' }) }],
+      ['other audience', 'aud', { vp_token: await presentSdJwtVc(pid, wallet.privateJwk, { aud: 'did:web:other.example', nonce: request.nonce }) }],
+      ['no KB-JWT', 'Key Binding', { vp_token: await presentSdJwtVc(pid, wallet.privateJwk, undefined) }],
+      ['untrusted issuer', 'not trusted', { vp_token: await presentSdJwtVc(untrusted, wallet.privateJwk, { aud: request.client_id, nonce: request.nonce }) }],
+      [
+        'revoked',
+        'revoked',
+        {
+          vp_token: await presentSdJwtVc(await issuePid({ status: { status_list: { idx: 2, uri: STATUS_URI } } }), wallet.privateJwk, {
+            aud: request.client_id,
+            nonce: request.nonce,
+          }),
+        },
+      ],
+      [
+        'wrong descriptor',
+        'mdoc',
+        {
+          vp_token: await presentSdJwtVc(pid, wallet.privateJwk, { aud: request.client_id, nonce: request.nonce }),
+          presentation_submission: {
+            id: 's',
+            definition_id: 'kcc-held-held',
+            descriptor_map: [{ id: 'org.iso.18013.5.1.mDL', format: 'mso_mdoc', path: '$' }],
+          },
+        },
+      ],
+    ];
+    for (const [name, reason, params] of cases) {
+      const res = await s.post({ id_token: await s.idToken(request), presentation_submission: pidSubmission('kcc-held-held'), ...params });
+      expect(res.status, name).toBe(400);
+      expect(res.body.error, name).toBe('invalid_request');
+      expect(res.body.error_description.toLowerCase(), name).toContain(reason.toLowerCase());
+      for (const value of PII) expect(res.body.error_description, name).not.toContain(value);
+    }
+    expect(await s.countApplications()).toBe(0);
+    // The nonce was never consumed by a refusal: the genuine answer still opens the application.
+    const ok = await s.post({
+      id_token: await s.idToken(request),
+      vp_token: await presentSdJwtVc(pid, wallet.privateJwk, { aud: request.client_id, nonce: request.nonce }),
+      presentation_submission: pidSubmission('kcc-held-held'),
+    });
+    expect(ok.status).toBe(200);
+    expect(await s.countApplications()).toBe(1);
+    const logs = s.lines.join('\n');
+    for (const value of PII) expect(logs).not.toContain(value);
+  });
+
+  it('another issuer’s jwt_vc_json covering both checks of the enhanced tier decides it without the form; one bound to another holder is refused', async () => {
+    const s = await setup();
+    const request = await s.initiate('kcc-held-enhanced');
+    const stranger = await Holder.create();
+    const foreign = await s.post({
+      id_token: await s.idToken(request),
+      vp_token: await employeeVp(s.holder, stranger.did, request),
+      presentation_submission: employeeSubmission('kcc-held-enhanced-held'),
+    });
+    expect(foreign.status).toBe(400);
+    expect(foreign.body.error).toBe('invalid_request');
+    expect(await s.countApplications()).toBe(0);
+    const res = await s.post({
+      id_token: await s.idToken(request),
+      vp_token: await employeeVp(s.holder, s.holder.did, request),
+      presentation_submission: employeeSubmission('kcc-held-enhanced-held'),
+    });
+    expect(res.status).toBe(200);
+    expect(res.body.url).toBe(`${PUBLIC_URL}/idv/finish.html`);
+    const application = await s.admin(`/applications/${res.applicationId}`);
+    expect(application.status).toBe('approved');
+    expect(application.prefill.verified_evidence.map((e: any) => [e.kind, e.credential.format, e.credential.issuer])).toEqual([
+      ['document_verification', 'jwt_vc_json', employer.did],
+      ['sanction_screening', 'jwt_vc_json', employer.did],
+    ]);
+    const code = res.body.credential_offer.grants['urn:ietf:params:oauth:grant-type:pre-authorized_code']['pre-authorized_code'];
+    const token = await s.client.token(`${PUBLIC_URL}/oauth2/token`, code);
+    const credential = await s.client.credential(`${PUBLIC_URL}/oid4vci/credential`, token.access_token, PUBLIC_URL, token.c_nonce as string);
+    const vc = decodeJwt(credential.credential as string).payload.vc as any;
+    expect(vc.credentialSubject.countryOfResidence).toBe('GB');
+    expect(vc.credentialSubject.tier).toBe('Enhanced');
+    for (const value of ['Ada', 'Lovelace', '1985-12-10']) expect(s.lines.join('\n')).not.toContain(value);
+  });
+
+  it('redemption re-checks the PID: suspended by its issuer after the application opened, the code is refused', async () => {
+    const s = await setup();
+    const uri = 'https://pid.example.eu/status/2';
+    table.set(uri, await statusListToken(uri, [0, 0, 0, 0], pidProvider.privateJwk, PID_ISS));
+    const request = await s.initiate('kcc-held');
+    const vp = await presentSdJwtVc(await issuePid({ status: { status_list: { idx: 3, uri } } }), wallet.privateJwk, {
+      aud: request.client_id,
+      nonce: request.nonce,
+    });
+    const res = await s.post({ id_token: await s.idToken(request), vp_token: vp, presentation_submission: pidSubmission('kcc-held-held') });
+    expect(res.status).toBe(200);
+    expect((await s.admin(`/applications/${res.applicationId}`)).status).toBe('approved');
+    table.set(uri, await statusListToken(uri, [0, 0, 0, 2], pidProvider.privateJwk, PID_ISS));
+    const code = res.body.credential_offer.grants['urn:ietf:params:oauth:grant-type:pre-authorized_code']['pre-authorized_code'];
+    const refused = await s.client.token(`${PUBLIC_URL}/oauth2/token`, code).then(
+      () => undefined,
+      (e) => e as { status: number; body: any },
+    );
+    expect(refused?.status).toBe(400);
+    expect(refused?.body.error).toBe('invalid_grant');
+    expect(refused?.body.error_description).toContain('suspended');
+  });
+
+  it('refuses to start when a tier accepts a credential the trust configuration does not define', async () => {
+    await expect(
+      makeTestIssuer({ config: { tiers: [{ ...TIERS[0], acceptsCredentials: ['eu-pid', 'nope'] }] }, presentedCredentialTrust: trustJson() }),
+    ).rejects.toThrow(/accepts credential nope/);
+    await expect(makeTestIssuer({ config: { tiers: [TIERS[0]] } })).rejects.toThrow(/PRESENTED_CREDENTIAL_TRUST is not set/);
+  });
+});
+
+describe.skipIf(!postgresBinDir())('credentials people already hold, on PostgreSQL', () => {
+  let server: TestPostgres;
+  let pg: Awaited<ReturnType<typeof openPostgres>>;
+  beforeAll(async () => {
+    server = await startTestPostgres();
+    pg = await openPostgres(await server.createDatabase(), { poolSize: 2 });
+  }, 60_000);
+  afterAll(async () => {
+    await pg?.close();
+    await server?.stop();
+  });
+
+  it('a PID opens an approved application whose prefill keeps its evidence; a refusal writes nothing; redemption issues the KCC', async () => {
+    const s = await setup({
+      store: pg.store,
+      stats: pg.stats,
+      applicationIds: async (did) =>
+        (await pg.client<{ id: string }[]>`select id from applications where applicant_did = ${did} order by created_at, id`).map((r) => r.id),
+    });
+    const request = await s.initiate('kcc-held');
+    const pid = await issuePid({ status: { status_list: { idx: 0, uri: STATUS_URI } } });
+    const refused = await s.post({
+      id_token: await s.idToken(request),
+      vp_token: await presentSdJwtVc(pid, wallet.privateJwk, { aud: request.client_id, nonce: 'another-nonce' }),
+      presentation_submission: pidSubmission('kcc-held-held'),
+    });
+    expect(refused.status).toBe(400);
+    expect(await s.countApplications()).toBe(0);
+    const res = await s.post({
+      id_token: await s.idToken(request),
+      vp_token: await presentSdJwtVc(pid, wallet.privateJwk, { aud: request.client_id, nonce: request.nonce }),
+      presentation_submission: pidSubmission('kcc-held-held'),
+    });
+    expect(res.status).toBe(200);
+    const application = await s.admin(`/applications/${res.applicationId}`);
+    expect(application.status).toBe('approved');
+    expect(application.prefill.verified_evidence[0].credential).toMatchObject({ kind: 'verified_credential', format: 'dc+sd-jwt', accepted_as: 'eu-pid' });
+    const code = res.body.credential_offer.grants['urn:ietf:params:oauth:grant-type:pre-authorized_code']['pre-authorized_code'];
+    const token = await s.client.token(`${PUBLIC_URL}/oauth2/token`, code);
+    const credential = await s.client.credential(`${PUBLIC_URL}/oid4vci/credential`, token.access_token, PUBLIC_URL, token.c_nonce as string);
+    expect((decodeJwt(credential.credential as string).payload.vc as any).credentialSubject.countryOfResidence).toBe('DE');
+  });
+});
