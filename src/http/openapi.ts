@@ -45,6 +45,12 @@ const CredentialResponse = z.union([
 ]);
 const DeferredResponse = z.looseObject({ transaction_id: z.string(), interval: z.number().int().optional() });
 const NonceResponse = z.object({ c_nonce: z.string() });
+/** The KYC status answer (src/issuance/kycStatus.ts KycStatusAnswer). */
+const KycStatusResponse = z.object({
+  kyc_status: z.enum(['verified', 'pending', 'rejected', 'unverified', 'expired']),
+  kyc_tier: z.string().nullable(),
+  aml_clear: z.boolean(),
+});
 const KyaTokenResponse = z.object({ kya_token: z.string(), token_type: z.literal('kya+jwt'), expires_in: z.number().int() });
 const CredentialIssuerMetadata = z.looseObject({
   credential_issuer: z.string(),
@@ -524,6 +530,26 @@ function operations(): Record<string, Partial<Record<'get' | 'post', Operation>>
           303: redirect('Decided or, with four-eyes, proposed'),
           400: html('Invalid decision'),
           403: html('CSRF, or four-eyes: the proposer cannot confirm'),
+        },
+      },
+    },
+    [`${PATHS.console}/applications/:id/assign`]: {
+      post: {
+        summary: 'Console: assign the case to me, or release it',
+        tags: ['console'],
+        responses: { 303: redirect('Assigned or released (or to the sign-in page)'), 403: html('CSRF, or the role may not'), 404: html('No such application') },
+      },
+    },
+    '/api/v1/kyc/:subject/status': {
+      get: {
+        summary: 'KYC status of a subject (the applicant DID, URL-encoded) for a tenant (KYC_API_KEYS)',
+        tags: ['kyc'],
+        security: 'bearer',
+        responses: {
+          200: json('The status', KycStatusResponse),
+          400: error('The subject is not a DID'),
+          401: error('Missing or unknown tenant key'),
+          404: error('The KYC status API is disabled (KYC_API_KEYS unset)'),
         },
       },
     },

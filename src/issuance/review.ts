@@ -29,6 +29,8 @@ export interface ApplicationReview {
   tiers: string[];
   /** An approval must carry a country of residence the application lacks. */
   needsCountry: boolean;
+  /** Who took the case in the console (an audit actor), if anyone. */
+  assignee: string | null;
 }
 
 /** Reads an application for review by `session` (role `view`); throws NotFound for an unknown id. */
@@ -52,6 +54,7 @@ export async function reviewApplication(
   // Read after the opening was recorded: the trail shown includes this very viewing.
   const audit = await deps.store.audit.listForApplication(id);
   const configured = configuredTierNames(deps.config);
+  const assignment = await deps.store.applicationAssignments.get(id);
   return {
     application,
     pendingApproval: pending && pending.fromStatus === application.status ? { ...pending, own: pending.party === session.party } : undefined,
@@ -68,7 +71,24 @@ export async function reviewApplication(
     audit,
     tiers: [...new Set([application.tier, ...configured].filter((t): t is string => !!t && configured.includes(t)))],
     needsCountry: !isCountryOfResidence(application.countryOfResidence),
+    assignee: assignment?.assignee ?? null,
   };
+}
+
+/**
+ * "Assign to me" in the console: `session` takes the case (replacing whoever had it), or releases
+ * it. A hint between reviewers about who works on what, not a lock: any reviewer may still decide.
+ */
+export async function assignCase(
+  deps: Pick<IssuanceDeps, 'store' | 'clock'>,
+  session: Pick<LiveOperatorSession, 'role' | 'actor'>,
+  id: string,
+  op: 'assign' | 'release',
+): Promise<void> {
+  assertOperatorMay(session.role, 'decide');
+  if (!(await deps.store.applications.get(id))) throw new NotFound('no such application');
+  if (op === 'assign') await deps.store.applicationAssignments.assign(id, session.actor, nowSeconds(deps));
+  else await deps.store.applicationAssignments.release(id);
 }
 
 /** The applicant's PII from the vault, each opening audited as `pii.viewed` (who, when; never what). */

@@ -441,3 +441,15 @@ export const pendingApprovals = sqliteTable('pending_approvals', {
   reason: text('reason'),
   createdAt: integer('created_at').notNull(),
 });
+
+/**
+ * Case assignment in the review console ("assign to me"): who works on an application now. One
+ * row per assigned application; released by deleting it. Only a hint between reviewers: any
+ * reviewer may still decide.
+ */
+export const applicationAssignments = sqliteTable('application_assignments', {
+  applicationId: text('application_id').primaryKey(),
+  /** The audit actor of the operator who took the case (`console:<name>`). */
+  assignee: text('assignee').notNull(),
+  assignedAt: integer('assigned_at').notNull(),
+});

@@ -88,6 +88,7 @@ export type OperatorAccount = Row<typeof schema.operatorAccounts>;
 export type OperatorRole = OperatorAccount['role'];
 /** Four-eyes: an approval waiting for a second party's confirmation (src/issuance/decisions.ts). */
 export type PendingApproval = Row<typeof schema.pendingApprovals>;
+export type ApplicationAssignment = Row<typeof schema.applicationAssignments>;
 
 /** The IDV outcome as the applications table keeps it (no PII beyond what the KCC carries). */
 export interface IdvOutcome {
@@ -168,8 +169,31 @@ export interface ApplicationStatusRepository {
     },
     now: number,
   ): Promise<Application | undefined>;
-  /** The review queue with filters (console and API), most recently updated first; `q` matches id or applicant DID exactly. `limit` defaults to 100. */
-  search(filter: { status?: string; provider?: string; country?: string; q?: string; limit?: number }): Promise<Application[]>;
+  /**
+   * The review queue with filters (console and API); `q` matches id or applicant DID exactly;
+   * `assignee` keeps the cases assigned to that actor (`null`: the unassigned ones). Order:
+   * `updated` (default, most recently updated first), `oldest` or `newest` (by creation).
+   * `limit` defaults to 100, `offset` to 0. Each row carries its assignee, if any.
+   */
+  search(filter: {
+    status?: string;
+    provider?: string;
+    country?: string;
+    q?: string;
+    assignee?: string | null;
+    order?: 'updated' | 'oldest' | 'newest';
+    limit?: number;
+    offset?: number;
+  }): Promise<Array<Application & { assignee: string | null }>>;
+}
+
+/** Who works on a case in the review console (a hint between reviewers, not a lock). */
+export interface ApplicationAssignmentRepository {
+  /** Assigns the application to `assignee`, replacing an earlier assignee. */
+  assign(applicationId: string, assignee: string, now: number): Promise<void>;
+  /** Releases the application; true when it was assigned. */
+  release(applicationId: string): Promise<boolean>;
+  get(applicationId: string): Promise<ApplicationAssignment | undefined>;
 }
 
 export interface ApplicationPrefillRepository {
@@ -474,4 +498,5 @@ export interface Store {
   operatorSessions: OperatorSessionRepository;
   operatorAccounts: OperatorAccountRepository;
   pendingApprovals: PendingApprovalRepository;
+  applicationAssignments: ApplicationAssignmentRepository;
 }

@@ -13,10 +13,35 @@ import { ADMIN_TOKEN, PUBLIC_URL, makeTestIssuer } from '../helpers/issuer';
  */
 type Doc = { openapi: string; paths: Record<string, Record<string, { responses: Record<string, { content?: Record<string, { schema: object }> }> }>> };
 
+const KYC_KEY = 'tenant-key-0123456789abcdef0123456789';
+
+/** `METHOD /path/{param}` of every GET and POST route the Hono app registered (middleware left out). */
+function registeredOperations(app: { routes: Array<{ method: string; path: string }> }): string[] {
+  const ops = app.routes
+    .filter((r) => r.method === 'GET' || r.method === 'POST')
+    .filter((r) => !r.path.includes('*'))
+    .map((r) => `${r.method} ${(r.path.replace(/\/+$/, '') || '/').replace(/:(\w+)(\{[^}]*\})?/g, '{$1}')}`);
+  return [...new Set(ops)].sort();
+}
+
 describe('OpenAPI 3.1 document at /openapi.json', () => {
+  it('documents every route the app registers (compared with app.routes), and nothing it does not serve', async () => {
+    const t = await makeTestIssuer();
+    const doc = (await (await t.fetch(`${PUBLIC_URL}/openapi.json`)).json()) as Doc;
+    const documented = Object.entries(doc.paths)
+      .flatMap(([p, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${p}`))
+      .sort();
+    const registered = registeredOperations(t.app as unknown as { routes: Array<{ method: string; path: string }> });
+    expect(registered.length).toBeGreaterThan(30);
+    expect(registered).toContain('GET /api/v1/kyc/{subject}/status');
+    expect(registered).toContain('POST /kya/token');
+    expect(registered.filter((op) => !documented.includes(op))).toEqual([]);
+    expect(documented.filter((op) => !registered.includes(op))).toEqual([]);
+  });
+
   it('describes every endpoint, and real answers of each validate against it', async () => {
     // A client address as a runtime gives one (the KYA token records it).
-    const t = await makeTestIssuer({ clientAddress: () => '192.0.2.10' });
+    const t = await makeTestIssuer({ clientAddress: () => '192.0.2.10', config: { kycApiKeys: [KYC_KEY] } });
     const docRes = await t.fetch(`${PUBLIC_URL}/openapi.json`);
     expect(docRes.status).toBe(200);
     const doc = (await docRes.json()) as Doc;
@@ -193,6 +218,17 @@ describe('OpenAPI 3.1 document at /openapi.json', () => {
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
       body: 'action=revoke&reason=x',
     });
+    await fetch(`${PUBLIC_URL}/console/applications/${id}/assign`, {
+      method: 'POST',
+      redirect: 'manual',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'op=assign',
+    });
+    // The KYC status API: unknown key, a subject that is no DID, and the holder's status.
+    await fetch(`${PUBLIC_URL}/api/v1/kyc/${encodeURIComponent(holder.did)}/status`, { headers: { authorization: 'Bearer wrong' } });
+    await fetch(`${PUBLIC_URL}/api/v1/kyc/not-a-did/status`, { headers: { authorization: `Bearer ${KYC_KEY}` } });
+    const kyc = await fetch(`${PUBLIC_URL}/api/v1/kyc/${encodeURIComponent(holder.did)}/status`, { headers: { authorization: `Bearer ${KYC_KEY}` } });
+    expect(((await kyc.json()) as { kyc_status: string }).kyc_status).toBe('verified');
     await fetch(`${PUBLIC_URL}/console/operators`, { redirect: 'manual' });
     await fetch(`${PUBLIC_URL}/console/operators`, {
       method: 'POST',

@@ -1,7 +1,7 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/http/context';
@@ -118,7 +118,7 @@ describe.skipIf(!hasChromium)(title, () => {
     await page.locator('tbody tr a').first().click();
     await page.waitForURL(/\/console\/applications\//);
     expect(await page.locator('main').textContent()).toContain('Alice'); // the reviewer sees the PII (viewing is audited)
-    await page.getByLabel('Tier (when approving)').selectOption('Standard');
+    await page.getByLabel('Tier', { exact: true }).selectOption('Standard');
     await page.getByLabel('Reason', { exact: true }).fill('document checked by hand');
     await page.getByRole('button', { name: 'Approve' }).click();
     await page.waitForURL(/decided=1$/);
@@ -127,8 +127,8 @@ describe.skipIf(!hasChromium)(title, () => {
     expect(main).toContain('approved');
     const audit = await page.locator('section', { has: page.getByRole('heading', { name: 'Audit trail' }) }).textContent();
     expect(audit).toContain('console:Alice Reviewer');
-    expect(audit).toContain('idv.state_changed');
-    expect(audit).toContain('pii.viewed');
+    expect(audit).toContain('Verification result (idv.state_changed)');
+    expect(audit).toContain('Personal data viewed (pii.viewed)');
     expect(cspErrors, cspErrors.join('\n')).toEqual([]);
 
     // The wallet's next deferred request gets the credential.
@@ -223,6 +223,120 @@ describe.skipIf(!hasChromium)(title, () => {
     await page.waitForURL(/\/console\/applications\//);
     await check('console application');
     expect(found).toEqual({});
+    await context.close();
+  });
+
+  it('the queue pages by age with ageing and assign-to-me, Reject asks first, and nothing overflows at 390 px; screenshots at 1280 and 390 px', async () => {
+    // 30 applications in review, opened 10 minutes to 5 days ago, with long DIDs.
+    const now = Math.floor(Date.now() / 1000);
+    const ids: string[] = [];
+    for (let i = 0; i < 30; i++) {
+      const createdAt = now - 600 - Math.round((i / 29) * (5 * 86400 - 600));
+      const id = `app-${String(i).padStart(2, '0')}-${Math.random().toString(36).slice(2, 8)}`;
+      ids.push(id);
+      await issuer.deps.store.applications.create({
+        id,
+        applicantDid: `did:jwk:${Buffer.from(JSON.stringify({ kty: 'OKP', crv: 'Ed25519', x: `${id}${'x'.repeat(43)}`.slice(0, 43) })).toString('base64url')}`,
+        credentialConfigurationId: 'KnownCustomerCredential',
+        status: 'review',
+        formTokenHash: `hash-${id}`,
+        formExpiresAt: now + 3600,
+        idvProvider: 'sandbox',
+        countryOfResidence: i % 3 ? 'GB' : 'DE',
+        tier: 'Standard',
+        createdAt,
+        updatedAt: createdAt,
+      });
+    }
+    const oldest = ids[29];
+    // KCC_SCREENSHOTS=docs/screenshots rewrites the committed screenshots; otherwise they go to a temp dir.
+    const shots = process.env.KCC_SCREENSHOTS ? resolve(process.env.KCC_SCREENSHOTS) : mkdtempSync(join(tmpdir(), 'kcc-console-shots-'));
+    mkdirSync(shots, { recursive: true });
+    // axe is injected as an inline script: this context bypasses CSP (the first test checks the CSP).
+    const context = await browser.newContext({ bypassCSP: true, viewport: { width: 1280, height: 900 } });
+    const page = await context.newPage();
+    const overflow = () => page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+    await page.goto(`${issuer.url}/console`);
+    await page.getByLabel('Your name').fill('Dana Reviewer');
+    await page.getByLabel('Operator token').fill(ADMIN_TOKEN);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.waitForURL(/\/console\?status=review$/);
+
+    // Oldest first by default, 25 a page, ageing shown (and overdue past REVIEW_EXPECTED_HOURS, 48 h).
+    const rows = page.locator('table.queue tbody tr');
+    expect(await rows.count()).toBe(25);
+    expect(await rows.first().locator('td').first().textContent()).toBe(oldest);
+    expect(await rows.first().locator('td[data-label="Age"]').textContent()).toBe('5 d (over 48 h)');
+    // A DID is shortened in the cell, the full value in its title.
+    const did = rows.first().locator('.did');
+    expect((await did.textContent())?.length).toBeLessThan(30);
+    expect(await did.getAttribute('title')).toMatch(/^did:jwk:[\w-]{60,}$/);
+    await page.screenshot({ path: join(shots, 'console-queue-1280.png') });
+    await page.getByRole('link', { name: 'Next page →' }).click();
+    await page.waitForURL(/page=2/);
+    expect(await rows.count()).toBe(5);
+    expect(await rows.last().locator('td').first().textContent()).toBe(ids[0]);
+    await page.getByRole('link', { name: '← Previous page' }).click();
+    await page.waitForURL((u) => !u.search.includes('page='));
+    await page.getByLabel('Order').selectOption('newest');
+    await page.getByRole('button', { name: 'Filter' }).click();
+    await page.waitForURL(/sort=newest/);
+    expect(await rows.first().locator('td').first().textContent()).toBe(ids[0]);
+    expect(await rows.first().locator('td[data-label="Age"]').textContent()).toBe('10 min');
+
+    // Assign to me: the case shows its assignee, and the "me" filter finds it.
+    await page.goto(`${issuer.url}/console/applications/${oldest}`);
+    expect(await page.locator('main').textContent()).toContain('Nobody works on this case yet.');
+    // Human labels, not column names.
+    expect(await page.locator('main').textContent()).toContain('Credential type');
+    expect(await page.locator('main').textContent()).not.toContain('credential_configuration_id');
+    await page.getByRole('button', { name: 'Assign to me' }).click();
+    await page.getByRole('button', { name: 'Release' }).waitFor();
+    expect(await page.locator('form.assign').textContent()).toContain('Assigned to Dana Reviewer');
+    await page.screenshot({ path: join(shots, 'console-application-1280.png'), fullPage: true });
+    expect(await seriousViolations(page)).toEqual([]);
+    await page.goto(`${issuer.url}/console?status=review&assigned=me`);
+    expect(await rows.count()).toBe(1);
+    expect(await rows.first().locator('td[data-label="Assigned to"]').textContent()).toBe('Dana Reviewer');
+
+    // Reject asks first; Cancel changes nothing; confirming rejects.
+    await page.goto(`${issuer.url}/console/applications/${oldest}`);
+    await page.getByLabel('Reason', { exact: true }).fill('document expired');
+    await page.getByRole('button', { name: 'Reject…' }).click();
+    await page.getByRole('heading', { name: 'Reject this application?' }).waitFor();
+    expect(await page.getByRole('alert').textContent()).toContain('document expired');
+    expect(await seriousViolations(page)).toEqual([]);
+    await page.getByRole('link', { name: 'Cancel' }).click();
+    await page.waitForURL(new RegExp(`/console/applications/${oldest}$`));
+    expect(
+      await page
+        .locator('.status, dd')
+        .filter({ hasText: /^review$/ })
+        .count(),
+    ).toBeGreaterThan(0);
+    await page.getByLabel('Reason', { exact: true }).fill('document expired');
+    await page.getByRole('button', { name: 'Reject…' }).click();
+    await page.getByRole('button', { name: 'Yes, reject' }).click();
+    await page.waitForURL(/decided=1$/);
+    expect(await page.getByRole('status').textContent()).toBe('Decision recorded.');
+    // The audit trail reads as words and label/value pairs, not JSON.
+    const audit = await page.locator('section', { has: page.getByRole('heading', { name: 'Audit trail' }) }).textContent();
+    expect(audit).toContain('Verification result (idv.state_changed)');
+    expect(audit).toContain('reason codesoperator:reject, operator_reason:document expired');
+    expect(audit).not.toContain('{"');
+
+    // 390 px: no horizontal scrolling on the queue, a case and the confirm step.
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.goto(`${issuer.url}/console?status=review`);
+    expect(await overflow()).toBe(0);
+    expect(await seriousViolations(page)).toEqual([]);
+    await page.screenshot({ path: join(shots, 'console-queue-390.png') });
+    await page.goto(`${issuer.url}/console/applications/${ids[1]}`);
+    expect(await overflow()).toBe(0);
+    await page.screenshot({ path: join(shots, 'console-application-390.png'), fullPage: true });
+    await page.getByRole('button', { name: 'Reject…' }).click();
+    await page.getByRole('heading', { name: 'Reject this application?' }).waitFor();
+    expect(await overflow()).toBe(0);
     await context.close();
   });
 });

@@ -46,7 +46,14 @@ describe('review console', () => {
       'review',
     );
     // Reject with a reason, then an overrule needs a reason and is recorded as a re-decision.
-    expect((await decide({}, { decision: 'reject', reason: 'blurry document', csrf_token: csrf })).status).toBe(303);
+    // Rejecting takes a second step: the first POST shows what will happen and changes nothing.
+    const asked = await decide({}, { decision: 'reject', reason: 'blurry document', csrf_token: csrf });
+    expect(asked.status).toBe(200);
+    expect(await asked.text()).toContain('Reject this application?');
+    expect((await (await t.app.request(`${PUBLIC_URL}/admin/applications/${id}`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).json()).status).toBe(
+      'review',
+    );
+    expect((await decide({}, { decision: 'reject', reason: 'blurry document', csrf_token: csrf, confirmed: 'yes' })).status).toBe(303);
     expect((await decide({}, { decision: 'approve', overrule: 'true', csrf_token: csrf })).status).toBe(400);
     expect((await decide({}, { decision: 'approve', overrule: 'true', reason: 'second look', csrf_token: csrf })).status).toBe(303);
     const audit = await (await t.app.request(`${PUBLIC_URL}/admin/applications/${id}/audit`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).json();
@@ -77,6 +84,20 @@ describe('review console', () => {
     });
     expect(bad.status).toBe(401);
     expect(bad.headers.get('set-cookie')).toBeNull();
+  });
+
+  it("carries the PFI's name, logo and primary colour in its header, with the logo's origin allowed by the CSP", async () => {
+    const t = await makeTestIssuer({
+      config: { clientName: 'Acme Bank', clientMetadata: { logoUri: 'https://cdn.acme.example/logo.svg' }, branding: { primaryColor: '#7a1f5c' } },
+    });
+    const login = await t.app.request(`${PUBLIC_URL}/console/login`);
+    const html = await login.text();
+    expect(html).toContain('<img src="https://cdn.acme.example/logo.svg" alt="" height="28">');
+    expect(html).toContain('Acme Bank · KCC review console');
+    expect(login.headers.get('content-security-policy')).toContain("img-src 'self' https://cdn.acme.example");
+    const css = await (await t.app.request(`${PUBLIC_URL}/console/console.css`)).text();
+    expect(css).toContain('background:#7a1f5c');
+    expect(css).not.toContain('#1d4ed8');
   });
 });
 

@@ -69,7 +69,7 @@ describe('an overruled approval revokes what was issued', () => {
     const res = await t.app.request(`${PUBLIC_URL}/console/applications/${applicationId}/decision`, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded', cookie },
-      body: new URLSearchParams({ decision: 'reject', overrule: 'true', reason: 'sanctions hit', csrf_token: csrf }).toString(),
+      body: new URLSearchParams({ decision: 'reject', overrule: 'true', reason: 'sanctions hit', csrf_token: csrf, confirmed: 'yes' }).toString(),
     });
     expect(res.status).toBe(303);
     expect(await statusBit(t, kcc, 'revocation')).toBe(true);

@@ -169,10 +169,18 @@ describe('roles are enforced by the server, not only by the page', () => {
     expect((await t.deps.store.pii.get(id))?.erasedAt).toBeNull();
     expect((await t.deps.store.pii.get(id))?.ciphertext).toBeTruthy();
 
-    expect((await post(t, adminCookie, statusPath, { action: 'revoke', reason: 'document forged' })).status).toBe(303);
+    // Revoking and erasing take a second step: the first POST only asks, and changes nothing.
+    const asked = await post(t, adminCookie, statusPath, { action: 'revoke', reason: 'document forged' });
+    expect(asked.status).toBe(200);
+    expect(asked.body).toContain('Revoke this credential?');
+    expect(asked.body).toContain('name="confirmed" value="yes"');
+    expect((await t.deps.store.credentialStatus.get(credentialId))?.revokedAt).toBeNull();
+    expect((await post(t, adminCookie, statusPath, { action: 'revoke', reason: 'document forged', confirmed: 'yes' })).status).toBe(303);
     expect((await t.deps.store.credentialStatus.get(credentialId))?.revokedAt).not.toBeNull();
     expect((await t.deps.store.credentialStatus.events(credentialId)).map((e) => e.actor)).toEqual(['console:ana']);
-    expect((await post(t, adminCookie, `/applications/${id}/erase-pii`, { reason: 'DSR-42' })).status).toBe(303);
+    expect((await post(t, adminCookie, `/applications/${id}/erase-pii`, { reason: 'DSR-42' })).body).toContain('Erase personal data?');
+    expect((await t.deps.store.pii.get(id))?.erasedAt).toBeNull();
+    expect((await post(t, adminCookie, `/applications/${id}/erase-pii`, { reason: 'DSR-42', confirmed: 'yes' })).status).toBe(303);
     expect((await t.deps.store.pii.get(id))?.erasedAt).not.toBeNull();
     expect((await get(t, adminCookie, '/operators')).body).toContain('rui');
   });
@@ -181,7 +189,7 @@ describe('roles are enforced by the server, not only by the page', () => {
     const t = await makeTestIssuer();
     const { id } = await inReview(t);
     const rui = await signIn(t, 'rui', await account(t, 'rui', 'reviewer'));
-    expect((await post(t, rui, `/applications/${id}/decision`, { decision: 'reject', reason: 'blurred document' })).status).toBe(303);
+    expect((await post(t, rui, `/applications/${id}/decision`, { decision: 'reject', reason: 'blurred document', confirmed: 'yes' })).status).toBe(303);
     const audit = (await admin(t, 'GET', `/applications/${id}/audit`)).body.audit as { actor: string; action: string }[];
     const byConsole = audit.filter((a) => a.actor.startsWith('console:'));
     expect(byConsole.length).toBeGreaterThan(0);
@@ -204,6 +212,27 @@ describe('removing an account or resetting its secret ends its sessions', () => 
     expect((await login(t, 'rui', secret)).status).toBe(401);
     // The name is not given out again.
     await expect(addOperatorAccount(t.deps, { name: 'rui', role: 'admin', actor: 'test' })).rejects.toThrow(/names are not reused/);
+  });
+
+  it("the console's Remove and Reset secret ask first: the first POST changes nothing, the confirmed one acts", async () => {
+    const t = await makeTestIssuer();
+    const secret = await account(t, 'rui', 'reviewer');
+    const ana = await signIn(t, 'ana', await account(t, 'ana', 'admin'));
+    const rui = await signIn(t, 'rui', secret);
+    const askedReset = await post(t, ana, '/operators', { op: 'reset', name: 'rui' });
+    expect(askedReset.status).toBe(200);
+    expect(askedReset.body).toContain('Reset the secret of rui?');
+    expect(askedReset.body).toContain('Yes, reset the secret');
+    const askedRemove = await post(t, ana, '/operators', { op: 'remove', name: 'rui' });
+    expect(askedRemove.body).toContain('Remove rui?');
+    expect(askedRemove.body).toContain('<input type="hidden" name="confirmed" value="yes">');
+    expect(await sessionState(t, rui)).toBe('live');
+    expect((await t.deps.store.operatorAccounts.get('rui'))?.disabledAt).toBeNull();
+    const reset = await post(t, ana, '/operators', { op: 'reset', name: 'rui', confirmed: 'yes' });
+    expect(reset.body).toMatch(/<code class="mono">[\w-]{43}<\/code>/);
+    expect(await sessionState(t, rui)).toBe('/console/login');
+    expect((await post(t, ana, '/operators', { op: 'remove', name: 'rui', confirmed: 'yes' })).status).toBe(303);
+    expect((await t.deps.store.operatorAccounts.get('rui'))?.disabledAt).not.toBeNull();
   });
 
   it('a reset secret ends the old sessions; only the new secret signs in', async () => {
@@ -267,7 +296,12 @@ describe('four-eyes review (REVIEW_FOUR_EYES)', () => {
     expect(await collect()).toEqual({ pending: true });
     expect(await t.deps.store.issuedCredentials.listForApplication(id)).toEqual([]);
 
-    expect((await get(t, eva, `/applications/${id}`)).body).toContain('Confirm approval');
+    // The confirming operator sees who proposed, the tier and their reason.
+    const evaPage = (await get(t, eva, `/applications/${id}`)).body;
+    expect(evaPage).toContain('Confirm approval');
+    expect(evaPage).toContain('Approval proposed by <strong>rui</strong>');
+    expect(evaPage).toContain('<dt>Their reason</dt><dd>checked by hand</dd>');
+    expect(evaPage).toContain('<dt>Tier</dt><dd>Standard</dd>');
     const confirmed = await post(t, eva, `/applications/${id}/decision`, { decision: 'approve', tier: 'Standard' });
     expect(confirmed.status).toBe(303);
     expect(confirmed.location).toContain('decided=1');
@@ -316,7 +350,7 @@ describe('four-eyes review (REVIEW_FOUR_EYES)', () => {
     const { id } = await inReview(t);
     const rui = await signIn(t, 'rui', await account(t, 'rui', 'reviewer'));
     expect((await post(t, rui, `/applications/${id}/decision`, { decision: 'approve', tier: 'Standard' })).status).toBe(303);
-    expect((await post(t, rui, `/applications/${id}/decision`, { decision: 'reject', reason: 'second thoughts' })).status).toBe(303);
+    expect((await post(t, rui, `/applications/${id}/decision`, { decision: 'reject', reason: 'second thoughts', confirmed: 'yes' })).status).toBe(303);
     expect(await statusOf(t, id)).toBe('rejected');
     expect(await t.deps.store.pendingApprovals.get(id)).toBeUndefined();
   });

@@ -114,6 +114,7 @@ const STORE_METHODS: { [R in keyof Store]: Record<keyof Store[R], true> } = {
   idvSessions: { createOnce: true, get: true, openInState: true, findByReference: true, attachVendorSession: true, applyIfNewer: true, commitResult: true },
   idvEvents: { exists: true, recordOnce: true, setDisposition: true, listForApplication: true },
   applicationStatus: { abandonedCandidates: true, set: true, search: true },
+  applicationAssignments: { assign: true, release: true, get: true },
   pii: { store: true, get: true, schedulePurge: true, erase: true, purgeDue: true },
   audit: { record: true, listForApplication: true },
   outbox: {
@@ -1112,6 +1113,28 @@ describe.each(backends)('store contract on %s', (_name, open) => {
       expect(await ids({ q: 'did:jwk:b' })).toEqual([b.id]);
       expect(await ids({ limit: 1 })).toEqual([c.id]);
       expect(await ids({ status: 'rejected' })).toEqual([]);
+    });
+
+    it('pages the queue by age (oldest or newest first) and filters by assignee; assign replaces, release frees', async () => {
+      const a = await newApplication({ status: 'review', createdAt: NOW + 10, updatedAt: NOW + 30 });
+      const b = await newApplication({ status: 'review', createdAt: NOW + 20, updatedAt: NOW + 20 });
+      const c = await newApplication({ status: 'review', createdAt: NOW + 30, updatedAt: NOW + 10 });
+      const ids = async (filter: Parameters<Store['applicationStatus']['search']>[0]) => (await store.applicationStatus.search(filter)).map((r) => r.id);
+      expect(await ids({ order: 'oldest' })).toEqual([a.id, b.id, c.id]);
+      expect(await ids({ order: 'newest' })).toEqual([c.id, b.id, a.id]);
+      expect(await ids({ order: 'oldest', limit: 2, offset: 0 })).toEqual([a.id, b.id]);
+      expect(await ids({ order: 'oldest', limit: 2, offset: 2 })).toEqual([c.id]);
+      await store.applicationAssignments.assign(b.id, 'console:alice', NOW + 40);
+      await store.applicationAssignments.assign(c.id, 'console:alice', NOW + 41);
+      await store.applicationAssignments.assign(c.id, 'console:bob', NOW + 42);
+      expect(await store.applicationAssignments.get(c.id)).toEqual({ applicationId: c.id, assignee: 'console:bob', assignedAt: NOW + 42 });
+      expect(await ids({ order: 'oldest', assignee: 'console:alice' })).toEqual([b.id]);
+      expect(await ids({ order: 'oldest', assignee: null })).toEqual([a.id]);
+      expect((await store.applicationStatus.search({ order: 'oldest' })).map((r) => r.assignee)).toEqual([null, 'console:alice', 'console:bob']);
+      expect(await store.applicationAssignments.release(b.id)).toBe(true);
+      expect(await store.applicationAssignments.release(b.id)).toBe(false);
+      expect(await store.applicationAssignments.get(b.id)).toBeUndefined();
+      expect(await ids({ order: 'oldest', assignee: null })).toEqual([a.id, b.id]);
     });
   });
 

@@ -19,11 +19,22 @@ import {
 } from '../../issuance/operatorAccounts';
 import { changeCredentialStatus } from '../../issuance/credentialStatus';
 import { assertOperatorAuthAllowed, recordOperatorAuthFailure } from '../operatorAuth';
-import { CONSOLE_CSS, renderApplication, renderLogin, renderOperators, renderQueue } from '../views/consolePages';
+import {
+  type ConsoleChrome,
+  consoleCss,
+  formatAge,
+  type QueueFilters,
+  renderApplication,
+  renderConfirm,
+  renderLogin,
+  renderOperators,
+  renderQueue,
+} from '../views/consolePages';
+import { messagesFor } from '../../idv/messages';
 import { HOSTED_PROVIDER } from '../../idv/hostedForm';
 import { recordOperatorDecision } from '../../issuance/decisions';
 import { eraseApplicantPii } from '../../issuance/personalData';
-import { reviewApplication } from '../../issuance/review';
+import { assignCase, reviewApplication } from '../../issuance/review';
 import { AccessDenied, NotFound, ProtocolError, TooManyRequests } from '../../protocol/errors';
 import { consoleErrorHandler } from '../errors';
 import { timingSafeEqual } from '../../crypto/timingSafeEqual';
@@ -53,7 +64,21 @@ function base(deps: AppDeps): string {
 }
 
 // Same-origin referrers let the console's CSRF check see where a POST came from.
-const pageHeaders = (c: Context<AppEnv>) => htmlSecurityHeaders(c, 'same-origin');
+const pageHeaders = (c: Context<AppEnv>) => htmlSecurityHeaders(c, 'same-origin', c.get('deps').config.clientMetadata.logoUri);
+
+/** The PFI's name and logo in the console header (the colour comes with the stylesheet). */
+const brandOf = (deps: AppDeps) => ({ name: deps.config.clientName, logoUri: deps.config.clientMetadata.logoUri });
+
+/** The header of every signed-in page: brand, who is signed in, the sign-out form. */
+function chromeOf(deps: AppDeps, session: LiveOperatorSession): ConsoleChrome {
+  const b = base(deps);
+  return { cssHref: `${b}/console.css`, brand: brandOf(deps), operator: session.operator, role: session.role, logoutAction: `${b}/logout`, csrf: session.csrf };
+}
+
+/** An audit actor as a person reads it: `console:alice` → `alice`. */
+const personOf = (actor: string | null) => (actor ? actor.replace(/^console:/, '') : null);
+
+const QUEUE_PAGE_SIZE = 25;
 
 function sameOrigin(c: Context<AppEnv>): boolean {
   if (c.req.header('sec-fetch-site') === 'cross-site') return false;
@@ -71,13 +96,16 @@ consoleRoutes.use('*', async (c, next) => {
   await next();
 });
 
-consoleRoutes.get('/console.css', (c) => c.body(CONSOLE_CSS, 200, { 'Content-Type': 'text/css; charset=utf-8', 'Cache-Control': 'private, max-age=300' }));
+consoleRoutes.get('/console.css', (c) =>
+  c.body(consoleCss(c.get('deps').config.branding.primaryColor), 200, { 'Content-Type': 'text/css; charset=utf-8', 'Cache-Control': 'private, max-age=300' }),
+);
 
 consoleRoutes.get('/login', async (c) =>
   c.html(
     renderLogin({
       action: `${base(c.get('deps'))}/login`,
       cssHref: `${base(c.get('deps'))}/console.css`,
+      brand: brandOf(c.get('deps')),
       accounts: await c.get('deps').store.operatorAccounts.any(),
     }),
   ),
@@ -87,7 +115,8 @@ consoleRoutes.post('/login', async (c) => {
   const deps = c.get('deps');
   const b = base(deps);
   const accounts = await deps.store.operatorAccounts.any();
-  const page = (error: string, status: 401 | 403 | 429) => c.html(renderLogin({ action: `${b}/login`, cssHref: `${b}/console.css`, accounts, error }), status);
+  const page = (error: string, status: 401 | 403 | 429) =>
+    c.html(renderLogin({ action: `${b}/login`, cssHref: `${b}/console.css`, brand: brandOf(deps), accounts, error }), status);
   if (!sameOrigin(c)) return page('Cross-site sign-in refused.', 403);
   try {
     assertOperatorAuthAllowed(c, 'console');
@@ -182,34 +211,51 @@ consoleRoutes.get('/', async (c) => {
   const deps = c.get('deps');
   const session = c.get('operatorSession');
   const q = (k: string, max: number) => (c.req.query(k) ?? '').trim().slice(0, max);
-  const filters = { status: q('status', 10), provider: q('provider', 40), country: q('country', 2).toUpperCase(), q: q('q', 300) };
+  const filters: QueueFilters = {
+    status: q('status', 10),
+    provider: q('provider', 40),
+    country: q('country', 2).toUpperCase(),
+    q: q('q', 300),
+    assigned: q('assigned', 4),
+    sort: q('sort', 6),
+  };
   if (filters.status && !['review', 'pending', 'approved', 'rejected', 'withdrawn'].includes(filters.status)) filters.status = '';
+  if (!['me', 'none'].includes(filters.assigned)) filters.assigned = '';
+  if (filters.sort !== 'newest') filters.sort = 'oldest';
+  const page = Math.min(Math.max(Number.parseInt(q('page', 6), 10) || 1, 1), 10_000);
   const rows = await deps.store.applicationStatus.search({
     status: filters.status || undefined,
     provider: filters.provider || undefined,
     country: filters.country || undefined,
     q: filters.q || undefined,
+    assignee: filters.assigned === 'me' ? session.actor : filters.assigned === 'none' ? null : undefined,
+    order: filters.sort === 'newest' ? 'newest' : 'oldest',
+    // One more than a page: whether a next page exists.
+    limit: QUEUE_PAGE_SIZE + 1,
+    offset: (page - 1) * QUEUE_PAGE_SIZE,
   });
   const b = base(deps);
+  const now = Math.floor(deps.clock() / 1000);
+  const expectedHours = deps.config.reviewExpectedHours;
   return c.html(
-    renderQueue({
-      cssHref: `${b}/console.css`,
-      operator: session.operator,
-      role: session.role,
+    renderQueue(chromeOf(deps, session), {
       operatorsHref: operatorMay(session.role, 'operators.manage') ? `${b}/operators` : undefined,
-      logoutAction: `${b}/logout`,
-      csrf: session.csrf,
       baseHref: b,
       filters,
       providers: [HOSTED_PROVIDER, ...deps.idv.vendors.keys()],
-      rows: rows.map((r) => ({
+      page,
+      hasNext: rows.length > QUEUE_PAGE_SIZE,
+      expectedHours,
+      rows: rows.slice(0, QUEUE_PAGE_SIZE).map((r) => ({
         id: r.id,
         applicantDid: r.applicantDid,
         status: r.status,
         provider: r.idvProvider,
         country: r.countryOfResidence,
         tier: r.tier,
-        updatedAt: ISO(r.updatedAt) ?? '',
+        age: formatAge(now - r.createdAt),
+        overdue: (r.status === 'review' || r.status === 'pending') && now - r.createdAt > expectedHours * 3600,
+        assignee: personOf(r.assignee),
       })),
     }),
   );
@@ -220,22 +266,30 @@ async function applicationPage(c: Context<AppEnv>, session: LiveOperatorSession,
   const review = await reviewApplication(deps, session, id);
   const { application, pendingApproval: pending } = review;
   const b = base(deps);
+  const now = Math.floor(deps.clock() / 1000);
   return c.html(
-    renderApplication({
-      cssHref: `${b}/console.css`,
-      operator: session.operator,
-      logoutAction: `${b}/logout`,
-      csrf: session.csrf,
+    renderApplication(chromeOf(deps, session), {
       backHref: `${b}?status=review`,
-      role: session.role,
       decisionAction: `${b}/applications/${encodeURIComponent(id)}/decision`,
+      assignAction: `${b}/applications/${encodeURIComponent(id)}/assign`,
+      assignment: { assignee: personOf(review.assignee), mine: review.assignee === session.actor },
       // Only the controls the role may use are rendered; the routes check the role again.
+      mayDecide: operatorMay(session.role, 'decide'),
       eraseAction: operatorMay(session.role, 'pii.erase') ? `${b}/applications/${encodeURIComponent(id)}/erase-pii` : undefined,
       credentialAction: operatorMay(session.role, 'credential.status')
         ? (credentialId: string) => `${b}/applications/${encodeURIComponent(id)}/credentials/${encodeURIComponent(credentialId)}/status`
         : undefined,
       credentials: review.credentials.map((cr) => ({ id: cr.id, status: cr.status, issuedAt: ISO(cr.issuedAt) ?? '', expiresAt: ISO(cr.expiresAt) ?? '' })),
-      pendingApproval: pending ? { by: pending.actor, at: ISO(pending.createdAt) ?? '', tier: pending.tier, own: pending.own } : undefined,
+      pendingApproval: pending
+        ? {
+            by: personOf(pending.actor) ?? pending.actor,
+            at: ISO(pending.createdAt) ?? '',
+            tier: pending.tier,
+            country: pending.countryOfResidence,
+            reason: pending.reason,
+            own: pending.own,
+          }
+        : undefined,
       notice,
       application: {
         id: application.id,
@@ -246,19 +300,32 @@ async function applicationPage(c: Context<AppEnv>, session: LiveOperatorSession,
         country_of_residence: application.countryOfResidence,
         tier: application.tier,
         decision_reason: application.decisionReason,
-        decided_by: application.decidedBy,
+        decided_by: personOf(application.decidedBy),
         decided_at: ISO(application.decidedAt),
         created_at: ISO(application.createdAt),
+        age: formatAge(now - application.createdAt),
       },
       idv: review.idv,
       pii: review.pii,
+      piiLabels: messagesFor('en').fieldLabels as Record<string, string>,
       tiers: review.tiers,
       needsCountry: review.needsCountry,
-      audit: review.audit.map((a) => ({ at: ISO(a.at) ?? '', actor: a.actor, action: a.action, detail: a.detail ? JSON.stringify(a.detail) : '' })),
+      audit: review.audit.map((a) => ({ at: ISO(a.at) ?? '', actor: a.actor, action: a.action, detail: a.detail })),
     }),
     status,
   );
 }
+
+/** The second step of a destructive action: the same form again, with `confirmed=yes`, or Cancel. */
+function confirmPage(
+  c: Context<AppEnv>,
+  session: LiveOperatorSession,
+  input: { title: string; message: string; action: string; fields: Record<string, string>; confirmLabel: string; cancelHref: string },
+) {
+  return c.html(renderConfirm(chromeOf(c.get('deps'), session), input));
+}
+
+const confirmed = (body: Record<string, unknown>) => body.confirmed === 'yes';
 
 consoleRoutes.get('/applications/:id', async (c) =>
   applicationPage(
@@ -288,6 +355,17 @@ consoleRoutes.post('/applications/:id/decision', async (c) => {
   const overrule = body.overrule === 'true';
   if (!decision) return applicationPage(c, session, id, 'Choose approve or reject.', 400);
   if (overrule && !reason) return applicationPage(c, session, id, 'A reason is required to overrule a decision.', 400);
+  if (decision === 'reject' && !confirmed(body)) {
+    if (!(await deps.store.applications.get(id))) throw new NotFound('no such application');
+    return confirmPage(c, session, {
+      title: 'Reject this application?',
+      message: `Application ${id} will be rejected${reason ? ` (reason: ${reason})` : ''}. The applicant is told, and any credential issued for it is revoked.`,
+      action: `${base(deps)}/applications/${encodeURIComponent(id)}/decision`,
+      fields: { decision: 'reject', reason, ...(overrule ? { overrule: 'true' } : {}) },
+      confirmLabel: 'Yes, reject',
+      cancelHref: `${base(deps)}/applications/${encodeURIComponent(id)}`,
+    });
+  }
   const country =
     typeof body.country_of_residence === 'string' && body.country_of_residence.trim() ? body.country_of_residence.trim().toUpperCase() : undefined;
   let decided: Awaited<ReturnType<typeof recordOperatorDecision>>;
@@ -317,6 +395,16 @@ consoleRoutes.post('/applications/:id/decision', async (c) => {
   return c.redirect(`${base(deps)}/applications/${encodeURIComponent(id)}?decided=1`, 303);
 });
 
+consoleRoutes.post('/applications/:id/assign', async (c) => {
+  const deps = c.get('deps');
+  const session = c.get('operatorSession');
+  const id = c.req.param('id');
+  const { body } = await readFormOrJson(c);
+  if (!requireCsrf(session, body.csrf_token)) throw new AccessDenied('invalid CSRF token');
+  await assignCase(deps, session, id, body.op === 'release' ? 'release' : 'assign');
+  return c.redirect(`${base(deps)}/applications/${encodeURIComponent(id)}`, 303);
+});
+
 consoleRoutes.post('/applications/:id/erase-pii', async (c) => {
   const deps = c.get('deps');
   const session = c.get('operatorSession');
@@ -327,6 +415,15 @@ consoleRoutes.post('/applications/:id/erase-pii', async (c) => {
   const reason = typeof body.reason === 'string' ? body.reason.trim() : '';
   if (!reason) return applicationPage(c, session, id, 'A reason is required.', 400);
   if (!(await deps.store.applications.get(id))) throw new NotFound('no such application');
+  if (!confirmed(body))
+    return confirmPage(c, session, {
+      title: 'Erase personal data?',
+      message: `The personal data of application ${id} will be erased for good (reason: ${reason}). This cannot be undone.`,
+      action: `${base(deps)}/applications/${encodeURIComponent(id)}/erase-pii`,
+      fields: { reason },
+      confirmLabel: 'Yes, erase',
+      cancelHref: `${base(deps)}/applications/${encodeURIComponent(id)}`,
+    });
   await eraseApplicantPii(deps, id, session.actor, reason);
   return c.redirect(`${base(deps)}/applications/${encodeURIComponent(id)}`, 303);
 });
@@ -346,6 +443,15 @@ consoleRoutes.post('/applications/:id/credentials/:credentialId/status', async (
   // Only a credential issued for this application is changed from its page.
   if (!(await deps.store.issuedCredentials.listForApplication(id)).some((ic) => ic.id === credentialId))
     throw new NotFound('no such credential for this application');
+  if (action === 'revoke' && !confirmed(body))
+    return confirmPage(c, session, {
+      title: 'Revoke this credential?',
+      message: `Credential ${credentialId} will be revoked for good (reason: ${reason}). A revoked credential cannot be reinstated.`,
+      action: `${base(deps)}/applications/${encodeURIComponent(id)}/credentials/${encodeURIComponent(credentialId)}/status`,
+      fields: { action, reason },
+      confirmLabel: 'Yes, revoke',
+      cancelHref: `${base(deps)}/applications/${encodeURIComponent(id)}`,
+    });
   try {
     await changeCredentialStatus(deps, credentialId, action, { reason: reason || undefined, actor: session.actor });
   } catch (e) {
@@ -373,11 +479,7 @@ async function operatorsPage(
   const b = base(deps);
   if (extra.secret) c.header('Cache-Control', 'no-store');
   return c.html(
-    renderOperators({
-      cssHref: `${b}/console.css`,
-      operator: session.operator,
-      logoutAction: `${b}/logout`,
-      csrf: session.csrf,
+    renderOperators(chromeOf(deps, session), {
       backHref: `${b}?status=review`,
       action: `${b}/operators`,
       accounts: (await listOperatorAccounts(deps)).map((a) => ({
@@ -406,6 +508,18 @@ consoleRoutes.post('/operators', async (c) => {
   if (!requireCsrf(session, body.csrf_token)) throw new AccessDenied('invalid CSRF token');
   assertOperatorMay(session.role, 'operators.manage');
   const name = typeof body.name === 'string' ? body.name.trim().toLowerCase() : '';
+  if ((body.op === 'reset' || body.op === 'remove') && !confirmed(body))
+    return confirmPage(c, session, {
+      title: body.op === 'reset' ? `Reset the secret of ${name}?` : `Remove ${name}?`,
+      message:
+        body.op === 'reset'
+          ? `${name}'s secret stops working now and their sessions end; you hand them the new one.`
+          : `${name} can no longer sign in and their sessions end. The account's name stays in the audit trail.`,
+      action: `${base(deps)}/operators`,
+      fields: { op: body.op, name },
+      confirmLabel: body.op === 'reset' ? 'Yes, reset the secret' : 'Yes, remove',
+      cancelHref: `${base(deps)}/operators`,
+    });
   try {
     if (body.op === 'add') {
       const { secret } = await addOperatorAccount(deps, { name, role: typeof body.role === 'string' ? body.role : '', actor: session.actor });

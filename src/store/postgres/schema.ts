@@ -85,3 +85,4 @@ export const applicationPrefill = pgTableOf(sqlite.applicationPrefill);
 export const operatorSessions = pgTableOf(sqlite.operatorSessions);
 export const operatorAccounts = pgTableOf(sqlite.operatorAccounts);
 export const pendingApprovals = pgTableOf(sqlite.pendingApprovals);
+export const applicationAssignments = pgTableOf(sqlite.applicationAssignments);

@@ -1,6 +1,7 @@
 import { and, asc, desc, eq, gt, isNull, lte, or, sql } from 'drizzle-orm';
 import type {
   Application,
+  ApplicationAssignmentRepository,
   ApplicationPrefillRepository,
   ApplicationRepository,
   ApplicationStatusRepository,
@@ -49,7 +50,7 @@ function applicationRow(row: NewApplication) {
 /** The application aggregate: SIOP requests that open it, the application, its status changes and prefill. */
 export function createApplicationRepositories(d: Dialect) {
   const { db, prepare } = d;
-  const { siopRequests, applications, applicationPrefill, idvSessions } = d.tables;
+  const { siopRequests, applications, applicationPrefill, idvSessions, applicationAssignments } = d.tables;
 
   // Hot-path statements are prepared once per store (SQL built and compiled once per
   // connection), with named placeholders; D1 prepares them the same way.
@@ -273,12 +274,43 @@ export function createApplicationRepositories(d: Dialect) {
       if (filter.provider) conditions.push(eq(applications.idvProvider, filter.provider));
       if (filter.country) conditions.push(eq(applications.countryOfResidence, filter.country));
       if (filter.q) conditions.push(or(eq(applications.id, filter.q), eq(applications.applicantDid, filter.q)));
-      return db
-        .select()
+      if (filter.assignee === null) conditions.push(isNull(applicationAssignments.assignee));
+      else if (filter.assignee) conditions.push(eq(applicationAssignments.assignee, filter.assignee));
+      // The id breaks ties, so pages never overlap or skip a row.
+      const order =
+        filter.order === 'oldest'
+          ? [asc(applications.createdAt), asc(applications.id)]
+          : filter.order === 'newest'
+            ? [desc(applications.createdAt), desc(applications.id)]
+            : [desc(applications.updatedAt), desc(applications.id)];
+      const rows = await db
+        .select({ application: applications, assignee: applicationAssignments.assignee })
         .from(applications)
+        .leftJoin(applicationAssignments, eq(applicationAssignments.applicationId, applications.id))
         .where(conditions.length ? and(...conditions) : undefined)
-        .orderBy(desc(applications.updatedAt))
-        .limit(filter.limit ?? 100);
+        .orderBy(...order)
+        .limit(filter.limit ?? 100)
+        .offset(filter.offset ?? 0);
+      return rows.map((r) => ({ ...r.application, assignee: r.assignee ?? null }));
+    },
+  };
+
+  const applicationAssignmentRepository: ApplicationAssignmentRepository = {
+    async assign(applicationId, assignee, now) {
+      await db
+        .insert(applicationAssignments)
+        .values({ applicationId, assignee, assignedAt: now })
+        .onConflictDoUpdate({ target: applicationAssignments.applicationId, set: { assignee, assignedAt: now } });
+    },
+    async release(applicationId) {
+      const released = await db
+        .delete(applicationAssignments)
+        .where(eq(applicationAssignments.applicationId, applicationId))
+        .returning({ id: applicationAssignments.applicationId });
+      return released.length === 1;
+    },
+    async get(applicationId) {
+      return first(db.select().from(applicationAssignments).where(eq(applicationAssignments.applicationId, applicationId)).limit(1));
     },
   };
 
@@ -296,6 +328,7 @@ export function createApplicationRepositories(d: Dialect) {
     applications: applicationRepository,
     applicationStatus: applicationStatusRepository,
     applicationPrefill: applicationPrefillRepository,
+    applicationAssignments: applicationAssignmentRepository,
   };
 }
 
