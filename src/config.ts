@@ -17,6 +17,7 @@ export {
 } from './config/settings';
 export type { IssuerDidMethod, Settings } from './config/settings';
 export type { Environment } from './config/setting';
+export { SettingsError } from './config/setting';
 export { parseTiersConfig, tiersFromJson } from './config/tiers';
 export type { ConsentItem, TierConfig, TiersDocument } from './config/tiers';
 

@@ -23,3 +23,34 @@ describe('README configuration table', () => {
     expect(rows.length).toBeGreaterThan(20);
   });
 });
+
+/** The README is the front page: what it is, the two commands, the flow, the settings, links; the rest is in docs/. */
+describe('README layout', () => {
+  const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+  const sections = readme.split(/^## /m).slice(1);
+
+  it('has the two commands (really two, after npm ci), the flow, the configuration and the documentation links, nothing else', () => {
+    expect(sections.map((s) => s.split('\n')[0])).toEqual([
+      'The two commands',
+      'The flow',
+      'Configuration (environment on Node, vars and secrets on Workers)',
+      'Documentation',
+      'More',
+    ]);
+    const block = /```sh\n([\s\S]*?)```/.exec(sections[0])?.[1] ?? '';
+    const commands = block
+      .split('\n')
+      .map((l) => l.replace(/#.*/, '').trim())
+      .filter((l) => l !== '' && l !== 'npm ci');
+    expect(commands).toEqual(['npm run demo', 'npm test']);
+  });
+
+  it('links only to files that exist, and docs/guide.md holds what moved out', () => {
+    for (const [, target] of readme.matchAll(/\]\(((?:docs\/)?[\w./-]+\.md|LICENSE)(?:#[^)]*)?\)/g)) {
+      expect(() => readFileSync(new URL(`../${target}`, import.meta.url)), target).not.toThrow();
+    }
+    const guide = readFileSync(new URL('../docs/guide.md', import.meta.url), 'utf8');
+    for (const heading of ['## Operator API', '## KYC status API', '## Health, readiness and metrics', '## Going to production', '## Benchmark'])
+      expect(guide).toContain(heading);
+  });
+});

@@ -65,6 +65,21 @@ export const commaList = parser((t) =>
 
 export const httpsUrl = parser((t) => (URL.canParse(t) && new URL(t).protocol === 'https:' ? t : invalid('must be an https URL')));
 
+/**
+ * PUBLIC_URL: an absolute http(s) URL without query or fragment (every URL handed out is built
+ * by appending a path to it); trailing slashes are dropped, so `https://kcc.example.com/` and
+ * `https://kcc.example.com` are the same issuer identifier.
+ */
+export const publicBaseUrl = parser((t) => {
+  if (!URL.canParse(t)) return invalid('must be an absolute http(s) URL');
+  const url = new URL(t);
+  if (!/^https?:$/.test(url.protocol)) return invalid(`must be an http(s) URL, not ${url.protocol.slice(0, -1)}`);
+  if (url.search || t.includes('?')) return invalid('must not have a query (?…): paths are appended to it');
+  if (url.hash || t.includes('#')) return invalid('must not have a fragment (#…)');
+  if (url.username || url.password) return invalid('must not carry credentials');
+  return url.href.replace(/\/+$/, '');
+});
+
 export const httpUrl = parser((t) => (URL.canParse(t) && /^https?:$/.test(new URL(t).protocol) ? t : invalid('must be an absolute http(s) URL')));
 
 /** JSON text, parsed; the shape is checked where it is used. */

@@ -101,33 +101,64 @@ function applies(spec: SettingSpec<unknown>, runtime: Runtime | undefined): bool
   return spec.env !== undefined && (spec.only === undefined || runtime === undefined || spec.only === runtime);
 }
 
-/** Every setting of `table`: the environment's value where given, else the default. */
-export function readTable<S extends SettingsTable>(table: S, env: Environment, runtime?: Runtime): SettingsOf<S> {
-  const out: Record<string, unknown> = {};
-  for (const [key, entry] of Object.entries(table)) {
-    if (entry instanceof Setting) {
-      const given = applies(entry.spec, runtime) ? text(env, entry.spec.env!) : undefined;
-      out[key] = given === undefined ? copy(entry.spec.default) : parseSetting(entry, given);
-    } else {
-      out[key] = readTable(entry, env, runtime);
-    }
+/**
+ * The settings were refused: one line per problem, each naming its variable (every setting is
+ * checked before any is refused, so a start fails once with the whole list).
+ */
+export class SettingsError extends TypeError {
+  constructor(readonly problems: string[]) {
+    super(problems.join('\n'));
+    this.name = 'SettingsError';
   }
-  return out as SettingsOf<S>;
+}
+
+/** Walks `table`, calling `each` per setting; the problems of every setting are collected and thrown together. */
+function walk(table: SettingsTable, each: (setting: Setting<unknown>) => { value: unknown } | undefined, keepEmpty: boolean): Record<string, unknown> {
+  const problems: string[] = [];
+  const visit = (t: SettingsTable): Record<string, unknown> => {
+    const out: Record<string, unknown> = {};
+    for (const [key, entry] of Object.entries(t)) {
+      if (entry instanceof Setting) {
+        try {
+          const got = each(entry);
+          if (got) out[key] = got.value;
+        } catch (e) {
+          problems.push(e instanceof Error ? e.message : String(e));
+        }
+      } else {
+        const section = visit(entry);
+        if (keepEmpty || Object.keys(section).length > 0) out[key] = section;
+      }
+    }
+    return out;
+  };
+  const out = visit(table);
+  if (problems.length > 0) throw new SettingsError(problems);
+  return out;
+}
+
+/** Every setting of `table`: the environment's value where given, else the default. Throws a `SettingsError` listing every invalid one. */
+export function readTable<S extends SettingsTable>(table: S, env: Environment, runtime?: Runtime): SettingsOf<S> {
+  return walk(
+    table,
+    (entry) => {
+      const given = applies(entry.spec, runtime) ? text(env, entry.spec.env!) : undefined;
+      return { value: given === undefined ? copy(entry.spec.default) : parseSetting(entry, given) };
+    },
+    true,
+  ) as SettingsOf<S>;
 }
 
 /** Only the settings the environment gives (empty sections left out), so code-given values and defaults apply to the rest. */
 export function givenTable<S extends SettingsTable>(table: S, env: Environment, runtime?: Runtime): GivenSettingsOf<S> {
-  const out: Record<string, unknown> = {};
-  for (const [key, entry] of Object.entries(table)) {
-    if (entry instanceof Setting) {
+  return walk(
+    table,
+    (entry) => {
       const given = applies(entry.spec, runtime) ? text(env, entry.spec.env!) : undefined;
-      if (given !== undefined) out[key] = parseSetting(entry, given);
-    } else {
-      const section = givenTable(entry, env, runtime) as Record<string, unknown>;
-      if (Object.keys(section).length > 0) out[key] = section;
-    }
-  }
-  return out as GivenSettingsOf<S>;
+      return given === undefined ? undefined : { value: parseSetting(entry, given) };
+    },
+    false,
+  ) as GivenSettingsOf<S>;
 }
 
 /** The defaults of `table`. */

@@ -18,6 +18,7 @@ import {
   portNumber,
   positiveMilliseconds,
   positiveNumber,
+  publicBaseUrl,
   sqliteSynchronousMode,
   text,
   tiersDocument,
@@ -26,12 +27,13 @@ import {
 } from './parsers';
 import { defaultsOf, givenTable, readTable, setting, settingsList, unset, type Environment, type Runtime, type SettingsOf } from './setting';
 import type { ConsentItem, TierConfig } from './tiers';
+import { LOG_LEVELS } from '../ports/logger';
 
 export type IssuerDidMethod = 'web' | 'dht' | 'jwk';
 export const ISSUER_DID_METHODS: readonly IssuerDidMethod[] = ['web', 'dht', 'jwk'];
 
-/** Log levels the runtimes implement (LOG_LEVEL). */
-export const LOG_LEVELS = ['info', 'silent'] as const;
+/** Log levels the runtimes implement (LOG_LEVEL): src/ports/logger.ts. */
+export { LOG_LEVELS };
 
 /** The `$id` of the published KCC JSON schema (schemas/kcc.schema.json). */
 export const KCC_SCHEMA_ID = 'https://vc.schemas.host/kcc.schema.json';
@@ -50,7 +52,7 @@ export const SETTINGS = {
   issuer: {
     publicUrl: unset({
       env: 'PUBLIC_URL',
-      parse: text,
+      parse: publicBaseUrl,
       defaultText: 'Node: `http://localhost:$PORT`; Workers: required',
       doc: 'credential issuer identifier, base of every URL handed out, and the source of the did:web',
     }),
@@ -65,7 +67,7 @@ export const SETTINGS = {
       parse: apiKeys,
       default: [],
       secret: true,
-      doc: 'tenant keys (comma-separated `name:key`, or bare keys named `tenant-<n>`; keys 32+ characters) of the [KYC status API](#kyc-status-api) (`GET /api/v1/kyc/{subject}/status`); empty disables it',
+      doc: 'tenant keys (comma-separated `name:key`, or bare keys named `tenant-<n>`; keys 32+ characters) of the [KYC status API](docs/guide.md#kyc-status-api) (`GET /api/v1/kyc/{subject}/status`); empty disables it',
     }),
     /** Lifetimes, in seconds. */
     ttl: {
@@ -184,7 +186,7 @@ export const SETTINGS = {
       env: 'REVIEW_FOUR_EYES',
       parse: trueOrFalse,
       default: false,
-      doc: '`true`: an approval (console or API) is a proposal until a second, different operator confirms it (src/issuance/decisions.ts); every `ADMIN_TOKEN` holder counts as one party; rejections are not gated. `true` or `false` only. See [Operator accounts](#operator-accounts-roles-and-four-eyes)',
+      doc: '`true`: an approval (console or API) is a proposal until a second, different operator confirms it (src/issuance/decisions.ts); every `ADMIN_TOKEN` holder counts as one party; rejections are not gated. `true` or `false` only. See [Operator accounts](docs/guide.md#operator-accounts-roles-and-four-eyes)',
     }),
     didMethod: setting<IssuerDidMethod>({
       env: 'ISSUER_DID_METHOD',
@@ -339,7 +341,29 @@ export const SETTINGS = {
       only: 'node',
       doc: 'behind a reverse proxy: rate-limit by the last `X-Forwarded-For` hop',
     }),
-    logLevel: setting<(typeof LOG_LEVELS)[number]>({ env: 'LOG_LEVEL', parse: oneOf(LOG_LEVELS), default: 'info', doc: '`silent` turns request logs off' }),
+    logLevel: setting<(typeof LOG_LEVELS)[number]>({
+      env: 'LOG_LEVEL',
+      parse: oneOf(LOG_LEVELS),
+      default: 'info',
+      doc: '`debug`, `info`, `warn`, `error` or `silent`: lines at this level and above; `debug` adds each scheduled job run; `silent` writes nothing, errors included (`error` is the quietest that still logs them)',
+    }),
+    /** Graceful shutdown on SIGTERM / SIGINT (src/runtime/nodeServer.ts `close`). */
+    shutdown: {
+      drainMs: setting({
+        env: 'SHUTDOWN_DRAIN_MS',
+        parse: intervalMilliseconds,
+        default: 0,
+        only: 'node',
+        doc: 'on SIGTERM/SIGINT, how long `/readyz` answers 503 while new connections are still accepted, in ms; behind a load balancer set it above its health-check interval (e.g. `10000`)',
+      }),
+      timeoutMs: setting({
+        env: 'SHUTDOWN_TIMEOUT_MS',
+        parse: positiveMilliseconds,
+        default: 20_000,
+        only: 'node',
+        doc: "then how long requests in flight may take to complete before their connections are cut, in ms (keep drain + timeout below the supervisor's kill timeout)",
+      }),
+    },
     // Node's own defaults allow 300 s per request: slow-client protection.
     httpTimeouts: {
       headersMs: setting({

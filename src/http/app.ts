@@ -65,8 +65,10 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
       for (const name in common) headers.set(name, common[name]);
     }
     // Log the route pattern, never the raw path: the IDV form URL carries a secret token.
+    const traceId = traceIdOf(requestHeader(c, 'traceparent'));
     deps.logger.info('request', {
       requestId: c.get('requestId'),
+      ...(traceId ? { traceId } : {}),
       method: c.req.method,
       route: c.req.routePath,
       status: c.res.status,
@@ -119,4 +121,14 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.notFound(notFound);
   app.onError(handleError);
   return app;
+}
+
+/**
+ * The trace id of a W3C Trace Context `traceparent` header (version 00: `00-<32 hex>-<16 hex>-<2 hex>`,
+ * neither id all zeros), so the request's log line joins the caller's trace; anything else is ignored.
+ */
+export function traceIdOf(traceparent: string | undefined): string | undefined {
+  const m = traceparent ? /^00-([0-9a-f]{32})-([0-9a-f]{16})-[0-9a-f]{2}$/.exec(traceparent.trim()) : null;
+  if (!m || /^0+$/.test(m[1]) || /^0+$/.test(m[2])) return undefined;
+  return m[1];
 }

@@ -14,6 +14,8 @@ export interface AppDeps extends IssuanceDeps {
   rateLimiter: RateLimiter;
   /** The client's IP address as the runtime sees it (socket, or a trusted proxy header). */
   clientAddress?: (c: Context) => string | undefined;
+  /** True once the runtime is shutting down (SIGTERM): /readyz answers 503 so load balancers stop sending traffic. */
+  draining?: () => boolean;
   /** Counting queries of /readyz and the business metrics (src/store/stats.ts, SQLite and D1); absent on PostgreSQL. */
   stats?: StatsQueries;
   /** Prometheus metrics (Node: src/runtime/metrics.ts). Absent (the default, and on Workers): no request metrics, no /metrics. */

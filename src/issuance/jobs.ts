@@ -89,7 +89,7 @@ export async function runJobs(
         result = await job(deps, nowMs);
       });
       results[name] = result;
-      deps.logger.info('scheduled_job', { job: name, ms: Date.now() - started, ...(results[name] ?? {}) });
+      deps.logger.debug?.('scheduled_job', { job: name, ms: Date.now() - started, ...(results[name] ?? {}) });
     } catch (e) {
       failed++;
       // Never the failing statement's parameters (src/ports/failures.ts).

@@ -211,7 +211,9 @@ async function keysCommand(args: string[], env: Environment, io: KeysCliIo, cust
   return 0;
 }
 
-if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+// Run from source only (tsx): in the production build this module is bundled into an entry
+// (src/runtime/main/) that starts it itself, and would otherwise start twice.
+if (import.meta.url.endsWith('.ts') && import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   runKeysCli(process.argv.slice(2), processEnv(), { out: (l) => console.log(l), err: (l) => console.error(l) })
     .then((code) => process.exit(code))
     .catch((e) => {

@@ -1,3 +1,4 @@
+import { listenError } from './listenError';
 import { serve, type ServerType } from '@hono/node-server';
 import type { AddressInfo } from 'node:net';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
@@ -34,7 +35,18 @@ export function checkMetricsToken(token: string | undefined): void {
   }
 }
 
-export function createNodeMetrics(options: { stats?: StatsQueries; token?: string; clock?: () => number; logger?: Logger; processMetrics?: boolean }) {
+export function createNodeMetrics(options: {
+  stats?: StatsQueries;
+  token?: string;
+  clock?: () => number;
+  logger?: Logger;
+  processMetrics?: boolean;
+  /**
+   * Whether outbound webhooks are on (PFI_WEBHOOK_URL). Off, nothing delivers the outbox, so its
+   * backlog is not a backlog: both gauges stay 0 instead of growing into a false alert.
+   */
+  outboundWebhooks?: () => boolean;
+}) {
   checkMetricsToken(options.token);
   const registry = new Registry();
   const clock = options.clock ?? Date.now;
@@ -101,8 +113,9 @@ export function createNodeMetrics(options: { stats?: StatsQueries; token?: strin
     g.deliveries.set({ result: 'succeeded' }, s.webhookDeliveries.succeeded);
     g.deliveries.set({ result: 'failed' }, s.webhookDeliveries.failed);
     g.eventsFailed.set(s.webhookEventsFailed);
-    g.backlog.set(s.outboxBacklog);
-    g.backlogAge.set(s.outboxOldestCreatedAt === undefined ? 0 : Math.max(0, Math.floor(clock() / 1000) - s.outboxOldestCreatedAt));
+    const delivering = options.outboundWebhooks?.() ?? true;
+    g.backlog.set(delivering ? s.outboxBacklog : 0);
+    g.backlogAge.set(!delivering || s.outboxOldestCreatedAt === undefined ? 0 : Math.max(0, Math.floor(clock() / 1000) - s.outboxOldestCreatedAt));
   }
 
   const metrics: RequestMetrics & { registry: Registry } = {
@@ -162,7 +175,7 @@ export async function startMetricsListener(
       },
       (info: AddressInfo) => ok(info.port),
     );
-    server.once('error', fail);
+    server.once('error', (e) => fail(listenError('METRICS_PORT', options.port, hostname, e)));
   });
   const host = hostname.includes(':') ? `[${hostname}]` : hostname;
   return {
@@ -188,7 +201,10 @@ export interface NodeMetricsOptions {
  * The Node issuer's metrics: the registry (before the app is built, which counts requests into
  * it) and, with a port, the separate listener (`listen`, once the app is up). Undefined when off.
  */
-export function nodeMetrics(options: NodeMetricsOptions | undefined, input: { stats?: StatsQueries; clock?: () => number; logger?: Logger }) {
+export function nodeMetrics(
+  options: NodeMetricsOptions | undefined,
+  input: { stats?: StatsQueries; clock?: () => number; logger?: Logger; outboundWebhooks?: () => boolean },
+) {
   if (!options || (!options.token && options.port === undefined)) return undefined;
   const metrics = createNodeMetrics({ ...input, token: options.token });
   const port = options.port;

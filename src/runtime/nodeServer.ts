@@ -1,7 +1,6 @@
 import { serve, type ServerType } from '@hono/node-server';
 import { getConnInfo } from '@hono/node-server/conninfo';
 import type { Context } from 'hono';
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { SETTING_DEFAULTS, readSettings, type IssuerConfigInput, type IssuerDidMethod, type Settings } from '../config';
 import type { KeyCustody } from '../crypto/keyCustody';
@@ -10,6 +9,8 @@ import { jsonLogger, type IssuerIdentity, type Logger } from '../http/context';
 import type { IdvDeps } from '../idv/deps';
 import { buildIssuer, type IssuerKey } from '../issuer';
 import { createSqliteStats } from '../store/sqlite';
+import { ensureDataDir } from './dataDir';
+import { listenError } from './listenError';
 import { startBackgroundJobs } from './dispatcher';
 import { idvDepsFromEnv } from './idvNode';
 import { checkMetricsToken, nodeMetrics } from './metrics';
@@ -104,6 +105,8 @@ export interface NodeIssuerOptions {
   databasePoolSize?: number;
   /** DATABASE_CONNECT_TIMEOUT_SECONDS and DATABASE_STATEMENT_TIMEOUT_SECONDS (the latter SQLite's busy wait too). */
   databaseTimeouts?: { connectSeconds: number; statementSeconds: number };
+  /** SHUTDOWN_DRAIN_MS, SHUTDOWN_TIMEOUT_MS: how `close()` stops (default for code: no drain delay). */
+  shutdown?: Partial<ShutdownOptions>;
 }
 
 /** With DATABASE_URL, what every instance must share comes from configuration: refuse otherwise. */
@@ -165,36 +168,65 @@ async function openDatabase(options: NodeIssuerOptions) {
   };
 }
 
+/** How the server stops (SHUTDOWN_DRAIN_MS, SHUTDOWN_TIMEOUT_MS). */
+export interface ShutdownOptions {
+  /** How long /readyz answers 503 while the listener still accepts, so load balancers notice first (ms). */
+  drainMs: number;
+  /** How long requests in flight may take to complete once the listener stops accepting (ms); then their connections are cut. */
+  timeoutMs: number;
+}
+
 /** Listens before the app exists (the port may be 0, and PUBLIC_URL defaults to the bound port); `serveApp` installs it. */
 async function listen(options: NodeIssuerOptions) {
   let appFetch: (req: Request, env: unknown) => Response | Promise<Response> = () => new Response('starting', { status: 503 });
   let server: ServerType | undefined;
-  const port = await new Promise<number>((ok) => {
+  const requested = options.port ?? SETTING_DEFAULTS.server.port;
+  const hostname = options.hostname ?? SETTING_DEFAULTS.server.host;
+  const port = await new Promise<number>((ok, fail) => {
     server = serve(
       {
         fetch: (req, env) => appFetch(req, env),
-        port: options.port ?? SETTING_DEFAULTS.server.port,
-        hostname: options.hostname ?? SETTING_DEFAULTS.server.host,
+        port: requested,
+        hostname,
         serverOptions: httpServerOptions(options.httpTimeouts),
       },
       (info) => ok(info.port),
     );
+    // A port in use is one line naming PORT, not Node's stack trace.
+    server.once('error', (e) => fail(listenError('PORT', requested, hostname, e)));
     // A client that half-closes after its request (FIN once the body is sent) still gets its
     // answer: by default Node ends such a socket on the FIN, dropping a response that waits on
     // the database (a group commit, PostgreSQL).
     (server as unknown as { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
   });
+  type HttpServer = { close(cb: () => void): void; closeIdleConnections(): void; closeAllConnections(): void };
   return {
     port,
     serveApp: (fetch: typeof appFetch) => {
       appFetch = fetch;
     },
-    close: () =>
-      new Promise<void>((ok) => {
-        if (!server) return ok();
-        server.close(() => ok());
-        // Keep-alive sockets would hold close() open (and be reused by clients after a restart).
-        (server as { closeAllConnections?: () => void }).closeAllConnections?.();
+    /**
+     * Stops accepting connections and lets the requests in flight complete, a request whose body
+     * is still arriving included: idle keep-alive connections are closed as they become idle
+     * (which also ends each busy one right after its response). After `timeoutMs` whatever is
+     * left is cut. Resolves with whether the timeout had to cut connections.
+     */
+    close: (timeoutMs: number) =>
+      new Promise<boolean>((ok) => {
+        const http = server as unknown as HttpServer | undefined;
+        if (!http) return ok(false);
+        let timedOut = false;
+        const idle = setInterval(() => http.closeIdleConnections(), 50);
+        const deadline = setTimeout(() => {
+          timedOut = true;
+          http.closeAllConnections();
+        }, timeoutMs);
+        http.close(() => {
+          clearInterval(idle);
+          clearTimeout(deadline);
+          ok(timedOut);
+        });
+        http.closeIdleConnections();
       }),
   };
 }
@@ -202,7 +234,7 @@ async function listen(options: NodeIssuerOptions) {
 async function startNode(options: NodeIssuerOptions) {
   checkMetricsToken(options.metrics?.token);
   if (options.databaseUrl) checkSharedConfiguration(options);
-  else mkdirSync(options.dataDir, { recursive: true });
+  else ensureDataDir(options.dataDir);
   const crypto = createNodeCryptoProvider();
   const didMethod = options.didMethod ?? options.config?.didMethod ?? SETTING_DEFAULTS.issuer.didMethod;
   const keyAlg = options.keyAlg ?? SETTING_DEFAULTS.keys.alg;
@@ -215,7 +247,8 @@ async function startNode(options: NodeIssuerOptions) {
   const publicUrl = options.config?.publicUrl ?? `http://localhost:${server.port}`;
   const logger = options.logger ?? jsonLogger();
   const clock = options.clock ?? Date.now;
-  const metrics = nodeMetrics(options.metrics, { stats: database.stats, clock: options.clock, logger });
+  let outboundWebhooks = () => true;
+  const metrics = nodeMetrics(options.metrics, { stats: database.stats, clock: options.clock, logger, outboundWebhooks: () => outboundWebhooks() });
   const issuer = await buildIssuer({
     config: { ...options.config, publicUrl, didMethod },
     db: database.db,
@@ -237,6 +270,9 @@ async function startNode(options: NodeIssuerOptions) {
     metrics: metrics?.metrics,
     keyCustody: custody,
   });
+  outboundWebhooks = () => Boolean(issuer.deps.config.idv.outboundWebhookUrl);
+  let draining = false;
+  issuer.deps.draining = () => draining;
   server.serveApp((req, env) => issuer.app.fetch(req, env));
   const metricsListener = await metrics?.listen();
   const didDht =
@@ -290,13 +326,23 @@ async function startNode(options: NodeIssuerOptions) {
       return identity;
     },
     jobs,
-    /** Stops the timers and jobs, the listeners (open connections too), then the database. */
-    async close() {
+    /**
+     * Stops gracefully: /readyz answers 503 at once; after the drain delay the listener stops
+     * accepting and the requests in flight complete (bounded by the timeout); then the timers,
+     * the background jobs (the run in flight finishes), the metrics listener and the database
+     * (SQLite: the open group commit is committed; PostgreSQL: the pool ends). Resolves once all
+     * is closed; `timedOut`: the timeout cut requests still in flight.
+     */
+    async close(override: Partial<ShutdownOptions> = {}): Promise<{ timedOut: boolean }> {
+      const { drainMs, timeoutMs } = { drainMs: 0, timeoutMs: SETTING_DEFAULTS.server.shutdown.timeoutMs, ...options.shutdown, ...override };
+      draining = true;
+      if (drainMs > 0) await new Promise((ok) => setTimeout(ok, drainMs));
       didDht?.stop();
-      await metricsListener?.close();
+      const timedOut = await server.close(timeoutMs);
       await jobs?.stop();
-      await server.close();
+      await metricsListener?.close();
       await database.close();
+      return { timedOut };
     },
   };
 }

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { issuerInput, readSettings, settingsGiven, tiersFromJson, type Environment } from '../config';
-import { jsonLogger, silentLogger } from '../http/context';
+import { nodeLogger } from './logger';
 import { checkSharedConfiguration, type NodeIssuerOptions } from './nodeServer';
 import { configuredDidDhtIdentity, keysFromSettings } from './nodeKeys';
 import { openPkcs11Custody, pkcs11SettingsFrom } from './pkcs11Signer';
@@ -43,11 +43,12 @@ export function nodeOptionsFromSettings(env: Environment): NodeIssuerOptions {
     didWebAllowInsecure: settings.did.webAllowInsecure,
     didDhtGateway: settings.did.dhtGateway,
     trustProxy: settings.server.trustProxy,
-    logger: settings.server.logLevel === 'silent' ? silentLogger : jsonLogger(),
+    logger: nodeLogger(settings.server.logLevel),
     idvEnv,
     backgroundIntervalMs: settings.jobs.intervalMs,
     metrics: { token: settings.metrics.token, port: settings.metrics.port, hostname: settings.metrics.host },
     httpTimeouts: settings.server.httpTimeouts,
+    shutdown: settings.server.shutdown,
     // A trust file takes precedence over PRESENTED_CREDENTIAL_TRUST.
     presentedCredentialTrust: trustFile ? jsonFromFile('PRESENTED_CREDENTIAL_TRUST_FILE', trustFile) : settings.presentedCredentials.trust,
     config: {

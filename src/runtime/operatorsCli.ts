@@ -157,7 +157,9 @@ export async function runOperatorsCli(args: string[], env: Environment, io: Oper
   }
 }
 
-if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+// Run from source only (tsx): in the production build this module is bundled into an entry
+// (src/runtime/main/) that starts it itself, and would otherwise start twice.
+if (import.meta.url.endsWith('.ts') && import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   runOperatorsCli(process.argv.slice(2), processEnv(), { out: (l) => console.log(l), err: (l) => console.error(l) })
     .then((code) => process.exit(code))
     .catch((e) => {

@@ -8,8 +8,9 @@ import { migratePostgres } from '../store/postgres/migrate';
 import * as schema from '../store/postgres/schema';
 import { createPostgresStats, createPostgresStore } from '../store/postgres/store';
 import { postgresStartupError } from './databaseErrors';
+import { packageRoot } from './packageRoot';
 
-export const PG_MIGRATIONS_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'drizzle-pg');
+export const PG_MIGRATIONS_DIR = join(packageRoot(import.meta.url), 'drizzle-pg');
 
 /** DATABASE_POOL_SIZE: query connections per instance (one more holds the advisory locks); its parser and default are the settings table's. */
 export function parsePoolSize(value: string | undefined): number {

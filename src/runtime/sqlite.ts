@@ -12,8 +12,9 @@ import { createStore, type Database as StoreDatabase } from '../store/sqlite';
 import type { Store } from '../store/types';
 import type { StorageCondition } from '../ports/failures';
 import { enableGroupCommit, withGroupCommit, type GroupCommit, type GroupCommitOptions } from './groupCommit';
+import { packageRoot } from './packageRoot';
 
-export const MIGRATIONS_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'drizzle');
+export const MIGRATIONS_DIR = join(packageRoot(import.meta.url), 'drizzle');
 
 /**
  * Opens (or creates) the SQLite database and applies the drizzle migrations.
@@ -336,9 +337,15 @@ export function startBackgroundCheckpoints(
     stats,
     async stop() {
       endHold();
+      // Referenced while stopping: with the worker and the timer both unreferenced, a shutdown
+      // that waits here has nothing keeping the event loop alive, and Node would exit before the
+      // database is closed (and before the caller's last log line).
+      worker.ref();
       const exited = new Promise((resolve) => worker.once('exit', resolve));
       worker.postMessage('stop');
-      await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 2000).unref())]);
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([exited, new Promise((resolve) => (timer = setTimeout(resolve, 2000)))]);
+      clearTimeout(timer);
       await worker.terminate();
     },
   };

@@ -58,7 +58,7 @@ export async function buildWorkerIssuer(env: WorkerEnv) {
     crypto: createWebCryptoProvider(),
     keys: parseIssuerKeys(privateJwk),
     clock: Date.now,
-    logger: settings.server.logLevel === 'silent' ? silentLogger : jsonLogger(),
+    logger: jsonLogger(undefined, settings.server.logLevel),
     // Other issuers' status lists (presented KCCs). Workers cannot reach private
     // addresses, so the platform fetch is the SSRF boundary; https only, 5 s, 1 MiB.
     statusListFetch: async (url: string) => {

@@ -228,7 +228,8 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
 
 class UsageError extends Error {}
 
-const isMain = import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith('/verifier/cli.ts');
+// From source only (tsx): the production build's entry (src/runtime/main/verify.ts) calls runCli itself.
+const isMain = import.meta.url.endsWith('.ts') && (import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith('/verifier/cli.ts'));
 if (isMain) {
   runCli(process.argv.slice(2), { out: (l) => console.log(l), err: (l) => console.error(l) }).then(
     (code) => process.exit(code),

@@ -37,7 +37,7 @@ describe('settings from the environment', () => {
 
   it('fails at start with a message naming the variable', () => {
     expect(() => resolve({}, 'notaurl')).toThrow(/PUBLIC_URL must be an absolute http\(s\) URL/);
-    expect(() => resolve({ LOG_LEVEL: 'verbose' })).toThrow(/LOG_LEVEL must be one of info, silent/);
+    expect(() => resolve({ LOG_LEVEL: 'verbose' })).toThrow(/LOG_LEVEL must be one of debug, info, warn, error, silent/);
     expect(() => resolve({ KCC_JURISDICTION: 'Germany' })).toThrow(/KCC_JURISDICTION/);
     expect(() => resolve({ KCC_VALIDITY_DAYS: 'a year' })).toThrow(/KCC_VALIDITY_DAYS must be a positive number/);
     expect(() => resolve({ TTL_C_NONCE_SECONDS: '-1' })).toThrow(/TTL_C_NONCE_SECONDS/);

@@ -70,11 +70,14 @@ async function newWallet() {
 }
 
 describe('worker bundle', () => {
-  it('is under 300 KiB gzipped and imports nothing from node:', () => {
+  // 450 KiB: the verifiers of credentials applicants already hold (mdoc CBOR/COSE, X.509, SD-JWT VC)
+  // and the bank login's openid-client took the bundle from ~250 to ~410 KiB gzip (docs/cloudflare.md);
+  // Workers accept 3 MiB gzip on the free plan. The older 300 KiB target is open work (lazy modules).
+  it('is under 450 KiB gzipped and imports nothing from node:', () => {
     const code = readFileSync(scriptPath);
     figures.bundleBytes = statSync(scriptPath).size;
     figures.bundleGzipBytes = gzipSync(code, { level: 9 }).length;
-    expect(figures.bundleGzipBytes).toBeLessThan(300 * 1024);
+    expect(figures.bundleGzipBytes).toBeLessThan(450 * 1024);
     expect(code.toString('utf8')).not.toMatch(/from\s*["']node:|require\(["']node:|better-sqlite3/);
   });
 });

@@ -16,6 +16,9 @@ export const READINESS_BOUND_MS = 2000;
 
 opsRoutes.get(PATHS.ready, async (c) => {
   const deps = c.get('deps');
+  c.header('Cache-Control', 'no-store');
+  // Shutting down: not ready at once, before the listener stops accepting (the drain delay).
+  if (deps.draining?.()) return c.json({ error: 'not_ready', error_description: 'the server is shutting down', checks: { shutdown: 'draining' } }, 503);
   // Without the SQLite counting queries (PostgreSQL, whose migrations run under a lock before the
   // server listens), readiness is the store answering a read.
   const unreachable = { ready: false, database: 'unreachable' as const, pendingMigrations: [] as string[] };
