@@ -281,6 +281,29 @@ function operations(): Record<string, Partial<Record<'get' | 'post', Operation>>
         responses: { 200: html('In review page') },
       },
     },
+    [PATHS.existingCustomerStart]: {
+      post: {
+        summary: "Existing customers: sign in at the PFI's own login instead of IDV (docs/existing-customers.md); CSRF-checked form post",
+        tags: ['applicant'],
+        responses: {
+          303: redirect("To the bank's authorization endpoint (the login transaction in an HttpOnly cookie)"),
+          403: html('Cross-site or stale form submission'),
+          404: error('Sign-in with the bank is not configured (EXISTING_CUSTOMER_ISSUER unset)'),
+          503: html('The bank cannot be reached'),
+        },
+      },
+    },
+    [PATHS.existingCustomerCallback]: {
+      get: {
+        summary: "Existing customers: the bank's redirect back (code, state); verified, then applied as the IDV result",
+        tags: ['applicant'],
+        responses: {
+          303: redirect('To the finish page, the regular verification, or the choice page (cancelled)'),
+          400: html('Refused: nothing was issued'),
+          404: error('Sign-in with the bank is not configured'),
+        },
+      },
+    },
     [PATHS.idvCss]: { get: { summary: 'Stylesheet of the form', tags: ['applicant'], responses: { 200: { description: 'CSS', mediaType: 'text/css' } } } },
     [PATHS.credentialIssuerMetadata]: {
       get: { summary: 'OID4VCI Credential Issuer Metadata', tags: ['metadata'], responses: { 200: json('Metadata', CredentialIssuerMetadata) } },

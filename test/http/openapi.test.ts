@@ -102,6 +102,9 @@ describe('OpenAPI 3.1 document at /openapi.json', () => {
     await fetch(`${PUBLIC_URL}/idv/form.css`);
     await fetch(`${PUBLIC_URL}/idv/finish.html`);
     await fetch(`${PUBLIC_URL}/idv/review/finish.html`);
+    // Sign-in at the bank is not configured here: both routes answer the documented 404.
+    await fetch(`${PUBLIC_URL}/idv/form/unknown-token/existing-customer`, { method: 'POST' });
+    await fetch(`${PUBLIC_URL}/idv/existing-customer/callback?code=x&state=y`);
     expect((await client.submitIdvForm(idv.url, SAMPLE_IDENTITY)).location).toMatch(/finish\.html$/);
     await fetch(idv.url, json({ ...SAMPLE_IDENTITY, consent: 'accept' }));
     const { credentialIssuer: meta } = await client.metadata(PUBLIC_URL);
