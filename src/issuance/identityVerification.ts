@@ -107,43 +107,30 @@ export async function applyResult(deps: Deps, input: ApplyInput): Promise<Applie
   }
   const session = (await deps.store.idvSessions.get(input.applicationId)) ?? (await ensureIdvSession(deps, input.applicationId, input.provider));
   const from = session.state as IdvState;
-  if (input.eventAt <= session.lastEventAt) {
-    // Out of order: a newer event was applied already (the vendor's clock decides, not arrival).
+  // A result that changes nothing is audited, and the session stays as it was.
+  const notApplied = async (disposition: 'stale' | 'ignored', detail: JsonObject) => {
     await deps.store.audit.record({
       applicationId: input.applicationId,
       actor: input.actor,
-      action: 'idv.event_stale',
-      detail: { from, to, event_at: new Date(input.eventAt).toISOString() },
+      action: `idv.event_${disposition}`,
+      detail: { from, to, ...detail },
       at: now,
     });
-    return { disposition: 'stale', state: from };
-  }
+    return { disposition, state: from };
+  };
+  const eventAt = { event_at: new Date(input.eventAt).toISOString() };
+  // Out of order: a newer event was applied already (the vendor's clock decides, not arrival).
+  if (input.eventAt <= session.lastEventAt) return notApplied('stale', eventAt);
   const move = transition(from, to);
-  if (move.kind === 'ignore') {
-    await deps.store.audit.record({
-      applicationId: input.applicationId,
-      actor: input.actor,
-      action: 'idv.event_ignored',
-      detail: { from, to, why: move.why },
-      at: now,
-    });
-    return { disposition: 'ignored', state: from };
-  }
+  if (move.kind === 'ignore') return notApplied('ignored', { why: move.why });
   // Credentials already issued follow the decision. Only a re-decision, or a decision on a review
   // that a re-decision opened, can find any: a first decision is not worth the read.
   const credentials =
     move.redecision || from === 'needs_review' ? await credentialChangesOfDecision(deps, input.applicationId, applicationStatusFor(to)) : NO_CREDENTIAL_CHANGES;
   const plan = planResult(deps, input, { result, current, from, redecision: move.redecision, credentials, now });
-  if (!(await deps.store.idvSessions.commitResult({ ...plan.write, session: { advance: { state: to, outcome, eventAt: input.eventAt } } }))) {
-    await deps.store.audit.record({
-      applicationId: input.applicationId,
-      actor: input.actor,
-      action: 'idv.event_stale',
-      detail: { from, to, eventAt: input.eventAt },
-      at: now,
-    });
-    return { disposition: 'stale', state: from };
-  }
+  // A newer event committed between the read and this write.
+  if (!(await deps.store.idvSessions.commitResult({ ...plan.write, session: { advance: { state: to, outcome, eventAt: input.eventAt } } })))
+    return notApplied('stale', eventAt);
   await applyCredentialChanges(deps, credentials, input.actor);
   return plan.applied;
 }
