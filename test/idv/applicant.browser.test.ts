@@ -2,12 +2,13 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/http/context';
 import { startNodeIssuer } from '../../src/runtime/node';
 import { WalletClient } from '../../src/wallet/client';
 import { Holder } from '../../src/wallet/holder';
+import { browserSuiteTitle, chromiumPresent, launchChromium, seriousViolations } from '../helpers/browser';
 import { openApplication, requestCredential } from '../helpers/idvFlow';
 import { makeIssuerKeys } from '../helpers/issuer';
 
@@ -17,25 +18,9 @@ import { makeIssuerKeys } from '../helpers/issuer';
  * in form order after a server-side refusal, the PFI's branding, and a finish page that says
  * what happens next. axe-core finds no serious or critical problem on any of them.
  */
-const CHROMIUM = '/usr/bin/chromium';
-const AXE_SOURCE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 const SCREENSHOTS = process.env.KCC_SCREENSHOTS; // a folder: write the pages' screenshots there (docs/screenshots)
 
-async function seriousViolations(page: Page): Promise<string[]> {
-  await page.addScriptTag({ content: AXE_SOURCE });
-  const violations = await page.evaluate(async () => {
-    const axe = (
-      globalThis as unknown as { axe: { run(ctx: unknown, opts: unknown): Promise<{ violations: Array<{ id: string; impact: string; help: string }> }> } }
-    ).axe;
-    return (await axe.run(document, { resultTypes: ['violations'] })).violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help }));
-  });
-  return violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${v.id}: ${v.help}`);
-}
-
-const hasChromium = existsSync(CHROMIUM);
-if (!hasChromium && process.env.CI) throw new Error(`${CHROMIUM} is missing: .ci/run installs Debian's chromium`);
-
-describe.skipIf(!hasChromium)(hasChromium ? 'the applicant pages in a real browser' : `the applicant pages — SKIPPED: ${CHROMIUM} is not installed`, () => {
+describe.skipIf(!chromiumPresent())(browserSuiteTitle('the applicant pages in a real browser'), () => {
   let browser: Browser;
   let issuer: Awaited<ReturnType<typeof startNodeIssuer>>;
   let dir: string;
@@ -50,18 +35,7 @@ describe.skipIf(!hasChromium)(hasChromium ? 'the applicant pages in a real brows
       backgroundIntervalMs: 0,
       config: { clientName: 'Acme Bank', branding: { primaryColor: '#7a1f5c' }, reviewExpectedHours: 24 },
     });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--no-first-run',
-      ],
-    });
+    browser = await launchChromium();
   });
   afterAll(async () => {
     await browser?.close();

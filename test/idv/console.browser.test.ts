@@ -2,13 +2,14 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:f
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/http/context';
 import { startNodeIssuer } from '../../src/runtime/node';
 import { WalletClient } from '../../src/wallet/client';
 import { SAMPLE_IDENTITY } from '../../src/wallet/flow';
 import { Holder } from '../../src/wallet/holder';
+import { browserSuiteTitle, chromiumPresent, launchChromium, seriousViolations } from '../helpers/browser';
 import { openApplication, requestCredential } from '../helpers/idvFlow';
 import { ADMIN_TOKEN, makeIssuerKeys } from '../helpers/issuer';
 
@@ -17,31 +18,8 @@ import { ADMIN_TOKEN, makeIssuerKeys } from '../helpers/issuer';
  * sign in, filter the queue, approve one application with a tier, and the wallet's deferred
  * request then returns the credential. CI installs chromium (.ci/run: apt-get install chromium).
  */
-const CHROMIUM = '/usr/bin/chromium';
-const AXE_SOURCE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 
-/** Runs axe-core (WCAG 2.x A/AA rules and best practices) on the page; returns the serious and critical violations. */
-async function seriousViolations(page: Page): Promise<string[]> {
-  await page.addScriptTag({ content: AXE_SOURCE });
-  const violations = await page.evaluate(async () => {
-    const axe = (
-      globalThis as unknown as {
-        axe: {
-          run(ctx: unknown, opts: unknown): Promise<{ violations: Array<{ id: string; impact: string; help: string; nodes: Array<{ target: unknown }> }> }>;
-        };
-      }
-    ).axe;
-    const result = await axe.run(document, { resultTypes: ['violations'] });
-    return result.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, targets: v.nodes.map((n) => JSON.stringify(n.target)) }));
-  });
-  return violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${v.id} (${v.impact}): ${v.help} at ${v.targets.join(', ')}`);
-}
-const hasChromium = existsSync(CHROMIUM);
-const title = hasChromium
-  ? 'review console in a real browser'
-  : `review console in a real browser — SKIPPED: ${CHROMIUM} is not installed (apt-get install chromium)`;
-
-describe.skipIf(!hasChromium)(title, () => {
+describe.skipIf(!chromiumPresent())(browserSuiteTitle('review console in a real browser'), () => {
   let browser: Browser;
   let issuer: Awaited<ReturnType<typeof startNodeIssuer>>;
   let dir: string;
@@ -56,18 +34,7 @@ describe.skipIf(!hasChromium)(title, () => {
       backgroundIntervalMs: 0,
       config: { adminToken: ADMIN_TOKEN },
     });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--no-first-run',
-      ],
-    });
+    browser = await launchChromium();
   });
   afterAll(async () => {
     await browser?.close();

@@ -1,12 +1,12 @@
-import { existsSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPortableDigests } from '../../src/crypto/portableDigests';
 import { deriveExistingCustomerKeys } from '../../src/idv/existingCustomer/loginTransaction';
 import { beginBankLogin, BankLoginRejected, completeBankLogin, createBankLogin, type BankLogin } from '../../src/idv/existingCustomer/relyingParty';
 import { parseExistingCustomerSettings } from '../../src/idv/existingCustomer/settings';
+import { browserSuiteTitle, chromiumPresent, launchChromium } from '../helpers/browser';
 import { startTestBank, type TestBank } from '../helpers/bankProvider';
 import { TIERS } from '../helpers/tiers';
 
@@ -18,15 +18,10 @@ import { TIERS } from '../helpers/tiers';
  * back. A browser that did not start the login (a victim lured to the attacker's
  * authorization URL) brings no cookie and is refused.
  */
-const CHROMIUM = '/usr/bin/chromium';
-const hasChromium = existsSync(CHROMIUM);
-const title = hasChromium
-  ? 'existing-customer sign-in in a real browser'
-  : `existing-customer sign-in in a real browser — SKIPPED: ${CHROMIUM} is not installed`;
 const COOKIE = 'kcc_bank_login';
 const CALLBACK_PATH = '/idv/existing-customer/callback';
 
-describe.skipIf(!hasChromium)(title, () => {
+describe.skipIf(!chromiumPresent())(browserSuiteTitle('existing-customer sign-in in a real browser'), () => {
   let browser: Browser;
   let bank: TestBank;
   let rpServer: Server;
@@ -106,18 +101,7 @@ describe.skipIf(!hasChromium)(title, () => {
       },
       { redirectUri, tiers: TIERS },
     );
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--no-first-run',
-      ],
-    });
+    browser = await launchChromium();
   }, 60_000);
   afterAll(async () => {
     await browser?.close();
