@@ -256,6 +256,27 @@ export const idvPii = sqliteTable(
   (t) => [index('idv_pii_purge_after').on(t.purgeAfter)],
 );
 
+/**
+ * The claims a presented credential vouched for (names, birth date, nationality, country of
+ * residence; src/issuance/heldCredentials.ts), sealed by the PII vault like `idv_pii` and on its
+ * schedule: the retention clock starts at the decision, the purge job and the erase action empty it.
+ */
+export const presentedClaims = sqliteTable(
+  'presented_claims',
+  {
+    applicationId: text('application_id').primaryKey(),
+    keyId: text('key_id').notNull(),
+    /** base64url(iv ‖ ciphertext ‖ tag); null once erased. */
+    ciphertext: text('ciphertext'),
+    createdAt: integer('created_at').notNull(),
+    /** Seconds; set when the application is decided (decision + retention days). */
+    purgeAfter: integer('purge_after'),
+    erasedAt: integer('erased_at'),
+    erasedReason: text('erased_reason'),
+  },
+  (t) => [index('presented_claims_purge_after').on(t.purgeAfter)],
+);
+
 /** Who did what to an application, when. Kept when PII is erased. */
 export const auditLog = sqliteTable(
   'audit_log',

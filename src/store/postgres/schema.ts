@@ -74,6 +74,7 @@ export const notifications = pgTableOf(sqlite.notifications);
 export const idvSessions = pgTableOf(sqlite.idvSessions);
 export const idvEvents = pgTableOf(sqlite.idvEvents);
 export const idvPii = pgTableOf(sqlite.idvPii);
+export const presentedClaims = pgTableOf(sqlite.presentedClaims);
 export const auditLog = pgTableOf(sqlite.auditLog);
 export const outboxEvents = pgTableOf(sqlite.outboxEvents);
 export const webhookDeliveries = pgTableOf(sqlite.webhookDeliveries);
