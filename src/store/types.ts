@@ -72,6 +72,9 @@ export type NewIdvEvent = NewRow<typeof schema.idvEvents>;
 /** Encrypted PII from the hosted form; `ciphertext` is null once erased. */
 export type PiiRecord = Row<typeof schema.idvPii>;
 export type NewPiiRecord = NewRow<typeof schema.idvPii>;
+/** The sealed claims a presented credential vouched for; `ciphertext` is null once erased. */
+export type PresentedClaimsRecord = Row<typeof schema.presentedClaims>;
+export type NewPresentedClaimsRecord = NewRow<typeof schema.presentedClaims>;
 /** Who did what to an application, when (`detail`: no PII). */
 export type AuditEntry = Row<typeof schema.auditLog>;
 /** An outbound webhook in the durable outbox. */
@@ -116,10 +119,10 @@ export interface ApplicationRepository {
   create(row: NewApplication): Promise<void>;
   /**
    * Creates an application together with its pre-authorized code (and, for a renewal or upgrade,
-   * the prefill of what presented credentials covered), atomically: a crash can never leave an
+   * the prefill of what presented credentials covered and the sealed claims they vouched for), atomically: a crash can never leave an
    * application whose offer has no code to redeem, nor a renewal without the KCCs it rests on.
    */
-  createWithCode(row: NewApplication, code: NewPreAuthorizedCode, prefill?: NewApplicationPrefill): Promise<void>;
+  createWithCode(row: NewApplication, code: NewPreAuthorizedCode, prefill?: NewApplicationPrefill, claims?: NewPresentedClaimsRecord): Promise<void>;
   get(id: string): Promise<Application | undefined>;
   findByFormToken(formTokenHash: string): Promise<Application | undefined>;
   /** The application behind a form token with its prefill (upgrade/renewal; null when none), in one read. */
@@ -373,7 +376,8 @@ export interface CredentialStatusRepository {
  * newest applied (`lastEventAt < eventAt`). Only when it wins are the application's status
  * (`status`, as `ApplicationStatusRepository.set` writes it; absent when the row already says it),
  * the audit entry, the outbound events (deduplicated on their id, as `OutboxRepository.enqueue`)
- * and the PII retention clock (`purgeAfter`, as `PiiRepository.schedulePurge`) written.
+ * and the PII retention clock (`purgeAfter`, as `PiiRepository.schedulePurge`, for the form's PII and the
+ * presented credentials' sealed claims alike) written.
  */
 export type IdvResultWrite = {
   applicationId: string;
@@ -419,6 +423,15 @@ export interface PiiRepository {
   get(applicationId: string): Promise<PiiRecord | undefined>;
   /** Starts the retention clock once a decision exists (no effect once erased). */
   schedulePurge(applicationId: string, purgeAfter: number): Promise<void>;
+  /** Erases the ciphertext, keeping the record of when and why; false if unknown or already erased. */
+  erase(applicationId: string, reason: string, now: number): Promise<boolean>;
+  /** Erases every record whose retention has run out; returns the application ids. */
+  purgeDue(now: number): Promise<string[]>;
+}
+
+/** The sealed claims of presented credentials: written with the application (createWithCode), on the PII retention schedule. */
+export interface PresentedClaimsRepository {
+  get(applicationId: string): Promise<PresentedClaimsRecord | undefined>;
   /** Erases the ciphertext, keeping the record of when and why; false if unknown or already erased. */
   erase(applicationId: string, reason: string, now: number): Promise<boolean>;
   /** Erases every record whose retention has run out; returns the application ids. */
@@ -517,6 +530,7 @@ export interface Store {
   idvEvents: IdvEventRepository;
   applicationStatus: ApplicationStatusRepository;
   pii: PiiRepository;
+  presentedClaims: PresentedClaimsRepository;
   audit: AuditRepository;
   outbox: OutboxRepository;
   siopRequests: SiopRequestRepository;

@@ -116,6 +116,7 @@ const STORE_METHODS: { [R in keyof Store]: Record<keyof Store[R], true> } = {
   applicationStatus: { abandonedCandidates: true, set: true, search: true },
   applicationAssignments: { assign: true, release: true, get: true },
   pii: { store: true, get: true, schedulePurge: true, erase: true, purgeDue: true },
+  presentedClaims: { get: true, erase: true, purgeDue: true },
   audit: { record: true, listForApplication: true },
   outbox: {
     enqueue: true,
@@ -213,6 +214,7 @@ describe.each(backends)('store contract on %s', (_name, open) => {
       'idv_sessions',
       'idv_events',
       'idv_pii',
+      'presented_claims',
       'audit_log',
       'outbox_events',
       'webhook_deliveries',
@@ -448,6 +450,7 @@ describe.each(backends)('store contract on %s', (_name, open) => {
         prefill,
       );
       expect(await store.applicationPrefill.get(row.id)).toEqual(prefill);
+      expect(await store.presentedClaims.get(row.id)).toBeUndefined();
       // The prefill's INSERT fails (one exists for that application id): application and code roll back.
       const second = { ...row, id: uid('app'), formTokenHash: uid('form') };
       const code = uid('code');
@@ -456,6 +459,60 @@ describe.each(backends)('store contract on %s', (_name, open) => {
       ).rejects.toThrow();
       expect(await store.applications.get(second.id)).toBeUndefined();
       expect(await store.preAuthorizedCodes.get(code)).toBeUndefined();
+    });
+
+    it('creates an application with its prefill and the sealed claims together, and none of them when the claims fail', async () => {
+      const row = {
+        id: uid('app'),
+        applicantDid: 'did:jwk:holder',
+        credentialConfigurationId: 'KnownCustomerCredential',
+        status: 'pending' as const,
+        formTokenHash: uid('form'),
+        formExpiresAt: NOW + 3600,
+        createdAt: NOW,
+        updatedAt: NOW,
+      };
+      const prefill = (applicationId: string) => ({
+        applicationId,
+        tierId: 'KnownCustomerCredential',
+        verifiedEvidence: [],
+        missingChecks: ['sanction_screening'],
+        supersedes: [],
+        presentedCredentials: [],
+        countryOfResidence: null,
+        createdAt: NOW,
+      });
+      const claims = { applicationId: row.id, keyId: 'k1', ciphertext: 'sealed', createdAt: NOW };
+      await store.applications.createWithCode(
+        row,
+        { codeHash: uid('code'), applicationId: row.id, applicantDid: row.applicantDid, expiresAt: NOW + 600 },
+        prefill(row.id),
+        claims,
+      );
+      expect(await store.presentedClaims.get(row.id)).toEqual({ ...claims, purgeAfter: null, erasedAt: null, erasedReason: null });
+      // Decided at once: the retention clock starts with the row.
+      const decided = { ...row, id: uid('app'), formTokenHash: uid('form'), status: 'approved' as const };
+      await store.applications.createWithCode(
+        decided,
+        { codeHash: uid('code'), applicationId: decided.id, applicantDid: row.applicantDid, expiresAt: NOW + 600 },
+        prefill(decided.id),
+        { ...claims, applicationId: decided.id, purgeAfter: NOW + 86400 },
+      );
+      expect((await store.presentedClaims.get(decided.id))?.purgeAfter).toBe(NOW + 86400);
+      // The claims' INSERT fails (a row exists for that application id): application, code and prefill roll back.
+      const second = { ...row, id: uid('app'), formTokenHash: uid('form') };
+      const code = uid('code');
+      await expect(
+        store.applications.createWithCode(
+          second,
+          { codeHash: code, applicationId: second.id, applicantDid: row.applicantDid, expiresAt: NOW + 600 },
+          prefill(second.id),
+          { ...claims, applicationId: row.id },
+        ),
+      ).rejects.toThrow();
+      expect(await store.applications.get(second.id)).toBeUndefined();
+      expect(await store.preAuthorizedCodes.get(code)).toBeUndefined();
+      expect(await store.applicationPrefill.get(second.id)).toBeUndefined();
     });
 
     it('finds an application by form token with its prefill, or null prefill', async () => {
@@ -1046,7 +1103,14 @@ describe.each(backends)('store contract on %s', (_name, open) => {
     });
 
     it('commits a result with what it decides together, or nothing when the session write loses', async () => {
-      const app = await newApplication();
+      const app = { id: uid('app'), applicantDid: 'did:jwk:holder', credentialConfigurationId: 'KnownCustomerCredential', status: 'pending' as const };
+      // With a presented credential's sealed claims, which follow the form's PII schedule.
+      await store.applications.createWithCode(
+        { ...app, formTokenHash: uid('form'), formExpiresAt: NOW + 3600, createdAt: NOW, updatedAt: NOW },
+        { codeHash: uid('code'), applicationId: app.id, applicantDid: app.applicantDid, expiresAt: NOW + 600 },
+        undefined,
+        { applicationId: app.id, keyId: 'k1', ciphertext: 'sealed-claims', createdAt: NOW },
+      );
       await store.pii.store({ applicationId: app.id, keyId: 'k1', ciphertext: 'sealed', createdAt: NOW });
       const event = (id: string) => ({ id, type: 'application.approved', body: `{"id":"${id}"}`, createdAt: NOW + 1 });
       const write = (session: IdvResultWrite['session'], overrides: Partial<IdvResultWrite> = {}): IdvResultWrite => ({
@@ -1074,6 +1138,7 @@ describe.each(backends)('store contract on %s', (_name, open) => {
       ]);
       expect((await store.outbox.get('evt_2'))?.body).toBe('{"id":"evt_2"}');
       expect((await store.pii.get(app.id))?.purgeAfter).toBe(NOW + 86400);
+      expect((await store.presentedClaims.get(app.id))?.purgeAfter).toBe(NOW + 86400);
 
       // Lost: the session exists (open), or a newer or equally new event was applied (advance): nothing written.
       const lost = { status: { status: 'rejected' as const, provider: 'persona', reason: 'lost' }, events: [event('evt_3')], purgeAfter: NOW + 5 };
@@ -1083,6 +1148,7 @@ describe.each(backends)('store contract on %s', (_name, open) => {
       expect(await store.audit.listForApplication(app.id)).toHaveLength(1);
       expect(await store.outbox.get('evt_3')).toBeUndefined();
       expect((await store.pii.get(app.id))?.purgeAfter).toBe(NOW + 86400);
+      expect((await store.presentedClaims.get(app.id))?.purgeAfter).toBe(NOW + 86400);
 
       // A newer event wins: a repeated event id is one outbox row, an absent status leaves the application.
       expect(
@@ -1270,6 +1336,43 @@ describe.each(backends)('store contract on %s', (_name, open) => {
       expect(await store.pii.erase('none', 'operator_request', NOW)).toBe(false);
       expect(await store.pii.get('a3')).toMatchObject({ ciphertext: null, erasedAt: NOW + 11, erasedReason: 'operator_request', keyId: 'k1' });
       expect(await store.pii.get('a2')).toMatchObject({ ciphertext: 'c2', purgeAfter: NOW + 100 });
+    });
+  });
+
+  describe('presentedClaims', () => {
+    it('purges what is due, erases once, keeps the record of when and why', async () => {
+      const create = async (purgeAfter?: number) => {
+        const id = uid('app');
+        await store.applications.createWithCode(
+          {
+            id,
+            applicantDid: 'did:jwk:holder',
+            credentialConfigurationId: 'K',
+            status: 'pending',
+            formTokenHash: uid('form'),
+            formExpiresAt: NOW,
+            createdAt: NOW,
+            updatedAt: NOW,
+          },
+          { codeHash: uid('code'), applicationId: id, applicantDid: 'did:jwk:holder', expiresAt: NOW + 600 },
+          undefined,
+          { applicationId: id, keyId: 'k1', ciphertext: `c-${id}`, createdAt: NOW, ...(purgeAfter !== undefined ? { purgeAfter } : {}) },
+        );
+        return id;
+      };
+      const due = await create(NOW + 10);
+      const later = await create(NOW + 100);
+      const undecided = await create();
+      expect(await store.presentedClaims.get('none')).toBeUndefined();
+      expect(await store.presentedClaims.purgeDue(NOW + 9)).toEqual([]);
+      expect(await store.presentedClaims.purgeDue(NOW + 10)).toEqual([due]);
+      expect(await store.presentedClaims.get(due)).toMatchObject({ ciphertext: null, erasedAt: NOW + 10, erasedReason: 'retention', keyId: 'k1' });
+      expect(await store.presentedClaims.purgeDue(NOW + 1000)).toEqual([later]);
+      expect(await store.presentedClaims.get(undecided)).toMatchObject({ ciphertext: `c-${undecided}`, erasedAt: null });
+      expect(await store.presentedClaims.erase(undecided, 'operator_request', NOW + 11)).toBe(true);
+      expect(await store.presentedClaims.erase(undecided, 'operator_request', NOW + 12)).toBe(false);
+      expect(await store.presentedClaims.erase('none', 'operator_request', NOW)).toBe(false);
+      expect(await store.presentedClaims.get(undecided)).toMatchObject({ ciphertext: null, erasedAt: NOW + 11, erasedReason: 'operator_request' });
     });
   });
 

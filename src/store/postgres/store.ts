@@ -159,6 +159,8 @@ function idvResultStatement(write: IdvResultWrite): SQL {
   if (write.purgeAfter !== undefined) {
     parts.push(sql`, purge AS (UPDATE idv_pii SET purge_after = ${write.purgeAfter}::bigint
       WHERE application_id = ${write.applicationId}::text AND erased_at IS NULL AND EXISTS (SELECT 1 FROM won) RETURNING application_id)`);
+    parts.push(sql`, purge_claims AS (UPDATE presented_claims SET purge_after = ${write.purgeAfter}::bigint
+      WHERE application_id = ${write.applicationId}::text AND erased_at IS NULL AND EXISTS (SELECT 1 FROM won) RETURNING application_id)`);
   }
   parts.push(sql` SELECT count(*)::int AS won FROM won`);
   return sql.join(parts, sql``);

@@ -50,7 +50,7 @@ function applicationRow(row: NewApplication) {
 /** The application aggregate: SIOP requests that open it, the application, its status changes and prefill. */
 export function createApplicationRepositories(d: Dialect) {
   const { db, prepare } = d;
-  const { siopRequests, applications, applicationPrefill, idvSessions, applicationAssignments } = d.tables;
+  const { siopRequests, applications, applicationPrefill, presentedClaims, idvSessions, applicationAssignments } = d.tables;
 
   // Hot-path statements are prepared once per store (SQL built and compiled once per
   // connection), with named placeholders; D1 prepares them the same way.
@@ -162,6 +162,10 @@ export function createApplicationRepositories(d: Dialect) {
           placeholders('applicationId', 'tierId', 'verifiedEvidence', 'missingChecks', 'supersedes', 'presentedCredentials', 'countryOfResidence', 'createdAt'),
         ),
     ),
+    insertPresentedClaims: prepare(
+      'insert_presented_claims',
+      db.insert(presentedClaims).values(placeholders('applicationId', 'keyId', 'ciphertext', 'createdAt', 'purgeAfter')),
+    ),
     prefillByApplication: prepare(
       'prefill_by_application',
       db
@@ -190,11 +194,12 @@ export function createApplicationRepositories(d: Dialect) {
     async create(row) {
       await q.insertApplication.run(applicationRow(row));
     },
-    async createWithCode(row, code, prefill) {
+    async createWithCode(row, code, prefill, claims) {
       await d.together([
         { statement: q.insertApplication, values: applicationRow(row) },
         { statement: q.insertCode, values: code },
         ...(prefill ? [{ statement: q.insertPrefill, values: { presentedCredentials: [], countryOfResidence: null, ...prefill } }] : []),
+        ...(claims ? [{ statement: q.insertPresentedClaims, values: { ciphertext: null, purgeAfter: null, ...claims } }] : []),
       ]);
     },
     async get(id) {

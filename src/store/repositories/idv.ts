@@ -1,5 +1,5 @@
 import { and, asc, eq, isNotNull, isNull, lt, lte, sql } from 'drizzle-orm';
-import type { IdvEventRepository, IdvResultWrite, IdvSession, IdvSessionRepository, PiiRepository } from '../types';
+import type { IdvEventRepository, IdvResultWrite, IdvSession, IdvSessionRepository, PiiRepository, PresentedClaimsRepository } from '../types';
 import { statusChangeValues } from './applications';
 import { type Dialect, first, p, placeholders, setFrom, touched, type Write } from '../dialect';
 
@@ -24,7 +24,7 @@ const sessionColumns = [
  */
 export function createIdvSessionRepositories(d: Dialect) {
   const { db, prepare } = d;
-  const { idvSessions, idvEvents, idvPii, applications, auditLog, outboxEvents } = d.tables;
+  const { idvSessions, idvEvents, idvPii, presentedClaims, applications, auditLog, outboxEvents } = d.tables;
 
   // The statements every form submission runs, prepared once per store.
   const q = {
@@ -126,6 +126,14 @@ export function createIdvSessionRepositories(d: Dialect) {
             .set({ purgeAfter: sql`${p('purgeAfter')}` })
             .where(and(eq(idvPii.applicationId, p('applicationId')), isNull(idvPii.erasedAt), sessionWriteWins)),
         ),
+        // The presented credentials' sealed claims follow the form's PII.
+        purgeClaims: prepare(
+          'commit_result_purge_claims',
+          db
+            .update(presentedClaims)
+            .set({ purgeAfter: sql`${p('purgeAfter')}` })
+            .where(and(eq(presentedClaims.applicationId, p('applicationId')), isNull(presentedClaims.erasedAt), sessionWriteWins)),
+        ),
         openSession: prepare(
           'commit_result_open_session',
           db
@@ -160,7 +168,10 @@ export function createIdvSessionRepositories(d: Dialect) {
       values: { ...base, actor: write.audit.actor, action: write.audit.action, detail: JSON.stringify(write.audit.detail) },
     });
     for (const event of write.events) writes.push({ statement: statements.event, values: { ...base, ...event } });
-    if (write.purgeAfter !== undefined) writes.push({ statement: statements.purge, values: { ...base, purgeAfter: write.purgeAfter } });
+    if (write.purgeAfter !== undefined) {
+      writes.push({ statement: statements.purge, values: { ...base, purgeAfter: write.purgeAfter } });
+      writes.push({ statement: statements.purgeClaims, values: { ...base, purgeAfter: write.purgeAfter } });
+    }
     if ('open' in write.session) {
       // A column placeholder in `.values()`: drizzle encodes the JSON itself.
       writes.push({ statement: statements.openSession, values: { vendorReference: null, webviewUrl: null, outcome: null, ...write.session.open } });
@@ -261,5 +272,30 @@ export function createIdvSessionRepositories(d: Dialect) {
     },
   };
 
-  return { idvSessions: idvSessionRepository, idvEvents: idvEventRepository, pii: piiRepository };
+  const presentedClaimsRepository: PresentedClaimsRepository = {
+    async get(applicationId) {
+      return first(db.select().from(presentedClaims).where(eq(presentedClaims.applicationId, applicationId)));
+    },
+    async erase(applicationId, reason, now) {
+      return (
+        (await touched(
+          db
+            .update(presentedClaims)
+            .set({ ciphertext: null, erasedAt: now, erasedReason: reason })
+            .where(and(eq(presentedClaims.applicationId, applicationId), isNull(presentedClaims.erasedAt)))
+            .returning({ id: presentedClaims.applicationId }),
+        )) === 1
+      );
+    },
+    async purgeDue(now) {
+      const rows = await db
+        .update(presentedClaims)
+        .set({ ciphertext: null, erasedAt: now, erasedReason: 'retention' })
+        .where(and(isNull(presentedClaims.erasedAt), isNotNull(presentedClaims.purgeAfter), lte(presentedClaims.purgeAfter, now)))
+        .returning({ id: presentedClaims.applicationId });
+      return rows.map((r) => r.id);
+    },
+  };
+
+  return { idvSessions: idvSessionRepository, idvEvents: idvEventRepository, pii: piiRepository, presentedClaims: presentedClaimsRepository };
 }
