@@ -21,6 +21,8 @@ export interface Messages {
   problems(count: number): string;
   formTitle: string;
   formIntro(pfi: string): string;
+  /** Above the fields a presented credential vouched for (shown read-only), naming the credentials. */
+  vouchedNote(credentials: string): string;
   submit: string;
   consentTitle: string;
   consentIntro(pfi: string): string;
@@ -92,6 +94,7 @@ const en: Messages = {
   problems: (n) => (n === 1 ? 'There is a problem' : `There are ${n} problems`),
   formTitle: 'Verify your identity',
   formIntro: (pfi) => `${pfi} needs these details to issue your Known Customer Credential.`,
+  vouchedNote: (credentials) => `Taken from your ${credentials}. They cannot be changed here.`,
   submit: 'Submit',
   consentTitle: 'Before you start',
   consentIntro: (pfi) => `${pfi} asks for your consent before you enter your details.`,
@@ -160,6 +163,7 @@ const de: Messages = {
   problems: (n) => (n === 1 ? 'Es gibt ein Problem' : `Es gibt ${n} Probleme`),
   formTitle: 'Identität bestätigen',
   formIntro: (pfi) => `${pfi} benötigt diese Angaben, um Ihren Known Customer Credential auszustellen.`,
+  vouchedNote: (credentials) => `Aus Ihrem Nachweis (${credentials}) übernommen. Diese Angaben können hier nicht geändert werden.`,
   submit: 'Absenden',
   consentTitle: 'Bevor Sie beginnen',
   consentIntro: (pfi) => `${pfi} bittet um Ihre Einwilligung, bevor Sie Ihre Angaben machen.`,

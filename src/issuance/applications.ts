@@ -122,7 +122,7 @@ async function authenticateApplicant(deps: Pick<IssuanceDeps, 'clock' | 'config'
 
 /** IDV Request (spec "IDV Request"): the form URL, bound by an unguessable token, and a bound offer. */
 async function recordApplication(
-  deps: Pick<IssuanceDeps, 'store' | 'clock' | 'config' | 'crypto'>,
+  deps: Pick<IssuanceDeps, 'store' | 'clock' | 'config' | 'crypto' | 'idv'>,
   applicantDid: string,
   tier: TierConfig,
   prefill?: Prefill,
@@ -136,8 +136,22 @@ async function recordApplication(
   // valid country carried over: no IDV to do, the application is approved now and the webview
   // goes straight to finish.html.
   const nothingMissing = prefill !== undefined && prefill.missingChecks.length === 0 && prefill.countryOfResidence !== undefined;
+  // The fields held credentials vouched for, sealed like form PII (bound to this application id)
+  // and on its schedule: an application decided now starts the retention clock now. Without a
+  // vault they are not kept (the form then asks for them).
+  const vault = deps.idv.vault;
+  const claims =
+    prefill?.vouched && vault
+      ? {
+          applicationId,
+          keyId: vault.keyId,
+          ciphertext: await vault.seal(applicationId, prefill.vouched),
+          createdAt: now,
+          ...(nothingMissing ? { purgeAfter: now + deps.config.idv.retentionDays * 86400 } : {}),
+        }
+      : undefined;
   // One atomic write (store.applications.createWithCode): never an application without its code,
-  // nor a renewal without the record of the credentials it rests on.
+  // nor a renewal without the record of the credentials it rests on, nor sealed claims without their application.
   await deps.store.applications.createWithCode(
     {
       id: applicationId,
@@ -178,6 +192,7 @@ async function recordApplication(
           createdAt: now,
         }
       : undefined,
+    claims,
   );
   return {
     applicationId,

@@ -9,7 +9,8 @@ import type { Application, ApplicationPrefill } from '../store/types';
 import type { IssuanceDeps } from './deps';
 import { applicationEventData, emitEvent } from './events';
 import { applyResult, configuredVendor } from './identityVerification';
-import { checksForForm } from './presentedCredentials';
+import { sealedVouchedFields } from './heldCredentials';
+import { checksForForm, type VouchedFields } from './presentedCredentials';
 
 /**
  * The hosted IDV form (spec "PII collected by PFI": the form loops until 200, 400 with errors).
@@ -47,6 +48,31 @@ export async function formFieldsOf(deps: Pick<IssuanceDeps, 'store' | 'config'>,
   return needed ? fieldsForChecks(needed.checks) : undefined;
 }
 
+/**
+ * What presented credentials vouched for on this application (sealed in presented_claims),
+ * shown read-only and used in place of whatever is posted for those fields; undefined without.
+ */
+export async function formVouchedFields(deps: Pick<IssuanceDeps, 'store' | 'idv'>, form: OpenForm): Promise<VouchedFields | undefined> {
+  // Only an application opened with presented credentials has a prefill, and only then sealed claims.
+  return form.prefill ? sealedVouchedFields(deps, form.application.id) : undefined;
+}
+
+/** The posted body with the vouched fields the form asks for replaced by the credential's values. */
+function withVouchedFields(
+  body: Record<string, unknown>,
+  vouched: VouchedFields | undefined,
+  fields: ReadonlySet<string> | undefined,
+): Record<string, unknown> {
+  if (!vouched) return body;
+  const input = { ...body };
+  for (const [name, value] of Object.entries(vouched.fields)) {
+    if (fields && !fields.has(name)) continue;
+    // A YYYY-MM-DD birthdate takes precedence over posted day, month and year parts (birthdateOf).
+    input[name] = value;
+  }
+  return input;
+}
+
 /** The applicant's answer on the consent step: accepted, with the optional items ticked (ids). */
 export interface Consent {
   optional: string[];
@@ -71,16 +97,20 @@ export async function withdrawApplication(deps: Pick<IssuanceDeps, 'store' | 'cl
   const application = await deps.store.applications.withdraw(digestSecret(deps.crypto, formToken), now);
   if (!application) throw new FormAlreadySubmitted('Your details were already submitted. You can close this window.');
   await deps.store.audit.record({ applicationId: application.id, actor: 'applicant', action: 'consent.declined', at: now });
+  // Declined: what presented credentials vouched for is not kept either.
+  await deps.store.presentedClaims.erase(application.id, 'consent_declined', now);
   await emitEvent(deps, 'application.withdrawn', application.id, applicationEventData(application, { reason: 'consent_declined' }));
   return application;
 }
 
-export type FormSubmission = { ok: false; errors: FieldErrors; fields: Set<string> | undefined } | { ok: true; application: Application };
+export type FormSubmission =
+  | { ok: false; errors: FieldErrors; fields: Set<string> | undefined; vouched: VouchedFields | undefined }
+  | { ok: true; application: Application };
 
 /**
  * A submission of the hosted form, after the CSRF check: refused outright unless the hosted
- * form is the configured provider; validated with the same rules the page's HTML constraints
- * state; then decided, recorded once (a conditional UPDATE on the unsubmitted, unexpired,
+ * form is the configured provider; the fields presented credentials vouched for taken from
+ * their sealed values; validated with the same rules the page's HTML constraints state; then decided, recorded once (a conditional UPDATE on the unsubmitted, unexpired,
  * pending application), the PII sealed, and the result applied through the state machine.
  */
 export async function submitIdentityForm(
@@ -95,8 +125,10 @@ export async function submitIdentityForm(
   // The checks this application still needs (an upgrade asks only for the extra ones), looked up once.
   const needed = await checksForForm(deps, form.application, form.prefill);
   const fields = needed ? fieldsForChecks(needed.checks) : undefined;
-  const result = validateIdentityFields(body, today, fields);
-  if (!result.ok) return { ok: false, errors: result.errors, fields };
+  // A field a presented credential vouched for is the credential's value, whatever was posted.
+  const vouched = await formVouchedFields(deps, form);
+  const result = validateIdentityFields(withVouchedFields(body, vouched, fields), today, fields);
+  if (!result.ok) return { ok: false, errors: result.errors, fields, vouched };
   const decision = sandboxDecision(result.fields);
   const outcome = needed ? outcomeForChecks(decision, result.fields, needed.checks, needed.tier.name) : decision;
   // The sandbox decides; the evidence is what the applied-for tier required.

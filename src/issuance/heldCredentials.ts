@@ -5,15 +5,18 @@ import { InvalidRequest } from '../protocol/errors';
 import type { PresentationDefinition } from '../protocol/pe/evaluate';
 import { PresentedCredentialError, presentedCredentialDefinition, verifyPresentedSubmission, type VerifiedPresentedCredential } from '../verifier/presented';
 import type { IssuanceDeps } from './deps';
+import { validateIdentityFields } from '../idv/fields';
 import { isCountryOfResidence } from './kccClaims';
-import type { PresentedCredential, Prefill } from './presentedCredentials';
+import type { PresentedCredential, Prefill, VouchableField, VouchedFields } from './presentedCredentials';
+import { VOUCHABLE_FIELDS } from './presentedCredentials';
 import { verificationDeps } from './presentedCredentials';
 
 /**
  * Credentials people already hold (the EU PID, an mDL, other issuers' VCs) as IDV input
  * (docs/credentials-as-input.md): the definition a tier's SIOP request carries, the vp_token
  * verified against it, and what the verified credentials cover — the checks the trust
- * configuration lets them satisfy and the country of residence. Their other claims are not kept.
+ * configuration lets them satisfy, the country of residence (the one claim the KCC carries) and
+ * the identity fields they vouch for, sealed by the PII vault (`presented_claims`) for the form.
  */
 
 /** The suffix of the held-credential definition's id: `<tier id>-held`. */
@@ -75,13 +78,77 @@ function safeJson(text: string): unknown {
   }
 }
 
+const CLAIM_OF_FIELD: Record<VouchableField, keyof VerifiedPresentedCredential['claims']> = {
+  given_name: 'givenName',
+  family_name: 'familyName',
+  birthdate: 'birthDate',
+  country_of_residence: 'countryOfResidence',
+};
+
+/**
+ * The fields the credentials vouch for: the first credential carrying a value wins, and only a
+ * value the form itself would accept (src/idv/fields.ts rules, so a read-only value can never
+ * fail the submission). Undefined when they vouch for nothing.
+ */
+export function vouchedFieldsOf(
+  deps: Pick<IssuanceDeps, 'clock' | 'presentedTrust'>,
+  verified: readonly VerifiedPresentedCredential[],
+): VouchedFields | undefined {
+  const today = new Date(deps.clock()).toISOString().slice(0, 10);
+  const fields: VouchedFields['fields'] = {};
+  const credentials: string[] = [];
+  let nationality: string | undefined;
+  for (const credential of verified) {
+    let used = false;
+    for (const field of VOUCHABLE_FIELDS) {
+      const value = credential.claims[CLAIM_OF_FIELD[field]];
+      if (fields[field] !== undefined || typeof value !== 'string') continue;
+      const checked = validateIdentityFields({ [field]: value }, today, new Set([field]));
+      if (!checked.ok) continue;
+      fields[field] = checked.fields[field];
+      used = true;
+    }
+    if (isCountryOfResidence(credential.claims.nationality) && nationality === undefined) {
+      nationality = credential.claims.nationality;
+      used = true;
+    }
+    const name = entryName(deps, credential.evidence.accepted_as);
+    if (used && !credentials.includes(name)) credentials.push(name);
+  }
+  if (!Object.keys(fields).length && nationality === undefined) return undefined;
+  return { fields, ...(nationality !== undefined ? { nationality } : {}), credentials };
+}
+
+function entryName(deps: Pick<IssuanceDeps, 'presentedTrust'>, id: string): string {
+  const trust = deps.presentedTrust;
+  const entry = trust ? [...trust.sdJwtVc, ...trust.mdoc, ...trust.jwtVc].find((e) => e.id === id) : undefined;
+  return entry?.name ?? id;
+}
+
+/**
+ * The fields sealed for an application (`presented_claims`), opened with the PII vault; undefined
+ * when there are none, they were erased or purged, or the vault cannot open them (then the form
+ * asks for everything, as without a credential).
+ */
+export async function sealedVouchedFields(deps: Pick<IssuanceDeps, 'store' | 'idv'>, applicationId: string): Promise<VouchedFields | undefined> {
+  const record = await deps.store.presentedClaims.get(applicationId);
+  const vault = deps.idv.vault;
+  if (!record?.ciphertext || !vault?.has(record.keyId)) return undefined;
+  const opened = (await vault.open(applicationId, record.ciphertext, record.keyId)) as VouchedFields;
+  return opened && typeof opened === 'object' && opened.fields && typeof opened.fields === 'object' ? opened : undefined;
+}
+
 /**
  * What verified held credentials cover for `tier`: each of the tier's checks a credential may
  * satisfy (the trust entry's `satisfies`) is carried as evidence verified now, with the
  * credential's evidence (`verified_credential`: format, issuer, type, trust entry); the country
- * of residence when one disclosed it. Names and birth date are not kept here.
+ * of residence when one disclosed it; the fields they vouch for (`vouched`, to be sealed).
  */
-export function prefillFromHeldCredentials(deps: Pick<IssuanceDeps, 'clock'>, tier: TierConfig, verified: readonly VerifiedPresentedCredential[]): Prefill {
+export function prefillFromHeldCredentials(
+  deps: Pick<IssuanceDeps, 'clock' | 'presentedTrust'>,
+  tier: TierConfig,
+  verified: readonly VerifiedPresentedCredential[],
+): Prefill {
   const now = nowSeconds(deps);
   const verifiedEvidence: Prefill['verifiedEvidence'] = [];
   const presented: PresentedCredential[] = [];
@@ -106,5 +173,6 @@ export function prefillFromHeldCredentials(deps: Pick<IssuanceDeps, 'clock'>, ti
     });
   }
   const missingChecks = tier.requiredChecks.filter((check) => !verifiedEvidence.some((e) => e.kind === check));
-  return { verifiedEvidence, missingChecks, supersedes: [], countryOfResidence, presented };
+  const vouched = vouchedFieldsOf(deps, verified);
+  return { verifiedEvidence, missingChecks, supersedes: [], countryOfResidence, presented, ...(vouched ? { vouched } : {}) };
 }

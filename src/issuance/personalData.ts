@@ -2,15 +2,19 @@ import { nowSeconds } from '../ports/clock';
 import type { IssuanceDeps } from './deps';
 
 /**
- * The applicant's personal data (sealed by the PII vault, src/idv/piiVault.ts) has a life of
- * its own: kept for the review and the retention period after a decision, then purged; erased
- * earlier on request. The audit trail stays either way.
+ * The applicant's personal data (sealed by the PII vault, src/idv/piiVault.ts: what the hosted
+ * form collected, `idv_pii`, and what presented credentials vouched for, `presented_claims`) has
+ * a life of its own: kept for the review and the retention period after a decision, then purged;
+ * erased earlier on request. The audit trail stays either way.
  */
 type Deps = Pick<IssuanceDeps, 'store' | 'clock' | 'config'>;
 
-/** Erases one applicant's PII on request; true when there was something to erase. */
+/** Erases one applicant's PII (form and presented credentials' claims) on request; true when there was something to erase. */
 export async function eraseApplicantPii(deps: Deps, applicationId: string, actor: string, reason: string): Promise<boolean> {
-  const erased = await deps.store.pii.erase(applicationId, 'operator_request', nowSeconds(deps));
+  const now = nowSeconds(deps);
+  const erasedForm = await deps.store.pii.erase(applicationId, 'operator_request', now);
+  const erasedClaims = await deps.store.presentedClaims.erase(applicationId, 'operator_request', now);
+  const erased = erasedForm || erasedClaims;
   await deps.store.audit.record({
     applicationId,
     actor,
@@ -24,7 +28,7 @@ export async function eraseApplicantPii(deps: Deps, applicationId: string, actor
 /** Retention: purges PII of applications decided more than `retentionDays` ago. */
 export async function purgeExpiredPii(deps: Deps): Promise<number> {
   const now = nowSeconds(deps);
-  const ids = await deps.store.pii.purgeDue(now);
+  const ids = [...new Set([...(await deps.store.pii.purgeDue(now)), ...(await deps.store.presentedClaims.purgeDue(now))])];
   for (const id of ids)
     await deps.store.audit.record({
       applicationId: id,

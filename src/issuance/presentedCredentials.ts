@@ -30,6 +30,25 @@ export interface Prefill {
   countryOfResidence?: string;
   /** Every credential the application relies on, re-checked before its code or credential is redeemed. */
   presented: PresentedCredential[];
+  /** The identity fields held credentials vouched for (PII: sealed in presented_claims, never in the prefill row). */
+  vouched?: VouchedFields;
+}
+
+/** The hosted form's fields a presented credential can vouch for. */
+export const VOUCHABLE_FIELDS = ['given_name', 'family_name', 'birthdate', 'country_of_residence'] as const;
+export type VouchableField = (typeof VOUCHABLE_FIELDS)[number];
+
+/**
+ * The identity fields verified credentials vouched for, as the hosted form names them and would
+ * accept them, with the names of those credentials: what is sealed in `presented_claims` (PII:
+ * never logged, never in the application record) and shown read-only on the form.
+ */
+export interface VouchedFields {
+  fields: Partial<Record<VouchableField, string>>;
+  /** ISO 3166-1 alpha-2; kept for the reviewer, not a form field. */
+  nationality?: string;
+  /** The trust entries' names (e.g. "EU Person Identification Data"), in the order presented. */
+  credentials: string[];
 }
 
 /** What is kept of a presented credential to re-check it later: no claims beyond its status entries. */

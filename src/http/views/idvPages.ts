@@ -71,9 +71,15 @@ export function renderIdvForm(input: {
   fields?: ReadonlySet<string>;
   /** The optional consent items ticked on the consent step (carried to the submission). */
   consentOptional?: readonly string[];
+  /**
+   * Values presented credentials vouched for, by field, and the credentials' names: shown
+   * read-only (labelled, not posted; the server uses the sealed values).
+   */
+  vouched?: { fields: Partial<Record<string, string>>; credentials: readonly string[] };
   brand?: Brand;
 }): string {
   const lang = input.lang ?? 'en';
+  const vouched = input.vouched?.fields ?? {};
   const m = messagesFor(lang);
   const values = input.values ?? {};
   const errors = input.errors ?? {};
@@ -97,6 +103,8 @@ export function renderIdvForm(input: {
       const common = `id="${id}" name="${id}" required${rule.autocomplete ? ` autocomplete="${rule.autocomplete}"` : ''}${describedBy ? ` aria-describedby="${describedBy}"` : ''}${code ? ' aria-invalid="true"' : ''}`;
       const value = escapeHtml(values[rule.name] ?? '');
       let control: string;
+      const vouchedValue = vouched[rule.name];
+      if (vouchedValue !== undefined) return vouchedField(rule.name, vouchedValue, m, lang);
       if (rule.name === 'birthdate') return birthdateFieldset({ m, code, hint, values, message: code ? message(rule.name, code) : undefined });
       if (rule.name === 'country_of_residence') {
         const chosen = values[rule.name]?.trim().toUpperCase();
@@ -128,11 +136,15 @@ ${control}
 </div>`;
     })
     .join('\n');
+  const shown = FIELD_RULES.some((rule) => (!input.fields || input.fields.has(rule.name)) && vouched[rule.name] !== undefined);
+  const vouchedNote =
+    shown && input.vouched ? `<p class="hint" id="${VOUCHED_NOTE_ID}">${escapeHtml(m.vouchedNote(input.vouched.credentials.join(', ')))}</p>` : '';
   return layout(
     `${errorCount ? m.errorPrefix : ''}${m.formTitle} – ${input.issuerName}`,
     `<h1>${escapeHtml(m.formTitle)}</h1>
 <p>${escapeHtml(m.formIntro(input.issuerName))}</p>
 ${summary}
+${vouchedNote}
 <form method="post" action="${escapeHtml(input.action)}">
 ${input.csrfToken ? hidden('csrf_token', input.csrfToken) : ''}
 ${hidden('consent', 'accept')}
@@ -144,6 +156,37 @@ ${fields}
     lang,
     input.brand,
   );
+}
+
+const VOUCHED_NOTE_ID = 'vouched-note';
+
+/**
+ * A field a presented credential vouched for: a labelled read-only input (the date of birth as
+ * its three read-only parts, the country by name) described by the note naming the credential.
+ * No `name`: nothing of it is posted, the server takes the sealed value.
+ */
+function vouchedField(name: string, value: string, m: ReturnType<typeof messagesFor>, lang: Language): string {
+  const label = m.fieldLabels[name as keyof typeof m.fieldLabels];
+  const readonly = (id: string, shown: string, extra = '') =>
+    `<input type="text" id="${id}" readonly aria-describedby="${VOUCHED_NOTE_ID}"${extra} value="${escapeHtml(shown)}">`;
+  if (name === 'birthdate') {
+    const [year, month, day] = value.split('-');
+    const parts = { day: String(Number(day)), month: String(Number(month)), year };
+    const inputs = BIRTHDATE_PARTS.map((p) => {
+      const id = p.part === 'day' ? 'birthdate' : p.name;
+      return `<div class="date-part date-${p.part}"><label for="${id}">${escapeHtml(m.dateParts[p.part])}</label>${readonly(id, parts[p.part], ' inputmode="numeric"')}</div>`;
+    }).join('');
+    return `<div class="field vouched">
+<fieldset class="date" role="group" aria-describedby="${VOUCHED_NOTE_ID}"><legend>${escapeHtml(label)}</legend>
+<div class="date-parts">${inputs}</div>
+</fieldset>
+</div>`;
+  }
+  const shown = name === 'country_of_residence' ? (countryOptions(lang).find((c) => c.code === value)?.name ?? value) : value;
+  return `<div class="field vouched">
+<label for="${name}">${escapeHtml(label)}</label>
+${readonly(name, shown)}
+</div>`;
 }
 
 /**
@@ -290,4 +333,5 @@ a{color:#1d4ed8}
 .brand img{height:2rem;width:auto}
 fieldset.date{border:0;padding:0;margin:0}fieldset.date legend{font-weight:600;padding:0;margin-bottom:.25rem}
 .date-parts{display:flex;gap:.75rem}.date-part label{font-weight:400}.date-day,.date-month{width:4.5rem}.date-year{width:6.5rem}
-.error-summary:focus{outline:3px solid #2563eb;outline-offset:2px}`;
+.error-summary:focus{outline:3px solid #2563eb;outline-offset:2px}
+input[readonly]{background:#eef0f3;border-style:dashed;color:#1b1b1b}`;
