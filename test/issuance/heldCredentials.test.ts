@@ -10,6 +10,8 @@ import { Holder } from '../../src/wallet/holder';
 import { openPostgres } from '../../src/runtime/postgres';
 import type { StatsQueries } from '../../src/store/stats';
 import type { Store } from '../../src/store/types';
+import { createPiiVault, type PiiVault } from '../../src/idv/piiVault';
+import { purgeExpiredPii } from '../../src/issuance/personalData';
 import { postgresBinDir, startTestPostgres, type TestPostgres } from '../helpers/postgres';
 import { ADMIN_TOKEN, PUBLIC_URL, makeTestIssuer, testClock } from '../helpers/issuer';
 import {
@@ -34,7 +36,8 @@ import {
  */
 const PID_ISS = 'https://pid.example.eu';
 const STATUS_URI = 'https://pid.example.eu/status/1';
-const PII = ['Erika', 'Mustermann', '1964-08-12', 'Jane', 'Doe', '1990-04-01'];
+const PII = ['Erika', 'Mustermann', '1964-08-12', 'Jane', 'Doe', '1990-04-01', 'Mallory', 'Evilson'];
+const RETENTION_DAYS = 7;
 
 const TIERS: TierConfig[] = [
   { id: 'kcc-held', name: 'Basic', requiredChecks: ['document_verification'], validityDays: 365, acceptsCredentials: ['eu-pid', 'mdl', 'employee-id'] },
@@ -105,10 +108,13 @@ async function setup(backend: Backend = {}) {
     error: (msg: string, fields?: Record<string, unknown>) => lines.push(JSON.stringify({ msg, ...fields })),
   } as unknown as Logger;
   const clock = testClock();
+  // The hosted form's PII vault: the presented credentials' claims are sealed by the same key.
+  const vault = await createPiiVault(crypto.getRandomValues(new Uint8Array(32)));
   const t = await makeTestIssuer({
     clock,
     logger,
-    config: { tiers: TIERS },
+    config: { tiers: TIERS, idv: { retentionDays: RETENTION_DAYS } },
+    idv: { vendors: new Map(), outboundSecrets: [], vault },
     presentedCredentialTrust: trustJson(),
     presentedFetch: tableFetch(table).fetch,
     store: backend.store,
@@ -138,7 +144,16 @@ async function setup(backend: Backend = {}) {
     (async (did: string) =>
       (t.sqlite.prepare('select id from applications where applicant_did = ? order by rowid').all(did) as { id: string }[]).map((r) => r.id));
   const countApplications = async () => (await applicationIds(holder.did)).length;
-  return { t, client, holder, admin, initiate, post, idToken, lines, countApplications };
+  /** The sealed claims row of an application, read through the store (either backend), and what the vault opens of it. */
+  const sealedClaims = async (applicationId: string) => {
+    const row = await t.deps.store.presentedClaims.get(applicationId);
+    return { row, opened: row?.ciphertext ? await vault.open(applicationId, row.ciphertext, row.keyId) : undefined };
+  };
+  const sealedFormPii = async (applicationId: string) => {
+    const row = await t.deps.store.pii.get(applicationId);
+    return row?.ciphertext ? ((await vault.open(applicationId, row.ciphertext, row.keyId)) as Record<string, string>) : undefined;
+  };
+  return { t, client, holder, admin, initiate, post, idToken, lines, countApplications, clock, vault, sealedClaims, sealedFormPii };
 }
 
 /** Another issuer's jwt_vc_json (did-jwt-vc 4.0.16) for `subject`, in a VP the applicant signs over the SIOP nonce. */
@@ -216,6 +231,19 @@ describe('credentials people already hold, in the SIOPv2 flow', () => {
       accepted_as: 'eu-pid',
     });
     expect(evidence.credential.issuer).toContain(PID_ISS);
+    // The claims the PID vouched for: sealed with the form's vault key, bound to the application,
+    // retention counting from this decision; none in the application record or its prefill.
+    const sealed = await s.sealedClaims(res.applicationId as string);
+    expect(sealed.row?.keyId).toBe(s.vault.keyId);
+    expect(sealed.row?.purgeAfter).toBe(Math.floor(s.clock() / 1000) + RETENTION_DAYS * 86400);
+    expect(sealed.opened).toEqual({
+      fields: { given_name: 'Erika', family_name: 'Mustermann', birthdate: '1964-08-12', country_of_residence: 'DE' },
+      nationality: 'DE',
+      credentials: ['EU PID'],
+    });
+    await expect(s.vault.open('another-application', sealed.row?.ciphertext as string, sealed.row?.keyId)).rejects.toThrow();
+    const atRest = JSON.stringify(s.t.sqlite.prepare('SELECT * FROM presented_claims').all()) + JSON.stringify(application);
+    for (const value of ['Erika', 'Mustermann', '1964-08-12']) expect(atRest).not.toContain(value);
 
     // Redeemed: the status list is re-checked, the KCC issued with the evidence and the PID's country.
     const offer = res.body.credential_offer;
@@ -269,13 +297,43 @@ describe('credentials people already hold, in the SIOPv2 flow', () => {
         body: JSON.stringify({ consent: 'accept', step: 'consent' }),
       })
     ).text();
-    expect(html).toContain('name="family_name"');
     expect(html).not.toContain('name="document_number"');
     expect(html).not.toContain('name="document_type"');
-    const form = await s.client.submitIdvForm(res.body.url, { given_name: 'Jane', family_name: 'Doe', birthdate: '1990-04-01', country_of_residence: 'US' });
+    // What the mDL vouched for is shown read-only (labelled, described by the note naming it) and not posted;
+    // the birth date it did not disclose is asked.
+    expect(html).toContain('<p class="hint" id="vouched-note">Taken from your Mobile driving licence. They cannot be changed here.</p>');
+    expect(html).toContain(
+      '<label for="given_name">Given name(s)</label>\n<input type="text" id="given_name" readonly aria-describedby="vouched-note" value="Jane">',
+    );
+    expect(html).toContain('<input type="text" id="family_name" readonly aria-describedby="vouched-note" value="Doe">');
+    expect(html).toContain('<input type="text" id="country_of_residence" readonly aria-describedby="vouched-note" value="United States">');
+    for (const name of ['given_name', 'family_name', 'country_of_residence']) expect(html).not.toContain(`name="${name}"`);
+    expect(html).toMatch(/<input type="text" inputmode="numeric" id="birthdate" name="birthdate_day" required/);
+    expect((await s.sealedClaims(res.applicationId as string)).opened).toEqual({
+      fields: { given_name: 'Jane', family_name: 'Doe', country_of_residence: 'US' },
+      credentials: ['Mobile driving licence'],
+    });
+    // A client posting other values for the vouched fields does not override them: the sealed values are used.
+    const form = await s.client.submitIdvForm(res.body.url, {
+      given_name: 'Mallory',
+      family_name: 'Evilson',
+      birthdate: '1990-04-01',
+      country_of_residence: 'FR',
+    });
     expect(form.status).toBe(200);
     const decided = await s.admin(`/applications/${res.applicationId}`);
     expect(decided.status).toBe('approved');
+    expect(decided.country_of_residence).toBe('US');
+    expect(await s.sealedFormPii(res.applicationId as string)).toEqual({
+      given_name: 'Jane',
+      family_name: 'Doe',
+      birthdate: '1990-04-01',
+      country_of_residence: 'US',
+    });
+    // Decided: the claims' retention clock runs with the form PII's.
+    const formPii = await s.t.deps.store.pii.get(res.applicationId as string);
+    expect(formPii?.purgeAfter).toBeGreaterThan(0);
+    expect((await s.sealedClaims(res.applicationId as string)).row?.purgeAfter).toBe(formPii?.purgeAfter);
     // The KCC: document verification carried from the mDL, screening done by IDV.
     const code = res.body.credential_offer.grants['urn:ietf:params:oauth:grant-type:pre-authorized_code']['pre-authorized_code'];
     const token = await s.client.token(`${PUBLIC_URL}/oauth2/token`, code);
@@ -283,6 +341,7 @@ describe('credentials people already hold, in the SIOPv2 flow', () => {
     const vc = decodeJwt(credential.credential as string).payload.vc as any;
     expect(vc.evidence.map((e: any) => e.kind).sort()).toEqual(['document_verification', 'sanction_screening']);
     expect(vc.evidence.find((e: any) => e.kind === 'document_verification').checks).toEqual(['verified_credential']);
+    expect(vc.credentialSubject.countryOfResidence).toBe('US');
     const logs = s.lines.join('\n');
     for (const value of PII) expect(logs).not.toContain(value);
   });
