@@ -440,6 +440,11 @@ describe('credentials people already hold, in the SIOPv2 flow', () => {
     const vc = decodeJwt(credential.credential as string).payload.vc as any;
     expect(vc.credentialSubject.countryOfResidence).toBe('GB');
     expect(vc.credentialSubject.tier).toBe('Enhanced');
+    expect((await s.sealedClaims(res.applicationId as string)).opened).toEqual({
+      fields: { given_name: 'Ada', family_name: 'Lovelace', birthdate: '1985-12-10', country_of_residence: 'GB' },
+      nationality: 'GB',
+      credentials: ['Employee identity'],
+    });
     for (const value of ['Ada', 'Lovelace', '1985-12-10']) expect(s.lines.join('\n')).not.toContain(value);
   });
 
@@ -464,6 +469,59 @@ describe('credentials people already hold, in the SIOPv2 flow', () => {
     expect(refused?.status).toBe(400);
     expect(refused?.body.error).toBe('invalid_grant');
     expect(refused?.body.error_description).toContain('suspended');
+  });
+
+  it('the sealed claims follow the form PII: erased by the erase action, on consent declined, and purged with the retention job; nothing sealed on a refusal', async () => {
+    const s = await setup();
+    const open = async (tier: string) => {
+      const request = await s.initiate(tier);
+      const res = await s.post({
+        id_token: await s.idToken(request),
+        vp_token: await presentSdJwtVc(await issuePid(), wallet.privateJwk, { aud: request.client_id, nonce: request.nonce }),
+        presentation_submission: pidSubmission(`${tier}-held`),
+      });
+      expect(res.status).toBe(200);
+      return res;
+    };
+    // A refused answer seals nothing.
+    const refusedRequest = await s.initiate('kcc-held');
+    const refused = await s.post({
+      id_token: await s.idToken(refusedRequest),
+      vp_token: await presentSdJwtVc(await issuePid(), wallet.privateJwk, { aud: refusedRequest.client_id, nonce: 'another-nonce' }),
+      presentation_submission: pidSubmission('kcc-held-held'),
+    });
+    expect(refused.status).toBe(400);
+    expect(s.t.sqlite.prepare('SELECT count(*) AS n FROM presented_claims').get()).toEqual({ n: 0 });
+
+    // Erased on request (the admin erase action), with the audit entry.
+    const erasedApp = (await open('kcc-held')).applicationId as string;
+    const erase = await s.t.app.request(`${PUBLIC_URL}/admin/applications/${erasedApp}/erase-pii`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ reason: 'applicant asked' }),
+    });
+    expect(await erase.json()).toEqual({ application_id: erasedApp, erased: true });
+    expect((await s.sealedClaims(erasedApp)).row).toMatchObject({ ciphertext: null, erasedReason: 'operator_request' });
+    expect((await s.t.deps.store.audit.listForApplication(erasedApp)).map((e) => e.action)).toContain('pii.erased');
+
+    // Declined on the consent step: withdrawn, and the claims are not kept.
+    const declined = await open('kcc-held-enhanced');
+    expect((await s.client.submitIdvForm(declined.body.url, { consent: 'decline' })).status).toBe(200);
+    expect((await s.sealedClaims(declined.applicationId as string)).row).toMatchObject({ ciphertext: null, erasedReason: 'consent_declined' });
+
+    // Kept through the retention period after the decision, then purged by the job.
+    const kept = (await open('kcc-held')).applicationId as string;
+    const pending = (await open('kcc-held-enhanced')).applicationId as string;
+    s.clock.advance(RETENTION_DAYS * 86400 - 1);
+    expect(await purgeExpiredPii(s.t.deps)).toBe(0);
+    expect((await s.sealedClaims(kept)).opened).toMatchObject({ fields: { given_name: 'Erika' } });
+    s.clock.advance(1);
+    expect(await purgeExpiredPii(s.t.deps)).toBe(1);
+    expect((await s.sealedClaims(kept)).row).toMatchObject({ ciphertext: null, erasedReason: 'retention' });
+    expect((await s.t.deps.store.audit.listForApplication(kept)).map((e) => e.action)).toContain('pii.purged');
+    // Undecided (the form not submitted yet): kept; its clock starts at the decision, as the form PII's.
+    expect((await s.sealedClaims(pending)).row).toMatchObject({ purgeAfter: null, erasedAt: null });
+    for (const value of PII) expect(s.lines.join('\n')).not.toContain(value);
   });
 
   it('refuses to start when a tier accepts a credential the trust configuration does not define', async () => {
@@ -511,6 +569,13 @@ describe.skipIf(!postgresBinDir())('credentials people already hold, on PostgreS
     const application = await s.admin(`/applications/${res.applicationId}`);
     expect(application.status).toBe('approved');
     expect(application.prefill.verified_evidence[0].credential).toMatchObject({ kind: 'verified_credential', format: 'dc+sd-jwt', accepted_as: 'eu-pid' });
+    // The claims sealed in PostgreSQL's presented_claims, with the retention clock of the decision.
+    const [row] = await pg.client<
+      { ciphertext: string; purge_after: string }[]
+    >`select ciphertext, purge_after from presented_claims where application_id = ${res.applicationId as string}`;
+    for (const value of ['Erika', 'Mustermann', '1964-08-12']) expect(row.ciphertext).not.toContain(value);
+    expect(Number(row.purge_after)).toBe(Math.floor(s.clock() / 1000) + RETENTION_DAYS * 86400);
+    expect((await s.sealedClaims(res.applicationId as string)).opened).toMatchObject({ fields: { given_name: 'Erika', birthdate: '1964-08-12' } });
     const code = res.body.credential_offer.grants['urn:ietf:params:oauth:grant-type:pre-authorized_code']['pre-authorized_code'];
     const token = await s.client.token(`${PUBLIC_URL}/oauth2/token`, code);
     const credential = await s.client.credential(`${PUBLIC_URL}/oid4vci/credential`, token.access_token, PUBLIC_URL, token.c_nonce as string);
