@@ -11,6 +11,7 @@ import { Holder } from '../../src/wallet/holder';
 import { browserSuiteTitle, chromiumPresent, launchChromium, seriousViolations } from '../helpers/browser';
 import { openApplication, requestCredential } from '../helpers/idvFlow';
 import { makeIssuerKeys } from '../helpers/issuer';
+import { issueMdl, makeCa, makeHolderKey, makeLeaf, presentMdl } from '../helpers/presentedCredentials';
 
 /**
  * The applicant's pages in the webview, in a real browser (Debian's chromium, playwright-core):
@@ -106,5 +107,94 @@ describe.skipIf(!chromiumPresent())(browserSuiteTitle('the applicant pages in a 
     const { first } = await requestCredential(client, pfi.did, idvRequest);
     expect(first.status).toBe(202);
     await context.close();
+  });
+
+  it('shows what an mDL vouched for read-only (labelled, described by the note naming it), asks only for the rest, and approves', async () => {
+    const iaca = await makeCa('CN=IACA, C=US');
+    const ds = await makeLeaf(iaca, 'CN=DS, C=US');
+    const device = await makeHolderKey();
+    const heldDir = mkdtempSync(join(tmpdir(), 'kcc-applicant-held-'));
+    const held = await startNodeIssuer({
+      port: 0,
+      dataDir: heldDir,
+      keys: await makeIssuerKeys(),
+      logger: silentLogger,
+      backgroundIntervalMs: 0,
+      config: {
+        clientName: 'Acme Bank',
+        tiers: [
+          {
+            id: 'kcc-enhanced',
+            name: 'Enhanced',
+            requiredChecks: ['document_verification', 'sanction_screening'],
+            validityDays: 180,
+            acceptsCredentials: ['mdl'],
+          },
+        ],
+      },
+      presentedCredentialTrust: {
+        trustAnchors: { iaca: iaca.pem },
+        mdoc: [{ id: 'mdl', name: 'Mobile driving licence', docType: 'org.iso.18013.5.1.mDL', iacaRoots: ['iaca'], satisfies: ['document_verification'] }],
+      },
+    });
+    try {
+      const holder = await Holder.create();
+      const client = new WalletClient(holder, (u, i) => fetch(u, i));
+      const pfi = await client.discover(held.url);
+      const request = await client.initiate(pfi.idvEndpoint, pfi, { presentationDefinitionId: 'kcc-enhanced' });
+      const mdl = await issueMdl(ds, device.publicJwk, { family_name: 'Doe', given_name: 'Jane', issuing_country: 'US', resident_country: 'US' });
+      const res = await fetch(`${held.url}/idv/siopv2/response`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({
+          id_token: await holder.createIdToken({ clientId: request.client_id, nonce: request.nonce, now: Math.floor(Date.now() / 1000) }),
+          vp_token: await presentMdl(mdl, device.privateJwk, { clientId: request.client_id, nonce: request.nonce, responseUri: request.response_uri }, [
+            'given_name',
+            'family_name',
+            'resident_country',
+          ]),
+          presentation_submission: {
+            id: 's',
+            definition_id: 'kcc-enhanced-held',
+            descriptor_map: [{ id: 'org.iso.18013.5.1.mDL', format: 'mso_mdoc', path: '$' }],
+          },
+        }),
+      });
+      expect(res.status).toBe(200);
+      const idvRequest = (await res.json()) as { url: string };
+
+      const context = await browser.newContext({ bypassCSP: true, viewport: { width: 390, height: 844 }, locale: 'en-US' });
+      const page = await context.newPage();
+      await page.goto(idvRequest.url);
+      await page.getByRole('button', { name: 'I agree, continue' }).click();
+      await page.waitForSelector('#vouched-note');
+      // Read-only, found by their labels, with the credential's values; the country by its name.
+      for (const [label, value] of [
+        ['Given name(s)', 'Jane'],
+        ['Family name', 'Doe'],
+        ['Country of residence', 'United States'],
+      ]) {
+        const field = page.getByLabel(label);
+        expect(await field.inputValue(), label).toBe(value);
+        expect(await field.isEditable(), label).toBe(false);
+        expect(await field.getAttribute('aria-describedby'), label).toBe('vouched-note');
+      }
+      expect(await page.locator('#vouched-note').textContent()).toBe('Taken from your Mobile driving licence. They cannot be changed here.');
+      // Only what the mDL did not vouch for is asked; no identity document (the mDL stood in for it).
+      expect(await page.getByLabel('Document number').count()).toBe(0);
+      expect(await page.getByLabel('Day').isEditable()).toBe(true);
+      expect(await seriousViolations(page)).toEqual([]);
+      if (SCREENSHOTS) await page.screenshot({ path: join(SCREENSHOTS, 'applicant-held-credential-390.png'), fullPage: true });
+      await page.getByLabel('Day').fill('1');
+      await page.getByLabel('Month').fill('4');
+      await page.getByLabel('Year').fill('1990');
+      await page.getByRole('button', { name: 'Submit' }).click();
+      await page.waitForURL(/\/idv\/approved\/finish\.html$/);
+      expect(await seriousViolations(page)).toEqual([]);
+      await context.close();
+    } finally {
+      await held.close();
+      rmSync(heldDir, { recursive: true, force: true });
+    }
   });
 });
