@@ -10,7 +10,7 @@ import { verifyIdToken } from '../protocol/siop/verifyIdToken';
 import { acceptsPriorCredentials, priorCredentialDefinition } from '../protocol/tiers';
 import { credentialConfigurations, sdJwtConfigurationId, sdJwtVcSettingsOf } from './credentialConfigurations';
 import type { IssuanceDeps } from './deps';
-import { acceptsHeldCredentials, heldCredentialDefinition, prefillFromHeldCredentials, verifyHeldCredentials } from './heldCredentials';
+import { acceptsHeldCredentials, heldCredentialQuery, prefillFromHeldCredentials, verifyHeldCredentials } from './heldCredentials';
 import { prefillFromCredentials, verifyPresentedCredentials, type Prefill } from './presentedCredentials';
 
 /**
@@ -58,12 +58,13 @@ export async function createAuthorizationRequest(
       request_object_signing_alg: deps.issuer.signer.alg,
     },
     // A tier that accepts prior credentials asks for them (response_type becomes "id_token vp_token").
-    // A tier that accepts credentials people hold from others (EU PID, mDL, …) asks for those instead.
-    presentationDefinition: acceptsPriorCredentials(tier)
-      ? (priorCredentialDefinition(tier, deps.issuer.did) as unknown as Record<string, unknown>)
+    // A tier that accepts credentials people hold from others (EU PID, mDL, …) asks for those
+    // instead, by definition or DCQL query as the trust configuration says.
+    ...(acceptsPriorCredentials(tier)
+      ? { presentationDefinition: priorCredentialDefinition(tier, deps.issuer.did) as unknown as Record<string, unknown> }
       : acceptsHeldCredentials(deps, tier)
-        ? (heldCredentialDefinition(deps, tier) as unknown as Record<string, unknown>)
-        : undefined,
+        ? heldCredentialQuery(deps, tier)
+        : {}),
   });
   const requestObject = await signRequestObject(deps.issuer.signer, request, now, deps.config.ttl.siopRequest);
   return { request, requestObject };

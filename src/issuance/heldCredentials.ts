@@ -3,7 +3,14 @@ import { issuerUrls } from '../paths';
 import { nowSeconds } from '../ports/clock';
 import { InvalidRequest } from '../protocol/errors';
 import type { PresentationDefinition } from '../protocol/pe/evaluate';
-import { PresentedCredentialError, presentedCredentialDefinition, verifyPresentedSubmission, type VerifiedPresentedCredential } from '../verifier/presented';
+import {
+  PresentedCredentialError,
+  presentedCredentialDcqlQuery,
+  presentedCredentialDefinition,
+  verifyPresentedDcqlResponse,
+  verifyPresentedSubmission,
+  type VerifiedPresentedCredential,
+} from '../verifier/presented';
 import type { IssuanceDeps } from './deps';
 import { validateIdentityFields } from '../idv/fields';
 import { isCountryOfResidence } from './kccClaims';
@@ -34,7 +41,22 @@ export function heldCredentialDefinition(deps: Pick<IssuanceDeps, 'presentedTrus
 }
 
 /**
- * The vp_token of an Authorization Response answering the held-credential definition of `tier`,
+ * What the SIOP request of `tier` carries: its definition (`presentation_definition`, the
+ * default) or, when the trust configuration says `requestWith: "dcql_query"`, the same request as
+ * a DCQL query (OpenID4VP 1.0 §6).
+ */
+export function heldCredentialQuery(
+  deps: Pick<IssuanceDeps, 'presentedTrust'>,
+  tier: TierConfig,
+): { presentationDefinition: Record<string, unknown> } | { dcqlQuery: Record<string, unknown> } {
+  if (deps.presentedTrust?.requestWith === 'dcql_query')
+    return { dcqlQuery: presentedCredentialDcqlQuery(deps.presentedTrust, tier.acceptsCredentials ?? []) as unknown as Record<string, unknown> };
+  return { presentationDefinition: heldCredentialDefinition(deps, tier) as unknown as Record<string, unknown> };
+}
+
+/**
+ * The vp_token of an Authorization Response answering the held-credential definition of `tier`
+ * (or its DCQL query: an object from credential query id to presentations, no presentation_submission),
  * verified (bound to the SIOP nonce, the PFI's DID and the response URI); refused with
  * invalid_request and reasons that never quote a claim value. All or nothing.
  */
@@ -44,7 +66,22 @@ export async function verifyHeldCredentials(
 ): Promise<VerifiedPresentedCredential[]> {
   const trust = deps.presentedTrust;
   if (!trust) throw new InvalidRequest('this request asked for no presentation (vp_token)');
+  const context = {
+    applicantDid: input.applicantDid,
+    nonce: input.nonce,
+    clientId: deps.issuer.did,
+    responseUri: issuerUrls(deps.config.publicUrl).siopResponse,
+    trust,
+    skewSeconds: deps.config.clockSkewSeconds,
+    maxAgeSeconds: deps.config.idTokenMaxAgeSeconds,
+  };
   try {
+    if (trust.requestWith === 'dcql_query') {
+      // OpenID4VP 1.0 §8.1: a DCQL response has no presentation_submission.
+      if (input.body.presentation_submission !== undefined) throw new InvalidRequest('presentation_submission answers no dcql_query');
+      const query = presentedCredentialDcqlQuery(trust, input.tier.acceptsCredentials ?? []);
+      return await verifyPresentedDcqlResponse({ vpToken: input.body.vp_token, query }, context, verificationDeps(deps));
+    }
     return await verifyPresentedSubmission(
       {
         vpToken: input.body.vp_token,
@@ -53,15 +90,7 @@ export async function verifyHeldCredentials(
         definition: heldCredentialDefinition(deps, input.tier),
         acceptedIds: input.tier.acceptsCredentials,
       },
-      {
-        applicantDid: input.applicantDid,
-        nonce: input.nonce,
-        clientId: deps.issuer.did,
-        responseUri: issuerUrls(deps.config.publicUrl).siopResponse,
-        trust,
-        skewSeconds: deps.config.clockSkewSeconds,
-        maxAgeSeconds: deps.config.idTokenMaxAgeSeconds,
-      },
+      context,
       verificationDeps(deps),
     );
   } catch (e) {

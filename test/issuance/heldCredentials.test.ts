@@ -1,3 +1,4 @@
+import { DcqlQuery } from 'dcql';
 import { EdDSASigner } from 'did-jwt';
 import { createVerifiableCredentialJwt, createVerifiablePresentationJwt } from 'did-jwt-vc';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -100,7 +101,7 @@ interface Backend {
   applicationIds?: (did: string) => Promise<string[]>;
 }
 
-async function setup(backend: Backend = {}) {
+async function setup(backend: Backend = {}, trust: Record<string, unknown> = trustJson()) {
   const lines: string[] = [];
   const logger: Logger = {
     info: (msg: string, fields?: Record<string, unknown>) => lines.push(JSON.stringify({ msg, ...fields })),
@@ -115,7 +116,7 @@ async function setup(backend: Backend = {}) {
     logger,
     config: { tiers: TIERS, idv: { retentionDays: RETENTION_DAYS } },
     idv: { vendors: new Map(), outboundSecrets: [], vault },
-    presentedCredentialTrust: trustJson(),
+    presentedCredentialTrust: trust,
     presentedFetch: tableFetch(table).fetch,
     store: backend.store,
     stats: backend.stats,
@@ -522,6 +523,46 @@ describe('credentials people already hold, in the SIOPv2 flow', () => {
     // Undecided (the form not submitted yet): kept; its clock starts at the decision, as the form PII's.
     expect((await s.sealedClaims(pending)).row).toMatchObject({ purgeAfter: null, erasedAt: null });
     for (const value of PII) expect(s.lines.join('\n')).not.toContain(value);
+  });
+
+  it('with requestWith dcql_query the request carries a DCQL query (no definition), answered by a vp_token keyed by credential query id', async () => {
+    const s = await setup({}, { ...trustJson(), requestWith: 'dcql_query' });
+    const request = (await s.initiate('kcc-held')) as any;
+    expect(request.response_type).toBe('id_token vp_token');
+    expect(request.presentation_definition).toBeUndefined();
+    // The dcql library accepts the query the request carries.
+    const query = DcqlQuery.parse(request.dcql_query);
+    DcqlQuery.validate(query);
+    expect(query.credentials.map((c) => [c.id, c.format])).toEqual([
+      ['eu-pid', 'dc+sd-jwt'],
+      ['mdl', 'mso_mdoc'],
+      ['employee-id', 'jwt_vc_json'],
+    ]);
+    const pid = await issuePid();
+    const present = (nonce: string) => presentSdJwtVc(pid, wallet.privateJwk, { aud: request.client_id, nonce });
+    // Refused, nothing opened: bound to another nonce; a presentation_submission (PE) in a DCQL answer; an unknown query id.
+    const refusals: [string, Record<string, unknown>][] = [
+      ['nonce', { vp_token: { 'eu-pid': [await present('another-nonce')] } }],
+      ['presentation_submission', { vp_token: { 'eu-pid': [await present(request.nonce)] }, presentation_submission: pidSubmission('kcc-held-held') }],
+      ['not a credential query', { vp_token: { 'bank-kyc': [await present(request.nonce)] } }],
+    ];
+    for (const [reason, params] of refusals) {
+      const res = await s.post({ id_token: await s.idToken(request), ...params });
+      expect(res.status, reason).toBe(400);
+      expect(res.body.error_description, reason).toContain(reason);
+    }
+    expect(await s.countApplications()).toBe(0);
+    const res = await s.post({ id_token: await s.idToken(request), vp_token: { 'eu-pid': [await present(request.nonce)] } });
+    expect(res.status).toBe(200);
+    expect(res.body.url).toBe(`${PUBLIC_URL}/idv/finish.html`);
+    const application = await s.admin(`/applications/${res.applicationId}`);
+    expect(application.status).toBe('approved');
+    expect(application.prefill.verified_evidence[0]).toMatchObject({ kind: 'document_verification', source: 'eu-pid' });
+    expect((await s.sealedClaims(res.applicationId as string)).opened).toMatchObject({ fields: { given_name: 'Erika' } });
+    const code = res.body.credential_offer.grants['urn:ietf:params:oauth:grant-type:pre-authorized_code']['pre-authorized_code'];
+    const token = await s.client.token(`${PUBLIC_URL}/oauth2/token`, code);
+    const credential = await s.client.credential(`${PUBLIC_URL}/oid4vci/credential`, token.access_token, PUBLIC_URL, token.c_nonce as string);
+    expect((decodeJwt(credential.credential as string).payload.vc as any).credentialSubject.countryOfResidence).toBe('DE');
   });
 
   it('refuses to start when a tier accepts a credential the trust configuration does not define', async () => {

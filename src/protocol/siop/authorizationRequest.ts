@@ -29,6 +29,8 @@ export interface AuthorizationRequest {
   nonce: string;
   client_metadata: ClientMetadata;
   presentation_definition?: Record<string, unknown>;
+  /** OpenID4VP 1.0 §5.1: a DCQL query instead of the presentation definition (never both). */
+  dcql_query?: Record<string, unknown>;
 }
 
 export function buildAuthorizationRequest(input: {
@@ -37,18 +39,21 @@ export function buildAuthorizationRequest(input: {
   nonce: string;
   clientMetadata: ClientMetadata;
   presentationDefinition?: Record<string, unknown>;
+  dcqlQuery?: Record<string, unknown>;
 }): AuthorizationRequest {
+  if (input.presentationDefinition && input.dcqlQuery) throw new TypeError('a request carries a presentation definition or a DCQL query, not both');
   const request: AuthorizationRequest = {
     client_id: input.clientId,
     scope: 'openid',
-    // spec: MUST include id_token; MUST include vp_token when presentation_definition is present.
-    response_type: input.presentationDefinition ? 'id_token vp_token' : 'id_token',
+    // spec: MUST include id_token; MUST include vp_token when presentation_definition (or a DCQL query) is present.
+    response_type: input.presentationDefinition || input.dcqlQuery ? 'id_token vp_token' : 'id_token',
     response_uri: input.responseUri,
     response_mode: 'direct_post',
     nonce: input.nonce,
     client_metadata: input.clientMetadata,
   };
   if (input.presentationDefinition) request.presentation_definition = input.presentationDefinition;
+  if (input.dcqlQuery) request.dcql_query = input.dcqlQuery;
   return request;
 }
 

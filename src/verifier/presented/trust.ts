@@ -24,6 +24,12 @@ export interface PresentedCredentialTrust {
   sdJwtVc: readonly SdJwtVcTrust[];
   mdoc: readonly MdocTrust[];
   jwtVc: readonly JwtVcTrust[];
+  /**
+   * How the SIOPv2 request asks for these credentials: `presentation_definition` (Presentation
+   * Exchange 2.0, the KCC specification's parameter, the default) or `dcql_query` (OpenID4VP 1.0
+   * §6). A request carries one of them, so this is per deployment.
+   */
+  requestWith: 'presentation_definition' | 'dcql_query';
 }
 
 interface EntryCommon {
@@ -138,6 +144,7 @@ const HttpsUrl = z
 
 const TrustWire = z
   .object({
+    requestWith: z.enum(['presentation_definition', 'dcql_query']).default('presentation_definition'),
     trustAnchors: z.record(AnchorName, z.string().max(20_000)).default({}),
     sdJwtVc: z
       .array(
@@ -255,7 +262,7 @@ export function parsePresentedCredentialTrust(json: unknown): PresentedCredentia
     useId(e.id);
     return { ...e, claims: e.claims ?? JWT_VC_CLAIMS, request: e.request ?? DEFAULT_REQUEST.jwtVc };
   });
-  return { trustAnchors, sdJwtVc, mdoc, jwtVc };
+  return { trustAnchors, sdJwtVc, mdoc, jwtVc, requestWith: w.requestWith };
 }
 
 /** The DER anchors an entry names. */
