@@ -472,6 +472,46 @@ describe('credentials people already hold, in the SIOPv2 flow', () => {
     expect(refused?.body.error_description).toContain('suspended');
   });
 
+  it('a PID on the enhanced tier vouches for every person field: all read-only, and posted day, month and year do not replace its birth date', async () => {
+    const s = await setup();
+    const request = await s.initiate('kcc-held-enhanced');
+    const res = await s.post({
+      id_token: await s.idToken(request),
+      vp_token: await presentSdJwtVc(await issuePid(), wallet.privateJwk, { aud: request.client_id, nonce: request.nonce }),
+      presentation_submission: pidSubmission('kcc-held-enhanced-held'),
+    });
+    expect(res.status).toBe(200);
+    const html = await (
+      await s.t.app.request(res.body.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'accept-language': 'de' },
+        body: JSON.stringify({ consent: 'accept', step: 'consent' }),
+      })
+    ).text();
+    // Nothing left to type: every field read-only (the date as its three parts), the note in the page's language.
+    expect(html).toContain('Aus Ihrem Nachweis (EU PID) übernommen.');
+    expect(html).toContain('<input type="text" id="birthdate" readonly aria-describedby="vouched-note" inputmode="numeric" value="12">');
+    expect(html).toContain('<input type="text" id="birthdate_year" readonly aria-describedby="vouched-note" inputmode="numeric" value="1964">');
+    expect(html).not.toMatch(/<input[^>]* name="(?!csrf_token|consent)/);
+    expect(html).not.toContain('<select');
+    const form = await s.client.submitIdvForm(res.body.url, {
+      given_name: 'Mallory',
+      birthdate_day: '1',
+      birthdate_month: '1',
+      birthdate_year: '2000',
+      country_of_residence: 'FR',
+    });
+    expect(form.status).toBe(200);
+    expect((await s.admin(`/applications/${res.applicationId}`)).status).toBe('approved');
+    expect(await s.sealedFormPii(res.applicationId as string)).toEqual({
+      given_name: 'Erika',
+      family_name: 'Mustermann',
+      birthdate: '1964-08-12',
+      country_of_residence: 'DE',
+    });
+    for (const value of PII) expect(s.lines.join('\n')).not.toContain(value);
+  });
+
   it('the sealed claims follow the form PII: erased by the erase action, on consent declined, and purged with the retention job; nothing sealed on a refusal', async () => {
     const s = await setup();
     const open = async (tier: string) => {
