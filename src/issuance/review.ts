@@ -4,6 +4,7 @@ import { NotFound } from '../protocol/errors';
 import type { Application, AuditEntry, PendingApproval } from '../store/types';
 import { statusOf } from './credentialStatus';
 import { configuredTierNames } from './decisions';
+import { sealedVouchedFields } from './heldCredentials';
 import type { IssuanceDeps } from './deps';
 import { isCountryOfResidence } from './kccClaims';
 import { assertOperatorMay } from './operatorAccounts';
@@ -91,7 +92,11 @@ export async function assignCase(
   else await deps.store.applicationAssignments.release(id);
 }
 
-/** The applicant's PII from the vault, each opening audited as `pii.viewed` (who, when; never what). */
+/**
+ * The applicant's PII from the vault, each opening audited as `pii.viewed` (who, when; never what):
+ * what the form collected, else what presented credentials vouched for (an application decided
+ * by a credential alone has no form PII), with the nationality and the credentials' names.
+ */
 async function openPiiForReview(
   deps: Pick<IssuanceDeps, 'store' | 'clock' | 'idv'>,
   session: Pick<LiveOperatorSession, 'actor'>,
@@ -100,8 +105,20 @@ async function openPiiForReview(
   const record = await deps.store.pii.get(id);
   if (record?.erasedAt) return 'erased';
   const vault = deps.idv.vault;
-  if (!record?.ciphertext || !vault?.has(record.keyId)) return null;
-  const pii = (await vault.open(id, record.ciphertext, record.keyId)) as Record<string, string>;
+  let pii: Record<string, string> | undefined;
+  if (record?.ciphertext && vault?.has(record.keyId)) pii = (await vault.open(id, record.ciphertext, record.keyId)) as Record<string, string>;
+  else if (!record) {
+    const claims = await deps.store.presentedClaims.get(id);
+    if (claims?.erasedAt) return 'erased';
+    const vouched = await sealedVouchedFields(deps, id);
+    if (vouched)
+      pii = {
+        ...(vouched.fields as Record<string, string>),
+        ...(vouched.nationality ? { nationality: vouched.nationality } : {}),
+        presented_credentials: vouched.credentials.join(', '),
+      };
+  }
+  if (!pii) return null;
   await deps.store.audit.record({ applicationId: id, actor: session.actor, action: 'pii.viewed', at: nowSeconds(deps) });
   return pii;
 }

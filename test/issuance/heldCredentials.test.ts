@@ -13,6 +13,7 @@ import type { StatsQueries } from '../../src/store/stats';
 import type { Store } from '../../src/store/types';
 import { createPiiVault, type PiiVault } from '../../src/idv/piiVault';
 import { purgeExpiredPii } from '../../src/issuance/personalData';
+import { reviewApplication } from '../../src/issuance/review';
 import { postgresBinDir, startTestPostgres, type TestPostgres } from '../helpers/postgres';
 import { ADMIN_TOKEN, PUBLIC_URL, makeTestIssuer, testClock } from '../helpers/issuer';
 import {
@@ -243,6 +244,17 @@ describe('credentials people already hold, in the SIOPv2 flow', () => {
       credentials: ['EU PID'],
     });
     await expect(s.vault.open('another-application', sealed.row?.ciphertext as string, sealed.row?.keyId)).rejects.toThrow();
+    // A reviewer sees them (no form was filled), the opening audited as pii.viewed.
+    const review = await reviewApplication(s.t.deps, { role: 'reviewer', party: 'ana', actor: 'console:ana' }, res.applicationId as string);
+    expect(review.pii).toEqual({
+      given_name: 'Erika',
+      family_name: 'Mustermann',
+      birthdate: '1964-08-12',
+      country_of_residence: 'DE',
+      nationality: 'DE',
+      presented_credentials: 'EU PID',
+    });
+    expect(review.audit.at(-1)).toMatchObject({ actor: 'console:ana', action: 'pii.viewed' });
     const atRest = JSON.stringify(s.t.sqlite.prepare('SELECT * FROM presented_claims').all()) + JSON.stringify(application);
     for (const value of ['Erika', 'Mustermann', '1964-08-12']) expect(atRest).not.toContain(value);
 
@@ -543,6 +555,7 @@ describe('credentials people already hold, in the SIOPv2 flow', () => {
     });
     expect(await erase.json()).toEqual({ application_id: erasedApp, erased: true });
     expect((await s.sealedClaims(erasedApp)).row).toMatchObject({ ciphertext: null, erasedReason: 'operator_request' });
+    expect((await reviewApplication(s.t.deps, { role: 'reviewer', party: 'ana', actor: 'console:ana' }, erasedApp)).pii).toBe('erased');
     expect((await s.t.deps.store.audit.listForApplication(erasedApp)).map((e) => e.action)).toContain('pii.erased');
 
     // Declined on the consent step: withdrawn, and the claims are not kept.
