@@ -7,7 +7,7 @@ import { InvalidRequest } from '../protocol/errors';
 import { SIGNING_ALGS, buildCredentialOffer } from '../protocol/oid4vci/metadata';
 import { buildAuthorizationRequest, signRequestObject, type AuthorizationRequest } from '../protocol/siop/authorizationRequest';
 import { verifyIdToken } from '../protocol/siop/verifyIdToken';
-import { acceptsPriorCredentials, priorCredentialDefinition } from '../protocol/tiers';
+import { acceptsPriorCredentials, missingChecksFor, priorCredentialDefinition } from '../protocol/tiers';
 import { credentialConfigurations, sdJwtConfigurationId, sdJwtVcSettingsOf } from './credentialConfigurations';
 import type { IssuanceDeps } from './deps';
 import { acceptsHeldCredentials, heldCredentialDefinition, prefillFromHeldCredentials, verifyHeldCredentials } from './heldCredentials';
@@ -135,7 +135,9 @@ async function recordApplication(
   // Every check already covered by presented credentials (renewal with fresh evidence) and a
   // valid country carried over: no IDV to do, the application is approved now and the webview
   // goes straight to finish.html.
-  const nothingMissing = prefill !== undefined && prefill.missingChecks.length === 0 && prefill.countryOfResidence !== undefined;
+  // The tier rule (src/protocol/tiers.ts missingChecksFor), as on every decision path.
+  const nothingMissing =
+    prefill !== undefined && missingChecksFor(tier, prefill.verifiedEvidence, now).length === 0 && prefill.countryOfResidence !== undefined;
   // One atomic write (store.applications.createWithCode): never an application without its code,
   // nor a renewal without the record of the credentials it rests on.
   await deps.store.applications.createWithCode(

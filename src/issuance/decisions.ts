@@ -1,5 +1,5 @@
 import { HOSTED_PROVIDER } from '../idv/hostedForm';
-import type { IdvResult, IdvState } from '../idv/provider';
+import { evidenceFromChecks, type IdvResult, type IdvState } from '../idv/provider';
 import { applicationStatusFor } from '../idv/stateMachine';
 import { nowSeconds } from '../ports/clock';
 import { AccessDenied, Conflict, InvalidRequest, NotFound } from '../protocol/errors';
@@ -9,6 +9,9 @@ import type { IssuanceDeps } from './deps';
 import { applyResult, ensureIdvSession } from './identityVerification';
 import { isCountryOfResidence, kccDataProblem } from './kccClaims';
 import { independentParties } from './operatorAccounts';
+import { missingChecksFor, tierNamed, tiersSatisfiedBy } from '../protocol/tiers';
+import { tierOfApplication } from './credentialConfigurations';
+import { checkEvidenceOf, grantedTierOf } from './tierRule';
 
 /** The tier names an operator may give (credentialSubject.tier of the configured tiers, src/config.ts). */
 export function configuredTierNames(config: Pick<IssuerConfig, 'tiers'>): string[] {
@@ -87,6 +90,27 @@ export async function recordOperatorDecision(
   if (input.decision === 'approve' && kccDataProblem({ countryOfResidence })) {
     throw new InvalidRequest('the application has no valid country of residence: approve with country_of_residence, or reject');
   }
+  const priorSession = await deps.store.idvSessions.get(input.applicationId);
+  const prior = (priorSession?.outcome ?? {}) as Partial<IdvResult>;
+  // The evidence is what verification recorded (and presented credentials still cover): an
+  // operator's approval adds no checks, so it cannot grant a tier beyond them (docs/tiers-and-status.md).
+  const evidence = existing.evidence?.length ? existing.evidence : (prior.evidence ?? evidenceFromChecks(prior.checks ?? []));
+  let tier: string | undefined;
+  if (input.decision === 'approve') {
+    const now = nowSeconds(deps);
+    const asked = input.tier ? tierNamed(deps.config.tiers, input.tier, tierOfApplication(deps, existing)) : grantedTierOf(deps, existing);
+    const held = checkEvidenceOf(evidence, await deps.store.applicationPrefill.get(input.applicationId), now);
+    const missing = asked ? missingChecksFor(asked, held, now) : [];
+    if (asked && missing.length) {
+      const covered = tiersSatisfiedBy(deps.config.tiers, held, now).map((t) => t.name);
+      throw new InvalidRequest(
+        `the application's evidence does not cover tier ${asked.name}: missing ${missing.join(', ')}; ${
+          covered.length ? `it covers ${[...new Set(covered)].join(', ')}` : 'it covers no configured tier'
+        } (an operator's decision adds no checks: send the applicant through verification again, or reject)`,
+      );
+    }
+    tier = asked?.name;
+  }
   if (fourEyes) {
     const now = nowSeconds(deps);
     if (!proposal) {
@@ -129,14 +153,15 @@ export async function recordOperatorDecision(
   const state: IdvState = input.decision === 'approve' ? 'approved' : 'declined';
   // Applied as the newest event even if a vendor's clock runs ahead of ours.
   const eventAt = Math.max(deps.clock(), session.lastEventAt + 1);
-  const prior = (session.outcome ?? {}) as Partial<IdvResult>;
   const result: IdvResult = {
     state,
     reasonCodes: [`operator:${input.decision}`, ...(input.reason ? [`operator_reason:${input.reason.slice(0, 200)}`] : [])],
     final: true,
     checks: prior.checks ?? [],
+    // The evidence stays what verification recorded; the KCC carries it.
+    ...(evidence.length ? { evidence: evidence.map(({ kind, checks, ...rest }) => ({ ...rest, kind, checks: [...(checks ?? [])] })) } : {}),
     countryOfResidence,
-    tier: input.tier ?? existing.tier ?? undefined,
+    tier: tier ?? existing.tier ?? undefined,
     verifiedAt: deps.clock(),
     vendorReference: session.vendorReference ?? input.applicationId,
   };
@@ -144,7 +169,7 @@ export async function recordOperatorDecision(
     // The conditional UPDATE settles a race between two reviewers: one decision wins.
     const won = await deps.store.applications.decideReview(
       input.applicationId,
-      { status: input.decision === 'approve' ? 'approved' : 'rejected', tier: input.tier, reason: input.reason, decidedBy: input.actor },
+      { status: input.decision === 'approve' ? 'approved' : 'rejected', tier, reason: input.reason, decidedBy: input.actor },
       nowSeconds(deps),
     );
     if (!won) throw new Conflict('the application was decided by someone else');

@@ -6,6 +6,8 @@ import type { IssuanceDeps } from './deps';
 import { openFormLink } from './formSubmission';
 import { tierOfApplication } from './credentialConfigurations';
 import { applyResult } from './identityVerification';
+import { missingChecksFor } from '../protocol/tiers';
+import { checkEvidenceOf } from './tierRule';
 
 /**
  * "I already bank with <PFI> — sign in" (docs/existing-customers.md): the IDV step done by the
@@ -95,9 +97,10 @@ export async function finishExistingCustomerLogin(
   // The wallet applied for one credential configuration (its tier): the KCC, its record and the
   // KYC status API must all say that tier, so the bank's evidence must cover the applied-for
   // tier's required checks; less goes where EXISTING_CUSTOMER_FALLBACK says, more grants no more.
+  // The tier rule of every path (src/protocol/tiers.ts), over the bank's checks and any presented credentials'.
   const appliedTier = tierOfApplication(deps, application);
-  const kinds = new Set(outcome.evidence.map((e) => e.kind));
-  const covered = outcome.status === 'verified' && appliedTier.requiredChecks.every((k) => kinds.has(k));
+  const held = checkEvidenceOf(outcome.evidence, found.prefill, now);
+  const covered = outcome.status === 'verified' && missingChecksFor(appliedTier, held, now).length === 0;
   if (outcome.status === 'verified' && !covered && !secondDid && login.settings.fallback === 'regular_verification') {
     await audit('existing_customer.fallback', { next: 'regular_verification', reasons: ['evidence_insufficient'], applied_tier: appliedTier.id });
     return { kind: 'regular_verification', formToken: outcome.formToken, reasons: ['evidence_insufficient'] };

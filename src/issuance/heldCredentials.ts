@@ -3,6 +3,7 @@ import { issuerUrls } from '../paths';
 import { nowSeconds } from '../ports/clock';
 import { InvalidRequest } from '../protocol/errors';
 import type { PresentationDefinition } from '../protocol/pe/evaluate';
+import { missingChecksFor } from '../protocol/tiers';
 import { PresentedCredentialError, presentedCredentialDefinition, verifyPresentedSubmission, type VerifiedPresentedCredential } from '../verifier/presented';
 import type { IssuanceDeps } from './deps';
 import { isCountryOfResidence } from './kccClaims';
@@ -105,6 +106,6 @@ export function prefillFromHeldCredentials(deps: Pick<IssuanceDeps, 'clock'>, ti
       held: credential.recheck as unknown as Record<string, unknown>,
     });
   }
-  const missingChecks = tier.requiredChecks.filter((check) => !verifiedEvidence.some((e) => e.kind === check));
+  const missingChecks = missingChecksFor(tier, verifiedEvidence, now);
   return { verifiedEvidence, missingChecks, supersedes: [], countryOfResidence, presented };
 }
