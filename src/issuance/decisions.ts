@@ -1,5 +1,5 @@
 import { HOSTED_PROVIDER } from '../idv/hostedForm';
-import { evidenceFromChecks, type IdvResult, type IdvState } from '../idv/provider';
+import type { IdvResult, IdvState } from '../idv/provider';
 import { applicationStatusFor } from '../idv/stateMachine';
 import { nowSeconds } from '../ports/clock';
 import { AccessDenied, Conflict, InvalidRequest, NotFound } from '../protocol/errors';
@@ -11,7 +11,7 @@ import { isCountryOfResidence, kccDataProblem } from './kccClaims';
 import { independentParties } from './operatorAccounts';
 import { missingChecksFor, tierNamed, tiersSatisfiedBy } from '../protocol/tiers';
 import { tierOfApplication } from './credentialConfigurations';
-import { checkEvidenceOf, grantedTierOf } from './tierRule';
+import { evidenceForDecision, grantedTierOf } from './tierRule';
 
 /** The tier names an operator may give (credentialSubject.tier of the configured tiers, src/config.ts). */
 export function configuredTierNames(config: Pick<IssuerConfig, 'tiers'>): string[] {
@@ -90,16 +90,13 @@ export async function recordOperatorDecision(
   if (input.decision === 'approve' && kccDataProblem({ countryOfResidence })) {
     throw new InvalidRequest('the application has no valid country of residence: approve with country_of_residence, or reject');
   }
-  const priorSession = await deps.store.idvSessions.get(input.applicationId);
-  const prior = (priorSession?.outcome ?? {}) as Partial<IdvResult>;
   // The evidence is what verification recorded (and presented credentials still cover): an
   // operator's approval adds no checks, so it cannot grant a tier beyond them (docs/tiers-and-status.md).
-  const evidence = existing.evidence?.length ? existing.evidence : (prior.evidence ?? evidenceFromChecks(prior.checks ?? []));
+  const { recorded: evidence, held } = await evidenceForDecision(deps, existing, nowSeconds(deps));
   let tier: string | undefined;
   if (input.decision === 'approve') {
     const now = nowSeconds(deps);
     const asked = input.tier ? tierNamed(deps.config.tiers, input.tier, tierOfApplication(deps, existing)) : grantedTierOf(deps, existing);
-    const held = checkEvidenceOf(evidence, await deps.store.applicationPrefill.get(input.applicationId), now);
     const missing = asked ? missingChecksFor(asked, held, now) : [];
     if (asked && missing.length) {
       const covered = tiersSatisfiedBy(deps.config.tiers, held, now).map((t) => t.name);
@@ -153,6 +150,7 @@ export async function recordOperatorDecision(
   const state: IdvState = input.decision === 'approve' ? 'approved' : 'declined';
   // Applied as the newest event even if a vendor's clock runs ahead of ours.
   const eventAt = Math.max(deps.clock(), session.lastEventAt + 1);
+  const prior = (session.outcome ?? {}) as Partial<IdvResult>;
   const result: IdvResult = {
     state,
     reasonCodes: [`operator:${input.decision}`, ...(input.reason ? [`operator_reason:${input.reason.slice(0, 200)}`] : [])],

@@ -1,7 +1,9 @@
 import type { IssuerConfig, TierConfig } from '../config';
 import { highestTierSatisfied, missingChecksFor, tierNamed, type CheckEvidence } from '../protocol/tiers';
-import type { Application, ApplicationPrefill } from '../store/types';
+import { evidenceFromChecks, type IdvResult } from '../idv/provider';
+import type { Application, ApplicationPrefill, EvidenceEntry } from '../store/types';
 import { tierOfApplication } from './credentialConfigurations';
+import type { IssuanceDeps } from './deps';
 
 /**
  * A tier only as far as its evidence goes (docs/tiers-and-status.md "The tier rule"): every
@@ -87,4 +89,24 @@ export function grantTier(
 /** The configured tiers `evidence` satisfies, each with nothing missing, and the others with what they miss (the console's choice). */
 export function tierChoices(deps: TierDeps, evidence: readonly CheckEvidence[], now: number): { name: string; id: string; missing: string[] }[] {
   return deps.config.tiers.map((t) => ({ name: t.name, id: t.id, missing: missingChecksFor(t, evidence, now) }));
+}
+
+/**
+ * What an operator's decision on `application` rests on: the evidence its verification recorded
+ * (the application's, else its IDV session's outcome) and, for the rule, what presented
+ * credentials still cover. The operator adds nothing to either.
+ *
+ * @param now seconds since the epoch
+ */
+export async function evidenceForDecision(
+  deps: Pick<IssuanceDeps, 'store'>,
+  application: Application,
+  now: number,
+): Promise<{ recorded: EvidenceEntry[]; held: CheckEvidence[] }> {
+  let recorded: EvidenceEntry[] = application.evidence ?? [];
+  if (!recorded.length) {
+    const outcome = ((await deps.store.idvSessions.get(application.id))?.outcome ?? {}) as Partial<IdvResult>;
+    recorded = (outcome.evidence ?? evidenceFromChecks(outcome.checks ?? [])) as EvidenceEntry[];
+  }
+  return { recorded, held: checkEvidenceOf(recorded, await deps.store.applicationPrefill.get(application.id), now) };
 }
