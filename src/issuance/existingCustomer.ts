@@ -1,5 +1,12 @@
 import { digestSecret } from '../crypto/hash';
-import { beginBankLogin, BankLoginRejected, completeBankLogin, type BankLogin, type BankLoginOutcome } from '../idv/existingCustomer/relyingParty';
+import {
+  bankLoginOrigins,
+  beginBankLogin,
+  BankLoginRejected,
+  completeBankLogin,
+  type BankLogin,
+  type BankLoginOutcome,
+} from '../idv/existingCustomer/relyingParty';
 import type { IdvResult } from '../idv/provider';
 import type { Application } from '../store/types';
 import type { IssuanceDeps } from './deps';
@@ -21,6 +28,9 @@ import { checkEvidenceOf } from './tierRule';
 export const EXISTING_CUSTOMER_PROVIDER = 'existing_customer';
 
 type Deps = Pick<IssuanceDeps, 'store' | 'clock' | 'config' | 'logger' | 'crypto' | 'idv'>;
+
+/** The origins the choice page must allow as form-action targets (the bank's login), src/idv/existingCustomer/relyingParty.ts. */
+export const existingCustomerFormTargets = bankLoginOrigins;
 
 /** The configured bank login, or undefined when the option is off. */
 export function existingCustomerLogin(deps: Pick<IssuanceDeps, 'idv'>): BankLogin | undefined {
