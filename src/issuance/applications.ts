@@ -7,7 +7,7 @@ import { InvalidRequest } from '../protocol/errors';
 import { SIGNING_ALGS, buildCredentialOffer } from '../protocol/oid4vci/metadata';
 import { buildAuthorizationRequest, signRequestObject, type AuthorizationRequest } from '../protocol/siop/authorizationRequest';
 import { verifyIdToken } from '../protocol/siop/verifyIdToken';
-import { acceptsPriorCredentials, priorCredentialDefinition } from '../protocol/tiers';
+import { acceptsPriorCredentials, missingChecksFor, priorCredentialDefinition } from '../protocol/tiers';
 import { credentialConfigurations, sdJwtConfigurationId, sdJwtVcSettingsOf } from './credentialConfigurations';
 import type { IssuanceDeps } from './deps';
 import { acceptsHeldCredentials, heldCredentialQuery, prefillFromHeldCredentials, verifyHeldCredentials } from './heldCredentials';
@@ -136,7 +136,9 @@ async function recordApplication(
   // Every check already covered by presented credentials (renewal with fresh evidence) and a
   // valid country carried over: no IDV to do, the application is approved now and the webview
   // goes straight to finish.html.
-  const nothingMissing = prefill !== undefined && prefill.missingChecks.length === 0 && prefill.countryOfResidence !== undefined;
+  // The tier rule (src/protocol/tiers.ts missingChecksFor), as on every decision path.
+  const nothingMissing =
+    prefill !== undefined && missingChecksFor(tier, prefill.verifiedEvidence, now).length === 0 && prefill.countryOfResidence !== undefined;
   // The fields held credentials vouched for, sealed like form PII (bound to this application id)
   // and on its schedule: an application decided now starts the retention clock now. Without a
   // vault they are not kept (the form then asks for them).

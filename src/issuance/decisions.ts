@@ -9,6 +9,9 @@ import type { IssuanceDeps } from './deps';
 import { applyResult, ensureIdvSession } from './identityVerification';
 import { isCountryOfResidence, kccDataProblem } from './kccClaims';
 import { independentParties } from './operatorAccounts';
+import { missingChecksFor, tierNamed, tiersSatisfiedBy } from '../protocol/tiers';
+import { tierOfApplication } from './credentialConfigurations';
+import { evidenceForDecision, grantedTierOf } from './tierRule';
 
 /** The tier names an operator may give (credentialSubject.tier of the configured tiers, src/config.ts). */
 export function configuredTierNames(config: Pick<IssuerConfig, 'tiers'>): string[] {
@@ -87,6 +90,24 @@ export async function recordOperatorDecision(
   if (input.decision === 'approve' && kccDataProblem({ countryOfResidence })) {
     throw new InvalidRequest('the application has no valid country of residence: approve with country_of_residence, or reject');
   }
+  // The evidence is what verification recorded (and presented credentials still cover): an
+  // operator's approval adds no checks, so it cannot grant a tier beyond them (docs/tiers-and-status.md).
+  const { recorded: evidence, held } = await evidenceForDecision(deps, existing, nowSeconds(deps));
+  let tier: string | undefined;
+  if (input.decision === 'approve') {
+    const now = nowSeconds(deps);
+    const asked = input.tier ? tierNamed(deps.config.tiers, input.tier, tierOfApplication(deps, existing)) : grantedTierOf(deps, existing);
+    const missing = asked ? missingChecksFor(asked, held, now) : [];
+    if (asked && missing.length) {
+      const covered = tiersSatisfiedBy(deps.config.tiers, held, now).map((t) => t.name);
+      throw new InvalidRequest(
+        `the application's evidence does not cover tier ${asked.name}: missing ${missing.join(', ')}; ${
+          covered.length ? `it covers ${[...new Set(covered)].join(', ')}` : 'it covers no configured tier'
+        } (an operator's decision adds no checks: send the applicant through verification again, or reject)`,
+      );
+    }
+    tier = asked?.name;
+  }
   if (fourEyes) {
     const now = nowSeconds(deps);
     if (!proposal) {
@@ -135,8 +156,10 @@ export async function recordOperatorDecision(
     reasonCodes: [`operator:${input.decision}`, ...(input.reason ? [`operator_reason:${input.reason.slice(0, 200)}`] : [])],
     final: true,
     checks: prior.checks ?? [],
+    // The evidence stays what verification recorded; the KCC carries it.
+    ...(evidence.length ? { evidence: evidence.map(({ kind, checks, ...rest }) => ({ ...rest, kind, checks: [...(checks ?? [])] })) } : {}),
     countryOfResidence,
-    tier: input.tier ?? existing.tier ?? undefined,
+    tier: tier ?? existing.tier ?? undefined,
     verifiedAt: deps.clock(),
     vendorReference: session.vendorReference ?? input.applicationId,
   };
@@ -144,7 +167,7 @@ export async function recordOperatorDecision(
     // The conditional UPDATE settles a race between two reviewers: one decision wins.
     const won = await deps.store.applications.decideReview(
       input.applicationId,
-      { status: input.decision === 'approve' ? 'approved' : 'rejected', tier: input.tier, reason: input.reason, decidedBy: input.actor },
+      { status: input.decision === 'approve' ? 'approved' : 'rejected', tier, reason: input.reason, decidedBy: input.actor },
       nowSeconds(deps),
     );
     if (!won) throw new Conflict('the application was decided by someone else');

@@ -1,11 +1,20 @@
 import { digestSecret } from '../crypto/hash';
-import { beginBankLogin, BankLoginRejected, completeBankLogin, type BankLogin, type BankLoginOutcome } from '../idv/existingCustomer/relyingParty';
+import {
+  bankLoginOrigins,
+  beginBankLogin,
+  BankLoginRejected,
+  completeBankLogin,
+  type BankLogin,
+  type BankLoginOutcome,
+} from '../idv/existingCustomer/relyingParty';
 import type { IdvResult } from '../idv/provider';
 import type { Application } from '../store/types';
 import type { IssuanceDeps } from './deps';
 import { openFormLink } from './formSubmission';
 import { tierOfApplication } from './credentialConfigurations';
 import { applyResult } from './identityVerification';
+import { missingChecksFor } from '../protocol/tiers';
+import { checkEvidenceOf } from './tierRule';
 
 /**
  * "I already bank with <PFI> — sign in" (docs/existing-customers.md): the IDV step done by the
@@ -19,6 +28,9 @@ import { applyResult } from './identityVerification';
 export const EXISTING_CUSTOMER_PROVIDER = 'existing_customer';
 
 type Deps = Pick<IssuanceDeps, 'store' | 'clock' | 'config' | 'logger' | 'crypto' | 'idv'>;
+
+/** The origins the choice page must allow as form-action targets (the bank's login), src/idv/existingCustomer/relyingParty.ts. */
+export const existingCustomerFormTargets = bankLoginOrigins;
 
 /** The configured bank login, or undefined when the option is off. */
 export function existingCustomerLogin(deps: Pick<IssuanceDeps, 'idv'>): BankLogin | undefined {
@@ -95,9 +107,10 @@ export async function finishExistingCustomerLogin(
   // The wallet applied for one credential configuration (its tier): the KCC, its record and the
   // KYC status API must all say that tier, so the bank's evidence must cover the applied-for
   // tier's required checks; less goes where EXISTING_CUSTOMER_FALLBACK says, more grants no more.
+  // The tier rule of every path (src/protocol/tiers.ts), over the bank's checks and any presented credentials'.
   const appliedTier = tierOfApplication(deps, application);
-  const kinds = new Set(outcome.evidence.map((e) => e.kind));
-  const covered = outcome.status === 'verified' && appliedTier.requiredChecks.every((k) => kinds.has(k));
+  const held = checkEvidenceOf(outcome.evidence, found.prefill, now);
+  const covered = outcome.status === 'verified' && missingChecksFor(appliedTier, held, now).length === 0;
   if (outcome.status === 'verified' && !covered && !secondDid && login.settings.fallback === 'regular_verification') {
     await audit('existing_customer.fallback', { next: 'regular_verification', reasons: ['evidence_insufficient'], applied_tier: appliedTier.id });
     return { kind: 'regular_verification', formToken: outcome.formToken, reasons: ['evidence_insufficient'] };

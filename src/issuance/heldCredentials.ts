@@ -3,6 +3,7 @@ import { issuerUrls } from '../paths';
 import { nowSeconds } from '../ports/clock';
 import { InvalidRequest } from '../protocol/errors';
 import type { PresentationDefinition } from '../protocol/pe/evaluate';
+import { missingChecksFor } from '../protocol/tiers';
 import {
   PresentedCredentialError,
   presentedCredentialDcqlQuery,
@@ -201,7 +202,7 @@ export function prefillFromHeldCredentials(
       held: credential.recheck as unknown as Record<string, unknown>,
     });
   }
-  const missingChecks = tier.requiredChecks.filter((check) => !verifiedEvidence.some((e) => e.kind === check));
+  const missingChecks = missingChecksFor(tier, verifiedEvidence, now);
   const vouched = vouchedFieldsOf(deps, verified);
   return { verifiedEvidence, missingChecks, supersedes: [], countryOfResidence, presented, ...(vouched ? { vouched } : {}) };
 }

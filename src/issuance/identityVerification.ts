@@ -7,6 +7,7 @@ import { applyCredentialChanges, credentialChangesOfDecision, NO_CREDENTIAL_CHAN
 import { kccDataProblem } from './kccClaims';
 import type { IssuanceDeps } from './deps';
 import { applicationEventData, outboxRow, type OutboxRow } from './events';
+import { checkEvidenceOf, grantTier } from './tierRule';
 
 /**
  * Identity verification, the step between an opened application and a decision: the
@@ -67,6 +68,35 @@ export function withKccDataRule(result: IdvResult, current: { countryOfResidence
   return { ...result, state: 'needs_review', final: false, reasonCodes: [...result.reasonCodes, `kcc:${problem}`], tier: undefined };
 }
 
+/**
+ * The tier rule every approval passes, whoever reports it (docs/tiers-and-status.md): the
+ * result's evidence (and what presented credentials still cover) must satisfy the tier it
+ * grants. Granted: the highest tier the evidence satisfies at or below the stated or applied-for
+ * tier, written explicitly so the KCC, the record and the KYC status API name the same tier
+ * (`tier:limited_by_evidence` when below); none: manual review with the missing checks.
+ */
+export async function withTierRule(
+  deps: Pick<IssuanceDeps, 'store' | 'config'>,
+  result: IdvResult,
+  current: Application | undefined,
+  now: number,
+): Promise<IdvResult> {
+  if (result.state !== 'approved' || !current) return result;
+  const prefill = await deps.store.applicationPrefill.get(current.id);
+  const evidence = checkEvidenceOf(result.evidence ?? evidenceFromChecks(result.checks), prefill, now);
+  const grant = grantTier(deps, current, evidence, now, result.tier);
+  if (grant.tier) {
+    return { ...result, tier: grant.tier.name, reasonCodes: grant.limited ? [...result.reasonCodes, 'tier:limited_by_evidence'] : result.reasonCodes };
+  }
+  return {
+    ...result,
+    state: 'needs_review',
+    final: false,
+    tier: undefined,
+    reasonCodes: [...result.reasonCodes, 'tier:evidence_insufficient', ...grant.missing.map((kind) => `tier:missing:${kind}`)],
+  };
+}
+
 export type Disposition = 'applied' | 'redecision' | 'stale' | 'ignored';
 
 type ApplyInput = {
@@ -95,7 +125,7 @@ type Applied = { disposition: Disposition; state: IdvState; application?: Applic
 export async function applyResult(deps: Deps, input: ApplyInput): Promise<Applied> {
   const now = seconds(deps.clock());
   const current = input.current ?? (await deps.store.applications.get(input.applicationId));
-  const result = withKccDataRule(input.result, current);
+  const result = await withTierRule(deps, withKccDataRule(input.result, current), current, now);
   const to = result.state;
   const outcome = { ...result, evidence: result.evidence ?? evidenceFromChecks(result.checks) } as unknown as JsonObject;
   // No session yet (the hosted form): open it directly in the new state. The commit does nothing

@@ -25,19 +25,14 @@ import { checkResponseEncryptionKey, encryptCredentialResponse, type ResponseEnc
 import { verifyProofJwt, verifyProofJwts, type VerifiedProof } from '../protocol/oid4vci/verifyProofJwt';
 import type { SdJwtVcFormat } from '../protocol/sdJwtVc/kcc';
 import type { AccessTokenRecord, Application, ApplicationPrefill, Transaction } from '../store/types';
-import {
-  credentialConfigurations,
-  sdJwtConfigurationId,
-  sdJwtCredentialConfigurations,
-  sdJwtVcSettingsOf,
-  tierOfApplication,
-} from './credentialConfigurations';
+import { credentialConfigurations, sdJwtConfigurationId, sdJwtCredentialConfigurations, sdJwtVcSettingsOf } from './credentialConfigurations';
 import { allocateCredentialStatus, revokeCredential, type EvidenceRecord } from './credentialStatus';
 import type { IssuanceDeps } from './deps';
 import { outboxRow, type OutboxRow } from './events';
 import { consumeProofNonce, freshCNonce } from './grants';
 import { applyResult } from './identityVerification';
 import { kccDataProblem } from './kccClaims';
+import { grantedTierOf } from './tierRule';
 import { assertPresentedCredentialsStillValid } from './presentedCredentials';
 import { signSdJwtKnownCustomerCredentials, type SdJwtHolder } from './sdJwtCredential';
 
@@ -552,7 +547,8 @@ export async function signKnownCustomerCredential(deps: Deps, application: Appli
   const { credential } = deps.config;
   // Never a KCC the published schema refuses (decideIssuance sends such approvals to review).
   if (kccDataProblem(application)) throw new ServerError('the application lacks the data a KCC needs');
-  const tier = tierOfApplication(deps, application);
+  // The tier its decision granted (src/issuance/tierRule.ts): the KCC, its status entry and the KYC status API name the same.
+  const tier = grantedTierOf(deps, application);
   // Validity per tier; the default tier's validityDays is credential.validityDays.
   const expiresAt = now + tier.validityDays * 86400;
   const { evidence, supersedes } = evidenceOfApplication(application, prefill, now);
@@ -569,8 +565,7 @@ export async function signKnownCustomerCredential(deps: Deps, application: Appli
     issuerDid: deps.issuer.did,
     subjectDid: application.applicantDid,
     countryOfResidence: application.countryOfResidence as string,
-    // An explicit tier from a decision (an operator's, or a vendor's) wins over the applied-for tier's name.
-    tier: application.tier ?? tier.name,
+    tier: tier.name,
     jurisdictionCountry: credential.jurisdictionCountry,
     schemaId: credential.schemaId ?? issuerUrls(deps.config.publicUrl).kccSchema,
     evidence: evidence.map(({ kind, checks }) => ({ kind, checks })),

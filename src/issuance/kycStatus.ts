@@ -1,6 +1,7 @@
 import { nowSeconds } from '../ports/clock';
 import type { Application, CredentialStatusRecord } from '../store/types';
 import type { IssuanceDeps } from './deps';
+import { grantedTierOf } from './tierRule';
 
 /**
  * A KYCPort-style status read for relying parties (seed 000, "Read a user's verification
@@ -15,9 +16,10 @@ import type { IssuanceDeps } from './deps';
  *   revocation stands until a KCC is issued or an application approved after it (a new
  *   application, pending or in review, does not lift it);
  * - `unverified`: nothing, or only abandoned applications.
- * `kyc_tier` is the tier id (credential configuration) of the KCC or application the status is
- * about (null when unverified); `aml_clear` is true only for `verified` with a
- * `sanction_screening` check in the evidence.
+ * `kyc_tier` is the tier id of the KCC (its status entry) or application the status is about (an
+ * approved one: the tier its decision granted; otherwise the tier applied for; null when
+ * unverified); `aml_clear` is true only for `verified` with a `sanction_screening` check in the
+ * evidence.
  */
 export type KycStatus = 'verified' | 'pending' | 'rejected' | 'unverified' | 'expired';
 export interface KycStatusAnswer {
@@ -28,7 +30,7 @@ export interface KycStatusAnswer {
 
 const AML_CHECK = 'sanction_screening';
 
-export async function kycStatusOf(deps: Pick<IssuanceDeps, 'store' | 'clock'>, subjectDid: string): Promise<KycStatusAnswer> {
+export async function kycStatusOf(deps: Pick<IssuanceDeps, 'store' | 'clock' | 'config'>, subjectDid: string): Promise<KycStatusAnswer> {
   const now = nowSeconds(deps);
   const credentials = await deps.store.credentialStatus.listForSubject(subjectDid); // newest first
   const applications = await deps.store.applications.listForApplicant(subjectDid, 20); // newest first
@@ -39,7 +41,8 @@ export async function kycStatusOf(deps: Pick<IssuanceDeps, 'store' | 'clock'>, s
     (await Promise.all(applications.map((a) => deps.store.issuedCredentials.listForApplication(a.id)))).flat().map((c) => c.applicationId),
   );
   if (newest?.status === 'approved' && !issuedFor.has(newest.id)) {
-    return { kyc_status: 'verified', kyc_tier: newest.credentialConfigurationId, aml_clear: hasAmlCheck(applicationEvidence(newest)) };
+    // The tier its decision granted, as the KCC will say (src/issuance/tierRule.ts).
+    return { kyc_status: 'verified', kyc_tier: grantedTierOf(deps, newest).id, aml_clear: hasAmlCheck(applicationEvidence(newest)) };
   }
   // A revocation stands until something newer than it: a KCC issued or an application approved
   // after it. An application the subject opens (or sends to review) is not that, so opening one

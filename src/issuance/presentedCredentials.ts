@@ -2,7 +2,7 @@ import type { TierConfig } from '../config';
 import type { DidResolver } from '../did/resolver';
 import { InvalidRequest } from '../protocol/errors';
 import { STATUS_PURPOSES, type StatusPurpose } from '../protocol/statusList';
-import { evidenceMaxAgeDays, findTier, priorCredentialDefinition, trustedIssuersOf } from '../protocol/tiers';
+import { evidenceMaxAgeDays, findTier, missingChecksFor, priorCredentialDefinition, trustedIssuersOf } from '../protocol/tiers';
 import type { CredentialVerdict, StatusListFetcher } from '../verifier/verifyCredential';
 import { verifyPresentation } from '../verifier/verifyPresentation';
 import { nowSeconds } from '../ports/clock';
@@ -200,7 +200,7 @@ export async function prefillFromCredentials(deps: IssuanceDeps, tier: TierConfi
     }
   }
   const verifiedEvidence = [...byKind.values()];
-  const missingChecks = tier.requiredChecks.filter((check) => !byKind.has(check));
+  const missingChecks = missingChecksFor(tier, verifiedEvidence, now);
   return { verifiedEvidence, missingChecks, supersedes, countryOfResidence, presented };
 }
 

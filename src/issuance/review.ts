@@ -3,11 +3,11 @@ import { nowSeconds } from '../ports/clock';
 import { NotFound } from '../protocol/errors';
 import type { Application, AuditEntry, PendingApproval } from '../store/types';
 import { statusOf } from './credentialStatus';
-import { configuredTierNames } from './decisions';
 import { sealedVouchedFields } from './heldCredentials';
 import type { IssuanceDeps } from './deps';
 import { isCountryOfResidence } from './kccClaims';
 import { assertOperatorMay } from './operatorAccounts';
+import { evidenceForDecision, tierChoices } from './tierRule';
 import type { LiveOperatorSession } from './operatorSessions';
 
 /**
@@ -26,8 +26,10 @@ export interface ApplicationReview {
   /** The opened PII, `erased`, or null when there is none (or no key to open it). */
   pii: Record<string, string> | null | 'erased';
   audit: AuditEntry[];
-  /** The tiers a decision may name: the application's own first (the preselected option), then every other configured one. */
+  /** The tiers a decision may name, those the evidence covers: the application's own first (the preselected option), then the others. */
   tiers: string[];
+  /** Configured tiers the evidence does not cover, with the checks each still misses (an approval naming one is refused). */
+  tiersNotCovered: { name: string; missing: string[] }[];
   /** An approval must carry a country of residence the application lacks. */
   needsCountry: boolean;
   /** Who took the case in the console (an audit actor), if anyone. */
@@ -54,7 +56,9 @@ export async function reviewApplication(
   const pii = await openPiiForReview(deps, session, id);
   // Read after the opening was recorded: the trail shown includes this very viewing.
   const audit = await deps.store.audit.listForApplication(id);
-  const configured = configuredTierNames(deps.config);
+  const { held } = await evidenceForDecision(deps, application, nowSeconds(deps));
+  const choices = tierChoices(deps, held, nowSeconds(deps));
+  const configured = [...new Set(choices.filter((t) => t.missing.length === 0).map((t) => t.name))];
   const assignment = await deps.store.applicationAssignments.get(id);
   return {
     application,
@@ -71,6 +75,7 @@ export async function reviewApplication(
     pii,
     audit,
     tiers: [...new Set([application.tier, ...configured].filter((t): t is string => !!t && configured.includes(t)))],
+    tiersNotCovered: choices.filter((t) => t.missing.length > 0 && !configured.includes(t.name)).map(({ name, missing }) => ({ name, missing })),
     needsCountry: !isCountryOfResidence(application.countryOfResidence),
     assignee: assignment?.assignee ?? null,
   };

@@ -5,7 +5,7 @@ import { nowSeconds } from '../ports/clock';
 import { ServerError } from '../protocol/errors';
 import { signSdJwtKcc, type SdJwtVcFormat } from '../protocol/sdJwtVc/kcc';
 import type { Application } from '../store/types';
-import { tierOfApplication } from './credentialConfigurations';
+import { grantedTierOf } from './tierRule';
 import { allocateCredentialStatus, tokenStatusReference, type EvidenceRecord } from './credentialStatus';
 import type { IssuanceDeps } from './deps';
 import { kccDataProblem } from './kccClaims';
@@ -50,7 +50,8 @@ export async function signSdJwtKnownCustomerCredentials(
   if (kccDataProblem(application)) throw new ServerError('the application lacks the data a KCC needs');
   if (input.holders.length === 0) throw new ServerError('no holder key to bind the credential to');
   const now = nowSeconds(deps);
-  const tier = tierOfApplication(deps, application);
+  // The tier its decision granted (src/issuance/tierRule.ts): the KCC, its status entry and the KYC status API name the same.
+  const tier = grantedTierOf(deps, application);
   const expiresAt = now + tier.validityDays * 86400;
   const evidence = input.evidence.map((e) => ({ ...e, checks: [...e.checks] }));
   const issued: SignedSdJwtCredential[] = [];
@@ -72,7 +73,7 @@ export async function signSdJwtKnownCustomerCredentials(
         holderJwk: holder.jwk,
         subjectDid: holder.did,
         countryOfResidence: application.countryOfResidence as string,
-        tier: application.tier ?? tier.name,
+        tier: tier.name,
         jurisdictionCountry: deps.config.credential.jurisdictionCountry,
         evidence: evidence.map(({ kind, checks }) => ({ kind, checks })),
         issuedAt: now,

@@ -95,3 +95,57 @@ export function findTier(tiers: readonly TierConfig[], id: string): TierConfig |
 export function evidenceMaxAgeDays(tier: TierConfig, kind: string): number {
   return tier.evidenceMaxAgeDays?.[kind] ?? tier.validityDays;
 }
+
+/**
+ * One check of an application's evidence as the tier rule reads it: its kind
+ * (evidence[*].kind) and when it was done (seconds since the epoch).
+ */
+export interface CheckEvidence {
+  kind: string;
+  verifiedAt: number;
+}
+
+/**
+ * The tier rule, the one place every decision path asks (docs/tiers-and-status.md): the checks
+ * `tier` requires that `evidence` does not cover, either absent or older than the tier's
+ * evidenceMaxAgeDays for the kind. Empty: the evidence satisfies the tier.
+ *
+ * @param now seconds since the epoch
+ */
+export function missingChecksFor(tier: TierConfig, evidence: readonly CheckEvidence[], now: number): string[] {
+  return tier.requiredChecks.filter((kind) => !evidence.some((e) => e.kind === kind && now - e.verifiedAt < evidenceMaxAgeDays(tier, kind) * 86400));
+}
+
+/** Every configured tier whose required checks `evidence` covers (configured order). */
+export function tiersSatisfiedBy(tiers: readonly TierConfig[], evidence: readonly CheckEvidence[], now: number): TierConfig[] {
+  return tiers.filter((t) => missingChecksFor(t, evidence, now).length === 0);
+}
+
+/** Whether `lower` asks nothing `upper` does not: its required checks are a subset of upper's. */
+export function isAtOrBelow(lower: TierConfig, upper: TierConfig): boolean {
+  return lower.requiredChecks.every((kind) => upper.requiredChecks.includes(kind));
+}
+
+/**
+ * The highest tier the evidence satisfies, at or below `ceiling` (the applied-for tier, or the
+ * tier a decision names); undefined when none. Highest: the most required checks; on a tie the
+ * ceiling itself, then the configured order.
+ */
+export function highestTierSatisfied(
+  tiers: readonly TierConfig[],
+  evidence: readonly CheckEvidence[],
+  now: number,
+  ceiling?: TierConfig,
+): TierConfig | undefined {
+  const candidates = tiersSatisfiedBy(tiers, evidence, now).filter((t) => !ceiling || isAtOrBelow(t, ceiling));
+  const rank = (t: TierConfig) => t.requiredChecks.length * 2 + (ceiling && t.id === ceiling.id ? 1 : 0);
+  return candidates.reduce<TierConfig | undefined>((best, t) => (!best || rank(t) > rank(best) ? t : best), undefined);
+}
+
+/**
+ * The configured tier a decision's tier name means: the applied-for tier when the name is its
+ * name, otherwise the first configured tier of that name; undefined for a name no tier has.
+ */
+export function tierNamed(tiers: readonly TierConfig[], name: string, appliedFor: TierConfig): TierConfig | undefined {
+  return appliedFor.name === name ? appliedFor : tiers.find((t) => t.name === name);
+}

@@ -121,6 +121,9 @@ describe('existing customers sign in at their bank, end to end', () => {
     const page = await choicePage(t, jar, idvRequest.url);
     expect(page.status).toBe(200);
     expect(page.html).toContain('I already bank with Example Bank — sign in');
+    // Browsers apply form-action to the redirect after the form's POST: the bank's origin must be allowed.
+    const csp = (await t.app.request(idvRequest.url, { headers: { cookie: jar.header() } })).headers.get('content-security-policy') ?? '';
+    expect(csp).toContain(`form-action 'self' ${new URL(bank.issuer).origin}`);
     // The regular verification stays on the page beside it.
     expect(page.html).toContain('name="consent" value="accept"');
 

@@ -151,7 +151,8 @@ describe('Incode adapter (loopback OIDC provider)', () => {
     expect(issued.credential).toBeTypeOf('string');
     const vc = decodeJwt(issued.credential as string).vc as { credentialSubject: Record<string, unknown>; evidence: { kind: string; checks: string[] }[] };
     expect(vc.credentialSubject.countryOfResidence).toBe('DE');
-    expect(vc.credentialSubject.tier).toBe('Enhanced');
+    // The provider's tier (Enhanced) is no configured tier: the KCC carries the applied-for one (the tier rule, docs/tiers-and-status.md).
+    expect(vc.credentialSubject.tier).toBe('Standard');
     expect(vc.evidence.map((e) => e.kind).sort()).toEqual(['document_verification', 'liveness_check']);
 
     const state = new URL(authorizeUrl).searchParams.get('state') as string;
@@ -191,7 +192,7 @@ describe('Incode adapter (loopback OIDC provider)', () => {
     expect((denied as WalletError).body).toMatchObject({ error: 'credential_request_denied' });
   });
 
-  it('MANUAL_REVIEW → review; compliance staff decide through the operator API, then the KCC is issued', async () => {
+  it('MANUAL_REVIEW → review; without a passed check an operator cannot approve (400 naming it), only reject', async () => {
     const { idvRequest, deferred } = await start();
     const { authorizeUrl, callback } = await verifyInWebview(idvRequest.url, { status: 'MANUAL_REVIEW', person: JANE });
     expect(callback.status).toBe(303);
@@ -204,15 +205,26 @@ describe('Incode adapter (loopback OIDC provider)', () => {
     expect(retry.status).toBe(303);
     expect((await applicationByState(new URL(authorizeUrl).searchParams.get('state') as string)).status).toBe('review');
 
-    const decided = await fetch(`${issuer.url}/admin/applications/${app.id}/decision`, {
+    // MANUAL_REVIEW reports no passed check: an operator's approval adds none, so the tier
+    // (document_verification) cannot be granted; the answer names the missing check.
+    const refused = await fetch(`${issuer.url}/admin/applications/${app.id}/decision`, {
       method: 'POST',
       headers: { ...admin, 'content-type': 'application/json' },
       body: JSON.stringify({ decision: 'approve', reason: 'document checked by hand' }),
     });
+    expect(refused.status).toBe(400);
+    const error = (await refused.json()) as { error: string; error_description: string };
+    expect(error.error).toBe('invalid_request');
+    expect(error.error_description).toContain('missing document_verification');
+    expect((await applicationByState(new URL(authorizeUrl).searchParams.get('state') as string)).status).toBe('review');
+    const decided = await fetch(`${issuer.url}/admin/applications/${app.id}/decision`, {
+      method: 'POST',
+      headers: { ...admin, 'content-type': 'application/json' },
+      body: JSON.stringify({ decision: 'reject', reason: 'document not verified' }),
+    });
     expect(decided.status).toBe(200);
-    const issued = await deferred();
-    expect(issued.credential).toBeTypeOf('string');
-    expect((decodeJwt(issued.credential as string).vc as { credentialSubject: Record<string, unknown> }).credentialSubject.countryOfResidence).toBe('DE');
+    const denied = await deferred().catch((e: WalletError) => e);
+    expect((denied as WalletError).body).toMatchObject({ error: 'credential_request_denied' });
   });
 
   it('refuses forged, unsigned and wrongly authenticated results, and nothing changes', async () => {

@@ -12,6 +12,7 @@ import { Holder } from '../../src/wallet/holder';
 import { startFakePersona } from '../helpers/fakePersona';
 import { openApplication, requestCredential } from '../helpers/idvFlow';
 import { ADMIN_TOKEN, makeIssuerKeys } from '../helpers/issuer';
+import { TIERS } from '../helpers/tiers';
 
 /**
  * "PII collected by IDV vendor" end to end over real loopback HTTP: the issuer on Node, Persona
@@ -45,7 +46,8 @@ describe('Persona adapter (loopback vendor)', () => {
       keys: await makeIssuerKeys(),
       logger: silentLogger,
       backgroundIntervalMs: 0,
-      config: { adminToken: ADMIN_TOKEN, idv: { provider: 'persona' } },
+      // Basic and Enhanced: the vendor's stated tier (Enhanced) is granted only because its checks cover it.
+      config: { adminToken: ADMIN_TOKEN, idv: { provider: 'persona' }, tiers: TIERS },
       idv: { vendors: new Map([['persona', provider]]), outboundSecrets: [], vault: await createPiiVault(new Uint8Array(32).fill(7)) },
     });
     webhookUrl = `${issuer.url}/idv/webhooks/persona`;

@@ -49,7 +49,15 @@ describe('applyResult commits a result with what it decides', () => {
   const approved = (id: string) => ({
     applicationId: id,
     provider: 'persona',
-    result: { state: 'approved' as const, reasonCodes: [], final: true, checks: [], countryOfResidence: 'DE', vendorReference: 'inq_1' },
+    result: {
+      state: 'approved' as const,
+      reasonCodes: [],
+      final: true,
+      // The tier's required check, passed: an approval without it would go to review (the tier rule).
+      checks: [{ kind: 'document' as const, result: 'passed' as const, detail: ['passport'] }],
+      countryOfResidence: 'DE',
+      vendorReference: 'inq_1',
+    },
     eventAt: Date.now(),
     actor: 'idv:persona',
   });

@@ -11,7 +11,7 @@ import {
   type OpenForm,
 } from '../../issuance/formSubmission';
 import { configuredVendor, startVendorSession } from '../../issuance/identityVerification';
-import { existingCustomerLogin, finishExistingCustomerLogin, startExistingCustomerLogin } from '../../issuance/existingCustomer';
+import { existingCustomerFormTargets, existingCustomerLogin, finishExistingCustomerLogin, startExistingCustomerLogin } from '../../issuance/existingCustomer';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import { PATHS, issuerUrls } from '../../paths';
 import { FormSubmissionRefused, InvalidRequest } from '../../protocol/errors';
@@ -78,6 +78,8 @@ async function consentPage(c: Context<AppEnv>, token: string, form: OpenForm, er
   const urls = issuerUrls(deps.config.publicUrl);
   const csrfToken = await issueFormCsrf(c, deps.config.publicUrl, token, deps.issuer.did);
   const bank = existingCustomerLogin(deps);
+  // The sign-in's POST redirects to the bank: its origins must be form-action targets of this page.
+  if (bank && !notice) htmlSecurityHeaders(c, 'no-referrer', deps.config.clientMetadata.logoUri, await existingCustomerFormTargets(bank));
   return renderConsentPage({
     existingCustomer: bank && !notice ? { bankName: bank.settings.displayName, action: urls.existingCustomerStart(token), csrfToken } : undefined,
     notice,

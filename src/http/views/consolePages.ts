@@ -325,6 +325,8 @@ export function renderApplication(
     pii: Record<string, string> | null | 'erased';
     piiLabels: Record<string, string>;
     tiers: string[];
+    /** Tiers the application's evidence does not cover, with what each misses (shown, not offered). */
+    tiersNotCovered?: { name: string; missing: string[] }[];
     /** The verification reported no valid country: approving needs one (a KCC carries it). */
     needsCountry?: boolean;
     audit: { at: string; actor: string; action: string; detail: unknown }[];
@@ -364,6 +366,11 @@ export function renderApplication(
   const tierOptions = (p?.tier ? [p.tier] : input.tiers).map((t) => `<option value="${e(t)}">${e(t)}</option>`).join('');
   const approveFields = mayApprove
     ? `<label for="tier">Tier</label><select id="tier" name="tier">${tierOptions}</select>
+${
+  input.tiersNotCovered?.length
+    ? `<p class="hint">Not offered, the evidence does not cover them: ${input.tiersNotCovered.map((t) => `${e(t.name)} (missing ${e(t.missing.join(', '))})`).join('; ')}.</p>`
+    : ''
+}
 ${input.needsCountry && !p?.country ? '<label for="country">Country of residence (ISO 3166-1 alpha-2; required to approve)</label><input id="country" name="country_of_residence" pattern="[A-Za-z]{2}" maxlength="2" size="3" autocomplete="off">' : ''}`
     : '';
   const heading = decided ? 'Overrule the decision' : 'Decide';

@@ -1,4 +1,5 @@
 import type { TierConfig } from '../../config';
+import { missingChecksFor } from '../../protocol/tiers';
 import { ISO_3166_ALPHA2 } from '../fields';
 import type { ClaimMapping } from './settings';
 
@@ -60,8 +61,6 @@ export function readClaimPath(claims: Record<string, unknown>, path: string | re
   }
   return at;
 }
-
-const DAY_MS = 86_400_000;
 
 function parseVerifiedAt(value: unknown, now: number): number | undefined {
   let ms: number | undefined;
@@ -131,14 +130,11 @@ export function mapClaimsToKcc(
   }
   const reportedKinds = [...byKind.keys()];
 
-  /** Kinds still fresh for a tier: a KYC older than the tier's evidenceMaxAgeDays for a kind does not count for it. */
-  const covers = (tier: TierConfig) =>
-    tier.requiredChecks.every((kind) => {
-      if (!byKind.has(kind)) return false;
-      if (verifiedAtMs === undefined) return true;
-      const maxDays = tier.evidenceMaxAgeDays?.[kind] ?? tier.validityDays;
-      return now - verifiedAtMs <= maxDays * DAY_MS;
-    });
+  // The tier rule of every path (src/protocol/tiers.ts): a KYC older than the tier's
+  // evidenceMaxAgeDays for a kind does not count for it; without a date the checks count as of now.
+  const nowSeconds = Math.floor(now / 1000);
+  const reported = reportedKinds.map((kind) => ({ kind, verifiedAt: verifiedAtMs !== undefined ? Math.floor(verifiedAtMs / 1000) : nowSeconds }));
+  const covers = (tier: TierConfig) => missingChecksFor(tier, reported, nowSeconds).length === 0;
 
   // The tiers the mapping allows: those its values name, or every configured tier.
   const mappedIds = mapping.tier.values ? new Set(Object.values(mapping.tier.values)) : undefined;

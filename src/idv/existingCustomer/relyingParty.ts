@@ -171,6 +171,22 @@ async function serverMetadata(login: BankLogin): Promise<oidc.ServerMetadata> {
   return metadata;
 }
 
+/**
+ * The origins the webview goes to when the applicant chooses sign-in: the provider's issuer and
+ * its authorization endpoint (discovery, cached). A page offering the sign-in lists them in its
+ * CSP `form-action`, which browsers also apply to the redirect that follows the form's POST.
+ * Discovery failing leaves the issuer's origin (the sign-in then fails with its own error).
+ */
+export async function bankLoginOrigins(login: BankLogin): Promise<string[]> {
+  const origins = new Set([new URL(login.settings.issuer).origin]);
+  try {
+    origins.add(new URL((await serverMetadata(login)).authorization_endpoint as string).origin);
+  } catch (e) {
+    if (!(e instanceof BankLoginRejected)) throw e;
+  }
+  return [...origins];
+}
+
 /** A Configuration for one call: cached metadata, this moment's clock skew, signature checks on, the JWKS cache carried over. */
 async function configurationFor(login: BankLogin): Promise<oidc.Configuration> {
   const metadata = await serverMetadata(login);
