@@ -145,6 +145,43 @@ describe('operators: API and console', () => {
   });
 });
 
+describe('sandbox form and presented credentials', () => {
+  it('the sandbox grants the applied-for tier its checks cover; a renewal on a presented KCC (nothing missing) too; KCC, record and KYC status agree each time', async () => {
+    const clock = testClock();
+    const t = await makeTestIssuer({ clock, config: { tiers: TIERS, kycApiKeys: [`rp-one:${KYC_KEY}`] } });
+    const holder = await Holder.create();
+    const client = new WalletClient(holder, t.fetch, { now: () => Math.floor(clock() / 1000) });
+    const idOf = async (status: string) =>
+      ((await admin(t, 'GET', `/applications?status=${status}`)).body as { applications: { id: string; created_at: string }[] }).applications
+        .sort((a, b) => a.created_at.localeCompare(b.created_at))
+        .at(-1)?.id as string;
+
+    const enhanced = await applyForKcc(client, { issuer: PUBLIC_URL, identity: SAMPLE_IDENTITY, presentationDefinitionId: 'kcc-enhanced' });
+    let views = await threeViews(t, holder, await idOf('approved'), clock, enhanced.credential as string);
+    expect(views.kcc?.credentialSubject.tier).toBe('Enhanced');
+    expect(views.record).toMatchObject({ status: 'approved', tier: 'Enhanced' });
+    expect(views.status).toMatchObject({ kyc_status: 'verified', kyc_tier: 'kcc-enhanced' });
+
+    // A renewal of Basic on the Enhanced KCC: its checks are fresh, so no IDV at all.
+    clock.advance(DAY);
+    const renewal = await applyForKcc(client, {
+      issuer: PUBLIC_URL,
+      identity: SAMPLE_IDENTITY,
+      presentationDefinitionId: 'kcc-basic',
+      credentials: [enhanced.credential as string],
+    });
+    expect(renewal.deferred).toBe(false);
+    const renewedId = (
+      (await admin(t, 'GET', '/applications?status=approved')).body as { applications: { id: string; idv_provider: string }[] }
+    ).applications.find((a) => a.idv_provider === 'presented-credentials')?.id as string;
+    views = await threeViews(t, holder, renewedId, clock, renewal.credential as string);
+    expect(views.kcc?.credentialSubject.tier).toBe('Basic');
+    expect(views.record).toMatchObject({ status: 'approved', tier: 'Basic' });
+    // The status is about the newest live KCC: the Basic one (a lower tier supersedes nothing).
+    expect(views.status).toMatchObject({ kyc_status: 'verified', kyc_tier: 'kcc-basic' });
+  });
+});
+
 describe('four-eyes: neither the proposal nor the confirmation exceeds the evidence', () => {
   /** Basic, then an upgrade to Enhanced whose document check is carried from the Basic KCC (kept 40 days here) and whose screening sends it to review. */
   const SHORT: TierConfig[] = [
