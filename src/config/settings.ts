@@ -699,7 +699,7 @@ export const SETTINGS = {
     issuer: unset({
       env: 'OPERATOR_SSO_ISSUER',
       parse: text,
-      doc: "the workforce OpenID Connect issuer (https; http only on loopback); turns on \"Sign in with …\" in the review console (redirect URI `<PUBLIC_URL>/console/sso/callback`); see [docs/operator-sso.md](docs/operator-sso.md)",
+      doc: 'the workforce OpenID Connect issuer (https; http only on loopback); turns on "Sign in with …" in the review console (redirect URI `<PUBLIC_URL>/console/sso/callback`); see [docs/operator-sso.md](docs/operator-sso.md)',
     }),
     clientId: unset({ env: 'OPERATOR_SSO_CLIENT_ID', parse: text, doc: "the console's client id at the workforce provider" }),
     clientSecret: unset({
@@ -724,7 +724,7 @@ export const SETTINGS = {
       env: 'OPERATOR_SSO_ROLES_CLAIM',
       parse: text,
       default: 'groups',
-      doc: 'the claim (dot path, e.g. `realm_access.roles`) holding the operator\'s groups or app roles, read at every sign-in',
+      doc: "the claim (dot path, e.g. `realm_access.roles`) holding the operator's groups or app roles, read at every sign-in",
     }),
     roleMap: unset({
       env: 'OPERATOR_SSO_ROLE_MAP',

@@ -53,9 +53,7 @@ export const OperatorSsoSettingsSchema = z.strictObject({
   /** The claim holding groups or app roles: a top-level name, else a dot path (`realm_access.roles`). */
   rolesClaim: z.string().min(1).max(256),
   /** Claim value (group name, group object id, app role) → console role. */
-  roleMap: z
-    .record(z.string().min(1).max(256), RoleSchema)
-    .refine((m) => Object.keys(m).length > 0, 'the role map names at least one group'),
+  roleMap: z.record(z.string().min(1).max(256), RoleSchema).refine((m) => Object.keys(m).length > 0, 'the role map names at least one group'),
   idTokenAlg: z.enum(ID_TOKEN_ALGORITHMS).optional(),
   maxAuthAgeSeconds: z.number().int().min(0).max(86_400).optional(),
   clockToleranceSeconds: z.number().int().min(0).max(300).default(30),
@@ -86,7 +84,10 @@ export function parseOperatorSsoSettings(input: unknown): OperatorSsoSettings {
 export function operatorSsoSettingsFromTable(table: Settings['operatorSso']): { settings: OperatorSsoSettings; keySecret: Uint8Array } | undefined {
   if (!table.issuer) {
     const stray = (['clientId', 'clientSecret', 'privateKeyJwk', 'roleMap', 'keySecret'] as const).filter((k) => table[k] !== undefined);
-    if (stray.length) throw new Error(`operator SSO settings: ${stray.map((k) => `OPERATOR_SSO_${k.replace(/[A-Z]/g, (x) => `_${x}`).toUpperCase()}`).join(', ')} set without OPERATOR_SSO_ISSUER`);
+    if (stray.length)
+      throw new Error(
+        `operator SSO settings: ${stray.map((k) => `OPERATOR_SSO_${k.replace(/[A-Z]/g, (x) => `_${x}`).toUpperCase()}`).join(', ')} set without OPERATOR_SSO_ISSUER`,
+      );
     return undefined;
   }
   if (!table.keySecret) throw new Error('OPERATOR_SSO_KEY_SECRET (32 bytes, base64url) is required with OPERATOR_SSO_ISSUER');
@@ -247,7 +248,8 @@ function claimValues(claims: Record<string, unknown>, path: string): string[] | 
   let value: unknown = claims[path];
   if (value === undefined && path.includes('.')) {
     value = claims;
-    for (const name of path.split('.')) value = value && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>)[name] : undefined;
+    for (const name of path.split('.'))
+      value = value && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>)[name] : undefined;
   }
   if (typeof value === 'string') return [value];
   if (Array.isArray(value)) return value.filter((v): v is string => typeof v === 'string');
@@ -255,7 +257,10 @@ function claimValues(claims: Record<string, unknown>, path: string): string[] | 
 }
 
 /** The highest console role the values map to, and which values did. */
-export function roleFromClaim(values: readonly string[], roleMap: Readonly<Record<string, OperatorRole>>): { role: OperatorRole; matched: string[] } | undefined {
+export function roleFromClaim(
+  values: readonly string[],
+  roleMap: Readonly<Record<string, OperatorRole>>,
+): { role: OperatorRole; matched: string[] } | undefined {
   const matched = values.filter((v) => Object.hasOwn(roleMap, v));
   if (!matched.length) return undefined;
   const role = matched.map((v) => roleMap[v]).reduce((a, b) => (ROLE_RANK[b] > ROLE_RANK[a] ? b : a));
@@ -268,7 +273,10 @@ export function roleFromClaim(values: readonly string[], roleMap: Readonly<Recor
  * roles claim (from the ID token, else from userinfo for the same `sub`) and maps it. Throws
  * OperatorSsoRefused for anything that does not verify or maps to no role.
  */
-export async function completeOperatorSso(sso: OperatorSso, input: { callbackUrl: string | URL; transaction: string | undefined }): Promise<OperatorSsoIdentity> {
+export async function completeOperatorSso(
+  sso: OperatorSso,
+  input: { callbackUrl: string | URL; transaction: string | undefined },
+): Promise<OperatorSsoIdentity> {
   const nowSeconds = Math.floor(sso.deps.clock() / 1000);
   const tx = input.transaction ? await openLoginTransaction(sso.deps, input.transaction, nowSeconds) : undefined;
   if (tx === 'expired') throw new OperatorSsoRefused('transaction_expired');
@@ -331,7 +339,11 @@ export async function completeOperatorSso(sso: OperatorSso, input: { callbackUrl
   }
   const mapped = values && roleFromClaim(values, sso.settings.roleMap);
   if (!mapped) {
-    throw new OperatorSsoRefused('no_role', values === undefined ? `no ${sso.settings.rolesClaim} claim` : `no mapped value in ${sso.settings.rolesClaim}`, party);
+    throw new OperatorSsoRefused(
+      'no_role',
+      values === undefined ? `no ${sso.settings.rolesClaim} claim` : `no mapped value in ${sso.settings.rolesClaim}`,
+      party,
+    );
   }
   const name = [displaySource.name, displaySource.preferred_username].find((v): v is string => typeof v === 'string' && v.trim().length > 0);
   return { party, role: mapped.role, subject: claims.sub, matched: mapped.matched, ...(name ? { displayName: name.trim().slice(0, 64) } : {}) };
