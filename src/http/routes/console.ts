@@ -21,6 +21,7 @@ import {
 import { changeCredentialStatus } from '../../issuance/credentialStatus';
 import { beginOperatorSso, completeOperatorSso, OperatorSsoRefused, type OperatorSsoRefusalReason } from '../../issuance/operatorSso';
 import { assertOperatorAuthAllowed, recordOperatorAuthFailure } from '../operatorAuth';
+import { rateLimitByIp } from '../rateLimit';
 import {
   type ConsoleChrome,
   consoleCss,
@@ -127,7 +128,7 @@ function loginPage(c: Context<AppEnv>, accounts: boolean, error?: string, status
 consoleRoutes.get('/login', async (c) => loginPage(c, await c.get('deps').store.operatorAccounts.any()));
 
 // The workforce sign-in (src/issuance/operatorSso.ts): no session needed, none opened on any refusal.
-consoleRoutes.get('/sso/start', async (c) => {
+consoleRoutes.get('/sso/start', rateLimitByIp('console-sso'), async (c) => {
   const deps = c.get('deps');
   const sso = deps.operatorSso;
   if (!sso) throw new NotFound('workforce sign-in is not configured (OPERATOR_SSO_ISSUER)');
@@ -158,7 +159,7 @@ const SSO_REFUSALS: Partial<Record<OperatorSsoRefusalReason, [string, 400 | 401 
   provider_error: ['The sign-in service cannot be reached. Try again later.', 502],
 };
 
-consoleRoutes.get('/sso/callback', async (c) => {
+consoleRoutes.get('/sso/callback', rateLimitByIp('console-sso'), async (c) => {
   const deps = c.get('deps');
   const sso = deps.operatorSso;
   if (!sso) throw new NotFound('workforce sign-in is not configured (OPERATOR_SSO_ISSUER)');
