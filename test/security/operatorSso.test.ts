@@ -1,4 +1,4 @@
-import { decodeJwt } from 'jose';
+import { decodeJwt, importJWK, SignJWT } from 'jose';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Settings } from '../../src/config';
 import type { Logger } from '../../src/http/context';
@@ -360,6 +360,40 @@ describe('review console sign-in through the workforce login (oidc-provider as t
     expect(expired.session).toBeUndefined();
     expect(logs.find((l) => l.includes('"operator_sso_refused"'))).toMatch(/invalid_id_token.*exp/);
     expect(sessionCount(t)).toBe(before);
+  });
+
+  it('reads roles from the ID token when it carries them (Entra ID, Okta), a dot path into nested claims (Keycloak realm roles), userinfo not called', async () => {
+    const idpKey = await importJWK(idp.signingKey.privateJwk, 'RS256');
+    const forged = async (authorizationUrl: string, claims: Record<string, unknown>) => {
+      const nonce = new URL(authorizationUrl).searchParams.get('nonce') as string;
+      const now = Math.floor(Date.now() / 1000);
+      return new SignJWT({ nonce, aud: CLIENT_ID, ...claims })
+        .setProtectedHeader({ alg: 'RS256', kid: idp.signingKey.kid })
+        .setIssuer(idp.issuer)
+        .setSubject('rita')
+        .setIssuedAt(now)
+        .setExpirationTime(now + 60)
+        .sign(idpKey);
+    };
+    // The IdP itself puts groups only in userinfo; here its signed ID token carries them, as Entra's does.
+    const t = await issuer({ rolesClaim: 'realm_access.roles' });
+    const { authorizationUrl, tx, callbackUrl } = await trip(t, 'rita');
+    const idToken = await forged(authorizationUrl, { realm_access: { roles: ['offline_access', 'kcc-admins'] }, name: 'Rita R.' });
+    wire.tokenResponse = (json) => ({ ...json, id_token: idToken });
+    const r = await callback(t, callbackUrl, tx);
+    wire.tokenResponse = undefined;
+    expect(r.status, r.body).toBe(200);
+    expect((await get(t, r.session as string, '')).body).toContain('Signed in as <strong>Rita R.</strong> (admin)');
+    expect(wire.requests.some((q) => q.url.endsWith('/me'))).toBe(false);
+
+    // The same claim in the ID token, with only unmapped values: refused, and userinfo is not asked to override it.
+    const next = await trip(t, 'rita');
+    const unmapped = await forged(next.authorizationUrl, { realm_access: { roles: ['offline_access'] } });
+    wire.tokenResponse = (json) => ({ ...json, id_token: unmapped });
+    const refused = await callback(t, next.callbackUrl, next.tx);
+    wire.tokenResponse = undefined;
+    expect(refused.status).toBe(403);
+    expect(refused.session).toBeUndefined();
   });
 
   it('four-eyes: each IdP subject is one party; the proposer cannot confirm, another subject can; a local account is another party', async () => {
