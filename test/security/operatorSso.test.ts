@@ -487,6 +487,15 @@ describe('review console sign-in through the workforce login (oidc-provider as t
     }
   });
 
+  it('an unreachable IdP: the start answers the login page with 502 and sets no transaction', async () => {
+    const t = await issuer({}, {}, 'http://127.0.0.1:1');
+    const res = await t.app.request(`${PUBLIC_URL}/console/sso/start`);
+    expect(res.status).toBe(502);
+    expect(await res.text()).toContain('cannot be reached');
+    expect(cookieOf(res, 'kcc_console_sso')).toBeUndefined();
+    expect(logs.find((l) => l.includes('"operator_sso_refused"'))).toContain('"provider_error"');
+  });
+
   it('refuses to start with settings that cannot work', async () => {
     await expect(issuer({ roleMap: undefined })).rejects.toThrow(/OPERATOR_SSO_ROLE_MAP/);
     await expect(issuer({ roleMap: { 'kcc-admins': 'root' } })).rejects.toThrow(/roleMap/);
