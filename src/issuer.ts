@@ -21,6 +21,7 @@ import { createPiiVault } from './idv/piiVault';
 import { createBankLogin } from './idv/existingCustomer/relyingParty';
 import { deriveExistingCustomerKeys } from './idv/existingCustomer/loginTransaction';
 import { existingCustomerSettingsFromTable } from './idv/existingCustomer/settings';
+import { createOperatorSso, deriveOperatorSsoKeys, operatorSsoSettingsFromTable } from './issuance/operatorSso';
 import type { Settings } from './config';
 import type { HttpFetch } from './idv/provider';
 import { createStatusListMemory } from './issuance/credentialStatus';
@@ -64,6 +65,10 @@ export interface BuildIssuerOptions {
   existingCustomer?: Settings['existingCustomer'];
   /** Outbound fetch to the bank's OpenID Connect provider; default: the platform's fetch. */
   existingCustomerFetch?: HttpFetch;
+  /** The `operatorSso` settings (OPERATOR_SSO_*): the review console's workforce sign-in (docs/operator-sso.md). */
+  operatorSso?: Settings['operatorSso'];
+  /** Outbound HTTP to the workforce provider (default: the platform fetch; tests: loopback with a man in the middle). */
+  operatorSsoFetch?: HttpFetch;
   /** Fetches other issuers' status list credentials (presented KCCs); see AppDeps.statusListFetch. */
   statusListFetch?: (url: string) => Promise<string>;
   /** The presented-credential trust configuration as JSON (PRESENTED_CREDENTIAL_TRUST[_FILE]); checked against the tiers at start. */
@@ -196,6 +201,19 @@ export async function buildIssuer(options: BuildIssuerOptions) {
       { redirectUri: issuerUrls(config.publicUrl).existingCustomerCallback, tiers: config.tiers },
     );
     deps.idv = { ...deps.idv, existingCustomer: login };
+  }
+  const sso = options.operatorSso && operatorSsoSettingsFromTable(options.operatorSso);
+  if (sso) {
+    deps.operatorSso = createOperatorSso(
+      sso.settings,
+      {
+        clock,
+        fetch: options.operatorSsoFetch ?? ((input, init) => globalThis.fetch(input, init)),
+        random: options.crypto,
+        keys: await deriveOperatorSsoKeys(sso.keySecret),
+      },
+      { redirectUri: issuerUrls(config.publicUrl).consoleSsoCallback },
+    );
   }
   if (!deps.idv.vault) {
     // No configured data key: PII sealed now cannot be read after a restart (tests, demos).

@@ -24,6 +24,9 @@ export const PATHS = {
   existingCustomerStart: '/idv/form/:token/existing-customer',
   existingCustomerCallback: '/idv/existing-customer/callback',
   console: '/console',
+  /** The review console's workforce sign-in (src/issuance/operatorSso.ts): started here, answered at the callback. */
+  consoleSsoStart: '/console/sso/start',
+  consoleSsoCallback: '/console/sso/callback',
   health: '/healthz',
   ready: '/readyz',
   metrics: '/metrics',
@@ -95,6 +98,11 @@ export class IssuerUrls {
   /** The redirect_uri registered at the bank's OpenID Connect provider. */
   get existingCustomerCallback(): string {
     return `${this.credentialIssuer}${PATHS.existingCustomerCallback}`;
+  }
+
+  /** The redirect_uri registered at the PFI's workforce OpenID Connect provider (docs/operator-sso.md). */
+  get consoleSsoCallback(): string {
+    return `${this.credentialIssuer}${PATHS.consoleSsoCallback}`;
   }
 
   /** An OIDC vendor's redirect_uri (register it exactly so at the vendor). */

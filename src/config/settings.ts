@@ -690,6 +690,71 @@ export const SETTINGS = {
     }),
   },
 
+  /**
+   * The review console's sign-in through the PFI's workforce OpenID Connect provider (Entra ID,
+   * Okta, Keycloak…): src/issuance/operatorSso.ts, docs/operator-sso.md. Off unless
+   * OPERATOR_SSO_ISSUER is set; checked as a whole at start. Local accounts keep working beside it.
+   */
+  operatorSso: {
+    issuer: unset({
+      env: 'OPERATOR_SSO_ISSUER',
+      parse: text,
+      doc: 'the workforce OpenID Connect issuer (https; http only on loopback); turns on "Sign in with …" in the review console (redirect URI `<PUBLIC_URL>/console/sso/callback`); see [docs/operator-sso.md](docs/operator-sso.md)',
+    }),
+    clientId: unset({ env: 'OPERATOR_SSO_CLIENT_ID', parse: text, doc: "the console's client id at the workforce provider" }),
+    clientSecret: unset({
+      env: 'OPERATOR_SSO_CLIENT_SECRET',
+      parse: text,
+      secret: true,
+      doc: 'client secret (client_secret_basic, 16+ characters); or `OPERATOR_SSO_PRIVATE_KEY_JWK`, not both',
+    }),
+    privateKeyJwk: unset({
+      env: 'OPERATOR_SSO_PRIVATE_KEY_JWK',
+      parse: jsonText,
+      secret: true,
+      doc: 'private JWK (JSON) for private_key_jwt client authentication at the workforce provider',
+    }),
+    scopes: setting({
+      env: 'OPERATOR_SSO_SCOPES',
+      parse: openidScope,
+      default: 'openid profile',
+      doc: 'space-separated scopes asked of the workforce provider (openid required; add the one that releases the roles claim, e.g. `groups` at Okta)',
+    }),
+    rolesClaim: setting({
+      env: 'OPERATOR_SSO_ROLES_CLAIM',
+      parse: text,
+      default: 'groups',
+      doc: "the claim (dot path, e.g. `realm_access.roles`) holding the operator's groups or app roles, read at every sign-in",
+    }),
+    roleMap: unset({
+      env: 'OPERATOR_SSO_ROLE_MAP',
+      parse: jsonText,
+      doc: 'required with `OPERATOR_SSO_ISSUER`: JSON object, group or app role (a value of the roles claim) → console role (`reviewer`, `admin`); several mapped: the highest; none: sign-in refused',
+    }),
+    displayName: setting({
+      env: 'OPERATOR_SSO_DISPLAY_NAME',
+      parse: text,
+      default: 'your organisation',
+      doc: 'shown on the console\'s sign-in button: "Sign in with <name>"',
+    }),
+    idTokenAlg: unset({
+      env: 'OPERATOR_SSO_ID_TOKEN_ALG',
+      parse: oneOf(['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519']),
+      doc: 'the one ID token signing algorithm accepted (asymmetric only); unset: what the provider announces',
+    }),
+    maxAuthAgeSeconds: unset({
+      env: 'OPERATOR_SSO_MAX_AUTH_AGE_SECONDS',
+      parse: integerFromTo(0, 86_400),
+      doc: "sent as `max_age` and checked against the ID token's `auth_time`: an older workforce session signs in again",
+    }),
+    keySecret: unset({
+      env: 'OPERATOR_SSO_KEY_SECRET',
+      parse: key32,
+      secret: true,
+      doc: 'required with `OPERATOR_SSO_ISSUER`: 32 bytes, base64url: seals the sign-in transaction cookie and keys the digest that names each workforce identity (its four-eyes party); rotating it makes every identity a new party',
+    }),
+  },
+
   /** Background jobs (src/issuance/jobs.ts): Node's timer; Workers use a Cron Trigger. */
   jobs: {
     intervalMs: setting({

@@ -587,6 +587,30 @@ function operations(): Record<string, Partial<Record<'get' | 'post', Operation>>
         },
       },
     },
+    [PATHS.consoleSsoStart]: {
+      get: {
+        summary: "Console sign-in through the PFI's workforce login (docs/operator-sso.md)",
+        tags: ['console'],
+        responses: {
+          303: redirect("To the workforce provider's authorization endpoint (the sign-in transaction in an HttpOnly cookie)"),
+          404: html('Workforce sign-in is not configured (OPERATOR_SSO_ISSUER unset)'),
+          502: html('The workforce provider cannot be reached'),
+        },
+      },
+    },
+    [PATHS.consoleSsoCallback]: {
+      get: {
+        summary: "The workforce provider's redirect back (code, state): verified, the role mapped, a console session opened",
+        tags: ['console'],
+        responses: {
+          200: html('Signed in: continues to the queue (Refresh header and link)'),
+          400: html('Refused: the sign-in was not started in this browser, or expired; no session'),
+          401: html('Refused: cancelled, or the code or ID token did not verify; no session'),
+          403: html('Refused: no mapped group or role; no session'),
+          404: html('Workforce sign-in is not configured'),
+        },
+      },
+    },
     [`${PATHS.console}/logout`]: { post: { summary: 'Console sign-out', tags: ['console'], responses: { 303: redirect('Signed out') } } },
     [`${PATHS.console}/console.css`]: {
       get: { summary: 'Console stylesheet', tags: ['console'], responses: { 200: { description: 'CSS', mediaType: 'text/css' } } },

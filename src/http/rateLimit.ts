@@ -5,7 +5,7 @@ import { nowSeconds, type AppDeps, type AppEnv } from './context';
 
 export { createRateLimiter, type RateLimiter } from './rateLimiter';
 
-export type RateLimitGroup = 'initiate' | 'siop' | 'token' | 'credential' | 'idv' | 'nonce' | 'kya';
+export type RateLimitGroup = 'initiate' | 'siop' | 'token' | 'credential' | 'idv' | 'nonce' | 'kya' | 'console-sso';
 
 /** Throws 429 (with Retry-After) when `key` is over its limit in `group`. */
 export function enforceRateLimit(deps: AppDeps, group: RateLimitGroup, kind: 'ip' | 'client', key: string | undefined): void {

@@ -1,3 +1,4 @@
+import type { OperatorSso } from './operatorSso';
 import type { IssuerConfig } from '../config';
 import type { CryptoProvider } from '../crypto/keys';
 import type { DidResolver } from '../did/resolver';
@@ -50,4 +51,6 @@ export interface IssuanceDeps {
    * cannot take their cache write; per process or isolate. Absent: such a list is re-signed on each request.
    */
   statusListMemory?: StatusListMemory;
+  /** The review console's workforce sign-in (src/issuance/operatorSso.ts), when OPERATOR_SSO_ISSUER is set. */
+  operatorSso?: OperatorSso;
 }

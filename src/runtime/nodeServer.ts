@@ -262,6 +262,7 @@ async function startNode(options: NodeIssuerOptions) {
     clientAddress: nodeClientAddress(options.trustProxy ?? SETTING_DEFAULTS.server.trustProxy),
     idv: options.idv ?? (await idvDepsFromEnv(options.idvEnv ?? {}, join(options.dataDir, 'pii-data-key'))),
     existingCustomer: readSettings(options.idvEnv ?? {}, 'node').existingCustomer,
+    operatorSso: readSettings(options.idvEnv ?? {}, 'node').operatorSso,
     statusListFetch: nodeStatusListFetch(options),
     presentedCredentialTrust: options.presentedCredentialTrust,
     presentedFetch: nodePresentedFetch(options),

@@ -54,6 +54,7 @@ export async function buildWorkerIssuer(env: WorkerEnv) {
     clientAddress: (c) => c.req.header('cf-connecting-ip') || undefined,
     idv: await idvDepsFromVendorSettings(settings.idvVendors, parseDataKey(piiDataKey)),
     existingCustomer: settings.existingCustomer,
+    operatorSso: settings.operatorSso,
     db: drizzle(env.DB, { schema }) as unknown as Database,
     crypto: createWebCryptoProvider(),
     keys: parseIssuerKeys(privateJwk),

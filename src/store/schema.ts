@@ -440,6 +440,12 @@ export const operatorSessions = sqliteTable(
     idHash: text('id_hash').primaryKey(),
     operator: text('operator').notNull(),
     credentialTag: text('credential_tag').notNull(),
+    /**
+     * Workforce sign-in (operator `sso:<digest>`): the role the provider's claim gave at sign-in
+     * and the name to greet; null for account and ADMIN_TOKEN sessions (the account says).
+     */
+    role: text('role', { enum: ['reviewer', 'admin'] }),
+    displayName: text('display_name'),
     createdAt: integer('created_at').notNull(),
     lastSeenAt: integer('last_seen_at').notNull(),
     expiresAt: integer('expires_at').notNull(),

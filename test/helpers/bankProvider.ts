@@ -16,6 +16,9 @@ export interface BankCustomer {
   kyc_checks?: string[];
   kyc_verified_at?: number;
   name?: string;
+  /** Workforce providers (the console's SSO): the groups scope's claim, and what must never reach our logs. */
+  groups?: string[];
+  email?: string;
 }
 
 export interface BankClient {
@@ -39,6 +42,8 @@ export async function startTestBank(options: {
   customers: Record<string, BankCustomer>;
   clients: BankClient[];
   idTokenTtlSeconds?: number;
+  /** Extra scopes and the claims each releases (a workforce provider's `groups`). */
+  scopeClaims?: Record<string, string[]>;
 }): Promise<TestBank> {
   const server: Server = createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -54,8 +59,8 @@ export async function startTestBank(options: {
       if (!customer) return undefined;
       return { accountId: id, claims: async () => ({ sub: id, ...customer }) };
     },
-    claims: { openid: ['sub'], address: ['address'], profile: ['name'], kyc: ['kyc_tier', 'kyc_checks', 'kyc_verified_at'] },
-    scopes: ['openid', 'address', 'profile', 'kyc'],
+    claims: { openid: ['sub'], address: ['address'], profile: ['name'], kyc: ['kyc_tier', 'kyc_checks', 'kyc_verified_at'], ...options.scopeClaims },
+    scopes: ['openid', 'address', 'profile', 'kyc', ...Object.keys(options.scopeClaims ?? {})],
     ttl: { IdToken: options.idTokenTtlSeconds ?? 60, AccessToken: 600, AuthorizationCode: 60, Interaction: 600, Session: 600, Grant: 600 },
     cookies: { keys: ['bank-cookie-key-0123456789abcdef'] },
     pkce: { required: () => true },

@@ -56,6 +56,9 @@ export async function makeTestIssuer(
     /** The existing-customer bank sign-in settings (EXISTING_CUSTOMER_*) and the fetch to the bank. */
     existingCustomer?: BuildIssuerOptions['existingCustomer'];
     existingCustomerFetch?: BuildIssuerOptions['existingCustomerFetch'];
+    /** The review console's workforce sign-in settings (OPERATOR_SSO_*) and the fetch to the provider. */
+    operatorSso?: BuildIssuerOptions['operatorSso'];
+    operatorSsoFetch?: BuildIssuerOptions['operatorSsoFetch'];
     presentedCredentialTrust?: BuildIssuerOptions['presentedCredentialTrust'];
     presentedFetch?: BuildIssuerOptions['presentedFetch'];
     /** Another store (PostgreSQL: openPostgres(url).store) and its stats, instead of the in-memory SQLite one. */
@@ -85,6 +88,8 @@ export async function makeTestIssuer(
     statusListFetch: options.statusListFetch,
     existingCustomer: options.existingCustomer,
     existingCustomerFetch: options.existingCustomerFetch,
+    operatorSso: options.operatorSso,
+    operatorSsoFetch: options.operatorSsoFetch,
     presentedCredentialTrust: options.presentedCredentialTrust,
     presentedFetch: options.presentedFetch,
   });

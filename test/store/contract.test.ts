@@ -1469,6 +1469,17 @@ describe.each(backends)('store contract on %s', (_name, open) => {
       expect(await store.operatorSessions.touch('unknown', NOW, NOW)).toBeUndefined();
     });
 
+    it('keeps the role and name of a workforce (SSO) session; account sessions have neither', async () => {
+      await store.operatorSessions.create({ ...session('w1', 'sso:party-digest'), role: 'admin', displayName: 'Rita Reviewer' });
+      expect(await store.operatorSessions.touch('w1', NOW + 1, NOW)).toMatchObject({
+        operator: 'sso:party-digest',
+        role: 'admin',
+        displayName: 'Rita Reviewer',
+      });
+      await store.operatorSessions.create(session('w2'));
+      expect(await store.operatorSessions.touch('w2', NOW + 1, NOW)).toMatchObject({ role: null, displayName: null });
+    });
+
     it('ends all of one operator, all of another credential, and purges old ones', async () => {
       await store.operatorSessions.create(session('a', 'Bob'));
       await store.operatorSessions.create(session('b', 'Bob'));

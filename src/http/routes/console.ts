@@ -2,6 +2,7 @@ import { htmlSecurityHeaders } from '../htmlHeaders';
 import { Hono, type Context } from 'hono';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import {
+  adminTokenOpensConsole,
   endOperatorSession,
   endOperatorSessionsEverywhere,
   openOperatorSession,
@@ -18,7 +19,9 @@ import {
   resetOperatorSecret,
 } from '../../issuance/operatorAccounts';
 import { changeCredentialStatus } from '../../issuance/credentialStatus';
+import { beginOperatorSso, completeOperatorSso, OperatorSsoRefused, type OperatorSsoRefusalReason } from '../../issuance/operatorSso';
 import { assertOperatorAuthAllowed, recordOperatorAuthFailure } from '../operatorAuth';
+import { rateLimitByIp } from '../rateLimit';
 import {
   type ConsoleChrome,
   consoleCss,
@@ -29,6 +32,7 @@ import {
   renderLogin,
   renderOperators,
   renderQueue,
+  renderSignedIn,
 } from '../views/consolePages';
 import { messagesFor } from '../../idv/messages';
 import { HOSTED_PROVIDER } from '../../idv/hostedForm';
@@ -52,11 +56,15 @@ import { PATHS } from '../../paths';
  * (src/http/operatorAuth.ts). Every POST carries the session's CSRF token and is refused
  * cross-site, and every action checks the session's role on the server (assertOperatorMay),
  * whatever the page offered. Decisions and erasures go through src/issuance/, which writes the
- * audit trail under the account's name. Disabled (404) while there is neither ADMIN_TOKEN nor an account.
+ * audit trail under the account's name. With OPERATOR_SSO_ISSUER set, operators also sign in
+ * through the PFI's workforce login (src/issuance/operatorSso.ts; `/sso/start`, `/sso/callback`)
+ * into the same kind of session. Disabled (404) while there is neither ADMIN_TOKEN, an account nor SSO.
  */
 export const consoleRoutes = new Hono<AppEnv>();
 
 const COOKIE = 'kcc_console';
+/** The sealed workforce sign-in transaction: SameSite=Lax (the provider returns the browser cross-site), callback path only. */
+const SSO_COOKIE = 'kcc_console_sso';
 const enc = new TextEncoder();
 
 function base(deps: AppDeps): string {
@@ -72,7 +80,15 @@ const brandOf = (deps: AppDeps) => ({ name: deps.config.clientName, logoUri: dep
 /** The header of every signed-in page: brand, who is signed in, the sign-out form. */
 function chromeOf(deps: AppDeps, session: LiveOperatorSession): ConsoleChrome {
   const b = base(deps);
-  return { cssHref: `${b}/console.css`, brand: brandOf(deps), operator: session.operator, role: session.role, logoutAction: `${b}/logout`, csrf: session.csrf };
+  return {
+    cssHref: `${b}/console.css`,
+    brand: brandOf(deps),
+    operator: session.operator,
+    ...(session.displayName ? { displayName: session.displayName } : {}),
+    role: session.role,
+    logoutAction: `${b}/logout`,
+    csrf: session.csrf,
+  };
 }
 
 /** An audit actor as a person reads it: `console:alice` → `alice`. */
@@ -89,8 +105,8 @@ function sameOrigin(c: Context<AppEnv>): boolean {
 
 consoleRoutes.use('*', async (c, next) => {
   const deps = c.get('deps');
-  if (!deps.config.adminToken && !(await deps.store.operatorAccounts.any())) {
-    throw new NotFound('the review console is disabled (set ADMIN_TOKEN, or add an operator account: npm run operators -- add)');
+  if (!deps.config.adminToken && !deps.operatorSso && !(await deps.store.operatorAccounts.any())) {
+    throw new NotFound('the review console is disabled (set ADMIN_TOKEN or OPERATOR_SSO_ISSUER, or add an operator account: npm run operators -- add)');
   }
   pageHeaders(c);
   await next();
@@ -100,29 +116,112 @@ consoleRoutes.get('/console.css', (c) =>
   c.body(consoleCss(c.get('deps').config.branding.primaryColor), 200, { 'Content-Type': 'text/css; charset=utf-8', 'Cache-Control': 'private, max-age=300' }),
 );
 
-consoleRoutes.get('/login', async (c) =>
-  c.html(
-    renderLogin({
-      action: `${base(c.get('deps'))}/login`,
-      cssHref: `${base(c.get('deps'))}/console.css`,
-      brand: brandOf(c.get('deps')),
-      accounts: await c.get('deps').store.operatorAccounts.any(),
-    }),
-  ),
-);
+/** The workforce sign-in button, when OPERATOR_SSO_ISSUER is set. */
+const ssoButton = (deps: AppDeps) => (deps.operatorSso ? { href: `${base(deps)}/sso/start`, name: deps.operatorSso.settings.displayName } : undefined);
+
+function loginPage(c: Context<AppEnv>, accounts: boolean, error?: string, status: 200 | 400 | 401 | 403 | 429 | 502 = 200) {
+  const deps = c.get('deps');
+  const b = base(deps);
+  return c.html(renderLogin({ action: `${b}/login`, cssHref: `${b}/console.css`, brand: brandOf(deps), accounts, sso: ssoButton(deps), error }), status);
+}
+
+consoleRoutes.get('/login', async (c) => loginPage(c, await c.get('deps').store.operatorAccounts.any()));
+
+// The workforce sign-in (src/issuance/operatorSso.ts): no session needed, none opened on any refusal.
+consoleRoutes.get('/sso/start', rateLimitByIp('console-sso'), async (c) => {
+  const deps = c.get('deps');
+  const sso = deps.operatorSso;
+  if (!sso) throw new NotFound('workforce sign-in is not configured (OPERATOR_SSO_ISSUER)');
+  let begun: Awaited<ReturnType<typeof beginOperatorSso>>;
+  try {
+    begun = await beginOperatorSso(sso);
+  } catch (e) {
+    if (!(e instanceof OperatorSsoRefused)) throw e;
+    deps.logger.warn('operator_sso_refused', { requestId: c.get('requestId'), reason: e.reason, detail: e.detail });
+    return loginPage(c, await deps.store.operatorAccounts.any(), `${sso.settings.displayName} cannot be reached. Try again later.`, 502);
+  }
+  setCookie(c, SSO_COOKIE, begun.transaction, {
+    httpOnly: true,
+    sameSite: 'Lax',
+    secure: deps.config.publicUrl.startsWith('https:'),
+    path: `${base(deps)}/sso/callback`,
+    maxAge: sso.settings.loginTtlSeconds,
+  });
+  return c.redirect(begun.authorizationUrl, 303);
+});
+
+const SSO_REFUSALS: Partial<Record<OperatorSsoRefusalReason, [string, 400 | 401 | 403 | 502]>> = {
+  cancelled: ['Sign-in cancelled.', 401],
+  no_role: ['Your account there is in no group that grants a console role. Ask your administrator to add you to one.', 403],
+  invalid_transaction: ['This sign-in was not started in this browser, or was already used. Start again.', 400],
+  transaction_expired: ['This sign-in took too long. Start again.', 400],
+  state_mismatch: ['This sign-in was not started in this browser. Start again.', 400],
+  provider_error: ['The sign-in service cannot be reached. Try again later.', 502],
+};
+
+consoleRoutes.get('/sso/callback', rateLimitByIp('console-sso'), async (c) => {
+  const deps = c.get('deps');
+  const sso = deps.operatorSso;
+  if (!sso) throw new NotFound('workforce sign-in is not configured (OPERATOR_SSO_ISSUER)');
+  const b = base(deps);
+  // The transaction is single-use for this browser: gone whatever the outcome.
+  const transaction = getCookie(c, SSO_COOKIE);
+  deleteCookie(c, SSO_COOKIE, { path: `${b}/sso/callback` });
+  const now = Math.floor(deps.clock() / 1000);
+  let identity: Awaited<ReturnType<typeof completeOperatorSso>>;
+  try {
+    identity = await completeOperatorSso(sso, { callbackUrl: c.req.url, transaction });
+  } catch (e) {
+    if (!(e instanceof OperatorSsoRefused)) throw e;
+    // Names the check, never a token, claim value or e-mail; the party only when the provider did authenticate someone.
+    deps.logger.warn('operator_sso_refused', { requestId: c.get('requestId'), reason: e.reason, detail: e.detail, ...(e.party ? { party: e.party } : {}) });
+    if (e.party) {
+      await deps.store.audit.record({
+        applicationId: null,
+        actor: `console:${e.party}`,
+        action: 'console.login_refused',
+        detail: { via: 'sso', reason: e.reason },
+        at: now,
+      });
+    }
+    const [message, status] = SSO_REFUSALS[e.reason] ?? ['The sign-in could not be verified. Start again.', 401];
+    return loginPage(c, await deps.store.operatorAccounts.any(), message, status);
+  }
+  const session = await openOperatorSession(deps, { sso: identity });
+  setCookie(c, COOKIE, session.id, {
+    httpOnly: true,
+    sameSite: 'Strict',
+    secure: deps.config.publicUrl.startsWith('https:'),
+    path: b,
+    maxAge: session.maxAgeSeconds,
+  });
+  // The audit trail (the database, not the logs) keeps the provider's subject, so a PFI can tell who the party is.
+  await deps.store.audit.record({
+    applicationId: null,
+    actor: `console:${identity.party}`,
+    action: 'console.login',
+    detail: { via: 'sso', role: identity.role, idp_subject: identity.subject, groups: identity.matched },
+    at: now,
+  });
+  deps.logger.info('operator_sso_signed_in', { requestId: c.get('requestId'), party: identity.party, role: identity.role });
+  const next = `${b}?status=review`;
+  c.header('Refresh', `0;url=${next}`);
+  return c.html(renderSignedIn({ cssHref: `${b}/console.css`, brand: brandOf(deps), next, name: identity.displayName }));
+});
 
 consoleRoutes.post('/login', async (c) => {
   const deps = c.get('deps');
   const b = base(deps);
   const accounts = await deps.store.operatorAccounts.any();
-  const page = (error: string, status: 401 | 403 | 429) =>
-    c.html(renderLogin({ action: `${b}/login`, cssHref: `${b}/console.css`, brand: brandOf(deps), accounts, error }), status);
+  const page = (error: string, status: 401 | 403 | 429) => loginPage(c, accounts, error, status);
   if (!sameOrigin(c)) return page('Cross-site sign-in refused.', 403);
   const { body } = await readFormOrJson(c);
   const name = typeof body.operator === 'string' ? body.operator.trim() : '';
   const token = typeof body.token === 'string' ? body.token.slice(0, 200) : '';
   // Throttled per address, and per account name once accounts exist (the typed name of a first-start sign-in is no account).
   const accountName = accounts ? name.toLowerCase() : undefined;
+  // With workforce sign-in configured ADMIN_TOKEN never opens the console: only accounts sign in here.
+  const adminTokenMode = !accounts && (await adminTokenOpensConsole(deps));
   try {
     assertOperatorAuthAllowed(c, 'console', accountName);
   } catch (e) {
@@ -132,8 +231,8 @@ consoleRoutes.post('/login', async (c) => {
   }
   let session: { id: string; maxAgeSeconds: number };
   let detail: Record<string, string>;
-  if (accounts) {
-    // Once any account exists only accounts sign in: ADMIN_TOKEN here is one more wrong secret
+  if (!adminTokenMode) {
+    // Once any account exists (or SSO is configured) only accounts sign in: ADMIN_TOKEN here is one more wrong secret
     // (counted like any other, so this form is no oracle for ADMIN_TOKEN either).
     const account = await authenticateOperator(deps, name.toLowerCase(), token);
     if (!account) {

@@ -30,6 +30,8 @@ export interface ConsoleChrome {
   cssHref: string;
   brand?: ConsoleBrand;
   operator?: string;
+  /** A workforce (SSO) operator's name from the provider, shown instead of `operator` (its party). */
+  displayName?: string;
   role?: string;
   logoutAction?: string;
   csrf?: string;
@@ -37,7 +39,7 @@ export interface ConsoleChrome {
 
 function layout(title: string, chrome: ConsoleChrome, body: string): string {
   const who = chrome.operator
-    ? `<form class="logout" method="post" action="${e(chrome.logoutAction ?? '')}"><input type="hidden" name="csrf_token" value="${e(chrome.csrf ?? '')}"><span>Signed in as <strong>${e(chrome.operator)}</strong>${chrome.role ? ` (${e(chrome.role)})` : ''}</span> <span class="logout-buttons"><button type="submit">Sign out</button> <button type="submit" name="everywhere" value="true">Sign out everywhere</button></span></form>`
+    ? `<form class="logout" method="post" action="${e(chrome.logoutAction ?? '')}"><input type="hidden" name="csrf_token" value="${e(chrome.csrf ?? '')}"><span>Signed in as <strong>${e(chrome.displayName ?? chrome.operator)}</strong>${chrome.role ? ` (${e(chrome.role)})` : ''}</span> <span class="logout-buttons"><button type="submit">Sign out</button> <button type="submit" name="everywhere" value="true">Sign out everywhere</button></span></form>`
     : '';
   const logo = chrome.brand?.logoUri ? `<img src="${e(chrome.brand.logoUri)}" alt="" height="28">` : '';
   const name = chrome.brand?.name ? `${e(chrome.brand.name)} · ` : '';
@@ -167,8 +169,19 @@ export function renderConfirm(
   );
 }
 
-/** `accounts`: operator accounts exist, so only they sign in (ADMIN_TOKEN only before the first one). */
-export function renderLogin(input: { action: string; cssHref: string; brand?: ConsoleBrand; accounts: boolean; error?: string }): string {
+/**
+ * `accounts`: operator accounts exist, so only they sign in (ADMIN_TOKEN only before the first
+ * one). `sso`: the PFI's workforce login is configured: its button comes first, and ADMIN_TOKEN
+ * opens nothing (the account form shows only when accounts exist).
+ */
+export function renderLogin(input: {
+  action: string;
+  cssHref: string;
+  brand?: ConsoleBrand;
+  accounts: boolean;
+  sso?: { href: string; name: string };
+  error?: string;
+}): string {
   const fields = input.accounts
     ? `<label for="operator">Account name</label>
 <input id="operator" name="operator" required maxlength="32" autocomplete="username">
@@ -179,15 +192,34 @@ export function renderLogin(input: { action: string; cssHref: string; brand?: Co
 <input id="operator" name="operator" required maxlength="64" autocomplete="username">
 <label for="token">Operator token</label>
 <input id="token" name="token" type="password" required autocomplete="current-password">`;
+  const sso = input.sso ? `<p><a class="button-link" id="sso" href="${e(input.sso.href)}">Sign in with ${e(input.sso.name)}</a></p>` : '';
+  const form =
+    input.sso && !input.accounts
+      ? ''
+      : `${input.sso ? '<h2>Or with a local account</h2>\n' : ''}<form method="post" action="${e(input.action)}">
+${fields}
+<button type="submit">Sign in</button>
+</form>`;
   return layout(
     'Sign in',
     { cssHref: input.cssHref, brand: input.brand },
     `<h1>Sign in</h1>
 ${input.error ? `<p class="error" role="alert">${e(input.error)}</p>` : ''}
-<form method="post" action="${e(input.action)}">
-${fields}
-<button type="submit">Sign in</button>
-</form>`,
+${sso}${form}`,
+  );
+}
+
+/**
+ * After a workforce sign-in: the callback is the end of a cross-site redirect chain, where the
+ * browser withholds our SameSite=Strict session cookie, so the queue is reached by a navigation
+ * of our own (the route's `Refresh` header, and a link for browsers that ignore it).
+ */
+export function renderSignedIn(input: { cssHref: string; brand?: ConsoleBrand; next: string; name?: string }): string {
+  return layout(
+    'Signed in',
+    { cssHref: input.cssHref, brand: input.brand },
+    `<h1>Signed in${input.name ? ` as ${e(input.name)}` : ''}</h1>
+<p><a id="continue" href="${e(input.next)}">Continue to the review queue</a></p>`,
   );
 }
 

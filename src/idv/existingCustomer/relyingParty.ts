@@ -31,15 +31,32 @@ export interface BankLoginDeps {
   keys: ExistingCustomerKeys;
 }
 
+/** Per-instance cache of a relying party (no module-level state): discovery, the provider's keys, our client key. */
+export interface OidcClientCache {
+  server?: { metadata: oidc.ServerMetadata; fetchedAt: number };
+  jwks?: oidc.ExportedJWKSCache;
+  clientKey?: oidc.PrivateKey;
+}
+
+/**
+ * What the OpenID Connect client code below needs of a relying party: the bank login here, and
+ * the review console's workforce sign-in (src/issuance/operatorSso.ts) reuses it.
+ */
+export interface OidcClient {
+  readonly settings: Pick<ExistingCustomerSettings, 'issuer' | 'clientId' | 'clientAuth' | 'clockToleranceSeconds' | 'idTokenAlg'>;
+  readonly deps: { clock: Clock; fetch: HttpFetch };
+  readonly cache: OidcClientCache;
+}
+
 /** One configured relying party, built once per process or isolate; caches discovery and the provider's keys. */
-export interface BankLogin {
+export interface BankLogin extends OidcClient {
   readonly settings: ExistingCustomerSettings;
   /** Our callback, registered at the provider as a redirect_uri. */
   readonly redirectUri: string;
   readonly tiers: readonly TierConfig[];
   readonly deps: BankLoginDeps;
   /** Mutable per-instance cache (no module-level state). */
-  readonly cache: { server?: { metadata: oidc.ServerMetadata; fetchedAt: number }; jwks?: oidc.ExportedJWKSCache; clientKey?: oidc.PrivateKey };
+  readonly cache: OidcClientCache;
 }
 
 export type BankLoginRejectReason =
@@ -119,11 +136,11 @@ export function createBankLogin(
   return { settings, redirectUri: redirect.href, tiers: options.tiers, deps, cache: {} };
 }
 
-function fetchFor(login: BankLogin): oidc.CustomFetch {
+function fetchFor(login: OidcClient): oidc.CustomFetch {
   return (url, options) => login.deps.fetch(url, options as RequestInit);
 }
 
-async function clientAuthFor(login: BankLogin): Promise<oidc.ClientAuth> {
+async function clientAuthFor(login: OidcClient): Promise<oidc.ClientAuth> {
   const auth = login.settings.clientAuth;
   if (auth.method === 'client_secret_basic') return oidc.ClientSecretBasic(auth.clientSecret);
   if (!login.cache.clientKey) {
@@ -136,7 +153,7 @@ async function clientAuthFor(login: BankLogin): Promise<oidc.ClientAuth> {
 }
 
 /** Client metadata with the injected clock: openid-client reads Date.now() plus this skew. */
-function clientMetadata(login: BankLogin): Partial<oidc.ClientMetadata> {
+function clientMetadata(login: OidcClient): Partial<oidc.ClientMetadata> {
   return {
     [oidc.clockSkew]: Math.round((login.deps.clock() - Date.now()) / 1000),
     [oidc.clockTolerance]: login.settings.clockToleranceSeconds,
@@ -145,7 +162,7 @@ function clientMetadata(login: BankLogin): Partial<oidc.ClientMetadata> {
 }
 
 /** The provider's metadata: discovered from `<issuer>/.well-known/openid-configuration` (its `issuer` must equal ours), cached an hour. */
-async function serverMetadata(login: BankLogin): Promise<oidc.ServerMetadata> {
+async function serverMetadata(login: OidcClient): Promise<oidc.ServerMetadata> {
   const now = login.deps.clock();
   const cached = login.cache.server;
   if (cached && now - cached.fetchedAt < DISCOVERY_MAX_AGE_MS) return cached.metadata;
@@ -188,7 +205,7 @@ export async function bankLoginOrigins(login: BankLogin): Promise<string[]> {
 }
 
 /** A Configuration for one call: cached metadata, this moment's clock skew, signature checks on, the JWKS cache carried over. */
-async function configurationFor(login: BankLogin): Promise<oidc.Configuration> {
+export async function configurationFor(login: OidcClient): Promise<oidc.Configuration> {
   const metadata = await serverMetadata(login);
   const config = new oidc.Configuration(metadata, login.settings.clientId, clientMetadata(login), await clientAuthFor(login));
   config[oidc.customFetch] = fetchFor(login);
@@ -245,7 +262,7 @@ export async function beginBankLogin(
  * openid-client wraps oauth4webapi's errors in a ClientError with a generic message; the
  * wrapped error carries the precise message and, for claim checks, the claim's name.
  */
-function unwrap(e: unknown): { code: string; message: string; field?: string } {
+export function unwrap(e: unknown): { code: string; message: string; field?: string } {
   const outer = (e && typeof e === 'object' ? e : {}) as { code?: unknown; message?: unknown; name?: unknown; cause?: unknown };
   const inner = (outer.cause instanceof Error ? outer.cause : outer) as { message?: unknown; cause?: { claim?: unknown; attribute?: unknown } };
   const field = typeof inner.cause?.claim === 'string' ? inner.cause.claim : typeof inner.cause?.attribute === 'string' ? inner.cause.attribute : undefined;
@@ -254,7 +271,7 @@ function unwrap(e: unknown): { code: string; message: string; field?: string } {
 }
 
 /** A rejection's detail: the library's code, the claim checked and its message (they name checks, never values). */
-function errorCode(e: unknown): string {
+export function errorCode(e: unknown): string {
   if (e instanceof oidc.ResponseBodyError || e instanceof oidc.AuthorizationResponseError) return e.error.slice(0, 64);
   const { code, message, field } = unwrap(e);
   return [code, field, message].filter(Boolean).join(': ');
@@ -268,7 +285,7 @@ const ID_TOKEN_FAILURES = new Set([
 ]);
 
 /** Sorts an openid-client failure of the callback or code exchange into a rejection reason. */
-function rejectionFor(e: unknown): BankLoginRejected {
+export function rejectionFor(e: unknown): BankLoginRejected {
   if (e instanceof BankLoginRejected) return e;
   if (e instanceof oidc.ResponseBodyError) {
     return new BankLoginRejected(
@@ -285,10 +302,11 @@ function rejectionFor(e: unknown): BankLoginRejected {
   return new BankLoginRejected('provider_error', detail);
 }
 
-const ASYMMETRIC = /^(RS|PS|ES)(256|384|512)$|^EdDSA$|^Ed25519$/;
+/** ID token algorithms accepted: asymmetric only (an HMAC-signed one would be keyed by our own client secret). */
+export const ASYMMETRIC = /^(RS|PS|ES)(256|384|512)$|^EdDSA$|^Ed25519$/;
 
 /** Constant-time string equality (the state in the callback against the sealed one). */
-function sameString(a: string, b: string): boolean {
+export function sameString(a: string, b: string): boolean {
   const x = new TextEncoder().encode(a);
   const y = new TextEncoder().encode(b);
   let diff = x.length ^ y.length;
@@ -365,7 +383,8 @@ export async function completeBankLogin(login: BankLogin, input: { callbackUrl: 
   return { ...mapped, formTokenDigest: tx.formTokenDigest, formToken: tx.formToken, subjectDigest, authenticatedAt };
 }
 
-function headerAlg(jwt: string): string | undefined {
+/** The `alg` of a JWT's protected header, undefined when it cannot be read. */
+export function headerAlg(jwt: string): string | undefined {
   try {
     const header = JSON.parse(base64urlDecodeToString(jwt.split('.')[0] ?? '')) as { alg?: unknown };
     return typeof header.alg === 'string' ? header.alg : undefined;

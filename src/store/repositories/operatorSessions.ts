@@ -15,6 +15,8 @@ export function createOperatorSessionRepositories(d: Dialect) {
         idHash: p('idHash'),
         operator: p('operator'),
         credentialTag: p('credentialTag'),
+        role: p('role'),
+        displayName: p('displayName'),
         createdAt: p('createdAt'),
         lastSeenAt: p('lastSeenAt'),
         expiresAt: p('expiresAt'),
@@ -33,7 +35,7 @@ export function createOperatorSessionRepositories(d: Dialect) {
 
   const operatorSessions: OperatorSessionRepository = {
     async create(row) {
-      await q.insert.run(row);
+      await q.insert.run({ role: null, displayName: null, ...row });
     },
     async touch(idHash, now, idleSince) {
       return first(q.touch.all({ idHash, now, idleSince }));
