@@ -44,6 +44,9 @@ export async function bundleWorker(outdir: string): Promise<string> {
   return join(outdir, 'worker.js');
 }
 
+/** The members of zod's namespace the Workers build's zod (src/runtime/workerZod) leaves out. */
+export const OMITTED_ZOD_MEMBERS = ['core', 'locales', 'compile', 'withParser', 'ZodCompileAsyncError', 'ZodCompileUnsupportedError', 'fromJSONSchema'];
+
 /** The esbuild metafile bundleWorker writes into its outdir. */
 export const BUNDLE_METAFILE = 'bundle-meta.json';
 

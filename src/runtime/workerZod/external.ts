@@ -1,6 +1,5 @@
 // zod/v4/classic/external.js as zod 4.6 exports it, minus `locales`, `fromJSONSchema` and the
 // `compile` members (see ./index.ts).
-export * as core from './core';
 export * from '../../../node_modules/zod/v4/classic/schemas.js';
 export * from '../../../node_modules/zod/v4/classic/checks.js';
 export * from '../../../node_modules/zod/v4/classic/errors.js';

@@ -5,8 +5,9 @@
  * @sd-jwt/sd-jwt-vc's) makes esbuild keep that object with every member it has, used or not:
  *  - `locales`: ~50 translations of every error message, 267 KB of a 1.6 MB bundle (the English
  *    messages zod configures by default stay);
- *  - `compile`/`withParser`/`ZodCompile*` (zod's schema compiler) and `fromJSONSchema`: 45 KB.
- * test/worker/workerZod.test.ts checks that this module exports exactly what zod exports minus
+ *  - `compile`/`withParser`/`ZodCompile*` (zod's schema compiler) and `fromJSONSchema`: 45 KB;
+ *  - `core` (zod/v4/core as a namespace object: every member of it, used or not).
+ * test/worker/workerAliases.test.ts checks that this module exports exactly what zod exports minus
  * these, and test/worker/worker.test.ts that no other bundled module names an omitted one.
  */
 import * as z from './external';
