@@ -158,6 +158,7 @@ async function main() {
         env: {
           ...process.env,
           ...shared,
+          ...(DATABASE_URL ? { DATABASE_URL } : {}),
           PORT: String(port),
           HOST: '127.0.0.1',
           DATA_DIR: dataDir,
