@@ -361,6 +361,7 @@ async function main() {
         const total = [...perfSplit.values()].reduce((a, b) => a + b, 0) || 1;
         let native = 0;
         for (const kind of PERF_KINDS) {
+          if (kind.startsWith('workerd')) continue; // the Node server has none
           const ms = (serverMs * (perfSplit.get(kind) ?? 0)) / total;
           if (!/^(JavaScript|V8)/.test(kind)) native += ms;
           console.log(`  ${kind.padEnd(52)} ${((100 * (perfSplit.get(kind) ?? 0)) / total).toFixed(1).padStart(5)} %  ${ms.toFixed(2)} ms`);
