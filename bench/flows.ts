@@ -23,9 +23,13 @@
  * ISSUER_PRIVATE_JWK and PII_DATA_KEY unless set. BENCH_INSTANCES (1) starts that many servers on
  * the one DATABASE_URL behind a round-robin TCP balancer in this process (each wallet connection
  * goes to the next instance); server CPU is then the sum over the instances. See docs/postgres.md.
+ * BENCH_POSTGRES=1 starts a throwaway PostgreSQL cluster for the run instead (test/helpers/postgres.ts,
+ * durable as an operator would run it: fsync, synchronous_commit and full_page_writes on) with
+ * pg_stat_statements loaded, and removes it afterwards. With either, the bench prints the database's
+ * statements (round trips), WAL and CPU per flow, read from the server (./postgresFigures.ts).
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -39,6 +43,8 @@ import { FLOW_COUNTS, PAIR_COUNTS, floorMs, measureFloor, processCpuMs, type Flo
 import { preseed } from './preseed';
 import { PERF_KINDS, perfAvailable, startPerfRecord } from './perfSplit';
 import { PfiKeyCache, runLeanFlow, runLeanIssuance, runLeanOffer, type LeanOffer } from './leanWallet';
+import { openPostgresFigures } from './postgresFigures';
+import { startTestPostgres, type TestPostgres } from '../test/helpers/postgres';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const WARMUP = Number(process.env.BENCH_WARMUP_SECONDS ?? 20);
@@ -63,13 +69,17 @@ if (PERF && !perfAvailable()) {
 }
 const INSTANCES = Number(process.env.BENCH_INSTANCES ?? 1);
 if (!Number.isInteger(INSTANCES) || INSTANCES < 1) throw new Error('BENCH_INSTANCES must be a positive integer');
-const DATABASE_URL = process.env.DATABASE_URL || undefined;
-if (INSTANCES > 1 && !DATABASE_URL) throw new Error('BENCH_INSTANCES > 1 needs DATABASE_URL (SQLite serves one instance)');
+const OWN_POSTGRES = process.env.BENCH_POSTGRES === '1';
+if (OWN_POSTGRES && process.env.DATABASE_URL) throw new Error('BENCH_POSTGRES=1 starts its own cluster: leave DATABASE_URL unset');
+/** The bench's own cluster (BENCH_POSTGRES=1), started in main(). */
+let ownPostgres: TestPostgres | undefined;
+let DATABASE_URL = process.env.DATABASE_URL || undefined;
+if (INSTANCES > 1 && !DATABASE_URL && !OWN_POSTGRES) throw new Error('BENCH_INSTANCES > 1 needs DATABASE_URL (SQLite serves one instance)');
 if (TRANSPORT !== 'net' && TRANSPORT !== 'node:http') throw new Error('BENCH_HTTP must be net or node:http');
 /** Rows (applications, credentials, status entries) put in the database before the run (./preseed.ts). */
 const PRESEED = Number(process.env.BENCH_PRESEED ?? 0);
 if (!Number.isInteger(PRESEED) || PRESEED < 0) throw new Error('BENCH_PRESEED must be a non-negative integer');
-if (PRESEED > 0 && DATABASE_URL) throw new Error('BENCH_PRESEED seeds the SQLite database only');
+if (PRESEED > 0 && (DATABASE_URL || OWN_POSTGRES)) throw new Error('BENCH_PRESEED seeds the SQLite database only');
 
 function routeOf(url: string): string {
   const path = new URL(url).pathname;
@@ -87,25 +97,6 @@ async function waitForServer(url: string) {
   }
   throw new Error('server did not start');
 }
-
-/**
- * CPU time (ms) of this machine's PostgreSQL server processes (comm `postgres`), for a
- * DATABASE_URL on loopback; a backend that exits during the run takes its time with it.
- */
-function localPostgresCpuMs(): number {
-  let sum = 0;
-  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      if (!stat.includes('(postgres)')) continue;
-      sum += processCpuMs(Number(pid)) ?? 0;
-    } catch {
-      // gone
-    }
-  }
-  return sum;
-}
-const DATABASE_ON_LOOPBACK = DATABASE_URL ? /@(localhost|127\.0\.0\.1|\[::1\])[:/]/.test(DATABASE_URL) && process.platform === 'linux' : false;
 
 /** The machine's CPU time so far (all CPUs, ms): busy and stolen by the hypervisor, from /proc/stat (Linux). */
 function machineCpuMs(): { busy: number; steal: number; total: number } | undefined {
@@ -133,6 +124,12 @@ function perfNodeArgs(dataDir: string) {
 }
 
 async function main() {
+  if (OWN_POSTGRES) {
+    ownPostgres = await startTestPostgres({
+      settings: { fsync: 'on', synchronous_commit: 'on', full_page_writes: 'on', shared_buffers: '128MB', shared_preload_libraries: 'pg_stat_statements' },
+    });
+    DATABASE_URL = await ownPostgres.createDatabase('kcc_bench');
+  }
   const dataDir = mkdtempSync(join(tmpdir(), 'kcc-bench-'));
   if (PRESEED > 0) {
     const seeded = preseed(dataDir, PRESEED);
@@ -161,6 +158,7 @@ async function main() {
         env: {
           ...process.env,
           ...shared,
+          ...(DATABASE_URL ? { DATABASE_URL } : {}),
           PORT: String(port),
           HOST: '127.0.0.1',
           DATA_DIR: dataDir,
@@ -284,6 +282,7 @@ async function main() {
     // --pairs: the prepared offers are the run; warm-up and window are counted in redemptions.
     const workers = Array.from({ length: CONCURRENCY }, () => worker());
     if (!PAIRS) await new Promise((r) => setTimeout(r, WARMUP * 1000));
+    const pgFigures = DATABASE_URL ? await openPostgresFigures(DATABASE_URL) : undefined;
     recording = true;
     const started = performance.now();
     const serversCpu = () => {
@@ -296,7 +295,7 @@ async function main() {
       return sum;
     };
     const serverCpu0 = serversCpu();
-    const databaseCpu0 = DATABASE_ON_LOOPBACK ? localPostgresCpuMs() : undefined;
+    const database0 = await pgFigures?.snapshot();
     const clientCpu0 = process.cpuUsage();
     const machine0 = machineCpuMs();
     const perf = PERF
@@ -311,7 +310,8 @@ async function main() {
     recording = false;
     const elapsed = (performance.now() - started) / 1000;
     const serverCpu1 = serversCpu();
-    const databaseCpu1 = DATABASE_ON_LOOPBACK ? localPostgresCpuMs() : undefined;
+    const database1 = await pgFigures?.snapshot();
+    await pgFigures?.close();
     const clientCpu = process.cpuUsage(clientCpu0);
     const perfSplit = await perf?.stop();
     stop = true;
@@ -361,6 +361,7 @@ async function main() {
         const total = [...perfSplit.values()].reduce((a, b) => a + b, 0) || 1;
         let native = 0;
         for (const kind of PERF_KINDS) {
+          if (kind.startsWith('workerd')) continue; // the Node server has none
           const ms = (serverMs * (perfSplit.get(kind) ?? 0)) / total;
           if (!/^(JavaScript|V8)/.test(kind)) native += ms;
           console.log(`  ${kind.padEnd(52)} ${((100 * (perfSplit.get(kind) ?? 0)) / total).toFixed(1).padStart(5)} %  ${ms.toFixed(2)} ms`);
@@ -372,9 +373,8 @@ async function main() {
           );
       }
     }
-    if (databaseCpu0 !== undefined && databaseCpu1 !== undefined && flows > 0) {
-      console.log(`CPU per flow: PostgreSQL (this machine's postgres processes) ${((databaseCpu1 - databaseCpu0) / flows).toFixed(2)} ms`);
-    }
+    if (pgFigures && database0 && database1 && flows > 0)
+      for (const line of pgFigures.report(database0, database1, flows, PAIRS ? 'pair' : 'flow')) console.log(line);
     if (machine0 && machine1) {
       // On a shared VM the hypervisor may take CPU away (steal): flows/s then says more about the host than the code.
       const total = machine1.total - machine0.total;
@@ -397,6 +397,7 @@ async function main() {
       }),
     );
     rmSync(dataDir, { recursive: true, force: true });
+    await ownPostgres?.stop();
   }
 }
 

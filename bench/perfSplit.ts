@@ -23,6 +23,7 @@ export const PERF_KINDS = [
   'V8 compiler',
   'V8 garbage collector',
   'Node and libuv in C++ (llhttp, streams, handles)',
+  'workerd in C++ (kj I/O, capnp RPC to D1, HTTP)',
   'other',
 ] as const;
 export type PerfKind = (typeof PERF_KINDS)[number];
@@ -30,10 +31,18 @@ export type PerfKind = (typeof PERF_KINDS)[number];
 /** Which kind of code a `perf report --sort dso,sym` row belongs to. */
 export function perfKindOf(dso: string, symbol: string): PerfKind {
   if (dso.startsWith('better_sqlite3')) return 'SQLite (native)';
+  // workerd links V8, BoringSSL, SQLite (D1's, local) and its kj/capnp runtime statically, as node does its own.
+  if (dso === 'workerd') {
+    if (/^sqlite3|^workerd::Sqlite|^pcache|^btree|^vdbe/i.test(symbol)) return 'SQLite (native)';
+    if (/^(fiat_|bssl::|x25519_|ED25519_|ed25519_|sha256_block|sha512_block|SHA256|SHA512|EVP_|ec_GFp|bn_|BN_|CRYPTO_|ecp_nistz256|boringssl)/.test(symbol))
+      return 'crypto (OpenSSL: Ed25519, SHA-2)';
+    if (/^(kj::|capnp::|workerd::|edgeworker::|http_parser|llhttp)/.test(symbol) && !/^workerd::jsg::/.test(symbol))
+      return 'workerd in C++ (kj I/O, capnp RPC to D1, HTTP)';
+  }
   if (dso.startsWith('[kernel')) return 'kernel (TCP, file writes, scheduling)';
   if (dso.startsWith('libc') || dso.startsWith('libm')) return 'libc (malloc/free, memcpy)';
   if (dso.startsWith('[JIT]') || dso === '[unknown]' || dso.startsWith('perf-')) return 'JavaScript: JIT code and V8 builtins';
-  if (dso !== 'node' && !dso.startsWith('libstdc++') && !dso.startsWith('libgcc')) return 'other';
+  if (dso !== 'node' && dso !== 'workerd' && !dso.startsWith('libstdc++') && !dso.startsWith('libgcc')) return 'other';
   // Node's own binary links OpenSSL, V8, llhttp and libuv statically.
   if (
     /^(fe_|fe51_|ge_|x25519|ed25519|ossl_|sha512|sha256|sha1_|SHA|KECCAK|cmov|slide|table_select|sc_|EVP_|OPENSSL|CRYPTO_|BN_|bn_|ERR_|OBJ_|ASN1_|EC_|ec_|aesni|gcm_|AES_)/.test(
@@ -50,7 +59,7 @@ export function perfKindOf(dso: string, symbol: string): PerfKind {
     return 'V8 garbage collector';
   if (/compiler::|maglev::|Maglev|turboshaft|interpreter::|BytecodeGenerator|Parser|Compile|ScopeInfo|Zone|baseline::/.test(symbol)) return 'V8 compiler';
   if (/^(node::|uv_|uv__|llhttp)/.test(symbol)) return 'Node and libuv in C++ (llhttp, streams, handles)';
-  if (/v8::|std::/.test(symbol)) return 'V8 runtime in C++ (JSON, strings, property lookups)';
+  if (/v8::|std::|jsg::/.test(symbol)) return 'V8 runtime in C++ (JSON, strings, property lookups)';
   return 'other';
 }
 

@@ -4,7 +4,12 @@
  * CPU the workerd process used per flow against the same floor measured in the same run
  * (bench/floor.ts). workerd is not the edge (no per-request CPU limits, D1 is local SQLite behind
  * workerd's own I/O), so this compares the Workers build with the Node server on one machine.
- * Env: BENCH_SECONDS (10), BENCH_WARMUP_SECONDS (2), BENCH_CONCURRENCY (16).
+ * Env: BENCH_SECONDS (10), BENCH_WARMUP_SECONDS (2), BENCH_CONCURRENCY (16). BENCH_PERF=1 (Linux
+ * perf): workerd's CPU in the timed window split by kind of code (./perfSplit.ts; workerd is not
+ * stripped and links SQLite, BoringSSL, V8 and its kj/capnp runtime statically), so local D1's own
+ * SQLite shows apart. JavaScript is not named (workerd writes no perf map): ours, the D1
+ * simulator's (miniflare runs local D1 as a Durable Object script in the same workerd) and V8's
+ * builtins are one row.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -13,6 +18,7 @@ import { applyMigrationsWithWrangler, bundleWorker, freePort, startWorker } from
 import { FLOW_COUNTS, floorMs, measureFloor, processCpuMs } from './floor';
 import { createLeanHttp } from './leanHttp';
 import { PfiKeyCache, runLeanFlow } from './leanWallet';
+import { PERF_KINDS, perfAvailable, startPerfRecord } from './perfSplit';
 
 /** PIDs of this process's workerd children (miniflare spawns one per instance). */
 function workerdPids(): number[] {
@@ -73,9 +79,11 @@ export async function benchWorkerFlows(dir: string) {
     await new Promise((r) => setTimeout(r, warmup * 1000));
     recording = true;
     const cpu0 = cpu();
+    const perf = process.env.BENCH_PERF === '1' && perfAvailable() ? startPerfRecord(pids, dir) : undefined;
     const started = performance.now();
     await new Promise((r) => setTimeout(r, seconds * 1000));
     const cpu1 = cpu();
+    const split = await perf?.stop();
     const elapsed = (performance.now() - started) / 1000;
     recording = false;
     stop = true;
@@ -90,6 +98,14 @@ export async function benchWorkerFlows(dir: string) {
     console.log(
       `CPU per flow: workerd ${perFlow.toFixed(2)} ms; floor (same run) ${floorPer.toFixed(2)} ms → floor efficiency ${((100 * floorPer) / perFlow).toFixed(0)}% (${(perFlow / floorPer).toFixed(2)}× its floor)`,
     );
+    if (split) {
+      const total = [...split.values()].reduce((a, b) => a + b, 0) || 1;
+      console.log('workerd CPU by kind of code (perf, every thread, timed window), ms per flow:');
+      for (const kind of PERF_KINDS) {
+        const share = split.get(kind) ?? 0;
+        if (share > 0) console.log(`  ${kind.padEnd(52)} ${((100 * share) / total).toFixed(1).padStart(5)} %  ${((perFlow * share) / total).toFixed(2)} ms`);
+      }
+    }
     if (failures > 0) process.exitCode = 1;
   } finally {
     http.close();

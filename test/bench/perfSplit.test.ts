@@ -17,6 +17,16 @@ describe('the perf split of the server CPU', () => {
     expect(perfKindOf('node', 'llhttp__internal_execute')).toBe('Node and libuv in C++ (llhttp, streams, handles)');
   });
 
+  it('places workerd’s statically linked SQLite, BoringSSL, runtime and V8 apart', () => {
+    expect(perfKindOf('workerd', 'sqlite3VdbeExec')).toBe('SQLite (native)');
+    expect(perfKindOf('workerd', 'fiat_25519_carry_mul')).toBe('crypto (OpenSSL: Ed25519, SHA-2)');
+    expect(perfKindOf('workerd', 'kj::_::AdapterPromiseNode<kj::_::Void>::get')).toBe('workerd in C++ (kj I/O, capnp RPC to D1, HTTP)');
+    expect(perfKindOf('workerd', 'capnp::_::PointerBuilder::getStruct')).toBe('workerd in C++ (kj I/O, capnp RPC to D1, HTTP)');
+    expect(perfKindOf('workerd', 'Builtins_CallFunction_ReceiverIsAny')).toBe('JavaScript: JIT code and V8 builtins');
+    expect(perfKindOf('workerd', 'v8::internal::Scavenger::ScavengeObject<v8::internal::FullHeapObjectSlot>')).toBe('V8 garbage collector');
+    expect(perfKindOf('workerd', 'workerd::jsg::ResourceWrapper::construct')).toBe('V8 runtime in C++ (JSON, strings, property lookups)');
+  });
+
   it('sums a report by kind and skips its comments', () => {
     const report = [
       '# Samples: 21K of event cpu-clock',

@@ -47,7 +47,12 @@ async function freePort(): Promise<number> {
 
 let databases = 0;
 
-export async function startTestPostgres(): Promise<TestPostgres> {
+/**
+ * `settings` are extra `-c name=value` server settings, after (so overriding) the test defaults;
+ * the benchmark (bench/flows.ts, BENCH_POSTGRES=1) turns durability back on and loads
+ * pg_stat_statements with them.
+ */
+export async function startTestPostgres(config: { settings?: Record<string, string> } = {}): Promise<TestPostgres> {
   const bin = postgresBinDir();
   if (!bin) throw new Error('PostgreSQL is not installed (apt-get install -y postgresql; .ci/run does this)');
   const dir = mkdtempSync(join(tmpdir(), 'kcc-pg-'));
@@ -75,6 +80,7 @@ export async function startTestPostgres(): Promise<TestPostgres> {
       '-c full_page_writes=off',
       '-c max_connections=200',
       '-c shared_buffers=32MB',
+      ...Object.entries(config.settings ?? {}).map(([name, value]) => `-c ${name}=${value}`),
     ].join(' ');
     try {
       await exec('pg_ctl', ['-D', data, '-l', join(dir, 'server.log'), '-o', options, '-w', '-t', '30', 'start']);

@@ -35,11 +35,20 @@ async function wrangler(args: string[]): Promise<string> {
   return stdout;
 }
 
-/** `wrangler deploy --dry-run --outdir`: the bundle wrangler would upload. Returns its path. */
+/**
+ * `wrangler deploy --dry-run --outdir`: the bundle wrangler would upload. Returns its path; esbuild's
+ * metafile (what each input module weighs in it) is written beside it as BUNDLE_METAFILE.
+ */
 export async function bundleWorker(outdir: string): Promise<string> {
-  await wrangler(['deploy', '--dry-run', '--outdir', outdir]);
+  await wrangler(['deploy', '--dry-run', '--outdir', outdir, '--metafile', join(outdir, BUNDLE_METAFILE)]);
   return join(outdir, 'worker.js');
 }
+
+/** The members of zod's namespace the Workers build's zod (src/runtime/workerZod) leaves out. */
+export const OMITTED_ZOD_MEMBERS = ['core', 'locales', 'compile', 'withParser', 'ZodCompileAsyncError', 'ZodCompileUnsupportedError', 'fromJSONSchema'];
+
+/** The esbuild metafile bundleWorker writes into its outdir. */
+export const BUNDLE_METAFILE = 'bundle-meta.json';
 
 /** `wrangler d1 migrations apply DB --local`: the documented migration step, into `persistTo`. */
 export async function applyMigrationsWithWrangler(persistTo: string): Promise<void> {

@@ -1,6 +1,6 @@
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import type { Miniflare } from 'miniflare';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,7 +12,7 @@ import { applyForKcc, SAMPLE_IDENTITY } from '../../src/wallet/flow';
 import { Holder } from '../../src/wallet/holder';
 import { runOperatorsCli } from '../../src/runtime/operatorsCli';
 import { getListFromStatusListJWT } from '@sd-jwt/jwt-status-list';
-import { applyMigrationsWithWrangler, bundleWorker, freePort, startWorker } from '../helpers/workerd';
+import { applyMigrationsWithWrangler, BUNDLE_METAFILE, bundleWorker, freePort, OMITTED_ZOD_MEMBERS, ROOT, startWorker } from '../helpers/workerd';
 
 /**
  * The worker as it deploys: bundled by `wrangler deploy --dry-run`, its D1 migrated by
@@ -70,15 +70,55 @@ async function newWallet() {
 }
 
 describe('worker bundle', () => {
-  // 450 KiB: the verifiers of credentials applicants already hold (mdoc CBOR/COSE, X.509, SD-JWT VC)
-  // and the bank login's openid-client took the bundle from ~250 to ~410 KiB gzip (docs/cloudflare.md);
-  // Workers accept 3 MiB gzip on the free plan. The older 300 KiB target is open work (lazy modules).
-  it('is under 450 KiB gzipped and imports nothing from node:', () => {
+  // What the bound measures: every module wrangler would upload, gzipped, summed; the size Cloudflare
+  // limits (3 MiB gzip on the free plan) and the upload wrangler prints as "Total Upload … gzip".
+  // A lazy `import()` does not shrink it: wrangler bundles without code splitting, so a dynamically
+  // imported module is inlined into worker.js (only its evaluation is deferred); were it ever
+  // emitted as a module of its own, it would still be counted here. docs/cloudflare.md "Bundle size"
+  // says what weighs what.
+  it('is under 300 KiB gzipped and imports nothing from node:', () => {
+    const outdir = dirname(scriptPath);
+    const modules = readdirSync(outdir).filter((f) => /\.(m?js|wasm)$/.test(f));
+    expect(modules).toEqual(['worker.js']);
     const code = readFileSync(scriptPath);
     figures.bundleBytes = statSync(scriptPath).size;
-    figures.bundleGzipBytes = gzipSync(code, { level: 9 }).length;
-    expect(figures.bundleGzipBytes).toBeLessThan(450 * 1024);
+    figures.bundleGzipBytes = modules.reduce((sum, f) => sum + gzipSync(readFileSync(join(outdir, f)), { level: 9 }).length, 0);
+    expect(figures.bundleGzipBytes).toBeLessThan(300 * 1024);
     expect(code.toString('utf8')).not.toMatch(/from\s*["']node:|require\(["']node:|better-sqlite3/);
+  });
+
+  it('weighs as printed, and nothing bundled uses what the zod and pako aliases leave out', () => {
+    const meta = JSON.parse(readFileSync(join(dirname(scriptPath), BUNDLE_METAFILE), 'utf8')) as {
+      inputs: Record<string, { imports: { path: string }[] }>;
+      outputs: Record<string, { inputs: Record<string, { bytesInOutput: number }> }>;
+    };
+    const [, output] = Object.entries(meta.outputs).find(([name]) => name.endsWith('worker.js'))!;
+    const byPackage = new Map<string, number>();
+    for (const [path, { bytesInOutput }] of Object.entries(output.inputs)) {
+      const owner = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(path)?.[1] ?? (path.startsWith('src/') ? `src/${path.split('/')[1]}` : path);
+      byPackage.set(owner, (byPackage.get(owner) ?? 0) + bytesInOutput);
+    }
+    const heaviest = [...byPackage].sort((a, b) => b[1] - a[1]).slice(0, 12);
+    console.log('worker bundle, minified bytes by package:', heaviest.map(([p, b]) => `${p} ${(b / 1024).toFixed(1)} KiB`).join(', '));
+    expect(byPackage.has('zod')).toBe(true);
+    // src/runtime/workerZod: zod's namespace without these members; a dependency calling one would get undefined.
+    const omitted = new RegExp(`\\b[A-Za-z_$][\\w$]*\\.(?:${OMITTED_ZOD_MEMBERS.join('|')})\\b`);
+    const zodUsers = Object.keys(output.inputs).filter((p) => !/node_modules\/zod\//.test(p) && /\.(m?js|ts)$/.test(p));
+    const offenders = zodUsers.filter((p) => {
+      const text = readFileSync(join(ROOT, p), 'utf8');
+      return /from\s*["']zod["']/.test(text) && omitted.test(text.replace(/\b(?:ajv|this|schema|regex|re|RegExp)\.compile\b/g, ''));
+    });
+    expect(offenders).toEqual([]);
+    // src/runtime/workerPako: no deflate. Its one caller is StatusList.compressStatusList of
+    // @sd-jwt/jwt-status-list, which only @sd-jwt/sd-jwt-vc imports (for getListFromStatusListJWT).
+    const importersOf = (target: RegExp) =>
+      Object.entries(meta.inputs)
+        .filter(([, input]) => input.imports.some((i) => target.test(i.path)))
+        .map(([path]) => path);
+    expect(importersOf(/src\/runtime\/workerPako\.ts$/)).toEqual(['node_modules/@sd-jwt/jwt-status-list/dist/index.mjs']);
+    expect(importersOf(/@sd-jwt\/jwt-status-list\/dist\/index\.mjs$/)).toEqual(['node_modules/@sd-jwt/sd-jwt-vc/dist/index.mjs']);
+    const sdJwtVc = readFileSync(join(ROOT, 'node_modules/@sd-jwt/sd-jwt-vc/dist/index.mjs'), 'utf8');
+    expect(sdJwtVc).not.toMatch(/compressStatusList|createHeaderAndPayload/);
   });
 });
 

@@ -1,5 +1,5 @@
 import { DeviceResponse, SessionTranscript, Verifier, type VerificationAssessment } from '@owf/mdoc';
-import { X509Certificate } from '@peculiar/x509';
+import { X509Certificate } from './certificate';
 import { nowSeconds } from '../../ports/clock';
 import { mdocVerifierContext } from './mdocContext';
 import {

@@ -1,12 +1,12 @@
 import { CoseKey, type MdocContext } from '@owf/mdoc';
-import { X509Certificate } from '@peculiar/x509';
+import { X509Certificate } from './certificate';
 import type { DigestsAndRandom } from '../../crypto/keys';
 import { verifyCertificateChain, publicJwkOf } from './x509';
 
 /**
  * The verifier-side crypto @owf/mdoc delegates to: Web Crypto (both runtimes) for digests and
  * COSE_Sign1 ECDSA/EdDSA verification (COSE signatures are raw r‖s, as Web Crypto's), and
- * @peculiar/x509 for certificates. MACs (deviceMac, needing a reader key the OID4VP redirect
+ * ./certificate.ts for certificates. MACs (deviceMac, needing a reader key the OID4VP redirect
  * flow does not have) and signing are not offered: a credential authenticated by a MAC is refused.
  */
 export function mdocVerifierContext(crypto: Pick<DigestsAndRandom, 'randomBytes'>): MdocContext {
@@ -43,7 +43,7 @@ export function mdocVerifierContext(crypto: Pick<DigestsAndRandom, 'randomBytes'
       },
       getCertificateData: async ({ certificate }) => {
         const cert = new X509Certificate(new Uint8Array(certificate));
-        const thumbprint = new Uint8Array(await cert.getThumbprint('SHA-256'));
+        const thumbprint = await cert.thumbprint();
         return {
           issuerName: cert.issuer,
           subjectName: cert.subject,
@@ -51,7 +51,7 @@ export function mdocVerifierContext(crypto: Pick<DigestsAndRandom, 'randomBytes'
           thumbprint: [...thumbprint].map((b) => b.toString(16).padStart(2, '0')).join(''),
           notBefore: cert.notBefore,
           notAfter: cert.notAfter,
-          pem: cert.toString('pem'),
+          pem: cert.toPem(),
         };
       },
     },

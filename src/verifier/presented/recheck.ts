@@ -1,6 +1,6 @@
-import { getListFromStatusListJWT } from '@sd-jwt/jwt-status-list';
 import { compactVerify, decodeJwt, decodeProtectedHeader, importJWK, type JWK } from 'jose';
 import { nowSeconds } from '../../ports/clock';
+import { decodeTokenStatusList, tokenStatusAt } from '../../protocol/tokenStatusList';
 import { checkCredentialStatus } from '../verifyCredential';
 import type { PresentedStatusReference, PresentedVerificationDeps } from './result';
 
@@ -69,7 +69,11 @@ export async function tokenStatusProblem(
     const claims = decodeJwt(token);
     if (claims.sub !== ref.uri) return 'the status list sub is not the URI referenced';
     if (typeof claims.exp === 'number' && claims.exp + skewSeconds <= now) return 'the status list has expired';
-    const value = getListFromStatusListJWT(token).getStatus(ref.idx as number);
+    const list = claims.status_list as { bits?: unknown; lst?: unknown } | undefined;
+    const bits = list?.bits;
+    if (typeof list?.lst !== 'string' || (bits !== 1 && bits !== 2 && bits !== 4 && bits !== 8)) return 'the status list is malformed';
+    // Our capped inflate: a list from elsewhere must not decompress without bound.
+    const value = tokenStatusAt(await decodeTokenStatusList(list.lst), bits, ref.idx as number);
     return value === 0 ? undefined : value === 1 ? 'revoked' : value === 2 ? 'suspended' : `status ${value}`;
   } catch {
     return 'the status list could not be verified';

@@ -1,4 +1,4 @@
-import { X509Certificate } from '@peculiar/x509';
+import { X509Certificate } from './certificate';
 import { z } from 'zod';
 
 /**
@@ -229,7 +229,7 @@ export function parsePresentedCredentialTrust(json: unknown): PresentedCredentia
     } catch {
       throw new TypeError(`presented credential trust: trustAnchors.${name} is not a PEM X.509 certificate`);
     }
-    const bc = cert.getExtension('2.5.29.19') as { ca?: boolean } | null;
+    const bc = cert.basicConstraints();
     if (!bc?.ca) throw new TypeError(`presented credential trust: trustAnchors.${name} is not a CA certificate (basicConstraints cA)`);
     trustAnchors.set(name, der);
   }

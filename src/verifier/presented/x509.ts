@@ -1,8 +1,9 @@
-import { BasicConstraintsExtension, SubjectAlternativeNameExtension, X509Certificate } from '@peculiar/x509';
+import { X509Certificate } from './certificate';
 
 /**
  * Certificate chains of presented credentials (an SD-JWT VC's `x5c`, an mdoc's `x5chain`) to a
- * configured trust anchor (an IACA root, a PID provider CA), with @peculiar/x509 over Web Crypto:
+ * configured trust anchor (an IACA root, a PID provider CA), read by ./certificate.ts and
+ * checked with Web Crypto:
  * every certificate within its validity at `now`, each signed by the next, the last signed by
  * (or equal to) an anchor, every certificate above the leaf a CA (basicConstraints cA, path
  * length respected). Revocation (CRLs of the IACA) is not checked (docs/credentials-as-input.md).
@@ -36,17 +37,13 @@ function withinValidity(cert: X509Certificate, now: Date, what: string): void {
 }
 
 function caPathLength(cert: X509Certificate): { ca: boolean; pathLength?: number } {
-  const bc = cert.getExtension(BasicConstraintsExtension);
+  const bc = cert.basicConstraints();
   return { ca: !!bc?.ca, pathLength: bc?.pathLength };
 }
 
 async function signedBy(child: X509Certificate, parent: X509Certificate): Promise<boolean> {
   if (child.issuer !== parent.subject) return false;
-  try {
-    return await child.verify({ publicKey: parent.publicKey, signatureOnly: true });
-  } catch {
-    return false;
-  }
+  return child.isSignedBy(parent);
 }
 
 /**
@@ -86,7 +83,7 @@ export async function verifyCertificateChain(chain: readonly Uint8Array[], ancho
 
 /** The leaf's public key as a JWK (Web Crypto export), for JOSE verification. */
 export async function publicJwkOf(cert: X509Certificate): Promise<JsonWebKey> {
-  const key = await cert.publicKey.export();
+  const key = await cert.publicKey('SHA-256', true);
   const jwk = await crypto.subtle.exportKey('jwk', key);
   return { kty: jwk.kty, crv: jwk.crv, x: jwk.x, y: jwk.y, ...(jwk.n ? { n: jwk.n, e: jwk.e } : {}) };
 }
@@ -96,17 +93,15 @@ export async function publicJwkOf(cert: X509Certificate): Promise<JsonWebKey> {
  * (a SAN URI equal to `iss`, or a SAN DNS name equal to its host).
  */
 export function certificateNamesIssuer(cert: X509Certificate, iss: string): boolean {
-  const san = cert.getExtension(SubjectAlternativeNameExtension);
-  if (!san) return false;
+  const san = cert.subjectAltNames();
+  if (san.length === 0) return false;
   let host: string | undefined;
   try {
     host = new URL(iss).hostname;
   } catch {
     host = undefined;
   }
-  return san.names.items.some(
-    (n) => (n.type === 'url' && n.value === iss) || (host !== undefined && n.type === 'dns' && n.value.toLowerCase() === host.toLowerCase()),
-  );
+  return san.some((n) => (n.type === 'url' && n.value === iss) || (host !== undefined && n.type === 'dns' && n.value.toLowerCase() === host.toLowerCase()));
 }
 
 export { bytesEqual };
