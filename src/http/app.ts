@@ -1,7 +1,10 @@
 import { Hono } from 'hono';
+import type { z } from 'zod';
 import { didWebDocumentPath } from '../did/pfi';
 import { PayloadTooLarge } from '../protocol/errors';
 import type { AppDeps, AppEnv } from './context';
+import { AuthorizationServerMetadata, CredentialIssuerMetadata, DidDocument, JwtVcIssuerMetadata } from './apiBodies';
+import { describeRoute, doc } from './openapi';
 import { bodyLimitFor } from './body';
 import { handleError, notFound } from './errors';
 import { requestHeader } from './headers';
@@ -105,12 +108,28 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   api.route('/', kycStatusRoutes);
   api.route('/', kyaRoutes);
   api.route('/', opsRoutes);
-  api.route('/', openApiRoutes);
+  api.route(
+    '/',
+    openApiRoutes(() => app.routes),
+  );
 
   // did:web document: /.well-known/did.json, or <path>/did.json when PUBLIC_URL has a path.
+  app.get(
+    didWebDocumentPath(deps.config.publicUrl),
+    describeRoute({
+      summary: 'did:web document of the PFI',
+      tags: ['metadata'],
+      responses: { 200: { description: 'DID document', json: DidDocument, mediaType: 'application/did+json' }, 404: doc.error('Not a did:web issuer') },
+    }),
+  );
   app.get(didWebDocumentPath(deps.config.publicUrl), (c) => didDocumentResponse(documents(c.get('deps'))));
   if (base) {
     // RFC 8414 §3.1 / OID4VCI 1.0 §12.2.2: well-known inserted between host and path.
+    const hostWellKnown = (summary: string, schema: z.ZodType) =>
+      describeRoute({ summary: `${summary}, at the host's well-known location`, tags: ['metadata'], responses: { 200: doc.json('Metadata', schema) } });
+    app.get(`${PATHS.credentialIssuerMetadata}${base}`, hostWellKnown('OID4VCI Credential Issuer Metadata', CredentialIssuerMetadata));
+    app.get(`${PATHS.authorizationServerMetadata}${base}`, hostWellKnown('RFC 8414 Authorization Server Metadata', AuthorizationServerMetadata));
+    app.get(`${PATHS.jwtVcIssuerMetadata}${base}`, hostWellKnown('JWT VC Issuer Metadata', JwtVcIssuerMetadata));
     app.get(`${PATHS.credentialIssuerMetadata}${base}`, (c) => credentialIssuerMetadataResponse(documents(c.get('deps'))));
     app.get(`${PATHS.authorizationServerMetadata}${base}`, (c) => authorizationServerMetadataResponse(documents(c.get('deps'))));
     // SD-JWT VC §5: the same insertion for the JWT VC Issuer Metadata of an `iss` with a path.

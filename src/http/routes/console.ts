@@ -42,6 +42,7 @@ import { bearerMatches } from '../bearer';
 import { readFormOrJson } from '../body';
 import type { AppDeps, AppEnv } from '../context';
 import { PATHS } from '../../paths';
+import { describeRoute, doc } from '../openapi';
 
 /**
  * The manual-review console for compliance staff (HTML, served by the issuer). Operators sign
@@ -96,10 +97,15 @@ consoleRoutes.use('*', async (c, next) => {
   await next();
 });
 
+consoleRoutes.get(
+  '/console.css',
+  describeRoute({ summary: 'Console stylesheet', tags: ['console'], responses: { 200: { description: 'CSS', mediaType: 'text/css' } } }),
+);
 consoleRoutes.get('/console.css', (c) =>
   c.body(consoleCss(c.get('deps').config.branding.primaryColor), 200, { 'Content-Type': 'text/css; charset=utf-8', 'Cache-Control': 'private, max-age=300' }),
 );
 
+consoleRoutes.get('/login', describeRoute({ summary: 'Console sign-in', tags: ['console'], responses: { 200: doc.html('Sign-in page') } }));
 consoleRoutes.get('/login', async (c) =>
   c.html(
     renderLogin({
@@ -111,6 +117,18 @@ consoleRoutes.get('/login', async (c) =>
   ),
 );
 
+consoleRoutes.post(
+  '/login',
+  describeRoute({
+    summary: 'Console sign-in',
+    tags: ['console'],
+    responses: {
+      303: doc.redirect('Signed in'),
+      401: doc.html('Account (or, before any account exists, ADMIN_TOKEN) not accepted'),
+      429: doc.html('Too many failed sign-ins'),
+    },
+  }),
+);
 consoleRoutes.post('/login', async (c) => {
   const deps = c.get('deps');
   const b = base(deps);
@@ -186,6 +204,7 @@ function requireCsrf(session: LiveOperatorSession, field: unknown): boolean {
   return typeof field === 'string' && timingSafeEqual(enc.encode(field), enc.encode(session.csrf));
 }
 
+consoleRoutes.post('/logout', describeRoute({ summary: 'Console sign-out', tags: ['console'], responses: { 303: doc.redirect('Signed out') } }));
 consoleRoutes.post('/logout', async (c) => {
   const deps = c.get('deps');
   const session = c.get('operatorSession');
@@ -209,6 +228,14 @@ consoleRoutes.post('/logout', async (c) => {
 
 const ISO = (s: number | null) => (s ? new Date(s * 1000).toISOString().replace('.000Z', 'Z') : null);
 
+consoleRoutes.get(
+  '/',
+  describeRoute({
+    summary: 'Review console (HTML, session cookie)',
+    tags: ['console'],
+    responses: { 200: doc.html('Queue'), 303: doc.redirect('To the sign-in page'), 404: doc.error('Console disabled') },
+  }),
+);
 consoleRoutes.get('/', async (c) => {
   const deps = c.get('deps');
   const session = c.get('operatorSession');
@@ -329,6 +356,14 @@ function confirmPage(
 
 const confirmed = (body: Record<string, unknown>) => body.confirmed === 'yes';
 
+consoleRoutes.get(
+  '/applications/:id',
+  describeRoute({
+    summary: 'Console: one application',
+    tags: ['console'],
+    responses: { 200: doc.html('Application'), 303: doc.redirect('To the sign-in page'), 404: doc.html('No such application') },
+  }),
+);
 consoleRoutes.get('/applications/:id', async (c) =>
   applicationPage(
     c,
@@ -344,6 +379,18 @@ consoleRoutes.get('/applications/:id', async (c) =>
   ),
 );
 
+consoleRoutes.post(
+  '/applications/:id/decision',
+  describeRoute({
+    summary: 'Console: decide',
+    tags: ['console'],
+    responses: {
+      303: doc.redirect('Decided or, with four-eyes, proposed'),
+      400: doc.html('Invalid decision'),
+      403: doc.html('CSRF, or four-eyes: the proposer cannot confirm'),
+    },
+  }),
+);
 consoleRoutes.post('/applications/:id/decision', async (c) => {
   const deps = c.get('deps');
   const session = c.get('operatorSession');
@@ -397,6 +444,18 @@ consoleRoutes.post('/applications/:id/decision', async (c) => {
   return c.redirect(`${base(deps)}/applications/${encodeURIComponent(id)}?decided=1`, 303);
 });
 
+consoleRoutes.post(
+  '/applications/:id/assign',
+  describeRoute({
+    summary: 'Console: assign the case to me, or release it',
+    tags: ['console'],
+    responses: {
+      303: doc.redirect('Assigned or released (or to the sign-in page)'),
+      403: doc.html('CSRF, or the role may not'),
+      404: doc.html('No such application'),
+    },
+  }),
+);
 consoleRoutes.post('/applications/:id/assign', async (c) => {
   const deps = c.get('deps');
   const session = c.get('operatorSession');
@@ -407,6 +466,14 @@ consoleRoutes.post('/applications/:id/assign', async (c) => {
   return c.redirect(`${base(deps)}/applications/${encodeURIComponent(id)}`, 303);
 });
 
+consoleRoutes.post(
+  '/applications/:id/erase-pii',
+  describeRoute({
+    summary: 'Console: erase PII (admin role)',
+    tags: ['console'],
+    responses: { 303: doc.redirect('Erased'), 403: doc.html('CSRF, or the role may not'), 404: doc.html('No such application') },
+  }),
+);
 consoleRoutes.post('/applications/:id/erase-pii', async (c) => {
   const deps = c.get('deps');
   const session = c.get('operatorSession');
@@ -430,6 +497,20 @@ consoleRoutes.post('/applications/:id/erase-pii', async (c) => {
   return c.redirect(`${base(deps)}/applications/${encodeURIComponent(id)}`, 303);
 });
 
+consoleRoutes.post(
+  '/applications/:id/credentials/:credentialId/status',
+  describeRoute({
+    summary: 'Console: revoke, suspend or reinstate a credential of the application (admin role)',
+    tags: ['console'],
+    responses: {
+      303: doc.redirect('Changed'),
+      400: doc.html('Invalid change'),
+      403: doc.html('CSRF, or the role may not'),
+      404: doc.html('No such credential'),
+      409: doc.html('Not allowed in this state'),
+    },
+  }),
+);
 consoleRoutes.post('/applications/:id/credentials/:credentialId/status', async (c) => {
   const deps = c.get('deps');
   const session = c.get('operatorSession');
@@ -497,12 +578,34 @@ async function operatorsPage(
   );
 }
 
+consoleRoutes.get(
+  '/operators',
+  describeRoute({
+    summary: 'Console: operator accounts (admin role)',
+    tags: ['console'],
+    responses: { 200: doc.html('Accounts'), 303: doc.redirect('To the sign-in page'), 403: doc.html('The role may not') },
+  }),
+);
 consoleRoutes.get('/operators', async (c) => {
   const session = c.get('operatorSession');
   assertOperatorMay(session.role, 'operators.manage');
   return operatorsPage(c, session);
 });
 
+consoleRoutes.post(
+  '/operators',
+  describeRoute({
+    summary: 'Console: add, reset or remove an operator account (admin role)',
+    tags: ['console'],
+    responses: {
+      200: doc.html('Done (a new secret is shown once)'),
+      303: doc.redirect('Removed'),
+      400: doc.html('Invalid'),
+      403: doc.html('CSRF, or the role may not'),
+      409: doc.html('Name taken'),
+    },
+  }),
+);
 consoleRoutes.post('/operators', async (c) => {
   const deps = c.get('deps');
   const session = c.get('operatorSession');
