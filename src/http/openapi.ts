@@ -157,7 +157,10 @@ export function buildOpenApiDocument(routes: readonly RouterRoute[], config: Pic
     const inside = full === base || full.startsWith(`${base}/`);
     const path = openApiPath(inside ? full.slice(base.length) || '/' : full);
     let item = operations.get(path);
-    if (!item) operations.set(path, (item = { outside: !inside, methods: new Map() }));
+    if (!item) {
+      item = { outside: !inside, methods: new Map() };
+      operations.set(path, item);
+    }
     item.methods.set(method, item.methods.get(method) ?? operationOf(route.handler));
   }
   const paths: Record<string, Record<string, unknown>> = {};
