@@ -9,6 +9,7 @@ import { bodyLimitFor } from './body';
 import { handleError, notFound } from './errors';
 import { requestHeader } from './headers';
 import { PATHS, basePathOf } from '../paths';
+import { parseTraceparent } from '../ports/tracing';
 import { adminRoutes } from './routes/admin';
 import { credentialRoutes } from './routes/credential';
 import { deferredRoutes } from './routes/deferred';
@@ -47,6 +48,13 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   // Absent unless the runtime turned metrics on (Node with METRICS_TOKEN or METRICS_PORT).
   const metrics = deps.metrics;
   const exchange = deps.exchange;
+  // Trace context (W3C traceparent; OpenTelemetry spans on Node with a collector): registered
+  // only where the runtime traces, so it costs nothing elsewhere.
+  const tracing = deps.tracing;
+  if (tracing)
+    app.use('*', (c, next) =>
+      tracing.serve({ method: c.req.method, traceparent: requestHeader(c, 'traceparent') }, next, () => ({ route: c.req.routePath, status: c.res.status })),
+    );
   app.use('*', async (c, next) => {
     c.set('deps', deps);
     const presentedId = requestHeader(c, 'x-request-id');
@@ -68,7 +76,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
       for (const name in common) headers.set(name, common[name]);
     }
     // Log the route pattern, never the raw path: the IDV form URL carries a secret token.
-    const traceId = traceIdOf(requestHeader(c, 'traceparent'));
+    const traceId = tracing ? tracing.traceId() : traceIdOf(requestHeader(c, 'traceparent'));
     deps.logger.info('request', {
       requestId: c.get('requestId'),
       ...(traceId ? { traceId } : {}),
@@ -147,7 +155,5 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
  * neither id all zeros), so the request's log line joins the caller's trace; anything else is ignored.
  */
 export function traceIdOf(traceparent: string | undefined): string | undefined {
-  const m = traceparent ? /^00-([0-9a-f]{32})-([0-9a-f]{16})-[0-9a-f]{2}$/.exec(traceparent.trim()) : null;
-  if (!m || /^0+$/.test(m[1]) || /^0+$/.test(m[2])) return undefined;
-  return m[1];
+  return parseTraceparent(traceparent)?.traceId;
 }

@@ -6,6 +6,7 @@ import type { Clock } from '../ports/clock';
 import type { IssuerIdentity } from '../ports/issuerIdentity';
 import type { Logger } from '../ports/logger';
 import type { Store } from '../store/types';
+import type { Tracing } from '../ports/tracing';
 import type { PresentedCredentialTrust, PresentedFetch } from '../verifier/presented';
 
 /**
@@ -50,4 +51,6 @@ export interface IssuanceDeps {
    * cannot take their cache write; per process or isolate. Absent: such a list is re-signed on each request.
    */
   statusListMemory?: StatusListMemory;
+  /** W3C Trace Context and spans (src/ports/tracing.ts; Node). Absent: nothing is traced or propagated. */
+  tracing?: Tracing;
 }
