@@ -11,6 +11,7 @@ import { nodeOptionsFromSettings } from '../../src/runtime/nodeSettings';
 import { nodeTracing, tracedFetch } from '../../src/runtime/tracing';
 import { WalletClient } from '../../src/wallet/client';
 import { Holder } from '../../src/wallet/holder';
+import { applyForKcc, SAMPLE_IDENTITY } from '../../src/wallet/flow';
 import { startFakePersona } from '../helpers/fakePersona';
 import { openApplication } from '../helpers/idvFlow';
 import { makeIssuerKeys } from '../helpers/issuer';
@@ -122,6 +123,50 @@ describe('traceparent on outbound calls, without a collector', () => {
     await loadForm(issuer.url, { traceparent: 'garbage' });
     expect(persona.requests.slice(before).length).toBeGreaterThan(0);
     expect(persona.requests.slice(before).filter((r) => r.traceparent !== undefined)).toEqual([]);
+  });
+});
+
+describe('traceparent on outbound webhooks (the outbox)', () => {
+  it('delivers each event with the trace of the request that queued it, long after that request ended', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kcc-trace-hook-'));
+    // The PFI's webhook receiver on loopback: each delivery's event type and traceparent.
+    const deliveries: { type: string; traceparent?: string }[] = [];
+    const receiver = createServer((req, res) => {
+      deliveries.push({ type: String(req.headers['kcc-event-type']), traceparent: req.headers.traceparent as string | undefined });
+      req.resume();
+      req.on('end', () => res.writeHead(204).end());
+    });
+    await new Promise<void>((ok) => receiver.listen(0, '127.0.0.1', ok));
+    const issuer = await startNodeIssuer({
+      port: 0,
+      dataDir: dir,
+      keys: await makeIssuerKeys(),
+      logger: silentLogger,
+      backgroundIntervalMs: 50,
+      config: { idv: { outboundWebhookUrl: `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hooks` } },
+      idvEnv: { PFI_WEBHOOK_SECRETS: 'pfi-webhook-secret-0123456789' },
+    });
+    try {
+      // A wallet whose every request belongs to the caller's trace.
+      const traced = (u: string | URL | Request, i?: RequestInit) => {
+        const headers = new Headers(i?.headers);
+        headers.set('traceparent', formatTraceparent(CALLER));
+        return fetch(u, { ...i, headers });
+      };
+      const result = await applyForKcc(new WalletClient(await Holder.create(), traced), { issuer: issuer.url, identity: SAMPLE_IDENTITY });
+      expect(result.deferred).toBe(false);
+      const deadline = Date.now() + 5000;
+      while (!deliveries.some((d) => d.type === 'credential.issued') && Date.now() < deadline) await new Promise((ok) => setTimeout(ok, 25));
+      // Events queued alone (emitEvent) and in a use case's transaction (the IDV result, the issued credential).
+      expect(deliveries.map((d) => d.type)).toEqual(expect.arrayContaining(['application.approved', 'credential.issued']));
+      for (const d of deliveries) expect(parseTraceparent(d.traceparent)?.traceId).toBe(CALLER.traceId);
+      const stored = await issuer.deps.store.outbox.list();
+      expect(stored.every((e) => parseTraceparent(e.traceParent)?.traceId === CALLER.traceId)).toBe(true);
+    } finally {
+      await issuer.close();
+      await new Promise<void>((ok) => receiver.close(() => ok()));
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
