@@ -28,7 +28,8 @@ export function createOutboxRepositories(d: Dialect) {
 
   const outboxRepository: OutboxRepository = {
     async enqueue(row) {
-      return (await touched(q.enqueueOutbox.all({ id: row.id, type: row.type, body: row.body, createdAt: row.createdAt, traceParent: row.traceParent ?? null }))) === 1;
+      const values = { id: row.id, type: row.type, body: row.body, createdAt: row.createdAt, traceParent: row.traceParent ?? null };
+      return (await touched(q.enqueueOutbox.all(values))) === 1;
     },
     async due(now, limit) {
       return db
