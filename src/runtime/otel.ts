@@ -32,6 +32,9 @@ export interface OtelTracer {
   shutdown(): Promise<void>;
 }
 
+/** How long shutdown waits for the last spans to be exported. */
+const SHUTDOWN_EXPORT_MS = 2000;
+
 /** The traces URL of the standard OTLP settings (the signal path appended to the base endpoint only). */
 export function otlpTracesUrl(endpoint: string | undefined, tracesEndpoint: string | undefined): string | undefined {
   if (tracesEndpoint) return tracesEndpoint;
@@ -73,6 +76,13 @@ export async function startOtelTracer(settings: OtelSettings, version: string): 
         end: () => span.end(),
       };
     },
-    shutdown: () => provider.shutdown(),
+    // Bounded: an unreachable collector must not hold up the process's exit (the exporter retries).
+    shutdown: () => {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const late = new Promise<never>((_, fail) => {
+        timer = setTimeout(() => fail(new Error(`the collector did not take the last spans within ${SHUTDOWN_EXPORT_MS} ms`)), SHUTDOWN_EXPORT_MS);
+      });
+      return Promise.race([provider.shutdown(), late]).finally(() => clearTimeout(timer));
+    },
   };
 }
