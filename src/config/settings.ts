@@ -728,6 +728,13 @@ export const SETTINGS = {
 
   /** OpenTelemetry traces (src/runtime/otel.ts), Node only; the SDK is loaded only when an endpoint is set. */
   tracing: {
+    propagate: setting({
+      env: 'TRACE_CONTEXT_PROPAGATION',
+      parse: trueOrFalse,
+      default: false,
+      only: 'node',
+      doc: '`true`: without a collector too, continue an incoming `traceparent` and send it on outbound calls and webhooks (on Node 20 its AsyncLocalStorage slows every request once one is traced: docs/operations.md); always on with a collector',
+    }),
     endpoint: unset({
       env: 'OTEL_EXPORTER_OTLP_ENDPOINT',
       parse: httpUrl,

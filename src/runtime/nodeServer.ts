@@ -112,6 +112,8 @@ export interface NodeIssuerOptions {
   shutdown?: Partial<ShutdownOptions>;
   /** OTEL_EXPORTER_OTLP_*, OTEL_SERVICE_NAME: OpenTelemetry spans exported to a collector (./otel.ts); unset: none, no SDK loaded. */
   otel?: OtelSettings;
+  /** TRACE_CONTEXT_PROPAGATION: pass an incoming `traceparent` on without a collector too (always with one). */
+  traceContext?: boolean;
 }
 
 /** With DATABASE_URL, what every instance must share comes from configuration: refuse otherwise. */
@@ -252,16 +254,17 @@ async function startNode(options: NodeIssuerOptions) {
   const publicUrl = options.config?.publicUrl ?? `http://localhost:${server.port}`;
   const logger = options.logger ?? jsonLogger();
   const clock = options.clock ?? Date.now;
-  // Trace context always (an incoming traceparent is passed on); spans only with a collector.
+  // Spans only with a collector; the trace context with one, or when asked for: its
+  // AsyncLocalStorage is not free on Node 20 (docs/operations.md "Tracing").
   const otel = options.otel ? await startOtelTracer(options.otel, packageJson.version) : undefined;
-  const tracing = nodeTracing(otel);
+  const tracing = otel || options.traceContext ? nodeTracing(otel) : undefined;
   const outboundFetch = tracedFetch((input: string | URL | Request, init?: RequestInit) => globalThis.fetch(input, init), tracing);
   let outboundWebhooks = () => true;
   const metrics = nodeMetrics(options.metrics, { stats: database.stats, clock: options.clock, logger, outboundWebhooks: () => outboundWebhooks() });
   const issuer = await buildIssuer({
     config: { ...options.config, publicUrl, didMethod },
     db: database.db,
-    store: otel ? tracedStore(database.store, tracing, database.postgres ? 'postgresql' : 'sqlite') : database.store,
+    store: otel && tracing ? tracedStore(database.store, tracing, database.postgres ? 'postgresql' : 'sqlite') : database.store,
     stats: database.stats,
     crypto,
     keys,

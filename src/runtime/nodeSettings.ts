@@ -51,6 +51,7 @@ export function nodeOptionsFromSettings(env: Environment): NodeIssuerOptions {
     httpTimeouts: settings.server.httpTimeouts,
     shutdown: settings.server.shutdown,
     otel: otelSettings(settings.tracing),
+    traceContext: settings.tracing.propagate,
     // A trust file takes precedence over PRESENTED_CREDENTIAL_TRUST.
     presentedCredentialTrust: trustFile ? jsonFromFile('PRESENTED_CREDENTIAL_TRUST_FILE', trustFile) : settings.presentedCredentials.trust,
     config: {

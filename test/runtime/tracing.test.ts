@@ -98,6 +98,7 @@ describe('traceparent on outbound calls, without a collector', () => {
       backgroundIntervalMs: 0,
       config: { idv: { provider: 'persona' } },
       idvEnv: personaEnv(persona.apiBase),
+      traceContext: nodeOptionsFromSettings({ DATA_DIR: dir, TRACE_CONTEXT_PROPAGATION: 'true' }).traceContext,
     });
   });
   afterAll(async () => {
@@ -124,6 +125,29 @@ describe('traceparent on outbound calls, without a collector', () => {
     expect(persona.requests.slice(before).length).toBeGreaterThan(0);
     expect(persona.requests.slice(before).filter((r) => r.traceparent !== undefined)).toEqual([]);
   });
+
+  it('is off by default (TRACE_CONTEXT_PROPAGATION unset, no collector): nothing is passed on', async () => {
+    expect(nodeOptionsFromSettings({ DATA_DIR: dir }).traceContext).toBe(false);
+    const offDir = mkdtempSync(join(tmpdir(), 'kcc-trace-off-'));
+    const quiet = await startNodeIssuer({
+      port: 0,
+      dataDir: offDir,
+      keys: await makeIssuerKeys(),
+      logger: silentLogger,
+      backgroundIntervalMs: 0,
+      config: { idv: { provider: 'persona' } },
+      idvEnv: personaEnv(persona.apiBase),
+    });
+    try {
+      const before = persona.requests.length;
+      await loadForm(quiet.url, { traceparent: formatTraceparent(CALLER) });
+      expect(persona.requests.slice(before).length).toBeGreaterThan(0);
+      expect(persona.requests.slice(before).filter((r) => r.traceparent !== undefined)).toEqual([]);
+    } finally {
+      await quiet.close();
+      rmSync(offDir, { recursive: true, force: true });
+    }
+  });
 });
 
 describe('traceparent on outbound webhooks (the outbox)', () => {
@@ -143,6 +167,7 @@ describe('traceparent on outbound webhooks (the outbox)', () => {
       keys: await makeIssuerKeys(),
       logger: silentLogger,
       backgroundIntervalMs: 50,
+      traceContext: true,
       config: { idv: { outboundWebhookUrl: `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hooks` } },
       idvEnv: { PFI_WEBHOOK_SECRETS: 'pfi-webhook-secret-0123456789' },
     });
