@@ -51,10 +51,12 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   // Trace context (W3C traceparent; OpenTelemetry spans on Node with a collector): registered
   // only where the runtime traces, so it costs nothing elsewhere.
   const tracing = deps.tracing;
+  // (Before the middleware that sets `deps`: the header is read through `exchange` directly.)
   if (tracing)
-    app.use('*', (c, next) =>
-      tracing.serve({ method: c.req.method, traceparent: requestHeader(c, 'traceparent') }, next, () => ({ route: c.req.routePath, status: c.res.status })),
-    );
+    app.use('*', (c, next) => {
+      const traceparent = exchange ? exchange.header(c, 'traceparent') : c.req.header('traceparent');
+      return tracing.serve({ method: c.req.method, traceparent }, next, () => ({ route: c.req.routePath, status: c.res.status }));
+    });
   app.use('*', async (c, next) => {
     c.set('deps', deps);
     const presentedId = requestHeader(c, 'x-request-id');
