@@ -83,6 +83,8 @@ export interface BuildIssuerOptions {
   metrics?: AppDeps['metrics'];
   /** Holds the keys that are references (an HSM over PKCS#11, docs/hsm.md); needed when any key is. */
   keyCustody?: KeyCustody;
+  /** Trace context and spans (Node, src/runtime/tracing.ts); absent: off. */
+  tracing?: AppDeps['tracing'];
 }
 
 /**
@@ -184,6 +186,7 @@ export async function buildIssuer(options: BuildIssuerOptions) {
     // The counting queries (src/store/stats.ts) over the same database as the store.
     stats: options.stats ?? (options.db ? createSqliteStats(options.db) : undefined),
     metrics: options.metrics,
+    tracing: options.tracing,
   };
   if (config.idv.provider !== 'hosted' && !deps.idv.vendors.has(config.idv.provider)) {
     throw new Error(`IDV_PROVIDER ${config.idv.provider} is not configured (docs/idv.md)`);

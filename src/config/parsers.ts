@@ -80,6 +80,25 @@ export const publicBaseUrl = parser((t) => {
   return url.href.replace(/\/+$/, '');
 });
 
+/** OTEL_EXPORTER_OTLP_HEADERS: `name=value` pairs, comma-separated, values percent-encoded (OpenTelemetry SDK environment variables spec). */
+export const otlpHeaders = parser((t) => {
+  const headers: Record<string, string> = {};
+  for (const pair of t
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean)) {
+    const at = pair.indexOf('=');
+    const name = at > 0 ? pair.slice(0, at).trim() : '';
+    if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name)) return invalid('must be name=value pairs, comma-separated');
+    try {
+      headers[name] = decodeURIComponent(pair.slice(at + 1).trim());
+    } catch {
+      return invalid('must be name=value pairs with percent-encoded values');
+    }
+  }
+  return headers;
+});
+
 export const httpUrl = parser((t) => (URL.canParse(t) && /^https?:$/.test(new URL(t).protocol) ? t : invalid('must be an absolute http(s) URL')));
 
 /** JSON text, parsed; the shape is checked where it is used. */

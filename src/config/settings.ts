@@ -6,6 +6,7 @@ import {
   decimalId,
   httpsUrl,
   httpUrl,
+  otlpHeaders,
   incodeIssuer,
   integerFromTo,
   intervalMilliseconds,
@@ -787,6 +788,43 @@ export const SETTINGS = {
       default: '127.0.0.1',
       only: 'node',
       doc: 'address of the `METRICS_PORT` listener (loopback by default)',
+    }),
+  },
+
+  /** OpenTelemetry traces (src/runtime/otel.ts), Node only; the SDK is loaded only when an endpoint is set. */
+  tracing: {
+    propagate: setting({
+      env: 'TRACE_CONTEXT_PROPAGATION',
+      parse: trueOrFalse,
+      default: false,
+      only: 'node',
+      doc: '`true`: without a collector too, continue an incoming `traceparent` and send it on outbound calls and webhooks (on Node 20 its AsyncLocalStorage slows every request once one is traced: docs/operations.md); always on with a collector',
+    }),
+    endpoint: unset({
+      env: 'OTEL_EXPORTER_OTLP_ENDPOINT',
+      parse: httpUrl,
+      only: 'node',
+      doc: 'OTLP/HTTP collector base URL (`/v1/traces` is appended): a span per request, store call and outbound call; unset: no spans, no SDK loaded (`traceparent` is still passed on)',
+    }),
+    tracesEndpoint: unset({
+      env: 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT',
+      parse: httpUrl,
+      only: 'node',
+      doc: 'the full OTLP/HTTP traces URL, used as is; overrides `OTEL_EXPORTER_OTLP_ENDPOINT`',
+    }),
+    headers: unset({
+      env: 'OTEL_EXPORTER_OTLP_HEADERS',
+      parse: otlpHeaders,
+      secret: true,
+      only: 'node',
+      doc: 'headers sent to the collector, `name=value` comma-separated (e.g. its API key)',
+    }),
+    serviceName: setting({
+      env: 'OTEL_SERVICE_NAME',
+      parse: text,
+      default: 'kcc-issuer',
+      only: 'node',
+      doc: '`service.name` of the exported spans',
     }),
   },
 };

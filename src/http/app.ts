@@ -1,11 +1,15 @@
 import { Hono } from 'hono';
+import type { z } from 'zod';
 import { didWebDocumentPath } from '../did/pfi';
 import { PayloadTooLarge } from '../protocol/errors';
 import type { AppDeps, AppEnv } from './context';
+import { AuthorizationServerMetadata, CredentialIssuerMetadata, DidDocument, JwtVcIssuerMetadata } from './apiBodies';
+import { describeRoute, doc } from './openapi';
 import { bodyLimitFor } from './body';
 import { handleError, notFound } from './errors';
 import { requestHeader } from './headers';
 import { PATHS, basePathOf } from '../paths';
+import { parseTraceparent } from '../ports/tracing';
 import { adminRoutes } from './routes/admin';
 import { credentialRoutes } from './routes/credential';
 import { deferredRoutes } from './routes/deferred';
@@ -44,6 +48,15 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   // Absent unless the runtime turned metrics on (Node with METRICS_TOKEN or METRICS_PORT).
   const metrics = deps.metrics;
   const exchange = deps.exchange;
+  // Trace context (W3C traceparent; OpenTelemetry spans on Node with a collector): registered
+  // only where the runtime traces, so it costs nothing elsewhere.
+  const tracing = deps.tracing;
+  // (Before the middleware that sets `deps`: the header is read through `exchange` directly.)
+  if (tracing)
+    app.use('*', (c, next) => {
+      const traceparent = exchange ? exchange.header(c, 'traceparent') : c.req.header('traceparent');
+      return tracing.serve({ method: c.req.method, traceparent }, next, () => ({ route: c.req.routePath, status: c.res.status }));
+    });
   app.use('*', async (c, next) => {
     c.set('deps', deps);
     const presentedId = requestHeader(c, 'x-request-id');
@@ -65,7 +78,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
       for (const name in common) headers.set(name, common[name]);
     }
     // Log the route pattern, never the raw path: the IDV form URL carries a secret token.
-    const traceId = traceIdOf(requestHeader(c, 'traceparent'));
+    const traceId = tracing ? tracing.traceId() : traceIdOf(requestHeader(c, 'traceparent'));
     deps.logger.info('request', {
       requestId: c.get('requestId'),
       ...(traceId ? { traceId } : {}),
@@ -105,12 +118,28 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   api.route('/', kycStatusRoutes);
   api.route('/', kyaRoutes);
   api.route('/', opsRoutes);
-  api.route('/', openApiRoutes);
+  api.route(
+    '/',
+    openApiRoutes(() => app.routes),
+  );
 
   // did:web document: /.well-known/did.json, or <path>/did.json when PUBLIC_URL has a path.
+  app.get(
+    didWebDocumentPath(deps.config.publicUrl),
+    describeRoute({
+      summary: 'did:web document of the PFI',
+      tags: ['metadata'],
+      responses: { 200: { description: 'DID document', json: DidDocument, mediaType: 'application/did+json' }, 404: doc.error('Not a did:web issuer') },
+    }),
+  );
   app.get(didWebDocumentPath(deps.config.publicUrl), (c) => didDocumentResponse(documents(c.get('deps'))));
   if (base) {
     // RFC 8414 §3.1 / OID4VCI 1.0 §12.2.2: well-known inserted between host and path.
+    const hostWellKnown = (summary: string, schema: z.ZodType) =>
+      describeRoute({ summary: `${summary}, at the host's well-known location`, tags: ['metadata'], responses: { 200: doc.json('Metadata', schema) } });
+    app.get(`${PATHS.credentialIssuerMetadata}${base}`, hostWellKnown('OID4VCI Credential Issuer Metadata', CredentialIssuerMetadata));
+    app.get(`${PATHS.authorizationServerMetadata}${base}`, hostWellKnown('RFC 8414 Authorization Server Metadata', AuthorizationServerMetadata));
+    app.get(`${PATHS.jwtVcIssuerMetadata}${base}`, hostWellKnown('JWT VC Issuer Metadata', JwtVcIssuerMetadata));
     app.get(`${PATHS.credentialIssuerMetadata}${base}`, (c) => credentialIssuerMetadataResponse(documents(c.get('deps'))));
     app.get(`${PATHS.authorizationServerMetadata}${base}`, (c) => authorizationServerMetadataResponse(documents(c.get('deps'))));
     // SD-JWT VC §5: the same insertion for the JWT VC Issuer Metadata of an `iss` with a path.
@@ -128,7 +157,5 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
  * neither id all zeros), so the request's log line joins the caller's trace; anything else is ignored.
  */
 export function traceIdOf(traceparent: string | undefined): string | undefined {
-  const m = traceparent ? /^00-([0-9a-f]{32})-([0-9a-f]{16})-[0-9a-f]{2}$/.exec(traceparent.trim()) : null;
-  if (!m || /^0+$/.test(m[1]) || /^0+$/.test(m[2])) return undefined;
-  return m[1];
+  return parseTraceparent(traceparent)?.traceId;
 }

@@ -5,7 +5,7 @@ import { createGenericHmacProvider, type GenericHmacOptions } from './genericHma
 import { createIncodeProvider, incodeOptionsFromSettings } from './incode';
 import { createPersonaProvider } from './persona';
 import { createPiiVault, parseDataKey, type PiiVault } from './piiVault';
-import type { IdvProvider } from './provider';
+import type { HttpFetch, IdvProvider } from './provider';
 
 /**
  * Identity verification wiring from settings, runtime-agnostic (Node: src/runtime/idvNode.ts,
@@ -19,9 +19,10 @@ export async function idvDepsFromVendorSettings(
   dataKey: Uint8Array,
   /** The vault implementation: Web Crypto by default; Node passes its node:crypto one. */
   createVault: (key: Uint8Array, retired: Uint8Array[]) => PiiVault | Promise<PiiVault> = createPiiVault,
+  /** The vendors' API calls and the outbound webhooks (Node passes one that carries the trace context). */
+  fetch: HttpFetch = (input, init) => globalThis.fetch(input, init),
 ): Promise<IdvDeps> {
   const vendors = new Map<string, IdvProvider>();
-  const fetch = (input: string, init?: RequestInit) => globalThis.fetch(input, init);
   const toleranceSeconds = settings.webhookToleranceSeconds;
   const persona = settings.persona;
   if (persona.apiKey) {

@@ -7,6 +7,7 @@ import type { Clock } from '../ports/clock';
 import type { IssuerIdentity } from '../ports/issuerIdentity';
 import type { Logger } from '../ports/logger';
 import type { Store } from '../store/types';
+import type { Tracing } from '../ports/tracing';
 import type { PresentedCredentialTrust, PresentedFetch } from '../verifier/presented';
 
 /**
@@ -53,4 +54,6 @@ export interface IssuanceDeps {
   statusListMemory?: StatusListMemory;
   /** The review console's workforce sign-in (src/issuance/operatorSso.ts), when OPERATOR_SSO_ISSUER is set. */
   operatorSso?: OperatorSso;
+  /** W3C Trace Context and spans (src/ports/tracing.ts; Node). Absent: nothing is traced or propagated. */
+  tracing?: Tracing;
 }

@@ -28,22 +28,29 @@ export interface OutboxRow {
   type: OutboundEventType;
   body: string;
   createdAt: number;
+  /** The `traceparent` of the request that queued it (src/ports/tracing.ts), sent with each delivery. */
+  traceParent?: string | null;
 }
 
 /**
  * The outbox row of an event. The id derives from `idSeed`, so the same fact enqueued twice
  * (a retried request, a replayed webhook) is one event: receivers dedupe on it too.
  */
-export function outboxRow(deps: Pick<IssuanceDeps, 'clock' | 'crypto'>, type: OutboundEventType, idSeed: string, data: Record<string, unknown>): OutboxRow {
+export function outboxRow(
+  deps: Pick<IssuanceDeps, 'clock' | 'crypto' | 'tracing'>,
+  type: OutboundEventType,
+  idSeed: string,
+  data: Record<string, unknown>,
+): OutboxRow {
   const id = `evt_${digestSecret(deps.crypto, `${type}|${idSeed}`).slice(0, 26)}`;
   const createdAt = nowSeconds(deps);
   const body = JSON.stringify({ id, type, created_at: new Date(createdAt * 1000).toISOString(), data });
-  return { id, type, body, createdAt };
+  return { id, type, body, createdAt, traceParent: deps.tracing?.traceparent() ?? null };
 }
 
 /** Puts an event in the outbox (see `outboxRow`); returns its id. */
 export async function emitEvent(
-  deps: Pick<IssuanceDeps, 'store' | 'clock' | 'crypto'>,
+  deps: Pick<IssuanceDeps, 'store' | 'clock' | 'crypto' | 'tracing'>,
   type: OutboundEventType,
   idSeed: string,
   data: Record<string, unknown>,

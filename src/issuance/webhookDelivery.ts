@@ -61,6 +61,8 @@ export async function dispatchDueWebhooks(
           'KCC-Signature': await signOutbound(deps.idv.outboundSecrets, event.body, nowS),
           'KCC-Event-Id': event.id,
           'KCC-Event-Type': event.type,
+          // The trace of the request that queued the event (W3C Trace Context).
+          ...(event.traceParent ? { traceparent: event.traceParent } : {}),
         },
         body: event.body,
         redirect: 'manual',

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { base64urlEncode } from '../crypto/base64url';
 import type { IdvDeps } from '../idv/deps';
+import type { HttpFetch } from '../idv/provider';
 import { readSettings, type Environment } from '../config';
 import { idvDepsFromVendorSettings } from '../idv/fromSettings';
 import { parseDataKey } from '../idv/piiVault';
@@ -42,7 +43,7 @@ export function loadOrCreateDataKey(file: string, configured?: string): Uint8Arr
 }
 
 /** IDV wiring from an environment's settings (src/config/settings.ts `idvVendors`), the PII key from PII_DATA_KEY or the key file. */
-export async function idvDepsFromEnv(env: Environment, dataKeyFile: string): Promise<IdvDeps> {
+export async function idvDepsFromEnv(env: Environment, dataKeyFile: string, fetch?: HttpFetch): Promise<IdvDeps> {
   const settings = readSettings(env).idvVendors;
-  return idvDepsFromVendorSettings(settings, loadOrCreateDataKey(dataKeyFile, settings.piiDataKey), createNodePiiVault);
+  return idvDepsFromVendorSettings(settings, loadOrCreateDataKey(dataKeyFile, settings.piiDataKey), createNodePiiVault, fetch);
 }

@@ -5,7 +5,9 @@ import { publishPfiDidDht } from '../did/pfi';
 import { createDidWebResolver } from '../did/web';
 import type { IssuerIdentity, Logger } from '../http/context';
 import { didDhtIdentityKey, type IssuerKey } from '../issuer';
+import type { Tracing } from '../ports/tracing';
 import { createSafeFetch } from './safeFetch';
+import { tracedFetch } from './tracing';
 
 /**
  * DIDs on Node: resolving applicants' did:web and did:dht (and fetching other issuers' status
@@ -17,9 +19,9 @@ import { createSafeFetch } from './safeFetch';
  * Fetches other issuers' status list credentials (presented KCCs): SSRF-safe, https only
  * unless DID_WEB_ALLOW_INSECURE, at most 1 MiB.
  */
-export function nodeStatusListFetch(options: { didWebAllowInsecure?: boolean }) {
+export function nodeStatusListFetch(options: { didWebAllowInsecure?: boolean }, tracing?: Tracing) {
   const insecure = options.didWebAllowInsecure ?? SETTING_DEFAULTS.did.webAllowInsecure;
-  const safeFetch = createSafeFetch({ allowPrivate: insecure, allowHttp: insecure, timeoutMs: 5000, maxBytes: 1024 * 1024 });
+  const safeFetch = tracedFetch(createSafeFetch({ allowPrivate: insecure, allowHttp: insecure, timeoutMs: 5000, maxBytes: 1024 * 1024 }), tracing);
   return async (url: string): Promise<string> => {
     if (!insecure && !url.startsWith('https://')) throw new Error('status list URL is not https');
     const res = await safeFetch(url, { headers: { accept: 'application/vc+jwt, application/jwt, text/plain' } });
@@ -32,9 +34,9 @@ export function nodeStatusListFetch(options: { didWebAllowInsecure?: boolean }) 
  * Issuer metadata (JWT VC Issuer Metadata, JWKS) and status lists of credentials people already
  * hold (src/verifier/presented/): the SSRF-safe fetch, https only unless DID_WEB_ALLOW_INSECURE, 5 s, 1 MiB.
  */
-export function nodePresentedFetch(options: { didWebAllowInsecure?: boolean }) {
+export function nodePresentedFetch(options: { didWebAllowInsecure?: boolean }, tracing?: Tracing) {
   const insecure = options.didWebAllowInsecure ?? SETTING_DEFAULTS.did.webAllowInsecure;
-  const safeFetch = createSafeFetch({ allowPrivate: insecure, allowHttp: insecure, timeoutMs: 5000, maxBytes: 1024 * 1024 });
+  const safeFetch = tracedFetch(createSafeFetch({ allowPrivate: insecure, allowHttp: insecure, timeoutMs: 5000, maxBytes: 1024 * 1024 }), tracing);
   return async (url: string, accept: string): Promise<string> => {
     if (!insecure && !url.startsWith('https://')) throw new Error('URL is not https');
     const res = await safeFetch(url, { headers: { accept } });
@@ -44,14 +46,17 @@ export function nodePresentedFetch(options: { didWebAllowInsecure?: boolean }) {
 }
 
 /** did:web (SSRF-safe fetch: public addresses only unless allowed) and did:dht resolvers. */
-export function nodeDidMethods(options: { didWebAllowInsecure?: boolean; didDhtGateway?: string }) {
+export function nodeDidMethods(options: { didWebAllowInsecure?: boolean; didDhtGateway?: string }, tracing?: Tracing) {
   const insecure = options.didWebAllowInsecure ?? SETTING_DEFAULTS.did.webAllowInsecure;
-  const safeFetch = createSafeFetch({ allowPrivate: insecure, allowHttp: insecure, timeoutMs: 5000, maxBytes: 64 * 1024 });
+  const safeFetch = tracedFetch(createSafeFetch({ allowPrivate: insecure, allowHttp: insecure, timeoutMs: 5000, maxBytes: 64 * 1024 }), tracing);
   const gatewayUrl = options.didDhtGateway ?? SETTING_DEFAULTS.did.dhtGateway;
   // The gateway is operator configuration, not applicant input (an applicant picks only the
   // 52-character z-base-32 id): an http or loopback gateway the operator set is allowed.
   const gatewayIsLocal = /^http:\/\/(localhost|127\.0\.0\.1|\[::1\])(:\d+)?(\/|$)/.test(gatewayUrl);
-  const gatewayFetch = gatewayIsLocal || insecure ? createSafeFetch({ allowPrivate: true, allowHttp: true, timeoutMs: 5000, maxBytes: 64 * 1024 }) : safeFetch;
+  const gatewayFetch =
+    gatewayIsLocal || insecure
+      ? tracedFetch(createSafeFetch({ allowPrivate: true, allowHttp: true, timeoutMs: 5000, maxBytes: 64 * 1024 }), tracing)
+      : safeFetch;
   return {
     ...createDidWebResolver({ fetch: safeFetch, allowHttp: insecure, allowIpHosts: insecure }),
     ...createDidDhtResolver({ gatewayUrl, fetch: gatewayFetch }),

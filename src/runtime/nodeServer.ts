@@ -22,6 +22,9 @@ import { loadKeyFile, reloadKeyFile } from './nodeKeys';
 import { pkcs11IssuerKeys, type Pkcs11Custody } from './pkcs11Signer';
 import { openPostgres } from './postgres';
 import { openSqlite } from './sqlite';
+import packageJson from '../../package.json';
+import { startOtelTracer, type OtelSettings } from './otel';
+import { nodeTracing, tracedFetch, tracedStore } from './tracing';
 
 /**
  * The Node server: database, keys, the app on @hono/node-server, background jobs, and shutdown.
@@ -107,6 +110,10 @@ export interface NodeIssuerOptions {
   databaseTimeouts?: { connectSeconds: number; statementSeconds: number };
   /** SHUTDOWN_DRAIN_MS, SHUTDOWN_TIMEOUT_MS: how `close()` stops (default for code: no drain delay). */
   shutdown?: Partial<ShutdownOptions>;
+  /** OTEL_EXPORTER_OTLP_*, OTEL_SERVICE_NAME: OpenTelemetry spans exported to a collector (./otel.ts); unset: none, no SDK loaded. */
+  otel?: OtelSettings;
+  /** TRACE_CONTEXT_PROPAGATION: pass an incoming `traceparent` on without a collector too (always with one). */
+  traceContext?: boolean;
 }
 
 /** With DATABASE_URL, what every instance must share comes from configuration: refuse otherwise. */
@@ -247,29 +254,36 @@ async function startNode(options: NodeIssuerOptions) {
   const publicUrl = options.config?.publicUrl ?? `http://localhost:${server.port}`;
   const logger = options.logger ?? jsonLogger();
   const clock = options.clock ?? Date.now;
+  // Spans only with a collector; the trace context with one, or when asked for: its
+  // AsyncLocalStorage is not free on Node 20 (docs/operations.md "Tracing").
+  const otel = options.otel ? await startOtelTracer(options.otel, packageJson.version) : undefined;
+  const tracing = otel || options.traceContext ? nodeTracing(otel) : undefined;
+  const outboundFetch = tracedFetch((input: string | URL | Request, init?: RequestInit) => globalThis.fetch(input, init), tracing);
   let outboundWebhooks = () => true;
   const metrics = nodeMetrics(options.metrics, { stats: database.stats, clock: options.clock, logger, outboundWebhooks: () => outboundWebhooks() });
   const issuer = await buildIssuer({
     config: { ...options.config, publicUrl, didMethod },
     db: database.db,
-    store: database.store,
+    store: otel && tracing ? tracedStore(database.store, tracing, database.postgres ? 'postgresql' : 'sqlite') : database.store,
     stats: database.stats,
     crypto,
     keys,
     clock: options.clock,
     logger,
-    didMethods: nodeDidMethods(options),
+    didMethods: nodeDidMethods(options, tracing),
     clientAddress: nodeClientAddress(options.trustProxy ?? SETTING_DEFAULTS.server.trustProxy),
-    idv: options.idv ?? (await idvDepsFromEnv(options.idvEnv ?? {}, join(options.dataDir, 'pii-data-key'))),
+    idv: options.idv ?? (await idvDepsFromEnv(options.idvEnv ?? {}, join(options.dataDir, 'pii-data-key'), outboundFetch)),
     existingCustomer: readSettings(options.idvEnv ?? {}, 'node').existingCustomer,
     operatorSso: readSettings(options.idvEnv ?? {}, 'node').operatorSso,
-    statusListFetch: nodeStatusListFetch(options),
+    existingCustomerFetch: outboundFetch,
+    statusListFetch: nodeStatusListFetch(options, tracing),
     presentedCredentialTrust: options.presentedCredentialTrust,
-    presentedFetch: nodePresentedFetch(options),
+    presentedFetch: nodePresentedFetch(options, tracing),
     readRequestBody: readIncomingBody,
     exchange: nodeExchange,
     metrics: metrics?.metrics,
     keyCustody: custody,
+    tracing,
   });
   outboundWebhooks = () => Boolean(issuer.deps.config.idv.outboundWebhookUrl);
   let draining = false;
@@ -343,6 +357,8 @@ async function startNode(options: NodeIssuerOptions) {
       await jobs?.stop();
       await metricsListener?.close();
       await database.close();
+      // The spans of the last requests, exported before the process exits.
+      await otel?.shutdown().catch((e) => logger.warn('otel_shutdown_failed', { message: String((e as Error)?.message ?? e) }));
       return { timedOut };
     },
   };

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { issuerInput, readSettings, settingsGiven, tiersFromJson, type Environment } from '../config';
+import { issuerInput, readSettings, settingsGiven, tiersFromJson, type Environment, type Settings } from '../config';
+import { otlpTracesUrl } from './otel';
 import { nodeLogger } from './logger';
 import { checkSharedConfiguration, type NodeIssuerOptions } from './nodeServer';
 import { configuredDidDhtIdentity, keysFromSettings } from './nodeKeys';
@@ -49,6 +50,8 @@ export function nodeOptionsFromSettings(env: Environment): NodeIssuerOptions {
     metrics: { token: settings.metrics.token, port: settings.metrics.port, hostname: settings.metrics.host },
     httpTimeouts: settings.server.httpTimeouts,
     shutdown: settings.server.shutdown,
+    otel: otelSettings(settings.tracing),
+    traceContext: settings.tracing.propagate,
     // A trust file takes precedence over PRESENTED_CREDENTIAL_TRUST.
     presentedCredentialTrust: trustFile ? jsonFromFile('PRESENTED_CREDENTIAL_TRUST_FILE', trustFile) : settings.presentedCredentials.trust,
     config: {
@@ -78,4 +81,10 @@ function readSettingFile(name: string, file: string): string {
   } catch (e) {
     throw new TypeError(`${name}: cannot read ${file} (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
   }
+}
+
+/** The OpenTelemetry exporter's settings, when a traces endpoint is configured. */
+function otelSettings(tracing: Settings['tracing']): NodeIssuerOptions['otel'] {
+  const tracesUrl = otlpTracesUrl(tracing.endpoint, tracing.tracesEndpoint);
+  return tracesUrl ? { tracesUrl, serviceName: tracing.serviceName, headers: tracing.headers ?? {} } : undefined;
 }

@@ -310,6 +310,8 @@ export const outboxEvents = sqliteTable(
     /** Set when retries are exhausted. */
     failedAt: integer('failed_at'),
     lastError: text('last_error'),
+    /** The W3C `traceparent` of the request that queued the event, sent with each delivery (src/issuance/webhookDelivery.ts). */
+    traceParent: text('trace_parent'),
   },
   (t) => [index('outbox_due').on(t.deliveredAt, t.failedAt, t.nextAttemptAt)],
 );

@@ -79,6 +79,14 @@ export type NewPresentedClaimsRecord = NewRow<typeof schema.presentedClaims>;
 export type AuditEntry = Row<typeof schema.auditLog>;
 /** An outbound webhook in the durable outbox. */
 export type OutboxEvent = Row<typeof schema.outboxEvents>;
+/** An outbox event as queued; `traceParent`: the W3C trace context of the request that queued it, sent with each delivery. */
+export interface NewOutboxEvent {
+  id: string;
+  type: string;
+  body: string;
+  createdAt: number;
+  traceParent?: string | null;
+}
 /** One delivery attempt of an outbox event. */
 export type WebhookDelivery = Row<typeof schema.webhookDeliveries>;
 /** `id` is assigned by the store when absent. */
@@ -278,7 +286,7 @@ export type IssuedCredentialWrite = {
    */
   copies?: Omit<NewIssuedCredential, 'transactionId'>[];
   transactionId?: string;
-  event: { id: string; type: string; body: string; createdAt: number };
+  event: NewOutboxEvent;
   notification?: NewNotification;
   now: number;
 };
@@ -384,7 +392,7 @@ export type IdvResultWrite = {
   session: { open: NewIdvSession } | { advance: { state: string; outcome: JsonObject | null; eventAt: number } };
   status?: Parameters<ApplicationStatusRepository['set']>[1];
   audit: { actor: string; action: string; detail: JsonObject };
-  events: Array<{ id: string; type: string; body: string; createdAt: number }>;
+  events: NewOutboxEvent[];
   purgeAfter?: number;
   now: number;
 };
@@ -447,7 +455,7 @@ export interface AuditRepository {
 
 export interface OutboxRepository {
   /** Enqueues an event, due at once; its id makes a repeated enqueue a no-op (false). */
-  enqueue(row: { id: string; type: string; body: string; createdAt: number }): Promise<boolean>;
+  enqueue(row: NewOutboxEvent): Promise<boolean>;
   /** Undelivered, unfailed, unleased events due by `now`, earliest first. */
   due(now: number, limit: number): Promise<OutboxEvent[]>;
   /** Claims an event for one dispatcher until `leaseUntil`, counting the attempt (two dispatchers never both send). */

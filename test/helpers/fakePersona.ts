@@ -25,7 +25,7 @@ async function readBody(req: IncomingMessage): Promise<string> {
 export async function startFakePersona(options: { apiKey: string; secrets: string[] }) {
   const inquiries = new Map<string, Inquiry>();
   const byIdempotencyKey = new Map<string, string>();
-  const requests: { method: string; path: string; idempotencyKey?: string }[] = [];
+  const requests: { method: string; path: string; idempotencyKey?: string; traceparent?: string }[] = [];
   let failNextFetches = 0;
   let seq = 0;
 
@@ -35,7 +35,12 @@ export async function startFakePersona(options: { apiKey: string; secrets: strin
       res.writeHead(status, { 'content-type': 'application/json' });
       res.end(JSON.stringify(body));
     };
-    requests.push({ method: req.method ?? '', path: url.pathname, idempotencyKey: req.headers['idempotency-key'] as string | undefined });
+    requests.push({
+      method: req.method ?? '',
+      path: url.pathname,
+      idempotencyKey: req.headers['idempotency-key'] as string | undefined,
+      traceparent: req.headers.traceparent as string | undefined,
+    });
     if (req.headers.authorization !== `Bearer ${options.apiKey}`) return send(401, { errors: [{ title: 'Unauthorized' }] });
     const body = await readBody(req);
     if (req.method === 'POST' && url.pathname === '/api/v1/inquiries') {

@@ -1,5 +1,10 @@
+import SwaggerParser from '@apidevtools/swagger-parser';
+import { validate as scalarValidate } from '@scalar/openapi-parser';
 import { Ajv2020 } from 'ajv/dist/2020.js';
+import { Hono } from 'hono';
+import { z } from 'zod';
 import { describe, expect, it } from 'vitest';
+import { buildOpenApiDocument, describeRoute, doc as answers } from '../../src/http/openapi';
 import { SAMPLE_IDENTITY } from '../../src/wallet/flow';
 import { WalletClient } from '../../src/wallet/client';
 import { Holder } from '../../src/wallet/holder';
@@ -37,6 +42,48 @@ describe('OpenAPI 3.1 document at /openapi.json', () => {
     expect(registered).toContain('POST /kya/token');
     expect(registered.filter((op) => !documented.includes(op))).toEqual([]);
     expect(documented.filter((op) => !registered.includes(op))).toEqual([]);
+    // Every route also describes itself (a describeRoute beside its handler).
+    const undescribed = Object.entries(doc.paths).flatMap(([p, ops]) =>
+      Object.entries(ops)
+        .filter(([, op]) => (op as Record<string, unknown>)['x-undocumented'])
+        .map(([m]) => `${m.toUpperCase()} ${p}`),
+    );
+    expect(undescribed).toEqual([]);
+  });
+
+  it('is a valid OpenAPI 3.1 document for two independent parsers (swagger-parser, Scalar)', async () => {
+    const t = await makeTestIssuer();
+    const doc = (await (await t.fetch(`${PUBLIC_URL}/openapi.json`)).json()) as Doc;
+    // swagger-parser: the official OpenAPI 3.1 JSON Schema and $ref resolution.
+    await expect(SwaggerParser.validate(structuredClone(doc) as never)).resolves.toBeDefined();
+    // Scalar's parser: its own schema checks plus the semantic ones (declared path parameters).
+    const scalar = await scalarValidate(structuredClone(doc));
+    expect(scalar.errors ?? []).toEqual([]);
+    expect(scalar.valid).toBe(true);
+  });
+
+  it('has every registered route by construction: an undescribed one is listed and marked, paths outside the base path keep the origin', () => {
+    const sub = new Hono();
+    sub.get('/items/:id{[0-9]+}', describeRoute({ summary: 'One item', tags: ['t'], responses: { 200: answers.json('Item', z.object({ id: z.number() })) } }));
+    sub.get('/items/:id{[0-9]+}', (c) => c.json({ id: Number(c.req.param('id')) }));
+    sub.get('/items/:id{[0-9]+}/', (c) => c.json({}));
+    sub.post('/forgotten', (c) => c.body(null, 204));
+    // A sub-app with its own error handler: Hono wraps its handlers (the description survives).
+    sub.onError((_e, c) => c.text('x', 500));
+    const app = new Hono();
+    app.get('/.well-known/thing/base', describeRoute({ summary: 'Host document', tags: ['t'], responses: { 200: answers.html('Page') } }));
+    app.get('/.well-known/thing/base', (c) => c.html('<p>'));
+    app.use('*', async (_c, next) => next());
+    app.route('/base', sub);
+    const built = buildOpenApiDocument(app.routes, { publicUrl: 'https://issuer.example/base', clientName: 'Test' }) as {
+      paths: Record<string, Record<string, Record<string, unknown>>>;
+    };
+    expect(Object.keys(built.paths).sort()).toEqual(['/.well-known/thing/base', '/forgotten', '/items/{id}']);
+    expect(built.paths['/items/{id}'].get.summary).toBe('One item');
+    expect(built.paths['/items/{id}'].get.parameters).toEqual([{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }]);
+    expect(built.paths['/forgotten'].post['x-undocumented']).toBe(true);
+    expect(built.paths['/.well-known/thing/base'].servers).toEqual([{ url: 'https://issuer.example' }]);
+    expect(built.paths['/items/{id}'].servers).toBeUndefined();
   });
 
   it('describes every endpoint, and real answers of each validate against it', async () => {

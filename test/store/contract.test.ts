@@ -725,7 +725,13 @@ describe.each(backends)('store contract on %s', (_name, open) => {
 
     it('records an issued credential with its event and notification together; with a transaction, once', async () => {
       const credential = (id: string) => ({ id, applicationId: 'a', subjectDid: 'did:jwk:h', jwtSha256: `sha-${id}`, issuedAt: NOW, expiresAt: NOW + 86400 });
-      const event = (id: string) => ({ id: `evt_${id}`, type: 'credential.issued', body: `{"credential_id":"${id}"}`, createdAt: NOW });
+      const event = (id: string) => ({
+        id: `evt_${id}`,
+        type: 'credential.issued',
+        body: `{"credential_id":"${id}"}`,
+        createdAt: NOW,
+        traceParent: `00-${'1'.repeat(32)}-${'2'.repeat(16)}-01`,
+      });
       const notification = (id: string) => ({ id: `n-${id}`, applicationId: 'a', accessTokenJti: 't', credentialId: id, createdAt: NOW });
 
       // The Credential Endpoint: no transaction.
@@ -733,7 +739,7 @@ describe.each(backends)('store contract on %s', (_name, open) => {
         await store.issuedCredentials.recordIssued({ credential: credential('vc1'), event: event('vc1'), notification: notification('vc1'), now: NOW }),
       ).toBe(true);
       expect(await store.issuedCredentials.get('vc1')).toMatchObject({ transactionId: null, jwtSha256: 'sha-vc1' });
-      expect((await store.outbox.get('evt_vc1'))?.body).toBe('{"credential_id":"vc1"}');
+      expect(await store.outbox.get('evt_vc1')).toMatchObject({ body: '{"credential_id":"vc1"}', traceParent: event('vc1').traceParent });
       expect(await store.notifications.get('n-vc1')).toMatchObject({ credentialId: 'vc1', event: null });
       // A record that cannot be written (its id is taken) takes its event and notification with it.
       await expect(
@@ -1103,6 +1109,7 @@ describe.each(backends)('store contract on %s', (_name, open) => {
     });
 
     it('commits a result with what it decides together, or nothing when the session write loses', async () => {
+      const TRACED = `00-${'3'.repeat(32)}-${'4'.repeat(16)}-01`;
       const app = { id: uid('app'), applicantDid: 'did:jwk:holder', credentialConfigurationId: 'KnownCustomerCredential', status: 'pending' as const };
       // With a presented credential's sealed claims, which follow the form's PII schedule.
       await store.applications.createWithCode(
@@ -1112,7 +1119,13 @@ describe.each(backends)('store contract on %s', (_name, open) => {
         { applicationId: app.id, keyId: 'k1', ciphertext: 'sealed-claims', createdAt: NOW },
       );
       await store.pii.store({ applicationId: app.id, keyId: 'k1', ciphertext: 'sealed', createdAt: NOW });
-      const event = (id: string) => ({ id, type: 'application.approved', body: `{"id":"${id}"}`, createdAt: NOW + 1 });
+      const event = (id: string) => ({
+        id,
+        type: 'application.approved',
+        body: `{"id":"${id}"}`,
+        createdAt: NOW + 1,
+        traceParent: id === 'evt_1' ? TRACED : null,
+      });
       const write = (session: IdvResultWrite['session'], overrides: Partial<IdvResultWrite> = {}): IdvResultWrite => ({
         applicationId: app.id,
         session,
@@ -1125,6 +1138,8 @@ describe.each(backends)('store contract on %s', (_name, open) => {
       });
       const opened = session(app.id, { state: 'approved', lastEventAt: 2000, outcome: { s: 1 } });
       expect(await store.idvSessions.commitResult(write({ open: opened }))).toBe(true);
+      expect((await store.outbox.get('evt_1'))?.traceParent).toBe(TRACED);
+      expect((await store.outbox.get('evt_2'))?.traceParent).toBeNull();
       expect(await store.idvSessions.get(app.id)).toMatchObject({ state: 'approved', lastEventAt: 2000, outcome: { s: 1 } });
       expect(await store.applications.get(app.id)).toMatchObject({
         status: 'approved',
@@ -1396,7 +1411,9 @@ describe.each(backends)('store contract on %s', (_name, open) => {
     it('enqueues once; due, claimed by one dispatcher, retried, delivered or failed', async () => {
       expect(await store.outbox.enqueue({ id: 'evt_1', type: 'application.approved', body: '{"a":1}', createdAt: NOW })).toBe(true);
       expect(await store.outbox.enqueue({ id: 'evt_1', type: 'application.approved', body: '{"other":1}', createdAt: NOW + 1 })).toBe(false);
-      expect(await store.outbox.enqueue({ id: 'evt_2', type: 'application.rejected', body: '{"a":2}', createdAt: NOW + 1 })).toBe(true);
+      const traceParent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+      expect(await store.outbox.enqueue({ id: 'evt_2', type: 'application.rejected', body: '{"a":2}', createdAt: NOW + 1, traceParent })).toBe(true);
+      expect((await store.outbox.get('evt_2'))?.traceParent).toBe(traceParent);
       expect(await store.outbox.get('evt_1')).toEqual({
         id: 'evt_1',
         type: 'application.approved',
@@ -1408,6 +1425,7 @@ describe.each(backends)('store contract on %s', (_name, open) => {
         deliveredAt: null,
         failedAt: null,
         lastError: null,
+        traceParent: null,
       });
       expect(await store.outbox.get('none')).toBeUndefined();
       expect((await store.outbox.due(NOW, 10)).map((e) => e.id)).toEqual(['evt_1']);

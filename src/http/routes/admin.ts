@@ -10,6 +10,8 @@ import { eraseApplicantPii } from '../../issuance/personalData';
 import { adminCredentialRoutes } from './adminCredentials';
 import { assertOperatorAuthAllowed, recordOperatorAuthFailure } from '../operatorAuth';
 import { bearerMatches, bearerOf } from '../bearer';
+import { describeRoute, doc } from '../openapi';
+import { AdminApplication, AdminApplicationDetail, AdminApprovalProposed, AdminAudit, AdminErase, AdminWebhookEvents } from '../apiBodies';
 
 /**
  * Operator API (behind ADMIN_TOKEN as a bearer token; disabled when unset): list applications
@@ -52,6 +54,16 @@ function toWire(a: Application) {
   };
 }
 
+adminRoutes.get(
+  '/applications',
+  describeRoute({
+    summary: 'Applications by status',
+    tags: ['operator'],
+    security: 'bearer',
+    query: { status: { description: 'pending | review | approved | rejected | withdrawn (default review)' } },
+    responses: { 200: doc.json('Applications', z.object({ applications: z.array(AdminApplication) })), 400: doc.error('Unknown status'), ...doc.operatorAuth },
+  }),
+);
 adminRoutes.get('/applications', async (c) => {
   const status = c.req.query('status') ?? 'review';
   if (!(STATUSES as readonly string[]).includes(status)) throw new InvalidRequest(`status must be one of ${STATUSES.join(', ')}`);
@@ -59,6 +71,15 @@ adminRoutes.get('/applications', async (c) => {
   return c.json({ applications: rows.map(toWire) });
 });
 
+adminRoutes.get(
+  '/applications/:id',
+  describeRoute({
+    summary: 'One application',
+    tags: ['operator'],
+    security: 'bearer',
+    responses: { 200: doc.json('Application', AdminApplicationDetail), ...doc.operatorAuth },
+  }),
+);
 adminRoutes.get('/applications/:id', async (c) => {
   const application = await c.get('deps').store.applications.get(c.req.param('id'));
   if (!application) throw new NotFound('no such application');
@@ -85,6 +106,23 @@ export const DecisionWire = z.object({
   overrule: z.boolean().optional(),
 });
 
+adminRoutes.post(
+  '/applications/:id/decision',
+  describeRoute({
+    summary: 'Decide an application in review (or overrule)',
+    tags: ['operator'],
+    security: 'bearer',
+    body: DecisionWire,
+    responses: {
+      200: doc.json('Decided', AdminApplication),
+      202: doc.json('Four-eyes (REVIEW_FOUR_EYES): approval proposed, awaiting a second party', AdminApprovalProposed),
+      400: doc.error('Invalid decision'),
+      403: doc.error('Four-eyes: the proposing party cannot confirm'),
+      409: doc.error('Not awaiting review'),
+      ...doc.operatorAuth,
+    },
+  }),
+);
 adminRoutes.post('/applications/:id/decision', async (c) => {
   const deps = c.get('deps');
   const parsed = DecisionWire.safeParse(await readJsonObject(c));
@@ -118,6 +156,15 @@ adminRoutes.post('/applications/:id/decision', async (c) => {
 });
 
 /** The audit trail of one application: who did what, when (kept after PII erasure). */
+adminRoutes.get(
+  '/applications/:id/audit',
+  describeRoute({
+    summary: 'Audit trail',
+    tags: ['operator'],
+    security: 'bearer',
+    responses: { 200: doc.json('Audit trail', AdminAudit), ...doc.operatorAuth },
+  }),
+);
 adminRoutes.get('/applications/:id/audit', async (c) => {
   const deps = c.get('deps');
   const id = c.req.param('id');
@@ -139,6 +186,16 @@ adminRoutes.get('/applications/:id/audit', async (c) => {
 export const EraseWire = z.object({ reason: z.string().min(1).max(200) });
 
 /** Erases one applicant's PII on request (e.g. a GDPR art. 17 request); the audit trail stays. */
+adminRoutes.post(
+  '/applications/:id/erase-pii',
+  describeRoute({
+    summary: "Erase an applicant's PII",
+    tags: ['operator'],
+    security: 'bearer',
+    body: EraseWire,
+    responses: { 200: doc.json('Erased', AdminErase), 400: doc.error('Invalid body'), ...doc.operatorAuth },
+  }),
+);
 adminRoutes.post('/applications/:id/erase-pii', async (c) => {
   const deps = c.get('deps');
   const parsed = EraseWire.safeParse(await readJsonObject(c));
@@ -151,6 +208,15 @@ adminRoutes.post('/applications/:id/erase-pii', async (c) => {
 });
 
 /** The outbound-webhook outbox and its delivery log. */
+adminRoutes.get(
+  '/webhooks/events',
+  describeRoute({
+    summary: 'Outbound webhook outbox',
+    tags: ['operator'],
+    security: 'bearer',
+    responses: { 200: doc.json('Events', AdminWebhookEvents), ...doc.operatorAuth },
+  }),
+);
 adminRoutes.get('/webhooks/events', async (c) => {
   const store = c.get('deps').store;
   const events = await store.outbox.list(100);

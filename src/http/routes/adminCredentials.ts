@@ -6,6 +6,8 @@ import { readJsonObject } from '../body';
 import type { AppEnv } from '../context';
 import { changeCredentialStatus, statusOf } from '../../issuance/credentialStatus';
 import { issuerUrls } from '../../paths';
+import { describeRoute, doc } from '../openapi';
+import { AdminCredential, AdminCredentialDetail } from '../apiBodies';
 
 /**
  * Operator API for issued credentials (mounted under /admin, behind ADMIN_TOKEN):
@@ -35,6 +37,20 @@ function toWire(r: CredentialStatusRecord, publicUrl: string) {
   };
 }
 
+adminCredentialRoutes.get(
+  '/',
+  describeRoute({
+    summary: 'Credentials of a subject',
+    tags: ['operator'],
+    security: 'bearer',
+    query: { subject: { description: 'Subject DID', required: true } },
+    responses: {
+      200: doc.json('Credentials', z.object({ credentials: z.array(AdminCredential) })),
+      400: doc.error('subject is required'),
+      ...doc.operatorAuth,
+    },
+  }),
+);
 adminCredentialRoutes.get('/', async (c) => {
   const subject = c.req.query('subject');
   if (!subject) throw new InvalidRequest('subject (a DID) is required');
@@ -42,6 +58,15 @@ adminCredentialRoutes.get('/', async (c) => {
   return c.json({ credentials: rows.map((r) => toWire(r, c.get('deps').config.publicUrl)) });
 });
 
+adminCredentialRoutes.get(
+  '/:id',
+  describeRoute({
+    summary: 'One credential with its status events',
+    tags: ['operator'],
+    security: 'bearer',
+    responses: { 200: doc.json('Credential', AdminCredentialDetail), ...doc.operatorAuth },
+  }),
+);
 adminCredentialRoutes.get('/:id', async (c) => {
   const deps = c.get('deps');
   const record = await deps.store.credentialStatus.get(c.req.param('id'));
@@ -58,6 +83,21 @@ export const StatusChangeWire = z.object({
   reason: z.string().min(1).max(500).optional(),
 });
 
+adminCredentialRoutes.post(
+  '/:id/status',
+  describeRoute({
+    summary: 'Revoke, suspend or reinstate',
+    tags: ['operator'],
+    security: 'bearer',
+    body: StatusChangeWire,
+    responses: {
+      200: doc.json('Updated', AdminCredential),
+      400: doc.error('Invalid change'),
+      409: doc.error('Not allowed in this state'),
+      ...doc.operatorAuth,
+    },
+  }),
+);
 adminCredentialRoutes.post('/:id/status', async (c) => {
   const deps = c.get('deps');
   const parsed = StatusChangeWire.safeParse(await readJsonObject(c));

@@ -46,6 +46,7 @@ import { bearerMatches } from '../bearer';
 import { readFormOrJson } from '../body';
 import type { AppDeps, AppEnv } from '../context';
 import { PATHS } from '../../paths';
+import { describeRoute, doc } from '../openapi';
 
 /**
  * The manual-review console for compliance staff (HTML, served by the issuer). Operators sign
@@ -112,6 +113,10 @@ consoleRoutes.use('*', async (c, next) => {
   await next();
 });
 
+consoleRoutes.get(
+  '/console.css',
+  describeRoute({ summary: 'Console stylesheet', tags: ['console'], responses: { 200: { description: 'CSS', mediaType: 'text/css' } } }),
+);
 consoleRoutes.get('/console.css', (c) =>
   c.body(consoleCss(c.get('deps').config.branding.primaryColor), 200, { 'Content-Type': 'text/css; charset=utf-8', 'Cache-Control': 'private, max-age=300' }),
 );
@@ -125,9 +130,18 @@ function loginPage(c: Context<AppEnv>, accounts: boolean, error?: string, status
   return c.html(renderLogin({ action: `${b}/login`, cssHref: `${b}/console.css`, brand: brandOf(deps), accounts, sso: ssoButton(deps), error }), status);
 }
 
+consoleRoutes.get('/login', describeRoute({ summary: 'Console sign-in', tags: ['console'], responses: { 200: doc.html('Sign-in page') } }));
 consoleRoutes.get('/login', async (c) => loginPage(c, await c.get('deps').store.operatorAccounts.any()));
 
 // The workforce sign-in (src/issuance/operatorSso.ts): no session needed, none opened on any refusal.
+consoleRoutes.get(
+  '/sso/start',
+  describeRoute({
+    summary: "Console sign-in through the PFI's workforce login (OpenID Connect; docs/operator-sso.md)",
+    tags: ['console'],
+    responses: { 303: doc.redirect("To the workforce provider's authorization endpoint (the transaction in an HttpOnly cookie)"), 404: doc.error('Not configured'), 502: doc.html('Provider unreachable') },
+  }),
+);
 consoleRoutes.get('/sso/start', rateLimitByIp('console-sso'), async (c) => {
   const deps = c.get('deps');
   const sso = deps.operatorSso;
@@ -159,6 +173,14 @@ const SSO_REFUSALS: Partial<Record<OperatorSsoRefusalReason, [string, 400 | 401 
   provider_error: ['The sign-in service cannot be reached. Try again later.', 502],
 };
 
+consoleRoutes.get(
+  '/sso/callback',
+  describeRoute({
+    summary: "The workforce provider's redirect back (code, state): verified, then a console session",
+    tags: ['console'],
+    responses: { 200: doc.html('Signed in: on to the queue'), 400: doc.html('Refused: start again'), 401: doc.html('Refused'), 403: doc.html('No console role'), 404: doc.error('Not configured') },
+  }),
+);
 consoleRoutes.get('/sso/callback', rateLimitByIp('console-sso'), async (c) => {
   const deps = c.get('deps');
   const sso = deps.operatorSso;
@@ -209,6 +231,18 @@ consoleRoutes.get('/sso/callback', rateLimitByIp('console-sso'), async (c) => {
   return c.html(renderSignedIn({ cssHref: `${b}/console.css`, brand: brandOf(deps), next, name: identity.displayName }));
 });
 
+consoleRoutes.post(
+  '/login',
+  describeRoute({
+    summary: 'Console sign-in',
+    tags: ['console'],
+    responses: {
+      303: doc.redirect('Signed in'),
+      401: doc.html('Account (or, before any account exists, ADMIN_TOKEN) not accepted'),
+      429: doc.html('Too many failed sign-ins'),
+    },
+  }),
+);
 consoleRoutes.post('/login', async (c) => {
   const deps = c.get('deps');
   const b = base(deps);
@@ -285,6 +319,7 @@ function requireCsrf(session: LiveOperatorSession, field: unknown): boolean {
   return typeof field === 'string' && timingSafeEqual(enc.encode(field), enc.encode(session.csrf));
 }
 
+consoleRoutes.post('/logout', describeRoute({ summary: 'Console sign-out', tags: ['console'], responses: { 303: doc.redirect('Signed out') } }));
 consoleRoutes.post('/logout', async (c) => {
   const deps = c.get('deps');
   const session = c.get('operatorSession');
@@ -308,6 +343,14 @@ consoleRoutes.post('/logout', async (c) => {
 
 const ISO = (s: number | null) => (s ? new Date(s * 1000).toISOString().replace('.000Z', 'Z') : null);
 
+consoleRoutes.get(
+  '/',
+  describeRoute({
+    summary: 'Review console (HTML, session cookie)',
+    tags: ['console'],
+    responses: { 200: doc.html('Queue'), 303: doc.redirect('To the sign-in page'), 404: doc.error('Console disabled') },
+  }),
+);
 consoleRoutes.get('/', async (c) => {
   const deps = c.get('deps');
   const session = c.get('operatorSession');
@@ -429,6 +472,14 @@ function confirmPage(
 
 const confirmed = (body: Record<string, unknown>) => body.confirmed === 'yes';
 
+consoleRoutes.get(
+  '/applications/:id',
+  describeRoute({
+    summary: 'Console: one application',
+    tags: ['console'],
+    responses: { 200: doc.html('Application'), 303: doc.redirect('To the sign-in page'), 404: doc.html('No such application') },
+  }),
+);
 consoleRoutes.get('/applications/:id', async (c) =>
   applicationPage(
     c,
@@ -444,6 +495,18 @@ consoleRoutes.get('/applications/:id', async (c) =>
   ),
 );
 
+consoleRoutes.post(
+  '/applications/:id/decision',
+  describeRoute({
+    summary: 'Console: decide',
+    tags: ['console'],
+    responses: {
+      303: doc.redirect('Decided or, with four-eyes, proposed'),
+      400: doc.html('Invalid decision'),
+      403: doc.html('CSRF, or four-eyes: the proposer cannot confirm'),
+    },
+  }),
+);
 consoleRoutes.post('/applications/:id/decision', async (c) => {
   const deps = c.get('deps');
   const session = c.get('operatorSession');
@@ -497,6 +560,18 @@ consoleRoutes.post('/applications/:id/decision', async (c) => {
   return c.redirect(`${base(deps)}/applications/${encodeURIComponent(id)}?decided=1`, 303);
 });
 
+consoleRoutes.post(
+  '/applications/:id/assign',
+  describeRoute({
+    summary: 'Console: assign the case to me, or release it',
+    tags: ['console'],
+    responses: {
+      303: doc.redirect('Assigned or released (or to the sign-in page)'),
+      403: doc.html('CSRF, or the role may not'),
+      404: doc.html('No such application'),
+    },
+  }),
+);
 consoleRoutes.post('/applications/:id/assign', async (c) => {
   const deps = c.get('deps');
   const session = c.get('operatorSession');
@@ -507,6 +582,14 @@ consoleRoutes.post('/applications/:id/assign', async (c) => {
   return c.redirect(`${base(deps)}/applications/${encodeURIComponent(id)}`, 303);
 });
 
+consoleRoutes.post(
+  '/applications/:id/erase-pii',
+  describeRoute({
+    summary: 'Console: erase PII (admin role)',
+    tags: ['console'],
+    responses: { 303: doc.redirect('Erased'), 403: doc.html('CSRF, or the role may not'), 404: doc.html('No such application') },
+  }),
+);
 consoleRoutes.post('/applications/:id/erase-pii', async (c) => {
   const deps = c.get('deps');
   const session = c.get('operatorSession');
@@ -530,6 +613,20 @@ consoleRoutes.post('/applications/:id/erase-pii', async (c) => {
   return c.redirect(`${base(deps)}/applications/${encodeURIComponent(id)}`, 303);
 });
 
+consoleRoutes.post(
+  '/applications/:id/credentials/:credentialId/status',
+  describeRoute({
+    summary: 'Console: revoke, suspend or reinstate a credential of the application (admin role)',
+    tags: ['console'],
+    responses: {
+      303: doc.redirect('Changed'),
+      400: doc.html('Invalid change'),
+      403: doc.html('CSRF, or the role may not'),
+      404: doc.html('No such credential'),
+      409: doc.html('Not allowed in this state'),
+    },
+  }),
+);
 consoleRoutes.post('/applications/:id/credentials/:credentialId/status', async (c) => {
   const deps = c.get('deps');
   const session = c.get('operatorSession');
@@ -597,12 +694,34 @@ async function operatorsPage(
   );
 }
 
+consoleRoutes.get(
+  '/operators',
+  describeRoute({
+    summary: 'Console: operator accounts (admin role)',
+    tags: ['console'],
+    responses: { 200: doc.html('Accounts'), 303: doc.redirect('To the sign-in page'), 403: doc.html('The role may not') },
+  }),
+);
 consoleRoutes.get('/operators', async (c) => {
   const session = c.get('operatorSession');
   assertOperatorMay(session.role, 'operators.manage');
   return operatorsPage(c, session);
 });
 
+consoleRoutes.post(
+  '/operators',
+  describeRoute({
+    summary: 'Console: add, reset or remove an operator account (admin role)',
+    tags: ['console'],
+    responses: {
+      200: doc.html('Done (a new secret is shown once)'),
+      303: doc.redirect('Removed'),
+      400: doc.html('Invalid'),
+      403: doc.html('CSRF, or the role may not'),
+      409: doc.html('Name taken'),
+    },
+  }),
+);
 consoleRoutes.post('/operators', async (c) => {
   const deps = c.get('deps');
   const session = c.get('operatorSession');

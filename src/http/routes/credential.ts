@@ -7,6 +7,9 @@ import { readJsonObject } from '../body';
 import type { AppEnv } from '../context';
 import { enforceRateLimit, rateLimitByIp } from '../rateLimit';
 import { requestHeader } from '../headers';
+import { describeRoute, doc } from '../openapi';
+import { CredentialResponse, DeferredResponse } from '../apiBodies';
+import { CredentialRequestWire } from '../../protocol/oid4vci/credentialRequest';
 
 /**
  * Credential Endpoint (spec "Credential Endpoint"; OID4VCI draft 13 §7, 1.0 §8): bearer token,
@@ -16,6 +19,22 @@ import { requestHeader } from '../headers';
  */
 export const credentialRoutes = new Hono<AppEnv>();
 
+credentialRoutes.post(
+  PATHS.credential,
+  describeRoute({
+    summary: 'Credential Endpoint',
+    tags: ['wallet'],
+    security: 'bearer',
+    body: CredentialRequestWire,
+    responses: {
+      200: doc.json('The KCC (draft 13 `credential`, 1.0 `credentials`)', CredentialResponse),
+      202: doc.json('Deferred: identity verification is not finished', DeferredResponse),
+      400: doc.error('invalid_credential_request, invalid_proof, invalid_nonce, credential_request_denied…'),
+      401: doc.error('Missing or invalid access token'),
+      429: doc.error('Too many requests'),
+    },
+  }),
+);
 credentialRoutes.post(PATHS.credential, rateLimitByIp('credential'), async (c) => {
   const deps = c.get('deps');
   c.header('Cache-Control', 'no-store');

@@ -7,6 +7,8 @@ import { readJsonObject } from '../body';
 import type { AppEnv } from '../context';
 import { enforceRateLimit, rateLimitByIp } from '../rateLimit';
 import { requestHeader } from '../headers';
+import { describeRoute, doc } from '../openapi';
+import { CredentialResponse, DeferredRequestBody, DeferredResponse } from '../apiBodies';
 
 /**
  * Deferred Credential Endpoint (spec "Deferred Credential Endpoint"; OID4VCI draft 13 §9, 1.0 §9):
@@ -16,6 +18,22 @@ import { requestHeader } from '../headers';
  */
 export const deferredRoutes = new Hono<AppEnv>();
 
+deferredRoutes.post(
+  PATHS.deferredCredential,
+  describeRoute({
+    summary: 'Deferred Credential Endpoint',
+    tags: ['wallet'],
+    security: 'bearer',
+    body: DeferredRequestBody,
+    responses: {
+      200: doc.json('The KCC', CredentialResponse),
+      202: doc.json('Still pending (1.0)', DeferredResponse),
+      400: doc.error('issuance_pending, invalid_transaction_id, credential_request_denied'),
+      401: doc.error('Missing or invalid access token'),
+      429: doc.error('Too many requests'),
+    },
+  }),
+);
 deferredRoutes.post(PATHS.deferredCredential, rateLimitByIp('credential'), async (c) => {
   const deps = c.get('deps');
   c.header('Cache-Control', 'no-store');

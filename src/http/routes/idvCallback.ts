@@ -6,6 +6,7 @@ import type { AppEnv } from '../context';
 import { formErrorHandler } from '../errors';
 import { htmlSecurityHeaders } from '../htmlHeaders';
 import { rateLimitByIp } from '../rateLimit';
+import { describeRoute, doc } from '../openapi';
 
 /**
  * The redirect_uri of an OIDC IDV vendor (Incode, docs/incode.md): the applicant's webview
@@ -15,6 +16,19 @@ import { rateLimitByIp } from '../rateLimit';
  */
 export const idvCallbackRoutes = new Hono<AppEnv>();
 
+idvCallbackRoutes.get(
+  PATHS.idvCallback,
+  describeRoute({
+    summary: "OIDC IDV vendor's redirect_uri (code and state; docs/incode.md)",
+    tags: ['idv'],
+    responses: {
+      303: doc.redirect('Result applied: to finish.html'),
+      400: doc.html('Result not accepted'),
+      404: doc.html('No such provider'),
+      502: doc.html('Result could not be fetched'),
+    },
+  }),
+);
 idvCallbackRoutes.get(PATHS.idvCallback, rateLimitByIp('idv'), async (c) => {
   const deps = c.get('deps');
   htmlSecurityHeaders(c, 'no-referrer');

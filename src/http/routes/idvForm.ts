@@ -23,6 +23,8 @@ import { htmlSecurityHeaders } from '../htmlHeaders';
 import { enforceRateLimit, rateLimitByIp } from '../rateLimit';
 import { formCss, renderConsentPage, renderIdvForm, renderMessagePage, type Brand } from '../views/idvPages';
 import { requestHeader } from '../headers';
+import { describeRoute, doc } from '../openapi';
+import { IdvFormBody, IdvFormErrors, IdvFormStatus } from '../apiBodies';
 
 /**
  * The IDV Request's `url` (spec "PII collected by PFI" / "PII collected by IDV vendor"): the
@@ -43,6 +45,10 @@ const brandOf = (c: Context<AppEnv>): Brand => {
   return { name: clientName, logoUri: clientMetadata.logoUri };
 };
 
+idvFormRoutes.get(
+  PATHS.idvCss,
+  describeRoute({ summary: 'Stylesheet of the form', tags: ['applicant'], responses: { 200: { description: 'CSS', mediaType: 'text/css' } } }),
+);
 idvFormRoutes.get(PATHS.idvCss, (c) =>
   c.body(formCss(c.get('deps').config.branding.primaryColor), 200, { 'Content-Type': 'text/css; charset=utf-8', 'Cache-Control': 'public, max-age=3600' }),
 );
@@ -69,8 +75,28 @@ function finishPage(c: Context<AppEnv>, outcome: 'approved' | 'review' | undefin
   return c.html(renderMessagePage({ title, message, cssHref: issuerUrls(deps.config.publicUrl).idvCss, lang, brand: brandOf(c) }));
 }
 
+idvFormRoutes.get(
+  PATHS.idvFinish,
+  describeRoute({ summary: 'Where the wallet closes its webview', tags: ['applicant'], responses: { 200: doc.html('Thank you page') } }),
+);
 idvFormRoutes.get(PATHS.idvFinish, (c) => finishPage(c, undefined));
+idvFormRoutes.get(
+  PATHS.idvFinishApproved,
+  describeRoute({
+    summary: 'Where the wallet closes its webview: verified, the credential is ready',
+    tags: ['applicant'],
+    responses: { 200: doc.html('Verified page') },
+  }),
+);
 idvFormRoutes.get(PATHS.idvFinishApproved, (c) => finishPage(c, 'approved'));
+idvFormRoutes.get(
+  PATHS.idvFinishReview,
+  describeRoute({
+    summary: 'Where the wallet closes its webview: in manual review, with when to expect an answer',
+    tags: ['applicant'],
+    responses: { 200: doc.html('In review page') },
+  }),
+);
 idvFormRoutes.get(PATHS.idvFinishReview, (c) => finishPage(c, 'review'));
 
 async function consentPage(c: Context<AppEnv>, token: string, form: OpenForm, error = false, notice?: string) {
@@ -98,6 +124,20 @@ async function consentPage(c: Context<AppEnv>, token: string, form: OpenForm, er
   });
 }
 
+idvFormRoutes.get(
+  PATHS.idvForm,
+  describeRoute({
+    summary: 'Hosted IDV form: the consent step (or a redirect to the vendor)',
+    tags: ['applicant'],
+    responses: {
+      200: doc.html('Consent step'),
+      303: doc.redirect('To the IDV vendor'),
+      404: doc.pageOrError('Unknown form link'),
+      409: doc.pageOrError('Already submitted'),
+      410: doc.pageOrError('Link expired'),
+    },
+  }),
+);
 idvFormRoutes.get(PATHS.idvForm, rateLimitByIp('idv'), async (c) => {
   const deps = c.get('deps');
   const token = c.req.param('token');
@@ -145,6 +185,19 @@ function transactionCookieOptions(publicUrl: string, maxAge?: number) {
 }
 
 // "I already bank with <PFI> — sign in": CSRF-checked like the form, then off to the bank's login.
+idvFormRoutes.post(
+  PATHS.existingCustomerStart,
+  describeRoute({
+    summary: "Existing customers: sign in at the PFI's own login instead of IDV (docs/existing-customers.md); CSRF-checked form post",
+    tags: ['applicant'],
+    responses: {
+      303: doc.redirect("To the bank's authorization endpoint (the login transaction in an HttpOnly cookie)"),
+      403: doc.html('Cross-site or stale form submission'),
+      404: doc.error('Sign-in with the bank is not configured (EXISTING_CUSTOMER_ISSUER unset)'),
+      503: doc.html('The bank cannot be reached'),
+    },
+  }),
+);
 idvFormRoutes.post(PATHS.existingCustomerStart, rateLimitByIp('idv'), async (c) => {
   const deps = c.get('deps');
   const token = c.req.param('token');
@@ -183,6 +236,18 @@ idvFormRoutes.post(PATHS.existingCustomerStart, rateLimitByIp('idv'), async (c) 
 });
 
 // The bank sends the browser back here: verified first, then applied through the IDV state machine.
+idvFormRoutes.get(
+  PATHS.existingCustomerCallback,
+  describeRoute({
+    summary: "Existing customers: the bank's redirect back (code, state); verified, then applied as the IDV result",
+    tags: ['applicant'],
+    responses: {
+      303: doc.redirect('To the finish page, the regular verification, or the choice page (cancelled)'),
+      400: doc.html('Refused: nothing was issued'),
+      404: doc.error('Sign-in with the bank is not configured'),
+    },
+  }),
+);
 idvFormRoutes.get(PATHS.existingCustomerCallback, rateLimitByIp('idv'), async (c) => {
   const deps = c.get('deps');
   htmlHeaders(c);
@@ -221,6 +286,24 @@ idvFormRoutes.get(PATHS.existingCustomerCallback, rateLimitByIp('idv'), async (c
   }
 });
 
+idvFormRoutes.post(
+  PATHS.idvForm,
+  describeRoute({
+    summary: 'Hosted IDV form: consent, then the identity fields',
+    tags: ['applicant'],
+    body: IdvFormBody,
+    form: true,
+    responses: {
+      200: { description: 'JSON: the application status; HTML: the next step or the withdrawn page', json: IdvFormStatus, other: ['text/html'] },
+      303: doc.redirect('To finish.html'),
+      400: { description: 'Per-field errors (JSON: stable codes), or the form again', json: IdvFormErrors, other: ['text/html'] },
+      403: doc.pageOrError('Cross-site or stale submission'),
+      404: doc.pageOrError('Unknown form link'),
+      409: doc.pageOrError('Already submitted'),
+      410: doc.pageOrError('Link expired'),
+    },
+  }),
+);
 idvFormRoutes.post(PATHS.idvForm, rateLimitByIp('idv'), async (c) => {
   const deps = c.get('deps');
   const token = c.req.param('token');

@@ -4,6 +4,9 @@ import type { AppEnv } from '../context';
 import { readRequestBody } from '../body';
 import { PATHS } from '../../paths';
 import { InvalidRequest, NotFound, ProtocolError, TemporarilyUnavailable } from '../../protocol/errors';
+import { describeRoute, doc } from '../openapi';
+import { WebhookReceived } from '../apiBodies';
+import { z } from 'zod';
 
 /** A webhook whose signature is missing, wrong or stale: 401 with no challenge (vendors sign, they do not log in). */
 class WebhookNotAuthenticated extends ProtocolError {
@@ -19,6 +22,21 @@ class WebhookNotAuthenticated extends ProtocolError {
  */
 export const idvWebhookRoutes = new Hono<AppEnv>();
 
+idvWebhookRoutes.post(
+  PATHS.idvWebhook,
+  describeRoute({
+    summary: 'IDV vendor webhook (signed)',
+    tags: ['idv'],
+    body: z.looseObject({}),
+    responses: {
+      200: doc.json('Accepted', WebhookReceived),
+      400: doc.error('Rejected'),
+      401: doc.error('Bad signature'),
+      404: doc.error('No such provider'),
+      502: doc.error('Result could not be fetched'),
+    },
+  }),
+);
 idvWebhookRoutes.post(PATHS.idvWebhook, async (c) => {
   const deps = c.get('deps');
   const raw = await readRequestBody(c);

@@ -4,6 +4,8 @@ import { readKycStatusForTenant } from '../../issuance/kycStatusRead';
 import { kycTenantsFromKeys } from '../../config/kycTenants';
 import type { AppEnv } from '../context';
 import { bearerMatches, bearerOf } from '../bearer';
+import { describeRoute, doc } from '../openapi';
+import { KycStatusBody } from '../apiBodies';
 
 /**
  * KYC status API for relying parties (README "KYC status API"; seed 000's tenant status read):
@@ -28,5 +30,25 @@ const handler = async (c: import('hono').Context<AppEnv>) => {
   return c.json(await readKycStatusForTenant(deps, { tenant, subject, authorization: c.req.header('kyc-subject-authorization') }));
 };
 
+kycStatusRoutes.get(
+  '/api/v1/kyc/:subject/status',
+  describeRoute({
+    summary: "KYC status of a subject for a relying party (tenant of KYC_API_KEYS), with the subject's authorisation (docs/kyc-status.md)",
+    tags: ['relying party'],
+    security: 'bearer',
+    headers: {
+      'KYC-Subject-Authorization': {
+        description: "JWT (typ kyc-authorization+jwt) signed by the subject's DID key naming this tenant and this issuer, a few minutes valid",
+        required: true,
+      },
+    },
+    responses: {
+      200: doc.json('The status (also when the subject has none: unverified)', KycStatusBody),
+      400: doc.error('subject is not a DID'),
+      401: doc.error('Missing or unknown tenant key'),
+      404: doc.error('API disabled, or no authorisation of this subject for this tenant (the same answer as an unknown DID)'),
+    },
+  }),
+);
 kycStatusRoutes.get('/api/v1/kyc/:subject/status', handler);
 kycStatusRoutes.get('/api/v1/kyc/:subject/status/', handler);

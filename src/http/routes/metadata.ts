@@ -4,6 +4,9 @@ import { buildAuthorizationServerMetadata, buildCredentialIssuerMetadata } from 
 import type { AppDeps, AppEnv } from '../context';
 import { credentialConfigurations, sdJwtCredentialConfigurations, sdJwtVcSettingsOf } from '../../issuance/credentialConfigurations';
 import { PATHS, issuerUrls } from '../../paths';
+import { describeRoute, doc } from '../openapi';
+import { AuthorizationServerMetadata, CredentialIssuerMetadata, Health } from '../apiBodies';
+import { z } from 'zod';
 
 /**
  * Discovery documents: the PFI DID document (did:web), OID4VCI Credential Issuer Metadata,
@@ -89,9 +92,30 @@ export const authorizationServerMetadataResponse = (documents: DiscoveryDocument
 /** The metadata routes over one app's documents (see createDiscoveryDocuments). */
 export function metadataRoutes(documents: (deps: AppDeps) => DiscoveryDocuments): Hono<AppEnv> {
   const routes = new Hono<AppEnv>();
+  routes.get(
+    PATHS.credentialIssuerMetadata,
+    describeRoute({ summary: 'OID4VCI Credential Issuer Metadata', tags: ['metadata'], responses: { 200: doc.json('Metadata', CredentialIssuerMetadata) } }),
+  );
   routes.get(PATHS.credentialIssuerMetadata, (c) => credentialIssuerMetadataResponse(documents(c.get('deps'))));
+  routes.get(
+    PATHS.authorizationServerMetadata,
+    describeRoute({
+      summary: 'RFC 8414 Authorization Server Metadata',
+      tags: ['metadata'],
+      responses: { 200: doc.json('Metadata', AuthorizationServerMetadata) },
+    }),
+  );
   routes.get(PATHS.authorizationServerMetadata, (c) => authorizationServerMetadataResponse(documents(c.get('deps'))));
+  routes.get(
+    PATHS.kccSchema,
+    describeRoute({
+      summary: 'The KCC JSON Schema',
+      tags: ['metadata'],
+      responses: { 200: doc.json('JSON Schema', z.looseObject({ $schema: z.string().optional() })) },
+    }),
+  );
   routes.get(PATHS.kccSchema, (c) => c.json(kccSchema, 200, { ...PUBLIC_HEADERS, 'Cache-Control': 'public, max-age=86400' }));
+  routes.get(PATHS.health, describeRoute({ summary: 'Liveness', tags: ['ops'], responses: { 200: doc.json('Alive', Health) } }));
   routes.get(PATHS.health, (c) => c.json({ status: 'ok' }));
   return routes;
 }

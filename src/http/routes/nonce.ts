@@ -4,6 +4,8 @@ import { nowSeconds } from '../context';
 import { freshUnboundNonce } from '../../issuance/grants';
 import { PATHS } from '../../paths';
 import { rateLimitByIp } from '../rateLimit';
+import { describeRoute, doc } from '../openapi';
+import { NonceResponse } from '../apiBodies';
 
 /**
  * Nonce Endpoint (OID4VCI 1.0 §7): an unauthenticated POST that returns a fresh, unpredictable
@@ -15,6 +17,10 @@ import { rateLimitByIp } from '../rateLimit';
 export const nonceRoutes = new Hono<AppEnv>();
 
 // Open and unauthenticated, and every call writes a row: limited per IP like the other open endpoints.
+nonceRoutes.post(
+  PATHS.nonce,
+  describeRoute({ summary: 'Nonce Endpoint (OID4VCI 1.0 §7)', tags: ['wallet'], responses: { 200: doc.json('A fresh c_nonce', NonceResponse) } }),
+);
 nonceRoutes.post(PATHS.nonce, rateLimitByIp('nonce'), async (c) => {
   const deps = c.get('deps');
   if (crypto.getRandomValues(new Uint8Array(1))[0] < 16) await deps.store.nonces.pruneExpired(nowSeconds(deps));

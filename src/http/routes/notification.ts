@@ -6,6 +6,7 @@ import { nowSeconds, type AppEnv } from '../context';
 import { authenticateAccessToken } from '../../issuance/grants';
 import { PATHS } from '../../paths';
 import { requestHeader } from '../headers';
+import { describeRoute, doc } from '../openapi';
 
 /**
  * Notification Endpoint (OID4VCI 1.0 §11): with the access token of the grant, a wallet reports
@@ -26,6 +27,20 @@ export const NotificationWire = z.object({
     .optional(),
 });
 
+notificationRoutes.post(
+  PATHS.notification,
+  describeRoute({
+    summary: 'Notification Endpoint (OID4VCI 1.0 §11)',
+    tags: ['wallet'],
+    security: 'bearer',
+    body: NotificationWire,
+    responses: {
+      204: { description: 'Recorded' },
+      400: doc.error('invalid_notification_request, invalid_notification_id'),
+      401: doc.error('Missing or invalid access token'),
+    },
+  }),
+);
 notificationRoutes.post(PATHS.notification, async (c) => {
   const deps = c.get('deps');
   c.header('Cache-Control', 'no-store');

@@ -3,6 +3,8 @@ import { NotFound, Unauthorized } from '../../protocol/errors';
 import { bearerMatches, bearerOf } from '../bearer';
 import type { AppEnv } from '../context';
 import { PATHS } from '../../paths';
+import { describeRoute, doc } from '../openapi';
+import { NotReady, Ready } from '../apiBodies';
 
 /**
  * Operations endpoints beside the /healthz liveness check (routes/metadata.ts): /readyz
@@ -14,6 +16,14 @@ export const opsRoutes = new Hono<AppEnv>();
 /** /readyz answers within this bound whatever the database does (then: not ready, the database unreachable). */
 export const READINESS_BOUND_MS = 2000;
 
+opsRoutes.get(
+  PATHS.ready,
+  describeRoute({
+    summary: 'Readiness: database reachable, migrations applied, not shutting down',
+    tags: ['ops'],
+    responses: { 200: doc.json('Ready', Ready), 503: doc.json('Not ready', NotReady) },
+  }),
+);
 opsRoutes.get(PATHS.ready, async (c) => {
   const deps = c.get('deps');
   c.header('Cache-Control', 'no-store');
@@ -41,6 +51,19 @@ opsRoutes.get(PATHS.ready, async (c) => {
   return c.json({ error: 'not_ready', error_description: description, checks, pending_migrations: r.pendingMigrations }, 503);
 });
 
+opsRoutes.get(
+  PATHS.metrics,
+  describeRoute({
+    summary: 'Prometheus metrics (when METRICS_TOKEN is set)',
+    tags: ['ops'],
+    security: 'bearer',
+    responses: {
+      200: { description: 'Prometheus text format', mediaType: 'text/plain' },
+      401: doc.error('Wrong token'),
+      404: doc.error('Metrics not served here'),
+    },
+  }),
+);
 opsRoutes.get(PATHS.metrics, async (c) => {
   const metrics = c.get('deps').metrics;
   if (!metrics?.token) throw new NotFound('metrics are not served on this port (METRICS_TOKEN is not set)');

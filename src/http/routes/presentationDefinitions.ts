@@ -4,6 +4,8 @@ import { findTier, tierPresentationDefinition } from '../../protocol/tiers';
 import type { AppEnv } from '../context';
 import { HELD_DEFINITION_SUFFIX, acceptsHeldCredentials, heldCredentialDefinition } from '../../issuance/heldCredentials';
 import { PATHS, issuerUrls } from '../../paths';
+import { describeRoute, doc } from '../openapi';
+import { PresentationDefinition, Tiers } from '../apiBodies';
 
 /**
  * The Presentation Definition (DIF PE 2.0) of each KCC tier, at a stable URL
@@ -14,6 +16,10 @@ export const presentationDefinitionRoutes = new Hono<AppEnv>();
 
 const CACHE = 'public, max-age=300';
 
+presentationDefinitionRoutes.get(
+  PATHS.presentationDefinitions,
+  describeRoute({ summary: 'The KCC tiers', tags: ['metadata'], responses: { 200: doc.json('Tiers', Tiers) } }),
+);
 presentationDefinitionRoutes.get(PATHS.presentationDefinitions, (c) => {
   const deps = c.get('deps');
   const urls = issuerUrls(deps.config.publicUrl);
@@ -36,6 +42,14 @@ presentationDefinitionRoutes.get(PATHS.presentationDefinitions, (c) => {
   );
 });
 
+presentationDefinitionRoutes.get(
+  PATHS.presentationDefinition,
+  describeRoute({
+    summary: 'Presentation Definition of a tier',
+    tags: ['metadata'],
+    responses: { 200: doc.json('Presentation Definition', PresentationDefinition), 404: doc.error('No such tier') },
+  }),
+);
 presentationDefinitionRoutes.get(PATHS.presentationDefinition, (c) => {
   const deps = c.get('deps');
   const id = c.req.param('id');

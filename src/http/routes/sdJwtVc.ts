@@ -6,6 +6,9 @@ import { NotFound } from '../../protocol/errors';
 import { buildJwtVcIssuerMetadata, buildKccTypeMetadata } from '../../protocol/sdJwtVc/metadata';
 import { STATUS_LIST_JWT_MEDIA_TYPE } from '../../protocol/tokenStatusList';
 import type { AppDeps, AppEnv } from '../context';
+import { describeRoute, doc } from '../openapi';
+import { JwtVcIssuerMetadata } from '../apiBodies';
+import { z } from 'zod';
 
 /**
  * What wallets and relying parties fetch about SD-JWT VC KCCs: the JWT VC Issuer Metadata (the
@@ -28,14 +31,38 @@ export function sdJwtVcRoutes(): Hono<AppEnv> {
   const routes = new Hono<AppEnv>();
   const tokenStatusLists: TokenStatusListCache = new Map();
 
+  routes.get(
+    PATHS.jwtVcIssuerMetadata,
+    describeRoute({
+      summary: 'JWT VC Issuer Metadata: the keys that sign SD-JWT VC KCCs',
+      tags: ['metadata'],
+      responses: { 200: doc.json('JWT VC Issuer Metadata', JwtVcIssuerMetadata) },
+    }),
+  );
   routes.get(PATHS.jwtVcIssuerMetadata, (c) => jwtVcIssuerMetadataResponse(c.get('deps')));
 
+  routes.get(
+    PATHS.kccTypeMetadata,
+    describeRoute({
+      summary: 'SD-JWT VC Type Metadata of the KCC vct',
+      tags: ['metadata'],
+      responses: { 200: doc.json('Type Metadata', z.looseObject({ vct: z.string(), claims: z.array(z.looseObject({ path: z.array(z.string()) })) })) },
+    }),
+  );
   routes.get(PATHS.kccTypeMetadata, (c) => {
     const deps = c.get('deps');
     const settings = sdJwtVcSettingsOf(deps.config);
     return c.json(buildKccTypeMetadata({ vct: settings.vct }), 200, PUBLIC_HEADERS);
   });
 
+  routes.get(
+    PATHS.tokenStatusList,
+    describeRoute({
+      summary: 'IETF Token Status List of the SD-JWT VC KCCs (same status as the Bitstring lists)',
+      tags: ['metadata'],
+      responses: { 200: { description: 'Status List Token', mediaType: 'application/statuslist+jwt' }, 404: doc.error('No such status list') },
+    }),
+  );
   routes.get(PATHS.tokenStatusList, async (c) => {
     const deps = c.get('deps');
     const listId = Number(c.req.param('listId'));

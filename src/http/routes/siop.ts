@@ -6,6 +6,8 @@ import { readFormOrJson } from '../body';
 import type { AppEnv } from '../context';
 import { enforceRateLimit, rateLimitByIp } from '../rateLimit';
 import { requestHeader } from '../headers';
+import { describeRoute, doc } from '../openapi';
+import { IdvRequestBody, SiopAuthorizationRequestJson, SiopResponseBody } from '../apiBodies';
 
 /**
  * Initiate Application (spec "Initiate Application", "Authenticate Applicant DID"):
@@ -15,6 +17,23 @@ import { requestHeader } from '../headers';
  */
 export const siopRoutes = new Hono<AppEnv>();
 
+siopRoutes.get(
+  PATHS.initiate,
+  describeRoute({
+    summary: 'SIOPv2 Authorization Request (the IDV endpoint of the PFI DID document)',
+    tags: ['applicant'],
+    query: { presentation_definition_id: { description: 'Tier to apply for (GET /presentation-definitions)' } },
+    responses: {
+      200: {
+        description: 'The request as URL parameters (application/x-www-form-urlencoded), or as JSON when asked for',
+        json: SiopAuthorizationRequestJson,
+        other: ['application/x-www-form-urlencoded'],
+      },
+      400: doc.error('Unknown tier'),
+      429: doc.error('Too many requests'),
+    },
+  }),
+);
 siopRoutes.get(PATHS.initiate, rateLimitByIp('initiate'), async (c) => {
   const deps = c.get('deps');
   const tier = selectTier(deps, c.req.query('presentation_definition_id'));
@@ -26,6 +45,20 @@ siopRoutes.get(PATHS.initiate, rateLimitByIp('initiate'), async (c) => {
   return c.body(encodeAuthorizationRequest(request, requestObject), 200, { 'Content-Type': 'application/x-www-form-urlencoded; charset=utf-8' });
 });
 
+siopRoutes.post(
+  PATHS.siopResponse,
+  describeRoute({
+    summary: 'SIOPv2 Authorization Response: opens the application, answers the IDV Request',
+    tags: ['applicant'],
+    body: SiopResponseBody,
+    form: true,
+    responses: {
+      200: doc.json('IDV Request: the form URL and the credential offer', IdvRequestBody),
+      400: doc.error('Invalid or replayed ID token'),
+      429: doc.error('Too many requests'),
+    },
+  }),
+);
 siopRoutes.post(PATHS.siopResponse, rateLimitByIp('siop'), async (c) => {
   const deps = c.get('deps');
   const { body } = await readFormOrJson(c);

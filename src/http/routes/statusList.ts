@@ -4,6 +4,7 @@ import { STATUS_PURPOSES, type StatusPurpose } from '../../protocol/statusList';
 import { statusListCredential } from '../../issuance/credentialStatus';
 import type { AppEnv } from '../context';
 import { PATHS } from '../../paths';
+import { describeRoute, doc } from '../openapi';
 
 /**
  * Status list credentials (W3C Bitstring Status List v1.0 §2.2), signed by the PFI as
@@ -12,6 +13,14 @@ import { PATHS } from '../../paths';
  */
 export const statusListRoutes = new Hono<AppEnv>();
 
+statusListRoutes.get(
+  PATHS.statusList,
+  describeRoute({
+    summary: 'Bitstring Status List credential',
+    tags: ['metadata'],
+    responses: { 200: { description: 'Signed status list credential', mediaType: 'application/vc+jwt' }, 404: doc.error('No such status list') },
+  }),
+);
 statusListRoutes.get(PATHS.statusList, async (c) => {
   const deps = c.get('deps');
   const listId = Number(c.req.param('listId'));

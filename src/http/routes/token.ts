@@ -1,10 +1,12 @@
 import { Hono } from 'hono';
 import { redeemPreAuthorizedCode } from '../../issuance/grants';
 import { PATHS } from '../../paths';
-import { parseTokenRequest, tokenClientDid } from '../../protocol/oid4vci/tokenRequest';
+import { parseTokenRequest, tokenClientDid, TokenRequestWire } from '../../protocol/oid4vci/tokenRequest';
 import { readFormOrJson } from '../body';
 import type { AppEnv } from '../context';
 import { enforceRateLimit, rateLimitByIp } from '../rateLimit';
+import { describeRoute, doc } from '../openapi';
+import { TokenResponse } from '../apiBodies';
 
 /**
  * Token Endpoint (spec "Token Endpoint"; OID4VCI draft 13 §6, 1.0 §6), top to bottom: parse
@@ -14,6 +16,21 @@ import { enforceRateLimit, rateLimitByIp } from '../rateLimit';
  */
 export const tokenRoutes = new Hono<AppEnv>();
 
+tokenRoutes.post(
+  PATHS.token,
+  describeRoute({
+    summary: 'Token Endpoint (pre-authorized code)',
+    tags: ['wallet'],
+    body: TokenRequestWire,
+    form: true,
+    responses: {
+      200: doc.json('Access token', TokenResponse),
+      400: doc.error('invalid_request, invalid_grant, unsupported_grant_type…'),
+      401: doc.error('invalid_client'),
+      429: doc.error('Too many requests'),
+    },
+  }),
+);
 tokenRoutes.post(PATHS.token, rateLimitByIp('token'), async (c) => {
   const deps = c.get('deps');
   const request = parseTokenRequest((await readFormOrJson(c)).body);

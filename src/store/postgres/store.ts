@@ -151,9 +151,11 @@ function idvResultStatement(write: IdvResultWrite): SQL {
   parts.push(sql`, audit AS (INSERT INTO audit_log (application_id, actor, action, detail, at)
     SELECT ${write.applicationId}::text, ${write.audit.actor}::text, ${write.audit.action}::text, ${JSON.stringify(write.audit.detail)}::text, ${write.now}::bigint FROM won RETURNING id)`);
   if (write.events.length) {
-    const events = JSON.stringify(write.events.map((e) => ({ id: e.id, type: e.type, body: e.body, created_at: e.createdAt })));
-    parts.push(sql`, events AS (INSERT INTO outbox_events (id, type, body, created_at, attempts, next_attempt_at)
-      SELECT e.id, e.type, e.body, e.created_at, 0, e.created_at FROM jsonb_to_recordset(${events}::jsonb) AS e(id text, type text, body text, created_at bigint)
+    const events = JSON.stringify(
+      write.events.map((e) => ({ id: e.id, type: e.type, body: e.body, created_at: e.createdAt, trace_parent: e.traceParent ?? null })),
+    );
+    parts.push(sql`, events AS (INSERT INTO outbox_events (id, type, body, created_at, attempts, next_attempt_at, trace_parent)
+      SELECT e.id, e.type, e.body, e.created_at, 0, e.created_at, e.trace_parent FROM jsonb_to_recordset(${events}::jsonb) AS e(id text, type text, body text, created_at bigint, trace_parent text)
       WHERE EXISTS (SELECT 1 FROM won) ON CONFLICT DO NOTHING RETURNING id)`);
   }
   if (write.purgeAfter !== undefined) {
@@ -187,8 +189,8 @@ function recordIssuedStatement(write: IssuedCredentialWrite): SQL {
       SELECT ${k.id}::text, ${k.applicationId}::text, ${k.subjectDid}::text, NULL, ${k.jwtSha256}::text, ${k.issuedAt}::bigint, ${k.expiresAt}::bigint, ${format(k.format)}::text FROM won RETURNING id)`);
   });
   const e = write.event;
-  parts.push(sql`, event AS (INSERT INTO outbox_events (id, type, body, created_at, attempts, next_attempt_at)
-    SELECT ${e.id}::text, ${e.type}::text, ${e.body}::text, ${e.createdAt}::bigint, 0, ${e.createdAt}::bigint FROM won ON CONFLICT DO NOTHING RETURNING id)`);
+  parts.push(sql`, event AS (INSERT INTO outbox_events (id, type, body, created_at, attempts, next_attempt_at, trace_parent)
+    SELECT ${e.id}::text, ${e.type}::text, ${e.body}::text, ${e.createdAt}::bigint, 0, ${e.createdAt}::bigint, ${e.traceParent ?? null}::text FROM won ON CONFLICT DO NOTHING RETURNING id)`);
   if (write.notification) {
     const n = write.notification;
     parts.push(sql`, notification AS (INSERT INTO notifications (id, application_id, access_token_jti, credential_id, created_at)

@@ -91,7 +91,7 @@ export function createCredentialRepositories(d: Dialect) {
           db
             .insert(outboxEvents)
             .select(
-              sql`SELECT ${p('eventId')}, ${p('type')}, ${p('body')}, ${p('createdAt')}, 0, ${p('createdAt')}, NULL, NULL, NULL, NULL WHERE ${transactionUnused}`,
+              sql`SELECT ${p('eventId')}, ${p('type')}, ${p('body')}, ${p('createdAt')}, 0, ${p('createdAt')}, NULL, NULL, NULL, NULL, ${p('traceParent')} WHERE ${transactionUnused}`,
             )
             .onConflictDoNothing(),
         ),
@@ -118,7 +118,14 @@ export function createCredentialRepositories(d: Dialect) {
       ...(write.copies ?? []).map((copy) => ({ statement: statements.copy, values: { format: 'jwt_vc_json', ...copy, transactionId } })),
       {
         statement: statements.event,
-        values: { transactionId, eventId: write.event.id, type: write.event.type, body: write.event.body, createdAt: write.event.createdAt },
+        values: {
+          transactionId,
+          eventId: write.event.id,
+          type: write.event.type,
+          body: write.event.body,
+          createdAt: write.event.createdAt,
+          traceParent: write.event.traceParent ?? null,
+        },
       },
     ];
     if (write.notification) {

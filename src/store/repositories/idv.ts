@@ -115,7 +115,7 @@ export function createIdvSessionRepositories(d: Dialect) {
           db
             .insert(outboxEvents)
             .select(
-              sql`SELECT ${p('id')}, ${p('type')}, ${p('body')}, ${p('createdAt')}, 0, ${p('createdAt')}, NULL, NULL, NULL, NULL WHERE ${sessionWriteWins}`,
+              sql`SELECT ${p('id')}, ${p('type')}, ${p('body')}, ${p('createdAt')}, 0, ${p('createdAt')}, NULL, NULL, NULL, NULL, ${p('traceParent')} WHERE ${sessionWriteWins}`,
             )
             .onConflictDoNothing(),
         ),
@@ -167,7 +167,7 @@ export function createIdvSessionRepositories(d: Dialect) {
       statement: statements.audit,
       values: { ...base, actor: write.audit.actor, action: write.audit.action, detail: JSON.stringify(write.audit.detail) },
     });
-    for (const event of write.events) writes.push({ statement: statements.event, values: { ...base, ...event } });
+    for (const event of write.events) writes.push({ statement: statements.event, values: { ...base, ...event, traceParent: event.traceParent ?? null } });
     if (write.purgeAfter !== undefined) {
       writes.push({ statement: statements.purge, values: { ...base, purgeAfter: write.purgeAfter } });
       writes.push({ statement: statements.purgeClaims, values: { ...base, purgeAfter: write.purgeAfter } });

@@ -12,7 +12,15 @@ export function createOutboxRepositories(d: Dialect) {
       'enqueue_outbox',
       db
         .insert(outboxEvents)
-        .values({ id: p('id'), type: p('type'), body: p('body'), createdAt: p('createdAt'), attempts: 0, nextAttemptAt: p('createdAt') })
+        .values({
+          id: p('id'),
+          type: p('type'),
+          body: p('body'),
+          createdAt: p('createdAt'),
+          attempts: 0,
+          nextAttemptAt: p('createdAt'),
+          traceParent: p('traceParent'),
+        })
         .onConflictDoNothing()
         .returning({ id: outboxEvents.id }),
     ),
@@ -20,7 +28,8 @@ export function createOutboxRepositories(d: Dialect) {
 
   const outboxRepository: OutboxRepository = {
     async enqueue(row) {
-      return (await touched(q.enqueueOutbox.all({ id: row.id, type: row.type, body: row.body, createdAt: row.createdAt }))) === 1;
+      const values = { id: row.id, type: row.type, body: row.body, createdAt: row.createdAt, traceParent: row.traceParent ?? null };
+      return (await touched(q.enqueueOutbox.all(values))) === 1;
     },
     async due(now, limit) {
       return db
