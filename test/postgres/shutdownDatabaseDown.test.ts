@@ -14,8 +14,8 @@ import { startTestPostgres, type TestPostgres } from '../helpers/postgres';
  */
 const DRAIN_MS = 500;
 const TIMEOUT_MS = 3000;
-/** Process exit, stdout flush and the test's own timer. */
-const SLACK_MS = 1000;
+/** Process exit (measured 0.6 s on a loaded 2-core host), stdout flush and the test's own timer. */
+const SLACK_MS = 1500;
 
 let pg: TestPostgres;
 beforeAll(async () => {
@@ -73,7 +73,7 @@ describe('SIGTERM with PostgreSQL down', () => {
       ISSUER_PRIVATE_JWK: JSON.stringify(await crypto.generateKeyPair('EdDSA')),
       PII_DATA_KEY: base64urlEncode(globalThis.crypto.getRandomValues(new Uint8Array(32))),
       RATE_LIMITS: 'off',
-      LOG_LEVEL: 'warn',
+      LOG_LEVEL: 'silent',
       WEBHOOK_DISPATCH_INTERVAL_MS: '100',
       SHUTDOWN_DRAIN_MS: String(DRAIN_MS),
       SHUTDOWN_TIMEOUT_MS: String(TIMEOUT_MS),
@@ -85,7 +85,11 @@ describe('SIGTERM with PostgreSQL down', () => {
       // Load that needs the database, in flight when the database goes and when SIGTERM comes.
       let running = true;
       const load = Array.from({ length: 4 }, async () => {
-        while (running) await fetch(`${base}/oid4vci/nonce`, { method: 'POST', signal: AbortSignal.timeout(30_000) }).then((r) => r.text(), () => '');
+        while (running)
+          await fetch(`${base}/oid4vci/nonce`, { method: 'POST', signal: AbortSignal.timeout(30_000) }).then(
+            (r) => r.text(),
+            () => '',
+          );
       });
       await new Promise((ok) => setTimeout(ok, 300));
       await pg.halt();
@@ -104,7 +108,9 @@ describe('SIGTERM with PostgreSQL down', () => {
         .filter((l) => l.includes('"issuer_stopped"'))
         .map((l) => JSON.parse(l) as { ms: number; graceful: boolean });
       expect(stopped).toHaveLength(1);
+      // The process's own measure: within the bound (the pool cut at its end, so not graceful).
       expect(stopped[0].ms).toBeLessThanOrEqual(DRAIN_MS + TIMEOUT_MS + 100);
+      expect(stopped[0].graceful).toBe(false);
     } finally {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
       await pg.resume().catch(() => undefined);
