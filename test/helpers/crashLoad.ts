@@ -60,7 +60,14 @@ export function isTransient(e: unknown): boolean {
  * runs `wallets` wallets, each starting flows while `accepting`, and the operator.
  */
 export function crashLoad(options: { publicUrl: string; fetch: Fetch; adminToken: string; wallets: number; families?: string[] }) {
-  const { publicUrl: base, fetch, adminToken } = options;
+  const { publicUrl: base, adminToken } = options;
+  /** Answers the issuer gave (anything but a connection failure or a 5xx): how far the load got. */
+  const progress = { answered: 0 };
+  const fetch: Fetch = async (input, init) => {
+    const res = await options.fetch(input, init);
+    if (res.status < 500) progress.answered++;
+    return res;
+  };
   const families = options.families ?? ['Doe', 'Review', 'Doe', 'Review', 'Declined', 'Doe'];
   const flows: Flow[] = [];
   const serverErrors: string[] = [];
@@ -227,6 +234,14 @@ export function crashLoad(options: { publicUrl: string; fetch: Fetch; adminToken
   return {
     flows,
     stats,
+    progress,
+    /** Resolves once the issuer answered `answers` more requests, or after `maxMs`; the time it took. */
+    async until(answers: number, maxMs: number): Promise<number> {
+      const from = progress.answered;
+      const started = Date.now();
+      while (progress.answered - from < answers && Date.now() - started < maxMs && !state.failed) await sleep(10);
+      return Date.now() - started;
+    },
     serverErrors,
     stranded,
     state,

@@ -31,22 +31,27 @@
  * expires (ttl.idvForm).
  */
 import Database from 'better-sqlite3';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { checkNoStrandedNoGhost, crashLoad, KYC_KEY, KYC_TENANT } from '../helpers/crashLoad';
+import { killHard, warmIssuers, type WarmIssuers } from '../helpers/warmIssuers';
 import { makeTestIssuer } from '../helpers/issuer';
 
 /** SIGKILLs under load, and SIGKILLs while the issuer starts (the first on an empty DATA_DIR). */
 const CYCLES = 30;
 const STARTUP_KILLS = 2;
 const WALLETS = 8;
-/** How long the load runs between a restart and the next SIGKILL (short cycles keep the suite quick). */
-const LOAD_MS_MIN = 150;
-const LOAD_MS_MAX = 700;
+/**
+ * Each cycle kills after the issuer answered a random number of requests in [ANSWERS_MIN,
+ * ANSWERS_MAX) since its restart (at most LOAD_MS_MAX): short cycles, and every one of them under
+ * load whatever the host's speed.
+ */
+const ANSWERS_MIN = 2;
+const ANSWERS_MAX = 40;
+const LOAD_MS_MAX = 3000;
 const ADMIN_TOKEN = 'crash-test-admin-token-0123456789';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -58,59 +63,11 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-/** Spawns the issuer as a child process; `ready` resolves once it has printed issuer_started. */
-function spawnIssuer(port: number, dataDir: string): { child: ChildProcess; ready: Promise<ChildProcess> } {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/runtime/node.ts'], {
-    cwd: join(__dirname, '..', '..'),
-    env: {
-      ...process.env,
-      PORT: String(port),
-      HOST: '127.0.0.1',
-      DATA_DIR: dataDir,
-      LOG_LEVEL: 'silent',
-      RATE_LIMITS: 'off',
-      ADMIN_TOKEN,
-      KYC_API_KEYS: `${KYC_TENANT}:${KYC_KEY}`,
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const ready = new Promise<ChildProcess>((ok, fail) => {
-    let out = '';
-    let err = '';
-    const timer = setTimeout(() => fail(new Error(`issuer did not start: ${out} ${err}`)), 30_000);
-    child.stdout!.on('data', (d: Buffer) => {
-      out += d.toString();
-      if (out.includes('issuer_started')) {
-        clearTimeout(timer);
-        ok(child);
-      }
-    });
-    child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-    child.on('exit', (code, signal) => {
-      clearTimeout(timer);
-      if (!out.includes('issuer_started')) fail(new Error(`issuer exited (${code ?? signal}) before starting: ${err.slice(0, 2000)}`));
-    });
-  });
-  ready.catch(() => {}); // a child killed while starting is expected by the caller
-  return { child, ready };
-}
-
-function startIssuer(port: number, dataDir: string): Promise<ChildProcess> {
-  return spawnIssuer(port, dataDir).ready;
-}
-
-async function kill(child: ChildProcess) {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((ok) => child.once('exit', ok));
-  child.kill('SIGKILL');
-  await exited;
-}
-
 describe('crash safety', () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'kcc-crash-'));
-  let child: ChildProcess | undefined;
+  let issuers: WarmIssuers | undefined;
   afterAll(async () => {
-    if (child) await kill(child);
+    await issuers?.close();
     rmSync(dataDir, { recursive: true, force: true });
   });
 
@@ -119,32 +76,39 @@ describe('crash safety', () => {
     const base = `http://localhost:${port}`;
     const fetch = (input: string, init?: RequestInit) => globalThis.fetch(input, { ...init, signal: AbortSignal.timeout(10_000) });
     const load = crashLoad({ publicUrl: base, fetch, adminToken: ADMIN_TOKEN, wallets: WALLETS });
+    // Processes loaded ahead (test/helpers/warmIssuers.ts): a restart costs `main`, not loading the modules.
+    issuers = await warmIssuers({
+      ahead: 4,
+      env: { HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: 'silent', RATE_LIMITS: 'off', ADMIN_TOKEN, KYC_API_KEYS: `${KYC_TENANT}:${KYC_KEY}` },
+    });
+    const env = { PORT: String(port) };
 
     const startedAt = Date.now();
     // Kills while starting (the first on a fresh DATA_DIR: key file creation and migrations).
     const killedWhileStartingAfterMs: number[] = [];
     for (let i = 0; i < STARTUP_KILLS; i++) {
-      const starting = spawnIssuer(port, dataDir);
-      const ms = 100 + Math.floor(Math.random() * 1500);
+      const starting = issuers.start(env);
+      const ms = 20 + Math.floor(Math.random() * 400);
       await Promise.race([sleep(ms), starting.ready.catch(() => undefined)]);
       killedWhileStartingAfterMs.push(ms);
-      await kill(starting.child);
+      await killHard(starting.child);
     }
-    child = await startIssuer(port, dataDir);
+    let child = await issuers.start(env).ready;
     load.start();
 
     // Short cycles: kill at a random point under load, restart on the same data and port.
     const killedAfterMs: number[] = [];
     const restartMs: number[] = [];
     for (let cycle = 0; cycle < CYCLES; cycle++) {
-      const ms = LOAD_MS_MIN + Math.floor(Math.random() * (LOAD_MS_MAX - LOAD_MS_MIN));
-      await sleep(ms);
+      const answers = ANSWERS_MIN + Math.floor(Math.random() * (ANSWERS_MAX - ANSWERS_MIN));
+      const ms = await load.until(answers, LOAD_MS_MAX);
       killedAfterMs.push(ms);
-      await kill(child);
+      await killHard(child);
       if (load.state.failed) break;
       const restarting = Date.now();
-      child = await startIssuer(port, dataDir);
+      child = await issuers.start(env).ready;
       restartMs.push(Date.now() - restarting);
+      if (process.env.CRASH_PROGRESS) process.stderr.write(`cycle ${cycle} load ${ms} restart ${Date.now() - restarting} ms, ${load.flows.length} flows ${JSON.stringify(load.stats)}\n`);
     }
     if (load.state.failed) throw load.state.failed;
 
@@ -169,8 +133,7 @@ describe('crash safety', () => {
       db.close();
     }
     expect(load.serverErrors).toEqual([]);
-    await kill(child); // a final crash before checking the data
-    child = undefined;
+    await killHard(child); // a final crash before checking the data
 
     const after = new Database(join(dataDir, 'kcc-issuer.db'));
     try {
@@ -199,7 +162,7 @@ describe('crash safety', () => {
         .get();
       const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
       console.log(
-        `crash (SQLite): ${CYCLES} SIGKILL cycles under load (load ${LOAD_MS_MIN}-${LOAD_MS_MAX} ms, restart median ${median(restartMs)} ms) + ${STARTUP_KILLS} while starting (after ${killedWhileStartingAfterMs.join(', ')} ms), ${loadMs} ms under load, ${Date.now() - startedAt} ms in all, ${load.flows.length} flows`,
+        `crash (SQLite): ${CYCLES} SIGKILL cycles under load (killed after ${ANSWERS_MIN}-${ANSWERS_MAX} answers, median ${median(killedAfterMs)} ms under load; restart median ${median(restartMs)} ms) + ${STARTUP_KILLS} while starting (after ${killedWhileStartingAfterMs.join(', ')} ms), ${loadMs} ms under load, ${Date.now() - startedAt} ms in all, ${load.flows.length} flows`,
         JSON.stringify(counts),
         JSON.stringify(load.stats),
         JSON.stringify(figures),
@@ -208,7 +171,7 @@ describe('crash safety', () => {
     } finally {
       after.close();
     }
-  }, 180_000);
+  }, 300_000);
 
   it('an application and its pre-authorized code are written together or not at all', async () => {
     const t = await makeTestIssuer();
