@@ -41,7 +41,7 @@ import { killHard, warmIssuers, type WarmIssuers } from '../helpers/warmIssuers'
 import { makeTestIssuer } from '../helpers/issuer';
 
 /** SIGKILLs under load, and SIGKILLs while the issuer starts (the first on an empty DATA_DIR). */
-const CYCLES = 30;
+const CYCLES = Number(process.env.CRASH_CYCLES ?? 30); // CRASH_CYCLES: fewer for a quick local run, more for a longer one
 const STARTUP_KILLS = 2;
 const WALLETS = 8;
 /**
