@@ -105,7 +105,7 @@ export function crashLoad(options: { publicUrl: string; fetch: Fetch; adminToken
     const client = new WalletClient(flow.holder, fetch);
     const identity = { ...SAMPLE_IDENTITY, family_name: flow.family };
     let resumed = expectResumed;
-    application: for (;;) {
+    for (;;) {
       const pfi = await retry(() => client.discover(base));
       const request = await retry(() => client.initiate(pfi.idvEndpoint, pfi));
       let idvRequest: IdvRequest;

@@ -108,7 +108,8 @@ describe('crash safety', () => {
       const restarting = Date.now();
       child = await issuers.start(env).ready;
       restartMs.push(Date.now() - restarting);
-      if (process.env.CRASH_PROGRESS) process.stderr.write(`cycle ${cycle} load ${ms} restart ${Date.now() - restarting} ms, ${load.flows.length} flows ${JSON.stringify(load.stats)}\n`);
+      if (process.env.CRASH_PROGRESS)
+        process.stderr.write(`cycle ${cycle} load ${ms} restart ${Date.now() - restarting} ms, ${load.flows.length} flows ${JSON.stringify(load.stats)}\n`);
     }
     if (load.state.failed) throw load.state.failed;
 
