@@ -362,7 +362,7 @@ export const SETTINGS = {
         parse: positiveMilliseconds,
         default: 20_000,
         only: 'node',
-        doc: "then how long requests in flight may take to complete before their connections are cut, in ms (keep drain + timeout below the supervisor's kill timeout)",
+        doc: "then how long requests in flight, the background job run in flight and the database's close may take together before what is left is cut, in ms (keep drain + timeout below the supervisor's kill timeout)",
       }),
     },
     // Node's own defaults allow 300 s per request: slow-client protection.

@@ -8,6 +8,7 @@ import { SIGNING_ALGS, buildCredentialOffer } from '../protocol/oid4vci/metadata
 import { buildAuthorizationRequest, signRequestObject, type AuthorizationRequest } from '../protocol/siop/authorizationRequest';
 import { verifyIdToken } from '../protocol/siop/verifyIdToken';
 import { acceptsPriorCredentials, missingChecksFor, priorCredentialDefinition } from '../protocol/tiers';
+import type { Application } from '../store/types';
 import { credentialConfigurations, sdJwtConfigurationId, sdJwtVcSettingsOf } from './credentialConfigurations';
 import type { IssuanceDeps } from './deps';
 import { acceptsHeldCredentials, heldCredentialQuery, prefillFromHeldCredentials, verifyHeldCredentials } from './heldCredentials';
@@ -104,7 +105,69 @@ export async function openApplication(deps: Deps, body: Record<string, unknown>,
   }
   // Verified first, consumed second: a forged token cannot burn someone else's nonce.
   if (!(await deps.store.siopRequests.consume(verified.nonce, nowSeconds(deps)))) throw new InvalidRequest('nonce is unknown, expired or already used');
-  return recordApplication(deps, verified.applicantDid, tier, prefill);
+  return (await resumeApplication(deps, verified.applicantDid, tier)) ?? recordApplication(deps, verified.applicantDid, tier, prefill);
+}
+
+/**
+ * A wallet that lost its token answer (the code spent, the access token never seen) starts
+ * again here, with the same DID: the ID Token just verified proves control of that DID, the
+ * subject of any KCC the application can yield. Its newest application for the same tier whose
+ * identity verification is done and whose credential is not collected (approved with no live
+ * recorded KCC, or awaiting review) is resumed instead of opening a new one: a fresh
+ * pre-authorized code, while the application's earlier access tokens are revoked and its unused
+ * codes spent in the same write, so one grant stays live and the one decision still yields one
+ * KCC (issuance claims, ./issueCredential.ts, hold that whatever grant asks). The IDV Request
+ * sends the webview to the finish page (nothing to fill in) with the new offer. Only applications
+ * decided or submitted within ttl.accessToken are resumed: the window a deferred wallet has to
+ * collect with its access token.
+ */
+async function resumeApplication(deps: Deps, applicantDid: string, tier: TierConfig): Promise<IdvRequest | undefined> {
+  const now = nowSeconds(deps);
+  const since = now - deps.config.ttl.accessToken;
+  for (const application of await deps.store.applications.listForApplicant(applicantDid, 20)) {
+    if (application.credentialConfigurationId !== tier.id) continue;
+    const doneAt = application.decidedAt ?? application.formSubmittedAt ?? 0;
+    if (doneAt < since) continue;
+    if (application.status === 'approved' ? await collected(deps, application) : application.status !== 'review') continue;
+    const urls = issuerUrls(deps.config.publicUrl);
+    const preAuthorizedCode = randomToken(deps.crypto);
+    const revokedTokens = await deps.store.preAuthorizedCodes.reissue(
+      {
+        codeHash: digestSecret(deps.crypto, preAuthorizedCode),
+        applicationId: application.id,
+        applicantDid,
+        expiresAt: now + deps.config.ttl.preAuthorizedCode,
+      },
+      now,
+    );
+    deps.logger.info('application_resumed', { applicationId: application.id, status: application.status, revokedTokens });
+    return {
+      applicationId: application.id,
+      applicantDid,
+      url: application.status === 'approved' ? urls.idvFinishApproved : urls.idvFinishReview,
+      credentialOffer: buildCredentialOffer({
+        credentialIssuer: urls.credentialIssuer,
+        configurationIds: [tier.id, ...(sdJwtVcSettingsOf(deps.config).offered ? [sdJwtConfigurationId(tier.id)] : [])],
+        preAuthorizedCode,
+      }),
+    };
+  }
+  return undefined;
+}
+
+/**
+ * Whether an approved application's credential is out: recorded, and not revoked before the
+ * approval (an overrule revokes it; a later re-approval is a new decision with a KCC to collect).
+ * A claim alone (its request died before the record) is not collected. A KCC revoked while the
+ * approval stood (an operator's revocation) is collected: resuming never undoes a revocation.
+ */
+async function collected(deps: Pick<IssuanceDeps, 'store'>, application: Application): Promise<boolean> {
+  const claim = await deps.store.issuedCredentials.claimOf(application.id);
+  if (!claim) return false;
+  const record = await deps.store.issuedCredentials.get(claim.credentialId);
+  if (!record) return false;
+  const revokedAt = (await deps.store.credentialStatus.get(record.id))?.revokedAt;
+  return revokedAt == null || revokedAt > (application.decidedAt ?? 0);
 }
 
 async function authenticateApplicant(deps: Pick<IssuanceDeps, 'clock' | 'config' | 'issuer' | 'resolver' | 'crypto'>, body: Record<string, unknown>) {

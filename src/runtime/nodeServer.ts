@@ -157,7 +157,14 @@ async function openDatabase(options: NodeIssuerOptions) {
       connectTimeoutSeconds: options.databaseTimeouts?.connectSeconds,
       statementTimeoutSeconds: options.databaseTimeouts?.statementSeconds,
     });
-    return { store: pg.store, stats: pg.stats, sqlite: undefined, postgres: pg.client, exclusive: pg.runExclusive, close: () => pg.close() };
+    return {
+      store: pg.store,
+      stats: pg.stats,
+      sqlite: undefined,
+      postgres: pg.client,
+      exclusive: pg.runExclusive,
+      close: (withinMs?: number) => pg.close(withinMs === undefined ? undefined : withinMs / 1000),
+    };
   }
   const database = openSqlite(join(options.dataDir, 'kcc-issuer.db'), {
     synchronous: options.synchronous,
@@ -171,7 +178,8 @@ async function openDatabase(options: NodeIssuerOptions) {
     sqlite: database.sqlite,
     postgres: undefined,
     exclusive: undefined,
-    close: () => database.close(),
+    // Local: the open group commit is committed whatever the bound (its writes were acknowledged to no one yet).
+    close: (_withinMs?: number) => database.close(),
   };
 }
 
@@ -352,14 +360,20 @@ async function startNode(options: NodeIssuerOptions) {
       const { drainMs, timeoutMs } = { drainMs: 0, timeoutMs: SETTING_DEFAULTS.server.shutdown.timeoutMs, ...options.shutdown, ...override };
       draining = true;
       if (drainMs > 0) await new Promise((ok) => setTimeout(ok, drainMs));
+      // One bound for everything after the drain: requests in flight, the job run in flight and
+      // the database's end share `timeoutMs`, so an unreachable database (a job or a pool waiting
+      // on connect_timeout) never holds the exit longer than SHUTDOWN_TIMEOUT_MS.
+      const deadline = Date.now() + timeoutMs;
+      const remainingMs = () => Math.max(0, deadline - Date.now());
       didDht?.stop();
-      const timedOut = await server.close(timeoutMs);
-      await jobs?.stop();
+      const requestsCut = await server.close(timeoutMs);
+      const jobsStopped = await settlesWithin(jobs?.stop(), remainingMs());
       await metricsListener?.close();
-      await database.close();
-      // The spans of the last requests, exported before the process exits.
+      // PostgreSQL: the pool's end destroys what is left once the bound is spent (still a cut).
+      const databaseClosed = (await settlesWithin(database.close(remainingMs()), remainingMs() + 100)) && (options.databaseUrl ? remainingMs() > 0 : true);
+      // The spans of the last requests, exported before the process exits (the exporter's own bound: src/runtime/otel.ts).
       await otel?.shutdown().catch((e) => logger.warn('otel_shutdown_failed', { message: String((e as Error)?.message ?? e) }));
-      return { timedOut };
+      return { timedOut: requestsCut || !jobsStopped || !databaseClosed };
     },
   };
 }
@@ -381,4 +395,20 @@ export function startNodeIssuer(
 export function startNodeIssuer(options: NodeIssuerOptions): Promise<StartedNodeIssuer>;
 export function startNodeIssuer(options: NodeIssuerOptions): Promise<StartedNodeIssuer> {
   return startNode(options);
+}
+
+/** Whether `work` settles within `ms` (its failure counts as settled: shutdown goes on either way). */
+async function settlesWithin(work: Promise<unknown> | undefined, ms: number): Promise<boolean> {
+  if (!work) return true;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const settled = work.then(
+    () => true,
+    () => true,
+  );
+  const late = new Promise<boolean>((ok) => (timer = setTimeout(() => ok(false), ms)));
+  try {
+    return await Promise.race([settled, late]);
+  } finally {
+    clearTimeout(timer);
+  }
 }

@@ -49,7 +49,8 @@ export async function openPostgres(url: string, options: { poolSize?: number; co
   // src/store/postgres/jobLock.ts).
   const locks = postgres(url, { ...settings, max: 1 });
   const db = drizzle(client, { schema });
-  const end = () => Promise.all([client.end({ timeout: 5 }), locks.end({ timeout: 5 })]).then(() => undefined);
+  // Queries still running get `timeoutSeconds` to finish, then their connections are destroyed.
+  const end = (timeoutSeconds = 5) => Promise.all([client.end({ timeout: timeoutSeconds }), locks.end({ timeout: timeoutSeconds })]).then(() => undefined);
   try {
     await migratePostgres(locks, db, PG_MIGRATIONS_DIR);
   } catch (e) {
@@ -65,6 +66,7 @@ export async function openPostgres(url: string, options: { poolSize?: number; co
     stats: createPostgresStats(db),
     /** At most one instance runs the named job at a time (pg_try_advisory_lock). */
     runExclusive: (name: string, job: () => Promise<unknown>) => runExclusive(locks, name, job),
+    /** Ends both pools; running queries get `timeoutSeconds` (default 5), then their connections are destroyed. */
     close: end,
   };
 }

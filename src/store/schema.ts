@@ -65,13 +65,18 @@ export const applications = sqliteTable(
 );
 
 /** Pre-authorized codes (OID4VCI §4.1.1), bound to one application and applicant DID; single use. */
-export const preAuthorizedCodes = sqliteTable('pre_authorized_codes', {
-  codeHash: text('code_hash').primaryKey(),
-  applicationId: text('application_id').notNull(),
-  applicantDid: text('applicant_did').notNull(),
-  expiresAt: integer('expires_at').notNull(),
-  consumedAt: integer('consumed_at'),
-});
+export const preAuthorizedCodes = sqliteTable(
+  'pre_authorized_codes',
+  {
+    codeHash: text('code_hash').primaryKey(),
+    applicationId: text('application_id').notNull(),
+    applicantDid: text('applicant_did').notNull(),
+    expiresAt: integer('expires_at').notNull(),
+    consumedAt: integer('consumed_at'),
+  },
+  // A new grant for an application finds its earlier codes (PreAuthorizedCodeRepository.reissue).
+  (t) => [index('pre_authorized_codes_application').on(t.applicationId)],
+);
 
 /** Access tokens issued (by jti), so they can be tied to an application and revoked. */
 export const accessTokens = sqliteTable(

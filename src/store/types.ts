@@ -228,6 +228,13 @@ export interface PreAuthorizedCodeRepository {
    * One conditional UPDATE; true when given back.
    */
   giveBack(codeHash: string, consumedAt: number): Promise<boolean>;
+  /**
+   * A new grant for an application (a wallet that lost its token answer and authenticated its DID
+   * again, src/issuance/applications.ts): revokes the access tokens issued from the
+   * application's codes, consumes its codes not yet redeemed, and writes `code`, in one atomic
+   * write. Returns how many access tokens it revoked.
+   */
+  reissue(code: NewPreAuthorizedCode, now: number): Promise<number>;
   /** Deletes codes that expired at or before `before`; returns how many. */
   deleteExpired(before: number): Promise<number>;
 }

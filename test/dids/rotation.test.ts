@@ -92,9 +92,11 @@ describe.each(['web', 'dht'] as const)('rotation with the issuer as did:%s', (me
     const client = new WalletClient(holder, t.fetch, { resolver: walletResolver(net.relayUrl) });
     const first = await applyForKcc(client, { issuer: PUBLIC_URL, identity: SAMPLE_IDENTITY });
     expect(decodeJwt(first.credential!).header.kid).toBe(`${did}#key-1`);
-    // Two access tokens signed by key-1, not yet used.
+    // Two access tokens signed by key-1, not yet used, of two applicants (one DID's second SIOPv2
+    // would resume its approved, uncollected application and revoke its first token).
     const pendingA = await tokenOnly(client, t.fetch);
-    const pendingB = await tokenOnly(client, t.fetch);
+    const holderB = await Holder.create();
+    const pendingB = await tokenOnly(new WalletClient(holderB, t.fetch, { resolver: walletResolver(net.relayUrl) }), t.fetch);
     expect(decodeJwt(pendingA.token.access_token).header.kid).toBe(`${did}#key-1`);
 
     // Rotate to a secp256k1 key: both keys published, newest first; the DID is unchanged.
@@ -125,7 +127,7 @@ describe.each(['web', 'dht'] as const)('rotation with the issuer as did:%s', (me
       headers: { 'content-type': 'application/json', authorization: `Bearer ${pendingB.token.access_token}` },
       body: JSON.stringify({
         format: 'jwt_vc_json',
-        proof: { proof_type: 'jwt', jwt: await holder.createProofJwt({ audience: did, nonce: pendingB.token.c_nonce }) },
+        proof: { proof_type: 'jwt', jwt: await holderB.createProofJwt({ audience: did, nonce: pendingB.token.c_nonce }) },
       }),
     });
     expect(res.status).toBe(401);

@@ -144,7 +144,7 @@ const STORE_METHODS: { [R in keyof Store]: Record<keyof Store[R], true> } = {
     listByStatus: true,
     listForApplicant: true,
   },
-  preAuthorizedCodes: { create: true, redeem: true, get: true, redeemBound: true, giveBack: true, deleteExpired: true },
+  preAuthorizedCodes: { create: true, redeem: true, get: true, redeemBound: true, giveBack: true, reissue: true, deleteExpired: true },
   accessTokens: { create: true, createWithCNonce: true, get: true, revokeByCode: true },
   cNonces: { create: true, consume: true, deleteExpired: true },
   transactions: { create: true, get: true, completeWithCredential: true },
@@ -561,6 +561,26 @@ describe.each(backends)('store contract on %s', (_name, open) => {
       await store.accessTokens.create({ jti: 'j-g1', applicationId: 'a1', applicantDid: 'did:jwk:me', codeHash: 'g1', expiresAt: NOW + 60 });
       expect(await store.preAuthorizedCodes.giveBack('g1', NOW)).toBe(false);
       expect(await store.preAuthorizedCodes.redeem('g1', 'did:jwk:me', NOW)).toBeUndefined();
+    });
+
+    it("reissues an application's grant: its tokens revoked, its open codes spent, the new code live, other applications untouched", async () => {
+      const code = (codeHash: string, applicationId: string) => ({ codeHash, applicationId, applicantDid: 'did:jwk:me', expiresAt: NOW + 1800 });
+      await store.preAuthorizedCodes.create(code('r-spent', 'app-r'));
+      await store.preAuthorizedCodes.create(code('r-open', 'app-r'));
+      await store.preAuthorizedCodes.create(code('other-open', 'app-other'));
+      expect(await store.preAuthorizedCodes.redeem('r-spent', 'did:jwk:me', NOW)).toBeDefined();
+      await store.accessTokens.create({ jti: 'j-r', applicationId: 'app-r', applicantDid: 'did:jwk:me', codeHash: 'r-spent', expiresAt: NOW + 60 });
+      await store.accessTokens.create({ jti: 'j-other', applicationId: 'app-other', applicantDid: 'did:jwk:me', codeHash: 'other-open', expiresAt: NOW + 60 });
+      expect(await store.preAuthorizedCodes.reissue(code('r-new', 'app-r'), NOW + 5)).toBe(1);
+      expect(await store.accessTokens.get('j-r')).toMatchObject({ revokedAt: NOW + 5 });
+      expect(await store.accessTokens.get('j-other')).toMatchObject({ revokedAt: null });
+      expect(await store.preAuthorizedCodes.get('r-spent')).toMatchObject({ consumedAt: NOW });
+      expect(await store.preAuthorizedCodes.get('r-open')).toMatchObject({ consumedAt: NOW + 5 });
+      expect(await store.preAuthorizedCodes.get('other-open')).toMatchObject({ consumedAt: null });
+      expect(await store.preAuthorizedCodes.redeem('r-new', 'did:jwk:me', NOW + 6)).toMatchObject({ applicationId: 'app-r' });
+      // A second reissue spends nothing already spent and revokes nothing twice.
+      expect(await store.preAuthorizedCodes.reissue(code('r-newer', 'app-r'), NOW + 7)).toBe(0);
+      expect(await store.preAuthorizedCodes.get('r-newer')).toMatchObject({ consumedAt: null });
     });
 
     it("keeps a claim's signed credential once, and replaces a claim only from the id it names", async () => {

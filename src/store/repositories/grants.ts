@@ -1,4 +1,4 @@
-import { and, eq, lt, sql } from 'drizzle-orm';
+import { and, eq, inArray, isNull, lt, ne, sql } from 'drizzle-orm';
 import type { AccessTokenRepository, CNonceRepository, NonceRepository, PreAuthorizedCodeRepository } from '../types';
 import { consumeOnce, type Dialect, first, p, placeholders, touched } from '../dialect';
 import { deleteExpired, prepareConsume, stampOnce } from './singleUse';
@@ -43,6 +43,35 @@ export function createGrantRepositories(d: Dialect) {
     insertCNonce: prepare('insert_c_nonce', db.insert(cNonces).values(placeholders('nonce', 'accessTokenJti', 'expiresAt'))),
     consumeCNonce: prepareConsume(d, 'consume_c_nonce', cNonces, eq(cNonces.nonce, p('nonce')), eq(cNonces.accessTokenJti, p('accessTokenJti'))),
     consumeNonce: prepareConsume(d, 'consume_nonce', nonces, eq(nonces.nonce, p('nonce'))),
+    // reissue: the application's earlier grant ends (its tokens revoked, its open codes spent);
+    // no RETURNING, as every write run `together` (PostgreSQL adds its own to each CTE).
+    revokeApplicationTokens: prepare(
+      'revoke_application_tokens',
+      db
+        .update(accessTokens)
+        .set({ revokedAt: sql`${p('now')}` })
+        .where(
+          and(
+            inArray(
+              accessTokens.codeHash,
+              db
+                .select({ codeHash: preAuthorizedCodes.codeHash })
+                .from(preAuthorizedCodes)
+                .where(eq(preAuthorizedCodes.applicationId, p('applicationId'))),
+            ),
+            isNull(accessTokens.revokedAt),
+          ),
+        ),
+    ),
+    spendApplicationCodes: prepare(
+      'spend_application_codes',
+      db
+        .update(preAuthorizedCodes)
+        .set({ consumedAt: sql`${p('now')}` })
+        .where(
+          and(eq(preAuthorizedCodes.applicationId, p('applicationId')), isNull(preAuthorizedCodes.consumedAt), ne(preAuthorizedCodes.codeHash, p('codeHash'))),
+        ),
+    ),
   };
 
   const preAuthorizedCodeRepository: PreAuthorizedCodeRepository = {
@@ -71,6 +100,16 @@ export function createGrantRepositories(d: Dialect) {
         )
         .returning({ codeHash: preAuthorizedCodes.codeHash });
       return rows.length === 1;
+    },
+    async reissue(code, now) {
+      // On PostgreSQL the three are one statement (one snapshot: the new code is not among those
+      // spent); on SQLite they run in order, and the new code is excluded by its hash.
+      const [revoked] = await d.together([
+        { statement: q.revokeApplicationTokens, values: { applicationId: code.applicationId, now } },
+        { statement: q.spendApplicationCodes, values: { applicationId: code.applicationId, codeHash: code.codeHash, now } },
+        { statement: q.insertCode, values: code },
+      ]);
+      return revoked ?? 0;
     },
     async deleteExpired(before) {
       return deleteExpired(d, preAuthorizedCodes, before);

@@ -1,0 +1,1 @@
+CREATE INDEX `pre_authorized_codes_application` ON `pre_authorized_codes` (`application_id`);
