@@ -166,8 +166,12 @@ async function collected(deps: Pick<IssuanceDeps, 'store'>, application: Applica
   if (!claim) return false;
   const record = await deps.store.issuedCredentials.get(claim.credentialId);
   if (!record) return false;
+  // Issued under the standing decision: out, whatever became of it since. Issued before it and
+  // revoked (by the overrule the decision reversed): a KCC still to collect. Times are seconds, so
+  // the issuance is what tells the two apart, not a revocation in the decision's second.
+  if (record.issuedAt >= (application.decidedAt ?? 0)) return true;
   const revokedAt = (await deps.store.credentialStatus.get(record.id))?.revokedAt;
-  return revokedAt == null || revokedAt > (application.decidedAt ?? 0);
+  return revokedAt == null;
 }
 
 async function authenticateApplicant(deps: Pick<IssuanceDeps, 'clock' | 'config' | 'issuer' | 'resolver' | 'crypto'>, body: Record<string, unknown>) {

@@ -1,4 +1,8 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createGenericHmacProvider } from '../../src/idv/genericHmac';
+import type { IdvProvider } from '../../src/idv/provider';
 import { decodeJwt } from 'jose';
 import { WalletClient } from '../../src/wallet/client';
 import { Holder } from '../../src/wallet/holder';
@@ -63,11 +67,12 @@ describe('existing customers sign in at their bank, end to end', () => {
   });
   afterAll(async () => bank?.close());
 
-  async function issuer() {
+  async function issuer(options: { vendor?: IdvProvider } = {}) {
     const clock = testClock(Date.now());
     const t = await makeTestIssuer({
       clock,
-      config: { tiers: TIERS, kycApiKeys: [`rp-one:${KYC_KEY}`] },
+      config: { tiers: TIERS, kycApiKeys: [`rp-one:${KYC_KEY}`], ...(options.vendor ? { idv: { provider: options.vendor.name } } : {}) },
+      ...(options.vendor ? { idv: { vendors: new Map([[options.vendor.name, options.vendor]]), outboundSecrets: [] } } : {}),
       existingCustomer: {
         issuer: bank.issuer,
         clientId: CLIENT_ID,
@@ -241,6 +246,67 @@ describe('existing customers sign in at their bank, end to end', () => {
     expect(form.html).toContain('Your bank could not confirm everything');
     expect(form.html).not.toContain('I already bank with');
     expect(await requestCredential(client, pfi.did, idvRequest).then((r) => r.first.credential)).toBeUndefined();
+  });
+
+  it('with an IDV vendor configured: the choice between the bank and the vendor first; the bank signs in, the vendor link and a fallback go to the vendor', async () => {
+    // The vendor's session endpoint on loopback (generic HMAC vendor, docs/idv.md).
+    const sessions = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        res.writeHead(201, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ verification: { id: 'ses_1', url: 'https://vendor.example/verify/ses_1' } }));
+      });
+    });
+    await new Promise<void>((ok) => sessions.listen(0, '127.0.0.1', ok));
+    const vendorBase = `http://127.0.0.1:${(sessions.address() as AddressInfo).port}`;
+    const vendor = createGenericHmacProvider({
+      name: 'acme',
+      secrets: ['acme-secret'],
+      signature: { scheme: 'body', header: 'x-hmac-signature', encoding: 'hex' },
+      sessionUrl: `${vendorBase}/v1/sessions`,
+      sessionIdPath: 'verification.id',
+      sessionUrlPath: 'verification.url',
+      resultUrl: `${vendorBase}/v1/sessions/{reference}/decision`,
+      statusPath: 'verification.status',
+      countryPath: 'verification.document.country',
+      checksPath: 'verification.checks',
+      eventIdPath: 'id',
+      eventReferencePath: 'verification.id',
+      eventTypePath: 'action',
+      eventTimePath: 'timestamp',
+      statusMap: { approved: 'approved', declined: 'declined', review: 'needs_review' },
+      fetch: (u, i) => fetch(u, i),
+    });
+    try {
+      const { t, client, pfi, idvRequest, jar } = await issuer({ vendor });
+      const page = await choicePage(t, jar, idvRequest.url);
+      expect(page.status).toBe(200);
+      expect(page.html).toContain('I already bank with Example Bank — sign in');
+      expect(page.html).toContain(`href="${idvRequest.url}?via=vendor"`);
+      // No hosted form on this page: the vendor verifies.
+      expect(page.html).not.toContain('name="consent"');
+      const toVendor = await t.app.request(`${idvRequest.url}?via=vendor`, { redirect: 'manual' });
+      expect(toVendor.status).toBe(303);
+      expect(toVendor.headers.get('location')).toBe('https://vendor.example/verify/ses_1');
+
+      // The bank's sign-in from the same page: the KCC at once, as without a vendor.
+      const start = await chooseBank(t, jar, idvRequest.url, page.html);
+      const done = await callback(t, jar, await signInAtBank(start.headers.get('location') as string, CALLBACK, 'alice'));
+      expect(done.headers.get('location')).toBe(`${PUBLIC_URL}/idv/approved/finish.html`);
+      expect(typeof (await requestCredential(client, pfi.did, idvRequest)).first.credential).toBe('string');
+
+      // A bank answer without what a KCC needs: on to the vendor, the regular verification here.
+      const second = await issuer({ vendor });
+      const secondPage = await choicePage(second.t, second.jar, second.idvRequest.url);
+      const secondStart = await chooseBank(second.t, second.jar, second.idvRequest.url, secondPage.html);
+      const fallback = await callback(second.t, second.jar, await signInAtBank(secondStart.headers.get('location') as string, CALLBACK, 'bob'));
+      expect(fallback.headers.get('location')).toBe(`${second.idvRequest.url}?bank=fallback`);
+      const onward = await second.t.app.request(fallback.headers.get('location') as string, { redirect: 'manual' });
+      expect(onward.status).toBe(303);
+      expect(onward.headers.get('location')).toBe('https://vendor.example/verify/ses_1');
+    } finally {
+      await new Promise((ok) => sessions.close(ok));
+    }
   });
 
   it('refusals: no transaction cookie (a login finished in another browser), a forged state, a cross-site start: nothing issued', async () => {

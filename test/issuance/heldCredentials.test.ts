@@ -563,8 +563,17 @@ describe('credentials people already hold, in the SIOPv2 flow', () => {
     expect((await s.client.submitIdvForm(declined.body.url, { consent: 'decline' })).status).toBe(200);
     expect((await s.sealedClaims(declined.applicationId as string)).row).toMatchObject({ ciphertext: null, erasedReason: 'consent_declined' });
 
-    // Kept through the retention period after the decision, then purged by the job.
+    // Kept through the retention period after the decision, then purged by the job. The erased
+    // approval is overruled first: an uncollected approval of the same DID and tier would otherwise
+    // be resumed by this SIOPv2 answer (resumeApplication, src/issuance/applications.ts).
+    const overrule = await s.t.app.request(`${PUBLIC_URL}/admin/applications/${erasedApp}/decision`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ decision: 'reject', reason: 'test: overruled', overrule: true }),
+    });
+    expect(overrule.status).toBe(200);
     const kept = (await open('kcc-held')).applicationId as string;
+    expect(kept).not.toBe(erasedApp);
     const pending = (await open('kcc-held-enhanced')).applicationId as string;
     s.clock.advance(RETENTION_DAYS * 86400 - 1);
     expect(await purgeExpiredPii(s.t.deps)).toBe(0);

@@ -21,7 +21,7 @@ import { checkFormCsrf, issueFormCsrf } from '../csrf';
 import { formErrorHandler, wantsJsonResponse } from '../errors';
 import { htmlSecurityHeaders } from '../htmlHeaders';
 import { enforceRateLimit, rateLimitByIp } from '../rateLimit';
-import { formCss, renderConsentPage, renderIdvForm, renderMessagePage, type Brand } from '../views/idvPages';
+import { formCss, renderConsentPage, renderIdvForm, renderMessagePage, renderVerificationChoicePage, type Brand } from '../views/idvPages';
 import { requestHeader } from '../headers';
 import { describeRoute, doc } from '../openapi';
 import { IdvFormBody, IdvFormErrors, IdvFormStatus } from '../apiBodies';
@@ -130,7 +130,7 @@ idvFormRoutes.get(
     summary: 'Hosted IDV form: the consent step (or a redirect to the vendor)',
     tags: ['applicant'],
     responses: {
-      200: doc.html('Consent step'),
+      200: doc.html('Consent step, or with a vendor and the bank sign-in both on: the choice between them'),
       303: doc.redirect('To the IDV vendor'),
       404: doc.pageOrError('Unknown form link'),
       409: doc.pageOrError('Already submitted'),
@@ -145,6 +145,25 @@ idvFormRoutes.get(PATHS.idvForm, rateLimitByIp('idv'), async (c) => {
   htmlHeaders(c);
   const form = await openFormLink(deps, token);
   const vendor = configuredVendor(deps);
+  const bank = existingCustomerLogin(deps);
+  // The bank's sign-in is offered beside the vendor too: a choice first, unless the applicant chose
+  // the vendor or came back from the bank without a KCC-worthy answer (then the vendor, as the regular way).
+  if (vendor && bank && c.req.query('via') !== 'vendor' && c.req.query('bank') !== 'fallback') {
+    const csrfToken = await issueFormCsrf(c, deps.config.publicUrl, token, deps.issuer.did);
+    htmlSecurityHeaders(c, 'no-referrer', deps.config.clientMetadata.logoUri, await existingCustomerFormTargets(bank));
+    return c.html(
+      renderVerificationChoicePage({
+        issuerName: deps.config.clientName,
+        bankName: bank.settings.displayName,
+        action: urls.existingCustomerStart(token),
+        csrfToken,
+        vendorHref: `${urls.idvForm(token)}?via=vendor`,
+        cssHref: urls.idvCss,
+        lang: languageOf(c),
+        brand: brandOf(c),
+      }),
+    );
+  }
   if (vendor) {
     // spec "PII collected by IDV vendor": the webview continues at the vendor's session.
     try {

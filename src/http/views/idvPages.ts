@@ -307,6 +307,40 @@ ${optional}
   );
 }
 
+/**
+ * With an IDV vendor configured, the webview's first page when the PFI's own customer login is on too:
+ * "I already bank with <bank> — sign in" or the vendor's verification (docs/existing-customers.md).
+ */
+export function renderVerificationChoicePage(input: {
+  issuerName: string;
+  bankName: string;
+  /** The sign-in's POST target and its CSRF token. */
+  action: string;
+  csrfToken: string;
+  /** The vendor's verification: the same form link, told to go on to the vendor. */
+  vendorHref: string;
+  cssHref: string;
+  lang?: Language;
+  brand?: Brand;
+}): string {
+  return layout(
+    `Verify your identity – ${input.issuerName}`,
+    `<h1>Verify your identity</h1>
+<section class="existing-customer" aria-labelledby="existing-customer-heading">
+<h2 id="existing-customer-heading">Already a customer?</h2>
+<form method="post" action="${escapeHtml(input.action)}">
+${hidden('csrf_token', input.csrfToken)}
+<button type="submit" id="existing-customer-sign-in">I already bank with ${escapeHtml(input.bankName)} — sign in</button>
+</form>
+</section>
+<h2>New to ${escapeHtml(input.bankName)}?</h2>
+<p><a id="vendor-verification" href="${escapeHtml(input.vendorHref)}">Verify your identity with a document instead</a></p>`,
+    input.cssHref,
+    input.lang,
+    input.brand,
+  );
+}
+
 export function renderMessagePage(input: { title: string; message: string; cssHref: string; lang?: Language; brand?: Brand }): string {
   return layout(input.title, `<h1>${escapeHtml(input.title)}</h1><p>${escapeHtml(input.message)}</p>`, input.cssHref, input.lang, input.brand);
 }
