@@ -267,13 +267,14 @@ describe('metadata for SD-JWT VC', () => {
     expect(metadata.credentialIssuer.credential_configurations_supported[sdJwt[0].id]).toMatchObject({ format: 'dc+sd-jwt', vct: defaultVct(issuer) });
   });
 
-  it('the served metadata offers SD-JWT VC beside each tier only when SDJWT_VC_OFFERED is true; Type Metadata and JWT VC Issuer Metadata are served', async () => {
-    const off = await makeTestIssuer();
+  it('the served metadata offers SD-JWT VC beside each tier only when SDJWT_VC_OFFERED is true (the default); Type Metadata and JWT VC Issuer Metadata are served', async () => {
+    const off = await makeTestIssuer({ config: { sdJwtVc: { offered: false } } });
     const plain = (await (await off.fetch(`${PUBLIC_URL}/.well-known/openid-credential-issuer`)).json()) as Record<string, any>;
     expect(plain).not.toHaveProperty('credential_response_encryption');
     expect(plain).not.toHaveProperty('batch_credential_issuance');
+    expect(plain).not.toHaveProperty('credentials_supported');
     expect(Object.values(plain.credential_configurations_supported).map((c: any) => c.format)).toEqual(off.deps.config.tiers.map(() => 'jwt_vc_json'));
-    const t = await makeTestIssuer({ config: { sdJwtVc: { offered: true } } });
+    const t = await makeTestIssuer();
     const metadata = (await (await t.fetch(`${PUBLIC_URL}/.well-known/openid-credential-issuer`)).json()) as Record<string, any>;
     expect(metadata.credential_response_encryption).toMatchObject({ encryption_required: false });
     expect(metadata.batch_credential_issuance).toEqual({ batch_size: 5 });

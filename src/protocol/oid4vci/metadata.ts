@@ -61,6 +61,7 @@ export function buildCredentialIssuerMetadata(input: {
           credential_response_encryption: credentialResponseEncryptionMetadata(sdJwt.encryptionRequired),
           // Issuer-wide in 1.0; jwt_vc_json requests stay one proof each (src/protocol/oid4vci/credentialRequest.ts).
           ...(sdJwt.batchSize > 1 ? { batch_credential_issuance: { batch_size: sdJwt.batchSize } } : {}),
+          credentials_supported: [],
         }
       : {}),
     display: [{ name: input.displayName, locale: 'en-US' }],
