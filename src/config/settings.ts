@@ -272,7 +272,7 @@ export const SETTINGS = {
         env: 'SDJWT_VC_OFFERED',
         parse: trueOrFalse,
         default: true,
-        doc: "offer a `dc+sd-jwt` configuration (`<tier id>_sd_jwt`) beside each tier's `jwt_vc_json` one (metadata and offers), with `credential_response_encryption` and `batch_credential_issuance` (OID4VCI 1.0). Off by default: Sphereon's draft-13 client 0.19 refuses metadata holding a `dc+sd-jwt` configuration (see docs/formats.md)",
+        doc: "offer a `dc+sd-jwt` configuration (`<tier id>_sd_jwt`) beside each tier's `jwt_vc_json` one (metadata and offers), with `credential_response_encryption` and `batch_credential_issuance` (OID4VCI 1.0); draft-13 wallets keep taking the `jwt_vc_json` one (see docs/formats.md)",
       }),
       vct: unset({
         env: 'SDJWT_VC_VCT',
