@@ -1,7 +1,7 @@
 import { StatusList, createHeaderAndPayload } from '@sd-jwt/jwt-status-list';
 import { base64urlDecode } from '../crypto/base64url';
 import { signJwt } from '../crypto/jwt';
-import type { Signer } from '../crypto/keys';
+import type { CredentialSigner } from '../crypto/keys';
 import { readStreamCapped } from '../readCapped';
 
 /**
@@ -35,7 +35,7 @@ export function buildTokenStatusList(size: number, revoked: Iterable<number>, su
  * PFI's current key (`kid` in the JWT VC Issuer Metadata and the DID document).
  */
 export async function signTokenStatusList(
-  signer: Signer,
+  signer: CredentialSigner,
   input: { uri: string; issuer: string; list: StatusList; issuedAt: number; expiresAt: number; ttlSeconds: number },
 ): Promise<string> {
   const { header, payload } = createHeaderAndPayload(

@@ -200,7 +200,7 @@ describe('metadata for SD-JWT VC', () => {
     const base = { endpoints, displayName: 'PFI', credentialSigningAlgs: ['EdDSA'], configurations: registry.all };
     const metadata = buildCredentialIssuerMetadata({
       ...base,
-      sdJwt: { configurations: sdJwt, batchSize: settings.batchSize, encryptionRequired: settings.encryptionRequired },
+      sdJwt: { configurations: sdJwt, signingAlgs: ['ES256'], batchSize: settings.batchSize, encryptionRequired: settings.encryptionRequired },
     }) as Record<string, any>;
     expect(metadata.credential_response_encryption).toEqual({
       alg_values_supported: ['ECDH-ES'],
@@ -214,6 +214,9 @@ describe('metadata for SD-JWT VC', () => {
     expect(sd).toMatchObject({ format: 'dc+sd-jwt', vct: 'https://pfi.example/vct/known-customer-credential', scope: sdJwt[0].id });
     expect(sd.cryptographic_binding_methods_supported).toEqual(['jwk', 'did:web', 'did:jwk', 'did:dht']);
     expect(sd.proof_types_supported.jwt.proof_signing_alg_values_supported).toEqual(['EdDSA', 'ES256K', 'ES256']);
+    // The SD-JWT VC's own signing algorithm (SDJWT_VC_SIGNING_ALG); jwt_vc_json keeps the KCC's.
+    expect(sd.credential_signing_alg_values_supported).toEqual(['ES256']);
+    expect(metadata.credential_configurations_supported[registry.all[0].id].credential_signing_alg_values_supported).toEqual(['EdDSA']);
     expect(sd.credential_metadata.claims.map((c: { path: string[] }) => c.path[0])).toEqual(['countryOfResidence', 'tier', 'jurisdiction', 'evidence', 'sub']);
     // Without the option the document is what it always was.
     const plain = buildCredentialIssuerMetadata(base) as Record<string, any>;
@@ -241,7 +244,7 @@ describe('metadata for SD-JWT VC', () => {
         displayName: 'PFI',
         credentialSigningAlgs: ['EdDSA'],
         configurations: registry.all,
-        sdJwt: { configurations: sdJwt, batchSize: 5, encryptionRequired: true },
+        sdJwt: { configurations: sdJwt, signingAlgs: ['EdDSA'], batchSize: 5, encryptionRequired: true },
       }),
       [`${issuer}/.well-known/oauth-authorization-server`]: buildAuthorizationServerMetadata({ issuer, tokenEndpoint: endpoints.tokenEndpoint }),
     };
