@@ -152,7 +152,9 @@ async function credentialSignerFor(
   if (!alg || alg === signer.alg) return signer;
   const index = newestFirst.findIndex((k) => k.alg === alg);
   if (index < 0)
-    throw new Error(`SDJWT_VC_SIGNING_ALG=${alg} but no ${alg} issuer key is configured (docs/formats.md: a P-256 JWK in ISSUER_PRIVATE_JWK, or the key file on Node)`);
+    throw new Error(
+      `SDJWT_VC_SIGNING_ALG=${alg} but no ${alg} issuer key is configured (docs/formats.md: a P-256 JWK in ISSUER_PRIVATE_JWK, or the key file on Node)`,
+    );
   // did:jwk publishes the newest key only.
   if (index >= publishedKeys.length) throw new Error(`SDJWT_VC_SIGNING_ALG=${alg}: did:jwk publishes only the ${signer.alg} signing key`);
   const key = newestFirst[index];

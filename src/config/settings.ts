@@ -293,7 +293,7 @@ export const SETTINGS = {
         env: 'SDJWT_VC_SIGNING_ALG',
         parse: oneOf(SDJWT_VC_SIGNING_ALGS),
         defaultText: 'the algorithm of the key that signs the `jwt_vc_json` KCC',
-        doc: "`EdDSA`, `ES256` or `ES256K`: the issuer key that signs SD-JWT VC KCCs and the Token Status List (the newest of that algorithm; `ES256` is P-256, what HAIP/EUDI wallets expect, a key generated into the key file on Node or a P-256 JWK in `ISSUER_PRIVATE_JWK`, did:web only); `jwt_vc_json` KCCs stay EdDSA/ES256K. See docs/formats.md",
+        doc: '`EdDSA`, `ES256` or `ES256K`: the issuer key that signs SD-JWT VC KCCs and the Token Status List (the newest of that algorithm; `ES256` is P-256, what HAIP/EUDI wallets expect, a key generated into the key file on Node or a P-256 JWK in `ISSUER_PRIVATE_JWK`, did:web only); `jwt_vc_json` KCCs stay EdDSA/ES256K. See docs/formats.md',
       }),
       encryptionRequired: setting({
         env: 'SDJWT_VC_ENCRYPTION_REQUIRED',

@@ -354,7 +354,12 @@ export async function tokenStatusListJwt(
   if (!list) return undefined;
   const now = nowSeconds(deps);
   const cached = cache?.get(listId);
-  if (cached && cached.version === list.version && cached.signer === deps.issuer.sdJwtSigner && cached.expiresAt - now > deps.config.statusList.validitySeconds / 4)
+  if (
+    cached &&
+    cached.version === list.version &&
+    cached.signer === deps.issuer.sdJwtSigner &&
+    cached.expiresAt - now > deps.config.statusList.validitySeconds / 4
+  )
     return cached.jwt;
   const jwt = await buildTokenStatusListJwt(deps, list, now);
   if (cache) {
