@@ -9,6 +9,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeJwt } from '../../src/crypto/jwt';
 import type { PrivateJwk } from '../../src/crypto/keys';
 import { createWebCryptoProvider } from '../../src/crypto/webCrypto';
+import { WalletClient } from '../../src/wallet/client';
+import { applyForKcc, SAMPLE_IDENTITY } from '../../src/wallet/flow';
+import { Holder } from '../../src/wallet/holder';
 import { applyUntilOffer } from '../helpers/application';
 import { libraryFor, owfClient, presentCountryOnly, proofs, startIssuance, tokenStatusOf, walletKey } from '../helpers/owfWallet';
 import { applyMigrationsWithWrangler, bundleWorker, freePort, startWorker } from '../helpers/workerd';
@@ -19,8 +22,9 @@ import { applyMigrationsWithWrangler, bundleWorker, freePort, startWorker } from
  * a batch issued at once and one deferred until an operator decides through the admin API, each
  * copy verified by @sd-jwt/sd-jwt-vc; the worker's Token Status List decoded by
  * @sd-jwt/jwt-status-list before and after the decision is overruled; an encrypted credential
- * response decrypted with jose by the wallet's key. The same wallet drives Node in
- * test/interop/owfSdJwtVc.test.ts.
+ * response decrypted with jose by the wallet's key. SDJWT_VC_SIGNING_ALG=ES256: a P-256 key in
+ * ISSUER_PRIVATE_JWK signs the SD-JWT VCs and the Token Status List through Web Crypto, while the
+ * jwt_vc_json KCC stays EdDSA. The same wallet drives Node in test/interop/owfSdJwtVc*.test.ts.
  */
 const ADMIN_TOKEN = 'worker-admin-token-0123456789abcdef0';
 const webCrypto = createWebCryptoProvider();
@@ -29,6 +33,7 @@ let dir: string;
 let mf: Miniflare;
 let url: string;
 let signingKey: PrivateJwk;
+let p256Key: PrivateJwk;
 
 beforeAll(async () => {
   setGlobalConfig({ allowInsecureUrls: true });
@@ -36,6 +41,7 @@ beforeAll(async () => {
   const persistTo = join(dir, 'state');
   const [scriptPath] = await Promise.all([bundleWorker(join(dir, 'bundle')), applyMigrationsWithWrangler(persistTo)]);
   signingKey = { ...(await webCrypto.generateKeyPair('EdDSA')), kid: 'key-1' };
+  p256Key = { ...(await webCrypto.generateKeyPair('ES256')), kid: 'es256-1' };
   const port = await freePort();
   ({ mf, url } = await startWorker({
     scriptPath,
@@ -45,18 +51,21 @@ beforeAll(async () => {
     bindings: {
       PUBLIC_URL: `http://127.0.0.1:${port}`,
       ISSUER_NAME: 'Edge PFI',
-      ISSUER_PRIVATE_JWK: JSON.stringify([signingKey]),
+      ISSUER_PRIVATE_JWK: JSON.stringify([signingKey, p256Key]),
+      SDJWT_VC_SIGNING_ALG: 'ES256',
       ADMIN_TOKEN,
       PII_DATA_KEY: 'AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8',
       LOG_LEVEL: 'silent',
     },
   }));
-}, 180_000);
+}, 400_000);
 
 afterAll(async () => {
   await mf?.dispose();
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
+
+const didOf = (base: string) => `did:web:${encodeURIComponent(new URL(base).host)}`;
 
 const admin = (path: string, init: RequestInit = {}) =>
   fetch(`${url}/admin${path}`, { ...init, headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json', ...init.headers } });
@@ -69,6 +78,21 @@ async function applicationOf(applicantDid: string, status: string): Promise<stri
 }
 
 describe('SD-JWT VC KCC from the worker in workerd to an oid4vc-ts wallet', () => {
+  it('publishes the P-256 key and names ES256 for the SD-JWT VC configurations only; the jwt_vc_json KCC stays EdDSA', async () => {
+    const jwks = ((await (await fetch(`${url}/.well-known/jwt-vc-issuer`)).json()) as { jwks: { keys: { kid: string; alg: string; crv: string }[] } }).jwks
+      .keys;
+    expect(jwks.map((k) => [k.kid, k.alg, k.crv])).toEqual([
+      [`${didOf(url)}#key-1`, 'EdDSA', 'Ed25519'],
+      [`${didOf(url)}#es256-1`, 'ES256', 'P-256'],
+    ]);
+    const metadata = (await (await fetch(`${url}/.well-known/openid-credential-issuer`)).json()) as {
+      credential_configurations_supported: Record<string, { credential_signing_alg_values_supported: string[] }>;
+    };
+    expect(Object.values(metadata.credential_configurations_supported).map((c) => c.credential_signing_alg_values_supported)).toEqual([['EdDSA'], ['ES256']]);
+    const kcc = await applyForKcc(new WalletClient(await Holder.create(), fetch), { issuer: url, identity: SAMPLE_IDENTITY });
+    expect(decodeJwt(kcc.credential).header).toMatchObject({ alg: 'EdDSA', kid: `${didOf(url)}#key-1` });
+  });
+
   it('a batch of 3 at once: @sd-jwt/sd-jwt-vc verifies each copy; the Token Status List shows all valid, then all revoked once the decision is overruled', async () => {
     const { idvRequest, holder } = await applyUntilOffer(url, fetch);
     const keys = await Promise.all([1, 2, 3].map(() => walletKey()));
@@ -85,9 +109,10 @@ describe('SD-JWT VC KCC from the worker in workerd to an oid4vc-ts wallet', () =
     const copies = (credentialResponse.credentials as { credential: string }[]).map((c) => c.credential);
     expect(copies).toHaveLength(3);
 
-    const library = await libraryFor(url);
+    const library = await libraryFor(url, { alg: 'ES256' });
     const references: { idx: number; uri: string }[] = [];
     for (const [i, copy] of copies.entries()) {
+      expect(decodeJwt(copy.split('~')[0], { algorithms: ['ES256'] }).header).toMatchObject({ alg: 'ES256', kid: `${didOf(url)}#es256-1` });
       const { payload } = await library.verify(copy);
       expect(payload).toMatchObject({ iss: url, vct: `${url}/vct/known-customer-credential`, cnf: { jwk: keys[i].jwk } });
       references.push((payload as { status: { status_list: { idx: number; uri: string } } }).status.status_list);
@@ -101,13 +126,15 @@ describe('SD-JWT VC KCC from the worker in workerd to an oid4vc-ts wallet', () =
         const res = await fetch(uri);
         expect(res.headers.get('content-type')).toBe('application/statuslist+jwt');
         const jwt = await res.text();
-        expect(decodeJwt(jwt).payload.sub).toBe(uri);
+        const decoded = decodeJwt(jwt, { algorithms: ['ES256'] });
+        expect(decoded.header.alg).toBe('ES256');
+        expect(decoded.payload.sub).toBe(uri);
         lists.set(uri, getListFromStatusListJWT(jwt));
       }
       return references.map((r) => lists.get(r.uri)!.getStatus(r.idx));
     };
     expect(await statuses()).toEqual([0, 0, 0]);
-    const verdict = await presentCountryOnly(url, copies[1], keys[1]);
+    const verdict = await presentCountryOnly(url, copies[1], keys[1], 'ES256');
     expect(verdict.reasons).toEqual([]);
     expect(verdict.disclosed).toEqual({ countryOfResidence: 'US' });
 
@@ -162,9 +189,9 @@ describe('SD-JWT VC KCC from the worker in workerd to an oid4vc-ts wallet', () =
     const answer = await decrypt(done);
     expect(answer.credentials).toHaveLength(1);
     const credential = answer.credentials[0].credential as string;
-    expect((await (await libraryFor(url)).verify(credential)).payload).toMatchObject({ cnf: { jwk: key.jwk } });
+    expect((await (await libraryFor(url, { alg: 'ES256' })).verify(credential)).payload).toMatchObject({ cnf: { jwk: key.jwk } });
     expect(await tokenStatusOf(credential)).toBe(0);
-    const verdict = await presentCountryOnly(url, credential, key);
+    const verdict = await presentCountryOnly(url, credential, key, 'ES256');
     expect(verdict.reasons).toEqual([]);
     expect(Object.keys(verdict.disclosed ?? {})).toEqual(['countryOfResidence']);
     // Unsupported encryption parameters are refused (invalid_encryption_parameters) before the proof is looked at.
