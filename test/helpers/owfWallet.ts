@@ -6,6 +6,7 @@ import { SDJwtVcInstance } from '@sd-jwt/sd-jwt-vc';
 import { exportJWK, generateKeyPair, SignJWT, type JWK } from 'jose';
 import { createHash, createPublicKey, randomBytes, verify } from 'node:crypto';
 import { expect } from 'vitest';
+import { HOLDER_ALGORITHMS } from '../../src/crypto/holderKeys';
 import { decodeJwt } from '../../src/crypto/jwt';
 import { createNodeCryptoProvider } from '../../src/runtime/nodeCrypto';
 import { verifySdJwtVc } from '../../src/verifier/verifySdJwtVc';
@@ -102,7 +103,7 @@ export async function libraryFor(issuer: string, options: { key?: WalletKey; alg
 
 /** The 2-bit status of an SD-JWT VC in the Token Status List it names, fetched over HTTP. */
 export async function tokenStatusOf(sdJwt: string): Promise<number> {
-  const { status } = decodeJwt(sdJwt.split('~')[0]).payload as { status: { status_list: { idx: number; uri: string } } };
+  const { status } = decodeJwt(sdJwt.split('~')[0], { algorithms: HOLDER_ALGORITHMS }).payload as { status: { status_list: { idx: number; uri: string } } };
   const list = getListFromStatusListJWT(await (await fetch(status.status_list.uri)).text());
   return list.getStatus(status.status_list.idx);
 }
