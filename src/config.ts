@@ -15,7 +15,7 @@ export {
   readSettings,
   settingsGiven,
 } from './config/settings';
-export type { IssuerDidMethod, Settings } from './config/settings';
+export type { IssuerDidMethod, SdJwtVcSigningAlg, Settings } from './config/settings';
 export type { Environment } from './config/setting';
 export { SettingsError } from './config/setting';
 export { parseTiersConfig, tiersFromJson } from './config/tiers';

@@ -1,6 +1,6 @@
 import type { ResolverRegistry } from 'did-resolver';
-import { resolveConfig, type IssuerConfig, type IssuerConfigInput, type IssuerDidMethod } from './config';
-import type { CryptoProvider, PublicJwk } from './crypto/keys';
+import { resolveConfig, type IssuerConfig, type IssuerConfigInput, type IssuerDidMethod, type SdJwtVcSigningAlg } from './config';
+import type { CredentialSigner, CryptoProvider, PublicJwk, Signer } from './crypto/keys';
 import type { IssuerKey, LocalIssuerKey } from './crypto/issuerKeys';
 import type { KeyCustody } from './crypto/keyCustody';
 import { toPublicJwk } from './crypto/keys';
@@ -94,16 +94,25 @@ export interface BuildIssuerOptions {
  * - dht: did:dht of the `did-dht-identity` key (`#0`); every signing key published beside it.
  * - jwk: did:jwk of the newest key (`#0`); did:jwk holds one key and no service, so a
  *   rotation changes the DID (docs/dids-and-keys.md).
+ * `signer` is the newest EdDSA/ES256K key (a P-256 key never signs the spec's JWTs);
+ * `sdJwtSigner` the newest key of `sdJwtVcSigningAlg` (SDJWT_VC_SIGNING_ALG), `signer` when unset.
+ * P-256 keys are published with did:web only (did:jwk holds one key; the did:dht documents here
+ * carry Ed25519 and secp256k1).
  */
 export async function createIssuerIdentity(
   publicUrl: string,
   keys: IssuerKey[],
   crypto: CryptoProvider,
-  options: { method?: IssuerDidMethod; custody?: KeyCustody } = {},
+  options: { method?: IssuerDidMethod; custody?: KeyCustody; sdJwtVcSigningAlg?: SdJwtVcSigningAlg } = {},
 ): Promise<IssuerIdentity> {
   const method = options.method ?? 'web';
-  const newestFirst = signingKeysNewestFirst(keys);
-  if (newestFirst.length === 0) throw new Error('at least one issuer key is required');
+  const all = signingKeysNewestFirst(keys);
+  if (all.length === 0) throw new Error('at least one issuer key is required');
+  // The spec's JWTs are EdDSA or ES256K: the newest such key signs them (and names did:jwk).
+  const newestFirst = [...all.filter((k) => k.alg !== 'ES256'), ...all.filter((k) => k.alg === 'ES256')];
+  if (newestFirst[0].alg === 'ES256') throw new Error('at least one EdDSA or ES256K issuer key is required (a P-256 key signs only SD-JWT VCs)');
+  if (method !== 'web' && newestFirst.some((k) => k.alg === 'ES256'))
+    throw new Error(`a P-256 (ES256) issuer key needs ISSUER_DID_METHOD=web (did:${method} does not publish it here)`);
   // A key held by a custodian (HSM): its public key is read from it, once per identity.
   const publicJwks = new Map<IssuerKey, PublicJwk>();
   for (const k of newestFirst)
@@ -133,8 +142,31 @@ export async function createIssuerIdentity(
   const signer = newest.external
     ? await custodyFor(newest, options.custody).createSigner(newest.external, publishedKeys[0].kid)
     : await crypto.createSigner(newest.privateJwk, publishedKeys[0].kid);
-  const keysByKid = new Map<string, PublicJwk>(publishedKeys.map((k) => [k.kid, k.publicJwk]));
-  return { did, signer, publishedKeys, keysByKid, didDocument };
+  const keysByKid = new Map<string, PublicJwk>(publishedKeys.filter((k) => k.publicJwk.crv !== 'P-256').map((k) => [k.kid, k.publicJwk]));
+  const sdJwtSigner = await credentialSignerFor(options.sdJwtVcSigningAlg, newestFirst, signer, publishedKeys, crypto, options.custody);
+  return { did, signer, sdJwtSigner, publishedKeys, keysByKid, didDocument };
+}
+
+/** The newest key of SDJWT_VC_SIGNING_ALG as a signer; the KCC signer when unset or when that is the key. */
+async function credentialSignerFor(
+  alg: SdJwtVcSigningAlg | undefined,
+  newestFirst: IssuerKey[],
+  signer: Signer,
+  publishedKeys: PublishedKey[],
+  crypto: CryptoProvider,
+  custody: KeyCustody | undefined,
+): Promise<CredentialSigner> {
+  if (!alg || alg === signer.alg) return signer;
+  const index = newestFirst.findIndex((k) => k.alg === alg);
+  if (index < 0)
+    throw new Error(
+      `SDJWT_VC_SIGNING_ALG=${alg} but no ${alg} issuer key is configured (docs/formats.md: a P-256 JWK in ISSUER_PRIVATE_JWK, or the key file on Node)`,
+    );
+  // did:jwk publishes the newest key only.
+  if (index >= publishedKeys.length) throw new Error(`SDJWT_VC_SIGNING_ALG=${alg}: did:jwk publishes only the ${signer.alg} signing key`);
+  const key = newestFirst[index];
+  const kid = publishedKeys[index].kid;
+  return key.external ? custodyFor(key, custody).createSigner(key.external, kid) : crypto.createCredentialSigner(key.privateJwk, kid);
 }
 
 function custodyFor(key: IssuerKey & { external: object }, custody: KeyCustody | undefined): KeyCustody {
@@ -167,7 +199,11 @@ export async function buildIssuer(options: BuildIssuerOptions) {
     config,
     store: options.store ?? createStore(options.db!),
     crypto: options.crypto,
-    issuer: await createIssuerIdentity(config.publicUrl, options.keys, options.crypto, { method: config.didMethod, custody: options.keyCustody }),
+    issuer: await createIssuerIdentity(config.publicUrl, options.keys, options.crypto, {
+      method: config.didMethod,
+      custody: options.keyCustody,
+      sdJwtVcSigningAlg: config.sdJwtVc.signingAlg,
+    }),
     resolver: createDidResolver({
       registry: { ...createDidJwkResolver(), ...createDidKeyResolver(), ...options.didMethods },
       now: clock,

@@ -31,6 +31,9 @@ import type { ConsentItem, TierConfig } from './tiers';
 import { LOG_LEVELS } from '../ports/logger';
 
 export type IssuerDidMethod = 'web' | 'dht' | 'jwk';
+/** SDJWT_VC_SIGNING_ALG: what signs the SD-JWT VC KCC and the Token Status List (src/crypto/keys.ts CredentialAlgorithm). */
+export type SdJwtVcSigningAlg = 'EdDSA' | 'ES256' | 'ES256K';
+export const SDJWT_VC_SIGNING_ALGS: readonly SdJwtVcSigningAlg[] = ['EdDSA', 'ES256', 'ES256K'];
 export const ISSUER_DID_METHODS: readonly IssuerDidMethod[] = ['web', 'dht', 'jwk'];
 
 /** Log levels the runtimes implement (LOG_LEVEL): src/ports/logger.ts. */
@@ -272,8 +275,8 @@ export const SETTINGS = {
       offered: setting({
         env: 'SDJWT_VC_OFFERED',
         parse: trueOrFalse,
-        default: false,
-        doc: "offer a `dc+sd-jwt` configuration (`<tier id>_sd_jwt`) beside each tier's `jwt_vc_json` one (metadata and offers), with `credential_response_encryption` and `batch_credential_issuance` (OID4VCI 1.0). Off by default: Sphereon's draft-13 client 0.19 refuses metadata holding a `dc+sd-jwt` configuration (see docs/formats.md)",
+        default: true,
+        doc: "offer a `dc+sd-jwt` configuration (`<tier id>_sd_jwt`) beside each tier's `jwt_vc_json` one (metadata and offers), with `credential_response_encryption` and `batch_credential_issuance` (OID4VCI 1.0); draft-13 wallets keep taking the `jwt_vc_json` one (see docs/formats.md)",
       }),
       vct: unset({
         env: 'SDJWT_VC_VCT',
@@ -286,6 +289,12 @@ export const SETTINGS = {
         parse: integerFromTo(1, 20),
         default: 5,
         doc: '`batch_credential_issuance.batch_size`: most SD-JWT VC copies (one per proof, each with its own key and status index) one request may ask for, 1 to 20',
+      }),
+      signingAlg: unset<SdJwtVcSigningAlg>({
+        env: 'SDJWT_VC_SIGNING_ALG',
+        parse: oneOf(SDJWT_VC_SIGNING_ALGS),
+        defaultText: 'the algorithm of the key that signs the `jwt_vc_json` KCC',
+        doc: '`EdDSA`, `ES256` or `ES256K`: the issuer key that signs SD-JWT VC KCCs and the Token Status List (the newest of that algorithm; `ES256` is P-256, what HAIP/EUDI wallets expect, a key generated into the key file on Node or a P-256 JWK in `ISSUER_PRIVATE_JWK`, did:web only); `jwt_vc_json` KCCs stay EdDSA/ES256K. See docs/formats.md',
       }),
       encryptionRequired: setting({
         env: 'SDJWT_VC_ENCRYPTION_REQUIRED',

@@ -34,7 +34,9 @@ export function holderAlgorithmForJwk(jwk: HolderJwk): HolderAlgorithm | undefin
 /**
  * Verifies a holder-signed JWT (decoded with `algorithms: HOLDER_ALGORITHMS`) with the key the
  * credential binds; `alg` must match the key type (RFC 8725 §2.1). ES256 through Web Crypto
- * (Node and Workers), the others through the runtime's SignatureVerifier.
+ * (Node and Workers), the others through the runtime's SignatureVerifier. The SD-JWT VC verifier
+ * also checks issuer signatures and Token Status Lists with it (src/verifier/verifySdJwtVc.ts):
+ * SD-JWT VC issuers sign with the same three algorithms.
  */
 export async function verifyHolderSignature(jwt: DecodedJwt, jwk: HolderJwk, verifier: SignatureVerifier): Promise<void> {
   const expected = holderAlgorithmForJwk(jwk);

@@ -1,5 +1,5 @@
 import type { ExternalKeyRef } from './keyCustody';
-import { algorithmForJwk, type JwsAlgorithm, type PrivateJwk } from './keys';
+import { credentialAlgorithmForJwk, type CredentialAlgorithm, type JwsAlgorithm, type PrivateJwk } from './keys';
 
 /** One issuer key as configured or kept in the key file: its private JWK here, or a reference to a custodian. */
 export type IssuerKey = LocalIssuerKey | ExternalIssuerKey;
@@ -8,7 +8,8 @@ export type IssuerKey = LocalIssuerKey | ExternalIssuerKey;
 export interface LocalIssuerKey {
   /** Fragment of the verification method id: `<did>#<id>`. */
   id: string;
-  alg: JwsAlgorithm;
+  /** ES256 (P-256) only signs SD-JWT VCs and Token Status Lists (SDJWT_VC_SIGNING_ALG). */
+  alg: CredentialAlgorithm;
   privateJwk: PrivateJwk;
   /** ISO time the key was created; the newest key signs. */
   createdAt: string;
@@ -36,7 +37,7 @@ export interface ExternalIssuerKey {
 /**
  * Parses the issuer signing key(s) from a secret (ISSUER_PRIVATE_JWK), runtime-agnostic.
  * Accepted forms, so that rotation needs no new variable:
- *   - one private JWK (Ed25519 → EdDSA, secp256k1 → ES256K): `{"kty":"OKP","crv":"Ed25519","x":…,"d":…}`;
+ *   - one private JWK (Ed25519 → EdDSA, secp256k1 → ES256K; P-256 → ES256, for SD-JWT VCs only): `{"kty":"OKP","crv":"Ed25519","x":…,"d":…}`;
  *   - an array of private JWKs, the FIRST signs and all are published (rotation: prepend the
  *     new key, drop the old one once the KCCs it signed no longer need verifying);
  *   - the Node key file (DATA_DIR/issuer-keys.json): `{"keys":[{id, alg, privateJwk, createdAt}]}`,
@@ -57,7 +58,7 @@ export function parseIssuerKeys(text: string, name = 'ISSUER_PRIVATE_JWK'): Issu
       const jwk = checkedJwk(entry?.privateJwk, `${name}.keys[${i}].privateJwk`);
       if (typeof entry.id !== 'string' || !FRAGMENT.test(entry.id)) throw new Error(`${name}.keys[${i}].id is missing or invalid`);
       if (typeof entry.createdAt !== 'string') throw new Error(`${name}.keys[${i}].createdAt is missing`);
-      return { id: entry.id, alg: algorithmForJwk(jwk)!, privateJwk: jwk, createdAt: entry.createdAt };
+      return { id: entry.id, alg: credentialAlgorithmForJwk(jwk)!, privateJwk: jwk, createdAt: entry.createdAt };
     });
     return nonEmptyUnique(keys, name);
   }
@@ -67,7 +68,7 @@ export function parseIssuerKeys(text: string, name = 'ISSUER_PRIVATE_JWK'): Issu
     const jwk = checkedJwk(v, Array.isArray(value) ? `${name}[${i}]` : name);
     const kid = typeof (v as { kid?: unknown }).kid === 'string' && FRAGMENT.test((v as { kid: string }).kid) ? (v as { kid: string }).kid : `key-${i + 1}`;
     const { kid: _kid, ...rest } = jwk as PrivateJwk & { kid?: string };
-    return { id: kid, alg: algorithmForJwk(jwk)!, privateJwk: rest, createdAt: new Date(Date.UTC(2000, 0, 1) - i * 1000).toISOString() };
+    return { id: kid, alg: credentialAlgorithmForJwk(jwk)!, privateJwk: rest, createdAt: new Date(Date.UTC(2000, 0, 1) - i * 1000).toISOString() };
   });
   return nonEmptyUnique(keys, name);
 }
@@ -79,12 +80,12 @@ function checkedJwk(value: unknown, where: string): PrivateJwk {
   if (
     !jwk ||
     typeof jwk !== 'object' ||
-    !algorithmForJwk(jwk) ||
+    !credentialAlgorithmForJwk(jwk) ||
     typeof jwk.d !== 'string' ||
     typeof jwk.x !== 'string' ||
     (jwk.kty === 'EC' && typeof jwk.y !== 'string')
   ) {
-    throw new Error(`${where} must be an Ed25519 or secp256k1 private JWK`);
+    throw new Error(`${where} must be an Ed25519, secp256k1 or P-256 private JWK`);
   }
   return jwk as PrivateJwk;
 }

@@ -1,5 +1,5 @@
 import { base64urlDecode, base64urlEncode, utf8 } from './base64url';
-import type { JwsAlgorithm, PublicJwk, SignatureVerifier, Signer } from './keys';
+import type { CredentialSigner, JwsAlgorithm, PublicJwk, SignatureVerifier } from './keys';
 import { SUPPORTED_ALGORITHMS, algorithmForJwk } from './keys';
 
 /**
@@ -50,7 +50,7 @@ export interface DecodedJwt {
 export const DEFAULT_MAX_JWT_LENGTH = 16 * 1024;
 
 /** Creates a compact JWS; `header.alg` and `kid` come from the signer. */
-export async function signJwt(signer: Signer, payload: JwtPayload, header: Record<string, unknown> = {}): Promise<string> {
+export async function signJwt(signer: CredentialSigner, payload: JwtPayload, header: Record<string, unknown> = {}): Promise<string> {
   const protectedHeader = base64urlEncode(JSON.stringify({ ...header, alg: signer.alg, kid: signer.kid }));
   const body = base64urlEncode(JSON.stringify(payload));
   const signingInput = `${protectedHeader}.${body}`;

@@ -7,9 +7,19 @@
 export type JwsAlgorithm = 'EdDSA' | 'ES256K';
 export const SUPPORTED_ALGORITHMS: readonly JwsAlgorithm[] = ['EdDSA', 'ES256K'];
 
+/**
+ * What an SD-JWT VC KCC and its Token Status List may be signed with: the spec's two, plus ES256
+ * (P-256), which HAIP (OpenID4VC High Assurance Interoperability Profile) and EUDI wallets
+ * expect (SDJWT_VC_SIGNING_ALG, docs/formats.md). A P-256 issuer key signs nothing else, and
+ * {@link algorithmForJwk} keeps refusing P-256, so the spec's flow never meets one.
+ */
+export type CredentialAlgorithm = JwsAlgorithm | 'ES256';
+export const CREDENTIAL_ALGORITHMS: readonly CredentialAlgorithm[] = ['EdDSA', 'ES256K', 'ES256'];
+
 export interface PublicJwk {
   kty: 'OKP' | 'EC';
-  crv: 'Ed25519' | 'secp256k1';
+  /** P-256 only for an SD-JWT VC issuer key (ES256); every other use refuses it. */
+  crv: 'Ed25519' | 'secp256k1' | 'P-256';
   x: string;
   y?: string;
   kid?: string;
@@ -24,6 +34,14 @@ export interface PrivateJwk extends PublicJwk {
 /** Signs JWS signing input. `kid` is the DID URL published in the signer's DID document. */
 export interface Signer {
   readonly alg: JwsAlgorithm;
+  readonly kid: string;
+  readonly publicJwk: PublicJwk;
+  sign(data: Uint8Array): Promise<Uint8Array>;
+}
+
+/** Signs SD-JWT VCs and Token Status Lists: a {@link Signer}, or an ES256 one (SDJWT_VC_SIGNING_ALG). */
+export interface CredentialSigner {
+  readonly alg: CredentialAlgorithm;
   readonly kid: string;
   readonly publicJwk: PublicJwk;
   sign(data: Uint8Array): Promise<Uint8Array>;
@@ -57,8 +75,11 @@ export interface DigestsAndRandom {
  * node:crypto KeyObjects on Node (src/runtime/nodeCrypto.ts, ~3x faster for Ed25519).
  */
 export interface CryptoProvider extends SignatureVerifier, DigestsAndRandom {
+  /** An EdDSA or ES256K signer; refuses a P-256 key (see createCredentialSigner). */
   createSigner(privateJwk: PrivateJwk, kid: string): Promise<Signer>;
-  generateKeyPair(alg: JwsAlgorithm): Promise<PrivateJwk>;
+  /** As createSigner, and ES256 for a P-256 key: the SD-JWT VC signer (SDJWT_VC_SIGNING_ALG). */
+  createCredentialSigner(privateJwk: PrivateJwk, kid: string): Promise<CredentialSigner>;
+  generateKeyPair(alg: CredentialAlgorithm): Promise<PrivateJwk>;
 }
 
 /** The JWS `alg` a public key can be used with; `undefined` for any key type we do not accept. */
@@ -66,6 +87,12 @@ export function algorithmForJwk(jwk: { kty?: unknown; crv?: unknown }): JwsAlgor
   if (jwk.kty === 'OKP' && jwk.crv === 'Ed25519') return 'EdDSA';
   if (jwk.kty === 'EC' && jwk.crv === 'secp256k1') return 'ES256K';
   return undefined;
+}
+
+/** As algorithmForJwk, and ES256 for a P-256 key: the algorithm of an issuer key (src/crypto/issuerKeys.ts). */
+export function credentialAlgorithmForJwk(jwk: { kty?: unknown; crv?: unknown }): CredentialAlgorithm | undefined {
+  if (jwk.kty === 'EC' && jwk.crv === 'P-256') return 'ES256';
+  return algorithmForJwk(jwk);
 }
 
 export function toPublicJwk(jwk: PrivateJwk | PublicJwk): PublicJwk {

@@ -1,6 +1,6 @@
 import { base64urlEncode } from './base64url';
 import { es256kSign, es256kVerify, generateSecp256k1Jwk } from './secp256k1';
-import type { CryptoProvider, JwsAlgorithm, PrivateJwk, PublicJwk, Signer } from './keys';
+import type { CredentialAlgorithm, CredentialSigner, CryptoProvider, JwsAlgorithm, PrivateJwk, PublicJwk, Signer } from './keys';
 import { toPublicJwk } from './keys';
 import { createPortableDigests } from './portableDigests';
 
@@ -24,25 +24,42 @@ export function createWebCryptoProvider(options: { keyCacheSize?: number } = {})
     return key;
   }
 
+  async function createSigner(privateJwk: PrivateJwk, kid: string): Promise<Signer> {
+    const publicJwk = toPublicJwk(privateJwk);
+    if (privateJwk.kty === 'OKP' && privateJwk.crv === 'Ed25519') {
+      const key = await crypto.subtle.importKey('jwk', { kty: 'OKP', crv: 'Ed25519', x: privateJwk.x, d: privateJwk.d }, { name: 'Ed25519' }, false, ['sign']);
+      return {
+        alg: 'EdDSA',
+        kid,
+        publicJwk,
+        sign: async (data) => new Uint8Array(await crypto.subtle.sign({ name: 'Ed25519' }, key, data as Uint8Array<ArrayBuffer>)),
+      };
+    }
+    if (privateJwk.kty === 'EC' && privateJwk.crv === 'secp256k1') {
+      return { alg: 'ES256K', kid, publicJwk, sign: async (data) => es256kSign(privateJwk, data) };
+    }
+    throw new TypeError('unsupported signing key type');
+  }
+
   return {
     ...createPortableDigests(),
-    async createSigner(privateJwk: PrivateJwk, kid: string): Promise<Signer> {
-      const publicJwk = toPublicJwk(privateJwk);
-      if (privateJwk.kty === 'OKP' && privateJwk.crv === 'Ed25519') {
-        const key = await crypto.subtle.importKey('jwk', { kty: 'OKP', crv: 'Ed25519', x: privateJwk.x, d: privateJwk.d }, { name: 'Ed25519' }, false, [
-          'sign',
-        ]);
-        return {
-          alg: 'EdDSA',
-          kid,
-          publicJwk,
-          sign: async (data) => new Uint8Array(await crypto.subtle.sign({ name: 'Ed25519' }, key, data as Uint8Array<ArrayBuffer>)),
-        };
-      }
-      if (privateJwk.kty === 'EC' && privateJwk.crv === 'secp256k1') {
-        return { alg: 'ES256K', kid, publicJwk, sign: async (data) => es256kSign(privateJwk, data) };
-      }
-      throw new TypeError('unsupported signing key type');
+    createSigner,
+    async createCredentialSigner(privateJwk: PrivateJwk, kid: string): Promise<CredentialSigner> {
+      if (privateJwk.kty !== 'EC' || privateJwk.crv !== 'P-256') return createSigner(privateJwk, kid);
+      // ES256 (RFC 7518 §3.4): Web Crypto's ECDSA signature is already r||s, 64 bytes.
+      const key = await crypto.subtle.importKey(
+        'jwk',
+        { kty: 'EC', crv: 'P-256', x: privateJwk.x, y: privateJwk.y, d: privateJwk.d },
+        { name: 'ECDSA', namedCurve: 'P-256' },
+        false,
+        ['sign'],
+      );
+      return {
+        alg: 'ES256',
+        kid,
+        publicJwk: toPublicJwk(privateJwk),
+        sign: async (data) => new Uint8Array(await crypto.subtle.sign({ name: 'ECDSA', hash: 'SHA-256' }, key, data as Uint8Array<ArrayBuffer>)),
+      };
     },
 
     async verify(alg: JwsAlgorithm, jwk: PublicJwk, data: Uint8Array, signature: Uint8Array): Promise<boolean> {
@@ -63,8 +80,13 @@ export function createWebCryptoProvider(options: { keyCacheSize?: number } = {})
       return false;
     },
 
-    async generateKeyPair(alg: JwsAlgorithm): Promise<PrivateJwk> {
+    async generateKeyPair(alg: CredentialAlgorithm): Promise<PrivateJwk> {
       if (alg === 'ES256K') return generateSecp256k1Jwk();
+      if (alg === 'ES256') {
+        const pair = (await crypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, true, ['sign', 'verify'])) as CryptoKeyPair;
+        const jwk = (await crypto.subtle.exportKey('jwk', pair.privateKey)) as JsonWebKey;
+        return { kty: 'EC', crv: 'P-256', x: jwk.x as string, y: jwk.y as string, d: jwk.d as string };
+      }
       const pair = (await crypto.subtle.generateKey({ name: 'Ed25519' }, true, ['sign', 'verify'])) as CryptoKeyPair;
       const jwk = (await crypto.subtle.exportKey('jwk', pair.privateKey)) as JsonWebKey;
       return { kty: 'OKP', crv: 'Ed25519', x: jwk.x as string, d: jwk.d as string };

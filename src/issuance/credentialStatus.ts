@@ -354,13 +354,18 @@ export async function tokenStatusListJwt(
   if (!list) return undefined;
   const now = nowSeconds(deps);
   const cached = cache?.get(listId);
-  if (cached && cached.version === list.version && cached.signer === deps.issuer.signer && cached.expiresAt - now > deps.config.statusList.validitySeconds / 4)
+  if (
+    cached &&
+    cached.version === list.version &&
+    cached.signer === deps.issuer.sdJwtSigner &&
+    cached.expiresAt - now > deps.config.statusList.validitySeconds / 4
+  )
     return cached.jwt;
   const jwt = await buildTokenStatusListJwt(deps, list, now);
   if (cache) {
     // Lists are few (one per ~118,000 credentials at the default fill); the bound is a backstop.
     if (cache.size >= 64 && !cache.has(listId)) cache.delete(cache.keys().next().value as number);
-    cache.set(listId, { version: list.version, jwt, expiresAt: now + deps.config.statusList.validitySeconds, signer: deps.issuer.signer });
+    cache.set(listId, { version: list.version, jwt, expiresAt: now + deps.config.statusList.validitySeconds, signer: deps.issuer.sdJwtSigner });
   }
   return jwt;
 }
@@ -376,7 +381,8 @@ async function buildTokenStatusListJwt(
     deps.store.statusLists.setIndices(listId, 'suspension'),
   ]);
   const urls = issuerUrls(deps.config.publicUrl);
-  return signTokenStatusList(deps.issuer.signer, {
+  // Signed like the SD-JWT VCs that reference it (SDJWT_VC_SIGNING_ALG): a HAIP wallet checks both with ES256.
+  return signTokenStatusList(deps.issuer.sdJwtSigner, {
     uri: urls.tokenStatusList(listId),
     issuer: urls.credentialIssuer,
     list: buildTokenStatusList(list.size, revoked, suspended),

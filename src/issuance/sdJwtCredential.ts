@@ -66,7 +66,7 @@ export async function signSdJwtKnownCustomerCredentials(
       expiresAt,
     });
     const sdJwt = await signSdJwtKcc(
-      { signer: deps.issuer.signer, crypto: deps.crypto },
+      { signer: deps.issuer.sdJwtSigner, crypto: deps.crypto },
       {
         issuer: issuerUrls(deps.config.publicUrl).credentialIssuer,
         vct: input.vct,

@@ -1,6 +1,6 @@
 import { base64urlDecode, base64urlEncode } from '../crypto/base64url';
 import { signJwt } from '../crypto/jwt';
-import type { Signer } from '../crypto/keys';
+import type { CredentialSigner } from '../crypto/keys';
 import { readStreamCapped } from '../readCapped';
 
 /**
@@ -63,7 +63,7 @@ async function through(stream: CompressionStream | DecompressionStream, data: Ui
  * PFI's current key (`kid` in the JWT VC Issuer Metadata and the DID document).
  */
 export async function signTokenStatusList(
-  signer: Signer,
+  signer: CredentialSigner,
   input: { uri: string; issuer: string; list: TokenStatusList; issuedAt: number; expiresAt: number; ttlSeconds: number },
 ): Promise<string> {
   const payload = {

@@ -1,7 +1,7 @@
 import { closeSync, existsSync, fchmodSync, fsyncSync, linkSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { KeyCustody } from '../crypto/keyCustody';
-import type { CryptoProvider, JwsAlgorithm } from '../crypto/keys';
+import type { CredentialAlgorithm, CryptoProvider, JwsAlgorithm } from '../crypto/keys';
 import { signingKeysNewestFirst, type IssuerKey } from '../issuer';
 
 /** The setting that names the issuer key file, for error messages. */
@@ -94,7 +94,36 @@ export async function loadOrCreateKeys(
   file: string,
   crypto: CryptoProvider,
   alg: JwsAlgorithm,
-  options: { didDhtIdentity?: boolean; now?: () => number; custody?: KeyCustody } = {},
+  options: { didDhtIdentity?: boolean; now?: () => number; custody?: KeyCustody; sdJwtVcSigningAlg?: CredentialAlgorithm } = {},
+): Promise<IssuerKey[]> {
+  const keys = await loadOrCreateSigningKeys(file, crypto, alg, options);
+  return addSdJwtVcKey(file, keys, crypto, options);
+}
+
+/**
+ * SDJWT_VC_SIGNING_ALG names an algorithm no key in the file has (ES256 on a file of Ed25519
+ * keys): a key of it is generated and added once (`<alg>-1`, e.g. `es256-1`); the others stay.
+ */
+async function addSdJwtVcKey(
+  file: string,
+  keys: IssuerKey[],
+  crypto: CryptoProvider,
+  options: { now?: () => number; custody?: KeyCustody; sdJwtVcSigningAlg?: CredentialAlgorithm },
+): Promise<IssuerKey[]> {
+  const alg = options.sdJwtVcSigningAlg;
+  if (!alg || signingKeysNewestFirst(keys).some((k) => k.alg === alg)) return keys;
+  if (options.custody)
+    throw new Error(`SDJWT_VC_SIGNING_ALG=${alg}: generate the ${alg} key in the HSM and list it (docs/hsm.md); none is made in the key file`);
+  const next = [...keys, await newSigningKey(`${alg.toLowerCase()}-1`, alg, new Date((options.now ?? Date.now)()).toISOString(), crypto)];
+  saveKeys(file, next);
+  return next;
+}
+
+async function loadOrCreateSigningKeys(
+  file: string,
+  crypto: CryptoProvider,
+  alg: JwsAlgorithm,
+  options: { didDhtIdentity?: boolean; now?: () => number; custody?: KeyCustody },
 ): Promise<IssuerKey[]> {
   const now = options.now ?? Date.now;
   if (!existsSync(file)) {
@@ -117,8 +146,9 @@ export async function loadOrCreateKeys(
  * A new signing key: generated here, or (with a custodian, e.g. an HSM) generated inside it,
  * non-extractable, and kept in the file only as a reference by label (docs/hsm.md).
  */
-async function newSigningKey(id: string, alg: JwsAlgorithm, createdAt: string, crypto: CryptoProvider, custody?: KeyCustody): Promise<IssuerKey> {
+async function newSigningKey(id: string, alg: CredentialAlgorithm, createdAt: string, crypto: CryptoProvider, custody?: KeyCustody): Promise<IssuerKey> {
   if (!custody) return { id, alg, privateJwk: await crypto.generateKeyPair(alg), createdAt };
+  if (alg === 'ES256') throw new Error('ES256 keys are not generated in an HSM here (docs/hsm.md)');
   const label = `kcc-issuer-${id}-${createdAt.replace(/[-:]|\.\d+/g, '')}`;
   return { id, alg, createdAt, external: await custody.generateKeyPair(alg, label) };
 }

@@ -1,4 +1,4 @@
-import type { IssuerDidMethod } from '../config';
+import type { IssuerDidMethod, SdJwtVcSigningAlg } from '../config';
 import { algorithmForJwk, type CryptoProvider, type JwsAlgorithm, type PrivateJwk } from '../crypto/keys';
 import { parseIssuerKeys, type LocalIssuerKey } from '../crypto/issuerKeys';
 import type { KeyCustody } from '../crypto/keyCustody';
@@ -58,8 +58,15 @@ export function keysFromSettings(settings: { privateJwk?: string; didDhtIdentity
  * one. With a custodian (an HSM, docs/hsm.md) a new signing key is generated in it and the file
  * keeps only its label.
  */
-export function loadKeyFile(file: string, crypto: CryptoProvider, alg: JwsAlgorithm, didMethod: IssuerDidMethod, custody?: KeyCustody): Promise<IssuerKey[]> {
-  return loadOrCreateKeys(file, crypto, alg, { didDhtIdentity: didMethod === 'dht', custody });
+export function loadKeyFile(
+  file: string,
+  crypto: CryptoProvider,
+  alg: JwsAlgorithm,
+  didMethod: IssuerDidMethod,
+  custody?: KeyCustody,
+  sdJwtVcSigningAlg?: SdJwtVcSigningAlg,
+): Promise<IssuerKey[]> {
+  return loadOrCreateKeys(file, crypto, alg, { didDhtIdentity: didMethod === 'dht', custody, sdJwtVcSigningAlg });
 }
 
 /**
@@ -73,11 +80,17 @@ export async function reloadKeyFile(input: {
   didMethod: IssuerDidMethod;
   publicUrl: string;
   custody?: KeyCustody;
+  /** SDJWT_VC_SIGNING_ALG: which key signs SD-JWT VCs (src/issuer.ts createIssuerIdentity). */
+  sdJwtVcSigningAlg?: SdJwtVcSigningAlg;
   logger: Logger;
   apply: (keys: IssuerKey[], identity: IssuerIdentity) => void;
 }): Promise<IssuerIdentity> {
-  const keys = await loadKeyFile(input.file, input.crypto, input.alg, input.didMethod, input.custody);
-  const identity = await createIssuerIdentity(input.publicUrl, keys, input.crypto, { method: input.didMethod, custody: input.custody });
+  const keys = await loadKeyFile(input.file, input.crypto, input.alg, input.didMethod, input.custody, input.sdJwtVcSigningAlg);
+  const identity = await createIssuerIdentity(input.publicUrl, keys, input.crypto, {
+    method: input.didMethod,
+    custody: input.custody,
+    sdJwtVcSigningAlg: input.sdJwtVcSigningAlg,
+  });
   input.apply(keys, identity);
   input.logger.info('issuer_keys_reloaded', { did: identity.did, kid: identity.signer.kid, published: identity.publishedKeys.length });
   return identity;

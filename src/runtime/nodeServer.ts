@@ -256,7 +256,8 @@ async function startNode(options: NodeIssuerOptions) {
   const keysFile = options.keysFile ?? join(options.dataDir, 'issuer-keys.json');
   const custody = options.keyCustody;
   const configured = options.keys ?? (options.pkcs11Keys && custody ? await labelledKeys(custody, options.pkcs11Keys) : undefined);
-  let keys = configured ?? (await loadKeyFile(keysFile, crypto, keyAlg, didMethod, custody));
+  const sdJwtVcSigningAlg = options.config?.sdJwtVc?.signingAlg;
+  let keys = configured ?? (await loadKeyFile(keysFile, crypto, keyAlg, didMethod, custody, sdJwtVcSigningAlg));
   const database = await openDatabase(options);
   const server = await listen(options);
   const publicUrl = options.config?.publicUrl ?? `http://localhost:${server.port}`;
@@ -339,6 +340,7 @@ async function startNode(options: NodeIssuerOptions) {
         didMethod,
         publicUrl,
         custody,
+        sdJwtVcSigningAlg,
         logger,
         apply: (next, nextIdentity) => {
           keys = next;

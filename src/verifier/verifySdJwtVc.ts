@@ -1,8 +1,8 @@
 import { base64urlEncode, utf8 } from '../crypto/base64url';
 import { sha256 } from '../crypto/hash';
-import { HOLDER_ALGORITHMS, parseHolderJwk, verifyHolderSignature } from '../crypto/holderKeys';
-import { JwtError, checkTimeClaims, decodeJwt, verifyJwtSignature, type DecodedJwt } from '../crypto/jwt';
-import { parsePublicJwk, type PublicJwk, type SignatureVerifier } from '../crypto/keys';
+import { HOLDER_ALGORITHMS, parseHolderJwk, verifyHolderSignature, type HolderJwk } from '../crypto/holderKeys';
+import { JwtError, checkTimeClaims, decodeJwt, type DecodedJwt } from '../crypto/jwt';
+import type { SignatureVerifier } from '../crypto/keys';
 import { DidError, resolveVerificationKey, type DidResolver } from '../did/resolver';
 import { DisclosedKccClaims } from '../protocol/sdJwtVc/claims';
 import { decodeDisclosure } from '../protocol/sdJwtVc/kcc';
@@ -112,7 +112,8 @@ export async function verifySdJwtVc(token: string, options: VerifySdJwtVcOptions
   }
   let jwt: DecodedJwt;
   try {
-    jwt = decodeJwt(parts[0]);
+    // EdDSA, ES256K, and ES256 (HAIP issuers, ours with SDJWT_VC_SIGNING_ALG=ES256).
+    jwt = decodeJwt(parts[0], { algorithms: HOLDER_ALGORITHMS });
   } catch (e) {
     fail('format', e instanceof JwtError ? e.message : 'the issuer-signed part is not a compact JWT');
     return verdict();
@@ -154,7 +155,7 @@ export async function verifySdJwtVc(token: string, options: VerifySdJwtVcOptions
   else {
     try {
       const key = await issuerKey(iss, jwt.header.kid, options);
-      await verifyJwtSignature(jwt, key, options.verifier);
+      await verifyHolderSignature(jwt, key, options.verifier);
       pass('signature', `${jwt.header.alg} signature by ${jwt.header.kid}`);
       signed = true;
     } catch (e) {
@@ -230,7 +231,7 @@ function asRecord(v: unknown): Record<string, unknown> | undefined {
 }
 
 /** The issuer's key named by `kid`: from its DID document, or from its JWT VC Issuer Metadata. */
-async function issuerKey(iss: string, kid: unknown, options: VerifySdJwtVcOptions): Promise<PublicJwk> {
+async function issuerKey(iss: string, kid: unknown, options: VerifySdJwtVcOptions): Promise<HolderJwk> {
   if (typeof kid !== 'string' || kid.length === 0) throw new KeyLookupError('the JWT names no kid');
   if (iss.startsWith('did:')) {
     if (!options.resolver) throw new KeyLookupError('no DID resolver for a DID issuer');
@@ -256,8 +257,8 @@ async function issuerKey(iss: string, kid: unknown, options: VerifySdJwtVcOption
   if (!Array.isArray(keys)) throw new KeyLookupError('the JWT VC Issuer Metadata has no inline jwks');
   const match = keys.filter((k) => asRecord(k)?.kid === kid);
   if (match.length !== 1) throw new KeyLookupError(`kid ${kid} is not ${match.length ? 'unique' : 'listed'} in the issuer's jwks`);
-  const jwk = parsePublicJwk(match[0]);
-  if (!jwk) throw new KeyLookupError(`the key ${kid} is not an Ed25519 or secp256k1 public key`);
+  const jwk = parseHolderJwk(match[0]);
+  if (!jwk) throw new KeyLookupError(`the key ${kid} is not an Ed25519, secp256k1 or P-256 public key`);
   return jwk;
 }
 
@@ -338,13 +339,13 @@ function unpackDisclosures(payload: Record<string, unknown>, disclosures: string
 /** Fetches, verifies and reads the Token Status List at `uri` (draft-ietf-oauth-status-list §8.3). */
 async function tokenStatus(uri: string, idx: number, iss: string, options: VerifySdJwtVcOptions): Promise<number> {
   const token = await (options.fetchStatusList as StatusListFetcher)(uri);
-  const jwt = decodeJwt(token.trim(), { maxLength: 4 * 1024 * 1024 });
+  const jwt = decodeJwt(token.trim(), { maxLength: 4 * 1024 * 1024, algorithms: HOLDER_ALGORITHMS });
   if (typeof jwt.header.typ !== 'string' || jwt.header.typ.toLowerCase().replace(/^application\//, '') !== STATUS_LIST_JWT_TYP)
     throw new Error('the status list is not a statuslist+jwt');
   // The list must come from the credential's issuer: same key lookup, same iss.
   if (jwt.payload.iss !== undefined && jwt.payload.iss !== iss) throw new Error('the status list is not issued by the credential issuer');
   const key = await issuerKey(iss, jwt.header.kid, options);
-  await verifyJwtSignature(jwt, key, options.verifier);
+  await verifyHolderSignature(jwt, key, options.verifier);
   // §8.3 step 4: sub equals the referenced uri.
   if (jwt.payload.sub !== uri) throw new Error('the status list sub is not its URI');
   checkTimeClaims(jwt.payload, { now: options.now, skew: options.skewSeconds ?? 60, requireIat: true });

@@ -4,6 +4,7 @@ import { verifyCredential } from 'did-jwt-vc';
 import { Resolver, type ResolverRegistry } from 'did-resolver';
 import { expect } from 'vitest';
 import type { IssuerConfigInput } from '../../src/config';
+import type { IssuerKey } from '../../src/issuer';
 import { ADMIN_TOKEN, makeTestIssuer } from './issuer';
 
 /**
@@ -17,6 +18,8 @@ export async function startHttpIssuer(
     /** `localhost` names the issuer http://localhost:<port> (did:web:localhost%3A<port>); it still listens on 127.0.0.1. */
     host?: '127.0.0.1' | 'localhost';
     didMethods?: ResolverRegistry;
+    /** Issuer keys (default: one fresh Ed25519 key). */
+    keys?: IssuerKey[];
   } = {},
 ) {
   let appFetch: (req: Request) => Response | Promise<Response> = () => new Response('starting', { status: 503 });
@@ -26,7 +29,7 @@ export async function startHttpIssuer(
   });
   const url = `http://${options.host ?? '127.0.0.1'}:${port}`;
   const config = typeof options.config === 'function' ? options.config(url) : options.config;
-  const issuer = await makeTestIssuer({ config: { publicUrl: url, ...config }, didMethods: options.didMethods });
+  const issuer = await makeTestIssuer({ config: { publicUrl: url, ...config }, didMethods: options.didMethods, keys: options.keys });
   /** What the wallet libraries sent and got, so tests can assert the wire (bodies of POSTs only). */
   const requests: RecordedRequest[] = [];
   appFetch = async (req) => {

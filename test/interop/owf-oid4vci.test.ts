@@ -93,7 +93,11 @@ function fetchWithDraft13Metadata(credentialIssuer: string): typeof fetch {
     const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
     if (url !== `${credentialIssuer}/.well-known/openid-credential-issuer`) return res;
     const body = (await res.json()) as { credential_configurations_supported: Record<string, Record<string, unknown>> };
-    for (const config of Object.values(body.credential_configurations_supported)) delete config.credential_metadata;
+    // A draft-13 document: no 1.0 members, no dc+sd-jwt configuration (a 1.0 format).
+    for (const [id, config] of Object.entries(body.credential_configurations_supported)) {
+      if (config.format === 'dc+sd-jwt') delete body.credential_configurations_supported[id];
+      delete config.credential_metadata;
+    }
     return new Response(JSON.stringify(body), { status: res.status, headers: res.headers });
   };
 }

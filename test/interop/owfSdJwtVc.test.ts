@@ -1,18 +1,19 @@
-import { clientAuthenticationAnonymous, type CallbackContext, type JwtSigner } from '@openid4vc/oauth2';
-import { Openid4vciClient, Openid4vciVersion } from '@openid4vc/openid4vci';
 import { setGlobalConfig } from '@openid4vc/utils';
-import { ES256, digest } from '@sd-jwt/crypto-nodejs';
-import { getListFromStatusListJWT } from '@sd-jwt/jwt-status-list';
-import { SDJwtVcInstance } from '@sd-jwt/sd-jwt-vc';
-import { compactDecrypt, exportJWK, generateKeyPair, SignJWT, type JWK } from 'jose';
-import { createHash, createPublicKey, randomBytes, verify } from 'node:crypto';
+import { compactDecrypt, exportJWK, generateKeyPair } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { decodeJwt } from '../../src/crypto/jwt';
-import { createNodeCryptoProvider } from '../../src/runtime/nodeCrypto';
-import { verifySdJwtVc } from '../../src/verifier/verifySdJwtVc';
 import { applyUntilOffer, credentialOfferUri } from '../helpers/application';
 import { approveReviewOverHttp, startHttpIssuer, type HttpIssuer } from '../helpers/httpIssuer';
 import { ADMIN_TOKEN } from '../helpers/issuer';
+import {
+  libraryFor as libraryAt,
+  owfClient,
+  presentCountryOnly as presentAt,
+  proofs,
+  startIssuance,
+  tokenStatusOf,
+  walletKey,
+  type WalletKey,
+} from '../helpers/owfWallet';
 
 /**
  * The SD-JWT VC KCC over real HTTP to an OID4VCI 1.0 wallet built on the OpenWallet
@@ -23,109 +24,16 @@ import { ADMIN_TOKEN } from '../helpers/issuer';
  * verifier accepts seeing nothing else. Encrypted responses are decrypted with jose.
  */
 let issuer: HttpIssuer;
+const libraryFor = (key?: WalletKey) => libraryAt(issuer.url, { key });
+const presentCountryOnly = (sdJwt: string, key: WalletKey) => presentAt(issuer.url, sdJwt, key);
 
 beforeAll(async () => {
   setGlobalConfig({ allowInsecureUrls: true });
-  issuer = await startHttpIssuer({ config: { sdJwtVc: { offered: true } } });
+  issuer = await startHttpIssuer(); // SDJWT_VC_OFFERED is on by default
 });
 afterAll(async () => {
   await issuer?.close();
 });
-
-interface WalletKey {
-  jwk: JWK & { kty: 'EC'; crv: 'P-256'; x: string; y: string };
-  privateJwk: JWK;
-  privateKey: CryptoKey;
-}
-
-async function walletKey(): Promise<WalletKey> {
-  const { publicKey, privateKey } = await generateKeyPair('ES256', { extractable: true });
-  const { x, y } = await exportJWK(publicKey);
-  return { jwk: { kty: 'EC', crv: 'P-256', x: x as string, y: y as string }, privateJwk: await exportJWK(privateKey), privateKey };
-}
-
-/** An oid4vc-ts client whose proofs are signed by the wallet key named in the signer (`method: 'jwk'`). */
-function owfClient(keys: WalletKey[]) {
-  const callbacks: Omit<CallbackContext, 'verifyJwt' | 'decryptJwe' | 'encryptJwe'> = {
-    fetch,
-    hash: (data, alg) => createHash(alg.replace('-', '')).update(data).digest(),
-    generateRandom: (n) => randomBytes(n),
-    signJwt: async (signer, jwt) => {
-      const jwk = (signer as { publicJwk: { x: string } }).publicJwk;
-      const key = keys.find((k) => k.jwk.x === jwk.x);
-      if (!key) throw new Error('unknown wallet key');
-      const signed = await new SignJWT(jwt.payload as Record<string, unknown>).setProtectedHeader(jwt.header as never).sign(key.privateKey);
-      return { jwt: signed, signerJwk: key.jwk as never };
-    },
-    clientAuthentication: clientAuthenticationAnonymous(),
-  };
-  return new Openid4vciClient({ callbacks });
-}
-
-const signerOf = (key: WalletKey): JwtSigner => ({ method: 'jwk', publicJwk: key.jwk as never, alg: 'ES256' });
-
-async function startIssuance(client: Openid4vciClient, offer: unknown) {
-  const credentialOffer = await client.resolveCredentialOffer(credentialOfferUri(offer));
-  const issuerMetadata = await client.resolveIssuerMetadata(credentialOffer.credential_issuer);
-  expect(issuerMetadata.originalDraftVersion).toBe(Openid4vciVersion.V1);
-  const { accessTokenResponse } = await client.retrievePreAuthorizedCodeAccessTokenFromOffer({ credentialOffer, issuerMetadata });
-  // The offer: the tier's jwt_vc_json configuration, then its SD-JWT VC sibling.
-  const [jwtVcJson, sdJwt] = credentialOffer.credential_configuration_ids;
-  expect(sdJwt).toBe(`${jwtVcJson}_sd_jwt`);
-  expect(issuerMetadata.credentialIssuer.credential_configurations_supported[sdJwt].format).toBe('dc+sd-jwt');
-  return { issuerMetadata, accessToken: accessTokenResponse.access_token, configurationId: sdJwt };
-}
-
-async function proofs(
-  client: Openid4vciClient,
-  issuerMetadata: Awaited<ReturnType<typeof startIssuance>>['issuerMetadata'],
-  keys: WalletKey[],
-  configurationId: string,
-) {
-  const { c_nonce } = await client.requestNonce({ issuerMetadata });
-  const jwts: string[] = [];
-  for (const key of keys)
-    jwts.push(
-      (await client.createCredentialRequestJwtProof({ issuerMetadata, signer: signerOf(key), nonce: c_nonce, credentialConfigurationId: configurationId })).jwt,
-    );
-  return jwts;
-}
-
-/** @sd-jwt/sd-jwt-vc as the wallet: the issuer key from our JWT VC Issuer Metadata, status from our Token Status List. */
-async function libraryFor(key?: WalletKey) {
-  const metadata = (await (await fetch(`${issuer.url}/.well-known/jwt-vc-issuer`)).json()) as { jwks: { keys: Record<string, string>[] } };
-  const { kid: _kid, alg: _alg, use: _use, ...issuerJwk } = metadata.jwks.keys[0];
-  const issuerKey = createPublicKey({ key: issuerJwk, format: 'jwk' });
-  const issuerVerifier = (data: string, sig: string) => verify(null, Buffer.from(data), issuerKey, Buffer.from(sig, 'base64url'));
-  return new SDJwtVcInstance({
-    hasher: digest,
-    verifier: issuerVerifier,
-    statusVerifier: issuerVerifier,
-    statusListFetcher: async (uri) => (await fetch(uri)).text(),
-    ...(key ? { kbSigner: await ES256.getSigner(key.privateJwk), kbSignAlg: 'ES256' } : {}),
-  });
-}
-
-/** The 2-bit status of an SD-JWT VC in the Token Status List it names, fetched over HTTP. */
-async function tokenStatusOf(sdJwt: string): Promise<number> {
-  const { status } = decodeJwt(sdJwt.split('~')[0]).payload as { status: { status_list: { idx: number; uri: string } } };
-  const list = getListFromStatusListJWT(await (await fetch(status.status_list.uri)).text());
-  return list.getStatus(status.status_list.idx);
-}
-
-async function presentCountryOnly(sdJwt: string, key: WalletKey) {
-  const holder = await libraryFor(key);
-  const kb = { kb: { payload: { aud: 'https://rp.example', nonce: 'rp-nonce-1', iat: Math.floor(Date.now() / 1000) } } };
-  const presentation = await holder.present(sdJwt, { countryOfResidence: true }, kb);
-  return verifySdJwtVc(presentation, {
-    verifier: createNodeCryptoProvider(),
-    now: Math.floor(Date.now() / 1000),
-    fetchIssuerMetadata: async (url) => (await fetch(url)).json(),
-    fetchStatusList: async (url) => (await fetch(url)).text(),
-    trustedIssuers: [issuer.url],
-    keyBinding: { audience: 'https://rp.example', nonce: 'rp-nonce-1' },
-  });
-}
 
 describe('SD-JWT VC KCC to an oid4vc-ts wallet over HTTP', () => {
   it('immediately: a batch of 5 copies, one per key; the library verifies them, presents only countryOfResidence, our verifier sees nothing else; one overruled decision revokes all five', async () => {

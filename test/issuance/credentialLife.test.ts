@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parseTiersConfig } from '../../src/config';
 import { decodeJwt } from '../../src/crypto/jwt';
+import { decodeDisclosure } from '../../src/protocol/sdJwtVc/kcc';
 import { decodeStatusList, getBit } from '../../src/protocol/statusList';
 import { startBackgroundJobs } from '../../src/runtime/dispatcher';
 import { WalletClient, WalletError } from '../../src/wallet/client';
@@ -149,19 +150,35 @@ describe('every configuration in the metadata is issuable in both profiles', () 
   const tiers = parseTiersConfig(JSON.parse(readFileSync(new URL('../../docs/tiers.example.json', import.meta.url), 'utf8')));
   const json = { 'content-type': 'application/json' };
 
-  it.each([['v1'], ['draft13']])('%s: one KCC of the configuration’s tier for each id', async (profile) => {
+  /** The tier claims of a KCC: from `vc` (jwt_vc_json) or from the disclosures (SD-JWT VC). */
+  function tierClaims(credential: string): { tier: string; evidence: { kind: string }[] } {
+    if (!credential.includes('~')) return { tier: vcOf(credential).credentialSubject.tier, evidence: vcOf(credential).evidence };
+    const disclosed = Object.fromEntries(
+      credential
+        .split('~')
+        .slice(1)
+        .filter(Boolean)
+        .map((d) => decodeDisclosure(d).slice(1)),
+    );
+    return { tier: disclosed.tier, evidence: disclosed.evidence };
+  }
+
+  it.each([['v1'], ['draft13']])('%s: one KCC of the configuration’s tier for each id, both formats', async (profile) => {
     const t = await makeTestIssuer({ config: tiers });
     const metadata = (await (await t.app.request(`${PUBLIC_URL}/.well-known/openid-credential-issuer`)).json()) as {
-      credential_configurations_supported: Record<string, unknown>;
+      credential_configurations_supported: Record<string, { format: string; vct?: string }>;
     };
     const ids = Object.keys(metadata.credential_configurations_supported);
-    expect(ids).toEqual(tiers.tiers!.map((tier) => tier.id));
+    const tierIds = tiers.tiers!.map((tier) => tier.id);
+    expect(ids).toEqual([...tierIds, ...tierIds.map((id) => `${id}_sd_jwt`)]);
     for (const id of ids) {
+      const configuration = metadata.credential_configurations_supported[id];
+      const tierId = id.replace(/_sd_jwt$/, '');
       const holder = await Holder.create();
       const client = new WalletClient(holder, t.fetch);
       const pfi = await client.discover(PUBLIC_URL);
-      const idvRequest = await client.respond(await client.initiate(pfi.idvEndpoint, pfi, { presentationDefinitionId: id }));
-      expect(idvRequest.credential_offer.credential_configuration_ids).toEqual([id]);
+      const idvRequest = await client.respond(await client.initiate(pfi.idvEndpoint, pfi, { presentationDefinitionId: tierId }));
+      expect(idvRequest.credential_offer.credential_configuration_ids).toEqual([tierId, `${tierId}_sd_jwt`]);
       expect((await client.submitIdvForm(idvRequest.url, SAMPLE_IDENTITY)).status).toBe(200);
       const code = idvRequest.credential_offer.grants['urn:ietf:params:oauth:grant-type:pre-authorized_code']['pre-authorized_code'];
       const token = await client.token(`${PUBLIC_URL}/oauth2/token`, code);
@@ -170,8 +187,8 @@ describe('every configuration in the metadata is issuable in both profiles', () 
       if (profile === 'v1') {
         const { c_nonce } = (await (await t.app.request(`${PUBLIC_URL}/oid4vci/nonce`, { method: 'POST' })).json()) as { c_nonce: string };
         const jwt = await holder.createProofJwt({ audience: PUBLIC_URL, nonce: c_nonce });
-        // Another offered configuration than this token's is refused; its own is issued.
-        const other = ids.find((x) => x !== id) as string;
+        // A configuration this token was not offered (another tier's) is refused; its own is issued.
+        const other = ids.find((x) => x.replace(/_sd_jwt$/, '') !== tierId) as string;
         const wrong = await t.app.request(`${PUBLIC_URL}/oid4vci/credential`, {
           method: 'POST',
           headers: bearer,
@@ -187,25 +204,23 @@ describe('every configuration in the metadata is issuable in both profiles', () 
         expect(res.status).toBe(200);
         credential = ((await res.json()) as { credentials: { credential: string }[] }).credentials[0].credential;
       } else {
-        const res = await t.app.request(`${PUBLIC_URL}/oid4vci/credential`, {
-          method: 'POST',
-          headers: bearer,
-          body: JSON.stringify({
-            format: 'jwt_vc_json',
-            credential_definition: { type: ['VerifiableCredential', 'KnownCustomerCredential'] },
-            proof: { proof_type: 'jwt', jwt: await holder.createProofJwt({ audience: pfi.did, nonce: token.c_nonce }) },
-          }),
-        });
+        const proof = { proof_type: 'jwt', jwt: await holder.createProofJwt({ audience: pfi.did, nonce: token.c_nonce }) };
+        // Draft 13 §A.1.2 / §A.3.4: jwt_vc_json by credential_definition, vc+sd-jwt by vct.
+        const request =
+          configuration.format === 'jwt_vc_json'
+            ? { format: 'jwt_vc_json', credential_definition: { type: ['VerifiableCredential', 'KnownCustomerCredential'] }, proof }
+            : { format: 'vc+sd-jwt', vct: configuration.vct, proof };
+        const res = await t.app.request(`${PUBLIC_URL}/oid4vci/credential`, { method: 'POST', headers: bearer, body: JSON.stringify(request) });
         expect(res.status).toBe(200);
         credential = ((await res.json()) as { credential: string }).credential;
       }
-      const tier = tiers.tiers!.find((x) => x.id === id)!;
-      expect(vcOf(credential).credentialSubject.tier).toBe(tier.name);
-      expect(
-        vcOf(credential)
-          .evidence.map((e: { kind: string }) => e.kind)
-          .sort(),
-      ).toEqual([...tier.requiredChecks].sort());
+      expect(decodeJwt(credential.split('~')[0]).header.typ).toBe(
+        configuration.format === 'jwt_vc_json' ? 'JWT' : profile === 'v1' ? 'dc+sd-jwt' : 'vc+sd-jwt',
+      );
+      const tier = tiers.tiers!.find((x) => x.id === tierId)!;
+      const claims = tierClaims(credential);
+      expect(claims.tier).toBe(tier.name);
+      expect(claims.evidence.map((e) => e.kind).sort()).toEqual([...tier.requiredChecks].sort());
     }
   });
 });

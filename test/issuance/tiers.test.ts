@@ -36,7 +36,7 @@ describe('tiers as configuration', () => {
   it('publishes one credential configuration and one Presentation Definition per tier', async () => {
     const t = await makeTieredIssuer();
     const meta = (await (await t.app.request(`${PUBLIC_URL}/.well-known/openid-credential-issuer`)).json()) as any;
-    expect(Object.keys(meta.credential_configurations_supported)).toEqual(['kcc-basic', 'kcc-enhanced']);
+    expect(Object.keys(meta.credential_configurations_supported)).toEqual(['kcc-basic', 'kcc-enhanced', 'kcc-basic_sd_jwt', 'kcc-enhanced_sd_jwt']);
     expect(meta.credential_configurations_supported['kcc-enhanced'].credential_definition.type).toEqual(['VerifiableCredential', 'KnownCustomerCredential']);
 
     const res = await t.app.request(`${PUBLIC_URL}/presentation-definitions/kcc-enhanced`);
@@ -74,7 +74,7 @@ describe('tiers as configuration', () => {
     expect(vc.credentialSubject.tier).toBe('Enhanced');
     expect(vc.evidence.map((e: any) => e.kind)).toEqual(['document_verification', 'sanction_screening']);
     expect(decodeJwt(r.credential as string).payload.exp).toBe(t.nowSeconds() + 180 * DAY);
-    expect(r.idvRequest.credential_offer.credential_configuration_ids).toEqual(['kcc-enhanced']);
+    expect(r.idvRequest.credential_offer.credential_configuration_ids).toEqual(['kcc-enhanced', 'kcc-enhanced_sd_jwt']);
   });
 
   it('keeps the default: no tiers configured → one tier, id_token only, KCC with status entries', async () => {

@@ -75,7 +75,12 @@ describe('metadata advertises both profiles', () => {
     expect(config.credential_definition.type).toEqual(['VerifiableCredential', 'KnownCustomerCredential']);
     expect(config.display[0].name).toBe('Known Customer Credential');
     expect(config.credential_metadata.display[0].name).toBe('Known Customer Credential');
-    expect(md.batch_credential_issuance).toBeUndefined();
+    // The SD-JWT VC sibling (on by default) brings the issuer-wide 1.0 members; draft-13 wallets
+    // ignore them, and the empty draft-11 list keeps Sphereon 0.19 off the configurations it cannot read
+    // (docs/formats.md "Offered by default").
+    expect(md.credential_configurations_supported[`${CONFIG_ID}_sd_jwt`].format).toBe('dc+sd-jwt');
+    expect(md.batch_credential_issuance).toEqual({ batch_size: 5 });
+    expect(md.credentials_supported).toEqual([]);
   });
 });
 

@@ -200,7 +200,7 @@ describe('metadata for SD-JWT VC', () => {
     const base = { endpoints, displayName: 'PFI', credentialSigningAlgs: ['EdDSA'], configurations: registry.all };
     const metadata = buildCredentialIssuerMetadata({
       ...base,
-      sdJwt: { configurations: sdJwt, batchSize: settings.batchSize, encryptionRequired: settings.encryptionRequired },
+      sdJwt: { configurations: sdJwt, signingAlgs: ['ES256'], batchSize: settings.batchSize, encryptionRequired: settings.encryptionRequired },
     }) as Record<string, any>;
     expect(metadata.credential_response_encryption).toEqual({
       alg_values_supported: ['ECDH-ES'],
@@ -214,6 +214,9 @@ describe('metadata for SD-JWT VC', () => {
     expect(sd).toMatchObject({ format: 'dc+sd-jwt', vct: 'https://pfi.example/vct/known-customer-credential', scope: sdJwt[0].id });
     expect(sd.cryptographic_binding_methods_supported).toEqual(['jwk', 'did:web', 'did:jwk', 'did:dht']);
     expect(sd.proof_types_supported.jwt.proof_signing_alg_values_supported).toEqual(['EdDSA', 'ES256K', 'ES256']);
+    // The SD-JWT VC's own signing algorithm (SDJWT_VC_SIGNING_ALG); jwt_vc_json keeps the KCC's.
+    expect(sd.credential_signing_alg_values_supported).toEqual(['ES256']);
+    expect(metadata.credential_configurations_supported[registry.all[0].id].credential_signing_alg_values_supported).toEqual(['EdDSA']);
     expect(sd.credential_metadata.claims.map((c: { path: string[] }) => c.path[0])).toEqual(['countryOfResidence', 'tier', 'jurisdiction', 'evidence', 'sub']);
     // Without the option the document is what it always was.
     const plain = buildCredentialIssuerMetadata(base) as Record<string, any>;
@@ -241,7 +244,7 @@ describe('metadata for SD-JWT VC', () => {
         displayName: 'PFI',
         credentialSigningAlgs: ['EdDSA'],
         configurations: registry.all,
-        sdJwt: { configurations: sdJwt, batchSize: 5, encryptionRequired: true },
+        sdJwt: { configurations: sdJwt, signingAlgs: ['EdDSA'], batchSize: 5, encryptionRequired: true },
       }),
       [`${issuer}/.well-known/oauth-authorization-server`]: buildAuthorizationServerMetadata({ issuer, tokenEndpoint: endpoints.tokenEndpoint }),
     };
@@ -267,13 +270,14 @@ describe('metadata for SD-JWT VC', () => {
     expect(metadata.credentialIssuer.credential_configurations_supported[sdJwt[0].id]).toMatchObject({ format: 'dc+sd-jwt', vct: defaultVct(issuer) });
   });
 
-  it('the served metadata offers SD-JWT VC beside each tier only when SDJWT_VC_OFFERED is true; Type Metadata and JWT VC Issuer Metadata are served', async () => {
-    const off = await makeTestIssuer();
+  it('the served metadata offers SD-JWT VC beside each tier only when SDJWT_VC_OFFERED is true (the default); Type Metadata and JWT VC Issuer Metadata are served', async () => {
+    const off = await makeTestIssuer({ config: { sdJwtVc: { offered: false } } });
     const plain = (await (await off.fetch(`${PUBLIC_URL}/.well-known/openid-credential-issuer`)).json()) as Record<string, any>;
     expect(plain).not.toHaveProperty('credential_response_encryption');
     expect(plain).not.toHaveProperty('batch_credential_issuance');
+    expect(plain).not.toHaveProperty('credentials_supported');
     expect(Object.values(plain.credential_configurations_supported).map((c: any) => c.format)).toEqual(off.deps.config.tiers.map(() => 'jwt_vc_json'));
-    const t = await makeTestIssuer({ config: { sdJwtVc: { offered: true } } });
+    const t = await makeTestIssuer();
     const metadata = (await (await t.fetch(`${PUBLIC_URL}/.well-known/openid-credential-issuer`)).json()) as Record<string, any>;
     expect(metadata.credential_response_encryption).toMatchObject({ encryption_required: false });
     expect(metadata.batch_credential_issuance).toEqual({ batch_size: 5 });

@@ -95,6 +95,28 @@ describe('key files (src/runtime/keyFile.ts, src/runtime/idvNode.ts)', () => {
     }
   }, 120_000);
 
+  it('SDJWT_VC_SIGNING_ALG=ES256 adds one P-256 key (es256-1) to a key file that has none, keeping every key', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kcc-keyfile-'));
+    try {
+      const crypto = createNodeCryptoProvider();
+      const file = join(dir, 'issuer-keys.json');
+      const [first] = await loadOrCreateKeys(file, crypto, 'EdDSA');
+      const keys = await loadOrCreateKeys(file, crypto, 'EdDSA', { sdJwtVcSigningAlg: 'ES256' });
+      expect(keys.map((k) => [k.id, k.alg])).toEqual([
+        ['key-1', 'EdDSA'],
+        ['es256-1', 'ES256'],
+      ]);
+      expect(keys[0]).toEqual(first);
+      expect(keys[1].privateJwk).toMatchObject({ kty: 'EC', crv: 'P-256', x: expect.any(String), y: expect.any(String), d: expect.any(String) });
+      expect(readKeys(file)).toEqual(keys);
+      // Once there, it is used as is.
+      expect(await loadOrCreateKeys(file, crypto, 'EdDSA', { sdJwtVcSigningAlg: 'ES256' })).toEqual(keys);
+      expect(statSync(file).mode & 0o777).toBe(0o600);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('refuses unusable key files in process too, and never overwrites an existing file with a new key', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'kcc-keyfile-'));
     try {

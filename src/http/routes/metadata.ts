@@ -37,6 +37,7 @@ export function credentialIssuerMetadata(deps: AppDeps) {
       ? {
           sdJwt: {
             configurations: sdJwtCredentialConfigurations(registry, sdJwt.vct),
+            signingAlgs: [deps.issuer.sdJwtSigner.alg],
             batchSize: sdJwt.batchSize,
             encryptionRequired: sdJwt.encryptionRequired,
           },

@@ -43,6 +43,8 @@ export function buildCredentialIssuerMetadata(input: {
    */
   sdJwt?: {
     configurations: readonly { id: string; name: string; description?: string; vct: string }[];
+    /** What signs the SD-JWT VC (SDJWT_VC_SIGNING_ALG): EdDSA, ES256K or ES256. */
+    signingAlgs: readonly string[];
     batchSize: number;
     encryptionRequired: boolean;
   };
@@ -61,6 +63,7 @@ export function buildCredentialIssuerMetadata(input: {
           credential_response_encryption: credentialResponseEncryptionMetadata(sdJwt.encryptionRequired),
           // Issuer-wide in 1.0; jwt_vc_json requests stay one proof each (src/protocol/oid4vci/credentialRequest.ts).
           ...(sdJwt.batchSize > 1 ? { batch_credential_issuance: { batch_size: sdJwt.batchSize } } : {}),
+          credentials_supported: [],
         }
       : {}),
     display: [{ name: input.displayName, locale: 'en-US' }],
@@ -90,7 +93,7 @@ export function buildCredentialIssuerMetadata(input: {
           vct: configuration.vct,
           // A copy binds the proof's key (cnf.jwk): a DID key, or a bare jwk (src/protocol/oid4vci/verifyProofJwt.ts).
           cryptographic_binding_methods_supported: ['jwk', ...BINDING_METHODS],
-          credential_signing_alg_values_supported: [...input.credentialSigningAlgs],
+          credential_signing_alg_values_supported: [...(sdJwt?.signingAlgs ?? [])],
           proof_types_supported: { jwt: { proof_signing_alg_values_supported: [...HOLDER_ALGORITHMS] } },
           credential_metadata: {
             display: [{ name: configuration.name, locale: 'en-US', description: configuration.description ?? 'Proof of a completed KYC verification' }],

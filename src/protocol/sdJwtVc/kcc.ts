@@ -2,7 +2,7 @@ import { SDJwtVcInstance, type SdJwtVcPayload } from '@sd-jwt/sd-jwt-vc';
 import type { DisclosureFrame } from '@sd-jwt/types';
 import { base64urlDecode, base64urlEncode } from '../../crypto/base64url';
 import type { HolderJwk } from '../../crypto/holderKeys';
-import type { DigestsAndRandom, Signer } from '../../crypto/keys';
+import type { CredentialSigner, DigestsAndRandom } from '../../crypto/keys';
 
 /**
  * The Known Customer Credential as an SD-JWT VC (draft-ietf-oauth-sd-jwt-vc; OID4VCI 1.0
@@ -15,7 +15,7 @@ import type { DigestsAndRandom, Signer } from '../../crypto/keys';
  * presentation would link them). No `jti`: each copy of a batch must be unlinkable
  * (OID4VCI 1.0 §12.2.4 batch_credential_issuance); the issuer keeps the copy's id in its records.
  *
- * Signing goes through our Signer port (EdDSA, ES256K; src/crypto/keys.ts), hashing and salts
+ * Signing goes through our CredentialSigner port (EdDSA, ES256K, ES256; src/crypto/keys.ts), hashing and salts
  * through DigestsAndRandom, so Node and Workers issue the same way.
  */
 export const SD_JWT_VC_FORMAT = 'dc+sd-jwt';
@@ -78,7 +78,7 @@ export function buildSdJwtKccClaims(input: SdJwtKccInput): { claims: SdJwtVcPayl
 
 /** The ports issuing needs: the PFI's signer, SHA-256 for disclosure digests, CSPRNG salts. */
 export interface SdJwtIssuingPorts {
-  signer: Signer;
+  signer: CredentialSigner;
   crypto: Pick<DigestsAndRandom, 'sha256' | 'randomBytes'>;
 }
 

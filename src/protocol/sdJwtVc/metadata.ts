@@ -1,4 +1,4 @@
-import type { PublicJwk } from '../../crypto/keys';
+import { credentialAlgorithmForJwk, type PublicJwk } from '../../crypto/keys';
 import { SELECTIVELY_DISCLOSABLE_CLAIMS } from './kcc';
 
 /**
@@ -53,7 +53,7 @@ export function buildJwtVcIssuerMetadata(input: { issuer: string; keys: readonly
   return {
     issuer: input.issuer,
     jwks: {
-      keys: input.keys.map((k) => ({ ...k.publicJwk, kid: k.kid, alg: k.publicJwk.crv === 'Ed25519' ? 'EdDSA' : 'ES256K', use: 'sig' as const })),
+      keys: input.keys.map((k) => ({ ...k.publicJwk, kid: k.kid, alg: credentialAlgorithmForJwk(k.publicJwk) as string, use: 'sig' as const })),
     },
   };
 }

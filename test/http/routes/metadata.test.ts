@@ -15,14 +15,14 @@ describe('discovery documents', () => {
     expect((await get('/.well-known/did.json')).verificationMethod).toEqual(before.verificationMethod); // served twice, same bytes
     const metadataBefore = await get('/.well-known/openid-credential-issuer');
     const algs = (m: Record<string, any>) => Object.values(m.credential_configurations_supported).map((c: any) => c.credential_signing_alg_values_supported);
-    expect(algs(metadataBefore)).toEqual([['EdDSA']]);
+    expect(algs(metadataBefore)).toEqual([['EdDSA'], ['EdDSA']]); // jwt_vc_json, then its SD-JWT VC sibling
 
     // What reloadKeys does in src/runtime/node.ts: a new identity object for the app's deps.
     t.deps.issuer = await createIssuerIdentity(PUBLIC_URL, await makeIssuerKeys('ES256K'), createNodeCryptoProvider());
     const after = await get('/.well-known/did.json');
     expect(after.verificationMethod.map((v: any) => v.publicKeyJwk.crv)).toEqual(['secp256k1']);
     expect(after.verificationMethod).not.toEqual(before.verificationMethod);
-    expect(algs(await get('/.well-known/openid-credential-issuer'))).toEqual([['ES256K']]);
+    expect(algs(await get('/.well-known/openid-credential-issuer'))).toEqual([['ES256K'], ['ES256K']]);
   });
 
   it('are public documents under a PUBLIC_URL path too (CORS and caching as at the root)', async () => {

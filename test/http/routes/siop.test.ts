@@ -133,7 +133,8 @@ describe('authenticating the applicant DID: the direct_post Authorization Respon
     expect(Object.keys(r.body).sort()).toEqual(['credential_offer', 'url']);
     const offer = r.body.credential_offer;
     expect(offer.credential_issuer).toBe(PUBLIC_URL);
-    expect(offer.credential_configuration_ids).toEqual(['KnownCustomerCredential']);
+    // The tier's configuration first (what draft-13 wallets take), then its SD-JWT VC sibling.
+    expect(offer.credential_configuration_ids).toEqual(['KnownCustomerCredential', 'KnownCustomerCredential_sd_jwt']);
     const code = offer.grants['urn:ietf:params:oauth:grant-type:pre-authorized_code']['pre-authorized_code'];
     expect(code).toMatch(/^[A-Za-z0-9_-]{43}$/); // base64url: safe unencoded in a form body
     // The url carries a token unrelated to the code or the DID.
