@@ -3,6 +3,7 @@ import { deflate as pakoDeflate, inflate as pakoInflate } from 'pako';
 import * as zod from 'zod';
 import { describe, expect, it } from 'vitest';
 import * as workerPako from '../../src/runtime/workerPako';
+import { createErrorMap, fromError } from '../../src/runtime/workerZodValidationError';
 import * as workerZod from '../../src/runtime/workerZod/index';
 import { OMITTED_ZOD_MEMBERS } from '../helpers/workerd';
 
@@ -51,5 +52,18 @@ describe('the Workers build’s pako', () => {
     expect(workerPako.inflate(compressed)).toEqual(pakoInflate(compressed));
     expect(workerPako.inflate(compressed)).toEqual(data);
     expect(() => workerPako.deflate()).toThrow(/not in the Workers build/);
+  });
+});
+
+describe('the Workers build’s zod-validation-error', () => {
+  it("leaves zod's messages and lists the issues with their paths, as @owf/mdoc formats them", () => {
+    const schema = zod.z.object({ doc: zod.z.object({ n: zod.z.number() }), s: zod.z.string() });
+    const failed = schema.safeParse({ doc: { n: 'x' }, s: 1 }, { error: createErrorMap() });
+    expect(failed.success).toBe(false);
+    const message = fromError(failed.error, { prefix: '', prefixSeparator: '✖ ', issueSeparator: '\n✖ ' }).message;
+    expect(message).toBe(failed.error?.issues.map((i) => `${i.message} at "${i.path.join('.')}"`).join('\n✖ '));
+    expect(message).toContain('at "doc.n"');
+    expect(message).toContain('at "s"');
+    expect(fromError(new Error('plain')).message).toBe('Validation error: plain');
   });
 });
