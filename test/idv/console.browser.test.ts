@@ -170,7 +170,8 @@ describe.skipIf(!chromiumPresent())(browserSuiteTitle('review console in a real 
     await page.getByRole('button', { name: 'Submit' }).click();
     await page.waitForURL(/\/idv\/approved\/finish\.html$/);
     await check('finish page');
-    const declining = await openApplication(client, issuer.url);
+    // Another applicant: the same DID would resume its approved, uncollected application (src/issuance/applications.ts).
+    const declining = await openApplication(new WalletClient(await Holder.create(), (u, i) => fetch(u, i)), issuer.url);
     await page.goto(declining.idvRequest.url);
     await page.getByRole('button', { name: 'I do not agree' }).click();
     await page.getByRole('heading', { name: 'Application withdrawn' }).waitFor();
