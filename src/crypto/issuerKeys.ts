@@ -81,13 +81,18 @@ function checkedJwk(value: unknown, where: string): PrivateJwk {
     !jwk ||
     typeof jwk !== 'object' ||
     !credentialAlgorithmForJwk(jwk) ||
-    typeof jwk.d !== 'string' ||
-    typeof jwk.x !== 'string' ||
-    (jwk.kty === 'EC' && typeof jwk.y !== 'string')
+    !isCoordinate(jwk.d) ||
+    !isCoordinate(jwk.x) ||
+    (jwk.kty === 'EC' && !isCoordinate(jwk.y))
   ) {
     throw new Error(`${where} must be an Ed25519, secp256k1 or P-256 private JWK`);
   }
   return jwk as PrivateJwk;
+}
+
+/** 32 bytes in base64url: each of these curves' coordinates and private scalars at full length (RFC 7518 §6.2.1.2, RFC 8037 §2). */
+function isCoordinate(value: unknown): value is string {
+  return typeof value === 'string' && /^[A-Za-z0-9_-]{43}$/.test(value);
 }
 
 function nonEmptyUnique(keys: IssuerKey[], name: string): IssuerKey[] {

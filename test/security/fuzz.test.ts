@@ -159,6 +159,8 @@ describe('fuzzing the endpoints', () => {
   let t: TestIssuer;
   const errors: string[] = [];
   let holder: Holder;
+  /** The approved application's applicant (its own DID: the same DID's next SIOPv2 answer would resume that approval). */
+  let approvedHolder: Holder;
   let formToken: string;
   let code: string;
   let accessToken: string;
@@ -180,19 +182,21 @@ describe('fuzzing the endpoints', () => {
     process.on('uncaughtException', onUnhandled);
     t = await makeTestIssuer({ logger: capturingLogger(errors) });
     holder = await Holder.create();
+    approvedHolder = await Holder.create();
+    const reviewHolder = await Holder.create();
     // An approved application with a live access token and c_nonce.
-    const approved = await openApplication(t, holder);
+    const approved = await openApplication(t, approvedHolder);
     await submitIdentity(t, approved.client, approved.idvRequest, SAMPLE_IDENTITY);
-    const token = await redeem(t, holder, approved.code);
+    const token = await redeem(t, approvedHolder, approved.code);
     accessToken = token.access_token;
     cNonce = token.c_nonce;
     applicationId = await applicationIdOf(t, accessToken);
     // An application in review with a deferred transaction (always issuance_pending).
-    const review = await openApplication(t, holder);
+    const review = await openApplication(t, reviewHolder);
     await submitIdentity(t, review.client, review.idvRequest, { ...SAMPLE_IDENTITY, family_name: 'Review' });
-    const reviewGrant = await redeem(t, holder, review.code);
+    const reviewGrant = await redeem(t, reviewHolder, review.code);
     reviewToken = reviewGrant.access_token;
-    const deferred = await credentialRequest(t, reviewToken, await proofBody(holder, reviewGrant.c_nonce));
+    const deferred = await credentialRequest(t, reviewToken, await proofBody(reviewHolder, reviewGrant.c_nonce));
     expect(deferred.status).toBe(202);
     reviewTransaction = deferred.body.transaction_id;
     await freshApplication();
@@ -395,7 +399,7 @@ describe('fuzzing the endpoints', () => {
           if (auth === 'valid') headers.authorization = `Bearer ${accessToken}`;
           else if (Array.isArray(auth)) headers.authorization = `Bearer ${mutateHeader(accessToken, auth)}`;
           else if (typeof auth === 'string' && auth !== 'none') headers.authorization = auth;
-          const honest = await proofBody(holder, cNonce);
+          const honest = await proofBody(approvedHolder, cNonce);
           let body: string | Uint8Array;
           if (bodyChoice === 'valid') body = JSON.stringify(honest);
           else if (typeof bodyChoice === 'object' && 'mutateProof' in bodyChoice)
