@@ -139,7 +139,11 @@ consoleRoutes.get(
   describeRoute({
     summary: "Console sign-in through the PFI's workforce login (OpenID Connect; docs/operator-sso.md)",
     tags: ['console'],
-    responses: { 303: doc.redirect("To the workforce provider's authorization endpoint (the transaction in an HttpOnly cookie)"), 404: doc.pageOrError('Not configured'), 502: doc.html('Provider unreachable') },
+    responses: {
+      303: doc.redirect("To the workforce provider's authorization endpoint (the transaction in an HttpOnly cookie)"),
+      404: doc.pageOrError('Not configured'),
+      502: doc.html('Provider unreachable'),
+    },
   }),
 );
 consoleRoutes.get('/sso/start', rateLimitByIp('console-sso'), async (c) => {
@@ -178,7 +182,13 @@ consoleRoutes.get(
   describeRoute({
     summary: "The workforce provider's redirect back (code, state): verified, then a console session",
     tags: ['console'],
-    responses: { 200: doc.html('Signed in: on to the queue'), 400: doc.html('Refused: start again'), 401: doc.html('Refused'), 403: doc.html('No console role'), 404: doc.pageOrError('Not configured') },
+    responses: {
+      200: doc.html('Signed in: on to the queue'),
+      400: doc.html('Refused: start again'),
+      401: doc.html('Refused'),
+      403: doc.html('No console role'),
+      404: doc.pageOrError('Not configured'),
+    },
   }),
 );
 consoleRoutes.get('/sso/callback', rateLimitByIp('console-sso'), async (c) => {
