@@ -367,7 +367,9 @@ async function issueOnce(
       return signAndRecord(deps, application, prefill, how, fresh);
     return retryClaim(deps, application, prefill, how, attempt);
   }
-  if (claim.jwt) return handOutAgain(deps, how, record, claim.jwt);
+  // The claim was read before a racing request kept its bytes and recorded them: read it again.
+  const kept = claim.jwt ?? (await deps.store.issuedCredentials.claimOf(application.id).then((c) => (c?.credentialId === record.id ? c.jwt : undefined)));
+  if (kept) return handOutAgain(deps, how, record, kept);
   // OID4VCI 1.0 §9.3: a transaction that can no longer yield a credential is invalid_transaction_id.
   if (how.transactionId !== undefined) throw new InvalidTransactionId('the credential for this application was already issued');
   throw new CredentialRequestDenied('the credential for this application was already issued; a renewal or an upgrade is a new application');
