@@ -8,6 +8,7 @@ import { WalletClient } from '../../src/wallet/client';
 import { Holder } from '../../src/wallet/holder';
 import { signKycStatusAuthorization } from '../../src/wallet/kycAuthorization';
 import { signInAtBank, startTestBank, type TestBank } from '../helpers/bankProvider';
+import { Jar } from '../helpers/bankWebview';
 import { openApplication, requestCredential } from '../helpers/idvFlow';
 import { ADMIN_TOKEN, makeTestIssuer, PUBLIC_URL, testClock } from '../helpers/issuer';
 import { TIERS } from '../helpers/tiers';
@@ -35,27 +36,6 @@ const MAPPING = {
   tier: { claim: 'kyc_tier', values: { basic: 'kcc-basic', full: 'kcc-enhanced' }, whenAbsent: 'lowest' },
   checks: { claim: 'kyc_checks', values: { id_document: 'document_verification', sanctions: 'sanction_screening' } },
 };
-
-/** The webview's cookies for the issuer (name → value; paths ignored: the tests send them where the browser would). */
-class Jar {
-  readonly cookies = new Map<string, string>();
-  keep(res: Response) {
-    for (const line of res.headers.getSetCookie()) {
-      const [pair, ...attrs] = line.split(';');
-      const eq = pair.indexOf('=');
-      const name = pair.slice(0, eq).trim();
-      const value = pair.slice(eq + 1).trim();
-      if (value === '' || attrs.some((a) => /^\s*max-age=0\s*$/i.test(a))) this.cookies.delete(name);
-      else this.cookies.set(name, value);
-    }
-  }
-  header(only?: string[]) {
-    return [...this.cookies]
-      .filter(([k]) => !only || only.includes(k))
-      .map(([k, v]) => `${k}=${v}`)
-      .join('; ');
-  }
-}
 
 describe('existing customers sign in at their bank, end to end', () => {
   let bank: TestBank;
