@@ -389,6 +389,18 @@ describe.each(backends)('store contract on %s', (_name, open) => {
       expect(await store.applications.listByStatus('rejected')).toEqual([]);
     });
 
+    it("lists an applicant's applications newest first; within one second, the one touched last or whose form was submitted first", async () => {
+      const older = await newApplication({ createdAt: NOW - 60, updatedAt: NOW - 60 });
+      // A wallet that lost the SIOPv2 answer opens a second application in the same second; the
+      // first stays untouched, the second is submitted and decided.
+      const untouched = await newApplication();
+      const decided = await newApplication();
+      await store.applications.submitIdv(decided.formTokenHash, APPROVED, NOW);
+      await newApplication({ applicantDid: 'did:jwk:other' });
+      expect((await store.applications.listForApplicant('did:jwk:holder')).map((r) => r.id)).toEqual([decided.id, untouched.id, older.id]);
+      expect((await store.applications.listForApplicant('did:jwk:holder', 1)).map((r) => r.id)).toEqual([decided.id]);
+    });
+
     it('refuses a duplicate form token hash (unique index)', async () => {
       const app = await newApplication();
       await expect(newApplication({ formTokenHash: app.formTokenHash })).rejects.toThrow();

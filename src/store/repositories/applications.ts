@@ -249,7 +249,15 @@ export function createApplicationRepositories(d: Dialect) {
       return db.select().from(applications).where(eq(applications.status, status)).orderBy(asc(applications.createdAt)).limit(limit);
     },
     async listForApplicant(applicantDid, limit = 100) {
-      return db.select().from(applications).where(eq(applications.applicantDid, applicantDid)).orderBy(desc(applications.createdAt)).limit(limit);
+      // created_at has one-second resolution: within a second, the application touched last is the
+      // newer one (a wallet that lost the SIOPv2 answer opens a second application at once, and the
+      // first stays untouched).
+      return db
+        .select()
+        .from(applications)
+        .where(eq(applications.applicantDid, applicantDid))
+        .orderBy(desc(applications.createdAt), desc(applications.updatedAt), sql`${applications.formSubmittedAt} desc nulls last`)
+        .limit(limit);
     },
   };
 
