@@ -87,6 +87,21 @@ export function processCpuMs(pid: number): number | undefined {
   }
 }
 
+/** A process's write system calls and bytes written (Linux /proc/<pid>/io: every write, writev and pwrite, sockets included). */
+export function processIo(pid: number): { syscw: number; wchar: number } | undefined {
+  try {
+    const fields = Object.fromEntries(
+      readFileSync(`/proc/${pid}/io`, 'utf8')
+        .trim()
+        .split('\n')
+        .map((line) => line.split(': ')),
+    );
+    return { syscw: Number(fields.syscw), wchar: Number(fields.wchar) };
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * Starts the floor child, reads its in-process figures, and measures the bare exchange: `seconds`
  * of GETs at `concurrency` through the benchmark's own client, the child's CPU per exchange.

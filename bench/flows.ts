@@ -39,7 +39,7 @@ import { applyForKcc, SAMPLE_IDENTITY } from '../src/wallet/flow';
 import { Holder } from '../src/wallet/holder';
 import { createHttpFetch } from './httpFetch';
 import { createLeanHttp, type LeanTransport } from './leanHttp';
-import { FLOW_COUNTS, PAIR_COUNTS, floorMs, measureFloor, processCpuMs, type FloorPieces } from './floor';
+import { FLOW_COUNTS, PAIR_COUNTS, floorMs, measureFloor, processCpuMs, processIo, type FloorPieces } from './floor';
 import { preseed } from './preseed';
 import { PERF_KINDS, perfAvailable, startPerfRecord } from './perfSplit';
 import { PfiKeyCache, runLeanFlow, runLeanIssuance, runLeanOffer, type LeanOffer } from './leanWallet';
@@ -285,6 +285,18 @@ async function main() {
     const pgFigures = DATABASE_URL ? await openPostgresFigures(DATABASE_URL) : undefined;
     recording = true;
     const started = performance.now();
+    // Write system calls (socket writes, WAL frames, checkpoint copies) and bytes written by the server(s), from /proc/<pid>/io.
+    const serversIo = () => {
+      let calls = 0;
+      let bytes = 0;
+      for (const s of servers) {
+        const io = processIo(s.pid!);
+        if (!io) return undefined;
+        calls += io.syscw;
+        bytes += io.wchar;
+      }
+      return { calls, bytes };
+    };
     const serversCpu = () => {
       let sum = 0;
       for (const s of servers) {
@@ -295,6 +307,7 @@ async function main() {
       return sum;
     };
     const serverCpu0 = serversCpu();
+    const serverIo0 = serversIo();
     const database0 = await pgFigures?.snapshot();
     const clientCpu0 = process.cpuUsage();
     const machine0 = machineCpuMs();
@@ -310,6 +323,7 @@ async function main() {
     recording = false;
     const elapsed = (performance.now() - started) / 1000;
     const serverCpu1 = serversCpu();
+    const serverIo1 = serversIo();
     const database1 = await pgFigures?.snapshot();
     await pgFigures?.close();
     const clientCpu = process.cpuUsage(clientCpu0);
@@ -356,6 +370,10 @@ async function main() {
         );
         console.log(`floor efficiency: ${((100 * floorPer) / serverMs).toFixed(0)}% (the issuer at ${(serverMs / floorPer).toFixed(2)}× its floor)`);
       }
+      if (serverIo0 && serverIo1)
+        console.log(
+          `server writes per ${PAIRS ? 'pair' : 'flow'}: ${((serverIo1.calls - serverIo0.calls) / flows).toFixed(1)} write system calls (socket writes, WAL frames, checkpoint copies), ${((serverIo1.bytes - serverIo0.bytes) / flows / 1024).toFixed(1)} KiB`,
+        );
       if (perfSplit) {
         console.log(`server CPU by kind of code (perf, every thread, timed window), ms per ${PAIRS ? 'pair' : 'flow'}:`);
         const total = [...perfSplit.values()].reduce((a, b) => a + b, 0) || 1;

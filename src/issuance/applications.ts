@@ -1,6 +1,6 @@
 import type { TierConfig } from '../config';
 import { digestSecret } from '../crypto/hash';
-import { randomToken, randomUuid } from '../crypto/random';
+import { randomToken, timeOrderedUuid } from '../crypto/random';
 import { issuerUrls } from '../paths';
 import { nowSeconds } from '../ports/clock';
 import { InvalidRequest } from '../protocol/errors';
@@ -197,7 +197,7 @@ async function recordApplication(
 ): Promise<IdvRequest> {
   const now = nowSeconds(deps);
   const urls = issuerUrls(deps.config.publicUrl);
-  const applicationId = randomUuid();
+  const applicationId = timeOrderedUuid(deps.clock());
   const formToken = randomToken(deps.crypto);
   const preAuthorizedCode = randomToken(deps.crypto);
   // Every check already covered by presented credentials (renewal with fresh evidence) and a

@@ -1,6 +1,6 @@
 import { utf8 } from '../crypto/base64url';
 import { digestSecret } from '../crypto/hash';
-import { randomToken, randomUuid } from '../crypto/random';
+import { randomToken, timeOrderedUuid } from '../crypto/random';
 import { timingSafeEqual } from '../crypto/timingSafeEqual';
 import { nowSeconds } from '../ports/clock';
 import { InvalidGrant, InvalidToken, ProtocolError } from '../protocol/errors';
@@ -74,7 +74,7 @@ async function redeemCodeOnce(deps: Deps, input: { preAuthorizedCode: string; cl
 async function grantAccessToken(deps: Deps, code: Pick<PreAuthorizedCode, 'codeHash' | 'applicationId' | 'applicantDid'>): Promise<TokenResponse> {
   const now = nowSeconds(deps);
   const { ttl } = deps.config;
-  const jti = randomUuid();
+  const jti = timeOrderedUuid(deps.clock());
   const cNonce = randomToken(deps.crypto);
   const accessToken = await issueAccessToken(deps.issuer.signer, {
     iss: deps.issuer.did,

@@ -1,6 +1,6 @@
 import { base64urlDecode, base64urlEncode, utf8 } from '../crypto/base64url';
 import { parseHolderJwk } from '../crypto/holderKeys';
-import { randomToken, randomUuid } from '../crypto/random';
+import { randomToken, randomUuid, timeOrderedUuid } from '../crypto/random';
 import { issuerUrls } from '../paths';
 import { nowSeconds } from '../ports/clock';
 import {
@@ -354,7 +354,7 @@ async function issueOnce(
   how: { grant: AccessTokenRecord; profile: Oid4vciProfile; transactionId?: string },
   attempt = 0,
 ): Promise<IssuedKcc> {
-  const fresh = `urn:uuid:${randomUuid()}`;
+  const fresh = `urn:uuid:${timeOrderedUuid(deps.clock())}`;
   if (await deps.store.issuedCredentials.claim(application.id, fresh, nowSeconds(deps))) return signAndRecord(deps, application, prefill, how, fresh);
   const claim = await deps.store.issuedCredentials.claimOf(application.id);
   // A claim released or replaced in between: claim again (bounded).

@@ -80,6 +80,9 @@ export function openSqlite(
   // at the locking page's number, so pcache1Truncate sees a huge largest key). Here that scan
   // was 2.3 % of the server's CPU at 16 MiB and 0.8 % at 4 MiB (docs/performance.md).
   sqlite.pragma('cache_size = -4096');
+  // Temporary b-trees and spilled statement journals in memory: on disk they were a file created,
+  // written and unlinked in /var/tmp every other flow under load (strace; docs/performance.md).
+  sqlite.pragma('temp_store = MEMORY');
   cacheStatements(sqlite);
   const db = drizzle(sqlite, { schema });
   migrate(db, { migrationsFolder: MIGRATIONS_DIR });

@@ -82,6 +82,18 @@ export function createApplicationRepositories(d: Dialect) {
     insertApplication: prepare('insert_application', db.insert(applications).values(placeholders(...applicationColumns))),
     // The offer's code, written with its application (createWithCode).
     insertCode: prepareInsertCode(d),
+    // created_at has one-second resolution: within a second, the application touched last is the
+    // newer one (a wallet that lost the SIOPv2 answer opens a second application at once, and the
+    // first stays untouched), then the one whose form was submitted.
+    applicationsForApplicant: prepare(
+      'applications_for_applicant',
+      db
+        .select()
+        .from(applications)
+        .where(eq(applications.applicantDid, p('applicantDid')))
+        .orderBy(desc(applications.createdAt), desc(applications.updatedAt), sql`${applications.formSubmittedAt} desc nulls last`)
+        .limit(p('limit')),
+    ),
     applicationById: prepare(
       'application_by_id',
       db
@@ -249,15 +261,7 @@ export function createApplicationRepositories(d: Dialect) {
       return db.select().from(applications).where(eq(applications.status, status)).orderBy(asc(applications.createdAt)).limit(limit);
     },
     async listForApplicant(applicantDid, limit = 100) {
-      // created_at has one-second resolution: within a second, the application touched last is the
-      // newer one (a wallet that lost the SIOPv2 answer opens a second application at once, and the
-      // first stays untouched).
-      return db
-        .select()
-        .from(applications)
-        .where(eq(applications.applicantDid, applicantDid))
-        .orderBy(desc(applications.createdAt), desc(applications.updatedAt), sql`${applications.formSubmittedAt} desc nulls last`)
-        .limit(limit);
+      return q.applicationsForApplicant.all({ applicantDid, limit }) as Promise<Application[]> | Application[];
     },
   };
 

@@ -31,6 +31,22 @@ export function createCredentialRepositories(d: Dialect) {
         .onConflictDoNothing()
         .returning({ id: issuanceClaims.applicationId }),
     ),
+    statusEntryById: prepare(
+      'credential_status_by_id',
+      db
+        .select()
+        .from(credentialStatus)
+        .where(eq(credentialStatus.credentialId, p('credentialId'))),
+    ),
+    // The signed credential kept once, by the claim it names (a racing request reads it back).
+    keepSignedClaim: prepare(
+      'keep_signed_claim',
+      db
+        .update(issuanceClaims)
+        .set({ jwt: sql`${p('jwt')}` })
+        .where(and(eq(issuanceClaims.applicationId, p('applicationId')), eq(issuanceClaims.credentialId, p('credentialId')), isNull(issuanceClaims.jwt)))
+        .returning({ jwt: issuanceClaims.jwt }),
+    ),
     newestStatusList: prepare('newest_status_list', db.select().from(statusLists).orderBy(desc(statusLists.id)).limit(1)),
     // One slot in the newest list while it is under `maxFill` of its size.
     reserveInNewestStatusList: prepare(
@@ -169,15 +185,14 @@ export function createCredentialRepositories(d: Dialect) {
       return first(db.select().from(issuanceClaims).where(eq(issuanceClaims.applicationId, applicationId)));
     },
     async keepSigned(applicationId, credentialId, jwt) {
-      const ours = eq(issuanceClaims.applicationId, applicationId);
-      const named = eq(issuanceClaims.credentialId, credentialId);
-      const kept = await db
-        .update(issuanceClaims)
-        .set({ jwt })
-        .where(and(ours, named, isNull(issuanceClaims.jwt)))
-        .returning({ jwt: issuanceClaims.jwt });
+      const kept = await q.keepSignedClaim.all({ applicationId, credentialId, jwt });
       if (kept.length === 1) return jwt;
-      const claim = await first(db.select().from(issuanceClaims).where(and(ours, named)));
+      const claim = await first(
+        db
+          .select()
+          .from(issuanceClaims)
+          .where(and(eq(issuanceClaims.applicationId, applicationId), eq(issuanceClaims.credentialId, credentialId))),
+      );
       return claim?.jwt ?? undefined;
     },
     async reclaim(applicationId, previousId, credentialId, now) {
@@ -276,7 +291,7 @@ export function createCredentialRepositories(d: Dialect) {
       return (await touched(q.allocateStatusIndex.all(row))) === 1;
     },
     async get(credentialId) {
-      return first(db.select().from(credentialStatus).where(eq(credentialStatus.credentialId, credentialId)));
+      return first(q.statusEntryById.all({ credentialId }));
     },
     async listForSubject(subjectDid) {
       // Only credentials that were recorded as issued: a status entry allocated by a request that

@@ -1,0 +1,93 @@
+/**
+ * `npx tsx bench/statementsPerFlow.ts`: every SQL statement one complete flow runs on the Node
+ * server (SQLite as shipped), by request, with the rows it changed; and the statements grouped.
+ * What the "rows written per flow" figure of `npm run bench` is made of (docs/performance.md).
+ */
+import Database from 'better-sqlite3';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const prepared: string[] = [];
+const runs: Array<{ sql: string; changes: number; readonly: boolean }> = [];
+const originalPrepare = Database.prototype.prepare;
+Database.prototype.prepare = function (this: Database.Database, source: string) {
+  const stmt = originalPrepare.call(this, source) as Database.Statement;
+  prepared.push(source.replace(/\s+/g, ' ').slice(0, 110));
+  for (const method of ['run', 'get', 'all', 'iterate'] as const) {
+    const original = stmt[method] as (...args: unknown[]) => unknown;
+    (stmt as unknown as Record<string, unknown>)[method] = function (this: Database.Statement, ...args: unknown[]) {
+      const result = original.apply(this, args);
+      const changes =
+        method === 'run'
+          ? ((result as { changes: number }).changes ?? 0)
+          : Array.isArray(result) && !stmt.readonly
+            ? result.length
+            : result && !stmt.readonly
+              ? 1
+              : 0;
+      runs.push({ sql: source.replace(/\s+/g, ' ').slice(0, 110), changes, readonly: stmt.readonly });
+      return result;
+    };
+  }
+  return stmt;
+} as typeof Database.prototype.prepare;
+
+// Every SQL text drizzle builds (prepared statements build theirs once, at store creation).
+const { SQLiteDialect } = await import('drizzle-orm/sqlite-core');
+const originalSqlToQuery = SQLiteDialect.prototype.sqlToQuery;
+SQLiteDialect.prototype.sqlToQuery = function (this: unknown, ...args: Parameters<typeof originalSqlToQuery>) {
+  const query = originalSqlToQuery.apply(this, args);
+  prepared.push(
+    query.sql.replace(/\s+/g, ' ').slice(0, 110) +
+      `  [${
+        new Error().stack
+          ?.split('\n')
+          .find((l) => l.includes('/src/store/repositories/'))
+          ?.trim() ?? ''
+      }]`,
+  );
+  return query;
+} as typeof originalSqlToQuery;
+const { startNodeIssuer } = await import('../src/runtime/nodeServer');
+const { WalletClient } = await import('../src/wallet/client');
+const { applyForKcc, SAMPLE_IDENTITY } = await import('../src/wallet/flow');
+const { Holder } = await import('../src/wallet/holder');
+
+const dataDir = mkdtempSync(join(tmpdir(), 'kcc-statements-'));
+const issuer = await startNodeIssuer({
+  dataDir,
+  port: 0,
+  hostname: '127.0.0.1',
+  backgroundIntervalMs: 0,
+  logger: { info() {}, warn() {}, error() {}, debug() {} } as never,
+});
+try {
+  const flow = async () => {
+    const client = new WalletClient(await Holder.create(), fetch);
+    await applyForKcc(client, { issuer: issuer.url, identity: SAMPLE_IDENTITY });
+  };
+  await flow(); // warm: key and list creation happen once
+  await new Promise((r) => setTimeout(r, 50));
+  runs.length = 0;
+  prepared.length = 0;
+  await flow();
+  await new Promise((r) => setTimeout(r, 50));
+  const writes = runs.filter((r) => !r.readonly && !/^(BEGIN|COMMIT|SAVEPOINT|RELEASE)/.test(r.sql));
+  const byStatement = new Map<string, { calls: number; changes: number }>();
+  for (const w of runs) {
+    const e = byStatement.get(w.sql) ?? { calls: 0, changes: 0 };
+    e.calls++;
+    e.changes += w.changes;
+    byStatement.set(w.sql, e);
+  }
+  for (const [sql, e] of [...byStatement].sort((a, b) => b[1].calls - a[1].calls)) console.log(String(e.calls).padStart(3), String(e.changes).padStart(3), sql);
+  // A query built and compiled for each call (not prepared once per store): drizzle builds its SQL each time.
+  for (const sql of prepared) console.log('built per call:', sql);
+  console.log(
+    `statements: ${runs.length}, of which writes ${writes.length} changing ${writes.reduce((a, w) => a + w.changes, 0)} rows; commits ${runs.filter((r) => r.sql.startsWith('COMMIT')).length}`,
+  );
+} finally {
+  await issuer.close();
+  rmSync(dataDir, { recursive: true, force: true });
+}
