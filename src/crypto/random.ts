@@ -22,15 +22,9 @@ export function randomUuid(): string {
  * what must not reveal its creation time or link copies (SD-JWT VC batch copies stay random).
  */
 export function timeOrderedUuid(nowMs: number): string {
-  const bytes = crypto.getRandomValues(new Uint8Array(16));
-  let time = Math.max(0, Math.floor(nowMs));
-  for (let i = 5; i >= 0; i--) {
-    bytes[i] = time % 256;
-    time = Math.floor(time / 256);
-  }
-  bytes[6] = 0x70 | (bytes[6] & 0x0f);
-  bytes[8] = 0x80 | (bytes[8] & 0x3f);
-  let hex = '';
-  for (let i = 0; i < 16; i++) hex += (bytes[i] < 16 ? '0' : '') + bytes[i].toString(16);
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+  // The random bits of a v4 UUID (the runtime draws them from a cached pool: one CSPRNG call per
+  // many ids) under the time: v4's variant bits are already RFC 9562's.
+  const random = crypto.randomUUID();
+  const time = Math.max(0, Math.floor(nowMs)).toString(16).padStart(12, '0').slice(-12);
+  return `${time.slice(0, 8)}-${time.slice(8, 12)}-7${random.slice(15, 18)}-${random.slice(19)}`;
 }

@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, createSecretKey, type KeyObject, randomFillSync } from 'node:crypto';
 import { base64urlDecode, base64urlEncode } from '../crypto/base64url';
 import type { PiiVault } from '../idv/piiVault';
 
@@ -15,17 +15,31 @@ function keyIdOf(rawKey: Uint8Array): string {
 export function createNodePiiVault(rawKey: Uint8Array, retiredKeys: Uint8Array[] = []): PiiVault {
   if (rawKey.length !== 32) throw new TypeError('the PII data key must be 32 bytes (AES-256)');
   const currentId = keyIdOf(rawKey);
-  const byId = new Map<string, Uint8Array>([[currentId, rawKey]]);
+  // Keys imported once (a raw key given to createCipheriv is imported on every call).
+  const current = createSecretKey(rawKey);
+  const byId = new Map<string, KeyObject>([[currentId, current]]);
   for (const raw of retiredKeys) {
     if (raw.length !== 32) throw new TypeError('a retired PII data key must be 32 bytes (AES-256)');
-    if (!byId.has(keyIdOf(raw))) byId.set(keyIdOf(raw), raw);
+    if (!byId.has(keyIdOf(raw))) byId.set(keyIdOf(raw), createSecretKey(raw));
   }
+  // IVs from a pool refilled by one CSPRNG call per 341 records (a call per IV cost more than the sealing).
+  const pool = Buffer.allocUnsafeSlow(4092);
+  let offset = pool.length;
+  const freshIv = () => {
+    if (offset + 12 > pool.length) {
+      randomFillSync(pool);
+      offset = 0;
+    }
+    const iv = Buffer.from(pool.subarray(offset, offset + 12));
+    offset += 12;
+    return iv;
+  };
   return {
     keyId: currentId,
     has: (keyId) => byId.has(keyId),
     async seal(applicationId, value) {
-      const iv = randomBytes(12);
-      const cipher = createCipheriv('aes-256-gcm', rawKey, iv);
+      const iv = freshIv();
+      const cipher = createCipheriv('aes-256-gcm', current, iv);
       cipher.setAAD(Buffer.from(applicationId, 'utf8'));
       const ct = Buffer.concat([cipher.update(JSON.stringify(value), 'utf8'), cipher.final(), cipher.getAuthTag()]);
       return base64urlEncode(new Uint8Array(Buffer.concat([iv, ct])));
