@@ -141,24 +141,13 @@ export async function submitIdentityForm(
   const submitted = { ...outcome, provider: HOSTED_PROVIDER, reason: idvResult.reasonCodes.join(' ') || undefined };
   const application = await deps.store.applications.submitIdv(digestSecret(deps.crypto, formToken), submitted, nowSeconds(deps));
   if (!application) throw new FormAlreadySubmitted('Your details were already submitted. You can close this window.');
-  // What the applicant agreed to and when (ids and time only, no PII).
-  await deps.store.audit.record({
-    applicationId: application.id,
-    actor: 'applicant',
-    action: 'consent.given',
-    detail: { optional: consent.optional },
-    at: application.formSubmittedAt ?? nowSeconds(deps),
-  });
-  // PII stays inside the IDV module, sealed (AES-256-GCM); only KCC fields went to `applications`.
+  // What the applicant agreed to and when (ids and time only, no PII), and the PII sealed
+  // (AES-256-GCM; only KCC fields went to `applications`): both in the result's commit.
   const vault = deps.idv.vault;
-  if (vault) {
-    await deps.store.pii.store({
-      applicationId: application.id,
-      keyId: vault.keyId,
-      ciphertext: await vault.seal(application.id, result.fields),
-      createdAt: nowSeconds(deps),
-    });
-  }
+  const submission = {
+    consent: { actor: 'applicant', action: 'consent.given', detail: { optional: consent.optional }, at: application.formSubmittedAt ?? nowSeconds(deps) },
+    ...(vault ? { pii: { keyId: vault.keyId, ciphertext: await vault.seal(application.id, result.fields), createdAt: nowSeconds(deps) } } : {}),
+  };
   await applyResult(deps, {
     applicationId: application.id,
     provider: HOSTED_PROVIDER,
@@ -166,6 +155,9 @@ export async function submitIdentityForm(
     eventAt: deps.clock(),
     actor: 'applicant',
     current: application,
+    submission,
+    // Only an application opened with presented credentials has a prefill, and only then sealed claims.
+    presentedClaims: form.prefill != null,
   });
   return { ok: true, application };
 }

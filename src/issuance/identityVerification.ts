@@ -110,6 +110,10 @@ type ApplyInput = {
   reason?: string;
   /** The application row as the caller just wrote it (the hosted form): an identical status write is skipped. */
   current?: Application;
+  /** What the applicant submitted (the hosted form's consent and sealed PII): written in the result's commit. */
+  submission?: IdvResultWrite['submission'];
+  /** False when the application was opened without presented credentials (no sealed claims to schedule). */
+  presentedClaims?: boolean;
 };
 
 type Applied = { disposition: Disposition; state: IdvState; application?: Application };
@@ -139,6 +143,8 @@ export async function applyResult(deps: Deps, input: ApplyInput): Promise<Applie
   const from = session.state as IdvState;
   // A result that changes nothing is audited, and the session stays as it was.
   const notApplied = async (disposition: 'stale' | 'ignored', detail: JsonObject) => {
+    // The submission is kept even when its result changes nothing.
+    if (input.submission) await recordSubmission(deps, input.applicationId, input.submission);
     await deps.store.audit.record({
       applicationId: input.applicationId,
       actor: input.actor,
@@ -163,6 +169,13 @@ export async function applyResult(deps: Deps, input: ApplyInput): Promise<Applie
     return notApplied('stale', eventAt);
   await applyCredentialChanges(deps, credentials, input.actor);
   return plan.applied;
+}
+
+/** A submission whose result was not applied: its consent entry and sealed PII on their own. */
+async function recordSubmission(deps: Pick<Deps, 'store'>, applicationId: string, submission: NonNullable<IdvResultWrite['submission']>): Promise<void> {
+  const { consent, pii } = submission;
+  await deps.store.audit.record({ applicationId, actor: consent.actor, action: consent.action, detail: consent.detail, at: consent.at });
+  if (pii) await deps.store.pii.store({ applicationId, ...pii });
 }
 
 /**
@@ -208,7 +221,14 @@ function planResult(
     },
   };
   const disposition: Disposition = redecision ? 'redecision' : 'applied';
-  const base = { applicationId: input.applicationId, status: unchanged ? undefined : change, audit, now };
+  const base = {
+    applicationId: input.applicationId,
+    status: unchanged ? undefined : change,
+    audit,
+    now,
+    ...(input.submission ? { submission: input.submission } : {}),
+    ...(input.presentedClaims === false ? { presentedClaims: false } : {}),
+  };
   // An unknown application: the session and the audit entry only (nothing to announce or purge).
   if (!application) return { write: { ...base, events: [] }, applied: { disposition, state: to } };
   const events: OutboxRow[] = [];

@@ -401,6 +401,13 @@ export type IdvResultWrite = {
   audit: { actor: string; action: string; detail: JsonObject };
   events: NewOutboxEvent[];
   purgeAfter?: number;
+  /**
+   * What the applicant submitted with this result (the hosted form), in the same commit: the
+   * consent audit entry and the sealed PII, whose purge clock is then set as it is inserted.
+   */
+  submission?: { consent: { actor: string; action: string; detail: JsonObject; at: number }; pii?: { keyId: string; ciphertext: string; createdAt: number } };
+  /** False when the application has no presented credentials' sealed claims (opened without any): their purge clock is not written. */
+  presentedClaims?: boolean;
   now: number;
 };
 

@@ -1222,6 +1222,46 @@ describe.each(backends)('store contract on %s', (_name, open) => {
       expect(await store.audit.listForApplication(app.id)).toHaveLength(3);
       expect(await store.outbox.pendingCount()).toBe(4);
     });
+
+    it("commits the hosted form's consent entry and sealed PII with its result (PII purge clock set as inserted), or neither when it loses", async () => {
+      const app = await newApplication();
+      const submission = {
+        consent: { actor: 'applicant', action: 'consent.given', detail: { optional: ['marketing'] }, at: NOW },
+        pii: { keyId: 'k1', ciphertext: 'sealed-form', createdAt: NOW },
+      };
+      const write = (session: IdvResultWrite['session'], overrides: Partial<IdvResultWrite> = {}): IdvResultWrite => ({
+        applicationId: app.id,
+        session,
+        audit: { actor: 'applicant', action: 'idv.state_changed', detail: { from: 'created', to: 'approved' } },
+        events: [],
+        purgeAfter: NOW + 86400,
+        submission,
+        presentedClaims: false,
+        now: NOW + 1,
+        ...overrides,
+      });
+      const opened = session(app.id, { state: 'approved', lastEventAt: 2000 });
+      // Lost (a session exists already): neither the consent entry nor the PII.
+      await store.idvSessions.openInState(session(app.id, { state: 'in_progress', lastEventAt: 1000 }));
+      expect(await store.idvSessions.commitResult(write({ open: opened }))).toBe(false);
+      expect(await store.audit.listForApplication(app.id)).toEqual([]);
+      expect(await store.pii.get(app.id)).toBeUndefined();
+      // Won: the consent entry before the decision's, the PII with its purge clock.
+      expect(await store.idvSessions.commitResult(write({ advance: { state: 'approved', outcome: null, eventAt: 2000 } }))).toBe(true);
+      expect((await store.audit.listForApplication(app.id)).map((e) => [e.action, e.at])).toEqual([
+        ['consent.given', NOW],
+        ['idv.state_changed', NOW + 1],
+      ]);
+      expect(await store.pii.get(app.id)).toMatchObject({ keyId: 'k1', ciphertext: 'sealed-form', createdAt: NOW, purgeAfter: NOW + 86400, erasedAt: null });
+      // Undecided (review): the PII without a purge clock.
+      const review = await newApplication();
+      expect(
+        await store.idvSessions.commitResult(
+          write({ open: session(review.id, { state: 'needs_review', lastEventAt: 2000 }) }, { applicationId: review.id, purgeAfter: undefined }),
+        ),
+      ).toBe(true);
+      expect((await store.pii.get(review.id))?.purgeAfter).toBeNull();
+    });
   });
 
   describe('idvEvents', () => {

@@ -148,8 +148,19 @@ function idvResultStatement(write: IdvResultWrite): SQL {
       decided_at = ${decided ? write.now : null}::bigint, updated_at = ${write.now}::bigint
       WHERE id = ${write.applicationId}::text AND EXISTS (SELECT 1 FROM won) RETURNING id)`);
   }
-  parts.push(sql`, audit AS (INSERT INTO audit_log (application_id, actor, action, detail, at)
-    SELECT ${write.applicationId}::text, ${write.audit.actor}::text, ${write.audit.action}::text, ${JSON.stringify(write.audit.detail)}::text, ${write.now}::bigint FROM won RETURNING id)`);
+  const submission = write.submission;
+  if (submission) {
+    // The consent entry, then the decision's, in that order (one INSERT: ids follow ORDER BY).
+    const { consent } = submission;
+    parts.push(sql`, audit AS (INSERT INTO audit_log (application_id, actor, action, detail, at)
+      SELECT ${write.applicationId}::text, v.actor, v.action, v.detail, v.at FROM won,
+        (VALUES (1, ${consent.actor}::text, ${consent.action}::text, ${JSON.stringify(consent.detail)}::text, ${consent.at}::bigint),
+                (2, ${write.audit.actor}::text, ${write.audit.action}::text, ${JSON.stringify(write.audit.detail)}::text, ${write.now}::bigint)) AS v(ord, actor, action, detail, at)
+      ORDER BY v.ord RETURNING id)`);
+  } else {
+    parts.push(sql`, audit AS (INSERT INTO audit_log (application_id, actor, action, detail, at)
+      SELECT ${write.applicationId}::text, ${write.audit.actor}::text, ${write.audit.action}::text, ${JSON.stringify(write.audit.detail)}::text, ${write.now}::bigint FROM won RETURNING id)`);
+  }
   if (write.events.length) {
     const events = JSON.stringify(
       write.events.map((e) => ({ id: e.id, type: e.type, body: e.body, created_at: e.createdAt, trace_parent: e.traceParent ?? null })),
@@ -158,11 +169,21 @@ function idvResultStatement(write: IdvResultWrite): SQL {
       SELECT e.id, e.type, e.body, e.created_at, 0, e.created_at, e.trace_parent FROM jsonb_to_recordset(${events}::jsonb) AS e(id text, type text, body text, created_at bigint, trace_parent text)
       WHERE EXISTS (SELECT 1 FROM won) ON CONFLICT DO NOTHING RETURNING id)`);
   }
+  if (submission) {
+    const { pii } = submission;
+    // The PII with its purge clock when the result decides (no UPDATE of it below).
+    if (pii)
+      parts.push(sql`, pii AS (INSERT INTO idv_pii (application_id, key_id, ciphertext, created_at, purge_after)
+        SELECT ${write.applicationId}::text, ${pii.keyId}::text, ${pii.ciphertext}::text, ${pii.createdAt}::bigint, ${write.purgeAfter ?? null}::bigint FROM won
+        ON CONFLICT DO NOTHING RETURNING application_id)`);
+  }
   if (write.purgeAfter !== undefined) {
-    parts.push(sql`, purge AS (UPDATE idv_pii SET purge_after = ${write.purgeAfter}::bigint
-      WHERE application_id = ${write.applicationId}::text AND erased_at IS NULL AND EXISTS (SELECT 1 FROM won) RETURNING application_id)`);
-    parts.push(sql`, purge_claims AS (UPDATE presented_claims SET purge_after = ${write.purgeAfter}::bigint
-      WHERE application_id = ${write.applicationId}::text AND erased_at IS NULL AND EXISTS (SELECT 1 FROM won) RETURNING application_id)`);
+    if (!submission?.pii)
+      parts.push(sql`, purge AS (UPDATE idv_pii SET purge_after = ${write.purgeAfter}::bigint
+        WHERE application_id = ${write.applicationId}::text AND erased_at IS NULL AND EXISTS (SELECT 1 FROM won) RETURNING application_id)`);
+    if (write.presentedClaims !== false)
+      parts.push(sql`, purge_claims AS (UPDATE presented_claims SET purge_after = ${write.purgeAfter}::bigint
+        WHERE application_id = ${write.applicationId}::text AND erased_at IS NULL AND EXISTS (SELECT 1 FROM won) RETURNING application_id)`);
   }
   parts.push(sql` SELECT count(*)::int AS won FROM won`);
   return sql.join(parts, sql``);

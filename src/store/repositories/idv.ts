@@ -119,6 +119,16 @@ export function createIdvSessionRepositories(d: Dialect) {
             )
             .onConflictDoNothing(),
         ),
+        // The form's sealed PII (all columns in order; the WHERE as for the events above).
+        pii: prepare(
+          'commit_result_pii',
+          db
+            .insert(idvPii)
+            .select(
+              sql`SELECT ${p('applicationId')}, ${p('keyId')}, ${p('ciphertext')}, ${p('createdAt')}, ${p('purgeAfter')}, NULL, NULL WHERE ${sessionWriteWins}`,
+            )
+            .onConflictDoNothing(),
+        ),
         purge: prepare(
           'commit_result_purge',
           db
@@ -163,14 +173,25 @@ export function createIdvSessionRepositories(d: Dialect) {
     if (write.status) {
       writes.push({ statement: statements.status, values: { ...base, ...statusChangeValues(write.status, write.now) } });
     }
+    // What the applicant agreed to comes before what was decided on it (audit order).
+    const submission = write.submission;
+    if (submission) {
+      const { consent, pii } = submission;
+      writes.push({
+        statement: statements.audit,
+        values: { ...base, actor: consent.actor, action: consent.action, detail: JSON.stringify(consent.detail), now: consent.at },
+      });
+      if (pii) writes.push({ statement: statements.pii, values: { ...base, ...pii, purgeAfter: write.purgeAfter ?? null } });
+    }
     writes.push({
       statement: statements.audit,
       values: { ...base, actor: write.audit.actor, action: write.audit.action, detail: JSON.stringify(write.audit.detail) },
     });
     for (const event of write.events) writes.push({ statement: statements.event, values: { ...base, ...event, traceParent: event.traceParent ?? null } });
     if (write.purgeAfter !== undefined) {
-      writes.push({ statement: statements.purge, values: { ...base, purgeAfter: write.purgeAfter } });
-      writes.push({ statement: statements.purgeClaims, values: { ...base, purgeAfter: write.purgeAfter } });
+      // PII inserted above carries its clock already.
+      if (!submission?.pii) writes.push({ statement: statements.purge, values: { ...base, purgeAfter: write.purgeAfter } });
+      if (write.presentedClaims !== false) writes.push({ statement: statements.purgeClaims, values: { ...base, purgeAfter: write.purgeAfter } });
     }
     if ('open' in write.session) {
       // A column placeholder in `.values()`: drizzle encodes the JSON itself.
