@@ -79,7 +79,7 @@ export async function openPostgresFigures(url: string) {
         `${(sum((d) => d.walRecords) / flows).toFixed(1)} WAL records, ${(sum((d) => d.walBytes) / flows / 1024).toFixed(1)} KiB of WAL`,
     );
     lines.push(`statements by calls per ${unit} (pg_stat_statements):`);
-    for (const d of delta.sort((x, y) => y.calls - x.calls).slice(0, 16)) {
+    for (const d of delta.sort((x, y) => y.calls - x.calls).slice(0, 40)) {
       const text = d.query.replace(/\s+/g, ' ').trim();
       lines.push(`  ${(d.calls / flows).toFixed(2).padStart(6)}  ${text.length > 150 ? `${text.slice(0, 147)}…` : text}`);
     }

@@ -27,6 +27,22 @@ Database.prototype.prepare = function (this: Database.Database, source: string) 
               ? 1
               : 0;
       runs.push({ sql: source.replace(/\s+/g, ' ').slice(0, 110), changes, readonly: stmt.readonly });
+      // STATEMENT_CALLERS=<text>: where in src/ each statement containing it was called from.
+      if (process.env.STATEMENT_CALLERS && source.includes(process.env.STATEMENT_CALLERS))
+        console.log(
+          'called from:',
+          new Error().stack
+            ?.split('\n')
+            .filter((l) => l.includes('/src/') && !l.includes('/src/store/') && !l.includes('/src/runtime/'))
+            .slice(0, 3)
+            .map((l) =>
+              l
+                .trim()
+                .replace(/^at /, '')
+                .replace(/\(.*\/src\//, '(src/'),
+            )
+            .join(' < '),
+        );
       return result;
     };
   }

@@ -158,6 +158,7 @@ export async function submitIdentityForm(
     submission,
     // Only an application opened with presented credentials has a prefill, and only then sealed claims.
     presentedClaims: form.prefill != null,
+    prefill: form.prefill,
   });
   return { ok: true, application };
 }

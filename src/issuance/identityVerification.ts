@@ -2,7 +2,7 @@ import { HOSTED_PROVIDER } from '../idv/hostedForm';
 import { CallbackRejected, evidenceFromChecks, WebhookRejected, type IdvProvider, type IdvResult, type IdvState } from '../idv/provider';
 import { applicationStatusFor, outboundEventFor, TERMINAL_STATES, transition } from '../idv/stateMachine';
 import { digestSecret } from '../crypto/hash';
-import type { Application, IdvResultWrite, IdvSession, JsonObject } from '../store/types';
+import type { Application, ApplicationPrefill, IdvResultWrite, IdvSession, JsonObject } from '../store/types';
 import { applyCredentialChanges, credentialChangesOfDecision, NO_CREDENTIAL_CHANGES, type CredentialChanges } from './credentialStatus';
 import { kccDataProblem } from './kccClaims';
 import type { IssuanceDeps } from './deps';
@@ -80,9 +80,10 @@ export async function withTierRule(
   result: IdvResult,
   current: Application | undefined,
   now: number,
+  knownPrefill?: ApplicationPrefill | null,
 ): Promise<IdvResult> {
   if (result.state !== 'approved' || !current) return result;
-  const prefill = await deps.store.applicationPrefill.get(current.id);
+  const prefill = knownPrefill !== undefined ? knownPrefill : await deps.store.applicationPrefill.get(current.id);
   const evidence = checkEvidenceOf(result.evidence ?? evidenceFromChecks(result.checks), prefill, now);
   const grant = grantTier(deps, current, evidence, now, result.tier);
   if (grant.tier) {
@@ -114,6 +115,8 @@ type ApplyInput = {
   submission?: IdvResultWrite['submission'];
   /** False when the application was opened without presented credentials (no sealed claims to schedule). */
   presentedClaims?: boolean;
+  /** The application's prefill as the caller already read it (null: none); else read when the tier rule needs it. */
+  prefill?: ApplicationPrefill | null;
 };
 
 type Applied = { disposition: Disposition; state: IdvState; application?: Application };
@@ -129,7 +132,7 @@ type Applied = { disposition: Disposition; state: IdvState; application?: Applic
 export async function applyResult(deps: Deps, input: ApplyInput): Promise<Applied> {
   const now = seconds(deps.clock());
   const current = input.current ?? (await deps.store.applications.get(input.applicationId));
-  const result = await withTierRule(deps, withKccDataRule(input.result, current), current, now);
+  const result = await withTierRule(deps, withKccDataRule(input.result, current), current, now, input.prefill);
   const to = result.state;
   const outcome = { ...result, evidence: result.evidence ?? evidenceFromChecks(result.checks) } as unknown as JsonObject;
   // No session yet (the hosted form): open it directly in the new state. The commit does nothing

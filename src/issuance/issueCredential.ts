@@ -93,11 +93,11 @@ export function decideIssuance(application: Pick<Application, 'status' | 'countr
  */
 export async function requestCredential(deps: Deps, grant: AccessTokenRecord, body: unknown): Promise<IssuanceAnswer> {
   const { request, proofs } = await parseAndCheckProof(deps, grant, body, requestOptions(deps));
-  const application = await deps.store.applications.get(grant.applicationId);
-  if (!application) throw new ServerError('application not found');
+  const found = await deps.store.applications.getWithPrefill(grant.applicationId);
+  if (!found) throw new ServerError('application not found');
+  const { application, prefill } = found;
   const offered = credentialConfigurations(deps.config).ofApplication(application).id;
   assertConfigurationOffered(request.format === 'jwt_vc_json' ? offered : sdJwtConfigurationId(offered), request.configurationId);
-  const prefill = (await deps.store.applicationPrefill.get(application.id)) ?? null;
   const decision = decideIssuance(application, await presentedCredentialsProblem(deps, application, prefill));
   if (decision.kind === 'deny') throw new CredentialRequestDenied(decision.reason);
   if (decision.kind === 'review') await sendToReview(deps, application, decision.problem);
@@ -141,9 +141,9 @@ export async function collectDeferredCredential(deps: Deps, grant: AccessTokenRe
     const again: Issued = { id: credential.id, credentials: [credential.jwt], supersedes: [], notificationId: credential.notificationId };
     return { status: 200, body: credentialResponse(profile, again), applicationId: transaction.applicationId, deferred: true, issued: true, profile };
   }
-  const application = await deps.store.applications.get(transaction.applicationId);
-  if (!application) throw new InvalidTransactionId('transaction_id is unknown');
-  const prefill = (await deps.store.applicationPrefill.get(application.id)) ?? null;
+  const found = await deps.store.applications.getWithPrefill(transaction.applicationId);
+  if (!found) throw new InvalidTransactionId('transaction_id is unknown');
+  const { application, prefill } = found;
   const decision = decideIssuance(application, await presentedCredentialsProblem(deps, application, prefill));
   if (decision.kind === 'deny') throw new CredentialRequestDenied(decision.reason);
   if (decision.kind === 'review') await sendToReview(deps, application, decision.problem);

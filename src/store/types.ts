@@ -135,6 +135,8 @@ export interface ApplicationRepository {
   findByFormToken(formTokenHash: string): Promise<Application | undefined>;
   /** The application behind a form token with its prefill (upgrade/renewal; null when none), in one read. */
   findByFormTokenWithPrefill(formTokenHash: string): Promise<{ application: Application; prefill: ApplicationPrefill | null } | undefined>;
+  /** An application with its prefill (null without) in one read: what the credential endpoints decide on. */
+  getWithPrefill(id: string): Promise<{ application: Application; prefill: ApplicationPrefill | null } | undefined>;
   /**
    * Records the IDV result of a form submission, once: only while the form is unsubmitted,
    * unexpired (`formExpiresAt` > now) and the application still pending. A decided outcome

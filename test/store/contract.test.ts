@@ -138,6 +138,7 @@ const STORE_METHODS: { [R in keyof Store]: Record<keyof Store[R], true> } = {
     get: true,
     findByFormToken: true,
     findByFormTokenWithPrefill: true,
+    getWithPrefill: true,
     submitIdv: true,
     withdraw: true,
     decideReview: true,
@@ -527,7 +528,7 @@ describe.each(backends)('store contract on %s', (_name, open) => {
       expect(await store.applicationPrefill.get(second.id)).toBeUndefined();
     });
 
-    it('finds an application by form token with its prefill, or null prefill', async () => {
+    it('finds an application by form token or id with its prefill, or null prefill', async () => {
       const plain = await newApplication();
       expect(await store.applications.findByFormTokenWithPrefill(plain.formTokenHash)).toEqual({
         application: await store.applications.get(plain.id),
@@ -549,6 +550,10 @@ describe.each(backends)('store contract on %s', (_name, open) => {
       expect(found?.application.id).toBe(renewal.id);
       expect(found?.prefill).toEqual(prefill);
       expect(await store.applications.findByFormTokenWithPrefill('nope')).toBeUndefined();
+      // By id, as the credential endpoints read it.
+      expect(await store.applications.getWithPrefill(renewal.id)).toEqual(found);
+      expect(await store.applications.getWithPrefill(plain.id)).toEqual({ application: await store.applications.get(plain.id), prefill: null });
+      expect(await store.applications.getWithPrefill('nope')).toBeUndefined();
     });
   });
 

@@ -116,6 +116,14 @@ export function createApplicationRepositories(d: Dialect) {
         .leftJoin(applicationPrefill, eq(applicationPrefill.applicationId, applications.id))
         .where(eq(applications.formTokenHash, p('formTokenHash'))),
     ),
+    applicationWithPrefillById: prepare(
+      'application_with_prefill_by_id',
+      db
+        .select({ application: applications, prefill: applicationPrefill })
+        .from(applications)
+        .leftJoin(applicationPrefill, eq(applicationPrefill.applicationId, applications.id))
+        .where(eq(applications.id, p('id'))),
+    ),
     // A form link takes one answer (a submission or a withdrawal): unsubmitted, pending, unexpired.
     submitIdv: prepare(
       'submit_idv',
@@ -216,6 +224,9 @@ export function createApplicationRepositories(d: Dialect) {
     },
     async get(id) {
       return first(q.applicationById.all({ id }));
+    },
+    async getWithPrefill(id) {
+      return first(q.applicationWithPrefillById.all({ id }));
     },
     async findByFormToken(formTokenHash) {
       return first(q.applicationByFormToken.all({ formTokenHash }));
