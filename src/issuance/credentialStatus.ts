@@ -46,9 +46,10 @@ export async function allocateCredentialStatus(
   // are walked. Herd privacy needs room: past maxFill, random draws collide often, so a full
   // list makes way for the next.
   // A request taking over a claim signs the same credential id: the entry an earlier attempt
-  // allocated for it is this credential's, never a second one.
-  const allocated = await deps.store.credentialStatus.get(input.credentialId);
-  if (allocated) return entriesOf(deps, allocated.listId, allocated.listIndex);
+  // allocated for it is this credential's, never a second one. The allocation below finds it
+  // (its insert conflicts on the credential id, then the entry is read), so the usual case, a
+  // credential id minted by this request, costs no read first; a takeover only reserves a slot
+  // of the list's fill count that stays unused.
   let list = await deps.store.statusLists.reserveInNewest(maxFill);
   if (!list) {
     list = await deps.store.statusLists.current(size, now);
@@ -70,7 +71,7 @@ export async function allocateCredentialStatus(
       updatedAt: now,
     });
     if (won) return entriesOf(deps, list.id, index);
-    // A racing request for the same credential id allocated its entry first: that one is the credential's.
+    // An earlier attempt or a racing request for the same credential id allocated its entry: that one is the credential's.
     const racing = await deps.store.credentialStatus.get(input.credentialId);
     if (racing) return entriesOf(deps, racing.listId, racing.listIndex);
   }
