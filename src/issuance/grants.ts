@@ -5,7 +5,7 @@ import { timingSafeEqual } from '../crypto/timingSafeEqual';
 import { nowSeconds } from '../ports/clock';
 import { InvalidGrant, InvalidToken, ProtocolError } from '../protocol/errors';
 import { bearerToken, issueAccessToken, verifyAccessToken } from '../protocol/oid4vci/accessToken';
-import type { AccessTokenRecord, PreAuthorizedCode } from '../store/types';
+import type { AccessTokenRecord, PreAuthorizedCode, RedeemedCode } from '../store/types';
 import type { IssuanceDeps } from './deps';
 import { assertPresentedCredentialsStillValid } from './presentedCredentials';
 
@@ -37,7 +37,12 @@ export async function redeemPreAuthorizedCode(
 ): Promise<{ applicationId: string; token: TokenResponse }> {
   const code = await redeemCodeOnce(deps, input);
   try {
-    const problem = await assertPresentedCredentialsStillValid(deps, code.applicationId);
+    // The redemption read the application's presented credentials with the code (null: no prefill).
+    const problem = await assertPresentedCredentialsStillValid(
+      deps,
+      code.applicationId,
+      code.presentedCredentials && { presentedCredentials: code.presentedCredentials },
+    );
     if (problem) throw new InvalidGrant(`a credential presented for this application is no longer valid: ${problem}`);
     return { applicationId: code.applicationId, token: await grantAccessToken(deps, code) };
   } catch (e) {
@@ -55,7 +60,7 @@ export async function redeemPreAuthorizedCode(
  * Consumes the code by one conditional UPDATE, bound to its DID. A replayed code may mean it
  * leaked: the tokens issued from it are revoked (RFC 6749 §4.1.2).
  */
-async function redeemCodeOnce(deps: Deps, input: { preAuthorizedCode: string; clientId: string | undefined }): Promise<PreAuthorizedCode> {
+async function redeemCodeOnce(deps: Deps, input: { preAuthorizedCode: string; clientId: string | undefined }): Promise<RedeemedCode> {
   const now = nowSeconds(deps);
   const codeHash = digestSecret(deps.crypto, input.preAuthorizedCode);
   const code =

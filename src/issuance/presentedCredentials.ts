@@ -249,7 +249,7 @@ export async function presentedCredentialProblem(
 export async function assertPresentedCredentialsStillValid(
   deps: Parameters<typeof presentedCredentialProblem>[0],
   applicationId: string,
-  knownPrefill?: ApplicationPrefill | null,
+  knownPrefill?: Pick<ApplicationPrefill, 'presentedCredentials'> | null,
 ): Promise<string | undefined> {
   const prefill = knownPrefill !== undefined ? knownPrefill : await deps.store.applicationPrefill.get(applicationId);
   const presented = prefill?.presentedCredentials ?? [];

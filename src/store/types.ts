@@ -8,7 +8,7 @@
  */
 
 import type * as schema from './schema';
-import type { EvidenceEntry, JsonObject } from './schema';
+import type { EvidenceEntry, JsonObject, PresentedCredentialRecord } from './schema';
 
 // ---- Records (what reads return) and new rows (what creates take) ----
 // Inferred from the one schema (./schema.ts), where each column carries its doc; the JSON values
@@ -214,16 +214,19 @@ export interface ApplicationPrefillRepository {
   get(applicationId: string): Promise<ApplicationPrefill | undefined>;
 }
 
+/** A code as its redemption answers it, with the credentials presented for its application (null: the application has no prefill). */
+export type RedeemedCode = PreAuthorizedCode & { presentedCredentials: PresentedCredentialRecord[] | null };
+
 export interface PreAuthorizedCodeRepository {
   create(row: NewPreAuthorizedCode): Promise<void>;
   /** Redeems a code for the DID it was issued to; undefined if unknown, expired, used, or another DID's. */
-  redeem(codeHash: string, applicantDid: string, now: number): Promise<PreAuthorizedCode | undefined>;
+  redeem(codeHash: string, applicantDid: string, now: number): Promise<RedeemedCode | undefined>;
   get(codeHash: string): Promise<PreAuthorizedCode | undefined>;
   /**
    * Redeems a code when the wallet sent no client_id (OID4VCI 1.0 §6.1: optional for the
    * pre-authorized grant). The code is already bound to its applicant DID, which the token names.
    */
-  redeemBound(codeHash: string, now: number): Promise<PreAuthorizedCode | undefined>;
+  redeemBound(codeHash: string, now: number): Promise<RedeemedCode | undefined>;
   /**
    * Gives back a code this request redeemed (`consumedAt` its stamp) when no access token was
    * recorded for it: the request failed before its answer existed, so the wallet's retry works.

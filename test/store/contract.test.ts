@@ -569,6 +569,26 @@ describe.each(backends)('store contract on %s', (_name, open) => {
       expect(await store.preAuthorizedCodes.redeem('c3', 'did:jwk:me', NOW)).toBeUndefined();
     });
 
+    it("answers a redemption with the credentials presented for the code's own application (null without a prefill)", async () => {
+      const presented = (id: string) => [{ id, issuer: 'did:web:other.test', expiresAt: NOW + 86400, credentialStatus: [] }];
+      const prefill = (applicationId: string, id: string) => ({
+        applicationId,
+        tierId: 'Standard',
+        verifiedEvidence: [],
+        missingChecks: [],
+        supersedes: [],
+        presentedCredentials: presented(id) as never,
+        countryOfResidence: null,
+        createdAt: NOW,
+      });
+      await store.applicationPrefill.create(prefill('p-other', 'urn:uuid:other'));
+      await store.applicationPrefill.create(prefill('p-own', 'urn:uuid:own'));
+      await store.preAuthorizedCodes.create({ codeHash: 'p1', applicationId: 'p-own', applicantDid: 'did:jwk:me', expiresAt: NOW + 1800 });
+      await store.preAuthorizedCodes.create({ codeHash: 'p2', applicationId: 'p-none', applicantDid: 'did:jwk:me', expiresAt: NOW + 1800 });
+      expect((await store.preAuthorizedCodes.redeem('p1', 'did:jwk:me', NOW))?.presentedCredentials).toEqual(presented('urn:uuid:own'));
+      expect(await store.preAuthorizedCodes.redeemBound('p2', NOW)).toMatchObject({ codeHash: 'p2', applicationId: 'p-none', presentedCredentials: null });
+    });
+
     it('gives a redeemed code back only while no access token was recorded for it', async () => {
       await store.preAuthorizedCodes.create({ codeHash: 'g1', applicationId: 'a1', applicantDid: 'did:jwk:me', expiresAt: NOW + 1800 });
       expect(await store.preAuthorizedCodes.redeem('g1', 'did:jwk:me', NOW)).toBeDefined();

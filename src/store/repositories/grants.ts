@@ -1,7 +1,15 @@
 import { and, eq, inArray, isNull, lt, ne, sql } from 'drizzle-orm';
-import type { AccessTokenRepository, CNonceRepository, NonceRepository, PreAuthorizedCodeRepository } from '../types';
+import type {
+  AccessTokenRepository,
+  CNonceRepository,
+  NonceRepository,
+  PreAuthorizedCode,
+  PreAuthorizedCodeRepository,
+  PresentedCredentialRecord,
+  RedeemedCode,
+} from '../types';
 import { consumeOnce, type Dialect, first, p, placeholders, touched } from '../dialect';
-import { deleteExpired, prepareConsume, stampOnce } from './singleUse';
+import { deleteExpired, prepareConsume, prepareConsumeReturning, stampOnce } from './singleUse';
 
 /** The INSERT of a pre-authorized code (also written with its application: createWithCode). */
 export function prepareInsertCode(d: Dialect) {
@@ -14,21 +22,42 @@ export function prepareInsertCode(d: Dialect) {
   );
 }
 
+/** A redeemed code with the presented credentials of its application (JSON text on SQLite, decoded already where the driver does). */
+function redeemed(row: (PreAuthorizedCode & { presentedCredentials: unknown }) | undefined): RedeemedCode | undefined {
+  if (!row) return undefined;
+  const value = row.presentedCredentials;
+  const list = typeof value === 'string' ? (JSON.parse(value) as PresentedCredentialRecord[]) : ((value ?? null) as PresentedCredentialRecord[] | null);
+  return { ...row, presentedCredentials: list };
+}
+
 /** The grant aggregate: pre-authorized codes, the access tokens issued for them, their c_nonces, and Nonce Endpoint nonces. */
 export function createGrantRepositories(d: Dialect) {
   const { db, prepare } = d;
   const { preAuthorizedCodes, accessTokens, cNonces, nonces } = d.tables;
 
+  // What the token endpoint re-checks (credentials presented for the application) read by the
+  // redemption itself: null without a prefill, else its JSON list. Qualified by hand: drizzle
+  // writes an UPDATE's columns unqualified, which inside the subquery would name ap's own.
+  const withPresentedCredentials = {
+    presentedCredentials: sql`(SELECT ap.presented_credentials FROM application_prefill ap WHERE ap.application_id = pre_authorized_codes.application_id)`,
+  };
   const q = {
     insertCode: prepareInsertCode(d),
-    redeemCode: prepareConsume(
+    redeemCode: prepareConsumeReturning(
       d,
       'redeem_code',
       preAuthorizedCodes,
+      withPresentedCredentials,
       eq(preAuthorizedCodes.codeHash, p('codeHash')),
       eq(preAuthorizedCodes.applicantDid, p('applicantDid')),
     ),
-    redeemBoundCode: prepareConsume(d, 'redeem_bound_code', preAuthorizedCodes, eq(preAuthorizedCodes.codeHash, p('codeHash'))),
+    redeemBoundCode: prepareConsumeReturning(
+      d,
+      'redeem_bound_code',
+      preAuthorizedCodes,
+      withPresentedCredentials,
+      eq(preAuthorizedCodes.codeHash, p('codeHash')),
+    ),
     insertAccessToken: prepare(
       'insert_access_token',
       db.insert(accessTokens).values(placeholders('jti', 'applicationId', 'applicantDid', 'codeHash', 'expiresAt', 'tokenSha256')),
@@ -79,13 +108,13 @@ export function createGrantRepositories(d: Dialect) {
       await q.insertCode.run(row);
     },
     async redeem(codeHash, applicantDid, now) {
-      return consumeOnce(q.redeemCode, { codeHash, applicantDid, now });
+      return redeemed(await consumeOnce(q.redeemCode, { codeHash, applicantDid, now }));
     },
     async get(codeHash) {
       return first(db.select().from(preAuthorizedCodes).where(eq(preAuthorizedCodes.codeHash, codeHash)));
     },
     async redeemBound(codeHash, now) {
-      return consumeOnce(q.redeemBoundCode, { codeHash, now });
+      return redeemed(await consumeOnce(q.redeemBoundCode, { codeHash, now }));
     },
     async giveBack(codeHash, consumedAt) {
       const rows = await db

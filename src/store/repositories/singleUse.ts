@@ -1,4 +1,4 @@
-import { and, gt, isNull, lte, type SQL, sql } from 'drizzle-orm';
+import { and, getTableColumns, gt, isNull, lte, type SQL, sql } from 'drizzle-orm';
 import type { SQLiteColumn, SQLiteTable } from 'drizzle-orm/sqlite-core';
 import { type Dialect, p, type Preparable, type Prepared, touched } from '../dialect';
 
@@ -11,13 +11,24 @@ type SingleUseTable = SQLiteTable & { consumedAt: SQLiteColumn; expiresAt: SQLit
  * consumed_at IS NULL AND expires_at > :now RETURNING *`, run by `consumeOnce`.
  */
 export function prepareConsume<T extends SingleUseTable>(d: Dialect, name: string, table: T, ...key: SQL[]): Prepared<T['$inferSelect']> {
+  return prepareConsumeReturning(d, name, table, {}, ...key);
+}
+
+/** `prepareConsume` whose RETURNING also answers `also` (scalar subqueries on what the row names): one statement instead of a read after it. */
+export function prepareConsumeReturning<T extends SingleUseTable, Also extends Record<string, SQL>>(
+  d: Dialect,
+  name: string,
+  table: T,
+  also: Also,
+  ...key: SQL[]
+): Prepared<T['$inferSelect'] & { [K in keyof Also]: unknown }> {
   // The builder is typed per table; the four tables share these two columns.
-  const update = d.db.update(table as SingleUseTable) as unknown as { set(v: object): { where(w: SQL | undefined): { returning(): Preparable } } };
-  const query = update
-    .set({ consumedAt: sql`${p('now')}` })
-    .where(and(...key, isNull(table.consumedAt), gt(table.expiresAt, p('now'))))
-    .returning();
-  return d.prepare(name, query) as Prepared<T['$inferSelect']>;
+  const update = d.db.update(table as SingleUseTable) as unknown as {
+    set(v: object): { where(w: SQL | undefined): { returning(fields?: object): Preparable } };
+  };
+  const where = update.set({ consumedAt: sql`${p('now')}` }).where(and(...key, isNull(table.consumedAt), gt(table.expiresAt, p('now'))));
+  const query = Object.keys(also).length ? where.returning({ ...getTableColumns(table), ...also }) : where.returning();
+  return d.prepare(name, query) as Prepared<T['$inferSelect'] & { [K in keyof Also]: unknown }>;
 }
 
 /** Deletes the rows of a single-use table that expired at or before `before` (used or not); returns how many. */
