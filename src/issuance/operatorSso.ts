@@ -5,13 +5,12 @@ import { base64urlEncode } from '../crypto/base64url';
 import type { DigestsAndRandom } from '../crypto/keys';
 import { openLoginTransaction, sealLoginTransaction, type ExistingCustomerKeys } from '../idv/existingCustomer/loginTransaction';
 import {
-  ASYMMETRIC,
   BankLoginRejected,
+  callbackOf,
   configurationFor,
   errorCode,
-  headerAlg,
+  redeemAuthorizationCode,
   rejectionFor,
-  sameString,
   unwrap,
   type BankLoginRejectReason,
   type OidcClient,
@@ -282,43 +281,19 @@ export async function completeOperatorSso(
   if (tx === 'expired') throw new OperatorSsoRefused('transaction_expired');
   if (!tx || tx.issuer !== sso.settings.issuer || tx.formTokenDigest !== CONSOLE_TRANSACTION) throw new OperatorSsoRefused('invalid_transaction');
 
-  const params = new URL(input.callbackUrl, sso.redirectUri).searchParams;
-  const current = new URL(sso.redirectUri);
-  current.search = params.toString();
-  const error = params.get('error');
-  if (error !== null) {
-    const state = params.get('state');
-    if (state === null || !sameString(state, tx.state)) throw new OperatorSsoRefused('state_mismatch', 'error response');
-    if (error === 'access_denied') throw new OperatorSsoRefused('cancelled');
-  }
-
+  let current: URL;
   let config: oidc.Configuration;
-  let tokens: Awaited<ReturnType<typeof oidc.authorizationCodeGrant>>;
   try {
+    const callback = callbackOf(sso.redirectUri, input.callbackUrl, tx.state);
+    if (callback.cancelled) throw new OperatorSsoRefused('cancelled');
+    current = callback.current;
     config = await configurationFor(sso);
   } catch (e) {
     throw refusalOf(e);
   }
-  try {
-    tokens = await oidc.authorizationCodeGrant(config, current, {
-      pkceCodeVerifier: tx.codeVerifier,
-      expectedState: tx.state,
-      expectedNonce: tx.nonce,
-      idTokenExpected: true,
-      ...(sso.settings.maxAuthAgeSeconds !== undefined ? { maxAge: sso.settings.maxAuthAgeSeconds } : {}),
-    });
-  } catch (e) {
+  const { tokens, claims } = await redeemAuthorizationCode(sso, config, current, tx).catch((e: unknown) => {
     throw refusalOf(e);
-  } finally {
-    const jwks = oidc.getJwksCache(config);
-    if (jwks) sso.cache.jwks = jwks;
-  }
-  const idToken = tokens.id_token;
-  const claims = tokens.claims();
-  if (!idToken || !claims) throw new OperatorSsoRefused('invalid_id_token', 'no id_token');
-  const alg = headerAlg(idToken);
-  if (!alg || !ASYMMETRIC.test(alg)) throw new OperatorSsoRefused('invalid_id_token', 'id_token not signed with an asymmetric algorithm');
-  if (claims.azp !== undefined && claims.azp !== sso.settings.clientId) throw new OperatorSsoRefused('invalid_id_token', 'azp is another client');
+  });
 
   const party = await operatorSsoParty(sso.deps.keys, sso.settings.issuer, claims.sub);
   let values = claimValues(claims, sso.settings.rolesClaim);

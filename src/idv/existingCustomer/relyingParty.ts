@@ -326,44 +326,10 @@ export async function completeBankLogin(login: BankLogin, input: { callbackUrl: 
   if (tx === 'expired') throw new BankLoginRejected('transaction_expired');
   if (!tx || tx.issuer !== login.settings.issuer) throw new BankLoginRejected('invalid_transaction');
 
-  // The callback's parameters on our registered redirect_uri (openid-client derives the
-  // token request's redirect_uri from this URL).
-  const params = new URL(input.callbackUrl, login.redirectUri).searchParams;
-  const current = new URL(login.redirectUri);
-  current.search = params.toString();
-
-  // A cancellation is answered only for this browser's own login (same state).
-  const error = params.get('error');
-  if (error !== null) {
-    const state = params.get('state');
-    if (state === null || !sameString(state, tx.state)) throw new BankLoginRejected('state_mismatch', 'error response');
-    if (error === 'access_denied') return { status: 'cancelled', formTokenDigest: tx.formTokenDigest, formToken: tx.formToken };
-  }
-
+  const { current, cancelled } = callbackOf(login.redirectUri, input.callbackUrl, tx.state);
+  if (cancelled) return { status: 'cancelled', formTokenDigest: tx.formTokenDigest, formToken: tx.formToken };
   const config = await configurationFor(login);
-  let tokens: Awaited<ReturnType<typeof oidc.authorizationCodeGrant>>;
-  try {
-    tokens = await oidc.authorizationCodeGrant(config, current, {
-      pkceCodeVerifier: tx.codeVerifier,
-      expectedState: tx.state,
-      expectedNonce: tx.nonce,
-      idTokenExpected: true,
-      // With max_age sent, auth_time must be present and recent enough.
-      ...(login.settings.maxAuthAgeSeconds !== undefined ? { maxAge: login.settings.maxAuthAgeSeconds } : {}),
-    });
-  } catch (e) {
-    throw rejectionFor(e);
-  } finally {
-    const jwks = oidc.getJwksCache(config);
-    if (jwks) login.cache.jwks = jwks;
-  }
-  const idToken = tokens.id_token;
-  const claims = tokens.claims();
-  if (!idToken || !claims) throw new BankLoginRejected('invalid_id_token', 'no id_token');
-  const alg = headerAlg(idToken);
-  if (!alg || !ASYMMETRIC.test(alg)) throw new BankLoginRejected('invalid_id_token', 'id_token not signed with an asymmetric algorithm');
-  // OpenID Connect Core 1.0 §3.1.3.7 (6): azp, when present, must be us (openid-client checks it only with several audiences).
-  if (claims.azp !== undefined && claims.azp !== login.settings.clientId) throw new BankLoginRejected('invalid_id_token', 'azp is another client');
+  const { tokens, claims } = await redeemAuthorizationCode(login, config, current, tx);
 
   let userinfo: Record<string, unknown>;
   try {
@@ -381,6 +347,61 @@ export async function completeBankLogin(login: BankLogin, input: { callbackUrl: 
   const authenticatedAt = (typeof claims.auth_time === 'number' ? claims.auth_time : claims.iat) * 1000;
   const mapped = mapClaimsToKcc(merged, login.settings.claimMapping, login.tiers, login.deps.clock(), login.settings.fallback);
   return { ...mapped, formTokenDigest: tx.formTokenDigest, formToken: tx.formToken, subjectDigest, authenticatedAt };
+}
+
+/**
+ * The callback's parameters on our registered redirect_uri (openid-client derives the token
+ * request's redirect_uri from this URL). An error answer counts only for this browser's own login
+ * (same `state`): `access_denied` is a cancellation; any other goes on to the code exchange,
+ * which refuses it. Throws BankLoginRejected.
+ */
+export function callbackOf(redirectUri: string, callbackUrl: string | URL, state: string): { current: URL; cancelled: boolean } {
+  const params = new URL(callbackUrl, redirectUri).searchParams;
+  const current = new URL(redirectUri);
+  current.search = params.toString();
+  const error = params.get('error');
+  if (error !== null) {
+    const answered = params.get('state');
+    if (answered === null || !sameString(answered, state)) throw new BankLoginRejected('state_mismatch', 'error response');
+  }
+  return { current, cancelled: error === 'access_denied' };
+}
+
+/**
+ * Redeems the authorization code (PKCE verifier, `state`, `nonce`, and `max_age` when configured:
+ * then `auth_time` must be recent enough) and checks the ID token beyond openid-client: signed
+ * with an asymmetric algorithm, and `azp`, when present, us (OpenID Connect Core 1.0 §3.1.3.7 (6):
+ * openid-client checks it only with several audiences). Keeps the provider's keys in the cache.
+ * Throws BankLoginRejected. Shared by the bank login and the console's workforce sign-in.
+ */
+export async function redeemAuthorizationCode(
+  client: OidcClient & { readonly settings: { maxAuthAgeSeconds?: number } },
+  config: oidc.Configuration,
+  current: URL,
+  tx: { codeVerifier: string; state: string; nonce: string },
+): Promise<{ tokens: Awaited<ReturnType<typeof oidc.authorizationCodeGrant>>; claims: oidc.IDToken }> {
+  let tokens: Awaited<ReturnType<typeof oidc.authorizationCodeGrant>>;
+  try {
+    tokens = await oidc.authorizationCodeGrant(config, current, {
+      pkceCodeVerifier: tx.codeVerifier,
+      expectedState: tx.state,
+      expectedNonce: tx.nonce,
+      idTokenExpected: true,
+      ...(client.settings.maxAuthAgeSeconds !== undefined ? { maxAge: client.settings.maxAuthAgeSeconds } : {}),
+    });
+  } catch (e) {
+    throw rejectionFor(e);
+  } finally {
+    const jwks = oidc.getJwksCache(config);
+    if (jwks) client.cache.jwks = jwks;
+  }
+  const idToken = tokens.id_token;
+  const claims = tokens.claims();
+  if (!idToken || !claims) throw new BankLoginRejected('invalid_id_token', 'no id_token');
+  const alg = headerAlg(idToken);
+  if (!alg || !ASYMMETRIC.test(alg)) throw new BankLoginRejected('invalid_id_token', 'id_token not signed with an asymmetric algorithm');
+  if (claims.azp !== undefined && claims.azp !== client.settings.clientId) throw new BankLoginRejected('invalid_id_token', 'azp is another client');
+  return { tokens, claims };
 }
 
 /** The `alg` of a JWT's protected header, undefined when it cannot be read. */
