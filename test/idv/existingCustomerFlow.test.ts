@@ -1,7 +1,7 @@
+import { acmeVendor } from '../helpers/acmeVendor';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createGenericHmacProvider } from '../../src/idv/genericHmac';
 import type { IdvProvider } from '../../src/idv/provider';
 import { decodeJwt } from 'jose';
 import { WalletClient } from '../../src/wallet/client';
@@ -239,24 +239,7 @@ describe('existing customers sign in at their bank, end to end', () => {
     });
     await new Promise<void>((ok) => sessions.listen(0, '127.0.0.1', ok));
     const vendorBase = `http://127.0.0.1:${(sessions.address() as AddressInfo).port}`;
-    const vendor = createGenericHmacProvider({
-      name: 'acme',
-      secrets: ['acme-secret'],
-      signature: { scheme: 'body', header: 'x-hmac-signature', encoding: 'hex' },
-      sessionUrl: `${vendorBase}/v1/sessions`,
-      sessionIdPath: 'verification.id',
-      sessionUrlPath: 'verification.url',
-      resultUrl: `${vendorBase}/v1/sessions/{reference}/decision`,
-      statusPath: 'verification.status',
-      countryPath: 'verification.document.country',
-      checksPath: 'verification.checks',
-      eventIdPath: 'id',
-      eventReferencePath: 'verification.id',
-      eventTypePath: 'action',
-      eventTimePath: 'timestamp',
-      statusMap: { approved: 'approved', declined: 'declined', review: 'needs_review' },
-      fetch: (u, i) => fetch(u, i),
-    });
+    const vendor = acmeVendor(vendorBase);
     try {
       const { t, client, pfi, idvRequest, jar } = await issuer({ vendor });
       const page = await choicePage(t, jar, idvRequest.url);

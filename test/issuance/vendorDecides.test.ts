@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createGenericHmacProvider } from '../../src/idv/genericHmac';
+import { acmeVendor } from '../helpers/acmeVendor';
 import { createIncodeProvider } from '../../src/idv/incode';
 import { createPersonaProvider } from '../../src/idv/persona';
 import { signBodyHmac } from '../../src/idv/webhookSignature';
@@ -46,27 +46,6 @@ beforeAll(async () => {
   vendorBase = `http://127.0.0.1:${(vendorServer.address() as AddressInfo).port}`;
 });
 afterAll(() => new Promise<void>((ok) => vendorServer.close(() => ok())));
-
-function acmeVendor() {
-  return createGenericHmacProvider({
-    name: 'acme',
-    secrets: ['acme-secret'],
-    signature: { scheme: 'body', header: 'x-hmac-signature', encoding: 'hex' },
-    sessionUrl: `${vendorBase}/v1/sessions`,
-    sessionIdPath: 'verification.id',
-    sessionUrlPath: 'verification.url',
-    resultUrl: `${vendorBase}/v1/sessions/{reference}/decision`,
-    statusPath: 'verification.status',
-    countryPath: 'verification.document.country',
-    checksPath: 'verification.checks',
-    eventIdPath: 'id',
-    eventReferencePath: 'verification.id',
-    eventTypePath: 'action',
-    eventTimePath: 'timestamp',
-    statusMap: { started: 'in_progress', approved: 'approved', declined: 'declined', review: 'needs_review' },
-    fetch: (u, i) => fetch(u, i),
-  });
-}
 
 type Issuer = Awaited<ReturnType<typeof makeTestIssuer>>;
 
@@ -113,7 +92,7 @@ describe('a configured vendor decides, the form does not', () => {
         ? createPersonaProvider({ apiKey: 'k', templateId: 'itmpl_x', webhookSecrets: ['s'], apiBase: persona.apiBase, fetch: (u, i) => fetch(u, i) })
         : incode
           ? createIncodeProvider({ clientId: 'c', clientSecret: 's', issuer: incode.issuer, fetch: (u, i) => fetch(u, i) })
-          : acmeVendor();
+          : acmeVendor(vendorBase);
       const t = await makeTestIssuer({ config: { idv: { provider: vendor.name } }, idv: { vendors: new Map([[vendor.name, vendor]]), outboundSecrets: [] } });
       const holder = await Holder.create();
       const client = new WalletClient(holder, t.fetch);
@@ -141,7 +120,7 @@ describe('a configured vendor decides, the form does not', () => {
 
   it('only the verified webhook decides: a forged one changes nothing, a signed approval issues the KCC', async () => {
     const clock = testClock();
-    const vendor = acmeVendor();
+    const vendor = acmeVendor(vendorBase);
     const t = await makeTestIssuer({ clock, config: { idv: { provider: 'acme' } }, idv: { vendors: new Map([['acme', vendor]]), outboundSecrets: [] } });
     const client = new WalletClient(await Holder.create(), t.fetch);
     const { pfi, idvRequest } = await openApplication(client, PUBLIC_URL);
@@ -185,7 +164,7 @@ describe('a configured vendor decides, the form does not', () => {
 
   it('a vendor approval without a country goes to review; an operator must supply one to approve', async () => {
     const clock = testClock();
-    const vendor = acmeVendor();
+    const vendor = acmeVendor(vendorBase);
     const t = await makeTestIssuer({ clock, config: { idv: { provider: 'acme' } }, idv: { vendors: new Map([['acme', vendor]]), outboundSecrets: [] } });
     const holder = await Holder.create();
     const client = new WalletClient(holder, t.fetch);
