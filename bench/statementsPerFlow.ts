@@ -8,12 +8,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-const prepared: string[] = [];
+/** SQL texts drizzle built while the measured flow ran (each a query not prepared once per store). */
+const builtPerCall: string[] = [];
 const runs: Array<{ sql: string; changes: number; readonly: boolean }> = [];
 const originalPrepare = Database.prototype.prepare;
 Database.prototype.prepare = function (this: Database.Database, source: string) {
   const stmt = originalPrepare.call(this, source) as Database.Statement;
-  prepared.push(source.replace(/\s+/g, ' ').slice(0, 110));
   for (const method of ['run', 'get', 'all', 'iterate'] as const) {
     const original = stmt[method] as (...args: unknown[]) => unknown;
     (stmt as unknown as Record<string, unknown>)[method] = function (this: Database.Statement, ...args: unknown[]) {
@@ -54,7 +54,7 @@ const { SQLiteDialect } = await import('drizzle-orm/sqlite-core');
 const originalSqlToQuery = SQLiteDialect.prototype.sqlToQuery;
 SQLiteDialect.prototype.sqlToQuery = function (this: unknown, ...args: Parameters<typeof originalSqlToQuery>) {
   const query = originalSqlToQuery.apply(this, args);
-  prepared.push(
+  builtPerCall.push(
     query.sql.replace(/\s+/g, ' ').slice(0, 110) +
       `  [${
         new Error().stack
@@ -86,7 +86,7 @@ try {
   await flow(); // warm: key and list creation happen once
   await new Promise((r) => setTimeout(r, 50));
   runs.length = 0;
-  prepared.length = 0;
+  builtPerCall.length = 0;
   await flow();
   await new Promise((r) => setTimeout(r, 50));
   const writes = runs.filter((r) => !r.readonly && !/^(BEGIN|COMMIT|SAVEPOINT|RELEASE)/.test(r.sql));
@@ -99,7 +99,7 @@ try {
   }
   for (const [sql, e] of [...byStatement].sort((a, b) => b[1].calls - a[1].calls)) console.log(String(e.calls).padStart(3), String(e.changes).padStart(3), sql);
   // A query built and compiled for each call (not prepared once per store): drizzle builds its SQL each time.
-  for (const sql of prepared) console.log('built per call:', sql);
+  for (const sql of builtPerCall) console.log('built per call:', sql);
   console.log(
     `statements: ${runs.length}, of which writes ${writes.length} changing ${writes.reduce((a, w) => a + w.changes, 0)} rows; commits ${runs.filter((r) => r.sql.startsWith('COMMIT')).length}`,
   );

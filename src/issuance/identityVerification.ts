@@ -229,8 +229,8 @@ function planResult(
     status: unchanged ? undefined : change,
     audit,
     now,
-    ...(input.submission ? { submission: input.submission } : {}),
-    ...(input.presentedClaims === false ? { presentedClaims: false } : {}),
+    submission: input.submission,
+    presentedClaims: input.presentedClaims,
   };
   // An unknown application: the session and the audit entry only (nothing to announce or purge).
   if (!application) return { write: { ...base, events: [] }, applied: { disposition, state: to } };

@@ -8,10 +8,9 @@ import {
   BankLoginRejected,
   callbackOf,
   configurationFor,
-  errorCode,
   redeemAuthorizationCode,
   rejectionFor,
-  unwrap,
+  userInfoOf,
   type BankLoginRejectReason,
   type OidcClient,
   type OidcClientCache,
@@ -301,14 +300,9 @@ export async function completeOperatorSso(
   // Entra ID and Okta put groups in the ID token; oidc-provider and some Keycloak setups only
   // in userinfo: read it there, for the ID token's subject only (OpenID Connect Core 1.0 §5.3.2).
   if (values === undefined && config.serverMetadata().userinfo_endpoint) {
-    let userinfo: Record<string, unknown>;
-    try {
-      userinfo = (await oidc.fetchUserInfo(config, tokens.access_token, claims.sub)) as Record<string, unknown>;
-    } catch (e) {
-      if (unwrap(e).field === 'sub') throw new OperatorSsoRefused('userinfo_mismatch', 'userinfo sub differs from the id_token sub');
-      throw new OperatorSsoRefused('provider_error', `userinfo: ${errorCode(e)}`);
-    }
-    if (userinfo.sub !== claims.sub) throw new OperatorSsoRefused('userinfo_mismatch', 'userinfo sub differs from the id_token sub');
+    const userinfo = await userInfoOf(config, tokens.access_token, claims.sub).catch((e: unknown) => {
+      throw refusalOf(e);
+    });
     values = claimValues(userinfo, sso.settings.rolesClaim);
     displaySource = { ...userinfo, ...claims };
   }

@@ -1,6 +1,7 @@
-import { createCipheriv, createDecipheriv, createHash, createSecretKey, type KeyObject, randomFillSync } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, createSecretKey, type KeyObject } from 'node:crypto';
 import { base64urlDecode, base64urlEncode } from '../crypto/base64url';
 import type { PiiVault } from '../idv/piiVault';
+import { pooledRandomBytes } from './nodeCrypto';
 
 /**
  * The PII vault on node:crypto: the same AES-256-GCM records as src/idv/piiVault.ts
@@ -22,23 +23,13 @@ export function createNodePiiVault(rawKey: Uint8Array, retiredKeys: Uint8Array[]
     if (raw.length !== 32) throw new TypeError('a retired PII data key must be 32 bytes (AES-256)');
     if (!byId.has(keyIdOf(raw))) byId.set(keyIdOf(raw), createSecretKey(raw));
   }
-  // IVs from a pool refilled by one CSPRNG call per 341 records (a call per IV cost more than the sealing).
-  const pool = Buffer.allocUnsafeSlow(4092);
-  let offset = pool.length;
-  const freshIv = () => {
-    if (offset + 12 > pool.length) {
-      randomFillSync(pool);
-      offset = 0;
-    }
-    const iv = Buffer.from(pool.subarray(offset, offset + 12));
-    offset += 12;
-    return iv;
-  };
+  // IVs from a pool (a CSPRNG call per IV cost more than the sealing).
+  const randomBytes = pooledRandomBytes();
   return {
     keyId: currentId,
     has: (keyId) => byId.has(keyId),
     async seal(applicationId, value) {
-      const iv = freshIv();
+      const iv = randomBytes(12);
       const cipher = createCipheriv('aes-256-gcm', current, iv);
       cipher.setAAD(Buffer.from(applicationId, 'utf8'));
       const ct = Buffer.concat([cipher.update(JSON.stringify(value), 'utf8'), cipher.final(), cipher.getAuthTag()]);

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TierConfig } from '../../src/config';
-import { createGenericHmacProvider } from '../../src/idv/genericHmac';
+import { acmeVendor } from '../helpers/acmeVendor';
 import { signBodyHmac } from '../../src/idv/webhookSignature';
 import { addOperatorAccount } from '../../src/issuance/operatorAccounts';
 import { highestTierSatisfied, missingChecksFor, tiersSatisfiedBy } from '../../src/protocol/tiers';
@@ -287,24 +287,7 @@ describe('a vendor decides: the highest tier its checks cover, or review', () =>
 
   async function vendorApplication(tier: string, outcome: { status: string; checks: string[] }) {
     const clock = testClock();
-    const vendor = createGenericHmacProvider({
-      name: 'acme',
-      secrets: ['acme-secret'],
-      signature: { scheme: 'body', header: 'x-hmac-signature', encoding: 'hex' },
-      sessionUrl: `${base}/v1/sessions`,
-      sessionIdPath: 'verification.id',
-      sessionUrlPath: 'verification.url',
-      resultUrl: `${base}/v1/sessions/{reference}/decision`,
-      statusPath: 'verification.status',
-      countryPath: 'verification.document.country',
-      checksPath: 'verification.checks',
-      eventIdPath: 'id',
-      eventReferencePath: 'verification.id',
-      eventTypePath: 'action',
-      eventTimePath: 'timestamp',
-      statusMap: { started: 'in_progress', approved: 'approved', declined: 'declined', review: 'needs_review' },
-      fetch: (u, i) => fetch(u, i),
-    });
+    const vendor = acmeVendor(base);
     const t = await makeTestIssuer({
       clock,
       config: { tiers: TIERS, kycApiKeys: [`rp-one:${KYC_KEY}`], idv: { provider: 'acme' } },

@@ -331,15 +331,7 @@ export async function completeBankLogin(login: BankLogin, input: { callbackUrl: 
   const config = await configurationFor(login);
   const { tokens, claims } = await redeemAuthorizationCode(login, config, current, tx);
 
-  let userinfo: Record<string, unknown>;
-  try {
-    userinfo = (await oidc.fetchUserInfo(config, tokens.access_token, claims.sub)) as Record<string, unknown>;
-  } catch (e) {
-    if (unwrap(e).field === 'sub') throw new BankLoginRejected('userinfo_mismatch', 'userinfo sub differs from the id_token sub');
-    throw new BankLoginRejected('provider_error', `userinfo: ${errorCode(e)}`);
-  }
-  // Belt and braces on the library's check (§5.3.2): attributes of another subject are never used.
-  if (userinfo.sub !== claims.sub) throw new BankLoginRejected('userinfo_mismatch', 'userinfo sub differs from the id_token sub');
+  const userinfo = await userInfoOf(config, tokens.access_token, claims.sub);
 
   // Userinfo first, the ID token's own claims over it (both signed or TLS-authenticated by the same provider).
   const merged: Record<string, unknown> = { ...userinfo, ...claims };
@@ -402,6 +394,23 @@ export async function redeemAuthorizationCode(
   if (!alg || !ASYMMETRIC.test(alg)) throw new BankLoginRejected('invalid_id_token', 'id_token not signed with an asymmetric algorithm');
   if (claims.azp !== undefined && claims.azp !== client.settings.clientId) throw new BankLoginRejected('invalid_id_token', 'azp is another client');
   return { tokens, claims };
+}
+
+/**
+ * The provider's userinfo for the ID token's subject only (OpenID Connect Core 1.0 §5.3.2):
+ * openid-client checks `sub`, and so does this, so attributes of another subject are never used.
+ * Throws BankLoginRejected.
+ */
+export async function userInfoOf(config: oidc.Configuration, accessToken: string, sub: string): Promise<Record<string, unknown>> {
+  let userinfo: Record<string, unknown>;
+  try {
+    userinfo = (await oidc.fetchUserInfo(config, accessToken, sub)) as Record<string, unknown>;
+  } catch (e) {
+    if (unwrap(e).field === 'sub') throw new BankLoginRejected('userinfo_mismatch', 'userinfo sub differs from the id_token sub');
+    throw new BankLoginRejected('provider_error', `userinfo: ${errorCode(e)}`);
+  }
+  if (userinfo.sub !== sub) throw new BankLoginRejected('userinfo_mismatch', 'userinfo sub differs from the id_token sub');
+  return userinfo;
 }
 
 /** The `alg` of a JWT's protected header, undefined when it cannot be read. */

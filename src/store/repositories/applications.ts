@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, gt, isNull, lte, or, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, isNull, lte, or, type SQL, sql } from 'drizzle-orm';
 import type {
   Application,
   ApplicationAssignmentRepository,
@@ -66,6 +66,13 @@ export function createApplicationRepositories(d: Dialect) {
   // The decision columns an IDV result or a status change writes (submitIdv, set).
   const decision = setFrom({ decisionReason: 'reason', decidedBy: 'decidedBy', decidedAt: 'decidedAt', updatedAt: 'now' });
 
+  /** An application with its prefill (null without one), by `where`. */
+  const withPrefill = (where: SQL) =>
+    db
+      .select({ application: applications, prefill: applicationPrefill })
+      .from(applications)
+      .leftJoin(applicationPrefill, eq(applicationPrefill.applicationId, applications.id))
+      .where(where);
   const q = {
     insertSiopRequest: prepare(
       'insert_siop_request',
@@ -108,22 +115,8 @@ export function createApplicationRepositories(d: Dialect) {
         .from(applications)
         .where(eq(applications.formTokenHash, p('formTokenHash'))),
     ),
-    applicationWithPrefillByFormToken: prepare(
-      'application_with_prefill_by_form_token',
-      db
-        .select({ application: applications, prefill: applicationPrefill })
-        .from(applications)
-        .leftJoin(applicationPrefill, eq(applicationPrefill.applicationId, applications.id))
-        .where(eq(applications.formTokenHash, p('formTokenHash'))),
-    ),
-    applicationWithPrefillById: prepare(
-      'application_with_prefill_by_id',
-      db
-        .select({ application: applications, prefill: applicationPrefill })
-        .from(applications)
-        .leftJoin(applicationPrefill, eq(applicationPrefill.applicationId, applications.id))
-        .where(eq(applications.id, p('id'))),
-    ),
+    applicationWithPrefillByFormToken: prepare('application_with_prefill_by_form_token', withPrefill(eq(applications.formTokenHash, p('formTokenHash')))),
+    applicationWithPrefillById: prepare('application_with_prefill_by_id', withPrefill(eq(applications.id, p('id')))),
     // A form link takes one answer (a submission or a withdrawal): unsubmitted, pending, unexpired.
     submitIdv: prepare(
       'submit_idv',
