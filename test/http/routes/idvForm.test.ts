@@ -157,7 +157,7 @@ describe('hosted IDV form', () => {
     const css = await (await t.fetch(`${new URL(idvRequest.url).origin}/idv/form.css`)).text();
     expect(css).toContain('background:#7a1f5c');
     expect(css).not.toContain('#1d4ed8');
-    expect(() => makeTestIssuer({ config: { branding: { primaryColor: '#ffcc00' } } })).rejects.toThrow(
+    await expect(makeTestIssuer({ config: { branding: { primaryColor: '#ffcc00' } } })).rejects.toThrow(
       /BRAND_PRIMARY_COLOR #ffcc00: white text on it has contrast 1\.\d:1/,
     );
   });
