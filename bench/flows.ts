@@ -27,6 +27,10 @@
  * durable as an operator would run it: fsync, synchronous_commit and full_page_writes on) with
  * pg_stat_statements loaded, and removes it afterwards. With either, the bench prints the database's
  * statements (round trips), WAL and CPU per flow, read from the server (./postgresFigures.ts).
+ * BENCH_POSTGRES_SOCKET=1 (with BENCH_POSTGRES=1) connects the servers over the cluster's Unix
+ * socket instead of TCP on 127.0.0.1: on loopback TCP the sender's system call also runs the
+ * receiver's TCP input, so each statement's write charges the database's side of the exchange to
+ * the issuer; over a Unix socket (or a real network) it does not.
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -129,6 +133,11 @@ async function main() {
       settings: { fsync: 'on', synchronous_commit: 'on', full_page_writes: 'on', shared_buffers: '128MB', shared_preload_libraries: 'pg_stat_statements' },
     });
     DATABASE_URL = await ownPostgres.createDatabase('kcc_bench');
+    if (process.env.BENCH_POSTGRES_SOCKET === '1') {
+      // postgres.js (and so the servers, which inherit this environment) takes an empty host from PGHOST: a directory is its socket.
+      Object.assign(process.env, { PGHOST: ownPostgres.socketDir, PGPORT: String(ownPostgres.port), PGUSER: 'postgres' });
+      DATABASE_URL = 'postgres:///kcc_bench';
+    }
   }
   const dataDir = mkdtempSync(join(tmpdir(), 'kcc-bench-'));
   if (PRESEED > 0) {
@@ -347,7 +356,7 @@ async function main() {
     });
     const unit = PAIRS ? 'token + credential pairs' : 'complete flows';
     const database = DATABASE_URL
-      ? `PostgreSQL, ${INSTANCES} instance${INSTANCES > 1 ? 's behind a round-robin balancer' : ''}`
+      ? `PostgreSQL${process.env.PGHOST?.startsWith('/') ? ' over its Unix socket' : ''}, ${INSTANCES} instance${INSTANCES > 1 ? 's behind a round-robin balancer' : ''}`
       : PRESEED > 0
         ? `SQLite (WAL) preseeded with ${PRESEED} applications, credentials and status entries`
         : 'fresh SQLite (WAL)';

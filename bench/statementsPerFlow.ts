@@ -87,7 +87,17 @@ try {
   await new Promise((r) => setTimeout(r, 50));
   runs.length = 0;
   builtPerCall.length = 0;
-  await flow();
+  // STATEMENT_CONCURRENCY=N: N wallets at once, 4 flows each, as the bench's load shares its group
+  // commits (src/runtime/groupCommit.ts); the counts are then per flow.
+  const concurrency = Number(process.env.STATEMENT_CONCURRENCY ?? 1);
+  const flows = concurrency > 1 ? concurrency * 4 : 1;
+  if (concurrency > 1)
+    await Promise.all(
+      Array.from({ length: concurrency }, async () => {
+        for (let i = 0; i < 4; i++) await flow();
+      }),
+    );
+  else await flow();
   await new Promise((r) => setTimeout(r, 50));
   const writes = runs.filter((r) => !r.readonly && !/^(BEGIN|COMMIT|SAVEPOINT|RELEASE)/.test(r.sql));
   const byStatement = new Map<string, { calls: number; changes: number }>();
@@ -97,11 +107,16 @@ try {
     e.changes += w.changes;
     byStatement.set(w.sql, e);
   }
-  for (const [sql, e] of [...byStatement].sort((a, b) => b[1].calls - a[1].calls)) console.log(String(e.calls).padStart(3), String(e.changes).padStart(3), sql);
+  // STATEMENT_ORDER=1: every statement in the order it ran (which commit holds which writes).
+  if (process.env.STATEMENT_ORDER) for (const r of runs) console.log(r.readonly ? '  r' : '  W', r.changes, r.sql.slice(0, 90));
+  if (flows === 1)
+    for (const [sql, e] of [...byStatement].sort((a, b) => b[1].calls - a[1].calls))
+      console.log(String(e.calls).padStart(3), String(e.changes).padStart(3), sql);
   // A query built and compiled for each call (not prepared once per store): drizzle builds its SQL each time.
-  for (const sql of builtPerCall) console.log('built per call:', sql);
+  if (flows === 1) for (const sql of builtPerCall) console.log('built per call:', sql);
+  const perFlow = (n: number) => (flows === 1 ? String(n) : (n / flows).toFixed(1));
   console.log(
-    `statements: ${runs.length}, of which writes ${writes.length} changing ${writes.reduce((a, w) => a + w.changes, 0)} rows; commits ${runs.filter((r) => r.sql.startsWith('COMMIT')).length}`,
+    `${flows === 1 ? 'one flow' : `per flow (${flows} flows, ${concurrency} at once)`}: statements ${perFlow(runs.length)}, of which writes ${perFlow(writes.length)} changing ${perFlow(writes.reduce((a, w) => a + w.changes, 0))} rows; commits ${perFlow(runs.filter((r) => r.sql.startsWith('COMMIT')).length)}`,
   );
 } finally {
   await issuer.close();

@@ -19,6 +19,8 @@ export interface TestPostgres {
   /** postgres://postgres@127.0.0.1:<port>/postgres */
   url: string;
   port: number;
+  /** The directory of the server's Unix socket (`.s.PGSQL.<port>`): PGHOST for a client connecting without TCP. */
+  socketDir: string;
   /** Creates an empty database and returns its URL. */
   createDatabase(name?: string): Promise<string>;
   stop(): Promise<void>;
@@ -96,6 +98,7 @@ export async function startTestPostgres(config: { settings?: Record<string, stri
   return {
     url,
     port,
+    socketDir: dir,
     async createDatabase(name = `kcc_test_${process.pid}_${++databases}`) {
       const admin = postgres(url, { max: 1, onnotice: () => {} });
       try {
