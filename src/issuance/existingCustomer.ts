@@ -125,31 +125,13 @@ export async function finishExistingCustomerLogin(
   const evidence = outcome.evidence.map((e) => ({ ...e, type: [...e.type] as string[] }));
   const reasons = fallbackReasons.map((r) => `${EXISTING_CUSTOMER_PROVIDER}:${r}`);
   const country = outcome.countryOfResidence ?? application.countryOfResidence ?? '';
-  // Verify first (above), consume second: the form link answers once.
-  const submitted = await deps.store.applications.submitIdv(
-    outcome.formTokenDigest,
-    {
-      status: verified ? 'approved' : 'review',
-      provider: EXISTING_CUSTOMER_PROVIDER,
-      countryOfResidence: country,
-      ...(tierId ? { tier: tierNameOf(deps, tierId) } : {}),
-      evidence: evidence as never,
-      reason: reasons.join(' ') || undefined,
-    },
-    now,
-  );
-  if (!submitted) return { kind: 'refused', reason: 'form_already_answered', formToken: undefined };
+  // The bank customer behind this DID, recorded before anything is decided: should a later step
+  // fail, the link only makes a later DID of the same customer go to review (the safe side).
   await deps.store.existingCustomerLinks.record({
-    applicationId: submitted.id,
+    applicationId: application.id,
     subjectDigest: outcome.subjectDigest,
-    applicantDid: submitted.applicantDid,
+    applicantDid: application.applicantDid,
     createdAt: now,
-  });
-  await audit('existing_customer.verified', {
-    outcome: verified ? 'verified' : 'review',
-    ...(otherDids.length ? { other_dids: otherDids.length } : {}),
-    ...(tierId ? { tier: tierId } : { reasons: fallbackReasons }),
-    authenticated_at: new Date(outcome.authenticatedAt).toISOString(),
   });
   const result: IdvResult = {
     state: verified ? 'approved' : 'needs_review',
@@ -162,15 +144,33 @@ export async function finishExistingCustomerLogin(
     vendorReference: application.id,
     evidence: evidence as never,
   };
+  // Verify first (above), consume second: the form link takes its one answer in the result's
+  // commit, with the sign-in's audit entry before the decision's, or nothing is written.
   const applied = await applyResult(deps, {
-    applicationId: submitted.id,
+    applicationId: application.id,
     provider: EXISTING_CUSTOMER_PROVIDER,
     result,
     eventAt: deps.clock(),
     actor: 'applicant',
-    current: submitted,
+    current: application,
+    submission: {
+      consent: {
+        actor: 'applicant',
+        action: 'existing_customer.verified',
+        detail: {
+          subject_digest: outcome.subjectDigest,
+          outcome: verified ? 'verified' : 'review',
+          ...(otherDids.length ? { other_dids: otherDids.length } : {}),
+          ...(tierId ? { tier: tierId } : { reasons: fallbackReasons }),
+          authenticated_at: new Date(outcome.authenticatedAt).toISOString(),
+        },
+        at: now,
+      },
+    },
+    answers: { formTokenHash: outcome.formTokenDigest, countryOfResidence: country },
   });
-  const final = applied.application ?? (await deps.store.applications.get(submitted.id)) ?? submitted;
+  if (applied.answered === false) return { kind: 'refused', reason: 'form_already_answered', formToken: undefined };
+  const final = applied.application ?? (await deps.store.applications.get(application.id)) ?? application;
   return { kind: 'decided', status: final.status, application: final };
 }
 

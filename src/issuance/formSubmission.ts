@@ -137,18 +137,16 @@ export async function submitIdentityForm(
     tier: outcome.tier,
     evidence: outcome.evidence as { kind: string; checks: string[] }[],
   };
-  // Recorded as applyResult below records it (provider, reason codes), so that it need not write the application again.
-  const submitted = { ...outcome, provider: HOSTED_PROVIDER, reason: idvResult.reasonCodes.join(' ') || undefined };
-  const application = await deps.store.applications.submitIdv(digestSecret(deps.crypto, formToken), submitted, nowSeconds(deps));
-  if (!application) throw new FormAlreadySubmitted('Your details were already submitted. You can close this window.');
-  // What the applicant agreed to and when (ids and time only, no PII), and the PII sealed
-  // (AES-256-GCM; only KCC fields went to `applications`): both in the result's commit.
+  const now = nowSeconds(deps);
+  const { application } = form;
+  // Sealed first (AES-256-GCM, bound to the application id; only KCC fields go to
+  // `applications`): the link's answer, the decision, the consent entry (ids and time only, no
+  // PII) and the sealed PII then commit together with the result, or not at all (a failing vault
+  // or database leaves the link open for the applicant's retry).
   const vault = deps.idv.vault;
-  const submission = {
-    consent: { actor: 'applicant', action: 'consent.given', detail: { optional: consent.optional }, at: application.formSubmittedAt ?? nowSeconds(deps) },
-    ...(vault ? { pii: { keyId: vault.keyId, ciphertext: await vault.seal(application.id, result.fields), createdAt: nowSeconds(deps) } } : {}),
-  };
-  await applyResult(deps, {
+  const pii = vault ? { keyId: vault.keyId, ciphertext: await vault.seal(application.id, result.fields), createdAt: now } : undefined;
+  const submission = { consent: { actor: 'applicant', action: 'consent.given', detail: { optional: consent.optional }, at: now }, ...(pii ? { pii } : {}) };
+  const applied = await applyResult(deps, {
     applicationId: application.id,
     provider: HOSTED_PROVIDER,
     result: { ...idvResult, vendorReference: application.id },
@@ -159,6 +157,8 @@ export async function submitIdentityForm(
     // Only an application opened with presented credentials has a prefill, and only then sealed claims.
     presentedClaims: form.prefill != null,
     prefill: form.prefill,
+    answers: { formTokenHash: digestSecret(deps.crypto, formToken), countryOfResidence: outcome.countryOfResidence },
   });
-  return { ok: true, application };
+  if (applied.answered === false) throw new FormAlreadySubmitted('Your details were already submitted. You can close this window.');
+  return { ok: true, application: applied.application ?? (await deps.store.applications.get(application.id)) ?? application };
 }

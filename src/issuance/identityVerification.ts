@@ -117,9 +117,16 @@ type ApplyInput = {
   presentedClaims?: boolean;
   /** The application's prefill as the caller already read it (null: none); else read when the tier rule needs it. */
   prefill?: ApplicationPrefill | null;
+  /**
+   * The result answers the form link (the hosted form, the bank sign-in): the answer is taken in
+   * the result's own commit (`IdvResultWrite.answers`), so a link is never answered without its
+   * decision. `country` and `current` (the application as read, still pending) come with it.
+   */
+  answers?: { formTokenHash: string; countryOfResidence: string };
 };
 
-type Applied = { disposition: Disposition; state: IdvState; application?: Application };
+/** `answered: false`: the result was not applied because the form link had taken another answer (or expired) meanwhile. */
+type Applied = { disposition: Disposition; state: IdvState; application?: Application; answered?: false };
 
 /**
  * Applies a result through the state machine by the event's own time `eventAt` (ms), in four
@@ -137,10 +144,24 @@ export async function applyResult(deps: Deps, input: ApplyInput): Promise<Applie
   const outcome = { ...result, evidence: result.evidence ?? evidenceFromChecks(result.checks) } as unknown as JsonObject;
   // No session yet (the hosted form): open it directly in the new state. The commit does nothing
   // when a session exists (a vendor's, or a concurrent opener's); then the session is read below.
+  const answers = input.answers;
   if (transition('created', to).kind === 'apply') {
     const plan = planResult(deps, input, { result, current, from: 'created', redecision: false, credentials: NO_CREDENTIAL_CHANGES, now });
     const open = { ...newSessionRow(input.applicationId, input.provider, now), state: to, outcome, lastEventAt: input.eventAt };
-    if (await deps.store.idvSessions.commitResult({ ...plan.write, session: { open } })) return plan.applied;
+    const write = { ...plan.write, session: { open }, ...(answers && plan.write.status ? { answers: { formTokenHash: answers.formTokenHash } } : {}) };
+    if (await deps.store.idvSessions.commitResult(write)) return plan.applied;
+  }
+  let answeredRow: Application | undefined;
+  if (answers) {
+    // Not answered with the session's opening (a session exists: a vendor's the applicant started
+    // first; or the link took another answer): the link is answered on its own, then the result
+    // applied to that session below.
+    answeredRow = await deps.store.applications.submitIdv(
+      answers.formTokenHash,
+      { provider: input.provider, countryOfResidence: answers.countryOfResidence },
+      now,
+    );
+    if (!answeredRow) return { disposition: 'ignored', state: to, answered: false };
   }
   const session = (await deps.store.idvSessions.get(input.applicationId)) ?? (await ensureIdvSession(deps, input.applicationId, input.provider));
   const from = session.state as IdvState;
@@ -166,7 +187,11 @@ export async function applyResult(deps: Deps, input: ApplyInput): Promise<Applie
   // that a re-decision opened, can find any: a first decision is not worth the read.
   const credentials =
     move.redecision || from === 'needs_review' ? await credentialChangesOfDecision(deps, input.applicationId, applicationStatusFor(to)) : NO_CREDENTIAL_CHANGES;
-  const plan = planResult(deps, input, { result, current, from, redecision: move.redecision, credentials, now });
+  const plan = planResult(
+    deps,
+    { ...input, current: answeredRow ?? input.current },
+    { result, current: answeredRow ?? current, from, redecision: move.redecision, credentials, now },
+  );
   // A newer event committed between the read and this write.
   if (!(await deps.store.idvSessions.commitResult({ ...plan.write, session: { advance: { state: to, outcome, eventAt: input.eventAt } } })))
     return notApplied('stale', eventAt);
@@ -206,7 +231,9 @@ function planResult(
     decidedBy: input.decidedBy,
   };
   const unchanged = input.current !== undefined && statusWriteIsNoop(input.current, change);
-  const application = current && (unchanged ? current : applicationAfter(current, change, now));
+  const after = current && (unchanged ? current : applicationAfter(current, change, now));
+  // Answered in this commit (IdvResultWrite.answers): the row records the answer too.
+  const application = after && input.answers && after.formSubmittedAt == null ? { ...after, formSubmittedAt: now } : after;
   const audit = {
     actor: input.actor,
     action: redecision ? 'idv.redecision' : 'idv.state_changed',

@@ -111,6 +111,12 @@ export interface IdvOutcome {
   reason?: string;
 }
 
+/** Who answered a form link, and the country of residence they gave (`ApplicationRepository.submitIdv`). */
+export interface FormAnswer {
+  provider: string;
+  countryOfResidence: string;
+}
+
 // ---- Repositories ----
 
 export interface SiopRequestRepository {
@@ -138,11 +144,15 @@ export interface ApplicationRepository {
   /** An application with its prefill (null without) in one read: what the credential endpoints decide on. */
   getWithPrefill(id: string): Promise<{ application: Application; prefill: ApplicationPrefill | null } | undefined>;
   /**
-   * Records the IDV result of a form submission, once: only while the form is unsubmitted,
-   * unexpired (`formExpiresAt` > now) and the application still pending. A decided outcome
-   * records `decidedBy: idv:<provider>`; `review` leaves the decision empty.
+   * Takes the form link's one answer (the hosted form, the bank sign-in): only while the form is
+   * unsubmitted, unexpired (`formExpiresAt` > now) and the application still pending. It records
+   * who answered and the country of residence, and the application stays `pending`: the decision
+   * (status, tier, evidence, reason) is written by the result's commit with its audit entry,
+   * events, PII and session. The hosted form and the bank sign-in take the answer inside that
+   * commit instead (`IdvResultWrite.answers`); this is for a result applied to a session that
+   * already exists (a vendor's the applicant started first).
    */
-  submitIdv(formTokenHash: string, outcome: IdvOutcome, now: number): Promise<Application | undefined>;
+  submitIdv(formTokenHash: string, answer: FormAnswer, now: number): Promise<Application | undefined>;
   /**
    * Ends the application as `withdrawn` (the applicant declined consent), once: under the same
    * conditions as `submitIdv`, and the form link is used up with it (`decidedBy: applicant`).
@@ -413,6 +423,13 @@ export type IdvResultWrite = {
   submission?: { consent: { actor: string; action: string; detail: JsonObject; at: number }; pii?: { keyId: string; ciphertext: string; createdAt: number } };
   /** False when the application has no presented credentials' sealed claims (opened without any): their purge clock is not written. */
   presentedClaims?: boolean;
+  /**
+   * The result answers the form link (the hosted form, the bank sign-in) in this same commit, with
+   * an `open` session and a `status`: it wins only while the link is open (as
+   * `ApplicationRepository.submitIdv` requires), and the status write records the answer
+   * (`formSubmittedAt`). So the link's answer and the decision commit together or not at all.
+   */
+  answers?: { formTokenHash: string };
   now: number;
 };
 

@@ -201,6 +201,31 @@ describe('existing customers sign in at their bank, end to end', () => {
     expect(review).toMatchObject({ status: 'review', reason: 'existing_customer:second_did' });
   });
 
+  it("a result that does not commit answers nothing: the form link stays open, the customer's link is kept, and signing in again decides once", async () => {
+    const { t, client, pfi, idvRequest } = await issuer();
+    // The outbox refuses rows: the result's commit, which would take the link's answer, fails whole.
+    t.sqlite.exec(`CREATE TRIGGER refuse_outbox BEFORE INSERT ON outbox_events BEGIN SELECT RAISE(ABORT, 'outbox unavailable'); END`);
+    const failed = await signIn(t, idvRequest.url, 'alice');
+    expect(failed.status).toBeGreaterThanOrEqual(500);
+    expect(await failed.text()).not.toMatch(/outbox unavailable|SQLITE/);
+    const row = () => t.sqlite.prepare('select status, form_submitted_at as submitted, decided_by as decidedBy from applications').get();
+    expect(row()).toEqual({ status: 'pending', submitted: null, decidedBy: null });
+    expect((await requestCredential(client, pfi.did, idvRequest)).first.credential).toBeUndefined();
+    // The bank customer behind this DID is known, whatever happens next (the second-DID policy's input).
+    expect(t.sqlite.prepare('select count(*) as n from existing_customer_links').get()).toEqual({ n: 1 });
+
+    t.sqlite.exec('DROP TRIGGER refuse_outbox');
+    expect((await signIn(t, idvRequest.url, 'alice')).headers.get('location')).toBe(`${PUBLIC_URL}/idv/approved/finish.html`);
+    expect(row()).toMatchObject({ status: 'approved', decidedBy: 'idv:existing_customer' });
+    const actions = (t.sqlite.prepare("select action from audit_log where action = 'idv.state_changed'").all() as { action: string }[]).map((a) => a.action);
+    expect(actions).toEqual(['idv.state_changed']);
+    expect(t.sqlite.prepare('select count(*) as n from existing_customer_links').get()).toEqual({ n: 1 });
+    // Answered once: the link's page no longer offers the sign-in.
+    const again = await choicePage(t, new Jar(), idvRequest.url);
+    expect(again.status).toBeGreaterThanOrEqual(400);
+    expect(again.html).not.toContain('existing-customer">');
+  });
+
   it('cancelled at the bank: back to the choice page; nothing decided', async () => {
     const { t, client, pfi, idvRequest, jar } = await issuer();
     const page = await choicePage(t, jar, idvRequest.url);

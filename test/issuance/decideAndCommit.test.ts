@@ -2,7 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { applyResult } from '../../src/issuance/identityVerification';
 import { decideIssuance } from '../../src/issuance/issueCredential';
 import type { Application } from '../../src/store/types';
+import { SAMPLE_IDENTITY } from '../../src/wallet/flow';
 import { makeTestIssuer } from '../helpers/issuer';
+import { openApplication } from '../helpers/steps';
 
 /**
  * The credential endpoints' rule as a pure decision (src/issuance/issueCredential.ts), and the
@@ -101,5 +103,32 @@ describe('applyResult commits a result with what it decides', () => {
     expect((await t.deps.store.applications.get(id))?.status).toBe('approved');
     expect((await t.deps.store.audit.listForApplication(id)).map((a) => a.action)).toEqual(['idv.state_changed', 'idv.event_stale']);
     expect(await t.deps.store.outbox.pendingCount()).toBe(2);
+  });
+});
+
+describe("the form link's answer decides nothing without its result's commit", () => {
+  it('the hosted form: a result that does not commit leaves the application pending and the link open; the retry is answered and decided once', async () => {
+    const t = await makeTestIssuer();
+    const { client, idvRequest } = await openApplication(t);
+    const applicationId = (await t.deps.store.applications.listForApplicant(client.holder.did))[0].id;
+    // The outbox refuses rows: the result's commit, which would take the link's answer, fails whole.
+    t.sqlite.exec(`CREATE TRIGGER refuse_outbox BEFORE INSERT ON outbox_events BEGIN SELECT RAISE(ABORT, 'outbox unavailable'); END`);
+    const failed = await client.submitIdvForm(idvRequest.url, SAMPLE_IDENTITY);
+    expect(failed.status).toBeGreaterThanOrEqual(500);
+    expect(failed.body).not.toMatch(/outbox unavailable|SQLITE|at .*\.ts/);
+    const after = await t.deps.store.applications.get(applicationId);
+    expect(after).toMatchObject({ status: 'pending', formSubmittedAt: null, decidedBy: null, tier: null });
+    expect(await t.deps.store.idvSessions.get(applicationId)).toBeUndefined();
+    expect(await t.deps.store.audit.listForApplication(applicationId)).toEqual([]);
+    expect(await t.deps.store.pii.get(applicationId)).toBeUndefined();
+
+    t.sqlite.exec('DROP TRIGGER refuse_outbox');
+    const retried = await client.submitIdvForm(idvRequest.url, SAMPLE_IDENTITY);
+    expect(retried.status).toBe(200);
+    expect(retried.location).toMatch(/approved\/finish\.html$/);
+    expect(await t.deps.store.applications.get(applicationId)).toMatchObject({ status: 'approved', decidedBy: 'idv:hosted' });
+    expect((await t.deps.store.audit.listForApplication(applicationId)).map((a) => a.action)).toEqual(['consent.given', 'idv.state_changed']);
+    // Answered once: a third submission is refused.
+    expect((await client.submitIdvForm(idvRequest.url, SAMPLE_IDENTITY)).status).toBe(409);
   });
 });

@@ -8,7 +8,7 @@ import { purgeExpired } from '../../src/store/purge';
 import * as schema from '../../src/store/schema';
 import { createSqliteStats, createStore, type Database as StoreDb } from '../../src/store/sqlite';
 import type { StatsQueries } from '../../src/store/stats';
-import type { IdvOutcome, IdvResultWrite, NewApplication, Store } from '../../src/store/types';
+import type { FormAnswer, IdvResultWrite, NewApplication, Store } from '../../src/store/types';
 import { startD1 } from '../helpers/workerd';
 import { startTestPostgres } from '../helpers/postgres';
 import { openPostgres } from '../../src/runtime/postgres';
@@ -96,14 +96,7 @@ const CONCURRENT = 40;
 let seq = 0;
 const uid = (p: string) => `${p}-${++seq}-${Math.random().toString(36).slice(2, 8)}`;
 
-const APPROVED: IdvOutcome = {
-  status: 'approved',
-  provider: 'sandbox',
-  countryOfResidence: 'US',
-  tier: 'Standard',
-  evidence: [{ kind: 'document_verification' }],
-};
-const REVIEW: IdvOutcome = { status: 'review', provider: 'sandbox', countryOfResidence: 'DE', evidence: [], reason: 'manual' };
+const ANSWER: FormAnswer = { provider: 'sandbox', countryOfResidence: 'US' };
 
 /**
  * Every method of every repository of the Store port, by name. Typed so that a repository or a
@@ -335,36 +328,38 @@ describe.each(backends)('store contract on %s', (_name, open) => {
       expect(await store.applications.findByFormToken('nope')).toBeUndefined();
     });
 
-    it('records an IDV outcome once, only while pending and unexpired', async () => {
+    it("takes a form link's one answer, only while pending and unexpired, and leaves the decision to the result's commit", async () => {
       const app = await newApplication();
-      const submitted = await store.applications.submitIdv(app.formTokenHash, APPROVED, NOW + 5);
+      const submitted = await store.applications.submitIdv(app.formTokenHash, ANSWER, NOW + 5);
       expect(submitted).toMatchObject({
-        status: 'approved',
+        status: 'pending',
         formSubmittedAt: NOW + 5,
         idvProvider: 'sandbox',
         countryOfResidence: 'US',
-        tier: 'Standard',
-        decidedBy: 'idv:sandbox',
-        decidedAt: NOW + 5,
+        tier: null,
+        evidence: null,
+        decisionReason: null,
+        decidedBy: null,
+        decidedAt: null,
         updatedAt: NOW + 5,
       });
-      expect(submitted!.evidence).toEqual([{ kind: 'document_verification' }]);
-      expect(await store.applications.submitIdv(app.formTokenHash, APPROVED, NOW + 6)).toBeUndefined();
+      expect(await store.applications.submitIdv(app.formTokenHash, ANSWER, NOW + 6)).toBeUndefined();
       const expired = await newApplication({ formExpiresAt: NOW });
-      expect(await store.applications.submitIdv(expired.formTokenHash, APPROVED, NOW)).toBeUndefined();
-      const review = await store.applications.submitIdv((await newApplication()).formTokenHash, REVIEW, NOW);
-      expect(review).toMatchObject({ status: 'review', decidedBy: null, decidedAt: null, tier: null, decisionReason: 'manual' });
+      expect(await store.applications.submitIdv(expired.formTokenHash, ANSWER, NOW)).toBeUndefined();
+      const decided = await newApplication({ status: 'approved' });
+      expect(await store.applications.submitIdv(decided.formTokenHash, ANSWER, NOW)).toBeUndefined();
     });
 
     it('has exactly one winner among concurrent IDV submissions', async () => {
       const app = await newApplication();
-      await oneWinner(() => store.applications.submitIdv(app.formTokenHash, APPROVED, NOW));
+      await oneWinner(() => store.applications.submitIdv(app.formTokenHash, ANSWER, NOW));
     });
 
     it('decides an application only while it awaits review, once', async () => {
       const app = await newApplication();
       expect(await store.applications.decideReview(app.id, { status: 'approved', decidedBy: 'operator' }, NOW)).toBeUndefined(); // still pending
-      await store.applications.submitIdv(app.formTokenHash, REVIEW, NOW);
+      await store.applications.submitIdv(app.formTokenHash, ANSWER, NOW);
+      await store.applicationStatus.set(app.id, { status: 'review', provider: 'sandbox', reason: 'manual' }, NOW);
       const decided = await oneWinner(() =>
         store.applications.decideReview(app.id, { status: 'approved', tier: 'Enhanced', reason: 'ok', decidedBy: 'operator' }, NOW + 9),
       );
@@ -393,10 +388,10 @@ describe.each(backends)('store contract on %s', (_name, open) => {
     it("lists an applicant's applications newest first; within one second, the one touched last or whose form was submitted first", async () => {
       const older = await newApplication({ createdAt: NOW - 60, updatedAt: NOW - 60 });
       // A wallet that lost the SIOPv2 answer opens a second application in the same second; the
-      // first stays untouched, the second is submitted and decided.
+      // first stays untouched, the second is submitted.
       const untouched = await newApplication();
       const decided = await newApplication();
-      await store.applications.submitIdv(decided.formTokenHash, APPROVED, NOW);
+      await store.applications.submitIdv(decided.formTokenHash, ANSWER, NOW);
       await newApplication({ applicantDid: 'did:jwk:other' });
       expect((await store.applications.listForApplicant('did:jwk:holder')).map((r) => r.id)).toEqual([decided.id, untouched.id, older.id]);
       expect((await store.applications.listForApplicant('did:jwk:holder', 1)).map((r) => r.id)).toEqual([decided.id]);
@@ -1286,6 +1281,75 @@ describe.each(backends)('store contract on %s', (_name, open) => {
         ),
       ).toBe(true);
       expect((await store.pii.get(review.id))?.purgeAfter).toBeNull();
+    });
+
+    it('a result that answers the form link takes the answer in its own commit: once, only while the link is open, and nothing when it loses', async () => {
+      const answering = (app: { id: string; formTokenHash: string }, overrides: Partial<IdvResultWrite> = {}): IdvResultWrite => ({
+        applicationId: app.id,
+        session: { open: session(app.id, { provider: 'hosted', state: 'approved', lastEventAt: 2000 }) },
+        status: { status: 'approved', provider: 'hosted', countryOfResidence: 'DE', evidence: [{ kind: 'document_verification' }], reason: null },
+        audit: { actor: 'applicant', action: 'idv.state_changed', detail: { from: 'created', to: 'approved' } },
+        events: [{ id: uid('evt'), type: 'application.approved', body: '{}', createdAt: NOW + 1 }],
+        submission: {
+          consent: { actor: 'applicant', action: 'consent.given', detail: {}, at: NOW + 1 },
+          pii: { keyId: 'k1', ciphertext: 'sealed', createdAt: NOW + 1 },
+        },
+        purgeAfter: NOW + 86400,
+        answers: { formTokenHash: app.formTokenHash },
+        now: NOW + 1,
+        ...overrides,
+      });
+      const app = await newApplication();
+      expect(await store.idvSessions.commitResult(answering(app))).toBe(true);
+      expect(await store.applications.get(app.id)).toMatchObject({
+        status: 'approved',
+        formSubmittedAt: NOW + 1,
+        idvProvider: 'hosted',
+        countryOfResidence: 'DE',
+        decidedBy: 'idv:hosted',
+        decidedAt: NOW + 1,
+      });
+      expect(await store.idvSessions.get(app.id)).toMatchObject({ provider: 'hosted', state: 'approved', lastEventAt: 2000 });
+      expect((await store.audit.listForApplication(app.id)).map((e) => e.action)).toEqual(['consent.given', 'idv.state_changed']);
+      expect(await store.pii.get(app.id)).toMatchObject({ ciphertext: 'sealed', purgeAfter: NOW + 86400 });
+      // Answered: a second answer writes nothing (its event, PII and entries included).
+      const again = answering(app, { events: [{ id: 'evt-again', type: 'application.rejected', body: '{}', createdAt: NOW + 2 }] });
+      expect(await store.idvSessions.commitResult(again)).toBe(false);
+      expect(await store.outbox.get('evt-again')).toBeUndefined();
+      expect(await store.audit.listForApplication(app.id)).toHaveLength(2);
+
+      // A link answered otherwise (submitIdv), withdrawn, or expired: nothing, not even the session.
+      const answered = await newApplication();
+      await store.applications.submitIdv(answered.formTokenHash, { provider: 'persona', countryOfResidence: 'FR' }, NOW);
+      const withdrawn = await newApplication();
+      await store.applications.withdraw(withdrawn.formTokenHash, NOW);
+      const expired = await newApplication({ formExpiresAt: NOW + 1 });
+      for (const other of [answered, withdrawn, expired]) {
+        expect(await store.idvSessions.commitResult(answering(other)), other.id).toBe(false);
+        expect(await store.idvSessions.get(other.id)).toBeUndefined();
+        expect(await store.audit.listForApplication(other.id)).toEqual([]);
+        expect(await store.pii.get(other.id)).toBeUndefined();
+      }
+      expect((await store.applications.get(answered.id))?.status).toBe('pending');
+      expect((await store.applications.get(withdrawn.id))?.status).toBe('withdrawn');
+      // A session already there (a vendor's): the answer is not taken here.
+      const vendor = await newApplication();
+      await store.idvSessions.openInState(session(vendor.id, { state: 'in_progress', lastEventAt: 1000 }));
+      expect(await store.idvSessions.commitResult(answering(vendor))).toBe(false);
+      expect(await store.applications.get(vendor.id)).toMatchObject({ status: 'pending', formSubmittedAt: null });
+
+      // Concurrent answers of one link: exactly one commits, one decision, one set of entries.
+      const raced = await newApplication();
+      const results = await Promise.all(
+        Array.from({ length: 10 }, (_, i) =>
+          store.idvSessions.commitResult(
+            answering(raced, { events: [{ id: `evt-raced-${i}`, type: 'application.approved', body: '{}', createdAt: NOW + 1 }] }),
+          ),
+        ),
+      );
+      expect(results.filter(Boolean)).toHaveLength(1);
+      expect(await store.audit.listForApplication(raced.id)).toHaveLength(2);
+      expect((await store.outbox.list()).filter((e) => e.id.startsWith('evt-raced-'))).toHaveLength(1);
     });
   });
 

@@ -124,28 +124,42 @@ function cteTogether(db: PostgresDatabase, builders: WeakMap<Prepared, { getSQL(
  */
 function idvResultStatement(write: IdvResultWrite): SQL {
   const json = (value: unknown) => (value == null ? null : JSON.stringify(value));
-  const won =
-    'open' in write.session
-      ? sql`INSERT INTO idv_sessions (application_id, provider, state, vendor_reference, idempotency_key, webview_url, last_event_at, outcome, created_at, updated_at)
-          VALUES (${write.session.open.applicationId}::text, ${write.session.open.provider}::text, ${write.session.open.state}::text,
-            ${write.session.open.vendorReference ?? null}::text, ${write.session.open.idempotencyKey}::text, ${write.session.open.webviewUrl ?? null}::text,
-            ${write.session.open.lastEventAt}::bigint, ${json(write.session.open.outcome)}::text, ${write.session.open.createdAt}::bigint, ${write.session.open.updatedAt}::bigint)
-          ON CONFLICT DO NOTHING RETURNING application_id`
-      : sql`UPDATE idv_sessions SET state = ${write.session.advance.state}::text, outcome = ${json(write.session.advance.outcome)}::text,
-          last_event_at = ${write.session.advance.eventAt}::bigint, updated_at = ${write.now}::bigint
-          WHERE application_id = ${write.applicationId}::text AND last_event_at < ${write.session.advance.eventAt}::bigint RETURNING application_id`;
-  const parts = [sql`WITH won AS (${won})`];
-  if (write.status) {
-    // As applicationStatus.set: absent (null) country, tier and evidence leave the stored value.
-    const change = write.status;
+  const answers = 'open' in write.session && write.status ? write.answers : undefined;
+  // As applicationStatus.set: absent (null) country, tier and evidence leave the stored value.
+  const statusSet = (change: NonNullable<IdvResultWrite['status']>) => {
     const decided = change.status === 'approved' || change.status === 'rejected';
-    parts.push(sql`, status AS (UPDATE applications SET status = ${change.status}::text, idv_provider = ${change.provider}::text,
+    return sql`status = ${change.status}::text, idv_provider = ${change.provider}::text,
       country_of_residence = coalesce(${change.countryOfResidence || null}::text, country_of_residence),
       tier = coalesce(${change.tier || null}::text, tier),
       evidence = coalesce(${change.evidence ? JSON.stringify(change.evidence) : null}::text, evidence),
       decision_reason = ${change.reason ?? null}::text,
       decided_by = ${decided ? (change.decidedBy ?? `idv:${change.provider}`) : null}::text,
-      decided_at = ${decided ? write.now : null}::bigint, updated_at = ${write.now}::bigint
+      decided_at = ${decided ? write.now : null}::bigint, updated_at = ${write.now}::bigint`;
+  };
+  const parts: SQL[] = [];
+  if ('open' in write.session) {
+    const o = write.session.open;
+    const values = sql`${o.applicationId}::text, ${o.provider}::text, ${o.state}::text, ${o.vendorReference ?? null}::text, ${o.idempotencyKey}::text,
+      ${o.webviewUrl ?? null}::text, ${o.lastEventAt}::bigint, ${json(o.outcome)}::text, ${o.createdAt}::bigint, ${o.updatedAt}::bigint`;
+    const columns = sql`(application_id, provider, state, vendor_reference, idempotency_key, webview_url, last_event_at, outcome, created_at, updated_at)`;
+    if (answers && write.status) {
+      // The answer of the form link decides first (as submitIdv: open, pending, unexpired; and no
+      // session yet): the status write takes it, and the session is opened only through it.
+      parts.push(sql`WITH answered AS (UPDATE applications SET ${statusSet(write.status)}, form_submitted_at = ${write.now}::bigint
+        WHERE id = ${write.applicationId}::text AND form_token_hash = ${answers.formTokenHash}::text AND form_submitted_at IS NULL
+          AND status = 'pending' AND form_expires_at > ${write.now}::bigint
+          AND NOT EXISTS (SELECT 1 FROM idv_sessions s WHERE s.application_id = ${write.applicationId}::text) RETURNING id)`);
+      parts.push(sql`, won AS (INSERT INTO idv_sessions ${columns} SELECT ${values} FROM answered ON CONFLICT DO NOTHING RETURNING application_id)`);
+    } else {
+      parts.push(sql`WITH won AS (INSERT INTO idv_sessions ${columns} VALUES (${values}) ON CONFLICT DO NOTHING RETURNING application_id)`);
+    }
+  } else {
+    parts.push(sql`WITH won AS (UPDATE idv_sessions SET state = ${write.session.advance.state}::text, outcome = ${json(write.session.advance.outcome)}::text,
+      last_event_at = ${write.session.advance.eventAt}::bigint, updated_at = ${write.now}::bigint
+      WHERE application_id = ${write.applicationId}::text AND last_event_at < ${write.session.advance.eventAt}::bigint RETURNING application_id)`);
+  }
+  if (write.status && !answers) {
+    parts.push(sql`, status AS (UPDATE applications SET ${statusSet(write.status)}
       WHERE id = ${write.applicationId}::text AND EXISTS (SELECT 1 FROM won) RETURNING id)`);
   }
   const submission = write.submission;

@@ -118,21 +118,12 @@ export function createApplicationRepositories(d: Dialect) {
     applicationWithPrefillByFormToken: prepare('application_with_prefill_by_form_token', withPrefill(eq(applications.formTokenHash, p('formTokenHash')))),
     applicationWithPrefillById: prepare('application_with_prefill_by_id', withPrefill(eq(applications.id, p('id')))),
     // A form link takes one answer (a submission or a withdrawal): unsubmitted, pending, unexpired.
+    // The decision is not written here but with the result's commit (IdvSessionRepository.commitResult).
     submitIdv: prepare(
       'submit_idv',
       db
         .update(applications)
-        .set({
-          ...setFrom({
-            status: 'status',
-            formSubmittedAt: 'now',
-            idvProvider: 'provider',
-            countryOfResidence: 'countryOfResidence',
-            tier: 'tier',
-            evidence: 'evidence',
-          }),
-          ...decision,
-        })
+        .set(setFrom({ formSubmittedAt: 'now', idvProvider: 'provider', countryOfResidence: 'countryOfResidence', updatedAt: 'now' }))
         .where(openFormLink())
         .returning(),
     ),
@@ -227,20 +218,8 @@ export function createApplicationRepositories(d: Dialect) {
     async findByFormTokenWithPrefill(formTokenHash) {
       return first(q.applicationWithPrefillByFormToken.all({ formTokenHash }));
     },
-    async submitIdv(formTokenHash, outcome, now) {
-      const decided = outcome.status !== 'review';
-      return consumeOnce(q.submitIdv, {
-        formTokenHash,
-        now,
-        status: outcome.status,
-        provider: outcome.provider,
-        countryOfResidence: outcome.countryOfResidence,
-        tier: outcome.tier ?? null,
-        evidence: JSON.stringify(outcome.evidence),
-        reason: outcome.reason ?? null,
-        decidedBy: decided ? `idv:${outcome.provider}` : null,
-        decidedAt: decided ? now : null,
-      });
+    async submitIdv(formTokenHash, answer, now) {
+      return consumeOnce(q.submitIdv, { formTokenHash, now, provider: answer.provider, countryOfResidence: answer.countryOfResidence });
     },
     async withdraw(formTokenHash, now) {
       return consumeOnce(q.withdraw, { formTokenHash, now });

@@ -77,8 +77,12 @@ export function createIdvSessionRepositories(d: Dialect) {
   // still being able to win. The condition reads the session as it is before that write, and
   // nothing else writes in between (one transaction), so either every write below takes effect
   // with the session's, or none does.
-  const sessionWriteWins = sql`((${p('open')} = 1 AND NOT EXISTS (SELECT 1 FROM idv_sessions s WHERE s.application_id = ${p('applicationId')}))
-    OR (${p('open')} = 0 AND EXISTS (SELECT 1 FROM idv_sessions s WHERE s.application_id = ${p('applicationId')} AND s.last_event_at < ${p('eventAt')})))`;
+  // A result that answers the form link (`IdvResultWrite.answers`) also needs the link still open,
+  // under the same conditions as ApplicationRepository.submitIdv.
+  const sessionWriteWins = sql`(((${p('open')} = 1 AND NOT EXISTS (SELECT 1 FROM idv_sessions s WHERE s.application_id = ${p('applicationId')}))
+    OR (${p('open')} = 0 AND EXISTS (SELECT 1 FROM idv_sessions s WHERE s.application_id = ${p('applicationId')} AND s.last_event_at < ${p('eventAt')})))
+    AND (${p('answering')} = 0 OR EXISTS (SELECT 1 FROM applications a WHERE a.id = ${p('applicationId')} AND a.form_token_hash = ${p('formTokenHash')}
+      AND a.form_submitted_at IS NULL AND a.status = 'pending' AND a.form_expires_at > ${p('now')})))`;
   const r = d.commitIdvResult
     ? undefined
     : {
@@ -99,6 +103,7 @@ export function createIdvSessionRepositories(d: Dialect) {
               countryOfResidence: sql`coalesce(${p('countryOfResidence')}, ${applications.countryOfResidence})`,
               tier: sql`coalesce(${p('tier')}, ${applications.tier})`,
               evidence: sql`coalesce(${p('evidence')}, ${applications.evidence})`,
+              formSubmittedAt: sql`CASE WHEN ${p('answering')} = 1 THEN ${p('now')} ELSE ${applications.formSubmittedAt} END`,
             })
             .where(and(eq(applications.id, p('applicationId')), sessionWriteWins)),
         ),
@@ -151,6 +156,19 @@ export function createIdvSessionRepositories(d: Dialect) {
             .values(placeholders(...sessionColumns))
             .onConflictDoNothing(),
         ),
+        // Opened with the answer of the form link: only if the status write just before it took the
+        // answer (the row reads as that write left it; every column in order, outcome as JSON text).
+        openAnsweredSession: prepare(
+          'commit_result_open_answered_session',
+          db
+            .insert(idvSessions)
+            .select(
+              sql`SELECT ${p('applicationId')}, ${p('provider')}, ${p('state')}, NULL, ${p('idempotencyKey')}, NULL, ${p('lastEventAt')}, ${p('outcome')}, ${p('createdAt')}, ${p('updatedAt')}
+                WHERE EXISTS (SELECT 1 FROM applications a WHERE a.id = ${p('applicationId')} AND a.form_submitted_at = ${p('now')} AND a.status = ${p('status')}
+                  AND a.idv_provider = ${p('provider')} AND a.updated_at = ${p('now')})`,
+            )
+            .onConflictDoNothing(),
+        ),
         advanceSession: prepare(
           'commit_result_advance_session',
           db
@@ -160,19 +178,23 @@ export function createIdvSessionRepositories(d: Dialect) {
         ),
       };
 
-  /** The writes of a `commitResult`, the deciding session write last; JSON bound as text (raw SQL). */
-  function resultWrites(statements: NonNullable<typeof r>, write: IdvResultWrite): Write[] {
+  /**
+   * The writes of a `commitResult` and which one decides: the session write, last; or, when the
+   * result answers the form link, the status write that takes the answer, with the session opened
+   * after it. JSON bound as text (raw SQL).
+   */
+  function resultWrites(statements: NonNullable<typeof r>, write: IdvResultWrite): { writes: Write[]; deciding: number } {
     const open = 'open' in write.session;
+    const answers = open ? write.answers : undefined;
     const base = {
       applicationId: write.applicationId,
       open: open ? 1 : 0,
       eventAt: 'open' in write.session ? 0 : write.session.advance.eventAt,
       now: write.now,
+      answering: answers ? 1 : 0,
+      formTokenHash: answers?.formTokenHash ?? null,
     };
     const writes: Write[] = [];
-    if (write.status) {
-      writes.push({ statement: statements.status, values: { ...base, ...statusChangeValues(write.status, write.now) } });
-    }
     // What the applicant agreed to comes before what was decided on it (audit order).
     const submission = write.submission;
     if (submission) {
@@ -193,6 +215,23 @@ export function createIdvSessionRepositories(d: Dialect) {
       if (!submission?.pii) writes.push({ statement: statements.purge, values: { ...base, purgeAfter: write.purgeAfter } });
       if (write.presentedClaims !== false) writes.push({ statement: statements.purgeClaims, values: { ...base, purgeAfter: write.purgeAfter } });
     }
+    // After every write whose condition reads the link as still open: this one answers it.
+    const status = write.status && { ...statusChangeValues(write.status, write.now) };
+    if (status) writes.push({ statement: statements.status, values: { ...base, ...status } });
+    if ('open' in write.session && answers && status) {
+      const o = write.session.open;
+      writes.push({
+        statement: statements.openAnsweredSession,
+        values: {
+          ...o,
+          outcome: o.outcome == null ? null : JSON.stringify(o.outcome),
+          now: write.now,
+          status: status.status,
+          provider: status.provider,
+        },
+      });
+      return { writes, deciding: writes.length - 2 };
+    }
     if ('open' in write.session) {
       // A column placeholder in `.values()`: drizzle encodes the JSON itself.
       writes.push({ statement: statements.openSession, values: { vendorReference: null, webviewUrl: null, outcome: null, ...write.session.open } });
@@ -200,14 +239,15 @@ export function createIdvSessionRepositories(d: Dialect) {
       const { state, outcome, eventAt } = write.session.advance;
       writes.push({ statement: statements.advanceSession, values: { ...base, state, outcome: outcome == null ? null : JSON.stringify(outcome), eventAt } });
     }
-    return writes;
+    return { writes, deciding: writes.length - 1 };
   }
 
   const idvSessionRepository: IdvSessionRepository = {
     async commitResult(write) {
       if (!r) return d.commitIdvResult!(write);
-      const changed = await d.together(resultWrites(r, write));
-      return changed[changed.length - 1] === 1;
+      const { writes, deciding } = resultWrites(r, write);
+      const changed = await d.together(writes);
+      return changed[deciding] === 1;
     },
     async createOnce(row) {
       await q.openSession.all({ vendorReference: null, webviewUrl: null, outcome: null, ...row });
