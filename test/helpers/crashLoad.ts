@@ -349,6 +349,21 @@ export async function checkNoStrandedNoGhost(input: { load: CrashLoad; publicUrl
                  WHERE t.consumed_at IS NOT NULL AND c.id IS NULL`),
   ).toEqual([]);
 
+  // No answer without its decision, no decision without its record: every application whose form
+  // link was answered has its IDV session, and every one the form decided has the consent entry
+  // and the decision's entry (the link's answer rides in the result's commit).
+  expect(
+    await query(`SELECT a.id FROM applications a LEFT JOIN idv_sessions s ON s.application_id = a.id
+                 WHERE a.form_submitted_at IS NOT NULL AND a.status <> 'withdrawn' AND s.application_id IS NULL`),
+    'no answered form link without its IDV session',
+  ).toEqual([]);
+  expect(
+    await query(`SELECT a.id FROM applications a WHERE a.status IN ('approved', 'rejected', 'review') AND a.idv_provider = 'hosted' AND (
+                   NOT EXISTS (SELECT 1 FROM audit_log l WHERE l.application_id = a.id AND l.action = 'consent.given')
+                   OR NOT EXISTS (SELECT 1 FROM audit_log l WHERE l.application_id = a.id AND l.action IN ('idv.state_changed', 'idv.redecision')))`),
+    'no decided application without its consent and decision entries',
+  ).toEqual([]);
+
   // No credential lost: every one a wallet received is recorded, as issued. No ghost: every
   // recorded, unrevoked credential was received by its wallet.
   const recorded = new Map(
