@@ -7,7 +7,7 @@ import { nowSeconds } from '../ports/clock';
 import { FormAlreadySubmitted, FormLinkExpired, FormLinkUnknown, FormNotAccepted } from '../protocol/errors';
 import type { Application, ApplicationPrefill } from '../store/types';
 import type { IssuanceDeps } from './deps';
-import { applicationEventData, emitEvent } from './events';
+import { applicationEventData, outboxRow } from './events';
 import { applyResult, configuredVendor } from './identityVerification';
 import { sealedVouchedFields } from './heldCredentials';
 import { checksForForm, type VouchedFields } from './presentedCredentials';
@@ -92,14 +92,29 @@ export function consentChoices(deps: Pick<IssuanceDeps, 'config'>, body: Record<
  * conditions as a submission), nothing is collected, the PFI hears `application.withdrawn`, and
  * the wallet's credential requests get credential_request_denied (./issueCredential.ts).
  */
-export async function withdrawApplication(deps: Pick<IssuanceDeps, 'store' | 'clock' | 'crypto'>, formToken: string): Promise<Application> {
+export async function withdrawApplication(
+  deps: Pick<IssuanceDeps, 'store' | 'clock' | 'crypto' | 'tracing'>,
+  form: OpenForm,
+  formToken: string,
+): Promise<Application> {
   const now = nowSeconds(deps);
-  const application = await deps.store.applications.withdraw(digestSecret(deps.crypto, formToken), now);
+  const withdrawn: Application = {
+    ...form.application,
+    status: 'withdrawn',
+    formSubmittedAt: now,
+    decisionReason: 'consent_declined',
+    decidedBy: 'applicant',
+    decidedAt: now,
+    updatedAt: now,
+  };
+  // The withdrawal, its audit entry, its event and (declined: what presented credentials vouched
+  // for is not kept either) the erasure of their sealed claims commit together, or not at all.
+  const application = await deps.store.applications.withdraw(digestSecret(deps.crypto, formToken), now, {
+    audit: { actor: 'applicant', action: 'consent.declined' },
+    event: outboxRow(deps, 'application.withdrawn', withdrawn.id, applicationEventData(withdrawn, { reason: 'consent_declined' })),
+    eraseReason: 'consent_declined',
+  });
   if (!application) throw new FormAlreadySubmitted('Your details were already submitted. You can close this window.');
-  await deps.store.audit.record({ applicationId: application.id, actor: 'applicant', action: 'consent.declined', at: now });
-  // Declined: what presented credentials vouched for is not kept either.
-  await deps.store.presentedClaims.erase(application.id, 'consent_declined', now);
-  await emitEvent(deps, 'application.withdrawn', application.id, applicationEventData(application, { reason: 'consent_declined' }));
   return application;
 }
 

@@ -1,7 +1,7 @@
 import { type Placeholder, type SQL, sql, type SQLWrapper } from 'drizzle-orm';
 import type { BaseSQLiteDatabase } from 'drizzle-orm/sqlite-core';
 import type * as schema from './schema';
-import type { IdvResultWrite, IssuedCredentialWrite } from './types';
+import type { IdvResultWrite, IssuedCredentialWrite, WithdrawalRecord } from './types';
 
 /**
  * What a repository module (./repositories/) needs of a database, and the only place the SQLite
@@ -50,6 +50,8 @@ export interface Dialect {
    * statements could both see the guard hold), so PostgreSQL chains them through the winner's RETURNING.
    */
   commitIdvResult?(write: IdvResultWrite): Promise<boolean>;
+  /** A withdrawal with its record (`ApplicationRepository.withdraw`); the application's id when it won; as `commitIdvResult`. */
+  withdrawApplication?(formTokenHash: string, now: number, record: WithdrawalRecord): Promise<string | undefined>;
   /** A credential with its event and notification, consuming its transaction when it has one (`IssuedCredentialRepository.recordIssued`); as `commitIdvResult`. */
   recordIssued?(write: IssuedCredentialWrite): Promise<boolean>;
   /** `floor(column * fraction)` as an integer (SQLite's CAST truncates; PostgreSQL's would round). */

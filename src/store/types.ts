@@ -111,6 +111,17 @@ export interface IdvOutcome {
   reason?: string;
 }
 
+/**
+ * What a withdrawal (declined consent) writes with it, in the same commit and only when it wins:
+ * its audit entry, its outbound event (deduplicated on its id) and the erasure of the presented
+ * credentials' sealed claims.
+ */
+export interface WithdrawalRecord {
+  audit: { actor: string; action: string };
+  event: NewOutboxEvent;
+  eraseReason: string;
+}
+
 /** Who answered a form link, and the country of residence they gave (`ApplicationRepository.submitIdv`). */
 export interface FormAnswer {
   provider: string;
@@ -157,7 +168,7 @@ export interface ApplicationRepository {
    * Ends the application as `withdrawn` (the applicant declined consent), once: under the same
    * conditions as `submitIdv`, and the form link is used up with it (`decidedBy: applicant`).
    */
-  withdraw(formTokenHash: string, now: number): Promise<Application | undefined>;
+  withdraw(formTokenHash: string, now: number, record?: WithdrawalRecord): Promise<Application | undefined>;
   /** An operator's decision on an application awaiting review; undefined if it is not in review. */
   decideReview(
     id: string,

@@ -131,4 +131,22 @@ describe("the form link's answer decides nothing without its result's commit", (
     // Answered once: a third submission is refused.
     expect((await client.submitIdvForm(idvRequest.url, SAMPLE_IDENTITY)).status).toBe(409);
   });
+
+  it('declined consent: a withdrawal whose commit fails changes nothing, and declining again withdraws once, with its entry and event', async () => {
+    const t = await makeTestIssuer();
+    const { client, idvRequest } = await openApplication(t);
+    const applicationId = (await t.deps.store.applications.listForApplicant(client.holder.did))[0].id;
+    t.sqlite.exec(`CREATE TRIGGER refuse_outbox BEFORE INSERT ON outbox_events BEGIN SELECT RAISE(ABORT, 'outbox unavailable'); END`);
+    const failed = await client.submitIdvForm(idvRequest.url, { consent: 'decline' });
+    expect(failed.status).toBeGreaterThanOrEqual(500);
+    expect(await t.deps.store.applications.get(applicationId)).toMatchObject({ status: 'pending', formSubmittedAt: null });
+    expect(await t.deps.store.audit.listForApplication(applicationId)).toEqual([]);
+
+    t.sqlite.exec('DROP TRIGGER refuse_outbox');
+    expect((await client.submitIdvForm(idvRequest.url, { consent: 'decline' })).status).toBe(200);
+    expect(await t.deps.store.applications.get(applicationId)).toMatchObject({ status: 'withdrawn', decidedBy: 'applicant' });
+    expect((await t.deps.store.audit.listForApplication(applicationId)).map((a) => a.action)).toEqual(['consent.declined']);
+    expect((await t.deps.store.outbox.list()).map((e) => e.type)).toEqual(['application.withdrawn']);
+    expect((await client.submitIdvForm(idvRequest.url, { consent: 'decline' })).status).toBe(409);
+  });
 });

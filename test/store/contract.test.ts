@@ -350,6 +350,47 @@ describe.each(backends)('store contract on %s', (_name, open) => {
       expect(await store.applications.submitIdv(decided.formTokenHash, ANSWER, NOW)).toBeUndefined();
     });
 
+    it('withdraws with its audit entry, event and the erasure of the sealed claims in one commit: once, only while the link is open', async () => {
+      const withClaims = async () => {
+        const app = { id: uid('app'), applicantDid: 'did:jwk:holder', credentialConfigurationId: 'KnownCustomerCredential', status: 'pending' as const };
+        const formTokenHash = uid('form');
+        await store.applications.createWithCode(
+          { ...app, formTokenHash, formExpiresAt: NOW + 3600, createdAt: NOW, updatedAt: NOW },
+          { codeHash: uid('code'), applicationId: app.id, applicantDid: app.applicantDid, expiresAt: NOW + 600 },
+          undefined,
+          { applicationId: app.id, keyId: 'k1', ciphertext: 'sealed-claims', createdAt: NOW },
+        );
+        return { id: app.id, formTokenHash };
+      };
+      const record = (id = uid('evt')) => ({
+        audit: { actor: 'applicant', action: 'consent.declined' },
+        event: { id, type: 'application.withdrawn', body: '{}', createdAt: NOW },
+        eraseReason: 'consent_declined',
+      });
+      const app = await withClaims();
+      const withdrawn = await store.applications.withdraw(app.formTokenHash, NOW, record('evt-withdrawn'));
+      expect(withdrawn).toMatchObject({ id: app.id, status: 'withdrawn', formSubmittedAt: NOW, decidedBy: 'applicant', decisionReason: 'consent_declined' });
+      expect((await store.audit.listForApplication(app.id)).map((e) => e.action)).toEqual(['consent.declined']);
+      expect(await store.outbox.get('evt-withdrawn')).toBeDefined();
+      expect(await store.presentedClaims.get(app.id)).toMatchObject({ ciphertext: null, erasedAt: NOW, erasedReason: 'consent_declined' });
+      // Once: a second withdrawal writes nothing.
+      expect(await store.applications.withdraw(app.formTokenHash, NOW, record('evt-again'))).toBeUndefined();
+      expect(await store.outbox.get('evt-again')).toBeUndefined();
+      expect(await store.audit.listForApplication(app.id)).toHaveLength(1);
+      // A link that took another answer: no entry, no event, the claims kept.
+      const answered = await withClaims();
+      await store.applications.submitIdv(answered.formTokenHash, { provider: 'hosted', countryOfResidence: 'DE' }, NOW);
+      expect(await store.applications.withdraw(answered.formTokenHash, NOW, record('evt-answered'))).toBeUndefined();
+      expect(await store.outbox.get('evt-answered')).toBeUndefined();
+      expect(await store.audit.listForApplication(answered.id)).toEqual([]);
+      expect((await store.presentedClaims.get(answered.id))?.ciphertext).toBe('sealed-claims');
+      // Concurrent withdrawals of one link: one winner, one entry, one event.
+      const raced = await withClaims();
+      await oneWinner(() => store.applications.withdraw(raced.formTokenHash, NOW, record(uid('evt-raced'))));
+      expect(await store.audit.listForApplication(raced.id)).toHaveLength(1);
+      expect((await store.outbox.list()).filter((e) => e.id.startsWith('evt-raced'))).toHaveLength(1);
+    });
+
     it('has exactly one winner among concurrent IDV submissions', async () => {
       const app = await newApplication();
       await oneWinner(() => store.applications.submitIdv(app.formTokenHash, ANSWER, NOW));

@@ -343,7 +343,7 @@ idvFormRoutes.post(PATHS.idvForm, rateLimitByIp('idv'), async (c) => {
   const lang = languageOf(c);
   const json = wantsJsonResponse(c);
   if (body.consent === 'decline') {
-    const application = await withdrawApplication(deps, token);
+    const application = await withdrawApplication(deps, form, token);
     deps.logger.info('idv_withdrawn', { requestId: c.get('requestId'), applicationId: application.id });
     if (json) return c.json({ status: application.status });
     const m = messagesFor(lang);

@@ -5,7 +5,7 @@ import type { AppliedMigrations, Dialect, Prepared, QueryDb } from '../dialect';
 import { createRepositories } from '../repositories';
 import type * as sqliteSchema from '../schema';
 import { createStatsQueries } from '../stats';
-import type { IdvResultWrite, IssuedCredentialWrite, Store } from '../types';
+import type { IdvResultWrite, IssuedCredentialWrite, Store, WithdrawalRecord } from '../types';
 import type { PostgresDatabase } from './database';
 import * as schema from './schema';
 
@@ -70,6 +70,10 @@ export function postgresDialect(db: PostgresDatabase): Dialect {
     },
     async recordIssued(write) {
       return Number((await db.execute(recordIssuedStatement(write)))[0]?.won) === 1;
+    },
+    async withdrawApplication(formTokenHash, now, record) {
+      const rows = await db.execute(withdrawalStatement(formTokenHash, now, record));
+      return rows[0]?.id === undefined ? undefined : String(rows[0].id);
     },
     migrations: {
       expected: journal.entries.map((e) => ({ tag: e.tag, when: e.when })),
@@ -201,6 +205,26 @@ function idvResultStatement(write: IdvResultWrite): SQL {
   }
   parts.push(sql` SELECT count(*)::int AS won FROM won`);
   return sql.join(parts, sql``);
+}
+
+/**
+ * `ApplicationRepository.withdraw` with its record as one statement: the withdrawal (the link's
+ * one answer, as submitIdv's conditions) decides, and its audit entry, event and the erasure of
+ * the presented credentials' sealed claims go through its RETURNING.
+ */
+function withdrawalStatement(formTokenHash: string, now: number, record: WithdrawalRecord): SQL {
+  const e = record.event;
+  return sql`WITH w AS (UPDATE applications SET status = 'withdrawn', form_submitted_at = ${now}::bigint, decision_reason = 'consent_declined',
+      decided_by = 'applicant', decided_at = ${now}::bigint, updated_at = ${now}::bigint
+      WHERE form_token_hash = ${formTokenHash}::text AND form_submitted_at IS NULL AND status = 'pending' AND form_expires_at > ${now}::bigint RETURNING id),
+    audit AS (INSERT INTO audit_log (application_id, actor, action, detail, at)
+      SELECT w.id, ${record.audit.actor}::text, ${record.audit.action}::text, NULL, ${now}::bigint FROM w RETURNING id),
+    erase AS (UPDATE presented_claims SET ciphertext = NULL, erased_at = ${now}::bigint, erased_reason = ${record.eraseReason}::text
+      WHERE application_id IN (SELECT id FROM w) AND erased_at IS NULL RETURNING application_id),
+    event AS (INSERT INTO outbox_events (id, type, body, created_at, attempts, next_attempt_at, trace_parent)
+      SELECT ${e.id}::text, ${e.type}::text, ${e.body}::text, ${e.createdAt}::bigint, 0, ${e.createdAt}::bigint, ${e.traceParent ?? null}::text FROM w
+      ON CONFLICT DO NOTHING RETURNING id)
+    SELECT id FROM w`;
 }
 
 /** `IssuedCredentialRepository.recordIssued` as one statement: the record (or, with a transaction, its consumption) decides; the event and notification go through it. */

@@ -7,6 +7,7 @@ import type {
   ApplicationStatusRepository,
   NewApplication,
   SiopRequestRepository,
+  WithdrawalRecord,
 } from '../types';
 import { consumeOnce, type Dialect, first, p, placeholders, setFrom } from '../dialect';
 import { deleteExpired, prepareConsume } from './singleUse';
@@ -50,7 +51,7 @@ function applicationRow(row: NewApplication) {
 /** The application aggregate: SIOP requests that open it, the application, its status changes and prefill. */
 export function createApplicationRepositories(d: Dialect) {
   const { db, prepare } = d;
-  const { siopRequests, applications, applicationPrefill, presentedClaims, idvSessions, applicationAssignments } = d.tables;
+  const { siopRequests, applications, applicationPrefill, presentedClaims, idvSessions, applicationAssignments, auditLog, outboxEvents } = d.tables;
 
   // Hot-path statements are prepared once per store (SQL built and compiled once per
   // connection), with named placeholders; D1 prepares them the same way.
@@ -62,6 +63,49 @@ export function createApplicationRepositories(d: Dialect) {
       eq(applications.status, 'pending'),
       gt(applications.formExpiresAt, p('now')),
     );
+
+  function withdrawalStatements() {
+    const linkOpen = sql`EXISTS (SELECT 1 FROM applications a WHERE a.form_token_hash = ${p('formTokenHash')} AND a.form_submitted_at IS NULL
+      AND a.status = 'pending' AND a.form_expires_at > ${p('now')})`;
+    const applicationId = sql`(SELECT a.id FROM applications a WHERE a.form_token_hash = ${p('formTokenHash')})`;
+    return {
+      withdrawalAudit: prepare(
+        'withdrawal_audit',
+        db.insert(auditLog).select(sql`SELECT NULL, ${applicationId}, ${p('actor')}, ${p('action')}, NULL, ${p('now')} WHERE ${linkOpen}`),
+      ),
+      withdrawalErase: prepare(
+        'withdrawal_erase',
+        db
+          .update(presentedClaims)
+          .set({ ciphertext: sql`NULL`, erasedAt: sql`${p('now')}`, erasedReason: sql`${p('reason')}` })
+          // Qualified by hand inside the subqueries: drizzle writes an UPDATE's own columns unqualified.
+          .where(and(sql`presented_claims.application_id = ${applicationId}`, isNull(presentedClaims.erasedAt), linkOpen)),
+      ),
+      withdrawalEvent: prepare(
+        'withdrawal_event',
+        db
+          .insert(outboxEvents)
+          .select(
+            sql`SELECT ${p('id')}, ${p('type')}, ${p('body')}, ${p('createdAt')}, 0, ${p('createdAt')}, NULL, NULL, NULL, NULL, ${p('traceParent')} WHERE ${linkOpen}`,
+          )
+          .onConflictDoNothing(),
+      ),
+      withdrawal: prepare(
+        'withdrawal',
+        db
+          .update(applications)
+          .set({
+            status: 'withdrawn',
+            formSubmittedAt: sql`${p('now')}`,
+            decisionReason: 'consent_declined',
+            decidedBy: 'applicant',
+            decidedAt: sql`${p('now')}`,
+            updatedAt: sql`${p('now')}`,
+          })
+          .where(openFormLink()),
+      ),
+    };
+  }
 
   // The decision columns an IDV result or a status change writes (submitIdv, set).
   const decision = setFrom({ decisionReason: 'reason', decidedBy: 'decidedBy', decidedAt: 'decidedAt', updatedAt: 'now' });
@@ -143,6 +187,9 @@ export function createApplicationRepositories(d: Dialect) {
         .where(openFormLink())
         .returning(),
     ),
+    // A withdrawal with its record (SQLite/D1: one transaction or batch): each write guarded by the
+    // link being open as the withdrawal, last, finds it; the withdrawal decides.
+    ...(d.withdrawApplication ? {} : withdrawalStatements()),
     // Absent (null) country, tier and evidence leave the stored value as it is.
     setApplicationStatus: prepare(
       'set_application_status',
@@ -221,8 +268,22 @@ export function createApplicationRepositories(d: Dialect) {
     async submitIdv(formTokenHash, answer, now) {
       return consumeOnce(q.submitIdv, { formTokenHash, now, provider: answer.provider, countryOfResidence: answer.countryOfResidence });
     },
-    async withdraw(formTokenHash, now) {
-      return consumeOnce(q.withdraw, { formTokenHash, now });
+    async withdraw(formTokenHash, now, record?: WithdrawalRecord) {
+      if (!record) return consumeOnce(q.withdraw, { formTokenHash, now });
+      if (d.withdrawApplication) {
+        const id = await d.withdrawApplication(formTokenHash, now, record);
+        return id === undefined ? undefined : applicationRepository.get(id);
+      }
+      const w = q as typeof q & ReturnType<typeof withdrawalStatements>;
+      const base = { formTokenHash, now };
+      const { event } = record;
+      const changed = await d.together([
+        { statement: w.withdrawalAudit, values: { ...base, actor: record.audit.actor, action: record.audit.action } },
+        { statement: w.withdrawalErase, values: { ...base, reason: record.eraseReason } },
+        { statement: w.withdrawalEvent, values: { ...base, ...event, traceParent: event.traceParent ?? null } },
+        { statement: w.withdrawal, values: base },
+      ]);
+      return changed[3] === 1 ? applicationRepository.findByFormToken(formTokenHash) : undefined;
     },
     async decideReview(id, decision, now) {
       return first(
