@@ -64,6 +64,20 @@ export function createApplicationRepositories(d: Dialect) {
       gt(applications.formExpiresAt, p('now')),
     );
 
+  /** Declined consent ends the application as `withdrawn`, under the link's single-use condition. */
+  const withdrawUpdate = () =>
+    db
+      .update(applications)
+      .set({
+        status: 'withdrawn',
+        formSubmittedAt: sql`${p('now')}`,
+        decisionReason: 'consent_declined',
+        decidedBy: 'applicant',
+        decidedAt: sql`${p('now')}`,
+        updatedAt: sql`${p('now')}`,
+      })
+      .where(openFormLink());
+
   function withdrawalStatements() {
     const linkOpen = sql`EXISTS (SELECT 1 FROM applications a WHERE a.form_token_hash = ${p('formTokenHash')} AND a.form_submitted_at IS NULL
       AND a.status = 'pending' AND a.form_expires_at > ${p('now')})`;
@@ -90,20 +104,7 @@ export function createApplicationRepositories(d: Dialect) {
           )
           .onConflictDoNothing(),
       ),
-      withdrawal: prepare(
-        'withdrawal',
-        db
-          .update(applications)
-          .set({
-            status: 'withdrawn',
-            formSubmittedAt: sql`${p('now')}`,
-            decisionReason: 'consent_declined',
-            decidedBy: 'applicant',
-            decidedAt: sql`${p('now')}`,
-            updatedAt: sql`${p('now')}`,
-          })
-          .where(openFormLink()),
-      ),
+      withdrawal: prepare('withdrawal', withdrawUpdate()),
     };
   }
 
@@ -172,21 +173,7 @@ export function createApplicationRepositories(d: Dialect) {
         .returning(),
     ),
     // Declined consent: the same condition as submitIdv, so a link withdraws or submits, never both.
-    withdraw: prepare(
-      'withdraw',
-      db
-        .update(applications)
-        .set({
-          status: 'withdrawn',
-          formSubmittedAt: sql`${p('now')}`,
-          decisionReason: 'consent_declined',
-          decidedBy: 'applicant',
-          decidedAt: sql`${p('now')}`,
-          updatedAt: sql`${p('now')}`,
-        })
-        .where(openFormLink())
-        .returning(),
-    ),
+    withdraw: prepare('withdraw', withdrawUpdate().returning()),
     // A withdrawal with its record (SQLite/D1: one transaction or batch): each write guarded by the
     // link being open as the withdrawal, last, finds it; the withdrawal decides.
     ...(d.withdrawApplication ? {} : withdrawalStatements()),
