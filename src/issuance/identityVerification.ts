@@ -120,7 +120,8 @@ type ApplyInput = {
   /**
    * The result answers the form link (the hosted form, the bank sign-in): the answer is taken in
    * the result's own commit (`IdvResultWrite.answers`), so a link is never answered without its
-   * decision. `country` and `current` (the application as read, still pending) come with it.
+   * decision. With a session already there (a vendor's), the link is answered on its own first
+   * (`submitIdv`, recording `countryOfResidence`) and the result applied to that session.
    */
   answers?: { formTokenHash: string; countryOfResidence: string };
 };

@@ -150,8 +150,7 @@ function idvResultStatement(write: IdvResultWrite): SQL {
       // The answer of the form link decides first (as submitIdv: open, pending, unexpired; and no
       // session yet): the status write takes it, and the session is opened only through it.
       parts.push(sql`WITH answered AS (UPDATE applications SET ${statusSet(write.status)}, form_submitted_at = ${write.now}::bigint
-        WHERE id = ${write.applicationId}::text AND form_token_hash = ${answers.formTokenHash}::text AND form_submitted_at IS NULL
-          AND status = 'pending' AND form_expires_at > ${write.now}::bigint
+        WHERE id = ${write.applicationId}::text AND ${formLinkOpen(answers.formTokenHash, write.now)}
           AND NOT EXISTS (SELECT 1 FROM idv_sessions s WHERE s.application_id = ${write.applicationId}::text) RETURNING id)`);
       parts.push(sql`, won AS (INSERT INTO idv_sessions ${columns} SELECT ${values} FROM answered ON CONFLICT DO NOTHING RETURNING application_id)`);
     } else {
@@ -207,6 +206,11 @@ function idvResultStatement(write: IdvResultWrite): SQL {
   return sql.join(parts, sql``);
 }
 
+/** The form link's one-answer condition (as submitIdv's) on the row an UPDATE of `applications` writes. */
+function formLinkOpen(formTokenHash: string, now: number): SQL {
+  return sql`form_token_hash = ${formTokenHash}::text AND form_submitted_at IS NULL AND status = 'pending' AND form_expires_at > ${now}::bigint`;
+}
+
 /**
  * `ApplicationRepository.withdraw` with its record as one statement: the withdrawal (the link's
  * one answer, as submitIdv's conditions) decides, and its audit entry, event and the erasure of
@@ -216,7 +220,7 @@ function withdrawalStatement(formTokenHash: string, now: number, record: Withdra
   const e = record.event;
   return sql`WITH w AS (UPDATE applications SET status = 'withdrawn', form_submitted_at = ${now}::bigint, decision_reason = 'consent_declined',
       decided_by = 'applicant', decided_at = ${now}::bigint, updated_at = ${now}::bigint
-      WHERE form_token_hash = ${formTokenHash}::text AND form_submitted_at IS NULL AND status = 'pending' AND form_expires_at > ${now}::bigint RETURNING id),
+      WHERE ${formLinkOpen(formTokenHash, now)} RETURNING id),
     audit AS (INSERT INTO audit_log (application_id, actor, action, detail, at)
       SELECT w.id, ${record.audit.actor}::text, ${record.audit.action}::text, NULL, ${now}::bigint FROM w RETURNING id),
     erase AS (UPDATE presented_claims SET ciphertext = NULL, erased_at = ${now}::bigint, erased_reason = ${record.eraseReason}::text

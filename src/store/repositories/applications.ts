@@ -10,6 +10,7 @@ import type {
   WithdrawalRecord,
 } from '../types';
 import { consumeOnce, type Dialect, first, p, placeholders, setFrom } from '../dialect';
+import { formLinkOpen } from './formLink';
 import { deleteExpired, prepareConsume } from './singleUse';
 import { prepareInsertCode } from './grants';
 
@@ -79,8 +80,7 @@ export function createApplicationRepositories(d: Dialect) {
       .where(openFormLink());
 
   function withdrawalStatements() {
-    const linkOpen = sql`EXISTS (SELECT 1 FROM applications a WHERE a.form_token_hash = ${p('formTokenHash')} AND a.form_submitted_at IS NULL
-      AND a.status = 'pending' AND a.form_expires_at > ${p('now')})`;
+    const linkOpen = formLinkOpen();
     const applicationId = sql`(SELECT a.id FROM applications a WHERE a.form_token_hash = ${p('formTokenHash')})`;
     return {
       withdrawalAudit: prepare(

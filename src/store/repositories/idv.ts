@@ -1,6 +1,7 @@
 import { and, asc, eq, isNotNull, isNull, lt, lte, sql } from 'drizzle-orm';
 import type { IdvEventRepository, IdvResultWrite, IdvSession, IdvSessionRepository, PiiRepository, PresentedClaimsRepository } from '../types';
 import { statusChangeValues } from './applications';
+import { formLinkOpen } from './formLink';
 import { type Dialect, first, p, placeholders, setFrom, touched, type Write } from '../dialect';
 
 /** Every column of an IDV session, each bound by the prepared INSERT. */
@@ -81,8 +82,7 @@ export function createIdvSessionRepositories(d: Dialect) {
   // under the same conditions as ApplicationRepository.submitIdv.
   const sessionWriteWins = sql`(((${p('open')} = 1 AND NOT EXISTS (SELECT 1 FROM idv_sessions s WHERE s.application_id = ${p('applicationId')}))
     OR (${p('open')} = 0 AND EXISTS (SELECT 1 FROM idv_sessions s WHERE s.application_id = ${p('applicationId')} AND s.last_event_at < ${p('eventAt')})))
-    AND (${p('answering')} = 0 OR EXISTS (SELECT 1 FROM applications a WHERE a.id = ${p('applicationId')} AND a.form_token_hash = ${p('formTokenHash')}
-      AND a.form_submitted_at IS NULL AND a.status = 'pending' AND a.form_expires_at > ${p('now')})))`;
+    AND (${p('answering')} = 0 OR ${formLinkOpen(sql`${p('applicationId')}`)}))`;
   const r = d.commitIdvResult
     ? undefined
     : {
@@ -216,7 +216,7 @@ export function createIdvSessionRepositories(d: Dialect) {
       if (write.presentedClaims !== false) writes.push({ statement: statements.purgeClaims, values: { ...base, purgeAfter: write.purgeAfter } });
     }
     // After every write whose condition reads the link as still open: this one answers it.
-    const status = write.status && { ...statusChangeValues(write.status, write.now) };
+    const status = write.status && statusChangeValues(write.status, write.now);
     if (status) writes.push({ statement: statements.status, values: { ...base, ...status } });
     if ('open' in write.session && answers && status) {
       const o = write.session.open;
